@@ -1,0 +1,197 @@
+r"""Interaction logs: the edges of the user–item graph.
+
+An :class:`Interactions` holds one row per logged event (user ``u`` touched
+item ``i``), with 0-based contiguous ids, an optional weight (a rating or a
+count) and an optional timestamp, the maps between raw ids (as they appeared
+in the file) and internal ids, and optional user and item feature matrices.
+
+Everything downstream (splits, graph preprocessing, models, evaluation)
+consumes this one type.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["Interactions"]
+
+
+def _as_1d(name, values, dtype, n):
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-d, got shape {arr.shape}")
+    if n is not None and arr.shape[0] != n:
+        raise ValueError(f"{name} has {arr.shape[0]} entries, expected {n} (one per interaction)")
+    return arr.astype(dtype, copy=False)
+
+
+def _check_features(name, F, n_rows):
+    if F is None:
+        return None
+    if sp.issparse(F):
+        F = sp.csr_matrix(F, dtype=np.float64)
+        values = F.data
+    else:
+        F = np.asarray(F, dtype=np.float64)
+        if F.ndim != 2:
+            raise ValueError(f"{name} must be 2-d (n, n_features), got shape {F.shape}")
+        values = F
+    if F.shape[0] != n_rows:
+        raise ValueError(f"{name} has {F.shape[0]} rows, expected {n_rows}")
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{name} contains NaN or inf")
+    return F
+
+
+class Interactions:
+    r"""A log of user–item interactions with 0-based contiguous ids.
+
+    Parameters
+    ----------
+    users, items : array-like of int, shape (n_interactions,)
+        Internal ids, ``0 <= users < n_users`` and ``0 <= items < n_items``.
+    n_users, n_items : int, optional
+        Sizes of the id spaces. Default: one more than the largest id, or the
+        length of ``user_ids`` / ``item_ids`` when those are given. A split
+        keeps the sizes of the whole data set, so a user absent from the test
+        part still has a row.
+    weights : array-like of float, shape (n_interactions,), optional
+        A rating or a count per interaction. Must be finite.
+    timestamps : array-like of float, shape (n_interactions,), optional
+        Event time per interaction (any unit, usually Unix seconds). Finite.
+    user_ids, item_ids : array-like, shape (n_users,) / (n_items,), optional
+        Raw ids: ``user_ids[u]`` is the id user ``u`` had in the source file.
+        Default: the internal ids themselves.
+    user_features, item_features : ndarray or sparse matrix, optional
+        Shapes (n_users, n_user_features) and (n_items, n_item_features).
+    user_feature_names, item_feature_names : sequence of str, optional
+        Column names of the feature matrices.
+
+    Notes
+    -----
+    Duplicated (user, item) pairs are allowed: they are repeated events, and
+    :func:`minigraphrec.graph.deduplicate` decides what to do with them.
+    :meth:`to_csr` collapses them.
+    """
+
+    def __init__(self, users, items, n_users=None, n_items=None, weights=None,
+                 timestamps=None, user_ids=None, item_ids=None,
+                 user_features=None, item_features=None,
+                 user_feature_names=None, item_feature_names=None):
+        self.users = _as_1d("users", users, np.int64, None)
+        n = self.users.shape[0]
+        self.items = _as_1d("items", items, np.int64, n)
+        self.weights = None if weights is None else _as_1d("weights", weights, np.float64, n)
+        self.timestamps = (None if timestamps is None
+                           else _as_1d("timestamps", timestamps, np.float64, n))
+        for name, arr in (("weights", self.weights), ("timestamps", self.timestamps)):
+            if arr is not None and not np.all(np.isfinite(arr)):
+                bad = int(np.flatnonzero(~np.isfinite(arr))[0])
+                raise ValueError(f"{name}[{bad}] is {arr[bad]}; values must be finite")
+
+        self.n_users = self._size("user", self.users, n_users, user_ids)
+        self.n_items = self._size("item", self.items, n_items, item_ids)
+        self.user_ids = (np.arange(self.n_users) if user_ids is None
+                         else np.asarray(user_ids))
+        self.item_ids = (np.arange(self.n_items) if item_ids is None
+                         else np.asarray(item_ids))
+        for kind, raw, size in (("user", self.user_ids, self.n_users),
+                                ("item", self.item_ids, self.n_items)):
+            if raw.shape != (size,):
+                raise ValueError(f"{kind}_ids has shape {raw.shape}, expected ({size},)")
+        self.user_features = _check_features("user_features", user_features, self.n_users)
+        self.item_features = _check_features("item_features", item_features, self.n_items)
+        self.user_feature_names = (None if user_feature_names is None
+                                   else list(user_feature_names))
+        self.item_feature_names = (None if item_feature_names is None
+                                   else list(item_feature_names))
+        self._user_index = None
+        self._item_index = None
+
+    @staticmethod
+    def _size(kind, ids, n, raw):
+        if n is None:
+            n = len(raw) if raw is not None else (int(ids.max()) + 1 if ids.size else 0)
+        n = int(n)
+        if n < 0:
+            raise ValueError(f"n_{kind}s must be non-negative, got {n}")
+        if ids.size:
+            lo, hi = int(ids.min()), int(ids.max())
+            if lo < 0 or hi >= n:
+                bad = lo if lo < 0 else hi
+                where = int(np.flatnonzero(ids == bad)[0])
+                raise ValueError(f"{kind} id {bad} at position {where} is out of range 0..{n - 1}")
+        return n
+
+    # ------------------------------------------------------------------ basics
+    def __len__(self):
+        return self.users.shape[0]
+
+    @property
+    def n_interactions(self):
+        return self.users.shape[0]
+
+    def __repr__(self):
+        extras = [name for name in ("weights", "timestamps", "user_features", "item_features")
+                  if getattr(self, name) is not None]
+        more = f", with {', '.join(extras)}" if extras else ""
+        return (f"Interactions({self.n_users} users, {self.n_items} items, "
+                f"{len(self)} interactions{more})")
+
+    def to_csr(self, weighted=False):
+        r"""The user–item matrix R, shape (n_users, n_items), CSR, float64.
+
+        ``R[u, i] = 1`` if u interacted with i (repeats collapse to 1); with
+        ``weighted=True``, ``R[u, i]`` is the sum of the weights of the
+        repeats (the count when there are no weights). Indices are sorted.
+        """
+        if weighted:
+            data = (self.weights if self.weights is not None
+                    else np.ones(len(self), dtype=np.float64))
+        else:
+            data = np.ones(len(self), dtype=np.float64)
+        R = sp.csr_matrix((data, (self.users, self.items)),
+                          shape=(self.n_users, self.n_items), dtype=np.float64)
+        R.sum_duplicates()
+        if not weighted:
+            R.data[:] = 1.0
+        R.sort_indices()
+        return R
+
+    # ----------------------------------------------------------- id mapping
+    @property
+    def user_index(self):
+        """dict raw user id -> internal id."""
+        if self._user_index is None:
+            self._user_index = {_key(r): k for k, r in enumerate(self.user_ids)}
+        return self._user_index
+
+    @property
+    def item_index(self):
+        """dict raw item id -> internal id."""
+        if self._item_index is None:
+            self._item_index = {_key(r): k for k, r in enumerate(self.item_ids)}
+        return self._item_index
+
+    def subset(self, mask_or_index):
+        r"""The interactions selected by a boolean mask or an index array.
+
+        Keeps ``n_users``, ``n_items``, the raw-id maps and the feature
+        matrices, so that a train and a test part share one id space.
+        """
+        sel = np.asarray(mask_or_index)
+        if sel.dtype == bool and sel.shape != (len(self),):
+            raise ValueError(f"mask has shape {sel.shape}, expected ({len(self)},)")
+        return Interactions(
+            self.users[sel], self.items[sel], n_users=self.n_users, n_items=self.n_items,
+            weights=None if self.weights is None else self.weights[sel],
+            timestamps=None if self.timestamps is None else self.timestamps[sel],
+            user_ids=self.user_ids, item_ids=self.item_ids,
+            user_features=self.user_features, item_features=self.item_features,
+            user_feature_names=self.user_feature_names,
+            item_feature_names=self.item_feature_names)
+
+
+def _key(raw):
+    """Raw ids become plain Python scalars so that 5, np.int64(5) look alike."""
+    return raw.item() if isinstance(raw, np.generic) else raw
