@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from .errors import DataError
+
 __all__ = ["Interactions"]
 
 
@@ -190,6 +192,49 @@ class Interactions:
             user_features=self.user_features, item_features=self.item_features,
             user_feature_names=self.user_feature_names,
             item_feature_names=self.item_feature_names)
+
+    def align(self, user_ids, item_ids, on_unknown="raise", source="data"):
+        r"""The same interactions re-indexed into another id space.
+
+        Used to bring a separately loaded test file into a fitted model's id
+        space: raw id ``user_ids[k]`` becomes internal id ``k``.
+
+        Parameters
+        ----------
+        user_ids, item_ids : array-like
+            The target space's raw ids, index -> raw.
+        on_unknown : {"raise", "drop"}
+            What to do with interactions whose raw user or item id is not in
+            the target space. ``"drop"`` removes them; the count is stored on
+            the result as ``n_dropped``.
+        source : str
+            Named in error messages (a file name, say).
+        """
+        if on_unknown not in ("raise", "drop"):
+            raise ValueError(f"on_unknown must be 'raise' or 'drop', got {on_unknown!r}")
+        target = Interactions([], [], n_users=len(user_ids), n_items=len(item_ids),
+                              user_ids=user_ids, item_ids=item_ids)
+        u_map = np.array([target.user_index.get(_key(r), -1) for r in self.user_ids],
+                         dtype=np.int64)
+        i_map = np.array([target.item_index.get(_key(r), -1) for r in self.item_ids],
+                         dtype=np.int64)
+        users = u_map[self.users] if len(self) else self.users
+        items = i_map[self.items] if len(self) else self.items
+        unknown = (users < 0) | (items < 0)
+        if unknown.any() and on_unknown == "raise":
+            k = int(np.flatnonzero(unknown)[0])
+            kind, raw = (("user", self.user_ids[self.users[k]]) if users[k] < 0
+                         else ("item", self.item_ids[self.items[k]]))
+            raise DataError(f"{source}: {int(unknown.sum())} interactions have ids unknown to "
+                             f"the model, the first is {kind} {_key(raw)!r} (interaction {k})")
+        keep = ~unknown
+        out = Interactions(
+            users[keep], items[keep], n_users=target.n_users, n_items=target.n_items,
+            weights=None if self.weights is None else self.weights[keep],
+            timestamps=None if self.timestamps is None else self.timestamps[keep],
+            user_ids=target.user_ids, item_ids=target.item_ids)
+        out.n_dropped = int(unknown.sum())
+        return out
 
 
 def _key(raw):

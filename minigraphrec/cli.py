@@ -1,0 +1,352 @@
+r"""The ``minigraphrec`` command.
+
+::
+
+    minigraphrec demo                                  # synthetic data, baselines, a table
+    minigraphrec train DATA [--test TEST] --model lightgcn -o model.npz
+    minigraphrec evaluate model.npz TEST [-k 10 20]
+    minigraphrec recommend model.npz --user ID [-k 10]
+
+Nothing imports this module; it is the only place that prints.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import logging
+import os
+import sys
+import time
+
+import numpy as np
+
+from .errors import DataError
+
+FORMATS = ("auto", "lightgcn", "triples", "movielens", "recbole")
+
+
+# ----------------------------------------------------------------- helpers
+def _model_registry():
+    """Model name (lower case) -> class, for every recommender at the top level."""
+    import minigraphrec as mgr
+
+    names = ["Popularity", "MF", "LightGCN", "GCN", "NGCF", "GAT", "ItemKNN", "UserKNN",
+             "ContentBased", "EASE", "GFCF"]
+    return {n.lower(): getattr(mgr, n) for n in names if hasattr(mgr, n)}
+
+
+def _parse_value(text):
+    """'64' -> 64, '1e-3' -> 0.001, 'true' -> True, 'none' -> None, else the string."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _parse_params(pairs):
+    params = {}
+    for pair in pairs or ():
+        if "=" not in pair:
+            raise SystemExit(f"minigraphrec: --param expects KEY=VALUE, got {pair!r}")
+        key, value = pair.split("=", 1)
+        params[key.strip().replace("-", "_")] = _parse_value(value)
+    return params
+
+
+def _guess_format(path):
+    if os.path.isdir(path):
+        return "movielens"
+    name = os.path.basename(path).lower()
+    if name.endswith(".inter"):
+        return "recbole"
+    if name.endswith((".csv", ".tsv", ".dat", ".data")):
+        return "triples"
+    if name.endswith(".txt"):
+        return "lightgcn"
+    raise SystemExit(f"minigraphrec: cannot guess the format of {path!r}; "
+                     f"give --format (one of {', '.join(FORMATS[1:])})")
+
+
+def _load(path, test=None, fmt="auto", on_unknown="raise"):
+    """Load DATA (and TEST) with the loader for ``fmt``; returns (train, test or None)."""
+    from . import datasets
+
+    fmt = _guess_format(path) if fmt == "auto" else fmt
+    if fmt == "movielens":
+        if test is not None:
+            raise SystemExit("minigraphrec: the MovieLens folder has no separate test file; "
+                             "use --test-size to split it")
+        return datasets.load_movielens_100k(path), None
+    loader = {"lightgcn": datasets.load_lightgcn, "triples": datasets.load_triples,
+              "recbole": datasets.load_recbole}[fmt]
+    if test is None:
+        return loader(path), None
+    if fmt == "lightgcn":
+        return loader(path, test)
+    return loader(path, test_path=test, on_unknown=on_unknown)
+
+
+def _table(rows, columns, floatfmt="{:.4f}"):
+    """A plain-text table: rows is a list of dicts, columns the keys to show."""
+    cells = [[str(c) for c in columns]]
+    for row in rows:
+        cells.append([floatfmt.format(row[c]) if isinstance(row.get(c), float) else str(row.get(c, ""))
+                      for c in columns])
+    widths = [max(len(r[j]) for r in cells) for j in range(len(columns))]
+    lines = ["  ".join(r[j].rjust(widths[j]) if j else r[j].ljust(widths[j])
+                       for j in range(len(columns))) for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+class _Progress:
+    """Prints one line per step with its time: ``[2/4] fitting Popularity ... 0.01 s``."""
+
+    def __init__(self, n_steps, stream=sys.stdout):
+        self.n_steps, self.step, self.stream = n_steps, 0, stream
+
+    def __call__(self, text):
+        self.step += 1
+        self.stream.write(f"[{self.step}/{self.n_steps}] {text} ... ")
+        self.stream.flush()
+        self.t0 = time.perf_counter()
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is None:
+            self.stream.write(f"{time.perf_counter() - self.t0:.2f} s\n")
+        else:
+            self.stream.write("failed\n")
+        self.stream.flush()
+
+
+def _epoch_printer(name):
+    def callback(record):
+        extra = "  ".join(f"{k} {v:.4f}" for k, v in record.items()
+                          if k not in ("epoch", "loss", "time") and isinstance(v, float))
+        print(f"    {name} epoch {record['epoch']:>4d}  loss {record['loss']:.5f}  "
+              f"{record['time']:.2f} s  {extra}".rstrip(), flush=True)
+    return callback
+
+
+def _fit(model, train, validation=None, verbose=True):
+    """Fit, passing a per-epoch printer to trainable models."""
+    kwargs = {}
+    if validation is not None and "validation" in _fit_args(model):
+        kwargs["validation"] = validation
+    if verbose and "callback" in model.get_params():
+        model.set_params(callback=_epoch_printer(type(model).__name__))
+    return model.fit(train, **kwargs)
+
+
+def _fit_args(model):
+    import inspect
+    return inspect.signature(model.fit).parameters
+
+
+# ---------------------------------------------------------------- commands
+def cmd_demo(args):
+    import minigraphrec as mgr
+    from . import datasets, split
+
+    registry = _model_registry()
+    names = [n.lower() for n in args.models]
+    for n in names:
+        if n not in registry:
+            raise SystemExit(f"minigraphrec: unknown model {n!r}; available: {', '.join(registry)}")
+    progress = _Progress(2 + len(names))
+    with progress("generating the synthetic default data set"):
+        data = datasets.synthetic(random_state=args.seed)
+    with progress("splitting it 80/20 per user"):
+        train, test = split.random_split(data, test_size=0.2, random_state=args.seed)
+    print(f"    {data}")
+    print(f"    train: {len(train)} interactions, test: {len(test)} interactions")
+    rows, fitted = [], {}
+    for name in names:
+        model = registry[name](**({"random_state": args.seed}
+                                  if "random_state" in registry[name]._param_names() else {}))
+        if args.epochs is not None and "epochs" in model.get_params():
+            model.set_params(epochs=args.epochs)
+        print(f"[{progress.step + 1}/{progress.n_steps}] fitting {type(model).__name__}", flush=True)
+        progress.step += 1
+        t0 = time.perf_counter()
+        _fit(model, train)
+        fit_time = time.perf_counter() - t0
+        metrics = mgr.evaluate(model, test, k=(10, 20))
+        rows.append({"model": type(model).__name__, **metrics, "fit s": fit_time})
+        fitted[name] = model
+        print(f"    done in {fit_time:.2f} s", flush=True)
+    print()
+    print(_table(rows, ["model", "recall@20", "ndcg@20", "precision@20", "hit@20",
+                        "coverage@20", "fit s"]))
+    print()
+    users = np.array([0, 1, 2])
+    for name, model in fitted.items():
+        items, _ = model.recommend(users, k=5)
+        print(f"{type(model).__name__} top-5 for users {', '.join(map(str, data.user_ids[users]))}:")
+        for u, row in zip(users, items):
+            test_items = set(test.items[test.users == u].tolist())
+            shown = [f"{data.item_ids[i]}{'*' if i in test_items else ''}" for i in row if i >= 0]
+            print(f"    user {data.user_ids[u]}: {' '.join(shown)}")
+    print("(* = a held-out test item of that user)")
+    return 0
+
+
+def cmd_train(args):
+    import minigraphrec as mgr
+    from . import split
+
+    registry = _model_registry()
+    name = args.model.lower()
+    if name not in registry:
+        raise SystemExit(f"minigraphrec: unknown model {args.model!r}; available: {', '.join(registry)}")
+    params = _parse_params(args.param)
+    for flag, key in (("epochs", "epochs"), ("dim", "dim"), ("layers", "n_layers"), ("lr", "lr"),
+                      ("batch_size", "batch_size"), ("reg", "reg"), ("loss", "loss"),
+                      ("seed", "random_state")):
+        value = getattr(args, flag)
+        if value is not None:
+            params[key] = value
+    model = registry[name]()
+    try:
+        model.set_params(**params)
+    except ValueError as exc:
+        raise SystemExit(f"minigraphrec: {exc}")
+    train, test = _load(args.data, args.test, args.format, args.on_unknown)
+    if test is None and args.test_size:
+        train, test = split.random_split(train, test_size=args.test_size, random_state=args.seed)
+    print(f"training {model} on {train}", flush=True)
+    t0 = time.perf_counter()
+    _fit(model, train, verbose=not args.quiet)
+    print(f"fitted in {time.perf_counter() - t0:.2f} s", flush=True)
+    if args.output:
+        mgr.save(model, args.output, train=train) if _save_takes_train() else model.save(args.output)
+        print(f"saved to {args.output}")
+    if test is not None:
+        metrics = mgr.evaluate(model, test, k=tuple(args.k))
+        print(_table([{"metric": k, "value": v} for k, v in metrics.items()], ["metric", "value"]))
+    return 0
+
+
+def _save_takes_train():
+    import inspect
+    import minigraphrec as mgr
+    return "train" in inspect.signature(mgr.save).parameters
+
+
+def cmd_evaluate(args):
+    import minigraphrec as mgr
+
+    model = mgr.load(args.model)
+    test, _ = _load(args.test, None, args.format)
+    test = test.align(model.user_ids_, model.item_ids_, on_unknown=args.on_unknown,
+                      source=args.test)
+    if getattr(test, "n_dropped", 0):
+        print(f"dropped {test.n_dropped} test interactions with ids unknown to the model")
+    metrics = mgr.evaluate(model, test, k=tuple(args.k))
+    print(_table([{"metric": k, "value": v} for k, v in metrics.items()], ["metric", "value"]))
+    return 0
+
+
+def cmd_recommend(args):
+    import minigraphrec as mgr
+
+    model = mgr.load(args.model)
+    raw_users = list(model.user_ids_)
+    lookup = {str(r): k for k, r in enumerate(raw_users)}
+    rows = []
+    for raw in args.user:
+        if raw not in lookup:
+            raise SystemExit(f"minigraphrec: user {raw!r} is not known to the model "
+                             f"({len(raw_users)} users, e.g. {', '.join(map(str, raw_users[:3]))})")
+        rows.append(lookup[raw])
+    items, scores = model.recommend(np.array(rows, dtype=np.int64), k=args.k,
+                                    exclude_seen=not args.include_seen)
+    for raw, row, srow in zip(args.user, items, scores):
+        print(f"user {raw}:")
+        for rank, (i, s) in enumerate(zip(row, srow), start=1):
+            if i < 0:
+                break
+            print(f"  {rank:>3d}. item {model.item_ids_[i]}  score {s:.4f}")
+    return 0
+
+
+# ------------------------------------------------------------------ parser
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="minigraphrec",
+        description="Graph-based recommendation, written out in NumPy.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="train on the embedded synthetic data and compare models")
+    p.add_argument("--models", nargs="+", default=None,
+                   help="models to compare (default: popularity and lightgcn when available)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs for trainable models")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("train", help="train a model on a data file and save it")
+    p.add_argument("data", help="training data: a file, or a MovieLens-100K folder")
+    p.add_argument("--test", help="a test file in the same format (evaluated after training)")
+    p.add_argument("--test-size", type=float, default=0.0,
+                   help="without --test: hold out this fraction per user and evaluate on it")
+    p.add_argument("--format", choices=FORMATS, default="auto")
+    p.add_argument("--model", default="lightgcn")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--dim", type=int)
+    p.add_argument("--layers", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--reg", type=float)
+    p.add_argument("--loss", choices=("bpr", "bce"))
+    p.add_argument("--seed", type=int)
+    p.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
+                   help="any other hyperparameter of the model, repeatable")
+    p.add_argument("-k", type=int, nargs="+", default=[10, 20])
+    p.add_argument("--on-unknown", choices=("raise", "drop"), default="raise",
+                   help="test interactions with users or items unknown to training")
+    p.add_argument("-o", "--output", help="where to save the fitted model (.npz)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch lines")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a saved model on a test file")
+    p.add_argument("model", help="a model saved by `minigraphrec train -o`")
+    p.add_argument("test")
+    p.add_argument("--format", choices=FORMATS, default="auto")
+    p.add_argument("-k", type=int, nargs="+", default=[10, 20])
+    p.add_argument("--on-unknown", choices=("raise", "drop"), default="raise")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("recommend", help="top-k items for users of a saved model (raw ids)")
+    p.add_argument("model")
+    p.add_argument("--user", nargs="+", required=True, help="raw user ids as in the data file")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--include-seen", action="store_true")
+    p.set_defaults(func=cmd_recommend)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "demo" and args.models is None:
+        args.models = [n for n in ("popularity", "lightgcn") if n in _model_registry()]
+    try:
+        return args.func(args)
+    except (DataError, FileNotFoundError) as exc:
+        print(f"minigraphrec: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

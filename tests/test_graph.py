@@ -1,0 +1,402 @@
+"""Graph preprocessing: de-duplication, k-core, edge weights, adjacency, normalisation."""
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from minigraphrec import graph
+from minigraphrec.data import Interactions
+from minigraphrec.errors import DataError
+
+S2, S6 = np.sqrt(2.0), np.sqrt(6.0)
+
+
+@pytest.fixture
+def strict():
+    """Any floating-point warning or NumPy FP error becomes an exception."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="raise"):
+            yield
+
+
+def random_log(seed, n_users=12, n_items=15, n=120, timestamps=True):
+    rng = np.random.default_rng(seed)
+    return Interactions(rng.integers(0, n_users, n), rng.integers(0, n_items, n),
+                        n_users=n_users, n_items=n_items,
+                        timestamps=rng.integers(0, 50, n).astype(float) if timestamps else None)
+
+
+# ------------------------------------------------------------------ dedup
+# rows:      0  1  2  3  4  5
+DUP_U = [0, 1, 0, 0, 0, 1]
+DUP_I = [1, 0, 1, 2, 1, 0]
+DUP_T = [5., 3., 2., 7., 9., 3.]      # rows 1 and 5 tie in time
+DUP_W = [1., 2., 4., 1., 8., 5.]
+
+
+def dup_log(timestamps=True, weights=True):
+    return Interactions(DUP_U, DUP_I, n_users=2, n_items=3,
+                        timestamps=DUP_T if timestamps else None,
+                        weights=DUP_W if weights else None,
+                        user_ids=["ann", "bob"], item_ids=["x", "y", "z"],
+                        item_features=np.arange(6.0).reshape(3, 2))
+
+
+def rows_of(d):
+    return list(zip(d.users.tolist(), d.items.tolist(),
+                    [] if d.weights is None else d.weights.tolist(),
+                    [] if d.timestamps is None else d.timestamps.tolist()))
+
+
+def test_deduplicate_count_and_sum_by_hand():
+    # pairs in order of first appearance: (0,1) row 0, (1,0) row 1, (0,2) row 3
+    out = graph.deduplicate(dup_log(), keep="count")
+    assert out.users.tolist() == [0, 1, 0] and out.items.tolist() == [1, 0, 2]
+    assert out.weights.tolist() == [3.0, 2.0, 1.0]          # number of events
+    assert out.timestamps.tolist() == [9.0, 3.0, 7.0]       # latest event
+    out = graph.deduplicate(dup_log(), keep="sum")
+    assert out.weights.tolist() == [1 + 4 + 8, 2 + 5, 1]
+    # without weights, "sum" counts
+    assert graph.deduplicate(dup_log(weights=False), keep="sum").weights.tolist() == [3, 2, 1]
+    assert graph.deduplicate(dup_log(timestamps=False)).timestamps is None
+
+
+def test_deduplicate_first_last_by_time_with_ties_in_file_order():
+    # (0,1): times 5, 2, 9 at rows 0, 2, 4 -> first row 2, last row 4
+    # (1,0): times 3, 3 at rows 1, 5 (tie) -> first row 1, last row 5
+    first = graph.deduplicate(dup_log(), keep="first")
+    assert rows_of(first) == [(1, 0, 2.0, 3.0), (0, 1, 4.0, 2.0), (0, 2, 1.0, 7.0)]
+    last = graph.deduplicate(dup_log(), keep="last")
+    assert rows_of(last) == [(0, 2, 1.0, 7.0), (0, 1, 8.0, 9.0), (1, 0, 5.0, 3.0)]
+
+
+def test_deduplicate_without_timestamps_uses_file_order():
+    first = graph.deduplicate(dup_log(timestamps=False), keep="first")
+    assert first.weights.tolist() == [1.0, 2.0, 1.0]         # rows 0, 1, 3
+    last = graph.deduplicate(dup_log(timestamps=False), keep="last")
+    assert last.weights.tolist() == [1.0, 8.0, 5.0]          # rows 3, 4, 5
+
+
+def test_deduplicate_keeps_id_space_and_features():
+    out = graph.deduplicate(dup_log())
+    assert (out.n_users, out.n_items) == (2, 3)
+    assert out.item_ids.tolist() == ["x", "y", "z"]
+    np.testing.assert_array_equal(out.item_features, np.arange(6.0).reshape(3, 2))
+
+
+@pytest.mark.parametrize("keep", ["count", "sum", "first", "last"])
+def test_deduplicate_leaves_one_row_per_pair(keep):
+    d = random_log(0)
+    out = graph.deduplicate(d, keep=keep)
+    pairs = set(zip(out.users.tolist(), out.items.tolist()))
+    assert len(pairs) == len(out) == len(set(zip(d.users.tolist(), d.items.tolist())))
+    assert (out.to_csr() != d.to_csr()).nnz == 0
+
+
+def test_deduplicate_rejects_bad_keep():
+    with pytest.raises(DataError, match="keep must be"):
+        graph.deduplicate(dup_log(), keep="mean")
+
+
+# ----------------------------------------------------------------- k-core
+def cascade_log():
+    # Hand-made 2-core cascade (min_user = min_item = 2):
+    #   item 3 has one user (3)        -> removed in round 1
+    #   user 4 has item 0 three times  -> degree 1 on distinct pairs, removed in round 1
+    #   user 3 then has item 2 only    -> removed in round 2
+    #   item 2 then has user 2 only    -> removed in round 3
+    #   user 2 then has item 1 (twice) -> degree 1, removed in round 4
+    # Left: users {0, 1} x items {0, 1}. User 5 and item 4 never had an interaction.
+    u = [0, 0, 1, 1, 2, 2, 2, 3, 3, 4, 4, 4]
+    i = [0, 1, 0, 1, 1, 1, 2, 2, 3, 0, 0, 0]
+    return Interactions(u, i, n_users=6, n_items=5,
+                        timestamps=np.arange(12.0),
+                        user_ids=list("abcdef"), item_ids=list("pqrst"),
+                        user_features=np.arange(12.0).reshape(6, 2),
+                        item_features=sp.csr_matrix(np.eye(5)))
+
+
+def test_k_core_cascade_by_hand():
+    core = graph.k_core(cascade_log(), min_user=2, min_item=2)
+    assert (core.n_users, core.n_items) == (2, 2)
+    assert core.users.tolist() == [0, 0, 1, 1] and core.items.tolist() == [0, 1, 0, 1]
+    assert core.timestamps.tolist() == [0.0, 1.0, 2.0, 3.0]       # rows 0..3 survive
+    assert core.user_ids.tolist() == ["a", "b"] and core.item_ids.tolist() == ["p", "q"]
+    np.testing.assert_array_equal(core.user_features, [[0.0, 1.0], [2.0, 3.0]])
+    np.testing.assert_array_equal(core.item_features.toarray(), np.eye(5)[:2])
+    assert core.user_index == {"a": 0, "b": 1}
+
+
+def test_k_core_without_compaction_keeps_id_space():
+    core = graph.k_core(cascade_log(), min_user=2, min_item=2, compact=False)
+    assert (core.n_users, core.n_items) == (6, 5)
+    assert core.timestamps.tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert core.user_features.shape == (6, 2)
+
+
+def test_k_core_separate_thresholds():
+    # min_item=1: only users matter. User 3 (items 2, 3) and user 2 (items 1, 2) keep
+    # degree 2; user 4 (item 0 x3) goes; nothing cascades.
+    core = graph.k_core(cascade_log(), min_user=2, min_item=1, compact=False)
+    assert core.timestamps.tolist() == list(range(9))
+    # min_user=1, min_item=3: item 0 has users {0,1,4}, item 1 {0,1,2}: both stay;
+    # items 2, 3 go; users keep any remaining item.
+    core = graph.k_core(cascade_log(), min_user=1, min_item=3, compact=False)
+    assert core.timestamps.tolist() == [0, 1, 2, 3, 4, 5, 9, 10, 11]
+
+
+def brute_force_core(users, items, min_user, min_item):
+    """Remove one offending node at a time, in Python, until none is left."""
+    edges = set(zip(users, items))
+    while True:
+        du, di = {}, {}
+        for u, i in edges:
+            du[u] = du.get(u, 0) + 1
+            di[i] = di.get(i, 0) + 1
+        bad_u = [u for u, k in du.items() if k < min_user]
+        bad_i = [i for i, k in di.items() if k < min_item]
+        if bad_u:
+            edges = {(u, i) for u, i in edges if u != bad_u[0]}
+        elif bad_i:
+            edges = {(u, i) for u, i in edges if i != bad_i[0]}
+        else:
+            return edges
+
+
+@pytest.mark.parametrize("seed,min_user,min_item", [(0, 3, 2), (1, 5, 4), (2, 2, 6)])
+def test_k_core_matches_brute_force(seed, min_user, min_item):
+    d = random_log(seed, n_users=20, n_items=25, n=200)
+    core = graph.k_core(d, min_user=min_user, min_item=min_item, compact=False)
+    expected = brute_force_core(d.users.tolist(), d.items.tolist(), min_user, min_item)
+    assert set(zip(core.users.tolist(), core.items.tolist())) == expected
+    # every event of a surviving pair survives
+    keep = np.array([(u, i) in expected for u, i in zip(d.users.tolist(), d.items.tolist())])
+    assert len(core) == keep.sum()
+    np.testing.assert_array_equal(core.timestamps, d.timestamps[keep])
+
+
+def test_k_core_errors():
+    with pytest.raises(DataError, match="min_user must be an integer >= 1"):
+        graph.k_core(cascade_log(), min_user=0)
+    with pytest.raises(DataError, match="min_item must be an integer >= 1"):
+        graph.k_core(cascade_log(), min_user=2, min_item=2.5)
+    with pytest.raises(DataError, match="min_user must be an integer >= 1"):
+        graph.k_core(cascade_log(), min_user=True)
+    with pytest.raises(DataError, match=r"the \(3, 3\)-core is empty"):
+        graph.k_core(cascade_log(), min_user=3, min_item=3)
+    with pytest.raises(DataError, match="holds no interactions"):
+        graph.k_core(Interactions([], [], n_users=2, n_items=2))
+    with pytest.raises(TypeError, match="must be an Interactions"):
+        graph.k_core(np.eye(3))
+
+
+# ------------------------------------------------------------ edge weights
+def test_frequency_weights_count_and_log1p():
+    R = graph.frequency_weights(dup_log(weights=False), transform="count")
+    assert R.shape == (2, 3) and R.has_sorted_indices
+    np.testing.assert_array_equal(R.toarray(), [[0, 3, 1], [2, 0, 0]])
+    R = graph.frequency_weights(dup_log(weights=False), transform="log1p")
+    np.testing.assert_array_equal(R.toarray(), np.log1p([[0, 3, 1], [2, 0, 0]]))
+    # after deduplicate(keep="count") the stored counts are the frequencies
+    dd = graph.deduplicate(dup_log(), keep="count")
+    np.testing.assert_array_equal(graph.frequency_weights(dd).toarray(), [[0, 3, 1], [2, 0, 0]])
+    with pytest.raises(DataError, match="transform must be"):
+        graph.frequency_weights(dup_log(), transform="sqrt")
+
+
+def test_time_decay_is_half_at_one_half_life():
+    d = Interactions([0, 0, 1, 1], [0, 1, 0, 0], n_users=2, n_items=2,
+                     timestamps=[0.0, 10.0, 20.0, 10.0])
+    R = graph.time_decay_weights(d, half_life=10.0)            # now = 20
+    # powers of two: exact
+    np.testing.assert_array_equal(R.toarray(), [[0.25, 0.5], [1.0 + 0.5, 0.0]])
+    R = graph.time_decay_weights(d, half_life=10.0, now=30.0)
+    np.testing.assert_array_equal(R.toarray(), [[0.125, 0.25], [0.5 + 0.25, 0.0]])
+    R = graph.time_decay_weights(d, half_life=20.0)
+    assert R[0, 0] == 0.5                                      # one half-life back
+    np.testing.assert_allclose(R[0, 1], 2 ** -0.5, rtol=1e-15)
+
+
+def test_time_decay_multiplies_event_weights():
+    d = Interactions([0, 0], [0, 1], timestamps=[0.0, 4.0], weights=[3.0, 2.0])
+    np.testing.assert_array_equal(graph.time_decay_weights(d, 4.0).toarray(), [[1.5, 2.0]])
+
+
+def test_time_decay_errors():
+    d = Interactions([0, 1], [1, 0], timestamps=[1.0, 5.0])
+    with pytest.raises(DataError, match="needs timestamps"):
+        graph.time_decay_weights(Interactions([0], [0]), 1.0)
+    for bad in (0.0, -1.0, np.nan, np.inf, "10", True):
+        with pytest.raises(DataError, match="half_life must be a positive"):
+            graph.time_decay_weights(d, bad)
+    with pytest.raises(DataError, match="now=4.0 precedes the latest timestamp 5.0"):
+        graph.time_decay_weights(d, 1.0, now=4.0)
+
+
+# --------------------------------------------------------------- adjacency
+R_HAND = np.array([[1.0, 1.0, 0.0],      # user 0: items 0, 1
+                   [1.0, 0.0, 0.0]])     # user 1: item 0; item 2 isolated
+# nodes: u0 u1 i0 i1 i2; degrees 2 1 2 1 0
+
+
+def test_bipartite_adjacency_users_first():
+    A = graph.bipartite_adjacency(sp.csr_matrix(R_HAND))
+    assert A.shape == (5, 5) and A.dtype == np.float64 and A.has_sorted_indices
+    assert sp.isspmatrix_csr(A)
+    expected = np.zeros((5, 5))
+    expected[:2, 2:] = R_HAND
+    expected[2:, :2] = R_HAND.T
+    np.testing.assert_array_equal(A.toarray(), expected)
+    # dense input and duplicate COO entries (summed) give the same
+    np.testing.assert_array_equal(graph.bipartite_adjacency(R_HAND).toarray(), expected)
+    coo = sp.coo_matrix(([0.5, 0.5, 1.0, 1.0], ([0, 0, 0, 1], [0, 0, 1, 0])), shape=(2, 3))
+    np.testing.assert_array_equal(graph.bipartite_adjacency(coo).toarray(), expected)
+
+
+def test_bipartite_adjacency_weights_in_csr_order():
+    R = sp.csr_matrix(R_HAND)                   # stored: (0,0), (0,1), (1,0)
+    A = graph.bipartite_adjacency(R, weights=[2.0, 3.0, 5.0])
+    assert (A[0, 2], A[0, 3], A[1, 2]) == (2.0, 3.0, 5.0)
+    assert (A[2, 0], A[3, 0], A[2, 1]) == (2.0, 3.0, 5.0)
+    assert R.data.tolist() == [1.0, 1.0, 1.0]   # the input is not modified
+    with pytest.raises(DataError, match=r"weights has shape \(2,\), expected \(3,\)"):
+        graph.bipartite_adjacency(R, weights=[1.0, 2.0])
+    with pytest.raises(DataError, match="finite and non-negative"):
+        graph.bipartite_adjacency(R, weights=[1.0, -2.0, 1.0])
+
+
+def test_bipartite_adjacency_errors():
+    with pytest.raises(DataError, match=r"R\[1, 0\] = -1.0; edge weights must be non-negative"):
+        graph.bipartite_adjacency(np.array([[1.0, 0.0], [-1.0, 0.0]]))
+    with pytest.raises(DataError, match="NaN or inf"):
+        graph.bipartite_adjacency(np.array([[np.nan, 0.0]]))
+    with pytest.raises(DataError, match="2-d matrix"):
+        graph.bipartite_adjacency(np.ones(3))
+    with pytest.raises(TypeError, match="to_csr"):
+        graph.bipartite_adjacency(dup_log())
+
+
+def test_symmetric_normalization_by_hand(strict):
+    A_hat = graph.normalize_adjacency(graph.bipartite_adjacency(R_HAND))
+    # A_hat[v, w] = 1 / sqrt(d_v d_w): (u0,i0) 1/sqrt(2*2), (u0,i1) 1/sqrt(2*1), (u1,i0) 1/sqrt(1*2)
+    expected = np.zeros((5, 5))
+    expected[0, 2] = expected[2, 0] = 0.5
+    expected[0, 3] = expected[3, 0] = 1 / S2
+    expected[1, 2] = expected[2, 1] = 1 / S2
+    np.testing.assert_allclose(A_hat.toarray(), expected, rtol=1e-15, atol=0)
+    assert A_hat.dtype == np.float64 and A_hat.has_sorted_indices
+    assert A_hat[4].nnz == 0 and A_hat[:, 4].nnz == 0         # isolated item 2
+
+
+def test_left_normalization_by_hand(strict):
+    A_hat = graph.normalize_adjacency(graph.bipartite_adjacency(R_HAND), kind="left")
+    expected = np.zeros((5, 5))
+    expected[0, 2] = expected[0, 3] = 0.5        # u0: mean of i0, i1
+    expected[1, 2] = 1.0                         # u1: i0
+    expected[2, 0] = expected[2, 1] = 0.5        # i0: mean of u0, u1
+    expected[3, 0] = 1.0                         # i1: u0
+    np.testing.assert_array_equal(A_hat.toarray(), expected)
+    np.testing.assert_array_equal(np.asarray(A_hat.sum(axis=1)).ravel(), [1, 1, 1, 1, 0])
+
+
+def test_self_loops_by_hand(strict):
+    A = graph.bipartite_adjacency(R_HAND)
+    # degrees with self-loops: 3 2 3 2 1
+    expected = np.zeros((5, 5))
+    expected[0, 2] = expected[2, 0] = 1 / 3
+    expected[0, 3] = expected[3, 0] = 1 / S6
+    expected[1, 2] = expected[2, 1] = 1 / S6
+    expected[np.diag_indices(5)] = [1 / 3, 1 / 2, 1 / 3, 1 / 2, 1]
+    np.testing.assert_allclose(graph.normalize_adjacency(A, self_loops=True).toarray(),
+                               expected, rtol=1e-15, atol=0)
+    np.testing.assert_array_equal(graph.normalize_adjacency(A, "none", self_loops=True).toarray(),
+                                  A.toarray() + np.eye(5))
+    left = graph.normalize_adjacency(A, "left", self_loops=True)
+    np.testing.assert_allclose(np.asarray(left.sum(axis=1)).ravel(), np.ones(5), rtol=1e-15)
+    assert left[4, 4] == 1.0
+
+
+def test_none_normalization_is_a_float_copy():
+    A = sp.csr_matrix(np.array([[0, 2], [2, 0]], dtype=np.int64))
+    out = graph.normalize_adjacency(A, kind="none")
+    assert out.dtype == np.float64 and out is not A
+    np.testing.assert_array_equal(out.toarray(), [[0, 2], [2, 0]])
+
+
+def test_weighted_normalization_uses_weighted_degrees(strict):
+    R = np.array([[2.0, 0.0], [1.0, 3.0]])       # degrees u0 2, u1 4, i0 3, i1 3
+    A = graph.bipartite_adjacency(R)
+    sym = graph.normalize_adjacency(A).toarray()
+    np.testing.assert_allclose([sym[0, 2], sym[1, 2], sym[1, 3]],
+                               [2 / S6, 1 / np.sqrt(12), 3 / np.sqrt(12)], rtol=1e-15)
+    left = graph.normalize_adjacency(A, "left").toarray()
+    np.testing.assert_allclose([left[0, 2], left[1, 2], left[1, 3], left[2, 0], left[2, 1],
+                                left[3, 1]], [1, 1 / 4, 3 / 4, 2 / 3, 1 / 3, 1], rtol=1e-15)
+
+
+def test_symmetric_matches_dense_formula_and_is_exactly_symmetric(strict):
+    d = random_log(3, n_users=30, n_items=40, n=300)
+    R = sp.hstack([d.to_csr(), sp.csr_matrix((30, 3))], format="csr")
+    A = graph.bipartite_adjacency(R)                          # items 40..42 isolated
+    A_hat = graph.normalize_adjacency(A)
+    D = A.toarray().sum(axis=1)
+    inv = np.zeros_like(D)
+    inv[D > 0] = D[D > 0] ** -0.5
+    expected = inv[:, None] * A.toarray() * inv[None, :]
+    np.testing.assert_allclose(A_hat.toarray(), expected, rtol=1e-15, atol=0)
+    assert (A_hat != A_hat.T).nnz == 0                        # bit-for-bit symmetric
+    assert (D == 0).any()                                     # the case of isolated nodes is hit
+
+
+def test_isolated_nodes_and_empty_graph_give_zeros_without_warnings(strict):
+    empty = graph.bipartite_adjacency(sp.csr_matrix((3, 4)))
+    for kind in ("symmetric", "left", "none"):
+        out = graph.normalize_adjacency(empty, kind=kind)
+        assert out.shape == (7, 7) and out.nnz == 0
+    # explicit zeros in an isolated row: stay zero, no 0/0
+    A = sp.csr_matrix((np.array([0.0, 0.0]), (np.array([0, 1]), np.array([1, 0]))), shape=(3, 3))
+    for kind in ("symmetric", "left"):
+        out = graph.normalize_adjacency(A, kind=kind)
+        assert np.all(np.isfinite(out.data)) and np.all(out.data == 0)
+
+
+def test_normalize_errors():
+    with pytest.raises(DataError, match="kind must be"):
+        graph.normalize_adjacency(np.eye(2), kind="right")
+    with pytest.raises(DataError, match=r"A must be square, got shape \(2, 3\)"):
+        graph.normalize_adjacency(np.ones((2, 3)))
+    with pytest.raises(DataError, match="non-negative"):
+        graph.normalize_adjacency(-np.eye(2))
+
+
+# -------------------------------------------------------------- build_graph
+def test_build_graph_is_the_composition():
+    d = random_log(4)
+    train = graph.deduplicate(d)
+    for norm in ("symmetric", "left", "none"):
+        for loops in (False, True):
+            expected = graph.normalize_adjacency(graph.bipartite_adjacency(d.to_csr()),
+                                                 kind=norm, self_loops=loops)
+            out = graph.build_graph(d, normalization=norm, self_loops=loops)
+            assert (out != expected).nnz == 0
+    log1p = graph.build_graph(train, weights="log1p")
+    expected = graph.normalize_adjacency(graph.bipartite_adjacency(
+        graph.frequency_weights(train, "log1p")))
+    assert (log1p != expected).nnz == 0
+    decay = graph.time_decay_weights(d, half_life=10.0)
+    assert (graph.build_graph(d, weights=decay)
+            != graph.normalize_adjacency(graph.bipartite_adjacency(decay))).nnz == 0
+
+
+def test_build_graph_errors():
+    d = random_log(5)
+    with pytest.raises(DataError, match="weights must be None, 'count', 'log1p' or a matrix"):
+        graph.build_graph(d, weights="decay")
+    with pytest.raises(DataError, match=r"expected \(12, 15\)"):
+        graph.build_graph(d, weights=sp.csr_matrix((12, 14)))
+    with pytest.raises(DataError, match="kind must be"):
+        graph.build_graph(d, normalization="mean")
+    with pytest.raises(TypeError, match="train must be an Interactions"):
+        graph.build_graph(d.to_csr())
