@@ -1,0 +1,235 @@
+r"""Dense layers: the affine map, elementwise activations and dropout.
+
+Every op is a pure pair ``*_forward(...) -> (out, cache)`` and
+``*_backward(cache, d_out) -> grads``; nothing is stored between calls, so a
+model may run the same op many times in one step and keep each cache.
+Outputs keep the input dtype (float32 in training, float64 in gradient
+checks).
+
+Conventions at kinks (where the derivative does not exist) are fixed and
+documented: ReLU and LeakyReLU use the left derivative at exactly 0 (that is
+0 for ReLU and ``slope`` for LeakyReLU), as PyTorch does.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..errors import DataError
+
+__all__ = [
+    "linear_forward", "linear_backward",
+    "identity_forward", "identity_backward",
+    "relu_forward", "relu_backward",
+    "leaky_relu_forward", "leaky_relu_backward",
+    "sigmoid_forward", "sigmoid_backward",
+    "tanh_forward", "tanh_backward",
+    "dropout_forward", "dropout_backward",
+    "ACTIVATIONS",
+]
+
+
+def _dense(name, x, ndim=None):
+    """``x`` as an ndarray of a floating dtype (no copy), or a clear error."""
+    if sp.issparse(x):
+        raise TypeError(f"{name} must be a dense ndarray, got a scipy sparse {type(x).__name__}")
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"{name} must have a floating dtype, got {x.dtype}")
+    if ndim is not None and x.ndim != ndim:
+        raise DataError(f"{name} must be {ndim}-d, got shape {x.shape}")
+    return x
+
+
+# ---------------------------------------------------------------- linear
+def linear_forward(X, W, b=None):
+    r"""Affine map ``Z = X W + b``.
+
+    Parameters
+    ----------
+    X : ndarray (n, d_in) or scipy sparse matrix/array (n, d_in)
+        Inputs. A sparse ``X`` (e.g. a one-hot or bag-of-words feature
+        matrix) is multiplied without densifying, its values cast to
+        ``W``'s dtype (a copy per call unless they have it already).
+    W : ndarray (d_in, d_out)
+    b : ndarray (d_out,) or None
+        Bias broadcast over rows; ``None`` for no bias.
+
+    Returns
+    -------
+    Z : ndarray (n, d_out)
+    cache : tuple for :func:`linear_backward`.
+    """
+    W = _dense("W", W, ndim=2)
+    if sp.issparse(X):
+        if X.ndim != 2:
+            raise DataError(f"X must be 2-d, got shape {X.shape}")
+        if X.dtype != W.dtype:
+            X = X.astype(W.dtype)
+    else:
+        X = _dense("X", X, ndim=2)
+    if X.shape[1] != W.shape[0]:
+        raise DataError(f"X has {X.shape[1]} columns but W has {W.shape[0]} rows; "
+                        f"shapes X {X.shape}, W {W.shape}")
+    Z = np.asarray(X @ W)                    # (n, d_out)
+    if b is not None:
+        b = _dense("b", b, ndim=1)
+        if b.shape[0] != W.shape[1]:
+            raise DataError(f"b must have shape ({W.shape[1]},) to match W {W.shape}, "
+                            f"got {b.shape}")
+        Z += b                               # (n, d_out), Z is a fresh array
+    return Z, (X, W, b is not None)
+
+
+def linear_backward(cache, dZ):
+    r"""Gradients of ``Z = X W + b``.
+
+    ``dX = dZ Wᵀ`` (n, d_in), ``dW = Xᵀ dZ`` (d_in, d_out),
+    ``db = Σ_rows dZ`` (d_out,).
+
+    Returns ``(dX, dW, db)``. ``db`` is ``None`` when the forward pass had no
+    bias. ``dX`` is ``None`` when ``X`` was sparse: a sparse ``X`` is a
+    constant feature matrix, and its gradient would be a dense (n, d_in)
+    array nobody uses.
+    """
+    X, W, has_b = cache
+    dZ = np.asarray(dZ)
+    dX = None if sp.issparse(X) else dZ @ W.T        # (n, d_in)
+    dW = np.asarray(X.T @ dZ)                        # (d_in, d_out)
+    db = dZ.sum(axis=0) if has_b else None           # (d_out,)
+    return dX, dW, db
+
+
+# ----------------------------------------------------------- activations
+def identity_forward(X):
+    r"""``Y = X`` (the "no activation" choice, so models can look activations up by name)."""
+    return X, None
+
+
+def identity_backward(cache, dY):
+    r"""``dX = dY``."""
+    return dY
+
+
+def relu_forward(X):
+    r"""``Y = max(X, 0)`` elementwise; any shape.
+
+    The derivative at exactly 0 is taken as 0 (``X > 0`` is the mask).
+    """
+    X = _dense("X", X)
+    mask = X > 0                              # same shape as X, bool
+    return np.where(mask, X, X.dtype.type(0)), mask
+
+
+def relu_backward(cache, dY):
+    r"""``dX = dY · [X > 0]``."""
+    mask = cache
+    return np.where(mask, dY, np.zeros((), dtype=np.result_type(dY)))
+
+
+def leaky_relu_forward(X, slope=0.2):
+    r"""``Y = X`` where ``X > 0``, else ``slope · X``; any shape.
+
+    ``slope=0.2`` is the GAT paper's choice. The derivative at exactly 0 is
+    taken as ``slope``.
+    """
+    X = _dense("X", X)
+    slope = float(slope)
+    mask = X > 0
+    return np.where(mask, X, X * slope), (mask, slope)
+
+
+def leaky_relu_backward(cache, dY):
+    r"""``dX = dY`` where ``X > 0``, else ``slope · dY``."""
+    mask, slope = cache
+    dY = np.asarray(dY)
+    return np.where(mask, dY, dY * slope)
+
+
+def sigmoid_forward(X):
+    r"""Logistic ``Y = 1 / (1 + exp(-X))``, computed without overflow.
+
+    With ``z = exp(-|X|) ∈ (0, 1]``: ``Y = 1 / (1 + z)`` for ``X ≥ 0`` and
+    ``Y = z / (1 + z)`` for ``X < 0``; no ``exp`` of a positive number is
+    ever taken, so ``X = ±1000`` gives exactly 1 and 0 (well, ``exp(-1000)``
+    underflows to 0). Any shape; keeps the dtype.
+    """
+    X = _dense("X", X)
+    z = np.exp(-np.abs(X))
+    Y = np.where(X >= 0, 1 / (1 + z), z / (1 + z))
+    return Y, Y
+
+
+def sigmoid_backward(cache, dY):
+    r"""``dX = dY · Y (1 - Y)`` with ``Y`` the forward output."""
+    Y = cache
+    return dY * Y * (1 - Y)
+
+
+def tanh_forward(X):
+    r"""``Y = tanh(X)`` elementwise; any shape; stable at any ``X``."""
+    X = _dense("X", X)
+    Y = np.tanh(X)
+    return Y, Y
+
+
+def tanh_backward(cache, dY):
+    r"""``dX = dY · (1 - Y²)`` with ``Y`` the forward output."""
+    Y = cache
+    return dY * (1 - Y * Y)
+
+
+#: name -> (forward, backward) for models that take ``activation="relu"`` etc.
+#: ``leaky_relu`` here uses its default slope 0.2.
+ACTIVATIONS = {
+    "identity": (identity_forward, identity_backward),
+    "relu": (relu_forward, relu_backward),
+    "leaky_relu": (leaky_relu_forward, leaky_relu_backward),
+    "sigmoid": (sigmoid_forward, sigmoid_backward),
+    "tanh": (tanh_forward, tanh_backward),
+}
+
+
+# --------------------------------------------------------------- dropout
+def dropout_forward(X, p, rng, training=True):
+    r"""Inverted dropout: ``Y = X · (M / (1 - p))`` with ``M_ij ~ Bernoulli(1 - p)``.
+
+    Parameters
+    ----------
+    X : ndarray, any shape
+    p : float in [0, 1)
+        Probability of zeroing an entry. ``p = 1`` is rejected (it would
+        divide by zero); ``p = 0`` returns ``X`` unchanged.
+    rng : numpy.random.Generator
+        Source of the mask. The mask is ``rng.random(X.shape) >= p``, drawn
+        in float64 whatever ``X``'s dtype, so one seed gives the same mask in
+        float32 training and in a float64 gradient check.
+    training : bool
+        ``False`` (evaluation) returns ``X`` unchanged and draws nothing.
+
+    Returns
+    -------
+    Y : ndarray, shape and dtype of X
+    cache : the scaled mask ``M / (1 - p)`` (dtype of X), or None when no
+        dropout was applied.
+    """
+    X = _dense("X", X)
+    p = float(p)
+    if not 0.0 <= p < 1.0:
+        raise DataError(f"dropout probability p must be in [0, 1), got {p}")
+    if not training or p == 0.0:
+        return X, None
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError("rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
+                        f"got {type(rng).__name__}")
+    keep = rng.random(X.shape) >= p                       # same shape as X, bool
+    scaled_mask = keep.astype(X.dtype) * X.dtype.type(1 / (1 - p))
+    return X * scaled_mask, scaled_mask
+
+
+def dropout_backward(cache, dY):
+    r"""``dX = dY · (M / (1 - p))``: the same scaled mask as the forward pass."""
+    scaled_mask = cache
+    if scaled_mask is None:
+        return dY
+    return dY * scaled_mask

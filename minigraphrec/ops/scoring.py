@@ -1,0 +1,138 @@
+r"""Scores of B (user, item) pairs from their embedding rows, for training.
+
+The article ranks items by the cosine similarity ``sim(u, v) = u·v / (‖u‖ ‖v‖)``
+or by Euclidean distance between embeddings; LightGCN and MF use the plain dot
+product. Each score here is a forward/backward pair over row-aligned
+``U, V`` of shape (B, d) giving ``s`` of shape (B,). (Full-ranking scores of
+every item for a user live in :mod:`minigraphrec.rank`.)
+
+Conventions where the formula breaks down, each with an exact backward:
+
+* cosine: each norm is clamped from below, ``max(‖u‖, eps)``, so a zero
+  vector scores 0 instead of NaN (the PyTorch ``cosine_similarity`` choice);
+* euclidean: ``-‖u - v‖`` has no derivative at ``u = v``; we return the zero
+  subgradient there.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DataError
+
+__all__ = [
+    "dot_forward", "dot_backward",
+    "normalize_forward", "normalize_backward",
+    "cosine_forward", "cosine_backward",
+    "euclidean_forward", "euclidean_backward",
+]
+
+
+def _pair(U, V):
+    U, V = np.asarray(U), np.asarray(V)
+    for name, X in (("U", U), ("V", V)):
+        if X.ndim != 2:
+            raise DataError(f"{name} must be 2-d (B, d), got shape {X.shape}")
+        if not np.issubdtype(X.dtype, np.floating):
+            raise TypeError(f"{name} must have a floating dtype, got {X.dtype}")
+    if U.shape != V.shape:
+        raise DataError(f"U and V must have the same shape (B, d), got {U.shape} and {V.shape}")
+    return U, V
+
+
+# ------------------------------------------------------------------- dot
+def dot_forward(U, V):
+    r"""``s_b = u_b · v_b``.   U, V: (B, d) -> s: (B,)."""
+    U, V = _pair(U, V)
+    return np.einsum("bd,bd->b", U, V), (U, V)
+
+
+def dot_backward(cache, ds):
+    r"""``dU = ds[:, None] · V``, ``dV = ds[:, None] · U``, each (B, d)."""
+    U, V = cache
+    ds = np.asarray(ds)[:, None]                          # (B, 1)
+    return ds * V, ds * U
+
+
+# ------------------------------------------------------------- normalize
+def normalize_forward(X, eps=1e-8):
+    r"""Row-wise unit vectors: ``y_b = x_b / max(‖x_b‖, eps)``.   X: (B, d) -> Y: (B, d).
+
+    Rows shorter than ``eps`` are divided by ``eps`` instead (a zero row stays
+    zero). ``eps`` must be positive.
+    """
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise DataError(f"X must be 2-d (B, d), got shape {X.shape}")
+    if not eps > 0:
+        raise DataError(f"eps must be positive, got {eps}")
+    norm = np.sqrt(np.einsum("bd,bd->b", X, X))          # (B,)
+    unclamped = norm > eps                               # (B,) bool
+    denom = np.where(unclamped, norm, X.dtype.type(eps))  # (B,)
+    Y = X / denom[:, None]                               # (B, d)
+    return Y, (Y, denom, unclamped)
+
+
+def normalize_backward(cache, dY):
+    r"""``dx_b = (dy_b - y_b (y_b · dy_b)) / ‖x_b‖`` where ``‖x_b‖ > eps``, else ``dy_b / eps``.
+
+    The first is the derivative of ``x / ‖x‖``, the second of ``x / eps``;
+    at ``‖x_b‖ = eps`` exactly (a kink) the second is used.
+    """
+    Y, denom, unclamped = cache
+    dY = np.asarray(dY)
+    radial = np.einsum("bd,bd->b", Y, dY) * unclamped     # (B,) zero where clamped
+    return (dY - Y * radial[:, None]) / denom[:, None]    # (B, d)
+
+
+# ---------------------------------------------------------------- cosine
+def cosine_forward(U, V, eps=1e-8):
+    r"""Cosine similarity ``s_b = u_b · v_b / (max(‖u_b‖, eps) · max(‖v_b‖, eps))``.
+
+    U, V: (B, d) -> s: (B,), in [-1, 1] up to round-off. Computed as the dot product of the
+    normalised rows (:func:`normalize_forward`), so a pair with a zero vector
+    scores exactly 0. Departure from the article's ``u·v / (‖u‖ ‖v‖)``: the
+    clamp, which only matters for norms below ``eps``.
+    """
+    U, V = _pair(U, V)
+    U_hat, cache_u = normalize_forward(U, eps)           # (B, d)
+    V_hat, cache_v = normalize_forward(V, eps)           # (B, d)
+    s, cache_dot = dot_forward(U_hat, V_hat)             # (B,)
+    return s, (cache_u, cache_v, cache_dot)
+
+
+def cosine_backward(cache, ds):
+    r"""Exact gradient of the clamped cosine, through ``normalize`` and ``dot``.
+
+    For unclamped rows ``du = ds · (v̂ - s û) / ‖u‖`` and symmetrically for
+    ``v``; for a clamped row ``du = ds · v̂ / eps`` (large: the clamped
+    function has slope ``1/eps`` near zero).
+    """
+    cache_u, cache_v, cache_dot = cache
+    dU_hat, dV_hat = dot_backward(cache_dot, ds)         # (B, d) each
+    return normalize_backward(cache_u, dU_hat), normalize_backward(cache_v, dV_hat)
+
+
+# ------------------------------------------------------------- euclidean
+def euclidean_forward(U, V):
+    r"""Negative Euclidean distance ``s_b = -‖u_b - v_b‖``, so higher is closer.
+
+    U, V: (B, d) -> s: (B,), ``s ≤ 0``.
+    """
+    U, V = _pair(U, V)
+    diff = U - V                                         # (B, d)
+    dist = np.sqrt(np.einsum("bd,bd->b", diff, diff))    # (B,)
+    return -dist, (diff, dist)
+
+
+def euclidean_backward(cache, ds):
+    r"""``du_b = -ds_b (u_b - v_b) / ‖u_b - v_b‖``, ``dv_b = -du_b``.
+
+    At ``u_b = v_b`` the distance has a cone point and no gradient; we return
+    zero there (0 lies in the subdifferential of ``‖·‖`` at 0, and it keeps
+    identical embeddings identical).
+    """
+    diff, dist = cache
+    ds = np.asarray(ds)
+    safe = np.where(dist > 0, dist, 1)                   # (B,) avoid 0/0; diff is 0 there
+    dU = (-ds / safe)[:, None] * diff                    # (B, d)
+    return dU, -dU

@@ -1,0 +1,290 @@
+r"""Optimisers over ``dict[str, ndarray]`` parameters, updated in place.
+
+A model owns ``params`` and returns ``grads`` with the same keys and shapes;
+an optimiser owns only its own state (momentum buffers, Adam moments, step
+counts), keyed by parameter name and created on a key's first update::
+
+    opt = Adam(lr=1e-3)
+    for batch in batches:
+        loss, grads = model.loss_and_grad(batch)
+        opt.step(model.params, grads)          # model.params' arrays change in place
+
+Semantics follow PyTorch's ``torch.optim.SGD`` and ``torch.optim.Adam``
+(L2 ``weight_decay`` added to the gradient, not decoupled as in AdamW); the
+formulas are in each class's docstring.
+
+Missing gradients. ``grads`` may leave a key out, or map it to ``None``: that
+parameter is not updated, and (as in PyTorch, where ``p.grad is None``) its
+state and step count do not move. A key in ``grads`` that is not in
+``params`` is an error. Gradients are dense arrays of the parameter's shape;
+they are cast to the parameter's dtype.
+
+Checkpoints. ``state_dict()`` returns a flat ``dict[str, ndarray]`` (0-d
+arrays for scalars) that ``np.savez`` stores without pickle;
+``load_state_dict`` restores it, hyperparameters included. Arrays are copied
+both ways.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import DataError
+
+__all__ = ["SGD", "Adam"]
+
+_BACKENDS = ("numpy", "numba")
+
+
+def _nonneg(name, x):
+    x = float(x)
+    if not (x >= 0 and math.isfinite(x)):
+        raise DataError(f"{name} must be a finite number >= 0, got {x}")
+    return x
+
+
+class _Optimizer:
+    """Shared bookkeeping: hyperparameter state, per-key validation."""
+
+    _hyper: tuple = ()       # names of the float hyperparameters stored in state_dict
+    _slots: tuple = ()       # names of the per-parameter state arrays
+
+    def _pairs(self, params, grads):
+        """Yield ``(name, p, g)`` for every key with a gradient, validated."""
+        if not isinstance(params, dict) or not isinstance(grads, dict):
+            raise TypeError("params and grads must be dicts of arrays, got "
+                            f"{type(params).__name__} and {type(grads).__name__}")
+        unknown = [k for k in grads if k not in params]
+        if unknown:
+            raise KeyError(f"grads has keys {unknown} that are not in params {sorted(params)}")
+        for name, g in grads.items():
+            if g is None:
+                continue
+            p = params[name]
+            if not isinstance(p, np.ndarray) or not np.issubdtype(p.dtype, np.floating):
+                raise TypeError(f"params[{name!r}] must be a floating ndarray, got "
+                                f"{type(p).__name__} {getattr(p, 'dtype', '')}")
+            if not p.flags.writeable:
+                raise DataError(f"params[{name!r}] is read-only; the optimiser updates it in place")
+            g = np.asarray(g, dtype=p.dtype)
+            if g.shape != p.shape:
+                raise DataError(f"grads[{name!r}] has shape {g.shape}, "
+                                f"params[{name!r}] has {p.shape}")
+            yield name, p, g
+
+    def _buffer(self, slot, name, p):
+        """The state array ``slot`` for parameter ``name``, created as zeros."""
+        store = getattr(self, slot)
+        buf = store.get(name)
+        if buf is None:
+            buf = store[name] = np.zeros_like(p, order="C")
+        elif buf.shape != p.shape or buf.dtype != p.dtype:
+            raise DataError(f"optimiser state {slot}[{name!r}] has shape {buf.shape} "
+                            f"{buf.dtype} but the parameter has {p.shape} {p.dtype}")
+        return buf
+
+    def state_dict(self):
+        """Hyperparameters and per-parameter state as a flat dict of arrays (copies)."""
+        state = {h: np.asarray(getattr(self, h), dtype=np.float64) for h in self._hyper}
+        for slot in self._slots:
+            for name, arr in getattr(self, slot).items():
+                state[f"{slot}/{name}"] = np.asarray(arr).copy()
+        return state
+
+    def load_state_dict(self, state):
+        """Restore what :meth:`state_dict` returned (arrays are copied)."""
+        new = {slot: {} for slot in self._slots}
+        hyper = {}
+        for key, value in state.items():
+            if key in self._hyper:
+                hyper[key] = float(np.asarray(value))
+                continue
+            slot, sep, name = key.partition("/")
+            if not sep or slot not in new:
+                raise DataError(f"unexpected key {key!r} in a {type(self).__name__} state_dict; "
+                                f"expected {list(self._hyper)} and '<slot>/<param>' with slot "
+                                f"in {list(self._slots)}")
+            new[slot][name] = np.array(value, copy=True, order="C")
+        missing = [h for h in self._hyper if h not in hyper]
+        if missing:
+            raise DataError(f"{type(self).__name__} state_dict lacks {missing}")
+        self._check_loaded(new)
+        for h, value in hyper.items():
+            setattr(self, h, value)
+        for slot, store in new.items():
+            setattr(self, slot, store)
+        return self
+
+    def _check_loaded(self, new):
+        pass
+
+
+# ------------------------------------------------------------------ SGD
+class SGD(_Optimizer):
+    r"""Stochastic gradient descent with optional momentum and L2 weight decay.
+
+    For each parameter ``p`` with gradient ``g`` (PyTorch's ``SGD`` with
+    ``dampening=0, nesterov=False``):
+
+    ``g' = g + weight_decay · p``;
+    if ``momentum > 0``: ``buf = momentum · buf + g'`` (``buf = g'`` on the
+    first step) and ``g' = buf``;
+    ``p = p - lr · g'``.
+
+    Parameters
+    ----------
+    lr : float >= 0
+    momentum : float in [0, 1)
+    weight_decay : float >= 0
+    """
+
+    _hyper = ("lr", "momentum", "weight_decay")
+    _slots = ("momentum_buffer",)
+
+    def __init__(self, lr, momentum=0.0, weight_decay=0.0):
+        self.lr = _nonneg("lr", lr)
+        self.momentum = _nonneg("momentum", momentum)
+        if self.momentum >= 1:
+            raise DataError(f"momentum must be in [0, 1), got {momentum}")
+        self.weight_decay = _nonneg("weight_decay", weight_decay)
+        self.momentum_buffer = {}
+
+    def __repr__(self):
+        return f"SGD(lr={self.lr}, momentum={self.momentum}, weight_decay={self.weight_decay})"
+
+    def step(self, params, grads):
+        """Update every ``params[k]`` that has a gradient ``grads[k]``, in place."""
+        for name, p, g in self._pairs(params, grads):
+            if self.weight_decay:
+                g = g + self.weight_decay * p
+            if self.momentum:
+                buf = self.momentum_buffer.get(name)
+                if buf is None:
+                    buf = self.momentum_buffer[name] = np.array(g, dtype=p.dtype, order="C")
+                else:
+                    buf = self._buffer("momentum_buffer", name, p)
+                    np.multiply(buf, self.momentum, out=buf)
+                    np.add(buf, g, out=buf)
+                g = buf
+            p -= self.lr * g
+        return self
+
+
+# ----------------------------------------------------------------- Adam
+class Adam(_Optimizer):
+    r"""Adam (Kingma & Ba, 2015) with bias correction, as PyTorch computes it.
+
+    For each parameter ``p`` with gradient ``g``, at its ``t``-th update
+    (``t`` counted per parameter, from 1):
+
+    ``g' = g + weight_decay · p``                (L2 penalty, not AdamW)
+    ``m = β1 · m + (1 - β1) · g'``
+    ``v = β2 · v + (1 - β2) · g'²``
+    ``p = p - lr / (1 - β1^t) · m / (sqrt(v) / sqrt(1 - β2^t) + eps)``
+
+    which is ``p - lr · m̂ / (sqrt(v̂) + eps)`` with ``m̂ = m / (1 - β1^t)``,
+    ``v̂ = v / (1 - β2^t)``; the ``eps`` placement is PyTorch's. ``m`` and
+    ``v`` start at zero and have the parameter's dtype; every operation runs
+    in that dtype (the scalars are cast to it first).
+
+    Parameters
+    ----------
+    lr : float >= 0
+    betas : (β1, β2), each in [0, 1)
+    eps : float > 0
+    weight_decay : float >= 0
+    backend : ``"numpy"`` (the reference: a dozen in-place NumPy passes) or
+        ``"numba"`` (one fused parallel pass, :func:`minigraphrec.kernels.adam.adam_update`;
+        same bits). numba needs C-contiguous parameters.
+
+    Attributes
+    ----------
+    m, v : dict name -> ndarray, the moment estimates
+    t : dict name -> int, the number of updates each parameter has had
+    """
+
+    _hyper = ("lr", "beta1", "beta2", "eps", "weight_decay")
+    _slots = ("m", "v", "t")
+
+    def __init__(self, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 backend="numpy"):
+        self.lr = _nonneg("lr", lr)
+        beta1, beta2 = betas
+        self.beta1, self.beta2 = _nonneg("beta1", beta1), _nonneg("beta2", beta2)
+        if not (self.beta1 < 1 and self.beta2 < 1):
+            raise DataError(f"betas must be in [0, 1), got {betas}")
+        self.eps = _nonneg("eps", eps)
+        if self.eps == 0:
+            raise DataError("eps must be > 0")
+        self.weight_decay = _nonneg("weight_decay", weight_decay)
+        if backend not in _BACKENDS:
+            raise DataError(f"backend must be one of {_BACKENDS}, got {backend!r}")
+        self.backend = backend
+        self.m, self.v, self.t = {}, {}, {}
+        self._scratch = {}      # name -> work array for the numpy path (not state)
+
+    def __repr__(self):
+        return (f"Adam(lr={self.lr}, betas=({self.beta1}, {self.beta2}), eps={self.eps}, "
+                f"weight_decay={self.weight_decay}, backend={self.backend!r})")
+
+    @property
+    def betas(self):
+        return (self.beta1, self.beta2)
+
+    def step(self, params, grads):
+        """Update every ``params[k]`` that has a gradient ``grads[k]``, in place."""
+        for name, p, g in self._pairs(params, grads):
+            m = self._buffer("m", name, p)
+            v = self._buffer("v", name, p)
+            t = int(self.t.get(name, 0)) + 1
+            dt = p.dtype.type
+            scalars = (dt(self.beta1), dt(1 - self.beta1), dt(self.beta2), dt(1 - self.beta2),
+                       dt(self.lr / (1 - self.beta1 ** t)),        # step size lr / (1 - β1^t)
+                       dt(math.sqrt(1 - self.beta2 ** t)),         # sqrt(1 - β2^t)
+                       dt(self.eps), dt(self.weight_decay))
+            if self.backend == "numba":
+                if not p.flags.c_contiguous:
+                    raise DataError(f"params[{name!r}] is not C-contiguous; "
+                                    "Adam(backend='numba') updates it through a flat view")
+                from .kernels.adam import adam_update
+                adam_update(p.reshape(-1), np.ascontiguousarray(g).reshape(-1),
+                            m.reshape(-1), v.reshape(-1), *scalars)
+            else:
+                self._update_numpy(name, p, g, m, v, *scalars)
+            self.t[name] = t
+        return self
+
+    def _update_numpy(self, name, p, g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2,
+                      step_size, sqrt_bias2, eps, weight_decay):
+        """The reference update, in place; the same operations, in the same order, as the kernel."""
+        tmp = self._scratch.get(name)
+        if tmp is None or tmp.shape != p.shape or tmp.dtype != p.dtype:
+            tmp = self._scratch[name] = np.empty_like(p)
+        if weight_decay != 0:
+            g = g + weight_decay * p                  # g' (a new array; g is the caller's)
+        np.multiply(m, beta1, out=m)                  # m = β1 m + (1-β1) g'
+        np.multiply(g, one_minus_beta1, out=tmp)
+        np.add(m, tmp, out=m)
+        np.multiply(v, beta2, out=v)                  # v = β2 v + (g' g') (1-β2)
+        np.multiply(g, g, out=tmp)
+        np.multiply(tmp, one_minus_beta2, out=tmp)
+        np.add(v, tmp, out=v)
+        np.sqrt(v, out=tmp)                           # denom = sqrt(v) / sqrt(1-β2^t) + eps
+        np.divide(tmp, sqrt_bias2, out=tmp)
+        np.add(tmp, eps, out=tmp)
+        np.divide(m, tmp, out=tmp)                    # p = p - (m / denom) · lr/(1-β1^t)
+        np.multiply(tmp, step_size, out=tmp)
+        np.subtract(p, tmp, out=p)
+
+    def _check_loaded(self, new):
+        names = [set(new[s]) for s in self._slots]
+        if not (names[0] == names[1] == names[2]):
+            raise DataError("Adam state_dict must hold m/<name>, v/<name> and t/<name> for the "
+                            f"same names; got m {sorted(names[0])}, v {sorted(names[1])}, "
+                            f"t {sorted(names[2])}")
+        for name in new["t"]:
+            new["t"][name] = int(new["t"][name])
+            if new["m"][name].shape != new["v"][name].shape:
+                raise DataError(f"Adam state for {name!r}: m has shape {new['m'][name].shape}, "
+                                f"v has {new['v'][name].shape}")

@@ -1,0 +1,528 @@
+"""Every differentiable op, loss and model, checked against finite differences in float64.
+
+The tables
+----------
+``OP_CASES``: one :class:`OpCase` per op configuration. ``build(rng)`` returns
+the positional arguments of ``forward`` (float64 arrays and constants);
+``wrt`` names the positions that are differentiated, in the order
+``backward(cache, upstream)`` returns their gradients. Each (case, input)
+pair is one directional :func:`~minigraphrec.gradcheck.check_vjp`.
+
+``MODEL_CASES``: one :class:`ModelCase` per model configuration.
+``build(rng)`` returns ``(model, batch)``: a model fitted with
+``dtype=np.float64`` and ``epochs=0`` (dropout off) and a batch for its
+``loss_and_grad``; every key of ``model.params`` is then checked by
+:func:`~minigraphrec.gradcheck.check_model_grads`. Adding a model is one
+entry, e.g.::
+
+    def _lightgcn_bpr(rng):
+        train = ...tiny Interactions...
+        model = mgr.LightGCN(dim=4, K=2, dtype=np.float64, random_state=0).fit(train, epochs=0)
+        return model, mgr.PairBatch.make(users, pos, neg)
+
+    MODEL_CASES.append(ModelCase("lightgcn-bpr", _lightgcn_bpr))
+
+The rest of the file: points next to kinks, dropout, float32 in -> float32
+out, forward values against the readable references, and input errors.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from minigraphrec import losses
+from minigraphrec.errors import DataError
+from minigraphrec.gradcheck import check_model_grads, check_vjp
+from minigraphrec.ops import dense, embedding, propagate, scoring
+
+DELTA = 1e-3          # distance from a kink, far above the finite-difference step 1e-6
+
+
+# ===================================================================== builders
+def _sparse(rng, n_rows, n_cols, density=0.4):
+    """A random CSR matrix with positive weights and at least one empty row."""
+    A = sp.random(n_rows, n_cols, density=density, format="csr", random_state=rng,
+                  data_rvs=lambda k: rng.uniform(0.1, 1.0, k))
+    A = A.tolil()
+    A[0, :] = 0                                     # an isolated row
+    return sp.csr_matrix(A)
+
+
+def _symmetric_norm(rng, n_users, n_items):
+    """LightGCN's Â = D^{-1/2} A D^{-1/2} of a random bipartite graph (symmetric)."""
+    R = (rng.random((n_users, n_items)) < 0.4).astype(np.float64)
+    A = sp.bmat([[None, sp.csr_matrix(R)], [sp.csr_matrix(R.T), None]], format="csr")
+    deg = np.asarray(A.sum(axis=1)).ravel()
+    d_inv_sqrt = np.where(deg > 0, 1 / np.sqrt(np.maximum(deg, 1)), 0.0)
+    D = sp.diags(d_inv_sqrt)
+    return sp.csr_matrix(D @ A @ D)
+
+
+def _away_from_zero(rng, shape):
+    """Normal draws pushed at least DELTA away from 0 (the ReLU kink)."""
+    x = rng.standard_normal(shape)
+    return np.sign(x) * (np.abs(x) + DELTA)
+
+
+def _n(rng, *shape):
+    return rng.standard_normal(shape)
+
+
+# ====================================================================== op table
+@dataclass(frozen=True)
+class OpCase:
+    """A forward/backward pair at a point: see the module docstring."""
+    name: str
+    build: Callable          # rng -> tuple of forward's positional arguments
+    forward: Callable        # *args -> (output, cache)
+    backward: Callable       # (cache, upstream) -> gradient, or a tuple/list of them
+    wrt: tuple               # argument positions differentiated, in backward's order
+
+
+def _dropout_fixed_seed(p, seed=7):
+    """Dropout whose mask is the same on every call: a fresh Generator(seed) each time."""
+    return lambda X: dense.dropout_forward(X, p, np.random.default_rng(seed))
+
+
+def _lightgcn_bpr_pipeline(E0, A_hat, users, pos, neg, K, reg):
+    """A whole LightGCN BPR loss composed from the ops (E0 -> scalar)."""
+    E, c_prop = propagate.lightgcn_forward(A_hat, E0, K, A_hat_T=A_hat)      # (n, d)
+    e_u, c_u = embedding.gather_forward(E, users)                            # (B, d)
+    e_i, c_i = embedding.gather_forward(E, pos)
+    e_j, c_j = embedding.gather_forward(E, neg)
+    s_pos, c_pos = scoring.dot_forward(e_u, e_i)                             # (B,)
+    s_neg, c_neg = scoring.dot_forward(e_u, e_j)
+    loss_bpr, c_bpr = losses.bpr_forward(s_pos, s_neg)
+    rows0 = [E0[users], E0[pos], E0[neg]]
+    loss_reg, c_reg = losses.l2_forward(rows0, reg, users.shape[0])
+    return loss_bpr + loss_reg, (c_prop, c_u, c_i, c_j, c_pos, c_neg, c_bpr, c_reg,
+                                 E0.shape, users, pos, neg)
+
+
+def _lightgcn_bpr_pipeline_backward(cache, dloss):
+    c_prop, c_u, c_i, c_j, c_pos, c_neg, c_bpr, c_reg, shape, users, pos, neg = cache
+    ds_pos, ds_neg = losses.bpr_backward(c_bpr, dloss)
+    de_u1, de_i = scoring.dot_backward(c_pos, ds_pos)
+    de_u2, de_j = scoring.dot_backward(c_neg, ds_neg)
+    dE = (embedding.gather_backward(c_u, de_u1 + de_u2) + embedding.gather_backward(c_i, de_i)
+          + embedding.gather_backward(c_j, de_j))
+    dE0 = propagate.lightgcn_backward(c_prop, dE)
+    for idx, drows in zip((users, pos, neg), losses.l2_backward(c_reg, dloss)):
+        np.add.at(dE0, idx, drows)
+    return dE0
+
+
+def _pipeline_args(rng):
+    n_users, n_items, d, B = 5, 7, 3, 9
+    A_hat = _symmetric_norm(rng, n_users, n_items)
+    users = rng.integers(0, n_users, B)
+    pos = n_users + rng.integers(0, n_items, B)
+    neg = n_users + rng.integers(0, n_items, B)
+    return (0.5 * _n(rng, n_users + n_items, d), A_hat, users, pos, neg, 2, 0.1)
+
+
+OP_CASES = [
+    # --- propagation
+    OpCase("propagate", lambda r: (_sparse(r, 6, 8), _n(r, 8, 3)),
+           propagate.propagate_forward, propagate.propagate_backward, (1,)),
+    OpCase("propagate/A_hat_T given", lambda r: (lambda A: (A, _n(r, 8, 3), "numpy", A.T.tocsr()))(
+        _sparse(r, 6, 8)), propagate.propagate_forward, propagate.propagate_backward, (1,)),
+    OpCase("propagate/numba", lambda r: (_sparse(r, 6, 8), _n(r, 8, 3), "numba"),
+           propagate.propagate_forward, propagate.propagate_backward, (1,)),
+    OpCase("propagate/dense A", lambda r: (_n(r, 6, 8), _n(r, 8, 3)),
+           propagate.propagate_forward, propagate.propagate_backward, (1,)),
+    OpCase("lightgcn/K=0", lambda r: (_sparse(r, 7, 7), _n(r, 7, 3), 0),
+           propagate.lightgcn_forward, propagate.lightgcn_backward, (1,)),
+    OpCase("lightgcn/K=1", lambda r: (_sparse(r, 7, 7), _n(r, 7, 3), 1),
+           propagate.lightgcn_forward, propagate.lightgcn_backward, (1,)),
+    OpCase("lightgcn/K=3 non-symmetric", lambda r: (_sparse(r, 7, 7), _n(r, 7, 3), 3),
+           propagate.lightgcn_forward, propagate.lightgcn_backward, (1,)),
+    OpCase("lightgcn/K=3 symmetric, A_hat_T=A_hat",
+           lambda r: (lambda A: (A, _n(r, 9, 3), 3, "numpy", A))(_symmetric_norm(r, 4, 5)),
+           propagate.lightgcn_forward, propagate.lightgcn_backward, (1,)),
+    OpCase("lightgcn/K=2 numba", lambda r: (_sparse(r, 7, 7), _n(r, 7, 3), 2, "numba"),
+           propagate.lightgcn_forward, propagate.lightgcn_backward, (1,)),
+    # --- dense
+    OpCase("linear", lambda r: (_n(r, 5, 4), _n(r, 4, 3), _n(r, 3)),
+           dense.linear_forward, dense.linear_backward, (0, 1, 2)),
+    OpCase("linear/no bias", lambda r: (_n(r, 5, 4), _n(r, 4, 3)),
+           dense.linear_forward, lambda c, dZ: dense.linear_backward(c, dZ)[:2], (0, 1)),
+    OpCase("linear/sparse X", lambda r: (_sparse(r, 5, 4), _n(r, 4, 3), _n(r, 3)),
+           dense.linear_forward, lambda c, dZ: dense.linear_backward(c, dZ)[1:], (1, 2)),
+    OpCase("identity", lambda r: (_n(r, 4, 3),),
+           dense.identity_forward, dense.identity_backward, (0,)),
+    OpCase("relu", lambda r: (_away_from_zero(r, (5, 4)),),
+           dense.relu_forward, dense.relu_backward, (0,)),
+    OpCase("leaky_relu/0.2", lambda r: (_away_from_zero(r, (5, 4)),),
+           dense.leaky_relu_forward, dense.leaky_relu_backward, (0,)),
+    OpCase("leaky_relu/0.01", lambda r: (_away_from_zero(r, (5, 4)), 0.01),
+           dense.leaky_relu_forward, dense.leaky_relu_backward, (0,)),
+    OpCase("sigmoid", lambda r: (3 * _n(r, 5, 4),),
+           dense.sigmoid_forward, dense.sigmoid_backward, (0,)),
+    OpCase("sigmoid/large |x|", lambda r: (np.array([-30.0, -12.0, 12.0, 30.0]),),
+           dense.sigmoid_forward, dense.sigmoid_backward, (0,)),
+    OpCase("tanh", lambda r: (2 * _n(r, 5, 4),),
+           dense.tanh_forward, dense.tanh_backward, (0,)),
+    OpCase("dropout/p=0.3 fixed seed", lambda r: (_n(r, 6, 5),),
+           _dropout_fixed_seed(0.3), dense.dropout_backward, (0,)),
+    OpCase("dropout/eval", lambda r: (_n(r, 6, 5), 0.5, np.random.default_rng(0), False),
+           dense.dropout_forward, dense.dropout_backward, (0,)),
+    # --- embedding lookup (ids repeat: contributions must add up)
+    OpCase("gather/repeated ids", lambda r: (_n(r, 6, 3), np.array([4, 1, 4, 0, 4, 1])),
+           embedding.gather_forward, embedding.gather_backward, (0,)),
+    OpCase("gather/1-d table", lambda r: (_n(r, 6), np.array([5, 5, 2])),
+           embedding.gather_forward, embedding.gather_backward, (0,)),
+    # --- pair scores
+    OpCase("dot", lambda r: (_n(r, 6, 4), _n(r, 6, 4)),
+           scoring.dot_forward, scoring.dot_backward, (0, 1)),
+    OpCase("normalize", lambda r: (_n(r, 6, 4),),
+           scoring.normalize_forward, scoring.normalize_backward, (0,)),
+    OpCase("normalize/clamped rows", lambda r: (0.1 * _n(r, 6, 4), 1.0),
+           scoring.normalize_forward, scoring.normalize_backward, (0,)),
+    OpCase("cosine", lambda r: (_n(r, 6, 4), _n(r, 6, 4)),
+           scoring.cosine_forward, scoring.cosine_backward, (0, 1)),
+    OpCase("cosine/some rows clamped",
+           lambda r: (np.vstack([0.1 * _n(r, 3, 4), 3 * _n(r, 3, 4)]), _n(r, 6, 4), 1.0),
+           scoring.cosine_forward, scoring.cosine_backward, (0, 1)),
+    OpCase("euclidean", lambda r: (_n(r, 6, 4), _n(r, 6, 4)),
+           scoring.euclidean_forward, scoring.euclidean_backward, (0, 1)),
+    # --- losses
+    OpCase("bce_with_logits", lambda r: (3 * _n(r, 8), (r.random(8) < 0.5).astype(float)),
+           losses.bce_with_logits_forward, losses.bce_with_logits_backward, (0,)),
+    OpCase("bce_with_logits/soft labels", lambda r: (3 * _n(r, 8), r.random(8)),
+           losses.bce_with_logits_forward, losses.bce_with_logits_backward, (0,)),
+    OpCase("bce_with_logits/large logits", lambda r: (np.array([-40.0, -25.0, 25.0, 40.0]),
+                                                      np.array([1.0, 0.0, 1.0, 0.0])),
+           losses.bce_with_logits_forward, losses.bce_with_logits_backward, (0,)),
+    OpCase("bpr", lambda r: (3 * _n(r, 8), 3 * _n(r, 8)),
+           losses.bpr_forward, losses.bpr_backward, (0, 1)),
+    OpCase("l2", lambda r: (_n(r, 4, 3), _n(r, 4, 3), _n(r, 2, 3), 0.3, 4),
+           lambda a, b, c, reg, B: losses.l2_forward([a, b, c], reg, B),
+           losses.l2_backward, (0, 1, 2)),
+    # --- the ops composed into LightGCN's loss
+    OpCase("lightgcn bpr+l2 pipeline", _pipeline_args,
+           _lightgcn_bpr_pipeline, _lightgcn_bpr_pipeline_backward, (0,)),
+]
+
+
+def _as_tuple(grads):
+    return tuple(grads) if isinstance(grads, (tuple, list)) else (grads,)
+
+
+def _op_checks():
+    for case in OP_CASES:
+        for k, pos in enumerate(case.wrt):
+            yield pytest.param(case, k, pos, id=f"{case.name}/arg{pos}")
+
+
+@pytest.mark.parametrize("case, k, pos", list(_op_checks()))
+def test_op_gradient(case, k, pos):
+    args = case.build(np.random.default_rng(0))
+
+    def with_x(x):
+        return args[:pos] + (x,) + args[pos + 1:]
+
+    def f(x):
+        return case.forward(*with_x(x))[0]
+
+    def vjp(x, v):
+        _, cache = case.forward(*with_x(x))
+        return _as_tuple(case.backward(cache, v))[k]
+
+    check_vjp(f, vjp, args[pos], rng=np.random.default_rng(1))
+
+
+def test_every_op_and_loss_is_in_the_table():
+    """A new ``*_forward`` in an op module or losses.py must get an OpCase."""
+    tested = {c.forward for c in OP_CASES}
+    tested_names = {c.name.split("/")[0] for c in OP_CASES}
+    for module in (propagate, dense, embedding, scoring, losses):
+        for name in module.__all__:
+            if name.endswith("_forward"):
+                fn = getattr(module, name)
+                assert fn in tested or name[:-len("_forward")] in tested_names, name
+
+
+# =================================================================== model table
+@dataclass(frozen=True)
+class ModelCase:
+    """A float64 model and a batch: see the module docstring."""
+    name: str
+    build: Callable          # rng -> (fitted model, batch)
+
+
+MODEL_CASES: list[ModelCase] = []
+
+
+@pytest.mark.parametrize("case", MODEL_CASES, ids=[c.name for c in MODEL_CASES])
+def test_model_gradient(case):
+    model, batch = case.build(np.random.default_rng(0))
+    before = {k: v.copy() for k, v in model.params.items()}
+    check_model_grads(model, batch, rng=np.random.default_rng(1))
+    for k, v in model.params.items():          # the check restores the parameters exactly
+        np.testing.assert_array_equal(v, before[k])
+
+
+# ======================================================================== kinks
+@pytest.mark.parametrize("side", [-1.0, 1.0])
+@pytest.mark.parametrize("op, slope", [("relu", 0.0), ("leaky_relu", 0.2)])
+def test_activation_next_to_kink(op, slope, side):
+    """At 0 ± DELTA the one-sided derivative is exact (the difference never crosses 0)."""
+    forward, backward = dense.ACTIVATIONS[op]
+    x = side * DELTA * (1 + np.random.default_rng(2).random((3, 4)))   # all on one side
+    check_vjp(lambda z: forward(z)[0], lambda z, v: backward(forward(z)[1], v), x,
+              rng=np.random.default_rng(3))
+    g = backward(forward(x)[1], np.ones_like(x))
+    np.testing.assert_array_equal(g, np.full_like(x, 1.0 if side > 0 else slope))
+
+
+def test_kink_convention_at_exactly_zero():
+    x = np.array([-0.0, 0.0, 1.0, -1.0])
+    dY = np.array([2.0, 4.0, 5.0, 8.0])
+    np.testing.assert_array_equal(dense.relu_backward(dense.relu_forward(x)[1], dY),
+                                  [0.0, 0.0, 5.0, 0.0])
+    _, cache = dense.leaky_relu_forward(x, 0.1)
+    np.testing.assert_array_equal(dense.leaky_relu_backward(cache, dY),
+                                  [0.1 * 2, 0.1 * 4, 5.0, 0.1 * 8])
+
+
+def test_euclidean_at_identical_vectors_has_zero_gradient():
+    U = np.array([[1.0, 2.0], [0.0, 0.0], [3.0, 4.0]])
+    V = np.array([[1.0, 2.0], [0.0, 0.0], [0.0, 0.0]])
+    s, cache = scoring.euclidean_forward(U, V)
+    np.testing.assert_array_equal(s, [0.0, 0.0, -5.0])
+    dU, dV = scoring.euclidean_backward(cache, np.array([1.0, 1.0, 2.0]))
+    np.testing.assert_allclose(dU, [[0.0, 0.0], [0.0, 0.0], [-1.2, -1.6]], rtol=1e-15, atol=0)
+    np.testing.assert_array_equal(dV, -dU)
+
+
+def test_cosine_with_a_zero_vector():
+    """A zero row scores 0, and its gradient is that of the clamped formula, v̂ / eps."""
+    U = np.array([[0.0, 0.0], [3.0, 4.0]])
+    V = np.array([[0.0, 2.0], [6.0, 8.0]])
+    s, cache = scoring.cosine_forward(U, V, eps=1e-8)
+    np.testing.assert_allclose(s, [0.0, 1.0], rtol=1e-15, atol=0)
+    dU, dV = scoring.cosine_backward(cache, np.array([1.0, 1.0]))
+    np.testing.assert_allclose(dU[0], [0.0, 1e8], rtol=1e-15)       # v̂ / eps
+    np.testing.assert_array_equal(dV[0], [0.0, 0.0])                 # û = 0
+    np.testing.assert_allclose(dU[1], [0.0, 0.0], atol=1e-16)        # parallel: a maximum
+
+
+def test_cosine_matches_the_article_formula_away_from_zero():
+    rng = np.random.default_rng(4)
+    U, V = rng.standard_normal((5, 3)), rng.standard_normal((5, 3))
+    s, _ = scoring.cosine_forward(U, V)
+    expected = np.sum(U * V, 1) / (np.linalg.norm(U, axis=1) * np.linalg.norm(V, axis=1))
+    np.testing.assert_allclose(s, expected, rtol=1e-14)
+
+
+# ====================================================================== dropout
+def test_dropout_same_seed_same_mask_in_both_dtypes():
+    X = np.random.default_rng(5).standard_normal((50, 8))
+    Y64, m64 = dense.dropout_forward(X, 0.4, np.random.default_rng(11))
+    Y32, m32 = dense.dropout_forward(X.astype(np.float32), 0.4, np.random.default_rng(11))
+    assert Y32.dtype == np.float32 and Y64.dtype == np.float64
+    np.testing.assert_array_equal(m64 > 0, m32 > 0)
+    np.testing.assert_array_equal(np.unique(m64), [0.0, 1 / 0.6])
+
+
+def test_dropout_keeps_about_1_minus_p_and_preserves_the_mean():
+    X = np.ones((400, 250))
+    Y, mask = dense.dropout_forward(X, 0.3, np.random.default_rng(6))
+    kept = np.mean(mask > 0)
+    assert abs(kept - 0.7) < 4 * np.sqrt(0.7 * 0.3 / X.size)    # 4 sigma
+    assert abs(Y.mean() - 1.0) < 4 * np.sqrt(0.3 / 0.7 / X.size)
+    np.testing.assert_array_equal(dense.dropout_backward(mask, X), Y)
+
+
+def test_dropout_off():
+    X = np.arange(6.0).reshape(2, 3)
+    for Y, cache in (dense.dropout_forward(X, 0.5, None, training=False),
+                     dense.dropout_forward(X, 0.0, None)):
+        assert Y is X and cache is None
+        assert dense.dropout_backward(cache, X) is X
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.0, 1.5])
+def test_dropout_rejects_bad_p(p):
+    with pytest.raises(DataError, match=r"\[0, 1\)"):
+        dense.dropout_forward(np.ones(3), p, np.random.default_rng(0))
+
+
+def test_dropout_needs_a_generator():
+    with pytest.raises(TypeError, match="Generator"):
+        dense.dropout_forward(np.ones(3), 0.5, 42)
+
+
+# ========================================================= float32 stays float32
+def _to32(a):
+    if sp.issparse(a):
+        return a.astype(np.float32)
+    if isinstance(a, np.ndarray) and a.dtype == np.float64:
+        return a.astype(np.float32)
+    return a
+
+
+@pytest.mark.parametrize("case", OP_CASES, ids=[c.name for c in OP_CASES])
+def test_float32_in_float32_out(case):
+    args = tuple(_to32(a) for a in case.build(np.random.default_rng(0)))
+    out, cache = case.forward(*args)
+    if isinstance(out, np.ndarray):
+        assert out.dtype == np.float32, case.name
+        upstream = np.ones_like(out)
+    else:
+        assert isinstance(out, float), case.name
+        upstream = 1.0
+    for g in _as_tuple(case.backward(cache, upstream)):
+        assert g.dtype == np.float32, case.name
+
+
+# ============================================== forward values vs the references
+def test_propagate_is_A_hat_times_X_and_backends_agree_bitwise():
+    rng = np.random.default_rng(8)
+    A, X = _sparse(rng, 30, 40), rng.standard_normal((40, 5))
+    dY = rng.standard_normal((30, 5))
+    Y_np, c_np = propagate.propagate_forward(A, X)
+    Y_nb, c_nb = propagate.propagate_forward(A, X, backend="numba")
+    np.testing.assert_array_equal(Y_np, A @ X)
+    np.testing.assert_array_equal(Y_nb, Y_np)
+    dX = propagate.propagate_backward(c_np, dY)
+    np.testing.assert_array_equal(dX, A.T.tocsr() @ dY)
+    np.testing.assert_array_equal(propagate.propagate_backward(c_nb, dY), dX)
+    _, c_t = propagate.propagate_forward(A, X, A_hat_T=A.T.tocsr())
+    np.testing.assert_array_equal(propagate.propagate_backward(c_t, dY), dX)
+
+
+def test_propagate_numba_falls_back_to_scipy_without_the_kernel_module(monkeypatch):
+    rng = np.random.default_rng(9)
+    A, X = _sparse(rng, 10, 10), rng.standard_normal((10, 3))
+    monkeypatch.setitem(sys.modules, "minigraphrec.ops.sparse", None)   # import now fails
+    Y, cache = propagate.propagate_forward(A, X, backend="numba")
+    np.testing.assert_array_equal(Y, A @ X)
+    np.testing.assert_array_equal(propagate.propagate_backward(cache, X), A.T @ X)
+
+
+def test_propagate_casts_A_hat_to_the_dtype_of_X():
+    rng = np.random.default_rng(10)
+    A, X = _sparse(rng, 6, 6), rng.standard_normal((6, 2)).astype(np.float32)
+    for backend in ("numpy", "numba"):
+        Y, cache = propagate.propagate_forward(A, X, backend=backend)
+        assert Y.dtype == np.float32
+        np.testing.assert_array_equal(Y, A.astype(np.float32) @ X)
+        assert propagate.propagate_backward(cache, Y).dtype == np.float32
+
+
+def test_lightgcn_matches_the_formula():
+    rng = np.random.default_rng(11)
+    A, E0 = _symmetric_norm(rng, 6, 9), rng.standard_normal((15, 4))
+    Ad = A.toarray()
+    for K in (0, 1, 3):
+        expected = sum(np.linalg.matrix_power(Ad, k) @ E0 for k in range(K + 1)) / (K + 1)
+        E, cache = propagate.lightgcn_forward(A, E0, K)
+        np.testing.assert_allclose(E, expected, rtol=1e-13, atol=1e-15)
+        dE = rng.standard_normal(E.shape)
+        expected_dE0 = sum(np.linalg.matrix_power(Ad.T, k) @ dE for k in range(K + 1)) / (K + 1)
+        np.testing.assert_allclose(propagate.lightgcn_backward(cache, dE), expected_dE0,
+                                   rtol=1e-13, atol=1e-15)
+        E_nb, c_nb = propagate.lightgcn_forward(A, E0, K, backend="numba", A_hat_T=A)
+        np.testing.assert_array_equal(E_nb, E)
+        np.testing.assert_array_equal(propagate.lightgcn_backward(c_nb, dE),
+                                      propagate.lightgcn_backward(cache, dE))
+    E, _ = propagate.lightgcn_forward(A, E0, 0)
+    assert E is not E0                                  # K=0 returns a copy
+
+
+def test_linear_forward_and_sparse_features():
+    rng = np.random.default_rng(12)
+    X, W, b = rng.standard_normal((5, 4)), rng.standard_normal((4, 3)), rng.standard_normal(3)
+    Z, cache = dense.linear_forward(X, W, b)
+    np.testing.assert_allclose(Z, X @ W + b, rtol=1e-15)
+    Xs = sp.csr_matrix(np.where(X > 0.5, 1.0, 0.0))
+    Zs, cache_s = dense.linear_forward(Xs, W, b)
+    np.testing.assert_allclose(Zs, Xs.toarray() @ W + b, rtol=1e-14)
+    dX, dW, db = dense.linear_backward(cache_s, np.ones_like(Zs))
+    assert dX is None and isinstance(dW, np.ndarray)
+    assert dense.linear_backward(dense.linear_forward(X, W)[1], Z)[2] is None
+
+
+def test_sigmoid_is_stable_at_1000():
+    Y, cache = dense.sigmoid_forward(np.array([-1000.0, 0.0, 1000.0]))
+    np.testing.assert_array_equal(Y, [0.0, 0.5, 1.0])
+    dX = dense.sigmoid_backward(cache, np.ones(3))
+    np.testing.assert_array_equal(dX, [0.0, 0.25, 0.0])
+
+
+def test_gather_backward_equals_add_at_bitwise():
+    rng = np.random.default_rng(13)
+    E = rng.standard_normal((50, 6)).astype(np.float32)
+    idx = rng.integers(0, 50, 300)                      # many repeats
+    rows, cache = embedding.gather_forward(E, idx)
+    np.testing.assert_array_equal(rows, E[idx])
+    drows = rng.standard_normal(rows.shape).astype(np.float32)
+    reference = np.zeros_like(E)
+    np.add.at(reference, idx, drows)
+    dE = embedding.gather_backward(cache, drows)
+    assert dE.dtype == np.float32
+    np.testing.assert_array_equal(dE, reference)
+    uniq, summed = embedding.gather_backward_rows(cache, drows)
+    np.testing.assert_array_equal(uniq, np.unique(idx))
+    np.testing.assert_array_equal(summed, reference[uniq])
+    untouched = np.setdiff1d(np.arange(50), idx)
+    assert not reference[untouched].any()
+
+
+def test_gather_empty_batch():
+    E = np.ones((4, 2))
+    rows, cache = embedding.gather_forward(E, np.array([], dtype=np.int64))
+    assert rows.shape == (0, 2)
+    np.testing.assert_array_equal(embedding.gather_backward(cache, rows), np.zeros((4, 2)))
+
+
+# ================================================================= input errors
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: propagate.propagate_forward(sp.eye(3, format="csr"), np.ones((4, 2))),
+     DataError, r"A_hat has shape \(3, 3\) but X has 4 rows"),
+    (lambda: propagate.propagate_forward(sp.eye(3, format="csr"), np.ones(3)),
+     DataError, "X must be 2-d"),
+    (lambda: propagate.propagate_forward(sp.eye(3, format="csr"), np.ones((3, 2)), "cuda"),
+     DataError, "backend must be one of"),
+    (lambda: propagate.propagate_forward([[1.0]], np.ones((1, 2))), TypeError, "scipy sparse"),
+    (lambda: propagate.propagate_forward(sp.eye(3, format="csr"), np.ones((3, 2), dtype=int)),
+     TypeError, "floating dtype"),
+    (lambda: propagate.propagate_forward(sp.eye(3, format="csr"), np.ones((3, 2)),
+                                         A_hat_T=sp.eye(4, format="csr")),
+     DataError, r"A_hat_T must have shape \(3, 3\)"),
+    (lambda: propagate.lightgcn_forward(sp.eye(3, format="csr"), np.ones((3, 2)), -1),
+     DataError, "K must be a non-negative integer"),
+    (lambda: propagate.lightgcn_forward(sp.eye(3, format="csr"), np.ones((3, 2)), 1.5),
+     DataError, "K must be a non-negative integer"),
+    (lambda: propagate.lightgcn_forward(sp.csr_matrix((3, 4)), np.ones((4, 2)), 2),
+     DataError, "must be square"),
+    (lambda: dense.linear_forward(np.ones((2, 3)), np.ones((4, 5))),
+     DataError, r"X has 3 columns but W has 4 rows"),
+    (lambda: dense.linear_forward(np.ones((2, 3)), np.ones((3, 5)), np.ones(4)),
+     DataError, r"b must have shape \(5,\)"),
+    (lambda: dense.relu_forward(np.array([1, 2])), TypeError, "floating dtype"),
+    (lambda: embedding.gather_forward(np.ones((4, 2)), np.array([0, 4])),
+     DataError, r"row id 4 in idx is out of range 0..3"),
+    (lambda: embedding.gather_forward(np.ones((4, 2)), np.array([-1, 2])),
+     DataError, r"row id -1 in idx is out of range 0..3"),
+    (lambda: embedding.gather_forward(np.ones((4, 2)), np.array([0.0, 1.0])),
+     TypeError, "integer row ids"),
+    (lambda: embedding.gather_backward(embedding.gather_forward(np.ones((4, 2)), [1, 2])[1],
+                                       np.ones((3, 2))),
+     DataError, "drows must have 2 rows"),
+    (lambda: scoring.dot_forward(np.ones((3, 2)), np.ones((3, 4))),
+     DataError, "U and V must have the same shape"),
+    (lambda: scoring.cosine_forward(np.ones(3), np.ones(3)), DataError, "U must be 2-d"),
+    (lambda: scoring.normalize_forward(np.ones((3, 2)), eps=0.0),
+     DataError, "eps must be positive"),
+])
+def test_ops_reject_bad_input(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
