@@ -2,3 +2,13 @@
 from .base import Recommender
 
 __all__ = ["Recommender"]
+from .popularity import Popularity
+
+__all__ += ["Popularity"]
+from .embedding_base import EmbeddingRecommender
+from .mf import MF
+from .lightgcn import LightGCN
+from .gcn import GCN
+from .ngcf import NGCF
+
+__all__ += ["EmbeddingRecommender", "MF", "LightGCN", "GCN", "NGCF"]

@@ -1,0 +1,148 @@
+"""Shared helpers for ``benchmarks/bench_*.py``: timing, provenance, result files.
+
+A benchmark builds its rows (one dict per measurement), then calls
+:func:`write_results`, which stores them with the machine, the library
+versions, the date and the exact command in ``<out>/<name>.json`` and a
+small Markdown table in ``<out>/<name>.md``.
+
+Typical use::
+
+    parser = benchmark_parser("numba spmm vs SciPy")
+    args = parser.parse_args()
+    t = median_time(lambda: A @ X, repeat=args.repeat)
+    write_results("spmm", rows, columns=[...], out_dir=args.out)
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import importlib
+import json
+import os
+import platform
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def benchmark_parser(description):
+    """An ArgumentParser with the options every benchmark takes.
+
+    ``--smoke`` (smallest size, two runs: keeps the script tested),
+    ``--repeat N`` (runs per measurement, the median is reported) and
+    ``--out DIR`` (where results go, default ``benchmarks/results``).
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--smoke", action="store_true",
+                        help="smallest size only, 2 runs (for the test suite)")
+    parser.add_argument("--repeat", type=int, default=7,
+                        help="runs per measurement; the median is reported (default 7)")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR,
+                        help=f"results folder (default {RESULTS_DIR})")
+    return parser
+
+
+def median_time(f, repeat):
+    """Median wall time of ``repeat`` calls of ``f()`` in seconds, and all times."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), times
+
+
+def first_call_time(f):
+    """Wall time of one call of ``f()`` in seconds (for compile time: call it first)."""
+    t0 = time.perf_counter()
+    f()
+    return time.perf_counter() - t0
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_info():
+    """CPU model, logical CPUs, the CPUs this process may use, OS and Python."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:                               # not on Linux
+        usable = os.cpu_count()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return {
+        "cpu": _cpu_model(),
+        "logical_cpus": os.cpu_count(),
+        "usable_cpus": usable,
+        "load_average_1min": load,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def versions(modules=("numpy", "scipy", "numba", "minigraphrec")):
+    """``{module: __version__}`` for the importable ones."""
+    found = {}
+    for name in modules:
+        try:
+            found[name] = getattr(importlib.import_module(name), "__version__", "unknown")
+        except ImportError:
+            found[name] = None
+    return found
+
+
+def provenance():
+    """Date (UTC, ISO 8601), exact command line, machine and versions."""
+    argv = getattr(sys, "orig_argv", [sys.executable] + sys.argv)
+    return {
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": shlex.join(argv),
+        "cwd": os.getcwd(),
+        "machine": machine_info(),
+        "versions": versions(),
+    }
+
+
+def markdown_table(rows, columns):
+    """A Markdown table of ``rows`` (dicts) over ``columns`` (keys); floats to 4 digits."""
+    def cell(v):
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+    lines = ["| " + " | ".join(columns) + " |",
+             "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(r.get(c, "")) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def write_results(name, rows, columns, out_dir=RESULTS_DIR, notes=""):
+    """Write ``<out_dir>/<name>.json`` (provenance + rows) and ``<name>.md``; return both paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    meta = provenance()
+    json_path = out_dir / f"{name}.json"
+    md_path = out_dir / f"{name}.md"
+    json_path.write_text(json.dumps({**meta, "notes": notes, "rows": rows}, indent=2) + "\n")
+    m = meta["machine"]
+    header = [
+        f"# {name}",
+        "",
+        f"- date: {meta['date']}",
+        f"- command: `{meta['command']}`",
+        f"- machine: {m['cpu']}, {m['usable_cpus']} usable of {m['logical_cpus']} CPUs, "
+        f"load {m['load_average_1min']}, {m['os']}",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
+    ]
+    if notes:
+        header += ["", notes]
+    md_path.write_text("\n".join(header) + "\n\n" + markdown_table(rows, columns) + "\n")
+    return json_path, md_path

@@ -1,0 +1,155 @@
+"""Benchmark: ``minigraphrec.ops.spmm`` (numba) against SciPy's ``A_hat @ X``.
+
+The matrix is LightGCN's propagation matrix: the bipartite user–item
+adjacency ``A = [[0, R], [Rᵀ, 0]]`` with symmetric normalisation
+``A_hat = D^{-1/2} A D^{-1/2}``, times dense embeddings ``X`` (n_nodes, d).
+
+Graphs: seeded synthetic ones at three sizes (users uniform, item
+popularity Zipf-like), and with ``--data DIR`` the LightGCN-format
+``DIR/train.txt`` too (e.g. the Gowalla split). For each graph, dtype and
+thread count: the median of ``--repeat`` runs of both, their ratio, and
+whether the outputs are bit-identical. The numba kernel's first call
+(compilation, or loading it from numba's cache) is timed apart; ``--cold``
+points numba at an empty cache so that it really compiles.
+
+    python benchmarks/bench_spmm.py                          # synthetic sizes
+    python benchmarks/bench_spmm.py --data ../shared/data/gowalla
+    python benchmarks/bench_spmm.py --smoke --out /tmp/r     # what the tests run
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from _common import benchmark_parser, first_call_time, median_time, write_results
+
+# name: (n_users, n_items, n_interactions drawn before de-duplication)
+SIZES = {
+    "synthetic-small": (2_000, 1_500, 20_000),
+    "synthetic-medium": (20_000, 15_000, 300_000),
+    "synthetic-large": (50_000, 40_000, 1_500_000),
+}
+
+
+def synthetic_R(n_users, n_items, n_draws, seed=0):
+    """Binary (n_users, n_items) CSR: users uniform, items with Zipf-like popularity."""
+    rng = np.random.default_rng(seed)
+    weight = 1.0 / (np.arange(n_items) + 10.0) ** 0.8
+    users = rng.integers(0, n_users, n_draws)
+    items = rng.permutation(n_items)[rng.choice(n_items, n_draws, p=weight / weight.sum())]
+    R = sp.csr_matrix((np.ones(n_draws), (users, items)), shape=(n_users, n_items))
+    R.data[:] = 1.0                                       # repeated pairs collapse to 1
+    return R
+
+
+def lightgcn_R(folder):
+    """Binary CSR from ``folder/train.txt``: one line per user, ``user item item ...``."""
+    users, items = [], []
+    with open(Path(folder) / "train.txt") as fh:
+        for line in fh:
+            ids = line.split()
+            if len(ids) > 1:
+                row = np.array(ids, dtype=np.int64)
+                users.append(np.full(row.size - 1, row[0]))
+                items.append(row[1:])
+    users, items = np.concatenate(users), np.concatenate(items)
+    R = sp.csr_matrix((np.ones(users.size), (users, items)),
+                      shape=(users.max() + 1, items.max() + 1))
+    R.data[:] = 1.0
+    return R
+
+
+def normalized_adjacency(R):
+    """``D^{-1/2} [[0, R], [Rᵀ, 0]] D^{-1/2}``, CSR float64, sorted indices; isolated nodes 0."""
+    A = sp.bmat([[None, R], [R.T, None]], format="csr")      # (n, n), n = n_users + n_items
+    deg = np.asarray(A.sum(axis=1)).ravel()                   # (n,)
+    inv_sqrt = np.zeros_like(deg)
+    inv_sqrt[deg > 0] = deg[deg > 0] ** -0.5
+    A_hat = sp.csr_matrix(sp.diags(inv_sqrt) @ A @ sp.diags(inv_sqrt))
+    A_hat.sort_indices()
+    return A_hat
+
+
+def bench_graph(name, R, args, spmm, spmm_csr, numba):
+    """Rows for one graph: every dtype x thread count."""
+    A64 = normalized_adjacency(R)
+    rows = []
+    for dtype in (np.float32, np.float64):
+        A = A64.astype(dtype)                                # both sides get A in X's dtype
+        X = np.random.default_rng(1).standard_normal((A.shape[0], args.dim)).astype(dtype)
+        n_sigs, n_hits = len(spmm_csr.signatures), sum(spmm_csr.stats.cache_hits.values())
+        first = first_call_time(lambda: spmm(A, X))
+        if len(spmm_csr.signatures) == n_sigs:
+            first_kind = "warm"                             # compiled earlier in this run
+        elif sum(spmm_csr.stats.cache_hits.values()) > n_hits:
+            first_kind = "cache load"
+        else:
+            first_kind = "compile"
+        ref = A @ X
+        t_scipy, runs_scipy = median_time(lambda: A @ X, args.repeat)
+        for threads in args.threads:
+            numba.set_num_threads(threads)
+            got = spmm(A, X)
+            t_numba, runs_numba = median_time(lambda: spmm(A, X), args.repeat)
+            rows.append({
+                "graph": name, "n_nodes": A.shape[0], "nnz": A.nnz, "d": args.dim,
+                "dtype": np.dtype(dtype).name, "threads": threads,
+                "scipy_ms": 1e3 * t_scipy, "numba_ms": 1e3 * t_numba,
+                "speedup": t_scipy / t_numba,
+                "scipy_min_ms": 1e3 * min(runs_scipy), "numba_min_ms": 1e3 * min(runs_numba),
+                "first_call_s": first, "first_call": first_kind,
+                "identical": bool(np.array_equal(got, ref)),
+                "max_abs_diff": float(np.max(np.abs(got - ref))) if ref.size else 0.0,
+            })
+            first, first_kind = "", ""                      # reported once per dtype
+    numba.set_num_threads(max(args.threads))
+    return rows
+
+
+def main():
+    parser = benchmark_parser(__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, help="folder with a LightGCN-format train.txt")
+    parser.add_argument("--dim", type=int, default=64, help="columns of X (default 64)")
+    parser.add_argument("--threads", type=int, nargs="+",
+                        help="numba thread counts (default: 1 and the maximum)")
+    parser.add_argument("--cold", action="store_true",
+                        help="use an empty numba cache, so the first call compiles")
+    args = parser.parse_args()
+    if args.cold:                                       # before numba is imported
+        os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="numba-cold-")
+    if args.smoke:
+        args.repeat = 2
+
+    import numba
+    from minigraphrec.kernels.spmm import spmm_csr
+    from minigraphrec.ops import spmm
+
+    if args.threads is None:
+        args.threads = sorted({1, numba.config.NUMBA_NUM_THREADS})
+    sizes = dict(list(SIZES.items())[:1]) if args.smoke else SIZES
+    rows = []
+    for name, (n_users, n_items, n_draws) in sizes.items():
+        rows += bench_graph(name, synthetic_R(n_users, n_items, n_draws), args,
+                            spmm, spmm_csr, numba)
+    if args.data is not None:
+        rows += bench_graph(args.data.name, lightgcn_R(args.data), args, spmm, spmm_csr, numba)
+
+    columns = ["graph", "n_nodes", "nnz", "dtype", "threads", "scipy_ms", "numba_ms",
+               "speedup", "first_call_s", "first_call", "identical"]
+    notes = (f"Median of {args.repeat} runs; speedup = scipy_ms / numba_ms, same run. "
+             "first_call_s: the numba backend's first call for that graph and dtype, "
+             "which compiles the kernel, loads it from numba's cache, or finds it "
+             "already compiled in this process (first_call says which); "
+             "--cold forces compilation.")
+    stem = "spmm_smoke" if args.smoke else "spmm"
+    json_path, md_path = write_results(stem, rows, columns, out_dir=args.out, notes=notes)
+    print(md_path.read_text())
+    print(f"wrote {json_path} and {md_path}")
+
+
+if __name__ == "__main__":
+    main()

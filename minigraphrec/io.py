@@ -1,0 +1,290 @@
+r"""Save and load fitted recommenders as ``.npz`` files, without pickle.
+
+``save(model, path)`` writes one NumPy ``.npz`` archive (uncompressed) holding
+
+* ``__meta__``: a JSON string -- format name and version, the class
+  (module and name), the hyperparameters (``model.get_params()``) and, for
+  every saved attribute, its kind;
+* one or more arrays per saved attribute, named ``<attribute>`` (an array),
+  ``<attribute>/<key>`` (a dict of arrays, e.g. ``params/E0``) or
+  ``<attribute>/indptr|indices|data|shape`` (a scipy sparse matrix, kept as
+  CSR or CSC);
+* ``__sha256__``: the SHA-256 of everything above (each entry's name, dtype,
+  shape and bytes, in name order), checked on load.
+
+``load(path)`` (``mgr.load``) reads it back with ``allow_pickle=False``,
+checks format, version and checksum, rebuilds the model with its
+hyperparameters and restores the attributes; a model that derives more
+state from them (a normalised graph, say) does so in its ``_restore()``.
+
+Which attributes. A class lists its fitted state in ``_state_attrs``
+(attribute names; one the model does not have is skipped). A class without the
+list is saved generically: every public attribute whose name ends in ``_``.
+Supported values: ndarrays of numbers, booleans or str (never object
+arrays), scipy sparse matrices, dicts of such arrays (``params``), and
+JSON data (None, bool, int, float, str, lists and dicts of them, e.g.
+``history_``); NumPy scalars become Python numbers. Anything else is an
+error at save time, naming the attribute.
+
+Writing is atomic: the archive goes to a temporary file in the target's
+directory, is flushed to disk, then renamed over ``path`` with
+``os.replace``; a failure leaves no partial file behind (and an existing
+file at ``path`` untouched). The file is written exactly at ``path`` (no
+``.npz`` is appended).
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+import scipy.sparse as sp
+
+from .errors import DataError
+
+__all__ = ["save", "load", "FORMAT", "FORMAT_VERSION"]
+
+FORMAT = "minigraphrec-model"
+FORMAT_VERSION = 1
+_META = "__meta__"
+_SHA = "__sha256__"
+
+
+# ================================================================ encoding
+def _json_value(value, what):
+    """``value`` as plain JSON data (NumPy scalars and dtypes converted), or a DataError."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v, what) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: _json_value(v, what) for k, v in value.items()}
+    if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
+        return np.dtype(value).name
+    raise DataError(f"cannot save {what}: a {type(value).__name__} is not a number, string, "
+                    "list, dict or array")
+
+
+def _hyperparameters(model):
+    """``get_params()`` as JSON data; a Generator ``random_state`` is saved as None."""
+    params = {}
+    for name, value in model.get_params().items():
+        if isinstance(value, (np.random.Generator, np.random.RandomState)):
+            value = None
+        params[name] = _json_value(value, f"hyperparameter {name!r}")
+    return params
+
+
+def _check_array(arr, what):
+    arr = np.asarray(arr)
+    if arr.dtype.kind not in "biufcUS":
+        raise DataError(f"cannot save {what}: arrays of dtype {arr.dtype} need pickle; "
+                        "store numbers, booleans or str")
+    return np.ascontiguousarray(arr)
+
+
+def _encode(name, value, arrays):
+    """Put ``value``'s arrays into ``arrays``; return its kind (and extra info) for the meta."""
+    if isinstance(value, np.ndarray):
+        arrays[name] = _check_array(value, f"attribute {name!r}")
+        return {"kind": "array"}
+    if sp.issparse(value):
+        fmt = value.format if value.format in ("csr", "csc") else "csr"
+        M = value.asformat(fmt)
+        arrays[f"{name}/indptr"] = np.ascontiguousarray(M.indptr)
+        arrays[f"{name}/indices"] = np.ascontiguousarray(M.indices)
+        arrays[f"{name}/data"] = _check_array(M.data, f"attribute {name!r}")
+        arrays[f"{name}/shape"] = np.asarray(M.shape, dtype=np.int64)
+        return {"kind": "sparse", "format": fmt}
+    if (isinstance(value, dict) and value
+            and all(isinstance(v, np.ndarray) for v in value.values())):
+        for key, arr in value.items():
+            if not isinstance(key, str) or "/" in key:
+                raise DataError(f"cannot save attribute {name!r}: key {key!r} must be a str "
+                                "without '/'")
+            arrays[f"{name}/{key}"] = _check_array(arr, f"{name}[{key!r}]")
+        return {"kind": "dict", "keys": list(value)}
+    return {"kind": "json", "value": _json_value(value, f"attribute {name!r}")}
+
+
+def _state_names(model):
+    names = getattr(type(model), "_state_attrs", None)
+    if names is None:
+        names = sorted(k for k in vars(model) if k.endswith("_") and not k.startswith("_"))
+    return [n for n in names if hasattr(model, n)]
+
+
+def _digest(meta_json, arrays):
+    """SHA-256 over the meta and every array (name, dtype, shape, bytes), in name order."""
+    h = hashlib.sha256()
+    h.update(meta_json.encode("utf-8"))
+    for key in sorted(arrays):
+        arr = np.ascontiguousarray(arrays[key])
+        h.update(b"\0" + key.encode("utf-8") + b"\0" + arr.dtype.str.encode("ascii")
+                 + b"\0" + repr(arr.shape).encode("ascii") + b"\0")
+        h.update(arr.view(np.uint8).reshape(-1) if arr.size else b"")
+    return h.hexdigest()
+
+
+# ==================================================================== save
+def save(model, path):
+    r"""Write a fitted ``model`` to ``path`` (.npz, no pickle), atomically.
+
+    Parameters
+    ----------
+    model : Recommender, fitted
+    path : str or os.PathLike, written exactly there (no suffix appended)
+
+    Raises
+    ------
+    RuntimeError if the model is not fitted; DataError if some
+    hyperparameter or attribute cannot be stored without pickle.
+    """
+    from .models.base import Recommender
+
+    if not isinstance(model, Recommender):
+        raise TypeError(f"model must be a Recommender, got {type(model).__name__}")
+    model._check_fitted()
+    arrays, attributes = {}, {}
+    for name in _state_names(model):
+        if name in (_META, _SHA) or "/" in name:
+            raise DataError(f"cannot save attribute {name!r}: reserved name")
+        attributes[name] = _encode(name, getattr(model, name), arrays)
+    cls = type(model)
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION,
+            "module": cls.__module__, "class": cls.__qualname__,
+            "hyperparameters": _hyperparameters(model), "attributes": attributes}
+    meta_json = json.dumps(meta, sort_keys=True, allow_nan=True)
+    arrays[_META] = np.array(meta_json)
+    arrays[_SHA] = np.array(_digest(meta_json, {k: v for k, v in arrays.items() if k != _META}))
+
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".minigraphrec-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+# ==================================================================== load
+def _find_class(module, name, path):
+    from .models.base import Recommender
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    for _ in range(2):
+        for cls in subclasses(Recommender):
+            if cls.__module__ == module and cls.__qualname__ == name:
+                return cls
+        if not (module == "minigraphrec" or module.startswith("minigraphrec.")):
+            break
+        try:                    # our own modules only: a file never makes us import anything else
+            importlib.import_module(module)
+        except ImportError:
+            break
+    raise DataError(f"{path}: the saved model is a {module}.{name}, which is not a Recommender "
+                    "this Python session knows (import the module that defines it first)")
+
+
+def load(path):
+    r"""Read a model written by :func:`save`; ``mgr.load(path)``.
+
+    Raises
+    ------
+    DataError
+        Naming the file and the problem: not a readable .npz (missing,
+        truncated, not a zip), not a minigraphrec model, another format
+        version, a checksum mismatch (the contents were changed or damaged),
+        or inconsistent contents.
+    """
+    path = os.fspath(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as err:
+        raise DataError(f"{path}: not a readable .npz model file (truncated or damaged?): "
+                        f"{type(err).__name__}: {err}") from None
+    except Exception as err:            # zlib.error and other decoder failures
+        raise DataError(f"{path}: not a readable .npz model file: {type(err).__name__}: {err}") from None
+    if _META not in arrays or _SHA not in arrays:
+        raise DataError(f"{path}: not a minigraphrec model file (no {_META} / {_SHA} entry)")
+    try:
+        meta_json = str(arrays.pop(_META)[()])
+        meta = json.loads(meta_json)
+        stored_sha = str(arrays.pop(_SHA)[()])
+    except (ValueError, TypeError) as err:
+        raise DataError(f"{path}: the model description is damaged: {err}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise DataError(f"{path}: not a minigraphrec model file (format {meta.get('format')!r})"
+                        if isinstance(meta, dict) else f"{path}: the model description is damaged")
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise DataError(f"{path}: format version {version!r}; this minigraphrec reads version "
+                        f"{FORMAT_VERSION}")
+    if _digest(meta_json, arrays) != stored_sha:
+        raise DataError(f"{path}: checksum mismatch: the contents were modified or damaged "
+                        "after saving")
+
+    cls = _find_class(meta["module"], meta["class"], path)
+    try:
+        model = cls(**meta["hyperparameters"])
+    except (TypeError, ValueError) as err:
+        raise DataError(f"{path}: cannot rebuild {meta['class']} from the saved "
+                        f"hyperparameters: {err}") from None
+    for name, info in meta["attributes"].items():
+        setattr(model, name, _decode(name, info, arrays, path))
+    restore = getattr(model, "_restore", None)
+    if restore is not None:
+        restore()
+    return model
+
+
+def _decode(name, info, arrays, path):
+    def get(key):
+        if key not in arrays:
+            raise DataError(f"{path}: entry {key!r} of attribute {name!r} is missing")
+        return arrays[key]
+
+    kind = info.get("kind")
+    if kind == "array":
+        return get(name)
+    if kind == "sparse":
+        fmt = info.get("format")
+        if fmt not in ("csr", "csc"):
+            raise DataError(f"{path}: attribute {name!r} has unknown sparse format {fmt!r}")
+        shape = tuple(int(s) for s in get(f"{name}/shape"))
+        cls = sp.csr_matrix if fmt == "csr" else sp.csc_matrix
+        try:
+            return cls((get(f"{name}/data"), get(f"{name}/indices"), get(f"{name}/indptr")),
+                       shape=shape)
+        except ValueError as err:
+            raise DataError(f"{path}: attribute {name!r} is not a valid {fmt} matrix: {err}") from None
+    if kind == "dict":
+        return {key: get(f"{name}/{key}") for key in info.get("keys", [])}
+    if kind == "json":
+        return info.get("value")
+    raise DataError(f"{path}: attribute {name!r} has unknown kind {kind!r}")

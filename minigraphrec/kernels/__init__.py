@@ -1,0 +1,20 @@
+r"""numba kernels: fast twins of NumPy/SciPy references, on raw arrays only.
+
+Nothing here validates its inputs or imports from the rest of the package;
+the user-facing wrappers (in :mod:`minigraphrec.ops`, :mod:`minigraphrec.rank`
+and the models) check, dispatch on ``backend="numpy" | "numba"``
+and hold the readable reference each kernel is tested against. Every kernel
+is deterministic (no racing reductions; the result does not depend on the
+thread count) and compiled with ``cache=True``.
+
+Modules (import them explicitly; importing this package compiles nothing):
+
+* :mod:`~minigraphrec.kernels.spmm` -- CSR times dense, rows in parallel.
+* :mod:`~minigraphrec.kernels.sampling` -- the r-th item absent from a CSR
+  row, for negative sampling.
+* :mod:`~minigraphrec.kernels.topk` -- bounded-heap top-k and per-row AUC.
+* :mod:`~minigraphrec.kernels.segment` -- per-row (segment) reductions over
+  edges, for graph attention.
+* :mod:`~minigraphrec.kernels.propagate_rows` -- propagation restricted to a
+  set of rows.
+"""

@@ -1,0 +1,216 @@
+r"""numba kernels for propagation restricted to a set of rows (batch-restricted LightGCN).
+
+Raw arrays only, no validation: the wrappers
+:func:`minigraphrec.models.lightgcn.lightgcn_rows_forward` and
+:func:`~minigraphrec.models.lightgcn.lightgcn_rows_backward` check the inputs
+and hold the readable SciPy reference (``A_hat[rows] @ X``, one line per hop)
+that these kernels are tested against.
+
+Why rows. A BPR batch touches a few thousand nodes ``S_0``, but LightGCN's
+final embedding ``E = 1/(K+1) Σ_k Â^k E0`` of a node depends on its ``K``-hop
+ball only. With ``S_h`` the nodes at most ``h`` hops from ``S_0``
+(:func:`hop_levels`), the forward pass needs ``Â^k E0`` only on
+``S_{K-k}``, and the backward pass, ``dE0 = 1/(K+1) Σ_k Â^k G`` with ``G``
+nonzero on ``S_0``, grows its support one hop at a time. Every kernel here
+computes some rows of a sparse-times-dense product and skips the rest.
+
+Speed. The rows of one product are split into blocks of about equal work
+(:func:`row_blocks_of`), the blocks run in parallel (``prange``), and each
+output row is owned by one thread; the ``*_block`` kernels run one block
+serially (the wrapper calls them directly for small products, where waking
+threads costs more than the work). A row's sum is accumulated four stored
+entries at a time, ``acc += ((w0 x0 + w1 x1) + w2 x2) + w3 x3``: one
+read-modify-write of the accumulator per four neighbours instead of one per
+neighbour, measured 1.3-1.5x faster on Gowalla (64 dims, float32) than the
+one-at-a-time loop. The grouping fixes the summation order, so results do
+not depend on the thread count or the block split; they differ from SciPy's
+strictly sequential sum by rounding only (tests: float64, rtol 1e-12).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["hop_levels", "row_blocks_of", "pull_block", "pull_rows", "pull_block_masked",
+           "pull_rows_masked"]
+
+
+@njit(cache=True)
+def hop_levels(indptr, indices, seeds, n_hops, level):
+    r"""Breadth-first hop distance from ``seeds``, up to ``n_hops``.
+
+    Parameters
+    ----------
+    indptr, indices : CSR structure of a square adjacency (n, n); an entry
+        ``(r, c)`` is an edge ``r -> c`` (for a symmetric Â, both ways).
+    seeds : (m,) int64, node ids (repeats allowed)
+    n_hops : int >= 0
+    level : (n,) int32, overwritten: ``level[v]`` is the hop distance of
+        ``v`` from the seeds if it is at most ``n_hops``, else ``n_hops + 1``.
+
+    Returns
+    -------
+    n_reached : int, the number of nodes with ``level <= n_hops``.
+
+    Notes
+    -----
+    Scans the neighbour lists of the nodes at distance ``< n_hops`` only.
+    """
+    n = level.shape[0]
+    far = n_hops + 1
+    for v in range(n):
+        level[v] = far
+    frontier = np.empty(n, dtype=np.int64)      # nodes in order of discovery
+    m = 0
+    for q in range(seeds.shape[0]):
+        s = seeds[q]
+        if level[s] != 0:
+            level[s] = 0
+            frontier[m] = s
+            m += 1
+    start = 0
+    for h in range(1, n_hops + 1):
+        end = m
+        for q in range(start, end):
+            r = frontier[q]
+            for p in range(indptr[r], indptr[r + 1]):
+                c = indices[p]
+                if level[c] == far:
+                    level[c] = h
+                    frontier[m] = c
+                    m += 1
+        start = end
+    return m
+
+
+@njit(cache=True)
+def row_blocks_of(indptr, rows, n_blocks):
+    r"""Split ``rows`` into ``n_blocks`` contiguous blocks of about equal work.
+
+    The work of row ``r`` is ``nnz_r + 1``. Block ``b`` is
+    ``rows[bounds[b]:bounds[b+1]]``.
+
+    Returns
+    -------
+    bounds : (n_blocks + 1,) int64, non-decreasing, from 0 to ``len(rows)``.
+    """
+    m = rows.shape[0]
+    total = 0
+    for q in range(m):
+        total += indptr[rows[q] + 1] - indptr[rows[q]] + 1
+    bounds = np.empty(n_blocks + 1, dtype=np.int64)
+    bounds[0] = 0
+    q = 0
+    done = 0
+    for b in range(1, n_blocks):
+        target = total * b // n_blocks
+        while q < m and done < target:
+            done += indptr[rows[q] + 1] - indptr[rows[q]] + 1
+            q += 1
+        bounds[b] = q
+    bounds[n_blocks] = m
+    return bounds
+
+
+@njit(cache=True, inline="always")
+def _accumulate(acc, X, cols, weights, n):
+    r"""``acc += Σ_{q<n} weights[q] · X[cols[q]]``, four entries at a time.   acc: (d,)."""
+    d = acc.shape[0]
+    q = 0
+    while q + 4 <= n:
+        x0 = X[cols[q]]
+        x1 = X[cols[q + 1]]
+        x2 = X[cols[q + 2]]
+        x3 = X[cols[q + 3]]
+        w0 = weights[q]
+        w1 = weights[q + 1]
+        w2 = weights[q + 2]
+        w3 = weights[q + 3]
+        for t in range(d):
+            acc[t] += ((w0 * x0[t] + w1 * x1[t]) + w2 * x2[t]) + w3 * x3[t]
+        q += 4
+    while q < n:
+        x0 = X[cols[q]]
+        w0 = weights[q]
+        for t in range(d):
+            acc[t] += w0 * x0[t]
+        q += 1
+
+
+@njit(cache=True)
+def pull_block(indptr, indices, data, X, base, rows, lo, hi, out):
+    r"""``out[r] = base[r] + Σ_p data[p] · X[indices[p]]`` for ``r`` in ``rows[lo:hi]``, serially.
+
+    Parameters
+    ----------
+    indptr, indices, data : CSR of Â (n, n); ``data`` in ``X``'s dtype
+    X : (n, d), read only on the neighbours of the rows
+    base : (n, d), read on the rows only (LightGCN: ``E0``)
+    rows : (m,) int64, distinct
+    lo, hi : the block ``rows[lo:hi]``
+    out : (n, d), written on the rows only; must not overlap ``X``.
+    """
+    d = X.shape[1]
+    acc = np.empty(d, dtype=X.dtype)                         # (d,) row buffer
+    for q in range(lo, hi):
+        r = rows[q]
+        acc[:] = 0
+        start, end = indptr[r], indptr[r + 1]
+        _accumulate(acc, X, indices[start:end], data[start:end], end - start)
+        for t in range(d):
+            out[r, t] = base[r, t] + acc[t]
+
+
+@njit(parallel=True, cache=True)
+def pull_rows(indptr, indices, data, X, base, rows, bounds, out):
+    r""":func:`pull_block` on every block ``rows[bounds[b]:bounds[b+1]]``, blocks in parallel."""
+    for b in prange(bounds.shape[0] - 1):
+        pull_block(indptr, indices, data, X, base, rows, bounds[b], bounds[b + 1], out)
+
+
+@njit(cache=True)
+def pull_block_masked(indptr, indices, data, X, level, max_level, rows, lo, hi, out):
+    r"""``out[r] = Σ_{p : level[indices[p]] <= max_level} data[p] · X[indices[p]]`` for ``r`` in ``rows[lo:hi]``.
+
+    The neighbours farther than ``max_level`` are skipped, never read: ``X``
+    need only be valid on the nodes with ``level <= max_level``.
+
+    Parameters
+    ----------
+    indptr, indices, data : CSR of Â (n, n); ``data`` in ``X``'s dtype
+    X : (n, d)
+    level : (n,) int32, from :func:`hop_levels`
+    max_level : int
+    rows : (m,) int64, distinct
+    lo, hi : the block ``rows[lo:hi]``
+    out : (n, d), written on the rows only; must not overlap ``X``.
+    """
+    d = X.shape[1]
+    acc = np.empty(d, dtype=X.dtype)                         # (d,) row buffer
+    width = 0                                                # longest row of the block
+    for q in range(lo, hi):
+        r = rows[q]
+        width = max(width, indptr[r + 1] - indptr[r])
+    cols = np.empty(width, dtype=indices.dtype)              # kept neighbours of one row
+    weights = np.empty(width, dtype=data.dtype)
+    for q in range(lo, hi):
+        r = rows[q]
+        n_kept = 0
+        for p in range(indptr[r], indptr[r + 1]):
+            c = indices[p]
+            if level[c] <= max_level:
+                cols[n_kept] = c
+                weights[n_kept] = data[p]
+                n_kept += 1
+        acc[:] = 0
+        _accumulate(acc, X, cols, weights, n_kept)
+        for t in range(d):
+            out[r, t] = acc[t]
+
+
+@njit(parallel=True, cache=True)
+def pull_rows_masked(indptr, indices, data, X, level, max_level, rows, bounds, out):
+    r""":func:`pull_block_masked` on every block ``rows[bounds[b]:bounds[b+1]]``, in parallel."""
+    for b in prange(bounds.shape[0] - 1):
+        pull_block_masked(indptr, indices, data, X, level, max_level, rows,
+                          bounds[b], bounds[b + 1], out)

@@ -1,0 +1,541 @@
+r"""Top-k recommendation metrics and the evaluation protocol.
+
+The protocol (LightGCN's, DESIGN.md): every item is ranked for every user
+(full ranking, no sampled negatives); each user's training items are left out
+of the ranking; only users with at least one test item are evaluated; each
+metric is computed per user and averaged over those users.
+
+Notation for one user: ``T`` the test items, ``L = (l_0, l_1, ...)`` the
+ranked list (``l_0`` best), ``rel_r = 1`` when ``l_r ∈ T`` (``r`` 0-based),
+``hits@K = Σ_{r<K} rel_r``.
+
+=============  ==============================================================
+metric         per user
+=============  ==============================================================
+recall@K       hits@K / |T|
+precision@K    hits@K / K  (padding slots of a short list count as misses)
+ndcg@K         DCG/IDCG, DCG = Σ_{r<K} rel_r / log2(r + 2),
+               IDCG = Σ_{r < min(|T|, K)} 1 / log2(r + 2)
+hit@K          1 if hits@K > 0 else 0
+map@K          (1 / min(|T|, K)) Σ_{r<K} rel_r · hits@(r+1) / (r + 1)
+mrr@K          1 / (r* + 1), r* the first r < K with rel_r = 1; 0 if none
+auc            P(a test item outscores a negative), ties ½, over the full
+               ranking (not at K), negatives = items neither train nor test
+coverage@K     |∪_u top-K(u)| / n_items  (one number for all users)
+novelty@K      mean over u's recommended items i of -log2(p_i)
+=============  ==============================================================
+
+Conventions and their sources:
+
+* MAP normalised by ``min(|T|, K)``, as RecBole's ``MAP`` does (and the
+  Kaggle ``apk``); the variant dividing by ``|T|`` would punish a user with
+  more test items than K for what no list of length K can reach.
+* AUC is averaged over users with equal weight (RecBole's ``GAUC`` instead
+  weights users by |T|). It is exact: the Mann–Whitney count from the ranks
+  of the test items among the user's candidates (midranks for ties). Users
+  with no negative (train ∪ test covers the catalogue) are left out of the
+  AUC mean.
+* Novelty is the mean self-information of Zhou et al., "Solving the apparent
+  diversity–accuracy dilemma of recommender systems", PNAS 107(10), 2010:
+  ``N = (1 / (U L)) Σ_u Σ_{i ∈ L_u} log2(U / k_i)``, i.e. popularity
+  ``p_i = k_i / U`` with ``k_i`` the number of training users of ``i`` and
+  ``U`` the number of users. An item no training user touched would have
+  infinite self-information; we count it as ``k_i = 1`` (novelty capped at
+  ``log2 U``). Padding slots (item ``-1``) are skipped.
+* Coverage counts the items in at least one evaluated user's top K, over
+  the whole catalogue ``n_items``.
+
+Array-level functions take ``ranked`` (int64 (n, K), best first, ``-1`` for
+padding, as :func:`minigraphrec.rank.top_k` returns) and ``test_rows``, a
+scipy.sparse matrix (n, n_items) whose row ``r`` holds the test items of the
+user ranked in row ``r``. They return one value per row (average with
+``.mean()``); a row with no test item gets ``NaN``.
+"""
+from __future__ import annotations
+
+import logging
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.stats import rankdata
+
+from .data import Interactions
+from .errors import DataError
+from .rank import (_check_backend, _check_positive_int, _check_scores, canonical_csr, csr_arrays,
+                   top_k)
+
+__all__ = [
+    "METRICS", "hit_matrix", "recall_at_k", "precision_at_k", "ndcg_at_k", "hit_rate_at_k",
+    "map_at_k", "mrr_at_k", "auc_from_scores", "coverage_at_k", "novelty_at_k",
+    "item_self_information", "evaluate",
+]
+
+logger = logging.getLogger(__name__)
+
+#: metric names understood by :func:`evaluate`, in the order of its result
+METRICS = ("recall", "precision", "ndcg", "hit", "map", "mrr", "auc", "coverage", "novelty")
+
+
+# ---------------------------------------------------------------- validation
+def _check_ranked(ranked, name="ranked"):
+    """Ranked lists as int64 (n, K), ids >= -1, no item twice in a row."""
+    L = np.asarray(ranked)
+    if L.ndim != 2:
+        raise DataError(f"{name} must be 2-d (n_users, K), got shape {L.shape}")
+    if L.size and not np.issubdtype(L.dtype, np.integer):
+        raise DataError(f"{name} must hold integer item ids, got dtype {L.dtype}")
+    L = L.astype(np.int64, copy=False)
+    if L.size and L.min() < -1:
+        r, c = np.argwhere(L < -1)[0]
+        raise DataError(f"{name}[{r}, {c}] is {L[r, c]}; item ids are >= 0 (-1 is padding)")
+    srt = np.sort(L, axis=1)                                     # (n, K)
+    dup = (srt[:, 1:] == srt[:, :-1]) & (srt[:, 1:] >= 0)         # (n, K-1)
+    if dup.any():
+        r = int(np.flatnonzero(dup.any(axis=1))[0])
+        item = int(srt[r, 1:][dup[r]][0])
+        raise DataError(f"{name} row {r} lists item {item} twice; a ranking holds each item once")
+    return L
+
+
+def _check_items_below(L, n_items, name, what):
+    if L.size and L.max() >= n_items:
+        r, c = np.argwhere(L >= n_items)[0]
+        raise DataError(f"{name}[{r}, {c}] is item {L[r, c]}, outside the {n_items} items "
+                        f"of {what}")
+
+
+def _check_k_within(k, K):
+    k = _check_positive_int(k)
+    if k > K:
+        raise DataError(f"k={k} exceeds the length {K} of the ranked lists")
+    return k
+
+
+def _check_test_rows(test_rows, n_rows):
+    if not sp.issparse(test_rows):
+        raise DataError("test_rows must be a scipy.sparse matrix (n_users, n_items), "
+                        f"got {type(test_rows).__name__}")
+    if test_rows.shape[0] != n_rows:
+        raise DataError(f"test_rows has {test_rows.shape[0]} rows but ranked has {n_rows}; "
+                        "row r of both must be the same user")
+    return canonical_csr(test_rows, test_rows.shape, "test_rows")
+
+
+# ------------------------------------------------------------ per-user maths
+def _hits(L, T):
+    r"""rel[r, j] = 1 when ranked item L[r, j] is a test item of row r.
+
+    Looks every (row, item) up among the sorted keys ``row * n_items + item``
+    of the test entries (CSR rows in order, indices sorted, so the keys are
+    sorted). Padding (-1) is never a hit.
+    """
+    n, K = L.shape
+    n_items = T.shape[1]
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(T.indptr))
+    test_keys = rows * n_items + T.indices                         # (nnz,) sorted
+    keys = np.arange(n, dtype=np.int64)[:, None] * n_items + L     # (n, K)
+    if test_keys.size == 0:
+        return np.zeros((n, K), dtype=bool)
+    pos = np.minimum(np.searchsorted(test_keys, keys), test_keys.size - 1)
+    return (test_keys[pos] == keys) & (L >= 0)                     # (n, K)
+
+
+def _discounts(k):
+    """1 / log2(r + 2) for the 0-based ranks r = 0..k-1."""
+    return 1.0 / np.log2(np.arange(k) + 2.0)                       # (k,)
+
+
+def _per_user(hits, n_test, k, metric):
+    """One metric at cutoff k from the hit matrix; NaN for rows with no test item."""
+    rel = hits[:, :k]                                              # (n, k) bool
+    n_hit = rel.sum(axis=1)                                        # (n,)
+    has_test = n_test > 0
+    n_test_safe = np.where(has_test, n_test, 1)
+    if metric == "recall":
+        value = n_hit / n_test_safe
+    elif metric == "precision":
+        value = n_hit / k
+    elif metric == "ndcg":
+        disc = _discounts(k)                                       # (k,)
+        dcg = np.where(rel, disc, 0.0).sum(axis=1)                 # (n,)
+        idcg = np.cumsum(disc)[np.minimum(n_test_safe, k) - 1]     # (n,)
+        value = dcg / idcg
+    elif metric == "hit":
+        value = (n_hit > 0).astype(np.float64)
+    elif metric == "map":
+        prec = np.cumsum(rel, axis=1) / np.arange(1, k + 1)        # (n, k) precision@(r+1)
+        value = np.where(rel, prec, 0.0).sum(axis=1) / np.minimum(n_test_safe, k)
+    elif metric == "mrr":
+        first = np.argmax(rel, axis=1)                             # (n,) 0 if no hit
+        value = np.where(n_hit > 0, 1.0 / (first + 1.0), 0.0)
+    else:                                                          # pragma: no cover
+        raise ValueError(metric)
+    return np.where(has_test, value, np.nan)
+
+
+def _array_metric(metric, ranked, test_rows, k):
+    L = _check_ranked(ranked)
+    T = _check_test_rows(test_rows, L.shape[0])
+    _check_items_below(L, T.shape[1], "ranked", "test_rows")
+    k = _check_k_within(k, L.shape[1])
+    return _per_user(_hits(L, T), np.diff(T.indptr), k, metric)
+
+
+# -------------------------------------------------------- array-level API
+def hit_matrix(ranked, test_rows):
+    r"""Relevance of every ranked slot: ``rel[r, j] = L[r, j] ∈ T_r``.
+
+    Parameters
+    ----------
+    ranked : int (n, K), best first, -1 for padding, no item twice in a row
+    test_rows : scipy.sparse (n, n_items); row r's nonzeros are row r's test items
+
+    Returns
+    -------
+    rel : bool (n, K)
+    """
+    L = _check_ranked(ranked)
+    T = _check_test_rows(test_rows, L.shape[0])
+    _check_items_below(L, T.shape[1], "ranked", "test_rows")
+    return _hits(L, T)
+
+
+def recall_at_k(ranked, test_rows, k):
+    r"""Recall@k per row: hits@k / |T|. float64 (n,), NaN where |T| = 0."""
+    return _array_metric("recall", ranked, test_rows, k)
+
+
+def precision_at_k(ranked, test_rows, k):
+    r"""Precision@k per row: hits@k / k. float64 (n,), NaN where |T| = 0."""
+    return _array_metric("precision", ranked, test_rows, k)
+
+
+def ndcg_at_k(ranked, test_rows, k):
+    r"""NDCG@k per row, binary gains.
+
+    ``DCG = Σ_{r<k} rel_r / log2(r + 2)`` (r 0-based), divided by the ideal
+    ``IDCG = Σ_{r < min(|T|, k)} 1 / log2(r + 2)``. float64 (n,), NaN where
+    |T| = 0.
+    """
+    return _array_metric("ndcg", ranked, test_rows, k)
+
+
+def hit_rate_at_k(ranked, test_rows, k):
+    r"""Hit@k per row: 1 if any of the top k is a test item, else 0. NaN where |T| = 0."""
+    return _array_metric("hit", ranked, test_rows, k)
+
+
+def map_at_k(ranked, test_rows, k):
+    r"""Average precision at k per row (MAP@k once averaged).
+
+    ``AP@k = (1 / min(|T|, k)) Σ_{r<k} rel_r · precision@(r+1)``, the
+    normalisation RecBole uses. float64 (n,), NaN where |T| = 0.
+    """
+    return _array_metric("map", ranked, test_rows, k)
+
+
+def mrr_at_k(ranked, test_rows, k):
+    r"""Reciprocal rank at k per row: 1/(r*+1), r* the first hit's rank (< k), else 0.
+
+    float64 (n,), NaN where |T| = 0.
+    """
+    return _array_metric("mrr", ranked, test_rows, k)
+
+
+def coverage_at_k(ranked, n_items, k):
+    r"""Catalogue coverage: the fraction of the ``n_items`` items in at least one row's top k.
+
+    Padding (-1) is not an item. Returns a float in [0, 1].
+    """
+    L = _check_ranked(ranked)
+    n_items = _check_positive_int(n_items, "n_items")
+    _check_items_below(L, n_items, "ranked", "the catalogue")
+    k = _check_k_within(k, L.shape[1])
+    shown = np.zeros(n_items, dtype=bool)
+    top = L[:, :k]
+    shown[top[top >= 0]] = True
+    return shown.sum() / n_items
+
+
+def item_self_information(train):
+    r"""``-log2 p_i`` per item, ``p_i = max(k_i, 1) / n_users``.
+
+    ``k_i`` is the number of distinct users with a nonzero in column ``i`` of
+    ``train`` (n_users, n_items); an item without any counts as one user
+    (Zhou et al. 2010's self-information, capped at ``log2 n_users``).
+    Returns float64 (n_items,).
+    """
+    if not sp.issparse(train):
+        raise DataError(f"train must be a scipy.sparse matrix (n_users, n_items), "
+                        f"got {type(train).__name__}")
+    R = canonical_csr(train, train.shape, "train")
+    if R.shape[0] == 0:
+        raise DataError("train has no users; popularity is undefined")
+    k_i = np.bincount(R.indices, minlength=R.shape[1])             # (n_items,)
+    return np.log2(R.shape[0] / np.maximum(k_i, 1))
+
+
+def novelty_at_k(ranked, train, k):
+    r"""Novelty@k per row: mean of ``-log2 p_i`` over the row's top-k items.
+
+    ``p_i`` is the fraction of training users who interacted with item ``i``
+    (see :func:`item_self_information`; Zhou et al. 2010). Padding slots are
+    skipped; a row with no item at all gets NaN.
+
+    Parameters
+    ----------
+    ranked : int (n, K)
+    train : scipy.sparse (n_users, n_items), the whole training matrix
+    k : int, 1 <= k <= K
+    """
+    L = _check_ranked(ranked)
+    info = item_self_information(train)
+    _check_items_below(L, info.shape[0], "ranked", "train")
+    k = _check_k_within(k, L.shape[1])
+    return _novelty(L, info, k)
+
+
+def _novelty(L, info, k):
+    top = L[:, :k]                                                 # (n, k)
+    valid = top >= 0
+    total = np.where(valid, info[np.maximum(top, 0)], 0.0).sum(axis=1)
+    count = valid.sum(axis=1)
+    return np.divide(total, count, out=np.full(L.shape[0], np.nan), where=count > 0)
+
+
+# ---------------------------------------------------------------------- AUC
+def _auc_numpy(S, E, T):
+    """Reference: Mann–Whitney U from midranks, one row at a time."""
+    n, n_items = S.shape
+    out = np.full(n, np.nan)
+    for r in range(n):
+        candidate = np.ones(n_items, dtype=bool)
+        candidate[E.indices[E.indptr[r]:E.indptr[r + 1]]] = False   # train items out
+        positive = np.zeros(n_items, dtype=bool)
+        positive[T.indices[T.indptr[r]:T.indptr[r + 1]]] = True
+        positive &= candidate
+        m = int(positive.sum())
+        n_neg = int(candidate.sum()) - m
+        if m == 0 or n_neg == 0:
+            continue
+        ranks = rankdata(S[r, candidate])              # ascending midranks, ties averaged
+        U = ranks[positive[candidate]].sum() - m * (m + 1) / 2
+        out[r] = U / (m * n_neg)
+    return out
+
+
+#: rows with at most this many test items take the kernel's scan path (one
+#: vectorised pass per test item), the others its merge path
+_AUC_SCAN_MAX = 64
+
+
+def _auc_rows(S, E, T, backend):
+    if backend == "numpy":
+        return _auc_numpy(S, E, T)
+    from .kernels.topk import auc_rows
+
+    out = np.empty(S.shape[0], dtype=np.float64)
+    auc_rows(S, *csr_arrays(E), *csr_arrays(T), _AUC_SCAN_MAX, out)
+    return out
+
+
+def auc_from_scores(scores, test_rows, exclude=None, backend="numba"):
+    r"""Per-row AUC over the full ranking, exactly, ties counted ½.
+
+    .. math::
+        \mathrm{AUC}_r = \frac{1}{|P|\,|N|} \sum_{t \in P} \sum_{n \in N}
+        \big([s_t > s_n] + \tfrac12 [s_t = s_n]\big)
+
+    with ``P`` the row's test items that are not excluded and ``N`` the items
+    neither excluded nor in ``P``. Equivalently ``(R_P - |P|(|P|+1)/2) /
+    (|P||N|)`` with ``R_P`` the sum of the midranks (ascending) of ``P``'s
+    scores among the candidates, which the NumPy reference computes.
+
+    Parameters
+    ----------
+    scores : array-like (n, n_items), no NaN
+    test_rows : scipy.sparse (n, n_items)
+    exclude : scipy.sparse (n, n_items), optional
+        Items out of the ranking (the user's training items).
+    backend : {"numba", "numpy"}
+        ``"numba"``: one pass per row with binary searches among the sorted
+        test scores (``kernels.topk.auc_rows``), rows in parallel. ``"numpy"``:
+        the reference, a ``scipy.stats.rankdata`` per row. Identical results.
+
+    Returns
+    -------
+    auc : float64 (n,), NaN where ``P`` or ``N`` is empty.
+    """
+    _check_backend(backend)
+    S = _check_scores(scores)
+    T = canonical_csr(test_rows, S.shape, "test_rows")
+    if exclude is None:
+        E = sp.csr_matrix(S.shape, dtype=np.float64)
+        E = canonical_csr(E, S.shape, "exclude")
+    else:
+        E = canonical_csr(exclude, S.shape, "exclude")
+    return _auc_rows(S, E, T, backend)
+
+
+# ----------------------------------------------------------------- evaluate
+def _check_ks(k):
+    ks = [k] if isinstance(k, numbers.Integral) else list(k)
+    if not ks:
+        raise ValueError("k must be a positive integer or a non-empty sequence of them")
+    return tuple(sorted({_check_positive_int(v) for v in ks}))
+
+
+def _pairs_csr(inter, n_users, n_items, name):
+    """The binary (n_users, n_items) CSR of an Interactions, ids checked against the model."""
+    if not isinstance(inter, Interactions):
+        raise TypeError(f"{name} must be an Interactions, got {type(inter).__name__}")
+    for kind, ids, n in (("user", inter.users, n_users), ("item", inter.items, n_items)):
+        if ids.size and ids.max() >= n:
+            where = int(np.flatnonzero(ids >= n)[0])
+            raise DataError(f"{name} {kind} id {int(ids[where])} at position {where} is outside "
+                            f"the model's {kind}s 0..{n - 1}; {name} must share the model's "
+                            "id space")
+    R = sp.csr_matrix((np.ones(len(inter)), (inter.users, inter.items)),
+                      shape=(n_users, n_items), dtype=np.float64)
+    R.sum_duplicates()
+    R.data[:] = 1.0
+    return canonical_csr(R, R.shape, name)
+
+
+def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=512,
+             backend="numba"):
+    r"""Evaluate a fitted recommender on held-out interactions (LightGCN protocol).
+
+    For every user with at least one test item: score all items with
+    ``model.score``, drop the user's training items, rank the rest (exactly as
+    ``model.recommend(users, max(k), exclude_seen=True)`` does) and compare
+    with the user's test items. Users are processed ``batch_size`` at a time,
+    so memory stays at a few ``batch_size * n_items`` arrays.
+
+    Parameters
+    ----------
+    model : a fitted :class:`~minigraphrec.models.base.Recommender`
+        Needs ``score``, ``n_users_``, ``n_items_`` and ``R_`` (its binary
+        training matrix).
+    test : Interactions
+        In the model's id space (ids beyond the model's users or items are an
+        error). Repeated pairs count once.
+    k : int or sequence of int
+        Cut-offs; each metric is reported at each.
+    train : Interactions, optional
+        The items to leave out of each ranking. Default: the model's own
+        training items ``model.R_``. Pass e.g. train ∪ validation when
+        evaluating on a test set after model selection.
+    metrics : sequence of str, optional
+        Any of ``METRICS`` (default all): ``"recall", "precision", "ndcg",
+        "hit", "map", "mrr", "auc", "coverage", "novelty"``.
+    batch_size : int
+        Users scored at once: about ``batch_size * n_items`` float64 scores in
+        memory (512 x 41k items: 170 MB).
+    backend : {"numba", "numpy"}
+        Top-k and AUC implementation (identical results; ``"numpy"`` is the
+        slow, readable reference). With ``"numba"``, evaluating Popularity on
+        the LightGCN Gowalla split (29,858 users x 40,981 items, all metrics
+        at k = 10, 20) takes ~5 s of CPU on a 2-core machine.
+
+    Returns
+    -------
+    dict
+        ``"<metric>@<k>"`` for every metric and cut-off (``"auc"`` without a
+        cut-off), each the mean over the evaluated users (AUC over those that
+        have at least one negative), as a Python float; plus ``"n_users"``,
+        the number of users evaluated.
+
+    Notes
+    -----
+    A test pair that is also a training pair can never be recommended (the
+    item is excluded), so it is dropped from the test set with a logged
+    warning; the LightGCN protocol assumes disjoint sets and its code would
+    count such a pair as an unreachable test item. Novelty uses the
+    popularity of items in the excluded (training) matrix over all its users.
+    """
+    if not hasattr(model, "score"):
+        raise TypeError(f"model must be a recommender with a score method, got "
+                        f"{type(model).__name__}")
+    if hasattr(model, "_check_fitted"):
+        model._check_fitted()
+    elif not hasattr(model, "R_"):
+        raise RuntimeError(f"this {type(model).__name__} is not fitted yet; call fit(train) first")
+    _check_backend(backend)
+    ks = _check_ks(k)
+    batch_size = _check_positive_int(batch_size, "batch_size")
+    if metrics is None:
+        wanted = METRICS
+    else:
+        names = [metrics] if isinstance(metrics, str) else list(metrics)
+        unknown = [m for m in names if m not in METRICS]
+        if unknown:
+            raise ValueError(f"unknown metric {unknown[0]!r}; known: {', '.join(METRICS)}")
+        wanted = tuple(m for m in METRICS if m in names)
+    n_users, n_items = int(model.n_users_), int(model.n_items_)
+
+    if train is None:
+        E = canonical_csr(model.R_, (n_users, n_items), "model.R_")
+    else:
+        E = _pairs_csr(train, n_users, n_items, "train")
+    T = _pairs_csr(test, n_users, n_items, "test")              # (n_users, n_items)
+    overlap = T.multiply(E).tocsr()
+    overlap.eliminate_zeros()
+    if overlap.nnz:
+        logger.warning("%d test pairs are also training pairs; they cannot be recommended "
+                       "and are dropped from the test set", overlap.nnz)
+        T = canonical_csr(T - overlap, T.shape, "test")
+    users = np.flatnonzero(np.diff(T.indptr) > 0)                # evaluated users
+    if users.size == 0:
+        extra = f" (after dropping {overlap.nnz} pairs also in train)" if overlap.nnz else ""
+        raise DataError(f"no user has a test item{extra}; nothing to evaluate")
+
+    K = ks[-1]
+    at_k = [m for m in wanted if m not in ("auc", "coverage")]
+    per_user = {(m, kk): [] for m in at_k for kk in ks}
+    auc_parts = []
+    shown = {kk: np.zeros(n_items, dtype=bool) for kk in ks}
+    info = item_self_information(E) if "novelty" in wanted else None
+    for start in range(0, users.size, batch_size):
+        batch = users[start:start + batch_size]
+        S = _check_scores(model.score(batch), "model.score(users)")   # (b, n_items)
+        if S.shape != (batch.size, n_items):
+            raise DataError(f"model.score returned shape {S.shape}, expected "
+                            f"({batch.size}, {n_items})")
+        E_b, T_b = E[batch], T[batch]
+        L, _ = top_k(S, K, exclude=E_b, backend=backend)         # (b, K)
+        rel = _hits(L, T_b)                                       # (b, K)
+        n_test = np.diff(T_b.indptr)                              # (b,)
+        for m in at_k:
+            for kk in ks:
+                if m == "novelty":
+                    per_user[m, kk].append(_novelty(L, info, kk))
+                else:
+                    per_user[m, kk].append(_per_user(rel, n_test, kk, m))
+        if "coverage" in wanted:
+            for kk in ks:
+                top = L[:, :kk]
+                shown[kk][top[top >= 0]] = True
+        if "auc" in wanted:
+            auc_parts.append(_auc_rows(S, E_b, T_b, backend))
+
+    result = {}
+    for m in wanted:
+        if m == "auc":
+            auc = np.concatenate(auc_parts)
+            defined = ~np.isnan(auc)
+            result["auc"] = float(auc[defined].mean()) if defined.any() else float("nan")
+            continue
+        for kk in ks:
+            if m == "coverage":
+                result[f"coverage@{kk}"] = float(shown[kk].sum() / n_items)
+            else:
+                values = np.concatenate(per_user[m, kk])
+                if m == "novelty":
+                    values = values[~np.isnan(values)]            # users with an empty list
+                    result[f"{m}@{kk}"] = float(values.mean()) if values.size else float("nan")
+                else:
+                    result[f"{m}@{kk}"] = float(values.mean())
+    result["n_users"] = int(users.size)
+    return result

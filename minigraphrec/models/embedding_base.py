@@ -1,0 +1,360 @@
+r"""The shared base of the trainable embedding models (MF, LightGCN, GCN, NGCF).
+
+A trainable model is an encoder: parameters ``params`` (a dict of arrays)
+map every node of the user–item graph (users first, then items, ``n_nodes =
+n_users + n_items``) to a final embedding. This class does the rest, the
+same way for every model:
+
+* ``fit(train, validation=None, epochs=None, callback=None)``: build the
+  model's graph, initialise ``params``, train (:mod:`minigraphrec.train`),
+  cache the final embeddings;
+* ``loss_and_grad(batch)``: the loss of DESIGN.md and its exact gradient,
+  computed from the ops' forward/backward pairs;
+* ``score`` / ``recommend`` from the cached final embeddings
+  (``user_embeddings_``, ``item_embeddings_``);
+* ``save(path)`` (:mod:`minigraphrec.io`).
+
+The losses, for a batch of ``B`` examples, ``e`` the final and ``e⁰`` the
+layer-0 embeddings (``E0`` rows; for a GCN fed with node features, the
+projected features, see :class:`~minigraphrec.models.gcn.GCN`):
+
+.. math::
+
+    L_{BPR} &= \frac1B \sum_b \mathrm{softplus}(e_u\cdot e_j - e_u\cdot e_i)
+              + \frac{reg}{2B} \sum_b \big(\lVert e^0_u\rVert^2 + \lVert e^0_i\rVert^2
+              + \lVert e^0_j\rVert^2\big) \\
+    L_{BCE} &= \frac1B \sum_b \mathrm{BCEWithLogits}(e_u\cdot e_i, y_b)
+              + \frac{reg}{2B} \sum_b \big(\lVert e^0_u\rVert^2 + \lVert e^0_i\rVert^2\big)
+
+The batch type picks the loss: a :class:`~minigraphrec.batch.PairBatch` is
+BPR, a :class:`~minigraphrec.batch.PointBatch` is BCE (``fit`` builds the
+kind its ``loss`` hyperparameter names). A node drawn twice in a batch is
+regularised twice, as in LightGCN's code.
+
+A subclass provides
+
+* ``_build(R, user_features, item_features)``: graph state from the binary
+  training matrix (and features), e.g. ``A_hat_``;
+* ``_init_params(rng)`` -> dict of arrays in ``self._dtype``;
+* ``_forward_rows(nodes)`` -> ``(Z, H0, cache)``: the final embeddings
+  ``Z`` (m, d_out) and layer-0 rows ``H0`` (m, d_0) of the distinct,
+  sorted node ids ``nodes`` (m,);
+* ``_backward_rows(cache, dZ, dH0, reuse=False)`` -> grads dict (full
+  shapes); with ``reuse`` (the training loop) the arrays may be buffers the
+  model overwrites on its next call, otherwise they are new;
+* ``_all_embeddings()`` -> (n_nodes, d_out) final embeddings of every node.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..batch import PairBatch, PointBatch
+from ..errors import DataError
+from ..losses import bce_with_logits_backward, bce_with_logits_forward
+from ..losses import bpr_backward, bpr_forward, l2_backward, l2_forward
+from ..ops.embedding import gather_backward, gather_forward
+from ..ops.scoring import dot_backward, dot_forward
+from .base import Recommender
+
+__all__ = ["EmbeddingRecommender", "glorot_uniform"]
+
+LOSSES = ("bpr", "bce")
+SCORINGS = ("dot", "cosine", "euclidean")
+DTYPES = ("float32", "float64")
+
+
+def glorot_uniform(rng, shape, dtype):
+    r"""Xavier/Glorot uniform: ``U(-a, a)``, ``a = sqrt(6 / (fan_in + fan_out))``, as TensorFlow's
+    ``glorot_uniform`` and PyTorch's ``xavier_uniform_`` define it for a 2-d shape."""
+    fan_in, fan_out = shape[0], shape[1]
+    a = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-a, a, size=shape).astype(dtype)
+
+
+def _positive_int(name, value, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _nonneg_float(name, value, strict=False):
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not np.isfinite(x) or x < 0 or (strict and x == 0):
+        raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} 0, got {value!r}")
+    return x
+
+
+def parse_metric(metric):
+    r"""``"recall@20"`` -> ``("recall", 20)``; a clear error for anything else."""
+    from ..metrics import METRICS
+    name, sep, k = str(metric).partition("@")
+    if not sep or name not in METRICS or not k.isdigit() or int(k) < 1:
+        raise ValueError(f"metric must look like 'recall@20' (one of {', '.join(METRICS)} "
+                         f"at a positive cut-off), got {metric!r}")
+    return name, int(k)
+
+
+class EmbeddingRecommender(Recommender):
+    """Trainable recommender whose scores are similarities of learned node embeddings.
+
+    See the module docstring for what subclasses implement. The shared
+    hyperparameters (each subclass lists them in its ``__init__``):
+
+    loss : {"bpr", "bce"}
+        What ``fit`` trains: BPR triples (one uniformly drawn negative per
+        sampled positive) or BCE pairs (every training pair labelled 1, each
+        with ``n_negatives`` drawn negatives labelled 0).
+    lr : float > 0, Adam's learning rate.
+    batch_size : int >= 1
+    reg : float >= 0, the L2 weight on the batch's layer-0 rows.
+    n_negatives : int >= 1, negatives per positive for BCE.
+    epochs : int >= 0
+    patience : int >= 1 or None
+        With validation data: stop after this many epochs without a better
+        ``metric``; None trains every epoch. Either way the parameters of
+        the best validation epoch are restored at the end.
+    metric : str, e.g. ``"recall@20"`` or ``"ndcg@20"`` (validation).
+    scoring : {"dot", "cosine", "euclidean"}
+        How ``score``/``recommend`` compare final embeddings: the dot
+        product (what the loss trains), the article's cosine similarity, or
+        minus the Euclidean distance. Training always uses the dot product.
+    dtype : "float32" (default) or "float64" (for gradient checks).
+    random_state : None, int or numpy Generator.
+    verbose : bool, log each epoch at INFO level (logger ``"minigraphrec"``)
+        instead of DEBUG.
+    """
+
+    #: attributes that hold the fitted state, saved by :func:`minigraphrec.io.save`
+    _state_attrs = ("params", "n_users_", "n_items_", "R_", "user_ids_", "item_ids_",
+                    "user_features_", "item_features_", "user_embeddings_",
+                    "item_embeddings_", "history_", "best_epoch_", "step_")
+
+    # ------------------------------------------------------------ checks
+    def _check_common(self):
+        """Validate the shared hyperparameters; set ``self._dtype``."""
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.scoring not in SCORINGS:
+            raise ValueError(f"scoring must be one of {SCORINGS}, got {self.scoring!r}")
+        _nonneg_float("lr", self.lr, strict=True)
+        _nonneg_float("reg", self.reg)
+        _positive_int("batch_size", self.batch_size)
+        _positive_int("n_negatives", self.n_negatives)
+        _positive_int("epochs", self.epochs, minimum=0)
+        if self.patience is not None:
+            _positive_int("patience", self.patience)
+        parse_metric(self.metric)
+        try:
+            dtype = np.dtype(self.dtype)
+        except TypeError:
+            dtype = None
+        if dtype is None or dtype.name not in DTYPES:
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        self._dtype = dtype
+
+    def _check_trainable(self):
+        if not isinstance(getattr(self, "params", None), dict):
+            raise RuntimeError(f"this {type(self).__name__} has no parameters yet; call "
+                               "fit(train) (or fit(train, epochs=0) to initialise only) first")
+
+    # --------------------------------------------------------------- fit
+    def fit(self, train, validation=None, epochs=None, callback=None):
+        r"""Build the graph, initialise ``params`` and train.
+
+        Parameters
+        ----------
+        train : Interactions
+        validation : Interactions, optional
+            Held-out pairs in the same id space; evaluated after every epoch
+            on ``metric`` (training items excluded), for early stopping and
+            for restoring the best epoch's parameters.
+        epochs : int >= 0, optional
+            Overrides the constructor's ``epochs``. ``0`` builds the graph
+            and initialises the parameters without a training step.
+        callback : callable, optional
+            Called after every epoch with that epoch's ``history_`` record.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        FloatingPointError
+            If the loss becomes NaN or infinite; the parameters keep the
+            values they had before the failing step.
+        """
+        from ..train import train_model
+
+        self._check_hyperparameters()
+        if epochs is not None:
+            _positive_int("epochs", epochs, minimum=0)
+        R = self._fit_interactions(train)                  # (n_users, n_items) binary
+        self.user_ids_ = _plain_ids(train.user_ids)
+        self.item_ids_ = _plain_ids(train.item_ids)
+        self.user_features_ = train.user_features
+        self.item_features_ = train.item_features
+        rng = np.random.default_rng(self.random_state)
+        self._build(R, train.user_features, train.item_features)
+        self.params = self._init_params(rng)
+        self.history_ = []
+        self.best_epoch_ = None
+        self.step_ = 0
+        self._dropout_seed = int(rng.integers(2**63 - 1))
+        n_epochs = self.epochs if epochs is None else int(epochs)
+        try:
+            train_model(self, validation=validation, epochs=n_epochs, callback=callback, rng=rng)
+        finally:
+            self._refresh_embeddings()
+        return self
+
+    def _check_hyperparameters(self):
+        """Subclasses extend this with their own checks."""
+        self._check_common()
+
+    def _restore(self):
+        """Rebuild derived state after :func:`minigraphrec.io.load` set the saved attributes."""
+        self._check_hyperparameters()
+        self._build(self.R_, self.user_features_, self.item_features_)
+        self._dropout_seed = 0
+
+    # -------------------------------------------------------- embeddings
+    def _refresh_embeddings(self):
+        """Cache the final embeddings: ``user_embeddings_`` (n_users, d), ``item_embeddings_``."""
+        E = self._all_embeddings()                         # (n_nodes, d_out)
+        self.user_embeddings_ = np.ascontiguousarray(E[:self.n_users_])
+        self.item_embeddings_ = np.ascontiguousarray(E[self.n_users_:])
+
+    def _score_batch(self, users):
+        r"""Similarity of each user's final embedding to every item's, (len(users), n_items) float64."""
+        from ..rank import score_matrix
+        return score_matrix(self.user_embeddings_[users], self.item_embeddings_, kind=self.scoring)
+
+    def save(self, path):
+        """Save the fitted model to ``path`` (.npz, no pickle); see :func:`minigraphrec.io.save`."""
+        from ..io import save
+        save(self, path)
+
+    # ------------------------------------------------------------ losses
+    def _batch_nodes(self, batch):
+        """Check the batch's ids; return (kind, node ids of every slot (S·B,), B)."""
+        n_u, n_i = self.n_users_, self.n_items_
+        if isinstance(batch, PairBatch):
+            kind, parts = "bpr", (("users", batch.users, n_u), ("pos", batch.pos, n_i),
+                                  ("neg", batch.neg, n_i))
+        elif isinstance(batch, PointBatch):
+            kind, parts = "bce", (("users", batch.users, n_u), ("items", batch.items, n_i))
+        else:
+            raise TypeError("batch must be a PairBatch (BPR) or a PointBatch (BCE), got "
+                            f"{type(batch).__name__}")
+        B = parts[0][1].shape[0]
+        if B == 0:
+            raise ValueError("the batch is empty")
+        ids = []
+        for name, arr, n in parts:
+            arr = np.asarray(arr)
+            if arr.shape != (B,) or not np.issubdtype(arr.dtype, np.integer):
+                raise ValueError(f"batch.{name} must be a ({B},) integer array, got "
+                                 f"{arr.dtype} {arr.shape}")
+            bad = (arr < 0) | (arr >= n)
+            if bad.any():
+                raise ValueError(f"batch.{name} holds id {int(arr[bad][0])}, out of range "
+                                 f"0..{n - 1} of the fitted model")
+            ids.append(arr.astype(np.int64) + (0 if name == "users" else n_u))
+        return kind, np.concatenate(ids), B
+
+    def loss_and_grad(self, batch):
+        r"""The batch loss (see the module docstring) and its gradient for every parameter.
+
+        Parameters
+        ----------
+        batch : PairBatch (BPR) or PointBatch (BCE), ids in the fitted id space
+
+        Returns
+        -------
+        loss : float
+        grads : dict, the keys and shapes of ``params``, in ``params``' dtype
+        """
+        self._check_trainable()
+        return self._loss_and_grad(batch)
+
+    def _loss_and_grad(self, batch, reuse=False):
+        """``loss_and_grad``; with ``reuse`` a model may return grads in buffers it reuses."""
+        kind, node_ids, B = self._batch_nodes(batch)         # (S·B,) S = 3 (BPR) or 2 (BCE)
+        nodes, inverse = np.unique(node_ids, return_inverse=True)   # (m,), (S·B,)
+        Z, H0, cache = self._forward_rows(nodes)             # (m, d_out), (m, d_0)
+        rows, c_rows = gather_forward(Z, inverse.reshape(-1))    # (S·B, d_out)
+        rows0, c_rows0 = gather_forward(H0, inverse.reshape(-1)) # (S·B, d_0)
+        e_u = rows[:B]                                       # (B, d_out)
+        if kind == "bpr":
+            e_i, e_j = rows[B:2 * B], rows[2 * B:]           # (B, d_out) each
+            s_pos, c_pos = dot_forward(e_u, e_i)             # (B,)
+            s_neg, c_neg = dot_forward(e_u, e_j)             # (B,)
+            loss, c_loss = bpr_forward(s_pos, s_neg)
+            ds_pos, ds_neg = bpr_backward(c_loss)
+            de_u1, de_i = dot_backward(c_pos, ds_pos)
+            de_u2, de_j = dot_backward(c_neg, ds_neg)
+            drows = np.concatenate([de_u1 + de_u2, de_i, de_j])    # (3B, d_out)
+        else:
+            e_i = rows[B:]
+            logits, c_dot = dot_forward(e_u, e_i)            # (B,)
+            loss, c_loss = bce_with_logits_forward(logits, batch.labels)
+            de_u, de_i = dot_backward(c_dot, bce_with_logits_backward(c_loss))
+            drows = np.concatenate([de_u, de_i])             # (2B, d_out)
+        # Σ_b ‖e⁰_u‖² + ‖e⁰_i‖² (+ ‖e⁰_j‖²) is the squared norm of all S·B rows at once
+        loss_reg, c_reg = l2_forward([rows0], self.reg, B)
+        (drows0,) = l2_backward(c_reg)
+        dZ = gather_backward(c_rows, drows)                  # (m, d_out) summed per node
+        dH0 = gather_backward(c_rows0, drows0)               # (m, d_0)
+        grads = self._backward_rows(cache, dZ, dH0, reuse=reuse)
+        return loss + loss_reg, grads
+
+    # ------------------------------------------------------ for subclasses
+    def _build(self, R, user_features, item_features):
+        raise NotImplementedError
+
+    def _init_params(self, rng):
+        raise NotImplementedError
+
+    def _forward_rows(self, nodes):
+        raise NotImplementedError
+
+    def _backward_rows(self, cache, dZ, dH0, reuse=False):
+        raise NotImplementedError
+
+    def _all_embeddings(self):
+        raise NotImplementedError
+
+
+def _plain_ids(ids):
+    """Raw ids as a numeric or str array (never object), or None if they cannot be stored."""
+    arr = np.asarray(ids)
+    if arr.dtype.kind in "iub":
+        return arr.astype(np.int64)
+    if arr.dtype.kind == "U":
+        return arr
+    if arr.dtype.kind == "O":
+        try:
+            if all(isinstance(x, (int, np.integer)) for x in arr):
+                return arr.astype(np.int64)
+            if all(isinstance(x, str) for x in arr):
+                return arr.astype(str)
+        except (TypeError, ValueError):
+            pass
+    return None
+
+
+def as_dense_features(F, dtype, name):
+    """A feature matrix in the model's dtype: CSR stays sparse, anything else dense."""
+    if F is None:
+        return None
+    if sp.issparse(F):
+        return sp.csr_matrix(F, dtype=dtype)
+    F = np.asarray(F, dtype=dtype)
+    if F.ndim != 2:
+        raise DataError(f"{name} must be 2-d, got shape {F.shape}")
+    return F

@@ -1,0 +1,280 @@
+r"""GAT: graph attention (Veličković et al., ICLR 2018) on the user–item graph, as a recommender.
+
+Each layer is :func:`minigraphrec.ops.attention.gat_layer_forward` over the
+bipartite graph (users first), with self-loops by default (the paper's
+neighbourhoods include the node itself):
+
+.. math::
+
+    e_{vu,h} &= \mathrm{LeakyReLU}_{0.2}(a_{src,h}^\top W_h h_u + a_{dst,h}^\top W_h h_v)
+                \;[+\; \beta_h \log w_{vu}],
+    \qquad \alpha_{vu,h} = \mathrm{softmax}_{u \in N(v)}\, e_{vu,h}, \\
+    h'_v &= \sigma\Big(\big\Vert_{h=1}^{n_{heads}} \sum_{u \in N(v)} \alpha_{vu,h} W_h h_u\Big)
+    \quad\text{(or the mean over heads)},
+
+``L = n_layers`` times, starting from the layer-0 rows ``H^0``. The final
+embedding is the mean over depths ``1/(L+1) Σ_l H^l`` (``layer_combination=
+"mean"``, LightGCN's readout, the default) or ``H^L`` (``"last"``, the
+paper's); a score is ``e_u · e_i`` (or cosine, see ``scoring``).
+
+Choices (hyperparameters), and where they depart from the paper:
+
+* ``n_heads`` and ``concat_heads``: with concatenation each head is
+  ``dim / n_heads`` wide (``dim`` must be divisible), with averaging each
+  head is ``dim`` wide; either way every layer maps ``dim`` to ``dim``.
+  The paper concatenates on hidden layers and averages on the output
+  layer; here one choice holds for every layer, so the layers can be
+  averaged.
+* ``activation`` σ on every layer but the last (``final_activation=True``
+  for the last too). The paper uses ELU, which the ops do not have; the
+  default here is ``"identity"`` (no nonlinearity, as LightGCN argues for
+  collaborative filtering).
+* ``attention_dropout``: inverted dropout on the normalised attention
+  coefficients, as in the paper. The masks come from a generator seeded by
+  ``(fit's seed, optimiser step)``, so ``loss_and_grad`` is a deterministic
+  function of the parameters at a given step (gradient checks work with
+  dropout on); final embeddings for scoring use no dropout. The paper's
+  input dropout is not implemented.
+* ``edge_weights`` (our addition): ``"count"`` or ``"log1p"`` weighs each
+  user–item edge by :func:`minigraphrec.graph.frequency_weights` (how often,
+  or with which total event weight, the pair occurred: put time-decayed
+  per-event weights in ``Interactions.weights`` for recency), and every
+  layer learns one ``β`` per head (initialised 0, i.e. the paper's GAT) in
+  ``α ∝ w^β exp(LeakyReLU(·))``. Self-loops have weight 1 (``log w = 0``).
+* ``input``: as :class:`~minigraphrec.models.gcn.GCN` (same parameter
+  names): ``"embedding"`` is a free id embedding ``H^0 = E0``;
+  ``"features"`` projects the node features,
+  ``H^0 = [X_user W_user_in ; X_item W_item_in]`` (dense or sparse
+  ``X``); ``"both"`` adds the two, which is the same model class as
+  projecting the concatenation ``[one-hot id | X]`` with one learned matrix.
+* No bias (the paper has none). Regularisation is the project's contract
+  (DESIGN.md): ``reg/2B`` times the squared norms of the batch's ``H^0``
+  rows; ``W``, ``a`` and ``β`` are not regularised.
+
+The whole graph is attended for every mini-batch (simple and exact).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DataError
+from ..graph import bipartite_adjacency, frequency_weights, normalize_adjacency
+from ..ops.attention import attention_graph, gat_layer_backward, gat_layer_forward
+from ..ops.dense import ACTIVATIONS, linear_backward, linear_forward
+from .embedding_base import (EmbeddingRecommender, _nonneg_float, _positive_int,
+                             as_dense_features, glorot_uniform)
+
+__all__ = ["GAT"]
+
+SLOPE = 0.2                      # LeakyReLU's negative slope in the logits, the paper's
+INPUTS = ("embedding", "features", "both")
+COMBINATIONS = ("mean", "last")
+EDGE_WEIGHTS = (None, "count", "log1p")
+BACKENDS = ("numpy", "numba")
+
+
+class GAT(EmbeddingRecommender):
+    r"""Multi-head graph attention over the user–item graph, ``n_layers`` layers.
+
+    Parameters
+    ----------
+    dim : int, width of ``H^0`` and of every layer's output
+    n_layers : int >= 1
+    n_heads : int >= 1
+    concat_heads : bool, concatenate the heads (each ``dim / n_heads`` wide)
+        or average them (each ``dim`` wide)
+    attention_dropout : float in [0, 1), dropout on the attention coefficients
+    self_loops : bool, let every node attend to itself (the paper: yes)
+    activation : a name in :data:`minigraphrec.ops.dense.ACTIVATIONS`
+    final_activation : bool, apply σ after the last layer too
+    layer_combination : {"mean", "last"}, the final embedding
+    edge_weights : None, "count" or "log1p"; weighted attention (see the module docstring)
+    input : {"embedding", "features", "both"}
+    backend : {"numba", "numpy"}, the attention kernels
+    loss, lr, batch_size, reg, n_negatives, epochs, patience, metric,
+    scoring, dtype, random_state, verbose :
+        see :class:`~minigraphrec.models.embedding_base.EmbeddingRecommender`.
+
+    Attributes
+    ----------
+    params : dict
+        ``"E0"`` (n_nodes, dim) with an id embedding input;
+        ``"W_user_in"`` (n_user_features, dim), ``"W_item_in"``
+        (n_item_features, dim) with a feature input; per layer ``l``:
+        ``"W{l}"`` (dim, n_heads · d_head), ``"a_src{l}"`` and ``"a_dst{l}"``
+        (n_heads, d_head), and with edge weights ``"beta{l}"`` (n_heads,).
+    R_weighted_ : scipy CSR (n_users, n_items) or None, the edge weights used
+    user_embeddings_, item_embeddings_ : rows of the final embedding
+
+    Notes
+    -----
+    Initialisation: ``E0 ~ N(0, 0.1²)``; ``W``, ``a_src``, ``a_dst`` and the
+    input projections Glorot-uniform; ``β = 0``.
+    """
+
+    _state_attrs = EmbeddingRecommender._state_attrs + ("R_weighted_",)
+
+    def __init__(self, dim=64, n_layers=2, n_heads=1, concat_heads=True, attention_dropout=0.0,
+                 self_loops=True, activation="identity", final_activation=False,
+                 layer_combination="mean", edge_weights=None, input="embedding",
+                 backend="numba", loss="bpr", lr=1e-3, batch_size=2048, reg=1e-4,
+                 n_negatives=1, epochs=50, patience=None, metric="recall@20", scoring="dot",
+                 dtype="float32", random_state=None, verbose=False):
+        self.dim = dim
+        self.n_layers = n_layers
+        self.n_heads = n_heads
+        self.concat_heads = concat_heads
+        self.attention_dropout = attention_dropout
+        self.self_loops = self_loops
+        self.activation = activation
+        self.final_activation = final_activation
+        self.layer_combination = layer_combination
+        self.edge_weights = edge_weights
+        self.input = input
+        self.backend = backend
+        self.loss = loss
+        self.lr = lr
+        self.batch_size = batch_size
+        self.reg = reg
+        self.n_negatives = n_negatives
+        self.epochs = epochs
+        self.patience = patience
+        self.metric = metric
+        self.scoring = scoring
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _check_hyperparameters(self):
+        self._check_common()
+        _positive_int("dim", self.dim)
+        _positive_int("n_layers", self.n_layers)
+        _positive_int("n_heads", self.n_heads)
+        if self.concat_heads and self.dim % self.n_heads:
+            raise ValueError(f"with concat_heads=True, dim ({self.dim}) must be divisible by "
+                             f"n_heads ({self.n_heads}): each head is dim / n_heads wide")
+        p = _nonneg_float("attention_dropout", self.attention_dropout)
+        if p >= 1:
+            raise ValueError(f"attention_dropout must be in [0, 1), got {p}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, "
+                             f"got {self.activation!r}")
+        for name, allowed in (("layer_combination", COMBINATIONS), ("input", INPUTS),
+                              ("edge_weights", EDGE_WEIGHTS), ("backend", BACKENDS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+
+    @property
+    def _d_head(self):
+        return self.dim // self.n_heads if self.concat_heads else self.dim
+
+    # -------------------------------------------------------------- build
+    def _fit_interactions(self, train):
+        R = super()._fit_interactions(train)                              # (n_users, n_items)
+        self.R_weighted_ = (None if self.edge_weights is None
+                            else frequency_weights(train, self.edge_weights))
+        return R
+
+    def _build(self, R, user_features, item_features):
+        weighted = self.edge_weights is not None
+        A = bipartite_adjacency(self.R_weighted_ if weighted else R)       # (n, n)
+        if self.self_loops:
+            A = normalize_adjacency(A, "none", self_loops=True)            # A + I
+        self._graph = attention_graph(A, weighted=weighted)
+        self._X_user = self._X_item = None
+        if self.input != "embedding":
+            self._X_user = as_dense_features(user_features, self._dtype, "user_features")
+            self._X_item = as_dense_features(item_features, self._dtype, "item_features")
+            if self.input == "features" and (self._X_user is None or self._X_item is None):
+                missing = "user_features" if self._X_user is None else "item_features"
+                raise DataError(f"GAT(input='features') needs both user and item features, "
+                                f"but the training Interactions has no {missing}; use "
+                                "input='embedding' or input='both'")
+
+    def _init_params(self, rng):
+        d, dt, n_heads, d_head = self.dim, self._dtype, self.n_heads, self._d_head
+        params = {}
+        if self.input in ("embedding", "both"):
+            n = self.n_users_ + self.n_items_
+            params["E0"] = (0.1 * rng.standard_normal((n, d))).astype(dt)
+        if self._X_user is not None:
+            params["W_user_in"] = glorot_uniform(rng, (self._X_user.shape[1], d), dt)
+        if self._X_item is not None:
+            params["W_item_in"] = glorot_uniform(rng, (self._X_item.shape[1], d), dt)
+        for layer in range(self.n_layers):
+            params[f"W{layer}"] = glorot_uniform(rng, (d, n_heads * d_head), dt)
+            params[f"a_src{layer}"] = glorot_uniform(rng, (n_heads, d_head), dt)
+            params[f"a_dst{layer}"] = glorot_uniform(rng, (n_heads, d_head), dt)
+            if self.edge_weights is not None:
+                params[f"beta{layer}"] = np.zeros(n_heads, dtype=dt)
+        return params
+
+    # ------------------------------------------------------------ forward
+    def _input_layer(self):
+        """H^0 (n_nodes, dim) and the caches of the feature projections."""
+        p, n_u = self.params, self.n_users_
+        n = n_u + self.n_items_
+        H0 = p["E0"].copy() if "E0" in p else np.zeros((n, self.dim), dtype=self._dtype)
+        c_user = c_item = None
+        if self._X_user is not None:
+            P_user, c_user = linear_forward(self._X_user, p["W_user_in"])   # (n_users, dim)
+            H0[:n_u] += P_user
+        if self._X_item is not None:
+            P_item, c_item = linear_forward(self._X_item, p["W_item_in"])   # (n_items, dim)
+            H0[n_u:] += P_item
+        return H0, (c_user, c_item)
+
+    def _attend(self, H0, training):
+        """The final embeddings (n_nodes, dim) and the per-layer caches."""
+        p = self.params
+        dropout = float(self.attention_dropout) if training else 0.0
+        rng = np.random.default_rng([self._dropout_seed, self.step_]) if dropout > 0 else None
+        H, total, caches = H0, H0.copy(), []
+        for layer in range(self.n_layers):
+            last = layer == self.n_layers - 1
+            act = self.activation if (not last or self.final_activation) else "identity"
+            H, cache = gat_layer_forward(
+                self._graph, H, p[f"W{layer}"], p[f"a_src{layer}"], p[f"a_dst{layer}"],
+                concat=bool(self.concat_heads), dropout=dropout, rng=rng, activation=act,
+                slope=SLOPE, beta=p.get(f"beta{layer}"), backend=self.backend)   # (n, dim)
+            caches.append(cache)
+            total += H
+        if self.layer_combination == "mean":
+            return total / self._dtype.type(self.n_layers + 1), caches       # (n, dim)
+        return H, caches
+
+    def _forward_rows(self, nodes):
+        H0, c_in = self._input_layer()
+        E, caches = self._attend(H0, training=True)
+        return E[nodes], H0[nodes], (nodes, E.shape, c_in, caches)
+
+    def _backward_rows(self, cache, dZ, dH0, reuse=False):
+        nodes, shape, (c_user, c_item), caches = cache
+        grads = {}
+        dE = np.zeros(shape, dtype=self._dtype)                            # (n, dim)
+        dE[nodes] = dZ
+        mean = self.layer_combination == "mean"
+        if mean:
+            dE /= self._dtype.type(self.n_layers + 1)                      # every depth's share
+        dH = dE.copy()                                                     # gradient of H^L
+        for layer in reversed(range(self.n_layers)):
+            dH, grads[f"W{layer}"], grads[f"a_src{layer}"], grads[f"a_dst{layer}"], dbeta = \
+                gat_layer_backward(caches[layer], dH)                     # dH of H^{layer}
+            if dbeta is not None:
+                grads[f"beta{layer}"] = dbeta
+            if mean:
+                dH += dE                                                   # H^{layer} in the mean
+        dH[nodes] += dH0                                                   # the L2 term
+        if "E0" in self.params:
+            grads["E0"] = dH
+        n_u = self.n_users_
+        if c_user is not None:
+            _, grads["W_user_in"], _ = linear_backward(c_user, dH[:n_u])
+        if c_item is not None:
+            _, grads["W_item_in"], _ = linear_backward(c_item, dH[n_u:])
+        return {k: grads[k].astype(self._dtype, copy=False) for k in self.params}
+
+    def _all_embeddings(self):
+        H0, _ = self._input_layer()
+        E, _ = self._attend(H0, training=False)
+        return E

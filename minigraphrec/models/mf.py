@@ -1,0 +1,83 @@
+r"""Matrix factorisation: free user and item embeddings, no graph.
+
+``E = E0`` (n_users + n_items, d), users first; a score is the dot product
+``s_ui = e_u · e_i``. It is LightGCN with zero layers, and the baseline the
+graph models must beat (the "MF" row of the LightGCN and NGCF papers, there
+trained with the same BPR loss and L2 term). ``E0`` starts at
+``N(0, 0.1²)`` like LightGCN's.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .embedding_base import EmbeddingRecommender, _positive_int
+
+__all__ = ["MF"]
+
+
+class MF(EmbeddingRecommender):
+    r"""Matrix factorisation trained with BPR or BCE.
+
+    Parameters
+    ----------
+    dim : int, the embedding width d
+    loss, lr, batch_size, reg, n_negatives, epochs, patience, metric,
+    scoring, dtype, random_state, verbose :
+        see :class:`~minigraphrec.models.embedding_base.EmbeddingRecommender`.
+
+    Attributes
+    ----------
+    params : {"E0": ndarray (n_users + n_items, dim)}, users first
+    user_embeddings_, item_embeddings_ : the two halves of ``E0``
+    history_ : list of dict, one per epoch
+    """
+
+    def __init__(self, dim=64, loss="bpr", lr=1e-3, batch_size=2048, reg=1e-4, n_negatives=1,
+                 epochs=50, patience=None, metric="recall@20", scoring="dot", dtype="float32",
+                 random_state=None, verbose=False):
+        self.dim = dim
+        self.loss = loss
+        self.lr = lr
+        self.batch_size = batch_size
+        self.reg = reg
+        self.n_negatives = n_negatives
+        self.epochs = epochs
+        self.patience = patience
+        self.metric = metric
+        self.scoring = scoring
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _check_hyperparameters(self):
+        self._check_common()
+        _positive_int("dim", self.dim)
+
+    def _build(self, R, user_features, item_features):
+        self._workspace = {}
+
+    def _init_params(self, rng):
+        n = self.n_users_ + self.n_items_
+        return {"E0": (0.1 * rng.standard_normal((n, self.dim))).astype(self._dtype)}
+
+    def _forward_rows(self, nodes):
+        Z = self.params["E0"][nodes]                      # (m, d), E = E0
+        return Z, Z, nodes
+
+    def _backward_rows(self, cache, dZ, dH0, reuse=False):
+        nodes = cache
+        E0 = self.params["E0"]
+        if reuse:                                         # clear only the rows set last time
+            dE0 = self._workspace.get("dE0")
+            if dE0 is None or dE0.shape != E0.shape or dE0.dtype != E0.dtype:
+                dE0 = self._workspace["dE0"] = np.zeros_like(E0)
+            else:
+                dE0[self._workspace["rows"]] = 0
+            self._workspace["rows"] = nodes
+        else:
+            dE0 = np.zeros_like(E0)                       # (n, d)
+        dE0[nodes] = dZ + dH0                             # nodes are distinct
+        return {"E0": dE0}
+
+    def _all_embeddings(self):
+        return self.params["E0"]

@@ -1,0 +1,215 @@
+r"""NGCF: Neural Graph Collaborative Filtering (Wang et al., SIGIR 2019).
+
+Embedding propagation (the paper's eq. 7, matrix form), with the Laplacian
+``L = D^{-1/2} A D^{-1/2}`` of the bipartite graph (no self-loops; the
+self-connection is the ``+ I``):
+
+.. math::
+
+    E^{l+1} = \mathrm{LeakyReLU}\big((L + I) E^l W_1^l + b_1^l
+              + (L E^l \odot E^l) W_2^l + b_2^l\big),
+
+per node ``u``: ``m_{u←u} = W1 e_u``, ``m_{u←i} = p_ui (W1 e_i + W2 (e_i ⊙ e_u))``
+with ``p_ui = 1/sqrt(|N_u||N_i|)``, summed and passed through LeakyReLU
+(slope 0.2). The final embedding concatenates every layer,
+``e* = [e^0, n(e^1), ..., n(e^L)]`` (width ``dim · (L+1)``), and a score is
+``e*_u · e*_i``; ``n`` is the row-wise L2 normalisation of the official code
+(``normalize_layers=True``, see below).
+
+Computed as ``S = L E`` (propagate), ``Z = (S + E) W1 + b1 + (S ⊙ E) W2 + b2``
+(two linear maps), ``E' = LeakyReLU(Z)``, then message dropout on ``E'``.
+
+Where this code departs from the paper or its official code, and why:
+
+* Biases ``b1``, ``b2``: not in the paper's equations; the official code
+  (TensorFlow, and the PyTorch port) has them, so we keep them (initialised
+  Glorot-uniform on shape (1, dim), as there). With a single LeakyReLU on
+  the sum they always receive the same gradient.
+* One LeakyReLU on the sum, as in the paper's eq. 4/7 and the PyTorch port;
+  the TensorFlow code applies it to each of the two terms separately.
+* ``L`` is the paper's ``D^{-1/2} A D^{-1/2}`` for both terms; the
+  TensorFlow code's default propagates with ``D^{-1}(A + I)`` (which puts
+  the self-connection inside the bi-interaction term too).
+* ``normalize_layers=True`` (default) L2-normalises each propagated layer
+  before the concatenation, as both official implementations do (the
+  published numbers come from it); the paper's equations do not show it,
+  ``False`` gives them literally. The unnormalised ``E^{l+1}`` is what
+  feeds the next layer, as in the code.
+* Regularisation: the project's contract (DESIGN.md), ``reg/2B`` times the
+  squared norms of the batch's ``E0`` rows. The official code instead
+  regularises the batch's final (concatenated) embeddings; neither
+  regularises ``W`` or ``b``.
+* Node dropout follows the paper's text: each step every node is dropped
+  with probability ``node_dropout`` and its outgoing messages are blocked
+  (a column of ``L`` zeroed, the kept ones scaled by ``1/(1-p)``). The
+  official code drops individual entries of ``L`` instead. Message dropout
+  (``message_dropout``, the paper's 0.1) zeroes entries of each ``E^{l+1}``
+  with inverted scaling, as the code does. The masks come from a generator
+  seeded by ``(fit's seed, optimiser step)``, so ``loss_and_grad`` is a
+  deterministic function of the parameters at a given step (gradient
+  checks work with dropout on); final embeddings for scoring use no dropout.
+
+The whole graph is propagated for every mini-batch, as in the paper's code.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..graph import bipartite_adjacency, normalize_adjacency
+from ..ops.dense import (dropout_backward, dropout_forward, leaky_relu_backward,
+                         leaky_relu_forward, linear_backward, linear_forward)
+from ..ops.propagate import propagate_backward, propagate_forward
+from ..ops.scoring import normalize_backward, normalize_forward
+from .embedding_base import EmbeddingRecommender, _nonneg_float, _positive_int, glorot_uniform
+
+__all__ = ["NGCF"]
+
+SLOPE = 0.2          # LeakyReLU's negative slope, as in the official code
+NORM_EPS = 1e-12     # the official code's F.normalize / tf.math.l2_normalize floor
+
+
+class NGCF(EmbeddingRecommender):
+    r"""NGCF: graph propagation with a bi-interaction term, layers concatenated.
+
+    Parameters
+    ----------
+    dim : int, the width of ``E0`` and of every layer (paper: 64)
+    n_layers : int >= 1 (paper: 3)
+    message_dropout : float in [0, 1), on each layer's output (paper: 0.1)
+    node_dropout : float in [0, 1), whole nodes' outgoing messages (paper: 0, off)
+    normalize_layers : bool, L2-normalise layers 1..L before concatenating (official code)
+    loss, lr, batch_size, reg, n_negatives, epochs, patience, metric,
+    scoring, dtype, random_state, verbose :
+        see :class:`~minigraphrec.models.embedding_base.EmbeddingRecommender`.
+        Paper settings: ``lr=1e-4, batch_size=1024, reg=1e-5``.
+
+    Attributes
+    ----------
+    params : dict
+        ``"E0"`` (n_nodes, dim); per layer ``l``: ``"W1_l"``, ``"W2_l"``
+        (dim, dim) and ``"b1_l"``, ``"b2_l"`` (dim,).
+    L_ : scipy CSR (n_nodes, n_nodes), the Laplacian in the model's dtype
+    user_embeddings_, item_embeddings_ : (n, dim · (n_layers + 1))
+    """
+
+    def __init__(self, dim=64, n_layers=3, message_dropout=0.1, node_dropout=0.0,
+                 normalize_layers=True, loss="bpr", lr=1e-4, batch_size=1024, reg=1e-5,
+                 n_negatives=1, epochs=50, patience=None, metric="recall@20", scoring="dot",
+                 dtype="float32", random_state=None, verbose=False):
+        self.dim = dim
+        self.n_layers = n_layers
+        self.message_dropout = message_dropout
+        self.node_dropout = node_dropout
+        self.normalize_layers = normalize_layers
+        self.loss = loss
+        self.lr = lr
+        self.batch_size = batch_size
+        self.reg = reg
+        self.n_negatives = n_negatives
+        self.epochs = epochs
+        self.patience = patience
+        self.metric = metric
+        self.scoring = scoring
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _check_hyperparameters(self):
+        self._check_common()
+        _positive_int("dim", self.dim)
+        _positive_int("n_layers", self.n_layers)
+        for name in ("message_dropout", "node_dropout"):
+            p = _nonneg_float(name, getattr(self, name))
+            if p >= 1:
+                raise ValueError(f"{name} must be in [0, 1), got {p}")
+
+    def _build(self, R, user_features, item_features):
+        L = normalize_adjacency(bipartite_adjacency(R), "symmetric", self_loops=False)
+        self.L_ = L.astype(self._dtype)                                   # (n, n), symmetric
+
+    def _init_params(self, rng):
+        d, dt = self.dim, self._dtype
+        E_user = glorot_uniform(rng, (self.n_users_, d), dt)             # as the official code:
+        E_item = glorot_uniform(rng, (self.n_items_, d), dt)             # two Glorot tables
+        params = {"E0": np.concatenate([E_user, E_item])}
+        for layer in range(self.n_layers):
+            params[f"W1_{layer}"] = glorot_uniform(rng, (d, d), dt)
+            params[f"b1_{layer}"] = glorot_uniform(rng, (1, d), dt)[0]
+            params[f"W2_{layer}"] = glorot_uniform(rng, (d, d), dt)
+            params[f"b2_{layer}"] = glorot_uniform(rng, (1, d), dt)[0]
+        return params
+
+    # ------------------------------------------------------------ forward
+    def _laplacian(self, rng):
+        """``L`` and ``Lᵀ`` for this step: with node dropout, ``L diag(mask) / (1 - p)``."""
+        p = float(self.node_dropout)
+        if rng is None or p == 0:
+            return self.L_, self.L_
+        keep = (rng.random(self.L_.shape[0]) >= p).astype(self._dtype) / self._dtype.type(1 - p)
+        D = sp.diags(keep)
+        return sp.csr_matrix(self.L_ @ D), sp.csr_matrix(D @ self.L_)     # L is symmetric
+
+    def _propagate(self, training):
+        """Every layer ``E^0..E^L`` (n_nodes, dim) and the per-layer caches."""
+        rng = (np.random.default_rng([self._dropout_seed, self.step_]) if training else None)
+        L, L_T = self._laplacian(rng)
+        E = self.params["E0"]
+        layers, caches = [E], []
+        for layer in range(self.n_layers):
+            S, c_prop = propagate_forward(L, E, backend="numba", A_hat_T=L_T)   # (n, dim)  L E
+            Z1, c_1 = linear_forward(S + E, self.params[f"W1_{layer}"],
+                                     self.params[f"b1_{layer}"])          # (n, dim)  (L+I) E W1 + b1
+            Z2, c_2 = linear_forward(S * E, self.params[f"W2_{layer}"],
+                                     self.params[f"b2_{layer}"])          # (n, dim)  (LE ⊙ E) W2 + b2
+            H, c_act = leaky_relu_forward(Z1 + Z2, SLOPE)                 # (n, dim)
+            if training and self.message_dropout > 0:
+                H, c_drop = dropout_forward(H, self.message_dropout, rng)
+            else:
+                c_drop = None
+            caches.append((S, E, c_prop, c_1, c_2, c_act, c_drop))
+            E = H
+            layers.append(E)
+        return layers, caches
+
+    def _forward_rows(self, nodes):
+        layers, caches = self._propagate(training=True)
+        parts, c_norms = [layers[0][nodes]], []
+        for E in layers[1:]:
+            rows = E[nodes]                                               # (m, dim)
+            if self.normalize_layers:
+                rows, c_norm = normalize_forward(rows, eps=NORM_EPS)
+            else:
+                c_norm = None
+            parts.append(rows)
+            c_norms.append(c_norm)
+        Z = np.concatenate(parts, axis=1)                                 # (m, dim·(L+1))
+        return Z, layers[0][nodes], (nodes, caches, c_norms)
+
+    def _backward_rows(self, cache, dZ, dH0, reuse=False):
+        nodes, caches, c_norms = cache
+        d, n = self.dim, self.params["E0"].shape[0]
+        grads = {}
+        dE = np.zeros((n, d), dtype=self._dtype)                          # gradient of E^L
+        for layer in reversed(range(self.n_layers)):
+            drows = dZ[:, (layer + 1) * d:(layer + 2) * d]                # (m, dim) of layer l+1
+            if c_norms[layer] is not None:
+                drows = normalize_backward(c_norms[layer], drows)
+            dE[nodes] += drows
+            S, E, c_prop, c_1, c_2, c_act, c_drop = caches[layer]
+            dH = dropout_backward(c_drop, dE)
+            dZ12 = leaky_relu_backward(c_act, dH)                         # (n, dim)
+            dsum, grads[f"W1_{layer}"], grads[f"b1_{layer}"] = linear_backward(c_1, dZ12)
+            dbi, grads[f"W2_{layer}"], grads[f"b2_{layer}"] = linear_backward(c_2, dZ12)
+            dS = dsum + dbi * E                                           # (n, dim)
+            dE = dsum + dbi * S + propagate_backward(c_prop, dS)          # gradient of E^l
+        dE[nodes] += dZ[:, :d] + dH0                                      # layer 0 and the L2 term
+        grads["E0"] = dE
+        return {k: grads[k].astype(self._dtype, copy=False) for k in self.params}
+
+    def _all_embeddings(self):
+        layers, _ = self._propagate(training=False)
+        parts = [layers[0]]
+        for E in layers[1:]:
+            parts.append(normalize_forward(E, eps=NORM_EPS)[0] if self.normalize_layers else E)
+        return np.concatenate(parts, axis=1)                              # (n, dim·(L+1))

@@ -1,0 +1,37 @@
+r"""Differentiable op pairs and the user-facing wrappers of the numba kernels."""
+from .sparse import spmm
+from .sampling import sample_bpr, sample_negatives
+from .propagate import propagate_forward, propagate_backward, lightgcn_forward, lightgcn_backward
+from .dense import (linear_forward, linear_backward, identity_forward, identity_backward,
+                    relu_forward, relu_backward, leaky_relu_forward, leaky_relu_backward,
+                    sigmoid_forward, sigmoid_backward, tanh_forward, tanh_backward,
+                    dropout_forward, dropout_backward, ACTIVATIONS)
+from .embedding import gather_forward, gather_backward, gather_backward_rows
+from .scoring import (dot_forward, dot_backward, normalize_forward, normalize_backward,
+                      cosine_forward, cosine_backward, euclidean_forward, euclidean_backward)
+
+__all__ = [
+    "spmm",
+    "sample_bpr", "sample_negatives",
+    "propagate_forward", "propagate_backward", "lightgcn_forward", "lightgcn_backward",
+    "linear_forward", "linear_backward", "identity_forward", "identity_backward",
+    "relu_forward", "relu_backward", "leaky_relu_forward", "leaky_relu_backward",
+    "sigmoid_forward", "sigmoid_backward", "tanh_forward", "tanh_backward",
+    "dropout_forward", "dropout_backward", "ACTIVATIONS",
+    "gather_forward", "gather_backward", "gather_backward_rows",
+    "dot_forward", "dot_backward", "normalize_forward", "normalize_backward",
+    "cosine_forward", "cosine_backward", "euclidean_forward", "euclidean_backward",
+]
+from .attention import (AttentionGraph, attention_graph, csr_transpose,
+                        edge_softmax_forward, edge_softmax_backward,
+                        attention_aggregate_forward, attention_aggregate_backward,
+                        gat_logits_forward, gat_logits_backward,
+                        gat_layer_forward, gat_layer_backward)
+
+__all__ += [
+    "AttentionGraph", "attention_graph", "csr_transpose",
+    "edge_softmax_forward", "edge_softmax_backward",
+    "attention_aggregate_forward", "attention_aggregate_backward",
+    "gat_logits_forward", "gat_logits_backward",
+    "gat_layer_forward", "gat_layer_backward",
+]

@@ -1,0 +1,175 @@
+r"""The training loop of the trainable models: sampling, mini-batches, Adam, early stopping.
+
+One epoch, as in LightGCN's code:
+
+* ``loss="bpr"``: draw as many BPR triples as there are training pairs
+  (:func:`minigraphrec.ops.sample_bpr`: a user uniformly among users with a
+  positive, one of its positives, one uniformly drawn non-positive), cut
+  them into mini-batches of ``batch_size`` in the order drawn (the triples
+  are independent draws, so they need no further shuffle);
+* ``loss="bce"``: every training pair labelled 1 plus ``n_negatives``
+  uniformly drawn non-positives of its user labelled 0
+  (:func:`minigraphrec.ops.sample_negatives`), shuffled, cut into
+  mini-batches of ``batch_size`` pairs;
+
+then for each mini-batch ``loss, grads = model.loss_and_grad(batch)`` and
+one Adam step over every parameter (dense Adam: rows the batch did not
+touch still move with their moments, as in PyTorch).
+
+Everything random comes from the one Generator ``fit`` makes from
+``random_state``, in a fixed order, and every kernel is deterministic: the
+same seed gives the same parameters, bit for bit, on any thread count.
+
+Each epoch appends a record to ``model.history_``::
+
+    {"epoch": 1, "loss": 0.693, "time": 1.2,                   # always
+     "recall@20": 0.05, "ndcg@20": 0.04, ..., "eval_time": 0.3}   # with validation
+
+``loss`` is the mean of the epoch's batch losses, ``time`` the seconds the
+epoch's training took (sampling included, validation not). The record goes
+to the logger ``"minigraphrec"`` (INFO if the model is ``verbose``, else
+DEBUG) and to ``callback(record)`` if one was given.
+
+Validation and early stopping. With validation data the model is evaluated
+after every epoch (:func:`minigraphrec.metrics.evaluate`, the model's
+training items excluded) on its ``metric``; after ``patience`` epochs
+without improvement training stops; either way, the parameters of the best
+epoch are restored at the end and ``model.best_epoch_`` names it.
+
+Failure. A NaN or infinite loss or gradient stops training with
+``FloatingPointError`` naming the epoch and batch; the failing step is not
+applied, so ``model.params`` hold the values they had before it (the last
+good ones), and ``history_`` the epochs completed.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from .batch import PairBatch, PointBatch
+from .ops.sampling import sample_bpr, sample_negatives
+from .optim import Adam
+
+__all__ = ["train_model", "bpr_batches", "bce_batches"]
+
+logger = logging.getLogger("minigraphrec")
+
+#: Adam runs its fused parallel kernel from this many parameter values on;
+#: below, the NumPy reference (same bits) is faster than waking the threads.
+_NUMBA_ADAM_FROM = 1 << 18
+
+
+def bpr_batches(R, batch_size, rng):
+    r"""One epoch of BPR mini-batches: ``R.nnz`` triples from :func:`sample_bpr`, in draw order.
+
+    Returns a list of :class:`~minigraphrec.batch.PairBatch`, each of
+    ``batch_size`` triples (the last may be shorter).
+    """
+    users, pos, neg = sample_bpr(R, random_state=rng)                 # (nnz,) each
+    return [PairBatch(users[s:s + batch_size], pos[s:s + batch_size], neg[s:s + batch_size])
+            for s in range(0, users.shape[0], batch_size)]
+
+
+def bce_batches(R, batch_size, n_negatives, rng):
+    r"""One epoch of BCE mini-batches: every positive of ``R`` and ``n_negatives`` negatives each.
+
+    The ``nnz · (1 + n_negatives)`` labelled pairs are shuffled, then cut
+    into :class:`~minigraphrec.batch.PointBatch` of ``batch_size`` pairs.
+    """
+    users = np.repeat(np.arange(R.shape[0], dtype=np.int64), np.diff(R.indptr))   # (nnz,)
+    items = R.indices.astype(np.int64)                                            # (nnz,)
+    neg = sample_negatives(R, users, n_negatives, random_state=rng)               # (nnz, k)
+    all_users = np.concatenate([users, np.repeat(users, n_negatives)])            # (N,)
+    all_items = np.concatenate([items, neg.reshape(-1)])
+    labels = np.concatenate([np.ones(users.shape[0]), np.zeros(neg.size)])
+    order = rng.permutation(all_users.shape[0])
+    all_users, all_items, labels = all_users[order], all_items[order], labels[order]
+    return [PointBatch(all_users[s:s + batch_size], all_items[s:s + batch_size],
+                       labels[s:s + batch_size])
+            for s in range(0, all_users.shape[0], batch_size)]
+
+
+def _all_finite(grads):
+    """True if no gradient holds NaN or inf (a sum is non-finite iff some entry is, barring overflow)."""
+    return all(np.isfinite(np.sum(g)) for g in grads.values())
+
+
+def train_model(model, validation=None, epochs=1, callback=None, rng=None):
+    r"""Train ``model`` (already built and initialised by its ``fit``) in place.
+
+    Parameters
+    ----------
+    model : EmbeddingRecommender with ``params`` set
+    validation : Interactions or None
+    epochs : int >= 0
+    callback : callable(record) or None
+    rng : numpy Generator, the one ``fit`` made
+
+    Returns
+    -------
+    model
+    """
+    from .metrics import evaluate
+    from .models.embedding_base import parse_metric
+
+    rng = np.random.default_rng(rng)
+    level = logging.INFO if model.verbose else logging.DEBUG
+    metric_name, metric_k = parse_metric(model.metric)
+    wanted = sorted({"recall", "ndcg", "precision", "hit", metric_name})
+    n_values = sum(p.size for p in model.params.values())
+    optimizer = Adam(lr=model.lr, backend="numba" if n_values >= _NUMBA_ADAM_FROM else "numpy")
+    best_score, best_params, since_best = -np.inf, None, 0
+    R = model.R_
+
+    for epoch in range(1, epochs + 1):
+        start = time.perf_counter()
+        if model.loss == "bpr":
+            batches = bpr_batches(R, model.batch_size, rng)
+        else:
+            batches = bce_batches(R, model.batch_size, model.n_negatives, rng)
+        total = 0.0
+        for b, batch in enumerate(batches, start=1):
+            loss, grads = model._loss_and_grad(batch, reuse=True)
+            if not (np.isfinite(loss) and _all_finite(grads)):
+                what = "loss" if not np.isfinite(loss) else "gradient"
+                raise FloatingPointError(
+                    f"{type(model).__name__}: the {what} became non-finite (loss {loss}) at "
+                    f"epoch {epoch}, batch {b} of {len(batches)}; training stopped and the "
+                    f"parameters keep their values from before this step. Try a smaller lr "
+                    f"(now {model.lr}).")
+            optimizer.step(model.params, grads)
+            model.step_ += 1
+            total += loss
+        record = {"epoch": epoch, "loss": total / len(batches),
+                  "time": time.perf_counter() - start}
+
+        if validation is not None:
+            t0 = time.perf_counter()
+            model._refresh_embeddings()
+            scores = evaluate(model, validation, k=metric_k, metrics=wanted)
+            record.update({k: v for k, v in scores.items() if k != "n_users"})
+            record["eval_time"] = time.perf_counter() - t0
+            score = record[model.metric]
+            if score > best_score:
+                best_score, since_best = score, 0
+                best_params = {k: v.copy() for k, v in model.params.items()}
+                model.best_epoch_ = epoch
+            else:
+                since_best += 1
+
+        model.history_.append(record)
+        logger.log(level, "%s epoch %d/%d: %s", type(model).__name__, epoch, epochs,
+                   ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "epoch"))
+        if callback is not None:
+            callback(dict(record))
+        if validation is not None and model.patience is not None and since_best >= model.patience:
+            logger.log(level, "%s: no better %s for %d epochs, stopping; best epoch %d",
+                       type(model).__name__, model.metric, since_best, model.best_epoch_)
+            break
+
+    if best_params is not None:
+        for k, v in best_params.items():
+            model.params[k][...] = v
+    return model

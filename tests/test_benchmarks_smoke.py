@@ -1,0 +1,35 @@
+"""Every benchmark script still runs, at its smallest size (``--smoke``), and writes its results.
+
+Add a benchmark by adding its file name to ``BENCHMARKS``. Each script must
+accept ``--smoke`` and ``--out DIR`` (``benchmarks/_common.benchmark_parser``
+provides both) and write at least one ``<name>.json`` with provenance and
+non-empty ``rows`` there. Scripts run in a subprocess, as a user runs them.
+"""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+BENCHMARKS = [
+    "bench_spmm.py",
+]
+
+
+@pytest.mark.parametrize("script", BENCHMARKS)
+def test_benchmark_smoke(script, tmp_path):
+    cmd = [sys.executable, str(ROOT / "benchmarks" / script), "--smoke", "--out", str(tmp_path)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
+    written = sorted(tmp_path.glob("*.json"))
+    assert written, f"{script} wrote no JSON into {tmp_path}"
+    for path in written:
+        result = json.loads(path.read_text())
+        for key in ("date", "command", "machine", "versions", "rows"):
+            assert key in result, f"{path.name} lacks {key!r}"
+        assert script in result["command"]
+        assert result["rows"], f"{path.name} has no result rows"
+        assert path.with_suffix(".md").exists()

@@ -1,0 +1,233 @@
+"""Top-k selection (NumPy reference vs numba kernel) and similarity scores."""
+import numba
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from minigraphrec.errors import DataError
+from minigraphrec.rank import score_matrix, top_k, top_k_by_similarity
+
+BACKENDS = ("numpy", "numba")
+
+
+def _csr(rows, n_items):
+    """CSR of a list of item lists, one per row."""
+    indptr = np.cumsum([0] + [len(r) for r in rows])
+    indices = np.array([i for r in rows for i in r], dtype=np.int64)
+    return sp.csr_matrix((np.ones(indices.size), indices, indptr), shape=(len(rows), n_items))
+
+
+# ----------------------------------------------------------------- hand cases
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_top_k_hand_case_ties_break_toward_smaller_id(backend):
+    S = np.array([[3.0, 1.0, 3.0, 2.0],
+                  [0.0, 0.0, 0.0, 0.0]])
+    items, scores = top_k(S, 3, backend=backend)
+    # row 0: items 0 and 2 tie at 3 -> 0 first; then item 3 (2.0)
+    # row 1: all tie -> ids 0, 1, 2
+    np.testing.assert_array_equal(items, [[0, 2, 3], [0, 1, 2]])
+    np.testing.assert_array_equal(scores, [[3.0, 3.0, 2.0], [0.0, 0.0, 0.0]])
+    assert items.dtype == np.int64 and scores.dtype == np.float64
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_top_k_excludes_seen_items(backend):
+    S = np.array([[3.0, 1.0, 3.0, 2.0],
+                  [4.0, 3.0, 2.0, 1.0]])
+    seen = _csr([[0], [1, 2]], 4)
+    items, scores = top_k(S, 3, exclude=seen, backend=backend)
+    # row 0 without item 0: 2 (3.0), 3 (2.0), 1 (1.0)
+    # row 1 without items 1, 2: 0 (4.0), 3 (1.0), then padding
+    np.testing.assert_array_equal(items, [[2, 3, 1], [0, 3, -1]])
+    np.testing.assert_array_equal(scores, [[3.0, 2.0, 1.0], [4.0, 1.0, -np.inf]])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_top_k_k_above_n_items_and_all_excluded_row(backend):
+    S = np.array([[1.0, 2.0, 0.5],
+                  [1.0, 2.0, 0.5]])
+    seen = _csr([[], [0, 1, 2]], 3)
+    items, scores = top_k(S, 5, exclude=seen, backend=backend)
+    np.testing.assert_array_equal(items, [[1, 0, 2, -1, -1], [-1] * 5])
+    np.testing.assert_array_equal(scores, [[2.0, 1.0, 0.5, -np.inf, -np.inf], [-np.inf] * 5])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_top_k_infinite_scores(backend):
+    # -inf marks a non-candidate; +inf ranks first like any large score
+    S = np.array([[-np.inf, np.inf, 1.0, np.inf, -np.inf]])
+    items, scores = top_k(S, 4, backend=backend)
+    np.testing.assert_array_equal(items, [[1, 3, 2, -1]])
+    np.testing.assert_array_equal(scores, [[np.inf, np.inf, 1.0, -np.inf]])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_top_k_rejects_nan_naming_the_entry(backend):
+    S = np.zeros((2, 3))
+    S[1, 2] = np.nan
+    with pytest.raises(DataError, match=r"scores\[1, 2\] is NaN"):
+        top_k(S, 2, backend=backend)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_top_k_zero_items(backend):
+    items, scores = top_k(np.zeros((2, 0)), 2, backend=backend)
+    np.testing.assert_array_equal(items, -np.ones((2, 2)))
+    assert np.all(np.isneginf(scores))
+
+
+# --------------------------------------------- numba equals the reference
+def _random_case(rng):
+    """Scores with many ties and infinities; per-row exclusion density from 0 to 1."""
+    n_rows = int(rng.integers(1, 40))
+    n_items = int(rng.integers(1, 40))
+    S = rng.integers(-3, 4, size=(n_rows, n_items)).astype(np.float64)   # few values: ties
+    S[rng.random(S.shape) < 0.08] = -np.inf
+    S[rng.random(S.shape) < 0.05] = np.inf
+    density = rng.random((n_rows, 1)) ** 2
+    density[0] = 1.0                                                   # an all-excluded row
+    E = sp.csr_matrix(rng.random((n_rows, n_items)) < density, dtype=np.float64)
+    k = int(rng.integers(1, n_items + 6))                             # k > n_items too
+    return S, E, k
+
+
+def test_top_k_numba_equals_numpy_on_random_cases():
+    rng = np.random.default_rng(0)
+    for trial in range(40):
+        S, E, k = _random_case(rng)
+        ref = top_k(S, k, exclude=E, backend="numpy")
+        fast = top_k(S, k, exclude=E, backend="numba")
+        np.testing.assert_array_equal(fast[0], ref[0], err_msg=f"trial {trial}")
+        np.testing.assert_array_equal(fast[1], ref[1], err_msg=f"trial {trial}")
+
+
+def test_top_k_numba_equals_numpy_on_continuous_scores_float32():
+    rng = np.random.default_rng(1)
+    S = rng.standard_normal((50, 300)).astype(np.float32)
+    E = sp.random(50, 300, density=0.1, random_state=2, format="csr")
+    ref = top_k(S, 20, exclude=E, backend="numpy")
+    fast = top_k(S, 20, exclude=E, backend="numba")
+    np.testing.assert_array_equal(fast[0], ref[0])
+    np.testing.assert_array_equal(fast[1], ref[1])
+    # the values are the float32 scores, widened exactly
+    np.testing.assert_array_equal(fast[1], np.take_along_axis(S, fast[0], 1).astype(np.float64))
+
+
+def test_top_k_exclusion_in_any_sparse_form():
+    # unsorted indices, a duplicate and an explicit zero (not excluded)
+    S = np.array([[5.0, 4.0, 3.0, 2.0, 1.0]])
+    messy = sp.csr_matrix((np.array([1.0, 0.0, 1.0, 1.0]), np.array([3, 1, 0, 3]),
+                           np.array([0, 4])), shape=(1, 5))
+    for E in (messy, messy.tocoo(), messy.tocsc()):
+        for backend in BACKENDS:
+            items, _ = top_k(S, 3, exclude=E, backend=backend)
+            # excluded: 0 and 3 (item 1's entry is an explicit zero)
+            np.testing.assert_array_equal(items, [[1, 2, 4]])
+
+
+def test_top_k_numba_same_result_on_one_and_two_threads():
+    rng = np.random.default_rng(3)
+    S = rng.integers(0, 5, size=(64, 200)).astype(np.float64)
+    E = sp.random(64, 200, density=0.2, random_state=4, format="csr")
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = top_k(S, 15, exclude=E, backend="numba")
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        two = top_k(S, 15, exclude=E, backend="numba")
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(one[0], two[0])
+    np.testing.assert_array_equal(one[1], two[1])
+
+
+# -------------------------------------------------------------- bad inputs
+@pytest.mark.parametrize("k", [0, -1, 1.5, True, "3", None])
+def test_top_k_rejects_bad_k(k):
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        top_k(np.zeros((1, 3)), k)
+
+
+def test_top_k_rejects_bad_inputs():
+    with pytest.raises(DataError, match=r"scores must be 2-d .* got shape \(3,\)"):
+        top_k(np.zeros(3), 1)
+    with pytest.raises(DataError, match="scores must be numeric"):
+        top_k(np.array([["a", "b"]]), 1)
+    with pytest.raises(DataError, match=r"exclude has shape \(2, 4\), expected \(2, 3\)"):
+        top_k(np.zeros((2, 3)), 1, exclude=sp.csr_matrix((2, 4)))
+    with pytest.raises(DataError, match="exclude must be a scipy.sparse matrix"):
+        top_k(np.zeros((2, 3)), 1, exclude=np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="backend must be one of"):
+        top_k(np.zeros((2, 3)), 1, backend="cuda")
+
+
+# ------------------------------------------------------------------ scores
+def test_score_matrix_hand_cases():
+    U = np.array([[1.0, 0.0],
+                  [0.0, 0.0]])                   # the second user is a zero vector
+    V = np.array([[1.0, 1.0],
+                  [3.0, 4.0],
+                  [-2.0, 0.0]])
+    # dot: [1, 3, -2], [0, 0, 0]
+    np.testing.assert_array_equal(score_matrix(U, V, "dot"), [[1, 3, -2], [0, 0, 0]])
+    # cosine: 1/sqrt(2), 3/5, -2/2 = -1; the zero vector gives 0, not NaN
+    np.testing.assert_allclose(score_matrix(U, V, "cosine"),
+                               [[1 / np.sqrt(2), 0.6, -1.0], [0, 0, 0]], rtol=1e-15, atol=0)
+    # euclidean: -|(1,0)-(1,1)| = -1, -|(1,0)-(3,4)| = -sqrt(20), -|(1,0)-(-2,0)| = -3;
+    # from the origin: -sqrt(2), -5, -2
+    np.testing.assert_allclose(score_matrix(U, V, "euclidean"),
+                               [[-1.0, -np.sqrt(20), -3.0], [-np.sqrt(2), -5.0, -2.0]],
+                               rtol=1e-15, atol=0)
+
+
+def test_score_matrix_cosine_stays_in_range_and_matches_formula():
+    rng = np.random.default_rng(5)
+    U = rng.standard_normal((30, 8))
+    V = np.vstack([U[:5] * 3.0, rng.standard_normal((20, 8))])   # parallel vectors: cos = 1
+    S = score_matrix(U, V, "cosine")
+    assert S.min() >= -1.0 and S.max() <= 1.0
+    expected = (U @ V.T) / np.outer(np.linalg.norm(U, axis=1), np.linalg.norm(V, axis=1))
+    np.testing.assert_allclose(S, expected, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(np.diag(S[:5, :5]), 1.0, rtol=1e-15)
+
+
+def test_score_matrix_euclidean_is_accurate_for_close_vectors():
+    rng = np.random.default_rng(6)
+    U = rng.standard_normal((20, 16)) * 100.0
+    V = np.vstack([U[:10] + 1e-7 * rng.standard_normal((10, 16)),   # near duplicates
+                   U[10:15],                                        # exact duplicates
+                   rng.standard_normal((10, 16)) * 100.0])
+    S = score_matrix(U, V, "euclidean")
+    exact = -np.sqrt(((U[:, None, :] - V[None, :, :]) ** 2).sum(axis=2))
+    np.testing.assert_allclose(S, exact, rtol=1e-10, atol=0)
+    np.testing.assert_array_equal(np.diag(S[10:15, 10:15]), 0.0)
+    # the plain expansion alone would be wrong here by orders of magnitude
+    d2 = (U ** 2).sum(1)[:, None] + (V ** 2).sum(1)[None, :] - 2 * U @ V.T
+    naive = -np.sqrt(np.maximum(d2, 0))
+    assert np.max(np.abs(naive[:10, :10].diagonal() - exact[:10, :10].diagonal())) > 1e-6
+
+
+def test_score_matrix_rejects_bad_inputs():
+    with pytest.raises(ValueError, match="kind must be one of"):
+        score_matrix(np.zeros((1, 2)), np.zeros((1, 2)), "manhattan")
+    with pytest.raises(DataError, match="U has 2 columns and V has 3"):
+        score_matrix(np.zeros((1, 2)), np.zeros((1, 3)))
+    with pytest.raises(DataError, match=r"V\[0, 1\] is nan"):
+        score_matrix(np.zeros((1, 2)), np.array([[0.0, np.nan]]))
+    with pytest.raises(DataError, match="U must be 2-d"):
+        score_matrix(np.zeros(2), np.zeros((1, 2)))
+
+
+@pytest.mark.parametrize("kind", ["dot", "cosine", "euclidean"])
+def test_top_k_by_similarity_equals_top_k_of_score_matrix(kind):
+    rng = np.random.default_rng(7)
+    U = rng.standard_normal((11, 4))
+    V = rng.standard_normal((25, 4))
+    E = sp.random(11, 25, density=0.3, random_state=8, format="csr")
+    expected = top_k(score_matrix(U, V, kind), 6, exclude=E, backend="numpy")
+    for backend in BACKENDS:
+        got = top_k_by_similarity(U, V, 6, kind=kind, exclude=E, batch_size=4, backend=backend)
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        top_k_by_similarity(U, V, 6, batch_size=0)
