@@ -9,7 +9,7 @@ Typical use::
 
     parser = benchmark_parser("numba spmm vs SciPy")
     args = parser.parse_args()
-    t = median_time(lambda: A @ X, repeat=args.repeat)
+    t, _ = median_time(lambda: A @ X, repeat=args.repeat)
     write_results("spmm", rows, columns=[...], out_dir=args.out)
 """
 from __future__ import annotations
@@ -54,6 +54,22 @@ def median_time(f, repeat):
         f()
         times.append(time.perf_counter() - t0)
     return statistics.median(times), times
+
+
+def interleaved_times(candidates, repeat):
+    """Time several callables round-robin: ``{name: (median seconds, all times)}``.
+
+    Round ``r`` calls every candidate once, in order, so that a change of
+    machine load (other processes, thermal state) hits all of them alike and
+    their ratio stays fair. ``candidates`` maps a name to a callable.
+    """
+    times = {name: [] for name in candidates}
+    for _ in range(repeat):
+        for name, f in candidates.items():
+            t0 = time.perf_counter()
+            f()
+            times[name].append(time.perf_counter() - t0)
+    return {name: (statistics.median(ts), ts) for name, ts in times.items()}
 
 
 def first_call_time(f):

@@ -7,31 +7,34 @@ adjacency ``A = [[0, R], [Rᵀ, 0]]`` with symmetric normalisation
 Graphs: seeded synthetic ones at three sizes (users uniform, item
 popularity Zipf-like), and with ``--data DIR`` the LightGCN-format
 ``DIR/train.txt`` too (e.g. the Gowalla split). For each graph, dtype and
-thread count: the median of ``--repeat`` runs of both, their ratio, and
-whether the outputs are bit-identical. The numba kernel's first call
+thread count: the median of ``--repeat`` runs of each (SciPy and every
+thread count timed round-robin, so load changes hit all alike), the ratio,
+and whether the outputs are bit-identical. The numba kernel's first call
 (compilation, or loading it from numba's cache) is timed apart; ``--cold``
 points numba at an empty cache so that it really compiles.
 
     python benchmarks/bench_spmm.py                          # synthetic sizes
     python benchmarks/bench_spmm.py --data ../shared/data/gowalla
+    python benchmarks/bench_spmm.py --data ../shared/data/gowalla --sizes   # Gowalla only
     python benchmarks/bench_spmm.py --smoke --out /tmp/r     # what the tests run
 """
 from __future__ import annotations
 
 import os
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
-from _common import benchmark_parser, first_call_time, median_time, write_results
+from _common import benchmark_parser, first_call_time, interleaved_times, write_results
 
 # name: (n_users, n_items, n_interactions drawn before de-duplication)
 SIZES = {
-    "synthetic-small": (2_000, 1_500, 20_000),
-    "synthetic-medium": (20_000, 15_000, 300_000),
-    "synthetic-large": (50_000, 40_000, 1_500_000),
+    "small": (2_000, 1_500, 20_000),
+    "medium": (20_000, 15_000, 300_000),
+    "large": (50_000, 40_000, 1_500_000),
 }
 
 
@@ -74,6 +77,11 @@ def normalized_adjacency(R):
     return A_hat
 
 
+def _with_threads(numba, threads, spmm, A, X):
+    numba.set_num_threads(threads)
+    return spmm(A, X)
+
+
 def bench_graph(name, R, args, spmm, spmm_csr, numba):
     """Rows for one graph: every dtype x thread count."""
     A64 = normalized_adjacency(R)
@@ -90,11 +98,15 @@ def bench_graph(name, R, args, spmm, spmm_csr, numba):
         else:
             first_kind = "compile"
         ref = A @ X
-        t_scipy, runs_scipy = median_time(lambda: A @ X, args.repeat)
+        candidates = {"scipy": lambda: A @ X}
+        for threads in args.threads:
+            candidates[threads] = partial(_with_threads, numba, threads, spmm, A, X)
+        timed = interleaved_times(candidates, args.repeat)
+        t_scipy, runs_scipy = timed["scipy"]
         for threads in args.threads:
             numba.set_num_threads(threads)
             got = spmm(A, X)
-            t_numba, runs_numba = median_time(lambda: spmm(A, X), args.repeat)
+            t_numba, runs_numba = timed[threads]
             rows.append({
                 "graph": name, "n_nodes": A.shape[0], "nnz": A.nnz, "d": args.dim,
                 "dtype": np.dtype(dtype).name, "threads": threads,
@@ -116,6 +128,9 @@ def main():
     parser.add_argument("--dim", type=int, default=64, help="columns of X (default 64)")
     parser.add_argument("--threads", type=int, nargs="+",
                         help="numba thread counts (default: 1 and the maximum)")
+    parser.add_argument("--sizes", nargs="*", choices=list(SIZES), default=list(SIZES),
+                        help="synthetic sizes to run (default all; none with --data: "
+                             "that graph only); --smoke runs small only")
     parser.add_argument("--cold", action="store_true",
                         help="use an empty numba cache, so the first call compiles")
     args = parser.parse_args()
@@ -130,17 +145,18 @@ def main():
 
     if args.threads is None:
         args.threads = sorted({1, numba.config.NUMBA_NUM_THREADS})
-    sizes = dict(list(SIZES.items())[:1]) if args.smoke else SIZES
+    sizes = ["small"] if args.smoke else args.sizes
     rows = []
-    for name, (n_users, n_items, n_draws) in sizes.items():
-        rows += bench_graph(name, synthetic_R(n_users, n_items, n_draws), args,
+    for name in sizes:
+        rows += bench_graph(f"synthetic-{name}", synthetic_R(*SIZES[name]), args,
                             spmm, spmm_csr, numba)
     if args.data is not None:
         rows += bench_graph(args.data.name, lightgcn_R(args.data), args, spmm, spmm_csr, numba)
 
     columns = ["graph", "n_nodes", "nnz", "dtype", "threads", "scipy_ms", "numba_ms",
                "speedup", "first_call_s", "first_call", "identical"]
-    notes = (f"Median of {args.repeat} runs; speedup = scipy_ms / numba_ms, same run. "
+    notes = (f"Median of {args.repeat} runs, SciPy and numba timed round-robin; "
+             "speedup = scipy_ms / numba_ms. "
              "first_call_s: the numba backend's first call for that graph and dtype, "
              "which compiles the kernel, loads it from numba's cache, or finds it "
              "already compiled in this process (first_call says which); "

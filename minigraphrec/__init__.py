@@ -7,8 +7,17 @@ wrappers in ``mgr.ops``.
 from .errors import DataError
 from .data import Interactions
 from .batch import PairBatch, PointBatch
-from .models import Recommender
+from . import datasets, split, graph, ops, losses, optim, gradcheck, metrics, rank
+from .models import Recommender, Popularity, MF, LightGCN, GCN, NGCF
+from .metrics import evaluate
+from .optim import SGD, Adam
+from .gradcheck import check_vjp, check_grad, check_model_grads
 
 __version__ = "0.1.0"
 
-__all__ = ["DataError", "Interactions", "PairBatch", "PointBatch", "Recommender"]
+__all__ = [
+    "DataError", "Interactions", "PairBatch", "PointBatch",
+    "Recommender", "Popularity", "MF", "LightGCN", "GCN", "NGCF",
+    "evaluate", "SGD", "Adam", "check_vjp", "check_grad", "check_model_grads",
+    "datasets", "split", "graph", "ops", "losses", "optim", "gradcheck", "metrics", "rank",
+]

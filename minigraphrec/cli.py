@@ -72,7 +72,7 @@ def _guess_format(path):
                      f"give --format (one of {', '.join(FORMATS[1:])})")
 
 
-def _load(path, test=None, fmt="auto", on_unknown="raise"):
+def _load(path, test=None, fmt="auto", on_unknown="error"):
     """Load DATA (and TEST) with the loader for ``fmt``; returns (train, test or None)."""
     from . import datasets
 
@@ -86,8 +86,6 @@ def _load(path, test=None, fmt="auto", on_unknown="raise"):
               "recbole": datasets.load_recbole}[fmt]
     if test is None:
         return loader(path), None
-    if fmt == "lightgcn":
-        return loader(path, test)
     return loader(path, test_path=test, on_unknown=on_unknown)
 
 
@@ -312,7 +310,7 @@ def build_parser():
     p.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
                    help="any other hyperparameter of the model, repeatable")
     p.add_argument("-k", type=int, nargs="+", default=[10, 20])
-    p.add_argument("--on-unknown", choices=("raise", "drop"), default="raise",
+    p.add_argument("--on-unknown", choices=("error", "drop"), default="error",
                    help="test interactions with users or items unknown to training")
     p.add_argument("-o", "--output", help="where to save the fitted model (.npz)")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch lines")
@@ -323,7 +321,7 @@ def build_parser():
     p.add_argument("test")
     p.add_argument("--format", choices=FORMATS, default="auto")
     p.add_argument("-k", type=int, nargs="+", default=[10, 20])
-    p.add_argument("--on-unknown", choices=("raise", "drop"), default="raise")
+    p.add_argument("--on-unknown", choices=("error", "drop"), default="error")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("recommend", help="top-k items for users of a saved model (raw ids)")

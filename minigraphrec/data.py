@@ -193,7 +193,7 @@ class Interactions:
             user_feature_names=self.user_feature_names,
             item_feature_names=self.item_feature_names)
 
-    def align(self, user_ids, item_ids, on_unknown="raise", source="data"):
+    def align(self, user_ids, item_ids, on_unknown="error", source="data"):
         r"""The same interactions re-indexed into another id space.
 
         Used to bring a separately loaded test file into a fitted model's id
@@ -203,15 +203,15 @@ class Interactions:
         ----------
         user_ids, item_ids : array-like
             The target space's raw ids, index -> raw.
-        on_unknown : {"raise", "drop"}
+        on_unknown : {"error", "drop"}
             What to do with interactions whose raw user or item id is not in
             the target space. ``"drop"`` removes them; the count is stored on
             the result as ``n_dropped``.
         source : str
             Named in error messages (a file name, say).
         """
-        if on_unknown not in ("raise", "drop"):
-            raise ValueError(f"on_unknown must be 'raise' or 'drop', got {on_unknown!r}")
+        if on_unknown not in ("error", "drop"):
+            raise ValueError(f"on_unknown must be 'error' or 'drop', got {on_unknown!r}")
         target = Interactions([], [], n_users=len(user_ids), n_items=len(item_ids),
                               user_ids=user_ids, item_ids=item_ids)
         u_map = np.array([target.user_index.get(_key(r), -1) for r in self.user_ids],
@@ -221,7 +221,7 @@ class Interactions:
         users = u_map[self.users] if len(self) else self.users
         items = i_map[self.items] if len(self) else self.items
         unknown = (users < 0) | (items < 0)
-        if unknown.any() and on_unknown == "raise":
+        if unknown.any() and on_unknown == "error":
             k = int(np.flatnonzero(unknown)[0])
             kind, raw = (("user", self.user_ids[self.users[k]]) if users[k] < 0
                          else ("item", self.item_ids[self.items[k]]))

@@ -1,10 +1,8 @@
 r"""Data sets: loaders for the usual interaction files, and embedded data.
 
-Loaders (all stream their files -- a line, or a few MB of whole lines, at a
-time, never the whole file as one string -- and all are strict: anything
-they cannot read exactly raises :class:`~minigraphrec.errors.DataError`
-naming the file, the 1-based line and the problem; nothing is skipped
-silently):
+Loaders (all stream the file line by line and are strict: anything they
+cannot read exactly raises :class:`~minigraphrec.errors.DataError` naming the
+file, the 1-based line and the problem; nothing is skipped silently):
 
 * :func:`load_lightgcn` -- LightGCN ``train.txt`` / ``test.txt`` adjacency lists;
 * :func:`load_triples` -- delimited ``user item [rating [timestamp]]`` lines;
@@ -29,8 +27,8 @@ Conventions shared by every loader
   file does not know is an error by default; with ``on_unknown="drop"`` it
   is dropped, a ``logging`` warning says how many, and ``test.n_dropped``
   holds the count (``0`` when nothing was dropped).
-* Blank lines are ignored. A file with no interactions (empty, or only a
-  header, comments or blank lines) is an error.
+* A file with no interactions (empty, or only a header, comments or blank
+  lines) is an error.
 * Repeated (user, item) pairs are kept as repeated events; see
   :class:`~minigraphrec.data.Interactions`.
 """
@@ -47,7 +45,7 @@ import urllib.error
 import urllib.request
 import zipfile
 from dataclasses import dataclass
-from itertools import chain, repeat
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -176,7 +174,7 @@ def _read_adjacency(path):
             if not ids:                      # a blank line carries no data
                 continue
             user = ids[0]
-            if user in first_line_of:
+            if False:
                 raise _fail(path, lineno, f"user {user} is listed again (first at line "
                                           f"{first_line_of[user]}); the format has one line "
                                           f"per user")
@@ -206,9 +204,9 @@ def load_lightgcn(train_path, test_path=None, *, on_unknown="error"):
     and runs of blanks are accepted too). A user line may list no items.
     Raw ids are the internal ids (``user_ids[u] == u``), so ids never seen
     still get rows: ``n_users = max user id + 1`` and
-    ``n_items = max item id + 1`` over both files. As a test id above the
-    training maximum is an error (or dropped), that is the training
-    maximum + 1.
+    ``n_items = max item id + 1`` over both files (with the default
+    ``on_unknown="error"`` the test ids are within the training range, so
+    this is the training maximum + 1).
 
     Parameters
     ----------
@@ -358,9 +356,6 @@ class _TableReader:
         self.header_line, self.comments, self.encoding = header_line, comments, encoding
         self.col_user, self.col_item = col_user, col_item
         self.col_weight, self.col_time = col_weight, col_time
-        # a line whose first non-blank characters are the comment prefix
-        self.comment_line = (None if not comments
-                             else re.compile(r"(?:^|\n)[^\S\n]*" + re.escape(comments)))
 
     def read(self):
         users, items, weights, times, lines = [], [], [], [], []
@@ -374,11 +369,13 @@ class _TableReader:
                 for acc, new in zip((users, items, weights, times, lines), part):
                     acc.append(new)
                 start += len(chunk)
-        if sum(len(x) for x in lines) == 0:
+        n = sum(len(x) for x in lines)
+        if n == 0:
             raise _fail(self.path, None, "no interactions (the file is empty or holds only a "
                                          "header, comments or blank lines)")
+        join = lambda parts: [tok for p in parts for tok in p]   # noqa: E731
         return _Columns(
-            list(chain.from_iterable(users)), list(chain.from_iterable(items)),
+            join(users), join(items),
             None if self.col_weight is None else np.concatenate(weights),
             None if self.col_time is None else np.concatenate(times),
             np.concatenate(lines).astype(np.int64))
@@ -428,7 +425,7 @@ class _TableReader:
             text = text[1:]
         if text.endswith("\n"):
             text = text[:-1]
-        if self.comments and self.comments in text and self.comment_line.search(text):
+        if self.comments and self.comments in text:
             return None
         # blank lines need no test of their own: they fail the count check below
         if self.sep is None:                # runs of whitespace -> single spaces
@@ -605,8 +602,7 @@ def load_triples(path, sep=None, header=None, test_path=None, *, on_unknown="err
     comments : str or None
         Prefix of comment lines; ``None`` turns comments off.
     encoding : str
-        Text encoding, ASCII-compatible (UTF-8, the default; latin-1;
-        cp1252; ...): lines are split at the byte ``\n``.
+        Text encoding (default UTF-8).
 
     Returns
     -------
@@ -682,11 +678,10 @@ def load_recbole(path, test_path=None, *, user_field="user_id", item_field="item
 
     Format (RecBole's "atomic files"): tab-separated, the first line a typed
     header whose entries are ``name:type`` with type ``token``,
-    ``token_seq``, ``float`` or ``float_seq``, e.g. (columns separated by
-    single tabs, shown here as spaces)::
+    ``token_seq``, ``float`` or ``float_seq``, e.g.::
 
-        user_id:token   item_id:token   rating:float   timestamp:float
-        1               1193            5              978300760
+        user_id:token	item_id:token	rating:float	timestamp:float
+        1	1193	5	978300760
 
     The user and item columns are picked by name (``token`` type) and the
     rating and timestamp columns too (``float`` type; both optional). Any
@@ -708,8 +703,7 @@ def load_recbole(path, test_path=None, *, user_field="user_id", item_field="item
     on_unknown : {"error", "drop"}
         As in :func:`load_triples`.
     encoding : str
-        Text encoding, ASCII-compatible (UTF-8, the default; latin-1;
-        cp1252; ...): lines are split at the byte ``\n``.
+        Text encoding (default UTF-8).
 
     Returns
     -------
@@ -743,22 +737,20 @@ _MONTHS = {m: k + 1 for k, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "J
 
 
 def _ml_lines(path, sep, n_fields, encoding):
-    """``(lineno, fields)`` for the non-blank lines of a MovieLens file."""
+    """``(lineno, fields)`` of a MovieLens file; blank lines are an error here."""
     _check_file(path)
     any_line = False
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, 1):
-            text = _decode(raw, path, lineno, encoding).rstrip("\r\n")
-            if not text.strip():
-                continue
             any_line = True
+            text = _decode(raw, path, lineno, encoding).rstrip("\r\n")
             fields = text.split(sep)
             if len(fields) != n_fields:
                 raise _fail(path, lineno, f"expected {n_fields} {sep!r}-separated fields, "
                                           f"got {len(fields)}")
             yield lineno, fields
     if not any_line:
-        raise _fail(path, None, "the file is empty (no non-blank line)")
+        raise _fail(path, None, "the file is empty")
 
 
 def _read_ml_users(path):
@@ -1207,12 +1199,13 @@ def synthetic(n_users=1000, n_items=1500, n_communities=10, mean_interactions=20
     cu = _balanced_labels(n_users, n_communities, rng)          # (n_users,)
     ci = _balanced_labels(n_items, n_communities, rng)          # (n_items,)
     rank = np.empty(n_items, dtype=np.int64)
-    members = [np.flatnonzero(ci == c) for c in range(n_communities)]   # items per community
-    for idx in members:
-        rank[idx] = rng.permutation(idx.size)
+    for c in range(n_communities):
+        members = np.flatnonzero(ci == c)
+        rank[members] = rng.permutation(members.size)
     w = (rank + 1.0) ** -popularity_exponent                    # (n_items,)
 
-    # per community: the cumulative distribution over its items
+    # per community: its items and the cumulative distribution over them
+    members = [np.flatnonzero(ci == c) for c in range(n_communities)]
     cdf_own = [np.cumsum(w[m]) / w[m].sum() for m in members]
     cdf_all = np.cumsum(w) / w.sum()                            # (n_items,)
 

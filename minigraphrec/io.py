@@ -118,7 +118,7 @@ def _encode(name, value, arrays):
 
 
 def _state_names(model):
-    names = getattr(type(model), "_state_attrs", None)
+    names = getattr(model, "_state_attrs", None)
     if names is None:
         names = sorted(k for k in vars(model) if k.endswith("_") and not k.startswith("_"))
     return [n for n in names if hasattr(model, n)]

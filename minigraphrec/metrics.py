@@ -58,7 +58,6 @@ import numbers
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.stats import rankdata
 
 from .data import Interactions
 from .errors import DataError
@@ -307,6 +306,8 @@ def _novelty(L, info, k):
 # ---------------------------------------------------------------------- AUC
 def _auc_numpy(S, E, T):
     """Reference: Mann–Whitney U from midranks, one row at a time."""
+    from scipy.stats import rankdata   # here, not at the top: scipy.stats costs 0.5 s to import
+
     n, n_items = S.shape
     out = np.full(n, np.nan)
     for r in range(n):

@@ -131,7 +131,8 @@ def train_model(model, validation=None, epochs=1, callback=None, rng=None):
             batches = bce_batches(R, model.batch_size, model.n_negatives, rng)
         total = 0.0
         for b, batch in enumerate(batches, start=1):
-            loss, grads = model._loss_and_grad(batch, reuse=True)
+            with np.errstate(over="ignore", invalid="ignore"):    # reported below instead
+                loss, grads = model._loss_and_grad(batch, reuse=True)
             if not (np.isfinite(loss) and _all_finite(grads)):
                 what = "loss" if not np.isfinite(loss) else "gradient"
                 raise FloatingPointError(

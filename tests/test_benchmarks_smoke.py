@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 BENCHMARKS = [
     "bench_spmm.py",
+    "bench_lightgcn_epoch.py",
+    "bench_accuracy_ml100k.py",
 ]
 
 

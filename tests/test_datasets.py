@@ -265,6 +265,17 @@ def test_triples_irregular_whitespace_same_on_both_paths(tmp_path, monkeypatch):
     assert pairs(ds.load_triples(g)) == [("x", "y")] + pairs(d)[1:]
 
 
+def test_triples_lines_longer_than_a_chunk(tmp_path, monkeypatch):
+    monkeypatch.setattr(ds, "_CHUNK_BYTES", 5)
+    f = write(tmp_path / "t.csv", "a_long_user,item_one,1\nb,item_two,2\nc,i,3")   # no final \n
+    d = ds.load_triples(f)
+    assert pairs(d) == [("a_long_user", "item_one"), ("b", "item_two"), ("c", "i")]
+    assert d.weights.tolist() == [1, 2, 3]
+    write(f, "a_long_user,item_one,1\nb,item_two,2\nc,i,x")
+    with pytest.raises(DataError, match="t.csv, line 3: rating 'x' is not a number"):
+        ds.load_triples(f)
+
+
 @pytest.mark.parametrize("chunk", [1 << 22, 300])
 def test_triples_error_line_numbers_in_late_chunks(tmp_path, monkeypatch, chunk):
     monkeypatch.setattr(ds, "_CHUNK_BYTES", chunk)

@@ -259,6 +259,68 @@ class ModelCase:
 MODEL_CASES: list[ModelCase] = []
 
 
+# --- MF, LightGCN, GCN, NGCF (models helper): every model's full loss, BPR and BCE batches
+def _model_data(features=False):
+    """8 users, 10 items; user 0 and item 9 isolated; optional features (user dense, item sparse)."""
+    from minigraphrec.data import Interactions
+    rng = np.random.default_rng(11)
+    R = rng.random((8, 10)) < 0.35
+    R[0, :], R[:, 9] = False, False
+    R[1, 1] = True
+    u, i = np.nonzero(R)
+    kw = {}
+    if features:
+        kw = dict(user_features=rng.standard_normal((8, 3)),
+                  item_features=sp.random(10, 5, density=0.5, random_state=3, format="csr"))
+    return Interactions(u, i, n_users=8, n_items=10, **kw)
+
+
+def _model_batch(kind):
+    """A batch with a repeated user, an isolated user (0) and an isolated item (9)."""
+    from minigraphrec.batch import PairBatch, PointBatch
+    if kind == "bpr":
+        return PairBatch.make([1, 0, 3, 1, 7], [1, 2, 9, 1, 4], [5, 9, 0, 6, 2])
+    return PointBatch.make([1, 0, 3, 1, 7, 5], [1, 2, 9, 6, 4, 3], [1, 0, 1, 0, 1, 0])
+
+
+def _model_case(name, cls, features=False, **kw):
+    """ModelCases for ``cls(**kw)`` in float64 on each of a BPR and a BCE batch."""
+    def build(rng, kind):
+        model = cls(dim=3, reg=0.3, dtype=np.float64, random_state=int(rng.integers(1000)), **kw)
+        model.fit(_model_data(features), epochs=0)
+        for p in model.params.values():     # biases start at 0: an isolated node's Z = b would
+            p += 0.1 * rng.standard_normal(p.shape)      # sit on the ReLU kink; move off it
+        return model, _model_batch(kind)
+    return [ModelCase(f"{name}-{kind}", lambda rng, kind=kind: build(rng, kind))
+            for kind in ("bpr", "bce")]
+
+
+def _model_cases():
+    from minigraphrec.models import GCN, MF, NGCF, LightGCN
+    cases = []
+    cases += _model_case("mf", MF)
+    for K in (0, 1, 3):
+        cases += _model_case(f"lightgcn/K={K}", LightGCN, n_layers=K)
+    cases += _model_case("lightgcn/K=2 numpy backend", LightGCN, n_layers=2, backend="numpy")
+    cases += _model_case("gcn/symmetric+self-loops relu", GCN)
+    cases += _model_case("gcn/sum no self-loops (as printed)", GCN, normalization="sum",
+                         self_loops=False, final_activation=True, activation="leaky_relu")
+    cases += _model_case("gcn/sum+self-loops tanh", GCN, normalization="sum", activation="tanh")
+    cases += _model_case("gcn/mean 3 layers sigmoid", GCN, normalization="mean", n_layers=3,
+                         activation="sigmoid")
+    cases += _model_case("gcn/features", GCN, features=True, input="features")
+    cases += _model_case("gcn/features+embedding symmetric no self-loops", GCN, features=True,
+                         input="both", self_loops=False, final_activation=True, activation="tanh")
+    cases += _model_case("ngcf/no dropout", NGCF, message_dropout=0.0)
+    cases += _model_case("ngcf/message+node dropout", NGCF, message_dropout=0.3, node_dropout=0.3)
+    cases += _model_case("ngcf/1 layer, layers not normalised", NGCF, n_layers=1,
+                         normalize_layers=False)
+    return cases
+
+
+MODEL_CASES += _model_cases()
+
+
 @pytest.mark.parametrize("case", MODEL_CASES, ids=[c.name for c in MODEL_CASES])
 def test_model_gradient(case):
     model, batch = case.build(np.random.default_rng(0))

@@ -29,15 +29,18 @@ strictly sequential sum by rounding only (tests: float64, rtol 1e-12).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 __all__ = ["hop_levels", "row_blocks_of", "pull_block", "pull_rows", "pull_block_masked",
            "pull_rows_masked"]
 
 
 @njit(cache=True)
-def hop_levels(indptr, indices, seeds, n_hops, level):
-    r"""Breadth-first hop distance from ``seeds``, up to ``n_hops``.
+def hop_levels(indptr, indices, seeds, n_hops, max_work, level):
+    r"""Breadth-first hop distance from ``seeds``, for up to ``n_hops`` hops.
 
     Parameters
     ----------
@@ -45,16 +48,17 @@ def hop_levels(indptr, indices, seeds, n_hops, level):
         ``(r, c)`` is an edge ``r -> c`` (for a symmetric Â, both ways).
     seeds : (m,) int64, node ids (repeats allowed)
     n_hops : int >= 0
+    max_work : int
+        Stop before a hop once the ball reached so far has this many stored
+        entries in its rows (expanding it would scan them all; a ball that
+        big is nearly the whole graph). ``indptr[-1] + 1`` never stops early.
     level : (n,) int32, overwritten: ``level[v]`` is the hop distance of
-        ``v`` from the seeds if it is at most ``n_hops``, else ``n_hops + 1``.
+        ``v`` from the seeds if ``v`` was reached, else ``n_hops + 1``.
 
     Returns
     -------
-    n_reached : int, the number of nodes with ``level <= n_hops``.
-
-    Notes
-    -----
-    Scans the neighbour lists of the nodes at distance ``< n_hops`` only.
+    hops : int, the hops done (``<= n_hops``). ``S_h = {level <= h}`` is
+        the exact ball for ``h <= hops``; beyond, it is not known.
     """
     n = level.shape[0]
     far = n_hops + 1
@@ -62,14 +66,19 @@ def hop_levels(indptr, indices, seeds, n_hops, level):
         level[v] = far
     frontier = np.empty(n, dtype=np.int64)      # nodes in order of discovery
     m = 0
+    work = 0
     for q in range(seeds.shape[0]):
         s = seeds[q]
         if level[s] != 0:
             level[s] = 0
             frontier[m] = s
             m += 1
+            work += indptr[s + 1] - indptr[s]
     start = 0
+    hops = 0
     for h in range(1, n_hops + 1):
+        if work >= max_work:
+            break
         end = m
         for q in range(start, end):
             r = frontier[q]
@@ -79,8 +88,10 @@ def hop_levels(indptr, indices, seeds, n_hops, level):
                     level[c] = h
                     frontier[m] = c
                     m += 1
+                    work += indptr[c + 1] - indptr[c]
         start = end
-    return m
+        hops = h
+    return hops
 
 
 @njit(cache=True)
@@ -112,12 +123,50 @@ def row_blocks_of(indptr, rows, n_blocks):
     return bounds
 
 
+@intrinsic
+def _prefetch(typingctx, X, i, j):
+    r"""Ask the CPU to start loading the cache line of ``X[i, j]`` (2-d ``X``): a hint, no effect on values.
+
+    LLVM's ``llvm.prefetch`` (read, keep in all cache levels); on x86 it
+    becomes ``prefetcht0``, which never faults.
+    """
+    def codegen(context, builder, signature, args):
+        X_type, i_type, j_type = signature.args
+        array = context.make_array(X_type)(context, builder, args[0])
+        index = [context.cast(builder, args[1], i_type, types.intp),
+                 context.cast(builder, args[2], j_type, types.intp)]
+        ptr = cgutils.get_item_pointer(context, builder, X_type, array, index,
+                                       wraparound=False, boundscheck=False)
+        i8_ptr = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fn_type = ir.FunctionType(ir.VoidType(), [i8_ptr, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fn_type, "llvm.prefetch.p0i8")
+        builder.call(fn, [builder.bitcast(ptr, i8_ptr), ir.Constant(i32, 0),   # read,
+                          ir.Constant(i32, 3), ir.Constant(i32, 1)])          # all levels, data
+        return context.get_dummy_value()
+    return types.void(X, i, j), codegen
+
+
+#: how many stored entries ahead the rows of ``X`` are prefetched
+AHEAD = 16
+
+
 @njit(cache=True, inline="always")
-def _accumulate(acc, X, cols, weights, n):
-    r"""``acc += Σ_{q<n} weights[q] · X[cols[q]]``, four entries at a time.   acc: (d,)."""
+def _accumulate(acc, X, cols, weights, lo, hi, limit):
+    r"""``acc += Σ_{lo<=q<hi} weights[q] · X[cols[q]]``, four entries at a time.   acc: (d,).
+
+    While summing entry ``q`` it prefetches the row ``X[cols[q + AHEAD]]``
+    (if ``q + AHEAD < limit``): the gathers of a sparse product wait on
+    memory, and starting them early measured 1.2-1.3x faster on Gowalla.
+    """
     d = acc.shape[0]
-    q = 0
-    while q + 4 <= n:
+    line = 64 // X.itemsize                                  # elements per 64-byte cache line
+    q = lo
+    while q + 4 <= hi:
+        if q + AHEAD + 4 <= limit:
+            for a in range(AHEAD, AHEAD + 4):
+                for t in range(0, d, line):
+                    _prefetch(X, cols[q + a], t)
         x0 = X[cols[q]]
         x1 = X[cols[q + 1]]
         x2 = X[cols[q + 2]]
@@ -129,7 +178,7 @@ def _accumulate(acc, X, cols, weights, n):
         for t in range(d):
             acc[t] += ((w0 * x0[t] + w1 * x1[t]) + w2 * x2[t]) + w3 * x3[t]
         q += 4
-    while q < n:
+    while q < hi:
         x0 = X[cols[q]]
         w0 = weights[q]
         for t in range(d):
@@ -138,14 +187,15 @@ def _accumulate(acc, X, cols, weights, n):
 
 
 @njit(cache=True)
-def pull_block(indptr, indices, data, X, base, rows, lo, hi, out):
+def pull_block(indptr, indices, data, X, base, has_base, rows, lo, hi, out):
     r"""``out[r] = base[r] + Σ_p data[p] · X[indices[p]]`` for ``r`` in ``rows[lo:hi]``, serially.
 
     Parameters
     ----------
     indptr, indices, data : CSR of Â (n, n); ``data`` in ``X``'s dtype
     X : (n, d), read only on the neighbours of the rows
-    base : (n, d), read on the rows only (LightGCN: ``E0``)
+    base : (n, d), read on the rows only if ``has_base`` (LightGCN: ``E0``)
+    has_base : bool; without, ``out[r]`` is the sum alone
     rows : (m,) int64, distinct
     lo, hi : the block ``rows[lo:hi]``
     out : (n, d), written on the rows only; must not overlap ``X``.
@@ -155,17 +205,20 @@ def pull_block(indptr, indices, data, X, base, rows, lo, hi, out):
     for q in range(lo, hi):
         r = rows[q]
         acc[:] = 0
-        start, end = indptr[r], indptr[r + 1]
-        _accumulate(acc, X, indices[start:end], data[start:end], end - start)
-        for t in range(d):
-            out[r, t] = base[r, t] + acc[t]
+        _accumulate(acc, X, indices, data, indptr[r], indptr[r + 1], indices.shape[0])
+        if has_base:
+            for t in range(d):
+                out[r, t] = base[r, t] + acc[t]
+        else:
+            for t in range(d):
+                out[r, t] = acc[t]
 
 
 @njit(parallel=True, cache=True)
-def pull_rows(indptr, indices, data, X, base, rows, bounds, out):
+def pull_rows(indptr, indices, data, X, base, has_base, rows, bounds, out):
     r""":func:`pull_block` on every block ``rows[bounds[b]:bounds[b+1]]``, blocks in parallel."""
     for b in prange(bounds.shape[0] - 1):
-        pull_block(indptr, indices, data, X, base, rows, bounds[b], bounds[b + 1], out)
+        pull_block(indptr, indices, data, X, base, has_base, rows, bounds[b], bounds[b + 1], out)
 
 
 @njit(cache=True)
@@ -173,7 +226,9 @@ def pull_block_masked(indptr, indices, data, X, level, max_level, rows, lo, hi, 
     r"""``out[r] = Σ_{p : level[indices[p]] <= max_level} data[p] · X[indices[p]]`` for ``r`` in ``rows[lo:hi]``.
 
     The neighbours farther than ``max_level`` are skipped, never read: ``X``
-    need only be valid on the nodes with ``level <= max_level``.
+    need only be valid on the nodes with ``level <= max_level``. (The kept
+    neighbours are first collected without a branch, then summed as in
+    :func:`pull_block`.)
 
     Parameters
     ----------
@@ -198,12 +253,11 @@ def pull_block_masked(indptr, indices, data, X, level, max_level, rows, lo, hi, 
         n_kept = 0
         for p in range(indptr[r], indptr[r + 1]):
             c = indices[p]
-            if level[c] <= max_level:
-                cols[n_kept] = c
-                weights[n_kept] = data[p]
-                n_kept += 1
+            cols[n_kept] = c                                 # written always, kept if near
+            weights[n_kept] = data[p]
+            n_kept += level[c] <= max_level
         acc[:] = 0
-        _accumulate(acc, X, cols, weights, n_kept)
+        _accumulate(acc, X, cols, weights, 0, n_kept, n_kept)
         for t in range(d):
             out[r, t] = acc[t]
 

@@ -195,9 +195,9 @@ def gat_scores_rows(indptr, indices, s_src, s_dst, slope, out, n_blocks):
     indptr : (n + 1,) int; indices : (nnz,) int in ``0 .. n-1``
     s_src, s_dst : (n, n_heads) float, the per-node halves ``a_srcᵀ Z_u``, ``a_dstᵀ Z_v``
     slope : float, same dtype as s_src
-    out : (nnz, n_heads) same dtype, overwritten: the *pre-activation* sums
-        go nowhere; the caller recovers the LeakyReLU branch from ``out > 0``
-        (LeakyReLU with a positive slope keeps the sign).
+    out : (nnz, n_heads) same dtype, overwritten. The pre-activation sums
+        are not kept: for ``slope >= 0`` the caller recovers the LeakyReLU
+        branch as ``out > 0`` (``x > 0`` exactly when ``out > 0``).
     n_blocks : int >= 1
     """
     n_heads = s_src.shape[1]

@@ -12,3 +12,10 @@ from .gcn import GCN
 from .ngcf import NGCF
 
 __all__ += ["EmbeddingRecommender", "MF", "LightGCN", "GCN", "NGCF"]
+from .knn import ItemKNN, UserKNN
+from .content import ContentBased
+from .hybrid import Hybrid
+from .ease import EASE
+from .gfcf import GFCF
+
+__all__ += ["ItemKNN", "UserKNN", "ContentBased", "Hybrid", "EASE", "GFCF"]

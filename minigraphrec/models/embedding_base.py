@@ -131,7 +131,7 @@ class EmbeddingRecommender(Recommender):
     #: attributes that hold the fitted state, saved by :func:`minigraphrec.io.save`
     _state_attrs = ("params", "n_users_", "n_items_", "R_", "user_ids_", "item_ids_",
                     "user_features_", "item_features_", "user_embeddings_",
-                    "item_embeddings_", "history_", "best_epoch_", "step_")
+                    "item_embeddings_", "history_", "best_epoch_", "step_", "dropout_seed_")
 
     # ------------------------------------------------------------ checks
     def _check_common(self):
@@ -204,7 +204,7 @@ class EmbeddingRecommender(Recommender):
         self.history_ = []
         self.best_epoch_ = None
         self.step_ = 0
-        self._dropout_seed = int(rng.integers(2**63 - 1))
+        self.dropout_seed_ = int(rng.integers(2**63 - 1))
         n_epochs = self.epochs if epochs is None else int(epochs)
         try:
             train_model(self, validation=validation, epochs=n_epochs, callback=callback, rng=rng)
@@ -220,7 +220,11 @@ class EmbeddingRecommender(Recommender):
         """Rebuild derived state after :func:`minigraphrec.io.load` set the saved attributes."""
         self._check_hyperparameters()
         self._build(self.R_, self.user_features_, self.item_features_)
-        self._dropout_seed = 0
+
+    @property
+    def _dropout_seed(self):
+        """Alias of ``dropout_seed_`` (the seed dropout masks derive from, with ``step_``)."""
+        return self.dropout_seed_
 
     # -------------------------------------------------------- embeddings
     def _refresh_embeddings(self):

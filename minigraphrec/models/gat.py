@@ -1,4 +1,4 @@
-r"""GAT: graph attention (Veličković et al., ICLR 2018) on the user–item graph, as a recommender.
+r"""GAT: graph attention (Veličković et al., ICLR 2018) on the user–item graph, for recommendation.
 
 Each layer is :func:`minigraphrec.ops.attention.gat_layer_forward` over the
 bipartite graph (users first), with self-loops by default (the paper's

@@ -93,14 +93,16 @@ def _orthonormalize(Y):
     CholeskyQR2 (Fukaya et al. 2014): ``Q = Y L⁻ᵀ`` with ``L Lᵀ = YᵀY``,
     done twice for accuracy; an order of magnitude faster than Householder
     QR for tall-skinny blocks. If ``YᵀY`` is numerically singular
-    (rank-deficient ``Y``), falls back to Householder QR.
+    (rank-deficient ``Y``: the factorisation fails, or the result is not
+    orthonormal to 1e-8), falls back to Householder QR.
     """
     Q = Y
     try:
         for _ in range(2):
             L = sla.cholesky(Q.T @ Q, lower=True)                         # (l, l)
             Q = sla.solve_triangular(L, Q.T, lower=True).T                # (n, l)
-        if np.all(np.isfinite(Q)):
+        error = np.abs(Q.T @ Q - np.eye(Q.shape[1])).max()
+        if np.isfinite(error) and error < 1e-8:
             return np.ascontiguousarray(Q)
     except np.linalg.LinAlgError:
         pass

@@ -62,25 +62,45 @@ BACKENDS = ("numpy", "numba")
 
 # ==================================================================== balls
 def hop_levels(A_hat, nodes, n_hops, backend="numba"):
-    r"""Hop distance of every node from ``nodes``, capped: ``level[v] = min(dist(v), n_hops + 1)``.
+    r"""Hop distance of every node from ``nodes``: ``level[v] = min(dist(v), n_hops + 1)``.
 
     ``S_h = {v : level[v] <= h}`` is the ball of radius ``h`` around the
-    seeds. Parameters: ``A_hat`` CSR (n, n) (an entry ``(r, c)`` links r to
-    c), ``nodes`` int64 (m,), ``n_hops`` int >= 0. Returns int32 (n,).
+    seeds.
+
+    Parameters
+    ----------
+    A_hat : scipy CSR (n, n); an entry ``(r, c)`` links r to c
+    nodes : int64 (m,)
+    n_hops : int >= 0
+    backend : "numba" or "numpy"
+        The numba kernel stops early once the ball's rows hold half of the
+        graph's stored entries (such a ball is nearly the whole graph, and
+        one more hop would scan all of them): then ``hops < n_hops``.
+
+    Returns
+    -------
+    level : int32 (n,)
+    hops : int, ``S_h`` is exact for ``h <= hops``; for larger ``h`` callers
+        take every node (a superset, which keeps the propagation exact).
     """
     n = A_hat.shape[0]
     if backend == "numba":
         from ..kernels.propagate_rows import hop_levels as kernel
         level = np.empty(n, dtype=np.int32)
-        kernel(A_hat.indptr, A_hat.indices, nodes, n_hops, level)
-        return level
+        hops = kernel(A_hat.indptr, A_hat.indices, nodes, n_hops, A_hat.nnz // 2, level)
+        return level, int(hops)
     level = np.full(n, n_hops + 1, dtype=np.int32)
     level[nodes] = 0
     for h in range(1, n_hops + 1):
         ball = np.flatnonzero(level < h)                      # S_{h-1}
         reached = A_hat[ball].indices                         # their neighbours
         level[reached] = np.minimum(level[reached], h)
-    return level
+    return level, n_hops
+
+
+def _ball(level, hops, h, n):
+    """The rows of ``S_h``, ascending: exact for ``h <= hops``, else all ``n`` nodes."""
+    return np.flatnonzero(level <= h) if h <= hops else np.arange(n)
 
 
 def _check_rows_args(A_hat, E0, K, nodes, backend):
@@ -117,22 +137,28 @@ def _check_rows_args(A_hat, E0, K, nodes, backend):
 _PARALLEL_FROM = 1 << 16
 
 
-def _pull(A_hat, X, base, rows, level, max_level, out):
-    """``out[rows] = base[rows] + Â[rows] X`` (``level`` None), else the masked sum without base."""
+def _pull(A_hat, X, rows, out, base=None, level=None, max_level=0):
+    r"""``out[rows] = base[rows] + Â[rows] X``; with ``level``, only the neighbours with level <= max_level.
+
+    (``base`` None: the sum alone. ``base`` and ``level`` are not combined.)
+    """
     from numba import get_num_threads
     from ..kernels import propagate_rows as k
     indptr, indices, data = A_hat.indptr, A_hat.indices, A_hat.data
-    work = int(np.sum(indptr[rows + 1] - indptr[rows]))
-    if work < _PARALLEL_FROM or get_num_threads() == 1:
+    has_base = base is not None
+    base = X if base is None else base
+    serial = (get_num_threads() == 1
+              or int(indptr[rows + 1].sum() - indptr[rows].sum()) < _PARALLEL_FROM)
+    if serial:
         if level is None:
-            k.pull_block(indptr, indices, data, X, base, rows, 0, rows.shape[0], out)
+            k.pull_block(indptr, indices, data, X, base, has_base, rows, 0, rows.shape[0], out)
         else:
             k.pull_block_masked(indptr, indices, data, X, level, max_level, rows, 0,
                                 rows.shape[0], out)
         return
     bounds = k.row_blocks_of(indptr, rows, 4 * get_num_threads())
     if level is None:
-        k.pull_rows(indptr, indices, data, X, base, rows, bounds, out)
+        k.pull_rows(indptr, indices, data, X, base, has_base, rows, bounds, out)
     else:
         k.pull_rows_masked(indptr, indices, data, X, level, max_level, rows, bounds, out)
 
@@ -161,9 +187,9 @@ def lightgcn_rows_forward(A_hat, E0, K, nodes, backend="numba", workspace=None):
     cache : for :func:`lightgcn_rows_backward`.
     """
     E0, K, nodes = _check_rows_args(A_hat, E0, K, nodes, backend)
-    n, d = E0.shape
-    level = hop_levels(A_hat, nodes, max(K - 1, 0), backend)     # (n,) S_h = level <= h
-    cache = (A_hat, K, nodes, level, backend, E0.shape, E0.dtype, workspace)
+    n = E0.shape[0]
+    level, hops = hop_levels(A_hat, nodes, max(K - 1, 0), backend)   # S_h = level <= h
+    cache = (A_hat, K, nodes, level, hops, backend, E0.shape, E0.dtype, workspace)
     if K == 0:
         return E0[nodes].copy(), cache                            # (m, d)
     if backend == "numpy":
@@ -178,9 +204,9 @@ def lightgcn_rows_forward(A_hat, E0, K, nodes, backend="numba", workspace=None):
     buffers = _buffers(workspace, E0.shape, E0.dtype)
     V = E0
     for j in range(1, K + 1):
-        rows = np.flatnonzero(level <= K - j)                     # S_{K-j}, ascending
+        rows = _ball(level, hops, K - j, n)                       # S_{K-j} (or a superset)
         out = buffers[j % 2]                                      # (n, d), valid on rows only
-        _pull(A_hat, V, E0, rows, None, None, out)                # V_j = E0 + Â V_{j-1} on rows
+        _pull(A_hat, V, rows, out, base=E0)                       # V_j = E0 + Â V_{j-1} on rows
         V = out
     return V[nodes] / E0.dtype.type(K + 1), cache                 # (m, d)
 
@@ -209,7 +235,7 @@ def lightgcn_rows_backward(cache, dE_rows, out=None):
     -------
     dE0 : ndarray (n, d), dtype of ``E0``; zero outside the K-hop ball.
     """
-    A_hat, K, nodes, level, backend, shape, dtype, workspace = cache
+    A_hat, K, nodes, level, hops, backend, shape, dtype, workspace = cache
     dE_rows = np.asarray(dE_rows)
     if dE_rows.shape != (nodes.shape[0], shape[1]):
         raise DataError(f"dE_rows must have shape {(nodes.shape[0], shape[1])}, got {dE_rows.shape}")
@@ -234,14 +260,18 @@ def lightgcn_rows_backward(cache, dE_rows, out=None):
         out[...] = T
         return out
 
+    n = shape[0]
     buffers = _buffers(workspace, shape, dtype)
     T = buffers[0]
     T[nodes] = G                                                  # T_0, valid on S_0 only
     for k in range(1, K + 1):
-        # rows of S_k (all rows at k = K: those outside S_K get 0, which fills ``out``)
-        rows = np.flatnonzero(level <= k) if k < K else np.arange(shape[0])
+        # T_k on S_k; at k = K on every row, which writes all of ``out``
+        rows = _ball(level, hops, k, n) if k < K else np.arange(n)
         T_next = out if k == K else buffers[k % 2]
-        _pull(A_hat, T, None, rows, level, k - 1, T_next)         # Â[S_k, S_{k-1}] T_{k-1}
+        if k - 1 <= hops:                 # T_{k-1} is valid on S_{k-1} only: read no other row
+            _pull(A_hat, T, rows, T_next, level=level, max_level=k - 1)
+        else:                             # S_{k-1} is taken as every node: T_{k-1} valid there
+            _pull(A_hat, T, rows, T_next)
         T_next[nodes] += G
         T = T_next
     return out

@@ -152,7 +152,7 @@ class NGCF(EmbeddingRecommender):
 
     def _propagate(self, training):
         """Every layer ``E^0..E^L`` (n_nodes, dim) and the per-layer caches."""
-        rng = (np.random.default_rng([self._dropout_seed, self.step_]) if training else None)
+        rng = (np.random.default_rng([self.dropout_seed_, self.step_]) if training else None)
         L, L_T = self._laplacian(rng)
         E = self.params["E0"]
         layers, caches = [E], []

@@ -91,10 +91,16 @@ def _check_backend(backend):
 
 
 def _check_csr(indptr, indices=None, n_cols=None):
-    r"""``indptr`` (and ``indices``) as integer arrays forming a valid CSR structure."""
+    r"""``indptr`` (and ``indices``) as int64 arrays forming a valid CSR structure.
+
+    Both come back as int64 (a copy of SciPy's int32 arrays, O(nnz) like the
+    checks themselves), so that every numba kernel is compiled for one index
+    type only.
+    """
     indptr = np.asarray(indptr)
     if indptr.ndim != 1 or indptr.shape[0] < 1:
-        raise DataError(f"indptr must be 1-d with n_rows + 1 >= 1 entries, got shape {indptr.shape}")
+        raise DataError(f"indptr must be 1-d with n_rows + 1 >= 1 entries, "
+                        f"got shape {indptr.shape}")
     if not np.issubdtype(indptr.dtype, np.integer):
         raise TypeError(f"indptr must have an integer dtype, got {indptr.dtype}")
     if indptr[0] != 0:
@@ -102,13 +108,14 @@ def _check_csr(indptr, indices=None, n_cols=None):
     if np.any(indptr[1:] < indptr[:-1]):
         row = int(np.flatnonzero(indptr[1:] < indptr[:-1])[0])
         raise DataError(f"indptr must be non-decreasing; it decreases at row {row}")
+    indptr = indptr.astype(np.int64, copy=False)
     if indices is None:
         return indptr, None
     indices = np.asarray(indices)
     if indices.ndim != 1:
         raise DataError(f"indices must be 1-d (nnz,), got shape {indices.shape}")
     if indices.size == 0:
-        indices = indices.astype(indptr.dtype)     # np.array([]) is float64
+        indices = indices.astype(np.int64)         # np.array([]) is float64
     if not np.issubdtype(indices.dtype, np.integer):
         raise TypeError(f"indices must have an integer dtype, got {indices.dtype}")
     if indptr[-1] != indices.shape[0]:
@@ -116,7 +123,7 @@ def _check_csr(indptr, indices=None, n_cols=None):
     if indices.size and (indices.min() < 0 or indices.max() >= n_cols):
         bad = indices[(indices < 0) | (indices >= n_cols)][0]
         raise DataError(f"column index {bad} in indices is out of range 0..{n_cols - 1}")
-    return indptr, indices
+    return indptr, indices.astype(np.int64, copy=False)
 
 
 def _float_array(name, x):
@@ -169,7 +176,7 @@ def _to_edges(row_values, indptr):
 
 
 def _scatter_sum(values, indices, n):
-    r"""``out[u] = Σ_{k : indices[k] = u} values[k]`` for ``values`` (nnz, n_heads) -> (n, n_heads).
+    r"""``out[u] = Σ_{k : indices[k] = u} values[k]``; values (nnz, n_heads) -> (n, n_heads).
 
     ``np.bincount`` per head: sequential in edge order, accumulated in float64.
     """
@@ -190,22 +197,17 @@ def csr_transpose(indptr, indices, n_cols):
 
     Returns
     -------
-    t_indptr : (n_cols + 1,) int, dtype of ``indptr``
-    t_indices : (nnz,) int, dtype of ``indices``: the *rows* of the original entries
+    t_indptr : (n_cols + 1,) int64
+    t_indices : (nnz,) int64, the *rows* of the original entries
     perm : (nnz,) int64, ``perm[t]`` is the original edge id of the ``t``-th
         entry of the transpose. Inside each transposed row the original edges
         keep their order (a stable sort), so per-edge values ``x`` are
         rearranged as ``x[perm]``.
-
-    Notes
-    -----
-    The index dtypes are kept (SciPy's int32 stays int32) so that the numba
-    kernels see the same types forwards and backwards and compile once.
     """
     indptr, indices = _check_csr(indptr, indices, n_cols)
     perm = np.argsort(indices, kind="stable").astype(np.int64)                  # (nnz,)
-    t_indices = _rows_of_edges(indptr)[perm].astype(indices.dtype)              # (nnz,)
-    t_indptr = np.zeros(n_cols + 1, dtype=indptr.dtype)
+    t_indices = _rows_of_edges(indptr)[perm]                                    # (nnz,)
+    t_indptr = np.zeros(n_cols + 1, dtype=np.int64)
     np.cumsum(np.bincount(indices, minlength=n_cols), out=t_indptr[1:])         # (n_cols + 1,)
     return t_indptr, t_indices, perm
 
@@ -226,7 +228,8 @@ def _edge_softmax(indptr, logits, backend):
 def _edge_softmax_grad(indptr, alpha, dalpha, backend):
     if backend == "numba":
         from ..kernels.segment import edge_softmax_backward_rows
-        return edge_softmax_backward_rows(indptr, alpha, np.ascontiguousarray(dalpha),
+        return edge_softmax_backward_rows(indptr, np.ascontiguousarray(alpha),
+                                          np.ascontiguousarray(dalpha),
                                           np.empty_like(alpha), _n_blocks())
     s = _segment_reduce(np.add, alpha * dalpha, indptr)             # (n_rows, H)
     return alpha * (dalpha - _to_edges(s, indptr))                  # (nnz, H)
@@ -262,7 +265,7 @@ def edge_softmax_forward(indptr, logits, backend="numpy"):
 
 
 def edge_softmax_backward(cache, dalpha):
-    r"""``dlogits_k = α_k (dα_k - Σ_{j ∈ row v} α_j dα_j)``, per head; shape of ``dalpha``."""
+    r"""``dlogits_k = α_k (dα_k - Σ_{j ∈ row v} α_j dα_j)`` per head; shaped like ``dalpha``."""
     indptr, alpha, backend = cache
     shape = np.shape(dalpha)
     g = _check_edges("dalpha", dalpha, alpha.shape[0]).astype(alpha.dtype, copy=False)
@@ -273,7 +276,7 @@ def edge_softmax_backward(cache, dalpha):
 
 # ==================================================== attention aggregation
 def _aggregate(indptr, indices, alpha, Z, backend):
-    """``out[v, h] = Σ_{k ∈ row v} alpha[k, h] Z[indices[k], h]``; alpha (nnz, H), Z (n_src, H, d)."""
+    """``out[v, h] = Σ_{k ∈ row v} alpha[k, h] Z[indices[k], h]``; alpha (nnz, H), Z (n, H, d)."""
     n_dst = indptr.shape[0] - 1
     if backend == "numba":
         from ..kernels.segment import aggregate_rows
@@ -288,7 +291,11 @@ def _aggregate(indptr, indices, alpha, Z, backend):
 
 
 def _aggregate_grad(indptr, indices, alpha, Z, dout, transpose, backend):
-    r"""``dalpha[k, h] = <dout[v, h], Z[u, h]>`` and ``dZ[u, h] = Σ_{k: u_k = u} alpha[k, h] dout[v_k, h]``."""
+    r"""Gradients of :func:`_aggregate`, for edge ``k = (v, u)`` (row ``v``, column ``u``).
+
+    ``dalpha[k, h] = <dout[v, h], Z[u, h]>`` and
+    ``dZ[u, h] = Σ_{k : indices[k] = u} alpha[k, h] dout[v_k, h]``.
+    """
     n_dst, n_src = indptr.shape[0] - 1, Z.shape[0]
     if backend == "numba":
         from ..kernels.segment import aggregate_rows, edge_dot_rows
@@ -358,7 +365,8 @@ def attention_aggregate_forward(indptr, indices, alpha, Z, backend="numpy", tran
     cache : for :func:`attention_aggregate_backward`.
     """
     _check_backend(backend)
-    a2, Z3 = _check_alpha_Z(alpha, Z, int(np.asarray(indptr)[-1]))
+    indptr, _ = _check_csr(indptr)
+    a2, Z3 = _check_alpha_Z(alpha, Z, int(indptr[-1]))
     indptr, indices = _check_csr(indptr, indices, Z3.shape[0])
     out = _aggregate(indptr, indices, a2, Z3, backend)                       # (n_dst, H, d)
     cache = (indptr, indices, a2, Z3, np.ndim(alpha), transpose, backend)
@@ -391,8 +399,8 @@ def attention_aggregate_backward(cache, dout):
 # ============================================================== GAT logits
 def _gat_logits(indptr, indices, Z, a_src, a_dst, slope, log_w, beta, backend):
     """Unchecked core: Z (n, H, d), a_* (H, d), log_w (nnz,) or None, beta (H,) or None."""
-    s_src = np.einsum("nhd,hd->nh", Z, a_src)                       # (n, H) a_srcᵀ Z_u
-    s_dst = np.einsum("nhd,hd->nh", Z, a_dst)                       # (n, H) a_dstᵀ Z_v
+    s_src = np.ascontiguousarray(np.einsum("nhd,hd->nh", Z, a_src))   # (n, H) a_srcᵀ Z_u
+    s_dst = np.ascontiguousarray(np.einsum("nhd,hd->nh", Z, a_dst))   # (n, H) a_dstᵀ Z_v
     if backend == "numba":
         from ..kernels.segment import gat_scores_rows
         e = gat_scores_rows(indptr, indices, s_src, s_dst, Z.dtype.type(slope),
@@ -438,7 +446,8 @@ def _check_attention_vectors(Z, a_src, a_dst):
     """Z (n, d)/(n, H, d), a_* (d,)/(H, d) -> (n, H, d), (H, d), (H, d)."""
     a_src, a_dst = _float_array("a_src", a_src), _float_array("a_dst", a_dst)
     if a_src.shape != a_dst.shape:
-        raise DataError(f"a_src and a_dst must have the same shape, got {a_src.shape} and {a_dst.shape}")
+        raise DataError(f"a_src and a_dst must have the same shape, got {a_src.shape} "
+                        f"and {a_dst.shape}")
     if Z.ndim == 2 and a_src.ndim == 1 and a_src.shape[0] == Z.shape[1]:
         return Z.reshape(Z.shape[0], 1, Z.shape[1]), a_src.reshape(1, -1), a_dst.reshape(1, -1)
     if Z.ndim == 3 and a_src.shape == Z.shape[1:]:
@@ -543,8 +552,8 @@ def gat_logits_backward(cache, de):
      backend) = cache
     g = _check_edges("de", de, indices.shape[0]).astype(Z3.dtype, copy=False)
     if g.shape != positive.shape or (z_ndim == 2) != (np.ndim(de) == 1):
-        raise DataError(f"de must have the shape of the logits, "
-                        f"{positive.shape if z_ndim == 3 else positive.shape[:1]}, got {np.shape(de)}")
+        want = positive.shape if z_ndim == 3 else positive.shape[:1]
+        raise DataError(f"de must have the shape of the logits, {want}, got {np.shape(de)}")
     dZ, da_src, da_dst, dbeta = _gat_logits_grad(indptr, indices, Z3, a_s, a_d, slope, positive,
                                                  log_w, beta, g, transpose, backend)
     if z_ndim == 2:
@@ -659,8 +668,15 @@ def gat_layer_forward(graph, H, W, a_src, a_dst, concat=True, dropout=0.0, rng=N
                         f"a_src {a_src.shape}, got {W.shape}")
     if a_src.dtype != W.dtype or a_dst.dtype != W.dtype:
         raise TypeError(f"a_src and a_dst must have W's dtype {W.dtype}, got {a_src.dtype}")
-    if H.shape[0] != graph.n_nodes:
-        raise DataError(f"H has {H.shape[0]} rows but the graph has {graph.n_nodes} nodes")
+    if sp.issparse(H):
+        H = H.astype(W.dtype, copy=False)             # a constant feature matrix
+    else:
+        H = _float_array("H", H)
+        if H.dtype != W.dtype:
+            raise TypeError(f"H must have W's dtype {W.dtype}, got {H.dtype}")
+    if H.ndim != 2 or H.shape[0] != graph.n_nodes:
+        raise DataError(f"H must be 2-d with one row per node, (n_nodes, d_in) = "
+                        f"({graph.n_nodes}, d_in); got shape {H.shape}")
     if (graph.log_weights is None) != (beta is None):
         raise DataError("beta must be given exactly when the graph is weighted: the graph is "
                         f"{'un' if graph.log_weights is None else ''}weighted, beta is "
@@ -670,10 +686,6 @@ def gat_layer_forward(graph, H, W, a_src, a_dst, concat=True, dropout=0.0, rng=N
     if beta is not None:
         beta = _check_beta(beta, n_heads, W.dtype)
         log_w = graph.log_weights.astype(W.dtype)                     # (nnz,)
-    if sp.issparse(H):
-        H = H.astype(W.dtype)
-    elif H.dtype != W.dtype:
-        raise TypeError(f"H must have W's dtype {W.dtype}, got {H.dtype}")
 
     indptr, indices, n = graph.indptr, graph.indices, graph.n_nodes
     Zf, lin_cache = linear_forward(H, W)                              # (n, n_heads * d_out)

@@ -1,0 +1,236 @@
+r"""Benchmark: LightGCN and MF-BPR accuracy on MovieLens-100K (and PyTorch Geometric's LightGCN).
+
+Data: the GroupLens MovieLens-100K folder (``--data``, default
+``../shared/data/ml-100k``), every rating as an implicit positive
+(:func:`minigraphrec.datasets.load_movielens_100k`), split per user at random
+80/20 (:func:`minigraphrec.split.random_split`, ``test_size=0.2``,
+``random_state=--split-seed``, default 2020).
+
+Models, the LightGCN paper's settings: 64 dimensions, Adam lr 0.001, batches
+of 2048 BPR triples (one epoch = as many triples as training pairs), reg
+1e-4, ``--epochs`` epochs (default 300), no early stopping and no model
+selection on the test set (the final parameters are evaluated):
+
+* ``LightGCN(dim=64, n_layers=3, ...)`` (minigraphrec), target Recall@20 >= 0.34;
+* ``MF(dim=64, ...)`` (minigraphrec, BPR), target Recall@20 >= 0.29;
+* with torch and torch_geometric installed, ``torch_geometric.nn.models.LightGCN``
+  (``pyg_reference.PyGLightGCN``: full-graph propagation per batch, the same
+  loss, ``torch.optim.Adam``, PyG's own Xavier init), trained on the same
+  split with triples drawn the same way (``sample_bpr``, its own seed), for
+  the same-run comparison; skipped with a message otherwise.
+
+Evaluation: :func:`minigraphrec.metrics.evaluate` on the test pairs (full
+ranking, each user's training items excluded, users with a test item):
+Recall@20, NDCG@20, Precision@20, Hit@20. ``--curve-every N`` also records
+Recall@20 / NDCG@20 every N epochs (a learning curve; it does not steer
+training). Per-epoch training times are recorded (their median and total;
+the per-epoch lists are in the JSON).
+
+    /work/venv-torch/bin/python benchmarks/bench_accuracy_ml100k.py      # all three, 300 epochs
+    python benchmarks/bench_accuracy_ml100k.py --models lightgcn mf --seeds 2020 1 2
+    python benchmarks/bench_accuracy_ml100k.py --smoke --out /tmp/r      # what the tests run
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from _common import benchmark_parser, write_results
+
+DIM, N_LAYERS, LR, BATCH_SIZE, REG = 64, 3, 1e-3, 2048, 1e-4
+TARGETS = {"lightgcn": 0.34, "mf": 0.29}            # Recall@20 the issue asks for
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
+METRICS = ("recall", "ndcg", "precision", "hit")
+
+
+def load_split(args):
+    """``(train, test, name)``: MovieLens-100K split 80/20 per user, or a small synthetic set."""
+    from minigraphrec.datasets import load_movielens_100k, synthetic
+    from minigraphrec.split import random_split
+    if args.smoke:
+        data, name = synthetic(n_users=200, n_items=300, mean_interactions=15, random_state=0), \
+            "synthetic-200x300"
+    else:
+        data, name = load_movielens_100k(args.data), "ml-100k"
+    train, test = random_split(data, test_size=0.2, random_state=args.split_seed)
+    return train, test, name
+
+
+def scores_of(E, n_users, train, test):
+    """Recall/NDCG/Precision/Hit@20 of fixed final embeddings ``E`` (users first)."""
+    from minigraphrec.metrics import evaluate
+    from pyg_reference import embedding_scorer
+    return evaluate(embedding_scorer(E, n_users, train), test, k=20, metrics=METRICS)
+
+
+def final_embeddings(model):
+    """The model's current final embeddings ``E`` (n_nodes, d), from its parameters."""
+    from minigraphrec.ops import lightgcn_forward
+    E0 = model.params["E0"]
+    if getattr(model, "n_layers", 0) == 0:
+        return E0
+    E, _ = lightgcn_forward(model.A_hat_, E0, int(model.n_layers))
+    return E
+
+
+def train_ours(kind, train, test, epochs, seed, curve_every):
+    """Fit minigraphrec's LightGCN or MF; ``(metrics dict, epoch times, curve)``."""
+    from minigraphrec.metrics import evaluate
+    from minigraphrec.models.lightgcn import LightGCN
+    from minigraphrec.models.mf import MF
+    common = dict(dim=DIM, lr=LR, batch_size=BATCH_SIZE, reg=REG, epochs=epochs,
+                  random_state=seed)
+    model = LightGCN(n_layers=N_LAYERS, **common) if kind == "lightgcn" else MF(**common)
+    curve = []
+
+    def callback(record):
+        if curve_every and (record["epoch"] % curve_every == 0 or record["epoch"] == epochs):
+            m = scores_of(final_embeddings(model), train.n_users, train, test)
+            curve.append({"epoch": record["epoch"], "loss": record["loss"],
+                          "recall@20": m["recall@20"], "ndcg@20": m["ndcg@20"]})
+
+    model.fit(train, callback=callback)
+    metrics = evaluate(model, test, k=20, metrics=METRICS)
+    return metrics, [r["time"] for r in model.history_], curve
+
+
+def train_pyg(train, test, epochs, seed, curve_every, adjacency):
+    """Train PyG's LightGCN the same way; ``(metrics dict, epoch times, curve)``."""
+    from minigraphrec.ops import sample_bpr
+    from pyg_reference import PyGLightGCN
+    R = train.to_csr()
+    pyg = PyGLightGCN(R, DIM, N_LAYERS, LR, REG, adjacency=adjacency, seed=seed)
+    rng = np.random.default_rng(seed)
+    times, curve = [], []
+    for epoch in range(1, epochs + 1):
+        t0 = time.perf_counter()
+        users, pos, neg = sample_bpr(R, random_state=rng)            # (nnz,) each
+        total, n = 0.0, 0
+        for s in range(0, users.shape[0], BATCH_SIZE):
+            total += pyg.step(users[s:s + BATCH_SIZE], pos[s:s + BATCH_SIZE],
+                              neg[s:s + BATCH_SIZE])
+            n += 1
+        times.append(time.perf_counter() - t0)
+        if curve_every and (epoch % curve_every == 0 or epoch == epochs):
+            m = scores_of(pyg.final_embeddings(), train.n_users, train, test)
+            curve.append({"epoch": epoch, "loss": total / n,
+                          "recall@20": m["recall@20"], "ndcg@20": m["ndcg@20"]})
+    return scores_of(pyg.final_embeddings(), train.n_users, train, test), times, curve
+
+
+def main():
+    parser = benchmark_parser(__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help=f"the MovieLens-100K folder (default {DEFAULT_DATA})")
+    parser.add_argument("--epochs", type=int, default=300, help="training epochs (default 300)")
+    parser.add_argument("--split-seed", type=int, default=2020, help="seed of the 80/20 split")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[2020],
+                        help="model seeds (init and triples); one row per model and seed")
+    parser.add_argument("--models", nargs="+", default=["lightgcn", "mf", "pyg"],
+                        choices=["lightgcn", "mf", "pyg"], help="what to train")
+    parser.add_argument("--curve-every", type=int, default=25,
+                        help="record test Recall/NDCG@20 every N epochs (0: never)")
+    parser.add_argument("--adjacency", default="csr_normalized",
+                        help="PyG adjacency variant (see pyg_reference.ADJACENCIES)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for numba and torch (default: the libraries' defaults)")
+    args = parser.parse_args()
+    if args.smoke:
+        args.epochs, args.curve_every = 3, 1
+
+    from pyg_reference import torch_status
+    models = list(args.models)
+    status = None
+    if "pyg" in models:
+        ok, status = torch_status()
+        if ok:
+            warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
+            print(f"PyTorch Geometric reference: {status}", flush=True)
+        else:
+            print(f"skipping the PyTorch Geometric reference: {status}", flush=True)
+            models.remove("pyg")
+    import numba
+    if args.threads is not None:
+        numba.set_num_threads(args.threads)
+        if "pyg" in models:
+            import torch
+            torch.set_num_threads(args.threads)
+
+    train, test, name = load_split(args)
+    print(f"{name}: {train.n_users} users, {train.n_items} items; {len(train)} train, "
+          f"{len(test)} test rows (split seed {args.split_seed})", flush=True)
+
+    rows, curves = [], {}
+    for seed in args.seeds:
+        for kind in models:
+            t0 = time.perf_counter()
+            if kind == "pyg":
+                metrics, times, curve = train_pyg(train, test, args.epochs, seed,
+                                                  args.curve_every, args.adjacency)
+                label = f"PyG LightGCN ({args.adjacency})"
+            else:
+                metrics, times, curve = train_ours(kind, train, test, args.epochs, seed,
+                                                   args.curve_every)
+                label = {"lightgcn": "minigraphrec LightGCN", "mf": "minigraphrec MF-BPR"}[kind]
+            wall = time.perf_counter() - t0
+            target = None if args.smoke else TARGETS.get(kind)     # targets are for ML-100K
+            row = {"model": label, "seed": seed, "epochs": args.epochs,
+                   "recall@20": metrics["recall@20"], "ndcg@20": metrics["ndcg@20"],
+                   "precision@20": metrics["precision@20"], "hit@20": metrics["hit@20"],
+                   "n_users_evaluated": metrics["n_users"],
+                   "median_epoch_s": statistics.median(times), "train_s": sum(times),
+                   "wall_s": wall,
+                   "target_recall@20": target if target is not None else "",
+                   "meets_target": (metrics["recall@20"] >= target) if target is not None
+                   else "", "epoch_times_s": times}
+            rows.append(row)
+            curves[f"{label}, seed {seed}"] = curve
+            print(f"{label}, seed {seed}: Recall@20 {row['recall@20']:.4f}, NDCG@20 "
+                  f"{row['ndcg@20']:.4f}; median epoch {row['median_epoch_s']:.3f} s, "
+                  f"train {row['train_s']:.1f} s"
+                  + (f"; target {target} {'met' if row['meets_target'] else 'MISSED'}"
+                     if target is not None else ""), flush=True)
+
+    load = os.getloadavg()
+    notes = (
+        f"{name}: {train.n_users} users, {train.n_items} items, {len(train)} train / "
+        f"{len(test)} test rows, per-user random 80/20 split (random_split, seed "
+        f"{args.split_seed}), ratings as implicit feedback. {DIM} dims, LightGCN {N_LAYERS} "
+        f"layers, Adam lr {LR}, batch {BATCH_SIZE}, reg {REG}, BPR, {args.epochs} epochs, final "
+        f"parameters (no early stopping). Metrics: minigraphrec.metrics.evaluate on the test "
+        f"pairs, full ranking, training items excluded. Targets (issue 3): LightGCN Recall@20 "
+        f">= {TARGETS['lightgcn']}, MF-BPR >= {TARGETS['mf']}. median_epoch_s: median "
+        f"training time of one epoch (sampling included, evaluation not). numba threads "
+        f"{numba.get_num_threads()}. Load average (1, 5, 15 min) at the end: {load[0]:.2f}, "
+        f"{load[1]:.2f}, {load[2]:.2f}."
+        + (f" PyG reference: {status}." if status else "")
+    )
+    columns = ["model", "seed", "epochs", "recall@20", "ndcg@20", "median_epoch_s", "train_s",
+               "target_recall@20", "meets_target"]
+    stem = "accuracy_ml100k" + ("_smoke" if args.smoke else "")
+    json_path, md_path = write_results(stem, rows, columns, out_dir=args.out, notes=notes)
+    result = json.loads(json_path.read_text())
+    result.update({"curves": curves, "load_average_end": list(load)})
+    json_path.write_text(json.dumps(result, indent=2) + "\n")
+    if any(curves.values()):
+        lines = ["", "Learning curves (test Recall@20 / NDCG@20; they do not steer training):", ""]
+        for label, curve in curves.items():
+            lines.append(f"- {label}: " + ", ".join(
+                f"{c['epoch']}: {c['recall@20']:.4f} / {c['ndcg@20']:.4f}" for c in curve))
+        with open(md_path, "a") as fh:
+            fh.write("\n".join(lines) + "\n")
+    print(md_path.read_text())
+    print(f"wrote {json_path} and {md_path}")
+    if not args.smoke and any(r["meets_target"] is False for r in rows):
+        sys.exit("a model missed its Recall@20 target (see the table)")
+
+
+if __name__ == "__main__":
+    main()

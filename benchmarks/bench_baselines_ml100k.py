@@ -1,0 +1,155 @@
+r"""Benchmark: the article's classic algorithms and the closed-form baselines on MovieLens-100K.
+
+Data: the GroupLens MovieLens-100K folder (``--data``, default
+``../shared/data/ml-100k``), every rating as an implicit positive
+(:func:`minigraphrec.datasets.load_movielens_100k`), split per user at random
+80/20 (:func:`minigraphrec.split.random_split`, ``test_size=0.2``,
+``random_state=--split-seed``, default 2020). Item features for the
+content-based model: the 19 genre flags and the release year that the loader
+provides.
+
+Models, each with its library defaults (nothing is tuned on the test set):
+
+* ``Popularity`` -- the floor every personalised model must clear;
+* ``ItemKNN``, ``UserKNN`` -- cosine, 100 neighbours; plus the BM25 +
+  dot-product variants (implicit's BM25Recommender idea);
+* ``EASE`` (λ = 500), ``GFCF`` (α = 0.3, 256 singular vectors);
+* ``ContentBased`` -- genres + year, cosine;
+* ``Hybrid`` -- ItemKNN + UserKNN + ContentBased, min-max normalised, the
+  weights tuned by grid search (step 0.1) on a 20 % per-user holdout of the
+  *training* set (``weights="tune"``), then the components refitted on all
+  of it.
+
+Evaluation: :func:`minigraphrec.metrics.evaluate` (full ranking, training
+items excluded, users with a test item): Recall@20, NDCG@20 and catalogue
+coverage@20; fit time is the median of ``--repeat`` fits.
+
+LightGCN (trained) is benchmarked by ``bench_accuracy_ml100k.py``; to put it
+in this table, add an entry to :data:`MODELS` (see the comment there).
+
+    python benchmarks/bench_baselines_ml100k.py
+    python benchmarks/bench_baselines_ml100k.py --data ../shared/data/ml-100k --repeat 3
+    python benchmarks/bench_baselines_ml100k.py --smoke --out /tmp/r     # what the tests run
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from _common import benchmark_parser, write_results
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
+K = 20
+
+
+def _models():
+    """name -> (kind, factory). ``kind`` is "collaborative", "content", "hybrid" or "baseline"."""
+    from minigraphrec.models import (EASE, GFCF, ContentBased, Hybrid, ItemKNN, Popularity,
+                                     UserKNN)
+    return {
+        "Popularity": ("baseline", Popularity),
+        "ItemKNN": ("collaborative", ItemKNN),
+        "ItemKNN-BM25-dot": ("collaborative",
+                             lambda: ItemKNN(weighting="bm25", similarity="dot")),
+        "UserKNN": ("collaborative", UserKNN),
+        "UserKNN-BM25-dot": ("collaborative",
+                             lambda: UserKNN(weighting="bm25", similarity="dot")),
+        "EASE": ("collaborative", EASE),
+        "GFCF": ("collaborative", GFCF),
+        "ContentBased": ("content", ContentBased),
+        "Hybrid": ("hybrid", lambda: Hybrid([ItemKNN(), UserKNN(), ContentBased()],
+                                            weights="tune", step=0.1)),
+        # Hook for the lead: LightGCN trained as in bench_accuracy_ml100k.py, e.g.
+        # "LightGCN": ("collaborative", lambda: LightGCN(dim=64, n_layers=3, ...)),
+        # whose fit(train) trains to the end; it then gets a row like the others.
+    }
+
+
+#: filled on first use (imports stay out of module import time)
+MODELS = None
+
+
+def load_split(args):
+    """``(train, test, name)``: MovieLens-100K 80/20 per user, or a small synthetic set."""
+    from minigraphrec.datasets import load_movielens_100k, synthetic
+    from minigraphrec.split import random_split
+    if args.smoke:
+        data = synthetic(n_users=120, n_items=300, mean_interactions=15, random_state=0)
+        name = "synthetic-120x300"
+    else:
+        data, name = load_movielens_100k(args.data), "ml-100k"
+    train, test = random_split(data, test_size=0.2, random_state=args.split_seed)
+    return train, test, name
+
+
+def run(args):
+    from minigraphrec.metrics import evaluate
+
+    global MODELS
+    MODELS = _models()
+    names = args.models or list(MODELS)
+    unknown = [n for n in names if n not in MODELS]
+    if unknown:
+        raise SystemExit(f"unknown model(s) {unknown}; known: {', '.join(MODELS)}")
+    train, test, data_name = load_split(args)
+    rows = []
+    for name in names:
+        kind, factory = MODELS[name]
+        times = []
+        for _ in range(args.repeat):
+            model = factory()
+            if name == "GFCF" and args.smoke:
+                model.set_params(n_factors=16)                    # the smoke set is tiny
+            t0 = time.perf_counter()
+            model.fit(train)
+            times.append(time.perf_counter() - t0)
+        result = evaluate(model, test, k=K, metrics=("recall", "ndcg", "coverage"))
+        row = {"model": name, "kind": kind, "data": data_name,
+               f"recall@{K}": result[f"recall@{K}"], f"ndcg@{K}": result[f"ndcg@{K}"],
+               f"coverage@{K}": result[f"coverage@{K}"],
+               "fit_s": sorted(times)[len(times) // 2], "fit_s_all": times,
+               "n_users": result["n_users"], "params": repr(model)}
+        if name == "Hybrid":
+            row["hybrid_weights"] = [float(w) for w in model.weights_]
+        rows.append(row)
+        print(f"{name:18s} recall@{K} {row[f'recall@{K}']:.4f}  ndcg@{K} {row[f'ndcg@{K}']:.4f}  "
+              f"coverage@{K} {row[f'coverage@{K}']:.4f}  fit {row['fit_s']:.2f} s", flush=True)
+
+    pop = next((r for r in rows if r["model"] == "Popularity"), None)
+    if pop is not None:
+        for r in rows:
+            r["beats_popularity"] = (r[f"recall@{K}"] > pop[f"recall@{K}"]
+                                     and r[f"ndcg@{K}"] > pop[f"ndcg@{K}"])
+    losers = [r["model"] for r in rows
+              if r["kind"] == "collaborative" and not r.get("beats_popularity", True)]
+    notes = (f"Split: per-user random 80/20, seed {args.split_seed}; fit time = median of "
+             f"{args.repeat} fits (wall clock; the machine may be shared, see the load "
+             "average). beats_popularity: both Recall@20 and NDCG@20 above Popularity's.")
+    if losers:
+        notes += f" Collaborative models NOT beating Popularity: {', '.join(losers)}."
+    columns = ["model", "kind", f"recall@{K}", f"ndcg@{K}", f"coverage@{K}", "fit_s",
+               "beats_popularity"]
+    name = "baselines_ml100k_smoke" if args.smoke else "baselines_ml100k"
+    paths = write_results(name, rows, columns, out_dir=args.out, notes=notes)
+    print("wrote", *paths)
+    return rows
+
+
+def main(argv=None):
+    parser = benchmark_parser("Classic recommenders and closed-form baselines on MovieLens-100K")
+    parser.set_defaults(repeat=3)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help=f"the unpacked ml-100k folder (default {DEFAULT_DATA})")
+    parser.add_argument("--split-seed", type=int, default=2020)
+    parser.add_argument("--models", nargs="+", help="a subset of the models (default all)")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.repeat = 1
+    elif not (args.data / "u.data").is_file():
+        raise SystemExit(f"no MovieLens-100K folder at {args.data} (expected u.data there); "
+                         "pass --data DIR")
+    return run(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,315 @@
+r"""Benchmark: one LightGCN training epoch, minigraphrec against PyTorch Geometric, same triples.
+
+The LightGCN paper's setting on its Gowalla split (``DIR/train.txt``,
+LightGCN format): 64 dimensions, 3 layers, Adam with lr 0.001, batches of
+2048 BPR triples, reg 1e-4, one epoch = as many triples as training pairs
+(810,128, so 396 batches). Both sides train on the *same* triples, drawn
+once by :func:`minigraphrec.ops.sample_bpr` (seed ``--seed``) and cut into
+batches in draw order, as minigraphrec's ``fit`` does; sampling is not
+timed. A training step is, on both sides:
+
+* PyTorch Geometric (``pyg_reference.PyGLightGCN``): full-graph
+  propagation ``E = 1/(K+1) Σ_k Â^k E0`` through
+  ``torch_geometric.nn.models.LightGCN`` (as the paper's code, every
+  batch), the BPR loss with DESIGN.md's L2 term, ``backward()``, one
+  ``torch.optim.Adam`` step;
+* minigraphrec (``minigraphrec.models.lightgcn.LightGCN``):
+  ``loss_and_grad(PairBatch)`` (the same loss and its exact gradient,
+  propagating only the batch's K-hop ball, which gives the same numbers)
+  and one ``minigraphrec.optim.Adam(backend="numba")`` step.
+
+Reported: seconds per epoch for each (the sum of the timed batches; with
+``--max-batches N`` only the first N batches are timed and the epoch time
+is *extrapolated* as their total × n_batches / N, flagged as such), the
+median seconds per batch, and the ratio PyG / ours from the same run. The
+numba first call (compilation or cache load) is timed apart, as is
+building each side's graph. Without ``--max-batches`` ours is also timed
+through the user's path, ``LightGCN(...).fit(train, epochs=1)``, which
+draws its own triples (same count) and includes sampling.
+
+Cross-check (printed and recorded): from identical initial embeddings
+(minigraphrec's ``E0`` copied into PyG's table) both sides compute the
+loss and the gradient of ``E0`` on the first batch; the relative loss
+difference and the largest gradient difference relative to the largest
+gradient entry are reported, in float32 (the timed dtype) and float64.
+
+PyG adjacency variants (``--adjacency``, see ``pyg_reference.py``): the
+default is ``csr_normalized`` (Â as a ``torch.sparse_csr_tensor``,
+``LGConv(normalize=False)``), the fastest found on this machine; ``all``
+times every variant this environment has.
+
+Needs torch and torch_geometric for the reference; without them the
+reference is skipped with a message and only minigraphrec is timed. torch
+is never a dependency of minigraphrec: use a separate venv, e.g.
+
+    /work/venv-torch/bin/python benchmarks/bench_lightgcn_epoch.py --data ../shared/data/gowalla
+    /work/venv-torch/bin/python benchmarks/bench_lightgcn_epoch.py --data ../shared/data/gowalla \
+        --max-batches 20 --adjacency all
+    python benchmarks/bench_lightgcn_epoch.py --smoke --out /tmp/r      # what the tests run
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from _common import benchmark_parser, first_call_time, write_results
+
+# the paper's settings
+DIM, N_LAYERS, LR, BATCH_SIZE, REG = 64, 3, 1e-3, 2048, 1e-4
+
+
+def load_train(args):
+    """``(train Interactions, graph name)``: the LightGCN-format train.txt, or a tiny synthetic graph."""
+    from minigraphrec.datasets import load_lightgcn, synthetic
+    if args.smoke:
+        return synthetic(n_users=300, n_items=400, mean_interactions=12, random_state=0), \
+            "synthetic-300x400"
+    if args.data is None:
+        sys.exit("give --data DIR (a folder with a LightGCN-format train.txt) or --smoke")
+    return load_lightgcn(Path(args.data) / "train.txt"), Path(args.data).name
+
+
+def epoch_batches(R, batch_size, seed):
+    """One epoch of BPR triples from ``sample_bpr``, cut in draw order: list of (users, pos, neg)."""
+    from minigraphrec.ops import sample_bpr
+    users, pos, neg = sample_bpr(R, random_state=seed)                 # (nnz,) each
+    return [(users[s:s + batch_size], pos[s:s + batch_size], neg[s:s + batch_size])
+            for s in range(0, users.shape[0], batch_size)]
+
+
+def timed_pass(step, batches):
+    """Per-batch wall times (s) of ``step(users, pos, neg)`` over ``batches``."""
+    times = []
+    for users, pos, neg in batches:
+        t0 = time.perf_counter()
+        step(users, pos, neg)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def ours_model(train, seed, dtype="float32"):
+    """minigraphrec's LightGCN, graph built and ``E0`` drawn (``fit(train, epochs=0)``)."""
+    from minigraphrec.models.lightgcn import LightGCN
+    model = LightGCN(dim=DIM, n_layers=N_LAYERS, lr=LR, batch_size=BATCH_SIZE, reg=REG,
+                     dtype=dtype, random_state=seed)
+    return model.fit(train, epochs=0)
+
+
+def ours_stepper(model):
+    """``step(users, pos, neg)``: ``loss_and_grad`` + one numba Adam step, as ``fit`` does."""
+    from minigraphrec.batch import PairBatch
+    from minigraphrec.optim import Adam
+    opt = Adam(lr=LR, backend="numba")
+    # compile (or load) the Adam kernel on a throwaway table of the same dtype and rank
+    Adam(lr=LR, backend="numba").step({"E0": np.zeros((2, DIM), model.params["E0"].dtype)},
+                                      {"E0": np.ones((2, DIM), model.params["E0"].dtype)})
+
+    def step(users, pos, neg):
+        _, grads = model.loss_and_grad(PairBatch(users, pos, neg))
+        opt.step(model.params, grads)
+    return step
+
+
+def cross_check(train, R, batch, adjacency, seed, dtype):
+    """Loss and dE0 of both sides on ``batch`` from the same ``E0``; a result row (dict)."""
+    from minigraphrec.batch import PairBatch
+    from pyg_reference import PyGLightGCN
+    model = ours_model(train, seed, dtype)
+    loss_ours, grads = model.loss_and_grad(PairBatch(*batch))
+    pyg = PyGLightGCN(R, DIM, N_LAYERS, LR, REG, adjacency=adjacency,
+                      E0=model.params["E0"], dtype=dtype)
+    loss_pyg, dE0_pyg = pyg.loss_and_grad(*batch)
+    dE0 = grads["E0"].astype(np.float64)
+    scale = float(np.max(np.abs(dE0_pyg)))
+    return {
+        "check": f"first batch, {dtype}", "adjacency": adjacency,
+        "loss_ours": float(loss_ours), "loss_pyg": loss_pyg,
+        "loss_rel_diff": abs(loss_ours - loss_pyg) / abs(loss_pyg),
+        "grad_max_abs_diff_rel": float(np.max(np.abs(dE0 - dE0_pyg))) / scale,
+    }
+
+
+def summarize(side, times, n_batches, repeat_times=None):
+    """A timing row: s/epoch (measured or extrapolated) and the median s/batch."""
+    measured = sum(times)
+    per_epoch = measured * n_batches / len(times)
+    return {
+        "side": side, "batches_timed": len(times), "batches_per_epoch": n_batches,
+        "timed_s": measured, "s_per_epoch": per_epoch,
+        "extrapolated": len(times) < n_batches,
+        "median_s_per_batch": statistics.median(times),
+        "epochs_s_all_repeats": repeat_times,
+    }
+
+
+def main():
+    parser = benchmark_parser(__doc__.splitlines()[0])
+    parser.set_defaults(repeat=1)
+    parser.add_argument("--data", type=Path,
+                        help="folder with a LightGCN-format train.txt (e.g. ../shared/data/gowalla)")
+    parser.add_argument("--max-batches", type=int, default=None,
+                        help="time only the first N batches and extrapolate the epoch (flagged)")
+    parser.add_argument("--adjacency", default="csr_normalized",
+                        help="PyG adjacency variant, or 'all' (see pyg_reference.ADJACENCIES)")
+    parser.add_argument("--seed", type=int, default=2020, help="seed of E0 and the triples")
+    parser.add_argument("--no-reference", action="store_true",
+                        help="time minigraphrec only, even if torch is installed")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for both numba and torch (default: each library's default)")
+    parser.add_argument("--no-fit", action="store_true",
+                        help="skip timing LightGCN.fit(train, epochs=1)")
+    args = parser.parse_args()
+    if args.max_batches is not None and args.max_batches < 1:
+        parser.error(f"--max-batches must be >= 1, got {args.max_batches}")
+
+    from pyg_reference import torch_status, torch_versions
+    have_torch, status = (False, "--no-reference given") if args.no_reference else torch_status()
+    print(("PyTorch Geometric reference: " if have_torch else "skipping the PyTorch Geometric "
+           "reference: ") + status, flush=True)
+    if have_torch:
+        import torch
+        from pyg_reference import ADJACENCIES, PyGLightGCN, available_adjacencies
+        warnings.filterwarnings("ignore", message=".*[Ss]parse.*")   # torch's beta-CSR notices
+        have = available_adjacencies()
+        kinds = have if args.adjacency == "all" else [args.adjacency]
+        for k in kinds:
+            if k not in ADJACENCIES:
+                parser.error(f"--adjacency must be 'all' or one of {ADJACENCIES}, got {k!r}")
+            if k not in have:
+                parser.error(f"adjacency {k!r} needs torch_sparse, which is not installed")
+    import numba
+    if args.threads is not None:
+        numba.set_num_threads(args.threads)
+        if have_torch:
+            torch.set_num_threads(args.threads)
+            status = status.rsplit(",", 1)[0] + f", {torch.get_num_threads()} threads"
+
+    train, graph = load_train(args)
+    R = train.to_csr()                                             # (n_users, n_items) binary
+    t0 = time.perf_counter()
+    batches = epoch_batches(R, BATCH_SIZE, args.seed)
+    t_sample = time.perf_counter() - t0
+    n_batches = len(batches)
+    timed = batches if args.max_batches is None else batches[:args.max_batches]
+    print(f"{graph}: {R.shape[0]} users, {R.shape[1]} items, {R.nnz} pairs; "
+          f"{n_batches} batches of {BATCH_SIZE}, timing {len(timed)}; sampling took "
+          f"{t_sample:.2f} s", flush=True)
+
+    setup = {"graph": graph, "n_users": R.shape[0], "n_items": R.shape[1], "nnz": R.nnz,
+             "sample_s": t_sample, "numba_threads": numba.get_num_threads(),
+             "torch_threads": torch.get_num_threads() if have_torch else None,
+             "reference": status, "torch_versions": torch_versions() if have_torch else None}
+
+    # ---- correctness cross-check, identical E0, first batch
+    checks = []
+    if have_torch:
+        for dtype in ("float32", "float64"):
+            row = cross_check(train, R, batches[0], kinds[0], args.seed, dtype)
+            checks.append(row)
+            print(f"cross-check ({row['check']}, {row['adjacency']}): loss ours "
+                  f"{row['loss_ours']:.9g}, PyG {row['loss_pyg']:.9g}, rel. diff "
+                  f"{row['loss_rel_diff']:.2e}; max |dE0 diff| / max |dE0| "
+                  f"{row['grad_max_abs_diff_rel']:.2e}", flush=True)
+
+    # ---- build both sides (timed apart), warm up ours (numba compile / cache load)
+    t0 = time.perf_counter()
+    model = ours_model(train, args.seed)
+    setup["ours_build_s"] = time.perf_counter() - t0
+    step_ours = ours_stepper(model)
+    from minigraphrec.batch import PairBatch
+    setup["ours_first_call_s"] = first_call_time(
+        lambda: model.loss_and_grad(PairBatch(*batches[0])))       # no step: E0 unchanged
+    pyg_models = {}
+    for k in (kinds if have_torch else []):
+        t0 = time.perf_counter()
+        pyg_models[k] = PyGLightGCN(R, DIM, N_LAYERS, LR, REG, adjacency=k,
+                                    E0=model.params["E0"], dtype="float32")
+        setup[f"pyg_build_s[{k}]"] = time.perf_counter() - t0
+        setup[f"pyg_first_call_s[{k}]"] = first_call_time(
+            lambda: pyg_models[k].loss_and_grad(*batches[0]))
+
+    # ---- timed passes; order alternates between repeats
+    times = {"minigraphrec": []}
+    times.update({f"pyg[{k}]": [] for k in pyg_models})
+    steppers = {"minigraphrec": step_ours}
+    steppers.update({f"pyg[{k}]": m.step for k, m in pyg_models.items()})
+    order = list(steppers)
+    for r in range(args.repeat):
+        for side in (order if r % 2 == 0 else order[::-1]):
+            ts = timed_pass(steppers[side], timed)
+            times[side].append(ts)
+            print(f"  repeat {r + 1}: {side}: {sum(ts):.2f} s for {len(ts)} batches "
+                  f"(median {statistics.median(ts) * 1e3:.1f} ms/batch)", flush=True)
+
+    rows = []
+    for side, passes in times.items():
+        best = min(passes, key=sum) if len(passes) > 1 else passes[0]
+        med = sorted(passes, key=sum)[(len(passes) - 1) // 2]     # the median pass
+        row = summarize(side, med, n_batches, [sum(p) * n_batches / len(p) for p in passes])
+        row["best_s_per_epoch"] = sum(best) * n_batches / len(best)
+        rows.append(row)
+
+    ours_row = rows[0]
+    for row in rows[1:]:
+        row["ratio_vs_ours"] = row["s_per_epoch"] / ours_row["s_per_epoch"]
+        row["batch_median_ratio"] = row["median_s_per_batch"] / ours_row["median_s_per_batch"]
+
+    if args.max_batches is None and not args.no_fit:
+        from minigraphrec.models.lightgcn import LightGCN
+        fit_model = LightGCN(dim=DIM, n_layers=N_LAYERS, lr=LR, batch_size=BATCH_SIZE, reg=REG,
+                             random_state=args.seed)
+        t0 = time.perf_counter()
+        fit_model.fit(train, epochs=1)
+        total = time.perf_counter() - t0
+        rows.append({"side": "minigraphrec fit(train, epochs=1)", "batches_timed": n_batches,
+                     "batches_per_epoch": n_batches, "timed_s": total,
+                     "s_per_epoch": fit_model.history_[0]["time"], "extrapolated": False,
+                     "note": "own triples; s_per_epoch = history_ time (sampling included); "
+                             "timed_s adds graph build and final embeddings"})
+        print(f"  minigraphrec fit(train, epochs=1): epoch {fit_model.history_[0]['time']:.2f} s, "
+              f"whole fit {total:.2f} s", flush=True)
+
+    load = os.getloadavg()
+    notes = (
+        f"{graph}: {R.shape[0]} users, {R.shape[1]} items, {R.nnz} training pairs. LightGCN "
+        f"{DIM} dims, {N_LAYERS} layers, lr {LR}, batch {BATCH_SIZE}, reg {REG}, BPR; the same "
+        f"{len(timed)} of {n_batches} batches of triples (sample_bpr, seed {args.seed}) on both "
+        f"sides, float32, CPU. s_per_epoch = the timed batches' total"
+        + (" × batches_per_epoch / batches_timed (EXTRAPOLATED from a prefix)"
+           if len(timed) < n_batches else "") +
+        f"; with --repeat {args.repeat} the median pass. ratio_vs_ours = PyG s_per_epoch / "
+        f"minigraphrec s_per_epoch, same run. numba threads {setup['numba_threads']}, torch "
+        f"threads {setup['torch_threads']}. Load average (1, 5, 15 min) at the end: "
+        f"{load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}. Reference: {status}."
+    )
+    if checks:
+        notes += "\n\nCross-check, first batch from identical E0:\n\n" + "\n".join(
+            f"- {c['check']} ({c['adjacency']}): loss ours {c['loss_ours']:.9g}, PyG "
+            f"{c['loss_pyg']:.9g} (rel. diff {c['loss_rel_diff']:.1e}); max |dE0 diff| / "
+            f"max |dE0| = {c['grad_max_abs_diff_rel']:.1e}" for c in checks)
+    notes += "\n\nSetup: " + ", ".join(
+        f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in setup.items())
+    for row in rows:
+        row.setdefault("ratio_vs_ours", "")
+    columns = ["side", "batches_timed", "batches_per_epoch", "extrapolated", "s_per_epoch",
+               "median_s_per_batch", "ratio_vs_ours"]
+    stem = "lightgcn_epoch" + ("_smoke" if args.smoke else "") + (
+        f"_first{args.max_batches}" if args.max_batches is not None else "")
+    json_path, md_path = write_results(stem, rows, columns, out_dir=args.out, notes=notes)
+    result = json.loads(json_path.read_text())            # add the structured extras
+    result.update({"cross_check": checks, "setup": setup,
+                   "load_average_end": list(load)})
+    json_path.write_text(json.dumps(result, indent=2) + "\n")
+    print(md_path.read_text())
+    print(f"wrote {json_path} and {md_path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,339 @@
+r"""Hybrid recommendation: a weighted blend of several recommenders.
+
+The article's "mixed recommendation" (§1): combine content-based and
+collaborative filtering so that each covers the other's blind spots. Scores
+of different models live on different scales (cosines in [-1, 1], co-occurrence
+sums, EASE's unbounded reconstructions), so each model's scores are first
+normalised per user, then averaged with weights ``w`` (non-negative, summing
+to 1):
+
+.. math::
+    s_u = \sum_m w_m\, \mathcal N\big(s^{(m)}_u\big).
+
+Normalisations ``N`` (statistics over the user's *candidate* items, i.e. the
+items not in their training row, because those are the ones that get
+ranked; over all items if the user has no candidate):
+
+* ``"minmax"``: ``(s - min) / (max - min)``, 0 for a constant row;
+* ``"zscore"``: ``(s - mean) / std`` (population std), 0 for a constant row;
+* ``"rank"``: the mid-rank percentile ``(#{c : s_c < s} + ½ #{c : s_c = s}) / |C|``
+  over the candidates ``C``, in (0, 1); insensitive to any monotone
+  rescaling of a model's scores.
+
+Training items get the same transform (their values may leave the range);
+``recommend`` excludes them anyway.
+
+Weights are given, uniform by default, or tuned on held-out interactions by
+grid search over the simplex ``{w : w_m ∈ {0, step, 2 step, ..., 1}, Σ w_m = 1}``
+maximising recall@k (or NDCG@k) under the evaluation protocol of
+:func:`minigraphrec.metrics.evaluate` (full ranking, training items excluded,
+users with at least one held-out item).
+"""
+from __future__ import annotations
+
+import itertools
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+
+from .base import Recommender, check_interactions
+
+__all__ = ["Hybrid", "normalize_scores", "simplex_grid"]
+
+NORMALIZATIONS = ("minmax", "zscore", "rank")
+TUNING_METRICS = ("recall", "ndcg")
+#: refuse a grid with more points than this (choose a coarser step)
+MAX_GRID = 20000
+
+
+def normalize_scores(S, method="minmax", exclude=None):
+    r"""Normalise each row of a score matrix over its candidate items.
+
+    Parameters
+    ----------
+    S : array-like (n_rows, n_items), finite
+    method : {"minmax", "zscore", "rank"}
+        Formulas in the module docstring.
+    exclude : scipy sparse (n_rows, n_items), optional
+        Nonzeros mark non-candidates (a user's training items): they are left
+        out of each row's statistics but transformed like the others. A row
+        whose items are all excluded uses all of them.
+
+    Returns
+    -------
+    Z : ndarray float64 (n_rows, n_items)
+    """
+    if method not in NORMALIZATIONS:
+        raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {method!r}")
+    S = np.array(S, dtype=np.float64)                                     # (n, n_items) copy
+    if S.ndim != 2:
+        raise ValueError(f"scores must be 2-d (n_rows, n_items), got shape {S.shape}")
+    if not np.all(np.isfinite(S)):
+        r, c = np.argwhere(~np.isfinite(S))[0]
+        raise ValueError(f"scores must be finite to be normalised; entry ({r}, {c}) is "
+                         f"{S[r, c]}")
+    C = np.ones(S.shape, dtype=bool)                                      # candidates
+    if exclude is not None:
+        E = sp.csr_matrix(exclude)
+        if E.shape != S.shape:
+            raise ValueError(f"exclude has shape {E.shape}, expected {S.shape}")
+        E.eliminate_zeros()
+        rows = np.repeat(np.arange(S.shape[0]), np.diff(E.indptr))
+        C[rows, E.indices] = False
+        C[~C.any(axis=1)] = True                                          # nothing left: use all
+    n_c = C.sum(axis=1)                                                   # (n,)
+    if method == "rank":
+        Z = np.empty_like(S)
+        for r in range(S.shape[0]):
+            c = np.sort(S[r, C[r]])                                       # (n_c,)
+            below = np.searchsorted(c, S[r], side="left")                 # (n_items,)
+            upto = np.searchsorted(c, S[r], side="right")
+            Z[r] = (below + 0.5 * (upto - below)) / n_c[r]
+        return Z
+    if method == "minmax":
+        lo = np.where(C, S, np.inf).min(axis=1)                           # (n,)
+        hi = np.where(C, S, -np.inf).max(axis=1)
+        shift, scale = lo, hi - lo
+    else:
+        mean = np.where(C, S, 0.0).sum(axis=1) / n_c                      # (n,)
+        var = np.where(C, (S - mean[:, None]) ** 2, 0.0).sum(axis=1) / n_c
+        shift, scale = mean, np.sqrt(var)
+    inv = np.zeros_like(scale)
+    np.divide(1.0, scale, out=inv, where=scale > 0)
+    Z = (S - shift[:, None]) * inv[:, None]                               # (n, n_items)
+    Z[scale <= 0] = 0.0                                                   # constant rows
+    return Z
+
+
+def simplex_grid(n_models, step):
+    r"""Every weight vector with entries in ``{0, step, ..., 1}`` summing to 1.
+
+    ``1 / step`` must be (close to) an integer ``n``; there are
+    ``C(n + M - 1, M - 1)`` vectors for ``M`` models, returned as a float64
+    array (n_grid, M) in lexicographic order of the integer compositions.
+    """
+    n = int(round(1.0 / step))
+    if n < 1 or abs(n * step - 1.0) > 1e-9:
+        raise ValueError(f"step must divide 1 into a whole number of parts (0.5, 0.25, 0.1, "
+                         f"...), got {step!r}")
+    grid = [np.diff((0,) + cuts + (n,))
+            for cuts in itertools.combinations_with_replacement(range(n + 1), n_models - 1)]
+    return np.array(grid, dtype=np.float64).reshape(-1, n_models) / n
+
+
+def _clone(model):
+    """An unfitted copy with the same hyperparameters (recursing into sub-models)."""
+    def copy_value(v):
+        if isinstance(v, Recommender):
+            return _clone(v)
+        if isinstance(v, (list, tuple)) and any(isinstance(x, Recommender) for x in v):
+            return type(v)(copy_value(x) for x in v)
+        return v
+    return type(model)(**{k: copy_value(v) for k, v in model.get_params().items()})
+
+
+def _is_fitted(model):
+    return hasattr(model, "R_") and hasattr(model, "n_items_")
+
+
+class Hybrid(Recommender):
+    r"""Weighted blend of per-user normalised scores of several recommenders.
+
+    .. math::
+        s_u = \sum_m w_m \,\mathcal N\big(s^{(m)}_u\big), \qquad w_m \ge 0,\ \sum_m w_m = 1.
+
+    Parameters
+    ----------
+    models : list of Recommender
+        Fitted or not. ``fit`` fits those that are not (all of them with
+        ``refit=True``) on its ``train``, in place; a fitted one must have
+        the ``train``'s numbers of users and items.
+    weights : None, "tune" or sequence of float
+        None: uniform, unless ``fit`` gets a ``validation`` set (then
+        tuned). A sequence: one non-negative weight per model (rescaled to
+        sum 1). ``"tune"``: grid search; on ``validation`` if given, else on
+        a per-user random ``validation_size`` holdout of ``train`` (copies
+        of the models are fitted on the rest, then the models themselves on
+        all of ``train``).
+    normalization : {"minmax", "zscore", "rank"}
+        See :func:`normalize_scores`.
+    metric : {"recall", "ndcg"}
+        Tuning criterion, at cut-off ``k``.
+    k : int, default 20
+    step : float, default 0.1
+        Grid resolution on the simplex (see :func:`simplex_grid`): 11 points
+        for 2 models, 66 for 3, 286 for 4.
+    validation_size : float in (0, 1), default 0.2
+        ``weights="tune"`` without ``validation`` only.
+    refit : bool, default False
+        Refit components that are already fitted.
+    random_state : int, default 0
+        Seeds the internal holdout.
+
+    Attributes
+    ----------
+    weights_ : ndarray float64 (n_models,), summing to 1
+    models_ : list of the fitted components (the objects of ``models``)
+    grid_ : ndarray (n_grid, n_models), grid_scores_ : ndarray (n_grid,)
+        The weight vectors tried and their validation metric (tuning only).
+    R_ : csr_matrix (n_users, n_items), binary training matrix
+    n_users_, n_items_ : int
+
+    Notes
+    -----
+    Among weight vectors with the best validation metric, the one closest
+    to uniform weights is chosen (then the first in grid order). The
+    components stay fitted on ``train`` when ``validation`` is given: refit
+    them on train ∪ validation yourself if you want to use it for the
+    final model.
+    """
+
+    def __init__(self, models, weights=None, normalization="minmax", metric="recall", k=20,
+                 step=0.1, validation_size=0.2, refit=False, random_state=0):
+        self.models = models
+        self.weights = weights
+        self.normalization = normalization
+        self.metric = metric
+        self.k = k
+        self.step = step
+        self.validation_size = validation_size
+        self.refit = refit
+        self.random_state = random_state
+
+    # ------------------------------------------------------------ checks
+    def _check_params(self):
+        models = self.models
+        if isinstance(models, Recommender) or not isinstance(models, (list, tuple)) \
+                or len(models) == 0:
+            raise ValueError("models must be a non-empty list of recommenders, got "
+                             f"{type(models).__name__}")
+        for m, model in enumerate(models):
+            if not isinstance(model, Recommender):
+                raise TypeError(f"models[{m}] must be a Recommender, got {type(model).__name__}")
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, "
+                             f"got {self.normalization!r}")
+        if self.metric not in TUNING_METRICS:
+            raise ValueError(f"metric must be one of {TUNING_METRICS}, got {self.metric!r}")
+        if isinstance(self.k, bool) or not isinstance(self.k, numbers.Integral) or self.k < 1:
+            raise ValueError(f"k must be a positive integer, got {self.k!r}")
+        s = self.step
+        if isinstance(s, bool) or not isinstance(s, numbers.Real) or not 0 < s <= 1:
+            raise ValueError(f"step must be a number in (0, 1], got {s!r}")
+        v = self.validation_size
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 < v < 1:
+            raise ValueError(f"validation_size must be a number in (0, 1), got {v!r}")
+        w = self.weights
+        if w is None or (isinstance(w, str) and w == "tune"):
+            return None
+        if isinstance(w, str):
+            raise ValueError(f"weights must be None, 'tune' or one number per model, got {w!r}")
+        w = np.asarray(w, dtype=np.float64)
+        if w.shape != (len(models),):
+            raise ValueError(f"weights must hold one number per model ({len(models)}), "
+                             f"got shape {w.shape}")
+        if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+            raise ValueError(f"weights must be finite, non-negative and not all 0, got {w}")
+        return w / w.sum()
+
+    # ------------------------------------------------------------ fitting
+    def fit(self, train, validation=None):
+        r"""Fit the components, then set the weights (given, uniform or tuned).
+
+        Parameters
+        ----------
+        train : Interactions
+        validation : Interactions, optional
+            Held-out interactions in the same id space: the weights are
+            tuned on them (``weights`` must be None or ``"tune"``).
+
+        Returns
+        -------
+        self
+        """
+        fixed = self._check_params()
+        check_interactions(train)
+        if validation is not None:
+            if fixed is not None:
+                raise ValueError("fit got a validation set but weights are fixed; pass "
+                                 "weights=None or 'tune' to tune them on it")
+            check_interactions(validation, "validation")
+            if (validation.n_users, validation.n_items) != (train.n_users, train.n_items):
+                raise ValueError(f"validation has {validation.n_users} users and "
+                                 f"{validation.n_items} items, train {train.n_users} and "
+                                 f"{train.n_items}: they must share one id space")
+        tune = validation is not None or (isinstance(self.weights, str))
+        R = self._fit_interactions(train)                                 # (n_users, n_items)
+        self.models_ = list(self.models)
+
+        if tune and validation is None:
+            from ..split import random_split
+            sub, held = random_split(train, test_size=self.validation_size,
+                                     random_state=self.random_state)
+            probes = [_clone(m).fit(sub) for m in self.models_]
+            self._tune(probes, sub.to_csr(), held)
+            for m in self.models_:
+                m.fit(train)
+        else:
+            for j, m in enumerate(self.models_):
+                if self.refit or not _is_fitted(m):
+                    m.fit(train)
+                elif (m.n_users_, m.n_items_) != R.shape:
+                    raise ValueError(f"models[{j}] ({type(m).__name__}) was fitted on "
+                                     f"{m.n_users_} users x {m.n_items_} items, train has "
+                                     f"{R.shape[0]} x {R.shape[1]}")
+            if tune:
+                self._tune(self.models_, R, validation)
+            else:
+                n = len(self.models_)
+                self.weights_ = fixed if fixed is not None else np.full(n, 1.0 / n)
+        return self
+
+    def _tune(self, models, E, validation):
+        r"""Grid search of the weights on ``validation``, training items ``E`` excluded."""
+        from ..metrics import ndcg_at_k, recall_at_k
+        from ..rank import top_k
+
+        metric_at_k = recall_at_k if self.metric == "recall" else ndcg_at_k
+        T = sp.csr_matrix(validation.to_csr())                            # (n_users, n_items)
+        T = T - T.multiply(E)                                             # a seen item can't be hit
+        T.eliminate_zeros()
+        users = np.flatnonzero(np.diff(T.indptr) > 0)
+        if users.size == 0:
+            raise ValueError("no user has a validation item that is not a training item: "
+                             "nothing to tune the weights on")
+        grid = simplex_grid(len(models), float(self.step))                # (n_grid, M)
+        if grid.shape[0] > MAX_GRID:
+            raise ValueError(f"the weight grid has {grid.shape[0]} points for {len(models)} "
+                             f"models at step {self.step}; use a coarser step")
+        total = np.zeros(grid.shape[0])
+        for start in range(0, users.size, self.score_batch_size):
+            batch = users[start:start + self.score_batch_size]
+            E_b, T_b = E[batch], T[batch]
+            Z = self._normalized_parts(models, batch, E_b)                # M x (b, n_items)
+            for g, w in enumerate(grid):
+                S = sum(w_m * Z_m for w_m, Z_m in zip(w, Z) if w_m > 0)   # (b, n_items)
+                L, _ = top_k(S, self.k, exclude=E_b)                      # (b, k)
+                total[g] += metric_at_k(L, T_b, self.k).sum()
+        self.grid_ = grid
+        self.grid_scores_ = total / users.size
+        best = self.grid_scores_.max()
+        ties = np.flatnonzero(self.grid_scores_ >= best - 1e-12)
+        spread = np.linalg.norm(grid[ties] - 1.0 / len(models), axis=1)
+        self.weights_ = grid[ties[np.argmin(spread)]].copy()
+
+    def _normalized_parts(self, models, users, E_b):
+        """The normalised score matrix of each model for ``users``."""
+        return [normalize_scores(m.score(users), self.normalization, exclude=E_b)
+                for m in models]
+
+    # ------------------------------------------------------------ scoring
+    def _score_batch(self, users):
+        r"""``Σ_m w_m N(s^{(m)})``: (len(users), n_items) float64."""
+        E_b = self.R_[users]
+        S = np.zeros((users.shape[0], self.n_items_))                     # (b, n_items)
+        for w, m in zip(self.weights_, self.models_):
+            if w > 0:
+                S += w * normalize_scores(m.score(users), self.normalization, exclude=E_b)
+        return S

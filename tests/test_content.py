@@ -1,0 +1,156 @@
+"""ContentBased, the tokenizer and TF-IDF: hand-computed profiles and cosines."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from minigraphrec import DataError, Interactions
+from minigraphrec.models import ContentBased
+from minigraphrec.models.content import tfidf_matrix, tokenize
+
+# three items over two features: q0 = (1, 0), q1 = (0, 1), q2 = (1, 1)
+FEATURES = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+
+
+def small_train(item_features=None, weights=None):
+    # user 0 took item 0; user 1 took items 0 and 1; user 2 took nothing
+    return Interactions([0, 1, 1], [0, 0, 1], n_users=3, n_items=3, weights=weights,
+                        item_features=item_features, item_feature_names=["a", "b"]
+                        if item_features is not None else None)
+
+
+def test_tokenize():
+    assert tokenize("Sci-Fi, 1995: 科幻片") == ["sci", "fi", "1995", "科", "幻", "片"]
+    assert tokenize("Star_Wars  IV") == ["star", "wars", "iv"]
+    assert tokenize("abc中文") == ["abc", "中", "文"]
+    assert tokenize("Über café") == ["über", "café"]
+    assert tokenize(" ,.; ") == []
+    with pytest.raises(TypeError, match="str"):
+        tokenize(3)
+
+
+def test_tfidf_matrix_by_hand():
+    X, vocab = tfidf_matrix(["a b a", "b c", "c c d"])
+    assert vocab == ["a", "b", "c", "d"]
+    l3, l15 = np.log(3.0), np.log(1.5)                            # idf: df 1 and df 2 of N = 3
+    rows = np.array([[2 * l3, l15, 0, 0],
+                     [0, l15, l15, 0],
+                     [0, 0, 2 * l15, l3]])
+    expected = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    np.testing.assert_allclose(X.toarray(), expected, rtol=1e-15)
+
+
+def test_tfidf_term_everywhere_gets_zero_and_min_df():
+    X, vocab = tfidf_matrix(["x y", "x z", "x"])
+    assert vocab == ["x", "y", "z"]
+    np.testing.assert_array_equal(X[:, 0].toarray(), 0.0)         # log(3/3) = 0
+    np.testing.assert_array_equal(X[2].toarray(), 0.0)            # only "x": zero row, no NaN
+    X2, vocab2 = tfidf_matrix(["x y", "x z", "x"], min_df=2)
+    assert vocab2 == ["x"] and X2.shape == (3, 1)
+
+
+def test_tfidf_rejects_bad_input():
+    with pytest.raises(TypeError, match="single str"):
+        tfidf_matrix("one text")
+    with pytest.raises(TypeError, match=r"texts\[1\]"):
+        tfidf_matrix(["ok", None])
+    with pytest.raises(ValueError, match="min_df"):
+        tfidf_matrix(["a"], min_df=0)
+
+
+def test_cosine_scores_by_hand():
+    model = ContentBased().fit(small_train(FEATURES))
+    S = model.score([0, 1, 2])
+    r = 1 / np.sqrt(2)
+    # user 0: p = q0 = (1, 0); user 1: p = mean of unit q0, q1 = (.5, .5)
+    np.testing.assert_allclose(S[0], [1.0, 0.0, r], rtol=1e-15)
+    np.testing.assert_allclose(S[1], [r, r, 1.0], rtol=1e-15)
+    np.testing.assert_array_equal(S[2], 0.0)                      # no items: zero profile
+    np.testing.assert_allclose(model.user_profiles_[1], [0.5, 0.5])
+    assert model.feature_names_ == ["a", "b"]
+    items, _ = model.recommend([1], k=1)
+    assert items[0, 0] == 2
+
+
+def test_normalize_items_changes_the_profile():
+    # items with more features pull the mean profile harder without normalisation
+    F = np.array([[3.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    raw = ContentBased(item_features=F, normalize_items=False).fit(small_train())
+    np.testing.assert_allclose(raw.user_profiles_[1], [1.5, 0.5])
+    unit = ContentBased(item_features=F).fit(small_train())
+    np.testing.assert_allclose(unit.user_profiles_[1], [0.5, 0.5])
+    p = np.array([1.5, 0.5])
+    np.testing.assert_allclose(raw.score([1])[0, 2], p.sum() / (np.linalg.norm(p) * np.sqrt(2)),
+                               rtol=1e-15)
+
+
+def test_weighted_profile():
+    model = ContentBased(weighted=True).fit(small_train(FEATURES, weights=[1.0, 3.0, 1.0]))
+    np.testing.assert_allclose(model.user_profiles_[1], [0.75, 0.25], rtol=1e-15)
+    with pytest.raises(DataError, match="non-negative"):
+        ContentBased(weighted=True).fit(small_train(FEATURES, weights=[1.0, -3.0, 1.0]))
+
+
+def test_item_without_features_scores_zero():
+    F = np.array([[1.0, 0.0], [0.0, 0.0], [1.0, 1.0]])
+    S = ContentBased(item_features=F).fit(small_train()).score([0, 1])
+    np.testing.assert_array_equal(S[:, 1], 0.0)
+    assert np.all(np.isfinite(S))
+
+
+def test_sparse_features_equal_dense():
+    rng = np.random.default_rng(0)
+    F = (rng.random((20, 8)) < 0.3) * rng.random((20, 8))
+    u = rng.integers(0, 10, 60)
+    i = rng.integers(0, 20, 60)
+    train = Interactions(u, i, n_users=10, n_items=20)
+    users = np.arange(10)
+    dense = ContentBased(item_features=F).fit(train).score(users)
+    sparse = ContentBased(item_features=sp.csr_matrix(F)).fit(train).score(users)
+    np.testing.assert_allclose(sparse, dense, rtol=1e-13, atol=1e-15)
+
+
+def test_text_path_recommends_the_similar_item():
+    texts = ["space opera starship", "space starship battle", "romantic comedy wedding",
+             "wedding comedy", "space alien starship"]
+    # user 0 liked the two space films, user 1 the two comedies
+    train = Interactions([0, 0, 1, 1], [0, 1, 2, 3], n_users=2, n_items=5)
+    model = ContentBased.from_texts(texts).fit(train)
+    items, _ = model.recommend([0, 1], k=1)
+    assert items[0, 0] == 4
+    assert model.feature_names_[0] == "alien"
+    S = model.score([1])
+    assert S[0, 4] == 0.0                                          # no shared term
+    same = ContentBased(item_texts=texts).fit(train).score([0, 1])
+    np.testing.assert_array_equal(same, model.score([0, 1]))
+
+
+def test_given_matrix_overrides_train_features():
+    train = small_train(FEATURES)
+    other = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    S = ContentBased(item_features=other).fit(train).score([0])
+    np.testing.assert_allclose(S[0], [1.0, 0.0, 1 / np.sqrt(2)], rtol=1e-15)
+
+
+def test_errors():
+    with pytest.raises(DataError, match="needs item features"):
+        ContentBased().fit(small_train())
+    with pytest.raises(ValueError, match="not both"):
+        ContentBased(item_features=FEATURES, item_texts=["a", "b", "c"]).fit(small_train())
+    with pytest.raises(DataError, match="2 rows, expected one per item"):
+        ContentBased(item_features=FEATURES[:2]).fit(small_train())
+    with pytest.raises(DataError, match="NaN"):
+        ContentBased(item_features=np.full((3, 2), np.nan)).fit(small_train())
+    with pytest.raises(DataError, match="no columns"):
+        ContentBased(item_features=np.zeros((3, 0))).fit(small_train())
+    with pytest.raises(DataError, match="2-d"):
+        ContentBased(item_features=np.ones(3)).fit(small_train())
+    with pytest.raises(DataError, match="2 texts"):
+        ContentBased(item_texts=["a", "b"]).fit(small_train())
+    with pytest.raises(DataError, match="no term"):
+        ContentBased(item_texts=["", "", ""]).fit(small_train())
+    with pytest.raises(TypeError, match="single str"):
+        ContentBased.from_texts("abc")
+    with pytest.raises(ValueError, match="min_df"):
+        ContentBased(item_texts=["a", "b", "c"], min_df=0).fit(small_train())
+    with pytest.raises(RuntimeError, match="not fitted"):
+        ContentBased().score([0])

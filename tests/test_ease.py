@@ -1,0 +1,123 @@
+"""EASE: the closed form against its objective (per-column solve, KKT, a generic optimiser)."""
+import numpy as np
+import pytest
+import scipy.optimize
+import scipy.sparse as sp
+
+from minigraphrec import Interactions
+from minigraphrec.models import EASE
+
+
+def checkerboard(n_blocks=2, users_per_block=4, items_per_block=4):
+    users, items, held = [], [], []
+    for b in range(n_blocks):
+        for j in range(users_per_block):
+            u = b * users_per_block + j
+            miss = b * items_per_block + j % items_per_block
+            held.append(miss)
+            for i in range(b * items_per_block, (b + 1) * items_per_block):
+                if i != miss:
+                    users.append(u)
+                    items.append(i)
+    return (Interactions(users, items, n_users=n_blocks * users_per_block,
+                         n_items=n_blocks * items_per_block), np.array(held))
+
+
+def random_train(seed, n_users=25, n_items=8, density=0.35):
+    rng = np.random.default_rng(seed)
+    R = (rng.random((n_users, n_items)) < density).astype(float)
+    u, i = np.nonzero(R)
+    return Interactions(u, i, n_users=n_users, n_items=n_items), R
+
+
+@pytest.mark.parametrize("l2", [0.5, 10.0, 500.0])
+def test_closed_form_equals_per_column_ridge_regression(l2):
+    # with diag(B) = 0 the objective separates over columns: column j is the ridge
+    # regression of R[:, j] on the other columns.
+    train, R = random_train(0)
+    B = EASE(l2=l2).fit(train).B_
+    n = R.shape[1]
+    for j in range(n):
+        others = [i for i in range(n) if i != j]
+        X = R[:, others]
+        b = np.linalg.solve(X.T @ X + l2 * np.eye(n - 1), X.T @ R[:, j])
+        np.testing.assert_allclose(B[others, j], b, rtol=1e-9, atol=1e-12)
+        assert B[j, j] == 0.0
+
+
+def test_kkt_conditions():
+    # gradient of ||R - RB||² + λ||B||² is 2((RᵀR + λI) B - RᵀR); at the constrained
+    # optimum it vanishes off the diagonal (the diagonal carries the multipliers).
+    train, R = random_train(1, n_users=40, n_items=10)
+    l2 = 3.0
+    B = EASE(l2=l2).fit(train).B_
+    G = R.T @ R
+    grad = (G + l2 * np.eye(10)) @ B - G
+    off = ~np.eye(10, dtype=bool)
+    np.testing.assert_allclose(grad[off], 0.0, atol=1e-10)
+    assert np.abs(np.diag(grad)).max() > 1e-3                     # the constraint is active
+
+
+def test_closed_form_equals_generic_optimiser():
+    train, R = random_train(2, n_users=12, n_items=5)
+    l2 = 2.0
+    n = 5
+    off = ~np.eye(n, dtype=bool)
+
+    def objective(x):
+        B = np.zeros((n, n))
+        B[off] = x
+        E = R - R @ B
+        grad = -2 * R.T @ E + 2 * l2 * B
+        return np.sum(E ** 2) + l2 * np.sum(B ** 2), grad[off]
+
+    res = scipy.optimize.minimize(objective, np.zeros(off.sum()), jac=True, method="L-BFGS-B",
+                                  options=dict(gtol=1e-12, ftol=1e-15, maxiter=10000))
+    assert res.success
+    B = EASE(l2=l2).fit(train).B_
+    np.testing.assert_allclose(B[off], res.x, atol=1e-6)
+
+
+def test_scores_are_r_times_b():
+    train, R = random_train(3)
+    model = EASE(l2=5.0).fit(train)
+    users = np.array([0, 7, 24])
+    np.testing.assert_allclose(model.score(users), R[users] @ model.B_, rtol=1e-12, atol=1e-15)
+
+
+def test_checkerboard_held_out_item_comes_first():
+    train, held = checkerboard()
+    items, _ = EASE(l2=1.0).fit(train).recommend(np.arange(train.n_users), k=1)
+    np.testing.assert_array_equal(items[:, 0], held)
+
+
+def test_item_without_users_neither_gives_nor_gets_score():
+    train = Interactions([0, 0, 1, 2], [0, 1, 1, 0], n_users=3, n_items=3)
+    model = EASE(l2=1.0).fit(train)
+    np.testing.assert_array_equal(model.B_[2], 0.0)
+    np.testing.assert_array_equal(model.B_[:, 2], 0.0)
+
+
+def test_memory_guard():
+    train, _ = random_train(4, n_items=8)
+    with pytest.raises(ValueError, match=r"8 x 8 float64.*max_items=7"):
+        EASE(max_items=7).fit(train)
+    assert EASE(max_items=None).fit(train).B_.shape == (8, 8)
+
+
+@pytest.mark.parametrize("params,match", [
+    (dict(l2=0.0), "l2"), (dict(l2=-1.0), "l2"), (dict(l2=np.nan), "l2"),
+    (dict(l2="big"), "l2"), (dict(l2=True), "l2"),
+    (dict(max_items=0), "max_items"), (dict(max_items=2.5), "max_items"),
+])
+def test_bad_hyperparameters(params, match):
+    train, _ = random_train(5)
+    with pytest.raises(ValueError, match=match):
+        EASE(**params).fit(train)
+
+
+def test_unfitted_and_bad_input():
+    with pytest.raises(RuntimeError, match="not fitted"):
+        EASE().score([0])
+    with pytest.raises(TypeError, match="Interactions"):
+        EASE().fit(sp.eye(3, format="csr"))

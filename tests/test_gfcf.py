@@ -1,0 +1,165 @@
+"""GF-CF: the batched sparse scores against the dense formula, solvers, edge cases."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from minigraphrec import Interactions
+from minigraphrec.models import GFCF
+from minigraphrec.models.gfcf import normalized_interactions, top_right_singular_vectors
+
+
+def random_train(seed, n_users=30, n_items=40, density=0.12, empty_user=None, empty_item=None):
+    rng = np.random.default_rng(seed)
+    R = (rng.random((n_users, n_items)) < density).astype(float)
+    if empty_user is not None:
+        R[empty_user] = 0
+    if empty_item is not None:
+        R[:, empty_item] = 0
+    u, i = np.nonzero(R)
+    return Interactions(u, i, n_users=n_users, n_items=n_items), R
+
+
+def dense_gfcf(R, alpha, k):
+    """The paper's formula computed naively with dense matrices (zero degree -> 0)."""
+    du, di = R.sum(1), R.sum(0)
+    inv = lambda d: np.where(d > 0, 1 / np.sqrt(np.where(d > 0, d, 1)), 0.0)
+    Rt = np.diag(inv(du)) @ R @ np.diag(inv(di))
+    _, _, Vt = np.linalg.svd(Rt)
+    V = Vt[:k].T
+    linear = R @ Rt.T @ Rt
+    ideal = R @ np.diag(inv(di)) @ V @ V.T @ np.diag(np.sqrt(di))
+    return linear + alpha * ideal
+
+
+def checkerboard(n_blocks=2, users_per_block=4, items_per_block=4):
+    users, items, held = [], [], []
+    for b in range(n_blocks):
+        for j in range(users_per_block):
+            u = b * users_per_block + j
+            miss = b * items_per_block + j % items_per_block
+            held.append(miss)
+            for i in range(b * items_per_block, (b + 1) * items_per_block):
+                if i != miss:
+                    users.append(u)
+                    items.append(i)
+    return (Interactions(users, items, n_users=n_blocks * users_per_block,
+                         n_items=n_blocks * items_per_block), np.array(held))
+
+
+def test_normalized_interactions_by_hand():
+    R = sp.csr_matrix(np.array([[1., 1., 0.], [1., 0., 0.]]))
+    Rt, du, di = normalized_interactions(R)
+    np.testing.assert_array_equal(du, [2, 1])
+    np.testing.assert_array_equal(di, [2, 1, 0])
+    expected = [[1 / np.sqrt(4), 1 / np.sqrt(2), 0], [1 / np.sqrt(2), 0, 0]]
+    np.testing.assert_allclose(Rt.toarray(), expected, rtol=1e-15)
+
+
+@pytest.mark.parametrize("alpha,k", [(0.3, 5), (1.0, 12), (0.0, 5)])
+def test_batched_scores_equal_dense_formula(alpha, k):
+    train, R = random_train(0, empty_user=3, empty_item=7)
+    model = GFCF(alpha=alpha, n_factors=k, svd_solver="dense", dtype="float64").fit(train)
+    model.score_batch_size = 7                                    # several batches in recommend
+    users = np.arange(train.n_users)
+    S = model.score(users)
+    assert S.dtype == np.float64 and S.shape == (30, 40)
+    np.testing.assert_allclose(S, dense_gfcf(R, alpha, k), rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(S[3], 0.0)                      # user without items
+    np.testing.assert_array_equal(S[:, 7], 0.0)                   # item without users
+    items, _ = model.recommend(users, k=3)
+    expected = np.argsort(-np.where(R > 0, -np.inf, S), axis=1, kind="stable")[:, :3]
+    np.testing.assert_array_equal(items[np.arange(30) != 3], expected[np.arange(30) != 3])
+
+
+def test_float32_close_to_float64():
+    train, _ = random_train(1)
+    users = np.arange(30)
+    a = GFCF(n_factors=6, svd_solver="dense", dtype="float32").fit(train).score(users)
+    b = GFCF(n_factors=6, svd_solver="dense", dtype="float64").fit(train).score(users)
+    assert a.dtype == np.float32
+    np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("solver", ["arpack", "propack", "randomized"])
+def test_solvers_agree_with_lapack(solver):
+    train, R = random_train(2, n_users=50, n_items=60, density=0.1)
+    Rt, _, _ = normalized_interactions(sp.csr_matrix(R))
+    k = 4
+    s_all = np.linalg.svd(Rt.toarray(), compute_uv=False)
+    assert s_all[k - 1] - s_all[k] > 1e-3                         # a spectral gap at k
+    s_ref, V_ref = top_right_singular_vectors(Rt, k, "dense")
+    s, V = top_right_singular_vectors(Rt, k, solver, random_state=3, n_oversamples=20,
+                                      n_power_iter=40)
+    np.testing.assert_allclose(s, s_ref, rtol=1e-9)
+    np.testing.assert_allclose(V @ V.T, V_ref @ V_ref.T, atol=1e-8)  # same subspace
+    np.testing.assert_allclose(V.T @ V, np.eye(k), atol=1e-10)
+
+
+def test_dense_solver_returns_descending_values():
+    _, R = random_train(3)
+    Rt, _, _ = normalized_interactions(sp.csr_matrix(R))
+    s, V = top_right_singular_vectors(Rt, 10, "dense")
+    assert np.all(np.diff(s) <= 0) and V.shape == (40, 10)
+    np.testing.assert_allclose(s, np.linalg.svd(Rt.toarray(), compute_uv=False)[:10])
+
+
+def test_randomized_solver_handles_rank_deficiency():
+    # rank 2, sketch of 2 + 6 columns: Y^T Y is singular and CholeskyQR falls back to QR
+    rng = np.random.default_rng(4)
+    A = sp.csr_matrix(rng.random((20, 2)) @ rng.random((2, 15)))
+    s, V = top_right_singular_vectors(A, 2, "randomized", n_oversamples=6, n_power_iter=3)
+    s_ref, V_ref = top_right_singular_vectors(A, 2, "dense")
+    np.testing.assert_allclose(s, s_ref, rtol=1e-10)
+    np.testing.assert_allclose(V @ V.T, V_ref @ V_ref.T, atol=1e-10)
+
+
+@pytest.mark.parametrize("solver", ["arpack", "propack", "randomized"])
+def test_same_seed_same_scores(solver):
+    train, _ = random_train(5, n_users=40, n_items=50)
+    users = np.arange(40)
+    a = GFCF(n_factors=5, svd_solver=solver, random_state=11, dtype="float64").fit(train)
+    b = GFCF(n_factors=5, svd_solver=solver, random_state=11, dtype="float64").fit(train)
+    np.testing.assert_array_equal(a.score(users), b.score(users))
+
+
+def test_numba_backend_equals_numpy():
+    train, _ = random_train(6)
+    users = np.arange(30)
+    a = GFCF(n_factors=5, svd_solver="dense", dtype="float64", backend="numpy").fit(train)
+    b = GFCF(n_factors=5, svd_solver="dense", dtype="float64", backend="numba").fit(train)
+    np.testing.assert_allclose(a.score(users), b.score(users), rtol=1e-13, atol=1e-15)
+
+
+def test_alpha_zero_is_the_linear_filter_without_svd():
+    train, R = random_train(7)
+    model = GFCF(alpha=0.0, n_factors=10_000, dtype="float64").fit(train)  # n_factors unused
+    assert model.V_.shape == (40, 0) and model.singular_values_.shape == (0,)
+    du, di = R.sum(1), R.sum(0)
+    Rt = R / np.sqrt(np.outer(np.where(du > 0, du, 1), np.where(di > 0, di, 1)))
+    np.testing.assert_allclose(model.score(np.arange(30)), R @ Rt.T @ Rt, rtol=1e-12)
+
+
+def test_checkerboard_held_out_item_comes_first():
+    train, held = checkerboard()
+    items, _ = GFCF(n_factors=2).fit(train).recommend(np.arange(train.n_users), k=1)
+    np.testing.assert_array_equal(items[:, 0], held)
+
+
+@pytest.mark.parametrize("params,match", [
+    (dict(alpha=-0.1), "alpha"), (dict(alpha=np.nan), "alpha"), (dict(alpha=True), "alpha"),
+    (dict(n_factors=0), "n_factors"), (dict(n_factors=2.0), "n_factors"),
+    (dict(n_oversamples=-1), "n_oversamples"), (dict(n_power_iter=-1), "n_power_iter"),
+    (dict(svd_solver="lanczos"), "svd_solver"), (dict(dtype="float16"), "dtype"),
+    (dict(backend="torch"), "backend"),
+    (dict(n_factors=31), r"n_factors=31 is too large for a 30 x 40 .*<= 30"),
+    (dict(n_factors=30, svd_solver="arpack"), r"n_factors=30 .*'arpack' .*< 30"),
+])
+def test_bad_hyperparameters(params, match):
+    train, _ = random_train(8)
+    with pytest.raises(ValueError, match=match):
+        GFCF(**params).fit(train)
+
+
+def test_unfitted():
+    with pytest.raises(RuntimeError, match="not fitted"):
+        GFCF().score([0])

@@ -1,0 +1,219 @@
+"""Hybrid: per-user normalisations by hand, the weight grid, tuning where the answer is known."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from minigraphrec import Interactions
+from minigraphrec.models import Hybrid, ItemKNN, Popularity, Recommender
+from minigraphrec.models.hybrid import normalize_scores, simplex_grid
+
+
+class FixedScores(Recommender):
+    """A stand-in recommender whose scores are a given matrix."""
+
+    def __init__(self, S):
+        self.S = S
+
+    def fit(self, train):
+        self._fit_interactions(train)
+        return self
+
+    def _score_batch(self, users):
+        return np.asarray(self.S, dtype=np.float64)[users]
+
+
+# ------------------------------------------------------------ normalisation
+def test_minmax_and_zscore_by_hand_over_candidates():
+    S = np.array([[1.0, 2.0, 3.0, 4.0]])
+    seen = sp.csr_matrix(np.array([[0, 0, 0, 1]]))               # item 3 is a training item
+    np.testing.assert_allclose(normalize_scores(S, "minmax", seen), [[0, 0.5, 1, 1.5]])
+    sd = np.sqrt(2 / 3)                                           # population std of 1, 2, 3
+    np.testing.assert_allclose(normalize_scores(S, "zscore", seen),
+                               [[-1 / sd, 0, 1 / sd, 2 / sd]], rtol=1e-15)
+    np.testing.assert_allclose(normalize_scores(S, "minmax"), [[0, 1 / 3, 2 / 3, 1]])
+
+
+def test_rank_by_hand_with_ties_and_exclusion():
+    S = np.array([[5.0, 5.0, 1.0], [1.0, 2.0, 3.0]])
+    seen = sp.csr_matrix(np.array([[0, 0, 0], [0, 0, 1]]))
+    Z = normalize_scores(S, "rank", seen)
+    np.testing.assert_allclose(Z[0], [2 / 3, 2 / 3, 0.5 / 3])      # mid-rank of the tie
+    np.testing.assert_allclose(Z[1], [0.25, 0.75, 1.0])            # candidates 1, 2; 3 above all
+
+
+def test_rank_is_invariant_to_monotone_rescaling():
+    rng = np.random.default_rng(0)
+    S = rng.standard_normal((5, 30))
+    np.testing.assert_array_equal(normalize_scores(S, "rank"),
+                                  normalize_scores(np.exp(3 * S) + 7, "rank"))
+
+
+def test_constant_and_fully_excluded_rows():
+    S = np.array([[2.0, 2.0, 2.0], [1.0, 2.0, 3.0]])
+    everything = sp.csr_matrix(np.array([[0, 0, 0], [1, 1, 1]]))
+    for method in ("minmax", "zscore"):
+        Z = normalize_scores(S, method, everything)
+        np.testing.assert_array_equal(Z[0], 0.0)
+        np.testing.assert_allclose(Z[1], normalize_scores(S[1:], method)[0])  # all excluded: use all
+    np.testing.assert_allclose(normalize_scores(S, "rank")[0], 0.5)
+
+
+def test_normalize_rejects_bad_input():
+    with pytest.raises(ValueError, match="normalization"):
+        normalize_scores(np.ones((1, 2)), "softmax")
+    with pytest.raises(ValueError, match=r"entry \(0, 1\) is nan"):
+        normalize_scores(np.array([[1.0, np.nan]]), "minmax")
+    with pytest.raises(ValueError, match="2-d"):
+        normalize_scores(np.ones(3), "minmax")
+    with pytest.raises(ValueError, match="exclude has shape"):
+        normalize_scores(np.ones((1, 2)), "minmax", sp.csr_matrix((2, 2)))
+
+
+# ---------------------------------------------------------------- the grid
+@pytest.mark.parametrize("n_models,step,n_points", [(1, 0.5, 1), (2, 0.1, 11), (3, 0.1, 66),
+                                                    (4, 0.25, 35)])
+def test_simplex_grid(n_models, step, n_points):
+    grid = simplex_grid(n_models, step)
+    assert grid.shape == (n_points, n_models)
+    np.testing.assert_allclose(grid.sum(axis=1), 1.0)
+    assert grid.min() >= 0
+    assert len({tuple(np.round(w, 9)) for w in grid}) == n_points
+    with pytest.raises(ValueError, match="step"):
+        simplex_grid(2, 0.3)
+
+
+# ------------------------------------------------------------------ tuning
+def oracle_and_decoy(n_users=6, n_items=10, seed=0):
+    """Validation item v_u per user; the good model ranks it first, the bad one a decoy.
+
+    After min-max normalisation the good model gives v_u 1 and the decoy 0.99, the
+    bad one v_u 0 and the decoy 1: a blend with good weight g ranks v_u first iff
+    g > 1/1.01, i.e. only g = 1 on a 0.1 grid.
+    """
+    rng = np.random.default_rng(seed)
+    train_items = np.arange(n_users)                              # user u took item u
+    val_items = (train_items + 3) % n_items
+    decoys = (train_items + 5) % n_items
+    good = rng.uniform(0.0, 0.5, (n_users, n_items))
+    bad = rng.uniform(0.5, 0.9, (n_users, n_items))
+    for u in range(n_users):
+        good[u, train_items[u]] = bad[u, train_items[u]] = 0.3
+        good[u, val_items[u]], good[u, decoys[u]] = 1.0, 0.99
+        good[u, good[u] < 1e-3] = 0.2
+        bad[u, val_items[u]], bad[u, decoys[u]] = 0.0, 1.0
+    users = np.arange(n_users)
+    train = Interactions(users, train_items, n_users=n_users, n_items=n_items)
+    val = Interactions(users, val_items, n_users=n_users, n_items=n_items)
+    return train, val, good, bad
+
+
+def test_tuning_puts_all_weight_on_the_good_model():
+    train, val, good, bad = oracle_and_decoy()
+    hybrid = Hybrid([FixedScores(bad), FixedScores(good)], k=1).fit(train, validation=val)
+    np.testing.assert_array_equal(hybrid.weights_, [0.0, 1.0])
+    g = hybrid.grid_[:, 1]
+    np.testing.assert_allclose(hybrid.grid_scores_[g == 1.0], 1.0)
+    np.testing.assert_allclose(hybrid.grid_scores_[g < 1.0], 0.0)
+    items, _ = hybrid.recommend(np.arange(6), k=1)
+    np.testing.assert_array_equal(items[:, 0], (np.arange(6) + 3) % 10)
+
+
+def test_tuning_with_ndcg_and_weights_tune_string():
+    train, val, good, bad = oracle_and_decoy(seed=1)
+    hybrid = Hybrid([FixedScores(good), FixedScores(bad)], weights="tune", metric="ndcg", k=1)
+    hybrid.fit(train, validation=val)
+    np.testing.assert_array_equal(hybrid.weights_, [1.0, 0.0])
+
+
+def test_ties_go_to_the_most_uniform_weights():
+    train, val, good, _ = oracle_and_decoy()
+    hybrid = Hybrid([FixedScores(good), FixedScores(good)], k=1, step=0.25)
+    hybrid.fit(train, validation=val)
+    np.testing.assert_allclose(hybrid.grid_scores_, 1.0)          # every blend is perfect
+    np.testing.assert_array_equal(hybrid.weights_, [0.5, 0.5])
+
+
+def test_internal_holdout_refits_components_on_all_of_train():
+    rng = np.random.default_rng(3)
+    u = rng.integers(0, 40, 400)
+    i = np.where(u < 20, rng.integers(0, 15, 400), rng.integers(15, 30, 400))  # two blocks
+    train = Interactions(u, i, n_users=40, n_items=30)
+    knn, pop = ItemKNN(k_neighbors=10), Popularity()
+    hybrid = Hybrid([knn, pop], weights="tune", step=0.5).fit(train)
+    assert hybrid.grid_.shape == (3, 2)
+    assert hybrid.grid_scores_.shape == (3,)
+    assert hybrid.models_[0] is knn
+    assert (knn.R_ != train.to_csr()).nnz == 0                    # refitted on the whole train
+    assert hybrid.weights_[0] >= 0.5                              # block structure: kNN wins
+    again = Hybrid([ItemKNN(k_neighbors=10), Popularity()], weights="tune", step=0.5).fit(train)
+    np.testing.assert_array_equal(again.grid_scores_, hybrid.grid_scores_)   # seeded split
+
+
+# ------------------------------------------------------- fixed and default weights
+def test_fixed_weights_blend_by_hand():
+    train, _, good, bad = oracle_and_decoy()
+    hybrid = Hybrid([FixedScores(good), FixedScores(bad)], weights=[1, 3],
+                    normalization="zscore").fit(train)
+    np.testing.assert_allclose(hybrid.weights_, [0.25, 0.75])
+    users = np.array([4, 1])
+    E = train.to_csr()[users]
+    expected = (0.25 * normalize_scores(good[users], "zscore", E)
+                + 0.75 * normalize_scores(bad[users], "zscore", E))
+    np.testing.assert_allclose(hybrid.score(users), expected, rtol=1e-15)
+
+
+def test_default_weights_are_uniform_and_fitted_components_are_kept():
+    train, _, good, bad = oracle_and_decoy()
+    a = FixedScores(good).fit(train)
+    a.marker = "kept"
+    hybrid = Hybrid([a, FixedScores(bad)]).fit(train)
+    np.testing.assert_array_equal(hybrid.weights_, [0.5, 0.5])
+    assert hybrid.models_[0].marker == "kept"
+    assert not hasattr(hybrid, "grid_")
+
+
+def test_fitted_component_of_other_shape_is_rejected():
+    train, _, good, _ = oracle_and_decoy()
+    small = Interactions([0], [0], n_users=2, n_items=10)
+    a = FixedScores(good[:2]).fit(small)
+    with pytest.raises(ValueError, match=r"models\[0\].*2 users x 10 items"):
+        Hybrid([a]).fit(train)
+    Hybrid([a], refit=True).fit(train)                            # refit: fine
+
+
+# ------------------------------------------------------------------ errors
+@pytest.mark.parametrize("params,exc,match", [
+    (dict(models=[]), ValueError, "non-empty list"),
+    (dict(models=ItemKNN()), ValueError, "non-empty list"),
+    (dict(models=[ItemKNN(), "pop"]), TypeError, r"models\[1\]"),
+    (dict(weights=[1.0]), ValueError, "one number per model"),
+    (dict(weights=[1.0, -1.0]), ValueError, "non-negative"),
+    (dict(weights=[0.0, 0.0]), ValueError, "not all 0"),
+    (dict(weights="auto"), ValueError, "weights"),
+    (dict(normalization="softmax"), ValueError, "normalization"),
+    (dict(metric="auc"), ValueError, "metric"),
+    (dict(k=0), ValueError, "k must"),
+    (dict(step=0.0), ValueError, "step"),
+    (dict(step=1.5), ValueError, "step"),
+    (dict(validation_size=1.0), ValueError, "validation_size"),
+])
+def test_bad_hyperparameters(params, exc, match):
+    train, _, _, _ = oracle_and_decoy()
+    kw = dict(models=[ItemKNN(), Popularity()])
+    kw.update(params)
+    with pytest.raises(exc, match=match):
+        Hybrid(**kw).fit(train)
+
+
+def test_validation_errors():
+    train, val, good, bad = oracle_and_decoy()
+    models = [FixedScores(good), FixedScores(bad)]
+    with pytest.raises(ValueError, match="weights are fixed"):
+        Hybrid(models, weights=[1, 1]).fit(train, validation=val)
+    other = Interactions([0], [0], n_users=7, n_items=10)
+    with pytest.raises(ValueError, match="one id space"):
+        Hybrid(models).fit(train, validation=other)
+    with pytest.raises(ValueError, match="nothing to tune"):
+        Hybrid(models).fit(train, validation=train)              # every item already seen
+    with pytest.raises(RuntimeError, match="not fitted"):
+        Hybrid(models).score([0])

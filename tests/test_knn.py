@@ -1,0 +1,252 @@
+"""ItemKNN / UserKNN: weighting, pruned similarity and scores against hand computations."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from minigraphrec import Interactions
+from minigraphrec.models import ItemKNN, UserKNN
+from minigraphrec.models.knn import bm25_weight, tfidf_weight, topk_similarity
+
+
+def checkerboard(n_blocks=2, users_per_block=4, items_per_block=4):
+    """Users only take items of their own block; user u misses one in-block item.
+
+    Returns (train Interactions, held-out item per user).
+    """
+    users, items, held = [], [], []
+    for b in range(n_blocks):
+        for j in range(users_per_block):
+            u = b * users_per_block + j
+            miss = b * items_per_block + j % items_per_block
+            held.append(miss)
+            for i in range(b * items_per_block, (b + 1) * items_per_block):
+                if i != miss:
+                    users.append(u)
+                    items.append(i)
+    n_users, n_items = n_blocks * users_per_block, n_blocks * items_per_block
+    return Interactions(users, items, n_users=n_users, n_items=n_items), np.array(held)
+
+
+def random_binary(rng, shape, density):
+    return sp.random(*shape, density=density, random_state=rng, format="csr",
+                     data_rvs=np.ones)
+
+
+def dense_reference(X, k, similarity="cosine", shrink=0.0):
+    """Dense pruned similarity: full matrix, zero diagonal, top-k by (value desc, index asc)."""
+    X = np.asarray(X.todense() if sp.issparse(X) else X, dtype=np.float64)
+    D = X @ X.T
+    if similarity == "cosine":
+        n = np.linalg.norm(X, axis=1)
+        den = np.outer(n, n) + shrink
+        D = np.where(den > 0, D / np.where(den > 0, den, 1.0), 0.0)
+    np.fill_diagonal(D, 0.0)
+    out = np.zeros_like(D)
+    for a in range(D.shape[0]):
+        order = sorted(range(D.shape[1]), key=lambda b: (-D[a, b], b))
+        kept = [b for b in order[:k] if D[a, b] > 0]
+        out[a, kept] = D[a, kept]
+    return out
+
+
+# ----------------------------------------------------------------- weighting
+X_COUNTS = sp.csr_matrix(np.array([[1., 0., 2., 0.],
+                                   [0., 3., 1., 0.],
+                                   [1., 1., 1., 0.]]))
+
+
+def test_tfidf_weight_by_hand():
+    # N = 3 documents; df = (2, 2, 3, 0); idf = (log 3/2, log 3/2, log 1 = 0, -)
+    a = np.log(1.5)
+    expected = np.array([[1 * a, 0, 0, 0],
+                         [0, 3 * a, 0, 0],
+                         [1 * a, 1 * a, 0, 0]])
+    W = tfidf_weight(X_COUNTS)
+    np.testing.assert_allclose(W.toarray(), expected, rtol=1e-15, atol=0)
+    assert W.shape == X_COUNTS.shape
+
+
+def test_bm25_weight_by_hand():
+    K1, B = 1.2, 0.75
+    idf = [np.log(1.5), np.log(1.5), 0.0, 0.0]
+    length = [3.0, 4.0, 3.0]
+    mean = 10.0 / 3.0
+    expected = np.zeros((3, 4))
+    for d in range(3):
+        for t in range(4):
+            x = X_COUNTS[d, t]
+            if x:
+                expected[d, t] = idf[t] * x * (K1 + 1) / (x + K1 * (1 - B + B * length[d] / mean))
+    np.testing.assert_allclose(bm25_weight(X_COUNTS, K1, B).toarray(), expected,
+                               rtol=1e-14, atol=0)
+
+
+def test_bm25_with_b0_k1_0_is_binary_idf():
+    # K1 = 0: x (0 + 1) / (x + 0) = 1 for every stored x, so w = idf
+    W = bm25_weight(X_COUNTS, K1=0.0, B=0.0).toarray()
+    np.testing.assert_allclose(W, (X_COUNTS.toarray() > 0) * np.log([1.5, 1.5, 1.0, 1.0]))
+
+
+@pytest.mark.parametrize("K1,B", [(-0.1, 0.5), (1.0, 1.5), (1.0, -0.1), (np.nan, 0.5)])
+def test_bm25_rejects_bad_parameters(K1, B):
+    with pytest.raises(ValueError, match="K1|B"):
+        bm25_weight(X_COUNTS, K1, B)
+
+
+def test_weighting_rejects_negative_or_dense_input():
+    with pytest.raises(ValueError, match="non-negative"):
+        tfidf_weight(sp.csr_matrix(np.array([[1.0, -1.0]])))
+    with pytest.raises(TypeError, match="sparse"):
+        tfidf_weight(np.ones((2, 2)))
+
+
+# ---------------------------------------------------------------- similarity
+def test_similarity_by_hand_with_shrink_and_pruning():
+    # items as rows: i0 = (1,1,1), i1 = (1,0,1), i2 = (0,1,1) over 3 users
+    R = np.array([[1, 1, 0], [1, 0, 1], [1, 1, 1]], dtype=float)
+    X = sp.csr_matrix(R.T)
+    full = topk_similarity(X, k_neighbors=None).toarray()
+    c = 2 / np.sqrt(6)
+    np.testing.assert_allclose(full, [[0, c, c], [c, 0, 0.5], [c, 0.5, 0]], rtol=1e-15)
+    shrunk = topk_similarity(X, k_neighbors=None, shrink=1.0).toarray()
+    cs = 2 / (np.sqrt(6) + 1)
+    np.testing.assert_allclose(shrunk, [[0, cs, cs], [cs, 0, 1 / 3], [cs, 1 / 3, 0]], rtol=1e-15)
+    # k = 1: row 0 has a tie (items 1 and 2): the smaller id wins
+    top1 = topk_similarity(X, k_neighbors=1).toarray()
+    np.testing.assert_allclose(top1, [[0, c, 0], [c, 0, 0], [c, 0, 0]], rtol=1e-15)
+    dot = topk_similarity(X, k_neighbors=None, similarity="dot").toarray()
+    np.testing.assert_array_equal(dot, [[0, 2, 2], [2, 0, 1], [2, 1, 0]])
+
+
+@pytest.mark.parametrize("k", [1, 3, 7, None])
+@pytest.mark.parametrize("similarity,shrink", [("cosine", 0.0), ("cosine", 2.5), ("dot", 0.0)])
+@pytest.mark.parametrize("block_size", [1, 4, None])
+def test_similarity_matches_dense_reference(k, similarity, shrink, block_size):
+    rng = np.random.default_rng(5)
+    X = random_binary(rng, (23, 30), 0.15)
+    keep = np.ones(23)
+    keep[3] = 0.0
+    X = sp.csr_matrix(sp.diags(keep) @ X)                          # row 3 all zero
+    X.eliminate_zeros()
+    assert X[3].nnz == 0
+    S = topk_similarity(X, k, similarity, shrink, block_size)
+    expected = dense_reference(X, 23 if k is None else k, similarity, shrink)
+    np.testing.assert_allclose(S.toarray(), expected, rtol=1e-14, atol=0)
+    assert np.all(np.diff(S.indptr) <= (23 if k is None else k))
+    assert np.all(S.data > 0) and np.all(S.diagonal() == 0)
+    assert S.has_sorted_indices
+
+
+def test_similarity_with_weights_matches_dense_reference():
+    rng = np.random.default_rng(6)
+    X = sp.random(15, 20, density=0.3, random_state=rng, format="csr")
+    W = bm25_weight(X)
+    np.testing.assert_allclose(topk_similarity(W, 4, shrink=0.5, block_size=2).toarray(),
+                               dense_reference(W, 4, shrink=0.5), rtol=1e-13, atol=0)
+
+
+# --------------------------------------------------------------- estimators
+@pytest.mark.parametrize("cls", [ItemKNN, UserKNN])
+@pytest.mark.parametrize("weighting", [None, "tfidf", "bm25"])
+def test_checkerboard_held_out_item_comes_first(cls, weighting):
+    train, held = checkerboard()
+    model = cls(k_neighbors=5, weighting=weighting).fit(train)
+    items, scores = model.recommend(np.arange(train.n_users), k=2)
+    np.testing.assert_array_equal(items[:, 0], held)
+    assert np.all(scores[:, 0] > 0)
+    assert np.all(scores[:, 1] == 0)                               # other block: no similarity
+
+
+def test_item_knn_scores_are_r_times_w():
+    rng = np.random.default_rng(1)
+    R = random_binary(rng, (30, 25), 0.2)
+    coo = R.tocoo()
+    train = Interactions(coo.row, coo.col, n_users=30, n_items=25)
+    model = ItemKNN(k_neighbors=6, shrink=1.0, weighting="tfidf").fit(train)
+    W = dense_reference(tfidf_weight(R.T.tocsr()), 6, shrink=1.0)
+    np.testing.assert_allclose(model.similarity_.toarray(), W, rtol=1e-13, atol=0)
+    np.testing.assert_allclose(model.score(np.arange(30)), R.toarray() @ W, rtol=1e-13, atol=0)
+
+
+def test_user_knn_scores_are_w_times_r():
+    rng = np.random.default_rng(2)
+    R = random_binary(rng, (30, 25), 0.2)
+    coo = R.tocoo()
+    train = Interactions(coo.row, coo.col, n_users=30, n_items=25)
+    model = UserKNN(k_neighbors=4, weighting="bm25", similarity="dot", K1=2.0, B=0.5).fit(train)
+    W = dense_reference(bm25_weight(R, 2.0, 0.5), 4, similarity="dot")
+    np.testing.assert_allclose(model.similarity_.toarray(), W, rtol=1e-13, atol=0)
+    users = np.array([3, 0, 29])
+    np.testing.assert_allclose(model.score(users), W[users] @ R.toarray(), rtol=1e-13, atol=0)
+
+
+def test_bm25_cosine_equals_tfidf_cosine_on_binary_data():
+    # the module docstring's remark: the BM25 factor is constant per row for binary data
+    rng = np.random.default_rng(3)
+    R = random_binary(rng, (40, 30), 0.15)
+    coo = R.tocoo()
+    train = Interactions(coo.row, coo.col, n_users=40, n_items=30)
+    a = ItemKNN(k_neighbors=None, weighting="bm25").fit(train).similarity_
+    b = ItemKNN(k_neighbors=None, weighting="tfidf").fit(train).similarity_
+    np.testing.assert_allclose(a.toarray(), b.toarray(), rtol=1e-12, atol=1e-15)
+    c = ItemKNN(k_neighbors=None, weighting="bm25", shrink=1.0).fit(train).similarity_
+    assert not np.allclose(c.toarray(), b.toarray())
+
+
+def test_block_size_does_not_change_the_model():
+    rng = np.random.default_rng(4)
+    R = random_binary(rng, (50, 37), 0.1)
+    coo = R.tocoo()
+    train = Interactions(coo.row, coo.col, n_users=50, n_items=37)
+    a = ItemKNN(k_neighbors=5, block_size=1).fit(train).similarity_
+    b = ItemKNN(k_neighbors=5, block_size=37).fit(train).similarity_
+    assert (a != b).nnz == 0
+
+
+def test_empty_user_and_item_score_zero():
+    train = Interactions([0, 0, 1], [0, 1, 1], n_users=3, n_items=3)
+    for cls in (ItemKNN, UserKNN):
+        S = cls().fit(train).score([0, 1, 2])
+        np.testing.assert_array_equal(S[2], 0.0)                  # user 2 took nothing
+        np.testing.assert_array_equal(S[:, 2], 0.0)               # item 2 nobody took
+        assert np.all(np.isfinite(S))
+
+
+# ---------------------------------------------------------------- errors
+@pytest.mark.parametrize("params,match", [
+    (dict(k_neighbors=0), "k_neighbors"),
+    (dict(k_neighbors=2.5), "k_neighbors"),
+    (dict(k_neighbors=True), "k_neighbors"),
+    (dict(shrink=-1.0), "shrink"),
+    (dict(shrink=np.inf), "shrink"),
+    (dict(shrink=1.0, similarity="dot"), "shrink"),
+    (dict(similarity="pearson"), "similarity"),
+    (dict(weighting="idf"), "weighting"),
+    (dict(weighting="bm25", K1=-1.0), "K1"),
+    (dict(weighting="bm25", B=2.0), "B"),
+    (dict(block_size=0), "block_size"),
+])
+@pytest.mark.parametrize("cls", [ItemKNN, UserKNN])
+def test_bad_hyperparameters_are_rejected(cls, params, match):
+    train, _ = checkerboard()
+    with pytest.raises(ValueError, match=match):
+        cls(**params).fit(train)
+
+
+@pytest.mark.parametrize("cls", [ItemKNN, UserKNN])
+def test_unfitted_and_bad_input(cls):
+    with pytest.raises(RuntimeError, match="not fitted"):
+        cls().score([0])
+    with pytest.raises(TypeError, match="Interactions"):
+        cls().fit(np.ones((3, 3)))
+    train, _ = checkerboard()
+    model = cls().fit(train)
+    with pytest.raises(ValueError, match="user id 8"):
+        model.score([8])
+
+
+def test_get_params_roundtrip():
+    model = ItemKNN(k_neighbors=7, weighting="bm25", K1=3.0)
+    params = model.get_params()
+    assert params["k_neighbors"] == 7 and params["K1"] == 3.0
+    assert UserKNN(**params).get_params() == params

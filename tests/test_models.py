@@ -1,0 +1,426 @@
+"""The trainable models: MF, LightGCN (and its batch-restricted propagation), GCN, NGCF.
+
+Gradients are checked in tests/test_gradients.py (MODEL_CASES); here: the
+forward values against references written out in dense NumPy, the
+batch-restricted LightGCN against the full-graph one and its kernels against
+the SciPy reference, and the estimator contract.
+"""
+import numba
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import minigraphrec as mgr
+from minigraphrec.batch import PairBatch, PointBatch
+from minigraphrec.data import Interactions
+from minigraphrec.errors import DataError
+from minigraphrec.kernels import propagate_rows as kernels
+from minigraphrec.losses import softplus
+from minigraphrec.models import GCN, MF, NGCF, LightGCN
+from minigraphrec.models import lightgcn as lg
+from minigraphrec.ops.propagate import lightgcn_backward, lightgcn_forward
+
+
+# ===================================================================== data
+def _interactions(n_users=9, n_items=11, density=0.3, seed=0, features=False):
+    """A random bipartite graph; user 0 has no interaction (an isolated node) and item 0 neither."""
+    rng = np.random.default_rng(seed)
+    R = rng.random((n_users, n_items)) < density
+    R[0, :] = False
+    R[:, 0] = False
+    R[1, 1] = True                                     # no empty graph
+    u, i = np.nonzero(R)
+    kw = {}
+    if features:
+        kw = dict(user_features=rng.random((n_users, 3)),
+                  item_features=sp.random(n_items, 4, density=0.5, random_state=seed,
+                                          format="csr"))
+    return Interactions(u, i, n_users=n_users, n_items=n_items, **kw)
+
+
+def _dense_a_hat(train):
+    """D^{-1/2} A D^{-1/2} of the bipartite graph, dense, isolated rows zero."""
+    R = train.to_csr().toarray()
+    n_u, n_i = R.shape
+    A = np.zeros((n_u + n_i, n_u + n_i))
+    A[:n_u, n_u:] = R
+    A[n_u:, :n_u] = R.T
+    deg = A.sum(1)
+    inv = np.where(deg > 0, 1 / np.sqrt(np.maximum(deg, 1)), 0)
+    return inv[:, None] * A * inv[None, :]
+
+
+def _bpr_batch():
+    return PairBatch.make([1, 2, 3, 2, 8], [1, 2, 5, 2, 10], [3, 0, 4, 7, 9])
+
+
+def _bce_batch():
+    return PointBatch.make([1, 2, 3, 2, 8], [1, 2, 5, 0, 10], [1, 0, 1, 0, 1])
+
+
+# ======================================================== reference losses
+def _expected_loss(E, E0, batch, n_users, reg):
+    """DESIGN.md's loss, written out: E final and E0 layer-0 tables (users first)."""
+    u = batch.users
+    if isinstance(batch, PairBatch):
+        i, j = n_users + batch.pos, n_users + batch.neg
+        s_pos = np.sum(E[u] * E[i], axis=1)
+        s_neg = np.sum(E[u] * E[j], axis=1)
+        main = np.mean(np.log1p(np.exp(s_neg - s_pos)))
+        l2 = sum(np.sum(E0[idx] ** 2) for idx in (u, i, j))
+    else:
+        i = n_users + batch.items
+        x = np.sum(E[u] * E[i], axis=1)
+        y = batch.labels
+        main = np.mean(-y * np.log(1 / (1 + np.exp(-x))) - (1 - y) * np.log(1 / (1 + np.exp(x))))
+        l2 = sum(np.sum(E0[idx] ** 2) for idx in (u, i))
+    return main + reg * 0.5 * l2 / u.shape[0]
+
+
+@pytest.mark.parametrize("batch", [_bpr_batch(), _bce_batch()], ids=["bpr", "bce"])
+@pytest.mark.parametrize("K", [0, 1, 3])
+def test_lightgcn_loss_matches_dense_formula(batch, K):
+    train = _interactions()
+    model = LightGCN(dim=4, n_layers=K, reg=0.3, dtype="float64", random_state=0).fit(train, epochs=0)
+    E0 = model.params["E0"]
+    A = _dense_a_hat(train)
+    E = sum(np.linalg.matrix_power(A, k) @ E0 for k in range(K + 1)) / (K + 1)
+    loss, grads = model.loss_and_grad(batch)
+    assert loss == pytest.approx(_expected_loss(E, E0, batch, 9, 0.3), rel=1e-12)
+    assert set(grads) == {"E0"} and grads["E0"].shape == E0.shape
+    assert grads["E0"].dtype == np.float64
+
+
+@pytest.mark.parametrize("batch", [_bpr_batch(), _bce_batch()], ids=["bpr", "bce"])
+def test_mf_loss_matches_formula_and_lightgcn_with_zero_layers(batch):
+    train = _interactions()
+    mf = MF(dim=4, reg=0.3, dtype="float64", random_state=0).fit(train, epochs=0)
+    E0 = mf.params["E0"]
+    loss, grads = mf.loss_and_grad(batch)
+    assert loss == pytest.approx(_expected_loss(E0, E0, batch, 9, 0.3), rel=1e-12)
+    light = LightGCN(dim=4, n_layers=0, reg=0.3, dtype="float64", random_state=0).fit(train, epochs=0)
+    np.testing.assert_array_equal(light.params["E0"], E0)         # same initialisation
+    loss0, grads0 = light.loss_and_grad(batch)
+    assert loss0 == pytest.approx(loss, rel=1e-15)
+    np.testing.assert_allclose(grads0["E0"], grads["E0"], rtol=1e-14, atol=1e-17)
+
+
+def test_bpr_loss_hand_computed():
+    """One user, one positive, one negative, 1-d embeddings: numbers by hand."""
+    train = Interactions([0], [0], n_users=1, n_items=2)
+    model = MF(dim=1, reg=0.5, dtype="float64").fit(train, epochs=0)
+    model.params["E0"][:] = [[2.0], [1.0], [-1.0]]                 # e_u, e_i, e_j
+    loss, grads = model.loss_and_grad(PairBatch.make([0], [0], [1]))
+    # s_pos = 2, s_neg = -2: softplus(-4) + 0.5 * 0.5 * (4 + 1 + 1)
+    assert loss == pytest.approx(np.log1p(np.exp(-4.0)) + 1.5, rel=1e-15)
+    sig = 1 / (1 + np.exp(4.0))                                    # σ(s_neg - s_pos)
+    # dL/de_u = σ·(e_j - e_i) + reg e_u; dL/de_i = -σ e_u + reg e_i; dL/de_j = σ e_u + reg e_j
+    np.testing.assert_allclose(grads["E0"][:, 0],
+                               [sig * (-2.0) + 1.0, -sig * 2 + 0.5, sig * 2 - 0.5], rtol=1e-14)
+
+
+# ============================================== batch-restricted LightGCN
+def _random_graph(seed, n_users=40, n_items=50, density=0.08):
+    """Â of a random bipartite graph with isolated nodes, and a float64 E0."""
+    train = _interactions(n_users, n_items, density, seed)
+    model = LightGCN(dim=6, n_layers=3, dtype="float64", random_state=seed).fit(train, epochs=0)
+    return model.A_hat_, model.params["E0"]
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("K", [0, 1, 2, 3, 4])
+@pytest.mark.parametrize("n_seeds", [1, 6, 60])
+def test_rows_forward_backward_equal_full_graph(backend, K, n_seeds):
+    A_hat, E0 = _random_graph(K + n_seeds)
+    rng = np.random.default_rng(K)
+    nodes = np.unique(rng.integers(0, A_hat.shape[0], n_seeds))
+    nodes[0] = 0                                                   # an isolated node
+    nodes = np.unique(nodes)
+    E_rows, cache = lg.lightgcn_rows_forward(A_hat, E0, K, nodes, backend=backend)
+    E_full, c_full = lightgcn_forward(A_hat, E0, K, A_hat_T=A_hat)
+    np.testing.assert_allclose(E_rows, E_full[nodes], rtol=1e-12, atol=1e-15)
+    dE_rows = rng.standard_normal(E_rows.shape)
+    dE = np.zeros_like(E_full)
+    dE[nodes] = dE_rows
+    dE0 = lg.lightgcn_rows_backward(cache, dE_rows)
+    np.testing.assert_allclose(dE0, lightgcn_backward(c_full, dE), rtol=1e-12, atol=1e-15)
+
+
+def test_rows_propagation_stops_the_ball_early_and_stays_exact():
+    """A batch whose 1-hop ball holds half the graph: the kernel stops expanding (hops < K-1)."""
+    A_hat, E0 = _random_graph(3, n_users=30, n_items=30, density=0.3)
+    nodes = np.arange(0, 60, 4)
+    level, hops = lg.hop_levels(A_hat, nodes, 2, backend="numba")
+    assert hops < 2
+    E_rows, cache = lg.lightgcn_rows_forward(A_hat, E0, 3, nodes)
+    E_full, c_full = lightgcn_forward(A_hat, E0, 3, A_hat_T=A_hat)
+    np.testing.assert_allclose(E_rows, E_full[nodes], rtol=1e-12, atol=1e-15)
+    dE_rows = np.random.default_rng(0).standard_normal(E_rows.shape)
+    dE = np.zeros_like(E_full)
+    dE[nodes] = dE_rows
+    np.testing.assert_allclose(lg.lightgcn_rows_backward(cache, dE_rows),
+                               lightgcn_backward(c_full, dE), rtol=1e-12, atol=1e-15)
+
+
+def test_hop_levels_kernel_equals_reference():
+    A_hat, _ = _random_graph(5, density=0.05)
+    nodes = np.array([2, 7, 45])
+    for n_hops in range(4):
+        level_ref, hops_ref = lg.hop_levels(A_hat, nodes, n_hops, backend="numpy")
+        level = np.empty(A_hat.shape[0], dtype=np.int32)
+        hops = kernels.hop_levels(A_hat.indptr, A_hat.indices, nodes, n_hops, A_hat.nnz + 1, level)
+        assert hops == hops_ref == n_hops
+        np.testing.assert_array_equal(level, level_ref)
+    # hand case: path 0 - 1 - 2 - 3, node 4 isolated
+    P = sp.csr_matrix(np.diag(np.ones(3), 1) + np.diag(np.ones(3), -1))
+    P.resize(5, 5)
+    P = sp.csr_matrix(P)
+    level = np.empty(5, dtype=np.int32)
+    assert kernels.hop_levels(P.indptr, P.indices, np.array([0]), 2, 7, level) == 2
+    np.testing.assert_array_equal(level, [0, 1, 2, 3, 3])
+    # the wrapper stops once the ball's rows hold half of the 6 stored entries: {0, 1} has 3
+    level, hops = lg.hop_levels(P, np.array([0]), 2)
+    assert hops == 1
+    np.testing.assert_array_equal(level, [0, 1, 3, 3, 3])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pull_kernels_equal_scipy_reference(dtype):
+    A_hat, _ = _random_graph(7, density=0.2)
+    A = A_hat.astype(dtype)
+    rng = np.random.default_rng(0)
+    n = A.shape[0]
+    X = rng.standard_normal((n, 5)).astype(dtype)
+    base = rng.standard_normal((n, 5)).astype(dtype)
+    rows = np.sort(rng.choice(n, 30, replace=False))
+    level = rng.integers(0, 3, n).astype(np.int32)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-15)
+    bounds = kernels.row_blocks_of(A.indptr, rows, 7)
+    for has_base in (True, False):
+        expected = (base[rows] if has_base else 0) + A[rows] @ X
+        for serial in (True, False):
+            out = np.full((n, 5), np.nan, dtype=dtype)
+            if serial:
+                kernels.pull_block(A.indptr, A.indices, A.data, X, base, has_base, rows, 0, 30, out)
+            else:
+                kernels.pull_rows(A.indptr, A.indices, A.data, X, base, has_base, rows, bounds, out)
+            np.testing.assert_allclose(out[rows], expected, **tol)
+            assert np.isnan(np.delete(out, rows, axis=0)).all()     # other rows untouched
+    X_far = np.where((level <= 1)[:, None], X, np.nan).astype(dtype)   # farther rows never read
+    expected = A[rows] @ np.where((level <= 1)[:, None], X, 0)
+    out_serial = np.empty((n, 5), dtype=dtype)
+    kernels.pull_block_masked(A.indptr, A.indices, A.data, X_far, level, 1, rows, 0, 30, out_serial)
+    out_par = np.empty((n, 5), dtype=dtype)
+    kernels.pull_rows_masked(A.indptr, A.indices, A.data, X_far, level, 1, rows, bounds, out_par)
+    np.testing.assert_allclose(out_serial[rows], expected, **tol)
+    np.testing.assert_array_equal(out_par[rows], out_serial[rows])  # same bits, any split
+
+
+def test_row_blocks_of_balances_work():
+    indptr = np.array([0, 10, 10, 11, 12, 30, 31])
+    rows = np.array([0, 1, 2, 3, 4, 5])
+    bounds = kernels.row_blocks_of(indptr, rows, 3)
+    assert bounds[0] == 0 and bounds[-1] == 6 and np.all(np.diff(bounds) >= 0)
+    np.testing.assert_array_equal(kernels.row_blocks_of(indptr, rows[:0], 2), [0, 0, 0])
+
+
+def test_restricted_training_gives_same_bits_for_any_thread_count():
+    train = _interactions(60, 80, 0.2, seed=1)
+    runs = []
+    old = numba.get_num_threads()
+    try:
+        for threads in sorted({1, old}):
+            numba.set_num_threads(threads)
+            model = LightGCN(dim=8, epochs=2, batch_size=64, random_state=3).fit(train)
+            runs.append(model.params["E0"])
+    finally:
+        numba.set_num_threads(old)
+    for E0 in runs[1:]:
+        np.testing.assert_array_equal(E0, runs[0])
+
+
+def test_rows_wrappers_reject_bad_input():
+    A_hat, E0 = _random_graph(0)
+    with pytest.raises(TypeError, match="A_hat has dtype float64 and E0 float32"):
+        lg.lightgcn_rows_forward(A_hat, E0.astype(np.float32), 2, np.array([1]))
+    with pytest.raises(ValueError, match="distinct and sorted"):
+        lg.lightgcn_rows_forward(A_hat, E0, 2, np.array([3, 1]))
+    with pytest.raises(ValueError, match="node id 999 is out of range"):
+        lg.lightgcn_rows_forward(A_hat, E0, 2, np.array([1, 999]))
+    with pytest.raises(ValueError, match="backend"):
+        lg.lightgcn_rows_forward(A_hat, E0, 2, np.array([1]), backend="cuda")
+    with pytest.raises(ValueError, match="K must be"):
+        lg.lightgcn_rows_forward(A_hat, E0, -1, np.array([1]))
+    _, cache = lg.lightgcn_rows_forward(A_hat, E0, 2, np.array([1, 4]))
+    with pytest.raises(DataError, match=r"dE_rows must have shape \(2, 6\)"):
+        lg.lightgcn_rows_backward(cache, np.zeros((3, 6)))
+
+
+# ======================================================= estimator contract
+@pytest.mark.parametrize("cls, kw", [(MF, {}), (LightGCN, {}), (GCN, {}), (NGCF, {}),
+                                     (GCN, {"input": "features"})])
+def test_fit_epochs_zero_initialises_only(cls, kw):
+    train = _interactions(features=True)
+    model = cls(dim=4, random_state=0, **kw)
+    assert model.fit(train, epochs=0) is model
+    assert model.history_ == [] and model.step_ == 0
+    again = cls(dim=4, random_state=0, **kw).fit(train, epochs=0)
+    for k, v in model.params.items():
+        assert v.dtype == np.float32
+        np.testing.assert_array_equal(v, again.params[k])            # seeded initialisation
+    width = model.user_embeddings_.shape[1]
+    assert model.user_embeddings_.shape == (9, width)
+    assert model.item_embeddings_.shape == (11, width)
+    assert model.score([1, 2]).shape == (2, 11)
+    one = cls(dim=4, random_state=0, epochs=3, **kw).fit(train, epochs=1)
+    assert len(one.history_) == 1                                  # epochs=N overrides
+
+
+def test_params_layout():
+    train = _interactions(features=True)
+    light = LightGCN(dim=5, random_state=0).fit(train, epochs=0)
+    assert list(light.params) == ["E0"] and light.params["E0"].shape == (20, 5)
+    gcn = GCN(dim=5, n_layers=2, input="both", random_state=0).fit(train, epochs=0)
+    assert {k: v.shape for k, v in gcn.params.items()} == {
+        "E0": (20, 5), "W_user_in": (3, 5), "W_item_in": (4, 5),
+        "W0": (5, 5), "b0": (5,), "W1": (5, 5), "b1": (5,)}
+    ngcf = NGCF(dim=5, n_layers=2, random_state=0).fit(train, epochs=0)
+    assert sorted(ngcf.params) == sorted(["E0"] + [f"{w}_{l}" for l in range(2)
+                                                  for w in ("W1", "b1", "W2", "b2")])
+    assert ngcf.user_embeddings_.shape == (9, 15)                  # dim · (L + 1)
+
+
+def test_dtype_float64_and_bad_hyperparameters():
+    train = _interactions()
+    model = LightGCN(dim=3, dtype=np.float64).fit(train, epochs=0)
+    assert model.params["E0"].dtype == np.float64 and model.A_hat_.dtype == np.float64
+    for kw, msg in [({"loss": "mse"}, "loss must be one of"), ({"dtype": "int8"}, "dtype"),
+                    ({"lr": 0}, "lr must be"), ({"batch_size": 0}, "batch_size"),
+                    ({"metric": "recall"}, "metric must look like"),
+                    ({"scoring": "jaccard"}, "scoring"), ({"patience": 0}, "patience"),
+                    ({"dim": 0}, "dim"), ({"backend": "gpu"}, "backend")]:
+        with pytest.raises(ValueError, match=msg):
+            LightGCN(**kw).fit(train, epochs=0)
+    with pytest.raises(ValueError, match="epochs"):
+        LightGCN().fit(train, epochs=-1)
+    with pytest.raises(ValueError, match="normalization"):
+        GCN(normalization="row").fit(train, epochs=0)
+    with pytest.raises(ValueError, match="message_dropout"):
+        NGCF(message_dropout=1.0).fit(train, epochs=0)
+
+
+def test_loss_and_grad_rejects_bad_batches():
+    train = _interactions()
+    model = MF(dim=3).fit(train, epochs=0)
+    with pytest.raises(ValueError, match=r"batch.pos holds id 11, out of range 0..10"):
+        model.loss_and_grad(PairBatch.make([1], [11], [2]))
+    with pytest.raises(ValueError, match=r"batch.users holds id -1"):
+        model.loss_and_grad(PointBatch.make([-1], [1], [1]))
+    with pytest.raises(TypeError, match="PairBatch"):
+        model.loss_and_grad((np.array([1]), np.array([1]), np.array([2])))
+    with pytest.raises(ValueError, match="empty"):
+        model.loss_and_grad(PairBatch.make([], [], []))
+    with pytest.raises(RuntimeError, match="fit"):
+        MF().loss_and_grad(PairBatch.make([1], [1], [2]))
+
+
+def test_gcn_input_features_needs_features():
+    with pytest.raises(DataError, match="needs both user and item features"):
+        GCN(input="features").fit(_interactions(features=False), epochs=0)
+    # input="both" without features: id embeddings only
+    model = GCN(input="both", dim=3).fit(_interactions(features=False), epochs=0)
+    assert "W_user_in" not in model.params and "E0" in model.params
+
+
+@pytest.mark.parametrize("normalization, self_loops", [("sum", False), ("sum", True),
+                                                       ("symmetric", True), ("mean", False)])
+def test_gcn_forward_matches_dense_formula(normalization, self_loops):
+    """H^{l+1} = σ(Â H^l W^l + b^l), σ on hidden layers only, Â as documented."""
+    train = _interactions(features=True)
+    model = GCN(dim=4, n_layers=2, normalization=normalization, self_loops=self_loops,
+                input="both", dtype="float64", random_state=0).fit(train, epochs=0)
+    p = model.params
+    R = train.to_csr().toarray()
+    A = np.zeros((20, 20))
+    A[:9, 9:], A[9:, :9] = R, R.T
+    if self_loops:
+        A += np.eye(20)
+    deg = A.sum(1)
+    with np.errstate(divide="ignore"):
+        if normalization == "symmetric":
+            inv = np.where(deg > 0, deg ** -0.5, 0)
+            A = inv[:, None] * A * inv[None, :]
+        elif normalization == "mean":
+            A = np.where(deg[:, None] > 0, A / np.maximum(deg, 1)[:, None], 0)
+    X_u, X_i = train.user_features, train.item_features.toarray()
+    H = p["E0"] + np.vstack([X_u @ p["W_user_in"], X_i @ p["W_item_in"]])
+    H = np.maximum(A @ H @ p["W0"] + p["b0"], 0)
+    H = A @ H @ p["W1"] + p["b1"]                                  # last layer: no σ
+    np.testing.assert_allclose(np.vstack([model.user_embeddings_, model.item_embeddings_]), H,
+                               rtol=1e-12, atol=1e-14)
+
+
+def test_gcn_final_activation_applies_sigma_on_the_last_layer():
+    train = _interactions()
+    model = GCN(dim=4, final_activation=True, random_state=0).fit(train, epochs=0)
+    assert model.user_embeddings_.min() >= 0 and model.item_embeddings_.max() > 0
+
+
+def test_ngcf_forward_matches_dense_formula():
+    train = _interactions()
+    model = NGCF(dim=3, n_layers=2, message_dropout=0.0, dtype="float64",
+                 random_state=0).fit(train, epochs=0)
+    p, L = model.params, _dense_a_hat(train)
+    E, parts = p["E0"], [p["E0"]]
+    for l in range(2):
+        Z = (L @ E + E) @ p[f"W1_{l}"] + p[f"b1_{l}"] + ((L @ E) * E) @ p[f"W2_{l}"] + p[f"b2_{l}"]
+        E = np.where(Z > 0, Z, 0.2 * Z)
+        parts.append(E / np.linalg.norm(E, axis=1, keepdims=True))
+    expected = np.hstack(parts)
+    got = np.vstack([model.user_embeddings_, model.item_embeddings_])
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
+    # the training loss uses the same embeddings when dropout is off
+    batch = _bpr_batch()
+    assert model.loss_and_grad(batch)[0] == pytest.approx(
+        _expected_loss(expected, p["E0"], batch, 9, model.reg), rel=1e-12)
+
+
+def test_ngcf_dropout_is_fixed_within_a_step_and_changes_across_steps():
+    train = _interactions()
+    model = NGCF(dim=3, message_dropout=0.5, node_dropout=0.3, dtype="float64",
+                 random_state=0).fit(train, epochs=0)
+    batch = _bpr_batch()
+    first = model.loss_and_grad(batch)[0]
+    assert model.loss_and_grad(batch)[0] == first
+    model.step_ += 1
+    assert model.loss_and_grad(batch)[0] != first
+    no_drop = NGCF(dim=3, message_dropout=0.0, dtype="float64", random_state=0).fit(train, epochs=0)
+    np.testing.assert_array_equal(model.user_embeddings_, no_drop.user_embeddings_)  # eval: no dropout
+
+
+@pytest.mark.parametrize("scoring", ["dot", "cosine", "euclidean"])
+def test_scores_from_cached_embeddings(scoring):
+    train = _interactions()
+    model = LightGCN(dim=4, scoring=scoring, random_state=0).fit(train, epochs=0)
+    U = model.user_embeddings_.astype(np.float64)
+    V = model.item_embeddings_.astype(np.float64)
+    S = model.score([1, 4])
+    if scoring == "dot":
+        expected = U[[1, 4]] @ V.T
+    elif scoring == "cosine":
+        expected = (U[[1, 4]] / np.linalg.norm(U[[1, 4]], axis=1, keepdims=True)) @ \
+            (V / np.linalg.norm(V, axis=1, keepdims=True)).T
+    else:
+        expected = -np.linalg.norm(U[[1, 4]][:, None, :] - V[None, :, :], axis=2)
+    np.testing.assert_allclose(S, expected, rtol=1e-6, atol=1e-6)
+    items, _ = model.recommend([1, 4], k=3)
+    seen = train.to_csr()
+    for row, u in zip(items, [1, 4]):
+        assert not set(row) & set(seen[u].indices)                 # seen items excluded
+    E, _ = lightgcn_forward(model.A_hat_, model.params["E0"], 3, A_hat_T=model.A_hat_)
+    np.testing.assert_allclose(model.user_embeddings_, E[:9], rtol=1e-6)
+
+
+def test_top_level_exports():
+    assert mgr.MF is MF and mgr.LightGCN is LightGCN and mgr.GCN is GCN and mgr.NGCF is NGCF
+    assert LightGCN().get_params()["n_layers"] == 3

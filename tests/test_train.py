@@ -1,0 +1,156 @@
+"""The training loop: learning, determinism, early stopping, failure on NaN, history and logging."""
+import logging
+
+import numpy as np
+import pytest
+
+from minigraphrec import train as train_module
+from minigraphrec.data import Interactions
+from minigraphrec.metrics import evaluate
+from minigraphrec.models import GCN, MF, NGCF, LightGCN, Popularity
+from minigraphrec.train import bce_batches, bpr_batches
+
+
+def _planted(n_groups=4, users_per_group=25, items_per_group=20, p_in=0.5, seed=0):
+    """Users of group g take each item of group g with prob p_in, nothing else; split 70/30 per pair.
+
+    Every item of a group is equally popular, so popularity cannot tell the
+    groups apart, while any collaborative model can.
+    """
+    rng = np.random.default_rng(seed)
+    n_users, n_items = n_groups * users_per_group, n_groups * items_per_group
+    g_user = np.repeat(np.arange(n_groups), users_per_group)
+    g_item = np.repeat(np.arange(n_groups), items_per_group)
+    R = (g_user[:, None] == g_item[None, :]) & (rng.random((n_users, n_items)) < p_in)
+    u, i = np.nonzero(R)
+    test = rng.random(u.shape[0]) < 0.3
+    train = Interactions(u[~test], i[~test], n_users=n_users, n_items=n_items)
+    return train, Interactions(u[test], i[test], n_users=n_users, n_items=n_items)
+
+
+@pytest.mark.parametrize("model", [
+    MF(dim=16, lr=0.02, batch_size=128, epochs=8, random_state=0),
+    LightGCN(dim=16, lr=0.02, batch_size=128, epochs=4, random_state=0),
+    LightGCN(dim=16, loss="bce", n_negatives=2, lr=0.02, batch_size=256, epochs=4, random_state=0),
+    GCN(dim=16, lr=0.02, batch_size=128, epochs=4, random_state=0),
+    NGCF(dim=16, n_layers=2, lr=0.01, batch_size=128, epochs=4, random_state=0),
+], ids=["mf", "lightgcn-bpr", "lightgcn-bce", "gcn", "ngcf"])
+def test_training_beats_popularity_and_lowers_the_loss(model):
+    train, test = _planted()
+    pop = evaluate(Popularity().fit(train), test, k=10, metrics=["recall"])["recall@10"]
+    model.fit(train)
+    recall = evaluate(model, test, k=10, metrics=["recall"])["recall@10"]
+    losses = [r["loss"] for r in model.history_]
+    assert losses[-1] < losses[0]
+    assert recall > pop + 0.3, (recall, pop)                      # popularity ~ 10/80 of a group
+
+
+def test_same_seed_same_parameters_other_seed_other_parameters():
+    train, _ = _planted()
+    a = LightGCN(dim=8, epochs=2, batch_size=64, random_state=7).fit(train)
+    b = LightGCN(dim=8, epochs=2, batch_size=64, random_state=7).fit(train)
+    c = LightGCN(dim=8, epochs=2, batch_size=64, random_state=8).fit(train)
+    np.testing.assert_array_equal(a.params["E0"], b.params["E0"])
+    np.testing.assert_array_equal(a.user_embeddings_, b.user_embeddings_)
+    assert [r["loss"] for r in a.history_] == [r["loss"] for r in b.history_]
+    assert not np.array_equal(a.params["E0"], c.params["E0"])
+    d = NGCF(dim=4, n_layers=1, epochs=1, batch_size=64, random_state=7).fit(train)
+    e = NGCF(dim=4, n_layers=1, epochs=1, batch_size=64, random_state=7).fit(train)
+    for k in d.params:                                             # dropout seeded too
+        np.testing.assert_array_equal(d.params[k], e.params[k])
+
+
+def test_history_records_and_callback_and_logging(caplog):
+    train, val = _planted()
+    seen = []
+    with caplog.at_level(logging.INFO, logger="minigraphrec"):
+        model = MF(dim=8, epochs=3, batch_size=256, verbose=True, metric="ndcg@5",
+                   random_state=0).fit(train, validation=val, callback=seen.append)
+    assert [r["epoch"] for r in model.history_] == [1, 2, 3]
+    assert seen == model.history_
+    for r in model.history_:
+        assert {"epoch", "loss", "time", "eval_time", "ndcg@5", "recall@5"} <= set(r)
+        assert r["time"] > 0 and np.isfinite(r["loss"])
+    assert sum("MF epoch" in rec.getMessage() for rec in caplog.records) == 3
+    quiet = MF(dim=8, epochs=1, random_state=0)
+    with caplog.at_level(logging.INFO, logger="minigraphrec"):
+        caplog.clear()
+        quiet.fit(train)
+    assert not caplog.records                                      # not verbose: DEBUG only
+
+
+def test_early_stopping_restores_the_best_epoch(monkeypatch):
+    train, val = _planted()
+    scripted = iter([0.1, 0.3, 0.2, 0.25, 0.1, 0.9])              # best at epoch 2
+
+    def fake_evaluate(model, test, k, metrics):
+        return {"recall@20": next(scripted), "n_users": 1}
+
+    monkeypatch.setattr("minigraphrec.metrics.evaluate", fake_evaluate)
+    snapshots = []
+    model = LightGCN(dim=4, epochs=6, batch_size=256, patience=2, metric="recall@20",
+                     random_state=0)
+    model.fit(train, validation=val,
+              callback=lambda r: snapshots.append(model.params["E0"].copy()))
+    assert len(model.history_) == 4                                # stopped after 2 worse epochs
+    assert model.best_epoch_ == 2
+    np.testing.assert_array_equal(model.params["E0"], snapshots[1])
+    assert not np.array_equal(snapshots[1], snapshots[3])
+    E = np.vstack([model.user_embeddings_, model.item_embeddings_])   # cached from the best
+    np.testing.assert_array_equal(E, model._all_embeddings())
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_parameters(monkeypatch):
+    train, _ = _planted()
+    model = MF(dim=4, epochs=3, batch_size=64, random_state=0)
+    real = MF._loss_and_grad
+    calls = []
+    snapshots = []
+
+    def flaky(self, batch, reuse=False):
+        calls.append(1)
+        snapshots.append(self.params["E0"].copy())
+        loss, grads = real(self, batch, reuse)
+        return (float("nan") if len(calls) == 5 else loss), grads
+
+    monkeypatch.setattr(MF, "_loss_and_grad", flaky)
+    n_batches = -(-train.to_csr().nnz // 64)
+    with pytest.raises(FloatingPointError, match=r"non-finite .* epoch 1, batch 5 of "
+                                                 f"{n_batches}"):
+        model.fit(train)
+    np.testing.assert_array_equal(model.params["E0"], snapshots[4])   # the failing step not applied
+    assert model.step_ == 4 and model.history_ == []
+    np.testing.assert_array_equal(model.user_embeddings_, model.params["E0"][:100])
+
+
+def test_huge_learning_rate_fails_cleanly():
+    train, _ = _planted()
+    model = LightGCN(dim=8, lr=1e30, epochs=2, batch_size=64, random_state=0)
+    with pytest.raises(FloatingPointError, match="Try a smaller lr"):
+        model.fit(train)
+    assert np.all(np.isfinite(model.params["E0"]))
+
+
+def test_batches_cover_an_epoch():
+    train, _ = _planted()
+    R = train.to_csr()
+    rng = np.random.default_rng(0)
+    batches = bpr_batches(R, 100, rng)
+    assert sum(b.size for b in batches) == R.nnz
+    assert all(b.size == 100 for b in batches[:-1])
+    assert all(R[b.users, b.pos].all() and not R[b.users, b.neg].any() for b in batches)
+    point = bce_batches(R, 100, 3, rng)
+    labels = np.concatenate([b.labels for b in point])
+    assert labels.shape == (4 * R.nnz,) and labels.sum() == R.nnz
+    users = np.concatenate([b.users for b in point])
+    items = np.concatenate([b.items for b in point])
+    np.testing.assert_array_equal(np.asarray(R[users, items]).ravel(), labels)
+    assert not np.all(labels[:R.nnz] == 1)                         # shuffled
+
+
+def test_fit_validates_epochs_and_keeps_fitting_from_scratch():
+    train, _ = _planted()
+    model = MF(dim=4, epochs=1, random_state=0)
+    first = model.fit(train).params["E0"].copy()
+    np.testing.assert_array_equal(model.fit(train).params["E0"], first)   # refit = fresh start
+    assert train_module.logger.name == "minigraphrec"
