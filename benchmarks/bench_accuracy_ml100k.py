@@ -95,6 +95,8 @@ def train_ours(kind, train, test, epochs, seed, curve_every):
             m = scores_of(final_embeddings(model), train.n_users, train, test)
             curve.append({"epoch": record["epoch"], "loss": record["loss"],
                           "recall@20": m["recall@20"], "ndcg@20": m["ndcg@20"]})
+            print(f"  {kind} epoch {record['epoch']}: loss {record['loss']:.4f}, Recall@20 "
+                  f"{m['recall@20']:.4f}, NDCG@20 {m['ndcg@20']:.4f}", flush=True)
 
     model.fit(train, callback=callback)
     metrics = evaluate(model, test, k=20, metrics=METRICS)
@@ -122,6 +124,8 @@ def train_pyg(train, test, epochs, seed, curve_every, adjacency):
             m = scores_of(pyg.final_embeddings(), train.n_users, train, test)
             curve.append({"epoch": epoch, "loss": total / n,
                           "recall@20": m["recall@20"], "ndcg@20": m["ndcg@20"]})
+            print(f"  pyg epoch {epoch}: loss {total / n:.4f}, Recall@20 "
+                  f"{m['recall@20']:.4f}, NDCG@20 {m['ndcg@20']:.4f}", flush=True)
     return scores_of(pyg.final_embeddings(), train.n_users, train, test), times, curve
 
 

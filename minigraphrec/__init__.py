@@ -8,7 +8,8 @@ from .errors import DataError
 from .data import Interactions
 from .batch import PairBatch, PointBatch
 from . import datasets, split, graph, ops, losses, optim, gradcheck, metrics, rank
-from .models import Recommender, Popularity, MF, LightGCN, GCN, NGCF
+from .models import (Recommender, Popularity, MF, LightGCN, GCN, NGCF, GAT, ItemKNN, UserKNN,
+                     ContentBased, Hybrid, EASE, GFCF)
 from .metrics import evaluate
 from .optim import SGD, Adam
 from .gradcheck import check_vjp, check_grad, check_model_grads
@@ -17,7 +18,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DataError", "Interactions", "PairBatch", "PointBatch",
-    "Recommender", "Popularity", "MF", "LightGCN", "GCN", "NGCF",
+    "Recommender", "Popularity", "MF", "LightGCN", "GCN", "NGCF", "GAT",
+    "ItemKNN", "UserKNN", "ContentBased", "Hybrid", "EASE", "GFCF",
     "evaluate", "SGD", "Adam", "check_vjp", "check_grad", "check_model_grads",
     "datasets", "split", "graph", "ops", "losses", "optim", "gradcheck", "metrics", "rank",
 ]

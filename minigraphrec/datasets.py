@@ -1,8 +1,10 @@
 r"""Data sets: loaders for the usual interaction files, and embedded data.
 
-Loaders (all stream the file line by line and are strict: anything they
-cannot read exactly raises :class:`~minigraphrec.errors.DataError` naming the
-file, the 1-based line and the problem; nothing is skipped silently):
+Loaders (all stream their files -- a line, or a few MB of whole lines, at a
+time, never the whole file as one string -- and all are strict: anything
+they cannot read exactly raises :class:`~minigraphrec.errors.DataError`
+naming the file, the 1-based line and the problem; nothing is skipped
+silently):
 
 * :func:`load_lightgcn` -- LightGCN ``train.txt`` / ``test.txt`` adjacency lists;
 * :func:`load_triples` -- delimited ``user item [rating [timestamp]]`` lines;
@@ -27,14 +29,15 @@ Conventions shared by every loader
   file does not know is an error by default; with ``on_unknown="drop"`` it
   is dropped, a ``logging`` warning says how many, and ``test.n_dropped``
   holds the count (``0`` when nothing was dropped).
-* A file with no interactions (empty, or only a header, comments or blank
-  lines) is an error.
+* Blank lines are ignored. A file with no interactions (empty, or only a
+  header, comments or blank lines) is an error.
 * Repeated (user, item) pairs are kept as repeated events; see
   :class:`~minigraphrec.data.Interactions`.
 """
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import math
 import os
@@ -45,7 +48,7 @@ import urllib.error
 import urllib.request
 import zipfile
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import chain, repeat
 from pathlib import Path
 
 import numpy as np
@@ -174,7 +177,7 @@ def _read_adjacency(path):
             if not ids:                      # a blank line carries no data
                 continue
             user = ids[0]
-            if False:
+            if user in first_line_of:
                 raise _fail(path, lineno, f"user {user} is listed again (first at line "
                                           f"{first_line_of[user]}); the format has one line "
                                           f"per user")
@@ -204,9 +207,9 @@ def load_lightgcn(train_path, test_path=None, *, on_unknown="error"):
     and runs of blanks are accepted too). A user line may list no items.
     Raw ids are the internal ids (``user_ids[u] == u``), so ids never seen
     still get rows: ``n_users = max user id + 1`` and
-    ``n_items = max item id + 1`` over both files (with the default
-    ``on_unknown="error"`` the test ids are within the training range, so
-    this is the training maximum + 1).
+    ``n_items = max item id + 1`` over both files. As a test id above the
+    training maximum is an error (or dropped), that is the training
+    maximum + 1.
 
     Parameters
     ----------
@@ -276,7 +279,7 @@ def load_lightgcn(train_path, test_path=None, *, on_unknown="error"):
 
 
 # ============================================================ text tables
-# Delimited files are read a chunk of whole lines at a time (~4 MB). A chunk
+# Delimited files are read a chunk of whole lines (~4 MB) at a time. A chunk
 # is parsed with whole-chunk string operations when it looks regular (no
 # comment, no blank line, the right field count everywhere, numbers that
 # parse and are finite); otherwise, and whenever anything is off, the chunk is
@@ -289,11 +292,32 @@ _EDGE_SPACE = re.compile(r"^ | $", re.M)
 _ODD_ASCII_SPACE = "\t\r\f\v\x1c\x1d\x1e\x1f"
 
 
+def _has_space_besides(text, d):
+    """Whether fields may need stripping: non-ASCII text, or whitespace besides ``\\n``, ``d``."""
+    return not text.isascii() or any(c in text for c in " " + _ODD_ASCII_SPACE if c != d)
+
+
 def _single_spaced(text):
     """Whether whitespace in ``text`` is only single spaces between tokens and ``\\n``."""
     return not ("  " in text or "\n " in text or " \n" in text or text.startswith(" ")
                 or text.endswith(" ") or any(c in text for c in _ODD_ASCII_SPACE)
                 or (not text.isascii() and _SPACE_RUN.sub(" ", text) != text))
+
+
+def _whole_line_blocks(f):
+    """Yield the bytes of binary file ``f`` in blocks of about ``_CHUNK_BYTES`` whole lines."""
+    rest = b""
+    while True:
+        block = f.read(_CHUNK_BYTES)
+        if not block:
+            if rest:
+                yield rest                  # the last line, without a final newline
+            return
+        block = rest + block
+        cut = block.rfind(b"\n") + 1       # 0: no line ends here yet, read on
+        rest = block[cut:]
+        if cut:
+            yield block[:cut]
 
 
 def _first_lines(path, comments, encoding, n=2):
@@ -356,26 +380,24 @@ class _TableReader:
         self.header_line, self.comments, self.encoding = header_line, comments, encoding
         self.col_user, self.col_item = col_user, col_item
         self.col_weight, self.col_time = col_weight, col_time
+        # a line whose first non-blank characters are the comment prefix
+        self.comment_line = (None if not comments
+                             else re.compile(r"(?:^|\n)[^\S\n]*" + re.escape(comments)))
 
     def read(self):
         users, items, weights, times, lines = [], [], [], [], []
         start = 0                                   # lines before the current chunk
         with open(self.path, "rb") as f:
-            while True:
-                chunk = f.readlines(_CHUNK_BYTES)
-                if not chunk:
-                    break
+            for chunk in _whole_line_blocks(f):
                 part = self._chunk_fast(chunk, start) or self._chunk_by_line(chunk, start)
                 for acc, new in zip((users, items, weights, times, lines), part):
                     acc.append(new)
-                start += len(chunk)
-        n = sum(len(x) for x in lines)
-        if n == 0:
+                start += chunk.count(b"\n") + (not chunk.endswith(b"\n"))
+        if sum(len(x) for x in lines) == 0:
             raise _fail(self.path, None, "no interactions (the file is empty or holds only a "
                                          "header, comments or blank lines)")
-        join = lambda parts: [tok for p in parts for tok in p]   # noqa: E731
         return _Columns(
-            join(users), join(items),
+            list(chain.from_iterable(users)), list(chain.from_iterable(items)),
             None if self.col_weight is None else np.concatenate(weights),
             None if self.col_time is None else np.concatenate(times),
             np.concatenate(lines).astype(np.int64))
@@ -383,7 +405,7 @@ class _TableReader:
     # ---------------------------------------------------- reference path
     def _chunk_by_line(self, chunk, start):
         users, items, weights, times, lines = [], [], [], [], []
-        for lineno, raw in enumerate(chunk, start + 1):
+        for lineno, raw in enumerate(io.BytesIO(chunk), start + 1):   # lines end at b"\n"
             line = _decode(raw, self.path, lineno, self.encoding).rstrip("\r\n")
             stripped = line.strip()
             if (not stripped or lineno == self.header_line
@@ -418,14 +440,14 @@ class _TableReader:
         per-line count of ``d`` checks that every line has ``n_fields``.
         """
         try:
-            text = b"".join(chunk).decode(self.encoding)
+            text = chunk.decode(self.encoding)
         except UnicodeDecodeError:
             return None
         if start == 0 and text.startswith("\ufeff"):
             text = text[1:]
         if text.endswith("\n"):
             text = text[:-1]
-        if self.comments and self.comments in text:
+        if self.comments and self.comments in text and self.comment_line.search(text):
             return None
         # blank lines need no test of their own: they fail the count check below
         if self.sep is None:                # runs of whitespace -> single spaces
@@ -451,11 +473,12 @@ class _TableReader:
         if set(map(str.count, rows, repeat(d, n))) != {self.n_fields - 1}:
             return None
         flat = text.replace("\n", d).split(d)                     # (n * n_fields,)
+        strip = self.sep is not None and _has_space_besides(text, d)
         columns = {}
         for k in (self.col_user, self.col_item, self.col_weight, self.col_time):
             if k is not None:
                 col = flat[k::self.n_fields]                      # (n,)
-                columns[k] = col if self.sep is None else list(map(str.strip, col))
+                columns[k] = list(map(str.strip, col)) if strip else col
         users, items = columns[self.col_user], columns[self.col_item]
         if "" in users or "" in items:
             return None
@@ -476,9 +499,9 @@ class _TableReader:
 
 def _index_first_appearance(tokens):
     """Raw tokens -> (internal ids (n,), raw ids in order of first appearance)."""
-    raw = list(dict.fromkeys(tokens))
-    index = dict(zip(raw, range(len(raw))))
-    return np.fromiter(map(index.__getitem__, tokens), dtype=np.int64, count=len(tokens)), raw
+    index = {}                               # raw -> internal; a new raw id gets len(index)
+    ids = [index.setdefault(tok, len(index)) for tok in tokens]
+    return np.asarray(ids, dtype=np.int64), list(index)
 
 
 def _build_string_id_split(path, train_cols, test_path, test_cols, on_unknown):
@@ -602,7 +625,8 @@ def load_triples(path, sep=None, header=None, test_path=None, *, on_unknown="err
     comments : str or None
         Prefix of comment lines; ``None`` turns comments off.
     encoding : str
-        Text encoding (default UTF-8).
+        Text encoding, ASCII-compatible (UTF-8, the default; latin-1;
+        cp1252; ...): lines are split at the byte ``\n``.
 
     Returns
     -------
@@ -678,10 +702,11 @@ def load_recbole(path, test_path=None, *, user_field="user_id", item_field="item
 
     Format (RecBole's "atomic files"): tab-separated, the first line a typed
     header whose entries are ``name:type`` with type ``token``,
-    ``token_seq``, ``float`` or ``float_seq``, e.g.::
+    ``token_seq``, ``float`` or ``float_seq``, e.g. (columns separated by
+    single tabs, shown here as spaces)::
 
-        user_id:token	item_id:token	rating:float	timestamp:float
-        1	1193	5	978300760
+        user_id:token   item_id:token   rating:float   timestamp:float
+        1               1193            5              978300760
 
     The user and item columns are picked by name (``token`` type) and the
     rating and timestamp columns too (``float`` type; both optional). Any
@@ -703,7 +728,8 @@ def load_recbole(path, test_path=None, *, user_field="user_id", item_field="item
     on_unknown : {"error", "drop"}
         As in :func:`load_triples`.
     encoding : str
-        Text encoding (default UTF-8).
+        Text encoding, ASCII-compatible (UTF-8, the default; latin-1;
+        cp1252; ...): lines are split at the byte ``\n``.
 
     Returns
     -------
@@ -737,20 +763,22 @@ _MONTHS = {m: k + 1 for k, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "J
 
 
 def _ml_lines(path, sep, n_fields, encoding):
-    """``(lineno, fields)`` of a MovieLens file; blank lines are an error here."""
+    """``(lineno, fields)`` for the non-blank lines of a MovieLens file."""
     _check_file(path)
     any_line = False
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, 1):
-            any_line = True
             text = _decode(raw, path, lineno, encoding).rstrip("\r\n")
+            if not text.strip():
+                continue
+            any_line = True
             fields = text.split(sep)
             if len(fields) != n_fields:
                 raise _fail(path, lineno, f"expected {n_fields} {sep!r}-separated fields, "
                                           f"got {len(fields)}")
             yield lineno, fields
     if not any_line:
-        raise _fail(path, None, "the file is empty")
+        raise _fail(path, None, "the file is empty (no non-blank line)")
 
 
 def _read_ml_users(path):
@@ -835,8 +863,9 @@ def load_movielens_100k(folder):
       ``(year - 1900) / 100``;
     * ``"year_missing"``: 1.0 where the release date is empty (item 267,
       "unknown", in the GroupLens file), else 0.0. Its year column holds the
-      median release year of the items that have one (imputation: features
-      must be finite, and the flag lets a model tell the imputed value apart).
+      median release year of the items that have one (1995 in the GroupLens
+      file; 1900 if no item has a date). Features must be finite, so the
+      gap is imputed, and the flag lets a model tell the imputed value apart.
 
     Title, video release date, IMDb URL and zip code are not used.
 
@@ -1199,13 +1228,12 @@ def synthetic(n_users=1000, n_items=1500, n_communities=10, mean_interactions=20
     cu = _balanced_labels(n_users, n_communities, rng)          # (n_users,)
     ci = _balanced_labels(n_items, n_communities, rng)          # (n_items,)
     rank = np.empty(n_items, dtype=np.int64)
-    for c in range(n_communities):
-        members = np.flatnonzero(ci == c)
-        rank[members] = rng.permutation(members.size)
+    members = [np.flatnonzero(ci == c) for c in range(n_communities)]   # items per community
+    for idx in members:
+        rank[idx] = rng.permutation(idx.size)
     w = (rank + 1.0) ** -popularity_exponent                    # (n_items,)
 
-    # per community: its items and the cumulative distribution over them
-    members = [np.flatnonzero(ci == c) for c in range(n_communities)]
+    # per community: the cumulative distribution over its items
     cdf_own = [np.cumsum(w[m]) / w[m].sum() for m in members]
     cdf_all = np.cumsum(w) / w.sum()                            # (n_items,)
 

@@ -216,8 +216,9 @@ def random_triples_file(path, rng, n=2000, sep=",", extras=True, eol="\n"):
         r, t = rng.integers(1, 6) / 2, 1e9 + rng.integers(10**6)
         lines.append(f"{u}{sep}{pad}{i}{pad}{sep}{r}{sep}{t:.0f}")
         expected.append((u, i, r, t))
-        if extras and k % 700 == 350:
-            lines += ["# comment", "", "   "]
+        if extras and k % 700 == 350:          # comments that look like data, too
+            lines += ["# comment", "", "   ", f"#u0{sep}i:0{sep}1.0{sep}5",
+                      f"  #u1{sep}i:1{sep}2.0{sep}6"]
     write(path, eol.join(lines) + eol)
     return expected, len(lines)
 

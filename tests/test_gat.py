@@ -194,3 +194,19 @@ def test_features_required_for_feature_input():
     train = Interactions([0, 1, 1], [0, 0, 1])
     with pytest.raises(DataError, match="needs both user and item features"):
         GAT(input="features").fit(train, epochs=0)
+
+
+@pytest.mark.parametrize("edge_weights", [None, "count"])
+def test_save_and_load_round_trip(rated, tmp_path, edge_weights):
+    from minigraphrec.io import load
+
+    model = GAT(dim=4, n_heads=2, edge_weights=edge_weights, input="both", epochs=1,
+                batch_size=64, random_state=0).fit(rated)
+    model.save(tmp_path / "gat.npz")
+    loaded = load(tmp_path / "gat.npz")
+    assert type(loaded) is GAT and loaded.get_params() == model.get_params()
+    users = np.arange(rated.n_users)
+    np.testing.assert_array_equal(loaded.score(users), model.score(users))
+    # the rebuilt graph gives the same embeddings as the fitted one
+    loaded._refresh_embeddings()
+    np.testing.assert_array_equal(loaded.item_embeddings_, model.item_embeddings_)

@@ -15,7 +15,6 @@ from minigraphrec.batch import PairBatch, PointBatch
 from minigraphrec.data import Interactions
 from minigraphrec.errors import DataError
 from minigraphrec.kernels import propagate_rows as kernels
-from minigraphrec.losses import softplus
 from minigraphrec.models import GCN, MF, NGCF, LightGCN
 from minigraphrec.models import lightgcn as lg
 from minigraphrec.ops.propagate import lightgcn_backward, lightgcn_forward

@@ -19,3 +19,6 @@ from .ease import EASE
 from .gfcf import GFCF
 
 __all__ += ["ItemKNN", "UserKNN", "ContentBased", "Hybrid", "EASE", "GFCF"]
+from .gat import GAT
+
+__all__ += ["GAT"]

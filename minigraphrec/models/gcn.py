@@ -43,7 +43,6 @@ for MovieLens-sized graphs).
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..errors import DataError
 from ..graph import bipartite_adjacency, normalize_adjacency
