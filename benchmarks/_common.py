@@ -96,7 +96,7 @@ def machine_info():
         usable = len(os.sched_getaffinity(0))
     except AttributeError:                               # not on Linux
         usable = os.cpu_count()
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    load = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
     return {
         "cpu": _cpu_model(),
         "logical_cpus": os.cpu_count(),
@@ -155,7 +155,7 @@ def write_results(name, rows, columns, out_dir=RESULTS_DIR, notes=""):
         f"- date: {meta['date']}",
         f"- command: `{meta['command']}`",
         f"- machine: {m['cpu']}, {m['usable_cpus']} usable of {m['logical_cpus']} CPUs, "
-        f"load {m['load_average_1min']}, {m['os']}",
+        f"1-min load average {m['load_average_1min']} when written, {m['os']}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
     ]
     if notes:

@@ -17,7 +17,9 @@ selection on the test set (the final parameters are evaluated):
   (``pyg_reference.PyGLightGCN``: full-graph propagation per batch, the same
   loss, ``torch.optim.Adam``, PyG's own Xavier init), trained on the same
   split with triples drawn the same way (``sample_bpr``, its own seed), for
-  the same-run comparison; skipped with a message otherwise.
+  the same-run comparison; skipped with a message otherwise;
+* ``pyg-mf`` (optional, not in the default list): the same PyG model with 0
+  layers, i.e. MF-BPR in torch with PyG's init, for a same-run MF reference.
 
 Evaluation: :func:`minigraphrec.metrics.evaluate` on the test pairs (full
 ranking, each user's training items excluded, users with a test item):
@@ -103,12 +105,12 @@ def train_ours(kind, train, test, epochs, seed, curve_every):
     return metrics, [r["time"] for r in model.history_], curve
 
 
-def train_pyg(train, test, epochs, seed, curve_every, adjacency):
+def train_pyg(train, test, epochs, seed, curve_every, adjacency, n_layers=N_LAYERS):
     """Train PyG's LightGCN the same way; ``(metrics dict, epoch times, curve)``."""
     from minigraphrec.ops import sample_bpr
     from pyg_reference import PyGLightGCN
     R = train.to_csr()
-    pyg = PyGLightGCN(R, DIM, N_LAYERS, LR, REG, adjacency=adjacency, seed=seed)
+    pyg = PyGLightGCN(R, DIM, n_layers, LR, REG, adjacency=adjacency, seed=seed)
     rng = np.random.default_rng(seed)
     times, curve = [], []
     for epoch in range(1, epochs + 1):
@@ -124,7 +126,7 @@ def train_pyg(train, test, epochs, seed, curve_every, adjacency):
             m = scores_of(pyg.final_embeddings(), train.n_users, train, test)
             curve.append({"epoch": epoch, "loss": total / n,
                           "recall@20": m["recall@20"], "ndcg@20": m["ndcg@20"]})
-            print(f"  pyg epoch {epoch}: loss {total / n:.4f}, Recall@20 "
+            print(f"  pyg ({n_layers} layers) epoch {epoch}: loss {total / n:.4f}, Recall@20 "
                   f"{m['recall@20']:.4f}, NDCG@20 {m['ndcg@20']:.4f}", flush=True)
     return scores_of(pyg.final_embeddings(), train.n_users, train, test), times, curve
 
@@ -138,10 +140,10 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[2020],
                         help="model seeds (init and triples); one row per model and seed")
     parser.add_argument("--models", nargs="+", default=["lightgcn", "mf", "pyg"],
-                        choices=["lightgcn", "mf", "pyg"], help="what to train")
+                        choices=["lightgcn", "mf", "pyg", "pyg-mf"], help="what to train")
     parser.add_argument("--curve-every", type=int, default=25,
                         help="record test Recall/NDCG@20 every N epochs (0: never)")
-    parser.add_argument("--adjacency", default="csr_normalized",
+    parser.add_argument("--adjacency", default="csr_normalized_int32",
                         help="PyG adjacency variant (see pyg_reference.ADJACENCIES)")
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for numba and torch (default: the libraries' defaults)")
@@ -152,18 +154,18 @@ def main():
     from pyg_reference import torch_status
     models = list(args.models)
     status = None
-    if "pyg" in models:
+    if "pyg" in models or "pyg-mf" in models:
         ok, status = torch_status()
         if ok:
             warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
             print(f"PyTorch Geometric reference: {status}", flush=True)
         else:
             print(f"skipping the PyTorch Geometric reference: {status}", flush=True)
-            models.remove("pyg")
+            models = [m for m in models if not m.startswith("pyg")]
     import numba
     if args.threads is not None:
         numba.set_num_threads(args.threads)
-        if "pyg" in models:
+        if any(m.startswith("pyg") for m in models):
             import torch
             torch.set_num_threads(args.threads)
 
@@ -175,10 +177,12 @@ def main():
     for seed in args.seeds:
         for kind in models:
             t0 = time.perf_counter()
-            if kind == "pyg":
+            if kind.startswith("pyg"):
+                n_layers = 0 if kind == "pyg-mf" else N_LAYERS
                 metrics, times, curve = train_pyg(train, test, args.epochs, seed,
-                                                  args.curve_every, args.adjacency)
-                label = f"PyG LightGCN ({args.adjacency})"
+                                                  args.curve_every, args.adjacency, n_layers)
+                label = ("PyG LightGCN, 0 layers (MF-BPR)" if n_layers == 0
+                         else f"PyG LightGCN ({args.adjacency})")
             else:
                 metrics, times, curve = train_ours(kind, train, test, args.epochs, seed,
                                                    args.curve_every)

@@ -33,6 +33,9 @@ Adjacency variants (``ADJACENCIES``), all CPU, all the same ``Â``:
 ``"csr_normalized"``
     a ``torch.sparse_csr_tensor`` of ``Â`` itself, normalised once
     (``LGConv(normalize=False)``): one ``torch.sparse.mm`` per layer.
+``"csr_normalized_int32"``
+    the same with int32 row pointers and column indices (MKL's index type:
+    a faster forward product on CPU here).
 ``"sparse_tensor"``
     a ``torch_sparse.SparseTensor`` (only when the ``torch_sparse``
     extension is installed; on CPU PyG turns it into a torch CSR tensor and
@@ -43,7 +46,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-ADJACENCIES = ("edge_index", "edge_index_weighted", "csr", "csr_normalized", "sparse_tensor")
+ADJACENCIES = ("edge_index", "edge_index_weighted", "csr", "csr_normalized",
+               "csr_normalized_int32", "sparse_tensor")
 
 TORCH_HINT = ("install the reference in a separate venv: python3 -m venv /work/venv-torch && "
               "/work/venv-torch/bin/pip install torch==2.13.0 torch_geometric && "
@@ -122,6 +126,8 @@ def build_adjacency(R, kind, dtype):
     values = torch.from_numpy(normalized_values(rows, cols, n)).to(dtype)
     if kind == "csr_normalized":
         return torch.sparse_csr_tensor(crow, col, values, (n, n)), None, False
+    if kind == "csr_normalized_int32":
+        return torch.sparse_csr_tensor(crow.int(), col.int(), values, (n, n)), None, False
     if kind == "sparse_tensor":
         from torch_sparse import SparseTensor
         adj = SparseTensor(row=torch.from_numpy(rows), col=col, value=values,

@@ -136,18 +136,16 @@ def _epoch_printer(name):
 
 
 def _fit(model, train, validation=None, verbose=True):
-    """Fit, passing a per-epoch printer to trainable models."""
-    kwargs = {}
-    if validation is not None and "validation" in _fit_args(model):
-        kwargs["validation"] = validation
-    if verbose and "callback" in model.get_params():
-        model.set_params(callback=_epoch_printer(type(model).__name__))
-    return model.fit(train, **kwargs)
-
-
-def _fit_args(model):
+    """Fit, passing a validation set and a per-epoch printer where the model takes them."""
     import inspect
-    return inspect.signature(model.fit).parameters
+
+    accepted = inspect.signature(model.fit).parameters
+    kwargs = {}
+    if validation is not None and "validation" in accepted:
+        kwargs["validation"] = validation
+    if verbose and "callback" in accepted:
+        kwargs["callback"] = _epoch_printer(type(model).__name__)
+    return model.fit(train, **kwargs)
 
 
 # ---------------------------------------------------------------- commands

@@ -229,7 +229,8 @@ def load(path):
         raise DataError(f"{path}: not a readable .npz model file (truncated or damaged?): "
                         f"{type(err).__name__}: {err}") from None
     except Exception as err:            # zlib.error and other decoder failures
-        raise DataError(f"{path}: not a readable .npz model file: {type(err).__name__}: {err}") from None
+        raise DataError(f"{path}: not a readable .npz model file: "
+                        f"{type(err).__name__}: {err}") from None
     if _META not in arrays or _SHA not in arrays:
         raise DataError(f"{path}: not a minigraphrec model file (no {_META} / {_SHA} entry)")
     try:
@@ -282,7 +283,8 @@ def _decode(name, info, arrays, path):
             return cls((get(f"{name}/data"), get(f"{name}/indices"), get(f"{name}/indptr")),
                        shape=shape)
         except ValueError as err:
-            raise DataError(f"{path}: attribute {name!r} is not a valid {fmt} matrix: {err}") from None
+            raise DataError(f"{path}: attribute {name!r} is not a valid {fmt} matrix: "
+                            f"{err}") from None
     if kind == "dict":
         return {key: get(f"{name}/{key}") for key in info.get("keys", [])}
     if kind == "json":

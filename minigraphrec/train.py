@@ -92,7 +92,7 @@ def bce_batches(R, batch_size, n_negatives, rng):
 
 
 def _all_finite(grads):
-    """True if no gradient holds NaN or inf (a sum is non-finite iff some entry is, barring overflow)."""
+    """True if no gradient holds NaN or inf (a sum is non-finite iff an entry is, barring overflow)."""
     return all(np.isfinite(np.sum(g)) for g in grads.values())
 
 

@@ -5,7 +5,8 @@ import scipy.sparse as sp
 
 from minigraphrec import Interactions
 from minigraphrec.models import GFCF
-from minigraphrec.models.gfcf import normalized_interactions, top_right_singular_vectors
+from minigraphrec.models.gfcf import (_orthonormalize, normalized_interactions,
+                                      top_right_singular_vectors)
 
 
 def random_train(seed, n_users=30, n_items=40, density=0.12, empty_user=None, empty_item=None):
@@ -111,6 +112,28 @@ def test_randomized_solver_handles_rank_deficiency():
     s_ref, V_ref = top_right_singular_vectors(A, 2, "dense")
     np.testing.assert_allclose(s, s_ref, rtol=1e-10)
     np.testing.assert_allclose(V @ V.T, V_ref @ V_ref.T, atol=1e-10)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-5])
+def test_orthonormalize(scale):
+    # columns of very different norms (condition number 1e5 with scale 1e-5): CholeskyQR
+    # needs a second pass; the basis must be orthonormal and span the same columns
+    rng = np.random.default_rng(9)
+    Y = rng.standard_normal((200, 6)) * np.array([1, 1, 1, 1, 1, scale])
+    Q = _orthonormalize(Y)
+    np.testing.assert_allclose(Q.T @ Q, np.eye(6), atol=1e-10)
+    np.testing.assert_allclose(Q @ (Q.T @ Y), Y, atol=1e-12)
+    deficient = np.hstack([Y[:, :3], Y[:, :3]])                    # rank 3: Householder QR
+    Q = _orthonormalize(deficient)
+    np.testing.assert_allclose(Q.T @ Q, np.eye(6), atol=1e-10)
+    np.testing.assert_allclose(Q @ (Q.T @ deficient), deficient, atol=1e-12)
+
+
+def test_propack_and_dense_accept_n_factors_equal_to_min_dimension():
+    train, R = random_train(10)
+    for solver in ("propack", "dense", "randomized"):
+        model = GFCF(n_factors=30, svd_solver=solver, dtype="float64").fit(train)
+        assert model.V_.shape == (40, 30)
 
 
 @pytest.mark.parametrize("solver", ["arpack", "propack", "randomized"])

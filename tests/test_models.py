@@ -80,7 +80,8 @@ def _expected_loss(E, E0, batch, n_users, reg):
 @pytest.mark.parametrize("K", [0, 1, 3])
 def test_lightgcn_loss_matches_dense_formula(batch, K):
     train = _interactions()
-    model = LightGCN(dim=4, n_layers=K, reg=0.3, dtype="float64", random_state=0).fit(train, epochs=0)
+    model = LightGCN(dim=4, n_layers=K, reg=0.3, dtype="float64", random_state=0)
+    model.fit(train, epochs=0)
     E0 = model.params["E0"]
     A = _dense_a_hat(train)
     E = sum(np.linalg.matrix_power(A, k) @ E0 for k in range(K + 1)) / (K + 1)
@@ -97,7 +98,8 @@ def test_mf_loss_matches_formula_and_lightgcn_with_zero_layers(batch):
     E0 = mf.params["E0"]
     loss, grads = mf.loss_and_grad(batch)
     assert loss == pytest.approx(_expected_loss(E0, E0, batch, 9, 0.3), rel=1e-12)
-    light = LightGCN(dim=4, n_layers=0, reg=0.3, dtype="float64", random_state=0).fit(train, epochs=0)
+    light = LightGCN(dim=4, n_layers=0, reg=0.3, dtype="float64", random_state=0)
+    light.fit(train, epochs=0)
     np.testing.assert_array_equal(light.params["E0"], E0)         # same initialisation
     loss0, grads0 = light.loss_and_grad(batch)
     assert loss0 == pytest.approx(loss, rel=1e-15)
@@ -213,6 +215,17 @@ def test_pull_kernels_equal_scipy_reference(dtype):
     kernels.pull_rows_masked(A.indptr, A.indices, A.data, X_far, level, 1, rows, bounds, out_par)
     np.testing.assert_allclose(out_serial[rows], expected, **tol)
     np.testing.assert_array_equal(out_par[rows], out_serial[rows])  # same bits, any split
+
+
+def test_add_rows_equals_numpy():
+    rng = np.random.default_rng(0)
+    out = rng.standard_normal((9, 3))
+    rows = np.array([0, 4, 8])
+    values = rng.standard_normal((3, 3))
+    expected = out.copy()
+    expected[rows] += values
+    kernels.add_rows(out, rows, values)
+    np.testing.assert_array_equal(out, expected)
 
 
 def test_row_blocks_of_balances_work():
@@ -394,7 +407,8 @@ def test_ngcf_dropout_is_fixed_within_a_step_and_changes_across_steps():
     model.step_ += 1
     assert model.loss_and_grad(batch)[0] != first
     no_drop = NGCF(dim=3, message_dropout=0.0, dtype="float64", random_state=0).fit(train, epochs=0)
-    np.testing.assert_array_equal(model.user_embeddings_, no_drop.user_embeddings_)  # eval: no dropout
+    # scoring embeddings use no dropout
+    np.testing.assert_array_equal(model.user_embeddings_, no_drop.user_embeddings_)
 
 
 @pytest.mark.parametrize("scoring", ["dot", "cosine", "euclidean"])

@@ -12,7 +12,7 @@ from minigraphrec.train import bce_batches, bpr_batches
 
 
 def _planted(n_groups=4, users_per_group=25, items_per_group=20, p_in=0.5, seed=0):
-    """Users of group g take each item of group g with prob p_in, nothing else; split 70/30 per pair.
+    """Users of group g take each item of group g with prob p_in, nothing else; 70/30 split.
 
     Every item of a group is equally popular, so popularity cannot tell the
     groups apart, while any collaborative model can.

@@ -35,7 +35,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 __all__ = ["hop_levels", "row_blocks_of", "pull_block", "pull_rows", "pull_block_masked",
-           "pull_rows_masked"]
+           "pull_rows_masked", "add_rows"]
 
 
 @njit(cache=True)
@@ -125,7 +125,7 @@ def row_blocks_of(indptr, rows, n_blocks):
 
 @intrinsic
 def _prefetch(typingctx, X, i, j):
-    r"""Ask the CPU to start loading the cache line of ``X[i, j]`` (2-d ``X``): a hint, no effect on values.
+    r"""Ask the CPU to start loading the cache line of ``X[i, j]`` (2-d ``X``); values are unaffected.
 
     LLVM's ``llvm.prefetch`` (read, keep in all cache levels); on x86 it
     becomes ``prefetcht0``, which never faults.
@@ -185,14 +185,19 @@ def _accumulate(X, cols, weights, lo, hi, limit, r, out):
 
 @njit(cache=True, inline="always")
 def _pull_row(indptr, indices, data, X, base, has_base, r, out):
-    r"""``out[r] = (base[r] +) Σ_p data[p] · X[indices[p]]`` over row ``r``'s stored entries."""
+    r"""``out[r] = base[r] + Σ_p data[p] · X[indices[p]]`` over row ``r``'s stored entries.
+
+    The sum starts from ``base[r]`` (or 0 without ``has_base``): one pass over
+    the row instead of a second one to add ``base``.
+    """
     d = X.shape[1]
-    for t in range(d):
-        out[r, t] = 0
-    _accumulate(X, indices, data, indptr[r], indptr[r + 1], indices.shape[0], r, out)
     if has_base:
         for t in range(d):
-            out[r, t] += base[r, t]
+            out[r, t] = base[r, t]
+    else:
+        for t in range(d):
+            out[r, t] = 0
+    _accumulate(X, indices, data, indptr[r], indptr[r + 1], indices.shape[0], r, out)
 
 
 @njit(cache=True, inline="always")
@@ -250,7 +255,7 @@ def pull_rows(indptr, indices, data, X, base, has_base, rows, bounds, out):
 
 @njit(cache=True)
 def pull_block_masked(indptr, indices, data, X, level, max_level, rows, lo, hi, out):
-    r"""``out[r] = Σ_{p : level[indices[p]] <= max_level} data[p] · X[indices[p]]`` for ``r`` in ``rows[lo:hi]``.
+    r"""``out[r] = Σ_{p : level[indices[p]] <= max_level} data[p] · X[indices[p]]``, ``r`` in ``rows[lo:hi]``.
 
     The neighbours farther than ``max_level`` are skipped, never read: ``X``
     need only be valid on the nodes with ``level <= max_level``.
@@ -283,3 +288,16 @@ def pull_rows_masked(indptr, indices, data, X, level, max_level, rows, bounds, o
         for q in range(lo, hi):
             _pull_row_masked(indptr, indices, data, X, level, max_level, rows[q], cols, weights,
                              out)
+
+
+@njit(cache=True)
+def add_rows(out, rows, values):
+    r"""``out[rows[q]] += values[q]`` for every ``q``; ``rows`` distinct.   values: (m, d).
+
+    NumPy's ``out[rows] += values`` (gather, add, scatter through
+    temporaries) in one pass.
+    """
+    for q in range(rows.shape[0]):
+        r = rows[q]
+        for t in range(out.shape[1]):
+            out[r, t] += values[q, t]

@@ -43,6 +43,16 @@ A subclass provides
   shapes); with ``reuse`` (the training loop) the arrays may be buffers the
   model overwrites on its next call, otherwise they are new;
 * ``_all_embeddings()`` -> (n_nodes, d_out) final embeddings of every node.
+
+and may extend ``_check_hyperparameters`` (call ``_check_common`` first)
+and ``_state_attrs`` (the attributes :func:`minigraphrec.io.save` stores;
+anything ``_build`` derives is rebuilt on load). Fitted state set here:
+``n_users_``, ``n_items_``, ``R_``, ``user_ids_``/``item_ids_`` (raw ids),
+``user_features_``/``item_features_``, ``history_``, ``best_epoch_``,
+``step_`` (optimiser steps taken) and ``dropout_seed_``: a model with
+dropout draws its masks from ``np.random.default_rng([dropout_seed_,
+step_])``, so its loss is a fixed function of the parameters within a
+step (gradient checks) and training stays reproducible.
 """
 from __future__ import annotations
 
@@ -84,7 +94,8 @@ def _nonneg_float(name, value, strict=False):
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a number, got {value!r}") from None
     if not np.isfinite(x) or x < 0 or (strict and x == 0):
-        raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} 0, got {value!r}")
+        bound = ">" if strict else ">="
+        raise ValueError(f"{name} must be a finite number {bound} 0, got {value!r}")
     return x
 
 
@@ -234,7 +245,7 @@ class EmbeddingRecommender(Recommender):
         self.item_embeddings_ = np.ascontiguousarray(E[self.n_users_:])
 
     def _score_batch(self, users):
-        r"""Similarity of each user's final embedding to every item's, (len(users), n_items) float64."""
+        r"""Similarity of each user's final embedding to each item's: (len(users), n_items) float64."""
         from ..rank import score_matrix
         return score_matrix(self.user_embeddings_[users], self.item_embeddings_, kind=self.scoring)
 
@@ -309,7 +320,7 @@ class EmbeddingRecommender(Recommender):
             loss, c_loss = bce_with_logits_forward(logits, batch.labels)
             de_u, de_i = dot_backward(c_dot, bce_with_logits_backward(c_loss))
             drows = np.concatenate([de_u, de_i])             # (2B, d_out)
-        # Σ_b ‖e⁰_u‖² + ‖e⁰_i‖² (+ ‖e⁰_j‖²) is the squared norm of all S·B rows at once
+        # Σ_b ‖e⁰_u‖² + ‖e⁰_i‖² (+ ‖e⁰_j‖²): the squared norm of all S·B rows at once
         loss_reg, c_reg = l2_forward([rows0], self.reg, B)
         (drows0,) = l2_backward(c_reg)
         dZ = gather_backward(c_rows, drows)                  # (m, d_out) summed per node

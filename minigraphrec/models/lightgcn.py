@@ -44,8 +44,8 @@ Two shortcuts of the numba path, both exact: (1) any superset of ``S_h``
 works in the recurrences (a row outside the true ball just computes the
 zero or unused value it should), so the ball search stops once a ball's rows
 hold half of the graph's entries and takes every node beyond; (2) in the
-backward pass ``T_{k-1}`` is read only on ``S_{k-1}``: its other rows are
-either zeroed (few of them) or skipped entry by entry (many).
+backward pass ``T_{k-1}`` is read only on ``S_{k-1}`` (the entries pointing
+elsewhere are skipped), so its buffer needs no zeroing.
 
 Departures from the paper's code: none in the math. ``E0`` is drawn from
 ``N(0, 0.1²)`` as there; BPR triples come from
@@ -140,7 +140,9 @@ def _check_rows_args(A_hat, E0, K, nodes, backend):
     return np.ascontiguousarray(E0), int(K), nodes
 
 
-#: products with fewer stored entries than this run on one thread
+#: products with fewer stored entries than this run serially, without the thread pool
+#: (the parallel kernels are also faster per entry: inside a ``prange`` body numba
+#: can tell LLVM that ``X`` and ``out`` do not overlap)
 _PARALLEL_FROM = 1 << 16
 #: blocks per thread of a parallel product, handed out one at a time (dynamic
 #: scheduling: a thread the OS preempts holds up one small block, not a share)
@@ -148,18 +150,17 @@ _BLOCKS_PER_THREAD = 16
 
 
 def _pull(A_hat, X, rows, out, base=None, level=None, max_level=0):
-    r"""``out[rows] = base[rows] + Â[rows] X``; with ``level``, only the neighbours with level <= max_level.
+    r"""``out[rows] = base[rows] + Â[rows] X`` (``base`` None: the sum alone).
 
-    (``base`` None: the sum alone. ``base`` and ``level`` are not combined.)
+    With ``level``, only the neighbours with ``level <= max_level`` count
+    (and ``base`` is not used).
     """
     from numba import get_num_threads, parallel_chunksize
     from ..kernels import propagate_rows as k
     indptr, indices, data = A_hat.indptr, A_hat.indices, A_hat.data
     has_base = base is not None
     base = X if base is None else base
-    serial = (get_num_threads() == 1
-              or int(indptr[rows + 1].sum() - indptr[rows].sum()) < _PARALLEL_FROM)
-    if serial:
+    if int(indptr[rows + 1].sum() - indptr[rows].sum()) < _PARALLEL_FROM:
         if level is None:
             k.pull_block(indptr, indices, data, X, base, has_base, rows, 0, rows.shape[0], out)
         else:
@@ -176,7 +177,7 @@ def _pull(A_hat, X, rows, out, base=None, level=None, max_level=0):
 
 # ================================================================== forward
 def lightgcn_rows_forward(A_hat, E0, K, nodes, backend="numba", workspace=None):
-    r"""Rows ``nodes`` of LightGCN's ``E = 1/(K+1) Σ_{k=0..K} Â^k E0``, touching only their K-hop ball.
+    r"""Rows ``nodes`` of LightGCN's ``E = 1/(K+1) Σ_k Â^k E0``, touching only their K-hop ball.
 
     See the module docstring for the recurrence.
 
@@ -249,7 +250,8 @@ def lightgcn_rows_backward(cache, dE_rows, out=None):
     A_hat, K, nodes, level, hops, backend, shape, dtype, workspace = cache
     dE_rows = np.asarray(dE_rows)
     if dE_rows.shape != (nodes.shape[0], shape[1]):
-        raise DataError(f"dE_rows must have shape {(nodes.shape[0], shape[1])}, got {dE_rows.shape}")
+        raise DataError(f"dE_rows must have shape {(nodes.shape[0], shape[1])}, "
+                        f"got {dE_rows.shape}")
     G = (dE_rows / (K + 1)).astype(dtype, copy=False)             # (m, d) on S_0
     if out is None:
         out = np.empty(shape, dtype=dtype)
@@ -271,6 +273,7 @@ def lightgcn_rows_backward(cache, dE_rows, out=None):
         out[...] = T
         return out
 
+    from ..kernels.propagate_rows import add_rows
     n = shape[0]
     buffers = _buffers(workspace, shape, dtype)
     T = buffers[0]
@@ -281,14 +284,9 @@ def lightgcn_rows_backward(cache, dE_rows, out=None):
         T_next = out if k == K else buffers[k % 2]
         if k - 1 > hops:                  # S_{k-1} is taken as every node: T_{k-1} valid there
             _pull(A_hat, T, rows, T_next)
-        else:                             # T_{k-1} is valid on S_{k-1} only
-            outside = np.flatnonzero(level > k - 1)
-            if outside.shape[0] < n // 2:     # few rows outside: zero them, sum everything
-                T[outside] = 0
-                _pull(A_hat, T, rows, T_next)
-            else:                             # many: skip their entries, never read them
-                _pull(A_hat, T, rows, T_next, level=level, max_level=k - 1)
-        T_next[nodes] += G
+        else:                             # T_{k-1} is valid on S_{k-1} only: skip the rest
+            _pull(A_hat, T, rows, T_next, level=level, max_level=k - 1)
+        add_rows(T_next, nodes, G)                                # T_next[nodes] += G
         T = T_next
     return out
 
@@ -371,7 +369,11 @@ class LightGCN(EmbeddingRecommender):
                 out = self._workspace["dE0"] = np.empty_like(E0)
         dE0 = lightgcn_rows_backward(cache, dZ, out=out)                  # (n, d)
         nodes = cache[2]
-        dE0[nodes] += dH0                                                 # the L2 term
+        if self.backend == "numba":
+            from ..kernels.propagate_rows import add_rows
+            add_rows(dE0, nodes, dH0.astype(dE0.dtype, copy=False))      # dE0[nodes] += dH0
+        else:
+            dE0[nodes] += dH0                                             # the L2 term
         return {"E0": dE0}
 
     def _all_embeddings(self):

@@ -158,10 +158,9 @@ class NGCF(EmbeddingRecommender):
         layers, caches = [E], []
         for layer in range(self.n_layers):
             S, c_prop = propagate_forward(L, E, backend="numba", A_hat_T=L_T)   # (n, dim)  L E
-            Z1, c_1 = linear_forward(S + E, self.params[f"W1_{layer}"],
-                                     self.params[f"b1_{layer}"])          # (n, dim)  (L+I) E W1 + b1
-            Z2, c_2 = linear_forward(S * E, self.params[f"W2_{layer}"],
-                                     self.params[f"b2_{layer}"])          # (n, dim)  (LE ⊙ E) W2 + b2
+            p = self.params
+            Z1, c_1 = linear_forward(S + E, p[f"W1_{layer}"], p[f"b1_{layer}"])  # (L+I)E W1 + b1
+            Z2, c_2 = linear_forward(S * E, p[f"W2_{layer}"], p[f"b2_{layer}"])  # (LE⊙E) W2 + b2
             H, c_act = leaky_relu_forward(Z1 + Z2, SLOPE)                 # (n, dim)
             if training and self.message_dropout > 0:
                 H, c_drop = dropout_forward(H, self.message_dropout, rng)
