@@ -150,6 +150,7 @@ def main():
     args = parser.parse_args()
     if args.smoke:
         args.epochs, args.curve_every = 3, 1
+    load_start = os.getloadavg()
 
     from pyg_reference import torch_status
     models = list(args.models)
@@ -168,6 +169,8 @@ def main():
         if any(m.startswith("pyg") for m in models):
             import torch
             torch.set_num_threads(args.threads)
+            status = status.rsplit(",", 1)[0] + f", {torch.get_num_threads()} threads"
+            print(f"threads set to {args.threads} (numba and torch)", flush=True)
 
     train, test, name = load_split(args)
     print(f"{name}: {train.n_users} users, {train.n_items} items; {len(train)} train, "
@@ -216,8 +219,9 @@ def main():
         f"pairs, full ranking, training items excluded. Targets (issue 3): LightGCN Recall@20 "
         f">= {TARGETS['lightgcn']}, MF-BPR >= {TARGETS['mf']}. median_epoch_s: median "
         f"training time of one epoch (sampling included, evaluation not). numba threads "
-        f"{numba.get_num_threads()}. Load average (1, 5, 15 min) at the end: {load[0]:.2f}, "
-        f"{load[1]:.2f}, {load[2]:.2f}."
+        f"{numba.get_num_threads()}. Load average (1, 5, 15 min) at the start: "
+        f"{load_start[0]:.2f}, {load_start[1]:.2f}, {load_start[2]:.2f}; at the end: "
+        f"{load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}."
         + (f" PyG reference: {status}." if status else "")
     )
     columns = ["model", "seed", "epochs", "recall@20", "ndcg@20", "median_epoch_s", "train_s",
@@ -225,7 +229,8 @@ def main():
     stem = "accuracy_ml100k" + ("_smoke" if args.smoke else "")
     json_path, md_path = write_results(stem, rows, columns, out_dir=args.out, notes=notes)
     result = json.loads(json_path.read_text())
-    result.update({"curves": curves, "load_average_end": list(load)})
+    result.update({"curves": curves, "load_average_start": list(load_start),
+                   "load_average_end": list(load)})
     json_path.write_text(json.dumps(result, indent=2) + "\n")
     if any(curves.values()):
         lines = ["", "Learning curves (test Recall@20 / NDCG@20; they do not steer training):", ""]

@@ -98,14 +98,14 @@ def main(argv=None):
     parser.set_defaults(repeat=1)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
                         help=f"folder with train.txt and test.txt (default {DEFAULT_DATA})")
-    parser.add_argument("--svd-solver", default="propack",
+    parser.add_argument("--svd-solver", default="randomized",
                         choices=["auto", "dense", "arpack", "propack", "randomized"])
     parser.add_argument("--n-factors", type=int, default=256)
     parser.add_argument("--alpha", type=float, default=0.3)
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    parser.add_argument("--backend", default="numpy", choices=["numpy", "numba"])
-    parser.add_argument("--n-power-iter", type=int, default=6)
-    parser.add_argument("--n-oversamples", type=int, default=256)
+    parser.add_argument("--backend", default="numba", choices=["numpy", "numba"])
+    parser.add_argument("--n-power-iter", type=int, default=2)
+    parser.add_argument("--n-oversamples", type=int, default=128)
     args = parser.parse_args(argv)
 
     params = dict(alpha=args.alpha, n_factors=args.n_factors, svd_solver=args.svd_solver,

@@ -11,6 +11,7 @@ from . import datasets, split, graph, ops, losses, optim, gradcheck, metrics, ra
 from .models import (Recommender, Popularity, MF, LightGCN, GCN, NGCF, GAT, ItemKNN, UserKNN,
                      ContentBased, Hybrid, EASE, GFCF)
 from .metrics import evaluate
+from .io import save, load
 from .optim import SGD, Adam
 from .gradcheck import check_vjp, check_grad, check_model_grads
 
@@ -20,6 +21,6 @@ __all__ = [
     "DataError", "Interactions", "PairBatch", "PointBatch",
     "Recommender", "Popularity", "MF", "LightGCN", "GCN", "NGCF", "GAT",
     "ItemKNN", "UserKNN", "ContentBased", "Hybrid", "EASE", "GFCF",
-    "evaluate", "SGD", "Adam", "check_vjp", "check_grad", "check_model_grads",
+    "evaluate", "save", "load", "SGD", "Adam", "check_vjp", "check_grad", "check_model_grads",
     "datasets", "split", "graph", "ops", "losses", "optim", "gradcheck", "metrics", "rank",
 ]

@@ -146,8 +146,8 @@ def _resolve_solver(solver, shape):
     return solver
 
 
-def top_right_singular_vectors(A, k, solver="auto", random_state=0, n_oversamples=256,
-                               n_power_iter=6):
+def top_right_singular_vectors(A, k, solver="auto", random_state=0, n_oversamples=128,
+                               n_power_iter=4):
     r"""The ``k`` largest singular values of sparse ``A`` and their right vectors.
 
     Parameters
@@ -244,8 +244,8 @@ class GFCF(Recommender):
     (n_users, b) and two (b, n_items) arrays.
     """
 
-    def __init__(self, alpha=0.3, n_factors=256, svd_solver="auto", n_oversamples=256,
-                 n_power_iter=6, dtype="float32", backend="numpy", random_state=0):
+    def __init__(self, alpha=0.3, n_factors=256, svd_solver="auto", n_oversamples=128,
+                 n_power_iter=4, dtype="float32", backend="numba", random_state=0):
         self.alpha = alpha
         self.n_factors = n_factors
         self.svd_solver = svd_solver
