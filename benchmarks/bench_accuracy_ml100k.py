@@ -68,8 +68,8 @@ def load_split(args):
 def scores_of(E, n_users, train, test):
     """Recall/NDCG/Precision/Hit@20 of fixed final embeddings ``E`` (users first)."""
     from minigraphrec.metrics import evaluate
-    from pyg_reference import embedding_scorer
-    return evaluate(embedding_scorer(E, n_users, train), test, k=20, metrics=METRICS)
+    from pyg_reference import FixedEmbeddings
+    return evaluate(FixedEmbeddings(E, n_users, train), test, k=20, metrics=METRICS)
 
 
 def final_embeddings(model):

@@ -9,25 +9,28 @@ Pipeline, all timed together (and each step apart):
 
 1. :func:`minigraphrec.datasets.load_lightgcn` on ``DIR/train.txt`` and
    ``DIR/test.txt``;
-2. ``GFCF(alpha=0.3, n_factors=256).fit(train)``: normalisation and the
-   top-256 singular vectors (``--svd-solver``);
+2. ``GFCF(alpha=0.3, n_factors=256, svd_solver=..., backend="numba").fit(train)``:
+   normalisation and the top-256 singular vectors (``--svd-solver``, default
+   PROPACK, exact; ``randomized`` is faster and approximate);
 3. :func:`minigraphrec.metrics.evaluate` with ``k=20`` (Recall, NDCG): every
    user scored in batches, training items excluded, full ranking.
 
 Wall and CPU time are both recorded: on a shared machine the wall time
-includes waiting for the cores (the JSON keeps the load average).
+includes waiting for the cores (the JSON keeps the load average). BLAS runs
+on one thread by default (``--blas-threads``; see :func:`_limit_blas_threads`
+for why). Results go to ``gfcf_gowalla.json`` / ``.md`` (``gfcf_gowalla_<solver>``
+for another solver).
 
     python benchmarks/bench_gfcf_gowalla.py --data ../shared/data/gowalla
-    python benchmarks/bench_gfcf_gowalla.py --data ../shared/data/gowalla --svd-solver arpack
+    python benchmarks/bench_gfcf_gowalla.py --svd-solver randomized --repeat 3
     python benchmarks/bench_gfcf_gowalla.py --smoke --out /tmp/r        # what the tests run
 """
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
-
-import numpy as np
 
 from _common import benchmark_parser, write_results
 
@@ -49,6 +52,23 @@ def write_smoke_data(folder, seed=0):
                 items = R.indices[R.indptr[u]:R.indptr[u + 1]]
                 if items.size:
                     fh.write(" ".join(map(str, [u, *items])) + "\n")
+
+
+def _limit_blas_threads(n):
+    """Cap the BLAS thread pools; they read these variables when NumPy is first imported.
+
+    Returns whether it could (not when NumPy is already imported, e.g. when
+    ``main`` is called from a test). Why 1 by default: PROPACK's many small
+    BLAS-2 calls, with a 2-thread OpenBLAS on cores that other jobs also
+    use, were measured 6x to 25x slower than with one thread. numba's
+    threads (the spmm of the linear term) are not affected.
+    """
+    import sys
+    if "numpy" in sys.modules:
+        return False
+    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(n)
+    return True
 
 
 class _Clock:
@@ -98,7 +118,7 @@ def main(argv=None):
     parser.set_defaults(repeat=1)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
                         help=f"folder with train.txt and test.txt (default {DEFAULT_DATA})")
-    parser.add_argument("--svd-solver", default="randomized",
+    parser.add_argument("--svd-solver", default="propack",
                         choices=["auto", "dense", "arpack", "propack", "randomized"])
     parser.add_argument("--n-factors", type=int, default=256)
     parser.add_argument("--alpha", type=float, default=0.3)
@@ -106,7 +126,13 @@ def main(argv=None):
     parser.add_argument("--backend", default="numba", choices=["numpy", "numba"])
     parser.add_argument("--n-power-iter", type=int, default=2)
     parser.add_argument("--n-oversamples", type=int, default=128)
+    parser.add_argument("--blas-threads", type=int, default=1,
+                        help="threads for OpenBLAS / MKL, set before NumPy is imported "
+                             "(default 1; 0 leaves the environment alone)")
     args = parser.parse_args(argv)
+    blas_threads = "environment"
+    if args.blas_threads > 0 and _limit_blas_threads(args.blas_threads):
+        blas_threads = args.blas_threads
 
     params = dict(alpha=args.alpha, n_factors=args.n_factors, svd_solver=args.svd_solver,
                   dtype=args.dtype, backend=args.backend, n_power_iter=args.n_power_iter,
@@ -121,10 +147,12 @@ def main(argv=None):
             if not (args.data / "train.txt").is_file():
                 raise SystemExit(f"no train.txt in {args.data}; pass --data DIR")
             folder, name, data_name = args.data, "gfcf_gowalla", "gowalla"
+            if args.svd_solver != "propack":
+                name += f"_{args.svd_solver}"              # keep the default run's file
         runs = [run_once(folder, params) for _ in range(args.repeat)]
 
     best = min(runs, key=lambda r: r["total_s"])
-    row = {"data": data_name, **best,
+    row = {"data": data_name, **best, "blas_threads": blas_threads,
            "total_s_all_runs": [r["total_s"] for r in runs],
            "paper_recall@20": PAPER["recall@20"], "paper_ndcg@20": PAPER["ndcg@20"]}
     if not args.smoke:

@@ -46,6 +46,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from minigraphrec.models.base import Recommender
+
 ADJACENCIES = ("edge_index", "edge_index_weighted", "csr", "csr_normalized",
                "csr_normalized_int32", "sparse_tensor")
 
@@ -215,24 +217,26 @@ class PyGLightGCN:
             return self.model.get_embedding(self.adj, self.edge_weight).numpy().copy()
 
 
-def embedding_scorer(E, n_users, train):
-    r"""A minigraphrec ``Recommender`` that scores by dot products of the fixed embeddings ``E``.
+class FixedEmbeddings(Recommender):
+    r"""A minigraphrec ``Recommender`` scoring by dot products of fixed final embeddings.
 
-    ``E`` (n_users + n_items, d), users first; ``train`` the training
-    ``Interactions`` (their items are excluded by ``evaluate``). For
-    ``minigraphrec.metrics.evaluate`` on a model trained outside minigraphrec.
+    For :func:`minigraphrec.metrics.evaluate` on a model trained outside
+    minigraphrec. ``E`` (n_users + n_items, d), users first; ``train`` the
+    training ``Interactions`` (their items are the ones ``evaluate``
+    excludes from each ranking). ``score(users)`` is
+    ``E[users] @ E[n_users:]ᵀ`` in float64, (len(users), n_items).
     """
-    from minigraphrec.models.base import Recommender
 
-    class _Scorer(Recommender):
-        def __init__(self):
-            pass
+    def __init__(self, E, n_users, train):
+        self._fit_interactions(train)                          # n_users_, n_items_, R_
+        if E.shape[0] != n_users + self.n_items_ or n_users != self.n_users_:
+            raise ValueError(f"E must have {self.n_users_} + {self.n_items_} rows, got "
+                             f"{E.shape[0]} (n_users={n_users})")
+        self.user_embeddings_ = np.ascontiguousarray(E[:n_users])     # (n_users, d)
+        self.item_embeddings_ = np.ascontiguousarray(E[n_users:])     # (n_items, d)
 
-        def _score_batch(self, users):
-            return (self.user_embeddings_[users] @ self.item_embeddings_.T).astype(np.float64)
+    def get_params(self, deep=False):
+        return {}
 
-    scorer = _Scorer()
-    scorer._fit_interactions(train)
-    scorer.user_embeddings_ = np.ascontiguousarray(E[:n_users])
-    scorer.item_embeddings_ = np.ascontiguousarray(E[n_users:])
-    return scorer
+    def _score_batch(self, users):
+        return (self.user_embeddings_[users] @ self.item_embeddings_.T).astype(np.float64)

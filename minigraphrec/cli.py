@@ -209,8 +209,8 @@ def cmd_train(args):
                       ("batch_size", "batch_size"), ("reg", "reg"), ("loss", "loss"),
                       ("seed", "random_state")):
         value = getattr(args, flag)
-        if value is not None:
-            params[key] = value
+        if value is not None and not (flag == "seed" and key not in registry[name]._param_names()):
+            params[key] = value                # --seed also seeds the split, so it may not apply
     model = registry[name]()
     try:
         model.set_params(**params)
@@ -224,18 +224,12 @@ def cmd_train(args):
     _fit(model, train, verbose=not args.quiet)
     print(f"fitted in {time.perf_counter() - t0:.2f} s", flush=True)
     if args.output:
-        mgr.save(model, args.output, train=train) if _save_takes_train() else model.save(args.output)
+        mgr.save(model, args.output)
         print(f"saved to {args.output}")
     if test is not None:
         metrics = mgr.evaluate(model, test, k=tuple(args.k))
         print(_table([{"metric": k, "value": v} for k, v in metrics.items()], ["metric", "value"]))
     return 0
-
-
-def _save_takes_train():
-    import inspect
-    import minigraphrec as mgr
-    return "train" in inspect.signature(mgr.save).parameters
 
 
 def cmd_evaluate(args):

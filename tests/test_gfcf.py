@@ -130,7 +130,7 @@ def test_orthonormalize(scale):
 
 
 def test_propack_and_dense_accept_n_factors_equal_to_min_dimension():
-    train, R = random_train(10)
+    train, _ = random_train(10)
     for solver in ("propack", "dense", "randomized"):
         model = GFCF(n_factors=30, svd_solver=solver, dtype="float64").fit(train)
         assert model.V_.shape == (40, 30)

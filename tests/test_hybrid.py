@@ -54,7 +54,7 @@ def test_constant_and_fully_excluded_rows():
     for method in ("minmax", "zscore"):
         Z = normalize_scores(S, method, everything)
         np.testing.assert_array_equal(Z[0], 0.0)
-        np.testing.assert_allclose(Z[1], normalize_scores(S[1:], method)[0])  # all excluded: use all
+        np.testing.assert_allclose(Z[1], normalize_scores(S[1:], method)[0])  # all excluded
     np.testing.assert_allclose(normalize_scores(S, "rank")[0], 0.5)
 
 

@@ -33,6 +33,18 @@ def check_interactions(train, name="train"):
     return train
 
 
+def plain_ids(ids):
+    """Raw ids as an int64 or str array (never object, so they save without pickle)."""
+    arr = np.asarray(ids)
+    if arr.dtype.kind in "iub":
+        return arr.astype(np.int64)
+    if arr.dtype.kind == "U":
+        return arr
+    if arr.dtype.kind == "O" and all(isinstance(x, (int, np.integer)) for x in arr):
+        return arr.astype(np.int64)
+    return arr.astype(str)
+
+
 class Recommender:
     """Base class: hyperparameter handling, user validation, batched top-k."""
 
@@ -65,13 +77,20 @@ class Recommender:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
+    def save(self, path):
+        """Save the fitted model to ``path`` (.npz, no pickle); see :func:`minigraphrec.io.save`."""
+        from ..io import save
+        save(self, path)
+
     # ------------------------------------------------------------- fitting
     def _fit_interactions(self, train):
-        """Validate ``train`` and keep what scoring needs: sizes and ``R_``."""
+        """Validate ``train`` and keep what scoring needs: sizes, ``R_`` and the raw ids."""
         check_interactions(train)
         self.n_users_ = train.n_users
         self.n_items_ = train.n_items
         self.R_ = train.to_csr()               # (n_users, n_items) binary, the seen items
+        self.user_ids_ = plain_ids(train.user_ids)   # (n_users,) raw ids, for the CLI and files
+        self.item_ids_ = plain_ids(train.item_ids)   # (n_items,)
         return self.R_
 
     def _check_fitted(self):

@@ -239,7 +239,7 @@ class ContentBased(Recommender):
         total = np.asarray(W.sum(axis=1)).ravel()                         # (n_users,)
         inv = np.zeros_like(total)
         np.divide(1.0, total, out=inv, where=total > 0)
-        P = sp.diags(inv) @ (W @ Q)                                       # (n_users, f) mean profile
+        P = sp.diags(inv) @ (W @ Q)                                       # (n_users, f) means
         P = sp.csr_matrix(P) if sp.issparse(Q) else np.asarray(P)
         self.item_profiles_ = Q
         self.user_profiles_ = P

@@ -205,8 +205,6 @@ class EmbeddingRecommender(Recommender):
         if epochs is not None:
             _positive_int("epochs", epochs, minimum=0)
         R = self._fit_interactions(train)                  # (n_users, n_items) binary
-        self.user_ids_ = _plain_ids(train.user_ids)
-        self.item_ids_ = _plain_ids(train.item_ids)
         self.user_features_ = train.user_features
         self.item_features_ = train.item_features
         rng = np.random.default_rng(self.random_state)
@@ -248,11 +246,6 @@ class EmbeddingRecommender(Recommender):
         r"""Similarity of each user's final embedding to each item's: (len(users), n_items) float64."""
         from ..rank import score_matrix
         return score_matrix(self.user_embeddings_[users], self.item_embeddings_, kind=self.scoring)
-
-    def save(self, path):
-        """Save the fitted model to ``path`` (.npz, no pickle); see :func:`minigraphrec.io.save`."""
-        from ..io import save
-        save(self, path)
 
     # ------------------------------------------------------------ losses
     def _batch_nodes(self, batch):
@@ -343,24 +336,6 @@ class EmbeddingRecommender(Recommender):
 
     def _all_embeddings(self):
         raise NotImplementedError
-
-
-def _plain_ids(ids):
-    """Raw ids as a numeric or str array (never object), or None if they cannot be stored."""
-    arr = np.asarray(ids)
-    if arr.dtype.kind in "iub":
-        return arr.astype(np.int64)
-    if arr.dtype.kind == "U":
-        return arr
-    if arr.dtype.kind == "O":
-        try:
-            if all(isinstance(x, (int, np.integer)) for x in arr):
-                return arr.astype(np.int64)
-            if all(isinstance(x, str) for x in arr):
-                return arr.astype(str)
-        except (TypeError, ValueError):
-            pass
-    return None
 
 
 def as_dense_features(F, dtype, name):

@@ -1,0 +1,86 @@
+"""The `minigraphrec` command, end to end on small files it writes itself."""
+import numpy as np
+import pytest
+
+import minigraphrec as mgr
+from minigraphrec.cli import main
+
+
+def _write_triples(path, n_users=40, n_items=30, seed=0):
+    """Two taste groups with string ids, so raw ids must survive the round trip."""
+    rng = np.random.default_rng(seed)
+    lines = ["user,item,rating,timestamp"]
+    for u in range(n_users):
+        group = u % 2
+        items = rng.choice(np.arange(group, n_items, 2), size=8, replace=False)
+        lines += [f"user{u},item{i},{rng.integers(1, 6)},{1000 + 10 * u + int(i)}" for i in items]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_demo_prints_a_table_and_recommendations(capsys):
+    assert main(["demo", "--models", "popularity", "lightgcn", "--epochs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "recall@20" in out and "Popularity" in out and "LightGCN" in out
+    assert "LightGCN epoch    2" in out                          # per-epoch progress
+    assert "top-5 for users" in out
+
+
+def test_train_evaluate_recommend_round_trip(tmp_path, capsys):
+    data = _write_triples(tmp_path / "ratings.csv")
+    model_path = tmp_path / "model.npz"
+    assert main(["train", str(data), "--model", "lightgcn", "--epochs", "3", "--dim", "8",
+                 "--test-size", "0.2", "--seed", "1", "-q", "-o", str(model_path)]) == 0
+    out = capsys.readouterr().out
+    assert "recall@20" in out and model_path.exists()
+
+    model = mgr.load(model_path)
+    assert type(model).__name__ == "LightGCN" and model.dim == 8 and model.epochs == 3
+    assert model.user_ids_[0] == "user0"
+
+    assert main(["evaluate", str(model_path), str(data), "-k", "5"]) == 0
+    assert "recall@5" in capsys.readouterr().out
+
+    assert main(["recommend", str(model_path), "--user", "user3", "-k", "4"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "user user3:" and len(out) == 5
+    shown = [line.split()[2] for line in out[1:]]                   # "1. item item7 score ..."
+    u = int(np.flatnonzero(model.user_ids_ == "user3")[0])
+    items, _ = model.recommend([u], k=4)
+    assert shown == [str(model.item_ids_[i]) for i in items[0]]     # raw ids out, same ranking
+    seen = set(model.item_ids_[model.R_[u].indices])
+    assert not seen & set(shown)                                     # training items excluded
+
+
+@pytest.mark.parametrize("name", ["popularity", "itemknn", "ease"])
+def test_train_any_model_by_name(tmp_path, capsys, name):
+    data = _write_triples(tmp_path / "ratings.csv")
+    path = tmp_path / f"{name}.npz"
+    assert main(["train", str(data), "--model", name, "--test-size", "0.2", "--seed", "0",
+                 "-o", str(path)]) == 0
+    assert "recall@20" in capsys.readouterr().out
+    assert main(["recommend", str(path), "--user", "user0", "-k", "3"]) == 0
+
+
+def test_recommend_unknown_user_names_it(tmp_path):
+    data = _write_triples(tmp_path / "ratings.csv")
+    path = tmp_path / "m.npz"
+    main(["train", str(data), "--model", "popularity", "-o", str(path)])
+    with pytest.raises(SystemExit, match="user 'nobody' is not known"):
+        main(["recommend", str(path), "--user", "nobody"])
+
+
+def test_malformed_file_is_a_clear_error_and_exit_code_2(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("u1,i1,5\nu2,i2,nan\n")
+    assert main(["train", str(bad), "--model", "popularity"]) == 2
+    err = capsys.readouterr().err
+    assert "bad.csv" in err and "line 2" in err
+
+
+def test_unknown_model_and_bad_param(tmp_path):
+    data = _write_triples(tmp_path / "ratings.csv")
+    with pytest.raises(SystemExit, match="unknown model 'nope'"):
+        main(["train", str(data), "--model", "nope"])
+    with pytest.raises(SystemExit, match="no hyperparameter 'bogus'"):
+        main(["train", str(data), "--model", "ease", "-p", "bogus=1"])
