@@ -154,3 +154,13 @@ def test_errors():
         ContentBased(item_texts=["a", "b", "c"], min_df=0).fit(small_train())
     with pytest.raises(RuntimeError, match="not fitted"):
         ContentBased().score([0])
+
+
+def test_save_and_load_round_trip(tmp_path):
+    from minigraphrec.io import load
+    texts = ["space opera", "space battle", "wedding comedy"]
+    model = ContentBased.from_texts(texts).fit(small_train())
+    model.save(tmp_path / "content.npz")
+    again = load(tmp_path / "content.npz")
+    np.testing.assert_array_equal(again.score([0, 1, 2]), model.score([0, 1, 2]))
+    assert again.feature_names_ == model.feature_names_

@@ -121,3 +121,12 @@ def test_unfitted_and_bad_input():
         EASE().score([0])
     with pytest.raises(TypeError, match="Interactions"):
         EASE().fit(sp.eye(3, format="csr"))
+
+
+def test_save_and_load_round_trip(tmp_path):
+    from minigraphrec.io import load
+    train, _ = random_train(6)
+    model = EASE(l2=2.0).fit(train)
+    model.save(tmp_path / "ease.npz")
+    again = load(tmp_path / "ease.npz")
+    np.testing.assert_array_equal(again.score(np.arange(25)), model.score(np.arange(25)))

@@ -70,7 +70,7 @@ def test_params_follow_the_documented_shapes(rated):
         want.update({f"W{l}": (6, 6), f"a_src{l}": (3, 2), f"a_dst{l}": (3, 2), f"beta{l}": (3,)})
     assert {k: v.shape for k, v in model.params.items()} == want
     assert all(v.dtype == np.float32 for v in model.params.values())
-    assert not model.params["beta0"].any() and model.history_ == []
+    assert np.all(model.params["beta0"] == 1) and model.history_ == []    # β starts at 1
     mean = GAT(dim=6, n_heads=3, concat_heads=False, random_state=0).fit(rated, epochs=0)
     assert mean.params["W0"].shape == (6, 18) and mean.params["a_src0"].shape == (3, 6)
 

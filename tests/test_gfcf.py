@@ -186,3 +186,13 @@ def test_bad_hyperparameters(params, match):
 def test_unfitted():
     with pytest.raises(RuntimeError, match="not fitted"):
         GFCF().score([0])
+
+
+def test_save_and_load_round_trip(tmp_path):
+    from minigraphrec.io import load
+    train, _ = random_train(11)
+    model = GFCF(n_factors=5, svd_solver="randomized").fit(train)
+    model.save(tmp_path / "gfcf.npz")
+    again = load(tmp_path / "gfcf.npz")
+    users = np.arange(30)
+    np.testing.assert_array_equal(again.score(users), model.score(users))

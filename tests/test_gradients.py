@@ -38,7 +38,8 @@ import scipy.sparse as sp
 from minigraphrec import losses
 from minigraphrec.errors import DataError
 from minigraphrec.gradcheck import check_model_grads, check_vjp
-from minigraphrec.ops import dense, embedding, propagate, scoring
+from minigraphrec.batch import PairBatch, PointBatch
+from minigraphrec.ops import attention, dense, embedding, propagate, scoring
 
 DELTA = 1e-3          # distance from a kink, far above the finite-difference step 1e-6
 
@@ -209,6 +210,45 @@ OP_CASES = [
            _lightgcn_bpr_pipeline, _lightgcn_bpr_pipeline_backward, (0,)),
 ]
 
+# --- graph attention (ops/attention.py): softmax over each row's edges, the weighted
+# aggregate, the logits (with edge weights: β log w), and a whole layer (heads, dropout)
+OP_CASES += [
+    OpCase("edge_softmax/3 heads", lambda r: (lambda A: (A.indptr, _n(r, A.nnz, 3)))(_sparse(r, 7, 7)),
+           attention.edge_softmax_forward, attention.edge_softmax_backward, (1,)),
+    OpCase("edge_softmax/numba", lambda r: (lambda A: (A.indptr, _n(r, A.nnz), "numba"))(_sparse(r, 7, 7)),
+           attention.edge_softmax_forward, attention.edge_softmax_backward, (1,)),
+    OpCase("attention_aggregate/2 heads",
+           lambda r: (lambda A: (A.indptr, A.indices, r.random((A.nnz, 2)), _n(r, 8, 2, 3)))(
+               _sparse(r, 6, 8)),
+           attention.attention_aggregate_forward, attention.attention_aggregate_backward, (2, 3)),
+    OpCase("attention_aggregate/numba",
+           lambda r: (lambda A: (A.indptr, A.indices, r.random(A.nnz), _n(r, 8, 3), "numba"))(
+               _sparse(r, 6, 8)),
+           attention.attention_aggregate_forward, attention.attention_aggregate_backward, (2, 3)),
+    OpCase("gat_logits/2 heads, edge weights",
+           lambda r: (lambda A: (A.indptr, A.indices, _n(r, 7, 2, 3), _n(r, 2, 3), _n(r, 2, 3), 0.2,
+                                 A.data, _n(r, 2)))(_sparse(r, 7, 7)),
+           attention.gat_logits_forward, attention.gat_logits_backward, (2, 3, 4, 7)),
+    OpCase("gat_logits/numba",
+           lambda r: (lambda A: (A.indptr, A.indices, _n(r, 7, 3), _n(r, 3), _n(r, 3), 0.2, None, None,
+                                 "numba"))(_sparse(r, 7, 7)),
+           attention.gat_logits_forward, lambda c, de: attention.gat_logits_backward(c, de)[:3],
+           (2, 3, 4)),
+    # the layer draws its dropout mask from a fresh Generator(5) on every call: a fixed mask
+    OpCase("gat_layer/3 heads concat, dropout, weighted",
+           lambda r: (lambda A: (attention.attention_graph(A, weighted=True), _n(r, 7, 4), _n(r, 4, 6),
+                                 _n(r, 3, 2), _n(r, 3, 2), True, 0.3, np.random.default_rng(5), True,
+                                 "tanh", 0.2, _n(r, 3)))(_sparse(r, 7, 7)),
+           lambda g, H, W, a_s, a_d, *rest: attention.gat_layer_forward(
+               g, H, W, a_s, a_d, *rest[:2], np.random.default_rng(5), *rest[3:]),
+           attention.gat_layer_backward, (1, 2, 3, 4, 11)),
+    OpCase("gat_layer/2 heads mean, numba",
+           lambda r: (_sparse(r, 7, 7), _n(r, 7, 4), _n(r, 4, 6), _n(r, 2, 3), _n(r, 2, 3), False,
+                      0.0, None, True, "tanh", 0.2, None, "numba"),
+           attention.gat_layer_forward, lambda c, d: attention.gat_layer_backward(c, d)[:4],
+           (1, 2, 3, 4)),
+]
+
 
 def _as_tuple(grads):
     return tuple(grads) if isinstance(grads, (tuple, list)) else (grads,)
@@ -241,7 +281,7 @@ def test_every_op_and_loss_is_in_the_table():
     """A new ``*_forward`` in an op module or losses.py must get an OpCase."""
     tested = {c.forward for c in OP_CASES}
     tested_names = {c.name.split("/")[0] for c in OP_CASES}
-    for module in (propagate, dense, embedding, scoring, losses):
+    for module in (propagate, dense, embedding, scoring, losses, attention):
         for name in module.__all__:
             if name.endswith("_forward"):
                 fn = getattr(module, name)
@@ -260,8 +300,12 @@ MODEL_CASES: list[ModelCase] = []
 
 
 # --- MF, LightGCN, GCN, NGCF (models helper): every model's full loss, BPR and BCE batches
-def _model_data(features=False):
-    """8 users, 10 items; user 0 and item 9 isolated; optional features (user dense, item sparse)."""
+def _model_data(features=False, events=False):
+    """8 users, 10 items; user 0 and item 9 isolated; optional features (user dense, item sparse).
+
+    With ``events``, every pair is repeated 1-3 times with a rating and a timestamp each, so
+    that "count", "log1p" and "time_decay" edge weights all vary from edge to edge.
+    """
     from minigraphrec.data import Interactions
     rng = np.random.default_rng(11)
     R = rng.random((8, 10)) < 0.35
@@ -272,6 +316,11 @@ def _model_data(features=False):
     if features:
         kw = dict(user_features=rng.standard_normal((8, 3)),
                   item_features=sp.random(10, 5, density=0.5, random_state=3, format="csr"))
+    if events:
+        repeats = rng.integers(1, 4, u.size)
+        u, i = np.repeat(u, repeats), np.repeat(i, repeats)
+        kw.update(weights=rng.integers(1, 6, u.size).astype(np.float64),
+                  timestamps=rng.uniform(0.0, 100.0, u.size))
     return Interactions(u, i, n_users=8, n_items=10, **kw)
 
 
@@ -283,11 +332,11 @@ def _model_batch(kind):
     return PointBatch.make([1, 0, 3, 1, 7, 5], [1, 2, 9, 6, 4, 3], [1, 0, 1, 0, 1, 0])
 
 
-def _model_case(name, cls, features=False, **kw):
+def _model_case(name, cls, features=False, events=False, **kw):
     """ModelCases for ``cls(**kw)`` in float64 on each of a BPR and a BCE batch."""
     def build(rng, kind):
         model = cls(dim=3, reg=0.3, dtype=np.float64, random_state=int(rng.integers(1000)), **kw)
-        model.fit(_model_data(features), epochs=0)
+        model.fit(_model_data(features, events), epochs=0)
         for p in model.params.values():     # biases start at 0: an isolated node's Z = b would
             p += 0.1 * rng.standard_normal(p.shape)      # sit on the ReLU kink; move off it
         return model, _model_batch(kind)
@@ -315,10 +364,50 @@ def _model_cases():
     cases += _model_case("ngcf/message+node dropout", NGCF, message_dropout=0.3, node_dropout=0.3)
     cases += _model_case("ngcf/1 layer, layers not normalised", NGCF, n_layers=1,
                          normalize_layers=False)
+    # edge weights replace A's ones before the normalisation (issue 5)
+    cases += _model_case("lightgcn/K=2 time-decay weights", LightGCN, events=True, n_layers=2,
+                         edge_weights="time_decay", half_life=30.0)
+    cases += _model_case("lightgcn/K=3 count weights, numpy backend", LightGCN, events=True,
+                         n_layers=3, edge_weights="count", backend="numpy")
+    cases += _model_case("gcn/mean+self-loops, log1p weights", GCN, events=True,
+                         normalization="mean", edge_weights="log1p", activation="tanh")
+    cases += _model_case("gcn/time-decay weights, features", GCN, features=True, events=True,
+                         input="features", edge_weights="time_decay", half_life=50.0)
     return cases
 
 
 MODEL_CASES += _model_cases()
+
+
+# --- GAT: heads, attention dropout (a fixed mask per step_), weights, features
+def _gat(loss_kind, **kw):
+    def build(rng):
+        from minigraphrec.datasets import synthetic
+        from minigraphrec.models.gat import GAT
+        train = synthetic(n_users=12, n_items=15, n_communities=2, mean_interactions=4,
+                          min_interactions=2, ratings=True, random_state=0)
+        model = GAT(dim=4, n_layers=2, dtype=np.float64, random_state=0, **kw).fit(train, epochs=0)
+        for v in model.params.values():
+            v[...] = rng.standard_normal(v.shape)
+        model.step_ = 3
+        users, items = rng.integers(0, 12, 8), rng.integers(0, 15, 8)
+        if loss_kind == "bpr":
+            return model, PairBatch.make(users, items, rng.integers(0, 15, 8))
+        return model, PointBatch.make(users, items, (rng.random(8) < 0.5).astype(np.float64))
+    return build
+
+
+MODEL_CASES += [
+    ModelCase("gat-bpr/2 heads concat, dropout, count weights, features+ids",
+              _gat("bpr", n_heads=2, attention_dropout=0.3, edge_weights="count", input="both",
+                   activation="tanh")),
+    ModelCase("gat-bce/2 heads mean, last layer, numpy",
+              _gat("bce", n_heads=2, concat_heads=False, layer_combination="last",
+                   attention_dropout=0.3, backend="numpy")),
+    ModelCase("gat-bpr/time-decay weights, features only",
+              _gat("bpr", n_heads=2, edge_weights="time_decay", half_life=30 * 86400.0,
+                   input="features", activation="tanh")),
+]
 
 
 @pytest.mark.parametrize("case", MODEL_CASES, ids=[c.name for c in MODEL_CASES])

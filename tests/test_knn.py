@@ -137,6 +137,18 @@ def test_similarity_matches_dense_reference(k, similarity, shrink, block_size):
     assert S.has_sorted_indices
 
 
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(k_neighbors=0), "k_neighbors"), (dict(similarity="l2"), "similarity"),
+    (dict(shrink=-1.0), "shrink"), (dict(shrink=1.0, similarity="dot"), "shrink"),
+    (dict(block_size=0), "block_size"),
+])
+def test_topk_similarity_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        topk_similarity(X_COUNTS, **kwargs)
+    with pytest.raises(TypeError, match="sparse"):
+        topk_similarity(X_COUNTS.toarray())
+
+
 def test_similarity_with_weights_matches_dense_reference():
     rng = np.random.default_rng(6)
     X = sp.random(15, 20, density=0.3, random_state=rng, format="csr")
@@ -250,3 +262,14 @@ def test_get_params_roundtrip():
     params = model.get_params()
     assert params["k_neighbors"] == 7 and params["K1"] == 3.0
     assert UserKNN(**params).get_params() == params
+
+
+@pytest.mark.parametrize("cls", [ItemKNN, UserKNN])
+def test_save_and_load_round_trip(cls, tmp_path):
+    from minigraphrec.io import load
+    train, _ = checkerboard()
+    model = cls(k_neighbors=3, weighting="bm25").fit(train)
+    model.save(tmp_path / "knn.npz")
+    again = load(tmp_path / "knn.npz")
+    users = np.arange(train.n_users)
+    np.testing.assert_array_equal(again.score(users), model.score(users))

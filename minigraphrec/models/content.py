@@ -243,9 +243,13 @@ class ContentBased(Recommender):
         P = sp.csr_matrix(P) if sp.issparse(Q) else np.asarray(P)
         self.item_profiles_ = Q
         self.user_profiles_ = P
-        self._Q_unit = _l2_rows(Q)                                        # (n_items, f)
-        self._P_unit = _l2_rows(P)                                        # (n_users, f)
+        self._restore()
         return self
+
+    def _restore(self):
+        """Unit-length profiles for the cosine (after fit or io.load)."""
+        self._Q_unit = _l2_rows(self.item_profiles_)                      # (n_items, f)
+        self._P_unit = _l2_rows(self.user_profiles_)                      # (n_users, f)
 
     def _score_batch(self, users):
         r"""Cosine of ``p_u`` and every ``q_i``: (len(users), n_items) float64."""

@@ -46,7 +46,21 @@ A subclass provides
 
 and may extend ``_check_hyperparameters`` (call ``_check_common`` first)
 and ``_state_attrs`` (the attributes :func:`minigraphrec.io.save` stores;
-anything ``_build`` derives is rebuilt on load). Fitted state set here:
+anything ``_build`` derives is rebuilt on load).
+
+Two pieces shared by the graph models live here, so that they behave the
+same everywhere:
+
+* edge weights (GCN, LightGCN, GAT: hyperparameters ``edge_weights`` and
+  ``half_life``): :func:`edge_weight_matrix` turns the training log into
+  the weighted ``R_w`` that replaces the binary ``R`` when the model builds
+  its graph; the model keeps it as ``R_weighted_`` (saved, so a loaded
+  model rebuilds the same graph). Each model normalises *after* weighting.
+* the layer-0 input (GCN, GAT: hyperparameter ``input``):
+  ``_build_input`` / ``_init_input_params`` / ``_input_layer`` /
+  ``_input_layer_backward`` give every node either a free id embedding
+  (``"embedding"``), a learned projection of its side's feature matrix
+  (``"features"``), or their sum (``"both"``). Fitted state set here:
 ``n_users_``, ``n_items_``, ``R_``, ``user_ids_``/``item_ids_`` (raw ids),
 ``user_features_``/``item_features_``, ``history_``, ``best_epoch_``,
 ``step_`` (optimiser steps taken) and ``dropout_seed_``: a model with
@@ -63,15 +77,18 @@ from ..batch import PairBatch, PointBatch
 from ..errors import DataError
 from ..losses import bce_with_logits_backward, bce_with_logits_forward
 from ..losses import bpr_backward, bpr_forward, l2_backward, l2_forward
+from ..ops.dense import linear_backward, linear_forward
 from ..ops.embedding import gather_backward, gather_forward
 from ..ops.scoring import dot_backward, dot_forward
 from .base import Recommender
 
-__all__ = ["EmbeddingRecommender", "glorot_uniform"]
+__all__ = ["EmbeddingRecommender", "glorot_uniform", "edge_weight_matrix"]
 
 LOSSES = ("bpr", "bce")
 SCORINGS = ("dot", "cosine", "euclidean")
 DTYPES = ("float32", "float64")
+EDGE_WEIGHTS = (None, "count", "log1p", "time_decay")
+INPUTS = ("embedding", "features", "both")
 
 
 def glorot_uniform(rng, shape, dtype):
@@ -321,6 +338,76 @@ class EmbeddingRecommender(Recommender):
         grads = self._backward_rows(cache, dZ, dH0, reuse=reuse)
         return loss + loss_reg, grads
 
+    # ------------------------------------------- edge weights (graph models)
+    def _fit_edge_weights(self, train):
+        """Set ``R_weighted_`` (see :func:`edge_weight_matrix`) from the hyperparameters."""
+        self.R_weighted_ = edge_weight_matrix(train, self.edge_weights, self.half_life)
+
+    def _graph_matrix(self, R):
+        """The user–item matrix to build the graph from: ``R_weighted_`` if set, else ``R``."""
+        R_w = getattr(self, "R_weighted_", None)
+        return R if R_w is None else R_w
+
+    # ----------------------------------------- the layer-0 input (GCN, GAT)
+    def _build_input(self, user_features, item_features):
+        """Keep the feature matrices the ``input`` hyperparameter uses (``_X_user``, ``_X_item``)."""
+        self._X_user = self._X_item = None
+        if self.input == "embedding":
+            return
+        self._X_user = as_dense_features(user_features, self._dtype, "user_features")
+        self._X_item = as_dense_features(item_features, self._dtype, "item_features")
+        if self.input == "features" and (self._X_user is None or self._X_item is None):
+            missing = "user_features" if self._X_user is None else "item_features"
+            name = type(self).__name__
+            raise DataError(f"{name}(input='features') needs both user and item features, "
+                            f"but the training Interactions has no {missing}; use "
+                            "input='embedding' or input='both'")
+
+    def _init_input_params(self, rng):
+        r"""``E0 ~ N(0, 0.1²)`` (n_nodes, dim) and Glorot ``W_user_in`` / ``W_item_in``, as used."""
+        d, dt = self.dim, self._dtype
+        params = {}
+        if self.input in ("embedding", "both"):
+            n = self.n_users_ + self.n_items_
+            params["E0"] = (0.1 * rng.standard_normal((n, d))).astype(dt)
+        if self._X_user is not None:
+            params["W_user_in"] = glorot_uniform(rng, (self._X_user.shape[1], d), dt)
+        if self._X_item is not None:
+            params["W_item_in"] = glorot_uniform(rng, (self._X_item.shape[1], d), dt)
+        return params
+
+    def _input_layer(self):
+        r"""``H^0 = E0 + [X_user W_user_in ; X_item W_item_in]`` (n_nodes, dim), terms as used.
+
+        With ``input="features"`` there is no ``E0`` term; with ``"both"`` a
+        side without features gets only its id embedding. ``X`` may be a
+        dense array or a SciPy CSR matrix (a constant: no gradient).
+        Returns ``H0`` and the projections' caches for ``_input_layer_backward``.
+        """
+        p, n_u = self.params, self.n_users_
+        n = n_u + self.n_items_
+        H0 = p["E0"].copy() if "E0" in p else np.zeros((n, self.dim), dtype=self._dtype)
+        c_user = c_item = None
+        if self._X_user is not None:
+            P_user, c_user = linear_forward(self._X_user, p["W_user_in"])   # (n_users, dim)
+            H0[:n_u] += P_user
+        if self._X_item is not None:
+            P_item, c_item = linear_forward(self._X_item, p["W_item_in"])   # (n_items, dim)
+            H0[n_u:] += P_item
+        return H0, (c_user, c_item)
+
+    def _input_layer_backward(self, caches, dH0, grads):
+        r"""Put ``dE0 = dH0``, ``dW_user_in = X_userᵀ dH0[users]``, ``dW_item_in`` into ``grads``."""
+        c_user, c_item = caches
+        n_u = self.n_users_
+        if "E0" in self.params:
+            grads["E0"] = dH0                                                # (n_nodes, dim)
+        if c_user is not None:
+            _, grads["W_user_in"], _ = linear_backward(c_user, dH0[:n_u])    # (n_user_feat, dim)
+        if c_item is not None:
+            _, grads["W_item_in"], _ = linear_backward(c_item, dH0[n_u:])    # (n_item_feat, dim)
+        return grads
+
     # ------------------------------------------------------ for subclasses
     def _build(self, R, user_features, item_features):
         raise NotImplementedError
@@ -348,3 +435,80 @@ def as_dense_features(F, dtype, name):
     if F.ndim != 2:
         raise DataError(f"{name} must be 2-d, got shape {F.shape}")
     return F
+
+
+# ============================================================ edge weights
+def check_edge_weights(edge_weights, half_life):
+    """Validate the ``edge_weights`` / ``half_life`` hyperparameters; ``half_life`` as a float."""
+    if edge_weights not in EDGE_WEIGHTS:
+        raise ValueError(f"edge_weights must be one of {EDGE_WEIGHTS}, got {edge_weights!r}")
+    if edge_weights != "time_decay":
+        return None                                   # half_life is ignored
+    if half_life is None:
+        raise ValueError("edge_weights='time_decay' needs half_life (in the timestamps' unit, "
+                         "e.g. 30 * 86400 for 30 days of Unix seconds), got None")
+    return _nonneg_float("half_life", half_life, strict=True)
+
+
+def edge_weight_matrix(train, edge_weights, half_life=None):
+    r"""The weighted user–item matrix ``R_w`` that replaces the binary ``R`` in propagation.
+
+    ``edge_weights`` names the weight of edge ``(u, i)``, from the events
+    ``E(u, i)`` of the pair in ``train`` (``w_e`` their ``weights``, 1 when
+    ``train`` has none; ``t_e`` their ``timestamps``):
+
+    * ``None``: no weights (returns None; the model uses the binary ``R``);
+    * ``"count"``: ``Σ_e w_e``, the number of events of a raw log
+      (:func:`minigraphrec.graph.frequency_weights`);
+    * ``"log1p"``: ``log(1 + Σ_e w_e)``, damping heavy repeaters;
+    * ``"time_decay"``: ``Σ_e w_e 0.5^{(t_max - t_e) / half_life}``, with
+      ``t_max`` the latest training timestamp
+      (:func:`minigraphrec.graph.time_decay_weights`): an edge used at
+      ``t_max`` weighs ``w_e``, one a half-life older half as much.
+
+    Rating data carries the rating in ``w_e``, so ``"count"`` sums ratings
+    and ``"time_decay"`` decays them; drop ``weights`` from the
+    :class:`~minigraphrec.data.Interactions` first for plain counts or pure
+    recency.
+
+    Parameters
+    ----------
+    train : Interactions
+    edge_weights : None, "count", "log1p" or "time_decay"
+    half_life : float > 0, required for ``"time_decay"`` (ignored otherwise)
+
+    Returns
+    -------
+    R_w : scipy CSR (n_users, n_items) float64, the sparsity pattern of
+        ``train.to_csr()``, or None for ``edge_weights=None``.
+
+    Raises
+    ------
+    DataError
+        ``"time_decay"`` without timestamps; a weight that is not finite
+        and > 0 (a training pair outside the graph would still be excluded
+        from recommendations; with ``"time_decay"`` it means ``half_life``
+        is so short that old events underflow to 0).
+    """
+    from ..graph import frequency_weights, time_decay_weights
+
+    half_life = check_edge_weights(edge_weights, half_life)
+    if edge_weights is None:
+        return None
+    if edge_weights == "time_decay":
+        if train.timestamps is None:
+            raise DataError("edge_weights='time_decay' needs timestamps, but the training "
+                            "Interactions has none; use edge_weights='count' or None")
+        R_w = time_decay_weights(train, half_life)                 # (n_users, n_items)
+    else:
+        R_w = frequency_weights(train, edge_weights)               # (n_users, n_items)
+    bad = ~(np.isfinite(R_w.data) & (R_w.data > 0))
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        u = int(np.searchsorted(R_w.indptr, k, side="right") - 1)
+        hint = (f"; half_life={half_life} is too short for events that old" if
+                edge_weights == "time_decay" and R_w.data[k] == 0 else "")
+        raise DataError(f"edge_weights={edge_weights!r} gives {int(bad.sum())} training pair(s) "
+                        f"a weight that is not > 0, e.g. user {u}, item {int(R_w.indices[k])}: "
+                        f"{R_w.data[k]}{hint}; edge weights must be finite and positive")
+    return R_w

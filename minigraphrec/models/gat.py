@@ -35,18 +35,37 @@ Choices (hyperparameters), and where they depart from the paper:
   function of the parameters at a given step (gradient checks work with
   dropout on); final embeddings for scoring use no dropout. The paper's
   input dropout is not implemented.
-* ``edge_weights`` (our addition): ``"count"`` or ``"log1p"`` weighs each
-  user–item edge by :func:`minigraphrec.graph.frequency_weights` (how often,
-  or with which total event weight, the pair occurred: put time-decayed
-  per-event weights in ``Interactions.weights`` for recency), and every
-  layer learns one ``β`` per head (initialised 0, i.e. the paper's GAT) in
-  ``α ∝ w^β exp(LeakyReLU(·))``. Self-loops have weight 1 (``log w = 0``).
+* ``edge_weights`` (our addition; the article's edge features, §3):
+  ``"count"``, ``"log1p"`` or ``"time_decay"`` (with ``half_life``) weigh
+  each user–item edge ``w_vu`` by
+  :func:`~minigraphrec.models.embedding_base.edge_weight_matrix`, the same
+  weights as :class:`~minigraphrec.models.gcn.GCN` and
+  :class:`~minigraphrec.models.lightgcn.LightGCN` use. How they enter the
+  propagation: through the attention, and only there. Every layer learns
+  one ``β`` per head in the logits, ``e + β log w``, so that
+
+  .. math:: \alpha_{vu,h} = \frac{w_{vu}^{\beta_h} \exp e_{vu,h}}
+                              {\sum_{u'} w_{vu'}^{\beta_h} \exp e_{vu',h}} :
+
+  the neighbours are weighted first and normalised after (by the
+  softmax). ``β`` starts at 1, where the weights replace the binary
+  adjacency: with equal logits (``a = 0``) a layer is then the weighted mean
+  ``D_w^{-1} (A_w + I) H W``, GCN's ``"mean"`` normalisation of the
+  weighted graph. Training moves ``β`` per head: 0 ignores the weights (the
+  paper's GAT), above 1 sharpens them. Self-loops weigh 1 (``log w = 0``).
+  The aggregated messages are not multiplied by ``w`` again: a message
+  weight outside the softmax would be a second, unnormalised use of it.
 * ``input``: as :class:`~minigraphrec.models.gcn.GCN` (same parameter
-  names): ``"embedding"`` is a free id embedding ``H^0 = E0``;
-  ``"features"`` projects the node features,
-  ``H^0 = [X_user W_user_in ; X_item W_item_in]`` (dense or sparse
-  ``X``); ``"both"`` adds the two, which is the same model class as
-  projecting the concatenation ``[one-hot id | X]`` with one learned matrix.
+  names, the same code in
+  :class:`~minigraphrec.models.embedding_base.EmbeddingRecommender`):
+  ``"embedding"`` is a free id embedding ``H^0 = E0``; ``"features"``
+  projects the node features, ``H^0 = [X_user W_user_in ; X_item
+  W_item_in]`` (dense or sparse ``X``); ``"both"`` adds the two, which is
+  the same model class as projecting the concatenation ``[one-hot id | X]``
+  with one learned matrix. Cold start: a node with features but no
+  training interaction attends only to its self-loop, so with
+  ``input="features"`` its embedding comes from its own features
+  (``self_loops=True``, the default, is needed for that).
 * No bias (the paper has none). Regularisation is the project's contract
   (DESIGN.md): ``reg/2B`` times the squared norms of the batch's ``H^0``
   rows; ``W``, ``a`` and ``β`` are not regularised.
@@ -57,19 +76,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DataError
-from ..graph import bipartite_adjacency, frequency_weights, normalize_adjacency
+from ..graph import bipartite_adjacency, normalize_adjacency
 from ..ops.attention import attention_graph, gat_layer_backward, gat_layer_forward
-from ..ops.dense import ACTIVATIONS, linear_backward, linear_forward
-from .embedding_base import (EmbeddingRecommender, _nonneg_float, _positive_int,
-                             as_dense_features, glorot_uniform)
+from ..ops.dense import ACTIVATIONS
+from .embedding_base import (INPUTS, EmbeddingRecommender, _nonneg_float, _positive_int,
+                             check_edge_weights, glorot_uniform)
 
 __all__ = ["GAT"]
 
 SLOPE = 0.2                      # LeakyReLU's negative slope in the logits, the paper's
-INPUTS = ("embedding", "features", "both")
 COMBINATIONS = ("mean", "last")
-EDGE_WEIGHTS = (None, "count", "log1p")
 BACKENDS = ("numpy", "numba")
 
 
@@ -88,7 +104,10 @@ class GAT(EmbeddingRecommender):
     activation : a name in :data:`minigraphrec.ops.dense.ACTIVATIONS`
     final_activation : bool, apply σ after the last layer too
     layer_combination : {"mean", "last"}, the final embedding
-    edge_weights : None, "count" or "log1p"; weighted attention (see the module docstring)
+    edge_weights : None, "count", "log1p" or "time_decay"; weighted attention
+        (see the module docstring)
+    half_life : float > 0, required with ``edge_weights="time_decay"``
+        (the timestamps' unit), ignored otherwise
     input : {"embedding", "features", "both"}
     backend : {"numba", "numpy"}, the attention kernels
     loss, lr, batch_size, reg, n_negatives, epochs, patience, metric,
@@ -109,15 +128,15 @@ class GAT(EmbeddingRecommender):
     Notes
     -----
     Initialisation: ``E0 ~ N(0, 0.1²)``; ``W``, ``a_src``, ``a_dst`` and the
-    input projections Glorot-uniform; ``β = 0``.
+    input projections Glorot-uniform; ``β = 1``.
     """
 
     _state_attrs = EmbeddingRecommender._state_attrs + ("R_weighted_",)
 
     def __init__(self, dim=64, n_layers=2, n_heads=1, concat_heads=True, attention_dropout=0.0,
                  self_loops=True, activation="identity", final_activation=False,
-                 layer_combination="mean", edge_weights=None, input="embedding",
-                 backend="numba", loss="bpr", lr=1e-3, batch_size=2048, reg=1e-4,
+                 layer_combination="mean", edge_weights=None, half_life=None,
+                 input="embedding", backend="numba", loss="bpr", lr=1e-3, batch_size=2048, reg=1e-4,
                  n_negatives=1, epochs=50, patience=None, metric="recall@20", scoring="dot",
                  dtype="float32", random_state=None, verbose=False):
         self.dim = dim
@@ -130,6 +149,7 @@ class GAT(EmbeddingRecommender):
         self.final_activation = final_activation
         self.layer_combination = layer_combination
         self.edge_weights = edge_weights
+        self.half_life = half_life
         self.input = input
         self.backend = backend
         self.loss = loss
@@ -160,9 +180,10 @@ class GAT(EmbeddingRecommender):
             raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, "
                              f"got {self.activation!r}")
         for name, allowed in (("layer_combination", COMBINATIONS), ("input", INPUTS),
-                              ("edge_weights", EDGE_WEIGHTS), ("backend", BACKENDS)):
+                              ("backend", BACKENDS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        check_edge_weights(self.edge_weights, self.half_life)
 
     @property
     def _d_head(self):
@@ -171,59 +192,29 @@ class GAT(EmbeddingRecommender):
     # -------------------------------------------------------------- build
     def _fit_interactions(self, train):
         R = super()._fit_interactions(train)                              # (n_users, n_items)
-        self.R_weighted_ = (None if self.edge_weights is None
-                            else frequency_weights(train, self.edge_weights))
+        self._fit_edge_weights(train)                                     # R_weighted_ or None
         return R
 
     def _build(self, R, user_features, item_features):
-        weighted = self.edge_weights is not None
-        A = bipartite_adjacency(self.R_weighted_ if weighted else R)       # (n, n)
+        weighted = getattr(self, "R_weighted_", None) is not None
+        A = bipartite_adjacency(self._graph_matrix(R))                     # (n, n), weighted
         if self.self_loops:
-            A = normalize_adjacency(A, "none", self_loops=True)            # A + I
-        self._graph = attention_graph(A, weighted=weighted)
-        self._X_user = self._X_item = None
-        if self.input != "embedding":
-            self._X_user = as_dense_features(user_features, self._dtype, "user_features")
-            self._X_item = as_dense_features(item_features, self._dtype, "item_features")
-            if self.input == "features" and (self._X_user is None or self._X_item is None):
-                missing = "user_features" if self._X_user is None else "item_features"
-                raise DataError(f"GAT(input='features') needs both user and item features, "
-                                f"but the training Interactions has no {missing}; use "
-                                "input='embedding' or input='both'")
+            A = normalize_adjacency(A, "none", self_loops=True)            # A + I, loops weigh 1
+        self._graph = attention_graph(A, weighted=weighted)                # log w for β log w
+        self._build_input(user_features, item_features)                   # _X_user, _X_item
 
     def _init_params(self, rng):
         d, dt, n_heads, d_head = self.dim, self._dtype, self.n_heads, self._d_head
-        params = {}
-        if self.input in ("embedding", "both"):
-            n = self.n_users_ + self.n_items_
-            params["E0"] = (0.1 * rng.standard_normal((n, d))).astype(dt)
-        if self._X_user is not None:
-            params["W_user_in"] = glorot_uniform(rng, (self._X_user.shape[1], d), dt)
-        if self._X_item is not None:
-            params["W_item_in"] = glorot_uniform(rng, (self._X_item.shape[1], d), dt)
+        params = self._init_input_params(rng)                   # E0, W_user_in, W_item_in
         for layer in range(self.n_layers):
             params[f"W{layer}"] = glorot_uniform(rng, (d, n_heads * d_head), dt)
             params[f"a_src{layer}"] = glorot_uniform(rng, (n_heads, d_head), dt)
             params[f"a_dst{layer}"] = glorot_uniform(rng, (n_heads, d_head), dt)
             if self.edge_weights is not None:
-                params[f"beta{layer}"] = np.zeros(n_heads, dtype=dt)
+                params[f"beta{layer}"] = np.ones(n_heads, dtype=dt)   # weights replace A's ones
         return params
 
     # ------------------------------------------------------------ forward
-    def _input_layer(self):
-        """H^0 (n_nodes, dim) and the caches of the feature projections."""
-        p, n_u = self.params, self.n_users_
-        n = n_u + self.n_items_
-        H0 = p["E0"].copy() if "E0" in p else np.zeros((n, self.dim), dtype=self._dtype)
-        c_user = c_item = None
-        if self._X_user is not None:
-            P_user, c_user = linear_forward(self._X_user, p["W_user_in"])   # (n_users, dim)
-            H0[:n_u] += P_user
-        if self._X_item is not None:
-            P_item, c_item = linear_forward(self._X_item, p["W_item_in"])   # (n_items, dim)
-            H0[n_u:] += P_item
-        return H0, (c_user, c_item)
-
     def _attend(self, H0, training):
         """The final embeddings (n_nodes, dim) and the per-layer caches."""
         p = self.params
@@ -249,7 +240,7 @@ class GAT(EmbeddingRecommender):
         return E[nodes], H0[nodes], (nodes, E.shape, c_in, caches)
 
     def _backward_rows(self, cache, dZ, dH0, reuse=False):
-        nodes, shape, (c_user, c_item), caches = cache
+        nodes, shape, c_in, caches = cache
         grads = {}
         dE = np.zeros(shape, dtype=self._dtype)                            # (n, dim)
         dE[nodes] = dZ
@@ -265,13 +256,7 @@ class GAT(EmbeddingRecommender):
             if mean:
                 dH += dE                                                   # H^{layer} in the mean
         dH[nodes] += dH0                                                   # the L2 term
-        if "E0" in self.params:
-            grads["E0"] = dH
-        n_u = self.n_users_
-        if c_user is not None:
-            _, grads["W_user_in"], _ = linear_backward(c_user, dH[:n_u])
-        if c_item is not None:
-            _, grads["W_item_in"], _ = linear_backward(c_item, dH[n_u:])
+        self._input_layer_backward(c_in, dH, grads)                        # E0, W_*_in
         return {k: grads[k].astype(self._dtype, copy=False) for k in self.params}
 
     def _all_embeddings(self):

@@ -27,8 +27,28 @@ Choices (hyperparameters):
   ``H^0 = E0``; ``"features"`` projects the node features, as the article's
   §5 example does with its user and item feature matrices, which have
   different widths, hence two matrices:
-  ``H^0 = [X_user W_user_in ; X_item W_item_in]``; ``"both"`` adds the two
-  (a side without features gets only its embedding).
+  ``H^0 = [X_user W_user_in ; X_item W_item_in]`` (``X`` dense or SciPy
+  sparse, the projections learned); ``"both"`` adds the two, which is the
+  same model class as projecting the concatenation ``[one-hot id | X]``
+  with one learned matrix (a side without features gets only its
+  embedding).
+* ``edge_weights`` (the article's edge features, §3): ``None`` is the
+  binary graph; ``"count"``, ``"log1p"`` or ``"time_decay"`` (with
+  ``half_life``, in the timestamps' unit) replace ``A``'s ones by the
+  weights of :func:`~minigraphrec.models.embedding_base.edge_weight_matrix`
+  (interaction frequency, or recency), and the normalisation is applied
+  *after* weighting, with weighted degrees ``d_v = Σ_u A_vu`` (+1 for the
+  self-loop, which weighs 1): ``"mean"`` then averages the neighbours with
+  weights ``w_vu / d_v``.
+
+Cold start. An item (or user) with features but no training interaction
+is an isolated node; with ``self_loops`` (the default) its row of ``Â`` is
+its own self-loop, so with ``input="features"`` its final embedding is the
+layers applied to its projected features alone,
+``σ(…σ(x W_in W^0 + b^0)…)``: a feature-driven, non-constant score for
+every user. (Without self-loops an isolated node's rows are ``σ(b)``, the
+same for every such node; with ``input="embedding"`` they come from an
+``E0`` row no positive pair ever trained.)
 
 The final embedding of a node is its row of ``H^L``; scores are
 ``e_u · e_i`` (or cosine, see ``scoring``). Loss and L2 term as in
@@ -44,16 +64,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DataError
 from ..graph import bipartite_adjacency, normalize_adjacency
 from ..ops.dense import ACTIVATIONS, linear_backward, linear_forward
 from ..ops.propagate import propagate_backward, propagate_forward
-from .embedding_base import EmbeddingRecommender, _positive_int, as_dense_features, glorot_uniform
+from .embedding_base import (INPUTS, EmbeddingRecommender, _positive_int, check_edge_weights,
+                             glorot_uniform)
 
 __all__ = ["GCN"]
 
 NORMALIZATIONS = {"sum": "none", "mean": "left", "symmetric": "symmetric"}
-INPUTS = ("embedding", "features", "both")
 
 
 class GCN(EmbeddingRecommender):
@@ -68,6 +87,10 @@ class GCN(EmbeddingRecommender):
     activation : {"relu", "leaky_relu", "tanh", "sigmoid", "identity"}
     final_activation : bool, apply σ after the last layer too (the article)
     input : {"embedding", "features", "both"}
+    edge_weights : None, "count", "log1p" or "time_decay"; weighted ``A``
+        (see the module docstring)
+    half_life : float > 0, required with ``edge_weights="time_decay"``
+        (the timestamps' unit), ignored otherwise
     loss, lr, batch_size, reg, n_negatives, epochs, patience, metric,
     scoring, dtype, random_state, verbose :
         see :class:`~minigraphrec.models.embedding_base.EmbeddingRecommender`.
@@ -80,6 +103,7 @@ class GCN(EmbeddingRecommender):
         (n_item_features, dim) with a feature input; ``"W0", "b0", ...,
         "W{L-1}", "b{L-1}"``, each ``W`` (dim, dim) and ``b`` (dim,).
     A_hat_ : scipy CSR (n_nodes, n_nodes), Â in the model's dtype
+    R_weighted_ : scipy CSR (n_users, n_items) float64 or None, the edge weights used
     user_embeddings_, item_embeddings_ : rows of ``H^L``
 
     Notes
@@ -87,11 +111,13 @@ class GCN(EmbeddingRecommender):
     Initialisation: ``E0 ~ N(0, 0.1²)``, every ``W`` Glorot-uniform, ``b = 0``.
     """
 
+    _state_attrs = EmbeddingRecommender._state_attrs + ("R_weighted_",)
+
     def __init__(self, dim=64, n_layers=2, normalization="symmetric", self_loops=True,
-                 activation="relu", final_activation=False, input="embedding", loss="bpr",
-                 lr=1e-3, batch_size=2048, reg=1e-4, n_negatives=1, epochs=50, patience=None,
-                 metric="recall@20", scoring="dot", dtype="float32", random_state=None,
-                 verbose=False):
+                 activation="relu", final_activation=False, input="embedding",
+                 edge_weights=None, half_life=None, loss="bpr", lr=1e-3, batch_size=2048,
+                 reg=1e-4, n_negatives=1, epochs=50, patience=None, metric="recall@20",
+                 scoring="dot", dtype="float32", random_state=None, verbose=False):
         self.dim = dim
         self.n_layers = n_layers
         self.normalization = normalization
@@ -99,6 +125,8 @@ class GCN(EmbeddingRecommender):
         self.activation = activation
         self.final_activation = final_activation
         self.input = input
+        self.edge_weights = edge_weights
+        self.half_life = half_life
         self.loss = loss
         self.lr = lr
         self.batch_size = batch_size
@@ -124,56 +152,33 @@ class GCN(EmbeddingRecommender):
                              f"got {self.activation!r}")
         if self.input not in INPUTS:
             raise ValueError(f"input must be one of {INPUTS}, got {self.input!r}")
+        check_edge_weights(self.edge_weights, self.half_life)
 
     # -------------------------------------------------------------- build
+    def _fit_interactions(self, train):
+        R = super()._fit_interactions(train)                              # (n_users, n_items)
+        self._fit_edge_weights(train)                                     # R_weighted_ or None
+        return R
+
     def _build(self, R, user_features, item_features):
-        A = bipartite_adjacency(R)                                         # (n, n)
+        A = bipartite_adjacency(self._graph_matrix(R))                     # (n, n), weighted
         A_hat = normalize_adjacency(A, NORMALIZATIONS[self.normalization],
-                                    self_loops=bool(self.self_loops))
+                                    self_loops=bool(self.self_loops))      # after weighting
         self.A_hat_ = A_hat.astype(self._dtype)
         # Â is symmetric except for the mean (row) normalisation
         self._A_hat_T = (self.A_hat_ if self.normalization != "mean"
                          else self.A_hat_.T.tocsr())
-        self._X_user = self._X_item = None
-        if self.input != "embedding":
-            self._X_user = as_dense_features(user_features, self._dtype, "user_features")
-            self._X_item = as_dense_features(item_features, self._dtype, "item_features")
-            if self.input == "features" and (self._X_user is None or self._X_item is None):
-                missing = "user_features" if self._X_user is None else "item_features"
-                raise DataError(f"GCN(input='features') needs both user and item features, "
-                                f"but the training Interactions has no {missing}; use "
-                                "input='embedding' or input='both'")
+        self._build_input(user_features, item_features)                   # _X_user, _X_item
 
     def _init_params(self, rng):
         d, dt = self.dim, self._dtype
-        params = {}
-        if self.input in ("embedding", "both"):
-            n = self.n_users_ + self.n_items_
-            params["E0"] = (0.1 * rng.standard_normal((n, d))).astype(dt)
-        if self._X_user is not None:
-            params["W_user_in"] = glorot_uniform(rng, (self._X_user.shape[1], d), dt)
-        if self._X_item is not None:
-            params["W_item_in"] = glorot_uniform(rng, (self._X_item.shape[1], d), dt)
+        params = self._init_input_params(rng)                   # E0, W_user_in, W_item_in
         for layer in range(self.n_layers):
             params[f"W{layer}"] = glorot_uniform(rng, (d, d), dt)
             params[f"b{layer}"] = np.zeros(d, dtype=dt)
         return params
 
     # ------------------------------------------------------------ forward
-    def _input_layer(self):
-        """H^0 (n_nodes, dim) and the caches of the feature projections."""
-        p, n_u = self.params, self.n_users_
-        n = n_u + self.n_items_
-        H0 = p["E0"].copy() if "E0" in p else np.zeros((n, self.dim), dtype=self._dtype)
-        c_user = c_item = None
-        if self._X_user is not None:
-            P_user, c_user = linear_forward(self._X_user, p["W_user_in"])  # (n_users, dim)
-            H0[:n_u] += P_user
-        if self._X_item is not None:
-            P_item, c_item = linear_forward(self._X_item, p["W_item_in"])  # (n_items, dim)
-            H0[n_u:] += P_item
-        return H0, (c_user, c_item)
-
     def _propagate(self, H0):
         """H^L (n_nodes, dim) and the per-layer caches."""
         act_forward = ACTIVATIONS[self.activation][0]
@@ -195,7 +200,7 @@ class GCN(EmbeddingRecommender):
         return H[nodes], H0[nodes], (nodes, H.shape, c_in, caches)
 
     def _backward_rows(self, cache, dZ, dH0, reuse=False):
-        nodes, shape, (c_user, c_item), caches = cache
+        nodes, shape, c_in, caches = cache
         act_backward = ACTIVATIONS[self.activation][1]
         grads = {}
         dH = np.zeros(shape, dtype=self._dtype)                            # (n, dim)
@@ -206,13 +211,7 @@ class GCN(EmbeddingRecommender):
             dM, grads[f"W{layer}"], grads[f"b{layer}"] = linear_backward(c_lin, dZl)
             dH = propagate_backward(c_prop, dM)                            # (n, dim)  Âᵀ dM
         dH[nodes] += dH0                                                   # the L2 term
-        if "E0" in self.params:
-            grads["E0"] = dH
-        n_u = self.n_users_
-        if c_user is not None:
-            _, grads["W_user_in"], _ = linear_backward(c_user, dH[:n_u])
-        if c_item is not None:
-            _, grads["W_item_in"], _ = linear_backward(c_item, dH[n_u:])
+        self._input_layer_backward(c_in, dH, grads)                        # E0, W_*_in
         return {k: grads[k].astype(self._dtype, copy=False) for k in self.params}
 
     def _all_embeddings(self):

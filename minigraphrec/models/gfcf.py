@@ -283,8 +283,6 @@ class GFCF(Recommender):
         dtype = np.dtype(self.dtype)
         R_tilde, self.d_users_, self.d_items_ = normalized_interactions(R)
         self.R_tilde_ = R_tilde.astype(dtype)                             # (n_users, n_items)
-        self._R_tilde_T = self.R_tilde_.T.tocsr()                         # (n_items, n_users)
-        self._R_scoring = R.astype(dtype)
         k = int(self.n_factors)
         if self.alpha > 0:
             limit = min(R.shape)
@@ -299,11 +297,18 @@ class GFCF(Recommender):
         else:
             s, V = np.empty(0), np.empty((R.shape[1], 0))
         self.singular_values_, self.V_ = s, V                             # (k,), (n_items, k)
-        d_items = self.d_items_
+        self._restore()
+        return self
+
+    def _restore(self):
+        """Derive the scoring arrays from the fitted attributes (after fit or io.load)."""
+        dtype = np.dtype(self.dtype)
+        self._R_tilde_T = self.R_tilde_.T.tocsr()                         # (n_items, n_users)
+        self._R_scoring = self.R_.astype(dtype)                           # (n_users, n_items)
+        d_items, V = self.d_items_, self.V_
         self._V_in = (_inv_sqrt(d_items)[:, None] * V).astype(dtype)      # (n_items, k) D^-1/2 V
         self._V_out = np.ascontiguousarray((V * np.sqrt(d_items)[:, None]).T,
                                            dtype=dtype)                 # (k, n_items) Vᵀ D^1/2
-        return self
 
     def _linear_T(self, R_b):
         r"""The linear term, transposed: ``R̃ᵀ (R̃ R_bᵀ)``, shape (n_items, b).

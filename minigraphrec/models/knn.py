@@ -143,14 +143,31 @@ def bm25_weight(X, K1=1.2, B=0.75):
 
 
 def _check_bm25(K1, B):
-    if not isinstance(K1, numbers.Real) or not np.isfinite(K1) or K1 < 0:
+    if isinstance(K1, bool) or not isinstance(K1, numbers.Real) or not np.isfinite(K1) or K1 < 0:
         raise ValueError(f"K1 must be a finite number >= 0, got {K1!r}")
-    if not isinstance(B, numbers.Real) or not 0.0 <= B <= 1.0:
+    if isinstance(B, bool) or not isinstance(B, numbers.Real) or not 0.0 <= B <= 1.0:
         raise ValueError(f"B must be a number in [0, 1], got {B!r}")
     return float(K1), float(B)
 
 
 # ----------------------------------------------------------------- similarity
+def _check_similarity_args(k_neighbors, similarity, shrink, block_size):
+    k = k_neighbors
+    if k is not None and (isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1):
+        raise ValueError(f"k_neighbors must be a positive integer or None, got {k!r}")
+    if similarity not in ("cosine", "dot"):
+        raise ValueError(f"similarity must be 'cosine' or 'dot', got {similarity!r}")
+    if isinstance(shrink, bool) or not isinstance(shrink, numbers.Real) \
+            or not np.isfinite(shrink) or shrink < 0:
+        raise ValueError(f"shrink must be a finite number >= 0, got {shrink!r}")
+    if shrink and similarity == "dot":
+        raise ValueError(f"shrink={shrink!r} only applies to similarity='cosine'; "
+                         "use shrink=0 with similarity='dot'")
+    b = block_size
+    if b is not None and (isinstance(b, bool) or not isinstance(b, numbers.Integral) or b < 1):
+        raise ValueError(f"block_size must be a positive integer or None, got {b!r}")
+
+
 def _top_k_mask(D, k):
     r"""Boolean mask of the ``k`` largest positive entries of each row of ``D``.
 
@@ -201,6 +218,7 @@ def topk_similarity(X, k_neighbors=100, similarity="cosine", shrink=0.0, block_s
     """
     if not sp.issparse(X):
         raise TypeError(f"X must be a scipy sparse matrix, got {type(X).__name__}")
+    _check_similarity_args(k_neighbors, similarity, shrink, block_size)
     X = sp.csr_matrix(X, dtype=np.float64)
     n = X.shape[0]
     k = n if k_neighbors is None else int(k_neighbors)
@@ -246,24 +264,11 @@ class _NeighbourhoodCF(Recommender):
         self.block_size = block_size
 
     def _check_params(self):
-        k = self.k_neighbors
-        if k is not None and (isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1):
-            raise ValueError(f"k_neighbors must be a positive integer or None, got {k!r}")
-        if self.similarity not in ("cosine", "dot"):
-            raise ValueError(f"similarity must be 'cosine' or 'dot', got {self.similarity!r}")
-        s = self.shrink
-        if not isinstance(s, numbers.Real) or not np.isfinite(s) or s < 0:
-            raise ValueError(f"shrink must be a finite number >= 0, got {s!r}")
-        if s and self.similarity == "dot":
-            raise ValueError(f"shrink={s!r} only applies to similarity='cosine'; "
-                             "use shrink=0 with similarity='dot'")
+        _check_similarity_args(self.k_neighbors, self.similarity, self.shrink, self.block_size)
         if self.weighting not in (None, "tfidf", "bm25"):
             raise ValueError(f"weighting must be None, 'tfidf' or 'bm25', got {self.weighting!r}")
         if self.weighting == "bm25":
             _check_bm25(self.K1, self.B)
-        b = self.block_size
-        if b is not None and (isinstance(b, bool) or not isinstance(b, numbers.Integral) or b < 1):
-            raise ValueError(f"block_size must be a positive integer or None, got {b!r}")
 
     def _weighted(self, X):
         """``X`` (documents × terms) after the chosen weighting."""

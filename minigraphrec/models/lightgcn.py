@@ -11,6 +11,15 @@ and a user–item score is the dot product of their rows of ``E``. Trained
 with the BPR loss of the paper's code (see
 :mod:`minigraphrec.models.embedding_base`), Adam over the whole table.
 
+Edge weights (our addition, off by default). With ``edge_weights`` =
+``"count"``, ``"log1p"`` or ``"time_decay"`` (with ``half_life``) the ones
+of ``A`` become the weights of
+:func:`~minigraphrec.models.embedding_base.edge_weight_matrix`
+(interaction frequency or recency) and the normalisation comes after the
+weighting, with weighted degrees ``d_v = Σ_u w_vu``:
+``Â_vu = w_vu / sqrt(d_v d_u)``. That ``Â`` is still symmetric, which is
+all the batch-restricted propagation below relies on, so it stays exact.
+
 Batch-restricted propagation (same numbers, less work). The paper's code
 propagates the whole graph for every mini-batch, though the loss reads
 only the batch's rows ``S_0``. Let ``S_h`` be the nodes within ``h`` hops
@@ -60,7 +69,7 @@ import scipy.sparse as sp
 from ..errors import DataError
 from ..graph import bipartite_adjacency, normalize_adjacency
 from ..ops.propagate import lightgcn_forward
-from .embedding_base import EmbeddingRecommender, _positive_int
+from .embedding_base import EmbeddingRecommender, _positive_int, check_edge_weights
 
 __all__ = ["LightGCN", "lightgcn_rows_forward", "lightgcn_rows_backward", "hop_levels"]
 
@@ -309,19 +318,28 @@ class LightGCN(EmbeddingRecommender):
         Paper settings: ``lr=1e-3, batch_size=2048, reg=1e-4``.
     backend : "numba" (parallel kernels) or "numpy" (SciPy reference);
         same numbers up to rounding.
+    edge_weights : None, "count", "log1p" or "time_decay"
+        None (default) is the paper's binary graph; otherwise ``A`` holds
+        these edge weights before the normalisation (module docstring).
+    half_life : float > 0, required with ``edge_weights="time_decay"``
+        (the timestamps' unit), ignored otherwise
 
     Attributes
     ----------
     params : {"E0": ndarray (n_users + n_items, dim)}
     A_hat_ : scipy CSR (n_nodes, n_nodes), Â in the model's dtype
+    R_weighted_ : scipy CSR (n_users, n_items) float64 or None, the edge weights used
     user_embeddings_ : (n_users, dim), item_embeddings_ : (n_items, dim)
         the final embeddings ``E``, cached after ``fit``
     history_ : list of dict, one per epoch (see :mod:`minigraphrec.train`)
     """
 
+    _state_attrs = EmbeddingRecommender._state_attrs + ("R_weighted_",)
+
     def __init__(self, dim=64, n_layers=3, loss="bpr", lr=1e-3, batch_size=2048, reg=1e-4,
                  n_negatives=1, epochs=50, patience=None, metric="recall@20", scoring="dot",
-                 backend="numba", dtype="float32", random_state=None, verbose=False):
+                 backend="numba", dtype="float32", random_state=None, verbose=False,
+                 edge_weights=None, half_life=None):
         self.dim = dim
         self.n_layers = n_layers
         self.loss = loss
@@ -337,6 +355,8 @@ class LightGCN(EmbeddingRecommender):
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
+        self.edge_weights = edge_weights
+        self.half_life = half_life
 
     def _check_hyperparameters(self):
         self._check_common()
@@ -344,9 +364,15 @@ class LightGCN(EmbeddingRecommender):
         _positive_int("n_layers", self.n_layers, minimum=0)
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        check_edge_weights(self.edge_weights, self.half_life)
+
+    def _fit_interactions(self, train):
+        R = super()._fit_interactions(train)                              # (n_users, n_items)
+        self._fit_edge_weights(train)                                     # R_weighted_ or None
+        return R
 
     def _build(self, R, user_features, item_features):
-        A = bipartite_adjacency(R)                                        # (n, n)
+        A = bipartite_adjacency(self._graph_matrix(R))                    # (n, n), weighted
         self.A_hat_ = normalize_adjacency(A, "symmetric", self_loops=False).astype(self._dtype)
         self._workspace = {}
 
