@@ -1,0 +1,201 @@
+r"""Benchmark: do node features and time-decayed edges help GCN and GAT on MovieLens-100K?
+
+Data: the GroupLens MovieLens-100K folder (``--data``, default
+``../shared/data/ml-100k``) through
+:func:`minigraphrec.datasets.load_movielens_100k`: every rating is an implicit
+positive (the rating values are dropped, so edge weights are pure recency),
+timestamps kept; user features (age/100, gender, occupation: 24 columns) and
+item features (19 genres, release year, a missing-year flag: 21 columns).
+Split per user at random 80/20 (:func:`minigraphrec.split.random_split`,
+``test_size=0.2``, ``random_state=2020``); a validation set is carved from the
+training part the same way (``test_size=0.1``, ``random_state=0``).
+
+Models, all 64 dimensions, BPR, Adam (``--lr``, default 0.01), batches of
+2048 triples, reg 1e-4, each with ``edge_weights`` None (binary graph) or
+``"time_decay"`` (``half_life = --half-life-days`` days before the latest
+training event):
+
+* ``LightGCN(n_layers=3)``: id embeddings only, the reference;
+* ``GCN(n_layers=2)`` (ReLU, symmetric normalisation with self-loops) with
+  ``input`` = ``"embedding"`` (ids), ``"both"`` (ids + projected features) or
+  ``"features"`` (features only: no per-node parameters, cold-start capable);
+* ``GAT(n_layers=2, n_heads=2)`` (concatenated heads, identity σ, mean
+  readout), the same three inputs.
+
+Training: at most ``--max-epochs`` epochs (default 40), validation Recall@20
+after each, early stopping after ``--patience`` (default 5) epochs without
+improvement, the best validation epoch's parameters restored (the models'
+own ``fit(train, validation)``). Then Recall@20 / NDCG@20 on the test pairs
+(:func:`minigraphrec.metrics.evaluate`, full ranking, the items of the whole
+training part, validation included, excluded). ``fit_s`` is the wall time of
+``fit`` (training and per-epoch validation), ``train_s`` the training alone.
+
+    python benchmarks/bench_features_ml100k.py                 # all rows, ~15 min on 1 thread
+    python benchmarks/bench_features_ml100k.py --models gcn --inputs both --edges none
+    python benchmarks/bench_features_ml100k.py --smoke --out /tmp/r   # what the tests run
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from _common import benchmark_parser, write_results
+
+DIM, BATCH_SIZE, REG = 64, 2048, 1e-4
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
+DAY = 86400.0
+
+
+def _limit_blas_threads(n):
+    """Cap the BLAS thread pools before NumPy is imported; False if it already is.
+
+    The dense products here are (2,625 x 64) @ (64 x 64): too small for threads
+    to pay, and on a shared 2-core machine a multi-threaded OpenBLAS made each
+    of them 10-25x slower.
+    """
+    if "numpy" in sys.modules:
+        return False
+    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(n)
+    return True
+
+
+def load_data(args):
+    """``(train, test, name)``: ML-100K as implicit feedback with features, or a tiny synthetic set."""
+    from minigraphrec.data import Interactions
+    from minigraphrec.datasets import load_movielens_100k, synthetic
+    from minigraphrec.split import random_split
+    if args.smoke:
+        data = synthetic(n_users=60, n_items=80, n_communities=3, mean_interactions=8,
+                         random_state=0)
+        name = "synthetic-60x80"
+    else:
+        data, name = load_movielens_100k(args.data), "ml-100k"
+    data = Interactions(data.users, data.items, data.n_users, data.n_items,    # ratings dropped
+                        timestamps=data.timestamps, user_ids=data.user_ids,
+                        item_ids=data.item_ids, user_features=data.user_features,
+                        item_features=data.item_features,
+                        user_feature_names=data.user_feature_names,
+                        item_feature_names=data.item_feature_names)
+    train, test = random_split(data, test_size=0.2, random_state=args.split_seed)
+    return train, test, name
+
+
+def configurations(args):
+    """``(model, input, edges, factory)`` for every requested row, LightGCN first."""
+    from minigraphrec.models import GAT, GCN, LightGCN
+    common = dict(dim=DIM, lr=args.lr, batch_size=BATCH_SIZE, reg=REG, epochs=args.max_epochs,
+                  patience=args.patience, metric="recall@20", random_state=args.seed)
+    half_life = args.half_life_days * DAY
+    rows = []
+    for edges in args.edges:
+        weights = (dict(edge_weights="time_decay", half_life=half_life) if edges == "time_decay"
+                   else {})
+        if "lightgcn" in args.models:
+            rows.append(("LightGCN", "embedding", edges,
+                         lambda w=weights: LightGCN(n_layers=3, **common, **w)))
+    for name, cls, kw in (("GCN", GCN, dict(n_layers=2)),
+                          ("GAT", GAT, dict(n_layers=2, n_heads=2))):
+        if name.lower() not in args.models:
+            continue
+        for inp in args.inputs:
+            for edges in args.edges:
+                weights = (dict(edge_weights="time_decay", half_life=half_life)
+                           if edges == "time_decay" else {})
+                rows.append((name, inp, edges,
+                             lambda c=cls, k=kw, i=inp, w=weights: c(input=i, **k, **common, **w)))
+    return rows
+
+
+def main():
+    parser = benchmark_parser(__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help=f"the MovieLens-100K folder (default {DEFAULT_DATA})")
+    parser.add_argument("--max-epochs", type=int, default=40)
+    parser.add_argument("--patience", type=int, default=5,
+                        help="early stopping: epochs without a better validation Recall@20")
+    parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--half-life-days", type=float, default=30.0,
+                        help="half-life of the time-decayed edges, in days (default 30)")
+    parser.add_argument("--split-seed", type=int, default=2020, help="seed of the 80/20 split")
+    parser.add_argument("--seed", type=int, default=0, help="model seed (init, sampling)")
+    parser.add_argument("--models", nargs="+", default=["lightgcn", "gcn", "gat"],
+                        choices=["lightgcn", "gcn", "gat"])
+    parser.add_argument("--inputs", nargs="+", default=["embedding", "both", "features"],
+                        choices=["embedding", "both", "features"],
+                        help="layer-0 inputs of GCN and GAT")
+    parser.add_argument("--edges", nargs="+", default=["none", "time_decay"],
+                        choices=["none", "time_decay"])
+    parser.add_argument("--threads", type=int, default=1,
+                        help="numba threads (default 1: on a shared 2-core machine one thread "
+                             "ran these graphs 2-3x faster than two)")
+    parser.add_argument("--blas-threads", type=int, default=1, help="BLAS threads (default 1)")
+    args = parser.parse_args()
+    blas_capped = _limit_blas_threads(args.blas_threads)
+    if args.smoke:
+        args.max_epochs, args.patience = 2, 1
+    load_start = os.getloadavg()
+
+    import numba
+    from minigraphrec.metrics import evaluate
+    from minigraphrec.split import random_split
+    numba.set_num_threads(args.threads)
+
+    train, test, name = load_data(args)
+    fit_part, valid = random_split(train, test_size=0.1, random_state=0)
+    print(f"{name}: {train.n_users} users, {train.n_items} items; {len(fit_part)} fit / "
+          f"{len(valid)} validation / {len(test)} test rows; user features "
+          f"{train.user_features.shape[1]}, item features {train.item_features.shape[1]}",
+          flush=True)
+
+    rows = []
+    for model_name, inp, edges, factory in configurations(args):
+        model = factory()
+        t0 = time.perf_counter()
+        model.fit(fit_part, validation=valid)
+        fit_s = time.perf_counter() - t0
+        metrics = evaluate(model, test, k=20, train=train, metrics=("recall", "ndcg"))
+        times = [r["time"] for r in model.history_]
+        row = {"model": model_name, "input": inp, "edges": edges,
+               "recall@20": metrics["recall@20"], "ndcg@20": metrics["ndcg@20"],
+               "valid_recall@20": max(r["recall@20"] for r in model.history_),
+               "best_epoch": model.best_epoch_, "epochs_run": len(model.history_),
+               "median_epoch_s": statistics.median(times), "train_s": sum(times),
+               "fit_s": fit_s, "n_users_evaluated": metrics["n_users"]}
+        rows.append(row)
+        print(f"{model_name:8s} input={inp:9s} edges={edges:10s}: Recall@20 "
+              f"{row['recall@20']:.4f}, NDCG@20 {row['ndcg@20']:.4f} (best epoch "
+              f"{row['best_epoch']} of {row['epochs_run']}; fit {fit_s:.1f} s)", flush=True)
+
+    load = os.getloadavg()
+    notes = (
+        f"{name}: {train.n_users} users, {train.n_items} items; ratings as implicit feedback "
+        f"(values dropped), per-user random 80/20 split (random_split, seed {args.split_seed}); "
+        f"validation = 10% of each user's training rows (random_split, seed 0). "
+        f"{DIM} dims, BPR, Adam lr {args.lr}, batch {BATCH_SIZE}, reg {REG}, model seed "
+        f"{args.seed}; at most {args.max_epochs} epochs, early stopping on validation Recall@20 "
+        f"with patience {args.patience}, best epoch restored; test metrics with the whole "
+        f"training part excluded from the ranking. LightGCN 3 layers; GCN 2 layers (ReLU, "
+        f"symmetric + self-loops); GAT 2 layers, 2 concatenated heads, identity, mean readout. "
+        f"edges=time_decay: edge_weights='time_decay', half_life {args.half_life_days:g} days "
+        f"before the latest training event. input: embedding = id embeddings, features = "
+        f"projected user/item features only, both = their sum. fit_s: wall time of fit "
+        f"(training + per-epoch validation); median_epoch_s / train_s: training only. numba "
+        f"threads {numba.get_num_threads()}, BLAS threads "
+        f"{args.blas_threads if blas_capped else 'not capped'}. Load average (1, 5, 15 min) at "
+        f"the start: {load_start[0]:.2f}, {load_start[1]:.2f}, {load_start[2]:.2f}; at the end: "
+        f"{load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}."
+    )
+    columns = ["model", "input", "edges", "recall@20", "ndcg@20", "valid_recall@20",
+               "best_epoch", "epochs_run", "median_epoch_s", "fit_s"]
+    stem = "features_ml100k" + ("_smoke" if args.smoke else "")
+    json_path, md_path = write_results(stem, rows, columns, out_dir=args.out, notes=notes)
+    print(md_path.read_text())
+    print(f"wrote {json_path} and {md_path}")
+
+
+if __name__ == "__main__":
+    main()
