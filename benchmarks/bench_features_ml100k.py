@@ -84,11 +84,11 @@ def load_data(args):
     return train, test, name
 
 
-def configurations(args):
+def configurations(args, seed):
     """``(model, input, edges, factory)`` for every requested row, LightGCN first."""
     from minigraphrec.models import GAT, GCN, LightGCN
     common = dict(dim=DIM, lr=args.lr, batch_size=BATCH_SIZE, reg=REG, epochs=args.max_epochs,
-                  patience=args.patience, metric="recall@20", random_state=args.seed)
+                  patience=args.patience, metric="recall@20", random_state=seed)
     half_life = args.half_life_days * DAY
     rows = []
     for edges in args.edges:
@@ -121,7 +121,10 @@ def main():
     parser.add_argument("--half-life-days", type=float, default=30.0,
                         help="half-life of the time-decayed edges, in days (default 30)")
     parser.add_argument("--split-seed", type=int, default=2020, help="seed of the 80/20 split")
-    parser.add_argument("--seed", type=int, default=0, help="model seed (init, sampling)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0],
+                        help="model seeds (init, sampling); one row per configuration and seed")
+    parser.add_argument("--name", default="features_ml100k",
+                        help="results file stem (default features_ml100k)")
     parser.add_argument("--models", nargs="+", default=["lightgcn", "gcn", "gat"],
                         choices=["lightgcn", "gcn", "gat"])
     parser.add_argument("--inputs", nargs="+", default=["embedding", "both", "features"],
@@ -152,21 +155,22 @@ def main():
           flush=True)
 
     rows = []
-    for model_name, inp, edges, factory in configurations(args):
+    runs = [(seed, *c) for seed in args.seeds for c in configurations(args, seed)]
+    for seed, model_name, inp, edges, factory in runs:
         model = factory()
         t0 = time.perf_counter()
         model.fit(fit_part, validation=valid)
         fit_s = time.perf_counter() - t0
         metrics = evaluate(model, test, k=20, train=train, metrics=("recall", "ndcg"))
         times = [r["time"] for r in model.history_]
-        row = {"model": model_name, "input": inp, "edges": edges,
+        row = {"model": model_name, "input": inp, "edges": edges, "seed": seed,
                "recall@20": metrics["recall@20"], "ndcg@20": metrics["ndcg@20"],
                "valid_recall@20": max(r["recall@20"] for r in model.history_),
                "best_epoch": model.best_epoch_, "epochs_run": len(model.history_),
                "median_epoch_s": statistics.median(times), "train_s": sum(times),
                "fit_s": fit_s, "n_users_evaluated": metrics["n_users"]}
         rows.append(row)
-        print(f"{model_name:8s} input={inp:9s} edges={edges:10s}: Recall@20 "
+        print(f"{model_name:8s} input={inp:9s} edges={edges:10s} seed {seed}: Recall@20 "
               f"{row['recall@20']:.4f}, NDCG@20 {row['ndcg@20']:.4f} (best epoch "
               f"{row['best_epoch']} of {row['epochs_run']}; fit {fit_s:.1f} s)", flush=True)
 
@@ -175,8 +179,8 @@ def main():
         f"{name}: {train.n_users} users, {train.n_items} items; ratings as implicit feedback "
         f"(values dropped), per-user random 80/20 split (random_split, seed {args.split_seed}); "
         f"validation = 10% of each user's training rows (random_split, seed 0). "
-        f"{DIM} dims, BPR, Adam lr {args.lr}, batch {BATCH_SIZE}, reg {REG}, model seed "
-        f"{args.seed}; at most {args.max_epochs} epochs, early stopping on validation Recall@20 "
+        f"{DIM} dims, BPR, Adam lr {args.lr}, batch {BATCH_SIZE}, reg {REG}, model seeds "
+        f"{', '.join(map(str, args.seeds))}; at most {args.max_epochs} epochs, early stopping on validation Recall@20 "
         f"with patience {args.patience}, best epoch restored; test metrics with the whole "
         f"training part excluded from the ranking. LightGCN 3 layers; GCN 2 layers (ReLU, "
         f"symmetric + self-loops); GAT 2 layers, 2 concatenated heads, identity, mean readout. "
@@ -189,9 +193,9 @@ def main():
         f"the start: {load_start[0]:.2f}, {load_start[1]:.2f}, {load_start[2]:.2f}; at the end: "
         f"{load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}."
     )
-    columns = ["model", "input", "edges", "recall@20", "ndcg@20", "valid_recall@20",
+    columns = ["model", "input", "edges", "seed", "recall@20", "ndcg@20", "valid_recall@20",
                "best_epoch", "epochs_run", "median_epoch_s", "fit_s"]
-    stem = "features_ml100k" + ("_smoke" if args.smoke else "")
+    stem = args.name + ("_smoke" if args.smoke else "")
     json_path, md_path = write_results(stem, rows, columns, out_dir=args.out, notes=notes)
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")

@@ -18,6 +18,7 @@ BENCHMARKS = [
     "bench_spmm.py",
     "bench_lightgcn_epoch.py",
     "bench_accuracy_ml100k.py",
+    "bench_features_ml100k.py",
 ]
 
 

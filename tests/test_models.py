@@ -15,7 +15,7 @@ from minigraphrec.batch import PairBatch, PointBatch
 from minigraphrec.data import Interactions
 from minigraphrec.errors import DataError
 from minigraphrec.kernels import propagate_rows as kernels
-from minigraphrec.models import GCN, MF, NGCF, LightGCN
+from minigraphrec.models import GAT, GCN, MF, NGCF, LightGCN
 from minigraphrec.models import lightgcn as lg
 from minigraphrec.ops.propagate import lightgcn_backward, lightgcn_forward
 
@@ -270,7 +270,10 @@ def test_rows_wrappers_reject_bad_input():
 
 # ======================================================= estimator contract
 @pytest.mark.parametrize("cls, kw", [(MF, {}), (LightGCN, {}), (GCN, {}), (NGCF, {}),
-                                     (GCN, {"input": "features"})])
+                                     (GCN, {"input": "features"}), (GAT, {}),
+                                     (GAT, {"input": "features", "n_heads": 2}),
+                                     (LightGCN, {"edge_weights": "log1p"}),
+                                     (GCN, {"edge_weights": "count", "input": "both"})])
 def test_fit_epochs_zero_initialises_only(cls, kw):
     train = _interactions(features=True)
     model = cls(dim=4, random_state=0, **kw)
@@ -436,4 +439,5 @@ def test_scores_from_cached_embeddings(scoring):
 
 def test_top_level_exports():
     assert mgr.MF is MF and mgr.LightGCN is LightGCN and mgr.GCN is GCN and mgr.NGCF is NGCF
+    assert mgr.GAT is GAT
     assert LightGCN().get_params()["n_layers"] == 3

@@ -1,4 +1,4 @@
-r"""The shared base of the trainable embedding models (MF, LightGCN, GCN, NGCF).
+r"""The shared base of the trainable embedding models (MF, LightGCN, GCN, NGCF, GAT).
 
 A trainable model is an encoder: parameters ``params`` (a dict of arrays)
 map every node of the user–item graph (users first, then items, ``n_nodes =
@@ -15,8 +15,8 @@ same way for every model:
 * ``save(path)`` (:mod:`minigraphrec.io`).
 
 The losses, for a batch of ``B`` examples, ``e`` the final and ``e⁰`` the
-layer-0 embeddings (``E0`` rows; for a GCN fed with node features, the
-projected features, see :class:`~minigraphrec.models.gcn.GCN`):
+layer-0 embeddings (``E0`` rows; for a GCN or GAT fed with node features,
+the projected features, see :class:`~minigraphrec.models.gcn.GCN`):
 
 .. math::
 
