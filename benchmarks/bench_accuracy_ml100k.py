@@ -52,6 +52,16 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100
 METRICS = ("recall", "ndcg", "precision", "hit")
 
 
+def source_digests(names=("models/lightgcn.py", "models/mf.py", "models/embedding_base.py",
+                          "train.py", "kernels/propagate_rows.py", "kernels/adam.py")):
+    """``{file: sha256[:12]}`` of the minigraphrec sources measured (the tree may be uncommitted)."""
+    import hashlib
+    import minigraphrec
+    root = Path(minigraphrec.__file__).parent
+    return {n: hashlib.sha256((root / n).read_bytes()).hexdigest()[:12]
+            for n in names if (root / n).exists()}
+
+
 def load_split(args):
     """``(train, test, name)``: MovieLens-100K split 80/20 per user, or a small synthetic set."""
     from minigraphrec.datasets import load_movielens_100k, synthetic
@@ -229,7 +239,7 @@ def main():
     stem = "accuracy_ml100k" + ("_smoke" if args.smoke else "")
     json_path, md_path = write_results(stem, rows, columns, out_dir=args.out, notes=notes)
     result = json.loads(json_path.read_text())
-    result.update({"curves": curves, "load_average_start": list(load_start),
+    result.update({"curves": curves, "sources": source_digests(), "load_average_start": list(load_start),
                    "load_average_end": list(load)})
     json_path.write_text(json.dumps(result, indent=2) + "\n")
     if any(curves.values()):

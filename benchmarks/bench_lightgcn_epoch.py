@@ -67,6 +67,16 @@ DIM, N_LAYERS, LR, BATCH_SIZE, REG = 64, 3, 1e-3, 2048, 1e-4
 CHECK_RTOL = {"float32": 1e-5, "float64": 1e-10}
 
 
+def source_digests(names=("models/lightgcn.py", "models/mf.py", "models/embedding_base.py",
+                          "train.py", "kernels/propagate_rows.py", "kernels/adam.py")):
+    """``{file: sha256[:12]}`` of the minigraphrec sources measured (the tree may be uncommitted)."""
+    import hashlib
+    import minigraphrec
+    root = Path(minigraphrec.__file__).parent
+    return {n: hashlib.sha256((root / n).read_bytes()).hexdigest()[:12]
+            for n in names if (root / n).exists()}
+
+
 def load_train(args):
     """``(train Interactions, graph name)``: the LightGCN-format train.txt, or a tiny synthetic graph."""
     from minigraphrec.datasets import load_lightgcn, synthetic
@@ -221,7 +231,7 @@ def main():
              "versions": torch_versions() if have_torch else None,
              "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
              "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
-             "numba_threading_layer": None}
+             "numba_threading_layer": None, "sources": source_digests()}
 
     # ---- correctness cross-check, identical E0, first batch
     checks = []

@@ -31,7 +31,7 @@ def _model_registry():
     import minigraphrec as mgr
 
     names = ["Popularity", "MF", "LightGCN", "GCN", "NGCF", "GAT", "ItemKNN", "UserKNN",
-             "ContentBased", "EASE", "GFCF"]
+             "ContentBased", "EASE", "GFCF", "Hybrid"]
     return {n.lower(): getattr(mgr, n) for n in names if hasattr(mgr, n)}
 
 
@@ -196,6 +196,19 @@ def cmd_demo(args):
     return 0
 
 
+def _make_model(registry, name, params):
+    """An unfitted model; ``hybrid`` takes ``models=a,b,c``, names of its components."""
+    if name != "hybrid":
+        return registry[name]().set_params(**params)
+    names = params.pop("models", "itemknn,userknn")
+    names = names if isinstance(names, (list, tuple)) else str(names).split(",")
+    unknown = [n for n in names if n.strip().lower() not in registry or n.strip().lower() == "hybrid"]
+    if unknown:
+        raise ValueError(f"hybrid: unknown component model(s) {unknown}")
+    components = [registry[n.strip().lower()]() for n in names]
+    return registry["hybrid"](components).set_params(**params)
+
+
 def cmd_train(args):
     import minigraphrec as mgr
     from . import split
@@ -211,9 +224,11 @@ def cmd_train(args):
         value = getattr(args, flag)
         if value is not None and not (flag == "seed" and key not in registry[name]._param_names()):
             params[key] = value                # --seed also seeds the split, so it may not apply
-    model = registry[name]()
+    if name == "hybrid" and args.output:
+        raise SystemExit("minigraphrec: a Hybrid cannot be saved yet (its hyperparameters are "
+                         "other models); train it without -o")
     try:
-        model.set_params(**params)
+        model = _make_model(registry, name, params)
     except ValueError as exc:
         raise SystemExit(f"minigraphrec: {exc}")
     train, test = _load(args.data, args.test, args.format, args.on_unknown)

@@ -84,3 +84,14 @@ def test_unknown_model_and_bad_param(tmp_path):
         main(["train", str(data), "--model", "nope"])
     with pytest.raises(SystemExit, match="no hyperparameter 'bogus'"):
         main(["train", str(data), "--model", "ease", "-p", "bogus=1"])
+
+
+def test_train_hybrid_with_tuned_weights(tmp_path, capsys):
+    data = _write_triples(tmp_path / "ratings.csv")
+    assert main(["train", str(data), "--model", "hybrid", "-p", "models=itemknn,userknn",
+                 "-p", "weights=tune", "--test-size", "0.2", "--seed", "0", "-q"]) == 0
+    assert "recall@20" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="cannot be saved"):
+        main(["train", str(data), "--model", "hybrid", "-o", str(tmp_path / "h.npz")])
+    with pytest.raises(SystemExit, match="unknown component"):
+        main(["train", str(data), "--model", "hybrid", "-p", "models=itemknn,nope"])
