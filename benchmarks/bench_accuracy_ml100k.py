@@ -54,7 +54,7 @@ METRICS = ("recall", "ndcg", "precision", "hit")
 
 def source_digests(names=("models/lightgcn.py", "models/mf.py", "models/embedding_base.py",
                           "train.py", "kernels/propagate_rows.py", "kernels/adam.py")):
-    """``{file: sha256[:12]}`` of the minigraphrec sources measured (the tree may be uncommitted)."""
+    """``{file: sha256[:12]}`` of the minigraphrec sources measured (maybe uncommitted)."""
     import hashlib
     import minigraphrec
     root = Path(minigraphrec.__file__).parent
@@ -239,7 +239,8 @@ def main():
     stem = "accuracy_ml100k" + ("_smoke" if args.smoke else "")
     json_path, md_path = write_results(stem, rows, columns, out_dir=args.out, notes=notes)
     result = json.loads(json_path.read_text())
-    result.update({"curves": curves, "sources": source_digests(), "load_average_start": list(load_start),
+    result.update({"curves": curves, "sources": source_digests(),
+                   "load_average_start": list(load_start),
                    "load_average_end": list(load)})
     json_path.write_text(json.dumps(result, indent=2) + "\n")
     if any(curves.values()):

@@ -36,6 +36,7 @@ training part, validation included, excluded). ``fit_s`` is the wall time of
 """
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import sys
@@ -121,7 +122,7 @@ def main():
     parser.add_argument("--half-life-days", type=float, default=30.0,
                         help="half-life of the time-decayed edges, in days (default 30)")
     parser.add_argument("--split-seed", type=int, default=2020, help="seed of the 80/20 split")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0],
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
                         help="model seeds (init, sampling); one row per configuration and seed")
     parser.add_argument("--name", default="features_ml100k",
                         help="results file stem (default features_ml100k)")
@@ -175,30 +176,89 @@ def main():
               f"{row['best_epoch']} of {row['epochs_run']}; fit {fit_s:.1f} s)", flush=True)
 
     load = os.getloadavg()
+    summary = summarize(rows)
     notes = (
         f"{name}: {train.n_users} users, {train.n_items} items; ratings as implicit feedback "
         f"(values dropped), per-user random 80/20 split (random_split, seed {args.split_seed}); "
         f"validation = 10% of each user's training rows (random_split, seed 0). "
         f"{DIM} dims, BPR, Adam lr {args.lr}, batch {BATCH_SIZE}, reg {REG}, model seeds "
-        f"{', '.join(map(str, args.seeds))}; at most {args.max_epochs} epochs, early stopping on validation Recall@20 "
-        f"with patience {args.patience}, best epoch restored; test metrics with the whole "
-        f"training part excluded from the ranking. LightGCN 3 layers; GCN 2 layers (ReLU, "
-        f"symmetric + self-loops); GAT 2 layers, 2 concatenated heads, identity, mean readout. "
-        f"edges=time_decay: edge_weights='time_decay', half_life {args.half_life_days:g} days "
-        f"before the latest training event. input: embedding = id embeddings, features = "
-        f"projected user/item features only, both = their sum. fit_s: wall time of fit "
-        f"(training + per-epoch validation); median_epoch_s / train_s: training only. numba "
-        f"threads {numba.get_num_threads()}, BLAS threads "
-        f"{args.blas_threads if blas_capped else 'not capped'}. Load average (1, 5, 15 min) at "
-        f"the start: {load_start[0]:.2f}, {load_start[1]:.2f}, {load_start[2]:.2f}; at the end: "
-        f"{load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}."
+        f"{', '.join(map(str, args.seeds))}; at most {args.max_epochs} epochs, early stopping on "
+        f"validation Recall@20 with patience {args.patience}, best epoch restored; test metrics "
+        f"with the whole training part excluded from the ranking. LightGCN 3 layers; GCN 2 "
+        f"layers (ReLU, symmetric + self-loops); GAT 2 layers, 2 concatenated heads, identity, "
+        f"mean readout. edges=time_decay: edge_weights='time_decay', half_life "
+        f"{args.half_life_days:g} days before the latest training event. input: embedding = id "
+        f"embeddings, features = projected user/item features only, both = their sum. Table: "
+        f"mean over seeds, sd = standard deviation over seeds (0 with one seed); fit_s: wall "
+        f"time of fit (training + per-epoch validation); median_epoch_s: training only; the "
+        f"per-seed runs are in the JSON (runs). numba threads {numba.get_num_threads()}, BLAS "
+        f"threads {args.blas_threads if blas_capped else 'not capped'}. Load average (1, 5, 15 "
+        f"min) at the start: {load_start[0]:.2f}, {load_start[1]:.2f}, {load_start[2]:.2f}; at "
+        f"the end: {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}."
     )
-    columns = ["model", "input", "edges", "seed", "recall@20", "ndcg@20", "valid_recall@20",
-               "best_epoch", "epochs_run", "median_epoch_s", "fit_s"]
+    columns = ["model", "input", "edges", "n_seeds", "recall@20", "recall@20_sd", "ndcg@20",
+               "ndcg@20_sd", "best_epoch", "median_epoch_s", "fit_s"]
     stem = args.name + ("_smoke" if args.smoke else "")
-    json_path, md_path = write_results(stem, rows, columns, out_dir=args.out, notes=notes)
+    json_path, md_path = write_results(stem, summary, columns, out_dir=args.out, notes=notes)
+    lines = effects(rows)
+    result = json.loads(json_path.read_text())
+    result.update({"runs": rows, "effects": lines, "load_average_start": list(load_start),
+                   "load_average_end": list(load)})
+    json_path.write_text(json.dumps(result, indent=2) + "\n")
+    with open(md_path, "a") as fh:
+        fh.write("\nEffects on test Recall@20, paired by seed (mean difference; per seed):\n\n"
+                 + "\n".join(f"- {line}" for line in lines) + "\n")
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
+
+
+def summarize(rows):
+    """One row per configuration: means and standard deviations over seeds."""
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["model"], r["input"], r["edges"]), []).append(r)
+    summary = []
+    for (model, inp, edges), rs in groups.items():
+        def mean(key):
+            return statistics.fmean(r[key] for r in rs)
+
+        def sd(key):
+            return statistics.stdev(r[key] for r in rs) if len(rs) > 1 else 0.0
+        summary.append({"model": model, "input": inp, "edges": edges, "n_seeds": len(rs),
+                        "recall@20": mean("recall@20"), "recall@20_sd": sd("recall@20"),
+                        "ndcg@20": mean("ndcg@20"), "ndcg@20_sd": sd("ndcg@20"),
+                        "best_epoch": mean("best_epoch"), "median_epoch_s": mean("median_epoch_s"),
+                        "fit_s": mean("fit_s")})
+    return summary
+
+
+def effects(rows):
+    """What changing one factor does, paired by seed: time decay vs binary, features vs ids."""
+    by = {(r["model"], r["input"], r["edges"], r["seed"]): r["recall@20"] for r in rows}
+    seeds = sorted({r["seed"] for r in rows})
+    configs = sorted({(r["model"], r["input"], r["edges"]) for r in rows})
+    lines = []
+
+    def compare(label, a, b):
+        diffs = [by[b + (s,)] - by[a + (s,)] for s in seeds
+                 if a + (s,) in by and b + (s,) in by]
+        if diffs:
+            lines.append(f"{label}: {statistics.fmean(diffs):+.4f} ("
+                         + ", ".join(f"{d:+.4f}" for d in diffs) + ")")
+
+    for model, inp, edges in configs:
+        if edges == "none" and (model, inp, "time_decay") in configs:
+            compare(f"{model}, input={inp}: time-decayed vs binary edges",
+                    (model, inp, "none"), (model, inp, "time_decay"))
+    for model, inp, edges in configs:
+        if inp != "embedding" and (model, "embedding", edges) in configs:
+            compare(f"{model}, edges={edges}: input={inp} vs ids only",
+                    (model, "embedding", edges), (model, inp, edges))
+    for model, inp, edges in configs:
+        if model != "LightGCN" and edges == "none" and ("LightGCN", "embedding", "none") in configs:
+            compare(f"{model}, input={inp}, binary edges vs LightGCN",
+                    ("LightGCN", "embedding", "none"), (model, inp, "none"))
+    return lines
 
 
 if __name__ == "__main__":

@@ -34,9 +34,22 @@ difference and the largest gradient difference relative to the largest
 gradient entry are reported, in float32 (the timed dtype) and float64.
 
 PyG adjacency variants (``--adjacency``, see ``pyg_reference.py``): the
-default is ``csr_normalized`` (Â as a ``torch.sparse_csr_tensor``,
-``LGConv(normalize=False)``), the fastest found on this machine; ``all``
-times every variant this environment has.
+default is ``csr_normalized_int32`` (Â as a ``torch.sparse_csr_tensor``
+with int32 indices, ``LGConv(normalize=False)``), the fastest of the
+variants on this machine (``--adjacency all`` times them all; recorded in
+``results/lightgcn_epoch_first10.md``). Whatever the layout, torch's
+backward of ``torch.sparse.mm`` builds ``Âᵀ`` by sorting on every call,
+which dominates PyG's step. ``torch_sparse`` is not installed (PyPI has
+only its source; building it against torch 2.13 was not attempted); on
+CPU PyG 2.8 turns a ``SparseTensor`` into a torch CSR tensor and calls
+``torch.sparse.mm(·, ·, "sum")`` anyway, whose backward sorts the same
+way (timed alone: no faster).
+
+Threads (``--threads 1 2``): each count is used by both sides in turn,
+and rows compare the two at the same count; the headline compares each
+side's fastest configuration. On a shared machine torch's OpenMP threads
+lose badly to contention (``OMP_WAIT_POLICY=PASSIVE`` helps them; it is
+recorded with the results).
 
 Needs torch and torch_geometric for the reference; without them the
 reference is skipped with a message and only minigraphrec is timed. torch
@@ -44,7 +57,7 @@ is never a dependency of minigraphrec: use a separate venv, e.g.
 
     /work/venv-torch/bin/python benchmarks/bench_lightgcn_epoch.py --data ../shared/data/gowalla
     /work/venv-torch/bin/python benchmarks/bench_lightgcn_epoch.py --data ../shared/data/gowalla \
-        --max-batches 20 --adjacency all
+        --max-batches 10 --adjacency all --threads 1 2
     python benchmarks/bench_lightgcn_epoch.py --smoke --out /tmp/r      # what the tests run
 """
 from __future__ import annotations
@@ -69,7 +82,7 @@ CHECK_RTOL = {"float32": 1e-5, "float64": 1e-10}
 
 def source_digests(names=("models/lightgcn.py", "models/mf.py", "models/embedding_base.py",
                           "train.py", "kernels/propagate_rows.py", "kernels/adam.py")):
-    """``{file: sha256[:12]}`` of the minigraphrec sources measured (the tree may be uncommitted)."""
+    """``{file: sha256[:12]}`` of the minigraphrec sources measured (maybe uncommitted)."""
     import hashlib
     import minigraphrec
     root = Path(minigraphrec.__file__).parent
@@ -78,7 +91,7 @@ def source_digests(names=("models/lightgcn.py", "models/mf.py", "models/embeddin
 
 
 def load_train(args):
-    """``(train Interactions, graph name)``: the LightGCN-format train.txt, or a tiny synthetic graph."""
+    """``(train Interactions, graph name)``: DIR/train.txt, or a tiny synthetic graph."""
     from minigraphrec.datasets import load_lightgcn, synthetic
     if args.smoke:
         return synthetic(n_users=300, n_items=400, mean_interactions=12, random_state=0), \
@@ -89,7 +102,7 @@ def load_train(args):
 
 
 def epoch_batches(R, batch_size, seed):
-    """One epoch of BPR triples from ``sample_bpr``, cut in draw order: list of (users, pos, neg)."""
+    """One epoch of BPR triples (``sample_bpr``) in draw order: a list of (users, pos, neg)."""
     from minigraphrec.ops import sample_bpr
     users, pos, neg = sample_bpr(R, random_state=seed)                 # (nnz,) each
     return [(users[s:s + batch_size], pos[s:s + batch_size], neg[s:s + batch_size])
@@ -168,7 +181,8 @@ def main():
     parser = benchmark_parser(__doc__.splitlines()[0])
     parser.set_defaults(repeat=1)
     parser.add_argument("--data", type=Path,
-                        help="folder with a LightGCN-format train.txt (e.g. ../shared/data/gowalla)")
+                        help="folder with a LightGCN-format train.txt "
+                             "(e.g. ../shared/data/gowalla)")
     parser.add_argument("--max-batches", type=int, default=None,
                         help="time only the first N batches and extrapolate the epoch (flagged)")
     parser.add_argument("--adjacency", default="csr_normalized_int32",
@@ -194,6 +208,7 @@ def main():
            "reference: ") + status, flush=True)
     kinds = []
     if have_torch:
+        status = status.rsplit(",", 1)[0]              # the thread counts are per row
         import torch
         from pyg_reference import ADJACENCIES, PyGLightGCN, available_adjacencies
         warnings.filterwarnings("ignore", message=".*[Ss]parse.*")   # torch's beta-CSR notices
@@ -297,9 +312,9 @@ def main():
         best_pyg = min(pyg_rows, key=lambda r: r["s_per_epoch"])
         setup["headline_ratio"] = best_pyg["s_per_epoch"] / best_ours["s_per_epoch"]
         headline = (f"Headline: PyG's fastest configuration here, {best_pyg['side']} with "
-                    f"{best_pyg['threads']} thread(s), {best_pyg['s_per_epoch']:.1f} s/epoch; "
+                    f"{best_pyg['threads']} thread(s), {best_pyg['s_per_epoch']:.4g} s/epoch; "
                     f"minigraphrec's fastest, {best_ours['threads']} thread(s), "
-                    f"{best_ours['s_per_epoch']:.1f} s/epoch; ratio "
+                    f"{best_ours['s_per_epoch']:.4g} s/epoch; ratio "
                     f"{setup['headline_ratio']:.2f}"
                     + (" (both EXTRAPOLATED from a prefix)" if len(timed) < n_batches else "")
                     + ".")
@@ -347,7 +362,7 @@ def main():
             f"{'agree' if c['agree'] else 'DISAGREE'} within rtol {c['rtol']:g}" for c in checks)
     notes += "\n\nSetup: " + ", ".join(
         f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in setup.items()
-        if k not in ("reference", "versions"))
+        if k not in ("reference", "versions", "sources"))
     for row in rows:
         row.setdefault("ratio_vs_ours", "")
     columns = ["side", "threads", "batches_timed", "batches_per_epoch", "extrapolated",

@@ -19,6 +19,10 @@ node numbering (users ``0 .. n_users-1``, then items ``n_users + i``):
   distinct rows without the ½, a different number; the cost is the same);
 * ``torch.optim.Adam(lr)`` over the dense embedding table.
 
+:class:`FixedEmbeddings` turns PyG's final embeddings into a minigraphrec
+``Recommender``, so that :func:`minigraphrec.metrics.evaluate` scores both
+sides with the same code.
+
 Adjacency variants (``ADJACENCIES``), all CPU, all the same ``Â``:
 
 ``"edge_index"``

@@ -49,9 +49,9 @@ Choices (hyperparameters), and where they depart from the paper:
 
   the neighbours are weighted first and normalised after (by the
   softmax). ``β`` starts at 1, where the weights replace the binary
-  adjacency: with equal logits (``a = 0``) a layer is then the weighted mean
-  ``D_w^{-1} (A_w + I) H W``, GCN's ``"mean"`` normalisation of the
-  weighted graph. Training moves ``β`` per head: 0 ignores the weights (the
+  adjacency: with equal logits (``a = 0``) a layer then aggregates the
+  weighted mean ``D_w^{-1} (A_w + I) H W``, ``D_w`` the row sums of
+  ``A_w + I``: GCN's ``"mean"`` normalisation of the weighted graph. Training moves ``β`` per head: 0 ignores the weights (the
   paper's GAT), above 1 sharpens them. Self-loops weigh 1 (``log w = 0``).
   The aggregated messages are not multiplied by ``w`` again: a message
   weight outside the softmax would be a second, unnormalised use of it.
