@@ -348,7 +348,7 @@ def main(argv=None):
         args.models = [n for n in ("popularity", "lightgcn") if n in _model_registry()]
     try:
         return args.func(args)
-    except (DataError, FileNotFoundError) as exc:
+    except (DataError, FileNotFoundError, ValueError) as exc:   # bad data or hyperparameters
         print(f"minigraphrec: error: {exc}", file=sys.stderr)
         return 2
 

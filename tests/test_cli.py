@@ -95,3 +95,10 @@ def test_train_hybrid_with_tuned_weights(tmp_path, capsys):
         main(["train", str(data), "--model", "hybrid", "-o", str(tmp_path / "h.npz")])
     with pytest.raises(SystemExit, match="unknown component"):
         main(["train", str(data), "--model", "hybrid", "-p", "models=itemknn,nope"])
+
+
+def test_bad_hyperparameter_value_is_a_clear_error(tmp_path, capsys):
+    data = _write_triples(tmp_path / "ratings.csv")
+    assert main(["train", str(data), "--model", "lightgcn", "--epochs", "1",
+                 "-p", "edge_weights=time_decay"]) == 2      # no half_life
+    assert "half_life" in capsys.readouterr().err
