@@ -17,7 +17,7 @@ entry, e.g.::
 
     def _lightgcn_bpr(rng):
         train = ...tiny Interactions...
-        model = mgr.LightGCN(dim=4, K=2, dtype=np.float64, random_state=0).fit(train, epochs=0)
+        model = mgr.LightGCN(dim=4, n_layers=2, dtype=np.float64, random_state=0).fit(train, epochs=0)
         return model, mgr.PairBatch.make(users, pos, neg)
 
     MODEL_CASES.append(ModelCase("lightgcn-bpr", _lightgcn_bpr))

@@ -17,4 +17,5 @@ Modules (import them explicitly; importing this package compiles nothing):
   edges, for graph attention.
 * :mod:`~minigraphrec.kernels.propagate_rows` -- propagation restricted to a
   set of rows.
+* :mod:`~minigraphrec.kernels.adam` -- one fused Adam update, elementwise in parallel.
 """

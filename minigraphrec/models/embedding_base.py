@@ -338,11 +338,6 @@ class EmbeddingRecommender(Recommender):
         grads = self._backward_rows(cache, dZ, dH0, reuse=reuse)
         return loss + loss_reg, grads
 
-    # ------------------------------------------- edge weights (graph models)
-    def _fit_edge_weights(self, train):
-        """Set ``R_weighted_`` (see :func:`edge_weight_matrix`) from the hyperparameters."""
-        self.R_weighted_ = edge_weight_matrix(train, self.edge_weights, self.half_life)
-
     def _graph_matrix(self, R):
         """The user–item matrix to build the graph from: ``R_weighted_`` if set, else ``R``."""
         R_w = getattr(self, "R_weighted_", None)
@@ -512,3 +507,16 @@ def edge_weight_matrix(train, edge_weights, half_life=None):
                         f"a weight that is not > 0, e.g. user {u}, item {int(R_w.indices[k])}: "
                         f"{R_w.data[k]}{hint}; edge weights must be finite and positive")
     return R_w
+
+
+class EdgeWeighted:
+    """Mixin for graph models with the ``edge_weights`` / ``half_life`` hyperparameters.
+
+    Fitting also sets ``R_weighted_`` (see :func:`edge_weight_matrix`), which
+    ``_graph_matrix`` then builds the graph from.
+    """
+
+    def _fit_interactions(self, train):
+        R = super()._fit_interactions(train)                              # (n_users, n_items)
+        self.R_weighted_ = edge_weight_matrix(train, self.edge_weights, self.half_life)
+        return R

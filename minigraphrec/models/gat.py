@@ -79,8 +79,8 @@ import numpy as np
 from ..graph import bipartite_adjacency, normalize_adjacency
 from ..ops.attention import attention_graph, gat_layer_backward, gat_layer_forward
 from ..ops.dense import ACTIVATIONS
-from .embedding_base import (INPUTS, EmbeddingRecommender, _nonneg_float, _positive_int,
-                             check_edge_weights, glorot_uniform)
+from .embedding_base import (INPUTS, EdgeWeighted, EmbeddingRecommender, _nonneg_float,
+                             _positive_int, check_edge_weights, glorot_uniform)
 
 __all__ = ["GAT"]
 
@@ -89,7 +89,7 @@ COMBINATIONS = ("mean", "last")
 BACKENDS = ("numpy", "numba")
 
 
-class GAT(EmbeddingRecommender):
+class GAT(EdgeWeighted, EmbeddingRecommender):
     r"""Multi-head graph attention over the user–item graph, ``n_layers`` layers.
 
     Parameters
@@ -190,11 +190,6 @@ class GAT(EmbeddingRecommender):
         return self.dim // self.n_heads if self.concat_heads else self.dim
 
     # -------------------------------------------------------------- build
-    def _fit_interactions(self, train):
-        R = super()._fit_interactions(train)                              # (n_users, n_items)
-        self._fit_edge_weights(train)                                     # R_weighted_ or None
-        return R
-
     def _build(self, R, user_features, item_features):
         weighted = getattr(self, "R_weighted_", None) is not None
         A = bipartite_adjacency(self._graph_matrix(R))                     # (n, n), weighted

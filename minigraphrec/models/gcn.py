@@ -67,15 +67,15 @@ import numpy as np
 from ..graph import bipartite_adjacency, normalize_adjacency
 from ..ops.dense import ACTIVATIONS, linear_backward, linear_forward
 from ..ops.propagate import propagate_backward, propagate_forward
-from .embedding_base import (INPUTS, EmbeddingRecommender, _positive_int, check_edge_weights,
-                             glorot_uniform)
+from .embedding_base import (INPUTS, EdgeWeighted, EmbeddingRecommender, _positive_int,
+                             check_edge_weights, glorot_uniform)
 
 __all__ = ["GCN"]
 
 NORMALIZATIONS = {"sum": "none", "mean": "left", "symmetric": "symmetric"}
 
 
-class GCN(EmbeddingRecommender):
+class GCN(EdgeWeighted, EmbeddingRecommender):
     r"""The article's GCN: ``H^{l+1} = σ(Â H^l W^l + b^l)``, ``n_layers`` times.
 
     Parameters
@@ -155,11 +155,6 @@ class GCN(EmbeddingRecommender):
         check_edge_weights(self.edge_weights, self.half_life)
 
     # -------------------------------------------------------------- build
-    def _fit_interactions(self, train):
-        R = super()._fit_interactions(train)                              # (n_users, n_items)
-        self._fit_edge_weights(train)                                     # R_weighted_ or None
-        return R
-
     def _build(self, R, user_features, item_features):
         A = bipartite_adjacency(self._graph_matrix(R))                     # (n, n), weighted
         A_hat = normalize_adjacency(A, NORMALIZATIONS[self.normalization],

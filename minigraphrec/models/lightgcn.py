@@ -69,7 +69,7 @@ import scipy.sparse as sp
 from ..errors import DataError
 from ..graph import bipartite_adjacency, normalize_adjacency
 from ..ops.propagate import lightgcn_forward
-from .embedding_base import EmbeddingRecommender, _positive_int, check_edge_weights
+from .embedding_base import EdgeWeighted, EmbeddingRecommender, _positive_int, check_edge_weights
 
 __all__ = ["LightGCN", "lightgcn_rows_forward", "lightgcn_rows_backward", "hop_levels"]
 
@@ -301,7 +301,7 @@ def lightgcn_rows_backward(cache, dE_rows, out=None):
 
 
 # ==================================================================== model
-class LightGCN(EmbeddingRecommender):
+class LightGCN(EdgeWeighted, EmbeddingRecommender):
     r"""LightGCN: the mean of K propagation depths of free id embeddings, no weights.
 
     ``E = 1/(K+1) Σ_{k=0..K} Â^k E0`` with ``Â = D^{-1/2} A D^{-1/2}`` (no
@@ -365,11 +365,6 @@ class LightGCN(EmbeddingRecommender):
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
         check_edge_weights(self.edge_weights, self.half_life)
-
-    def _fit_interactions(self, train):
-        R = super()._fit_interactions(train)                              # (n_users, n_items)
-        self._fit_edge_weights(train)                                     # R_weighted_ or None
-        return R
 
     def _build(self, R, user_features, item_features):
         A = bipartite_adjacency(self._graph_matrix(R))                    # (n, n), weighted
