@@ -21,6 +21,10 @@ selection on the test set (the final parameters are evaluated):
 * ``pyg-mf`` (optional, not in the default list): the same PyG model with 0
   layers, i.e. MF-BPR in torch with PyG's init, for a same-run MF reference.
 
+``--inits xavier normal`` trains minigraphrec's models once per ``E0``
+initialisation: ``xavier`` (the default, the paper's) and ``normal``
+(``N(0, 0.1²)``, the authors' PyTorch port).
+
 Evaluation: :func:`minigraphrec.metrics.evaluate` on the test pairs (full
 ranking, each user's training items excluded, users with a test item):
 Recall@20, NDCG@20, Precision@20, Hit@20. ``--curve-every N`` also records
@@ -29,6 +33,8 @@ training). Per-epoch training times are recorded (their median and total;
 the per-epoch lists are in the JSON).
 
     /work/venv-torch/bin/python benchmarks/bench_accuracy_ml100k.py      # all three, 300 epochs
+    /work/venv-torch/bin/python benchmarks/bench_accuracy_ml100k.py --models lightgcn mf pyg \
+        pyg-mf --inits xavier normal --threads 1
     python benchmarks/bench_accuracy_ml100k.py --models lightgcn mf --seeds 2020 1 2
     python benchmarks/bench_accuracy_ml100k.py --smoke --out /tmp/r      # what the tests run
 """
@@ -92,13 +98,13 @@ def final_embeddings(model):
     return E
 
 
-def train_ours(kind, train, test, epochs, seed, curve_every):
+def train_ours(kind, train, test, epochs, seed, curve_every, init="xavier"):
     """Fit minigraphrec's LightGCN or MF; ``(metrics dict, epoch times, curve)``."""
     from minigraphrec.metrics import evaluate
     from minigraphrec.models.lightgcn import LightGCN
     from minigraphrec.models.mf import MF
     common = dict(dim=DIM, lr=LR, batch_size=BATCH_SIZE, reg=REG, epochs=epochs,
-                  random_state=seed)
+                  random_state=seed, init=init)
     model = LightGCN(n_layers=N_LAYERS, **common) if kind == "lightgcn" else MF(**common)
     curve = []
 
@@ -155,6 +161,9 @@ def main():
                         help="record test Recall/NDCG@20 every N epochs (0: never)")
     parser.add_argument("--adjacency", default="csr_normalized_int32",
                         help="PyG adjacency variant (see pyg_reference.ADJACENCIES)")
+    parser.add_argument("--inits", nargs="+", default=["xavier"], choices=["xavier", "normal"],
+                        help="E0 initialisations of minigraphrec's models (default: xavier, "
+                             "the paper's and the models' default)")
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for numba and torch (default: the libraries' defaults)")
     args = parser.parse_args()
@@ -187,8 +196,10 @@ def main():
           f"{len(test)} test rows (split seed {args.split_seed})", flush=True)
 
     rows, curves = [], {}
+    runs = [(kind, init) for kind in models
+            for init in ([None] if kind.startswith("pyg") else args.inits)]
     for seed in args.seeds:
-        for kind in models:
+        for kind, init in runs:
             t0 = time.perf_counter()
             if kind.startswith("pyg"):
                 n_layers = 0 if kind == "pyg-mf" else N_LAYERS
@@ -198,8 +209,9 @@ def main():
                          else f"PyG LightGCN ({args.adjacency})")
             else:
                 metrics, times, curve = train_ours(kind, train, test, args.epochs, seed,
-                                                   args.curve_every)
-                label = {"lightgcn": "minigraphrec LightGCN", "mf": "minigraphrec MF-BPR"}[kind]
+                                                   args.curve_every, init)
+                label = {"lightgcn": "minigraphrec LightGCN",
+                         "mf": "minigraphrec MF-BPR"}[kind] + f" (init {init})"
             wall = time.perf_counter() - t0
             target = None if args.smoke else TARGETS.get(kind)     # targets are for ML-100K
             row = {"model": label, "seed": seed, "epochs": args.epochs,
@@ -228,7 +240,10 @@ def main():
         f"parameters (no early stopping). Metrics: minigraphrec.metrics.evaluate on the test "
         f"pairs, full ranking, training items excluded. Targets (issue 3): LightGCN Recall@20 "
         f">= {TARGETS['lightgcn']}, MF-BPR >= {TARGETS['mf']}. median_epoch_s: median "
-        f"training time of one epoch (sampling included, evaluation not). numba threads "
+        f"training time of one epoch (sampling included, evaluation not). init: E0's "
+        f"initialisation (xavier: a Glorot-uniform table per side, as the LightGCN paper "
+        f"states and the models' default; normal: N(0, 0.1^2), the authors' PyTorch port). "
+        f"PyG initialises its one (users + items) table with xavier_uniform_. numba threads "
         f"{numba.get_num_threads()}. Load average (1, 5, 15 min) at the start: "
         f"{load_start[0]:.2f}, {load_start[1]:.2f}, {load_start[2]:.2f}; at the end: "
         f"{load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}."

@@ -137,13 +137,16 @@ def test_rows_forward_backward_equal_full_graph(backend, K, n_seeds):
     nodes = np.unique(rng.integers(0, A_hat.shape[0], n_seeds))
     nodes[0] = 0                                                   # an isolated node
     nodes = np.unique(nodes)
-    E_rows, cache = lg.lightgcn_rows_forward(A_hat, E0, K, nodes, backend=backend)
+    # scratch buffers full of NaN: a value read where it was never written shows up
+    workspace = {"ping_pong": [np.full_like(E0, np.nan), np.full_like(E0, np.nan)]}
+    E_rows, cache = lg.lightgcn_rows_forward(A_hat, E0, K, nodes, backend=backend,
+                                             workspace=workspace)
     E_full, c_full = lightgcn_forward(A_hat, E0, K, A_hat_T=A_hat)
     np.testing.assert_allclose(E_rows, E_full[nodes], rtol=1e-12, atol=1e-15)
     dE_rows = rng.standard_normal(E_rows.shape)
     dE = np.zeros_like(E_full)
     dE[nodes] = dE_rows
-    dE0 = lg.lightgcn_rows_backward(cache, dE_rows)
+    dE0 = lg.lightgcn_rows_backward(cache, dE_rows, out=np.full_like(E0, np.nan))
     np.testing.assert_allclose(dE0, lightgcn_backward(c_full, dE), rtol=1e-12, atol=1e-15)
 
 
@@ -215,6 +218,33 @@ def test_pull_kernels_equal_scipy_reference(dtype):
     kernels.pull_rows_masked(A.indptr, A.indices, A.data, X_far, level, 1, rows, bounds, out_par)
     np.testing.assert_allclose(out_serial[rows], expected, **tol)
     np.testing.assert_array_equal(out_par[rows], out_serial[rows])  # same bits, any split
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_push_rows_equals_scipy_reference(dtype):
+    A_hat, _ = _random_graph(7, density=0.2)
+    A = A_hat.astype(dtype)
+    rng = np.random.default_rng(1)
+    n = A.shape[0]
+    rows = np.sort(rng.choice(n, 12, replace=False))
+    values = rng.standard_normal((12, 5)).astype(dtype)
+    V = np.zeros((n, 5), dtype=dtype)                     # V[rows] = values, zero elsewhere
+    V[rows] = values
+    out = rng.standard_normal((n, 5)).astype(dtype)
+    expected = out + A.T @ V                               # the scatter is Âᵀ V
+    start = out.copy()
+    whole = np.array([0, n])
+    kernels.push_rows(A.indptr, A.indices, A.data, values, rows, whole, out)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(out, expected, **tol)
+    for bounds in ([0, 1, 40, 41, n], [0, 0, n, n]):      # destination ranges: same bits
+        split = start.copy()
+        kernels.push_rows(A.indptr, A.indices, A.data, values, rows, np.array(bounds), split)
+        np.testing.assert_array_equal(split, out)
+    B = sp.random(n, n, density=0.2, random_state=3, format="csr", dtype=dtype)  # not symmetric
+    out = np.zeros((n, 5), dtype=dtype)
+    kernels.push_rows(B.indptr, B.indices, B.data, values, rows, whole, out)
+    np.testing.assert_allclose(out, B.T @ V, **tol)
 
 
 def test_add_rows_equals_numpy():
@@ -303,6 +333,24 @@ def test_params_layout():
     assert sorted(ngcf.params) == sorted(["E0"] + [f"{w}_{l}" for l in range(2)
                                                   for w in ("W1", "b1", "W2", "b2")])
     assert ngcf.user_embeddings_.shape == (9, 15)                  # dim · (L + 1)
+
+
+@pytest.mark.parametrize("cls", [MF, LightGCN])
+def test_id_embedding_init(cls):
+    """Default: one Glorot-uniform table per side (the LightGCN paper); "normal": N(0, 0.1²)."""
+    n_users, n_items, d = 300, 500, 64
+    train = Interactions([0, n_users - 1], [0, n_items - 1], n_users=n_users, n_items=n_items)
+    E0 = cls(dim=d, random_state=0).fit(train, epochs=0).params["E0"].astype(np.float64)
+    for rows, fan in [(E0[:n_users], n_users + d), (E0[n_users:], n_items + d)]:
+        bound = np.sqrt(6 / fan)
+        assert np.abs(rows).max() <= bound                     # U(-a, a), a = sqrt(6 / fan)
+        assert np.abs(rows).max() > 0.99 * bound               # and fills it
+        assert rows.std() == pytest.approx(bound / np.sqrt(3), rel=0.02)
+        assert abs(rows.mean()) < 0.01 * bound
+    E0 = cls(dim=d, init="normal", random_state=0).fit(train, epochs=0).params["E0"]
+    assert E0.astype(np.float64).std() == pytest.approx(0.1, rel=0.02)
+    with pytest.raises(ValueError, match="init must be one of"):
+        cls(init="kaiming").fit(train, epochs=0)
 
 
 def test_dtype_float64_and_bad_hyperparameters():

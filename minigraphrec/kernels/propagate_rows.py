@@ -35,7 +35,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 __all__ = ["hop_levels", "row_blocks_of", "pull_block", "pull_rows", "pull_block_masked",
-           "pull_rows_masked", "add_rows"]
+           "pull_rows_masked", "push_rows", "add_rows"]
 
 
 @njit(cache=True)
@@ -288,6 +288,42 @@ def pull_rows_masked(indptr, indices, data, X, level, max_level, rows, bounds, o
         for q in range(lo, hi):
             _pull_row_masked(indptr, indices, data, X, level, max_level, rows[q], cols, weights,
                              out)
+
+
+@njit(parallel=True, cache=True)
+def push_rows(indptr, indices, data, values, rows, bounds, out):
+    r"""``out[c] += Σ_q data[p] · values[q]`` over the stored entries ``p = (rows[q], c)``.
+
+    The scatter (push) form of ``out += Âᵀ V`` for a ``V`` that is nonzero
+    on the rows ``rows`` only (``V[rows[q]] = values[q]``): it reads just
+    those rows' entries, where a pull would scan every output row's. For a
+    symmetric ``Â`` it is ``out += Â V``.
+
+    The destinations are split into the id ranges ``[bounds[b],
+    bounds[b+1])``, one task each, run in parallel: a task scans every
+    entry and adds only those landing in its range, so no two threads write
+    one row. Each ``out[c]`` receives its terms in the order of ``q``
+    whatever the split, so the result does not depend on the thread count.
+
+    Parameters
+    ----------
+    indptr, indices, data : CSR of Â (n, n); ``data`` in ``values``' dtype
+    values : (m, d)
+    rows : (m,) int64, distinct
+    bounds : (k + 1,) int64, ascending, from 0 to n
+    out : (n, d), updated in place; must not overlap ``values``.
+    """
+    d = values.shape[1]
+    for b in prange(bounds.shape[0] - 1):
+        lo, hi = bounds[b], bounds[b + 1]
+        for q in range(rows.shape[0]):
+            r = rows[q]
+            for p in range(indptr[r], indptr[r + 1]):
+                c = indices[p]
+                if lo <= c < hi:
+                    w = data[p]
+                    for t in range(d):
+                        out[c, t] += w * values[q, t]
 
 
 @njit(cache=True)

@@ -82,13 +82,14 @@ from ..ops.embedding import gather_backward, gather_forward
 from ..ops.scoring import dot_backward, dot_forward
 from .base import Recommender
 
-__all__ = ["EmbeddingRecommender", "glorot_uniform", "edge_weight_matrix"]
+__all__ = ["EmbeddingRecommender", "glorot_uniform", "id_embeddings", "edge_weight_matrix"]
 
 LOSSES = ("bpr", "bce")
 SCORINGS = ("dot", "cosine", "euclidean")
 DTYPES = ("float32", "float64")
 EDGE_WEIGHTS = (None, "count", "log1p", "time_decay")
 INPUTS = ("embedding", "features", "both")
+INITS = ("xavier", "normal")
 
 
 def glorot_uniform(rng, shape, dtype):
@@ -97,6 +98,24 @@ def glorot_uniform(rng, shape, dtype):
     fan_in, fan_out = shape[0], shape[1]
     a = np.sqrt(6.0 / (fan_in + fan_out))
     return rng.uniform(-a, a, size=shape).astype(dtype)
+
+
+def id_embeddings(rng, n_users, n_items, dim, dtype, init="xavier"):
+    r"""Layer-0 id embeddings ``E0`` (n_users + n_items, dim), users first.
+
+    ``init="xavier"``: a Glorot-uniform table for the users and another for
+    the items, as the LightGCN paper states ("initialized with the Xavier
+    method", §4.1.2) and its TensorFlow code does (``xavier_initializer`` on
+    ``[n_users, d]`` and ``[n_items, d]``). ``init="normal"``: ``N(0, 0.1²)``
+    for every row, the choice of the authors' PyTorch port (LightGCN-PyTorch).
+    The draw order is fixed (users, then items), so a seed gives one table.
+    """
+    if init not in INITS:
+        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    if init == "normal":
+        return (0.1 * rng.standard_normal((n_users + n_items, dim))).astype(dtype)
+    return np.vstack([glorot_uniform(rng, (n_users, dim), dtype),
+                      glorot_uniform(rng, (n_items, dim), dtype)])
 
 
 def _positive_int(name, value, minimum=1):

@@ -3,14 +3,15 @@ r"""Matrix factorisation: free user and item embeddings, no graph.
 ``E = E0`` (n_users + n_items, d), users first; a score is the dot product
 ``s_ui = e_u · e_i``. It is LightGCN with zero layers, and the baseline the
 graph models must beat (the "MF" row of the LightGCN and NGCF papers, there
-trained with the same BPR loss and L2 term). ``E0`` starts at
-``N(0, 0.1²)`` like LightGCN's.
+trained with the same BPR loss and L2 term). ``E0`` starts as the paper's
+Xavier tables by default (``init``, see
+:func:`~minigraphrec.models.embedding_base.id_embeddings`).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .embedding_base import EmbeddingRecommender, _positive_int
+from .embedding_base import INITS, EmbeddingRecommender, _positive_int, id_embeddings
 
 __all__ = ["MF"]
 
@@ -21,6 +22,10 @@ class MF(EmbeddingRecommender):
     Parameters
     ----------
     dim : int, the embedding width d
+    init : {"xavier", "normal"}
+        ``E0``'s initialisation: Glorot-uniform user and item tables (the
+        paper, default) or ``N(0, 0.1²)`` (the authors' PyTorch port); see
+        :func:`~minigraphrec.models.embedding_base.id_embeddings`.
     loss, lr, batch_size, reg, n_negatives, epochs, patience, metric,
     scoring, dtype, random_state, verbose :
         see :class:`~minigraphrec.models.embedding_base.EmbeddingRecommender`.
@@ -34,7 +39,7 @@ class MF(EmbeddingRecommender):
 
     def __init__(self, dim=64, loss="bpr", lr=1e-3, batch_size=2048, reg=1e-4, n_negatives=1,
                  epochs=50, patience=None, metric="recall@20", scoring="dot", dtype="float32",
-                 random_state=None, verbose=False):
+                 random_state=None, verbose=False, init="xavier"):
         self.dim = dim
         self.loss = loss
         self.lr = lr
@@ -48,17 +53,20 @@ class MF(EmbeddingRecommender):
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
+        self.init = init
 
     def _check_hyperparameters(self):
         self._check_common()
         _positive_int("dim", self.dim)
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
 
     def _build(self, R, user_features, item_features):
         self._workspace = {}
 
     def _init_params(self, rng):
-        n = self.n_users_ + self.n_items_
-        return {"E0": (0.1 * rng.standard_normal((n, self.dim))).astype(self._dtype)}
+        return {"E0": id_embeddings(rng, self.n_users_, self.n_items_, self.dim, self._dtype,
+                                    self.init)}
 
     def _forward_rows(self, nodes):
         Z = self.params["E0"][nodes]                      # (m, d), E = E0
