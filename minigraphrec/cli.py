@@ -224,9 +224,6 @@ def cmd_train(args):
         value = getattr(args, flag)
         if value is not None and not (flag == "seed" and key not in registry[name]._param_names()):
             params[key] = value                # --seed also seeds the split, so it may not apply
-    if name == "hybrid" and args.output:
-        raise SystemExit("minigraphrec: a Hybrid cannot be saved yet (its hyperparameters are "
-                         "other models); train it without -o")
     try:
         model = _make_model(registry, name, params)
     except ValueError as exc:

@@ -24,10 +24,37 @@ def _as_1d(name, values, dtype, n):
         raise ValueError(f"{name} must be 1-d, got shape {arr.shape}")
     if n is not None and arr.shape[0] != n:
         raise ValueError(f"{name} has {arr.shape[0]} entries, expected {n} (one per interaction)")
+    if np.issubdtype(dtype, np.integer) and arr.size and not np.issubdtype(arr.dtype, np.integer):
+        # ids given as floats (or anything else) must be whole numbers; never truncate
+        try:
+            as_float = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must hold integer ids, got dtype {arr.dtype}") from None
+        bad = ~np.isfinite(as_float) | (as_float != np.round(as_float))
+        if bad.any():
+            where = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"{name}[{where}] is {arr[where]}, not an integer id")
     return arr.astype(dtype, copy=False)
 
 
-def _check_features(name, F, n_rows):
+def _feature_names(name, names, F):
+    if names is None:
+        return None
+    names = list(names)
+    if F is None:
+        raise DataError(f"{name} given without the features they name")
+    if len(names) != F.shape[1]:
+        raise DataError(f"{name} has {len(names)} names for {F.shape[1]} feature columns")
+    return names
+
+
+def check_features(name, F, n_rows, side):
+    r"""A feature matrix as float64 ndarray or CSR of shape (n_rows, n_features), checked.
+
+    ``side`` ("user" or "item") names what a row is, for the messages. None
+    passes through. Raises :class:`~minigraphrec.errors.DataError` if ``F`` is
+    not 2-d, has the wrong number of rows, or holds NaN or inf.
+    """
     if F is None:
         return None
     if sp.issparse(F):
@@ -36,12 +63,12 @@ def _check_features(name, F, n_rows):
     else:
         F = np.asarray(F, dtype=np.float64)
         if F.ndim != 2:
-            raise ValueError(f"{name} must be 2-d (n, n_features), got shape {F.shape}")
+            raise DataError(f"{name} must be 2-d (n_{side}s, n_features), got shape {F.shape}")
         values = F
     if F.shape[0] != n_rows:
-        raise ValueError(f"{name} has {F.shape[0]} rows, expected {n_rows}")
+        raise DataError(f"{name} has {F.shape[0]} rows, expected one per {side} ({n_rows})")
     if not np.all(np.isfinite(values)):
-        raise ValueError(f"{name} contains NaN or inf")
+        raise DataError(f"{name} contains NaN or inf")
     return F
 
 
@@ -101,12 +128,12 @@ class Interactions:
                                 ("item", self.item_ids, self.n_items)):
             if raw.shape != (size,):
                 raise ValueError(f"{kind}_ids has shape {raw.shape}, expected ({size},)")
-        self.user_features = _check_features("user_features", user_features, self.n_users)
-        self.item_features = _check_features("item_features", item_features, self.n_items)
-        self.user_feature_names = (None if user_feature_names is None
-                                   else list(user_feature_names))
-        self.item_feature_names = (None if item_feature_names is None
-                                   else list(item_feature_names))
+        self.user_features = check_features("user_features", user_features, self.n_users, "user")
+        self.item_features = check_features("item_features", item_features, self.n_items, "item")
+        self.user_feature_names = _feature_names("user_feature_names", user_feature_names,
+                                                 self.user_features)
+        self.item_feature_names = _feature_names("item_feature_names", item_feature_names,
+                                                 self.item_features)
         self._user_index = None
         self._item_index = None
 

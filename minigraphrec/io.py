@@ -26,6 +26,15 @@ JSON data (None, bool, int, float, str, lists and dicts of them, e.g.
 ``history_``); NumPy scalars become Python numbers. Anything else is an
 error at save time, naming the attribute.
 
+Models inside a model (a :class:`~minigraphrec.models.hybrid.Hybrid`'s
+components, in a hyperparameter or an attribute, alone or in a list) are
+saved in the same archive: in the meta as ``{"__model__": {...}}`` with
+their own class, hyperparameters and (if fitted) attributes, and their
+arrays under a prefix, e.g. ``models.0/params/E0``. A model met twice (the
+same object in ``models`` and ``models_``) is stored once and referred to
+as ``{"__model_ref__": k}``; loading gives back one shared object. Version 2
+of the format added these; version 1 files still load.
+
 Writing is atomic: the archive goes to a temporary file in the target's
 directory, is flushed to disk, then renamed over ``path`` with
 ``os.replace``; a failure leaves no partial file behind (and an existing
@@ -49,7 +58,9 @@ from .errors import DataError
 __all__ = ["save", "load", "FORMAT", "FORMAT_VERSION"]
 
 FORMAT = "minigraphrec-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: versions :func:`load` reads (1: no nested models)
+READ_VERSIONS = (1, 2)
 _META = "__meta__"
 _SHA = "__sha256__"
 
@@ -75,14 +86,50 @@ def _json_value(value, what):
                     "list, dict or array")
 
 
-def _hyperparameters(model):
-    """``get_params()`` as JSON data; a Generator ``random_state`` is saved as None."""
-    params = {}
+def _is_model(value):
+    from .models.base import Recommender
+    return isinstance(value, Recommender)
+
+
+def _is_models(value):
+    return isinstance(value, (list, tuple)) and any(_is_model(v) for v in value)
+
+
+def _value(value, key, arrays, memo, what):
+    """A hyperparameter or attribute value as JSON data; models nested (arrays under ``key/``)."""
+    if _is_model(value):
+        return _model_meta(value, key + "/", arrays, memo)
+    if _is_models(value):
+        return [_value(v, f"{key}.{i}", arrays, memo, f"{what}[{i}]")
+                for i, v in enumerate(value)]
+    return _json_value(value, what)
+
+
+def _model_meta(model, prefix, arrays, memo):
+    """``{"__model__": {...}}``: ``model``'s class, hyperparameters and fitted state."""
+    if id(model) in memo:
+        return {"__model_ref__": memo[id(model)][0]}
+    memo[id(model)] = (len(memo), model)            # keep the object alive: ids stay unique
+    ref = memo[id(model)][0]
+    hyper = {}
     for name, value in model.get_params().items():
         if isinstance(value, (np.random.Generator, np.random.RandomState)):
-            value = None
-        params[name] = _json_value(value, f"hyperparameter {name!r}")
-    return params
+            value = None                            # a Generator is saved as None
+        hyper[name] = _value(value, prefix + name, arrays, memo, f"hyperparameter {name!r}")
+    try:
+        model._check_fitted()
+        names = _state_names(model)
+    except RuntimeError:                            # an unfitted component: no state
+        names = []
+    attributes = {}
+    for name in names:
+        if name in (_META, _SHA) or "/" in name:
+            raise DataError(f"cannot save attribute {name!r}: reserved name")
+        attributes[name] = _encode(prefix + name, getattr(model, name), arrays, memo)
+    cls = type(model)
+    return {"__model__": {"ref": ref, "prefix": prefix, "module": cls.__module__,
+                          "class": cls.__qualname__, "hyperparameters": hyper,
+                          "attributes": attributes}}
 
 
 def _check_array(arr, what):
@@ -93,8 +140,11 @@ def _check_array(arr, what):
     return np.ascontiguousarray(arr)
 
 
-def _encode(name, value, arrays):
+def _encode(name, value, arrays, memo):
     """Put ``value``'s arrays into ``arrays``; return its kind (and extra info) for the meta."""
+    if _is_model(value) or _is_models(value):
+        return {"kind": "models", "value": _value(value, name, arrays, memo,
+                                                  f"attribute {name!r}")}
     if isinstance(value, np.ndarray):
         arrays[name] = _check_array(value, f"attribute {name!r}")
         return {"kind": "array"}
@@ -155,15 +205,11 @@ def save(model, path):
     if not isinstance(model, Recommender):
         raise TypeError(f"model must be a Recommender, got {type(model).__name__}")
     model._check_fitted()
-    arrays, attributes = {}, {}
-    for name in _state_names(model):
-        if name in (_META, _SHA) or "/" in name:
-            raise DataError(f"cannot save attribute {name!r}: reserved name")
-        attributes[name] = _encode(name, getattr(model, name), arrays)
-    cls = type(model)
-    meta = {"format": FORMAT, "format_version": FORMAT_VERSION,
-            "module": cls.__module__, "class": cls.__qualname__,
-            "hyperparameters": _hyperparameters(model), "attributes": attributes}
+    arrays = {}
+    top = _model_meta(model, "", arrays, {})["__model__"]
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "module": top["module"],
+            "class": top["class"], "hyperparameters": top["hyperparameters"],
+            "attributes": top["attributes"]}
     meta_json = json.dumps(meta, sort_keys=True, allow_nan=True)
     arrays[_META] = np.array(meta_json)
     arrays[_SHA] = np.array(_digest(meta_json, {k: v for k, v in arrays.items() if k != _META}))
@@ -243,34 +289,68 @@ def load(path):
         raise DataError(f"{path}: not a minigraphrec model file (format {meta.get('format')!r})"
                         if isinstance(meta, dict) else f"{path}: the model description is damaged")
     version = meta.get("format_version")
-    if version != FORMAT_VERSION:
-        raise DataError(f"{path}: format version {version!r}; this minigraphrec reads version "
-                        f"{FORMAT_VERSION}")
+    if version not in READ_VERSIONS:
+        raise DataError(f"{path}: format version {version!r}; this minigraphrec reads versions "
+                        f"{', '.join(map(str, READ_VERSIONS))}")
     if _digest(meta_json, arrays) != stored_sha:
         raise DataError(f"{path}: checksum mismatch: the contents were modified or damaged "
                         "after saving")
 
-    cls = _find_class(meta["module"], meta["class"], path)
+    top = {"ref": None, "prefix": "", "module": meta.get("module"), "class": meta.get("class"),
+           "hyperparameters": meta.get("hyperparameters"), "attributes": meta.get("attributes")}
     try:
-        model = cls(**meta["hyperparameters"])
+        return _build(top, arrays, path, {})
+    except (KeyError, TypeError, AttributeError) as err:
+        raise DataError(f"{path}: the model description is damaged: "
+                        f"{type(err).__name__}: {err}") from None
+
+
+def _build(info, arrays, path, memo):
+    """The model ``info`` (a ``"__model__"`` entry) describes, state restored."""
+    cls = _find_class(info["module"], info["class"], path)
+    hyper = {name: _unvalue(value, arrays, path, memo)
+             for name, value in info["hyperparameters"].items()}
+    try:
+        model = cls(**hyper)
     except (TypeError, ValueError) as err:
-        raise DataError(f"{path}: cannot rebuild {meta['class']} from the saved "
+        raise DataError(f"{path}: cannot rebuild {info['class']} from the saved "
                         f"hyperparameters: {err}") from None
-    for name, info in meta["attributes"].items():
-        setattr(model, name, _decode(name, info, arrays, path))
+    if info["ref"] is not None:
+        memo[info["ref"]] = model
+    for name, ainfo in info["attributes"].items():
+        setattr(model, name, _decode(name, ainfo, arrays, path, memo, info["prefix"]))
     restore = getattr(model, "_restore", None)
-    if restore is not None:
+    if restore is not None and info["attributes"]:          # fitted: derive the rest
         restore()
     return model
 
 
-def _decode(name, info, arrays, path):
+def _unvalue(value, arrays, path, memo):
+    """Inverse of :func:`_value`: nested models rebuilt, shared ones shared again."""
+    if isinstance(value, dict) and "__model__" in value:
+        return _build(value["__model__"], arrays, path, memo)
+    if isinstance(value, dict) and "__model_ref__" in value:
+        ref = value["__model_ref__"]
+        if ref not in memo:
+            raise DataError(f"{path}: the model description refers to an unknown model {ref!r}")
+        return memo[ref]
+    if isinstance(value, list) and any(isinstance(v, dict) and ("__model__" in v or
+                                                                "__model_ref__" in v)
+                                       for v in value):
+        return [_unvalue(v, arrays, path, memo) for v in value]
+    return value
+
+
+def _decode(name, info, arrays, path, memo=None, prefix=""):
     def get(key):
+        key = prefix + key
         if key not in arrays:
             raise DataError(f"{path}: entry {key!r} of attribute {name!r} is missing")
         return arrays[key]
 
     kind = info.get("kind")
+    if kind == "models":
+        return _unvalue(info.get("value"), arrays, path, {} if memo is None else memo)
     if kind == "array":
         return get(name)
     if kind == "sparse":

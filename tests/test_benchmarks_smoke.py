@@ -19,6 +19,7 @@ BENCHMARKS = [
     "bench_lightgcn_epoch.py",
     "bench_accuracy_ml100k.py",
     "bench_features_ml100k.py",
+    "bench_kernels.py",
 ]
 
 

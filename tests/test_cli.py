@@ -91,8 +91,12 @@ def test_train_hybrid_with_tuned_weights(tmp_path, capsys):
     assert main(["train", str(data), "--model", "hybrid", "-p", "models=itemknn,userknn",
                  "-p", "weights=tune", "--test-size", "0.2", "--seed", "0", "-q"]) == 0
     assert "recall@20" in capsys.readouterr().out
-    with pytest.raises(SystemExit, match="cannot be saved"):
-        main(["train", str(data), "--model", "hybrid", "-o", str(tmp_path / "h.npz")])
+    saved = tmp_path / "h.npz"
+    assert main(["train", str(data), "--model", "hybrid", "-p", "models=itemknn,userknn",
+                 "-p", "weights=tune", "-o", str(saved), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["recommend", str(saved), "--user", "user1", "-k", "3"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) >= 3
     with pytest.raises(SystemExit, match="unknown component"):
         main(["train", str(data), "--model", "hybrid", "-p", "models=itemknn,nope"])
 

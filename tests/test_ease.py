@@ -8,21 +8,6 @@ from minigraphrec import Interactions
 from minigraphrec.models import EASE
 
 
-def checkerboard(n_blocks=2, users_per_block=4, items_per_block=4):
-    users, items, held = [], [], []
-    for b in range(n_blocks):
-        for j in range(users_per_block):
-            u = b * users_per_block + j
-            miss = b * items_per_block + j % items_per_block
-            held.append(miss)
-            for i in range(b * items_per_block, (b + 1) * items_per_block):
-                if i != miss:
-                    users.append(u)
-                    items.append(i)
-    return (Interactions(users, items, n_users=n_blocks * users_per_block,
-                         n_items=n_blocks * items_per_block), np.array(held))
-
-
 def random_train(seed, n_users=25, n_items=8, density=0.35):
     rng = np.random.default_rng(seed)
     R = (rng.random((n_users, n_items)) < density).astype(float)
@@ -85,8 +70,8 @@ def test_scores_are_r_times_b():
     np.testing.assert_allclose(model.score(users), R[users] @ model.B_, rtol=1e-12, atol=1e-15)
 
 
-def test_checkerboard_held_out_item_comes_first():
-    train, held = checkerboard()
+def test_checkerboard_held_out_item_comes_first(checkerboard):
+    train, held = checkerboard
     items, _ = EASE(l2=1.0).fit(train).recommend(np.arange(train.n_users), k=1)
     np.testing.assert_array_equal(items[:, 0], held)
 

@@ -32,21 +32,6 @@ def dense_gfcf(R, alpha, k):
     return linear + alpha * ideal
 
 
-def checkerboard(n_blocks=2, users_per_block=4, items_per_block=4):
-    users, items, held = [], [], []
-    for b in range(n_blocks):
-        for j in range(users_per_block):
-            u = b * users_per_block + j
-            miss = b * items_per_block + j % items_per_block
-            held.append(miss)
-            for i in range(b * items_per_block, (b + 1) * items_per_block):
-                if i != miss:
-                    users.append(u)
-                    items.append(i)
-    return (Interactions(users, items, n_users=n_blocks * users_per_block,
-                         n_items=n_blocks * items_per_block), np.array(held))
-
-
 def test_normalized_interactions_by_hand():
     R = sp.csr_matrix(np.array([[1., 1., 0.], [1., 0., 0.]]))
     Rt, du, di = normalized_interactions(R)
@@ -162,8 +147,8 @@ def test_alpha_zero_is_the_linear_filter_without_svd():
     np.testing.assert_allclose(model.score(np.arange(30)), R @ Rt.T @ Rt, rtol=1e-12)
 
 
-def test_checkerboard_held_out_item_comes_first():
-    train, held = checkerboard()
+def test_checkerboard_held_out_item_comes_first(checkerboard):
+    train, held = checkerboard
     items, _ = GFCF(n_factors=2).fit(train).recommend(np.arange(train.n_users), k=1)
     np.testing.assert_array_equal(items[:, 0], held)
 

@@ -12,7 +12,7 @@ from minigraphrec import io
 from minigraphrec.batch import PairBatch
 from minigraphrec.data import Interactions
 from minigraphrec.errors import DataError
-from minigraphrec.models import GCN, MF, NGCF, LightGCN, Popularity
+from minigraphrec.models import GCN, MF, NGCF, Hybrid, ItemKNN, LightGCN, Popularity
 
 
 def _train(string_ids=False):
@@ -75,6 +75,32 @@ def test_round_trip_of_a_model_without_state_list(tmp_path):
     np.testing.assert_array_equal(loaded.score([0, 3]), model.score([0, 3]))
 
 
+def test_round_trip_of_nested_models(tmp_path):
+    """A Hybrid holds fitted models: saved once each, in the same file, and shared again."""
+    train = _train(string_ids=True)
+    unfitted = MF(dim=3, epochs=1, random_state=1)              # a component that stays unfitted
+    inner = Hybrid([ItemKNN(k_neighbors=5), MF(dim=3, epochs=1, random_state=0)], weights=[1, 2]).fit(train)
+    model = Hybrid([inner, Popularity()], weights="tune", random_state=0).fit(train)
+    model.spare_ = [unfitted]
+    model.save(tmp_path / "hybrid.npz")
+    loaded = io.load(tmp_path / "hybrid.npz")
+    users = np.arange(12)
+    np.testing.assert_array_equal(loaded.score(users), model.score(users))
+    np.testing.assert_array_equal(loaded.weights_, model.weights_)
+    assert [type(m) for m in loaded.models] == [Hybrid, Popularity]
+    assert all(a is b for a, b in zip(loaded.models_, loaded.models))   # one object, as before
+    assert loaded.models[0].models_[1] is loaded.models[0].models[1]
+    np.testing.assert_array_equal(loaded.models[0].models[1].params["E0"], inner.models[1].params["E0"])
+    assert loaded.spare_[0].get_params() == unfitted.get_params()
+    assert not hasattr(loaded.spare_[0], "R_")
+    with zipfile.ZipFile(tmp_path / "hybrid.npz") as z:             # E0 stored once
+        assert sum(name.endswith("params/E0.npy") for name in z.namelist()) == 1
+    _with_meta(tmp_path / "hybrid.npz",
+               lambda m: m["attributes"]["models_"]["value"].__setitem__(0, {"__model_ref__": 99}))
+    with pytest.raises(DataError, match="refers to an unknown model 99"):
+        io.load(tmp_path / "hybrid.npz")
+
+
 def _saved(tmp_path):
     path = tmp_path / "m.npz"
     MF(dim=3, epochs=1, random_state=0).fit(_train()).save(path)
@@ -120,9 +146,12 @@ def _with_meta(path, edit):
 
 def test_wrong_version_and_wrong_format_are_refused(tmp_path):
     path = _saved(tmp_path)
-    _with_meta(path, lambda m: m.update(format_version=2))
-    with pytest.raises(DataError, match="format version 2; this minigraphrec reads version 1"):
+    _with_meta(path, lambda m: m.update(format_version=3))
+    with pytest.raises(DataError, match="format version 3; this minigraphrec reads versions 1, 2"):
         io.load(path)
+    path = _saved(tmp_path)                           # version 1 (no nested models) still loads
+    _with_meta(path, lambda m: m.update(format_version=1))
+    assert isinstance(io.load(path), type(io.load(_saved(tmp_path))))
     path = _saved(tmp_path)
     _with_meta(path, lambda m: m.update(module="os", **{"class": "system"}))
     with pytest.raises(DataError, match="os.system, which is not a Recommender"):

@@ -8,25 +8,6 @@ from minigraphrec.models import ItemKNN, UserKNN
 from minigraphrec.models.knn import bm25_weight, tfidf_weight, topk_similarity
 
 
-def checkerboard(n_blocks=2, users_per_block=4, items_per_block=4):
-    """Users only take items of their own block; user u misses one in-block item.
-
-    Returns (train Interactions, held-out item per user).
-    """
-    users, items, held = [], [], []
-    for b in range(n_blocks):
-        for j in range(users_per_block):
-            u = b * users_per_block + j
-            miss = b * items_per_block + j % items_per_block
-            held.append(miss)
-            for i in range(b * items_per_block, (b + 1) * items_per_block):
-                if i != miss:
-                    users.append(u)
-                    items.append(i)
-    n_users, n_items = n_blocks * users_per_block, n_blocks * items_per_block
-    return Interactions(users, items, n_users=n_users, n_items=n_items), np.array(held)
-
-
 def random_binary(rng, shape, density):
     return sp.random(*shape, density=density, random_state=rng, format="csr",
                      data_rvs=np.ones)
@@ -160,8 +141,8 @@ def test_similarity_with_weights_matches_dense_reference():
 # --------------------------------------------------------------- estimators
 @pytest.mark.parametrize("cls", [ItemKNN, UserKNN])
 @pytest.mark.parametrize("weighting", [None, "tfidf", "bm25"])
-def test_checkerboard_held_out_item_comes_first(cls, weighting):
-    train, held = checkerboard()
+def test_checkerboard_held_out_item_comes_first(cls, weighting, checkerboard):
+    train, held = checkerboard
     model = cls(k_neighbors=5, weighting=weighting).fit(train)
     items, scores = model.recommend(np.arange(train.n_users), k=2)
     np.testing.assert_array_equal(items[:, 0], held)
@@ -239,19 +220,19 @@ def test_empty_user_and_item_score_zero():
     (dict(block_size=0), "block_size"),
 ])
 @pytest.mark.parametrize("cls", [ItemKNN, UserKNN])
-def test_bad_hyperparameters_are_rejected(cls, params, match):
-    train, _ = checkerboard()
+def test_bad_hyperparameters_are_rejected(cls, params, match, checkerboard):
+    train, _ = checkerboard
     with pytest.raises(ValueError, match=match):
         cls(**params).fit(train)
 
 
 @pytest.mark.parametrize("cls", [ItemKNN, UserKNN])
-def test_unfitted_and_bad_input(cls):
+def test_unfitted_and_bad_input(cls, checkerboard):
     with pytest.raises(RuntimeError, match="not fitted"):
         cls().score([0])
     with pytest.raises(TypeError, match="Interactions"):
         cls().fit(np.ones((3, 3)))
-    train, _ = checkerboard()
+    train, _ = checkerboard
     model = cls().fit(train)
     with pytest.raises(ValueError, match="user id 8"):
         model.score([8])
@@ -265,9 +246,9 @@ def test_get_params_roundtrip():
 
 
 @pytest.mark.parametrize("cls", [ItemKNN, UserKNN])
-def test_save_and_load_round_trip(cls, tmp_path):
+def test_save_and_load_round_trip(cls, tmp_path, checkerboard):
     from minigraphrec.io import load
-    train, _ = checkerboard()
+    train, _ = checkerboard
     model = cls(k_neighbors=3, weighting="bm25").fit(train)
     model.save(tmp_path / "knn.npz")
     again = load(tmp_path / "knn.npz")

@@ -12,7 +12,9 @@ ball only. With ``S_h`` the nodes at most ``h`` hops from ``S_0``
 (:func:`hop_levels`), the forward pass needs ``Â^k E0`` only on
 ``S_{K-k}``, and the backward pass, ``dE0 = 1/(K+1) Σ_k Â^k G`` with ``G``
 nonzero on ``S_0``, grows its support one hop at a time. Every kernel here
-computes some rows of a sparse-times-dense product and skips the rest.
+computes some rows of a sparse-times-dense product and skips the rest: by
+pulling (each output row sums its neighbours) or, for an input nonzero on a
+few rows only, by pushing those rows to their neighbours (:func:`push_rows`).
 
 Speed. The rows of one product are split into blocks of about equal work
 (:func:`row_blocks_of`), the blocks run in parallel (``prange``), and each

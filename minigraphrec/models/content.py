@@ -42,6 +42,7 @@ from collections import Counter
 import numpy as np
 import scipy.sparse as sp
 
+from ..data import check_features
 from ..errors import DataError
 from .base import Recommender, check_interactions
 
@@ -121,21 +122,10 @@ def _l2_rows(X):
 
 
 def _feature_matrix(F, n_items, name):
-    """``F`` as float64 ndarray or CSR of shape (n_items, n_features), checked."""
-    if sp.issparse(F):
-        F = sp.csr_matrix(F, dtype=np.float64)
-        values = F.data
-    else:
-        F = np.asarray(F, dtype=np.float64)
-        if F.ndim != 2:
-            raise DataError(f"{name} must be 2-d (n_items, n_features), got shape {F.shape}")
-        values = F
-    if F.shape[0] != n_items:
-        raise DataError(f"{name} has {F.shape[0]} rows, expected one per item ({n_items})")
+    """``F`` as float64 ndarray or CSR of shape (n_items, n_features), checked, with a column."""
+    F = check_features(name, F, n_items, "item")
     if F.shape[1] == 0:
         raise DataError(f"{name} has no columns: there are no item features to compare")
-    if not np.all(np.isfinite(values)):
-        raise DataError(f"{name} contains NaN or inf")
     return F
 
 

@@ -1,0 +1,404 @@
+r"""Benchmark: the numba kernels without a script of their own, each against its NumPy reference.
+
+Every kernel is timed through its public wrapper, once with
+``backend="numba"`` and once with ``backend="numpy"`` (the reference the
+kernel is tested against), in the same run and round-robin (the reference
+and every numba thread count take turns, so load changes hit all alike);
+the median of ``--repeat`` runs is reported with the ratio numpy / numba.
+The numba backend's first call (compilation, or loading from numba's
+cache, or nothing if already compiled in this process: ``first_call``
+says which) is timed apart. Each row also records whether the two backends
+agree on that workload.
+
+1. ``bpr`` -- :func:`minigraphrec.ops.sample_bpr`: one epoch of BPR triples
+   (as many as training pairs), RNG draws included (they are the same on
+   both backends; only the rank -> item map differs). Same seed -> the two
+   backends must return identical ``(users, pos, neg)``. A second row times
+   that map alone: ``minigraphrec.kernels.sampling.nth_absent`` against
+   ``minigraphrec.ops.sampling.nth_absent_reference`` on the same queries.
+2. ``adam`` -- :class:`minigraphrec.optim.Adam` ``.step`` on one
+   (n_nodes, 64) float32 table (n_nodes = 70,839, Gowalla's users + items):
+   ``Adam(backend="numba")`` against ``Adam(backend="numpy")``, both in
+   their steady state (moments allocated). Agreement: the parameters after
+   5 steps from the same start with the same gradients (max abs diff; the
+   docstring promises the same bits).
+3. ``top_k`` -- :func:`minigraphrec.rank.top_k`: 512 users x 40,981 items
+   of standard-normal scores (float32 and float64), k = 20, with a sparse
+   exclusion matrix of ~27 seen items per user; agreement = identical
+   items and scores.
+4. ``gat`` -- one :func:`minigraphrec.ops.attention.gat_layer_forward` +
+   :func:`~minigraphrec.ops.attention.gat_layer_backward` (the segment
+   kernels of :mod:`minigraphrec.kernels.segment` against the
+   NumPy/SciPy reference), 2 heads x 32 dims, input width 64, float32, no
+   dropout, identity activation, on the bipartite user-item graph with
+   self-loops as :class:`minigraphrec.models.gat.GAT` builds it (prepared
+   once with ``attention_graph``, not timed). Agreement: the largest
+   ``max |numba - numpy| / max |numpy|`` over the outputs ``H_out``, ``dH``,
+   ``dW``, ``da_src``, ``da_dst`` (the backends agree to rounding, not bit
+   for bit). ``H @ W`` and its gradient are NumPy/BLAS on both sides.
+
+Graphs: a seeded synthetic one with Gowalla's shape (30,000 users, 40,000
+items, 810,000 pairs drawn, ~806k after merging repeats; users uniform,
+item popularity Zipf-like, as in ``bench_spmm.py``), and with ``--data
+DIR`` a LightGCN-format ``DIR/train.txt`` too (BPR, top-k with the first
+512 users' training items excluded, and GAT on that graph). ``--smoke``
+uses tiny sizes and 2 runs.
+
+    python benchmarks/bench_kernels.py                                  # synthetic
+    python benchmarks/bench_kernels.py --data ../shared/data/gowalla --threads 1 2
+    python benchmarks/bench_kernels.py --kernels gat --repeat 3         # one kernel
+    python benchmarks/bench_kernels.py --smoke --out /tmp/r             # what the tests run
+"""
+from __future__ import annotations
+
+import time
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from _common import benchmark_parser, first_call_time, interleaved_times, write_results
+from bench_spmm import synthetic_R
+
+KERNELS = ("bpr", "adam", "topk", "gat")
+# full size / --smoke size of each workload
+GRAPH = {"full": (30_000, 40_000, 810_000), "smoke": (300, 400, 3_000)}   # users, items, draws
+ADAM_ROWS = {"full": 70_839, "smoke": 500}
+TOPK = {"full": (512, 40_981), "smoke": (64, 500)}                         # users, items
+ADAM_DIM, ADAM_STEPS_CHECKED = 64, 5
+TOPK_K, TOPK_SEEN = 20, 27              # k; mean seen items per user (Gowalla: 810,128 / 29,858)
+GAT_D_IN, GAT_HEADS, GAT_D_OUT = 64, 2, 32
+
+
+# ------------------------------------------------------------------ helpers
+def dispatchers(*modules):
+    """The numba dispatchers (jitted functions) defined in or imported into ``modules``."""
+    from numba.core.dispatcher import Dispatcher
+    found = {}
+    for module in modules:
+        for obj in vars(module).values():
+            if isinstance(obj, Dispatcher):
+                found[id(obj)] = obj
+    return list(found.values())
+
+
+def first_numba_call(f, jitted):
+    """``(seconds, kind)`` of ``f()``; kind: compile, cache load or warm (already compiled)."""
+    sigs = sum(len(d.signatures) for d in jitted)
+    hits = sum(sum(d.stats.cache_hits.values()) for d in jitted)
+    seconds = first_call_time(f)
+    new_sigs = sum(len(d.signatures) for d in jitted) - sigs
+    new_hits = sum(sum(d.stats.cache_hits.values()) for d in jitted) - hits
+    if new_sigs == 0:
+        kind = "warm"
+    elif new_hits == 0:
+        kind = "compile"
+    elif new_hits >= new_sigs:
+        kind = "cache load"
+    else:
+        kind = "compile + cache load"
+    return seconds, kind
+
+
+def _with_threads(numba, threads, f):
+    numba.set_num_threads(threads)
+    return f()
+
+
+def time_backends(numba, numpy_f, numba_f, threads, repeat):
+    """Round-robin timing: ``{"numpy": (median, runs), n_threads: (median, runs), ...}``."""
+    candidates = {"numpy": numpy_f}
+    for n in threads:
+        candidates[n] = partial(_with_threads, numba, n, numba_f)
+    timed = interleaved_times(candidates, repeat)
+    numba.set_num_threads(max(threads))
+    return timed
+
+
+def make_rows(base, timed, threads, first, first_kind, agreement):
+    """One row per numba thread count; ``agreement(n_threads) -> (text, dict)``."""
+    rows = []
+    t_np, runs_np = timed["numpy"]
+    for n in threads:
+        t_nb, runs_nb = timed[n]
+        text, extra = agreement(n)
+        rows.append({**base, "threads": n, "numba_s": t_nb, "numpy_s": t_np,
+                     "ratio": t_np / t_nb, "numba_min_s": min(runs_nb),
+                     "numpy_min_s": min(runs_np), "first_call_s": first,
+                     "first_call": first_kind, "agreement": text, **extra})
+        first, first_kind = "", ""                         # reported once per workload
+        print(f"  {base['kernel']} [{base['workload']}, {base['dtype']}] threads {n}: numba "
+              f"{t_nb:.4g} s, numpy {t_np:.4g} s, ratio {t_np / t_nb:.3g}; {text}", flush=True)
+    return rows
+
+
+def rel_diff(got, ref):
+    """``max |got - ref| / max |ref|`` in float64 (0 for empty or all-zero ``ref``)."""
+    got, ref = np.asarray(got, np.float64), np.asarray(ref, np.float64)
+    scale = float(np.max(np.abs(ref))) if ref.size else 0.0
+    diff = float(np.max(np.abs(got - ref))) if ref.size else 0.0
+    return diff / scale if scale > 0 else diff
+
+
+def on_threads(numba, n, f):
+    """``f()`` run with ``n`` numba threads."""
+    numba.set_num_threads(n)
+    return f()
+
+
+# --------------------------------------------------------------- workloads
+def bench_bpr(name, R, args, numba):
+    """BPR triples for one epoch; then the rank -> item map alone."""
+    import minigraphrec.kernels.sampling as ksampling
+    from minigraphrec.ops import sample_bpr
+    from minigraphrec.ops.sampling import nth_absent_reference
+
+    R = sp.csr_matrix(R)
+    R.sum_duplicates()
+    n = R.nnz
+    print(f"bpr [{name}]: {R.shape[0]} users, {R.shape[1]} items, {n} triples", flush=True)
+    jitted = dispatchers(ksampling)
+    run_nb = partial(sample_bpr, R, random_state=args.seed, backend="numba")
+    run_np = partial(sample_bpr, R, random_state=args.seed, backend="numpy")
+    first, kind = first_numba_call(run_nb, jitted)
+    ref = run_np()
+    timed = time_backends(numba, run_np, run_nb, args.threads, args.repeat)
+
+    def agree(n_threads):
+        got = on_threads(numba, n_threads, run_nb)
+        same = all(np.array_equal(a, b) for a, b in zip(got, ref))
+        return ("identical triples" if same else "TRIPLES DIFFER"), {"identical": same}
+
+    base = {"kernel": "sample_bpr", "workload": f"{name}: {n} triples", "dtype": "int64"}
+    rows = make_rows(base, timed, args.threads, first, kind, agree)
+
+    # the kernel alone: the same kind of queries, drawn here
+    rng = np.random.default_rng(args.seed)
+    deg = np.diff(R.indptr).astype(np.int64)
+    active = np.flatnonzero(deg)
+    q_rows = active[rng.integers(0, active.size, size=n)]                  # (n,)
+    q_ranks = rng.integers(0, R.shape[1] - deg[q_rows])                    # (n,)
+    indptr, indices = R.indptr, R.indices          # as sample_bpr passes them (SciPy's dtype)
+
+    def map_nb():
+        return ksampling.nth_absent(indptr, indices, q_rows, q_ranks, np.empty(n, np.int64))
+
+    def map_np():
+        return nth_absent_reference(indptr, indices, R.shape[1], q_rows, q_ranks)
+
+    first, kind = first_numba_call(map_nb, jitted)
+    ref_map = map_np()
+    timed = time_backends(numba, map_np, map_nb, args.threads, args.repeat)
+
+    def agree_map(n_threads):
+        same = bool(np.array_equal(on_threads(numba, n_threads, map_nb), ref_map))
+        return ("identical" if same else "DIFFER"), {"identical": same}
+
+    base = {"kernel": "nth_absent (rank -> item map only)", "workload": f"{name}: {n} queries",
+            "dtype": "int64"}
+    return rows + make_rows(base, timed, args.threads, first, kind, agree_map)
+
+
+def bench_adam(n_rows, args, numba):
+    """One Adam step on an (n_rows, 64) float32 table."""
+    import minigraphrec.kernels.adam as kadam
+    from minigraphrec.optim import Adam
+
+    dtype = np.float32
+    print(f"adam: ({n_rows}, {ADAM_DIM}) {np.dtype(dtype).name}", flush=True)
+    rng = np.random.default_rng(args.seed)
+    p0 = (0.1 * rng.standard_normal((n_rows, ADAM_DIM))).astype(dtype)
+    grads = [(1e-2 * rng.standard_normal((n_rows, ADAM_DIM))).astype(dtype)
+             for _ in range(ADAM_STEPS_CHECKED)]
+
+    # the first call of the numba kernel in this process, on its own optimiser and table
+    jitted = dispatchers(kadam)
+    opt_nb, params_nb = Adam(lr=1e-3, backend="numba"), {"E0": p0.copy()}
+    opt_np, params_np = Adam(lr=1e-3, backend="numpy"), {"E0": p0.copy()}
+    g = {"E0": grads[0]}
+    first, kind = first_numba_call(lambda: opt_nb.step(params_nb, g), jitted)
+    opt_np.step(params_np, g)                               # allocate m, v and scratch
+    # the reference: ADAM_STEPS_CHECKED steps from p0, for the agreement check
+    opt_ref, ref_params = Adam(lr=1e-3, backend="numpy"), {"E0": p0.copy()}
+    for gr in grads:
+        opt_ref.step(ref_params, {"E0": gr})
+    ref_p, ref_m, ref_v = ref_params["E0"], opt_ref.m["E0"], opt_ref.v["E0"]
+    timed = time_backends(numba, lambda: opt_np.step(params_np, g),
+                          lambda: opt_nb.step(params_nb, g), args.threads, args.repeat)
+
+    def agree(n_threads):
+        opt, params = Adam(lr=1e-3, backend="numba"), {"E0": p0.copy()}
+        numba.set_num_threads(n_threads)
+        for gr in grads:
+            opt.step(params, {"E0": gr})
+        diff = float(np.max(np.abs(params["E0"].astype(np.float64) - ref_p)))
+        same = bool(np.array_equal(params["E0"], ref_p) and np.array_equal(opt.m["E0"], ref_m)
+                    and np.array_equal(opt.v["E0"], ref_v))
+        text = (f"after {ADAM_STEPS_CHECKED} steps max |dp| {diff:.3g}"
+                + ("; p, m, v identical" if same else "; NOT identical"))
+        return text, {"identical": same, "max_abs_diff": diff}
+
+    base = {"kernel": "Adam.step", "workload": f"({n_rows}, {ADAM_DIM}) table",
+            "dtype": np.dtype(dtype).name}
+    return make_rows(base, timed, args.threads, first, kind, agree)
+
+
+def seen_matrix(n_users, n_items, rng):
+    """Binary CSR (n_users, n_items), ~TOPK_SEEN uniform random items per user."""
+    m = n_users * min(TOPK_SEEN, n_items // 2)
+    X = sp.csr_matrix((np.ones(m), (rng.integers(0, n_users, m), rng.integers(0, n_items, m))),
+                      shape=(n_users, n_items))
+    X.data[:] = 1.0
+    return X
+
+
+def bench_topk(name, n_users, n_items, exclude, args, numba):
+    """``top_k`` on (n_users, n_items) standard-normal scores, float32 and float64."""
+    import minigraphrec.kernels.topk as ktopk
+    from minigraphrec.rank import top_k
+
+    print(f"top_k [{name}]: {n_users} x {n_items} scores, k {TOPK_K}, "
+          f"{exclude.nnz} excluded", flush=True)
+    jitted = dispatchers(ktopk)
+    rows = []
+    for dtype in (np.float32, np.float64):
+        S = np.random.default_rng(args.seed).standard_normal((n_users, n_items)).astype(dtype)
+        run_nb = partial(top_k, S, TOPK_K, exclude=exclude, backend="numba")
+        run_np = partial(top_k, S, TOPK_K, exclude=exclude, backend="numpy")
+        first, kind = first_numba_call(run_nb, jitted)
+        ref = run_np()
+        timed = time_backends(numba, run_np, run_nb, args.threads, args.repeat)
+
+        def agree(n_threads, ref=ref, run_nb=run_nb):
+            items, scores = on_threads(numba, n_threads, run_nb)
+            same = bool(np.array_equal(items, ref[0]) and np.array_equal(scores, ref[1]))
+            return ("identical items and scores" if same else "DIFFER"), {"identical": same}
+
+        base = {"kernel": "top_k", "workload": f"{name}: {n_users} x {n_items}, k {TOPK_K}",
+                "dtype": np.dtype(dtype).name}
+        rows += make_rows(base, timed, args.threads, first, kind, agree)
+    return rows
+
+
+def bench_gat(name, R, args, numba):
+    """One GAT layer forward + backward on the bipartite graph of ``R`` with self-loops."""
+    import minigraphrec.kernels.segment as ksegment
+    from minigraphrec.graph import bipartite_adjacency, normalize_adjacency
+    from minigraphrec.ops.attention import (attention_graph, gat_layer_backward,
+                                            gat_layer_forward)
+
+    dtype = np.float32
+    t0 = time.perf_counter()
+    A = normalize_adjacency(bipartite_adjacency(R), "none", self_loops=True)   # (n, n) A + I
+    graph = attention_graph(A)
+    prep = time.perf_counter() - t0
+    n = graph.n_nodes
+    print(f"gat [{name}]: {n} nodes, {graph.indices.shape[0]} edges (self-loops included), "
+          f"{GAT_HEADS} heads x {GAT_D_OUT}; graph prepared in {prep:.2f} s", flush=True)
+    rng = np.random.default_rng(args.seed)
+    H = rng.standard_normal((n, GAT_D_IN)).astype(dtype)
+    W = (rng.standard_normal((GAT_D_IN, GAT_HEADS * GAT_D_OUT)) / 8).astype(dtype)
+    a_src = (rng.standard_normal((GAT_HEADS, GAT_D_OUT)) / 6).astype(dtype)
+    a_dst = (rng.standard_normal((GAT_HEADS, GAT_D_OUT)) / 6).astype(dtype)
+    dH_out = rng.standard_normal((n, GAT_HEADS * GAT_D_OUT)).astype(dtype)
+
+    def layer(backend):
+        out, cache = gat_layer_forward(graph, H, W, a_src, a_dst, backend=backend)
+        dH, dW, da_src, da_dst, _ = gat_layer_backward(cache, dH_out)
+        return {"H_out": out, "dH": dH, "dW": dW, "da_src": da_src, "da_dst": da_dst}
+
+    first, kind = first_numba_call(partial(layer, "numba"), dispatchers(ksegment))
+    ref = layer("numpy")
+    timed = time_backends(numba, partial(layer, "numpy"), partial(layer, "numba"),
+                          args.threads, args.repeat)
+
+    def agree(n_threads):
+        got = on_threads(numba, n_threads, partial(layer, "numba"))
+        diffs = {k: rel_diff(got[k], ref[k]) for k in ref}
+        worst = max(diffs, key=diffs.get)
+        return (f"max rel diff {diffs[worst]:.2g} ({worst})",
+                {"max_rel_diff": diffs[worst], "rel_diffs": diffs})
+
+    base = {"kernel": "GAT layer fwd+bwd",
+            "workload": f"{name}: {n} nodes, {graph.indices.shape[0]} edges, "
+                        f"{GAT_HEADS}x{GAT_D_OUT}",
+            "dtype": np.dtype(dtype).name, "graph_prep_s": prep}
+    return make_rows(base, timed, args.threads, first, kind, agree)
+
+
+# -------------------------------------------------------------------- main
+def main():
+    parser = benchmark_parser(__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, help="folder with a LightGCN-format train.txt "
+                        "(e.g. ../shared/data/gowalla): BPR, top-k and GAT on it too")
+    parser.add_argument("--threads", type=int, nargs="+",
+                        help="numba thread counts to time (default: numba's default)")
+    parser.add_argument("--kernels", nargs="+", choices=KERNELS, default=list(KERNELS),
+                        help="which kernels (default all)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every draw (default 0)")
+    args = parser.parse_args()
+    if args.smoke:
+        args.repeat = 2
+    if args.repeat < 1:
+        parser.error(f"--repeat must be >= 1, got {args.repeat}")
+
+    import numba
+    max_threads = numba.config.NUMBA_NUM_THREADS
+    if args.threads is None:
+        args.threads = [max_threads]
+    bad = [t for t in args.threads if not 1 <= t <= max_threads]
+    if bad:
+        parser.error(f"--threads must be in 1..{max_threads} (NUMBA_NUM_THREADS), got {bad}")
+    args.threads = sorted(set(args.threads))
+
+    size = "smoke" if args.smoke else "full"
+    n_users, n_items, n_draws = GRAPH[size]
+    graphs = [(f"synthetic-{n_users}x{n_items}", synthetic_R(n_users, n_items, n_draws,
+                                                            seed=args.seed))]
+    if args.data is not None:
+        from minigraphrec.datasets import load_lightgcn
+        graphs.append((args.data.name, load_lightgcn(args.data / "train.txt").to_csr()))
+
+    rows = []
+    t_start = time.perf_counter()
+    if "bpr" in args.kernels:
+        for name, R in graphs:
+            rows += bench_bpr(name, R, args, numba)
+    if "adam" in args.kernels:
+        rows += bench_adam(ADAM_ROWS[size], args, numba)
+    if "topk" in args.kernels:
+        tu, ti = TOPK[size]
+        rows += bench_topk("synthetic", tu, ti,
+                           seen_matrix(tu, ti, np.random.default_rng(args.seed)), args, numba)
+        for name, R in graphs[1:]:
+            tu = min(tu, R.shape[0])
+            rows += bench_topk(f"{name} (first {tu} users' train items excluded)", tu,
+                               R.shape[1], sp.csr_matrix(R[:tu]), args, numba)
+    if "gat" in args.kernels:
+        for name, R in graphs:
+            rows += bench_gat(name, R, args, numba)
+    print(f"done in {time.perf_counter() - t_start:.1f} s", flush=True)
+
+    try:
+        layer = numba.threading_layer()
+    except ValueError:
+        layer = None
+    columns = ["kernel", "workload", "dtype", "threads", "numba_s", "numpy_s", "ratio",
+               "first_call_s", "first_call", "agreement"]
+    notes = (f"Median of {args.repeat} runs, the NumPy reference and each numba thread count "
+             "timed round-robin; ratio = numpy_s / numba_s (above 1: numba faster). "
+             "first_call_s: the numba backend's first call for that workload and dtype, which "
+             "compiles the kernels, loads them from numba's cache, or finds them compiled "
+             "already in this process (first_call says which). sample_bpr includes its RNG "
+             "draws on both sides; the nth_absent row times the rank -> item map alone. "
+             "GAT: H @ W and its gradient run in NumPy/BLAS on both sides. "
+             f"Seed {args.seed}; numba threading layer {layer}.")
+    stem = "kernels_smoke" if args.smoke else "kernels"
+    json_path, md_path = write_results(stem, rows, columns, out_dir=args.out, notes=notes)
+    print(md_path.read_text())
+    print(f"wrote {json_path} and {md_path}")
+
+
+if __name__ == "__main__":
+    main()

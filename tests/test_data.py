@@ -1,0 +1,53 @@
+"""Interactions: what the constructor accepts, and the clear errors for what it does not."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from minigraphrec.data import Interactions
+from minigraphrec.errors import DataError
+
+
+def test_sizes_and_defaults():
+    data = Interactions([0, 2, 2], [1, 0, 1])
+    assert (data.n_users, data.n_items, len(data)) == (3, 2, 3)
+    np.testing.assert_array_equal(data.user_ids, [0, 1, 2])
+    assert Interactions([], [], n_users=2, n_items=3).to_csr().shape == (2, 3)
+    whole = Interactions(np.array([0.0, 1.0]), [0, 1])               # whole floats are ids
+    assert whole.users.dtype == np.int64
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(users=[0, 1], items=[0]), r"items has 1 entries, expected 2"),
+    (dict(users=[[0]], items=[0]), r"users must be 1-d"),
+    (dict(users=[0, 5], items=[0, 0], n_users=3), r"user id 5 at position 1 is out of range 0..2"),
+    (dict(users=[0], items=[-1]), r"item id -1 at position 0 is out of range"),
+    (dict(users=[0, 0.5], items=[0, 0]), r"users\[1\] is 0.5, not an integer id"),
+    (dict(users=[0], items=[np.nan]), r"items\[0\] is nan, not an integer id"),
+    (dict(users=["a"], items=[0]), r"users must hold integer ids"),
+    (dict(users=[0], items=[0], weights=[np.inf]), r"weights\[0\] is inf; values must be finite"),
+    (dict(users=[0], items=[0], timestamps=[np.nan]), r"timestamps\[0\] is nan"),
+    (dict(users=[0], items=[0], user_ids=[["a"]]), r"user_ids has shape \(1, 1\), expected \(1,\)"),
+])
+def test_constructor_rejects(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Interactions(**kwargs)
+
+
+def test_features_are_checked():
+    ok = Interactions([0, 1], [0, 1], user_features=np.ones((2, 3)),
+                      item_features=sp.random(2, 4, density=0.5, random_state=0),
+                      item_feature_names="abcd")
+    assert ok.user_features.dtype == np.float64 and sp.issparse(ok.item_features)
+    assert ok.item_feature_names == ["a", "b", "c", "d"]
+    for kwargs, match in [
+        (dict(user_features=np.ones((3, 2))), r"user_features has 3 rows, expected one per "
+                                              r"user \(2\)"),
+        (dict(item_features=np.ones(2)), r"item_features must be 2-d \(n_items, n_features\)"),
+        (dict(item_features=np.array([[1.0], [np.nan]])), r"item_features contains NaN or inf"),
+        (dict(item_features=sp.csr_matrix(np.array([[np.inf], [0.0]]))), r"contains NaN or inf"),
+        (dict(user_features=np.ones((2, 2)), user_feature_names=["x"]),
+         r"user_feature_names has 1 names for 2 feature columns"),
+        (dict(item_feature_names=["x"]), r"item_feature_names given without the features"),
+    ]:
+        with pytest.raises(DataError, match=match):
+            Interactions([0, 1], [0, 1], **kwargs)
