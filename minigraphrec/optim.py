@@ -35,6 +35,9 @@ from .errors import DataError
 __all__ = ["SGD", "Adam"]
 
 _BACKENDS = ("numpy", "numba")
+#: arrays with fewer elements than this are updated by the serial kernel: waking the
+#: thread pool costs more than the work (and much more when the cores are busy)
+_PARALLEL_FROM = 1 << 18
 
 
 def _nonneg(name, x):
@@ -195,8 +198,8 @@ class Adam(_Optimizer):
     eps : float > 0
     weight_decay : float >= 0
     backend : ``"numpy"`` (the reference: a dozen in-place NumPy passes) or
-        ``"numba"`` (one fused parallel pass, :func:`minigraphrec.kernels.adam.adam_update`;
-        same bits). numba needs C-contiguous parameters.
+        ``"numba"`` (one fused pass, :func:`minigraphrec.kernels.adam.adam_update`,
+        parallel from 2^18 elements; same bits). numba needs C-contiguous parameters.
 
     Attributes
     ----------
@@ -247,9 +250,11 @@ class Adam(_Optimizer):
                 if not p.flags.c_contiguous:
                     raise DataError(f"params[{name!r}] is not C-contiguous; "
                                     "Adam(backend='numba') updates it through a flat view")
-                from .kernels.adam import adam_update
-                adam_update(p.reshape(-1), np.ascontiguousarray(g).reshape(-1),
-                            m.reshape(-1), v.reshape(-1), *scalars)
+                from .kernels import adam as kernels
+                update = (kernels.adam_update if p.size >= _PARALLEL_FROM
+                          else kernels.adam_update_serial)
+                update(p.reshape(-1), np.ascontiguousarray(g).reshape(-1),
+                       m.reshape(-1), v.reshape(-1), *scalars)
             else:
                 self._update_numpy(name, p, g, m, v, *scalars)
             self.t[name] = t

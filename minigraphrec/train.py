@@ -56,10 +56,6 @@ __all__ = ["train_model", "bpr_batches", "bce_batches"]
 
 logger = logging.getLogger("minigraphrec")
 
-#: Adam runs its fused parallel kernel from this many parameter values on;
-#: below, the NumPy reference (same bits) is faster than waking the threads.
-_NUMBA_ADAM_FROM = 1 << 18
-
 
 def bpr_batches(R, batch_size, rng):
     r"""One epoch of BPR mini-batches: ``R.nnz`` triples from :func:`sample_bpr`, in draw order.
@@ -118,8 +114,7 @@ def train_model(model, validation=None, epochs=1, callback=None, rng=None):
     level = logging.INFO if model.verbose else logging.DEBUG
     metric_name, metric_k = parse_metric(model.metric)
     wanted = sorted({"recall", "ndcg", "precision", "hit", metric_name})
-    n_values = sum(p.size for p in model.params.values())
-    optimizer = Adam(lr=model.lr, backend="numba" if n_values >= _NUMBA_ADAM_FROM else "numpy")
+    optimizer = Adam(lr=model.lr, backend="numba")      # fused; serial for small tables
     best_score, best_params, since_best = -np.inf, None, 0
     R = model.R_
 

@@ -188,17 +188,21 @@ def test_hop_levels_kernel_equals_reference():
     np.testing.assert_array_equal(level, [0, 1, 3, 3, 3])
 
 
+def _kernel_graph(dtype):
+    """Â of a random graph in ``dtype``, its size, and the tolerance of a kernel against SciPy."""
+    A = _random_graph(7, density=0.2)[0].astype(dtype)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-15)
+    return A, A.shape[0], tol
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_pull_kernels_equal_scipy_reference(dtype):
-    A_hat, _ = _random_graph(7, density=0.2)
-    A = A_hat.astype(dtype)
+    A, n, tol = _kernel_graph(dtype)
     rng = np.random.default_rng(0)
-    n = A.shape[0]
     X = rng.standard_normal((n, 5)).astype(dtype)
     base = rng.standard_normal((n, 5)).astype(dtype)
     rows = np.sort(rng.choice(n, 30, replace=False))
     level = rng.integers(0, 3, n).astype(np.int32)
-    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-15)
     bounds = kernels.row_blocks_of(A.indptr, rows, 7)
     for has_base in (True, False):
         expected = (base[rows] if has_base else 0) + A[rows] @ X
@@ -222,10 +226,8 @@ def test_pull_kernels_equal_scipy_reference(dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_push_rows_equals_scipy_reference(dtype):
-    A_hat, _ = _random_graph(7, density=0.2)
-    A = A_hat.astype(dtype)
+    A, n, tol = _kernel_graph(dtype)
     rng = np.random.default_rng(1)
-    n = A.shape[0]
     rows = np.sort(rng.choice(n, 12, replace=False))
     values = rng.standard_normal((12, 5)).astype(dtype)
     V = np.zeros((n, 5), dtype=dtype)                     # V[rows] = values, zero elsewhere
@@ -235,7 +237,6 @@ def test_push_rows_equals_scipy_reference(dtype):
     start = out.copy()
     whole = np.array([0, n])
     kernels.push_rows(A.indptr, A.indices, A.data, values, rows, whole, out)
-    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(out, expected, **tol)
     for bounds in ([0, 1, 40, 41, n], [0, 0, n, n]):      # destination ranges: same bits
         split = start.copy()

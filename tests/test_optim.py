@@ -102,8 +102,10 @@ def test_adam_lr_can_change_between_steps():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("weight_decay", [0.0, 0.01])
-def test_adam_numba_kernel_equals_numpy_reference_bitwise(dtype, weight_decay):
-    shape = (257, 7)
+@pytest.mark.parametrize("shape", [(257, 7), (4097, 64)], ids=["serial", "parallel"])
+def test_adam_numba_kernel_equals_numpy_reference_bitwise(dtype, weight_decay, shape):
+    from minigraphrec import optim
+    assert (np.prod(shape) >= optim._PARALLEL_FROM) == (shape[0] > 257)   # both kernels run
     E0_init = np.random.default_rng(2).standard_normal(shape).astype(dtype)
     runs = {}
     for backend in ("numpy", "numba"):

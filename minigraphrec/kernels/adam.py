@@ -16,7 +16,21 @@ import math
 
 from numba import njit, prange
 
-__all__ = ["adam_update"]
+__all__ = ["adam_update", "adam_update_serial"]
+
+
+@njit(cache=True, inline="always")
+def _update(p, g, m, v, i, beta1, one_minus_beta1, beta2, one_minus_beta2,
+            step_size, sqrt_bias2, eps, weight_decay):
+    gi = g[i]
+    if weight_decay != 0:
+        gi = gi + weight_decay * p[i]
+    mi = m[i] * beta1 + gi * one_minus_beta1
+    vi = v[i] * beta2 + (gi * gi) * one_minus_beta2
+    denom = math.sqrt(vi) / sqrt_bias2 + eps
+    p[i] = p[i] - (mi / denom) * step_size
+    m[i] = mi
+    v[i] = vi
 
 
 @njit(parallel=True, cache=True)
@@ -31,14 +45,15 @@ def adam_update(p, g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2,
 
     with ``step_size = lr / (1 - beta1^t)`` and ``sqrt_bias2 = sqrt(1 - beta2^t)``.
     """
-    n = p.shape[0]
-    for i in prange(n):
-        gi = g[i]
-        if weight_decay != 0:
-            gi = gi + weight_decay * p[i]
-        mi = m[i] * beta1 + gi * one_minus_beta1
-        vi = v[i] * beta2 + (gi * gi) * one_minus_beta2
-        denom = math.sqrt(vi) / sqrt_bias2 + eps
-        p[i] = p[i] - (mi / denom) * step_size
-        m[i] = mi
-        v[i] = vi
+    for i in prange(p.shape[0]):
+        _update(p, g, m, v, i, beta1, one_minus_beta1, beta2, one_minus_beta2,
+                step_size, sqrt_bias2, eps, weight_decay)
+
+
+@njit(cache=True)
+def adam_update_serial(p, g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2,
+                       step_size, sqrt_bias2, eps, weight_decay):
+    r""":func:`adam_update` in one thread, for small arrays (waking threads would cost more)."""
+    for i in range(p.shape[0]):
+        _update(p, g, m, v, i, beta1, one_minus_beta1, beta2, one_minus_beta2,
+                step_size, sqrt_bias2, eps, weight_decay)
