@@ -1,4 +1,7 @@
-"""The one exception type every rejected input raises."""
+"""The one exception type every rejected input raises, and the backend check every op shares."""
+
+#: the two implementations every kernel-backed function offers
+BACKENDS = ("numpy", "numba")
 
 
 class DataError(ValueError):
@@ -8,3 +11,10 @@ class DataError(ValueError):
     and the problem, e.g. ``"train.txt, line 8: item id 'x' is not a
     non-negative integer"``.
     """
+
+
+def check_backend(backend):
+    """Return ``backend`` if it is one of :data:`BACKENDS`, else raise :class:`DataError`."""
+    if backend not in BACKENDS:
+        raise DataError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    return backend

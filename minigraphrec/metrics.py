@@ -60,9 +60,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .data import Interactions
-from .errors import DataError
-from .rank import (_check_backend, _check_positive_int, _check_scores, canonical_csr, csr_arrays,
-                   top_k)
+from .errors import DataError, check_backend
+from .rank import _check_positive_int, _check_scores, canonical_csr, csr_arrays, top_k
 
 __all__ = [
     "METRICS", "hit_matrix", "recall_at_k", "precision_at_k", "ndcg_at_k", "hit_rate_at_k",
@@ -368,7 +367,7 @@ def auc_from_scores(scores, test_rows, exclude=None, backend="numba"):
     -------
     auc : float64 (n,), NaN where ``P`` or ``N`` is empty.
     """
-    _check_backend(backend)
+    check_backend(backend)
     S = _check_scores(scores)
     T = canonical_csr(test_rows, S.shape, "test_rows")
     if exclude is None:
@@ -463,7 +462,7 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=512,
         model._check_fitted()
     elif not hasattr(model, "R_"):
         raise RuntimeError(f"this {type(model).__name__} is not fitted yet; call fit(train) first")
-    _check_backend(backend)
+    check_backend(backend)
     ks = _check_ks(k)
     batch_size = _check_positive_int(batch_size, "batch_size")
     if metrics is None:

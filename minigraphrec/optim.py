@@ -30,11 +30,10 @@ import math
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, check_backend
 
 __all__ = ["SGD", "Adam"]
 
-_BACKENDS = ("numpy", "numba")
 #: arrays with fewer elements than this are updated by the serial kernel: waking the
 #: thread pool costs more than the work (and much more when the cores are busy)
 _PARALLEL_FROM = 1 << 18
@@ -221,9 +220,7 @@ class Adam(_Optimizer):
         if self.eps == 0:
             raise DataError("eps must be > 0")
         self.weight_decay = _nonneg("weight_decay", weight_decay)
-        if backend not in _BACKENDS:
-            raise DataError(f"backend must be one of {_BACKENDS}, got {backend!r}")
-        self.backend = backend
+        self.backend = check_backend(backend)
         self.m, self.v, self.t = {}, {}, {}
         self._scratch = {}      # name -> work array for the numpy path (not state)
 

@@ -22,23 +22,14 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .errors import DataError
+from .errors import DataError, check_backend
 
 __all__ = ["score_matrix", "top_k", "top_k_by_similarity", "SCORE_KINDS"]
 
 #: the similarity kinds :func:`score_matrix` knows
 SCORE_KINDS = ("dot", "cosine", "euclidean")
 
-_BACKENDS = ("numpy", "numba")
-
-
 # ---------------------------------------------------------------- validation
-def _check_backend(backend):
-    if backend not in _BACKENDS:
-        raise ValueError(f"backend must be one of {_BACKENDS}, got {backend!r}")
-    return backend
-
-
 def _check_positive_int(value, name="k"):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -233,7 +224,7 @@ def top_k(scores, k, exclude=None, backend="numba"):
         are padded with item -1 and score -inf; an all-excluded row is all
         padding.
     """
-    _check_backend(backend)
+    check_backend(backend)
     k = _check_positive_int(k)
     S = _check_scores(scores)
     if exclude is None:
@@ -272,7 +263,7 @@ def top_k_by_similarity(U, V, k, kind="dot", exclude=None, batch_size=1024,
     items : int64 (n_u, k); scores : float64 (n_u, k)
         As :func:`top_k`.
     """
-    _check_backend(backend)
+    check_backend(backend)
     k = _check_positive_int(k)
     if kind not in SCORE_KINDS:
         raise ValueError(f"kind must be one of {SCORE_KINDS}, got {kind!r}")

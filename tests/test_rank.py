@@ -157,7 +157,7 @@ def test_top_k_rejects_bad_inputs():
         top_k(np.zeros((2, 3)), 1, exclude=sp.csr_matrix((2, 4)))
     with pytest.raises(DataError, match="exclude must be a scipy.sparse matrix"):
         top_k(np.zeros((2, 3)), 1, exclude=np.zeros((2, 3)))
-    with pytest.raises(ValueError, match="backend must be one of"):
+    with pytest.raises(DataError, match="backend must be one of"):
         top_k(np.zeros((2, 3)), 1, backend="cuda")
 
 

@@ -178,7 +178,7 @@ def test_bpr_bad_inputs():
         sample_bpr(R, n_samples=-1)
     with pytest.raises(TypeError, match="n_samples must be an integer"):
         sample_bpr(R, n_samples=2.5)
-    with pytest.raises(ValueError, match="backend must be one of"):
+    with pytest.raises(DataError, match="backend must be one of"):
         sample_bpr(R, backend="cpp")
 
 
@@ -246,5 +246,5 @@ def test_negatives_bad_inputs():
         sample_negatives(R, [1], n_negatives=True)
     with pytest.raises(DataError, match="no items"):
         sample_negatives(sp.csr_matrix((3, 0)), [1])
-    with pytest.raises(ValueError, match="backend must be one of"):
+    with pytest.raises(DataError, match="backend must be one of"):
         sample_negatives(R, [1], backend="gpu")

@@ -184,7 +184,7 @@ def test_bad_inputs():
         spmm(A, np.ones((4, 3)))
     with pytest.raises(TypeError, match="real .* dtype, got complex128"):
         spmm(A.astype(np.complex128), X)
-    with pytest.raises(ValueError, match="backend must be one of"):
+    with pytest.raises(DataError, match="backend must be one of"):
         spmm(A, X, backend="torch")
 
 

@@ -100,6 +100,13 @@ def glorot_uniform(rng, shape, dtype):
     return rng.uniform(-a, a, size=shape).astype(dtype)
 
 
+def check_init(init):
+    """Return ``init`` if it is one of :data:`INITS`, else raise ValueError."""
+    if init not in INITS:
+        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    return init
+
+
 def id_embeddings(rng, n_users, n_items, dim, dtype, init="xavier"):
     r"""Layer-0 id embeddings ``E0`` (n_users + n_items, dim), users first.
 
@@ -110,9 +117,7 @@ def id_embeddings(rng, n_users, n_items, dim, dtype, init="xavier"):
     for every row, the choice of the authors' PyTorch port (LightGCN-PyTorch).
     The draw order is fixed (users, then items), so a seed gives one table.
     """
-    if init not in INITS:
-        raise ValueError(f"init must be one of {INITS}, got {init!r}")
-    if init == "normal":
+    if check_init(init) == "normal":
         return (0.1 * rng.standard_normal((n_users + n_items, dim))).astype(dtype)
     return np.vstack([glorot_uniform(rng, (n_users, dim), dtype),
                       glorot_uniform(rng, (n_items, dim), dtype)])

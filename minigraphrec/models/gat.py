@@ -76,6 +76,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import BACKENDS
 from ..graph import bipartite_adjacency, normalize_adjacency
 from ..ops.attention import attention_graph, gat_layer_backward, gat_layer_forward
 from ..ops.dense import ACTIVATIONS
@@ -86,7 +87,6 @@ __all__ = ["GAT"]
 
 SLOPE = 0.2                      # LeakyReLU's negative slope in the logits, the paper's
 COMBINATIONS = ("mean", "last")
-BACKENDS = ("numpy", "numba")
 
 
 class GAT(EdgeWeighted, EmbeddingRecommender):

@@ -71,15 +71,13 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import DataError
+from ..errors import DataError, check_backend
 from ..graph import bipartite_adjacency, normalize_adjacency
 from ..ops.propagate import lightgcn_forward
-from .embedding_base import (INITS, EdgeWeighted, EmbeddingRecommender, _positive_int,
-                             check_edge_weights, id_embeddings)
+from .embedding_base import (EdgeWeighted, EmbeddingRecommender, _positive_int,
+                             check_edge_weights, check_init, id_embeddings)
 
 __all__ = ["LightGCN", "lightgcn_rows_forward", "lightgcn_rows_backward", "hop_levels"]
-
-BACKENDS = ("numpy", "numba")
 
 
 # ==================================================================== balls
@@ -126,8 +124,7 @@ def _ball(level, hops, h, n):
 
 
 def _check_rows_args(A_hat, E0, K, nodes, backend):
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    check_backend(backend)
     if not sp.issparse(A_hat) or A_hat.format != "csr":
         raise TypeError(f"A_hat must be a scipy CSR matrix, got {type(A_hat).__name__}")
     n = A_hat.shape[0]
@@ -402,11 +399,9 @@ class LightGCN(EdgeWeighted, EmbeddingRecommender):
         self._check_common()
         _positive_int("dim", self.dim)
         _positive_int("n_layers", self.n_layers, minimum=0)
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        check_backend(self.backend)
         check_edge_weights(self.edge_weights, self.half_life)
-        if self.init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
+        check_init(self.init)
 
     def _build(self, R, user_features, item_features):
         A = bipartite_adjacency(self._graph_matrix(R))                    # (n, n), weighted

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .embedding_base import INITS, EmbeddingRecommender, _positive_int, id_embeddings
+from .embedding_base import EmbeddingRecommender, _positive_int, check_init, id_embeddings
 
 __all__ = ["MF"]
 
@@ -58,8 +58,7 @@ class MF(EmbeddingRecommender):
     def _check_hyperparameters(self):
         self._check_common()
         _positive_int("dim", self.dim)
-        if self.init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
+        check_init(self.init)
 
     def _build(self, R, user_features, item_features):
         self._workspace = {}

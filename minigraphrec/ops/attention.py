@@ -69,7 +69,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import DataError
+from ..errors import DataError, check_backend
 from .dense import ACTIVATIONS, dropout_backward, dropout_forward, linear_backward, linear_forward
 
 __all__ = [
@@ -80,16 +80,10 @@ __all__ = [
     "gat_layer_forward", "gat_layer_backward",
 ]
 
-_BACKENDS = ("numpy", "numba")
 _EDGE_CHUNK = 1 << 16          # edges per block in the NumPy reference of the edge dot product
 
 
 # ================================================================ validation
-def _check_backend(backend):
-    if backend not in _BACKENDS:
-        raise DataError(f"backend must be one of {_BACKENDS}, got {backend!r}")
-
-
 def _check_csr(indptr, indices=None, n_cols=None):
     r"""``indptr`` (and ``indices``) as int64 arrays forming a valid CSR structure.
 
@@ -257,7 +251,7 @@ def edge_softmax_forward(indptr, logits, backend="numpy"):
         head. Empty rows own no edge and produce nothing.
     cache : ``(indptr, alpha, backend)``
     """
-    _check_backend(backend)
+    check_backend(backend)
     indptr, _ = _check_csr(indptr)
     e = _check_edges("logits", logits, int(indptr[-1]))                      # (nnz, H)
     alpha = _edge_softmax(indptr, e, backend)                                # (nnz, H)
@@ -364,7 +358,7 @@ def attention_aggregate_forward(indptr, indices, alpha, Z, backend="numpy", tran
     out : (n_dst, d) or (n_dst, n_heads, d), dtype of ``Z``; empty rows are zero.
     cache : for :func:`attention_aggregate_backward`.
     """
-    _check_backend(backend)
+    check_backend(backend)
     indptr, _ = _check_csr(indptr)
     a2, Z3 = _check_alpha_Z(alpha, Z, int(indptr[-1]))
     indptr, indices = _check_csr(indptr, indices, Z3.shape[0])
@@ -517,7 +511,7 @@ def gat_logits_forward(indptr, indices, Z, a_src, a_dst, slope=0.2, edge_weights
     e : (nnz,) for one head, else (nnz, n_heads); dtype of ``Z``
     cache : for :func:`gat_logits_backward`.
     """
-    _check_backend(backend)
+    check_backend(backend)
     Z = _float_array("Z", Z)
     Z3, a_s, a_d = _check_attention_vectors(Z, a_src, a_dst)
     if a_s.dtype != Z.dtype:
@@ -652,7 +646,7 @@ def gat_layer_forward(graph, H, W, a_src, a_dst, concat=True, dropout=0.0, rng=N
     No bias term (the paper has none). The same ``rng`` state gives the same
     dropout mask on both backends and in float32 and float64.
     """
-    _check_backend(backend)
+    check_backend(backend)
     if not isinstance(graph, AttentionGraph):
         graph = attention_graph(graph)
     if activation not in ACTIVATIONS:

@@ -28,17 +28,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import DataError
+from ..errors import DataError, check_backend
 
 __all__ = ["propagate_forward", "propagate_backward", "lightgcn_forward", "lightgcn_backward"]
-
-_BACKENDS = ("numpy", "numba")
-
-
-def _check_backend(backend):
-    if backend not in _BACKENDS:
-        raise DataError(f"backend must be one of {_BACKENDS}, got {backend!r}")
-
 
 def _check_operator(A_hat, X, name_A="A_hat", name_X="X"):
     if not (sp.issparse(A_hat) or isinstance(A_hat, np.ndarray)):
@@ -110,7 +102,7 @@ def propagate_forward(A_hat, X, backend="numpy", A_hat_T=None):
     Y : ndarray (n_out, d)
     cache : ``(A_hat, A_hat_T, backend)``; ``X`` is not kept (the map is linear).
     """
-    _check_backend(backend)
+    check_backend(backend)
     X = _check_operator(A_hat, X)
     _check_transpose(A_hat, A_hat_T)
     Y = _spmm(A_hat, X, backend)                          # (n_out, d)
@@ -145,7 +137,7 @@ def lightgcn_forward(A_hat, E0, K, backend="numpy", A_hat_T=None):
     E : ndarray (n, d)
     cache : ``(A_hat, A_hat_T, K, backend)``.
     """
-    _check_backend(backend)
+    check_backend(backend)
     if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 0:
         raise DataError(f"K must be a non-negative integer (number of layers), got {K!r}")
     E0 = _check_operator(A_hat, E0, "A_hat", "E0")

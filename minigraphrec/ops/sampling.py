@@ -33,7 +33,8 @@ from numbers import Integral
 import numpy as np
 
 from ..errors import DataError
-from .sparse import as_csr, check_backend
+from ..errors import check_backend
+from .sparse import as_csr
 
 __all__ = ["sample_bpr", "sample_negatives", "nth_absent_reference"]
 

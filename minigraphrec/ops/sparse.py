@@ -18,18 +18,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import DataError
+from ..errors import DataError, check_backend
 
 __all__ = ["spmm"]
-
-BACKENDS = ("numpy", "numba")
-
-
-def check_backend(backend):
-    """Return ``backend`` if it is one of :data:`BACKENDS`, else raise ValueError."""
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    return backend
 
 
 def as_csr(A, name="A"):
