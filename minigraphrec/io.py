@@ -341,7 +341,7 @@ def _unvalue(value, arrays, path, memo):
     return value
 
 
-def _decode(name, info, arrays, path, memo=None, prefix=""):
+def _decode(name, info, arrays, path, memo, prefix=""):
     def get(key):
         key = prefix + key
         if key not in arrays:
@@ -350,7 +350,7 @@ def _decode(name, info, arrays, path, memo=None, prefix=""):
 
     kind = info.get("kind")
     if kind == "models":
-        return _unvalue(info.get("value"), arrays, path, {} if memo is None else memo)
+        return _unvalue(info.get("value"), arrays, path, memo)
     if kind == "array":
         return get(name)
     if kind == "sparse":
