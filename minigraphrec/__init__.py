@@ -7,7 +7,7 @@ wrappers in ``mgr.ops``.
 from .errors import DataError
 from .data import Interactions
 from .batch import PairBatch, PointBatch
-from . import datasets, split, graph, ops, losses, optim, gradcheck, metrics, rank
+from . import datasets, split, graph, ops, losses, optim, gradcheck, metrics, rank, plot
 from .models import (Recommender, Popularity, MF, LightGCN, GCN, NGCF, GAT, ItemKNN, UserKNN,
                      ContentBased, Hybrid, EASE, GFCF)
 from .metrics import evaluate
@@ -23,4 +23,5 @@ __all__ = [
     "ItemKNN", "UserKNN", "ContentBased", "Hybrid", "EASE", "GFCF",
     "evaluate", "save", "load", "SGD", "Adam", "check_vjp", "check_grad", "check_model_grads",
     "datasets", "split", "graph", "ops", "losses", "optim", "gradcheck", "metrics", "rank",
+    "plot",
 ]

@@ -1,18 +1,44 @@
-"""Every tutorial runs as a script and reports what its prose says."""
+"""Every tutorial runs as a script and reports what its prose says.
+
+Each runs from an empty working directory, with ``$MINIGRAPHREC_FIGURES`` pointing into it, and
+``$MINIGRAPHREC_TUTORIAL_TINY=1`` for the tutorials whose default size takes more than a few
+seconds; no real data set is visible (``$MINIGRAPHREC_ML100K`` unset).
+"""
 import runpy
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 TUTORIALS = Path(__file__).resolve().parents[1] / "tutorials"
 
 
-def run(name):
-    return runpy.run_path(str(TUTORIALS / name), run_name="__main__")
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    """``run(name, tiny=False) -> (globals, figures folder)``, in a fresh working directory."""
+    def _run(name, tiny=False):
+        figures = tmp_path / "figs"
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("MINIGRAPHREC_FIGURES", str(figures))
+        monkeypatch.delenv("MINIGRAPHREC_ML100K", raising=False)
+        if tiny:
+            monkeypatch.setenv("MINIGRAPHREC_TUTORIAL_TINY", "1")
+        else:
+            monkeypatch.delenv("MINIGRAPHREC_TUTORIAL_TINY", raising=False)
+        return runpy.run_path(str(TUTORIALS / name), run_name="__main__"), figures
+    return _run
 
 
-def test_01_article_gcn():
-    ns = run("01_article_gcn.py")
+def figures_written(figures, *names):
+    """Assert each ``<name>.png`` exists under ``figures`` and is a PNG."""
+    for name in names:
+        path = figures / f"{name}.png"
+        assert path.is_file(), f"{path} was not written"
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+
+
+def test_01_article_gcn(run):
+    ns, _ = run("01_article_gcn.py")
     assert ns["n_edges_as_printed"] == 0                       # the article's randint(0, 1)
     assert np.allclose(ns["H1"], ns["H1_by_hand"], rtol=1e-12, atol=1e-12)
     assert ns["graph_top_u1"] == "v5"                          # the toy's planted answer
@@ -21,8 +47,8 @@ def test_01_article_gcn():
     assert len(ns["seeds_top_u1"]) == 3
 
 
-def test_02_lightgcn_by_hand():
-    ns = run("02_lightgcn_by_hand.py")
+def test_02_lightgcn_by_hand(run):
+    ns, _ = run("02_lightgcn_by_hand.py")
     K, M, S = ns["K"], ns["M"], ns["S"]
     # 1. Â = D^-1/2 A D^-1/2, isolated nodes (u11, v11) with zero rows
     assert np.allclose(ns["A_hat"].toarray(), ns["A_hat_by_hand"], rtol=1e-14, atol=0)
@@ -64,6 +90,18 @@ def test_02_lightgcn_by_hand():
     assert ns["recall_lightgcn"] > 1.5 * ns["recall_popularity"]
 
 
+# ---- tutorials 03, 04 ----
+
+# ---- tutorials 05, 06 ----
+
+# ---- tutorials 07, 08 ----
+
+# ---- tutorials 09, 10 ----
+
+# ---- tutorials 11, 12 ----
+
+
 def test_every_tutorial_is_tested():
-    tested = {"01_article_gcn.py", "02_lightgcn_by_hand.py"}
+    tested = {name[len("test_"):] + ".py" for name in globals()
+              if name.startswith("test_") and name[len("test_"):len("test_") + 2].isdigit()}
     assert {p.name for p in TUTORIALS.glob("[0-9][0-9]_*.py")} == tested
