@@ -26,7 +26,8 @@ import sys
 import time
 from pathlib import Path
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+REPO = Path(__file__).resolve().parents[1]
+RESULTS_DIR = REPO / "benchmarks" / "results"
 
 
 def benchmark_parser(description):
@@ -118,13 +119,46 @@ def versions(modules=("numpy", "scipy", "numba", "minigraphrec")):
     return found
 
 
+def portable_path(arg, cwd=None):
+    """``arg`` as a result file should name it: no machine's own paths.
+
+    A path inside the repository becomes relative to its root; any other existing path
+    becomes ``DATA/<what follows its last "data" folder>`` (``/x/shared/data/gowalla`` ->
+    ``DATA/gowalla``), or ``DATA/<name>`` when it has no such folder. ``--opt=PATH`` keeps
+    its option. Anything that is not an existing path is returned unchanged.
+    """
+    if arg.startswith("-") and "=" in arg:
+        opt, value = arg.split("=", 1)
+        return f"{opt}={portable_path(value, cwd)}"
+    if arg.startswith("-") or "/" not in arg and not Path(cwd or os.getcwd(), arg).exists():
+        return arg
+    path = Path(cwd or os.getcwd(), arg).resolve()
+    if not path.exists():
+        return arg
+    if path == REPO or REPO in path.parents:
+        return path.relative_to(REPO).as_posix() or "."
+    parts = path.parts
+    if "data" in parts:
+        last = len(parts) - 1 - parts[::-1].index("data")
+        rest = parts[last + 1:]
+        return "/".join(("DATA",) + rest) if rest else "DATA"
+    return f"DATA/{path.name}"
+
+
+def portable_command(argv, cwd=None):
+    """The command line with ``python`` for the interpreter and :func:`portable_path` paths."""
+    head, *rest = argv
+    if Path(head).name.startswith("python"):
+        head = "python"
+    return shlex.join([head] + [portable_path(a, cwd) for a in rest])
+
+
 def provenance():
-    """Date (UTC, ISO 8601), exact command line, machine and versions."""
+    """Date (UTC, ISO 8601), the command line without machine paths, machine and versions."""
     argv = getattr(sys, "orig_argv", [sys.executable] + sys.argv)
     return {
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": shlex.join(argv),
-        "cwd": os.getcwd(),
+        "command": portable_command(argv),
         "machine": machine_info(),
         "versions": versions(),
     }

@@ -35,5 +35,6 @@ def test_benchmark_smoke(script, tmp_path):
         for key in ("date", "command", "machine", "versions", "rows"):
             assert key in result, f"{path.name} lacks {key!r}"
         assert script in result["command"]
+        assert str(ROOT) not in result["command"] and str(tmp_path) not in result["command"]
         assert result["rows"], f"{path.name} has no result rows"
         assert path.with_suffix(".md").exists()

@@ -1,0 +1,32 @@
+"""Result files name their command without a machine's own paths."""
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import _common  # noqa: E402
+
+
+def test_paths_in_the_repository_become_relative():
+    cmd = _common.portable_command(
+        ["/somewhere/venv/bin/python3.11", str(ROOT / "benchmarks" / "bench_spmm.py"),
+         "--out", str(ROOT / "benchmarks" / "results"), "--repeat", "3"])
+    assert cmd == "python benchmarks/bench_spmm.py --out benchmarks/results --repeat 3"
+
+
+def test_data_paths_become_DATA(tmp_path):
+    gowalla = tmp_path / "shared" / "data" / "gowalla"
+    gowalla.mkdir(parents=True)
+    (gowalla / "train.txt").write_text("0 1\n")
+    elsewhere = tmp_path / "mine"
+    elsewhere.mkdir()
+    assert _common.portable_path(str(gowalla)) == "DATA/gowalla"
+    assert _common.portable_path(str(gowalla / "train.txt")) == "DATA/gowalla/train.txt"
+    assert _common.portable_path(f"--data={gowalla}") == "--data=DATA/gowalla"
+    assert _common.portable_path(str(elsewhere)) == "DATA/mine"
+    assert _common.portable_path("gowalla", cwd=gowalla.parent) == "DATA/gowalla"
+
+
+def test_other_arguments_are_kept():
+    for arg in ["--smoke", "3", "lightgcn", "no/such/path", "--models=mf"]:
+        assert _common.portable_path(arg) == arg
