@@ -8,8 +8,9 @@ from .errors import DataError
 from .data import Interactions
 from .batch import PairBatch, PointBatch
 from . import datasets, split, graph, ops, losses, optim, gradcheck, metrics, rank, plot
+from . import sequences
 from .models import (Recommender, Popularity, MF, LightGCN, GCN, NGCF, GAT, ItemKNN, UserKNN,
-                     ContentBased, Hybrid, EASE, GFCF)
+                     ContentBased, Hybrid, EASE, GFCF, SRGNN, SessionBatch)
 from .metrics import evaluate
 from .io import save, load
 from .optim import SGD, Adam
@@ -20,8 +21,8 @@ __version__ = "0.1.0"
 __all__ = [
     "DataError", "Interactions", "PairBatch", "PointBatch",
     "Recommender", "Popularity", "MF", "LightGCN", "GCN", "NGCF", "GAT",
-    "ItemKNN", "UserKNN", "ContentBased", "Hybrid", "EASE", "GFCF",
+    "ItemKNN", "UserKNN", "ContentBased", "Hybrid", "EASE", "GFCF", "SRGNN", "SessionBatch",
     "evaluate", "save", "load", "SGD", "Adam", "check_vjp", "check_grad", "check_model_grads",
     "datasets", "split", "graph", "ops", "losses", "optim", "gradcheck", "metrics", "rank",
-    "plot",
+    "plot", "sequences",
 ]

@@ -5,6 +5,8 @@ The definitions are DESIGN.md's, for a batch of B examples:
 * BPR (the LightGCN code's): ``L = mean_b softplus(s_neg,b - s_pos,b)``
 * BCE: ``L = mean_b [softplus(x_b) - y_b x_b]``, ``x`` the logits
 * L2: ``L = reg · ½ Σ_t ‖rows_t‖² / B`` over the layer-0 rows of the batch
+* softmax cross-entropy over the catalogue (next-item prediction, SR-GNN):
+  ``L = mean_b [logsumexp(z_b) - z_b,t_b]``, ``z`` (B, n_items) the logits, ``t`` the targets
 
 A model's loss is the sum of one of the first two and the third. Each
 ``*_forward`` returns ``(loss, cache)`` with ``loss`` a Python float; each
@@ -28,6 +30,7 @@ from .ops.dense import sigmoid_forward
 __all__ = ["bce_with_logits_forward", "bce_with_logits_backward",
            "bpr_forward", "bpr_backward",
            "l2_forward", "l2_backward",
+           "softmax_cross_entropy_forward", "softmax_cross_entropy_backward",
            "softplus"]
 
 
@@ -168,3 +171,52 @@ def l2_backward(cache, dloss=1.0):
     r"""``d rows_t = dloss · reg · rows_t / B`` for each t; a list in ``rows_list``'s order."""
     rows_list, reg, batch_size = cache
     return [rows * rows.dtype.type(dloss * reg / batch_size) for rows in rows_list]
+
+
+# ------------------------------------------------- softmax cross-entropy
+def softmax_cross_entropy_forward(logits, targets):
+    r"""Mean cross-entropy of ``softmax(logits)`` against one target class per row.
+
+    ``L = (1/B) Σ_b [log Σ_i exp(z_bi) - z_b,t_b]``, the log-sum-exp taken after subtracting
+    each row's maximum, so any finite logits (±1000 included) give a finite loss. PyTorch's
+    ``CrossEntropyLoss`` with mean reduction.
+
+    Parameters
+    ----------
+    logits : ndarray (B, n_classes), floating
+    targets : int array (B,), each in ``0..n_classes-1``
+
+    Returns
+    -------
+    loss : float
+    cache : for :func:`softmax_cross_entropy_backward`.
+    """
+    z = np.asarray(logits)
+    if z.ndim != 2 or z.shape[0] == 0 or z.shape[1] == 0:
+        raise DataError(f"logits must be 2-d (B, n_classes) and non-empty, got shape {z.shape}")
+    if not np.issubdtype(z.dtype, np.floating):
+        raise TypeError(f"logits must have a floating dtype, got {z.dtype}")
+    t = np.asarray(targets)
+    if t.shape != (z.shape[0],) or (t.size and not np.issubdtype(t.dtype, np.integer)):
+        raise DataError(f"targets must be {z.shape[0]} integer class ids, got shape {t.shape}, "
+                        f"dtype {t.dtype}")
+    bad = (t < 0) | (t >= z.shape[1])
+    if bad.any():
+        b = int(np.flatnonzero(bad)[0])
+        raise DataError(f"targets[{b}] = {int(t[b])} is out of range 0..{z.shape[1] - 1}")
+    rows = np.arange(z.shape[0])
+    shifted = z - z.max(axis=1, keepdims=True)                   # (B, n), max 0 per row
+    expz = np.exp(shifted)
+    sum_exp = expz.sum(axis=1)                                   # (B,), in [1, n]
+    loss = float(np.mean(np.log(sum_exp) - shifted[rows, t]))
+    return loss, (expz, sum_exp, t)
+
+
+def softmax_cross_entropy_backward(cache, dloss=1.0):
+    r"""``dz_b = dloss · (softmax(z_b) - onehot(t_b)) / B``; returns dz (B, n_classes)."""
+    expz, sum_exp, t = cache
+    B = expz.shape[0]
+    dz = expz / sum_exp[:, None]                                 # (B, n) softmax
+    dz[np.arange(B), t] -= 1
+    dz *= expz.dtype.type(dloss / B)
+    return dz

@@ -39,7 +39,7 @@ from minigraphrec import losses
 from minigraphrec.errors import DataError
 from minigraphrec.gradcheck import check_model_grads, check_vjp
 from minigraphrec.batch import PairBatch, PointBatch
-from minigraphrec.ops import attention, dense, embedding, propagate, scoring
+from minigraphrec.ops import attention, dense, embedding, propagate, scoring, session
 
 DELTA = 1e-3          # distance from a kink, far above the finite-difference step 1e-6
 
@@ -250,6 +250,32 @@ OP_CASES += [
 ]
 
 
+# SR-GNN: session propagation, the GRU cell, the attention readout, softmax cross-entropy
+def _sessions_readout_args(r, hybrid=True):
+    lengths = np.array([3, 1, 4])
+    pos_mask = np.arange(4)[None, :] < lengths[:, None]                  # (3, 4)
+    args = (_n(r, 3, 4, 5), pos_mask, lengths - 1, _n(r, 5, 5), _n(r, 5, 5), _n(r, 5), _n(r, 5))
+    return args + ((_n(r, 10, 3),) if hybrid else ())
+
+
+OP_CASES += [
+    OpCase("session_propagate", lambda r: (r.random((3, 4, 4)), _n(r, 3, 4, 5)),
+           session.session_propagate_forward, session.session_propagate_backward, (1,)),
+    OpCase("gru_cell", lambda r: (_n(r, 6, 4), _n(r, 6, 3), _n(r, 4, 9), _n(r, 3, 9), _n(r, 9)),
+           session.gru_cell_forward, session.gru_cell_backward, (0, 1, 2, 3, 4)),
+    OpCase("session_readout/hybrid", _sessions_readout_args,
+           session.session_readout_forward, session.session_readout_backward,
+           (0, 3, 4, 5, 6, 7)),
+    OpCase("session_readout/global", lambda r: _sessions_readout_args(r, hybrid=False),
+           session.session_readout_forward,
+           lambda cache, ds: session.session_readout_backward(cache, ds)[:5], (0, 3, 4, 5, 6)),
+    OpCase("softmax_cross_entropy", lambda r: (3 * _n(r, 5, 7), r.integers(0, 7, 5)),
+           losses.softmax_cross_entropy_forward, losses.softmax_cross_entropy_backward, (0,)),
+    OpCase("softmax_cross_entropy/large logits",
+           lambda r: (np.array([[-1000.0, 0.0, 1000.0], [999.0, 1000.0, -5.0]]), np.array([0, 1])),
+           losses.softmax_cross_entropy_forward, losses.softmax_cross_entropy_backward, (0,)),
+]
+
 def _as_tuple(grads):
     return tuple(grads) if isinstance(grads, (tuple, list)) else (grads,)
 
@@ -281,7 +307,7 @@ def test_every_op_and_loss_is_in_the_table():
     """A new ``*_forward`` in an op module or losses.py must get an OpCase."""
     tested = {c.forward for c in OP_CASES}
     tested_names = {c.name.split("/")[0] for c in OP_CASES}
-    for module in (propagate, dense, embedding, scoring, losses, attention):
+    for module in (propagate, dense, embedding, scoring, losses, attention, session):
         for name in module.__all__:
             if name.endswith("_forward"):
                 fn = getattr(module, name)
@@ -409,6 +435,23 @@ MODEL_CASES += [
                    input="features", activation="tanh")),
 ]
 
+
+def _srgnn(n_steps, readout):
+    def build(rng):
+        from minigraphrec import SRGNN, SessionBatch
+        from minigraphrec.sequences import Sequences, prefix_examples
+        seqs = Sequences.from_lists([rng.integers(0, 7, rng.integers(2, 6)) for _ in range(6)]
+                                    + [[3, 3, 1, 3]], n_items=7)     # a self-loop and a revisit
+        model = SRGNN(dim=4, n_steps=n_steps, readout=readout, dtype=np.float64,
+                      random_state=0).fit(seqs, epochs=0)
+        return model, SessionBatch(*prefix_examples(seqs))
+    return build
+
+
+MODEL_CASES += [
+    ModelCase("srgnn/1 step, hybrid", _srgnn(1, "hybrid")),
+    ModelCase("srgnn/2 steps, global", _srgnn(2, "global")),
+]
 
 @pytest.mark.parametrize("case", MODEL_CASES, ids=[c.name for c in MODEL_CASES])
 def test_model_gradient(case):

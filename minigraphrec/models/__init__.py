@@ -22,3 +22,6 @@ __all__ += ["ItemKNN", "UserKNN", "ContentBased", "Hybrid", "EASE", "GFCF"]
 from .gat import GAT
 
 __all__ += ["GAT"]
+from .srgnn import SRGNN, SessionBatch
+
+__all__ += ["SRGNN", "SessionBatch"]

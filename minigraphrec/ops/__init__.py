@@ -35,3 +35,14 @@ __all__ += [
     "gat_logits_forward", "gat_logits_backward",
     "gat_layer_forward", "gat_layer_backward",
 ]
+from .session import (SessionGraphs, session_graphs,
+                      session_propagate_forward, session_propagate_backward,
+                      gru_cell_forward, gru_cell_backward,
+                      session_readout_forward, session_readout_backward)
+
+__all__ += [
+    "SessionGraphs", "session_graphs",
+    "session_propagate_forward", "session_propagate_backward",
+    "gru_cell_forward", "gru_cell_backward",
+    "session_readout_forward", "session_readout_backward",
+]

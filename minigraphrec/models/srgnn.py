@@ -1,0 +1,395 @@
+r"""SR-GNN: a gated graph network over each session (Wu et al., AAAI 2019).
+
+The graph recurrent network of the article's FAQ (Q3), for temporal data. For one session
+``s = [s_1, ..., s_n]`` (items, oldest first):
+
+1. the session graph: one node per distinct item, an edge ``s_{t-1} → s_t`` per step, and its
+   normalised in- and out-adjacency ``A_in``, ``A_out``
+   (:func:`~minigraphrec.ops.session.session_graphs`);
+2. node states start as the items' embeddings, ``h_j = E[item_j]``, and ``n_steps`` times
+   receive messages from in- and out-neighbours and pass them through a GRU cell
+   (:func:`~minigraphrec.ops.session.gru_cell_forward`):
+
+   .. math:: a = [A_{in} H W_{in} \,;\, A_{out} H W_{out}] + b_a, \qquad H \leftarrow \mathrm{GRU}(a, H);
+
+3. each position ``t`` takes its item's state, ``p_t = h_{alias(t)}``, and the attention
+   readout (:func:`~minigraphrec.ops.session.session_readout_forward`) gives the session
+   vector ``s_h = W_3^\top [p_n ; \sum_t \alpha_t p_t]`` (or ``s_g`` alone with
+   ``readout="global"``);
+4. every item ``i`` scores ``z_i = s_h · E[i]`` and the loss is the softmax cross-entropy of
+   the next item over the whole catalogue.
+
+Training follows the paper: every prefix of every training sequence predicts the item after
+it; Adam with an L2 penalty of ``l2`` (PyTorch's ``weight_decay``: ``l2 · θ`` added to every
+gradient), learning rate ``lr`` multiplied by ``lr_decay`` every ``lr_decay_every`` epochs;
+every parameter drawn from ``U(-1/√d, 1/√d)``. The paper's values are the defaults (d = 100,
+one step, lr 0.001 decayed by 0.1 every 3 epochs, L2 1e-5, batch 100).
+
+Departures, each deliberate: the GRU is the paper's (reset gate before ``U_c``), not PyTorch's
+``GRUCell`` that the authors' code calls; the message bias is one vector ``b_a`` (the code adds
+two); sequences longer than ``max_len`` keep their last ``max_len`` items.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import NamedTuple
+
+import numpy as np
+
+from ..data import Interactions
+from ..errors import DataError
+from ..losses import softmax_cross_entropy_backward, softmax_cross_entropy_forward
+from ..ops.session import (gru_cell_backward, gru_cell_forward, session_graphs,
+                           session_propagate_backward, session_propagate_forward,
+                           session_readout_backward, session_readout_forward)
+from ..optim import Adam
+from ..sequences import Sequences, prefix_examples, user_sequences
+from .base import Recommender
+from .embedding_base import _nonneg_float, _positive_int
+
+__all__ = ["SRGNN", "SessionBatch"]
+
+logger = logging.getLogger("minigraphrec")
+
+READOUTS = ("hybrid", "global")
+
+
+class SessionBatch(NamedTuple):
+    """Sessions and the item that follows each: ``sessions`` (Sequences), ``targets`` (B,)."""
+    sessions: Sequences
+    targets: np.ndarray
+
+
+class SRGNN(Recommender):
+    r"""Session-based recommendation with a gated graph neural network (SR-GNN).
+
+    Parameters
+    ----------
+    dim : int, hidden size d (the paper: 100)
+    n_steps : int >= 1, gated propagation steps T (the paper: 1)
+    readout : {"hybrid", "global"}, ``s_h = W_3ᵀ[s_l; s_g]`` or ``s_g`` alone
+    lr : float, Adam's initial learning rate (0.001)
+    lr_decay : float in (0, 1], factor applied every ``lr_decay_every`` epochs (0.1)
+    lr_decay_every : int >= 1 (3)
+    l2 : float >= 0, L2 penalty as Adam weight decay (1e-5)
+    batch_size : int (100)
+    epochs : int >= 0 (30, the authors' code's default; it also stops early)
+    max_len : int or None, keep the last ``max_len`` items of each prefix and session
+    dtype : "float32" or "float64"
+    random_state : None, int or Generator
+    verbose : bool, log each epoch at INFO
+
+    Attributes
+    ----------
+    params : dict of ndarray
+        ``E`` (n_items, d) item embeddings (node states and output), ``W_in``, ``W_out``
+        (d, d), ``b_a`` (2d,), ``W_gru`` (2d, 3d), ``U_gru`` (d, 3d), ``b_gru`` (3d,),
+        ``W1``, ``W2`` (d, d), ``c``, ``q`` (d,), and ``W3`` (2d, d) for the hybrid readout.
+    sequences_ : Sequences, each training user's sequence (what ``score(users)`` reads)
+    history_ : list of dict, per epoch: ``epoch``, ``loss``, ``lr``, ``time``, and the
+        validation metrics when ``fit`` had validation data
+    """
+
+    score_batch_size = 256
+
+    def __init__(self, dim=100, n_steps=1, readout="hybrid", lr=1e-3, lr_decay=0.1,
+                 lr_decay_every=3, l2=1e-5, batch_size=100, epochs=30, max_len=50,
+                 dtype="float32", random_state=None, verbose=False):
+        self.dim = dim
+        self.n_steps = n_steps
+        self.readout = readout
+        self.lr = lr
+        self.lr_decay = lr_decay
+        self.lr_decay_every = lr_decay_every
+        self.l2 = l2
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.max_len = max_len
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------ checks
+    def _check_hyperparameters(self):
+        _positive_int("dim", self.dim)
+        _positive_int("n_steps", self.n_steps)
+        if self.readout not in READOUTS:
+            raise DataError(f"readout must be one of {READOUTS}, got {self.readout!r}")
+        _nonneg_float("lr", self.lr, strict=True)
+        _nonneg_float("lr_decay", self.lr_decay, strict=True)
+        if self.lr_decay > 1:
+            raise DataError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
+        _positive_int("lr_decay_every", self.lr_decay_every)
+        _nonneg_float("l2", self.l2)
+        _positive_int("batch_size", self.batch_size)
+        _positive_int("epochs", self.epochs, minimum=0)
+        if self.max_len is not None:
+            _positive_int("max_len", self.max_len)
+        if np.dtype(self.dtype).name not in ("float32", "float64"):
+            raise DataError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        self._dtype = np.dtype(self.dtype)
+
+    def _check_params(self):
+        if not isinstance(getattr(self, "params", None), dict):
+            raise RuntimeError("this SRGNN has no parameters yet; call fit(train) first")
+
+    def _check_sessions(self, sessions, name="sessions"):
+        if not isinstance(sessions, Sequences):
+            raise TypeError(f"{name} must be a minigraphrec.sequences.Sequences, "
+                            f"got {type(sessions).__name__}")
+        if sessions.n_items != self.n_items_:
+            raise DataError(f"{name} are over {sessions.n_items} items; the model was fitted "
+                            f"on {self.n_items_}")
+        empty = np.flatnonzero(sessions.lengths == 0)
+        if empty.size:
+            raise DataError(f"{name}[{int(empty[0])}] is empty; a session needs an item")
+        return sessions
+
+    # --------------------------------------------------------------- fit
+    def fit(self, train, validation=None, epochs=None, callback=None):
+        r"""Train on every prefix of every training sequence.
+
+        Parameters
+        ----------
+        train : Interactions with timestamps (one sequence per user, ordered by time) or
+            Sequences (sessions; ``score(users)`` then needs their ``users``)
+        validation : (Sequences, targets) or None
+            Next-item examples evaluated after every epoch (``hit@20``, ``mrr@20`` in
+            ``history_``).
+        epochs : int, overrides the constructor's ``epochs`` (0: initialise only)
+        callback : callable(record) or None, called after every epoch
+
+        Returns
+        -------
+        self
+        """
+        self._check_hyperparameters()
+        if epochs is not None:
+            _positive_int("epochs", epochs, minimum=0)
+        if isinstance(train, Interactions):
+            self._fit_interactions(train)
+            seqs = user_sequences(train)
+        elif isinstance(train, Sequences):
+            seqs = train
+            self.n_items_ = seqs.n_items
+            users = seqs.users[seqs.users >= 0]
+            self.n_users_ = int(users.max()) + 1 if users.size else 0
+            import scipy.sparse as sp
+            rows = np.repeat(seqs.users, seqs.lengths)
+            keep = rows >= 0
+            self.R_ = sp.csr_matrix((np.ones(int(keep.sum())), (rows[keep], seqs.items[keep])),
+                                    shape=(self.n_users_, self.n_items_))
+            self.R_.data[:] = 1
+            self.user_ids_ = np.arange(self.n_users_)
+            self.item_ids_ = (np.arange(self.n_items_) if seqs.item_ids is None
+                              else np.asarray(seqs.item_ids))
+        else:
+            raise TypeError(f"train must be an Interactions or a Sequences, "
+                            f"got {type(train).__name__}")
+        # each user's most recent sequence, for score(users)
+        owned = seqs.users >= 0
+        self.sequences_ = seqs.subset(np.flatnonzero(owned))
+        self._user_row = np.full(self.n_users_, -1, dtype=np.int64)
+        self._user_row[self.sequences_.users] = np.arange(len(self.sequences_))
+        prefixes, targets = prefix_examples(seqs, max_len=self.max_len)
+        if targets.shape[0] == 0:
+            raise DataError("no training example: every sequence has a single item, and "
+                            "next-item prediction needs sequences of at least two")
+        rng = np.random.default_rng(self.random_state)
+        self.params = self._init_params(rng)
+        self.history_ = []
+        self._train(prefixes, targets, validation, self.epochs if epochs is None else epochs,
+                    callback, rng)
+        return self
+
+    def _init_params(self, rng):
+        d, dt = int(self.dim), self._dtype
+        bound = 1.0 / np.sqrt(d)
+        shapes = {"E": (self.n_items_, d), "W_in": (d, d), "W_out": (d, d), "b_a": (2 * d,),
+                  "W_gru": (2 * d, 3 * d), "U_gru": (d, 3 * d), "b_gru": (3 * d,),
+                  "W1": (d, d), "W2": (d, d), "c": (d,), "q": (d,)}
+        if self.readout == "hybrid":
+            shapes["W3"] = (2 * d, d)
+        return {k: rng.uniform(-bound, bound, shape).astype(dt) for k, shape in shapes.items()}
+
+    def _train(self, prefixes, targets, validation, n_epochs, callback, rng):
+        level = logging.INFO if self.verbose else logging.DEBUG
+        optimizer = Adam(lr=self.lr, weight_decay=self.l2, backend="numba")
+        n = targets.shape[0]
+        for epoch in range(1, n_epochs + 1):
+            start = time.perf_counter()
+            optimizer.lr = self.lr * self.lr_decay ** ((epoch - 1) // self.lr_decay_every)
+            order = rng.permutation(n)
+            total, n_batches = 0.0, 0
+            for s in range(0, n, self.batch_size):
+                idx = order[s:s + self.batch_size]
+                batch = SessionBatch(prefixes.subset(idx), targets[idx])
+                with np.errstate(over="ignore", invalid="ignore"):
+                    loss, grads = self.loss_and_grad(batch)
+                if not (np.isfinite(loss) and all(np.isfinite(g).all() for g in grads.values())):
+                    raise FloatingPointError(
+                        f"SRGNN: the loss or gradient became non-finite (loss {loss}) at epoch "
+                        f"{epoch}, batch {n_batches + 1}; training stopped and the parameters "
+                        f"keep their values from before this step. Try a smaller lr.")
+                optimizer.step(self.params, grads)
+                total += loss
+                n_batches += 1
+            record = {"epoch": epoch, "loss": total / n_batches, "lr": optimizer.lr,
+                      "time": time.perf_counter() - start}
+            if validation is not None:
+                from ..sequences import evaluate_next_item
+                record.update(evaluate_next_item(self, *validation, k=20))
+            self.history_.append(record)
+            logger.log(level, "SRGNN epoch %d/%d: %s", epoch, n_epochs,
+                       ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "epoch"))
+            if callback is not None:
+                callback(dict(record))
+
+    # ----------------------------------------------------------- forward
+    def _forward(self, sessions):
+        """Session vectors (B, d) and every cache the backward pass needs."""
+        p = self.params
+        G = session_graphs(sessions, dtype=self._dtype)
+        B, L = G.node_items.shape
+        d = int(self.dim)
+        H = p["E"][G.node_items.reshape(-1)]                          # (B·L, d)
+        steps = []
+        for _ in range(int(self.n_steps)):
+            X = H.reshape(B, L, d)
+            m_in, c_in = session_propagate_forward(G.A_in, X @ p["W_in"])     # (B, L, d)
+            m_out, c_out = session_propagate_forward(G.A_out, X @ p["W_out"])
+            a = np.concatenate([m_in, m_out], axis=2).reshape(B * L, 2 * d) + p["b_a"]
+            H_new, c_gru = gru_cell_forward(a, H, p["W_gru"], p["U_gru"], p["b_gru"])
+            steps.append((X, c_in, c_out, c_gru))
+            H = H_new                                                 # (B·L, d)
+        flat = (np.arange(B)[:, None] * L + G.alias).reshape(-1)      # (B·T,) rows of H
+        T = G.alias.shape[1]
+        P = H[flat].reshape(B, T, d)                                  # (B, T, d)
+        s, c_read = session_readout_forward(P, G.pos_mask, G.last, p["W1"], p["W2"], p["c"],
+                                            p["q"], p.get("W3"))      # (B, d)
+        return s, (G, steps, flat, c_read)
+
+    def loss_and_grad(self, batch):
+        r"""Softmax cross-entropy of the next item, and the gradient of every parameter.
+
+        ``L = mean_b [logsumexp_i(s_b · E_i) - s_b · E_{t_b}]`` (no L2 term: the penalty is
+        Adam's weight decay).
+
+        Parameters
+        ----------
+        batch : SessionBatch
+
+        Returns
+        -------
+        loss : float
+        grads : dict with the keys and shapes of ``params``
+        """
+        self._check_params()
+        if not isinstance(batch, SessionBatch):
+            raise TypeError(f"batch must be a SessionBatch, got {type(batch).__name__}")
+        sessions = self._check_sessions(batch.sessions, "batch.sessions")
+        p = self.params
+        s, (G, steps, flat, c_read) = self._forward(sessions)
+        logits = s @ p["E"].T                                         # (B, n_items)
+        loss, c_ce = softmax_cross_entropy_forward(logits, batch.targets)
+
+        dlogits = softmax_cross_entropy_backward(c_ce)                # (B, n_items)
+        grads = {}
+        dE = dlogits.T @ s                                            # (n_items, d)
+        ds = dlogits @ p["E"]                                         # (B, d)
+        dP, grads["W1"], grads["W2"], grads["c"], grads["q"], dW3 = \
+            session_readout_backward(c_read, ds)
+        if dW3 is not None:
+            grads["W3"] = dW3
+        B, L = G.node_items.shape
+        d = int(self.dim)
+        dH = np.zeros((B * L, d), dtype=s.dtype)
+        np.add.at(dH, flat, dP.reshape(-1, d))                        # positions -> nodes
+        for key in ("W_in", "W_out", "b_a", "W_gru", "U_gru", "b_gru"):
+            grads[key] = np.zeros_like(p[key])
+        for X, c_in, c_out, c_gru in reversed(steps):
+            da, dH_prev, dW, dU, db = gru_cell_backward(c_gru, dH)
+            grads["W_gru"] += dW
+            grads["U_gru"] += dU
+            grads["b_gru"] += db
+            grads["b_a"] += da.sum(axis=0)
+            da = da.reshape(B, L, 2 * d)
+            dXW_in = session_propagate_backward(c_in, da[:, :, :d])   # (B, L, d)
+            dXW_out = session_propagate_backward(c_out, da[:, :, d:])
+            Xf = X.reshape(B * L, d)
+            grads["W_in"] += Xf.T @ dXW_in.reshape(B * L, d)
+            grads["W_out"] += Xf.T @ dXW_out.reshape(B * L, d)
+            dH = (dH_prev + (dXW_in @ p["W_in"].T + dXW_out @ p["W_out"].T).reshape(B * L, d))
+        np.add.at(dE, G.node_items.reshape(-1)[G.node_mask.reshape(-1)],
+                  dH[G.node_mask.reshape(-1)])                        # initial states
+        grads["E"] = dE
+        return loss, grads
+
+    # ----------------------------------------------------------- scoring
+    def score_sessions(self, sessions):
+        r"""Scores of every item after each session: (len(sessions), n_items), float64.
+
+        Sessions longer than ``max_len`` are cut to their last ``max_len`` items.
+        """
+        self._check_params()
+        sessions = self._check_sessions(sessions)
+        if self.max_len is not None and np.any(sessions.lengths > self.max_len):
+            sessions = _last_items(sessions, int(self.max_len))
+        out = np.empty((len(sessions), self.n_items_), dtype=np.float64)
+        for start in range(0, len(sessions), self.score_batch_size):
+            idx = np.arange(start, min(start + self.score_batch_size, len(sessions)))
+            s, _ = self._forward(sessions.subset(idx))
+            out[idx] = s @ self.params["E"].T
+        return out
+
+    def _score_batch(self, users):
+        rows = self._user_row[users]
+        if np.any(rows < 0):
+            u = int(users[rows < 0][0])
+            raise DataError(f"user {u} has no training sequence to score from")
+        return self.score_sessions(self.sequences_.subset(rows))
+
+    def _history(self, items):
+        arr = np.asarray(items)
+        if arr.ndim != 1 or arr.size == 0:
+            raise DataError(f"a session must be a non-empty 1-d list of item ids, got shape "
+                            f"{arr.shape}")
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise DataError(f"session item ids must be integers, got dtype {arr.dtype}")
+        bad = (arr < 0) | (arr >= self.n_items_)
+        if bad.any():
+            pos = int(np.flatnonzero(bad)[0])
+            raise DataError(f"item {int(arr[pos])} at position {pos} of the session is not in "
+                            f"the catalogue 0..{self.n_items_ - 1}")
+        return Sequences([0, arr.shape[0]], arr, self.n_items_)
+
+    def score_history(self, items):
+        r"""Scores of every item after the ordered ad-hoc session ``items`` (oldest first)."""
+        self._check_params()
+        return self.score_sessions(self._history(items))[0]
+
+    def recommend_history(self, items, k=10, exclude_seen=False):
+        r"""The ``k`` best next items after the ordered session ``items``: ``(items, scores)``,
+        each (k,), best first; ``exclude_seen`` leaves out the session's own items."""
+        from ..rank import top_k
+        import scipy.sparse as sp
+        session = self._history(items)
+        S = self.score_history(items)[None, :]                        # (1, n_items)
+        seen = None
+        if exclude_seen:
+            cols = np.unique(session.items)
+            seen = sp.csr_matrix((np.ones(cols.shape[0]), (np.zeros_like(cols), cols)),
+                                 shape=(1, self.n_items_))
+        top, scores = top_k(S, int(k), exclude=seen)
+        return top[0], scores[0]
+
+
+def _last_items(sessions, max_len):
+    """Each session cut to its last ``max_len`` items."""
+    lengths = sessions.lengths
+    keep = np.minimum(lengths, max_len)
+    indptr = np.concatenate([[0], np.cumsum(keep)])
+    flat = (np.repeat(sessions.indptr[1:] - keep - indptr[:-1], keep) + np.arange(indptr[-1]))
+    return Sequences(indptr, sessions.items[flat], sessions.n_items, users=sessions.users,
+                     item_ids=sessions.item_ids)
