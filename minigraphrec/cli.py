@@ -35,6 +35,31 @@ def _model_registry():
     return {n.lower(): getattr(mgr, n) for n in names if hasattr(mgr, n)}
 
 
+#: one line per model for ``train --help``
+MODEL_HELP = {
+    "popularity": "items ranked by how many users took them (the baseline to beat)",
+    "mf": "matrix factorisation trained with BPR or BCE (LightGCN with 0 layers)",
+    "lightgcn": "LightGCN (He et al., SIGIR 2020): propagation only, layer mean",
+    "gcn": "the article's GCN layer σ(Σ W h + b), with optional features and edge weights",
+    "ngcf": "NGCF (Wang et al., SIGIR 2019): GCN plus element-wise interaction terms",
+    "gat": "graph attention (Veličković et al., ICLR 2018) over the user–item graph",
+    "itemknn": "item-based collaborative filtering: pruned cosine item–item similarities",
+    "userknn": "user-based collaborative filtering: pruned cosine user–user similarities",
+    "contentbased": "cosine between user profiles and item features (needs item features)",
+    "ease": "EASE (Steck, WWW 2019): closed-form item–item ridge regression",
+    "gfcf": "GF-CF (Shen et al., CIKM 2021): a training-free graph filter",
+    "hybrid": "a normalised blend of models: -p models=itemknn,userknn -p weights=tune",
+}
+
+
+def _models_epilog():
+    width = max(map(len, MODEL_HELP))
+    lines = [f"  {name.ljust(width)}  {text}" for name, text in MODEL_HELP.items()]
+    return ("models (--model):\n" + "\n".join(lines) + "\n\n"
+            "-p KEY=VALUE sets any other constructor argument of the model, e.g. "
+            "-p n_heads=4 for gat or -p l2=500 for ease; see help(minigraphrec.<Model>).")
+
+
 def _parse_value(text):
     """'64' -> 64, '1e-3' -> 0.001, 'true' -> True, 'none' -> None, else the string."""
     low = text.strip().lower()
@@ -285,56 +310,95 @@ def cmd_recommend(args):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="minigraphrec",
-        description="Graph-based recommendation, written out in NumPy.")
+        description="Graph-based recommendation, written out in NumPy. Start with "
+                    "`minigraphrec demo`; each command has its own --help.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("demo", help="train on the embedded synthetic data and compare models")
-    p.add_argument("--models", nargs="+", default=None,
-                   help="models to compare (default: popularity and lightgcn when available)")
+    p = sub.add_parser("demo", help="train on the embedded synthetic data and compare models",
+                       description="Generate the embedded synthetic data set (no download), "
+                                   "split it 80/20 per user, fit models, print their metrics.",
+                       epilog=_models_epilog(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", nargs="+", default=None, metavar="MODEL",
+                   help="models to compare (default: popularity lightgcn)")
     p.add_argument("--epochs", type=int, default=None, help="epochs for trainable models")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seeds the data, the split and the models")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("train", help="train a model on a data file and save it")
+    p = sub.add_parser("train", help="train a model on a data file and save it",
+                       description="Train a model on a data file, evaluate it on --test or a "
+                                   "held-out --test-size, and save it with -o.",
+                       epilog=_models_epilog(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("data", help="training data: a file, or a MovieLens-100K folder")
     p.add_argument("--test", help="a test file in the same format (evaluated after training)")
     p.add_argument("--test-size", type=float, default=0.0,
-                   help="without --test: hold out this fraction per user and evaluate on it")
-    p.add_argument("--format", choices=FORMATS, default="auto")
-    p.add_argument("--model", default="lightgcn")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--dim", type=int)
-    p.add_argument("--layers", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--reg", type=float)
-    p.add_argument("--loss", choices=("bpr", "bce"))
-    p.add_argument("--seed", type=int)
+                   help="without --test: hold out this fraction of each user's items and "
+                        "evaluate on it (default 0: no evaluation)")
+    p.add_argument("--format", choices=FORMATS, default="auto",
+                   help="file format; auto guesses from the path: a folder is movielens, "
+                        ".inter recbole, .txt lightgcn ('user item item ...' lines), "
+                        ".csv/.tsv/.dat triples ('user item [rating [timestamp]]')")
+    p.add_argument("--model", default="lightgcn", choices=sorted(MODEL_HELP), metavar="MODEL",
+                   type=str.lower,
+                   help="which model (default lightgcn); the list is below")
+    p.add_argument("--epochs", type=int, help="training epochs (trainable models)")
+    p.add_argument("--dim", type=int, help="embedding width d (trainable models)")
+    p.add_argument("--layers", type=int, help="graph layers K (lightgcn, gcn, ngcf, gat)")
+    p.add_argument("--lr", type=float, help="Adam's learning rate (trainable models)")
+    p.add_argument("--batch-size", type=int, help="training examples per step")
+    p.add_argument("--reg", type=float, help="L2 weight on the batch's layer-0 rows")
+    p.add_argument("--loss", choices=("bpr", "bce"), help="bpr (pairwise) or bce (pointwise)")
+    p.add_argument("--seed", type=int,
+                   help="seeds the split and, where the model has one, its random_state")
     p.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
                    help="any other hyperparameter of the model, repeatable")
-    p.add_argument("-k", type=int, nargs="+", default=[10, 20])
+    p.add_argument("-k", type=int, nargs="+", default=[10, 20],
+                   help="cut-offs of the metrics (default 10 20)")
     p.add_argument("--on-unknown", choices=("error", "drop"), default="error",
-                   help="test interactions with users or items unknown to training")
+                   help="test interactions whose user or item training never saw: stop with "
+                        "an error (default) or drop them and say how many")
     p.add_argument("-o", "--output", help="where to save the fitted model (.npz)")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch lines")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="evaluate a saved model on a test file")
+    p = sub.add_parser("evaluate", help="evaluate a saved model on a test file",
+                       description="Full-ranking metrics of a saved model on a test file whose "
+                                   "raw ids match the training file's (training items excluded).")
     p.add_argument("model", help="a model saved by `minigraphrec train -o`")
-    p.add_argument("test")
-    p.add_argument("--format", choices=FORMATS, default="auto")
-    p.add_argument("-k", type=int, nargs="+", default=[10, 20])
-    p.add_argument("--on-unknown", choices=("error", "drop"), default="error")
+    p.add_argument("test", help="test interactions, in a format --format reads")
+    p.add_argument("--format", choices=FORMATS, default="auto",
+                   help="format of the test file (default: guessed from its path)")
+    p.add_argument("-k", type=int, nargs="+", default=[10, 20],
+                   help="cut-offs of the metrics (default 10 20)")
+    p.add_argument("--on-unknown", choices=("error", "drop"), default="error",
+                   help="test interactions with ids the model does not know: error (default) "
+                        "or drop them and say how many")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("recommend", help="top-k items for users of a saved model (raw ids)")
-    p.add_argument("model")
+    p = sub.add_parser("recommend", help="top-k items for users of a saved model (raw ids)",
+                       description="The k best items for each user, in raw ids as in the "
+                                   "training file; items the user has seen are left out.")
+    p.add_argument("model", help="a model saved by `minigraphrec train -o`")
     p.add_argument("--user", nargs="+", required=True, help="raw user ids as in the data file")
-    p.add_argument("-k", type=int, default=10)
-    p.add_argument("--include-seen", action="store_true")
+    p.add_argument("-k", type=int, default=10, help="items per user (default 10)")
+    p.add_argument("--include-seen", action="store_true",
+                   help="also rank the items each user already has")
     p.set_defaults(func=cmd_recommend)
     return parser
+
+
+def _hint(exc, args):
+    """The error message, with the command-line flag that fixes it where one does."""
+    text = str(exc).replace("on_unknown='drop'", "--on-unknown drop")
+    if (isinstance(exc, DataError) and getattr(args, "format", None) == "auto"
+            and getattr(args, "data", None) and not os.path.isdir(args.data)
+            and _guess_format(args.data) == "lightgcn"
+            and os.path.basename(args.data) in text and "line" in text):    # a parse error
+        text += ("\n(the .txt file was read as LightGCN adjacency lists, 'user item item ...'; "
+                 "if it holds 'user item [rating [timestamp]]' lines, pass --format triples)")
+    return text
 
 
 def main(argv=None):
@@ -346,7 +410,7 @@ def main(argv=None):
     try:
         return args.func(args)
     except (DataError, FileNotFoundError, ValueError) as exc:   # bad data or hyperparameters
-        print(f"minigraphrec: error: {exc}", file=sys.stderr)
+        print(f"minigraphrec: error: {_hint(exc, args)}", file=sys.stderr)
         return 2
 
 
