@@ -10,7 +10,8 @@ from .batch import PairBatch, PointBatch
 from . import datasets, split, graph, ops, losses, optim, gradcheck, metrics, rank, plot
 from . import sequences
 from .models import (Recommender, Popularity, MF, LightGCN, GCN, NGCF, GAT, ItemKNN, UserKNN,
-                     ContentBased, Hybrid, EASE, GFCF, SRGNN, SessionBatch)
+                     ContentBased, Hybrid, EASE, GFCF, SRGNN, SessionBatch,
+                     SessionPopularity, MarkovChain, SessionItemKNN)
 from .metrics import evaluate
 from .io import save, load
 from .optim import SGD, Adam
@@ -22,6 +23,7 @@ __all__ = [
     "DataError", "Interactions", "PairBatch", "PointBatch",
     "Recommender", "Popularity", "MF", "LightGCN", "GCN", "NGCF", "GAT",
     "ItemKNN", "UserKNN", "ContentBased", "Hybrid", "EASE", "GFCF", "SRGNN", "SessionBatch",
+    "SessionPopularity", "MarkovChain", "SessionItemKNN",
     "evaluate", "save", "load", "SGD", "Adam", "check_vjp", "check_grad", "check_model_grads",
     "datasets", "split", "graph", "ops", "losses", "optim", "gradcheck", "metrics", "rank",
     "plot", "sequences",

@@ -12,12 +12,18 @@ the sequence ``[a, b, c, d]`` gives the examples ``[a] -> b``, ``[a, b] -> c``,
 """
 from __future__ import annotations
 
+import logging
+import math
+
 import numpy as np
 
 from .errors import DataError
 
+logger = logging.getLogger(__name__)
+
 __all__ = ["Sequences", "user_sequences", "prefix_examples", "leave_last_out",
-           "next_item_ranks", "evaluate_next_item"]
+           "next_item_ranks", "evaluate_next_item", "sessions_by_gap", "filter_sessions",
+           "split_sessions_by_time"]
 
 
 class Sequences:
@@ -32,6 +38,16 @@ class Sequences:
         The internal user id of each sequence, ``-1`` where there is none (an anonymous
         session); None for all ``-1``.
     item_ids : array (n_items,) or None, raw item ids (``item_ids[i]`` is item ``i``'s)
+    end_time : float array (n_sequences,) or None
+        The time of each sequence's last event (finite, in the timestamps' unit): what
+        :func:`split_sessions_by_time` cuts on. None when unknown.
+    session_ids : array (n_sequences,) or None, the raw id of each sequence (a session id
+        from a log file); None when the position is the id
+    user_ids : array or None, raw user ids (``user_ids[u]`` is internal user ``u``'s), at
+        least ``max(users) + 1`` entries
+
+    ``subset`` keeps ``end_time`` and ``session_ids`` aligned with the sequences it picks;
+    ``item_ids`` and ``user_ids`` are maps and pass through unchanged.
 
     Raises
     ------
@@ -39,7 +55,8 @@ class Sequences:
         On any inconsistency, naming the sequence or position.
     """
 
-    def __init__(self, indptr, items, n_items, users=None, item_ids=None):
+    def __init__(self, indptr, items, n_items, users=None, item_ids=None, end_time=None,
+                 session_ids=None, user_ids=None):
         indptr = np.asarray(indptr)
         items = np.asarray(items)
         if indptr.ndim != 1 or indptr.shape[0] < 1 or not np.issubdtype(indptr.dtype, np.integer):
@@ -69,15 +86,39 @@ class Sequences:
                             f"got shape {users.shape}")
         if item_ids is not None and len(item_ids) != n_items:
             raise DataError(f"item_ids has {len(item_ids)} entries for {n_items} items")
+        if end_time is not None:
+            end_time = np.asarray(end_time, dtype=np.float64)
+            if end_time.shape != (n_seq,):
+                raise DataError(f"end_time must hold {n_seq} times (one per sequence), got "
+                                f"shape {end_time.shape}")
+            if not np.all(np.isfinite(end_time)):
+                bad = int(np.flatnonzero(~np.isfinite(end_time))[0])
+                raise DataError(f"end_time[{bad}] is {end_time[bad]}; times must be finite")
+        if session_ids is not None:
+            session_ids = np.asarray(session_ids)
+            if session_ids.shape != (n_seq,):
+                raise DataError(f"session_ids must hold {n_seq} ids (one per sequence), got "
+                                f"shape {session_ids.shape}")
+        if user_ids is not None:
+            user_ids = np.asarray(user_ids)
+            if user_ids.ndim != 1 or (users.size and users.max() >= user_ids.shape[0]):
+                raise DataError(f"user_ids has {user_ids.shape[0] if user_ids.ndim else 0} "
+                                f"entries but users go up to {int(users.max())}")
         self.indptr = indptr.astype(np.int64)
         self.items = items.astype(np.int64)
         self.n_items = n_items
         self.users = users.astype(np.int64)
         self.item_ids = None if item_ids is None else np.asarray(item_ids)
+        self.end_time = end_time
+        self.session_ids = session_ids
+        self.user_ids = user_ids
 
     @classmethod
-    def from_lists(cls, lists, n_items=None, users=None, item_ids=None):
-        """From a list of item-id lists (``n_items`` defaults to the largest id + 1)."""
+    def from_lists(cls, lists, n_items=None, users=None, item_ids=None, **fields):
+        """From a list of item-id lists (``n_items`` defaults to the largest id + 1).
+
+        ``fields``: ``end_time``, ``session_ids``, ``user_ids`` as in the constructor.
+        """
         lists = [np.asarray(s, dtype=np.int64).reshape(-1) for s in lists]
         lengths = np.array([len(s) for s in lists], dtype=np.int64)
         indptr = np.concatenate([[0], np.cumsum(lengths)])
@@ -86,7 +127,7 @@ class Sequences:
             if not items.size:
                 raise DataError("cannot infer n_items from empty sequences; pass n_items")
             n_items = int(items.max()) + 1
-        return cls(indptr, items, n_items, users=users, item_ids=item_ids)
+        return cls(indptr, items, n_items, users=users, item_ids=item_ids, **fields)
 
     def __len__(self):
         return self.indptr.shape[0] - 1
@@ -115,7 +156,11 @@ class Sequences:
         indptr = np.concatenate([[0], np.cumsum(lengths)])
         flat = np.repeat(starts - indptr[:-1], lengths) + np.arange(indptr[-1])
         return Sequences(indptr, self.items[flat], self.n_items, users=self.users[index],
-                         item_ids=self.item_ids)
+                         item_ids=self.item_ids,
+                         end_time=None if self.end_time is None else self.end_time[index],
+                         session_ids=None if self.session_ids is None
+                         else self.session_ids[index],
+                         user_ids=self.user_ids)
 
     def __repr__(self):
         n = len(self)
@@ -287,3 +332,231 @@ def evaluate_next_item(model, prefixes, targets, k=(20,), exclude_seen=False, ba
         out[f"ndcg@{K}"] = float(np.where(hit, 1.0 / np.log2(ranks + 2), 0.0).mean())
     out["n_examples"] = int(targets.shape[0])
     return out
+
+
+# ================================================================ sessions
+def _check_max_len(value, name="max_len"):
+    if value is not None and (isinstance(value, bool) or int(value) != value or value < 1):
+        raise DataError(f"{name} must be an integer >= 1 or None, got {value!r}")
+
+
+def _drop_events(sequences, keep):
+    """``sequences`` with the events where ``keep`` (bool, (n_events,)) is False removed.
+
+    Every sequence stays (possibly empty), with its user, end time and raw id.
+    """
+    seq_of = np.repeat(np.arange(len(sequences)), sequences.lengths)          # (n_events,)
+    lengths = np.bincount(seq_of[keep], minlength=len(sequences))            # (n_sequences,)
+    return Sequences(np.concatenate([[0], np.cumsum(lengths)]), sequences.items[keep],
+                     sequences.n_items, users=sequences.users, item_ids=sequences.item_ids,
+                     end_time=sequences.end_time, session_ids=sequences.session_ids,
+                     user_ids=sequences.user_ids)
+
+
+def _renumber_items(sequences, new_id, item_ids):
+    """``sequences`` with item ``i`` renamed ``new_id[i]`` over the catalogue ``item_ids``."""
+    return Sequences(sequences.indptr, new_id[sequences.items], len(item_ids),
+                     users=sequences.users, item_ids=item_ids, end_time=sequences.end_time,
+                     session_ids=sequences.session_ids, user_ids=sequences.user_ids)
+
+
+def sessions_by_gap(data, gap=None, max_len=None):
+    r"""Cut each user's time-ordered events into sessions.
+
+    Each user's events are ordered by time (equal times keep their order in ``data``, as in
+    :func:`user_sequences`). A new session starts at the user's first event, after every
+    inactivity gap longer than ``gap`` (``t_k - t_{k-1} > gap``, in the timestamps' unit:
+    1800 for half an hour of Unix seconds), and, with ``max_len``, after every ``max_len``
+    events of one gap-session (its events ``0..max_len-1``, ``max_len..2·max_len-1``, ...;
+    the last piece may be shorter, down to one event).
+
+    Parameters
+    ----------
+    data : Interactions with timestamps
+    gap : float >= 0 or None (no cut by time)
+    max_len : int >= 1 or None (no cut by length); at least one of the two
+
+    Returns
+    -------
+    Sequences
+        Sessions ordered by user, then time; ``users`` set, ``end_time`` the time of each
+        session's last event, ``item_ids`` and ``user_ids`` from ``data``.
+
+    Raises
+    ------
+    DataError
+        Without timestamps, without events, with neither ``gap`` nor ``max_len``, or with a
+        negative or non-finite ``gap``.
+    """
+    if data.timestamps is None:
+        raise DataError("sessions_by_gap needs timestamps to order and cut each user's "
+                        "events; this Interactions has none")
+    if gap is None and max_len is None:
+        raise DataError("sessions_by_gap needs gap, max_len or both")
+    if gap is not None and (isinstance(gap, bool) or not np.isscalar(gap)
+                            or not np.isfinite(gap) or gap < 0):
+        raise DataError(f"gap must be a finite number >= 0 or None, got {gap!r}")
+    _check_max_len(max_len)
+    if len(data) == 0:
+        raise DataError("no events to cut into sessions")
+    order = np.lexsort((np.arange(len(data)), data.timestamps, data.users))   # user, time, input
+    users = data.users[order]                                                 # (n,)
+    times = data.timestamps[order]                                            # (n,)
+    new = np.r_[True, users[1:] != users[:-1]]                                # (n,) starts
+    if gap is not None:
+        new[1:] |= np.diff(times) > gap
+    if max_len is not None:
+        first = np.flatnonzero(new)                                           # gap-sessions
+        pos = np.arange(len(data)) - first[np.cumsum(new) - 1]                # (n,) position
+        new |= pos % int(max_len) == 0
+    starts = np.flatnonzero(new)                                              # (n_sessions,)
+    indptr = np.r_[starts, len(data)]
+    return Sequences(indptr, data.items[order], data.n_items, users=users[starts],
+                     item_ids=data.item_ids, end_time=times[indptr[1:] - 1],
+                     user_ids=data.user_ids)
+
+
+def filter_sessions(sessions, min_length=2, min_item_count=5):
+    r"""The session-log cleaning of the SR-GNN and NARM papers' preprocessing.
+
+    In this order, once (not repeated to a fixed point, as in the papers' scripts):
+
+    1. drop sessions shorter than ``min_length``;
+    2. count each item's events over the remaining sessions and remove the events of items
+       with fewer than ``min_item_count``;
+    3. drop the sessions that step 2 left shorter than ``min_length``.
+
+    Item ids are not renumbered (:func:`split_sessions_by_time` compacts them).
+
+    Returns
+    -------
+    sessions : Sequences, the survivors in their order, with their fields
+    stats : dict, ``n_short_sessions`` (step 1), ``n_rare_items``, ``n_rare_events``
+        (step 2), ``n_emptied_sessions`` (step 3), ``n_sessions``, ``n_events`` (left)
+    """
+    _check_max_len(min_length, "min_length")
+    if isinstance(min_item_count, bool) or int(min_item_count) != min_item_count \
+            or min_item_count < 0:
+        raise DataError(f"min_item_count must be an integer >= 0, got {min_item_count!r}")
+    long_enough = sessions.lengths >= min_length
+    first = sessions.subset(np.flatnonzero(long_enough))
+    counts = np.bincount(first.items, minlength=first.n_items)               # (n_items,)
+    frequent = counts[first.items] >= min_item_count                         # (n_events,)
+    second = _drop_events(first, frequent)
+    survive = second.lengths >= min_length
+    out = second.subset(np.flatnonzero(survive))
+    stats = {"n_short_sessions": int((~long_enough).sum()),
+             "n_rare_items": int(((counts > 0) & (counts < min_item_count)).sum()),
+             "n_rare_events": int((~frequent).sum()),
+             "n_emptied_sessions": int((~survive).sum()),
+             "n_sessions": len(out), "n_events": int(out.items.shape[0])}
+    return out, stats
+
+
+def split_sessions_by_time(sessions, cutoff=None, *, test_span=None, test_fraction=None,
+                           min_test_length=2, compact_items=True):
+    r"""Train on the sessions that ended by a time, test on the later ones.
+
+    The protocol of the session-log papers (GRU4Rec, NARM, SR-GNN): a session belongs to
+    test when its last event is after the cut, ``end_time > t*``, else to train, so no
+    session is split in two. Give the cut one way:
+
+    * ``cutoff``: ``t*`` itself;
+    * ``test_span``: ``t* = max(end_time) - test_span`` (SR-GNN: the last 7 days of
+      DIGINETICA, ``7 * 86400`` in seconds; the last day of Yoochoose);
+    * ``test_fraction``: the latest ``ceil(f · n)`` sessions by end time (at most
+      ``n - 1``) are aimed at test and ``t*`` is the end time of the latest session left in
+      train; sessions ending exactly at ``t*`` stay in train, so test may come out smaller.
+
+    Then, in every test session, the events of items that no training session contains are
+    removed (a model cannot score an item it never saw), and a test session left with fewer
+    than ``min_test_length`` events is dropped; both are counted in ``stats`` and logged,
+    never silent. A test session keeps its ``end_time`` after removals. With
+    ``compact_items`` the catalogue becomes the training items only, renumbered in their
+    old order (``item_ids`` then maps new ids to the old raw ids, or to the old internal
+    ids when there were none), as in the papers, where the items to rank are those of
+    the training set.
+
+    Parameters
+    ----------
+    sessions : Sequences with ``end_time``
+    cutoff, test_span, test_fraction : exactly one of them; ``test_span >= 0``,
+        ``0 < test_fraction < 1``
+    min_test_length : int >= 1 (2: a test session must give at least one example)
+    compact_items : bool
+
+    Returns
+    -------
+    train, test : Sequences, sessions in their input order
+    stats : dict
+        ``cutoff`` (t*), ``n_train_sessions``, ``n_test_sessions`` (after drops),
+        ``n_test_events_removed`` (unknown items), ``n_test_sessions_dropped``,
+        ``n_items`` (the catalogue of ``train`` and ``test``).
+
+    Raises
+    ------
+    DataError
+        Without ``end_time``, with not exactly one way to cut, or when train or test would
+        be empty (the message gives the counts).
+    """
+    if not isinstance(sessions, Sequences):
+        raise TypeError(f"sessions must be a Sequences, got {type(sessions).__name__}")
+    if sessions.end_time is None:
+        raise DataError("split_sessions_by_time needs each session's end_time (sessions from "
+                        "sessions_by_gap, load_sessions or synthetic_sessions carry it)")
+    given = [name for name, v in (("cutoff", cutoff), ("test_span", test_span),
+                                  ("test_fraction", test_fraction)) if v is not None]
+    if len(given) != 1:
+        raise DataError(f"give exactly one of cutoff, test_span, test_fraction; got "
+                        f"{given or 'none'}")
+    _check_max_len(min_test_length, "min_test_length")
+    n = len(sessions)
+    if n == 0:
+        raise DataError("no sessions to split")
+    end = sessions.end_time
+    if cutoff is not None:
+        if not np.isfinite(cutoff):
+            raise DataError(f"cutoff must be finite, got {cutoff!r}")
+        t_cut = float(cutoff)
+    elif test_span is not None:
+        if not np.isfinite(test_span) or test_span < 0:
+            raise DataError(f"test_span must be a finite number >= 0, got {test_span!r}")
+        t_cut = float(end.max() - test_span)
+    else:
+        if not 0 < test_fraction < 1:
+            raise DataError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+        n_test = min(math.ceil(test_fraction * n), n - 1)
+        if n_test < 1:
+            raise DataError(f"{n} session(s) cannot be split")
+        by_time = np.lexsort((np.arange(n), end))                            # (n,)
+        t_cut = float(end[by_time[n - n_test - 1]])
+    is_test = end > t_cut                                                     # (n,)
+    train = sessions.subset(np.flatnonzero(~is_test))
+    if train.items.shape[0] == 0:
+        raise DataError(f"no training event: all {n} sessions end after the cut {t_cut}")
+    raw_test = sessions.subset(np.flatnonzero(is_test))
+    known = np.bincount(train.items, minlength=sessions.n_items) > 0          # (n_items,)
+    kept = known[raw_test.items]                                              # (n_test_events,)
+    test = _drop_events(raw_test, kept)
+    long_enough = test.lengths >= min_test_length
+    test = test.subset(np.flatnonzero(long_enough))
+    stats = {"cutoff": t_cut, "n_train_sessions": len(train), "n_test_sessions": len(test),
+             "n_test_events_removed": int((~kept).sum()),
+             "n_test_sessions_dropped": int((~long_enough).sum())}
+    if len(test) == 0:
+        raise DataError(f"no test session: {int(is_test.sum())} session(s) end after the cut "
+                        f"{t_cut}, {stats['n_test_sessions_dropped']} of them dropped as "
+                        f"shorter than {min_test_length} after removing "
+                        f"{stats['n_test_events_removed']} events of items unknown to training")
+    if compact_items:
+        new_id = np.cumsum(known) - 1                                         # (n_items,)
+        raw = np.flatnonzero(known) if sessions.item_ids is None else sessions.item_ids[known]
+        train = _renumber_items(train, new_id, raw)
+        test = _renumber_items(test, new_id, raw)
+    stats["n_items"] = train.n_items
+    if stats["n_test_events_removed"] or stats["n_test_sessions_dropped"]:
+        logger.info("split_sessions_by_time: removed %d test events of items unknown to "
+                    "training and dropped %d test sessions shorter than %d",
+                    stats["n_test_events_removed"], stats["n_test_sessions_dropped"],
+                    min_test_length)
+    return train, test, stats

@@ -644,3 +644,230 @@ def test_article_toy_u1_best_recommendation_is_v5():
     S = np.where(R > 0, -np.inf, E[:10] @ E[10:].T)
     top2 = np.sort(S[0])[-2:]
     assert S[0].argmax() == 4 and top2[1] > 1.2 * top2[0]
+
+
+# ============================================================ session logs
+CIKM = ("sessionId;userId;itemId;timeframe;eventdate\n"
+        "1;NA;81766;526309;2016-05-09\n"
+        "1;NA;31331;1031018;2016-05-09\n"
+        "2;7;32118;243569;2016-05-10\n"
+        "1;NA;9;5;2016-05-09\n"
+        "2;NA;81766;10;2016-05-11\n"
+        "3;8;9;0;2016-05-10\n"
+        "3;8;31331;0;2016-05-09\n"           # same timeframe: the earlier date first
+        "3;8;7;0;2016-05-09\n")              # same timeframe and date: file order
+
+
+def day(date):
+    return float(np.datetime64(date, "s").astype(np.int64))
+
+
+def raw_sessions(s):
+    return [[str(s.item_ids[i]) for i in seq] for seq in s]
+
+
+def test_load_sessions_cikm_hand_computed(tmp_path):
+    s = ds.load_sessions(write(tmp_path / "views.csv", CIKM))
+    assert raw_sessions(s) == [["9", "81766", "31331"], ["81766", "32118"],
+                               ["31331", "7", "9"]]
+    assert s.item_ids.tolist() == ["81766", "31331", "32118", "9", "7"]  # first appearance
+    assert s.items.tolist() == [3, 0, 1, 0, 2, 1, 4, 3]
+    assert s.session_ids.tolist() == ["1", "2", "3"]
+    assert s.users.tolist() == [-1, 0, 1] and s.user_ids.tolist() == ["7", "8"]
+    assert s.end_time.tolist() == [day("2016-05-09"), day("2016-05-11"), day("2016-05-10")]
+    assert day("2016-05-09") == 1462752000.0
+    # the SR-GNN scripts' header spelling, CRLF line ends, an extra column
+    other = ("session_id;user_id;item_id;timeframe;eventdate;x\r\n"
+             + "".join(line + ";0\r\n" for line in CIKM.splitlines()[1:]))
+    t = ds.load_sessions(write(tmp_path / "v2.csv", other))
+    assert raw_sessions(t) == raw_sessions(s) and t.end_time.tolist() == s.end_time.tolist()
+
+
+@pytest.mark.parametrize("content, line, message", [
+    ("sessionId;userId;itemId;timeframe\n1;NA;5;0\n", 1, "must name the column 'eventdate'"),
+    ("session;userId;itemId;timeframe;eventdate\n1;NA;5;0;2016-01-01\n", 1,
+     "must name the column 'sessionid'"),
+    ("1;NA;5;0;2016-01-01;\n", 2, "expected 5 fields, got 6"),
+    ("1;NA;5;0\n", 2, "expected 5 fields, got 4"),
+    ("1;NA;;0;2016-01-01\n", 2, "empty item id"),
+    ("1;NA;5;x;2016-01-01\n", 2, "timestamp 'x' is not a number"),
+    ("1;NA;5;nan;2016-01-01\n", 2, "timestamp 'nan' is not finite"),
+    ("1;NA;5;0;2016-01-01\n1;NA;5;1.5;2016-01-01\n", 3, "timeframe 1.5 is not a non-negative"),
+    ("1;NA;5;-3;2016-01-01\n", 2, "timeframe -3 is not a non-negative"),
+    ("1;NA;5;0;2016-01-01\n1;NA;5;0;2016-13-01\n", 3, "eventdate '2016-13-01' is not a date"),
+    ("1;NA;5;0;09.05.2016\n", 2, "eventdate '09.05.2016' is not a date"),
+    ("1;3;5;0;2016-01-01\n1;NA;6;0;2016-01-01\n1;4;6;0;2016-01-01\n", 4,
+     "session '1' has user '4' here but user '3' at line 2"),
+    (b"1;NA;5;0;2016-01-01\n1;NA;\xe9;0;2016-01-01\n", 3, "undecodable bytes"),
+])
+def test_load_sessions_cikm_rejects(tmp_path, content, line, message):
+    header = "sessionId;userId;itemId;timeframe;eventdate\n"
+    if line == 1:
+        header = ""
+    body = content if isinstance(content, bytes) else content.encode()
+    f = write(tmp_path / "bad.csv", header.encode() + body)
+    with pytest.raises(DataError) as info:
+        ds.load_sessions(f)
+    assert f"{f}, line {line}: " in str(info.value)
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize("fmt, content", [
+    ("cikm", ""), ("cikm", "sessionId;userId;itemId;timeframe;eventdate\n"),
+    ("triples", ""), ("triples", "# c\n\n"), ("triples", "session item time\n")])
+def test_load_sessions_rejects_files_without_events(tmp_path, fmt, content):
+    f = write(tmp_path / "e.txt", content)
+    with pytest.raises(DataError) as info:
+        ds.load_sessions(f, format=fmt)
+    assert str(f) in str(info.value)
+    assert "empty" in str(info.value) or "no events" in str(info.value) \
+        or "no interactions" in str(info.value)
+
+
+@pytest.mark.parametrize("content", [
+    "s1 a 10\ns2 b 5\ns1 c 3\ns1 a 12\n",
+    "session,item,time\ns1,a,10\ns2,b,5\n# comment\ns1,c,3\n\ns1,a,12\n",
+    "s1\ta\t10\ns2\tb\t5\ns1\tc\t3\ns1\ta\t12\n"])
+def test_load_sessions_triples(tmp_path, content):
+    s = ds.load_sessions(write(tmp_path / "t.txt", content), format="triples")
+    assert raw_sessions(s) == [["c", "a", "a"], ["b"]]          # ordered by time
+    assert s.session_ids.tolist() == ["s1", "s2"] and s.item_ids.tolist() == ["a", "b", "c"]
+    assert s.end_time.tolist() == [12.0, 5.0] and s.users.tolist() == [-1, -1]
+
+
+@pytest.mark.parametrize("content, line, message", [
+    ("s1 a 10\ns1 b nan\n", 2, "timestamp 'nan' is not finite"),
+    ("s1 a 10\ns1 b 2016-01-01\n", 2, "timestamp '2016-01-01' is not a number"),
+    ("s1 a 10\ns1 b\n", 2, "expected 3 fields, got 2"),
+    ("s1 a\n", 1, "expected 3 fields (session item timestamp), got 2"),
+])
+def test_load_sessions_triples_rejects(tmp_path, content, line, message):
+    f = write(tmp_path / "bad.txt", content)
+    with pytest.raises(DataError) as info:
+        ds.load_sessions(f, format="triples")
+    assert f"{f}, line {line}: " in str(info.value)
+    assert message in str(info.value)
+
+
+def test_load_sessions_bad_options(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.csv"):
+        ds.load_sessions(tmp_path / "nope.csv")
+    f = write(tmp_path / "t.txt", "s a 1\n")
+    with pytest.raises(ValueError, match="format"):
+        ds.load_sessions(f, format="yoochoose")
+    with pytest.raises(ValueError, match="triples"):
+        ds.load_sessions(f, format="cikm", sep=" ")
+
+
+def test_loaded_sessions_split_by_time(tmp_path):
+    from minigraphrec.sequences import split_sessions_by_time
+    s = ds.load_sessions(write(tmp_path / "views.csv", CIKM))
+    # end times: session 1 on 05-09, 2 on 05-11, 3 on 05-10; two days back from 05-11
+    train, test, stats = split_sessions_by_time(s, test_span=2 * 86400)
+    assert stats["cutoff"] == day("2016-05-09")
+    assert train.session_ids.tolist() == ["1"] and test.session_ids.tolist() == ["3"]
+    # session 2 lost 32118 (unknown) and dropped as a single item; session 3 lost 7
+    assert stats["n_test_events_removed"] == 2 and stats["n_test_sessions_dropped"] == 1
+    assert train.item_ids.tolist() == ["81766", "31331", "9"] and stats["n_items"] == 3
+    assert raw_sessions(train) == [["9", "81766", "31331"]]
+    assert raw_sessions(test) == [["31331", "9"]] and test.users.tolist() == [1]
+
+
+# =================================================== synthetic sessions
+def test_synthetic_sessions_deterministic_and_well_formed():
+    a = ds.synthetic_sessions(n_sessions=300, random_state=5)
+    b = ds.synthetic_sessions(n_sessions=300, random_state=5)
+    for name in ("indptr", "items", "end_time"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    c = ds.synthetic_sessions(n_sessions=300, random_state=6)
+    assert not np.array_equal(a.items[:50], c.items[:50])
+    s, truth = ds.synthetic_sessions(return_truth=True)
+    assert len(s) == 5000 and s.n_items == 1000 and s.lengths.min() >= 2
+    assert abs(s.lengths.mean() - 6) < 0.1
+    assert np.all(s.users == -1) and s.session_ids is None
+    assert s.item_ids.tolist() == list(range(1000))
+    assert np.all(truth.successor != np.arange(1000))
+    assert np.bincount(truth.item_community).tolist() == [50] * 20
+    t0, span = 1_577_836_800, 180 * 86400                     # start in [t0, t0 + span)
+    gaps = s.end_time - t0                                      # >= the n - 1 gaps of 10+ s
+    assert np.all(gaps >= 10 * (s.lengths - 1))
+    assert np.all(gaps < span + 299 * (s.lengths - 1))
+
+
+def test_synthetic_sessions_extremes_follow_the_rules():
+    # no drift, no jump: every session stays in its first item's community
+    s, truth = ds.synthetic_sessions(n_sessions=200, drift=0.0, p_transition=0.0,
+                                     return_truth=True)
+    c = truth.item_community
+    assert all(len(set(c[seq].tolist())) == 1 for seq in s)
+    # always jump: every next item is the successor of the previous one
+    s, truth = ds.synthetic_sessions(n_sessions=200, p_transition=1.0, return_truth=True)
+    assert all(np.array_equal(seq[1:], truth.successor[seq[:-1]]) for seq in s)
+    # full drift, no jump: consecutive ordinary draws are one community step apart
+    s, truth = ds.synthetic_sessions(n_sessions=200, drift=1.0, p_transition=0.0,
+                                     return_truth=True)
+    c = truth.item_community
+    steps = np.concatenate([(c[seq[1:]] - c[seq[:-1]]) % 20 for seq in s])
+    assert set(steps.tolist()) == {1, 19}
+
+
+def test_synthetic_sessions_oracle_matches_the_sampler():
+    from minigraphrec.sequences import Sequences
+    # tiny catalogue: the empirical P(x2 | x1) over many sessions of two items is the
+    # oracle's distribution after the one-item prefix [x1]
+    s, truth = ds.synthetic_sessions(n_sessions=40000, n_items=6, n_communities=3,
+                                     drift=0.4, p_transition=0.3, mean_length=2,
+                                     min_length=2, random_state=1, return_truth=True)
+    first, second = s.items[s.indptr[:-1]], s.items[s.indptr[:-1] + 1]
+    P = truth.next_item_probabilities(Sequences.from_lists([[i] for i in range(6)],
+                                                           n_items=6))
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    for i in range(6):
+        n = int((first == i).sum())
+        emp = np.bincount(second[first == i], minlength=6) / n
+        assert np.all(np.abs(emp - P[i]) < 4 * np.sqrt(P[i] * (1 - P[i]) / n) + 1e-9), i
+    # a longer prefix: the hidden community is filtered, rows still sum to 1
+    P2 = truth.next_item_probabilities(Sequences.from_lists([[0, 3, 1], [5]], n_items=6))
+    np.testing.assert_allclose(P2.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+
+
+def test_synthetic_sessions_oracle_restarts_on_an_impossible_step():
+    from minigraphrec.sequences import Sequences
+    _, truth = ds.synthetic_sessions(n_sessions=10, n_items=40, n_communities=4,
+                                     drift=0.0, p_transition=0.0, return_truth=True)
+    c = truth.item_community
+    a = int(np.flatnonzero(c == 0)[0])
+    b = int(np.flatnonzero(c == 2)[0])                         # unreachable without drift
+    P = truth.next_item_probabilities(Sequences.from_lists([[a, b], [b]], n_items=40))
+    np.testing.assert_allclose(P[0], P[1], rtol=0, atol=1e-15)   # as if b started it
+
+
+@pytest.mark.parametrize("kwargs", [dict(n_items=1), dict(n_communities=30, n_items=20),
+                                    dict(drift=1.5), dict(p_transition=-0.1),
+                                    dict(min_length=0), dict(mean_length=1, min_length=2),
+                                    dict(popularity_exponent=-1)])
+def test_synthetic_sessions_rejects_bad_parameters(kwargs):
+    with pytest.raises(ValueError):
+        ds.synthetic_sessions(**kwargs)
+
+
+def test_synthetic_sessions_measured_as_documented():
+    import minigraphrec as mgr
+    from minigraphrec.sequences import evaluate_next_item, prefix_examples, \
+        split_sessions_by_time
+    s, truth = ds.synthetic_sessions(random_state=0, return_truth=True)
+    train, test, _ = split_sessions_by_time(s, test_fraction=0.2, compact_items=False)
+    prefixes, targets = prefix_examples(test)
+
+    class Oracle:
+        def score_sessions(self, sessions):
+            return truth.next_item_probabilities(sessions)
+
+    got = {name: evaluate_next_item(model, prefixes, targets, k=20)
+           for name, model in [("oracle", Oracle()),
+                               ("markov", mgr.MarkovChain().fit(train)),
+                               ("pop", mgr.SessionPopularity().fit(train))]}
+    assert got["oracle"]["n_examples"] == 4907
+    for name, hit, mrr in [("oracle", 0.785, 0.430), ("markov", 0.594, 0.364),
+                           ("pop", 0.154, 0.029)]:
+        assert round(got[name]["hit@20"], 3) == hit and round(got[name]["mrr@20"], 3) == mrr

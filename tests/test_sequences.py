@@ -4,8 +4,9 @@ import pytest
 
 import minigraphrec as mgr
 from minigraphrec import DataError
-from minigraphrec.sequences import (Sequences, evaluate_next_item, leave_last_out,
-                                    next_item_ranks, prefix_examples, user_sequences)
+from minigraphrec.sequences import (Sequences, evaluate_next_item, filter_sessions,
+                                    leave_last_out, next_item_ranks, prefix_examples,
+                                    sessions_by_gap, split_sessions_by_time, user_sequences)
 
 
 @pytest.fixture
@@ -87,3 +88,139 @@ def test_evaluate_next_item_by_hand():
     excl = evaluate_next_item(_Fixed(), prefixes, targets, k=3, exclude_seen=True)
     assert excl["hit@3"] == pytest.approx(2 / 3)                 # item 3 excluded: rank 1
     assert excl["mrr@3"] == pytest.approx((1 + 1 / 2) / 3)
+
+
+# ================================================================ sessions
+@pytest.fixture
+def clicks():
+    # user 0 at t = 0, 10, 100, 105, 106, 300 (items 1 2 3 4 5 6, given out of order);
+    # user 1 at t = 3, 4 (items 0, 1)
+    return mgr.Interactions([0, 1, 0, 0, 0, 1, 0, 0], [6, 0, 2, 1, 3, 1, 4, 5], n_items=7,
+                            timestamps=[300, 3, 10, 0, 100, 4, 105, 106],
+                            user_ids=["ann", "bob"])
+
+
+def test_sessions_by_gap(clicks):
+    s = sessions_by_gap(clicks, gap=50)                           # cut where dt > 50
+    assert [list(x) for x in s] == [[1, 2], [3, 4, 5], [6], [0, 1]]
+    assert s.users.tolist() == [0, 0, 0, 1] and s.end_time.tolist() == [10, 106, 300, 4]
+    assert s.user_ids.tolist() == ["ann", "bob"] and s.session_ids is None
+    assert [list(x) for x in sessions_by_gap(clicks, gap=10)] == [[1, 2], [3, 4, 5], [6],
+                                                                  [0, 1]]   # 10 is no gap
+    assert [list(x) for x in sessions_by_gap(clicks, gap=9)] == [[1], [2], [3, 4, 5], [6],
+                                                                 [0, 1]]
+    both = sessions_by_gap(clicks, gap=50, max_len=2)             # then pieces of 2
+    assert [list(x) for x in both] == [[1, 2], [3, 4], [5], [6], [0, 1]]
+    assert both.end_time.tolist() == [10, 105, 106, 300, 4]
+    alone = sessions_by_gap(clicks, max_len=4)                    # per user, by length only
+    assert [list(x) for x in alone] == [[1, 2, 3, 4], [5, 6], [0, 1]]
+
+
+def test_sessions_by_gap_rejects():
+    with pytest.raises(DataError, match="timestamps"):
+        sessions_by_gap(mgr.Interactions([0], [0]), gap=1)
+    data = mgr.Interactions([0], [0], timestamps=[1])
+    with pytest.raises(DataError, match="gap, max_len or both"):
+        sessions_by_gap(data)
+    for gap in (-1, float("nan"), float("inf")):
+        with pytest.raises(DataError, match="gap"):
+            sessions_by_gap(data, gap=gap)
+    with pytest.raises(DataError, match="max_len"):
+        sessions_by_gap(data, max_len=0)
+
+
+def test_sequences_fields_follow_subset():
+    s = Sequences.from_lists([[0, 1], [2], [3, 4, 0]], n_items=5, users=[1, -1, 0],
+                             end_time=[5.0, 7.0, 6.0], session_ids=["a", "b", "c"],
+                             user_ids=["u0", "u1"])
+    t = s.subset([2, 0])
+    assert t.end_time.tolist() == [6.0, 5.0] and t.session_ids.tolist() == ["c", "a"]
+    assert t.user_ids.tolist() == ["u0", "u1"] and t.users.tolist() == [0, 1]
+    assert s.subset(np.array([False, True, False])).end_time.tolist() == [7.0]
+    with pytest.raises(DataError, match="end_time must hold 3"):
+        Sequences.from_lists([[0], [1], [2]], n_items=3, end_time=[1.0])
+    with pytest.raises(DataError, match=r"end_time\[1\] is nan"):
+        Sequences.from_lists([[0], [1]], n_items=3, end_time=[1.0, np.nan])
+    with pytest.raises(DataError, match="session_ids must hold 2"):
+        Sequences.from_lists([[0], [1]], n_items=3, session_ids=["a"])
+    with pytest.raises(DataError, match="user_ids has 1 entries but users go up to 1"):
+        Sequences.from_lists([[0], [1]], n_items=3, users=[0, 1], user_ids=["a"])
+
+
+def test_filter_sessions_as_the_papers():
+    s = Sequences.from_lists([[0], [0, 1], [1, 2, 3], [0, 2], [3, 0]], n_items=5,
+                             session_ids=["a", "b", "c", "d", "e"])
+    out, stats = filter_sessions(s, min_length=2, min_item_count=2)
+    # events of sessions b..e (a is too short): item 0 x3, 1 x2, 2 x2, 3 x2: none rare at 2
+    assert [list(x) for x in out] == [[0, 1], [1, 2, 3], [0, 2], [3, 0]]
+    assert stats["n_short_sessions"] == 1 and stats["n_rare_events"] == 0
+    out, stats = filter_sessions(s, min_length=2, min_item_count=3)
+    # rare at 3: items 1, 2, 3 -> b=[0], c=[], d=[0], e=[0]: all emptied below 2
+    assert len(out) == 0 and stats["n_rare_items"] == 3 and stats["n_rare_events"] == 6
+    assert stats["n_emptied_sessions"] == 4 and stats["n_events"] == 0
+    out, stats = filter_sessions(Sequences.from_lists([[4, 4, 1], [4, 2]], n_items=5),
+                                 min_item_count=2)
+    assert [list(x) for x in out] == [[4, 4]] and stats["n_emptied_sessions"] == 1
+
+
+@pytest.fixture
+def log_sessions():
+    # ends:    10   20   30   40   50 (session e ends last)
+    return Sequences.from_lists([[0, 1, 2], [1, 2], [2, 0], [3, 1, 4], [0, 4]], n_items=6,
+                                end_time=[10.0, 20.0, 30.0, 40.0, 50.0],
+                                session_ids=list("abcde"))
+
+
+def test_split_sessions_by_time_cutoff_and_unknown_items(log_sessions, caplog):
+    import logging
+    # train a, b, c hold items 0, 1, 2; test d = [3, 1, 4] loses 3 and 4 -> [1], and
+    # e = [0, 4] loses 4 -> [0]: both under the default two items
+    with pytest.raises(DataError, match="no test session: 2 session.*2 of them dropped"):
+        split_sessions_by_time(log_sessions, cutoff=30)
+    with caplog.at_level(logging.INFO, logger="minigraphrec.sequences"):
+        train, test, stats = split_sessions_by_time(log_sessions, cutoff=30,
+                                                    min_test_length=1)
+    assert train.session_ids.tolist() == ["a", "b", "c"]
+    assert [list(x) for x in test] == [[1], [0]] and test.session_ids.tolist() == ["d", "e"]
+    assert stats == {"cutoff": 30.0, "n_train_sessions": 3, "n_test_sessions": 2,
+                     "n_test_events_removed": 3, "n_test_sessions_dropped": 0, "n_items": 3}
+    assert train.n_items == test.n_items == 3 and train.item_ids.tolist() == [0, 1, 2]
+    assert test.end_time.tolist() == [40.0, 50.0]                  # kept after removals
+    assert "removed 3 test events" in caplog.text
+
+
+def test_split_sessions_by_time_span_fraction_and_ties(log_sessions):
+    s = Sequences(log_sessions.indptr, log_sessions.items, 6,
+                  end_time=[10.0, 20.0, 30.0, 30.0, 50.0], session_ids=list("abcde"))
+    _, test, stats = split_sessions_by_time(s, test_span=25, min_test_length=1)
+    assert stats["cutoff"] == 25.0 and test.session_ids.tolist() == ["c", "d", "e"]
+    # test_fraction 0.4: 2 of 5 aimed at test; the cut is the 3rd end time, 30, and d
+    # (also 30) stays in train with c: test is only e
+    train, test, stats = split_sessions_by_time(s, test_fraction=0.4, min_test_length=1)
+    assert stats["cutoff"] == 30.0 and train.session_ids.tolist() == ["a", "b", "c", "d"]
+    assert [list(x) for x in test] == [[0, 4]] and stats["n_test_events_removed"] == 0
+    # without compaction the ids stay; item 5 (never seen) is still in the catalogue
+    train, test, stats = split_sessions_by_time(s, cutoff=30, compact_items=False,
+                                                min_test_length=1)
+    assert train.n_items == 6 and stats["n_items"] == 6 and train.item_ids is None
+    assert [list(x) for x in test] == [[0, 4]]
+
+
+def test_split_sessions_by_time_rejects(log_sessions):
+    with pytest.raises(DataError, match="end_time"):
+        split_sessions_by_time(Sequences.from_lists([[0, 1]]), cutoff=1)
+    for kwargs in ({}, {"cutoff": 1, "test_span": 2}):
+        with pytest.raises(DataError, match="exactly one"):
+            split_sessions_by_time(log_sessions, **kwargs)
+    with pytest.raises(DataError, match="no training event"):
+        split_sessions_by_time(log_sessions, cutoff=0)
+    with pytest.raises(DataError, match="test_fraction"):
+        split_sessions_by_time(log_sessions, test_fraction=1.0)
+    with pytest.raises(DataError, match="test_span"):
+        split_sessions_by_time(log_sessions, test_span=-1)
+    with pytest.raises(DataError, match="min_test_length"):
+        split_sessions_by_time(log_sessions, cutoff=30, min_test_length=0)
+    with pytest.raises(DataError, match="min_length"):
+        filter_sessions(log_sessions, min_length=0)
+    with pytest.raises(DataError, match="min_item_count"):
+        filter_sessions(log_sessions, min_item_count=-1)

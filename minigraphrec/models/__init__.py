@@ -25,3 +25,6 @@ __all__ += ["GAT"]
 from .srgnn import SRGNN, SessionBatch
 
 __all__ += ["SRGNN", "SessionBatch"]
+from .sequential import SessionPopularity, MarkovChain, SessionItemKNN
+
+__all__ += ["SessionPopularity", "MarkovChain", "SessionItemKNN"]

@@ -1,0 +1,332 @@
+r"""Baselines for next-item prediction in sessions: popularity, a Markov chain, item kNN.
+
+What a sequence model such as :class:`~minigraphrec.models.srgnn.SRGNN` has to beat, each
+fitted on the same data (:class:`~minigraphrec.sequences.Sequences`, or an
+:class:`~minigraphrec.data.Interactions` with timestamps, read as one time-ordered
+sequence per user) and scored the same way, ``score_sessions(sessions) -> (n, n_items)``,
+so that :func:`~minigraphrec.sequences.evaluate_next_item` compares them all:
+
+* :class:`SessionPopularity` ignores the session: what is clicked most;
+* :class:`MarkovChain` reads only the last item: what followed it in training;
+* :class:`SessionItemKNN` reads every item of the session but not their order (except
+  through a recency weight): what occurred in the same sessions as they did.
+
+Notation: a training set of sessions ``s = [s_1, ..., s_n]`` over ``n_items`` items;
+``N`` events in all; ``n_j`` the number of events of item ``j``.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..data import Interactions
+from ..errors import DataError
+from ..sequences import Sequences, user_sequences
+from .base import Recommender, plain_ids
+from .knn import topk_similarity
+
+__all__ = ["SessionPopularity", "MarkovChain", "SessionItemKNN"]
+
+
+class _SessionRecommender(Recommender):
+    """Fitting on sessions, ``score_sessions``, ``score(users)`` and ad-hoc sessions.
+
+    Subclasses implement ``_fit_model(sequences)`` and ``_score_sessions(sessions)``.
+    ``score(users)`` scores each user's last training sequence (in the order of ``train``;
+    the latest one for sequences from :func:`~minigraphrec.sequences.user_sequences` or
+    :func:`~minigraphrec.sequences.sessions_by_gap`) as the session.
+    """
+
+    def fit(self, train):
+        r"""Learn from ``train``: Sequences (sessions) or Interactions with timestamps (one
+        time-ordered sequence per user). Returns ``self``."""
+        self._check_params()
+        if isinstance(train, Interactions):
+            self._fit_interactions(train)
+            seqs = user_sequences(train)
+        elif isinstance(train, Sequences):
+            seqs = train
+            if seqs.items.shape[0] == 0:
+                raise DataError("train holds no event")
+            self.n_items_ = seqs.n_items
+            owned = seqs.users >= 0
+            self.n_users_ = int(seqs.users[owned].max()) + 1 if owned.any() else 0
+            rows = np.repeat(seqs.users, seqs.lengths)                # (n_events,)
+            keep = rows >= 0
+            self.R_ = sp.csr_matrix((np.ones(int(keep.sum())), (rows[keep], seqs.items[keep])),
+                                    shape=(self.n_users_, self.n_items_))
+            self.R_.data[:] = 1.0
+            self.R_.sort_indices()
+            self.user_ids_ = (np.arange(self.n_users_) if seqs.user_ids is None
+                              else plain_ids(seqs.user_ids[:self.n_users_]))
+            self.item_ids_ = (np.arange(self.n_items_) if seqs.item_ids is None
+                              else plain_ids(seqs.item_ids))
+        else:
+            raise TypeError(f"train must be an Interactions or a Sequences, "
+                            f"got {type(train).__name__}")
+        # the last sequence of each user, for score(users)
+        self._user_row = np.full(self.n_users_, -1, dtype=np.int64)   # (n_users,)
+        owned = np.flatnonzero(seqs.users >= 0)
+        np.maximum.at(self._user_row, seqs.users[owned], np.arange(owned.shape[0]))
+        self.sequences_ = seqs.subset(owned)
+        self._fit_model(seqs)
+        return self
+
+    def _check_params(self):
+        pass
+
+    def _check_sessions(self, sessions):
+        self._check_fitted()
+        if not isinstance(sessions, Sequences):
+            raise TypeError(f"sessions must be a minigraphrec.sequences.Sequences, "
+                            f"got {type(sessions).__name__}")
+        if sessions.n_items != self.n_items_:
+            raise DataError(f"sessions are over {sessions.n_items} items; the model was "
+                            f"fitted on {self.n_items_}")
+        empty = np.flatnonzero(sessions.lengths == 0)
+        if empty.size:
+            raise DataError(f"sessions[{int(empty[0])}] is empty; a session needs an item")
+        return sessions
+
+    def score_sessions(self, sessions):
+        r"""Scores of every item after each session: (len(sessions), n_items), float64."""
+        sessions = self._check_sessions(sessions)
+        out = np.empty((len(sessions), self.n_items_), dtype=np.float64)
+        for start in range(0, len(sessions), self.score_batch_size):
+            idx = np.arange(start, min(start + self.score_batch_size, len(sessions)))
+            out[idx] = self._score_sessions(sessions.subset(idx))
+        return out
+
+    def _score_batch(self, users):
+        rows = self._user_row[users]
+        if np.any(rows < 0):
+            u = int(users[rows < 0][0])
+            raise DataError(f"user {u} has no training sequence to score from")
+        return self.score_sessions(self.sequences_.subset(rows))
+
+    def _history(self, items):
+        self._check_fitted()
+        arr = np.asarray(items)
+        if arr.ndim != 1 or arr.size == 0:
+            raise DataError(f"a session must be a non-empty 1-d list of item ids, got shape "
+                            f"{arr.shape}")
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise DataError(f"session item ids must be integers, got dtype {arr.dtype}")
+        bad = (arr < 0) | (arr >= self.n_items_)
+        if bad.any():
+            pos = int(np.flatnonzero(bad)[0])
+            raise DataError(f"item {int(arr[pos])} at position {pos} of the session is not in "
+                            f"the catalogue 0..{self.n_items_ - 1}")
+        return Sequences([0, arr.shape[0]], arr, self.n_items_)
+
+    def score_history(self, items):
+        r"""Scores of every item after the ordered ad-hoc session ``items`` (oldest first)."""
+        return self.score_sessions(self._history(items))[0]
+
+    def recommend_history(self, items, k=10, exclude_seen=False):
+        r"""The ``k`` best next items after the ordered session ``items``: ``(items, scores)``,
+        each (k,), best first; ``exclude_seen`` leaves out the session's own items."""
+        from ..rank import top_k
+        session = self._history(items)
+        S = self.score_sessions(session)                              # (1, n_items)
+        seen = None
+        if exclude_seen:
+            cols = np.unique(session.items)
+            seen = sp.csr_matrix((np.ones(cols.shape[0]), (np.zeros_like(cols), cols)),
+                                 shape=(1, self.n_items_))
+        top, scores = top_k(S, int(k), exclude=seen)
+        return top[0], scores[0]
+
+
+def _event_counts(seqs):
+    """``n_j``: the number of training events of each item, (n_items,) float64."""
+    return np.bincount(seqs.items, minlength=seqs.n_items).astype(np.float64)
+
+
+def _nonneg_number(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+            or not np.isfinite(value) or value < 0:
+        raise DataError(f"{name} must be a finite number >= 0, got {value!r}")
+
+
+class SessionPopularity(_SessionRecommender):
+    r"""Every session gets the same scores: the items' training event counts.
+
+    .. math:: \mathrm{score}(j \mid s) = n_j ,
+
+    the number of events of item ``j`` in the training sessions (an item clicked twice in
+    one session counts twice; ``Popularity``, by contrast, counts distinct users). Ties rank
+    the smaller item id first, as everywhere in the project. The floor: a sequence model
+    that does not beat it has learnt nothing about sessions.
+
+    Attributes
+    ----------
+    popularity_ : (n_items,) float64, ``n_j``
+    """
+
+    def __init__(self):
+        pass
+
+    def _fit_model(self, seqs):
+        self.popularity_ = _event_counts(seqs)                        # (n_items,)
+
+    def _score_sessions(self, sessions):
+        return np.repeat(self.popularity_[None, :], len(sessions), axis=0)   # (b, n_items)
+
+
+class MarkovChain(_SessionRecommender):
+    r"""First-order Markov chain over items: what followed the session's last item.
+
+    Fit: the transition counts ``C_ij``, the number of times item ``j`` comes right after
+    item ``i`` inside a training session (the pairs ``(s_t, s_{t+1})``; never across two
+    sessions), their row sums ``c_i = Σ_j C_ij`` and the event counts ``n_j``.
+
+    Score, for a session whose last item is ``i``, with additive smoothing ``α``
+    (``smoothing``) and ``D_i = c_i + α · n_items``:
+
+    .. math::
+        P(j \mid i) = \frac{C_{ij} + α}{D_i}, \qquad
+        \mathrm{score}(j \mid s) = P(j \mid i) + \frac{n_j / N}{2 D_i}
+        \quad\text{if } c_i > 0 .
+
+    The second term only breaks ties (with ``popularity_tiebreak=True``, the default): the
+    ``P`` values of one row differ by multiples of ``1/D_i`` and the term is below
+    ``1/(2 D_i)``, so the ranking is by ``P(j | i)`` first and, among equal ``P`` (the many
+    transitions never seen), by popularity. **Back-off**: when ``c_i = 0`` (the item never
+    had a successor in training: unseen, or only ever last), the score is the popularity
+    distribution ``n_j / N``.
+
+    Smoothing never changes the ranking inside one row (``(C_ij + α) / D_i`` grows with
+    ``C_ij``); it matters where the scores are read as probabilities, in a blend say.
+
+    Parameters
+    ----------
+    smoothing : float >= 0, ``α`` (0: maximum likelihood)
+    popularity_tiebreak : bool
+
+    Attributes
+    ----------
+    transitions_ : csr_matrix (n_items, n_items), ``C``
+    popularity_ : (n_items,) float64, ``n_j``
+    """
+
+    def __init__(self, smoothing=0.0, popularity_tiebreak=True):
+        self.smoothing = smoothing
+        self.popularity_tiebreak = popularity_tiebreak
+
+    def _check_params(self):
+        _nonneg_number("smoothing", self.smoothing)
+
+    def _fit_model(self, seqs):
+        follows = np.ones(seqs.items.shape[0], dtype=bool)            # (n_events,)
+        follows[seqs.indptr[:-1][seqs.lengths > 0]] = False           # first events follow none
+        cur = np.flatnonzero(follows)                                 # positions of s_{t+1}
+        n = seqs.n_items
+        C = sp.csr_matrix((np.ones(cur.shape[0]), (seqs.items[cur - 1], seqs.items[cur])),
+                          shape=(n, n))                               # duplicates are summed
+        C.sum_duplicates()
+        C.sort_indices()
+        self.transitions_ = C                                         # (n_items, n_items)
+        self._out = np.asarray(C.sum(axis=1)).ravel()                 # (n_items,) c_i
+        self.popularity_ = _event_counts(seqs)                        # (n_items,) n_j
+
+    def _score_sessions(self, sessions):
+        last = sessions.items[sessions.indptr[1:] - 1]                # (b,)
+        p_pop = self.popularity_ / self.popularity_.sum()             # (n_items,)
+        D = self._out[last] + float(self.smoothing) * self.n_items_   # (b,)
+        S = (self.transitions_[last].toarray() + float(self.smoothing))   # (b, n_items)
+        seen = self._out[last] > 0                                    # (b,)
+        S[seen] /= D[seen, None]
+        if self.popularity_tiebreak:
+            S[seen] += p_pop[None, :] / (2.0 * D[seen, None])
+        S[~seen] = p_pop[None, :]                                     # back-off
+        return S
+
+
+class SessionItemKNN(_SessionRecommender):
+    r"""Item neighbourhoods from co-occurrence in sessions, summed over the session's items.
+
+    Fit: ``B`` (n_sessions, n_items), ``B_si = 1`` when training session ``s`` contains
+    item ``i`` (repeats collapse), and the cosine similarity of the items' session sets,
+
+    .. math::
+        \mathrm{sim}(i, j) = \frac{(B^\top B)_{ij}}{\sqrt{(B^\top B)_{ii}\,(B^\top B)_{jj}}
+        + λ} \quad (i \ne j), \qquad \mathrm{sim}(i, i) = 0,
+
+    ``(BᵀB)_ij`` being the number of sessions holding both ``i`` and ``j`` and ``λ`` the
+    shrinkage (``shrink``); with ``k_neighbors``, each row keeps its ``k`` largest entries
+    (:func:`~minigraphrec.models.knn.topk_similarity`, ties to the smaller id).
+
+    Score of item ``j`` after the session ``s = [s_1, ..., s_n]``:
+
+    .. math:: \mathrm{score}(j \mid s) = \sum_{t=1}^{n} w_t\, \mathrm{sim}(s_t, j),
+
+    with ``w_t = 1`` (``recency=None``), ``w_t = t / n`` (``"linear"``: the latest item
+    weighs most), or ``w_t = [t = n]`` (``"last"``: the last item alone, the item-KNN
+    baseline of the GRU4Rec paper, Hidasi et al., ICLR 2016). A repeated item counts once
+    per occurrence. Neighbourhood methods over sessions as strong baselines for recurrent
+    networks: Jannach & Ludewig, "When Recurrent Neural Networks meet the Neighborhood for
+    Session-Based Recommendation", RecSys 2017.
+
+    Parameters
+    ----------
+    k_neighbors : int >= 1 or None (keep every co-occurring item)
+    shrink : float >= 0, ``λ``
+    recency : None, "linear" or "last"
+
+    Attributes
+    ----------
+    similarity_ : csr_matrix (n_items, n_items), ``sim`` (row ``i``: the neighbours of ``i``)
+    """
+
+    RECENCY = (None, "linear", "last")
+
+    def __init__(self, k_neighbors=None, shrink=0.0, recency=None):
+        self.k_neighbors = k_neighbors
+        self.shrink = shrink
+        self.recency = recency
+
+    def _check_params(self):
+        k = self.k_neighbors
+        if k is not None and (isinstance(k, bool) or not isinstance(k, numbers.Integral)
+                              or k < 1):
+            raise DataError(f"k_neighbors must be a positive integer or None, got {k!r}")
+        _nonneg_number("shrink", self.shrink)
+        if self.recency not in self.RECENCY:
+            raise DataError(f"recency must be one of {self.RECENCY}, got {self.recency!r}")
+
+    def _fit_model(self, seqs):
+        rows = np.repeat(np.arange(len(seqs)), seqs.lengths)          # (n_events,)
+        B = sp.csr_matrix((np.ones(rows.shape[0]), (rows, seqs.items)),
+                          shape=(len(seqs), seqs.n_items))
+        B.data[:] = 1.0                                               # repeats collapse
+        if self.k_neighbors is not None:
+            self.similarity_ = topk_similarity(B.T.tocsr(), int(self.k_neighbors), "cosine",
+                                               float(self.shrink))
+            return
+        G = (B.T @ B).tocoo()                                         # (n_items, n_items)
+        norms = np.sqrt(G.diagonal())                                 # (n_items,)
+        off = G.row != G.col
+        vals = G.data[off] / (norms[G.row[off]] * norms[G.col[off]] + float(self.shrink))
+        S = sp.csr_matrix((vals, (G.row[off], G.col[off])), shape=G.shape)
+        S.sort_indices()
+        self.similarity_ = S
+
+    def _weights(self, sessions):
+        """``w_t`` for every event of ``sessions``, (n_events,)."""
+        lengths = sessions.lengths
+        n_of = np.repeat(lengths, lengths)                            # (n_events,) n
+        t = np.arange(sessions.items.shape[0]) - np.repeat(sessions.indptr[:-1], lengths) + 1
+        if self.recency is None:
+            return np.ones(t.shape[0])
+        if self.recency == "linear":
+            return t / n_of
+        return (t == n_of).astype(np.float64)
+
+    def _score_sessions(self, sessions):
+        rows = np.repeat(np.arange(len(sessions)), sessions.lengths)  # (n_events,)
+        W = sp.csr_matrix((self._weights(sessions), (rows, sessions.items)),
+                          shape=(len(sessions), self.n_items_))       # duplicates are summed
+        return (W @ self.similarity_).toarray()                       # (b, n_items)

@@ -1,0 +1,198 @@
+"""Session baselines: popularity, Markov chain, item kNN, each against a hand computation."""
+import numpy as np
+import pytest
+
+import minigraphrec as mgr
+from minigraphrec import DataError
+from minigraphrec.models.knn import topk_similarity
+from minigraphrec.sequences import (Sequences, evaluate_next_item, leave_last_out,
+                                    user_sequences)
+
+# training sessions over 5 items (item 4 never occurs):
+#   event counts n = [3, 3, 2, 1, 0], N = 9
+#   transitions 0→1 twice, 1→2, 2→3, 3→0; successors per item c = [2, 1, 1, 1, 0]
+#   session sets {0,1,2} {0,1} {0,2,3} {1}: supports [3, 3, 2, 1, 0], co-occurrence
+#   (0,1) 2, (0,2) 2, (0,3) 1, (1,2) 1, (2,3) 1, (1,3) 0
+TRAIN = [[0, 1, 2], [0, 1], [2, 3, 0], [1]]
+
+
+@pytest.fixture
+def train():
+    return Sequences.from_lists(TRAIN, n_items=5)
+
+
+def sessions(*lists):
+    return Sequences.from_lists(list(lists), n_items=5)
+
+
+def test_session_popularity_counts_events(train):
+    model = mgr.SessionPopularity().fit(train)
+    np.testing.assert_array_equal(model.score_sessions(sessions([4], [0, 1])),
+                                  [[3, 3, 2, 1, 0]] * 2)
+
+
+def test_markov_chain_by_hand(train):
+    model = mgr.MarkovChain().fit(train)
+    assert model.transitions_.toarray().tolist() == [[0, 2, 0, 0, 0], [0, 0, 1, 0, 0],
+                                                     [0, 0, 0, 1, 0], [1, 0, 0, 0, 0],
+                                                     [0, 0, 0, 0, 0]]
+    pop = np.array([3, 3, 2, 1, 0]) / 9
+    S = model.score_sessions(sessions([2, 0], [0, 1], [3], [4], [1, 2, 3, 4]))
+    np.testing.assert_allclose(S[0], [0, 1, 0, 0, 0] + pop / (2 * 2), rtol=1e-15)  # c_0 = 2
+    np.testing.assert_allclose(S[1], [0, 0, 1, 0, 0] + pop / (2 * 1), rtol=1e-15)
+    np.testing.assert_allclose(S[2], [1, 0, 0, 0, 0] + pop / (2 * 1), rtol=1e-15)
+    np.testing.assert_allclose(S[3], pop, rtol=1e-15)           # 4 never had a successor
+    np.testing.assert_allclose(S[4], pop, rtol=1e-15)           # only the last item counts
+    assert np.argsort(-S[0], kind="stable").tolist() == [1, 0, 2, 3, 4]
+
+    smooth = mgr.MarkovChain(smoothing=1.0).fit(train).score_sessions(sessions([0]))[0]
+    D = 2 + 1.0 * 5
+    np.testing.assert_allclose(smooth, (np.array([0, 2, 0, 0, 0]) + 1) / D + pop / (2 * D),
+                               rtol=1e-15)
+    plain = mgr.MarkovChain(popularity_tiebreak=False).fit(train)
+    np.testing.assert_array_equal(plain.score_sessions(sessions([0]))[0], [0, 1, 0, 0, 0])
+
+
+def test_markov_chain_never_links_two_sessions():
+    model = mgr.MarkovChain().fit(Sequences.from_lists([[0, 1], [2, 3]], n_items=4))
+    assert model.transitions_[1, 2] == 0 and model.transitions_.sum() == 2
+
+
+def test_markov_tiebreak_ranks_by_probability_then_popularity():
+    rng = np.random.default_rng(0)
+    train = Sequences.from_lists([rng.integers(0, 30, rng.integers(2, 8)) for _ in range(300)],
+                                 n_items=30)
+    for smoothing in (0.0, 0.5):
+        model = mgr.MarkovChain(smoothing=smoothing).fit(train)
+        C = model.transitions_.toarray()
+        for last in range(30):
+            if C[last].sum() == 0:
+                continue
+            s = model.score_history([last])
+            # lexicographic: counts first, popularity second, then the smaller id
+            expected = np.lexsort((np.arange(30), -model.popularity_, -C[last]))
+            order = np.lexsort((np.arange(30), -s))
+            assert order.tolist() == expected.tolist()
+
+
+def test_session_item_knn_by_hand(train):
+    r2, r3, r6 = np.sqrt(2), np.sqrt(3), np.sqrt(6)
+    sim = np.array([[0, 2 / 3, 2 / r6, 1 / r3, 0],
+                    [2 / 3, 0, 1 / r6, 0, 0],
+                    [2 / r6, 1 / r6, 0, 1 / r2, 0],
+                    [1 / r3, 0, 1 / r2, 0, 0],
+                    [0, 0, 0, 0, 0]])
+    model = mgr.SessionItemKNN().fit(train)
+    np.testing.assert_allclose(model.similarity_.toarray(), sim, rtol=1e-14)
+    S = model.score_sessions(sessions([0, 3], [4]))
+    np.testing.assert_allclose(S[0], sim[0] + sim[3], rtol=1e-14)
+    np.testing.assert_array_equal(S[1], np.zeros(5))
+    linear = mgr.SessionItemKNN(recency="linear").fit(train).score_history([0, 3])
+    np.testing.assert_allclose(linear, 0.5 * sim[0] + 1.0 * sim[3], rtol=1e-14)
+    last = mgr.SessionItemKNN(recency="last").fit(train).score_history([0, 3])
+    np.testing.assert_allclose(last, sim[3], rtol=1e-14)
+    repeat = model.score_history([0, 0, 3])                     # once per occurrence
+    np.testing.assert_allclose(repeat, 2 * sim[0] + sim[3], rtol=1e-14)
+
+    shrunk = mgr.SessionItemKNN(shrink=1.0).fit(train).similarity_.toarray()
+    assert shrunk[0, 1] == pytest.approx(2 / (3 + 1)) and shrunk[2, 3] == pytest.approx(
+        1 / (r2 + 1))
+    top1 = mgr.SessionItemKNN(k_neighbors=1).fit(train)
+    # row 0 keeps 2 (0.816 > 0.667), row 3 keeps 2 (0.707 > 0.577)
+    np.testing.assert_allclose(top1.score_history([0, 3]), [0, 0, 2 / r6 + 1 / r2, 0, 0],
+                               rtol=1e-14)
+
+
+def test_knn_sparse_path_equals_topk_similarity():
+    rng = np.random.default_rng(1)
+    train = Sequences.from_lists([rng.integers(0, 40, rng.integers(1, 9)) for _ in range(200)],
+                                 n_items=40)
+    full = mgr.SessionItemKNN(shrink=0.5).fit(train).similarity_
+    pruned = mgr.SessionItemKNN(shrink=0.5, k_neighbors=40).fit(train).similarity_
+    np.testing.assert_allclose(full.toarray(), pruned.toarray(), rtol=1e-12, atol=0)
+    rows = np.repeat(np.arange(len(train)), train.lengths)
+    import scipy.sparse as sp
+    B = sp.csr_matrix((np.ones(rows.shape[0]), (rows, train.items)), shape=(200, 40))
+    B.data[:] = 1
+    ref = topk_similarity(B.T.tocsr(), 5, "cosine", 0.5)
+    np.testing.assert_array_equal(mgr.SessionItemKNN(shrink=0.5, k_neighbors=5).fit(train)
+                                  .similarity_.toarray(), ref.toarray())
+
+
+def _cyclic(n_items=12, n_users=40, length=8, seed=0):
+    """Each user walks the catalogue in steps of +1: the next item is always last + 1."""
+    rng = np.random.default_rng(seed)
+    users, items, times = [], [], []
+    for u in range(n_users):
+        start = rng.integers(n_items)
+        for t in range(length):
+            users.append(u)
+            items.append((start + t) % n_items)
+            times.append(t)
+    return mgr.Interactions(users, items, n_items=n_items, timestamps=times)
+
+
+def test_markov_chain_finds_a_planted_order_popularity_cannot():
+    train, prefixes, targets = leave_last_out(user_sequences(_cyclic()))
+    markov = evaluate_next_item(mgr.MarkovChain().fit(train), prefixes, targets, k=(1, 5))
+    pop = evaluate_next_item(mgr.SessionPopularity().fit(train), prefixes, targets, k=(1, 5))
+    knn = evaluate_next_item(mgr.SessionItemKNN(recency="last").fit(train), prefixes,
+                             targets, k=(1, 5))
+    assert markov["hit@1"] == 1.0 and pop["hit@5"] < 0.6
+    assert knn["hit@1"] < 0.8 < knn["hit@5"]     # symmetric: last - 1 ties with last + 1
+
+
+@pytest.mark.parametrize("make", [mgr.SessionPopularity, mgr.MarkovChain, mgr.SessionItemKNN])
+def test_estimator_api(make):
+    data = _cyclic(n_users=6)
+    model = make().fit(data)                                   # Interactions with timestamps
+    seqs = user_sequences(data)
+    np.testing.assert_array_equal(model.score([2, 4]),
+                                  np.stack([model.score_history(seqs[2]),
+                                            model.score_history(seqs[4])]))
+    items, scores = model.recommend([1], k=3)                  # 8 seen items excluded
+    assert len(set(seqs[1].tolist())) == 8 and not set(items[0].tolist()) & set(seqs[1].tolist())
+    top, _ = model.recommend_history([3, 4], k=3, exclude_seen=True)
+    assert 3 not in top and 4 not in top
+    top_all, s_all = model.recommend_history([3, 4], k=12)
+    np.testing.assert_array_equal(s_all, np.sort(model.score_history([3, 4]))[::-1])
+
+    # sessions with users: score(users) reads each user's last session
+    sess = Sequences.from_lists([[0, 1], [5, 6], [2, 3]], n_items=12, users=[0, 1, 0])
+    model = make().fit(sess)
+    np.testing.assert_array_equal(model.score([0])[0], model.score_history([2, 3]))
+    assert model.R_.shape == (2, 12) and model.R_[0].indices.tolist() == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("make", [mgr.SessionPopularity, mgr.MarkovChain, mgr.SessionItemKNN])
+def test_bad_input(make):
+    with pytest.raises(RuntimeError, match="fit"):
+        make().score_history([0])
+    with pytest.raises(DataError, match="timestamps"):
+        make().fit(mgr.Interactions([0, 0], [0, 1]))
+    with pytest.raises(TypeError, match="Interactions or a Sequences"):
+        make().fit([[0, 1]])
+    model = make().fit(Sequences.from_lists([[0, 1], [1, 2]], n_items=4, users=[-1, 1]))
+    with pytest.raises(DataError, match="item 4 at position 1"):
+        model.recommend_history([1, 4])
+    with pytest.raises(DataError, match="non-empty"):
+        model.score_history([])
+    with pytest.raises(DataError, match="integers"):
+        model.score_history([1.0])
+    with pytest.raises(DataError, match="over 5 items"):
+        model.score_sessions(Sequences.from_lists([[0]], n_items=5))
+    with pytest.raises(DataError, match=r"sessions\[1\] is empty"):
+        model.score_sessions(Sequences([0, 1, 1], [0], n_items=4))
+    with pytest.raises(DataError, match="user 0 has no training sequence"):
+        model.score([0])
+    with pytest.raises(DataError, match="no event"):
+        make().fit(Sequences([0, 0], np.zeros(0, dtype=np.int64), n_items=3))
+
+
+def test_bad_hyperparameters(train):
+    for model, name in [(mgr.MarkovChain(smoothing=-1), "smoothing"),
+                        (mgr.SessionItemKNN(k_neighbors=0), "k_neighbors"),
+                        (mgr.SessionItemKNN(shrink=float("nan")), "shrink"),
+                        (mgr.SessionItemKNN(recency="exp"), "recency")]:
+        with pytest.raises(DataError, match=name):
+            model.fit(train)
