@@ -16,6 +16,7 @@ from .metrics import evaluate
 from .io import save, load
 from .optim import SGD, Adam
 from .gradcheck import check_vjp, check_grad, check_model_grads
+from .threads import set_threads, get_threads, threads
 
 __version__ = "0.1.0"
 
@@ -26,5 +27,5 @@ __all__ = [
     "SessionPopularity", "MarkovChain", "SessionItemKNN",
     "evaluate", "save", "load", "SGD", "Adam", "check_vjp", "check_grad", "check_model_grads",
     "datasets", "split", "graph", "ops", "losses", "optim", "gradcheck", "metrics", "rank",
-    "plot", "sequences",
+    "plot", "sequences", "set_threads", "get_threads", "threads",
 ]

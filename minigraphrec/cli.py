@@ -307,12 +307,27 @@ def cmd_recommend(args):
 
 
 # ------------------------------------------------------------------ parser
+def _env_threads():
+    from .threads import THREADS_ENV
+    value = os.environ.get(THREADS_ENV)
+    if value is None or value == "":
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise SystemExit(f"minigraphrec: ${THREADS_ENV} must be a whole number >= 1, "
+                         f"got {value!r}")
+    return int(value)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="minigraphrec",
         description="Graph-based recommendation, written out in NumPy. Start with "
                     "`minigraphrec demo`; each command has its own --help.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("--threads", type=int, default=_env_threads(), metavar="N",
+                        help="threads for numba kernels and BLAS alike (default: "
+                             "$MINIGRAPHREC_THREADS, else the libraries' own defaults); on a "
+                             "busy machine 1 is often fastest")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="train on the embedded synthetic data and compare models",
@@ -405,6 +420,12 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if args.threads is not None:
+        from .threads import set_threads
+        try:
+            set_threads(args.threads)
+        except DataError as exc:
+            raise SystemExit(f"minigraphrec: --threads: {exc}")
     if args.command == "demo" and args.models is None:
         args.models = [n for n in ("popularity", "lightgcn") if n in _model_registry()]
     try:

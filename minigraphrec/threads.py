@@ -1,0 +1,146 @@
+r"""How many threads the numba kernels and the BLAS under NumPy/SciPy use: one switch for both.
+
+Two thread pools do the heavy work here: numba's (the ``parallel=True`` kernels in
+``minigraphrec/kernels``) and the BLAS library that NumPy and SciPy ship (OpenBLAS in the PyPI
+wheels; dense products and factorisations). On a busy machine, or when both pools are awake
+at once, they compete for the same cores and small calls slow down by orders of magnitude (a
+3.5k-node ``spmm`` measured at 10 ms on two threads against 0.5 ms serially on a busy 2-core
+machine). One thread each is then the fastest setting; on an idle machine with many cores, more.
+
+    >>> import minigraphrec as mgr
+    >>> with mgr.threads(1):                 # numba and BLAS both serial inside the block
+    ...     model.fit(train)
+    >>> mgr.set_threads(2)                   # or for the rest of the process
+    >>> mgr.get_threads()
+    {'numba': 2, 'blas': {'libscipy_openblas64_...so': 2, 'libscipy_openblas...so': 2}}
+
+The command line takes ``--threads N`` (or ``$MINIGRAPHREC_THREADS``); the benchmarks take
+``--threads``. Nothing here runs at import: the library never changes thread counts unless
+asked.
+
+How BLAS is reached: every OpenBLAS build loaded in the process (NumPy's and SciPy's wheels
+each bring their own, with prefixed symbols such as ``scipy_openblas_set_num_threads64_``) is
+found in ``/proc/self/maps`` on Linux and set through its own ``*_set_num_threads``; elsewhere,
+or for MKL and other BLAS, :mod:`threadpoolctl` is used when it is installed. A BLAS that is
+neither stays as it is and is reported as such by :func:`get_threads`.
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import operator
+import os
+import sys
+
+from .errors import DataError
+
+__all__ = ["set_threads", "get_threads", "threads", "THREADS_ENV"]
+
+#: environment variable the command line and the benchmarks read for their default
+THREADS_ENV = "MINIGRAPHREC_THREADS"
+
+_SETTERS = [f"{p}openblas_set_num_threads{s}" for p in ("", "scipy_") for s in ("", "64_")]
+_GETTERS = [f"{p}openblas_get_num_threads{s}" for p in ("", "scipy_") for s in ("", "64_")]
+
+
+def _check_n(n):
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise DataError(f"the number of threads must be an integer >= 1, got {n!r}") from None
+    if n < 1:
+        raise DataError(f"the number of threads must be an integer >= 1, got {n}")
+    return n
+
+
+def _openblas_libraries():
+    """``{file name: (setter, getter)}`` for each OpenBLAS loaded in this process (Linux)."""
+    import numpy  # noqa: F401  (loads NumPy's BLAS)
+    import scipy.linalg  # noqa: F401  (loads SciPy's)
+    found = {}
+    try:
+        with open("/proc/self/maps") as fh:
+            paths = {line.split()[-1] for line in fh if "openblas" in line.lower()}
+    except OSError:
+        return found
+    for path in sorted(paths):
+        if not os.path.isfile(path):
+            continue
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        setter = next((getattr(lib, s) for s in _SETTERS if hasattr(lib, s)), None)
+        getter = next((getattr(lib, g) for g in _GETTERS if hasattr(lib, g)), None)
+        if setter is not None and getter is not None:
+            getter.restype = ctypes.c_int
+            found[os.path.basename(path)] = (setter, getter)
+    return found
+
+
+def _threadpoolctl():
+    try:
+        import threadpoolctl
+    except ImportError:
+        return None
+    return threadpoolctl
+
+
+def get_threads():
+    r"""The current thread counts: ``{"numba": n or None, "blas": {library: n}}``.
+
+    ``numba`` is None when numba has not been imported yet (its pool then starts with
+    ``$NUMBA_NUM_THREADS`` or the number of CPUs).
+    """
+    numba = sys.modules.get("numba")
+    out = {"numba": int(numba.get_num_threads()) if numba is not None else None, "blas": {}}
+    libs = _openblas_libraries()
+    if libs:
+        out["blas"] = {name: int(getter()) for name, (_, getter) in libs.items()}
+    else:
+        tpc = _threadpoolctl()
+        if tpc is not None:
+            out["blas"] = {info["filepath"].rsplit("/", 1)[-1]: info["num_threads"]
+                           for info in tpc.threadpool_info() if info["user_api"] == "blas"}
+    return out
+
+
+def set_threads(n):
+    r"""Use ``n`` threads in numba's pool and in every BLAS loaded; return the previous counts.
+
+    numba's count is capped at the size of its pool (``numba.config.NUMBA_NUM_THREADS``, fixed
+    when numba starts). The returned dict is what :func:`get_threads` said before the change.
+    """
+    n = _check_n(n)
+    before = get_threads()
+    import numba
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    libs = _openblas_libraries()
+    if libs:
+        for setter, _ in libs.values():
+            setter(n)
+    else:
+        tpc = _threadpoolctl()
+        if tpc is not None:
+            tpc.threadpool_limits(limits=n, user_api="blas")
+    return before
+
+
+@contextlib.contextmanager
+def threads(n):
+    r"""Within the block, ``n`` threads for numba and BLAS; the previous counts after it."""
+    before = set_threads(n)
+    try:
+        yield
+    finally:
+        import numba
+        if before["numba"] is not None:
+            numba.set_num_threads(before["numba"])
+        libs = _openblas_libraries()
+        for name, count in before["blas"].items():
+            if name in libs:
+                libs[name][0](count)
+        if not libs and before["blas"]:
+            tpc = _threadpoolctl()
+            if tpc is not None:
+                tpc.threadpool_limits(limits=max(before["blas"].values()), user_api="blas")
