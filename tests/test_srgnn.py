@@ -5,25 +5,77 @@ import pytest
 import minigraphrec as mgr
 from minigraphrec import DataError
 from minigraphrec.ops import session_graphs
+from minigraphrec.ops.session import (_sigmoid, gru_cell_backward, gru_cell_forward, index_add,
+                                      padded_adjacency)
 from minigraphrec.sequences import Sequences, evaluate_next_item, leave_last_out, user_sequences
 
 
 def test_session_graph_by_hand():
     # items 5 -> 2 -> 5 -> 5 -> 7: nodes (sorted ids) 2, 5, 7; edges 5→2, 2→5, 5→5, 5→7
     G = session_graphs(Sequences.from_lists([[5, 2, 5, 5, 7], [1]], n_items=8))
-    assert G.node_items.tolist() == [[2, 5, 7], [1, 0, 0]]
-    assert G.node_mask.tolist() == [[True, True, True], [True, False, False]]
-    assert G.alias[0].tolist() == [1, 0, 1, 1, 2] and G.last.tolist() == [4, 0]
-    assert G.pos_mask[1].tolist() == [True, False, False, False, False]
+    assert G.node_items.tolist() == [2, 5, 7, 1] and G.node_ptr.tolist() == [0, 3, 4]
+    assert G.alias.tolist() == [1, 0, 1, 1, 2, 3] and G.pos_ptr.tolist() == [0, 5, 6]
+    assert G.last.tolist() == [4, 5]
     M = np.zeros((3, 3))
     for i, j in [(1, 0), (0, 1), (1, 1), (1, 2)]:
         M[i, j] = 1
     A_out = M / np.maximum(M.sum(1, keepdims=True), 1)           # node 5 points to 2, 5, 7
     A_in = M.T / np.maximum(M.T.sum(1, keepdims=True), 1)
-    np.testing.assert_allclose(G.A_out[0], A_out, rtol=0, atol=1e-15)
-    np.testing.assert_allclose(G.A_in[0], A_in, rtol=0, atol=1e-15)
-    assert G.A_out[0, 1].tolist() == [1 / 3, 1 / 3, 1 / 3]
-    assert not G.A_in[1].any() and not G.A_out[1].any()          # one item, no edge
+    np.testing.assert_allclose(G.A_out.toarray()[:3, :3], A_out, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(G.A_in.toarray()[:3, :3], A_in, rtol=0, atol=1e-15)
+    assert G.A_out.toarray()[1, :3].tolist() == [1 / 3, 1 / 3, 1 / 3]
+    assert not G.A_in.toarray()[3].any() and not G.A_out.toarray()[3].any()   # one item
+    assert G.A_in.nnz == G.A_out.nnz == 4                        # block diagonal: no cross edge
+    D_in, D_out, nodes = padded_adjacency(G)                    # the padded dense layout
+    assert nodes.tolist() == [[0, 1, 2], [3, -1, -1]]
+    np.testing.assert_array_equal(D_out[0], G.A_out.toarray()[:3, :3])
+    np.testing.assert_array_equal(D_in[0], A_in)
+    assert not D_in[1].any() and not D_out[1].any()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gru_numba_kernels_equal_numpy_reference(dtype):
+    """The fused numba passes give the NumPy reference's bits, forward and backward."""
+    rng = np.random.default_rng(0)
+    a, h = rng.standard_normal((37, 10)), rng.standard_normal((37, 5))
+    W, U, b = rng.standard_normal((10, 15)), rng.standard_normal((5, 15)), rng.standard_normal(15)
+    dh = rng.standard_normal((37, 5))
+    args = [x.astype(dtype) for x in (a, h, W, U, b)]
+    out = {}
+    for backend in ("numpy", "numba"):
+        h_new, cache = gru_cell_forward(*args, backend=backend)
+        out[backend] = (h_new,) + tuple(gru_cell_backward(cache, dh.astype(dtype)))
+    for x, y in zip(out["numpy"], out["numba"]):
+        assert x.dtype == dtype
+        np.testing.assert_array_equal(x, y)
+
+
+def test_sessions_of_one_batch_do_not_mix():
+    """Each session's graph, states and session vector are what it gets alone."""
+    lists = [[4, 1, 4, 2], [0], [3, 3, 5, 1, 0, 5], [2, 1]]
+    model = mgr.SRGNN(dim=6, n_steps=2, dtype="float64", random_state=0).fit(
+        Sequences.from_lists(lists, n_items=6), epochs=0)
+    together = model.score_sessions(Sequences.from_lists(lists, n_items=6))
+    for b, items in enumerate(lists):
+        alone = model.score_history(items)
+        np.testing.assert_allclose(together[b], alone, rtol=1e-12, atol=1e-12)
+
+
+def test_index_add_and_sigmoid_against_references():
+    rng = np.random.default_rng(0)
+    index = rng.integers(0, 7, 40)
+    V = rng.standard_normal((40, 3)).astype(np.float32)
+    expected = np.zeros((9, 3), dtype=np.float32)
+    np.add.at(expected, index, V)
+    out = index_add(index, 9, V)
+    assert out.dtype == np.float32 and out.shape == (9, 3)
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+    x = np.array([-1000.0, -40.0, -1.5, 0.0, 2.0, 40.0, 1000.0])
+    with np.errstate(over="ignore"):
+        expected = 1 / (1 + np.exp(-x))                          # exp(1000) = inf -> 0
+    np.testing.assert_allclose(_sigmoid(x), expected, rtol=1e-15, atol=1e-300)
+    np.testing.assert_allclose(_sigmoid(x.astype(np.float32)), expected, rtol=2e-7, atol=1e-30)
+    assert _sigmoid(x.astype(np.float32)).dtype == np.float32
 
 
 def _cyclic(n_items=12, n_users=40, length=8, seed=0):
@@ -69,6 +121,16 @@ def test_same_seed_same_model_and_score_equals_history():
     seq = user_sequences(data)[4]
     np.testing.assert_array_equal(a.score([4])[0], a.score_history(seq))
     assert a.params["E"].dtype == np.float32
+
+
+def test_numpy_and_numba_backends_train_the_same_model():
+    data = _cyclic(n_users=10)
+    a = mgr.SRGNN(dim=8, epochs=2, backend="numpy", random_state=1).fit(data)
+    b = mgr.SRGNN(dim=8, epochs=2, backend="numba", random_state=1).fit(data)
+    for k in a.params:
+        np.testing.assert_array_equal(a.params[k], b.params[k])
+    with pytest.raises(DataError, match="backend"):
+        mgr.SRGNN(backend="cuda").fit(data)
 
 
 def test_lr_decays_every_three_epochs():
