@@ -21,123 +21,11 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-from ..data import Interactions
 from ..errors import DataError
-from ..sequences import Sequences, user_sequences
-from .base import Recommender, plain_ids
+from .session_base import SessionRecommender
 from .knn import topk_similarity
 
 __all__ = ["SessionPopularity", "MarkovChain", "SessionItemKNN"]
-
-
-class _SessionRecommender(Recommender):
-    """Fitting on sessions, ``score_sessions``, ``score(users)`` and ad-hoc sessions.
-
-    Subclasses implement ``_fit_model(sequences)`` and ``_score_sessions(sessions)``.
-    ``score(users)`` scores each user's last training sequence (in the order of ``train``;
-    the latest one for sequences from :func:`~minigraphrec.sequences.user_sequences` or
-    :func:`~minigraphrec.sequences.sessions_by_gap`) as the session.
-    """
-
-    def fit(self, train):
-        r"""Learn from ``train``: Sequences (sessions) or Interactions with timestamps (one
-        time-ordered sequence per user). Returns ``self``."""
-        self._check_params()
-        if isinstance(train, Interactions):
-            self._fit_interactions(train)
-            seqs = user_sequences(train)
-        elif isinstance(train, Sequences):
-            seqs = train
-            if seqs.items.shape[0] == 0:
-                raise DataError("train holds no event")
-            self.n_items_ = seqs.n_items
-            owned = seqs.users >= 0
-            self.n_users_ = int(seqs.users[owned].max()) + 1 if owned.any() else 0
-            rows = np.repeat(seqs.users, seqs.lengths)                # (n_events,)
-            keep = rows >= 0
-            self.R_ = sp.csr_matrix((np.ones(int(keep.sum())), (rows[keep], seqs.items[keep])),
-                                    shape=(self.n_users_, self.n_items_))
-            self.R_.data[:] = 1.0
-            self.R_.sort_indices()
-            self.user_ids_ = (np.arange(self.n_users_) if seqs.user_ids is None
-                              else plain_ids(seqs.user_ids[:self.n_users_]))
-            self.item_ids_ = (np.arange(self.n_items_) if seqs.item_ids is None
-                              else plain_ids(seqs.item_ids))
-        else:
-            raise TypeError(f"train must be an Interactions or a Sequences, "
-                            f"got {type(train).__name__}")
-        # the last sequence of each user, for score(users)
-        self._user_row = np.full(self.n_users_, -1, dtype=np.int64)   # (n_users,)
-        owned = np.flatnonzero(seqs.users >= 0)
-        np.maximum.at(self._user_row, seqs.users[owned], np.arange(owned.shape[0]))
-        self.sequences_ = seqs.subset(owned)
-        self._fit_model(seqs)
-        return self
-
-    def _check_params(self):
-        pass
-
-    def _check_sessions(self, sessions):
-        self._check_fitted()
-        if not isinstance(sessions, Sequences):
-            raise TypeError(f"sessions must be a minigraphrec.sequences.Sequences, "
-                            f"got {type(sessions).__name__}")
-        if sessions.n_items != self.n_items_:
-            raise DataError(f"sessions are over {sessions.n_items} items; the model was "
-                            f"fitted on {self.n_items_}")
-        empty = np.flatnonzero(sessions.lengths == 0)
-        if empty.size:
-            raise DataError(f"sessions[{int(empty[0])}] is empty; a session needs an item")
-        return sessions
-
-    def score_sessions(self, sessions):
-        r"""Scores of every item after each session: (len(sessions), n_items), float64."""
-        sessions = self._check_sessions(sessions)
-        out = np.empty((len(sessions), self.n_items_), dtype=np.float64)
-        for start in range(0, len(sessions), self.score_batch_size):
-            idx = np.arange(start, min(start + self.score_batch_size, len(sessions)))
-            out[idx] = self._score_sessions(sessions.subset(idx))
-        return out
-
-    def _score_batch(self, users):
-        rows = self._user_row[users]
-        if np.any(rows < 0):
-            u = int(users[rows < 0][0])
-            raise DataError(f"user {u} has no training sequence to score from")
-        return self.score_sessions(self.sequences_.subset(rows))
-
-    def _history(self, items):
-        self._check_fitted()
-        arr = np.asarray(items)
-        if arr.ndim != 1 or arr.size == 0:
-            raise DataError(f"a session must be a non-empty 1-d list of item ids, got shape "
-                            f"{arr.shape}")
-        if not np.issubdtype(arr.dtype, np.integer):
-            raise DataError(f"session item ids must be integers, got dtype {arr.dtype}")
-        bad = (arr < 0) | (arr >= self.n_items_)
-        if bad.any():
-            pos = int(np.flatnonzero(bad)[0])
-            raise DataError(f"item {int(arr[pos])} at position {pos} of the session is not in "
-                            f"the catalogue 0..{self.n_items_ - 1}")
-        return Sequences([0, arr.shape[0]], arr, self.n_items_)
-
-    def score_history(self, items):
-        r"""Scores of every item after the ordered ad-hoc session ``items`` (oldest first)."""
-        return self.score_sessions(self._history(items))[0]
-
-    def recommend_history(self, items, k=10, exclude_seen=False):
-        r"""The ``k`` best next items after the ordered session ``items``: ``(items, scores)``,
-        each (k,), best first; ``exclude_seen`` leaves out the session's own items."""
-        from ..rank import top_k
-        session = self._history(items)
-        S = self.score_sessions(session)                              # (1, n_items)
-        seen = None
-        if exclude_seen:
-            cols = np.unique(session.items)
-            seen = sp.csr_matrix((np.ones(cols.shape[0]), (np.zeros_like(cols), cols)),
-                                 shape=(1, self.n_items_))
-        top, scores = top_k(S, int(k), exclude=seen)
-        return top[0], scores[0]
 
 
 def _event_counts(seqs):
@@ -151,7 +39,7 @@ def _nonneg_number(name, value):
         raise DataError(f"{name} must be a finite number >= 0, got {value!r}")
 
 
-class SessionPopularity(_SessionRecommender):
+class SessionPopularity(SessionRecommender):
     r"""Every session gets the same scores: the items' training event counts.
 
     .. math:: \mathrm{score}(j \mid s) = n_j ,
@@ -176,7 +64,7 @@ class SessionPopularity(_SessionRecommender):
         return np.repeat(self.popularity_[None, :], len(sessions), axis=0)   # (b, n_items)
 
 
-class MarkovChain(_SessionRecommender):
+class MarkovChain(SessionRecommender):
     r"""First-order Markov chain over items: what followed the session's last item.
 
     Fit: the transition counts ``C_ij``, the number of times item ``j`` comes right after
@@ -245,7 +133,7 @@ class MarkovChain(_SessionRecommender):
         return S
 
 
-class SessionItemKNN(_SessionRecommender):
+class SessionItemKNN(SessionRecommender):
     r"""Item neighbourhoods from co-occurrence in sessions, summed over the session's items.
 
     Fit: ``B`` (n_sessions, n_items), ``B_si = 1`` when training session ``s`` contains

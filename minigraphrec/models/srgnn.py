@@ -48,15 +48,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..data import Interactions
 from ..errors import DataError, check_backend
 from ..losses import softmax_cross_entropy_backward, softmax_cross_entropy_forward
 from ..ops.session import (gru_cell_backward, gru_cell_forward, index_add, session_graphs,
                            session_propagate_backward, session_propagate_forward,
                            session_readout_backward, session_readout_forward)
 from ..optim import Adam
-from ..sequences import Sequences, prefix_examples, user_sequences
-from .base import Recommender
+from ..sequences import Sequences, prefix_examples
+from .session_base import SessionRecommender
 from .embedding_base import _nonneg_float, _positive_int
 
 __all__ = ["SRGNN", "SessionBatch"]
@@ -72,7 +71,7 @@ class SessionBatch(NamedTuple):
     targets: np.ndarray
 
 
-class SRGNN(Recommender):
+class SRGNN(SessionRecommender):
     r"""Session-based recommendation with a gated graph neural network (SR-GNN).
 
     Parameters
@@ -151,21 +150,14 @@ class SRGNN(Recommender):
         self._dtype = np.dtype(self.dtype)
         check_backend(self.backend)
 
-    def _check_params(self):
+    def _check_trained(self):
         if not isinstance(getattr(self, "params", None), dict):
             raise RuntimeError("this SRGNN has no parameters yet; call fit(train) first")
 
-    def _check_sessions(self, sessions, name="sessions"):
-        if not isinstance(sessions, Sequences):
-            raise TypeError(f"{name} must be a minigraphrec.sequences.Sequences, "
-                            f"got {type(sessions).__name__}")
-        if sessions.n_items != self.n_items_:
-            raise DataError(f"{name} are over {sessions.n_items} items; the model was fitted "
-                            f"on {self.n_items_}")
-        empty = np.flatnonzero(sessions.lengths == 0)
-        if empty.size:
-            raise DataError(f"{name}[{int(empty[0])}] is empty; a session needs an item")
-        return sessions
+    def _check_sequences(self, sequences):
+        if not np.any(sequences.lengths >= 2):
+            raise DataError("no training example: every sequence has a single item, and "
+                            "next-item prediction needs sequences of at least two")
 
     # --------------------------------------------------------------- fit
     def fit(self, train, validation=None, epochs=None, callback=None):
@@ -188,35 +180,8 @@ class SRGNN(Recommender):
         self._check_hyperparameters()
         if epochs is not None:
             _positive_int("epochs", epochs, minimum=0)
-        if isinstance(train, Interactions):
-            self._fit_interactions(train)
-            seqs = user_sequences(train)
-        elif isinstance(train, Sequences):
-            seqs = train
-            self.n_items_ = seqs.n_items
-            users = seqs.users[seqs.users >= 0]
-            self.n_users_ = int(users.max()) + 1 if users.size else 0
-            import scipy.sparse as sp
-            rows = np.repeat(seqs.users, seqs.lengths)
-            keep = rows >= 0
-            self.R_ = sp.csr_matrix((np.ones(int(keep.sum())), (rows[keep], seqs.items[keep])),
-                                    shape=(self.n_users_, self.n_items_))
-            self.R_.data[:] = 1
-            self.user_ids_ = np.arange(self.n_users_)
-            self.item_ids_ = (np.arange(self.n_items_) if seqs.item_ids is None
-                              else np.asarray(seqs.item_ids))
-        else:
-            raise TypeError(f"train must be an Interactions or a Sequences, "
-                            f"got {type(train).__name__}")
-        # each user's most recent sequence, for score(users)
-        owned = seqs.users >= 0
-        self.sequences_ = seqs.subset(np.flatnonzero(owned))
-        self._user_row = np.full(self.n_users_, -1, dtype=np.int64)
-        self._user_row[self.sequences_.users] = np.arange(len(self.sequences_))
+        seqs = self._fit_sequences(train)
         prefixes, targets = prefix_examples(seqs, max_len=self.max_len)
-        if targets.shape[0] == 0:
-            raise DataError("no training example: every sequence has a single item, and "
-                            "next-item prediction needs sequences of at least two")
         rng = np.random.default_rng(self.random_state)
         self.params = self._init_params(rng)
         self.history_ = []
@@ -307,10 +272,10 @@ class SRGNN(Recommender):
         loss : float
         grads : dict with the keys and shapes of ``params``
         """
-        self._check_params()
+        self._check_trained()
         if not isinstance(batch, SessionBatch):
             raise TypeError(f"batch must be a SessionBatch, got {type(batch).__name__}")
-        sessions = self._check_sessions(batch.sessions, "batch.sessions")
+        sessions = self._check_sessions(batch.sessions)
         p = self.params
         s, (G, steps, c_read) = self._forward(sessions)
         logits = s @ p["E"].T                                         # (B, n_items)
@@ -346,62 +311,13 @@ class SRGNN(Recommender):
         return loss, grads
 
     # ----------------------------------------------------------- scoring
-    def score_sessions(self, sessions):
-        r"""Scores of every item after each session: (len(sessions), n_items), float64.
-
-        Sessions longer than ``max_len`` are cut to their last ``max_len`` items.
-        """
-        self._check_params()
-        sessions = self._check_sessions(sessions)
+    def _score_sessions(self, sessions):
+        """Scores of one batch of checked sessions, each cut to its last ``max_len`` items."""
+        self._check_trained()
         if self.max_len is not None and np.any(sessions.lengths > self.max_len):
             sessions = _last_items(sessions, int(self.max_len))
-        out = np.empty((len(sessions), self.n_items_), dtype=np.float64)
-        for start in range(0, len(sessions), self.score_batch_size):
-            idx = np.arange(start, min(start + self.score_batch_size, len(sessions)))
-            s, _ = self._forward(sessions.subset(idx))
-            out[idx] = s @ self.params["E"].T
-        return out
-
-    def _score_batch(self, users):
-        rows = self._user_row[users]
-        if np.any(rows < 0):
-            u = int(users[rows < 0][0])
-            raise DataError(f"user {u} has no training sequence to score from")
-        return self.score_sessions(self.sequences_.subset(rows))
-
-    def _history(self, items):
-        arr = np.asarray(items)
-        if arr.ndim != 1 or arr.size == 0:
-            raise DataError(f"a session must be a non-empty 1-d list of item ids, got shape "
-                            f"{arr.shape}")
-        if not np.issubdtype(arr.dtype, np.integer):
-            raise DataError(f"session item ids must be integers, got dtype {arr.dtype}")
-        bad = (arr < 0) | (arr >= self.n_items_)
-        if bad.any():
-            pos = int(np.flatnonzero(bad)[0])
-            raise DataError(f"item {int(arr[pos])} at position {pos} of the session is not in "
-                            f"the catalogue 0..{self.n_items_ - 1}")
-        return Sequences([0, arr.shape[0]], arr, self.n_items_)
-
-    def score_history(self, items):
-        r"""Scores of every item after the ordered ad-hoc session ``items`` (oldest first)."""
-        self._check_params()
-        return self.score_sessions(self._history(items))[0]
-
-    def recommend_history(self, items, k=10, exclude_seen=False):
-        r"""The ``k`` best next items after the ordered session ``items``: ``(items, scores)``,
-        each (k,), best first; ``exclude_seen`` leaves out the session's own items."""
-        from ..rank import top_k
-        import scipy.sparse as sp
-        session = self._history(items)
-        S = self.score_history(items)[None, :]                        # (1, n_items)
-        seen = None
-        if exclude_seen:
-            cols = np.unique(session.items)
-            seen = sp.csr_matrix((np.ones(cols.shape[0]), (np.zeros_like(cols), cols)),
-                                 shape=(1, self.n_items_))
-        top, scores = top_k(S, int(k), exclude=seen)
-        return top[0], scores[0]
+        s, _ = self._forward(sessions)                               # (B, d)
+        return s @ self.params["E"].T                                # (B, n_items)
 
 
 def _last_items(sessions, max_len):

@@ -1,0 +1,147 @@
+r"""What every next-item model shares: fitting on sequences, scoring sessions, ad-hoc sessions.
+
+A next-item model reads ordered sessions (:class:`~minigraphrec.sequences.Sequences`), or an
+:class:`~minigraphrec.data.Interactions` with timestamps read as one time-ordered sequence per
+user, and scores every item after each session: ``score_sessions(sessions) -> (n, n_items)``,
+the call :func:`~minigraphrec.sequences.evaluate_next_item` makes. This base class gives them
+the estimator API on top of it: ``score(users)`` (each user's last training sequence as the
+session), ``score_history(items)`` and ``recommend_history(items, k)`` for an ordered ad-hoc
+session.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..data import Interactions
+from ..errors import DataError
+from ..sequences import Sequences, user_sequences
+from .base import Recommender, plain_ids
+
+__all__ = ["SessionRecommender"]
+
+
+class SessionRecommender(Recommender):
+    """Fitting on sessions, ``score_sessions``, ``score(users)`` and ad-hoc sessions.
+
+    Subclasses implement ``_fit_model(sequences)`` and ``_score_sessions(sessions)``.
+    ``score(users)`` scores each user's last training sequence (in the order of ``train``;
+    the latest one for sequences from :func:`~minigraphrec.sequences.user_sequences` or
+    :func:`~minigraphrec.sequences.sessions_by_gap`) as the session.
+    """
+
+    def fit(self, train):
+        r"""Learn from ``train``: Sequences (sessions) or Interactions with timestamps (one
+        time-ordered sequence per user). Returns ``self``."""
+        self._check_params()
+        self._fit_model(self._fit_sequences(train))
+        return self
+
+    def _fit_sequences(self, train):
+        r"""Keep what scoring needs from ``train`` (sizes, ``R_``, raw ids, each user's last
+        sequence) and return it as Sequences.
+
+        ``train`` is checked whole, including the subclass's :meth:`_check_sequences`, before
+        any attribute is set, so a refused ``train`` leaves the model as it was.
+        """
+        if isinstance(train, Interactions):
+            seqs = user_sequences(train)
+        elif isinstance(train, Sequences):
+            seqs = train
+            if seqs.items.shape[0] == 0:
+                raise DataError("train holds no event")
+        else:
+            raise TypeError(f"train must be an Interactions or a Sequences, "
+                            f"got {type(train).__name__}")
+        self._check_sequences(seqs)
+        if isinstance(train, Interactions):
+            self._fit_interactions(train)
+        else:
+            self.n_items_ = seqs.n_items
+            owned = seqs.users >= 0
+            self.n_users_ = int(seqs.users[owned].max()) + 1 if owned.any() else 0
+            rows = np.repeat(seqs.users, seqs.lengths)                # (n_events,)
+            keep = rows >= 0
+            self.R_ = sp.csr_matrix((np.ones(int(keep.sum())), (rows[keep], seqs.items[keep])),
+                                    shape=(self.n_users_, self.n_items_))
+            self.R_.data[:] = 1.0
+            self.R_.sort_indices()
+            self.user_ids_ = (np.arange(self.n_users_) if seqs.user_ids is None
+                              else plain_ids(seqs.user_ids[:self.n_users_]))
+            self.item_ids_ = (np.arange(self.n_items_) if seqs.item_ids is None
+                              else plain_ids(seqs.item_ids))
+        # the last sequence of each user, for score(users)
+        self._user_row = np.full(self.n_users_, -1, dtype=np.int64)   # (n_users,)
+        owned = np.flatnonzero(seqs.users >= 0)
+        np.maximum.at(self._user_row, seqs.users[owned], np.arange(owned.shape[0]))
+        self.sequences_ = seqs.subset(owned)
+        return seqs
+
+    def _check_params(self):
+        """Check the hyperparameters (subclasses); called first by ``fit``."""
+
+    def _check_sequences(self, sequences):
+        """Refuse training sequences the model cannot learn from (subclasses)."""
+
+    def _check_sessions(self, sessions):
+        self._check_fitted()
+        if not isinstance(sessions, Sequences):
+            raise TypeError(f"sessions must be a minigraphrec.sequences.Sequences, "
+                            f"got {type(sessions).__name__}")
+        if sessions.n_items != self.n_items_:
+            raise DataError(f"sessions are over {sessions.n_items} items; the model was "
+                            f"fitted on {self.n_items_}")
+        empty = np.flatnonzero(sessions.lengths == 0)
+        if empty.size:
+            raise DataError(f"sessions[{int(empty[0])}] is empty; a session needs an item")
+        return sessions
+
+    def score_sessions(self, sessions):
+        r"""Scores of every item after each session: (len(sessions), n_items), float64."""
+        sessions = self._check_sessions(sessions)
+        out = np.empty((len(sessions), self.n_items_), dtype=np.float64)
+        for start in range(0, len(sessions), self.score_batch_size):
+            idx = np.arange(start, min(start + self.score_batch_size, len(sessions)))
+            out[idx] = self._score_sessions(sessions.subset(idx))
+        return out
+
+    def _score_batch(self, users):
+        rows = self._user_row[users]
+        if np.any(rows < 0):
+            u = int(users[rows < 0][0])
+            raise DataError(f"user {u} has no training sequence to score from")
+        return self.score_sessions(self.sequences_.subset(rows))
+
+    def _history(self, items):
+        self._check_fitted()
+        arr = np.asarray(items)
+        if arr.ndim != 1 or arr.size == 0:
+            raise DataError(f"a session must be a non-empty 1-d list of item ids, got shape "
+                            f"{arr.shape}")
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise DataError(f"session item ids must be integers, got dtype {arr.dtype}")
+        bad = (arr < 0) | (arr >= self.n_items_)
+        if bad.any():
+            pos = int(np.flatnonzero(bad)[0])
+            raise DataError(f"item {int(arr[pos])} at position {pos} of the session is not in "
+                            f"the catalogue 0..{self.n_items_ - 1}")
+        return Sequences([0, arr.shape[0]], arr, self.n_items_)
+
+    def score_history(self, items):
+        r"""Scores of every item after the ordered ad-hoc session ``items`` (oldest first)."""
+        return self.score_sessions(self._history(items))[0]
+
+    def recommend_history(self, items, k=10, exclude_seen=False):
+        r"""The ``k`` best next items after the ordered session ``items``: ``(items, scores)``,
+        each (k,), best first; ``exclude_seen`` leaves out the session's own items."""
+        from ..rank import top_k
+        session = self._history(items)
+        S = self.score_sessions(session)                              # (1, n_items)
+        seen = None
+        if exclude_seen:
+            cols = np.unique(session.items)
+            seen = sp.csr_matrix((np.ones(cols.shape[0]), (np.zeros_like(cols), cols)),
+                                 shape=(1, self.n_items_))
+        top, scores = top_k(S, int(k), exclude=seen)
+        return top[0], scores[0]
+
