@@ -342,8 +342,10 @@ class LightGCN(EdgeWeighted, EmbeddingRecommender):
 
     Parameters
     ----------
-    dim : int, the embedding width d (paper: 64)
-    n_layers : int >= 0, K (paper: 3). ``K = 0`` is matrix factorisation.
+    dim : int
+        The embedding width d (paper: 64).
+    n_layers : int >= 0
+        K, the number of propagation layers (paper: 3); ``K = 0`` is matrix factorisation.
     init : {"xavier", "normal"}
         ``E0``'s initialisation: Glorot-uniform user and item tables (the
         paper, default) or ``N(0, 0.1²)`` (the authors' PyTorch port); see
@@ -352,22 +354,29 @@ class LightGCN(EdgeWeighted, EmbeddingRecommender):
     scoring, dtype, random_state, verbose :
         see :class:`~minigraphrec.models.embedding_base.EmbeddingRecommender`.
         Paper settings: ``lr=1e-3, batch_size=2048, reg=1e-4``.
-    backend : "numba" (parallel kernels) or "numpy" (SciPy reference);
-        same numbers up to rounding.
+    backend : {"numba", "numpy"}
+        Parallel numba kernels or the SciPy reference; the same numbers up to rounding.
     edge_weights : None, "count", "log1p" or "time_decay"
         None (default) is the paper's binary graph; otherwise ``A`` holds
         these edge weights before the normalisation (module docstring).
-    half_life : float > 0, required with ``edge_weights="time_decay"``
-        (the timestamps' unit), ignored otherwise
+    half_life : float > 0, optional
+        Required with ``edge_weights="time_decay"`` (in the timestamps' unit), ignored
+        otherwise.
 
     Attributes
     ----------
-    params : {"E0": ndarray (n_users + n_items, dim)}
-    A_hat_ : scipy CSR (n_nodes, n_nodes), Â in the model's dtype
-    R_weighted_ : scipy CSR (n_users, n_items) float64 or None, the edge weights used
-    user_embeddings_ : (n_users, dim), item_embeddings_ : (n_items, dim)
-        the final embeddings ``E``, cached after ``fit``
-    history_ : list of dict, one per epoch (see :mod:`minigraphrec.train`)
+    params : dict
+        ``{"E0": ndarray (n_users + n_items, dim)}``, users first.
+    A_hat_ : scipy.sparse.csr_matrix (n_nodes, n_nodes)
+        Â in the model's dtype.
+    R_weighted_ : scipy.sparse.csr_matrix (n_users, n_items) or None
+        The float64 edge weights used, None for the binary graph.
+    user_embeddings_ : ndarray (n_users, dim)
+        The users' rows of the final embeddings ``E``, cached after ``fit``.
+    item_embeddings_ : ndarray (n_items, dim)
+        The items' rows of ``E``.
+    history_ : list of dict
+        One entry per epoch (see :mod:`minigraphrec.train`).
     """
 
     _state_attrs = EmbeddingRecommender._state_attrs + ("R_weighted_",)

@@ -21,7 +21,8 @@ class MF(EmbeddingRecommender):
 
     Parameters
     ----------
-    dim : int, the embedding width d
+    dim : int
+        The embedding width d.
     init : {"xavier", "normal"}
         ``E0``'s initialisation: Glorot-uniform user and item tables (the
         paper, default) or ``N(0, 0.1²)`` (the authors' PyTorch port); see
@@ -32,9 +33,12 @@ class MF(EmbeddingRecommender):
 
     Attributes
     ----------
-    params : {"E0": ndarray (n_users + n_items, dim)}, users first
-    user_embeddings_, item_embeddings_ : the two halves of ``E0``
-    history_ : list of dict, one per epoch
+    params : dict
+        ``{"E0": ndarray (n_users + n_items, dim)}``, users first.
+    user_embeddings_, item_embeddings_ : ndarray (n_users, dim), ndarray (n_items, dim)
+        The two halves of ``E0``.
+    history_ : list of dict
+        One entry per epoch.
     """
 
     def __init__(self, dim=64, loss="bpr", lr=1e-3, batch_size=2048, reg=1e-4, n_negatives=1,
