@@ -1169,7 +1169,7 @@ def synthetic(n_users=1000, n_items=1500, n_communities=10, mean_interactions=20
     the defaults (about 20,000 interactions) with a per-user 80/20 random
     split (``round(0.2 n_u)`` random test items per user, split seed 0) and
     the LightGCN protocol (full ranking, training items excluded, Recall@20
-    = hits / |test items|, averaged over users with a test item):
+    = hits / \|test items\|, averaged over users with a test item):
 
     ================================================ =========
     scorer                                           Recall@20

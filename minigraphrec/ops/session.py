@@ -45,14 +45,20 @@ __all__ = [
 class SessionGraphs(NamedTuple):
     r"""A batch of ``B`` session graphs, packed (``N`` nodes, ``n_pos`` positions in all).
 
-    node_items : int64 (N,), the item of each node; session ``b``'s nodes are rows
-        ``node_ptr[b]:node_ptr[b+1]``, in increasing item id
+    Attributes
+    ----------
+    node_items : int64 (N,)
+        The item of each node; session ``b``'s nodes are rows ``node_ptr[b]:node_ptr[b+1]``,
+        in increasing item id.
     node_ptr : int64 (B + 1,)
-    alias : int64 (n_pos,), the node (row of ``node_items``) each position is
-    pos_ptr : int64 (B + 1,), session ``b``'s positions are ``pos_ptr[b]:pos_ptr[b+1]``
-    last : int64 (B,), the position of each session's last item, ``pos_ptr[1:] - 1``
-    A_in, A_out : scipy.sparse.csr_matrix (N, N), block diagonal, the normalised in- and
-        out-adjacency of every session
+    alias : int64 (n_pos,)
+        The node (row of ``node_items``) each position is.
+    pos_ptr : int64 (B + 1,)
+        Session ``b``'s positions are ``pos_ptr[b]:pos_ptr[b+1]``.
+    last : int64 (B,)
+        The position of each session's last item, ``pos_ptr[1:] - 1``.
+    A_in, A_out : scipy.sparse.csr_matrix (N, N)
+        Block diagonal: the normalised in- and out-adjacency of every session.
     """
     node_items: np.ndarray
     node_ptr: np.ndarray
