@@ -12,16 +12,16 @@ ranked list (``l_0`` best), ``rel_r = 1`` when ``l_r ∈ T`` (``r`` 0-based),
 =============  ==============================================================
 metric         per user
 =============  ==============================================================
-recall@K       hits@K / |T|
+recall@K       hits@K / \|T\|
 precision@K    hits@K / K  (padding slots of a short list count as misses)
 ndcg@K         DCG/IDCG, DCG = Σ_{r<K} rel_r / log2(r + 2),
-               IDCG = Σ_{r < min(|T|, K)} 1 / log2(r + 2)
+               IDCG = Σ_{r < min(\|T\|, K)} 1 / log2(r + 2)
 hit@K          1 if hits@K > 0 else 0
-map@K          (1 / min(|T|, K)) Σ_{r<K} rel_r · hits@(r+1) / (r + 1)
+map@K          (1 / min(\|T\|, K)) Σ_{r<K} rel_r · hits@(r+1) / (r + 1)
 mrr@K          1 / (r* + 1), r* the first r < K with rel_r = 1; 0 if none
 auc            P(a test item outscores a negative), ties ½, over the full
                ranking (not at K), negatives = items neither train nor test
-coverage@K     |∪_u top-K(u)| / n_items  (one number for all users)
+coverage@K     \|∪_u top-K(u)\| / n_items  (one number for all users)
 novelty@K      mean over u's recommended items i of -log2(p_i)
 =============  ==============================================================
 
@@ -31,7 +31,7 @@ Conventions and their sources:
   Kaggle ``apk``); the variant dividing by ``|T|`` would punish a user with
   more test items than K for what no list of length K can reach.
 * AUC is averaged over users with equal weight (RecBole's ``GAUC`` instead
-  weights users by |T|). It is exact: the Mann–Whitney count from the ranks
+  weights users by \|T\|). It is exact: the Mann–Whitney count from the ranks
   of the test items among the user's candidates (midranks for ties). Users
   with no negative (train ∪ test covers the catalogue) are left out of the
   AUC mean.
@@ -61,7 +61,10 @@ import scipy.sparse as sp
 
 from .data import Interactions
 from .errors import DataError, check_backend
-from .rank import _check_positive_int, _check_scores, canonical_csr, csr_arrays, top_k
+from .rank import (
+    _as_scores, _check_positive_int, _check_scores, _raise_nan, _top_k_numpy, canonical_csr,
+    csr_arrays,
+)
 
 __all__ = [
     "METRICS", "hit_matrix", "recall_at_k", "precision_at_k", "ndcg_at_k", "hit_rate_at_k",
@@ -200,12 +203,12 @@ def hit_matrix(ranked, test_rows):
 
 
 def recall_at_k(ranked, test_rows, k):
-    r"""Recall@k per row: hits@k / |T|. float64 (n,), NaN where |T| = 0."""
+    r"""Recall@k per row: hits@k / \|T\|. float64 (n,), NaN where \|T\| = 0."""
     return _array_metric("recall", ranked, test_rows, k)
 
 
 def precision_at_k(ranked, test_rows, k):
-    r"""Precision@k per row: hits@k / k. float64 (n,), NaN where |T| = 0."""
+    r"""Precision@k per row: hits@k / k. float64 (n,), NaN where \|T\| = 0."""
     return _array_metric("precision", ranked, test_rows, k)
 
 
@@ -214,13 +217,13 @@ def ndcg_at_k(ranked, test_rows, k):
 
     ``DCG = Σ_{r<k} rel_r / log2(r + 2)`` (r 0-based), divided by the ideal
     ``IDCG = Σ_{r < min(|T|, k)} 1 / log2(r + 2)``. float64 (n,), NaN where
-    |T| = 0.
+    \|T\| = 0.
     """
     return _array_metric("ndcg", ranked, test_rows, k)
 
 
 def hit_rate_at_k(ranked, test_rows, k):
-    r"""Hit@k per row: 1 if any of the top k is a test item, else 0. NaN where |T| = 0."""
+    r"""Hit@k per row: 1 if any of the top k is a test item, else 0. NaN where \|T\| = 0."""
     return _array_metric("hit", ranked, test_rows, k)
 
 
@@ -228,7 +231,7 @@ def map_at_k(ranked, test_rows, k):
     r"""Average precision at k per row (MAP@k once averaged).
 
     ``AP@k = (1 / min(|T|, k)) Σ_{r<k} rel_r · precision@(r+1)``, the
-    normalisation RecBole uses. float64 (n,), NaN where |T| = 0.
+    normalisation RecBole uses. float64 (n,), NaN where \|T\| = 0.
     """
     return _array_metric("map", ranked, test_rows, k)
 
@@ -236,7 +239,7 @@ def map_at_k(ranked, test_rows, k):
 def mrr_at_k(ranked, test_rows, k):
     r"""Reciprocal rank at k per row: 1/(r*+1), r* the first hit's rank (< k), else 0.
 
-    float64 (n,), NaN where |T| = 0.
+    float64 (n,), NaN where \|T\| = 0.
     """
     return _array_metric("mrr", ranked, test_rows, k)
 
@@ -328,6 +331,11 @@ def _auc_numpy(S, E, T):
 #: rows with at most this many test items take the kernel's scan path (one
 #: vectorised pass per test item), the others its merge path
 _AUC_SCAN_MAX = 64
+#: the same switch for ``kernels.eval_rank.rank_rows`` (evaluate), whose
+#: scans count in float lanes and stay faster than merging up to here
+_EVAL_SCAN_MAX = 128
+#: rows per work item of the evaluation kernel's parallel loop (see _rank_block)
+_EVAL_CHUNK = 16
 
 
 def _auc_rows(S, E, T, backend):
@@ -378,6 +386,56 @@ def auc_from_scores(scores, test_rows, exclude=None, backend="numba"):
     return _auc_rows(S, E, T, backend)
 
 
+# ------------------------------------------- one score block: top-k and AUC
+def _rank_rows_numpy(S, K, E, T, with_auc):
+    """Reference of ``kernels.eval_rank.rank_rows``: the reference top-k, then the reference AUC.
+
+    ``S`` (n, n_items) without NaN; ``E``, ``T`` canonical CSR (n, n_items)
+    of the excluded and the test items. Returns the ranked items (n, K) and
+    the AUC per row (n,), or None without ``with_auc``.
+    """
+    items, _ = _top_k_numpy(S, K, *csr_arrays(E))                # (n, K)
+    return items, (_auc_numpy(S, E, T) if with_auc else None)
+
+
+def _rank_block(S, K, E, T, with_auc, backend, name="scores"):
+    r"""Top-``K`` items (n, K) and AUC (n,) or None of a score block; NaN is a DataError.
+
+    ``"numba"``: one visit per row does the NaN check, the top-k and the
+    AUC count (``kernels.eval_rank.rank_rows``), so the block is read from
+    memory once; rows are scheduled dynamically, which cannot change a
+    result (each row is computed alone). ``"numpy"``:
+    :func:`_rank_rows_numpy`. Same results.
+    """
+    S = _as_scores(S, name)                                       # (n, n_items)
+    if backend == "numpy":
+        if S.size and np.isnan(S.min()):
+            _raise_nan(S, name)
+        return _rank_rows_numpy(S, K, E, T, with_auc)
+    from numba import parallel_chunksize
+
+    from .kernels.eval_rank import rank_rows
+
+    n, n_items = S.shape
+    items = np.empty((n, K), dtype=np.int64)                      # (n, K)
+    auc = np.empty(n, dtype=np.float64)                           # (n,)
+    n_nan = np.zeros(n, dtype=np.int64)                           # (n,)
+    if n_items == 0:
+        items.fill(-1)
+        auc.fill(np.nan)
+    elif n:
+        # rows handed out _EVAL_CHUNK at a time to whichever thread is free, not
+        # split in equal halves up front: rows differ in cost (AUC scans per
+        # test item) and a thread may be slowed by the BLAS threads of the
+        # product just finished, which spin for a while before they sleep
+        with parallel_chunksize(_EVAL_CHUNK):
+            rank_rows(S, min(K, n_items), *csr_arrays(E), *csr_arrays(T), with_auc,
+                      _EVAL_SCAN_MAX, items, auc, n_nan)
+        if n_nan.any():
+            _raise_nan(S, name)
+    return items, (auc if with_auc else None)
+
+
 # ----------------------------------------------------------------- evaluate
 def _check_ks(k):
     ks = [k] if isinstance(k, numbers.Integral) else list(k)
@@ -403,7 +461,12 @@ def _pairs_csr(inter, n_users, n_items, name):
     return canonical_csr(R, R.shape, name)
 
 
-def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=512,
+#: scores in one block of ``evaluate`` when ``batch_size`` is not given:
+#: 2^25 scores are 128 MB in float32 and 256 MB in float64
+_EVAL_BLOCK_SCORES = 2 ** 25
+
+
+def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
              backend="numba"):
     r"""Evaluate a fitted recommender on held-out interactions (LightGCN protocol).
 
@@ -411,7 +474,11 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=512,
     ``model.score``, drop the user's training items, rank the rest (exactly as
     ``model.recommend(users, max(k), exclude_seen=True)`` does) and compare
     with the user's test items. Users are processed ``batch_size`` at a time,
-    so memory stays at a few ``batch_size * n_items`` arrays.
+    so memory stays at one ``batch_size * n_items`` score block (plus what
+    ``model.score`` needs to make it). With ``backend="numba"`` each block
+    is read once, row by row, by one kernel that checks for NaN, keeps the
+    top ``max(k)`` and counts the AUC (``kernels.eval_rank.rank_rows``):
+    everything after the scores costs little next to them.
 
     Parameters
     ----------
@@ -430,14 +497,18 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=512,
     metrics : sequence of str, optional
         Any of ``METRICS`` (default all): ``"recall", "precision", "ndcg",
         "hit", "map", "mrr", "auc", "coverage", "novelty"``.
-    batch_size : int
-        Users scored at once: about ``batch_size * n_items`` float64 scores in
-        memory (512 x 41k items: 170 MB).
+    batch_size : int, optional
+        Users scored at once. Default: ``2^25 // n_items`` (at least 1), a
+        block of 2^25 scores, 128 MB in float32 and 256 MB in float64
+        (818 users for 41k items). Smaller blocks cost more per score (each
+        ``model.score`` call has a fixed cost, and a BLAS product repacks
+        the item table on every call).
     backend : {"numba", "numpy"}
         Top-k and AUC implementation (identical results; ``"numpy"`` is the
-        slow, readable reference). With ``"numba"``, evaluating Popularity on
-        the LightGCN Gowalla split (29,858 users x 40,981 items, all metrics
-        at k = 10, 20) takes ~5 s of CPU on a 2-core machine.
+        slow, readable reference). With ``"numba"``, on the LightGCN Gowalla
+        split (29,858 users x 40,981 items, k = 20) and float32 scores,
+        everything after the scoring product costs a fraction of the product
+        itself: see ``benchmarks/bench_eval.py`` and its results.
 
     Returns
     -------
@@ -464,7 +535,8 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=512,
         raise RuntimeError(f"this {type(model).__name__} is not fitted yet; call fit(train) first")
     check_backend(backend)
     ks = _check_ks(k)
-    batch_size = _check_positive_int(batch_size, "batch_size")
+    if batch_size is not None:
+        batch_size = _check_positive_int(batch_size, "batch_size")
     if metrics is None:
         wanted = METRICS
     else:
@@ -474,6 +546,8 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=512,
             raise ValueError(f"unknown metric {unknown[0]!r}; known: {', '.join(METRICS)}")
         wanted = tuple(m for m in METRICS if m in names)
     n_users, n_items = int(model.n_users_), int(model.n_items_)
+    if batch_size is None:
+        batch_size = max(1, _EVAL_BLOCK_SCORES // max(n_items, 1))
 
     if train is None:
         E = canonical_csr(model.R_, (n_users, n_items), "model.R_")
@@ -499,12 +573,14 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=512,
     info = item_self_information(E) if "novelty" in wanted else None
     for start in range(0, users.size, batch_size):
         batch = users[start:start + batch_size]
-        S = _check_scores(model.score(batch), "model.score(users)")   # (b, n_items)
+        S = _as_scores(model.score(batch), "model.score(users)")    # (b, n_items)
         if S.shape != (batch.size, n_items):
             raise DataError(f"model.score returned shape {S.shape}, expected "
                             f"({batch.size}, {n_items})")
         E_b, T_b = E[batch], T[batch]
-        L, _ = top_k(S, K, exclude=E_b, backend=backend)         # (b, K)
+        L, auc = _rank_block(S, K, E_b, T_b, "auc" in wanted, backend,
+                             "model.score(users)")                # (b, K), (b,)
+        del S                                                     # free the block early
         rel = _hits(L, T_b)                                       # (b, K)
         n_test = np.diff(T_b.indptr)                              # (b,)
         for m in at_k:
@@ -518,7 +594,7 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=512,
                 top = L[:, :kk]
                 shown[kk][top[top >= 0]] = True
         if "auc" in wanted:
-            auc_parts.append(_auc_rows(S, E_b, T_b, backend))
+            auc_parts.append(auc)
 
     result = {}
     for m in wanted:

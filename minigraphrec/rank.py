@@ -38,8 +38,8 @@ def _check_positive_int(value, name="k"):
     return int(value)
 
 
-def _check_scores(scores, name="scores"):
-    """Scores as a C-contiguous float32/float64 2-d array without NaN."""
+def _as_scores(scores, name="scores"):
+    """Scores as a C-contiguous float32/float64 2-d array (NaN not checked: see _check_scores)."""
     S = np.asarray(scores)
     if S.ndim != 2:
         raise DataError(f"{name} must be 2-d (n_rows, n_items), got shape {S.shape}")
@@ -48,11 +48,21 @@ def _check_scores(scores, name="scores"):
                 or S.dtype == np.bool_):
             raise DataError(f"{name} must be numeric, got dtype {S.dtype}")
         S = S.astype(np.float64)
-    S = np.ascontiguousarray(S)
+    return np.ascontiguousarray(S)
+
+
+def _raise_nan(S, name="scores"):
+    """Raise the DataError naming the first NaN entry of ``S`` (which has one)."""
+    r, j = np.argwhere(np.isnan(S))[0]
+    raise DataError(f"{name}[{r}, {j}] is NaN; scores must not be NaN "
+                    "(NaN has no place in a ranking)")
+
+
+def _check_scores(scores, name="scores"):
+    """Scores as a C-contiguous float32/float64 2-d array without NaN."""
+    S = _as_scores(scores, name)
     if S.size and np.isnan(S.min()):                 # min propagates NaN; no temporary
-        r, j = np.argwhere(np.isnan(S))[0]
-        raise DataError(f"{name}[{r}, {j}] is NaN; scores must not be NaN "
-                        "(NaN has no place in a ranking)")
+        _raise_nan(S, name)
     return S
 
 
@@ -179,6 +189,8 @@ def _top_k_numpy(S, k, ex_indptr, ex_indices):
 
 
 def _top_k_numba(S, k, ex_indptr, ex_indices):
+    from numba import parallel_chunksize
+
     from .kernels.topk import top_k_rows
 
     n_rows, n_items = S.shape
@@ -188,7 +200,8 @@ def _top_k_numba(S, k, ex_indptr, ex_indices):
         items.fill(-1)
         out.fill(-np.inf)
         return items, out
-    top_k_rows(S, min(k, n_items), ex_indptr, ex_indices, items, out)
+    with parallel_chunksize(16):         # rows to whichever thread is free (results per row)
+        top_k_rows(S, min(k, n_items), ex_indptr, ex_indices, items, out)
     return items, out
 
 

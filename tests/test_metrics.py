@@ -1,18 +1,21 @@
 """Ranking metrics against hand-computed values, AUC kernels, and evaluate()."""
 import logging
 
+import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from minigraphrec.data import Interactions
 from minigraphrec.errors import DataError
+from minigraphrec.kernels.eval_rank import rank_rows
 from minigraphrec.kernels.topk import auc_rows
 from minigraphrec.metrics import (
     METRICS, auc_from_scores, coverage_at_k, evaluate, hit_matrix, hit_rate_at_k,
     item_self_information, map_at_k, mrr_at_k, ndcg_at_k, novelty_at_k, precision_at_k,
     recall_at_k,
 )
+from minigraphrec.metrics import _rank_rows_numpy
 from minigraphrec.models.base import Recommender
 from minigraphrec.models.popularity import Popularity
 from minigraphrec.rank import canonical_csr, csr_arrays
@@ -349,3 +352,122 @@ def test_evaluate_rejects_nan_scores():
     user0 = Interactions([0], [int(test.items[test.users == 0][0])], n_users=40, n_items=30)
     with pytest.raises(DataError, match=r"model.score\(users\)\[0, 0\] is NaN"):
         evaluate(model, user0)
+
+
+# ------------------------------------- the evaluation kernel (top-k + AUC)
+def _rank_rows_case(rng, n, n_items, dtype, ties):
+    """Scores with ties, ±inf, excluded items and test items (some of them excluded)."""
+    if ties:
+        S = rng.integers(-3, 4, size=(n, n_items)).astype(dtype)
+    else:
+        S = rng.standard_normal((n, n_items)).astype(dtype)
+    S[rng.random(S.shape) < 0.05] = -np.inf
+    S[rng.random(S.shape) < 0.02] = np.inf
+    E = rng.random((n, n_items)) < 0.5 * rng.random((n, 1)) ** 2
+    T = rng.random((n, n_items)) < 0.3 * rng.random((n, 1)) ** 2
+    if n > 2:
+        E[0] = True                                      # a row with every item excluded
+        T[1] = True                                      # a row with no negative
+    E, T = sp.csr_matrix(E), sp.csr_matrix(T)
+    return S, canonical_csr(E, S.shape, "E"), canonical_csr(T, S.shape, "T")
+
+
+def _run_rank_rows(S, K, E, T, scan_max, with_auc=True):
+    n = S.shape[0]
+    items = np.full((n, K), -7, dtype=np.int64)
+    auc = np.full(n, -7.0)
+    n_nan = np.full(n, -7, dtype=np.int64)
+    rank_rows(S, min(K, S.shape[1]), *csr_arrays(E), *csr_arrays(T), with_auc, scan_max,
+              items, auc, n_nan)
+    return items, auc, n_nan
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rank_rows_kernel_equals_reference(dtype):
+    """Top-k and AUC of the fused kernel equal the NumPy reference, on both AUC paths."""
+    rng = np.random.default_rng(5)
+    # small rows with many ties, then rows long enough for the kernel's chunks
+    # (64 items) and spans (4096 items) to matter
+    shapes = [(int(rng.integers(2, 30)), int(rng.integers(1, 60))) for _ in range(25)]
+    shapes += [(6, 300), (4, 5000), (3, 9000)]
+    all_auc = []
+    for trial, (n, n_items) in enumerate(shapes):
+        S, E, T = _rank_rows_case(rng, n, n_items, dtype, ties=trial % 2 == 0)
+        ref_auc = auc_from_scores(S, T, E, backend="numpy")
+        # scan_max 0: every row merges; 3: rows of both kinds; 10_000: every row scans
+        for K, scan_max in ((7, 0), (7, 3), (7, 10_000), (1, 3), (n_items + 3, 3)):
+            ref_items, _ = _rank_rows_numpy(S, K, E, T, False)
+            items, auc, n_nan = _run_rank_rows(S, K, E, T, scan_max)
+            msg = f"trial {trial}, K={K}, scan_max={scan_max}"
+            np.testing.assert_array_equal(items, ref_items, err_msg=msg)
+            np.testing.assert_array_equal(auc, ref_auc, err_msg=msg)
+            np.testing.assert_array_equal(n_nan, 0)
+        all_auc.append(ref_auc)
+    # the cases are not trivial: many defined AUCs, spread out, and undefined ones
+    all_auc = np.concatenate(all_auc)
+    assert np.isfinite(all_auc).sum() > 100 and np.nanstd(all_auc) > 0.1
+    assert np.isnan(all_auc).sum() > 10
+
+
+def test_rank_rows_without_auc_and_nan_counts():
+    rng = np.random.default_rng(6)
+    S, E, T = _rank_rows_case(rng, 8, 200, np.float64, ties=False)
+    S[3, 5] = np.nan
+    S[3, 150] = np.nan
+    S[6, int(E[6].indices[0]) if E[6].nnz else 0] = np.nan      # NaN at an excluded item
+    items, auc, n_nan = _run_rank_rows(S, 4, E, T, 10, with_auc=False)
+    np.testing.assert_array_equal(auc, -7.0)                      # untouched
+    np.testing.assert_array_equal(n_nan, [0, 0, 0, 2, 0, 0, 1, 0])
+    ok = np.array([0, 1, 2, 4, 5, 7])
+    ref_items, _ = _rank_rows_numpy(S[ok], 4, E[ok], T[ok], False)
+    np.testing.assert_array_equal(items[ok], ref_items)
+
+
+def test_rank_rows_same_result_on_one_and_two_threads():
+    rng = np.random.default_rng(7)
+    S, E, T = _rank_rows_case(rng, 64, 500, np.float32, ties=True)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = _run_rank_rows(S, 15, E, T, 2)
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        two = _run_rank_rows(S, 15, E, T, 2)
+    finally:
+        numba.set_num_threads(before)
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+
+
+class _Float32Scores(Recommender):
+    """Scores ``U[users] @ Vᵀ`` in float32, rounded so that ties are common."""
+
+    def __init__(self, U, V, R):
+        self.U, self.V, self.R_ = U, V, R
+        self.n_users_, self.n_items_ = R.shape
+
+    def _score_batch(self, users):
+        return np.round(self.U[users] @ self.V.T, 1)               # (b, n_items) float32
+
+
+def test_evaluate_numba_equals_numpy_on_a_long_float32_catalogue():
+    rng = np.random.default_rng(8)
+    n_users, n_items = 50, 6000
+    R = sp.csr_matrix(rng.random((n_users, n_items)) < 0.01)
+    model = _Float32Scores(rng.standard_normal((n_users, 8)).astype(np.float32),
+                           rng.standard_normal((n_items, 8)).astype(np.float32), R)
+    users, items = np.nonzero((rng.random((n_users, n_items)) < 0.004) & ~R.toarray())
+    test = Interactions(users, items, n_users=n_users, n_items=n_items)
+    ref = evaluate(model, test, k=(5, 20), backend="numpy", batch_size=64)
+    for batch_size in (None, 7):
+        assert evaluate(model, test, k=(5, 20), batch_size=batch_size) == ref
+    assert 0.3 < ref["auc"] < 0.7
+
+
+def test_evaluate_rejects_nan_at_an_excluded_item():
+    model, train, test = _random_problem(4)
+    u = int(test.users[0])
+    seen = int(train.items[train.users == u][0])
+    model.S[u, seen] = np.nan
+    for backend in ("numba", "numpy"):
+        with pytest.raises(DataError, match=rf"model.score\(users\)\[\d+, {seen}\] is NaN"):
+            evaluate(model, test, backend=backend)

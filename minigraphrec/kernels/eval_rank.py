@@ -1,0 +1,168 @@
+r"""numba kernel for evaluation: top-k, exact AUC counts and a NaN check in one visit per row.
+
+Raw arrays only, no validation: :func:`minigraphrec.metrics.evaluate` checks
+the inputs (C-contiguous float32/float64 scores, canonical CSR rows with
+sorted, duplicate-free int64 indices) and holds the NumPy reference this
+kernel is tested against (``metrics._rank_rows_numpy``: the reference top-k
+of :func:`minigraphrec.rank.top_k` and the reference AUC of
+:func:`minigraphrec.metrics.auc_from_scores`).
+
+Why one kernel: with full ranking a score block is ``b × n_items`` numbers
+and everything after the scoring product is a pass over it. Done as three
+separate steps (NaN check, top-k, AUC) the block streams from memory three
+times. Here one thread takes one row: one pass keeps its top k and counts
+its NaN (``topk._top_k_row``), then the AUC scans read the row again from
+the core's cache (41k float32 scores are 160 KB); the block is read from
+memory once.
+
+Order and counts are those of :mod:`minigraphrec.kernels.topk` (item ``a``
+ranks before ``b`` when ``s_a > s_b``, or ``s_a == s_b`` and ``a < b``;
+``-inf`` and excluded items are not candidates) and the AUC is the same
+exact Mann–Whitney count (twice the count accumulated as an int64). Rows
+run in parallel (``prange``); each row is computed by one thread from its
+own inputs into its own outputs, so results do not depend on the thread
+count.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .topk import _count_not_above, _is_in, _sift_down, _sift_up, _top_k_row
+
+__all__ = ["rank_rows"]
+
+#: items counted at once by the AUC scan: counts within a span stay below
+#: 2 * 4096 < 2^24, so summing them in float32 is exact
+_SPAN = 4096
+
+
+# The counting loops below add 1 or 0 in the scores' own dtype, as
+# ``topk._n_not_below`` does and for the same reason (vector lanes); over a span
+# each partial sum is an integer below 2^24, so the counts are exact.
+
+@njit(fastmath={"reassoc"}, cache=True)
+def _twice_below(row, start, stop, x, one, zero):
+    """``Σ_{j in [start, stop)} ([row[j] < x] + [row[j] <= x])``, i.e. 2·less + equal."""
+    seg = row[start:stop]          # see topk._n_not_below
+    acc = zero
+    for j in range(seg.shape[0]):
+        v = seg[j]
+        acc += (one if v < x else zero) + (one if v <= x else zero)
+    return acc
+
+
+@njit(cache=True)
+def _twice_u_row(row, ex_indices, e0, e1, pos_indices, q0, q1, pos_s, m, scan_max, one, zero):
+    r"""Twice the Mann–Whitney count ``2 Σ_t Σ_n ([s_t > s_n] + ½[s_t = s_n])`` of one row.
+
+    ``pos_s[:m]``: the sorted scores of the row's non-excluded positives.
+    Scan (``m <= scan_max``): per positive, one vector pass over the row
+    counts the items below and equal to it, then the excluded items and the
+    positives are subtracted (short lists). Merge (more positives): every
+    negative is placed among the sorted positives by one binary search (and
+    a step back over the positives it ties with).
+    """
+    n_items = row.shape[0]
+    twice_u = 0
+    if m <= scan_max:
+        for t in range(m):
+            x = pos_s[t]
+            for c0 in range(0, n_items, _SPAN):       # all items, vectorised
+                twice_u += int(_twice_below(row, c0, min(c0 + _SPAN, n_items), x, one, zero))
+            for e in range(e0, e1):                   # minus the excluded items
+                v = row[ex_indices[e]]
+                twice_u -= (v < x) + (v <= x)
+            for u in range(m):                        # minus the positives
+                twice_u -= (pos_s[u] < x) + (pos_s[u] <= x)
+    else:
+        e = e0
+        q = q0
+        for j in range(n_items):
+            while e < e1 and ex_indices[e] < j:
+                e += 1
+            if e < e1 and ex_indices[e] == j:
+                continue                              # excluded
+            while q < q1 and pos_indices[q] < j:
+                q += 1
+            if q < q1 and pos_indices[q] == j:
+                continue                              # a positive
+            s = row[j]
+            not_above = _count_not_above(pos_s[:m], s)    # positives with s_t <= s
+            below = not_above                         # positives with s_t < s
+            while below > 0 and pos_s[below - 1] == s:
+                below -= 1
+            twice_u += 2 * (m - not_above) + (not_above - below)
+    return twice_u
+
+
+@njit(parallel=True, cache=True)
+def rank_rows(S, k_heap, ex_indptr, ex_indices, pos_indptr, pos_indices, with_auc, scan_max,
+              items_out, auc_out, nan_out):
+    r"""Per row of ``S``: the ``k_heap`` best non-excluded items, the exact AUC, NaN count.
+
+    Parameters
+    ----------
+    S : float32 or float64 (n_rows, n_items), C-contiguous
+    k_heap : int, ``1 <= k_heap <= min(n_items, items_out.shape[1])``
+    ex_indptr, ex_indices : int64
+        CSR rows of the excluded items (training items); each row's indices
+        sorted ascending, duplicate-free, in ``0..n_items-1``.
+    pos_indptr, pos_indices : int64
+        CSR rows of the positives (test items), same form. Read only when
+        ``with_auc``.
+    with_auc : bool
+    scan_max : int
+        Rows with at most this many positives count the AUC by scans, the
+        others by merging (same counts, see ``_twice_u_row``).
+    items_out : int64 (n_rows, K), K >= k_heap
+        The kept items best first, then ``-1`` in the slots no candidate fills.
+    auc_out : float64 (n_rows,)
+        With ``with_auc``: ``2U / (2 m n_neg)``, ``m`` the non-excluded
+        positives, ``n_neg`` the items neither excluded nor positive; NaN
+        where ``m == 0`` or ``n_neg == 0``. Untouched otherwise.
+    nan_out : int64 (n_rows,)
+        The number of NaN scores in the row (excluded items included). A
+        row with a NaN has meaningless other outputs; the caller raises.
+    """
+    n_rows, n_items = S.shape
+    k_out = items_out.shape[1]
+    unit = np.ones(2, dtype=S.dtype)
+    unit[1] = 0
+    one, zero = unit[0], unit[1]                      # 1 and 0 in the scores' dtype
+    for r in prange(n_rows):
+        row = S[r]
+        e0 = ex_indptr[r]
+        e1 = ex_indptr[r + 1]
+        heap_s = np.empty(k_heap, dtype=S.dtype)
+        heap_i = np.empty(k_heap, dtype=np.int64)
+        size, n_nan = _top_k_row(row, k_heap, ex_indices, e0, e1, heap_s, heap_i, one, zero)
+        nan_out[r] = n_nan
+        n_found = size
+        for t in range(n_found - 1, -1, -1):          # pop the worst into the last free slot
+            items_out[r, t] = heap_i[0]
+            size -= 1
+            heap_s[0] = heap_s[size]
+            heap_i[0] = heap_i[size]
+            _sift_down(heap_s, heap_i, size, 0)
+        for t in range(n_found, k_out):
+            items_out[r, t] = -1
+        if not with_auc:
+            continue
+        q0 = pos_indptr[r]
+        q1 = pos_indptr[r + 1]
+        pos_s = np.empty(q1 - q0, dtype=S.dtype)
+        m = 0
+        for q in range(q0, q1):
+            j = pos_indices[q]
+            if not _is_in(ex_indices, e0, e1, j):
+                pos_s[m] = row[j]
+                m += 1
+        n_neg = n_items - (e1 - e0) - m
+        if m == 0 or n_neg == 0 or n_nan > 0:
+            auc_out[r] = np.nan
+            continue
+        pos_s[:m] = np.sort(pos_s[:m])
+        twice_u = _twice_u_row(row, ex_indices, e0, e1, pos_indices, q0, q1, pos_s, m,
+                               scan_max, one, zero)
+        auc_out[r] = twice_u / (2.0 * m * n_neg)
