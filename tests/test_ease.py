@@ -94,6 +94,7 @@ def test_memory_guard():
     (dict(l2=0.0), "l2"), (dict(l2=-1.0), "l2"), (dict(l2=np.nan), "l2"),
     (dict(l2="big"), "l2"), (dict(l2=True), "l2"),
     (dict(max_items=0), "max_items"), (dict(max_items=2.5), "max_items"),
+    (dict(block_size=0), "block_size"), (dict(block_size=None), "block_size"),
 ])
 def test_bad_hyperparameters(params, match):
     train, _ = random_train(5)
@@ -115,3 +116,18 @@ def test_save_and_load_round_trip(tmp_path):
     model.save(tmp_path / "ease.npz")
     again = load(tmp_path / "ease.npz")
     np.testing.assert_array_equal(again.score(np.arange(25)), model.score(np.arange(25)))
+
+
+@pytest.mark.parametrize("block_size", [1, 3, 7, 2048])
+def test_tiled_inverse_equals_the_plain_cholesky_solve(block_size):
+    # the reference EASE code: P = cho_solve(cho_factor(G + λI), I), one LAPACK call each
+    import scipy.linalg as sla
+    train, R = random_train(7, n_users=60, n_items=17, density=0.3)
+    l2 = 4.0
+    G = R.T @ R + l2 * np.eye(17)
+    P = sla.cho_solve(sla.cho_factor(G), np.eye(17))
+    B_ref = -P / np.diag(P)[None, :]
+    np.fill_diagonal(B_ref, 0.0)
+    B = EASE(l2=l2, block_size=block_size).fit(train).B_
+    np.testing.assert_allclose(B, B_ref, rtol=0, atol=1e-13 * np.abs(B_ref).max())
+    assert np.all(np.diag(B) == 0.0)

@@ -130,7 +130,9 @@ def test_same_seed_same_scores(solver):
     np.testing.assert_array_equal(a.score(users), b.score(users))
 
 
-def test_numba_backend_equals_numpy():
+def test_numba_backend_equals_numpy(monkeypatch):
+    from minigraphrec.models import gfcf
+    monkeypatch.setattr(gfcf, "_ITEM_FILTER_PRODUCTS", 0)          # the backend's product path
     train, _ = random_train(6)
     users = np.arange(30)
     a = GFCF(n_factors=5, svd_solver="dense", dtype="float64", backend="numpy").fit(train)
@@ -181,3 +183,24 @@ def test_save_and_load_round_trip(tmp_path):
     again = load(tmp_path / "gfcf.npz")
     users = np.arange(30)
     np.testing.assert_array_equal(again.score(users), model.score(users))
+
+
+@pytest.mark.parametrize("dtype,rtol", [("float64", 1e-12), ("float32", 2e-5)])
+def test_sparse_item_filter_and_transposed_product_agree(dtype, rtol, monkeypatch):
+    # the linear term two ways: r_u (R̃ᵀR̃) through the sparse filter, or R̃ᵀ(R̃ r_uᵀ)
+    from minigraphrec.models import gfcf
+    rng = np.random.default_rng(11)
+    R = (rng.random((40, 30)) < 0.15).astype(float)
+    R[5] = 0.0                                                     # a user with no item
+    u, i = np.nonzero(R)
+    train = Interactions(u, i, n_users=40, n_items=30)
+    with_filter = GFCF(alpha=0.3, n_factors=6, dtype=dtype).fit(train)
+    assert with_filter._item_filter is not None
+    monkeypatch.setattr(gfcf, "_ITEM_FILTER_PRODUCTS", 0)          # forbid the filter
+    without = GFCF(alpha=0.3, n_factors=6, dtype=dtype).fit(train)
+    assert without._item_filter is None
+    users = np.arange(40)
+    expected = dense_gfcf(R, 0.3, 6)
+    np.testing.assert_allclose(with_filter.score(users), expected, rtol=rtol, atol=rtol * 1e-1)
+    np.testing.assert_allclose(without.score(users), expected, rtol=rtol, atol=rtol * 1e-1)
+    np.testing.assert_array_equal(with_filter.score([5]), 0.0)

@@ -30,10 +30,16 @@ user or item with at least one training interaction:
 * An item with no training interaction gets ``D_I^{1/2} = 0`` (the
   reference divides by its ``D^{-1/2} = 0`` and produces inf·0 = NaN):
   its score is 0 from both terms, as for a user with no training items.
-* Nothing of size (n_items, n_items) is formed. The linear term is
-  computed per user batch as ``(r_u R̃ᵀ) R̃`` with sparse products, the
-  ideal term as ``((r_u D_I^{-1/2}) V)(Vᵀ D_I^{1/2})``: memory is
-  ``O(nnz(R) + k·n_items + batch·(n_users + n_items))``.
+* Nothing dense of size (n_items, n_items) is formed. The ideal term is
+  computed per user batch as ``((r_u D_I^{-1/2}) V)(Vᵀ D_I^{1/2})``; the
+  linear term as ``r_u F`` with ``F = R̃ᵀR̃`` kept *sparse* when that is
+  small and cheaper (sparse catalogues: ``F`` has few nonzeros per row),
+  else as ``(r_u R̃ᵀ) R̃`` with a sparse and a sparse-times-dense product:
+  memory is ``O(nnz(R) + nnz(F) + k·n_items + batch·(n_users + n_items))``.
+  Where the time goes (measured, ``benchmarks/bench_catalogues.py``): on
+  large sparse catalogues the fit is almost all ARPACK's truncated SVD,
+  and scoring is dominated by the ideal term's dense product
+  (``2 k n_items`` flops per user).
 * The singular vectors come from ARPACK / PROPACK (via
   ``scipy.sparse.linalg.svds``, seeded), a dense LAPACK SVD, or our own
   randomized subspace iteration, instead of SVDLIBC (``sparsesvd``). When
@@ -55,6 +61,8 @@ __all__ = ["GFCF", "normalized_interactions", "top_right_singular_vectors"]
 
 SVD_SOLVERS = ("auto", "dense", "arpack", "propack", "randomized")
 _ADD_BLOCK = 256          # item columns per step of the blocked transposed add
+#: largest Σ_u d_u² (products, and bound on the nonzeros) of a sparse R̃ᵀR̃ kept for scoring
+_ITEM_FILTER_PRODUCTS = 1 << 25
 
 
 def _inv_sqrt(d):
@@ -304,11 +312,34 @@ class GFCF(Recommender):
         """Derive the scoring arrays from the fitted attributes (after fit or io.load)."""
         dtype = np.dtype(self.dtype)
         self._R_tilde_T = self.R_tilde_.T.tocsr()                         # (n_items, n_users)
+        self._item_filter = self._sparse_item_filter()                    # (n_items, n_items)
         self._R_scoring = self.R_.astype(dtype)                           # (n_users, n_items)
         d_items, V = self.d_items_, self.V_
         self._V_in = (_inv_sqrt(d_items)[:, None] * V).astype(dtype)      # (n_items, k) D^-1/2 V
         self._V_out = np.ascontiguousarray((V * np.sqrt(d_items)[:, None]).T,
                                            dtype=dtype)                 # (k, n_items) Vᵀ D^1/2
+
+    def _sparse_item_filter(self):
+        r"""``R̃ᵀR̃`` as a sparse matrix when it is small and cheap to use, else None.
+
+        Forming it costs ``Σ_u d_u²`` multiply-adds (also a bound on its
+        nonzeros): allowed up to :data:`_ITEM_FILTER_PRODUCTS`. Scoring
+        all users through it costs ``Σ_i d_i · nnz(row i)`` sparse
+        multiply-adds, against ``nnz(R) · n_users`` dense ones for the
+        transposed product of :meth:`_linear_T`; the cheaper one is used
+        (on sparse catalogues, the filter: a few hundred products per user).
+        """
+        R_t = self.R_tilde_
+        d_users = np.diff(R_t.indptr).astype(np.float64)
+        if float(d_users @ d_users) > _ITEM_FILTER_PRODUCTS:
+            return None
+        F = sp.csr_matrix(self._R_tilde_T @ R_t)                          # (n_items, n_items)
+        F.sort_indices()
+        d_items = np.diff(self._R_tilde_T.indptr).astype(np.float64)
+        cost_filter = float(d_items @ np.diff(F.indptr))
+        if cost_filter > float(R_t.nnz) * R_t.shape[0]:
+            return None
+        return F
 
     def _linear_T(self, R_b):
         r"""The linear term, transposed: ``R̃ᵀ (R̃ R_bᵀ)``, shape (n_items, b).
@@ -326,12 +357,17 @@ class GFCF(Recommender):
     def _score_batch(self, users):
         r"""GF-CF scores of ``users``: (len(users), n_items) in ``dtype``, C-ordered."""
         R_b = self._R_scoring[users]                                      # (b, n_items) binary
-        linear_T = self._linear_T(R_b)                                    # (n_items, b)
         if self.alpha > 0:
             S = np.asarray((R_b @ self._V_in) @ self._V_out)              # (b, k) @ (k, n_items)
             S *= self.alpha
         else:
-            S = np.zeros((users.shape[0], self.n_items_), dtype=linear_T.dtype)
+            S = np.zeros((users.shape[0], self.n_items_), dtype=self._R_scoring.dtype)
+        if self._item_filter is not None:
+            linear = sp.csr_matrix(R_b @ self._item_filter)               # (b, n_items) sparse
+            rows = np.repeat(np.arange(users.shape[0]), np.diff(linear.indptr))
+            S[rows, linear.indices] += linear.data                        # pairs are distinct
+            return S
+        linear_T = self._linear_T(R_b)                                    # (n_items, b)
         # S += linear_T.T, by column blocks: a plain transposed add strides through memory
         # and was measured 2x slower on (512, 41k) float32 batches
         for j in range(0, S.shape[1], _ADD_BLOCK):

@@ -175,8 +175,10 @@ class Hybrid(Recommender):
     ----------
     weights_ : ndarray float64 (n_models,), summing to 1
     models_ : list of the fitted components (the objects of ``models``)
-    grid_ : ndarray (n_grid, n_models), grid_scores_ : ndarray (n_grid,)
-        The weight vectors tried and their validation metric (tuning only).
+    grid_ : ndarray (n_grid, n_models)
+        The weight vectors tried (tuning only).
+    grid_scores_ : ndarray (n_grid,)
+        Their validation metric (tuning only).
     R_ : csr_matrix (n_users, n_items), binary training matrix
     n_users_, n_items_ : int
 

@@ -45,11 +45,17 @@ constant along a row, and cosine divides it out, so BM25 + cosine with
 ``shrink=0`` ranks exactly like TF-IDF + cosine. BM25's length normalisation
 only acts with ``similarity="dot"`` (implicit's choice) or ``shrink > 0``.
 
-Memory. The similarity is never held as a dense square matrix: rows are
-processed ``block_size`` at a time (a dense (block_size, n) slab of ``X_blk
-Xᵀ``), pruned to the top k at once, and only the kept entries are stored,
-so the fitted ``similarity_`` has at most ``k`` entries per row. Scoring goes
-by user batches (``recommend`` and ``evaluate`` batch already).
+Memory and time. The similarity is never dense: rows are processed by
+blocks as the *sparse* product ``X_blk Xᵀ`` (only pairs sharing a column
+exist in it; on real catalogues most pairs share none), scaled, and pruned
+to the top k directly on its CSR rows by a numba kernel
+(:func:`csr_top_k`), so fitting costs a small multiple of the sparse product
+``X Xᵀ`` and the fitted ``similarity_`` has at most ``k`` entries per row.
+(An earlier version densified each block and ran ``np.partition`` on rows
+that were mostly zeros: on a 17,000-item synthetic catalogue, measured in one
+run, 78 s against 0.7 s now, for the same matrix bit for bit; ``Rᵀ R`` alone
+took 0.3 s.)
+Scoring goes by user batches (``recommend`` and ``evaluate`` batch already).
 """
 from __future__ import annotations
 
@@ -58,12 +64,13 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
+from ..errors import check_backend
 from .base import Recommender
 
-__all__ = ["ItemKNN", "UserKNN", "tfidf_weight", "bm25_weight", "topk_similarity"]
+__all__ = ["ItemKNN", "UserKNN", "tfidf_weight", "bm25_weight", "topk_similarity", "csr_top_k"]
 
-#: floats in one dense block of similarities (32 MiB in float64)
-_BLOCK_FLOATS = 1 << 22
+#: multiply-adds (so also an upper bound of the stored products) per block of ``X_blk Xᵀ``
+_BLOCK_PRODUCTS = 1 << 24
 
 
 # ------------------------------------------------------------------ weighting
@@ -168,25 +175,102 @@ def _check_similarity_args(k_neighbors, similarity, shrink, block_size):
         raise ValueError(f"block_size must be a positive integer or None, got {b!r}")
 
 
-def _top_k_mask(D, k):
-    r"""Boolean mask of the ``k`` largest positive entries of each row of ``D``.
+def csr_top_k(S, k, backend="numba"):
+    r"""Keep the ``k`` largest positive entries of each row of a sparse matrix.
 
-    Ties at the cut go to the smaller column index, so the result does not
-    depend on how ``np.partition`` orders equal values.
+    In each row, the entries with value ``> 0`` are ranked by value, larger
+    first, ties to the smaller column index; the first ``min(k, #positive)``
+    are kept, the rest (and every entry ``<= 0``) dropped.
+
+    Parameters
+    ----------
+    S : scipy sparse, shape (n_rows, n_cols), float
+        Duplicates are summed first.
+    k : int >= 1
+    backend : {"numba", "numpy"}
+        The parallel kernel :func:`minigraphrec.kernels.csr_topk.row_top_k`,
+        or the reference below (one ``np.lexsort`` over all entries); both
+        keep the same entries with the same values.
+
+    Returns
+    -------
+    T : csr_matrix, shape of ``S``, dtype of ``S`` (float64 for integers)
+        At most ``k`` entries per row, all positive, sorted indices.
     """
-    n = D.shape[1]
-    if k >= n:
-        return D > 0
-    kth = np.partition(D, n - k, axis=1)[:, n - k]                        # (b,) k-th largest
-    above = D > kth[:, None]                                              # (b, n)
-    tied = D == kth[:, None]                                              # (b, n)
-    room = k - above.sum(axis=1)                                          # (b,) slots left for ties
-    keep = above | (tied & (np.cumsum(tied, axis=1) <= room[:, None]))
-    keep &= D > 0
-    return keep
+    check_backend(backend)
+    if not sp.issparse(S):
+        raise TypeError(f"S must be a scipy sparse matrix, got {type(S).__name__}")
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    S = sp.csr_matrix(S)
+    if S.dtype.kind != "f":
+        S = S.astype(np.float64)
+    if not S.has_canonical_format:
+        S = S.copy()
+        S.sum_duplicates()
+    return _csr_top_k(S, int(k), backend)
 
 
-def topk_similarity(X, k_neighbors=100, similarity="cosine", shrink=0.0, block_size=None):
+def _csr_top_k(S, k, backend):
+    """:func:`csr_top_k` on a float CSR without duplicate entries (indices in any order)."""
+    n_rows = S.shape[0]
+    if backend == "numpy":
+        rows = np.repeat(np.arange(n_rows), np.diff(S.indptr))            # (nnz,)
+        positive = S.data > 0
+        r, c, v = rows[positive], S.indices[positive], S.data[positive]
+        order = np.lexsort((c, -v, r))              # by row, then value desc, then column
+        r, c, v = r[order], c[order], v[order]
+        first = np.searchsorted(r, r, side="left")                        # row start of each
+        keep = (np.arange(r.shape[0]) - first) < k                        # rank within row < k
+        T = sp.csr_matrix((v[keep], (r[keep], c[keep])), shape=S.shape, dtype=S.dtype)
+        T.sort_indices()
+        return T
+    from ..kernels.csr_topk import row_keep_counts, row_top_k
+
+    indptr = S.indptr.astype(np.int64)
+    indices = S.indices.astype(np.int64)
+    counts = row_keep_counts(indptr, S.data, int(min(k, S.shape[1] + 1)))  # (n_rows,)
+    out_indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(counts, out=out_indptr[1:])
+    nnz = int(out_indptr[-1])
+    out_indices = np.empty(nnz, dtype=np.int64)
+    out_data = np.empty(nnz, dtype=S.dtype)
+    row_top_k(indptr, indices, S.data, int(min(k, S.shape[1] + 1)), out_indptr, out_indices,
+              out_data)
+    idx_dtype = np.int32 if max(nnz, S.shape[1]) < 2**31 else np.int64
+    T = sp.csr_matrix((out_data, out_indices.astype(idx_dtype), out_indptr.astype(idx_dtype)),
+                      shape=S.shape)
+    T.has_sorted_indices = True
+    return T
+
+
+def _row_blocks(X, XT, block_size):
+    r"""Row ranges ``(start, stop)`` of ``X`` for the blocked product ``X_blk Xᵀ``.
+
+    With ``block_size`` given, fixed blocks of that many rows. Otherwise
+    blocks of bounded work: row ``a`` of ``X Xᵀ`` costs ``Σ_{t ∈ x_a} nnz(xᵀ_t)``
+    multiply-adds and has at most that many nonzeros; a block gathers rows
+    until :data:`_BLOCK_PRODUCTS` is reached (at least one row per block).
+    """
+    n = X.shape[0]
+    if block_size is not None:
+        return [(s, min(s + block_size, n)) for s in range(0, n, block_size)]
+    df = np.diff(XT.indptr)                                               # (m,) column counts
+    rows = np.repeat(np.arange(n), np.diff(X.indptr))                     # (nnz,)
+    work = np.bincount(rows, weights=df[X.indices], minlength=n)          # (n,)
+    cum = np.cumsum(work)                                                 # (n,)
+    blocks, start = [], 0
+    while start < n:
+        base = cum[start - 1] if start else 0
+        stop = int(np.searchsorted(cum, base + _BLOCK_PRODUCTS, side="right"))
+        stop = min(max(stop, start + 1), n)
+        blocks.append((start, stop))
+        start = stop
+    return blocks
+
+
+def topk_similarity(X, k_neighbors=100, similarity="cosine", shrink=0.0, block_size=None,
+                    backend="numba"):
     r"""Pruned pairwise similarity between the rows of a sparse matrix.
 
     .. math::
@@ -196,6 +280,11 @@ def topk_similarity(X, k_neighbors=100, similarity="cosine", shrink=0.0, block_s
     then ``S_aa = 0`` and each row keeps its ``k_neighbors`` largest positive
     entries (ties at the cut: smaller column index first). A zero row has
     zero similarity to everything (``0 / 0`` is taken as 0).
+
+    How: by blocks of rows, the sparse product ``X_blk Xᵀ`` (only pairs
+    that share a column are ever formed: most of a real catalogue's pairs
+    share none), the cosine scaling on its stored values, then
+    :func:`csr_top_k` on its CSR rows. Nothing of size (block, n) is dense.
 
     Parameters
     ----------
@@ -207,7 +296,11 @@ def topk_similarity(X, k_neighbors=100, similarity="cosine", shrink=0.0, block_s
     shrink : float >= 0
         ``λ`` above; only with ``"cosine"``.
     block_size : int, optional
-        Rows per dense block; default ``max(1, 2**22 // n)`` (a 32 MiB slab).
+        Rows per block of the product. Default: blocks of at most
+        :data:`_BLOCK_PRODUCTS` multiply-adds (a few hundred MB at most).
+        The result does not depend on it.
+    backend : {"numba", "numpy"}
+        Of :func:`csr_top_k`.
 
     Returns
     -------
@@ -219,30 +312,26 @@ def topk_similarity(X, k_neighbors=100, similarity="cosine", shrink=0.0, block_s
     if not sp.issparse(X):
         raise TypeError(f"X must be a scipy sparse matrix, got {type(X).__name__}")
     _check_similarity_args(k_neighbors, similarity, shrink, block_size)
+    check_backend(backend)
     X = sp.csr_matrix(X, dtype=np.float64)
     n = X.shape[0]
     k = n if k_neighbors is None else int(k_neighbors)
-    if block_size is None:
-        block_size = max(1, _BLOCK_FLOATS // max(n, 1))
     XT = X.T.tocsr()                                                      # (m, n)
     if similarity == "cosine":
         norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())    # (n,)
-    rows, cols, vals = [], [], []
-    for start in range(0, n, block_size):
-        stop = min(start + block_size, n)
-        D = (X[start:stop] @ XT).toarray()                                # (b, n) dot products
+    parts = []
+    for start, stop in _row_blocks(X, XT, block_size):
+        D = sp.csr_matrix(X[start:stop] @ XT)                             # (b, n) sparse dots
+        rows = np.repeat(np.arange(start, stop), np.diff(D.indptr))       # (nnz_b,) global row
         if similarity == "cosine":
-            denom = norms[start:stop, None] * norms[None, :] + shrink     # (b, n)
-            np.divide(D, denom, out=D, where=denom > 0)
-            D[denom <= 0] = 0.0
-        D[np.arange(stop - start), np.arange(start, stop)] = 0.0          # no self-similarity
-        r, c = np.nonzero(_top_k_mask(D, k))                              # row-major: sorted
-        rows.append(r + start)
-        cols.append(c)
-        vals.append(D[r, c])
-    if rows:
-        rows, cols, vals = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
-    S = sp.csr_matrix((vals, (rows, cols)), shape=(n, n), dtype=np.float64)
+            denom = norms[rows] * norms[D.indices] + shrink               # (nnz_b,)
+            np.divide(D.data, denom, out=D.data, where=denom > 0)
+            D.data[denom <= 0] = 0.0
+        D.data[rows == D.indices] = 0.0                                   # no self-similarity
+        parts.append(_csr_top_k(D, k, backend))   # (b, n), <= k per row; D has no duplicates
+    if not parts:
+        return sp.csr_matrix((n, n), dtype=np.float64)
+    S = sp.vstack(parts, format="csr")
     S.sort_indices()
     return S
 
@@ -254,7 +343,7 @@ class _NeighbourhoodCF(Recommender):
     _documents = None      # "items" or "users": the rows compared
 
     def __init__(self, k_neighbors=100, shrink=0.0, weighting=None, K1=1.2, B=0.75,
-                 similarity="cosine", block_size=None):
+                 similarity="cosine", block_size=None, backend="numba"):
         self.k_neighbors = k_neighbors
         self.shrink = shrink
         self.weighting = weighting
@@ -262,9 +351,11 @@ class _NeighbourhoodCF(Recommender):
         self.B = B
         self.similarity = similarity
         self.block_size = block_size
+        self.backend = backend
 
     def _check_params(self):
         _check_similarity_args(self.k_neighbors, self.similarity, self.shrink, self.block_size)
+        check_backend(self.backend)
         if self.weighting not in (None, "tfidf", "bm25"):
             raise ValueError(f"weighting must be None, 'tfidf' or 'bm25', got {self.weighting!r}")
         if self.weighting == "bm25":
@@ -281,7 +372,7 @@ class _NeighbourhoodCF(Recommender):
     def _fit_similarity(self, X):
         self.similarity_ = topk_similarity(self._weighted(X), self.k_neighbors,
                                            self.similarity, float(self.shrink),
-                                           self.block_size)
+                                           self.block_size, self.backend)
 
 
 class ItemKNN(_NeighbourhoodCF):
@@ -311,8 +402,11 @@ class ItemKNN(_NeighbourhoodCF):
         BM25 parameters (used with ``weighting="bm25"``).
     similarity : {"cosine", "dot"}
     block_size : int, optional
-        Items per dense similarity block at fit time (memory
-        ``block_size × n_items`` floats); default ``2**22 // n_items``.
+        Items per block of the sparse product at fit time; default: blocks
+        of bounded work (see :func:`topk_similarity`). The model does not
+        depend on it.
+    backend : {"numba", "numpy"}, default "numba"
+        Top-k selection of :func:`csr_top_k` (same model either way).
 
     Attributes
     ----------
@@ -352,7 +446,7 @@ class UserKNN(_NeighbourhoodCF):
     similar to ``u`` (self excluded). Same parameters as :class:`ItemKNN`,
     with users and items swapped: the weighting treats users as documents
     and items as terms (so TF-IDF / BM25 down-weight popular items), and
-    ``block_size`` counts users (memory ``block_size × n_users`` floats).
+    ``block_size`` counts users.
 
     Attributes
     ----------

@@ -1,0 +1,264 @@
+"""Classic and closed-form models on a large catalogue: fit, evaluate, peak memory, cliffs.
+
+The question: does every classic or closed-form model (Popularity, ItemKNN,
+UserKNN, ContentBased, EASE, GF-CF, Hybrid) fit and evaluate a catalogue of
+about 50,000 users x 50,000 items (about 300,000 interactions, popularity
+skewed) on 2 cores, or refuse it up front with a clear message? And the
+three cliffs of issue 10, each as a ratio measured in the same run:
+
+* ItemKNN fit time / time of the sparse product ``Rᵀ R`` it starts from
+  (target: at most 10), interleaved, median of repeats;
+* EASE's tiled SPD inverse (:func:`minigraphrec.linalg.spd_inverse`, immune to
+  the OpenBLAS threaded-Cholesky crash) / the plain ``cho_solve(cho_factor(G),
+  I)`` at a size that does not crash, interleaved, with their max difference;
+* GF-CF evaluate time / the time of its two score products alone (linear
+  filter ``r_u R̃ᵀ R̃`` and ideal low-pass ``(r_u D^{-1/2} V)(Vᵀ D^{1/2})``
+  for every evaluated user), and its fit split into normalisation and SVD.
+
+Each model runs in a subprocess of its own (``--worker``): its peak resident
+memory (``ru_maxrss``) is its own, and a crash is recorded instead of ending
+the benchmark (``--smoke`` runs them in-process on a tiny catalogue). Evaluation: 80/20 random split per user, Recall@20 and
+NDCG@20, full ranking with training items excluded (``mgr.evaluate``).
+
+    python benchmarks/bench_catalogues.py                  # 50k x 50k synthetic
+    python benchmarks/bench_catalogues.py --data ../shared/data/gowalla
+    python benchmarks/bench_catalogues.py --smoke
+"""
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import benchmark_parser, interleaved_times, write_results  # noqa: E402
+
+import minigraphrec as mgr  # noqa: E402
+from minigraphrec.linalg import spd_inverse  # noqa: E402
+
+#: synthetic catalogue per size: n_users, n_items, n_communities
+SIZES = {"smoke": (150, 120, 3), "full": (50000, 50000, 100)}
+#: EASE factorisation comparison size (dense n x n) per size
+EASE_N = {"smoke": 100, "full": 4000}
+MODELS = ("Popularity", "ItemKNN", "UserKNN", "ContentBased", "EASE", "GFCF", "Hybrid")
+K = 20
+CLI_HIDDEN = "internal: run one model in this process"
+
+
+def _peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0   # Linux: KiB
+
+
+def load_catalogue(spec):
+    """(name, train, test) from a spec: ``synthetic:N_USERS:N_ITEMS:N_COMM`` or a folder."""
+    if spec.startswith("synthetic:"):
+        n_users, n_items, n_comm = (int(x) for x in spec.split(":")[1:])
+        data = mgr.datasets.synthetic(n_users=n_users, n_items=n_items, n_communities=n_comm,
+                                      mean_interactions=6, min_interactions=3,
+                                      random_state=0)
+        train, test = mgr.split.random_split(data, test_size=0.2, random_state=0)
+        return f"synthetic {n_users}x{n_items}", train, test
+    folder = Path(spec)
+    train, test = mgr.datasets.load_lightgcn(folder / "train.txt", folder / "test.txt")
+    return folder.name, train, test
+
+
+def make_model(name, train):
+    if name == "Popularity":
+        return mgr.Popularity()
+    if name == "ItemKNN":
+        return mgr.ItemKNN(k_neighbors=100)
+    if name == "UserKNN":
+        return mgr.UserKNN(k_neighbors=100)
+    if name == "ContentBased":
+        if train.item_features is not None:
+            return mgr.ContentBased()
+        # a LightGCN folder has no item features: one-hot of an id bucket, to time the model
+        n_feat = 64
+        F = sp.csr_matrix((np.ones(train.n_items),
+                           (np.arange(train.n_items), np.arange(train.n_items) % n_feat)),
+                          shape=(train.n_items, n_feat))
+        return mgr.ContentBased(item_features=F)
+    if name == "EASE":
+        return mgr.EASE(l2=100.0)
+    if name == "GFCF":
+        return mgr.GFCF(n_factors=min(256, min(train.n_users, train.n_items) // 4))
+    if name == "Hybrid":
+        return mgr.Hybrid([mgr.ItemKNN(k_neighbors=100), mgr.Popularity()])
+    raise ValueError(name)
+
+
+def measure(model_name, spec):
+    """Fit and evaluate one model: a result row (dict)."""
+    name, train, test = load_catalogue(spec)
+    base_mb = _peak_rss_mb()
+    row = {"catalogue": name, "model": model_name, "n_users": train.n_users,
+           "n_items": train.n_items, "n_train": len(train)}
+    model = make_model(model_name, train)
+    t0 = time.perf_counter()
+    try:
+        model.fit(train)
+    except (ValueError, MemoryError) as err:
+        row.update(status=f"refused: {err}", fit_s=time.perf_counter() - t0)
+        return row
+    row["fit_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    result = mgr.evaluate(model, test, k=K, metrics=["recall", "ndcg"])
+    row["evaluate_s"] = time.perf_counter() - t0
+    row.update({f"recall@{K}": result[f"recall@{K}"], f"ndcg@{K}": result[f"ndcg@{K}"],
+                "status": "ok", "peak_rss_mb": _peak_rss_mb(),
+                "extra_rss_mb": _peak_rss_mb() - base_mb})
+    if model_name == "GFCF":
+        row["ratios"] = gfcf_ratios(model, train, test, t_fit=row["fit_s"])
+    return row
+
+
+def run_worker(model_name, spec, timeout, in_process=False):
+    """:func:`measure` in a subprocess (own peak memory, crash-proof), or here."""
+    if in_process:
+        return measure(model_name, spec)
+    cmd = [sys.executable, __file__, "--worker", model_name, "--spec", spec]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"model": model_name, "status": f"timeout after {timeout} s"}
+    if proc.returncode != 0:
+        tail = proc.stderr.strip().splitlines()[-1:] or [""]
+        return {"model": model_name, "status": f"crashed (exit {proc.returncode}) {tail[0]}"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ------------------------------------------------------------------ ratios
+def knn_ratio(cls, train, repeat):
+    """kNN fit time against the sparse product it starts from (RᵀR or R Rᵀ)."""
+    R = train.to_csr()
+    RT = R.T.tocsr()
+    if cls is mgr.ItemKNN:
+        product, label = (lambda: RT @ R), "R^T R"
+    else:
+        product, label = (lambda: R @ RT), "R R^T"
+    model = cls(k_neighbors=100)
+    model.fit(train)                                          # compile the kernel first
+    timed = interleaved_times({"product": product, "fit": lambda: model.fit(train)}, repeat)
+    t_prod, t_fit = timed["product"][0], timed["fit"][0]
+    return {"measure": f"{cls.__name__} fit / sparse {label}", "reference_s": t_prod,
+            "candidate_s": t_fit, "ratio": t_fit / t_prod, "target": "<= 10",
+            "note": f"median of {repeat} interleaved; k_neighbors=100"}
+
+
+def ease_ratio(n, repeat):
+    rng = np.random.default_rng(0)
+    X = rng.random((n, n // 2)) < 0.02
+    G = (X @ X.T).astype(np.float64) + 100.0 * np.eye(n)   # (n, n) SPD, like RᵀR + λI
+    eye = np.eye(n)
+
+    def plain():
+        return sla.cho_solve(sla.cho_factor(G, lower=True), eye)
+
+    timed = interleaved_times({"plain": plain, "tiled": lambda: spd_inverse(G)}, repeat)
+    P0, P1 = plain(), spd_inverse(G)
+    diff = float(np.abs(P1 - P0).max() / np.abs(P0).max())
+    return {"measure": f"EASE inverse n={n}: tiled spd_inverse / cho_solve(cho_factor, I)",
+            "reference_s": timed["plain"][0], "candidate_s": timed["tiled"][0],
+            "ratio": timed["tiled"][0] / timed["plain"][0], "target": "no crash; cost ~1",
+            "note": f"max |diff| / max |P| = {diff:.2g}; median of {repeat} interleaved"}
+
+
+def gfcf_ratios(model, train, test, t_fit):
+    """GF-CF's fit split and its evaluate time against its score products (fitted model)."""
+    from minigraphrec.models.gfcf import normalized_interactions
+
+    rows = []
+    t0 = time.perf_counter()
+    normalized_interactions(train.to_csr())
+    t_norm = time.perf_counter() - t0
+    rows.append({"measure": "GF-CF fit: normalisation / whole fit", "reference_s": t_fit,
+                 "candidate_s": t_norm, "ratio": t_norm / t_fit, "target": "-",
+                 "note": "the rest is the truncated SVD (k=256, ARPACK)"})
+    users = np.flatnonzero(np.diff(test.to_csr().indptr) > 0)
+    Rt = model.R_tilde_
+    RtT = Rt.T.tocsr()
+
+    def products():
+        for s in range(0, users.size, 512):
+            R_b = model._R_scoring[users[s:s + 512]]
+            if model._item_filter is not None:
+                R_b @ model._item_filter                      # linear filter, sparse R̃ᵀR̃
+            else:
+                RtT @ (Rt @ R_b.T).toarray()                  # linear filter, transposed
+            (R_b @ model._V_in) @ model._V_out                # ideal low-pass
+
+    def evaluate():
+        mgr.evaluate(model, test, k=K, metrics=["recall", "ndcg"])
+
+    timed = interleaved_times({"products": products, "evaluate": evaluate}, 2)
+    rows.append({"measure": "GF-CF evaluate / its two score products", "reference_s":
+                 timed["products"][0], "candidate_s": timed["evaluate"][0],
+                 "ratio": timed["evaluate"][0] / timed["products"][0], "target": "near 1",
+                 "note": f"{users.size} users, median of 2 interleaved"})
+    return rows
+
+
+def main():
+    parser = benchmark_parser(__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, help="a LightGCN-format folder with train.txt and "
+                        "test.txt (e.g. ../shared/data/gowalla): the models on it too")
+    parser.add_argument("--skip-synthetic", action="store_true",
+                        help="with --data: only the data folder (results named after it)")
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--timeout", type=int, default=3600, help="seconds per model run")
+    parser.add_argument("--worker", help=CLI_HIDDEN)
+    parser.add_argument("--spec", help=CLI_HIDDEN)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(measure(args.worker, args.spec)))
+        return
+    if args.smoke:
+        args.repeat = 2
+    size = "smoke" if args.smoke else "full"
+    n_users, n_items, n_comm = SIZES[size]
+    specs = [f"synthetic:{n_users}:{n_items}:{n_comm}"]
+    if args.data is not None:
+        specs.append(str(args.data))
+    if args.skip_synthetic:
+        if args.data is None:
+            parser.error("--skip-synthetic needs --data")
+        specs = specs[1:]
+
+    rows, ratios = [], []
+    for spec in specs:
+        for name in args.models:
+            row = run_worker(name, spec, args.timeout, in_process=args.smoke)
+            row.setdefault("catalogue", spec)
+            print(json.dumps(row), flush=True)
+            for r in row.pop("ratios", []):
+                ratios.append({"catalogue": row["catalogue"], **r})
+            rows.append(row)
+    for spec in specs:
+        name, train, _ = load_catalogue(spec)
+        for cls in (mgr.ItemKNN, mgr.UserKNN):
+            ratios.append({"catalogue": name, **knn_ratio(cls, train, max(args.repeat // 2, 2))})
+    ratios.append(ease_ratio(EASE_N[size], max(args.repeat // 2, 2)))
+    for r in ratios:
+        print(json.dumps(r), flush=True)
+    columns = ["catalogue", "model", "status", "fit_s", "evaluate_s", f"recall@{K}",
+               f"ndcg@{K}", "peak_rss_mb", "extra_rss_mb"]
+    notes = ("Each model in its own process; peak_rss_mb is that process's peak resident "
+             "memory (data included), extra_rss_mb its growth after loading the data. "
+             "Ratios of the same run: see catalogue_ratios.md.")
+    suffix = ("_smoke" if args.smoke else "") + (f"_{args.data.name}" if args.skip_synthetic
+                                                 else "")
+    write_results("catalogues" + suffix, rows, columns, args.out, notes=notes)
+    write_results("catalogue_ratios" + suffix, ratios,
+                  ["catalogue", "measure", "reference_s", "candidate_s", "ratio", "target",
+                   "note"], args.out)
+
+if __name__ == "__main__":
+    main()
