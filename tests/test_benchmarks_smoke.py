@@ -20,6 +20,10 @@ BENCHMARKS = [
     "bench_accuracy_ml100k.py",
     "bench_features_ml100k.py",
     "bench_kernels.py",
+    "bench_gnn_batch.py",
+    "bench_catalogues.py",
+    "bench_eval.py",
+    "bench_sequential.py",
 ]
 
 

@@ -210,3 +210,33 @@ def test_save_and_load_round_trip(rated, tmp_path, edge_weights):
     # the rebuilt graph gives the same embeddings as the fitted one
     loaded._refresh_embeddings()
     np.testing.assert_array_equal(loaded.item_embeddings_, model.item_embeddings_)
+
+
+@pytest.mark.parametrize("config", [
+    dict(),
+    dict(n_heads=2, attention_dropout=0.3, edge_weights="count", input="both", activation="tanh"),
+    dict(n_heads=3, concat_heads=False, edge_weights="log1p", layer_combination="last",
+         final_activation=True, activation="relu", attention_dropout=0.2),
+    dict(input="features", self_loops=False, n_layers=3),
+], ids=["default", "concat-dropout-count-both", "mean-heads-last-log1p", "features-no-loops"])
+def test_batch_local_attention_equals_the_full_graph(rated, config):
+    """backend="numba" attends only the batch's ball; "numpy" the whole graph: same numbers."""
+    full_config = {**config, "backend": "numpy"}
+    models = [GAT(dim=6, dtype="float64", random_state=0, **c).fit(rated, epochs=0)
+              for c in (config, full_config)]
+    randomize(models[0])
+    randomize(models[1])
+    for m in models:
+        m.step_ = 4
+    for batch in batches(np.random.default_rng(6), rated.n_users, rated.n_items, B=9):
+        (loss, grads), (ref_loss, ref_grads) = (m.loss_and_grad(batch) for m in models)
+        assert abs(loss - ref_loss) <= 1e-12 * abs(ref_loss)
+        top = max(np.abs(g).max() for g in ref_grads.values())
+        for name, g in ref_grads.items():
+            scale = np.abs(g).max()
+            if scale < 1e-10 * top:
+                # zero up to rounding in the reference (e.g. the last layer's a_dst when every
+                # logit of a row is on one side of the LeakyReLU: the softmax ignores a shift)
+                assert np.abs(grads[name]).max() < 1e-12 * top, name
+                continue
+            np.testing.assert_allclose(grads[name], g, rtol=0, atol=1e-12 * scale, err_msg=name)

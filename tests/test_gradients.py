@@ -137,6 +137,12 @@ OP_CASES = [
            propagate.propagate_forward, propagate.propagate_backward, (1,)),
     OpCase("propagate/dense A", lambda r: (_n(r, 6, 8), _n(r, 8, 3)),
            propagate.propagate_forward, propagate.propagate_backward, (1,)),
+    # some rows of one hop (the batch-local GCN/NGCF layers); rows repeat, like a batch
+    OpCase("propagate_rows", lambda r: (_sparse(r, 6, 8), _n(r, 8, 3), np.array([4, 0, 4, 2])),
+           propagate.propagate_rows_forward, propagate.propagate_rows_backward, (1,)),
+    OpCase("propagate_rows/numba", lambda r: (_sparse(r, 6, 8), _n(r, 8, 3), np.array([5, 1, 2]),
+                                              "numba"),
+           propagate.propagate_rows_forward, propagate.propagate_rows_backward, (1,)),
     OpCase("lightgcn/K=0", lambda r: (_sparse(r, 7, 7), _n(r, 7, 3), 0),
            propagate.lightgcn_forward, propagate.lightgcn_backward, (1,)),
     OpCase("lightgcn/K=1", lambda r: (_sparse(r, 7, 7), _n(r, 7, 3), 1),
@@ -150,6 +156,8 @@ OP_CASES = [
            propagate.lightgcn_forward, propagate.lightgcn_backward, (1,)),
     # --- dense
     OpCase("linear", lambda r: (_n(r, 5, 4), _n(r, 4, 3), _n(r, 3)),
+           dense.linear_forward, dense.linear_backward, (0, 1, 2)),
+    OpCase("linear/numba dW", lambda r: (_n(r, 5, 4), _n(r, 4, 3), _n(r, 3), "numba"),
            dense.linear_forward, dense.linear_backward, (0, 1, 2)),
     OpCase("linear/no bias", lambda r: (_n(r, 5, 4), _n(r, 4, 3)),
            dense.linear_forward, lambda c, dZ: dense.linear_backward(c, dZ)[:2], (0, 1)),
@@ -250,25 +258,37 @@ OP_CASES += [
 ]
 
 
-# SR-GNN: session propagation, the GRU cell, the attention readout, softmax cross-entropy
+# SR-GNN: session propagation (packed sparse and padded dense), the GRU cell, the attention
+# readout over packed positions, softmax cross-entropy
 def _sessions_readout_args(r, hybrid=True):
-    lengths = np.array([3, 1, 4])
-    pos_mask = np.arange(4)[None, :] < lengths[:, None]                  # (3, 4)
-    args = (_n(r, 3, 4, 5), pos_mask, lengths - 1, _n(r, 5, 5), _n(r, 5, 5), _n(r, 5), _n(r, 5))
+    pos_ptr = np.array([0, 3, 4, 8])                                     # lengths 3, 1, 4
+    args = (_n(r, 8, 5), pos_ptr, _n(r, 5, 5), _n(r, 5, 5), _n(r, 5), _n(r, 5))
     return args + ((_n(r, 10, 3),) if hybrid else ())
 
 
+def _block_diagonal(r):
+    """Three sessions' adjacency blocks (3, 1 and 4 nodes), one with an empty row."""
+    blocks = [r.random((3, 3)), r.random((1, 1)), r.random((4, 4))]
+    blocks[2][1] = 0
+    return sp.block_diag(blocks, format="csr")
+
+
 OP_CASES += [
-    OpCase("session_propagate", lambda r: (r.random((3, 4, 4)), _n(r, 3, 4, 5)),
+    OpCase("session_propagate/packed sparse", lambda r: (_block_diagonal(r), _n(r, 8, 5)),
+           session.session_propagate_forward, session.session_propagate_backward, (1,)),
+    OpCase("session_propagate/padded dense", lambda r: (r.random((3, 4, 4)), _n(r, 3, 4, 5)),
            session.session_propagate_forward, session.session_propagate_backward, (1,)),
     OpCase("gru_cell", lambda r: (_n(r, 6, 4), _n(r, 6, 3), _n(r, 4, 9), _n(r, 3, 9), _n(r, 9)),
            session.gru_cell_forward, session.gru_cell_backward, (0, 1, 2, 3, 4)),
+    OpCase("gru_cell/numba",
+           lambda r: (_n(r, 6, 4), _n(r, 6, 3), _n(r, 4, 9), _n(r, 3, 9), _n(r, 9), "numba"),
+           session.gru_cell_forward, session.gru_cell_backward, (0, 1, 2, 3, 4)),
     OpCase("session_readout/hybrid", _sessions_readout_args,
            session.session_readout_forward, session.session_readout_backward,
-           (0, 3, 4, 5, 6, 7)),
+           (0, 2, 3, 4, 5, 6)),
     OpCase("session_readout/global", lambda r: _sessions_readout_args(r, hybrid=False),
            session.session_readout_forward,
-           lambda cache, ds: session.session_readout_backward(cache, ds)[:5], (0, 3, 4, 5, 6)),
+           lambda cache, ds: session.session_readout_backward(cache, ds)[:5], (0, 2, 3, 4, 5)),
     OpCase("softmax_cross_entropy", lambda r: (3 * _n(r, 5, 7), r.integers(0, 7, 5)),
            losses.softmax_cross_entropy_forward, losses.softmax_cross_entropy_backward, (0,)),
     OpCase("softmax_cross_entropy/large logits",

@@ -490,3 +490,213 @@ def test_top_level_exports():
     assert mgr.MF is MF and mgr.LightGCN is LightGCN and mgr.GCN is GCN and mgr.NGCF is NGCF
     assert mgr.GAT is GAT
     assert LightGCN().get_params()["n_layers"] == 3
+
+
+# ============================================ GCN and NGCF: batch-local = full graph
+# The references: the full-graph passes the models had before they went batch-local,
+# written out here as they were (every layer on every node, then the rows of the batch).
+class _FullGCN(GCN):
+    def _forward_rows(self, nodes):
+        H0, c_in = self._input_layer()
+        H, caches = self._propagate(H0)
+        return H[nodes], H0[nodes], (nodes, H.shape, c_in, caches)
+
+    def _backward_rows(self, cache, dZ, dH0, reuse=False):
+        from minigraphrec.ops.dense import ACTIVATIONS, linear_backward
+        from minigraphrec.ops.propagate import propagate_backward
+        nodes, shape, c_in, caches = cache
+        grads, dH = {}, np.zeros(shape)
+        dH[nodes] = dZ
+        for layer in reversed(range(self.n_layers)):
+            c_prop, c_lin, c_act = caches[layer]
+            dZl = dH if c_act is None else ACTIVATIONS[self.activation][1](c_act, dH)
+            dM, grads[f"W{layer}"], grads[f"b{layer}"] = linear_backward(c_lin, dZl)
+            dH = propagate_backward(c_prop, dM)
+        dH[nodes] += dH0
+        self._input_layer_backward(c_in, dH, grads)
+        return grads
+
+
+class _FullNGCF(NGCF):
+    def _forward_rows(self, nodes):
+        from minigraphrec.ops.scoring import normalize_forward
+        layers, caches = self._propagate(training=True)
+        parts, c_norms = [layers[0][nodes]], []
+        for E in layers[1:]:
+            rows, c = normalize_forward(E[nodes], eps=1e-12) if self.normalize_layers \
+                else (E[nodes], None)
+            parts.append(rows)
+            c_norms.append(c)
+        return np.concatenate(parts, axis=1), layers[0][nodes], (nodes, caches, c_norms)
+
+    def _backward_rows(self, cache, dZ, dH0, reuse=False):
+        from minigraphrec.ops.dense import dropout_backward, leaky_relu_backward, linear_backward
+        from minigraphrec.ops.propagate import propagate_backward
+        from minigraphrec.ops.scoring import normalize_backward
+        nodes, caches, c_norms = cache
+        d, grads = self.dim, {}
+        dE = np.zeros(self.params["E0"].shape)
+        for layer in reversed(range(self.n_layers)):
+            drows = dZ[:, (layer + 1) * d:(layer + 2) * d]
+            if c_norms[layer] is not None:
+                drows = normalize_backward(c_norms[layer], drows)
+            dE[nodes] += drows
+            S, E, c_prop, c_1, c_2, c_act, c_drop = caches[layer]
+            dZ12 = leaky_relu_backward(c_act, dropout_backward(c_drop, dE))
+            dsum, grads[f"W1_{layer}"], grads[f"b1_{layer}"] = linear_backward(c_1, dZ12)
+            dbi, grads[f"W2_{layer}"], grads[f"b2_{layer}"] = linear_backward(c_2, dZ12)
+            dE = dsum + dbi * S + propagate_backward(c_prop, dsum + dbi * E)
+        dE[nodes] += dZ[:, :d] + dH0
+        grads["E0"] = dE
+        return grads
+
+
+def _weighted_interactions(n_users, n_items, density, seed):
+    """Random log with repeated events, ratings, timestamps and features (every option varies)."""
+    rng = np.random.default_rng(seed)
+    base = _interactions(n_users, n_items, density, seed=seed, features=True)
+    repeats = rng.integers(1, 4, base.users.size)
+    return Interactions(np.repeat(base.users, repeats), np.repeat(base.items, repeats),
+                        n_users=n_users, n_items=n_items,
+                        weights=rng.integers(1, 6, repeats.sum()).astype(np.float64),
+                        timestamps=rng.uniform(0, 100.0, repeats.sum()),
+                        user_features=base.user_features, item_features=base.item_features)
+
+
+LOCAL_CASES = [
+    (GCN, _FullGCN, {}),
+    (GCN, _FullGCN, dict(normalization="mean", n_layers=3, activation="sigmoid",
+                         edge_weights="log1p", input="both")),
+    (GCN, _FullGCN, dict(normalization="sum", self_loops=False, final_activation=True,
+                         activation="leaky_relu", input="features")),
+    (GCN, _FullGCN, dict(n_layers=1, edge_weights="time_decay", half_life=40.0)),
+    (NGCF, _FullNGCF, {}),
+    (NGCF, _FullNGCF, dict(message_dropout=0.3, node_dropout=0.3, n_layers=2)),
+    (NGCF, _FullNGCF, dict(n_layers=4, message_dropout=0.0, normalize_layers=False)),
+]
+
+
+@pytest.mark.parametrize("size", ["small", "mid"])
+@pytest.mark.parametrize("cls, full_cls, kw", LOCAL_CASES,
+                         ids=[f"{c.__name__}-{i}" for i, (c, _, _) in enumerate(LOCAL_CASES)])
+def test_batch_local_loss_and_grads_equal_the_full_graph(cls, full_cls, kw, size):
+    """GCN and NGCF propagate only the batch's ball: same loss and gradients, float64, 1e-12."""
+    n_users, n_items, density, B = (9, 11, 0.3, 7) if size == "small" else (150, 220, 0.04, 300)
+    train = _weighted_interactions(n_users, n_items, density, seed=4)
+    rng = np.random.default_rng(5)
+    models = [c(dim=5, reg=0.2, dtype="float64", random_state=0, **kw).fit(train, epochs=0)
+              for c in (cls, full_cls)]
+    for name, v in models[0].params.items():
+        v[...] = 0.5 * rng.standard_normal(v.shape)
+        models[1].params[name][...] = v
+    for m in models:
+        m.step_ = 3                                   # a training step: the dropout masks
+    users = rng.integers(0, n_users, B)
+    for batch in (PairBatch.make(users, rng.integers(0, n_items, B), rng.integers(0, n_items, B)),
+                  PointBatch.make(users, rng.integers(0, n_items, B), rng.random(B) < 0.5)):
+        (loss, grads), (ref_loss, ref_grads) = (m.loss_and_grad(batch) for m in models)
+        assert abs(loss - ref_loss) <= 1e-12 * abs(ref_loss)
+        assert set(grads) == set(ref_grads) == set(models[0].params)
+        for name, g in ref_grads.items():
+            assert grads[name].shape == g.shape and grads[name].dtype == np.float64
+            scale = np.abs(g).max()
+            assert scale > 0, name                    # every parameter gets a gradient
+            np.testing.assert_allclose(grads[name], g, rtol=0, atol=1e-12 * scale, err_msg=name)
+
+
+@pytest.mark.parametrize("cls, kw", [(GCN, dict(normalization="mean")),
+                                     (NGCF, dict(node_dropout=0.2)),
+                                     (GAT, dict(n_heads=2, attention_dropout=0.2))])
+def test_batch_local_models_give_same_bits_for_any_thread_count(cls, kw):
+    train = _interactions(120, 160, 0.05, seed=2)
+    batch = PairBatch.make(np.arange(0, 120, 2), np.arange(60) % 160, (np.arange(60) * 7) % 160)
+    runs = []
+    old = numba.get_num_threads()
+    try:
+        for threads in sorted({1, old}):
+            numba.set_num_threads(threads)
+            model = cls(dim=16, random_state=1, **kw).fit(train, epochs=0)
+            model.step_ = 2
+            runs.append(model.loss_and_grad(batch))
+    finally:
+        numba.set_num_threads(old)
+    for loss, grads in runs[1:]:
+        assert loss == runs[0][0]
+        for name, g in grads.items():
+            np.testing.assert_array_equal(g, runs[0][1][name])
+
+
+# ----------------------------------------------- their kernels against NumPy
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_products_equal_scipy(dtype):
+    from minigraphrec.ops.propagate import (propagate_rows_backward, propagate_rows_forward,
+                                            rows_product_T_on, rows_product_T_pull)
+    rng = np.random.default_rng(0)
+    A = sp.random(300, 300, density=0.3, random_state=1, format="csr", dtype=dtype)
+    X = rng.standard_normal((300, 8)).astype(dtype)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    for rows in (np.array([3, 17, 150]), np.sort(rng.choice(300, 250, replace=False))):
+        for backend in ("numpy", "numba"):
+            Y, cache = propagate_rows_forward(A, X, rows, backend=backend)
+            np.testing.assert_allclose(Y, A[rows] @ X, rtol=rtol, atol=rtol)
+            dY = rng.standard_normal(Y.shape).astype(dtype)
+            np.testing.assert_allclose(propagate_rows_backward(cache, dY), A[rows].T @ dY,
+                                       rtol=rtol, atol=rtol)
+        dY = rng.standard_normal((rows.size, 8)).astype(dtype)
+        targets = np.arange(0, 300, 3)
+        expected = (A[rows].T @ dY)[targets]
+        A_T = A.T.tocsr()
+        np.testing.assert_allclose(rows_product_T_pull(A_T, rows, dY, targets, "numba"), expected,
+                                   rtol=rtol, atol=rtol)
+        np.testing.assert_allclose(rows_product_T_on(A, A_T, rows, dY, targets, "numba"),
+                                   expected, rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_xt_dot_kernel_equals_numpy_and_ignores_the_thread_count(dtype):
+    from minigraphrec.ops.dense import xt_dot
+    rng = np.random.default_rng(1)
+    for m in (0, 5, 3001, 9000):
+        X = rng.standard_normal((m, 7)).astype(dtype)
+        D = rng.standard_normal((m, 6)).astype(dtype)
+        got = xt_dot(X, D, backend="numba")
+        assert got.dtype == dtype and got.shape == (7, 6)
+        np.testing.assert_allclose(got, X.T @ D, rtol=1e-4 if dtype == np.float32 else 1e-12,
+                                   atol=1e-3 if dtype == np.float32 else 1e-11)
+    old = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = xt_dot(X, D, backend="numba")
+    finally:
+        numba.set_num_threads(old)
+    np.testing.assert_array_equal(one, xt_dot(X, D, backend="numba"))
+    with pytest.raises(TypeError, match="float32 or both float64"):
+        xt_dot(X, D.astype(np.float16), backend="numba")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_ngcf_kernels_equal_numpy_bitwise(dtype):
+    from minigraphrec.kernels import ngcf as k
+    rng = np.random.default_rng(2)
+    n, m, d, p = 40, 25, 6, 0.3
+    rows = np.sort(rng.choice(n, m, replace=False))
+    S, Z, dE = (rng.standard_normal((m, d)).astype(dtype) for _ in range(3))
+    E = rng.standard_normal((n, d)).astype(dtype)
+    U = rng.random((n, d))
+    slope, scale = dtype(0.2), dtype(1 / (1 - p))
+    np.testing.assert_array_equal(k.bi_inputs(S, E, rows, np.empty((m, 2 * d), dtype)),
+                                  np.concatenate([S + E[rows], S * E[rows]], axis=1))
+    mask = np.empty((m, d), dtype)
+    E_out = k.leaky_dropout(Z, slope, U, p, scale, rows, mask, np.zeros((n, d), dtype))
+    ref_mask = (U[rows] >= p).astype(dtype) * scale
+    np.testing.assert_array_equal(mask, ref_mask)
+    np.testing.assert_array_equal(E_out[rows], np.where(Z > 0, Z, Z * slope) * ref_mask)
+    np.testing.assert_array_equal(
+        k.leaky_dropout_backward(dE, Z, slope, mask, True, np.empty_like(dE)),
+        np.where(Z > 0, dE * mask, dE * mask * slope))
+    dSE = rng.standard_normal((m, 2 * d)).astype(dtype)
+    np.testing.assert_array_equal(k.bi_backward_dS(dSE, E, rows, np.empty((m, d), dtype)),
+                                  dSE[:, :d] + dSE[:, d:] * E[rows])
+    out, ref = E.copy(), E.copy()
+    ref[rows] += dSE[:, :d] + dSE[:, d:] * S
+    np.testing.assert_array_equal(k.bi_backward_add(dSE, S, rows, out), ref)

@@ -37,7 +37,8 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 __all__ = ["hop_levels", "row_blocks_of", "pull_block", "pull_rows", "pull_block_masked",
-           "pull_rows_masked", "push_rows", "add_rows"]
+           "pull_rows_masked", "push_rows", "add_rows", "pull_compact_block", "pull_compact_rows",
+           "pull_indirect_block", "pull_indirect_rows"]
 
 
 @njit(cache=True)
@@ -339,3 +340,90 @@ def add_rows(out, rows, values):
         r = rows[q]
         for t in range(out.shape[1]):
             out[r, t] += values[q, t]
+
+
+@njit(cache=True, inline="always")
+def _pull_compact_row(indptr, indices, data, X, r, q, out):
+    r"""``out[q] = Σ_p data[p] · X[indices[p]]`` over row ``r``'s stored entries."""
+    for t in range(X.shape[1]):
+        out[q, t] = 0
+    _accumulate(X, indices, data, indptr[r], indptr[r + 1], indices.shape[0], q, out)
+
+
+@njit(cache=True)
+def pull_compact_block(indptr, indices, data, X, rows, lo, hi, out):
+    r"""``out[q] = Σ_p data[p] · X[indices[p]]`` over row ``rows[q]``, ``q`` in ``lo..hi-1``, serially.
+
+    The compact twin of :func:`pull_block`: output row ``q`` belongs to node
+    ``rows[q]`` (``out`` is (len(rows), d), not (n, d)); the reference is
+    ``A[rows] @ X``. Same summation order as :func:`pull_block`.
+
+    Parameters
+    ----------
+    indptr, indices, data : CSR of Â (n_out, n_in); ``data`` in ``X``'s dtype
+    X : (n_in, d), read only on the neighbours of the rows
+    rows : (m,) int64
+    lo, hi : the block ``rows[lo:hi]``
+    out : (m, d), written on ``lo..hi-1``; must not overlap ``X``.
+    """
+    for q in range(lo, hi):
+        _pull_compact_row(indptr, indices, data, X, rows[q], q, out)
+
+
+@njit(parallel=True, cache=True)
+def pull_compact_rows(indptr, indices, data, X, rows, bounds, out):
+    r""":func:`pull_compact_block` on every block ``rows[bounds[b]:bounds[b+1]]``, in parallel."""
+    for b in prange(bounds.shape[0] - 1):
+        for q in range(bounds[b], bounds[b + 1]):
+            _pull_compact_row(indptr, indices, data, X, rows[q], q, out)
+
+
+@njit(cache=True, inline="always")
+def _pull_indirect_row(indptr, indices, data, Y, pos, r, q, cols, weights, out):
+    r"""``out[q] = Σ_{p : pos[indices[p]] >= 0} data[p] · Y[pos[indices[p]]]`` over row ``r``."""
+    n_kept = 0
+    for p in range(indptr[r], indptr[r + 1]):
+        c = pos[indices[p]]
+        cols[n_kept] = c                                     # written always, kept if stored
+        weights[n_kept] = data[p]
+        n_kept += c >= 0
+    for t in range(Y.shape[1]):
+        out[q, t] = 0
+    _accumulate(Y, cols, weights, 0, n_kept, n_kept, q, out)
+
+
+@njit(cache=True)
+def pull_indirect_block(indptr, indices, data, Y, pos, rows, lo, hi, out):
+    r"""``out[q] = Σ_p data[p] · Y[pos[indices[p]]]`` over row ``rows[q]``'s entries with ``pos >= 0``.
+
+    A product whose input is stored compactly: node ``c`` is row ``pos[c]``
+    of ``Y`` (or absent, ``pos[c] = -1``, and skipped, as a zero row would
+    add nothing). NumPy reference: with ``Y_full`` the (n, d) array holding
+    ``Y[pos[c]]`` on the stored nodes and 0 elsewhere, ``out = A[rows] @ Y_full``.
+    Serial over ``q`` in ``lo..hi-1``; the kept entries of a row are summed
+    in storage order, four at a time (as :func:`pull_block`).
+
+    Parameters
+    ----------
+    indptr, indices, data : CSR of Â (n_out, n); ``data`` in ``Y``'s dtype
+    Y : (k, d); pos : (n,) int64, ``-1`` or a row of ``Y``
+    rows : (m,) int64; lo, hi : the block
+    out : (m, d), written on ``lo..hi-1``; must not overlap ``Y``.
+    """
+    width = _block_width(indptr, rows, lo, hi)
+    cols = np.empty(width, dtype=pos.dtype)
+    weights = np.empty(width, dtype=data.dtype)
+    for q in range(lo, hi):
+        _pull_indirect_row(indptr, indices, data, Y, pos, rows[q], q, cols, weights, out)
+
+
+@njit(parallel=True, cache=True)
+def pull_indirect_rows(indptr, indices, data, Y, pos, rows, bounds, out):
+    r""":func:`pull_indirect_block` on every block ``rows[bounds[b]:bounds[b+1]]``, in parallel."""
+    for b in prange(bounds.shape[0] - 1):
+        lo, hi = bounds[b], bounds[b + 1]
+        width = _block_width(indptr, rows, lo, hi)
+        cols = np.empty(width, dtype=pos.dtype)
+        weights = np.empty(width, dtype=data.dtype)
+        for q in range(lo, hi):
+            _pull_indirect_row(indptr, indices, data, Y, pos, rows[q], q, cols, weights, out)

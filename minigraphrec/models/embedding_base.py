@@ -82,7 +82,8 @@ from ..ops.embedding import gather_backward, gather_forward
 from ..ops.scoring import dot_backward, dot_forward
 from .base import Recommender
 
-__all__ = ["EmbeddingRecommender", "glorot_uniform", "id_embeddings", "edge_weight_matrix"]
+__all__ = ["EmbeddingRecommender", "glorot_uniform", "id_embeddings", "edge_weight_matrix",
+           "hop_balls"]
 
 LOSSES = ("bpr", "bce")
 SCORINGS = ("dot", "cosine", "euclidean")
@@ -123,6 +124,25 @@ def id_embeddings(rng, n_users, n_items, dim, dtype, init="xavier"):
                       glorot_uniform(rng, (n_items, dim), dtype)])
 
 
+def hop_balls(A_hat, nodes, n_hops, backend="numba"):
+    r"""The balls ``[S_0, S_1, ..., S_{n_hops}]`` around ``nodes`` in the graph of ``A_hat``.
+
+    ``S_h`` (ascending node ids) holds the nodes at most ``h`` hops from
+    ``nodes``; ``S_0 = nodes`` (distinct and sorted). From
+    :func:`minigraphrec.models.lightgcn.hop_levels`, whose numba kernel
+    stops early once a ball holds half of the graph's stored entries: the
+    later balls are then every node, a superset, which keeps a
+    batch-restricted propagation exact (a row outside the true ball just
+    computes a value nobody reads). Row ``r`` of ``Â`` links ``r`` to the
+    nodes ``Â[r]`` stores, so a layer computed on ``S_h`` needs its input
+    on ``S_{h+1}`` only.
+    """
+    from .lightgcn import hop_levels
+    n = A_hat.shape[0]
+    level, hops = hop_levels(A_hat, nodes, n_hops, backend)
+    return [np.flatnonzero(level <= h) if h <= hops else np.arange(n) for h in range(n_hops + 1)]
+
+
 def _positive_int(name, value, minimum=1):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
@@ -154,30 +174,37 @@ class EmbeddingRecommender(Recommender):
     """Trainable recommender whose scores are similarities of learned node embeddings.
 
     See the module docstring for what subclasses implement. The shared
-    hyperparameters (each subclass lists them in its ``__init__``):
+    hyperparameters follow (each subclass lists them in its ``__init__``).
 
+    Parameters
+    ----------
     loss : {"bpr", "bce"}
         What ``fit`` trains: BPR triples (one uniformly drawn negative per
         sampled positive) or BCE pairs (every training pair labelled 1, each
         with ``n_negatives`` drawn negatives labelled 0).
-    lr : float > 0, Adam's learning rate.
+    lr : float > 0
+        Adam's learning rate.
     batch_size : int >= 1
-    reg : float >= 0, the L2 weight on the batch's layer-0 rows.
-    n_negatives : int >= 1, negatives per positive for BCE.
+    reg : float >= 0
+        The L2 weight on the batch's layer-0 rows.
+    n_negatives : int >= 1
+        Negatives per positive for BCE.
     epochs : int >= 0
     patience : int >= 1 or None
         With validation data: stop after this many epochs without a better
         ``metric``; None trains every epoch. Either way the parameters of
         the best validation epoch are restored at the end.
-    metric : str, e.g. ``"recall@20"`` or ``"ndcg@20"`` (validation).
+    metric : str
+        The validation metric, e.g. ``"recall@20"`` or ``"ndcg@20"``.
     scoring : {"dot", "cosine", "euclidean"}
         How ``score``/``recommend`` compare final embeddings: the dot
         product (what the loss trains), the article's cosine similarity, or
         minus the Euclidean distance. Training always uses the dot product.
-    dtype : "float32" (default) or "float64" (for gradient checks).
-    random_state : None, int or numpy Generator.
-    verbose : bool, log each epoch at INFO level (logger ``"minigraphrec"``)
-        instead of DEBUG.
+    dtype : {"float32", "float64"}
+        float32 by default; float64 for gradient checks.
+    random_state : None, int or numpy.random.Generator
+    verbose : bool
+        Log each epoch at INFO level (logger ``"minigraphrec"``) instead of DEBUG.
     """
 
     #: attributes that hold the fitted state, saved by :func:`minigraphrec.io.save`
@@ -417,7 +444,7 @@ class EmbeddingRecommender(Recommender):
 
     def _input_layer_backward(self, caches, dH0, grads):
         r"""Put ``dE0 = dH0``, ``dW_user_in = X_userᵀ dH0[users]``, ``dW_item_in`` into ``grads``."""
-        c_user, c_item = caches
+        c_user, c_item = (None, None) if caches is None else caches
         n_u = self.n_users_
         if "E0" in self.params:
             grads["E0"] = dH0                                                # (n_nodes, dim)

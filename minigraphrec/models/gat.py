@@ -70,7 +70,13 @@ Choices (hyperparameters), and where they depart from the paper:
   (DESIGN.md): ``reg/2B`` times the squared norms of the batch's ``H^0``
   rows; ``W``, ``a`` and ``β`` are not regularised.
 
-The whole graph is attended for every mini-batch (simple and exact).
+Batch-local attention (``backend="numba"``, the default): each layer is
+computed for the receivers the loss needs only (the batch's ``h``-hop
+balls, as in :class:`~minigraphrec.models.gcn.GCN`), by the kernels of
+:mod:`minigraphrec.kernels.gat_rows`, with the full graph's
+attention-dropout masks. ``backend="numpy"`` attends the whole graph with
+the readable ops of :mod:`minigraphrec.ops.attention`: the reference, equal
+to rounding (tests/test_gat.py, float64, 1e-12).
 """
 from __future__ import annotations
 
@@ -79,14 +85,21 @@ import numpy as np
 from ..errors import BACKENDS
 from ..graph import bipartite_adjacency, normalize_adjacency
 from ..ops.attention import attention_graph, gat_layer_backward, gat_layer_forward
-from ..ops.dense import ACTIVATIONS
+from ..ops.dense import ACTIVATIONS, linear_backward, linear_forward
 from .embedding_base import (INPUTS, EdgeWeighted, EmbeddingRecommender, _nonneg_float,
-                             _positive_int, check_edge_weights, glorot_uniform)
+                             _positive_int, check_edge_weights, glorot_uniform, hop_balls)
 
 __all__ = ["GAT"]
 
 SLOPE = 0.2                      # LeakyReLU's negative slope in the logits, the paper's
 COMBINATIONS = ("mean", "last")
+
+
+def _blocks(indptr, rows):
+    """Row blocks of about equal work for the parallel kernels, 16 per thread."""
+    from numba import get_num_threads
+    from ..kernels.propagate_rows import row_blocks_of
+    return row_blocks_of(indptr, rows, 16 * get_num_threads())
 
 
 class GAT(EdgeWeighted, EmbeddingRecommender):
@@ -109,7 +122,8 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
     half_life : float > 0, required with ``edge_weights="time_decay"``
         (the timestamps' unit), ignored otherwise
     input : {"embedding", "features", "both"}
-    backend : {"numba", "numpy"}, the attention kernels
+    backend : {"numba", "numpy"}, batch-local attention by numba kernels, or the
+        full-graph NumPy/SciPy reference (same numbers to rounding)
     loss, lr, batch_size, reg, n_negatives, epochs, patience, metric,
     scoring, dtype, random_state, verbose :
         see :class:`~minigraphrec.models.embedding_base.EmbeddingRecommender`.
@@ -196,6 +210,7 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
         if self.self_loops:
             A = normalize_adjacency(A, "none", self_loops=True)            # A + I, loops weigh 1
         self._graph = attention_graph(A, weighted=weighted)                # log w for β log w
+        self._pattern = A.tocsr()                                          # for the hop balls
         self._build_input(user_features, item_features)                   # _X_user, _X_item
 
     def _init_params(self, rng):
@@ -230,12 +245,16 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
         return H, caches
 
     def _forward_rows(self, nodes):
-        H0, c_in = self._input_layer()
-        E, caches = self._attend(H0, training=True)
-        return E[nodes], H0[nodes], (nodes, E.shape, c_in, caches)
+        if self.backend == "numpy":                    # the full-graph reference
+            H0, c_in = self._input_layer()
+            E, caches = self._attend(H0, training=True)
+            return E[nodes], H0[nodes], ("full", nodes, E.shape, c_in, caches)
+        return self._forward_rows_local(nodes)
 
     def _backward_rows(self, cache, dZ, dH0, reuse=False):
-        nodes, shape, c_in, caches = cache
+        if cache[0] == "local":
+            return self._backward_rows_local(cache, dZ, dH0)
+        _, nodes, shape, c_in, caches = cache
         grads = {}
         dE = np.zeros(shape, dtype=self._dtype)                            # (n, dim)
         dE[nodes] = dZ
@@ -250,6 +269,125 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
                 grads[f"beta{layer}"] = dbeta
             if mean:
                 dH += dE                                                   # H^{layer} in the mean
+        dH[nodes] += dH0                                                   # the L2 term
+        self._input_layer_backward(c_in, dH, grads)                        # E0, W_*_in
+        return {k: grads[k].astype(self._dtype, copy=False) for k in self.params}
+
+    # ------------------------------------------- batch-local attention (numba)
+    def _forward_rows_local(self, nodes):
+        r"""The batch's final embeddings, each layer attended on the rows the next one reads.
+
+        With ``S_h`` the ``h``-hop balls of the batch
+        (:func:`~minigraphrec.models.embedding_base.hop_balls`), layer ``l``
+        (0-based) computes ``H^{l+1}`` for the receivers ``S_{L-1-l}`` only:
+        their logits, softmax and aggregate need ``Z = H^l W`` on their
+        neighbours, within ``S_{L-l}``, where ``H^l`` was computed. The
+        attention-dropout mask is the full graph's (an ``(nnz, n_heads)``
+        draw per layer, in the same order), of which the computed edges are
+        used. Kernels: :mod:`minigraphrec.kernels.gat_rows`; every row is
+        the same sum, in the same order, as the full-graph layer's.
+        """
+        from ..kernels.gat_rows import gat_forward_rows
+        p, g, dt, L = self.params, self._graph, self._dtype, self.n_layers
+        n, H, d = g.n_nodes, self.n_heads, self._d_head
+        balls = hop_balls(self._pattern, nodes, L)                         # S_0 .. S_L
+        if self.input == "embedding":
+            H0, c_in = p["E0"], None                                       # no copy
+        else:
+            H0, c_in = self._input_layer()                                 # (n, dim)
+        dropout = float(self.attention_dropout)
+        rng = np.random.default_rng([self._dropout_seed, self.step_]) if dropout > 0 else None
+        H_in = H0 if balls[L].shape[0] == n else H0[balls[L]]              # (m_in, dim)
+        total = H0[nodes].copy()                                           # (|S_0|, dim)
+        caches = []
+        for layer in range(L):
+            R, In = balls[L - 1 - layer], balls[L - layer]                 # receivers, senders
+            m, m_in = R.shape[0], In.shape[0]
+            pos = np.full(n, -1, dtype=np.int64)
+            pos[In] = np.arange(m_in)
+            W = p[f"W{layer}"]
+            Zf, c_lin = linear_forward(np.ascontiguousarray(H_in), W, backend="numba")
+            Z = Zf.reshape(m_in, H, d)                                     # (m_in, H, d)
+            a_src, a_dst = p[f"a_src{layer}"], p[f"a_dst{layer}"]
+            s_src = np.ascontiguousarray(np.einsum("nhd,hd->nh", Z, a_src))   # (m_in, H)
+            s_dst = np.ascontiguousarray(np.einsum("nhd,hd->nh", Z, a_dst))
+            beta = p.get(f"beta{layer}")
+            has_w = beta is not None
+            log_w = g.log_weights.astype(dt) if has_w else np.zeros(1, dtype=dt)
+            nnz = g.indices.shape[0]
+            U = rng.random((nnz, H)) if dropout > 0 else np.zeros((1, 1))  # the full graph's
+            e = np.empty((nnz, H), dtype=dt)                               # valid on R's edges
+            alpha, alpha_drop = np.empty_like(e), np.empty_like(e)
+            Y = np.empty((m, H, d), dtype=dt)
+            gat_forward_rows(g.indptr, g.indices, R, _blocks(g.indptr, R), pos, s_src, s_dst,
+                             dt.type(SLOPE),
+                             log_w, beta if has_w else np.zeros(H, dtype=dt), has_w, U, dropout,
+                             dt.type(1 / (1 - dropout)), Z, e, alpha, alpha_drop, Y)
+            Y = Y.reshape(m, H * d) if self.concat_heads else Y.mean(axis=1)   # (m, dim)
+            last = layer == L - 1
+            act = self.activation if (not last or self.final_activation) else "identity"
+            H_out, c_act = ACTIVATIONS[act][0](Y)                          # (m, dim)
+            caches.append((R, In, pos, c_lin, Z, e, alpha, alpha_drop, U, dropout,
+                           log_w, has_w, act, c_act))
+            total += H_out if m == nodes.shape[0] else H_out[np.searchsorted(R, nodes)]
+            H_in = H_out
+        if self.layer_combination == "mean":
+            E = total / dt.type(L + 1)                                     # (|S_0|, dim)
+        else:
+            E = H_out                                                      # R = S_0 = nodes
+        return E, H0[nodes], ("local", nodes, balls, c_in, caches)
+
+    def _backward_rows_local(self, cache, dZ, dH0):
+        r"""The transpose of :meth:`_forward_rows_local`, layer by layer on the same rows."""
+        from ..kernels.gat_rows import gat_backward_rows, gat_scatter_rows
+        _, nodes, balls, c_in, caches = cache
+        p, g, dt, L = self.params, self._graph, self._dtype, self.n_layers
+        n, H, d = g.n_nodes, self.n_heads, self._d_head
+        t_indptr, t_indices, perm = g.transpose
+        grads = {}
+        dE = np.asarray(dZ, dtype=dt)                                      # (|S_0|, dim)
+        mean = self.layer_combination == "mean"
+        if mean:
+            dE = dE / dt.type(L + 1)                                       # every depth's share
+        dH = dE.copy()                                                     # gradient of H^L on S_0
+        for layer in reversed(range(L)):
+            (R, In, pos, c_lin, Z, e, alpha, alpha_drop, U, dropout, log_w, has_w, act,
+             c_act) = caches[layer]
+            m, m_in = R.shape[0], In.shape[0]
+            dYa = np.asarray(ACTIVATIONS[act][1](c_act, dH), dtype=dt)     # (m, dim)
+            if self.concat_heads:
+                dY = dYa.reshape(m, H, d)
+            else:
+                dY = np.repeat(dYa[:, None, :] / dt.type(H), H, axis=1)    # (m, H, d)
+            dY = np.ascontiguousarray(dY)
+            dpre = np.empty_like(e)
+            ds_dst = np.empty((m, H), dtype=dt)
+            dbeta_rows = np.empty((m, H), dtype=dt)
+            gat_backward_rows(g.indptr, g.indices, R, pos, Z, dY, e, alpha, U, dropout,
+                              dt.type(1 / (1 - dropout)), dt.type(SLOPE), log_w, has_w, dpre,
+                              ds_dst, dbeta_rows)
+            pos_R = np.full(n, -1, dtype=np.int64)
+            pos_R[R] = np.arange(m)
+            ds_dst_in = np.zeros((m_in, H), dtype=dt)                      # (m_in, H)
+            ds_dst_in[pos[R]] = ds_dst
+            a_src, a_dst = p[f"a_src{layer}"], p[f"a_dst{layer}"]
+            dZa = np.empty((m_in, H, d), dtype=dt)
+            ds_src = np.empty((m_in, H), dtype=dt)
+            # dZ on the senders In: the aggregate's share + ds_src a_src + ds_dst a_dst
+            gat_scatter_rows(t_indptr, t_indices, In, _blocks(t_indptr, In), pos_R,
+                             alpha_drop[perm], dpre[perm], dY, ds_dst_in, a_src, a_dst,
+                             dZa, ds_src)                                  # (m_in, H, d)
+            grads[f"a_src{layer}"] = np.einsum("nh,nhd->hd", ds_src, Z)        # (H, d)
+            grads[f"a_dst{layer}"] = np.einsum("nh,nhd->hd", ds_dst_in, Z)
+            if has_w:
+                grads[f"beta{layer}"] = dbeta_rows.sum(axis=0)                 # (H,)
+            dH, grads[f"W{layer}"], _ = linear_backward(c_lin, dZa.reshape(m_in, H * d))
+            if mean:                                                       # H^{layer} in the mean
+                dH[nodes if m_in == n else np.searchsorted(In, nodes)] += dE
+        if balls[L].shape[0] != n:                                         # H^0 on S_L only
+            dH_full = np.zeros((n, dH.shape[1]), dtype=dt)
+            dH_full[balls[L]] = dH
+            dH = dH_full
         dH[nodes] += dH0                                                   # the L2 term
         self._input_layer_backward(c_in, dH, grads)                        # E0, W_*_in
         return {k: grads[k].astype(self._dtype, copy=False) for k in self.params}

@@ -49,7 +49,14 @@ Where this code departs from the paper or its official code, and why:
   deterministic function of the parameters at a given step (gradient
   checks work with dropout on); final embeddings for scoring use no dropout.
 
-The whole graph is propagated for every mini-batch, as in the paper's code.
+The paper's code propagates the whole graph for every mini-batch; here
+each layer is computed on the rows the loss needs (the batch's ``h``-hop
+balls, as in :class:`~minigraphrec.models.gcn.GCN`), with the full graph's
+dropout masks (drawn whole, in the same order, and read on those rows):
+the same loss and gradient to rounding (tests/test_models.py, float64,
+1e-12). The two linear maps of a layer run as one product
+``[S + E, S ⊙ E] [W1; W2]``, the elementwise steps in the fused kernels of
+:mod:`minigraphrec.kernels.ngcf`.
 """
 from __future__ import annotations
 
@@ -57,11 +64,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..graph import bipartite_adjacency, normalize_adjacency
-from ..ops.dense import (dropout_backward, dropout_forward, leaky_relu_backward,
-                         leaky_relu_forward, linear_backward, linear_forward)
-from ..ops.propagate import propagate_backward, propagate_forward
+from ..ops.dense import dropout_forward, leaky_relu_forward, linear_backward, linear_forward
+from ..ops.propagate import propagate_forward
 from ..ops.scoring import normalize_backward, normalize_forward
-from .embedding_base import EmbeddingRecommender, _nonneg_float, _positive_int, glorot_uniform
+from .embedding_base import (EmbeddingRecommender, _nonneg_float, _positive_int, glorot_uniform,
+                             hop_balls)
 
 __all__ = ["NGCF"]
 
@@ -172,39 +179,108 @@ class NGCF(EmbeddingRecommender):
         return layers, caches
 
     def _forward_rows(self, nodes):
-        layers, caches = self._propagate(training=True)
-        parts, c_norms = [layers[0][nodes]], []
-        for E in layers[1:]:
-            rows = E[nodes]                                               # (m, dim)
+        r"""The batch's concatenated embeddings, each layer computed on the rows the next reads.
+
+        Layer ``l`` (0-based) is computed on the ball ``S_{L-1-l}`` of the
+        batch in the graph of ``L`` only
+        (:func:`~minigraphrec.models.embedding_base.hop_balls`):
+        ``S = L[S_{L-1-l}] E^l`` reads ``E^l`` on ``S_{L-l}``, which the
+        previous layer computed. The two linear maps are one product,
+        ``[S + E, S ⊙ E] [W1; W2] + (b1 + b2)``. The dropout masks are the
+        full-graph ones (node dropout first, then each layer's ``(n, dim)``
+        message mask, drawn in that order from the step's generator), of
+        which the computed rows are used. Same loss and gradients as the
+        full-graph pass (:meth:`_propagate`), to rounding.
+        """
+        from ..kernels import ngcf as k
+        from ..ops.propagate import rows_product
+        L, n, d, dt = self.n_layers, self.L_.shape[0], self.dim, self._dtype
+        rng = np.random.default_rng([self.dropout_seed_, self.step_])
+        p_node, p_msg = float(self.node_dropout), float(self.message_dropout)
+        keep = None
+        if p_node > 0:                                   # as _laplacian: L diag(keep)
+            keep = ((rng.random(n) >= p_node).astype(dt) / dt.type(1 - p_node))[:, None]
+        balls = hop_balls(self.L_, nodes, L - 1)                           # S_0 .. S_{L-1}
+        ws = self._workspace_arrays(n, d, dt, p_msg > 0)
+        U = ws["U"] if p_msg > 0 else np.zeros((1, 1))                    # (n, dim) uniforms
+        slope, scale = dt.type(SLOPE), dt.type(1 / (1 - p_msg))
+        E0 = self.params["E0"]
+        E, caches, parts, c_norms = E0, [], [E0[nodes]], []
+        for layer in range(L):
+            rows = balls[L - 1 - layer]                                    # S_{L-1-l}, m rows
+            m = rows.shape[0]
+            X = E if keep is None else E * keep                            # (n, dim) L diag(keep) E
+            S = rows_product(self.L_, X, rows, "numba")                    # (m, dim)
+            SE = k.bi_inputs(S, E, rows, np.empty((m, 2 * d), dtype=dt))   # (m, 2 dim)
+            p = self.params
+            W = np.concatenate([p[f"W1_{layer}"], p[f"W2_{layer}"]])       # (2 dim, dim)
+            Z, c_lin = linear_forward(SE, W, p[f"b1_{layer}"] + p[f"b2_{layer}"],
+                                      backend="numba")                     # (m, dim)
+            if p_msg > 0:                       # the full graph's (n, dim) draws, in order
+                rng.random(out=U)
+            mask = np.empty((m, d), dtype=dt) if p_msg > 0 else None
+            E_next = ws["E"][layer]                                        # (n, dim) by node id
+            k.leaky_dropout(Z, slope, U, p_msg, scale, rows,
+                            Z if mask is None else mask, E_next)           # valid on rows
+            caches.append((rows, S, E, c_lin, Z, mask))
+            part = E_next[nodes]                                           # (|S_0|, dim)
             if self.normalize_layers:
-                rows, c_norm = normalize_forward(rows, eps=NORM_EPS)
+                part, c_norm = normalize_forward(part, eps=NORM_EPS)
             else:
                 c_norm = None
-            parts.append(rows)
+            parts.append(part)
             c_norms.append(c_norm)
-        Z = np.concatenate(parts, axis=1)                                 # (m, dim·(L+1))
-        return Z, layers[0][nodes], (nodes, caches, c_norms)
+            E = E_next
+        Z = np.concatenate(parts, axis=1)                                 # (|S_0|, dim·(L+1))
+        return Z, E0[nodes], (nodes, keep, caches, c_norms)
+
+    def _workspace_arrays(self, n, d, dt, uniforms):
+        """Scratch arrays kept between steps: the layers ``E^1..E^L`` by node id, draws ``U``."""
+        ws = self.__dict__.setdefault("_workspace", {})
+        E = ws.get("E")
+        if E is None or len(E) != self.n_layers or E[0].shape != (n, d) or E[0].dtype != dt:
+            ws["E"] = [np.empty((n, d), dtype=dt) for _ in range(self.n_layers)]
+        if uniforms and ws.get("U", np.empty(0)).shape != (n, d):
+            ws["U"] = np.empty((n, d))
+        return ws
 
     def _backward_rows(self, cache, dZ, dH0, reuse=False):
-        nodes, caches, c_norms = cache
-        d, n = self.dim, self.params["E0"].shape[0]
+        r"""The transpose of :meth:`_forward_rows`; ``Lᵀ = L`` pushed from the computed rows."""
+        from ..kernels import ngcf as k
+        from ..ops.propagate import rows_product_T_on
+        nodes, keep, caches, c_norms = cache
+        d, dt = self.dim, self._dtype
+        n = self.params["E0"].shape[0]
+        slope = dt.type(SLOPE)
+        dZ = np.asarray(dZ, dtype=dt)
         grads = {}
-        dE = np.zeros((n, d), dtype=self._dtype)                          # gradient of E^L
+        dE = None                                # gradient of E^{l+1} on the rows of layer l
         for layer in reversed(range(self.n_layers)):
-            drows = dZ[:, (layer + 1) * d:(layer + 2) * d]                # (m, dim) of layer l+1
+            rows, S, E, c_lin, Z, mask = caches[layer]
+            drows = dZ[:, (layer + 1) * d:(layer + 2) * d]                 # (|S_0|, dim)
             if c_norms[layer] is not None:
                 drows = normalize_backward(c_norms[layer], drows)
-            dE[nodes] += drows
-            S, E, c_prop, c_1, c_2, c_act, c_drop = caches[layer]
-            dH = dropout_backward(c_drop, dE)
-            dZ12 = leaky_relu_backward(c_act, dH)                         # (n, dim)
-            dsum, grads[f"W1_{layer}"], grads[f"b1_{layer}"] = linear_backward(c_1, dZ12)
-            dbi, grads[f"W2_{layer}"], grads[f"b2_{layer}"] = linear_backward(c_2, dZ12)
-            dS = dsum + dbi * E                                           # (n, dim)
-            dE = dsum + dbi * S + propagate_backward(c_prop, dS)          # gradient of E^l
+            if dE is None:                                                 # the last layer: S_0
+                dE = np.array(drows, dtype=dt)
+            else:
+                dE[nodes if rows.shape[0] == n else np.searchsorted(rows, nodes)] += drows
+            dZl = k.leaky_dropout_backward(dE, Z, slope, dE if mask is None else mask,
+                                           mask is not None, np.empty_like(dE))   # (m, dim)
+            dSE, dW, db = linear_backward(c_lin, dZl)          # (m, 2 dim), (2 dim, dim), (dim,)
+            grads[f"W1_{layer}"], grads[f"W2_{layer}"] = dW[:d], dW[d:]
+            grads[f"b1_{layer}"], grads[f"b2_{layer}"] = db, db.copy()
+            dSE = np.ascontiguousarray(dSE, dtype=dt)
+            dS = k.bi_backward_dS(dSE, E, rows, np.empty((rows.shape[0], d), dtype=dt))
+            # E^l is needed on the rows of layer l-1 (S_{L-l}), E^0 on every node
+            targets = caches[layer - 1][0] if layer > 0 else np.arange(n)
+            dE = rows_product_T_on(self.L_, self.L_, rows, dS, targets, "numba")   # Lᵀ dS
+            if keep is not None:                                           # (L diag(keep))ᵀ dS
+                dE *= keep[targets]
+            at_rows = rows if targets.shape[0] == n else np.searchsorted(targets, rows)
+            k.bi_backward_add(dSE, S, at_rows, dE)                         # + dsum + dbi ⊙ S
         dE[nodes] += dZ[:, :d] + dH0                                      # layer 0 and the L2 term
         grads["E0"] = dE
-        return {k: grads[k].astype(self._dtype, copy=False) for k in self.params}
+        return {k_: grads[k_].astype(self._dtype, copy=False) for k_ in self.params}
 
     def _all_embeddings(self):
         layers, _ = self._propagate(training=False)

@@ -2,6 +2,7 @@ r"""Differentiable op pairs and the user-facing wrappers of the numba kernels.""
 from .sparse import spmm
 from .sampling import sample_bpr, sample_negatives
 from .propagate import propagate_forward, propagate_backward, lightgcn_forward, lightgcn_backward
+from .propagate import propagate_rows_forward, propagate_rows_backward
 from .dense import (linear_forward, linear_backward, identity_forward, identity_backward,
                     relu_forward, relu_backward, leaky_relu_forward, leaky_relu_backward,
                     sigmoid_forward, sigmoid_backward, tanh_forward, tanh_backward,
@@ -14,6 +15,7 @@ __all__ = [
     "spmm",
     "sample_bpr", "sample_negatives",
     "propagate_forward", "propagate_backward", "lightgcn_forward", "lightgcn_backward",
+    "propagate_rows_forward", "propagate_rows_backward",
     "linear_forward", "linear_backward", "identity_forward", "identity_backward",
     "relu_forward", "relu_backward", "leaky_relu_forward", "leaky_relu_backward",
     "sigmoid_forward", "sigmoid_backward", "tanh_forward", "tanh_backward",

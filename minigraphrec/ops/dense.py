@@ -15,10 +15,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import DataError
+from ..errors import DataError, check_backend
 
 __all__ = [
-    "linear_forward", "linear_backward",
+    "linear_forward", "linear_backward", "xt_dot",
     "identity_forward", "identity_backward",
     "relu_forward", "relu_backward",
     "leaky_relu_forward", "leaky_relu_backward",
@@ -42,7 +42,7 @@ def _dense(name, x, ndim=None):
 
 
 # ---------------------------------------------------------------- linear
-def linear_forward(X, W, b=None):
+def linear_forward(X, W, b=None, backend="numpy"):
     r"""Affine map ``Z = X W + b``.
 
     Parameters
@@ -54,12 +54,16 @@ def linear_forward(X, W, b=None):
     W : ndarray (d_in, d_out)
     b : ndarray (d_out,) or None
         Bias broadcast over rows; ``None`` for no bias.
+    backend : ``"numpy"`` or ``"numba"``, how the backward pass computes
+        ``dW = Xᵀ dZ`` for a dense ``X`` (see :func:`xt_dot`); the forward
+        product is NumPy's either way.
 
     Returns
     -------
     Z : ndarray (n, d_out)
     cache : tuple for :func:`linear_backward`.
     """
+    check_backend(backend)
     W = _dense("W", W, ndim=2)
     if sp.issparse(X):
         if X.ndim != 2:
@@ -78,7 +82,7 @@ def linear_forward(X, W, b=None):
             raise DataError(f"b must have shape ({W.shape[1]},) to match W {W.shape}, "
                             f"got {b.shape}")
         Z += b                               # (n, d_out), Z is a fresh array
-    return Z, (X, W, b is not None)
+    return Z, (X, W, b is not None, backend)
 
 
 def linear_backward(cache, dZ):
@@ -92,12 +96,58 @@ def linear_backward(cache, dZ):
     constant feature matrix, and its gradient would be a dense (n, d_in)
     array nobody uses.
     """
-    X, W, has_b = cache
+    X, W, has_b, backend = cache
     dZ = np.asarray(dZ)
     dX = None if sp.issparse(X) else dZ @ W.T        # (n, d_in)
-    dW = np.asarray(X.T @ dZ)                        # (d_in, d_out)
+    if backend == "numba" and not sp.issparse(X) and X.dtype == dZ.dtype:
+        dW = xt_dot(X, dZ, backend="numba")          # (d_in, d_out)
+    else:
+        dW = np.asarray(X.T @ dZ)                    # (d_in, d_out)
     db = dZ.sum(axis=0) if has_b else None           # (d_out,)
     return dX, dW, db
+
+
+#: rows per block of the numba ``Xᵀ D`` (the block count depends on the row count only)
+_XT_DOT_ROWS_PER_BLOCK = 2048
+_XT_DOT_MAX_BLOCKS = 64
+
+
+def xt_dot(X, D, backend="numpy"):
+    r"""``Xᵀ D`` summed over the rows: the weight gradient ``dW = Xᵀ dZ`` of a linear layer.
+
+    Parameters
+    ----------
+    X : ndarray (m, p), float32 or float64
+    D : ndarray (m, q), dtype of ``X``
+    backend : ``"numpy"`` (the reference ``X.T @ D``, BLAS) or ``"numba"``
+        (:func:`~minigraphrec.kernels.dense.xt_dot_blocks`: the rows cut
+        into ``min(64, ceil(m / 2048))`` blocks, partial products in
+        parallel, added in block order; the same bits for any thread count,
+        equal to BLAS to rounding). The kernel exists because OpenBLAS
+        threads this tall, thin product badly beside numba's threads.
+
+    Returns
+    -------
+    ndarray (p, q), dtype of ``X``
+    """
+    check_backend(backend)
+    X, D = _dense("X", X, ndim=2), _dense("D", D, ndim=2)
+    if X.shape[0] != D.shape[0]:
+        raise DataError(f"X and D must have the same number of rows, got {X.shape} and {D.shape}")
+    if X.dtype != D.dtype or X.dtype not in (np.float32, np.float64):
+        raise TypeError(f"X and D must both be float32 or both float64, got {X.dtype} and "
+                        f"{D.dtype}")
+    if backend == "numpy":
+        return np.asarray(X.T @ D)                                       # (p, q)
+    from ..kernels.dense import xt_dot_blocks
+    m = X.shape[0]
+    n_blocks = max(1, min(_XT_DOT_MAX_BLOCKS, -(-m // _XT_DOT_ROWS_PER_BLOCK)))
+    partial = np.empty((n_blocks, X.shape[1], D.shape[1]), dtype=X.dtype)
+    xt_dot_blocks(np.ascontiguousarray(X), np.ascontiguousarray(D), n_blocks, partial)
+    out = partial[0].copy()                                              # (p, q)
+    for b in range(1, n_blocks):                                         # block order
+        out += partial[b]
+    return out
 
 
 # ----------------------------------------------------------- activations

@@ -30,7 +30,8 @@ import scipy.sparse as sp
 
 from ..errors import DataError, check_backend
 
-__all__ = ["propagate_forward", "propagate_backward", "lightgcn_forward", "lightgcn_backward"]
+__all__ = ["propagate_forward", "propagate_backward", "lightgcn_forward", "lightgcn_backward",
+           "propagate_rows_forward", "propagate_rows_backward"]
 
 def _check_operator(A_hat, X, name_A="A_hat", name_X="X"):
     if not (sp.issparse(A_hat) or isinstance(A_hat, np.ndarray)):
@@ -168,3 +169,199 @@ def lightgcn_backward(cache, dE):
         G = _spmm(A_T, G, backend)                        # (n, d)
         dE0 += G
     return dE0
+
+
+# ------------------------------------------------------- some rows of one hop
+#: products with fewer stored entries than this run serially (no thread pool)
+_PARALLEL_FROM = 1 << 16
+#: row blocks per thread of a parallel pull, handed out one at a time
+_BLOCKS_PER_THREAD = 16
+
+
+def _rows_nnz(indptr, rows):
+    return int(indptr[rows + 1].sum() - indptr[rows].sum())
+
+
+def _check_rows(rows, n):
+    rows = np.asarray(rows)
+    if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
+        raise DataError(f"rows must be a 1-d integer array, got {rows.dtype} {rows.shape}")
+    rows = rows.astype(np.int64, copy=False)
+    if rows.size and (rows.min() < 0 or rows.max() >= n):
+        bad = rows[(rows < 0) | (rows >= n)][0]
+        raise DataError(f"row id {bad} in rows is out of range 0..{n - 1}")
+    return rows
+
+
+def propagate_rows_forward(A_hat, X, rows, backend="numpy"):
+    r"""Some rows of one propagation step: ``Y = Â[rows, :] X``, compact.
+
+    The graph models restrict a layer to the rows a batch needs (its
+    ``h``-hop ball, see :func:`minigraphrec.models.lightgcn.hop_levels`);
+    row ``q`` of ``Y`` belongs to node ``rows[q]``.
+
+    Parameters
+    ----------
+    A_hat : scipy CSR (n_out, n_in), values in ``X``'s dtype (else cast per call)
+    X : ndarray (n_in, d), float32 or float64; read only on the neighbours of ``rows``
+    rows : int array (m,), each in ``0 .. n_out-1`` (repeats allowed)
+    backend : ``"numpy"`` (SciPy: ``A_hat[rows] @ X``) or ``"numba"``
+        (:func:`~minigraphrec.kernels.propagate_rows.pull_compact_rows`,
+        rows in parallel, each summed by one thread four entries at a time:
+        deterministic for any thread count, equal to SciPy to rounding).
+
+    Returns
+    -------
+    Y : ndarray (m, d), dtype of ``X``
+    cache : ``(A_hat, rows, n_in, backend)``; ``X`` is not kept (the map is linear).
+    """
+    check_backend(backend)
+    from .sparse import as_csr
+    A_hat = as_csr(A_hat, "A_hat")
+    X = _check_operator(A_hat, X)
+    if X.dtype not in (np.float32, np.float64):
+        raise TypeError(f"X must be float32 or float64, got {X.dtype}")
+    rows = _check_rows(rows, A_hat.shape[0])
+    A_x = A_hat if A_hat.dtype == X.dtype else A_hat.astype(X.dtype)
+    return (rows_product(A_x, np.ascontiguousarray(X), rows, backend),
+            (A_x, rows, X.shape[0], backend))
+
+
+def rows_product(A_hat, X, rows, backend, out=None):
+    """Unchecked core of :func:`propagate_rows_forward`: ``A_hat[rows] @ X`` (m, d).
+
+    For the models, which validated their graph once: ``A_hat`` CSR in
+    ``X``'s dtype, ``X`` C-contiguous, ``rows`` int64 in range; ``out`` an
+    optional (m, d) C-contiguous buffer.
+    """
+    if backend == "numpy":
+        Y = np.asarray(A_hat[rows] @ X)                               # (m, d)
+        if out is None:
+            return Y
+        out[...] = Y
+        return out
+    from numba import get_num_threads, parallel_chunksize
+    from ..kernels import propagate_rows as k
+    if out is None:
+        out = np.empty((rows.shape[0], X.shape[1]), dtype=X.dtype)   # (m, d)
+    indptr, indices, data = A_hat.indptr, A_hat.indices, A_hat.data
+    if _rows_nnz(indptr, rows) < _PARALLEL_FROM:
+        k.pull_compact_block(indptr, indices, data, X, rows, 0, rows.shape[0], out)
+        return out
+    bounds = k.row_blocks_of(indptr, rows, _BLOCKS_PER_THREAD * get_num_threads())
+    with parallel_chunksize(1):
+        k.pull_compact_rows(indptr, indices, data, X, rows, bounds, out)
+    return out
+
+
+def propagate_rows_backward(cache, dY, out=None):
+    r"""``dX = Â[rows, :]ᵀ dY``: each row's gradient sent back to its neighbours.
+
+    ``dY`` (m, d) -> ``dX`` (n_in, d), zero off the neighbours of ``rows``.
+    ``backend="numba"`` scatters (pushes) the rows' stored entries with
+    :func:`~minigraphrec.kernels.propagate_rows.push_rows` (no transpose of
+    ``Â`` is built; destinations split into ranges, one per thread, each
+    receiving its terms in the order of ``rows``: deterministic).
+
+    ``out`` : optional C-contiguous (n_in, d) array of ``dY``'s dtype,
+    overwritten and returned.
+    """
+    A_hat, rows, n_in, backend = cache
+    dY = np.asarray(dY)
+    if dY.ndim != 2 or dY.shape[0] != rows.shape[0]:
+        raise DataError(f"dY must have shape ({rows.shape[0]}, d), one row per row, got {dY.shape}")
+    dY = dY.astype(A_hat.dtype, copy=False)
+    shape = (n_in, dY.shape[1])
+    if out is None:
+        out = np.empty(shape, dtype=dY.dtype)
+    elif out.shape != shape or out.dtype != dY.dtype or not out.flags.c_contiguous:
+        raise DataError(f"out must be a C-contiguous {dY.dtype} array of shape {shape}")
+    return rows_product_T(A_hat, rows, np.ascontiguousarray(dY), backend, out)
+
+
+def rows_product_T(A_hat, rows, dY, backend, out):
+    """Unchecked core of :func:`propagate_rows_backward`: ``out = A_hat[rows].T @ dY`` (n_in, d)."""
+    if backend == "numpy":
+        out[...] = A_hat[rows].T @ dY                                 # (n_in, d)
+        return out
+    from numba import get_num_threads
+    from ..kernels.propagate_rows import push_rows
+    n_in = out.shape[0]
+    out.fill(0)
+    indptr = A_hat.indptr
+    threads = get_num_threads()
+    if threads == 1 or _rows_nnz(indptr, rows) < _PARALLEL_FROM:
+        bounds = np.array([0, n_in], dtype=np.int64)
+    else:                      # destination ranges of about equal work (stored entries)
+        counts = np.diff(indptr) if A_hat.shape[0] == n_in else \
+            np.bincount(A_hat.indices, minlength=n_in)
+        cum = np.cumsum(counts)
+        cuts = np.searchsorted(cum, np.arange(1, threads) * (cum[-1] / threads))
+        bounds = np.concatenate([[0], cuts, [n_in]]).astype(np.int64)
+    push_rows(indptr, A_hat.indices, A_hat.data, dY, rows, bounds, out)
+    return out
+
+
+def rows_product_T_pull(A_hat_T, rows, dY, targets, backend, pos=None):
+    r"""``(Â[rows]ᵀ dY)[targets]`` (len(targets), d), by pulling through ``Âᵀ``'s rows.
+
+    The pull form of :func:`rows_product_T` for a large ``rows``: each
+    target row ``c`` sums ``Âᵀ[c, r] dY[r]`` over its stored entries whose
+    ``r`` is in ``rows`` (the others are skipped, never read), with the
+    numba kernel :func:`~minigraphrec.kernels.propagate_rows.pull_indirect_rows`
+    (deterministic, parallel over targets, no scatter). ``targets`` must
+    hold every node the result is needed on (rows not in ``targets`` are
+    not computed). Unchecked (models only): ``A_hat_T`` CSR (n, n) in
+    ``dY``'s dtype, ``rows`` distinct int64, ``dY`` (len(rows), d)
+    C-contiguous. ``pos`` : optional (n,) int64 map node -> row of ``dY``
+    (-1 elsewhere), built when not given.
+    """
+    n = A_hat_T.shape[0]
+    if pos is None:
+        pos = np.full(n, -1, dtype=np.int64)
+        pos[rows] = np.arange(rows.shape[0])
+    if backend == "numpy":
+        Y = np.zeros((n, dY.shape[1]), dtype=dY.dtype)
+        Y[rows] = dY
+        return np.asarray(A_hat_T[targets] @ Y)
+    from numba import get_num_threads, parallel_chunksize
+    from ..kernels import propagate_rows as k
+    out = np.empty((targets.shape[0], dY.shape[1]), dtype=dY.dtype)
+    indptr, indices, data = A_hat_T.indptr, A_hat_T.indices, A_hat_T.data
+    if _rows_nnz(indptr, targets) < _PARALLEL_FROM:
+        k.pull_indirect_block(indptr, indices, data, dY, pos, targets, 0, targets.shape[0], out)
+        return out
+    bounds = k.row_blocks_of(indptr, targets, _BLOCKS_PER_THREAD * get_num_threads())
+    with parallel_chunksize(1):
+        k.pull_indirect_rows(indptr, indices, data, dY, pos, targets, bounds, out)
+    return out
+
+
+def rows_product_T_on(A_hat, A_hat_T, rows, dY, targets, backend):
+    r"""``(Â[rows]ᵀ dY)[targets]`` (len(targets), d): a push or a pull, whichever reads less.
+
+    Pushing (:func:`rows_product_T`) reads the stored entries of ``rows``
+    once per thread; pulling (:func:`rows_product_T_pull`) reads those of
+    ``targets`` once. Push when ``rows`` holds at most a quarter of the
+    entries ``targets`` do; else pull, skipping the nodes outside ``rows``
+    or, when ``rows`` holds at least half of the nodes, reading ``dY``
+    scattered into a zeroed (n, d) array (a plain product, faster than
+    skipping). Fixed rules: the result must not depend on the thread count.
+    ``targets`` ascending; ``A_hat_T`` is ``Âᵀ`` as CSR (``A_hat`` itself
+    when symmetric). Unchecked (models only).
+    """
+    n = A_hat.shape[1]
+    whole = targets.shape[0] == n
+    # the choice must not depend on the thread count (the two sum in different orders):
+    # pushing reads the rows' entries about once per thread, so push only a clearly
+    # smaller set (the batch's own rows)
+    if _rows_nnz(A_hat.indptr, rows) * 4 <= _rows_nnz(A_hat_T.indptr, targets):
+        full = rows_product_T(A_hat, rows, dY, backend, np.empty((n, dY.shape[1]), dY.dtype))
+        return full if whole else full[targets]
+    if rows.shape[0] == A_hat.shape[0]:                  # dY on every node: a plain product
+        return rows_product(A_hat_T, dY, targets, backend)
+    if 2 * rows.shape[0] >= A_hat.shape[0]:              # most nodes: zero the rest, plain
+        Y = np.zeros((A_hat.shape[0], dY.shape[1]), dtype=dY.dtype)
+        Y[rows] = dY
+        return rows_product(A_hat_T, Y, targets, backend)
+    return rows_product_T_pull(A_hat_T, rows, dY, targets, backend)

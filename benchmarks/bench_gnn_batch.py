@@ -1,0 +1,204 @@
+r"""Benchmark: one BPR batch (loss and gradient) of GCN, NGCF and GAT against LightGCN, and one epoch of each.
+
+The question: how much does a training step of the graph models beyond
+LightGCN cost, relative to LightGCN's, on the same data and the same
+triples? Target (issue 10, section 3): each at most 3× LightGCN's batch.
+
+Models, float32, each with its constructor defaults except the batch
+size (2048 for all, the LightGCN paper's): ``LightGCN(dim=64,
+n_layers=3)``, ``GCN()`` (64 dims, 2 layers, symmetric Â with
+self-loops, ReLU), ``NGCF()`` (64 dims, 3 layers, message dropout 0.1)
+and ``GAT()`` (64 dims, 2 layers, one head, mean over depths). All four
+propagate only the batch's K-hop ball (batch-local), which gives the same
+loss and gradient as the full graph (tests/test_models.py, test_gat.py).
+
+Batch time: ``model.loss_and_grad(PairBatch(...))`` on batches of 2048
+triples drawn once by :func:`minigraphrec.ops.sample_bpr` (seed
+``--seed``), the four models in turn on the same batch, round after round
+(interleaved: a change of machine load hits all alike); per model the
+median over ``--repeat`` rounds, and the median over rounds of its time
+divided by LightGCN's in the same round (the headline ratio, the one the
+target is checked on; the ratio of the medians is reported too). The first call of each model (numba compilation or
+cache load) is timed apart.
+
+Epoch time: ``loss_and_grad`` plus one ``Adam(backend="numba")`` step per
+batch, the models taking turns by chunks of 10 batches, over the batches of one epoch (as many triples as training pairs,
+in batches of 2048, sampling not timed). With ``--epoch-batches N`` only
+the first N batches are timed and the epoch is *extrapolated* as their
+total × n_batches / N (flagged in the results).
+
+    python benchmarks/bench_gnn_batch.py --data ../shared/data/gowalla --repeat 15 \
+        --epoch-batches 40
+    python benchmarks/bench_gnn_batch.py --smoke --out /tmp/r        # what the tests run
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from _common import benchmark_parser, first_call_time, write_results
+
+BATCH_SIZE = 2048
+TARGET = 3.0
+MODELS = ("lightgcn", "gcn", "ngcf", "gat")
+
+
+def load_train(args):
+    """``(train Interactions, graph name)``: DIR/train.txt, or a small synthetic graph."""
+    from minigraphrec.datasets import load_lightgcn, synthetic
+    if args.smoke:
+        return synthetic(n_users=300, n_items=400, mean_interactions=12, random_state=0), \
+            "synthetic-300x400"
+    if args.data is None:
+        sys.exit("give --data DIR (a folder with a LightGCN-format train.txt) or --smoke")
+    return load_lightgcn(Path(args.data) / "train.txt"), "DATA/" + Path(args.data).name
+
+
+def make_model(name, train, seed):
+    """The model ``name`` with its defaults (batch 2048), graph built and parameters drawn."""
+    from minigraphrec.models import GCN, NGCF, LightGCN
+    from minigraphrec.models.gat import GAT
+    cls = {"lightgcn": LightGCN, "gcn": GCN, "ngcf": NGCF, "gat": GAT}[name]
+    kw = dict(dim=64, n_layers=3) if name == "lightgcn" else {}
+    model = cls(batch_size=BATCH_SIZE, random_state=seed, **kw).fit(train, epochs=0)
+    model.step_ = 1                                   # a training step: dropout on
+    return model
+
+
+def epoch_batches(R, seed):
+    """One epoch of BPR triples in draw order, as PairBatches of 2048."""
+    from minigraphrec.batch import PairBatch
+    from minigraphrec.ops import sample_bpr
+    users, pos, neg = sample_bpr(R, random_state=seed)
+    return [PairBatch(users[s:s + BATCH_SIZE], pos[s:s + BATCH_SIZE], neg[s:s + BATCH_SIZE])
+            for s in range(0, users.shape[0], BATCH_SIZE)]
+
+
+def time_epoch(model, opt, batches):
+    """Per-batch wall times of ``loss_and_grad`` + one numba Adam step (as ``fit`` does)."""
+    times = []
+    for batch in batches:
+        t0 = time.perf_counter()
+        _, grads = model.loss_and_grad(batch)
+        opt.step(model.params, grads)
+        model.step_ += 1
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def main():
+    parser = benchmark_parser(__doc__.splitlines()[0])
+    parser.set_defaults(repeat=15)
+    parser.add_argument("--data", type=Path,
+                        help="folder with a LightGCN-format train.txt "
+                             "(e.g. ../shared/data/gowalla)")
+    parser.add_argument("--epoch-batches", type=int, default=None,
+                        help="time only the first N batches of the epoch and extrapolate (flagged)")
+    parser.add_argument("--seed", type=int, default=2020, help="seed of the parameters and triples")
+    args = parser.parse_args()
+    if args.smoke:
+        args.repeat = 2
+    if args.epoch_batches is not None and args.epoch_batches < 1:
+        parser.error(f"--epoch-batches must be >= 1, got {args.epoch_batches}")
+    load_start = os.getloadavg()
+    import numba
+
+    train, graph = load_train(args)
+    R = train.to_csr()
+    batches = epoch_batches(R, args.seed)
+    n_batches = len(batches)
+    print(f"{graph}: {R.shape[0]} users, {R.shape[1]} items, {R.nnz} pairs; {n_batches} batches "
+          f"of {BATCH_SIZE}; numba threads {numba.get_num_threads()}", flush=True)
+
+    # ---- build, first call apart
+    models, setup = {}, {}
+    for name in MODELS:
+        t0 = time.perf_counter()
+        models[name] = make_model(name, train, args.seed)
+        setup[f"{name}_build_s"] = time.perf_counter() - t0
+        setup[f"{name}_first_call_s"] = first_call_time(
+            lambda m=models[name]: m.loss_and_grad(batches[0]))
+
+    # ---- batch time, interleaved rounds on the same batch
+    times = {name: [] for name in MODELS}
+    for r in range(args.repeat):
+        batch = batches[1 + r % (n_batches - 1)] if n_batches > 1 else batches[0]
+        for name in MODELS:
+            t0 = time.perf_counter()
+            models[name].loss_and_grad(batch)
+            times[name].append(time.perf_counter() - t0)
+        print(f"  round {r + 1}: " + ", ".join(f"{n} {times[n][-1] * 1e3:.0f} ms" for n in MODELS),
+              flush=True)
+    base = statistics.median(times["lightgcn"])
+    rows = []
+    for name in MODELS:
+        med = statistics.median(times[name])
+        per_round = [t / b for t, b in zip(times[name], times["lightgcn"])]
+        ratio = med / base
+        round_ratio = statistics.median(per_round)
+        rows.append({"measure": "batch (loss_and_grad)", "model": name,
+                     "median_ms": 1e3 * med, "ratio_vs_lightgcn": ratio,
+                     "median_round_ratio": round_ratio,
+                     "target_met": "" if name == "lightgcn" else bool(round_ratio <= TARGET),
+                     "rounds": args.repeat, "all_ms": [1e3 * t for t in times[name]]})
+
+    # ---- one epoch each (or a prefix, extrapolated), interleaved by chunks of 10 batches
+    from minigraphrec.optim import Adam
+    timed = batches if args.epoch_batches is None else batches[:args.epoch_batches]
+    fresh = {name: make_model(name, train, args.seed) for name in MODELS}   # new parameters
+    opts = {name: Adam(lr=m.lr, backend="numba") for name, m in fresh.items()}
+    epoch_times = {name: [] for name in MODELS}
+    for s in range(0, len(timed), 10):
+        for name in MODELS:
+            epoch_times[name] += time_epoch(fresh[name], opts[name], timed[s:s + 10])
+    for name in MODELS:
+        ts = epoch_times[name]
+        total = sum(ts)
+        rows.append({"measure": "epoch (loss_and_grad + Adam)", "model": name,
+                     "batches_timed": len(ts), "batches_per_epoch": n_batches,
+                     "extrapolated": len(ts) < n_batches,
+                     "s_per_epoch": total * n_batches / len(ts),
+                     "median_ms": 1e3 * statistics.median(ts)})
+        print(f"  epoch {name}: {total:.1f} s for {len(ts)} batches -> "
+              f"{total * n_batches / len(ts):.1f} s/epoch"
+              + (" (extrapolated)" if len(ts) < n_batches else ""), flush=True)
+    epoch_base = next(r for r in rows if r["measure"].startswith("epoch")
+                      and r["model"] == "lightgcn")["s_per_epoch"]
+    for r in rows:
+        if r["measure"].startswith("epoch"):
+            r["ratio_vs_lightgcn"] = r["s_per_epoch"] / epoch_base
+
+    load = os.getloadavg()
+    verdict = "; ".join(f"{r['model']} {r['median_round_ratio']:.2f}x "
+                        f"({'meets' if r['target_met'] else 'misses'} <= {TARGET:g}x)"
+                        for r in rows if r["measure"].startswith("batch")
+                        and r["model"] != "lightgcn")
+    notes = (
+        f"{graph}: {R.shape[0]} users, {R.shape[1]} items, {R.nnz} training pairs; batches of "
+        f"{BATCH_SIZE} BPR triples (sample_bpr, seed {args.seed}); float32; numba threads "
+        f"{numba.get_num_threads()}. Batch rows: median of {args.repeat} interleaved rounds "
+        f"(each round: the four models on one batch); median_round_ratio = the median over "
+        f"rounds of the model's time / LightGCN's in the same round (the headline: robust to "
+        f"load changing between rounds), ratio_vs_lightgcn = ratio of the medians. "
+        f"Epoch rows: loss_and_grad + Adam step per batch, the models taking turns by chunks "
+        f"of 10 batches, over "
+        + (f"the first {len(timed)} of {n_batches} batches, EXTRAPOLATED to the epoch"
+           if len(timed) < n_batches else f"all {n_batches} batches") +
+        f". Load average (1, 5, 15 min) at the start {load_start[0]:.2f}, {load_start[1]:.2f}, "
+        f"{load_start[2]:.2f}; at the end {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} "
+        f"(2-core machine shared with other jobs: absolute times are inflated, ratios are the "
+        f"measure). Target <= {TARGET:g}x LightGCN per batch (median round ratio): {verdict}.\n\nSetup: "
+        + ", ".join(f"{k} {v:.3g}" for k, v in setup.items()))
+    columns = ["measure", "model", "median_ms", "ratio_vs_lightgcn", "median_round_ratio",
+               "target_met", "batches_timed", "batches_per_epoch", "extrapolated", "s_per_epoch"]
+    stem = "gnn_batch" + ("_smoke" if args.smoke else "")
+    json_path, md_path = write_results(stem, rows, columns, out_dir=args.out, notes=notes)
+    print(md_path.read_text())
+    print(f"wrote {json_path} and {md_path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+r"""numba kernels for NGCF's elementwise steps on the rows a batch needs (fused, in parallel).
+
+Raw arrays only, no validation: :class:`minigraphrec.models.ngcf.NGCF`
+prepares the inputs; each kernel's docstring gives the NumPy expression it
+equals (tests/test_models.py compares them, in float32 and float64).
+
+A layer on the rows ``rows`` (m,) of the ball it is computed on, with
+``S = L[rows] E`` (m, d) already propagated and ``E`` (n, d) the layer's
+input by node id:
+
+* :func:`bi_inputs`: ``SE = [S + E[rows], S ⊙ E[rows]]`` (m, 2d), the input
+  of the one product ``SE [W1; W2]``;
+* :func:`leaky_dropout`: ``E'[rows] = LeakyReLU(Z) · mask`` written by node
+  id, with the message-dropout mask taken from the full graph's uniform
+  draws ``U`` (n, d) on the same rows;
+* :func:`leaky_dropout_backward`: ``dZ = LeakyReLU'(Z) · (mask · dE')``;
+* :func:`bi_backward_dS` and :func:`bi_backward_add`: ``dS = dsum + dbi ⊙
+  E[rows]`` before the transposed propagation, ``dE[rows] += dsum + dbi ⊙ S``
+  after it.
+
+Every output element is written by one thread with the same arithmetic as
+the NumPy expression (same operations, same order), so the kernels equal
+NumPy bit for bit and do not depend on the thread count.
+"""
+from __future__ import annotations
+
+from numba import njit, prange
+
+__all__ = ["bi_inputs", "leaky_dropout", "leaky_dropout_backward", "bi_backward_dS",
+           "bi_backward_add"]
+
+
+@njit(parallel=True, cache=True)
+def bi_inputs(S, E, rows, out):
+    r"""``out = np.concatenate([S + E[rows], S * E[rows]], axis=1)``.
+
+    S : (m, d); E : (n, d); rows : (m,) int64; out : (m, 2d), overwritten.
+    """
+    d = S.shape[1]
+    for q in prange(rows.shape[0]):
+        r = rows[q]
+        for t in range(d):
+            out[q, t] = S[q, t] + E[r, t]
+            out[q, d + t] = S[q, t] * E[r, t]
+    return out
+
+
+@njit(parallel=True, cache=True)
+def leaky_dropout(Z, slope, U, p, scale, rows, mask, E_out):
+    r"""LeakyReLU then inverted dropout, written by node id.
+
+    NumPy: ``H = np.where(Z > 0, Z, Z * slope)``; with ``p > 0``
+    ``mask = (U[rows] >= p).astype(Z.dtype) * scale`` and ``H = H * mask``;
+    ``E_out[rows] = H``.
+
+    Z : (m, d); slope, scale : scalars of Z's dtype; U : (n, d) float64
+    uniform draws (read on ``rows`` only; unused when ``p == 0``); p : float;
+    rows : (m,) int64, distinct; mask : (m, d) of Z's dtype, overwritten
+    (when ``p > 0``); E_out : (n, d), written on ``rows`` only.
+    """
+    d = Z.shape[1]
+    zero = Z.dtype.type(0)
+    for q in prange(rows.shape[0]):
+        r = rows[q]
+        for t in range(d):
+            z = Z[q, t]
+            h = z if z > 0 else z * slope
+            if p > 0:
+                m = scale if U[r, t] >= p else zero
+                mask[q, t] = m
+                h = h * m
+            E_out[r, t] = h
+    return E_out
+
+
+@njit(parallel=True, cache=True)
+def leaky_dropout_backward(dE, Z, slope, mask, has_mask, dZ):
+    r"""``dH = dE * mask`` (if ``has_mask``), then ``dZ = np.where(Z > 0, dH, dH * slope)``.
+
+    dE, Z, mask, dZ : (m, d) of one dtype (``mask`` unread without
+    ``has_mask``); ``dZ`` overwritten (may be ``dE``).
+    """
+    d = Z.shape[1]
+    for q in prange(Z.shape[0]):
+        for t in range(d):
+            g = dE[q, t] * mask[q, t] if has_mask else dE[q, t]
+            dZ[q, t] = g if Z[q, t] > 0 else g * slope
+    return dZ
+
+
+@njit(parallel=True, cache=True)
+def bi_backward_dS(dSE, E, rows, dS):
+    r"""``dS = dSE[:, :d] + dSE[:, d:] * E[rows]``.   dSE: (m, 2d), E: (n, d) -> dS: (m, d)."""
+    d = dS.shape[1]
+    for q in prange(rows.shape[0]):
+        r = rows[q]
+        for t in range(d):
+            dS[q, t] = dSE[q, t] + dSE[q, d + t] * E[r, t]
+    return dS
+
+
+@njit(parallel=True, cache=True)
+def bi_backward_add(dSE, S, rows, dE):
+    r"""``dE[rows] += dSE[:, :d] + dSE[:, d:] * S``; ``rows`` distinct.   dE: (n, d)."""
+    d = S.shape[1]
+    for q in prange(rows.shape[0]):
+        r = rows[q]
+        for t in range(d):
+            dE[r, t] += dSE[q, t] + dSE[q, d + t] * S[q, t]
+    return dE
