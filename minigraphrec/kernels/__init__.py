@@ -18,4 +18,13 @@ Modules (import them explicitly; importing this package compiles nothing):
 * :mod:`~minigraphrec.kernels.propagate_rows` -- propagation restricted to a
   set of rows.
 * :mod:`~minigraphrec.kernels.adam` -- one fused Adam update, elementwise in parallel.
+* :mod:`~minigraphrec.kernels.eval_rank` -- one pass per score row for evaluation: seen
+  items masked, the top-k heap and the exact AUC counts.
+* :mod:`~minigraphrec.kernels.csr_topk` -- the k largest stored values of each CSR row
+  (kNN similarity pruning).
+* :mod:`~minigraphrec.kernels.dense` -- ``Xᵀ dZ`` over tall arrays, in fixed row blocks.
+* :mod:`~minigraphrec.kernels.ngcf` -- NGCF's fused elementwise steps on the batch's rows.
+* :mod:`~minigraphrec.kernels.gat_rows` -- GAT's logits, softmax, dropout and aggregation
+  for the rows a batch needs.
+* :mod:`~minigraphrec.kernels.session` -- the GRU cell's fused elementwise passes (SR-GNN).
 """
