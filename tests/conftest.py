@@ -25,3 +25,18 @@ def checkerboard():
                     items.append(i)
     n_users, n_items = n_blocks * users_per_block, n_blocks * items_per_block
     return Interactions(users, items, n_users=n_users, n_items=n_items), np.array(held)
+
+
+def cyclic_walks(n_items=12, n_users=40, length=8, seed=0):
+    """Each user walks the catalogue in steps of +1 from a random start, one item per time
+    step: the next item is always the last one + 1 (mod n_items), which a sequence model must
+    find and popularity cannot. Returns Interactions with timestamps."""
+    rng = np.random.default_rng(seed)
+    users, items, times = [], [], []
+    for u in range(n_users):
+        start = rng.integers(n_items)
+        for t in range(length):
+            users.append(u)
+            items.append((start + t) % n_items)
+            times.append(t)
+    return Interactions(users, items, n_items=n_items, timestamps=times)

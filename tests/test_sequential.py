@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import minigraphrec as mgr
+from conftest import cyclic_walks
 from minigraphrec import DataError
 from minigraphrec.models.knn import topk_similarity
 from minigraphrec.sequences import (Sequences, evaluate_next_item, leave_last_out,
@@ -119,21 +120,8 @@ def test_knn_sparse_path_equals_topk_similarity():
                                   .similarity_.toarray(), ref.toarray())
 
 
-def _cyclic(n_items=12, n_users=40, length=8, seed=0):
-    """Each user walks the catalogue in steps of +1: the next item is always last + 1."""
-    rng = np.random.default_rng(seed)
-    users, items, times = [], [], []
-    for u in range(n_users):
-        start = rng.integers(n_items)
-        for t in range(length):
-            users.append(u)
-            items.append((start + t) % n_items)
-            times.append(t)
-    return mgr.Interactions(users, items, n_items=n_items, timestamps=times)
-
-
 def test_markov_chain_finds_a_planted_order_popularity_cannot():
-    train, prefixes, targets = leave_last_out(user_sequences(_cyclic()))
+    train, prefixes, targets = leave_last_out(user_sequences(cyclic_walks()))
     markov = evaluate_next_item(mgr.MarkovChain().fit(train), prefixes, targets, k=(1, 5))
     pop = evaluate_next_item(mgr.SessionPopularity().fit(train), prefixes, targets, k=(1, 5))
     knn = evaluate_next_item(mgr.SessionItemKNN(recency="last").fit(train), prefixes,
@@ -144,7 +132,7 @@ def test_markov_chain_finds_a_planted_order_popularity_cannot():
 
 @pytest.mark.parametrize("make", [mgr.SessionPopularity, mgr.MarkovChain, mgr.SessionItemKNN])
 def test_estimator_api(make):
-    data = _cyclic(n_users=6)
+    data = cyclic_walks(n_users=6)
     model = make().fit(data)                                   # Interactions with timestamps
     seqs = user_sequences(data)
     np.testing.assert_array_equal(model.score([2, 4]),

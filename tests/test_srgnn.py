@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import minigraphrec as mgr
+from conftest import cyclic_walks
 from minigraphrec import DataError
 from minigraphrec.ops import session_graphs
 from minigraphrec.ops.session import (_sigmoid, gru_cell_backward, gru_cell_forward, index_add,
@@ -78,19 +79,6 @@ def test_index_add_and_sigmoid_against_references():
     assert _sigmoid(x.astype(np.float32)).dtype == np.float32
 
 
-def _cyclic(n_items=12, n_users=40, length=8, seed=0):
-    """Each user walks the catalogue in steps of +1 from a random start: next = last + 1."""
-    rng = np.random.default_rng(seed)
-    users, items, times = [], [], []
-    for u in range(n_users):
-        start = rng.integers(n_items)
-        for t in range(length):
-            users.append(u)
-            items.append((start + t) % n_items)
-            times.append(t)
-    return mgr.Interactions(users, items, n_items=n_items, timestamps=times)
-
-
 class _Popularity:
     def __init__(self, train):
         self.counts = np.bincount(train.items, minlength=train.n_items).astype(float)
@@ -100,7 +88,7 @@ class _Popularity:
 
 
 def test_learns_a_planted_order_and_beats_popularity():
-    train, prefixes, targets = leave_last_out(user_sequences(_cyclic()))
+    train, prefixes, targets = leave_last_out(user_sequences(cyclic_walks()))
     model = mgr.SRGNN(dim=16, epochs=8, lr=0.01, lr_decay_every=100, batch_size=32,
                       random_state=0).fit(train)
     losses = [r["loss"] for r in model.history_]
@@ -113,7 +101,7 @@ def test_learns_a_planted_order_and_beats_popularity():
 
 
 def test_same_seed_same_model_and_score_equals_history():
-    data = _cyclic(n_users=10)
+    data = cyclic_walks(n_users=10)
     a = mgr.SRGNN(dim=8, epochs=2, random_state=3).fit(data)
     b = mgr.SRGNN(dim=8, epochs=2, random_state=3).fit(data)
     for k in a.params:
@@ -124,7 +112,7 @@ def test_same_seed_same_model_and_score_equals_history():
 
 
 def test_numpy_and_numba_backends_train_the_same_model():
-    data = _cyclic(n_users=10)
+    data = cyclic_walks(n_users=10)
     a = mgr.SRGNN(dim=8, epochs=2, backend="numpy", random_state=1).fit(data)
     b = mgr.SRGNN(dim=8, epochs=2, backend="numba", random_state=1).fit(data)
     for k in a.params:
@@ -134,13 +122,13 @@ def test_numpy_and_numba_backends_train_the_same_model():
 
 
 def test_lr_decays_every_three_epochs():
-    model = mgr.SRGNN(dim=4, epochs=7, random_state=0).fit(_cyclic(n_users=5))
+    model = mgr.SRGNN(dim=4, epochs=7, random_state=0).fit(cyclic_walks(n_users=5))
     lrs = [r["lr"] for r in model.history_]
     assert lrs == pytest.approx([1e-3] * 3 + [1e-4] * 3 + [1e-5])
 
 
 def test_validation_metrics_in_history():
-    train, prefixes, targets = leave_last_out(user_sequences(_cyclic(n_users=8)))
+    train, prefixes, targets = leave_last_out(user_sequences(cyclic_walks(n_users=8)))
     model = mgr.SRGNN(dim=4, epochs=1, random_state=0).fit(train, validation=(prefixes, targets))
     assert {"hit@20", "mrr@20", "ndcg@20"} <= set(model.history_[0])
 
@@ -151,7 +139,7 @@ def test_bad_input():
     singles = Sequences.from_lists([[0], [1]], n_items=3)
     with pytest.raises(DataError, match="at least two"):
         mgr.SRGNN(dim=4).fit(singles)
-    model = mgr.SRGNN(dim=4, epochs=0, random_state=0).fit(_cyclic(n_users=3))
+    model = mgr.SRGNN(dim=4, epochs=0, random_state=0).fit(cyclic_walks(n_users=3))
     with pytest.raises(DataError, match="item 12 at position 1"):
         model.recommend_history([1, 12])
     with pytest.raises(DataError, match="non-empty"):
@@ -159,6 +147,6 @@ def test_bad_input():
     with pytest.raises(DataError, match="integers"):
         model.score_history([1.5])
     with pytest.raises(DataError, match="readout"):
-        mgr.SRGNN(readout="max").fit(_cyclic(n_users=3))
+        mgr.SRGNN(readout="max").fit(cyclic_walks(n_users=3))
     with pytest.raises(RuntimeError, match="fit"):
         mgr.SRGNN().score_history([0])
