@@ -16,7 +16,7 @@ from .metrics import evaluate
 from .io import save, load
 from .optim import SGD, Adam
 from .gradcheck import check_vjp, check_grad, check_model_grads
-from .threads import set_threads, get_threads, threads
+from .threadpools import set_threads, get_threads, threads
 
 __version__ = "0.1.0"
 

@@ -308,7 +308,7 @@ def cmd_recommend(args):
 
 # ------------------------------------------------------------------ parser
 def _env_threads():
-    from .threads import THREADS_ENV
+    from .threadpools import THREADS_ENV
     value = os.environ.get(THREADS_ENV)
     if value is None or value == "":
         return None
@@ -421,7 +421,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.threads is not None:
-        from .threads import set_threads
+        from .threadpools import set_threads
         try:
             set_threads(args.threads)
         except DataError as exc:
