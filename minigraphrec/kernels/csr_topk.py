@@ -20,42 +20,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .topk import _better, _sift_down, _sift_up   # the same bounded heap, worst at the root
+
 __all__ = ["row_keep_counts", "row_top_k"]
-
-
-@njit(cache=True)
-def _better(v_a, c_a, v_b, c_b):
-    """True when entry ``(v_a, c_a)`` ranks before ``(v_b, c_b)``."""
-    return v_a > v_b or (v_a == v_b and c_a < c_b)
-
-
-@njit(cache=True)
-def _sift_down(heap_v, heap_c, size, pos):
-    """Restore the heap below ``pos``; the root holds the *worst* kept entry."""
-    while True:
-        child = 2 * pos + 1
-        if child >= size:
-            return
-        if child + 1 < size and _better(heap_v[child], heap_c[child],
-                                        heap_v[child + 1], heap_c[child + 1]):
-            child += 1                                    # follow the worse child
-        if not _better(heap_v[pos], heap_c[pos], heap_v[child], heap_c[child]):
-            return
-        heap_v[pos], heap_v[child] = heap_v[child], heap_v[pos]
-        heap_c[pos], heap_c[child] = heap_c[child], heap_c[pos]
-        pos = child
-
-
-@njit(cache=True)
-def _sift_up(heap_v, heap_c, pos):
-    """Move the entry at ``pos`` up while it is worse than its parent."""
-    while pos > 0:
-        parent = (pos - 1) // 2
-        if not _better(heap_v[parent], heap_c[parent], heap_v[pos], heap_c[pos]):
-            return
-        heap_v[pos], heap_v[parent] = heap_v[parent], heap_v[pos]
-        heap_c[pos], heap_c[parent] = heap_c[parent], heap_c[pos]
-        pos = parent
 
 
 @njit(parallel=True, cache=True)
