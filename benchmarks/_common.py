@@ -196,3 +196,15 @@ def write_results(name, rows, columns, out_dir=RESULTS_DIR, notes=""):
         header += ["", notes]
     md_path.write_text("\n".join(header) + "\n\n" + markdown_table(rows, columns) + "\n")
     return json_path, md_path
+
+
+def load_lightgcn_train(args):
+    """``(train Interactions, graph name)``: ``DIR/train.txt`` of ``--data DIR`` (LightGCN
+    format, named ``DATA/<folder>``), or with ``--smoke`` a small synthetic graph."""
+    from minigraphrec.datasets import load_lightgcn, synthetic
+    if args.smoke:
+        return synthetic(n_users=300, n_items=400, mean_interactions=12, random_state=0), \
+            "synthetic-300x400"
+    if args.data is None:
+        sys.exit("give --data DIR (a folder with a LightGCN-format train.txt) or --smoke")
+    return load_lightgcn(Path(args.data) / "train.txt"), "DATA/" + Path(args.data).name

@@ -35,26 +35,14 @@ from __future__ import annotations
 
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
-from _common import benchmark_parser, first_call_time, write_results
+from _common import benchmark_parser, first_call_time, load_lightgcn_train, write_results
 
 BATCH_SIZE = 2048
 TARGET = 3.0
 MODELS = ("lightgcn", "gcn", "ngcf", "gat")
-
-
-def load_train(args):
-    """``(train Interactions, graph name)``: DIR/train.txt, or a small synthetic graph."""
-    from minigraphrec.datasets import load_lightgcn, synthetic
-    if args.smoke:
-        return synthetic(n_users=300, n_items=400, mean_interactions=12, random_state=0), \
-            "synthetic-300x400"
-    if args.data is None:
-        sys.exit("give --data DIR (a folder with a LightGCN-format train.txt) or --smoke")
-    return load_lightgcn(Path(args.data) / "train.txt"), "DATA/" + Path(args.data).name
 
 
 def make_model(name, train, seed):
@@ -106,7 +94,7 @@ def main():
     load_start = os.getloadavg()
     import numba
 
-    train, graph = load_train(args)
+    train, graph = load_lightgcn_train(args)
     R = train.to_csr()
     batches = epoch_batches(R, args.seed)
     n_batches = len(batches)

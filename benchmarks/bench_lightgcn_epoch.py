@@ -72,7 +72,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import benchmark_parser, first_call_time, write_results
+from _common import benchmark_parser, first_call_time, load_lightgcn_train, write_results
 
 # the paper's settings
 DIM, N_LAYERS, LR, BATCH_SIZE, REG = 64, 3, 1e-3, 2048, 1e-4
@@ -88,17 +88,6 @@ def source_digests(names=("models/lightgcn.py", "models/mf.py", "models/embeddin
     root = Path(minigraphrec.__file__).parent
     return {n: hashlib.sha256((root / n).read_bytes()).hexdigest()[:12]
             for n in names if (root / n).exists()}
-
-
-def load_train(args):
-    """``(train Interactions, graph name)``: DIR/train.txt, or a tiny synthetic graph."""
-    from minigraphrec.datasets import load_lightgcn, synthetic
-    if args.smoke:
-        return synthetic(n_users=300, n_items=400, mean_interactions=12, random_state=0), \
-            "synthetic-300x400"
-    if args.data is None:
-        sys.exit("give --data DIR (a folder with a LightGCN-format train.txt) or --smoke")
-    return load_lightgcn(Path(args.data) / "train.txt"), Path(args.data).name
 
 
 def epoch_batches(R, batch_size, seed):
@@ -230,7 +219,7 @@ def main():
                 torch.set_num_threads(n)
         return numba.get_num_threads(), (torch.get_num_threads() if have_torch else None)
 
-    train, graph = load_train(args)
+    train, graph = load_lightgcn_train(args)
     R = train.to_csr()                                             # (n_users, n_items) binary
     t0 = time.perf_counter()
     batches = epoch_batches(R, BATCH_SIZE, args.seed)
