@@ -17,6 +17,7 @@ from .io import save, load
 from .optim import SGD, Adam
 from .gradcheck import check_vjp, check_grad, check_model_grads
 from .threadpools import set_threads, get_threads, threads
+from .explain import Explanation
 
 __version__ = "0.1.0"
 
@@ -27,5 +28,5 @@ __all__ = [
     "SessionPopularity", "MarkovChain", "SessionItemKNN",
     "evaluate", "save", "load", "SGD", "Adam", "check_vjp", "check_grad", "check_model_grads",
     "datasets", "split", "graph", "ops", "losses", "optim", "gradcheck", "metrics", "rank",
-    "plot", "sequences", "set_threads", "get_threads", "threads",
+    "plot", "sequences", "set_threads", "get_threads", "threads", "Explanation",
 ]

@@ -12,16 +12,66 @@ Every recommender provides
 
 Subclasses implement ``fit`` (calling :meth:`Recommender._fit_interactions`
 first) and ``_score_batch``; ``score`` and ``recommend`` come from here.
+
+The article's open problems (§8) are methods too, on every model where they
+are defined; each validates its input here and asks the subclass for the
+model-specific part:
+
+* ``explain(user, item, k=10) -> Explanation`` (subclass: ``_explain``);
+* ``score_history(items)`` and ``recommend_history(items, k)`` for an ad-hoc
+  history of item ids, without a user id (subclass: ``_score_history``);
+* ``partial_fit(new_interactions, epochs=None) -> self``: new interactions,
+  users and items join the fitted model (:meth:`Recommender._merge_new`
+  gives the subclass the union, in an extended id space);
+* ``forget(users=None, interactions=None) -> self``: people or interactions
+  and their influence leave the model (:meth:`Recommender._removal`).
+
+Both updates are transactional: a subclass computes the whole new state
+first and assigns it only when nothing can fail any more, so that a failed
+call leaves the model as it was.
 """
 from __future__ import annotations
 
 import inspect
+from typing import NamedTuple
 
 import numpy as np
+import scipy.sparse as sp
 
-from ..data import Interactions
+from ..data import Interactions, _key
+from ..errors import DataError
 
-__all__ = ["Recommender", "check_interactions"]
+__all__ = ["Recommender", "check_interactions", "Merge", "Removal"]
+
+
+class Merge(NamedTuple):
+    r"""A fitted model's training data joined with new interactions (see ``_merge_new``).
+
+    Old users and items keep their internal ids; new ones are appended, in
+    order of first appearance among the new interactions.
+    """
+    R: sp.csr_matrix             #: (n_users', n_items') binary union of old and new pairs
+    users: np.ndarray            #: (n_new_pairs,) internal user id of each new interaction
+    items: np.ndarray            #: (n_new_pairs,) internal item id of each new interaction
+    user_ids: np.ndarray         #: (n_users',) raw ids, the old ones first
+    item_ids: np.ndarray         #: (n_items',) raw ids, the old ones first
+    n_new_users: int
+    n_new_items: int
+    weights: np.ndarray | None   #: the new interactions' weights, if they have them
+    timestamps: np.ndarray | None  #: their timestamps, if they have them
+
+
+class Removal(NamedTuple):
+    r"""What remains of a fitted model's training data after ``forget`` (see ``_removal``).
+
+    Forgotten users' rows are gone and the remaining users renumbered in
+    their old order (``keep_users[new_id] == old_id``); items keep their ids.
+    """
+    R: sp.csr_matrix             #: (len(keep_users), n_items) binary, what remains
+    keep_users: np.ndarray       #: (n_users',) old internal id of each remaining user
+    user_ids: np.ndarray         #: (n_users',) their raw ids
+    removed_users: np.ndarray    #: old internal ids of the forgotten users
+    removed_pairs: np.ndarray    #: (n, 2) old internal (user, item) pairs forgotten one by one
 
 
 def check_interactions(train, name="train"):
@@ -114,6 +164,43 @@ class Recommender:
                              f"users 0..{self.n_users_ - 1}")
         return arr
 
+    def _check_item(self, item, name="item"):
+        """One internal item id, as an int in 0..n_items-1."""
+        self._check_fitted()
+        arr = np.asarray(item)
+        if arr.ndim != 0 or not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(f"{name} must be one integer item id, got {item!r}")
+        i = int(arr)
+        if not 0 <= i < self.n_items_:
+            raise ValueError(f"{name} {i} is not in the catalogue: the model was fitted on "
+                             f"items 0..{self.n_items_ - 1}")
+        return i
+
+    def _check_user(self, user, name="user"):
+        """One internal user id, as an int in 0..n_users-1."""
+        arr = np.asarray(user)
+        if arr.ndim != 0 or not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(f"{name} must be one integer user id, got {user!r}")
+        return int(self._check_users(arr)[0])
+
+    def _check_history(self, items, name="items"):
+        """A history of internal item ids: sorted, duplicates collapsed, non-empty."""
+        self._check_fitted()
+        arr = np.asarray(items)
+        if arr.ndim != 1:
+            raise DataError(f"{name} must be a 1-d array of item ids, got shape {arr.shape}")
+        if arr.size == 0:
+            raise DataError(f"{name} is empty: a history needs at least one item")
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise DataError(f"{name} must hold integer item ids, got dtype {arr.dtype}")
+        arr = arr.astype(np.int64, copy=False)
+        bad = (arr < 0) | (arr >= self.n_items_)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{name}[{k}] = {int(arr[k])} is not in the catalogue: the model "
+                            f"was fitted on items 0..{self.n_items_ - 1}")
+        return np.unique(arr)
+
     # ------------------------------------------------------------- scoring
     def _score_batch(self, users):
         """Scores of ``users`` (validated int64) for every item, (len(users), n_items)."""
@@ -148,3 +235,204 @@ class Recommender:
             seen = self.R_[batch] if exclude_seen else None
             items[start:start + len(batch)], scores[start:start + len(batch)] = top_k(S, k, exclude=seen)
         return items, scores
+
+    # ------------------------------------------------------ explanations
+    def explain(self, user, item, k=10):
+        r"""Why the model scores ``item`` for ``user``: the contributions, largest first.
+
+        Parameters
+        ----------
+        user, item : int
+            Internal ids.
+        k : int >= 1 or None
+            How many contributions to keep; None keeps every one.
+
+        Returns
+        -------
+        Explanation
+            ``.sources``, ``.kind``, ``.contributions``, ``.score``,
+            ``.exact``; printing it shows a small table. Each model's
+            docstring says what its sources are and whether the split is exact.
+        """
+        user = self._check_user(user)
+        item = self._check_item(item)
+        if k is not None:
+            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+                raise ValueError(f"k must be a positive integer or None, got {k!r}")
+            k = int(k)
+        return self._explain(user, item, k)
+
+    def _explain(self, user, item, k):
+        raise NotImplementedError(f"{type(self).__name__} does not explain its scores")
+
+    # --------------------------------------------------- ad-hoc histories
+    def score_history(self, items):
+        r"""Scores of every item for an ad-hoc history of item ids, without a user id.
+
+        Parameters
+        ----------
+        items : array-like of int
+            Internal item ids; duplicates count once. Must not be empty.
+
+        Returns
+        -------
+        ndarray of float64, shape (n_items,)
+            For a training user's own history, the model's scores for that
+            user wherever the model defines a user by their items (each
+            model's docstring says whether that holds exactly).
+        """
+        items = self._check_history(items)
+        return self._score_history(items)
+
+    def _score_history(self, items):
+        raise NotImplementedError(f"{type(self).__name__} cannot score an ad-hoc history")
+
+    def recommend_history(self, items, k=10, exclude_seen=True):
+        r"""The ``k`` best items for an ad-hoc history, best first.
+
+        Returns
+        -------
+        items : ndarray of int64, shape (k,)
+        scores : ndarray of float64, shape (k,)
+            Padded with item -1 and score -inf as in :meth:`recommend`. With
+            ``exclude_seen`` the history's own items are left out.
+        """
+        from ..rank import top_k
+
+        history = self._check_history(items)
+        k = int(k)
+        if k < 1:
+            raise ValueError(f"k must be a positive integer, got {k}")
+        scores = np.asarray(self._score_history(history), dtype=np.float64)[None, :]
+        seen = None
+        if exclude_seen:
+            seen = sp.csr_matrix((np.ones(history.size), history, [0, history.size]),
+                                 shape=(1, self.n_items_))
+        top, top_scores = top_k(scores, k, exclude=seen)
+        return top[0], top_scores[0]
+
+    # ------------------------------------------------------------ updates
+    def partial_fit(self, new_interactions, epochs=None):
+        r"""Add new interactions (and new users and items) without a full refit.
+
+        ``new_interactions`` is an :class:`~minigraphrec.data.Interactions`
+        matched to the model by *raw* ids: known users and items keep their
+        internal ids, unknown ones are appended. Each model's docstring says
+        what it recomputes and whether the result equals a full refit.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no partial_fit")
+
+    def forget(self, users=None, interactions=None):
+        r"""Remove users, or single interactions, and their influence from the model.
+
+        ``users`` are internal ids; ``interactions`` is an ``(n, 2)`` array of
+        internal ``(user, item)`` pairs or an :class:`~minigraphrec.data.Interactions`
+        in raw ids. Forgotten users leave the model and the others are
+        renumbered (``user_ids_`` keeps the raw ids); items keep their ids.
+        Each model's docstring says whether the result is identical to a
+        model fitted without the forgotten data.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot forget")
+
+    def _training_interactions(self, R=None, user_ids=None, item_ids=None):
+        """The binary training pairs ``R`` (default ``R_``) as Interactions with raw ids."""
+        R = self.R_ if R is None else R
+        coo = sp.coo_matrix(R)
+        order = np.lexsort((coo.col, coo.row))
+        return Interactions(coo.row[order], coo.col[order], n_users=R.shape[0],
+                            n_items=R.shape[1],
+                            user_ids=self.user_ids_ if user_ids is None else user_ids,
+                            item_ids=self.item_ids_ if item_ids is None else item_ids)
+
+    def _merge_new(self, new_interactions, name="new_interactions"):
+        r"""Join ``new_interactions`` (raw ids) with ``R_``; nothing on ``self`` changes.
+
+        Returns a :class:`Merge`. Raises DataError if the new data is empty.
+        """
+        self._check_fitted()
+        if not isinstance(new_interactions, Interactions):
+            raise TypeError(f"{name} must be an Interactions, got "
+                            f"{type(new_interactions).__name__}")
+        if len(new_interactions) == 0:
+            raise DataError(f"{name} holds no interactions")
+        new = new_interactions
+
+        def extend(old_raw, new_raw_per_pair, kind):
+            index = {_key(r): k for k, r in enumerate(old_raw)}
+            added = []
+            ids = np.empty(len(new_raw_per_pair), dtype=np.int64)
+            for n, raw in enumerate(new_raw_per_pair):
+                key = _key(raw)
+                k = index.get(key)
+                if k is None:
+                    k = index[key] = len(old_raw) + len(added)
+                    added.append(raw)
+                ids[n] = k
+            raw_all = old_raw
+            if added:
+                raw_all = plain_ids(np.concatenate([np.asarray(old_raw, dtype=object),
+                                                    np.asarray(added, dtype=object)]))
+                if old_raw.dtype.kind != raw_all.dtype.kind:
+                    raise DataError(f"{name}: new {kind} ids such as {added[0]!r} are not of "
+                                    f"the kind the model's {kind} ids are ({old_raw.dtype})")
+            return ids, raw_all, len(added)
+
+        users, user_ids, n_new_users = extend(self.user_ids_, new.user_ids[new.users], "user")
+        items, item_ids, n_new_items = extend(self.item_ids_, new.item_ids[new.items], "item")
+        shape = (len(user_ids), len(item_ids))
+        old = sp.csr_matrix(self.R_, copy=True)
+        old.resize(shape)
+        added = sp.csr_matrix((np.ones(users.size), (users, items)), shape=shape)
+        R = (old + added).tocsr()
+        R.data[:] = 1.0
+        R.sort_indices()
+        return Merge(R, users, items, user_ids, item_ids, n_new_users, n_new_items,
+                     new.weights, new.timestamps)
+
+    def _removal(self, users=None, interactions=None):
+        r"""What remains after forgetting ``users`` and ``interactions``; ``self`` unchanged.
+
+        Returns a :class:`Removal`. Every pair to forget must be in the
+        training data (a DataError names the first one that is not), and at
+        least one user or pair must be given.
+        """
+        self._check_fitted()
+        if users is None and interactions is None:
+            raise ValueError("forget needs users=... or interactions=...")
+        removed_users = (np.zeros(0, dtype=np.int64) if users is None
+                         else np.unique(self._check_users(users)))
+        if interactions is None:
+            pairs = np.zeros((0, 2), dtype=np.int64)
+        elif isinstance(interactions, Interactions):
+            aligned = interactions.align(self.user_ids_, self.item_ids_, source="interactions")
+            pairs = np.stack([aligned.users, aligned.items], axis=1)
+        else:
+            pairs = np.asarray(interactions)
+            if pairs.ndim != 2 or pairs.shape[1] != 2 or (
+                    pairs.size and not np.issubdtype(pairs.dtype, np.integer)):
+                raise DataError("interactions must be an (n, 2) integer array of internal "
+                                f"(user, item) pairs or an Interactions; got shape {pairs.shape}")
+            pairs = pairs.astype(np.int64)
+            self._check_users(pairs[:, 0])
+            for n, i in enumerate(pairs[:, 1]):
+                if not 0 <= i < self.n_items_:
+                    raise DataError(f"interactions[{n}] has item {int(i)}, not in the "
+                                    f"catalogue 0..{self.n_items_ - 1}")
+        R = sp.csr_matrix(self.R_, copy=True)
+        if pairs.shape[0]:
+            present = np.asarray(R[pairs[:, 0], pairs[:, 1]]).ravel() != 0
+            if not present.all():
+                n = int(np.flatnonzero(~present)[0])
+                raise DataError(f"interactions[{n}] = (user {int(pairs[n, 0])}, item "
+                                f"{int(pairs[n, 1])}) is not in the training data")
+            pairs = np.unique(pairs, axis=0)
+            R = R.tolil()
+            R[pairs[:, 0], pairs[:, 1]] = 0
+            R = R.tocsr()
+            R.eliminate_zeros()
+        keep = np.setdiff1d(np.arange(self.n_users_), removed_users)
+        R = R[keep].tocsr()
+        R.sort_indices()
+        if R.nnz == 0:
+            raise DataError("forget would leave no training interactions")
+        return Removal(R, keep, self.user_ids_[keep], removed_users, pairs)
