@@ -226,7 +226,7 @@ def random_triples_file(path, rng, n=2000, sep=",", extras=True, eol="\n"):
 @pytest.mark.parametrize("sep, eol", [(",", "\n"), ("::", "\r\n"), (" ", "\r\n"),
                                      ("\t", "\n")])
 def test_triples_fast_path_equals_line_by_line(tmp_path, monkeypatch, sep, eol):
-    fast = ds._TableReader._chunk_fast
+    fast = ds._parse._TableReader._chunk_fast
     taken = []                                  # per chunk: did the fast path parse it?
 
     def spy(self, chunk, start):
@@ -234,7 +234,7 @@ def test_triples_fast_path_equals_line_by_line(tmp_path, monkeypatch, sep, eol):
         taken.append(out is not None)
         return out
 
-    monkeypatch.setattr(ds._TableReader, "_chunk_fast", spy)
+    monkeypatch.setattr(ds._parse._TableReader, "_chunk_fast", spy)
     rng = np.random.default_rng(5)
     plain, _ = random_triples_file(tmp_path / "plain.txt", rng, sep=sep, extras=False, eol=eol)
     mixed, _ = random_triples_file(tmp_path / "mixed.txt", rng, sep=sep, eol=eol)
@@ -242,11 +242,11 @@ def test_triples_fast_path_equals_line_by_line(tmp_path, monkeypatch, sep, eol):
     for name, expected, chunk, paths in [("plain.txt", plain, 1 << 22, {True}),
                                          ("mixed.txt", mixed, 1 << 22, {False}),
                                          ("mixed.txt", mixed, 200, {True, False})]:
-        monkeypatch.setattr(ds, "_CHUNK_BYTES", chunk)
+        monkeypatch.setattr(ds._parse, "_CHUNK_BYTES", chunk)
         taken.clear()
         results.append((ds.load_triples(tmp_path / name), expected))
         assert set(taken) == paths
-    monkeypatch.setattr(ds._TableReader, "_chunk_fast", lambda *a: None)
+    monkeypatch.setattr(ds._parse._TableReader, "_chunk_fast", lambda *a: None)
     results.append((ds.load_triples(tmp_path / "mixed.txt"), mixed))   # reference path only
     for d, expected in results:
         assert pairs(d) == [(u, i) for u, i, _, _ in expected]
@@ -261,13 +261,13 @@ def test_triples_irregular_whitespace_same_on_both_paths(tmp_path, monkeypatch):
     assert pairs(d) == [("a", "b"), ("c", "d"), ("e", "f")] and d.weights.tolist() == [1, 2, 3]
     g = write(tmp_path / "g.txt", "x  y 0\n" + content[7:])   # auto: no tab in line 1
     assert pairs(ds.load_triples(g)) == [("x", "y")] + pairs(d)[1:]
-    monkeypatch.setattr(ds._TableReader, "_chunk_fast", lambda *a: None)
+    monkeypatch.setattr(ds._parse._TableReader, "_chunk_fast", lambda *a: None)
     assert pairs(ds.load_triples(f, sep=r"\s+")) == pairs(d)
     assert pairs(ds.load_triples(g)) == [("x", "y")] + pairs(d)[1:]
 
 
 def test_triples_lines_longer_than_a_chunk(tmp_path, monkeypatch):
-    monkeypatch.setattr(ds, "_CHUNK_BYTES", 5)
+    monkeypatch.setattr(ds._parse, "_CHUNK_BYTES", 5)
     f = write(tmp_path / "t.csv", "a_long_user,item_one,1\nb,item_two,2\nc,i,3")   # no final \n
     d = ds.load_triples(f)
     assert pairs(d) == [("a_long_user", "item_one"), ("b", "item_two"), ("c", "i")]
@@ -279,7 +279,7 @@ def test_triples_lines_longer_than_a_chunk(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("chunk", [1 << 22, 300])
 def test_triples_error_line_numbers_in_late_chunks(tmp_path, monkeypatch, chunk):
-    monkeypatch.setattr(ds, "_CHUNK_BYTES", chunk)
+    monkeypatch.setattr(ds._parse, "_CHUNK_BYTES", chunk)
     rng = np.random.default_rng(6)
     random_triples_file(tmp_path / "t.csv", rng, extras=False)   # fast path must notice
     lines = (tmp_path / "t.csv").read_text().split("\n")

@@ -1,0 +1,70 @@
+r"""Data sets: loaders for the usual interaction files, and embedded data.
+
+Loaders (all stream their files -- a line, or a few MB of whole lines, at a
+time, never the whole file as one string -- and all are strict: anything
+they cannot read exactly raises :class:`~minigraphrec.errors.DataError`
+naming the file, the 1-based line and the problem; nothing is skipped
+silently):
+
+* :func:`load_lightgcn` -- LightGCN ``train.txt`` / ``test.txt`` adjacency lists;
+* :func:`load_triples` -- delimited ``user item [rating [timestamp]]`` lines;
+* :func:`load_recbole` -- RecBole atomic ``.inter`` files with a typed header;
+* :func:`load_movielens_100k` -- the GroupLens MovieLens-100K folder, with
+  user and item feature matrices;
+* :func:`fetch_movielens_100k` -- download MovieLens-100K once, verify its
+  SHA-256, cache it, load it.
+
+Embedded data, so that the demo and the tests need no download:
+
+* :func:`synthetic` -- a seeded generator with planted communities and known
+  generating probabilities (an oracle to compare models against);
+* :func:`article_toy` -- the article's 10 users x 10 items example.
+
+Session logs: :func:`load_sessions` (CIKM Cup 2016 / Diginetica, or session
+triples) and the seeded generator :func:`synthetic_sessions`.
+
+One module per format, so that each reads on its own:
+
+==================  ===============================================================
+``_parse``          the strict line parsing the loaders share (messages, tokens,
+                    the chunked reader of delimited tables)
+``lightgcn``        :func:`load_lightgcn`
+``triples``         :func:`load_triples`
+``recbole``         :func:`load_recbole`
+``movielens``       :func:`load_movielens_100k`
+``sessions``        :func:`load_sessions`
+``download``        :func:`fetch_movielens_100k` (checksum-verified, cached)
+``embedded``        :func:`synthetic`, :func:`synthetic_sessions`, :func:`article_toy`
+==================  ===============================================================
+
+Every public name is importable from ``minigraphrec.datasets`` itself.
+
+Conventions shared by every loader
+----------------------------------
+* A missing file raises ``FileNotFoundError`` naming the path (it is not
+  malformed data, so it is not a ``DataError``).
+* Given a test file, a loader returns ``(train, test)`` sharing one id space
+  (the training one). A test interaction whose user or item the training
+  file does not know is an error by default; with ``on_unknown="drop"`` it
+  is dropped, a ``logging`` warning says how many, and ``test.n_dropped``
+  holds the count (``0`` when nothing was dropped).
+* Blank lines are ignored. A file with no interactions (empty, or only a
+  header, comments or blank lines) is an error.
+* Repeated (user, item) pairs are kept as repeated events; see
+  :class:`~minigraphrec.data.Interactions`.
+"""
+from .download import ML100K_SHA256, ML100K_URL, fetch_movielens_100k
+from .embedded import (SyntheticSessionsTruth, SyntheticTruth, article_toy, synthetic,
+                       synthetic_sessions)
+from .lightgcn import load_lightgcn
+from .movielens import ML100K_GENRES, load_movielens_100k
+from .recbole import load_recbole
+from .sessions import load_sessions
+from .triples import load_triples
+
+__all__ = [
+    "load_lightgcn", "load_triples", "load_recbole", "load_movielens_100k",
+    "fetch_movielens_100k", "synthetic", "SyntheticTruth", "article_toy",
+    "ML100K_URL", "ML100K_SHA256",
+    "load_sessions", "synthetic_sessions", "SyntheticSessionsTruth",
+]

@@ -1,0 +1,500 @@
+r"""Embedded data, so that the demo and the tests need no download: the seeded
+synthetic generators (interactions and sessions) and the article's 10 x 10 toy."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..data import Interactions
+from ..errors import DataError
+
+_T0 = 1_577_836_800          # 2020-01-01T00:00:00Z
+_SPAN = 180 * 24 * 3600      # timestamps fall in the following 180 days
+
+
+@dataclass(frozen=True)
+class SyntheticTruth:
+    r"""The hidden structure behind :func:`synthetic`.
+
+    Attributes
+    ----------
+    user_community : ndarray of int64, shape (n_users,)
+    item_community : ndarray of int64, shape (n_items,)
+    item_weight : ndarray of float64, shape (n_items,)
+        Popularity weight ``w_i = (r_i + 1) ** -popularity_exponent``, with
+        ``r_i`` the item's 0-based popularity rank inside its community.
+    p_in : float
+        Probability that a draw comes from the user's own community.
+    """
+
+    user_community: np.ndarray
+    item_community: np.ndarray
+    item_weight: np.ndarray
+    p_in: float
+
+    def probabilities(self, users=None):
+        r"""The generating distribution of each user's draws.
+
+        .. math::
+            P_u(i) = p_{in} \frac{w_i [c_i = c_u]}{\sum_{j: c_j = c_u} w_j}
+                     + (1 - p_{in}) \frac{w_i}{\sum_j w_j}
+
+        Parameters
+        ----------
+        users : array-like of int, optional
+            Default: all users.
+
+        Returns
+        -------
+        ndarray, shape (len(users), n_items)
+            Each row sums to 1. Ranking a user's unseen items by it is the
+            oracle recommender.
+        """
+        cu = self.user_community if users is None else self.user_community[np.asarray(users)]
+        w, ci = self.item_weight, self.item_community
+        W_c = np.bincount(ci, weights=w)                            # (n_communities,)
+        own = (ci[None, :] == cu[:, None]) * (w / W_c[ci])[None, :]  # (n_users, n_items)
+        return self.p_in * own + (1.0 - self.p_in) * (w / w.sum())[None, :]
+
+
+def _balanced_labels(n, n_groups, rng):
+    """A random assignment of n things to groups whose sizes differ by at most 1."""
+    return rng.permutation(np.arange(n) % n_groups).astype(np.int64)
+
+
+def _noisy_one_hot(labels, n_groups, noise, rng):
+    """One-hot of ``labels``, each replaced by a uniform random label with prob. ``noise``."""
+    flip = rng.random(labels.shape[0]) < noise
+    observed = np.where(flip, rng.integers(0, n_groups, labels.shape[0]), labels)
+    X = np.zeros((labels.shape[0], n_groups))                    # (n, n_groups)
+    X[np.arange(labels.shape[0]), observed] = 1.0
+    return X
+
+
+def synthetic(n_users=1000, n_items=1500, n_communities=10, mean_interactions=20,
+              min_interactions=5, p_in=0.8, popularity_exponent=1.0, feature_noise=0.3,
+              ratings=False, random_state=0, return_truth=False):
+    r"""Interactions with planted communities: the embedded default data set.
+
+    Generative model:
+
+    1. Users and items are split at random into ``n_communities`` communities
+       of equal size (sizes differ by at most one): ``c_u``, ``c_i``.
+    2. Inside each community the items get a random popularity rank ``r_i``
+       and weight ``w_i = (r_i + 1) ** -popularity_exponent`` (Zipf).
+    3. User ``u`` makes ``n_u = min_interactions + Poisson(mean_interactions
+       - min_interactions)`` draws (at most ``n_items``); each draw comes with
+       probability ``p_in`` from the own community (item ``i`` with
+       probability ``∝ w_i``) and otherwise from all items (``∝ w_i``,
+       global popularity). Repeats are redrawn, so ``u`` has ``n_u``
+       distinct items (successive sampling without replacement from
+       :meth:`SyntheticTruth.probabilities`).
+    4. Each interaction gets a timestamp, uniform over the 180 days from
+       2020-01-01 UTC in whole Unix seconds, independent of the item; rows
+       are sorted by user, then time.
+    5. With ``ratings=True``, a weight ``clip(round(m + N(0, 1)), 1, 5)``
+       with ``m = 4`` when ``c_i = c_u`` and ``m = 2.5`` otherwise.
+    6. Features: a one-hot of the community, ``(n, n_communities)``, names
+       ``"community=<k>"``, where each label is replaced by a uniformly random
+       one with probability ``feature_noise`` (so it is right with
+       probability ``1 - feature_noise + feature_noise / n_communities``):
+       informative, not a give-away.
+
+    So the structure is there for a collaborative or feature-based model to
+    find, while global popularity mixes every community's hits. Measured on
+    the defaults (about 20,000 interactions) with a per-user 80/20 random
+    split (``round(0.2 n_u)`` random test items per user, split seed 0) and
+    the LightGCN protocol (full ranking, training items excluded, Recall@20
+    = hits / \|test items\|, averaged over users with a test item):
+
+    ================================================ =========
+    scorer                                           Recall@20
+    ================================================ =========
+    oracle: ``truth.probabilities()``                  0.455
+    EASE (λ = 100), a learned closed-form model        0.418
+    popularity: training interaction counts            0.176
+    ================================================ =========
+
+    Over data seeds 0, 1, 2 the oracle gives 0.441--0.455 and popularity
+    0.166--0.176. ``tests/test_datasets.py`` recomputes the oracle and
+    popularity numbers for seed 0.
+
+    Parameters
+    ----------
+    n_users, n_items : int
+        Sizes, ``n_items >= n_communities``.
+    n_communities : int
+        Number of communities, ``>= 1``.
+    mean_interactions, min_interactions : float, int
+        Mean and minimum number of distinct items per user,
+        ``1 <= min_interactions <= mean_interactions``.
+    p_in : float
+        Probability that a draw is from the user's community, ``0 <= p_in < 1``
+        (below 1 so that every item can be drawn).
+    popularity_exponent : float
+        Zipf exponent of popularity inside a community, ``>= 0`` (0: uniform).
+    feature_noise : float
+        Probability, in ``[0, 1]``, that a feature label is randomised.
+    ratings : bool
+        Whether to generate rating weights.
+    random_state : int or numpy.random.Generator
+        Seed; the same seed gives the same data.
+    return_truth : bool
+        Also return the :class:`SyntheticTruth`.
+
+    Returns
+    -------
+    Interactions or (Interactions, SyntheticTruth)
+        With timestamps, user and item features, and weights if ``ratings``.
+        Raw ids are the internal ids.
+    """
+    if n_communities < 1 or n_items < n_communities or n_users < 1:
+        raise ValueError(f"need n_users >= 1 and n_items >= n_communities >= 1, got "
+                         f"n_users={n_users}, n_items={n_items}, n_communities={n_communities}")
+    if not 1 <= min_interactions <= mean_interactions:
+        raise ValueError(f"need 1 <= min_interactions <= mean_interactions, got "
+                         f"{min_interactions} and {mean_interactions}")
+    if not 0.0 <= p_in < 1.0:
+        raise ValueError(f"p_in must be in [0, 1), got {p_in}")
+    if popularity_exponent < 0 or not 0.0 <= feature_noise <= 1.0:
+        raise ValueError(f"need popularity_exponent >= 0 and 0 <= feature_noise <= 1, got "
+                         f"{popularity_exponent} and {feature_noise}")
+    rng = np.random.default_rng(random_state)
+
+    cu = _balanced_labels(n_users, n_communities, rng)          # (n_users,)
+    ci = _balanced_labels(n_items, n_communities, rng)          # (n_items,)
+    rank = np.empty(n_items, dtype=np.int64)
+    members = [np.flatnonzero(ci == c) for c in range(n_communities)]   # items per community
+    for idx in members:
+        rank[idx] = rng.permutation(idx.size)
+    w = (rank + 1.0) ** -popularity_exponent                    # (n_items,)
+
+    # per community: the cumulative distribution over its items
+    cdf_own = [np.cumsum(w[m]) / w[m].sum() for m in members]
+    cdf_all = np.cumsum(w) / w.sum()                            # (n_items,)
+
+    n_u = min_interactions + rng.poisson(mean_interactions - min_interactions, n_users)
+    n_u = np.minimum(n_u, n_items)                              # (n_users,)
+    users, items = [], []
+    for u in range(n_users):
+        c, need = cu[u], int(n_u[u])
+        chosen = {}                                             # dict keeps draw order
+        while len(chosen) < need:
+            m = 2 * (need - len(chosen)) + 8
+            from_own = rng.random(m) < p_in
+            own = members[c][np.minimum(np.searchsorted(cdf_own[c], rng.random(m),
+                                                        side="right"), members[c].size - 1)]
+            anywhere = np.minimum(np.searchsorted(cdf_all, rng.random(m), side="right"),
+                                  n_items - 1)
+            for i in np.where(from_own, own, anywhere).tolist():
+                if i not in chosen:
+                    chosen[i] = None
+                    if len(chosen) == need:
+                        break
+        users.extend([u] * need)
+        items.extend(chosen)
+    users = np.asarray(users, dtype=np.int64)                   # (n_interactions,)
+    items = np.asarray(items, dtype=np.int64)                   # (n_interactions,)
+    times = _T0 + rng.integers(0, _SPAN, users.size).astype(np.float64)
+    order = np.lexsort((times, users))
+    users, items, times = users[order], items[order], times[order]
+
+    weights = None
+    if ratings:
+        mean = np.where(ci[items] == cu[users], 4.0, 2.5)
+        weights = np.clip(np.round(mean + rng.standard_normal(users.size)), 1.0, 5.0)
+
+    names = [f"community={k}" for k in range(n_communities)]
+    data = Interactions(
+        users, items, n_users=n_users, n_items=n_items, weights=weights, timestamps=times,
+        user_features=_noisy_one_hot(cu, n_communities, feature_noise, rng),
+        item_features=_noisy_one_hot(ci, n_communities, feature_noise, rng),
+        user_feature_names=names, item_feature_names=names)
+    if return_truth:
+        return data, SyntheticTruth(cu, ci, w, float(p_in))
+    return data
+
+
+# ============================================================= article toy
+#           v1 ... v10
+_ARTICLE_TOY_R = (
+    "1110000000",   # u1   taste group A (u1-u5, v1-v5)
+    "1101100000",   # u2
+    "0110100000",   # u3
+    "1011100000",   # u4
+    "0010110000",   # u5   + v6: a bridge into group B
+    "0000011100",   # u6   taste group B (u6-u10, v6-v10), the mirror of A
+    "0000011011",   # u7
+    "0000001101",   # u8
+    "0000010111",   # u9
+    "1000000101",   # u10  + v1: a bridge into group A
+)
+
+
+def article_toy(random_state=0):
+    r"""The article's worked example: 10 users u1..u10, 10 items v1..v10.
+
+    The article (§4) names the users and items and (§5) gives each a
+    10-dimensional feature vector, but it never lists the edges: its code
+    draws ``torch.randint(0, 1, ...)``, which is all zeros, an empty graph.
+    **The edges here are ours**, hand-written so that the example has an
+    answer: two taste groups, mirror images of each other, joined by two
+    bridge edges (rows users, columns items)::
+
+              v1 v2 v3 v4 v5 v6 v7 v8 v9 v10
+        u1     1  1  1  .  .  .  .  .  .  .
+        u2     1  1  .  1  1  .  .  .  .  .
+        u3     .  1  1  .  1  .  .  .  .  .
+        u4     1  .  1  1  1  .  .  .  .  .
+        u5     .  .  1  .  1  1  .  .  .  .
+        u6     .  .  .  .  .  1  1  1  .  .
+        u7     .  .  .  .  .  1  1  .  1  1
+        u8     .  .  .  .  .  .  1  1  .  1
+        u9     .  .  .  .  .  1  .  1  1  1
+        u10    1  .  .  .  .  .  .  1  .  1
+
+    u1's clear best recommendation is v5 (the item the article scores for
+    u1): every other member of u1's group has it; u6's, by symmetry, is v10.
+
+    Parameters
+    ----------
+    random_state : int or numpy.random.Generator
+        Seed of the feature matrices.
+
+    Returns
+    -------
+    Interactions
+        34 interactions, raw ids ``"u1".."u10"`` and ``"v1".."v10"``; user and
+        item features of shape (10, 10), standard normal as the article's
+        ``torch.randn(10, 10)`` (random, so uninformative), names
+        ``"x1".."x10"``. No weights or timestamps.
+    """
+    R = np.array([[int(ch) for ch in row] for row in _ARTICLE_TOY_R])   # (10, 10)
+    users, items = np.nonzero(R)                                         # (34,), (34,)
+    rng = np.random.default_rng(random_state)
+    X_user = rng.standard_normal((10, 10))                               # (10, 10)
+    X_item = rng.standard_normal((10, 10))                               # (10, 10)
+    names = [f"x{k}" for k in range(1, 11)]
+    return Interactions(users, items, n_users=10, n_items=10,
+                        user_ids=np.array([f"u{k}" for k in range(1, 11)]),
+                        item_ids=np.array([f"v{k}" for k in range(1, 11)]),
+                        user_features=X_user, item_features=X_item,
+                        user_feature_names=names, item_feature_names=names)
+
+
+@dataclass(frozen=True)
+class SyntheticSessionsTruth:
+    r"""The hidden structure behind :func:`synthetic_sessions`.
+
+    Attributes
+    ----------
+    item_community : (n_items,) int64, ``c_i``
+    item_weight : (n_items,) float64, ``w_i = (r_i + 1) ** -popularity_exponent``
+    successor : (n_items,) int64, ``σ(i)``: the item a strong transition goes to
+    drift, p_transition : float
+    n_communities : int
+    """
+
+    item_community: np.ndarray
+    item_weight: np.ndarray
+    successor: np.ndarray
+    drift: float
+    p_transition: float
+    n_communities: int
+
+    def _kernel(self):
+        """K (C, C): one step of the community walk, ``K[c, c'] = P(c_{t+1} = c' | c_t = c)``."""
+        C = self.n_communities
+        K = np.eye(C) * (1.0 - self.drift)
+        for side in (-1, 1):
+            np.add.at(K, (np.arange(C), (np.arange(C) + side) % C), self.drift / 2)
+        return K
+
+    def _own(self):
+        """O (C, n_items): ``O[c, j] = w_j [c_j = c] / Σ_{l: c_l = c} w_l``."""
+        c, w = self.item_community, self.item_weight
+        W_c = np.bincount(c, weights=w, minlength=self.n_communities)    # (C,)
+        O = np.zeros((self.n_communities, c.shape[0]))
+        O[c, np.arange(c.shape[0])] = w / W_c[c]
+        return O
+
+    def next_item_probabilities(self, sessions):
+        r"""The exact distribution of the next item after each session: (n, n_items).
+
+        The community ``c_t`` is hidden, so this is the forward algorithm of the hidden
+        Markov model the generator is: ``α_1 = onehot(c_{x_1})``, and for ``t ≥ 1``
+
+        .. math::
+            α_{t+1}(c) ∝ (α_t K)(c)\,\bigl(p\,[x_{t+1} = σ(x_t)]
+                         + (1-p)\,O_{c, x_{t+1}}\bigr),
+
+            P(x_{n+1} = j \mid x_{1..n}) = p\,[j = σ(x_n)] + (1-p)\,(α_n K\, O)_j,
+
+        with ``K`` the walk's step, ``O[c, j]`` the Zipf draw inside community ``c`` and
+        ``p = p_transition``. Ranking by it is the Bayes-optimal next-item predictor: the
+        ceiling for any model. Sessions must use the generator's item ids.
+
+        A step that has probability 0 under the model (possible once events were removed
+        from a session, by :func:`~minigraphrec.sequences.split_sessions_by_time` say)
+        restarts the filter as at a first item: ``α = onehot(c_{x_{t+1}})``.
+        """
+        from ..sequences import Sequences
+
+        if not isinstance(sessions, Sequences):
+            raise TypeError(f"sessions must be a Sequences, got {type(sessions).__name__}")
+        if np.any(sessions.lengths == 0):
+            raise DataError("every session needs an item")
+        K, O = self._kernel(), self._own()
+        p, succ = self.p_transition, self.successor
+        start, lengths = sessions.indptr[:-1], sessions.lengths
+        alpha = np.zeros((len(sessions), self.n_communities))           # (n, C)
+        alpha[np.arange(len(sessions)), self.item_community[sessions.items[start]]] = 1.0
+        for t in range(1, int(lengths.max())):
+            rows = np.flatnonzero(lengths > t)
+            prev, x = sessions.items[start[rows] + t - 1], sessions.items[start[rows] + t]
+            a = (alpha[rows] @ K) * (p * (x == succ[prev])[:, None] + (1 - p) * O[:, x].T)
+            z = a.sum(axis=1)                                            # (b,)
+            restart = z <= 0                                             # impossible step
+            a[restart] = 0.0
+            a[restart, self.item_community[x[restart]]] = 1.0
+            z[restart] = 1.0
+            alpha[rows] = a / z[:, None]
+        P = (1 - p) * (alpha @ K) @ O                                     # (n, n_items)
+        P[np.arange(len(sessions)), succ[sessions.items[sessions.indptr[1:] - 1]]] += p
+        return P
+
+
+def synthetic_sessions(n_sessions=5000, n_items=1000, n_communities=20, drift=0.1,
+                       p_transition=0.3, mean_length=6.0, min_length=2,
+                       popularity_exponent=1.0, random_state=0, return_truth=False):
+    r"""Sessions that wander through item communities: embedded data for sequence models.
+
+    Generative model (a hidden Markov model over communities):
+
+    1. Items are split at random into ``n_communities`` communities of equal size (sizes
+       differ by at most one), ``c_i``, arranged on a ring; inside each, a random
+       popularity rank ``r_i`` gives the Zipf weight ``w_i = (r_i + 1) ** -a``
+       (``a = popularity_exponent``), as in :func:`synthetic`.
+    2. Every item ``i`` gets a successor ``σ(i)``, drawn uniformly from all other items
+       (any community): the strong item-to-item transition.
+    3. A session has ``n = min_length + Poisson(mean_length - min_length)`` events. It
+       starts in a uniformly random community ``c_1`` and draws its first item inside it
+       (item ``j`` with probability ``∝ w_j``). Before each next event the walk moves to a
+       neighbouring community (``c ± 1`` on the ring, each side with probability
+       ``drift / 2``), then the item is ``σ(previous item)`` with probability
+       ``p_transition``, else a Zipf draw inside the walk's current community. A jump to
+       ``σ`` does not move the walk, so the next ordinary draw comes back to it.
+    4. Times: a session starts at a uniform second of the 180 days from 2020-01-01 UTC and
+       its events follow 10--299 s apart; ``end_time`` is its last event's time. Sessions
+       are returned in order of start time.
+
+    What a model can find: popularity alone knows only ``w`` (and mixes every
+    community); co-occurrence within sessions finds the communities (items drawn by one
+    walk are mostly of one or two neighbouring communities) but not the direction of
+    ``i → σ(i)``; the last item alone (a first-order Markov chain) finds ``σ``, but after
+    a jump the last item's community is not the walk's, which the earlier items of the
+    session reveal: order and the whole session both matter. The exact next-item
+    distribution, the ceiling, is :meth:`SyntheticSessionsTruth.next_item_probabilities`.
+    Measured on the defaults (5,000 sessions, about 30,000 events), the latest 20 % of
+    sessions as test (``split_sessions_by_time(s, test_fraction=0.2,
+    compact_items=False)``), every test prefix predicting its next item, full ranking
+    (:func:`~minigraphrec.sequences.evaluate_next_item`, 4,907 examples):
+
+    ================================================ ========= =========
+    scorer                                           HR@20     MRR@20
+    ================================================ ========= =========
+    oracle: ``truth.next_item_probabilities``          0.785     0.430
+    ``SessionItemKNN(recency="linear")``               0.613     0.258
+    ``SessionItemKNN()``                               0.596     0.220
+    ``MarkovChain()``                                  0.594     0.364
+    ``SessionItemKNN(recency="last")``                 0.563     0.280
+    ``SessionPopularity()``                            0.154     0.029
+    ================================================ ========= =========
+
+    Over data seeds 0, 1, 2 the oracle gives HR@20 0.785--0.791 and the Markov chain
+    0.594--0.611; ``tests/test_datasets.py`` recomputes the seed-0 oracle, Markov and
+    popularity rows.
+
+    Parameters
+    ----------
+    n_sessions, n_items : int >= 1, ``n_items >= max(n_communities, 2)``
+    n_communities : int >= 1
+    drift : float in [0, 1]
+    p_transition : float in [0, 1]
+    mean_length : float >= min_length; min_length : int >= 1
+    popularity_exponent : float >= 0
+    random_state : int or numpy.random.Generator; the same seed gives the same sessions
+    return_truth : bool, also return the :class:`SyntheticSessionsTruth`
+
+    Returns
+    -------
+    Sequences or (Sequences, SyntheticSessionsTruth)
+        Anonymous sessions (``users`` all ``-1``) with ``end_time`` (Unix seconds),
+        ``item_ids`` the internal ids, ``session_ids`` ``None`` (the position is the id):
+        what :func:`load_sessions` returns, so the same code serves both.
+    """
+    from ..sequences import Sequences
+
+    if n_sessions < 1 or n_communities < 1 or n_items < max(n_communities, 2):
+        raise ValueError(f"need n_sessions >= 1 and n_items >= max(n_communities, 2) >= 2 "
+                         f"with n_communities >= 1; got n_sessions={n_sessions}, "
+                         f"n_items={n_items}, n_communities={n_communities}")
+    if not (0.0 <= drift <= 1.0 and 0.0 <= p_transition <= 1.0):
+        raise ValueError(f"drift and p_transition must be in [0, 1], got {drift} and "
+                         f"{p_transition}")
+    if int(min_length) != min_length or min_length < 1 or not mean_length >= min_length:
+        raise ValueError(f"need an integer min_length >= 1 and mean_length >= min_length, "
+                         f"got {min_length} and {mean_length}")
+    if popularity_exponent < 0:
+        raise ValueError(f"popularity_exponent must be >= 0, got {popularity_exponent}")
+    rng = np.random.default_rng(random_state)
+    C = int(n_communities)
+    ci = _balanced_labels(n_items, C, rng)                          # (n_items,)
+    rank = np.empty(n_items, dtype=np.int64)
+    for c in range(C):
+        idx = np.flatnonzero(ci == c)
+        rank[idx] = rng.permutation(idx.size)
+    w = (rank + 1.0) ** -popularity_exponent                        # (n_items,)
+    successor = rng.integers(0, n_items - 1, n_items)               # (n_items,), never i
+    successor += successor >= np.arange(n_items)
+
+    # inverse-CDF draws inside a community: items sorted by community, and the key
+    # c + (cumulative weight within c) in (c, c + 1]; c + u falls in community c's block
+    by_comm = np.argsort(ci, kind="stable")                         # (n_items,)
+    cw = np.cumsum(w[by_comm])
+    block_end = np.cumsum(np.bincount(ci, minlength=C))             # (C,) exclusive ends
+    block_start = block_end - np.bincount(ci, minlength=C)
+    before = np.r_[0.0, cw][block_start]                            # (C,) weight before c
+    total = np.r_[0.0, cw][block_end] - before                      # (C,) W_c
+    key = ci[by_comm] + (cw - before[ci[by_comm]]) / total[ci[by_comm]]
+
+    def draw(comm):
+        pos = np.searchsorted(key, comm + rng.random(comm.shape[0]), side="right")
+        return by_comm[np.minimum(pos, block_end[comm] - 1)]
+
+    lengths = int(min_length) + rng.poisson(mean_length - min_length, n_sessions)
+    comm = rng.integers(0, C, n_sessions)                           # (n_sessions,) c_1
+    steps = np.zeros((n_sessions, int(lengths.max())), dtype=np.int64)   # (n, T) items
+    steps[:, 0] = draw(comm)
+    for t in range(1, steps.shape[1]):
+        move = rng.random(n_sessions) < drift
+        side = np.where(rng.random(n_sessions) < 0.5, -1, 1)
+        comm = np.where(move, (comm + side) % C, comm)
+        jump = rng.random(n_sessions) < p_transition
+        steps[:, t] = np.where(jump, successor[steps[:, t - 1]], draw(comm))
+    start = _T0 + rng.integers(0, _SPAN, n_sessions)                # (n_sessions,)
+    gaps = rng.integers(10, 300, steps.shape)                       # (n, T), [:, 0] unused
+    gaps[:, 0] = 0
+    gaps[np.arange(steps.shape[1])[None, :] >= lengths[:, None]] = 0
+    end_time = (start + gaps.sum(axis=1)).astype(np.float64)        # (n_sessions,)
+
+    order = np.lexsort((np.arange(n_sessions), start))              # by start time
+    lengths, steps, end_time = lengths[order], steps[order], end_time[order]
+    valid = np.arange(steps.shape[1])[None, :] < lengths[:, None]   # (n, T)
+    sessions = Sequences(np.concatenate([[0], np.cumsum(lengths)]), steps[valid], n_items,
+                         item_ids=np.arange(n_items), end_time=end_time)
+    if return_truth:
+        return sessions, SyntheticSessionsTruth(ci, w, successor, float(drift),
+                                                float(p_transition), C)
+    return sessions

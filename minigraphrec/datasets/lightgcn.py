@@ -1,0 +1,145 @@
+r"""LightGCN-format files: one line per user, ``user item item ...``."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..data import Interactions
+from ._parse import _check_file, _check_on_unknown, _decode, _fail, _parse_id, _report_dropped
+
+# ================================================================ LightGCN
+# bytes that may appear in a well-formed LightGCN line; anything else sends
+# the line down the slow path that decodes it and names the bad token
+_ADJACENCY_BYTES = b"0123456789 \t\r\n"
+
+
+def _adjacency_line_slow(raw, path, lineno):
+    text = _decode(raw, path, lineno, "utf-8")
+    tokens = text.split()
+    return [_parse_id(tok, path, lineno, "user id" if k == 0 else "item id")
+            for k, tok in enumerate(tokens)]
+
+
+def _read_adjacency(path):
+    r"""One pass over a LightGCN adjacency-list file.
+
+    Returns ``(line_user, line_count, line_no, items)``: per non-blank line
+    its user id, number of items and 1-based line number, and all item ids
+    concatenated in file order. Line ``k`` owns
+    ``items[offsets[k]:offsets[k + 1]]`` with ``offsets = cumsum(count)``.
+    """
+    _check_file(path)
+    line_user, line_count, line_no, items = [], [], [], []
+    first_line_of = {}
+    n_lines = 0
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            n_lines = lineno
+            tokens = raw.split()
+            if raw.translate(None, _ADJACENCY_BYTES) or (
+                    tokens and max(map(len, tokens)) > 18):
+                # a byte other than digits/space, or a token long enough to overflow
+                ids = _adjacency_line_slow(raw, path, lineno)
+            else:
+                ids = list(map(int, tokens))
+            if not ids:                      # a blank line carries no data
+                continue
+            user = ids[0]
+            if user in first_line_of:
+                raise _fail(path, lineno, f"user {user} is listed again (first at line "
+                                          f"{first_line_of[user]}); the format has one line "
+                                          f"per user")
+            first_line_of[user] = lineno
+            line_user.append(user)
+            line_count.append(len(ids) - 1)
+            line_no.append(lineno)
+            items.extend(ids[1:])
+    if n_lines == 0:
+        raise _fail(path, None, "the file is empty")
+    if not items:
+        raise _fail(path, None, f"no interactions in {n_lines} line(s) (every user line "
+                                f"lists no items)")
+    return (np.asarray(line_user, dtype=np.int64), np.asarray(line_count, dtype=np.int64),
+            np.asarray(line_no, dtype=np.int64), np.asarray(items, dtype=np.int64))
+
+
+def _expand(line_user, line_count):
+    return np.repeat(line_user, line_count)                    # (n_interactions,)
+
+
+def load_lightgcn(train_path, test_path=None, *, on_unknown="error"):
+    r"""Load the LightGCN ``train.txt`` / ``test.txt`` adjacency-list format.
+
+    Format: one line per user, ``user item item ...``, 0-based non-negative
+    integer ids separated by whitespace (the files use single spaces; tabs
+    and runs of blanks are accepted too). A user line may list no items.
+    Raw ids are the internal ids (``user_ids[u] == u``), so ids never seen
+    still get rows: ``n_users = max user id + 1`` and
+    ``n_items = max item id + 1`` over both files. As a test id above the
+    training maximum is an error (or dropped), that is the training
+    maximum + 1.
+
+    Parameters
+    ----------
+    train_path : path-like
+        The training file.
+    test_path : path-like, optional
+        The test file, same format. Given, the function returns ``(train, test)``.
+    on_unknown : {"error", "drop"}
+        What to do with a test line whose user id, or an item id, is larger
+        than the largest one in the training file. ``"drop"`` drops those
+        interactions, logs a warning and sets ``test.n_dropped``.
+
+    Returns
+    -------
+    Interactions or (Interactions, Interactions)
+        No weights, no timestamps. Interactions appear in file order.
+
+    Raises
+    ------
+    DataError
+        A token that is not a non-negative integer (``-1``, ``3.0``, ``x``),
+        an id above ``2**63 - 1``, undecodable bytes (the file is read as
+        UTF-8), a user listed on two lines, a file with no interactions, an
+        unknown test id (``on_unknown="error"``). The message names the file
+        and the line.
+    FileNotFoundError
+        A file does not exist.
+
+    Notes
+    -----
+    Blank lines are ignored (they carry no user). Repeated items on a line are
+    kept as repeated events, as the LightGCN reference code does.
+    """
+    _check_on_unknown(on_unknown)
+    tr_user, tr_count, tr_line, tr_items = _read_adjacency(train_path)
+    max_user, max_item = int(tr_user.max()), int(tr_items.max())
+    train_users = _expand(tr_user, tr_count)
+    if test_path is None:
+        return Interactions(train_users, tr_items, n_users=max_user + 1, n_items=max_item + 1)
+
+    te_user, te_count, te_line, te_items = _read_adjacency(test_path)
+    te_users = _expand(te_user, te_count)                       # (n_test,)
+    unknown = (te_users > max_user) | (te_items > max_item)     # (n_test,)
+    if on_unknown == "error":
+        bad_line_user = np.flatnonzero(te_user > max_user)
+        if bad_line_user.size:
+            k = bad_line_user[0]
+            raise _fail(test_path, int(te_line[k]),
+                        f"user {int(te_user[k])} is unknown to training (the largest "
+                        f"training user id is {max_user}); pass on_unknown='drop' to drop it")
+        if unknown.any():
+            j = int(np.flatnonzero(unknown)[0])
+            k = int(np.searchsorted(np.cumsum(te_count), j, side="right"))
+            raise _fail(test_path, int(te_line[k]),
+                        f"item {int(te_items[j])} is unknown to training (the largest "
+                        f"training item id is {max_item}); pass on_unknown='drop' to drop it")
+    n_dropped = int(unknown.sum())
+    if n_dropped == len(te_items):
+        raise _fail(test_path, None, f"all {n_dropped} test interactions are unknown to "
+                                     f"training")
+    _report_dropped(test_path, n_dropped, len(te_items))
+    train = Interactions(train_users, tr_items, n_users=max_user + 1, n_items=max_item + 1)
+    test = Interactions(te_users[~unknown], te_items[~unknown],
+                        n_users=max_user + 1, n_items=max_item + 1)
+    test.n_dropped = n_dropped
+    return train, test
