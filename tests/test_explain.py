@@ -1,0 +1,176 @@
+"""The shared layer of the open-problem APIs: Explanation and the base-class helpers."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import minigraphrec as mgr
+from minigraphrec.explain import Explanation
+from minigraphrec.models.base import Recommender
+
+
+class _Rows(Recommender):
+    """A tiny linear model for the base class: s_u = R_u W (W fixed, random)."""
+
+    def fit(self, train):
+        R = self._fit_interactions(train)
+        self.W_ = np.random.default_rng(0).random((R.shape[1], R.shape[1]))
+        return self
+
+    def _score_batch(self, users):
+        return np.asarray(self.R_[users] @ self.W_)
+
+    def _score_history(self, items):
+        return self.W_[items].sum(axis=0)
+
+
+@pytest.fixture
+def model():
+    users = [0, 0, 1, 2, 2, 2, 3]
+    items = [0, 1, 1, 2, 3, 4, 0]
+    train = mgr.Interactions(users, items, user_ids=np.array([10, 11, 12, 13]),
+                             item_ids=np.array([100, 101, 102, 103, 104]))
+    return _Rows().fit(train)
+
+
+# ------------------------------------------------------------ Explanation
+def test_explanation_sorts_largest_first_ties_by_source():
+    e = Explanation.from_contributions(1, 2, [7, 3, 5, 9], [0.2, 0.5, 0.2, -0.1], kind="item",
+                                       score=0.8, exact=True, k=None)
+    assert e.sources.tolist() == [3, 5, 7, 9]
+    assert e.contributions.tolist() == [0.5, 0.2, 0.2, -0.1]
+    assert e.total == pytest.approx(0.8)
+    np.testing.assert_allclose(e.shares, np.array([0.5, 0.2, 0.2, -0.1]) / 0.8)
+
+
+def test_explanation_k_keeps_total_and_prints_the_rest():
+    e = Explanation.from_contributions(0, 0, [1, 2, 3], [3.0, 2.0, 1.0], kind="user",
+                                       score=6.0, exact=True, k=2, method="test")
+    assert len(e) == 2 and e.total == 6.0
+    text = str(e)
+    assert "others" in text and "50.0%" in text and "user" in text.splitlines()[1]
+
+
+def test_explanation_paths_follow_the_order():
+    e = Explanation.from_contributions(0, 1, [4, 2], [1.0, 2.0], kind="node", score=3.0,
+                                       exact=True, paths=[(0, 4), (0, 2, 5)])
+    assert e.paths == [(0, 2, 5), (0, 4)]
+    assert "0 → 2 → 5" in str(e)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(kind="thing"), "kind"),
+    (dict(kind="item", sources=[1, 2]), "sources"),
+    (dict(kind="item", paths=[(0,)]), "paths"),
+])
+def test_explanation_rejects_inconsistent_input(kwargs, match):
+    args = dict(sources=[1, 2, 3], kind="item")
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        Explanation.from_contributions(0, 0, args.pop("sources"), [1.0, 2.0, 3.0], score=6.0,
+                                       exact=True, **args)
+
+
+# ------------------------------------------------------ histories, checks
+def test_score_history_of_a_users_items_is_their_score(model):
+    for u in range(model.n_users_):
+        np.testing.assert_allclose(model.score_history(model.R_[u].indices), model.score([u])[0])
+
+
+def test_recommend_history_matches_recommend_for_a_training_user(model):
+    items, scores = model.recommend_history([2, 3, 4, 4], k=3)
+    ref_items, ref_scores = model.recommend([2], k=3)
+    np.testing.assert_array_equal(items, ref_items[0])
+    np.testing.assert_allclose(scores, ref_scores[0])
+
+
+@pytest.mark.parametrize("bad, match", [
+    ([], "empty"), ([5], "not in the catalogue"), ([-1], "not in the catalogue"),
+    ([[1]], "1-d"), ([1.5], "integer"),
+])
+def test_history_rejects_bad_items(model, bad, match):
+    with pytest.raises(mgr.DataError, match=match):
+        model.score_history(np.array(bad))
+
+
+def test_explain_validates_before_asking_the_model(model):
+    with pytest.raises(ValueError, match="not in the catalogue"):
+        model.explain(0, 5)
+    with pytest.raises(ValueError, match="unknown"):
+        model.explain(4, 0)
+    with pytest.raises(ValueError, match="k must be"):
+        model.explain(0, 0, k=0)
+    with pytest.raises(NotImplementedError, match="does not explain"):
+        model.explain(0, 0)
+
+
+def test_updates_are_not_implemented_by_default(model):
+    with pytest.raises(NotImplementedError, match="partial_fit"):
+        model.partial_fit(model._training_interactions())
+    with pytest.raises(NotImplementedError, match="forget"):
+        model.forget(users=[0])
+
+
+# ------------------------------------------------------------------ merge
+def test_merge_new_keeps_old_ids_and_appends_new_ones(model):
+    new = mgr.Interactions([0, 1, 2, 1], [0, 1, 0, 2], user_ids=np.array([12, 99, 98]),
+                           item_ids=np.array([104, 200, 100]))
+    R_before = model.R_.copy()
+    m = model._merge_new(new)
+    # new users 99, 98 in order of first appearance among the pairs; new item 200
+    assert m.user_ids.tolist() == [10, 11, 12, 13, 99, 98]
+    assert m.item_ids.tolist() == [100, 101, 102, 103, 104, 200]
+    assert (m.n_new_users, m.n_new_items) == (2, 1)
+    assert m.users.tolist() == [2, 4, 5, 4] and m.items.tolist() == [4, 5, 4, 0]
+    expected = sp.lil_matrix((6, 6))
+    expected[:4, :5] = R_before.toarray()
+    expected[m.users, m.items] = 1
+    np.testing.assert_array_equal(m.R.toarray(), expected.toarray())
+    assert (model.R_ != R_before).nnz == 0 and model.n_users_ == 4      # self unchanged
+
+
+def test_merge_new_rejects_empty_and_mismatched_ids(model):
+    with pytest.raises(mgr.DataError, match="no interactions"):
+        model._merge_new(mgr.Interactions([], [], n_users=1, n_items=1))
+    with pytest.raises(TypeError, match="Interactions"):
+        model._merge_new([(0, 1)])
+    with pytest.raises(mgr.DataError, match="kind"):
+        model._merge_new(mgr.Interactions([0], [0], user_ids=np.array(["x"]),
+                                          item_ids=np.array([100])))
+
+
+# ---------------------------------------------------------------- removal
+def test_removal_drops_users_and_pairs(model):
+    rm = model._removal(users=[1], interactions=np.array([[2, 3], [2, 3]]))
+    assert rm.keep_users.tolist() == [0, 2, 3]
+    assert rm.user_ids.tolist() == [10, 12, 13]
+    assert rm.removed_pairs.tolist() == [[2, 3]]
+    dense = model.R_.toarray()
+    dense[2, 3] = 0
+    np.testing.assert_array_equal(rm.R.toarray(), dense[[0, 2, 3]])
+    assert model.R_[2, 3] == 1                                          # self unchanged
+
+
+def test_removal_maps_raw_ids_of_an_interactions(model):
+    forget = mgr.Interactions([0], [0], user_ids=np.array([13]), item_ids=np.array([100]))
+    rm = model._removal(interactions=forget)
+    assert rm.removed_pairs.tolist() == [[3, 0]]
+    assert rm.R[3].nnz == 0
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(), ValueError, "users=... or interactions"),
+    (dict(interactions=np.array([[0, 4]])), mgr.DataError, "not in the training data"),
+    (dict(interactions=np.array([[0, 9]])), mgr.DataError, "not in the catalogue"),
+    (dict(interactions=np.array([0, 1])), mgr.DataError, r"\(n, 2\)"),
+    (dict(users=[7]), ValueError, "unknown"),
+    (dict(users=[0, 1, 2, 3]), mgr.DataError, "no training interactions"),
+])
+def test_removal_rejects_bad_input(model, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        model._removal(**kwargs)
+
+
+def test_training_interactions_round_trip(model):
+    train = model._training_interactions()
+    assert (train.to_csr() != model.R_).nnz == 0
+    assert train.user_ids.tolist() == model.user_ids_.tolist()
