@@ -54,8 +54,13 @@ Conventions shared by every loader
   :class:`~minigraphrec.data.Interactions`.
 """
 from .download import ML100K_SHA256, ML100K_URL, fetch_movielens_100k
-from .embedded import (SyntheticSessionsTruth, SyntheticTruth, article_toy, synthetic,
-                       synthetic_sessions)
+from .embedded import (
+                       SyntheticSessionsTruth,
+                       SyntheticTruth,
+                       article_toy,
+                       synthetic,
+                       synthetic_sessions,
+)
 from .lightgcn import load_lightgcn
 from .movielens import ML100K_GENRES, load_movielens_100k
 from .recbole import load_recbole

@@ -166,6 +166,25 @@ def _split_fields(line, sep):
     return [x.strip() for x in line.split(sep)]
 
 
+def _first_lines_and_sep(path, sep, comments, encoding, what):
+    """The first data lines of ``path`` and the separator to split them with.
+
+    ``sep=None`` detects it from the first line; the whitespace separator
+    becomes None, which splits on runs of whitespace. ``what`` names the
+    rows ("interactions", "events") in the error for a file without any.
+    """
+    _check_file(path)
+    first = _first_lines(path, comments, encoding)
+    if not first:
+        raise _fail(path, None, f"no {what} (the file is empty or holds only comments or "
+                                "blank lines)")
+    if sep is None:
+        sep = _detect_sep(first[0][1])
+    elif sep == _WHITESPACE:
+        sep = None                          # internally, None splits on runs of whitespace
+    return first, sep
+
+
 class _Columns:
     """One file's interactions: raw id tokens, floats and 1-based line numbers."""
 

@@ -6,11 +6,10 @@ import re
 import numpy as np
 
 from ._parse import (
-    _WHITESPACE,
     _check_file,
-    _detect_sep,
     _fail,
     _first_lines,
+    _first_lines_and_sep,
     _index_first_appearance,
     _is_number,
     _split_fields,
@@ -84,15 +83,7 @@ def _read_cikm(path, encoding):
 
 def _read_session_triples(path, sep, header, comments, encoding):
     """Columns of a ``session item timestamp`` file: (sessions, items, times, lines)."""
-    _check_file(path)
-    first = _first_lines(path, comments, encoding)
-    if not first:
-        raise _fail(path, None, "no events (the file is empty or holds only comments or "
-                                "blank lines)")
-    if sep is None:
-        sep = _detect_sep(first[0][1])
-    elif sep == _WHITESPACE:
-        sep = None
+    first, sep = _first_lines_and_sep(path, sep, comments, encoding, "events")
     fields = _split_fields(first[0][1], sep)
     if len(fields) != 3:
         raise _fail(path, first[0][0], f"expected 3 fields (session item timestamp), got "

@@ -2,13 +2,10 @@ r"""Delimited ``user item [rating [timestamp]]`` files (CSV, TSV, whitespace).""
 from __future__ import annotations
 
 from ._parse import (
-    _WHITESPACE,
     _build_string_id_split,
-    _check_file,
     _check_on_unknown,
-    _detect_sep,
     _fail,
-    _first_lines,
+    _first_lines_and_sep,
     _is_number,
     _split_fields,
     _TableReader,
@@ -16,15 +13,7 @@ from ._parse import (
 
 
 def _read_triples(path, sep, header, comments, encoding):
-    _check_file(path)
-    first = _first_lines(path, comments, encoding)
-    if not first:
-        raise _fail(path, None, "no interactions (the file is empty or holds only comments "
-                                "or blank lines)")
-    if sep is None:
-        sep = _detect_sep(first[0][1])
-    elif sep == _WHITESPACE:
-        sep = None                          # internally, None splits on runs of whitespace
+    first, sep = _first_lines_and_sep(path, sep, comments, encoding, "interactions")
     fields = [_split_fields(line, sep) for _, line in first]
     if header is None:
         # a header names every column; ratings and timestamps are numbers,
