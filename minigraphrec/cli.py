@@ -297,12 +297,14 @@ def cmd_recommend(args):
         rows.append(lookup[raw])
     items, scores = model.recommend(np.array(rows, dtype=np.int64), k=args.k,
                                     exclude_seen=not args.include_seen)
+    labels = getattr(model, "item_labels_", None)     # titles, when the loader had them
     for raw, row, srow in zip(args.user, items, scores):
         print(f"user {raw}:")
         for rank, (i, s) in enumerate(zip(row, srow), start=1):
             if i < 0:
                 break
-            print(f"  {rank:>3d}. item {model.item_ids_[i]}  score {s:.4f}")
+            label = f"  {labels[i]}" if labels is not None and i < len(labels) else ""
+            print(f"  {rank:>3d}. item {model.item_ids_[i]}  score {s:.4f}{label}")
     return 0
 
 

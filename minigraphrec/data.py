@@ -95,6 +95,9 @@ class Interactions:
         Shapes (n_users, n_user_features) and (n_items, n_item_features).
     user_feature_names, item_feature_names : sequence of str, optional
         Column names of the feature matrices.
+    item_labels : sequence of str, shape (n_items,), optional
+        What to show a person for each item (a film's title); the command
+        line prints them beside the raw ids.
 
     Notes
     -----
@@ -106,7 +109,7 @@ class Interactions:
     def __init__(self, users, items, n_users=None, n_items=None, weights=None,
                  timestamps=None, user_ids=None, item_ids=None,
                  user_features=None, item_features=None,
-                 user_feature_names=None, item_feature_names=None):
+                 user_feature_names=None, item_feature_names=None, item_labels=None):
         self.users = _as_1d("users", users, np.int64, None)
         n = self.users.shape[0]
         self.items = _as_1d("items", items, np.int64, n)
@@ -134,6 +137,10 @@ class Interactions:
                                                  self.user_features)
         self.item_feature_names = _feature_names("item_feature_names", item_feature_names,
                                                  self.item_features)
+        self.item_labels = None if item_labels is None else np.asarray(item_labels, dtype=str)
+        if self.item_labels is not None and self.item_labels.shape != (self.n_items,):
+            raise ValueError(f"item_labels has shape {self.item_labels.shape}, expected "
+                             f"({self.n_items},)")
         self._user_index = None
         self._item_index = None
 
@@ -218,7 +225,7 @@ class Interactions:
             user_ids=self.user_ids, item_ids=self.item_ids,
             user_features=self.user_features, item_features=self.item_features,
             user_feature_names=self.user_feature_names,
-            item_feature_names=self.item_feature_names)
+            item_feature_names=self.item_feature_names, item_labels=self.item_labels)
 
     def align(self, user_ids, item_ids, on_unknown="error", source="data"):
         r"""The same interactions re-indexed into another id space.

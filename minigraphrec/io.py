@@ -137,7 +137,7 @@ def _check_array(arr, what):
     if arr.dtype.kind not in "biufcUS":
         raise DataError(f"cannot save {what}: arrays of dtype {arr.dtype} need pickle; "
                         "store numbers, booleans or str")
-    return np.ascontiguousarray(arr)
+    return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)   # keeps 0-d arrays 0-d
 
 
 def _encode(name, value, arrays, memo):
@@ -171,7 +171,12 @@ def _state_names(model):
     names = getattr(model, "_state_attrs", None)
     if names is None:
         names = sorted(k for k in vars(model) if k.endswith("_") and not k.startswith("_"))
+    names = list(names) + [n for n in _ALWAYS_SAVED if n not in names]
     return [n for n in names if hasattr(model, n)]
+
+
+#: saved whenever a model has them, whatever its ``_state_attrs`` say
+_ALWAYS_SAVED = ("item_labels_",)
 
 
 def _digest(meta_json, arrays):

@@ -52,6 +52,26 @@ def test_train_evaluate_recommend_round_trip(tmp_path, capsys):
     assert not seen & set(shown)                                     # training items excluded
 
 
+def test_recommend_prints_movielens_titles(tmp_path, capsys):
+    folder = tmp_path / "ml"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    (folder / "u.user").write_text("".join(f"{u}|30|F|writer|00000\n" for u in range(1, 21)))
+    (folder / "u.item").write_text("".join(f"{i}|Film {i} (1990)|01-Jan-1990||x|" + "|".join("0" * 19)
+                                           + "\n" for i in range(1, 16)))
+    (folder / "u.data").write_text("".join(f"{u}\t{i}\t4\t{n}\n" for n, (u, i) in enumerate(
+        {(int(u), int(i)) for u, i in zip(rng.integers(1, 21, 120), rng.integers(1, 16, 120))})))
+    path = tmp_path / "m.npz"
+    assert main(["train", str(folder), "--model", "itemknn", "-o", str(path), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["recommend", str(path), "--user", "3", "-k", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert len(lines) == 2
+    for line in lines:                                  # "1. item 7  score 1.2345  Film 7 (1990)"
+        raw = line.split()[2]
+        assert line.endswith(f"Film {raw} (1990)")
+
+
 @pytest.mark.parametrize("name", ["popularity", "itemknn", "ease"])
 def test_train_any_model_by_name(tmp_path, capsys, name):
     data = _write_triples(tmp_path / "ratings.csv")

@@ -51,3 +51,11 @@ def test_features_are_checked():
     ]:
         with pytest.raises(DataError, match=match):
             Interactions([0, 1], [0, 1], **kwargs)
+
+
+def test_item_labels_are_checked_and_kept():
+    d = Interactions([0, 1], [1, 0], item_labels=["a", "b"])
+    assert d.item_labels.tolist() == ["a", "b"]
+    assert d.subset([True, False]).item_labels.tolist() == ["a", "b"]
+    with pytest.raises(ValueError, match=r"item_labels has shape \(3,\), expected \(2,\)"):
+        Interactions([0, 1], [1, 0], item_labels=["a", "b", "c"])

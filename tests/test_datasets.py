@@ -387,6 +387,9 @@ def test_movielens_hand_computed(tmp_path):
     assert X[2, [1, 18]].tolist() == [1, 1] and X[2, :19].sum() == 2      # item 3
     assert X[:, 19].tolist() == pytest.approx([0.95, 0.95, 0.31, 0.95])  # item 4: median
     assert X[:, 20].tolist() == [0, 0, 0, 1]
+    assert d.item_labels.tolist() == ["Toy Story (1995)", "Mis\xe9rables, Les (1995)",
+                                      "Old (1931)", "unknown"]               # by raw id
+    assert d.subset([0, 1]).item_labels.tolist() == d.item_labels.tolist()
 
 
 @pytest.mark.parametrize("file, content, line, message", [

@@ -66,8 +66,8 @@ def _parse_ml_year(date, path, lineno):
 
 
 def _read_ml_items(path):
-    """u.item (latin-1) -> (raw ids, years (None = missing), genre flags)."""
-    ids, years, flags, line_of = [], [], [], {}
+    """u.item (latin-1) -> (raw ids, titles, years (None = missing), genre flags)."""
+    ids, titles, years, flags, line_of = [], [], [], [], {}
     for lineno, fields in _ml_lines(path, "|", 5 + len(ML100K_GENRES), "latin-1"):
         raw = _parse_id(fields[0], path, lineno, "item id")
         if raw in line_of:
@@ -75,13 +75,14 @@ def _read_ml_items(path):
                                       f"{line_of[raw]})")
         line_of[raw] = lineno
         ids.append(raw)
+        titles.append(fields[1])
         years.append(_parse_ml_year(fields[2], path, lineno))
         genre = fields[5:]
         for name, flag in zip(ML100K_GENRES, genre):
             if flag not in ("0", "1"):
                 raise _fail(path, lineno, f"genre flag {name!r} is {flag!r}, expected 0 or 1")
         flags.append([float(flag) for flag in genre])
-    return ids, years, flags
+    return ids, titles, years, flags
 
 
 def load_movielens_100k(folder):
@@ -121,7 +122,8 @@ def load_movielens_100k(folder):
       file; 1900 if no item has a date). Features must be finite, so the
       gap is imputed, and the flag lets a model tell the imputed value apart.
 
-    Title, video release date, IMDb URL and zip code are not used.
+    Titles become ``item_labels`` (what the command line prints beside an item
+    id); video release date, IMDb URL and zip code are not used.
 
     Parameters
     ----------
@@ -150,7 +152,7 @@ def load_movielens_100k(folder):
     if not folder.is_dir():
         raise FileNotFoundError(f"no such folder: {folder}")
     user_raw, ages, genders, jobs = _read_ml_users(folder / "u.user")
-    item_raw, years, genre_flags = _read_ml_items(folder / "u.item")
+    item_raw, titles, years, genre_flags = _read_ml_items(folder / "u.item")
 
     user_order = np.argsort(np.asarray(user_raw, dtype=np.int64), kind="stable")
     item_order = np.argsort(np.asarray(item_raw, dtype=np.int64), kind="stable")
@@ -199,4 +201,5 @@ def load_movielens_100k(folder):
     return Interactions(users, items, n_users=n_users, n_items=len(item_raw),
                         weights=ratings, timestamps=times, user_ids=user_ids,
                         item_ids=item_ids, user_features=Xu, item_features=Xi,
-                        user_feature_names=user_names, item_feature_names=item_names)
+                        user_feature_names=user_names, item_feature_names=item_names,
+                        item_labels=np.asarray(titles)[item_order])

@@ -141,6 +141,10 @@ class Recommender:
         self.R_ = train.to_csr()               # (n_users, n_items) binary, the seen items
         self.user_ids_ = plain_ids(train.user_ids)   # (n_users,) raw ids, for the CLI and files
         self.item_ids_ = plain_ids(train.item_ids)   # (n_items,)
+        if train.item_labels is not None:             # titles, for people (the CLI)
+            self.item_labels_ = train.item_labels
+        elif hasattr(self, "item_labels_"):
+            del self.item_labels_
         return self.R_
 
     def _check_fitted(self):
