@@ -99,7 +99,7 @@ mgr_api_modules = [
     "minigraphrec.ops", "minigraphrec.losses", "minigraphrec.optim", "minigraphrec.gradcheck",
     "minigraphrec.models", "minigraphrec.train", "minigraphrec.rank", "minigraphrec.metrics",
     "minigraphrec.io", "minigraphrec.sequences", "minigraphrec.plot", "minigraphrec.linalg",
-    "minigraphrec.threadpools",
+    "minigraphrec.threadpools", "minigraphrec.explain",
 ]
 
 # ---------------------------------------------------------------- HTML
