@@ -86,9 +86,20 @@ def _json_value(value, what):
                     "list, dict or array")
 
 
+#: the classes save and load handle: these and their subclasses. models/base.py registers
+#: Recommender, so that this module, a lower layer, never imports the models.
+_MODEL_BASES = []
+
+
+def register_model_base(cls):
+    """Let :func:`save` and :func:`load` handle ``cls`` and its subclasses; returns ``cls``."""
+    if cls not in _MODEL_BASES:
+        _MODEL_BASES.append(cls)
+    return cls
+
+
 def _is_model(value):
-    from .models.base import Recommender
-    return isinstance(value, Recommender)
+    return isinstance(value, tuple(_MODEL_BASES))
 
 
 def _is_models(value):
@@ -205,9 +216,7 @@ def save(model, path):
     RuntimeError if the model is not fitted; DataError if some
     hyperparameter or attribute cannot be stored without pickle.
     """
-    from .models.base import Recommender
-
-    if not isinstance(model, Recommender):
+    if not _is_model(model):
         raise TypeError(f"model must be a Recommender, got {type(model).__name__}")
     model._check_fitted()
     arrays = {}
@@ -238,15 +247,13 @@ def save(model, path):
 
 # ==================================================================== load
 def _find_class(module, name, path):
-    from .models.base import Recommender
-
     def subclasses(cls):
         for sub in cls.__subclasses__():
             yield sub
             yield from subclasses(sub)
 
     for _ in range(2):
-        for cls in subclasses(Recommender):
+        for cls in (c for base in _MODEL_BASES for c in [base, *subclasses(base)]):
             if cls.__module__ == module and cls.__qualname__ == name:
                 return cls
         if not (module == "minigraphrec" or module.startswith("minigraphrec.")):

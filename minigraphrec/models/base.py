@@ -40,6 +40,8 @@ import scipy.sparse as sp
 
 from ..data import Interactions, _key
 from ..errors import DataError
+from ..io import register_model_base
+from ..io import save as _save
 
 __all__ = ["Recommender", "check_interactions", "Merge", "Removal"]
 
@@ -95,6 +97,7 @@ def plain_ids(ids):
     return arr.astype(str)
 
 
+@register_model_base
 class Recommender:
     """Base class: hyperparameter handling, user validation, batched top-k."""
 
@@ -129,8 +132,7 @@ class Recommender:
 
     def save(self, path):
         """Save the fitted model to ``path`` (.npz, no pickle); see :func:`minigraphrec.io.save`."""
-        from ..io import save
-        save(self, path)
+        _save(self, path)
 
     # ------------------------------------------------------------- fitting
     def _fit_interactions(self, train):
