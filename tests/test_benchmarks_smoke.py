@@ -1,6 +1,6 @@
 """Every benchmark script still runs, at its smallest size (``--smoke``), and writes its results.
 
-Add a benchmark by adding its file name to ``BENCHMARKS``. Each script must
+Every ``benchmarks/bench_*.py`` is run. Each script must
 accept ``--smoke`` and ``--out DIR`` (``benchmarks/_common.benchmark_parser``
 provides both) and write at least one ``<name>.json`` with provenance and
 non-empty ``rows`` there. Scripts run in a subprocess, as a user runs them.
@@ -14,17 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-BENCHMARKS = [
-    "bench_spmm.py",
-    "bench_lightgcn_epoch.py",
-    "bench_accuracy_ml100k.py",
-    "bench_features_ml100k.py",
-    "bench_kernels.py",
-    "bench_gnn_batch.py",
-    "bench_catalogues.py",
-    "bench_eval.py",
-    "bench_sequential.py",
-]
+BENCHMARKS = sorted(p.name for p in (ROOT / "benchmarks").glob("bench_*.py"))
 
 
 @pytest.mark.parametrize("script", BENCHMARKS)

@@ -174,3 +174,15 @@ def test_training_interactions_round_trip(model):
     train = model._training_interactions()
     assert (train.to_csr() != model.R_).nnz == 0
     assert train.user_ids.tolist() == model.user_ids_.tolist()
+
+
+def test_explain_options_reach_the_model_or_are_refused(model):
+    class _WithOption(_Rows):
+        def _explain(self, user, item, k, scale=1.0):
+            return Explanation.from_contributions(user, item, [0], [scale], kind="item",
+                                                  score=scale, exact=True, k=k)
+
+    m = _WithOption().fit(model._training_interactions())
+    assert m.explain(0, 1, scale=2.0).score == 2.0
+    with pytest.raises(TypeError, match="no option 'paths'"):
+        m.explain(0, 1, paths=True)

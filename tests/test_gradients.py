@@ -296,6 +296,16 @@ OP_CASES += [
            losses.softmax_cross_entropy_forward, losses.softmax_cross_entropy_backward, (0,)),
 ]
 
+# the fold-in of an ad-hoc history (EmbeddingRecommender.fold_in), issue 11
+from minigraphrec.models.embedding_base import fold_in_loss_backward, fold_in_loss_forward  # noqa: E402
+
+OP_CASES += [
+    OpCase("fold_in_loss", lambda r: (_n(r, 5), _n(r, 3, 5), _n(r, 3, 4, 5), 0.1),
+           fold_in_loss_forward, fold_in_loss_backward, (0,)),
+    OpCase("fold_in_loss/large scores", lambda r: (40 * _n(r, 5), _n(r, 3, 5), _n(r, 3, 4, 5), 0.0),
+           fold_in_loss_forward, fold_in_loss_backward, (0,)),
+]
+
 def _as_tuple(grads):
     return tuple(grads) if isinstance(grads, (tuple, list)) else (grads,)
 

@@ -243,7 +243,7 @@ class Recommender:
         return items, scores
 
     # ------------------------------------------------------ explanations
-    def explain(self, user, item, k=10):
+    def explain(self, user, item, k=10, **options):
         r"""Why the model scores ``item`` for ``user``: the contributions, largest first.
 
         Parameters
@@ -252,6 +252,9 @@ class Recommender:
             Internal ids.
         k : int >= 1 or None
             How many contributions to keep; None keeps every one.
+        **options
+            What a model's ``_explain`` takes besides (LightGCN: ``paths=True``
+            splits the score over walks instead of nodes).
 
         Returns
         -------
@@ -266,7 +269,12 @@ class Recommender:
             if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
                 raise ValueError(f"k must be a positive integer or None, got {k!r}")
             k = int(k)
-        return self._explain(user, item, k)
+        if options:
+            accepted = inspect.signature(self._explain).parameters
+            unknown = [name for name in options if name not in accepted]
+            if unknown:
+                raise TypeError(f"{type(self).__name__}.explain has no option {unknown[0]!r}")
+        return self._explain(user, item, k, **options)
 
     def _explain(self, user, item, k):
         raise NotImplementedError(f"{type(self).__name__} does not explain its scores")

@@ -210,7 +210,14 @@ class EmbeddingRecommender(Recommender):
     #: attributes that hold the fitted state, saved by :func:`minigraphrec.io.save`
     _state_attrs = ("params", "n_users_", "n_items_", "R_", "user_ids_", "item_ids_",
                     "user_features_", "item_features_", "user_embeddings_",
-                    "item_embeddings_", "history_", "best_epoch_", "step_", "dropout_seed_")
+                    "item_embeddings_", "history_", "best_epoch_", "step_", "dropout_seed_",
+                    "optimizer_state_", "rng_state_", "fit_hyperparameters_",
+                    "forget_method_")
+
+    #: hyperparameters that say how training proceeds, not what the model is: a resumed
+    #: ``fit`` may run with new values of these (e.g. a lower lr); any other change is refused
+    _resume_may_change = ("lr", "batch_size", "reg", "loss", "n_negatives", "epochs", "patience",
+                          "metric", "scoring", "backend", "random_state", "verbose")
 
     # ------------------------------------------------------------ checks
     def _check_common(self):
@@ -241,8 +248,8 @@ class EmbeddingRecommender(Recommender):
                                "fit(train) (or fit(train, epochs=0) to initialise only) first")
 
     # --------------------------------------------------------------- fit
-    def fit(self, train, validation=None, epochs=None, callback=None):
-        r"""Build the graph, initialise ``params`` and train.
+    def fit(self, train, validation=None, epochs=None, callback=None, resume=False):
+        r"""Build the graph, initialise ``params`` and train (or, with ``resume``, train on).
 
         Parameters
         ----------
@@ -256,6 +263,23 @@ class EmbeddingRecommender(Recommender):
             and initialises the parameters without a training step.
         callback : callable, optional
             Called after every epoch with that epoch's ``history_`` record.
+        resume : bool, default False
+            Continue the training of this fitted model (e.g. one just read by
+            ``mgr.load``) for ``epochs`` *more* epochs, instead of starting
+            over: from its ``params``, Adam's moments and step counts
+            (``optimizer_state_``), the random generator's state
+            (``rng_state_``), ``step_`` and ``history_`` (epochs are numbered
+            on). Without validation the continuation is exact: ``fit(train,
+            epochs=2)``, save, load, ``fit(train, epochs=3, resume=True)``
+            gives the parameters, losses and Adam state of ``fit(train,
+            epochs=5)``, bit for bit. ``train`` must be the data the model
+            was fitted on, and only the hyperparameters of
+            ``_resume_may_change`` (how training proceeds: ``lr``,
+            ``batch_size``, ``reg``, ...) may differ from that fit;
+            ``random_state`` is then ignored. With ``validation``, an earlier
+            ``best_epoch_`` is the score to beat. (A fit with validation ends
+            on its best epoch's parameters, so resuming it continues from
+            those, not from its last epoch.)
 
         Returns
         -------
@@ -266,28 +290,82 @@ class EmbeddingRecommender(Recommender):
         FloatingPointError
             If the loss becomes NaN or infinite; the parameters keep the
             values they had before the failing step.
+        DataError
+            With ``resume``: other training data, or a changed hyperparameter
+            that defines the model (each named).
+        RuntimeError
+            With ``resume`` on a model that was never fitted, or was saved
+            without the state to resume from.
         """
-        from ..train import train_model
+        from ..train import generator_state, restore_generator, train_model
 
         self._check_hyperparameters()
         if epochs is not None:
             _positive_int("epochs", epochs, minimum=0)
-        R = self._fit_interactions(train)                  # (n_users, n_items) binary
-        self.user_features_ = train.user_features
-        self.item_features_ = train.item_features
-        rng = np.random.default_rng(self.random_state)
-        self._build(R, train.user_features, train.item_features)
-        self.params = self._init_params(rng)
-        self.history_ = []
-        self.best_epoch_ = None
-        self.step_ = 0
-        self.dropout_seed_ = int(rng.integers(2**63 - 1))
         n_epochs = self.epochs if epochs is None else int(epochs)
+        if resume:
+            self._check_resumable(train)
+            rng = restore_generator(self.rng_state_)
+        else:
+            R = self._fit_interactions(train)              # (n_users, n_items) binary
+            self.user_features_ = train.user_features
+            self.item_features_ = train.item_features
+            rng = np.random.default_rng(self.random_state)
+            self._build(R, train.user_features, train.item_features)
+            self.params = self._init_params(rng)
+            self.history_ = []
+            self.best_epoch_ = None
+            self.step_ = 0
+            self.dropout_seed_ = int(rng.integers(2**63 - 1))
+            self.optimizer_state_ = None
+            self.fit_hyperparameters_ = self._defining_hyperparameters()
         try:
             train_model(self, validation=validation, epochs=n_epochs, callback=callback, rng=rng)
         finally:
+            self.rng_state_ = generator_state(rng)
             self._refresh_embeddings()
         return self
+
+    def _defining_hyperparameters(self):
+        """The hyperparameters outside ``_resume_may_change``, as JSON data (what ``fit`` used)."""
+        from ..io import _json_value
+        return {name: _json_value(value, f"hyperparameter {name!r}")
+                for name, value in self.get_params().items()
+                if name not in self._resume_may_change}
+
+    def _check_resumable(self, train):
+        """Refuse to resume unless this model holds a run's state, fitted on ``train`` as it is."""
+        name = type(self).__name__
+        missing = [a for a in ("params", "history_", "rng_state_", "optimizer_state_",
+                               "fit_hyperparameters_") if getattr(self, a, None) is None]
+        if missing:
+            if not hasattr(self, "R_"):
+                raise RuntimeError(f"cannot resume: this {name} was never fitted; call "
+                                   "fit(train) first, or mgr.load(path) a saved one")
+            raise RuntimeError(f"cannot resume: this {name} has no {', '.join(missing)} (saved "
+                               "by a minigraphrec before resumable training?); fit it anew")
+        saved, now = self.fit_hyperparameters_, self._defining_hyperparameters()
+        changed = [f"{k}={saved.get(k)!r} -> {now.get(k)!r}"
+                   for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)]
+        if changed:
+            raise DataError(f"cannot resume this {name}: hyperparameters that define the model "
+                            f"changed since it was fitted: {', '.join(changed)}; only "
+                            f"{', '.join(self._resume_may_change)} may change when resuming")
+        old = {a: getattr(self, a, None) for a in ("n_users_", "n_items_", "R_", "user_ids_",
+                                                   "item_ids_", "R_weighted_")}
+        try:
+            self._fit_interactions(train)                  # sets these from train
+            problem = _difference(old, {a: getattr(self, a, None) for a in old})
+            problem = problem or _features_difference(
+                (self.user_features_, self.item_features_),
+                (train.user_features, train.item_features))
+        finally:
+            for a, v in old.items():                       # the fitted ones stay
+                if hasattr(self, a) or v is not None:
+                    setattr(self, a, v)
+        if problem:
+            raise DataError(f"cannot resume this {name}: the training data differ from the "
+                            f"data it was fitted on: {problem}")
 
     def _check_hyperparameters(self):
         """Subclasses extend this with their own checks."""
@@ -454,6 +532,322 @@ class EmbeddingRecommender(Recommender):
             _, grads["W_item_in"], _ = linear_backward(c_item, dH0[n_u:])    # (n_item_feat, dim)
         return grads
 
+    # ================================================================================
+    # Open problems (issue 11): explain, score_history, partial_fit, forget.
+    # Section owned by helper EMBED; the training loop above is helper LONG's.
+    # ================================================================================
+    #: fold-in of an ad-hoc history (``score_history``): Adam steps on one fresh user row
+    fold_in_steps = 60
+    #: Adam's learning rate for the fold-in, times the item embeddings' standard deviation
+    fold_in_lr = 0.1
+    #: negatives drawn per history item and step of the fold-in
+    fold_in_negatives = 16
+    #: seed of the fold-in's negative draws (a history gives the same scores every call)
+    fold_in_seed = 0
+    #: epochs ``partial_fit`` and ``forget(method="fine_tune")`` train when not told
+    update_epochs = 5
+
+    def _score_history(self, items):
+        r"""Fold-in: a fresh user row ``z`` fitted to ``items`` with the item side frozen.
+
+        See :meth:`fold_in`; the scores are ``score_matrix(z, item_embeddings_)``
+        with the model's ``scoring``.
+        """
+        from ..rank import score_matrix
+        z = self.fold_in(items)                                           # (d_out,)
+        return score_matrix(z[None, :], self.item_embeddings_, kind=self.scoring)[0]
+
+    def fold_in(self, items):
+        r"""The final embedding ``z`` (d_out,) of a new user whose history is ``items``.
+
+        The item side stays frozen (``item_embeddings_``, the final
+        embeddings ``I``); ``z`` minimises the training loss of one user
+        (BPR, the user's positives against uniformly drawn non-history items,
+        plus the L2 term of :mod:`~minigraphrec.models.embedding_base`):
+
+        .. math::
+            L(z) = \frac{1}{|H| n_{neg}} \sum_{i \in H} \sum_{j} \mathrm{softplus}(z \cdot I_j
+                   - z \cdot I_i) + \frac{reg}{2} \lVert z\rVert^2 ,
+
+        ``n_neg = fold_in_negatives`` fresh negatives per history item and
+        step. ``z`` starts at the mean of the history items' rows of ``I``
+        (the neighbour mean) and takes ``fold_in_steps`` Adam steps (float64,
+        step size ``fold_in_lr`` times the standard deviation of ``I``, taken
+        over a strided sample of at most 2048 rows). The
+        negatives come from ``np.random.default_rng(fold_in_seed)``: the same
+        history gives the same ``z``, bit for bit. ``L`` is convex in ``z``.
+
+        For MF this is exactly the user's part of training with the items
+        fixed, so on a training user's own history it approximately
+        recovers that user's row (the ranking, not the scale: BPR's scale is
+        set by ``reg`` and the number of steps); for the graph models it fits
+        the user's *final* embedding directly, bypassing the layers: an
+        approximation, the more so the more a user's embedding depends on
+        the propagation (LightGCN overrides ``score_history`` with an exact
+        propagation).
+        """
+        items = self._check_history(items)
+        return _fold_in(self.item_embeddings_, items, float(self.reg), self.fold_in_steps,
+                        self.fold_in_lr, self.fold_in_negatives, self.fold_in_seed)
+
+    # ---------------------------------------------------------------- explain
+    def _explain(self, user, item, k):
+        return self._explain_gradient_input(user, item, k)
+
+    def _layer0_rows(self):
+        """Every node's layer-0 row ``H^0`` (n_nodes, d_0): ``E0``, projected features, or both."""
+        if hasattr(self, "input"):
+            return self._input_layer()[0]
+        return self.params["E0"]
+
+    def _explain_gradient_input(self, user, item, k):
+        r"""Gradient × input over the layer-0 rows, halved; approximate (``exact=False``).
+
+        ``c_v = ½ Σ_d H⁰_vd ∂s_ui/∂H⁰_vd`` for every node ``v`` (users first,
+        then items), ``H⁰`` the layer-0 rows, the gradient that of the
+        no-dropout score (dropout is switched off for the pass). The factor ½:
+        a score ``e_u · e_i`` of a network that is positively homogeneous of
+        degree 1 in ``H⁰`` (no biases, ReLU or identity activations) is of
+        degree 2, so by Euler's theorem ``Σ_v H⁰_v · ∇_v s = 2 s`` and the
+        halved contributions sum to ``s`` exactly; with biases, attention or
+        NGCF's bi-interaction they do not, and ``total`` shows by how much.
+        """
+        from ..explain import Explanation
+        n_u = self.n_users_
+        nodes = np.array([user, n_u + item], dtype=np.int64)              # sorted: user < n_u
+        saved = {name: getattr(self, name) for name in
+                 ("message_dropout", "node_dropout", "attention_dropout")
+                 if getattr(self, name, 0)}
+        captured = {}
+        input_backward = self._input_layer_backward
+
+        def capture(caches, dH0, grads):                  # the gradient of the layer-0 rows
+            captured["dH0"] = np.array(dH0, dtype=np.float64)
+            return input_backward(caches, dH0, grads)
+
+        try:
+            for name in saved:
+                setattr(self, name, 0.0)
+            self._input_layer_backward = capture          # instance attribute: shadows the method
+            Z, H0_rows, cache = self._forward_rows(nodes)                  # (2, d_out)
+            dZ = _score_gradient(Z[0], Z[1], self.scoring)                 # (2, d_out)
+            grads = self._backward_rows(cache, dZ.astype(self._dtype),
+                                        np.zeros_like(H0_rows), reuse=False)
+        finally:
+            self.__dict__.pop("_input_layer_backward", None)
+            for name, value in saved.items():
+                setattr(self, name, value)
+        dH0 = captured.get("dH0")
+        if dH0 is None:                                   # no input layer (NGCF): E0 is H^0
+            dH0 = np.asarray(grads["E0"], dtype=np.float64)
+        H0 = np.asarray(self._layer0_rows(), dtype=np.float64)             # (n, d_0)
+        c = 0.5 * np.einsum("nd,nd->n", H0, dH0)                           # (n,)
+        sources = np.flatnonzero(dH0.any(axis=1))
+        score = float(self.score(np.array([user]))[0, item])
+        rows = ("the projected features X W_in" if getattr(self, "input", "embedding") == "features"
+                else "E0 + X W_in" if getattr(self, "input", "embedding") == "both" else "E0")
+        return Explanation.from_contributions(
+            user, item, sources, c[sources], kind="node", score=score, exact=False, k=k,
+            method=f"gradient × input over the layer-0 rows ({rows}), halved: "
+                   "c_v = ½ h0_v · ∂s/∂h0_v; approximate")
+
+    # ------------------------------------------------------------- updates
+    def partial_fit(self, new_interactions, epochs=None):
+        r"""New interactions, users and items join the model; a few epochs over the touched users.
+
+        1. The graph: ``R_`` becomes the union (:meth:`_merge_new`, raw ids;
+           new users and items appended) and the model's graph and its
+           normalisation are rebuilt from it (``_build``), exactly as ``fit``
+           would build them on the union.
+        2. New rows of ``E0`` (the node-indexed parameter) start from their
+           neighbours: a new item at the mean of its old users' rows, then a
+           new user at the mean of its items' rows (new items included); a
+           node with no such neighbour gets ``N(0, σ²)``, ``σ`` the standard
+           deviation of the old ``E0``, from the model's generator. Old rows
+           and every other parameter keep their values; Adam's moments get
+           zero rows for the new nodes (its step count goes on).
+        3. ``epochs`` epochs (default ``update_epochs``) of the model's loss on
+           the examples of the *touched* users only, those in
+           ``new_interactions`` (all of their positives, uniform negatives), one
+           Adam step per mini-batch continuing from ``optimizer_state_``.
+
+        With ``epochs=0`` the result is step 1 and 2 alone (tested). The same
+        model state, data and seed give the same result, bit for bit.
+        Transactional: the new state is built on a copy and assigned at the
+        end, so a failure leaves the model unchanged. Not supported (a clear
+        error): edge weights (``edge_weights`` other than None), and new
+        users or items for a model that reads node features.
+
+        Returns
+        -------
+        self
+        """
+        self._check_trainable()
+        epochs = self.update_epochs if epochs is None else _positive_int("epochs", epochs, 0)
+        merge = self._merge_new(new_interactions)
+        name = type(self).__name__
+        if getattr(self, "edge_weights", None) is not None:
+            raise DataError(f"{name}.partial_fit does not update edge weights "
+                            f"(edge_weights={self.edge_weights!r}); refit instead")
+        grows = merge.n_new_users or merge.n_new_items
+        if grows and getattr(self, "input", "embedding") != "embedding":
+            raise DataError(f"{name}(input={self.input!r}) reads node features, which "
+                            "new_interactions cannot give for its new users and items; refit")
+        new = self._update_copy()
+        rng = new._update_rng()
+        n_u0, n_i0 = self.n_users_, self.n_items_
+        n_u, n_i = merge.R.shape
+        new.R_, new.n_users_, new.n_items_ = merge.R, n_u, n_i
+        new.user_ids_, new.item_ids_ = merge.user_ids, merge.item_ids
+        if grows:                          # features this model does not read: not kept
+            new.user_features_ = self.user_features_ if not merge.n_new_users else None
+            new.item_features_ = self.item_features_ if not merge.n_new_items else None
+        new._build(merge.R, new.user_features_, new.item_features_)
+        old_nodes = np.concatenate([np.arange(n_u0), n_u + np.arange(n_i0)])   # new id of old
+        if "E0" in new.params:
+            E0 = _grow_rows(self.params["E0"], old_nodes, n_u + n_i)
+            new.params["E0"] = _neighbour_init(E0, merge.R, n_u0, n_i0, rng)
+            new.optimizer_state_ = _remap_adam(self.optimizer_state_, "E0", old_nodes, n_u + n_i)
+        touched = np.unique(merge.users)
+        new._train_users(touched, epochs, rng)
+        new._finish_update(rng)
+        self.__dict__.update(new.__dict__)
+        return self
+
+    def forget(self, users=None, interactions=None, *, method="fine_tune", epochs=None):
+        r"""Remove users or interactions, and fine-tune (default) or retrain without them.
+
+        ``method="fine_tune"``: the graph is rebuilt without the forgotten
+        data, the forgotten users' rows leave ``E0`` and Adam's moments (the
+        others are renumbered, items keep their ids), then ``epochs``
+        (default ``update_epochs``) epochs train on the examples of the users
+        the removal touched: those who lost an interaction and every
+        remaining user of an item that lost one. Approximate unlearning: the
+        old parameters still carry what the forgotten data taught them, less
+        so with more epochs; ``benchmarks/bench_realtime.py`` measures the
+        residual influence (the forgotten items' rank before, after, and in
+        a model retrained from scratch).
+
+        ``method="retrain"``: ``fit`` from scratch on what remains, with the
+        model's hyperparameters (``epochs`` is ignored; the model's own
+        ``epochs`` apply): identical to a model fitted without the data
+        (tested), at the cost of a full fit. Not available with edge
+        weights (the raw event log is not kept).
+
+        Either way ``forget_method_`` records which, ``R_`` and every array
+        derived from it (the graph, ``R_weighted_``, ``E0``'s and Adam's rows,
+        the cached embeddings) no longer hold the forgotten users or pairs,
+        and so neither does a file saved afterwards. Transactional: a failure
+        leaves the model unchanged.
+        """
+        self._check_trainable()
+        if method not in ("fine_tune", "retrain"):
+            raise ValueError(f"method must be 'fine_tune' or 'retrain', got {method!r}")
+        epochs = self.update_epochs if epochs is None else _positive_int("epochs", epochs, 0)
+        removal = self._removal(users, interactions)
+        keep = removal.keep_users
+        uf = None if self.user_features_ is None else self.user_features_[keep]
+        R_w = getattr(self, "R_weighted_", None)
+        if method == "retrain":
+            if R_w is not None:
+                raise DataError("forget(method='retrain') cannot rebuild the edge weights "
+                                "(the raw event log is not kept); use method='fine_tune'")
+            train = self._training_interactions(removal.R, removal.user_ids)
+            train.user_features, train.item_features = uf, self.item_features_
+            new = type(self)(**self.get_params()).fit(train)
+            new.forget_method_ = "retrain"
+            self.__dict__.update(new.__dict__)
+            return self
+        new = self._update_copy()
+        rng = new._update_rng()
+        n_u0, n_i = self.n_users_, self.n_items_
+        n_u = keep.shape[0]
+        new.R_, new.n_users_, new.user_ids_, new.user_features_ = removal.R, n_u, removal.user_ids, uf
+        if R_w is not None:                               # the same pairs as R
+            new.R_weighted_ = _mask_pattern(R_w[keep], removal.R)
+        new._build(removal.R, uf, new.item_features_)
+        old_nodes = np.concatenate([keep, n_u0 + np.arange(n_i)])         # old id of each new
+        if "E0" in new.params:
+            new.params["E0"] = np.ascontiguousarray(self.params["E0"][old_nodes])
+            new.optimizer_state_ = _select_adam(self.optimizer_state_, "E0", old_nodes)
+        # touched: users who lost a pair, and the remaining users of every item that lost one
+        lost = [removal.removed_pairs[:, 1]] + [self.R_[u].indices for u in removal.removed_users]
+        items = np.unique(np.concatenate(lost)).astype(np.int64)
+        old_to_new = np.full(n_u0, -1, dtype=np.int64)
+        old_to_new[keep] = np.arange(n_u)
+        direct = old_to_new[removal.removed_pairs[:, 0]]
+        via_items = np.flatnonzero(np.asarray(removal.R[:, items].sum(axis=1)).ravel() > 0)
+        touched = np.unique(np.concatenate([direct[direct >= 0], via_items]))
+        new._train_users(touched, epochs, rng)
+        new.forget_method_ = "fine_tune"
+        new._finish_update(rng)
+        self.__dict__.update(new.__dict__)
+        return self
+
+    def _update_copy(self):
+        """A copy to build an update on: its own ``params``, Adam state, history and workspace."""
+        import copy
+        new = copy.copy(self)
+        new.params = {k: np.array(v, copy=True) for k, v in self.params.items()}
+        state = getattr(self, "optimizer_state_", None)
+        new.optimizer_state_ = None if state is None else {k: np.array(v, copy=True)
+                                                           for k, v in state.items()}
+        new.history_ = list(getattr(self, "history_", []) or [])
+        new.__dict__.pop("_workspace", None)              # _build (or the model) makes a new one
+        return new
+
+    def _update_rng(self):
+        """The model's generator: where ``fit`` (or the last update) left it, else ``random_state``."""
+        from ..train import restore_generator
+        state = getattr(self, "rng_state_", None)
+        if state is not None:
+            return restore_generator(state)
+        return np.random.default_rng(self.random_state)
+
+    def _finish_update(self, rng):
+        from ..train import generator_state
+        self.rng_state_ = generator_state(rng)
+        self._refresh_embeddings()
+
+    def _train_users(self, users, epochs, rng):
+        r"""``epochs`` epochs of the model's loss over the examples of ``users`` only.
+
+        One epoch: :func:`~minigraphrec.train.bpr_batches` (or ``bce_batches``)
+        on ``R_`` with every other user's row emptied, so triples are drawn
+        from ``users`` (uniformly), their positives and uniform negatives; one
+        Adam step per mini-batch, continuing ``optimizer_state_``.
+        """
+        from ..optim import Adam
+        from ..train import (bce_batches, bpr_batches, optimizer_state_attr,
+                             optimizer_state_from_attr)
+        if epochs == 0 or users.size == 0:
+            return
+        R = self.R_
+        mask = np.zeros(R.shape[0])
+        mask[users] = 1.0
+        R_t = sp.csr_matrix(sp.diags(mask) @ R)                            # (n_users, n_items)
+        R_t.eliminate_zeros()
+        if R_t.nnz == 0:
+            return
+        optimizer = Adam(lr=self.lr, backend="numba")
+        if getattr(self, "optimizer_state_", None):
+            optimizer.load_state_dict(optimizer_state_from_attr(self.optimizer_state_))
+            optimizer.lr = float(self.lr)
+        for epoch in range(epochs):
+            batches = (bpr_batches(R_t, self.batch_size, rng) if self.loss == "bpr" else
+                       bce_batches(R_t, self.batch_size, self.n_negatives, rng))
+            for batch in batches:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    loss, grads = self._loss_and_grad(batch, reuse=True)
+                if not (np.isfinite(loss) and all(np.isfinite(np.sum(g)) for g in grads.values())):
+                    raise FloatingPointError(f"{type(self).__name__}: the loss or gradient became "
+                                             f"non-finite during an update (epoch {epoch + 1}); the "
+                                             "model is unchanged. Try a smaller lr.")
+                optimizer.step(self.params, grads)
+                self.step_ += 1
+        self.optimizer_state_ = optimizer_state_attr(optimizer.state_dict())
+
+
     # ------------------------------------------------------ for subclasses
     def _build(self, R, user_features, item_features):
         raise NotImplementedError
@@ -469,6 +863,43 @@ class EmbeddingRecommender(Recommender):
 
     def _all_embeddings(self):
         raise NotImplementedError
+
+
+def _difference(old, new):
+    """What differs between the fitted data (``old``) and the new (``new``), or ''."""
+    for a in ("n_users_", "n_items_"):
+        if old[a] != new[a]:
+            return f"{a[:-1]} {old[a]} (fitted) vs {new[a]} (given)"
+    R_old, R_new = old["R_"], new["R_"]
+    if R_old.nnz != R_new.nnz or (R_old != R_new).nnz:
+        n_new, n_old = (R_new > R_old).nnz, (R_old > R_new).nnz
+        return (f"{n_new} training pair(s) not in the fitted data and {n_old} fitted pair(s) "
+                f"missing ({R_old.nnz} fitted, {R_new.nnz} given)")
+    for a in ("user_ids_", "item_ids_"):
+        if not np.array_equal(old[a], new[a]):
+            k = int(np.flatnonzero(np.asarray(old[a]) != np.asarray(new[a]))[0])
+            return (f"the raw {a[:-5]} ids differ, first at index {k}: {old[a][k]!r} (fitted) "
+                    f"vs {new[a][k]!r} (given)")
+    W_old, W_new = old["R_weighted_"], new["R_weighted_"]       # same pattern as R_ here
+    if (W_old is None) != (W_new is None) or W_old is not None and not (
+            np.array_equal(W_old.indices, W_new.indices) and np.array_equal(W_old.data, W_new.data)):
+        return "the edge weights (from the weights or timestamps) differ"
+    return ""
+
+
+def _features_difference(old, new):
+    """'' if the user and item features are equal, else which differ."""
+    for side, F_old, F_new in zip(("user", "item"), old, new):
+        if F_old is None and F_new is None:
+            continue
+        if F_old is None or F_new is None:
+            return f"{side}_features {'absent' if F_old is None else 'present'} when fitted, " \
+                   f"{'absent' if F_new is None else 'present'} now"
+        a = F_old.toarray() if sp.issparse(F_old) else np.asarray(F_old)
+        b = F_new.toarray() if sp.issparse(F_new) else np.asarray(F_new)
+        if a.shape != b.shape or not np.array_equal(a, b):
+            return f"the {side}_features differ"
+    return ""
 
 
 def as_dense_features(F, dtype, name):
@@ -571,3 +1002,148 @@ class EdgeWeighted:
         R = super()._fit_interactions(train)                              # (n_users, n_items)
         self.R_weighted_ = edge_weight_matrix(train, self.edge_weights, self.half_life)
         return R
+
+
+# ================================================================================
+# Open problems (issue 11), module-level helpers. Section owned by helper EMBED.
+# ================================================================================
+def _fold_in(I, items, reg, steps, lr, n_neg, seed):
+    r"""Adam on one user row ``z`` against frozen item rows ``I`` (see ``fold_in``); float64.
+
+    Only the rows it reads are cast to float64 (the history's and each
+    step's negatives'); the step size's scale, the standard deviation of
+    ``I``, is taken over a strided sample of at most 2048 rows.
+    """
+    n_items = I.shape[0]
+    candidates = np.setdiff1d(np.arange(n_items), items)                  # non-history items
+    P = np.asarray(I[items], dtype=np.float64)                            # (p, d)
+    z = P.mean(axis=0)                                                    # (d,) neighbour mean
+    if candidates.size == 0 or steps == 0:
+        return z
+    rng = np.random.default_rng(seed)
+    scale = float(np.asarray(I[::max(1, n_items // 2048)], dtype=np.float64).std())
+    step = lr * scale if scale > 0 else lr
+    m, v = np.zeros_like(z), np.zeros_like(z)
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    for t in range(1, steps + 1):
+        neg = candidates[rng.integers(0, candidates.size, size=(items.size, n_neg))]  # (p, n)
+        _, cache = fold_in_loss_forward(z, P, np.asarray(I[neg], dtype=np.float64), reg)
+        dz = fold_in_loss_backward(cache)                                 # (d,)
+        m = b1 * m + (1 - b1) * dz
+        v = b2 * v + (1 - b2) * dz * dz
+        z = z - step / (1 - b1 ** t) * m / (np.sqrt(v / (1 - b2 ** t)) + eps)
+    return z
+
+
+def fold_in_loss_forward(z, P, N, reg):
+    r"""The fold-in loss of one user row: ``L = mean_{i,j} softplus(z·N_ij - z·P_i) + reg/2 |z|²``.
+
+    z: (d,), P: (p, d) the history items' rows, N: (p, n, d) the negatives'
+    rows drawn for each, reg >= 0 -> scalar. Stable at any score (``logaddexp``).
+    """
+    x = N @ z - (P @ z)[:, None]                                          # (p, n) s_j - s_i
+    loss = float(np.logaddexp(0.0, x).mean() + 0.5 * reg * (z @ z))
+    return loss, (z, P, N, x, reg)
+
+
+def fold_in_loss_backward(cache, dloss=1.0):
+    r"""``dz = dloss (Σ_ij σ(x_ij) (N_ij - P_i) / (p n) + reg z)``, ``x_ij = z·N_ij - z·P_i``."""
+    z, P, N, x, reg = cache
+    g = 0.5 * (1.0 + np.tanh(0.5 * x)) / x.size                           # σ(x) / (p n), stable
+    return dloss * (np.einsum("pn,pnd->d", g, N) - g.sum(axis=1) @ P + reg * z)   # (d,)
+
+
+def _score_gradient(e_u, e_i, scoring):
+    r"""``∂s/∂e_u`` and ``∂s/∂e_i`` (rows of a (2, d) float64 array) for the model's scoring.
+
+    dot: ``(e_i, e_u)``; cosine ``s = e_u·e_i / (|e_u| |e_i|)``:
+    ``e_i / (|e_u||e_i|) - s e_u / |e_u|²`` and symmetrically (0 for a zero
+    vector); euclidean ``s = -|e_u - e_i|``: ``-(e_u - e_i)/|e_u - e_i|`` and its negative.
+    """
+    u, i = np.asarray(e_u, dtype=np.float64), np.asarray(e_i, dtype=np.float64)
+    if scoring == "dot":
+        return np.stack([i, u])
+    if scoring == "cosine":
+        nu, ni = np.linalg.norm(u), np.linalg.norm(i)
+        if nu == 0 or ni == 0:
+            return np.zeros((2, u.shape[0]))
+        s = u @ i / (nu * ni)
+        return np.stack([i / (nu * ni) - s * u / nu ** 2, u / (nu * ni) - s * i / ni ** 2])
+    diff = u - i
+    dist = np.linalg.norm(diff)
+    if dist == 0:
+        return np.zeros((2, u.shape[0]))
+    return np.stack([-diff / dist, diff / dist])
+
+
+def _grow_rows(X, old_rows, n_rows):
+    """``X`` (m, d) placed at ``old_rows`` of a zero (n_rows, d) array."""
+    out = np.zeros((n_rows,) + X.shape[1:], dtype=X.dtype)
+    out[old_rows] = X
+    return out
+
+
+def _neighbour_init(E0, R, n_u0, n_i0, rng):
+    r"""Fill the new rows of ``E0`` (users ``>= n_u0``, items ``>= n_i0``) from their neighbours.
+
+    A new item: the mean of its old users' rows; then a new user: the mean
+    of its items' rows (new items included). A new node with neither:
+    ``N(0, σ²)``, ``σ`` the standard deviation of the old rows, drawn in
+    node order from ``rng``.
+    """
+    n_u, n_i = R.shape
+    E0 = E0.copy()
+    sigma = float(np.concatenate([E0[:n_u0], E0[n_u:n_u + n_i0]]).std())
+    orphans = []
+    C = sp.csc_matrix(R)
+    for j in range(n_i0, n_i):                                            # new items
+        users = C.indices[C.indptr[j]:C.indptr[j + 1]]
+        users = users[users < n_u0]
+        if users.size:
+            E0[n_u + j] = E0[users].mean(axis=0)
+        else:
+            orphans.append(n_u + j)
+    done = set(orphans)
+    for u in range(n_u0, n_u):                                            # new users
+        items = R.indices[R.indptr[u]:R.indptr[u + 1]]
+        items = items[np.array([n_u + j not in done for j in items], dtype=bool)] if done else items
+        if items.size:
+            E0[u] = E0[n_u + items].mean(axis=0)
+        else:
+            orphans.append(u)
+    if orphans:
+        orphans = np.sort(np.asarray(orphans))
+        E0[orphans] = (sigma * rng.standard_normal((orphans.size, E0.shape[1]))).astype(E0.dtype)
+    return E0
+
+
+def _remap_adam(state, name, old_rows, n_rows):
+    """Adam's moments of parameter ``name`` moved to ``old_rows`` of ``n_rows`` (zeros elsewhere)."""
+    if not state:
+        return state
+    state = dict(state)
+    for slot in ("m", "v"):
+        key = f"{slot}:{name}"
+        if key in state:
+            state[key] = _grow_rows(np.asarray(state[key]), old_rows, n_rows)
+    return state
+
+
+def _select_adam(state, name, rows):
+    """Adam's moments of parameter ``name`` restricted to ``rows`` (in that order)."""
+    if not state:
+        return state
+    state = dict(state)
+    for slot in ("m", "v"):
+        key = f"{slot}:{name}"
+        if key in state:
+            state[key] = np.ascontiguousarray(np.asarray(state[key])[rows])
+    return state
+
+
+def _mask_pattern(W, R):
+    """``W`` (CSR) keeping only the entries where ``R`` has one (same shape)."""
+    W = sp.csr_matrix(W.multiply(R > 0))
+    W.eliminate_zeros()
+    W.sort_indices()
+    return W

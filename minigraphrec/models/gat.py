@@ -102,6 +102,32 @@ def _blocks(indptr, rows):
     return row_blocks_of(indptr, rows, 16 * get_num_threads())
 
 
+#: a layer whose receivers have fewer edges than this runs its kernels on one thread
+#: (:class:`~minigraphrec.ops.propagate.serial_if`; the last layer, the batch's own rows)
+SERIAL_EDGES = 1 << 18
+
+
+def _threads(indptr, rows):
+    """One numba thread for the kernels of receivers ``rows`` with few edges."""
+    from ..ops.propagate import _rows_nnz, serial_if
+    return serial_if(_rows_nnz(indptr, rows) < SERIAL_EDGES)
+
+
+def _inverse_perm(model, g):
+    """``inv[perm] = arange(nnz)``: each edge's entry in the transpose of ``g``, kept on ``model``.
+
+    The kernels write the per-edge values the backward scatter reads straight
+    into the transpose's order (no ``x[perm]`` gather per step).
+    """
+    cached = model.__dict__.get("_inv_perm")
+    if cached is None or cached[0] is not g:
+        perm = g.transpose[2]
+        inv = np.empty_like(perm)
+        inv[perm] = np.arange(perm.shape[0], dtype=perm.dtype)
+        cached = model.__dict__["_inv_perm"] = (g, inv)
+    return cached[1]
+
+
 class GAT(EdgeWeighted, EmbeddingRecommender):
     r"""Multi-head graph attention over the user–item graph, ``n_layers`` layers.
 
@@ -143,6 +169,20 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
     -----
     Initialisation: ``E0 ~ N(0, 0.1²)``; ``W``, ``a_src``, ``a_dst`` and the
     input projections Glorot-uniform; ``β = 1``.
+
+    Explanations, ad-hoc histories, updates (issue 11)
+    --------------------------------------------------
+    * ``explain(user, item, k)``: **approximate**, gradient × input over the layer-0 rows ``H⁰``
+      (``E0`` or the projected features, as GCN), halved: ``c_v = ½ h⁰_v · ∂s_ui/∂h⁰_v``
+      (``kind="node"``, ``exact=False``); each source also gets, in ``paths``, the path of
+      largest attention product to the user's or the item's node, and ``attention_along(path)``
+      the weights along it.
+    * ``score_history(items)``: fold-in of the user's *final* embedding with the items frozen,
+      seeded (``fold_in``); approximate.
+    * ``partial_fit`` / ``forget``: see
+      :class:`~minigraphrec.models.embedding_base.EmbeddingRecommender` (approximate;
+      ``forget(method="retrain")`` is exact); with a feature input, new users or items cannot be
+      added.
     """
 
     _state_attrs = EmbeddingRecommender._state_attrs + ("R_weighted_",)
@@ -317,17 +357,20 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
             nnz = g.indices.shape[0]
             U = rng.random((nnz, H)) if dropout > 0 else np.zeros((1, 1))  # the full graph's
             e = np.empty((nnz, H), dtype=dt)                               # valid on R's edges
-            alpha, alpha_drop = np.empty_like(e), np.empty_like(e)
-            Y = np.empty((m, H, d), dtype=dt)
-            gat_forward_rows(g.indptr, g.indices, R, _blocks(g.indptr, R), pos, s_src, s_dst,
-                             dt.type(SLOPE),
-                             log_w, beta if has_w else np.zeros(H, dtype=dt), has_w, U, dropout,
-                             dt.type(1 / (1 - dropout)), Z, e, alpha, alpha_drop, Y)
+            alpha, alpha_T = np.empty_like(e), np.empty_like(e)             # alpha_T: dropped,
+            Y = np.empty((m, H, d), dtype=dt)                              # transposed order
+            with _threads(g.indptr, R):
+                gat_forward_rows(g.indptr, g.indices, R, _blocks(g.indptr, R), pos, s_src, s_dst,
+                                 dt.type(SLOPE),
+                                 log_w, beta if has_w else np.zeros(H, dtype=dt), has_w, U,
+                                 dropout,
+                                 dt.type(1 / (1 - dropout)), Z, e, alpha, _inverse_perm(self, g),
+                                 alpha_T, Y)
             Y = Y.reshape(m, H * d) if self.concat_heads else Y.mean(axis=1)   # (m, dim)
             last = layer == L - 1
             act = self.activation if (not last or self.final_activation) else "identity"
             H_out, c_act = ACTIVATIONS[act][0](Y)                          # (m, dim)
-            caches.append((R, In, pos, c_lin, Z, e, alpha, alpha_drop, U, dropout,
+            caches.append((R, In, pos, c_lin, Z, e, alpha, alpha_T, U, dropout,
                            log_w, has_w, act, c_act))
             total += H_out if m == nodes.shape[0] else H_out[np.searchsorted(R, nodes)]
             H_in = H_out
@@ -343,7 +386,8 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
         _, nodes, balls, c_in, caches = cache
         p, g, dt, L = self.params, self._graph, self._dtype, self.n_layers
         n, H, d = g.n_nodes, self.n_heads, self._d_head
-        t_indptr, t_indices, perm = g.transpose
+        t_indptr, t_indices, _ = g.transpose
+        inv_perm = _inverse_perm(self, g)                                  # edge -> transposed
         grads = {}
         dE = np.asarray(dZ, dtype=dt)                                      # (|S_0|, dim)
         mean = self.layer_combination == "mean"
@@ -351,7 +395,7 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
             dE = dE / dt.type(L + 1)                                       # every depth's share
         dH = dE.copy()                                                     # gradient of H^L on S_0
         for layer in reversed(range(L)):
-            (R, In, pos, c_lin, Z, e, alpha, alpha_drop, U, dropout, log_w, has_w, act,
+            (R, In, pos, c_lin, Z, e, alpha, alpha_T, U, dropout, log_w, has_w, act,
              c_act) = caches[layer]
             m, m_in = R.shape[0], In.shape[0]
             dYa = np.asarray(ACTIVATIONS[act][1](c_act, dH), dtype=dt)     # (m, dim)
@@ -360,12 +404,14 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
             else:
                 dY = np.repeat(dYa[:, None, :] / dt.type(H), H, axis=1)    # (m, H, d)
             dY = np.ascontiguousarray(dY)
-            dpre = np.empty_like(e)
+            dpre, dpre_T = np.empty_like(e), np.empty_like(e)              # dpre_T: transposed
             ds_dst = np.empty((m, H), dtype=dt)
             dbeta_rows = np.empty((m, H), dtype=dt)
-            gat_backward_rows(g.indptr, g.indices, R, pos, Z, dY, e, alpha, U, dropout,
-                              dt.type(1 / (1 - dropout)), dt.type(SLOPE), log_w, has_w, dpre,
-                              ds_dst, dbeta_rows)
+            with _threads(g.indptr, R):
+                gat_backward_rows(g.indptr, g.indices, R, _blocks(g.indptr, R), pos, Z, dY, e,
+                                  alpha, U, dropout,
+                                  dt.type(1 / (1 - dropout)), dt.type(SLOPE), log_w, has_w,
+                                  inv_perm, dpre, dpre_T, ds_dst, dbeta_rows)
             pos_R = np.full(n, -1, dtype=np.int64)
             pos_R[R] = np.arange(m)
             ds_dst_in = np.zeros((m_in, H), dtype=dt)                      # (m_in, H)
@@ -374,9 +420,10 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
             dZa = np.empty((m_in, H, d), dtype=dt)
             ds_src = np.empty((m_in, H), dtype=dt)
             # dZ on the senders In: the aggregate's share + ds_src a_src + ds_dst a_dst
-            gat_scatter_rows(t_indptr, t_indices, In, _blocks(t_indptr, In), pos_R,
-                             alpha_drop[perm], dpre[perm], dY, ds_dst_in, a_src, a_dst,
-                             dZa, ds_src)                                  # (m_in, H, d)
+            with _threads(g.indptr, R):
+                gat_scatter_rows(t_indptr, t_indices, In, _blocks(t_indptr, In), pos_R,
+                                 alpha_T, dpre_T, dY, ds_dst_in, a_src, a_dst,
+                                 dZa, ds_src)                                  # (m_in, H, d)
             grads[f"a_src{layer}"] = np.einsum("nh,nhd->hd", ds_src, Z)        # (H, d)
             grads[f"a_dst{layer}"] = np.einsum("nh,nhd->hd", ds_dst_in, Z)
             if has_w:
@@ -396,3 +443,91 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
         H0, _ = self._input_layer()
         E, _ = self._attend(H0, training=False)
         return E
+
+    # ================================================================================
+    # Open problems (issue 11; helper EMBED): explanations with the attention paths.
+    # ================================================================================
+    def _explain(self, user, item, k):
+        r"""Gradient × input over the layer-0 rows (approximate), with attention paths.
+
+        The contributions are those of
+        :meth:`~minigraphrec.models.embedding_base.EmbeddingRecommender._explain_gradient_input`
+        (``c_v = ½ h⁰_v · ∂s/∂h⁰_v``, ``exact=False``: attention is not
+        linear in ``H⁰``). Each source ``v`` also gets, in ``paths``, the path
+        of largest attention product by which its layer-0 row reaches the
+        user's or the item's node: ``t = x_0, x_1, ..., x_h = v`` with
+        ``h ≤ L``, hop ``j`` through layer ``L - j`` (the last layer feeds
+        ``t``), maximising ``Π_j α^{(L-j)}_{x_{j-1} x_j}`` over both targets and
+        every ``h`` (``α`` the head mean of a layer's attention, no dropout;
+        self-loops can appear as repeated nodes). :meth:`attention_along`
+        gives the weights along a path. A source that reaches neither target
+        by an attention edge (``h = 0``) is the target itself.
+        """
+        ex = self._explain_gradient_input(user, item, k=None)
+        alphas = self._attention_matrices()
+        targets = (user, self.n_users_ + item)
+        best = [_best_attention_paths(alphas, t) for t in targets]
+        paths = []
+        for v in ex.sources:
+            choice = max(((b[0][h][v], -h, t) for t, b in zip(range(2), best)
+                          for h in range(len(b[0])) if b[0][h][v] > 0), default=None)
+            if choice is None:
+                paths.append((int(v),))
+                continue
+            _, minus_h, t = choice
+            paths.append(_backtrack(best[t][1], -minus_h, int(v)))
+        from ..explain import Explanation
+        return Explanation.from_contributions(
+            user, item, ex.sources, ex.contributions, kind="node", score=ex.score, exact=False,
+            k=k, paths=paths,
+            method=ex.method + "; paths: largest attention product to the user or item node")
+
+    def _attention_matrices(self):
+        r"""Per layer ``l``: the (n, n) CSR of ``α^{(l)}[r, s]``, receiver ``r``, sender ``s``,
+        averaged over heads, without dropout (the attention of the final embeddings)."""
+        import scipy.sparse as sp
+        H0, _ = self._input_layer()
+        _, caches = self._attend(H0, training=False)
+        g, n = self._graph, self._graph.n_nodes
+        return [sp.csr_matrix((np.asarray(c[9], dtype=np.float64).mean(axis=1), g.indices,
+                               g.indptr), shape=(n, n)) for c in caches]
+
+    def attention_along(self, path):
+        r"""The attention weights along ``path`` (node ids, from the user's or item's node).
+
+        Hop ``j`` (from ``path[j-1]``, the receiver, to ``path[j]``, the
+        sender) uses layer ``L - j``: the weights of the paths in
+        :meth:`explain`. Returns a float64 array of ``len(path) - 1`` weights
+        (0 where there is no edge).
+        """
+        self._check_trainable()
+        alphas = self._attention_matrices()
+        L = self.n_layers
+        if len(path) - 1 > L:
+            raise ValueError(f"a path has at most n_layers = {L} hops, got {len(path) - 1}")
+        return np.array([alphas[L - j][path[j - 1], path[j]] for j in range(1, len(path))],
+                        dtype=np.float64)
+
+
+def _best_attention_paths(alphas, target):
+    r"""Viterbi from ``target``: ``best[h][v]`` the largest attention product of an ``h``-hop
+    path ``target → … → v`` (hop ``j`` through layer ``L - j``) and the back-pointers."""
+    import scipy.sparse as sp
+    L = len(alphas)
+    n = alphas[0].shape[0]
+    value = np.zeros(n)
+    value[target] = 1.0
+    best, back = [value], [None]
+    for j in range(1, L + 1):
+        M = sp.diags(best[-1]) @ alphas[L - j]                            # (n, n) rows: receivers
+        M = sp.csc_matrix(M)
+        best.append(np.asarray(M.max(axis=0).todense()).ravel())          # (n,)
+        back.append(np.asarray(M.argmax(axis=0)).ravel())                 # (n,) best receiver
+    return best, back
+
+
+def _backtrack(back, h, v):
+    path = [v]
+    for j in range(h, 0, -1):
+        path.append(int(back[j][path[-1]]))
+    return tuple(reversed(path))

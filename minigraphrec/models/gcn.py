@@ -121,6 +121,20 @@ class GCN(EdgeWeighted, EmbeddingRecommender):
     Notes
     -----
     Initialisation: ``E0 ~ N(0, 0.1²)``, every ``W`` Glorot-uniform, ``b = 0``.
+
+    Explanations, ad-hoc histories, updates (issue 11)
+    --------------------------------------------------
+    * ``explain(user, item, k)``: **approximate**, gradient × input over the layer-0 rows ``H⁰``
+      (``E0``; with ``input="features"`` the projected features ``X W_in``, with ``"both"``
+      their sum), halved: ``c_v = ½ h⁰_v · ∂s_ui/∂h⁰_v`` (``kind="node"``, ``exact=False``);
+      with zero biases and ReLU or identity the score is homogeneous of degree 2 in ``H⁰`` and
+      the halves sum to it exactly (Euler), otherwise they do not.
+    * ``score_history(items)``: fold-in of the user's *final* embedding with the items frozen,
+      seeded (``fold_in``); approximate.
+    * ``partial_fit`` / ``forget``: see
+      :class:`~minigraphrec.models.embedding_base.EmbeddingRecommender` (approximate;
+      ``forget(method="retrain")`` is exact); with a feature input, new users or items cannot be
+      added.
     """
 
     _state_attrs = EmbeddingRecommender._state_attrs + ("R_weighted_",)

@@ -377,6 +377,26 @@ class LightGCN(EdgeWeighted, EmbeddingRecommender):
         The items' rows of ``E``.
     history_ : list of dict
         One entry per epoch (see :mod:`minigraphrec.train`).
+
+    Explanations, ad-hoc histories, updates (issue 11)
+    --------------------------------------------------
+    * ``explain(user, item, k, paths=False)``: **exact**. ``E = M E0`` with
+      ``M = 1/(K+1) Σ_k Â^k``, so ``s_ui = Σ_v M_uv E0_v · e_i`` over the
+      layer-0 nodes ``v`` within ``K`` hops of the user (``kind="node"``),
+      or, with ``paths=True``, over the walks of length ≤ K from the user;
+      the contributions sum to ``score(user)[item]`` (dot or cosine scoring).
+    * ``score_history(items)``: a new user node joined to ``items``,
+      normalised as a training user with that history would be, with a zero
+      layer-0 row, propagated once: for a training user's own history it is
+      **exactly** ``score`` computed without the user's own ``E0`` term
+      ``E0_u / (K+1)`` (see :meth:`_score_history`).
+    * ``partial_fit(new, epochs)`` and ``forget(users, interactions,
+      method="fine_tune"|"retrain", epochs)``: the graph and its
+      normalisation rebuilt, rows added (from their neighbours) or removed,
+      a few epochs over the touched users; approximate (``"retrain"``:
+      identical to a fit without the data). See
+      :meth:`~minigraphrec.models.embedding_base.EmbeddingRecommender.partial_fit`
+      and ``forget``.
     """
 
     _state_attrs = EmbeddingRecommender._state_attrs + ("R_weighted_",)
@@ -416,6 +436,8 @@ class LightGCN(EdgeWeighted, EmbeddingRecommender):
         A = bipartite_adjacency(self._graph_matrix(R))                    # (n, n), weighted
         self.A_hat_ = normalize_adjacency(A, "symmetric", self_loops=False).astype(self._dtype)
         self._workspace = {}
+        # the items' (weighted) degrees d_i, for score_history's new rows
+        self._item_degree = np.asarray(A.sum(axis=0)).ravel()[R.shape[0]:]    # (n_items,)
 
     def _init_params(self, rng):
         return {"E0": id_embeddings(rng, self.n_users_, self.n_items_, self.dim, self._dtype,
@@ -448,3 +470,152 @@ class LightGCN(EdgeWeighted, EmbeddingRecommender):
         E, _ = lightgcn_forward(self.A_hat_, self.params["E0"], int(self.n_layers),
                                 backend=backend, A_hat_T=self.A_hat_)
         return E
+
+    # ================================================================================
+    # Open problems (issue 11): exact explanations, ad-hoc histories by propagation.
+    # ================================================================================
+    #: explain(paths=True) refuses to enumerate more walks than this
+    max_paths = 2_000_000
+
+    def _explain(self, user, item, k, paths=False):
+        r"""Exact: ``s_ui = Σ_v c_v`` over layer-0 nodes ``v``, or over walks from ``u``.
+
+        ``E = M E0`` with ``M = 1/(K+1) Σ_{k=0..K} Â^k``, so the user's final
+        embedding is ``e_u = Σ_v M_uv E0_v``: a sum over the nodes ``v``
+        within ``K`` hops of the user, and, expanding ``(Â^k)_uv`` as the sum
+        over the walks ``u = x_0, x_1, ..., x_k = v`` of ``Π_t Â_{x_{t-1} x_t}``,
+        a sum over those walks. With ``ẽ_i`` the item's final embedding
+        (divided by ``|e_u| |e_i|`` for ``scoring="cosine"``):
+
+        .. math::
+            c_v = M_{uv}\, (E0_v \cdot \tilde e_i), \qquad
+            c_{walk} = \frac{\prod_t \hat A_{x_{t-1} x_t}}{K+1}\, (E0_{x_k} \cdot \tilde e_i),
+
+        and ``Σ_v c_v = Σ_walks c_walk = e_u · ẽ_i = s_ui`` exactly (computed
+        in float64; equal to ``score(user)[item]`` to rounding, 1e-12 relative
+        for a float64 model, tested). The node split is the walk split summed
+        by the walk's end. It is the *user-side* split: what each layer-0 row
+        adds to the user's embedding, measured along the item's. The sources
+        are graph nodes (``kind="node"``): the user itself (``K ≥ 0``), its
+        items (1 hop), their other users (2 hops), ... ``scoring="euclidean"``
+        is not linear in ``e_u`` and is refused.
+        """
+        from ..explain import Explanation
+        if self.scoring == "euclidean":
+            raise ValueError("LightGCN.explain splits dot and cosine scores; this model has "
+                             "scoring='euclidean', which is not linear in the user's embedding")
+        K = int(self.n_layers)
+        A = self.A_hat_.astype(np.float64)                                # (n, n) symmetric
+        E0 = np.asarray(self.params["E0"], dtype=np.float64)              # (n, d)
+        e_u = np.asarray(self.user_embeddings_[user], dtype=np.float64)   # (d,)
+        e_i = np.asarray(self.item_embeddings_[item], dtype=np.float64)
+        if self.scoring == "cosine":
+            norm = np.linalg.norm(e_u) * np.linalg.norm(e_i)
+            e_i = e_i / norm if norm > 0 else np.zeros_like(e_i)
+        q = E0 @ e_i                                                      # (n,) E0_v · ẽ_i
+        score = float(self.score(np.array([user]))[0, item])
+        if paths:
+            walks, weights = _walks(A, user, K, self.max_paths)
+            c = np.concatenate([w / (K + 1) * q[x[:, -1]] for x, w in zip(walks, weights)])
+            ends = np.concatenate([x[:, -1] for x in walks])
+            return Explanation.from_contributions(
+                user, item, ends, c, kind="node", score=score, exact=True, k=k,
+                paths=_WalkList(walks),
+                method="exact: s_ui = Σ over walks u→…→v of length ≤ K of "
+                       "Π Â / (K+1) · E0_v·e_i")
+        x = np.zeros(A.shape[0])
+        x[user] = 1.0                                                     # row u of Â^0
+        m = x.copy()
+        for _ in range(K):
+            x = A @ x                                                     # row u of Â^k (Â = Âᵀ)
+            m += x
+        m /= K + 1                                                        # (n,) row u of M
+        sources = np.flatnonzero(m)
+        return Explanation.from_contributions(
+            user, item, sources, m[sources] * q[sources], kind="node", score=score, exact=True,
+            k=k, method="exact: s_ui = Σ_v M_uv E0_v·e_i, M = 1/(K+1) Σ_k Â^k")
+
+    def _score_history(self, items):
+        r"""Scores for a new user node joined to ``items``: one propagation of its row.
+
+        The new node ``u*`` gets the edges to ``items`` a training user with
+        that history has, normalised with its degree ``d_* = |H|`` and the
+        items' degrees ``d_i`` *as in the fitted graph*
+        (``Â_{*i} = 1/sqrt(d_* d_i)``; with edge weights each new edge weighs
+        what one fresh event gives: 1 for ``"count"`` and ``"time_decay"``,
+        ``log 2`` for ``"log1p"``), and, as it was never trained, a zero
+        layer-0 row. Its final embedding is then exactly the LightGCN row
+        ``1/(K+1) (0 + Σ_{i∈H} Â_{*i} V_{K-1}[i])``, ``V_{K-1} = Σ_{k<K} Â^k E0``
+        (computed on the ``K-1``-hop ball of the history alone), and the
+        scores ``score_matrix(e_*, item_embeddings_)``.
+
+        The identity (tested to 1e-12 in float64): for a training user ``u``
+        and their own history, ``e_* = e_u - E0_u / (K+1)``; their
+        ``score_history`` is ``score(u)`` without the user's own layer-0
+        term, the one thing a new user cannot have. The graph is not
+        changed: the new node reads the item side but does not write to it
+        (the items keep their degrees and embeddings; :meth:`partial_fit`
+        is what adds a user for good). An item with no training edge gets
+        ``d_i = 1`` (its new edge). With ``n_layers=0`` (MF) there is nothing
+        to propagate and the fold-in of
+        :meth:`~minigraphrec.models.embedding_base.EmbeddingRecommender.fold_in`
+        is used instead.
+        """
+        from ..rank import score_matrix
+        K = int(self.n_layers)
+        if K == 0:
+            return super()._score_history(items)
+        w0 = {None: 1.0, "count": 1.0, "time_decay": 1.0, "log1p": float(np.log(2.0))}[
+            self.edge_weights]
+        nodes = self.n_users_ + items                                     # (m,) sorted
+        E0 = self.params["E0"]
+        V, _ = lightgcn_rows_forward(self.A_hat_, E0, K - 1, nodes, backend=self.backend)
+        V = np.asarray(V, dtype=np.float64) * K                           # (m, d) V_{K-1}[items]
+        d_i = self._item_degree[items]
+        d_i = np.where(d_i > 0, d_i, w0)
+        a = w0 / np.sqrt(w0 * items.size * d_i)                           # (m,) Â_{*i}
+        e = (a @ V) / (K + 1)                                             # (d,)
+        return score_matrix(e[None, :].astype(E0.dtype), self.item_embeddings_,
+                            kind=self.scoring)[0]
+
+
+class _WalkList:
+    """Walks stored by length (arrays (n_k, k+1)), indexed as one list of node-id tuples."""
+
+    def __init__(self, walks):
+        self._walks = walks
+        self._starts = np.cumsum([0] + [w.shape[0] for w in walks])
+
+    def __len__(self):
+        return int(self._starts[-1])
+
+    def __getitem__(self, j):
+        k = int(np.searchsorted(self._starts, j, side="right") - 1)
+        return tuple(int(v) for v in self._walks[k][j - self._starts[k]])
+
+
+def _walks(A, start, K, max_walks):
+    r"""Every walk of length 0..K from ``start`` in the graph of ``A`` and its weight ``Π Â``.
+
+    Returns two lists indexed by length ``k``: node arrays (n_k, k+1) and
+    weights (n_k,). A ValueError if there are more than ``max_walks``.
+    """
+    walks = [np.array([[start]], dtype=np.int64)]
+    weights = [np.ones(1)]
+    total = 1
+    for _ in range(K):
+        last, w = walks[-1], weights[-1]
+        ends = last[:, -1]
+        deg = np.diff(A.indptr)[ends]                                     # (n_k,)
+        total += int(deg.sum())
+        if total > max_walks:
+            raise ValueError(f"more than max_paths={max_walks} walks of length <= {K} start at "
+                             "this user; explain with paths=False (the node split), or raise "
+                             "model.max_paths")
+        rep = np.repeat(np.arange(last.shape[0]), deg)                    # (n_{k+1},)
+        first = np.cumsum(deg) - deg                                      # (n_k,) offsets
+        pos = (np.repeat(A.indptr[ends], deg)
+               + np.arange(rep.shape[0]) - np.repeat(first, deg))         # (n_{k+1},) entries
+        walks.append(np.concatenate([last[rep], A.indices[pos][:, None]], axis=1))
+        weights.append(w[rep] * A.data[pos])
+    return walks, weights

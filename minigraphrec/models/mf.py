@@ -39,6 +39,21 @@ class MF(EmbeddingRecommender):
         The two halves of ``E0``.
     history_ : list of dict
         One entry per epoch.
+
+    Explanations, ad-hoc histories, updates (issue 11)
+    --------------------------------------------------
+    * ``explain(user, item, k)``: the user's training items by the cosine
+      similarity of their embedding to the item's; a similarity, **not an
+      attribution** (``exact=False``): MF's score is not a function of the
+      history.
+    * ``score_history(items)``: fold-in, a fresh user row fitted by Adam
+      steps on the user's BPR loss with the items frozen, seeded
+      (:meth:`~minigraphrec.models.embedding_base.EmbeddingRecommender.fold_in`);
+      approximate: on a training user's history it recovers that user's
+      ranking, not their scores.
+    * ``partial_fit`` / ``forget``: as for every trained model
+      (:class:`~minigraphrec.models.embedding_base.EmbeddingRecommender`),
+      approximate; ``forget(method="retrain")`` is exact.
     """
 
     def __init__(self, dim=64, loss="bpr", lr=1e-3, batch_size=2048, reg=1e-4, n_negatives=1,
@@ -92,3 +107,26 @@ class MF(EmbeddingRecommender):
 
     def _all_embeddings(self):
         return self.params["E0"]
+
+    # ================================================================================
+    # Open problems (issue 11): explain through similar items (a similarity, not a split).
+    # ================================================================================
+    def _explain(self, user, item, k):
+        r"""The user's training items most similar to ``item`` in embedding space.
+
+        ``c_j = cos(e_j, e_i)`` for each item ``j`` of the user's training
+        history, ``e`` the item embeddings (``kind="item"``). This is a
+        similarity, not an attribution: MF's score ``e_u · e_i`` is not a
+        function of the history (the user's row is a free parameter), so the
+        contributions do not sum to the score and ``exact`` is False.
+        """
+        from ..explain import Explanation
+        from ..rank import score_matrix
+        history = self.R_[user].indices.astype(np.int64)                  # (h,)
+        sims = score_matrix(self.item_embeddings_[history],
+                            self.item_embeddings_[item][None, :], kind="cosine")[:, 0]   # (h,)
+        score = float(self.score(np.array([user]))[0, item])
+        return Explanation.from_contributions(
+            user, item, history, sims, kind="item", score=score, exact=False, k=k,
+            method="similarity in embedding space (cosine of item embeddings to the item), "
+                   "not an attribution")

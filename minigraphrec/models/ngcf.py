@@ -52,11 +52,13 @@ Where this code departs from the paper or its official code, and why:
 The paper's code propagates the whole graph for every mini-batch; here
 each layer is computed on the rows the loss needs (the batch's ``h``-hop
 balls, as in :class:`~minigraphrec.models.gcn.GCN`), with the full graph's
-dropout masks (drawn whole, in the same order, and read on those rows):
-the same loss and gradient to rounding (tests/test_models.py, float64,
-1e-12). The two linear maps of a layer run as one product
-``[S + E, S ⊙ E] [W1; W2]``, the elementwise steps in the fused kernels of
-:mod:`minigraphrec.kernels.ngcf`.
+dropout masks (the same draws in the same order, read on those rows; the
+message masks' uniforms are made inside the kernel at those rows'
+positions of the generator's stream, :mod:`minigraphrec.kernels.pcg64`,
+so the other rows' draws cost nothing): the same loss and gradient to
+rounding (tests/test_models.py, float64, 1e-12). The two linear maps of a
+layer run as one product ``[S + E, S ⊙ E] [W1; W2]``, the elementwise
+steps in the fused kernels of :mod:`minigraphrec.kernels.ngcf`.
 """
 from __future__ import annotations
 
@@ -64,7 +66,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..graph import bipartite_adjacency, normalize_adjacency
-from ..ops.dense import dropout_forward, leaky_relu_forward, linear_backward, linear_forward
+from ..ops.dense import dropout_forward, leaky_relu_forward, linear_forward
 from ..ops.propagate import propagate_forward
 from ..ops.scoring import normalize_backward, normalize_forward
 from .embedding_base import (EmbeddingRecommender, _nonneg_float, _positive_int, glorot_uniform,
@@ -74,6 +76,15 @@ __all__ = ["NGCF"]
 
 SLOPE = 0.2          # LeakyReLU's negative slope, as in the official code
 NORM_EPS = 1e-12     # the official code's F.normalize / tf.math.l2_normalize floor
+#: elementwise kernels on fewer values than this run on one thread (the last layer's
+#: rows; :class:`~minigraphrec.ops.propagate.serial_if`)
+SERIAL_BELOW = 1 << 20
+
+
+def _threads(n_values):
+    """One numba thread for an elementwise kernel on ``n_values < SERIAL_BELOW`` values."""
+    from ..ops.propagate import serial_if
+    return serial_if(n_values < SERIAL_BELOW)
 
 
 class NGCF(EmbeddingRecommender):
@@ -98,6 +109,17 @@ class NGCF(EmbeddingRecommender):
         (dim, dim) and ``"b1_l"``, ``"b2_l"`` (dim,).
     L_ : scipy CSR (n_nodes, n_nodes), the Laplacian in the model's dtype
     user_embeddings_, item_embeddings_ : (n, dim · (n_layers + 1))
+
+    Explanations, ad-hoc histories, updates (issue 11)
+    --------------------------------------------------
+    * ``explain(user, item, k)``: **approximate**, gradient × input over the layer-0 rows ``H⁰``
+      (``E0``), halved: ``c_v = ½ h⁰_v · ∂s_ui/∂h⁰_v`` (``kind="node"``, ``exact=False``);
+      dropout is off for the pass.
+    * ``score_history(items)``: fold-in of the user's *final* embedding with the items frozen,
+      seeded (``fold_in``); approximate.
+    * ``partial_fit`` / ``forget``: see
+      :class:`~minigraphrec.models.embedding_base.EmbeddingRecommender` (approximate;
+      ``forget(method="retrain")`` is exact).
     """
 
     def __init__(self, dim=64, n_layers=3, message_dropout=0.1, node_dropout=0.0,
@@ -187,12 +209,19 @@ class NGCF(EmbeddingRecommender):
         ``S = L[S_{L-1-l}] E^l`` reads ``E^l`` on ``S_{L-l}``, which the
         previous layer computed. The two linear maps are one product,
         ``[S + E, S ⊙ E] [W1; W2] + (b1 + b2)``. The dropout masks are the
-        full-graph ones (node dropout first, then each layer's ``(n, dim)``
+        full graph's (node dropout first, then each layer's ``(n, dim)``
         message mask, drawn in that order from the step's generator), of
-        which the computed rows are used. Same loss and gradients as the
-        full-graph pass (:meth:`_propagate`), to rounding.
+        which the computed rows are used: the message mask's uniforms are
+        made inside :func:`~minigraphrec.kernels.ngcf.leaky_dropout_pcg`
+        from the generator's state at the start of the layer's draw (the
+        same doubles as ``rng.random((n, dim))``, the other rows skipped),
+        and the generator is then advanced past the draw. Same loss and
+        gradients as the full-graph pass (:meth:`_propagate`), to rounding.
+        The per-layer arrays live in scratch buffers kept between steps
+        (:meth:`_buffer`): the returned cache is valid until the next call.
         """
         from ..kernels import ngcf as k
+        from ..kernels.pcg64 import split128
         from ..ops.propagate import rows_product
         L, n, d, dt = self.n_layers, self.L_.shape[0], self.dim, self._dtype
         rng = np.random.default_rng([self.dropout_seed_, self.step_])
@@ -201,8 +230,6 @@ class NGCF(EmbeddingRecommender):
         if p_node > 0:                                   # as _laplacian: L diag(keep)
             keep = ((rng.random(n) >= p_node).astype(dt) / dt.type(1 - p_node))[:, None]
         balls = hop_balls(self.L_, nodes, L - 1)                           # S_0 .. S_{L-1}
-        ws = self._workspace_arrays(n, d, dt, p_msg > 0)
-        U = ws["U"] if p_msg > 0 else np.zeros((1, 1))                    # (n, dim) uniforms
         slope, scale = dt.type(SLOPE), dt.type(1 / (1 - p_msg))
         E0 = self.params["E0"]
         E, caches, parts, c_norms = E0, [], [E0[nodes]], []
@@ -210,19 +237,26 @@ class NGCF(EmbeddingRecommender):
             rows = balls[L - 1 - layer]                                    # S_{L-1-l}, m rows
             m = rows.shape[0]
             X = E if keep is None else E * keep                            # (n, dim) L diag(keep) E
-            S = rows_product(self.L_, X, rows, "numba")                    # (m, dim)
-            SE = k.bi_inputs(S, E, rows, np.empty((m, 2 * d), dtype=dt))   # (m, 2 dim)
+            S = rows_product(self.L_, X, rows, "numba",
+                             out=self._buffer(("S", layer), m, d))          # (m, dim)
+            with _threads(m * d):
+                SE = k.bi_inputs(S, E, rows, self._buffer(("SE", layer), m, 2 * d))  # (m, 2 dim)
             p = self.params
             W = np.concatenate([p[f"W1_{layer}"], p[f"W2_{layer}"]])       # (2 dim, dim)
-            Z, c_lin = linear_forward(SE, W, p[f"b1_{layer}"] + p[f"b2_{layer}"],
-                                      backend="numba")                     # (m, dim)
-            if p_msg > 0:                       # the full graph's (n, dim) draws, in order
-                rng.random(out=U)
-            mask = np.empty((m, d), dtype=dt) if p_msg > 0 else None
-            E_next = ws["E"][layer]                                        # (n, dim) by node id
-            k.leaky_dropout(Z, slope, U, p_msg, scale, rows,
-                            Z if mask is None else mask, E_next)           # valid on rows
-            caches.append((rows, S, E, c_lin, Z, mask))
+            Z = np.matmul(SE, W, out=self._buffer(("Z", layer), m, d))     # (m, dim)
+            Z += p[f"b1_{layer}"] + p[f"b2_{layer}"]
+            state = np.zeros(4, dtype=np.uint64)          # where the (n, dim) draw starts
+            mask = None
+            if p_msg > 0:
+                pcg = rng.bit_generator.state["state"]
+                state[:] = (*split128(pcg["state"]), *split128(pcg["inc"]))
+                rng.bit_generator.advance(n * d)          # as if rng.random((n, dim)) was drawn
+                mask = self._buffer(("mask", layer), m, d)
+            E_next = self._buffer(("E", layer), n, d)                     # (n, dim) by node id
+            with _threads(m * d):
+                k.leaky_dropout_pcg(Z, slope, state, p_msg, scale, rows,
+                                    Z if mask is None else mask, E_next)   # valid on rows
+            caches.append((rows, S, E, SE, W, Z, mask))
             part = E_next[nodes]                                           # (|S_0|, dim)
             if self.normalize_layers:
                 part, c_norm = normalize_forward(part, eps=NORM_EPS)
@@ -234,19 +268,29 @@ class NGCF(EmbeddingRecommender):
         Z = np.concatenate(parts, axis=1)                                 # (|S_0|, dim·(L+1))
         return Z, E0[nodes], (nodes, keep, caches, c_norms)
 
-    def _workspace_arrays(self, n, d, dt, uniforms):
-        """Scratch arrays kept between steps: the layers ``E^1..E^L`` by node id, draws ``U``."""
+    def _buffer(self, key, m, width):
+        r"""A C-contiguous (m, width) scratch array of the model's dtype, kept between steps.
+
+        The first ``m`` rows of a buffer with room for every node, so that
+        the balls' changing sizes reuse one allocation (a fresh array of
+        tens of MB costs its page faults on every step).
+        """
         ws = self.__dict__.setdefault("_workspace", {})
-        E = ws.get("E")
-        if E is None or len(E) != self.n_layers or E[0].shape != (n, d) or E[0].dtype != dt:
-            ws["E"] = [np.empty((n, d), dtype=dt) for _ in range(self.n_layers)]
-        if uniforms and ws.get("U", np.empty(0)).shape != (n, d):
-            ws["U"] = np.empty((n, d))
-        return ws
+        n, dt = self.L_.shape[0], self._dtype
+        buf = ws.get(key)
+        if buf is None or buf.shape != (max(n, m), width) or buf.dtype != dt:
+            buf = ws[key] = np.empty((max(n, m), width), dtype=dt)
+        return buf[:m]
 
     def _backward_rows(self, cache, dZ, dH0, reuse=False):
-        r"""The transpose of :meth:`_forward_rows`; ``Lᵀ = L`` pushed from the computed rows."""
+        r"""The transpose of :meth:`_forward_rows`; ``Lᵀ = L`` pushed or pulled from the rows.
+
+        Per layer, as :func:`~minigraphrec.ops.dense.linear_backward` on
+        ``[S + E, S ⊙ E] [W1; W2]``: ``dSE = dZ [W1; W2]ᵀ``, ``dW = SEᵀ dZ``
+        (:func:`~minigraphrec.ops.dense.xt_dot`), ``db = Σ_rows dZ``.
+        """
         from ..kernels import ngcf as k
+        from ..ops.dense import xt_dot
         from ..ops.propagate import rows_product_T_on
         nodes, keep, caches, c_norms = cache
         d, dt = self.dim, self._dtype
@@ -256,28 +300,34 @@ class NGCF(EmbeddingRecommender):
         grads = {}
         dE = None                                # gradient of E^{l+1} on the rows of layer l
         for layer in reversed(range(self.n_layers)):
-            rows, S, E, c_lin, Z, mask = caches[layer]
+            rows, S, E, SE, W, Z, mask = caches[layer]
+            m = rows.shape[0]
             drows = dZ[:, (layer + 1) * d:(layer + 2) * d]                 # (|S_0|, dim)
             if c_norms[layer] is not None:
                 drows = normalize_backward(c_norms[layer], drows)
             if dE is None:                                                 # the last layer: S_0
                 dE = np.array(drows, dtype=dt)
             else:
-                dE[nodes if rows.shape[0] == n else np.searchsorted(rows, nodes)] += drows
-            dZl = k.leaky_dropout_backward(dE, Z, slope, dE if mask is None else mask,
-                                           mask is not None, np.empty_like(dE))   # (m, dim)
-            dSE, dW, db = linear_backward(c_lin, dZl)          # (m, 2 dim), (2 dim, dim), (dim,)
+                dE[nodes if m == n else np.searchsorted(rows, nodes)] += drows
+            with _threads(m * d):
+                dZl = k.leaky_dropout_backward(dE, Z, slope, dE if mask is None else mask,
+                                               mask is not None, dE)       # (m, dim), in place
+            dSE = np.matmul(dZl, W.T, out=self._buffer("dSE", m, 2 * d))   # (m, 2 dim)
+            dW = xt_dot(SE, dZl, backend="numba")                          # (2 dim, dim)
+            db = dZl.sum(axis=0)                                           # (dim,)
             grads[f"W1_{layer}"], grads[f"W2_{layer}"] = dW[:d], dW[d:]
             grads[f"b1_{layer}"], grads[f"b2_{layer}"] = db, db.copy()
-            dSE = np.ascontiguousarray(dSE, dtype=dt)
-            dS = k.bi_backward_dS(dSE, E, rows, np.empty((rows.shape[0], d), dtype=dt))
+            with _threads(m * d):
+                dS = k.bi_backward_dS(dSE, E, rows, self._buffer("dS", m, d))   # (m, dim)
             # E^l is needed on the rows of layer l-1 (S_{L-l}), E^0 on every node
             targets = caches[layer - 1][0] if layer > 0 else np.arange(n)
-            dE = rows_product_T_on(self.L_, self.L_, rows, dS, targets, "numba")   # Lᵀ dS
+            dE = rows_product_T_on(self.L_, self.L_, rows, dS, targets, "numba",
+                                   work=self._buffer("work", n, d))       # Lᵀ dS on targets
             if keep is not None:                                           # (L diag(keep))ᵀ dS
                 dE *= keep[targets]
             at_rows = rows if targets.shape[0] == n else np.searchsorted(targets, rows)
-            k.bi_backward_add(dSE, S, at_rows, dE)                         # + dsum + dbi ⊙ S
+            with _threads(m * d):
+                k.bi_backward_add(dSE, S, at_rows, dE)                     # + dsum + dbi ⊙ S
         dE[nodes] += dZ[:, :d] + dH0                                      # layer 0 and the L2 term
         grads["E0"] = dE
         return {k_: grads[k_].astype(self._dtype, copy=False) for k_ in self.params}

@@ -1,0 +1,481 @@
+"""explain, score_history, partial_fit and forget of the trained models (issue 11).
+
+MF, LightGCN, GCN, NGCF and GAT on tiny synthetic data. Exact identities where
+the algebra gives them (LightGCN's explanation sums to the score, its ad-hoc row
+is the training user's row minus its own layer-0 term, ``partial_fit(epochs=0)``
+is the graph update, ``forget(method="retrain")`` is a fit without the data),
+properties where it is approximate (gradient × input against finite
+differences, the fold-in's ranking), bad input, failed updates that leave the
+model unchanged, determinism, and save/load round trips.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import minigraphrec as mgr
+from minigraphrec.datasets import synthetic
+from minigraphrec.errors import DataError
+from minigraphrec.rank import score_matrix
+
+MODELS = {
+    "MF": (mgr.MF, {}),
+    "LightGCN": (mgr.LightGCN, {"n_layers": 2}),
+    "GCN": (mgr.GCN, {"n_layers": 2}),
+    "NGCF": (mgr.NGCF, {"n_layers": 2}),
+    "GAT": (mgr.GAT, {"n_layers": 2, "attention_dropout": 0.1}),
+}
+
+
+def make(name, **kw):
+    cls, own = MODELS[name]
+    params = dict(dim=6, epochs=2, batch_size=32, lr=0.01, dtype="float64", random_state=0)
+    params.update(own)
+    params.update(kw)
+    return cls(**params)
+
+
+@pytest.fixture(scope="module")
+def data():
+    """Binary interactions of 40 users and 50 items with raw ids 1000+ / 5000+."""
+    d = synthetic(n_users=40, n_items=50, mean_interactions=6, random_state=0)
+    return mgr.Interactions(d.users, d.items, n_users=d.n_users, n_items=d.n_items,
+                            user_ids=1000 + np.arange(d.n_users),
+                            item_ids=5000 + np.arange(d.n_items))
+
+
+def new_events(data):
+    """New interactions in raw ids: old users, old items, two new users and a new item."""
+    users = np.array([1000, 1001, 1002, 9001, 9001, 9002, 1003])
+    items = np.array([5003, 5004, 7001, 5000, 7001, 7001, 5010])
+    return mgr.Interactions(np.arange(7), np.arange(7), user_ids=users, item_ids=items)
+
+
+def union(model, merge):
+    """The union data of a Merge as Interactions in the merge's id order (the refit oracle)."""
+    return model._training_interactions(merge.R, merge.user_ids, merge.item_ids)
+
+
+def params_equal(a, b):
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+# ================================================================ explain
+def lightgcn_M(model):
+    """Dense M = 1/(K+1) Σ_k Â^k of a small model."""
+    A = model.A_hat_.toarray()
+    K = model.n_layers
+    P, M = np.eye(A.shape[0]), np.eye(A.shape[0])
+    for _ in range(K):
+        P = P @ A
+        M += P
+    return M / (K + 1)
+
+
+@pytest.mark.parametrize("scoring", ["dot", "cosine"])
+def test_lightgcn_explain_sums_to_the_score(data, scoring):
+    m = make("LightGCN", scoring=scoring).fit(data)
+    M = lightgcn_M(m)
+    for user, item in [(0, 3), (5, 17), (12, 40)]:
+        ex = m.explain(user, item, k=None)
+        assert ex.exact and ex.kind == "node"
+        assert ex.score == m.score([user])[0, item]
+        assert abs(ex.total - ex.score) <= 1e-12 * max(1.0, abs(ex.score))
+        # each contribution is M_uv E0_v · ẽ_i, against a dense M
+        e_i = m.item_embeddings_[item]
+        if scoring == "cosine":
+            e_i = e_i / (np.linalg.norm(m.user_embeddings_[user]) * np.linalg.norm(e_i))
+        want = M[user] * (m.params["E0"] @ e_i)
+        np.testing.assert_allclose(ex.contributions, want[ex.sources], rtol=1e-12, atol=1e-15)
+        assert set(ex.sources) == set(np.flatnonzero(M[user]))
+        assert np.all(np.diff(ex.contributions) <= 0)
+
+
+def test_lightgcn_explain_paths_split_the_node_contributions(data):
+    m = make("LightGCN").fit(data)
+    user, item = 7, 11
+    nodes = m.explain(user, item, k=None)
+    walks = m.explain(user, item, k=None, paths=True)
+    assert walks.exact and abs(walks.total - walks.score) <= 1e-12 * max(1, abs(walks.score))
+    # every walk starts at the user, has length <= K, follows edges, ends at its source
+    A = m.A_hat_
+    for path, src in zip(walks.paths, walks.sources):
+        assert path[0] == user and len(path) <= m.n_layers + 1 and path[-1] == src
+        assert all(A[a, b] != 0 for a, b in zip(path, path[1:]))
+    # summed by their end node, the walks give the node split
+    by_end = {}
+    for s, c in zip(walks.sources, walks.contributions):
+        by_end[int(s)] = by_end.get(int(s), 0.0) + c
+    got = np.array([by_end[int(s)] for s in nodes.sources])
+    np.testing.assert_allclose(got, nodes.contributions, rtol=1e-10, atol=1e-15)
+    # the number of walks is Σ_k (A^k 1)_u
+    B = (A != 0).astype(float).toarray()
+    n_walks = sum(np.linalg.matrix_power(B, k)[user].sum() for k in range(m.n_layers + 1))
+    assert len(walks) == n_walks
+    top = m.explain(user, item, k=3, paths=True)
+    assert len(top) == 3 and len(top.paths) == 3 and top.total == walks.total
+
+
+def test_lightgcn_explain_refuses(data):
+    m = make("LightGCN", scoring="euclidean").fit(data)
+    with pytest.raises(ValueError, match="euclidean"):
+        m.explain(0, 1)
+    m = make("LightGCN").fit(data)
+    with pytest.raises(ValueError, match="not in the catalogue"):
+        m.explain(0, 50, paths=True)
+    with pytest.raises(ValueError, match="positive integer"):
+        m.explain(0, 1, k=0, paths=True)
+    m.max_paths = 5
+    with pytest.raises(ValueError, match="max_paths"):
+        m.explain(0, 1, paths=True)
+
+
+def test_mf_explain_is_a_similarity(data):
+    m = make("MF").fit(data)
+    ex = m.explain(3, 9, k=None)
+    assert ex.kind == "item" and not ex.exact and "not an attribution" in ex.method
+    assert sorted(ex.sources) == sorted(m.R_[3].indices)
+    I = m.item_embeddings_
+    want = I[ex.sources] @ I[9] / (np.linalg.norm(I[ex.sources], axis=1) * np.linalg.norm(I[9]))
+    np.testing.assert_allclose(ex.contributions, want, rtol=1e-12)
+    assert ex.score == m.score([3])[0, 9]
+
+
+def test_gcn_gradient_input_is_exact_for_a_homogeneous_network(data):
+    # zero biases (epochs=0) and ReLU: the score is homogeneous of degree 2 in E0,
+    # so the halved gradient × input sums to it (Euler)
+    m = make("GCN", epochs=0).fit(data)
+    assert all(not m.params[f"b{l}"].any() for l in range(2))
+    ex = m.explain(2, 5, k=None)
+    assert not ex.exact and "approximate" in ex.method
+    assert abs(ex.total - ex.score) <= 1e-10 * max(1.0, abs(ex.score))
+    # with trained biases it is only an approximation
+    trained = make("GCN", epochs=3, lr=0.05).fit(data)
+    ex = trained.explain(2, 5, k=None)
+    assert abs(ex.total - ex.score) > 1e-8
+
+
+@pytest.mark.parametrize("name", ["GCN", "NGCF", "GAT"])
+def test_gradient_input_matches_finite_differences(data, name):
+    m = make(name, epochs=2, lr=0.05).fit(data)
+    user, item = 4, 8
+    ex = m.explain(user, item, k=4)
+    assert ex.kind == "node" and not ex.exact and ex.score == m.score([user])[0, item]
+    E0 = m.params["E0"]
+    eps = 1e-6
+    for v, c in zip(ex.sources, ex.contributions):
+        row = E0[v].copy()
+        scores = []
+        for t in (eps, -eps):
+            E0[v] = row * (1 + t)                        # move along the row itself
+            m._refresh_embeddings()
+            scores.append(m.score([user])[0, item])
+        E0[v] = row
+        m._refresh_embeddings()
+        numeric = 0.5 * (scores[0] - scores[1]) / (2 * eps)     # ½ h0_v · ∂s/∂h0_v
+        assert np.isclose(c, numeric, rtol=1e-5, atol=1e-12), (v, c, numeric)
+
+
+def test_gradient_input_names_the_projected_features():
+    d = synthetic(n_users=30, n_items=40, mean_interactions=6, random_state=1)
+    m = mgr.GCN(dim=6, input="features", epochs=1, batch_size=32, dtype="float64",
+                random_state=0).fit(d)
+    ex = m.explain(1, 2, k=3)
+    assert "projected features" in ex.method and len(ex) == 3
+    assert np.all(np.diff(ex.contributions) <= 0) and ex.score == m.score([1])[0, 2]
+
+
+def test_explain_leaves_dropout_and_the_model_unchanged(data):
+    m = make("NGCF", message_dropout=0.3).fit(data)
+    before = m.score([0]).copy()
+    m.explain(0, 1)
+    assert m.message_dropout == 0.3 and "_input_layer_backward" not in vars(m)
+    np.testing.assert_array_equal(m.score([0]), before)
+
+
+# ========================================================== score_history
+def test_lightgcn_score_history_is_the_users_row_without_its_own_term(data):
+    m = make("LightGCN").fit(data)
+    K = m.n_layers
+    for user in (0, 9, 21):
+        got = m.score_history(m.R_[user].indices)
+        e = m.user_embeddings_[user] - m.params["E0"][user] / (K + 1)
+        want = score_matrix(e[None, :], m.item_embeddings_)[0]
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+    # duplicates count once; order does not matter
+    h = m.R_[3].indices
+    np.testing.assert_array_equal(m.score_history(np.r_[h[::-1], h[:1]]), m.score_history(h))
+    items, scores = m.recommend_history(h, k=5)
+    assert not np.isin(items, h).any() and np.all(np.diff(scores) <= 0)
+
+
+def test_lightgcn_score_history_of_a_new_history_by_hand(data):
+    m = make("LightGCN").fit(data)
+    h = np.array([1, 7, 30])
+    n_u, K = m.n_users_, m.n_layers
+    M_items = np.zeros((3, m.A_hat_.shape[0]))                # rows of Σ_{k<K} Â^k at the items
+    A = m.A_hat_.toarray()
+    P = np.eye(A.shape[0])
+    for _ in range(K):
+        M_items += P[n_u + h]
+        P = P @ A
+    deg = np.asarray(m.R_.sum(axis=0)).ravel()[h]
+    a = 1 / np.sqrt(len(h) * deg)
+    e = a @ (M_items @ m.params["E0"]) / (K + 1)
+    np.testing.assert_allclose(m.score_history(h), m.item_embeddings_ @ e, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["MF", "GCN", "NGCF", "GAT"])
+def test_fold_in_is_deterministic(data, name):
+    m = make(name).fit(data)
+    h = m.R_[2].indices
+    a, b = m.score_history(h), m.score_history(h)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (m.n_items_,) and np.all(np.isfinite(a))
+
+
+def test_mf_fold_in_recovers_a_training_users_ranking(data):
+    from scipy.stats import spearmanr
+    m = mgr.MF(dim=8, epochs=60, batch_size=64, lr=0.1, reg=1e-3, dtype="float64",
+               random_state=0).fit(data)
+    own = [spearmanr(m.score_history(m.R_[u].indices), m.score([u])[0])[0] for u in range(6)]
+    rng = np.random.default_rng(0)
+    other = [spearmanr(m.score_history(rng.choice(50, m.R_[u].nnz, replace=False)),
+                       m.score([u])[0])[0] for u in range(6)]
+    assert np.median(own) > 0.9 and np.median(other) < 0.6, (own, other)
+
+
+def test_lightgcn_without_layers_folds_in(data):
+    m = make("LightGCN", n_layers=0).fit(data)
+    s = m.score_history(m.R_[0].indices)
+    np.testing.assert_array_equal(s, score_matrix(m.fold_in(m.R_[0].indices)[None],
+                                                  m.item_embeddings_)[0])
+
+
+@pytest.mark.parametrize("name", ["MF", "LightGCN"])
+def test_score_history_bad_input(data, name):
+    m = make(name).fit(data)
+    with pytest.raises(DataError, match="empty"):
+        m.score_history([])
+    with pytest.raises(DataError, match="not in the catalogue"):
+        m.recommend_history([1, 50])
+
+
+# ============================================================ partial_fit
+@pytest.mark.parametrize("name", list(MODELS))
+def test_partial_fit_with_no_epochs_is_the_graph_update(data, name):
+    m = make(name).fit(data)
+    old_E0, old_m = m.params["E0"].copy(), m.optimizer_state_["m:E0"].copy()
+    others = {k: v.copy() for k, v in m.params.items() if k != "E0"}
+    new = new_events(data)
+    merge = m._merge_new(new)
+    m.partial_fit(new, epochs=0)
+    n_u, n_i = merge.R.shape
+    assert (m.n_users_, m.n_items_) == (n_u, n_i) == (42, 51)
+    assert (m.R_ != merge.R).nnz == 0
+    np.testing.assert_array_equal(m.user_ids_, merge.user_ids)
+    old_nodes = np.r_[np.arange(40), n_u + np.arange(50)]
+    np.testing.assert_array_equal(m.params["E0"][old_nodes], old_E0)     # old rows kept
+    np.testing.assert_array_equal(m.optimizer_state_["m:E0"][old_nodes], old_m)
+    assert not m.optimizer_state_["m:E0"][[40, 41, n_u + 50]].any()     # zero moments for new
+    assert params_equal({k: v for k, v in m.params.items() if k != "E0"}, others)
+    # new rows from their neighbours: item 7001 (users 1002, 9001, 9002: one old) first
+    E0 = m.params["E0"]
+    np.testing.assert_allclose(E0[n_u + 50], old_E0[2])
+    np.testing.assert_allclose(E0[40], E0[[n_u + 0, n_u + 50]].mean(axis=0))   # user 9001
+    np.testing.assert_allclose(E0[41], E0[n_u + 50])                           # user 9002
+    # the model equals a model built on the union with these parameters
+    fresh = make(name).fit(union(m, merge), epochs=0)
+    fresh.params = {k: v.copy() for k, v in m.params.items()}
+    fresh._refresh_embeddings()
+    users = np.arange(n_u)
+    np.testing.assert_allclose(m.score(users), fresh.score(users), rtol=1e-12, atol=1e-14)
+    graph = {"LightGCN": "A_hat_", "GCN": "A_hat_", "NGCF": "L_"}.get(name)
+    if graph:
+        assert abs(getattr(m, graph) - getattr(fresh, graph)).max() == 0
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_partial_fit_trains_the_touched_users_only_and_is_deterministic(data, name):
+    a, b = make(name).fit(data), make(name).fit(data)
+    step0 = a.step_
+    new = new_events(data)
+    a.partial_fit(new, epochs=2)
+    b.partial_fit(new, epochs=2)
+    assert params_equal(a.params, b.params)
+    assert params_equal(a.optimizer_state_, b.optimizer_state_)
+    np.testing.assert_array_equal(a.score(np.arange(42)), b.score(np.arange(42)))
+    touched = np.array([0, 1, 2, 3, 40, 41])            # the users of new_events
+    nnz = a.R_[touched].nnz
+    assert a.step_ - step0 == 2 * int(np.ceil(nnz / a.batch_size))   # batches of touched users
+
+
+def test_partial_fit_with_only_known_ids_keeps_the_shapes(data):
+    m = make("LightGCN").fit(data)
+    new = mgr.Interactions([0, 1], [0, 1], user_ids=[1005, 1006], item_ids=[5020, 5021])
+    m.partial_fit(new, epochs=1)
+    assert (m.n_users_, m.n_items_) == (40, 50) and m.R_[5, 20] == 1 and m.R_[6, 21] == 1
+    assert m.user_embeddings_.shape == (40, 6)
+
+
+@pytest.mark.parametrize("name", ["MF", "LightGCN"])
+def test_partial_fit_failures_leave_the_model_unchanged(data, name):
+    m = make(name, batch_size=4).fit(data)
+    before, R, E0 = m.score(np.arange(40)), m.R_.copy(), m.params["E0"].copy()
+    with pytest.raises(DataError, match="no interactions"):
+        m.partial_fit(mgr.Interactions([], [], n_users=0, n_items=0))
+    with pytest.raises(TypeError):
+        m.partial_fit(np.array([[0, 1]]))
+    with pytest.raises(ValueError, match="epochs"):
+        m.partial_fit(new_events(data), epochs=-1)
+    m.lr = 1e200                                     # the update diverges after a step or two
+    with pytest.raises(FloatingPointError):
+        m.partial_fit(new_events(data), epochs=3)
+    m.lr = 0.01
+    assert (m.R_ != R).nnz == 0 and m.n_users_ == 40
+    np.testing.assert_array_equal(m.params["E0"], E0)
+    np.testing.assert_array_equal(m.score(np.arange(40)), before)
+
+
+def test_partial_fit_refuses_edge_weights_and_features():
+    d = synthetic(n_users=30, n_items=40, mean_interactions=6, random_state=1)
+    m = mgr.LightGCN(dim=4, epochs=1, edge_weights="count", random_state=0).fit(d)
+    new = mgr.Interactions([0], [0], user_ids=[d.user_ids[0]], item_ids=[d.item_ids[1]])
+    with pytest.raises(DataError, match="edge weights"):
+        m.partial_fit(new)
+    g = mgr.GCN(dim=4, epochs=1, input="features", random_state=0).fit(d)
+    with pytest.raises(DataError, match="features"):
+        g.partial_fit(mgr.Interactions([0], [0], user_ids=["new"], item_ids=[d.item_ids[1]])
+                      if d.user_ids.dtype.kind == "U" else
+                      mgr.Interactions([0], [0], user_ids=[10**6], item_ids=[d.item_ids[1]]))
+
+
+# ================================================================= forget
+@pytest.mark.parametrize("name", list(MODELS))
+def test_forget_with_no_epochs_drops_the_rows_and_the_edges(data, name):
+    m = make(name).fit(data)
+    E0, mom = m.params["E0"].copy(), m.optimizer_state_["m:E0"].copy()
+    pair = np.array([[5, m.R_[5].indices[0]]])
+    removal = m._removal(users=[2, 7], interactions=pair)
+    m.forget(users=[2, 7], interactions=pair, epochs=0)
+    assert m.forget_method_ == "fine_tune" and m.n_users_ == 38
+    assert (m.R_ != removal.R).nnz == 0
+    np.testing.assert_array_equal(m.user_ids_, np.delete(1000 + np.arange(40), [2, 7]))
+    old_nodes = np.r_[removal.keep_users, 40 + np.arange(50)]
+    np.testing.assert_array_equal(m.params["E0"], E0[old_nodes])
+    np.testing.assert_array_equal(m.optimizer_state_["m:E0"], mom[old_nodes])
+    fresh = make(name).fit(m._training_interactions(), epochs=0)
+    fresh.params = {k: v.copy() for k, v in m.params.items()}
+    fresh._refresh_embeddings()
+    np.testing.assert_allclose(m.score(np.arange(38)), fresh.score(np.arange(38)),
+                               rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["MF", "LightGCN", "GCN"])
+def test_forget_removes_the_pairs_everywhere_including_the_file(data, name, tmp_path):
+    m = make(name).fit(data)
+    u, i = 5, int(m.R_[5].indices[1])
+    m.forget(interactions=np.array([[u, i]]), epochs=2)
+    assert m.R_[u, i] == 0 and m.n_users_ == 40
+    if hasattr(m, "A_hat_"):
+        assert m.A_hat_[u, 40 + i] == 0 and m.A_hat_[40 + i, u] == 0
+    path = tmp_path / "m.npz"
+    mgr.save(m, path)
+    back = mgr.load(path)
+    assert back.R_[u, i] == 0 and back.forget_method_ == "fine_tune"
+    if hasattr(back, "A_hat_"):
+        assert back.A_hat_[u, 40 + i] == 0
+    np.testing.assert_array_equal(back.score(np.arange(40)), m.score(np.arange(40)))
+    np.testing.assert_array_equal(back.optimizer_state_["v:E0"], m.optimizer_state_["v:E0"])
+    # a forgotten user's raw id is nowhere in the file
+    m.forget(users=[0])
+    mgr.save(m, path)
+    assert 1000 not in mgr.load(path).user_ids_
+    with np.load(path) as z:
+        assert z["params/E0"].shape[0] == 39 + 50
+
+
+def test_forget_edge_weights_drop_the_pair():
+    d = synthetic(n_users=30, n_items=40, mean_interactions=6, random_state=1)
+    d = mgr.Interactions(d.users, d.items, timestamps=d.timestamps)
+    m = mgr.LightGCN(dim=4, epochs=1, edge_weights="count", random_state=0).fit(d)
+    i = int(m.R_[3].indices[0])
+    m.forget(interactions=np.array([[3, i]]), epochs=1)
+    assert m.R_weighted_[3, i] == 0 and (m.R_weighted_ > 0).nnz == m.R_.nnz
+    with pytest.raises(DataError, match="fine_tune"):
+        m.forget(users=[0], method="retrain")
+
+
+@pytest.mark.parametrize("name", ["MF", "LightGCN"])
+def test_forget_retrain_is_a_fit_without_the_data(data, name):
+    m = make(name).fit(data)
+    pair = np.array([[5, m.R_[5].indices[0]]])
+    rest = m._removal(users=[3], interactions=pair)
+    oracle = make(name).fit(m._training_interactions(rest.R, rest.user_ids))
+    m.forget(users=[3], interactions=pair, method="retrain")
+    assert m.forget_method_ == "retrain"
+    assert params_equal(m.params, oracle.params)
+    np.testing.assert_array_equal(m.user_ids_, oracle.user_ids_)
+
+
+@pytest.mark.parametrize("name", ["MF", "LightGCN"])
+def test_forget_fine_tune_is_deterministic_and_unlearns(data, name):
+    a, b = (make(name, epochs=30, batch_size=64, lr=0.05).fit(data) for _ in range(2))
+    pairs = np.array([[u, a.R_[u].indices[0]] for u in range(10)])
+
+    def ranks(m):                                      # 0 = the user's best-scored item
+        S = m.score(pairs[:, 0])
+        return np.array([(S[r] > S[r, i]).sum() for r, i in enumerate(pairs[:, 1])])
+
+    before = ranks(a)
+    a.forget(interactions=pairs, epochs=10)
+    b.forget(interactions=pairs, epochs=10)
+    assert params_equal(a.params, b.params)
+    assert ranks(a).mean() > before.mean() + 2         # the forgotten items lose ground
+
+
+def test_forget_bad_input_leaves_the_model_unchanged(data):
+    m = make("LightGCN").fit(data)
+    before = m.score(np.arange(40))
+    missing = int(np.setdiff1d(np.arange(50), m.R_[0].indices)[0])
+    with pytest.raises(DataError, match="not in the training data"):
+        m.forget(interactions=np.array([[0, missing]]))
+    with pytest.raises(ValueError, match="method"):
+        m.forget(users=[0], method="bogus")
+    with pytest.raises(ValueError, match="unknown"):
+        m.forget(users=[40])
+    with pytest.raises(ValueError, match="users=... or interactions"):
+        m.forget()
+    assert m.n_users_ == 40 and not hasattr(m, "forget_method_")
+    np.testing.assert_array_equal(m.score(np.arange(40)), before)
+
+
+def test_partial_fit_then_save_and_load(data, tmp_path):
+    m = make("LightGCN").fit(data)
+    m.partial_fit(new_events(data), epochs=1)
+    mgr.save(m, tmp_path / "m.npz")
+    back = mgr.load(tmp_path / "m.npz")
+    np.testing.assert_array_equal(back.score(np.arange(42)), m.score(np.arange(42)))
+    np.testing.assert_array_equal(back.score_history([1, 2, 50]), m.score_history([1, 2, 50]))
+    assert back.explain(40, 50, k=None).total == pytest.approx(m.score([40])[0, 50], rel=1e-12)
+    assert (back.R_ != m.R_).nnz == 0 and sp.issparse(back.R_)
+
+
+def test_gat_paths_have_the_largest_attention_product(data):
+    m = make("GAT", epochs=2, lr=0.05).fit(data)
+    user, item = 4, 8
+    ex = m.explain(user, item, k=6)
+    assert len(ex.paths) == 6 and "attention" in ex.method
+    A = [a.toarray() for a in m._attention_matrices()]              # (n, n) per layer
+    L, targets = m.n_layers, (user, 40 + item)
+    for path, v in zip(ex.paths, ex.sources):
+        assert path[-1] == v and path[0] in targets
+        got = np.prod(m.attention_along(path))
+        # brute force over every target and path of 1..L hops ending at v
+        best = max([1.0 if v in targets else 0.0]
+                   + [A[L - 1][t, v] for t in targets]
+                   + [A[L - 1][t, x] * A[L - 2][x, v] for t in targets for x in range(90)])
+        assert np.isclose(got, best, rtol=1e-12), (path, got, best)
+    with pytest.raises(ValueError, match="hops"):
+        m.attention_along((0, 40, 1, 41))
