@@ -119,8 +119,12 @@ class Explanation:
 
     def __str__(self):
         how = "exact" if self.exact else "approximate"
+        method = self.method
+        for word in ("exact", "approximate"):          # do not say it twice
+            if method.lower().startswith(word):
+                method = method[len(word):].lstrip(":;, ")
         head = (f"score of item {self.item} for user {self.user}: {self.score:.6g} "
-                f"({how}; {self.method})" if self.method else
+                f"({how}: {method})" if method else
                 f"score of item {self.item} for user {self.user}: {self.score:.6g} ({how})")
         lines = [head, f"{self.kind:>8}  {'contribution':>12}  {'share':>7}"
                  + ("  path" if self.paths is not None else "")]

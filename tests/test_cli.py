@@ -162,3 +162,53 @@ def test_errors_name_the_flag_that_fixes_them(tmp_path, capsys):
     assert "pass --format triples" in capsys.readouterr().err
     assert main(["train", str(triples), "--model", "popularity", "--format", "triples",
                  "-q"]) == 0
+
+
+def test_explain_prints_contributions_in_raw_ids(tmp_path, capsys):
+    data = _write_triples(tmp_path / "ratings.csv")
+    path = tmp_path / "itemknn.npz"
+    assert main(["train", str(data), "--model", "itemknn", "-q", "-o", str(path)]) == 0
+    capsys.readouterr()
+    model = mgr.load(path)
+    u = int(np.flatnonzero(model.user_ids_ == "user3")[0])
+    items, _ = model.recommend([u], k=1)
+    raw_item = str(model.item_ids_[items[0, 0]])
+    assert main(["explain", str(path), "--user", "user3", "--item", raw_item, "--k", "0"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    e = model.explain(u, int(items[0, 0]), k=None)
+    assert out[0] == f"ItemKNN: score of item {raw_item} for user user3: {e.score:.6g} (exact)"
+    body = [line.split() for line in out[4:]]                       # after header and rule
+    shown = [(row[1], float(row[2])) for row in body if row[0] == "item"]
+    assert shown == [(str(model.item_ids_[j]), float(f"{c:.6g}"))
+                     for j, c in zip(e.sources, e.contributions)]   # every one, raw ids
+    assert {s for s, _ in shown} <= set(model.item_ids_[model.R_[u].indices])
+    assert body[-1][0] == "total" and float(body[-1][1]) == pytest.approx(e.score, rel=1e-5)
+    assert main(["explain", str(path), "--user", "user3", "--item", raw_item, "--k", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\nitem ") == 2 and "(others)" in out
+
+
+def test_explain_errors_name_the_flag(tmp_path, capsys):
+    data = _write_triples(tmp_path / "ratings.csv")
+    path = tmp_path / "ease.npz"
+    main(["train", str(data), "--model", "ease", "-q", "-o", str(path)])
+    with pytest.raises(SystemExit, match="--user: user 'nobody' is not known"):
+        main(["explain", str(path), "--user", "nobody", "--item", "item1"])
+    with pytest.raises(SystemExit, match="--item: item 'item999' is not in the model's catalogue"):
+        main(["explain", str(path), "--user", "user1", "--item", "item999"])
+    with pytest.raises(SystemExit, match="--k must be"):
+        main(["explain", str(path), "--user", "user1", "--item", "item1", "--k", "-1"])
+    hybrid = tmp_path / "hybrid.npz"
+    main(["train", str(data), "--model", "hybrid", "-q", "-o", str(hybrid)])
+    with pytest.raises(SystemExit, match="Hybrid does not explain"):
+        main(["explain", str(hybrid), "--user", "user1", "--item", "item1"])
+
+
+def test_explain_user_based_model_lists_neighbours(tmp_path, capsys):
+    data = _write_triples(tmp_path / "ratings.csv")
+    path = tmp_path / "userknn.npz"
+    main(["train", str(data), "--model", "userknn", "-q", "-o", str(path)])
+    capsys.readouterr()
+    assert main(["explain", str(path), "--user", "user2", "--item", "item4"]) == 0
+    out = capsys.readouterr().out
+    assert "exact: s_ui = Σ_v W_uv R_vi" in out and "\nuser user" in out

@@ -186,3 +186,21 @@ def test_explain_options_reach_the_model_or_are_refused(model):
     assert m.explain(0, 1, scale=2.0).score == 2.0
     with pytest.raises(TypeError, match="no option 'paths'"):
         m.explain(0, 1, paths=True)
+
+
+def test_merge_new_refuses_int_ids_for_a_model_with_str_ids():
+    train = mgr.Interactions([0, 1], [0, 1], user_ids=np.array(["a", "b"]),
+                             item_ids=np.array(["x", "y"]))
+    m = _Rows().fit(train)
+    with pytest.raises(mgr.DataError, match="not of the kind"):
+        m._merge_new(mgr.Interactions([0], [0], user_ids=np.array([999]),
+                                      item_ids=np.array(["x"])))
+    merged = m._merge_new(mgr.Interactions([0], [0], user_ids=np.array(["c"]),
+                                           item_ids=np.array(["x"])))
+    assert merged.user_ids.tolist() == ["a", "b", "c"]
+
+
+def test_explanation_says_exact_once():
+    e = Explanation.from_contributions(0, 0, [1], [1.0], kind="item", score=1.0, exact=True,
+                                       method="exact: s = W")
+    assert str(e).splitlines()[0].endswith("(exact: s = W)")

@@ -384,11 +384,12 @@ class Recommender:
                 ids[n] = k
             raw_all = old_raw
             if added:
-                raw_all = plain_ids(np.concatenate([np.asarray(old_raw, dtype=object),
-                                                    np.asarray(added, dtype=object)]))
-                if old_raw.dtype.kind != raw_all.dtype.kind:
+                new_raw = plain_ids(np.asarray(added, dtype=object))
+                if (old_raw.dtype.kind == "U") != (new_raw.dtype.kind == "U"):
                     raise DataError(f"{name}: new {kind} ids such as {added[0]!r} are not of "
                                     f"the kind the model's {kind} ids are ({old_raw.dtype})")
+                raw_all = np.concatenate([old_raw, new_raw.astype(old_raw.dtype.kind == "U"
+                                                                  and str or np.int64)])
             return ids, raw_all, len(added)
 
         users, user_ids, n_new_users = extend(self.user_ids_, new.user_ids[new.users], "user")
@@ -440,9 +441,9 @@ class Recommender:
                 raise DataError(f"interactions[{n}] = (user {int(pairs[n, 0])}, item "
                                 f"{int(pairs[n, 1])}) is not in the training data")
             pairs = np.unique(pairs, axis=0)
-            R = R.tolil()
-            R[pairs[:, 0], pairs[:, 1]] = 0
-            R = R.tocsr()
+            gone = sp.csr_matrix((np.ones(pairs.shape[0]), (pairs[:, 0], pairs[:, 1])),
+                                 shape=R.shape)
+            R = (R - R.multiply(gone)).tocsr()               # O(nnz), R stays binary
             R.eliminate_zeros()
         keep = np.setdiff1d(np.arange(self.n_users_), removed_users)
         R = R[keep].tocsr()

@@ -129,6 +129,15 @@ def _feature_matrix(F, n_items, name):
     return F
 
 
+def _user_profiles(W, Q):
+    r"""``P = diag(1 / Σ_i W_ui) W Q``, the weighted mean item profile per user (0 if none)."""
+    total = np.asarray(W.sum(axis=1)).ravel()                             # (n_users,)
+    inv = np.zeros_like(total)
+    np.divide(1.0, total, out=inv, where=total > 0)
+    P = sp.diags(inv) @ (W @ Q)                                           # (n_users, f) means
+    return sp.csr_matrix(P) if sp.issparse(Q) else np.asarray(P)
+
+
 class ContentBased(Recommender):
     r"""Cosine similarity between a user's content profile and each item's features.
 
@@ -165,12 +174,29 @@ class ContentBased(Recommender):
     feature_names_ : list of str or None
         The TF-IDF vocabulary, or ``train.item_feature_names``.
     R_ : csr_matrix (n_users, n_items), binary training matrix
+    R_weighted_ : csr_matrix (n_users, n_items), only with ``weighted=True``
+        The interaction weights the profiles average with.
     n_users_, n_items_ : int
 
     Raises
     ------
     DataError
         At ``fit``: no item features anywhere, or features of the wrong shape.
+
+    Notes
+    -----
+    The article's open problems (§8):
+
+    * ``explain(u, i)``: exact, over the user's items ``j``:
+      ``c_j = (W_uj / Σ_k W_uk) (q_j · q̂_i) / ‖p_u‖`` sums to the cosine.
+    * ``score_history(items)``: the cosine with the mean profile of
+      ``items`` (weight 1 each); equals ``score(u)`` for a user's own history
+      exactly when ``weighted=False``.
+    * ``partial_fit``: new interactions and users; the user profiles are
+      recomputed (item profiles do not depend on interactions), equal to
+      ``fit`` on the union; new items are refused (no features for them).
+    * ``forget``: the remaining users' profiles recomputed; equal to ``fit``
+      on what remains.
     """
 
     def __init__(self, item_features=None, item_texts=None, weighted=False,
@@ -226,13 +252,12 @@ class ContentBased(Recommender):
         if W.nnz and W.data.min() < 0:
             raise DataError("weighted=True needs non-negative interaction weights, found "
                             f"{W.data.min()}")
-        total = np.asarray(W.sum(axis=1)).ravel()                         # (n_users,)
-        inv = np.zeros_like(total)
-        np.divide(1.0, total, out=inv, where=total > 0)
-        P = sp.diags(inv) @ (W @ Q)                                       # (n_users, f) means
-        P = sp.csr_matrix(P) if sp.issparse(Q) else np.asarray(P)
         self.item_profiles_ = Q
-        self.user_profiles_ = P
+        self.user_profiles_ = _user_profiles(W, Q)
+        if self.weighted:
+            self.R_weighted_ = W                                          # (n_users, n_items)
+        elif hasattr(self, "R_weighted_"):
+            del self.R_weighted_
         self._restore()
         return self
 
@@ -243,5 +268,102 @@ class ContentBased(Recommender):
 
     def _score_batch(self, users):
         r"""Cosine of ``p_u`` and every ``q_i``: (len(users), n_items) float64."""
-        S = self._P_unit[users] @ self._Q_unit.T                          # (b, n_items)
+        return self._cosines(self._P_unit[users])                         # (b, n_items)
+
+    def _cosines(self, P_unit):
+        S = P_unit @ self._Q_unit.T                                       # (b, n_items)
         return S.toarray() if sp.issparse(S) else np.asarray(S)
+
+    # ------------------------------------------------------ open problems
+    def _weights(self):
+        """The training matrix the profiles average over: weighted or binary."""
+        if not self.weighted:
+            return self.R_
+        if not hasattr(self, "R_weighted_"):
+            raise RuntimeError("this weighted ContentBased was saved without its interaction "
+                               "weights (R_weighted_); refit it to explain or update it")
+        return self.R_weighted_
+
+    def _explain(self, user, item, k):
+        r"""``s_ui = Σ_j c_j``, ``c_j = (W_uj / Σ_k W_uk) (q_j · q̂_i) / ‖p_u‖`` over the user's items.
+
+        The cosine is linear in the profile once its norm is fixed, and the
+        profile is the weighted mean of the items' profiles ``q_j``; so each
+        training item's share of the score is exact (0 for every item when
+        ``p_u`` or ``q_i`` is 0, and the score is then 0 too).
+        """
+        from ..explain import Explanation
+
+        row = sp.csr_matrix(self._weights()[user])                         # (1, n_items)
+        items, w = row.indices.astype(np.int64), row.data                 # (|I_u|,)
+        P = self.user_profiles_
+        p = P[user].toarray().ravel() if sp.issparse(P) else P[user]      # (f,)
+        norm, total = float(np.linalg.norm(p)), float(w.sum())
+        Q, Qu = self.item_profiles_, self._Q_unit
+        q_i = Qu[item].toarray().ravel() if sp.issparse(Qu) else Qu[item]   # (f,) unit
+        dots = np.asarray(Q[items] @ q_i).ravel()                         # (|I_u|,) q_j · q̂_i
+        c = np.zeros(items.size) if norm == 0 or total == 0 else w / total * dots / norm
+        return Explanation.from_contributions(
+            user, item, items, c, kind="item", score=self.score([user])[0, item], exact=True,
+            k=k, method="exact: s_ui = Σ_j (W_uj / Σ_k W_uk) (q_j · q̂_i) / ‖p_u‖ over the "
+                        "user's items j")
+
+    def _score_history(self, items):
+        r"""The cosine of each item with the mean profile of ``items`` (each weighted 1).
+
+        Equal to ``score(u)`` for a training user's own history when
+        ``weighted=False`` (exactly); with ``weighted=True`` only if that
+        user's weights are all equal, since a bare history has no weights.
+        """
+        r = sp.csr_matrix((np.ones(items.size), items, [0, items.size]),
+                          shape=(1, self.n_items_))                       # (1, n_items)
+        p = _l2_rows(_user_profiles(r, self.item_profiles_))              # (1, f)
+        return self._cosines(p)[0]                                        # (n_items,)
+
+    def _commit(self, R, W, user_ids):
+        P = _user_profiles(W if self.weighted else R, self.item_profiles_)
+        self.R_, self.user_profiles_ = R, P
+        if self.weighted:
+            self.R_weighted_ = W
+        self.n_users_ = R.shape[0]
+        self.user_ids_ = user_ids
+        self._restore()
+
+    def partial_fit(self, new_interactions, epochs=None):
+        r"""Add interactions and users; the user profiles are recomputed. Equals ``fit`` on the union.
+
+        Item profiles depend on the item features alone, so they stay; new
+        *items* are refused (the model has no features for them: refit with
+        a feature matrix that covers them). With ``weighted=True`` the new
+        interactions' weights (1 without weights) add to the old sums, as
+        ``Interactions.to_csr(weighted=True)`` of the union would. ``epochs``
+        is ignored.
+        """
+        merge = self._merge_new(new_interactions)
+        if merge.n_new_items:
+            raise DataError(f"new_interactions has {merge.n_new_items} items the model has no "
+                            f"features for, such as {str(merge.item_ids[self.n_items_])!r}; refit "
+                            "ContentBased with item features that cover them")
+        W = None
+        if self.weighted:
+            w = merge.weights if merge.weights is not None else np.ones(merge.users.size)
+            if w.size and w.min() < 0:
+                raise DataError("weighted=True needs non-negative interaction weights, found "
+                                f"{w.min()}")
+            old = sp.csr_matrix(self._weights(), copy=True)
+            old.resize(merge.R.shape)
+            W = (old + sp.csr_matrix((w, (merge.users, merge.items)), shape=merge.R.shape)).tocsr()
+            W.sort_indices()
+        self._commit(merge.R, W, merge.user_ids)
+        return self
+
+    def forget(self, users=None, interactions=None):
+        r"""Remove users or pairs; the remaining users' profiles are recomputed (equals ``fit``)."""
+        removal = self._removal(users, interactions)
+        W = None
+        if self.weighted:
+            W = sp.csr_matrix(self._weights()[removal.keep_users].multiply(removal.R))
+            W.eliminate_zeros()
+            W.sort_indices()
+        self._commit(removal.R, W, removal.user_ids)
+        return self

@@ -256,6 +256,19 @@ class GFCF(Recommender):
     Users with no training item score 0 everywhere; items with no training
     user score 0 for everyone. Scoring a batch of ``b`` users costs a dense
     (n_users, b) and two (b, n_items) arrays.
+
+    The article's open problems (§8):
+
+    * ``explain(u, i)``: exact, over the user's training items ``j`` through
+      both filters, ``c_j = [R̃ᵀR̃]_ji + α d_j^{-1/2} (V_j · V_i) d_i^{1/2}``
+      (the split between the two terms is in ``method``); the sum equals the
+      score to the precision of ``dtype``.
+    * ``score_history(items)``: the history as the row ``r_u`` of both
+      filters; a user's own history gives ``score([u])`` bit for bit.
+    * ``partial_fit`` / ``forget``: a ``fit`` on the union / on what remains,
+      exactly, because everything is recomputed: one new or removed pair
+      changes two degrees, hence a whole row and column of ``R̃``, and a
+      truncated SVD has no exact update. No time is saved over a refit.
     """
 
     def __init__(self, alpha=0.3, n_factors=256, svd_solver="auto", n_oversamples=128,
@@ -356,15 +369,19 @@ class GFCF(Recommender):
 
     def _score_batch(self, users):
         r"""GF-CF scores of ``users``: (len(users), n_items) in ``dtype``, C-ordered."""
-        R_b = self._R_scoring[users]                                      # (b, n_items) binary
+        return self._score_rows(self._R_scoring[users])                   # (b, n_items)
+
+    def _score_rows(self, R_b):
+        r"""GF-CF scores of binary rows ``R_b`` (b, n_items) in ``dtype``: (b, n_items)."""
+        b = R_b.shape[0]
         if self.alpha > 0:
             S = np.asarray((R_b @ self._V_in) @ self._V_out)              # (b, k) @ (k, n_items)
             S *= self.alpha
         else:
-            S = np.zeros((users.shape[0], self.n_items_), dtype=self._R_scoring.dtype)
+            S = np.zeros((b, self.n_items_), dtype=self._R_scoring.dtype)
         if self._item_filter is not None:
             linear = sp.csr_matrix(R_b @ self._item_filter)               # (b, n_items) sparse
-            rows = np.repeat(np.arange(users.shape[0]), np.diff(linear.indptr))
+            rows = np.repeat(np.arange(b), np.diff(linear.indptr))
             S[rows, linear.indices] += linear.data                        # pairs are distinct
             return S
         linear_T = self._linear_T(R_b)                                    # (n_items, b)
@@ -373,3 +390,77 @@ class GFCF(Recommender):
         for j in range(0, S.shape[1], _ADD_BLOCK):
             S[:, j:j + _ADD_BLOCK] += linear_T[j:j + _ADD_BLOCK].T
         return S
+
+    # ------------------------------------------------------ open problems
+    def _explain(self, user, item, k):
+        r"""One contribution per training item ``j`` of the user, through both filters.
+
+        .. math::
+            c_j = [\tilde R^\top \tilde R]_{ji}
+                  + \alpha\, d_j^{-1/2}\,(V_j \cdot V_i)\, d_i^{1/2},
+            \qquad s_{ui} = \sum_{j \in I_u} c_j .
+
+        Computed in float64 from the fitted arrays; the sum equals the score
+        to the precision of ``dtype`` (1e-12 relative in float64, about 1e-6
+        in float32, where the score itself is float32).
+        """
+        from ..explain import Explanation
+
+        items = self.R_[user].indices.astype(np.int64)                    # (|I_u|,)
+        Rt = sp.csc_matrix(self.R_tilde_, dtype=np.float64)               # (n_users, n_items)
+        linear = np.asarray((Rt[:, items].T @ Rt[:, [item]]).todense()).ravel()   # (|I_u|,)
+        V, d = self.V_, self.d_items_
+        ideal = float(self.alpha) * _inv_sqrt(d[items]) * (V[items] @ V[item]) * np.sqrt(d[item])
+        return Explanation.from_contributions(
+            user, item, items, linear + ideal, kind="item",
+            score=self.score([user])[0, item], exact=True, k=k,
+            method=(f"exact: s_ui = Σ_j [R̃ᵀR̃]_ji + α d_j^-1/2 (V_j·V_i) d_i^1/2 over the "
+                    f"user's items j; linear filter {linear.sum():.6g}, ideal low-pass "
+                    f"{ideal.sum():.6g}"))
+
+    def _score_history(self, items):
+        r"""The scores of a user whose row of ``R`` is ``items``: (n_items,) float64.
+
+        The history enters as the left-hand row ``r_u`` of both filters
+        (``R̃`` and ``V`` stay those of the training data), so a training
+        user's own history gives exactly ``score(u)``.
+        """
+        dtype = self._R_scoring.dtype
+        r = sp.csr_matrix((np.ones(items.size, dtype=dtype), items, [0, items.size]),
+                          shape=(1, self.n_items_))                       # (1, n_items)
+        return np.asarray(self._score_rows(r)[0], dtype=np.float64)       # (n_items,)
+
+    def _refit_on(self, R, user_ids, item_ids):
+        """A fresh GFCF with these hyperparameters fitted on ``R``; ``self`` unchanged."""
+        return type(self)(**self.get_params()).fit(
+            self._training_interactions(R, user_ids, item_ids))
+
+    def _take_state(self, other):
+        for name in ("R_", "n_users_", "n_items_", "user_ids_", "item_ids_", "R_tilde_",
+                     "d_users_", "d_items_", "singular_values_", "V_", "_R_tilde_T",
+                     "_item_filter", "_R_scoring", "_V_in", "_V_out"):
+            setattr(self, name, getattr(other, name))
+
+    def partial_fit(self, new_interactions, epochs=None):
+        r"""Add interactions; the filter is rebuilt on the union (equals ``fit`` on it exactly).
+
+        Nothing is reused: a new pair changes a user's and an item's degree,
+        which rescales every entry of ``R̃`` in that row and column, and the
+        top singular vectors of ``R̃`` have no exact low-rank update. So the
+        normalisation, the sparse item filter and the truncated SVD are all
+        recomputed (the SVD is the cost). ``epochs`` is ignored.
+        """
+        merge = self._merge_new(new_interactions)
+        self._take_state(self._refit_on(merge.R, merge.user_ids, merge.item_ids))
+        return self
+
+    def forget(self, users=None, interactions=None):
+        r"""Remove users or pairs; the filter is rebuilt from what remains (equals ``fit`` on it).
+
+        Every array (``R_``, ``R_tilde_``, degrees, ``V_``, the derived
+        scoring arrays) is recomputed from the remaining data, so a saved
+        file holds nothing of the forgotten pairs.
+        """
+        removal = self._removal(users, interactions)
+        self._take_state(self._refit_on(removal.R, removal.user_ids, self.item_ids_))
+        return self

@@ -189,6 +189,13 @@ class Hybrid(Recommender):
     components stay fitted on ``train`` when ``validation`` is given: refit
     them on train ∪ validation yourself if you want to use it for the
     final model.
+
+    The article's open problems (§8): no ``explain`` (the per-user
+    normalisation has no exact split over sources; explain a component);
+    ``score_history`` blends the components' ``score_history`` normalised
+    over the items outside the history (equal to ``score(u)`` for a user's
+    own history when the components' are); ``partial_fit`` and ``forget``
+    update every component (all or none) and keep the weights.
     """
 
     def __init__(self, models, weights=None, normalization="minmax", metric="recall", k=20,
@@ -331,6 +338,88 @@ class Hybrid(Recommender):
                 for m in models]
 
     # ------------------------------------------------------------ scoring
+    # ------------------------------------------------------ open problems
+    def _explain(self, user, item, k):
+        raise NotImplementedError(
+            "Hybrid does not explain its scores: each component's scores are normalised per "
+            "user (min-max / z-score shift by a per-user constant, rank is not linear), so "
+            "the blend has no exact split over items or users; explain a component instead, "
+            "e.g. hybrid.models_[0].explain(user, item)")
+
+    def _score_history(self, items):
+        r"""``Σ_m w_m N(score_history_m(items))``, normalised over the items not in the history.
+
+        Defined when every component has ``score_history``; equal to
+        ``score(u)`` for a training user's own history whenever each
+        component's is (exactly for the item-based and closed-form models).
+        """
+        E = sp.csr_matrix((np.ones(items.size), items, [0, items.size]),
+                          shape=(1, self.n_items_))                       # (1, n_items) seen
+        S = np.zeros((1, self.n_items_))                                  # (1, n_items)
+        for w, m in zip(self.weights_, self.models_):
+            if w > 0:
+                s_m = np.asarray(m.score_history(items), dtype=np.float64)[None, :]
+                S += w * normalize_scores(s_m, self.normalization, exclude=E)
+        return S[0]
+
+    def _update_components(self, update):
+        r"""Apply ``update(copy)`` to a copy of every component; commit all or none."""
+        import copy
+
+        updated = []
+        for j, m in enumerate(self.models_):
+            c = copy.deepcopy(m)
+            try:
+                update(c)
+            except NotImplementedError as exc:
+                raise NotImplementedError(f"Hybrid: component {j} ({type(m).__name__}): "
+                                          f"{exc}") from exc
+            updated.append(c)
+        return updated
+
+    def _commit_components(self, updated):
+        for m, c in zip(self.models_, updated):                           # same objects kept
+            m.__dict__.clear()
+            m.__dict__.update(c.__dict__)
+
+    def partial_fit(self, new_interactions, epochs=None):
+        r"""``partial_fit`` on every component (all or none); the weights are kept, not re-tuned.
+
+        Equals ``fit`` on the union with ``weights=self.weights_`` fixed
+        wherever each component's ``partial_fit`` equals its fit. A component
+        without ``partial_fit`` makes the call fail and leaves everything
+        unchanged.
+        """
+        merge = self._merge_new(new_interactions)
+        updated = self._update_components(lambda m: m.partial_fit(new_interactions, epochs))
+        for j, c in enumerate(updated):
+            if (c.n_users_, c.n_items_) != merge.R.shape:                 # pragma: no cover
+                raise ValueError(f"models[{j}] no longer matches the blend's id space")
+        self._commit_components(updated)
+        self.R_ = merge.R
+        self.n_users_, self.n_items_ = merge.R.shape
+        self.user_ids_, self.item_ids_ = merge.user_ids, merge.item_ids
+        return self
+
+    def forget(self, users=None, interactions=None):
+        r"""``forget`` in every component (all or none); the weights are kept.
+
+        The weights may have been tuned on data holding the forgotten
+        interactions: they are a handful of numbers on a grid and are kept
+        (refit with ``weights="tune"`` to re-tune them without it); the
+        tuning record ``grid_scores_`` is dropped.
+        """
+        removal = self._removal(users, interactions)
+        updated = self._update_components(lambda m: m.forget(users, interactions))
+        self._commit_components(updated)
+        for name in ("grid_", "grid_scores_"):
+            if hasattr(self, name):
+                delattr(self, name)
+        self.R_ = removal.R
+        self.n_users_ = removal.R.shape[0]
+        self.user_ids_ = removal.user_ids
+        return self
+
     def _score_batch(self, users):
         r"""``Σ_m w_m N(s^{(m)})``: (len(users), n_items) float64."""
         E_b = self.R_[users]

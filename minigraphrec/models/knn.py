@@ -314,23 +314,42 @@ def topk_similarity(X, k_neighbors=100, similarity="cosine", shrink=0.0, block_s
     _check_similarity_args(k_neighbors, similarity, shrink, block_size)
     check_backend(backend)
     X = sp.csr_matrix(X, dtype=np.float64)
+    return _similarity_rows(X, np.arange(X.shape[0]), k_neighbors, similarity, float(shrink),
+                            block_size, backend)
+
+
+def _row_norms(X):
+    r"""``‖x_a‖`` of each row of a float CSR: (n,)."""
+    return np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+
+
+def _similarity_rows(X, rows, k_neighbors, similarity, shrink, block_size, backend):
+    r"""Rows ``rows`` of :func:`topk_similarity` ``(X)``, shape (len(rows), n); validated input.
+
+    Each row ``a`` depends only on ``x_a``, ``Xᵀ`` and the norms (row ``a``
+    of ``X_blk Xᵀ`` sums over ``x_a``'s entries in index order whatever the
+    block), so a subset of rows computed here equals, bit for bit, the same
+    rows of the whole matrix: what ``partial_fit`` and ``forget`` rely on.
+    """
     n = X.shape[0]
+    rows = np.asarray(rows, dtype=np.int64)
     k = n if k_neighbors is None else int(k_neighbors)
     XT = X.T.tocsr()                                                      # (m, n)
     if similarity == "cosine":
-        norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())    # (n,)
+        norms = _row_norms(X)                                             # (n,)
+    Xs = X if np.array_equal(rows, np.arange(n)) else X[rows]            # (len(rows), m)
     parts = []
-    for start, stop in _row_blocks(X, XT, block_size):
-        D = sp.csr_matrix(X[start:stop] @ XT)                             # (b, n) sparse dots
-        rows = np.repeat(np.arange(start, stop), np.diff(D.indptr))       # (nnz_b,) global row
+    for start, stop in _row_blocks(Xs, XT, block_size):
+        D = sp.csr_matrix(Xs[start:stop] @ XT)                            # (b, n) sparse dots
+        glob = rows[np.repeat(np.arange(start, stop), np.diff(D.indptr))]  # (nnz_b,) global row
         if similarity == "cosine":
-            denom = norms[rows] * norms[D.indices] + shrink               # (nnz_b,)
+            denom = norms[glob] * norms[D.indices] + shrink               # (nnz_b,)
             np.divide(D.data, denom, out=D.data, where=denom > 0)
             D.data[denom <= 0] = 0.0
-        D.data[rows == D.indices] = 0.0                                   # no self-similarity
+        D.data[glob == D.indices] = 0.0                                   # no self-similarity
         parts.append(_csr_top_k(D, k, backend))   # (b, n), <= k per row; D has no duplicates
     if not parts:
-        return sp.csr_matrix((n, n), dtype=np.float64)
+        return sp.csr_matrix((rows.shape[0], n), dtype=np.float64)
     S = sp.vstack(parts, format="csr")
     S.sort_indices()
     return S
@@ -373,6 +392,122 @@ class _NeighbourhoodCF(Recommender):
         self.similarity_ = topk_similarity(self._weighted(X), self.k_neighbors,
                                            self.similarity, float(self.shrink),
                                            self.block_size, self.backend)
+
+    # ------------------------------------------------------------ updates
+    def _docs(self, R):
+        """Documents × terms before weighting: ``Rᵀ`` (ItemKNN) or ``R`` (UserKNN), float CSR."""
+        R = sp.csr_matrix(R, dtype=np.float64)
+        return R.T.tocsr() if self._documents == "items" else R
+
+    def _updated_similarity(self, R_new, user_to_big, item_to_big):
+        r"""The ``similarity_`` that ``fit`` would give on ``R_new``, recomputing only rows that change.
+
+        Old internal ids are the ids of a "big" space that holds both the old
+        and the new users and items; ``user_to_big[u]`` / ``item_to_big[i]``
+        is where user / item ``u`` / ``i`` of ``R_new`` sits in it
+        (``partial_fit``: the identity, new ids appended past the old ones;
+        ``forget``: ``keep_users``). With ``X = weight(docs(R))``:
+
+        * *touched* documents: those whose weighted row changed (compared in
+          the big space; a removed document counts as changed);
+        * *affected* documents: the touched ones and every document sharing
+          a term with a touched one, in the old or the new pattern.
+
+        Row ``a`` of ``W`` is a function of ``x_a``, its norm, and the rows
+        (and norms) of the documents sharing a term with it. An unaffected
+        row therefore keeps its old value exactly, and only the affected
+        rows are recomputed (:func:`_similarity_rows`, bit for bit what a
+        full fit gives). With TF-IDF an added or removed document changes
+        ``N`` and thus every weight; with BM25 any change moves the mean
+        length: then every row is affected and the update is a full
+        recomputation, still exact.
+
+        Returns ``(W, n_recomputed)``.
+        """
+        n_docs_new = R_new.shape[1] if self._documents == "items" else R_new.shape[0]
+        if self._documents == "items":
+            doc_to_big, term_to_big = item_to_big, user_to_big
+        else:
+            doc_to_big, term_to_big = user_to_big, item_to_big
+        X_old = sp.csr_matrix(self._weighted(self._docs(self.R_)))        # (n_docs, n_terms)
+        X_new = sp.csr_matrix(self._weighted(self._docs(R_new)))          # (n_docs', n_terms')
+        big = (max(X_old.shape[0], int(doc_to_big.max(initial=-1)) + 1),
+               max(X_old.shape[1], int(term_to_big.max(initial=-1)) + 1))
+
+        def embed(X, rows, cols):
+            C = X.tocoo()
+            return sp.csr_matrix((C.data, (rows[C.row], cols[C.col])), shape=big)
+
+        old_big = embed(X_old, np.arange(X_old.shape[0]), np.arange(X_old.shape[1]))
+        new_big = embed(X_new, doc_to_big, term_to_big)
+        delta = (new_big - old_big).tocsr()
+        delta.eliminate_zeros()
+        touched = np.diff(delta.indptr) > 0                               # (n_big_docs,)
+        touched[X_old.shape[0]:] = True                                   # documents added
+        pattern = abs(old_big).astype(bool).astype(np.float64) \
+            + abs(new_big).astype(bool).astype(np.float64)                 # structure, either
+        pattern = sp.csr_matrix(pattern)
+        pattern.data[:] = 1.0
+        reach = pattern @ (pattern.T @ touched.astype(np.float64))        # (n_big_docs,)
+        affected = (touched | (reach > 0))[doc_to_big]                    # (n_docs',)
+        rows = np.flatnonzero(affected)
+        fresh = _similarity_rows(X_new, rows, self.k_neighbors, self.similarity,
+                                 float(self.shrink), self.block_size, self.backend)
+        kept = np.flatnonzero(~affected)                                  # new ids
+        big_to_new = np.full(big[0], -1, dtype=np.int64)
+        big_to_new[doc_to_big] = np.arange(n_docs_new)
+        old = sp.csr_matrix(self.similarity_)[doc_to_big[kept]].tocoo()  # old ids = big ids
+        cols = big_to_new[old.col]
+        if cols.size and cols.min() < 0:                                  # pragma: no cover
+            raise AssertionError("an unaffected row points at a removed document")
+        fresh = fresh.tocoo()
+        W = sp.csr_matrix((np.concatenate([old.data, fresh.data]),
+                           (np.concatenate([kept[old.row], rows[fresh.row]]),
+                            np.concatenate([cols, fresh.col]))),
+                          shape=(n_docs_new, n_docs_new), dtype=np.float64)
+        W.sort_indices()
+        return W, int(rows.size)
+
+    def _commit(self, R, user_ids, item_ids, W):
+        """Assign a new fitted state at once (after everything that can fail)."""
+        self.R_ = R
+        self.n_users_, self.n_items_ = R.shape
+        self.user_ids_, self.item_ids_ = user_ids, item_ids
+        self.similarity_ = W
+        self._query = None
+
+    def partial_fit(self, new_interactions, epochs=None):
+        r"""Add interactions (new users and items too); equals ``fit`` on the union, exactly.
+
+        ``new_interactions`` is matched by raw ids (see
+        :meth:`Recommender.partial_fit`). Only the rows of ``W`` that can
+        change are recomputed (see :meth:`_updated_similarity`); the others
+        are kept bit for bit. ``epochs`` is ignored: nothing is trained.
+        The number of recomputed rows is left in ``self._last_update`` (not
+        saved). Hyperparameters must be those of the ``fit``.
+        """
+        merge = self._merge_new(new_interactions)
+        W, n_rows = self._updated_similarity(merge.R, np.arange(merge.R.shape[0]),
+                                             np.arange(merge.R.shape[1]))
+        self._commit(merge.R, merge.user_ids, merge.item_ids, W)
+        self._last_update = {"rows_recomputed": n_rows, "rows": W.shape[0]}
+        return self
+
+    def forget(self, users=None, interactions=None):
+        r"""Remove users or pairs; equals ``fit`` on what remains, exactly (same rows recomputed).
+
+        Forgotten users leave ``R_`` and ``similarity_`` (the other users are
+        renumbered, see :meth:`Recommender.forget`); the rows of ``W`` that
+        the removed data could reach are recomputed from the remaining data,
+        the others kept. Nothing derived from the forgotten pairs is left in
+        the fitted state (a saved file is rewritten from it).
+        """
+        removal = self._removal(users, interactions)
+        W, n_rows = self._updated_similarity(removal.R, removal.keep_users,
+                                             np.arange(self.n_items_))
+        self._commit(removal.R, removal.user_ids, self.item_ids_, W)
+        self._last_update = {"rows_recomputed": n_rows, "rows": W.shape[0]}
+        return self
 
 
 class ItemKNN(_NeighbourhoodCF):
@@ -418,6 +553,17 @@ class ItemKNN(_NeighbourhoodCF):
     Notes
     -----
     Users with no training item and items with no training user score 0.
+
+    The article's open problems (§8), all exact:
+
+    * ``explain(u, i)``: ``s_ui = Σ_{j ∈ I_u} W_ji``, one contribution per
+      training item ``j`` of the user (``kind="item"``).
+    * ``score_history(items)``: ``r W`` with ``r`` the 0/1 row of the
+      history; a training user's own history gives ``score(u)`` bit for bit.
+    * ``partial_fit`` / ``forget``: ``W`` of a ``fit`` on the union / on what
+      remains, bit for bit; only the rows of ``W`` of items whose weighted
+      vector changed, or that share a user with one, are recomputed (with
+      TF-IDF or BM25 a change reaches every row: then all are).
     """
 
     _documents = "items"
@@ -432,6 +578,22 @@ class ItemKNN(_NeighbourhoodCF):
     def _score_batch(self, users):
         r"""``S = R[users] W``: (len(users), n_items) float64."""
         return (self.R_[users] @ self.similarity_).toarray()              # (b, n_items)
+
+    def _explain(self, user, item, k):
+        r"""``s_ui = Σ_{j ∈ I_u} W_ji``: one contribution per training item ``j`` of the user."""
+        items = self.R_[user].indices.astype(np.int64)                    # (|I_u|,)
+        contributions = np.asarray(self.similarity_[items][:, [item]].todense()).ravel()
+        from ..explain import Explanation
+        return Explanation.from_contributions(
+            user, item, items, contributions, kind="item",
+            score=self.score([user])[0, item], exact=True, k=k,
+            method="exact: s_ui = Σ_j R_uj W_ji over the user's items j")
+
+    def _score_history(self, items):
+        r"""``s = r W`` with ``r`` the 0/1 row of ``items``: (n_items,) float64."""
+        r = sp.csr_matrix((np.ones(items.size), items, [0, items.size]),
+                          shape=(1, self.n_items_))                       # (1, n_items)
+        return (r @ self.similarity_).toarray()[0]                        # (n_items,)
 
 
 class UserKNN(_NeighbourhoodCF):
@@ -454,6 +616,26 @@ class UserKNN(_NeighbourhoodCF):
         ``W``: row ``u`` holds the ≤ k neighbours of user ``u``.
     R_ : csr_matrix (n_users, n_items), binary training matrix.
     n_users_, n_items_ : int
+
+    Notes
+    -----
+    The article's open problems (§8), all exact:
+
+    * ``explain(u, i)``: ``s_ui = Σ_v W_uv R_vi``, one contribution per
+      neighbour ``v`` of ``u`` who took ``i`` (``kind="user"``).
+    * ``score_history(items)``: the history as a new user: its weighted row
+      (training ``idf`` and mean length) is compared with every training
+      user as in ``fit`` (same similarity, shrink, top-k), then ``s = w R``.
+      ``fit`` leaves ``u`` out of ``u``'s own neighbours; the history has no
+      id, so the training users whose item set equals the history are taken
+      for the person asking and the first of them is left out. A training
+      user's own history thus gives ``score(u)`` bit for bit (with
+      duplicates: the first duplicate's scores); any other history leaves no
+      one out, and then (without weighting) its scores are those a refit
+      would give it as one more user.
+    * ``partial_fit`` / ``forget``: ``W`` of a ``fit`` on the union / on what
+      remains, bit for bit; only the rows of users whose weighted row
+      changed, or who share an item with one, are recomputed.
     """
 
     _documents = "users"
@@ -463,8 +645,82 @@ class UserKNN(_NeighbourhoodCF):
         self._check_params()
         R = self._fit_interactions(train)                                 # (n_users, n_items)
         self._fit_similarity(R)                                           # W: (n_users, n_users)
+        self._query = None
         return self
 
     def _score_batch(self, users):
         r"""``S = W[users] R``: (len(users), n_items) float64."""
         return (self.similarity_[users] @ self.R_).toarray()              # (b, n_items)
+
+    def _explain(self, user, item, k):
+        r"""``s_ui = Σ_v W_uv R_vi``: one contribution per neighbour ``v`` who took ``item``."""
+        row = self.similarity_[user]                                      # (1, n_users)
+        took = np.asarray(self.R_[row.indices, item].todense()).ravel() != 0
+        from ..explain import Explanation
+        return Explanation.from_contributions(
+            user, item, row.indices[took], row.data[took], kind="user",
+            score=self.score([user])[0, item], exact=True, k=k,
+            method="exact: s_ui = Σ_v W_uv R_vi over the user's neighbours v")
+
+    def _query_state(self):
+        """Weighted training rows, their transpose and norms (cached until the model changes)."""
+        if getattr(self, "_query", None) is None:
+            X = sp.csr_matrix(self._weighted(self._docs(self.R_)))        # (n_users, n_items)
+            self._query = (X, X.T.tocsr(), _row_norms(X),
+                           np.asarray(self.R_.sum(axis=1)).ravel())       # degrees (n_users,)
+        return self._query
+
+    def _weighted_query(self, items):
+        r"""The history as one more document, weighted with the *training* statistics.
+
+        TF-IDF: ``x_t idf_t`` with ``idf`` of the training users; BM25: the
+        same formula with the training ``idf`` and mean length ``ℓ̄`` and the
+        history's own length. For a training user's own history this is, to
+        the bit, that user's weighted row.
+        """
+        x = sp.csr_matrix((np.ones(items.size), items, [0, items.size]),
+                          shape=(1, self.n_items_))                       # (1, n_items)
+        if self.weighting is None:
+            return x
+        R = sp.csr_matrix(self.R_, dtype=np.float64)
+        idf = _idf(R)                                                     # (n_items,)
+        if self.weighting == "tfidf":
+            x.data *= idf[x.indices]
+            return x
+        K1, B = _check_bm25(self.K1, self.B)
+        length = np.asarray(R.sum(axis=1)).ravel()                        # (n_users,)
+        mean_length = length.mean() if length.size and length.mean() > 0 else 1.0
+        norm = K1 * (1.0 - B + B * float(items.size) / mean_length)
+        x.data = idf[x.indices] * x.data * (K1 + 1.0) / (x.data + norm)
+        return x
+
+    def _score_history(self, items):
+        r"""The history as a new user: its similarity row to the training users, then ``w R``.
+
+        ``w`` = the top ``k_neighbors`` of ``sim(x, x_v)`` over the training
+        users ``v`` (same weighting, shrink and similarity as ``fit``), then
+        ``s = w R``. Self-similarity: ``fit`` leaves user ``u`` out of
+        ``u``'s own neighbours; here the history has no user id, so the
+        training users whose item set *equals* the history are taken to be
+        the person asking and the first of them (smallest id) is left out.
+        A training user's own history thus gives exactly ``score(u)``
+        (tested); for a user with a duplicate, exactly the first
+        duplicate's scores, and the others' up to the order of ties at the
+        top-k cut. Any other history has no one left out.
+        """
+        _, XT, norms, degree = self._query_state()
+        x = self._weighted_query(items)                                   # (1, n_items)
+        D = sp.csr_matrix(x @ XT)                                         # (1, n_users) dots
+        if self.similarity == "cosine":
+            denom = _row_norms(x)[0] * norms[D.indices] + float(self.shrink)
+            np.divide(D.data, denom, out=D.data, where=denom > 0)
+            D.data[denom <= 0] = 0.0
+        same = (degree == items.size) & (
+            np.asarray(self.R_[:, items].sum(axis=1)).ravel() == items.size)
+        if same.any():
+            D.data[D.indices == np.flatnonzero(same)[0]] = 0.0            # the person asking
+        k = self.n_users_ if self.k_neighbors is None else int(self.k_neighbors)
+        # one row: the NumPy selection (the same entries as the parallel kernel, which
+        # only pays off on many rows and costs a thread start-up per call)
+        w = _csr_top_k(D, k, "numpy")                                     # (1, n_users)
+        return (w @ self.R_).toarray()[0]                                 # (n_items,)

@@ -14,6 +14,7 @@ It is the floor any personalised model has to beat.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from .base import Recommender
 
@@ -42,6 +43,13 @@ class Popularity(Recommender):
     array([1., 1., 2., 0.])
     >>> model.recommend([0], k=2)[0]     # item 2 is seen by user 0
     array([[0, 1]])
+
+    Notes
+    -----
+    The article's open problems (§8), trivially: ``explain(u, i)`` lists the
+    item's training users, 1 each (``kind="user"``, the same for every
+    ``u``); ``score_history`` returns ``popularity_`` whatever the history;
+    ``partial_fit`` and ``forget`` recount, equal to ``fit`` exactly.
     """
 
     def __init__(self):
@@ -56,3 +64,45 @@ class Popularity(Recommender):
     def _score_batch(self, users):
         r"""``popularity_`` repeated for each user: (len(users), n_items) float64."""
         return np.repeat(self.popularity_[None, :], users.shape[0], axis=0)  # (b, n_items)
+
+    # ------------------------------------------------------ open problems
+    def _explain(self, user, item, k):
+        r"""``s_ui = Σ_v R_vi``: one contribution of 1 per training user ``v`` of ``item``.
+
+        The score is not personal, so neither is the explanation: the same
+        users explain the item for every ``user``.
+        """
+        from ..explain import Explanation
+
+        takers = sp.csc_matrix(self.R_)[:, item].indices.astype(np.int64)  # (d_i,)
+        return Explanation.from_contributions(
+            user, item, takers, np.ones(takers.size), kind="user",
+            score=self.score([user])[0, item], exact=True, k=k,
+            method="exact: s_ui = Σ_v R_vi, the item's training users (the same for everyone)")
+
+    def _score_history(self, items):
+        r"""``popularity_``, whatever the history (the model has no personal part)."""
+        return self.popularity_.copy()
+
+    def partial_fit(self, new_interactions, epochs=None):
+        r"""Add interactions: the counts of the items of new pairs go up. Equals ``fit`` on the union.
+
+        ``popularity_ = Σ_v R'_vi`` recounted from the union ``R'`` (an
+        integer count, so exact). ``epochs`` is ignored.
+        """
+        merge = self._merge_new(new_interactions)
+        popularity = np.bincount(merge.R.indices, minlength=merge.R.shape[1]).astype(np.float64)
+        self.R_, self.popularity_ = merge.R, popularity
+        self.n_users_, self.n_items_ = merge.R.shape
+        self.user_ids_, self.item_ids_ = merge.user_ids, merge.item_ids
+        return self
+
+    def forget(self, users=None, interactions=None):
+        r"""Remove users or pairs: the counts are recomputed from what remains. Equals ``fit`` on it."""
+        removal = self._removal(users, interactions)
+        popularity = np.bincount(removal.R.indices,
+                                 minlength=removal.R.shape[1]).astype(np.float64)
+        self.R_, self.popularity_ = removal.R, popularity
+        self.n_users_ = removal.R.shape[0]
+        self.user_ids_ = removal.user_ids
+        return self
