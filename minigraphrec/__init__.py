@@ -14,6 +14,7 @@ from .models import (Recommender, Popularity, MF, LightGCN, GCN, NGCF, GAT, Item
                      SessionPopularity, MarkovChain, SessionItemKNN)
 from .metrics import evaluate
 from .io import save, load
+from .quantization import quantize
 from .optim import SGD, Adam
 from .gradcheck import check_vjp, check_grad, check_model_grads
 from .threadpools import set_threads, get_threads, threads
@@ -29,4 +30,5 @@ __all__ = [
     "evaluate", "save", "load", "SGD", "Adam", "check_vjp", "check_grad", "check_model_grads",
     "datasets", "split", "graph", "ops", "losses", "optim", "gradcheck", "metrics", "rank",
     "plot", "sequences", "set_threads", "get_threads", "threads", "Explanation",
+    "quantize",
 ]

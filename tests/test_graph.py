@@ -400,3 +400,122 @@ def test_build_graph_errors():
         graph.build_graph(d, normalization="mean")
     with pytest.raises(TypeError, match="train must be an Interactions"):
         graph.build_graph(d.to_csr())
+
+
+# --------------------------------------------------------- sparsification
+def star_log():
+    """User 0 takes items 0..3, users 1..3 take item 0 only, user 4 takes items 3 and 4.
+
+    Degrees: users [4, 1, 1, 1, 2], items [4, 1, 1, 2, 1]. Pair (0, 1) is repeated.
+    """
+    users = [0, 0, 0, 0, 1, 2, 3, 4, 4, 0]
+    items = [0, 1, 2, 3, 0, 0, 0, 3, 4, 1]
+    times = [1., 2., 3., 4., 5., 6., 7., 8., 9., 10.]
+    return Interactions(users, items, n_users=5, n_items=5, timestamps=times)
+
+
+def test_edge_weights_normalized_by_hand():
+    pu, pi, w, pair = graph.edge_weights(star_log())
+    pairs = list(zip(pu.tolist(), pi.tolist()))
+    assert pairs == [(0, 0), (0, 1), (0, 2), (0, 3), (1, 0), (2, 0), (3, 0), (4, 3), (4, 4)]
+    expect = [1 / 4, 1 / 2, 1 / 2, 1 / np.sqrt(8), 1 / 2, 1 / 2, 1 / 2, 1 / 2, 1 / np.sqrt(2)]
+    np.testing.assert_allclose(w, expect, rtol=1e-15)
+    assert pair.tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 1]
+    _, _, wc, _ = graph.edge_weights(star_log(), "count")
+    assert wc.tolist() == [1, 2, 1, 1, 1, 1, 1, 1, 1]
+
+
+def test_drop_edges_fraction_and_threshold_by_hand():
+    data = star_log()
+    out = graph.drop_edges(data, fraction=0.25)          # floor(0.25 * 9) = 2 pairs go
+    # the lightest: (0,0) 1/4, then (0,3) 1/sqrt(8); both events of the others stay
+    kept = set(zip(out.users.tolist(), out.items.tolist()))
+    assert (0, 0) not in kept and (0, 3) not in kept and len(out) == 8
+    assert out.timestamps.tolist() == [2., 3., 5., 6., 7., 8., 9., 10.]     # file order
+    assert out.n_users == 5 and out.n_items == 5
+    out = graph.drop_edges(data, threshold=0.5)
+    assert sorted(set(zip(out.users.tolist(), out.items.tolist()))) == \
+        [(0, 1), (0, 2), (1, 0), (2, 0), (3, 0), (4, 3), (4, 4)]
+    assert len(graph.drop_edges(data, fraction=0.0)) == len(data)
+    # ties: among equal weights the later pair goes first
+    # 3 of 9 pairs go; all but (0, 1) weigh 1
+    out = graph.drop_edges(data, fraction=0.4, weights="count")
+    assert sorted(set(zip(out.users.tolist(), out.items.tolist()))) == \
+        [(0, 0), (0, 1), (0, 2), (0, 3), (1, 0), (2, 0)]
+
+
+def test_drop_edges_keeps_the_heaviest_pairs_on_random_logs():
+    for seed in range(5):
+        data = random_log(seed)
+        pu, pi, w, _ = graph.edge_weights(data)
+        weight = dict(zip(zip(pu.tolist(), pi.tolist()), w.tolist()))
+        out = graph.drop_edges(data, fraction=0.3)
+        kept = set(zip(out.users.tolist(), out.items.tolist()))
+        dropped = set(weight) - kept
+        assert len(dropped) == int(0.3 * len(weight))
+        assert min(weight[p] for p in kept) >= max(weight[p] for p in dropped)
+        # the rows kept are exactly the events of the kept pairs, repeats included
+        assert len(out) == sum(p in kept for p in zip(data.users.tolist(), data.items.tolist()))
+
+
+def test_cap_degree_by_hand():
+    data = star_log()
+    out = graph.cap_degree(data, max_user=2)              # user 0 keeps its two heaviest:
+    kept = set(zip(out.users.tolist(), out.items.tolist()))   # (0,1), (0,2) weigh 1/2
+    assert {p for p in kept if p[0] == 0} == {(0, 1), (0, 2)}
+    assert len(out) == 3 + 3 + 2                          # (0,1) twice, (0,2), users 1..4
+    out = graph.cap_degree(data, max_item=2, by="recent")  # item 0 keeps users 3, 2 (t=7, 6)
+    kept = set(zip(out.users.tolist(), out.items.tolist()))
+    assert {p for p in kept if p[1] == 0} == {(3, 0), (2, 0)}
+    assert (0, 3) in kept and (4, 3) in kept              # item 3 has degree 2: untouched
+    out = graph.cap_degree(data, max_user=1, by="recent")  # each user's latest pair
+    assert sorted(set(zip(out.users.tolist(), out.items.tolist()))) == \
+        [(0, 1), (1, 0), (2, 0), (3, 0), (4, 4)]
+
+
+def test_cap_degree_bounds_and_order_independence():
+    for seed in range(5):
+        data = random_log(seed, n=200)
+        out = graph.cap_degree(data, max_user=4, max_item=5, weights="count")
+        R = out.to_csr()
+        assert np.diff(R.indptr).max() <= 4
+        assert np.bincount(R.indices, minlength=data.n_items).max() <= 5
+        both = set(zip(out.users.tolist(), out.items.tolist()))
+        u_only = graph.cap_degree(data, max_user=4, weights="count")
+        i_only = graph.cap_degree(data, max_item=5, weights="count")
+        assert both == set(zip(u_only.users.tolist(), u_only.items.tolist())) & \
+            set(zip(i_only.users.tolist(), i_only.items.tolist()))
+        # a cap at or above every degree keeps everything
+        assert len(graph.cap_degree(data, max_user=10**6)) == len(data)
+
+
+def test_sparsification_rejects_bad_input():
+    data = star_log()
+    with pytest.raises(DataError, match="exactly one"):
+        graph.drop_edges(data)
+    with pytest.raises(DataError, match="exactly one"):
+        graph.drop_edges(data, fraction=0.1, threshold=0.2)
+    for bad in (1.0, -0.1, True, "0.5", np.nan):
+        with pytest.raises(DataError, match="fraction"):
+            graph.drop_edges(data, fraction=bad)
+    with pytest.raises(DataError, match="threshold"):
+        graph.drop_edges(data, threshold=np.inf)
+    with pytest.raises(DataError, match="no edge"):
+        graph.drop_edges(data, threshold=2.0)
+    with pytest.raises(DataError, match="weights"):
+        graph.drop_edges(data, fraction=0.1, weights="pagerank")
+    with pytest.raises(DataError, match="shape"):
+        graph.drop_edges(data, fraction=0.1, weights=np.ones((2, 2)))
+    with pytest.raises(DataError, match="non-negative"):
+        graph.drop_edges(data, fraction=0.1, weights=-np.ones((5, 5)))
+    with pytest.raises(DataError, match="max_user, max_item"):
+        graph.cap_degree(data)
+    for bad in (0, 1.5, True):
+        with pytest.raises(DataError, match="max_user"):
+            graph.cap_degree(data, max_user=bad)
+    with pytest.raises(DataError, match="by"):
+        graph.cap_degree(data, max_user=2, by="random")
+    with pytest.raises(DataError, match="timestamps"):
+        graph.cap_degree(random_log(0, timestamps=False), max_user=2, by="recent")
+    with pytest.raises(TypeError):
+        graph.cap_degree(data.to_csr(), max_user=2)

@@ -1,0 +1,208 @@
+r"""Benchmark: int8 / float16 quantisation (``mgr.quantize``): memory, Recall@20, scoring speed.
+
+The issue's targets (issue 11 §4), on the LightGCN paper's Gowalla split:
+
+* memory of the arrays ``score`` reads about 4x smaller at int8
+  (:func:`minigraphrec.quantization.scoring_nbytes`; the seen-item matrix
+  ``R_``, which every model keeps, is left out);
+* Recall@20 within 1 % (relative) of the float model;
+* scoring speed against the float model in the same run: ``model.score`` of
+  one batch of ``--batch`` users, the float model and its int8 and float16
+  versions timed round-robin (``interleaved_times``), medians of
+  ``--repeat`` rounds.
+
+Models (``--models``):
+
+* ``gfcf``: GF-CF (alpha 0.3, 256 factors, ``--svd-solver``, default
+  PROPACK as ``bench_gfcf_gowalla.py``), training-free; quantised: the
+  singular vectors (the linear term stays exact);
+* ``lightgcn``: LightGCN, 64 dims, 3 layers, BPR, reg 1e-4. Loaded from
+  ``--checkpoint`` (a ``model.npz`` of ``bench_lightgcn_long.py``) when that
+  file exists, else trained here for ``--lightgcn-epochs`` epochs with
+  ``--lr`` / ``--batch-size`` (default the ``fast`` preset of
+  ``bench_lightgcn_long.py``: Adam lr 1e-2, batches of 8192). Which one
+  was used is in the results. Quantised: the final embeddings.
+
+Every evaluation is the full-ranking protocol of ``mgr.evaluate``
+(training items excluded). Results: ``results/quantize_gowalla.{json,md}``
+(``quantize_gowalla_<model>`` when ``--models`` names one model;
+``quantize_smoke`` with ``--smoke``: a synthetic split, tiny models).
+
+    python benchmarks/bench_quantize.py --data ../shared/data/gowalla --threads 2
+    python benchmarks/bench_quantize.py --smoke --out /tmp/r        # what the tests run
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from _common import REPO, benchmark_parser, interleaved_times, write_results
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gowalla"
+DEFAULT_CHECKPOINT = REPO / "benchmarks" / "checkpoints" / "fast" / "model.npz"
+K = 20
+
+
+def _data(args):
+    from minigraphrec.datasets import load_lightgcn, synthetic
+    from minigraphrec.split import random_split
+    if args.smoke:
+        data = synthetic(n_users=300, n_items=400, mean_interactions=15, random_state=0)
+        train, test = random_split(data, test_size=0.2, random_state=0)
+        return train, test, "synthetic-300x400"
+    folder = Path(args.data)
+    train, test = load_lightgcn(folder / "train.txt", folder / "test.txt")
+    return train, test, "DATA/" + folder.name
+
+
+def _models(args, train):
+    """``[(name, fitted model, how it was obtained, fit seconds)]``."""
+    import minigraphrec as mgr
+    out = []
+    for name in args.models:
+        t0 = time.perf_counter()
+        if name == "gfcf":
+            params = dict(alpha=0.3, n_factors=32 if args.smoke else 256,
+                          svd_solver="dense" if args.smoke else args.svd_solver)
+            model = mgr.GFCF(**params).fit(train)
+            how = f"GFCF({', '.join(f'{k}={v!r}' for k, v in params.items())}) fitted"
+        else:
+            ckpt = Path(args.checkpoint) if args.checkpoint else None
+            if ckpt is not None and ckpt.exists() and not args.smoke:
+                model = mgr.load(ckpt)
+                epochs = getattr(model, "step_", None)
+                shown = ckpt.relative_to(REPO) if REPO in ckpt.resolve().parents else ckpt
+                how = (f"loaded {shown}"
+                       f" (epochs trained: {len(getattr(model, 'history_', []) or [])}, "
+                       f"optimiser steps: {epochs})")
+            else:
+                epochs = 2 if args.smoke else args.lightgcn_epochs
+                dim = 16 if args.smoke else 64
+                model = mgr.LightGCN(dim=dim, n_layers=3, lr=args.lr, batch_size=args.batch_size,
+                                     reg=1e-4, epochs=epochs, random_state=0).fit(train)
+                how = (f"trained here: {epochs} epochs, dim {dim}, 3 layers, lr {args.lr}, "
+                       f"batch {args.batch_size}, reg 1e-4, seed 0")
+        out.append((name, model, how, time.perf_counter() - t0))
+        print(f"{name}: {how} ({out[-1][3]:.1f} s)", flush=True)
+    return out
+
+
+def _exact_nbytes(model):
+    """Bytes of what quantisation leaves exact: GF-CF's linear term (R̃, R̃ᵀ, item filter)."""
+    from minigraphrec.models import GFCF
+    from minigraphrec.quantization import QuantizedGFCF, _nbytes
+    if isinstance(model, QuantizedGFCF):
+        model = model.linear_
+    if isinstance(model, GFCF):
+        return sum(_nbytes(x) for x in (model.R_tilde_, model._R_tilde_T, model._item_filter))
+    return 0
+
+
+def main():
+    parser = benchmark_parser("mgr.quantize: memory, Recall@20 and scoring speed on Gowalla")
+    parser.set_defaults(repeat=5)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help=f"folder with train.txt and test.txt (default {DEFAULT_DATA})")
+    parser.add_argument("--models", nargs="+", default=["gfcf", "lightgcn"],
+                        choices=["gfcf", "lightgcn"])
+    parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT),
+                        help="a saved LightGCN (.npz) to load instead of training, if it exists")
+    parser.add_argument("--svd-solver", default="propack",
+                        help="GF-CF's SVD solver (default propack, as bench_gfcf_gowalla.py)")
+    parser.add_argument("--lightgcn-epochs", type=int, default=5)
+    parser.add_argument("--lr", type=float, default=1e-2)
+    parser.add_argument("--batch-size", type=int, default=8192)
+    parser.add_argument("--batch", type=int, default=1024, help="users per timed score call")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+
+    import minigraphrec as mgr
+    from minigraphrec.quantization import quantize, scoring_nbytes
+
+    threads = args.threads or (os.cpu_count() or 1)
+    repeat = 2 if args.smoke else args.repeat
+    load_start = os.getloadavg()
+    rows, notes = [], []
+    with mgr.threads(threads):
+        train, test, data_name = _data(args)
+        rng = np.random.default_rng(0)
+        batch = np.sort(rng.choice(train.n_users, size=min(args.batch, train.n_users),
+                                   replace=False))
+        for name, model, how, fit_s in _models(args, train):
+            notes.append(f"{name}: {how} in {fit_s:.1f} s.")
+            variants = {"float": model}
+            for dtype in ("int8", "float16"):
+                t0 = time.perf_counter()
+                variants[dtype] = quantize(model, dtype)
+                notes.append(f"{name}: quantize(..., {dtype!r}) took "
+                             f"{time.perf_counter() - t0:.2f} s.")
+            for v in variants.values():                  # warm-up: numba compile, caches
+                v.score(batch[:8])
+            candidates = {k: (lambda v=v: v.score(batch)) for k, v in variants.items()}
+            if hasattr(model, "user_embeddings_"):      # the bare float32 BLAS product, a floor
+                U32 = model.user_embeddings_.astype(np.float32)
+                V32 = model.item_embeddings_.astype(np.float32)
+                candidates["product"] = lambda: U32[batch] @ V32.T
+            speed = interleaved_times(candidates, repeat)
+            base = None
+            for dtype, v in variants.items():
+                t0 = time.perf_counter()
+                res = mgr.evaluate(v, test, k=K, metrics=("recall", "ndcg"))
+                eval_s = time.perf_counter() - t0
+                if base is None:
+                    base = res
+                nbytes = scoring_nbytes(v)
+                exact = _exact_nbytes(v)              # GF-CF's linear term, kept as it is
+                print(f"{name} {dtype}: recall@20 {res['recall@20']:.5f}, "
+                      f"evaluate {eval_s:.1f} s", flush=True)
+                rows.append({
+                    "model": name, "dtype": dtype if dtype != "float" else
+                    str(getattr(model, "dtype", "float")),
+                    "recall@20": res["recall@20"], "ndcg@20": res["ndcg@20"],
+                    "recall_rel_change_%": 100 * (res["recall@20"] / base["recall@20"] - 1),
+                    "within_1%": abs(res["recall@20"] / base["recall@20"] - 1) <= 0.01,
+                    "scoring_MB": nbytes / 1e6,
+                    "memory_ratio": scoring_nbytes(model) / nbytes,
+                    "quantised_part_MB": (nbytes - exact) / 1e6,
+                    "quantised_part_ratio": (scoring_nbytes(model) - _exact_nbytes(model))
+                    / (nbytes - exact),
+                    "score_batch_s": speed[dtype][0],
+                    "speed_vs_float": speed["float"][0] / speed[dtype][0],
+                    "evaluate_s": eval_s,
+                })
+            if "product" in speed:
+                rows.append({"model": name, "dtype": "float32 U Vᵀ only (no model)",
+                             "score_batch_s": speed["product"][0],
+                             "speed_vs_float": speed["float"][0] / speed["product"][0]})
+    load_end = os.getloadavg()
+    notes.append(f"Scoring speed: model.score of {len(batch)} users, the three variants "
+                 f"round-robin, median of {repeat} rounds; speed_vs_float > 1 means faster "
+                 f"than the float model. {threads} thread(s) (mgr.threads). Load average "
+                 f"(1, 5, 15 min) at the start {', '.join(f'{x:.2f}' for x in load_start)}, "
+                 f"at the end {', '.join(f'{x:.2f}' for x in load_end)}. scoring_MB: the arrays "
+                 "model.score reads (minigraphrec.quantization.scoring_nbytes), R_ excluded. "
+                 "quantised_part: the same without what stays exact (GF-CF's linear term: R̃, R̃ᵀ "
+                 "and its sparse item filter). The row 'float32 U Vᵀ only' times the bare float32 "
+                 "BLAS product of the same embeddings (the model's own score computes in float64, "
+                 "as minigraphrec.rank.score_matrix does). evaluate_s: one full evaluation (Recall@20, "
+                 "NDCG@20), not interleaved: "
+                 f"indicative only. Data: {data_name}, {train.n_users} users, {train.n_items} "
+                 f"items, {len(train)} training pairs.")
+    out_name = "quantize_smoke" if args.smoke else "quantize_gowalla"
+    if len(set(args.models)) == 1 and not args.smoke:
+        out_name += "_" + args.models[0]
+    paths = write_results(out_name, rows,
+                          ["model", "dtype", "recall@20", "ndcg@20", "recall_rel_change_%",
+                           "within_1%", "scoring_MB", "memory_ratio", "quantised_part_MB",
+                           "quantised_part_ratio", "score_batch_s",
+                           "speed_vs_float", "evaluate_s"],
+                          out_dir=args.out, notes=" ".join(notes))
+    for p in paths:
+        print("wrote", p)
+
+
+if __name__ == "__main__":
+    main()

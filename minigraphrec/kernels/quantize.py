@@ -1,0 +1,124 @@
+r"""numba kernels for scoring with int8 quantised arrays: integer sums, int32 accumulators.
+
+Raw arrays only, no validation: :mod:`minigraphrec.quantization` checks the
+inputs and holds the NumPy reference of each kernel (an integer matrix
+product, then the float32 scale products in the same order). Integer
+arithmetic is exact and associative, so each kernel returns the *same*
+float32 array as its reference, bit for bit, in any summation order and on
+any thread count.
+
+Overflow bound: an int8 product is at most ``127² = 16129`` in magnitude,
+so a dot product of length ``d`` fits int32 for ``d < 133,000``; a sum of
+``m`` int8 rows for ``m < 16.9 million``. The wrappers check these bounds.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["int8_dot", "int8_row_sums", "int8_csr_row_sums"]
+
+
+@njit(parallel=True, cache=True)
+def int8_dot(Qu, su, Qi, si, out):
+    r"""``out[u, j] = float32(Σ_k Qu[u, k] · Qi[j, k]) · su[u] · si[j]``, the sum in int32.
+
+    Parameters
+    ----------
+    Qu : (b, d) int8, C-contiguous
+    su : (b,) float32, the users' scales
+    Qi : (n, d) int8, C-contiguous
+    si : (n,) float32, the items' scales
+    out : (b, n) float32, overwritten
+
+    Notes
+    -----
+    Users in groups of four (in parallel): each item row is read once per
+    group and feeds four int32 accumulators; the loop over ``d`` widens
+    int8 to int32 and LLVM vectorises it (an integer reduction may be
+    reordered: it stays exact). The two scale products are done in that
+    order, in float32, as the reference does them.
+    """
+    b, d = Qu.shape
+    n = Qi.shape[0]
+    for g in prange((b + 3) // 4):
+        u0 = 4 * g
+        if u0 + 4 <= b:
+            s0, s1, s2, s3 = su[u0], su[u0 + 1], su[u0 + 2], su[u0 + 3]
+            for j in range(n):
+                a0 = np.int32(0)
+                a1 = np.int32(0)
+                a2 = np.int32(0)
+                a3 = np.int32(0)
+                for k in range(d):
+                    q = np.int32(Qi[j, k])
+                    a0 += np.int32(Qu[u0, k]) * q
+                    a1 += np.int32(Qu[u0 + 1, k]) * q
+                    a2 += np.int32(Qu[u0 + 2, k]) * q
+                    a3 += np.int32(Qu[u0 + 3, k]) * q
+                t = si[j]
+                out[u0, j] = np.float32(a0) * s0 * t
+                out[u0 + 1, j] = np.float32(a1) * s1 * t
+                out[u0 + 2, j] = np.float32(a2) * s2 * t
+                out[u0 + 3, j] = np.float32(a3) * s3 * t
+        else:
+            for u in range(u0, b):
+                s = su[u]
+                for j in range(n):
+                    acc = np.int32(0)
+                    for k in range(d):
+                        acc += np.int32(Qu[u, k]) * np.int32(Qi[j, k])
+                    out[u, j] = np.float32(acc) * s * si[j]
+    return out
+
+
+@njit(parallel=True, cache=True)
+def int8_row_sums(indptr, indices, Q, c, out):
+    r"""``out[u, j] = float32(Σ_{p ∈ row u} Q[indices[p], j]) · c[j]``, the sum in int32.
+
+    ``R_b Q`` for a binary CSR ``R_b`` (a user's history picks the rows of
+    ``Q`` to add), then the column scales.
+
+    Parameters
+    ----------
+    indptr : (b + 1,) int64, indices : (nnz,) int64
+        The CSR arrays of ``R_b`` (b, n_rows); its values are taken as 1.
+    Q : (n_rows, n_cols) int8, C-contiguous
+    c : (n_cols,) float32, the column scales
+    out : (b, n_cols) float32, overwritten
+    """
+    b = indptr.shape[0] - 1
+    n_cols = Q.shape[1]
+    for u in prange(b):
+        acc = np.zeros(n_cols, dtype=np.int32)
+        for p in range(indptr[u], indptr[u + 1]):
+            i = indices[p]
+            for j in range(n_cols):
+                acc[j] += np.int32(Q[i, j])
+        for j in range(n_cols):
+            out[u, j] = np.float32(acc[j]) * c[j]
+    return out
+
+
+@njit(parallel=True, cache=True)
+def int8_csr_row_sums(indptr, indices, q_indptr, q_indices, q_data, c, out):
+    r"""``out = float32(R_b Q) · c`` (per column), ``Q`` a CSR matrix of int8, sums in int32.
+
+    Parameters
+    ----------
+    indptr, indices : int64, the CSR arrays of ``R_b`` (b, n_rows); values taken as 1
+    q_indptr, q_indices : int64, q_data : int8, the CSR arrays of ``Q`` (n_rows, n_cols)
+    c : (n_cols,) float32, the column scales
+    out : (b, n_cols) float32, overwritten
+    """
+    b = indptr.shape[0] - 1
+    n_cols = out.shape[1]
+    for u in prange(b):
+        acc = np.zeros(n_cols, dtype=np.int32)
+        for p in range(indptr[u], indptr[u + 1]):
+            i = indices[p]
+            for r in range(q_indptr[i], q_indptr[i + 1]):
+                acc[q_indices[r]] += np.int32(q_data[r])
+        for j in range(n_cols):
+            out[u, j] = np.float32(acc[j]) * c[j]
+    return out

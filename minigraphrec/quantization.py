@@ -1,0 +1,630 @@
+r"""Model compression by quantisation (the article's FAQ Q4): ``mgr.quantize(model, "int8")``.
+
+A fitted recommender scores from a few large float arrays: the final
+embeddings of an embedding model, the item–item matrix of ItemKNN or
+EASE, the singular vectors of GF-CF. :func:`quantize` stores them at
+reduced precision and returns a fitted recommender with the same API
+(``score``, ``recommend``, ``mgr.evaluate``, ``save``/``mgr.load``).
+
+**Symmetric per-row int8 quantisation.** For a row ``x`` (d,):
+
+.. math::
+    s = \max_k |x_k| / 127, \qquad q_k = \mathrm{round}(x_k / s) \in [-127, 127],
+    \qquad x_k \approx s\, q_k, \quad |x_k - s q_k| \le s / 2,
+
+(a zero row gets ``s = 0``, ``q = 0``). A dot product of two quantised rows
+is then an integer sum times two scales,
+
+.. math::
+    x_u \cdot x_i \approx s_u s_i \sum_k q_{uk} q_{ik},
+
+and the sum is accumulated exactly in int32 (``|q_u q_i| ≤ 127²``, so
+``d`` up to 133,000 cannot overflow). ``dtype="float16"`` stores
+``x / max|x|`` (``s = max|x|``) in IEEE half precision instead: about three
+significant digits per entry, the scale keeping every row in range.
+
+What is quantised, per model:
+
+* :class:`~minigraphrec.models.embedding_base.EmbeddingRecommender` (MF,
+  LightGCN, GCN, NGCF, GAT): the final embeddings ``user_embeddings_`` and
+  ``item_embeddings_``, one scale per row, scored as the model's
+  ``scoring`` says. ``"dot"``: the formula above. ``"cosine"``: the rows
+  are divided by their norms first (a zero row stays zero), so the score is
+  the dot product of the quantised unit rows, clipped to [-1, 1].
+  ``"euclidean"``: ``-sqrt(max(‖x̃_u‖² + ‖x̃_i‖² − 2 x̃_u·x̃_i, 0))`` with
+  ``x̃`` the dequantised rows.
+* :class:`~minigraphrec.models.knn.ItemKNN` (sparse ``W``) and
+  :class:`~minigraphrec.models.ease.EASE` (dense ``B``): scores are
+  ``s_u = r_u W`` with a *binary* ``r_u``, i.e. ``s_uj = Σ_{i ∈ I_u} W_ij``.
+  The scale is taken per **column** (per output item ``j``, a row of
+  ``Wᵀ``): ``W_ij ≈ c_j q_ij``, so ``s_uj ≈ c_j Σ_{i ∈ I_u} q_ij`` is again
+  an exact integer sum times one scale. (Per-row scales would need a float
+  sum.) For EASE it is also the natural choice: ``B = I − P
+  diagMat(1/diag P)`` scales the columns of ``P``.
+* :class:`~minigraphrec.models.gfcf.GFCF`: the ideal low-pass term's
+  singular vectors ``V`` (n_items, k), per row. With ``V ≈ diag(s) Q``,
+  ``x_u = r_u D_I^{-1/2} V = Σ_{i∈I_u} d_i^{-1/2} s_i q_i`` is formed in
+  float (k values per user), quantised per row in turn, and
+  ``α x_u · (d_j^{1/2} V_j)`` goes through the int8 dot kernel. The linear
+  term ``r_u R̃ᵀR̃`` is kept exact (it is the interaction data itself,
+  stored as the sparse ``R̃``): a GF-CF with ``alpha=0`` computes it.
+
+Other models (UserKNN, Popularity, ContentBased, Hybrid, the session
+models) are refused with a :class:`~minigraphrec.errors.DataError`.
+
+**Kernels.** int8 scores go through numba kernels
+(:mod:`minigraphrec.kernels.quantize`, ``backend="numba"``) or their NumPy
+references (``backend="numpy"``): the integer sums are computed in float64
+there, which is exact (every partial sum is an integer far below 2⁵³), then
+converted to float32 and multiplied by the scales in the kernels' order.
+Both backends therefore return identical arrays. float16 arrays are
+dequantised to float32 a batch at a time and multiplied by BLAS (NumPy
+only: numba has no float16 arithmetic); ``backend`` does not change them.
+
+Memory: :func:`scoring_nbytes` counts the bytes of the arrays a model's
+``score`` reads (the training matrix ``R_`` that ``recommend`` uses to
+drop seen items is left out: every model keeps it). int8 with float32
+scales: ``d + 4`` bytes per row instead of ``4 d`` (float32) or ``8 d``
+(float64); a sparse matrix also keeps its int32 column indices.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from .errors import DataError, check_backend
+from .models.base import Recommender
+
+__all__ = ["quantize", "quantize_rows", "dequantize_rows", "int8_dot_scores",
+           "int8_row_sum_scores", "scoring_nbytes", "QuantizedEmbeddings", "QuantizedItemItem",
+           "QuantizedGFCF", "QUANT_DTYPES"]
+
+#: the storage types :func:`quantize` offers
+QUANT_DTYPES = ("int8", "float16")
+_Q_MAX = 127
+_MAX_DOT_LENGTH = (2**31 - 1) // (_Q_MAX * _Q_MAX)      # 133,144: int32 cannot overflow below
+
+
+def _check_dtype(dtype):
+    if not isinstance(dtype, str) or dtype not in QUANT_DTYPES:
+        raise DataError(f"dtype must be one of {QUANT_DTYPES}, got {dtype!r}")
+    return dtype
+
+
+# ------------------------------------------------------------ row quantisation
+def quantize_rows(X, dtype="int8"):
+    r"""Symmetric per-row quantisation of a 2-d float array.
+
+    ``int8``: ``s = max|x| / 127``, ``q = round(x / s)`` clipped to
+    [-127, 127]; ``float16``: ``s = max|x|``, ``q = float16(x / s)``. A zero
+    row gets ``s = 0`` and ``q = 0``. The scale is rounded to float32 first
+    and ``q`` computed from that float32 scale, so ``s q`` is exactly what
+    :func:`dequantize_rows` gives back.
+
+    Parameters
+    ----------
+    X : array-like (n, d), finite
+    dtype : {"int8", "float16"}
+
+    Returns
+    -------
+    Q : (n, d) int8 or float16
+    scale : (n,) float32
+
+    Notes
+    -----
+    int8 error bound: ``|x − s q| ≤ s / 2`` entrywise (rounding to nearest),
+    ``s = max|x| / 127``, up to the float32 rounding of ``s``.
+    """
+    _check_dtype(dtype)
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise DataError(f"X must be 2-d (n, d), got shape {X.shape}")
+    if not (np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)):
+        raise DataError(f"X must be numeric, got dtype {X.dtype}")
+    X = X.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(X)):
+        r, c = np.argwhere(~np.isfinite(X))[0]
+        raise DataError(f"X[{r}, {c}] is {X[r, c]}; only finite arrays can be quantised")
+    peak = np.abs(X).max(axis=1) if X.shape[1] else np.zeros(X.shape[0])   # (n,)
+    levels = _Q_MAX if dtype == "int8" else 1
+    scale = (peak / levels).astype(np.float32)                             # (n,)
+    s64 = scale.astype(np.float64)[:, None]                                # (n, 1)
+    Y = np.divide(X, s64, out=np.zeros_like(X), where=s64 > 0)             # (n, d) in [-L, L]
+    if dtype == "int8":
+        Q = np.clip(np.rint(Y), -_Q_MAX, _Q_MAX).astype(np.int8)
+    else:
+        Q = Y.astype(np.float16)
+    return np.ascontiguousarray(Q), scale
+
+
+def dequantize_rows(Q, scale):
+    r"""``X̃ = diag(scale) Q`` as float32, shape of ``Q``."""
+    return np.asarray(Q, dtype=np.float32) * np.asarray(scale, dtype=np.float32)[:, None]
+
+
+def _quantize_columns_dense(W, dtype):
+    """Per-column quantisation of a dense (n, m) matrix: ``(Q (n, m), c (m,))``."""
+    QT, c = quantize_rows(np.asarray(W).T, dtype)                        # (m, n), (m,)
+    return np.ascontiguousarray(QT.T), c
+
+
+def _quantize_columns_csr(W, dtype):
+    """Per-column quantisation of a CSR matrix's stored values: ``(indptr, indices, data, c)``."""
+    _check_dtype(dtype)
+    W = sp.csr_matrix(W, dtype=np.float64)
+    W.sum_duplicates()
+    W.sort_indices()
+    m = W.shape[1]
+    peak = np.zeros(m)
+    np.maximum.at(peak, W.indices, np.abs(W.data))                       # (m,) max_i |W_ij|
+    levels = _Q_MAX if dtype == "int8" else 1
+    c = (peak / levels).astype(np.float32)                               # (m,)
+    c64 = c.astype(np.float64)[W.indices]                                # (nnz,)
+    y = np.divide(W.data, c64, out=np.zeros_like(W.data), where=c64 > 0)
+    if dtype == "int8":
+        data = np.clip(np.rint(y), -_Q_MAX, _Q_MAX).astype(np.int8)
+    else:
+        data = y.astype(np.float16)
+    return W.indptr.copy(), W.indices.copy(), data, c
+
+
+# ------------------------------------------------------------------- scoring
+def int8_dot_scores(Qu, su, Qi, si, backend="numba"):
+    r"""``S[u, j] = float32(Σ_k Qu[u,k] Qi[j,k]) · su[u] · si[j]``: quantised dot products.
+
+    Parameters
+    ----------
+    Qu : (b, d) int8, su : (b,) float32
+    Qi : (n, d) int8, si : (n,) float32
+    backend : {"numba", "numpy"}
+        :func:`minigraphrec.kernels.quantize.int8_dot` (int32 accumulators),
+        or the reference: the integer products in float64 (exact), then the
+        same float32 steps. Identical results.
+
+    Returns
+    -------
+    S : (b, n) float32
+    """
+    check_backend(backend)
+    Qu, su = _check_q(Qu, su, "Qu", "su")
+    Qi, si = _check_q(Qi, si, "Qi", "si")
+    if Qu.shape[1] != Qi.shape[1]:
+        raise DataError(f"Qu has {Qu.shape[1]} columns and Qi has {Qi.shape[1]}; "
+                        "they must share one dimension d")
+    if Qu.shape[1] > _MAX_DOT_LENGTH:
+        raise DataError(f"d = {Qu.shape[1]} is above {_MAX_DOT_LENGTH}: int32 could overflow")
+    if backend == "numba":
+        from .kernels.quantize import int8_dot
+        out = np.empty((Qu.shape[0], Qi.shape[0]), dtype=np.float32)    # (b, n)
+        return int8_dot(Qu, su, Qi, si, out)
+    acc = Qu.astype(np.float64) @ Qi.astype(np.float64).T                # (b, n) exact integers
+    S = acc.astype(np.float32)
+    S *= su[:, None]
+    S *= si[None, :]
+    return S
+
+
+def int8_row_sum_scores(R_b, Q, c, backend="numba"):
+    r"""``S = float32(R_b Q) · c`` (per column) for a binary CSR ``R_b`` and an int8 ``Q``.
+
+    ``S[u, j] = c_j Σ_{i : R_b[u, i] ≠ 0} Q_ij``: each stored entry of
+    ``R_b`` counts as 1, whatever its value.
+
+    Parameters
+    ----------
+    R_b : scipy sparse (b, n_rows)
+    Q : (n_rows, n_cols) int8 ndarray, or a tuple ``(indptr, indices, data)``
+        of a CSR matrix with int8 ``data`` and ``n_cols = len(c)`` columns
+    c : (n_cols,) float32
+    backend : {"numba", "numpy"}
+        :mod:`minigraphrec.kernels.quantize` (int32 sums) or the reference
+        (an exact float64 sparse product). Identical results.
+
+    Returns
+    -------
+    S : (b, n_cols) float32
+    """
+    check_backend(backend)
+    R_b = sp.csr_matrix(R_b)
+    c = np.ascontiguousarray(c, dtype=np.float32)
+    n_cols = c.shape[0]
+    dense = not isinstance(Q, tuple)
+    n_rows = Q.shape[0] if dense else Q[0].shape[0] - 1
+    if R_b.shape[1] != n_rows:
+        raise DataError(f"R_b has {R_b.shape[1]} columns, Q has {n_rows} rows")
+    if dense and (Q.dtype != np.int8 or Q.ndim != 2 or Q.shape[1] != n_cols):
+        raise DataError(f"Q must be a 2-d int8 array with {n_cols} columns, "
+                        f"got {Q.dtype} {Q.shape}")
+    if not dense and Q[2].dtype != np.int8:
+        raise DataError(f"the CSR data of Q must be int8, got {Q[2].dtype}")
+    if R_b.nnz and np.diff(R_b.indptr).max() > (2**31 - 1) // _Q_MAX:
+        raise DataError("a row of R_b has too many entries: int32 sums could overflow")
+    if backend == "numba":
+        from .kernels.quantize import int8_csr_row_sums, int8_row_sums
+        indptr = R_b.indptr.astype(np.int64, copy=False)
+        indices = R_b.indices.astype(np.int64, copy=False)
+        out = np.empty((R_b.shape[0], n_cols), dtype=np.float32)         # (b, n_cols)
+        if dense:
+            return int8_row_sums(indptr, indices, np.ascontiguousarray(Q), c, out)
+        q_indptr, q_indices, q_data = Q
+        return int8_csr_row_sums(indptr, indices, q_indptr.astype(np.int64, copy=False),
+                                 q_indices.astype(np.int64, copy=False), q_data, c, out)
+    ones = sp.csr_matrix((np.ones(R_b.nnz), R_b.indices, R_b.indptr), shape=R_b.shape)
+    if dense:
+        acc = np.asarray(ones @ Q.astype(np.float64))                    # (b, n_cols) exact
+    else:
+        Qm = sp.csr_matrix((Q[2].astype(np.float64), Q[1], Q[0]), shape=(n_rows, n_cols))
+        acc = (ones @ Qm).toarray()                                      # (b, n_cols) exact
+    S = acc.astype(np.float32)
+    S *= c[None, :]
+    return S
+
+
+def _check_q(Q, s, qname, sname):
+    Q = np.asarray(Q)
+    if Q.ndim != 2 or Q.dtype != np.int8:
+        raise DataError(f"{qname} must be a 2-d int8 array, got {Q.dtype} {Q.shape}")
+    s = np.asarray(s)
+    if s.shape != (Q.shape[0],):
+        raise DataError(f"{sname} has shape {s.shape}, expected ({Q.shape[0]},): one scale "
+                        f"per row of {qname}")
+    return np.ascontiguousarray(Q), np.ascontiguousarray(s, dtype=np.float32)
+
+
+# ---------------------------------------------------------------- estimators
+class _Quantized(Recommender):
+    """Shared: the seen-item matrix and ids copied from the source model, checks."""
+
+    _common_attrs = ("n_users_", "n_items_", "R_", "user_ids_", "item_ids_", "source_")
+
+    def _check_params(self):
+        _check_dtype(self.dtype)
+        check_backend(self.backend)
+
+    def _copy_common(self, model):
+        for name in self._common_attrs[:-1]:
+            setattr(self, name, getattr(model, name))
+        self.source_ = type(model).__name__
+
+    def fit(self, train):
+        raise TypeError(f"a {type(self).__name__} is made by mgr.quantize(fitted_model), "
+                        "not fitted: fit the original model, then quantize it")
+
+
+class QuantizedEmbeddings(_Quantized):
+    r"""An embedding model's final embeddings at reduced precision (:mod:`minigraphrec.quantization`).
+
+    Parameters
+    ----------
+    dtype : {"int8", "float16"}
+    scoring : {"dot", "cosine", "euclidean"}, the source model's
+    backend : {"numba", "numpy"}, for int8 scoring
+
+    Attributes
+    ----------
+    user_q_, item_q_ : (n_users, d), (n_items, d) int8 or float16
+        Quantised rows (for ``"cosine"``, of the unit-normalised embeddings).
+    user_scale_, item_scale_ : float32 (n_users,), (n_items,)
+    R_, n_users_, n_items_, user_ids_, item_ids_ : as the source model
+    source_ : str, the source model's class name
+    """
+
+    _state_attrs = _Quantized._common_attrs + ("user_q_", "user_scale_", "item_q_",
+                                               "item_scale_")
+
+    def __init__(self, dtype="int8", scoring="dot", backend="numba"):
+        self.dtype = dtype
+        self.scoring = scoring
+        self.backend = backend
+
+    def _check_params(self):
+        super()._check_params()
+        from .rank import SCORE_KINDS
+        if self.scoring not in SCORE_KINDS:
+            raise DataError(f"scoring must be one of {SCORE_KINDS}, got {self.scoring!r}")
+
+    @classmethod
+    def from_model(cls, model, dtype="int8", backend="numba"):
+        """Quantise a fitted embedding model's ``user_embeddings_`` / ``item_embeddings_``."""
+        q = cls(dtype=dtype, scoring=model.scoring, backend=backend)
+        q._check_params()
+        q._copy_common(model)
+        U, V = model.user_embeddings_, model.item_embeddings_             # (n_u, d), (n_i, d)
+        if q.scoring == "cosine":
+            U, V = _unit_rows(U), _unit_rows(V)
+        q.user_q_, q.user_scale_ = quantize_rows(U, dtype)
+        q.item_q_, q.item_scale_ = quantize_rows(V, dtype)
+        q._restore()
+        return q
+
+    def _restore(self):
+        """Derived arrays: the squared norms of the dequantised rows (euclidean scoring)."""
+        self._check_params()
+        if self.scoring == "euclidean":
+            self._user_sq = _dequantized_sq_norms(self.user_q_, self.user_scale_)  # (n_users,)
+            self._item_sq = _dequantized_sq_norms(self.item_q_, self.item_scale_)  # (n_items,)
+
+    def _score_batch(self, users):
+        r"""Approximate scores of ``users``: (len(users), n_items) float32."""
+        Qu, su = self.user_q_[users], self.user_scale_[users]             # (b, d), (b,)
+        if self.dtype == "int8":
+            D = int8_dot_scores(Qu, su, self.item_q_, self.item_scale_, self.backend)
+        else:
+            D = dequantize_rows(Qu, su) @ dequantize_rows(self.item_q_, self.item_scale_).T
+        if self.scoring == "dot":
+            return D                                                       # (b, n_items)
+        if self.scoring == "cosine":
+            return np.clip(D, -1.0, 1.0, out=D)
+        D2 = self._user_sq[users][:, None] + self._item_sq[None, :] - 2.0 * D
+        np.maximum(D2, 0.0, out=D2)
+        return -np.sqrt(D2, out=D2)
+
+
+def _unit_rows(X):
+    """Rows divided by their Euclidean norms (float64); zero rows stay zero."""
+    X = np.asarray(X, dtype=np.float64)
+    norm = np.sqrt(np.einsum("nd,nd->n", X, X))[:, None]                  # (n, 1)
+    return np.divide(X, norm, out=np.zeros_like(X), where=norm > 0)
+
+
+def _dequantized_sq_norms(Q, scale):
+    """``‖s q‖²`` per row, float32 (computed in float64)."""
+    Qf = np.asarray(Q, dtype=np.float64)
+    return (np.einsum("nd,nd->n", Qf, Qf) * scale.astype(np.float64) ** 2).astype(np.float32)
+
+
+class QuantizedItemItem(_Quantized):
+    r"""ItemKNN's sparse ``W`` or EASE's dense ``B`` at reduced precision, per-column scales.
+
+    ``s_uj = c_j Σ_{i ∈ I_u} q_ij`` (see :mod:`minigraphrec.quantization`).
+
+    Parameters
+    ----------
+    dtype : {"int8", "float16"}
+    backend : {"numba", "numpy"}, for int8 scoring
+
+    Attributes
+    ----------
+    W_q_ : (n_items, n_items) int8 or float16, for a dense source (EASE), else absent
+    W_indptr_, W_indices_, W_data_ : the CSR arrays of a sparse source (ItemKNN)
+        (``W_data_`` int8 or float16)
+    col_scale_ : float32 (n_items,), ``c``
+    R_, n_users_, n_items_, user_ids_, item_ids_, source_ : as the source model
+    """
+
+    _state_attrs = _Quantized._common_attrs + ("W_q_", "W_indptr_", "W_indices_", "W_data_",
+                                               "col_scale_")
+
+    def __init__(self, dtype="int8", backend="numba"):
+        self.dtype = dtype
+        self.backend = backend
+
+    @classmethod
+    def from_matrix(cls, model, W, dtype="int8", backend="numba"):
+        """Quantise ``W`` (n_items, n_items), dense or sparse, of the fitted ``model``."""
+        q = cls(dtype=dtype, backend=backend)
+        q._check_params()
+        q._copy_common(model)
+        if sp.issparse(W):
+            q.W_indptr_, q.W_indices_, q.W_data_, q.col_scale_ = _quantize_columns_csr(W, dtype)
+        else:
+            q.W_q_, q.col_scale_ = _quantize_columns_dense(W, dtype)
+        q._restore()
+        return q
+
+    def _restore(self):
+        """Derived: int64 copies of the CSR index arrays for the kernel."""
+        self._check_params()
+        self._sparse = hasattr(self, "W_data_")
+        if self._sparse:
+            self._indptr64 = self.W_indptr_.astype(np.int64)
+            self._indices64 = self.W_indices_.astype(np.int64)
+
+    def _score_batch(self, users):
+        r"""Approximate ``R[users] W``: (len(users), n_items) float32."""
+        R_b = self.R_[users]                                               # (b, n_items) binary
+        c = self.col_scale_
+        if self.dtype == "int8":
+            Q = (self._indptr64, self._indices64, self.W_data_) if self._sparse else self.W_q_
+            return int8_row_sum_scores(R_b, Q, c, self.backend)
+        ones = sp.csr_matrix((np.ones(R_b.nnz, dtype=np.float32), R_b.indices, R_b.indptr),
+                             shape=R_b.shape)
+        if self._sparse:
+            W = sp.csr_matrix((self.W_data_.astype(np.float32), self.W_indices_, self.W_indptr_),
+                              shape=(self.n_items_, self.n_items_))
+            S = (ones @ W).toarray()                                       # (b, n_items)
+        else:
+            rows = np.unique(R_b.indices)                                  # the items needed
+            S = np.asarray(ones[:, rows] @ self.W_q_[rows].astype(np.float32))
+        S = S.astype(np.float32, copy=False)
+        S *= c[None, :]
+        return S
+
+
+class QuantizedGFCF(_Quantized):
+    r"""GF-CF with its singular vectors at reduced precision; the linear term exact.
+
+    .. math::
+        s_u = r_u \tilde R^\top \tilde R + \alpha\, x_u \cdot (d_j^{1/2} V_j)_j,
+        \qquad x_u = \sum_{i \in I_u} d_i^{-1/2} V_i,\quad V \approx \mathrm{diag}(s) Q.
+
+    ``x_u`` (k,) is computed in float from the quantised ``V``, then
+    quantised per row itself for the int8 dot kernel (item scales
+    ``s_j d_j^{1/2}``, user scales ``α s(x_u)``).
+
+    Parameters
+    ----------
+    dtype : {"int8", "float16"}
+    backend : {"numba", "numpy"}, for int8 scoring
+
+    Attributes
+    ----------
+    linear_ : GFCF with ``alpha=0``, the exact linear filter (shares ``R̃``)
+    alpha_ : float, the source's ``alpha``
+    V_q_ : (n_items, k) int8 or float16, V_scale_ : (n_items,) float32
+    d_items_ : float64 (n_items,)
+    """
+
+    _state_attrs = _Quantized._common_attrs + ("linear_", "alpha_", "V_q_", "V_scale_",
+                                               "d_items_")
+
+    def __init__(self, dtype="int8", backend="numba"):
+        self.dtype = dtype
+        self.backend = backend
+
+    @classmethod
+    def from_model(cls, model, dtype="int8", backend="numba"):
+        from .models.gfcf import GFCF
+        q = cls(dtype=dtype, backend=backend)
+        q._check_params()
+        q._copy_common(model)
+        linear = GFCF(alpha=0.0, n_factors=model.n_factors, dtype=model.dtype,
+                      backend=model.backend)
+        for name in ("n_users_", "n_items_", "R_", "user_ids_", "item_ids_", "R_tilde_",
+                     "d_users_", "d_items_"):
+            setattr(linear, name, getattr(model, name))
+        linear.singular_values_ = np.empty(0)
+        linear.V_ = np.empty((model.n_items_, 0))
+        linear._restore()
+        q.linear_ = linear
+        q.alpha_ = float(model.alpha)
+        q.d_items_ = model.d_items_
+        q.V_q_, q.V_scale_ = quantize_rows(model.V_, dtype)               # (n_items, k), (n_items,)
+        q._restore()
+        return q
+
+    def _restore(self):
+        self._check_params()
+        from .models.gfcf import _inv_sqrt
+        d = np.asarray(self.d_items_, dtype=np.float64)
+        s = self.V_scale_.astype(np.float64)
+        self._in_weight = _inv_sqrt(d) * s                                  # (n_items,) d^-1/2 s_i
+        self._out_scale = (np.sqrt(d) * s).astype(np.float32)               # (n_items,) d^1/2 s_j
+
+    def _score_batch(self, users):
+        r"""Exact linear term plus the quantised ideal term: (len(users), n_items) float32."""
+        S = np.asarray(self.linear_._score_batch(users), dtype=np.float32)  # (b, n_items)
+        if self.alpha_ == 0 or self.V_q_.shape[1] == 0:
+            return S
+        R_b = self.R_[users]                                                 # (b, n_items)
+        W_b = sp.csr_matrix((self._in_weight[R_b.indices], R_b.indices, R_b.indptr),
+                            shape=R_b.shape)                                 # r_u d^-1/2 s
+        X = np.asarray(W_b @ self.V_q_.astype(np.float32))                   # (b, k) x_u
+        if self.dtype == "int8":
+            Qx, sx = quantize_rows(X, "int8")                                # (b, k), (b,)
+            sx = (sx * np.float32(self.alpha_)).astype(np.float32)
+            S += int8_dot_scores(Qx, sx, self.V_q_, self._out_scale, self.backend)
+        else:
+            V_out = self.V_q_.astype(np.float32) * self._out_scale[:, None]  # (n_items, k)
+            S += np.float32(self.alpha_) * (X.astype(np.float32) @ V_out.T)
+        return S
+
+
+# ---------------------------------------------------------------- the entry
+def quantize(model, dtype="int8", backend="numba"):
+    r"""A fitted recommender that scores like ``model`` from reduced-precision arrays.
+
+    Symmetric per-row scale ``s = max|x| / 127``, ``q = round(x / s)``;
+    scores ``≈ s_u s_i Σ_k q_uk q_ik`` with the sum exact in int32 (see the
+    module docstring for what each model stores and how it scores).
+
+    Parameters
+    ----------
+    model : fitted MF, LightGCN, GCN, NGCF, GAT, ItemKNN, EASE or GFCF
+    dtype : {"int8", "float16"}
+    backend : {"numba", "numpy"}
+        For int8 scoring: the numba kernels or their NumPy references
+        (identical results).
+
+    Returns
+    -------
+    QuantizedEmbeddings, QuantizedItemItem or QuantizedGFCF
+        A fitted :class:`~minigraphrec.models.base.Recommender`:
+        ``score``, ``recommend``, ``mgr.evaluate``, ``save`` and
+        ``mgr.load`` work on it; ``recommend`` excludes the source's seen
+        items. ``model`` is not changed.
+
+    Raises
+    ------
+    DataError
+        An unsupported model, ``dtype`` or ``backend``.
+    RuntimeError
+        ``model`` is not fitted.
+    """
+    from .models.ease import EASE
+    from .models.embedding_base import EmbeddingRecommender
+    from .models.gfcf import GFCF
+    from .models.knn import ItemKNN
+
+    _check_dtype(dtype)
+    check_backend(backend)
+    if not isinstance(model, Recommender):
+        raise DataError(f"model must be a fitted Recommender, got {type(model).__name__}")
+    if isinstance(model, _Quantized):
+        raise DataError(f"model is already a {type(model).__name__}; quantize the original")
+    supported = (EmbeddingRecommender, ItemKNN, EASE, GFCF)
+    if not isinstance(model, supported):
+        raise DataError(f"quantize supports MF, LightGCN, GCN, NGCF, GAT (final embeddings), "
+                        f"ItemKNN, EASE (item-item matrix) and GFCF; got "
+                        f"{type(model).__name__}")
+    model._check_fitted()
+    if isinstance(model, EmbeddingRecommender):
+        if not hasattr(model, "user_embeddings_"):
+            raise RuntimeError(f"this {type(model).__name__} has no final embeddings; "
+                               "call fit(train) first")
+        return QuantizedEmbeddings.from_model(model, dtype, backend)
+    if isinstance(model, ItemKNN):
+        return QuantizedItemItem.from_matrix(model, model.similarity_, dtype, backend)
+    if isinstance(model, EASE):
+        return QuantizedItemItem.from_matrix(model, model.B_, dtype, backend)
+    return QuantizedGFCF.from_model(model, dtype, backend)
+
+
+def _nbytes(x):
+    if x is None:
+        return 0
+    if sp.issparse(x):
+        return x.data.nbytes + x.indices.nbytes + x.indptr.nbytes
+    return np.asarray(x).nbytes
+
+
+def scoring_nbytes(model):
+    r"""Bytes of the arrays ``model.score`` reads, the seen-item matrix ``R_`` left out.
+
+    * embedding models: ``user_embeddings_`` + ``item_embeddings_``;
+    * ItemKNN: ``similarity_`` (data, indices, indptr); EASE: ``B_``;
+    * GFCF: ``R̃`` and its transpose, the sparse item filter when it has
+      one, and the two float arrays of the ideal term (``D^{-1/2} V`` and
+      ``Vᵀ D^{1/2}``);
+    * the quantised models: their quantised arrays and scales, plus what
+      they keep exact (GF-CF's linear term).
+    """
+    from .models.ease import EASE
+    from .models.embedding_base import EmbeddingRecommender
+    from .models.gfcf import GFCF
+    from .models.knn import ItemKNN
+
+    model._check_fitted()
+    if isinstance(model, QuantizedEmbeddings):
+        return sum(_nbytes(getattr(model, a)) for a in ("user_q_", "user_scale_", "item_q_",
+                                                         "item_scale_"))
+    if isinstance(model, QuantizedItemItem):
+        return sum(_nbytes(getattr(model, a, None)) for a in ("W_q_", "W_indptr_",
+                                                              "W_indices_", "W_data_",
+                                                              "col_scale_"))
+    if isinstance(model, QuantizedGFCF):
+        return scoring_nbytes(model.linear_) + _nbytes(model.V_q_) + _nbytes(model.V_scale_) \
+            + _nbytes(model.d_items_)
+    if isinstance(model, EmbeddingRecommender):
+        return _nbytes(model.user_embeddings_) + _nbytes(model.item_embeddings_)
+    if isinstance(model, ItemKNN):
+        return _nbytes(model.similarity_)
+    if isinstance(model, EASE):
+        return _nbytes(model.B_)
+    if isinstance(model, GFCF):
+        n = _nbytes(model.R_tilde_) + _nbytes(model._R_tilde_T) + _nbytes(model._item_filter)
+        if model.alpha > 0:
+            n += _nbytes(model._V_in) + _nbytes(model._V_out)
+        return n
+    raise DataError(f"scoring_nbytes does not know {type(model).__name__}")

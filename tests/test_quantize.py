@@ -1,0 +1,252 @@
+"""Quantisation: per-row int8/float16 storage, the int8 kernels against their references, the
+quantised recommenders (close to the float models), save/load and errors."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import minigraphrec as mgr
+from minigraphrec.datasets import synthetic
+from minigraphrec.errors import DataError
+from minigraphrec.quantization import (QuantizedEmbeddings, QuantizedGFCF, QuantizedItemItem,
+                                   dequantize_rows, int8_dot_scores, int8_row_sum_scores,
+                                   quantize, quantize_rows, scoring_nbytes)
+
+
+@pytest.fixture(scope="module")
+def split():
+    from minigraphrec.split import random_split
+    data = synthetic(n_users=120, n_items=150, mean_interactions=14, random_state=3)
+    return random_split(data, test_size=0.2, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def train(split):
+    return split[0]
+
+
+# ------------------------------------------------------------ row quantisation
+def test_quantize_rows_by_hand():
+    X = np.array([[1.27, -0.635, 0.0], [0.0, 0.0, 0.0], [-2.0, 1.0, 0.5]])
+    Q, s = quantize_rows(X, "int8")
+    assert Q.dtype == np.int8 and s.dtype == np.float32
+    # s = float32(0.01) is a hair below 0.01, so -0.635 / s is a hair beyond -63.5: -64
+    assert Q[0].tolist() == [127, -64, 0]
+    assert Q[1].tolist() == [0, 0, 0] and s[1] == 0                           # zero row
+    assert Q[2].tolist() == [-127, 64, 32] and np.isclose(s[2], 2.0 / 127)
+    assert np.isclose(s[0], 0.01)
+
+
+def test_quantize_rows_error_bound_and_range():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 16)) * rng.uniform(1e-3, 1e3, (200, 1))
+    Q, s = quantize_rows(X, "int8")
+    assert np.abs(Q.astype(int)).max(axis=1).min() == 127                   # the peak hits ±127
+    err = np.abs(X - dequantize_rows(Q, s).astype(np.float64))
+    assert np.all(err <= 0.5 * s[:, None] * (1 + 1e-6) + 1e-12 * np.abs(X))
+    Q16, s16 = quantize_rows(X, "float16")
+    assert Q16.dtype == np.float16 and np.abs(Q16).max() == 1.0
+    rel = np.abs(X - dequantize_rows(Q16, s16)) / s16[:, None]
+    assert rel.max() < 2 ** -10                                              # half precision
+
+
+def test_quantize_rows_rejects_bad_input():
+    with pytest.raises(DataError, match="dtype"):
+        quantize_rows(np.ones((2, 2)), "int4")
+    with pytest.raises(DataError, match="finite"):
+        quantize_rows(np.array([[1.0, np.nan]]))
+    with pytest.raises(DataError, match="2-d"):
+        quantize_rows(np.ones(3))
+
+
+# -------------------------------------------------------------------- kernels
+@pytest.mark.parametrize("b", [1, 4, 7, 9])
+def test_int8_dot_kernel_equals_reference_exactly(b):
+    rng = np.random.default_rng(b)
+    Qu = rng.integers(-127, 128, (b, 37)).astype(np.int8)
+    Qi = rng.integers(-127, 128, (53, 37)).astype(np.int8)
+    su = rng.uniform(0.01, 2.0, b).astype(np.float32)
+    si = rng.uniform(0.01, 2.0, 53).astype(np.float32)
+    fast = int8_dot_scores(Qu, su, Qi, si, backend="numba")
+    ref = int8_dot_scores(Qu, su, Qi, si, backend="numpy")
+    np.testing.assert_array_equal(fast, ref)
+    # and both are the int32 sum scaled: the integer product in int32 NumPy arithmetic
+    acc = Qu.astype(np.int32) @ Qi.astype(np.int32).T
+    expect = (acc.astype(np.float32) * su[:, None]) * si[None, :]
+    np.testing.assert_array_equal(fast, expect)
+    ones = int8_dot_scores(Qu, np.ones(b, np.float32), Qi, np.ones(53, np.float32))
+    np.testing.assert_array_equal(ones, acc.astype(np.float32))
+
+
+def test_int8_dot_extreme_values_do_not_overflow():
+    Qu = np.full((5, 1000), -127, dtype=np.int8)
+    Qi = np.full((3, 1000), -127, dtype=np.int8)
+    S = int8_dot_scores(Qu, np.ones(5, np.float32), Qi, np.ones(3, np.float32))
+    assert np.all(S == 127 * 127 * 1000)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_int8_row_sum_kernels_equal_reference_exactly(sparse):
+    rng = np.random.default_rng(1)
+    R_b = sp.random(9, 30, density=0.3, random_state=2, format="csr")
+    R_b.data[:] = rng.uniform(0.5, 3.0, R_b.nnz)        # values are ignored: taken as 1
+    W = rng.integers(-127, 128, (30, 25)).astype(np.int8)
+    c = rng.uniform(0.01, 1.0, 25).astype(np.float32)
+    if sparse:
+        W[rng.random(W.shape) < 0.7] = 0
+        Wc = sp.csr_matrix(W)
+        Q = (Wc.indptr, Wc.indices, Wc.data.astype(np.int8))
+    else:
+        Q = W
+    fast = int8_row_sum_scores(R_b, Q, c, backend="numba")
+    ref = int8_row_sum_scores(R_b, Q, c, backend="numpy")
+    np.testing.assert_array_equal(fast, ref)
+    binary = (R_b != 0).astype(np.int32)
+    expect = np.asarray(binary @ W.astype(np.int32)).astype(np.float32) * c[None, :]
+    np.testing.assert_array_equal(fast, expect)
+
+
+def test_kernel_wrappers_reject_bad_input():
+    Q = np.zeros((2, 3), np.int8)
+    with pytest.raises(DataError, match="int8"):
+        int8_dot_scores(Q.astype(np.int16), np.ones(2), Q, np.ones(2))
+    with pytest.raises(DataError, match="one scale"):
+        int8_dot_scores(Q, np.ones(3), Q, np.ones(2))
+    with pytest.raises(DataError, match="dimension"):
+        int8_dot_scores(Q, np.ones(2), np.zeros((2, 4), np.int8), np.ones(2))
+    with pytest.raises(DataError, match="backend"):
+        int8_dot_scores(Q, np.ones(2), Q, np.ones(2), backend="cuda")
+    with pytest.raises(DataError, match="rows"):
+        int8_row_sum_scores(sp.csr_matrix((1, 5)), Q, np.ones(3, np.float32))
+
+
+# -------------------------------------------------------- quantised models
+def _top_overlap(a, b):
+    """Mean |top-k of a ∩ top-k of b| / k over users."""
+    return np.mean([len(set(x) & set(y)) / len(x) for x, y in zip(a, b)])
+
+
+def _models():
+    return [mgr.LightGCN(dim=16, n_layers=2, epochs=3, random_state=0),
+            mgr.MF(dim=16, epochs=3, random_state=0, scoring="cosine"),
+            mgr.MF(dim=16, epochs=3, random_state=0, scoring="euclidean"),
+            mgr.ItemKNN(k_neighbors=30),
+            mgr.EASE(l2=20.0),
+            mgr.GFCF(n_factors=24)]
+
+
+@pytest.fixture(scope="module")
+def fitted(train):
+    return [m.fit(train) for m in _models()]
+
+
+@pytest.mark.parametrize("dtype", ["int8", "float16"])
+def test_quantized_scores_close_and_top_k_overlap(fitted, dtype):
+    users = np.arange(120)
+    for model in fitted:
+        q = quantize(model, dtype)
+        S, S0 = q.score(users), model.score(users)
+        assert S.shape == S0.shape == (120, 150)
+        # error relative to the score range: int8 about half a level (1/254), float16 far less
+        rel = np.abs(S - S0).max() / np.abs(S0).max()
+        assert rel < (0.02 if dtype == "int8" else 1e-3), (type(model).__name__, rel)
+        items, _ = q.recommend(users, k=10)
+        items0, _ = model.recommend(users, k=10)
+        assert _top_overlap(items, items0) > (0.85 if dtype == "int8" else 0.97), \
+            type(model).__name__
+
+
+def test_int8_top_k_overlap_on_random_embeddings():
+    """Random embeddings (no training): int8 top-20 agrees with float32 on > 90 % of items."""
+    rng = np.random.default_rng(7)
+    model = mgr.MF(dim=32, epochs=0, random_state=0)
+    model.fit(synthetic(n_users=60, n_items=500, mean_interactions=5, random_state=1))
+    model.user_embeddings_ = rng.standard_normal((60, 32)).astype(np.float32)
+    model.item_embeddings_ = rng.standard_normal((500, 32)).astype(np.float32)
+    q = quantize(model, "int8")
+    items, _ = q.recommend(np.arange(60), k=20)
+    items0, _ = model.recommend(np.arange(60), k=20)
+    assert _top_overlap(items, items0) > 0.9
+
+
+@pytest.mark.parametrize("dtype", ["int8", "float16"])
+def test_both_backends_give_identical_models(fitted, dtype):
+    users = np.arange(0, 120, 3)
+    for model in fitted:
+        a = quantize(model, dtype, backend="numba").score(users)
+        b = quantize(model, dtype, backend="numpy").score(users)
+        np.testing.assert_array_equal(a, b)
+
+
+def test_quantized_types_and_memory(fitted, train):
+    kinds = [QuantizedEmbeddings] * 3 + [QuantizedItemItem] * 2 + [QuantizedGFCF]
+    for model, kind in zip(fitted, kinds):
+        q = quantize(model, "int8")
+        assert isinstance(q, kind) and isinstance(q, mgr.Recommender)
+        assert q.source_ == type(model).__name__
+        assert scoring_nbytes(q) < scoring_nbytes(model)
+    lgcn = fitted[0]
+    q = quantize(lgcn, "int8")
+    d = lgcn.item_embeddings_.shape[1]                       # float32: 4d bytes a row -> d + 4
+    assert scoring_nbytes(lgcn) / scoring_nbytes(q) == pytest.approx(4 * d / (d + 4))
+    ease = fitted[4]                                         # float64 B -> int8 + column scales
+    assert scoring_nbytes(ease) / scoring_nbytes(quantize(ease)) > 7.5
+
+
+def test_evaluate_close_to_float(fitted, split):
+    test = split[1]
+    for model in fitted:
+        r0 = mgr.evaluate(model, test, k=10)["recall@10"]
+        r = mgr.evaluate(quantize(model, "int8"), test, k=10)["recall@10"]
+        assert abs(r - r0) < 0.03, (type(model).__name__, r0, r)
+
+
+def test_recommend_excludes_seen_items(fitted, train):
+    R = train.to_csr()
+    for model in fitted:
+        items, _ = quantize(model).recommend(np.arange(120), k=5)
+        for u in range(120):
+            assert not set(items[u]) & set(R.indices[R.indptr[u]:R.indptr[u + 1]])
+
+
+@pytest.mark.parametrize("dtype", ["int8", "float16"])
+def test_save_load_round_trip(fitted, dtype, tmp_path):
+    users = np.arange(120)
+    for k, model in enumerate(fitted):
+        q = quantize(model, dtype)
+        path = tmp_path / f"q{k}.npz"
+        mgr.save(q, path)
+        back = mgr.load(path)
+        assert type(back) is type(q) and back.get_params() == q.get_params()
+        np.testing.assert_array_equal(back.score(users), q.score(users))
+        np.testing.assert_array_equal(back.recommend(users, 7)[0], q.recommend(users, 7)[0])
+
+
+def test_quantize_rejects_bad_input(fitted, train):
+    with pytest.raises(DataError, match="dtype"):
+        quantize(fitted[0], "int4")
+    with pytest.raises(DataError, match="backend"):
+        quantize(fitted[0], backend="gpu")
+    with pytest.raises(DataError, match="supports"):
+        quantize(mgr.Popularity().fit(train))
+    with pytest.raises(DataError, match="supports"):
+        quantize(mgr.UserKNN().fit(train))
+    with pytest.raises(DataError, match="Recommender"):
+        quantize(np.zeros((3, 3)))
+    with pytest.raises(DataError, match="already"):
+        quantize(quantize(fitted[0]))
+    with pytest.raises(RuntimeError, match="not fitted"):
+        quantize(mgr.LightGCN())
+    with pytest.raises(RuntimeError, match="not fitted"):
+        quantize(mgr.EASE())
+    q = quantize(fitted[0])
+    with pytest.raises(ValueError, match="unknown"):
+        q.score([120])
+    with pytest.raises(TypeError, match="quantize"):
+        q.fit(train)
+
+
+def test_source_model_unchanged(fitted):
+    model = fitted[0]
+    before = model.score(np.arange(10)).copy()
+    quantize(model, "int8")
+    np.testing.assert_array_equal(model.score(np.arange(10)), before)
