@@ -100,6 +100,7 @@ mgr_api_modules = [
     "minigraphrec.models", "minigraphrec.train", "minigraphrec.rank", "minigraphrec.metrics",
     "minigraphrec.io", "minigraphrec.sequences", "minigraphrec.plot", "minigraphrec.linalg",
     "minigraphrec.threadpools", "minigraphrec.explain",
+    "minigraphrec.quantization",
 ]
 
 # ---------------------------------------------------------------- HTML
