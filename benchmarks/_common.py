@@ -198,6 +198,13 @@ def write_results(name, rows, columns, out_dir=RESULTS_DIR, notes=""):
     return json_path, md_path
 
 
+def add_lightgcn_data_option(parser):
+    """Add the ``--data DIR`` option that :func:`load_lightgcn_train` reads."""
+    parser.add_argument("--data", type=Path,
+                        help="folder with a LightGCN-format train.txt "
+                             "(e.g. ../shared/data/gowalla)")
+
+
 def load_lightgcn_train(args):
     """``(train Interactions, graph name)``: ``DIR/train.txt`` of ``--data DIR`` (LightGCN
     format, named ``DATA/<folder>``), or with ``--smoke`` a small synthetic graph."""
@@ -208,3 +215,20 @@ def load_lightgcn_train(args):
     if args.data is None:
         sys.exit("give --data DIR (a folder with a LightGCN-format train.txt) or --smoke")
     return load_lightgcn(Path(args.data) / "train.txt"), "DATA/" + Path(args.data).name
+
+
+def save_figure(fig, name, out_dir):
+    """Write ``fig`` as ``<out_dir>/<name>.png`` by :func:`minigraphrec.plot.save_figure`,
+    print ``wrote PATH`` and return the path; ``MINIGRAPHREC_FIGURES`` is restored after."""
+    from minigraphrec import plot
+    before = os.environ.get("MINIGRAPHREC_FIGURES")
+    os.environ["MINIGRAPHREC_FIGURES"] = str(out_dir)
+    try:
+        path = plot.save_figure(fig, name)
+    finally:
+        if before is None:
+            os.environ.pop("MINIGRAPHREC_FIGURES")
+        else:
+            os.environ["MINIGRAPHREC_FIGURES"] = before
+    print("wrote", path)
+    return path

@@ -47,12 +47,11 @@ models) are the real tests.
 from __future__ import annotations
 
 import copy
-import os
 import time
 from pathlib import Path
 
 import numpy as np
-from _common import benchmark_parser, write_results
+from _common import benchmark_parser, save_figure, write_results
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
 KS = (1, 3, 5)
@@ -114,6 +113,16 @@ def rank_of(scores, item, candidates):
     return 1 + int(np.sum(s > scores[item]))
 
 
+def deletion_row(k, arm, item, s0, r0, candidates, afters):
+    """The row of one arm: ``item``'s mean score drop and rank over ``afters``, the score
+    vectors after each deletion (``s0``, ``r0``: its score and rank before)."""
+    drops = [s0 - after[item] for after in afters]
+    ranks = [rank_of(after, item, candidates) for after in afters]
+    return {"k": k, "arm": arm, "drop": float(np.mean(drops)),
+            "rel_drop": float(np.mean(drops) / abs(s0)) if s0 else float("nan"),
+            "rank_before": r0, "rank_after": float(np.mean(ranks))}
+
+
 def measure_history(model, u, i, history, explain_items, rng, draws):
     """Rows of the ``history`` mode for one (user, item) pair."""
     candidates = np.setdiff1d(np.arange(model.n_items_), history)
@@ -124,15 +133,9 @@ def measure_history(model, u, i, history, explain_items, rng, draws):
         arms = {"explained": [explain_items[:k]],
                 "random": [rng.choice(history, size=k, replace=False) for _ in range(draws)]}
         for arm, deletions in arms.items():
-            drops, ranks = [], []
-            for gone in deletions:
-                after = np.asarray(model.score_history(np.setdiff1d(history, gone)),
-                                   dtype=np.float64)
-                drops.append(s0 - after[i])
-                ranks.append(rank_of(after, i, candidates))
-            out.append({"k": k, "arm": arm, "drop": float(np.mean(drops)),
-                        "rel_drop": float(np.mean(drops) / abs(s0)) if s0 else float("nan"),
-                        "rank_before": r0, "rank_after": float(np.mean(ranks))})
+            afters = [np.asarray(model.score_history(np.setdiff1d(history, gone)),
+                                 dtype=np.float64) for gone in deletions]
+            out.append(deletion_row(k, arm, i, s0, r0, candidates, afters))
     return out
 
 
@@ -143,6 +146,17 @@ def measure_forget(model, u, i, history, explain, rng, draws, kind):
     s0, r0 = before[i], rank_of(before, i, candidates)
     if kind == "user":
         pool = model.similarity_[u].indices                      # the user's neighbours
+
+    def score_without(gone):
+        m = copy.deepcopy(model)
+        if kind == "user":
+            m.forget(users=gone)
+            v = u - int(np.sum(gone < u))                        # u renumbered
+        else:
+            m.forget(interactions=np.stack([np.full(len(gone), u), gone], axis=1))
+            v = u
+        return m.score([v])[0].astype(np.float64)
+
     out = []
     for k in KS:
         if kind == "user":
@@ -154,21 +168,8 @@ def measure_forget(model, u, i, history, explain, rng, draws, kind):
             arms = {"explained": [explain[:k]],
                     "random": [rng.choice(history, size=k, replace=False) for _ in range(draws)]}
         for arm, deletions in arms.items():
-            drops, ranks = [], []
-            for gone in deletions:
-                m = copy.deepcopy(model)
-                if kind == "user":
-                    m.forget(users=gone)
-                    v = u - int(np.sum(gone < u))                # u renumbered
-                else:
-                    m.forget(interactions=np.stack([np.full(len(gone), u), gone], axis=1))
-                    v = u
-                after = m.score([v])[0].astype(np.float64)
-                drops.append(s0 - after[i])
-                ranks.append(rank_of(after, i, candidates))
-            out.append({"k": k, "arm": arm, "drop": float(np.mean(drops)),
-                        "rel_drop": float(np.mean(drops) / abs(s0)) if s0 else float("nan"),
-                        "rank_before": r0, "rank_after": float(np.mean(ranks))})
+            afters = [score_without(gone) for gone in deletions]
+            out.append(deletion_row(k, arm, i, s0, r0, candidates, afters))
     return out
 
 
@@ -286,10 +287,7 @@ def plot_rows(rows, out_dir):
     axes[1].legend(fontsize=7, loc="upper left")
     axes[0].set_title("deleting the top-k explanatory sources vs k random ones")
     axes[1].set_title("the item's rank after the deletion (log scale; black: before)")
-    os.environ["MINIGRAPHREC_FIGURES"] = str(out_dir)
-    path = plot.save_figure(fig, "explain_ml100k")
-    print("wrote", path)
-    return path
+    return save_figure(fig, "explain_ml100k", out_dir)
 
 
 def main():

@@ -72,7 +72,8 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import benchmark_parser, first_call_time, load_lightgcn_train, write_results
+from _common import (add_lightgcn_data_option, benchmark_parser, first_call_time,
+                     load_lightgcn_train, write_results)
 
 # the paper's settings
 DIM, N_LAYERS, LR, BATCH_SIZE, REG = 64, 3, 1e-3, 2048, 1e-4
@@ -169,9 +170,7 @@ def summarize(side, times, n_batches, repeat_times=None):
 def main():
     parser = benchmark_parser(__doc__.splitlines()[0])
     parser.set_defaults(repeat=1)
-    parser.add_argument("--data", type=Path,
-                        help="folder with a LightGCN-format train.txt "
-                             "(e.g. ../shared/data/gowalla)")
+    add_lightgcn_data_option(parser)
     parser.add_argument("--max-batches", type=int, default=None,
                         help="time only the first N batches and extrapolate the epoch (flagged)")
     parser.add_argument("--adjacency", default="csr_normalized_int32",

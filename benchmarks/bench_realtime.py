@@ -61,7 +61,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import benchmark_parser, interleaved_times, write_results
+from _common import benchmark_parser, interleaved_times, save_figure, write_results
 
 K = 20
 TARGET = 0.05                        # fold-in Recall@20 within 5 % (relative) of the retrain's
@@ -304,15 +304,7 @@ def plot_steps(steps, out_dir, name, data_name):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=7)
     fig.suptitle(f"{data_name}, temporal split: fold-in by partial_fit vs a full retrain per day")
-    figures = os.environ.get("MINIGRAPHREC_FIGURES")
-    os.environ["MINIGRAPHREC_FIGURES"] = str(out_dir)
-    try:
-        print("wrote", plot.save_figure(fig, name))
-    finally:
-        if figures is None:
-            os.environ.pop("MINIGRAPHREC_FIGURES")
-        else:
-            os.environ["MINIGRAPHREC_FIGURES"] = figures
+    save_figure(fig, name, out_dir)
 
 
 def main():

@@ -39,7 +39,7 @@ import os
 import time
 from pathlib import Path
 
-from _common import benchmark_parser, write_results
+from _common import benchmark_parser, save_figure, write_results
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gowalla"
 K = 20
@@ -196,15 +196,7 @@ def main():
     ax2.set_title(f"LightGCN epoch ({dim} dims, 3 layers, batch {batch_size})")
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
-    figures = os.environ.get("MINIGRAPHREC_FIGURES")
-    os.environ["MINIGRAPHREC_FIGURES"] = str(args.out)
-    try:
-        print("wrote", plot.save_figure(fig, out_name))
-    finally:
-        if figures is None:
-            os.environ.pop("MINIGRAPHREC_FIGURES")
-        else:
-            os.environ["MINIGRAPHREC_FIGURES"] = figures
+    save_figure(fig, out_name, args.out)
 
     notes = (f"Data: {data_name}, {train.n_users} users, {train.n_items} items, {n_pairs} "
              f"training pairs; the test set is the full one for every row. Weights: LightGCN's "

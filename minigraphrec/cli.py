@@ -377,6 +377,16 @@ def _env_threads():
     return int(value)
 
 
+def _add_evaluation_options(p, unknown):
+    """``-k`` and ``--on-unknown``, shared by the subcommands that evaluate; ``unknown``
+    says which test interactions count as unknown."""
+    p.add_argument("-k", type=int, nargs="+", default=[10, 20],
+                   help="cut-offs of the metrics (default 10 20)")
+    p.add_argument("--on-unknown", choices=("error", "drop"), default="error",
+                   help=f"test interactions {unknown}: stop with an error (default) or drop "
+                        "them and say how many")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="minigraphrec",
@@ -428,11 +438,7 @@ def build_parser():
                    help="seeds the split and, where the model has one, its random_state")
     p.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
                    help="any other hyperparameter of the model, repeatable")
-    p.add_argument("-k", type=int, nargs="+", default=[10, 20],
-                   help="cut-offs of the metrics (default 10 20)")
-    p.add_argument("--on-unknown", choices=("error", "drop"), default="error",
-                   help="test interactions whose user or item training never saw: stop with "
-                        "an error (default) or drop them and say how many")
+    _add_evaluation_options(p, unknown="whose user or item training never saw")
     p.add_argument("-o", "--output", help="where to save the fitted model (.npz)")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch lines")
     p.set_defaults(func=cmd_train)
@@ -444,11 +450,7 @@ def build_parser():
     p.add_argument("test", help="test interactions, in a format --format reads")
     p.add_argument("--format", choices=FORMATS, default="auto",
                    help="format of the test file (default: guessed from its path)")
-    p.add_argument("-k", type=int, nargs="+", default=[10, 20],
-                   help="cut-offs of the metrics (default 10 20)")
-    p.add_argument("--on-unknown", choices=("error", "drop"), default="error",
-                   help="test interactions with ids the model does not know: error (default) "
-                        "or drop them and say how many")
+    _add_evaluation_options(p, unknown="with ids the model does not know")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("recommend", help="top-k items for users of a saved model (raw ids)",

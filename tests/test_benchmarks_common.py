@@ -1,4 +1,5 @@
 """Result files name their command without a machine's own paths."""
+import os
 import sys
 from pathlib import Path
 
@@ -30,3 +31,17 @@ def test_data_paths_become_DATA(tmp_path):
 def test_other_arguments_are_kept():
     for arg in ["--smoke", "3", "lightgcn", "no/such/path", "--models=mf"]:
         assert _common.portable_path(arg) == arg
+
+
+def test_save_figure_writes_into_the_folder_and_restores_the_variable(tmp_path, monkeypatch):
+    from minigraphrec import plot
+    monkeypatch.setenv("MINIGRAPHREC_FIGURES", str(tmp_path / "elsewhere"))
+    fig, ax = plot.subplots()
+    ax.plot([0, 1], [1, 0])
+    path = _common.save_figure(fig, "tiny", tmp_path / "out")
+    assert path == tmp_path / "out" / "tiny.png" and path.stat().st_size > 0
+    assert not (tmp_path / "elsewhere").exists()
+    assert os.environ["MINIGRAPHREC_FIGURES"] == str(tmp_path / "elsewhere")
+    monkeypatch.delenv("MINIGRAPHREC_FIGURES")
+    _common.save_figure(plot.subplots()[0], "tiny2", tmp_path / "out")
+    assert "MINIGRAPHREC_FIGURES" not in os.environ

@@ -17,6 +17,14 @@ def write(path, content):
     return path
 
 
+def assert_line_error(load, path, line, message):
+    """``load()`` raises a DataError that names ``path``, 1-based ``line`` and ``message``."""
+    with pytest.raises(DataError) as info:
+        load()
+    assert f"{path}, line {line}: " in str(info.value)
+    assert message in str(info.value)
+
+
 def pairs(data):
     """The interactions as a list of (raw user, raw item) pairs, in order."""
     return [(str(data.user_ids[u]), str(data.item_ids[i]))
@@ -62,10 +70,7 @@ def test_lightgcn_long_zero_padded_id_is_fine(tmp_path):
 ])
 def test_lightgcn_rejects(tmp_path, content, line, message):
     f = write(tmp_path / "bad.txt", content)
-    with pytest.raises(DataError) as info:
-        ds.load_lightgcn(f)
-    assert f"{f}, line {line}: " in str(info.value)
-    assert message in str(info.value)
+    assert_line_error(lambda: ds.load_lightgcn(f), f, line, message)
 
 
 @pytest.mark.parametrize("content, message", [("", "the file is empty"),
@@ -176,10 +181,7 @@ def test_triples_comments_blank_lines_crlf_spacing(tmp_path):
 ])
 def test_triples_rejects(tmp_path, content, line, message):
     f = write(tmp_path / "bad.csv", content)
-    with pytest.raises(DataError) as info:
-        ds.load_triples(f)
-    assert f"{f}, line {line}: " in str(info.value)
-    assert message in str(info.value)
+    assert_line_error(lambda: ds.load_triples(f), f, line, message)
 
 
 @pytest.mark.parametrize("content", ["", "\n\n", "# only a comment\n", "user,item,rating\n",
@@ -327,10 +329,7 @@ def test_recbole_columns_by_name(tmp_path):
 ])
 def test_recbole_rejects(tmp_path, content, line, message):
     f = write(tmp_path / "bad.inter", content)
-    with pytest.raises(DataError) as info:
-        ds.load_recbole(f)
-    assert f"{f}, line {line}: " in str(info.value)
-    assert message in str(info.value)
+    assert_line_error(lambda: ds.load_recbole(f), f, line, message)
 
 
 @pytest.mark.parametrize("content, message", [
@@ -413,10 +412,7 @@ def test_movielens_hand_computed(tmp_path):
 def test_movielens_rejects(tmp_path, file, content, line, message):
     folder = ml_folder(tmp_path / "ml")
     write(folder / file, content)
-    with pytest.raises(DataError) as info:
-        ds.load_movielens_100k(folder)
-    assert f"{folder / file}, line {line}: " in str(info.value)
-    assert message in str(info.value)
+    assert_line_error(lambda: ds.load_movielens_100k(folder), folder / file, line, message)
 
 
 def test_movielens_rejects_empty_and_missing_files(tmp_path):
@@ -709,10 +705,7 @@ def test_load_sessions_cikm_rejects(tmp_path, content, line, message):
         header = ""
     body = content if isinstance(content, bytes) else content.encode()
     f = write(tmp_path / "bad.csv", header.encode() + body)
-    with pytest.raises(DataError) as info:
-        ds.load_sessions(f)
-    assert f"{f}, line {line}: " in str(info.value)
-    assert message in str(info.value)
+    assert_line_error(lambda: ds.load_sessions(f), f, line, message)
 
 
 @pytest.mark.parametrize("fmt, content", [
@@ -746,10 +739,7 @@ def test_load_sessions_triples(tmp_path, content):
 ])
 def test_load_sessions_triples_rejects(tmp_path, content, line, message):
     f = write(tmp_path / "bad.txt", content)
-    with pytest.raises(DataError) as info:
-        ds.load_sessions(f, format="triples")
-    assert f"{f}, line {line}: " in str(info.value)
-    assert message in str(info.value)
+    assert_line_error(lambda: ds.load_sessions(f, format="triples"), f, line, message)
 
 
 def test_load_sessions_bad_options(tmp_path):

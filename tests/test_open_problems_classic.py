@@ -78,6 +78,17 @@ def fitted(name, train=None):
     return MODELS[name]().fit(make_train() if train is None else train)
 
 
+def refitted(name, model, data):
+    """The oracle: model ``name`` fitted afresh on ``data`` (the content model on the training
+    features, the hybrid with ``model``'s learnt weights)."""
+    if name == "content":
+        data.item_features = make_train().item_features
+    if name == "hybrid":
+        return Hybrid([ItemKNN(k_neighbors=4, backend="numpy"), EASE(l2=2.0)],
+                      weights=model.weights_).fit(data)
+    return MODELS[name]().fit(data)
+
+
 def scores(model):
     return np.vstack([model.score([u])[0] for u in range(model.n_users_)])
 
@@ -255,12 +266,7 @@ def test_partial_fit_equals_fit_on_the_union(name):
             model.partial_fit(new)
         new = new.subset(np.array([0, 1]))                      # known items only
         union = union_of(model, new)
-        union.item_features = make_train().item_features
-    if name == "hybrid":
-        ref = Hybrid([ItemKNN(k_neighbors=4, backend="numpy"), EASE(l2=2.0)],
-                     weights=model.weights_).fit(union)
-    else:
-        ref = MODELS[name]().fit(union)
+    ref = refitted(name, model, union)
     assert model.partial_fit(new) is model
     assert model.n_users_ == N_USERS + 1
     assert_same_model(model, ref, name)
@@ -332,13 +338,7 @@ def test_forget_equals_fit_on_what_remains(name):
         model = fitted(name)
         removal = model._removal(**case)
         remaining = model._training_interactions(removal.R, removal.user_ids)
-        if name == "content":
-            remaining.item_features = make_train().item_features
-        if name == "hybrid":
-            ref = Hybrid([ItemKNN(k_neighbors=4, backend="numpy"), EASE(l2=2.0)],
-                         weights=model.weights_).fit(remaining)
-        else:
-            ref = MODELS[name]().fit(remaining)
+        ref = refitted(name, model, remaining)
         assert model.forget(**case) is model
         assert_same_model(model, ref, name)
 

@@ -79,11 +79,8 @@ def load_recbole(path, test_path=None, *, user_field="user_id", item_field="item
         differently). Given, the function returns ``(train, test)``.
     user_field, item_field, rating_field, time_field : str
         Column names, RecBole's defaults (``USER_ID_FIELD`` etc.).
-    on_unknown : {"error", "drop"}
+    on_unknown, encoding
         As in :func:`load_triples`.
-    encoding : str
-        Text encoding, ASCII-compatible (UTF-8, the default; latin-1;
-        cp1252; ...): lines are split at the byte ``\n``.
 
     Returns
     -------
