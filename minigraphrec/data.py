@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from .errors import DataError
 
-__all__ = ["Interactions"]
+__all__ = ["Interactions", "check_interactions"]
 
 
 def _as_1d(name, values, dtype, n):
@@ -269,6 +269,15 @@ class Interactions:
             user_ids=target.user_ids, item_ids=target.item_ids)
         out.n_dropped = int(unknown.sum())
         return out
+
+
+def check_interactions(data, name="train"):
+    """``data`` itself if it is a non-empty Interactions; else TypeError, or DataError if empty."""
+    if not isinstance(data, Interactions):
+        raise TypeError(f"{name} must be an Interactions, got {type(data).__name__}")
+    if len(data) == 0:
+        raise DataError(f"{name} holds no interactions")
+    return data
 
 
 def _key(raw):

@@ -38,7 +38,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from ..data import Interactions, _key
+from ..data import Interactions, _key, check_interactions
 from ..errors import DataError
 from ..io import register_model_base
 from ..io import save as _save
@@ -74,15 +74,6 @@ class Removal(NamedTuple):
     user_ids: np.ndarray         #: (n_users',) their raw ids
     removed_users: np.ndarray    #: old internal ids of the forgotten users
     removed_pairs: np.ndarray    #: (n, 2) old internal (user, item) pairs forgotten one by one
-
-
-def check_interactions(train, name="train"):
-    """Raise a clear error unless ``train`` is a non-empty Interactions."""
-    if not isinstance(train, Interactions):
-        raise TypeError(f"{name} must be an Interactions, got {type(train).__name__}")
-    if len(train) == 0:
-        raise ValueError(f"{name} holds no interactions")
-    return train
 
 
 def plain_ids(ids):
