@@ -8,8 +8,22 @@ the median of ``--repeat`` runs is reported with the ratio numpy / numba.
 The numba backend's first call (compilation, or loading from numba's
 cache, or nothing if already compiled in this process: ``first_call``
 says which) is timed apart. Each row also records whether the two backends
-agree on that workload.
+agree on that workload, the median of the per-round ratios
+(``ratio_per_round``: both sides timed under the same load), and the
+kernel's effective memory bandwidth: the bytes it must read and write (each
+array once; listed in the notes of the results) over its median time,
+beside the machine's streaming bandwidth measured at the start of the same
+run (a STREAM triad ``a = b + s c`` in a parallel numba loop over 128 MB
+float64 arrays, at each thread count, 24 bytes per element).
 
+0. ``spmm`` -- :func:`minigraphrec.ops.spmm` on LightGCN's propagation
+   matrix ``Â = D^{-1/2} A D^{-1/2}`` (float32) times 64 float32 columns,
+   against SciPy's serial ``Â @ X`` and, where torch is installed,
+   ``torch.sparse.mm`` on a CSR tensor built from the same arrays (int32
+   indices) at each thread count (``torch.set_num_threads``), all
+   round-robin. Agreement: numba against SciPy bit for bit; torch's largest
+   relative difference. Target (issue 10 §7): on Gowalla with 2 threads,
+   numba at least 2x SciPy as the median of the per-round ratios.
 1. ``bpr`` -- :func:`minigraphrec.ops.sample_bpr`: one epoch of BPR triples
    (as many as training pairs), RNG draws included (they are the same on
    both backends; only the rank -> item map differs). Same seed -> the two
@@ -40,17 +54,21 @@ agree on that workload.
 Graphs: a seeded synthetic one with Gowalla's shape (30,000 users, 40,000
 items, 810,000 pairs drawn, ~806k after merging repeats; users uniform,
 item popularity Zipf-like, as in ``bench_spmm.py``), and with ``--data
-DIR`` a LightGCN-format ``DIR/train.txt`` too (BPR, top-k with the first
+DIR`` a LightGCN-format ``DIR/train.txt`` too (spmm, BPR, top-k with the first
 512 users' training items excluded, and GAT on that graph). ``--smoke``
-uses tiny sizes and 2 runs.
+uses tiny sizes and 2 runs. Results go to ``results/kernels.{json,md}``, or
+``kernels_<names>`` when ``--kernels`` picks a subset.
 
     python benchmarks/bench_kernels.py                                  # synthetic
     python benchmarks/bench_kernels.py --data ../shared/data/gowalla --threads 1 2
+    /work/venv-torch/bin/python benchmarks/bench_kernels.py --data ../shared/data/gowalla \
+        --threads 1 2 --kernels spmm --repeat 15        # with torch.sparse (any venv with torch)
     python benchmarks/bench_kernels.py --kernels gat --repeat 3         # one kernel
     python benchmarks/bench_kernels.py --smoke --out /tmp/r             # what the tests run
 """
 from __future__ import annotations
 
+import os
 import time
 from functools import partial
 from pathlib import Path
@@ -59,9 +77,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from _common import benchmark_parser, first_call_time, interleaved_times, write_results
-from bench_spmm import synthetic_R
+from bench_spmm import normalized_adjacency, synthetic_R
 
-KERNELS = ("bpr", "adam", "topk", "gat")
+KERNELS = ("spmm", "bpr", "adam", "topk", "gat")
 # full size / --smoke size of each workload
 GRAPH = {"full": (30_000, 40_000, 810_000), "smoke": (300, 400, 3_000)}   # users, items, draws
 ADAM_ROWS = {"full": 70_839, "smoke": 500}
@@ -69,6 +87,10 @@ TOPK = {"full": (512, 40_981), "smoke": (64, 500)}                         # use
 ADAM_DIM, ADAM_STEPS_CHECKED = 64, 5
 TOPK_K, TOPK_SEEN = 20, 27              # k; mean seen items per user (Gowalla: 810,128 / 29,858)
 GAT_D_IN, GAT_HEADS, GAT_D_OUT = 64, 2, 32
+SPMM_DIM = 64
+STREAM_N = {"full": 1 << 24, "smoke": 1 << 18}     # float64 elements per array (128 MB full)
+STREAM_REPEAT = 11
+SPMM_TARGET = 2.0                                   # numba / SciPy on Gowalla, 2 threads
 
 
 # ------------------------------------------------------------------ helpers
@@ -116,20 +138,45 @@ def time_backends(numba, numpy_f, numba_f, threads, repeat):
     return timed
 
 
-def make_rows(base, timed, threads, first, first_kind, agreement):
-    """One row per numba thread count; ``agreement(n_threads) -> (text, dict)``."""
+def make_rows(base, timed, threads, first, first_kind, agreement, n_bytes=None, stream=None):
+    """One row per numba thread count; ``agreement(n_threads) -> (text, dict)``.
+
+    ``timed`` may also hold ``("torch", n)`` entries (torch.sparse at ``n``
+    threads), reported in the row of ``n`` numba threads. ``n_bytes``: the
+    bytes the kernel must read and write (see the module docstring), giving
+    each side's effective bandwidth; ``stream``: ``{n_threads: GB/s}`` of the
+    machine's streaming bandwidth measured in this run, to set it beside.
+    """
     rows = []
     t_np, runs_np = timed["numpy"]
     for n in threads:
         t_nb, runs_nb = timed[n]
         text, extra = agreement(n)
-        rows.append({**base, "threads": n, "numba_s": t_nb, "numpy_s": t_np,
-                     "ratio": t_np / t_nb, "numba_min_s": min(runs_nb),
-                     "numpy_min_s": min(runs_np), "first_call_s": first,
-                     "first_call": first_kind, "agreement": text, **extra})
+        row = {**base, "threads": n, "numba_s": t_nb, "numpy_s": t_np,
+               "ratio": t_np / t_nb,
+               "ratio_per_round": float(np.median(np.array(runs_np) / np.array(runs_nb))),
+               "numba_min_s": min(runs_nb), "numpy_min_s": min(runs_np),
+               "first_call_s": first, "first_call": first_kind, "agreement": text, **extra}
+        if ("torch", n) in timed:
+            t_th, runs_th = timed["torch", n]
+            row.update(torch_s=t_th, torch_ratio=t_np / t_th,
+                       torch_ratio_per_round=float(np.median(np.array(runs_np)
+                                                             / np.array(runs_th))),
+                       numba_vs_torch=t_th / t_nb)
+        if n_bytes is not None:
+            row.update(bytes=int(n_bytes), numba_GBps=n_bytes / t_nb / 1e9,
+                       numpy_GBps=n_bytes / t_np / 1e9)
+            if "torch_s" in row:
+                row["torch_GBps"] = n_bytes / row["torch_s"] / 1e9
+            if stream and n in stream:
+                row.update(stream_GBps=stream[n], numba_of_stream=row["numba_GBps"] / stream[n])
+        rows.append(row)
         first, first_kind = "", ""                         # reported once per workload
+        bw = f", {row['numba_GBps']:.3g} GB/s" if n_bytes is not None else ""
+        th = f", torch {row['torch_s']:.4g} s" if "torch_s" in row else ""
         print(f"  {base['kernel']} [{base['workload']}, {base['dtype']}] threads {n}: numba "
-              f"{t_nb:.4g} s, numpy {t_np:.4g} s, ratio {t_np / t_nb:.3g}; {text}", flush=True)
+              f"{t_nb:.4g} s{bw}, numpy {t_np:.4g} s{th}, ratio {t_np / t_nb:.3g} "
+              f"(per round {row['ratio_per_round']:.3g}); {text}", flush=True)
     return rows
 
 
@@ -147,7 +194,127 @@ def on_threads(numba, n, f):
     return f()
 
 
+# ------------------------------------------------------- streaming bandwidth
+def bench_stream(n, args, numba):
+    """The machine's streaming bandwidth: STREAM-style triad and copy, at each thread count.
+
+    ``a = b + s c`` and ``a = b`` over float64 arrays of ``n`` elements (far
+    larger than any cache), parallel numba loops (compiled here, not cached),
+    round-robin with NumPy's ``np.copyto(a, b)`` (one thread); the median of
+    ``max(repeat, 11)`` runs. Bytes counted as STREAM does: 24 per element
+    for the triad, 16 for the copy (the write-allocate read of ``a`` that
+    most CPUs also make is not counted). Returns ``(rows, {threads: triad GB/s})``.
+    """
+    from numba import njit, prange
+
+    @njit(parallel=True)
+    def triad(a, b, c, s):
+        for i in prange(a.shape[0]):
+            a[i] = b[i] + s * c[i]
+
+    @njit(parallel=True)
+    def copy(a, b):
+        for i in prange(a.shape[0]):
+            a[i] = b[i]
+
+    a, b, c = np.zeros(n), np.ones(n), np.full(n, 2.0)
+    triad(a, b, c, 3.0)                                    # compile, not timed
+    copy(a, b)
+    candidates = {"numpy": lambda: np.copyto(a, b)}
+    for t in args.threads:
+        candidates["triad", t] = partial(_with_threads, numba, t, lambda: triad(a, b, c, 3.0))
+        candidates["copy", t] = partial(_with_threads, numba, t, lambda: copy(a, b))
+    timed = interleaved_times(candidates, max(args.repeat, STREAM_REPEAT))
+    numba.set_num_threads(max(args.threads))
+    t_np, _ = timed["numpy"]
+    rows, stream = [], {}
+    mb = a.nbytes / 1e6
+    for t in args.threads:
+        for what, per in (("triad", 24), ("copy", 16)):
+            sec, runs = timed[what, t]
+            gbps = per * n / sec / 1e9
+            row = {"kernel": f"stream {what} (numba loop)",
+                   "workload": f"float64 arrays of {n} ({mb:.0f} MB each)", "dtype": "float64",
+                   "threads": t, "numba_s": sec, "numba_min_s": min(runs),
+                   "bytes": per * n, "numba_GBps": gbps}
+            if what == "copy":
+                row.update(numpy_s=t_np, numpy_GBps=16 * n / t_np / 1e9, ratio=t_np / sec,
+                           agreement="numpy: np.copyto, 1 thread")
+            else:
+                stream[t] = gbps
+            rows.append(row)
+            print(f"  stream {what} threads {t}: {gbps:.3g} GB/s", flush=True)
+    return rows, stream
+
+
+def _import_torch():
+    """torch, or None when it is not installed (the spmm rows then have no torch columns)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
 # --------------------------------------------------------------- workloads
+def bench_spmm(name, R, args, numba):
+    """LightGCN's propagation product ``Â X``: numba, SciPy and (if installed) torch.sparse."""
+    import minigraphrec.kernels.spmm as kspmm
+    from minigraphrec.ops import spmm
+
+    dtype = np.float32
+    A = normalized_adjacency(sp.csr_matrix(R)).astype(dtype)     # (n, n) CSR
+    n = A.shape[0]
+    X = np.random.default_rng(args.seed).standard_normal((n, SPMM_DIM)).astype(dtype)
+    print(f"spmm [{name}]: {n} nodes, {A.nnz} stored entries, {SPMM_DIM} columns", flush=True)
+    run_nb = partial(spmm, A, X, backend="numba")
+    first, kind = first_numba_call(run_nb, dispatchers(kspmm))
+    ref = A @ X                                              # SciPy, the reference
+    candidates = {"numpy": lambda: A @ X}
+    for t in args.threads:
+        candidates[t] = partial(_with_threads, numba, t, run_nb)
+    torch = None if args.no_torch else _import_torch()
+    torch_diff = None
+    if torch is not None:
+        import warnings
+        with warnings.catch_warnings():           # "CSR support is in beta", "checks disabled"
+            warnings.simplefilter("ignore", UserWarning)
+            A_t = torch.sparse_csr_tensor(torch.from_numpy(A.indptr),
+                                          torch.from_numpy(A.indices),
+                                          torch.from_numpy(A.data), size=A.shape)
+        X_t = torch.from_numpy(X)
+
+        def run_torch(t):
+            torch.set_num_threads(t)
+            return torch.sparse.mm(A_t, X_t)
+
+        torch_diff = rel_diff(run_torch(max(args.threads)).numpy(), ref)   # also warms up
+        for t in args.threads:
+            candidates["torch", t] = partial(run_torch, t)
+    timed = interleaved_times(candidates, args.repeat)
+    numba.set_num_threads(max(args.threads))
+
+    def agree(n_threads):
+        got = on_threads(numba, n_threads, run_nb)
+        same = bool(np.array_equal(got, ref))
+        text = "identical to SciPy" if same else f"max rel diff {rel_diff(got, ref):.2g}"
+        extra = {"identical": same}
+        if torch_diff is not None:
+            text += f"; torch max rel diff {torch_diff:.2g}"
+            extra["torch_max_rel_diff"] = torch_diff
+        return text, extra
+
+    base = {"kernel": "spmm (Â X)", "workload": f"{name}: {n} nodes, {A.nnz} entries, "
+                                              f"{SPMM_DIM} columns", "dtype": np.dtype(dtype).name}
+    n_bytes = A.indptr.nbytes + A.indices.nbytes + A.data.nbytes + 2 * X.nbytes   # A, X; out
+    rows = make_rows(base, timed, args.threads, first, kind, agree, n_bytes, args.stream)
+    for row in rows:
+        if row["threads"] == 2:
+            row["target"] = f">= {SPMM_TARGET:g}x SciPy (median per-round ratio)"
+            row["target_met"] = row["ratio_per_round"] >= SPMM_TARGET
+    return rows
+
+
 def bench_bpr(name, R, args, numba):
     """BPR triples for one epoch; then the rank -> item map alone."""
     import minigraphrec.kernels.sampling as ksampling
@@ -171,7 +338,8 @@ def bench_bpr(name, R, args, numba):
         return ("identical triples" if same else "TRIPLES DIFFER"), {"identical": same}
 
     base = {"kernel": "sample_bpr", "workload": f"{name}: {n} triples", "dtype": "int64"}
-    rows = make_rows(base, timed, args.threads, first, kind, agree)
+    n_bytes = R.indptr.nbytes + R.indices.nbytes + 3 * n * 8     # R read, 3 triples written
+    rows = make_rows(base, timed, args.threads, first, kind, agree, n_bytes, args.stream)
 
     # the kernel alone: the same kind of queries, drawn here
     rng = np.random.default_rng(args.seed)
@@ -197,7 +365,9 @@ def bench_bpr(name, R, args, numba):
 
     base = {"kernel": "nth_absent (rank -> item map only)", "workload": f"{name}: {n} queries",
             "dtype": "int64"}
-    return rows + make_rows(base, timed, args.threads, first, kind, agree_map)
+    n_bytes = indptr.nbytes + indices.nbytes + 3 * n * 8          # R, 2 queries read, 1 written
+    return rows + make_rows(base, timed, args.threads, first, kind, agree_map, n_bytes,
+                            args.stream)
 
 
 def bench_adam(n_rows, args, numba):
@@ -241,7 +411,8 @@ def bench_adam(n_rows, args, numba):
 
     base = {"kernel": "Adam.step", "workload": f"({n_rows}, {ADAM_DIM}) table",
             "dtype": np.dtype(dtype).name}
-    return make_rows(base, timed, args.threads, first, kind, agree)
+    n_bytes = 7 * p0.nbytes                                  # p, g, m, v read; p, m, v written
+    return make_rows(base, timed, args.threads, first, kind, agree, n_bytes, args.stream)
 
 
 def seen_matrix(n_users, n_items, rng):
@@ -277,7 +448,9 @@ def bench_topk(name, n_users, n_items, exclude, args, numba):
 
         base = {"kernel": "top_k", "workload": f"{name}: {n_users} x {n_items}, k {TOPK_K}",
                 "dtype": np.dtype(dtype).name}
-        rows += make_rows(base, timed, args.threads, first, kind, agree)
+        n_bytes = (S.nbytes + exclude.indptr.nbytes + exclude.indices.nbytes    # read
+                   + n_users * TOPK_K * (8 + S.itemsize))                      # written
+        rows += make_rows(base, timed, args.threads, first, kind, agree, n_bytes, args.stream)
     return rows
 
 
@@ -324,7 +497,13 @@ def bench_gat(name, R, args, numba):
             "workload": f"{name}: {n} nodes, {graph.indices.shape[0]} edges, "
                         f"{GAT_HEADS}x{GAT_D_OUT}",
             "dtype": np.dtype(dtype).name, "graph_prep_s": prep}
-    return make_rows(base, timed, args.threads, first, kind, agree)
+    item = np.dtype(dtype).itemsize
+    n_edges = graph.indices.shape[0]
+    n_bytes = (2 * (graph.indptr.nbytes + graph.indices.nbytes)   # the graph, both passes
+               + 2 * n_edges * GAT_HEADS * item                  # attention written, read back
+               + 2 * H.nbytes + dH_out.nbytes                    # H (forward, dW), dH_out
+               + n * GAT_HEADS * GAT_D_OUT * item + H.nbytes)    # H_out, dH written
+    return make_rows(base, timed, args.threads, first, kind, agree, n_bytes, args.stream)
 
 
 # -------------------------------------------------------------------- main
@@ -337,6 +516,8 @@ def main():
     parser.add_argument("--kernels", nargs="+", choices=KERNELS, default=list(KERNELS),
                         help="which kernels (default all)")
     parser.add_argument("--seed", type=int, default=0, help="seed of every draw (default 0)")
+    parser.add_argument("--no-torch", action="store_true",
+                        help="leave torch.sparse out of the spmm rows even if installed")
     args = parser.parse_args()
     if args.smoke:
         args.repeat = 2
@@ -362,6 +543,13 @@ def main():
 
     rows = []
     t_start = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    print("streaming bandwidth", flush=True)
+    stream_rows, args.stream = bench_stream(STREAM_N[size], args, numba)
+    rows += stream_rows
+    if "spmm" in args.kernels:
+        for name, R in graphs:
+            rows += bench_spmm(name, R, args, numba)
     if "bpr" in args.kernels:
         for name, R in graphs:
             rows += bench_bpr(name, R, args, numba)
@@ -384,17 +572,38 @@ def main():
         layer = numba.threading_layer()
     except ValueError:
         layer = None
+    torch = None if args.no_torch or "spmm" not in args.kernels else _import_torch()
+    torch_text = (f"torch {torch.__version__} (torch.sparse.mm on a CSR tensor with SciPy's int32 "
+                  f"indices, torch.set_num_threads = the row's thread count; "
+                  f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')})"
+                  if torch is not None else "torch not installed or --no-torch: no torch columns")
     columns = ["kernel", "workload", "dtype", "threads", "numba_s", "numpy_s", "ratio",
-               "first_call_s", "first_call", "agreement"]
-    notes = (f"Median of {args.repeat} runs, the NumPy reference and each numba thread count "
-             "timed round-robin; ratio = numpy_s / numba_s (above 1: numba faster). "
+               "ratio_per_round", "torch_s", "torch_ratio", "numba_GBps", "numpy_GBps",
+               "torch_GBps", "stream_GBps", "numba_of_stream", "first_call_s", "agreement"]
+    notes = (f"Median of {args.repeat} runs, the NumPy/SciPy reference, each numba thread count "
+             "and (spmm) torch at each thread count timed round-robin; ratio = numpy_s / "
+             "numba_s (above 1: numba faster), ratio_per_round = the median over rounds of that "
+             "ratio within a round (the spmm target is judged on it), torch_ratio = numpy_s / "
+             "torch_s. spmm: numpy_s is SciPy's serial A @ X; " + torch_text + ". "
+             "Bandwidth: *_GBps = the bytes the kernel must read and write, each array once "
+             "(spmm: A's indptr, indices, data, X and the output; sample_bpr: R's indptr and "
+             "indices, 3 int64 per triple written; nth_absent: R, 2 query arrays read, 1 "
+             "written; Adam: p, g, m, v read, p, m, v written; top_k: the scores and the "
+             "exclusion CSR read, k ids and scores per row written; GAT: the graph and the "
+             "per-edge attention twice, H twice, dH_out, H_out and dH), divided by the median "
+             "time; gathers that miss the cache move more than that, so it is a lower bound on "
+             "the traffic. stream_GBps: the STREAM triad measured in this run at the row's "
+             "thread count (24 bytes per element, write-allocate not counted); numba_of_stream "
+             "= numba_GBps / stream_GBps. "
              "first_call_s: the numba backend's first call for that workload and dtype, which "
              "compiles the kernels, loads them from numba's cache, or finds them compiled "
-             "already in this process (first_call says which). sample_bpr includes its RNG "
-             "draws on both sides; the nth_absent row times the rank -> item map alone. "
+             "already in this process (first_call in the JSON says which). sample_bpr includes "
+             "its RNG draws on both sides; the nth_absent row times the rank -> item map alone. "
              "GAT: H @ W and its gradient run in NumPy/BLAS on both sides. "
-             f"Seed {args.seed}; numba threading layer {layer}.")
-    stem = "kernels_smoke" if args.smoke else "kernels"
+             f"Seed {args.seed}; numba threading layer {layer}; 1-min load average "
+             f"{load_before:.2f} at the start, {os.getloadavg()[0]:.2f} at the end.")
+    stem = "kernels" if set(args.kernels) == set(KERNELS) else "kernels_" + "_".join(args.kernels)
+    stem += "_smoke" if args.smoke else ""
     json_path, md_path = write_results(stem, rows, columns, out_dir=args.out, notes=notes)
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
