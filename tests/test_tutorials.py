@@ -452,33 +452,66 @@ def test_12_open_problems(run):
         assert abs(auc[name] - 0.5) < 0.1 and auc["GCN, features"] > auc[name] + 0.1
     S, T = ns["cold_scores"]["GCN, features"], ns["T_cold"]
     assert np.isclose(ns["auc_by_hand"](S, T), auc["GCN, features"], rtol=1e-12, atol=0)
-    # 2. contributions add up to the score
+    # 2. explain: the contributions add up to the score, as computed by hand
+    user = ns["user"]
     for name, model in (("ItemKNN", ns["itemknn"]), ("EASE", ns["ease"])):
         item, e = ns["explanations"][name]
-        assert set(e.sources) == set(model.R_[ns["user"]].indices) and e.exact
+        assert set(e.sources) == set(model.R_[user].indices) and e.exact and e.kind == "item"
         assert np.all(np.diff(e.contributions) <= 0)
-        assert np.isclose(e.contributions.sum(), model.score([ns["user"]])[0, item],
+        assert np.isclose(e.contributions.sum(), model.score([user])[0, item],
                           rtol=1e-12, atol=1e-15)
+        sources, contributions = ns["explain_by_hand"](model, user, item)
+        assert np.array_equal(sources, e.sources)
+        assert np.allclose(contributions, e.contributions, rtol=1e-12, atol=0)
     assert 0.2 < ns["negative_share"] < 0.8 and np.all(ns["S_knn"] >= 0)
-    # 3. fold-in is close to a refit; the Gram / Sherman-Morrison update equals it
+    e_nodes, e_paths = ns["e_nodes"], ns["e_paths"]
+    assert e_nodes.exact and e_nodes.kind == "node" and len(e_paths) > len(e_nodes)
+    assert np.isclose(e_nodes.contributions.sum(), e_nodes.score, rtol=1e-5, atol=0)
+    assert np.isclose(e_paths.contributions.sum(), e_nodes.score, rtol=1e-5, atol=0)
+    assert np.allclose(ns["c_by_hand"][e_nodes.sources], e_nodes.contributions, rtol=1e-12,
+                       atol=1e-15)
+    assert ns["history_in_top"] >= 5
+    assert not ns["gcn_explanation"].exact
+    assert not np.isclose(ns["gcn_explanation"].total, ns["gcn_explanation"].score, rtol=0.05)
+    # 3. score_history (fold-in) is close to a refit; partial_fit and the Sherman-Morrison
+    #    update by hand equal it
     for name, f in ns["fold_in"].items():
         assert f["top_k_overlap"] >= 0.8 and 0 < f["max_relative_gap"] < 0.3
         assert not np.allclose(f["fold"], f["refit"], rtol=1e-6, atol=0)
     G0, P0, history = ns["G_before"], ns["P_before"], ns["history"]
-    for kind, after in (("itemknn", ns["itemknn"]), ("ease", ns["ease"])):
+    for name, after in (("ItemKNN", ns["itemknn"]), ("EASE", ns["ease"])):
         S_after = ns["item_item_matrix"](after)
-        S_updated = ns["partial_fit_by_hand"](kind, G0, P0, history)[2]
-        assert np.allclose(S_updated, S_after, rtol=0, atol=1e-12 * np.abs(S_after).max())
-    # 4. forgetting changes the model, and the downdate equals the refit without the user
+        for S in (ns["update_by_hand"](name, G0, P0, history)[2],
+                  ns["item_item_matrix"](ns["updated"][name])):
+            assert np.allclose(S, S_after, rtol=0, atol=1e-12 * np.abs(S_after).max())
+    realtime = ns["realtime"]        # new items: partial_fit learns them, a refit more
+    assert realtime["before"] < 0.02 < realtime["partial_fit"] - 0.05
+    assert realtime["refit"] > realtime["partial_fit"]
+    # 4. forgetting changes the model, and forget / the downdate equal the refit without
+    #    the user; fine-tuning an MF leaves the forgotten pairs ranked as before, retrain not
     forgotten = ns["forgotten"]
     assert 0 < forgotten["ItemKNN"]["entries_changed"] < forgotten["EASE"]["entries_changed"]
-    # 5. int8 item tables: ~3.6x smaller at d = 32, Recall@20 within 0.01
-    for name, q in ns["quantization"].items():
-        assert q["bytes_float32"] / q["bytes_int8"] == pytest.approx(128 / 36)
-        assert abs(q["recall_int8"] - q["recall_float32"]) < 0.01 and q["top_k_overlap"] > 0.95
+    median = {m: np.median(ns["unlearning"][m]) for m in ("before", "fine_tune", "retrain")}
+    assert median["retrain"] > 2 * max(median["before"], median["fine_tune"])
+    assert median["fine_tune"] < 2 * median["before"]
+    # 5. quantisation: bytes as the formula says, Recall@20 within 0.01, top-20 lists kept
+    for name, rows in ns["quantization"].items():
+        full = rows["full"]["bytes"]
+        if name == "EASE":             # float64 n x n against int8 / float16 n x n + scales
+            n = ns["train"].n_items
+            assert full / rows["int8"]["bytes"] == pytest.approx(8 * n / (n + 4))
+            assert full / rows["float16"]["bytes"] == pytest.approx(8 * n / (2 * n + 4))
+        else:                          # d = 32 float32 rows against d + 4 / 2d + 4 bytes
+            assert full / rows["int8"]["bytes"] == pytest.approx(128 / 36)
+            assert full / rows["float16"]["bytes"] == pytest.approx(128 / 68)
+        for dtype in ("float16", "int8"):
+            assert abs(rows[dtype]["recall"] - rows["full"]["recall"]) < 0.01
+            assert rows[dtype]["top_k_overlap"] > 0.95
+    recall = [ns["sparsify_recall"][n][1] for n in ("all edges", "drop 10%", "drop 25%",
+                                                    "drop 50%")]
+    assert np.all(np.diff(recall) < 0)
     figures_written(figures, "12_cold_start_auc", "12_explanations", "12_fold_in",
-                    "12_quantization")
-
+                    "12_unlearning", "12_quantization")
 
 
 # ---- tutorial 13 ----
