@@ -328,12 +328,10 @@ def _auc_numpy(S, E, T):
     return out
 
 
-#: rows with at most this many test items take the kernel's scan path (one
-#: vectorised pass per test item), the others its merge path
-_AUC_SCAN_MAX = 64
-#: the same switch for ``kernels.eval_rank.rank_rows`` (evaluate), whose
-#: scans count in float lanes and stay faster than merging up to here
-_EVAL_SCAN_MAX = 128
+#: rows with at most this many test items take the AUC kernel's scan path (one
+#: vectorised pass per test item, counting in float lanes), the others its
+#: merge path (a binary search per item); ``auc_rows`` and ``rank_rows`` alike
+_AUC_SCAN_MAX = 128
 #: rows per work item of the evaluation kernel's parallel loop (see _rank_block)
 _EVAL_CHUNK = 16
 
@@ -341,7 +339,7 @@ _EVAL_CHUNK = 16
 def _auc_rows(S, E, T, backend):
     if backend == "numpy":
         return _auc_numpy(S, E, T)
-    from .kernels.topk import auc_rows
+    from .kernels.eval_rank import auc_rows
 
     out = np.empty(S.shape[0], dtype=np.float64)
     auc_rows(S, *csr_arrays(E), *csr_arrays(T), _AUC_SCAN_MAX, out)
@@ -367,8 +365,9 @@ def auc_from_scores(scores, test_rows, exclude=None, backend="numba"):
     exclude : scipy.sparse (n, n_items), optional
         Items out of the ranking (the user's training items).
     backend : {"numba", "numpy"}
-        ``"numba"``: one pass per row with binary searches among the sorted
-        test scores (``kernels.topk.auc_rows``), rows in parallel. ``"numpy"``:
+        ``"numba"``: exact counts per row, by vectorised scans (few test
+        items) or binary searches among the sorted test scores
+        (``kernels.eval_rank.auc_rows``), rows in parallel. ``"numpy"``:
         the reference, a ``scipy.stats.rankdata`` per row. Identical results.
 
     Returns
@@ -430,7 +429,7 @@ def _rank_block(S, K, E, T, with_auc, backend, name="scores"):
         # product just finished, which spin for a while before they sleep
         with parallel_chunksize(_EVAL_CHUNK):
             rank_rows(S, min(K, n_items), *csr_arrays(E), *csr_arrays(T), with_auc,
-                      _EVAL_SCAN_MAX, items, auc, n_nan)
+                      _AUC_SCAN_MAX, items, auc, n_nan)
         if n_nan.any():
             _raise_nan(S, name)
     return items, (auc if with_auc else None)

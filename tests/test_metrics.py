@@ -8,8 +8,7 @@ import scipy.sparse as sp
 
 from minigraphrec.data import Interactions
 from minigraphrec.errors import DataError
-from minigraphrec.kernels.eval_rank import rank_rows
-from minigraphrec.kernels.topk import auc_rows
+from minigraphrec.kernels.eval_rank import auc_rows, rank_rows
 from minigraphrec.metrics import (
     METRICS, auc_from_scores, coverage_at_k, evaluate, hit_matrix, hit_rate_at_k,
     item_self_information, map_at_k, mrr_at_k, ndcg_at_k, novelty_at_k, precision_at_k,
@@ -421,6 +420,28 @@ def test_rank_rows_without_auc_and_nan_counts():
     ok = np.array([0, 1, 2, 4, 5, 7])
     ref_items, _ = _rank_rows_numpy(S[ok], 4, E[ok], T[ok], False)
     np.testing.assert_array_equal(items[ok], ref_items)
+
+
+def test_rank_rows_counts_nan_of_either_sign_in_any_chunk():
+    """NaN with the sign bit clear or set, alone in a chunk of finite scores, is counted."""
+    rng = np.random.default_rng(9)
+    S = rng.standard_normal((6, 1000))                 # 16 chunks of 64 items
+    neg_nan = np.copysign(np.nan, -1.0)
+    S[1, 700] = np.nan
+    S[2, 3] = neg_nan
+    S[3, 999] = neg_nan
+    S[3, 64] = np.nan
+    S[4, :] = -1.0 - rng.random(1000)                  # an all-negative row, then -NaN in it
+    S[4, 130] = neg_nan
+    E = canonical_csr(sp.csr_matrix((6, 1000)), S.shape, "E")
+    for dtype in (np.float32, np.float64):
+        Sd = S.astype(dtype)
+        assert np.signbit(Sd[2, 3]) and np.isnan(Sd[2, 3])
+        items, _, n_nan = _run_rank_rows(Sd, 5, E, E, 10)
+        np.testing.assert_array_equal(n_nan, [0, 1, 1, 2, 1, 0], err_msg=str(dtype))
+        ok = np.array([0, 5])
+        ref_items, _ = _rank_rows_numpy(Sd[ok], 5, E[ok], E[ok], False)
+        np.testing.assert_array_equal(items[ok], ref_items)
 
 
 def test_rank_rows_same_result_on_one_and_two_threads():

@@ -113,6 +113,63 @@ def test_top_k_numba_equals_numpy_on_continuous_scores_float32():
     np.testing.assert_array_equal(fast[1], np.take_along_axis(S, fast[0], 1).astype(np.float64))
 
 
+def _long_rows_case(rng, dtype):
+    """Rows of several 64-item chunks: ties, signed zeros, all-negative rows, ±inf, exclusions."""
+    n_rows, n_items = 12, int(rng.integers(1, 5)) * 64 + int(rng.integers(0, 3)) * 37
+    kind = int(rng.integers(0, 3))
+    if kind == 0:                                                  # continuous
+        S = rng.standard_normal((n_rows, n_items))
+    elif kind == 1:                                                # few values: ties
+        S = rng.integers(-2, 3, size=(n_rows, n_items)).astype(np.float64)
+    else:                                                          # all <= 0, signed zeros
+        S = -rng.integers(0, 3, size=(n_rows, n_items)).astype(np.float64)   # 0, -1, -2
+        zero = S == 0
+        S[zero] = np.where(rng.random(zero.sum()) < 0.5, -0.0, 0.0)
+    S[rng.random(S.shape) < 0.03] = -np.inf
+    S[rng.random(S.shape) < 0.01] = np.inf
+    S[1] = -np.inf                                                 # no candidate at all
+    density = rng.random((n_rows, 1)) ** 2
+    density[0] = 1.0                                               # an all-excluded row
+    E = sp.csr_matrix(rng.random((n_rows, n_items)) < density, dtype=np.float64)
+    return S.astype(dtype), E
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_top_k_numba_equals_numpy_on_long_rows(dtype):
+    """Many chunks: the chunk maxima, the threshold and the second pass keep every tie exact."""
+    rng = np.random.default_rng(10)
+    for trial in range(30):
+        S, E = _long_rows_case(rng, dtype)
+        for k in (1, 7, 20, 200):
+            ref = top_k(S, k, exclude=E, backend="numpy")
+            fast = top_k(S, k, exclude=E, backend="numba")
+            msg = f"trial {trial}, k {k}"
+            np.testing.assert_array_equal(fast[0], ref[0], err_msg=msg)
+            np.testing.assert_array_equal(fast[1], ref[1], err_msg=msg)
+
+
+def test_top_k_signed_zeros_tie_across_chunks():
+    """-0.0 == +0.0: an early -0.0 beats a later +0.0 on the item id, wherever the chunks are."""
+    S = np.full((1, 640), -1.0)
+    S[0, 5] = -0.0                                 # chunk 0
+    S[0, 70] = -0.0                                # chunk 1
+    S[0, 200::64] = 0.0                            # chunks 3..9, one +0.0 each
+    for dtype in (np.float32, np.float64):
+        for backend in BACKENDS:
+            items, scores = top_k(S.astype(dtype), 4, backend=backend)
+            np.testing.assert_array_equal(items, [[5, 70, 200, 264]])
+            np.testing.assert_array_equal(scores, 0.0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_top_k_rejects_nan_with_the_sign_bit_set(backend):
+    S = np.zeros((2, 300))
+    S[1, 250] = np.copysign(np.nan, -1.0)
+    for dtype in (np.float32, np.float64):
+        with pytest.raises(DataError, match=r"scores\[1, 250\] is NaN"):
+            top_k(S.astype(dtype), 2, backend=backend)
+
+
 def test_top_k_exclusion_in_any_sparse_form():
     # unsorted indices, a duplicate and an explicit zero (not excluded)
     S = np.array([[5.0, 4.0, 3.0, 2.0, 1.0]])

@@ -12,14 +12,14 @@ Modules (import them explicitly; importing this package compiles nothing):
 * :mod:`~minigraphrec.kernels.spmm` -- CSR times dense, rows in parallel.
 * :mod:`~minigraphrec.kernels.sampling` -- the r-th item absent from a CSR
   row, for negative sampling.
-* :mod:`~minigraphrec.kernels.topk` -- bounded-heap top-k and per-row AUC.
+* :mod:`~minigraphrec.kernels.topk` -- bounded-heap top-k.
 * :mod:`~minigraphrec.kernels.segment` -- per-row (segment) reductions over
   edges, for graph attention.
 * :mod:`~minigraphrec.kernels.propagate_rows` -- propagation restricted to a
   set of rows.
 * :mod:`~minigraphrec.kernels.adam` -- one fused Adam update, elementwise in parallel.
 * :mod:`~minigraphrec.kernels.eval_rank` -- one pass per score row for evaluation: seen
-  items masked, the top-k heap and the exact AUC counts.
+  items masked, the top-k heap and the exact AUC counts; ``auc_rows``, the per-row AUC.
 * :mod:`~minigraphrec.kernels.csr_topk` -- the k largest stored values of each CSR row
   (kNN similarity pruning).
 * :mod:`~minigraphrec.kernels.dense` -- ``Xᵀ dZ`` over tall arrays, in fixed row blocks.
@@ -27,4 +27,6 @@ Modules (import them explicitly; importing this package compiles nothing):
 * :mod:`~minigraphrec.kernels.gat_rows` -- GAT's logits, softmax, dropout and aggregation
   for the rows a batch needs.
 * :mod:`~minigraphrec.kernels.session` -- the GRU cell's fused elementwise passes (SR-GNN).
+* :mod:`~minigraphrec.kernels.quantize` -- int8 dot products and row sums with int32
+  accumulation (:func:`minigraphrec.quantize`).
 """

@@ -1,13 +1,15 @@
-r"""numba kernels for ranking score rows: bounded-heap top-k and exact per-row AUC.
+r"""numba kernel for ranking score rows: the k best items of each row, seen items excluded.
 
-Raw arrays only, no validation: the wrappers :func:`minigraphrec.rank.top_k`
-and :func:`minigraphrec.metrics.auc_from_scores` check the inputs (no NaN,
-C-contiguous scores, canonical CSR with sorted, duplicate-free int64 indices)
-and hold the readable NumPy references these kernels are tested against.
+Raw arrays only, no validation: the wrapper :func:`minigraphrec.rank.top_k`
+checks the inputs (no NaN, C-contiguous scores, canonical CSR with sorted
+int64 indices) and holds the readable NumPy reference this kernel is tested
+against. The per-row routine ``_top_k_row`` is also the top-k of the
+evaluation kernel (:mod:`minigraphrec.kernels.eval_rank`), which holds the
+per-row AUC.
 
-Both kernels run rows in parallel (``prange``); every row is computed by one
-thread from its own inputs into its own output row, so the result does not
-depend on the number of threads.
+Rows run in parallel (``prange``); every row is computed by one thread from
+its own inputs into its own output row, so the result does not depend on the
+number of threads.
 
 The item order used throughout is "higher score first, then smaller item id":
 item ``a`` is *better* than item ``b`` when ``s_a > s_b`` or
@@ -19,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["top_k_rows", "auc_rows"]
+__all__ = ["top_k_rows"]
 
 
 @njit(cache=True)
@@ -180,138 +182,3 @@ def top_k_rows(S, k_heap, ex_indptr, ex_indices, items_out, scores_out):
         for t in range(n_found, k_out):
             items_out[r, t] = -1
             scores_out[r, t] = -np.inf
-
-
-@njit(cache=True)
-def _count_below(sorted_vals, x):
-    """Number of entries of ``sorted_vals`` strictly below ``x`` (lower bound)."""
-    lo, hi = 0, sorted_vals.shape[0]
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if sorted_vals[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-@njit(cache=True)
-def _count_not_above(sorted_vals, x):
-    """Number of entries of ``sorted_vals`` at or below ``x`` (upper bound)."""
-    lo, hi = 0, sorted_vals.shape[0]
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if sorted_vals[mid] <= x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-@njit(cache=True)
-def _is_in(sorted_idx, start, end, j):
-    """Whether item ``j`` is among ``sorted_idx[start:end]`` (binary search)."""
-    lo, hi = start, end
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if sorted_idx[mid] < j:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo < end and sorted_idx[lo] == j
-
-
-@njit(cache=True)
-def _count_vs(S, r, x):
-    """(#items with S[r, j] < x, #items with S[r, j] == x) over the whole row."""
-    less = 0
-    equal = 0
-    for j in range(S.shape[1]):
-        v = S[r, j]
-        less += v < x
-        equal += v == x
-    return less, equal
-
-
-@njit(parallel=True, cache=True)
-def auc_rows(S, ex_indptr, ex_indices, pos_indptr, pos_indices, scan_max, out):
-    r"""Per row, the exact AUC of the positive items against the negatives.
-
-    Positives of row ``r``: its ``pos`` items that are not excluded (``m`` of
-    them). Negatives: the items neither excluded nor positive (``n_neg``).
-
-    .. math::
-        \mathrm{AUC}_r = \frac{1}{m\, n_\mathrm{neg}} \sum_{t} \sum_{n}
-        \big( [s_t > s_n] + \tfrac12 [s_t = s_n] \big)
-
-    Parameters
-    ----------
-    S : float32 or float64 (n_rows, n_items), C-contiguous, no NaN
-    ex_indptr, ex_indices, pos_indptr, pos_indices : int64
-        CSR rows of excluded and of positive items; indices sorted ascending,
-        duplicate-free within each row, in ``0..n_items-1``.
-    scan_max : int
-        Rows with at most this many positives use the scan method, the
-        others the merge method (below); both give the same counts.
-    out : float64 (n_rows,)
-        ``NaN`` where ``m == 0`` or ``n_neg == 0`` (AUC undefined).
-
-    Notes
-    -----
-    Scan (few positives): for each positive ``t``, count the items of the
-    whole row below and equal to ``s_t`` with one branch-free pass, then
-    subtract the excluded items and the positives (short lists). Cost
-    O(m n_items), vectorised.
-    Merge (many positives): sort the positives' scores once and place each
-    negative among them by two binary searches, O(n_items log m).
-    Twice the double sum is accumulated as an int64, so the count is exact
-    and the only rounding is the final division.
-    """
-    n_rows, n_items = S.shape
-    for r in prange(n_rows):
-        e0 = ex_indptr[r]
-        e1 = ex_indptr[r + 1]
-        q0 = pos_indptr[r]
-        q1 = pos_indptr[r + 1]
-        pos_s = np.empty(q1 - q0, dtype=np.float64)
-        m = 0
-        for q in range(q0, q1):
-            j = pos_indices[q]
-            if not _is_in(ex_indices, e0, e1, j):
-                pos_s[m] = S[r, j]
-                m += 1
-        n_neg = n_items - (e1 - e0) - m
-        if m == 0 or n_neg == 0:
-            out[r] = np.nan
-            continue
-        pos_s = np.sort(pos_s[:m])
-        twice_u = 0                                  # 2 * (wins + ties / 2)
-        if m <= scan_max:
-            for t in range(m):
-                x = pos_s[t]
-                less, equal = _count_vs(S, r, x)     # over all items
-                for e in range(e0, e1):              # minus the excluded ones
-                    v = S[r, ex_indices[e]]
-                    less -= v < x
-                    equal -= v == x
-                for u in range(m):                   # minus the positives
-                    less -= pos_s[u] < x
-                    equal -= pos_s[u] == x
-                twice_u += 2 * less + equal
-        else:
-            e = e0
-            q = q0
-            for j in range(n_items):
-                while e < e1 and ex_indices[e] < j:
-                    e += 1
-                if e < e1 and ex_indices[e] == j:
-                    continue                         # excluded
-                while q < q1 and pos_indices[q] < j:
-                    q += 1
-                if q < q1 and pos_indices[q] == j:
-                    continue                         # a positive
-                s = np.float64(S[r, j])
-                below = _count_below(pos_s, s)       # positives with s_t < s
-                not_above = _count_not_above(pos_s, s)   # positives with s_t <= s
-                twice_u += 2 * (m - not_above) + (not_above - below)
-        out[r] = twice_u / (2.0 * m * n_neg)
