@@ -21,15 +21,19 @@ divided by LightGCN's in the same round (the headline ratio, the one the
 target is checked on; the ratio of the medians is reported too). The first call of each model (numba compilation or
 cache load) is timed apart.
 
-Epoch time: ``loss_and_grad`` plus one ``Adam(backend="numba")`` step per
-batch, the models taking turns by chunks of 10 batches, over the batches of one epoch (as many triples as training pairs,
-in batches of 2048, sampling not timed). With ``--epoch-batches N`` only
-the first N batches are timed and the epoch is *extrapolated* as their
-total × n_batches / N (flagged in the results).
+Epoch time (``--epoch``, written apart to ``gnn_epoch.json``/``.md``):
+``loss_and_grad`` plus one ``Adam(backend="numba")`` step per batch, the
+models taking turns by chunks of 10 batches, over the batches of one epoch
+(as many triples as training pairs, in batches of 2048, sampling not timed),
+from fresh parameters. The result files are rewritten after every round of
+chunks, so an interrupted run leaves the batches it timed. With
+``--epoch-batches N`` (or an interrupted run) only the first N batches are
+timed and the epoch is *extrapolated* as their total × n_batches / N
+(flagged in the results: ``batches_timed``, ``extrapolated``).
 
-    python benchmarks/bench_gnn_batch.py --data ../shared/data/gowalla --repeat 15 \
-        --epoch-batches 40
-    python benchmarks/bench_gnn_batch.py --smoke --out /tmp/r        # what the tests run
+    python benchmarks/bench_gnn_batch.py --data ../shared/data/gowalla --repeat 15
+    python benchmarks/bench_gnn_batch.py --data ../shared/data/gowalla --repeat 0 --epoch
+    python benchmarks/bench_gnn_batch.py --smoke --epoch --out /tmp/r   # what the tests run
 """
 from __future__ import annotations
 
@@ -83,14 +87,20 @@ def main():
     parser.add_argument("--data", type=Path,
                         help="folder with a LightGCN-format train.txt "
                              "(e.g. ../shared/data/gowalla)")
+    parser.add_argument("--epoch", action="store_true",
+                        help="also time one epoch of each model (results: gnn_epoch.json/.md)")
     parser.add_argument("--epoch-batches", type=int, default=None,
-                        help="time only the first N batches of the epoch and extrapolate (flagged)")
+                        help="with --epoch: time only the first N batches and extrapolate "
+                             "(flagged)")
     parser.add_argument("--seed", type=int, default=2020, help="seed of the parameters and triples")
     args = parser.parse_args()
     if args.smoke:
-        args.repeat = 2
+        args.repeat, args.epoch = 2, True          # the epoch path too (the graph is tiny)
+    args.epoch = args.epoch or args.epoch_batches is not None
     if args.epoch_batches is not None and args.epoch_batches < 1:
         parser.error(f"--epoch-batches must be >= 1, got {args.epoch_batches}")
+    if args.repeat < 0 or (args.repeat == 0 and not args.epoch):
+        parser.error("--repeat must be >= 1 (or 0 with --epoch: the epoch alone)")
     load_start = os.getloadavg()
     import numba
 
@@ -109,8 +119,19 @@ def main():
         setup[f"{name}_build_s"] = time.perf_counter() - t0
         setup[f"{name}_first_call_s"] = first_call_time(
             lambda m=models[name]: m.loss_and_grad(batches[0]))
+    describe = (f"{graph}: {R.shape[0]} users, {R.shape[1]} items, {R.nnz} training pairs; "
+                f"batches of {BATCH_SIZE} BPR triples (sample_bpr, seed {args.seed}); float32; "
+                f"numba threads {numba.get_num_threads()}. ")
+    if args.repeat > 0:
+        batch_rounds(args, models, batches, describe, setup, load_start)
+    if args.epoch:
+        del models
+        epoch_run(args, train, batches, describe, load_start)
 
-    # ---- batch time, interleaved rounds on the same batch
+
+def batch_rounds(args, models, batches, describe, setup, load_start):
+    """The four models on the same batch, round after round; writes gnn_batch.json/.md."""
+    n_batches = len(batches)
     times = {name: [] for name in MODELS}
     for r in range(args.repeat):
         batch = batches[1 + r % (n_batches - 1)] if n_batches > 1 else batches[0]
@@ -125,65 +146,73 @@ def main():
     for name in MODELS:
         med = statistics.median(times[name])
         per_round = [t / b for t, b in zip(times[name], times["lightgcn"])]
-        ratio = med / base
         round_ratio = statistics.median(per_round)
         rows.append({"measure": "batch (loss_and_grad)", "model": name,
-                     "median_ms": 1e3 * med, "ratio_vs_lightgcn": ratio,
+                     "median_ms": 1e3 * med, "ratio_vs_lightgcn": med / base,
                      "median_round_ratio": round_ratio,
                      "target_met": "" if name == "lightgcn" else bool(round_ratio <= TARGET),
                      "rounds": args.repeat, "all_ms": [1e3 * t for t in times[name]]})
+    load = os.getloadavg()
+    verdict = "; ".join(f"{r['model']} {r['median_round_ratio']:.2f}x "
+                        f"({'meets' if r['target_met'] else 'misses'} <= {TARGET:g}x)"
+                        for r in rows if r["model"] != "lightgcn")
+    notes = (
+        describe + f"Median of {args.repeat} interleaved rounds (each round: the four models "
+        f"on one batch); median_round_ratio = the median over rounds of the model's time / "
+        f"LightGCN's in the same round (the headline: robust to load changing between "
+        f"rounds), ratio_vs_lightgcn = ratio of the medians. " + _load_note(load_start, load)
+        + f" Target <= {TARGET:g}x LightGCN per batch (median round ratio): {verdict}."
+        f"\n\nSetup: " + ", ".join(f"{k} {v:.3g}" for k, v in setup.items()))
+    columns = ["measure", "model", "median_ms", "ratio_vs_lightgcn", "median_round_ratio",
+               "target_met"]
+    stem = "gnn_batch" + ("_smoke" if args.smoke else "")
+    json_path, md_path = write_results(stem, rows, columns, out_dir=args.out, notes=notes)
+    print(md_path.read_text())
+    print(f"wrote {json_path} and {md_path}")
 
-    # ---- one epoch each (or a prefix, extrapolated), interleaved by chunks of 10 batches
+
+def _load_note(start, end):
+    return (f"Load average (1, 5, 15 min) at the start {start[0]:.2f}, {start[1]:.2f}, "
+            f"{start[2]:.2f}; at the end {end[0]:.2f}, {end[1]:.2f}, {end[2]:.2f} (2-core "
+            f"machine shared with other jobs: absolute times are inflated, ratios are the "
+            f"measure).")
+
+
+def epoch_run(args, train, batches, describe, load_start):
+    """One epoch of each model (or its first --epoch-batches), interleaved by chunks of 10
+    batches; gnn_epoch.json/.md rewritten after every round of chunks."""
     from minigraphrec.optim import Adam
+    n_batches = len(batches)
     timed = batches if args.epoch_batches is None else batches[:args.epoch_batches]
     fresh = {name: make_model(name, train, args.seed) for name in MODELS}   # new parameters
     opts = {name: Adam(lr=m.lr, backend="numba") for name, m in fresh.items()}
     epoch_times = {name: [] for name in MODELS}
+    stem = "gnn_epoch" + ("_smoke" if args.smoke else "")
     for s in range(0, len(timed), 10):
         for name in MODELS:
             epoch_times[name] += time_epoch(fresh[name], opts[name], timed[s:s + 10])
-    for name in MODELS:
-        ts = epoch_times[name]
-        total = sum(ts)
-        rows.append({"measure": "epoch (loss_and_grad + Adam)", "model": name,
-                     "batches_timed": len(ts), "batches_per_epoch": n_batches,
-                     "extrapolated": len(ts) < n_batches,
-                     "s_per_epoch": total * n_batches / len(ts),
-                     "median_ms": 1e3 * statistics.median(ts)})
-        print(f"  epoch {name}: {total:.1f} s for {len(ts)} batches -> "
-              f"{total * n_batches / len(ts):.1f} s/epoch"
-              + (" (extrapolated)" if len(ts) < n_batches else ""), flush=True)
-    epoch_base = next(r for r in rows if r["measure"].startswith("epoch")
-                      and r["model"] == "lightgcn")["s_per_epoch"]
-    for r in rows:
-        if r["measure"].startswith("epoch"):
-            r["ratio_vs_lightgcn"] = r["s_per_epoch"] / epoch_base
-
-    load = os.getloadavg()
-    verdict = "; ".join(f"{r['model']} {r['median_round_ratio']:.2f}x "
-                        f"({'meets' if r['target_met'] else 'misses'} <= {TARGET:g}x)"
-                        for r in rows if r["measure"].startswith("batch")
-                        and r["model"] != "lightgcn")
-    notes = (
-        f"{graph}: {R.shape[0]} users, {R.shape[1]} items, {R.nnz} training pairs; batches of "
-        f"{BATCH_SIZE} BPR triples (sample_bpr, seed {args.seed}); float32; numba threads "
-        f"{numba.get_num_threads()}. Batch rows: median of {args.repeat} interleaved rounds "
-        f"(each round: the four models on one batch); median_round_ratio = the median over "
-        f"rounds of the model's time / LightGCN's in the same round (the headline: robust to "
-        f"load changing between rounds), ratio_vs_lightgcn = ratio of the medians. "
-        f"Epoch rows: loss_and_grad + Adam step per batch, the models taking turns by chunks "
-        f"of 10 batches, over "
-        + (f"the first {len(timed)} of {n_batches} batches, EXTRAPOLATED to the epoch"
-           if len(timed) < n_batches else f"all {n_batches} batches") +
-        f". Load average (1, 5, 15 min) at the start {load_start[0]:.2f}, {load_start[1]:.2f}, "
-        f"{load_start[2]:.2f}; at the end {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} "
-        f"(2-core machine shared with other jobs: absolute times are inflated, ratios are the "
-        f"measure). Target <= {TARGET:g}x LightGCN per batch (median round ratio): {verdict}.\n\nSetup: "
-        + ", ".join(f"{k} {v:.3g}" for k, v in setup.items()))
-    columns = ["measure", "model", "median_ms", "ratio_vs_lightgcn", "median_round_ratio",
-               "target_met", "batches_timed", "batches_per_epoch", "extrapolated", "s_per_epoch"]
-    stem = "gnn_batch" + ("_smoke" if args.smoke else "")
-    json_path, md_path = write_results(stem, rows, columns, out_dir=args.out, notes=notes)
+        rows = []
+        for name in MODELS:
+            ts = epoch_times[name]
+            total = sum(ts)
+            rows.append({"measure": "epoch (loss_and_grad + Adam)", "model": name,
+                         "batches_timed": len(ts), "batches_per_epoch": n_batches,
+                         "extrapolated": len(ts) < n_batches,
+                         "s_per_epoch": total * n_batches / len(ts),
+                         "median_batch_ms": 1e3 * statistics.median(ts)})
+        for r in rows:
+            r["ratio_vs_lightgcn"] = r["s_per_epoch"] / rows[0]["s_per_epoch"]
+        done = len(epoch_times["lightgcn"])
+        notes = (describe + "loss_and_grad + Adam step per batch from fresh parameters, the "
+                 "models taking turns by chunks of 10 batches, over "
+                 + (f"the first {done} of {n_batches} batches, EXTRAPOLATED to the epoch"
+                    if done < n_batches else f"all {n_batches} batches (one full epoch)")
+                 + ". " + _load_note(load_start, os.getloadavg()))
+        columns = ["measure", "model", "s_per_epoch", "ratio_vs_lightgcn", "median_batch_ms",
+                   "batches_timed", "batches_per_epoch", "extrapolated"]
+        json_path, md_path = write_results(stem, rows, columns, out_dir=args.out, notes=notes)
+        print(f"  epoch: {done}/{n_batches} batches timed: " + ", ".join(
+            f"{r['model']} {r['s_per_epoch']:.1f} s/epoch" for r in rows), flush=True)
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
 

@@ -1,9 +1,10 @@
-"""The trainable models: MF, LightGCN (and its batch-restricted propagation), GCN, NGCF.
+"""The trainable models: MF, LightGCN, GCN, NGCF.
 
 Gradients are checked in tests/test_gradients.py (MODEL_CASES); here: the
-forward values against references written out in dense NumPy, the
-batch-restricted LightGCN against the full-graph one and its kernels against
-the SciPy reference, and the estimator contract.
+forward values against references written out in dense NumPy, the row
+kernels of the batch-restricted propagation against the SciPy reference
+(the ops that use them: tests/test_lightgcn_rows.py), and the estimator
+contract.
 """
 import numba
 import numpy as np
@@ -16,8 +17,7 @@ from minigraphrec.data import Interactions
 from minigraphrec.errors import DataError
 from minigraphrec.kernels import propagate_rows as kernels
 from minigraphrec.models import GAT, GCN, MF, NGCF, LightGCN
-from minigraphrec.models import lightgcn as lg
-from minigraphrec.ops.propagate import lightgcn_backward, lightgcn_forward
+from minigraphrec.ops.propagate import lightgcn_forward
 
 
 # ===================================================================== data
@@ -120,72 +120,12 @@ def test_bpr_loss_hand_computed():
                                [sig * (-2.0) + 1.0, -sig * 2 + 0.5, sig * 2 - 0.5], rtol=1e-14)
 
 
-# ============================================== batch-restricted LightGCN
+# ============================================== row kernels of the propagation
 def _random_graph(seed, n_users=40, n_items=50, density=0.08):
     """Â of a random bipartite graph with isolated nodes, and a float64 E0."""
     train = _interactions(n_users, n_items, density, seed)
     model = LightGCN(dim=6, n_layers=3, dtype="float64", random_state=seed).fit(train, epochs=0)
     return model.A_hat_, model.params["E0"]
-
-
-@pytest.mark.parametrize("backend", ["numba", "numpy"])
-@pytest.mark.parametrize("K", [0, 1, 2, 3, 4])
-@pytest.mark.parametrize("n_seeds", [1, 6, 60])
-def test_rows_forward_backward_equal_full_graph(backend, K, n_seeds):
-    A_hat, E0 = _random_graph(K + n_seeds)
-    rng = np.random.default_rng(K)
-    nodes = np.unique(rng.integers(0, A_hat.shape[0], n_seeds))
-    nodes[0] = 0                                                   # an isolated node
-    nodes = np.unique(nodes)
-    # scratch buffers full of NaN: a value read where it was never written shows up
-    workspace = {"ping_pong": [np.full_like(E0, np.nan), np.full_like(E0, np.nan)]}
-    E_rows, cache = lg.lightgcn_rows_forward(A_hat, E0, K, nodes, backend=backend,
-                                             workspace=workspace)
-    E_full, c_full = lightgcn_forward(A_hat, E0, K, A_hat_T=A_hat)
-    np.testing.assert_allclose(E_rows, E_full[nodes], rtol=1e-12, atol=1e-15)
-    dE_rows = rng.standard_normal(E_rows.shape)
-    dE = np.zeros_like(E_full)
-    dE[nodes] = dE_rows
-    dE0 = lg.lightgcn_rows_backward(cache, dE_rows, out=np.full_like(E0, np.nan))
-    np.testing.assert_allclose(dE0, lightgcn_backward(c_full, dE), rtol=1e-12, atol=1e-15)
-
-
-def test_rows_propagation_stops_the_ball_early_and_stays_exact():
-    """A batch whose 1-hop ball holds half the graph: the kernel stops expanding (hops < K-1)."""
-    A_hat, E0 = _random_graph(3, n_users=30, n_items=30, density=0.3)
-    nodes = np.arange(0, 60, 4)
-    level, hops = lg.hop_levels(A_hat, nodes, 2, backend="numba")
-    assert hops < 2
-    E_rows, cache = lg.lightgcn_rows_forward(A_hat, E0, 3, nodes)
-    E_full, c_full = lightgcn_forward(A_hat, E0, 3, A_hat_T=A_hat)
-    np.testing.assert_allclose(E_rows, E_full[nodes], rtol=1e-12, atol=1e-15)
-    dE_rows = np.random.default_rng(0).standard_normal(E_rows.shape)
-    dE = np.zeros_like(E_full)
-    dE[nodes] = dE_rows
-    np.testing.assert_allclose(lg.lightgcn_rows_backward(cache, dE_rows),
-                               lightgcn_backward(c_full, dE), rtol=1e-12, atol=1e-15)
-
-
-def test_hop_levels_kernel_equals_reference():
-    A_hat, _ = _random_graph(5, density=0.05)
-    nodes = np.array([2, 7, 45])
-    for n_hops in range(4):
-        level_ref, hops_ref = lg.hop_levels(A_hat, nodes, n_hops, backend="numpy")
-        level = np.empty(A_hat.shape[0], dtype=np.int32)
-        hops = kernels.hop_levels(A_hat.indptr, A_hat.indices, nodes, n_hops, A_hat.nnz + 1, level)
-        assert hops == hops_ref == n_hops
-        np.testing.assert_array_equal(level, level_ref)
-    # hand case: path 0 - 1 - 2 - 3, node 4 isolated
-    P = sp.csr_matrix(np.diag(np.ones(3), 1) + np.diag(np.ones(3), -1))
-    P.resize(5, 5)
-    P = sp.csr_matrix(P)
-    level = np.empty(5, dtype=np.int32)
-    assert kernels.hop_levels(P.indptr, P.indices, np.array([0]), 2, 7, level) == 2
-    np.testing.assert_array_equal(level, [0, 1, 2, 3, 3])
-    # the wrapper stops once the ball's rows hold half of the 6 stored entries: {0, 1} has 3
-    level, hops = lg.hop_levels(P, np.array([0]), 2)
-    assert hops == 1
-    np.testing.assert_array_equal(level, [0, 1, 3, 3, 3])
 
 
 def _kernel_graph(dtype):
@@ -282,23 +222,6 @@ def test_restricted_training_gives_same_bits_for_any_thread_count():
         np.testing.assert_array_equal(E0, runs[0])
 
 
-def test_rows_wrappers_reject_bad_input():
-    A_hat, E0 = _random_graph(0)
-    with pytest.raises(TypeError, match="A_hat has dtype float64 and E0 float32"):
-        lg.lightgcn_rows_forward(A_hat, E0.astype(np.float32), 2, np.array([1]))
-    with pytest.raises(ValueError, match="distinct and sorted"):
-        lg.lightgcn_rows_forward(A_hat, E0, 2, np.array([3, 1]))
-    with pytest.raises(ValueError, match="node id 999 is out of range"):
-        lg.lightgcn_rows_forward(A_hat, E0, 2, np.array([1, 999]))
-    with pytest.raises(ValueError, match="backend"):
-        lg.lightgcn_rows_forward(A_hat, E0, 2, np.array([1]), backend="cuda")
-    with pytest.raises(ValueError, match="K must be"):
-        lg.lightgcn_rows_forward(A_hat, E0, -1, np.array([1]))
-    _, cache = lg.lightgcn_rows_forward(A_hat, E0, 2, np.array([1, 4]))
-    with pytest.raises(DataError, match=r"dE_rows must have shape \(2, 6\)"):
-        lg.lightgcn_rows_backward(cache, np.zeros((3, 6)))
-
-
 # ======================================================= estimator contract
 @pytest.mark.parametrize("cls, kw", [(MF, {}), (LightGCN, {}), (GCN, {}), (NGCF, {}),
                                      (GCN, {"input": "features"}), (GAT, {}),
@@ -378,8 +301,10 @@ def test_loss_and_grad_rejects_bad_batches():
     model = MF(dim=3).fit(train, epochs=0)
     with pytest.raises(ValueError, match=r"batch.pos holds id 11, out of range 0..10"):
         model.loss_and_grad(PairBatch.make([1], [11], [2]))
-    with pytest.raises(ValueError, match=r"batch.users holds id -1"):
-        model.loss_and_grad(PointBatch.make([-1], [1], [1]))
+    with pytest.raises(ValueError, match=r"batch.users holds id -1"):         # unvalidated
+        model.loss_and_grad(PointBatch(np.array([-1]), np.array([1]), np.array([1.0])))
+    with pytest.raises(DataError, match=r"users\[0\] = -1 is negative"):   # validated
+        PointBatch.make([-1], [1], [1])
     with pytest.raises(TypeError, match="PairBatch"):
         model.loss_and_grad((np.array([1]), np.array([1]), np.array([2])))
     with pytest.raises(ValueError, match="empty"):
@@ -700,3 +625,83 @@ def test_ngcf_kernels_equal_numpy_bitwise(dtype):
     out, ref = E.copy(), E.copy()
     ref[rows] += dSE[:, :d] + dSE[:, d:] * S
     np.testing.assert_array_equal(k.bi_backward_add(dSE, S, rows, out), ref)
+
+
+# ------------------------------------- the PCG64 twin: NumPy's uniforms, read at any row
+def _pcg_words(rng):
+    from minigraphrec.kernels.pcg64 import split128
+    state = rng.bit_generator.state["state"]
+    return np.array([*split128(state["state"]), *split128(state["inc"])], dtype=np.uint64)
+
+
+@pytest.mark.parametrize("seed", [0, [7, 3], 2**70 + 5])
+def test_pcg64_uniform_rows_equal_numpy_bitwise(seed):
+    from minigraphrec.kernels.pcg64 import advance, uniform_rows
+    n, d = 300, 7
+    rng = np.random.default_rng(seed)
+    rng.random(11)                                      # start mid-stream
+    w = _pcg_words(rng)
+    U = rng.random((n, d))                              # the reference: NumPy's own draw
+    pick = np.random.default_rng(1)
+    for rows in (np.arange(n), np.sort(pick.choice(n, 40, replace=False)),
+                 pick.integers(0, n, 50), np.array([n - 1, 0, 0, 5]), np.zeros(0, np.int64)):
+        got = uniform_rows(w[0], w[1], w[2], w[3], rows.astype(np.int64),
+                           np.empty((rows.size, d)))
+        np.testing.assert_array_equal(got, U[rows])
+    # advance(a) then advance(b) is advance(a + b); advancing past the draw is NumPy's state
+    h, lo = advance(w[0], w[1], w[2], w[3], 123)
+    assert advance(h, lo, w[2], w[3], 1000 - 123) == advance(w[0], w[1], w[2], w[3], 1000)
+    assert all(0 <= x < 2**64 for x in advance(h, lo, w[2], w[3], 5))   # unsigned words
+    after = _pcg_words(rng)
+    assert advance(w[0], w[1], w[2], w[3], n * d) == (after[0], after[1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("p", [0.0, 0.3])
+def test_ngcf_leaky_dropout_pcg_equals_the_numpy_draw(dtype, p):
+    from minigraphrec.kernels import ngcf as k
+    rng = np.random.default_rng(3)
+    n, m, d = 500, 120, 6
+    rows = np.sort(rng.choice(n, m, replace=False))
+    Z = rng.standard_normal((m, d)).astype(dtype)
+    gen = np.random.default_rng([4, 2])
+    w = _pcg_words(gen)
+    U = gen.random((n, d))                               # what the NumPy path reads
+    slope, scale = dtype(0.2), dtype(1 / (1 - p))
+    mask, ref_mask = np.full((m, d), -1, dtype), np.full((m, d), -1, dtype)
+    got = k.leaky_dropout_pcg(Z, slope, w, p, scale, rows, mask, np.zeros((n, d), dtype))
+    ref = k.leaky_dropout(Z, slope, U, p, scale, rows, ref_mask, np.zeros((n, d), dtype))
+    np.testing.assert_array_equal(got, ref)
+    np.testing.assert_array_equal(mask, ref_mask)
+    expected = np.where(Z > 0, Z, Z * slope)
+    if p > 0:
+        expected = expected * ((U[rows] >= p).astype(dtype) * scale)
+    np.testing.assert_array_equal(got[rows], expected)
+    old = numba.get_num_threads()
+    try:                                                 # the same bits on one thread
+        numba.set_num_threads(1)
+        one = k.leaky_dropout_pcg(Z, slope, w, p, scale, rows, mask, np.zeros((n, d), dtype))
+    finally:
+        numba.set_num_threads(old)
+    np.testing.assert_array_equal(one, got)
+
+
+def test_rows_product_T_on_with_a_work_array_equals_without():
+    from minigraphrec.ops.propagate import rows_product_T_on, serial_if
+    rng = np.random.default_rng(6)
+    A = sp.random(200, 200, density=0.1, random_state=2, format="csr", dtype=np.float64)
+    A = (A + A.T).tocsr()
+    for rows in (np.arange(5), np.sort(rng.choice(200, 150, replace=False)), np.arange(200)):
+        dY = rng.standard_normal((rows.size, 4))
+        for targets in (np.arange(200), np.arange(0, 200, 3)):
+            plain = rows_product_T_on(A, A, rows, dY, targets, "numba")
+            work = np.full((200, 4), np.nan)
+            np.testing.assert_array_equal(
+                rows_product_T_on(A, A, rows, dY, targets, "numba", work=work), plain)
+            np.testing.assert_allclose(plain, (A[rows].T @ dY)[targets], rtol=1e-12, atol=1e-12)
+    before = numba.get_num_threads()
+    with serial_if(True):
+        assert numba.get_num_threads() == 1
+    with serial_if(False):
+        assert numba.get_num_threads() == before
+    assert numba.get_num_threads() == before

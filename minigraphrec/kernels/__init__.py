@@ -27,6 +27,8 @@ Modules (import them explicitly; importing this package compiles nothing):
 * :mod:`~minigraphrec.kernels.gat_rows` -- GAT's logits, softmax, dropout and aggregation
   for the rows a batch needs.
 * :mod:`~minigraphrec.kernels.session` -- the GRU cell's fused elementwise passes (SR-GNN).
+* :mod:`~minigraphrec.kernels.pcg64` -- NumPy's PCG64 uniforms at any stream position
+  (dropout masks drawn on a batch's rows only, equal to NumPy's full draw).
 * :mod:`~minigraphrec.kernels.quantize` -- int8 dot products and row sums with int32
   accumulation (:func:`minigraphrec.quantize`).
 """

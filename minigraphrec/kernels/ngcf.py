@@ -13,6 +13,9 @@ input by node id:
 * :func:`leaky_dropout`: ``E'[rows] = LeakyReLU(Z) · mask`` written by node
   id, with the message-dropout mask taken from the full graph's uniform
   draws ``U`` (n, d) on the same rows;
+* :func:`leaky_dropout_pcg`: the same, the uniform draws made in the kernel
+  (:mod:`minigraphrec.kernels.pcg64`, NumPy's ``PCG64`` stream read at the
+  rows' positions) instead of read from an ``(n, d)`` array;
 * :func:`leaky_dropout_backward`: ``dZ = LeakyReLU'(Z) · (mask · dE')``;
 * :func:`bi_backward_dS` and :func:`bi_backward_add`: ``dS = dsum + dbi ⊙
   E[rows]`` before the transposed propagation, ``dE[rows] += dsum + dbi ⊙ S``
@@ -26,8 +29,10 @@ from __future__ import annotations
 
 from numba import njit, prange
 
-__all__ = ["bi_inputs", "leaky_dropout", "leaky_dropout_backward", "bi_backward_dS",
-           "bi_backward_add"]
+from .pcg64 import N_BLOCKS, next_double, seek
+
+__all__ = ["bi_inputs", "leaky_dropout", "leaky_dropout_pcg", "leaky_dropout_backward",
+           "bi_backward_dS", "bi_backward_add"]
 
 
 @njit(parallel=True, cache=True)
@@ -70,6 +75,42 @@ def leaky_dropout(Z, slope, U, p, scale, rows, mask, E_out):
                 mask[q, t] = m
                 h = h * m
             E_out[r, t] = h
+    return E_out
+
+
+@njit(parallel=True, cache=True)
+def leaky_dropout_pcg(Z, slope, state, p, scale, rows, mask, E_out):
+    r""":func:`leaky_dropout` with ``U`` drawn here: ``U = rng.random((n, d))`` read on ``rows``.
+
+    ``state`` (4,) uint64: the generator's LCG state and increment as
+    ``(hi, lo)`` words (:func:`minigraphrec.kernels.pcg64.split128` of
+    ``rng.bit_generator.state["state"]``), taken where the ``(n, d)`` draw
+    would start. ``U[r, t]`` is output ``r·d + t`` from there, so the mask
+    equals :func:`leaky_dropout`'s with NumPy's array, bit for bit, and the
+    other rows' draws are skipped (:func:`~minigraphrec.kernels.pcg64.seek`).
+    Rows ascending is fastest (a block steps forward through the stream).
+    The rows are cut into ``N_BLOCKS`` blocks run in parallel; a value
+    depends on its position only, not on the thread count.
+    """
+    m, d = Z.shape
+    zero = Z.dtype.type(0)
+    sh, sl, ih, il = state[0], state[1], state[2], state[3]
+    for b in prange(N_BLOCKS):
+        h, lo, at = sh, sl, 0
+        for q in range(m * b // N_BLOCKS, m * (b + 1) // N_BLOCKS):
+            r = rows[q]
+            if p > 0:
+                h, lo = seek(sh, sl, ih, il, h, lo, at, r * d)
+                at = r * d + d
+            for t in range(d):
+                z = Z[q, t]
+                x = z if z > 0 else z * slope
+                if p > 0:
+                    h, lo, u = next_double(h, lo, ih, il)
+                    keep = scale if u >= p else zero
+                    mask[q, t] = keep
+                    x = x * keep
+                E_out[r, t] = x
     return E_out
 
 
