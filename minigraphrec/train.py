@@ -40,6 +40,18 @@ Failure. A NaN or infinite loss or gradient stops training with
 ``FloatingPointError`` naming the epoch and batch; the failing step is not
 applied, so ``model.params`` hold the values they had before it (the last
 good ones), and ``history_`` the epochs completed.
+
+Resuming. Whatever a later call needs to continue the same run is kept on
+the model, and saved with it (:func:`minigraphrec.io.save`):
+``optimizer_state_``, Adam's moments and step counts
+(:func:`optimizer_state_attr`), ``rng_state_``, the state of the
+Generator's bit generator (:func:`generator_state`), and the epoch count,
+``len(history_)``. ``train_model`` starts from ``optimizer_state_`` when the
+model has one (Adam's ``lr`` is the model's current ``lr``), numbers the
+epochs on from ``history_``, and writes the state back when it returns or
+fails, so that ``fit(train, epochs=2)``, ``save``, ``load`` and
+``fit(train, epochs=3, resume=True)`` give, bit for bit, the parameters,
+history losses and Adam state of ``fit(train, epochs=5)``.
 """
 from __future__ import annotations
 
@@ -52,7 +64,8 @@ from .batch import PairBatch, PointBatch
 from .ops.sampling import sample_bpr, sample_negatives
 from .optim import Adam
 
-__all__ = ["train_model", "bpr_batches", "bce_batches"]
+__all__ = ["train_model", "bpr_batches", "bce_batches", "generator_state", "restore_generator",
+           "optimizer_state_attr", "optimizer_state_from_attr"]
 
 logger = logging.getLogger("minigraphrec")
 
@@ -87,6 +100,71 @@ def bce_batches(R, batch_size, n_negatives, rng):
             for s in range(0, all_users.shape[0], batch_size)]
 
 
+def _plain(value):
+    """A bit generator's state as JSON data: arrays become lists, NumPy integers Python ints."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return {"__array__": value.tolist(), "dtype": value.dtype.str}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def _unplain(value):
+    if isinstance(value, dict):
+        if "__array__" in value:
+            return np.array(value["__array__"], dtype=np.dtype(value["dtype"]))
+        return {k: _unplain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unplain(v) for v in value]
+    return value
+
+
+def generator_state(rng):
+    r"""The state of ``rng``'s bit generator as JSON data (exact: Python ints are unbounded).
+
+    For the default PCG64, ``{"bit_generator": "PCG64", "state": {"state": <128-bit int>,
+    "inc": <int>}, "has_uint32": 0, "uinteger": 0}``; arrays in other bit generators' states
+    (MT19937's key) become ``{"__array__": [...], "dtype": ...}``. No pickle is needed to
+    store it; :func:`restore_generator` inverts it.
+    """
+    return _plain(rng.bit_generator.state)
+
+
+def restore_generator(state):
+    """A new ``numpy.random.Generator`` in the state :func:`generator_state` returned."""
+    from .errors import DataError
+    name = state.get("bit_generator") if isinstance(state, dict) else None
+    bit_generator = getattr(np.random, str(name), None)
+    if not (isinstance(bit_generator, type) and issubclass(bit_generator, np.random.BitGenerator)):
+        raise DataError(f"cannot restore the random generator from its saved state: "
+                        f"{name!r} is not a NumPy bit generator")
+    try:
+        bg = bit_generator()
+        bg.state = _unplain(state)
+    except (KeyError, TypeError, ValueError) as err:
+        raise DataError(f"cannot restore the random generator from its saved state: "
+                        f"{type(err).__name__}: {err}") from None
+    return np.random.Generator(bg)
+
+
+def optimizer_state_attr(state):
+    """An optimiser's ``state_dict()`` as a model attribute: ``"m/E0"`` keys become ``"m:E0"``.
+
+    :func:`minigraphrec.io.save` stores a dict of arrays under ``<attribute>/<key>`` and so
+    refuses keys holding ``/``.
+    """
+    return {key.replace("/", ":", 1): np.array(value, copy=True) for key, value in state.items()}
+
+
+def optimizer_state_from_attr(attr):
+    """Inverse of :func:`optimizer_state_attr`."""
+    return {key.replace(":", "/", 1): value for key, value in attr.items()}
+
+
 def _all_finite(grads):
     """True if no gradient holds NaN or inf (a sum is non-finite iff an entry is, barring overflow)."""
     return all(np.isfinite(np.sum(g)) for g in grads.values())
@@ -106,6 +184,12 @@ def train_model(model, validation=None, epochs=1, callback=None, rng=None):
     Returns
     -------
     model
+
+    Continues a run: Adam starts from ``model.optimizer_state_`` if the model
+    has one, epochs are numbered from ``len(model.history_) + 1``, and with
+    validation an earlier ``best_epoch_`` is the score to beat (the current
+    parameters standing for it). ``model.optimizer_state_`` is written back
+    on return and on failure.
     """
     from .metrics import evaluate
     from .models.embedding_base import parse_metric
@@ -115,57 +199,70 @@ def train_model(model, validation=None, epochs=1, callback=None, rng=None):
     metric_name, metric_k = parse_metric(model.metric)
     wanted = sorted({"recall", "ndcg", "precision", "hit", metric_name})
     optimizer = Adam(lr=model.lr, backend="numba")      # fused; serial for small tables
+    saved = getattr(model, "optimizer_state_", None)
+    if saved:                                           # a resumed run: Adam's moments and t
+        optimizer.load_state_dict(optimizer_state_from_attr(saved))
+        optimizer.lr = float(model.lr)                  # the lr may change between calls
     best_score, best_params, since_best = -np.inf, None, 0
+    first = len(model.history_)                         # epochs already trained
+    if validation is not None and model.best_epoch_ is not None:
+        best_score = next((r.get(model.metric, -np.inf) for r in model.history_
+                           if r["epoch"] == model.best_epoch_), -np.inf)
+        best_params = {k: v.copy() for k, v in model.params.items()}
     R = model.R_
-
-    for epoch in range(1, epochs + 1):
-        start = time.perf_counter()
-        if model.loss == "bpr":
-            batches = bpr_batches(R, model.batch_size, rng)
-        else:
-            batches = bce_batches(R, model.batch_size, model.n_negatives, rng)
-        total = 0.0
-        for b, batch in enumerate(batches, start=1):
-            with np.errstate(over="ignore", invalid="ignore"):    # reported below instead
-                loss, grads = model._loss_and_grad(batch, reuse=True)
-            if not (np.isfinite(loss) and _all_finite(grads)):
-                what = "loss" if not np.isfinite(loss) else "gradient"
-                raise FloatingPointError(
-                    f"{type(model).__name__}: the {what} became non-finite (loss {loss}) at "
-                    f"epoch {epoch}, batch {b} of {len(batches)}; training stopped and the "
-                    f"parameters keep their values from before this step. Try a smaller lr "
-                    f"(now {model.lr}).")
-            optimizer.step(model.params, grads)
-            model.step_ += 1
-            total += loss
-        record = {"epoch": epoch, "loss": total / len(batches),
-                  "time": time.perf_counter() - start}
-
-        if validation is not None:
-            t0 = time.perf_counter()
-            model._refresh_embeddings()
-            scores = evaluate(model, validation, k=metric_k, metrics=wanted)
-            record.update({k: v for k, v in scores.items() if k != "n_users"})
-            record["eval_time"] = time.perf_counter() - t0
-            score = record[model.metric]
-            if score > best_score:
-                best_score, since_best = score, 0
-                best_params = {k: v.copy() for k, v in model.params.items()}
-                model.best_epoch_ = epoch
+    last = first + epochs
+    try:
+        for epoch in range(first + 1, last + 1):
+            start = time.perf_counter()
+            if model.loss == "bpr":
+                batches = bpr_batches(R, model.batch_size, rng)
             else:
-                since_best += 1
+                batches = bce_batches(R, model.batch_size, model.n_negatives, rng)
+            total = 0.0
+            for b, batch in enumerate(batches, start=1):
+                with np.errstate(over="ignore", invalid="ignore"):    # reported below instead
+                    loss, grads = model._loss_and_grad(batch, reuse=True)
+                if not (np.isfinite(loss) and _all_finite(grads)):
+                    what = "loss" if not np.isfinite(loss) else "gradient"
+                    raise FloatingPointError(
+                        f"{type(model).__name__}: the {what} became non-finite (loss {loss}) at "
+                        f"epoch {epoch}, batch {b} of {len(batches)}; training stopped and the "
+                        f"parameters keep their values from before this step. Try a smaller lr "
+                        f"(now {model.lr}).")
+                optimizer.step(model.params, grads)
+                model.step_ += 1
+                total += loss
+            record = {"epoch": epoch, "loss": total / len(batches),
+                      "time": time.perf_counter() - start}
 
-        model.history_.append(record)
-        logger.log(level, "%s epoch %d/%d: %s", type(model).__name__, epoch, epochs,
-                   ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "epoch"))
-        if callback is not None:
-            callback(dict(record))
-        if validation is not None and model.patience is not None and since_best >= model.patience:
-            logger.log(level, "%s: no better %s for %d epochs, stopping; best epoch %d",
-                       type(model).__name__, model.metric, since_best, model.best_epoch_)
-            break
+            if validation is not None:
+                t0 = time.perf_counter()
+                model._refresh_embeddings()
+                scores = evaluate(model, validation, k=metric_k, metrics=wanted)
+                record.update({k: v for k, v in scores.items() if k != "n_users"})
+                record["eval_time"] = time.perf_counter() - t0
+                score = record[model.metric]
+                if score > best_score:
+                    best_score, since_best = score, 0
+                    best_params = {k: v.copy() for k, v in model.params.items()}
+                    model.best_epoch_ = epoch
+                else:
+                    since_best += 1
 
-    if best_params is not None:
-        for k, v in best_params.items():
-            model.params[k][...] = v
+            model.history_.append(record)
+            logger.log(level, "%s epoch %d/%d: %s", type(model).__name__, epoch, last,
+                       ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "epoch"))
+            if callback is not None:
+                callback(dict(record))
+            patience = model.patience
+            if validation is not None and patience is not None and since_best >= patience:
+                logger.log(level, "%s: no better %s for %d epochs, stopping; best epoch %d",
+                           type(model).__name__, model.metric, since_best, model.best_epoch_)
+                break
+
+        if best_params is not None:
+            for k, v in best_params.items():
+                model.params[k][...] = v
+    finally:                                            # also after a failure
+        model.optimizer_state_ = optimizer_state_attr(optimizer.state_dict())
     return model

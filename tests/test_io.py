@@ -211,3 +211,37 @@ def test_file_holds_no_pickle(tmp_path):
 
 def test_load_is_exported_at_the_top_level():
     assert mgr.load is io.load                                     # DESIGN.md: mgr.load
+
+
+def test_a_save_failing_while_writing_leaves_no_half_written_file(tmp_path, monkeypatch):
+    model = MF(dim=3, epochs=1, random_state=0).fit(_train())
+    path = tmp_path / "m.npz"
+    model.save(path)
+    before = path.read_bytes()
+    real_savez = np.savez
+
+    def savez_then_fail(f, **arrays):                              # e.g. the disk filling up
+        real_savez(f, **arrays)
+        f.write(b"partial")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(np, "savez", savez_then_fail)
+    with pytest.raises(OSError, match="No space"):
+        model.fit(_train(), epochs=1, resume=True).save(path)
+    assert path.read_bytes() == before                             # the old checkpoint intact
+    assert sorted(os.listdir(tmp_path)) == ["m.npz"]
+
+
+def test_a_checkpoint_keeps_zero_dimensional_arrays_and_the_generator_state(tmp_path):
+    model = LightGCN(dim=4, n_layers=1, epochs=1, batch_size=16, random_state=0).fit(_train())
+    model.note_ = np.array(2.5)                                    # a 0-d array attribute
+    model._state_attrs = LightGCN._state_attrs + ("note_",)
+    model.save(tmp_path / "m.npz")
+    loaded = io.load(tmp_path / "m.npz")
+    assert loaded.note_.shape == () and loaded.note_ == 2.5
+    assert loaded.optimizer_state_.keys() == model.optimizer_state_.keys()
+    for k, v in model.optimizer_state_.items():                    # Adam: lr, betas, m, v, t
+        assert loaded.optimizer_state_[k].shape == v.shape
+        np.testing.assert_array_equal(loaded.optimizer_state_[k], v)
+    assert loaded.rng_state_ == model.rng_state_                   # 128-bit ints, exact
+    assert model.rng_state_["state"]["state"] > 2**64

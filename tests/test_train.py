@@ -1,9 +1,11 @@
 """The training loop: learning, determinism, early stopping, failure on NaN, history and logging."""
+import json
 import logging
 
 import numpy as np
 import pytest
 
+import minigraphrec as mgr
 from minigraphrec import train as train_module
 from minigraphrec.data import Interactions
 from minigraphrec.metrics import evaluate
@@ -154,3 +156,126 @@ def test_fit_validates_epochs_and_keeps_fitting_from_scratch():
     first = model.fit(train).params["E0"].copy()
     np.testing.assert_array_equal(model.fit(train).params["E0"], first)   # refit = fresh start
     assert train_module.logger.name == "minigraphrec"
+
+
+# ----------------------------------------------------------------- resuming a run
+def _same_run(a, b):
+    """Assert two fitted models hold the same run, bit for bit."""
+    assert a.params.keys() == b.params.keys()
+    for k in a.params:
+        np.testing.assert_array_equal(a.params[k], b.params[k])
+        assert a.params[k].dtype == b.params[k].dtype
+    assert [(r["epoch"], r["loss"]) for r in a.history_] == \
+        [(r["epoch"], r["loss"]) for r in b.history_]
+    assert a.step_ == b.step_ and a.rng_state_ == b.rng_state_
+    assert a.optimizer_state_.keys() == b.optimizer_state_.keys()
+    for k in a.optimizer_state_:
+        np.testing.assert_array_equal(a.optimizer_state_[k], b.optimizer_state_[k])
+    np.testing.assert_array_equal(a.user_embeddings_, b.user_embeddings_)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_two_plus_three_epochs_through_a_file_equal_five_straight(dtype, backend, tmp_path):
+    train, _ = _planted()
+    kw = {"dim": 8, "n_layers": 2, "lr": 0.01, "batch_size": 128, "dtype": dtype,
+          "backend": backend, "random_state": 5}
+    straight = LightGCN(**kw).fit(train, epochs=5)
+    first = LightGCN(**kw).fit(train, epochs=2)
+    first.save(tmp_path / "run.npz")
+    resumed = mgr.load(tmp_path / "run.npz").fit(train, epochs=3, resume=True)
+    _same_run(resumed, straight)
+    assert [r["epoch"] for r in resumed.history_] == [1, 2, 3, 4, 5]
+    assert int(resumed.optimizer_state_["t:E0"]) == resumed.step_        # Adam's t moved on
+    assert not np.array_equal(resumed.params["E0"], first.params["E0"])  # it did train
+
+
+def test_resume_in_memory_and_in_several_pieces_with_dropout():
+    train, _ = _planted()
+    kw = {"dim": 4, "n_layers": 1, "message_dropout": 0.3, "node_dropout": 0.2,
+          "batch_size": 128, "random_state": 1}
+    straight = NGCF(**kw).fit(train, epochs=2)
+    pieces = NGCF(**kw).fit(train, epochs=0)                 # initialise only, then 1 + 1
+    pieces.fit(train, epochs=1, resume=True).fit(train, epochs=1, resume=True)
+    _same_run(pieces, straight)
+
+
+def test_resume_with_a_lower_learning_rate_uses_it():
+    train, _ = _planted()
+    model = MF(dim=4, lr=0.01, batch_size=128, random_state=0).fit(train, epochs=1)
+    model.set_params(lr=0.001).fit(train, epochs=1, resume=True)
+    assert float(model.optimizer_state_["lr"]) == 0.001
+    other = MF(dim=4, lr=0.01, batch_size=128, random_state=0).fit(train, epochs=1)
+    other.fit(train, epochs=1, resume=True)                   # same state, old lr
+    assert not np.array_equal(model.params["E0"], other.params["E0"])
+
+
+def test_resume_refuses_other_data_naming_what_differs():
+    train, _ = _planted()
+    model = LightGCN(dim=4, batch_size=128, random_state=0).fit(train, epochs=1)
+    before = model.params["E0"].copy()
+    fewer = Interactions(train.users[1:], train.items[1:], n_users=train.n_users,
+                         n_items=train.n_items)
+    with pytest.raises(mgr.DataError, match=r"data differ .*0 training pair\(s\) not in the "
+                                            r"fitted data and 1 fitted pair\(s\) missing"):
+        model.fit(fewer, epochs=1, resume=True)
+    bigger = Interactions(train.users, train.items, n_users=train.n_users + 1,
+                          n_items=train.n_items)
+    with pytest.raises(mgr.DataError, match=r"n_users 100 \(fitted\) vs 101 \(given\)"):
+        model.fit(bigger, epochs=1, resume=True)
+    np.testing.assert_array_equal(model.params["E0"], before)   # nothing trained
+    assert model.R_.nnz == train.to_csr().nnz and model.n_users_ == 100   # fitted data kept
+    model.fit(train, epochs=1, resume=True)                       # the right data still works
+    assert [r["epoch"] for r in model.history_] == [1, 2]
+
+
+def test_resume_refuses_changed_model_hyperparameters_naming_them(tmp_path):
+    train, _ = _planted()
+    model = LightGCN(dim=4, n_layers=2, batch_size=128, random_state=0).fit(train, epochs=1)
+    model.save(tmp_path / "m.npz")
+    loaded = mgr.load(tmp_path / "m.npz").set_params(n_layers=3, init="normal")
+    with pytest.raises(mgr.DataError, match=r"init='xavier' -> 'normal', n_layers=2 -> 3"):
+        loaded.fit(train, epochs=1, resume=True)
+    loaded.set_params(n_layers=2, init="xavier", batch_size=64, random_state=9)   # allowed
+    loaded.fit(train, epochs=1, resume=True)
+    assert len(loaded.history_) == 2
+
+
+def test_resume_needs_a_fitted_run():
+    train, _ = _planted()
+    with pytest.raises(RuntimeError, match="never fitted"):
+        LightGCN(dim=4).fit(train, resume=True)
+    model = LightGCN(dim=4, batch_size=128, random_state=0).fit(train, epochs=1)
+    model.optimizer_state_ = None                                  # as an old file would be
+    with pytest.raises(RuntimeError, match="has no optimizer_state_"):
+        model.fit(train, epochs=1, resume=True)
+
+
+def test_resume_with_validation_keeps_the_best_epoch_to_beat(monkeypatch):
+    train, val = _planted()
+    scripted = iter([0.1, 0.5, 0.2, 0.3, 0.6])                    # best: 2, then 5
+
+    def fake_evaluate(model, test, k, metrics):
+        return {"recall@20": next(scripted), "n_users": 1}
+
+    monkeypatch.setattr("minigraphrec.metrics.evaluate", fake_evaluate)
+    model = LightGCN(dim=4, batch_size=128, random_state=0).fit(train, validation=val, epochs=3)
+    assert model.best_epoch_ == 2
+    best = model.params["E0"].copy()
+    model.fit(train, validation=val, epochs=1, resume=True)        # 0.3 < 0.5: keep epoch 2
+    assert model.best_epoch_ == 2 and [r["epoch"] for r in model.history_] == [1, 2, 3, 4]
+    np.testing.assert_array_equal(model.params["E0"], best)
+    model.fit(train, validation=val, epochs=1, resume=True)        # 0.6: epoch 5
+    assert model.best_epoch_ == 5 and not np.array_equal(model.params["E0"], best)
+
+
+@pytest.mark.parametrize("bit_generator", ["PCG64", "MT19937", "Philox", "SFC64"])
+def test_generator_state_round_trips_through_json(bit_generator):
+    rng = np.random.Generator(getattr(np.random, bit_generator)(123))
+    rng.random(7)
+    state = json.loads(json.dumps(train_module.generator_state(rng)))
+    expected = rng.integers(0, 2**62, 50)
+    np.testing.assert_array_equal(train_module.restore_generator(state).integers(0, 2**62, 50),
+                                  expected)
+    with pytest.raises(mgr.DataError, match="random generator"):
+        train_module.restore_generator({"bit_generator": "NoSuchGenerator"})

@@ -129,7 +129,7 @@ def hop_balls(A_hat, nodes, n_hops, backend="numba"):
 
     ``S_h`` (ascending node ids) holds the nodes at most ``h`` hops from
     ``nodes``; ``S_0 = nodes`` (distinct and sorted). From
-    :func:`minigraphrec.models.lightgcn.hop_levels`, whose numba kernel
+    :func:`minigraphrec.ops.lightgcn_rows.hop_levels`, whose numba kernel
     stops early once a ball holds half of the graph's stored entries: the
     later balls are then every node, a superset, which keeps a
     batch-restricted propagation exact (a row outside the true ball just
@@ -137,9 +137,9 @@ def hop_balls(A_hat, nodes, n_hops, backend="numba"):
     nodes ``Â[r]`` stores, so a layer computed on ``S_h`` needs its input
     on ``S_{h+1}`` only.
     """
-    from .lightgcn import hop_levels
+    from ..ops.lightgcn_rows import hop_levels_core
     n = A_hat.shape[0]
-    level, hops = hop_levels(A_hat, nodes, n_hops, backend)
+    level, hops = hop_levels_core(A_hat, nodes, n_hops, backend)      # unchecked: model's graph
     return [np.flatnonzero(level <= h) if h <= hops else np.arange(n) for h in range(n_hops + 1)]
 
 

@@ -1,0 +1,322 @@
+r"""Benchmark: the long LightGCN run on Gowalla, resumable, and its Recall@20 curve.
+
+The LightGCN paper reports Recall@20 0.1830 and NDCG@20 0.1554 on its Gowalla split
+(He et al., SIGIR 2020, Table 3); its authors' code takes about 1,000 epochs to get there.
+This script trains LightGCN (64 dimensions, 3 layers, BPR, Xavier init) on ``DIR/train.txt``,
+evaluates Recall@20 and NDCG@20 on ``DIR/test.txt`` (every user with test items, all items
+ranked, training items excluded) every ``--eval-every`` epochs, and saves the model every
+``--checkpoint-every`` epochs into ``--checkpoints/<name>/`` (``model.npz`` by
+:func:`minigraphrec.io.save`, which holds Adam's moments, the epoch count and the random
+generator's state, and ``curve.json``, the evaluations so far). Both are written atomically.
+
+Rerunning the same command resumes from the checkpoint (``fit(train, epochs=n,
+resume=True)``): the continuation is exact, so a run cut into pieces gives the numbers of one
+uninterrupted run (tested in ``tests/test_train.py``); evaluations after the last checkpoint are
+recomputed. ``--epochs`` is the total to reach.
+
+Configurations (``--name``): ``paper`` is the paper's setting (Adam lr 1e-3, batches of 2048
+triples, reg 1e-4); ``fast`` keeps the model, the loss, reg and the sampling, and changes only
+Adam's learning rate and the batch size (see ``PRESETS``); ``--lr`` / ``--batch-size`` override
+either, under a name of your choice, and ``--lr-schedule 10:0.005,30:0.001`` lowers the learning
+rate after the given epochs (``set_params(lr=...)`` between resumed fits). The seconds on the curve are training seconds (the sum of
+the epochs' times, sampling included, evaluation and checkpointing excluded) on a machine
+shared with other jobs: each evaluation records the 1-minute load average.
+
+``--report NAME ...`` trains nothing: it rewrites ``results/lightgcn_long_<name>.{json,md}``
+for each run from its ``curve.json``, a comparison ``results/lightgcn_long.{json,md}`` (epochs
+and seconds each run took to reach given Recall@20 levels) and the plot
+``results/lightgcn_long.png`` (Recall@20 against epoch and against training seconds, the
+paper's 0.1830 as a line).
+
+    python benchmarks/bench_lightgcn_long.py --data ../shared/data/gowalla --name paper \
+        --epochs 1000 --threads 1                 # rerun the same line to resume
+    python benchmarks/bench_lightgcn_long.py --data ../shared/data/gowalla --name fast \
+        --epochs 1000 --threads 1
+    python benchmarks/bench_lightgcn_long.py --report paper fast
+    python benchmarks/bench_lightgcn_long.py --smoke --out /tmp/r     # what the tests run
+
+``--smoke``: a small synthetic split, 2 epochs run as 1 + 1 with a save and load between
+(checked equal to 2 epochs straight), in a temporary folder.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from _common import REPO, benchmark_parser, provenance, write_results
+
+DIM, N_LAYERS, REG = 64, 3, 1e-4
+PAPER = {"recall@20": 0.1830, "ndcg@20": 0.1554}        # LightGCN paper, Table 3, Gowalla
+PRESETS = {"paper": {"lr": 1e-3, "batch_size": 2048},
+           "fast": {"lr": 1e-2, "batch_size": 8192}}
+LEVELS = (0.10, 0.15, 0.17, 0.18, 0.1830)               # Recall@20 levels in the comparison
+CHECKPOINTS = REPO / "benchmarks" / "checkpoints"
+
+
+def _write_json(path, data):
+    """Write ``data`` as JSON to ``path`` atomically (temporary file, then rename)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=".curve-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _config(args):
+    base = dict(PRESETS.get(args.name, {}))
+    if args.lr is not None:
+        base["lr"] = args.lr
+    if args.batch_size is not None:
+        base["batch_size"] = args.batch_size
+    if set(base) != {"lr", "batch_size"}:
+        sys.exit(f"--name {args.name!r} is not a preset ({', '.join(PRESETS)}): give --lr and "
+                 "--batch-size")
+    config = {"dim": DIM, "n_layers": N_LAYERS, "reg": REG, "loss": "bpr", "init": "xavier",
+              "dtype": "float32", "random_state": args.seed, **base}
+    if args.lr_schedule:                       # "10:0.005,30:0.001": after epoch 10, lr 0.005
+        try:
+            steps = [[int(e), float(lr)] for e, lr in
+                     (item.split(":") for item in args.lr_schedule.split(","))]
+        except ValueError:
+            sys.exit(f"--lr-schedule must look like 10:0.005,30:0.001, got {args.lr_schedule!r}")
+        config["lr_schedule"] = sorted(steps)
+    return config
+
+
+def _lr_after(config, done):
+    """The learning rate of the epochs after epoch ``done``: the schedule's last step <= done."""
+    lr = config["lr"]
+    for epoch, value in config.get("lr_schedule", []):
+        if done >= epoch:
+            lr = value
+    return lr
+
+
+def _evaluate(model, test):
+    import minigraphrec as mgr
+    t0 = time.perf_counter()
+    scores = mgr.metrics.evaluate(model, test, k=20, metrics=["recall", "ndcg"])
+    return scores["recall@20"], scores["ndcg@20"], time.perf_counter() - t0
+
+
+def train_run(train, test, config, folder, epochs, eval_every, checkpoint_every, log=print):
+    """Train (or resume) the run in ``folder`` up to ``epochs``; return its curve dict."""
+    import minigraphrec as mgr
+    from minigraphrec.models import LightGCN
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model_path, curve_path = folder / "model.npz", folder / "curve.json"
+    if model_path.exists():
+        model = mgr.load(model_path)
+        curve = json.loads(curve_path.read_text())
+        if curve["config"] != config:
+            sys.exit(f"{folder} holds a run with {curve['config']}, not {config}; use another "
+                     "--name or --checkpoints folder")
+        done = len(model.history_)
+        curve["rows"] = [r for r in curve["rows"] if r["epoch"] <= done]
+        log(f"resuming {folder.name} at epoch {done}")
+    else:
+        model = LightGCN(**{k: v for k, v in config.items() if k != "lr_schedule"})
+        model.fit(train, epochs=0)
+        done = 0
+        curve = {"config": config, "command": provenance()["command"], "rows": []}
+        model.save(model_path)
+    # import every module evaluation needs now, on a few test pairs: a run of hours must not
+    # load half of them at its start and half later (they may change on disk meanwhile)
+    few = mgr.Interactions(test.users[:5], test.items[:5], n_users=test.n_users,
+                           n_items=test.n_items)
+    mgr.metrics.evaluate(model, few, k=20, metrics=["recall", "ndcg"])
+    # the checkpoint is saved before the evaluation, so a failing evaluation loses no training;
+    # a checkpoint whose evaluation is missing (the run stopped in between) is evaluated first
+    due = done % eval_every == 0 or done == epochs
+    if due and not any(r["epoch"] == done for r in curve["rows"]):
+        _evaluate_into(curve, model, test, done, folder.name, log)
+        _write_json(curve_path, curve)
+    while done < epochs:
+        stop = min([epochs, (done // eval_every + 1) * eval_every,
+                    (done // checkpoint_every + 1) * checkpoint_every]
+                   + [e for e, _ in config.get("lr_schedule", []) if e > done])
+        model.set_params(lr=_lr_after(config, done))      # a resumed fit may change the lr
+        model.fit(train, epochs=stop - done, resume=True)
+        done = stop
+        if done % checkpoint_every == 0 or done == epochs:
+            model.save(model_path)
+        if done % eval_every == 0 or done == epochs:
+            _evaluate_into(curve, model, test, done, folder.name, log)
+        _write_json(curve_path, curve)
+    return curve
+
+
+def _evaluate_into(curve, model, test, done, name, log):
+    """Evaluate ``model`` (after ``done`` epochs) and append the row to ``curve``."""
+    recall, ndcg, t_eval = _evaluate(model, test)
+    row = {"epoch": done, "train_s": float(sum(r["time"] for r in model.history_)),
+           "recall@20": recall, "ndcg@20": ndcg,
+           "loss": model.history_[-1]["loss"] if model.history_ else None,
+           "eval_s": t_eval, "load": os.getloadavg()[0]}
+    curve["rows"].append(row)
+    log(f"{name} epoch {done}: recall@20 {recall:.4f} ndcg@20 {ndcg:.4f} "
+        f"train {row['train_s']:.0f} s load {row['load']:.2f}")
+
+
+def _reached(rows, level):
+    """The first evaluation with Recall@20 >= level, or None."""
+    return next((r for r in rows if r["recall@20"] >= level), None)
+
+
+def report(names, checkpoints, out, data_name):
+    """Per-run tables, the comparison table and the plot, from each run's ``curve.json``."""
+    curves = {}
+    for name in names:
+        path = Path(checkpoints) / name / "curve.json"
+        if not path.exists():
+            sys.exit(f"no run {name!r}: {path} does not exist")
+        curves[name] = json.loads(path.read_text())
+    summary = []
+    for name, curve in curves.items():
+        c, rows = curve["config"], curve["rows"]
+        best = max(rows, key=lambda r: r["recall@20"])
+        label = _label(name, c)
+        notes = (f"{data_name}: LightGCN {c['dim']} dims, {c['n_layers']} layers, BPR, reg "
+                 f"{c['reg']}, Adam lr {c['lr']}, batch {c['batch_size']}, {c['dtype']}, seed "
+                 f"{c['random_state']} ({label}). Recall@20 / NDCG@20 on test.txt, all items "
+                 f"ranked, training items excluded. train_s: cumulative training seconds (sum of "
+                 f"epoch times; evaluation excluded); load: 1-min load average at the "
+                 f"evaluation (2 cores shared with other jobs). Trained by `{curve['command']}`. "
+                 f"Paper (Table 3): Recall@20 {PAPER['recall@20']}, NDCG@20 {PAPER['ndcg@20']}. "
+                 f"Best so far: recall@20 {best['recall@20']:.4f} at epoch {best['epoch']}."
+                 + (f" Branched from {curve['branched_from']}." if "branched_from" in curve
+                    else ""))
+        write_results(f"lightgcn_long_{name}", rows, ["epoch", "train_s", "recall@20", "ndcg@20",
+                                                      "loss", "eval_s", "load"],
+                      out_dir=out, notes=notes)
+        row = {"run": name, "lr": c["lr"], "batch_size": c["batch_size"],
+               "epochs": rows[-1]["epoch"], "train_s": rows[-1]["train_s"],
+               "recall@20": rows[-1]["recall@20"], "ndcg@20": rows[-1]["ndcg@20"],
+               "best_recall@20": best["recall@20"], "best_epoch": best["epoch"]}
+        for level in LEVELS:
+            hit = _reached(rows, level)
+            row[f"reach {level}"] = "-" if hit is None else \
+                f"ep {hit['epoch']}, {hit['train_s'] / 3600:.2f} h"
+        summary.append(row)
+    columns = ["run", "lr", "batch_size", "epochs", "train_s", "recall@20", "ndcg@20",
+               "best_recall@20", "best_epoch"] + [f"reach {lv}" for lv in LEVELS]
+    write_results("lightgcn_long", summary, columns, out_dir=out,
+                  notes=(f"{data_name}, LightGCN, BPR; model settings per run in "
+                         "lightgcn_long_<run>.md. 'reach x': the "
+                         "first evaluation with Recall@20 >= x, as epoch and training hours. "
+                         "Runs still going are cut at their last evaluation. Paper: Recall@20 "
+                         f"{PAPER['recall@20']} (about 1,000 epochs of the authors' code)."))
+    _plot(curves, out, data_name)
+    return summary
+
+
+def _label(name, c):
+    paper = PRESETS["paper"]
+    same = c["lr"] == paper["lr"] and c["batch_size"] == paper["batch_size"]
+    sched = "".join(f" -> {lr:g} after ep {e}" for e, lr in c.get("lr_schedule", []))
+    return (f"{name}: lr {c['lr']:g}{sched}, batch {c['batch_size']}"
+            + (" (the paper's settings)" if same and not sched else " (not the paper's)"))
+
+
+def _plot(curves, out, data_name):
+    from minigraphrec import plot
+    os.environ[plot.FIGURES_ENV] = str(out)
+    fig, (ax1, ax2) = plot.subplots(1, 2, figsize=(11, 5.2), sharey=True)
+    for name, curve in curves.items():
+        rows = curve["rows"]
+        ep = [r["epoch"] for r in rows]
+        hours = [r["train_s"] / 3600 for r in rows]
+        rec = [r["recall@20"] for r in rows]
+        lbl = _label(name, curve["config"])
+        if "branched_from" in curve:                 # drawn dashed: the runs coincide at first
+            lbl += f"; = {curve['branched_from'].split(' (')[0].replace(' at epoch', ' to ep')}"
+        style = "--" if "branched_from" in curve else "-"
+        ax1.plot(ep, rec, style, marker=".", markersize=4, label=lbl)
+        ax2.plot(hours, rec, style, marker=".", markersize=4)
+    for ax in (ax1, ax2):
+        ax.axhline(PAPER["recall@20"], color="grey", linestyle=":", linewidth=1.2)
+        ax.grid(alpha=0.3)
+    ax1.plot([], [], ":", color="grey", label="the paper's Recall@20, 0.1830 (~1,000 epochs)")
+    ax1.set_xlabel("epoch")
+    ax2.set_xlabel("training hours (2 shared cores, evaluation excluded)")
+    ax1.set_ylabel("Recall@20 (test)")
+    ax1.set_title(f"LightGCN on {data_name.split('/')[-1]}: Recall@20 by epoch")
+    ax2.set_title("... and by training time")
+    fig.legend(loc="outside lower center", ncol=2, fontsize=8)
+    print("wrote", plot.save_figure(fig, "lightgcn_long"))
+
+
+def smoke(args):
+    """1 + 1 epochs with a save and load between, checked equal to 2 epochs straight."""
+    import minigraphrec as mgr
+    from minigraphrec.datasets import synthetic
+    from minigraphrec.models import LightGCN
+    from minigraphrec.split import random_split
+
+    data = synthetic(n_users=300, n_items=400, mean_interactions=12, random_state=0)
+    train, test = random_split(data, test_size=0.2, random_state=0)
+    config = {**_config(args), "dim": 16, "n_layers": 2, "batch_size": 256, "lr": 0.01}
+    with tempfile.TemporaryDirectory() as tmp:
+        train_run(train, test, config, Path(tmp) / "smoke", 1, 1, 1)
+        train_run(train, test, config, Path(tmp) / "smoke", 2, 1, 1)      # resumes
+        resumed = mgr.load(Path(tmp) / "smoke" / "model.npz")
+        straight = LightGCN(**config).fit(train, epochs=2)
+        assert np.array_equal(resumed.params["E0"], straight.params["E0"]), "resume not exact"
+        print("resumed 1 + 1 epochs == 2 epochs straight: True")
+        report(["smoke"], tmp, args.out, "synthetic-300x400")
+
+
+def main():
+    parser = benchmark_parser("the long LightGCN run on Gowalla, resumable")
+    parser.add_argument("--data", type=Path, help="LightGCN-format folder (train.txt, test.txt)")
+    parser.add_argument("--name", default="paper",
+                        help=f"run name; presets {', '.join(PRESETS)} (default paper)")
+    parser.add_argument("--lr", type=float, help="Adam learning rate (overrides the preset)")
+    parser.add_argument("--batch-size", type=int, help="BPR triples per batch (overrides)")
+    parser.add_argument("--lr-schedule", help="lr steps, e.g. 10:0.005,30:0.001 (after epoch "
+                        "10, lr 0.005; after 30, 0.001); applied on resuming fit")
+    parser.add_argument("--epochs", type=int, default=1000, help="total epochs to reach")
+    parser.add_argument("--eval-every", type=int, default=10)
+    parser.add_argument("--checkpoint-every", type=int, default=10)
+    parser.add_argument("--checkpoints", type=Path, default=CHECKPOINTS,
+                        help="folder of the runs' checkpoint folders (default "
+                             "benchmarks/checkpoints, git-ignored)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=2020)
+    parser.add_argument("--report", nargs="+", metavar="NAME",
+                        help="only write the tables and the plot of these runs")
+    args = parser.parse_args()
+    if args.smoke:
+        return smoke(args)
+    data_name = "DATA/" + (args.data.name if args.data else "gowalla")
+    if args.report:
+        return report(args.report, args.checkpoints, args.out, data_name)
+    if args.data is None:
+        sys.exit("give --data DIR (train.txt and test.txt in LightGCN format), --report or --smoke")
+    import minigraphrec as mgr
+    config = _config(args)
+    train, test = mgr.datasets.load_lightgcn(args.data / "train.txt", args.data / "test.txt")
+    with mgr.threads(args.threads):
+        train_run(train, test, config, args.checkpoints / args.name, args.epochs,
+                  args.eval_every, args.checkpoint_every,
+                  log=lambda s: print(time.strftime("%H:%M:%S"), s, flush=True))
+    runs = sorted(d.name for d in args.checkpoints.iterdir() if (d / "curve.json").exists())
+    report(runs, args.checkpoints, args.out, data_name)     # every run in the folder
+
+
+if __name__ == "__main__":
+    main()
