@@ -479,3 +479,12 @@ def test_gat_paths_have_the_largest_attention_product(data):
         assert np.isclose(got, best, rtol=1e-12), (path, got, best)
     with pytest.raises(ValueError, match="hops"):
         m.attention_along((0, 40, 1, 41))
+
+
+def test_a_fresh_fit_clears_forget_method():
+    data = mgr.datasets.synthetic(n_users=40, n_items=200, random_state=0)
+    model = mgr.MF(dim=4, epochs=1, random_state=0).fit(data)
+    model.forget(users=[0])
+    assert model.forget_method_ == "fine_tune"
+    model.fit(data, epochs=1)
+    assert not hasattr(model, "forget_method_")

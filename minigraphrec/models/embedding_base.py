@@ -319,6 +319,8 @@ class EmbeddingRecommender(Recommender):
             self.dropout_seed_ = int(rng.integers(2**63 - 1))
             self.optimizer_state_ = None
             self.fit_hyperparameters_ = self._defining_hyperparameters()
+            if hasattr(self, "forget_method_"):          # a fresh fit has forgotten nothing
+                del self.forget_method_
         try:
             train_model(self, validation=validation, epochs=n_epochs, callback=callback, rng=rng)
         finally:
