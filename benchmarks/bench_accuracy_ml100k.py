@@ -59,7 +59,8 @@ METRICS = ("recall", "ndcg", "precision", "hit")
 
 
 def source_digests(names=("models/lightgcn.py", "models/mf.py", "models/embedding_base.py",
-                          "train.py", "kernels/propagate_rows.py", "kernels/adam.py")):
+                          "train.py", "ops/lightgcn_rows.py", "kernels/propagate_rows.py",
+                          "kernels/adam.py")):
     """``{file: sha256[:12]}`` of the minigraphrec sources measured (maybe uncommitted)."""
     import hashlib
     import minigraphrec

@@ -82,7 +82,8 @@ CHECK_RTOL = {"float32": 1e-5, "float64": 1e-10}
 
 
 def source_digests(names=("models/lightgcn.py", "models/mf.py", "models/embedding_base.py",
-                          "train.py", "kernels/propagate_rows.py", "kernels/adam.py")):
+                          "train.py", "ops/lightgcn_rows.py", "kernels/propagate_rows.py",
+                          "kernels/adam.py")):
     """``{file: sha256[:12]}`` of the minigraphrec sources measured (maybe uncommitted)."""
     import hashlib
     import minigraphrec

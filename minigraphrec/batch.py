@@ -11,16 +11,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .errors import DataError, check_ids
+
 __all__ = ["PairBatch", "PointBatch"]
-
-
-def _ids(name, x):
-    arr = np.asarray(x)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-d, got shape {arr.shape}")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"{name} must hold integer ids, got dtype {arr.dtype}")
-    return arr.astype(np.int64, copy=False)
 
 
 class PairBatch(NamedTuple):
@@ -31,10 +24,10 @@ class PairBatch(NamedTuple):
 
     @classmethod
     def make(cls, users, pos, neg):
-        """Validated constructor: 1-d integer arrays of one length."""
-        u, i, j = _ids("users", users), _ids("pos", pos), _ids("neg", neg)
+        """Validated constructor: 1-d arrays of one length, ids >= 0 (a DataError otherwise)."""
+        u, i, j = check_ids(users, "users"), check_ids(pos, "pos"), check_ids(neg, "neg")
         if not (u.shape == i.shape == j.shape):
-            raise ValueError(f"users, pos, neg have shapes {u.shape}, {i.shape}, {j.shape}; "
+            raise DataError(f"users, pos, neg have shapes {u.shape}, {i.shape}, {j.shape}; "
                              "they must match")
         return cls(u, i, j)
 
@@ -52,14 +45,14 @@ class PointBatch(NamedTuple):
 
     @classmethod
     def make(cls, users, items, labels):
-        """Validated constructor: ids as int64, labels as float64 in {0, 1}."""
-        u, i = _ids("users", users), _ids("items", items)
+        """Validated constructor: ids >= 0 as int64 (a DataError otherwise), labels in {0, 1}."""
+        u, i = check_ids(users, "users"), check_ids(items, "items")
         y = np.asarray(labels, dtype=np.float64)
         if not (u.shape == i.shape == y.shape):
-            raise ValueError(f"users, items, labels have shapes {u.shape}, {i.shape}, {y.shape}; "
+            raise DataError(f"users, items, labels have shapes {u.shape}, {i.shape}, {y.shape}; "
                              "they must match")
         if y.size and not np.all((y == 0) | (y == 1)):
-            raise ValueError("labels must be 0 or 1")
+            raise DataError("labels must be 0 or 1")
         return cls(u, i, y)
 
     @property

@@ -10,7 +10,8 @@ user–item graph and the GNN:
 2. **edge features** -- when and how often a user touched an item. The
    interaction log keeps them per event (``timestamps``, ``weights``);
    :func:`frequency_weights` and :func:`time_decay_weights` turn them into
-   edge weights.
+   edge weights, and :func:`edge_weight_matrix` is the graph models' choice
+   among them (their ``edge_weights`` / ``half_life`` hyperparameters).
 3. **structure optimisation** -- "pruning and de-duplication" (剪枝、去重):
    :func:`deduplicate` collapses repeated events of one (user, item) pair,
    :func:`k_core` prunes users and items with too few interactions.
@@ -50,6 +51,8 @@ __all__ = [
     "cap_degree",
     "frequency_weights",
     "time_decay_weights",
+    "check_edge_weights",
+    "edge_weight_matrix",
     "bipartite_adjacency",
     "normalize_adjacency",
     "build_graph",
@@ -531,6 +534,97 @@ def time_decay_weights(data, half_life, now=None):
     R.sum_duplicates()
     R.sort_indices()
     return R
+
+
+#: the ``edge_weights`` hyperparameter of the graph models (GCN, LightGCN, GAT)
+MODEL_EDGE_WEIGHTS = (None, "count", "log1p", "time_decay")
+
+
+def check_edge_weights(edge_weights, half_life):
+    """Validate a model's ``edge_weights`` / ``half_life``; return ``half_life`` as a float.
+
+    ``half_life`` matters only for ``"time_decay"`` (None is returned
+    otherwise). Hyperparameters, so a ValueError names the bad one.
+    """
+    if edge_weights not in MODEL_EDGE_WEIGHTS:
+        raise ValueError(f"edge_weights must be one of {MODEL_EDGE_WEIGHTS}, got {edge_weights!r}")
+    if edge_weights != "time_decay":
+        return None                                   # half_life is ignored
+    if half_life is None:
+        raise ValueError("edge_weights='time_decay' needs half_life (in the timestamps' unit, "
+                         "e.g. 30 * 86400 for 30 days of Unix seconds), got None")
+    try:
+        h = float(half_life)
+    except (TypeError, ValueError):
+        raise ValueError(f"half_life must be a number, got {half_life!r}") from None
+    if not (np.isfinite(h) and h > 0):
+        raise ValueError(f"half_life must be a finite number > 0, got {half_life!r}")
+    return h
+
+
+def edge_weight_matrix(train, edge_weights, half_life=None):
+    r"""The weighted user–item matrix ``R_w`` a graph model propagates over instead of ``R``.
+
+    The models' face of this section (hyperparameters ``edge_weights`` and
+    ``half_life`` of GCN, LightGCN and GAT). ``edge_weights`` names the
+    weight of edge ``(u, i)``, from the events ``E(u, i)`` of the pair in
+    ``train`` (``w_e`` their ``weights``, 1 when ``train`` has none; ``t_e``
+    their ``timestamps``):
+
+    * ``None``: no weights (returns None; the model uses the binary ``R``);
+    * ``"count"``: ``Σ_e w_e``, the number of events of a raw log
+      (:func:`frequency_weights`);
+    * ``"log1p"``: ``log(1 + Σ_e w_e)``, damping heavy repeaters;
+    * ``"time_decay"``: ``Σ_e w_e 0.5^{(t_max - t_e) / half_life}``, with
+      ``t_max`` the latest training timestamp (:func:`time_decay_weights`):
+      an edge used at ``t_max`` weighs ``w_e``, one a half-life older half
+      as much.
+
+    Rating data carries the rating in ``w_e``, so ``"count"`` sums ratings
+    and ``"time_decay"`` decays them; drop ``weights`` from the
+    :class:`~minigraphrec.data.Interactions` first for plain counts or pure
+    recency. The models keep the result as ``R_weighted_`` (saved, so a
+    loaded model rebuilds the same graph) and normalise *after* weighting.
+
+    Parameters
+    ----------
+    train : Interactions
+    edge_weights : None, "count", "log1p" or "time_decay"
+    half_life : float > 0, required for ``"time_decay"`` (ignored otherwise)
+
+    Returns
+    -------
+    R_w : scipy CSR (n_users, n_items) float64, the sparsity pattern of
+        ``train.to_csr()``, or None for ``edge_weights=None``.
+
+    Raises
+    ------
+    DataError
+        ``"time_decay"`` without timestamps; a weight that is not finite
+        and > 0 (a training pair outside the graph would still be excluded
+        from recommendations; with ``"time_decay"`` it means ``half_life``
+        is so short that old events underflow to 0).
+    """
+    half_life = check_edge_weights(edge_weights, half_life)
+    if edge_weights is None:
+        return None
+    if edge_weights == "time_decay":
+        if train.timestamps is None:
+            raise DataError("edge_weights='time_decay' needs timestamps, but the training "
+                            "Interactions has none; use edge_weights='count' or None")
+        R_w = time_decay_weights(train, half_life)                 # (n_users, n_items)
+    else:
+        R_w = frequency_weights(train, edge_weights)               # (n_users, n_items)
+    bad = ~(np.isfinite(R_w.data) & (R_w.data > 0))
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        u = int(np.searchsorted(R_w.indptr, k, side="right") - 1)
+        hint = (f"; half_life={half_life} is too short for events that old" if
+                edge_weights == "time_decay" and R_w.data[k] == 0 else "")
+        raise DataError(f"edge_weights={edge_weights!r} gives {int(bad.sum())} training pair(s) "
+                        f"a weight that is not > 0, e.g. user {u}, item {int(R_w.indices[k])}: "
+                        f"{R_w.data[k]}{hint}; edge weights must be finite and positive")
+    return R_w
 
 
 def _positive_float(name, x):

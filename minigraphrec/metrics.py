@@ -69,13 +69,26 @@ from .rank import (
 __all__ = [
     "METRICS", "hit_matrix", "recall_at_k", "precision_at_k", "ndcg_at_k", "hit_rate_at_k",
     "map_at_k", "mrr_at_k", "auc_from_scores", "coverage_at_k", "novelty_at_k",
-    "item_self_information", "evaluate",
+    "item_self_information", "evaluate", "parse_metric",
 ]
 
 logger = logging.getLogger(__name__)
 
 #: metric names understood by :func:`evaluate`, in the order of its result
 METRICS = ("recall", "precision", "ndcg", "hit", "map", "mrr", "auc", "coverage", "novelty")
+
+
+def parse_metric(metric):
+    r"""``"recall@20"`` -> ``("recall", 20)``: a name of :data:`METRICS` at a cut-off >= 1.
+
+    How a model's ``metric`` hyperparameter (validation, early stopping)
+    names what :func:`evaluate` computes; a ValueError for anything else.
+    """
+    name, sep, k = str(metric).partition("@")
+    if not sep or name not in METRICS or not k.isdigit() or int(k) < 1:
+        raise ValueError(f"metric must look like 'recall@20' (one of {', '.join(METRICS)} "
+                         f"at a positive cut-off), got {metric!r}")
+    return name, int(k)
 
 
 # ---------------------------------------------------------------- validation

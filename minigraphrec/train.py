@@ -191,8 +191,7 @@ def train_model(model, validation=None, epochs=1, callback=None, rng=None):
     parameters standing for it). ``model.optimizer_state_`` is written back
     on return and on failure.
     """
-    from .metrics import evaluate
-    from .models.embedding_base import parse_metric
+    from .metrics import evaluate, parse_metric
 
     rng = np.random.default_rng(rng)
     level = logging.INFO if model.verbose else logging.DEBUG

@@ -18,10 +18,10 @@ from minigraphrec.cli import main
 from minigraphrec.data import Interactions
 from minigraphrec.datasets import synthetic
 from minigraphrec.errors import DataError
+from minigraphrec.graph import edge_weight_matrix
 from minigraphrec.io import load
 from minigraphrec.models import GAT, GCN, LightGCN
-from minigraphrec.models import lightgcn as lg
-from minigraphrec.models.embedding_base import edge_weight_matrix
+from minigraphrec.ops import lightgcn_rows as lg
 from minigraphrec.ops.propagate import lightgcn_backward, lightgcn_forward
 
 DAY = 86400.0

@@ -129,7 +129,7 @@ def _pipeline_args(rng):
 
 OP_CASES = [
     # --- propagation
-    OpCase("propagate", lambda r: (_sparse(r, 6, 8), _n(r, 8, 3)),
+    OpCase("propagate", lambda r: (_sparse(r, 6, 8), _n(r, 8, 3), "numpy"),
            propagate.propagate_forward, propagate.propagate_backward, (1,)),
     OpCase("propagate/A_hat_T given", lambda r: (lambda A: (A, _n(r, 8, 3), "numpy", A.T.tocsr()))(
         _sparse(r, 6, 8)), propagate.propagate_forward, propagate.propagate_backward, (1,)),
@@ -138,16 +138,17 @@ OP_CASES = [
     OpCase("propagate/dense A", lambda r: (_n(r, 6, 8), _n(r, 8, 3)),
            propagate.propagate_forward, propagate.propagate_backward, (1,)),
     # some rows of one hop (the batch-local GCN/NGCF layers); rows repeat, like a batch
-    OpCase("propagate_rows", lambda r: (_sparse(r, 6, 8), _n(r, 8, 3), np.array([4, 0, 4, 2])),
+    OpCase("propagate_rows", lambda r: (_sparse(r, 6, 8), _n(r, 8, 3), np.array([4, 0, 4, 2]),
+                                        "numpy"),
            propagate.propagate_rows_forward, propagate.propagate_rows_backward, (1,)),
     OpCase("propagate_rows/numba", lambda r: (_sparse(r, 6, 8), _n(r, 8, 3), np.array([5, 1, 2]),
                                               "numba"),
            propagate.propagate_rows_forward, propagate.propagate_rows_backward, (1,)),
-    OpCase("lightgcn/K=0", lambda r: (_sparse(r, 7, 7), _n(r, 7, 3), 0),
+    OpCase("lightgcn/K=0", lambda r: (_sparse(r, 7, 7), _n(r, 7, 3), 0, "numpy"),
            propagate.lightgcn_forward, propagate.lightgcn_backward, (1,)),
-    OpCase("lightgcn/K=1", lambda r: (_sparse(r, 7, 7), _n(r, 7, 3), 1),
+    OpCase("lightgcn/K=1", lambda r: (_sparse(r, 7, 7), _n(r, 7, 3), 1, "numpy"),
            propagate.lightgcn_forward, propagate.lightgcn_backward, (1,)),
-    OpCase("lightgcn/K=3 non-symmetric", lambda r: (_sparse(r, 7, 7), _n(r, 7, 3), 3),
+    OpCase("lightgcn/K=3 non-symmetric", lambda r: (_sparse(r, 7, 7), _n(r, 7, 3), 3, "numpy"),
            propagate.lightgcn_forward, propagate.lightgcn_backward, (1,)),
     OpCase("lightgcn/K=3 symmetric, A_hat_T=A_hat",
            lambda r: (lambda A: (A, _n(r, 9, 3), 3, "numpy", A))(_symmetric_norm(r, 4, 5)),
@@ -155,7 +156,7 @@ OP_CASES = [
     OpCase("lightgcn/K=2 numba", lambda r: (_sparse(r, 7, 7), _n(r, 7, 3), 2, "numba"),
            propagate.lightgcn_forward, propagate.lightgcn_backward, (1,)),
     # --- dense
-    OpCase("linear", lambda r: (_n(r, 5, 4), _n(r, 4, 3), _n(r, 3)),
+    OpCase("linear", lambda r: (_n(r, 5, 4), _n(r, 4, 3), _n(r, 3), "numpy"),
            dense.linear_forward, dense.linear_backward, (0, 1, 2)),
     OpCase("linear/numba dW", lambda r: (_n(r, 5, 4), _n(r, 4, 3), _n(r, 3), "numba"),
            dense.linear_forward, dense.linear_backward, (0, 1, 2)),
@@ -221,12 +222,14 @@ OP_CASES = [
 # --- graph attention (ops/attention.py): softmax over each row's edges, the weighted
 # aggregate, the logits (with edge weights: β log w), and a whole layer (heads, dropout)
 OP_CASES += [
-    OpCase("edge_softmax/3 heads", lambda r: (lambda A: (A.indptr, _n(r, A.nnz, 3)))(_sparse(r, 7, 7)),
+    OpCase("edge_softmax/3 heads",
+           lambda r: (lambda A: (A.indptr, _n(r, A.nnz, 3), "numpy"))(_sparse(r, 7, 7)),
            attention.edge_softmax_forward, attention.edge_softmax_backward, (1,)),
     OpCase("edge_softmax/numba", lambda r: (lambda A: (A.indptr, _n(r, A.nnz), "numba"))(_sparse(r, 7, 7)),
            attention.edge_softmax_forward, attention.edge_softmax_backward, (1,)),
     OpCase("attention_aggregate/2 heads",
-           lambda r: (lambda A: (A.indptr, A.indices, r.random((A.nnz, 2)), _n(r, 8, 2, 3)))(
+           lambda r: (lambda A: (A.indptr, A.indices, r.random((A.nnz, 2)), _n(r, 8, 2, 3),
+                                 "numpy"))(
                _sparse(r, 6, 8)),
            attention.attention_aggregate_forward, attention.attention_aggregate_backward, (2, 3)),
     OpCase("attention_aggregate/numba",
@@ -235,7 +238,7 @@ OP_CASES += [
            attention.attention_aggregate_forward, attention.attention_aggregate_backward, (2, 3)),
     OpCase("gat_logits/2 heads, edge weights",
            lambda r: (lambda A: (A.indptr, A.indices, _n(r, 7, 2, 3), _n(r, 2, 3), _n(r, 2, 3), 0.2,
-                                 A.data, _n(r, 2)))(_sparse(r, 7, 7)),
+                                 A.data, _n(r, 2), "numpy"))(_sparse(r, 7, 7)),
            attention.gat_logits_forward, attention.gat_logits_backward, (2, 3, 4, 7)),
     OpCase("gat_logits/numba",
            lambda r: (lambda A: (A.indptr, A.indices, _n(r, 7, 3), _n(r, 3), _n(r, 3), 0.2, None, None,
@@ -246,7 +249,7 @@ OP_CASES += [
     OpCase("gat_layer/3 heads concat, dropout, weighted",
            lambda r: (lambda A: (attention.attention_graph(A, weighted=True), _n(r, 7, 4), _n(r, 4, 6),
                                  _n(r, 3, 2), _n(r, 3, 2), True, 0.3, np.random.default_rng(5), True,
-                                 "tanh", 0.2, _n(r, 3)))(_sparse(r, 7, 7)),
+                                 "tanh", 0.2, _n(r, 3), "numpy"))(_sparse(r, 7, 7)),
            lambda g, H, W, a_s, a_d, *rest: attention.gat_layer_forward(
                g, H, W, a_s, a_d, *rest[:2], np.random.default_rng(5), *rest[3:]),
            attention.gat_layer_backward, (1, 2, 3, 4, 11)),
@@ -278,7 +281,8 @@ OP_CASES += [
            session.session_propagate_forward, session.session_propagate_backward, (1,)),
     OpCase("session_propagate/padded dense", lambda r: (r.random((3, 4, 4)), _n(r, 3, 4, 5)),
            session.session_propagate_forward, session.session_propagate_backward, (1,)),
-    OpCase("gru_cell", lambda r: (_n(r, 6, 4), _n(r, 6, 3), _n(r, 4, 9), _n(r, 3, 9), _n(r, 9)),
+    OpCase("gru_cell", lambda r: (_n(r, 6, 4), _n(r, 6, 3), _n(r, 4, 9), _n(r, 3, 9), _n(r, 9),
+                                  "numpy"),
            session.gru_cell_forward, session.gru_cell_backward, (0, 1, 2, 3, 4)),
     OpCase("gru_cell/numba",
            lambda r: (_n(r, 6, 4), _n(r, 6, 3), _n(r, 4, 9), _n(r, 3, 9), _n(r, 9), "numba"),
@@ -304,6 +308,24 @@ OP_CASES += [
            fold_in_loss_forward, fold_in_loss_backward, (0,)),
     OpCase("fold_in_loss/large scores", lambda r: (40 * _n(r, 5), _n(r, 3, 5), _n(r, 3, 4, 5), 0.0),
            fold_in_loss_forward, fold_in_loss_backward, (0,)),
+]
+
+# --- batch-restricted LightGCN propagation (ops/lightgcn_rows.py): dE0 through E[nodes]
+from minigraphrec.ops import lightgcn_rows  # noqa: E402
+
+OP_CASES += [
+    OpCase("lightgcn_rows/K=0", lambda r: (_symmetric_norm(r, 5, 7), _n(r, 12, 3), 0,
+                                           np.array([1, 6, 11]), "numpy"),
+           lightgcn_rows.lightgcn_rows_forward, lightgcn_rows.lightgcn_rows_backward, (1,)),
+    OpCase("lightgcn_rows/K=2 numpy", lambda r: (_symmetric_norm(r, 5, 7), _n(r, 12, 3), 2,
+                                                 np.array([0, 3, 6, 9]), "numpy"),
+           lightgcn_rows.lightgcn_rows_forward, lightgcn_rows.lightgcn_rows_backward, (1,)),
+    OpCase("lightgcn_rows/K=3 numba", lambda r: (_symmetric_norm(r, 5, 7), _n(r, 12, 3), 3,
+                                                 np.array([2, 8]), "numba"),
+           lightgcn_rows.lightgcn_rows_forward, lightgcn_rows.lightgcn_rows_backward, (1,)),
+    OpCase("lightgcn_rows/K=3 numba, ball search stops early",
+           lambda r: (_symmetric_norm(r, 8, 9), _n(r, 17, 3), 3, np.arange(0, 17, 2), "numba"),
+           lightgcn_rows.lightgcn_rows_forward, lightgcn_rows.lightgcn_rows_backward, (1,)),
 ]
 
 def _as_tuple(grads):
@@ -337,7 +359,8 @@ def test_every_op_and_loss_is_in_the_table():
     """A new ``*_forward`` in an op module or losses.py must get an OpCase."""
     tested = {c.forward for c in OP_CASES}
     tested_names = {c.name.split("/")[0] for c in OP_CASES}
-    for module in (propagate, dense, embedding, scoring, losses, attention, session):
+    for module in (propagate, lightgcn_rows, dense, embedding, scoring, losses, attention,
+                   session):
         for name in module.__all__:
             if name.endswith("_forward"):
                 fn = getattr(module, name)
@@ -611,7 +634,7 @@ def test_propagate_is_A_hat_times_X_and_backends_agree_bitwise():
     rng = np.random.default_rng(8)
     A, X = _sparse(rng, 30, 40), rng.standard_normal((40, 5))
     dY = rng.standard_normal((30, 5))
-    Y_np, c_np = propagate.propagate_forward(A, X)
+    Y_np, c_np = propagate.propagate_forward(A, X, backend="numpy")
     Y_nb, c_nb = propagate.propagate_forward(A, X, backend="numba")
     np.testing.assert_array_equal(Y_np, A @ X)
     np.testing.assert_array_equal(Y_nb, Y_np)
@@ -647,7 +670,7 @@ def test_lightgcn_matches_the_formula():
     Ad = A.toarray()
     for K in (0, 1, 3):
         expected = sum(np.linalg.matrix_power(Ad, k) @ E0 for k in range(K + 1)) / (K + 1)
-        E, cache = propagate.lightgcn_forward(A, E0, K)
+        E, cache = propagate.lightgcn_forward(A, E0, K, backend="numpy")
         np.testing.assert_allclose(E, expected, rtol=1e-13, atol=1e-15)
         dE = rng.standard_normal(E.shape)
         expected_dE0 = sum(np.linalg.matrix_power(Ad.T, k) @ dE for k in range(K + 1)) / (K + 1)
@@ -733,11 +756,11 @@ def test_gather_empty_batch():
      DataError, r"b must have shape \(5,\)"),
     (lambda: dense.relu_forward(np.array([1, 2])), TypeError, "floating dtype"),
     (lambda: embedding.gather_forward(np.ones((4, 2)), np.array([0, 4])),
-     DataError, r"row id 4 in idx is out of range 0..3"),
+     DataError, r"idx\[1\] = 4 is out of range 0..3"),
     (lambda: embedding.gather_forward(np.ones((4, 2)), np.array([-1, 2])),
-     DataError, r"row id -1 in idx is out of range 0..3"),
+     DataError, r"idx\[0\] = -1 is out of range 0..3"),
     (lambda: embedding.gather_forward(np.ones((4, 2)), np.array([0.0, 1.0])),
-     TypeError, "integer row ids"),
+     DataError, "idx must hold integer ids, got dtype float64"),
     (lambda: embedding.gather_backward(embedding.gather_forward(np.ones((4, 2)), [1, 2])[1],
                                        np.ones((3, 2))),
      DataError, "drows must have 2 rows"),

@@ -27,3 +27,69 @@ def test_top_level_contract():
         assert callable(getattr(mgr.datasets, name)), name
     for name in ("spmm", "sample_bpr", "sample_negatives"):
         assert callable(getattr(mgr.ops, name)), name
+
+
+def _import_graph():
+    """module -> the minigraphrec modules it imports anywhere in its code (functions too)."""
+    import ast
+    from pathlib import Path
+
+    import minigraphrec
+
+    root = Path(minigraphrec.__file__).parent
+    names = {}
+    for path in root.rglob("*.py"):
+        parts = list(path.relative_to(root.parent).with_suffix("").parts)
+        names[path] = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+    modules = set(names.values())
+
+    def known(name):                        # "a.b.c" (c a function) -> "a.b"
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name
+
+    graph = {}
+    for path, module in names.items():
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    up = package.split(".")[:len(package.split(".")) - node.level + 1]
+                    base = ".".join(up + ([node.module] if node.module else []))
+                targets = [base] + [f"{base}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                continue
+            for target in targets:
+                dep = known(target)
+                # a package's own parents are imported by Python anyway; the top-level
+                # package re-exports everything, so edges into it say nothing
+                if dep and dep != module and not module.startswith(dep + ".") \
+                        and dep != "minigraphrec":
+                    deps.add(dep)
+        graph[module] = deps
+    return graph
+
+
+def test_no_import_circle():
+    """Dependencies flow one way: no module reaches itself through its imports."""
+    graph = _import_graph()
+    assert "minigraphrec.models.base" in graph["minigraphrec.models.knn"]     # the graph is real
+    state = {}                                     # 1 = on the current path, 2 = done
+
+    def visit(module, path):
+        state[module] = 1
+        for dep in sorted(graph.get(module, ())):
+            if state.get(dep) == 1:
+                circle = path[path.index(dep):] + [dep]
+                raise AssertionError("import circle: " + " -> ".join(circle))
+            if dep not in state:
+                visit(dep, path + [dep])
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])

@@ -259,7 +259,7 @@ def test_params_layout():
     assert ngcf.user_embeddings_.shape == (9, 15)                  # dim · (L + 1)
 
 
-@pytest.mark.parametrize("cls", [MF, LightGCN])
+@pytest.mark.parametrize("cls", [MF, LightGCN, GCN, NGCF, GAT])
 def test_id_embedding_init(cls):
     """Default: one Glorot-uniform table per side (the LightGCN paper); "normal": N(0, 0.1²)."""
     n_users, n_items, d = 300, 500, 64

@@ -36,7 +36,7 @@ import numpy as np
 
 import minigraphrec as mgr
 from minigraphrec import graph, ops
-from minigraphrec.models.lightgcn import hop_levels, lightgcn_rows_forward, lightgcn_rows_backward
+from minigraphrec.ops import hop_levels, lightgcn_rows_backward, lightgcn_rows_forward
 
 # The article's 10 x 10 toy, plus a user u11 and an item v11 without any
 # interaction: isolated nodes, the edge case of the normalisation.
@@ -287,7 +287,7 @@ assert np.all(np.abs(dE0_by_hand[far_users]) < 1e-15)
 # $S_{K-j}$ needs $V_{j-1}$ on $S_{K-j+1}$, down to $E_0$ on $S_K$, and each
 # hop reads only the rows of $\hat A$ on one ball ($S_{K-1}, \dots, S_0$).
 # The backward pass runs the same recurrence in the other direction
-# (module docstring of `minigraphrec.models.lightgcn`). The numba backend
+# (module docstring of `minigraphrec.ops.lightgcn_rows`). The numba backend
 # may take a superset of a ball (every node, once a ball is half the
 # graph), which changes the work, not the numbers.
 

@@ -60,7 +60,7 @@ import scipy.sparse as sp
 
 import minigraphrec as mgr
 from minigraphrec import graph, ops, plot
-from minigraphrec.models.lightgcn import hop_levels, lightgcn_rows_forward
+from minigraphrec.ops import hop_levels, lightgcn_rows_forward
 
 
 def interleaved_medians(candidates, n=repeats):

@@ -1,8 +1,8 @@
 r"""numba kernels for propagation restricted to a set of rows (batch-restricted LightGCN).
 
-Raw arrays only, no validation: the wrappers
-:func:`minigraphrec.models.lightgcn.lightgcn_rows_forward` and
-:func:`~minigraphrec.models.lightgcn.lightgcn_rows_backward` check the inputs
+Raw arrays only, no validation: the ops
+:func:`minigraphrec.ops.lightgcn_rows.lightgcn_rows_forward` and
+:func:`~minigraphrec.ops.lightgcn_rows.lightgcn_rows_backward` check the inputs
 and hold the readable SciPy reference (``A_hat[rows] @ X``, one line per hop)
 that these kernels are tested against.
 

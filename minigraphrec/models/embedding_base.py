@@ -52,7 +52,8 @@ Two pieces shared by the graph models live here, so that they behave the
 same everywhere:
 
 * edge weights (GCN, LightGCN, GAT: hyperparameters ``edge_weights`` and
-  ``half_life``): :func:`edge_weight_matrix` turns the training log into
+  ``half_life``): :func:`~minigraphrec.graph.edge_weight_matrix` (with the
+  graph preprocessing, the article's §3 edge features) turns the training log into
   the weighted ``R_w`` that replaces the binary ``R`` when the model builds
   its graph; the model keeps it as ``R_weighted_`` (saved, so a loaded
   model rebuilds the same graph). Each model normalises *after* weighting.
@@ -75,20 +76,20 @@ import scipy.sparse as sp
 
 from ..batch import PairBatch, PointBatch
 from ..errors import DataError
+from ..graph import edge_weight_matrix
 from ..losses import bce_with_logits_backward, bce_with_logits_forward
 from ..losses import bpr_backward, bpr_forward, l2_backward, l2_forward
+from ..metrics import parse_metric
 from ..ops.dense import linear_backward, linear_forward
 from ..ops.embedding import gather_backward, gather_forward
 from ..ops.scoring import dot_backward, dot_forward
 from .base import Recommender
 
-__all__ = ["EmbeddingRecommender", "glorot_uniform", "id_embeddings", "edge_weight_matrix",
-           "hop_balls"]
+__all__ = ["EmbeddingRecommender", "glorot_uniform", "id_embeddings", "hop_balls"]
 
 LOSSES = ("bpr", "bce")
 SCORINGS = ("dot", "cosine", "euclidean")
 DTYPES = ("float32", "float64")
-EDGE_WEIGHTS = (None, "count", "log1p", "time_decay")
 INPUTS = ("embedding", "features", "both")
 INITS = ("xavier", "normal")
 
@@ -158,16 +159,6 @@ def _nonneg_float(name, value, strict=False):
         bound = ">" if strict else ">="
         raise ValueError(f"{name} must be a finite number {bound} 0, got {value!r}")
     return x
-
-
-def parse_metric(metric):
-    r"""``"recall@20"`` -> ``("recall", 20)``; a clear error for anything else."""
-    from ..metrics import METRICS
-    name, sep, k = str(metric).partition("@")
-    if not sep or name not in METRICS or not k.isdigit() or int(k) < 1:
-        raise ValueError(f"metric must look like 'recall@20' (one of {', '.join(METRICS)} "
-                         f"at a positive cut-off), got {metric!r}")
-    return name, int(k)
 
 
 class EmbeddingRecommender(Recommender):
@@ -490,12 +481,12 @@ class EmbeddingRecommender(Recommender):
                             "input='embedding' or input='both'")
 
     def _init_input_params(self, rng):
-        r"""``E0 ~ N(0, 0.1²)`` (n_nodes, dim) and Glorot ``W_user_in`` / ``W_item_in``, as used."""
+        r"""``E0`` (n_nodes, dim, :func:`id_embeddings` by ``self.init``) and Glorot
+        ``W_user_in`` / ``W_item_in``, as used."""
         d, dt = self.dim, self._dtype
         params = {}
         if self.input in ("embedding", "both"):
-            n = self.n_users_ + self.n_items_
-            params["E0"] = (0.1 * rng.standard_normal((n, d))).astype(dt)
+            params["E0"] = id_embeddings(rng, self.n_users_, self.n_items_, d, dt, self.init)
         if self._X_user is not None:
             params["W_user_in"] = glorot_uniform(rng, (self._X_user.shape[1], d), dt)
         if self._X_item is not None:
@@ -916,87 +907,10 @@ def as_dense_features(F, dtype, name):
     return F
 
 
-# ============================================================ edge weights
-def check_edge_weights(edge_weights, half_life):
-    """Validate the ``edge_weights`` / ``half_life`` hyperparameters; ``half_life`` as a float."""
-    if edge_weights not in EDGE_WEIGHTS:
-        raise ValueError(f"edge_weights must be one of {EDGE_WEIGHTS}, got {edge_weights!r}")
-    if edge_weights != "time_decay":
-        return None                                   # half_life is ignored
-    if half_life is None:
-        raise ValueError("edge_weights='time_decay' needs half_life (in the timestamps' unit, "
-                         "e.g. 30 * 86400 for 30 days of Unix seconds), got None")
-    return _nonneg_float("half_life", half_life, strict=True)
-
-
-def edge_weight_matrix(train, edge_weights, half_life=None):
-    r"""The weighted user–item matrix ``R_w`` that replaces the binary ``R`` in propagation.
-
-    ``edge_weights`` names the weight of edge ``(u, i)``, from the events
-    ``E(u, i)`` of the pair in ``train`` (``w_e`` their ``weights``, 1 when
-    ``train`` has none; ``t_e`` their ``timestamps``):
-
-    * ``None``: no weights (returns None; the model uses the binary ``R``);
-    * ``"count"``: ``Σ_e w_e``, the number of events of a raw log
-      (:func:`minigraphrec.graph.frequency_weights`);
-    * ``"log1p"``: ``log(1 + Σ_e w_e)``, damping heavy repeaters;
-    * ``"time_decay"``: ``Σ_e w_e 0.5^{(t_max - t_e) / half_life}``, with
-      ``t_max`` the latest training timestamp
-      (:func:`minigraphrec.graph.time_decay_weights`): an edge used at
-      ``t_max`` weighs ``w_e``, one a half-life older half as much.
-
-    Rating data carries the rating in ``w_e``, so ``"count"`` sums ratings
-    and ``"time_decay"`` decays them; drop ``weights`` from the
-    :class:`~minigraphrec.data.Interactions` first for plain counts or pure
-    recency.
-
-    Parameters
-    ----------
-    train : Interactions
-    edge_weights : None, "count", "log1p" or "time_decay"
-    half_life : float > 0, required for ``"time_decay"`` (ignored otherwise)
-
-    Returns
-    -------
-    R_w : scipy CSR (n_users, n_items) float64, the sparsity pattern of
-        ``train.to_csr()``, or None for ``edge_weights=None``.
-
-    Raises
-    ------
-    DataError
-        ``"time_decay"`` without timestamps; a weight that is not finite
-        and > 0 (a training pair outside the graph would still be excluded
-        from recommendations; with ``"time_decay"`` it means ``half_life``
-        is so short that old events underflow to 0).
-    """
-    from ..graph import frequency_weights, time_decay_weights
-
-    half_life = check_edge_weights(edge_weights, half_life)
-    if edge_weights is None:
-        return None
-    if edge_weights == "time_decay":
-        if train.timestamps is None:
-            raise DataError("edge_weights='time_decay' needs timestamps, but the training "
-                            "Interactions has none; use edge_weights='count' or None")
-        R_w = time_decay_weights(train, half_life)                 # (n_users, n_items)
-    else:
-        R_w = frequency_weights(train, edge_weights)               # (n_users, n_items)
-    bad = ~(np.isfinite(R_w.data) & (R_w.data > 0))
-    if bad.any():
-        k = int(np.flatnonzero(bad)[0])
-        u = int(np.searchsorted(R_w.indptr, k, side="right") - 1)
-        hint = (f"; half_life={half_life} is too short for events that old" if
-                edge_weights == "time_decay" and R_w.data[k] == 0 else "")
-        raise DataError(f"edge_weights={edge_weights!r} gives {int(bad.sum())} training pair(s) "
-                        f"a weight that is not > 0, e.g. user {u}, item {int(R_w.indices[k])}: "
-                        f"{R_w.data[k]}{hint}; edge weights must be finite and positive")
-    return R_w
-
-
 class EdgeWeighted:
     """Mixin for graph models with the ``edge_weights`` / ``half_life`` hyperparameters.
 
-    Fitting also sets ``R_weighted_`` (see :func:`edge_weight_matrix`), which
+    Fitting also sets ``R_weighted_`` (see :func:`~minigraphrec.graph.edge_weight_matrix`), which
     ``_graph_matrix`` then builds the graph from.
     """
 

@@ -38,7 +38,7 @@ Choices (hyperparameters), and where they depart from the paper:
 * ``edge_weights`` (our addition; the article's edge features, §3):
   ``"count"``, ``"log1p"`` or ``"time_decay"`` (with ``half_life``) weigh
   each user–item edge ``w_vu`` by
-  :func:`~minigraphrec.models.embedding_base.edge_weight_matrix`, the same
+  :func:`~minigraphrec.graph.edge_weight_matrix`, the same
   weights as :class:`~minigraphrec.models.gcn.GCN` and
   :class:`~minigraphrec.models.lightgcn.LightGCN` use. How they enter the
   propagation: through the attention, and only there. Every layer learns
@@ -83,11 +83,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import BACKENDS
-from ..graph import bipartite_adjacency, normalize_adjacency
+from ..graph import bipartite_adjacency, check_edge_weights, normalize_adjacency
 from ..ops.attention import attention_graph, gat_layer_backward, gat_layer_forward
 from ..ops.dense import ACTIVATIONS, linear_backward, linear_forward
 from .embedding_base import (INPUTS, EdgeWeighted, EmbeddingRecommender, _nonneg_float,
-                             _positive_int, check_edge_weights, glorot_uniform, hop_balls)
+                             _positive_int, check_init, glorot_uniform, hop_balls)
 
 __all__ = ["GAT"]
 
@@ -150,6 +150,10 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
     input : {"embedding", "features", "both"}
     backend : {"numba", "numpy"}, batch-local attention by numba kernels, or the
         full-graph NumPy/SciPy reference (same numbers to rounding)
+    init : {"xavier", "normal"}
+        ``E0``'s initialisation: Glorot-uniform user and item tables (default, as
+        MF and LightGCN) or ``N(0, 0.1²)``; see
+        :func:`~minigraphrec.models.embedding_base.id_embeddings`.
     loss, lr, batch_size, reg, n_negatives, epochs, patience, metric,
     scoring, dtype, random_state, verbose :
         see :class:`~minigraphrec.models.embedding_base.EmbeddingRecommender`.
@@ -167,7 +171,8 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
 
     Notes
     -----
-    Initialisation: ``E0 ~ N(0, 0.1²)``; ``W``, ``a_src``, ``a_dst`` and the
+    Initialisation: ``E0`` by ``init`` (Glorot-uniform tables by default); ``W``,
+    ``a_src``, ``a_dst`` and the
     input projections Glorot-uniform; ``β = 1``.
 
     Explanations, ad-hoc histories, updates (issue 11)
@@ -192,7 +197,7 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
                  layer_combination="mean", edge_weights=None, half_life=None,
                  input="embedding", backend="numba", loss="bpr", lr=1e-3, batch_size=2048, reg=1e-4,
                  n_negatives=1, epochs=50, patience=None, metric="recall@20", scoring="dot",
-                 dtype="float32", random_state=None, verbose=False):
+                 dtype="float32", random_state=None, verbose=False, init="xavier"):
         self.dim = dim
         self.n_layers = n_layers
         self.n_heads = n_heads
@@ -218,12 +223,14 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
+        self.init = init
 
     def _check_hyperparameters(self):
         self._check_common()
         _positive_int("dim", self.dim)
         _positive_int("n_layers", self.n_layers)
         _positive_int("n_heads", self.n_heads)
+        check_init(self.init)
         if self.concat_heads and self.dim % self.n_heads:
             raise ValueError(f"with concat_heads=True, dim ({self.dim}) must be divisible by "
                              f"n_heads ({self.n_heads}): each head is dim / n_heads wide")

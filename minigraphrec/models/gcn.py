@@ -35,7 +35,7 @@ Choices (hyperparameters):
 * ``edge_weights`` (the article's edge features, §3): ``None`` is the
   binary graph; ``"count"``, ``"log1p"`` or ``"time_decay"`` (with
   ``half_life``, in the timestamps' unit) replace ``A``'s ones by the
-  weights of :func:`~minigraphrec.models.embedding_base.edge_weight_matrix`
+  weights of :func:`~minigraphrec.graph.edge_weight_matrix`
   (interaction frequency, or recency), and the normalisation is applied
   *after* weighting, with weighted degrees ``d_v = Σ_u A_vu`` (+1 for the
   self-loop, which weighs 1): ``"mean"`` then averages the neighbours with
@@ -76,11 +76,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..graph import bipartite_adjacency, normalize_adjacency
+from ..graph import bipartite_adjacency, check_edge_weights, normalize_adjacency
 from ..ops.dense import ACTIVATIONS, linear_backward, linear_forward
 from ..ops.propagate import propagate_forward
 from .embedding_base import (INPUTS, EdgeWeighted, EmbeddingRecommender, _positive_int,
-                             check_edge_weights, glorot_uniform, hop_balls)
+                             check_init, glorot_uniform, hop_balls)
 
 __all__ = ["GCN"]
 
@@ -103,6 +103,10 @@ class GCN(EdgeWeighted, EmbeddingRecommender):
         (see the module docstring)
     half_life : float > 0, required with ``edge_weights="time_decay"``
         (the timestamps' unit), ignored otherwise
+    init : {"xavier", "normal"}
+        ``E0``'s initialisation: Glorot-uniform user and item tables (default, as
+        MF and LightGCN) or ``N(0, 0.1²)``; see
+        :func:`~minigraphrec.models.embedding_base.id_embeddings`.
     loss, lr, batch_size, reg, n_negatives, epochs, patience, metric,
     scoring, dtype, random_state, verbose :
         see :class:`~minigraphrec.models.embedding_base.EmbeddingRecommender`.
@@ -120,7 +124,8 @@ class GCN(EdgeWeighted, EmbeddingRecommender):
 
     Notes
     -----
-    Initialisation: ``E0 ~ N(0, 0.1²)``, every ``W`` Glorot-uniform, ``b = 0``.
+    Initialisation: ``E0`` by ``init`` (Glorot-uniform tables by default), every ``W``
+    Glorot-uniform, ``b = 0``.
 
     Explanations, ad-hoc histories, updates (issue 11)
     --------------------------------------------------
@@ -143,7 +148,8 @@ class GCN(EdgeWeighted, EmbeddingRecommender):
                  activation="relu", final_activation=False, input="embedding",
                  edge_weights=None, half_life=None, loss="bpr", lr=1e-3, batch_size=2048,
                  reg=1e-4, n_negatives=1, epochs=50, patience=None, metric="recall@20",
-                 scoring="dot", dtype="float32", random_state=None, verbose=False):
+                 scoring="dot", dtype="float32", random_state=None, verbose=False,
+                 init="xavier"):
         self.dim = dim
         self.n_layers = n_layers
         self.normalization = normalization
@@ -165,11 +171,13 @@ class GCN(EdgeWeighted, EmbeddingRecommender):
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
+        self.init = init
 
     def _check_hyperparameters(self):
         self._check_common()
         _positive_int("dim", self.dim)
         _positive_int("n_layers", self.n_layers)
+        check_init(self.init)
         if self.normalization not in NORMALIZATIONS:
             raise ValueError(f"normalization must be one of {tuple(NORMALIZATIONS)}, "
                              f"got {self.normalization!r}")

@@ -3,6 +3,7 @@ from .sparse import spmm
 from .sampling import sample_bpr, sample_negatives
 from .propagate import propagate_forward, propagate_backward, lightgcn_forward, lightgcn_backward
 from .propagate import propagate_rows_forward, propagate_rows_backward
+from .lightgcn_rows import hop_levels, lightgcn_rows_forward, lightgcn_rows_backward
 from .dense import (linear_forward, linear_backward, identity_forward, identity_backward,
                     relu_forward, relu_backward, leaky_relu_forward, leaky_relu_backward,
                     sigmoid_forward, sigmoid_backward, tanh_forward, tanh_backward,
@@ -16,6 +17,7 @@ __all__ = [
     "sample_bpr", "sample_negatives",
     "propagate_forward", "propagate_backward", "lightgcn_forward", "lightgcn_backward",
     "propagate_rows_forward", "propagate_rows_backward",
+    "hop_levels", "lightgcn_rows_forward", "lightgcn_rows_backward",
     "linear_forward", "linear_backward", "identity_forward", "identity_backward",
     "relu_forward", "relu_backward", "leaky_relu_forward", "leaky_relu_backward",
     "sigmoid_forward", "sigmoid_backward", "tanh_forward", "tanh_backward",

@@ -16,22 +16,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import DataError
+from ..errors import DataError, check_ids
 
 __all__ = ["gather_forward", "gather_backward", "gather_backward_rows"]
-
-
-def _check_idx(idx, n_rows):
-    idx = np.asarray(idx)
-    if idx.ndim != 1:
-        raise DataError(f"idx must be 1-d, got shape {idx.shape}")
-    if idx.size and not np.issubdtype(idx.dtype, np.integer):
-        raise TypeError(f"idx must hold integer row ids, got dtype {idx.dtype}")
-    idx = idx.astype(np.int64, copy=False)
-    if idx.size and (idx.min() < 0 or idx.max() >= n_rows):
-        bad = idx[(idx < 0) | (idx >= n_rows)][0]
-        raise DataError(f"row id {bad} in idx is out of range 0..{n_rows - 1}")
-    return idx
 
 
 def gather_forward(E, idx):
@@ -51,7 +38,7 @@ def gather_forward(E, idx):
     E = np.asarray(E)
     if E.ndim < 1:
         raise DataError("E must have at least one axis (rows), got a scalar")
-    idx = _check_idx(idx, E.shape[0])
+    idx = check_ids(idx, "idx", E.shape[0])
     return E[idx], (idx, E.shape[0])                     # (B, ...)
 
 

@@ -15,7 +15,7 @@ CSC view, no copy) or builds ``A_hat.T.tocsr()`` on each call
 (``backend="numba"``, whose kernel reads CSR).
 
 Backends. ``"numpy"`` is the one-line reference ``A_hat @ X`` (SciPy).
-``"numba"`` calls :func:`minigraphrec.ops.sparse.spmm` (a parallel,
+``"numba"`` (the default) calls :func:`minigraphrec.ops.sparse.spmm` (a parallel,
 deterministic CSR kernel); if that module is absent it falls back to SciPy.
 Both sum each output row in storage order, so they give the same bits.
 
@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import DataError, check_backend
+from ..errors import DataError, check_backend, check_ids
 
 __all__ = ["propagate_forward", "propagate_backward", "lightgcn_forward", "lightgcn_backward",
            "propagate_rows_forward", "propagate_rows_backward"]
@@ -85,7 +85,7 @@ def _transpose(A_hat, A_hat_T, backend):
 
 
 # ---------------------------------------------------------------- one hop
-def propagate_forward(A_hat, X, backend="numpy", A_hat_T=None):
+def propagate_forward(A_hat, X, backend="numba", A_hat_T=None):
     r"""One propagation step ``Y = Â X``.
 
     Parameters
@@ -93,7 +93,7 @@ def propagate_forward(A_hat, X, backend="numpy", A_hat_T=None):
     A_hat : scipy sparse (n_out, n_in), usually CSR; a dense ndarray also
         works (multiplied by NumPy whatever the backend).
     X : ndarray (n_in, d)
-    backend : ``"numpy"`` (SciPy reference) or ``"numba"``.
+    backend : ``"numba"`` (default) or ``"numpy"`` (the SciPy reference).
     A_hat_T : sparse (n_in, n_out) or None
         ``Âᵀ`` for the backward pass; ``A_hat`` itself when ``Â`` is
         symmetric. See the module docstring.
@@ -119,7 +119,7 @@ def propagate_backward(cache, dY):
 
 
 # ------------------------------------------------------------- LightGCN
-def lightgcn_forward(A_hat, E0, K, backend="numpy", A_hat_T=None):
+def lightgcn_forward(A_hat, E0, K, backend="numba", A_hat_T=None):
     r"""LightGCN's encoder: the mean of K + 1 propagation depths.
 
     ``E = 1/(K+1) Σ_{k=0..K} Â^k E0``, computed as ``E^{(0)} = E0``,
@@ -208,22 +208,11 @@ def _rows_nnz(indptr, rows):
     return int(indptr[rows + 1].sum() - indptr[rows].sum())
 
 
-def _check_rows(rows, n):
-    rows = np.asarray(rows)
-    if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
-        raise DataError(f"rows must be a 1-d integer array, got {rows.dtype} {rows.shape}")
-    rows = rows.astype(np.int64, copy=False)
-    if rows.size and (rows.min() < 0 or rows.max() >= n):
-        bad = rows[(rows < 0) | (rows >= n)][0]
-        raise DataError(f"row id {bad} in rows is out of range 0..{n - 1}")
-    return rows
-
-
-def propagate_rows_forward(A_hat, X, rows, backend="numpy"):
+def propagate_rows_forward(A_hat, X, rows, backend="numba"):
     r"""Some rows of one propagation step: ``Y = Â[rows, :] X``, compact.
 
     The graph models restrict a layer to the rows a batch needs (its
-    ``h``-hop ball, see :func:`minigraphrec.models.lightgcn.hop_levels`);
+    ``h``-hop ball, see :func:`minigraphrec.ops.lightgcn_rows.hop_levels`);
     row ``q`` of ``Y`` belongs to node ``rows[q]``.
 
     Parameters
@@ -231,8 +220,8 @@ def propagate_rows_forward(A_hat, X, rows, backend="numpy"):
     A_hat : scipy CSR (n_out, n_in), values in ``X``'s dtype (else cast per call)
     X : ndarray (n_in, d), float32 or float64; read only on the neighbours of ``rows``
     rows : int array (m,), each in ``0 .. n_out-1`` (repeats allowed)
-    backend : ``"numpy"`` (SciPy: ``A_hat[rows] @ X``) or ``"numba"``
-        (:func:`~minigraphrec.kernels.propagate_rows.pull_compact_rows`,
+    backend : ``"numba"`` (default) or ``"numpy"`` (SciPy: ``A_hat[rows] @ X``);
+        numba is (:func:`~minigraphrec.kernels.propagate_rows.pull_compact_rows`,
         rows in parallel, each summed by one thread four entries at a time:
         deterministic for any thread count, equal to SciPy to rounding).
 
@@ -247,7 +236,7 @@ def propagate_rows_forward(A_hat, X, rows, backend="numpy"):
     X = _check_operator(A_hat, X)
     if X.dtype not in (np.float32, np.float64):
         raise TypeError(f"X must be float32 or float64, got {X.dtype}")
-    rows = _check_rows(rows, A_hat.shape[0])
+    rows = check_ids(rows, "rows", A_hat.shape[0])
     A_x = A_hat if A_hat.dtype == X.dtype else A_hat.astype(X.dtype)
     return (rows_product(A_x, np.ascontiguousarray(X), rows, backend),
             (A_x, rows, X.shape[0], backend))

@@ -32,8 +32,7 @@ from numbers import Integral
 
 import numpy as np
 
-from ..errors import DataError
-from ..errors import check_backend
+from ..errors import DataError, check_backend, check_ids
 from .sparse import as_csr
 
 __all__ = ["sample_bpr", "sample_negatives", "nth_absent_reference"]
@@ -198,17 +197,7 @@ def sample_negatives(R, users, n_negatives=1, random_state=None, backend="numba"
     check_backend(backend)
     R = _positives(R)
     n_negatives = _count("n_negatives", n_negatives, 1)
-    users = np.asarray(users)
-    if users.ndim != 1:
-        raise DataError(f"users must be 1-d, got shape {users.shape}")
-    if users.size and (users.dtype == bool or not np.issubdtype(users.dtype, np.integer)):
-        raise TypeError(f"users must hold integer ids, got dtype {users.dtype}")
-    users = users.astype(np.int64, copy=False)
-    n_users = R.shape[0]
-    out_of_range = (users < 0) | (users >= n_users)
-    if np.any(out_of_range):
-        at = int(np.flatnonzero(out_of_range)[0])
-        raise DataError(f"user id {users[at]} at position {at} is out of range 0..{n_users - 1}")
+    users = check_ids(users, "users", R.shape[0])
     n_pos = np.diff(R.indptr).astype(np.int64)[users]                   # (n,)
     _check_has_negatives(R, users, n_pos)
 

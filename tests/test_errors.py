@@ -1,0 +1,43 @@
+"""The shared checks of minigraphrec.errors: the backend check and ``check_ids``."""
+import numpy as np
+import pytest
+
+from minigraphrec.errors import DataError, check_backend, check_ids
+
+
+def test_check_ids_returns_int64_and_keeps_the_values():
+    for x in ([3, 0, 2], np.array([3, 0, 2], dtype=np.uint8), np.array([3, 0, 2], np.int32)):
+        out = check_ids(x, "ids", 4)
+        assert out.dtype == np.int64
+        np.testing.assert_array_equal(out, [3, 0, 2])
+    empty = check_ids(np.array([]), "ids", 4)               # np.array([]) is float64
+    assert empty.dtype == np.int64 and empty.shape == (0,)
+    np.testing.assert_array_equal(check_ids([10 ** 12], "ids"), [10 ** 12])   # no bound
+
+
+@pytest.mark.parametrize("x, n, match", [
+    ([0, 4], 4, r"ids\[1\] = 4 is out of range 0..3"),
+    ([-1, 2], 4, r"ids\[0\] = -1 is out of range 0..3"),
+    ([2, -3], None, r"ids\[1\] = -3 is negative; ids are >= 0"),
+    ([0.0, 1.0], 4, "ids must hold integer ids, got dtype float64"),
+    ([True, False], 4, "ids must hold integer ids, got dtype bool"),
+    (["a"], 4, "ids must hold integer ids, got dtype <U1"),
+    ([[0, 1]], 4, r"ids must be a 1-d array of integer ids, got shape \(1, 2\)"),
+    (3, 4, r"ids must be a 1-d array of integer ids, got shape \(\)"),
+    ([[0], [1, 2]], 4, "ids must be a 1-d array of integer ids"),          # ragged
+])
+def test_check_ids_rejects_bad_arrays_with_a_data_error(x, n, match):
+    with pytest.raises(DataError, match=match):
+        check_ids(x, "ids", n)
+
+
+@pytest.mark.parametrize("x", [None, "0 1 2", {0: 1}, {0, 1}])
+def test_check_ids_type_error_only_for_what_is_no_array(x):
+    with pytest.raises(TypeError, match="ids must be an array of integer ids"):
+        check_ids(x, "ids", 4)
+
+
+def test_check_backend():
+    assert check_backend("numba") == "numba"
+    with pytest.raises(DataError, match="backend must be one of"):
+        check_backend("cuda")

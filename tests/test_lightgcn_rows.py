@@ -1,0 +1,149 @@
+"""The batch-restricted LightGCN propagation ops (:mod:`minigraphrec.ops.lightgcn_rows`).
+
+Gradients are checked in tests/test_gradients.py (OP_CASES "lightgcn_rows/…");
+here: the rows against the full-graph ``lightgcn_forward`` / ``_backward`` on
+random graphs with isolated nodes, the early stop of the ball search, the
+``hop_levels`` kernel against its NumPy reference, and the input errors.
+The row kernels themselves are tested against SciPy in tests/test_models.py.
+"""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from minigraphrec import graph
+from minigraphrec.errors import DataError
+from minigraphrec.kernels import propagate_rows as kernels
+from minigraphrec.ops import lightgcn_rows as lg
+from minigraphrec.ops.propagate import lightgcn_backward, lightgcn_forward
+
+
+def _random_graph(seed, n_users=40, n_items=50, density=0.08):
+    """LightGCN's symmetric Â of a random bipartite graph (user 0, item 0 isolated), float64 E0."""
+    rng = np.random.default_rng(seed)
+    R = rng.random((n_users, n_items)) < density
+    R[0, :] = False
+    R[:, 0] = False
+    R[1, 1] = True                                                 # no empty graph
+    A = graph.bipartite_adjacency(sp.csr_matrix(R, dtype=np.float64))
+    A_hat = graph.normalize_adjacency(A, "symmetric", self_loops=False)
+    return A_hat, rng.standard_normal((n_users + n_items, 6))
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("K", [0, 1, 2, 3, 4])
+@pytest.mark.parametrize("n_seeds", [1, 6, 60])
+def test_rows_forward_backward_equal_full_graph(backend, K, n_seeds):
+    A_hat, E0 = _random_graph(K + n_seeds)
+    rng = np.random.default_rng(K)
+    nodes = np.unique(rng.integers(0, A_hat.shape[0], n_seeds))
+    nodes[0] = 0                                                   # an isolated node
+    nodes = np.unique(nodes)
+    # scratch buffers full of NaN: a value read where it was never written shows up
+    workspace = {"ping_pong": [np.full_like(E0, np.nan), np.full_like(E0, np.nan)]}
+    E_rows, cache = lg.lightgcn_rows_forward(A_hat, E0, K, nodes, backend=backend,
+                                             workspace=workspace)
+    E_full, c_full = lightgcn_forward(A_hat, E0, K, A_hat_T=A_hat)
+    np.testing.assert_allclose(E_rows, E_full[nodes], rtol=1e-12, atol=1e-15)
+    dE_rows = rng.standard_normal(E_rows.shape)
+    dE = np.zeros_like(E_full)
+    dE[nodes] = dE_rows
+    dE0 = lg.lightgcn_rows_backward(cache, dE_rows, out=np.full_like(E0, np.nan))
+    np.testing.assert_allclose(dE0, lightgcn_backward(c_full, dE), rtol=1e-12, atol=1e-15)
+
+
+def test_rows_propagation_stops_the_ball_early_and_stays_exact():
+    """A batch whose 1-hop ball holds half the graph: the kernel stops expanding (hops < K-1)."""
+    A_hat, E0 = _random_graph(3, n_users=30, n_items=30, density=0.3)
+    nodes = np.arange(0, 60, 4)
+    level, hops = lg.hop_levels(A_hat, nodes, 2, backend="numba")
+    assert hops < 2
+    E_rows, cache = lg.lightgcn_rows_forward(A_hat, E0, 3, nodes)
+    E_full, c_full = lightgcn_forward(A_hat, E0, 3, A_hat_T=A_hat)
+    np.testing.assert_allclose(E_rows, E_full[nodes], rtol=1e-12, atol=1e-15)
+    dE_rows = np.random.default_rng(0).standard_normal(E_rows.shape)
+    dE = np.zeros_like(E_full)
+    dE[nodes] = dE_rows
+    np.testing.assert_allclose(lg.lightgcn_rows_backward(cache, dE_rows),
+                               lightgcn_backward(c_full, dE), rtol=1e-12, atol=1e-15)
+
+
+def test_hop_levels_kernel_equals_reference():
+    A_hat, _ = _random_graph(5, density=0.05)
+    nodes = np.array([2, 7, 45])
+    for n_hops in range(4):
+        level_ref, hops_ref = lg.hop_levels(A_hat, nodes, n_hops, backend="numpy")
+        level = np.empty(A_hat.shape[0], dtype=np.int32)
+        hops = kernels.hop_levels(A_hat.indptr, A_hat.indices, nodes, n_hops, A_hat.nnz + 1, level)
+        assert hops == hops_ref == n_hops
+        np.testing.assert_array_equal(level, level_ref)
+    # hand case: path 0 - 1 - 2 - 3, node 4 isolated
+    P = sp.csr_matrix(np.diag(np.ones(3), 1) + np.diag(np.ones(3), -1))
+    P.resize(5, 5)
+    P = sp.csr_matrix(P)
+    level = np.empty(5, dtype=np.int32)
+    assert kernels.hop_levels(P.indptr, P.indices, np.array([0]), 2, 7, level) == 2
+    np.testing.assert_array_equal(level, [0, 1, 2, 3, 3])
+    # the wrapper stops once the ball's rows hold half of the 6 stored entries: {0, 1} has 3
+    level, hops = lg.hop_levels(P, np.array([0]), 2)
+    assert hops == 1
+    np.testing.assert_array_equal(level, [0, 1, 3, 3, 3])
+
+
+def test_rows_ops_reject_bad_input():
+    A_hat, E0 = _random_graph(0)
+    n = A_hat.shape[0]
+    one = np.array([1])
+    for call, error, match in [
+        (lambda: lg.lightgcn_rows_forward(A_hat, E0.astype(np.float32), 2, one),
+         DataError, "A_hat has dtype float64 and E0 float32"),
+        (lambda: lg.lightgcn_rows_forward(A_hat, E0.astype(np.float16), 2, one),
+         DataError, "E0 must be float32 or float64"),
+        (lambda: lg.lightgcn_rows_forward(A_hat, E0[:5], 2, one),
+         DataError, rf"E0 must have shape \({n}, d\)"),
+        (lambda: lg.lightgcn_rows_forward(A_hat, E0, 2, np.array([3, 1])),
+         DataError, r"distinct and ascending .* nodes\[1\] = 1 follows 3"),
+        (lambda: lg.lightgcn_rows_forward(A_hat, E0, 2, np.array([1, 1])),
+         DataError, "distinct and ascending"),
+        (lambda: lg.lightgcn_rows_forward(A_hat, E0, 2, np.array([1, 999])),
+         DataError, rf"nodes\[1\] = 999 is out of range 0..{n - 1}"),
+        (lambda: lg.lightgcn_rows_forward(A_hat, E0, 2, np.array([-1, 2])),
+         DataError, r"nodes\[0\] = -1 is out of range"),
+        (lambda: lg.lightgcn_rows_forward(A_hat, E0, 2, np.array([1.0, 2.0])),
+         DataError, "nodes must hold integer ids, got dtype float64"),
+        (lambda: lg.lightgcn_rows_forward(A_hat, E0, 2, np.array([[1, 2]])),
+         DataError, "nodes must be a 1-d array"),
+        (lambda: lg.lightgcn_rows_forward(A_hat, E0, 2, None),
+         TypeError, "nodes must be an array of integer ids"),
+        (lambda: lg.lightgcn_rows_forward(A_hat, E0, 2, one, backend="cuda"),
+         DataError, "backend must be one of"),
+        (lambda: lg.lightgcn_rows_forward(A_hat, E0, -1, one),
+         DataError, "K .* must be a non-negative integer"),
+        (lambda: lg.lightgcn_rows_forward(A_hat, E0, 1.5, one),
+         DataError, "K .* must be a non-negative integer"),
+        (lambda: lg.lightgcn_rows_forward(A_hat.toarray(), E0, 2, one),
+         TypeError, "A_hat must be a scipy sparse matrix"),
+        (lambda: lg.lightgcn_rows_forward(sp.csr_matrix((n, n + 1)), E0, 2, one),
+         DataError, "A_hat must be square"),
+        (lambda: lg.lightgcn_rows_forward(A_hat, E0, 2, one, workspace=[]),
+         TypeError, "workspace must be a dict or None"),
+        (lambda: lg.hop_levels(A_hat, np.array([n]), 1),
+         DataError, rf"nodes\[0\] = {n} is out of range"),
+        (lambda: lg.hop_levels(A_hat, one, -1), DataError, "n_hops must be a non-negative"),
+    ]:
+        with pytest.raises(error, match=match):
+            call()
+    _, cache = lg.lightgcn_rows_forward(A_hat, E0, 2, np.array([1, 4]))
+    with pytest.raises(DataError, match=r"dE_rows must have shape \(2, 6\)"):
+        lg.lightgcn_rows_backward(cache, np.zeros((3, 6)))
+    with pytest.raises(DataError, match="dE_rows must have a floating dtype"):
+        lg.lightgcn_rows_backward(cache, np.zeros((2, 6), dtype=int))
+    with pytest.raises(DataError, match="out must be a C-contiguous float64 array"):
+        lg.lightgcn_rows_backward(cache, np.zeros((2, 6)), out=np.zeros((n, 6), np.float32))
+
+
+def test_other_sparse_formats_are_converted():
+    A_hat, E0 = _random_graph(2)
+    nodes = np.array([3, 50, 61])
+    E_csr, _ = lg.lightgcn_rows_forward(A_hat, E0, 2, nodes)
+    E_coo, _ = lg.lightgcn_rows_forward(A_hat.tocoo(), E0, 2, nodes)
+    np.testing.assert_array_equal(E_coo, E_csr)
