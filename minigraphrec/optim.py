@@ -196,9 +196,10 @@ class Adam(_Optimizer):
     betas : (β1, β2), each in [0, 1)
     eps : float > 0
     weight_decay : float >= 0
-    backend : ``"numpy"`` (the reference: a dozen in-place NumPy passes) or
-        ``"numba"`` (one fused pass, :func:`minigraphrec.kernels.adam.adam_update`,
-        parallel from 2^18 elements; same bits). numba needs C-contiguous parameters.
+    backend : ``"numba"`` (default: one fused pass,
+        :func:`minigraphrec.kernels.adam.adam_update`, parallel from 2^18 elements)
+        or ``"numpy"`` (the reference: a dozen in-place NumPy passes); same bits.
+        numba needs C-contiguous parameters.
 
     Attributes
     ----------
@@ -210,7 +211,7 @@ class Adam(_Optimizer):
     _slots = ("m", "v", "t")
 
     def __init__(self, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 backend="numpy"):
+                 backend="numba"):
         self.lr = _nonneg("lr", lr)
         beta1, beta2 = betas
         self.beta1, self.beta2 = _nonneg("beta1", beta1), _nonneg("beta2", beta2)
@@ -246,7 +247,8 @@ class Adam(_Optimizer):
             if self.backend == "numba":
                 if not p.flags.c_contiguous:
                     raise DataError(f"params[{name!r}] is not C-contiguous; "
-                                    "Adam(backend='numba') updates it through a flat view")
+                                    "Adam(backend='numba'), the default, updates it through a flat "
+                                    "view; pass a C-contiguous array or backend='numpy'")
                 from .kernels import adam as kernels
                 update = (kernels.adam_update if p.size >= _PARALLEL_FROM
                           else kernels.adam_update_serial)

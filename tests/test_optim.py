@@ -11,11 +11,12 @@ from minigraphrec.optim import SGD, Adam
 
 
 # ====================================================================== Adam
-def test_adam_first_two_steps_by_hand():
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_adam_first_two_steps_by_hand(backend):
     # tolerances: a few roundings of 1e-16 each (1 - 0.999 is 0.0010000000000000009)
     lr, eps = 0.1, 1e-8
     p = np.array([1.0, -2.0])
-    opt = Adam(lr=lr, betas=(0.9, 0.999), eps=eps)
+    opt = Adam(lr=lr, betas=(0.9, 0.999), eps=eps, backend=backend)
     # step 1, g = (0.5, 0.1): m = 0.1 g, v = 0.001 g², m̂ = g, v̂ = g²
     opt.step({"p": p}, {"p": np.array([0.5, 0.1])})
     p1 = np.array([1.0 - lr * 0.5 / (0.5 + eps), -2.0 - lr * 0.1 / (0.1 + eps)])
@@ -36,12 +37,13 @@ def test_adam_first_two_steps_by_hand():
     assert opt.t == {"p": 2}
 
 
-def test_adam_constant_gradient_closed_form():
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_adam_constant_gradient_closed_form(backend):
     """With g fixed, m̂_t = g and v̂_t = g² exactly, so p_t = p_0 - t · lr · g / (|g| + eps)."""
     g = np.array([3.0, -0.25, 1e-3, 0.0])
     p0 = np.array([0.5, 1.0, -1.0, 2.0])
     p = p0.copy()
-    opt = Adam(lr=0.01, eps=1e-8)
+    opt = Adam(lr=0.01, eps=1e-8, backend=backend)
     for _ in range(100):
         opt.step({"w": p}, {"w": g})
     np.testing.assert_allclose(p, p0 - 100 * 0.01 * g / (np.abs(g) + 1e-8), rtol=1e-12, atol=0)
@@ -285,6 +287,6 @@ def test_step_rejects_read_only_parameters():
 
 def test_repr_shows_hyperparameters():
     assert repr(Adam(lr=0.01)) == ("Adam(lr=0.01, betas=(0.9, 0.999), eps=1e-08, "
-                                   "weight_decay=0.0, backend='numpy')")
+                                   "weight_decay=0.0, backend='numba')")
     assert repr(SGD(lr=0.5, momentum=0.9)) == "SGD(lr=0.5, momentum=0.9, weight_decay=0.0)"
     assert math.isclose(Adam().betas[1], 0.999)

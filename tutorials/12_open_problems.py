@@ -158,13 +158,13 @@ assert cold_auc["Popularity"] == 0.5
 
 # %% [markdown]
 # On the default run the feature GCN ranks cold items far above chance
-# (0.726), the id-only models are at chance (0.477 and 0.517), and the
+# (0.725), the id-only models are at chance (0.541 and 0.517), and the
 # oracle's 0.922 shows what the noisy features leave on the table. Features
 # are the only signal a cold item has, which is why the article's trend
 # towards multimodal data (§8) is also the answer to cold start. The id
 # models are not broken: on the warm test items LightGCN (0.4561, with
 # twice the epochs) is the best of the four. Here the features help on
-# warm items too (GCN 0.4294 with features, 0.3721 with ids, same
+# warm items too (GCN 0.4294 with features, 0.3936 with ids, same
 # schedule), because they carry the planted communities. GAT takes the
 # same `input="features"`, and `input="both"` adds free id embeddings to
 # the projected features (a cold item's id row never sees a positive pair,

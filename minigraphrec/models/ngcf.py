@@ -69,8 +69,8 @@ from ..graph import bipartite_adjacency, normalize_adjacency
 from ..ops.dense import dropout_forward, leaky_relu_forward, linear_forward
 from ..ops.propagate import propagate_forward
 from ..ops.scoring import normalize_backward, normalize_forward
-from .embedding_base import (EmbeddingRecommender, _nonneg_float, _positive_int, glorot_uniform,
-                             hop_balls)
+from .embedding_base import (EmbeddingRecommender, _nonneg_float, _positive_int, check_init,
+                             glorot_uniform, hop_balls, id_embeddings)
 
 __all__ = ["NGCF"]
 
@@ -97,6 +97,10 @@ class NGCF(EmbeddingRecommender):
     message_dropout : float in [0, 1), on each layer's output (paper: 0.1)
     node_dropout : float in [0, 1), whole nodes' outgoing messages (paper: 0, off)
     normalize_layers : bool, L2-normalise layers 1..L before concatenating (official code)
+    init : {"xavier", "normal"}
+        ``E0``'s initialisation: Glorot-uniform user and item tables (default, as
+        the official code, MF and LightGCN) or ``N(0, 0.1²)``; see
+        :func:`~minigraphrec.models.embedding_base.id_embeddings`.
     loss, lr, batch_size, reg, n_negatives, epochs, patience, metric,
     scoring, dtype, random_state, verbose :
         see :class:`~minigraphrec.models.embedding_base.EmbeddingRecommender`.
@@ -125,7 +129,7 @@ class NGCF(EmbeddingRecommender):
     def __init__(self, dim=64, n_layers=3, message_dropout=0.1, node_dropout=0.0,
                  normalize_layers=True, loss="bpr", lr=1e-4, batch_size=1024, reg=1e-5,
                  n_negatives=1, epochs=50, patience=None, metric="recall@20", scoring="dot",
-                 dtype="float32", random_state=None, verbose=False):
+                 dtype="float32", random_state=None, verbose=False, init="xavier"):
         self.dim = dim
         self.n_layers = n_layers
         self.message_dropout = message_dropout
@@ -143,11 +147,13 @@ class NGCF(EmbeddingRecommender):
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
+        self.init = init
 
     def _check_hyperparameters(self):
         self._check_common()
         _positive_int("dim", self.dim)
         _positive_int("n_layers", self.n_layers)
+        check_init(self.init)
         for name in ("message_dropout", "node_dropout"):
             p = _nonneg_float(name, getattr(self, name))
             if p >= 1:
@@ -159,9 +165,7 @@ class NGCF(EmbeddingRecommender):
 
     def _init_params(self, rng):
         d, dt = self.dim, self._dtype
-        E_user = glorot_uniform(rng, (self.n_users_, d), dt)             # as the official code:
-        E_item = glorot_uniform(rng, (self.n_items_, d), dt)             # two Glorot tables
-        params = {"E0": np.concatenate([E_user, E_item])}
+        params = {"E0": id_embeddings(rng, self.n_users_, self.n_items_, d, dt, self.init)}
         for layer in range(self.n_layers):
             params[f"W1_{layer}"] = glorot_uniform(rng, (d, d), dt)
             params[f"b1_{layer}"] = glorot_uniform(rng, (1, d), dt)[0]

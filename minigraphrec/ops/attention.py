@@ -229,7 +229,7 @@ def _edge_softmax_grad(indptr, alpha, dalpha, backend):
     return alpha * (dalpha - _to_edges(s, indptr))                  # (nnz, H)
 
 
-def edge_softmax_forward(indptr, logits, backend="numpy"):
+def edge_softmax_forward(indptr, logits, backend="numba"):
     r"""Softmax of per-edge logits over each CSR row (each node's incoming edges).
 
     .. math:: \alpha_k = \frac{\exp(e_k - m_v)}{\sum_{j \in \mathrm{row}\,v} \exp(e_j - m_v)},
@@ -242,8 +242,8 @@ def edge_softmax_forward(indptr, logits, backend="numpy"):
     ----------
     indptr : (n_rows + 1,) int, the CSR row pointer
     logits : (nnz,) or (nnz, n_heads) float32/float64, finite
-    backend : ``"numpy"`` (``np.maximum.reduceat`` / ``np.add.reduceat``) or
-        ``"numba"`` (:func:`~minigraphrec.kernels.segment.edge_softmax_rows`).
+    backend : ``"numba"`` (default, :func:`~minigraphrec.kernels.segment.edge_softmax_rows`)
+        or ``"numpy"`` (``np.maximum.reduceat`` / ``np.add.reduceat``).
 
     Returns
     -------
@@ -332,7 +332,7 @@ def _check_alpha_Z(alpha, Z, nnz):
     return a2, Z3
 
 
-def attention_aggregate_forward(indptr, indices, alpha, Z, backend="numpy", transpose=None):
+def attention_aggregate_forward(indptr, indices, alpha, Z, backend="numba", transpose=None):
     r"""Attention-weighted sum of neighbours: ``out_v = Σ_{u ∈ row v} α_vu Z_u``, per head.
 
     .. math:: \mathrm{out}_{v,h,:} = \sum_{k=\mathrm{indptr}_v}^{\mathrm{indptr}_{v+1}-1}
@@ -346,8 +346,8 @@ def attention_aggregate_forward(indptr, indices, alpha, Z, backend="numpy", tran
     indptr : (n_dst + 1,) int; indices : (nnz,) int in ``0 .. n_src-1``
     alpha : (nnz,) or (nnz, n_heads) float, one weight per edge and head
     Z : (n_src, d) with 1-d ``alpha``, or (n_src, n_heads, d); dtype of ``alpha``
-    backend : ``"numpy"`` (a SciPy CSR product per head) or ``"numba"``
-        (:func:`~minigraphrec.kernels.segment.aggregate_rows`).
+    backend : ``"numba"`` (default, :func:`~minigraphrec.kernels.segment.aggregate_rows`)
+        or ``"numpy"`` (a SciPy CSR product per head).
     transpose : the output of :func:`csr_transpose` for this graph, or None.
         Only the numba backward pass uses it (to compute ``dZ`` in parallel
         without races); without it the backward pass rebuilds it (a sort of
@@ -480,7 +480,7 @@ def _check_edge_weights(edge_weights, beta, nnz, n_heads, dtype):
 
 
 def gat_logits_forward(indptr, indices, Z, a_src, a_dst, slope=0.2, edge_weights=None,
-                       beta=None, backend="numpy", transpose=None):
+                       beta=None, backend="numba", transpose=None):
     r"""GAT's per-edge attention logits.
 
     .. math:: e_{k,h} = \mathrm{LeakyReLU}_{slope}\big(a_{src,h}^\top Z_{u,h}
@@ -502,7 +502,7 @@ def gat_logits_forward(indptr, indices, Z, a_src, a_dst, slope=0.2, edge_weights
     beta : (n_heads,) float or None
         Learned exponent per head; required with ``edge_weights`` (for one
         head, shape (1,)).
-    backend : ``"numpy"`` or ``"numba"`` (the edge scores and the
+    backend : ``"numba"`` (default) or ``"numpy"`` (the edge scores and the
         backward's per-node sums; the per-node dot products are NumPy).
     transpose : :func:`csr_transpose` of the graph or None (numba backward only).
 
@@ -608,7 +608,7 @@ def attention_graph(A, weighted=False):
 
 def gat_layer_forward(graph, H, W, a_src, a_dst, concat=True, dropout=0.0, rng=None,
                       training=True, activation="identity", slope=0.2, beta=None,
-                      backend="numpy"):
+                      backend="numba"):
     r"""One multi-head GAT layer (formulas in the module docstring).
 
     Steps: ``Z = H W`` reshaped (n, n_heads, d_out); logits
@@ -634,7 +634,8 @@ def gat_layer_forward(graph, H, W, a_src, a_dst, concat=True, dropout=0.0, rng=N
     beta : (n_heads,) or None; with a weighted ``graph``, the exponent of the
         edge weights (required: a weighted graph without ``beta`` is an error,
         as is ``beta`` on an unweighted graph)
-    backend : ``"numpy"`` or ``"numba"``
+    backend : ``"numba"`` (default) or ``"numpy"``; also the projection's
+        (:func:`~minigraphrec.ops.dense.linear_forward`)
 
     Returns
     -------
@@ -682,7 +683,7 @@ def gat_layer_forward(graph, H, W, a_src, a_dst, concat=True, dropout=0.0, rng=N
         log_w = graph.log_weights.astype(W.dtype)                     # (nnz,)
 
     indptr, indices, n = graph.indptr, graph.indices, graph.n_nodes
-    Zf, lin_cache = linear_forward(H, W)                              # (n, n_heads * d_out)
+    Zf, lin_cache = linear_forward(H, W, backend=backend)             # (n, n_heads * d_out)
     Z = Zf.reshape(n, n_heads, d_out)                                 # (n, n_heads, d_out)
     e, positive = _gat_logits(indptr, indices, Z, a_src, a_dst, slope, log_w, beta, backend)
     alpha = _edge_softmax(indptr, e, backend)                         # (nnz, n_heads)

@@ -42,7 +42,7 @@ def _dense(name, x, ndim=None):
 
 
 # ---------------------------------------------------------------- linear
-def linear_forward(X, W, b=None, backend="numpy"):
+def linear_forward(X, W, b=None, backend="numba"):
     r"""Affine map ``Z = X W + b``.
 
     Parameters
@@ -54,7 +54,7 @@ def linear_forward(X, W, b=None, backend="numpy"):
     W : ndarray (d_in, d_out)
     b : ndarray (d_out,) or None
         Bias broadcast over rows; ``None`` for no bias.
-    backend : ``"numpy"`` or ``"numba"``, how the backward pass computes
+    backend : ``"numba"`` (default) or ``"numpy"``, how the backward pass computes
         ``dW = Xᵀ dZ`` for a dense ``X`` (see :func:`xt_dot`); the forward
         product is NumPy's either way.
 
@@ -112,15 +112,15 @@ _XT_DOT_ROWS_PER_BLOCK = 2048
 _XT_DOT_MAX_BLOCKS = 64
 
 
-def xt_dot(X, D, backend="numpy"):
+def xt_dot(X, D, backend="numba"):
     r"""``Xᵀ D`` summed over the rows: the weight gradient ``dW = Xᵀ dZ`` of a linear layer.
 
     Parameters
     ----------
     X : ndarray (m, p), float32 or float64
     D : ndarray (m, q), dtype of ``X``
-    backend : ``"numpy"`` (the reference ``X.T @ D``, BLAS) or ``"numba"``
-        (:func:`~minigraphrec.kernels.dense.xt_dot_blocks`: the rows cut
+    backend : ``"numba"`` (default) or ``"numpy"`` (the reference ``X.T @ D``,
+        BLAS); numba is (:func:`~minigraphrec.kernels.dense.xt_dot_blocks`: the rows cut
         into ``min(64, ceil(m / 2048))`` blocks, partial products in
         parallel, added in block order; the same bits for any thread count,
         equal to BLAS to rounding). The kernel exists because OpenBLAS

@@ -212,7 +212,7 @@ def _sigmoid(X):
     return Y
 
 
-def gru_cell_forward(a, h, W, U, b, backend="numpy"):
+def gru_cell_forward(a, h, W, U, b, backend="numba"):
     r"""One gated update of node states (SR-GNN eqs. 2-5; Cho et al., 2014).
 
     With the gates stacked ``[z | r | c]`` in the columns of ``W``, ``U``, ``b``:
@@ -235,7 +235,7 @@ def gru_cell_forward(a, h, W, U, b, backend="numpy"):
     ----------
     a : (N, d_a) the messages; h : (N, d) the states
     W : (d_a, 3d); U : (d, 3d); b : (3d,)
-    backend : "numpy" (the reference) or "numba"; the backward pass uses the same one
+    backend : "numba" (default) or "numpy" (the reference); the backward pass uses the same one
 
     Returns
     -------
