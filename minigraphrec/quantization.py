@@ -462,7 +462,8 @@ class QuantizedGFCF(_Quantized):
     ----------
     linear_ : GFCF with ``alpha=0``, the exact linear filter (shares ``R̃``)
     alpha_ : float, the source's ``alpha``
-    V_q_ : (n_items, k) int8 or float16, V_scale_ : (n_items,) float32
+    V_q_ : (n_items, k) int8 or float16
+    V_scale_ : (n_items,) float32
     d_items_ : float64 (n_items,)
     """
 

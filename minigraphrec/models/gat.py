@@ -175,8 +175,8 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
     ``a_src``, ``a_dst`` and the
     input projections Glorot-uniform; ``β = 1``.
 
-    Explanations, ad-hoc histories, updates (issue 11)
-    --------------------------------------------------
+    **Explanations, ad-hoc histories, updates.**
+
     * ``explain(user, item, k)``: **approximate**, gradient × input over the layer-0 rows ``H⁰``
       (``E0`` or the projected features, as GCN), halved: ``c_v = ½ h⁰_v · ∂s_ui/∂h⁰_v``
       (``kind="node"``, ``exact=False``); each source also gets, in ``paths``, the path of

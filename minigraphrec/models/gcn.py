@@ -127,8 +127,8 @@ class GCN(EdgeWeighted, EmbeddingRecommender):
     Initialisation: ``E0`` by ``init`` (Glorot-uniform tables by default), every ``W``
     Glorot-uniform, ``b = 0``.
 
-    Explanations, ad-hoc histories, updates (issue 11)
-    --------------------------------------------------
+    **Explanations, ad-hoc histories, updates.**
+
     * ``explain(user, item, k)``: **approximate**, gradient × input over the layer-0 rows ``H⁰``
       (``E0``; with ``input="features"`` the projected features ``X W_in``, with ``"both"``
       their sum), halved: ``c_v = ½ h⁰_v · ∂s_ui/∂h⁰_v`` (``kind="node"``, ``exact=False``);

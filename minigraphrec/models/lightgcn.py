@@ -97,8 +97,10 @@ class LightGCN(EdgeWeighted, EmbeddingRecommender):
     history_ : list of dict
         One entry per epoch (see :mod:`minigraphrec.train`).
 
-    Explanations, ad-hoc histories, updates (issue 11)
-    --------------------------------------------------
+    Notes
+    -----
+    **Explanations, ad-hoc histories, updates.**
+
     * ``explain(user, item, k, paths=False)``: **exact**. ``E = M E0`` with
       ``M = 1/(K+1) Σ_k Â^k``, so ``s_ui = Σ_v M_uv E0_v · e_i`` over the
       layer-0 nodes ``v`` within ``K`` hops of the user (``kind="node"``),

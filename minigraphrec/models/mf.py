@@ -40,8 +40,10 @@ class MF(EmbeddingRecommender):
     history_ : list of dict
         One entry per epoch.
 
-    Explanations, ad-hoc histories, updates (issue 11)
-    --------------------------------------------------
+    Notes
+    -----
+    **Explanations, ad-hoc histories, updates.**
+
     * ``explain(user, item, k)``: the user's training items by the cosine
       similarity of their embedding to the item's; a similarity, **not an
       attribution** (``exact=False``): MF's score is not a function of the

@@ -114,8 +114,10 @@ class NGCF(EmbeddingRecommender):
     L_ : scipy CSR (n_nodes, n_nodes), the Laplacian in the model's dtype
     user_embeddings_, item_embeddings_ : (n, dim · (n_layers + 1))
 
-    Explanations, ad-hoc histories, updates (issue 11)
-    --------------------------------------------------
+    Notes
+    -----
+    **Explanations, ad-hoc histories, updates.**
+
     * ``explain(user, item, k)``: **approximate**, gradient × input over the layer-0 rows ``H⁰``
       (``E0``), halved: ``c_v = ½ h⁰_v · ∂s_ui/∂h⁰_v`` (``kind="node"``, ``exact=False``);
       dropout is off for the pass.
