@@ -74,6 +74,7 @@ import scipy.sparse as sp
 
 from .errors import DataError, check_backend
 from .models.base import Recommender
+from .rank import _check_embeddings
 
 __all__ = ["quantize", "quantize_rows", "dequantize_rows", "int8_dot_scores",
            "int8_row_sum_scores", "scoring_nbytes", "QuantizedEmbeddings", "QuantizedItemItem",
@@ -117,15 +118,7 @@ def quantize_rows(X, dtype="int8"):
     ``s = max|x| / 127``, up to the float32 rounding of ``s``.
     """
     _check_dtype(dtype)
-    X = np.asarray(X)
-    if X.ndim != 2:
-        raise DataError(f"X must be 2-d (n, d), got shape {X.shape}")
-    if not (np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)):
-        raise DataError(f"X must be numeric, got dtype {X.dtype}")
-    X = X.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(X)):
-        r, c = np.argwhere(~np.isfinite(X))[0]
-        raise DataError(f"X[{r}, {c}] is {X[r, c]}; only finite arrays can be quantised")
+    X = _check_embeddings(X, "X", why="only finite arrays can be quantised")   # (n, d) float64
     peak = np.abs(X).max(axis=1) if X.shape[1] else np.zeros(X.shape[0])   # (n,)
     levels = _Q_MAX if dtype == "int8" else 1
     scale = (peak / levels).astype(np.float32)                             # (n,)

@@ -159,7 +159,8 @@ def score_matrix(U, V, kind="dot"):
     return -np.sqrt(D2, out=D2)
 
 
-def _check_embeddings(X, name):
+def _check_embeddings(X, name, why="embeddings must be finite"):
+    """``X`` as a finite 2-d float64 array; DataError naming ``name`` (and ``why``) otherwise."""
     X = np.asarray(X)
     if X.ndim != 2:
         raise DataError(f"{name} must be 2-d (n, d), got shape {X.shape}")
@@ -168,7 +169,7 @@ def _check_embeddings(X, name):
     X = X.astype(np.float64, copy=False)
     if not np.all(np.isfinite(X)):
         r, c = np.argwhere(~np.isfinite(X))[0]
-        raise DataError(f"{name}[{r}, {c}] is {X[r, c]}; embeddings must be finite")
+        raise DataError(f"{name}[{r}, {c}] is {X[r, c]}; {why}")
     return X
 
 

@@ -1033,28 +1033,26 @@ def _neighbour_init(E0, R, n_u0, n_i0, rng):
     return E0
 
 
-def _remap_adam(state, name, old_rows, n_rows):
-    """Adam's moments of parameter ``name`` moved to ``old_rows`` of ``n_rows`` (zeros elsewhere)."""
+def _map_adam(state, name, f):
+    """A copy of Adam's ``state`` with ``f`` applied to both moments of parameter ``name``."""
     if not state:
         return state
     state = dict(state)
     for slot in ("m", "v"):
         key = f"{slot}:{name}"
         if key in state:
-            state[key] = _grow_rows(np.asarray(state[key]), old_rows, n_rows)
+            state[key] = f(np.asarray(state[key]))
     return state
+
+
+def _remap_adam(state, name, old_rows, n_rows):
+    """Adam's moments of parameter ``name`` moved to ``old_rows`` of ``n_rows`` (zeros elsewhere)."""
+    return _map_adam(state, name, lambda M: _grow_rows(M, old_rows, n_rows))
 
 
 def _select_adam(state, name, rows):
     """Adam's moments of parameter ``name`` restricted to ``rows`` (in that order)."""
-    if not state:
-        return state
-    state = dict(state)
-    for slot in ("m", "v"):
-        key = f"{slot}:{name}"
-        if key in state:
-            state[key] = np.ascontiguousarray(np.asarray(state[key])[rows])
-    return state
+    return _map_adam(state, name, lambda M: np.ascontiguousarray(M[rows]))
 
 
 def _mask_pattern(W, R):
