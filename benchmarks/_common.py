@@ -232,3 +232,14 @@ def save_figure(fig, name, out_dir):
             os.environ["MINIGRAPHREC_FIGURES"] = before
     print("wrote", path)
     return path
+
+
+def source_digests(names=("models/lightgcn.py", "models/mf.py", "models/embedding_base.py",
+                          "train.py", "ops/lightgcn_rows.py", "kernels/propagate_rows.py",
+                          "kernels/adam.py")):
+    """``{file: sha256[:12]}`` of the minigraphrec sources measured (maybe uncommitted)."""
+    import hashlib
+    import minigraphrec
+    root = Path(minigraphrec.__file__).parent
+    return {n: hashlib.sha256((root / n).read_bytes()).hexdigest()[:12]
+            for n in names if (root / n).exists()}

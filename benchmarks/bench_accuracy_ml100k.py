@@ -50,23 +50,12 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import benchmark_parser, write_results
+from _common import benchmark_parser, source_digests, write_results
 
 DIM, N_LAYERS, LR, BATCH_SIZE, REG = 64, 3, 1e-3, 2048, 1e-4
 TARGETS = {"lightgcn": 0.34, "mf": 0.29}            # Recall@20 the issue asks for
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
 METRICS = ("recall", "ndcg", "precision", "hit")
-
-
-def source_digests(names=("models/lightgcn.py", "models/mf.py", "models/embedding_base.py",
-                          "train.py", "ops/lightgcn_rows.py", "kernels/propagate_rows.py",
-                          "kernels/adam.py")):
-    """``{file: sha256[:12]}`` of the minigraphrec sources measured (maybe uncommitted)."""
-    import hashlib
-    import minigraphrec
-    root = Path(minigraphrec.__file__).parent
-    return {n: hashlib.sha256((root / n).read_bytes()).hexdigest()[:12]
-            for n in names if (root / n).exists()}
 
 
 def load_split(args):

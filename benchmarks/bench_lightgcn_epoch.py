@@ -68,28 +68,16 @@ import statistics
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 
 from _common import (add_lightgcn_data_option, benchmark_parser, first_call_time,
-                     load_lightgcn_train, write_results)
+                     load_lightgcn_train, source_digests, write_results)
 
 # the paper's settings
 DIM, N_LAYERS, LR, BATCH_SIZE, REG = 64, 3, 1e-3, 2048, 1e-4
 # cross-check tolerances (relative), per dtype: rounding of a few million sums
 CHECK_RTOL = {"float32": 1e-5, "float64": 1e-10}
-
-
-def source_digests(names=("models/lightgcn.py", "models/mf.py", "models/embedding_base.py",
-                          "train.py", "ops/lightgcn_rows.py", "kernels/propagate_rows.py",
-                          "kernels/adam.py")):
-    """``{file: sha256[:12]}`` of the minigraphrec sources measured (maybe uncommitted)."""
-    import hashlib
-    import minigraphrec
-    root = Path(minigraphrec.__file__).parent
-    return {n: hashlib.sha256((root / n).read_bytes()).hexdigest()[:12]
-            for n in names if (root / n).exists()}
 
 
 def epoch_batches(R, batch_size, seed):
