@@ -234,15 +234,15 @@ def int8_row_sum_scores(R_b, Q, c, backend="numba"):
     if R_b.nnz and np.diff(R_b.indptr).max() > (2**31 - 1) // _Q_MAX:
         raise DataError("a row of R_b has too many entries: int32 sums could overflow")
     if backend == "numba":
-        from .kernels.quantize import int8_csr_row_sums, int8_row_sums
+        from .kernels.quantize import int8_row_sums
         indptr = R_b.indptr.astype(np.int64, copy=False)
         indices = R_b.indices.astype(np.int64, copy=False)
         out = np.empty((R_b.shape[0], n_cols), dtype=np.float32)         # (b, n_cols)
         if dense:
             return int8_row_sums(indptr, indices, np.ascontiguousarray(Q), c, out)
         q_indptr, q_indices, q_data = Q
-        return int8_csr_row_sums(indptr, indices, q_indptr.astype(np.int64, copy=False),
-                                 q_indices.astype(np.int64, copy=False), q_data, c, out)
+        Q = (q_indptr.astype(np.int64, copy=False), q_indices.astype(np.int64, copy=False), q_data)
+        return int8_row_sums(indptr, indices, Q, c, out)
     ones = sp.csr_matrix((np.ones(R_b.nnz), R_b.indices, R_b.indptr), shape=R_b.shape)
     if dense:
         acc = np.asarray(ones @ Q.astype(np.float64))                    # (b, n_cols) exact
@@ -271,14 +271,24 @@ class _Quantized(Recommender):
 
     _common_attrs = ("n_users_", "n_items_", "R_", "user_ids_", "item_ids_", "source_")
 
+    def __init__(self, dtype="int8", backend="numba"):
+        self.dtype = dtype
+        self.backend = backend
+
     def _check_params(self):
         _check_dtype(self.dtype)
         check_backend(self.backend)
 
-    def _copy_common(self, model):
-        for name in self._common_attrs[:-1]:
-            setattr(self, name, getattr(model, name))
-        self.source_ = type(model).__name__
+    @classmethod
+    def _from_source(cls, model, **params):
+        """A new instance with the checked hyperparameters ``params`` and ``model``'s
+        seen-item matrix and ids; the caller adds the quantised arrays, then ``_restore``."""
+        q = cls(**params)
+        q._check_params()
+        for name in cls._common_attrs[:-1]:
+            setattr(q, name, getattr(model, name))
+        q.source_ = type(model).__name__
+        return q
 
     def fit(self, train):
         raise TypeError(f"a {type(self).__name__} is made by mgr.quantize(fitted_model), "
@@ -291,8 +301,10 @@ class QuantizedEmbeddings(_Quantized):
     Parameters
     ----------
     dtype : {"int8", "float16"}
+        How the rows of both embedding tables are stored.
     scoring : {"dot", "cosine", "euclidean"}, the source model's
-    backend : {"numba", "numpy"}, for int8 scoring
+    backend : {"numba", "numpy"}
+        For the int8 dot products (:func:`int8_dot_scores`); float16 ignores it.
 
     Attributes
     ----------
@@ -320,9 +332,7 @@ class QuantizedEmbeddings(_Quantized):
     @classmethod
     def from_model(cls, model, dtype="int8", backend="numba"):
         """Quantise a fitted embedding model's ``user_embeddings_`` / ``item_embeddings_``."""
-        q = cls(dtype=dtype, scoring=model.scoring, backend=backend)
-        q._check_params()
-        q._copy_common(model)
+        q = cls._from_source(model, dtype=dtype, scoring=model.scoring, backend=backend)
         U, V = model.user_embeddings_, model.item_embeddings_             # (n_u, d), (n_i, d)
         if q.scoring == "cosine":
             U, V = _unit_rows(U), _unit_rows(V)
@@ -375,7 +385,9 @@ class QuantizedItemItem(_Quantized):
     Parameters
     ----------
     dtype : {"int8", "float16"}
-    backend : {"numba", "numpy"}, for int8 scoring
+        How the entries of ``W`` are stored.
+    backend : {"numba", "numpy"}
+        For the int8 row sums (:func:`int8_row_sum_scores`); float16 ignores it.
 
     Attributes
     ----------
@@ -389,16 +401,10 @@ class QuantizedItemItem(_Quantized):
     _state_attrs = _Quantized._common_attrs + ("W_q_", "W_indptr_", "W_indices_", "W_data_",
                                                "col_scale_")
 
-    def __init__(self, dtype="int8", backend="numba"):
-        self.dtype = dtype
-        self.backend = backend
-
     @classmethod
     def from_matrix(cls, model, W, dtype="int8", backend="numba"):
         """Quantise ``W`` (n_items, n_items), dense or sparse, of the fitted ``model``."""
-        q = cls(dtype=dtype, backend=backend)
-        q._check_params()
-        q._copy_common(model)
+        q = cls._from_source(model, dtype=dtype, backend=backend)
         if sp.issparse(W):
             q.W_indptr_, q.W_indices_, q.W_data_, q.col_scale_ = _quantize_columns_csr(W, dtype)
         else:
@@ -449,7 +455,10 @@ class QuantizedGFCF(_Quantized):
     Parameters
     ----------
     dtype : {"int8", "float16"}
-    backend : {"numba", "numpy"}, for int8 scoring
+        How the singular vectors ``V`` are stored (the linear term stays exact).
+    backend : {"numba", "numpy"}
+        For the int8 dot products of the ideal term (:func:`int8_dot_scores`); float16
+        ignores it.
 
     Attributes
     ----------
@@ -463,16 +472,10 @@ class QuantizedGFCF(_Quantized):
     _state_attrs = _Quantized._common_attrs + ("linear_", "alpha_", "V_q_", "V_scale_",
                                                "d_items_")
 
-    def __init__(self, dtype="int8", backend="numba"):
-        self.dtype = dtype
-        self.backend = backend
-
     @classmethod
     def from_model(cls, model, dtype="int8", backend="numba"):
         from .models.gfcf import GFCF
-        q = cls(dtype=dtype, backend=backend)
-        q._check_params()
-        q._copy_common(model)
+        q = cls._from_source(model, dtype=dtype, backend=backend)
         linear = GFCF(alpha=0.0, n_factors=model.n_factors, dtype=model.dtype,
                       backend=model.backend)
         for name in ("n_users_", "n_items_", "R_", "user_ids_", "item_ids_", "R_tilde_",

@@ -40,3 +40,28 @@ def cyclic_walks(n_items=12, n_users=40, length=8, seed=0):
             items.append((start + t) % n_items)
             times.append(t)
     return Interactions(users, items, n_items=n_items, timestamps=times)
+
+
+def check_bad_hyperparameter(make, params, match, train, error=ValueError):
+    """scikit-learn's contract for a bad hyperparameter: ``make(**params)`` and
+    ``make().set_params(**params)`` only store the values (no error, nothing changed), and
+    ``fit(train)`` rejects them with ``error`` whose message matches ``match``."""
+    for model in (make(**params), make().set_params(**params)):
+        stored = model.get_params()
+        assert all(stored[name] is value for name, value in params.items()), stored
+        with pytest.raises(error, match=match):
+            model.fit(train)
+
+
+def check_bad_session_histories(model):
+    """A fitted next-item model refuses, with a DataError that names the problem, an ad-hoc
+    session holding an item outside its catalogue (named with its position), an empty one,
+    and one of non-integer ids."""
+    from minigraphrec import DataError
+    n = model.n_items_
+    with pytest.raises(DataError, match=f"item {n} at position 1"):
+        model.recommend_history([1, n])
+    with pytest.raises(DataError, match="non-empty"):
+        model.score_history([])
+    with pytest.raises(DataError, match="integers"):
+        model.score_history([1.5])

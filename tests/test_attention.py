@@ -17,6 +17,10 @@ from minigraphrec.ops.attention import (
     gat_logits_backward, gat_logits_forward)
 
 BACKENDS = ["numpy", "numba"]
+#: the whole-layer tests: each backend, heads concatenated or averaged, edges unweighted or weighted
+LAYER_CASES = pytest.mark.parametrize("backend, concat, weighted", [
+    (backend, concat, weighted) for backend in BACKENDS for concat in (True, False)
+    for weighted in (False, True)])
 # backends agree to rounding: exp may differ in the last ulp, transposed sums run in other orders
 RTOL = {np.float64: 1e-12, np.float32: 2e-5}
 
@@ -251,9 +255,7 @@ def dense_gat(A, H, W, a_src, a_dst, beta, concat, activation=np.tanh, slope=0.2
     return activation(Y)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("concat", [True, False])
-@pytest.mark.parametrize("weighted", [False, True])
+@LAYER_CASES
 def test_layer_equals_dense_reference(backend, concat, weighted):
     rng = np.random.default_rng(21)
     A = random_graph(rng, 25, weights=weighted)
@@ -392,9 +394,7 @@ def test_gradcheck_gat_logits(backend, n_heads):
                   args[name], rng)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("concat", [True, False])
-@pytest.mark.parametrize("weighted", [False, True])
+@LAYER_CASES
 def test_gradcheck_layer_with_heads_and_dropout(backend, concat, weighted):
     rng = np.random.default_rng(33)
     A = random_graph(rng, 20, weights=weighted)

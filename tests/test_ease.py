@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import scipy.optimize
 import scipy.sparse as sp
+from conftest import check_bad_hyperparameter
 
 from minigraphrec import Interactions
 from minigraphrec.models import EASE
@@ -97,9 +98,7 @@ def test_memory_guard():
     (dict(block_size=0), "block_size"), (dict(block_size=None), "block_size"),
 ])
 def test_bad_hyperparameters(params, match):
-    train, _ = random_train(5)
-    with pytest.raises(ValueError, match=match):
-        EASE(**params).fit(train)
+    check_bad_hyperparameter(EASE, params, match, random_train(5)[0])
 
 
 def test_unfitted_and_bad_input():

@@ -619,12 +619,6 @@ def test_ngcf_kernels_equal_numpy_bitwise(dtype):
     np.testing.assert_array_equal(
         k.leaky_dropout_backward(dE, Z, slope, mask, True, np.empty_like(dE)),
         np.where(Z > 0, dE * mask, dE * mask * slope))
-    dSE = rng.standard_normal((m, 2 * d)).astype(dtype)
-    np.testing.assert_array_equal(k.bi_backward_dS(dSE, E, rows, np.empty((m, d), dtype)),
-                                  dSE[:, :d] + dSE[:, d:] * E[rows])
-    out, ref = E.copy(), E.copy()
-    ref[rows] += dSE[:, :d] + dSE[:, d:] * S
-    np.testing.assert_array_equal(k.bi_backward_add(dSE, S, rows, out), ref)
 
 
 # ------------------------------------- the PCG64 twin: NumPy's uniforms, read at any row

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import minigraphrec as mgr
-from conftest import cyclic_walks
+from conftest import check_bad_session_histories, cyclic_walks
 from minigraphrec import DataError
 from minigraphrec.models.knn import topk_similarity
 from minigraphrec.sequences import (Sequences, evaluate_next_item, leave_last_out,
@@ -161,12 +161,7 @@ def test_bad_input(make):
     with pytest.raises(TypeError, match="Interactions or a Sequences"):
         make().fit([[0, 1]])
     model = make().fit(Sequences.from_lists([[0, 1], [1, 2]], n_items=4, users=[-1, 1]))
-    with pytest.raises(DataError, match="item 4 at position 1"):
-        model.recommend_history([1, 4])
-    with pytest.raises(DataError, match="non-empty"):
-        model.score_history([])
-    with pytest.raises(DataError, match="integers"):
-        model.score_history([1.0])
+    check_bad_session_histories(model)
     with pytest.raises(DataError, match="over 5 items"):
         model.score_sessions(Sequences.from_lists([[0]], n_items=5))
     with pytest.raises(DataError, match=r"sessions\[1\] is empty"):

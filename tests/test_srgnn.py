@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import minigraphrec as mgr
-from conftest import cyclic_walks
+from conftest import check_bad_hyperparameter, check_bad_session_histories, cyclic_walks
 from minigraphrec import DataError
 from minigraphrec.ops import session_graphs
 from minigraphrec.ops.session import (_sigmoid, gru_cell_backward, gru_cell_forward, index_add,
@@ -140,13 +140,19 @@ def test_bad_input():
     with pytest.raises(DataError, match="at least two"):
         mgr.SRGNN(dim=4).fit(singles)
     model = mgr.SRGNN(dim=4, epochs=0, random_state=0).fit(cyclic_walks(n_users=3))
-    with pytest.raises(DataError, match="item 12 at position 1"):
-        model.recommend_history([1, 12])
-    with pytest.raises(DataError, match="non-empty"):
-        model.score_history([])
-    with pytest.raises(DataError, match="integers"):
-        model.score_history([1.5])
-    with pytest.raises(DataError, match="readout"):
-        mgr.SRGNN(readout="max").fit(cyclic_walks(n_users=3))
+    check_bad_session_histories(model)
     with pytest.raises(RuntimeError, match="fit"):
         mgr.SRGNN().score_history([0])
+    with pytest.raises(RuntimeError, match=r"SRGNN has no parameters yet.*epochs=0"):
+        mgr.SRGNN().loss_and_grad(None)
+
+
+@pytest.mark.parametrize("params, error, match", [
+    (dict(readout="max"), DataError, "readout"), (dict(dim=0), ValueError, "dim"),
+    (dict(lr=0.0), ValueError, "lr must"), (dict(batch_size=0), ValueError, "batch_size"),
+    (dict(epochs=-1), ValueError, "epochs"), (dict(dtype="int8"), ValueError, "dtype"),
+    (dict(dtype="no such type"), ValueError, "dtype"),      # not a dtype at all: no TypeError
+    (dict(lr_decay=1.5), DataError, "lr_decay"), (dict(max_len=0), ValueError, "max_len"),
+])
+def test_bad_hyperparameters(params, error, match):
+    check_bad_hyperparameter(mgr.SRGNN, params, match, cyclic_walks(n_users=3), error)

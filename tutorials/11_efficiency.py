@@ -53,6 +53,7 @@ ease_l2 = 100.0          # the synthetic() docstring's EASE setting
 
 # %%
 import time
+import timeit
 
 import numba
 import numpy as np
@@ -66,22 +67,19 @@ from minigraphrec.ops import hop_levels, lightgcn_rows_forward
 def interleaved_medians(candidates, n=repeats):
     """Median wall time of each callable over ``n`` rounds; each round calls every one once.
 
-    Round-robin, so that a change in the machine's load hits all candidates alike.
+    Round-robin, so that a change in the machine's load hits all candidates alike
+    (``timeit.repeat`` would make all ``n`` calls of one candidate before the next). Each
+    call is timed by the standard library's ``timeit`` (``time.perf_counter``, with the
+    garbage collector paused during the call).
     """
-    times = {name: [] for name in candidates}
-    for _ in range(n):
-        for name, f in candidates.items():
-            t0 = time.perf_counter()
-            f()
-            times[name].append(time.perf_counter() - t0)
-    return {name: float(np.median(t)) for name, t in times.items()}
+    timers = {name: timeit.Timer(f) for name, f in candidates.items()}
+    rounds = [{name: t.timeit(number=1) for name, t in timers.items()} for _ in range(n)]
+    return {name: float(np.median([r[name] for r in rounds])) for name in candidates}
 
 
 def first_call_seconds(f):
     """Wall time of one call: numba's compile (or cache load) on a first call."""
-    t0 = time.perf_counter()
-    f()
-    return time.perf_counter() - t0
+    return timeit.Timer(f).timeit(number=1)
 
 
 def on_threads(n_threads, f):

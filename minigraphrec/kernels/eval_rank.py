@@ -14,7 +14,7 @@ Why one kernel for evaluation: with full ranking a score block is ``b ×
 n_items`` numbers and everything after the scoring product is a pass over
 it. Done as separate steps (NaN check, top-k, AUC) the block streams from
 memory several times. Here one thread takes one row: one pass keeps its
-top k and counts its NaN (``topk._top_k_row``), then the AUC scans read the
+top k and counts its NaN (``topk._best_k``), then the AUC scans read the
 row again from the core's cache (41k float32 scores are 160 KB); the block
 is read from memory once.
 
@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .topk import _sift_down, _top_k_row
+from .topk import _best_k
 
 __all__ = ["rank_rows", "auc_rows"]
 
@@ -173,9 +173,7 @@ def auc_rows(S, ex_indptr, ex_indices, pos_indptr, pos_indices, scan_max, out):
     out : float64 (n_rows,)
         NaN where the AUC is undefined (no positive or no negative).
     """
-    unit = np.ones(2, dtype=S.dtype)
-    unit[1] = 0
-    one, zero = unit[0], unit[1]                      # 1 and 0 in the scores' dtype
+    one, zero = S.dtype.type(1), S.dtype.type(0)      # 1 and 0 in the scores' dtype
     for r in prange(S.shape[0]):
         out[r] = _auc_row(S[r], ex_indices, ex_indptr[r], ex_indptr[r + 1], pos_indices,
                           pos_indptr[r], pos_indptr[r + 1], scan_max, one, zero)
@@ -210,27 +208,16 @@ def rank_rows(S, k_heap, ex_indptr, ex_indices, pos_indptr, pos_indices, with_au
         The number of NaN scores in the row (excluded items included). A
         row with a NaN has meaningless other outputs; the caller raises.
     """
-    n_rows, n_items = S.shape
-    k_out = items_out.shape[1]
-    unit = np.ones(2, dtype=S.dtype)
-    unit[1] = 0
-    one, zero = unit[0], unit[1]                      # 1 and 0 in the scores' dtype
-    for r in prange(n_rows):
+    one, zero = S.dtype.type(1), S.dtype.type(0)      # 1 and 0 in the scores' dtype
+    for r in prange(S.shape[0]):
         row = S[r]
         e0 = ex_indptr[r]
         e1 = ex_indptr[r + 1]
-        heap_s = np.empty(k_heap, dtype=S.dtype)
-        heap_i = np.empty(k_heap, dtype=np.int64)
-        size, n_nan = _top_k_row(row, k_heap, ex_indices, e0, e1, heap_s, heap_i, one, zero)
+        _, heap_i, n_found, n_nan = _best_k(row, k_heap, ex_indices, e0, e1, one, zero)
         nan_out[r] = n_nan
-        n_found = size
-        for t in range(n_found - 1, -1, -1):          # pop the worst into the last free slot
-            items_out[r, t] = heap_i[0]
-            size -= 1
-            heap_s[0] = heap_s[size]
-            heap_i[0] = heap_i[size]
-            _sift_down(heap_s, heap_i, size, 0)
-        for t in range(n_found, k_out):
+        for t in range(n_found):
+            items_out[r, t] = heap_i[t]
+        for t in range(n_found, items_out.shape[1]):
             items_out[r, t] = -1
         if with_auc:
             if n_nan > 0:

@@ -32,7 +32,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .propagate_rows import _accumulate, _block_width, _prefetch
+from .propagate_rows import _accumulate, _block_scratch, _prefetch
+from .segment import _exp_and_sum
 
 #: how many edges ahead the gathered node rows are prefetched
 AHEAD = 16
@@ -103,9 +104,7 @@ def gat_forward_rows(indptr, indices, rows, bounds, pos, s_src, s_dst, slope, lo
     Y2 = Y.reshape(Y.shape[0], H * Y.shape[2])
     for b in prange(bounds.shape[0] - 1):
         lo, hi = bounds[b], bounds[b + 1]
-        width = _block_width(indptr, rows, lo, hi)
-        cols = np.empty(width, dtype=pos.dtype)            # a row's senders, as rows of Z
-        weights = np.empty(width, dtype=Z.dtype)           # and their coefficients
+        cols, weights = _block_scratch(indptr, rows, lo, hi, pos.dtype, Z.dtype)  # senders, coefs
         for q in range(lo, hi):
             v = rows[q]
             start, end = indptr[v], indptr[v + 1]
@@ -127,11 +126,7 @@ def gat_forward_rows(indptr, indices, rows, bounds, pos, s_src, s_dst, slope, lo
                     alpha[k, h] = x
                     if x > m:
                         m = x
-                s = Z.dtype.type(0)
-                for k in range(start, end):
-                    x = np.exp(alpha[k, h] - m)
-                    alpha[k, h] = x
-                    s += x
+                s = _exp_and_sum(alpha, start, end, h, m, alpha)
                 for k in range(start, end):
                     a = alpha[k, h] / s
                     alpha[k, h] = a
@@ -251,9 +246,7 @@ def gat_scatter_rows(t_indptr, t_indices, targets, bounds, pos_R, alpha_T, dpre_
     dZ2 = dZ.reshape(dZ.shape[0], H * dZ.shape[2])
     for b in prange(bounds.shape[0] - 1):
         lo, hi = bounds[b], bounds[b + 1]
-        width = _block_width(t_indptr, targets, lo, hi)
-        cols = np.empty(width, dtype=pos_R.dtype)
-        weights = np.empty(width, dtype=dZ.dtype)
+        cols, weights = _block_scratch(t_indptr, targets, lo, hi, pos_R.dtype, dZ.dtype)
         for i in range(lo, hi):
             u = targets[i]
             for h in range(H):

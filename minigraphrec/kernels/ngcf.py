@@ -17,13 +17,18 @@ input by node id:
   (:mod:`minigraphrec.kernels.pcg64`, NumPy's ``PCG64`` stream read at the
   rows' positions) instead of read from an ``(n, d)`` array;
 * :func:`leaky_dropout_backward`: ``dZ = LeakyReLU'(Z) · (mask · dE')``;
-* :func:`bi_backward_dS` and :func:`bi_backward_add`: ``dS = dsum + dbi ⊙
-  E[rows]`` before the transposed propagation, ``dE[rows] += dsum + dbi ⊙ S``
-  after it.
+* :func:`bi_backward`: the gradient reaching ``S`` and ``E[rows]``
+  through ``SE``, ``dsum + dbi ⊙ X`` (``dsum = dSE[:, :d]``, ``dbi =
+  dSE[:, d:]``), gathered as ``dS = dsum + dbi ⊙ E[rows]`` before the
+  transposed propagation (``scatter=False``) or scattered as
+  ``dE[rows] += dsum + dbi ⊙ S`` after it (``scatter=True``).
 
 Every output element is written by one thread with the same arithmetic as
 the NumPy expression (same operations, same order), so the kernels equal
 NumPy bit for bit and do not depend on the thread count.
+:func:`bi_backward_numpy`, the one plain NumPy function here, is
+:func:`bi_backward`'s reference (tests/test_ngcf_kernels.py): the model
+calls the kernel only, so no wrapper holds it.
 """
 from __future__ import annotations
 
@@ -32,7 +37,7 @@ from numba import njit, prange
 from .pcg64 import N_BLOCKS, next_double, seek
 
 __all__ = ["bi_inputs", "leaky_dropout", "leaky_dropout_pcg", "leaky_dropout_backward",
-           "bi_backward_dS", "bi_backward_add"]
+           "bi_backward", "bi_backward_numpy"]
 
 
 @njit(parallel=True, cache=True)
@@ -130,22 +135,37 @@ def leaky_dropout_backward(dE, Z, slope, mask, has_mask, dZ):
 
 
 @njit(parallel=True, cache=True)
-def bi_backward_dS(dSE, E, rows, dS):
-    r"""``dS = dSE[:, :d] + dSE[:, d:] * E[rows]``.   dSE: (m, 2d), E: (n, d) -> dS: (m, d)."""
-    d = dS.shape[1]
+def bi_backward(dSE, X, rows, out, scatter):
+    r"""``dsum + dbi ⊙ X`` per row, gathered from or scattered to ``rows``.
+
+    With ``d = X.shape[1]``, ``dsum = dSE[:, :d]`` and ``dbi = dSE[:, d:]``,
+    the gradients of ``SE = [S + E[rows], S ⊙ E[rows]]`` (m, 2d):
+
+    * ``scatter=False`` (gather): ``out = dsum + dbi * X[rows]``;
+      X : (n, d), out : (m, d), overwritten. With ``X = E`` it is ``dS``.
+    * ``scatter=True``: ``out[rows] += dsum + dbi * X``; X : (m, d),
+      out : (n, d), updated on ``rows`` only (distinct). With ``X = S`` it
+      adds the share of ``E[rows]``.
+
+    dSE : (m, 2d); rows : (m,) int64. NumPy: :func:`bi_backward_numpy`.
+    """
+    d = X.shape[1]
     for q in prange(rows.shape[0]):
         r = rows[q]
-        for t in range(d):
-            dS[q, t] = dSE[q, t] + dSE[q, d + t] * E[r, t]
-    return dS
+        if scatter:
+            for t in range(d):
+                out[r, t] += dSE[q, t] + dSE[q, d + t] * X[q, t]
+        else:
+            for t in range(d):
+                out[q, t] = dSE[q, t] + dSE[q, d + t] * X[r, t]
+    return out
 
 
-@njit(parallel=True, cache=True)
-def bi_backward_add(dSE, S, rows, dE):
-    r"""``dE[rows] += dSE[:, :d] + dSE[:, d:] * S``; ``rows`` distinct.   dE: (n, d)."""
-    d = S.shape[1]
-    for q in prange(rows.shape[0]):
-        r = rows[q]
-        for t in range(d):
-            dE[r, t] += dSE[q, t] + dSE[q, d + t] * S[q, t]
-    return dE
+def bi_backward_numpy(dSE, X, rows, out, scatter):
+    r""":func:`bi_backward` in NumPy, the reference (equal bit for bit)."""
+    d = X.shape[1]
+    if scatter:
+        out[rows] += dSE[:, :d] + dSE[:, d:] * X                # (m, d) into (n, d)
+    else:
+        out[...] = dSE[:, :d] + dSE[:, d:] * X[rows]           # (m, d)
+    return out

@@ -20,7 +20,9 @@ Speed. The rows of one product are split into blocks of about equal work
 (:func:`row_blocks_of`), the blocks run in parallel (``prange``), and each
 output row is owned by one thread; the ``*_block`` kernels run one block
 serially (the wrapper calls them directly for small products, where waking
-threads costs more than the work). A row's sum is accumulated in ``out[r]``
+threads costs more than the work), and each ``*_rows`` kernel is its
+``*_block`` kernel on every block (inlined, ``inline="always"``, so the
+parallel loop compiles as if written out). A row's sum is accumulated in ``out[r]``
 four stored entries at a time, ``out[r] += ((w0 x0 + w1 x1) + w2 x2) + w3 x3``
 (one read-modify-write of the row per four neighbours), while the rows
 needed sixteen entries later are prefetched (:func:`_accumulate`). The
@@ -221,16 +223,22 @@ def _pull_row_masked(indptr, indices, data, X, level, max_level, r, cols, weight
     _accumulate(X, cols, weights, 0, n_kept, n_kept, r, out)
 
 
-@njit(cache=True)
-def _block_width(indptr, rows, lo, hi):
-    """The most stored entries of a row in ``rows[lo:hi]``."""
+@njit(cache=True, inline="always")
+def _block_scratch(indptr, rows, lo, hi, col_dtype, weight_dtype):
+    r"""Room for one row's kept entries, for any row of the block ``rows[lo:hi]``.
+
+    Returns ``(cols, weights)``, empty arrays of ``col_dtype`` and
+    ``weight_dtype`` as long as the block's widest row (its most stored
+    entries). A row's kept neighbours are collected there, then summed by
+    :func:`_accumulate`; one allocation serves the whole block.
+    """
     width = 0
     for q in range(lo, hi):
         width = max(width, indptr[rows[q] + 1] - indptr[rows[q]])
-    return width
+    return np.empty(width, dtype=col_dtype), np.empty(width, dtype=weight_dtype)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def pull_block(indptr, indices, data, X, base, has_base, rows, lo, hi, out):
     r"""``out[r] = base[r] + Σ_p data[p] · X[indices[p]]`` for ``r`` in ``rows[lo:hi]``, serially.
 
@@ -252,11 +260,10 @@ def pull_block(indptr, indices, data, X, base, has_base, rows, lo, hi, out):
 def pull_rows(indptr, indices, data, X, base, has_base, rows, bounds, out):
     r""":func:`pull_block` on every block ``rows[bounds[b]:bounds[b+1]]``, blocks in parallel."""
     for b in prange(bounds.shape[0] - 1):
-        for q in range(bounds[b], bounds[b + 1]):
-            _pull_row(indptr, indices, data, X, base, has_base, rows[q], out)
+        pull_block(indptr, indices, data, X, base, has_base, rows, bounds[b], bounds[b + 1], out)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def pull_block_masked(indptr, indices, data, X, level, max_level, rows, lo, hi, out):
     r"""``out[r] = Σ_{p : level[indices[p]] <= max_level} data[p] · X[indices[p]]``, ``r`` in ``rows[lo:hi]``.
 
@@ -273,9 +280,7 @@ def pull_block_masked(indptr, indices, data, X, level, max_level, rows, lo, hi, 
     lo, hi : the block ``rows[lo:hi]``
     out : (n, d), written on the rows only; must not overlap ``X``.
     """
-    width = _block_width(indptr, rows, lo, hi)
-    cols = np.empty(width, dtype=indices.dtype)              # kept neighbours of one row
-    weights = np.empty(width, dtype=data.dtype)
+    cols, weights = _block_scratch(indptr, rows, lo, hi, indices.dtype, data.dtype)
     for q in range(lo, hi):
         _pull_row_masked(indptr, indices, data, X, level, max_level, rows[q], cols, weights, out)
 
@@ -284,13 +289,8 @@ def pull_block_masked(indptr, indices, data, X, level, max_level, rows, lo, hi, 
 def pull_rows_masked(indptr, indices, data, X, level, max_level, rows, bounds, out):
     r""":func:`pull_block_masked` on every block ``rows[bounds[b]:bounds[b+1]]``, in parallel."""
     for b in prange(bounds.shape[0] - 1):
-        lo, hi = bounds[b], bounds[b + 1]
-        width = _block_width(indptr, rows, lo, hi)
-        cols = np.empty(width, dtype=indices.dtype)
-        weights = np.empty(width, dtype=data.dtype)
-        for q in range(lo, hi):
-            _pull_row_masked(indptr, indices, data, X, level, max_level, rows[q], cols, weights,
-                             out)
+        pull_block_masked(indptr, indices, data, X, level, max_level, rows, bounds[b],
+                          bounds[b + 1], out)
 
 
 @njit(parallel=True, cache=True)
@@ -350,7 +350,7 @@ def _pull_compact_row(indptr, indices, data, X, r, q, out):
     _accumulate(X, indices, data, indptr[r], indptr[r + 1], indices.shape[0], q, out)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def pull_compact_block(indptr, indices, data, X, rows, lo, hi, out):
     r"""``out[q] = Σ_p data[p] · X[indices[p]]`` over row ``rows[q]``, ``q`` in ``lo..hi-1``, serially.
 
@@ -374,8 +374,7 @@ def pull_compact_block(indptr, indices, data, X, rows, lo, hi, out):
 def pull_compact_rows(indptr, indices, data, X, rows, bounds, out):
     r""":func:`pull_compact_block` on every block ``rows[bounds[b]:bounds[b+1]]``, in parallel."""
     for b in prange(bounds.shape[0] - 1):
-        for q in range(bounds[b], bounds[b + 1]):
-            _pull_compact_row(indptr, indices, data, X, rows[q], q, out)
+        pull_compact_block(indptr, indices, data, X, rows, bounds[b], bounds[b + 1], out)
 
 
 @njit(cache=True, inline="always")
@@ -392,7 +391,7 @@ def _pull_indirect_row(indptr, indices, data, Y, pos, r, q, cols, weights, out):
     _accumulate(Y, cols, weights, 0, n_kept, n_kept, q, out)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def pull_indirect_block(indptr, indices, data, Y, pos, rows, lo, hi, out):
     r"""``out[q] = Σ_p data[p] · Y[pos[indices[p]]]`` over row ``rows[q]``'s entries with ``pos >= 0``.
 
@@ -410,9 +409,7 @@ def pull_indirect_block(indptr, indices, data, Y, pos, rows, lo, hi, out):
     rows : (m,) int64; lo, hi : the block
     out : (m, d), written on ``lo..hi-1``; must not overlap ``Y``.
     """
-    width = _block_width(indptr, rows, lo, hi)
-    cols = np.empty(width, dtype=pos.dtype)
-    weights = np.empty(width, dtype=data.dtype)
+    cols, weights = _block_scratch(indptr, rows, lo, hi, pos.dtype, data.dtype)
     for q in range(lo, hi):
         _pull_indirect_row(indptr, indices, data, Y, pos, rows[q], q, cols, weights, out)
 
@@ -421,9 +418,4 @@ def pull_indirect_block(indptr, indices, data, Y, pos, rows, lo, hi, out):
 def pull_indirect_rows(indptr, indices, data, Y, pos, rows, bounds, out):
     r""":func:`pull_indirect_block` on every block ``rows[bounds[b]:bounds[b+1]]``, in parallel."""
     for b in prange(bounds.shape[0] - 1):
-        lo, hi = bounds[b], bounds[b + 1]
-        width = _block_width(indptr, rows, lo, hi)
-        cols = np.empty(width, dtype=pos.dtype)
-        weights = np.empty(width, dtype=data.dtype)
-        for q in range(lo, hi):
-            _pull_indirect_row(indptr, indices, data, Y, pos, rows[q], q, cols, weights, out)
+        pull_indirect_block(indptr, indices, data, Y, pos, rows, bounds[b], bounds[b + 1], out)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["int8_dot", "int8_row_sums", "int8_csr_row_sums"]
+__all__ = ["int8_dot", "int8_row_sums"]
 
 
 @njit(parallel=True, cache=True)
@@ -72,6 +72,22 @@ def int8_dot(Qu, su, Qi, si, out):
     return out
 
 
+@njit(cache=True, inline="always")
+def _add_int8_row(Q, i, acc):
+    r"""``acc += Q[i]`` in int32; ``Q`` dense, or a CSR matrix as ``(indptr, indices, data)``.
+
+    ``isinstance`` is resolved when numba compiles (one branch per type of
+    ``Q``), so each caller's specialisation holds one loop only.
+    """
+    if isinstance(Q, tuple):
+        q_indptr, q_indices, q_data = Q
+        for r in range(q_indptr[i], q_indptr[i + 1]):
+            acc[q_indices[r]] += np.int32(q_data[r])
+    else:
+        for j in range(acc.shape[0]):
+            acc[j] += np.int32(Q[i, j])
+
+
 @njit(parallel=True, cache=True)
 def int8_row_sums(indptr, indices, Q, c, out):
     r"""``out[u, j] = float32(Σ_{p ∈ row u} Q[indices[p], j]) · c[j]``, the sum in int32.
@@ -83,42 +99,18 @@ def int8_row_sums(indptr, indices, Q, c, out):
     ----------
     indptr : (b + 1,) int64, indices : (nnz,) int64
         The CSR arrays of ``R_b`` (b, n_rows); its values are taken as 1.
-    Q : (n_rows, n_cols) int8, C-contiguous
+    Q : (n_rows, n_cols) int8, C-contiguous; or the tuple ``(q_indptr,
+        q_indices, q_data)`` (int64, int64, int8) of a CSR ``Q`` (n_rows,
+        n_cols), whose rows are added entry by entry (:func:`_add_int8_row`)
     c : (n_cols,) float32, the column scales
     out : (b, n_cols) float32, overwritten
     """
-    b = indptr.shape[0] - 1
-    n_cols = Q.shape[1]
-    for u in prange(b):
-        acc = np.zeros(n_cols, dtype=np.int32)
-        for p in range(indptr[u], indptr[u + 1]):
-            i = indices[p]
-            for j in range(n_cols):
-                acc[j] += np.int32(Q[i, j])
-        for j in range(n_cols):
-            out[u, j] = np.float32(acc[j]) * c[j]
-    return out
-
-
-@njit(parallel=True, cache=True)
-def int8_csr_row_sums(indptr, indices, q_indptr, q_indices, q_data, c, out):
-    r"""``out = float32(R_b Q) · c`` (per column), ``Q`` a CSR matrix of int8, sums in int32.
-
-    Parameters
-    ----------
-    indptr, indices : int64, the CSR arrays of ``R_b`` (b, n_rows); values taken as 1
-    q_indptr, q_indices : int64, q_data : int8, the CSR arrays of ``Q`` (n_rows, n_cols)
-    c : (n_cols,) float32, the column scales
-    out : (b, n_cols) float32, overwritten
-    """
-    b = indptr.shape[0] - 1
     n_cols = out.shape[1]
-    for u in prange(b):
+    for u in prange(indptr.shape[0] - 1):
         acc = np.zeros(n_cols, dtype=np.int32)
         for p in range(indptr[u], indptr[u + 1]):
-            i = indices[p]
-            for r in range(q_indptr[i], q_indptr[i + 1]):
-                acc[q_indices[r]] += np.int32(q_data[r])
+            _add_int8_row(Q, indices[p], acc)
         for j in range(n_cols):
             out[u, j] = np.float32(acc[j]) * c[j]
     return out
+

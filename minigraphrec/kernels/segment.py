@@ -30,6 +30,28 @@ __all__ = ["edge_softmax_rows", "edge_softmax_backward_rows", "aggregate_rows",
            "edge_dot_rows", "segment_sum_rows", "gat_scores_rows"]
 
 
+@njit(cache=True, inline="always")
+def _exp_and_sum(x, start, end, h, m, out):
+    r"""``out[k, h] = exp(x[k, h] - m)`` for ``k`` in ``start..end-1``; returns their sum.
+
+    The numerator and denominator of one row's softmax (head ``h``), with
+    ``m`` the row's largest logit (subtracted so that no ``exp`` overflows).
+    The caller finds ``m`` and divides: :func:`edge_softmax_rows` here, and
+    :func:`~minigraphrec.kernels.gat_rows.gat_forward_rows`, which fuses the
+    max into the pass that writes the logits and the division into the one
+    that drops and stores the coefficients. Summed in storage order, in
+    the type of ``x - m``: ``x``'s dtype for an ``m`` of that dtype, float64
+    for a float64 ``m`` (as ``gat_forward_rows`` passes, its max starting
+    from ``-np.inf``). ``out`` may be ``x``.
+    """
+    s = x.dtype.type(0)
+    for k in range(start, end):
+        e = np.exp(x[k, h] - m)
+        out[k, h] = e
+        s += e
+    return s
+
+
 @njit(parallel=True, cache=True)
 def edge_softmax_rows(indptr, logits, out, n_blocks):
     r"""Softmax of each head's logits over each row's edges.
@@ -49,18 +71,14 @@ def edge_softmax_rows(indptr, logits, out, n_blocks):
     for b in prange(bounds.shape[0] - 1):
         for v in range(bounds[b], bounds[b + 1]):
             start, end = indptr[v], indptr[v + 1]
+            if start == end:                             # no edge: nothing to write
+                continue
             for h in range(n_heads):
-                if start == end:
-                    continue
                 m = logits[start, h]
                 for k in range(start + 1, end):
                     if logits[k, h] > m:
                         m = logits[k, h]
-                s = logits.dtype.type(0)
-                for k in range(start, end):
-                    x = np.exp(logits[k, h] - m)
-                    out[k, h] = x
-                    s += x
+                s = _exp_and_sum(logits, start, end, h, m, out)
                 for k in range(start, end):
                     out[k, h] = out[k, h] / s
     return out

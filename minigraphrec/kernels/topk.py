@@ -3,7 +3,8 @@ r"""numba kernel for ranking score rows: the k best items of each row, seen item
 Raw arrays only, no validation: the wrapper :func:`minigraphrec.rank.top_k`
 checks the inputs (no NaN, C-contiguous scores, canonical CSR with sorted
 int64 indices) and holds the readable NumPy reference this kernel is tested
-against. The per-row routine ``_top_k_row`` is also the top-k of the
+against. The per-row routine ``_best_k`` (fill a bounded heap with
+``_top_k_row``, then sort it best first) is also the top-k of the
 evaluation kernel (:mod:`minigraphrec.kernels.eval_rank`), which holds the
 per-row AUC.
 
@@ -133,6 +134,27 @@ def _top_k_row(row, k_heap, ex_indices, e0, e1, heap_s, heap_i, one, zero):
     return size, n_nan
 
 
+@njit(cache=True)
+def _best_k(row, k_heap, ex_indices, e0, e1, one, zero):
+    """The row's best non-excluded items, best first: ``(scores, items, n_found, n_nan)``.
+
+    ``scores`` (of the row's dtype) and ``items`` (int64) are length-``k_heap``
+    arrays whose first ``n_found`` entries are the kept items, best first;
+    ``n_nan`` counts the row's NaN scores (see :func:`_top_k_row`, which
+    fills the heap). The heap is then sorted where it stands: the root
+    (the worst kept item) is swapped to the heap's last slot, the heap
+    shrinks by one and is repaired, until one item is left (heapsort).
+    """
+    heap_s = np.empty(k_heap, dtype=row.dtype)
+    heap_i = np.empty(k_heap, dtype=np.int64)
+    n_found, n_nan = _top_k_row(row, k_heap, ex_indices, e0, e1, heap_s, heap_i, one, zero)
+    for size in range(n_found - 1, 0, -1):
+        heap_s[0], heap_s[size] = heap_s[size], heap_s[0]
+        heap_i[0], heap_i[size] = heap_i[size], heap_i[0]
+        _sift_down(heap_s, heap_i, size, 0)
+    return heap_s, heap_i, n_found, n_nan
+
+
 @njit(parallel=True, cache=True)
 def top_k_rows(S, k_heap, ex_indptr, ex_indices, items_out, scores_out):
     r"""Per row of ``S``, the ``k_heap`` best non-excluded items, best first.
@@ -160,25 +182,13 @@ def top_k_rows(S, k_heap, ex_indptr, ex_indices, items_out, scores_out):
     items ``-inf``). The heap holds the scores in ``S``'s dtype; they are
     written to ``scores_out`` as float64 (exactly).
     """
-    n_rows, n_items = S.shape
-    k_out = items_out.shape[1]
-    unit = np.ones(2, dtype=S.dtype)
-    unit[1] = 0
-    one, zero = unit[0], unit[1]                           # 1 and 0 in the scores' dtype
-    for r in prange(n_rows):
-        heap_s = np.empty(k_heap, dtype=S.dtype)
-        heap_i = np.empty(k_heap, dtype=np.int64)
-        size, _ = _top_k_row(S[r], k_heap, ex_indices, ex_indptr[r], ex_indptr[r + 1],
-                             heap_s, heap_i, one, zero)
-        n_found = size
-        # pop the worst item into the last free slot until the heap is empty
-        for t in range(n_found - 1, -1, -1):
-            items_out[r, t] = heap_i[0]
-            scores_out[r, t] = np.float64(heap_s[0])
-            size -= 1
-            heap_s[0] = heap_s[size]
-            heap_i[0] = heap_i[size]
-            _sift_down(heap_s, heap_i, size, 0)
-        for t in range(n_found, k_out):
+    one, zero = S.dtype.type(1), S.dtype.type(0)           # 1 and 0 in the scores' dtype
+    for r in prange(S.shape[0]):
+        heap_s, heap_i, n_found, _ = _best_k(S[r], k_heap, ex_indices, ex_indptr[r],
+                                             ex_indptr[r + 1], one, zero)
+        for t in range(n_found):
+            items_out[r, t] = heap_i[t]
+            scores_out[r, t] = np.float64(heap_s[t])
+        for t in range(n_found, items_out.shape[1]):
             items_out[r, t] = -1
             scores_out[r, t] = -np.inf

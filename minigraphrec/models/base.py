@@ -292,6 +292,11 @@ class Recommender:
     def _score_history(self, items):
         raise NotImplementedError(f"{type(self).__name__} cannot score an ad-hoc history")
 
+    def _history_row(self, items, dtype=np.float64):
+        r"""The 0/1 row ``r`` of a checked history (sorted, distinct ids): csr (1, n_items)."""
+        return sp.csr_matrix((np.ones(items.size, dtype=dtype), items, [0, items.size]),
+                             shape=(1, self.n_items_))
+
     def recommend_history(self, items, k=10, exclude_seen=True):
         r"""The ``k`` best items for an ad-hoc history, best first.
 
@@ -309,10 +314,7 @@ class Recommender:
         if k < 1:
             raise ValueError(f"k must be a positive integer, got {k}")
         scores = np.asarray(self._score_history(history), dtype=np.float64)[None, :]
-        seen = None
-        if exclude_seen:
-            seen = sp.csr_matrix((np.ones(history.size), history, [0, history.size]),
-                                 shape=(1, self.n_items_))
+        seen = self._history_row(history) if exclude_seen else None
         top, top_scores = top_k(scores, k, exclude=seen)
         return top[0], top_scores[0]
 

@@ -142,9 +142,7 @@ class EASE(Recommender):
 
     def _score_history(self, items):
         r"""``s = r B`` with ``r`` the 0/1 row of ``items``: (n_items,) float64."""
-        r = sp.csr_matrix((np.ones(items.size), items, [0, items.size]),
-                          shape=(1, self.n_items_))                       # (1, n_items)
-        return np.asarray(r @ self.B_)[0]                                 # (n_items,)
+        return np.asarray(self._history_row(items) @ self.B_)[0]          # (n_items,)
 
     def _check_size(self, n_items):
         if self.max_items is not None and n_items > self.max_items:

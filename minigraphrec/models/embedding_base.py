@@ -161,6 +161,22 @@ def _nonneg_float(name, value, strict=False):
     return x
 
 
+def _check_training_params(model):
+    """Check the hyperparameters every gradient-trained model has (the embedding models and
+    SR-GNN): ``lr`` > 0, ``batch_size`` >= 1, ``epochs`` >= 0, ``dtype`` float32 or float64.
+    Sets ``model._dtype``."""
+    _nonneg_float("lr", model.lr, strict=True)
+    _positive_int("batch_size", model.batch_size)
+    _positive_int("epochs", model.epochs, minimum=0)
+    try:
+        dtype = np.dtype(model.dtype)
+    except TypeError:                                   # e.g. "foo": not a dtype at all
+        dtype = None
+    if dtype is None or dtype.name not in DTYPES:
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {model.dtype!r}")
+    model._dtype = dtype
+
+
 class EmbeddingRecommender(Recommender):
     """Trainable recommender whose scores are similarities of learned node embeddings.
 
@@ -217,21 +233,12 @@ class EmbeddingRecommender(Recommender):
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         if self.scoring not in SCORINGS:
             raise ValueError(f"scoring must be one of {SCORINGS}, got {self.scoring!r}")
-        _nonneg_float("lr", self.lr, strict=True)
+        _check_training_params(self)                     # lr, batch_size, epochs, dtype
         _nonneg_float("reg", self.reg)
-        _positive_int("batch_size", self.batch_size)
         _positive_int("n_negatives", self.n_negatives)
-        _positive_int("epochs", self.epochs, minimum=0)
         if self.patience is not None:
             _positive_int("patience", self.patience)
         parse_metric(self.metric)
-        try:
-            dtype = np.dtype(self.dtype)
-        except TypeError:
-            dtype = None
-        if dtype is None or dtype.name not in DTYPES:
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
-        self._dtype = dtype
 
     def _check_trainable(self):
         if not isinstance(getattr(self, "params", None), dict):

@@ -546,8 +546,11 @@ class ItemKNN(_NeighbourhoodCF):
     Attributes
     ----------
     similarity_ : csr_matrix (n_items, n_items)
-        ``W``: row ``i`` holds the ≤ k neighbours of item ``i``.
-    R_ : csr_matrix (n_users, n_items), binary training matrix.
+        ``W``, item–item: row ``i`` holds the ≤ k items most similar to item
+        ``i``, ``i`` itself excluded.
+    R_ : csr_matrix (n_users, n_items)
+        The binary training matrix; its row ``u`` is the ``I_u`` that
+        ``s_u = R_[u] W`` sums over.
     n_users_, n_items_ : int
 
     Notes
@@ -591,9 +594,7 @@ class ItemKNN(_NeighbourhoodCF):
 
     def _score_history(self, items):
         r"""``s = r W`` with ``r`` the 0/1 row of ``items``: (n_items,) float64."""
-        r = sp.csr_matrix((np.ones(items.size), items, [0, items.size]),
-                          shape=(1, self.n_items_))                       # (1, n_items)
-        return (r @ self.similarity_).toarray()[0]                        # (n_items,)
+        return (self._history_row(items) @ self.similarity_).toarray()[0]  # (n_items,)
 
 
 class UserKNN(_NeighbourhoodCF):
@@ -613,9 +614,11 @@ class UserKNN(_NeighbourhoodCF):
     Attributes
     ----------
     similarity_ : csr_matrix (n_users, n_users)
-        ``W``: row ``u`` holds the ≤ k neighbours of user ``u``.
-    R_ : csr_matrix (n_users, n_items), binary training matrix.
-    n_users_, n_items_ : int
+        ``W``, user–user (where :class:`ItemKNN`'s is item–item): row ``u``
+        holds the ≤ k users most similar to ``u``, ``u`` itself excluded.
+    R_, n_users_, n_items_
+        As in :class:`ItemKNN`; here the rows of ``R_`` are the neighbours'
+        votes, ``s_u = W[u] R_``.
 
     Notes
     -----
@@ -678,8 +681,7 @@ class UserKNN(_NeighbourhoodCF):
         history's own length. For a training user's own history this is, to
         the bit, that user's weighted row.
         """
-        x = sp.csr_matrix((np.ones(items.size), items, [0, items.size]),
-                          shape=(1, self.n_items_))                       # (1, n_items)
+        x = self._history_row(items)                                      # (1, n_items)
         if self.weighting is None:
             return x
         R = sp.csr_matrix(self.R_, dtype=np.float64)

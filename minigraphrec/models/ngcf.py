@@ -324,7 +324,7 @@ class NGCF(EmbeddingRecommender):
             grads[f"W1_{layer}"], grads[f"W2_{layer}"] = dW[:d], dW[d:]
             grads[f"b1_{layer}"], grads[f"b2_{layer}"] = db, db.copy()
             with _threads(m * d):
-                dS = k.bi_backward_dS(dSE, E, rows, self._buffer("dS", m, d))   # (m, dim)
+                dS = k.bi_backward(dSE, E, rows, self._buffer("dS", m, d), False)   # (m, dim)
             # E^l is needed on the rows of layer l-1 (S_{L-l}), E^0 on every node
             targets = caches[layer - 1][0] if layer > 0 else np.arange(n)
             dE = rows_product_T_on(self.L_, self.L_, rows, dS, targets, "numba",
@@ -333,7 +333,7 @@ class NGCF(EmbeddingRecommender):
                 dE *= keep[targets]
             at_rows = rows if targets.shape[0] == n else np.searchsorted(targets, rows)
             with _threads(m * d):
-                k.bi_backward_add(dSE, S, at_rows, dE)                     # + dsum + dbi ⊙ S
+                k.bi_backward(dSE, S, at_rows, dE, True)                  # + dsum + dbi ⊙ S
         dE[nodes] += dZ[:, :d] + dH0                                      # layer 0 and the L2 term
         grads["E0"] = dE
         return {k_: grads[k_].astype(self._dtype, copy=False) for k_ in self.params}

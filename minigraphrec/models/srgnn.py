@@ -56,7 +56,8 @@ from ..ops.session import (gru_cell_backward, gru_cell_forward, index_add, sessi
 from ..optim import Adam
 from ..sequences import Sequences, prefix_examples
 from .session_base import SessionRecommender
-from .embedding_base import _nonneg_float, _positive_int
+from .embedding_base import (EmbeddingRecommender, _check_training_params, _nonneg_float,
+                             _positive_int)
 
 __all__ = ["SRGNN", "SessionBatch"]
 
@@ -135,24 +136,17 @@ class SRGNN(SessionRecommender):
         _positive_int("n_steps", self.n_steps)
         if self.readout not in READOUTS:
             raise DataError(f"readout must be one of {READOUTS}, got {self.readout!r}")
-        _nonneg_float("lr", self.lr, strict=True)
+        _check_training_params(self)                     # lr, batch_size, epochs, dtype
         _nonneg_float("lr_decay", self.lr_decay, strict=True)
         if self.lr_decay > 1:
             raise DataError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
         _positive_int("lr_decay_every", self.lr_decay_every)
         _nonneg_float("l2", self.l2)
-        _positive_int("batch_size", self.batch_size)
-        _positive_int("epochs", self.epochs, minimum=0)
         if self.max_len is not None:
             _positive_int("max_len", self.max_len)
-        if np.dtype(self.dtype).name not in ("float32", "float64"):
-            raise DataError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
-        self._dtype = np.dtype(self.dtype)
         check_backend(self.backend)
 
-    def _check_trained(self):
-        if not isinstance(getattr(self, "params", None), dict):
-            raise RuntimeError("this SRGNN has no parameters yet; call fit(train) first")
+    _check_trainable = EmbeddingRecommender._check_trainable   # "no parameters yet": call fit
 
     def _check_sequences(self, sequences):
         if not np.any(sequences.lengths >= 2):
@@ -272,7 +266,7 @@ class SRGNN(SessionRecommender):
         loss : float
         grads : dict with the keys and shapes of ``params``
         """
-        self._check_trained()
+        self._check_trainable()
         if not isinstance(batch, SessionBatch):
             raise TypeError(f"batch must be a SessionBatch, got {type(batch).__name__}")
         sessions = self._check_sessions(batch.sessions)
@@ -313,7 +307,7 @@ class SRGNN(SessionRecommender):
     # ----------------------------------------------------------- scoring
     def _score_sessions(self, sessions):
         """Scores of one batch of checked sessions, each cut to its last ``max_len`` items."""
-        self._check_trained()
+        self._check_trainable()
         if self.max_len is not None and np.any(sessions.lengths > self.max_len):
             sessions = _last_items(sessions, int(self.max_len))
         s, _ = self._forward(sessions)                               # (B, d)
