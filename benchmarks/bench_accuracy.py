@@ -33,7 +33,8 @@ are evaluated, no early stopping):
   paper's 0.1849 / 0.1518; ``randomized`` gave 0.1867 / 0.1535 in the same
   session -- close, not equal, its subspace approximates the trailing
   singular directions -- and was not faster on the loaded machine, 154 s
-  against PROPACK's 118 s; ARPACK, the ``auto`` choice there, takes minutes);
+  against PROPACK's 118 s; ARPACK, then the ``auto`` choice there, takes
+  minutes; ``auto`` is now PROPACK, or our Chebyshev solver where SciPy has it off);
 * trained with BPR, Adam, one epoch = as many triples as training pairs:
   ``mf`` and ``lightgcn`` (3 layers) with the LightGCN paper's settings: 64
   dims, lr 1e-3, batch 2048, reg 1e-4, Xavier init; ``ngcf`` with the NGCF
@@ -486,7 +487,7 @@ def main(argv=None):
     parser.add_argument("--budget-datasets", nargs="*", default=["gowalla"], choices=DATASETS,
                         help="data sets the budgets apply to (default gowalla)")
     parser.add_argument("--gfcf-solver", default="propack",
-                        choices=["arpack", "propack", "randomized"],
+                        choices=["arpack", "propack", "randomized", "chebyshev"],
                         help="GF-CF's SVD solver on Gowalla (default propack)")
     parser.add_argument("--split-seed", type=int, default=2020, help="ML-100K split seed")
     parser.add_argument("--seed", type=int, default=2020, help="model seed (init, triples)")

@@ -119,7 +119,7 @@ def main(argv=None):
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
                         help=f"folder with train.txt and test.txt (default {DEFAULT_DATA})")
     parser.add_argument("--svd-solver", default="propack",
-                        choices=["auto", "dense", "arpack", "propack", "randomized"])
+                        choices=["auto", "dense", "arpack", "propack", "randomized", "chebyshev"])
     parser.add_argument("--n-factors", type=int, default=256)
     parser.add_argument("--alpha", type=float, default=0.3)
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])

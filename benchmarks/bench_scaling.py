@@ -44,10 +44,10 @@ one after the other, each with ``--threads`` numba and BLAS threads:
    model resident.
 2. ``gfcf``: ``GFCF(svd_solver="randomized")`` (otherwise the defaults:
    256 singular vectors, 128 oversamples, 4 power steps, float32 scoring)
-   ``.fit(train)``, timed once, with its peak memory. ARPACK, the
-   ``"auto"`` solver above 2000 items, is not used: it is the slow part of
-   GF-CF's fit on large catalogues (``bench_catalogues.py``); the randomized
-   solver costs ``O(nnz · l · steps + n_items · l²)`` with ``l`` = 384.
+   ``.fit(train)``, timed once, with its peak memory. The sweep predates
+   the exact ``"auto"`` solvers (PROPACK, Chebyshev); ARPACK, the old
+   ``"auto"``, was the slow part of GF-CF's fit on large catalogues
+   (``bench_catalogues.py``). The randomized solver costs ``O(nnz · l · steps + n_items · l²)`` with ``l`` = 384.
 
 Every time is a single run (the sweep's budget allows no repeats) on a
 shared machine: the 1-minute load average before and after each worker is

@@ -2,7 +2,9 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from scipy.sparse.linalg import svds
 
+from conftest import check_bad_hyperparameter
 from minigraphrec import Interactions
 from minigraphrec.models import GFCF
 from minigraphrec.models.gfcf import (_orthonormalize, normalized_interactions,
@@ -66,7 +68,7 @@ def test_float32_close_to_float64():
     np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
 
 
-@pytest.mark.parametrize("solver", ["arpack", "propack", "randomized"])
+@pytest.mark.parametrize("solver", ["arpack", "propack", "randomized", "chebyshev"])
 def test_solvers_agree_with_lapack(solver):
     train, R = random_train(2, n_users=50, n_items=60, density=0.1)
     Rt, _, _ = normalized_interactions(sp.csr_matrix(R))
@@ -96,7 +98,63 @@ def test_randomized_solver_handles_rank_deficiency():
     s, V = top_right_singular_vectors(A, 2, "randomized", n_oversamples=6, n_power_iter=3)
     s_ref, V_ref = top_right_singular_vectors(A, 2, "dense")
     np.testing.assert_allclose(s, s_ref, rtol=1e-10)
-    np.testing.assert_allclose(V @ V.T, V_ref @ V_ref.T, atol=1e-10)
+    # the contract: residuals ||G v - s^2 v|| <= 1e-10 * s_1^2, hence (Davis-Kahan) the
+    # subspace within 1e-10 * s_1^2 / gap, where the gap to the null space is s_2^2 and
+    # s_1^2 / s_2^2 is about 100 here
+    residual = np.linalg.norm(A.T @ (A @ V) - V * s**2, axis=0)
+    assert residual.max() <= 1e-10 * s[0] ** 2
+    np.testing.assert_allclose(V @ V.T, V_ref @ V_ref.T, atol=1e-10 * s_ref[0] ** 2 / s_ref[1] ** 2)
+
+
+def flat_spectrum(n_rows, n_cols, s, seed):
+    """Sparse-typed ``U diag(s) Vᵀ`` with orthonormal random ``U``, ``V``: known singular pairs."""
+    rng = np.random.default_rng(seed)
+    U = np.linalg.qr(rng.standard_normal((n_rows, s.size)))[0]
+    V = np.linalg.qr(rng.standard_normal((n_cols, s.size)))[0]
+    return sp.csr_matrix((U * s) @ V.T), V
+
+
+def test_chebyshev_solver_converges_on_a_flat_spectrum():
+    # singular values 1.0 ... 0.90 (120 of them), k = 10 with 10 oversamples: plain subspace
+    # iteration gains (0.90 / 0.99)^2 per step at the boundary; the filtered iteration must
+    # still reach the exact pairs (residual 1e-10) within its pass limit
+    s_true = np.linspace(1.0, 0.90, 120)
+    A, V_true = flat_spectrum(300, 200, s_true, seed=12)
+    s, V = top_right_singular_vectors(A, 10, "chebyshev", random_state=1, n_oversamples=10)
+    np.testing.assert_allclose(s, s_true[:10], rtol=1e-10)
+    P_true = V_true[:, :10] @ V_true[:, :10].T
+    np.testing.assert_allclose(V @ V.T, P_true, atol=1e-8)
+    np.testing.assert_allclose(V.T @ V, np.eye(10), atol=1e-12)
+
+
+def test_chebyshev_solver_handles_rank_deficiency():
+    rng = np.random.default_rng(4)
+    A = sp.csr_matrix(rng.random((20, 2)) @ rng.random((2, 15)))     # rank 2, block of 8
+    s, V = top_right_singular_vectors(A, 2, "chebyshev", n_oversamples=6)
+    s_ref, V_ref = top_right_singular_vectors(A, 2, "dense")
+    np.testing.assert_allclose(s, s_ref, rtol=1e-10)
+    # the contract: residuals ||G v - s^2 v|| <= 1e-10 * s_1^2, hence (Davis-Kahan) the
+    # subspace within 1e-10 * s_1^2 / gap, where the gap to the null space is s_2^2 and
+    # s_1^2 / s_2^2 is about 100 here
+    residual = np.linalg.norm(A.T @ (A @ V) - V * s**2, axis=0)
+    assert residual.max() <= 1e-10 * s[0] ** 2
+    np.testing.assert_allclose(V @ V.T, V_ref @ V_ref.T, atol=1e-10 * s_ref[0] ** 2 / s_ref[1] ** 2)
+
+
+def test_chebyshev_solver_says_when_it_does_not_converge():
+    from minigraphrec.models.gfcf import _chebyshev_right_vectors
+    A, _ = flat_spectrum(300, 200, np.linspace(1.0, 0.90, 120), seed=12)
+    with pytest.raises(RuntimeError, match=r"did not reach a residual of 1e-10 in 1 passes"):
+        _chebyshev_right_vectors(A, 10, 10, np.random.default_rng(0), max_passes=1)
+
+
+def test_chebyshev_solver_same_on_both_backends():
+    _, R = random_train(6, n_users=60, n_items=70)
+    Rt, _, _ = normalized_interactions(sp.csr_matrix(R))
+    a = top_right_singular_vectors(Rt, 5, "chebyshev", 2, n_oversamples=10, backend="numba")
+    b = top_right_singular_vectors(Rt, 5, "chebyshev", 2, n_oversamples=10, backend="numpy")
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
 
 
 @pytest.mark.parametrize("scale", [1.0, 1e-5])
@@ -116,12 +174,12 @@ def test_orthonormalize(scale):
 
 def test_propack_and_dense_accept_n_factors_equal_to_min_dimension():
     train, _ = random_train(10)
-    for solver in ("propack", "dense", "randomized"):
+    for solver in ("propack", "dense", "randomized", "chebyshev"):
         model = GFCF(n_factors=30, svd_solver=solver, dtype="float64").fit(train)
         assert model.V_.shape == (40, 30)
 
 
-@pytest.mark.parametrize("solver", ["arpack", "propack", "randomized"])
+@pytest.mark.parametrize("solver", ["arpack", "propack", "randomized", "chebyshev"])
 def test_same_seed_same_scores(solver):
     train, _ = random_train(5, n_users=40, n_items=50)
     users = np.arange(40)
@@ -165,9 +223,7 @@ def test_checkerboard_held_out_item_comes_first(checkerboard):
     (dict(n_factors=30, svd_solver="arpack"), r"n_factors=30 .*'arpack' .*< 30"),
 ])
 def test_bad_hyperparameters(params, match):
-    train, _ = random_train(8)
-    with pytest.raises(ValueError, match=match):
-        GFCF(**params).fit(train)
+    check_bad_hyperparameter(GFCF, params, match, random_train(8)[0])
 
 
 def test_unfitted():
@@ -204,3 +260,63 @@ def test_sparse_item_filter_and_transposed_product_agree(dtype, rtol, monkeypatc
     np.testing.assert_allclose(with_filter.score(users), expected, rtol=rtol, atol=rtol * 1e-1)
     np.testing.assert_allclose(without.score(users), expected, rtol=rtol, atol=rtol * 1e-1)
     np.testing.assert_array_equal(with_filter.score([5]), 0.0)
+
+
+def test_auto_solver_is_dense_when_small_else_propack_or_chebyshev(monkeypatch):
+    from minigraphrec.models import gfcf
+
+    assert gfcf._resolve_solver("auto", (2000, 50000)) == "dense"
+    assert gfcf._resolve_solver("arpack", (10, 10)) == "arpack"
+    monkeypatch.setattr(gfcf, "_propack_enabled", lambda: True)
+    assert gfcf._resolve_solver("auto", (2001, 50000)) == "propack"
+    monkeypatch.setattr(gfcf, "_propack_enabled", lambda: False)     # SciPy with PROPACK off
+    assert gfcf._resolve_solver("auto", (2001, 50000)) == "chebyshev"
+
+
+def test_propack_enabled_matches_what_svds_accepts():
+    from minigraphrec.models.gfcf import _propack_enabled
+
+    try:
+        svds(sp.random(30, 20, density=0.3, random_state=0, format="csr"), k=2,
+             solver="propack")
+    except ValueError:
+        assert not _propack_enabled()
+    else:
+        assert _propack_enabled()
+
+
+def test_exact_solvers_agree_above_the_dense_limit():
+    # 2,001 x 2,400 with 12,000 nonzeros: "auto" leaves LAPACK here; PROPACK, ARPACK and the
+    # Chebyshev solver must give the same pairs (residual contract 1e-10, relative)
+    R = sp.random(2001, 2400, density=0.0025, random_state=3, format="csr")
+    R.data[:] = 1.0
+    Rt, _, _ = normalized_interactions(R)
+    # this uniform random matrix has its top singular values close together: PROPACK gives up
+    # (LinAlgError) and "auto" falls back to the Chebyshev solver
+    with pytest.raises(np.linalg.LinAlgError, match="did not converge"):
+        top_right_singular_vectors(Rt, 8, "propack")
+    s_auto, V_auto = top_right_singular_vectors(Rt, 8, "auto")
+    for solver in ("arpack", "chebyshev"):
+        s, V = top_right_singular_vectors(Rt, 8, solver)
+        np.testing.assert_allclose(s, s_auto, rtol=1e-10)
+        gap = s[-1] ** 2 - top_right_singular_vectors(Rt, 9, "arpack")[0][-1] ** 2
+        # each side within 1e-10 * s_1^2 / gap of the exact projector (Davis-Kahan)
+        np.testing.assert_allclose(V @ V.T, V_auto @ V_auto.T, atol=2e-10 * s[0] ** 2 / gap)
+
+
+def test_exact_solvers_agree_on_a_skewed_catalogue():
+    # popularity-skewed synthetic interactions, as in real catalogues: PROPACK converges and
+    # is what "auto" runs above 2000 items
+    from minigraphrec import datasets
+
+    R = datasets.synthetic(2100, 2200, random_state=1).to_csr()
+    R.data[:] = 1.0
+    Rt, _, _ = normalized_interactions(R)
+    s_auto, V_auto = top_right_singular_vectors(Rt, 16, "auto")
+    s_pro, V_pro = top_right_singular_vectors(Rt, 16, "propack")
+    np.testing.assert_array_equal(s_auto, s_pro)
+    np.testing.assert_array_equal(V_auto, V_pro)
+    s, V = top_right_singular_vectors(Rt, 16, "chebyshev")
+    np.testing.assert_allclose(s, s_pro, rtol=1e-10)
+    gap = s[-1] ** 2 - top_right_singular_vectors(Rt, 17, "propack")[0][-1] ** 2
+    np.testing.assert_allclose(V @ V.T, V_pro @ V_pro.T, atol=2e-10 * s[0] ** 2 / gap)
