@@ -610,6 +610,67 @@ def test_synthetic_oracle_beats_popularity_as_documented():
     assert oracle > popularity + 0.2
 
 
+# ===================================================== the tutorials' data
+def assert_same_interactions(a, b):
+    """Every field of two ``Interactions`` is equal (arrays to the bit, None to None)."""
+    assert (a.n_users, a.n_items) == (b.n_users, b.n_items)
+    for name in ("users", "items", "weights", "timestamps", "user_ids", "item_ids",
+                 "user_features", "item_features", "item_labels"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert (x is None) == (y is None), name
+        if x is not None:
+            np.testing.assert_array_equal(x, y, err_msg=name)
+    assert a.user_feature_names == b.user_feature_names
+    assert a.item_feature_names == b.item_feature_names
+
+
+def test_example_is_synthetic_without_a_folder(monkeypatch):
+    monkeypatch.delenv("MINIGRAPHREC_ML100K", raising=False)
+    data, name = ds.example(n_users=60, n_items=90, random_state=4)
+    assert name == "synthetic data"
+    assert_same_interactions(data, ds.synthetic(n_users=60, n_items=90, random_state=4))
+    monkeypatch.setenv("MINIGRAPHREC_ML100K", "")                  # empty: as if unset
+    data, name, truth = ds.example(n_users=60, n_items=90, random_state=4, ratings=True,
+                                   return_truth=True)
+    reference, reference_truth = ds.synthetic(n_users=60, n_items=90, random_state=4,
+                                              ratings=True, return_truth=True)
+    assert_same_interactions(data, reference)
+    assert data.weights is not None and truth.p_in == reference_truth.p_in
+    for field in ("user_community", "item_community", "item_weight"):
+        np.testing.assert_array_equal(getattr(truth, field), getattr(reference_truth, field))
+    # an explicit empty folder wins over the environment: synthetic again
+    monkeypatch.setenv("MINIGRAPHREC_ML100K", "/no/such/ml-100k")
+    assert_same_interactions(ds.example(60, 90, random_state=4, ml100k="")[0],
+                             ds.synthetic(n_users=60, n_items=90, random_state=4))
+
+
+def test_example_reads_movielens_from_the_folder_or_the_environment(tmp_path, monkeypatch):
+    folder = ml_folder(tmp_path / "ml-100k")
+    reference = ds.load_movielens_100k(folder)
+    monkeypatch.delenv("MINIGRAPHREC_ML100K", raising=False)
+    data, name = ds.example(ml100k=folder)
+    assert name == "MovieLens-100K"
+    assert_same_interactions(data, reference)
+    monkeypatch.setenv("MINIGRAPHREC_ML100K", str(folder))
+    data, name, truth = ds.example(n_users=60, n_items=90, ratings=True, return_truth=True)
+    assert (name, truth) == ("MovieLens-100K", None)            # sizes unused, no generator
+    assert_same_interactions(data, reference)
+
+
+def test_example_names_a_missing_folder(tmp_path, monkeypatch):
+    missing = tmp_path / "no-ml-100k"
+    monkeypatch.delenv("MINIGRAPHREC_ML100K", raising=False)
+    with pytest.raises(FileNotFoundError, match="no such folder: .*no-ml-100k$"):
+        ds.example(ml100k=missing)
+    monkeypatch.setenv("MINIGRAPHREC_ML100K", str(missing))
+    with pytest.raises(FileNotFoundError,
+                       match=r"no such folder: .*no-ml-100k \(named by \$MINIGRAPHREC_ML100K\)"):
+        ds.example()
+    write(ml_folder(tmp_path / "bad") / "u.data", "1\t1\tfive\t1\n")   # the loader's DataError
+    with pytest.raises(DataError, match="u.data, line 1: rating 'five' is not a number"):
+        ds.example(ml100k=tmp_path / "bad")
+
+
 # =========================================================== article toy
 def test_article_toy_graph_and_features():
     d = ds.article_toy()

@@ -29,8 +29,9 @@
 # %% parameters
 import os
 
+tiny = os.environ.get("MINIGRAPHREC_TUTORIAL_TINY") == "1"   # the test suite's smaller run
 seed = 0
-n_users, n_items = 1000, 1500      # synthetic() sizes (its defaults)
+n_users, n_items = (500, 750) if tiny else (1000, 1500)   # tiny: half of synthetic()'s defaults
 dim = 32                           # embedding width d
 n_layers = 3                       # LightGCN's K
 epochs = 20                        # a few seconds of training
@@ -40,9 +41,6 @@ top = 20                           # list length compared in section 2
 n_sampled = 100                    # sampled negatives per test item in section 4
 sampled_k = 10                     # HR@10 in section 4
 ml100k_folder = os.environ.get("MINIGRAPHREC_ML100K")   # optional real data
-tiny = os.environ.get("MINIGRAPHREC_TUTORIAL_TINY") == "1"
-if tiny:                           # for the test suite: half the users and items
-    n_users, n_items = 500, 750
 
 # %%
 import numpy as np
@@ -52,11 +50,8 @@ from scipy.stats import binom
 import minigraphrec as mgr
 from minigraphrec import plot
 
-if ml100k_folder:
-    data, data_name = mgr.datasets.load_movielens_100k(ml100k_folder), "MovieLens-100K"
-else:
-    data = mgr.datasets.synthetic(n_users=n_users, n_items=n_items, random_state=seed)
-    data_name = "synthetic()"
+# MovieLens-100K if ml100k_folder names it, else synthetic(n_users, n_items, random_state=seed)
+data, data_name = mgr.datasets.example(n_users, n_items, random_state=seed, ml100k=ml100k_folder)
 train, test = mgr.split.random_split(data, test_size=0.2, random_state=seed)
 R = train.to_csr()                                   # (n_users, n_items) binary training matrix
 T = test.to_csr()                                    # (n_users, n_items) held-out items

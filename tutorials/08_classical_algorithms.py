@@ -22,8 +22,9 @@
 # %% parameters
 import os
 
+tiny = os.environ.get("MINIGRAPHREC_TUTORIAL_TINY") == "1"   # the test suite's smaller run
 seed = 0
-n_users, n_items = 1000, 1500      # synthetic() sizes (its defaults)
+n_users, n_items = (500, 750) if tiny else (1000, 1500)   # tiny: half of synthetic()'s defaults
 k_neighbors = 50                   # neighbours kept per user / per item
 shrink = 10.0                      # cosine shrinkage λ
 user = 0                           # the user whose scores we compute by hand
@@ -31,9 +32,6 @@ ease_l2 = 100.0                    # EASE's λ (the value the synthetic() docstr
 gfcf_factors = 64                  # GF-CF's ideal low-pass rank (paper: 256 on 40k items)
 lightgcn_epochs = 20               # a short LightGCN, for scale
 ml100k_folder = os.environ.get("MINIGRAPHREC_ML100K")   # optional real data
-tiny = os.environ.get("MINIGRAPHREC_TUTORIAL_TINY") == "1"
-if tiny:                           # for the test suite: half the users and items
-    n_users, n_items = 500, 750
 
 # %%
 import numpy as np
@@ -41,11 +39,8 @@ import numpy as np
 import minigraphrec as mgr
 from minigraphrec import plot
 
-if ml100k_folder:
-    data, data_name = mgr.datasets.load_movielens_100k(ml100k_folder), "MovieLens-100K"
-else:
-    data = mgr.datasets.synthetic(n_users=n_users, n_items=n_items, random_state=seed)
-    data_name = "synthetic()"
+# MovieLens-100K if ml100k_folder names it, else synthetic(n_users, n_items, random_state=seed)
+data, data_name = mgr.datasets.example(n_users, n_items, random_state=seed, ml100k=ml100k_folder)
 train, test = mgr.split.random_split(data, test_size=0.2, random_state=seed)
 R = train.to_csr()                                   # (n_users, n_items) binary training matrix
 F = np.asarray(train.item_features, dtype=np.float64)   # (n_items, n_features)

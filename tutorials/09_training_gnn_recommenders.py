@@ -60,11 +60,8 @@ from scipy.sparse.csgraph import connected_components
 import minigraphrec as mgr
 from minigraphrec import graph, ops, plot
 
-if ml100k_folder:
-    data, data_name = mgr.datasets.load_movielens_100k(ml100k_folder), "MovieLens-100K"
-else:
-    data = mgr.datasets.synthetic(n_users=n_users, n_items=n_items, random_state=seed)
-    data_name = "synthetic data"
+# MovieLens-100K if ml100k_folder names it, else synthetic(n_users, n_items, random_state=seed)
+data, data_name = mgr.datasets.example(n_users, n_items, random_state=seed, ml100k=ml100k_folder)
 n_users, n_items = data.n_users, data.n_items
 train, val, test = mgr.split.random_split(data, test_size=0.2, val_size=0.1,
                                           random_state=seed)

@@ -264,13 +264,11 @@ assert np.allclose(H_flat, A_mean @ H @ W, rtol=1e-12, atol=1e-14)
 # of sections 1–5, to make sure we look at the attention the model uses.
 
 # %%
-if ml100k_folder:         # ratings 1-5 as weights; no planted communities to compare with
-    data, truth = mgr.datasets.load_movielens_100k(ml100k_folder), None
-    data_name = "MovieLens-100K"
-else:
-    data, truth = mgr.datasets.synthetic(n_users=n_users, n_items=n_items, ratings=True,
-                                         random_state=seed, return_truth=True)
-    data_name = "synthetic data"
+# MovieLens-100K (its ratings 1-5 as weights; truth None: no planted communities) if
+# ml100k_folder names it, else synthetic(..., ratings=True) and its planted communities
+data, data_name, truth = mgr.datasets.example(n_users, n_items, random_state=seed,
+                                              ml100k=ml100k_folder, ratings=True,
+                                              return_truth=True)
 n_users, n_items = data.n_users, data.n_items
 train, val, test = mgr.split.random_split(data, test_size=0.2, val_size=0.1,
                                           random_state=seed)

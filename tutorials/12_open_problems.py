@@ -69,11 +69,10 @@ import scipy.sparse as sp
 import minigraphrec as mgr
 from minigraphrec import plot
 
-if ml100k_folder:                      # real data: no generator, so no oracle
-    data, truth = mgr.datasets.load_movielens_100k(ml100k_folder), None
-else:
-    data, truth = mgr.datasets.synthetic(n_users=n_users, n_items=n_items, random_state=seed,
-                                         return_truth=True)
+# MovieLens-100K if ml100k_folder names it (truth None: real data has no generator, so
+# no oracle), else synthetic(n_users, n_items, random_state=seed) and its generator
+data, _, truth = mgr.datasets.example(n_users, n_items, random_state=seed, ml100k=ml100k_folder,
+                                      return_truth=True)
 rng = np.random.default_rng(seed)
 cold_items = np.sort(rng.choice(data.n_items, int(cold_fraction * data.n_items), replace=False))
 is_cold = np.isin(data.items, cold_items)                      # (n_interactions,)
@@ -287,26 +286,48 @@ print(f"EASE: {negative_share:.0%} of the off-diagonal entries of B are negative
 # %%
 lightgcn = fitted["LightGCN (ids)"]
 K = lightgcn.n_layers
-lg_item = int(lightgcn.recommend([user], k=1)[0][0, 0])
 A_hat = lightgcn.A_hat_.astype(np.float64)                         # (n_nodes, n_nodes)
 E0 = lightgcn.params["E0"].astype(np.float64)                      # (n_nodes, d)
-x = np.zeros(A_hat.shape[0])
-x[user] = 1.0                                                      # row u of A_hat^0
-m_u = x.copy()
-for _ in range(K):                                                 # rows u of A_hat^1..K
-    x = A_hat @ x                                                  # (A_hat symmetric)
-    m_u += x
-m_u /= K + 1                                                       # (n_nodes,) row u of M
-c_by_hand = m_u * (E0 @ lightgcn.item_embeddings_[lg_item].astype(np.float64))
+
+
+def row_of_M(u):
+    """Row u of M = (I + A_hat + ... + A_hat^K) / (K + 1), one propagation step at a time."""
+    x = np.zeros(A_hat.shape[0])
+    x[u] = 1.0                                                     # row u of A_hat^0
+    m_u = x.copy()
+    for _ in range(K):                                             # rows u of A_hat^1..K
+        x = A_hat @ x                                              # (A_hat symmetric)
+        m_u += x
+    return m_u / (K + 1)                                           # (n_nodes,)
+
+
+lg_item = int(lightgcn.recommend([user], k=1)[0][0, 0])
+c_by_hand = row_of_M(user) * (E0 @ lightgcn.item_embeddings_[lg_item].astype(np.float64))
 e_nodes = lightgcn.explain(user, lg_item, k=None)
 assert e_nodes.kind == "node" and e_nodes.exact
-assert np.array_equal(np.sort(e_nodes.sources), np.flatnonzero(m_u))
+assert np.array_equal(np.sort(e_nodes.sources), np.flatnonzero(c_by_hand))
 assert np.allclose(e_nodes.contributions, c_by_hand[e_nodes.sources], rtol=1e-12, atol=1e-15)
 assert np.isclose(e_nodes.total, e_nodes.score, rtol=1e-5, atol=0)   # float32 embeddings
-e_paths = lightgcn.explain(user, lg_item, k=None, paths=True)
+
+# The walk split lists every walk, and their number grows like the product of the degrees
+# along them: counted for every user at once (walks of length k from u: (B^k 1)_u for the
+# 0/1 adjacency B), it is a few thousand here but millions for MovieLens-100K's users, more
+# than lightgcn.max_paths. Then we show it for the user with the fewest walks.
+B = (A_hat != 0).astype(np.float64)                                # (n_nodes, n_nodes)
+n_walks = np.ones(A_hat.shape[0])
+walks_k = np.ones(A_hat.shape[0])
+for _ in range(K):
+    walks_k = B @ walks_k                                          # walks of length k
+    n_walks += walks_k
+n_walks = n_walks[:train.n_users]                                  # (n_users,) length <= K
+walk_user = user if n_walks[user] <= lightgcn.max_paths else int(np.argmin(n_walks))
+walk_item = int(lightgcn.recommend([walk_user], k=1)[0][0, 0])
+e_paths = lightgcn.explain(walk_user, walk_item, k=None, paths=True)
 by_end = np.zeros(A_hat.shape[0])
 np.add.at(by_end, e_paths.sources, e_paths.contributions)          # walks summed by end node
-assert np.allclose(by_end, c_by_hand, rtol=1e-12, atol=1e-15)
+e_walk_item = lightgcn.item_embeddings_[walk_item].astype(np.float64)
+c_walk_user = row_of_M(walk_user) * (E0 @ e_walk_item)
+assert np.allclose(by_end, c_walk_user, rtol=1e-12, atol=1e-15)
 n_users_train = train.n_users
 
 
@@ -316,7 +337,12 @@ def node_name(v):
 
 
 print(f"LightGCN: user {user}'s top item {lg_item}, score {e_nodes.score:.4f}, split exactly "
-      f"over {len(e_nodes)} nodes within {K} hops or {len(e_paths)} walks; largest walks:")
+      f"over {len(e_nodes)} nodes within {K} hops; user {user} starts {n_walks[user]:,.0f} "
+      "walks of length <= K")
+if walk_user != user:                                               # more than max_paths
+    print(f"too many to list; user {walk_user} starts the fewest: its top item {walk_item}, "
+          f"score {e_paths.score:.4f}")
+print(f"the score split over {len(e_paths):,} walks; the largest:")
 for path, c in zip(e_paths.paths[:3], e_paths.contributions[:3]):
     print("   ", " -> ".join(node_name(v) for v in path), f"{c:+.4f}")
 top_nodes = e_nodes.sources[:10]

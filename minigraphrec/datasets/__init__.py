@@ -18,7 +18,9 @@ Embedded data, so that the demo and the tests need no download:
 
 * :func:`synthetic` -- a seeded generator with planted communities and known
   generating probabilities (an oracle to compare models against);
-* :func:`article_toy` -- the article's 10 users x 10 items example.
+* :func:`article_toy` -- the article's 10 users x 10 items example;
+* :func:`example` -- the tutorials' data: MovieLens-100K when
+  ``$MINIGRAPHREC_ML100K`` names its folder, else :func:`synthetic`.
 
 Session logs: :func:`load_sessions` (CIKM Cup 2016 / Diginetica, or session
 triples) and the seeded generator :func:`synthetic_sessions`.
@@ -34,7 +36,8 @@ One module per format, so that each reads on its own:
 ``movielens``       :func:`load_movielens_100k`
 ``sessions``        :func:`load_sessions`
 ``download``        :func:`fetch_movielens_100k` (checksum-verified, cached)
-``embedded``        :func:`synthetic`, :func:`synthetic_sessions`, :func:`article_toy`
+``embedded``        :func:`synthetic`, :func:`synthetic_sessions`, :func:`article_toy`,
+                    :func:`example`
 ==================  ===============================================================
 
 Every public name is importable from ``minigraphrec.datasets`` itself.
@@ -58,6 +61,7 @@ from .embedded import (
                        SyntheticSessionsTruth,
                        SyntheticTruth,
                        article_toy,
+                       example,
                        synthetic,
                        synthetic_sessions,
 )
@@ -69,7 +73,7 @@ from .triples import load_triples
 
 __all__ = [
     "load_lightgcn", "load_triples", "load_recbole", "load_movielens_100k",
-    "fetch_movielens_100k", "synthetic", "SyntheticTruth", "article_toy",
+    "fetch_movielens_100k", "synthetic", "SyntheticTruth", "article_toy", "example",
     "ML100K_URL", "ML100K_SHA256",
     "load_sessions", "synthetic_sessions", "SyntheticSessionsTruth",
 ]

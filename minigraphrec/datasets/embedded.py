@@ -1,13 +1,17 @@
 r"""Embedded data, so that the demo and the tests need no download: the seeded
-synthetic generators (interactions and sessions) and the article's 10 x 10 toy."""
+synthetic generators (interactions and sessions), the article's 10 x 10 toy,
+and :func:`example`, the tutorials' switch between MovieLens-100K and
+:func:`synthetic`."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..data import Interactions
 from ..errors import DataError
+from .movielens import load_movielens_100k
 
 _T0 = 1_577_836_800          # 2020-01-01T00:00:00Z
 _SPAN = 180 * 24 * 3600      # timestamps fall in the following 180 days
@@ -214,6 +218,61 @@ def synthetic(n_users=1000, n_items=1500, n_communities=10, mean_interactions=20
     if return_truth:
         return data, SyntheticTruth(cu, ci, w, float(p_in))
     return data
+
+
+# ============================================================= the tutorials' data
+_ML100K_ENV = "MINIGRAPHREC_ML100K"
+
+
+def example(n_users=1000, n_items=1500, random_state=0, ml100k=None, ratings=False,
+            return_truth=False):
+    r"""The data the tutorials run on: MovieLens-100K if a folder is named, else :func:`synthetic`.
+
+    With a folder, :func:`load_movielens_100k` reads it (its ratings are
+    always the weights; ``n_users``, ``n_items``, ``random_state`` and
+    ``ratings`` are then unused). Without one,
+    ``synthetic(n_users=n_users, n_items=n_items, ratings=ratings,
+    random_state=random_state)``, the same data to the bit.
+
+    Parameters
+    ----------
+    n_users, n_items, random_state, ratings
+        Passed to :func:`synthetic`.
+    ml100k : path-like, optional
+        The unpacked ``ml-100k`` folder. Default (None): the environment
+        variable ``MINIGRAPHREC_ML100K``. An empty string, like an unset or
+        empty variable, means the synthetic data.
+    return_truth : bool
+        Also return the :class:`SyntheticTruth`, or None for MovieLens-100K
+        (real data has no generator to compare with).
+
+    Returns
+    -------
+    (Interactions, str) or (Interactions, str, SyntheticTruth or None)
+        The data and its name for titles and printouts: ``"MovieLens-100K"``
+        or ``"synthetic data"``.
+
+    Raises
+    ------
+    FileNotFoundError
+        The folder does not exist (the message says when the environment
+        variable named it).
+    DataError
+        A file of the folder is malformed (see :func:`load_movielens_100k`).
+    """
+    folder = os.environ.get(_ML100K_ENV) if ml100k is None else ml100k
+    if folder:
+        try:
+            data, name, truth = load_movielens_100k(folder), "MovieLens-100K", None
+        except FileNotFoundError as error:
+            if ml100k is None:
+                raise FileNotFoundError(f"{error} (named by ${_ML100K_ENV})") from error
+            raise
+    else:                       # the truth costs no random draw: the same data either way
+        data, truth = synthetic(n_users=n_users, n_items=n_items, ratings=ratings,
+                                random_state=random_state, return_truth=True)
+        name = "synthetic data"
+    return (data, name, truth) if return_truth else (data, name)
 
 
 # ============================================================= article toy
