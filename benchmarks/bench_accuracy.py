@@ -199,16 +199,16 @@ def make_model(name, dataset, args, seed):
     if name == "ngcf":
         m = NGCF(random_state=seed)
         return m, (f"{m.n_layers} layers, {m.dim} dims, Adam lr {m.lr:g}, batch {m.batch_size}, "
-                   f"reg {m.reg:g}, message dropout {m.message_dropout:g}, BPR (NGCF paper)")
+                   f"reg {m.reg:g}, message dropout {m.message_dropout:g}, BPR, {m.init} init (NGCF paper)")
     if name == "gcn":
         m = GCN(random_state=seed)
         return m, (f"{m.n_layers} layers, {m.dim} dims, {m.normalization} norm, self-loops "
                    f"{m.self_loops}, {m.activation}, Adam lr {m.lr:g}, batch {m.batch_size}, "
-                   f"reg {m.reg:g}, BPR")
+                   f"reg {m.reg:g}, BPR, {m.init} init")
     if name == "gat":
         m = GAT(random_state=seed)
         return m, (f"{m.n_layers} layers, {m.dim} dims, {m.n_heads} head(s), Adam lr {m.lr:g}, "
-                   f"batch {m.batch_size}, reg {m.reg:g}, BPR")
+                   f"batch {m.batch_size}, reg {m.reg:g}, BPR, {m.init} init")
     if name == "pyg-lightgcn":
         return None, (f"torch_geometric LightGCN, {N_LAYERS} layers, " + paper
                       + f", PyG Xavier init, {PYG_ADJACENCY} adjacency, float32")

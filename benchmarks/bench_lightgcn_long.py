@@ -241,7 +241,8 @@ def _plot(curves, out, data_name):
         ep = [r["epoch"] for r in rows]
         hours = [r["train_s"] / 3600 for r in rows]
         rec = [r["recall@20"] for r in rows]
-        lbl = _label(name, curve["config"])
+        loads = [r["load"] for r in rows if r.get("load") is not None]
+        lbl = _label(name, curve["config"]) + f", load {min(loads):.0f}-{max(loads):.0f}"
         if "branched_from" in curve:                 # drawn dashed: the runs coincide at first
             lbl += f"; = {curve['branched_from'].split(' (')[0].replace(' at epoch', ' to ep')}"
         style = "--" if "branched_from" in curve else "-"
@@ -252,7 +253,7 @@ def _plot(curves, out, data_name):
         ax.grid(alpha=0.3)
     ax1.plot([], [], ":", color="grey", label="the paper's Recall@20, 0.1830 (~1,000 epochs)")
     ax1.set_xlabel("epoch")
-    ax2.set_xlabel("training hours (2 shared cores, evaluation excluded)")
+    ax2.set_xlabel("training hours (2 cores, load per run in the legend; evaluation excluded)")
     ax1.set_ylabel("Recall@20 (test)")
     ax1.set_title(f"LightGCN on {data_name.split('/')[-1]}: Recall@20 by epoch")
     ax2.set_title("... and by training time")

@@ -520,7 +520,12 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
         slow, readable reference). With ``"numba"``, on the LightGCN Gowalla
         split (29,858 users x 40,981 items, k = 20) and float32 scores,
         everything after the scoring product costs a fraction of the product
-        itself: see ``benchmarks/bench_eval.py`` and its results.
+        itself: see ``benchmarks/bench_eval.py`` and its results. OpenBLAS
+        keeps its worker threads spinning for about 0.1 s after each
+        product, taking a core from the kernel that follows; set
+        ``OPENBLAS_THREAD_TIMEOUT=4`` in the environment before Python
+        starts to make them sleep at once (Gowalla on 2 idle cores: recall
+        and NDCG 1.9x the scoring product without it, 1.4x with it).
 
     Returns
     -------

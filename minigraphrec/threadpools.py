@@ -18,6 +18,15 @@ The command line takes ``--threads N`` (or ``$MINIGRAPHREC_THREADS``); the bench
 ``--threads``. Nothing here runs at import: the library never changes thread counts unless
 asked.
 
+Thread counts are not the only contention: OpenBLAS's idle workers spin for about 2^28 cycles
+(~0.1 s) after each call before they sleep, and a numba kernel started in that window shares a
+core with one of them. ``OPENBLAS_THREAD_TIMEOUT=4`` in the environment makes them sleep at once;
+OpenBLAS reads it when it is loaded (when NumPy is imported), so it belongs in the shell or the
+job's environment, not in code (measured on 2 idle cores: Gowalla ``evaluate`` 2.6 s -> 2.1 s, a
+LightGCN epoch 25.9 s -> 25.7 s). Adding its OpenMP counterpart for numba's workers,
+``OMP_WAIT_POLICY=PASSIVE``, made that epoch 27.0 s -> 33.7 s (every kernel launch then wakes
+sleeping threads): not recommended.
+
 How BLAS is reached: every OpenBLAS build loaded in the process (NumPy's and SciPy's wheels
 each bring their own, with prefixed symbols such as ``scipy_openblas_set_num_threads64_``) is
 found in ``/proc/self/maps`` on Linux and set through its own ``*_set_num_threads``; elsewhere,
