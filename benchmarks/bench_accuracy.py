@@ -199,7 +199,8 @@ def make_model(name, dataset, args, seed):
     if name == "ngcf":
         m = NGCF(random_state=seed)
         return m, (f"{m.n_layers} layers, {m.dim} dims, Adam lr {m.lr:g}, batch {m.batch_size}, "
-                   f"reg {m.reg:g}, message dropout {m.message_dropout:g}, BPR, {m.init} init (NGCF paper)")
+                   f"reg {m.reg:g}, message dropout {m.message_dropout:g}, BPR, {m.init} init "
+                   "(NGCF paper)")
     if name == "gcn":
         m = GCN(random_state=seed)
         return m, (f"{m.n_layers} layers, {m.dim} dims, {m.normalization} norm, self-loops "

@@ -29,9 +29,9 @@ OpenBLAS's worker threads spin for about 2^28 cycles (~0.1 s) after every
 call before they sleep; ``evaluate`` alternates a BLAS product with a numba
 kernel on the same cores, so the spinning worker takes a core from the
 kernel. ``OPENBLAS_THREAD_TIMEOUT=4``, set before Python starts, makes them
-sleep at once; the notes record its value (measured on the idle 2-core
-machine: recall+ndcg 1.90x the product without it, 1.39x with it; a LightGCN
-epoch on Gowalla 25.9 s without, 25.7 s with).
+sleep at once; the notes record its value (Gowalla, idle 2-core machine:
+recall+ndcg 1.66x the product without it, 1.33x with it, in
+``results/eval_gowalla_openblas_default.md`` and ``results/eval_gowalla.md``).
 
 Targets (issue 10 §2), as ratios to ``product`` in the same run: recall+ndcg
 within 1.5x, all metrics within 2.5x, extra memory under 1 GB, agreement
@@ -281,6 +281,9 @@ def main():
             "target_ratio": target,
             "max_abs_diff_vs_numpy": agree, "peak_extra_MB": mem, "targets_met": met,
         })
+    timeout = os.environ.get("OPENBLAS_THREAD_TIMEOUT")
+    spin = (f"OPENBLAS_THREAD_TIMEOUT={timeout}" if timeout else "OPENBLAS_THREAD_TIMEOUT unset "
+            "(OpenBLAS's default: workers spin ~2^28 cycles after each call)")
     notes = (f"Round-robin medians of {repeat} runs (NumPy evaluator: {len(numpy_times)} run(s), "
              f"after the rounds). 1-min load average {load_before:.2f} before the rounds, "
              f"{load_after:.2f} after. ratio_to_product: ratio of the medians (the targets "
@@ -289,10 +292,7 @@ def main():
              f"{compile_s:.2f} s. Targets: recall+ndcg <= 1.5x product, all metrics <= 2.5x, "
              f"extra memory < 1 GB, |evaluate - NumPy| <= 1e-12 on every metric. "
              f"Peak extra memory by tracemalloc (NumPy buffers, not BLAS work space); the NumPy "
-             f"evaluator's only in --smoke. OPENBLAS_THREAD_TIMEOUT="
-             f"{os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'unset (OpenBLAS default, workers spin')}"
-             f"{'' if 'OPENBLAS_THREAD_TIMEOUT' in os.environ else ' ~2^28 cycles after each call)'}"
-             f". Metrics of the NumPy evaluator: "
+             f"evaluator's only in --smoke. {spin}. Metrics of the NumPy evaluator: "
              + ", ".join(f"{key} {value:.6g}" for key, value in ref.items()))
     json_path, md_path = write_results(
         name, rows, columns=["what", "seconds_median", "ratio_to_product",

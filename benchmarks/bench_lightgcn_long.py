@@ -242,7 +242,9 @@ def _plot(curves, out, data_name):
         hours = [r["train_s"] / 3600 for r in rows]
         rec = [r["recall@20"] for r in rows]
         loads = [r["load"] for r in rows if r.get("load") is not None]
-        lbl = _label(name, curve["config"]) + f", load {min(loads):.0f}-{max(loads):.0f}"
+        lbl = _label(name, curve["config"])
+        if loads:
+            lbl += f", load {min(loads):.0f}-{max(loads):.0f}"
         if "branched_from" in curve:                 # drawn dashed: the runs coincide at first
             lbl += f"; = {curve['branched_from'].split(' (')[0].replace(' at epoch', ' to ep')}"
         style = "--" if "branched_from" in curve else "-"

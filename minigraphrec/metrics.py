@@ -525,7 +525,7 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
         product, taking a core from the kernel that follows; set
         ``OPENBLAS_THREAD_TIMEOUT=4`` in the environment before Python
         starts to make them sleep at once (Gowalla on 2 idle cores: recall
-        and NDCG 1.9x the scoring product without it, 1.4x with it).
+        and NDCG 1.66x the scoring product without it, 1.33x with it).
 
     Returns
     -------

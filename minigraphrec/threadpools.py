@@ -22,10 +22,10 @@ Thread counts are not the only contention: OpenBLAS's idle workers spin for abou
 (~0.1 s) after each call before they sleep, and a numba kernel started in that window shares a
 core with one of them. ``OPENBLAS_THREAD_TIMEOUT=4`` in the environment makes them sleep at once;
 OpenBLAS reads it when it is loaded (when NumPy is imported), so it belongs in the shell or the
-job's environment, not in code (measured on 2 idle cores: Gowalla ``evaluate`` 2.6 s -> 2.1 s, a
-LightGCN epoch 25.9 s -> 25.7 s). Adding its OpenMP counterpart for numba's workers,
-``OMP_WAIT_POLICY=PASSIVE``, made that epoch 27.0 s -> 33.7 s (every kernel launch then wakes
-sleeping threads): not recommended.
+job's environment, not in code (2 idle cores: Gowalla ``evaluate`` 2.43 s -> 2.09 s in
+``benchmarks/bench_eval.py``; one LightGCN epoch timed once each way, 25.9 s -> 25.7 s). Adding
+its OpenMP counterpart for numba's workers, ``OMP_WAIT_POLICY=PASSIVE``, made that epoch
+27.0 s -> 33.7 s in the same one-off timing (every kernel launch then wakes sleeping threads).
 
 How BLAS is reached: every OpenBLAS build loaded in the process (NumPy's and SciPy's wheels
 each bring their own, with prefixed symbols such as ``scipy_openblas_set_num_threads64_``) is
