@@ -16,7 +16,9 @@ machine). One thread each is then the fastest setting; on an idle machine with m
 
 The command line takes ``--threads N`` (or ``$MINIGRAPHREC_THREADS``); the benchmarks take
 ``--threads``. Nothing here runs at import: the library never changes thread counts unless
-asked.
+asked, with one exception: a training step of the embedding models runs OpenBLAS on one thread
+and restores its count after (:func:`serial_blas`; faster there, and the step's results then do
+not depend on the BLAS thread count).
 
 Thread counts are not the only contention: OpenBLAS's idle workers spin for about 2^28 cycles
 (~0.1 s) after each call before they sleep, and a numba kernel started in that window shares a
@@ -43,7 +45,7 @@ import sys
 
 from .errors import DataError
 
-__all__ = ["set_threads", "get_threads", "threads", "THREADS_ENV"]
+__all__ = ["set_threads", "get_threads", "threads", "serial_blas", "THREADS_ENV"]
 
 #: environment variable the command line and the benchmarks read for their default
 THREADS_ENV = "MINIGRAPHREC_THREADS"
@@ -153,3 +155,39 @@ def threads(n):
             tpc = _threadpoolctl()
             if tpc is not None:
                 tpc.threadpool_limits(limits=max(before["blas"].values()), user_api="blas")
+
+
+_SERIAL_HANDLES = None          # [(setter, getter)] of the OpenBLAS builds, found once
+
+
+@contextlib.contextmanager
+def serial_blas():
+    r"""Within the block, every OpenBLAS loaded runs on one thread; its counts are restored after.
+
+    What a training step of the embedding models runs in
+    (:meth:`~minigraphrec.models.embedding_base.EmbeddingRecommender.loss_and_grad`). Their
+    dense products are small (``(m, 2·64) @ (2·64, 64)``), and each sits between numba kernels:
+    with more BLAS threads, the idle workers spin after every product on the cores those
+    kernels need next (see the module docstring). On Gowalla, 2 idle cores, serial BLAS made
+    one epoch of 396 batches 144 -> 98 s (NGCF), 130 -> 107 s (GAT) and 56 -> 37 s (GCN)
+    (``benchmarks/results/gnn_epoch_threaded_blas.md`` against ``gnn_epoch.md``). One BLAS thread also makes the step's
+    floating-point results independent of the BLAS thread count (OpenBLAS's threaded ``sgemm``
+    does not give the same bits as its serial one). numba's thread count is untouched.
+
+    Only OpenBLAS (found as :func:`set_threads` finds it, once per process) is switched: other
+    BLAS libraries keep their settings. The count is process-wide, so BLAS calls made by other
+    Python threads while the block runs are serial too.
+    """
+    global _SERIAL_HANDLES
+    if _SERIAL_HANDLES is None:
+        _SERIAL_HANDLES = list(_openblas_libraries().values())
+    before = [(setter, int(getter())) for setter, getter in _SERIAL_HANDLES]
+    for setter, n in before:
+        if n != 1:
+            setter(1)
+    try:
+        yield
+    finally:
+        for setter, n in before:
+            if n != 1:
+                setter(n)

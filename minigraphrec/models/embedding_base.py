@@ -437,7 +437,17 @@ class EmbeddingRecommender(Recommender):
         return self._loss_and_grad(batch)
 
     def _loss_and_grad(self, batch, reuse=False):
-        """``loss_and_grad``; with ``reuse`` a model may return grads in buffers it reuses."""
+        """``loss_and_grad``; with ``reuse`` a model may return grads in buffers it reuses.
+
+        BLAS runs on one thread in here (:func:`~minigraphrec.threadpools.serial_blas`): the
+        dense products between the numba kernels are small, and threaded BLAS slowed them
+        and the kernels after them, and changed the results' last bits with the thread count.
+        """
+        from ..threadpools import serial_blas
+        with serial_blas():
+            return self._batch_loss_and_grad(batch, reuse)
+
+    def _batch_loss_and_grad(self, batch, reuse):
         kind, node_ids, B = self._batch_nodes(batch)         # (S·B,) S = 3 (BPR) or 2 (BCE)
         nodes, inverse = np.unique(node_ids, return_inverse=True)   # (m,), (S·B,)
         Z, H0, cache = self._forward_rows(nodes)             # (m, d_out), (m, d_0)
