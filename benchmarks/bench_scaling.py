@@ -42,10 +42,10 @@ one after the other, each with ``--threads`` numba and BLAS threads:
    (flagged ``eval_extrapolated``). Its peak memory is measured from a
    reset of ``VmHWM`` (``/proc/self/clear_refs``) just before, with the
    model resident. Between the two, unless ``--scaled-batches 0``: the
-   same steps with the batch grown with the graph to
-   ``ceil(E / 396)``, so that every size's epoch has the 396 batches
-   of Gowalla's at 2048 (below Gowalla's size the batch is smaller than 2048) (``epoch_scaled_s``, timed and
-   extrapolated the same way).
+   same steps with the batch set by the graph to ``ceil(E / 396)``, so
+   that every size's epoch has the 396 batches of Gowalla's at 2048
+   (below Gowalla's size the batch is smaller than 2048;
+   ``epoch_scaled_s``, timed and extrapolated the same way).
 2. ``gfcf``: ``GFCF(svd_solver=--gfcf-solver)`` (default ``"auto"``:
    dense LAPACK up to 2000 rows, else PROPACK; otherwise the defaults,
    256 singular vectors, float32 scoring) ``.fit(train)``, timed once,
@@ -204,18 +204,18 @@ def worker_lightgcn(train, test, args):
     starts = list(range(0, users.shape[0], B))
     timed = starts if args.max_batches is None else starts[:args.max_batches]
 
-    def step(s):
-        batch = PairBatch(users[s:s + B], pos[s:s + B], neg[s:s + B])    # B read at call time
+    def step(s, B):
+        batch = PairBatch(users[s:s + B], pos[s:s + B], neg[s:s + B])
         _, grads = model._loss_and_grad(batch, reuse=True)
         optimizer.step(model.params, grads)
 
     t0 = time.perf_counter()
-    step(starts[0])                                         # compile / cache load, untimed
+    step(starts[0], B)                                         # compile / cache load, untimed
     out["first_step_s"] = time.perf_counter() - t0
     times = []
     for s in timed:
         t0 = time.perf_counter()
-        step(s)
+        step(s, B)
         times.append(time.perf_counter() - t0)
     out.update({"batch_size": B, "n_batches": len(starts), "timed_batches": len(timed),
                 "batch_median_s": float(np.median(times)),
@@ -229,11 +229,11 @@ def worker_lightgcn(train, test, args):
         B = math.ceil(users.shape[0] / args.scaled_batches)
         starts = list(range(0, users.shape[0], B))
         timed = starts if args.max_batches is None else starts[:args.max_batches]
-        step(starts[0])                                     # untimed: new batch shape
+        step(starts[0], B)                                     # untimed: new batch shape
         times = []
         for s in timed:
             t0 = time.perf_counter()
-            step(s)
+            step(s, B)
             times.append(time.perf_counter() - t0)
         out.update({"scaled_batch_size": B, "scaled_n_batches": len(starts),
                     "scaled_batch_median_s": float(np.median(times)),
@@ -279,10 +279,9 @@ def worker_gfcf(train, test, args):
     import minigraphrec as mgr
     out = {"base_rss_MB": (rss_bytes() or 0) / 1e6}
     t0 = time.perf_counter()
-    model = mgr.GFCF(svd_solver=args.gfcf_solver).fit(train)
+    mgr.GFCF(svd_solver=args.gfcf_solver).fit(train)
     out["gfcf_fit_s"] = time.perf_counter() - t0
-    from minigraphrec.models.gfcf import _resolve_solver
-    del model
+    from minigraphrec.models.gfcf import _resolve_solver              # the solver "auto" picks
     out["gfcf_solver"] = _resolve_solver(args.gfcf_solver, (train.n_users, train.n_items))
     out["gfcf_peak_MB"] = peak_rss_bytes() / 1e6
     return out

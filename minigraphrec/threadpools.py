@@ -170,9 +170,10 @@ def serial_blas():
     with more BLAS threads, the idle workers spin after every product on the cores those
     kernels need next (see the module docstring). On Gowalla, 2 idle cores, serial BLAS made
     one epoch of 396 batches 144 -> 98 s (NGCF), 130 -> 107 s (GAT) and 56 -> 37 s (GCN)
-    (``benchmarks/results/gnn_epoch_threaded_blas.md`` against ``gnn_epoch.md``). One BLAS thread also makes the step's
-    floating-point results independent of the BLAS thread count (OpenBLAS's threaded ``sgemm``
-    does not give the same bits as its serial one). numba's thread count is untouched.
+    (``benchmarks/results/gnn_epoch_threaded_blas.md`` against ``gnn_epoch.md``). One BLAS
+    thread also makes the step's floating-point results independent of the BLAS thread count
+    (OpenBLAS's threaded ``sgemm`` does not give the same bits as its serial one). numba's
+    thread count is untouched.
 
     Only OpenBLAS (found as :func:`set_threads` finds it, once per process) is switched: other
     BLAS libraries keep their settings. The count is process-wide, so BLAS calls made by other

@@ -41,44 +41,37 @@ def test_cli_threads_flag_and_env(tmp_path):
 
 
 def test_serial_blas_sets_one_thread_and_restores_even_on_error():
-    from minigraphrec.threadpools import serial_blas
     import numba
+
+    from minigraphrec.threadpools import serial_blas
     with mgr.threads(2):
         before = mgr.get_threads()
-        with pytest.raises(RuntimeError, match="inside"):
-            with serial_blas():
-                inside = mgr.get_threads()
-                raise RuntimeError("inside")
+        with pytest.raises(RuntimeError, match="inside"), serial_blas():
+            inside = mgr.get_threads()
+            raise RuntimeError("inside")
         assert inside["blas"] and set(inside["blas"].values()) == {1}
         assert inside["numba"] == numba.get_num_threads()          # numba's untouched
         assert mgr.get_threads() == before
 
 
-def _step(model_cls, blas_threads):
-    """One training step's loss and gradients with BLAS at ``blas_threads`` threads."""
+def _step(model_cls, n_threads):
+    """One training step's loss and gradients with numba and BLAS at ``n_threads`` threads."""
     import numpy as np
+
     from minigraphrec.batch import PairBatch
     from minigraphrec.ops import sample_bpr
-    from minigraphrec.threadpools import _openblas_libraries
     data = mgr.datasets.synthetic(n_users=3000, n_items=4000, mean_interactions=20,
                                   random_state=0)
     model = model_cls(batch_size=2048, random_state=0).fit(data, epochs=0)
     model.step_ = 1                                                # dropout on where it has it
     users, pos, neg = sample_bpr(model.R_, random_state=np.random.default_rng(0))
-    libs = _openblas_libraries()
-    counts = {name: getter() for name, (_, getter) in libs.items()}
-    for setter, _ in libs.values():
-        setter(blas_threads)
-    try:
+    with mgr.threads(n_threads):
         loss, grads = model.loss_and_grad(PairBatch(users[:2048], pos[:2048], neg[:2048]))
-    finally:
-        for name, (setter, _) in libs.items():
-            setter(counts[name])
     return loss, {k: v.copy() for k, v in grads.items()}
 
 
 @pytest.mark.parametrize("name", ["GCN", "NGCF", "GAT"])
-def test_training_step_does_not_depend_on_blas_threads(name):
+def test_training_step_does_not_depend_on_the_thread_count(name):
     # threaded OpenBLAS sgemm gives other last bits than its serial one; the step runs
     # BLAS serially (threadpools.serial_blas), so the thread count the user set is moot
     import numpy as np
