@@ -234,15 +234,26 @@ def fit_trained(model, train, epochs, budget_s):
     return len(model.history_)
 
 
-def fit_pyg(train, epochs, budget_s, seed):
-    """Train PyG's LightGCN (same settings, loss and triple sampling).
+def fit_pyg(train, epochs, budget_s, seed, threads):
+    """Train PyG's LightGCN (same settings, loss and triple sampling) on ``threads`` threads.
 
-    Returns ``(model, epochs run)``; the budget is checked after every batch (a PyG epoch
-    on Gowalla is minutes), so the epochs run may be fractional (batches done / per epoch).
+    Returns ``(model, epochs run, torch's thread count while training)``; the budget is
+    checked after every batch (a PyG epoch on Gowalla is minutes), so the epochs run may be
+    fractional (batches done / per epoch).
+
+    torch's count is set here, not at start-up: torch and numba's OpenMP layer share one
+    ``libgomp``, and numba sets that library's count to its own pool size when the pool
+    starts (its first parallel kernel, or ``numba.set_num_threads``), which silently undid a
+    ``torch.set_num_threads`` made before (seen on 2026-12-04: the "1 thread" PyG rows had
+    run on 2).
     """
+    import numba
     import numpy as np
+    import torch
     from minigraphrec.ops import sample_bpr
     from pyg_reference import FixedEmbeddings, PyGLightGCN
+    numba.get_num_threads()                           # starts numba's pool if it is not up
+    torch.set_num_threads(threads)
     R = train.to_csr()
     t0 = time.perf_counter()
     pyg = PyGLightGCN(R, DIM, N_LAYERS, LR, REG, adjacency=PYG_ADJACENCY, seed=seed)
@@ -257,9 +268,10 @@ def fit_pyg(train, epochs, budget_s, seed):
                     not (done + 1 == epochs and b == len(starts)):
                 done += b / len(starts)
                 return FixedEmbeddings(pyg.final_embeddings(), train.n_users, train), \
-                    round(done, 3)
+                    round(done, 3), torch.get_num_threads()
         done += 1
-    return FixedEmbeddings(pyg.final_embeddings(), train.n_users, train), int(done)
+    return (FixedEmbeddings(pyg.final_embeddings(), train.n_users, train), int(done),
+            torch.get_num_threads())
 
 
 # ------------------------------------------------------------------ results
@@ -434,7 +446,9 @@ def run_one(dataset, model_name, train, test, args, budget_min, command):
     t0 = time.perf_counter()
     try:
         if model_name == "pyg-lightgcn":
-            model, done = fit_pyg(train, planned, budget_s, args.seed)
+            model, done, row["torch_threads"] = fit_pyg(train, planned, budget_s, args.seed,
+                                                        args.threads)
+            row["settings"] += f", torch on {row['torch_threads']} thread(s)"
         elif trained:
             done = fit_trained(model, train, planned, budget_s)
         else:

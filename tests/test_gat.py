@@ -240,3 +240,11 @@ def test_batch_local_attention_equals_the_full_graph(rated, config):
                 assert np.abs(grads[name]).max() < 1e-12 * top, name
                 continue
             np.testing.assert_allclose(grads[name], g, rtol=0, atol=1e-12 * scale, err_msg=name)
+
+
+def test_batch_local_attention_with_products_in_halves_equals_the_full_graph(rated, monkeypatch):
+    """The linear maps split in two row halves (as on Gowalla-sized balls): the same numbers."""
+    from minigraphrec.ops import dense
+    monkeypatch.setattr(dense, "HALVES_FROM", 2)
+    test_batch_local_attention_equals_the_full_graph(rated, dict(n_heads=2,
+                                                                 attention_dropout=0.3))

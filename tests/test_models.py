@@ -578,6 +578,46 @@ def test_row_products_equal_scipy(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_halves_products_equal_numpy_and_ignore_the_thread_count(dtype, monkeypatch):
+    from minigraphrec.ops import dense
+    rng = np.random.default_rng(2)
+    tol = dict(rtol=1e-4, atol=1e-3) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-11)
+    for split_from in (dense.HALVES_FROM, 4):             # the default (one call here) and split
+        monkeypatch.setattr(dense, "HALVES_FROM", split_from)
+        for m in (0, 1, 5, 3001):
+            A = rng.standard_normal((m, 9)).astype(dtype)
+            W = rng.standard_normal((9, 4)).astype(dtype)
+            D = rng.standard_normal((m, 4)).astype(dtype)
+            got = dense.halves_matmul(A, W)
+            assert got.dtype == dtype and got.shape == (m, 4)
+            np.testing.assert_allclose(got, A @ W, **tol)
+            out = np.full((m, 9), np.nan, dtype)
+            assert dense.halves_matmul(D, W.T, out=out) is out      # a transposed B, in place
+            np.testing.assert_allclose(out, D @ W.T, **tol)
+            xt = dense.halves_xt_dot(A, D)
+            assert xt.dtype == dtype and xt.shape == (9, 4)
+            np.testing.assert_allclose(xt, A.T @ D, **tol)
+        old = numba.get_num_threads()
+        try:                                              # halves in turn: the same bits
+            numba.set_num_threads(1)
+            one = dense.halves_matmul(A, W), dense.halves_xt_dot(A, D)
+        finally:
+            numba.set_num_threads(old)
+        np.testing.assert_array_equal(one[0], dense.halves_matmul(A, W))
+        np.testing.assert_array_equal(one[1], dense.halves_xt_dot(A, D))
+
+
+@pytest.mark.parametrize("cls, full_cls, kw", [LOCAL_CASES[0], LOCAL_CASES[4], LOCAL_CASES[5]],
+                         ids=["GCN", "NGCF", "NGCF-dropout"])
+def test_batch_local_with_products_in_halves_equal_the_full_graph(cls, full_cls, kw, monkeypatch):
+    """Every dense product split in two (as on Gowalla-sized balls): still the full graph's."""
+    from minigraphrec.ops import dense
+    monkeypatch.setattr(dense, "HALVES_FROM", 2)
+    test_batch_local_loss_and_grads_equal_the_full_graph(cls, full_cls, kw, "mid")
+    test_batch_local_models_give_same_bits_for_any_thread_count(cls, kw)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_xt_dot_kernel_equals_numpy_and_ignores_the_thread_count(dtype):
     from minigraphrec.ops.dense import xt_dot
     rng = np.random.default_rng(1)
@@ -612,13 +652,20 @@ def test_ngcf_kernels_equal_numpy_bitwise(dtype):
     np.testing.assert_array_equal(k.bi_inputs(S, E, rows, np.empty((m, 2 * d), dtype)),
                                   np.concatenate([S + E[rows], S * E[rows]], axis=1))
     mask = np.empty((m, d), dtype)
-    E_out = k.leaky_dropout(Z, slope, U, p, scale, rows, mask, np.zeros((n, d), dtype))
+    bias = rng.standard_normal(d).astype(dtype)
+    Zb = Z + bias                                        # what the kernel leaves in Z
+    E_out = k.leaky_dropout(Z, bias, slope, U, p, scale, rows, mask, np.zeros((n, d), dtype))
+    np.testing.assert_array_equal(Z, Zb)
     ref_mask = (U[rows] >= p).astype(dtype) * scale
     np.testing.assert_array_equal(mask, ref_mask)
-    np.testing.assert_array_equal(E_out[rows], np.where(Z > 0, Z, Z * slope) * ref_mask)
-    np.testing.assert_array_equal(
-        k.leaky_dropout_backward(dE, Z, slope, mask, True, np.empty_like(dE)),
-        np.where(Z > 0, dE * mask, dE * mask * slope))
+    np.testing.assert_array_equal(E_out[rows], np.where(Zb > 0, Zb, Zb * slope) * ref_mask)
+    ref_dZ = np.where(Zb > 0, dE * mask, dE * mask * slope)
+    for n_blocks in (1, 4, 64):                          # more blocks than rows too
+        parts = np.full((n_blocks, d), np.nan, dtype)
+        np.testing.assert_array_equal(
+            k.leaky_dropout_backward(dE, Zb, slope, mask, True, np.empty_like(dE), parts), ref_dZ)
+        np.testing.assert_allclose(parts.sum(axis=0), ref_dZ.sum(axis=0),
+                                   rtol=1e-5 if dtype == np.float32 else 1e-13, atol=1e-6)
 
 
 # ------------------------------------- the PCG64 twin: NumPy's uniforms, read at any row
@@ -650,12 +697,33 @@ def test_pcg64_uniform_rows_equal_numpy_bitwise(seed):
     assert advance(w[0], w[1], w[2], w[3], n * d) == (after[0], after[1])
 
 
+def test_pcg64_affine_map_steps_as_the_generator():
+    from minigraphrec.kernels.pcg64 import advance, affine, next_double, output_double, step_by
+    w = _pcg_words(np.random.default_rng(9))
+    U = np.random.default_rng(9).random(12)
+    h, lo, states = w[0], w[1], []
+    for _ in range(12):
+        h, lo, _u = next_double(h, lo, w[2], w[3])
+        h, lo = np.uint64(h), np.uint64(lo)               # numba types Python ints as int64
+        states.append((h, lo))
+    assert [output_double(*s) for s in states] == list(U)
+    def words(t):                                       # numba may box a uint64 as signed
+        return tuple(np.uint64(int(x) % 2**64) for x in t)
+
+    for k in (0, 1, 4, 7):
+        m4 = words(affine(w[2], w[3], k))
+        for i in range(12 - k):
+            assert words(step_by(*states[i], *m4)) == states[i + k]
+        assert words(step_by(w[0], w[1], *m4)) == words(advance(w[0], w[1], w[2], w[3], k))
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("p", [0.0, 0.3])
-def test_ngcf_leaky_dropout_pcg_equals_the_numpy_draw(dtype, p):
+@pytest.mark.parametrize("d", [6, 8, 64])       # 8, 64: the four interleaved chains; 6: one
+def test_ngcf_leaky_dropout_pcg_equals_the_numpy_draw(dtype, p, d):
     from minigraphrec.kernels import ngcf as k
     rng = np.random.default_rng(3)
-    n, m, d = 500, 120, 6
+    n, m = 500, 120
     rows = np.sort(rng.choice(n, m, replace=False))
     Z = rng.standard_normal((m, d)).astype(dtype)
     gen = np.random.default_rng([4, 2])
@@ -663,9 +731,14 @@ def test_ngcf_leaky_dropout_pcg_equals_the_numpy_draw(dtype, p):
     U = gen.random((n, d))                               # what the NumPy path reads
     slope, scale = dtype(0.2), dtype(1 / (1 - p))
     mask, ref_mask = np.full((m, d), -1, dtype), np.full((m, d), -1, dtype)
-    got = k.leaky_dropout_pcg(Z, slope, w, p, scale, rows, mask, np.zeros((n, d), dtype))
-    ref = k.leaky_dropout(Z, slope, U, p, scale, rows, ref_mask, np.zeros((n, d), dtype))
+    bias = rng.standard_normal(d).astype(dtype)
+    Z0 = Z.copy()
+    got = k.leaky_dropout_pcg(Z, bias, slope, w, p, scale, rows, mask, np.zeros((n, d), dtype))
+    Zb, Z = Z, Z0.copy()
+    ref = k.leaky_dropout(Z, bias, slope, U, p, scale, rows, ref_mask, np.zeros((n, d), dtype))
     np.testing.assert_array_equal(got, ref)
+    np.testing.assert_array_equal(Zb, Z)
+    np.testing.assert_array_equal(Z, Z0 + bias)
     np.testing.assert_array_equal(mask, ref_mask)
     expected = np.where(Z > 0, Z, Z * slope)
     if p > 0:
@@ -674,7 +747,8 @@ def test_ngcf_leaky_dropout_pcg_equals_the_numpy_draw(dtype, p):
     old = numba.get_num_threads()
     try:                                                 # the same bits on one thread
         numba.set_num_threads(1)
-        one = k.leaky_dropout_pcg(Z, slope, w, p, scale, rows, mask, np.zeros((n, d), dtype))
+        one = k.leaky_dropout_pcg(Z0.copy(), bias, slope, w, p, scale, rows, mask,
+                                  np.zeros((n, d), dtype))
     finally:
         numba.set_num_threads(old)
     np.testing.assert_array_equal(one, got)

@@ -1,8 +1,18 @@
-r"""numba kernel for the weight gradient of a linear layer, ``Xᵀ D`` over many rows.
+r"""numba kernels for the dense products of the training steps: ``Xᵀ D`` and tall ``A @ B``.
 
-Raw arrays only, no validation: :func:`minigraphrec.ops.dense.xt_dot`
-checks the inputs and holds the NumPy reference ``X.T @ D`` this kernel is
-tested against.
+Raw arrays only, no validation: :func:`minigraphrec.ops.dense.xt_dot`,
+:func:`~minigraphrec.ops.dense.halves_matmul` and
+:func:`~minigraphrec.ops.dense.halves_xt_dot` prepare the inputs; the NumPy
+references are ``X.T @ D`` and ``A @ B`` (tests/test_models.py).
+
+:func:`xt_dot_blocks` sums in numba. :func:`matmul_halves` and
+:func:`xt_dot_halves` call BLAS (``np.dot``, which numba sends to SciPy's
+BLAS) on two fixed row halves, one per numba thread: the training steps run
+BLAS on one thread (:func:`minigraphrec.threadpools.serial_blas`), and this
+puts the second half on numba's other worker, the one that is spinning
+after the step's previous kernel anyway (a Python helper thread measured
+slower there: it had to take its core from that spinning worker). With one
+numba thread the halves run in turn: the same calls, the same bits.
 
 Why a kernel. ``dW = Xᵀ dZ`` with ``X`` (m, d_in) and ``dZ`` (m, d_out) tall
 and thin (m in the tens of thousands, d = 64) is a product whose long
@@ -20,9 +30,42 @@ summation order).
 """
 from __future__ import annotations
 
+import numpy as np
 from numba import njit, prange
 
-__all__ = ["xt_dot_blocks"]
+__all__ = ["xt_dot_blocks", "matmul_halves", "xt_dot_halves"]
+
+
+@njit(parallel=True, cache=True)
+def matmul_halves(A, B, out):
+    r"""``out = A @ B`` as ``out[:h] = A[:h] @ B`` and ``out[h:] = A[h:] @ B``, ``h = m // 2``.
+
+    A : (m, k) C-contiguous; B : (k, q) C- or F-contiguous (``W.T``); out : (m, q)
+    C-contiguous, overwritten; all one float dtype. The halves in parallel.
+    """
+    m = A.shape[0]
+    h = m // 2
+    for i in prange(2):
+        lo = 0 if i == 0 else h
+        hi = h if i == 0 else m
+        np.dot(A[lo:hi], B, out[lo:hi])
+    return out
+
+
+@njit(parallel=True, cache=True)
+def xt_dot_halves(X, D, parts):
+    r"""``parts[0] = X[:h]ᵀ D[:h]``, ``parts[1] = X[h:]ᵀ D[h:]`` (``h = m // 2``), in parallel.
+
+    X : (m, p), D : (m, q) C-contiguous; parts : (2, p, q), overwritten.
+    ``parts[0] + parts[1]`` is ``Xᵀ D``.
+    """
+    m = X.shape[0]
+    h = m // 2
+    for i in prange(2):
+        lo = 0 if i == 0 else h
+        hi = h if i == 0 else m
+        np.dot(X[lo:hi].T, D[lo:hi], parts[i])
+    return parts
 
 
 @njit(parallel=True, cache=True)

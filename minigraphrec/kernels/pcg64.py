@@ -26,7 +26,8 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
-__all__ = ["MULT_HI", "MULT_LO", "split128", "advance", "seek", "next_double", "uniform_rows"]
+__all__ = ["MULT_HI", "MULT_LO", "split128", "affine", "advance", "seek", "output_bits", "output_double",
+           "next_double", "step_by", "threshold_bits", "uniform_rows"]
 
 #: the LCG multiplier of NumPy's PCG64 (PCG_DEFAULT_MULTIPLIER_128), high and low words
 MULT_HI = np.uint64(2549297995355413924)
@@ -62,15 +63,15 @@ def _add128(ah, al, bh, bl):
 
 
 @njit(cache=True)
-def advance(sh, sl, ih, il, k):
-    r"""The LCG state after ``k >= 0`` steps: ``s·M^k + inc·(M^{k-1} + … + 1)``.
+def affine(ih, il, k):
+    r"""The LCG's map for ``k >= 0`` steps, ``x ↦ M^k x + inc·(M^{k-1} + … + 1)``.
 
-    ``(sh, sl)`` the state, ``(ih, il)`` the increment, uint64 words;
-    returns the new ``(hi, lo)``. Binary powering of the affine map ``x ↦
-    M x + inc``: ``O(log k)`` steps.
+    ``(ih, il)`` the increment, uint64 words; returns ``(mh, ml, ph, pl)``:
+    the multiplier ``M^k`` and the addend, both mod ``2^128``. Binary
+    powering of the one-step map ``x ↦ M x + inc``: ``O(log k)`` steps.
     """
-    sh, sl, ih, il = np.uint64(sh), np.uint64(sl), np.uint64(ih), np.uint64(il)   # from Python:
-    one = np.uint64(1)                                          # ints may come as int64
+    ih, il = np.uint64(ih), np.uint64(il)          # from Python, ints may come as int64
+    one = np.uint64(1)
     zero = np.uint64(0)
     acc_mh, acc_ml = zero, one                     # accumulated map x ↦ acc_m x + acc_p
     acc_ph, acc_pl = zero, zero
@@ -86,8 +87,43 @@ def advance(sh, sl, ih, il, k):
         cur_ph, cur_pl = _mul128(m1h, m1l, cur_ph, cur_pl)     # (M + 1)·p
         cur_mh, cur_ml = _mul128(cur_mh, cur_ml, cur_mh, cur_ml)
         k = k >> one
-    xh, xl = _mul128(acc_mh, acc_ml, sh, sl)
-    return _add128(xh, xl, acc_ph, acc_pl)
+    return acc_mh, acc_ml, acc_ph, acc_pl
+
+
+@njit(cache=True)
+def advance(sh, sl, ih, il, k):
+    r"""The LCG state after ``k >= 0`` steps from ``(sh, sl)``: :func:`affine` applied to it.
+
+    ``(sh, sl)`` the state, ``(ih, il)`` the increment, uint64 words;
+    returns the new ``(hi, lo)``.
+    """
+    mh, ml, ph, pl = affine(ih, il, k)
+    xh, xl = _mul128(mh, ml, np.uint64(sh), np.uint64(sl))
+    return _add128(xh, xl, ph, pl)
+
+
+@njit(cache=True, inline="always")
+def output_bits(sh, sl):
+    r"""The 53-bit integer ``k`` of NumPy's ``random() = k · 2^-53`` for the stepped state ``(sh, sl)``."""
+    x = sh ^ sl
+    rot = sh >> np.uint64(58)
+    out = (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
+    return out >> np.uint64(11)
+
+
+@njit(cache=True, inline="always")
+def output_double(sh, sl):
+    r"""The double NumPy's ``random()`` returns for the (already stepped) state ``(sh, sl)``."""
+    return np.float64(output_bits(sh, sl)) * (1.0 / 9007199254740992.0)
+
+
+def threshold_bits(p):
+    r"""The integer ``c`` with ``k · 2^-53 >= p  ⇔  k >= c`` for every 53-bit ``k``: ``ceil(p · 2^53)``.
+
+    Exact: ``p · 2^53`` is ``p`` with its exponent moved (no rounding) for ``p`` in [0, 1).
+    """
+    import math
+    return np.uint64(math.ceil(float(p) * 9007199254740992.0))
 
 
 @njit(cache=True, inline="always")
@@ -95,10 +131,14 @@ def next_double(sh, sl, ih, il):
     r"""One output as NumPy's ``random()``: returns ``(new_hi, new_lo, u)``, ``u`` in [0, 1)."""
     xh, xl = _mul128(sh, sl, MULT_HI, MULT_LO)
     sh, sl = _add128(xh, xl, ih, il)
-    x = sh ^ sl
-    rot = sh >> np.uint64(58)
-    out = (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
-    return sh, sl, np.float64(out >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+    return sh, sl, output_double(sh, sl)
+
+
+@njit(cache=True, inline="always")
+def step_by(sh, sl, mh, ml, ph, pl):
+    r"""``(sh, sl)`` moved by the map ``x ↦ m x + p`` of :func:`affine` -> ``(hi, lo)``."""
+    xh, xl = _mul128(sh, sl, mh, ml)
+    return _add128(xh, xl, ph, pl)
 
 
 @njit(cache=True, inline="always")

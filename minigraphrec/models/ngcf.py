@@ -79,6 +79,8 @@ NORM_EPS = 1e-12     # the official code's F.normalize / tf.math.l2_normalize fl
 #: elementwise kernels on fewer values than this run on one thread (the last layer's
 #: rows; :class:`~minigraphrec.ops.propagate.serial_if`)
 SERIAL_BELOW = 1 << 20
+#: fixed row blocks of the bias gradient's partial sums (the same bits for any thread count)
+DB_BLOCKS = 64
 
 
 def _threads(n_values):
@@ -228,6 +230,7 @@ class NGCF(EmbeddingRecommender):
         """
         from ..kernels import ngcf as k
         from ..kernels.pcg64 import split128
+        from ..ops.dense import halves_matmul
         from ..ops.propagate import rows_product
         L, n, d, dt = self.n_layers, self.L_.shape[0], self.dim, self._dtype
         rng = np.random.default_rng([self.dropout_seed_, self.step_])
@@ -249,8 +252,7 @@ class NGCF(EmbeddingRecommender):
                 SE = k.bi_inputs(S, E, rows, self._buffer(("SE", layer), m, 2 * d))  # (m, 2 dim)
             p = self.params
             W = np.concatenate([p[f"W1_{layer}"], p[f"W2_{layer}"]])       # (2 dim, dim)
-            Z = np.matmul(SE, W, out=self._buffer(("Z", layer), m, d))     # (m, dim)
-            Z += p[f"b1_{layer}"] + p[f"b2_{layer}"]
+            Z = halves_matmul(SE, W, out=self._buffer(("Z", layer), m, d))  # (m, dim), no bias
             state = np.zeros(4, dtype=np.uint64)          # where the (n, dim) draw starts
             mask = None
             if p_msg > 0:
@@ -260,8 +262,9 @@ class NGCF(EmbeddingRecommender):
                 mask = self._buffer(("mask", layer), m, d)
             E_next = self._buffer(("E", layer), n, d)                     # (n, dim) by node id
             with _threads(m * d):
-                k.leaky_dropout_pcg(Z, slope, state, p_msg, scale, rows,
-                                    Z if mask is None else mask, E_next)   # valid on rows
+                k.leaky_dropout_pcg(Z, p[f"b1_{layer}"] + p[f"b2_{layer}"], slope, state, p_msg,
+                                    scale, rows, Z if mask is None else mask, E_next)
+                # Z += b1 + b2 in there; E_next valid on rows
             caches.append((rows, S, E, SE, W, Z, mask))
             part = E_next[nodes]                                           # (|S_0|, dim)
             if self.normalize_layers:
@@ -296,7 +299,7 @@ class NGCF(EmbeddingRecommender):
         (:func:`~minigraphrec.ops.dense.xt_dot`), ``db = Σ_rows dZ``.
         """
         from ..kernels import ngcf as k
-        from ..ops.dense import xt_dot
+        from ..ops.dense import halves_matmul, halves_xt_dot
         from ..ops.propagate import rows_product_T_on
         nodes, keep, caches, c_norms = cache
         d, dt = self.dim, self._dtype
@@ -315,12 +318,13 @@ class NGCF(EmbeddingRecommender):
                 dE = np.array(drows, dtype=dt)
             else:
                 dE[nodes if m == n else np.searchsorted(rows, nodes)] += drows
+            db_parts = np.empty((DB_BLOCKS, d), dtype=dt)
             with _threads(m * d):
                 dZl = k.leaky_dropout_backward(dE, Z, slope, dE if mask is None else mask,
-                                               mask is not None, dE)       # (m, dim), in place
-            dSE = np.matmul(dZl, W.T, out=self._buffer("dSE", m, 2 * d))   # (m, 2 dim)
-            dW = xt_dot(SE, dZl, backend="numba")                          # (2 dim, dim)
-            db = dZl.sum(axis=0)                                           # (dim,)
+                                               mask is not None, dE, db_parts)   # (m, dim), in place
+            db = db_parts.sum(axis=0)                                      # (dim,) Σ_rows dZl
+            dSE = halves_matmul(dZl, W.T, out=self._buffer("dSE", m, 2 * d))   # (m, 2 dim)
+            dW = halves_xt_dot(SE, dZl)                                    # (2 dim, dim)
             grads[f"W1_{layer}"], grads[f"W2_{layer}"] = dW[:d], dW[d:]
             grads[f"b1_{layer}"], grads[f"b2_{layer}"] = db, db.copy()
             with _threads(m * d):
