@@ -248,3 +248,4 @@ def test_batch_local_attention_with_products_in_halves_equals_the_full_graph(rat
     monkeypatch.setattr(dense, "HALVES_FROM", 2)
     test_batch_local_attention_equals_the_full_graph(rated, dict(n_heads=2,
                                                                  attention_dropout=0.3))
+

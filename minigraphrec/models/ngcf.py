@@ -331,8 +331,11 @@ class NGCF(EmbeddingRecommender):
                 dS = k.bi_backward(dSE, E, rows, self._buffer("dS", m, d), False)   # (m, dim)
             # E^l is needed on the rows of layer l-1 (S_{L-l}), E^0 on every node
             targets = caches[layer - 1][0] if layer > 0 else np.arange(n)
+            # Lᵀ dS on targets; dE^0 (every node) is the E0 gradient: in a buffer only when
+            # the caller lets it be reused (fit's steps), not from loss_and_grad
+            out = self._buffer(("dE", layer), targets.shape[0], d) if layer > 0 or reuse else None
             dE = rows_product_T_on(self.L_, self.L_, rows, dS, targets, "numba",
-                                   work=self._buffer("work", n, d))       # Lᵀ dS on targets
+                                   work=self._buffer("work", n, d), out=out)
             if keep is not None:                                           # (L diag(keep))ᵀ dS
                 dE *= keep[targets]
             at_rows = rows if targets.shape[0] == n else np.searchsorted(targets, rows)

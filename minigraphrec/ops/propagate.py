@@ -352,7 +352,7 @@ def rows_product_T_pull(A_hat_T, rows, dY, targets, backend, pos=None):
     return out
 
 
-def rows_product_T_on(A_hat, A_hat_T, rows, dY, targets, backend, work=None):
+def rows_product_T_on(A_hat, A_hat_T, rows, dY, targets, backend, work=None, out=None):
     r"""``(Â[rows]ᵀ dY)[targets]`` (len(targets), d): a push or a pull, whichever reads less.
 
     Pushing (:func:`rows_product_T`) reads the stored entries of ``rows``
@@ -365,7 +365,10 @@ def rows_product_T_on(A_hat, A_hat_T, rows, dY, targets, backend, work=None):
     ``targets`` ascending; ``A_hat_T`` is ``Âᵀ`` as CSR (``A_hat`` itself
     when symmetric). ``work``: optional C-contiguous (n, d) scratch array of
     ``dY``'s dtype for the full-size intermediates (overwritten, never
-    returned; saves allocating them on every call). Unchecked (models only).
+    returned; saves allocating them on every call). ``out``: optional
+    C-contiguous (len(targets), d) array for the result, used (and returned)
+    when the result is a plain product over ``targets`` (the pull cases).
+    Unchecked (models only).
     """
     n = A_hat.shape[1]
     whole = targets.shape[0] == n
@@ -377,7 +380,7 @@ def rows_product_T_on(A_hat, A_hat_T, rows, dY, targets, backend, work=None):
         full = rows_product_T(A_hat, rows, dY, backend, full)
         return full if whole else full[targets]
     if rows.shape[0] == A_hat.shape[0]:                  # dY on every node: a plain product
-        return rows_product(A_hat_T, dY, targets, backend)
+        return rows_product(A_hat_T, dY, targets, backend, out=out)
     if 2 * rows.shape[0] >= A_hat.shape[0]:              # most nodes: zero the rest, plain
         shape = (A_hat.shape[0], dY.shape[1])
         if work is None:
@@ -386,5 +389,5 @@ def rows_product_T_on(A_hat, A_hat_T, rows, dY, targets, backend, work=None):
             Y = work
             Y.fill(0)
         Y[rows] = dY
-        return rows_product(A_hat_T, Y, targets, backend)
+        return rows_product(A_hat_T, Y, targets, backend, out=out)
     return rows_product_T_pull(A_hat_T, rows, dY, targets, backend)
