@@ -54,9 +54,10 @@ def linear_forward(X, W, b=None, backend="numba"):
     W : ndarray (d_in, d_out)
     b : ndarray (d_out,) or None
         Bias broadcast over rows; ``None`` for no bias.
-    backend : ``"numba"`` (default) or ``"numpy"``, how the backward pass computes
-        ``dW = Xᵀ dZ`` for a dense ``X`` (see :func:`xt_dot`); the forward
-        product is NumPy's either way.
+    backend : ``"numba"`` (default) or ``"numpy"``. ``"numpy"``: plain NumPy products.
+        ``"numba"``, for a dense ``X``: the backward pass's ``dW = Xᵀ dZ`` by :func:`xt_dot`,
+        and, from :data:`HALVES_FROM` rows on, every product in two row halves on two
+        numba threads (:func:`halves_matmul`, :func:`halves_xt_dot`).
 
     Returns
     -------
@@ -93,7 +94,7 @@ def linear_backward(cache, dZ):
     r"""Gradients of ``Z = X W + b``.
 
     ``dX = dZ Wᵀ`` (n, d_in), ``dW = Xᵀ dZ`` (d_in, d_out),
-    ``db = Σ_rows dZ`` (d_out,).
+    ``db = Σ_rows dZ`` (d_out,); the products as :func:`linear_forward`'s ``backend`` says.
 
     Returns ``(dX, dW, db)``. ``db`` is ``None`` when the forward pass had no
     bias. ``dX`` is ``None`` when ``X`` was sparse: a sparse ``X`` is a
@@ -102,20 +103,17 @@ def linear_backward(cache, dZ):
     """
     X, W, has_b, backend = cache
     dZ = np.asarray(dZ)
-    tall = (backend == "numba" and not sp.issparse(X) and X.dtype == dZ.dtype == W.dtype
-            and X.shape[0] >= HALVES_FROM)
-    if tall:                                         # two cores for the two products
-        dZ = np.ascontiguousarray(dZ)
+    numba_dense = backend == "numba" and not sp.issparse(X) and X.dtype == dZ.dtype
+    if numba_dense and W.dtype == X.dtype and X.shape[0] >= HALVES_FROM:
+        dZ = np.ascontiguousarray(dZ)                # tall: both products on two cores
         dX = halves_matmul(dZ, W.T)                  # (n, d_in)
         dW = halves_xt_dot(X, dZ)                    # (d_in, d_out)
     else:
         dX = None if sp.issparse(X) else dZ @ W.T    # (n, d_in)
-    if tall:
-        pass
-    elif backend == "numba" and not sp.issparse(X) and X.dtype == dZ.dtype:
-        dW = xt_dot(X, dZ, backend="numba")          # (d_in, d_out)
-    else:
-        dW = np.asarray(X.T @ dZ)                    # (d_in, d_out)
+        if numba_dense:
+            dW = xt_dot(X, dZ, backend="numba")      # (d_in, d_out)
+        else:
+            dW = np.asarray(X.T @ dZ)                # (d_in, d_out)
     db = dZ.sum(axis=0) if has_b else None           # (d_out,)
     return dX, dW, db
 
