@@ -146,11 +146,25 @@ def portable_path(arg, cwd=None):
 
 
 def portable_command(argv, cwd=None):
-    """The command line with ``python`` for the interpreter and :func:`portable_path` paths."""
+    """The command line with ``python`` for the interpreter and :func:`portable_path` paths.
+
+    An output folder (``--out DIR`` or ``--out=DIR``) outside the repository is named
+    ``OUT/<its name>``: it is where the results went, not data to read.
+    """
     head, *rest = argv
     if Path(head).name.startswith("python"):
         head = "python"
-    return shlex.join([head] + [portable_path(a, cwd) for a in rest])
+    words = []
+    for prev, arg in zip([None] + rest, rest):
+        if prev == "--out" or arg.startswith("--out="):
+            opt, value = ("--out=", arg[len("--out="):]) if prev != "--out" else ("", arg)
+            kept = portable_path(value, cwd)
+            if kept.startswith("DATA"):
+                kept = f"OUT/{Path(cwd or os.getcwd(), value).resolve().name}"
+            words.append(opt + kept)
+        else:
+            words.append(portable_path(arg, cwd))
+    return shlex.join([head] + words)
 
 
 def provenance():

@@ -28,6 +28,15 @@ def test_data_paths_become_DATA(tmp_path):
     assert _common.portable_path("gowalla", cwd=gowalla.parent) == "DATA/gowalla"
 
 
+def test_an_output_folder_outside_the_repository_becomes_OUT(tmp_path):
+    out = tmp_path / "shared" / "data" / "runs"
+    out.mkdir(parents=True)
+    for argv in (["python", "b.py", "--out", str(out)], ["python", "b.py", f"--out={out}"]):
+        assert _common.portable_command(argv).endswith("OUT/runs")
+    assert _common.portable_command(["python", "b.py", "--data", str(out)]) == \
+        "python b.py --data DATA/runs"                     # the same folder read as data
+
+
 def test_other_arguments_are_kept():
     for arg in ["--smoke", "3", "lightgcn", "no/such/path", "--models=mf"]:
         assert _common.portable_path(arg) == arg

@@ -754,6 +754,21 @@ def test_ngcf_leaky_dropout_pcg_equals_the_numpy_draw(dtype, p, d):
     np.testing.assert_array_equal(one, got)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_spread_rows_equals_numpy_bitwise(dtype):
+    from minigraphrec.kernels.propagate_rows import spread_rows
+    rng = np.random.default_rng(8)
+    for n, rows in ((50, np.sort(rng.choice(50, 30, replace=False))), (7, np.arange(7)),
+                    (9, np.zeros(0, np.int64)), (6, np.array([5]))):
+        values = rng.standard_normal((rows.size, 3)).astype(dtype)
+        ref = np.zeros((n, 3), dtype)
+        ref[rows] = values
+        for n_blocks in (1, 3, 64):
+            Y = np.full((n, 3), np.nan, dtype)
+            np.testing.assert_array_equal(spread_rows(Y, rows.astype(np.int64), values, n_blocks),
+                                          ref)
+
+
 def test_rows_product_T_on_with_a_work_array_equals_without():
     from minigraphrec.ops.propagate import rows_product_T_on, serial_if
     rng = np.random.default_rng(6)

@@ -342,6 +342,32 @@ def add_rows(out, rows, values):
             out[r, t] += values[q, t]
 
 
+@njit(parallel=True, cache=True)
+def spread_rows(Y, rows, values, n_blocks):
+    r"""``Y[:] = 0; Y[rows] = values`` in one pass: ``rows`` ascending and distinct.
+
+    Y : (n, d), overwritten; rows : (m,) int64; values : (m, d). The rows of
+    ``Y`` are cut into ``n_blocks`` ranges written in parallel, each row once
+    (a copy or zeros), so the result is NumPy's bit for bit (tests/test_models.py)
+    for any block or thread count.
+    """
+    n, d = Y.shape
+    m = rows.shape[0]
+    for b in prange(n_blocks):
+        lo = n * b // n_blocks
+        hi = n * (b + 1) // n_blocks
+        q = np.searchsorted(rows, lo)
+        for r in range(lo, hi):
+            if q < m and rows[q] == r:
+                for t in range(d):
+                    Y[r, t] = values[q, t]
+                q += 1
+            else:
+                for t in range(d):
+                    Y[r, t] = 0
+    return Y
+
+
 @njit(cache=True, inline="always")
 def _pull_compact_row(indptr, indices, data, X, r, q, out):
     r"""``out[q] = Σ_p data[p] · X[indices[p]]`` over row ``r``'s stored entries."""

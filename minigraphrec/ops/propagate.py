@@ -383,11 +383,13 @@ def rows_product_T_on(A_hat, A_hat_T, rows, dY, targets, backend, work=None, out
         return rows_product(A_hat_T, dY, targets, backend, out=out)
     if 2 * rows.shape[0] >= A_hat.shape[0]:              # most nodes: zero the rest, plain
         shape = (A_hat.shape[0], dY.shape[1])
-        if work is None:
-            Y = np.zeros(shape, dtype=dY.dtype)
+        if backend == "numba":                           # in one parallel pass
+            from numba import get_num_threads
+            from ..kernels.propagate_rows import spread_rows
+            Y = np.empty(shape, dtype=dY.dtype) if work is None else work
+            spread_rows(Y, rows, dY, 4 * get_num_threads())
         else:
-            Y = work
-            Y.fill(0)
-        Y[rows] = dY
+            Y = np.zeros(shape, dtype=dY.dtype)
+            Y[rows] = dY
         return rows_product(A_hat_T, Y, targets, backend, out=out)
     return rows_product_T_pull(A_hat_T, rows, dY, targets, backend)
