@@ -22,6 +22,12 @@ rate after the given epochs (``set_params(lr=...)`` between resumed fits). The s
 the epochs' times, sampling included, evaluation and checkpointing excluded) on a machine
 shared with other jobs: each evaluation records the 1-minute load average.
 
+``--branch-from RUN`` starts a new run from ``RUN``'s checkpoint instead of from scratch: the
+new run's settings must equal ``RUN``'s except for ``--lr-schedule`` steps at or after the
+epoch ``RUN`` has reached (e.g. ``RUN`` with ``10:0.005,30:0.001`` at epoch 544, branched with
+``10:0.005,30:0.001,544:0.004``), so the branch's curve is ``RUN``'s up to there, then its own;
+the copy records where it came from (``branched_from`` in its ``curve.json`` and report).
+
 ``--report NAME ...`` trains nothing: it rewrites ``results/lightgcn_long_<name>.{json,md}``
 for each run from its ``curve.json``, a comparison ``results/lightgcn_long.{json,md}`` (epochs
 and seconds each run took to reach given Recall@20 levels) and the plot
@@ -111,6 +117,39 @@ def _evaluate(model, test):
     return scores["recall@20"], scores["ndcg@20"], time.perf_counter() - t0
 
 
+def branch(source, folder, config):
+    """Copy the run in ``source`` into the new run ``folder`` (settings ``config``).
+
+    ``config`` must equal the source's but for learning-rate steps at or after the epoch the
+    source has reached (a step at epoch ``e`` sets the rate of the epochs after ``e``); the copy's curve keeps the source's evaluations and names it. Refuses to
+    overwrite a run.
+    """
+    import shutil
+    source, folder = Path(source), Path(folder)
+    if (folder / "model.npz").exists():
+        sys.exit(f"{folder} holds a run already; --branch-from only starts new runs")
+    if not (source / "model.npz").exists():
+        sys.exit(f"--branch-from: no checkpoint in {source}")
+    curve = json.loads((source / "curve.json").read_text())
+    import minigraphrec as mgr
+    done = len(mgr.load(source / "model.npz").history_)
+    old, new = dict(curve["config"]), dict(config)
+    old_steps, new_steps = old.pop("lr_schedule", []), new.pop("lr_schedule", [])
+    if old != new or [s for s in new_steps if s[0] < done] != \
+            [s for s in old_steps if s[0] < done]:          # a step at e acts after epoch e
+        sys.exit(f"--branch-from {source.name}: the settings must be {curve['config']} up to "
+                 f"epoch {done} (only later --lr-schedule steps may differ), got {config}")
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source / "model.npz", folder / "model.npz.tmp")
+    os.replace(folder / "model.npz.tmp", folder / "model.npz")
+    curve["config"] = config
+    curve["branched_from"] = {"run": source.name, "epoch": done, "command": curve["command"]}
+    curve["command"] = provenance()["command"]
+    curve["rows"] = [r for r in curve["rows"] if r["epoch"] <= done]
+    _write_json(folder / "curve.json", curve)
+    return done
+
+
 def train_run(train, test, config, folder, epochs, eval_every, checkpoint_every, log=print):
     """Train (or resume) the run in ``folder`` up to ``epochs``; return its curve dict."""
     import minigraphrec as mgr
@@ -198,8 +237,9 @@ def report(names, checkpoints, out, data_name):
                  f"evaluation (2 cores shared with other jobs). Trained by `{curve['command']}`. "
                  f"Paper (Table 3): Recall@20 {PAPER['recall@20']}, NDCG@20 {PAPER['ndcg@20']}. "
                  f"Best so far: recall@20 {best['recall@20']:.4f} at epoch {best['epoch']}."
-                 + (f" Branched from {curve['branched_from']}." if "branched_from" in curve
-                    else ""))
+                 + (" Branched from run {run} at epoch {epoch} (its curve up to there is that "
+                    "run's; trained by `{command}`).".format(**curve["branched_from"])
+                    if "branched_from" in curve else ""))
         write_results(f"lightgcn_long_{name}", rows, ["epoch", "train_s", "recall@20", "ndcg@20",
                                                       "loss", "eval_s", "load"],
                       out_dir=out, notes=notes)
@@ -246,7 +286,8 @@ def _plot(curves, out, data_name):
         if loads:
             lbl += f", load {min(loads):.0f}-{max(loads):.0f}"
         if "branched_from" in curve:                 # drawn dashed: the runs coincide at first
-            lbl += f"; = {curve['branched_from'].split(' (')[0].replace(' at epoch', ' to ep')}"
+            b = curve["branched_from"]
+            lbl += f"; = {b['run']} to ep {b['epoch']}"
         style = "--" if "branched_from" in curve else "-"
         ax1.plot(ep, rec, style, marker=".", markersize=4, label=lbl)
         ax2.plot(hours, rec, style, marker=".", markersize=4)
@@ -280,7 +321,22 @@ def smoke(args):
         straight = LightGCN(**config).fit(train, epochs=2)
         assert np.array_equal(resumed.params["E0"], straight.params["E0"]), "resume not exact"
         print("resumed 1 + 1 epochs == 2 epochs straight: True")
-        report(["smoke"], tmp, args.out, "synthetic-300x400")
+        # a branch at epoch 2 with a later lr step: the source's curve, then its own epochs
+        branched = {**config, "lr_schedule": [[2, 0.02]]}
+        try:
+            branch(Path(tmp) / "smoke", Path(tmp) / "wrong", {**config, "lr": 0.5})
+            raise AssertionError("a branch with other settings was accepted")
+        except SystemExit:
+            pass
+        assert branch(Path(tmp) / "smoke", Path(tmp) / "smoke-branch", branched) == 2
+        curve = train_run(train, test, branched, Path(tmp) / "smoke-branch", 3, 1, 1)
+        assert curve["branched_from"]["run"] == "smoke" and len(curve["rows"]) == 4
+        straight.set_params(lr=0.02)
+        straight.fit(train, epochs=1, resume=True)
+        got = mgr.load(Path(tmp) / "smoke-branch" / "model.npz").params["E0"]
+        assert np.array_equal(got, straight.params["E0"]), "branch not exact"
+        print("branched at 2, lr 0.02 for epoch 3 == the same schedule straight: True")
+        report(["smoke", "smoke-branch"], tmp, args.out, "synthetic-300x400")
 
 
 def main():
@@ -302,6 +358,9 @@ def main():
     parser.add_argument("--seed", type=int, default=2020)
     parser.add_argument("--report", nargs="+", metavar="NAME",
                         help="only write the tables and the plot of these runs")
+    parser.add_argument("--branch-from", metavar="RUN",
+                        help="start this new run from RUN's checkpoint (same settings up to "
+                             "RUN's epoch; later --lr-schedule steps may differ)")
     args = parser.parse_args()
     if args.smoke:
         return smoke(args)
@@ -313,6 +372,10 @@ def main():
     import minigraphrec as mgr
     config = _config(args)
     train, test = mgr.datasets.load_lightgcn(args.data / "train.txt", args.data / "test.txt")
+    if args.branch_from and not (args.checkpoints / args.name / "model.npz").exists():
+        at = branch(args.checkpoints / args.branch_from, args.checkpoints / args.name, config)
+        print(f"{args.name}: branched from {args.branch_from} at epoch {at}", flush=True)
+    # (rerunning the same command resumes the branch, as any run)
     with mgr.threads(args.threads):
         train_run(train, test, config, args.checkpoints / args.name, args.epochs,
                   args.eval_every, args.checkpoint_every,
