@@ -121,8 +121,8 @@ def branch(source, folder, config):
     """Copy the run in ``source`` into the new run ``folder`` (settings ``config``).
 
     ``config`` must equal the source's but for learning-rate steps at or after the epoch the
-    source has reached (a step at epoch ``e`` sets the rate of the epochs after ``e``); the copy's curve keeps the source's evaluations and names it. Refuses to
-    overwrite a run.
+    source has reached (a step at epoch ``e`` sets the rate of the epochs after ``e``). The
+    copy's curve keeps the source's evaluations and names it. Refuses to overwrite a run.
     """
     import shutil
     source, folder = Path(source), Path(folder)

@@ -697,6 +697,16 @@ def test_pcg64_uniform_rows_equal_numpy_bitwise(seed):
     assert advance(w[0], w[1], w[2], w[3], n * d) == (after[0], after[1])
 
 
+def test_pcg64_threshold_bits_decide_as_the_doubles():
+    from minigraphrec.kernels.pcg64 import threshold_bits
+    rng = np.random.default_rng(4)
+    ks = np.concatenate([rng.integers(0, 2**53, 10_000, dtype=np.uint64),
+                         np.array([0, 1, 2**52, 2**53 - 1], dtype=np.uint64)])
+    for p in (1e-300, 0.1, 0.3, 0.5, 1 / 3, 0.9999999999999999, float(ks[7]) * 2.0**-53):
+        c = threshold_bits(p)
+        np.testing.assert_array_equal(ks.astype(np.float64) * 2.0**-53 >= p, ks >= c)
+
+
 def test_pcg64_affine_map_steps_as_the_generator():
     from minigraphrec.kernels.pcg64 import advance, affine, next_double, output_double, step_by
     w = _pcg_words(np.random.default_rng(9))

@@ -32,12 +32,11 @@ calls the kernel only, so no wrapper holds it.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit, prange
 
-from .pcg64 import MULT_HI, MULT_LO, N_BLOCKS, affine, output_bits, seek, step_by
+from .pcg64 import (MULT_HI, MULT_LO, N_BLOCKS, affine, output_bits, seek, step_by,
+                    threshold_bits)
 
 __all__ = ["bi_inputs", "leaky_dropout", "leaky_dropout_pcg", "leaky_dropout_backward",
            "bi_backward", "bi_backward_numpy"]
@@ -125,7 +124,7 @@ def leaky_dropout_pcg(Z, bias, slope, state, p, scale, rows, mask, E_out):
     """
     m, d = Z.shape
     zero = Z.dtype.type(0)
-    thr = np.uint64(math.ceil(p * 9007199254740992.0)) if p > 0 else np.uint64(0)
+    thr = threshold_bits(p) if p > 0 else np.uint64(0)
     sh, sl, ih, il = state[0], state[1], state[2], state[3]
     m4h, m4l, p4h, p4l = affine(ih, il, 4)                  # x -> the state 4 outputs on
     for b in prange(N_BLOCKS):
@@ -146,8 +145,8 @@ def leaky_dropout_pcg(Z, bias, slope, state, p, scale, rows, mask, E_out):
                 h2, l2 = step_by(h1, l1, MULT_HI, MULT_LO, ih, il)
                 h3, l3 = step_by(h2, l2, MULT_HI, MULT_LO, ih, il)
                 for t in range(0, d, 4):
-                    _leaky_drop(Z, bias, q, t, slope, output_bits(h0, l0) >= thr, scale, zero, mask,
-                                E_out, r)
+                    _leaky_drop(Z, bias, q, t, slope, output_bits(h0, l0) >= thr, scale, zero,
+                                mask, E_out, r)
                     _leaky_drop(Z, bias, q, t + 1, slope, output_bits(h1, l1) >= thr, scale, zero,
                                 mask, E_out, r)
                     _leaky_drop(Z, bias, q, t + 2, slope, output_bits(h2, l2) >= thr, scale, zero,
@@ -163,8 +162,8 @@ def leaky_dropout_pcg(Z, bias, slope, state, p, scale, rows, mask, E_out):
             else:
                 for t in range(d):
                     h, lo = step_by(h, lo, MULT_HI, MULT_LO, ih, il)
-                    _leaky_drop(Z, bias, q, t, slope, output_bits(h, lo) >= thr, scale, zero, mask,
-                                E_out, r)
+                    _leaky_drop(Z, bias, q, t, slope, output_bits(h, lo) >= thr, scale, zero,
+                                mask, E_out, r)
     return E_out
 
 

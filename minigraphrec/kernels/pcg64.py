@@ -21,13 +21,15 @@ Where the stream starts: ``state = rng.bit_generator.state["state"]``
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
-__all__ = ["MULT_HI", "MULT_LO", "split128", "affine", "advance", "seek", "output_bits", "output_double",
-           "next_double", "step_by", "threshold_bits", "uniform_rows"]
+__all__ = ["MULT_HI", "MULT_LO", "split128", "affine", "advance", "seek", "output_bits",
+           "output_double", "next_double", "step_by", "threshold_bits", "uniform_rows"]
 
 #: the LCG multiplier of NumPy's PCG64 (PCG_DEFAULT_MULTIPLIER_128), high and low words
 MULT_HI = np.uint64(2549297995355413924)
@@ -104,7 +106,7 @@ def advance(sh, sl, ih, il, k):
 
 @njit(cache=True, inline="always")
 def output_bits(sh, sl):
-    r"""The 53-bit integer ``k`` of NumPy's ``random() = k · 2^-53`` for the stepped state ``(sh, sl)``."""
+    r"""The 53-bit ``k`` of NumPy's ``random() = k · 2^-53`` for the stepped state ``(sh, sl)``."""
     x = sh ^ sl
     rot = sh >> np.uint64(58)
     out = (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
@@ -117,13 +119,14 @@ def output_double(sh, sl):
     return np.float64(output_bits(sh, sl)) * (1.0 / 9007199254740992.0)
 
 
+@njit(cache=True)
 def threshold_bits(p):
-    r"""The integer ``c`` with ``k · 2^-53 >= p  ⇔  k >= c`` for every 53-bit ``k``: ``ceil(p · 2^53)``.
+    r"""``c = ceil(p · 2^53)``: ``k · 2^-53 >= p`` exactly when ``k >= c``, for every 53-bit ``k``.
 
     Exact: ``p · 2^53`` is ``p`` with its exponent moved (no rounding) for ``p`` in [0, 1).
+    Compiled, so the kernels and tests use the same line.
     """
-    import math
-    return np.uint64(math.ceil(float(p) * 9007199254740992.0))
+    return np.uint64(math.ceil(p * 9007199254740992.0))
 
 
 @njit(cache=True, inline="always")

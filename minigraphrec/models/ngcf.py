@@ -321,7 +321,7 @@ class NGCF(EmbeddingRecommender):
             db_parts = np.empty((DB_BLOCKS, d), dtype=dt)
             with _threads(m * d):
                 dZl = k.leaky_dropout_backward(dE, Z, slope, dE if mask is None else mask,
-                                               mask is not None, dE, db_parts)   # (m, dim), in place
+                                               mask is not None, dE, db_parts)   # in place
             db = db_parts.sum(axis=0)                                      # (dim,) Σ_rows dZl
             dSE = halves_matmul(dZl, W.T, out=self._buffer("dSE", m, 2 * d))   # (m, 2 dim)
             dW = halves_xt_dot(SE, dZl)                                    # (2 dim, dim)

@@ -164,6 +164,7 @@ def xt_dot(X, D, backend="numba"):
 # ------------------------------------------------ products on two cores
 #: products on fewer rows than this are one BLAS call
 HALVES_FROM = 16384
+_FLOATS = (np.float32, np.float64)
 
 
 def halves_matmul(A, B, out=None):
@@ -212,9 +213,6 @@ def halves_xt_dot(X, D):
         parts = np.empty((2, X.shape[1], D.shape[1]), dtype=X.dtype)
         xt_dot_halves(np.ascontiguousarray(X), np.ascontiguousarray(D), parts)
     return parts[0] + parts[1]                                           # (p, q)
-
-
-_FLOATS = (np.float32, np.float64)
 
 
 # ----------------------------------------------------------- activations
