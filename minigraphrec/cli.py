@@ -304,7 +304,9 @@ def cmd_recommend(args):
         for rank, (i, s) in enumerate(zip(row, srow), start=1):
             if i < 0:
                 break
-            label = f"  {labels[i]}" if labels is not None and i < len(labels) else ""
+            # i < len(labels): files saved before partial_fit extended the labels
+            has_label = labels is not None and i < len(labels) and labels[i]
+            label = f"  {labels[i]}" if has_label else ""
             print(f"  {rank:>3d}. item {model.item_ids_[i]}  score {s:.4f}{label}")
     return 0
 

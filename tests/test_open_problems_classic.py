@@ -272,6 +272,30 @@ def test_partial_fit_equals_fit_on_the_union(name):
     assert_same_model(model, ref, name)
 
 
+@pytest.mark.parametrize("name", [n for n in MODELS if n != "content"])
+def test_partial_fit_labels_the_new_items(name, tmp_path):
+    """item_labels_ grows with the catalogue: new items take the new data's labels ("" if
+    it has none), known items keep theirs, and the labels survive save/load."""
+    train = make_train()
+    train.item_labels = np.array([f"title {i}" for i in range(N_ITEMS)])
+    model = MODELS[name]().fit(train)
+    new = new_interactions()                                 # x1 is the one new item
+    new.item_labels = np.array(["other title of i5", "other title of i1", "title x1"])
+    model.partial_fit(new)
+    assert model.item_labels_.tolist() == [*train.item_labels.tolist(), "title x1"]
+    mgr.save(model, tmp_path / "m.npz")
+    assert mgr.load(tmp_path / "m.npz").item_labels_.tolist() == model.item_labels_.tolist()
+    unlabelled = Interactions([0], [0], user_ids=np.array(["u1"]), item_ids=np.array(["x2"]))
+    model.partial_fit(unlabelled)
+    assert model.item_labels_.tolist() == [*train.item_labels.tolist(), "title x1", ""]
+    bare = MODELS[name]().fit(make_train())                  # labels only in the new data
+    bare.partial_fit(new)
+    assert bare.item_labels_.tolist() == [""] * N_ITEMS + ["title x1"]
+    bare = MODELS[name]().fit(make_train())                  # labels nowhere: none kept
+    bare.partial_fit(new_interactions())
+    assert not hasattr(bare, "item_labels_")
+
+
 @pytest.mark.parametrize("cls", [ItemKNN, UserKNN])
 def test_knn_update_inside_one_group_recomputes_only_that_group(cls):
     model = cls(k_neighbors=4).fit(make_train())

@@ -451,6 +451,18 @@ def test_forget_bad_input_leaves_the_model_unchanged(data):
     np.testing.assert_array_equal(m.score(np.arange(40)), before)
 
 
+def test_partial_fit_labels_the_new_items(data):
+    labelled = mgr.Interactions(data.users, data.items, n_users=data.n_users,
+                                n_items=data.n_items, user_ids=data.user_ids,
+                                item_ids=data.item_ids,
+                                item_labels=[f"t{i}" for i in range(data.n_items)])
+    m = make("LightGCN").fit(labelled)
+    new = new_events(data)
+    new.item_labels = np.array([f"new {i}" for i in new.item_ids])
+    m.partial_fit(new, epochs=0)
+    assert m.item_labels_.tolist() == [f"t{i}" for i in range(data.n_items)] + ["new 7001"]
+
+
 def test_partial_fit_then_save_and_load(data, tmp_path):
     m = make("LightGCN").fit(data)
     m.partial_fit(new_events(data), epochs=1)

@@ -61,6 +61,9 @@ class Merge(NamedTuple):
     n_new_items: int
     weights: np.ndarray | None   #: the new interactions' weights, if they have them
     timestamps: np.ndarray | None  #: their timestamps, if they have them
+    #: (n_items',) item labels, the old ones first; a new item takes its label from
+    #: ``new_interactions.item_labels`` ("" if those have none); None if neither has labels
+    item_labels: np.ndarray | None = None
 
 
 class Removal(NamedTuple):
@@ -395,7 +398,31 @@ class Recommender:
         R.data[:] = 1.0
         R.sort_indices()
         return Merge(R, users, items, user_ids, item_ids, n_new_users, n_new_items,
-                     new.weights, new.timestamps)
+                     new.weights, new.timestamps, self._merged_labels(new, items))
+
+    def _merged_labels(self, new, items):
+        """Item labels for the merged catalogue (see :class:`Merge`), or None."""
+        old = getattr(self, "item_labels_", None)
+        if old is None and new.item_labels is None:
+            return None
+        n0 = self.n_items_
+        n_added = int(items.max()) + 1 - n0 if items.size and items.max() >= n0 else 0
+        if old is None and not n_added:      # labels for known items only: nothing to show
+            return None
+        added = np.full(n_added, "", dtype=object)
+        if n_added and new.item_labels is not None:
+            is_new = items >= n0                   # each new item's first pair gives its label
+            merged_id, first = np.unique(items[is_new], return_index=True)
+            added[merged_id - n0] = new.item_labels[new.items[is_new][first]]
+        old = np.full(n0, "", dtype=object) if old is None else old.astype(object)
+        return np.concatenate([old, added]).astype(str)
+
+    def _set_item_labels(self, labels):
+        """Keep ``labels`` as ``item_labels_`` (None: the model has no labels)."""
+        if labels is not None:
+            self.item_labels_ = labels
+        elif hasattr(self, "item_labels_"):
+            del self.item_labels_
 
     def _removal(self, users=None, interactions=None):
         r"""What remains after forgetting ``users`` and ``interactions``; ``self`` unchanged.

@@ -245,6 +245,7 @@ class EASE(Recommender):
         self.R_, self.B_, self.P_diag_ = merge.R, B, p
         self.n_users_, self.n_items_ = merge.R.shape
         self.user_ids_, self.item_ids_ = merge.user_ids, merge.item_ids
+        self._set_item_labels(merge.item_labels)
         return self
 
     def forget(self, users=None, interactions=None):

@@ -709,6 +709,7 @@ class EmbeddingRecommender(Recommender):
         n_u, n_i = merge.R.shape
         new.R_, new.n_users_, new.n_items_ = merge.R, n_u, n_i
         new.user_ids_, new.item_ids_ = merge.user_ids, merge.item_ids
+        new._set_item_labels(merge.item_labels)
         if grows:                          # features this model does not read: not kept
             new.user_features_ = self.user_features_ if not merge.n_new_users else None
             new.item_features_ = self.item_features_ if not merge.n_new_items else None

@@ -578,6 +578,7 @@ class GFCF(Recommender):
         """
         merge = self._merge_new(new_interactions)
         self._take_state(self._refit_on(merge.R, merge.user_ids, merge.item_ids))
+        self._set_item_labels(merge.item_labels)
         return self
 
     def forget(self, users=None, interactions=None):

@@ -490,6 +490,7 @@ class _NeighbourhoodCF(Recommender):
         W, n_rows = self._updated_similarity(merge.R, np.arange(merge.R.shape[0]),
                                              np.arange(merge.R.shape[1]))
         self._commit(merge.R, merge.user_ids, merge.item_ids, W)
+        self._set_item_labels(merge.item_labels)
         self._last_update = {"rows_recomputed": n_rows, "rows": W.shape[0]}
         return self
 
