@@ -188,14 +188,16 @@ def markdown_table(rows, columns):
     return "\n".join(lines)
 
 
-def write_results(name, rows, columns, out_dir=RESULTS_DIR, notes=""):
-    """Write ``<out_dir>/<name>.json`` (provenance + rows) and ``<name>.md``; return both paths."""
+def write_results(name, rows, columns, out_dir=RESULTS_DIR, notes="", extra=None):
+    """Write ``<out_dir>/<name>.json`` (provenance + rows, and the entries of ``extra``) and
+    ``<name>.md``; return both paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     meta = provenance()
     json_path = out_dir / f"{name}.json"
     md_path = out_dir / f"{name}.md"
-    json_path.write_text(json.dumps({**meta, "notes": notes, "rows": rows}, indent=2) + "\n")
+    json_path.write_text(json.dumps({**meta, "notes": notes, **(extra or {}), "rows": rows},
+                                    indent=2) + "\n")
     m = meta["machine"]
     header = [
         f"# {name}",

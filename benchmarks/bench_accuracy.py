@@ -71,7 +71,7 @@ date, command and load. ``<out>/accuracy.md`` and the plot
 set, the published figures marked) are rewritten from the merged rows.
 
     python benchmarks/bench_accuracy.py --datasets ml-100k lastfm
-    /work/venv-torch/bin/python benchmarks/bench_accuracy.py --datasets gowalla \
+    venv-torch/bin/python benchmarks/bench_accuracy.py --datasets gowalla \
         --models lightgcn pyg-lightgcn --budget lightgcn=20 pyg-lightgcn=10
     python benchmarks/bench_accuracy.py --plot-only           # redraw table and plot
     python benchmarks/bench_accuracy.py --smoke --out /tmp/r  # what the tests run

@@ -32,8 +32,8 @@ Recall@20 / NDCG@20 every N epochs (a learning curve; it does not steer
 training). Per-epoch training times are recorded (their median and total;
 the per-epoch lists are in the JSON).
 
-    /work/venv-torch/bin/python benchmarks/bench_accuracy_ml100k.py      # all three, 300 epochs
-    /work/venv-torch/bin/python benchmarks/bench_accuracy_ml100k.py --models lightgcn mf pyg \
+    venv-torch/bin/python benchmarks/bench_accuracy_ml100k.py      # all three, 300 epochs
+    venv-torch/bin/python benchmarks/bench_accuracy_ml100k.py --models lightgcn mf pyg \
         pyg-mf --inits xavier normal --threads 1
     python benchmarks/bench_accuracy_ml100k.py --models lightgcn mf --seeds 2020 1 2
     python benchmarks/bench_accuracy_ml100k.py --smoke --out /tmp/r      # what the tests run

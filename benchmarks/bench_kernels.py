@@ -61,7 +61,7 @@ uses tiny sizes and 2 runs. Results go to ``results/kernels.{json,md}``, or
 
     python benchmarks/bench_kernels.py                                  # synthetic
     python benchmarks/bench_kernels.py --data ../shared/data/gowalla --threads 1 2
-    /work/venv-torch/bin/python benchmarks/bench_kernels.py --data ../shared/data/gowalla \
+    venv-torch/bin/python benchmarks/bench_kernels.py --data ../shared/data/gowalla \
         --threads 1 2 --kernels spmm --repeat 15        # with torch.sparse (any venv with torch)
     python benchmarks/bench_kernels.py --kernels gat --repeat 3         # one kernel
     python benchmarks/bench_kernels.py --smoke --out /tmp/r             # what the tests run

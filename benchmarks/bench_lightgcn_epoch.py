@@ -55,8 +55,8 @@ Needs torch and torch_geometric for the reference; without them the
 reference is skipped with a message and only minigraphrec is timed. torch
 is never a dependency of minigraphrec: use a separate venv, e.g.
 
-    /work/venv-torch/bin/python benchmarks/bench_lightgcn_epoch.py --data ../shared/data/gowalla
-    /work/venv-torch/bin/python benchmarks/bench_lightgcn_epoch.py --data ../shared/data/gowalla \
+    venv-torch/bin/python benchmarks/bench_lightgcn_epoch.py --data ../shared/data/gowalla
+    venv-torch/bin/python benchmarks/bench_lightgcn_epoch.py --data ../shared/data/gowalla \
         --max-batches 10 --adjacency all --threads 1 2
     python benchmarks/bench_lightgcn_epoch.py --smoke --out /tmp/r      # what the tests run
 """

@@ -29,7 +29,8 @@ epoch ``RUN`` has reached (e.g. ``RUN`` with ``10:0.005,30:0.001`` at epoch 544,
 the copy records where it came from (``branched_from`` in its ``curve.json`` and report).
 
 ``--report NAME ...`` trains nothing: it rewrites ``results/lightgcn_long_<name>.{json,md}``
-for each run from its ``curve.json``, a comparison ``results/lightgcn_long.{json,md}`` (epochs
+for each run from its ``curve.json`` (or, where the checkpoint is not on this machine, from the
+settings and curve that ``lightgcn_long_<name>.json`` kept), a comparison ``results/lightgcn_long.{json,md}`` (epochs
 and seconds each run took to reach given Recall@20 levels) and the plot
 ``results/lightgcn_long.png`` (Recall@20 against epoch and against training seconds, the
 paper's 0.1830 as a line).
@@ -218,12 +219,7 @@ def _reached(rows, level):
 
 def report(names, checkpoints, out, data_name):
     """Per-run tables, the comparison table and the plot, from each run's ``curve.json``."""
-    curves = {}
-    for name in names:
-        path = Path(checkpoints) / name / "curve.json"
-        if not path.exists():
-            sys.exit(f"no run {name!r}: {path} does not exist")
-        curves[name] = json.loads(path.read_text())
+    curves = {name: _curve(name, checkpoints, out) for name in names}
     summary = []
     for name, curve in curves.items():
         c, rows = curve["config"], curve["rows"]
@@ -240,11 +236,14 @@ def report(names, checkpoints, out, data_name):
                  + (" Branched from run {run} at epoch {epoch} (its curve up to there is that "
                     "run's; trained by `{command}`).".format(**curve["branched_from"])
                     if "branched_from" in curve else ""))
+        run = {k: curve[k] for k in ("config", "command", "branched_from") if k in curve}
         write_results(f"lightgcn_long_{name}", rows, ["epoch", "train_s", "recall@20", "ndcg@20",
                                                       "loss", "eval_s", "load"],
-                      out_dir=out, notes=notes)
+                      out_dir=out, notes=notes, extra={"run": run})
+        loads = [r["load"] for r in rows if r.get("load") is not None]
         row = {"run": name, "lr": c["lr"], "batch_size": c["batch_size"],
                "epochs": rows[-1]["epoch"], "train_s": rows[-1]["train_s"],
+               "median_load": float(np.median(loads)) if loads else None,
                "recall@20": rows[-1]["recall@20"], "ndcg@20": rows[-1]["ndcg@20"],
                "best_recall@20": best["recall@20"], "best_epoch": best["epoch"]}
         for level in LEVELS:
@@ -252,16 +251,34 @@ def report(names, checkpoints, out, data_name):
             row[f"reach {level}"] = "-" if hit is None else \
                 f"ep {hit['epoch']}, {hit['train_s'] / 3600:.2f} h"
         summary.append(row)
-    columns = ["run", "lr", "batch_size", "epochs", "train_s", "recall@20", "ndcg@20",
+    columns = ["run", "lr", "batch_size", "epochs", "train_s", "median_load", "recall@20",
+               "ndcg@20",
                "best_recall@20", "best_epoch"] + [f"reach {lv}" for lv in LEVELS]
     write_results("lightgcn_long", summary, columns, out_dir=out,
                   notes=(f"{data_name}, LightGCN, BPR; model settings per run in "
                          "lightgcn_long_<run>.md. 'reach x': the "
                          "first evaluation with Recall@20 >= x, as epoch and training hours. "
+                         "median_load: the median 1-min load average at the run's evaluations "
+                         "(2 cores: a load well above 2 means the run shared them, and its "
+                         "hours are longer than the same run alone). "
                          "Runs still going are cut at their last evaluation. Paper: Recall@20 "
                          f"{PAPER['recall@20']} (about 1,000 epochs of the authors' code)."))
     _plot(curves, out, data_name)
     return summary
+
+
+def _curve(name, checkpoints, out):
+    """Run ``name``'s curve: its checkpoint's ``curve.json``, or else the one its last report
+    kept in ``<out>/lightgcn_long_<name>.json`` (checkpoints stay on the machine that trained)."""
+    path = Path(checkpoints) / name / "curve.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    kept = Path(out) / f"lightgcn_long_{name}.json"
+    if kept.exists():
+        data = json.loads(kept.read_text())
+        if "run" in data:
+            return {**data["run"], "rows": data["rows"]}
+    sys.exit(f"no run {name!r}: neither {path} nor a report of it in {kept}")
 
 
 def _label(name, c):
@@ -336,7 +353,10 @@ def smoke(args):
         got = mgr.load(Path(tmp) / "smoke-branch" / "model.npz").params["E0"]
         assert np.array_equal(got, straight.params["E0"]), "branch not exact"
         print("branched at 2, lr 0.02 for epoch 3 == the same schedule straight: True")
-        report(["smoke", "smoke-branch"], tmp, args.out, "synthetic-300x400")
+        first = report(["smoke", "smoke-branch"], tmp, args.out, "synthetic-300x400")
+    # the checkpoints went with the temporary folder: the report is rebuilt from the results
+    assert report(["smoke", "smoke-branch"], tmp, args.out, "synthetic-300x400") == first
+    print("report rebuilt from the results alone: True")
 
 
 def main():

@@ -39,7 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import REPO, benchmark_parser, interleaved_times, write_results
+from _common import (REPO, benchmark_parser, interleaved_times, portable_path,
+                     write_results)
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gowalla"
 DEFAULT_CHECKPOINT = REPO / "benchmarks" / "checkpoints" / "fast" / "model.npz"
@@ -74,7 +75,7 @@ def _models(args, train):
             if ckpt is not None and ckpt.exists() and not args.smoke:
                 model = mgr.load(ckpt)
                 epochs = getattr(model, "step_", None)
-                shown = ckpt.relative_to(REPO) if REPO in ckpt.resolve().parents else ckpt
+                shown = portable_path(str(ckpt))
                 how = (f"loaded {shown}"
                        f" (epochs trained: {len(getattr(model, 'history_', []) or [])}, "
                        f"optimiser steps: {epochs})")

@@ -54,3 +54,16 @@ def test_save_figure_writes_into_the_folder_and_restores_the_variable(tmp_path, 
     monkeypatch.delenv("MINIGRAPHREC_FIGURES")
     _common.save_figure(plot.subplots()[0], "tiny2", tmp_path / "out")
     assert "MINIGRAPHREC_FIGURES" not in os.environ
+
+
+def test_committed_results_name_no_machine_paths():
+    """Result files name data as DATA/..., outputs as OUT/... and the repository relatively."""
+    import re
+    machine_path = re.compile(r"(?<![\w.])/(?:tmp|home|root|work|Users|opt|mnt|var)/")
+    found = []
+    for path in sorted((ROOT / "benchmarks" / "results").glob("*")):
+        if path.suffix in (".md", ".json"):
+            for n, line in enumerate(path.read_text().splitlines(), start=1):
+                if machine_path.search(line):
+                    found.append(f"{path.name}:{n}: {machine_path.search(line).group()}")
+    assert not found, "machine paths in results:\n" + "\n".join(found)
