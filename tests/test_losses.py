@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -104,6 +105,32 @@ def test_l2_hand_computed():
     assert isinstance(grads, list) and len(grads) == 2
     for g, r in zip(grads, rows):
         np.testing.assert_array_equal(g, 2.0 * 0.5 * r / 2)
+
+
+def test_l2_of_float32_rows_is_their_float64_sum_of_squares():
+    """Every square is exact in float64 and the sum is NumPy's (fixed order, not BLAS's):
+    a batch of Gowalla's size in float32 is within float64 rounding of math.fsum."""
+    rows = np.random.default_rng(0).standard_normal((3 * 8192, 64)).astype(np.float32)
+    exact = math.fsum((rows.astype(np.float64) ** 2).ravel().tolist())
+    loss, _ = losses.l2_forward([rows], reg=2.0, batch_size=1)       # reg · ½ = 1
+    assert loss == pytest.approx(exact, rel=1e-13)
+
+
+def test_l2_is_the_same_on_every_blas_kernel():
+    """OpenBLAS picks its kernels by CPU (SkylakeX, Haswell, Zen...); the loss must not."""
+    import subprocess
+    import sys
+    code = ("import numpy as np; from minigraphrec import losses; "
+            "r = np.random.default_rng(0).standard_normal((3 * 8192, 64)).astype(np.float32); "
+            "print(repr(losses.l2_forward([r], 1e-4, 8192)[0]))")
+    out = set()
+    for core in (None, "Haswell", "Sandybridge"):
+        env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+        if core:
+            env["OPENBLAS_CORETYPE"] = core
+        out.add(subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                               capture_output=True, text=True).stdout)
+    assert len(out) == 1, out
 
 
 def test_design_md_bpr_objective_composes_from_the_pieces():
