@@ -81,3 +81,31 @@ def test_training_step_does_not_depend_on_the_thread_count(name):
     assert loss1 == loss2
     for key in grads1:
         assert np.array_equal(grads1[key], grads2[key]), key
+
+
+_FIT_DIGEST = """
+import hashlib, numpy as np, minigraphrec as mgr
+data = mgr.datasets.synthetic(n_users=600, n_items=800, mean_interactions=15, random_state=0)
+m = getattr(mgr, {name!r})(dim=16, n_layers=2, batch_size=512, random_state=0) \\
+    if {name!r} == "LightGCN" else getattr(mgr, {name!r})(dim=16, batch_size=512, random_state=0)
+m.fit(data, epochs=2)
+blob = b"".join(np.ascontiguousarray(v).tobytes() for _, v in sorted(m.params.items()))
+print(hashlib.sha256(blob).hexdigest(), repr([h["loss"] for h in m.history_]))
+"""
+
+
+@pytest.mark.parametrize("name", ["MF", "LightGCN"])
+def test_fit_does_not_depend_on_the_cpus_blas_kernel(name):
+    """OpenBLAS picks kernels by CPU (SkylakeX on AVX-512 machines, Haswell, Zen ...) and
+    their float32 sums differ in the last bits. MF's and LightGCN's training touches BLAS
+    nowhere it matters, so their parameters and losses are the same bits under any kernel.
+    (GCN, NGCF and GAT multiply by dense weights through BLAS: same bits per kernel only.)"""
+    import os
+    out = set()
+    for core in (None, "Haswell", "Sandybridge"):
+        env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+        if core:
+            env["OPENBLAS_CORETYPE"] = core
+        out.add(subprocess.run([sys.executable, "-c", _FIT_DIGEST.format(name=name)], env=env,
+                               check=True, capture_output=True, text=True).stdout)
+    assert len(out) == 1, out
