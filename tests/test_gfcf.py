@@ -2,13 +2,17 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import check_bad_hyperparameter
 from scipy.sparse.linalg import svds
 
-from conftest import check_bad_hyperparameter
 from minigraphrec import Interactions
 from minigraphrec.models import GFCF
-from minigraphrec.models.gfcf import (_orthonormalize, normalized_interactions,
-                                      top_right_singular_vectors)
+from minigraphrec.models.gfcf import (
+    _orthonormalize,
+    normalized_interactions,
+    svd_working_memory,
+    top_right_singular_vectors,
+)
 
 
 def random_train(seed, n_users=30, n_items=40, density=0.12, empty_user=None, empty_item=None):
@@ -219,6 +223,9 @@ def test_checkerboard_held_out_item_comes_first(checkerboard):
     (dict(n_oversamples=-1), "n_oversamples"), (dict(n_power_iter=-1), "n_power_iter"),
     (dict(svd_solver="lanczos"), "svd_solver"), (dict(dtype="float16"), "dtype"),
     (dict(backend="torch"), "backend"),
+    (dict(max_svd_memory_mb=0), "max_svd_memory_mb"),
+    (dict(max_svd_memory_mb=np.inf), "max_svd_memory_mb"),
+    (dict(max_svd_memory_mb="8G"), "max_svd_memory_mb"),
     (dict(n_factors=31), r"n_factors=31 is too large for a 30 x 40 .*<= 30"),
     (dict(n_factors=30, svd_solver="arpack"), r"n_factors=30 .*'arpack' .*< 30"),
 ])
@@ -320,3 +327,91 @@ def test_exact_solvers_agree_on_a_skewed_catalogue():
     np.testing.assert_allclose(s, s_pro, rtol=1e-10)
     gap = s[-1] ** 2 - top_right_singular_vectors(Rt, 17, "propack")[0][-1] ** 2
     np.testing.assert_allclose(V @ V.T, V_pro @ V_pro.T, atol=2e-10 * s[0] ** 2 / gap)
+
+
+def uniform_catalogue():
+    """2,001 x 2,400, 12,000 uniformly random pairs: top singular values close together, so
+    PROPACK stops at its limit of 10 k Lanczos steps (see the test above)."""
+    R = sp.random(2001, 2400, density=0.0025, random_state=3, format="coo")
+    return Interactions(R.row, R.col, n_users=2001, n_items=2400)
+
+
+def test_estimator_auto_falls_back_when_propack_does_not_converge():
+    # GFCF(svd_solver="auto") used to call PROPACK directly and die with its LinAlgError on
+    # such a catalogue; it must take the function's fallback and say so in svd_solver_
+    train = uniform_catalogue()
+    model = GFCF(n_factors=8).fit(train)
+    assert model.svd_solver_ == "chebyshev"
+    Rt, _, _ = normalized_interactions(train.to_csr())
+    s, V = top_right_singular_vectors(Rt, 8, "chebyshev")
+    np.testing.assert_array_equal(model.singular_values_, s)
+    np.testing.assert_array_equal(model.V_, V)
+
+
+def skewed_train():
+    from minigraphrec import datasets
+    return datasets.synthetic(2100, 2200, random_state=1)
+
+
+def test_auto_passes_over_propack_beyond_the_memory_budget():
+    train = skewed_train()
+    shape, k = (train.n_users, train.n_items), 16
+    assert GFCF(n_factors=k).fit(train).svd_solver_ == "propack"        # the default budget
+    # a budget between ARPACK's working arrays and PROPACK's: ARPACK, the same vectors as a
+    # direct call
+    between = (svd_working_memory("arpack", shape, k)
+               + svd_working_memory("propack", shape, k)) / 2 / 2**20
+    model = GFCF(n_factors=k, max_svd_memory_mb=between).fit(train)
+    assert model.svd_solver_ == "arpack"
+    Rt, _, _ = normalized_interactions(train.to_csr())
+    s, V = top_right_singular_vectors(Rt, k, "arpack")
+    np.testing.assert_array_equal(model.singular_values_, s)
+    np.testing.assert_array_equal(model.V_, V)
+    # an explicit solver is run as asked, whatever the budget
+    assert GFCF(n_factors=k, svd_solver="propack",
+                max_svd_memory_mb=between).fit(train).svd_solver_ == "propack"
+
+
+def test_auto_fallback_respects_the_budget():
+    # PROPACK does not converge; Chebyshev's block would exceed the budget: ARPACK
+    train = uniform_catalogue()
+    shape, k = (train.n_users, train.n_items), 8
+    assert svd_working_memory("chebyshev", shape, k) > svd_working_memory("propack", shape, k)
+    between = (svd_working_memory("propack", shape, k)
+               + svd_working_memory("chebyshev", shape, k)) / 2 / 2**20
+    assert GFCF(n_factors=k, max_svd_memory_mb=between).fit(train).svd_solver_ == "arpack"
+
+
+def test_auto_refuses_up_front_when_no_solver_fits():
+    from minigraphrec.models import gfcf
+    train = skewed_train()
+    model = GFCF(n_factors=16).fit(train)
+    before = {name: getattr(model, name) for name in ("R_", "V_", "singular_values_")}
+    tiny = svd_working_memory("arpack", (train.n_users, train.n_items), 16) / 2 / 2**20
+    model.set_params(max_svd_memory_mb=tiny)
+    with pytest.raises(MemoryError, match=r"2100 x 2200 .*ARPACK.*max_svd_memory_mb"):
+        model.fit(train)
+    for name, value in before.items():                  # nothing changed
+        assert getattr(model, name) is value
+    # the dense path is not taken when A.toarray() would exceed the budget either
+    assert gfcf._resolve_solver("auto", (2000, 50000), 8, max_memory_mb=1024) == "propack"
+    assert gfcf._resolve_solver("auto", (2000, 50000), 8) == "dense"
+
+
+@pytest.mark.parametrize("solver", ["propack", "arpack", "chebyshev"])
+def test_working_memory_estimate_bounds_the_measured_peak(solver):
+    # the estimate against the solver's peak allocation: tracemalloc sees NumPy's arrays,
+    # PROPACK's and ARPACK's work arrays among them (SciPy allocates them with NumPy), but
+    # not numba's, so the Chebyshev solver runs on SciPy's products here; within a factor
+    # of 2 either way (benchmarks/bench_svd_memory.py checks resident memory at scale)
+    import tracemalloc
+    train = skewed_train()
+    Rt, _, _ = normalized_interactions(train.to_csr())
+    tracemalloc.start()
+    try:
+        top_right_singular_vectors(Rt, 16, solver, backend="numpy")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    estimate = svd_working_memory(solver, Rt.shape, 16)
+    assert estimate / 2 <= peak <= estimate * 2, (peak, estimate)

@@ -57,9 +57,10 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 
-from .base import Recommender
+from .base import Recommender, check_interactions
 
-__all__ = ["GFCF", "normalized_interactions", "top_right_singular_vectors"]
+__all__ = ["GFCF", "normalized_interactions", "svd_working_memory",
+           "top_right_singular_vectors"]
 
 SVD_SOLVERS = ("auto", "dense", "arpack", "propack", "randomized", "chebyshev")
 _ADD_BLOCK = 256          # item columns per step of the blocked transposed add
@@ -247,18 +248,97 @@ def _propack_enabled():
     return True
 
 
-def _resolve_solver(solver, shape):
-    """``"auto"``: ``"dense"`` up to 2000 rows or columns, else ``"propack"`` where SciPy
-    enables it, else ``"chebyshev"``."""
-    if solver == "auto":
-        if min(shape) <= 2000:
-            return "dense"
-        return "propack" if _propack_enabled() else "chebyshev"
-    return solver
+#: ``"auto"``'s default budget for a solver's working arrays, in MiB (GFCF's ``max_svd_memory_mb``)
+MAX_SVD_MEMORY_MB = 8192
+
+
+def svd_working_memory(solver, shape, k, n_oversamples=128):
+    r"""Bytes of float64 arrays ``solver`` allocates for the top ``k`` pairs of an
+    ``(m, n)`` sparse matrix, beyond the matrix: what ``"auto"`` compares with its budget.
+
+    Counted from the arrays each solver allocates (SciPy 1.17's ``_svdp`` and ``svds``
+    for PROPACK and ARPACK, our own code for the rest); ``K`` is PROPACK's limit of
+    Lanczos steps, ``min(10 k, m + 1, n + 1)``, ``d = min(m, n)``, ``l = k + n_oversamples``:
+
+    * ``"propack"``: the Lanczos bases ``U`` (m, K + 1) and ``V`` (n, K), its work array
+      (``5K² + max(3K², 32 max(m, n))`` and change) and the returned vectors, twice
+      ``(m + n) × k``. NumPy allocates the bases whole, but their pages become resident
+      only as the steps fill them: an easy spectrum stays below the bound (Gowalla at
+      k = 256: about 900 MiB of 2,060), a hard one comes close
+      (``benchmarks/results/scaling.md``, 9.9 million edges: a whole-process peak of
+      17,600 MiB against 20,800 MiB here).
+    * ``"arpack"``: the Lanczos vectors of the Gram on the smaller side, ``d × ncv`` with
+      ``ncv = min(d, max(2k + 1, 20))``, and the singular vectors on both sides, twice
+      ``(m + n) × k`` at the peak.
+    * ``"chebyshev"`` and ``"randomized"``: nine ``(n, l)`` blocks (the filter's
+      three-term recurrence and its temporaries, the Ritz rotation, CholeskyQR's copies)
+      and two ``(m, l)`` ones.
+    * ``"dense"``: ``A`` dense and the SVD's factors, ``3 m n``.
+
+    The constants were checked against measured peaks (``tests/test_gfcf.py``, and
+    ``benchmarks/results/gfcf_svd_memory.md`` at a million edges).
+    """
+    m, n = (int(d) for d in shape)
+    k = int(k)
+    if solver == "propack":
+        K = min(10 * k, m + 1, n + 1)
+        count = (m * (K + 1) + n * K + m + n + 5 * K * K + 9 * K
+                 + max(3 * K * K + 4 * K, 32 * max(m, n)) + 2 * (m + n) * k)
+    elif solver == "arpack":
+        d = min(m, n)
+        ncv = min(d, max(2 * k + 1, 20))
+        count = d * ncv + ncv * (ncv + 8) + 3 * d + 2 * (m + n) * k
+    elif solver in ("chebyshev", "randomized"):
+        l = min(k + int(n_oversamples), n)
+        count = (9 * n + 2 * m) * l
+    elif solver == "dense":
+        count = 3 * m * n
+    else:
+        raise ValueError(f"unknown solver {solver!r}")
+    return 8 * count
+
+
+def _resolve_solver(solver, shape, k=1, max_memory_mb=MAX_SVD_MEMORY_MB, n_oversamples=128):
+    """The solver that runs for ``solver`` (see :func:`top_right_singular_vectors`).
+
+    ``"auto"``: ``"dense"`` up to 2000 rows or columns (if ``A.toarray()`` and its
+    factors fit ``max_memory_mb``); else ``"propack"`` where SciPy
+    enables it and its Lanczos bases fit ``max_memory_mb``; else ``"chebyshev"`` (SciPy
+    without PROPACK) if it fits, else ``"arpack"``, the lightest exact solver; a
+    MemoryError up front if even that does not fit. The choice depends only on the
+    shape, ``k`` and the budget, never on the machine, so a seed gives the same
+    vectors everywhere.
+    """
+    if solver != "auto":
+        return solver
+    budget = max_memory_mb * 2**20
+    if min(shape) <= 2000 and svd_working_memory("dense", shape, k) <= budget:
+        return "dense"
+    if _propack_enabled() and svd_working_memory("propack", shape, k) <= budget:
+        return "propack"
+    if not _propack_enabled() and \
+            svd_working_memory("chebyshev", shape, k, n_oversamples) <= budget:
+        return "chebyshev"
+    need = svd_working_memory("arpack", shape, k)
+    if need > budget:
+        raise MemoryError(
+            f"the top {k} singular vectors of a {shape[0]} x {shape[1]} matrix need about "
+            f"{need / 2**20:.0f} MiB of working arrays even with ARPACK, the lightest exact "
+            f"solver, above the budget of {max_memory_mb} MiB: raise max_svd_memory_mb, "
+            "lower n_factors, or choose svd_solver yourself")
+    return "arpack"
+
+
+def _fallback_solver(shape, k, max_memory_mb, n_oversamples):
+    """Where ``"auto"`` goes when PROPACK does not converge: Chebyshev if it fits the
+    budget, else ARPACK."""
+    fits = svd_working_memory("chebyshev", shape, k, n_oversamples) <= max_memory_mb * 2**20
+    return "chebyshev" if fits else "arpack"
 
 
 def top_right_singular_vectors(A, k, solver="auto", random_state=0, n_oversamples=128,
-                               n_power_iter=4, backend="numba"):
+                               n_power_iter=4, backend="numba", max_memory_mb=MAX_SVD_MEMORY_MB,
+                               return_solver=False):
     r"""The ``k`` largest singular values of sparse ``A`` and their right vectors.
 
     Parameters
@@ -271,7 +351,10 @@ def top_right_singular_vectors(A, k, solver="auto", random_state=0, n_oversample
         SciPy that ships PROPACK switched off (``SCIPY_USE_PROPACK=1``
         turns it on) and wherever PROPACK does not converge (its Lanczos
         limit of ``10 k`` steps: seen on uniformly random sparse matrices,
-        whose top singular values lie close together). ``"arpack"`` and ``"propack"`` call
+        whose top singular values lie close together). A solver whose
+        working arrays (:func:`svd_working_memory`) would exceed
+        ``max_memory_mb`` is passed over for ``"arpack"``, the lightest;
+        see :func:`_resolve_solver`. ``"arpack"`` and ``"propack"`` call
         :func:`scipy.sparse.linalg.svds`; ``"chebyshev"`` is
         :func:`_chebyshev_right_vectors`, our own exact solver, on every
         platform; ``"randomized"`` is :func:`_randomized_right_vectors`,
@@ -287,21 +370,27 @@ def top_right_singular_vectors(A, k, solver="auto", random_state=0, n_oversample
     backend : {"numba", "numpy"}
         The sparse products of the Chebyshev solver
         (:func:`minigraphrec.ops.spmm`); the same numbers either way.
+    max_memory_mb : float, default 8192
+        ``"auto"`` only: the budget for the solver's working arrays, in MiB.
+    return_solver : bool, default False
+        Also return the name of the solver that ran.
 
     Returns
     -------
     s : float64 (k,), descending
     V : float64 (n, k), orthonormal columns, ``V[:, j]`` the right singular
         vector of ``s[j]`` (each column's sign is arbitrary).
+    solver : str, only with ``return_solver``
     """
     m, n = A.shape
     rng = np.random.default_rng(random_state)
-    resolved = _resolve_solver(solver, A.shape)
+    resolved = _resolve_solver(solver, A.shape, k, max_memory_mb, n_oversamples)
     if solver == "auto" and resolved == "propack":
         try:
-            return top_right_singular_vectors(A, k, "propack", random_state)
+            return top_right_singular_vectors(A, k, "propack", random_state,
+                                              return_solver=return_solver)
         except np.linalg.LinAlgError:         # PROPACK's "did not converge within kmax"
-            resolved = "chebyshev"
+            resolved = _fallback_solver(A.shape, k, max_memory_mb, n_oversamples)
     solver = resolved
     if solver == "dense":
         _, s, Vt = np.linalg.svd(A.toarray(), full_matrices=False)        # (r,), (r, n)
@@ -319,7 +408,8 @@ def top_right_singular_vectors(A, k, solver="auto", random_state=0, n_oversample
                             random_state=np.random.default_rng(rng.integers(2**63)))
         order = np.argsort(s)[::-1]                                       # svds: ascending
         s, V = s[order], Vt[order].T
-    return np.asarray(s, dtype=np.float64), np.ascontiguousarray(V, dtype=np.float64)
+    s, V = np.asarray(s, dtype=np.float64), np.ascontiguousarray(V, dtype=np.float64)
+    return (s, V, solver) if return_solver else (s, V)
 
 
 # ----------------------------------------------------------------- estimator
@@ -367,6 +457,13 @@ class GFCF(Recommender):
         reference; both give the same numbers).
     random_state : int or Generator, default 0
         Seeds the SVD's start vector or sketch.
+    max_svd_memory_mb : float, default 8192
+        ``svd_solver="auto"`` only: the budget for the SVD solver's working
+        arrays, in MiB (:func:`svd_working_memory`). PROPACK is passed over
+        for ARPACK when its Lanczos bases could exceed it (from about
+        335,000 users plus items at k = 256 under the default), and ``fit`` refuses
+        up front when even ARPACK's would. The choice depends on the shape
+        and ``k`` only, never on the machine's free memory.
 
     Attributes
     ----------
@@ -375,6 +472,9 @@ class GFCF(Recommender):
     d_users_, d_items_ : float64 (n_users,), (n_items,), degrees
     singular_values_ : float64 (k,), descending (empty when alpha == 0)
     V_ : float64 (n_items, k), the right singular vectors
+    svd_solver_ : str or None
+        The solver that computed them (``svd_solver="auto"`` resolved, after
+        any fallback); None when ``alpha == 0``.
     n_users_, n_items_ : int
 
     Notes
@@ -398,10 +498,12 @@ class GFCF(Recommender):
     """
 
     def __init__(self, alpha=0.3, n_factors=256, svd_solver="auto", n_oversamples=128,
-                 n_power_iter=4, dtype="float32", backend="numba", random_state=0):
+                 n_power_iter=4, dtype="float32", backend="numba", random_state=0,
+                 max_svd_memory_mb=MAX_SVD_MEMORY_MB):
         self.alpha = alpha
         self.n_factors = n_factors
         self.svd_solver = svd_solver
+        self.max_svd_memory_mb = max_svd_memory_mb
         self.n_oversamples = n_oversamples
         self.n_power_iter = n_power_iter
         self.dtype = dtype
@@ -418,6 +520,10 @@ class GFCF(Recommender):
                 raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
         if self.svd_solver not in SVD_SOLVERS:
             raise ValueError(f"svd_solver must be one of {SVD_SOLVERS}, got {self.svd_solver!r}")
+        mb = self.max_svd_memory_mb
+        if isinstance(mb, bool) or not isinstance(mb, numbers.Real) or not np.isfinite(mb) \
+                or mb <= 0:
+            raise ValueError(f"max_svd_memory_mb must be a finite number > 0, got {mb!r}")
         if np.dtype(self.dtype) not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
         if self.backend not in ("numpy", "numba"):
@@ -426,26 +532,39 @@ class GFCF(Recommender):
     def fit(self, train):
         r"""Normalise ``R`` and compute the top singular vectors. Returns ``self``."""
         self._check_params()
+        train = check_interactions(train)
+        k = int(self.n_factors)
+        if self.alpha > 0:                  # before anything is set: a refusal changes nothing
+            self._check_svd((train.n_users, train.n_items), k)
         R = self._fit_interactions(train)                                 # (n_users, n_items)
         dtype = np.dtype(self.dtype)
         R_tilde, self.d_users_, self.d_items_ = normalized_interactions(R)
         self.R_tilde_ = R_tilde.astype(dtype)                             # (n_users, n_items)
-        k = int(self.n_factors)
         if self.alpha > 0:
-            limit = min(R.shape)
-            solver = _resolve_solver(self.svd_solver, R.shape)
-            if k > limit or (solver == "arpack" and k >= limit):
-                bound = f"< {limit}" if solver == "arpack" else f"<= {limit}"
-                raise ValueError(f"n_factors={k} is too large for a {R.shape[0]} x {R.shape[1]} "
-                                 f"matrix: the {solver!r} solver needs n_factors {bound}")
-            s, V = top_right_singular_vectors(
-                R_tilde, k, solver, self.random_state,
-                int(self.n_oversamples), int(self.n_power_iter), self.backend)
+            # the estimator's own choice ("auto" included, with its fallback), as the function
+            s, V, used = top_right_singular_vectors(
+                R_tilde, k, self.svd_solver, self.random_state,
+                int(self.n_oversamples), int(self.n_power_iter), self.backend,
+                self.max_svd_memory_mb, return_solver=True)
         else:
-            s, V = np.empty(0), np.empty((R.shape[1], 0))
+            s, V, used = np.empty(0), np.empty((R.shape[1], 0)), None
         self.singular_values_, self.V_ = s, V                             # (k,), (n_items, k)
+        self.svd_solver_ = used
         self._restore()
         return self
+
+    def _check_svd(self, shape, k):
+        """Raise ValueError if ``k`` does not suit the solver, MemoryError if ``"auto"`` finds
+        no solver within ``max_svd_memory_mb``."""
+        limit = min(shape)
+        if k > limit:
+            raise ValueError(f"n_factors={k} is too large for a {shape[0]} x {shape[1]} "
+                             f"matrix: it needs n_factors <= {limit}")
+        solver = _resolve_solver(self.svd_solver, shape, k, self.max_svd_memory_mb,
+                                 int(self.n_oversamples))
+        if solver == "arpack" and k >= limit:
+            raise ValueError(f"n_factors={k} is too large for a {shape[0]} x {shape[1]} "
+                             f"matrix: the 'arpack' solver needs n_factors < {limit}")
 
     def _restore(self):
         """Derive the scoring arrays from the fitted attributes (after fit or io.load)."""
@@ -563,7 +682,8 @@ class GFCF(Recommender):
 
     def _take_state(self, other):
         for name in ("R_", "n_users_", "n_items_", "user_ids_", "item_ids_", "R_tilde_",
-                     "d_users_", "d_items_", "singular_values_", "V_", "_R_tilde_T",
+                     "d_users_", "d_items_", "singular_values_", "V_", "svd_solver_",
+                     "_R_tilde_T",
                      "_item_filter", "_R_scoring", "_V_in", "_V_out"):
             setattr(self, name, getattr(other, name))
 

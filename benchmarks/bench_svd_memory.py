@@ -1,0 +1,141 @@
+r"""Benchmark: the memory of each truncated-SVD solver behind GF-CF, against its estimate.
+
+``GFCF(svd_solver="auto")`` picks its solver by shape and ``k`` under a budget
+(``max_svd_memory_mb``, default 8192 MiB), from
+:func:`minigraphrec.models.gfcf.svd_working_memory`, an estimate counted from the arrays
+each solver allocates. This script checks the estimate where it matters, on the
+popularity-skewed synthetic graphs of ``bench_scaling.py`` (same shapes: ``E / 27`` users,
+``E / 20`` items): for each size and solver, in a fresh process, the top ``k = 256``
+singular vectors of ``R̃`` are computed and the process's peak resident memory above what
+it held before the call (``VmHWM`` after resetting it, Linux) is compared with the
+estimate; the wall time is recorded too. A ratio ``measured / estimate`` at or below 1
+means the budget holds; PROPACK's is below 1 wherever it converges early, because NumPy
+allocates its Lanczos bases whole and their pages become resident only as steps fill them.
+
+    python benchmarks/bench_svd_memory.py --edges 3e5 1e6 3e6 1e7 --threads 1
+    python benchmarks/bench_svd_memory.py --smoke --out /tmp/r       # what the tests run
+
+The solvers run one after another (``--solvers``); one whose estimate exceeds ``--max-mb``
+is skipped and one that exceeds ``--timeout`` seconds is stopped, each recorded as such.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+from _common import benchmark_parser, write_results
+
+USER_DEGREE, ITEM_DEGREE, MEAN_INTERACTIONS = 27, 20, 34      # as bench_scaling.py
+SOLVERS = ("propack", "arpack", "chebyshev")
+TAG = "RESULT "
+
+
+def _status_bytes(field):
+    with open("/proc/self/status") as fh:
+        return 1024 * int(re.search(rf"{field}:\s+(\d+)\s+kB", fh.read()).group(1))
+
+
+def worker(edges, solver, k):
+    """In a fresh process: build ``R̃``, reset the peak, run the solver, print the result."""
+    import minigraphrec as mgr
+    from minigraphrec.models.gfcf import (
+        _resolve_solver,
+        normalized_interactions,
+        svd_working_memory,
+        top_right_singular_vectors,
+    )
+    n_users, n_items = max(20, round(edges / USER_DEGREE)), max(20, round(edges / ITEM_DEGREE))
+    data = mgr.datasets.synthetic(n_users=n_users, n_items=n_items,
+                                  mean_interactions=MEAN_INTERACTIONS, random_state=0)
+    R = data.to_csr()
+    R.data[:] = 1.0
+    Rt, _, _ = normalized_interactions(R)
+    # compile and import first (numba's compiler takes ~100 MiB once): the peak is the solver's
+    top_right_singular_vectors(Rt[:400, :500], 8, solver)
+    before = _status_bytes("VmRSS")
+    with open("/proc/self/clear_refs", "w") as fh:            # VmHWM := VmRSS
+        fh.write("5")
+    t0 = time.perf_counter()
+    s, _ = top_right_singular_vectors(Rt, k, solver)
+    seconds = time.perf_counter() - t0
+    extra = _status_bytes("VmHWM") - before
+    estimate = svd_working_memory(solver, Rt.shape, k)
+    print(TAG + json.dumps({
+        "edges": R.nnz, "n_users": R.shape[0], "n_items": R.shape[1], "k": k,
+        "solver": solver, "seconds": seconds, "measured_MiB": extra / 2**20,
+        "estimate_MiB": estimate / 2**20, "measured/estimate": extra / estimate,
+        "auto_picks": _resolve_solver("auto", Rt.shape, k), "s_k": float(s[-1])}), flush=True)
+
+
+def main():
+    parser = benchmark_parser("truncated-SVD solvers' memory against their estimate")
+    parser.add_argument("--edges", type=float, nargs="+", default=[3e5, 1e6],
+                        help="nominal training pairs per graph (default 3e5 1e6)")
+    parser.add_argument("--solvers", nargs="+", default=list(SOLVERS), choices=SOLVERS)
+    parser.add_argument("--k", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=1, help="numba and BLAS threads")
+    parser.add_argument("--timeout", type=float, default=3600.0)
+    parser.add_argument("--max-mb", type=float, default=12288.0,
+                        help="skip a solver whose estimate exceeds this many MiB "
+                             "(default 12288)")
+    parser.add_argument("--worker", nargs=3, help=argparse_hidden())
+    args = parser.parse_args()
+    if args.worker:
+        return worker(int(float(args.worker[0])), args.worker[1], int(args.worker[2]))
+    if not os.path.exists("/proc/self/clear_refs"):
+        sys.exit("this benchmark reads /proc/self/status and resets VmHWM: Linux only")
+    from minigraphrec.models.gfcf import svd_working_memory
+    edges, k = (args.edges, args.k) if not args.smoke else ([6e4], 32)
+    env = {**os.environ, "NUMBA_NUM_THREADS": str(args.threads),
+           "OPENBLAS_NUM_THREADS": str(args.threads), "OMP_NUM_THREADS": str(args.threads)}
+    rows = []
+    for e in edges:
+        for solver in args.solvers:
+            shape = (max(20, round(e / USER_DEGREE)), max(20, round(e / ITEM_DEGREE)))
+            need = svd_working_memory(solver, shape, k) / 2**20
+            if need > args.max_mb:
+                rows.append({"edges_nominal": e, "n_users": shape[0], "n_items": shape[1], "k": k,
+                             "solver": solver, "seconds": "skipped",
+                             "estimate_MiB": need, "measured_MiB": f"> --max-mb {args.max_mb:g}"})
+                continue
+            cmd = [sys.executable, __file__, "--worker", str(e), solver, str(k)]
+            try:
+                proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False,
+                                      timeout=args.timeout)
+            except subprocess.TimeoutExpired:
+                rows.append({"edges_nominal": e, "solver": solver,
+                             "seconds": f"> {args.timeout:g}"})
+                continue
+            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(TAG)]
+            if proc.returncode or not lines:
+                sys.exit(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
+            row = {"edges_nominal": e, **json.loads(lines[-1][len(TAG):])}
+            row["load"] = os.getloadavg()[0]
+            rows.append(row)
+            print(row, flush=True)
+    write_results(
+        "svd_memory", rows,
+        ["edges_nominal", "edges", "n_users", "n_items", "k", "solver", "seconds", "measured_MiB",
+         "estimate_MiB", "measured/estimate", "auto_picks", "s_k", "load"],
+        out_dir=args.out,
+        notes=("Synthetic graphs of bench_scaling.py's shapes (seed 0; edges_nominal: its "
+               "size, the training pairs after its 80/20 split); here the whole synthetic set "
+               "is factorised, edges its nonzeros (about 1.26 x nominal). Each row: a fresh process, {args.threads} thread(s); measured_MiB: peak "
+               "resident memory during the solver call above the resident memory before it "
+               "(VmHWM reset by /proc/self/clear_refs); estimate_MiB: svd_working_memory, "
+               "what GFCF's 'auto' compares with max_svd_memory_mb; auto_picks: its choice "
+               "under the default budget; s_k: the k-th singular value (the solvers agree). "
+               "load: 1-minute load average after the row."))
+
+
+def argparse_hidden():
+    import argparse
+    return argparse.SUPPRESS
+
+
+if __name__ == "__main__":
+    main()
