@@ -174,10 +174,10 @@ def ease_ratio(n, repeat):
 
 def gfcf_ratios(model, train, test, t_fit):
     """GF-CF's fit split and its evaluate time against its score products (fitted model)."""
-    from minigraphrec.models.gfcf import _resolve_solver, normalized_interactions
+    from minigraphrec.models.gfcf import normalized_interactions
 
     rows = []
-    solver = _resolve_solver(model.svd_solver, model.R_.shape)
+    solver = model.svd_solver_                        # the solver that ran ("auto" resolved)
     t0 = time.perf_counter()
     normalized_interactions(train.to_csr())
     t_norm = time.perf_counter() - t0

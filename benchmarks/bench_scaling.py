@@ -279,10 +279,9 @@ def worker_gfcf(train, test, args):
     import minigraphrec as mgr
     out = {"base_rss_MB": (rss_bytes() or 0) / 1e6}
     t0 = time.perf_counter()
-    mgr.GFCF(svd_solver=args.gfcf_solver).fit(train)
+    model = mgr.GFCF(svd_solver=args.gfcf_solver).fit(train)
     out["gfcf_fit_s"] = time.perf_counter() - t0
-    from minigraphrec.models.gfcf import _resolve_solver              # the solver "auto" picks
-    out["gfcf_solver"] = _resolve_solver(args.gfcf_solver, (train.n_users, train.n_items))
+    out["gfcf_solver"] = model.svd_solver_              # the solver that ran ("auto" resolved)
     out["gfcf_peak_MB"] = peak_rss_bytes() / 1e6
     return out
 
@@ -565,7 +564,8 @@ def main():
         f"above {EVAL_FULL_SCORES:.0e} test-user x item scores timed on a sample of users and "
         f"on one user and extrapolated), and a fresh process for "
         f"GFCF(svd_solver={args.gfcf_solver!r}) (gfcf_solver in the JSON: the solver it used; "
-        f"'auto' falls back from PROPACK to Chebyshev where PROPACK does not converge). "
+        f"'auto' falls back from PROPACK to Chebyshev where PROPACK does not converge, and "
+        f"takes ARPACK where PROPACK's arrays could exceed max_svd_memory_mb, 8192 MiB). "
         f"epoch_scaled_s: after the timed batches of 2048, in the same process, the same steps "
         f"with the batch set to ceil(train_edges / {args.scaled_batches}), "
         f"so that every size's epoch has {args.scaled_batches} batches, as Gowalla's at 2048 "

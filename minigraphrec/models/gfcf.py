@@ -266,7 +266,7 @@ def svd_working_memory(solver, shape, k, n_oversamples=128):
       only as the steps fill them: an easy spectrum stays below the bound (Gowalla at
       k = 256: about 900 MiB of 2,060), a hard one comes close
       (``benchmarks/results/scaling.md``, 9.9 million edges: a whole-process peak of
-      17,600 MiB against 20,800 MiB here).
+      17,600 MB, 16,800 MiB, against 20,800 MiB here).
     * ``"arpack"``: the Lanczos vectors of the Gram on the smaller side, ``d × ncv`` with
       ``ncv = min(d, max(2k + 1, 20))``, and the singular vectors on both sides, twice
       ``(m + n) × k`` at the peak.
