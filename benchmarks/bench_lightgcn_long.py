@@ -202,19 +202,20 @@ def train_run(train, test, config, folder, epochs, eval_every, checkpoint_every,
 
 def _evaluate_into(curve, model, test, done, name, log):
     """Evaluate ``model`` (after ``done`` epochs) and append the row to ``curve``."""
+    import numba
     recall, ndcg, t_eval = _evaluate(model, test)
     row = {"epoch": done, "train_s": float(sum(r["time"] for r in model.history_)),
            "recall@20": recall, "ndcg@20": ndcg,
            "loss": model.history_[-1]["loss"] if model.history_ else None,
-           "eval_s": t_eval, "load": os.getloadavg()[0]}
+           "eval_s": t_eval, "load": os.getloadavg()[0], "threads": numba.get_num_threads()}
     curve["rows"].append(row)
     log(f"{name} epoch {done}: recall@20 {recall:.4f} ndcg@20 {ndcg:.4f} "
         f"train {row['train_s']:.0f} s load {row['load']:.2f}")
 
 
-def _reached(rows, level):
-    """The first evaluation with Recall@20 >= level, or None."""
-    return next((r for r in rows if r["recall@20"] >= level), None)
+def _reached(rows, level, metric="recall@20"):
+    """The first evaluation with ``metric`` >= level, or None."""
+    return next((r for r in rows if r[metric] >= level), None)
 
 
 def report(names, checkpoints, out, data_name):
@@ -230,7 +231,8 @@ def report(names, checkpoints, out, data_name):
                  f"{c['random_state']} ({label}). Recall@20 / NDCG@20 on test.txt, all items "
                  f"ranked, training items excluded. train_s: cumulative training seconds (sum of "
                  f"epoch times; evaluation excluded); load: 1-min load average at the "
-                 f"evaluation (2 cores shared with other jobs). Trained by `{curve['command']}`. "
+                 f"evaluation (2 cores shared with other jobs); threads: numba threads training "
+                 f"(blank where not recorded). Trained by `{curve['command']}`. "
                  f"Paper (Table 3): Recall@20 {PAPER['recall@20']}, NDCG@20 {PAPER['ndcg@20']}. "
                  f"Best so far: recall@20 {best['recall@20']:.4f} at epoch {best['epoch']}."
                  + (" Branched from run {run} at epoch {epoch} (its curve up to there is that "
@@ -238,7 +240,7 @@ def report(names, checkpoints, out, data_name):
                     if "branched_from" in curve else ""))
         run = {k: curve[k] for k in ("config", "command", "branched_from") if k in curve}
         write_results(f"lightgcn_long_{name}", rows, ["epoch", "train_s", "recall@20", "ndcg@20",
-                                                      "loss", "eval_s", "load"],
+                                                      "loss", "eval_s", "load", "threads"],
                       out_dir=out, notes=notes, extra={"run": run})
         loads = [r["load"] for r in rows if r.get("load") is not None]
         row = {"run": name, "lr": c["lr"], "batch_size": c["batch_size"],
@@ -250,14 +252,20 @@ def report(names, checkpoints, out, data_name):
             hit = _reached(rows, level)
             row[f"reach {level}"] = "-" if hit is None else \
                 f"ep {hit['epoch']}, {hit['train_s'] / 3600:.2f} h"
+        hit = _reached(rows, PAPER["ndcg@20"], "ndcg@20")
+        row[f"ndcg reach {PAPER['ndcg@20']}"] = "-" if hit is None else \
+            f"ep {hit['epoch']}, {hit['train_s'] / 3600:.2f} h"
         summary.append(row)
     columns = ["run", "lr", "batch_size", "epochs", "train_s", "median_load", "recall@20",
                "ndcg@20",
-               "best_recall@20", "best_epoch"] + [f"reach {lv}" for lv in LEVELS]
+               "best_recall@20", "best_epoch"] + [f"reach {lv}" for lv in LEVELS] \
+        + [f"ndcg reach {PAPER['ndcg@20']}"]
     write_results("lightgcn_long", summary, columns, out_dir=out,
                   notes=(f"{data_name}, LightGCN, BPR; model settings per run in "
                          "lightgcn_long_<run>.md. 'reach x': the "
-                         "first evaluation with Recall@20 >= x, as epoch and training hours. "
+                         "first evaluation with Recall@20 >= x, as epoch and training hours "
+                         f"('ndcg reach {PAPER['ndcg@20']}': the same for the paper's "
+                         "NDCG@20). "
                          "median_load: the median 1-min load average at the run's evaluations "
                          "(2 cores: a load well above 2 means the run shared them, and its "
                          "hours are longer than the same run alone). "
@@ -289,10 +297,15 @@ def _label(name, c):
             + (" (the paper's settings)" if same and not sched else " (not the paper's)"))
 
 
+#: Recall@20 range of the plot's lower, zoomed row: the approach to the paper's figure
+ZOOM = (0.165, 0.186)
+
+
 def _plot(curves, out, data_name):
+    """Recall@20 against epoch (left) and training hours (right); the lower row zooms in."""
     from minigraphrec import plot
     os.environ[plot.FIGURES_ENV] = str(out)
-    fig, (ax1, ax2) = plot.subplots(1, 2, figsize=(11, 5.2), sharey=True)
+    fig, axes = plot.subplots(2, 2, figsize=(12, 10), sharex="col")
     for name, curve in curves.items():
         rows = curve["rows"]
         ep = [r["epoch"] for r in rows]
@@ -302,22 +315,33 @@ def _plot(curves, out, data_name):
         lbl = _label(name, curve["config"])
         if loads:
             lbl += f", load {min(loads):.0f}-{max(loads):.0f}"
+        threads = list(dict.fromkeys(r["threads"] for r in rows if r.get("threads")))
+        if threads:                                   # in the order the run used them
+            lbl += ", " + " then ".join(map(str, threads)) + " thread(s)"
         if "branched_from" in curve:                 # drawn dashed: the runs coincide at first
             b = curve["branched_from"]
             lbl += f"; = {b['run']} to ep {b['epoch']}"
         style = "--" if "branched_from" in curve else "-"
-        ax1.plot(ep, rec, style, marker=".", markersize=4, label=lbl)
-        ax2.plot(hours, rec, style, marker=".", markersize=4)
-    for ax in (ax1, ax2):
+        for row_axes in axes:
+            line, = row_axes[0].plot(ep, rec, style, marker=".", markersize=3)
+            row_axes[1].plot(hours, rec, style, marker=".", markersize=3, color=line.get_color())
+        line.set_label(lbl)
+    for ax in axes.flat:
         ax.axhline(PAPER["recall@20"], color="grey", linestyle=":", linewidth=1.2)
         ax.grid(alpha=0.3)
-    ax1.plot([], [], ":", color="grey", label="the paper's Recall@20, 0.1830 (~1,000 epochs)")
-    ax1.set_xlabel("epoch")
-    ax2.set_xlabel("training hours (2 cores, load per run in the legend; evaluation excluded)")
-    ax1.set_ylabel("Recall@20 (test)")
-    ax1.set_title(f"LightGCN on {data_name.split('/')[-1]}: Recall@20 by epoch")
-    ax2.set_title("... and by training time")
-    fig.legend(loc="outside lower center", ncol=2, fontsize=8)
+    for ax in axes[1]:
+        ax.set_ylim(*ZOOM)
+    axes[1, 0].plot([], [], ":", color="grey",
+                    label="the paper's Recall@20, 0.1830 (~1,000 epochs)")
+    axes[1, 0].set_xlabel("epoch")
+    axes[1, 1].set_xlabel("training hours (2 cores; evaluation excluded)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("Recall@20 (test)")
+    axes[0, 0].set_title(f"LightGCN on {data_name.split('/')[-1]}: Recall@20 by epoch")
+    axes[0, 1].set_title("... and by training time")
+    axes[1, 0].set_title(f"zoom: Recall@20 {ZOOM[0]}-{ZOOM[1]}", fontsize=10)
+    axes[1, 1].set_title(f"zoom: Recall@20 {ZOOM[0]}-{ZOOM[1]}", fontsize=10)
+    fig.legend(loc="outside lower center", ncol=1, fontsize=8)
     print("wrote", plot.save_figure(fig, "lightgcn_long"))
 
 
