@@ -478,3 +478,32 @@ def test_hybrid_update_is_all_or_nothing():
     np.testing.assert_array_equal(scores(model), before)
     model.partial_fit(new_interactions().subset(np.array([0, 1])))
     assert knn.n_users_ == N_USERS + 1 and model.models_[0] is knn
+
+
+@pytest.mark.parametrize("kind", ["int", "str"])
+def test_id_extension_by_sorting_equals_the_dictionary_loop(kind):
+    """``_merge_new`` extends ids by sorting where the kinds allow it: the same indices, raw
+    ids and count as the reference loop, for repeated, interleaved, known and new ids."""
+    from minigraphrec.models.base import _extend_ids_loop, _extend_ids_sorted
+    rng = np.random.default_rng(3)
+    for trial in range(30):
+        old = rng.choice(10_000, size=rng.integers(0, 300), replace=False).astype(np.int64)
+        new = rng.choice(np.concatenate([old, rng.integers(10_000, 10_050, 40)]),
+                         size=rng.integers(1, 120)) if old.size else \
+            rng.integers(0, 50, size=rng.integers(1, 120))
+        if kind == "str":
+            old, new = old.astype(str), np.array([f"{x}" for x in new])
+        ids, raw_all, n_added = _extend_ids_sorted(old, new)
+        ref_ids, ref_raw, ref_added = _extend_ids_loop(old, new, "user", "new")
+        np.testing.assert_array_equal(ids, ref_ids)
+        np.testing.assert_array_equal(raw_all, ref_raw)
+        assert raw_all.dtype.kind == ref_raw.dtype.kind and n_added == ref_added, trial
+        assert ids.dtype == np.int64
+
+
+def test_id_extension_leaves_other_kinds_to_the_loop():
+    from minigraphrec.models.base import _extend_ids_sorted
+    old = np.arange(5, dtype=np.int64)
+    assert _extend_ids_sorted(old, np.array(["3"])) is None          # mixed kinds: the error
+    assert _extend_ids_sorted(old, np.array([3.0])) is None          # floats: Python equality
+    assert _extend_ids_sorted(old, np.array([3], dtype=np.uint64)) is None

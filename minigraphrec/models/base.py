@@ -91,6 +91,66 @@ def plain_ids(ids):
     return arr.astype(str)
 
 
+def _extend_ids_loop(old_raw, new_raw_per_pair, kind, name):
+    """``_merge_new``'s id extension, the reference: a dictionary of every known raw id.
+
+    Returns ``(ids, raw_all, n_added)``: each pair's index (known ids keep theirs, unknown
+    ones are numbered on from ``len(old_raw)`` in order of first appearance), the extended
+    raw ids and how many were added. Raw ids compare by Python equality (5 and
+    ``np.int64(5)`` alike); new ids of another kind than the model's are a DataError.
+    """
+    index = {_key(r): k for k, r in enumerate(old_raw)}
+    added = []
+    ids = np.empty(len(new_raw_per_pair), dtype=np.int64)
+    for n, raw in enumerate(new_raw_per_pair):
+        key = _key(raw)
+        k = index.get(key)
+        if k is None:
+            k = index[key] = len(old_raw) + len(added)
+            added.append(raw)
+        ids[n] = k
+    raw_all = old_raw
+    if added:
+        new_raw = plain_ids(np.asarray(added, dtype=object))
+        if (old_raw.dtype.kind == "U") != (new_raw.dtype.kind == "U"):
+            raise DataError(f"{name}: new {kind} ids such as {added[0]!r} are not of "
+                            f"the kind the model's {kind} ids are ({old_raw.dtype})")
+        raw_all = np.concatenate([old_raw, new_raw.astype(old_raw.dtype.kind == "U"
+                                                          and str or np.int64)])
+    return ids, raw_all, len(added)
+
+
+def _extend_ids_sorted(old_raw, new_raw):
+    """``_merge_new``'s id extension by sorting, where the raw ids allow it; else None.
+
+    ``old_raw``: the model's unique raw ids (int64 or str); ``new_raw``: one raw id per new
+    pair. Returns ``(ids, raw_all, n_added)`` as the dictionary loop in ``_merge_new``
+    does (known ids keep their index; unknown ones are numbered on from ``len(old_raw)`` in
+    order of first appearance), in ``O(n log n)`` NumPy instead of a Python dictionary of
+    every known id (~70 ms per call on Gowalla). Only for int64 ids with signed-integer new
+    ids and str ids with str new ids: other pairings (floats, objects, mixed kinds) keep
+    the loop's Python equality and its error messages.
+    """
+    if not ((old_raw.dtype.kind == "i" and new_raw.dtype.kind == "i")
+            or (old_raw.dtype.kind == "U" and new_raw.dtype.kind == "U")):
+        return None
+    order = np.argsort(old_raw, kind="stable")
+    sorted_old = old_raw[order]
+    pos = np.minimum(np.searchsorted(sorted_old, new_raw), max(len(old_raw) - 1, 0))
+    found = (sorted_old[pos] == new_raw) if len(old_raw) else np.zeros(len(new_raw), bool)
+    ids = np.where(found, order[pos], -1).astype(np.int64)
+    unseen = ~found
+    if not unseen.any():
+        return ids, old_raw, 0
+    uniq, first, inverse = np.unique(new_raw[unseen], return_index=True, return_inverse=True)
+    by_appearance = np.argsort(first, kind="stable")        # unique ids in order of first use
+    rank = np.empty_like(by_appearance)
+    rank[by_appearance] = np.arange(by_appearance.size)
+    ids[unseen] = len(old_raw) + rank[inverse.reshape(-1)]
+    added = uniq[by_appearance].astype(old_raw.dtype.kind == "U" and str or np.int64)
+    return ids, np.concatenate([old_raw, added]), int(added.size)
+
+
 @register_model_base
 class Recommender:
     """Base class: hyperparameter handling, user validation, batched top-k."""
@@ -368,25 +428,9 @@ class Recommender:
         new = new_interactions
 
         def extend(old_raw, new_raw_per_pair, kind):
-            index = {_key(r): k for k, r in enumerate(old_raw)}
-            added = []
-            ids = np.empty(len(new_raw_per_pair), dtype=np.int64)
-            for n, raw in enumerate(new_raw_per_pair):
-                key = _key(raw)
-                k = index.get(key)
-                if k is None:
-                    k = index[key] = len(old_raw) + len(added)
-                    added.append(raw)
-                ids[n] = k
-            raw_all = old_raw
-            if added:
-                new_raw = plain_ids(np.asarray(added, dtype=object))
-                if (old_raw.dtype.kind == "U") != (new_raw.dtype.kind == "U"):
-                    raise DataError(f"{name}: new {kind} ids such as {added[0]!r} are not of "
-                                    f"the kind the model's {kind} ids are ({old_raw.dtype})")
-                raw_all = np.concatenate([old_raw, new_raw.astype(old_raw.dtype.kind == "U"
-                                                                  and str or np.int64)])
-            return ids, raw_all, len(added)
+            fast = _extend_ids_sorted(old_raw, np.asarray(new_raw_per_pair))
+            return fast if fast is not None else \
+                _extend_ids_loop(old_raw, new_raw_per_pair, kind, name)
 
         users, user_ids, n_new_users = extend(self.user_ids_, new.user_ids[new.users], "user")
         items, item_ids, n_new_items = extend(self.item_ids_, new.item_ids[new.items], "item")
