@@ -41,6 +41,8 @@ def _status_bytes(field):
 
 def worker(edges, solver, k):
     """In a fresh process: build ``R̃``, reset the peak, run the solver, print the result."""
+    import numpy as np
+
     import minigraphrec as mgr
     from minigraphrec.models.gfcf import (
         _resolve_solver,
@@ -60,7 +62,11 @@ def worker(edges, solver, k):
     with open("/proc/self/clear_refs", "w") as fh:            # VmHWM := VmRSS
         fh.write("5")
     t0 = time.perf_counter()
-    s, _ = top_right_singular_vectors(Rt, k, solver)
+    try:
+        s, _ = top_right_singular_vectors(Rt, k, solver)
+        outcome, s_k = "converged", float(s[-1])
+    except (np.linalg.LinAlgError, RuntimeError) as exc:    # PROPACK's limit, Chebyshev's
+        outcome, s_k = f"did not converge ({type(exc).__name__}: {exc})", None
     seconds = time.perf_counter() - t0
     extra = _status_bytes("VmHWM") - before
     estimate = svd_working_memory(solver, Rt.shape, k)
@@ -68,7 +74,8 @@ def worker(edges, solver, k):
         "edges": R.nnz, "n_users": R.shape[0], "n_items": R.shape[1], "k": k,
         "solver": solver, "seconds": seconds, "measured_MiB": extra / 2**20,
         "estimate_MiB": estimate / 2**20, "measured/estimate": extra / estimate,
-        "auto_picks": _resolve_solver("auto", Rt.shape, k), "s_k": float(s[-1])}), flush=True)
+        "auto_picks": _resolve_solver("auto", Rt.shape, k), "s_k": s_k,
+        "outcome": outcome}), flush=True)
 
 
 def main():
@@ -117,18 +124,26 @@ def main():
             row["load"] = os.getloadavg()[0]
             rows.append(row)
             print(row, flush=True)
+            _write(rows, args)                  # after every row: a long sweep keeps its rows
+    _write(rows, args)
+
+
+def _write(rows, args):
     write_results(
         "svd_memory", rows,
         ["edges_nominal", "edges", "n_users", "n_items", "k", "solver", "seconds", "measured_MiB",
-         "estimate_MiB", "measured/estimate", "auto_picks", "s_k", "load"],
+         "estimate_MiB", "measured/estimate", "auto_picks", "s_k", "outcome", "load"],
         out_dir=args.out,
         notes=("Synthetic graphs of bench_scaling.py's shapes (seed 0; edges_nominal: its "
                "size, the training pairs after its 80/20 split); here the whole synthetic set "
-               "is factorised, edges its nonzeros (about 1.26 x nominal). Each row: a fresh process, {args.threads} thread(s); measured_MiB: peak "
+               "is factorised, edges its nonzeros (about 1.26 x nominal). Each row: a fresh "
+               f"process, {args.threads} thread(s); measured_MiB: peak "
                "resident memory during the solver call above the resident memory before it "
                "(VmHWM reset by /proc/self/clear_refs); estimate_MiB: svd_working_memory, "
                "what GFCF's 'auto' compares with max_svd_memory_mb; auto_picks: its choice "
-               "under the default budget; s_k: the k-th singular value (the solvers agree). "
+               "under the default budget; s_k: the k-th singular value (the solvers agree); "
+               "outcome: whether the solver converged (PROPACK stops at 10 k Lanczos steps, "
+               "where GFCF's 'auto' falls back). "
                "load: 1-minute load average after the row."))
 
 
