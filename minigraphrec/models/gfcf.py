@@ -276,7 +276,7 @@ def svd_working_memory(solver, shape, k, n_oversamples=128):
     * ``"dense"``: ``A`` dense and the SVD's factors, ``3 m n``.
 
     The constants were checked against measured peaks (``tests/test_gfcf.py``, and
-    ``benchmarks/results/gfcf_svd_memory.md`` at a million edges).
+    ``benchmarks/results/svd_memory.md``, up to 10^7 edges).
     """
     m, n = (int(d) for d in shape)
     k = int(k)
