@@ -17,6 +17,9 @@ allocates its Lanczos bases whole and their pages become resident only as steps 
 
 The solvers run one after another (``--solvers``); one whose estimate exceeds ``--max-mb``
 is skipped and one that exceeds ``--timeout`` seconds is stopped, each recorded as such.
+``svd_memory.png`` draws measured against estimated memory (the budget holds below the
+diagonal) and each solver's time against the graph's size; ``--plot-only`` redraws it from
+``<out>/svd_memory.json`` without running anything.
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ import subprocess
 import sys
 import time
 
-from _common import benchmark_parser, write_results
+from _common import benchmark_parser, save_figure, write_results
 
 USER_DEGREE, ITEM_DEGREE, MEAN_INTERACTIONS = 27, 20, 34      # as bench_scaling.py
 SOLVERS = ("propack", "arpack", "chebyshev")
@@ -89,10 +92,15 @@ def main():
     parser.add_argument("--max-mb", type=float, default=12288.0,
                         help="skip a solver whose estimate exceeds this many MiB "
                              "(default 12288)")
+    parser.add_argument("--plot-only", action="store_true",
+                        help="redraw svd_memory.png from <out>/svd_memory.json and stop")
     parser.add_argument("--worker", nargs=3, help=argparse_hidden())
     args = parser.parse_args()
     if args.worker:
         return worker(int(float(args.worker[0])), args.worker[1], int(args.worker[2]))
+    if args.plot_only:
+        with open(os.path.join(args.out, "svd_memory.json")) as fh:
+            return _plot(json.load(fh)["rows"], args.out)
     if not os.path.exists("/proc/self/clear_refs"):
         sys.exit("this benchmark reads /proc/self/status and resets VmHWM: Linux only")
     from minigraphrec.models.gfcf import svd_working_memory
@@ -145,6 +153,54 @@ def _write(rows, args):
                "outcome: whether the solver converged (PROPACK stops at 10 k Lanczos steps, "
                "where GFCF's 'auto' falls back). "
                "load: 1-minute load average after the row."))
+    _plot(rows, args.out)
+
+
+MARKERS = {"propack": "o", "arpack": "s", "chebyshev": "^"}
+
+
+def _plot(rows, out_dir):
+    """Left: measured against estimated MiB, log-log, with the diagonal (at or below it the
+    budget holds). Right: seconds against nonzeros per solver. Rows that were skipped or timed
+    out carry no measurement and are left out; a solver that stopped without converging is
+    drawn hollow."""
+    from minigraphrec import plot
+
+    done = [r for r in rows if isinstance(r.get("measured_MiB"), (int, float))]
+    if not done:
+        return None
+    fig, (ax_m, ax_t) = plot.subplots(1, 2, figsize=(11, 4.6))
+    for solver in SOLVERS:
+        mine = [r for r in done if r["solver"] == solver]
+        if not mine:
+            continue
+        conv = [r for r in mine if r.get("outcome", "converged") == "converged"]
+        fail = [r for r in mine if r not in conv]
+        colour = ax_m.plot([r["estimate_MiB"] for r in conv], [r["measured_MiB"] for r in conv],
+                           MARKERS[solver], ls="none", label=solver)[0].get_color()
+        if fail:
+            ax_m.plot([r["estimate_MiB"] for r in fail], [r["measured_MiB"] for r in fail],
+                      MARKERS[solver], ls="none", mfc="none", color=colour,
+                      label=f"{solver}, did not converge")
+        ordered = sorted(conv, key=lambda r: r["edges"])
+        ax_t.plot([r["edges"] for r in ordered], [r["seconds"] for r in ordered],
+                  MARKERS[solver] + "-", color=colour, label=solver)
+        if fail:
+            ax_t.plot([r["edges"] for r in fail], [r["seconds"] for r in fail], MARKERS[solver],
+                      ls="none", mfc="none", color=colour, label=f"{solver}, did not converge")
+    lo = min(min(r["estimate_MiB"], r["measured_MiB"]) for r in done) / 1.5
+    hi = max(max(r["estimate_MiB"], r["measured_MiB"]) for r in done) * 1.5
+    ax_m.plot([lo, hi], [lo, hi], "k--", lw=1, label="measured = estimate")
+    ax_m.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi),
+             xlabel="estimated working memory (MiB, svd_working_memory)",
+             ylabel="measured peak above baseline (MiB)",
+             title="the budget holds below the diagonal")
+    ax_t.set(xscale="log", yscale="log", xlabel="nonzeros of R (edges)",
+             ylabel="solver wall time (s)", title=f"top-{done[0]['k']} singular vectors")
+    for ax in (ax_m, ax_t):
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    return save_figure(fig, "svd_memory", out_dir)
 
 
 def argparse_hidden():
