@@ -55,7 +55,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import REPO, benchmark_parser, provenance, write_results
+from _common import REPO, benchmark_parser, machine_info, provenance, write_results
 
 DIM, N_LAYERS, REG = 64, 3, 1e-4
 PAPER = {"recall@20": 0.1830, "ndcg@20": 0.1554}        # LightGCN paper, Table 3, Gowalla
@@ -174,6 +174,9 @@ def train_run(train, test, config, folder, epochs, eval_every, checkpoint_every,
         done = 0
         curve = {"config": config, "command": provenance()["command"], "rows": []}
         model.save(model_path)
+    trained_on, cpu = curve.setdefault("trained_on", []), machine_info()["cpu"]
+    if cpu not in trained_on:                           # the CPUs that trained it, in order
+        trained_on.append(cpu)
     # import every module evaluation needs now, on a few test pairs: a run of hours must not
     # load half of them at its start and half later (they may change on disk meanwhile)
     few = mgr.Interactions(test.users[:5], test.items[:5], n_users=test.n_users,
@@ -232,18 +235,21 @@ def report(names, checkpoints, out, data_name):
                  f"ranked, training items excluded. train_s: cumulative training seconds (sum of "
                  f"epoch times; evaluation excluded); load: 1-min load average at the "
                  f"evaluation (2 cores shared with other jobs); threads: numba threads training "
-                 f"(blank where not recorded). Trained by `{curve['command']}`. "
+                 f"(blank where not recorded). Trained by `{curve['command']}` on "
+                 f"{' then '.join(curve['trained_on'])}. "
                  f"Paper (Table 3): Recall@20 {PAPER['recall@20']}, NDCG@20 {PAPER['ndcg@20']}. "
                  f"Best so far: recall@20 {best['recall@20']:.4f} at epoch {best['epoch']}."
                  + (" Branched from run {run} at epoch {epoch} (its curve up to there is that "
                     "run's; trained by `{command}`).".format(**curve["branched_from"])
                     if "branched_from" in curve else ""))
-        run = {k: curve[k] for k in ("config", "command", "branched_from") if k in curve}
+        run = {k: curve[k] for k in ("config", "command", "branched_from", "trained_on")
+               if k in curve}
         write_results(f"lightgcn_long_{name}", rows, ["epoch", "train_s", "recall@20", "ndcg@20",
                                                       "loss", "eval_s", "load", "threads"],
                       out_dir=out, notes=notes, extra={"run": run})
         loads = [r["load"] for r in rows if r.get("load") is not None]
-        row = {"run": name, "lr": c["lr"], "batch_size": c["batch_size"],
+        row = {"run": name, "cpu": " then ".join(curve["trained_on"]),
+               "lr": c["lr"], "batch_size": c["batch_size"],
                "epochs": rows[-1]["epoch"], "train_s": rows[-1]["train_s"],
                "median_load": float(np.median(loads)) if loads else None,
                "recall@20": rows[-1]["recall@20"], "ndcg@20": rows[-1]["ndcg@20"],
@@ -256,7 +262,7 @@ def report(names, checkpoints, out, data_name):
         row[f"ndcg reach {PAPER['ndcg@20']}"] = "-" if hit is None else \
             f"ep {hit['epoch']}, {hit['train_s'] / 3600:.2f} h"
         summary.append(row)
-    columns = ["run", "lr", "batch_size", "epochs", "train_s", "median_load", "recall@20",
+    columns = ["run", "cpu", "lr", "batch_size", "epochs", "train_s", "median_load", "recall@20",
                "ndcg@20",
                "best_recall@20", "best_epoch"] + [f"reach {lv}" for lv in LEVELS] \
         + [f"ndcg reach {PAPER['ndcg@20']}"]
@@ -279,13 +285,13 @@ def _curve(name, checkpoints, out):
     """Run ``name``'s curve: its checkpoint's ``curve.json``, or else the one its last report
     kept in ``<out>/lightgcn_long_<name>.json`` (checkpoints stay on the machine that trained)."""
     path = Path(checkpoints) / name / "curve.json"
-    if path.exists():
-        return json.loads(path.read_text())
+    if path.exists():              # a checkpoint stays where it was trained: this machine's CPU
+        return {"trained_on": [machine_info()["cpu"]], **json.loads(path.read_text())}
     kept = Path(out) / f"lightgcn_long_{name}.json"
     if kept.exists():
         data = json.loads(kept.read_text())
-        if "run" in data:
-            return {**data["run"], "rows": data["rows"]}
+        if "run" in data:          # reports before "trained_on" were written beside the run
+            return {"trained_on": [data["machine"]["cpu"]], **data["run"], "rows": data["rows"]}
     sys.exit(f"no run {name!r}: neither {path} nor a report of it in {kept}")
 
 
@@ -295,6 +301,12 @@ def _label(name, c):
     sched = "".join(f" -> {lr:g} after ep {e}" for e, lr in c.get("lr_schedule", []))
     return (f"{name}: lr {c['lr']:g}{sched}, batch {c['batch_size']}"
             + (" (the paper's settings)" if same and not sched else " (not the paper's)"))
+
+
+def _short_cpu(name):
+    """'Intel(R) Xeon(R) Processor' -> 'Intel Xeon': the legend's name for a CPU."""
+    return " ".join(w for w in name.replace("(R)", "").replace("(TM)", "").split()
+                    if w not in ("Processor", "CPU")) or name
 
 
 #: Recall@20 range of the plot's lower, zoomed row: the approach to the paper's figure
@@ -318,6 +330,7 @@ def _plot(curves, out, data_name):
         threads = list(dict.fromkeys(r["threads"] for r in rows if r.get("threads")))
         if threads:                                   # in the order the run used them
             lbl += ", " + " then ".join(map(str, threads)) + " thread(s)"
+        lbl += ", " + " then ".join(_short_cpu(c) for c in curve["trained_on"])
         if "branched_from" in curve:                 # drawn dashed: the runs coincide at first
             b = curve["branched_from"]
             lbl += f"; = {b['run']} to ep {b['epoch']}"
