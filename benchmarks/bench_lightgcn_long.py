@@ -370,7 +370,8 @@ def smoke(args):
     config = {**_config(args), "dim": 16, "n_layers": 2, "batch_size": 256, "lr": 0.01}
     with tempfile.TemporaryDirectory() as tmp:
         train_run(train, test, config, Path(tmp) / "smoke", 1, 1, 1)
-        train_run(train, test, config, Path(tmp) / "smoke", 2, 1, 1)      # resumes
+        curve = train_run(train, test, config, Path(tmp) / "smoke", 2, 1, 1)      # resumes
+        assert curve["trained_on"] == [machine_info()["cpu"]], curve.get("trained_on")
         resumed = mgr.load(Path(tmp) / "smoke" / "model.npz")
         straight = LightGCN(**config).fit(train, epochs=2)
         assert np.array_equal(resumed.params["E0"], straight.params["E0"]), "resume not exact"
