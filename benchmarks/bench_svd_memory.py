@@ -13,13 +13,15 @@ means the budget holds; PROPACK's is below 1 wherever it converges early, becaus
 allocates its Lanczos bases whole and their pages become resident only as steps fill them.
 
     python benchmarks/bench_svd_memory.py --edges 3e5 1e6 3e6 1e7 --threads 1
+    python benchmarks/bench_svd_memory.py --data ../shared/data/gowalla --name svd_memory_gowalla
     python benchmarks/bench_svd_memory.py --smoke --out /tmp/r       # what the tests run
 
 The solvers run one after another (``--solvers``); one whose estimate exceeds ``--max-mb``
 is skipped and one that exceeds ``--timeout`` seconds is stopped, each recorded as such.
-``svd_memory.png`` draws measured against estimated memory (the budget holds below the
+``svd_memory.png`` (``--name``) draws measured against estimated memory (the budget holds below the
 diagonal) and each solver's time against the graph's size; ``--plot-only`` redraws it from
-``<out>/svd_memory.json`` without running anything.
+``<out>/svd_memory.json`` without running anything. ``--data DIR`` measures a real
+graph too (GF-CF's training set, ``DIR/train.txt``), alone unless ``--edges`` is given.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from _common import benchmark_parser, save_figure, write_results
 
@@ -42,21 +45,30 @@ def _status_bytes(field):
         return 1024 * int(re.search(rf"{field}:\s+(\d+)\s+kB", fh.read()).group(1))
 
 
-def worker(edges, solver, k):
+def _interactions(source):
+    """The training interactions of ``source``: a nominal edge count (a synthetic graph of
+    bench_scaling's shape, the whole set) or a LightGCN-format folder (its ``train.txt``)."""
+    import minigraphrec as mgr
+    try:
+        edges = float(source)
+    except ValueError:
+        return mgr.datasets.load_lightgcn(Path(source) / "train.txt")
+    n_users, n_items = max(20, round(edges / USER_DEGREE)), max(20, round(edges / ITEM_DEGREE))
+    return mgr.datasets.synthetic(n_users=n_users, n_items=n_items,
+                                  mean_interactions=MEAN_INTERACTIONS, random_state=0)
+
+
+def worker(source, solver, k):
     """In a fresh process: build ``R̃``, reset the peak, run the solver, print the result."""
     import numpy as np
 
-    import minigraphrec as mgr
     from minigraphrec.models.gfcf import (
         _resolve_solver,
         normalized_interactions,
         svd_working_memory,
         top_right_singular_vectors,
     )
-    n_users, n_items = max(20, round(edges / USER_DEGREE)), max(20, round(edges / ITEM_DEGREE))
-    data = mgr.datasets.synthetic(n_users=n_users, n_items=n_items,
-                                  mean_interactions=MEAN_INTERACTIONS, random_state=0)
-    R = data.to_csr()
+    R = _interactions(source).to_csr()
     R.data[:] = 1.0
     Rt, _, _ = normalized_interactions(R)
     # compile and import first (numba's compiler takes ~100 MiB once): the peak is the solver's
@@ -83,8 +95,12 @@ def worker(edges, solver, k):
 
 def main():
     parser = benchmark_parser("truncated-SVD solvers' memory against their estimate")
-    parser.add_argument("--edges", type=float, nargs="+", default=[3e5, 1e6],
-                        help="nominal training pairs per graph (default 3e5 1e6)")
+    parser.add_argument("--edges", type=float, nargs="+",
+                        help="nominal training pairs per synthetic graph (default 3e5 1e6, "
+                             "none with --data)")
+    parser.add_argument("--data", type=Path,
+                        help="also a real graph: a folder with a LightGCN-format train.txt "
+                             "(e.g. ../shared/data/gowalla)")
     parser.add_argument("--solvers", nargs="+", default=list(SOLVERS), choices=SOLVERS)
     parser.add_argument("--k", type=int, default=256)
     parser.add_argument("--threads", type=int, default=1, help="numba and BLAS threads")
@@ -92,43 +108,56 @@ def main():
     parser.add_argument("--max-mb", type=float, default=12288.0,
                         help="skip a solver whose estimate exceeds this many MiB "
                              "(default 12288)")
+    parser.add_argument("--name", default="svd_memory",
+                        help="results' file stem (default svd_memory)")
     parser.add_argument("--plot-only", action="store_true",
-                        help="redraw svd_memory.png from <out>/svd_memory.json and stop")
+                        help="redraw <name>.png from <out>/<name>.json and stop")
     parser.add_argument("--worker", nargs=3, help=argparse_hidden())
     args = parser.parse_args()
     if args.worker:
-        return worker(int(float(args.worker[0])), args.worker[1], int(args.worker[2]))
+        return worker(args.worker[0], args.worker[1], int(args.worker[2]))
     if args.plot_only:
-        with open(os.path.join(args.out, "svd_memory.json")) as fh:
-            return _plot(json.load(fh)["rows"], args.out)
+        with open(os.path.join(args.out, f"{args.name}.json")) as fh:
+            return _plot(json.load(fh)["rows"], args.out, args.name)
     if not os.path.exists("/proc/self/clear_refs"):
         sys.exit("this benchmark reads /proc/self/status and resets VmHWM: Linux only")
     from minigraphrec.models.gfcf import svd_working_memory
-    edges, k = (args.edges, args.k) if not args.smoke else ([6e4], 32)
+    if args.smoke:
+        graphs, k = [("synthetic", 6e4, "6e4")], 32
+    else:
+        k = args.k
+        edges = args.edges if args.edges is not None else ([] if args.data else [3e5, 1e6])
+        graphs = [("synthetic", e, repr(e)) for e in edges]
+        if args.data:
+            graphs.append(("DATA/" + args.data.name, None, str(args.data.resolve())))
     env = {**os.environ, "NUMBA_NUM_THREADS": str(args.threads),
            "OPENBLAS_NUM_THREADS": str(args.threads), "OMP_NUM_THREADS": str(args.threads)}
     rows = []
-    for e in edges:
-        for solver in args.solvers:
+    for graph, e, source in graphs:
+        if e is None:
+            shape = _interactions(source).to_csr().shape
+        else:
             shape = (max(20, round(e / USER_DEGREE)), max(20, round(e / ITEM_DEGREE)))
+        for solver in args.solvers:
             need = svd_working_memory(solver, shape, k) / 2**20
             if need > args.max_mb:
-                rows.append({"edges_nominal": e, "n_users": shape[0], "n_items": shape[1], "k": k,
+                rows.append({"graph": graph, "edges_nominal": e, "n_users": shape[0],
+                             "n_items": shape[1], "k": k,
                              "solver": solver, "seconds": "skipped",
                              "estimate_MiB": need, "measured_MiB": f"> --max-mb {args.max_mb:g}"})
                 continue
-            cmd = [sys.executable, __file__, "--worker", str(e), solver, str(k)]
+            cmd = [sys.executable, __file__, "--worker", source, solver, str(k)]
             try:
                 proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False,
                                       timeout=args.timeout)
             except subprocess.TimeoutExpired:
-                rows.append({"edges_nominal": e, "solver": solver,
+                rows.append({"graph": graph, "edges_nominal": e, "solver": solver,
                              "seconds": f"> {args.timeout:g}"})
                 continue
             lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(TAG)]
             if proc.returncode or not lines:
                 sys.exit(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
-            row = {"edges_nominal": e, **json.loads(lines[-1][len(TAG):])}
+            row = {"graph": graph, "edges_nominal": e, **json.loads(lines[-1][len(TAG):])}
             row["load"] = os.getloadavg()[0]
             rows.append(row)
             print(row, flush=True)
@@ -138,13 +167,14 @@ def main():
 
 def _write(rows, args):
     write_results(
-        "svd_memory", rows,
-        ["edges_nominal", "edges", "n_users", "n_items", "k", "solver", "seconds", "measured_MiB",
+        args.name, rows,
+        ["graph", "edges_nominal", "edges", "n_users", "n_items", "k", "solver", "seconds", "measured_MiB",
          "estimate_MiB", "measured/estimate", "auto_picks", "s_k", "outcome", "load"],
         out_dir=args.out,
         notes=("Synthetic graphs of bench_scaling.py's shapes (seed 0; edges_nominal: its "
                "size, the training pairs after its 80/20 split); here the whole synthetic set "
-               "is factorised, edges its nonzeros (about 1.26 x nominal). Each row: a fresh "
+               "is factorised, edges its nonzeros (about 1.26 x nominal); a DATA/ graph is "
+               "its train.txt, as GF-CF fits it. Each row: a fresh "
                f"process, {args.threads} thread(s); measured_MiB: peak "
                "resident memory during the solver call above the resident memory before it "
                "(VmHWM reset by /proc/self/clear_refs); estimate_MiB: svd_working_memory, "
@@ -153,13 +183,13 @@ def _write(rows, args):
                "outcome: whether the solver converged (PROPACK stops at 10 k Lanczos steps, "
                "where GFCF's 'auto' falls back). "
                "load: 1-minute load average after the row."))
-    _plot(rows, args.out)
+    _plot(rows, args.out, args.name)
 
 
 MARKERS = {"propack": "o", "arpack": "s", "chebyshev": "^"}
 
 
-def _plot(rows, out_dir):
+def _plot(rows, out_dir, name="svd_memory"):
     """Left: measured against estimated MiB, log-log, with the diagonal (at or below it the
     budget holds). Right: seconds against nonzeros per solver. Rows that were skipped or timed
     out carry no measurement and are left out; a solver that stopped without converging is
@@ -169,7 +199,10 @@ def _plot(rows, out_dir):
     done = [r for r in rows if isinstance(r.get("measured_MiB"), (int, float))]
     if not done:
         return None
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
     fig, (ax_m, ax_t) = plot.subplots(1, 2, figsize=(11, 4.6))
+    one_graph = len({r["edges"] for r in done}) == 1      # then the times are bars
     for solver in SOLVERS:
         mine = [r for r in done if r["solver"] == solver]
         if not mine:
@@ -183,6 +216,10 @@ def _plot(rows, out_dir):
                       MARKERS[solver], ls="none", mfc="none", color=colour,
                       label=f"{solver}, did not converge")
         ordered = sorted(conv, key=lambda r: r["edges"])
+        if one_graph:
+            ax_t.bar([solver], [r["seconds"] for r in mine], color=colour,
+                     fill=bool(conv), edgecolor=colour)
+            continue
         ax_t.plot([r["edges"] for r in ordered], [r["seconds"] for r in ordered],
                   MARKERS[solver] + "-", color=colour, label=solver)
         if fail:
@@ -195,12 +232,24 @@ def _plot(rows, out_dir):
              xlabel="estimated working memory (MiB, svd_working_memory)",
              ylabel="measured peak above baseline (MiB)",
              title="the budget holds below the diagonal")
-    ax_t.set(xscale="log", yscale="log", xlabel="nonzeros of R (edges)",
-             ylabel="solver wall time (s)", title=f"top-{done[0]['k']} singular vectors")
+    k = done[0]["k"]
+    if one_graph:
+        ax_t.set(xlabel="solver", ylabel="solver wall time (s)",
+                 title=f"top-{k} singular vectors, {done[0]['edges']:,} nonzeros")
+    else:
+        ax_t.set(xscale="log", yscale="log", xlabel="nonzeros of R (edges)",
+                 ylabel="solver wall time (s)", title=f"top-{k} singular vectors")
+        ax_t.legend(fontsize=8)
+    ax_m.legend(fontsize=8)
+    plain = FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}")
     for ax in (ax_m, ax_t):
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-    return save_figure(fig, "svd_memory", out_dir)
+        for axis in (ax.xaxis, ax.yaxis):
+            if axis.get_scale() == "log":
+                axis.set_major_locator(LogLocator(subs=(1, 2, 5)))     # 100, 200, 500, ...
+                axis.set_major_formatter(plain)
+                axis.set_minor_formatter(NullFormatter())
+    return save_figure(fig, name, out_dir)
 
 
 def argparse_hidden():

@@ -5,7 +5,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-import _common  # noqa: E402
+import _common
 
 
 def test_paths_in_the_repository_become_relative():
@@ -67,3 +67,13 @@ def test_committed_results_name_no_machine_paths():
                 if machine_path.search(line):
                     found.append(f"{path.name}:{n}: {machine_path.search(line).group()}")
     assert not found, "machine paths in results:\n" + "\n".join(found)
+
+
+def test_every_benchmark_takes_data():
+    """Issue 10 §7: each script keeps ``--data DIR`` (``--smoke`` is checked by running it)."""
+    def takes_data(source):
+        return '"--data"' in source or "add_lightgcn_data_option(" in source
+
+    lacking = [p.name for p in sorted((ROOT / "benchmarks").glob("bench_*.py"))
+               if not takes_data(p.read_text())]
+    assert not lacking, f"benchmarks without --data: {lacking}"
