@@ -77,3 +77,15 @@ def test_every_benchmark_takes_data():
     lacking = [p.name for p in sorted((ROOT / "benchmarks").glob("bench_*.py"))
                if not takes_data(p.read_text())]
     assert not lacking, f"benchmarks without --data: {lacking}"
+
+
+def test_every_benchmark_has_a_row_in_the_benchmarks_readme():
+    """Issue 10 §7: ``benchmarks/README.md`` lists each script with its question, headline,
+    target and whether it is met (five cells)."""
+    readme = (ROOT / "benchmarks" / "README.md").read_text().splitlines()
+    for path in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+        rows = [line for line in readme if line.startswith(f"| `{path.name}")]
+        assert rows, f"benchmarks/README.md has no row for {path.name}"
+        cells = rows[0].strip("|").split(" | ")
+        assert len(cells) == 5 and all(c.strip() for c in cells), \
+            f"{path.name}'s row needs five non-empty cells, has {len(cells)}"
