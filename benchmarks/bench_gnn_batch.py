@@ -21,7 +21,8 @@ divided by LightGCN's in the same round (the headline ratio, the one the
 target is checked on; the ratio of the medians is reported too). The first call of each model (numba compilation or
 cache load) is timed apart.
 
-Epoch time (``--epoch``, written apart to ``gnn_epoch.json``/``.md``):
+Epoch time (``--epoch``, written apart to ``gnn_epoch.json``/``.md``; ``--name X`` writes
+``X_batch`` and ``X_epoch`` instead):
 ``loss_and_grad`` plus one ``Adam(backend="numba")`` step per batch, the
 models taking turns by chunks of 10 batches, over the batches of one epoch
 (as many triples as training pairs, in batches of 2048, sampling not timed),
@@ -93,6 +94,8 @@ def main():
                         help="with --epoch: time only the first N batches and extrapolate "
                              "(flagged)")
     parser.add_argument("--seed", type=int, default=2020, help="seed of the parameters and triples")
+    parser.add_argument("--name", default="gnn",
+                        help="results' stem: <name>_batch, <name>_epoch (default gnn)")
     args = parser.parse_args()
     if args.smoke:
         args.repeat, args.epoch = 2, True          # the epoch path too (the graph is tiny)
@@ -165,7 +168,7 @@ def batch_rounds(args, models, batches, describe, setup, load_start):
         f"\n\nSetup: " + ", ".join(f"{k} {v:.3g}" for k, v in setup.items()))
     columns = ["measure", "model", "median_ms", "ratio_vs_lightgcn", "median_round_ratio",
                "target_met"]
-    stem = "gnn_batch" + ("_smoke" if args.smoke else "")
+    stem = f"{args.name}_batch" + ("_smoke" if args.smoke else "")
     json_path, md_path = write_results(stem, rows, columns, out_dir=args.out, notes=notes)
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
@@ -187,7 +190,7 @@ def epoch_run(args, train, batches, describe, load_start):
     fresh = {name: make_model(name, train, args.seed) for name in MODELS}   # new parameters
     opts = {name: Adam(lr=m.lr, backend="numba") for name, m in fresh.items()}
     epoch_times = {name: [] for name in MODELS}
-    stem = "gnn_epoch" + ("_smoke" if args.smoke else "")
+    stem = f"{args.name}_epoch" + ("_smoke" if args.smoke else "")
     for s in range(0, len(timed), 10):
         for name in MODELS:
             epoch_times[name] += time_epoch(fresh[name], opts[name], timed[s:s + 10])
