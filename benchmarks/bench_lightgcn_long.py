@@ -100,8 +100,6 @@ def _config(args):
                  "--batch-size")
     config = {"dim": DIM, "n_layers": N_LAYERS, "reg": REG, "loss": "bpr", "init": "xavier",
               "dtype": "float32", "random_state": args.seed, **base}
-    if not config.get("lr_schedule"):
-        config.pop("lr_schedule", None)
     if args.lr_schedule:                       # "10:0.005,30:0.001": after epoch 10, lr 0.005
         try:
             steps = [[int(e), float(lr)] for e, lr in
@@ -357,7 +355,6 @@ def _plot(curves, out, data_name):
         ax.grid(alpha=0.3)
     for ax in axes[1]:
         ax.set_ylim(*ZOOM)
-    for ax in axes[1]:
         ax.axhline(PORT["recall@20"], color="black", linestyle="-.", linewidth=0.9)
     axes[1, 0].plot([], [], ":", color="grey",
                     label="the paper's Recall@20, 0.1830 (~1,000 epochs)")

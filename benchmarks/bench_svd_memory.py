@@ -45,6 +45,11 @@ def _status_bytes(field):
         return 1024 * int(re.search(rf"{field}:\s+(\d+)\s+kB", fh.read()).group(1))
 
 
+def _synthetic_shape(edges):
+    """(users, items) of bench_scaling's synthetic graph of ``edges`` nominal pairs."""
+    return max(20, round(edges / USER_DEGREE)), max(20, round(edges / ITEM_DEGREE))
+
+
 def _interactions(source):
     """The training interactions of ``source``: a nominal edge count (a synthetic graph of
     bench_scaling's shape, the whole set) or a LightGCN-format folder (its ``train.txt``)."""
@@ -53,7 +58,7 @@ def _interactions(source):
         edges = float(source)
     except ValueError:
         return mgr.datasets.load_lightgcn(Path(source) / "train.txt")
-    n_users, n_items = max(20, round(edges / USER_DEGREE)), max(20, round(edges / ITEM_DEGREE))
+    n_users, n_items = _synthetic_shape(edges)
     return mgr.datasets.synthetic(n_users=n_users, n_items=n_items,
                                   mean_interactions=MEAN_INTERACTIONS, random_state=0)
 
@@ -134,10 +139,7 @@ def main():
            "OPENBLAS_NUM_THREADS": str(args.threads), "OMP_NUM_THREADS": str(args.threads)}
     rows = []
     for graph, e, source in graphs:
-        if e is None:
-            shape = _interactions(source).to_csr().shape
-        else:
-            shape = (max(20, round(e / USER_DEGREE)), max(20, round(e / ITEM_DEGREE)))
+        shape = _interactions(source).to_csr().shape if e is None else _synthetic_shape(e)
         for solver in args.solvers:
             need = svd_working_memory(solver, shape, k) / 2**20
             if need > args.max_mb:
@@ -215,11 +217,11 @@ def _plot(rows, out_dir, name="svd_memory"):
             ax_m.plot([r["estimate_MiB"] for r in fail], [r["measured_MiB"] for r in fail],
                       MARKERS[solver], ls="none", mfc="none", color=colour,
                       label=f"{solver}, did not converge")
-        ordered = sorted(conv, key=lambda r: r["edges"])
         if one_graph:
             ax_t.bar([solver], [r["seconds"] for r in mine], color=colour,
                      fill=bool(conv), edgecolor=colour)
             continue
+        ordered = sorted(conv, key=lambda r: r["edges"])
         ax_t.plot([r["edges"] for r in ordered], [r["seconds"] for r in ordered],
                   MARKERS[solver] + "-", color=colour, label=solver)
         if fail:
