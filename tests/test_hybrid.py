@@ -5,7 +5,7 @@ import scipy.sparse as sp
 
 from minigraphrec import Interactions
 from minigraphrec.models import Hybrid, ItemKNN, Popularity, Recommender
-from minigraphrec.models.hybrid import normalize_scores, simplex_grid
+from minigraphrec.models.hybrid import add_normalized, normalize_scores, simplex_grid
 
 
 class FixedScores(Recommender):
@@ -23,50 +23,156 @@ class FixedScores(Recommender):
 
 
 # ------------------------------------------------------------ normalisation
-def test_minmax_and_zscore_by_hand_over_candidates():
+BACKENDS = ("numba", "numpy")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_minmax_and_zscore_by_hand_over_candidates(backend):
     S = np.array([[1.0, 2.0, 3.0, 4.0]])
     seen = sp.csr_matrix(np.array([[0, 0, 0, 1]]))               # item 3 is a training item
-    np.testing.assert_allclose(normalize_scores(S, "minmax", seen), [[0, 0.5, 1, 1.5]])
+    np.testing.assert_allclose(normalize_scores(S, "minmax", seen, backend),
+                               [[0, 0.5, 1, 1.5]])
     sd = np.sqrt(2 / 3)                                           # population std of 1, 2, 3
-    np.testing.assert_allclose(normalize_scores(S, "zscore", seen),
+    np.testing.assert_allclose(normalize_scores(S, "zscore", seen, backend),
                                [[-1 / sd, 0, 1 / sd, 2 / sd]], rtol=1e-15)
-    np.testing.assert_allclose(normalize_scores(S, "minmax"), [[0, 1 / 3, 2 / 3, 1]])
+    np.testing.assert_allclose(normalize_scores(S, "minmax", backend=backend),
+                               [[0, 1 / 3, 2 / 3, 1]])
 
 
-def test_rank_by_hand_with_ties_and_exclusion():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_rank_by_hand_with_ties_and_exclusion(backend):
     S = np.array([[5.0, 5.0, 1.0], [1.0, 2.0, 3.0]])
     seen = sp.csr_matrix(np.array([[0, 0, 0], [0, 0, 1]]))
-    Z = normalize_scores(S, "rank", seen)
+    Z = normalize_scores(S, "rank", seen, backend)
     np.testing.assert_allclose(Z[0], [2 / 3, 2 / 3, 0.5 / 3])      # mid-rank of the tie
     np.testing.assert_allclose(Z[1], [0.25, 0.75, 1.0])            # candidates 1, 2; 3 above all
 
 
-def test_rank_is_invariant_to_monotone_rescaling():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_rank_is_invariant_to_monotone_rescaling(backend):
     rng = np.random.default_rng(0)
     S = rng.standard_normal((5, 30))
-    np.testing.assert_array_equal(normalize_scores(S, "rank"),
-                                  normalize_scores(np.exp(3 * S) + 7, "rank"))
+    np.testing.assert_array_equal(normalize_scores(S, "rank", backend=backend),
+                                  normalize_scores(np.exp(3 * S) + 7, "rank", backend=backend))
 
 
-def test_constant_and_fully_excluded_rows():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_constant_and_fully_excluded_rows(backend):
     S = np.array([[2.0, 2.0, 2.0], [1.0, 2.0, 3.0]])
     everything = sp.csr_matrix(np.array([[0, 0, 0], [1, 1, 1]]))
     for method in ("minmax", "zscore"):
-        Z = normalize_scores(S, method, everything)
+        Z = normalize_scores(S, method, everything, backend)
         np.testing.assert_array_equal(Z[0], 0.0)
-        np.testing.assert_allclose(Z[1], normalize_scores(S[1:], method)[0])  # all excluded
-    np.testing.assert_allclose(normalize_scores(S, "rank")[0], 0.5)
+        np.testing.assert_allclose(Z[1], normalize_scores(S[1:], method, backend=backend)[0])
+    np.testing.assert_allclose(normalize_scores(S, "rank", backend=backend)[0], 0.5)
 
 
-def test_normalize_rejects_bad_input():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_normalize_rejects_bad_input(backend):
     with pytest.raises(ValueError, match="normalization"):
-        normalize_scores(np.ones((1, 2)), "softmax")
+        normalize_scores(np.ones((1, 2)), "softmax", backend=backend)
     with pytest.raises(ValueError, match=r"entry \(0, 1\) is nan"):
-        normalize_scores(np.array([[1.0, np.nan]]), "minmax")
+        normalize_scores(np.array([[1.0, np.nan]]), "minmax", backend=backend)
+    with pytest.raises(ValueError, match=r"entry \(1, 0\) is -inf"):
+        normalize_scores(np.array([[1.0, 2.0], [-np.inf, np.nan]]), "rank", backend=backend)
     with pytest.raises(ValueError, match="2-d"):
-        normalize_scores(np.ones(3), "minmax")
+        normalize_scores(np.ones(3), "minmax", backend=backend)
+    with pytest.raises(ValueError, match="no items"):
+        normalize_scores(np.ones((2, 0)), "minmax", backend=backend)
     with pytest.raises(ValueError, match="exclude has shape"):
-        normalize_scores(np.ones((1, 2)), "minmax", sp.csr_matrix((2, 2)))
+        normalize_scores(np.ones((1, 2)), "minmax", sp.csr_matrix((2, 2)), backend=backend)
+    with pytest.raises(Exception, match="backend"):
+        normalize_scores(np.ones((1, 2)), "minmax", backend="torch")
+
+
+def _messy_exclusions(n_rows, n_items, rng):
+    """Random exclusions in a non-canonical CSR: unsorted, repeated, explicit zeros, full rows."""
+    rows, cols, vals = [], [], []
+    for r in range(n_rows):
+        c = rng.choice(n_items, size=rng.integers(0, n_items // 4), replace=False)
+        c = np.concatenate([c, c[: c.size // 3]])                 # repeated pairs
+        rows += [r] * c.size
+        cols += list(c)
+        vals += list(rng.choice([0.0, 1.0, 2.0], size=c.size, p=[0.2, 0.6, 0.2]))
+    for r in (1, n_rows - 1):                                     # every item excluded
+        rows += [r] * n_items
+        cols += list(range(n_items))
+        vals += [1.0] * n_items
+    E = sp.csr_matrix((vals, (rows, cols)), shape=(n_rows, n_items))
+    E.has_canonical_format = False                                # keep the mess as given
+    perm = rng.permutation(E.indptr[-1])                          # unsort inside each row
+    order = np.lexsort((perm, np.repeat(np.arange(n_rows), np.diff(E.indptr))))
+    E.indices, E.data = E.indices[order], E.data[order]
+    return E
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("method", ["minmax", "zscore", "rank"])
+def test_numba_kernels_agree_with_the_numpy_reference(method, dtype):
+    rng = np.random.default_rng(7)
+    n_rows, n_items = 40, 257
+    S = rng.standard_normal((n_rows, n_items)).astype(dtype)
+    S[2] = 3.0                                                    # constant row
+    S[3] = np.round(S[3], 1)                                      # many ties
+    S[4, 10:] = S[4, 0]                                           # constant over most items
+    E = _messy_exclusions(n_rows, n_items, rng)
+    before = E.copy()
+    for exclude in (E, None):
+        ref = normalize_scores(S, method, exclude, backend="numpy")
+        got = normalize_scores(S, method, exclude, backend="numba")
+        if method == "zscore":  # sums in another order: equal to rounding, scaled by 1 / std
+            np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
+        else:                                 # the same operations on the same values
+            np.testing.assert_array_equal(got, ref)
+    for name in ("indptr", "indices", "data"):                    # the caller's matrix is intact
+        np.testing.assert_array_equal(getattr(E, name), getattr(before, name))
+
+
+@pytest.mark.parametrize("method", ["minmax", "zscore", "rank"])
+def test_add_normalized_blends_in_place_and_leaves_out_alone_on_error(method):
+    rng = np.random.default_rng(3)
+    S = rng.standard_normal((6, 50))
+    E = sp.csr_matrix(rng.random((6, 50)) < 0.2)
+    for backend in BACKENDS:
+        out = np.full(S.shape, 0.25)
+        add_normalized(out, S, 0.75, method, E, backend)
+        expected = 0.25 + 0.75 * normalize_scores(S, method, E, backend="numpy")
+        np.testing.assert_allclose(out, expected, rtol=0, atol=1e-14)
+        bad = S.copy()
+        bad[4, 7] = np.inf
+        kept = out.copy()
+        with pytest.raises(ValueError, match=r"entry \(4, 7\) is inf"):
+            add_normalized(out, bad, 0.5, method, E, backend)
+        np.testing.assert_array_equal(out, kept)
+        with pytest.raises(ValueError, match="out must be"):
+            add_normalized(out[:, :10], S, 0.5, method, E, backend)
+
+
+def test_hybrid_scores_do_not_depend_on_the_backend_or_thread_count():
+    import numba
+
+    rng = np.random.default_rng(5)
+    n_users, n_items = 30, 80
+    R = rng.random((n_users, n_items)) < 0.15
+    u, i = np.nonzero(R)
+    train = Interactions(u, i, n_users=n_users, n_items=n_items)
+    good = FixedScores(rng.standard_normal((n_users, n_items)))
+    bad = FixedScores(rng.standard_normal((n_users, n_items)))
+    users = np.arange(n_users)
+    for method in ("minmax", "zscore", "rank"):
+        model = Hybrid([good, bad], weights=[0.3, 0.7], normalization=method).fit(train)
+        E = model.R_[users]
+        expected = (0.3 * normalize_scores(good.S, method, E, backend="numpy")
+                    + 0.7 * normalize_scores(bad.S, method, E, backend="numpy"))
+        runs = []
+        for threads in (1, numba.config.NUMBA_NUM_THREADS):
+            numba.set_num_threads(threads)
+            try:
+                runs.append(model.score(users))
+            finally:
+                numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        np.testing.assert_array_equal(runs[0], runs[1])
+        np.testing.assert_allclose(runs[0], expected, rtol=0, atol=1e-13)
 
 
 # ---------------------------------------------------------------- the grid

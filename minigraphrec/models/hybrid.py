@@ -37,9 +37,10 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
+from ..errors import check_backend
 from .base import Recommender, check_interactions
 
-__all__ = ["Hybrid", "normalize_scores", "simplex_grid"]
+__all__ = ["Hybrid", "add_normalized", "normalize_scores", "simplex_grid"]
 
 NORMALIZATIONS = ("minmax", "zscore", "rank")
 TUNING_METRICS = ("recall", "ndcg")
@@ -47,7 +48,7 @@ TUNING_METRICS = ("recall", "ndcg")
 MAX_GRID = 20000
 
 
-def normalize_scores(S, method="minmax", exclude=None):
+def normalize_scores(S, method="minmax", exclude=None, backend="numba"):
     r"""Normalise each row of a score matrix over its candidate items.
 
     Parameters
@@ -59,25 +60,72 @@ def normalize_scores(S, method="minmax", exclude=None):
         Nonzeros mark non-candidates (a user's training items): they are left
         out of each row's statistics but transformed like the others. A row
         whose items are all excluded uses all of them.
+    backend : {"numba", "numpy"}
+        ``"numpy"`` is the readable reference below (a dense boolean mask of
+        the candidates); ``"numba"`` (:mod:`minigraphrec.kernels.normalize`)
+        walks each row's sorted exclusions instead and allocates nothing of
+        the block's size but the result. Min-max and ranks agree bit for
+        bit, z-scores to rounding (the mean and variance are summed in
+        another order).
 
     Returns
     -------
     Z : ndarray float64 (n_rows, n_items)
     """
+    S, E = _check_scores(S, method, exclude, backend)
+    if backend == "numpy":
+        return _normalize_numpy(S, method, E)
+    return _add_normalized_numba(np.zeros(S.shape), S, 1.0, method, E)
+
+
+def add_normalized(out, S, weight, method="minmax", exclude=None, backend="numba"):
+    r"""``out += weight * normalize_scores(S, method, exclude)``, in place: one term of the blend.
+
+    With ``backend="numba"`` the term is added as it is computed (no
+    temporary of the block's size); ``out`` (float64, C-contiguous, the
+    shape of ``S``) is left untouched when ``S`` is rejected (a non-finite
+    score, a wrong shape).
+    """
+    S, E = _check_scores(S, method, exclude, backend)
+    if not (isinstance(out, np.ndarray) and out.dtype == np.float64 and out.shape == S.shape
+            and out.flags.c_contiguous):
+        raise ValueError(f"out must be a C-contiguous float64 array of shape {S.shape}")
+    if backend == "numpy":
+        out += weight * _normalize_numpy(S, method, E)
+        return out
+    return _add_normalized_numba(out, S, float(weight), method, E)
+
+
+def _check_scores(S, method, exclude, backend):
+    """Validated ``S`` (float32/64 array, 2-d, at least one item) and ``exclude`` (CSR or None)."""
     if method not in NORMALIZATIONS:
         raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {method!r}")
-    S = np.array(S, dtype=np.float64)                                     # (n, n_items) copy
+    check_backend(backend)
+    S = np.asarray(S)
+    if S.dtype not in (np.float32, np.float64):
+        S = S.astype(np.float64)
     if S.ndim != 2:
         raise ValueError(f"scores must be 2-d (n_rows, n_items), got shape {S.shape}")
+    if S.shape[1] == 0:
+        raise ValueError("scores have no items (shape (n_rows, 0)): nothing to normalise")
+    E = None
+    if exclude is not None:
+        E = sp.csr_matrix(exclude)
+        if E.shape != S.shape:
+            raise ValueError(f"exclude has shape {E.shape}, expected {S.shape}")
+    return S, E
+
+
+def _normalize_numpy(S, method, E):
+    """The reference: a dense boolean candidate mask and NumPy reductions."""
+    S = np.array(S, dtype=np.float64)                                     # (n, n_items) copy
     if not np.all(np.isfinite(S)):
         r, c = np.argwhere(~np.isfinite(S))[0]
         raise ValueError(f"scores must be finite to be normalised; entry ({r}, {c}) is "
                          f"{S[r, c]}")
     C = np.ones(S.shape, dtype=bool)                                      # candidates
-    if exclude is not None:
-        E = sp.csr_matrix(exclude)
-        if E.shape != S.shape:
-            raise ValueError(f"exclude has shape {E.shape}, expected {S.shape}")
+    if E is not None:
+        E = E.copy()
         E.eliminate_zeros()
         rows = np.repeat(np.arange(S.shape[0]), np.diff(E.indptr))
         C[rows, E.indices] = False
@@ -104,6 +152,31 @@ def normalize_scores(S, method="minmax", exclude=None):
     Z = (S - shift[:, None]) * inv[:, None]                               # (n, n_items)
     Z[scale <= 0] = 0.0                                                   # constant rows
     return Z
+
+
+def _add_normalized_numba(out, S, weight, method, E):
+    """``out += weight * N(S)`` by :mod:`minigraphrec.kernels.normalize` (input checked)."""
+    from ..kernels import normalize as normalize_kernels     # numba compiles on first use
+
+    n_rows = S.shape[0]
+    if E is None:
+        indptr, indices = np.zeros(n_rows + 1, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    else:                                 # the kernels walk sorted, distinct, nonzero indices
+        E = E.copy()
+        E.eliminate_zeros()
+        E.sum_duplicates()                # also sorts the indices
+        indptr, indices = E.indptr, E.indices
+    S = np.ascontiguousarray(S)
+    code = normalize_kernels.ZSCORE if method == "zscore" else normalize_kernels.MINMAX
+    shift, inv, bad = normalize_kernels.row_affine(S, indptr, indices, code)
+    if np.any(bad >= 0):
+        r = int(np.flatnonzero(bad >= 0)[0])
+        c = int(bad[r])
+        raise ValueError(f"scores must be finite to be normalised; entry ({r}, {c}) is "
+                         f"{S[r, c]}")
+    if method == "rank":
+        return normalize_kernels.add_rank(S, indptr, indices, weight, out)
+    return normalize_kernels.add_affine(S, shift, inv, weight, out)
 
 
 def simplex_grid(n_models, step):
@@ -359,7 +432,7 @@ class Hybrid(Recommender):
         for w, m in zip(self.weights_, self.models_):
             if w > 0:
                 s_m = np.asarray(m.score_history(items), dtype=np.float64)[None, :]
-                S += w * normalize_scores(s_m, self.normalization, exclude=E)
+                add_normalized(S, s_m, w, self.normalization, exclude=E)
         return S[0]
 
     def _update_components(self, update):
@@ -427,5 +500,5 @@ class Hybrid(Recommender):
         S = np.zeros((users.shape[0], self.n_items_))                     # (b, n_items)
         for w, m in zip(self.weights_, self.models_):
             if w > 0:
-                S += w * normalize_scores(m.score(users), self.normalization, exclude=E_b)
+                add_normalized(S, m.score(users), w, self.normalization, exclude=E_b)
         return S
