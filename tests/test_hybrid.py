@@ -5,7 +5,7 @@ import scipy.sparse as sp
 
 from minigraphrec import Interactions
 from minigraphrec.models import Hybrid, ItemKNN, Popularity, Recommender
-from minigraphrec.models.hybrid import add_normalized, normalize_scores, simplex_grid
+from minigraphrec.models.hybrid import add_normalized, grid_top_k, normalize_scores, simplex_grid
 
 
 class FixedScores(Recommender):
@@ -323,3 +323,65 @@ def test_validation_errors():
         Hybrid(models).fit(train, validation=train)              # every item already seen
     with pytest.raises(RuntimeError, match="not fitted"):
         Hybrid(models).score([0])
+
+
+# ------------------------------------------------------- tuning's ranking
+@pytest.mark.parametrize("k", [1, 7, 300])                        # 300 > n_items: padded
+def test_grid_top_k_kernel_equals_the_numpy_reference(k):
+    rng = np.random.default_rng(11)
+    n_rows, n_items = 25, 120
+    Z = np.round(rng.standard_normal((3, n_rows, n_items)), 1)     # coarse values: many ties
+    Z[1, 4] = 0.0                                                  # a flat row in one model
+    grid = simplex_grid(3, 0.25)                                   # 15 points, zeros included
+    E = _messy_exclusions(n_rows, n_items, rng)
+    for exclude in (E, None):
+        ref = grid_top_k(Z, grid, k, exclude, backend="numpy")
+        got = grid_top_k(Z, grid, k, exclude, backend="numba")
+        assert got.shape == (grid.shape[0], n_rows, k)
+        np.testing.assert_array_equal(got, ref)
+    full = grid_top_k(Z, grid, k, E)
+    assert np.all(full[:, [1, n_rows - 1]] == -1)                  # every item excluded
+
+
+def test_grid_top_k_rejects_bad_input():
+    Z = np.zeros((2, 3, 4))
+    with pytest.raises(ValueError, match=r"grid must be \(n_points, 2\)"):
+        grid_top_k(Z, np.ones((3, 3)) / 3, 2)
+    with pytest.raises(ValueError, match="positive weight in every row"):
+        grid_top_k(Z, np.array([[0.5, 0.5], [0.0, 0.0]]), 2)
+    with pytest.raises(ValueError, match="non-negative"):
+        grid_top_k(Z, np.array([[1.5, -0.5]]), 2)
+    bad = Z.copy()
+    bad[1, 2, 3] = np.nan
+    with pytest.raises(ValueError, match=r"Z\[1, 2, 3\] is nan"):
+        grid_top_k(bad, np.array([[0.5, 0.5]]), 2)
+    with pytest.raises(ValueError, match="Z must be"):
+        grid_top_k(np.zeros((3, 4)), np.array([[1.0]]), 2)
+
+
+@pytest.mark.parametrize("method", ["minmax", "zscore", "rank"])
+def test_tuning_scores_equal_the_reference_blend_and_rank(method):
+    from minigraphrec.metrics import recall_at_k
+    from minigraphrec.rank import top_k
+
+    rng = np.random.default_rng(2)
+    n_users, n_items = 60, 90
+    R = rng.random((n_users, n_items)) < 0.12
+    V = (rng.random((n_users, n_items)) < 0.05) & ~R
+    train = Interactions(*np.nonzero(R), n_users=n_users, n_items=n_items)
+    validation = Interactions(*np.nonzero(V), n_users=n_users, n_items=n_items)
+    parts = [FixedScores(np.round(rng.standard_normal((n_users, n_items)), 1))
+             for _ in range(3)]
+    model = Hybrid(parts, weights="tune", normalization=method, k=10, step=0.25)
+    model.score_batch_size = 16                                    # several blocks, one short
+    model.fit(train, validation=validation)
+    E = sp.csr_matrix(R.astype(float))
+    users = np.flatnonzero(V.any(axis=1))
+    Z = [normalize_scores(p.S[users], method, E[users], backend="numpy") for p in parts]
+    T = sp.csr_matrix(V[users].astype(float))
+    expected = []
+    for w in model.grid_:
+        S = sum(w_m * Z_m for w_m, Z_m in zip(w, Z) if w_m > 0)
+        L, _ = top_k(S, 10, exclude=E[users], backend="numpy")
+        expected.append(recall_at_k(L, T, 10).mean())
+    np.testing.assert_allclose(model.grid_scores_, expected, rtol=1e-12)

@@ -1,10 +1,13 @@
 r"""numba kernels for :class:`~minigraphrec.models.hybrid.Hybrid`: per-user score
-normalisation, blended into a running sum.
+normalisation, blended into a running sum, and the ranking of every blend its
+weight tuning tries.
 
-Raw arrays only, no validation. The wrapper
-:func:`minigraphrec.models.hybrid.normalize_scores` checks the input and
-holds the NumPy reference (boolean candidate mask, ``np.where`` reductions,
-a sort per row for ranks) that these kernels are tested against.
+Raw arrays only, no validation. The wrappers
+:func:`minigraphrec.models.hybrid.normalize_scores` (and ``add_normalized``)
+and :func:`minigraphrec.models.hybrid.grid_top_k` check the input and hold
+the NumPy references (a boolean candidate mask, ``np.where`` reductions, a
+sort per row for ranks; one blend and one :func:`~minigraphrec.rank.top_k`
+per weight vector) that these kernels are tested against.
 
 Each row ``r`` of the score block ``S`` (float32 or float64, read as
 float64) has its *candidates*: the columns not listed in row ``r`` of the
@@ -25,7 +28,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["MINMAX", "ZSCORE", "row_affine", "add_affine", "add_rank"]
+from .topk import _best_k   # the ranking's own top-k: same order, same exclusions
+
+__all__ = ["MINMAX", "ZSCORE", "row_affine", "add_affine", "add_rank", "grid_top_k"]
 
 MINMAX = 0
 ZSCORE = 1
@@ -145,3 +150,41 @@ def add_rank(S, ex_indptr, ex_indices, weight, out):
             upto = np.searchsorted(c, s, side="right")
             out[r, j] += weight * ((below + 0.5 * (upto - below)) / n_c)
     return out
+
+
+@njit(parallel=True, cache=True)
+def grid_top_k(Z, grid, ex_indptr, ex_indices, k_heap, items_out):
+    r"""For every weight vector ``w = grid[g]``: the top items of ``Σ_m w_m Z[m]``, per row.
+
+    Hybrid's weight tuning ranks the same normalised scores once per grid
+    point. Here each row's blend is formed in a row buffer (terms with
+    ``w_m > 0`` only, summed in model order from 0, as the reference's
+    ``sum(w_m * Z_m ...)`` does) and ranked at once, so the ``M`` rows of
+    ``Z`` stay in cache across the grid and no block-sized blend is written.
+
+    Parameters
+    ----------
+    Z : float64 (M, n_rows, n_items), finite
+    grid : float64 (G, M)
+    ex_indptr, ex_indices : int64 CSR rows of excluded items, sorted (as
+        for :func:`~minigraphrec.kernels.topk.top_k_rows`)
+    k_heap : int, ``1 <= k_heap <= min(n_items, items_out.shape[2])``
+    items_out : int64 (G, n_rows, k), written in full: best first, then -1.
+    """
+    n_models, n_rows, n_items = Z.shape
+    for r in prange(n_rows):
+        blend = np.empty(n_items)                          # (n_items,) this row's blend
+        for g in range(grid.shape[0]):
+            blend[:] = 0.0
+            for m in range(n_models):
+                w = grid[g, m]
+                if w > 0:
+                    for j in range(n_items):
+                        blend[j] += w * Z[m, r, j]
+            _, heap_i, n_found, _ = _best_k(blend, k_heap, ex_indices, ex_indptr[r],
+                                            ex_indptr[r + 1], 1.0, 0.0)
+            for t in range(n_found):
+                items_out[g, r, t] = heap_i[t]
+            for t in range(n_found, items_out.shape[2]):
+                items_out[g, r, t] = -1
+    return items_out

@@ -40,7 +40,7 @@ import scipy.sparse as sp
 from ..errors import check_backend
 from .base import Recommender, check_interactions
 
-__all__ = ["Hybrid", "add_normalized", "normalize_scores", "simplex_grid"]
+__all__ = ["Hybrid", "add_normalized", "grid_top_k", "normalize_scores", "simplex_grid"]
 
 NORMALIZATIONS = ("minmax", "zscore", "rank")
 TUNING_METRICS = ("recall", "ndcg")
@@ -94,6 +94,73 @@ def add_normalized(out, S, weight, method="minmax", exclude=None, backend="numba
         out += weight * _normalize_numpy(S, method, E)
         return out
     return _add_normalized_numba(out, S, float(weight), method, E)
+
+
+def grid_top_k(Z, grid, k, exclude=None, backend="numba"):
+    r"""The ``k`` best items of the blend ``Σ_m grid[g, m] Z[m]`` for every weight vector ``g``.
+
+    What tuning the weights needs: the same normalised scores ranked once
+    per grid point.
+
+    Parameters
+    ----------
+    Z : array-like (M, n_rows, n_items), finite: each model's normalised scores
+    grid : array-like (G, M), non-negative, each row with a positive weight
+    k : int >= 1
+    exclude : scipy sparse (n_rows, n_items), optional; nonzeros are never ranked
+    backend : {"numba", "numpy"}
+        ``"numpy"``: for each grid point, ``S = sum(w_m * Z_m for w_m > 0)``
+        then :func:`~minigraphrec.rank.top_k`, the reference.
+        ``"numba"``: :func:`minigraphrec.kernels.normalize.grid_top_k`, the
+        same sums ranked row by row with the ranking's own kernel, so the
+        items are identical.
+
+    Returns
+    -------
+    items : int64 (G, n_rows, k), best first; -1 where a row has fewer than
+        ``k`` candidates.
+    """
+    from ..rank import _check_positive_int
+
+    check_backend(backend)
+    k = _check_positive_int(k)
+    Z = np.ascontiguousarray(Z, dtype=np.float64)
+    grid = np.ascontiguousarray(grid, dtype=np.float64)
+    if Z.ndim != 3 or Z.shape[2] == 0:
+        raise ValueError(f"Z must be (n_models, n_rows, n_items) with n_items >= 1, got "
+                         f"shape {Z.shape}")
+    if grid.ndim != 2 or grid.shape[1] != Z.shape[0]:
+        raise ValueError(f"grid must be (n_points, {Z.shape[0]}) for {Z.shape[0]} models, got "
+                         f"shape {grid.shape}")
+    if not (np.all(np.isfinite(grid)) and np.all(grid >= 0) and np.all(grid.max(axis=1) > 0)):
+        raise ValueError("grid weights must be finite and non-negative, with a positive "
+                         "weight in every row")
+    if not np.all(np.isfinite(Z)):
+        m, r, c = np.argwhere(~np.isfinite(Z))[0]
+        raise ValueError(f"Z must be finite; Z[{m}, {r}, {c}] is {Z[m, r, c]}")
+    return _grid_top_k_core(Z, grid, k, exclude, backend)
+
+
+def _grid_top_k_core(Z, grid, k, exclude, backend):
+    """:func:`grid_top_k` on checked input (Hybrid's tuning: ``Z`` made finite by normalisation)."""
+    from ..rank import canonical_csr, csr_arrays, top_k
+
+    n_rows, n_items = Z.shape[1:]
+    if backend == "numpy":
+        out = np.empty((grid.shape[0], n_rows, k), dtype=np.int64)
+        for g, w in enumerate(grid):
+            S = sum(w_m * Z_m for w_m, Z_m in zip(w, Z) if w_m > 0)      # (n_rows, n_items)
+            out[g], _ = top_k(S, k, exclude=exclude, backend="numpy")
+        return out
+    from ..kernels import normalize as normalize_kernels
+
+    if exclude is None:
+        ex_indptr = np.zeros(n_rows + 1, dtype=np.int64)
+        ex_indices = np.zeros(0, dtype=np.int64)
+    else:
+        ex_indptr, ex_indices = csr_arrays(canonical_csr(exclude, (n_rows, n_items), "exclude"))
+    out = np.empty((grid.shape[0], n_rows, k), dtype=np.int64)
+    return normalize_kernels.grid_top_k(Z, grid, ex_indptr, ex_indices, min(k, n_items), out)
 
 
 def _check_scores(S, method, exclude, backend):
@@ -375,7 +442,6 @@ class Hybrid(Recommender):
     def _tune(self, models, E, validation):
         r"""Grid search of the weights on ``validation``, training items ``E`` excluded."""
         from ..metrics import ndcg_at_k, recall_at_k
-        from ..rank import top_k
 
         metric_at_k = recall_at_k if self.metric == "recall" else ndcg_at_k
         T = sp.csr_matrix(validation.to_csr())                            # (n_users, n_items)
@@ -390,13 +456,16 @@ class Hybrid(Recommender):
             raise ValueError(f"the weight grid has {grid.shape[0]} points for {len(models)} "
                              f"models at step {self.step}; use a coarser step")
         total = np.zeros(grid.shape[0])
+        Z = None
         for start in range(0, users.size, self.score_batch_size):
             batch = users[start:start + self.score_batch_size]
             E_b, T_b = E[batch], T[batch]
-            Z = self._normalized_parts(models, batch, E_b)                # M x (b, n_items)
-            for g, w in enumerate(grid):
-                S = sum(w_m * Z_m for w_m, Z_m in zip(w, Z) if w_m > 0)   # (b, n_items)
-                L, _ = top_k(S, self.k, exclude=E_b)                      # (b, k)
+            if Z is None or Z.shape[1] != batch.size:           # kept from block to block
+                Z = np.empty((len(models), batch.size, E.shape[1]))  # (M, b, n_items)
+            for m, model in enumerate(models):
+                Z[m] = 0.0
+                add_normalized(Z[m], model.score(batch), 1.0, self.normalization, exclude=E_b)
+            for g, L in enumerate(_grid_top_k_core(Z, grid, self.k, E_b, "numba")):  # (b, k)
                 total[g] += metric_at_k(L, T_b, self.k).sum()
         self.grid_ = grid
         self.grid_scores_ = total / users.size
@@ -404,11 +473,6 @@ class Hybrid(Recommender):
         ties = np.flatnonzero(self.grid_scores_ >= best - 1e-12)
         spread = np.linalg.norm(grid[ties] - 1.0 / len(models), axis=1)
         self.weights_ = grid[ties[np.argmin(spread)]].copy()
-
-    def _normalized_parts(self, models, users, E_b):
-        """The normalised score matrix of each model for ``users``."""
-        return [normalize_scores(m.score(users), self.normalization, exclude=E_b)
-                for m in models]
 
     # ------------------------------------------------------------ scoring
     # ------------------------------------------------------ open problems
