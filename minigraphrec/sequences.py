@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, check_backend
 
 logger = logging.getLogger(__name__)
 
@@ -256,28 +256,53 @@ def leave_last_out(sequences):
     return train, test_prefixes, test_targets
 
 
-def next_item_ranks(scores, targets, exclude=None):
+def next_item_ranks(scores, targets, exclude=None, backend="numba"):
     r"""0-based rank of each target in its row of ``scores``, with the project's tie rule.
 
     ``rank_b = #{i : S_bi > S_b,t} + #{i < t : S_bi = S_b,t}`` over the candidate items
     (equal scores break toward the smaller item id, as in :func:`minigraphrec.rank.top_k`).
     ``exclude`` (a boolean mask (B, n_items), or None) removes items from the candidates; a
-    target that is itself excluded gets rank ``n_items`` (never a hit).
+    target that is itself excluded gets rank ``n_items`` (never a hit). ``backend="numpy"``
+    is the reference below (boolean comparisons of the whole block); ``"numba"``
+    (:mod:`minigraphrec.kernels.target_rank`) counts in one pass per row, with the same
+    integers.
     """
-    S = np.asarray(scores, dtype=np.float64)
+    check_backend(backend)
+    S = np.asarray(scores)
+    if S.dtype not in (np.float32, np.float64):
+        S = S.astype(np.float64)
     t = np.asarray(targets, dtype=np.int64)
     if S.ndim != 2 or t.shape != (S.shape[0],):
         raise DataError(f"scores must be (B, n_items) and targets (B,); got {S.shape}, {t.shape}")
-    if np.isnan(S).any():
+    bad = (t < 0) | (t >= S.shape[1])
+    if bad.any():
+        b = int(np.flatnonzero(bad)[0])
+        raise DataError(f"targets[{b}] = {int(t[b])} is out of range 0..{S.shape[1] - 1}")
+    if exclude is not None:
+        exclude = np.asarray(exclude)
+        if exclude.dtype != np.bool_ or exclude.shape != S.shape:
+            raise DataError(f"exclude must be a boolean mask of shape {S.shape}, got "
+                            f"{exclude.dtype} {exclude.shape}")
+    if backend == "numpy":
+        S = S.astype(np.float64, copy=False)
+        if np.isnan(S).any():
+            raise DataError("scores hold NaN; a NaN has no place in a ranking")
+        rows = np.arange(S.shape[0])
+        s_t = S[rows, t][:, None]                                    # (B, 1)
+        ahead = (S > s_t) | ((S == s_t) & (np.arange(S.shape[1]) < t[:, None]))
+        if exclude is not None:
+            ahead &= ~exclude
+        ranks = ahead.sum(axis=1)
+        if exclude is not None:
+            ranks[exclude[rows, t]] = S.shape[1]
+        return ranks
+    from .kernels.target_rank import target_ranks
+
+    ranks = np.empty(S.shape[0], dtype=np.int64)
+    mask = exclude if exclude is not None else np.zeros((1, 1), dtype=np.bool_)
+    if target_ranks(np.ascontiguousarray(S), t, np.ascontiguousarray(mask),
+                    exclude is not None, ranks) >= 0:
         raise DataError("scores hold NaN; a NaN has no place in a ranking")
-    rows = np.arange(S.shape[0])
-    s_t = S[rows, t][:, None]                                    # (B, 1)
-    ahead = (S > s_t) | ((S == s_t) & (np.arange(S.shape[1]) < t[:, None]))
-    if exclude is not None:
-        ahead &= ~exclude
-    ranks = ahead.sum(axis=1)
-    if exclude is not None:
-        ranks[exclude[rows, t]] = S.shape[1]
     return ranks
 
 

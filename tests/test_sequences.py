@@ -55,14 +55,59 @@ def test_subset_and_bad_input():
         Sequences([0, 3], [1, 2], n_items=5)
 
 
-def test_ranks_follow_the_tie_rule():
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_ranks_follow_the_tie_rule(backend):
     S = np.array([[0.5, 0.9, 0.5, 0.1],
                   [1.0, 1.0, 1.0, 1.0]])
     # row 0, target 2: item 1 is higher and item 0 ties with a smaller id -> rank 2
     # row 1, target 3: three equal scores with smaller ids ahead -> rank 3
-    assert list(next_item_ranks(S, [2, 3])) == [2, 3]
+    assert list(next_item_ranks(S, [2, 3], backend=backend)) == [2, 3]
     exclude = np.array([[False, True, False, False], [False, False, False, True]])
-    assert list(next_item_ranks(S, [2, 3], exclude)) == [1, 4]
+    assert list(next_item_ranks(S, [2, 3], exclude, backend=backend)) == [1, 4]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_rank_kernel_equals_the_numpy_reference(dtype):
+    import numba
+
+    rng = np.random.default_rng(4)
+    S = np.round(rng.standard_normal((300, 257)), 1).astype(dtype)   # many ties
+    S[5] = 0.0                                                        # a constant row
+    S[6, :] = -np.inf                                                 # infinities tie too
+    S[7, 3] = np.inf
+    t = rng.integers(0, 257, 300)
+    t[7] = 3
+    exclude = rng.random(S.shape) < 0.2
+    for mask in (None, exclude):
+        ref = next_item_ranks(S, t, mask, backend="numpy")
+        runs = []
+        for threads in (1, numba.config.NUMBA_NUM_THREADS):
+            numba.set_num_threads(threads)
+            try:
+                runs.append(next_item_ranks(S, t, mask, backend="numba"))
+            finally:
+                numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        np.testing.assert_array_equal(runs[0], ref)
+        np.testing.assert_array_equal(runs[1], ref)
+    assert next_item_ranks(S, t, exclude)[exclude[np.arange(300), t]].tolist() == \
+        [257] * int(exclude[np.arange(300), t].sum())                 # excluded targets
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_ranks_refuse_bad_input(backend):
+    S = np.zeros((2, 4))
+    with pytest.raises(DataError, match="NaN"):
+        bad = S.copy()
+        bad[1, 3] = np.nan                                            # not at the target
+        next_item_ranks(bad, [0, 0], backend=backend)
+    with pytest.raises(DataError, match=r"targets\[1\] = 4 is out of range 0..3"):
+        next_item_ranks(S, [0, 4], backend=backend)
+    with pytest.raises(DataError, match=r"targets\[0\] = -1"):
+        next_item_ranks(S, [-1, 0], backend=backend)
+    with pytest.raises(DataError, match="boolean mask of shape"):
+        next_item_ranks(S, [0, 0], np.zeros((2, 3), dtype=bool), backend=backend)
+    with pytest.raises(DataError, match=r"scores must be \(B, n_items\)"):
+        next_item_ranks(S, [0, 0, 0], backend=backend)
 
 
 class _Fixed:

@@ -124,11 +124,14 @@ class MarkovChain(SessionRecommender):
         last = sessions.items[sessions.indptr[1:] - 1]                # (b,)
         p_pop = self.popularity_ / self.popularity_.sum()             # (n_items,)
         D = self._out[last] + float(self.smoothing) * self.n_items_   # (b,)
-        S = (self.transitions_[last].toarray() + float(self.smoothing))   # (b, n_items)
+        S = self.transitions_[last].toarray()                         # (b, n_items) C_ij
+        if self.smoothing:
+            S += float(self.smoothing)
         seen = self._out[last] > 0                                    # (b,)
-        S[seen] /= D[seen, None]
+        D = np.where(seen, D, 1.0)[:, None]                           # (b, 1); unseen: overwritten
+        S /= D                                                        # in place, row by row
         if self.popularity_tiebreak:
-            S[seen] += p_pop[None, :] / (2.0 * D[seen, None])
+            S += p_pop[None, :] / (2.0 * D)
         S[~seen] = p_pop[None, :]                                     # back-off
         return S
 

@@ -99,6 +99,8 @@ class SessionRecommender(Recommender):
     def score_sessions(self, sessions):
         r"""Scores of every item after each session: (len(sessions), n_items), float64."""
         sessions = self._check_sessions(sessions)
+        if len(sessions) <= self.score_batch_size:   # one block: the model's own (new) array
+            return np.ascontiguousarray(self._score_sessions(sessions), dtype=np.float64)
         out = np.empty((len(sessions), self.n_items_), dtype=np.float64)
         for start in range(0, len(sessions), self.score_batch_size):
             idx = np.arange(start, min(start + self.score_batch_size, len(sessions)))

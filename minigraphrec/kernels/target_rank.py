@@ -1,0 +1,59 @@
+r"""numba kernel for next-item evaluation: the rank of one target item per score row.
+
+Raw arrays only, no validation: the wrapper
+:func:`minigraphrec.sequences.next_item_ranks` checks the input and holds the
+NumPy reference (boolean ``(B, n_items)`` comparisons summed per row) that
+this kernel is tested against.
+
+The rank is a count, so no sort and no top-k: one pass over the row,
+``rank = #{i : s_i > s_t} + #{i < t : s_i = s_t}`` over the candidate items
+(the tie rule of :func:`minigraphrec.rank.top_k`). Every row is handled by
+one thread (``prange``) and the counts are integers, so the result is exact
+and the same for any number of threads.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["target_ranks"]
+
+
+@njit(parallel=True, cache=True)
+def target_ranks(S, targets, exclude, has_exclude, ranks):
+    r"""``ranks[b]``: the 0-based rank of item ``targets[b]`` in row ``b`` of ``S``.
+
+    Parameters
+    ----------
+    S : float32 or float64 (B, n_items)
+    targets : int64 (B,), each in ``0 .. n_items-1``
+    exclude : bool (B, n_items) when ``has_exclude``, else any bool 2-d array
+        (not read): excluded items are not candidates, and an excluded
+        target gets rank ``n_items``.
+    ranks : int64 (B,), overwritten
+
+    Returns
+    -------
+    nan_row : int64, the first row holding a NaN (its rank is meaningless), or -1.
+    """
+    n_rows, n_items = S.shape
+    has_nan = np.zeros(n_rows, dtype=np.bool_)
+    for b in prange(n_rows):
+        t = targets[b]
+        s_t = S[b, t]
+        count = 0
+        nan = s_t != s_t
+        for i in range(n_items):
+            s = S[b, i]
+            if s != s:
+                nan = True
+            elif has_exclude and exclude[b, i]:
+                continue
+            elif s > s_t or (s == s_t and i < t):
+                count += 1
+        has_nan[b] = nan
+        ranks[b] = n_items if has_exclude and exclude[b, t] else count
+    for b in range(n_rows):
+        if has_nan[b]:
+            return b
+    return -1
