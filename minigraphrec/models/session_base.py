@@ -24,7 +24,9 @@ __all__ = ["SessionRecommender"]
 class SessionRecommender(Recommender):
     """Fitting on sessions, ``score_sessions``, ``score(users)`` and ad-hoc sessions.
 
-    Subclasses implement ``_fit_model(sequences)`` and ``_score_sessions(sessions)``.
+    Subclasses implement ``_fit_model(sequences)`` and ``_score_sessions(sessions)``; the
+    latter returns a new (b, n_items) array, never a view of the model's state, because
+    ``score_sessions`` hands a single block to its caller as it is.
     ``score(users)`` scores each user's last training sequence (in the order of ``train``;
     the latest one for sequences from :func:`~minigraphrec.sequences.user_sequences` or
     :func:`~minigraphrec.sequences.sessions_by_gap`) as the session.
