@@ -16,6 +16,14 @@ three cliffs of issue 10, each as a ratio measured in the same run:
   for every evaluated user), its fit split into normalisation and SVD, and its
   fit time / the same two products (target: near 1).
 
+The session baselines (SessionPopularity, MarkovChain, SessionItemKNN) on a
+session catalogue of about 50,000 items (``synthetic_sessions``, 60,000
+sessions, split by time, every test prefix predicting its next item): fit
+time, ``evaluate_next_item`` time (HR@20, MRR@20, full ranking, repeats
+allowed) and, as its floor, the time of ``score_sessions`` alone over the same
+prefixes in the same blocks, with their ratio (``catalogue_sessions.md``;
+``--skip-sessions`` leaves it out).
+
 Each model runs in a subprocess of its own (``--worker``): its peak resident
 memory (``ru_maxrss``) is its own, and a crash is recorded instead of ending
 the benchmark (``--smoke`` runs them in-process on a tiny catalogue). Evaluation: 80/20 random split per user, Recall@20 and
@@ -46,6 +54,9 @@ from minigraphrec.linalg import spd_inverse  # noqa: E402
 
 #: synthetic catalogue per size: n_users, n_items, n_communities
 SIZES = {"smoke": (150, 120, 3), "full": (50000, 50000, 100)}
+#: synthetic session catalogue per size: n_sessions, n_items, n_communities
+SESSION_SIZES = {"smoke": (300, 80, 4), "full": (60000, 50000, 200)}
+SESSION_MODELS = ("SessionPopularity", "MarkovChain", "SessionItemKNN")
 #: EASE factorisation comparison size (dense n x n) per size
 EASE_N = {"smoke": 100, "full": 4000}
 MODELS = ("Popularity", "ItemKNN", "UserKNN", "ContentBased", "EASE", "GFCF", "Hybrid")
@@ -121,10 +132,54 @@ def measure(model_name, spec):
     return row
 
 
+def load_sessions(spec):
+    """(name, train, prefixes, targets) from ``sessions:N_SESSIONS:N_ITEMS:N_COMM``."""
+    from minigraphrec.sequences import prefix_examples, split_sessions_by_time
+    n_sessions, n_items, n_comm = (int(x) for x in spec.split(":")[1:])
+    sessions = mgr.datasets.synthetic_sessions(n_sessions=n_sessions, n_items=n_items,
+                                               n_communities=n_comm, random_state=0)
+    train, test, _ = split_sessions_by_time(sessions, test_fraction=0.2)
+    prefixes, targets = prefix_examples(test)
+    return f"sessions {n_sessions}x{n_items}", train, prefixes, targets
+
+
+def measure_sessions(model_name, spec):
+    """Fit a session baseline, evaluate next items, and time its scores alone: a row."""
+    from minigraphrec.models import sequential
+    from minigraphrec.sequences import evaluate_next_item
+    name, train, prefixes, targets = load_sessions(spec)
+    base_mb = _peak_rss_mb()
+    row = {"catalogue": name, "model": model_name, "n_items": train.n_items,
+           "n_train_events": int(train.items.shape[0]), "n_prefixes": len(prefixes)}
+    model = getattr(sequential, model_name)()
+    t0 = time.perf_counter()
+    model.fit(train)
+    row["fit_s"] = time.perf_counter() - t0
+    block = 1024                                               # evaluate_next_item's default
+
+    def scores_only():
+        for start in range(0, len(prefixes), block):
+            model.score_sessions(prefixes.subset(np.arange(start, min(start + block,
+                                                                      len(prefixes)))))
+
+    def evaluate():
+        return evaluate_next_item(model, prefixes, targets, k=K, batch_size=block)
+
+    evaluate()                                                 # compile / cache load, untimed
+    timed = interleaved_times({"scores": scores_only, "evaluate": evaluate}, 2)
+    result = evaluate()
+    row.update({"evaluate_s": timed["evaluate"][0], "scores_s": timed["scores"][0],
+                "evaluate_over_scores": timed["evaluate"][0] / timed["scores"][0],
+                f"hit@{K}": result[f"hit@{K}"], f"mrr@{K}": result[f"mrr@{K}"],
+                "status": "ok", "peak_rss_mb": _peak_rss_mb(),
+                "extra_rss_mb": _peak_rss_mb() - base_mb})
+    return row
+
+
 def run_worker(model_name, spec, timeout, in_process=False):
     """:func:`measure` in a subprocess (own peak memory, crash-proof), or here."""
     if in_process:
-        return measure(model_name, spec)
+        return (measure_sessions if spec.startswith("sessions:") else measure)(model_name, spec)
     cmd = [sys.executable, __file__, "--worker", model_name, "--spec", spec]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
@@ -218,12 +273,15 @@ def main():
     parser.add_argument("--skip-synthetic", action="store_true",
                         help="with --data: only the data folder (results named after it)")
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--skip-sessions", action="store_true",
+                        help="leave out the session baselines on a session catalogue")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per model run")
     parser.add_argument("--worker", help=CLI_HIDDEN)
     parser.add_argument("--spec", help=CLI_HIDDEN)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(measure(args.worker, args.spec)))
+        run = measure_sessions if args.spec.startswith("sessions:") else measure
+        print(json.dumps(run(args.worker, args.spec)))
         return
     if args.smoke:
         args.repeat = 2
@@ -251,6 +309,14 @@ def main():
         for cls in (mgr.ItemKNN, mgr.UserKNN):
             ratios.append({"catalogue": name, **knn_ratio(cls, train, max(args.repeat // 2, 2))})
     ratios.append(ease_ratio(EASE_N[size], max(args.repeat // 2, 2)))
+    session_rows = []
+    if not (args.skip_synthetic or args.skip_sessions):
+        spec = "sessions:{}:{}:{}".format(*SESSION_SIZES[size])
+        for name in SESSION_MODELS:
+            row = run_worker(name, spec, args.timeout, in_process=args.smoke)
+            row.setdefault("catalogue", spec)
+            print(json.dumps(row), flush=True)
+            session_rows.append(row)
     for r in ratios:
         print(json.dumps(r), flush=True)
     columns = ["catalogue", "model", "status", "fit_s", "evaluate_s", f"recall@{K}",
@@ -264,6 +330,16 @@ def main():
     write_results("catalogue_ratios" + suffix, ratios,
                   ["catalogue", "measure", "reference_s", "candidate_s", "ratio", "target",
                    "note"], args.out)
+    if session_rows:
+        write_results("catalogue_sessions" + suffix, session_rows,
+                      ["catalogue", "model", "status", "n_items", "n_prefixes", "fit_s",
+                       "scores_s", "evaluate_s", "evaluate_over_scores", f"hit@{K}",
+                       f"mrr@{K}", "peak_rss_mb", "extra_rss_mb"], args.out,
+                      notes=("Session baselines, each in its own process. scores_s: "
+                             "score_sessions alone over every test prefix in blocks of "
+                             "1024, the floor of evaluate_next_item (same blocks; ranks, "
+                             "HR and MRR on top); both the median of 2 interleaved runs "
+                             "after one untimed evaluation."))
 
 if __name__ == "__main__":
     main()
