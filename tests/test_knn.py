@@ -254,3 +254,48 @@ def test_save_and_load_round_trip(cls, tmp_path, checkerboard):
     again = load(tmp_path / "knn.npz")
     users = np.arange(train.n_users)
     np.testing.assert_array_equal(again.score(users), model.score(users))
+
+
+# ------------------------------------------------- the fused similarity kernel
+def _messy_documents(rng, n=70, m=40):
+    """A float CSR with popular columns, empty rows, ties, duplicates and unsorted indices."""
+    rows, cols = [], []
+    for a in range(n):
+        if a % 17 == 5:
+            continue                                              # an empty row
+        size = rng.integers(1, 12)
+        c = np.minimum(rng.zipf(1.6, size) - 1, m - 1)            # popular low columns
+        rows += [a] * size
+        cols += list(c)
+    vals = rng.choice([1.0, 1.0, 2.0, 0.5], size=len(rows))       # ties, and duplicates summed
+    X = sp.csr_matrix((vals, (rows, cols)), shape=(n, m))
+    X.has_canonical_format = False
+    perm = rng.permutation(X.indptr[-1])                          # unsort inside each row
+    order = np.lexsort((perm, np.repeat(np.arange(n), np.diff(X.indptr))))
+    X.indices, X.data = X.indices[order], X.data[order]
+    return X
+
+
+@pytest.mark.parametrize("similarity,shrink", [("cosine", 0.0), ("cosine", 2.5), ("dot", 0.0)])
+@pytest.mark.parametrize("k", [1, 4, None])
+def test_fused_similarity_kernel_gives_the_references_bits(similarity, shrink, k):
+    import numba
+
+    from minigraphrec.models.knn import _similarity_rows
+
+    rng = np.random.default_rng(8)
+    for X in (_messy_documents(rng), bm25_weight(_messy_documents(rng), 1.2, 0.75)):
+        ref = topk_similarity(X, k, similarity, shrink, backend="numpy")
+        for threads in (1, numba.config.NUMBA_NUM_THREADS):
+            numba.set_num_threads(threads)
+            try:
+                got = topk_similarity(X, k, similarity, shrink, backend="numba")
+            finally:
+                numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+            for name in ("indptr", "indices", "data"):
+                np.testing.assert_array_equal(getattr(got, name), getattr(ref, name))
+        Xf = sp.csr_matrix(X, dtype=np.float64)
+        some = np.array([3, 5, 0, 41, 69])                        # a subset, out of order
+        for backend in ("numba", "numpy"):
+            part = _similarity_rows(Xf, some, k, similarity, shrink, None, backend)
+            np.testing.assert_array_equal(part.toarray(), ref[some].toarray())

@@ -300,7 +300,12 @@ def topk_similarity(X, k_neighbors=100, similarity="cosine", shrink=0.0, block_s
         :data:`_BLOCK_PRODUCTS` multiply-adds (a few hundred MB at most).
         The result does not depend on it.
     backend : {"numba", "numpy"}
-        Of :func:`csr_top_k`.
+        ``"numpy"``: the reference, blocks of the SciPy product ``X_blk Xᵀ``,
+        scaled, then :func:`csr_top_k`. ``"numba"``: one fused kernel
+        (:mod:`minigraphrec.kernels.knn_similarity`) that accumulates each
+        row's dot products in a dense buffer, in SciPy's order, and keeps
+        the best ``k_neighbors`` as it goes; the same bits, and much faster
+        when ``X Xᵀ`` is nearly dense (popular items shared by most users).
 
     Returns
     -------
@@ -337,6 +342,9 @@ def _similarity_rows(X, rows, k_neighbors, similarity, shrink, block_size, backe
     XT = X.T.tocsr()                                                      # (m, n)
     if similarity == "cosine":
         norms = _row_norms(X)                                             # (n,)
+    if backend == "numba":
+        return _similarity_rows_numba(X, XT, rows, k, similarity, shrink,
+                                      norms if similarity == "cosine" else np.zeros(n))
     Xs = X if np.array_equal(rows, np.arange(n)) else X[rows]            # (len(rows), m)
     parts = []
     for start, stop in _row_blocks(Xs, XT, block_size):
@@ -351,6 +359,59 @@ def _similarity_rows(X, rows, k_neighbors, similarity, shrink, block_size, backe
     if not parts:
         return sp.csr_matrix((rows.shape[0], n), dtype=np.float64)
     S = sp.vstack(parts, format="csr")
+    S.sort_indices()
+    return S
+
+
+#: rows per call of the fused kernel are chosen so that its (rows, k) outputs stay below
+#: this many entries (16 bytes each)
+_FUSED_SLOTS = 2**23
+
+
+def _similarity_rows_numba(X, XT, rows, k, similarity, shrink, norms):
+    r""":func:`_similarity_rows` by one fused kernel (:mod:`minigraphrec.kernels.knn_similarity`).
+
+    The same bits as the blocked SciPy products followed by :func:`csr_top_k`
+    (the ``backend="numpy"`` path, the reference): each dot product is summed
+    in SciPy's order, scaled by the same expression and ranked by the same
+    order; but no row's products are ever stored as a sparse matrix.
+    """
+    from numba import get_num_threads
+
+    from ..kernels.knn_similarity import similarity_top_k
+
+    n = X.shape[0]
+    k = min(k, n)
+    x_indptr, x_indices = X.indptr.astype(np.int64), X.indices.astype(np.int64)
+    xt_indptr, xt_indices = XT.indptr.astype(np.int64), XT.indices.astype(np.int64)
+    df = np.diff(xt_indptr)                                               # (m,) column counts
+    work = np.add.reduceat(np.append(df[x_indices], 0), x_indptr[:-1])  # (n,) products per row
+    work[np.diff(x_indptr) == 0] = 0
+    work = work[rows] + 1                                                 # + the row's own cost
+    chunk = max(1, _FUSED_SLOTS // max(k, 1))
+    n_blocks = 4 * get_num_threads()
+    parts = []
+    for start in range(0, rows.shape[0], chunk):
+        part = rows[start:start + chunk]
+        cum = np.cumsum(work[start:start + chunk])                        # (len(part),)
+        cuts = np.searchsorted(cum, cum[-1] * np.arange(1, n_blocks) / n_blocks)
+        bounds = np.concatenate([[0], cuts, [part.shape[0]]]).astype(np.int64)
+        counts = np.empty(part.shape[0], dtype=np.int64)
+        cols = np.empty((part.shape[0], k), dtype=np.int64)
+        vals = np.empty((part.shape[0], k))
+        similarity_top_k(x_indptr, x_indices, X.data, xt_indptr, xt_indices, XT.data, part,
+                         norms, similarity == "cosine", float(shrink), k, bounds, counts,
+                         cols, vals)
+        keep = np.arange(k)[None, :] < counts[:, None]                    # (len(part), k)
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        idx_dtype = np.int32 if max(int(indptr[-1]), n) < 2**31 else np.int64
+        T = sp.csr_matrix((vals[keep], cols[keep].astype(idx_dtype), indptr.astype(idx_dtype)),
+                          shape=(part.shape[0], n))
+        T.has_sorted_indices = True
+        parts.append(T)
+    if not parts:
+        return sp.csr_matrix((rows.shape[0], n), dtype=np.float64)
+    S = parts[0] if len(parts) == 1 else sp.vstack(parts, format="csr")
     S.sort_indices()
     return S
 
@@ -542,7 +603,8 @@ class ItemKNN(_NeighbourhoodCF):
         of bounded work (see :func:`topk_similarity`). The model does not
         depend on it.
     backend : {"numba", "numpy"}, default "numba"
-        Top-k selection of :func:`csr_top_k` (same model either way).
+        How :func:`topk_similarity` computes the neighbours (same model
+        either way).
 
     Attributes
     ----------
