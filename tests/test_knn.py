@@ -276,10 +276,15 @@ def _messy_documents(rng, n=70, m=40):
     return X
 
 
+@pytest.mark.parametrize("fused_from", [0, np.inf])          # always / never the fused kernel
 @pytest.mark.parametrize("similarity,shrink", [("cosine", 0.0), ("cosine", 2.5), ("dot", 0.0)])
 @pytest.mark.parametrize("k", [1, 4, None])
-def test_fused_similarity_kernel_gives_the_references_bits(similarity, shrink, k):
+def test_fused_similarity_kernel_gives_the_references_bits(similarity, shrink, k, fused_from,
+                                                           monkeypatch):
     import numba
+
+    from minigraphrec.models import knn
+    monkeypatch.setattr(knn, "_FUSED_FROM", fused_from)
 
     from minigraphrec.models.knn import _similarity_rows
 
@@ -299,3 +304,15 @@ def test_fused_similarity_kernel_gives_the_references_bits(similarity, shrink, k
         for backend in ("numba", "numpy"):
             part = _similarity_rows(Xf, some, k, similarity, shrink, None, backend)
             np.testing.assert_array_equal(part.toarray(), ref[some].toarray())
+
+
+def test_products_counts_the_multiply_adds():
+    from minigraphrec.models.knn import _products
+
+    X = _messy_documents(np.random.default_rng(1))
+    X = sp.csr_matrix(X, dtype=np.float64)
+    X.sum_duplicates()
+    B = (X != 0).astype(np.float64)                               # stored entries, as counted
+    rows = np.array([4, 0, 9, 5])
+    per_row = np.asarray((B @ np.asarray(B.sum(axis=0)).T)).ravel()   # Σ_t∈x_a nnz(col t)
+    assert _products(X, X.T.tocsr(), rows) == int(per_row[rows].sum())

@@ -342,7 +342,7 @@ def _similarity_rows(X, rows, k_neighbors, similarity, shrink, block_size, backe
     XT = X.T.tocsr()                                                      # (m, n)
     if similarity == "cosine":
         norms = _row_norms(X)                                             # (n,)
-    if backend == "numba":
+    if backend == "numba" and _products(X, XT, rows) >= _FUSED_FROM * rows.shape[0] * min(k, n):
         return _similarity_rows_numba(X, XT, rows, k, similarity, shrink,
                                       norms if similarity == "cosine" else np.zeros(n))
     Xs = X if np.array_equal(rows, np.arange(n)) else X[rows]            # (len(rows), m)
@@ -361,6 +361,22 @@ def _similarity_rows(X, rows, k_neighbors, similarity, shrink, block_size, backe
     S = sp.vstack(parts, format="csr")
     S.sort_indices()
     return S
+
+
+#: the fused kernel is used when the multiply-adds of ``X_rows Xᵀ`` reach this many per
+#: output slot (row × neighbour); below, on very sparse products, the SciPy product and
+#: :func:`csr_top_k` cost less than its (rows, k) buffers (both give the same bits)
+_FUSED_FROM = 1
+
+
+def _products(X, XT, rows):
+    """Multiply-adds of ``X[rows] Xᵀ``: ``Σ_a Σ_{t ∈ x_a} nnz(xᵀ_t)``."""
+    df = np.diff(XT.indptr)                                               # (m,) column counts
+    lengths = np.diff(X.indptr)[rows]                                     # (r,)
+    starts = X.indptr[rows]
+    flat = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) \
+        + np.arange(int(lengths.sum()))                                   # entries of X[rows]
+    return int(df[X.indices[flat]].sum())
 
 
 #: rows per call of the fused kernel are chosen so that its (rows, k) outputs stay below
