@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .topk import _better, _sift_down, _sift_up   # the same bounded heap, worst at the root
+from .topk import _heap_offer   # the same bounded heap, worst at the root
 
 __all__ = ["row_keep_counts", "row_top_k"]
 
@@ -58,16 +58,7 @@ def row_top_k(indptr, indices, data, k, out_indptr, out_indices, out_data):
             v = data[p]
             if not v > 0:
                 continue
-            c = indices[p]
-            if size < size_max:
-                heap_v[size] = v
-                heap_c[size] = c
-                _sift_up(heap_v, heap_c, size)
-                size += 1
-            elif _better(v, c, heap_v[0], heap_c[0]):
-                heap_v[0] = v
-                heap_c[0] = c
-                _sift_down(heap_v, heap_c, size, 0)
+            size = _heap_offer(heap_v, heap_c, size, size_max, v, indices[p])
         order = np.argsort(heap_c)                        # distinct columns: any sort is exact
         base = out_indptr[r]
         for q in range(size):

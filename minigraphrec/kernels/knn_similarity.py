@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .topk import _better, _sift_down, _sift_up   # the same bounded heap, worst at the root
+from .topk import _heap_offer   # the same bounded heap, worst at the root
 
 __all__ = ["similarity_top_k"]
 
@@ -82,15 +82,7 @@ def similarity_top_k(x_indptr, x_indices, x_data, xt_indptr, xt_indices, xt_data
                     v = v / denom if denom > 0 else 0.0
                 if not v > 0:
                     continue
-                if size < k:
-                    heap_v[size] = v
-                    heap_c[size] = b
-                    _sift_up(heap_v, heap_c, size)
-                    size += 1
-                elif _better(v, b, heap_v[0], heap_c[0]):
-                    heap_v[0] = v
-                    heap_c[0] = b
-                    _sift_down(heap_v, heap_c, size, 0)
+                size = _heap_offer(heap_v, heap_c, size, k, v, b)
             order = np.argsort(heap_c[:size])               # distinct columns: any sort is exact
             for j in range(size):
                 cols[q, j] = heap_c[order[j]]

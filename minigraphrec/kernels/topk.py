@@ -65,6 +65,26 @@ def _sift_up(heap_s, heap_i, pos):
 _CHUNK = 64
 
 
+@njit(cache=True, inline="always")
+def _heap_offer(heap_s, heap_i, size, size_max, s, i):
+    """Offer item ``i`` (score ``s``) to a heap of at most ``size_max``: the heap's new size.
+
+    While the heap has room the item goes in; then it replaces the root (the
+    worst kept item) only if it is better. Inlined into its callers' hot
+    loops (as a call it made the kNN kernels 1.6x slower on Gowalla).
+    """
+    if size < size_max:
+        heap_s[size] = s
+        heap_i[size] = i
+        _sift_up(heap_s, heap_i, size)
+        return size + 1
+    if _better(s, i, heap_s[0], heap_i[0]):
+        heap_s[0] = s
+        heap_i[0] = i
+        _sift_down(heap_s, heap_i, size, 0)
+    return size
+
+
 @njit(fastmath={"reassoc"}, cache=True)
 def _n_not_below(row, start, stop, x, one, zero):
     """``#{j in [start, stop): not row[j] <= x}`` (above ``x``, or NaN) as a float (exact).
