@@ -165,9 +165,8 @@ def measure_sessions(model_name, spec):
     def evaluate():
         return evaluate_next_item(model, prefixes, targets, k=K, batch_size=block)
 
-    evaluate()                                                 # compile / cache load, untimed
+    result = evaluate()                         # untimed (compile / cache load); the metrics
     timed = interleaved_times({"scores": scores_only, "evaluate": evaluate}, 2)
-    result = evaluate()
     row.update({"evaluate_s": timed["evaluate"][0], "scores_s": timed["scores"][0],
                 "evaluate_over_scores": timed["evaluate"][0] / timed["scores"][0],
                 f"hit@{K}": result[f"hit@{K}"], f"mrr@{K}": result[f"mrr@{K}"],
@@ -176,10 +175,15 @@ def measure_sessions(model_name, spec):
     return row
 
 
+def _measurer(spec):
+    """The function that measures one model on ``spec``: sessions or interactions."""
+    return measure_sessions if spec.startswith("sessions:") else measure
+
+
 def run_worker(model_name, spec, timeout, in_process=False):
     """:func:`measure` in a subprocess (own peak memory, crash-proof), or here."""
     if in_process:
-        return (measure_sessions if spec.startswith("sessions:") else measure)(model_name, spec)
+        return _measurer(spec)(model_name, spec)
     cmd = [sys.executable, __file__, "--worker", model_name, "--spec", spec]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
@@ -280,8 +284,7 @@ def main():
     parser.add_argument("--spec", help=CLI_HIDDEN)
     args = parser.parse_args()
     if args.worker:
-        run = measure_sessions if args.spec.startswith("sessions:") else measure
-        print(json.dumps(run(args.worker, args.spec)))
+        print(json.dumps(_measurer(args.spec)(args.worker, args.spec)))
         return
     if args.smoke:
         args.repeat = 2

@@ -285,8 +285,10 @@ def next_item_ranks(scores, targets, exclude=None, backend="numba"):
                             f"{exclude.dtype} {exclude.shape}")
     if backend == "numpy":
         S = S.astype(np.float64, copy=False)
-        if np.isnan(S).any():
-            raise DataError("scores hold NaN; a NaN has no place in a ranking")
+        nan_rows = np.flatnonzero(np.isnan(S).any(axis=1))
+        if nan_rows.size:
+            raise DataError(f"scores hold NaN (row {int(nan_rows[0])}); a NaN has no place "
+                            f"in a ranking")
         rows = np.arange(S.shape[0])
         s_t = S[rows, t][:, None]                                    # (B, 1)
         ahead = (S > s_t) | ((S == s_t) & (np.arange(S.shape[1]) < t[:, None]))
@@ -300,9 +302,10 @@ def next_item_ranks(scores, targets, exclude=None, backend="numba"):
 
     ranks = np.empty(S.shape[0], dtype=np.int64)
     mask = exclude if exclude is not None else np.zeros((1, 1), dtype=np.bool_)
-    if target_ranks(np.ascontiguousarray(S), t, np.ascontiguousarray(mask),
-                    exclude is not None, ranks) >= 0:
-        raise DataError("scores hold NaN; a NaN has no place in a ranking")
+    nan_row = target_ranks(np.ascontiguousarray(S), t, np.ascontiguousarray(mask),
+                           exclude is not None, ranks)
+    if nan_row >= 0:
+        raise DataError(f"scores hold NaN (row {nan_row}); a NaN has no place in a ranking")
     return ranks
 
 

@@ -96,7 +96,7 @@ def test_rank_kernel_equals_the_numpy_reference(dtype):
 @pytest.mark.parametrize("backend", ["numba", "numpy"])
 def test_ranks_refuse_bad_input(backend):
     S = np.zeros((2, 4))
-    with pytest.raises(DataError, match="NaN"):
+    with pytest.raises(DataError, match=r"NaN \(row 1\)"):
         bad = S.copy()
         bad[1, 3] = np.nan                                            # not at the target
         next_item_ranks(bad, [0, 0], backend=backend)

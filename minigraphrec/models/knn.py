@@ -255,10 +255,7 @@ def _row_blocks(X, XT, block_size):
     n = X.shape[0]
     if block_size is not None:
         return [(s, min(s + block_size, n)) for s in range(0, n, block_size)]
-    df = np.diff(XT.indptr)                                               # (m,) column counts
-    rows = np.repeat(np.arange(n), np.diff(X.indptr))                     # (nnz,)
-    work = np.bincount(rows, weights=df[X.indices], minlength=n)          # (n,)
-    cum = np.cumsum(work)                                                 # (n,)
+    cum = np.cumsum(_row_products(X, XT))                                 # (n,)
     blocks, start = [], 0
     while start < n:
         base = cum[start - 1] if start else 0
@@ -298,7 +295,7 @@ def topk_similarity(X, k_neighbors=100, similarity="cosine", shrink=0.0, block_s
     block_size : int, optional
         Rows per block of the product. Default: blocks of at most
         :data:`_BLOCK_PRODUCTS` multiply-adds (a few hundred MB at most).
-        The result does not depend on it.
+        The result does not depend on it; the fused kernel (below) needs no blocks.
     backend : {"numba", "numpy"}
         ``"numpy"``: the reference, blocks of the SciPy product ``X_blk Xᵀ``,
         scaled, then :func:`csr_top_k`. ``"numba"``: one fused kernel
@@ -342,9 +339,11 @@ def _similarity_rows(X, rows, k_neighbors, similarity, shrink, block_size, backe
     XT = X.T.tocsr()                                                      # (m, n)
     if similarity == "cosine":
         norms = _row_norms(X)                                             # (n,)
-    if backend == "numba" and _products(X, XT, rows) >= _FUSED_FROM * rows.shape[0] * min(k, n):
-        return _similarity_rows_numba(X, XT, rows, k, similarity, shrink,
-                                      norms if similarity == "cosine" else np.zeros(n))
+    if backend == "numba":
+        work = _row_products(X, XT)[rows]                                 # (len(rows),)
+        if work.sum() >= _FUSED_FROM * rows.shape[0] * min(k, n):
+            return _similarity_rows_numba(X, XT, rows, work, k, similarity, shrink,
+                                          norms if similarity == "cosine" else np.zeros(n))
     Xs = X if np.array_equal(rows, np.arange(n)) else X[rows]            # (len(rows), m)
     parts = []
     for start, stop in _row_blocks(Xs, XT, block_size):
@@ -369,14 +368,14 @@ def _similarity_rows(X, rows, k_neighbors, similarity, shrink, block_size, backe
 _FUSED_FROM = 1
 
 
-def _products(X, XT, rows):
-    """Multiply-adds of ``X[rows] Xᵀ``: ``Σ_a Σ_{t ∈ x_a} nnz(xᵀ_t)``."""
+def _row_products(X, XT):
+    r"""Multiply-adds of each row of ``X Xᵀ``: ``Σ_{t ∈ x_a} nnz(xᵀ_t)``, float64 (n,).
+
+    Also a bound on the row's nonzeros, which is how :func:`_row_blocks` uses it.
+    """
     df = np.diff(XT.indptr)                                               # (m,) column counts
-    lengths = np.diff(X.indptr)[rows]                                     # (r,)
-    starts = X.indptr[rows]
-    flat = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) \
-        + np.arange(int(lengths.sum()))                                   # entries of X[rows]
-    return int(df[X.indices[flat]].sum())
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))            # (nnz,)
+    return np.bincount(rows, weights=df[X.indices], minlength=X.shape[0])
 
 
 #: rows per call of the fused kernel are chosen so that its (rows, k) outputs stay below
@@ -384,13 +383,15 @@ def _products(X, XT, rows):
 _FUSED_SLOTS = 2**23
 
 
-def _similarity_rows_numba(X, XT, rows, k, similarity, shrink, norms):
+def _similarity_rows_numba(X, XT, rows, work, k, similarity, shrink, norms):
     r""":func:`_similarity_rows` by one fused kernel (:mod:`minigraphrec.kernels.knn_similarity`).
 
     The same bits as the blocked SciPy products followed by :func:`csr_top_k`
     (the ``backend="numpy"`` path, the reference): each dot product is summed
     in SciPy's order, scaled by the same expression and ranked by the same
-    order; but no row's products are ever stored as a sparse matrix.
+    order; but no row's products are ever stored as a sparse matrix. ``work``
+    (float (len(rows),)) is each row's multiply-adds (:func:`_row_products`),
+    to split the rows into blocks of equal work.
     """
     from numba import get_num_threads
 
@@ -400,10 +401,7 @@ def _similarity_rows_numba(X, XT, rows, k, similarity, shrink, norms):
     k = min(k, n)
     x_indptr, x_indices = X.indptr.astype(np.int64), X.indices.astype(np.int64)
     xt_indptr, xt_indices = XT.indptr.astype(np.int64), XT.indices.astype(np.int64)
-    df = np.diff(xt_indptr)                                               # (m,) column counts
-    work = np.add.reduceat(np.append(df[x_indices], 0), x_indptr[:-1])  # (n,) products per row
-    work[np.diff(x_indptr) == 0] = 0
-    work = work[rows] + 1                                                 # + the row's own cost
+    work = work + 1                                                       # + the row's own cost
     chunk = max(1, _FUSED_SLOTS // max(k, 1))
     n_blocks = 4 * get_num_threads()
     parts = []
