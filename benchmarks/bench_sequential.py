@@ -159,7 +159,6 @@ def gradient_check(name, train, args):
 
 def speed_epoch(name, train, args, threads):
     """One training epoch of ours and of torch (both layouts), interleaved batch by batch."""
-    import numpy as np
     import minigraphrec as mgr
     from minigraphrec.optim import Adam
     from minigraphrec.sequences import prefix_examples

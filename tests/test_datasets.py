@@ -291,7 +291,7 @@ def test_triples_error_line_numbers_in_late_chunks(tmp_path, monkeypatch, chunk)
     with pytest.raises(DataError, match=r"bad.csv, line 1501: rating 'nan' is not finite"):
         ds.load_triples(tmp_path / "bad.csv")
     test = write(tmp_path / "test.csv", "\n".join(lines[:1800] + ["nobody,i:1,1,1"]))
-    with pytest.raises(DataError, match=rf"test.csv, line 1801: user 'nobody' is unknown"):
+    with pytest.raises(DataError, match=r"test.csv, line 1801: user 'nobody' is unknown"):
         ds.load_triples(tmp_path / "t.csv", test_path=test)
 
 

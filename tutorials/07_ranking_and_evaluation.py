@@ -44,7 +44,6 @@ ml100k_folder = os.environ.get("MINIGRAPHREC_ML100K")   # optional real data
 
 # %%
 import numpy as np
-import scipy.sparse as sp
 from scipy.stats import binom
 
 import minigraphrec as mgr
@@ -131,7 +130,7 @@ print(f"correlation of log(1 + popularity) and item vector length: {norm_popular
 
 # top-`top` unseen items per user for each kind (seen items excluded)
 lists = {kind: mgr.rank.top_k(S, top, exclude=R)[0] for kind, S in scores.items()}  # (n_users, top)
-print(f"user 0's top 5: " + "; ".join(f"{k} {lists[k][u, :5]}" for k in lists))
+print("user 0's top 5: " + "; ".join(f"{k} {lists[k][u, :5]}" for k in lists))
 
 
 def overlap(a, b):

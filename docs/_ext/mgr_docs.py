@@ -20,7 +20,6 @@ import re
 import shutil
 from pathlib import Path
 
-from docutils import nodes
 from docutils.utils import new_document
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective

@@ -72,7 +72,7 @@ from .sessions import load_sessions
 from .triples import load_triples
 
 __all__ = [
-    "load_lightgcn", "load_triples", "load_recbole", "load_movielens_100k",
+    "load_lightgcn", "load_triples", "load_recbole", "load_movielens_100k", "ML100K_GENRES",
     "fetch_movielens_100k", "synthetic", "SyntheticTruth", "article_toy", "example",
     "ML100K_URL", "ML100K_SHA256",
     "load_sessions", "synthetic_sessions", "SyntheticSessionsTruth",
