@@ -177,7 +177,7 @@ def l2_backward(cache, dloss=1.0):
 
 
 # ------------------------------------------------- softmax cross-entropy
-def softmax_cross_entropy_forward(logits, targets):
+def softmax_cross_entropy_forward(logits, targets, *, overwrite=False):
     r"""Mean cross-entropy of ``softmax(logits)`` against one target class per row.
 
     ``L = (1/B) Σ_b [log Σ_i exp(z_bi) - z_b,t_b]``, the log-sum-exp taken after subtracting
@@ -188,6 +188,10 @@ def softmax_cross_entropy_forward(logits, targets):
     ----------
     logits : ndarray (B, n_classes), floating
     targets : int array (B,), each in ``0..n_classes-1``
+    overwrite : bool, default False
+        Write the shifted logits and then their exponentials over ``logits`` (a writable
+        array) instead of two new ``(B, n_classes)`` arrays: for a training step whose
+        logits are scratch. The same bits.
 
     Returns
     -------
@@ -208,18 +212,26 @@ def softmax_cross_entropy_forward(logits, targets):
         b = int(np.flatnonzero(bad)[0])
         raise DataError(f"targets[{b}] = {int(t[b])} is out of range 0..{z.shape[1] - 1}")
     rows = np.arange(z.shape[0])
-    shifted = z - z.max(axis=1, keepdims=True)                   # (B, n), max 0 per row
-    expz = np.exp(shifted)
+    if overwrite and not (isinstance(logits, np.ndarray) and logits.flags.writeable):
+        raise DataError("overwrite=True needs logits as a writable ndarray")
+    out = z if overwrite else None
+    shifted = np.subtract(z, z.max(axis=1, keepdims=True), out=out)   # (B, n), max 0 per row
+    picked = shifted[rows, t]                                    # (B,), before exp
+    expz = np.exp(shifted, out=out)
     sum_exp = expz.sum(axis=1)                                   # (B,), in [1, n]
-    loss = float(np.mean(np.log(sum_exp) - shifted[rows, t]))
+    loss = float(np.mean(np.log(sum_exp) - picked))
     return loss, (expz, sum_exp, t)
 
 
-def softmax_cross_entropy_backward(cache, dloss=1.0):
-    r"""``dz_b = dloss · (softmax(z_b) - onehot(t_b)) / B``; returns dz (B, n_classes)."""
+def softmax_cross_entropy_backward(cache, dloss=1.0, *, overwrite=False):
+    r"""``dz_b = dloss · (softmax(z_b) - onehot(t_b)) / B``; returns dz (B, n_classes).
+
+    ``overwrite=True`` writes dz over the cached exponentials (the cache is then used up:
+    one backward pass per forward); the same bits.
+    """
     expz, sum_exp, t = cache
     B = expz.shape[0]
-    dz = expz / sum_exp[:, None]                                 # (B, n) softmax
+    dz = np.divide(expz, sum_exp[:, None], out=expz if overwrite else None)   # (B, n) softmax
     dz[np.arange(B), t] -= 1
     dz *= expz.dtype.type(dloss / B)
     return dz

@@ -180,3 +180,26 @@ def test_float32_inputs_give_float_loss_and_float32_grads():
 def test_losses_reject_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_cross_entropy_in_place_gives_the_same_bits(dtype):
+    """overwrite=True (SR-GNN's training step) writes over the logits, then over the cached
+    exponentials, and changes no bit of the loss or the gradient."""
+    rng = np.random.default_rng(4)
+    z = (rng.standard_normal((6, 11)) * 30).astype(dtype)
+    z[2, 3] = 1000.0                                              # the max-shift matters
+    t = rng.integers(0, 11, 6)
+    loss, cache = losses.softmax_cross_entropy_forward(z, t)
+    dz = losses.softmax_cross_entropy_backward(cache, dloss=0.7)
+    scratch = z.copy()
+    loss_in, cache_in = losses.softmax_cross_entropy_forward(scratch, t, overwrite=True)
+    assert cache_in[0] is scratch                                 # exponentials in place
+    dz_in = losses.softmax_cross_entropy_backward(cache_in, dloss=0.7, overwrite=True)
+    assert dz_in is scratch and dz_in.dtype == dtype
+    assert loss_in == loss
+    np.testing.assert_array_equal(dz_in, dz)
+    frozen = z.copy()
+    frozen.flags.writeable = False
+    with pytest.raises(DataError, match="writable"):
+        losses.softmax_cross_entropy_forward(frozen, t, overwrite=True)

@@ -607,6 +607,44 @@ def test_halves_products_equal_numpy_and_ignore_the_thread_count(dtype, monkeypa
         np.testing.assert_array_equal(one[1], dense.halves_xt_dot(A, D))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_short_wide_products_in_halves_same_bits_on_both_backends_and_any_thread_count(dtype):
+    """min_rows=2 (SR-GNN's output layer: a batch of rows against the whole catalogue): the
+    numba kernel and the NumPy reference make the same two BLAS calls, so the same bits,
+    with one numba thread or two; ``out`` and ``work`` are used in place."""
+    from minigraphrec.ops import dense
+    rng = np.random.default_rng(3)
+    for m in (1, 2, 7, 100):
+        S = rng.standard_normal((m, 13)).astype(dtype)            # session vectors
+        E = rng.standard_normal((3001, 13)).astype(dtype)         # item embeddings
+        Z = rng.standard_normal((m, 3001)).astype(dtype)          # logit gradients
+        results = []
+        for backend, threads in (("numpy", None), ("numba", 1), ("numba", None)):
+            old = numba.get_num_threads()
+            try:
+                if threads:
+                    numba.set_num_threads(threads)
+                out = np.full((m, 3001), np.nan, dtype)
+                logits = dense.halves_matmul(S, E.T, out, min_rows=2, backend=backend)
+                assert logits is out
+                dS = dense.halves_matmul(Z, E, min_rows=2, backend=backend)
+                dE, work = np.full(E.shape, np.nan, dtype), np.full(E.shape, np.nan, dtype)
+                got = dense.halves_xt_dot(Z, S, min_rows=2, backend=backend, out=dE, work=work)
+                assert got is dE
+            finally:
+                numba.set_num_threads(old)
+            results.append((logits, dS, dE))
+        for other in results[1:]:
+            for a, b in zip(results[0], other):
+                np.testing.assert_array_equal(a, b)
+        tol = dict(rtol=1e-4, atol=1e-3) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-11)
+        np.testing.assert_allclose(results[0][0], S @ E.T, **tol)
+        np.testing.assert_allclose(results[0][1], Z @ E, **tol)
+        np.testing.assert_allclose(results[0][2], Z.T @ S, **tol)
+    with pytest.raises(DataError, match="backend"):
+        dense.halves_matmul(S, E.T, backend="cuda")
+
+
 @pytest.mark.parametrize("cls, full_cls, kw", [LOCAL_CASES[0], LOCAL_CASES[4], LOCAL_CASES[5]],
                          ids=["GCN", "NGCF", "NGCF-dropout"])
 def test_batch_local_with_products_in_halves_equal_the_full_graph(cls, full_cls, kw, monkeypatch):

@@ -79,6 +79,75 @@ def test_index_add_and_sigmoid_against_references():
     assert _sigmoid(x.astype(np.float32)).dtype == np.float32
 
 
+def test_index_add_into_an_array_adds_each_rows_sum_once():
+    """With ``out``: every named row gets its terms' sum (summed in order from zero, as
+    without ``out``) added once; the other rows keep their bits."""
+    rng = np.random.default_rng(1)
+    for dtype in (np.float32, np.float64):
+        index = rng.integers(0, 50, 300)
+        index[:5] = 49                                            # a repeated row
+        V = rng.standard_normal((300, 4)).astype(dtype)
+        base = (rng.standard_normal((60, 4)) * 100).astype(dtype)
+        base[55] = -0.0
+        sums = np.zeros((60, 4), dtype=dtype)
+        np.add.at(sums, index, V)                                 # in the order of k
+        named = np.unique(index)
+        expected = base.copy()
+        expected[named] += sums[named]
+        out = base.copy()
+        assert index_add(index, 60, V, out=out) is out
+        np.testing.assert_array_equal(out, expected)
+        silent = np.setdiff1d(np.arange(60), named)
+        assert np.array_equal(np.signbit(out[silent]), np.signbit(base[silent]))
+        np.testing.assert_array_equal(index_add(index, 60, V), sums)   # the same sums alone
+    assert index_add(np.zeros(0, dtype=np.int64), 3, np.zeros((0, 2))).shape == (3, 2)
+
+
+def _catalogue_sessions(n_items=3000, n_users=120, length=9, seed=0):
+    """Walks over a catalogue large enough that the output layer's products are BLAS calls
+    OpenBLAS would thread (a batch of 64 x 32 x 3000)."""
+    return cyclic_walks(n_items=n_items, n_users=n_users, length=length, seed=seed)
+
+
+def test_training_does_not_depend_on_thread_counts():
+    """numba and BLAS on one thread or two: the same model, bit for bit (the step runs BLAS
+    serially and splits the output layer's products in fixed halves)."""
+    data = _catalogue_sessions()
+    fitted = []
+    for n in (1, 2):
+        with mgr.threads(n):
+            fitted.append(mgr.SRGNN(dim=32, epochs=2, batch_size=64, random_state=0).fit(data))
+    for k in fitted[0].params:
+        np.testing.assert_array_equal(fitted[0].params[k], fitted[1].params[k])
+    with mgr.threads(1):
+        one = fitted[0].score([3, 7])
+    with mgr.threads(2):
+        np.testing.assert_array_equal(fitted[0].score([3, 7]), one)
+
+
+def test_training_step_buffers_do_not_leak_into_loss_and_grad():
+    """The training step reuses its scratch; the public ``loss_and_grad`` returns gradients
+    a later call does not overwrite, with the training step's bits."""
+    from minigraphrec.models.srgnn import SessionBatch
+    from minigraphrec.sequences import prefix_examples
+    from minigraphrec.threadpools import serial_blas
+    model = mgr.SRGNN(dim=16, epochs=1, batch_size=50, random_state=0).fit(_catalogue_sessions())
+    prefixes, targets = prefix_examples(user_sequences(_catalogue_sessions()))
+    first = SessionBatch(prefixes.subset(np.arange(50)), targets[:50])
+    second = SessionBatch(prefixes.subset(np.arange(50, 80)), targets[50:80])
+    loss1, g1 = model.loss_and_grad(first)
+    kept = {k: v.copy() for k, v in g1.items()}
+    loss2, g2 = model.loss_and_grad(second)
+    for k in g1:
+        np.testing.assert_array_equal(g1[k], kept[k])
+    for batch, loss, grads in ((first, loss1, kept), (second, loss2, g2)):
+        with serial_blas():                                       # as the training loop
+            loss_r, grads_r = model._loss_and_grad(batch.sessions, batch.targets, reuse=True)
+        assert loss_r == loss
+        for k in grads:
+            np.testing.assert_array_equal(grads_r[k], grads[k])
+
+
 class _Popularity:
     def __init__(self, train):
         self.counts = np.bincount(train.items, minlength=train.n_items).astype(float)

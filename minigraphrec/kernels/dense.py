@@ -53,19 +53,20 @@ def matmul_halves(A, B, out):
 
 
 @njit(parallel=True, cache=True)
-def xt_dot_halves(X, D, parts):
-    r"""``parts[0] = X[:h]ᵀ D[:h]``, ``parts[1] = X[h:]ᵀ D[h:]`` (``h = m // 2``), in parallel.
+def xt_dot_halves(X, D, first, second):
+    r"""``first = X[:h]ᵀ D[:h]``, ``second = X[h:]ᵀ D[h:]`` (``h = m // 2``), in parallel.
 
-    X : (m, p), D : (m, q) C-contiguous; parts : (2, p, q), overwritten.
-    ``parts[0] + parts[1]`` is ``Xᵀ D``.
+    X : (m, p), D : (m, q) C-contiguous; first, second : (p, q) C-contiguous, overwritten.
+    ``first + second`` is ``Xᵀ D``.
     """
     m = X.shape[0]
     h = m // 2
     for i in prange(2):
-        lo = 0 if i == 0 else h
-        hi = h if i == 0 else m
-        np.dot(X[lo:hi].T, D[lo:hi], parts[i])
-    return parts
+        if i == 0:
+            np.dot(X[:h].T, D[:h], first)
+        else:
+            np.dot(X[h:].T, D[h:], second)
+    return first, second
 
 
 @njit(parallel=True, cache=True)

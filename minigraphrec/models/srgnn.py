@@ -37,7 +37,13 @@ multiply-adds in its dense products (the GRU's three gates forward and backward 
 and ``N`` grows with ``max_len``: a session log's sessions are short (the paper's data sets
 average 5–6 items), but a user's whole history is not (MovieLens-100K: 106 ratings on
 average, up to 737), so ``max_len`` decides both the cost and how far back the session
-vector looks. ``benchmarks/bench_sequential.py`` checks the loss and every gradient against
+vector looks. The output layer adds ``3 B n_items d`` (the logits, their gradient to the
+session vectors, and ``E``'s): the larger term from a few thousand items on (a batch of 100
+over 43k items: about 1.3·10^9 against 2·10^8). Those three products run as two fixed halves
+of the batch, one per numba thread (:func:`~minigraphrec.ops.dense.halves_matmul`), and a
+training step or a scoring call runs BLAS on one thread
+(:func:`~minigraphrec.threadpools.serial_blas`), so the results do not depend on the BLAS
+or numba thread counts. ``benchmarks/bench_sequential.py`` checks the loss and every gradient against
 PyTorch autograd in float64 and times an epoch against a PyTorch SR-GNN.
 """
 from __future__ import annotations
@@ -50,11 +56,13 @@ import numpy as np
 
 from ..errors import DataError, check_backend
 from ..losses import softmax_cross_entropy_backward, softmax_cross_entropy_forward
+from ..ops.dense import halves_matmul, halves_xt_dot
 from ..ops.session import (gru_cell_backward, gru_cell_forward, index_add, session_graphs,
                            session_propagate_backward, session_propagate_forward,
                            session_readout_backward, session_readout_forward)
 from ..optim import Adam
 from ..sequences import Sequences, prefix_examples
+from ..threadpools import serial_blas
 from .session_base import SessionRecommender
 from .embedding_base import (EmbeddingRecommender, _check_training_params, _nonneg_float,
                              _positive_int)
@@ -97,7 +105,7 @@ class SRGNN(SessionRecommender):
         A session's scores can differ in the last bits with the other sessions scored
         beside it (about 5e-7 relative in float32, below 1e-12 in float64): the dense
         products go through BLAS, which picks its kernel by the matrix shape. Evaluation
-        scores fixed blocks, so its results repeat.
+        scores fixed blocks, so its results repeat; thread counts do not change them.
     backend : "numba" (the GRU's elementwise passes and Adam fused,
         :mod:`minigraphrec.kernels.session`) or "numpy" (the reference); same bits
     random_state : None, int or Generator
@@ -209,8 +217,9 @@ class SRGNN(SessionRecommender):
             for s in range(0, n, self.batch_size):
                 idx = order[s:s + self.batch_size]
                 batch = SessionBatch(prefixes.subset(idx), targets[idx])
-                with np.errstate(over="ignore", invalid="ignore"):
-                    loss, grads = self.loss_and_grad(batch)
+                with np.errstate(over="ignore", invalid="ignore"), serial_blas():
+                    loss, grads = self._loss_and_grad(batch.sessions, batch.targets,
+                                                      reuse=True)
                 if not (np.isfinite(loss) and all(np.isfinite(g).all() for g in grads.values())):
                     raise FloatingPointError(
                         f"SRGNN: the loss or gradient became non-finite (loss {loss}) at epoch "
@@ -274,14 +283,23 @@ class SRGNN(SessionRecommender):
         if not isinstance(batch, SessionBatch):
             raise TypeError(f"batch must be a SessionBatch, got {type(batch).__name__}")
         sessions = self._check_sessions(batch.sessions)
+        with serial_blas():
+            return self._loss_and_grad(sessions, batch.targets)
+
+    def _loss_and_grad(self, sessions, targets, reuse=False):
+        """``loss_and_grad`` of checked sessions; with ``reuse`` (training), ``grads["E"]`` is a
+        buffer the next call overwrites. The (B, n_items) logits, their exponentials and
+        their gradient share one scratch array kept between calls either way: a fresh one
+        per step page-faulted in at every step (22 % of a step at 43k items)."""
         p = self.params
         s, (G, steps, c_read) = self._forward(sessions)
-        logits = s @ p["E"].T                                         # (B, n_items)
-        loss, c_ce = softmax_cross_entropy_forward(logits, batch.targets)
+        Z = self._scratch("Z", (targets.shape[0], self.n_items_))     # (B, n_items)
+        logits = self._output_matmul(s, p["E"].T, out=Z)
+        loss, c_ce = softmax_cross_entropy_forward(logits, targets, overwrite=True)
 
-        dlogits = softmax_cross_entropy_backward(c_ce)                # (B, n_items)
+        dlogits = softmax_cross_entropy_backward(c_ce, overwrite=True)   # (B, n_items), in Z
         grads = {}
-        ds = dlogits @ p["E"]                                         # (B, d)
+        ds = self._output_matmul(dlogits, p["E"])                     # (B, d)
         dP, grads["W1"], grads["W2"], grads["c"], grads["q"], dW3 = \
             session_readout_backward(c_read, ds)
         if dW3 is not None:
@@ -303,10 +321,27 @@ class SRGNN(SessionRecommender):
             dH = dH_prev
             dH += dXW_in @ p["W_in"].T
             dH += dXW_out @ p["W_out"].T
-        dE = dlogits.T @ s                                            # (n_items, d) output side
-        dE += index_add(G.node_items, self.n_items_, dH)              # input side: initial states
-        grads["E"] = dE
+        shape = p["E"].shape
+        dE = halves_xt_dot(dlogits, s, min_rows=2, backend=self.backend,   # output side
+                           out=self._scratch("dE", shape) if reuse else None,
+                           work=self._scratch("dE_half", shape))           # (n_items, d)
+        grads["E"] = index_add(G.node_items, self.n_items_, dH, out=dE)    # + input side
         return loss, grads
+
+    def _output_matmul(self, A, B, out=None):
+        """``A @ B`` for the output layer's products with ``E``: two fixed row halves of the
+        batch, one per numba thread (:func:`~minigraphrec.ops.dense.halves_matmul`)."""
+        return halves_matmul(A, B, out, min_rows=2, backend=self.backend)
+
+    def _scratch(self, name, shape):
+        """A C-contiguous ``shape`` array of ``dtype`` kept between calls (never saved):
+        the first ``shape[0]`` rows of a buffer that grows to the largest batch seen."""
+        ws = self.__dict__.setdefault("_workspace", {})
+        buf = ws.get(name)
+        if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != shape[1:] \
+                or buf.dtype != self._dtype:
+            buf = ws[name] = np.empty(shape, dtype=self._dtype)
+        return buf[:shape[0]]
 
     # ----------------------------------------------------------- scoring
     def _score_sessions(self, sessions):
@@ -314,8 +349,9 @@ class SRGNN(SessionRecommender):
         self._check_trainable()
         if self.max_len is not None and np.any(sessions.lengths > self.max_len):
             sessions = _last_items(sessions, int(self.max_len))
-        s, _ = self._forward(sessions)                               # (B, d)
-        return s @ self.params["E"].T                                # (B, n_items)
+        with serial_blas():
+            s, _ = self._forward(sessions)                           # (B, d)
+            return self._output_matmul(s, self.params["E"].T)        # (B, n_items)
 
 
 def _last_items(sessions, max_len):

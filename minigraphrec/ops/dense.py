@@ -167,52 +167,76 @@ HALVES_FROM = 16384
 _FLOATS = (np.float32, np.float64)
 
 
-def halves_matmul(A, B, out=None):
+def halves_matmul(A, B, out=None, *, min_rows=None, backend="numba"):
     r"""``A @ B`` for a tall ``A``: two BLAS calls on fixed row halves, on two numba threads.
 
     The training steps run BLAS on one thread (:func:`~minigraphrec.threadpools.serial_blas`),
     which would leave a core idle during their products ``(m, 128) @ (128, 64)``; here the
     rows ``m // 2 ..`` go to numba's second thread
     (:func:`~minigraphrec.kernels.dense.matmul_halves`). The split is at ``m // 2`` whatever
-    the thread count (and below :data:`HALVES_FROM` rows ``A`` is one call), so the bits
+    the thread count (and below ``min_rows`` rows ``A`` is one call), so the bits
     depend on the shapes only; equal to ``A @ B`` to rounding (the NumPy reference,
     tests/test_models.py). On Gowalla's 70k-row ball, 2 idle cores: 17 -> 8.5 ms.
 
     A : (m, k); B : (k, q) of A's dtype (``W.T`` is fine); out : optional (m, q)
-    C-contiguous. Returns the (m, q) product (``out`` when given). BLAS runs serially
+    C-contiguous. ``min_rows`` : split from this many rows on (default, ``None``:
+    :data:`HALVES_FROM`; SR-GNN's output layer, a short ``A`` against a wide ``B``,
+    passes 2). ``backend="numpy"`` makes the same two calls one after the other: the
+    same bits. Returns the (m, q) product (``out`` when given). BLAS runs serially
     inside (it is called from two threads at once).
     """
     from ..kernels.dense import matmul_halves
     from ..threadpools import serial_blas
+    check_backend(backend)
+    min_rows = max(HALVES_FROM if min_rows is None else min_rows, 2)
     A = np.ascontiguousarray(A)
     if not (B.flags.c_contiguous or B.flags.f_contiguous):
         B = np.ascontiguousarray(B)
     if out is None:
         out = np.empty((A.shape[0], B.shape[1]), dtype=np.result_type(A, B))   # (m, q)
     with serial_blas():
-        if A.shape[0] < HALVES_FROM or A.dtype != B.dtype or A.dtype not in _FLOATS:
+        if A.shape[0] < min_rows or A.dtype != B.dtype or A.dtype not in _FLOATS:
             return np.matmul(A, B, out=out)
+        if backend == "numpy":
+            h = A.shape[0] // 2
+            np.matmul(A[:h], B, out=out[:h])
+            np.matmul(A[h:], B, out=out[h:])
+            return out
         return matmul_halves(A, B, out)
 
 
-def halves_xt_dot(X, D):
+def halves_xt_dot(X, D, *, min_rows=None, backend="numba", out=None, work=None):
     r"""``Xᵀ D`` (a weight gradient) as ``X[:h]ᵀ D[:h] + X[h:]ᵀ D[h:]``, on two numba threads.
 
     ``h = m // 2``; the partial products are BLAS calls run side by side
     (:func:`~minigraphrec.kernels.dense.xt_dot_halves`), then added, first + second. Below
-    :data:`HALVES_FROM` rows, one call. The bits depend on the shapes only; equal to
-    ``X.T @ D`` to rounding.
+    ``min_rows`` rows (default, ``None``: :data:`HALVES_FROM`), one call. The bits depend on
+    the shapes only; equal to ``X.T @ D`` to rounding. ``backend="numpy"`` makes the same
+    calls one after the other: the same bits.
 
-    X : (m, p); D : (m, q) of X's dtype. Returns a new (p, q) array.
+    X : (m, p); D : (m, q) of X's dtype. ``out`` : optional (p, q) C-contiguous array for
+    the result (the first half, then the sum); ``work`` : optional (p, q) C-contiguous
+    scratch for the second half (a caller's buffer kept between steps). Returns the (p, q)
+    product: ``out`` when given, else a new array.
     """
     from ..kernels.dense import xt_dot_halves
     from ..threadpools import serial_blas
+    check_backend(backend)
+    min_rows = max(HALVES_FROM if min_rows is None else min_rows, 2)
     with serial_blas():
-        if X.shape[0] < HALVES_FROM or X.dtype != D.dtype or X.dtype not in _FLOATS:
-            return np.asarray(X.T @ D)                                   # (p, q)
-        parts = np.empty((2, X.shape[1], D.shape[1]), dtype=X.dtype)
-        xt_dot_halves(np.ascontiguousarray(X), np.ascontiguousarray(D), parts)
-    return parts[0] + parts[1]                                           # (p, q)
+        if X.shape[0] < min_rows or X.dtype != D.dtype or X.dtype not in _FLOATS:
+            return np.matmul(X.T, D, out=out)                            # (p, q)
+        shape = (X.shape[1], D.shape[1])
+        first = np.empty(shape, dtype=X.dtype) if out is None else out
+        second = np.empty(shape, dtype=X.dtype) if work is None else work
+        X, D = np.ascontiguousarray(X), np.ascontiguousarray(D)
+        if backend == "numpy":
+            h = X.shape[0] // 2
+            np.matmul(X[:h].T, D[:h], out=first)
+            np.matmul(X[h:].T, D[h:], out=second)
+        else:
+            xt_dot_halves(X, D, first, second)
+    return np.add(first, second, out=first)                              # (p, q)
 
 
 # ----------------------------------------------------------- activations

@@ -149,21 +149,32 @@ def padded_adjacency(graphs):
     return out[0], out[1], nodes
 
 
-def index_add(index, n_rows, V):
+def index_add(index, n_rows, V, out=None):
     r"""``out[index[k]] += V[k]`` for every ``k``: rows summed into ``n_rows`` rows.
 
     The transpose of the gather ``V = X[index]``: ``out = Cᵀ V`` with ``C`` the one-hot
-    ``(len(index), n_rows)`` matrix, computed as one sparse product (``np.add.at`` is the
-    readable reference; the tests compare the two). Rows are summed in the order of ``k``.
+    ``(len(index), n_rows)`` matrix, computed as one sparse product over the rows that
+    ``index`` names (``np.add.at`` is the readable reference; the tests compare the two).
+    Each row's terms are summed in the order of ``k``, starting from zero, and the sum is
+    then added to ``out``'s row once: the rows ``index`` does not name are not touched.
 
-    index : int (n,), each in ``0..n_rows-1``; V : (n, d) -> out : (n_rows, d), V's dtype
+    index : int (n,), each in ``0..n_rows-1``; V : (n, d); out : optional (n_rows, d) of
+    V's dtype, added to in place (SR-GNN's item gradient: no second ``(n_rows, d)`` array
+    and pass). Returns ``out``, or a new (n_rows, d) array (zeros where ``index`` is silent).
     """
     index = np.asarray(index, dtype=np.int64)
-    order = np.argsort(index, kind="stable")                     # (n,) rows of V by target
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(index, minlength=n_rows))])
+    rows, inverse = np.unique(index, return_inverse=True)       # (u,) sorted, (n,)
+    order = np.argsort(inverse, kind="stable")                   # (n,) rows of V by target
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(inverse, minlength=rows.shape[0]))])
     Ct = sp.csr_matrix((np.ones(index.shape[0], dtype=V.dtype), order, indptr),
-                       shape=(n_rows, index.shape[0]))
-    return np.asarray(Ct @ V)
+                       shape=(rows.shape[0], index.shape[0]))
+    sums = np.asarray(Ct @ V)                                    # (u, d)
+    if out is None:
+        out = np.zeros((n_rows,) + sums.shape[1:], dtype=sums.dtype)
+        out[rows] = sums
+    else:
+        out[rows] += sums
+    return out
 
 
 # ---------------------------------------------------------------- propagation
