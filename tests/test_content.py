@@ -5,7 +5,7 @@ import scipy.sparse as sp
 
 from minigraphrec import DataError, Interactions
 from minigraphrec.models import ContentBased
-from minigraphrec.models.content import tfidf_matrix, tokenize
+from minigraphrec.models.content import _l2_rows, _user_profiles, tfidf_matrix, tokenize
 
 # three items over two features: q0 = (1, 0), q1 = (0, 1), q2 = (1, 1)
 FEATURES = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
@@ -164,3 +164,37 @@ def test_save_and_load_round_trip(tmp_path):
     again = load(tmp_path / "content.npz")
     np.testing.assert_array_equal(again.score([0, 1, 2]), model.score([0, 1, 2]))
     assert again.feature_names_ == model.feature_names_
+
+
+def test_sparse_profiles_score_bit_for_bit_as_scipy_after_every_update(tmp_path):
+    """Sparse profiles are scored by the spgemm_dense kernel: the same bits as SciPy's
+    ``(P_unit[users] @ Q_unitᵀ).toarray()``, after fit, partial_fit, forget and load."""
+    import minigraphrec as mgr
+    rng = np.random.default_rng(5)
+    n_users, n_items = 60, 90
+    users = rng.integers(0, n_users, 700)
+    items = rng.integers(0, n_items, 700)
+    train = Interactions(users, items, n_users=n_users, n_items=n_items,
+                         weights=rng.integers(1, 6, 700).astype(float))
+    F = sp.random(n_items, 25, density=0.15, format="csr", random_state=1,
+                  data_rvs=lambda n: rng.uniform(0.1, 3.0, n))
+
+    def check(model):
+        P, Q = model._P_unit, model._Q_unit
+        assert sp.issparse(P) and sp.issparse(Q)
+        batch = np.array([5, 0, 5, model.n_users_ - 1])
+        np.testing.assert_array_equal(model.score(batch), (P[batch] @ Q.T).toarray())
+        hist = np.array([3, 7, 11])
+        r = sp.csr_matrix((np.ones(3), hist, [0, 3]), shape=(1, model.n_items_))
+        p = _l2_rows(_user_profiles(r, model.item_profiles_))          # (1, f)
+        np.testing.assert_array_equal(model.score_history(hist), (p @ Q.T).toarray()[0])
+
+    model = ContentBased(item_features=F, weighted=True).fit(train)
+    check(model)
+    model.partial_fit(Interactions([1, 2], [4, 5], n_users=n_users, n_items=n_items,
+                                   weights=[2.0, 5.0]))
+    check(model)
+    model.forget(users=[7])
+    check(model)
+    model.save(tmp_path / "cb.npz")
+    check(mgr.load(tmp_path / "cb.npz"))

@@ -219,3 +219,61 @@ def test_corrupt_csr_is_refused():
     decreasing.indptr[2] = 2
     with pytest.raises(DataError, match="indptr"):
         spmm(decreasing, X)
+
+
+# ------------------------------------------------ sparse x sparse, dense result
+def _messy_csr(rng, shape, density):
+    """Random CSR (values of mixed magnitudes) with empty rows, each row's indices in random
+    order, and row 0 holding column 0 twice (a duplicate SciPy keeps, in storage order)."""
+    n_rows, n_cols = shape
+    indptr, indices = [0], []
+    for r in range(n_rows):
+        cols = np.flatnonzero(rng.random(n_cols) < density)
+        if r == 0:
+            cols = np.concatenate([[0, 0], cols[cols > 0]])
+        elif r % 5 == 1:
+            cols = cols[:0]                                       # an empty row
+        indices.extend(rng.permutation(cols) if r else cols)
+        indptr.append(len(indices))
+    data = rng.standard_normal(len(indices)) * 10.0 ** rng.integers(-8, 3, len(indices))
+    return sp.csr_matrix((data, np.array(indices, dtype=np.int32), np.array(indptr)),
+                         shape=shape)
+
+
+def test_spgemm_dense_equals_scipy_bit_for_bit_on_any_thread_count():
+    from minigraphrec.ops.sparse import spgemm_dense
+    rng = np.random.default_rng(0)
+    for shape_a, shape_b, density in (((40, 30), (30, 500), 0.2), ((7, 3), (3, 9), 0.9),
+                                      ((25, 60), (60, 80), 0.02)):
+        A = _messy_csr(rng, shape_a, density)
+        B = _messy_csr(rng, shape_b, density)
+        for rows in (None, np.array([3, 0, 3, shape_a[0] - 1]), np.zeros(0, dtype=np.int64)):
+            expected = spgemm_dense(A, B, rows, backend="numpy")
+            sel = np.arange(shape_a[0]) if rows is None else rows
+            np.testing.assert_array_equal(expected, (A[sel] @ B).toarray())
+            old = numba.get_num_threads()
+            try:
+                for n in (1, old):
+                    numba.set_num_threads(n)
+                    got = spgemm_dense(A, B, rows)
+                    assert got.dtype == np.float64 and got.shape == expected.shape
+                    np.testing.assert_array_equal(got, expected)
+                    assert np.array_equal(np.signbit(got), np.signbit(expected))
+            finally:
+                numba.set_num_threads(old)
+
+
+def test_spgemm_dense_bad_input():
+    from minigraphrec.ops.sparse import spgemm_dense
+    A = sp.random(4, 3, density=0.5, format="csr", random_state=0)
+    B = sp.random(3, 5, density=0.5, format="csr", random_state=1)
+    with pytest.raises(DataError, match=r"A is \(4, 3\) and B is \(4, 3\)"):
+        spgemm_dense(A, A)
+    with pytest.raises(DataError, match=r"rows\[1\] = 4 is outside A's rows 0..3"):
+        spgemm_dense(A, B, rows=[0, 4])
+    with pytest.raises(DataError, match="rows must be a 1-d integer array"):
+        spgemm_dense(A, B, rows=[0.5])
+    with pytest.raises(TypeError, match="A must be a scipy sparse"):
+        spgemm_dense(A.toarray(), B)
+    with pytest.raises(DataError, match="backend"):
+        spgemm_dense(A, B, backend="cuda")

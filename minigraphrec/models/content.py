@@ -44,6 +44,7 @@ import scipy.sparse as sp
 
 from ..data import check_features
 from ..errors import DataError
+from ..ops.sparse import spgemm_dense
 from .base import Recommender, check_interactions
 
 __all__ = ["ContentBased", "tokenize", "tfidf_matrix"]
@@ -265,13 +266,22 @@ class ContentBased(Recommender):
         """Unit-length profiles for the cosine (after fit or io.load)."""
         self._Q_unit = _l2_rows(self.item_profiles_)                      # (n_items, f)
         self._P_unit = _l2_rows(self.user_profiles_)                      # (n_users, f)
+        # sparse profiles: Qᵀ as CSR once, the conversion SciPy's product makes per call
+        self._Qt_unit = self._Q_unit.T.tocsr() if sp.issparse(self._Q_unit) else None
 
     def _score_batch(self, users):
         r"""Cosine of ``p_u`` and every ``q_i``: (len(users), n_items) float64."""
-        return self._cosines(self._P_unit[users])                         # (b, n_items)
+        return self._cosines(self._P_unit, users)                         # (b, n_items)
 
-    def _cosines(self, P_unit):
-        S = P_unit @ self._Q_unit.T                                       # (b, n_items)
+    def _cosines(self, P_unit, rows=None):
+        """``P_unit[rows] @ Q_unitᵀ`` dense. Sparse profiles go through :func:`spgemm_dense`,
+        whose kernel writes the (often nearly dense) product straight into its rows, bit for
+        bit SciPy's: evaluating Gowalla with 64 one-hot feature buckets took 6.9 s through
+        SciPy's sparse product and ``toarray``, 1.7 s so."""
+        if sp.issparse(P_unit) and self._Qt_unit is not None:
+            return spgemm_dense(P_unit, self._Qt_unit, rows)              # (b, n_items)
+        P = P_unit if rows is None else P_unit[rows]
+        S = P @ self._Q_unit.T                                            # (b, n_items)
         return S.toarray() if sp.issparse(S) else np.asarray(S)
 
     # ------------------------------------------------------ open problems

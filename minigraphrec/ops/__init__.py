@@ -1,5 +1,5 @@
 r"""Differentiable op pairs and the user-facing wrappers of the numba kernels."""
-from .sparse import spmm
+from .sparse import spgemm_dense, spmm
 from .sampling import sample_bpr, sample_negatives
 from .propagate import propagate_forward, propagate_backward, lightgcn_forward, lightgcn_backward
 from .propagate import propagate_rows_forward, propagate_rows_backward
@@ -13,7 +13,7 @@ from .scoring import (dot_forward, dot_backward, normalize_forward, normalize_ba
                       cosine_forward, cosine_backward, euclidean_forward, euclidean_backward)
 
 __all__ = [
-    "spmm",
+    "spmm", "spgemm_dense",
     "sample_bpr", "sample_negatives",
     "propagate_forward", "propagate_backward", "lightgcn_forward", "lightgcn_backward",
     "propagate_rows_forward", "propagate_rows_backward",

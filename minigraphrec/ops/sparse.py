@@ -20,7 +20,7 @@ import scipy.sparse as sp
 
 from ..errors import DataError, check_backend
 
-__all__ = ["spmm"]
+__all__ = ["spmm", "spgemm_dense"]
 
 
 def as_csr(A, name="A"):
@@ -159,3 +159,50 @@ def spmm(A, X, backend="numba", out=None):
     if out is None:
         out = np.empty(shape, dtype=X.dtype)
     return spmm_csr(A.indptr, A.indices, data, X, out, 4 * get_num_threads())
+
+
+def spgemm_dense(A, B, rows=None, backend="numba"):
+    r"""Sparse times sparse with a dense result: ``(A[rows] @ B).toarray()``, in float64.
+
+    For products that are nearly dense anyway (ContentBased's profile cosines): the
+    kernel (:func:`minigraphrec.kernels.spgemm.csr_rows_times_csr`) accumulates each
+    output row in place, in SciPy's order, so the result is the reference's to the bit
+    without the intermediate sparse matrix.
+
+    Parameters
+    ----------
+    A : scipy sparse (n, f); B : scipy sparse (f, m). Converted to CSR and float64 when
+        they are not (a copy per call: pass them so).
+    rows : int array, optional
+        Rows of ``A`` to multiply (default: all), each in ``0 .. n-1``.
+    backend : {"numba", "numpy"}
+        ``"numpy"`` is the reference ``(A[rows] @ B).toarray()``.
+
+    Returns
+    -------
+    ndarray, float64 (len(rows), m)
+    """
+    check_backend(backend)
+    A = as_csr(A, "A")
+    B = as_csr(B, "B")
+    if A.shape[1] != B.shape[0]:
+        raise DataError(f"A is {A.shape} and B is {B.shape}: A's columns must match B's rows")
+    if rows is None:
+        rows = np.arange(A.shape[0], dtype=np.int64)
+    rows = np.asarray(rows)
+    if rows.ndim != 1 or (rows.size and not np.issubdtype(rows.dtype, np.integer)):
+        raise DataError(f"rows must be a 1-d integer array, got shape {rows.shape}, "
+                        f"dtype {rows.dtype}")
+    rows = rows.astype(np.int64, copy=False)
+    bad = (rows < 0) | (rows >= A.shape[0])
+    if bad.any():
+        q = int(np.flatnonzero(bad)[0])
+        raise DataError(f"rows[{q}] = {int(rows[q])} is outside A's rows 0..{A.shape[0] - 1}")
+    A = A.astype(np.float64, copy=False)
+    B = B.astype(np.float64, copy=False)
+    if backend == "numpy":
+        return np.asarray((A[rows] @ B).toarray(), dtype=np.float64)
+    from ..kernels.spgemm import csr_rows_times_csr
+    out = np.empty((rows.shape[0], B.shape[1]))                          # (r, m)
+    return csr_rows_times_csr(A.indptr, A.indices, A.data, rows, B.indptr, B.indices,
+                              B.data, out)
