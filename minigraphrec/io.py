@@ -35,6 +35,12 @@ same object in ``models`` and ``models_``) is stored once and referred to
 as ``{"__model_ref__": k}``; loading gives back one shared object. Version 2
 of the format added these; version 1 files still load.
 
+A hyperparameter that is a matrix (dense or sparse, e.g. ContentBased's
+``item_features``) is stored like an attribute's arrays, under its name, and
+described in the meta as ``{"__array__": {"kind": ...}, "key": name}``.
+Version 3 of the format added this; a file without such a hyperparameter is
+still written as version 2, so earlier versions of the library read it.
+
 Writing is atomic: the archive goes to a temporary file in the target's
 directory, is flushed to disk, then renamed over ``path`` with
 ``os.replace``; a failure leaves no partial file behind (and an existing
@@ -58,9 +64,10 @@ from .errors import DataError
 __all__ = ["save", "load", "FORMAT", "FORMAT_VERSION"]
 
 FORMAT = "minigraphrec-model"
-FORMAT_VERSION = 2
-#: versions :func:`load` reads (1: no nested models)
-READ_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+#: versions :func:`load` reads (1: no nested models; 2: no matrix hyperparameters). A file
+#: is written as version 2 when it holds no matrix hyperparameter, so older readers read it.
+READ_VERSIONS = (1, 2, 3)
 _META = "__meta__"
 _SHA = "__sha256__"
 
@@ -107,12 +114,16 @@ def _is_models(value):
 
 
 def _value(value, key, arrays, memo, what):
-    """A hyperparameter or attribute value as JSON data; models nested (arrays under ``key/``)."""
+    """A hyperparameter or attribute value as JSON data; models nested (arrays under ``key/``);
+    a dense or sparse matrix (ContentBased's ``item_features``) stored as arrays under ``key``
+    and described by ``{"__array__": <its kind>, "key": key}`` (format version 3)."""
     if _is_model(value):
         return _model_meta(value, key + "/", arrays, memo)
     if _is_models(value):
         return [_value(v, f"{key}.{i}", arrays, memo, f"{what}[{i}]")
                 for i, v in enumerate(value)]
+    if isinstance(value, np.ndarray) or sp.issparse(value):
+        return {"__array__": _encode(key, value, arrays, memo, what), "key": key}
     return _json_value(value, what)
 
 
@@ -151,20 +162,20 @@ def _check_array(arr, what):
     return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)   # keeps 0-d arrays 0-d
 
 
-def _encode(name, value, arrays, memo):
+def _encode(name, value, arrays, memo, what=None):
     """Put ``value``'s arrays into ``arrays``; return its kind (and extra info) for the meta."""
+    what = f"attribute {name!r}" if what is None else what
     if _is_model(value) or _is_models(value):
-        return {"kind": "models", "value": _value(value, name, arrays, memo,
-                                                  f"attribute {name!r}")}
+        return {"kind": "models", "value": _value(value, name, arrays, memo, what)}
     if isinstance(value, np.ndarray):
-        arrays[name] = _check_array(value, f"attribute {name!r}")
+        arrays[name] = _check_array(value, what)
         return {"kind": "array"}
     if sp.issparse(value):
         fmt = value.format if value.format in ("csr", "csc") else "csr"
         M = value.asformat(fmt)
         arrays[f"{name}/indptr"] = np.ascontiguousarray(M.indptr)
         arrays[f"{name}/indices"] = np.ascontiguousarray(M.indices)
-        arrays[f"{name}/data"] = _check_array(M.data, f"attribute {name!r}")
+        arrays[f"{name}/data"] = _check_array(M.data, what)
         arrays[f"{name}/shape"] = np.asarray(M.shape, dtype=np.int64)
         return {"kind": "sparse", "format": fmt}
     if (isinstance(value, dict) and value
@@ -202,6 +213,21 @@ def _digest(meta_json, arrays):
     return h.hexdigest()
 
 
+def _has_matrix_hyperparameter(info):
+    """Whether a model's meta (or a model nested in it) holds an ``__array__`` hyperparameter."""
+    def walk(value):
+        if isinstance(value, dict):
+            if "__array__" in value:
+                return True
+            if "__model__" in value:
+                return _has_matrix_hyperparameter(value["__model__"])
+            return any(walk(v) for v in value.values())
+        if isinstance(value, list):
+            return any(walk(v) for v in value)
+        return False
+    return walk(info["hyperparameters"]) or walk(info["attributes"])
+
+
 # ==================================================================== save
 def save(model, path):
     r"""Write a fitted ``model`` to ``path`` (.npz, no pickle), atomically.
@@ -221,7 +247,8 @@ def save(model, path):
     model._check_fitted()
     arrays = {}
     top = _model_meta(model, "", arrays, {})["__model__"]
-    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "module": top["module"],
+    version = FORMAT_VERSION if _has_matrix_hyperparameter(top) else 2
+    meta = {"format": FORMAT, "format_version": version, "module": top["module"],
             "class": top["class"], "hyperparameters": top["hyperparameters"],
             "attributes": top["attributes"]}
     meta_json = json.dumps(meta, sort_keys=True, allow_nan=True)
@@ -346,6 +373,8 @@ def _unvalue(value, arrays, path, memo):
         if ref not in memo:
             raise DataError(f"{path}: the model description refers to an unknown model {ref!r}")
         return memo[ref]
+    if isinstance(value, dict) and "__array__" in value:
+        return _decode(value["key"], value["__array__"], arrays, path, memo)
     if isinstance(value, list) and any(isinstance(v, dict) and ("__model__" in v or
                                                                 "__model_ref__" in v)
                                        for v in value):

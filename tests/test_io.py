@@ -146,8 +146,8 @@ def _with_meta(path, edit):
 
 def test_wrong_version_and_wrong_format_are_refused(tmp_path):
     path = _saved(tmp_path)
-    _with_meta(path, lambda m: m.update(format_version=3))
-    with pytest.raises(DataError, match="format version 3; this minigraphrec reads versions 1, 2"):
+    _with_meta(path, lambda m: m.update(format_version=4))
+    with pytest.raises(DataError, match="format version 4; this minigraphrec reads versions 1, 2, 3"):
         io.load(path)
     path = _saved(tmp_path)                           # version 1 (no nested models) still loads
     _with_meta(path, lambda m: m.update(format_version=1))
@@ -245,3 +245,35 @@ def test_a_checkpoint_keeps_zero_dimensional_arrays_and_the_generator_state(tmp_
         np.testing.assert_array_equal(loaded.optimizer_state_[k], v)
     assert loaded.rng_state_ == model.rng_state_                   # 128-bit ints, exact
     assert model.rng_state_["state"]["state"] > 2**64
+
+
+@pytest.mark.parametrize("kind", ["dense", "csr", "csc"])
+def test_matrix_hyperparameters_round_trip(kind, tmp_path):
+    """ContentBased(item_features=<matrix>) saves and loads (it raised DataError before): the
+    matrix comes back equal, with its type; the file says version 3, one without a matrix
+    hyperparameter still says 2; a Hybrid holding it nests it under its prefix."""
+    from minigraphrec import ContentBased
+    train = _train()
+    rng = np.random.default_rng(0)
+    F = (rng.random((train.n_items, 6)) < 0.4) * rng.random((train.n_items, 6))
+    F = F if kind == "dense" else getattr(sp, f"{kind}_matrix")(F)
+    model = ContentBased(item_features=F).fit(train)
+    path = tmp_path / "cb.npz"
+    model.save(path)
+    again = io.load(path)
+    G = again.get_params()["item_features"]
+    assert type(G) is type(F)
+    np.testing.assert_array_equal(G.toarray() if sp.issparse(G) else G,
+                                  F.toarray() if sp.issparse(F) else F)
+    np.testing.assert_array_equal(again.score([0, 1, 2]), model.score([0, 1, 2]))
+    with np.load(path) as npz:
+        assert json.loads(str(npz["__meta__"][()]))["format_version"] == 3
+    hybrid = Hybrid([ContentBased(item_features=F), Popularity()]).fit(train)
+    hybrid.save(tmp_path / "h.npz")
+    np.testing.assert_array_equal(io.load(tmp_path / "h.npz").score([0, 1]), hybrid.score([0, 1]))
+    with np.load(_saved(tmp_path)) as npz:
+        assert json.loads(str(npz["__meta__"][()]))["format_version"] == 2
+    bad = ContentBased(item_features=F.astype(object) if kind == "dense" else F)
+    if kind == "dense":
+        with pytest.raises(DataError, match="hyperparameter 'item_features'"):
+            io._model_meta(bad, "", {}, {})
