@@ -147,7 +147,8 @@ def _with_meta(path, edit):
 def test_wrong_version_and_wrong_format_are_refused(tmp_path):
     path = _saved(tmp_path)
     _with_meta(path, lambda m: m.update(format_version=4))
-    with pytest.raises(DataError, match="format version 4; this minigraphrec reads versions 1, 2, 3"):
+    with pytest.raises(DataError,
+                       match="format version 4; this minigraphrec reads versions 1, 2, 3"):
         io.load(path)
     path = _saved(tmp_path)                           # version 1 (no nested models) still loads
     _with_meta(path, lambda m: m.update(format_version=1))

@@ -39,12 +39,12 @@ average 5–6 items), but a user's whole history is not (MovieLens-100K: 106 rat
 average, up to 737), so ``max_len`` decides both the cost and how far back the session
 vector looks. The output layer adds ``3 B n_items d`` (the logits, their gradient to the
 session vectors, and ``E``'s): the larger term from a few thousand items on (a batch of 100
-over 43k items: about 1.3·10^9 against 2·10^8). Those three products run as two fixed halves
-of the batch, one per numba thread (:func:`~minigraphrec.ops.dense.halves_matmul`), and a
-training step or a scoring call runs BLAS on one thread
+over 43k items: about 1.3·10^9 against 2·10^8). Those three products run as two fixed
+halves of the batch, one per numba thread (:func:`~minigraphrec.ops.dense.halves_matmul`),
+and a training step or a scoring call runs BLAS on one thread
 (:func:`~minigraphrec.threadpools.serial_blas`), so the results do not depend on the BLAS
-or numba thread counts. ``benchmarks/bench_sequential.py`` checks the loss and every gradient against
-PyTorch autograd in float64 and times an epoch against a PyTorch SR-GNN.
+or numba thread counts. ``benchmarks/bench_sequential.py`` checks the loss and every
+gradient against PyTorch autograd in float64 and times an epoch against a PyTorch SR-GNN.
 """
 from __future__ import annotations
 
@@ -238,6 +238,7 @@ class SRGNN(SessionRecommender):
                        ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "epoch"))
             if callback is not None:
                 callback(dict(record))
+        self.__dict__.pop("_workspace", None)     # the step's scratch: 3 (n_items, d)-sized arrays
 
     # ----------------------------------------------------------- forward
     def _forward(self, sessions):
