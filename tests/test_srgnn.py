@@ -132,6 +132,7 @@ def test_training_step_buffers_do_not_leak_into_loss_and_grad():
     from minigraphrec.sequences import prefix_examples
     from minigraphrec.threadpools import serial_blas
     model = mgr.SRGNN(dim=16, epochs=1, batch_size=50, random_state=0).fit(_catalogue_sessions())
+    assert "_workspace" not in vars(model)                        # fit lets its scratch go
     prefixes, targets = prefix_examples(user_sequences(_catalogue_sessions()))
     first = SessionBatch(prefixes.subset(np.arange(50)), targets[:50])
     second = SessionBatch(prefixes.subset(np.arange(50, 80)), targets[50:80])
