@@ -512,9 +512,16 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
     batch_size : int, optional
         Users scored at once. Default: ``2^25 // n_items`` (at least 1), a
         block of 2^25 scores, 128 MB in float32 and 256 MB in float64
-        (818 users for 41k items). Smaller blocks cost more per score (each
-        ``model.score`` call has a fixed cost, and a BLAS product repacks
-        the item table on every call).
+        (818 users for 41k items). Smaller blocks cost more per score for
+        models scored by a BLAS product (each ``model.score`` call has a
+        fixed cost, and BLAS repacks the item table on every call). A model
+        may ask for another block through its ``eval_block_scores``: 2^22 for
+        Popularity, ItemKNN and UserKNN, whose scores are written entry by
+        entry. A block that size is reused by the allocator instead of being
+        page-faulted in afresh, and it is still in cache when it is ranked
+        (Gowalla, recall and NDCG, idle machine: Popularity 2.20 -> 0.77 s,
+        ItemKNN 2.83 -> 1.94 s, UserKNN 3.02 -> 2.20 s). Results do not
+        depend on the block size for those models.
     backend : {"numba", "numpy"}
         Top-k and AUC implementation (identical results; ``"numpy"`` is the
         slow, readable reference). With ``"numba"``, on the LightGCN Gowalla
@@ -564,7 +571,8 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
         wanted = tuple(m for m in METRICS if m in names)
     n_users, n_items = int(model.n_users_), int(model.n_items_)
     if batch_size is None:
-        batch_size = max(1, _EVAL_BLOCK_SCORES // max(n_items, 1))
+        block_scores = getattr(model, "eval_block_scores", None) or _EVAL_BLOCK_SCORES
+        batch_size = max(1, int(block_scores) // max(n_items, 1))
 
     if train is None:
         E = canonical_csr(model.R_, (n_users, n_items), "model.R_")

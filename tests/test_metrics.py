@@ -492,3 +492,28 @@ def test_evaluate_rejects_nan_at_an_excluded_item():
     for backend in ("numba", "numpy"):
         with pytest.raises(DataError, match=rf"model.score\(users\)\[\d+, {seen}\] is NaN"):
             evaluate(model, test, backend=backend)
+
+
+@pytest.mark.parametrize("name", ["Popularity", "ItemKNN", "UserKNN"])
+def test_a_models_preferred_evaluation_block_sets_the_default_and_changes_no_result(name,
+                                                                                monkeypatch):
+    """Popularity, ItemKNN and UserKNN ask evaluate for blocks of 2^22 scores (cheaper for
+    scores written entry by entry); the block decides the calls, never the numbers."""
+    import minigraphrec as mgr
+    from minigraphrec.datasets import synthetic
+    from minigraphrec.split import random_split
+    train, test = random_split(synthetic(n_users=60, n_items=80, random_state=1),
+                               test_size=0.3, random_state=0)
+    cls = getattr(mgr, name)
+    assert cls.eval_block_scores == 2 ** 22 and Recommender.eval_block_scores is None
+    model = cls().fit(train)
+    whole = evaluate(model, test, k=(5, 20), batch_size=train.n_users)       # one block
+    monkeypatch.setattr(cls, "eval_block_scores", 7 * train.n_items)          # 7 users a block
+    sizes = []
+    score = model.score
+    monkeypatch.setattr(model, "score", lambda users: sizes.append(len(users)) or score(users))
+    blocked = evaluate(model, test, k=(5, 20))
+    assert max(sizes) == 7 and len(sizes) > 1
+    assert blocked.keys() == whole.keys()
+    for key in whole:
+        assert blocked[key] == whole[key] or (np.isnan(blocked[key]) and np.isnan(whole[key]))

@@ -159,6 +159,11 @@ class Recommender:
     #: ``score_batch_size * n_items`` floats.
     score_batch_size = 1024
 
+    #: scores per block of :func:`~minigraphrec.metrics.evaluate` when its ``batch_size``
+    #: is not given; None: evaluate's default (2^25, what a BLAS product wants). Models
+    #: whose scores are written rather than multiplied out by BLAS set a smaller block.
+    eval_block_scores = None
+
     # ------------------------------------------------------------ params
     @classmethod
     def _param_names(cls):

@@ -434,6 +434,10 @@ def _similarity_rows_numba(X, XT, rows, work, k, similarity, shrink, norms):
 class _NeighbourhoodCF(Recommender):
     """Shared hyperparameters, validation and weighting of ItemKNN / UserKNN."""
 
+    #: evaluate's block: scores are sparse products written out, cheapest in a block that
+    #: stays in cache (see :func:`~minigraphrec.metrics.evaluate`)
+    eval_block_scores = 2 ** 22
+
     _documents = None      # "items" or "users": the rows compared
 
     def __init__(self, k_neighbors=100, shrink=0.0, weighting=None, K1=1.2, B=0.75,
