@@ -144,6 +144,23 @@ def hop_balls(A_hat, nodes, n_hops, backend="numba"):
     return [np.flatnonzero(level <= h) if h <= hops else np.arange(n) for h in range(n_hops + 1)]
 
 
+def scratch_rows(model, key, m, tail, dtype, capacity=0):
+    r"""The first ``m`` rows of a C-contiguous ``(rows, *tail)`` scratch array kept between steps.
+
+    Stored in ``model._workspace`` (never saved; ``_update_copy`` drops it), with room for
+    ``max(capacity, m)`` rows, so that batches of changing sizes reuse one allocation: a
+    fresh array of tens of MB costs its page faults on every step. NGCF's per-layer arrays
+    (capacity: every node) and SR-GNN's output layer use it.
+    """
+    ws = model.__dict__.setdefault("_workspace", {})
+    shape = (max(capacity, m),) + tuple(tail)
+    buf = ws.get(key)
+    if (buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != shape[1:]
+            or buf.dtype != dtype):
+        buf = ws[key] = np.empty(shape, dtype=dtype)
+    return buf[:m]
+
+
 def _positive_int(name, value, minimum=1):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")

@@ -70,7 +70,7 @@ from ..ops.dense import dropout_forward, leaky_relu_forward, linear_forward
 from ..ops.propagate import propagate_forward
 from ..ops.scoring import normalize_backward, normalize_forward
 from .embedding_base import (EmbeddingRecommender, _nonneg_float, _positive_int, check_init,
-                             glorot_uniform, hop_balls, id_embeddings)
+                             glorot_uniform, hop_balls, id_embeddings, scratch_rows)
 
 __all__ = ["NGCF"]
 
@@ -284,12 +284,7 @@ class NGCF(EmbeddingRecommender):
         the balls' changing sizes reuse one allocation (a fresh array of
         tens of MB costs its page faults on every step).
         """
-        ws = self.__dict__.setdefault("_workspace", {})
-        n, dt = self.L_.shape[0], self._dtype
-        buf = ws.get(key)
-        if buf is None or buf.shape != (max(n, m), width) or buf.dtype != dt:
-            buf = ws[key] = np.empty((max(n, m), width), dtype=dt)
-        return buf[:m]
+        return scratch_rows(self, key, m, (width,), self._dtype, capacity=self.L_.shape[0])
 
     def _backward_rows(self, cache, dZ, dH0, reuse=False):
         r"""The transpose of :meth:`_forward_rows`; ``Lᵀ = L`` pushed or pulled from the rows.

@@ -65,7 +65,7 @@ from ..sequences import Sequences, prefix_examples
 from ..threadpools import serial_blas
 from .session_base import SessionRecommender
 from .embedding_base import (EmbeddingRecommender, _check_training_params, _nonneg_float,
-                             _positive_int)
+                             _positive_int, scratch_rows)
 
 __all__ = ["SRGNN", "SessionBatch"]
 
@@ -335,14 +335,8 @@ class SRGNN(SessionRecommender):
         return halves_matmul(A, B, out, min_rows=2, backend=self.backend)
 
     def _scratch(self, name, shape):
-        """A C-contiguous ``shape`` array of ``dtype`` kept between calls (never saved):
-        the first ``shape[0]`` rows of a buffer that grows to the largest batch seen."""
-        ws = self.__dict__.setdefault("_workspace", {})
-        buf = ws.get(name)
-        if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != shape[1:] \
-                or buf.dtype != self._dtype:
-            buf = ws[name] = np.empty(shape, dtype=self._dtype)
-        return buf[:shape[0]]
+        """A ``shape`` scratch array kept between calls (:func:`scratch_rows`), never saved."""
+        return scratch_rows(self, name, shape[0], shape[1:], self._dtype)
 
     # ----------------------------------------------------------- scoring
     def _score_sessions(self, sessions):
