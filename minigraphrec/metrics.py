@@ -519,9 +519,9 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
         Popularity, ItemKNN and UserKNN, whose scores are written entry by
         entry. A block that size is reused by the allocator instead of being
         page-faulted in afresh, and it is still in cache when it is ranked
-        (Gowalla, recall and NDCG, idle machine: Popularity 2.20 -> 0.77 s,
-        ItemKNN 2.83 -> 1.94 s, UserKNN 3.02 -> 2.20 s). Results do not
-        depend on the block size for those models.
+        (Gowalla, recall and NDCG, idle machine, ``bench_catalogues.py``:
+        Popularity 2.38 -> 1.03 s, ItemKNN 3.08 -> 1.91 s, UserKNN 3.39 ->
+        2.00 s). Results do not depend on the block size for those models.
     backend : {"numba", "numpy"}
         Top-k and AUC implementation (identical results; ``"numpy"`` is the
         slow, readable reference). With ``"numba"``, on the LightGCN Gowalla
