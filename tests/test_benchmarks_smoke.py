@@ -3,7 +3,8 @@
 Every ``benchmarks/bench_*.py`` is run. Each script must
 accept ``--smoke`` and ``--out DIR`` (``benchmarks/_common.benchmark_parser``
 provides both) and write at least one ``<name>.json`` with provenance and
-non-empty ``rows`` there. Scripts run in a subprocess, as a user runs them.
+non-empty ``rows`` there. Scripts run in a subprocess, as a user runs them, on the
+package under test (:func:`conftest.child_env`).
 """
 import json
 import subprocess
@@ -11,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import child_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,7 +22,8 @@ BENCHMARKS = sorted(p.name for p in (ROOT / "benchmarks").glob("bench_*.py"))
 @pytest.mark.parametrize("script", BENCHMARKS)
 def test_benchmark_smoke(script, tmp_path):
     cmd = [sys.executable, str(ROOT / "benchmarks" / script), "--smoke", "--out", str(tmp_path)]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env=child_env())
     assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
     written = sorted(tmp_path.glob("*.json"))
     assert written, f"{script} wrote no JSON into {tmp_path}"

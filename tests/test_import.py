@@ -1,11 +1,16 @@
 """`import minigraphrec` stays light: numba compiles on first use, not at import."""
 import subprocess
 import sys
+from pathlib import Path
+
+import minigraphrec
+from conftest import child_env
 
 
 def _modules_after_import():
     code = "import sys, minigraphrec; print(' '.join(sorted(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                         env=child_env())
     return set(out.stdout.split())
 
 
@@ -93,3 +98,12 @@ def test_no_import_circle():
     for module in sorted(graph):
         if module not in state:
             visit(module, [module])
+
+
+def test_child_processes_import_the_package_under_test(tmp_path):
+    """Scripts the tests start (benchmarks, the CLI) run this checkout's code, not an installed
+    copy of it, and so share its numba cache (``conftest.child_env``)."""
+    code = "import minigraphrec; print(minigraphrec.__file__)"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                         cwd=tmp_path, env=child_env()).stdout.strip()
+    assert Path(out).resolve() == Path(minigraphrec.__file__).resolve()

@@ -9,6 +9,7 @@ import pytest
 
 from minigraphrec import linalg
 from minigraphrec.linalg import cholesky, spd_inverse
+from conftest import child_env
 
 
 def spd(n, seed):
@@ -106,5 +107,5 @@ def test_size_that_crashed_threaded_openblas_cholesky():
     """)
     env = dict(os.environ, OPENBLAS_NUM_THREADS="2")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=1800, env=env)
+                          timeout=1800, env=child_env(env))
     assert proc.returncode == 0 and "ok" in proc.stdout, (proc.returncode, proc.stderr[-2000:])

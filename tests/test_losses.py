@@ -12,6 +12,7 @@ import pytest
 
 from minigraphrec import losses
 from minigraphrec.errors import DataError
+from conftest import child_env
 
 
 def _sigmoid(x):                      # the textbook formula, fine for moderate x
@@ -128,7 +129,7 @@ def test_l2_is_the_same_on_every_blas_kernel():
         env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
         if core:
             env["OPENBLAS_CORETYPE"] = core
-        out.add(subprocess.run([sys.executable, "-c", code], env=env, check=True,
+        out.add(subprocess.run([sys.executable, "-c", code], env=child_env(env), check=True,
                                capture_output=True, text=True).stdout)
     assert len(out) == 1, out
 

@@ -5,6 +5,7 @@ import sys
 import pytest
 
 from minigraphrec import DataError, plot
+from conftest import child_env
 
 
 def test_save_figure_writes_png_under_env_folder(tmp_path, monkeypatch):
@@ -54,5 +55,5 @@ def test_headless_run_selects_agg(tmp_path):
             "from minigraphrec import plot; plot.subplots();"
             "import matplotlib; print(matplotlib.get_backend())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=tmp_path, check=True).stdout
+                         cwd=tmp_path, check=True, env=child_env()).stdout
     assert out.strip().lower() == "agg"

@@ -6,6 +6,7 @@ import pytest
 
 import minigraphrec as mgr
 from minigraphrec import DataError
+from conftest import child_env
 
 
 def test_context_sets_and_restores_both_pools():
@@ -32,11 +33,12 @@ def test_cli_threads_flag_and_env(tmp_path):
             "main(['--threads', '1', 'demo', '--models', 'popularity']);"
             "t = mgr.get_threads(); print(t['numba'], sorted(set(t['blas'].values())))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=tmp_path).stdout.strip().splitlines()[-1]
+                         check=True, cwd=tmp_path, env=child_env())
+    out = out.stdout.strip().splitlines()[-1]
     assert out == "1 [1]"
     proc = subprocess.run([sys.executable, "-m", "minigraphrec.cli", "demo", "--models",
                            "popularity"], capture_output=True, text=True, cwd=tmp_path,
-                          env={"MINIGRAPHREC_THREADS": "zero", "PATH": ""})
+                          env=child_env({"MINIGRAPHREC_THREADS": "zero", "PATH": ""}))
     assert proc.returncode != 0 and "MINIGRAPHREC_THREADS" in proc.stderr
 
 
@@ -106,6 +108,7 @@ def test_fit_does_not_depend_on_the_cpus_blas_kernel(name):
         env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
         if core:
             env["OPENBLAS_CORETYPE"] = core
-        out.add(subprocess.run([sys.executable, "-c", _FIT_DIGEST.format(name=name)], env=env,
+        out.add(subprocess.run([sys.executable, "-c", _FIT_DIGEST.format(name=name)],
+                               env=child_env(env),
                                check=True, capture_output=True, text=True).stdout)
     assert len(out) == 1, out
