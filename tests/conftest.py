@@ -19,9 +19,9 @@ def child_env(env=None):
     working directory comes first on ``sys.path``), while a script started
     elsewhere, or by path, imports the installed copy. After a non-editable
     ``pip install .`` (as ``.ci/run`` does) those are two copies, and numba
-    keeps its compiled kernels beside each, so every kernel was compiled
-    twice: the test suite took 651 s in a fresh environment on AMD EPYC, about
-    half of it compiling the installed copy. ``PYTHONPATH`` puts this run's
+    keeps its compiled kernels beside each, so a kernel used by the tests and
+    by a child was compiled twice (a fresh environment on AMD EPYC: 651 s for the suite before this,
+    510 s after, one process). ``PYTHONPATH`` puts this run's
     package first: the child runs the code under test and shares its cache.
     ``env`` (default ``os.environ``) is copied, not changed.
     """
