@@ -163,9 +163,11 @@ def index_add(index, n_rows, V, out=None):
     and pass). Returns ``out``, or a new (n_rows, d) array (zeros where ``index`` is silent).
     """
     index = np.asarray(index, dtype=np.int64)
-    rows, inverse = np.unique(index, return_inverse=True)       # (u,) sorted, (n,)
-    order = np.argsort(inverse, kind="stable")                   # (n,) rows of V by target
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(inverse, minlength=rows.shape[0]))])
+    order = np.argsort(index, kind="stable")                     # (n,) rows of V by target
+    target = index[order]                                        # (n,) sorted
+    starts = np.flatnonzero(np.r_[True, target[1:] != target[:-1]]) if target.size else target
+    rows = target[starts]                                        # (u,) the named rows, sorted
+    indptr = np.append(starts, index.shape[0])                   # (u + 1,)
     Ct = sp.csr_matrix((np.ones(index.shape[0], dtype=V.dtype), order, indptr),
                        shape=(rows.shape[0], index.shape[0]))
     sums = np.asarray(Ct @ V)                                    # (u, d)
