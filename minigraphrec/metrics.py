@@ -522,6 +522,9 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
         (Gowalla, recall and NDCG, idle machine, ``bench_catalogues.py``:
         Popularity 2.38 -> 1.03 s, ItemKNN 3.08 -> 1.91 s, UserKNN 3.39 ->
         2.00 s). Results do not depend on the block size for those models.
+        Models that can write their scores into an array (``score(users,
+        out=)``: the embedding models and GF-CF) score every block into the
+        first one.
     backend : {"numba", "numpy"}
         Top-k and AUC implementation (identical results; ``"numpy"`` is the
         slow, readable reference). With ``"numba"``, on the LightGCN Gowalla
@@ -596,16 +599,22 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
     auc_parts = []
     shown = {kk: np.zeros(n_items, dtype=bool) for kk in ks}
     info = item_self_information(E) if "novelty" in wanted else None
+    block = None                          # the first score block, reused by models that can
     for start in range(0, users.size, batch_size):
         batch = users[start:start + batch_size]
-        S = _as_scores(model.score(batch), "model.score(users)")    # (b, n_items)
+        if block is None:
+            S = _as_scores(model.score(batch), "model.score(users)")  # (b, n_items)
+            if getattr(model, "_scores_into", False):
+                block = S
+        else:
+            S = model.score(batch, out=block[:batch.size])            # (b, n_items)
         if S.shape != (batch.size, n_items):
             raise DataError(f"model.score returned shape {S.shape}, expected "
                             f"({batch.size}, {n_items})")
         E_b, T_b = E[batch], T[batch]
         L, auc = _rank_block(S, K, E_b, T_b, "auc" in wanted, backend,
                              "model.score(users)")                # (b, K), (b,)
-        del S                                                     # free the block early
+        del S                                                     # free a block not reused
         rel = _hits(L, T_b)                                       # (b, K)
         n_test = np.diff(T_b.indptr)                              # (b,)
         for m in at_k:

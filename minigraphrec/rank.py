@@ -94,7 +94,11 @@ def csr_arrays(X):
 
 
 # ------------------------------------------------------------------- scores
-def score_matrix(U, V, kind="dot"):
+#: entries per block of the in-place cosine and Euclidean corrections of score_matrix
+_CORRECTION_BLOCK = 1 << 16
+
+
+def score_matrix(U, V, kind="dot", out=None):
     r"""Similarity of every row of ``U`` to every row of ``V``.
 
     Parameters
@@ -113,13 +117,19 @@ def score_matrix(U, V, kind="dot"):
         * ``"euclidean"``: :math:`s_{uv} = -\lVert u - v\rVert_2`, negated
           so that larger is better, like the other two.
 
+    out : float64 ndarray (n_u, n_v), optional
+        C-contiguous array to write the scores into (and return); the same
+        bits as without it.
+
     Returns
     -------
     S : float64 (n_u, n_v)
 
     Notes
     -----
-    Computed in float64 whatever the input dtype. The Euclidean distance uses
+    Computed in float64 whatever the input dtype. The cosine and Euclidean
+    corrections run over blocks of rows in place, with temporaries of one
+    block (about 2^16 entries) rather than of the whole matrix. The Euclidean distance uses
     the expansion :math:`\lVert u\rVert^2 + \lVert v\rVert^2 - 2 u\cdot v`
     (one matrix product) clipped at 0. Its rounding error is about
     :math:`\epsilon (\lVert u\rVert^2 + \lVert v\rVert^2)`, large next to a
@@ -135,28 +145,45 @@ def score_matrix(U, V, kind="dot"):
     if U.shape[1] != V.shape[1]:
         raise DataError(f"U has {U.shape[1]} columns and V has {V.shape[1]}; "
                         "the embeddings must share one dimension d")
-    D = U @ V.T                                              # (n_u, n_v)
+    if out is not None:
+        if (not isinstance(out, np.ndarray) or out.shape != (U.shape[0], V.shape[0])
+                or out.dtype != np.float64 or not out.flags.c_contiguous
+                or not out.flags.writeable):
+            raise ValueError(f"out must be a writable C-contiguous float64 array of shape "
+                             f"{(U.shape[0], V.shape[0])}")
+    D = np.matmul(U, V.T, out=out)                           # (n_u, n_v)
     if kind == "dot":
         return D
+    step = max(1, _CORRECTION_BLOCK // max(V.shape[0], 1))  # rows per correction block
     if kind == "cosine":
         nu = np.sqrt(np.einsum("ud,ud->u", U, U))            # (n_u,)
         nv = np.sqrt(np.einsum("vd,vd->v", V, V))            # (n_v,)
-        denom = np.outer(nu, nv)                             # (n_u, n_v)
-        S = np.divide(D, denom, out=np.zeros_like(D), where=denom > 0)
-        return np.clip(S, -1.0, 1.0, out=S)
+        for r in range(0, D.shape[0], step):
+            D_r = D[r:r + step]                              # (step, n_v), a view
+            denom = np.multiply.outer(nu[r:r + step], nv)    # (step, n_v)
+            zero = ~(denom > 0)                              # a zero vector: 0/0 is taken as 0
+            np.divide(D_r, denom, out=D_r, where=~zero)
+            D_r[zero] = 0.0
+            np.clip(D_r, -1.0, 1.0, out=D_r)
+        return D
     # euclidean
     su = np.einsum("ud,ud->u", U, U)                         # (n_u,) ‖u‖²
     sv = np.einsum("vd,vd->v", V, V)                         # (n_v,) ‖v‖²
-    scale = su[:, None] + sv[None, :]                        # (n_u, n_v)
-    D2 = scale - 2.0 * D
-    np.maximum(D2, 0.0, out=D2)
-    rows, cols = np.nonzero(D2 < 1e-3 * scale)               # cancellation-prone pairs
-    for start in range(0, rows.shape[0], 65536):             # bounded memory
-        r = rows[start:start + 65536]
-        c = cols[start:start + 65536]
-        diff = U[r] - V[c]                                   # (n_pairs, d)
-        D2[r, c] = np.einsum("pd,pd->p", diff, diff)
-    return -np.sqrt(D2, out=D2)
+    for r in range(0, D.shape[0], step):
+        D_r = D[r:r + step]                                  # (step, n_v), a view
+        scale = su[r:r + step, None] + sv[None, :]           # (step, n_v)
+        np.multiply(D_r, 2.0, out=D_r)
+        np.subtract(scale, D_r, out=D_r)                     # ‖u‖² + ‖v‖² - 2 u·v
+        np.maximum(D_r, 0.0, out=D_r)
+        rows, cols = np.nonzero(D_r < 1e-3 * scale)          # cancellation-prone pairs
+        for start in range(0, rows.shape[0], 65536):         # bounded memory
+            i = rows[start:start + 65536]
+            c = cols[start:start + 65536]
+            diff = U[r + i] - V[c]                           # (n_pairs, d)
+            D_r[i, c] = np.einsum("pd,pd->p", diff, diff)
+        np.sqrt(D_r, out=D_r)
+        np.negative(D_r, out=D_r)
+    return D
 
 
 def _check_embeddings(X, name, why="embeddings must be finite"):

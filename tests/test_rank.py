@@ -288,3 +288,62 @@ def test_top_k_by_similarity_equals_top_k_of_score_matrix(kind):
         np.testing.assert_array_equal(got[1], expected[1])
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
         top_k_by_similarity(U, V, 6, batch_size=0)
+
+
+def _score_matrix_whole(U, V, kind):
+    """The whole-matrix formulas score_matrix used before it worked in place, block by block."""
+    U, V = U.astype(np.float64), V.astype(np.float64)
+    D = U @ V.T
+    if kind == "dot":
+        return D
+    if kind == "cosine":
+        nu = np.sqrt(np.einsum("ud,ud->u", U, U))
+        nv = np.sqrt(np.einsum("vd,vd->v", V, V))
+        denom = np.outer(nu, nv)
+        S = np.divide(D, denom, out=np.zeros_like(D), where=denom > 0)
+        return np.clip(S, -1.0, 1.0, out=S)
+    su = np.einsum("ud,ud->u", U, U)
+    sv = np.einsum("vd,vd->v", V, V)
+    scale = su[:, None] + sv[None, :]
+    D2 = np.maximum(scale - 2.0 * D, 0.0)
+    rows, cols = np.nonzero(D2 < 1e-3 * scale)
+    diff = U[rows] - V[cols]
+    D2[rows, cols] = np.einsum("pd,pd->p", diff, diff)
+    return -np.sqrt(D2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["dot", "cosine", "euclidean"])
+def test_score_matrix_blocks_and_out_give_the_whole_matrix_bits(kind, dtype):
+    # 300 x 700 scores: the corrections run in 4 blocks of 93 rows, the last one short;
+    # zero vectors, parallel vectors and near duplicates sit in every block
+    rng = np.random.default_rng(11)
+    V = rng.standard_normal((700, 8)) * 10.0
+    V[[5, 400]] = 0.0                                               # zero items
+    U = rng.standard_normal((300, 8)) * 10.0
+    U[[0, 150, 299]] = 0.0                                          # zero users
+    for r in (3, 120, 200, 290):                                     # near duplicates, parallel
+        U[r] = V[r + 1] + 1e-6 * rng.standard_normal(8)
+        U[r + 1] = 2.0 * V[r + 2]
+    U, V = U.astype(dtype), V.astype(dtype)
+    expected = _score_matrix_whole(U, V, kind)
+    got = score_matrix(U, V, kind)
+    np.testing.assert_array_equal(got, expected)
+    assert np.array_equal(np.signbit(got), np.signbit(expected))   # signs of zero too
+    out = np.full((300, 700), np.nan)
+    assert score_matrix(U, V, kind, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+    assert np.array_equal(np.signbit(out), np.signbit(expected))
+
+
+def test_score_matrix_rejects_a_bad_out():
+    U, V = np.ones((2, 3)), np.ones((4, 3))
+    for out in (np.zeros((2, 5)), np.zeros((2, 4), dtype=np.float32),
+                np.zeros((4, 2)).T, np.zeros((2, 4)).tolist()):
+        with pytest.raises(ValueError, match=r"out must be a writable C-contiguous float64 "
+                                             r"array of shape \(2, 4\)"):
+            score_matrix(U, V, out=out)
+    frozen = np.zeros((2, 4))
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="out must be a writable"):
+        score_matrix(U, V, out=frozen)

@@ -405,10 +405,13 @@ class EmbeddingRecommender(Recommender):
         self.user_embeddings_ = np.ascontiguousarray(E[:self.n_users_])
         self.item_embeddings_ = np.ascontiguousarray(E[self.n_users_:])
 
-    def _score_batch(self, users):
+    _scores_into = True
+
+    def _score_batch(self, users, out=None):
         r"""Similarity of each user's final embedding to each item's: (len(users), n_items) float64."""
         from ..rank import score_matrix
-        return score_matrix(self.user_embeddings_[users], self.item_embeddings_, kind=self.scoring)
+        return score_matrix(self.user_embeddings_[users], self.item_embeddings_,
+                            kind=self.scoring, out=out)
 
     # ------------------------------------------------------------ losses
     def _batch_nodes(self, batch):

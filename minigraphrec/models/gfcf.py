@@ -612,18 +612,28 @@ class GFCF(Recommender):
             return spmm(self._R_tilde_T, X_T, backend="numba")           # (n_items, b)
         return np.asarray(self._R_tilde_T @ X_T)                          # (n_items, b)
 
-    def _score_batch(self, users):
-        r"""GF-CF scores of ``users``: (len(users), n_items) in ``dtype``, C-ordered."""
-        return self._score_rows(self._R_scoring[users])                   # (b, n_items)
+    _scores_into = True
 
-    def _score_rows(self, R_b):
-        r"""GF-CF scores of binary rows ``R_b`` (b, n_items) in ``dtype``: (b, n_items)."""
+    def _score_dtype(self):
+        return self._R_scoring.dtype
+
+    def _score_batch(self, users, out=None):
+        r"""GF-CF scores of ``users``: (len(users), n_items) in ``dtype``, C-ordered."""
+        return self._score_rows(self._R_scoring[users], out=out)          # (b, n_items)
+
+    def _score_rows(self, R_b, out=None):
+        r"""GF-CF scores of binary rows ``R_b`` (b, n_items) in ``dtype``: (b, n_items).
+
+        Written into ``out`` (C-contiguous, ``dtype``) when it is given."""
         b = R_b.shape[0]
         if self.alpha > 0:
-            S = np.asarray((R_b @ self._V_in) @ self._V_out)              # (b, k) @ (k, n_items)
+            S = np.matmul(np.asarray(R_b @ self._V_in), self._V_out, out=out)  # (b, k) @ (k, n_items)
             S *= self.alpha
-        else:
+        elif out is None:
             S = np.zeros((b, self.n_items_), dtype=self._R_scoring.dtype)
+        else:
+            S = out
+            S.fill(0)
         if self._item_filter is not None:
             linear = sp.csr_matrix(R_b @ self._item_filter)               # (b, n_items) sparse
             rows = np.repeat(np.arange(b), np.diff(linear.indptr))
