@@ -26,6 +26,9 @@ MODELS = {
     "MF-dot": lambda: MF(dim=8, scoring="dot", dtype="float64", random_state=0),
     "MF-cosine": lambda: MF(dim=8, scoring="cosine", random_state=0),
     "LightGCN-euclidean": lambda: LightGCN(dim=8, scoring="euclidean", random_state=0),
+    "MF-float32-scores": lambda: MF(dim=8, score_dtype="float32", random_state=0),
+    "LightGCN-cosine-float32-scores": lambda: LightGCN(dim=8, scoring="cosine",
+                                                       score_dtype="float32", random_state=0),
     "GFCF-float32": lambda: GFCF(n_factors=6, dtype="float32"),
     "GFCF-float64": lambda: GFCF(n_factors=6, dtype="float64"),
     "GFCF-alpha0": lambda: GFCF(alpha=0.0, n_factors=6, dtype="float64"),
@@ -34,8 +37,8 @@ MODELS = {
     "EASE": lambda: EASE(l2=10.0),
     "Hybrid": lambda: Hybrid([ItemKNN(k_neighbors=10), Popularity()], weights=[0.7, 0.3]),
 }
-INTO = {"MF-dot", "MF-cosine", "LightGCN-euclidean", "GFCF-float32", "GFCF-float64",
-        "GFCF-alpha0"}
+INTO = {"MF-dot", "MF-cosine", "LightGCN-euclidean", "MF-float32-scores",
+        "LightGCN-cosine-float32-scores", "GFCF-float32", "GFCF-float64", "GFCF-alpha0"}
 
 
 def _fit(name, train):
@@ -67,7 +70,7 @@ def test_score_into_out_gives_the_same_bits(name, split):
     np.testing.assert_array_equal(block[5:], -7.0)                 # rows beyond are untouched
 
 
-@pytest.mark.parametrize("name", ["MF-dot", "GFCF-float32", "ItemKNN"])
+@pytest.mark.parametrize("name", ["MF-dot", "MF-float32-scores", "GFCF-float32", "ItemKNN"])
 def test_score_rejects_a_bad_out_before_writing(name, split):
     model = _fit(name, split[0])
     dtype = model.score([0]).dtype

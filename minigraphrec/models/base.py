@@ -294,7 +294,8 @@ class Recommender:
         out : ndarray, optional
             Where to write the scores: C-contiguous, writable, of shape
             ``(len(users), n_items)`` and of the dtype ``score`` returns
-            (float64; GF-CF's ``dtype``). The same values as without it, bit
+            (float64; GF-CF's ``dtype``; the embedding models'
+            ``score_dtype``). The same values as without it, bit
             for bit. Scoring many users block by block into one array saves
             allocating (and page-faulting in) a fresh block each time.
 
@@ -406,7 +407,7 @@ class Recommender:
 
         Returns
         -------
-        ndarray of float64, shape (n_items,)
+        ndarray (n_items,), in the dtype ``score`` returns
             For a training user's own history, the model's scores for that
             user wherever the model defines a user by their items (each
             model's docstring says whether that holds exactly).

@@ -229,6 +229,17 @@ class EmbeddingRecommender(Recommender):
     random_state : None, int or numpy.random.Generator
     verbose : bool
         Log each epoch at INFO level (logger ``"minigraphrec"``) instead of DEBUG.
+    score_dtype : {"float64", "float32"}
+        The dtype of ``score`` (and so of the scores ``evaluate`` and
+        ``recommend`` rank). float64 by default, whatever ``dtype``. float32
+        runs the scoring product in float32: on Gowalla's 40,981 items at
+        d = 64 it took about half the time of the float64 product
+        (``benchmarks/results/eval_gowalla.md``), and full-ranking
+        evaluation is mostly that product. Scores then differ from the
+        float64 ones by float32 rounding (see
+        :func:`~minigraphrec.rank.score_matrix`), which can swap items whose
+        scores nearly tie. It may be changed after ``fit`` (``set_params``);
+        training never uses it.
     """
 
     #: attributes that hold the fitted state, saved by :func:`minigraphrec.io.save`
@@ -241,7 +252,8 @@ class EmbeddingRecommender(Recommender):
     #: hyperparameters that say how training proceeds, not what the model is: a resumed
     #: ``fit`` may run with new values of these (e.g. a lower lr); any other change is refused
     _resume_may_change = ("lr", "batch_size", "reg", "loss", "n_negatives", "epochs", "patience",
-                          "metric", "scoring", "backend", "random_state", "verbose")
+                          "metric", "scoring", "backend", "random_state", "verbose",
+                          "score_dtype")
 
     # ------------------------------------------------------------ checks
     def _check_common(self):
@@ -250,6 +262,7 @@ class EmbeddingRecommender(Recommender):
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         if self.scoring not in SCORINGS:
             raise ValueError(f"scoring must be one of {SCORINGS}, got {self.scoring!r}")
+        self._score_dtype()
         _check_training_params(self)                     # lr, batch_size, epochs, dtype
         _nonneg_float("reg", self.reg)
         _positive_int("n_negatives", self.n_negatives)
@@ -407,11 +420,23 @@ class EmbeddingRecommender(Recommender):
 
     _scores_into = True
 
+    def _score_dtype(self):
+        """``score_dtype`` as a NumPy dtype; ValueError naming it unless float32 or float64."""
+        value = getattr(self, "score_dtype", "float64")    # unpickled from before it existed
+        try:
+            dtype = np.dtype(value)
+        except TypeError:
+            dtype = None
+        if dtype is None or dtype.name not in DTYPES:
+            raise ValueError(f"score_dtype must be 'float32' or 'float64', got {value!r}")
+        return dtype
+
     def _score_batch(self, users, out=None):
-        r"""Similarity of each user's final embedding to each item's: (len(users), n_items) float64."""
+        r"""Similarity of each user's final embedding to each item's: (len(users), n_items)
+        in ``score_dtype``."""
         from ..rank import score_matrix
         return score_matrix(self.user_embeddings_[users], self.item_embeddings_,
-                            kind=self.scoring, out=out)
+                            kind=self.scoring, out=out, dtype=self._score_dtype())
 
     # ------------------------------------------------------------ losses
     def _batch_nodes(self, batch):
@@ -585,7 +610,8 @@ class EmbeddingRecommender(Recommender):
         """
         from ..rank import score_matrix
         z = self.fold_in(items)                                           # (d_out,)
-        return score_matrix(z[None, :], self.item_embeddings_, kind=self.scoring)[0]
+        return score_matrix(z[None, :], self.item_embeddings_, kind=self.scoring,
+                            dtype=self._score_dtype())[0]
 
     def fold_in(self, items):
         r"""The final embedding ``z`` (d_out,) of a new user whose history is ``items``.

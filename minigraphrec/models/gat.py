@@ -185,7 +185,7 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
         MF and LightGCN) or ``N(0, 0.1²)``; see
         :func:`~minigraphrec.models.embedding_base.id_embeddings`.
     loss, lr, batch_size, reg, n_negatives, epochs, patience, metric,
-    scoring, dtype, random_state, verbose :
+    scoring, dtype, random_state, verbose, score_dtype :
         see :class:`~minigraphrec.models.embedding_base.EmbeddingRecommender`.
 
     Attributes
@@ -227,7 +227,8 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
                  layer_combination="mean", edge_weights=None, half_life=None,
                  input="embedding", backend="numba", loss="bpr", lr=1e-3, batch_size=2048, reg=1e-4,
                  n_negatives=1, epochs=50, patience=None, metric="recall@20", scoring="dot",
-                 dtype="float32", random_state=None, verbose=False, init="xavier"):
+                 dtype="float32", random_state=None, verbose=False, init="xavier",
+                 score_dtype="float64"):
         self.dim = dim
         self.n_layers = n_layers
         self.n_heads = n_heads
@@ -254,6 +255,7 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
         self.random_state = random_state
         self.verbose = verbose
         self.init = init
+        self.score_dtype = score_dtype
 
     def _check_hyperparameters(self):
         self._check_common()

@@ -70,7 +70,7 @@ class LightGCN(EdgeWeighted, EmbeddingRecommender):
         paper, default) or ``N(0, 0.1²)`` (the authors' PyTorch port); see
         :func:`~minigraphrec.models.embedding_base.id_embeddings`.
     loss, lr, batch_size, reg, n_negatives, epochs, patience, metric,
-    scoring, dtype, random_state, verbose :
+    scoring, dtype, random_state, verbose, score_dtype :
         see :class:`~minigraphrec.models.embedding_base.EmbeddingRecommender`.
         Paper settings: ``lr=1e-3, batch_size=2048, reg=1e-4``.
     backend : {"numba", "numpy"}
@@ -125,7 +125,8 @@ class LightGCN(EdgeWeighted, EmbeddingRecommender):
     def __init__(self, dim=64, n_layers=3, loss="bpr", lr=1e-3, batch_size=2048, reg=1e-4,
                  n_negatives=1, epochs=50, patience=None, metric="recall@20", scoring="dot",
                  backend="numba", dtype="float32", random_state=None, verbose=False,
-                 edge_weights=None, half_life=None, init="xavier"):
+                 edge_weights=None, half_life=None, init="xavier",
+                 score_dtype="float64"):
         self.dim = dim
         self.n_layers = n_layers
         self.loss = loss
@@ -144,6 +145,7 @@ class LightGCN(EdgeWeighted, EmbeddingRecommender):
         self.edge_weights = edge_weights
         self.half_life = half_life
         self.init = init
+        self.score_dtype = score_dtype
 
     def _check_hyperparameters(self):
         self._check_common()
@@ -298,7 +300,7 @@ class LightGCN(EdgeWeighted, EmbeddingRecommender):
         a = w0 / np.sqrt(w0 * items.size * d_i)                           # (m,) Â_{*i}
         e = (a @ V) / (K + 1)                                             # (d,)
         return score_matrix(e[None, :].astype(E0.dtype), self.item_embeddings_,
-                            kind=self.scoring)[0]
+                            kind=self.scoring, dtype=self._score_dtype())[0]
 
 
 class _WalkList:

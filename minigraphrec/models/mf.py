@@ -28,7 +28,7 @@ class MF(EmbeddingRecommender):
         paper, default) or ``N(0, 0.1²)`` (the authors' PyTorch port); see
         :func:`~minigraphrec.models.embedding_base.id_embeddings`.
     loss, lr, batch_size, reg, n_negatives, epochs, patience, metric,
-    scoring, dtype, random_state, verbose :
+    scoring, dtype, random_state, verbose, score_dtype :
         see :class:`~minigraphrec.models.embedding_base.EmbeddingRecommender`.
 
     Attributes
@@ -60,7 +60,8 @@ class MF(EmbeddingRecommender):
 
     def __init__(self, dim=64, loss="bpr", lr=1e-3, batch_size=2048, reg=1e-4, n_negatives=1,
                  epochs=50, patience=None, metric="recall@20", scoring="dot", dtype="float32",
-                 random_state=None, verbose=False, init="xavier"):
+                 random_state=None, verbose=False, init="xavier",
+                 score_dtype="float64"):
         self.dim = dim
         self.loss = loss
         self.lr = lr
@@ -75,6 +76,7 @@ class MF(EmbeddingRecommender):
         self.random_state = random_state
         self.verbose = verbose
         self.init = init
+        self.score_dtype = score_dtype
 
     def _check_hyperparameters(self):
         self._check_common()

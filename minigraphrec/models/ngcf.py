@@ -104,7 +104,7 @@ class NGCF(EmbeddingRecommender):
         the official code, MF and LightGCN) or ``N(0, 0.1²)``; see
         :func:`~minigraphrec.models.embedding_base.id_embeddings`.
     loss, lr, batch_size, reg, n_negatives, epochs, patience, metric,
-    scoring, dtype, random_state, verbose :
+    scoring, dtype, random_state, verbose, score_dtype :
         see :class:`~minigraphrec.models.embedding_base.EmbeddingRecommender`.
         Paper settings: ``lr=1e-4, batch_size=1024, reg=1e-5``.
 
@@ -133,7 +133,8 @@ class NGCF(EmbeddingRecommender):
     def __init__(self, dim=64, n_layers=3, message_dropout=0.1, node_dropout=0.0,
                  normalize_layers=True, loss="bpr", lr=1e-4, batch_size=1024, reg=1e-5,
                  n_negatives=1, epochs=50, patience=None, metric="recall@20", scoring="dot",
-                 dtype="float32", random_state=None, verbose=False, init="xavier"):
+                 dtype="float32", random_state=None, verbose=False, init="xavier",
+                 score_dtype="float64"):
         self.dim = dim
         self.n_layers = n_layers
         self.message_dropout = message_dropout
@@ -152,6 +153,7 @@ class NGCF(EmbeddingRecommender):
         self.random_state = random_state
         self.verbose = verbose
         self.init = init
+        self.score_dtype = score_dtype
 
     def _check_hyperparameters(self):
         self._check_common()
