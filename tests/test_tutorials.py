@@ -436,8 +436,18 @@ def test_11_efficiency(run):
     lightgcn = next(name for name in recall if name.startswith("LightGCN"))
     for name in ("EASE", "GF-CF", lightgcn):
         assert recall[name] > 1.5 * recall["Popularity"], (name, recall)
+    # 5. float32 scores within the rounding bound; the model is left as it was
+    assert ns["S32"].dtype == np.float32 and ns["S64"].dtype == np.float64
+    assert 0 < ns["error_over_bound"].max() <= 1.0
+    assert ns["lightgcn"].score([0]).dtype == np.float64
+    assert 0 <= ns["n_other_items"] <= ns["n_reordered"] <= ns["everyone"].size
+    stats = ns["precision_stats"]                 # a list with another item moves one recall
+    n_evaluated = np.unique(ns["test"].users).size
+    assert abs(stats["float32"]["recall@20"] - stats["float64"]["recall@20"]) <= \
+        ns["n_other_items"] / n_evaluated + 1e-12
+    assert set(ns["product_seconds"]) == {"float64", "float32"}
     figures_written(figures, "11_pruning", "11_kernel_speedups", "11_batch_balls",
-                    "11_filters_vs_training")
+                    "11_filters_vs_training", "11_float32_scores")
 
 
 def test_12_open_problems(run):
