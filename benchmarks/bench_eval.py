@@ -74,7 +74,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from _common import benchmark_parser, interleaved_times, write_results
+from _common import benchmark_parser, interleaved_times, save_figure, write_results
 
 K = 20
 TARGETS = {"evaluate recall+ndcg": 1.5, "evaluate all": 2.5,
@@ -371,9 +371,41 @@ def main():
               f"  diff {row['max_abs_diff_vs_numpy']:.1e}  mem {row['peak_extra_MB']:.0f} MB"
               f"  met {row['targets_met']}")
     print("wrote", json_path, md_path)
+    plot_times(rows, name, args.out, f"{source}, {users.size} users x {n_items} items, "
+                                     f"k = {K}, {repeat} rounds")
     bad = [what for what, d in diffs.items() if d > AGREEMENT_TOL]
     if bad:
         raise SystemExit(f"evaluate disagrees with the NumPy evaluator beyond 1e-12: {bad}")
+
+
+def plot_times(rows, name, out_dir, title):
+    """``<name>.png``: every candidate's median seconds (log scale), float32 scoring in blue,
+    float64 in grey, each labelled with its ratio to its own product; the targets as lines."""
+    from minigraphrec import plot
+    rows = rows[::-1]                                       # the first row on top
+    fig, ax = plot.subplots(figsize=(8.8, 4.6))
+    seconds = [r["seconds_median"] for r in rows]
+    float64 = [r["ratio_to"] == "product float64" or r["what"] == "product float64"
+               or (r["what"].startswith("evaluate MF") and "float32" not in r["what"])
+               for r in rows]
+    ax.barh(range(len(rows)), seconds, color=["0.6" if f else "tab:blue" for f in float64])
+    for i, r in enumerate(rows):
+        label = (f"{r['ratio_to_product']:.2f}x {r['ratio_to']}" if r["what"] != r["ratio_to"]
+                 else "the floor")
+        ax.text(r["seconds_median"] * 1.06, i, label, va="center", fontsize=8, zorder=3,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
+    product = next(r["seconds_median"] for r in rows if r["what"] == "product")
+    for ratio, style in ((1.5, "--"), (2.5, ":")):
+        ax.axvline(ratio * product, color="tab:red", linestyle=style, linewidth=1,
+                   label=f"{ratio:g}x the float32 product (target)")
+    ax.set_yticks(range(len(rows)), [r["what"] for r in rows], fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlim(min(seconds) / 1.5, max(seconds) * 4)
+    ax.set_xlabel("seconds, median over rounds (log scale); blue: float32 scores, "
+                  "grey: float64")
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc="upper right", fontsize=8)
+    save_figure(fig, name, out_dir)
 
 
 if __name__ == "__main__":

@@ -248,7 +248,7 @@ def load(args):
     return mgr.datasets.load_movielens_100k(args.data)
 
 
-def plot_rows(rows, out_dir):
+def plot_rows(rows, out_dir, name="explain_ml100k"):
     from minigraphrec import plot
     if not rows:
         return None
@@ -287,7 +287,7 @@ def plot_rows(rows, out_dir):
     axes[1].legend(fontsize=7, loc="upper left")
     axes[0].set_title("deleting the top-k explanatory sources vs k random ones")
     axes[1].set_title("the item's rank after the deletion (log scale; black: before)")
-    return save_figure(fig, "explain_ml100k", out_dir)
+    return save_figure(fig, name, out_dir)
 
 
 def main():
@@ -401,8 +401,7 @@ def main():
                "explained_drop_larger", "epochs"]
     for path in write_results(name, rows, columns, out_dir=args.out, notes=notes):
         print("wrote", path)
-    if not args.smoke:
-        plot_rows(rows, args.out)
+    plot_rows(rows, args.out, name)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,10 @@ import statistics
 import time
 from pathlib import Path
 
-from _common import benchmark_parser, first_call_time, load_lightgcn_train, write_results
+import numpy as np
+
+from _common import (benchmark_parser, first_call_time, load_lightgcn_train, save_figure,
+                     write_results)
 
 BATCH_SIZE = 2048
 TARGET = 3.0
@@ -172,6 +175,31 @@ def batch_rounds(args, models, batches, describe, setup, load_start):
     json_path, md_path = write_results(stem, rows, columns, out_dir=args.out, notes=notes)
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
+    plot_round_ratios(times, stem, args.out, describe.split(":")[0])
+
+
+def plot_round_ratios(times, stem, out_dir, graph):
+    """``<stem>.png``: each model's time / LightGCN's in the same round, every round, with the
+    3x target: the spread the headline median is taken over."""
+    from minigraphrec import plot
+    others = [name for name in MODELS if name != "lightgcn"]
+    ratios = [[t / b for t, b in zip(times[name], times["lightgcn"])] for name in others]
+    fig, ax = plot.subplots(figsize=(6.4, 4.2))
+    ax.boxplot(ratios, whis=(0, 100), widths=0.5, medianprops={"color": "tab:blue"})
+    for i, r in enumerate(ratios, start=1):                  # every round as a point
+        jitter = 0.08 * (np.arange(len(r)) / max(len(r) - 1, 1) - 0.5)
+        ax.plot(i + jitter, r, ".", color="0.35", markersize=4)
+    ax.axhline(TARGET, color="tab:red", linestyle="--", label=f"target <= {TARGET:g}x")
+    ax.axhline(1.0, color="0.6", linewidth=0.8)
+    ax.set_xticks(range(1, len(others) + 1),
+                  [f"{n.upper()}\nmedian {statistics.median(r):.2f}x" for n, r in zip(others, ratios)])
+    ax.set_ylabel("time / LightGCN's, same round")
+    ax.set_ylim(bottom=0)
+    ax.set_title(f"one BPR batch of {BATCH_SIZE} (loss and gradient), {graph}\n"
+                 f"{len(ratios[0])} interleaved rounds; box: quartiles, whiskers: min-max",
+                 fontsize=9)
+    ax.legend(loc="upper left", fontsize=8)
+    save_figure(fig, stem, out_dir)
 
 
 def _load_note(start, end):

@@ -3,7 +3,7 @@
 Every ``benchmarks/bench_*.py`` is run. Each script must
 accept ``--smoke`` and ``--out DIR`` (``benchmarks/_common.benchmark_parser``
 provides both) and write at least one ``<name>.json`` with provenance and
-non-empty ``rows`` there. Scripts run in a subprocess, as a user runs them, on the
+non-empty ``rows`` there, and a script that draws must write its PNGs there too. Scripts run in a subprocess, as a user runs them, on the
 package under test (:func:`conftest.child_env`).
 """
 import json
@@ -35,3 +35,9 @@ def test_benchmark_smoke(script, tmp_path):
         assert str(ROOT) not in result["command"] and str(tmp_path) not in result["command"]
         assert result["rows"], f"{path.name} has no result rows"
         assert path.with_suffix(".md").exists()
+    # a script that draws (its source calls save_figure) draws in the smoke run too
+    if "save_figure(" in (ROOT / "benchmarks" / script).read_text():
+        pngs = sorted(tmp_path.glob("*.png"))
+        assert pngs, f"{script} draws figures but wrote no PNG into {tmp_path}"
+        for png in pngs:
+            assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{png.name} is not a PNG"
