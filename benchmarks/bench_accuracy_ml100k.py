@@ -50,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import benchmark_parser, source_digests, write_results
+from _common import benchmark_parser, save_figure, source_digests, write_results
 
 DIM, N_LAYERS, LR, BATCH_SIZE, REG = 64, 3, 1e-3, 2048, 1e-4
 TARGETS = {"lightgcn": 0.34, "mf": 0.29}            # Recall@20 the issue asks for
@@ -135,6 +135,65 @@ def train_pyg(train, test, epochs, seed, curve_every, adjacency, n_layers=N_LAYE
             print(f"  pyg ({n_layers} layers) epoch {epoch}: loss {total / n:.4f}, Recall@20 "
                   f"{m['recall@20']:.4f}, NDCG@20 {m['ndcg@20']:.4f}", flush=True)
     return scores_of(pyg.final_embeddings(), train.n_users, train, test), times, curve
+
+
+def plot_accuracy(rows, name, out_dir, curves=None):
+    """Final test Recall@20 / NDCG@20 per model (bars, the issue's Recall@20 target as a black
+    tick) and, given the JSON's ``curves``, test Recall@20 against the epoch; one PNG."""
+    from minigraphrec import plot
+    ok = [r for r in rows if r.get("recall@20") is not None]
+    if not ok:
+        return None
+    curves = {k: c for k, c in (curves or {}).items() if c}
+    several_seeds = len({r["seed"] for r in ok}) > 1
+    labels = [r["model"] + (f", seed {r['seed']}" if several_seeds else "") for r in ok]
+    ncols = 2 if curves else 1
+    fig, axes = plot.subplots(1, ncols, figsize=(6.4 * ncols, 0.5 * len(ok) + 2.6),
+                              squeeze=False)
+    ax = axes[0, 0]
+    y = np.arange(len(ok))[::-1]                     # first row on top
+    h = 0.38
+    ax.barh(y + h / 2, [r["recall@20"] for r in ok], h, color="#4C72B0", label="Recall@20")
+    ax.barh(y - h / 2, [r["ndcg@20"] for r in ok], h, color="#DD8452", label="NDCG@20")
+    for yi, r in zip(y, ok):
+        for dy, key in ((h / 2, "recall@20"), (-h / 2, "ndcg@20")):
+            ax.text(r[key] + 0.004, yi + dy, f"{r[key]:.3f}", va="center", fontsize=7)
+    targets = [(yi, r["target_recall@20"]) for yi, r in zip(y, ok)
+               if isinstance(r.get("target_recall@20"), (int, float))
+               and not isinstance(r.get("target_recall@20"), bool)]
+    if targets:
+        ax.scatter([t for _, t in targets], [yi + h / 2 for yi, _ in targets], marker="|",
+                   s=260, linewidths=2.2, color="black", zorder=3,
+                   label="Recall@20 target")
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.set_xlim(0, max(max(r["recall@20"], r["ndcg@20"]) for r in ok) * 1.45)  # legend room
+    ax.set_xlabel("test metric at k = 20 (final parameters)")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(axis="x", alpha=0.3)
+    epochs = sorted({r["epochs"] for r in ok})
+    ax.set_title(f"after {', '.join(map(str, epochs))} epochs", fontsize=10)
+    if curves:
+        ax = axes[0, 1]
+        for label, curve in curves.items():
+            style = "--" if "MF" in label else "-"
+            ax.plot([c["epoch"] for c in curve], [c["recall@20"] for c in curve], style,
+                    marker="o", markersize=3, label=label)
+        for kind, target in TARGETS.items():
+            if targets:
+                ax.axhline(target, color="gray", linestyle=":", linewidth=1)
+                ax.annotate(f"{'LightGCN' if kind == 'lightgcn' else 'MF'}\ntarget",
+                            (1.01, target), xycoords=("axes fraction", "data"),
+                            va="center", fontsize=7, color="dimgray")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("test Recall@20")
+        ax.set_title("learning curves (they do not steer training)", fontsize=10)
+        ax.legend(fontsize=6.5, loc="best")
+        ax.grid(alpha=0.3)
+    data = "ML-100K" if targets else "synthetic data (smoke)"
+    fig.suptitle(f"LightGCN and MF-BPR on {data}: test accuracy")
+    return save_figure(fig, name, out_dir)
 
 
 def main():
@@ -257,6 +316,7 @@ def main():
             fh.write("\n".join(lines) + "\n")
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
+    plot_accuracy(rows, stem, args.out, curves)
     if not args.smoke and any(r["meets_target"] is False for r in rows):
         sys.exit("a model missed its Recall@20 target (see the table)")
 

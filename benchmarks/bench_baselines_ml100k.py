@@ -37,7 +37,7 @@ import os
 import time
 from pathlib import Path
 
-from _common import benchmark_parser, write_results
+from _common import benchmark_parser, save_figure, write_results
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
 K = 20
@@ -158,7 +158,48 @@ def run(args):
     name = "baselines_ml100k_smoke" if args.smoke else "baselines_ml100k"
     paths = write_results(name, rows, columns, out_dir=args.out, notes=notes)
     print("wrote", *paths)
+    plot_baselines(rows, name, args.out)
     return rows
+
+
+def plot_baselines(rows, name, out_dir):
+    """Recall@20, NDCG@20 and coverage@20 per model (bars, Popularity's Recall@20 dashed) and
+    the fit time (log scale), models sorted by Recall@20; one PNG."""
+    import numpy as np
+    from minigraphrec import plot
+    rows = sorted(rows, key=lambda r: r[f"recall@{K}"])          # best on top
+    fig, (ax, ax_t) = plot.subplots(1, 2, figsize=(11, 0.42 * len(rows) + 2.4), sharey=True,
+                                    gridspec_kw={"width_ratios": [2.2, 1]})
+    y = np.arange(len(rows))
+    h = 0.27
+    for j, (key, color) in enumerate(((f"recall@{K}", "#4C72B0"), (f"ndcg@{K}", "#DD8452"),
+                                      (f"coverage@{K}", "#8C8C8C"))):
+        label = key.replace("coverage", "catalogue coverage").replace("recall", "Recall") \
+            .replace("ndcg", "NDCG")
+        ax.barh(y + (1 - j) * h, [r[key] for r in rows], h, color=color, label=label)
+    pop = next((r for r in rows if r["model"] == "Popularity"), None)
+    if pop is not None:
+        ax.axvline(pop[f"recall@{K}"], color="#4C72B0", linestyle="--", linewidth=1,
+                   label=f"Popularity's Recall@{K}")
+    for yi, r in zip(y, rows):
+        ax.text(r[f"recall@{K}"] + 0.004, yi + h, f"{r[f'recall@{K}']:.3f}", va="center",
+                fontsize=7)
+    ax.set_yticks(y)
+    ax.set_yticklabels([f"{r['model']} ({r['kind']})" for r in rows], fontsize=8)
+    ax.set_xlim(0, max(max(r[f"ndcg@{K}"], r[f"coverage@{K}"]) for r in rows) * 1.12)
+    ax.set_xlabel(f"test metric at k = {K}")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(axis="x", alpha=0.3)
+    ax_t.barh(y, [r["fit_s"] for r in rows], 0.6, color="#55A868")
+    for yi, r in zip(y, rows):
+        ax_t.text(r["fit_s"] * 1.15, yi, f"{r['fit_s']:.3g} s", va="center", fontsize=7)
+    ax_t.set_xscale("log")
+    ax_t.set_xlim(min(r["fit_s"] for r in rows) / 2, max(r["fit_s"] for r in rows) * 20)
+    ax_t.set_xlabel("fit time, s (log scale)")
+    ax_t.grid(axis="x", alpha=0.3)
+    data = rows[0]["data"]
+    fig.suptitle(f"Classic and closed-form recommenders on {data} (per-user 80/20 split)")
+    return save_figure(fig, name, out_dir)
 
 
 def main(argv=None):

@@ -29,6 +29,7 @@ Each model runs in a subprocess of its own (``--worker``): its peak resident
 memory (``ru_maxrss``) is its own, and a crash is recorded instead of ending
 the benchmark (``--smoke`` runs them in-process on a tiny catalogue). Evaluation: 80/20 random split per user, Recall@20 and
 NDCG@20, full ranking with training items excluded (``mgr.evaluate``).
+Each result file has its figure next to it, of the same name (``.png``).
 
     python benchmarks/bench_catalogues.py                  # 50k x 50k synthetic
     python benchmarks/bench_catalogues.py --data ../shared/data/gowalla
@@ -37,7 +38,9 @@ NDCG@20, full ranking with training items excluded (``mgr.evaluate``).
 from __future__ import annotations
 
 import json
+import re
 import resource
+import textwrap
 import subprocess
 import sys
 import time
@@ -48,7 +51,8 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import benchmark_parser, interleaved_times, write_results  # noqa: E402
+from _common import (benchmark_parser, interleaved_times, save_figure,  # noqa: E402
+                     write_results)
 
 import minigraphrec as mgr  # noqa: E402
 from minigraphrec.linalg import spd_inverse  # noqa: E402
@@ -277,6 +281,185 @@ def gfcf_ratios(model, train, test, t_fit):
     return rows
 
 
+# ------------------------------------------------------------------ figures
+def _status_label(row):
+    """A short label for a row that did not run: ``refused (needs 20.0 GB)``, ``timeout ...``."""
+    status = row.get("status", "no result")
+    if status.startswith("refused"):
+        size = re.search(r"\(([\d.]+ [KMGT]B)\)", status)
+        return "refused up front" + (f" (needs {size.group(1)})" if size else "")
+    return textwrap.shorten(status, 40, placeholder="...")
+
+
+def _catalogue_title(rows, what):
+    ok = [r for r in rows if "n_users" in r]
+    name = rows[0].get("catalogue", "?") if rows else "?"
+    if not ok:
+        return f"{what}, {name}"
+    r = ok[0]
+    return (f"{what}, {name}: {r['n_users']:,} users x {r['n_items']:,} items, "
+            f"{r['n_train']:,} training pairs, each model in its own process")
+
+
+def plot_catalogue(rows, name, out_dir):
+    """``<name>.png``: per model, fit and evaluate seconds (log scale), peak memory (its growth
+    after loading the data shaded) and Recall@20 / NDCG@20; a model that did not run (EASE's
+    up-front refusal) is named where its bars would be."""
+    from minigraphrec import plot
+    rows = rows[::-1]                                        # the first model on top
+    y = np.arange(len(rows))
+    h = 0.38
+    fig, axes = plot.subplots(1, 3, figsize=(13.5, 0.45 * len(rows) + 2.0), sharey=True,
+                              gridspec_kw={"width_ratios": [1.3, 1, 1]})
+    ok = [r.get("status") == "ok" for r in rows]
+
+    def values(key):
+        return np.array([r.get(key, np.nan) if good else np.nan for r, good in zip(rows, ok)],
+                        dtype=float)
+
+    ax = axes[0]
+    fit, ev = values("fit_s"), values("evaluate_s")
+    ax.barh(y + h / 2, fit, h, color="tab:blue", label="fit")
+    ax.barh(y - h / 2, ev, h, color="tab:orange", label="evaluate (Recall, NDCG @20)")
+    ax.set_xscale("log")
+    finite = np.concatenate([fit[np.isfinite(fit)], ev[np.isfinite(ev)]])
+    lo, hi = (finite.min(), finite.max()) if finite.size else (1e-3, 1.0)
+    ax.set_xlim(lo / 3, hi * 12)
+    for yy, v in list(zip(y + h / 2, fit)) + list(zip(y - h / 2, ev)):
+        if np.isfinite(v):
+            ax.text(v * 1.12, yy, f"{v:.3g} s", va="center", fontsize=7)
+    ax.set_xlabel("seconds (log scale)")
+
+    ax = axes[1]
+    peak, extra = values("peak_rss_mb"), values("extra_rss_mb")
+    ax.barh(y, peak - extra, 0.6, color="0.75", label="after loading the data")
+    ax.barh(y, extra, 0.6, left=peak - extra, color="tab:green",
+            label="growth: the model's own")
+    for yy, v in zip(y, peak):
+        if np.isfinite(v):
+            ax.text(v + np.nanmax(peak) * 0.02, yy, f"{v:.0f} MB", va="center", fontsize=7)
+    ax.set_xlim(0, np.nanmax(peak) * 1.3 if np.isfinite(peak).any() else 1)
+    ax.set_xlabel("MB, peak resident memory of the model's process")
+
+    ax = axes[2]
+    rec, ndcg = values(f"recall@{K}"), values(f"ndcg@{K}")
+    ax.barh(y + h / 2, rec, h, color="tab:purple", label=f"Recall@{K}")
+    ax.barh(y - h / 2, ndcg, h, color="tab:pink", label=f"NDCG@{K}")
+    top = np.nanmax(rec) if np.isfinite(rec).any() else 1.0
+    for yy, v in list(zip(y + h / 2, rec)) + list(zip(y - h / 2, ndcg)):
+        if np.isfinite(v):
+            ax.text(v + top * 0.02, yy, f"{v:.3f}", va="center", fontsize=7)
+    ax.set_xlim(0, top * 1.3)
+    ax.set_xlabel("accuracy on the test split (full ranking)")
+
+    for yy, r, good in zip(y, rows, ok):                     # the ones that did not run
+        if not good:
+            axes[0].text(0.02, yy, _status_label(r), transform=axes[0].get_yaxis_transform(),
+                         va="center", fontsize=8, color="tab:red")
+    axes[0].set_yticks(y, [r["model"] for r in rows])
+    for ax in axes:
+        ax.grid(axis="x", alpha=0.3)
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=7,
+                  frameon=False)
+    fig.suptitle(_catalogue_title(rows, "classic models"), fontsize=10)
+    return save_figure(fig, name, out_dir)
+
+
+def _target_value(target):
+    """The number a ratio is held to (``"<= 10"`` -> 10, ``"near 1"`` -> 1), or None."""
+    found = re.search(r"(?:<=|~|near)\s*([\d.]+)", target or "")
+    return float(found.group(1)) if found else None
+
+
+def plot_ratios(rows, name, out_dir):
+    """``<name>.png``: every ratio of the run (candidate seconds / reference seconds, log
+    scale), each with its target drawn on its own bar (red: an upper bound, black: near)."""
+    from minigraphrec import plot
+    rows = rows[::-1]
+    y = np.arange(len(rows))
+    ratios = np.array([r["ratio"] for r in rows], dtype=float)
+    fig, ax = plot.subplots(figsize=(10.5, 0.62 * len(rows) + 1.6))
+    ax.barh(y, ratios, 0.55, color="tab:blue")
+    bound = near = False
+    for yy, r in zip(y, rows):
+        value = _target_value(r.get("target"))
+        right = max(r["ratio"], value or 0.0)               # the label clears the target
+        if value is not None:
+            upper = r["target"].strip().startswith("<=")
+            ax.plot([value, value], [yy - 0.4, yy + 0.4], linewidth=2.5,
+                    color="tab:red" if upper else "black",
+                    label=None if (bound if upper else near) else
+                    ("target: at most" if upper else "target: near"))
+            bound, near = bound or upper, near or not upper
+        ax.text(right * 1.15, yy, f"{r['ratio']:.3g}x  ({r['candidate_s']:.3g} s / "
+                f"{r['reference_s']:.3g} s)", va="center", fontsize=7,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.8})
+    ax.axvline(1.0, color="0.6", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_xlim(ratios.min() / 3, max(ratios.max(), 10) * 30)
+    labels = [textwrap.fill(r["measure"], 46) for r in rows]
+    ax.set_yticks(y, labels, fontsize=7)
+    ax.set_xlabel("ratio: candidate seconds / reference seconds (log scale)")
+    catalogue = next((r["catalogue"] for r in rows if r.get("catalogue")), "?")
+    ax.set_title(f"the cliffs of issue 10 on {catalogue}, measured in the same run "
+                 "(EASE: dense SPD inverse, not the catalogue)", fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    return save_figure(fig, name, out_dir)
+
+
+def plot_sessions(rows, name, out_dir):
+    """``<name>.png``: per session model, fit, ``score_sessions`` alone and
+    ``evaluate_next_item`` seconds (log scale), and HR@20 / MRR@20."""
+    from minigraphrec import plot
+    rows = rows[::-1]
+    y = np.arange(len(rows))
+    h = 0.27
+    fig, axes = plot.subplots(1, 2, figsize=(11.5, 0.6 * len(rows) + 2.2), sharey=True,
+                              gridspec_kw={"width_ratios": [1.5, 1]})
+    ax = axes[0]
+    allv = []
+    for off, key, colour, label in ((h, "fit_s", "tab:blue", "fit"),
+                                    (0, "scores_s", "tab:gray", "score_sessions alone"),
+                                    (-h, "evaluate_s", "tab:orange", "evaluate_next_item")):
+        v = np.array([r.get(key, np.nan) for r in rows], dtype=float)
+        allv += list(v[np.isfinite(v)])
+        ax.barh(y + off, v, h, color=colour, label=label)
+        for yy, x in zip(y + off, v):
+            if np.isfinite(x):
+                ax.text(x * 1.12, yy, f"{x:.3g} s", va="center", fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlim(min(allv or [1e-3]) / 3, max(allv or [1.0]) * 12)
+    ax.set_xlabel("seconds (log scale)")
+    ax.legend(loc="lower right", fontsize=7)
+    ax = axes[1]
+    hit = np.array([r.get(f"hit@{K}", np.nan) for r in rows], dtype=float)
+    mrr = np.array([r.get(f"mrr@{K}", np.nan) for r in rows], dtype=float)
+    ax.barh(y + h / 2, hit, h * 1.4, color="tab:purple", label=f"HR@{K}")
+    ax.barh(y - h / 2, mrr, h * 1.4, color="tab:pink", label=f"MRR@{K}")
+    top = np.nanmax(hit) if np.isfinite(hit).any() else 1.0
+    for yy, v in list(zip(y + h / 2, hit)) + list(zip(y - h / 2, mrr)):
+        if np.isfinite(v):
+            ax.text(v + top * 0.02, yy, f"{v:.3f}", va="center", fontsize=7)
+    ax.set_xlim(0, top * 1.3)
+    ax.set_xlabel("next-item accuracy on the test prefixes (full ranking)")
+    ax.legend(loc="lower right", fontsize=7)
+    labels = []
+    for r in rows:
+        extra = f"\n({r['epochs']} epoch)" if r.get("epochs") else ""
+        ratio = (f"\neval / scores {r['evaluate_over_scores']:.2f}x"
+                 if "evaluate_over_scores" in r else f"\n{_status_label(r)}")
+        labels.append(r["model"] + extra + ratio)
+    axes[0].set_yticks(y, labels, fontsize=8)
+    for ax in axes:
+        ax.grid(axis="x", alpha=0.3)
+    r0 = rows[0] if rows else {}
+    fig.suptitle(f"session models, {r0.get('catalogue', '?')}: "
+                 f"{r0.get('n_items', 0):,} items seen in training, "
+                 f"{r0.get('n_prefixes', 0):,} test prefixes", fontsize=10)
+    return save_figure(fig, name, out_dir)
+
+
 def main():
     parser = benchmark_parser(__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="a LightGCN-format folder with train.txt and "
@@ -337,9 +520,11 @@ def main():
     suffix = ("_smoke" if args.smoke else "") + (f"_{args.data.name}" if args.skip_synthetic
                                                  else "")
     write_results("catalogues" + suffix, rows, columns, args.out, notes=notes)
+    plot_catalogue(rows, "catalogues" + suffix, args.out)
     write_results("catalogue_ratios" + suffix, ratios,
                   ["catalogue", "measure", "reference_s", "candidate_s", "ratio", "target",
                    "note"], args.out)
+    plot_ratios(ratios, "catalogue_ratios" + suffix, args.out)
     if session_rows:
         write_results("catalogue_sessions" + suffix, session_rows,
                       ["catalogue", "model", "status", "n_items", "n_prefixes", "epochs", "fit_s",
@@ -351,6 +536,7 @@ def main():
                              "1024, the floor of evaluate_next_item (same blocks; ranks, "
                              "HR and MRR on top); both the median of 2 interleaved runs "
                              "after one untimed evaluation."))
+        plot_sessions(session_rows, "catalogue_sessions" + suffix, args.out)
 
 if __name__ == "__main__":
     main()

@@ -43,7 +43,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import benchmark_parser, write_results
+from _common import benchmark_parser, save_figure, write_results
 
 DIM, BATCH_SIZE, REG = 64, 2048, 1e-4
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
@@ -109,6 +109,65 @@ def configurations(args, seed):
                 rows.append((name, inp, edges,
                              lambda c=cls, k=kw, i=inp, w=weights: c(input=i, **k, **common, **w)))
     return rows
+
+
+def plot_features(rows, name, out_dir, runs=None, data="MovieLens-100K"):
+    """Test Recall@20 and NDCG@20 per model and layer-0 input, binary vs time-decayed edges:
+    bars = mean over seeds with the sd as error bars, each seed a dot (given the JSON's
+    ``runs``); LightGCN's mean with binary edges dashed. ``data`` names the data set in the
+    title. One PNG, two panels."""
+    import numpy as np
+    from minigraphrec import plot
+    inputs = ("embedding", "both", "features")
+    groups = sorted({(r["model"], r["input"]) for r in rows},
+                    key=lambda g: (["LightGCN", "GCN", "GAT"].index(g[0])
+                                   if g[0] in ("LightGCN", "GCN", "GAT") else 9,
+                                   inputs.index(g[1]) if g[1] in inputs else 9))
+    edges = [e for e in ("none", "time_decay") if any(r["edges"] == e for r in rows)]
+    by = {(r["model"], r["input"], r["edges"]): r for r in rows}
+    colors = {"none": "#4C72B0", "time_decay": "#DD8452"}
+    edge_label = {"none": "binary edges", "time_decay": "time-decayed edges"}
+    fig, axes = plot.subplots(2, 1, figsize=(max(7.0, 1.2 * len(groups) + 2), 7.4),
+                              sharex=True)
+    x = np.arange(len(groups))
+    width = 0.8 / len(edges)
+    for ax, key in zip(axes, ("recall@20", "ndcg@20")):
+        for j, e in enumerate(edges):
+            xs = x + (j - (len(edges) - 1) / 2) * width
+            got = [by.get(g + (e,)) for g in groups]
+            ax.bar(xs, [r[key] if r else np.nan for r in got], width * 0.95,
+                   yerr=[r[f"{key}_sd"] if r else 0 for r in got], capsize=3,
+                   error_kw={"elinewidth": 1, "ecolor": "#333333"}, color=colors[e],
+                   alpha=0.85, label=f"{edge_label[e]}: mean ± sd over seeds")
+            for xi, g in zip(xs, groups):
+                seeds = [r[key] for r in runs or ()
+                         if (r["model"], r["input"], r["edges"]) == g + (e,)]
+                offsets = np.linspace(-0.25, 0.25, len(seeds)) * width if len(seeds) > 1 \
+                    else [0.0] * len(seeds)                    # beside the error bar
+                ax.scatter(xi + np.asarray(offsets), seeds, s=12,
+                           color="white", edgecolors="black", linewidths=0.8, zorder=3,
+                           label="one seed" if j == 0 and g == groups[0] else None)
+        ref = by.get(("LightGCN", "embedding", "none"))
+        if ref is not None:
+            ax.axhline(ref[key], color="gray", linestyle="--", linewidth=1,
+                       label="LightGCN, binary edges")
+        low = min(r[key] - r[f"{key}_sd"] for r in rows)
+        seeds = [r[key] for r in runs or ()]
+        low = min([low] + seeds)
+        high = max([r[key] + r[f"{key}_sd"] for r in rows] + seeds)
+        ax.set_ylim(max(0.0, low - 0.25 * (high - low)), high + 0.1 * (high - low))
+        ax.set_ylabel(f"test {key.replace('recall', 'Recall').replace('ndcg', 'NDCG')}")
+        ax.grid(axis="y", alpha=0.3)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=4,
+               fontsize=8)
+    axes[1].set_xticks(x)
+    axes[1].set_xticklabels([f"{m}\n{'ids' if i == 'embedding' else i}" for m, i in groups])
+    axes[1].set_xlabel("model and layer-0 input (ids: id embeddings only; features: "
+                       "node features only; both: their sum)")
+    n_seeds = sorted({r["n_seeds"] for r in rows})
+    fig.suptitle(f"Node features and time-decayed edges on {data} "
+                 f"({'/'.join(map(str, n_seeds))} seeds, y axis not from 0)")
+    return save_figure(fig, name, out_dir)
 
 
 def main():
@@ -210,6 +269,7 @@ def main():
                  + "\n".join(f"- {line}" for line in lines) + "\n")
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
+    plot_features(summary, stem, args.out, runs=rows, data=name)
 
 
 def summarize(rows):

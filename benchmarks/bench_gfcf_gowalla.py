@@ -28,11 +28,12 @@ for another solver).
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
 
-from _common import benchmark_parser, write_results
+from _common import benchmark_parser, save_figure, write_results
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gowalla"
 PAPER = {"recall@20": 0.1849, "ndcg@20": 0.1518}       # GF-CF, CIKM 2021, Table 3
@@ -113,6 +114,80 @@ def run_once(folder, params):
     }
 
 
+def plot_gfcf(rows, name, out_dir):
+    """Per SVD solver (read from each row's ``params``): Recall@20 and NDCG@20 as a difference
+    from the paper's, and the wall time from files to metrics split into load, fit and evaluate
+    against the 60 s budget. Rows of several result files (one solver each) may be joined."""
+    import numpy as np
+    from minigraphrec import plot
+
+    def solver(r):
+        m = re.search(r"svd_solver='(\w+)'", r.get("params", ""))
+        return m.group(1) if m else "?"
+    rows = sorted(rows, key=lambda r: r["total_s"])
+    labels = [f"{solver(r)}\n(best of {len(r['total_s_all_runs'])})"
+              if len(r["total_s_all_runs"]) > 1 else solver(r) for r in rows]
+    fig, (ax, ax_t) = plot.subplots(1, 2, figsize=(max(9.6, 2.6 * len(rows) + 2), 4.4))
+    x = np.arange(len(rows))
+    width = 0.38
+    for j, (key, color) in enumerate((("recall@20", "#4C72B0"), ("ndcg@20", "#DD8452"))):
+        paper = rows[0][f"paper_{key}"]
+        diff = [100 * (r[key] - paper) / paper for r in rows]
+        xs = x + (j - 0.5) * width
+        label = key.replace("recall", "Recall").replace("ndcg", "NDCG")
+        ax.bar(xs, diff, width, color=color, label=f"{label} (paper {paper})")
+        for xi, d, r in zip(xs, diff, rows):
+            ax.annotate(f"{r[key]:.4f}", (xi, d), xytext=(0, 3 if d >= 0 else -3),
+                        textcoords="offset points", ha="center",
+                        va="bottom" if d >= 0 else "top", fontsize=7, rotation=90)
+    ax.axhline(0, color="black", linewidth=1)
+    lo, hi = ax.get_ylim()
+    span = hi - lo
+    ax.set_ylim(lo - 0.25 * span * (lo < 0), hi + 0.35 * span)   # room for the values
+    ax.set_xticks(x)
+    ax.set_xticklabels(labels)
+    ax.set_xlabel("SVD solver")
+    ax.set_ylabel("difference from the paper, % (0 = the paper)")
+    ax.set_title("accuracy vs the GF-CF paper (values written on the bars)", fontsize=10)
+    ax.legend(fontsize=7, loc="upper left")
+    ax.grid(axis="y", alpha=0.3)
+    bottom = np.zeros(len(rows))
+    for key, color in (("load_s", "#8C8C8C"), ("fit_s", "#55A868"), ("evaluate_s", "#8172B3")):
+        vals = np.array([r[key] for r in rows])
+        ax_t.bar(x, vals, 0.6, bottom=bottom, color=color, label=key[:-2])
+        bottom += vals
+    top = max([TIME_BUDGET_S] + [r["slowest_total_s"] for r in rows]) * 1.25
+    for xi, r in zip(x, rows):                      # inside the bar: the marker goes above
+        inside = r["total_s"] > 0.15 * top
+        ax_t.annotate(f"{r['total_s']:.1f} s", (xi, r["total_s"]),
+                      xytext=(0, -3 if inside else 3), textcoords="offset points",
+                      ha="center", va="top" if inside else "bottom", fontsize=8,
+                      color="white" if inside else "black", fontweight="bold")
+    slow = [(xi, r["slowest_total_s"]) for xi, r in zip(x, rows)
+            if len(r["total_s_all_runs"]) > 1]
+    if slow:
+        ax_t.scatter([s[0] for s in slow], [s[1] for s in slow], marker="_", s=300,
+                     linewidths=2, color="black", zorder=3, label="slowest run")
+    ax_t.axhline(TIME_BUDGET_S, color="firebrick", linestyle="--", linewidth=1,
+                 label=f"{TIME_BUDGET_S:g} s budget")
+    ax_t.set_ylim(0, top)
+    for a in (ax, ax_t):
+        a.set_xlim(-0.75, len(rows) - 0.25)
+    ax_t.set_xticks(x)
+    ax_t.set_xticklabels(labels)
+    ax_t.set_xlabel("SVD solver")
+    ax_t.set_ylabel("wall time, s")
+    ax_t.set_title("files to metrics (fastest run, split by step)", fontsize=10)
+    ax_t.legend(fontsize=7, ncol=3, loc="upper left")
+    ax_t.grid(axis="y", alpha=0.3)
+    r0 = rows[0]
+    setting = ", ".join(m.group(0).replace("=", " ") for m in
+                        re.finditer(r"(alpha|n_factors)=[\d.]+", r0.get("params", "")))
+    fig.suptitle(f"GF-CF ({setting}) on {r0['data']}: {r0['n_users']:,} users, "
+                 f"{r0['n_items']:,} items, {r0['n_test']:,} test pairs")
+    return save_figure(fig, name, out_dir)
+
+
 def main(argv=None):
     parser = benchmark_parser("GF-CF on Gowalla: accuracy and time from files to metrics")
     parser.set_defaults(repeat=1)
@@ -175,6 +250,7 @@ def main(argv=None):
         columns += ["reaches_paper", "under_60s"]
     paths = write_results(name, [row], columns, out_dir=args.out, notes=notes)
     print("wrote", *paths)
+    plot_gfcf([row], name, args.out)
     return row
 
 

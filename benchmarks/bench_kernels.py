@@ -76,8 +76,9 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from _common import benchmark_parser, first_call_time, interleaved_times, write_results
-from bench_spmm import normalized_adjacency, synthetic_R
+from _common import (benchmark_parser, first_call_time, interleaved_times, portable_path,
+                     save_figure, write_results)
+from bench_spmm import normalized_adjacency, ratio_text, ratio_ticks, synthetic_R
 
 KERNELS = ("spmm", "bpr", "adam", "topk", "gat")
 # full size / --smoke size of each workload
@@ -607,7 +608,73 @@ def main():
     json_path, md_path = write_results(stem, rows, columns, out_dir=args.out, notes=notes)
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
+    plot_ratios(rows, stem, args.out,
+                data=portable_path(str(args.data)) if args.data is not None else None)
 
+
+def plot_ratios(rows, name, out_dir, data=None):
+    """``<name>.png``: every kernel's NumPy/SciPy time over numba's (and torch.sparse's, where
+    timed) as the median per-round ratio, one bar from 1x per thread count, the spmm target
+    as a line over the spmm rows; log scale. The STREAM rows give the title's bandwidth.
+    ``data``: how to name the ``--data`` graph (e.g. ``DATA/gowalla``)."""
+    from minigraphrec import plot
+    timed = [r for r in rows if "ratio_per_round" in r]
+    stream = {r["threads"]: r["numba_GBps"] for r in rows
+              if r["kernel"].startswith("stream triad")}
+    data_name = None if data is None else Path(data).name
+
+    def label(r):
+        graph = r["workload"].split(":")[0]
+        graph = graph if graph.startswith("(") else graph.split(" (")[0]
+        graph = data if data is not None and graph == data_name else graph
+        return f"{r['kernel'].split(' (')[0]}, {graph}, {r['dtype']}"
+
+    threads = sorted({r["threads"] for r in timed})
+    shade = max(0, 3 - len(threads))                # one thread count: the darkest colour
+    sides = [("numba", "ratio_per_round", ["#9ecae1", "#4292c6", "#08519c"]),
+             ("torch.sparse", "torch_ratio_per_round", ["#fdd0a2", "#fd8d3c", "#d94801"])]
+    bars, groups, y = [], [], 0.0                 # (y, value, colour, legend text); group rows
+    for g in dict.fromkeys(label(r) for r in timed):
+        first = y
+        for side, key, colors in sides:
+            for i, t in enumerate(threads):
+                r = next((r for r in timed if label(r) == g and r["threads"] == t), None)
+                if r is not None and key in r:
+                    bars.append((y, r[key], colors[min(i + shade, 2)],
+                                 f"{side}, {t} thread{'s' * (t > 1)}"))
+                    y += 1
+        groups.append((g, first, y - 1))
+        y += 0.6
+    values = [v for _, v, _, _ in bars]
+    lo, hi = min(values + [1.0]) / 1.3, max(values + [SPMM_TARGET]) * 1.6
+    fig, ax = plot.subplots(figsize=(8.4, 1.6 + 0.2 * y))
+    for yb, v, color, text in bars:
+        ax.barh(yb, v - 1, left=1, height=0.85, color=color, label=text)
+        ax.text(max(v, 1) * 1.03, yb, ratio_text(v, SPMM_TARGET), va="center",    # right of 1x
+                ha="left", fontsize=7, zorder=3,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
+    spmm = [(a, b) for g, a, b in groups if g.startswith("spmm")]
+    if spmm and 2 in threads:
+        ax.vlines(SPMM_TARGET, spmm[0][0] - 0.5, spmm[-1][1] + 0.5, color="tab:red",
+                  linestyle="--", linewidth=1.2,
+                  label=f"spmm target: >= {SPMM_TARGET:g}x SciPy on 2 threads")
+    ax.axvline(1, color="0.5", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_xlim(lo, hi)
+    ratio_ticks(ax.xaxis, lo, hi)
+    ax.set_yticks([(a + b) / 2 for _, a, b in groups], [g for g, _, _ in groups], fontsize=8)
+    ax.set_ylim(y - 1.1, -0.5)                                  # the first row on top
+    ax.set_xlabel("reference time / kernel time (median per-round ratio, log scale)")
+    handles, texts = ax.get_legend_handles_labels()
+    seen = dict(zip(texts, handles))
+    fig.legend(seen.values(), seen.keys(), loc="outside lower center", ncols=min(3, len(seen)),
+               fontsize=8)
+    bw = ", ".join(f"{gb:.3g} GB/s ({t} thread{'s' * (t > 1)})"
+                   for t, gb in sorted(stream.items()))
+    graphs = "synthetic graphs" + (f" and {data}" if data is not None else "")
+    fig.suptitle(f"numba kernels (and torch.sparse) vs the NumPy/SciPy reference: {graphs}\n"
+                 f"machine's STREAM triad bandwidth in the same run: {bw}", fontsize=9)
+    save_figure(fig, name, out_dir)
 
 if __name__ == "__main__":
     main()

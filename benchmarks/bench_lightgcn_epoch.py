@@ -72,7 +72,7 @@ import warnings
 import numpy as np
 
 from _common import (add_lightgcn_data_option, benchmark_parser, first_call_time,
-                     load_lightgcn_train, source_digests, write_results)
+                     load_lightgcn_train, save_figure, source_digests, write_results)
 
 # the paper's settings
 DIM, N_LAYERS, LR, BATCH_SIZE, REG = 64, 3, 1e-3, 2048, 1e-4
@@ -353,8 +353,75 @@ def main():
     json_path.write_text(json.dumps(result, indent=2) + "\n")
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
+    plot_epochs(rows, stem, args.out, graph)
     if not all(c["agree"] for c in checks):
         sys.exit("the cross-check failed: the two implementations disagree (see above)")
+
+
+def plot_epochs(rows, name, out_dir, graph):
+    """``<name>.png``: seconds per epoch of every side (minigraphrec, each PyG adjacency,
+    ``fit``) at each thread count as bars, every repeat as a dot, each PyG bar labelled with
+    its ratio to ours at the same thread count; log scale when the times span 30x."""
+    from matplotlib.ticker import FuncFormatter
+    from minigraphrec import plot
+
+    def side_label(side):
+        if side == "minigraphrec":
+            return "minigraphrec\n(loss_and_grad + numba Adam)"
+        if side.startswith("pyg["):
+            return f"PyTorch Geometric\n({side[4:-1]})"
+        return side.replace(" fit(", "\nfit(") + ",\nown triples, sampling incl."
+
+    sides = list(dict.fromkeys(r["side"] for r in rows))
+    threads = sorted({r["threads"] for r in rows}, key=lambda t: (t is None, t))
+    colors = ["#9ecae1", "#4292c6", "#08519c"][max(0, 3 - len(threads)):]
+    height = 0.8 / len(threads)
+    seconds = [r["s_per_epoch"] for r in rows]
+    log = max(seconds) / min(seconds) > 30
+    fig, ax = plot.subplots(figsize=(8.4, 1.6 + 0.3 * len(rows) + 0.25 * len(sides)))
+    for i, side in enumerate(sides):
+        for j, t in enumerate(threads):
+            r = next((r for r in rows if (r["side"], r["threads"]) == (side, t)), None)
+            if r is None:
+                continue
+            y = i + (j - (len(threads) - 1) / 2) * height
+            ax.barh(y, r["s_per_epoch"], height=height * 0.9, color=colors[min(j, 2)],
+                    label=f"{t} thread{'s' * (t != 1)}")
+            runs = r.get("epochs_s_all_repeats") or []
+            if len(runs) > 1:
+                ax.plot(runs, [y] * len(runs), "o", color="k", markersize=3,
+                        label="each repeat (bar: the lower median)")
+            sec = r["s_per_epoch"]
+            text = f"{sec:,.0f} s" if sec >= 100 else f"{sec:.3g} s"
+            if r.get("ratio_vs_ours") not in (None, ""):
+                text += f"  ({r['ratio_vs_ours']:.3g}x ours)"
+            ax.annotate(text, (max([sec] + runs), y), xytext=(5, 0), textcoords="offset points",
+                        va="center", fontsize=7)
+    ax.set_yticks(range(len(sides)), [side_label(s) for s in sides], fontsize=8)
+    ax.set_ylim(len(sides) - 0.5, -0.5)                        # the first side on top
+    if log:
+        ax.set_xscale("log")
+        ax.set_xlim(min(seconds) / 1.5, max(seconds) * 4)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(FuncFormatter(
+            lambda v, _: f"{v:g}" if round(v / 10 ** np.floor(np.log10(v)), 6) in (2, 5)
+            else ""))
+        ax.tick_params(axis="x", which="minor", labelsize=8)
+    else:
+        ax.set_xlim(0, max(seconds) * 1.35)
+    extrapolated = [r for r in rows if r.get("extrapolated")]
+    ax.set_xlabel("seconds per epoch" + (" (log scale)" if log else "")
+                  + ("; EXTRAPOLATED from the first "
+                     f"{extrapolated[0]['batches_timed']} of "
+                     f"{extrapolated[0]['batches_per_epoch']} batches" if extrapolated else ""))
+    handles, texts = ax.get_legend_handles_labels()
+    seen = dict(zip(texts, handles))
+    ax.legend(seen.values(), seen.keys(), loc="lower right", fontsize=7)
+    n_batches = rows[0]["batches_per_epoch"]
+    ax.set_title(f"one LightGCN training epoch, {graph}: {n_batches} batches of {BATCH_SIZE} "
+                 f"BPR triples,\n{DIM} dims, {N_LAYERS} layers, Adam, float32, CPU; "
+                 f"the same triples on both sides", fontsize=9)
+    save_figure(fig, name, out_dir)
 
 
 if __name__ == "__main__":

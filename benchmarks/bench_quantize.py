@@ -24,7 +24,7 @@ Models (``--models``):
   was used is in the results. Quantised: the final embeddings.
 
 Every evaluation is the full-ranking protocol of ``mgr.evaluate``
-(training items excluded). Results: ``results/quantize_gowalla.{json,md}``
+(training items excluded). Results: ``results/quantize_gowalla.{json,md,png}``
 (``quantize_gowalla_<model>`` when ``--models`` names one model;
 ``quantize_smoke`` with ``--smoke``: a synthetic split, tiny models).
 
@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import (REPO, benchmark_parser, interleaved_times, portable_path,
+from _common import (REPO, benchmark_parser, interleaved_times, portable_path, save_figure,
                      write_results)
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gowalla"
@@ -100,6 +100,86 @@ def _exact_nbytes(model):
     if isinstance(model, GFCF):
         return sum(_nbytes(x) for x in (model.R_tilde_, model._R_tilde_T, model._item_filter))
     return 0
+
+
+def plot_quantize(rows, name, out_dir, title=""):
+    """``<name>.png``: per model, the float model and its int8 / float16 versions side by side:
+    the memory ``score`` reads (the part quantisation leaves exact hatched; the issue's
+    about-4x-smaller target as a red line), Recall@20's relative change (the +-1 % target
+    shaded) and the seconds to score one batch (with the bare float32 product when measured)."""
+    from minigraphrec import plot
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    variants = [r for r in rows if "scoring_MB" in r]
+    colours = {"int8": "tab:orange", "float16": "tab:green"}
+    n_bars = len(rows) + 0.6 * (len(models) - 1)              # the widest panel: speed
+    if n_bars <= 5:
+        fig, axes = plot.subplots(1, 3, figsize=(13.5, 4.4))
+    else:                                                    # several models: one panel a row
+        fig, axes = plot.subplots(3, 1, figsize=(max(8.0, 1.0 * n_bars + 2.0), 11.0))
+    for ax, key in zip(axes, ("scoring_MB", "recall_rel_change_%", "score_batch_s")):
+        shown = variants if key != "score_batch_s" else rows
+        x, ticks, gap = [], [], 0
+        for m in models:
+            for r in (r for r in shown if r["model"] == m):
+                x.append((gap, r))
+                ticks.append(f"{m}\n" + ("float32 U Vᵀ\n(no model)" if "only" in r["dtype"]
+                                          else r["dtype"]))
+                gap += 1
+            gap += 0.6                                       # space between models
+        pos = np.array([p for p, _ in x])
+        vals = np.array([r[key] for _, r in x], dtype=float)
+        cols = [colours.get(r["dtype"], "0.55" if "only" in r["dtype"] else "tab:blue")
+                for _, r in x]
+        ax.bar(pos, vals, 0.7, color=cols)
+        ax.set_xticks(pos, ticks, fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+        if key == "scoring_MB":
+            exact = np.array([r["scoring_MB"] - r["quantised_part_MB"] for _, r in x])
+            if exact.max() > 0:
+                ax.bar(pos, exact, 0.7, color="none", edgecolor="black", hatch="//",
+                       linewidth=0.5, label="kept exact (GF-CF's linear term)")
+            for m in models:
+                base = next((r["scoring_MB"] for _, r in x if r["model"] == m
+                             and r["memory_ratio"] == 1.0), None)
+                at = [p for p, r in x if r["model"] == m]
+                if base is not None:
+                    ax.plot([min(at) - 0.4, max(at) + 0.4], [base / 4] * 2, "--",
+                            color="tab:red", linewidth=1,
+                            label="float / 4 (target at int8)" if m == models[0] else None)
+            for p, r in x:
+                ratio = ("reference" if r["memory_ratio"] == 1.0
+                         else f"{r['memory_ratio']:.2f}x smaller")
+                ax.text(p, r["scoring_MB"], f"{r['scoring_MB']:.3g} MB\n{ratio}",
+                        ha="center", va="bottom", fontsize=7)
+            ax.set_ylim(0, vals.max() * 1.25)
+            ax.set_ylabel("MB that model.score reads (R_ excluded)")
+            ax.set_title("memory", fontsize=9)
+            ax.legend(loc="upper right", fontsize=7)
+        elif key == "recall_rel_change_%":
+            ax.axhspan(-1, 1, color="tab:green", alpha=0.12, label="target: within 1 %")
+            ax.axhline(0, color="0.3", linewidth=0.8)
+            for p, r in x:
+                v = r[key]
+                ax.text(p, 0.08 if v >= 0 else -0.08,
+                        f"{v:+.3g} %\nRecall {r[f'recall@{K}']:.4f}", ha="center",
+                        va="bottom" if v >= 0 else "top", fontsize=7)
+            span = max(1.5, np.abs(vals).max() * 1.5)
+            ax.set_ylim(-span, span)
+            ax.set_ylabel(f"Recall@{K} change vs the float model (%)")
+            ax.set_title(f"accuracy (full ranking, Recall@{K})", fontsize=9)
+            ax.legend(loc="upper right", fontsize=7)
+        else:
+            for p, r in x:
+                speed = ("reference" if r["speed_vs_float"] == 1.0
+                         else f"speed {r['speed_vs_float']:.2f}x")
+                ax.text(p, r[key], f"{r[key]:.3g} s\n{speed}", ha="center", va="bottom",
+                        fontsize=7)
+            ax.set_ylim(0, vals.max() * 1.25)
+            ax.set_ylabel("seconds to score one batch of users (median)")
+            ax.set_title("scoring speed (interleaved rounds; speed: float's time / this)",
+                         fontsize=9)
+    fig.suptitle(f"mgr.quantize: int8 and float16 against the float model{title}", fontsize=10)
+    return save_figure(fig, name, out_dir)
 
 
 def main():
@@ -203,6 +283,8 @@ def main():
                           out_dir=args.out, notes=" ".join(notes))
     for p in paths:
         print("wrote", p)
+    plot_quantize(rows, out_name, args.out, f", {data_name}, {len(batch)} users per batch, "
+                  f"{threads} thread(s)")
 
 
 if __name__ == "__main__":

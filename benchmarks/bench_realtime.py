@@ -381,6 +381,10 @@ def main():
                f"fine_tune: forget(method='fine_tune', epochs={args.update_epochs}); retrain: "
                f"forget(method='retrain') = a fit from scratch without them (the oracle). "
                f"Control: as many kept training items of the same users. {caps}")))
+    from bench_unlearning import plot_unlearning_embedding
+    plot_unlearning_embedding(forget_rows, f"unlearning_embedding{suffix}", args.out,
+                              title=f"{data_name}: forgetting {args.forget_users} users' "
+                                    f"{args.forget_items} training items each")
     if lat:
         paths.append(write_results(
             "recommend_history_latency" + ("_smoke" if args.smoke else "_gowalla"), lat,

@@ -50,7 +50,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import benchmark_parser, write_results
+from _common import benchmark_parser, save_figure, write_results
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
 TOL = 1e-10
@@ -299,6 +299,99 @@ def torch_accuracy(name, train, prefixes, targets, exclude_seen, args):
     return row
 
 
+def plot_sequential(rows, name, out_dir):
+    """Model rows: HR@20 and MRR@20 per model (a bar per data set); rows of several runs may be
+    joined (SR-GNN labelled by its ``max_len`` when they differ; a baseline met twice is drawn
+    once). Layout rows (``--parts layout``): one message step's time, packed vs padded. One
+    PNG."""
+    import numpy as np
+    from minigraphrec import plot
+    names = {"ml100k": "MovieLens-100K (last event of each user)",
+             "synthetic": "synthetic sessions (every test prefix)"}
+    if rows and "packed_sparse_ms" in rows[0]:
+        rows = sorted(rows, key=lambda r: (r["dataset"], r["max_len"]))
+        fig, ax = plot.subplots(figsize=(max(7.5, 1.8 * len(rows) + 2.5), 4.4))
+        x = np.arange(len(rows))
+        for j, (key, label, color) in enumerate((
+                ("packed_sparse_ms", "packed block-diagonal sparse (ours)", "#4C72B0"),
+                ("padded_dense_ms", "padded dense (the authors')", "#DD8452"))):
+            ax.bar(x + (j - 0.5) * 0.38, [r[key] for r in rows], 0.38, color=color,
+                   label=label)
+        for xi, r in zip(x, rows):
+            ax.annotate(f"{r['packed_sparse_ms']:.2f} vs {r['padded_dense_ms']:.2f} ms\n"
+                        f"packed/padded {r['ratio_packed_over_padded']:.2f}",
+                        (xi, max(r["packed_sparse_ms"], r["padded_dense_ms"])),
+                        xytext=(0, 4), textcoords="offset points", ha="center", fontsize=8)
+        ax.set_yscale("log")
+        low = min(min(r["packed_sparse_ms"], r["padded_dense_ms"]) for r in rows)
+        ax.set_ylim(10 ** np.floor(np.log10(low / 1.5)),       # a labelled decade below
+                    max(max(r["packed_sparse_ms"], r["padded_dense_ms"]) for r in rows) * 6)
+        ax.yaxis.set_minor_formatter("")                 # decades only: no crowded labels
+        ax.set_xlim(-0.75, len(rows) - 0.25)
+        ax.set_xticks(x)
+        ax.set_xticklabels([f"{r['dataset']}, max_len {r['max_len']}\n(real nodes "
+                            f"{r['real_node_fraction']:.0%} of padded)" for r in rows])
+        ax.set_xlabel("training batches of 100 sequences (data set, last items kept)")
+        ax.set_ylabel("ms per batch (log scale)")
+        ax.legend(fontsize=8, loc="upper left")
+        ax.grid(axis="y", alpha=0.3)
+        ax.set_title("one message step: A_in and A_out, forward + backward, d 100, float32,\n"
+                     "per batch the fastest of 5 runs, mean over batches", fontsize=9)
+        data = " and ".join(dict.fromkeys(names.get(r["dataset"], r["dataset"]).split(" (")[0]
+                                          for r in rows))
+        fig.suptitle(f"SR-GNN session graphs, packed vs padded, on {data}")
+        return save_figure(fig, name, out_dir)
+
+    several = len({r.get("max_len") for r in rows if r["model"] == "SRGNN"}) > 1
+
+    def label(r):
+        if r["model"] == "SRGNN" and several:
+            return f"SRGNN\nmax_len {r['max_len']}"
+        return (r["model"].replace(" (", "\n(").replace("Session", "Session\n", 1)
+                .replace("MarkovChain", "Markov\nChain"))
+    seen, kept = set(), []
+    for r in rows:                                  # a baseline met in several runs: once
+        key = (r["dataset"], label(r))
+        if key not in seen:
+            seen.add(key)
+            kept.append(r)
+    datasets = list(dict.fromkeys(r["dataset"] for r in kept))
+    labels = list(dict.fromkeys(label(r) for r in kept))
+    by = {(r["dataset"], label(r)): r for r in kept}
+    wide = 1.9 * len(labels) + 1.5 + 0.6 * len(labels) * (len(datasets) - 1)
+    fig, axes = plot.subplots(1, 2, figsize=(max(9.6, wide), 4.6))
+    x = np.arange(len(labels))
+    width = 0.8 / len(datasets)
+    colors = ["#4C72B0", "#55A868", "#DD8452"]
+    for ax, key, ylabel in ((axes[0], "hit@20", "HR@20 (the papers' P@20)"),
+                            (axes[1], "mrr@20", "MRR@20")):
+        for j, ds in enumerate(datasets):
+            xs = x + (j - (len(datasets) - 1) / 2) * width
+            vals = [by[(ds, lab)][key] if (ds, lab) in by else np.nan for lab in labels]
+            ax.bar(xs, vals, width * 0.95, color=colors[j % len(colors)],
+                   label=names.get(ds, ds))
+            for xi, v in zip(xs, vals):
+                if not np.isnan(v):
+                    ax.annotate(f"{v:.3f}", (xi, v), xytext=(0, 2), textcoords="offset points",
+                                ha="center", va="bottom", fontsize=7)
+        ax.set_ylim(0, max(r[key] for r in kept) * 1.15)
+        ax.set_xticks(x)
+        ax.set_xticklabels(labels, fontsize=8)
+        ax.set_xlabel("model")
+        ax.set_ylabel(f"test {ylabel}")
+        ax.grid(axis="y", alpha=0.3)
+    if len(datasets) > 1:
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center",
+                   ncol=len(datasets), fontsize=8)
+    epochs = sorted({r["epochs"] for r in kept if r.get("epochs")})
+    data = " and ".join(names.get(ds, ds) if len(datasets) == 1
+                        else names.get(ds, ds).split(" (")[0] for ds in datasets)
+    fig.suptitle(f"Next-item prediction on {data}: full ranking, k = 20" + (
+        f", SR-GNN {'/'.join(map(str, epochs))} epoch{'s' * (epochs != [1])}" if epochs
+        else ""))
+    return save_figure(fig, name, out_dir)
+
+
 def main():
     parser = benchmark_parser(__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
@@ -408,6 +501,7 @@ def main():
                          f"{s['threads']}, load {s['load_1min_end']:.1f} at the end\n")
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
+    plot_sequential(rows, stem, args.out)
 
 
 if __name__ == "__main__":

@@ -32,8 +32,10 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from _common import benchmark_parser, first_call_time, interleaved_times, write_results
+from _common import (benchmark_parser, first_call_time, interleaved_times, portable_path,
+                     save_figure, write_results)
 
+TARGET = 2.0                            # numba / SciPy, median per-round ratio, 2 threads
 # name: (n_users, n_items, n_interactions drawn before de-duplication)
 SIZES = {
     "small": (2_000, 1_500, 20_000),
@@ -176,6 +178,88 @@ def main():
     json_path, md_path = write_results(stem, rows, columns, out_dir=args.out, notes=notes)
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
+    plot_speedups(rows, stem, args.out,
+                  data=portable_path(str(args.data)) if args.data is not None else None)
+
+
+def ratio_ticks(axis, lo, hi, unit="x"):
+    """Label a log ``axis`` spanning ``lo..hi`` as plain numbers with ``unit`` (``2x``, not
+    ``2×10⁰``); its minor ticks too when it spans less than a decade and a half."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+    plain = FuncFormatter(lambda v, _: f"{v:g}{unit}")
+    axis.set_major_formatter(plain)
+    if hi / lo < 30:
+        axis.set_minor_formatter(FuncFormatter(
+            lambda v, _: f"{v:g}{unit}" if round(v / 10 ** np.floor(np.log10(v)), 6)
+            in (2, 3, 5) else ""))
+    else:
+        axis.set_minor_formatter(NullFormatter())
+
+
+def ratio_text(v, target=TARGET):
+    """``v`` as ``1.42x``; one more digit near ``target``, so 1.997 does not read as 2x."""
+    return f"{v:.4g}x" if abs(v / target - 1) < 0.01 else f"{v:.3g}x"
+
+
+def _short(n):
+    return f"{n / 1e6:.3g}M" if n >= 1e6 else f"{n / 1e3:.3g}k" if n >= 1e3 else str(n)
+
+
+def plot_speedups(rows, name, out_dir, data=None):
+    """``<name>.png``: one panel per dtype, SciPy's time over numba's (median per-round
+    ratio) for every graph and thread count as bars from 1x, the ratio of the medians as a
+    dash, the 2x target on 2 threads as a line; log scale. ``data``: how to name the
+    ``--data`` graph (e.g. ``DATA/gowalla``)."""
+    from minigraphrec import plot
+    dtypes = list(dict.fromkeys(r["dtype"] for r in rows))
+    graphs = list(dict.fromkeys(r["graph"] for r in rows))
+    threads = sorted({r["threads"] for r in rows})
+    colors = ["#9ecae1", "#4292c6", "#08519c"][max(0, 3 - len(threads)):]
+    data_name = None if data is None else Path(data).name
+    ratios = [r[k] for r in rows for k in ("speedup_per_round", "speedup")]
+    lo, hi = min(ratios + [1.0]) / 1.8, max(ratios + [TARGET]) * 1.8
+    fig, axes = plot.subplots(1, len(dtypes), sharey=True,
+                              figsize=(max(4.2, 1.3 * len(graphs) + 1.0) * len(dtypes), 4.6),
+                              squeeze=False)
+    width = 0.8 / len(threads)
+    for ax, dtype in zip(axes[0], dtypes):
+        for j, t in enumerate(threads):
+            for i, g in enumerate(graphs):
+                r = next((r for r in rows if (r["graph"], r["dtype"], r["threads"])
+                          == (g, dtype, t)), None)
+                if r is None:
+                    continue
+                x, v = i + (j - (len(threads) - 1) / 2) * width, r["speedup_per_round"]
+                ax.bar(x, v - 1, bottom=1, width=width * 0.9, color=colors[min(j, 2)],
+                       label=f"{t} thread{'s' * (t > 1)}" if i == 0 else None)
+                ax.plot(x, r["speedup"], "_", color="k", markersize=10, markeredgewidth=1.5,
+                        label="ratio of the medians" if i == j == 0 else None)
+                end = max(v, r["speedup"]) * 1.1 if v >= 1 else min(v, r["speedup"]) / 1.1
+                ax.text(x, end, ratio_text(v), ha="center", va="bottom" if v >= 1 else "top",
+                        fontsize=7, zorder=3,
+                        bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
+        ax.axhline(1, color="0.5", linewidth=0.8)
+        if 2 in threads:
+            ax.axhline(TARGET, color="tab:red", linestyle="--", linewidth=1,
+                       label=f"target >= {TARGET:g}x on 2 threads")
+        labels = []
+        for g in graphs:
+            r = next(r for r in rows if r["graph"] == g)
+            shown = data if data is not None and g == data_name else g
+            labels.append(f"{shown}\n{_short(r['n_nodes'])} nodes\n{_short(r['nnz'])} nonzeros")
+        ax.set_xticks(range(len(graphs)), labels, fontsize=8)
+        ax.set_yscale("log")
+        ax.set_ylim(lo, hi)
+        ratio_ticks(ax.yaxis, lo, hi)
+        ax.set_title(dtype, fontsize=9)
+    axes[0, 0].set_ylabel("SciPy time / numba time\n(median per-round ratio, log scale)")
+    handles, texts = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, texts, loc="outside lower center", ncols=len(texts), fontsize=8)
+    named = (["synthetic graphs"] * any(g.startswith("synthetic") for g in graphs)
+             + [data] * (data_name in graphs))
+    fig.suptitle(f"ops.spmm (numba) vs SciPy's serial Â @ X, X with {rows[0]['d']} columns"
+                 + (": " + " and ".join(named) if named else ""), fontsize=10)
+    save_figure(fig, name, out_dir)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,10 @@ The trained models (MF, LightGCN, GCN, NGCF, GAT) are measured by their own
 benchmark (``bench_realtime.py``); a function for their residual influence
 may be added below as a separate section.
 
+The figure (``unlearning_ml100k.png``, :func:`plot_unlearning`): each update's time / its
+refit's and its scores' distance to the refit's. :func:`plot_unlearning_embedding` draws
+the trained models' rows that ``bench_realtime.py`` writes (``unlearning_embedding_*``).
+
     python benchmarks/bench_unlearning.py --data ../shared/data/ml-100k --repeat 5
     python benchmarks/bench_unlearning.py --smoke --out /tmp/r        # synthetic, what tests run
 """
@@ -46,7 +50,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import benchmark_parser, machine_info, write_results
+from _common import benchmark_parser, machine_info, save_figure, write_results
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
 
@@ -193,6 +197,131 @@ def scenarios(data, rng):
     return out
 
 
+#: where an exact (0) score difference is drawn on the log scale
+_EXACT_FLOOR = 1e-17
+
+
+def plot_unlearning(rows, name, out_dir, title=""):
+    """``<name>.png``: per model and scenario, the update's time / the refit's (log scale, 1
+    = as slow as the refit) and how far its scores are from the refit's (0: bit for bit the
+    same, drawn at the bottom; hollow: the saved file differs from the refit's)."""
+    from matplotlib.ticker import FuncFormatter
+    from minigraphrec import plot
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    scenarios = list(dict.fromkeys((r["operation"], r["scenario"]) for r in rows))
+    shades = {"forget": ["#08519c", "#3182bd", "#6baed6", "#9ecae1"],
+              "partial_fit": ["#a63603", "#e6550d", "#fdae6b", "#fdd0a2"]}
+    colours, seen = [], {}
+    for operation, _ in scenarios:
+        k = seen[operation] = seen.get(operation, -1) + 1
+        palette = shades.get(operation, ["0.4", "0.6", "0.8"])
+        colours.append(palette[k % len(palette)])
+    width = 0.8 / len(scenarios)
+    fig, axes = plot.subplots(2, 1, figsize=(max(8.0, 1.5 * len(models) + 3.0), 7.4),
+                              sharex=True, gridspec_kw={"height_ratios": [1.6, 1]})
+    ratio_ax, diff_ax = axes
+    for j, (operation, scenario) in enumerate(scenarios):
+        colour = colours[j]
+        label = f"{operation}: {scenario}"
+        for i, m in enumerate(models):
+            r = next((r for r in rows if r["model"] == m and r["operation"] == operation
+                      and r["scenario"] == scenario), None)
+            x = i - 0.4 + (j + 0.5) * width
+            if r is None or "ratio" not in r:
+                if r is not None:
+                    ratio_ax.text(x, 1.0, "refused", rotation=90, ha="center", va="bottom",
+                                  fontsize=7, color="tab:red")
+                continue
+            ratio_ax.bar(x, r["ratio"], width, color=colour, label=label)
+            label = None
+            diff = r["score_max_rel_diff"]
+            diff_ax.plot(x, max(diff, _EXACT_FLOOR), "o", color=colour,
+                         markerfacecolor=colour if r["file_identical"] else "white")
+    ratio_ax.axhline(1.0, color="tab:red", linestyle="--", linewidth=1,
+                     label="as slow as the refit")
+    ratio_ax.set_yscale("log")
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    ratio_ax.yaxis.set_major_formatter(plain)
+    spread = [r["ratio"] for r in rows if "ratio" in r] + [1.0]
+    few = max(spread) / min(spread) < 100                 # under 2 decades: label 2 and 5 too
+    ratio_ax.yaxis.set_minor_formatter(FuncFormatter(
+        lambda v, _: f"{v:g}" if few and round(v / 10 ** np.floor(np.log10(v))) in (2, 5)
+        else ""))
+    ratio_ax.set_ylabel("update time / refit time\n(log scale; below 1: faster)")
+    ratio_ax.grid(axis="y", alpha=0.3)
+    ratio_ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    for i, m in enumerate(models):                           # the refit's own time, for scale
+        refit = [r["refit_s"] for r in rows if r["model"] == m and "refit_s" in r]
+        if refit:
+            ratio_ax.text(i, 1.0, f"refit {np.median(refit):.3g} s", ha="center",
+                          va="bottom", fontsize=7, transform=ratio_ax.get_xaxis_transform())
+    diff_ax.set_yscale("log")
+    diffs = [r["score_max_rel_diff"] for r in rows if "score_max_rel_diff" in r]
+    top = max([d for d in diffs if d > 0] + [1e-15])
+    diff_ax.set_ylim(_EXACT_FLOOR / 3, top * 30)
+    exponents = range(-16, int(np.floor(np.log10(top * 30))) + 1)
+    diff_ax.set_yticks([_EXACT_FLOOR] + [10.0 ** e for e in exponents],
+                       ["0 (exact)"] + [f"1e{e}" for e in exponents])
+    diff_ax.minorticks_off()
+    diff_ax.axhline(np.finfo(np.float64).eps, color="0.5", linestyle=":", linewidth=1)
+    diff_ax.text(1.0, np.finfo(np.float64).eps, " float64 eps", va="center", fontsize=7,
+                 color="0.4", transform=diff_ax.get_yaxis_transform())
+    diff_ax.set_ylabel("max |S - S_refit| / max |S_refit|\n(hollow: saved file differs)")
+    diff_ax.grid(axis="y", alpha=0.3)
+    diff_ax.set_xticks(range(len(models)), models)
+    diff_ax.set_xlabel("model")
+    fig.suptitle("forget / partial_fit against a refit on the data it must equal" + title
+                 + "\n(above each model: the median time of its refits)", fontsize=10)
+    return save_figure(fig, name, out_dir)
+
+
+def plot_unlearning_embedding(rows, name, out_dir, title=""):
+    """``<name>.png`` for the trained models' forget rows (``unlearning_embedding_*``, written by
+    ``bench_realtime.py``): per model, before / fine-tune / retrain (the oracle), the median
+    rank of the forgotten items (the kept control items as black marks), the share of them
+    still in the top 20, and the seconds each method took."""
+    from minigraphrec import plot
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    methods = list(dict.fromkeys(r["what"] for r in rows))
+    colours = {"before": "0.6", "fine_tune": "tab:orange", "retrain": "tab:blue"}
+    width = 0.8 / len(methods)
+    fig, axes = plot.subplots(1, 3, figsize=(13.0, 4.4))
+    panels = (("median_rank_forgotten", "median rank of the forgotten items\n"
+               "(1 = top; higher = more forgotten)", "{:.3g}"),
+              ("top20_share_forgotten", "share of the forgotten items still in the top 20",
+               "{:.2f}"),
+              ("seconds", "seconds (one thread)", "{:.3g} s"))
+    for ax, (key, ylabel, fmt) in zip(axes, panels):
+        for j, what in enumerate(methods):
+            for i, m in enumerate(models):
+                r = next((r for r in rows if r["model"] == m and r["what"] == what), None)
+                if r is None or r.get(key) is None:
+                    continue
+                x = i - 0.4 + (j + 0.5) * width
+                ax.bar(x, r[key], width, color=colours.get(what, "tab:green"),
+                       label=what if i == 0 else None)
+                if key == "seconds" and r[key] == 0:
+                    ax.text(x, 0, "no\nupdate", ha="center", va="bottom", fontsize=7)
+                else:
+                    ax.text(x, r[key], fmt.format(r[key]), ha="center", va="bottom",
+                            fontsize=7)
+                if key == "median_rank_forgotten" and "median_rank_kept_control" in r:
+                    ax.plot([x - width / 2, x + width / 2], [r["median_rank_kept_control"]] * 2,
+                            color="black", linewidth=2,
+                            label="kept control items (median rank)" if (i, j) == (0, 0)
+                            else None)
+        ax.set_xticks(range(len(models)), models)
+        ax.set_ylabel(ylabel)
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.15)
+        ax.grid(axis="y", alpha=0.3)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=4,
+               fontsize=8, frameon=False)
+    pairs = rows[0].get("pairs", "?") if rows else "?"
+    fig.suptitle(f"forgetting {pairs} training pairs of the trained models: fine-tune "
+                 f"against a retrain without them (the oracle){title}", fontsize=10)
+    return save_figure(fig, name, out_dir)
+
+
 def main():
     parser = benchmark_parser("forget / partial_fit of the classic models against a refit")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
@@ -244,6 +373,8 @@ def main():
     name = "unlearning_smoke" if args.smoke else "unlearning_ml100k"
     for path in write_results(name, rows, columns, out_dir=args.out, notes=notes):
         print("wrote", path)
+    plot_unlearning(rows, name, args.out, ", smoke run (synthetic)" if args.smoke else
+                    f", {args.data.name}, medians of {args.repeat} interleaved rounds")
 
 
 if __name__ == "__main__":
