@@ -301,6 +301,21 @@ def _catalogue_title(rows, what):
             f"{r['n_train']:,} training pairs, each model in its own process")
 
 
+
+def _paired_bars(ax, y, height, first, second, xlabel, offset=None):
+    """Two metrics per row as horizontal bars (``first`` above, ``second`` below), each value
+    written at its bar's end; ``first`` / ``second`` are ``(values, label)``."""
+    offset = height / 2 if offset is None else offset
+    (a, a_label), (b, b_label) = first, second
+    ax.barh(y + offset, a, height, color="tab:purple", label=a_label)
+    ax.barh(y - offset, b, height, color="tab:pink", label=b_label)
+    top = np.nanmax(a) if np.isfinite(a).any() else 1.0
+    for yy, v in list(zip(y + offset, a)) + list(zip(y - offset, b)):
+        if np.isfinite(v):
+            ax.text(v + top * 0.02, yy, f"{v:.3f}", va="center", fontsize=7)
+    ax.set_xlim(0, top * 1.3)
+    ax.set_xlabel(xlabel)
+
 def plot_catalogue(rows, name, out_dir):
     """``<name>.png``: per model, fit and evaluate seconds (log scale), peak memory (its growth
     after loading the data shaded) and Recall@20 / NDCG@20; a model that did not run (EASE's
@@ -341,16 +356,9 @@ def plot_catalogue(rows, name, out_dir):
     ax.set_xlim(0, np.nanmax(peak) * 1.3 if np.isfinite(peak).any() else 1)
     ax.set_xlabel("MB, peak resident memory of the model's process")
 
-    ax = axes[2]
-    rec, ndcg = values(f"recall@{K}"), values(f"ndcg@{K}")
-    ax.barh(y + h / 2, rec, h, color="tab:purple", label=f"Recall@{K}")
-    ax.barh(y - h / 2, ndcg, h, color="tab:pink", label=f"NDCG@{K}")
-    top = np.nanmax(rec) if np.isfinite(rec).any() else 1.0
-    for yy, v in list(zip(y + h / 2, rec)) + list(zip(y - h / 2, ndcg)):
-        if np.isfinite(v):
-            ax.text(v + top * 0.02, yy, f"{v:.3f}", va="center", fontsize=7)
-    ax.set_xlim(0, top * 1.3)
-    ax.set_xlabel("accuracy on the test split (full ranking)")
+    _paired_bars(axes[2], y, h, (values(f"recall@{K}"), f"Recall@{K}"),
+                 (values(f"ndcg@{K}"), f"NDCG@{K}"),
+                 "accuracy on the test split (full ranking)")
 
     for yy, r, good in zip(y, rows, ok):                     # the ones that did not run
         if not good:
@@ -435,14 +443,8 @@ def plot_sessions(rows, name, out_dir):
     ax = axes[1]
     hit = np.array([r.get(f"hit@{K}", np.nan) for r in rows], dtype=float)
     mrr = np.array([r.get(f"mrr@{K}", np.nan) for r in rows], dtype=float)
-    ax.barh(y + h / 2, hit, h * 1.4, color="tab:purple", label=f"HR@{K}")
-    ax.barh(y - h / 2, mrr, h * 1.4, color="tab:pink", label=f"MRR@{K}")
-    top = np.nanmax(hit) if np.isfinite(hit).any() else 1.0
-    for yy, v in list(zip(y + h / 2, hit)) + list(zip(y - h / 2, mrr)):
-        if np.isfinite(v):
-            ax.text(v + top * 0.02, yy, f"{v:.3f}", va="center", fontsize=7)
-    ax.set_xlim(0, top * 1.3)
-    ax.set_xlabel("next-item accuracy on the test prefixes (full ranking)")
+    _paired_bars(ax, y, h * 1.4, (hit, f"HR@{K}"), (mrr, f"MRR@{K}"),
+                 "next-item accuracy on the test prefixes (full ranking)", offset=h / 2)
     ax.legend(loc="lower right", fontsize=7)
     labels = []
     for r in rows:
