@@ -516,11 +516,11 @@ def main():
         print(json.dumps(r), flush=True)
     columns = ["catalogue", "model", "status", "fit_s", "evaluate_s", f"recall@{K}",
                f"ndcg@{K}", "peak_rss_mb", "extra_rss_mb"]
-    notes = ("Each model in its own process; peak_rss_mb is that process's peak resident "
-             "memory (data included), extra_rss_mb its growth after loading the data. "
-             "Ratios of the same run: see catalogue_ratios.md.")
     suffix = ("_smoke" if args.smoke else "") + (f"_{args.data.name}" if args.skip_synthetic
                                                  else "")
+    notes = ("Each model in its own process; peak_rss_mb is that process's peak resident "
+             "memory (data included), extra_rss_mb its growth after loading the data. "
+             f"Ratios of the same run: see catalogue_ratios{suffix}.md.")
     write_results("catalogues" + suffix, rows, columns, args.out, notes=notes)
     plot_catalogue(rows, "catalogues" + suffix, args.out)
     write_results("catalogue_ratios" + suffix, ratios,

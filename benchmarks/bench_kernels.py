@@ -310,7 +310,7 @@ def bench_spmm(name, R, args, numba):
     n_bytes = A.indptr.nbytes + A.indices.nbytes + A.data.nbytes + 2 * X.nbytes   # A, X; out
     rows = make_rows(base, timed, args.threads, first, kind, agree, n_bytes, args.stream)
     for row in rows:
-        if row["threads"] == 2:
+        if row["threads"] == 2 and not name.startswith("synthetic"):   # the target: Gowalla
             row["target"] = f">= {SPMM_TARGET:g}x SciPy (median per-round ratio)"
             row["target_met"] = row["ratio_per_round"] >= SPMM_TARGET
     return rows
