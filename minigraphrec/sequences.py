@@ -352,6 +352,7 @@ def evaluate_next_item(model, prefixes, targets, k=(20,), exclude_seen=False, ba
             exclude = np.zeros(S.shape, dtype=bool)
             exclude[np.repeat(np.arange(len(part)), part.lengths), part.items] = True
         ranks[idx] = next_item_ranks(S, targets[idx], exclude)
+        del S, exclude                  # not alive while the next block is scored
     out = {}
     for K in ks:
         hit = ranks < K
