@@ -604,7 +604,7 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
     auc_parts = []
     shown = {kk: np.zeros(n_items, dtype=bool) for kk in ks}
     info = item_self_information(E) if "novelty" in wanted else None
-    block = None                          # the first score block, reused by models that can
+    block = None                # the first score block; models with _scores_into reuse it
     for start in range(0, users.size, batch_size):
         batch = users[start:start + batch_size]
         if block is None:

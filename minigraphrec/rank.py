@@ -151,7 +151,7 @@ def score_matrix(U, V, kind="dot", out=None, dtype=np.float64):
     """
     if kind not in SCORE_KINDS:
         raise ValueError(f"kind must be one of {SCORE_KINDS}, got {kind!r}")
-    dtype = _score_dtype(dtype)
+    dtype = float_dtype(dtype)
     U = _check_embeddings(U, "U", dtype=dtype)
     V = _check_embeddings(V, "V", dtype=dtype)
     if U.shape[1] != V.shape[1]:
@@ -173,9 +173,9 @@ def score_matrix(U, V, kind="dot", out=None, dtype=np.float64):
         for r in range(0, D.shape[0], step):
             D_r = D[r:r + step]                              # (step, n_v), a view
             denom = np.multiply.outer(nu[r:r + step], nv)    # (step, n_v)
-            zero = ~(denom > 0)                              # a zero vector: 0/0 is taken as 0
-            np.divide(D_r, denom, out=D_r, where=~zero)
-            D_r[zero] = 0.0
+            positive = denom > 0                             # a zero vector: 0/0 is taken as 0
+            np.divide(D_r, denom, out=D_r, where=positive)
+            D_r[~positive] = 0.0
             np.clip(D_r, -1.0, 1.0, out=D_r)
         return D
     # euclidean
@@ -199,7 +199,8 @@ def score_matrix(U, V, kind="dot", out=None, dtype=np.float64):
 
 
 def _check_embeddings(X, name, why="embeddings must be finite", dtype=np.float64):
-    """``X`` as a finite 2-d array of ``dtype``; DataError naming ``name`` (and ``why``) otherwise."""
+    """``X`` as a finite 2-d array of ``dtype``; DataError naming ``name`` (and ``why``)
+    otherwise."""
     X = np.asarray(X)
     if X.ndim != 2:
         raise DataError(f"{name} must be 2-d (n, d), got shape {X.shape}")
@@ -216,14 +217,14 @@ def _check_embeddings(X, name, why="embeddings must be finite", dtype=np.float64
     return Y
 
 
-def _score_dtype(dtype):
-    """``dtype`` as float32 or float64; ValueError otherwise."""
+def float_dtype(value, name="dtype"):
+    """``value`` as the NumPy dtype float32 or float64; ValueError naming ``name`` otherwise."""
     try:
-        dt = np.dtype(dtype)
-    except TypeError:
+        dt = np.dtype(value)
+    except TypeError:                                        # e.g. "banana": not a dtype at all
         dt = None
     if dt is None or dt not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
+        raise ValueError(f"{name} must be 'float32' or 'float64', got {value!r}")
     return dt
 
 

@@ -91,9 +91,9 @@ def test_float32_scores_of_float64_embeddings_round_them_first():
 def test_score_matrix_dtype_and_out_are_checked():
     U = np.ones((2, 3), dtype=np.float32)
     V = np.ones((4, 3), dtype=np.float32)
-    with pytest.raises(ValueError, match="dtype must be float32 or float64, got 'int8'"):
+    with pytest.raises(ValueError, match="dtype must be 'float32' or 'float64', got 'int8'"):
         score_matrix(U, V, dtype="int8")
-    with pytest.raises(ValueError, match="dtype must be float32 or float64, got 'banana'"):
+    with pytest.raises(ValueError, match="dtype must be 'float32' or 'float64', got 'banana'"):
         score_matrix(U, V, dtype="banana")
     with pytest.raises(ValueError, match=r"out must be a writable C-contiguous float32 array "
                                          r"of shape \(2, 4\)"):

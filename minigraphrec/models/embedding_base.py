@@ -422,14 +422,9 @@ class EmbeddingRecommender(Recommender):
 
     def _score_dtype(self):
         """``score_dtype`` as a NumPy dtype; ValueError naming it unless float32 or float64."""
-        value = getattr(self, "score_dtype", "float64")    # unpickled from before it existed
-        try:
-            dtype = np.dtype(value)
-        except TypeError:
-            dtype = None
-        if dtype is None or dtype.name not in DTYPES:
-            raise ValueError(f"score_dtype must be 'float32' or 'float64', got {value!r}")
-        return dtype
+        from ..rank import float_dtype
+        # getattr: a model unpickled from before score_dtype existed scores in float64
+        return float_dtype(getattr(self, "score_dtype", "float64"), "score_dtype")
 
     def _score_batch(self, users, out=None):
         r"""Similarity of each user's final embedding to each item's: (len(users), n_items)

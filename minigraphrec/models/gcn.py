@@ -149,8 +149,7 @@ class GCN(EdgeWeighted, EmbeddingRecommender):
                  edge_weights=None, half_life=None, loss="bpr", lr=1e-3, batch_size=2048,
                  reg=1e-4, n_negatives=1, epochs=50, patience=None, metric="recall@20",
                  scoring="dot", dtype="float32", random_state=None, verbose=False,
-                 init="xavier",
-                 score_dtype="float64"):
+                 init="xavier", score_dtype="float64"):
         self.dim = dim
         self.n_layers = n_layers
         self.normalization = normalization

@@ -627,7 +627,8 @@ class GFCF(Recommender):
         Written into ``out`` (C-contiguous, ``dtype``) when it is given."""
         b = R_b.shape[0]
         if self.alpha > 0:
-            S = np.matmul(np.asarray(R_b @ self._V_in), self._V_out, out=out)  # (b, k) @ (k, n_items)
+            S = np.matmul(np.asarray(R_b @ self._V_in), self._V_out,       # (b, k) @ (k, n_items)
+                          out=out)
             S *= self.alpha
         elif out is None:
             S = np.zeros((b, self.n_items_), dtype=self._R_scoring.dtype)
