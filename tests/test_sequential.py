@@ -54,6 +54,81 @@ def test_markov_chain_by_hand(train):
     np.testing.assert_array_equal(plain.score_sessions(sessions([0]))[0], [0, 1, 0, 0, 0])
 
 
+def _markov_scores_whole_block(model, sessions):
+    """The Markov chain's scores by whole-block formulas (before the chunked updates)."""
+    last = sessions.items[sessions.indptr[1:] - 1]
+    p_pop = model.popularity_ / model.popularity_.sum()
+    seen = model._out[last] > 0
+    D = np.where(seen, model._out[last] + float(model.smoothing) * model.n_items_, 1.0)[:, None]
+    S = model.transitions_[last].toarray() + float(model.smoothing)
+    S = S / D + (p_pop[None, :] / (2.0 * D) if model.popularity_tiebreak else 0.0)
+    S[~seen] = p_pop
+    return S
+
+
+@pytest.mark.parametrize("smoothing, tiebreak", [(0.0, True), (0.5, True), (0.5, False)])
+def test_markov_chunked_scores_equal_whole_block_bits(smoothing, tiebreak, monkeypatch):
+    rng = np.random.default_rng(3)
+    train = Sequences.from_lists([rng.integers(0, 40, rng.integers(2, 9)) for _ in range(200)],
+                                 n_items=45)                      # items 40..44 never occur
+    model = mgr.MarkovChain(smoothing=smoothing, popularity_tiebreak=tiebreak).fit(train)
+    test = Sequences.from_lists([rng.integers(0, 45, rng.integers(1, 5)) for _ in range(37)],
+                                n_items=45)
+    assert (model._out[test.items[test.indptr[1:] - 1]] == 0).any()   # some back-off rows
+    ref = _markov_scores_whole_block(model, test)
+    for chunk in (1 << 20, 45 * 4, 45 * 5 + 7, 1):               # one chunk; 10, 8, 37 chunks
+        monkeypatch.setattr("minigraphrec.models.sequential._CHUNK", chunk)
+        np.testing.assert_array_equal(model.score_sessions(test), ref)
+
+
+def test_markov_scores_allocate_one_block():
+    """The tie-break's p_j / (2 D_s) is made per chunk of rows: scoring a block allocates
+    the block and chunk-sized temporaries, not a second block."""
+    import tracemalloc
+    rng = np.random.default_rng(0)
+    n_items = 20_000
+    train = Sequences.from_lists([rng.integers(0, n_items, 6) for _ in range(2000)],
+                                 n_items=n_items)
+    model = mgr.MarkovChain(smoothing=0.1).fit(train)
+    test = Sequences.from_lists([rng.integers(0, n_items, 3) for _ in range(400)],
+                                n_items=n_items)
+    model.score_sessions(test)                                    # warm-up
+    block = 400 * n_items * 8                                     # 64 MB
+    tracemalloc.start()
+    try:
+        S = model.score_sessions(test)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert S.shape == (400, n_items)
+    assert peak < 1.3 * block, peak / block                       # was 2 blocks
+
+
+@pytest.mark.parametrize("make", [mgr.SessionPopularity, lambda: mgr.MarkovChain(smoothing=0.1),
+                                  mgr.SessionItemKNN])
+def test_evaluate_next_item_holds_one_score_block_at_a_time(make):
+    import tracemalloc
+    rng = np.random.default_rng(1)
+    n_items = 20_000
+    train = Sequences.from_lists([rng.integers(0, n_items, 6) for _ in range(2000)],
+                                 n_items=n_items)
+    prefixes = Sequences.from_lists([rng.integers(0, n_items, 3) for _ in range(800)],
+                                    n_items=n_items)
+    targets = rng.integers(0, n_items, 800)
+    model = make().fit(train)
+    block = 200 * n_items * 8                                     # 32 MB of scores
+    for exclude_seen in (False, True):                            # + a 4 MB boolean mask
+        evaluate_next_item(model, prefixes, targets, batch_size=200, exclude_seen=exclude_seen)
+        tracemalloc.start()
+        try:
+            evaluate_next_item(model, prefixes, targets, batch_size=200,
+                               exclude_seen=exclude_seen)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 1.5 * block, peak / block                   # two blocks alive: >= 2
+
+
 def test_markov_chain_never_links_two_sessions():
     model = mgr.MarkovChain().fit(Sequences.from_lists([[0, 1], [2, 3]], n_items=4))
     assert model.transitions_[1, 2] == 0 and model.transitions_.sum() == 2

@@ -25,6 +25,9 @@ from ..errors import DataError
 from .session_base import SessionRecommender
 from .knn import topk_similarity
 
+#: entries per chunk of the in-place updates of a block of session scores
+_CHUNK = 1 << 20
+
 __all__ = ["SessionPopularity", "MarkovChain", "SessionItemKNN"]
 
 
@@ -124,14 +127,19 @@ class MarkovChain(SessionRecommender):
         last = sessions.items[sessions.indptr[1:] - 1]                # (b,)
         p_pop = self.popularity_ / self.popularity_.sum()             # (n_items,)
         D = self._out[last] + float(self.smoothing) * self.n_items_   # (b,)
-        S = self.transitions_[last].toarray()                         # (b, n_items) C_ij
-        if self.smoothing:
-            S += float(self.smoothing)
         seen = self._out[last] > 0                                    # (b,)
-        D = np.where(seen, D, 1.0)[:, None]                           # (b, 1); unseen: overwritten
-        S /= D                                                        # in place, row by row
-        if self.popularity_tiebreak:
-            S += p_pop[None, :] / (2.0 * D)
+        D = np.where(seen, D, 1.0)                                    # (b,); unseen: overwritten
+        S = self.transitions_[last].toarray()                         # (b, n_items) C_ij
+        # In place, over chunks of rows: the tie-break's p_j / (2 D_s) is a temporary of one
+        # chunk, not of the whole block (which doubled the memory of evaluate_next_item).
+        step = max(1, _CHUNK // max(S.shape[1], 1))                   # rows per chunk
+        for r in range(0, S.shape[0], step):
+            S_r, D_r = S[r:r + step], D[r:r + step, None]             # views: (step, n), (step, 1)
+            if self.smoothing:
+                S_r += float(self.smoothing)
+            S_r /= D_r
+            if self.popularity_tiebreak:
+                S_r += p_pop[None, :] / (2.0 * D_r)
         S[~seen] = p_pop[None, :]                                     # back-off
         return S
 
