@@ -62,8 +62,8 @@ import scipy.sparse as sp
 from .data import Interactions
 from .errors import DataError, check_backend
 from .rank import (
-    _as_scores, _check_positive_int, _check_scores, _raise_nan, _top_k_numpy, canonical_csr,
-    csr_arrays,
+    _as_scores, _check_positive_int, _check_scores, _raise_nan, _score_blocks, _top_k_numpy,
+    canonical_csr, csr_arrays,
 )
 
 __all__ = [
@@ -524,7 +524,9 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
         2.00 s). Results do not depend on the block size for those models.
         Models that can write their scores into an array (``score(users,
         out=)``: the embedding models and GF-CF) score every block into the
-        first one.
+        first one, and the embedding models check and convert their item
+        table once per call, not once per block (unless ``score`` is
+        overridden: then ``model.score`` scores every block).
         The embedding models score in float64 by default, whatever their
         ``dtype``; ``score_dtype="float32"`` runs their scoring product in
         float32, in about half the time (Gowalla, ``bench_eval.py``: MF's
@@ -604,15 +606,12 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
     auc_parts = []
     shown = {kk: np.zeros(n_items, dtype=bool) for kk in ks}
     info = item_self_information(E) if "novelty" in wanted else None
-    block = None                # the first score block; models with _scores_into reuse it
-    for start in range(0, users.size, batch_size):
-        batch = users[start:start + batch_size]
-        if block is None:
-            S = _as_scores(model.score(batch), "model.score(users)")  # (b, n_items)
-            if getattr(model, "_scores_into", False):
-                block = S
-        else:
-            S = model.score(batch, out=block[:batch.size])            # (b, n_items)
+    # the library's models score every block with the item table prepared once, and into
+    # the first block when they can (_scores_into); any other object through its score
+    score = model._block_scorer() if hasattr(model, "_block_scorer") else model.score
+    blocks = _score_blocks(score, users, batch_size, getattr(model, "_scores_into", False))
+    for start, batch, S in blocks:
+        S = _as_scores(S, "model.score(users)")                     # (b, n_items)
         if S.shape != (batch.size, n_items):
             raise DataError(f"model.score returned shape {S.shape}, expected "
                             f"({batch.size}, {n_items})")

@@ -153,49 +153,92 @@ def score_matrix(U, V, kind="dot", out=None, dtype=np.float64):
         raise ValueError(f"kind must be one of {SCORE_KINDS}, got {kind!r}")
     dtype = float_dtype(dtype)
     U = _check_embeddings(U, "U", dtype=dtype)
-    V = _check_embeddings(V, "V", dtype=dtype)
-    if U.shape[1] != V.shape[1]:
-        raise DataError(f"U has {U.shape[1]} columns and V has {V.shape[1]}; "
-                        "the embeddings must share one dimension d")
-    if out is not None:
-        if (not isinstance(out, np.ndarray) or out.shape != (U.shape[0], V.shape[0])
-                or out.dtype != dtype or not out.flags.c_contiguous
-                or not out.flags.writeable):
-            raise ValueError(f"out must be a writable C-contiguous {dtype} array of shape "
-                             f"{(U.shape[0], V.shape[0])}")
-    D = np.matmul(U, V.T, out=out)                           # (n_u, n_v) in dtype
-    if kind == "dot":
-        return D
-    step = max(1, _CORRECTION_BLOCK // max(V.shape[0], 1))  # rows per correction block
+    return _item_scorer(V, kind, dtype)(U, out=out)
+
+
+def _item_scorer(V, kind="dot", dtype=np.float64):
+    """``score_matrix(·, V, kind, dtype=dtype)`` as a function of ``U`` (and ``out``) alone.
+
+    What does not depend on the users (``V`` checked and converted to ``dtype``, and its
+    norms for cosine and Euclidean) is done once, here, instead of once per block of users:
+    ``_item_scorer(V, kind, dtype)(U, out=out)`` gives the same bits as
+    ``score_matrix(U, V, kind, out, dtype)``. For scoring many blocks against one item
+    table within one call (``evaluate``, ``recommend``); the function keeps the prepared
+    table, so a later change to ``V`` is not seen by it.
+    """
+    if kind not in SCORE_KINDS:
+        raise ValueError(f"kind must be one of {SCORE_KINDS}, got {kind!r}")
+    dtype = float_dtype(dtype)
+    V = _check_embeddings(V, "V", dtype=dtype)                   # (n_v, d) in dtype
     if kind == "cosine":
-        nu = np.sqrt(_squared_norms(U)).astype(dtype)        # (n_u,)
-        nv = np.sqrt(_squared_norms(V)).astype(dtype)        # (n_v,)
+        nv = np.sqrt(_squared_norms(V)).astype(dtype)            # (n_v,) ‖v‖
+    elif kind == "euclidean":
+        sv = _squared_norms(V).astype(dtype)                     # (n_v,) ‖v‖²
+
+    def score(U, out=None):
+        U = _check_embeddings(U, "U", dtype=dtype)
+        if U.shape[1] != V.shape[1]:
+            raise DataError(f"U has {U.shape[1]} columns and V has {V.shape[1]}; "
+                            "the embeddings must share one dimension d")
+        if out is not None:
+            if (not isinstance(out, np.ndarray) or out.shape != (U.shape[0], V.shape[0])
+                    or out.dtype != dtype or not out.flags.c_contiguous
+                    or not out.flags.writeable):
+                raise ValueError(f"out must be a writable C-contiguous {dtype} array of "
+                                 f"shape {(U.shape[0], V.shape[0])}")
+        D = np.matmul(U, V.T, out=out)                           # (n_u, n_v) in dtype
+        if kind == "dot":
+            return D
+        step = max(1, _CORRECTION_BLOCK // max(V.shape[0], 1))  # rows per correction block
+        if kind == "cosine":
+            nu = np.sqrt(_squared_norms(U)).astype(dtype)        # (n_u,)
+            for r in range(0, D.shape[0], step):
+                D_r = D[r:r + step]                              # (step, n_v), a view
+                denom = np.multiply.outer(nu[r:r + step], nv)    # (step, n_v)
+                positive = denom > 0                             # a zero vector: 0/0 is taken as 0
+                np.divide(D_r, denom, out=D_r, where=positive)
+                D_r[~positive] = 0.0
+                np.clip(D_r, -1.0, 1.0, out=D_r)
+            return D
+        # euclidean
+        su = _squared_norms(U).astype(dtype)                     # (n_u,) ‖u‖²
         for r in range(0, D.shape[0], step):
-            D_r = D[r:r + step]                              # (step, n_v), a view
-            denom = np.multiply.outer(nu[r:r + step], nv)    # (step, n_v)
-            positive = denom > 0                             # a zero vector: 0/0 is taken as 0
-            np.divide(D_r, denom, out=D_r, where=positive)
-            D_r[~positive] = 0.0
-            np.clip(D_r, -1.0, 1.0, out=D_r)
+            D_r = D[r:r + step]                                  # (step, n_v), a view
+            scale = su[r:r + step, None] + sv[None, :]           # (step, n_v)
+            np.multiply(D_r, 2.0, out=D_r)
+            np.subtract(scale, D_r, out=D_r)                     # ‖u‖² + ‖v‖² - 2 u·v
+            np.maximum(D_r, 0.0, out=D_r)
+            rows, cols = np.nonzero(D_r < 1e-3 * scale)          # cancellation-prone pairs
+            for start in range(0, rows.shape[0], 65536):         # bounded memory
+                i = rows[start:start + 65536]
+                c = cols[start:start + 65536]
+                diff = U[r + i].astype(np.float64, copy=False) - V[c]   # (n_pairs, d) float64
+                D_r[i, c] = np.einsum("pd,pd->p", diff, diff)    # rounded once to dtype
+            np.sqrt(D_r, out=D_r)
+            np.negative(D_r, out=D_r)
         return D
-    # euclidean
-    su = _squared_norms(U).astype(dtype)                     # (n_u,) ‖u‖²
-    sv = _squared_norms(V).astype(dtype)                     # (n_v,) ‖v‖²
-    for r in range(0, D.shape[0], step):
-        D_r = D[r:r + step]                                  # (step, n_v), a view
-        scale = su[r:r + step, None] + sv[None, :]           # (step, n_v)
-        np.multiply(D_r, 2.0, out=D_r)
-        np.subtract(scale, D_r, out=D_r)                     # ‖u‖² + ‖v‖² - 2 u·v
-        np.maximum(D_r, 0.0, out=D_r)
-        rows, cols = np.nonzero(D_r < 1e-3 * scale)          # cancellation-prone pairs
-        for start in range(0, rows.shape[0], 65536):         # bounded memory
-            i = rows[start:start + 65536]
-            c = cols[start:start + 65536]
-            diff = U[r + i].astype(np.float64, copy=False) - V[c]   # (n_pairs, d) float64
-            D_r[i, c] = np.einsum("pd,pd->p", diff, diff)    # rounded once to dtype
-        np.sqrt(D_r, out=D_r)
-        np.negative(D_r, out=D_r)
-    return D
+
+    return score
+
+
+def _score_blocks(score, users, batch_size, reuse=False):
+    """Score ``users`` in consecutive blocks of ``batch_size``: yields ``(start, batch, S)``.
+
+    ``S = score(batch)`` for the first block; with ``reuse`` (a model whose scores can be
+    written into an array, ``_scores_into``) every later block is written into the first
+    one's rows, ``score(batch, out=first[:len(batch)])``, so that one block of memory
+    serves them all instead of a fresh one, page-faulted in, per block. A block is no longer
+    referenced here once the next one is asked for: a caller that drops its own reference
+    holds one block at a time either way.
+    """
+    first = None
+    for start in range(0, len(users), batch_size):
+        batch = users[start:start + batch_size]
+        S = score(batch) if first is None else score(batch, out=first[:batch.shape[0]])
+        if reuse and first is None:
+            first = S
+        yield start, batch, S
+        del S
 
 
 def _check_embeddings(X, name, why="embeddings must be finite", dtype=np.float64):

@@ -104,21 +104,64 @@ def test_evaluate_and_recommend_reusing_one_block_change_nothing(name, split, mo
     one = evaluate(model, test, k=(5, 10), batch_size=1000)           # one block
     items, scores = model.recommend(np.arange(60), k=6)
     calls = []
-    real = type(model)._score_batch
+    real = type(model)._scorer
 
-    def spy(self, users, out=None):
-        calls.append(out is not None)
-        return real(self, users, out=out)
+    def spy_scorer(self):                        # evaluate and recommend score through _scorer
+        score = real(self)
 
-    monkeypatch.setattr(type(model), "_score_batch", spy)
+        def spy(users, out=None):
+            calls.append(out is not None)
+            return score(users, out=out)
+        return spy
+
+    monkeypatch.setattr(type(model), "_scorer", spy_scorer)
     reused = evaluate(model, test, k=(5, 10), batch_size=7)
     assert calls[0] is False and all(calls[1:]) and len(calls) > 3   # blocks after the first reuse it
     monkeypatch.setattr(type(model), "score_batch_size", 8, raising=False)
+    calls.clear()
     got_items, got_scores = model.recommend(np.arange(60), k=6)
+    assert calls[0] is False and all(calls[1:]) and len(calls) == 8
+    # a fresh block per call, each scored by _score_batch alone (nothing prepared)
     monkeypatch.setattr(type(model), "_scores_into", False)
-    monkeypatch.setattr(type(model), "_score_batch", real)
+    monkeypatch.setattr(type(model), "_scorer", lambda self: self._score_batch)
     plain = evaluate(model, test, k=(5, 10), batch_size=7)
     assert reused == plain == fresh
     assert one == fresh
     np.testing.assert_array_equal(got_items, items)
     np.testing.assert_array_equal(got_scores, scores)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_the_block_scorer_gives_score_batchs_bits(name, split):
+    """``_scorer()`` prepares what every block shares (the embedding models: the item table
+    checked, converted and normed once); its scores are ``_score_batch``'s, bit for bit,
+    with and without ``out``."""
+    train, _ = split
+    model = _fit(name, train)
+    scorer = model._scorer()
+    for users in (np.arange(60), np.array([5, 0, 59, 5]), np.array([], dtype=np.int64)):
+        want = model._score_batch(users)
+        got = scorer(users)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+        if model._scores_into:
+            out = np.full(want.shape, np.nan, dtype=want.dtype)
+            assert scorer(users, out=out) is out
+            np.testing.assert_array_equal(out, want)
+
+
+def test_evaluate_scores_through_an_overridden_score(split):
+    """A subclass (or an instance) that overrides ``score`` is evaluated with its scores,
+    not with the prepared block scorer its parent class would use."""
+    train, test = split
+
+    class Reversed(MF):
+        def score(self, users, out=None):
+            return -super().score(users, out=out)
+
+    base = MF(dim=8, random_state=0).fit(train)
+    rev = Reversed(dim=8, random_state=0).fit(train)
+    assert evaluate(rev, test, k=5) != evaluate(base, test, k=5)
+    flipped = MF(dim=8, random_state=0).fit(train)
+    flipped.score = lambda users, out=None: -MF.score(flipped, users)
+    assert evaluate(flipped, test, k=5) == evaluate(rev, test, k=5)

@@ -42,6 +42,7 @@ from ..data import Interactions, _key, check_interactions
 from ..errors import DataError
 from ..io import register_model_base
 from ..io import save as _save
+from ..rank import _score_blocks
 
 __all__ = ["Recommender", "check_interactions", "Merge", "Removal"]
 
@@ -284,6 +285,21 @@ class Recommender:
         """The dtype of the arrays ``score`` returns."""
         return np.dtype(np.float64)
 
+    def _scorer(self):
+        """``_score_batch`` with what every block shares prepared once: a function
+        ``(users, out=None) -> scores`` for scoring many blocks of validated users within one
+        call (:meth:`recommend`, :func:`~minigraphrec.metrics.evaluate`). The same bits as
+        ``_score_batch``. The embedding models check and convert their item table once here;
+        the others have nothing to prepare."""
+        return self._score_batch
+
+    def _block_scorer(self):
+        """What ``evaluate`` scores its blocks with: :meth:`_scorer`, unless :meth:`score` is
+        overridden (by a subclass or on the instance), whose own scores then count."""
+        if getattr(self.score, "__func__", None) is Recommender.score:   # not overridden
+            return self._scorer()
+        return self.score
+
     def score(self, users, out=None):
         r"""Scores of every item for each user, shape (len(users), n_items); higher is better.
 
@@ -346,17 +362,11 @@ class Recommender:
             raise ValueError(f"k must be a positive integer, got {k}")
         items = np.empty((users.shape[0], k), dtype=np.int64)
         scores = np.empty((users.shape[0], k), dtype=np.float64)
-        block = None                                   # the first block, reused (_scores_into)
-        for start in range(0, users.shape[0], self.score_batch_size):
-            batch = users[start:start + self.score_batch_size]
-            if block is None:
-                S = self._score_batch(batch)           # (b, n_items)
-                if self._scores_into:
-                    block = S
-            else:
-                S = self._score_batch(batch, out=block[:batch.shape[0]])
+        blocks = _score_blocks(self._scorer(), users, self.score_batch_size, self._scores_into)
+        for start, batch, S in blocks:                 # S: (b, n_items)
             seen = self.R_[batch] if exclude_seen else None
             items[start:start + len(batch)], scores[start:start + len(batch)] = top_k(S, k, exclude=seen)
+            del S                                      # not alive while the next is scored
         return items, scores
 
     # ------------------------------------------------------ explanations

@@ -433,6 +433,15 @@ class EmbeddingRecommender(Recommender):
         return score_matrix(self.user_embeddings_[users], self.item_embeddings_,
                             kind=self.scoring, out=out, dtype=self._score_dtype())
 
+    def _scorer(self):
+        """``_score_batch`` with the item table checked, converted to ``score_dtype`` and (for
+        cosine and Euclidean) normed once, not once per block (about 6 ms a block on Gowalla's
+        41k x 64 float32 table in float64: a tenth of the block's product)."""
+        from ..rank import _item_scorer
+        score = _item_scorer(self.item_embeddings_, self.scoring, self._score_dtype())
+        U = self.user_embeddings_
+        return lambda users, out=None: score(U[users], out=out)
+
     # ------------------------------------------------------------ losses
     def _batch_nodes(self, batch):
         """Check the batch's ids; return (kind, node ids of every slot (S·B,), B)."""
