@@ -30,6 +30,46 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "benchmarks" / "results"
 
 
+# ------------------------------------------------------------------ memory
+def status_bytes(field):
+    """A size field of ``/proc/self/status`` (``"VmRSS"``, ``"VmHWM"``) in bytes; None where
+    there is no such file (not Linux) or no such field."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return 1024 * int(line.split()[1])                  # the unit is kB
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def peak_rss_bytes():
+    """This process's peak resident size in bytes: ``VmHWM`` where Linux gives it, else
+    ``ru_maxrss``. On Linux ``ru_maxrss`` also counts, for a process started by fork and
+    exec, the peak of the process it was forked from (carried over the exec): a worker of a
+    parent that peaked at 1 GB reads about 1 GB before doing anything, while its own
+    ``VmHWM`` reads its own few MB."""
+    peak = status_bytes("VmHWM")
+    if peak is not None:
+        return peak
+    import resource
+    scale = 1 if sys.platform == "darwin" else 1024                      # bytes / kB
+    return scale * resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def reset_peak():
+    """Restart the peak from the current resident size (``VmHWM := VmRSS``, by writing 5 to
+    ``/proc/self/clear_refs``; Linux 4.0 and later). True when done; False where it cannot
+    be (the peak then keeps its history)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def benchmark_parser(description):
     """An ArgumentParser with the options every benchmark takes.
 

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import json
 import re
-import resource
 import textwrap
 import subprocess
 import sys
@@ -52,8 +51,8 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (benchmark_parser, interleaved_times, save_figure,  # noqa: E402
-                     write_results)
+from _common import (benchmark_parser, interleaved_times, peak_rss_bytes,  # noqa: E402
+                     reset_peak, save_figure, status_bytes, write_results)
 
 import minigraphrec as mgr  # noqa: E402
 from minigraphrec.linalg import spd_inverse  # noqa: E402
@@ -72,23 +71,10 @@ K = 20
 CLI_HIDDEN = "internal: run one model in this process"
 
 
-def _status_mb(field):
-    """``VmHWM`` (peak resident size) or ``VmRSS`` of this process in MB (Linux), or None."""
-    try:
-        with open("/proc/self/status") as f:
-            return next(int(line.split()[1]) for line in f if line.startswith(field + ":")) \
-                / 1024.0
-    except (OSError, StopIteration, ValueError):
-        return None
-
-
 def _peak_rss_mb():
-    """This process's peak resident size, MB. ``VmHWM`` where Linux gives it: ``ru_maxrss``
-    also counts, for a worker started by fork and exec, the peak of the process it was forked
-    from (the parent's peak at the fork is carried over the exec)."""
-    peak = _status_mb("VmHWM")
-    return peak if peak is not None else \
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0      # Linux: KiB
+    """This process's peak resident size in MB (MiB): ``VmHWM`` where Linux gives it (see
+    ``_common.peak_rss_bytes`` for why not ``ru_maxrss``)."""
+    return peak_rss_bytes() / 2**20
 
 
 #: what the memory columns mean, for the notes
@@ -106,13 +92,10 @@ def _start_peak_here():
     written to ``/proc/self/clear_refs``. Where that fails, the peak
     keeps its history: returns the old peak, as before (the growth may then read 0).
     """
-    rss = _status_mb("VmRSS")
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
+    rss = status_bytes("VmRSS")
+    if not reset_peak():
         return _peak_rss_mb()
-    return rss if rss is not None else _peak_rss_mb()
+    return rss / 2**20 if rss is not None else _peak_rss_mb()
 
 
 def _growth_mb(base_mb):

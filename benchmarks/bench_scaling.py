@@ -96,7 +96,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -105,7 +104,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import benchmark_parser, write_results
+from _common import benchmark_parser, peak_rss_bytes, reset_peak, status_bytes, write_results
 
 SIZES = (1e4, 3e4, 1e5, 3e5, 1e6, 3e6, 1e7)
 SMOKE_SIZES = (1e4, 3e4)
@@ -118,37 +117,6 @@ EVAL_SAMPLE_SCORES = 1e9                   # scores in the sampled evaluation
 MEMORY_LIMIT = 8e9                         # bytes
 GOWALLA_BATCHES = 396                      # ceil(810,128 / 2048): batches per Gowalla epoch
 WORKER_TAG = "RESULT "
-
-
-# ------------------------------------------------------------------ memory
-def peak_rss_bytes():
-    """The process's peak resident set so far: ``VmHWM`` (Linux), else ``ru_maxrss``."""
-    try:
-        with open("/proc/self/status") as fh:
-            return 1024 * int(re.search(r"VmHWM:\s+(\d+)\s+kB", fh.read()).group(1))
-    except (OSError, AttributeError):
-        import resource
-        scale = 1 if sys.platform == "darwin" else 1024                # bytes / kB
-        return scale * resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
-def rss_bytes():
-    """The current resident set (``VmRSS``), or None off Linux."""
-    try:
-        with open("/proc/self/status") as fh:
-            return 1024 * int(re.search(r"VmRSS:\s+(\d+)\s+kB", fh.read()).group(1))
-    except (OSError, AttributeError):
-        return None
-
-
-def reset_peak():
-    """Reset ``VmHWM`` to the current RSS (Linux ≥ 4.0); False where it cannot."""
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
 
 
 # -------------------------------------------------------------------- data
@@ -189,7 +157,7 @@ def worker_lightgcn(train, test, args):
     from minigraphrec.batch import PairBatch
     from minigraphrec.ops import sample_bpr
 
-    out = {"base_rss_MB": (rss_bytes() or 0) / 1e6}
+    out = {"base_rss_MB": (status_bytes("VmRSS") or 0) / 1e6}
     t0 = time.perf_counter()
     model = mgr.LightGCN(random_state=args.seed).fit(train, epochs=0)   # the defaults
     out["build_s"] = time.perf_counter() - t0
@@ -277,7 +245,7 @@ def worker_lightgcn(train, test, args):
 def worker_gfcf(train, test, args):
     """``GFCF(svd_solver=args.gfcf_solver).fit(train)``, timed once; a result dict."""
     import minigraphrec as mgr
-    out = {"base_rss_MB": (rss_bytes() or 0) / 1e6}
+    out = {"base_rss_MB": (status_bytes("VmRSS") or 0) / 1e6}
     t0 = time.perf_counter()
     model = mgr.GFCF(svd_solver=args.gfcf_solver).fit(train)
     out["gfcf_fit_s"] = time.perf_counter() - t0

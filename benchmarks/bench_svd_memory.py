@@ -27,22 +27,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from _common import benchmark_parser, save_figure, write_results
+from _common import benchmark_parser, reset_peak, save_figure, status_bytes, write_results
 
 USER_DEGREE, ITEM_DEGREE, MEAN_INTERACTIONS = 27, 20, 34      # as bench_scaling.py
 SOLVERS = ("propack", "arpack", "chebyshev")
 TAG = "RESULT "
-
-
-def _status_bytes(field):
-    with open("/proc/self/status") as fh:
-        return 1024 * int(re.search(rf"{field}:\s+(\d+)\s+kB", fh.read()).group(1))
 
 
 def _synthetic_shape(edges):
@@ -78,9 +72,9 @@ def worker(source, solver, k):
     Rt, _, _ = normalized_interactions(R)
     # compile and import first (numba's compiler takes ~100 MiB once): the peak is the solver's
     top_right_singular_vectors(Rt[:400, :500], 8, solver)
-    before = _status_bytes("VmRSS")
-    with open("/proc/self/clear_refs", "w") as fh:            # VmHWM := VmRSS
-        fh.write("5")
+    before = status_bytes("VmRSS")
+    if not reset_peak():                                      # VmHWM := VmRSS
+        sys.exit("cannot reset the peak resident size (/proc/self/clear_refs)")
     t0 = time.perf_counter()
     try:
         s, _ = top_right_singular_vectors(Rt, k, solver)
@@ -88,7 +82,7 @@ def worker(source, solver, k):
     except (np.linalg.LinAlgError, RuntimeError) as exc:    # PROPACK's limit, Chebyshev's
         outcome, s_k = f"did not converge ({type(exc).__name__}: {exc})", None
     seconds = time.perf_counter() - t0
-    extra = _status_bytes("VmHWM") - before
+    extra = status_bytes("VmHWM") - before
     estimate = svd_working_memory(solver, Rt.shape, k)
     print(TAG + json.dumps({
         "edges": R.nnz, "n_users": R.shape[0], "n_items": R.shape[1], "k": k,

@@ -89,3 +89,32 @@ def test_every_benchmark_has_a_row_in_the_benchmarks_readme():
         cells = rows[0].strip("|").split(" | ")
         assert len(cells) == 5 and all(c.strip() for c in cells), \
             f"{path.name}'s row needs five non-empty cells, has {len(cells)}"
+
+
+def test_peak_memory_is_the_processs_own_and_restarts_from_now():
+    """The peak the memory benchmarks report: ``VmHWM``, restarted by ``reset_peak``; run in
+    a fresh child so that the test runner's own history does not count."""
+    import subprocess
+    import textwrap
+    if not os.path.exists("/proc/self/clear_refs"):
+        import pytest
+        pytest.skip("VmHWM and clear_refs are Linux's")
+    code = textwrap.dedent("""
+        import sys
+        sys.path.insert(0, sys.argv[1])
+        import numpy as np
+        import _common
+        base = _common.status_bytes("VmRSS")
+        x = np.ones(200 * 2**20 // 8); del x            # a 200 MiB peak, given back
+        high = _common.peak_rss_bytes()
+        assert _common.reset_peak()
+        low = _common.peak_rss_bytes()
+        print(base, high, low, _common.status_bytes("VmRSS"), _common.status_bytes("VmNope"))
+    """)
+    out = subprocess.run([sys.executable, "-c", code, str(ROOT / "benchmarks")],
+                         capture_output=True, text=True, check=True).stdout.split()
+    base, high, low, rss = map(int, out[:4])
+    assert out[4] == "None"                              # no such field
+    assert high - base > 190 * 2**20                     # the 200 MiB were seen
+    assert low < base + 50 * 2**20                       # ... and forgotten by the reset
+    assert abs(low - rss) < 20 * 2**20                   # the peak restarts at the resident size
