@@ -500,6 +500,9 @@ def main():
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     parser.add_argument("--skip-sessions", action="store_true",
                         help="leave out the session baselines on a session catalogue")
+    parser.add_argument("--only-sessions", action="store_true",
+                        help="only the session baselines on the session catalogue (writes "
+                             "catalogue_sessions alone)")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per model run")
     parser.add_argument("--worker", help=CLI_HIDDEN)
     parser.add_argument("--spec", help=CLI_HIDDEN)
@@ -518,6 +521,11 @@ def main():
         if args.data is None:
             parser.error("--skip-synthetic needs --data")
         specs = specs[1:]
+    if args.only_sessions:
+        if args.skip_sessions or args.skip_synthetic or args.data is not None:
+            parser.error("--only-sessions runs the session catalogue alone: no --skip-sessions, "
+                         "--skip-synthetic or --data")
+        specs = []
 
     rows, ratios = [], []
     for spec in specs:
@@ -532,7 +540,8 @@ def main():
         name, train, _ = load_catalogue(spec)
         for cls in (mgr.ItemKNN, mgr.UserKNN):
             ratios.append({"catalogue": name, **knn_ratio(cls, train, max(args.repeat // 2, 2))})
-    ratios.append(ease_ratio(EASE_N[size], max(args.repeat // 2, 2)))
+    if not args.only_sessions:
+        ratios.append(ease_ratio(EASE_N[size], max(args.repeat // 2, 2)))
     session_rows = []
     if not (args.skip_synthetic or args.skip_sessions):
         spec = "sessions:{}:{}:{}".format(*SESSION_SIZES[size])
@@ -549,12 +558,13 @@ def main():
                                                  else "")
     notes = (f"Each model in its own process; {RSS_NOTE} "
              f"Ratios of the same run: see catalogue_ratios{suffix}.md.")
-    write_results("catalogues" + suffix, rows, columns, args.out, notes=notes)
-    plot_catalogue(rows, "catalogues" + suffix, args.out)
-    write_results("catalogue_ratios" + suffix, ratios,
-                  ["catalogue", "measure", "reference_s", "candidate_s", "ratio", "target",
-                   "note"], args.out)
-    plot_ratios(ratios, "catalogue_ratios" + suffix, args.out)
+    if not args.only_sessions:
+        write_results("catalogues" + suffix, rows, columns, args.out, notes=notes)
+        plot_catalogue(rows, "catalogues" + suffix, args.out)
+        write_results("catalogue_ratios" + suffix, ratios,
+                      ["catalogue", "measure", "reference_s", "candidate_s", "ratio", "target",
+                       "note"], args.out)
+        plot_ratios(ratios, "catalogue_ratios" + suffix, args.out)
     if session_rows:
         write_results("catalogue_sessions" + suffix, session_rows,
                       ["catalogue", "model", "status", "n_items", "n_prefixes", "epochs", "fit_s",
