@@ -1,8 +1,7 @@
 r"""Benchmark: Recall@20, NDCG@20 and fit time of every model on ML-100K, Last.fm and Gowalla.
 
 One table, one row per (data set, model), beside the published figures where
-a paper reports this split (``../shared/DESIGN.md``; the source is named in
-each row) and PyTorch Geometric's LightGCN trained with the same settings
+a paper reports this split (the source is named in each row) and PyTorch Geometric's LightGCN trained with the same settings
 where torch and torch_geometric are installed (``pyg_reference.py``).
 
 Data (``--data DIR``: the parent folder holding ``ml-100k/``, ``lastfm/`` and
@@ -102,13 +101,13 @@ DIM, N_LAYERS, LR, BATCH_SIZE, REG = 64, 3, 1e-3, 2048, 1e-4      # LightGCN pap
 PYG_ADJACENCY = "csr_normalized_int32"
 GOWALLA_EPOCHS = 1000               # about what the LightGCN paper's code trains on Gowalla
 
-# Published Recall@20 / NDCG@20 on the same split and protocol (../shared/DESIGN.md).
+# Published Recall@20 / NDCG@20 on the same split and protocol, with their sources.
 SOURCES = {
     "lightgcn-paper": "He et al., LightGCN, SIGIR 2020 (64 dims, 3 layers)",
     "ngcf-paper": "Wang et al., NGCF, SIGIR 2019",
     "gfcf-paper": "Shen et al., GF-CF, CIKM 2021",
-    "design-unnamed": "DESIGN.md, 'later papers, same split' (no paper named there; "
-                      "not checked)",
+    "design-unnamed": "the project's design notes, 'later papers, same split' (no paper "
+                      "named there; not checked)",
 }
 PUBLISHED = {
     ("gowalla", "lightgcn"): (0.1830, 0.1554, "lightgcn-paper"),
@@ -313,7 +312,7 @@ NOTES = (
     "training and how many epochs ran (such a row is a point on the learning curve, not the "
     "model's converged accuracy). ML-100K: per-user random 80/20 split, seed 2020; Last.fm: "
     "LightGCN-PyTorch's data1/test1 files; Gowalla: the LightGCN paper's split. Published "
-    "figures (Gowalla only; no paper in DESIGN.md reports these ML-100K or Last.fm splits): "
+    "figures (Gowalla only; no paper we know of reports these ML-100K or Last.fm splits): "
     + "; ".join(f"[{k}] {v}" for k, v in SOURCES.items()) + "."
 )
 COLUMNS = ["dataset", "model", "recall@20", "ndcg@20", "published", "fit_s", "eval_s", "epochs",

@@ -11,7 +11,7 @@ timed. A training step is, on both sides:
 * PyTorch Geometric (``pyg_reference.PyGLightGCN``): full-graph
   propagation ``E = 1/(K+1) Σ_k Â^k E0`` through
   ``torch_geometric.nn.models.LightGCN`` (as the paper's code, every
-  batch), the BPR loss with DESIGN.md's L2 term, ``backward()``, one
+  batch), the BPR loss with minigraphrec.losses' L2 term, ``backward()``, one
   ``torch.optim.Adam`` step;
 * minigraphrec (``minigraphrec.models.lightgcn.LightGCN``):
   ``loss_and_grad(PairBatch)`` (the same loss and its exact gradient,

@@ -5,8 +5,9 @@ benchmarks measure against, and it imports torch lazily so that a script
 can ask :func:`torch_status` first and skip the reference with a message.
 
 :class:`PyGLightGCN` wraps ``torch_geometric.nn.models.LightGCN`` and trains
-it exactly as minigraphrec's LightGCN trains (DESIGN.md), on the same
-node numbering (users ``0 .. n_users-1``, then items ``n_users + i``):
+it exactly as minigraphrec's LightGCN trains (the BPR loss and L2 term of
+:mod:`minigraphrec.losses`), on the same node numbering (users
+``0 .. n_users-1``, then items ``n_users + i``):
 
 * propagation: ``E = 1/(K+1) Σ_{k=0..K} Â^k E0`` over the whole graph for
   every mini-batch, as the LightGCN paper's code does; PyG's ``LGConv``

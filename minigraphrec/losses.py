@@ -1,6 +1,6 @@
 r"""Training losses as forward/backward pairs: BCE with logits, BPR, L2.
 
-The definitions are DESIGN.md's, for a batch of B examples:
+The definitions every model trains with, for a batch of B examples:
 
 * BPR (the LightGCN code's): ``L = mean_b softplus(s_neg,b - s_pos,b)``
 * BCE: ``L = mean_b [softplus(x_b) - y_b x_b]``, ``x`` the logits
@@ -62,7 +62,7 @@ def bce_with_logits_forward(logits, labels):
     Parameters
     ----------
     logits : ndarray (B,), floating
-    labels : array (B,), values in [0, 1] (DESIGN.md uses {0, 1}; soft
+    labels : array (B,), values in [0, 1] (implicit feedback gives {0, 1}; soft
         labels in between are allowed and mean what they mean in PyTorch)
 
     Returns

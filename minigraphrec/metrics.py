@@ -1,6 +1,6 @@
 r"""Top-k recommendation metrics and the evaluation protocol.
 
-The protocol (LightGCN's, DESIGN.md): every item is ranked for every user
+The protocol (the LightGCN paper's): every item is ranked for every user
 (full ranking, no sampled negatives); each user's training items are left out
 of the ranking; only users with at least one test item are evaluated; each
 metric is computed per user and averaged over those users.

@@ -77,7 +77,7 @@ def _normalise(A, kind):
 
 
 def _bpr_loss(E, E0, batch, n_users, reg):
-    """DESIGN.md's BPR loss, written out: E final and E0 layer-0 tables (users first)."""
+    """The BPR loss of minigraphrec.losses, written out: E final and E0 layer-0 tables (users first)."""
     u, i, j = batch.users, n_users + batch.pos, n_users + batch.neg
     x = np.sum(E[u] * E[j], axis=1) - np.sum(E[u] * E[i], axis=1)
     l2 = sum(np.sum(E0[idx] ** 2) for idx in (u, i, j))

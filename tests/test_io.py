@@ -211,7 +211,7 @@ def test_file_holds_no_pickle(tmp_path):
 
 
 def test_load_is_exported_at_the_top_level():
-    assert mgr.load is io.load                                     # DESIGN.md: mgr.load
+    assert mgr.load is io.load                                     # the public name: mgr.load
 
 
 def test_a_save_failing_while_writing_leaves_no_half_written_file(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""Loss values against hand computation and DESIGN.md's formulas; stability at ±1000.
+"""Loss values against hand computation and the formulas of the module docstring; stability at ±1000.
 
 (The gradients are checked against finite differences in test_gradients.py.)
 """

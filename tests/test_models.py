@@ -59,7 +59,7 @@ def _bce_batch():
 
 # ======================================================== reference losses
 def _expected_loss(E, E0, batch, n_users, reg):
-    """DESIGN.md's loss, written out: E final and E0 layer-0 tables (users first)."""
+    """The models' loss (minigraphrec.losses), written out: E final and E0 layer-0 tables (users first)."""
     u = batch.users
     if isinstance(batch, PairBatch):
         i, j = n_users + batch.pos, n_users + batch.neg

@@ -8,7 +8,7 @@ same way for every model:
 * ``fit(train, validation=None, epochs=None, callback=None)``: build the
   model's graph, initialise ``params``, train (:mod:`minigraphrec.train`),
   cache the final embeddings;
-* ``loss_and_grad(batch)``: the loss of DESIGN.md and its exact gradient,
+* ``loss_and_grad(batch)``: the loss (:mod:`minigraphrec.losses`) and its exact gradient,
   computed from the ops' forward/backward pairs;
 * ``score`` / ``recommend`` from the cached final embeddings
   (``user_embeddings_``, ``item_embeddings_``);

@@ -66,8 +66,8 @@ Choices (hyperparameters), and where they depart from the paper:
   training interaction attends only to its self-loop, so with
   ``input="features"`` its embedding comes from its own features
   (``self_loops=True``, the default, is needed for that).
-* No bias (the paper has none). Regularisation is the project's contract
-  (DESIGN.md): ``reg/2B`` times the squared norms of the batch's ``H^0``
+* No bias (the paper has none). Regularisation is the library's L2
+  term (:mod:`minigraphrec.losses`): ``reg/2B`` times the squared norms of the batch's ``H^0``
   rows; ``W``, ``a`` and ``β`` are not regularised.
 
 Batch-local attention (``backend="numba"``, the default): each layer is

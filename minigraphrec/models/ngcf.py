@@ -35,8 +35,8 @@ Where this code departs from the paper or its official code, and why:
   published numbers come from it); the paper's equations do not show it,
   ``False`` gives them literally. The unnormalised ``E^{l+1}`` is what
   feeds the next layer, as in the code.
-* Regularisation: the project's contract (DESIGN.md), ``reg/2B`` times the
-  squared norms of the batch's ``E0`` rows. The official code instead
+* Regularisation: the library's L2 term (:func:`minigraphrec.losses.l2_forward`),
+  ``reg/2B`` times the squared norms of the batch's ``E0`` rows. The official code instead
   regularises the batch's final (concatenated) embeddings; neither
   regularises ``W`` or ``b``.
 * Node dropout follows the paper's text: each step every node is dropped
