@@ -130,7 +130,7 @@ def pairs_csr(inter, shape):
 
 # ------------------------------------------------- the plain NumPy evaluator
 def numpy_evaluate(U, I, E, T, k, batch_size):
-    r"""Every default metric at ``k`` with plain NumPy, as DESIGN.md defines them.
+    r"""Every default metric at ``k`` with plain NumPy, as minigraphrec.metrics defines them.
 
     Scores ``U[users] @ Iᵀ`` (float32, made float64), training items set to
     ``-inf``; the top k from ``np.argpartition``, ordered by score then item
