@@ -165,3 +165,21 @@ def test_evaluate_scores_through_an_overridden_score(split):
     flipped = MF(dim=8, random_state=0).fit(train)
     flipped.score = lambda users, out=None: -MF.score(flipped, users)
     assert evaluate(flipped, test, k=5) == evaluate(rev, test, k=5)
+
+
+def test_a_subclass_scoring_its_own_way_is_evaluated_its_own_way(split):
+    """The embedding models' prepared block scorer stands in for their ``_score_batch``
+    only; a subclass that overrides ``_score_batch`` is scored by it in evaluate and
+    recommend."""
+    train, test = split
+
+    class Shifted(MF):
+        def _score_batch(self, users, out=None):
+            S = super()._score_batch(users, out=out)
+            S[:, :5] += 100.0                                   # items 0..4 always first
+            return S
+
+    model = Shifted(dim=8, random_state=0).fit(train)
+    items, _ = model.recommend(np.arange(60), k=3, exclude_seen=False)
+    assert set(items.ravel().tolist()) <= {0, 1, 2, 3, 4}
+    assert evaluate(model, test, k=5) != evaluate(MF(dim=8, random_state=0).fit(train), test, k=5)
