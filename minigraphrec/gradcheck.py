@@ -154,8 +154,8 @@ def check_grad(f, grad, x, eps=1e-6, rtol=1e-6, atol=1e-8):
         err = np.where(np.isfinite(exact), np.abs(numeric - exact), np.inf)
         worst = np.unravel_index(np.argmax(err), x.shape)
         raise AssertionError(f"check_grad: {int(bad.sum())} of {x.size} entries differ; worst at "
-                             f"index {tuple(int(i) for i in worst)}: numeric {numeric[worst]!r}, "
-                             f"exact {exact[worst]!r}")
+                             f"index {tuple(int(i) for i in worst)}: "
+                             f"numeric {float(numeric[worst])!r}, exact {float(exact[worst])!r}")
     return numeric, exact
 
 

@@ -44,6 +44,9 @@ def test_01_article_gcn(run):
     assert ns["graph_top_u1"] == "v5"                          # the toy's planted answer
     assert ns["last_loss"] < 0.5 * ns["first_loss"]            # training moved the loss
     assert ns["gap"] > 0.2                                     # observed pairs score higher
+    # the article's sum over N(v): no self-loops; a ReLU output cannot go below log(2)/2
+    assert not ns["model"].self_loops and ns["model"].batch_size == 68
+    assert ns["relu_last_loss"] >= np.log(2) / 2 > ns["last_loss"]
     assert len(ns["seeds_top_u1"]) == 3
 
 
@@ -434,8 +437,12 @@ def test_11_efficiency(run):
     assert np.allclose(ns["ease"].score([u])[0], ns["s_ease_by_hand"], rtol=1e-12, atol=1e-12)
     recall = ns["recall_of"]
     lightgcn = next(name for name in recall if name.startswith("LightGCN"))
-    for name in ("EASE", "GF-CF", lightgcn):
+    gfcf = [f"GF-CF, k = {k}" for k in ns["gfcf_factors"]]
+    assert len(gfcf) >= 2 and ns["gfcf"].V_.shape[1] in ns["gfcf_factors"]
+    for name in ("EASE", *gfcf, lightgcn):
         assert recall[name] > 1.5 * recall["Popularity"], (name, recall)
+    fit_stats = ns["filter_stats"]                # fits timed on one thread
+    assert all(f["fit_cpu_s"] >= 0 and f["fit_s"] > 0 for f in fit_stats.values())
     # 5. float32 scores within the rounding bound; the model is left as it was
     assert ns["S32"].dtype == np.float32 and ns["S64"].dtype == np.float64
     assert 0 < ns["error_over_bound"].max() <= 1.0

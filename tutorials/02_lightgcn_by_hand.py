@@ -139,7 +139,9 @@ print("e_u1 =", np.round(E_by_hand[0], 4))
 # ## 3. The BPR loss of one batch
 # A batch is $B$ triples $(u, i, j)$: user $u$ took item $i$ and not item
 # $j$. With scores $s_{ui} = e_u \cdot e_i$ from the final embeddings and
-# $e^0$ the layer-0 rows, the loss of the LightGCN code (DESIGN.md) is
+# $e^0$ the layer-0 rows, the loss of the LightGCN code, as the library
+# defines it (module docstrings of `minigraphrec.losses` and of
+# `minigraphrec.models.embedding_base`, to which `loss_and_grad` refers), is
 #
 # $$L = \frac1B \sum_b \operatorname{softplus}(s_{uj} - s_{ui})
 #     + \frac{reg}{2B} \sum_b \left(\lVert e^0_u\rVert^2 + \lVert e^0_i\rVert^2

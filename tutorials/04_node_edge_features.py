@@ -397,15 +397,22 @@ print(f"(top item degree {top_degree}, median item degree {median_degree})")
 
 fig, axes = plot.subplots(1, 2, figsize=(10, 4))
 colours = {"none": "tab:red", "left": "tab:blue", "symmetric": "tab:green"}
+degrees = np.unique(d[has_edge])                     # the distinct degrees, ascending
 for k in kinds:
     for ax, y in zip(axes, (row_sum[k], message[k])):
-        ax.loglog(d[has_edge], y[has_edge], ".", ms=3, alpha=0.4, color=colours[k], label=k)
+        # every node as a faint dot, then the median per degree as a line drawn above all
+        # the clouds, so that a series hidden under another cloud (left's row sums of 1
+        # under symmetric's at degrees 10-30) still shows
+        ax.loglog(d[has_edge], y[has_edge], ".", ms=3, alpha=0.25, color=colours[k])
+        median = [np.median(y[has_edge & (d == x)]) for x in degrees]
+        ax.loglog(degrees, median, "-", lw=1.6, color=colours[k], zorder=3, label=k)
 for ax in axes:
     ax.axvline(d[v], color="gray", lw=0.6, ls=":")
     ax.text(d[v], 0.02, "most popular item ", transform=ax.get_xaxis_transform(),
             ha="right", fontsize=7, color="gray")
     ax.set_xlabel("node degree d_v (users and items)")
-    ax.legend(markerscale=4, title="normalisation")
+axes[0].legend(title="normalisation\n(dots: nodes; line: median\nper degree)", fontsize=8,
+               title_fontsize=8, loc="upper left")      # the same colours in both panels
 axes[0].set(ylabel="row sum Σ_w Â_vw", title="aggregated constant signal (H = 1)")
 axes[1].set(ylabel="‖(Â H)_v‖", title="aggregated random signal")
 print("wrote", plot.save_figure(fig, "04_normalisation_vs_degree"))

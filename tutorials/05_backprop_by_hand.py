@@ -55,19 +55,19 @@ print(f"{n} nodes, {int(A.sum()) // 2} edges; X {X.shape}, W {W.shape}, b {b.sha
 # Row $v$ of $A H$ is $\sum_{u \in \mathcal N(v)} h_u$, so the layer of §4
 # with σ = ReLU is, for all nodes at once,
 #
-# $$M = A H, \qquad Z = M W + b, \qquad H' = \max(Z, 0).$$
+# $$Z = (A H)\, W + b, \qquad H' = \max(Z, 0).$$
 #
 # (Rows are vectors here, so the article's $W h_u$ becomes $h_u W$.) Tutorial 01
 # checks this node by node; here we check it against the three library ops
 # and keep their caches for the backward pass.
 
 # %%
-M = A @ X                                                     # (20, 10) neighbour sums
-Z = M @ W + b                                                 # (20, 16)
+AH = A @ X                                                    # (20, 10) neighbour sums
+Z = AH @ W + b                                                # (20, 16)
 H_out = np.maximum(Z, 0.0)                                    # (20, 16) H'
 
-M_op, c_prop = ops.propagate_forward(A, X)
-Z_op, c_lin = ops.linear_forward(M_op, W, b)
+AH_op, c_prop = ops.propagate_forward(A, X)
+Z_op, c_lin = ops.linear_forward(AH_op, W, b)
 H_op, c_relu = ops.relu_forward(Z_op)
 assert np.allclose(H_op, H_out, rtol=1e-13, atol=1e-13)
 print(f"{int((Z > 0).sum())} of {Z.size} entries of Z are positive (ReLU passes them)")
@@ -86,19 +86,19 @@ print(f"{int((Z > 0).sum())} of {Z.size} entries of Z are positive (ReLU passes 
 # $$\frac{\partial L}{\partial Z_{vj}} = G_{vj}\,[Z_{vj} > 0],
 #   \qquad dZ = G \odot [Z > 0].$$
 #
-# **Bias.** $Z_{vj} = \sum_k M_{vk} W_{kj} + b_j$: $b_j$ enters every row $v$
+# **Bias.** $Z_{vj} = \sum_k (AH)_{vk} W_{kj} + b_j$: $b_j$ enters every row $v$
 # with slope 1, so its gradient sums over the nodes,
 # $db_j = \sum_v dZ_{vj}$.
 #
-# **Weights.** $\partial Z_{vj} / \partial W_{kj} = M_{vk}$, and $W_{kj}$ enters
+# **Weights.** $\partial Z_{vj} / \partial W_{kj} = (AH)_{vk}$, and $W_{kj}$ enters
 # column $j$ of every row:
 #
-# $$dW_{kj} = \sum_v M_{vk}\, dZ_{vj}, \qquad dW = M^\top dZ = (A H)^\top dZ .$$
+# $$dW_{kj} = \sum_v (AH)_{vk}\, dZ_{vj}, \qquad dW = (A H)^\top dZ .$$
 #
-# **Input.** $dM = dZ\, W^\top$ (the same rule with the roles of $M$ and $W$
-# swapped), and $M_{vk} = \sum_u A_{vu} H_{uk}$, so
+# **Input.** $d(AH) = dZ\, W^\top$ (the same rule with the roles of $AH$ and
+# $W$ swapped), and $(AH)_{vk} = \sum_u A_{vu} H_{uk}$, so
 #
-# $$dH_{uk} = \sum_v A_{vu}\, dM_{vk}, \qquad dH = A^\top dZ\, W^\top .$$
+# $$dH_{uk} = \sum_v A_{vu}\, d(AH)_{vk}, \qquad dH = A^\top dZ\, W^\top .$$
 #
 # Read per node, the last line says that $\partial L / \partial h_u$ is the sum
 # of $dZ_v W^\top$ over the nodes $v$ that have $u$ among their neighbours:
@@ -134,8 +134,8 @@ for u in range(n):
 assert np.allclose(dX_per_node, dX, rtol=1e-12, atol=1e-14)
 
 dZ_op = ops.relu_backward(c_relu, G)
-dM_op, dW_op, db_op = ops.linear_backward(c_lin, dZ_op)
-dX_op = ops.propagate_backward(c_prop, dM_op)
+dAH_op, dW_op, db_op = ops.linear_backward(c_lin, dZ_op)
+dX_op = ops.propagate_backward(c_prop, dAH_op)
 for name, mine, lib in (("dX", dX, dX_op), ("dW", dW, dW_op), ("db", db, db_op)):
     assert np.allclose(mine, lib, rtol=1e-12, atol=1e-14), name
 print("dX, dW, db by hand equal the ops' backward pass")
@@ -544,7 +544,7 @@ try:
     entrywise_message = None
 except AssertionError as err:
     entrywise_message = str(err)
-    print("check_grad:", entrywise_message)
+    print("[no ReLU mask, entry by entry] caught:", entrywise_message)
 
 # %%
 fig, ax = plot.subplots(figsize=(7.4, 4.0))

@@ -280,7 +280,8 @@ print("wrote", plot.save_figure(fig, "06_one_dim_output"))
 #   ranking, which one output cannot be.
 #
 # Training as in the article: Adam with lr 0.001 for 100 epochs, one step per
-# epoch on all 68 labelled pairs. We write the loop out with the library's
+# epoch on all 68 labelled pairs (tutorial 01, section 4, trains the same
+# program and prints the same losses). We write the loop out with the library's
 # pieces (`model.loss_and_grad(mgr.PointBatch(...))` and `mgr.Adam`), then
 # check that `model.fit`, which runs the same loop, gives the same
 # parameters. First the initialisation by hand: each weight matrix is
@@ -297,7 +298,9 @@ for name, shape in (("W_user_in", (10, hidden)), ("W_item_in", (10, hidden)),
     a = np.sqrt(6 / (shape[0] + shape[1]))
     init_by_hand[name] = rng.uniform(-a, a, size=shape)
 init_by_hand["b0"] = np.zeros(hidden)
-rng.integers(2**63 - 1)                                         # fit also draws a dropout seed
+# fit then draws one more number, dropout_seed_. EmbeddingRecommender.fit draws it for every
+# embedding model, with or without dropout; only NGCF and GAT, which have dropout, use it
+rng.integers(2**63 - 1)
 assert all(np.array_equal(model.params[k], init_by_hand[k]) for k in model.params)
 
 pos_users = np.repeat(np.arange(n_users), np.diff(R.indptr))    # (34,) each positive's user

@@ -157,7 +157,7 @@ assert cold_auc["Popularity"] == 0.5
 
 # %% [markdown]
 # On the default run the feature GCN ranks cold items far above chance
-# (0.725), the id-only models are at chance (0.541 and 0.517), and the
+# (0.726), the id-only models are at chance (0.541 and 0.517), and the
 # oracle's 0.922 shows what the noisy features leave on the table. Features
 # are the only signal a cold item has, which is why the article's trend
 # towards multimodal data (§8) is also the answer to cold start. The id
@@ -310,14 +310,15 @@ assert np.allclose(e_nodes.contributions, c_by_hand[e_nodes.sources], rtol=1e-12
 assert np.isclose(e_nodes.total, e_nodes.score, rtol=1e-5, atol=0)   # float32 embeddings
 
 # The walk split lists every walk, and their number grows like the product of the degrees
-# along them: counted for every user at once (walks of length k from u: (B^k 1)_u for the
-# 0/1 adjacency B), it is a few thousand here but millions for MovieLens-100K's users, more
-# than lightgcn.max_paths. Then we show it for the user with the fewest walks.
-B = (A_hat != 0).astype(np.float64)                                # (n_nodes, n_nodes)
+# along them: counted for every user at once (walks of length k from u: (A^k 1)_u for the
+# 0/1 adjacency A, the pattern of A_hat), it is a few thousand here but millions for
+# MovieLens-100K's users, more than lightgcn.max_paths. Then we show it for the user with the
+# fewest walks.
+A01 = (A_hat != 0).astype(np.float64)                              # (n_nodes, n_nodes) 0/1
 n_walks = np.ones(A_hat.shape[0])
 walks_k = np.ones(A_hat.shape[0])
 for _ in range(K):
-    walks_k = B @ walks_k                                          # walks of length k
+    walks_k = A01 @ walks_k                                        # walks of length k
     n_walks += walks_k
 n_walks = n_walks[:train.n_users]                                  # (n_users,) length <= K
 walk_user = user if n_walks[user] <= lightgcn.max_paths else int(np.argmin(n_walks))
@@ -439,7 +440,8 @@ print(f"EASE, a basket of items {basket.tolist()}: recommend_history gives {top.
 # follows in $O(n^2)$ by the Sherman–Morrison formula instead of a new
 # $O(n^3)$ factorisation:
 #
-# $$(A + x^\top x)^{-1} = A^{-1} - \frac{A^{-1} x^\top x A^{-1}}{1 + x A^{-1} x^\top}.$$
+# $$(G + \lambda I + x^\top x)^{-1} = P - \frac{P x^\top x P}{1 + x P x^\top},
+#   \qquad P = (G + \lambda I)^{-1}.$$
 #
 # We do the update by hand, then call `model.partial_fit(new_interactions)`
 # (matched by raw ids; EASE uses Woodbury's identity, the rank-$t$ form of
@@ -803,7 +805,8 @@ ax.set_xscale("log")
 ax.set_xlabel("bytes read by score() (KiB, log scale)")
 ax.set_ylabel(f"Recall@{k} (test)")
 ax.set_title("the same models at reduced precision", fontsize=9)
-ax.legend(fontsize=8, ncol=2, loc="lower right")
+ax.legend(fontsize=8, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.2),
+          frameon=False)                                    # below the axes, clear of the points
 ax.margins(y=0.2)
 print("wrote", plot.save_figure(fig, "12_quantization"))
 
