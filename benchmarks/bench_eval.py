@@ -37,6 +37,11 @@ own floor:
   switched off (``model._scores_into = False``), as before it: every block a
   fresh array, page-faulted in. Its metrics must equal the reused ones
   exactly;
+* ``evaluate MF recall+ndcg, item table per block``: the same MF scoring
+  each block through ``score_matrix`` (``_score_batch``), which checks and
+  converts the item table to float64 again for every block, as before the
+  prepared block scorer (``_scorer``). Its metrics must equal the others
+  exactly;
 * ``evaluate MF recall+ndcg, float32 scores`` and ``evaluate MF all,
   float32 scores``: the same MF with ``score_dtype="float32"``, which scores
   in float32 like the NumPy evaluator: judged on the targets below, against
@@ -272,6 +277,9 @@ def main():
     mf_fresh = mgr.MF(dim=args.dim, random_state=0).fit(train, epochs=0)
     mf_fresh.user_embeddings_, mf_fresh.item_embeddings_ = U, I
     mf_fresh._scores_into = False                         # every block a fresh array
+    mf_per_block = mgr.MF(dim=args.dim, random_state=0).fit(train, epochs=0)
+    mf_per_block.user_embeddings_, mf_per_block.item_embeddings_ = U, I
+    mf_per_block._scorer = lambda: mf_per_block._score_batch   # item table checked per block
     mf32 = mgr.MF(dim=args.dim, score_dtype="float32", random_state=0).fit(train, epochs=0)
     mf32.user_embeddings_, mf32.item_embeddings_ = U, I
     recall_ndcg = ["recall", "ndcg"]
@@ -286,13 +294,16 @@ def main():
                                                         batch_size=batch),
         "evaluate MF recall+ndcg, fresh blocks": lambda: mgr.evaluate(
             mf_fresh, test, k=K, metrics=recall_ndcg, batch_size=batch),
+        "evaluate MF recall+ndcg, item table per block": lambda: mgr.evaluate(
+            mf_per_block, test, k=K, metrics=recall_ndcg, batch_size=batch),
         "evaluate MF recall+ndcg, float32 scores": lambda: mgr.evaluate(
             mf32, test, k=K, metrics=recall_ndcg, batch_size=batch),
         "evaluate MF all, float32 scores": lambda: mgr.evaluate(mf32, test, k=K,
                                                                 batch_size=batch),
     }
     floors = {"evaluate MF recall+ndcg": "product float64",
-              "evaluate MF recall+ndcg, fresh blocks": "product float64"}
+              "evaluate MF recall+ndcg, fresh blocks": "product float64",
+              "evaluate MF recall+ndcg, item table per block": "product float64"}
     t0 = time.perf_counter()
     first = {"evaluate all": candidates["evaluate all"]()}       # compiles or loads the kernels
     compile_s = time.perf_counter() - t0
@@ -320,6 +331,10 @@ def main():
     if mf_reused != mf_fresh_result:
         raise SystemExit(f"MF's metrics differ with and without the reused block: "
                          f"{mf_reused} != {mf_fresh_result}")
+    mf_per_block_result = candidates["evaluate MF recall+ndcg, item table per block"]()
+    if mf_reused != mf_per_block_result:
+        raise SystemExit(f"MF's metrics differ with the item table prepared once and per "
+                         f"block: {mf_reused} != {mf_per_block_result}")
     memory = {name_: peak_extra_mb(f) for name_, f in candidates.items()}
     memory["numpy evaluator"] = peak_extra_mb(lambda: numpy_evaluate(U, I, E, T, K, batch)) \
         if args.smoke else float("nan")                          # slow: measured in smoke only
@@ -355,8 +370,10 @@ def main():
              f"within a round; ratio_to names the product each is divided by (MF scores "
              f"in float64: its floor is the float64 product on the same embeddings; its "
              f"metrics are not compared with the float32 NumPy evaluator, but those of the "
-             f"reused and the fresh blocks were checked equal; MF with score_dtype float32 "
-             f"scores in float32 like the NumPy evaluator and is judged on the same targets). First evaluate call (kernel compile or cache load) "
+             f"reused block, the fresh blocks and the item table per block were checked "
+             f"equal; MF with score_dtype float32 scores in float32 like the NumPy "
+             f"evaluator and is judged on the same targets). First evaluate call (kernel "
+             f"compile or cache load) "
              f"{compile_s:.2f} s. Targets: recall+ndcg <= 1.5x product, all metrics <= 2.5x, "
              f"extra memory < 1 GB, |evaluate - NumPy| <= 1e-12 on every metric. "
              f"Peak extra memory by tracemalloc (NumPy buffers, not BLAS work space); the NumPy "
