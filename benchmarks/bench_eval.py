@@ -55,11 +55,10 @@ OpenBLAS's worker threads spin for about 2^28 cycles (~0.1 s) after every
 call before they sleep; ``evaluate`` alternates a BLAS product with a numba
 kernel on the same cores, so the spinning worker takes a core from the
 kernel. ``OPENBLAS_THREAD_TIMEOUT=4``, set before Python starts, makes them
-sleep at once; the notes record its value (Gowalla, idle 2-core machine,
-recall+ndcg as a ratio of the medians to the product: 1.66x without it in
-``results/eval_gowalla_openblas_default.md``, 2026-12-04; 1.31x with it in
-``results/eval_gowalla.md``, 2026-12-06, after later changes to ``evaluate``;
-the run with it on 2026-12-04 gave 1.33x).
+sleep at once; the notes record its value (Gowalla, 2 cores, recall+ndcg as
+a ratio of the medians to the product: on an AMD EPYC, 1.66x without it in
+``results/eval_gowalla_openblas_default.md``, 2026-12-04, and 1.33x with it
+the same day; ``results/eval_gowalla.md`` holds the latest run with it).
 
 Targets (issue 10 §2), as ratios to ``product`` in the same run, for the
 fixed float32 model and for MF scoring in float32: recall+ndcg

@@ -530,7 +530,7 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
         The embedding models score in float64 by default, whatever their
         ``dtype``; ``score_dtype="float32"`` runs their scoring product in
         float32, in about half the time (Gowalla, ``bench_eval.py``: MF's
-        recall and NDCG in 1.25x the float32 product instead of 2.0x), with
+        recall and NDCG in 1.13x the float32 product instead of 2.0x), with
         scores within float32 rounding of the float64 ones.
     backend : {"numba", "numpy"}
         Top-k and AUC implementation (identical results; ``"numpy"`` is the
