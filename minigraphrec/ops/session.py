@@ -17,9 +17,10 @@ readout) run on real rows only. :func:`padded_adjacency` gives the other layout,
 :func:`session_propagate_forward` also accepts. A sparse message step costs ``O(n_edges · d)``
 against ``O(B · L² · d)`` dense; measured (``benchmarks/bench_sequential.py --parts layout``,
 one step's four products, batches of 100 training prefixes, d = 100, float32, one thread,
-fastest of 5 runs on a loaded 2-CPU machine): MovieLens-100K user sequences cut to 50 items
-3.9 ms packed vs 34 ms padded per batch (real nodes: 78 % of the padded rows), cut to 20 items
-0.84 vs 1.8 ms (90 %), synthetic sessions 0.26 vs 0.43 ms (36 %).
+fastest of 5 runs per batch, an idle 2-CPU Intel Xeon, ``sequential_layout_maxlen*.md``):
+MovieLens-100K user sequences cut to 50 items 0.75 ms packed vs 1.78 ms padded per batch
+(real nodes: 78 % of the padded rows), cut to 20 items 0.32 vs 0.37 ms (90 %), synthetic
+sessions 0.09 vs 0.11 ms (36 %).
 
 Every differentiable op is a pure pair ``*_forward(...) -> (out, cache)``,
 ``*_backward(cache, d_out) -> grads``, checked in float64 in ``tests/test_gradients.py``.
