@@ -18,8 +18,10 @@ is then an integer sum times two scales,
 .. math::
     x_u \cdot x_i \approx s_u s_i \sum_k q_{uk} q_{ik},
 
-and the sum is accumulated exactly in int32 (``|q_u q_i| ≤ 127²``, so
-``d`` up to 133,000 cannot overflow). ``dtype="float16"`` stores
+and the sum is exact: a float32 matrix product of the rows widened to float32
+sums it without rounding up to ``d = 1,024`` (every partial sum is an integer
+of magnitude at most ``d · 128² ≤ 2^24``), an int32 kernel beyond (``d`` up
+to 133,000 cannot overflow). ``dtype="float16"`` stores
 ``x / max|x|`` (``s = max|x|``) in IEEE half precision instead: about three
 significant digits per entry, the scale keeping every row in range.
 
@@ -84,6 +86,12 @@ __all__ = ["quantize", "quantize_rows", "dequantize_rows", "int8_dot_scores",
 QUANT_DTYPES = ("int8", "float16")
 _Q_MAX = 127
 _MAX_DOT_LENGTH = (2**31 - 1) // (_Q_MAX * _Q_MAX)      # 133,144: int32 cannot overflow below
+#: the longest int8 dot product a float32 matrix product sums exactly: with |q| <= 128 every
+#: partial sum, in any order, is an integer of magnitude at most d · 128² <= 2^24, which
+#: float32 represents exactly
+_MAX_FLOAT32_EXACT_LENGTH = 2**24 // (128 * 128)         # 1,024
+#: entries per chunk of rows of the in-place scaling of int8 dot products
+_SCALE_CHUNK = 1 << 14
 
 
 def _check_dtype(dtype):
@@ -171,13 +179,22 @@ def int8_dot_scores(Qu, su, Qi, si, backend="numba"):
     Qu : (b, d) int8, su : (b,) float32
     Qi : (n, d) int8, si : (n,) float32
     backend : {"numba", "numpy"}
-        :func:`minigraphrec.kernels.quantize.int8_dot` (int32 accumulators),
-        or the reference: the integer products in float64 (exact), then the
-        same float32 steps. Identical results.
+        ``"numba"``, the fast path: for ``d`` up to 1,024 the integer sums
+        come from a float32 matrix product (BLAS) of the rows widened to
+        float32, which is exact (every partial sum, in whatever order BLAS
+        adds, is an integer of magnitude at most ``d · 128² <= 2^24``); for
+        longer rows, :func:`minigraphrec.kernels.quantize.int8_dot` (int32
+        accumulators). ``"numpy"``, the reference: the integer products in
+        float64 (exact), then the same float32 steps. Identical results.
 
     Returns
     -------
     S : (b, n) float32
+
+    Notes
+    -----
+    On Gowalla's 40,981 items, 64 dims and 1,024 users (2 threads), the
+    float32 product takes about a third of the int32 kernel's time.
     """
     check_backend(backend)
     Qu, su = _check_q(Qu, su, "Qu", "su")
@@ -188,6 +205,8 @@ def int8_dot_scores(Qu, su, Qi, si, backend="numba"):
     if Qu.shape[1] > _MAX_DOT_LENGTH:
         raise DataError(f"d = {Qu.shape[1]} is above {_MAX_DOT_LENGTH}: int32 could overflow")
     if backend == "numba":
+        if Qu.shape[1] <= _MAX_FLOAT32_EXACT_LENGTH:
+            return _int8_dot_float32(Qu, su, Qi.astype(np.float32), si)
         from .kernels.quantize import int8_dot
         out = np.empty((Qu.shape[0], Qi.shape[0]), dtype=np.float32)    # (b, n)
         return int8_dot(Qu, su, Qi, si, out)
@@ -195,6 +214,20 @@ def int8_dot_scores(Qu, su, Qi, si, backend="numba"):
     S = acc.astype(np.float32)
     S *= su[:, None]
     S *= si[None, :]
+    return S
+
+
+def _int8_dot_float32(Qu, su, Qi_f32, si):
+    """``int8_dot_scores`` through a float32 product, for ``d <= _MAX_FLOAT32_EXACT_LENGTH``:
+    ``Qi_f32`` is ``Qi`` widened to float32 (done once by a caller scoring many blocks).
+    The sums are exact integers; the two scalings are then the reference's float32 steps, in
+    its order, over chunks of rows that stay in cache."""
+    S = np.matmul(Qu.astype(np.float32), Qi_f32.T)                      # (b, n) exact integers
+    step = max(1, _SCALE_CHUNK // max(S.shape[1], 1))                   # rows per chunk
+    for r in range(0, S.shape[0], step):
+        S_r = S[r:r + step]                                             # a view
+        S_r *= su[r:r + step, None]
+        S_r *= si[None, :]
     return S
 
 
@@ -355,6 +388,31 @@ class QuantizedEmbeddings(_Quantized):
             D = int8_dot_scores(Qu, su, self.item_q_, self.item_scale_, self.backend)
         else:
             D = dequantize_rows(Qu, su) @ dequantize_rows(self.item_q_, self.item_scale_).T
+        return self._finish(D, users)
+
+    def _scorer(self):
+        """``_score_batch`` for many blocks in one call: the item rows are widened to float32
+        (int8 on the fast path) or dequantised (float16) once, not once per block."""
+        if self.dtype == "int8" and (self.backend == "numpy"
+                                     or self.item_q_.shape[1] > _MAX_FLOAT32_EXACT_LENGTH):
+            return self._score_batch
+        if self.dtype == "int8":
+            Qi_f32 = self.item_q_.astype(np.float32)                     # (n_items, d)
+
+            def score(users):
+                D = _int8_dot_float32(self.user_q_[users], self.user_scale_[users], Qi_f32,
+                                      self.item_scale_)
+                return self._finish(D, users)
+        else:
+            V = dequantize_rows(self.item_q_, self.item_scale_)          # (n_items, d)
+
+            def score(users):
+                return self._finish(dequantize_rows(self.user_q_[users],
+                                                    self.user_scale_[users]) @ V.T, users)
+        return score
+
+    def _finish(self, D, users):
+        """The dot products ``D`` (b, n_items) as the model's scores (``scoring``)."""
         if self.scoring == "dot":
             return D                                                       # (b, n_items)
         if self.scoring == "cosine":
@@ -501,21 +559,35 @@ class QuantizedGFCF(_Quantized):
 
     def _score_batch(self, users):
         r"""Exact linear term plus the quantised ideal term: (len(users), n_items) float32."""
-        S = np.asarray(self.linear_._score_batch(users), dtype=np.float32)  # (b, n_items)
-        if self.alpha_ == 0 or self.V_q_.shape[1] == 0:
+        return self._scorer()(users)
+
+    def _scorer(self):
+        """``_score_batch`` for many blocks in one call: the singular vectors are widened to
+        float32 (and, for float16, scaled) once, not once per block."""
+        V_f32 = self.V_q_.astype(np.float32)                                 # (n_items, k)
+        V_out = None if self.dtype == "int8" else V_f32 * self._out_scale[:, None]
+        fast = (self.dtype == "int8" and self.backend == "numba"
+                and V_f32.shape[1] <= _MAX_FLOAT32_EXACT_LENGTH)
+
+        def score(users):
+            S = np.asarray(self.linear_._score_batch(users), dtype=np.float32)   # (b, n_items)
+            if self.alpha_ == 0 or V_f32.shape[1] == 0:
+                return S
+            R_b = self.R_[users]                                             # (b, n_items)
+            W_b = sp.csr_matrix((self._in_weight[R_b.indices], R_b.indices, R_b.indptr),
+                                shape=R_b.shape)                             # r_u d^-1/2 s
+            X = np.asarray(W_b @ V_f32)                                      # (b, k) x_u
+            if self.dtype == "int8":
+                Qx, sx = quantize_rows(X, "int8")                            # (b, k), (b,)
+                sx = (sx * np.float32(self.alpha_)).astype(np.float32)
+                if fast:                                                     # the same bits
+                    S += _int8_dot_float32(Qx, sx, V_f32, self._out_scale)
+                else:
+                    S += int8_dot_scores(Qx, sx, self.V_q_, self._out_scale, self.backend)
+            else:
+                S += np.float32(self.alpha_) * (X.astype(np.float32) @ V_out.T)
             return S
-        R_b = self.R_[users]                                                 # (b, n_items)
-        W_b = sp.csr_matrix((self._in_weight[R_b.indices], R_b.indices, R_b.indptr),
-                            shape=R_b.shape)                                 # r_u d^-1/2 s
-        X = np.asarray(W_b @ self.V_q_.astype(np.float32))                   # (b, k) x_u
-        if self.dtype == "int8":
-            Qx, sx = quantize_rows(X, "int8")                                # (b, k), (b,)
-            sx = (sx * np.float32(self.alpha_)).astype(np.float32)
-            S += int8_dot_scores(Qx, sx, self.V_q_, self._out_scale, self.backend)
-        else:
-            V_out = self.V_q_.astype(np.float32) * self._out_scale[:, None]  # (n_items, k)
-            S += np.float32(self.alpha_) * (X.astype(np.float32) @ V_out.T)
-        return S
+        return score
 
 
 # ---------------------------------------------------------------- the entry
@@ -523,7 +595,7 @@ def quantize(model, dtype="int8", backend="numba"):
     r"""A fitted recommender that scores like ``model`` from reduced-precision arrays.
 
     Symmetric per-row scale ``s = max|x| / 127``, ``q = round(x / s)``;
-    scores ``≈ s_u s_i Σ_k q_uk q_ik`` with the sum exact in int32 (see the
+    scores ``≈ s_u s_i Σ_k q_uk q_ik`` with the sum exact (see the
     module docstring for what each model stores and how it scores).
 
     Parameters

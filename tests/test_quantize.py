@@ -59,11 +59,13 @@ def test_quantize_rows_rejects_bad_input():
 
 
 # -------------------------------------------------------------------- kernels
-@pytest.mark.parametrize("b", [1, 4, 7, 9])
-def test_int8_dot_kernel_equals_reference_exactly(b):
+@pytest.mark.parametrize("b, d", [(1, 37), (4, 37), (7, 37), (9, 37), (9, 1024), (5, 1100)])
+def test_int8_dot_kernel_equals_reference_exactly(b, d):
+    """The fast path (a float32 product up to d = 1,024, the int32 kernel beyond) and the
+    reference give the same bits."""
     rng = np.random.default_rng(b)
-    Qu = rng.integers(-127, 128, (b, 37)).astype(np.int8)
-    Qi = rng.integers(-127, 128, (53, 37)).astype(np.int8)
+    Qu = rng.integers(-127, 128, (b, d)).astype(np.int8)
+    Qi = rng.integers(-127, 128, (53, d)).astype(np.int8)
     su = rng.uniform(0.01, 2.0, b).astype(np.float32)
     si = rng.uniform(0.01, 2.0, 53).astype(np.float32)
     fast = int8_dot_scores(Qu, su, Qi, si, backend="numba")
@@ -75,6 +77,38 @@ def test_int8_dot_kernel_equals_reference_exactly(b):
     np.testing.assert_array_equal(fast, expect)
     ones = int8_dot_scores(Qu, np.ones(b, np.float32), Qi, np.ones(53, np.float32))
     np.testing.assert_array_equal(ones, acc.astype(np.float32))
+
+
+def test_int8_dot_numba_kernel_equals_reference_exactly():
+    """The int32 kernel itself (the fast path takes it for d > 1,024 only), at any d."""
+    from minigraphrec.kernels.quantize import int8_dot
+    rng = np.random.default_rng(5)
+    for b, d in ((1, 37), (4, 37), (9, 64), (6, 300)):
+        Qu = rng.integers(-128, 128, (b, d)).astype(np.int8)
+        Qi = rng.integers(-128, 128, (41, d)).astype(np.int8)
+        su = rng.uniform(0.01, 2.0, b).astype(np.float32)
+        si = rng.uniform(0.01, 2.0, 41).astype(np.float32)
+        out = np.full((b, 41), np.nan, dtype=np.float32)
+        int8_dot(Qu, su, Qi, si, out)
+        np.testing.assert_array_equal(out, int8_dot_scores(Qu, su, Qi, si, backend="numpy"))
+
+
+@pytest.mark.parametrize("d", [1024, 1025])
+def test_int8_dot_float32_product_is_exact_at_its_bound(d):
+    """At d = 1,024 every partial sum of products of int8 values is an integer of magnitude
+    <= 2^24: a float32 product sums them exactly. Mixed signs make BLAS's partial sums differ
+    from the final one; d = 1,025 takes the int32 kernel."""
+    rng = np.random.default_rng(d)
+    Qu = np.where(rng.random((6, d)) < 0.5, -128, 127).astype(np.int8)
+    Qu[0] = -128                                                   # |sum| = d · 128² at row 0
+    Qi = np.where(rng.random((5, d)) < 0.5, -128, 127).astype(np.int8)
+    Qi[0] = -128
+    ones_u, ones_i = np.ones(6, np.float32), np.ones(5, np.float32)
+    S = int8_dot_scores(Qu, ones_u, Qi, ones_i)
+    exact = Qu.astype(np.int64) @ Qi.astype(np.int64).T
+    assert S[0, 0] == d * 128 * 128 == exact[0, 0]
+    np.testing.assert_array_equal(S, exact.astype(np.float32))
+    np.testing.assert_array_equal(S, int8_dot_scores(Qu, ones_u, Qi, ones_i, backend="numpy"))
 
 
 def test_int8_dot_extreme_values_do_not_overflow():
@@ -250,3 +284,22 @@ def test_source_model_unchanged(fitted):
     before = model.score(np.arange(10)).copy()
     quantize(model, "int8")
     np.testing.assert_array_equal(model.score(np.arange(10)), before)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "float16"])
+@pytest.mark.parametrize("source", ["MF-dot", "MF-cosine", "MF-euclidean", "GFCF"])
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_block_scorer_gives_score_batchs_bits(train, dtype, source, backend):
+    """``_scorer`` (evaluate's and recommend's path) widens or dequantises the item rows once
+    per call; its scores are ``_score_batch``'s and the other backend's, bit for bit."""
+    if source == "GFCF":
+        model = mgr.GFCF(n_factors=12, dtype="float64").fit(train)
+    else:
+        model = mgr.MF(dim=8, scoring=source[3:], epochs=2, random_state=0).fit(train)
+    q = quantize(model, dtype, backend=backend)
+    other = quantize(model, dtype, backend="numpy" if backend == "numba" else "numba")
+    scorer = q._scorer()
+    for users in (np.arange(q.n_users_), np.array([3, 0, 3])):
+        S = scorer(users)
+        np.testing.assert_array_equal(S, q._score_batch(users))
+        np.testing.assert_array_equal(S, other._score_batch(users))
