@@ -607,9 +607,11 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
     shown = {kk: np.zeros(n_items, dtype=bool) for kk in ks}
     info = item_self_information(E) if "novelty" in wanted else None
     # the library's models score every block with the item table prepared once, and into
-    # the first block when they can (_scores_into); any other object through its score
+    # the first block when they can (_scores_into); any other object, and a model whose
+    # score is overridden, through its score, a fresh block each time
     score = model._block_scorer() if hasattr(model, "_block_scorer") else model.score
-    blocks = _score_blocks(score, users, batch_size, getattr(model, "_scores_into", False))
+    reuse = getattr(model, "_scores_into", False) and score != model.score
+    blocks = _score_blocks(score, users, batch_size, reuse)
     for start, batch, S in blocks:
         S = _as_scores(S, "model.score(users)")                     # (b, n_items)
         if S.shape != (batch.size, n_items):

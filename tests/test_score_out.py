@@ -166,6 +166,13 @@ def test_evaluate_scores_through_an_overridden_score(split):
     flipped.score = lambda users, out=None: -MF.score(flipped, users)
     assert evaluate(flipped, test, k=5) == evaluate(rev, test, k=5)
 
+    class NoOut(MF):                           # an override that knows nothing of out=
+        def score(self, users):
+            return -super().score(users)
+
+    no_out = NoOut(dim=8, random_state=0).fit(train)
+    assert evaluate(no_out, test, k=5, batch_size=7) == evaluate(rev, test, k=5)
+
 
 def test_a_subclass_scoring_its_own_way_is_evaluated_its_own_way(split):
     """The embedding models' prepared block scorer stands in for their ``_score_batch``
