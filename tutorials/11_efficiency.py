@@ -528,8 +528,8 @@ print("GF-CF and EASE: user 0's scores match the formulas")
 # The cost, on one thread: GF-CF with 16 or 64 vectors is the cheapest fit
 # by far (ARPACK computes only the vectors asked for), EASE's inverse of a
 # 1,500 × 1,500 matrix comes next, then GF-CF with 256 vectors, and
-# LightGCN's 20 epochs cost the most (in our quiet run 0.03, 0.10, 0.42,
-# 0.71 and 1.07 CPU seconds; the figure shows what your run measured).
+# LightGCN's 20 epochs cost the most (in our quiet run 0.03, 0.12, 0.40,
+# 0.73 and 1.05 CPU seconds; the figure shows what your run measured).
 # Besides that work, the trained model needs an optimiser, a learning rate
 # and a number of epochs. The training-free models have nothing to train
 # and one or two hyperparameters (EASE's λ; GF-CF's α and $k$), which, as
