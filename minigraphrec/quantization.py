@@ -219,18 +219,21 @@ def int8_dot_scores(Qu, su, Qi, si, backend="numba"):
     return S
 
 
-def _int8_dot_float32(Qu, su, Qi_f32, si):
+def _int8_dot_float32(Qu, su, Qi_f32, si, add_to=None):
     """``int8_dot_scores`` through a float32 product, for ``d <= _MAX_FLOAT32_EXACT_LENGTH``:
     ``Qi_f32`` is ``Qi`` widened to float32 (done once by a caller scoring many blocks).
     The sums are exact integers; the two scalings are then the reference's float32 steps, in
-    its order, over chunks of rows that stay in cache."""
+    its order, over chunks of rows that stay in cache. With ``add_to`` (b, n) float32, each
+    scaled chunk is added to it there (the bits of ``add_to += scores``), and it is returned."""
     S = np.matmul(Qu.astype(np.float32), Qi_f32.T)                      # (b, n) exact integers
     step = max(1, _SCALE_CHUNK // max(S.shape[1], 1))                   # rows per chunk
     for r in range(0, S.shape[0], step):
         S_r = S[r:r + step]                                             # a view
         S_r *= su[r:r + step, None]
         S_r *= si[None, :]
-    return S
+        if add_to is not None:
+            add_to[r:r + step] += S_r
+    return S if add_to is None else add_to
 
 
 def int8_row_sum_scores(R_b, Q, c, backend="numba"):
@@ -583,11 +586,17 @@ class QuantizedGFCF(_Quantized):
                 Qx, sx = quantize_rows(X, "int8")                            # (b, k), (b,)
                 sx = (sx * np.float32(self.alpha_)).astype(np.float32)
                 if fast:                                                     # the same bits
-                    S += _int8_dot_float32(Qx, sx, V_f32, self._out_scale)
+                    _int8_dot_float32(Qx, sx, V_f32, self._out_scale, add_to=S)
                 else:
                     S += int8_dot_scores(Qx, sx, self.V_q_, self._out_scale, self.backend)
             else:
-                S += np.float32(self.alpha_) * (X.astype(np.float32) @ V_out.T)
+                P = X.astype(np.float32) @ V_out.T                           # (b, n_items)
+                alpha = np.float32(self.alpha_)
+                step = max(1, _SCALE_CHUNK // max(P.shape[1], 1))            # rows per chunk
+                for r in range(0, P.shape[0], step):      # S += alpha * P, chunk by chunk
+                    P_r = P[r:r + step]
+                    P_r *= alpha
+                    S[r:r + step] += P_r
             return S
         return score
 

@@ -303,3 +303,26 @@ def test_block_scorer_gives_score_batchs_bits(train, dtype, source, backend):
         S = scorer(users)
         np.testing.assert_array_equal(S, q._score_batch(users))
         np.testing.assert_array_equal(S, other._score_batch(users))
+
+
+@pytest.mark.parametrize("dtype", ["int8", "float16"])
+def test_quantized_gfcf_scores_are_the_plain_formulas_bits(train, dtype):
+    """GF-CF's quantised ideal term, accumulated into the linear term chunk by chunk of rows,
+    gives the bits of the whole-block formula ``S = linear + ideal``."""
+    import scipy.sparse as sp_
+    from minigraphrec.quantization import _SCALE_CHUNK
+    q = quantize(mgr.GFCF(n_factors=12, dtype="float64").fit(train), dtype)
+    assert q.n_users_ > _SCALE_CHUNK // q.n_items_          # more than one chunk of rows
+    users = np.arange(q.n_users_)
+    S = np.asarray(q.linear_._score_batch(users), dtype=np.float32)
+    R_b = q.R_[users]
+    W_b = sp_.csr_matrix((q._in_weight[R_b.indices], R_b.indices, R_b.indptr), shape=R_b.shape)
+    X = np.asarray(W_b @ q.V_q_.astype(np.float32))
+    if dtype == "int8":
+        Qx, sx = quantize_rows(X, "int8")
+        sx = (sx * np.float32(q.alpha_)).astype(np.float32)
+        S += int8_dot_scores(Qx, sx, q.V_q_, q._out_scale, backend="numpy")
+    else:
+        V_out = q.V_q_.astype(np.float32) * q._out_scale[:, None]
+        S += np.float32(q.alpha_) * (X.astype(np.float32) @ V_out.T)
+    np.testing.assert_array_equal(q._score_batch(users), S)
