@@ -152,8 +152,8 @@ def score_matrix(U, V, kind="dot", out=None, dtype=np.float64):
     if kind not in SCORE_KINDS:
         raise ValueError(f"kind must be one of {SCORE_KINDS}, got {kind!r}")
     dtype = float_dtype(dtype)
-    U = _check_embeddings(U, "U", dtype=dtype)
-    return _item_scorer(V, kind, dtype)(U, out=out)
+    U = _check_embeddings(U, "U", dtype=dtype)                   # U's errors before V's
+    return _item_scorer(V, kind, dtype)(U, out=out, checked=True)
 
 
 def _item_scorer(V, kind="dot", dtype=np.float64):
@@ -175,8 +175,9 @@ def _item_scorer(V, kind="dot", dtype=np.float64):
     elif kind == "euclidean":
         sv = _squared_norms(V).astype(dtype)                     # (n_v,) ‖v‖²
 
-    def score(U, out=None):
-        U = _check_embeddings(U, "U", dtype=dtype)
+    def score(U, out=None, checked=False):
+        if not checked:                                          # checked: done by the caller
+            U = _check_embeddings(U, "U", dtype=dtype)
         if U.shape[1] != V.shape[1]:
             raise DataError(f"U has {U.shape[1]} columns and V has {V.shape[1]}; "
                             "the embeddings must share one dimension d")

@@ -273,6 +273,8 @@ def test_score_matrix_rejects_bad_inputs():
         score_matrix(np.zeros((1, 2)), np.array([[0.0, np.nan]]))
     with pytest.raises(DataError, match="U must be 2-d"):
         score_matrix(np.zeros(2), np.zeros((1, 2)))
+    with pytest.raises(DataError, match=r"U\[0, 0\] is inf"):      # U is named first
+        score_matrix(np.array([[np.inf, 0.0]]), np.array([[0.0, np.nan]]))
 
 
 @pytest.mark.parametrize("kind", ["dot", "cosine", "euclidean"])
