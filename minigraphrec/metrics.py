@@ -526,7 +526,8 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
         out=)``: the embedding models and GF-CF) score every block into the
         first one, and the embedding models check and convert their item
         table once per call, not once per block (unless ``score`` is
-        overridden: then ``model.score`` scores every block).
+        overridden: then ``model.score`` scores every block, each into a
+        fresh array).
         The embedding models score in float64 by default, whatever their
         ``dtype``; ``score_dtype="float32"`` runs their scoring product in
         float32, in about half the time (Gowalla, ``bench_eval.py``: MF's
