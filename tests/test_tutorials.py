@@ -38,7 +38,7 @@ def figures_written(figures, *names):
 
 
 def test_01_article_gcn(run):
-    ns, _ = run("01_article_gcn.py")
+    ns, figures = run("01_article_gcn.py")
     assert ns["n_edges_as_printed"] == 0                       # the article's randint(0, 1)
     assert np.allclose(ns["H1"], ns["H1_by_hand"], rtol=1e-12, atol=1e-12)
     assert ns["graph_top_u1"] == "v5"                          # the toy's planted answer
@@ -48,10 +48,11 @@ def test_01_article_gcn(run):
     assert not ns["model"].self_loops and ns["model"].batch_size == 68
     assert ns["relu_last_loss"] >= np.log(2) / 2 > ns["last_loss"]
     assert len(ns["seeds_top_u1"]) == 3
+    figures_written(figures, "01_output_activation")
 
 
 def test_02_lightgcn_by_hand(run):
-    ns, _ = run("02_lightgcn_by_hand.py")
+    ns, figures = run("02_lightgcn_by_hand.py")
     K, M, S = ns["K"], ns["M"], ns["S"]
     # 1. Â = D^-1/2 A D^-1/2, isolated nodes (u11, v11) with zero rows
     assert np.allclose(ns["A_hat"].toarray(), ns["A_hat_by_hand"], rtol=1e-14, atol=0)
@@ -91,6 +92,7 @@ def test_02_lightgcn_by_hand(run):
     # 7. training: the loss fell, LightGCN beats popularity by a wide margin
     assert ns["last_loss"] < 0.5 * ns["first_loss"]
     assert ns["recall_lightgcn"] > 1.5 * ns["recall_popularity"]
+    figures_written(figures, "02_training_run")
 
 
 # ---- tutorials 03, 04 ----
