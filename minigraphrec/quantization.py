@@ -76,7 +76,7 @@ import scipy.sparse as sp
 
 from .errors import DataError, check_backend
 from .models.base import Recommender
-from .rank import _check_embeddings
+from .rank import _check_embeddings, _row_chunks
 
 __all__ = ["quantize", "quantize_rows", "dequantize_rows", "int8_dot_scores",
            "int8_row_sum_scores", "scoring_nbytes", "QuantizedEmbeddings", "QuantizedItemItem",
@@ -90,8 +90,6 @@ _MAX_DOT_LENGTH = (2**31 - 1) // (_Q_MAX * _Q_MAX)      # 133,144: int32 cannot 
 #: partial sum, in any order, is an integer of magnitude at most d · 128² <= 2^24, which
 #: float32 represents exactly
 _MAX_FLOAT32_EXACT_LENGTH = 2**24 // (128 * 128)         # 1,024
-#: entries per chunk of rows of the in-place scaling of int8 dot products
-_SCALE_CHUNK = 1 << 14
 
 
 def _check_dtype(dtype):
@@ -226,13 +224,12 @@ def _int8_dot_float32(Qu, su, Qi_f32, si, add_to=None):
     its order, over chunks of rows that stay in cache. With ``add_to`` (b, n) float32, each
     scaled chunk is added to it there (the bits of ``add_to += scores``), and it is returned."""
     S = np.matmul(Qu.astype(np.float32), Qi_f32.T)                      # (b, n) exact integers
-    step = max(1, _SCALE_CHUNK // max(S.shape[1], 1))                   # rows per chunk
-    for r in range(0, S.shape[0], step):
-        S_r = S[r:r + step]                                             # a view
-        S_r *= su[r:r + step, None]
+    for rows in _row_chunks(*S.shape):
+        S_r = S[rows]                                                   # a view
+        S_r *= su[rows, None]
         S_r *= si[None, :]
         if add_to is not None:
-            add_to[r:r + step] += S_r
+            add_to[rows] += S_r
     return S if add_to is None else add_to
 
 
@@ -569,15 +566,18 @@ class QuantizedGFCF(_Quantized):
     def _scorer(self):
         """``_score_batch`` for many blocks in one call: the singular vectors are widened to
         float32 (and, for float16, scaled) once, not once per block."""
+        def linear(users):
+            return np.asarray(self.linear_._score_batch(users), dtype=np.float32)  # (b, n_items)
+
+        if self.alpha_ == 0 or self.V_q_.shape[1] == 0:
+            return linear                                                    # no ideal term
         V_f32 = self.V_q_.astype(np.float32)                                 # (n_items, k)
         V_out = None if self.dtype == "int8" else V_f32 * self._out_scale[:, None]
         fast = (self.dtype == "int8" and self.backend == "numba"
                 and V_f32.shape[1] <= _MAX_FLOAT32_EXACT_LENGTH)
 
         def score(users):
-            S = np.asarray(self.linear_._score_batch(users), dtype=np.float32)   # (b, n_items)
-            if self.alpha_ == 0 or V_f32.shape[1] == 0:
-                return S
+            S = linear(users)                                                # (b, n_items)
             R_b = self.R_[users]                                             # (b, n_items)
             W_b = sp.csr_matrix((self._in_weight[R_b.indices], R_b.indices, R_b.indptr),
                                 shape=R_b.shape)                             # r_u d^-1/2 s
@@ -592,11 +592,10 @@ class QuantizedGFCF(_Quantized):
             else:
                 P = X.astype(np.float32) @ V_out.T                           # (b, n_items)
                 alpha = np.float32(self.alpha_)
-                step = max(1, _SCALE_CHUNK // max(P.shape[1], 1))            # rows per chunk
-                for r in range(0, P.shape[0], step):      # S += alpha * P, chunk by chunk
-                    P_r = P[r:r + step]
+                for rows in _row_chunks(*P.shape):        # S += alpha * P, chunk by chunk
+                    P_r = P[rows]
                     P_r *= alpha
-                    S[r:r + step] += P_r
+                    S[rows] += P_r
             return S
         return score
 

@@ -306,13 +306,14 @@ def test_block_scorer_gives_score_batchs_bits(train, dtype, source, backend):
 
 
 @pytest.mark.parametrize("dtype", ["int8", "float16"])
-def test_quantized_gfcf_scores_are_the_plain_formulas_bits(train, dtype):
+def test_quantized_gfcf_scores_are_the_plain_formulas_bits(train, dtype, monkeypatch):
     """GF-CF's quantised ideal term, accumulated into the linear term chunk by chunk of rows,
     gives the bits of the whole-block formula ``S = linear + ideal``."""
     import scipy.sparse as sp_
-    from minigraphrec.quantization import _SCALE_CHUNK
+    from minigraphrec.rank import _row_chunks
     q = quantize(mgr.GFCF(n_factors=12, dtype="float64").fit(train), dtype)
-    assert q.n_users_ > _SCALE_CHUNK // q.n_items_          # more than one chunk of rows
+    monkeypatch.setattr("minigraphrec.rank._ROW_CHUNK", 7 * q.n_items_ + 3)
+    assert len(_row_chunks(q.n_users_, q.n_items_)) > 2     # several chunks of rows
     users = np.arange(q.n_users_)
     S = np.asarray(q.linear_._score_batch(users), dtype=np.float32)
     R_b = q.R_[users]

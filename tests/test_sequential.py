@@ -77,7 +77,7 @@ def test_markov_chunked_scores_equal_whole_block_bits(smoothing, tiebreak, monke
     assert (model._out[test.items[test.indptr[1:] - 1]] == 0).any()   # some back-off rows
     ref = _markov_scores_whole_block(model, test)
     for chunk in (1 << 20, 45 * 4, 45 * 5 + 7, 1):               # one chunk; 10, 8, 37 chunks
-        monkeypatch.setattr("minigraphrec.models.sequential._CHUNK", chunk)
+        monkeypatch.setattr("minigraphrec.rank._ROW_CHUNK", chunk)
         np.testing.assert_array_equal(model.score_sessions(test), ref)
 
 

@@ -23,10 +23,8 @@ import scipy.sparse as sp
 
 from ..errors import DataError
 from .session_base import SessionRecommender
+from ..rank import _row_chunks
 from .knn import topk_similarity
-
-#: entries per chunk of the in-place updates of a block of session scores
-_CHUNK = 1 << 20
 
 __all__ = ["SessionPopularity", "MarkovChain", "SessionItemKNN"]
 
@@ -132,9 +130,8 @@ class MarkovChain(SessionRecommender):
         S = self.transitions_[last].toarray()                         # (b, n_items) C_ij
         # In place, over chunks of rows: the tie-break's p_j / (2 D_s) is a temporary of one
         # chunk, not of the whole block (which doubled the memory of evaluate_next_item).
-        step = max(1, _CHUNK // max(S.shape[1], 1))                   # rows per chunk
-        for r in range(0, S.shape[0], step):
-            S_r, D_r = S[r:r + step], D[r:r + step, None]             # views: (step, n), (step, 1)
+        for rows in _row_chunks(*S.shape):
+            S_r, D_r = S[rows], D[rows, None]                         # (chunk, n), (chunk, 1)
             if self.smoothing:
                 S_r += float(self.smoothing)
             S_r /= D_r
