@@ -342,17 +342,35 @@ def evaluate_next_item(model, prefixes, targets, k=(20,), exclude_seen=False, ba
         b = int(np.flatnonzero(bad)[0])
         raise DataError(f"targets[{b}] = {int(targets[b])} is out of range "
                         f"0..{prefixes.n_items - 1}")
+    from .models.session_base import SessionRecommender
+
+    # The library's session models write every block into the first one's array (and the
+    # mask of seen items is cleared and reused): a fresh block, page-faulted in, cost about
+    # as much as ranking it (1024 x 43k float64). Any other object, or a model whose
+    # score_sessions is overridden, scores each block into a fresh array.
+    into = getattr(getattr(model, "score_sessions", None), "__func__", None) \
+        is SessionRecommender.score_sessions
+    first = mask = None
     ranks = np.empty(targets.shape[0], dtype=np.int64)
     for start in range(0, targets.shape[0], batch_size):
         idx = np.arange(start, min(start + batch_size, targets.shape[0]))
         part = prefixes.subset(idx)
-        S = model.score_sessions(part)                               # (b, n_items)
+        if first is None:
+            S = model.score_sessions(part)                           # (b, n_items)
+            first = S if into else None
+        else:
+            S = model.score_sessions(part, out=first[:idx.shape[0]])
         exclude = None
         if exclude_seen:
-            exclude = np.zeros(S.shape, dtype=bool)
-            exclude[np.repeat(np.arange(len(part)), part.lengths), part.items] = True
+            if mask is None or mask.shape[1] != np.shape(S)[-1]:
+                mask = np.zeros(np.shape(S), dtype=bool)
+            exclude = mask[:idx.shape[0]]
+            seen = np.repeat(np.arange(len(part)), part.lengths), part.items
+            exclude[seen] = True
         ranks[idx] = next_item_ranks(S, targets[idx], exclude)
-        del S, exclude                  # not alive while the next block is scored
+        if exclude is not None:
+            exclude[seen] = False
+        del S, exclude                  # a block not reused is not alive at the next one
     out = {}
     for K in ks:
         hit = ranks < K

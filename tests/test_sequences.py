@@ -77,6 +77,7 @@ def test_rank_kernel_equals_the_numpy_reference(dtype):
     S[7, 3] = np.inf
     t = rng.integers(0, 257, 300)
     t[7] = 3
+    t[8], t[9] = 0, 256                                               # the loops' bounds
     exclude = rng.random(S.shape) < 0.2
     for mask in (None, exclude):
         ref = next_item_ranks(S, t, mask, backend="numpy")
@@ -100,6 +101,15 @@ def test_ranks_refuse_bad_input(backend):
         bad = S.copy()
         bad[1, 3] = np.nan                                            # not at the target
         next_item_ranks(bad, [0, 0], backend=backend)
+    for where in ([1, 0], [1, 3]):                                  # at the target, at the end
+        bad = S.copy()
+        bad[tuple(where)] = np.nan
+        with pytest.raises(DataError, match=r"NaN \(row 1\)"):
+            next_item_ranks(bad, [0, 0], backend=backend)
+        excluded = np.zeros(S.shape, dtype=bool)
+        excluded[tuple(where)] = True                               # excluded, still refused
+        with pytest.raises(DataError, match=r"NaN \(row 1\)"):
+            next_item_ranks(bad, [0, 0], excluded, backend=backend)
     with pytest.raises(DataError, match=r"targets\[1\] = 4 is out of range 0..3"):
         next_item_ranks(S, [0, 4], backend=backend)
     with pytest.raises(DataError, match=r"targets\[0\] = -1"):

@@ -6,6 +6,7 @@ import minigraphrec as mgr
 from conftest import check_bad_session_histories, cyclic_walks
 from minigraphrec import DataError
 from minigraphrec.models.knn import topk_similarity
+from minigraphrec.models.session_base import SessionRecommender
 from minigraphrec.sequences import (Sequences, evaluate_next_item, leave_last_out,
                                     user_sequences)
 
@@ -274,3 +275,88 @@ def test_scores_are_the_callers_to_change_single_block_or_many(make, train):
         np.testing.assert_allclose(S, before, rtol=rtol, atol=0)
         S[:] = 99.0                                               # must not reach the model
         np.testing.assert_allclose(model.score_sessions(s), before, rtol=rtol, atol=0)
+
+
+SESSION_MODELS = [mgr.SessionPopularity, mgr.MarkovChain, lambda: mgr.MarkovChain(smoothing=0.5),
+                  lambda: mgr.SessionItemKNN(recency="linear"),
+                  lambda: mgr.SRGNN(dim=4, epochs=1, dtype="float64", random_state=0),
+                  lambda: mgr.SRGNN(dim=4, epochs=1, random_state=0)]     # float32
+
+
+@pytest.mark.parametrize("make", SESSION_MODELS)
+def test_scores_into_out_are_the_same_bits(make, train):
+    """score_sessions(out=) and score(users, out=) write the scores they return without it,
+    in one block and in several, and return ``out`` itself."""
+    model = make().fit(train)
+    s = sessions([0, 1], [2], [3, 0, 1], [4], [1, 1, 2])
+    for block in (1024, 2):
+        model.score_batch_size = block
+        ref = model.score_sessions(s)
+        out = np.full(ref.shape, np.nan)
+        assert model.score_sessions(s, out=out) is out
+        np.testing.assert_array_equal(out, ref)
+    model = make().fit(cyclic_walks())                            # users with sequences
+    users = np.array([2, 0, 3])
+    ref = model.score(users)
+    out = np.full(ref.shape, np.nan)
+    assert model.score(users, out=out) is out
+    np.testing.assert_array_equal(out, ref)
+
+
+def test_score_sessions_refuses_a_bad_out(train):
+    model = mgr.MarkovChain().fit(train)
+    s = sessions([0, 1], [2])
+    with pytest.raises(ValueError, match=r"out has shape \(3, 5\); the scores of 2 sessions"):
+        model.score_sessions(s, out=np.empty((3, 5)))
+    with pytest.raises(ValueError, match="out has dtype float32; session scores are float64"):
+        model.score_sessions(s, out=np.empty((2, 5), dtype=np.float32))
+    with pytest.raises(ValueError, match="C-contiguous and writable"):
+        model.score_sessions(s, out=np.empty((5, 2)).T)
+    with pytest.raises(TypeError, match="out must be a numpy array"):
+        model.score_sessions(s, out=[[0.0] * 5] * 2)
+
+
+class _OwnScores(SessionRecommender):
+    """A user's subclass: ``_score_sessions`` without ``out`` (scores: the last item + 1)."""
+
+    def __init__(self):
+        pass
+
+    def _fit_model(self, seqs):
+        pass
+
+    def _score_sessions(self, sessions):
+        last = sessions.items[sessions.indptr[1:] - 1]
+        return -np.abs(np.arange(self.n_items_)[None, :] - (last[:, None] + 1)).astype(float)
+
+
+class _Fresh:
+    """Any object with score_sessions: a fresh array per block, never ``out``."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def score_sessions(self, sessions):
+        return self.model.score_sessions(sessions)
+
+
+@pytest.mark.parametrize("make", SESSION_MODELS + [_OwnScores])
+def test_evaluate_next_item_reusing_blocks_equals_fresh_blocks(make):
+    """evaluate_next_item scores the library's models into one block and reuses one seen-item
+    mask: the same metrics as fresh blocks, and as one block, with and without exclusion
+    (a mask entry left over from an earlier block would exclude a target)."""
+    data = cyclic_walks(n_items=12, n_users=40, length=8)
+    train, prefixes, targets = leave_last_out(user_sequences(data))
+    model = make().fit(train)
+    # each prefix holds its own target: excluded in its own block only
+    prefixes = Sequences.from_lists([list(p) + [int(t)] for p, t in zip(prefixes, targets)],
+                                    n_items=12)
+    targets = np.roll(targets, 1)
+    for exclude_seen in (False, True):
+        one = evaluate_next_item(_Fresh(model), prefixes, targets, k=(1, 5),
+                                 exclude_seen=exclude_seen, batch_size=1000)
+        for batch_size in (7, 16):
+            assert evaluate_next_item(model, prefixes, targets, k=(1, 5),
+                                      exclude_seen=exclude_seen, batch_size=batch_size) == one
+            assert evaluate_next_item(_Fresh(model), prefixes, targets, k=(1, 5),
+                                      exclude_seen=exclude_seen, batch_size=batch_size) == one

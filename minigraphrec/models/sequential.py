@@ -58,11 +58,16 @@ class SessionPopularity(SessionRecommender):
     def __init__(self):
         pass
 
+    _sessions_into = True
+
     def _fit_model(self, seqs):
         self.popularity_ = _event_counts(seqs)                        # (n_items,)
 
-    def _score_sessions(self, sessions):
-        return np.repeat(self.popularity_[None, :], len(sessions), axis=0)   # (b, n_items)
+    def _score_sessions(self, sessions, out=None):
+        if out is None:
+            return np.repeat(self.popularity_[None, :], len(sessions), axis=0)   # (b, n_items)
+        out[...] = self.popularity_[None, :]
+        return out
 
 
 class MarkovChain(SessionRecommender):
@@ -101,6 +106,8 @@ class MarkovChain(SessionRecommender):
     popularity_ : (n_items,) float64, ``n_j``
     """
 
+    _sessions_into = True
+
     def __init__(self, smoothing=0.0, popularity_tiebreak=True):
         self.smoothing = smoothing
         self.popularity_tiebreak = popularity_tiebreak
@@ -121,13 +128,13 @@ class MarkovChain(SessionRecommender):
         self._out = np.asarray(C.sum(axis=1)).ravel()                 # (n_items,) c_i
         self.popularity_ = _event_counts(seqs)                        # (n_items,) n_j
 
-    def _score_sessions(self, sessions):
+    def _score_sessions(self, sessions, out=None):
         last = sessions.items[sessions.indptr[1:] - 1]                # (b,)
         p_pop = self.popularity_ / self.popularity_.sum()             # (n_items,)
         D = self._out[last] + float(self.smoothing) * self.n_items_   # (b,)
         seen = self._out[last] > 0                                    # (b,)
         D = np.where(seen, D, 1.0)                                    # (b,); unseen: overwritten
-        S = self.transitions_[last].toarray()                         # (b, n_items) C_ij
+        S = self.transitions_[last].toarray(out=out)                  # (b, n_items) C_ij
         # In place, over chunks of rows: the tie-break's p_j / (2 D_s) is a temporary of one
         # chunk, not of the whole block (which doubled the memory of evaluate_next_item).
         for rows in _row_chunks(*S.shape):
@@ -178,6 +185,7 @@ class SessionItemKNN(SessionRecommender):
     """
 
     RECENCY = (None, "linear", "last")
+    _sessions_into = True
 
     def __init__(self, k_neighbors=None, shrink=0.0, recency=None):
         self.k_neighbors = k_neighbors
@@ -221,8 +229,8 @@ class SessionItemKNN(SessionRecommender):
             return t / n_of
         return (t == n_of).astype(np.float64)
 
-    def _score_sessions(self, sessions):
+    def _score_sessions(self, sessions, out=None):
         rows = np.repeat(np.arange(len(sessions)), sessions.lengths)  # (n_events,)
         W = sp.csr_matrix((self._weights(sessions), (rows, sessions.items)),
                           shape=(len(sessions), self.n_items_))       # duplicates are summed
-        return (W @ self.similarity_).toarray()                       # (b, n_items)
+        return (W @ self.similarity_).toarray(out=out)                # (b, n_items)

@@ -26,7 +26,11 @@ class SessionRecommender(Recommender):
 
     Subclasses implement ``_fit_model(sequences)`` and ``_score_sessions(sessions)``; the
     latter returns a new (b, n_items) array, never a view of the model's state, because
-    ``score_sessions`` hands a single block to its caller as it is.
+    ``score_sessions`` hands a single block to its caller as it is. A subclass whose
+    ``_score_sessions(sessions, out=None)`` can write the float64 scores into ``out``
+    (C-contiguous, (b, n_items)) and return it says so with ``_sessions_into = True``;
+    ``score_sessions(sessions, out=)`` and :func:`~minigraphrec.sequences.evaluate_next_item`
+    then score every block into one array instead of a fresh one per block.
     ``score(users)`` scores each user's last training sequence (in the order of ``train``;
     the latest one for sequences from :func:`~minigraphrec.sequences.user_sequences` or
     :func:`~minigraphrec.sequences.sessions_by_gap`) as the session.
@@ -98,23 +102,43 @@ class SessionRecommender(Recommender):
             raise DataError(f"sessions[{int(empty[0])}] is empty; a session needs an item")
         return sessions
 
-    def score_sessions(self, sessions):
-        r"""Scores of every item after each session: (len(sessions), n_items), float64."""
+    #: True when ``_score_sessions(sessions, out=)`` writes into the caller's array.
+    _sessions_into = False
+    #: ``score(users, out=)`` writes into ``out`` through :meth:`score_sessions`.
+    _scores_into = True
+
+    def score_sessions(self, sessions, out=None):
+        r"""Scores of every item after each session: (len(sessions), n_items), float64.
+
+        ``out``, optional: where to write them, a C-contiguous writable float64 array of
+        shape (len(sessions), n_items); the same values as without it, bit for bit, and
+        ``out`` is returned. Scoring many blocks into one array saves allocating (and
+        page-faulting in) a fresh block each time.
+        """
         sessions = self._check_sessions(sessions)
-        if len(sessions) <= self.score_batch_size:   # one block: the model's own (new) array
+        shape = (len(sessions), self.n_items_)
+        if out is not None:
+            _check_session_out(out, shape)
+        elif len(sessions) <= self.score_batch_size:   # one block: the model's own (new) array
             return np.ascontiguousarray(self._score_sessions(sessions), dtype=np.float64)
-        out = np.empty((len(sessions), self.n_items_), dtype=np.float64)
+        else:
+            out = np.empty(shape, dtype=np.float64)
         for start in range(0, len(sessions), self.score_batch_size):
-            idx = np.arange(start, min(start + self.score_batch_size, len(sessions)))
-            out[idx] = self._score_sessions(sessions.subset(idx))
+            stop = min(start + self.score_batch_size, len(sessions))
+            part = sessions if stop - start == len(sessions) else \
+                sessions.subset(np.arange(start, stop))
+            if self._sessions_into:
+                self._score_sessions(part, out=out[start:stop])
+            else:
+                out[start:stop] = self._score_sessions(part)
         return out
 
-    def _score_batch(self, users):
+    def _score_batch(self, users, out=None):
         rows = self._user_row[users]
         if np.any(rows < 0):
             u = int(users[rows < 0][0])
             raise DataError(f"user {u} has no training sequence to score from")
-        return self.score_sessions(self.sequences_.subset(rows))
+        return self.score_sessions(self.sequences_.subset(rows), out=out)
 
     def _history(self, items):
         self._check_fitted()
@@ -149,3 +173,15 @@ class SessionRecommender(Recommender):
         top, scores = top_k(S, int(k), exclude=seen)
         return top[0], scores[0]
 
+
+def _check_session_out(out, shape):
+    """``out`` for ``score_sessions``: a C-contiguous writable float64 array of ``shape``."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"out has shape {out.shape}; the scores of {shape[0]} sessions need "
+                         f"(len(sessions), n_items) = {shape}")
+    if out.dtype != np.float64:
+        raise ValueError(f"out has dtype {out.dtype}; session scores are float64")
+    if not (out.flags.c_contiguous and out.flags.writeable):
+        raise ValueError("out must be C-contiguous and writable")

@@ -339,14 +339,25 @@ class SRGNN(SessionRecommender):
         return scratch_rows(self, name, shape[0], shape[1:], self._dtype)
 
     # ----------------------------------------------------------- scoring
-    def _score_sessions(self, sessions):
-        """Scores of one batch of checked sessions, each cut to its last ``max_len`` items."""
+    _sessions_into = True
+
+    def _score_sessions(self, sessions, out=None):
+        """Scores of one batch of checked sessions, each cut to its last ``max_len`` items;
+        written into ``out`` (float64) when given: directly in float64, through a block of
+        the model's float32 scores otherwise."""
         self._check_trainable()
         if self.max_len is not None and np.any(sessions.lengths > self.max_len):
             sessions = _last_items(sessions, int(self.max_len))
         with serial_blas():
             s, _ = self._forward(sessions)                           # (B, d)
-            return self._output_matmul(s, self.params["E"].T)        # (B, n_items)
+            E_t = self.params["E"].T
+            if out is None or s.dtype != out.dtype:
+                S = self._output_matmul(s, E_t)                      # (B, n_items)
+                if out is None:
+                    return S
+                out[...] = S
+                return out
+            return self._output_matmul(s, E_t, out=out)
 
 
 def _last_items(sessions, max_len):
