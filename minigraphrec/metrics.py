@@ -473,6 +473,50 @@ def _pairs_csr(inter, n_users, n_items, name):
     return canonical_csr(R, R.shape, name)
 
 
+def _check_raw_ids(inter, model, name):
+    """DataError when ``inter`` numbers its users or items apart from ``model``
+    (``_check_same_raw_ids``)."""
+    _check_same_raw_ids("user", inter.users, inter.user_ids, getattr(model, "user_ids_", None),
+                       name)
+    _check_same_raw_ids("item", inter.items, inter.item_ids, getattr(model, "item_ids_", None),
+                       name)
+
+
+def _check_same_raw_ids(kind, used, raw, ours, name, fix=None):
+    """DataError when a used internal id (in ``used``) has a raw id in ``raw`` (the data's
+    map, internal -> raw) other than in ``ours`` (the model's ``user_ids_``/``item_ids_``).
+
+    A test file loaded on its own gets its own numbering (its first user is 0, whoever that
+    is), and its metrics would be computed against the wrong users and items. Raw ids that
+    are the internal ids themselves (``0..n-1``, the default of data built from internal
+    ids), and a model without raw ids (``ours=None``), say nothing and are not compared;
+    ``5`` and ``"5"`` are the same id. ``fix``: the remedy the message suggests (default:
+    load together, or ``align``).
+    """
+    if raw is None or ours is None:
+        return
+    raw, used = np.asarray(raw), np.asarray(used)
+    if used.size == 0 or (raw.dtype.kind in "iu"
+                          and np.array_equal(raw, np.arange(raw.shape[0]))):
+        return
+    ours = np.asarray(ours)
+    idx = np.unique(used)                                           # used internal ids
+    idx = idx[idx < min(raw.shape[0], ours.shape[0])]               # the rest: checked apart
+    mine, theirs = raw[idx], ours[idx]
+    if mine.dtype.kind != theirs.dtype.kind:                        # 5 and "5" alike
+        mine, theirs = mine.astype(str), theirs.astype(str)
+    differ = np.flatnonzero(mine != theirs)
+    if differ.size:
+        j = int(idx[differ[0]])
+        raise DataError(
+            f"{name} {kind} {j} has raw id {raw[j].item()!r}, but the model's {kind} {j} "
+            f"is {ours[j].item()!r} ({differ.size} of the {idx.size} {kind}s in {name} "
+            f"differ): {name} was numbered apart from the training data. "
+            + (fix or f"Load both files together (e.g. load_triples(train_path, "
+                      f"test_path=...)), or bring {name} into the model's ids with "
+                      f"{name}.align(model.user_ids_, model.item_ids_)"))
+
+
 #: scores in one block of ``evaluate`` when ``batch_size`` is not given:
 #: 2^25 scores are 128 MB in float32 and 256 MB in float64
 _EVAL_BLOCK_SCORES = 2 ** 25
@@ -589,7 +633,9 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
         E = canonical_csr(model.R_, (n_users, n_items), "model.R_")
     else:
         E = _pairs_csr(train, n_users, n_items, "train")
+        _check_raw_ids(train, model, "train")
     T = _pairs_csr(test, n_users, n_items, "test")              # (n_users, n_items)
+    _check_raw_ids(test, model, "test")
     overlap = T.multiply(E).tocsr()
     overlap.eliminate_zeros()
     if overlap.nnz:

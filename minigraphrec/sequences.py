@@ -342,7 +342,13 @@ def evaluate_next_item(model, prefixes, targets, k=(20,), exclude_seen=False, ba
         b = int(np.flatnonzero(bad)[0])
         raise DataError(f"targets[{b}] = {int(targets[b])} is out of range "
                         f"0..{prefixes.n_items - 1}")
+    from .metrics import _check_same_raw_ids
     from .models.session_base import SessionRecommender
+
+    _check_same_raw_ids("item", np.concatenate([prefixes.items, targets]), prefixes.item_ids,
+                       getattr(model, "item_ids_", None), "prefixes",
+                       fix="Make the training sessions and the prefixes from one data set "
+                           "(split_sessions_by_time, then prefix_examples)")
 
     # The library's session models write every block into the first one's array (and the
     # mask of seen items is cleared and reused): a fresh block, page-faulted in, cost about

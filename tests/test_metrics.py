@@ -517,3 +517,25 @@ def test_a_models_preferred_evaluation_block_sets_the_default_and_changes_no_res
     assert blocked.keys() == whole.keys()
     for key in whole:
         assert blocked[key] == whole[key] or (np.isnan(blocked[key]) and np.isnan(whole[key]))
+
+
+def test_evaluate_refuses_a_test_set_numbered_apart_from_the_model():
+    """A test set built with its own raw-id maps (a file loaded on its own) would be scored
+    against the wrong users and items: refused, naming the first differing id."""
+    train = Interactions([0, 0, 1, 2], [0, 1, 1, 2], user_ids=["ann", "bob", "cy"],
+                         item_ids=["x", "y", "z"])
+    model = Popularity().fit(train)
+    apart = Interactions([0, 1], [2, 0], user_ids=["cy", "ann"], item_ids=["z", "y", "x"])
+    with pytest.raises(DataError, match=r"test user 0 has raw id 'cy', but the model's user 0 "
+                                        r"is 'ann' \(2 of the 2 users in test differ\)"):
+        evaluate(model, apart, k=1)
+    with pytest.raises(DataError, match="train user 0 has raw id 'cy'"):
+        evaluate(model, train, k=1, train=apart)
+    aligned = apart.align(model.user_ids_, model.item_ids_)         # the fix the error names
+    assert evaluate(model, aligned, k=1)["n_users"] == 2
+    # internal ids (raw ids 0..n-1, the default) and ids equal up to int/str are accepted
+    assert evaluate(model, Interactions([1], [2], n_users=3, n_items=3), k=1)["n_users"] == 1
+    numeric = Popularity().fit(Interactions([0, 1, 2], [0, 1, 2], user_ids=[10, 11, 12],
+                                            item_ids=[5, 6, 7]))
+    as_text = Interactions([0], [1], user_ids=["10"], item_ids=["5", "6"])
+    assert evaluate(numeric, as_text, k=1)["n_users"] == 1

@@ -279,3 +279,16 @@ def test_split_sessions_by_time_rejects(log_sessions):
         filter_sessions(log_sessions, min_length=0)
     with pytest.raises(DataError, match="min_item_count"):
         filter_sessions(log_sessions, min_item_count=-1)
+
+
+def test_evaluate_next_item_refuses_prefixes_numbered_apart_from_the_model():
+    import minigraphrec as mgr
+    train = Sequences.from_lists([[0, 1, 2], [1, 2]], n_items=3, item_ids=["a", "b", "c"])
+    model = mgr.MarkovChain().fit(train)
+    apart = Sequences.from_lists([[0], [1]], n_items=3, item_ids=["c", "b", "a"])
+    with pytest.raises(DataError, match=r"prefixes item 0 has raw id 'c', but the model's item "
+                                        r"0 is 'a' .*Make the training sessions and the "
+                                        r"prefixes from one data set"):
+        evaluate_next_item(model, apart, [1, 2])
+    same = Sequences.from_lists([[0], [1]], n_items=3, item_ids=["a", "b", "c"])
+    assert evaluate_next_item(model, same, [1, 2])["n_examples"] == 2
