@@ -21,7 +21,9 @@ Which attributes. A class lists its fitted state in ``_state_attrs``
 (attribute names; one the model does not have is skipped). A class without the
 list is saved generically: every public attribute whose name ends in ``_``.
 Supported values: ndarrays of numbers, booleans or str (never object
-arrays), scipy sparse matrices, dicts of such arrays (``params``), and
+arrays), scipy sparse matrices, dicts of such arrays (``params``),
+:class:`~minigraphrec.sequences.Sequences` (a session model's training
+sequences, as ``<attribute>/indptr|items|users|...``), and
 JSON data (None, bool, int, float, str, lists and dicts of them, e.g.
 ``history_``); NumPy scalars become Python numbers. Anything else is an
 error at save time, naming the attribute.
@@ -60,6 +62,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .errors import DataError
+from .sequences import Sequences
 
 __all__ = ["save", "load", "FORMAT", "FORMAT_VERSION"]
 
@@ -178,6 +181,12 @@ def _encode(name, value, arrays, memo, what=None):
         arrays[f"{name}/data"] = _check_array(M.data, what)
         arrays[f"{name}/shape"] = np.asarray(M.shape, dtype=np.int64)
         return {"kind": "sparse", "format": fmt}
+    if isinstance(value, Sequences):
+        present = [f for f in _SEQUENCE_FIELDS if getattr(value, f) is not None]
+        for field in present:
+            arrays[f"{name}/{field}"] = _check_array(getattr(value, field),
+                                                      f"{what}, field {field!r}")
+        return {"kind": "sequences", "n_items": int(value.n_items), "fields": present}
     if (isinstance(value, dict) and value
             and all(isinstance(v, np.ndarray) for v in value.values())):
         for key, arr in value.items():
@@ -187,6 +196,11 @@ def _encode(name, value, arrays, memo, what=None):
             arrays[f"{name}/{key}"] = _check_array(arr, f"{name}[{key!r}]")
         return {"kind": "dict", "keys": list(value)}
     return {"kind": "json", "value": _json_value(value, f"attribute {name!r}")}
+
+
+#: the arrays of a :class:`~minigraphrec.sequences.Sequences` (``n_items`` goes in the meta)
+_SEQUENCE_FIELDS = ("indptr", "items", "users", "item_ids", "end_time", "session_ids",
+                    "user_ids")
 
 
 def _state_names(model):
@@ -408,6 +422,17 @@ def _decode(name, info, arrays, path, memo, prefix=""):
                             f"{err}") from None
     if kind == "dict":
         return {key: get(f"{name}/{key}") for key in info.get("keys", [])}
+    if kind == "sequences":
+        fields = info.get("fields", [])
+        unknown = [f for f in fields if f not in _SEQUENCE_FIELDS]
+        if unknown:
+            raise DataError(f"{path}: attribute {name!r} has unknown field {unknown[0]!r}")
+        try:
+            return Sequences(n_items=info["n_items"],
+                             **{f: get(f"{name}/{f}") for f in fields})
+        except (DataError, TypeError, ValueError) as err:
+            raise DataError(f"{path}: attribute {name!r} is not valid sequences: "
+                            f"{err}") from None
     if kind == "json":
         return info.get("value")
     raise DataError(f"{path}: attribute {name!r} has unknown kind {kind!r}")

@@ -278,3 +278,59 @@ def test_matrix_hyperparameters_round_trip(kind, tmp_path):
     if kind == "dense":
         with pytest.raises(DataError, match="hyperparameter 'item_features'"):
             io._model_meta(bad, "", {}, {})
+
+
+SESSION_MODELS = [
+    mgr.SessionPopularity(), mgr.MarkovChain(smoothing=0.5),
+    mgr.SessionItemKNN(k_neighbors=3, recency="linear"),
+    mgr.SRGNN(dim=4, epochs=1, batch_size=8, random_state=0),
+]
+
+
+@pytest.mark.parametrize("model", SESSION_MODELS, ids=lambda m: type(m).__name__)
+@pytest.mark.parametrize("from_interactions", [True, False])
+def test_session_models_round_trip(model, from_interactions, tmp_path):
+    """A session model keeps its training sequences (score(users) scores each user's last
+    one) and scores, recommends and evaluates as before; the derived indexes are rebuilt."""
+    from minigraphrec.sequences import Sequences, evaluate_next_item, user_sequences
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(10), 6)
+    items = rng.integers(0, 9, users.shape[0])
+    data = Interactions(users, items, n_items=9, timestamps=np.arange(users.shape[0]),
+                        user_ids=[f"u{u}" for u in range(10)],
+                        item_ids=[f"i{i}" for i in range(9)])
+    train = data if from_interactions else user_sequences(data)
+    model.fit(train)
+    path = tmp_path / "session.npz"
+    model.save(path)
+    loaded = io.load(path)
+    assert type(loaded) is type(model) and loaded.get_params() == model.get_params()
+    s = Sequences.from_lists([[0, 1], [2], [3, 3, 4]], n_items=9)
+    np.testing.assert_array_equal(loaded.score_sessions(s), model.score_sessions(s))
+    np.testing.assert_array_equal(loaded.score(np.arange(10)), model.score(np.arange(10)))
+    for a, b in zip(loaded.recommend_history([1, 2], k=4), model.recommend_history([1, 2], k=4)):
+        np.testing.assert_array_equal(a, b)
+    assert evaluate_next_item(loaded, s, [2, 3, 5], k=3) == \
+        evaluate_next_item(model, s, [2, 3, 5], k=3)
+    np.testing.assert_array_equal(loaded.item_ids_, model.item_ids_)
+    np.testing.assert_array_equal(loaded.sequences_.items, model.sequences_.items)
+    np.testing.assert_array_equal(loaded.sequences_.item_ids, model.sequences_.item_ids)
+
+
+def test_damaged_sequences_are_refused(tmp_path):
+    model = mgr.MarkovChain().fit(mgr.sequences.Sequences.from_lists([[0, 1], [1, 2]],
+                                                                     n_items=3, users=[0, 1]))
+    path = tmp_path / "m.npz"
+    model.save(path)
+    with np.load(path, allow_pickle=False) as f:
+        arrays = dict(f)
+    arrays["sequences_/items"] = np.array([0, 1, 1, 7])           # 7: beyond the catalogue
+    meta = arrays.pop("__meta__")
+    arrays.pop("__sha256__")
+    arrays["__meta__"] = meta
+    arrays["__sha256__"] = np.array(io._digest(str(meta), {k: v for k, v in arrays.items()
+                                                           if k != "__meta__"}))
+    np.savez(path, **arrays)
+    with pytest.raises(DataError, match=r"attribute 'sequences_' is not valid sequences: item "
+                                        r"id 7 at position 1 of sequence 1 is out of range"):
+        io.load(path)

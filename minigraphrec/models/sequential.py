@@ -125,8 +125,15 @@ class MarkovChain(SessionRecommender):
         C.sum_duplicates()
         C.sort_indices()
         self.transitions_ = C                                         # (n_items, n_items)
-        self._out = np.asarray(C.sum(axis=1)).ravel()                 # (n_items,) c_i
         self.popularity_ = _event_counts(seqs)                        # (n_items,) n_j
+        self._restore_counts()
+
+    def _restore_counts(self):
+        self._out = np.asarray(self.transitions_.sum(axis=1)).ravel()  # (n_items,) c_i
+
+    def _restore(self):
+        super()._restore()
+        self._restore_counts()
 
     def _score_sessions(self, sessions, out=None):
         last = sessions.items[sessions.indptr[1:] - 1]                # (b,)

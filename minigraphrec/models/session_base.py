@@ -76,12 +76,21 @@ class SessionRecommender(Recommender):
                               else plain_ids(seqs.user_ids[:self.n_users_]))
             self.item_ids_ = (np.arange(self.n_items_) if seqs.item_ids is None
                               else plain_ids(seqs.item_ids))
-        # the last sequence of each user, for score(users)
-        self._user_row = np.full(self.n_users_, -1, dtype=np.int64)   # (n_users,)
-        owned = np.flatnonzero(seqs.users >= 0)
-        np.maximum.at(self._user_row, seqs.users[owned], np.arange(owned.shape[0]))
-        self.sequences_ = seqs.subset(owned)
+        self.sequences_ = seqs.subset(np.flatnonzero(seqs.users >= 0))   # the users' own
+        self._index_last_sequences()
         return seqs
+
+    def _index_last_sequences(self):
+        """``_user_row[u]``: the position in ``sequences_`` of user ``u``'s last sequence (-1:
+        none), for ``score(users)``."""
+        self._user_row = np.full(self.n_users_, -1, dtype=np.int64)   # (n_users,)
+        np.maximum.at(self._user_row, self.sequences_.users, np.arange(len(self.sequences_)))
+
+    def _restore(self):
+        """Rebuild derived state after :func:`minigraphrec.io.load` set the saved attributes
+        (subclasses add their own)."""
+        self._check_params()
+        self._index_last_sequences()
 
     def _check_params(self):
         """Check the hyperparameters (subclasses); called first by ``fit``."""

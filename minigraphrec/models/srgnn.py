@@ -158,7 +158,11 @@ class SRGNN(SessionRecommender):
             _positive_int("max_len", self.max_len)
         check_backend(self.backend)
 
+    _check_params = _check_hyperparameters                     # the session models' name
     _check_trainable = EmbeddingRecommender._check_trainable   # "no parameters yet": call fit
+    #: what :func:`minigraphrec.io.save` stores (``params`` has no trailing underscore)
+    _state_attrs = ("params", "history_", "n_items_", "n_users_", "R_", "user_ids_",
+                    "item_ids_", "sequences_")
 
     def _check_sequences(self, sequences):
         if not np.any(sequences.lengths >= 2):
