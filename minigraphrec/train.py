@@ -70,26 +70,28 @@ __all__ = ["train_model", "bpr_batches", "bce_batches", "generator_state", "rest
 logger = logging.getLogger("minigraphrec")
 
 
-def bpr_batches(R, batch_size, rng):
+def bpr_batches(R, batch_size, rng, backend="numba"):
     r"""One epoch of BPR mini-batches: ``R.nnz`` triples from :func:`sample_bpr`, in draw order.
 
     Returns a list of :class:`~minigraphrec.batch.PairBatch`, each of
-    ``batch_size`` triples (the last may be shorter).
+    ``batch_size`` triples (the last may be shorter). ``backend``: the sampler's (the same
+    triples either way).
     """
-    users, pos, neg = sample_bpr(R, random_state=rng)                 # (nnz,) each
+    users, pos, neg = sample_bpr(R, random_state=rng, backend=backend)   # (nnz,) each
     return [PairBatch(users[s:s + batch_size], pos[s:s + batch_size], neg[s:s + batch_size])
             for s in range(0, users.shape[0], batch_size)]
 
 
-def bce_batches(R, batch_size, n_negatives, rng):
+def bce_batches(R, batch_size, n_negatives, rng, backend="numba"):
     r"""One epoch of BCE mini-batches: every positive of ``R`` and ``n_negatives`` negatives each.
 
     The ``nnz · (1 + n_negatives)`` labelled pairs are shuffled, then cut
-    into :class:`~minigraphrec.batch.PointBatch` of ``batch_size`` pairs.
+    into :class:`~minigraphrec.batch.PointBatch` of ``batch_size`` pairs. ``backend``: the
+    sampler's (the same negatives either way).
     """
     users = np.repeat(np.arange(R.shape[0], dtype=np.int64), np.diff(R.indptr))   # (nnz,)
     items = R.indices.astype(np.int64)                                            # (nnz,)
-    neg = sample_negatives(R, users, n_negatives, random_state=rng)               # (nnz, k)
+    neg = sample_negatives(R, users, n_negatives, random_state=rng, backend=backend)  # (nnz, k)
     all_users = np.concatenate([users, np.repeat(users, n_negatives)])            # (N,)
     all_items = np.concatenate([items, neg.reshape(-1)])
     labels = np.concatenate([np.ones(users.shape[0]), np.zeros(neg.size)])
@@ -197,7 +199,9 @@ def train_model(model, validation=None, epochs=1, callback=None, rng=None):
     level = logging.INFO if model.verbose else logging.DEBUG
     metric_name, metric_k = parse_metric(model.metric)
     wanted = sorted({"recall", "ndcg", "precision", "hit", metric_name})
-    optimizer = Adam(lr=model.lr, backend="numba")      # fused; serial for small tables
+    # a model with backend="numpy" samples and steps with the references too (the same bits)
+    backend = getattr(model, "backend", "numba")
+    optimizer = Adam(lr=model.lr, backend=backend)      # numba: fused; serial for small tables
     saved = getattr(model, "optimizer_state_", None)
     if saved:                                           # a resumed run: Adam's moments and t
         optimizer.load_state_dict(optimizer_state_from_attr(saved))
@@ -214,9 +218,9 @@ def train_model(model, validation=None, epochs=1, callback=None, rng=None):
         for epoch in range(first + 1, last + 1):
             start = time.perf_counter()
             if model.loss == "bpr":
-                batches = bpr_batches(R, model.batch_size, rng)
+                batches = bpr_batches(R, model.batch_size, rng, backend)
             else:
-                batches = bce_batches(R, model.batch_size, model.n_negatives, rng)
+                batches = bce_batches(R, model.batch_size, model.n_negatives, rng, backend)
             total = 0.0
             for b, batch in enumerate(batches, start=1):
                 with np.errstate(over="ignore", invalid="ignore"):    # reported below instead

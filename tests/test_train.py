@@ -279,3 +279,36 @@ def test_generator_state_round_trips_through_json(bit_generator):
                                   expected)
     with pytest.raises(mgr.DataError, match="random generator"):
         train_module.restore_generator({"bit_generator": "NoSuchGenerator"})
+
+
+@pytest.mark.parametrize("loss", ["bpr", "bce"])
+def test_numpy_backend_trains_through_the_references_only(loss, monkeypatch):
+    """A model with backend="numpy" samples its batches and steps Adam with the NumPy
+    references, in fit and in forget's fine-tuning: no numba kernel runs. The batches are
+    the same on both backends."""
+    import minigraphrec.kernels.adam as adam_kernels
+    import minigraphrec.kernels.sampling as sampling_kernels
+
+    train, _ = _planted()
+    R = train.to_csr()
+    for n_neg in (1, 3):
+        a = bpr_batches(R, 50, np.random.default_rng(1)) if loss == "bpr" else \
+            bce_batches(R, 50, n_neg, np.random.default_rng(1))
+        b = bpr_batches(R, 50, np.random.default_rng(1), "numpy") if loss == "bpr" else \
+            bce_batches(R, 50, n_neg, np.random.default_rng(1), "numpy")
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            for field in ("users", "pos", "neg", "items", "labels"):
+                if hasattr(x, field):
+                    np.testing.assert_array_equal(getattr(x, field), getattr(y, field))
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a numba kernel ran under backend='numpy'")
+
+    for name in ("adam_update", "adam_update_serial"):
+        monkeypatch.setattr(adam_kernels, name, forbidden)
+    monkeypatch.setattr(sampling_kernels, "nth_absent", forbidden)
+    model = LightGCN(dim=8, epochs=2, batch_size=64, loss=loss, backend="numpy",
+                     random_state=0).fit(train)
+    assert len(model.history_) == 2
+    model.forget(users=[0], epochs=1)                             # the fine-tuning path too

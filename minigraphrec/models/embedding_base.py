@@ -892,13 +892,14 @@ class EmbeddingRecommender(Recommender):
         R_t.eliminate_zeros()
         if R_t.nnz == 0:
             return
-        optimizer = Adam(lr=self.lr, backend="numba")
+        backend = getattr(self, "backend", "numba")               # as in train.fit_epochs
+        optimizer = Adam(lr=self.lr, backend=backend)
         if getattr(self, "optimizer_state_", None):
             optimizer.load_state_dict(optimizer_state_from_attr(self.optimizer_state_))
             optimizer.lr = float(self.lr)
         for epoch in range(epochs):
-            batches = (bpr_batches(R_t, self.batch_size, rng) if self.loss == "bpr" else
-                       bce_batches(R_t, self.batch_size, self.n_negatives, rng))
+            batches = (bpr_batches(R_t, self.batch_size, rng, backend) if self.loss == "bpr"
+                       else bce_batches(R_t, self.batch_size, self.n_negatives, rng, backend))
             for batch in batches:
                 with np.errstate(over="ignore", invalid="ignore"):
                     loss, grads = self._loss_and_grad(batch, reuse=True)

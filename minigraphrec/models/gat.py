@@ -179,7 +179,8 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
         (the timestamps' unit), ignored otherwise
     input : {"embedding", "features", "both"}
     backend : {"numba", "numpy"}, batch-local attention by numba kernels, or the
-        full-graph NumPy/SciPy reference (same numbers to rounding)
+        full-graph NumPy/SciPy reference (same numbers to rounding); the BPR sampling
+        and Adam follow it (the same bits either way)
     init : {"xavier", "normal"}
         ``E0``'s initialisation: Glorot-uniform user and item tables (default, as
         MF and LightGCN) or ``N(0, 0.1²)``; see

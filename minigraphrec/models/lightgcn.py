@@ -74,7 +74,9 @@ class LightGCN(EdgeWeighted, EmbeddingRecommender):
         see :class:`~minigraphrec.models.embedding_base.EmbeddingRecommender`.
         Paper settings: ``lr=1e-3, batch_size=2048, reg=1e-4``.
     backend : {"numba", "numpy"}
-        Parallel numba kernels or the SciPy reference; the same numbers up to rounding.
+        Parallel numba kernels or the SciPy/NumPy references, for the propagation, the
+        BPR/BCE sampling and Adam: the same numbers up to rounding (the sampling and Adam
+        give the same bits; the propagation sums in another order).
     edge_weights : None, "count", "log1p" or "time_decay"
         None (default) is the paper's binary graph; otherwise ``A`` holds
         these edge weights before the normalisation (module docstring).
