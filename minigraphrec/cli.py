@@ -84,6 +84,88 @@ def _parse_params(pairs):
     return params
 
 
+# argparse types: a bad value stops the command before it reads or trains anything
+def _positive_int(text):
+    """An integer >= 1 (``-k``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _seed(text):
+    """An integer >= 0 (``--seed``): what numpy.random.default_rng accepts."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def _fraction(text):
+    """A number in [0, 1) (``--test-size``; 0 means no held-out set)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
+    return value
+
+
+def _check_output(path, inputs):
+    """Stop unless the model can be saved at ``path`` (``-o``): not a folder, not one of the
+    ``inputs``, in a folder that exists and is writable. Checked before the data are read."""
+    if os.path.isdir(path):
+        raise SystemExit(f"minigraphrec: -o: {path} is a folder; give a file name, e.g. "
+                         f"{os.path.join(path, 'model.npz')}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise SystemExit(f"minigraphrec: -o: cannot save to {path}: the folder {folder} "
+                         "does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise SystemExit(f"minigraphrec: -o: cannot save to {path}: the folder {folder} "
+                         "is not writable")
+    for given in inputs:
+        if given and os.path.exists(path) and os.path.exists(given) \
+                and os.path.samefile(path, given):
+            raise SystemExit(f"minigraphrec: -o: {path} is the input file {given}; saving "
+                             "would overwrite it")
+
+
+def _check_hyperparameters(model):
+    """Run the model's own hyperparameter checks (and its components'), which ``fit`` runs
+    too, so that a bad value stops the command before the data are read; a value of the
+    wrong type (``-p dtype=foo``, ``-p random_state=abc``) is a ValueError here."""
+    for m in [model, *getattr(model, "models", ())]:
+        seed = m.get_params().get("random_state")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            raise ValueError(f"random_state must be an integer >= 0 or None, got {seed!r}")
+        check = getattr(m, "_check_hyperparameters", None) or getattr(m, "_check_params", None)
+        try:
+            if check is not None:
+                check()
+        except TypeError as exc:
+            raise ValueError(f"{type(m).__name__}: a hyperparameter has the wrong type: "
+                             f"{exc}") from None
+
+
+def _save_model(model, path):
+    """``mgr.save``, an OS failure (disk full, say) reported as ``-o``'s: save names ``path``,
+    not the temporary file it writes first."""
+    import minigraphrec as mgr
+
+    try:
+        mgr.save(model, path)
+    except OSError as exc:
+        raise SystemExit(f"minigraphrec: -o: {exc.strerror or exc}") from None
+
+
 def _guess_format(path):
     if os.path.isdir(path):
         return "movielens"
@@ -222,8 +304,9 @@ def cmd_demo(args):
     return 0
 
 
-def _make_model(registry, name, params):
-    """An unfitted model; ``hybrid`` takes ``models=a,b,c``, names of its components."""
+def _make_model(registry, name, params, seed=0):
+    """An unfitted model; ``hybrid`` takes ``models=a,b,c``, names of its components, each
+    seeded with ``seed`` where it has a ``random_state``."""
     if name != "hybrid":
         return registry[name]().set_params(**params)
     names = params.pop("models", "itemknn,userknn")
@@ -232,10 +315,19 @@ def _make_model(registry, name, params):
     if unknown:
         raise ValueError(f"hybrid: unknown component model(s) {unknown}")
     components = [registry[n.strip().lower()]() for n in names]
+    for m in components:
+        if "random_state" in m._param_names():
+            m.set_params(random_state=seed)
     return registry["hybrid"](components).set_params(**params)
 
 
 def cmd_train(args):
+    r"""Check every argument, then load, split, fit, evaluate and (last) save.
+
+    Nothing is read before the arguments (models, hyperparameters, -o) are checked, and
+    the model is saved only once everything else succeeded: a failed run writes no file.
+    ``--seed`` defaults to 0, so the same command gives the same split and model.
+    """
     import minigraphrec as mgr
     from . import split
 
@@ -243,30 +335,44 @@ def cmd_train(args):
     name = args.model.lower()
     if name not in registry:
         raise SystemExit(f"minigraphrec: unknown model {args.model!r}; available: {', '.join(registry)}")
+    if args.test is not None and args.test_size:
+        raise SystemExit("minigraphrec: give --test or --test-size, not both")
+    seed = 0 if args.seed is None else args.seed
     params = _parse_params(args.param)
     for flag, key in (("epochs", "epochs"), ("dim", "dim"), ("layers", "n_layers"), ("lr", "lr"),
-                      ("batch_size", "batch_size"), ("reg", "reg"), ("loss", "loss"),
-                      ("seed", "random_state")):
+                      ("batch_size", "batch_size"), ("reg", "reg"), ("loss", "loss")):
         value = getattr(args, flag)
-        if value is not None and not (flag == "seed" and key not in registry[name]._param_names()):
-            params[key] = value                # --seed also seeds the split, so it may not apply
+        if value is not None:
+            params[key] = value
+    # --seed also seeds the split, so the model may have no random_state; an explicit
+    # --seed beats -p random_state=..., the default 0 does not
+    if "random_state" in registry[name]._param_names() and (args.seed is not None
+                                                            or "random_state" not in params):
+        params["random_state"] = seed
     try:
-        model = _make_model(registry, name, params)
+        model = _make_model(registry, name, params, seed)
     except ValueError as exc:
         raise SystemExit(f"minigraphrec: {exc}")
+    _check_hyperparameters(model)
+    for flag, path in (("DATA", args.data), ("--test", args.test)):
+        if path is not None and not os.path.exists(path):
+            raise SystemExit(f"minigraphrec: {flag}: no such file or folder: {path}")
+    if args.output:
+        _check_output(args.output, (args.data, args.test))
+
     train, test = _load(args.data, args.test, args.format, args.on_unknown)
     if test is None and args.test_size:
-        train, test = split.random_split(train, test_size=args.test_size, random_state=args.seed)
+        train, test = split.random_split(train, test_size=args.test_size, random_state=seed)
     print(f"training {model} on {train}", flush=True)
     t0 = time.perf_counter()
     _fit(model, train, verbose=not args.quiet)
     print(f"fitted in {time.perf_counter() - t0:.2f} s", flush=True)
-    if args.output:
-        mgr.save(model, args.output)
-        print(f"saved to {args.output}")
     if test is not None:
         metrics = mgr.evaluate(model, test, k=tuple(args.k))
         print(_table([{"metric": k, "value": v} for k, v in metrics.items()], ["metric", "value"]))
+    if args.output:
+        _save_model(model, args.output)
+        print(f"saved to {args.output}")
     return 0
 
 
@@ -277,7 +383,10 @@ def cmd_evaluate(args):
     test, _ = _load(args.test, None, args.format)
     test = test.align(model.user_ids_, model.item_ids_, on_unknown=args.on_unknown,
                       source=args.test)
-    if getattr(test, "n_dropped", 0):
+    if test.n_dropped and len(test) == 0:
+        raise DataError(f"{args.test}: every test interaction has an id unknown to the model "
+                        f"({test.n_dropped}); is it the model's test file?")
+    if test.n_dropped:
         print(f"dropped {test.n_dropped} test interactions with ids unknown to the model")
     metrics = mgr.evaluate(model, test, k=tuple(args.k))
     print(_table([{"metric": k, "value": v} for k, v in metrics.items()], ["metric", "value"]))
@@ -288,15 +397,13 @@ def cmd_recommend(args):
     import minigraphrec as mgr
 
     model = mgr.load(args.model)
-    raw_users = list(model.user_ids_)
-    lookup = {str(r): k for k, r in enumerate(raw_users)}
-    rows = []
-    for raw in args.user:
-        if raw not in lookup:
+    rows = _find_raw(model.user_ids_, args.user)                      # (len(args.user),)
+    for raw, row in zip(args.user, rows):
+        if row < 0:
             raise SystemExit(f"minigraphrec: user {raw!r} is not known to the model "
-                             f"({len(raw_users)} users, e.g. {', '.join(map(str, raw_users[:3]))})")
-        rows.append(lookup[raw])
-    items, scores = model.recommend(np.array(rows, dtype=np.int64), k=args.k,
+                             f"({len(model.user_ids_)} users, e.g. "
+                             f"{_examples(model.user_ids_)})")
+    items, scores = model.recommend(rows, k=args.k,
                                     exclude_seen=not args.include_seen)
     labels = getattr(model, "item_labels_", None)     # titles, when the loader had them
     for raw, row, srow in zip(args.user, items, scores):
@@ -311,9 +418,16 @@ def cmd_recommend(args):
     return 0
 
 
-def _raw_lookup(raw_ids):
-    """dict str(raw id) -> internal id."""
-    return {str(r): k for k, r in enumerate(raw_ids)}
+def _find_raw(raw_ids, given):
+    """The internal ids of the raw ids ``given`` (typed by the user) among a model's
+    ``raw_ids``, -1 where unknown (:func:`~minigraphrec.data.match_raw_ids`: ``"7"`` finds
+    the integer raw id 7)."""
+    from .data import match_raw_ids
+    return match_raw_ids(np.asarray(given, dtype=str), raw_ids)
+
+
+def _examples(raw_ids):
+    return ", ".join(map(str, np.asarray(raw_ids)[:3].tolist()))
 
 
 def _node_label(model, kind, source):
@@ -334,16 +448,17 @@ def cmd_explain(args):
         raise SystemExit(f"minigraphrec: --k must be 0 (every contribution) or a positive "
                          f"integer, got {args.k}")
     model = mgr.load(args.model)
-    users, items = _raw_lookup(model.user_ids_), _raw_lookup(model.item_ids_)
-    if args.user not in users:
+    u = int(_find_raw(model.user_ids_, [args.user])[0])
+    i = int(_find_raw(model.item_ids_, [args.item])[0])
+    if u < 0:
         raise SystemExit(f"minigraphrec: --user: user {args.user!r} is not known to the model "
-                         f"({len(users)} users, e.g. {', '.join(map(str, model.user_ids_[:3]))})")
-    if args.item not in items:
+                         f"({len(model.user_ids_)} users, e.g. {_examples(model.user_ids_)})")
+    if i < 0:
         raise SystemExit(f"minigraphrec: --item: item {args.item!r} is not in the model's "
-                         f"catalogue ({len(items)} items, e.g. "
-                         f"{', '.join(map(str, model.item_ids_[:3]))})")
+                         f"catalogue ({len(model.item_ids_)} items, e.g. "
+                         f"{_examples(model.item_ids_)})")
     try:
-        e = model.explain(users[args.user], items[args.item], k=args.k or None)
+        e = model.explain(u, i, k=args.k or None)
     except NotImplementedError as exc:
         raise SystemExit(f"minigraphrec: {exc}")
     how = "exact" if e.exact else "approximate"
@@ -382,7 +497,7 @@ def _env_threads():
 def _add_evaluation_options(p, unknown):
     """``-k`` and ``--on-unknown``, shared by the subcommands that evaluate; ``unknown``
     says which test interactions count as unknown."""
-    p.add_argument("-k", type=int, nargs="+", default=[10, 20],
+    p.add_argument("-k", type=_positive_int, nargs="+", default=[10, 20],
                    help="cut-offs of the metrics (default 10 20)")
     p.add_argument("--on-unknown", choices=("error", "drop"), default="error",
                    help=f"test interactions {unknown}: stop with an error (default) or drop "
@@ -419,9 +534,9 @@ def build_parser():
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("data", help="training data: a file, or a MovieLens-100K folder")
     p.add_argument("--test", help="a test file in the same format (evaluated after training)")
-    p.add_argument("--test-size", type=float, default=0.0,
-                   help="without --test: hold out this fraction of each user's items and "
-                        "evaluate on it (default 0: no evaluation)")
+    p.add_argument("--test-size", type=_fraction, default=0.0,
+                   help="without --test: hold out this fraction (0 to 1) of each user's items "
+                        "and evaluate on it (default 0: no evaluation)")
     p.add_argument("--format", choices=FORMATS, default="auto",
                    help="file format; auto guesses from the path: a folder is movielens, "
                         ".inter recbole, .txt lightgcn ('user item item ...' lines), "
@@ -436,8 +551,9 @@ def build_parser():
     p.add_argument("--batch-size", type=int, help="training examples per step")
     p.add_argument("--reg", type=float, help="L2 weight on the batch's layer-0 rows")
     p.add_argument("--loss", choices=("bpr", "bce"), help="bpr (pairwise) or bce (pointwise)")
-    p.add_argument("--seed", type=int,
-                   help="seeds the split and, where the model has one, its random_state")
+    p.add_argument("--seed", type=_seed,
+                   help="seeds the split and, where the model has one, its random_state "
+                        "(default 0, as demo: the same command gives the same numbers)")
     p.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
                    help="any other hyperparameter of the model, repeatable")
     _add_evaluation_options(p, unknown="whose user or item training never saw")
@@ -460,7 +576,7 @@ def build_parser():
                                    "training file; items the user has seen are left out.")
     p.add_argument("model", help="a model saved by `minigraphrec train -o`")
     p.add_argument("--user", nargs="+", required=True, help="raw user ids as in the data file")
-    p.add_argument("-k", type=int, default=10, help="items per user (default 10)")
+    p.add_argument("-k", type=_positive_int, default=10, help="items per user (default 10)")
     p.add_argument("--include-seen", action="store_true",
                    help="also rank the items each user already has")
     p.set_defaults(func=cmd_recommend)
@@ -504,7 +620,8 @@ def main(argv=None):
         args.models = [n for n in ("popularity", "lightgcn") if n in _model_registry()]
     try:
         return args.func(args)
-    except (DataError, FileNotFoundError, ValueError) as exc:   # bad data or hyperparameters
+    # bad data or hyperparameters, an unreadable file, training that diverged (too large an lr)
+    except (DataError, OSError, ValueError, FloatingPointError) as exc:
         print(f"minigraphrec: error: {_hint(exc, args)}", file=sys.stderr)
         return 2
 

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from .errors import DataError
 
-__all__ = ["Interactions", "check_interactions"]
+__all__ = ["Interactions", "check_interactions", "match_raw_ids"]
 
 
 def _as_1d(name, values, dtype, n):
@@ -231,7 +231,10 @@ class Interactions:
         r"""The same interactions re-indexed into another id space.
 
         Used to bring a separately loaded test file into a fitted model's id
-        space: raw id ``user_ids[k]`` becomes internal id ``k``.
+        space: raw id ``user_ids[k]`` becomes internal id ``k``. Raw ids match
+        as :func:`match_raw_ids` says: exactly, or, between an integer and a
+        string, when the string spells the integer (a test file read as text
+        against a model whose raw ids are LightGCN's integers).
 
         Parameters
         ----------
@@ -242,16 +245,15 @@ class Interactions:
             the target space. ``"drop"`` removes them; the count is stored on
             the result as ``n_dropped``.
         source : str
-            Named in error messages (a file name, say).
+            Named in error messages (a file name, say), with the file line of
+            the first unknown interaction when the loader recorded ``lines``.
         """
         if on_unknown not in ("error", "drop"):
             raise ValueError(f"on_unknown must be 'error' or 'drop', got {on_unknown!r}")
         target = Interactions([], [], n_users=len(user_ids), n_items=len(item_ids),
                               user_ids=user_ids, item_ids=item_ids)
-        u_map = np.array([target.user_index.get(_key(r), -1) for r in self.user_ids],
-                         dtype=np.int64)
-        i_map = np.array([target.item_index.get(_key(r), -1) for r in self.item_ids],
-                         dtype=np.int64)
+        u_map = match_raw_ids(self.user_ids, target.user_ids)      # (self.n_users,), -1: none
+        i_map = match_raw_ids(self.item_ids, target.item_ids)      # (self.n_items,)
         users = u_map[self.users] if len(self) else self.users
         items = i_map[self.items] if len(self) else self.items
         unknown = (users < 0) | (items < 0)
@@ -259,8 +261,15 @@ class Interactions:
             k = int(np.flatnonzero(unknown)[0])
             kind, raw = (("user", self.user_ids[self.users[k]]) if users[k] < 0
                          else ("item", self.item_ids[self.items[k]]))
+            lines = getattr(self, "lines", None)
+            where = f"line {int(lines[k])}" if lines is not None else f"interaction {k}"
+            if unknown.all():
+                raise DataError(f"{source}: all {len(self)} interactions have ids unknown to "
+                                f"the model, the first is {kind} {_key(raw)!r} ({where}); "
+                                f"were they numbered for another data set?")
             raise DataError(f"{source}: {int(unknown.sum())} interactions have ids unknown to "
-                             f"the model, the first is {kind} {_key(raw)!r} (interaction {k})")
+                            f"the model, the first is {kind} {_key(raw)!r} ({where}); "
+                            f"on_unknown='drop' leaves them out")
         keep = ~unknown
         out = Interactions(
             users[keep], items[keep], n_users=target.n_users, n_items=target.n_items,
@@ -269,6 +278,34 @@ class Interactions:
             user_ids=target.user_ids, item_ids=target.item_ids)
         out.n_dropped = int(unknown.sum())
         return out
+
+
+def match_raw_ids(raw, target):
+    r"""For each raw id in ``raw``, its index in ``target`` (raw ids, index -> raw), or -1.
+
+    Ids of one kind match exactly (``5`` and ``np.int64(5)`` alike). Between kinds, an
+    integer and a string match when the string spells the integer in decimal: against
+    integer raw ids (LightGCN files, whose raw ids are the internal ones) a token ``"7"``,
+    ``"007"`` or ``"+7"`` is 7, as the LightGCN loader reads it; against string raw ids an
+    integer 7 is ``"7"`` (not ``"007"``, which is another string). Returns (len(raw),) int64.
+    """
+    raw, target = np.asarray(raw), np.asarray(target)
+    int_raw, int_target = raw.dtype.kind in "iu", target.dtype.kind in "iu"
+    if int_target and not int_raw:                    # text against integers: parse the text
+        keys = [_spelled_int(r) for r in raw.tolist()]
+    elif int_raw and not int_target:                  # integers against text: spell them
+        keys = [str(r) for r in raw.tolist()]
+    else:
+        keys = [_key(r) for r in raw.tolist()]
+    index = {_key(r): k for k, r in enumerate(target.tolist())}
+    return np.fromiter((index.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
+
+
+def _spelled_int(text):
+    """The integer a raw id's text spells (optional sign, ASCII digits), or None."""
+    text = str(text).strip()
+    digits = text[1:] if text[:1] in "+-" else text
+    return int(text) if digits.isascii() and digits.isdigit() else None
 
 
 def check_interactions(data, name="train"):

@@ -51,6 +51,7 @@ file at ``path`` untouched). The file is written exactly at ``path`` (no
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import importlib
 import json
@@ -271,19 +272,34 @@ def save(model, path):
 
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".minigraphrec-", suffix=".tmp", dir=folder)
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, f"cannot save the model to {path}: it is a "
+                                "folder; give a file name")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".minigraphrec-", suffix=".tmp", dir=folder)
+    except OSError as err:              # no such folder, no permission: name the target
+        raise _at_target(err, path) from None
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(err, OSError):    # disk full, say: named at the target, not the .tmp
+            raise _at_target(err, path) from None
         raise
+
+
+def _at_target(err, path):
+    """The OSError ``err`` of writing a model, reworded to name ``path`` (the file the caller
+    asked for) instead of the temporary file; the same type and errno."""
+    message = f"cannot save the model to {path}: {err.strerror or err}"
+    return type(err)(message) if err.errno is None else type(err)(err.errno, message)
 
 
 # ==================================================================== load
@@ -319,6 +335,14 @@ def load(path):
         or inconsistent contents.
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise DataError(f"{path} is a folder, not a model file saved by minigraphrec")
+    if os.path.isfile(path):
+        with open(path, "rb") as f:
+            magic = f.read(4)
+        if magic not in (b"PK\x03\x04", b"PK\x05\x06"):       # a zip archive, as .npz are
+            raise DataError(f"{path} is not a model file saved by minigraphrec (not a .npz "
+                            f"archive; a data file given in its place?)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}

@@ -1,4 +1,6 @@
 """The `minigraphrec` command, end to end on small files it writes itself."""
+import os
+
 import numpy as np
 import pytest
 
@@ -212,3 +214,228 @@ def test_explain_user_based_model_lists_neighbours(tmp_path, capsys):
     assert main(["explain", str(path), "--user", "user2", "--item", "item4"]) == 0
     out = capsys.readouterr().out
     assert "exact: s_ui = Σ_v W_uv R_vi" in out and "\nuser user" in out
+
+
+def _run(argv, capsys):
+    """``main(argv)`` as the shell sees it: (exit status, stdout, stderr + SystemExit text)."""
+    try:
+        code = main(argv)
+    except SystemExit as exc:                # argparse errors and the CLI's own checks
+        code = exc.code
+    out, err = capsys.readouterr()
+    if isinstance(code, str):
+        code, err = 1, err + code
+    return code, out, err
+
+
+def test_diverging_training_is_a_clear_error(tmp_path, capsys):
+    data = _write_triples(tmp_path / "ratings.csv")
+    path = tmp_path / "mf.npz"
+    code, out, err = _run(["train", str(data), "--model", "mf", "--lr", "1e30", "--epochs", "3",
+                           "-q", "-o", str(path)], capsys)
+    assert code == 2 and err.startswith("minigraphrec: error: MF: the loss became non-finite")
+    assert "smaller lr" in err and not path.exists()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["-k", "0"], "argument -k: expected a positive integer, got 0"),
+    (["-k", "10", "-3"], "argument -k: expected a positive integer, got -3"),
+    (["--test-size", "1.5"], "argument --test-size: expected a number in [0, 1), got 1.5"),
+    (["--test-size", "-0.2"], "argument --test-size: expected a number in [0, 1)"),
+    (["--seed", "-1"], "argument --seed: expected an integer >= 0, got -1"),
+    (["--model", "mf", "--epochs", "-1"], "epochs must be an integer >= 0, got -1"),
+    (["--model", "lightgcn", "--lr", "0"], "lr must be a finite number > 0"),
+    (["--model", "ease", "-p", "l2=-1"], "l2 must be a finite number > 0"),
+    (["--model", "hybrid", "-p", "step=2"], "step must be a number in (0, 1], got 2"),
+    (["--model", "mf", "-p", "random_state=abc"], "random_state must be an integer >= 0"),
+    (["--model", "gfcf", "-p", "dtype=foo"], "GFCF: a hyperparameter has the wrong type"),
+    (["--test-size", "0.2", "--test", "{data}"], "give --test or --test-size, not both"),
+    (["--test", "{tmp}/nope.csv"], "--test: no such file or folder: {tmp}/nope.csv"),
+    (["-o", "{tmp}"], "-o: {tmp} is a folder; give a file name, e.g. {tmp}/model.npz"),
+    (["-o", "{tmp}/missing/m.npz"], "the folder {tmp}/missing does not exist"),
+    (["-o", "{data}"], "is the input file {data}; saving would overwrite it"),
+])
+def test_bad_arguments_stop_before_the_data_are_read(tmp_path, capsys, monkeypatch, extra,
+                                                     message):
+    import minigraphrec.cli as cli
+
+    data = _write_triples(tmp_path / "ratings.csv")
+    before = data.read_text()
+    monkeypatch.setattr(cli, "_load", lambda *a, **k: pytest.fail("the data were read"))
+    fill = {"data": str(data), "tmp": str(tmp_path)}
+    extra = [x.format(**fill) for x in extra]
+    if "-o" not in extra:
+        extra += ["-o", str(tmp_path / "model.npz")]
+    code, out, err = _run(["train", str(data), "--model", "popularity", *extra], capsys)
+    assert code != 0 and message.format(**fill) in err
+    assert "training" not in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ratings.csv"]    # nothing written
+    assert data.read_text() == before
+
+
+def test_a_failure_after_training_writes_no_model(tmp_path, capsys, monkeypatch):
+    data = _write_triples(tmp_path / "ratings.csv")
+    path = tmp_path / "m.npz"
+
+    def evaluate(*args, **kwargs):
+        raise ValueError("evaluation failed")
+
+    monkeypatch.setattr(mgr, "evaluate", evaluate)
+    code, out, err = _run(["train", str(data), "--model", "popularity", "--test-size", "0.2",
+                           "-o", str(path)], capsys)
+    assert code == 2 and "evaluation failed" in err and "fitted in" in out
+    assert not path.exists() and "saved" not in out
+
+
+def test_save_failure_names_the_path_given(tmp_path, capsys, monkeypatch):
+    data = _write_triples(tmp_path / "ratings.csv")
+    path = tmp_path / "m.npz"
+
+    def savez(f, **arrays):                   # the disk fills up while the .tmp is written
+        raise OSError(28, "No space left on device", f.name)
+
+    monkeypatch.setattr(np, "savez", savez)
+    code, out, err = _run(["train", str(data), "--model", "popularity", "-o", str(path)],
+                          capsys)
+    assert code == 1
+    assert err == f"minigraphrec: -o: cannot save the model to {path}: No space left on device"
+    assert os.listdir(tmp_path) == ["ratings.csv"]              # no .tmp left behind
+
+
+def test_integer_raw_ids_match_tokens_in_evaluate_recommend_explain(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    train = tmp_path / "train.txt"                             # LightGCN: integer raw ids
+    train.write_text("".join(f"{u} " + " ".join(map(str, rng.choice(12, 5, replace=False)))
+                             + "\n" for u in range(20)))
+    path = tmp_path / "knn.npz"
+    assert main(["train", str(train), "--model", "itemknn", "-q", "-o", str(path)]) == 0
+    model = mgr.load(path)
+    assert model.user_ids_.dtype.kind == "i"
+    pairs = tmp_path / "test.csv"                              # read as string tokens
+    unseen = [(u, i) for u in range(20) for i in range(12) if i not in model.R_[u].indices]
+    pairs.write_text("".join(f"{u},{i}\n" for u, i in unseen[::7]))
+    capsys.readouterr()
+    assert main(["evaluate", str(path), str(pairs), "-k", "5"]) == 0
+    out = capsys.readouterr().out
+    expected = mgr.evaluate(model, mgr.Interactions(*np.array(unseen[::7]).T, n_users=20,
+                                                    n_items=12), k=(5,))
+    assert f"{expected['recall@5']:.4f}" in out
+    assert main(["recommend", str(path), "--user", "3", "007", "-k", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "user 3:" in out and "user 007:" in out
+    items, _ = model.recommend([7], k=2)
+    assert f"item {items[0, 0]} " in out.split("user 007:")[1]
+    assert main(["explain", str(path), "--user", "3", "--item", str(items[0, 0])]) == 0
+    assert "ItemKNN: score of item" in capsys.readouterr().out
+
+
+def test_string_raw_ids_match_a_lightgcn_test_file(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    data = tmp_path / "ratings.csv"                            # triples: string raw ids
+    data.write_text("".join(f"{u},{i}\n" for u in range(20)
+                            for i in rng.choice(12, 5, replace=False)))
+    path = tmp_path / "pop.npz"
+    assert main(["train", str(data), "--model", "popularity", "-q", "-o", str(path)]) == 0
+    assert mgr.load(path).user_ids_.dtype.kind == "U"
+    test = tmp_path / "test.txt"                               # LightGCN: integers
+    test.write_text("0 1 2 3\n5 4 6\n")
+    capsys.readouterr()
+    assert main(["evaluate", str(path), str(test), "--on-unknown", "drop", "-k", "3"]) == 0
+    assert "recall@3" in capsys.readouterr().out
+
+
+def test_evaluate_unknown_id_names_the_file_and_the_flag(tmp_path, capsys, monkeypatch):
+    import minigraphrec.cli as cli
+
+    data = _write_triples(tmp_path / "ratings.csv")
+    path = tmp_path / "pop.npz"
+    assert main(["train", str(data), "--model", "popularity", "-q", "-o", str(path)]) == 0
+    test = tmp_path / "test.csv"
+    test.write_text("user,item,rating\nuser1,item1,1\n\nuser2,item3,1\nuser1,item999,1\n"
+                    "nobody,item2,1\n")
+    capsys.readouterr()
+    code, _, err = _run(["evaluate", str(path), str(test)], capsys)
+    assert code == 2 and f"{test}: 2 interactions have ids unknown to the model, the first " \
+                          "is item 'item999' (interaction 2); --on-unknown drop leaves them " \
+                          "out" in err
+    load = cli._load
+
+    def load_with_lines(path, *args, **kwargs):        # a loader that keeps the file lines
+        data, _ = load(path, *args, **kwargs)
+        data.lines = np.array([2, 4, 5, 6])
+        return data, None
+
+    monkeypatch.setattr(cli, "_load", load_with_lines)
+    code, _, err = _run(["evaluate", str(path), str(test)], capsys)
+    assert code == 2 and "the first is item 'item999' (line 5)" in err
+    code, out, err = _run(["evaluate", str(path), str(test), "--on-unknown", "drop"], capsys)
+    assert code == 0 and "dropped 2 test interactions" in out
+    test.write_text("user,item,rating\nnobody,item1,1\n")
+    code, _, err = _run(["evaluate", str(path), str(test)], capsys)
+    assert code == 2 and "all 1 interactions have ids unknown to the model" in err
+    code, _, err = _run(["evaluate", str(path), str(test), "--on-unknown", "drop"], capsys)
+    assert code == 2 and "every test interaction has an id unknown to the model" in err
+
+
+@pytest.mark.xfail(strict=True, reason="the loaders do not yet record each interaction's line "
+                                       "(Interactions.lines); see Interactions.align")
+def test_evaluate_unknown_id_names_the_line_of_the_test_file(tmp_path, capsys):
+    data = _write_triples(tmp_path / "ratings.csv")
+    path = tmp_path / "pop.npz"
+    assert main(["train", str(data), "--model", "popularity", "-q", "-o", str(path)]) == 0
+    test = tmp_path / "test.csv"
+    test.write_text("user,item,rating\nuser1,item1,1\n\nuser2,item3,1\nuser1,item999,1\n")
+    code, _, err = _run(["evaluate", str(path), str(test)], capsys)
+    assert "the first is item 'item999' (line 5)" in err
+
+
+def _write_synthetic(path):
+    """The embedded synthetic data as 'user,item,rating' lines."""
+    data = mgr.datasets.synthetic(n_users=120, n_items=80, random_state=0)
+    path.write_text("".join(f"u{u},i{i},1\n" for u, i in zip(data.users, data.items)))
+    return path
+
+
+def test_train_is_reproducible_and_seeded_with_0_by_default(tmp_path, capsys):
+    data = _write_synthetic(tmp_path / "synthetic.csv")
+    base = ["train", str(data), "--model", "mf", "--epochs", "2", "--dim", "8", "-q",
+            "--test-size", "0.2"]
+
+    def table(*extra):
+        assert main(base + list(extra)) == 0
+        return capsys.readouterr().out.split("fitted in")[1].split("\n", 1)[1]
+
+    first = table()
+    assert table() == first and table("--seed", "0") == first     # the same numbers
+    assert table("--seed", "1") != first                          # the seed does matter
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "(default 0" in " ".join(capsys.readouterr().out.split())
+
+
+def test_seed_reaches_the_model_unless_random_state_is_given(tmp_path, capsys):
+    data = _write_triples(tmp_path / "ratings.csv")
+    path = tmp_path / "m.npz"
+
+    def fitted(*extra):
+        assert main(["train", str(data), "-q", "-o", str(path), *extra]) == 0
+        return mgr.load(path)
+
+    mf = ("--model", "mf", "--epochs", "1", "--dim", "4")
+    assert fitted(*mf).random_state == 0
+    assert fitted(*mf, "-p", "random_state=5").random_state == 5
+    assert fitted(*mf, "--seed", "3", "-p", "random_state=5").random_state == 3
+    hybrid = fitted("--model", "hybrid", "-p", "models=mf,itemknn", "--seed", "4")
+    assert hybrid.random_state == 4 and hybrid.models_[0].random_state == 4
+
+
+def test_a_data_file_given_as_the_model_is_named_as_such(tmp_path, capsys):
+    data = _write_triples(tmp_path / "ratings.csv")
+    code, _, err = _run(["evaluate", str(data), str(data)], capsys)
+    assert code == 2 and err.strip() == (f"minigraphrec: error: {data} is not a model file "
+                                         "saved by minigraphrec (not a .npz archive; a data "
+                                         "file given in its place?)")
+    code, _, err = _run(["recommend", str(tmp_path), "--user", "user1"], capsys)
+    assert code == 2 and f"{tmp_path} is a folder, not a model file saved by" in err
+    code, _, err = _run(["explain", str(data), "--user", "user1", "--item", "item1"], capsys)
+    assert code == 2 and "is not a model file saved by minigraphrec" in err

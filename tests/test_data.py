@@ -59,3 +59,33 @@ def test_item_labels_are_checked_and_kept():
     assert d.subset([True, False]).item_labels.tolist() == ["a", "b"]
     with pytest.raises(ValueError, match=r"item_labels has shape \(3,\), expected \(2,\)"):
         Interactions([0, 1], [1, 0], item_labels=["a", "b", "c"])
+
+
+def test_match_raw_ids_matches_integer_and_string_spellings():
+    from minigraphrec.data import match_raw_ids
+    ints = np.array([5, 7, 12])
+    np.testing.assert_array_equal(
+        match_raw_ids(np.array(["7", "007", "+7", " 12", "x", "7.0", "8", ""]), ints),
+        [1, 1, 1, 2, -1, -1, -1, -1])
+    np.testing.assert_array_equal(match_raw_ids(np.array([7, 12, 6]), ints), [1, 2, -1])
+    strings = np.array(["7", "007", "u1"])
+    np.testing.assert_array_equal(match_raw_ids(np.array([7, 1]), strings), [0, -1])
+    np.testing.assert_array_equal(match_raw_ids(np.array(["007", "U1", "u1"]), strings),
+                                  [1, -1, 2])
+
+
+def test_align_names_the_line_of_an_unknown_id():
+    target_users, target_items = np.array(["a", "b"]), np.array([0, 1, 2])
+    data = Interactions([0, 1, 0], [0, 1, 2], user_ids=["a", "zed"], item_ids=["0", "1", "9"])
+    with pytest.raises(DataError, match=r"f.csv: 2 interactions have ids unknown to the model, "
+                                        r"the first is user 'zed' \(interaction 1\); "
+                                        r"on_unknown='drop' leaves them out"):
+        data.align(target_users, target_items, source="f.csv")
+    data.lines = np.array([3, 5, 8])
+    with pytest.raises(DataError, match=r"the first is user 'zed' \(line 5\)"):
+        data.align(target_users, target_items, source="f.csv")
+    kept = data.align(target_users, target_items, on_unknown="drop")
+    assert kept.n_dropped == 2 and kept.users.tolist() == [0] and kept.items.tolist() == [0]
+    none = Interactions([0], [0], user_ids=["q"], item_ids=["0"])
+    with pytest.raises(DataError, match=r"all 1 interactions have ids unknown to the model"):
+        none.align(target_users, target_items)

@@ -334,3 +334,22 @@ def test_damaged_sequences_are_refused(tmp_path):
     with pytest.raises(DataError, match=r"attribute 'sequences_' is not valid sequences: item "
                                         r"id 7 at position 1 of sequence 1 is out of range"):
         io.load(path)
+
+
+def test_save_and_load_name_the_path_the_caller_gave(tmp_path):
+    model = Popularity().fit(_train())
+    with pytest.raises(IsADirectoryError, match=f"cannot save the model to {tmp_path}: it is "
+                                                "a folder"):
+        model.save(tmp_path)
+    missing = tmp_path / "no" / "m.npz"
+    with pytest.raises(FileNotFoundError, match=f"cannot save the model to {missing}: No such "
+                                                "file or directory"):
+        model.save(missing)
+    data = tmp_path / "ratings.csv"
+    data.write_text("u1,i1,5\n")
+    with pytest.raises(DataError, match="ratings.csv is not a model file saved by minigraphrec "
+                                        r"\(not a .npz archive"):
+        io.load(data)
+    with pytest.raises(DataError, match="is a folder, not a model file"):
+        io.load(tmp_path)
+    assert sorted(os.listdir(tmp_path)) == ["ratings.csv"]
