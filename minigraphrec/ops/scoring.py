@@ -9,7 +9,11 @@ every item for a user live in :mod:`minigraphrec.rank`.)
 Conventions where the formula breaks down, each with an exact backward:
 
 * cosine: each norm is clamped from below, ``max(‖u‖, eps)``, so a zero
-  vector scores 0 instead of NaN (the PyTorch ``cosine_similarity`` choice);
+  vector scores 0 instead of NaN (the PyTorch ``cosine_similarity`` choice,
+  with the same values). Below ``eps`` the gradients part: ours is the exact
+  derivative of the clamped function (finite differences agree), while
+  PyTorch's autograd differs from it there (by 5-44 % on rows of norm 1e-9 to
+  3e-9, float64, torch 2.13);
 * euclidean: ``-‖u - v‖`` has no derivative at ``u = v``; we return the zero
   subgradient there.
 """
