@@ -170,6 +170,8 @@ def _guess_format(path):
     if os.path.isdir(path):
         return "movielens"
     name = os.path.basename(path).lower()
+    if name.endswith(".gz"):                 # the loaders decompress it; the name says the rest
+        name = name[:-3]
     if name.endswith(".inter"):
         return "recbole"
     if name.endswith((".csv", ".tsv", ".dat", ".data")):
@@ -180,11 +182,53 @@ def _guess_format(path):
                      f"give --format (one of {', '.join(FORMATS[1:])})")
 
 
-def _load(path, test=None, fmt="auto", on_unknown="error"):
-    """Load DATA (and TEST) with the loader for ``fmt``; returns (train, test or None)."""
+#: loader keyword -> (its flag, the formats whose loader takes it)
+LOADER_OPTIONS = {"header": ("--header/--no-header", ("triples",)),
+                  "columns": ("--columns", ("triples",)),
+                  "comments": ("--comments", ("triples",)),
+                  "encoding": ("--encoding", ("triples", "recbole"))}
+
+
+def _add_loader_options(p):
+    """``--header`` / ``--no-header``, ``--columns``, ``--comments``, ``--encoding``: how to
+    read a delimited file; each goes to the loader only when given."""
+    g = p.add_argument_group("reading the data file (delimited triples; --encoding: recbole too)")
+    g.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
+                   help="the first line is (--header) or is not (--no-header) a header "
+                        "(default: guessed where certain, else an error asks for one of them)")
+    g.add_argument("--columns", metavar="ROLES",
+                   help="the role of each field, in order, from user, item, rating, timestamp, "
+                        "'-' to skip one: e.g. item,user,rating,timestamp (default: by the "
+                        "header's names, else user,item[,rating[,timestamp]])")
+    g.add_argument("--comments", metavar="PREFIX",
+                   help="lines above the first line starting with PREFIX are skipped "
+                        "(default '#'; '' for none)")
+    g.add_argument("--encoding", help="text encoding of the file (default utf-8), e.g. latin-1")
+
+
+def _loader_options(args):
+    """The loader keyword arguments given on the command line."""
+    options = {key: getattr(args, key, None) for key in LOADER_OPTIONS}
+    options = {key: value for key, value in options.items() if value is not None}
+    if options.get("comments") == "":
+        options["comments"] = None                     # --comments '': no comment lines
+    return options
+
+
+def _load(path, test=None, fmt="auto", on_unknown="error", options=None):
+    """Load DATA (and TEST) with the loader for ``fmt``; returns (train, test or None).
+
+    ``options`` (from :func:`_loader_options`) go to the loader; a message that names a
+    loader argument names its flag instead.
+    """
     from . import datasets
 
     fmt = _guess_format(path) if fmt == "auto" else fmt
+    options = options or {}
+    for key, (flag, formats) in LOADER_OPTIONS.items():
+        if key in options and fmt not in formats:
+            raise SystemExit(f"minigraphrec: {flag} applies to {' and '.join(formats)} files "
+                             f"only, and {path} is read as {fmt}")
     if fmt == "movielens":
         if test is not None:
             raise SystemExit("minigraphrec: the MovieLens folder has no separate test file; "
@@ -192,9 +236,20 @@ def _load(path, test=None, fmt="auto", on_unknown="error"):
         return datasets.load_movielens_100k(path), None
     loader = {"lightgcn": datasets.load_lightgcn, "triples": datasets.load_triples,
               "recbole": datasets.load_recbole}[fmt]
-    if test is None:
-        return loader(path), None
-    return loader(path, test_path=test, on_unknown=on_unknown)
+    try:
+        if test is None:
+            return loader(path, **options), None
+        return loader(path, test_path=test, on_unknown=on_unknown, **options)
+    except ValueError as exc:                           # DataError is a ValueError
+        text = str(exc)
+        for argument, flag in (("header=True", "--header"), ("header=False", "--no-header"),
+                               ("columns=", "--columns")):
+            text = text.replace(argument, flag)
+        if not isinstance(exc, DataError) and text.startswith("columns"):
+            text = "--" + text                             # a bad --columns value
+        if text == str(exc):
+            raise
+        raise (DataError if isinstance(exc, DataError) else ValueError)(text) from None
 
 
 def _table(rows, columns, floatfmt="{:.4f}"):
@@ -360,7 +415,8 @@ def cmd_train(args):
     if args.output:
         _check_output(args.output, (args.data, args.test))
 
-    train, test = _load(args.data, args.test, args.format, args.on_unknown)
+    train, test = _load(args.data, args.test, args.format, args.on_unknown,
+                        _loader_options(args))
     if test is None and args.test_size:
         train, test = split.random_split(train, test_size=args.test_size, random_state=seed)
     print(f"training {model} on {train}", flush=True)
@@ -380,7 +436,7 @@ def cmd_evaluate(args):
     import minigraphrec as mgr
 
     model = mgr.load(args.model)
-    test, _ = _load(args.test, None, args.format)
+    test, _ = _load(args.test, None, args.format, options=_loader_options(args))
     test = test.align(model.user_ids_, model.item_ids_, on_unknown=args.on_unknown,
                       source=args.test)
     if test.n_dropped and len(test) == 0:
@@ -556,6 +612,7 @@ def build_parser():
                         "(default 0, as demo: the same command gives the same numbers)")
     p.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
                    help="any other hyperparameter of the model, repeatable")
+    _add_loader_options(p)
     _add_evaluation_options(p, unknown="whose user or item training never saw")
     p.add_argument("-o", "--output", help="where to save the fitted model (.npz)")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch lines")
@@ -568,6 +625,7 @@ def build_parser():
     p.add_argument("test", help="test interactions, in a format --format reads")
     p.add_argument("--format", choices=FORMATS, default="auto",
                    help="format of the test file (default: guessed from its path)")
+    _add_loader_options(p)
     _add_evaluation_options(p, unknown="with ids the model does not know")
     p.set_defaults(func=cmd_evaluate)
 

@@ -104,6 +104,12 @@ class Interactions:
     Duplicated (user, item) pairs are allowed: they are repeated events, and
     :func:`minigraphrec.graph.deduplicate` decides what to do with them.
     :meth:`to_csr` collapses them.
+
+    The file loaders set two more attributes on what they return: ``lines``,
+    (n_interactions,) int64, the 1-based file line of each interaction (which
+    :meth:`align`'s errors name), and, on a test part, ``n_dropped``, the
+    interactions left out for ids unknown to training. Anything derived from
+    the object (a split, say) has neither.
     """
 
     def __init__(self, users, items, n_users=None, n_items=None, weights=None,
@@ -261,8 +267,9 @@ class Interactions:
             k = int(np.flatnonzero(unknown)[0])
             kind, raw = (("user", self.user_ids[self.users[k]]) if users[k] < 0
                          else ("item", self.item_ids[self.items[k]]))
-            lines = getattr(self, "lines", None)
-            where = f"line {int(lines[k])}" if lines is not None else f"interaction {k}"
+            lines = getattr(self, "lines", None)                     # set by file loaders
+            where = (f"line {int(lines[k])}" if lines is not None and len(lines) == len(self)
+                     else f"interaction {k}")
             if unknown.all():
                 raise DataError(f"{source}: all {len(self)} interactions have ids unknown to "
                                 f"the model, the first is {kind} {_key(raw)!r} ({where}); "

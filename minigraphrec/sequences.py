@@ -343,19 +343,17 @@ def evaluate_next_item(model, prefixes, targets, k=(20,), exclude_seen=False, ba
         raise DataError(f"targets[{b}] = {int(targets[b])} is out of range "
                         f"0..{prefixes.n_items - 1}")
     from .metrics import _check_same_raw_ids
-    from .models.session_base import SessionRecommender
 
     _check_same_raw_ids("item", np.concatenate([prefixes.items, targets]), prefixes.item_ids,
                        getattr(model, "item_ids_", None), "prefixes",
                        fix="Make the training sessions and the prefixes from one data set "
                            "(split_sessions_by_time, then prefix_examples)")
 
-    # The library's session models write every block into the first one's array (and the
-    # mask of seen items is cleared and reused): a fresh block, page-faulted in, cost about
-    # as much as ranking it (1024 x 43k float64). Any other object, or a model whose
-    # score_sessions is overridden, scores each block into a fresh array.
-    into = getattr(getattr(model, "score_sessions", None), "__func__", None) \
-        is SessionRecommender.score_sessions
+    # A model whose score_sessions takes ``out`` (the library's session models) writes every
+    # block into the first one's array (and the mask of seen items is cleared and reused): a
+    # fresh block, page-faulted in, cost about as much as ranking it (1024 x 43k float64).
+    # Any other object scores each block into a fresh array.
+    into = _takes_out(getattr(model, "score_sessions", None))
     first = mask = None
     ranks = np.empty(targets.shape[0], dtype=np.int64)
     for start in range(0, targets.shape[0], batch_size):
@@ -385,6 +383,15 @@ def evaluate_next_item(model, prefixes, targets, k=(20,), exclude_seen=False, ba
         out[f"ndcg@{K}"] = float(np.where(hit, 1.0 / np.log2(ranks + 2), 0.0).mean())
     out["n_examples"] = int(targets.shape[0])
     return out
+
+
+def _takes_out(method):
+    """Whether ``method`` (a bound score_sessions) has an ``out`` parameter."""
+    import inspect
+    try:
+        return "out" in inspect.signature(method).parameters
+    except (TypeError, ValueError):                 # not introspectable: assume not
+        return False
 
 
 # ================================================================ sessions

@@ -142,8 +142,9 @@ def test_triples_raw_ids_stay_strings(tmp_path):
 @pytest.mark.parametrize("content, header, expected", [
     ("user,item,rating\n1,2,5\n", None, [("1", "2")]),
     ("userId,movieId\n1,2\n", None, [("1", "2")]),
-    ("alice,book\nbob,pen\n", None, [("alice", "book"), ("bob", "pen")]),   # ambiguous: data
-    ("alice,book\nbob,pen\n", True, [("bob", "pen")]),
+    ("alice,pen\nbob,ink\n", None, "line 1: cannot tell whether this line is a header"),
+    ("alice,pen\nbob,ink\n", True, [("bob", "ink")]),
+    ("alice,pen\nbob,ink\n", False, [("alice", "pen"), ("bob", "ink")]),
     ("user,item,rating\n1,2,5\n", False, "rating 'rating' is not a number"),
     ("1,2,5\n3,4,1\n", True, [("3", "4")]),
 ])
@@ -157,7 +158,7 @@ def test_triples_header(tmp_path, content, header, expected):
 
 
 def test_triples_comments_blank_lines_crlf_spacing(tmp_path):
-    content = "# a comment\r\n\r\n  1   2  5 \r\n\t# another\r\n3 4 1\r\n\r\n"
+    content = "# a comment\r\n\r\n\t# another\r\n  1   2  5 \r\n\r\n3 4 1\r\n\r\n"
     d = ds.load_triples(write(tmp_path / "t.txt", content))
     assert pairs(d) == [("1", "2"), ("3", "4")] and d.weights.tolist() == [5.0, 1.0]
     d = ds.load_triples(write(tmp_path / "t.csv", "a#1, b ,2\n"), comments="#")
@@ -176,7 +177,7 @@ def test_triples_comments_blank_lines_crlf_spacing(tmp_path):
     ("1,2\n,2\n", 2, "empty user id"),
     ("1,2\n1, \n", 2, "empty item id"),
     ("1\t2\t3\n1\t2\t\n", 2, "rating '' is not a number"),
-    (b"1,2\n# fine\n1,\xe9t\xe9\n", 3, "undecodable bytes"),
+    (b"# fine\n1,2\n1,\xe9t\xe9\n", 3, "undecodable bytes"),
     ("user,item\n1,2\n3,4,5\n", 3, "expected 2 fields, got 3"),
 ])
 def test_triples_rejects(tmp_path, content, line, message):
@@ -210,7 +211,7 @@ def test_triples_test_file(tmp_path, caplog):
 
 
 def random_triples_file(path, rng, n=2000, sep=",", extras=True, eol="\n"):
-    """A file with odd ids, and (extras) comments and blank lines in the middle."""
+    """A file with odd ids, and (extras) blank lines and quoted fields in the middle."""
     lines, expected = [], []
     pad = " " if sep in (",", "::") else ""              # blanks around fields are stripped
     for k in range(n):
@@ -218,9 +219,10 @@ def random_triples_file(path, rng, n=2000, sep=",", extras=True, eol="\n"):
         r, t = rng.integers(1, 6) / 2, 1e9 + rng.integers(10**6)
         lines.append(f"{u}{sep}{pad}{i}{pad}{sep}{r}{sep}{t:.0f}")
         expected.append((u, i, r, t))
-        if extras and k % 700 == 350:          # comments that look like data, too
-            lines += ["# comment", "", "   ", f"#u0{sep}i:0{sep}1.0{sep}5",
-                      f"  #u1{sep}i:1{sep}2.0{sep}6"]
+        if extras and k % 700 == 350:     # below line 1, '#' starts data, not a comment
+            lines += ["", "   ", f"#u0{sep}i:0{sep}1.0{sep}5",
+                      f'{pad}"#u1"{sep}"i {sep} 1"{sep}2.0{sep}6']         # sep quoted
+            expected += [("#u0", "i:0", 1.0, 5.0), ("#u1", f"i {sep} 1", 2.0, 6.0)]
     write(path, eol.join(lines) + eol)
     return expected, len(lines)
 
@@ -783,7 +785,7 @@ def test_load_sessions_rejects_files_without_events(tmp_path, fmt, content):
 
 @pytest.mark.parametrize("content", [
     "s1 a 10\ns2 b 5\ns1 c 3\ns1 a 12\n",
-    "session,item,time\ns1,a,10\ns2,b,5\n# comment\ns1,c,3\n\ns1,a,12\n",
+    "# comment\nsession,item,time\ns1,a,10\ns2,b,5\n\ns1,c,3\n\ns1,a,12\n",
     "s1\ta\t10\ns2\tb\t5\ns1\tc\t3\ns1\ta\t12\n"])
 def test_load_sessions_triples(tmp_path, content):
     s = ds.load_sessions(write(tmp_path / "t.txt", content), format="triples")

@@ -77,9 +77,12 @@ log = mgr.datasets.load_triples(log_path)        # separator and header are dete
 print(log)
 
 # %% [markdown]
-# The loader skipped the comment, recognised the header (four fields, none a
-# number, so it cannot be data), and kept all 13 events, repeats included: it
+# The loader skipped the comment above the data, recognised the header (every field
+# is a column name it knows: `user`, `item`, `rating`, `timestamp`), read the
+# columns' roles from those names, and kept all 13 events, repeats included: it
 # never drops data silently. Rating and timestamp became `weights` and `timestamps`.
+# Where a first line could be either (two columns of words, `alice,dune`), it stops
+# and asks for `header=True` or `header=False` rather than guess.
 #
 # ## 2. Ids: raw ↔ internal, and the matrix $R$
 # Models index arrays, so each raw id gets an internal id $0, 1, \dots$ in order of

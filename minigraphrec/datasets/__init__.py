@@ -53,6 +53,12 @@ Conventions shared by every loader
   holds the count (``0`` when nothing was dropped).
 * Blank lines are ignored. A file with no interactions (empty, or only a
   header, comments or blank lines) is an error.
+* A gzip-compressed LightGCN, triples, RecBole or session file is read as
+  such, recognised by its first two bytes (not its name). Lines end with
+  ``\n`` or ``\r\n``; in those files a ``\r`` alone is an error that says so.
+* Delimited files may quote fields as in CSV; the header and column rules
+  of :func:`load_triples` are spelled out in its docstring and in the
+  "Data formats" page.
 * Repeated (user, item) pairs are kept as repeated events; see
   :class:`~minigraphrec.data.Interactions`.
 """

@@ -1,12 +1,16 @@
 r"""The strict line parsing every loader shares: messages that name file and line,
-id and number tokens, and the chunked reader of delimited text tables."""
+id and number tokens, gzip, CSV quoting, header and column-name rules, and the
+chunked reader of delimited text tables."""
 from __future__ import annotations
 
+import contextlib
+import gzip
 import io
 import logging
 import math
 import os
 import re
+import zlib
 from itertools import chain, repeat
 
 import numpy as np
@@ -84,6 +88,34 @@ def _check_file(path):
         raise FileNotFoundError(f"no such file: {os.fspath(path)}")
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+@contextlib.contextmanager
+def _open_binary(path):
+    """Open ``path`` to read bytes, decompressed on the fly if it is gzip.
+
+    Gzip is recognised by its first two bytes (``1f 8b``), not by the name; a
+    damaged or truncated gzip stream is a DataError naming the file.
+    """
+    with open(path, "rb") as f:
+        compressed = f.read(2) == _GZIP_MAGIC
+        f.seek(0)
+        if not compressed:
+            yield f
+            return
+        try:
+            with gzip.GzipFile(fileobj=f) as g:
+                yield g
+        except (OSError, EOFError, zlib.error) as exc:       # gzip.BadGzipFile is an OSError
+            raise _fail(path, None, f"the gzip-compressed data cannot be read ({exc})") from None
+
+
+# a line split at b"\n" that still holds a \r: the file ends its lines with \r alone
+_CR_PROBLEM = ("a carriage return (\\r) inside the line: the file seems to end its lines with "
+               "\\r alone (classic Mac OS); convert the line ends to \\n or \\r\\n")
+
+
 def _report_dropped(test_path, n_dropped, n_total):
     if n_dropped:
         logger.warning("%s: dropped %d of %d test interactions whose user or item is unknown "
@@ -133,14 +165,26 @@ def _whole_line_blocks(f):
             yield block[:cut]
 
 
-def _first_lines(path, comments, encoding, n=2):
-    """The first ``n`` non-blank, non-comment lines as ``(lineno, line)``."""
+def _first_lines(path, comments, encoding, n=2, skipped=None):
+    r"""The first ``n`` non-blank lines as ``(lineno, line)``, after the leading comments.
+
+    Only the comment lines above the first data line are skipped (lines whose
+    first non-blank characters are ``comments``); once a data line is found,
+    a line starting with ``comments`` is data. ``skipped``, a list, collects the
+    skipped comment lines. A ``\r`` inside a line is an error (``_CR_PROBLEM``).
+    """
     found = []
-    with open(path, "rb") as f:
+    with _open_binary(path) as f:
         for lineno, raw in enumerate(f, 1):
             line = _decode(raw, path, lineno, encoding).rstrip("\r\n")
+            if "\r" in line:
+                raise _fail(path, lineno, _CR_PROBLEM)
             stripped = line.strip()
-            if not stripped or (comments and stripped.startswith(comments)):
+            if not stripped:
+                continue
+            if not found and comments and stripped.startswith(comments):
+                if skipped is not None:
+                    skipped.append((lineno, line))
                 continue
             found.append((lineno, line))
             if len(found) == n:
@@ -149,10 +193,13 @@ def _first_lines(path, comments, encoding, n=2):
 
 
 _WHITESPACE = r"\s+"                     # the `sep` that means runs of whitespace
+_QUOTED = re.compile(r'"((?:[^"]|"")*)"')  # a quoted field; group 1 its text, "" for each "
+_SPACES = re.compile(r"\s+")
 
 
 def _detect_sep(line):
-    """``'::'`` > tab > comma > whitespace (None), by what the line contains."""
+    """``'::'`` > tab > comma > whitespace (None), by what the line holds outside quotes."""
+    line = _QUOTED.sub("", line)
     for candidate in ("::", "\t", ","):
         if candidate in line:
             return candidate
@@ -160,10 +207,66 @@ def _detect_sep(line):
 
 
 def _split_fields(line, sep):
-    """Fields of one line: runs of whitespace (``sep=None``) or ``sep``, stripped."""
+    """Fields of a line without quotes: runs of whitespace (``sep=None``) or ``sep``, stripped."""
     if sep is None:
         return line.split()
     return [x.strip() for x in line.split(sep)]
+
+
+def _split_line(line, sep, path, lineno):
+    """Fields of one line, stripped; a field may be quoted (:func:`_split_quoted`)."""
+    if '"' in line:
+        return _split_quoted(line, sep, path, lineno)
+    return _split_fields(line, sep)
+
+
+def _next_sep(line, pos, sep):
+    """``(start, end)`` of the first separator at or after ``pos``; ``(len, len)`` if none."""
+    if sep is None:
+        m = _SPACES.search(line, pos)
+        return m.span() if m else (len(line), len(line))
+    k = line.find(sep, pos)
+    return (k, k + len(sep)) if k >= 0 else (len(line), len(line))
+
+
+def _split_quoted(line, sep, path, lineno):
+    r"""Fields of one line with CSV (RFC 4180) double quotes.
+
+    A field whose first non-blank character is ``"`` is quoted: it runs to the
+    next ``"`` that is not doubled, separators inside it are data, ``""``
+    stands for one ``"``, and its text is kept as it is (not stripped); only
+    blanks may follow it before the separator. A ``"`` anywhere else in a
+    field is an ordinary character. A quote that does not close on its line
+    is an error: a field never spans lines. Unquoted fields are stripped, as
+    in :func:`_split_fields`.
+    """
+    if sep is None:
+        line = line.strip()
+    fields, pos, n = [], 0, len(line)
+    while True:
+        while pos < n and line[pos].isspace() and (sep is None or line[pos] not in sep):
+            pos += 1                                    # blanks before the field
+        if line.startswith('"', pos):
+            m = _QUOTED.match(line, pos)
+            if m is None or line.startswith('"', m.end()):   # "ab""  -> no closing quote
+                raise _fail(path, lineno, f"unbalanced double quote: field {len(fields) + 1} "
+                                          f"opens a quote that does not close on this line, in "
+                                          f"{line.strip()[:80]!r} (a quoted field ends at a "
+                                          f"single '\"'; write '\"\"' for a quote inside it)")
+            value = m.group(1).replace('""', '"')
+            start, end = _next_sep(line, m.end(), sep)
+            if line[m.end():start].strip():
+                raise _fail(path, lineno, f"field {len(fields) + 1} goes on after its closing "
+                                          f"quote: {line[pos:start].strip()[:80]!r} (a quoted "
+                                          f"field ends at a single '\"'; write '\"\"' for a quote "
+                                          f"inside it)")
+        else:
+            start, end = _next_sep(line, pos, sep)
+            value = line[pos:start].strip()
+        fields.append(value)
+        if start == n:
+            return fields
+        pos = end
 
 
 def _first_lines_and_sep(path, sep, comments, encoding, what):
@@ -172,9 +275,13 @@ def _first_lines_and_sep(path, sep, comments, encoding, what):
     ``sep=None`` detects it from the first line; the whitespace separator
     becomes None, which splits on runs of whitespace. ``what`` names the
     rows ("interactions", "events") in the error for a file without any.
+    Comment lines skipped at the top are logged; a warning names those that
+    split into as many fields as the first data line (data, perhaps, whose
+    first id starts with ``comments``).
     """
     _check_file(path)
-    first = _first_lines(path, comments, encoding)
+    skipped = []
+    first = _first_lines(path, comments, encoding, skipped=skipped)
     if not first:
         raise _fail(path, None, f"no {what} (the file is empty or holds only comments or "
                                 "blank lines)")
@@ -182,7 +289,135 @@ def _first_lines_and_sep(path, sep, comments, encoding, what):
         sep = _detect_sep(first[0][1])
     elif sep == _WHITESPACE:
         sep = None                          # internally, None splits on runs of whitespace
+    if skipped:
+        n_fields = len(_split_fields(first[0][1], sep))
+        alike = [lineno for lineno, line in skipped if len(_split_fields(line, sep)) == n_fields]
+        if alike:
+            logger.warning("%s: skipped %d comment line(s) starting with %r above the first "
+                           "data line; line(s) %s split into %d fields like the data: pass "
+                           "comments=None if they are data", os.fspath(path), len(skipped),
+                           comments, ", ".join(map(str, alike)), n_fields)
+        else:
+            logger.info("%s: skipped %d comment line(s) starting with %r above line %d",
+                        os.fspath(path), len(skipped), comments, first[0][0])
     return first, sep
+
+
+# ============================================================ column names
+# Header names the loaders recognise, compared after lower-casing and dropping
+# "_", "-", "." and blanks ("userId" = "user_id" = "User ID"). A header field
+# that is empty or a missing-value mark is data (a header names every column).
+_COLUMN_NAMES = {
+    "user": ("user", "userid", "uid", "customer", "customerid", "reviewer", "reviewerid",
+             "visitor", "visitorid"),
+    "item": ("item", "itemid", "iid", "movie", "movieid", "product", "productid", "asin",
+             "business", "businessid", "book", "bookid", "isbn", "track", "trackid", "song",
+             "songid", "artist", "artistid", "article", "articleid"),
+    "rating": ("rating", "score", "stars", "overall", "weight", "count", "clicks", "plays",
+               "playcount"),
+    "timestamp": ("timestamp", "time", "ts", "unixtime", "unixreviewtime", "datetime", "date",
+                  "eventtime"),
+    "session": ("session", "sessionid", "sid"),
+}
+_ROLE_OF_NAME = {name: role for role, names in _COLUMN_NAMES.items() for name in names}
+_NAME_NOISE = re.compile(r"[\s_.\-]")
+_MISSING = frozenset(("", "na", "n/a", "nan", "null", "none", "nil", "?"))
+
+
+def _role_of(field, roles):
+    """The role (one of ``roles``) that header field ``field`` names, or None."""
+    role = _ROLE_OF_NAME.get(_NAME_NOISE.sub("", field).lower())
+    return role if role in roles else None
+
+
+def _guess_header(path, first, rows, numeric, roles):
+    r"""Whether the first data line is a header, decided only where it is certain.
+
+    ``first``: the first (two) data lines as ``(lineno, line)``; ``rows``:
+    their fields; ``numeric``: the positions of the numeric columns (rating,
+    timestamp); ``roles``: the roles whose names count. In this order:
+
+    1. a field of line 1 is empty or a missing-value mark (``NA``, ``NaN``,
+       ``null``, ``None``, ``?``): data -- a header names every column, so a
+       bad value there is reported like on any other line;
+    2. every field of line 1 is a recognised column name: a header;
+    3. a field of line 1 is a number: data -- a number names no column;
+    4. a numeric column holds a number in line 2 (and, by 3, a word in line
+       1): a header -- as data, line 1 would be an error;
+    5. otherwise (two columns of word ids, say: ``alice,book``) no rule can
+       tell: a DataError at line 1 asks for ``header=True`` or ``header=False``.
+    """
+    head = rows[0]
+    if any(x.lower() in _MISSING for x in head):
+        return False
+    if all(_role_of(x, roles) for x in head):
+        return True
+    if any(_is_number(x) for x in head):
+        return False
+    if len(rows) > 1 and len(rows[1]) == len(head) and any(_is_number(rows[1][k])
+                                                           for k in numeric):
+        return True
+    raise _fail(path, first[0][0], f"cannot tell whether this line is a header or data "
+                                   f"({first[0][1].strip()[:80]!r}: no field is a number and "
+                                   f"not every field is a known column name); pass "
+                                   f"header=True if it is a header, header=False if it is data")
+
+
+def _roles_from_header(path, lineno, header, roles, required):
+    """Column index of each role, read from the header's names; None if it names none.
+
+    Once one field is a known name, every field must be one, each role named
+    once and the ``required`` roles present: otherwise some column would be
+    dropped or read as another's role, so it is a DataError asking for
+    ``columns=``.
+    """
+    named = [_role_of(x, roles) for x in header]
+    if not any(named):
+        return None
+    known = "; ".join(f"{role}: {', '.join(_COLUMN_NAMES[role])}" for role in roles)
+    where = {}
+    for k, (field, role) in enumerate(zip(header, named)):
+        if role is None:
+            raise _fail(path, lineno, f"header field {k + 1} {field!r} is not a column name "
+                                      f"this loader knows, so the columns cannot be told apart "
+                                      f"by name; give their roles with columns= (known names, "
+                                      f"case, '_' and '-' ignored: {known})")
+        if role in where:
+            raise _fail(path, lineno, f"header fields {where[role] + 1} and {k + 1} "
+                                      f"({header[where[role]]!r}, {field!r}) both name the "
+                                      f"{role}; give the roles with columns=")
+        where[role] = k
+    for role in required:
+        if role not in where:
+            raise _fail(path, lineno, f"the header {', '.join(header)!r} names no {role} "
+                                      f"column; give the roles with columns=")
+    return where
+
+
+def _parse_columns(columns, roles, required):
+    """The ``columns`` argument -> ``({role: index}, n_fields)``; bad values are ValueErrors.
+
+    One entry per field: a role from ``roles``, or None / ``"-"`` for a
+    column to skip; a string is split at commas (``"item,user,-,timestamp"``).
+    """
+    entries = columns.split(",") if isinstance(columns, str) else list(columns)
+    where = {}
+    for k, entry in enumerate(entries):
+        role = entry.strip().lower() if isinstance(entry, str) else entry
+        if role is None or role == "-":
+            continue
+        if role not in roles:
+            raise ValueError(f"columns: entry {k + 1} {entry!r} is not one of {roles} or "
+                             f"None / '-' (a column to skip)")
+        if role in where:
+            raise ValueError(f"columns: {role!r} is given twice (entries {where[role] + 1} "
+                             f"and {k + 1})")
+        where[role] = k
+    missing = [role for role in required if role not in where]
+    if missing:
+        raise ValueError(f"columns must give the {' and '.join(missing)} column(s); got "
+                         f"{columns!r}")
+    return where, len(entries)
 
 
 class _Columns:
@@ -197,29 +432,28 @@ class _Columns:
 
 
 class _TableReader:
-    r"""Stream one delimited file into :class:`_Columns`.
+    r"""Stream one delimited file (gzip or not) into :class:`_Columns`.
 
     Parameters: the separator (``None``: runs of whitespace), the number of
-    fields every data line has, the line number of the header to skip (or
-    ``None``), the comment prefix (or ``None``), the encoding, and the
-    column indices of user, item, rating and timestamp (the last two may be
-    ``None``). Other columns are checked for their count only.
+    fields every data line has, the number of leading lines to skip (the
+    header, and the comment and blank lines above the first data line), the
+    encoding, and the column indices of user, item, rating and timestamp (the
+    last two may be ``None``). Other columns are checked for their count
+    only. Blank lines are skipped anywhere; fields may be quoted
+    (:func:`_split_quoted`).
     """
 
-    def __init__(self, path, sep, n_fields, header_line, comments, encoding,
+    def __init__(self, path, sep, n_fields, n_skip, encoding,
                  col_user, col_item, col_weight, col_time):
         self.path, self.sep, self.n_fields = path, sep, n_fields
-        self.header_line, self.comments, self.encoding = header_line, comments, encoding
+        self.n_skip, self.encoding = n_skip, encoding
         self.col_user, self.col_item = col_user, col_item
         self.col_weight, self.col_time = col_weight, col_time
-        # a line whose first non-blank characters are the comment prefix
-        self.comment_line = (None if not comments
-                             else re.compile(r"(?:^|\n)[^\S\n]*" + re.escape(comments)))
 
     def read(self):
         users, items, weights, times, lines = [], [], [], [], []
         start = 0                                   # lines before the current chunk
-        with open(self.path, "rb") as f:
+        with _open_binary(self.path) as f:
             for chunk in _whole_line_blocks(f):
                 part = self._chunk_fast(chunk, start) or self._chunk_by_line(chunk, start)
                 for acc, new in zip((users, items, weights, times, lines), part):
@@ -238,15 +472,19 @@ class _TableReader:
     def _chunk_by_line(self, chunk, start):
         users, items, weights, times, lines = [], [], [], [], []
         for lineno, raw in enumerate(io.BytesIO(chunk), start + 1):   # lines end at b"\n"
+            if lineno <= self.n_skip:
+                continue
             line = _decode(raw, self.path, lineno, self.encoding).rstrip("\r\n")
             stripped = line.strip()
-            if (not stripped or lineno == self.header_line
-                    or (self.comments and stripped.startswith(self.comments))):
+            if not stripped:
                 continue
-            fields = _split_fields(line, self.sep)
+            if "\r" in line:
+                raise _fail(self.path, lineno, _CR_PROBLEM)
+            fields = _split_line(line, self.sep, self.path, lineno)
             if len(fields) != self.n_fields:
                 raise _fail(self.path, lineno, f"expected {self.n_fields} fields, got "
-                                               f"{len(fields)} in {stripped[:80]!r}")
+                                               f"{len(fields)} in {stripped[:80]!r}"
+                                               f"{self._count_hint(stripped, len(fields))}")
             for what, col in (("user", self.col_user), ("item", self.col_item)):
                 if not fields[col]:
                     raise _fail(self.path, lineno, f"empty {what} id in {stripped[:80]!r}")
@@ -262,6 +500,15 @@ class _TableReader:
         return (users, items, np.asarray(weights, dtype=np.float64),
                 np.asarray(times, dtype=np.float64), np.asarray(lines, dtype=np.int64))
 
+    def _count_hint(self, stripped, n_got):
+        """What a wrong field count may mean, for the error message."""
+        if stripped.startswith("#"):
+            return (" (only the comment lines above the first data line are skipped; a later "
+                    "line starting with '#' is data)")
+        if self.sep is not None and n_got > self.n_fields:
+            return f" (a field that holds {self.sep!r} must be quoted: \"...\")"
+        return ""
+
     # ---------------------------------------------------------- fast path
     def _chunk_fast(self, chunk, start):
         """The same result as ``_chunk_by_line`` for a regular chunk, else None.
@@ -269,7 +516,10 @@ class _TableReader:
         The chunk is split into one flat token list with a single-character
         delimiter ``d`` standing for both the field separator and the line
         end (no per-line lists: this keeps the garbage collector idle); a
-        per-line count of ``d`` checks that every line has ``n_fields``.
+        per-line count of ``d`` checks that every line has ``n_fields``. A
+        chunk with a ``"`` (quoted fields) or a ``\\r`` that does not end a line
+        is left to the reference path: one scan each, so the plain chunks
+        stay as fast as before quoting was read.
         """
         try:
             text = chunk.decode(self.encoding)
@@ -277,9 +527,17 @@ class _TableReader:
             return None
         if start == 0 and text.startswith("\ufeff"):
             text = text[1:]
+        if "\r" in text and text.count("\r") != text.count("\r\n"):
+            return None
         if text.endswith("\n"):
             text = text[:-1]
-        if self.comments and self.comments in text and self.comment_line.search(text):
+        first = start + 1                                         # line number of text's 1st
+        if self.n_skip >= first:                  # the header, the comments above the data
+            kept = text.split("\n")[self.n_skip - start:]
+            if not kept:
+                return [], [], np.empty(0), np.empty(0), np.empty(0, dtype=np.int64)
+            first, text = self.n_skip + 1, "\n".join(kept)
+        if '"' in text:
             return None
         # blank lines need no test of their own: they fail the count check below
         if self.sep is None:                # runs of whitespace -> single spaces
@@ -293,15 +551,7 @@ class _TableReader:
         else:
             return None
         rows = text.split("\n")                                   # one per line of chunk
-        first = start + 1                                         # line number of rows[0]
-        if self.header_line is not None and first <= self.header_line < first + len(rows):
-            if self.header_line != first:
-                return None
-            rows, first = rows[1:], first + 1
-            text = "\n".join(rows)
         n = len(rows)
-        if n == 0:
-            return [], [], np.empty(0), np.empty(0), np.empty(0, dtype=np.int64)
         if set(map(str.count, rows, repeat(d, n))) != {self.n_fields - 1}:
             return None
         flat = text.replace("\n", d).split(d)                     # (n * n_fields,)
@@ -346,6 +596,7 @@ def _build_string_id_split(path, train_cols, test_path, test_cols, on_unknown):
         users, items, n_users=len(user_raw), n_items=len(item_raw),
         weights=train_cols.weights, timestamps=train_cols.times,
         user_ids=user_ids, item_ids=item_ids)
+    train.lines = train_cols.lines                              # (n,) for error messages
     if test_cols is None:
         return train
 
@@ -375,6 +626,7 @@ def _build_string_id_split(path, train_cols, test_path, test_cols, on_unknown):
         weights=None if test_cols.weights is None else test_cols.weights[keep],
         timestamps=None if test_cols.times is None else test_cols.times[keep],
         user_ids=user_ids, item_ids=item_ids)
+    test.lines = test_cols.lines[keep]
     test.n_dropped = n_dropped
     return train, test
 

@@ -4,12 +4,29 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import Interactions
-from ._parse import _check_file, _check_on_unknown, _decode, _fail, _parse_id, _report_dropped
+from ._parse import (
+    _CR_PROBLEM,
+    _check_file,
+    _check_on_unknown,
+    _decode,
+    _fail,
+    _open_binary,
+    _parse_id,
+    _report_dropped,
+)
 
 # ================================================================ LightGCN
 # bytes that may appear in a well-formed LightGCN line; anything else sends
 # the line down the slow path that decodes it and names the bad token
 _ADJACENCY_BYTES = b"0123456789 \t\r\n"
+
+# Ids are row indices: max id + 1 rows are allocated, ids never seen included.
+# Far more rows than distinct ids means the ids are not 0-based indices (raw
+# ids such as 1000000000000, or a file in another format), so a training file
+# may use up to _FREE_ROWS rows, and beyond that at most _ROWS_PER_ID rows per
+# distinct id (1 row in 100 used); the check runs before any allocation.
+_FREE_ROWS = 100_000
+_ROWS_PER_ID = 100
 
 
 def _adjacency_line_slow(raw, path, lineno):
@@ -31,9 +48,11 @@ def _read_adjacency(path):
     line_user, line_count, line_no, items = [], [], [], []
     first_line_of = {}
     n_lines = 0
-    with open(path, "rb") as f:
+    with _open_binary(path) as f:
         for lineno, raw in enumerate(f, 1):
             n_lines = lineno
+            if raw.count(b"\r") > raw.endswith(b"\r\n"):      # a \r that ends no line
+                raise _fail(path, lineno, _CR_PROBLEM)
             tokens = raw.split()
             if raw.translate(None, _ADJACENCY_BYTES) or (
                     tokens and max(map(len, tokens)) > 18):
@@ -66,6 +85,24 @@ def _expand(line_user, line_count):
     return np.repeat(line_user, line_count)                    # (n_interactions,)
 
 
+def _check_id_space(path, what, ids, line_of):
+    """A DataError unless ``max(ids) + 1`` rows fit the bound above (``line_of(k)``: the
+    line of ``ids[k]``)."""
+    top = int(ids.max())
+    if top < _FREE_ROWS:
+        return
+    n_distinct = len(np.unique(ids))
+    if top + 1 <= _ROWS_PER_ID * n_distinct:
+        return
+    k = int(np.argmax(ids))
+    raise _fail(path, int(line_of(k)),
+                f"{what} id {top} is far beyond the {n_distinct} distinct {what} ids of the "
+                f"file: this format's ids are 0-based row indices, so it would take "
+                f"{top + 1} {what} rows (allowed: {_FREE_ROWS}, or {_ROWS_PER_ID} per "
+                f"distinct id); renumber the ids 0..n-1, or keep raw ids in a 'user item' "
+                f"file read by load_triples")
+
+
 def load_lightgcn(train_path, test_path=None, *, on_unknown="error"):
     r"""Load the LightGCN ``train.txt`` / ``test.txt`` adjacency-list format.
 
@@ -76,7 +113,10 @@ def load_lightgcn(train_path, test_path=None, *, on_unknown="error"):
     still get rows: ``n_users = max user id + 1`` and
     ``n_items = max item id + 1`` over both files. As a test id above the
     training maximum is an error (or dropped), that is the training
-    maximum + 1.
+    maximum + 1. Ids far beyond the number of distinct ids are an error
+    (see Raises): they are not row indices. Lines end with ``\n`` or
+    ``\r\n``; a gzip-compressed file is read as such (recognised by its
+    first bytes).
 
     Parameters
     ----------
@@ -99,9 +139,13 @@ def load_lightgcn(train_path, test_path=None, *, on_unknown="error"):
     DataError
         A token that is not a non-negative integer (``-1``, ``3.0``, ``x``),
         an id above ``2**63 - 1``, undecodable bytes (the file is read as
-        UTF-8), a user listed on two lines, a file with no interactions, an
-        unknown test id (``on_unknown="error"``). The message names the file
-        and the line.
+        UTF-8), a ``\r`` inside a line (``\r``-only line ends), a user listed
+        on two lines, a file with no interactions, an unknown test id
+        (``on_unknown="error"``). Also a training id ``m >= 100000`` with
+        ``m + 1 > 100 * (number of distinct ids of its kind)``: the ids would
+        take ``m + 1`` rows of which more than 99 in 100 never occur (raw
+        ids such as ``1000000000000``, not indices), checked before anything
+        that size is allocated. The message names the file and the line.
     FileNotFoundError
         A file does not exist.
 
@@ -112,10 +156,16 @@ def load_lightgcn(train_path, test_path=None, *, on_unknown="error"):
     """
     _check_on_unknown(on_unknown)
     tr_user, tr_count, tr_line, tr_items = _read_adjacency(train_path)
+    _check_id_space(train_path, "user", tr_user, tr_line.__getitem__)
+    offsets = np.cumsum(tr_count)                               # (n_lines,) end of each line
+    _check_id_space(train_path, "item", tr_items,
+                    lambda j: tr_line[np.searchsorted(offsets, j, side="right")])
     max_user, max_item = int(tr_user.max()), int(tr_items.max())
     train_users = _expand(tr_user, tr_count)
     if test_path is None:
-        return Interactions(train_users, tr_items, n_users=max_user + 1, n_items=max_item + 1)
+        train = Interactions(train_users, tr_items, n_users=max_user + 1, n_items=max_item + 1)
+        train.lines = _expand(tr_line, tr_count)                # (n,) for error messages
+        return train
 
     te_user, te_count, te_line, te_items = _read_adjacency(test_path)
     te_users = _expand(te_user, te_count)                       # (n_test,)
@@ -139,7 +189,9 @@ def load_lightgcn(train_path, test_path=None, *, on_unknown="error"):
                                      f"training")
     _report_dropped(test_path, n_dropped, len(te_items))
     train = Interactions(train_users, tr_items, n_users=max_user + 1, n_items=max_item + 1)
+    train.lines = _expand(tr_line, tr_count)
     test = Interactions(te_users[~unknown], te_items[~unknown],
                         n_users=max_user + 1, n_items=max_item + 1)
+    test.lines = _expand(te_line, te_count)[~unknown]
     test.n_dropped = n_dropped
     return train, test

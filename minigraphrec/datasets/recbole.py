@@ -44,7 +44,7 @@ def _read_recbole(path, fields, encoding):
             raise _fail(path, header_line, f"column {name!r} has type {types[col]!r}, "
                                            f"expected {wanted!r}")
         columns[role] = col
-    reader = _TableReader(path, "\t", len(names), header_line, None, encoding,
+    reader = _TableReader(path, "\t", len(names), header_line, encoding,
                           columns["user"], columns["item"], columns["rating"], columns["time"])
     return reader.read()
 
@@ -68,7 +68,9 @@ def load_recbole(path, test_path=None, *, user_field="user_id", item_field="item
     its field count only and otherwise ignored. Ids are raw strings, mapped
     to contiguous internal ids in order of first appearance, as in
     :func:`load_triples`. Blank lines are ignored; there are no comment
-    lines (``#`` may start a token).
+    lines (``#`` may start a token). Fields may be quoted as in CSV, as
+    RecBole's own reader (pandas) reads them; a gzip-compressed file is read
+    as such.
 
     Parameters
     ----------

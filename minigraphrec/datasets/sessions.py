@@ -10,9 +10,10 @@ from ._parse import (
     _fail,
     _first_lines,
     _first_lines_and_sep,
+    _guess_header,
     _index_first_appearance,
-    _is_number,
-    _split_fields,
+    _roles_from_header,
+    _split_line,
     _TableReader,
 )
 
@@ -20,6 +21,7 @@ from ._parse import (
 # Session logs become Sequences (minigraphrec.sequences): one ordered item list per
 # session, with its end time (what a split by time cuts on) and the raw ids.
 _SESSION_FORMATS = ("cikm", "triples")
+_TRIPLES_ROLES = ("session", "item", "timestamp")        # in headerless order
 _CIKM_COLUMNS = ("sessionid", "userid", "itemid", "timeframe", "eventdate")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DAY = 86400
@@ -36,9 +38,12 @@ def _cikm_header(path, encoding):
     where = {}
     for wanted in _CIKM_COLUMNS:
         if names.count(wanted) != 1:
+            other = ("; a file of 'session item timestamp' lines needs format='triples'"
+                     if len(names) < len(_CIKM_COLUMNS) else "")
             raise _fail(path, header_line, f"the header {header.strip()[:80]!r} must name the "
                                            f"column {wanted!r} once (';'-separated; case and "
-                                           f"'_' are ignored: 'session_id' = 'sessionId')")
+                                           f"'_' are ignored: 'session_id' = 'sessionId')"
+                                           f"{other}")
         where[wanted] = names.index(wanted)
     return header_line, len(names), where
 
@@ -67,9 +72,9 @@ def _read_cikm(path, encoding):
     user and eventdate (it reads two text columns per pass).
     """
     header_line, n_fields, col = _cikm_header(path, encoding)
-    first = _TableReader(path, ";", n_fields, header_line, None, encoding,
+    first = _TableReader(path, ";", n_fields, header_line, encoding,
                          col["sessionid"], col["itemid"], None, col["timeframe"]).read()
-    second = _TableReader(path, ";", n_fields, header_line, None, encoding,
+    second = _TableReader(path, ";", n_fields, header_line, encoding,
                           col["userid"], col["eventdate"], None, None).read()
     frame = first.times                                                # (n,) milliseconds
     bad = (frame != np.floor(frame)) | (frame < 0)
@@ -84,17 +89,22 @@ def _read_cikm(path, encoding):
 def _read_session_triples(path, sep, header, comments, encoding):
     """Columns of a ``session item timestamp`` file: (sessions, items, times, lines)."""
     first, sep = _first_lines_and_sep(path, sep, comments, encoding, "events")
-    fields = _split_fields(first[0][1], sep)
-    if len(fields) != 3:
-        raise _fail(path, first[0][0], f"expected 3 fields (session item timestamp), got "
-                                       f"{len(fields)}")
-    if header is None:                    # a header: a first line whose timestamp is a word
-        header = not _is_number(fields[2])
+    rows = [_split_line(line, sep, path, lineno) for lineno, line in first]
+    first_line = first[0][0]
+    if len(rows[0]) != 3:
+        raise _fail(path, first_line, f"expected 3 fields (session item timestamp), got "
+                                      f"{len(rows[0])}")
+    if header is None:                    # the rules of load_triples, timestamp numeric
+        header = _guess_header(path, first, rows, [2], _TRIPLES_ROLES)
+    where = dict(zip(_TRIPLES_ROLES, range(3)))
+    if header:                            # names beat positions, as in load_triples
+        where = _roles_from_header(path, first_line, rows[0], _TRIPLES_ROLES,
+                                   _TRIPLES_ROLES) or where
     if header and len(first) < 2:
         raise _fail(path, None, f"no events (the file holds only the header on line "
-                                f"{first[0][0]})")
-    cols = _TableReader(path, sep, 3, first[0][0] if header else None, comments, encoding,
-                        0, 1, None, 2).read()
+                                f"{first_line})")
+    cols = _TableReader(path, sep, 3, first_line if header else first_line - 1, encoding,
+                        where["session"], where["item"], None, where["timestamp"]).read()
     return cols.users, cols.items, cols.times, cols.lines
 
 
@@ -119,10 +129,16 @@ def load_sessions(path, format="cikm", *, sep=None, header=None, comments="#",
       different users in one session are an error.
     * ``"triples"``: ``session item timestamp`` per line, separated by runs of
       whitespace, commas, tabs (detected on the first line, as in :func:`load_triples`,
-      or given by ``sep``), with an optional header (detected: a first line whose third
-      field is not a number) and ``#`` comment lines. Timestamps are finite numbers in
-      any unit; a session's events are ordered by timestamp, then file order, and its end
+      or given by ``sep``), fields quoted as in CSV if need be, with an optional header
+      (guessed by the rules of :func:`load_triples`, the timestamp being the numeric
+      column, or given by ``header``; a header whose names are recognised --
+      ``session``, ``session_id``, ``sid``; the item and timestamp names of
+      :func:`load_triples` -- assigns the columns by name) and ``#`` comment lines above
+      the first line. Timestamps are finite numbers in any unit (an ISO date is an
+      error); a session's events are ordered by timestamp, then file order, and its end
       time is its latest timestamp.
+
+    Either format may be gzip-compressed (recognised by its first bytes).
 
     Raw session, item and user ids are strings numbered in order of first appearance in
     the file (sessions need not be contiguous). Sessions of one event are kept: cleaning
@@ -147,10 +163,11 @@ def load_sessions(path, format="cikm", *, sep=None, header=None, comments="#",
     ------
     DataError
         A line with the wrong number of fields, an empty field, a header without the five
-        CIKM columns, a timeframe that is not a non-negative integer, a date that is not
-        ``YYYY-MM-DD``, a NaN / inf / non-numeric timestamp, undecodable bytes, two users
-        in one session, a file with no events. The message names the file and the 1-based
-        line.
+        CIKM columns (a header without ``;`` suggests ``format="triples"``), a timeframe
+        that is not a non-negative integer, a date that is not ``YYYY-MM-DD``, a NaN / inf
+        / non-numeric timestamp, undecodable bytes, two users in one session, a first line
+        that may or may not be a header, a file with no events. The message names the file
+        and the 1-based line.
     FileNotFoundError
         The file does not exist.
     """

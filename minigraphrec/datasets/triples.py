@@ -6,51 +6,70 @@ from ._parse import (
     _check_on_unknown,
     _fail,
     _first_lines_and_sep,
-    _is_number,
-    _split_fields,
+    _guess_header,
+    _parse_columns,
+    _roles_from_header,
+    _split_line,
     _TableReader,
 )
 
+_ROLES = ("user", "item", "rating", "timestamp")      # the column roles, in headerless order
 
-def _read_triples(path, sep, header, comments, encoding):
+
+def _read_triples(path, sep, header, columns, comments, encoding):
+    """Columns of one file; ``columns``: the parsed ``({role: index}, n_fields)`` or None."""
     first, sep = _first_lines_and_sep(path, sep, comments, encoding, "interactions")
-    fields = [_split_fields(line, sep) for _, line in first]
-    if header is None:
-        # a header names every column; ratings and timestamps are numbers,
-        # so an all-words first line with 3+ fields cannot be data; with two
-        # fields it is a header only if the next line has a numeric id
-        words = not any(_is_number(x) for x in fields[0])
-        if len(fields[0]) >= 3:
-            header = words
-        else:
-            header = words and len(first) > 1 and any(_is_number(x) for x in fields[1][:2])
-    first_line, n_fields = first[0][0], len(fields[0])
-    if not 2 <= n_fields <= 4:
+    rows = [_split_line(line, sep, path, lineno) for lineno, line in first]
+    first_line, n_fields = first[0][0], len(rows[0])
+    if columns is not None:
+        where, n_given = columns
+        if n_fields != n_given:
+            raise _fail(path, first_line, f"expected {n_given} fields (one per entry of "
+                                          f"columns=), got {n_fields}")
+    elif not 2 <= n_fields <= 4:
         raise _fail(path, first_line, f"expected 2 to 4 fields (user item [rating "
-                                      f"[timestamp]]), got {n_fields}")
+                                      f"[timestamp]]), got {n_fields}; give the roles of "
+                                      f"other layouts with columns=")
+    else:
+        where = dict(zip(_ROLES, range(n_fields)))          # the headerless meaning
+    if header is None:
+        numeric = [where[role] for role in ("rating", "timestamp") if role in where]
+        header = _guess_header(path, first, rows, numeric, _ROLES)
+    if header and columns is None:                          # names beat positions
+        where = _roles_from_header(path, first_line, rows[0], _ROLES, _ROLES[:2]) or where
     if header and len(first) < 2:
         raise _fail(path, None, f"no interactions (the file holds only the header on line "
                                 f"{first_line})")
     # every data line, the first included, must then have n_fields fields
-    reader = _TableReader(path, sep, n_fields, first_line if header else None, comments,
-                          encoding, 0, 1, 2 if n_fields >= 3 else None,
-                          3 if n_fields == 4 else None)
+    reader = _TableReader(path, sep, n_fields, first_line if header else first_line - 1,
+                          encoding, where["user"], where["item"], where.get("rating"),
+                          where.get("timestamp"))
     return reader.read()
 
 
-def load_triples(path, sep=None, header=None, test_path=None, *, on_unknown="error",
-                 comments="#", encoding="utf-8"):
+def load_triples(path, sep=None, header=None, test_path=None, *, columns=None,
+                 on_unknown="error", comments="#", encoding="utf-8"):
     r"""Load delimited ``user item [rating [timestamp]]`` lines.
 
-    Format: one interaction per line with 2, 3 or 4 fields, the same number
-    on every line: user, item, then optionally a rating (becomes
-    ``weights``) and a timestamp (becomes ``timestamps``), both finite
-    numbers. Ids are raw strings of any form (``42``, ``u17``,
-    ``a3f9-...``), mapped to contiguous 0-based internal ids in order of
-    first appearance in the training file; ``user_ids`` / ``item_ids`` keep
-    them as strings. Fields are stripped of surrounding whitespace. Blank
-    lines and lines whose first non-blank character starts ``comments``
-    are ignored (a ``#`` inside a line is data). There is no quoting.
+    Format: one interaction per line, the same number of fields on every
+    line. Without a header or ``columns``, the fields are user, item, then
+    optionally a rating (becomes ``weights``) and a timestamp (becomes
+    ``timestamps``), both finite numbers. A header that names its columns
+    assigns the roles by name instead (``user_id,item_id,timestamp`` has no
+    rating; ``asin,reviewerID,overall`` puts the item first), and
+    ``columns`` gives them explicitly for any layout. Ids are raw strings of
+    any form (``42``, ``u17``, ``a3f9-...``), mapped to contiguous 0-based
+    internal ids in order of first appearance in the training file;
+    ``user_ids`` / ``item_ids`` keep them as strings. Fields are stripped of
+    surrounding blanks. Fields may be quoted as in CSV (RFC 4180): a field
+    starting with ``"`` runs to the closing ``"``, may hold the separator,
+    and writes a quote inside as ``""``; its text is kept as it is. A quote
+    that does not close on its line is an error. Blank lines are ignored, and
+    so is a block of comment lines (first non-blank characters ``comments``)
+    above the first line (header or data); they are logged, with a warning
+    if they split into as many fields as the data. Below it a line starting
+    with ``#`` is data (ids such as ``#u1`` exist). A gzip-compressed file
+    is read as such (recognised by its first bytes, whatever its name).
 
     Parameters
     ----------
@@ -60,29 +79,61 @@ def load_triples(path, sep=None, header=None, test_path=None, *, on_unknown="err
         Field separator, taken literally (``","``, ``"\t"``, ``"::"``, ``";"``,
         ...), or ``r"\s+"`` for runs of whitespace (as in pandas). Default:
         detected on the first non-comment line of each file -- ``"::"`` if it
-        occurs there (MovieLens-1M), else tab, else comma, else runs of
-        whitespace.
+        occurs there outside quotes (MovieLens-1M), else tab, else comma, else
+        runs of whitespace.
     header : bool, optional
-        Whether the first non-comment line is a header (skipped; it must
-        have as many fields as the data). Default: detected -- it is a header
-        when none of its fields is a number and either it has 3 or more
-        fields (ratings and timestamps are numbers, so it cannot be data)
-        or the next line starts with a numeric id. A two-column file whose
-        ids are words (``user,item`` / ``alice,book``) cannot be told
-        apart: pass ``header`` explicitly.
+        Whether the first non-comment line is a header (skipped; it must have
+        as many fields as the data). Default: guessed where the lines leave
+        no doubt, else a DataError at line 1 asks for ``header=True`` or
+        ``header=False``. A line with an empty field or a missing-value mark
+        (``NA``, ``NaN``, ``null``) is data; a line whose every field is a
+        recognised column name (below) is a header; a line with a number in
+        it is data; a line whose rating or timestamp field is a word while
+        the next line has a number there is a header. Two columns of word ids
+        (``alice,book``, Amazon's ``A2SUAM1J3GNN3B,B00005N7P0``) look the same
+        either way: pass ``header``.
     test_path : path-like, optional
-        A test file (format detected separately unless ``sep`` / ``header``
-        are given). Given, the function returns ``(train, test)`` in the
-        training id space.
+        A test file (separator and header detected separately unless
+        ``sep`` / ``header`` are given; ``columns`` applies to both).
+        Given, the function returns ``(train, test)`` in the training id
+        space.
+    columns : sequence or str, optional
+        The role of every field, in file order: ``"user"``, ``"item"``,
+        ``"rating"``, ``"timestamp"``, or None / ``"-"`` for a column to
+        skip, e.g. ``("item", "user", "rating", "timestamp")`` for Amazon's
+        ratings-only files, or the string ``"user,item,-,timestamp"``. User
+        and item are required; every line must have ``len(columns)`` fields;
+        a header's names are then not used (the header is still detected
+        and skipped). Default: from the header's names when it has a header
+        whose names are recognised, else by position (user, item, rating,
+        timestamp; 2 to 4 fields).
+
+        Recognised header names, compared without case and without ``_``,
+        ``-``, ``.`` and blanks (``userId`` = ``user_id``) -- user: ``user``,
+        ``userid``, ``uid``, ``customer``, ``customerid``, ``reviewer``,
+        ``reviewerid``, ``visitor``, ``visitorid``; item: ``item``, ``itemid``,
+        ``iid``, ``movie``, ``movieid``, ``product``, ``productid``, ``asin``,
+        ``business``, ``businessid``, ``book``, ``bookid``, ``isbn``,
+        ``track``, ``trackid``, ``song``, ``songid``, ``artist``, ``artistid``,
+        ``article``, ``articleid``; rating: ``rating``, ``score``, ``stars``,
+        ``overall``, ``weight``, ``count``, ``clicks``, ``plays``,
+        ``playcount``; timestamp: ``timestamp``, ``time``, ``ts``,
+        ``unixtime``, ``unixreviewtime``, ``datetime``, ``date``,
+        ``eventtime``. A header with some recognised names must name every
+        column, each role once, user and item included; else it is a
+        DataError (give ``columns``). A header with no recognised name keeps
+        the positional meaning.
     on_unknown : {"error", "drop"}
         What to do with a test interaction whose user or item does not
         occur in training; ``"drop"`` drops it, logs a warning and sets
         ``test.n_dropped``.
     comments : str or None
-        Prefix of comment lines; ``None`` turns comments off.
+        Prefix of the comment lines skipped above the first line; ``None``
+        skips none (a headerless file whose first id starts with ``#``).
     encoding : str
         Text encoding, ASCII-compatible (UTF-8, the default; latin-1;
-        cp1252; ...): lines are split at the byte ``\n``.
+        cp1252; ...): lines are split at the byte ``\n``. Lines end with
+        ``\n`` or ``\r\n``; a ``\r`` alone (classic Mac OS) is an error.
 
     Returns
     -------
@@ -93,20 +144,28 @@ def load_triples(path, sep=None, header=None, test_path=None, *, on_unknown="err
     Raises
     ------
     DataError
-        A line with a different number of fields (or fewer than 2, more than
-        4), an empty field, a rating or timestamp that is not a finite
-        number (``nan``, ``inf``, ``1e999``, dates), undecodable bytes, a
-        file with no data lines, an unknown test id (``on_unknown="error"``).
-        The message names the file and the line.
+        A line with a different number of fields (or, without ``columns``,
+        fewer than 2 or more than 4), an empty field, a rating or timestamp
+        that is not a finite number (``nan``, ``inf``, ``1e999``, dates),
+        an unbalanced quote, a ``\r`` inside a line, undecodable bytes, a
+        first line that may or may not be a header (``header=None``), a
+        header whose names do not give every column a role, a file with no
+        data lines, an unknown test id (``on_unknown="error"``). The message
+        names the file and the line.
     FileNotFoundError
         A file does not exist.
+    ValueError
+        A bad ``sep``, ``header`` or ``columns`` argument.
     """
     _check_on_unknown(on_unknown)
     if sep is not None and (not isinstance(sep, str) or not sep or "\n" in sep
                             or "\r" in sep):
         raise ValueError(f"sep must be a non-empty string without line breaks, or None "
                          f"to detect it; got {sep!r}")
-    train_cols = _read_triples(path, sep, header, comments, encoding)
+    if header not in (None, True, False):
+        raise ValueError(f"header must be None (guess), True or False; got {header!r}")
+    columns = None if columns is None else _parse_columns(columns, _ROLES, _ROLES[:2])
+    train_cols = _read_triples(path, sep, header, columns, comments, encoding)
     test_cols = (None if test_path is None
-                 else _read_triples(test_path, sep, header, comments, encoding))
+                 else _read_triples(test_path, sep, header, columns, comments, encoding))
     return _build_string_id_split(path, train_cols, test_path, test_cols, on_unknown)

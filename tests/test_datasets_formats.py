@@ -1,0 +1,378 @@
+"""Delimited files as public data ship them: header guessing, column roles by name or
+``columns=``, CSV quoting, comment lines, gzip, line ends, LightGCN id bounds, and the
+command-line flags that pass these options to the loaders."""
+import gzip
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import minigraphrec as mgr
+import minigraphrec.datasets as ds
+from minigraphrec.cli import _guess_format, main
+from minigraphrec.errors import DataError
+
+
+def write(path, content):
+    """Write str (UTF-8) or bytes to ``path`` and return it."""
+    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    return path
+
+
+def assert_line_error(load, path, line, message):
+    """``load()`` raises a DataError that names ``path``, 1-based ``line`` and ``message``."""
+    with pytest.raises(DataError) as info:
+        load()
+    assert f"{path}, line {line}: " in str(info.value)
+    assert message in str(info.value)
+
+
+def pairs(data):
+    """The interactions as a list of (raw user, raw item) pairs, in order."""
+    return [(str(data.user_ids[u]), str(data.item_ids[i]))
+            for u, i in zip(data.users, data.items)]
+
+
+# ============================================================ header guess
+@pytest.mark.parametrize("content, expected", [
+    ("user_id,business_id\nu0094,b0149\nu0102,b0140\n",          # names: a header
+     [("u0094", "b0149"), ("u0102", "b0140")]),
+    ("A00007XYZ,0000000022\nA00075XYZ,0000000002\n",             # a number: data
+     [("A00007XYZ", "0000000022"), ("A00075XYZ", "0000000002")]),
+    ("u,i,r\nann,pen,5\n", [("ann", "pen")]),                    # word over a rating: header
+    ("ann,pen,5\nbob,ink,4\n", [("ann", "pen"), ("bob", "ink")]),
+])
+def test_header_guessed_only_when_certain(tmp_path, content, expected):
+    assert pairs(ds.load_triples(write(tmp_path / "t.csv", content))) == expected
+
+
+def test_two_columns_of_word_ids_ask_for_header(tmp_path):
+    f = write(tmp_path / "pairs.csv", "A2SUAM1J3GNN3B,B00005N7P0\nA1RSDE90N6RSZF,0000013714\n")
+    assert_line_error(lambda: ds.load_triples(f), f, 1,
+                      "cannot tell whether this line is a header or data")
+    with pytest.raises(DataError, match="pass header=True if it is a header, header=False"):
+        ds.load_triples(f)
+    assert pairs(ds.load_triples(f, header=False)) == [("A2SUAM1J3GNN3B", "B00005N7P0"),
+                                                      ("A1RSDE90N6RSZF", "0000013714")]
+    assert pairs(ds.load_triples(f, header=True)) == [("A1RSDE90N6RSZF", "0000013714")]
+    with pytest.raises(ValueError, match="header must be"):
+        ds.load_triples(f, header="yes")
+
+
+@pytest.mark.parametrize("content, message", [
+    ("A1,B1,\nA2,B2,4\nA3,B1,5\n", "rating '' is not a number"),
+    ("A1,B1,NA,x\nA2,B2,4,100\n", "rating 'NA' is not a number"),
+    ("A1,B1,5,null\nA2,B2,4,100\n", "timestamp 'null' is not a number"),
+])
+def test_a_first_line_with_a_missing_value_is_data(tmp_path, content, message):
+    f = write(tmp_path / "t.csv", content)
+    assert_line_error(lambda: ds.load_triples(f), f, 1, message)
+
+
+def test_session_triples_share_the_rules(tmp_path):
+    iso = write(tmp_path / "iso.csv", "s1,10,2020-09-13T12:26:37Z\ns1,11,2020-09-13T12:27:37Z\n")
+    assert_line_error(lambda: ds.load_sessions(iso, format="triples"), iso, 1,
+                      "timestamp '2020-09-13T12:26:37Z' is not a number")
+    words = write(tmp_path / "w.txt", "a b c\nd e f\n")
+    assert_line_error(lambda: ds.load_sessions(words, format="triples"), words, 1,
+                      "cannot tell whether this line is a header")
+    named = write(tmp_path / "n.csv", "item_id,session_id,timestamp\na,s1,10\nb,s1,5\n")
+    s = ds.load_sessions(named, format="triples")                # roles by name
+    assert s.session_ids.tolist() == ["s1"] and s.item_ids.tolist() == ["a", "b"]
+    assert [[str(s.item_ids[i]) for i in seq] for seq in s] == [["b", "a"]]
+
+
+def test_cikm_default_suggests_triples(tmp_path):
+    f = write(tmp_path / "sessions.csv", "session_id,item_id,timestamp\ns0,33,1600000297\n")
+    assert_line_error(lambda: ds.load_sessions(f), f, 1, "needs format='triples'")
+    assert len(ds.load_sessions(f, format="triples")) == 1
+
+
+# ================================================================ columns
+def test_header_names_assign_the_roles(tmp_path):
+    d = ds.load_triples(write(tmp_path / "i.csv",
+                              "user_id,item_id,timestamp\n256,338,987293735\n192,149,9\n"))
+    assert d.weights is None and d.timestamps.tolist() == [987293735.0, 9.0]
+    d = ds.load_triples(write(tmp_path / "a.csv", "asin,reviewerID,overall\nB01,A9,4.0\n"))
+    assert pairs(d) == [("A9", "B01")] and d.weights.tolist() == [4.0]
+
+
+@pytest.mark.parametrize("header, message", [
+    ("user_id,item_id,clicks_total", "header field 3 'clicks_total' is not a column name"),
+    ("user,item,rating,score", "header fields 3 and 4 ('rating', 'score') both name the rating"),
+    ("user,rating", "names no item column"),
+])
+def test_header_names_must_cover_every_column(tmp_path, header, message):
+    n = header.count(",") + 1
+    f = write(tmp_path / "t.csv", header + "\n" + ",".join(["1"] * n) + "\n")
+    assert_line_error(lambda: ds.load_triples(f, header=True), f, 1, message)
+    with pytest.raises(DataError, match="with columns="):
+        ds.load_triples(f, header=True)
+
+
+def test_columns_give_the_roles(tmp_path):
+    amazon = "B000000338,A54O4T3DOZAMX8,1.0,987293735\n0000000149,AX118DU9R8Q7P6,4.0,5\n"
+    f = write(tmp_path / "ratings.csv", amazon)
+    assert pairs(ds.load_triples(f))[0] == ("B000000338", "A54O4T3DOZAMX8")   # positional
+    d = ds.load_triples(f, columns=("item", "user", "rating", "timestamp"))
+    assert pairs(d) == [("A54O4T3DOZAMX8", "B000000338"), ("AX118DU9R8Q7P6", "0000000149")]
+    assert d.weights.tolist() == [1.0, 4.0] and d.timestamps.tolist() == [987293735.0, 5.0]
+    d = ds.load_triples(f, columns="item,user,-,timestamp")
+    assert d.weights is None and d.timestamps.tolist() == [987293735.0, 5.0]
+    wide = write(tmp_path / "lastfm.tsv", "u1\t2009-05-04T23:08:57Z\ta1\tArtist, 1\tt1\tT, 1\n")
+    d = ds.load_triples(wide, columns=["user", None, "-", None, "item", None],  # 6 fields
+                        header=False)                 # no numeric column: it cannot tell
+    assert pairs(d) == [("u1", "t1")] and d.weights is None and d.timestamps is None
+    # a header is still recognised and skipped, but the roles are the given ones
+    g = write(tmp_path / "h.csv", "user,item,rating\n1,2,5\n")
+    assert pairs(ds.load_triples(g, columns=("item", "user", "rating"))) == [("2", "1")]
+    assert_line_error(lambda: ds.load_triples(g, columns=("user", "item")), g, 1,
+                      "expected 2 fields (one per entry of columns=), got 3")
+
+
+@pytest.mark.parametrize("columns, message", [
+    (("user", "itm"), "entry 2 'itm' is not one of"),
+    ("user,item,user", "'user' is given twice"),
+    (("user", "-", "rating"), "must give the item column"),
+])
+def test_bad_columns_are_value_errors(tmp_path, columns, message):
+    f = write(tmp_path / "t.csv", "1,2,3\n")
+    with pytest.raises(ValueError, match=message):
+        ds.load_triples(f, columns=columns)
+
+
+def test_five_fields_without_columns_name_the_option(tmp_path):
+    f = write(tmp_path / "t.csv", "1,2,3,4,5\n")
+    assert_line_error(lambda: ds.load_triples(f), f, 1, "with columns=")
+
+
+# ================================================================ quoting
+def test_quoted_fields_lose_their_quotes(tmp_path):
+    f = write(tmp_path / "q.csv", '"user","item","rating","timestamp"\n'
+                                  '"A54O4T3DOZAMX8","B000000338",1.0,987293735\n'
+                                  '"A2","Item, with comma",5,123\n'
+                                  ' "say ""hi""" , " padded ",2,7\n'
+                                  '12" vinyl,b,3,8\n')
+    d = ds.load_triples(f)
+    assert pairs(d) == [("A54O4T3DOZAMX8", "B000000338"), ("A2", "Item, with comma"),
+                        ('say "hi"', " padded "), ('12" vinyl', "b")]
+    assert d.weights.tolist() == [1.0, 5.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("sep", ["\t", " ", "::", ";"])
+def test_quoted_fields_with_other_separators(tmp_path, sep):
+    f = write(tmp_path / "q.txt", f'"a{sep}b"{sep}i{sep}5\nc{sep}"d"{sep}4\n')
+    d = ds.load_triples(f, sep=";" if sep == ";" else None)
+    assert pairs(d) == [(f"a{sep}b", "i"), ("c", "d")] and d.weights.tolist() == [5, 4]
+
+
+def test_separator_detection_looks_outside_quotes(tmp_path):
+    f = write(tmp_path / "q.csv", '"a::b",c,5\nd,e,4\n')
+    assert pairs(ds.load_triples(f)) == [("a::b", "c"), ("d", "e")]
+
+
+@pytest.mark.parametrize("content, line, message", [
+    ('a,b,5\n"c,d,4\n', 2, "unbalanced double quote: field 1 opens a quote"),
+    ('a,b,5\nc,"d"",4\n', 2, "unbalanced double quote: field 2"),
+    ('a,b,5\n"c""",d,4\n"e" x,f,3\n', 3, "field 1 goes on after its closing quote"),
+    ('a,b,5\n"c"x,d,4\n', 2, "field 1 goes on after its closing quote"),
+    ("a,b,5\nc,d,e,4\n", 2, "expected 3 fields, got 4 in 'c,d,e,4' (a field that holds ','"
+                            " must be quoted"),
+])
+def test_bad_quoting_names_the_line(tmp_path, content, line, message):
+    f = write(tmp_path / "q.csv", content)
+    assert_line_error(lambda: ds.load_triples(f), f, line, message)
+
+
+def test_recbole_fields_may_be_quoted(tmp_path):
+    f = write(tmp_path / "q.inter", 'user_id:token\titem_id:token\n"a b"\t"x\ty"\n')
+    assert pairs(ds.load_recbole(f)) == [("a b", "x\ty")]
+
+
+# =============================================================== comments
+def test_hash_ids_below_the_first_line_are_data(tmp_path):
+    f = write(tmp_path / "h.csv", "user,item,rating\n#u1,i1,5\nu2,i2,4\n#u3,i3,3\n")
+    assert pairs(ds.load_triples(f)) == [("#u1", "i1"), ("u2", "i2"), ("#u3", "i3")]
+    g = write(tmp_path / "g.csv", "# export\n  # of a shop\n\n1,2,5\n#3,4,1\n")
+    assert pairs(ds.load_triples(g)) == [("1", "2"), ("#3", "4")]
+    h = write(tmp_path / "bad.csv", "1,2,5\n# a note\n")
+    assert_line_error(lambda: ds.load_triples(h), h, 2,
+                      "a later line starting with '#' is data")
+
+
+def test_skipped_comment_lines_are_reported(tmp_path, caplog):
+    f = write(tmp_path / "c.csv", "# export of 2024\n#u1,i1,5\nu2,i2,4\n")
+    with caplog.at_level(logging.INFO, logger="minigraphrec.datasets"):
+        assert pairs(ds.load_triples(f)) == [("u2", "i2")]
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "line(s) 2 split into 3 fields" in warnings[0].getMessage()
+    assert "pass comments=None" in warnings[0].getMessage()
+    g = write(tmp_path / "g.csv", "#u1,i1,5\nu2,i2,4\n")
+    assert pairs(ds.load_triples(g, comments=None)) == [("#u1", "i1"), ("u2", "i2")]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="minigraphrec.datasets"):
+        ds.load_triples(write(tmp_path / "p.csv", "# notes, one line\n1,2,5\n"))
+    assert [r.levelno for r in caplog.records] == [logging.INFO]
+    assert "skipped 1 comment line(s) starting with '#' above line 2" in caplog.text
+
+
+@pytest.mark.parametrize("chunk", [1 << 22, 16])
+def test_leading_block_skipped_on_both_paths(tmp_path, monkeypatch, chunk):
+    monkeypatch.setattr(ds._parse, "_CHUNK_BYTES", chunk)
+    users = [f"{'#' if k % 9 == 4 else ''}u{k % 7}" for k in range(60)]   # '#u4': data
+    body = "".join(f"{u},i{k % 5},{k % 5 + 1},{k}\n" for k, u in enumerate(users))
+    f = write(tmp_path / "t.csv", "# a,b,c\n\n# d\nuser,item,rating,time\n" + body)
+    fast = ds.load_triples(f)
+    monkeypatch.setattr(ds._parse._TableReader, "_chunk_fast", lambda *a: None)
+    slow = ds.load_triples(f)
+    expected = [(u, f"i{k % 5}") for k, u in enumerate(users)]
+    assert pairs(fast) == pairs(slow) == expected
+    assert fast.timestamps.tolist() == slow.timestamps.tolist() == list(range(60))
+
+
+# ============================================================ compression
+@pytest.mark.parametrize("name, load, content", [
+    ("r.csv", ds.load_triples, "userId,movieId,rating\n1,10,4.5\n2,10,3\n"),
+    ("r.csv.gz", ds.load_triples, "userId,movieId,rating\n1,10,4.5\n2,10,3\n"),
+    ("train.txt.gz", ds.load_lightgcn, "0 1 2\n1 0\n"),
+    ("d.inter.gz", ds.load_recbole, "user_id:token\titem_id:token\na\tx\nb\ty\n"),
+    ("s.csv.gz", lambda f: ds.load_sessions(f, format="triples"), "s1,a,1\ns1,b,2\n"),
+])
+def test_gzip_files_read_as_the_plain_ones(tmp_path, name, load, content):
+    plain = load(write(tmp_path / "plain", content))
+    packed = load(write(tmp_path / name, gzip.compress(content.encode())))
+    assert plain.items.tolist() == packed.items.tolist()
+    if isinstance(plain, mgr.Interactions):
+        assert pairs(plain) == pairs(packed)
+
+
+def test_damaged_gzip_names_the_file(tmp_path):
+    data = gzip.compress(("".join(f"{k},{k + 1},3\n" for k in range(2000))).encode())
+    f = write(tmp_path / "r.csv.gz", data[:len(data) // 2])
+    with pytest.raises(DataError, match=r"r\.csv\.gz: the gzip-compressed data cannot be read"):
+        ds.load_triples(f, header=False)
+
+
+def test_cli_guesses_the_format_under_gz():
+    assert _guess_format("ratings.csv.gz") == "triples"
+    assert _guess_format("train.TXT.gz") == "lightgcn"
+    assert _guess_format("ml.inter.gz") == "recbole"
+
+
+# ============================================================ line ends
+def test_cr_only_line_ends_are_named(tmp_path):
+    f = write(tmp_path / "mac.csv", "1,10,5,100\r2,11,4,101\r3,12,3,102\r")
+    assert_line_error(lambda: ds.load_triples(f), f, 1, "\\r alone (classic Mac OS)")
+    g = write(tmp_path / "mac.txt", "0 1 2\r1 2\r")                 # was one user line
+    assert_line_error(lambda: ds.load_lightgcn(g), g, 1, "carriage return")
+    h = write(tmp_path / "mixed.csv", "1,2,5\r\n3,4,1\r5,6,2\n7,8,3\n")
+    assert_line_error(lambda: ds.load_triples(h), h, 2, "carriage return")
+
+
+# ========================================================== LightGCN ids
+def test_lightgcn_ids_far_beyond_the_distinct_ids(tmp_path):
+    f = write(tmp_path / "train.txt", "0 2 3\n1 3 4\n1000000000000 3 4 5\n")
+    assert_line_error(lambda: ds.load_lightgcn(f), f, 3,
+                      "user id 1000000000000 is far beyond the 3 distinct user ids")
+    g = write(tmp_path / "items.txt", "0 1 2\n1 5 100000\n")
+    assert_line_error(lambda: ds.load_lightgcn(g), g, 2,
+                      "item id 100000 is far beyond the 4 distinct item ids")
+    assert ds.load_lightgcn(write(tmp_path / "ok.txt", "0 99999\n")).n_items == 100_000
+    dense = " ".join(map(str, range(1000)))                          # 1001 distinct items
+    d = ds.load_lightgcn(write(tmp_path / "ok2.txt", f"0 {dense} 100000\n"))
+    assert d.n_items == 100_001
+
+
+# =========================================================== command line
+def _train(args, capsys):
+    code = main(["train", *map(str, args), "--model", "popularity", "-q"])
+    return code, capsys.readouterr()
+
+
+def test_cli_header_flags(tmp_path, capsys):
+    f = write(tmp_path / "pairs.csv", "A2SUAM1J3GNN3B,B00005N7P0\nA1RSDE90N6RSZF,0000013714\n"
+                                      "A2SUAM1J3GNN3B,0000013714\n")
+    code, out = _train([f], capsys)
+    assert code == 2 and "pass --header if it is a header, --no-header if it is data" in out.err
+    assert "header=" not in out.err
+    model = tmp_path / "m.npz"
+    code, out = _train([f, "--no-header", "-o", model], capsys)
+    assert code == 0
+    assert sorted(mgr.load(model).user_ids_.tolist()) == ["A1RSDE90N6RSZF", "A2SUAM1J3GNN3B"]
+    assert _train([f, "--header", "-o", model], capsys)[0] == 0
+    assert mgr.load(model).item_ids_.tolist() == ["0000013714"]
+
+
+def test_cli_columns_encoding_comments(tmp_path, capsys):
+    f = write(tmp_path / "amazon.csv", "B01,A9,1.0,5\nB02,A9,4.0,6\nB01,A8,3.0,7\n")
+    model = tmp_path / "m.npz"
+    code, _ = _train([f, "--columns", "item,user,rating,timestamp", "-o", model], capsys)
+    assert code == 0 and sorted(mgr.load(model).user_ids_.tolist()) == ["A8", "A9"]
+    code, out = _train([f, "--columns", "item,usr,rating,timestamp"], capsys)
+    assert code == 2 and "--columns: entry 2 'usr' is not one of" in out.err
+    code, out = _train([f, "--columns", "item,user"], capsys)
+    assert code == 2 and "(one per entry of --columns), got 4" in out.err
+
+    latin = write(tmp_path / "latin.csv",
+                  "user,item\nJos\xe9,Caf\xe9\nAna,P\xe3o\n".encode("latin-1"))
+    assert _train([latin], capsys)[0] == 2
+    assert _train([latin, "--encoding", "latin-1", "-o", model], capsys)[0] == 0
+    assert mgr.load(model).user_ids_.tolist() == ["José", "Ana"]
+
+    hashed = write(tmp_path / "hash.csv", "#u1,i1,5\nu2,i2,4\n")
+    assert _train([hashed, "--comments", "", "-o", model], capsys)[0] == 0
+    assert mgr.load(model).user_ids_.tolist() == ["#u1", "u2"]
+
+
+def test_cli_loader_flags_refused_where_they_do_not_apply(tmp_path, capsys):
+    f = write(tmp_path / "train.txt", "0 1 2\n1 0\n")
+    with pytest.raises(SystemExit, match="--header/--no-header applies to triples files only, "
+                                         "and .*train.txt is read as lightgcn"):
+        main(["train", str(f), "--no-header", "--model", "popularity", "-q"])
+    with pytest.raises(SystemExit, match="--encoding applies to triples and recbole files"):
+        main(["train", str(f), "--encoding", "latin-1", "--model", "popularity", "-q"])
+
+
+def test_cli_evaluate_passes_loader_options(tmp_path, capsys):
+    train = write(tmp_path / "train.csv", "user,item\nA1,B1\nA1,B2\nA2,B1\nA2,B3\n")
+    model = tmp_path / "m.npz"
+    assert _train([train, "-o", model], capsys)[0] == 0
+    test = write(tmp_path / "test.csv", "A1,B3\nA2,B2\n")
+    assert main(["evaluate", str(model), str(test)]) == 2
+    assert "--no-header" in capsys.readouterr().err
+    assert main(["evaluate", str(model), str(test), "--no-header"]) == 0
+
+
+# ================================================================= docs
+def test_recognised_names_are_documented():
+    """The names listed in load_triples' docstring and the data-formats page are the ones
+    the loader recognises."""
+    page = (Path(__file__).resolve().parents[1] / "docs" / "data_formats.md").read_text()
+    for role, names in ds._parse._COLUMN_NAMES.items():
+        row = re.search(rf"^\| {role}\b.*$", page, re.M).group()
+        assert re.findall(r"`(\w+)`", row) == list(names), role
+        if role != "session":
+            doc = " ".join(ds.load_triples.__doc__.split())
+            listed = re.search(rf"{role}: ((?:``\w+``(?:, )?)+)", doc).group(1)
+            assert re.findall(r"``(\w+)``", listed) == list(names), role
+
+
+def test_loaders_record_the_file_line_of_each_interaction(tmp_path):
+    """``lines``: the 1-based line of each interaction, after headers, comments and blank
+    lines, and after test interactions dropped for unknown ids."""
+    train = tmp_path / "train.csv"
+    train.write_text("# exported\nuser,item,rating\nu1,i1,5\n\nu2,i2,4\nu1,i2,3\n")
+    test = tmp_path / "test.csv"
+    test.write_text("user,item,rating\nu9,i1,1\nu2,i1,2\n")
+    data = mgr.datasets.load_triples(train)
+    assert data.lines.tolist() == [3, 5, 6]
+    tr, te = mgr.datasets.load_triples(train, test_path=test, on_unknown="drop")
+    assert tr.lines.tolist() == [3, 5, 6] and te.lines.tolist() == [3]
+    adj = tmp_path / "train.txt"
+    adj.write_text("0 1 2\n\n1 0\n")
+    adj_test = tmp_path / "test.txt"
+    adj_test.write_text("0 5\n1 2 1\n")
+    tr, te = mgr.datasets.load_lightgcn(adj, adj_test, on_unknown="drop")
+    assert tr.lines.tolist() == [1, 1, 3] and te.lines.tolist() == [2, 2]
