@@ -14,17 +14,73 @@ Public API, for the library's own tests and for your ops:
   check for a loss of a ``dict`` of parameters, one key at a time, e.g. a
   model's ``loss_and_grad``.
 
-Everything runs in float64: float32 round-off (about 1e-7 relative) is larger
-than what a central difference with ``eps = 1e-6`` can resolve. The
-functions raise ``AssertionError`` with the numeric and the exact value when
-a check fails, and return them when it passes.
+Everything runs in float64: the point, every value of ``f`` and the exact
+gradient (a float32 array in any of them raises ``TypeError``). float32
+round-off (about 6e-8 relative) is larger than what a central difference with
+``eps = 1e-6`` can resolve; a float32 step hidden inside ``f`` shows up as
+round-off the checks do not accept (see "Kinks"). A failed check raises
+``AssertionError`` with the numeric and the exact value, a passed one returns
+them; a value of ``f`` or of the gradient that is not finite is a failure.
 
-Tolerance. A check passes when
-``|numeric - exact| <= atol + rtol · max(|numeric|, |exact|)``.
-With ``atol=None`` the absolute tolerance is the round-off floor of the
-difference quotient, ``100 · ε_mach · Σ|v| (|f(x+εu)| + |f(x-εu)|) / 2ε``:
-it only matters where the exact value is near zero relative to ``f`` (a
-zero gradient), and is far below any real error elsewhere.
+The line. Each check looks at one scalar function of a step ``t`` along its
+direction, ``φ(t) = Σ v · f(x + t u)`` (``check_grad``: ``u = e_i``; a scalar
+loss: ``v = 1``), and at its central difference
+``D(s) = (φ(s) - φ(-s)) / 2s``, the ``numeric`` value; ``ε`` (``eps``) is
+the first step.
+
+Tolerance, one rule for every checker. ``numeric`` and ``exact`` agree when
+``|numeric - exact| <= atol + rtol · max(|numeric|, |exact|)``. With
+``atol=None`` (the default of every checker) ``atol`` is the round-off floor
+of the difference quotient. Each value ``f(x + t u)`` comes out rounded; one
+unit of that is ``ν(t) = ε_mach · ‖v ⊙ f(x + t u)‖₂`` (``ε_mach = 2.2e-16``,
+``ε_mach · |f|`` for a scalar; the entries' errors enter with random weights
+``v``, so they add in the 2-norm). A combination ``Σ_j c_j φ(t_j) / s`` is
+trusted to ``4 · Σ_j |c_j| ν(t_j) / s``, four units per value; for ``D(s)``:
+``floor(s) = 4 · (ν(s) + ν(-s)) / 2s`` (a scalar ``f``: about
+``4 ε_mach |f| / s``). Measured on the library's BPR losses at their default
+size (1000 x 1500 data, dim 64, batch 2048), the round-off of ``D(1e-6)`` has a
+standard deviation of 0.2-0.35 ``ε_mach |f| / s``, so the floor is more than
+ten of them. It decides only where ``rtol · |exact|`` is smaller, i.e. where
+``|exact| ≲ 1e-3 |f|`` at the default step: a gradient that should be zero,
+or a parameter with a small gradient under a large loss.
+
+Kinks. ``D(s)`` is the mean slope over ``[-s, s]``. If a point where ``f`` is
+not differentiable (ReLU or LeakyReLU at 0, max, ``|·|``) lies within the step,
+``D(s)`` mixes the slopes on both sides and can be far from a correct
+gradient. At the built-in data's default size a ReLU GCN has several
+pre-activations within ``1e-6`` of 0, so this is common. A check therefore
+calls a disagreement of ``D(ε)`` with ``exact`` a mismatch only where the
+finite differences show ``φ`` smooth. For ``s = ε, ε/2, ε/4, …, ε/1024`` it
+evaluates ``φ(±s/2)`` and ``φ(0)`` and calls ``φ`` smooth within ``±s`` when
+both
+
+* ``D(s)`` and ``D(s/2)`` agree by the rule above, with ``atol`` their two
+  floors (smooth: they differ by ``s² φ'''/8``; a slope jump ``Δ`` at ``t₀``
+  inside moves them apart by ``|Δ| min(|t₀|, s - |t₀|) / 2s``), and
+* the fourth difference ``δ⁴ = φ(s) - 4φ(s/2) + 6φ(0) - 4φ(-s/2) + φ(-s)``
+  is round-off: ``|δ⁴| / s <= 4 · Σ_j |c_j| ν(t_j) / s + rtol · max(|D(s)|,
+  |D(s/2)|)`` (smooth: ``δ⁴ = s⁴ φ''''/16``; a jump ``Δ`` at ``|t₀| < s/2``:
+  ``|δ⁴| / s = |Δ| · |s - 3|t₀|| / s``, which catches the kink at or next
+  to 0 that moves ``D(s)`` and ``D(s/2)`` alike).
+
+At the first step ``s`` where ``φ`` is smooth the check decides, with
+``numeric = D(s/2)`` and ``atol = floor(s/2) + |D(s) - D(s/2)| + |δ⁴| / s``:
+by the two formulas above, one kink within ``±s`` moves ``D(s/2)`` by at most
+``|D(s) - D(s/2)| + |δ⁴| / s``, and a smooth ``φ`` only by round-off and
+``s² φ'''/24``. Outside that the gradient is wrong (``AssertionError``).
+At a smooth point this ``atol`` comes to about three ``floor(ε)``; it grows
+like ``1/s``, so a check next to a kink is coarser (at ``s = ε/16``, 16
+times). A user-given ``atol`` replaces the sum and is added to both
+smoothness tests. The check raises :class:`NotDifferentiableError`, a
+subclass of ``AssertionError`` that is no verdict on the gradient, if ``φ``
+is smooth at no step down to ``ε/1024`` (``f`` has a kink at or within about
+``1e-9 |u|`` of ``x`` along the direction, or more round-off than float64),
+or if ``f`` stops changing at all, bit for bit, within a step after it was
+not smooth at a larger one (``f`` does not resolve such steps: float32
+inside ``f``). Check another point or direction. A check that passes at
+``ε`` costs two evaluations of ``f``, as before; each step looked at again
+costs two more (``φ(±s/2)``), and ``φ(0)`` one (none for ``check_vjp``,
+which has ``f(x)``; one per ``check_grad``).
 """
 from __future__ import annotations
 
@@ -33,9 +89,21 @@ import numpy as np
 from .errors import DataError
 
 __all__ = ["check_vjp", "check_grad", "numerical_grad", "check_param_grads",
-           "check_model_grads"]
+           "check_model_grads", "NotDifferentiableError"]
 
-_ROUNDOFF = 100 * np.finfo(np.float64).eps
+_EPS = np.finfo(np.float64).eps
+_UNITS = 4             # round-off units trusted per value of f (module docstring)
+_HALVINGS = 10         # the smallest step tried near a kink is eps / 2**10
+
+
+class NotDifferentiableError(AssertionError):
+    """The finite differences never settle: ``f`` has a kink (or float32 round-off) at ``x``.
+
+    Raised instead of a mismatch when, at every step from ``eps`` down to
+    ``eps / 1024``, the central differences ``D(s)``, ``D(s/2)`` and the fourth
+    difference show that ``f`` is not smooth within the step (module
+    docstring, "Kinks"). It is not a verdict on the gradient.
+    """
 
 
 def _float64(name, x):
@@ -46,6 +114,14 @@ def _float64(name, x):
     return x
 
 
+def _scalar(name, value):
+    """``value`` as a 0-d float64 array; a float64 array of one entry is taken too."""
+    value = _float64(name, value)
+    if value.size != 1:
+        raise DataError(f"{name} must be a scalar, got an array of shape {value.shape}")
+    return value.reshape(())
+
+
 def _rng(rng):
     if rng is None:
         return np.random.default_rng(0)
@@ -54,14 +130,134 @@ def _rng(rng):
     return np.random.default_rng(rng)
 
 
-def _compare(numeric, exact, rtol, atol, what):
-    if not (np.isfinite(numeric) and np.isfinite(exact)):
-        raise AssertionError(f"{what}: non-finite value, numeric {numeric!r}, exact {exact!r}")
-    if abs(numeric - exact) > atol + rtol * max(abs(numeric), abs(exact)):
-        rel = abs(numeric - exact) / max(abs(numeric), abs(exact), 1e-300)
-        raise AssertionError(f"{what}: numeric {numeric!r} != exact {exact!r} "
-                             f"(|diff| {abs(numeric - exact):.3e}, relative {rel:.3e}; "
-                             f"rtol {rtol:g}, atol {atol:.3e})")
+def _tolerance(numeric, exact, rtol, atol):
+    """The one rule of every checker: ``atol + rtol · max(|numeric|, |exact|)``, elementwise."""
+    return atol + rtol * np.maximum(np.abs(numeric), np.abs(exact))
+
+
+def _step(t, direction):
+    """`` + 1e-06·u`` for ``t = 1e-6``: how messages name ``x + t u`` (empty at ``t = 0``)."""
+    return f" {'-' if t < 0 else '+'} {abs(t):.3g}·{direction}" if t else ""
+
+
+class _Line:
+    r"""``φ(t) = Σ v · f(x + t u)`` along one direction, each ``f(x + t u)`` evaluated once.
+
+    ``evaluate(t)`` returns ``f(x + t u)`` (any shape, the same at every ``t``);
+    ``v`` weights it (1.0 for a scalar loss); ``what`` starts every message
+    and ``where(t)`` names the point ``x + t u`` in it.
+    """
+
+    def __init__(self, evaluate, v, what, where):
+        self.evaluate, self.v, self.what, self.where = evaluate, v, what, where
+        self.values = {}                                  # t -> f(x + t u), float64
+
+    def put(self, t, y):
+        y = _float64(f"{self.what}: f({self.where(t)})", y)
+        if self.values and y.shape != next(iter(self.values.values())).shape:
+            raise DataError(f"{self.what}: f changed output shape: "
+                            f"{next(iter(self.values.values())).shape} and {y.shape} "
+                            f"at {self.where(t)}")
+        if not np.all(np.isfinite(y)):
+            bad = np.unravel_index(np.argmin(np.isfinite(y)), y.shape)
+            raise AssertionError(f"{self.what}: non-finite value of f({self.where(t)}): "
+                                 f"{float(y[bad])!r} (entry {tuple(int(i) for i in bad)}); "
+                                 "does the step leave f's domain? try a smaller eps")
+        self.values[t] = y
+
+    def combine(self, coefs):
+        r"""``Σ_j c_j φ(t_j)`` and its round-off bound ``4 · Σ_j |c_j| ν(t_j)``."""
+        total, bound = None, 0.0
+        for t, c in coefs:
+            if t not in self.values:
+                self.put(t, self.evaluate(t))
+            y = self.values[t]
+            total = c * y if total is None else total + c * y
+            bound += abs(c) * _EPS * float(np.linalg.norm(np.ravel(self.v * y)))
+        return float(np.sum(self.v * total)), _UNITS * bound
+
+    def central(self, s):
+        r"""``D(s) = (φ(s) - φ(-s)) / 2s`` and its floor ``4 (ν(s) + ν(-s)) / 2s``."""
+        diff, bound = self.combine(((s, 1.0), (-s, -1.0)))
+        return diff / (2 * s), bound / (2 * s)
+
+
+def _settle(line, exact, eps, rtol, atol):
+    r"""Judge ``exact`` against the central differences of ``line`` (module docstring).
+
+    Returns ``(verdict, numeric, atol_used, note)``: ``verdict`` is ``"pass"``,
+    ``"mismatch"`` (``exact`` outside what round-off and a kink within the
+    step explain) or ``"kink"`` (smooth at no step down to ``eps / 2**10``);
+    ``numeric`` the value judged: ``D(eps)``, or ``D(s/2)`` at the first
+    smooth step ``s``; ``atol_used`` the absolute tolerance it was judged
+    with; ``note`` what the halving found, for the message.
+    """
+    D, floor = line.central(eps)
+    atol_used = floor if atol is None else atol
+    if abs(D - exact) <= _tolerance(D, exact, rtol, atol_used):
+        return "pass", D, atol_used, ""
+    extra = 0.0 if atol is None else atol
+    D_eps, s = D, eps
+    for _ in range(_HALVINGS + 1):
+        D, floor = line.central(s)
+        D2, floor2 = line.central(s / 2)
+        d4, floor4 = line.combine(((s, 1.0), (s / 2, -4.0), (0.0, 6.0), (-s / 2, -4.0),
+                                   (-s, 1.0)))               # δ⁴, the fourth difference
+        e1, e2 = abs(D - D2), abs(d4) / s
+        if s < eps and all(np.array_equal(line.values[t], line.values[0.0])
+                           for t in (s, s / 2, -s / 2, -s)):
+            note = (f"D({eps:g}) = {D_eps!r} was not smooth, and f(x + t u) is the same, bit "
+                    f"for bit, for every |t| <= {s:.3g}: f does not resolve steps this small "
+                    "although the exact derivative says it changes; is part of f computed in "
+                    "float32? This is no verdict on the gradient")
+            return "kink", D_eps, None, note
+        scale = rtol * max(abs(D), abs(D2))
+        if e1 <= floor + floor2 + extra + scale and e2 <= floor4 / s + extra + scale:
+            # smooth within ±s: a kink left inside moves D(s/2) by at most e1 + e2
+            atol_used = floor2 + e1 + e2 if atol is None else atol
+            close = abs(D2 - exact) <= _tolerance(D2, exact, rtol, atol_used)
+            verdict = "pass" if close else "mismatch"
+            where = (f"f is smooth within ±{s:.3g}" if s == eps else
+                     f"D({eps:g}) = {D_eps!r} had a kink within ±{2 * s:.3g}; f is smooth "
+                     f"within ±{s:.3g}")
+            note = (f"; numeric is D({s / 2:.3g}): {where} (D({s:.3g}) = {D!r}, |δ⁴|/s = "
+                    f"{e2:.2e}; atol is its round-off floor {floor2:.2e} + |D(s) - D(s/2)| "
+                    f"+ |δ⁴|/s)" if atol is None else
+                    f"; numeric is D({s / 2:.3g}): {where} (D({s:.3g}) = {D!r})")
+            return verdict, D2, atol_used, note
+        s /= 2
+    note = (f"halving the step from {eps:g} to {s * 2:.3g}, f never looks smooth: at the last "
+            f"step D(s) = {D!r}, D(s/2) = {D2!r} (|diff| {e1:.2e}, round-off "
+            f"{floor + floor2:.2e}), |δ⁴|/s = {e2:.2e} (round-off {floor4 / s:.2e}). "
+            f"f has a kink (ReLU, LeakyReLU, max or |·| at 0) at or within ~{s * 2:.1e} of x "
+            "along the direction, or more round-off than float64 (float32 inside f?). "
+            "This is no verdict on the gradient: check another point or direction")
+    return "kink", D_eps, None, note
+
+
+def _mismatch(what, numeric, exact, rtol, atol_used, note):
+    diff = abs(numeric - exact)
+    rel = diff / max(abs(numeric), abs(exact), 1e-300)
+    return AssertionError(f"{what}: numeric {numeric!r} != exact {exact!r} (|diff| {diff:.3e}, "
+                          f"relative {rel:.3e}; rtol {rtol:g}, atol {atol_used:.3e}){note}")
+
+
+def _kink(what, numeric, exact, eps, note):
+    return NotDifferentiableError(f"{what}: not differentiable within the step, not a gradient "
+                                  f"mismatch: numeric {numeric!r} (step {eps:g}), exact {exact!r}; "
+                                  f"{note}")
+
+
+def _judge(line, exact, eps, rtol, atol, what):
+    """:func:`_settle`, raising on a mismatch or a kink; returns ``numeric``."""
+    if not np.isfinite(exact):
+        raise AssertionError(f"{what}: non-finite value, exact {exact!r}")
+    verdict, numeric, atol_used, note = _settle(line, exact, eps, rtol, atol)
+    if verdict == "mismatch":
+        raise _mismatch(what, numeric, exact, rtol, atol_used, note)
+    if verdict == "kink":
+        raise _kink(what, numeric, exact, eps, note)
+    return numeric
 
 
 def check_vjp(f, vjp, x, rng=None, eps=1e-6, rtol=1e-6, atol=None):
@@ -73,43 +269,59 @@ def check_vjp(f, vjp, x, rng=None, eps=1e-6, rtol=1e-6, atol=None):
     ``numeric = Σ v · (f(x + eps·u) - f(x - eps·u)) / (2 eps)``   (≈ ⟨v, J u⟩)
     ``exact   = Σ vjp(x, v) · u``                                  (= ⟨Jᵀ v, u⟩)
 
+    by the module docstring's rule; if they disagree, the step is halved
+    while a kink of ``f`` lies within it ("Kinks" there).
+
     Parameters
     ----------
-    f : callable ndarray -> ndarray or float
-    vjp : callable ``(x, v) -> Jᵀ v``, shaped like ``x``
+    f : callable ndarray -> float64 ndarray or float
+    vjp : callable ``(x, v) -> Jᵀ v``, float64, shaped like ``x``
     x : float64 ndarray, the point; not modified
     rng : numpy Generator, seed or None (seed 0)
-    eps : float, finite-difference step
+    eps : float, the first finite-difference step
     rtol, atol : tolerances (see the module docstring; ``atol=None`` is the
         round-off floor)
 
     Returns
     -------
-    (numeric, exact) : two floats.
+    (numeric, exact) : two floats; ``numeric`` is ``D(eps)``, or after a
+    disagreement ``D(s/2)`` at the first step ``s`` where ``f`` is smooth.
 
     Raises
     ------
-    AssertionError if they disagree; TypeError if ``x`` is not float64.
+    AssertionError if they disagree or a value is not finite;
+    :class:`NotDifferentiableError` (an ``AssertionError``) if ``f`` is not
+    smooth within any step down to ``eps / 1024``; TypeError if ``x``,
+    ``f(x)`` or ``vjp(x, v)`` is not float64.
     """
     rng = _rng(rng)
     x = _float64("x", x)
-    y = np.asarray(f(x))
+    y = f(x)
     u = rng.standard_normal(x.shape)
-    v = rng.standard_normal(y.shape)
-    f_plus = np.asarray(f(x + eps * u), dtype=np.float64)
-    f_minus = np.asarray(f(x - eps * u), dtype=np.float64)
-    if f_plus.shape != y.shape or f_minus.shape != y.shape:
-        raise DataError(f"f changed output shape: {y.shape} at x, {f_plus.shape} and "
-                        f"{f_minus.shape} at x ± eps·u")
-    numeric = float(np.sum(v * (f_plus - f_minus)) / (2 * eps))
+    v = rng.standard_normal(np.shape(y))
+    line = _Line(lambda t: f(x + t * u), v, "check_vjp", lambda t: f"x{_step(t, 'u')}")
+    line.put(0.0, y)
     g = np.asarray(vjp(x, v))
     if g.shape != x.shape:
         raise DataError(f"vjp returned shape {g.shape}, expected the shape of x {x.shape}")
+    g = _float64("vjp(x, v)", g)
     exact = float(np.sum(g * u))
-    if atol is None:
-        atol = _ROUNDOFF * float(np.sum(np.abs(v) * (np.abs(f_plus) + np.abs(f_minus)))) / (2 * eps)
-    _compare(numeric, exact, rtol, atol, "check_vjp")
-    return numeric, exact
+    return _judge(line, exact, eps, rtol, atol, "check_vjp"), exact
+
+
+def _central_entries(f, x, eps):
+    r"""``(D, f_plus, f_minus)``: ``f(x ± eps e_i)`` for each ``i`` and the central differences."""
+    xp = x.astype(np.float64, copy=True)
+    f_plus, f_minus = np.empty_like(xp), np.empty_like(xp)
+    flat = xp.reshape(-1)
+    for i in range(flat.size):
+        orig = flat[i]
+        flat[i] = orig + eps
+        f_plus.flat[i] = _scalar("f(x + eps·e_i)", f(xp))
+        flat[i] = orig - eps
+        f_minus.flat[i] = _scalar("f(x - eps·e_i)", f(xp))
+        flat[i] = orig
+    return (f_plus - f_minus) / (2 * eps), f_plus, f_minus
 
 
 def numerical_grad(f, x, eps=1e-6):
@@ -118,44 +330,88 @@ def numerical_grad(f, x, eps=1e-6):
     ``g_i = (f(x + eps e_i) - f(x - eps e_i)) / 2eps``.
 
     Costs ``2 · x.size`` calls of ``f``; ``x`` (float64) is perturbed in a
-    copy and not modified. Returns an array shaped like ``x``.
+    copy and not modified; ``f`` must return a float64 scalar (``TypeError``
+    otherwise). Returns an array shaped like ``x``; an entry whose step
+    leaves ``f``'s domain is ``nan`` or ``inf`` here (:func:`check_grad`
+    raises on it).
     """
     x = _float64("x", x)
-    xp = x.astype(np.float64, copy=True)
-    grad = np.empty_like(xp)
-    flat, gflat = xp.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        orig = flat[i]
-        flat[i] = orig + eps
-        f_plus = float(f(xp))
-        flat[i] = orig - eps
-        f_minus = float(f(xp))
-        flat[i] = orig
-        gflat[i] = (f_plus - f_minus) / (2 * eps)
-    return grad
+    return _central_entries(f, x, eps)[0]
 
 
-def check_grad(f, grad, x, eps=1e-6, rtol=1e-6, atol=1e-8):
+def check_grad(f, grad, x, eps=1e-6, rtol=1e-6, atol=None):
     r"""Compare ``grad(x)`` with :func:`numerical_grad` entry by entry.
 
-    Passes when ``|numeric_i - exact_i| <= atol + rtol · |numeric_i|`` for
-    every ``i`` (``np.allclose``). For small ``x`` (2 · x.size calls of ``f``).
+    Entry ``i`` passes when ``|numeric_i - exact_i| <= atol_i + rtol ·
+    max(|numeric_i|, |exact_i|)``, the module docstring's rule along ``e_i``:
+    with ``atol=None`` (the default) ``atol_i`` is the round-off floor
+    ``4 ε_mach (|f(x + eps e_i)| + |f(x - eps e_i)|) / 2eps``. An entry that
+    fails is looked at again with halved steps ("Kinks" in the module
+    docstring). For small ``x``: ``2 · x.size`` calls of ``f``, plus 2 to 22
+    for each entry that fails at ``eps`` and one of ``f(x)``. (Before the
+    round-off floor, the default was a fixed ``atol=1e-8`` with
+    ``rtol · |numeric_i|``; pass ``atol=1e-8`` for a fixed floor.)
 
-    Returns ``(numeric, exact)`` arrays; raises ``AssertionError`` naming the
-    worst entry otherwise.
+    Returns ``(numeric, exact)`` arrays (``numeric_i`` from the step that
+    decided). Raises ``AssertionError`` naming the number of wrong entries
+    and the worst one, or the first entry whose finite difference is not
+    finite; :class:`NotDifferentiableError` if every failing entry has a kink
+    within its step; TypeError if ``x``, a value of ``f`` or ``grad(x)`` is
+    not float64.
     """
     x = _float64("x", x)
-    numeric = numerical_grad(f, x, eps)
-    exact = np.asarray(grad(x), dtype=np.float64)
+    numeric, f_plus, f_minus = _central_entries(f, x, eps)
+    exact = np.asarray(grad(x))
     if exact.shape != x.shape:
         raise DataError(f"grad returned shape {exact.shape}, expected the shape of x {x.shape}")
-    bad = np.abs(numeric - exact) > atol + rtol * np.abs(numeric)
-    if bad.any() or not np.all(np.isfinite(exact)):
-        err = np.where(np.isfinite(exact), np.abs(numeric - exact), np.inf)
-        worst = np.unravel_index(np.argmax(err), x.shape)
-        raise AssertionError(f"check_grad: {int(bad.sum())} of {x.size} entries differ; worst at "
-                             f"index {tuple(int(i) for i in worst)}: "
-                             f"numeric {float(numeric[worst])!r}, exact {float(exact[worst])!r}")
+    exact = _float64("grad(x)", exact)
+
+    def index(i):
+        return tuple(int(j) for j in np.unravel_index(i, x.shape))
+    for name, values in (("grad(x)", exact), ("the finite difference", numeric)):
+        if not np.all(np.isfinite(values)):
+            i = int(np.argmin(np.isfinite(values).reshape(-1)))
+            raise AssertionError(f"check_grad: {name} is not finite at index {index(i)}: "
+                                 f"{float(values.flat[i])!r} (f(x ± eps·e_i) = "
+                                 f"{float(f_plus.flat[i])!r}, {float(f_minus.flat[i])!r}; exact "
+                                 f"{float(exact.flat[i])!r}); does the step leave f's domain? "
+                                 "try a smaller eps")
+    floor = _UNITS * _EPS * (np.abs(f_plus) + np.abs(f_minus)) / (2 * eps)
+    atol_i = floor if atol is None else atol
+    ok = np.abs(numeric - exact) <= _tolerance(numeric, exact, rtol, atol_i)
+    wrong, kinks, notes = [], [], {}
+    if not ok.all():
+        f_x = _scalar("f(x)", f(x))
+        xp = x.copy()
+        flat = xp.reshape(-1)
+        for i in np.flatnonzero(~ok):
+            def evaluate(t, i=i):
+                orig = flat[i]
+                flat[i] = orig + t
+                try:
+                    return _scalar("f(x + t·e_i)", f(xp))
+                finally:
+                    flat[i] = orig
+            line = _Line(evaluate, 1.0, f"check_grad at index {index(i)}",
+                         lambda t, i=i: f"x{_step(t, f'e_{index(i)}')}")
+            line.values.update({0.0: f_x, eps: f_plus.flat[i], -eps: f_minus.flat[i]})
+            verdict, numeric.flat[i], atol_used, notes[i] = _settle(line, float(exact.flat[i]),
+                                                                    eps, rtol, atol)
+            if verdict == "mismatch":
+                wrong.append((abs(numeric.flat[i] - exact.flat[i]), i, atol_used))
+            elif verdict == "kink":
+                kinks.append(i)
+    if wrong:
+        _, i, atol_used = max(wrong)
+        more = (f"; {len(kinks)} more with a kink within the step (first at index "
+                f"{index(kinks[0])})" if kinks else "")
+        err = _mismatch(f"worst at index {index(i)}", float(numeric.flat[i]),
+                        float(exact.flat[i]), rtol, atol_used, notes[i])
+        raise AssertionError(f"check_grad: {len(wrong)} of {x.size} entries differ{more}; {err}")
+    if kinks:
+        i = kinks[0]
+        raise _kink(f"check_grad: {len(kinks)} of {x.size} entries, first at index {index(i)}",
+                    float(numeric.flat[i]), float(exact.flat[i]), eps, notes[i])
     return numeric, exact
 
 
@@ -165,20 +421,31 @@ def check_param_grads(loss_fn, params, grads, rng=None, eps=1e-6, rtol=1e-6, ato
 
     For each key ``k`` draws ``u ~ N(0, I)`` shaped like ``params[k]`` and
     compares ``(L(p_k + eps u) - L(p_k - eps u)) / 2eps`` with
-    ``Σ grads[k] · u``. The arrays are perturbed *in place* (so a model that
-    holds references to them sees the change) and restored bit for bit from a
-    copy afterwards, also when the check fails.
+    ``Σ grads[k] · u`` by the module docstring's rule (``atol=None``: the
+    round-off floor ``4 ε_mach (|L(p_k + eps u)| + |L(p_k - eps u)|) / 2eps``);
+    if they disagree, the step is halved while a kink of ``L`` lies within it
+    ("Kinks" there; ``L`` is also evaluated at ``p_k`` then). The arrays are
+    perturbed *in place* (so a model that holds references to them sees the
+    change) and restored bit for bit from a copy afterwards, also when the
+    check fails.
 
     Parameters
     ----------
-    loss_fn : callable () -> float, the loss at the current ``params``
+    loss_fn : callable () -> float64 scalar, the loss at the current ``params``
     params : dict name -> float64 ndarray
-    grads : dict name -> ndarray, the claimed gradient at the current params
+    grads : dict name -> float64 ndarray, the claimed gradient at the current params
     keys : names to check (default: every key of ``params``)
 
     Returns
     -------
     dict name -> (numeric, exact)
+
+    Raises
+    ------
+    AssertionError naming the first wrong key ("gradient of 'W0'");
+    :class:`NotDifferentiableError` if ``L`` has a kink within every step
+    down to ``eps / 1024`` along that key's direction; TypeError for a
+    float32 parameter, gradient or loss value.
     """
     rng = _rng(rng)
     keys = list(params) if keys is None else list(keys)
@@ -191,22 +458,26 @@ def check_param_grads(loss_fn, params, grads, rng=None, eps=1e-6, rtol=1e-6, ato
             raise TypeError(f"params[{k!r}] must be an ndarray to be perturbed in place, "
                             f"got {type(params[k]).__name__}")
         p = _float64(f"params[{k!r}]", params[k])
-        g = np.asarray(grads[k], dtype=np.float64)
+        g = np.asarray(grads[k])
         if g.shape != p.shape:
             raise DataError(f"grads[{k!r}] has shape {g.shape}, params[{k!r}] has {p.shape}")
+        g = _float64(f"grads[{k!r}]", g)
         u = rng.standard_normal(p.shape)
+        exact = float(np.sum(g * u))
         saved = p.copy()
+
+        def loss_at(t, p=p, saved=saved, u=u):
+            if t == 0.0:
+                np.copyto(p, saved)
+            else:
+                np.add(saved, t * u, out=p)                  # p_k + t u, in place
+            return _scalar("loss_fn()", loss_fn())
+        line = _Line(loss_at, 1.0, f"gradient of {k!r}",
+                     lambda t, k=k: f"params[{k!r}]{_step(t, 'u')}")
         try:
-            np.add(saved, eps * u, out=p)
-            f_plus = float(loss_fn())
-            np.subtract(saved, eps * u, out=p)
-            f_minus = float(loss_fn())
+            numeric = _judge(line, exact, eps, rtol, atol, f"gradient of {k!r}")
         finally:
             p[...] = saved
-        numeric = (f_plus - f_minus) / (2 * eps)
-        exact = float(np.sum(g * u))
-        tol = _ROUNDOFF * (abs(f_plus) + abs(f_minus)) / (2 * eps) if atol is None else atol
-        _compare(numeric, exact, rtol, tol, f"gradient of {k!r}")
         results[k] = (numeric, exact)
     return results
 
@@ -223,7 +494,9 @@ def check_model_grads(model, batch, rng=None, eps=1e-6, rtol=1e-6, atol=None, ke
     The model must be float64 (``dtype=np.float64``) and its loss a
     deterministic function of ``params`` and ``batch``: switch dropout off
     (or make it reseed on every call) and let ``loss_and_grad`` recompute
-    everything it derives from ``params``.
+    everything it derives from ``params``. A ReLU or LeakyReLU model at a
+    realistic size usually has a kink within the first step of some key's
+    direction; the check then halves the step (module docstring, "Kinks").
 
     Returns
     -------

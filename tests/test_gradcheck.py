@@ -4,12 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import minigraphrec as mgr
 from minigraphrec import losses
 from minigraphrec.batch import PairBatch
 from minigraphrec.errors import DataError
-from minigraphrec.gradcheck import (check_grad, check_model_grads, check_param_grads, check_vjp,
-                                    numerical_grad)
-from minigraphrec.ops import embedding, scoring
+from minigraphrec.gradcheck import (NotDifferentiableError, check_grad, check_model_grads,
+                                    check_param_grads, check_vjp, numerical_grad)
+from minigraphrec.ops import dense, embedding, scoring
 
 
 def _f(x):
@@ -221,3 +222,226 @@ def test_check_model_grads_needs_float64_params_and_matching_keys():
         check_model_grads(model, _BATCH)
     with pytest.raises(TypeError, match="non-empty params dict"):
         check_model_grads(object(), _BATCH)
+
+
+# =========================================================== one tolerance rule
+def test_the_floor_does_not_grow_with_a_constant_offset():
+    """f = x² + 1e5: f(x ± εu) is rounded to ~1e-11, D(ε) good to ~1e-5; 0.1 % is caught."""
+    x = np.random.default_rng(0).standard_normal((4, 3))
+
+    def f(z):
+        return z ** 2 + 1e5
+    numeric, exact = check_vjp(f, lambda z, v: 2 * z * v, x)
+    assert abs(numeric - exact) < 1e-4
+    with pytest.raises(AssertionError, match=r"check_vjp: numeric .* != exact"):
+        check_vjp(f, lambda z, v: 1.001 * 2 * z * v, x)
+
+
+def test_a_small_gradient_under_a_large_loss_is_still_checked():
+    """L ≈ 500: a key whose derivative along u is 2.6e-6 must not pass with a zero gradient."""
+    rng = np.random.default_rng(0)
+    params = {"big": rng.standard_normal(5), "small": rng.standard_normal(3)}
+
+    def loss():
+        return 500.0 + float(np.sum(params["big"] ** 2)) + 1e-6 * float(np.sum(params["small"]))
+    right = {"big": 2 * params["big"], "small": np.full(3, 1e-6)}
+    numeric, exact = check_param_grads(loss, params, right)["small"]
+    assert abs(exact) > 2e-6 and abs(numeric - exact) < 1e-6
+    with pytest.raises(AssertionError, match="gradient of 'small'"):
+        check_param_grads(loss, params, {**right, "small": np.zeros(3)})
+
+
+def test_check_grad_uses_the_round_off_floor_of_the_shared_rule():
+    """Σx² + 1e5: D(ε) is off by ~1e-5 from round-off alone; a fixed atol of 1e-8 fails it."""
+    x = np.random.default_rng(0).standard_normal((4, 3))
+
+    def f(z):
+        return float(np.sum(z ** 2)) + 1e5
+    numeric, exact = check_grad(f, lambda z: 2 * z, x)
+    assert np.max(np.abs(numeric - exact)) < 1e-4
+    check_grad(f, lambda z: 2 * z, x, atol=None)                 # the documented default
+    with pytest.raises(AssertionError, match="entries differ"):
+        check_grad(f, lambda z: 2 * z, x, atol=1e-8)             # an explicit atol is taken as is
+    with pytest.raises(AssertionError, match="entries differ"):
+        check_grad(f, lambda z: 1.001 * 2 * z, x)
+
+
+def test_check_grad_rejects_a_finite_difference_that_is_not_finite():
+    x = np.array([1e-7, 1.0, 2.0])                               # log(x - eps) is nan at 0
+
+    def f(z):
+        return float(np.sum(np.log(z)))
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(numerical_grad(f, x)[0])
+        with pytest.raises(AssertionError, match=r"difference is not finite at index \(0,\)"):
+            check_grad(f, lambda z: 1 / z, x)
+    check_grad(f, lambda z: 1 / z, x[1:])
+
+
+_X = np.linspace(-1.0, 1.0, 6)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: check_vjp(lambda z: np.sin(z).astype(np.float32), lambda z, v: v * np.cos(z), _X),
+     r"f\(x\) must be float64"),
+    (lambda: check_vjp(np.sin, lambda z, v: (v * np.cos(z)).astype(np.float32), _X),
+     r"vjp\(x, v\) must be float64"),
+    (lambda: check_grad(lambda z: np.float32(np.sum(np.sin(z))), np.cos, _X),
+     r"f\(x \+ eps·e_i\) must be float64"),
+    (lambda: check_grad(lambda z: np.sum(np.sin(z)), lambda z: np.cos(z).astype(np.float32), _X),
+     r"grad\(x\) must be float64"),
+    (lambda: check_param_grads(lambda: np.float32(1.0), {"a": np.ones(2)}, {"a": np.zeros(2)}),
+     r"loss_fn\(\) must be float64"),
+    (lambda: check_param_grads(lambda: 1.0, {"a": np.ones(2)}, {"a": np.zeros(2, np.float32)}),
+     r"grads\['a'\] must be float64"),
+], ids=["f", "vjp", "check_grad f", "check_grad grad", "loss", "grads"])
+def test_a_float32_value_or_gradient_is_rejected(call, match):
+    with pytest.raises(TypeError, match=match):
+        call()
+
+
+def test_float32_hidden_inside_f_is_not_called_a_gradient_mismatch():
+    x = np.random.default_rng(0).standard_normal((4, 3))
+
+    def f(z):
+        return np.tanh(z.astype(np.float32)).astype(np.float64)       # a float32 step inside
+    for seed in range(3):
+        with pytest.raises(NotDifferentiableError, match="float32"):
+            check_vjp(f, lambda z, v: v * (1 - np.tanh(z) ** 2), x, rng=seed)
+
+
+# ======================================================================== kinks
+def test_check_grad_halves_the_step_past_a_kink():
+    """ReLU at 3e-7: D(1e-6) = 0.65 straddles the kink; from s = 2.5e-7 on the step does not."""
+    x = np.array([3e-7, 1.0, -2.0])
+
+    def f(z):
+        return float(np.sum(np.maximum(z, 0.0)))
+
+    def grad(z):
+        return (z > 0).astype(np.float64)
+    assert numerical_grad(f, x)[0] == pytest.approx(0.65, rel=1e-8)
+    numeric, exact = check_grad(f, grad, x)
+    assert numeric[0] == pytest.approx(1.0, rel=1e-8) and exact[0] == 1.0
+    one_wrong = r"1 of 3 entries differ; worst at index \(0,\)"
+    with pytest.raises(AssertionError, match=one_wrong) as err:
+        check_grad(f, lambda z: grad(z) * np.array([1.001, 1.0, 1.0]), x)
+    assert err.type is AssertionError                           # a mismatch, not a kink
+
+
+def test_a_kink_at_the_point_itself_is_reported_as_a_kink():
+    """ReLU at exactly 0 has no derivative: neither a pass nor a gradient mismatch."""
+    x = np.array([[0.0, 0.5], [-1.0, 2.0]])
+
+    def relu(z):
+        return dense.relu_forward(z)[0]
+
+    def relu_vjp(z, v):
+        return dense.relu_backward(dense.relu_forward(z)[1], v)
+
+    def f(z):
+        return float(np.sum(relu(z)))
+    with pytest.raises(NotDifferentiableError, match="not differentiable within the step, not a "
+                                                     "gradient mismatch"):
+        check_vjp(relu, relu_vjp, x)
+    with pytest.raises(NotDifferentiableError, match=r"1 of 4 entries, first at index \(0, 0\)"):
+        check_grad(f, lambda z: relu_vjp(z, np.ones_like(z)), x)
+    with pytest.raises(AssertionError, match=r"1 of 4 entries differ; 1 more with a kink within "
+                                             r"the step \(first at index \(0, 0\)\); worst at "
+                                             r"index \(0, 1\)") as err:
+        check_grad(f, lambda z: relu_vjp(z, np.ones_like(z)) * [[1.0, 1.01], [1.0, 1.0]], x)
+    assert err.type is AssertionError
+
+
+def test_check_param_grads_reports_a_kink_and_restores_the_params():
+    params = {"a": np.array([0.0, 1.0, -2.0])}
+
+    def loss():
+        return float(np.sum(np.maximum(params["a"], 0.0)))
+    with pytest.raises(NotDifferentiableError, match="gradient of 'a'"):
+        check_param_grads(loss, params, {"a": np.array([0.0, 1.0, 0.0])})
+    np.testing.assert_array_equal(params["a"], [0.0, 1.0, -2.0])
+
+
+def _relu_layer_near_a_kink(distance):
+    """``relu(A X W + b)`` with ``Z[0, 0] = distance``; where check_vjp (rng 0) meets its kink."""
+    rng = np.random.default_rng(3)
+    A, X, W = rng.random((5, 5)), rng.standard_normal((5, 3)), rng.standard_normal((3, 4))
+    b = rng.standard_normal(4)
+    b[0] -= (A @ X @ W + b)[0, 0] - distance                    # Z[0, 0] = distance
+
+    def f(X_):
+        return dense.relu_forward(A @ X_ @ W + b)[0]            # (5, 4)
+
+    def vjp(X_, v):
+        return A.T @ dense.relu_backward(dense.relu_forward(A @ X_ @ W + b)[1], v) @ W.T
+
+    check_rng = np.random.default_rng(0)                        # check_vjp's draws: u, then v
+    u, v = check_rng.standard_normal(X.shape), check_rng.standard_normal((5, 4))
+    t0 = -(A @ X @ W + b)[0, 0] / (A @ u @ W)[0, 0]            # Z[0, 0](t) = 0 at t = t0
+    plain = float(np.sum(v * (f(X + 1e-6 * u) - f(X - 1e-6 * u)))) / 2e-6
+    return f, vjp, X, t0, plain
+
+
+def test_check_vjp_passes_a_right_relu_layer_with_a_kink_within_the_step():
+    f, vjp, X, t0, plain = _relu_layer_near_a_kink(2e-8)
+    assert abs(t0) < 1e-6                                       # inside ±eps
+    numeric, exact = check_vjp(f, vjp, X, rng=0)
+    assert abs(plain - exact) > 1e-3 * abs(exact)               # one step of 1e-6 would fail it
+    assert abs(numeric - exact) <= 1e-6 * abs(exact) + 1e-8
+
+
+def test_check_vjp_catches_a_wrong_relu_layer_next_to_a_kink():
+    f, vjp, X, _, _ = _relu_layer_near_a_kink(2e-8)
+    with pytest.raises(AssertionError, match=r"check_vjp: numeric .* != exact .* had a kink "
+                                             r"within") as err:
+        check_vjp(f, lambda X_, v: 1.001 * vjp(X_, v), X, rng=0)
+    assert err.type is AssertionError
+
+
+def _gcn_with_a_pre_activation_at(distance):
+    """A ReLU GCN (float64, dim 8); its layer-0 pre-activation (batch user, column 3) = distance."""
+    data = mgr.datasets.synthetic(n_users=30, n_items=40, mean_interactions=6, random_state=0)
+    model = mgr.GCN(dim=8, n_layers=2, dtype=np.float64, random_state=0).fit(data, epochs=0)
+    r = np.random.default_rng(0)
+    batch = PairBatch.make(r.integers(0, 30, 16), r.integers(0, 40, 16), r.integers(0, 40, 16))
+    p = model.params
+    Z0 = (model.A_hat_ @ p["E0"]) @ p["W0"] + p["b0"]           # (70, 8) before the ReLU
+    p["b0"][3] -= Z0[int(batch.users[0]), 3] - distance
+    return model, batch
+
+
+def test_check_model_grads_passes_a_relu_gcn_with_a_pre_activation_next_to_0():
+    """The default GCN's false failure at full size, made small: one pre-activation at 1e-7."""
+    model, batch = _gcn_with_a_pre_activation_at(1e-7)
+    p = model.params
+    _, grads = model.loss_and_grad(batch)
+    u = np.random.default_rng(1).standard_normal(p["E0"].shape)   # check_model_grads' first draw
+    saved = p["E0"].copy()
+    p["E0"][...] = saved + 1e-6 * u
+    f_plus = model.loss_and_grad(batch)[0]
+    p["E0"][...] = saved - 1e-6 * u
+    f_minus = model.loss_and_grad(batch)[0]
+    p["E0"][...] = saved
+    exact = float(np.sum(grads["E0"] * u))
+    assert abs((f_plus - f_minus) / 2e-6 - exact) > 1e-2 * abs(exact)   # one step: 9 % off
+    before = {k: v.copy() for k, v in p.items()}
+    results = check_model_grads(model, batch, rng=np.random.default_rng(1))
+    assert results["E0"][1] == exact
+    for k, (numeric, exact_k) in results.items():
+        assert abs(numeric - exact_k) <= 1e-6 * abs(exact_k) + 1e-8, k
+        np.testing.assert_array_equal(p[k], before[k])
+
+
+def test_check_model_grads_catches_a_wrong_relu_gcn_next_to_a_kink():
+    model, batch = _gcn_with_a_pre_activation_at(1e-7)
+
+    class Wrong:
+        params = model.params
+
+        def loss_and_grad(self, b):
+            loss, grads = model.loss_and_grad(b)
+            return loss, {**grads, "E0": 1.001 * grads["E0"]}
+    with pytest.raises(AssertionError, match="gradient of 'E0'.* had a kink within") as err:
+        check_model_grads(Wrong(), batch, rng=np.random.default_rng(1))
+    assert err.type is AssertionError
