@@ -22,7 +22,8 @@ session catalogue of about 50,000 items (``synthetic_sessions``, 60,000
 sessions, split by time, every test prefix predicting its next item): fit
 time, ``evaluate_next_item`` time (HR@20, MRR@20, full ranking, repeats
 allowed) and, as its floor, the time of ``score_sessions`` alone over the same
-prefixes in the same blocks, with their ratio (``catalogue_sessions.md``;
+prefixes in the same blocks, written into one array as ``evaluate_next_item``
+writes them, with their ratio (``catalogue_sessions.md``;
 ``--skip-sessions`` leaves it out).
 
 Each model runs in a subprocess of its own (``--worker``): its peak resident
@@ -197,10 +198,12 @@ def measure_sessions(model_name, spec):
     row["fit_s"] = time.perf_counter() - t0
     block = 1024                                               # evaluate_next_item's default
 
-    def scores_only():
+    def scores_only():                          # into one block, as evaluate_next_item does
+        out = None
         for start in range(0, len(prefixes), block):
-            model.score_sessions(prefixes.subset(np.arange(start, min(start + block,
-                                                                      len(prefixes)))))
+            part = prefixes.subset(np.arange(start, min(start + block, len(prefixes))))
+            out = model.score_sessions(part) if out is None else \
+                model.score_sessions(part, out=out[:len(part)])
 
     def evaluate():
         return evaluate_next_item(model, prefixes, targets, k=K, batch_size=block)
@@ -573,8 +576,9 @@ def main():
                       notes=("Session models, each in its own process (SR-GNN: fit_s is "
                              f"{SRGNN_EPOCHS} epoch). scores_s: "
                              "score_sessions alone over every test prefix in blocks of "
-                             "1024, the floor of evaluate_next_item (same blocks; ranks, "
-                             "HR and MRR on top); both the median of 2 interleaved runs "
+                             "1024, each written into the first (out=), the floor of "
+                             "evaluate_next_item (same blocks; ranks, HR and MRR on top); "
+                             "both the median of 2 interleaved runs "
                              f"after one untimed evaluation. {RSS_NOTE}"))
         plot_sessions(session_rows, "catalogue_sessions" + suffix, args.out)
 
