@@ -673,7 +673,8 @@ def main(argv=None):
         try:
             set_threads(args.threads)
         except DataError as exc:
-            raise SystemExit(f"minigraphrec: --threads: {exc}")
+            print(f"minigraphrec: --threads: {exc}", file=sys.stderr)
+            return 2
     if args.command == "demo" and args.models is None:
         args.models = [n for n in ("popularity", "lightgcn") if n in _model_registry()]
     try:
@@ -682,6 +683,11 @@ def main(argv=None):
     except (DataError, OSError, ValueError, FloatingPointError) as exc:
         print(f"minigraphrec: error: {_hint(exc, args)}", file=sys.stderr)
         return 2
+    except SystemExit as exc:               # the commands' own checks stop with a message
+        if not isinstance(exc.code, str):
+            raise
+        print(exc.code, file=sys.stderr)    # a user's error exits 2, as argparse's do; 1 is
+        return 2                            # left to a traceback (a bug)
 
 
 if __name__ == "__main__":  # pragma: no cover
