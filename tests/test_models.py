@@ -6,6 +6,8 @@ kernels of the batch-restricted propagation against the SciPy reference
 (the ops that use them: tests/test_lightgcn_rows.py), and the estimator
 contract.
 """
+import re
+
 import numba
 import numpy as np
 import pytest
@@ -836,3 +838,18 @@ def test_rows_product_T_on_with_a_work_array_equals_without():
     with serial_if(False):
         assert numba.get_num_threads() == before
     assert numba.get_num_threads() == before
+
+
+@pytest.mark.parametrize("make", [
+    lambda rs: mgr.MF(dim=4, epochs=1, random_state=rs),
+    lambda rs: mgr.LightGCN(dim=4, epochs=1, random_state=rs),
+    lambda rs: mgr.SRGNN(dim=4, epochs=1, random_state=rs),
+    lambda rs: mgr.GFCF(random_state=rs),
+    lambda rs: mgr.Hybrid([mgr.Popularity(), mgr.ItemKNN()], random_state=rs),
+])
+@pytest.mark.parametrize("bad", ["abc", -1, 1.5, True])
+def test_a_bad_random_state_is_named_before_fitting(make, bad):
+    data = mgr.datasets.synthetic(n_users=30, n_items=20, random_state=0)
+    with pytest.raises(ValueError, match=r"random_state must be None, an integer >= 0 or a "
+                                         r"numpy.random.Generator, got " + re.escape(repr(bad))):
+        make(bad).fit(data)

@@ -80,6 +80,17 @@ class Removal(NamedTuple):
     removed_pairs: np.ndarray    #: (n, 2) old internal (user, item) pairs forgotten one by one
 
 
+def check_random_state(value, name="random_state"):
+    """ValueError unless ``value`` seeds NumPy's generators as the models use it: None, an
+    integer >= 0 (not a bool) or a ``numpy.random.Generator``."""
+    if value is None or isinstance(value, np.random.Generator):
+        return
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+            or value < 0:
+        raise ValueError(f"{name} must be None, an integer >= 0 or a numpy.random.Generator, "
+                         f"got {value!r}")
+
+
 def plain_ids(ids):
     """Raw ids as an int64 or str array (never object, so they save without pickle)."""
     arr = np.asarray(ids)

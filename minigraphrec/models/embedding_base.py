@@ -83,7 +83,7 @@ from ..metrics import parse_metric
 from ..ops.dense import linear_backward, linear_forward
 from ..ops.embedding import gather_backward, gather_forward
 from ..ops.scoring import dot_backward, dot_forward
-from .base import Recommender
+from .base import Recommender, check_random_state
 
 __all__ = ["EmbeddingRecommender", "glorot_uniform", "id_embeddings", "hop_balls"]
 
@@ -185,6 +185,7 @@ def _check_training_params(model):
     _nonneg_float("lr", model.lr, strict=True)
     _positive_int("batch_size", model.batch_size)
     _positive_int("epochs", model.epochs, minimum=0)
+    check_random_state(model.random_state)
     try:
         dtype = np.dtype(model.dtype)
     except TypeError:                                   # e.g. "foo": not a dtype at all

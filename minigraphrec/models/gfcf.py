@@ -57,7 +57,8 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 
-from .base import Recommender, check_interactions
+from ..rank import float_dtype
+from .base import Recommender, check_interactions, check_random_state
 
 __all__ = ["GFCF", "normalized_interactions", "svd_working_memory",
            "top_right_singular_vectors"]
@@ -524,8 +525,8 @@ class GFCF(Recommender):
         if isinstance(mb, bool) or not isinstance(mb, numbers.Real) or not np.isfinite(mb) \
                 or mb <= 0:
             raise ValueError(f"max_svd_memory_mb must be a finite number > 0, got {mb!r}")
-        if np.dtype(self.dtype) not in (np.float32, np.float64):
-            raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
+        float_dtype(self.dtype)                            # float32 or float64, else ValueError
+        check_random_state(self.random_state)
         if self.backend not in ("numpy", "numba"):
             raise ValueError(f"backend must be 'numpy' or 'numba', got {self.backend!r}")
 

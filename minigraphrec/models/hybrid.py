@@ -38,7 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import check_backend
-from .base import Recommender, check_interactions
+from .base import Recommender, check_interactions, check_random_state
 
 __all__ = ["Hybrid", "add_normalized", "grid_top_k", "normalize_scores", "simplex_grid"]
 
@@ -352,6 +352,7 @@ class Hybrid(Recommender):
 
     # ------------------------------------------------------------ checks
     def _check_params(self):
+        check_random_state(self.random_state)
         models = self.models
         if isinstance(models, Recommender) or not isinstance(models, (list, tuple)) \
                 or len(models) == 0:
