@@ -73,8 +73,11 @@ def test_a_first_line_with_a_missing_value_is_data(tmp_path, content, message):
 
 def test_session_triples_share_the_rules(tmp_path):
     iso = write(tmp_path / "iso.csv", "s1,10,2020-09-13T12:26:37Z\ns1,11,2020-09-13T12:27:37Z\n")
-    assert_line_error(lambda: ds.load_sessions(iso, format="triples"), iso, 1,
-                      "timestamp '2020-09-13T12:26:37Z' is not a number")
+    s = ds.load_sessions(iso, format="triples")                  # ISO-8601: Unix seconds
+    assert s.end_time.tolist() == [1600000057.0]                 # 1600000000 is 12:26:40Z
+    mixed = write(tmp_path / "m.csv", "s1,10,1600000000\ns1,11,2020-09-13T12:27:37Z\n")
+    assert_line_error(lambda: ds.load_sessions(mixed, format="triples"), mixed, 2,
+                      "timestamp '2020-09-13T12:27:37Z' is not a number")
     words = write(tmp_path / "w.txt", "a b c\nd e f\n")
     assert_line_error(lambda: ds.load_sessions(words, format="triples"), words, 1,
                       "cannot tell whether this line is a header")
@@ -359,7 +362,7 @@ def test_recognised_names_are_documented():
     for role, names in ds._parse._COLUMN_NAMES.items():
         row = re.search(rf"^\| {role}\b.*$", page, re.M).group()
         assert re.findall(r"`(\w+)`", row) == list(names), role
-        if role != "session":
+        if role not in ("session", "event"):          # the roles of session logs only
             doc = " ".join(ds.load_triples.__doc__.split())
             listed = re.search(rf"{role}: ((?:``\w+``(?:, )?)+)", doc).group(1)
             assert re.findall(r"``(\w+)``", listed) == list(names), role

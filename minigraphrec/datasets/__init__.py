@@ -22,8 +22,10 @@ Embedded data, so that the demo and the tests need no download:
 * :func:`example` -- the tutorials' data: MovieLens-100K when
   ``$MINIGRAPHREC_ML100K`` names its folder, else :func:`synthetic`.
 
-Session logs: :func:`load_sessions` (CIKM Cup 2016 / Diginetica, or session
-triples) and the seeded generator :func:`synthetic_sessions`.
+Session logs: :func:`load_sessions` (CIKM Cup 2016 / Diginetica, or a delimited
+event log: YooChoose, Retailrocket, Last.fm-1K and the like, through ``columns=``,
+``time_unit=``, ``events=`` and ``gap=``) and the seeded generator
+:func:`synthetic_sessions`.
 
 One module per format, so that each reads on its own:
 

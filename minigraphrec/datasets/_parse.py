@@ -4,6 +4,7 @@ chunked reader of delimited text tables."""
 from __future__ import annotations
 
 import contextlib
+import datetime
 import gzip
 import io
 import logging
@@ -123,6 +124,109 @@ def _report_dropped(test_path, n_dropped, n_total):
                        n_total)
 
 
+# ========================================================== ISO-8601 times
+# Session logs date their events with ISO-8601 text: YooChoose
+# "2014-04-07T10:51:09.277Z", Last.fm "2009-05-04T23:08:57Z". They are read as
+# Unix seconds by a reference parser, one token at a time, and by a whole-array
+# twin for the usual case -- every token of one layout, "Z" or no zone -- which
+# gives the same integers (tested on the same tokens through either).
+_ISO_DATETIME = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})"                              # YYYY-MM-DD
+    r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?"    # THH:MM[:SS[.fff]]
+    r"(Z|[+-]\d{2}(?::?\d{2})?)?)?")                        # Z, +HH, +HHMM, +HH:MM
+_ISO_FORM = ("an ISO-8601 date-time (YYYY-MM-DD, optionally followed by THH:MM[:SS[.fff]] "
+             "and Z or an offset +HH:MM; no zone is UTC)")
+_EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
+_MIN_MICROSECONDS = (datetime.date(1, 1, 1).toordinal() - _EPOCH_ORDINAL) * 86400 * 10**6
+_TO_ZERO = str.maketrans("123456789", "000000000")
+_ISO_BLOCK = 1 << 18                 # tokens per block of the array twin (bounds its memory)
+
+
+def _is_iso_datetime(token):
+    """Whether ``token`` has the form of an ISO-8601 date-time (its values unchecked)."""
+    return _ISO_DATETIME.fullmatch(token) is not None
+
+
+def _iso_microseconds(token):
+    r"""Microseconds since 1970-01-01T00:00Z of one ISO-8601 token: the reference.
+
+    ``days·86400 + h·3600 + m·60 + s − offset`` seconds, then the fraction truncated to
+    microseconds; no zone means UTC. ValueError for anything else: a month 13, an hour
+    24, a leap second 60, year 0, an offset beyond 23:59.
+    """
+    m = _ISO_DATETIME.fullmatch(token)
+    if m is None:
+        raise ValueError(token)
+    year, month, day, hour, minute, second, fraction, zone = m.groups()
+    days = datetime.date(int(year), int(month), int(day)).toordinal() - _EPOCH_ORDINAL
+    hour, minute, second = int(hour or 0), int(minute or 0), int(second or 0)
+    if hour > 23 or minute > 59 or second > 59:
+        raise ValueError(token)
+    offset = 0                                               # seconds east of UTC
+    if zone and zone != "Z":
+        zone_h, zone_m = int(zone[1:3]), int(zone[-2:]) if len(zone) > 3 else 0
+        if zone_h > 23 or zone_m > 59:
+            raise ValueError(token)
+        offset = (zone_h * 3600 + zone_m * 60) * (1 if zone[0] == "+" else -1)
+    micro = int((fraction or "")[:6].ljust(6, "0"))
+    return (days * 86400 + hour * 3600 + minute * 60 + second - offset) * 10**6 + micro
+
+
+def _iso_microseconds_array(tokens):
+    r"""The reference's integers, (n,) int64, for tokens of one layout; None otherwise.
+
+    One layout: every token is ASCII, has the length of the first, digits where it has
+    digits and its characters elsewhere (checked on the (n, L) array of bytes: byte
+    minus the expected ``"0"`` or character is below 10 or 1, wrapping around below),
+    the layout matches the ISO pattern, its zone is ``Z`` or none and its fraction mark
+    ``.``. NumPy's ``datetime64[us]`` then parses (it truncates a finer fraction, as the
+    reference does); a token it refuses, or a year 0, returns None, and the reference
+    finds and words the error.
+    """
+    if not tokens or len(set(map(len, tokens))) != 1 or not tokens[0].isascii():
+        return None
+    layout = tokens[0].translate(_TO_ZERO)                   # "0000-00-00T00:00:00.000Z"
+    m = _ISO_DATETIME.fullmatch(layout)
+    if m is None or m.group(8) not in (None, "Z") or "," in layout:
+        return None
+    width = len(layout)
+    stem = width - (m.group(8) == "Z")                       # the characters NumPy reads
+    expected = np.frombuffer(layout.encode(), dtype=np.uint8)            # (L,)
+    below = np.where(expected == ord("0"), 10, 1).astype(np.uint8)       # (L,)
+    out = np.empty(len(tokens), dtype=np.int64)
+    for start in range(0, len(tokens), _ISO_BLOCK):
+        try:
+            raw = "".join(tokens[start:start + _ISO_BLOCK]).encode("ascii")
+        except UnicodeEncodeError:
+            return None
+        codes = np.frombuffer(raw, dtype=np.uint8).reshape(-1, width)    # (b, L)
+        if not ((codes - expected) < below).all():
+            return None
+        text = np.ascontiguousarray(codes[:, :stem]).view(f"S{stem}").ravel()   # (b,)
+        try:
+            micro = text.astype("datetime64[us]").astype(np.int64)          # (b,)
+        except ValueError:
+            return None
+        if micro.min() < _MIN_MICROSECONDS:
+            return None
+        out[start:start + micro.shape[0]] = micro
+    return out
+
+
+def _iso_seconds(tokens, lines, path, what="timestamp", hint=""):
+    """ISO-8601 tokens -> Unix seconds, (n,) float64; a bad token is a DataError at its line."""
+    micro = _iso_microseconds_array(tokens)                  # (n,) int64, or None
+    if micro is None:
+        micro = np.empty(len(tokens), dtype=np.int64)
+        for j, token in enumerate(tokens):
+            try:
+                micro[j] = _iso_microseconds(token)
+            except ValueError:
+                raise _fail(path, int(lines[j]), f"{what} {token!r} is not {_ISO_FORM}"
+                                                 f"{hint}") from None
+    return micro / 1e6
+
+
 # ============================================================ text tables
 # Delimited files are read a chunk of whole lines (~4 MB) at a time. A chunk
 # is parsed with whole-chunk string operations when it looks regular (no
@@ -197,10 +301,16 @@ _QUOTED = re.compile(r'"((?:[^"]|"")*)"')  # a quoted field; group 1 its text, "
 _SPACES = re.compile(r"\s+")
 
 
-def _detect_sep(line):
-    """``'::'`` > tab > comma > whitespace (None), by what the line holds outside quotes."""
+_SEPARATORS = ("::", "\t", ",")        # what _detect_sep looks for, in order
+
+
+def _detect_sep(line, candidates=_SEPARATORS):
+    """``'::'`` > tab > comma > whitespace (None), by what the line holds outside quotes.
+
+    ``candidates``: the separators to look for, in order of preference.
+    """
     line = _QUOTED.sub("", line)
-    for candidate in ("::", "\t", ","):
+    for candidate in candidates:
         if candidate in line:
             return candidate
     return None
@@ -213,10 +323,14 @@ def _split_fields(line, sep):
     return [x.strip() for x in line.split(sep)]
 
 
-def _split_line(line, sep, path, lineno):
-    """Fields of one line, stripped; a field may be quoted (:func:`_split_quoted`)."""
-    if '"' in line:
-        return _split_quoted(line, sep, path, lineno)
+def _split_line(line, sep, path, lineno, quoting=True, hint=""):
+    """Fields of one line, stripped; a field may be quoted (:func:`_split_quoted`).
+
+    ``quoting=False``: a ``"`` is an ordinary character everywhere. ``hint`` ends the
+    messages of a badly quoted field.
+    """
+    if quoting and '"' in line:
+        return _split_quoted(line, sep, path, lineno, hint)
     return _split_fields(line, sep)
 
 
@@ -229,7 +343,7 @@ def _next_sep(line, pos, sep):
     return (k, k + len(sep)) if k >= 0 else (len(line), len(line))
 
 
-def _split_quoted(line, sep, path, lineno):
+def _split_quoted(line, sep, path, lineno, hint=""):
     r"""Fields of one line with CSV (RFC 4180) double quotes.
 
     A field whose first non-blank character is ``"`` is quoted: it runs to the
@@ -252,14 +366,15 @@ def _split_quoted(line, sep, path, lineno):
                 raise _fail(path, lineno, f"unbalanced double quote: field {len(fields) + 1} "
                                           f"opens a quote that does not close on this line, in "
                                           f"{line.strip()[:80]!r} (a quoted field ends at a "
-                                          f"single '\"'; write '\"\"' for a quote inside it)")
+                                          f"single '\"'; write '\"\"' for a quote inside it)"
+                                          f"{hint}")
             value = m.group(1).replace('""', '"')
             start, end = _next_sep(line, m.end(), sep)
             if line[m.end():start].strip():
                 raise _fail(path, lineno, f"field {len(fields) + 1} goes on after its closing "
                                           f"quote: {line[pos:start].strip()[:80]!r} (a quoted "
                                           f"field ends at a single '\"'; write '\"\"' for a quote "
-                                          f"inside it)")
+                                          f"inside it){hint}")
         else:
             start, end = _next_sep(line, pos, sep)
             value = line[pos:start].strip()
@@ -269,10 +384,11 @@ def _split_quoted(line, sep, path, lineno):
         pos = end
 
 
-def _first_lines_and_sep(path, sep, comments, encoding, what):
+def _first_lines_and_sep(path, sep, comments, encoding, what, candidates=_SEPARATORS):
     """The first data lines of ``path`` and the separator to split them with.
 
-    ``sep=None`` detects it from the first line; the whitespace separator
+    ``sep=None`` detects it from the first line (among ``candidates``, as in
+    :func:`_detect_sep`); the whitespace separator
     becomes None, which splits on runs of whitespace. ``what`` names the
     rows ("interactions", "events") in the error for a file without any.
     Comment lines skipped at the top are logged; a warning names those that
@@ -286,7 +402,7 @@ def _first_lines_and_sep(path, sep, comments, encoding, what):
         raise _fail(path, None, f"no {what} (the file is empty or holds only comments or "
                                 "blank lines)")
     if sep is None:
-        sep = _detect_sep(first[0][1])
+        sep = _detect_sep(first[0][1], candidates)
     elif sep == _WHITESPACE:
         sep = None                          # internally, None splits on runs of whitespace
     if skipped:
@@ -318,6 +434,8 @@ _COLUMN_NAMES = {
     "timestamp": ("timestamp", "time", "ts", "unixtime", "unixreviewtime", "datetime", "date",
                   "eventtime"),
     "session": ("session", "sessionid", "sid"),
+    "event": ("event", "eventtype", "action", "actiontype", "behavior", "behaviour",
+              "behaviortype"),
 }
 _ROLE_OF_NAME = {name: role for role, names in _COLUMN_NAMES.items() for name in names}
 _NAME_NOISE = re.compile(r"[\s_.\-]")
@@ -330,12 +448,14 @@ def _role_of(field, roles):
     return role if role in roles else None
 
 
-def _guess_header(path, first, rows, numeric, roles):
+def _guess_header(path, first, rows, numeric, roles, is_value=_is_number):
     r"""Whether the first data line is a header, decided only where it is certain.
 
     ``first``: the first (two) data lines as ``(lineno, line)``; ``rows``:
     their fields; ``numeric``: the positions of the numeric columns (rating,
-    timestamp); ``roles``: the roles whose names count. In this order:
+    timestamp); ``roles``: the roles whose names count; ``is_value``: what
+    counts as "a number" below (a loader that reads ISO-8601 times passes a
+    test that accepts them too). In this order:
 
     1. a field of line 1 is empty or a missing-value mark (``NA``, ``NaN``,
        ``null``, ``None``, ``?``): data -- a header names every column, so a
@@ -352,9 +472,9 @@ def _guess_header(path, first, rows, numeric, roles):
         return False
     if all(_role_of(x, roles) for x in head):
         return True
-    if any(_is_number(x) for x in head):
+    if any(is_value(x) for x in head):
         return False
-    if len(rows) > 1 and len(rows[1]) == len(head) and any(_is_number(rows[1][k])
+    if len(rows) > 1 and len(rows[1]) == len(head) and any(is_value(rows[1][k])
                                                            for k in numeric):
         return True
     raise _fail(path, first[0][0], f"cannot tell whether this line is a header or data "
@@ -423,12 +543,13 @@ def _parse_columns(columns, roles, required):
 class _Columns:
     """One file's interactions: raw id tokens, floats and 1-based line numbers."""
 
-    def __init__(self, users, items, weights, times, lines):
+    def __init__(self, users, items, weights, times, lines, extra=()):
         self.users = users        # list[str], (n,)
         self.items = items        # list[str], (n,)
         self.weights = weights    # ndarray (n,) or None
         self.times = times        # ndarray (n,) or None
         self.lines = lines        # ndarray of int64, (n,)
+        self.extra = extra        # tuple of list[str], (n,) each: the reader's extra columns
 
 
 class _TableReader:
@@ -438,27 +559,38 @@ class _TableReader:
     fields every data line has, the number of leading lines to skip (the
     header, and the comment and blank lines above the first data line), the
     encoding, and the column indices of user, item, rating and timestamp (the
-    last two may be ``None``). Other columns are checked for their count
-    only. Blank lines are skipped anywhere; fields may be quoted
-    (:func:`_split_quoted`).
+    last two may be ``None``). ``extra``: more text columns to read, as
+    ``(index, what)`` pairs (``what`` names the field in the message for an
+    empty one), returned as ``_Columns.extra`` in that order; ``id_names``:
+    what the messages call the two id columns (a session log reads a session
+    id in the user's place); ``quoting=False``: a ``"`` is an ordinary
+    character (``quote_hint`` ends the messages of a badly quoted field).
+    Other columns
+    are checked for their count only. Blank lines are skipped anywhere;
+    fields may be quoted (:func:`_split_quoted`).
     """
 
     def __init__(self, path, sep, n_fields, n_skip, encoding,
-                 col_user, col_item, col_weight, col_time):
+                 col_user, col_item, col_weight, col_time, extra=(), id_names=("user", "item"),
+                 quoting=True, quote_hint=""):
         self.path, self.sep, self.n_fields = path, sep, n_fields
         self.n_skip, self.encoding = n_skip, encoding
         self.col_user, self.col_item = col_user, col_item
         self.col_weight, self.col_time = col_weight, col_time
+        self.extra, self.id_names = tuple(extra), id_names
+        self.quoting, self.quote_hint = quoting, quote_hint
 
     def read(self):
-        users, items, weights, times, lines = [], [], [], [], []
+        # users, items, weights, times, lines, then the extra columns: each a list of chunks
+        parts = [[] for _ in range(5 + len(self.extra))]
         start = 0                                   # lines before the current chunk
         with _open_binary(self.path) as f:
             for chunk in _whole_line_blocks(f):
                 part = self._chunk_fast(chunk, start) or self._chunk_by_line(chunk, start)
-                for acc, new in zip((users, items, weights, times, lines), part):
+                for acc, new in zip(parts, part):
                     acc.append(new)
                 start += chunk.count(b"\n") + (not chunk.endswith(b"\n"))
+        users, items, weights, times, lines = parts[:5]
         if sum(len(x) for x in lines) == 0:
             raise _fail(self.path, None, "no interactions (the file is empty or holds only a "
                                          "header, comments or blank lines)")
@@ -466,11 +598,13 @@ class _TableReader:
             list(chain.from_iterable(users)), list(chain.from_iterable(items)),
             None if self.col_weight is None else np.concatenate(weights),
             None if self.col_time is None else np.concatenate(times),
-            np.concatenate(lines).astype(np.int64))
+            np.concatenate(lines).astype(np.int64),
+            tuple(list(chain.from_iterable(x)) for x in parts[5:]))
 
     # ---------------------------------------------------- reference path
     def _chunk_by_line(self, chunk, start):
         users, items, weights, times, lines = [], [], [], [], []
+        extras = [[] for _ in self.extra]
         for lineno, raw in enumerate(io.BytesIO(chunk), start + 1):   # lines end at b"\n"
             if lineno <= self.n_skip:
                 continue
@@ -480,14 +614,19 @@ class _TableReader:
                 continue
             if "\r" in line:
                 raise _fail(self.path, lineno, _CR_PROBLEM)
-            fields = _split_line(line, self.sep, self.path, lineno)
+            fields = _split_line(line, self.sep, self.path, lineno, self.quoting,
+                                 self.quote_hint)
             if len(fields) != self.n_fields:
                 raise _fail(self.path, lineno, f"expected {self.n_fields} fields, got "
                                                f"{len(fields)} in {stripped[:80]!r}"
                                                f"{self._count_hint(stripped, len(fields))}")
-            for what, col in (("user", self.col_user), ("item", self.col_item)):
+            for what, col in zip(self.id_names, (self.col_user, self.col_item)):
                 if not fields[col]:
                     raise _fail(self.path, lineno, f"empty {what} id in {stripped[:80]!r}")
+            for (col, what), acc in zip(self.extra, extras):
+                if not fields[col]:
+                    raise _fail(self.path, lineno, f"empty {what} in {stripped[:80]!r}")
+                acc.append(fields[col])
             users.append(fields[self.col_user])
             items.append(fields[self.col_item])
             if self.col_weight is not None:
@@ -498,14 +637,15 @@ class _TableReader:
                                           "timestamp"))
             lines.append(lineno)
         return (users, items, np.asarray(weights, dtype=np.float64),
-                np.asarray(times, dtype=np.float64), np.asarray(lines, dtype=np.int64))
+                np.asarray(times, dtype=np.float64), np.asarray(lines, dtype=np.int64),
+                *extras)
 
     def _count_hint(self, stripped, n_got):
         """What a wrong field count may mean, for the error message."""
         if stripped.startswith("#"):
             return (" (only the comment lines above the first data line are skipped; a later "
                     "line starting with '#' is data)")
-        if self.sep is not None and n_got > self.n_fields:
+        if self.sep is not None and n_got > self.n_fields and self.quoting:
             return f" (a field that holds {self.sep!r} must be quoted: \"...\")"
         return ""
 
@@ -535,9 +675,10 @@ class _TableReader:
         if self.n_skip >= first:                  # the header, the comments above the data
             kept = text.split("\n")[self.n_skip - start:]
             if not kept:
-                return [], [], np.empty(0), np.empty(0), np.empty(0, dtype=np.int64)
+                return ([], [], np.empty(0), np.empty(0), np.empty(0, dtype=np.int64),
+                        *([] for _ in self.extra))
             first, text = self.n_skip + 1, "\n".join(kept)
-        if '"' in text:
+        if self.quoting and '"' in text:
             return None
         # blank lines need no test of their own: they fail the count check below
         if self.sep is None:                # runs of whitespace -> single spaces
@@ -557,12 +698,14 @@ class _TableReader:
         flat = text.replace("\n", d).split(d)                     # (n * n_fields,)
         strip = self.sep is not None and _has_space_besides(text, d)
         columns = {}
-        for k in (self.col_user, self.col_item, self.col_weight, self.col_time):
+        extra_cols = [k for k, _ in self.extra]
+        for k in (self.col_user, self.col_item, self.col_weight, self.col_time, *extra_cols):
             if k is not None:
                 col = flat[k::self.n_fields]                      # (n,)
                 columns[k] = list(map(str.strip, col)) if strip else col
         users, items = columns[self.col_user], columns[self.col_item]
-        if "" in users or "" in items:
+        extras = [columns[k] for k in extra_cols]
+        if "" in users or "" in items or any("" in x for x in extras):
             return None
         numbers = []
         for k in (self.col_weight, self.col_time):
@@ -576,7 +719,7 @@ class _TableReader:
             if not np.isfinite(values).all():
                 return None
             numbers.append(values)
-        return users, items, numbers[0], numbers[1], np.arange(first, first + n)
+        return users, items, numbers[0], numbers[1], np.arange(first, first + n), *extras
 
 
 def _index_first_appearance(tokens):

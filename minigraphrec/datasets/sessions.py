@@ -1,20 +1,29 @@
-r"""Session logs (CIKM Cup 2016 / Diginetica, or session triples) as Sequences."""
+r"""Session logs (CIKM Cup 2016 / Diginetica, or delimited event logs) as Sequences."""
 from __future__ import annotations
 
+import math
 import re
+from itertools import compress
 
 import numpy as np
 
 from ._parse import (
+    _MISSING,
     _check_file,
     _fail,
     _first_lines,
     _first_lines_and_sep,
     _guess_header,
     _index_first_appearance,
+    _is_iso_datetime,
+    _is_number,
+    _iso_seconds,
+    _parse_columns,
+    _role_of,
     _roles_from_header,
     _split_line,
     _TableReader,
+    logger,
 )
 
 # ============================================================ session logs
@@ -22,6 +31,14 @@ from ._parse import (
 # session, with its end time (what a split by time cuts on) and the raw ids.
 _SESSION_FORMATS = ("cikm", "triples")
 _TRIPLES_ROLES = ("session", "item", "timestamp")        # in headerless order
+_ROLES = ("session", "user", "item", "timestamp", "event")   # what a column may be
+_SEPARATORS = ("::", "\t", ",", ";")                   # detected, in this order
+_TIME_UNITS = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}    # per second
+# |t| >= 1e11 seconds is beyond the year 5138: a Unix time in a finer unit read as seconds
+_MAX_SECONDS = 1e11
+_YEAR = 365.25 * 86400
+_QUOTE_HINT = ("; if the file does not quote its fields (a TSV dump such as Last.fm's), pass "
+               "quoting=False")
 _CIKM_COLUMNS = ("sessionid", "userid", "itemid", "timeframe", "eventdate")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DAY = 86400
@@ -68,47 +85,175 @@ def _cikm_dates(tokens, lines, path):
 def _read_cikm(path, encoding):
     r"""Columns of a CIKM Cup 2016 file: (sessions, items, users, timeframes, dates, lines).
 
-    Two streaming passes of the shared strict reader: session, item and timeframe, then
-    user and eventdate (it reads two text columns per pass).
+    One streaming pass of the shared strict reader: session and item as the ids,
+    timeframe as the number, user and eventdate as extra text columns.
     """
     header_line, n_fields, col = _cikm_header(path, encoding)
-    first = _TableReader(path, ";", n_fields, header_line, encoding,
-                         col["sessionid"], col["itemid"], None, col["timeframe"]).read()
-    second = _TableReader(path, ";", n_fields, header_line, encoding,
-                          col["userid"], col["eventdate"], None, None).read()
-    frame = first.times                                                # (n,) milliseconds
+    cols = _TableReader(path, ";", n_fields, header_line, encoding, col["sessionid"],
+                        col["itemid"], None, col["timeframe"],
+                        extra=((col["userid"], "user id"), (col["eventdate"], "eventdate")),
+                        id_names=("session", "item")).read()
+    frame = cols.times                                                 # (n,) milliseconds
     bad = (frame != np.floor(frame)) | (frame < 0)
     if bad.any():
         j = int(np.flatnonzero(bad)[0])
-        raise _fail(path, int(first.lines[j]), f"timeframe {float(frame[j]):g} is not a "
-                                               f"non-negative integer (milliseconds)")
-    dates = _cikm_dates(second.items, second.lines, path)              # (n,) seconds
-    return first.users, first.items, second.users, frame, dates, first.lines
+        raise _fail(path, int(cols.lines[j]), f"timeframe {float(frame[j]):g} is not a "
+                                              f"non-negative integer (milliseconds)")
+    users, date_tokens = cols.extra
+    dates = _cikm_dates(date_tokens, cols.lines, path)                 # (n,) seconds
+    return cols.users, cols.items, users, frame, dates, cols.lines
 
 
-def _read_session_triples(path, sep, header, comments, encoding):
-    """Columns of a ``session item timestamp`` file: (sessions, items, times, lines)."""
-    first, sep = _first_lines_and_sep(path, sep, comments, encoding, "events")
-    rows = [_split_line(line, sep, path, lineno) for lineno, line in first]
-    first_line = first[0][0]
-    if len(rows[0]) != 3:
-        raise _fail(path, first_line, f"expected 3 fields (session item timestamp), got "
-                                      f"{len(rows[0])}")
-    if header is None:                    # the rules of load_triples, timestamp numeric
-        header = _guess_header(path, first, rows, [2], _TRIPLES_ROLES)
-    where = dict(zip(_TRIPLES_ROLES, range(3)))
-    if header:                            # names beat positions, as in load_triples
-        where = _roles_from_header(path, first_line, rows[0], _TRIPLES_ROLES,
-                                   _TRIPLES_ROLES) or where
+def _is_time_value(token):
+    """A timestamp, for the header guess: a number or an ISO-8601 date-time."""
+    return _is_number(token) or _is_iso_datetime(token)
+
+
+def _field_count_error(path, lineno, n_fields):
+    return _fail(path, lineno, f"expected 3 fields (session item timestamp), got {n_fields}; "
+                               f"give the roles of other layouts with columns= (YooChoose's "
+                               f"clicks: columns='session,timestamp,item,-')")
+
+
+def _session_layout(path, sep, header, columns, comments, encoding, quoting):
+    r"""How to read an event log: ``(where, sep, n_fields, n_skip, first_time)``.
+
+    ``where``: the column of each role; ``n_skip``: the lines above the first event;
+    ``first_time``: ``(line, token)`` of the first event's timestamp, whose form (a
+    number or ISO-8601 text) every other timestamp must share.
+    """
+    first, sep = _first_lines_and_sep(path, sep, comments, encoding, "events", _SEPARATORS)
+    rows = [_split_line(line, sep, path, lineno, quoting, _QUOTE_HINT)
+            for lineno, line in first]
+    first_line, n_fields = first[0][0], len(rows[0])
+    if columns is not None:
+        where, n_given = columns
+        if n_fields != n_given:
+            raise _fail(path, first_line, f"expected {n_given} fields (one per entry of "
+                                          f"columns=), got {n_fields}")
+    else:
+        where = dict(zip(_TRIPLES_ROLES, range(3))) if n_fields == 3 else None
+    if header is None and where is None:  # no roles by position: only names can give them
+        if not any(_role_of(x, _ROLES) for x in rows[0]):
+            raise _field_count_error(path, first_line, n_fields)
+        header = True                     # and every field must be a name, checked below
+    if header is None:                    # the rules of load_triples; a time is a value
+        header = _guess_header(path, first, rows, [where["timestamp"]], _ROLES,
+                               _is_time_value)
+    if header and columns is None:        # names beat positions, as in load_triples
+        where = _roles_from_header(path, first_line, rows[0], _ROLES,
+                                   ("item", "timestamp")) or where
+        if where is not None and "session" not in where and "user" not in where:
+            raise _fail(path, first_line, f"the header {', '.join(rows[0])!r} names neither "
+                                          f"a session nor a user column; give the roles "
+                                          f"with columns=")
+    if where is None:
+        raise _field_count_error(path, first_line, n_fields)
     if header and len(first) < 2:
         raise _fail(path, None, f"no events (the file holds only the header on line "
                                 f"{first_line})")
-    cols = _TableReader(path, sep, 3, first_line if header else first_line - 1, encoding,
-                        where["session"], where["item"], None, where["timestamp"]).read()
-    return cols.users, cols.items, cols.times, cols.lines
+    lineno, row = (first[1][0], rows[1]) if header else (first_line, rows[0])
+    token = row[where["timestamp"]] if len(row) == n_fields else ""
+    return where, sep, n_fields, first_line if header else first_line - 1, (lineno, token)
 
 
-def load_sessions(path, format="cikm", *, sep=None, header=None, comments="#",
+def _read_event_log(path, sep, header, columns, comments, encoding, quoting):
+    r"""Columns of a ``"triples"`` file: ``(tokens, times, lines, iso)``.
+
+    ``tokens``: ``{role: list of str}`` for the session or user, item, and the user and
+    event columns if any; ``times``: (n,) float64, numbers as written or ISO-8601 text as
+    Unix seconds; ``iso``: ``(line, token)`` of the first timestamp if it is ISO text,
+    else None. One streaming pass of the shared strict reader.
+    """
+    where, sep, n_fields, n_skip, first_time = _session_layout(path, sep, header, columns,
+                                                               comments, encoding, quoting)
+    iso = first_time if _is_iso_datetime(first_time[1]) else None
+    ids = "session" if "session" in where else "user"       # what sessions are made of
+    text = [role for role in ("user", "event") if role in where and role != ids]
+    if iso:
+        text.append("timestamp")
+    cols = _TableReader(path, sep, n_fields, n_skip, encoding, where[ids], where["item"],
+                        None, None if iso else where["timestamp"],
+                        extra=[(where[role], "user id" if role == "user" else role)
+                               for role in text],
+                        id_names=(ids, "item"), quoting=quoting,
+                        quote_hint=_QUOTE_HINT).read()
+    tokens = {ids: cols.users, "item": cols.items, **dict(zip(text, cols.extra))}
+    if iso:
+        times = _iso_seconds(tokens.pop("timestamp"), cols.lines, path,
+                             hint=f", as the first timestamp is (line {iso[0]}: {iso[1]!r})")
+    else:
+        times = cols.times
+    return tokens, times, cols.lines, iso
+
+
+def _to_seconds(times, time_unit, lines, path, iso):
+    """Numeric timestamps in ``time_unit`` -> seconds, refusing a unit that cannot be right."""
+    if iso is not None:
+        if time_unit not in ("s", None):
+            raise _fail(path, iso[0], f"time_unit={time_unit!r} applies to numeric "
+                                      f"timestamps; {iso[1]!r} is an ISO-8601 date-time, "
+                                      f"read as Unix seconds")
+        return times
+    if time_unit is None:
+        return times
+    seconds = times / _TIME_UNITS[time_unit] if time_unit != "s" else times     # (n,)
+    far = np.abs(seconds) >= _MAX_SECONDS
+    if far.any():
+        j = int(np.flatnonzero(far)[0])
+        fits = [u for u, f in _TIME_UNITS.items() if abs(times[j]) / f < _MAX_SECONDS]
+        advice = f"pass time_unit={fits[0]!r} if that is its unit; " if fits else ""
+        raise _fail(path, int(lines[j]), f"timestamp {times[j]:.17g} is "
+                                         f"{abs(seconds[j]) / _YEAR:.0f} years from 1970 read "
+                                         f"as time_unit={time_unit!r}: {advice}time_unit=None "
+                                         f"keeps the numbers as they are, in their own unit")
+    return seconds
+
+
+def _keep_event_types(path, values, events):
+    """Boolean mask (n,) of the events whose type is in ``events``; counts are logged."""
+    kinds, counts = np.unique(np.asarray(values), return_counts=True)
+    seen = ", ".join(f"{k!r} ({c})" for k, c in zip(kinds.tolist(), counts.tolist()))
+    if events is None:
+        raise _fail(path, None, f"the file has an event column, with the types {seen}; pass "
+                                f"events= to keep some of them (events=('view',)), or mark "
+                                f"the column '-' in columns= to keep every event")
+    present = set(kinds.tolist())
+    missing = [e for e in events if e not in present]
+    if missing:
+        raise _fail(path, None, f"events= asks for {missing!r}, which the event column never "
+                                f"holds (its types: {seen})")
+    keep = np.isin(np.asarray(values), list(events))                     # (n,)
+    n_dropped = int((~keep).sum())
+    if n_dropped:
+        logger.info("%s: kept %d events of type(s) %s; dropped %d of the other types (%s)",
+                    path, int(keep.sum()), ", ".join(map(repr, events)), n_dropped,
+                    ", ".join(f"{k!r}: {c}" for k, c in zip(kinds.tolist(), counts.tolist())
+                              if k not in events))
+    return keep
+
+
+def _sessions_by_user_gap(path, user_tok, item_tok, times, lines, gap):
+    """Each user's events cut at inactivity gaps (:func:`sessions_by_gap`) as Sequences."""
+    from ..data import Interactions
+    from ..sequences import sessions_by_gap
+
+    user, user_raw = _index_first_appearance(user_tok)           # (n,), (n_users,)
+    anonymous = [u for u in user_raw if u.lower() in _MISSING]
+    if anonymous:
+        j = user_tok.index(anonymous[0])
+        raise _fail(path, int(lines[j]), f"user {anonymous[0]!r} marks a missing user: the "
+                                         f"events of anonymous users cannot be cut into "
+                                         f"sessions by user")
+    item, item_raw = _index_first_appearance(item_tok)           # (n,), (n_items,)
+    data = Interactions(user, item, n_users=len(user_raw), n_items=len(item_raw),
+                        timestamps=times, user_ids=np.asarray(user_raw, dtype=str),
+                        item_ids=np.asarray(item_raw, dtype=str))
+    return sessions_by_gap(data, gap=gap)
+
+
+def load_sessions(path, format="cikm", *, sep=None, header=None, columns=None,
+                  time_unit="s", events=None, gap=None, quoting=True, comments="#",
                   encoding="utf-8"):
     r"""Load a session log: one ordered item sequence per session, with its end time.
 
@@ -127,16 +272,37 @@ def load_sessions(path, format="cikm", *, sep=None, header=None, comments="#",
       so ``test_span=7 * 86400`` gives their last-7-days test). ``user_id`` is ``NA``
       for anonymous views; a session takes the user of its lines that name one, and two
       different users in one session are an error.
-    * ``"triples"``: ``session item timestamp`` per line, separated by runs of
-      whitespace, commas, tabs (detected on the first line, as in :func:`load_triples`,
-      or given by ``sep``), fields quoted as in CSV if need be, with an optional header
-      (guessed by the rules of :func:`load_triples`, the timestamp being the numeric
-      column, or given by ``header``; a header whose names are recognised --
-      ``session``, ``session_id``, ``sid``; the item and timestamp names of
-      :func:`load_triples` -- assigns the columns by name) and ``#`` comment lines above
-      the first line. Timestamps are finite numbers in any unit (an ISO date is an
-      error); a session's events are ordered by timestamp, then file order, and its end
-      time is its latest timestamp.
+    * ``"triples"``: a delimited event log, one event per line. By default
+      ``session item timestamp``; a header whose names are recognised assigns the
+      columns by name, and ``columns`` gives them for any layout. Fields are separated
+      by runs of whitespace, commas, tabs, ``::`` or semicolons (detected on the first
+      line: ``::`` > tab > comma > ``;`` > whitespace; or given by ``sep``), may be
+      quoted as in CSV, with an optional header (guessed by the rules of
+      :func:`load_triples`, a timestamp counting as a value, or given by ``header``)
+      and ``#`` comment lines above the first line. A column is one of:
+
+      - ``session``: the session id (names ``session``, ``session_id``, ``sid``);
+      - ``user``: the user id (the user names of :func:`load_triples`, ``visitorid``
+        among them). With a session column, ``NA`` marks an anonymous event and a
+        session's users must agree, as in ``"cikm"``. Without one, ``gap`` is
+        required and each user's events are cut into sessions at inactivity gaps
+        longer than ``gap`` seconds (:func:`~minigraphrec.sequences.sessions_by_gap`;
+        Retailrocket, Last.fm, Tmall, Nowplaying);
+      - ``item`` and ``timestamp`` (the names of :func:`load_triples`), required;
+      - ``event``: the event type (names ``event``, ``event_type``, ``action``,
+        ``action_type``, ``behavior``, ``behaviour``, ``behavior_type``). Only the types
+        listed in ``events`` are kept, and the others' counts are logged; a file with an
+        event column needs ``events`` (or that column marked ``-`` in ``columns``, to
+        keep every event) -- an event of another type is never kept or dropped unasked.
+
+      A timestamp is a finite number or ISO-8601 text, as the first event's is, for
+      every line: ``YYYY-MM-DD``, optionally followed by ``THH:MM[:SS[.fff]]`` (a blank
+      for ``T``, any number of fraction digits, truncated to microseconds) and ``Z`` or
+      an offset ``+HH:MM`` / ``+HHMM`` / ``+HH``; no zone is UTC. YooChoose's
+      ``2014-04-07T10:51:09.277Z`` and Last.fm's ``2009-05-04T23:08:57Z`` are read as
+      Unix seconds. Numbers are in ``time_unit`` and converted to seconds. A session's
+      events are ordered by timestamp, then file order; its end time is its latest
+      timestamp, in seconds.
 
     Either format may be gzip-compressed (recognised by its first bytes).
 
@@ -149,15 +315,42 @@ def load_sessions(path, format="cikm", *, sep=None, header=None, comments="#",
     ----------
     path : path-like
     format : {"cikm", "triples"}
-    sep, header, comments : for ``"triples"`` only, as in :func:`load_triples`
+    sep, header, comments : for ``"triples"`` only, as in :func:`load_triples` (``sep``
+        may also be ``";"``, which is detected too)
+    columns : sequence or str, for ``"triples"`` only
+        The role of every field, in file order: ``"session"``, ``"user"``, ``"item"``,
+        ``"timestamp"``, ``"event"``, or None / ``"-"`` for a column to skip; a string
+        is split at commas. YooChoose's clicks: ``"session,timestamp,item,-"``;
+        Retailrocket's ``events.csv``: ``"timestamp,user,event,item,-"``; Last.fm-1K by
+        artist name: ``"user,timestamp,-,item,-,-"`` (its ids are empty on some lines).
+        Item, timestamp, and a session or user column are required. Default: from the
+        header's names, else by position (3 fields).
+    time_unit : {"s", "ms", "us", "ns"} or None, for ``"triples"`` only
+        The unit of numeric timestamps, converted to seconds (Retailrocket's are
+        ``"ms"``). A timestamp 1e11 seconds or more from 1970 (the year 5138) is an
+        error that names the unit that fits: it is a finer unit read as seconds. None
+        keeps the numbers as they are, in their own unit (``gap`` and the ``end_time``
+        are then in it too). ISO-8601 timestamps are always seconds.
+    events : sequence of str or str, for ``"triples"`` only
+        The event types to keep (``("view",)``; a string is split at commas). Each must
+        occur in the event column.
+    gap : float >= 0, for ``"triples"`` without a session column
+        Seconds (the timestamps' unit with ``time_unit=None``) of inactivity after which
+        a user's next event starts a new session (1800: half an hour).
+    quoting : bool, for ``"triples"`` only
+        False reads ``"`` as an ordinary character (a TSV dump whose names hold quotes,
+        such as Last.fm-1K's ``"Weird Al" Yankovic``); True reads CSV quoting.
     encoding : str, ASCII-compatible
 
     Returns
     -------
     Sequences
-        ``items`` per session, oldest first; ``end_time`` (n_sessions,); ``session_ids``
-        (raw, per session); ``item_ids`` (raw, per item); ``users`` (internal, ``-1`` for
-        anonymous sessions and for every session of a triples file) and ``user_ids``.
+        ``items`` per session, oldest first; ``end_time`` (n_sessions,), Unix seconds
+        unless ``time_unit=None``; ``item_ids`` (raw, per item); ``users`` (internal,
+        ``-1`` for anonymous sessions and for every session of a log without a user
+        column) and ``user_ids``. With a session column: sessions in order of first
+        appearance, ``session_ids`` (raw, per session). Cut by ``gap``: sessions ordered by
+        user, then time, and ``session_ids`` None (the file names none).
 
     Raises
     ------
@@ -165,33 +358,94 @@ def load_sessions(path, format="cikm", *, sep=None, header=None, comments="#",
         A line with the wrong number of fields, an empty field, a header without the five
         CIKM columns (a header without ``;`` suggests ``format="triples"``), a timeframe
         that is not a non-negative integer, a date that is not ``YYYY-MM-DD``, a NaN / inf
-        / non-numeric timestamp, undecodable bytes, two users in one session, a first line
-        that may or may not be a header, a file with no events. The message names the file
-        and the 1-based line.
+        / non-numeric timestamp (or, after an ISO-8601 first one, one that is not
+        ISO-8601), a timestamp too far from 1970 for ``time_unit``, an event column without
+        ``events`` or an ``events`` type it never holds, a log without a session column and
+        without ``gap`` (or a missing-value user then), undecodable bytes, two users in one
+        session, a first line that may or may not be a header, a file with no events. The
+        message names the file and, for a line's problem, the 1-based line.
     FileNotFoundError
         The file does not exist.
+    ValueError
+        A bad argument, or an argument for the other format.
     """
-    from ..sequences import Sequences
-
     if format not in _SESSION_FORMATS:
         raise ValueError(f"format must be one of {_SESSION_FORMATS}, got {format!r}")
     if format == "cikm":
-        if sep is not None or header is not None:
-            raise ValueError("sep and header apply to format='triples' only (a CIKM file is "
-                             "';'-separated with a header)")
+        given = [name for name, value in (("sep", sep), ("header", header), ("columns", columns),
+                                          ("events", events), ("gap", gap)) if value is not None]
+        given += ["time_unit"] * (time_unit != "s") + ["quoting"] * (quoting is not True)
+        if given:
+            raise ValueError(f"{', '.join(given)} apply to format='triples' only (a CIKM file "
+                             f"is ';'-separated with a header, its times fixed)")
         _check_file(path)
         sess_tok, item_tok, user_tok, frame, date, lines = _read_cikm(path, encoding)
         keys = (np.arange(len(lines)), date, frame)            # lexsort: last key first
         end = date
-    else:
-        if sep is not None and (not isinstance(sep, str) or not sep or "\n" in sep
-                                or "\r" in sep):
-            raise ValueError(f"sep must be a non-empty string without line breaks, or None "
-                             f"to detect it; got {sep!r}")
-        sess_tok, item_tok, end, lines = _read_session_triples(path, sep, header, comments,
-                                                               encoding)
-        user_tok = None
-        keys = (np.arange(len(lines)), end)
+        return _sessions_by_id(path, sess_tok, item_tok, user_tok, keys, end, lines)
+
+    if sep is not None and (not isinstance(sep, str) or not sep or "\n" in sep
+                            or "\r" in sep):
+        raise ValueError(f"sep must be a non-empty string without line breaks, or None "
+                         f"to detect it; got {sep!r}")
+    if header not in (None, True, False):
+        raise ValueError(f"header must be None (guess), True or False; got {header!r}")
+    if columns is not None:
+        given, columns = columns, _parse_columns(columns, _ROLES, ("item", "timestamp"))
+        if "session" not in columns[0] and "user" not in columns[0]:
+            raise ValueError(f"columns must give a session column, or a user column and "
+                             f"gap=; got {given!r}")
+    if time_unit is not None and time_unit not in _TIME_UNITS:
+        raise ValueError(f"time_unit must be one of {tuple(_TIME_UNITS)} or None, got "
+                         f"{time_unit!r}")
+    if isinstance(events, str):
+        events = events.split(",")
+    if events is not None:
+        events = tuple(events)
+        if not events or not all(isinstance(e, str) and e.strip() for e in events):
+            raise ValueError(f"events must be event types (non-empty strings), got {events!r}")
+        events = tuple(e.strip() for e in events)
+    if gap is not None and (isinstance(gap, bool)
+                            or not isinstance(gap, (int, float, np.integer, np.floating))
+                            or not math.isfinite(gap) or gap < 0):
+        raise ValueError(f"gap must be a finite number >= 0 (seconds) or None, got {gap!r}")
+    if quoting not in (True, False):
+        raise ValueError(f"quoting must be True or False; got {quoting!r}")
+
+    tokens, times, lines, iso = _read_event_log(path, sep, header, columns, comments, encoding,
+                                                quoting)
+    times = _to_seconds(times, time_unit, lines, path, iso)              # (n,)
+    if "event" in tokens:
+        keep = _keep_event_types(path, tokens.pop("event"), events)          # (n,)
+        if not keep.all():
+            tokens = {role: list(compress(tok, keep)) for role, tok in tokens.items()}
+            times, lines = times[keep], lines[keep]
+    elif events is not None:
+        raise _fail(path, None, "events= was given, but the file has no event column (name "
+                                "one in the header or in columns=)")
+    if "session" not in tokens:
+        if gap is None:
+            raise _fail(path, None, "the file has a user column but no session column: pass "
+                                    "gap= (the seconds of inactivity that end a session) to "
+                                    "cut each user's events into sessions")
+        return _sessions_by_user_gap(path, tokens["user"], tokens["item"], times, lines, gap)
+    if gap is not None:
+        raise _fail(path, None, "gap= cuts a user's events into sessions, but the file has a "
+                                "session column: its sessions are used as they are")
+    keys = (np.arange(len(lines)), times)
+    return _sessions_by_id(path, tokens["session"], tokens["item"], tokens.get("user"), keys,
+                           times, lines)
+
+
+def _sessions_by_id(path, sess_tok, item_tok, user_tok, keys, end, lines):
+    r"""Sequences of the sessions named in ``sess_tok``, events ordered by ``keys``.
+
+    ``keys``: the lexsort keys (last first) that order a session's events; ``end``
+    (n,): each event's time, whose maximum is its session's end time; ``user_tok``:
+    None, or each event's user (``NA``: anonymous), one user per session.
+    """
+    from ..sequences import Sequences
+
     session, session_raw = _index_first_appearance(sess_tok)   # (n,), (n_sessions,)
     item, item_raw = _index_first_appearance(item_tok)         # (n,), (n_items,)
     order = np.lexsort(keys + (session,))                      # session, time, file order
