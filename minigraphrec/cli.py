@@ -84,38 +84,23 @@ def _parse_params(pairs):
     return params
 
 
-# argparse types: a bad value stops the command before it reads or trains anything
-def _positive_int(text):
-    """An integer >= 1 (``-k``)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _checked(convert, ok, expected):
+    """An argparse type: ``convert(text)``, refused unless ``ok(value)``; ``expected`` says
+    what is wanted. A bad value stops the command before it reads or trains anything."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text}")
+        return value
+    return parse
 
 
-def _seed(text):
-    """An integer >= 0 (``--seed``): what numpy.random.default_rng accepts."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
-
-
-def _fraction(text):
-    """A number in [0, 1) (``--test-size``; 0 means no held-out set)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
-    return value
+_positive_int = _checked(int, lambda v: v >= 1, "a positive integer")          # -k
+_seed = _checked(int, lambda v: v >= 0, "an integer >= 0")                     # --seed
+_fraction = _checked(float, lambda v: 0 <= v < 1, "a number in [0, 1)")        # --test-size
 
 
 def _check_output(path, inputs):
