@@ -329,6 +329,10 @@ class _Quantized(Recommender):
         raise TypeError(f"a {type(self).__name__} is made by mgr.quantize(fitted_model), "
                         "not fitted: fit the original model, then quantize it")
 
+    def _score_dtype(self):
+        """Quantised scores are float32, whatever the storage (int8 or float16)."""
+        return np.dtype(np.float32)
+
 
 class QuantizedEmbeddings(_Quantized):
     r"""An embedding model's final embeddings at reduced precision (:mod:`minigraphrec.quantization`).

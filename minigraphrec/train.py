@@ -37,9 +37,10 @@ without improvement training stops; either way, the parameters of the best
 epoch are restored at the end and ``model.best_epoch_`` names it.
 
 Failure. A NaN or infinite loss or gradient stops training with
-``FloatingPointError`` naming the epoch and batch; the failing step is not
-applied, so ``model.params`` hold the values they had before it (the last
-good ones), and ``history_`` the epochs completed.
+``FloatingPointError`` naming the epoch and batch. ``fit`` is all or nothing
+(:class:`~minigraphrec.models.base.Recommender`): the model is left as it was
+before the call, unfitted or fitted as before (a resumed run, as it was when
+resumed). To keep a long run's progress, save checkpoints from ``callback``.
 
 Resuming. Whatever a later call needs to continue the same run is kept on
 the model, and saved with it (:func:`minigraphrec.io.save`):
@@ -230,7 +231,7 @@ def train_model(model, validation=None, epochs=1, callback=None, rng=None):
                     raise FloatingPointError(
                         f"{type(model).__name__}: the {what} became non-finite (loss {loss}) at "
                         f"epoch {epoch}, batch {b} of {len(batches)}; training stopped and the "
-                        f"parameters keep their values from before this step. Try a smaller lr "
+                        f"model is left as it was before this fit. Try a smaller lr "
                         f"(now {model.lr}).")
                 optimizer.step(model.params, grads)
                 model.step_ += 1

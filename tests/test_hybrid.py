@@ -4,7 +4,7 @@ import pytest
 import scipy.sparse as sp
 
 from minigraphrec import Interactions
-from minigraphrec.models import Hybrid, ItemKNN, Popularity, Recommender
+from minigraphrec.models import Hybrid, ItemKNN, Popularity, Recommender, UserKNN
 from minigraphrec.models.hybrid import add_normalized, grid_top_k, normalize_scores, simplex_grid
 
 
@@ -278,13 +278,43 @@ def test_default_weights_are_uniform_and_fitted_components_are_kept():
     assert not hasattr(hybrid, "grid_")
 
 
-def test_fitted_component_of_other_shape_is_rejected():
+def test_a_component_fitted_on_other_data_is_refitted():
+    """A component is kept only if fitted on this very train; one fitted on other data (of
+    another shape, or the same shape) is refitted, so Hybrid.fit(A).fit(C) is fit(C)."""
     train, _, good, _ = oracle_and_decoy()
     small = Interactions([0], [0], n_users=2, n_items=10)
     a = FixedScores(good[:2]).fit(small)
-    with pytest.raises(ValueError, match=r"models\[0\].*2 users x 10 items"):
-        Hybrid([a]).fit(train)
-    Hybrid([a], refit=True).fit(train)                            # refit: fine
+    a.S = good                                       # what a fit on train would score
+    Hybrid([a]).fit(train)
+    assert a.R_.shape == (train.n_users, train.n_items)
+    first = ItemKNN().fit(train)
+    kept = first.similarity_
+    Hybrid([first]).fit(train)
+    assert first.similarity_ is kept                  # fitted on this train: kept as it is
+    other = Interactions(train.users[::-1], (train.items[::-1] + 1) % train.n_items,
+                         n_users=train.n_users, n_items=train.n_items)
+    twice = Hybrid([ItemKNN(), UserKNN()], weights=[0.3, 0.7]).fit(train).fit(other)
+    once = Hybrid([ItemKNN(), UserKNN()], weights=[0.3, 0.7]).fit(other)
+    users = np.arange(train.n_users)
+    np.testing.assert_array_equal(twice.score(users), once.score(users))
+
+
+def test_a_failed_fit_leaves_the_hybrid_and_its_components_as_they_were():
+    train, _, good, _ = oracle_and_decoy()
+    knn = ItemKNN().fit(train)
+    model = Hybrid([knn, UserKNN()], weights=[0.5, 0.5]).fit(train)
+    users = np.arange(train.n_users)
+    scores, knn_scores = model.score(users), knn.score(users)
+    other = Interactions(train.users, train.items, n_users=train.n_users,
+                         n_items=train.n_items)
+    bad = UserKNN(k_neighbors=2.5)                    # refused when its turn comes
+    model.set_params(models=[knn, bad])
+    with pytest.raises(ValueError, match="k_neighbors"):
+        model.fit(Interactions(other.users[1:], other.items[1:], n_users=train.n_users,
+                               n_items=train.n_items))
+    model.set_params(models=[knn, model.models_[1]])
+    np.testing.assert_array_equal(model.score(users), scores)
+    np.testing.assert_array_equal(knn.score(users), knn_scores)      # not refitted half-way
 
 
 # ------------------------------------------------------------------ errors

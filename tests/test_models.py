@@ -853,3 +853,90 @@ def test_a_bad_random_state_is_named_before_fitting(make, bad):
     with pytest.raises(ValueError, match=r"random_state must be None, an integer >= 0 or a "
                                          r"numpy.random.Generator, got " + re.escape(repr(bad))):
         make(bad).fit(data)
+
+
+def _small(n_users=60, n_items=40, seed=0):
+    return mgr.datasets.synthetic(n_users=n_users, n_items=n_items, random_state=seed)
+
+
+def _bare(n_users=50, n_items=45, seed=1):
+    """The same kind of data without node features."""
+    d = _small(n_users, n_items, seed)
+    return Interactions(d.users, d.items, n_users=d.n_users, n_items=d.n_items)
+
+
+@pytest.mark.parametrize("make, bad_fit", [
+    # validation from another id space: refused after the new data were taken in
+    (lambda: mgr.MF(dim=4, epochs=1, random_state=0),
+     lambda m: m.fit(_small(50, 45, 1), validation=_small())),
+    (lambda: mgr.LightGCN(dim=4, epochs=1, random_state=0),
+     lambda m: m.fit(_small(50, 45, 1), validation=_small())),
+    # features asked for, none given: refused once sizes and R_ were set
+    (lambda: mgr.GCN(dim=4, epochs=1, random_state=0),
+     lambda m: m.set_params(input="features").fit(_bare())),
+    (lambda: mgr.GAT(dim=4, epochs=1, random_state=0),
+     lambda m: m.set_params(input="features").fit(_bare())),
+    # a run that diverges
+    (lambda: mgr.NGCF(dim=4, epochs=1, random_state=0),
+     lambda m: m.set_params(lr=1e30, epochs=2).fit(_small())),
+    (lambda: mgr.SRGNN(dim=4, epochs=1, random_state=0),
+     lambda m: m.set_params(lr=1e30, epochs=2).fit(_small())),
+])
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")             # the diverging runs
+def test_a_failed_fit_leaves_the_earlier_model_as_it_was(make, bad_fit):
+    """fit is all or nothing: whatever it had done when it raised is undone, the earlier
+    fit still scores, recommends and saves as before."""
+    model = make().fit(_small())
+    users = np.arange(10)
+    scores, attrs = model.score(users), dict(vars(model))
+    with pytest.raises((ValueError, FloatingPointError)):
+        bad_fit(model)
+    model.set_params(**{k: v for k, v in make().get_params().items()})
+    assert vars(model).keys() == attrs.keys()
+    assert all(vars(model)[k] is v for k, v in attrs.items())        # the very same objects
+    np.testing.assert_array_equal(model.score(users), scores)
+
+
+def test_session_models_drop_the_titles_of_an_earlier_fit():
+    users = np.repeat(np.arange(6), 4)
+    data = Interactions(users, np.arange(24) % 8, n_items=8, timestamps=np.arange(24),
+                        item_labels=[f"title {i}" for i in range(8)])
+    model = mgr.MarkovChain().fit(data)
+    assert len(model.item_labels_) == 8
+    model.fit(mgr.sequences.Sequences.from_lists([[0, 1, 2], [2, 3]], n_items=5))
+    assert not hasattr(model, "item_labels_")
+
+
+@pytest.mark.parametrize("make", [mgr.SessionPopularity, mgr.MarkovChain,
+                                  lambda: mgr.SRGNN(dim=4, epochs=1, random_state=0)])
+def test_session_models_score_no_user_as_an_empty_block(make):
+    users = np.repeat(np.arange(6), 4)
+    model = make().fit(Interactions(users, np.arange(24) % 8, n_items=8,
+                                    timestamps=np.arange(24)))
+    assert model.score([]).shape == (0, 8)
+
+
+def test_user_ids_and_k_are_checked_not_converted():
+    model = mgr.Popularity().fit(_small())
+    for bad in ([-1], [60], [[0, 1]], [0.5], [True]):
+        with pytest.raises(DataError):
+            model.score(bad)
+    for bad in (None, "0"):
+        with pytest.raises(TypeError, match="users must be an array of integer user ids"):
+            model.score(bad)
+    for k in (2.7, "3", True, 0):
+        with pytest.raises(ValueError, match="k must be a positive integer"):
+            model.recommend([0], k=k)
+        with pytest.raises(ValueError, match="k must be a positive integer"):
+            model.recommend_history([0, 1], k=k)
+    assert model.recommend([0], k=np.int64(3))[0].shape == (1, 3)
+
+
+def test_quantized_scores_are_float32_and_out_must_be_too():
+    model = mgr.quantize(mgr.MF(dim=4, epochs=1, random_state=0).fit(_small()), "int8")
+    S = model.score([0, 1])
+    assert S.dtype == np.float32
+    out = np.empty((2, 40), dtype=np.float32)
+    np.testing.assert_array_equal(model.score([0, 1], out=out), S)
+    with pytest.raises(ValueError, match="scores in float32"):
+        model.score([0, 1], out=np.empty((2, 40)))

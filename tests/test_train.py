@@ -102,35 +102,49 @@ def test_early_stopping_restores_the_best_epoch(monkeypatch):
     np.testing.assert_array_equal(E, model._all_embeddings())
 
 
-def test_nan_loss_stops_and_keeps_the_last_good_parameters(monkeypatch):
+def test_nan_loss_stops_training_and_leaves_the_model_as_it_was(monkeypatch):
+    """A non-finite loss stops training, naming where; fit is all or nothing, so the model
+    is what it was before the call: unfitted, or the earlier fit, bit for bit."""
     train, _ = _planted()
-    model = MF(dim=4, epochs=3, batch_size=64, random_state=0)
     real = MF._loss_and_grad
     calls = []
-    snapshots = []
 
     def flaky(self, batch, reuse=False):
         calls.append(1)
-        snapshots.append(self.params["E0"].copy())
         loss, grads = real(self, batch, reuse)
         return (float("nan") if len(calls) == 5 else loss), grads
 
     monkeypatch.setattr(MF, "_loss_and_grad", flaky)
+    model = MF(dim=4, epochs=3, batch_size=64, random_state=0)
     n_batches = -(-train.to_csr().nnz // 64)
     with pytest.raises(FloatingPointError, match=r"non-finite .* epoch 1, batch 5 of "
-                                                 f"{n_batches}"):
+                                                 f"{n_batches}.*left as it was"):
         model.fit(train)
-    np.testing.assert_array_equal(model.params["E0"], snapshots[4])   # the failing step not applied
-    assert model.step_ == 4 and model.history_ == []
-    np.testing.assert_array_equal(model.user_embeddings_, model.params["E0"][:100])
+    assert vars(model) == MF(dim=4, epochs=3, batch_size=64, random_state=0).__dict__
+    with pytest.raises(RuntimeError, match="not fitted"):
+        model.score([0])
+    monkeypatch.setattr(MF, "_loss_and_grad", real)
+    model.fit(train, epochs=1)                                      # a good fit, then a bad one
+    before = {k: v.copy() for k, v in model.params.items()}
+    state = (model.step_, list(model.history_), model.rng_state_)
+    scores = model.score(np.arange(10))
+    monkeypatch.setattr(MF, "_loss_and_grad", flaky)
+    calls.clear()
+    with pytest.raises(FloatingPointError):
+        model.fit(train, epochs=2, resume=True)                     # in place from the start
+    for k in before:
+        np.testing.assert_array_equal(model.params[k], before[k])
+    assert (model.step_, model.history_, model.rng_state_) == state
+    np.testing.assert_array_equal(model.score(np.arange(10)), scores)
 
 
 def test_huge_learning_rate_fails_cleanly():
     train, _ = _planted()
-    model = LightGCN(dim=8, lr=1e30, epochs=2, batch_size=64, random_state=0)
+    model = LightGCN(dim=8, epochs=1, batch_size=64, random_state=0).fit(train)
+    scores = model.score(np.arange(10))
     with pytest.raises(FloatingPointError, match="Try a smaller lr"):
-        model.fit(train)
-    assert np.all(np.isfinite(model.params["E0"]))
+        model.set_params(lr=1e30).fit(train)
+    np.testing.assert_array_equal(model.score(np.arange(10)), scores)   # the earlier fit
 
 
 def test_batches_cover_an_epoch():

@@ -32,6 +32,7 @@ call leaves the model as it was.
 """
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import NamedTuple
 
@@ -78,6 +79,35 @@ class Removal(NamedTuple):
     user_ids: np.ndarray         #: (n_users',) their raw ids
     removed_users: np.ndarray    #: old internal ids of the forgotten users
     removed_pairs: np.ndarray    #: (n, 2) old internal (user, item) pairs forgotten one by one
+
+
+def _all_or_nothing(fit):
+    """``fit`` that puts the model's attributes back as they were if it raises.
+
+    A fit binds new objects to the model's attributes (a new ``R_``, new parameters); what
+    it changes in place instead (a resumed run's parameters) it copies first, so restoring
+    the attribute dictionary restores the model. Wrapped once per class (a subclass's fit
+    calling ``super().fit`` restores twice, harmlessly).
+    """
+    @functools.wraps(fit)
+    def wrapper(self, *args, **kwargs):
+        saved = dict(self.__dict__)                  # the attributes, not copies of them
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+    wrapper.all_or_nothing = True
+    return wrapper
+
+
+def _check_k(k):
+    """``k`` (the number of items to recommend) as an int >= 1; ValueError otherwise (a
+    bool, a float, a string: never rounded or parsed)."""
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    return int(k)
 
 
 def check_random_state(value, name="random_state"):
@@ -165,7 +195,19 @@ def _extend_ids_sorted(old_raw, new_raw):
 
 @register_model_base
 class Recommender:
-    """Base class: hyperparameter handling, user validation, batched top-k."""
+    """Base class: hyperparameter handling, user validation, batched top-k.
+
+    ``fit`` is all or nothing, in every subclass: if it raises (a bad value, data it
+    refuses, a run that diverges, an interrupt), the model is left exactly as it was before
+    the call, fitted or not (:func:`_all_or_nothing`). To keep the progress of a long run,
+    save checkpoints from its ``callback`` and resume from the last one.
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        fit = cls.__dict__.get("fit")
+        if fit is not None and not getattr(fit, "all_or_nothing", False):
+            cls.fit = _all_or_nothing(fit)
 
     #: users scored at once by ``recommend``; bounds memory to
     #: ``score_batch_size * n_items`` floats.
@@ -227,18 +269,21 @@ class Recommender:
     def _check_users(self, users):
         """Users as an int64 array of internal ids, each in 0..n_users-1."""
         self._check_fitted()
+        if users is None or isinstance(users, (str, bytes, dict, set)):
+            raise TypeError(f"users must be an array of integer user ids, got "
+                            f"{type(users).__name__}")
         arr = np.asarray(users)
         if arr.ndim == 0:
             arr = arr.reshape(1)
         if arr.ndim != 1:
-            raise ValueError(f"users must be a 1-d array of user ids, got shape {arr.shape}")
+            raise DataError(f"users must be a 1-d array of user ids, got shape {arr.shape}")
         if arr.size and not np.issubdtype(arr.dtype, np.integer):
-            raise ValueError(f"users must be integer ids, got dtype {arr.dtype}")
+            raise DataError(f"users must be integer ids, got dtype {arr.dtype}")
         arr = arr.astype(np.int64, copy=False)
         bad = (arr < 0) | (arr >= self.n_users_)
         if bad.any():
-            raise ValueError(f"user id {int(arr[bad][0])} is unknown: the model was fitted on "
-                             f"users 0..{self.n_users_ - 1}")
+            raise DataError(f"user id {int(arr[bad][0])} is unknown: the model was fitted on "
+                            f"users 0..{self.n_users_ - 1}")
         return arr
 
     def _check_item(self, item, name="item"):
@@ -322,7 +367,7 @@ class Recommender:
             Where to write the scores: C-contiguous, writable, of shape
             ``(len(users), n_items)`` and of the dtype ``score`` returns
             (float64; GF-CF's ``dtype``; the embedding models'
-            ``score_dtype``). The same values as without it, bit
+            ``score_dtype``; float32 for a quantised model). The same values as without it, bit
             for bit. Scoring many users block by block into one array saves
             allocating (and page-faulting in) a fresh block each time.
 
@@ -368,9 +413,7 @@ class Recommender:
         from ..rank import top_k
 
         users = self._check_users(users)
-        k = int(k)
-        if k < 1:
-            raise ValueError(f"k must be a positive integer, got {k}")
+        k = _check_k(k)
         items = np.empty((users.shape[0], k), dtype=np.int64)
         scores = np.empty((users.shape[0], k), dtype=np.float64)
         blocks = _score_blocks(self._scorer(), users, self.score_batch_size, self._scores_into)
@@ -457,9 +500,7 @@ class Recommender:
         from ..rank import top_k
 
         history = self._check_history(items)
-        k = int(k)
-        if k < 1:
-            raise ValueError(f"k must be a positive integer, got {k}")
+        k = _check_k(k)
         scores = np.asarray(self._score_history(history), dtype=np.float64)[None, :]
         seen = self._history_row(history) if exclude_seen else None
         top, top_scores = top_k(scores, k, exclude=seen)

@@ -335,6 +335,10 @@ class EmbeddingRecommender(Recommender):
         if resume:
             self._check_resumable(train)
             rng = restore_generator(self.rng_state_)
+            # trained in place from here: copies, so that a failed call (fit is all or
+            # nothing, Recommender) gives back the parameters and history it started from
+            self.params = {k: v.copy() for k, v in self.params.items()}
+            self.history_ = list(self.history_)
         else:
             R = self._fit_interactions(train)              # (n_users, n_items) binary
             self.user_features_ = train.user_features

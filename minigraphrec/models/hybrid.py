@@ -286,9 +286,12 @@ class Hybrid(Recommender):
     Parameters
     ----------
     models : list of Recommender
-        Fitted or not. ``fit`` fits those that are not (all of them with
-        ``refit=True``) on its ``train``, in place; a fitted one must have
-        the ``train``'s numbers of users and items.
+        Fitted or not. ``fit`` keeps a component already fitted on its very
+        ``train`` (the same binary user-item matrix and raw ids: a model
+        fitted ahead, say) and fits every other one on ``train``, in place
+        (all of them with ``refit=True``): a Hybrid refitted on new data
+        refits its components. ``fit`` is all or nothing for the components
+        too: if it raises, each is left as it was.
     weights : None, "tune" or sequence of float
         None: uniform, unless ``fit`` gets a ``validation`` set (then
         tuned). A sequence: one non-negative weight per model (rescaled to
@@ -414,8 +417,22 @@ class Hybrid(Recommender):
                                  f"{validation.n_items} items, train {train.n_users} and "
                                  f"{train.n_items}: they must share one id space")
         tune = validation is not None or (isinstance(self.weights, str))
+        saved = [dict(m.__dict__) for m in self.models]      # all or nothing, components too
+        try:
+            self._fit_components(train, validation, tune, fixed)
+        except BaseException:
+            for m, attrs in zip(self.models, saved):
+                m.__dict__.clear()
+                m.__dict__.update(attrs)
+            raise
+        return self
+
+    def _fit_components(self, train, validation, tune, fixed):
+        """``fit``'s work: the components, then the weights."""
         R = self._fit_interactions(train)                                 # (n_users, n_items)
         self.models_ = list(self.models)
+        for name in ("grid_", "grid_scores_"):                # a tuning's, not this fit's
+            self.__dict__.pop(name, None)
 
         if tune and validation is None:
             from ..split import random_split
@@ -426,19 +443,21 @@ class Hybrid(Recommender):
             for m in self.models_:
                 m.fit(train)
         else:
-            for j, m in enumerate(self.models_):
-                if self.refit or not _is_fitted(m):
+            for m in self.models_:
+                if self.refit or not self._fitted_on(m, R):
                     m.fit(train)
-                elif (m.n_users_, m.n_items_) != R.shape:
-                    raise ValueError(f"models[{j}] ({type(m).__name__}) was fitted on "
-                                     f"{m.n_users_} users x {m.n_items_} items, train has "
-                                     f"{R.shape[0]} x {R.shape[1]}")
             if tune:
                 self._tune(self.models_, R, validation)
             else:
                 n = len(self.models_)
                 self.weights_ = fixed if fixed is not None else np.full(n, 1.0 / n)
-        return self
+
+    def _fitted_on(self, model, R):
+        """Whether ``model`` is fitted on the training data ``R`` and raw ids this fit has."""
+        if not _is_fitted(model) or model.R_.shape != R.shape or (model.R_ != R).nnz:
+            return False
+        return all(np.array_equal(np.asarray(getattr(model, name)), getattr(self, name))
+                   for name in ("user_ids_", "item_ids_"))
 
     def _tune(self, models, E, validation):
         r"""Grid search of the weights on ``validation``, training items ``E`` excluded."""

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from ..data import Interactions
 from ..errors import DataError
 from ..sequences import Sequences, user_sequences
-from .base import Recommender, plain_ids
+from .base import Recommender, _check_k, plain_ids
 
 __all__ = ["SessionRecommender"]
 
@@ -76,6 +76,7 @@ class SessionRecommender(Recommender):
                               else plain_ids(seqs.user_ids[:self.n_users_]))
             self.item_ids_ = (np.arange(self.n_items_) if seqs.item_ids is None
                               else plain_ids(seqs.item_ids))
+            self.__dict__.pop("item_labels_", None)       # sessions carry no titles
         self.sequences_ = seqs.subset(np.flatnonzero(seqs.users >= 0))   # the users' own
         self._index_last_sequences()
         return seqs
@@ -143,6 +144,8 @@ class SessionRecommender(Recommender):
         return out
 
     def _score_batch(self, users, out=None):
+        if users.shape[0] == 0:                             # no session to score
+            return np.empty((0, self.n_items_)) if out is None else out
         rows = self._user_row[users]
         if np.any(rows < 0):
             u = int(users[rows < 0][0])
@@ -179,7 +182,7 @@ class SessionRecommender(Recommender):
             cols = np.unique(session.items)
             seen = sp.csr_matrix((np.ones(cols.shape[0]), (np.zeros_like(cols), cols)),
                                  shape=(1, self.n_items_))
-        top, scores = top_k(S, int(k), exclude=seen)
+        top, scores = top_k(S, _check_k(k), exclude=seen)
         return top[0], scores[0]
 
 

@@ -227,8 +227,8 @@ class SRGNN(SessionRecommender):
                 if not (np.isfinite(loss) and all(np.isfinite(g).all() for g in grads.values())):
                     raise FloatingPointError(
                         f"SRGNN: the loss or gradient became non-finite (loss {loss}) at epoch "
-                        f"{epoch}, batch {n_batches + 1}; training stopped and the parameters "
-                        f"keep their values from before this step. Try a smaller lr.")
+                        f"{epoch}, batch {n_batches + 1}; training stopped and the model is "
+                        f"left as it was before this fit. Try a smaller lr.")
                 optimizer.step(self.params, grads)
                 total += loss
                 n_batches += 1
