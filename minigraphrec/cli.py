@@ -167,13 +167,16 @@ def _guess_format(path):
 #: loader keyword -> (its flag, the formats whose loader takes it)
 LOADER_OPTIONS = {"header": ("--header/--no-header", ("triples",)),
                   "columns": ("--columns", ("triples",)),
+                  "time_unit": ("--time-unit", ("triples",)),
+                  "quoting": ("--no-quoting", ("triples",)),
                   "comments": ("--comments", ("triples",)),
                   "encoding": ("--encoding", ("triples", "recbole"))}
 
 
 def _add_loader_options(p):
-    """``--header`` / ``--no-header``, ``--columns``, ``--comments``, ``--encoding``: how to
-    read a delimited file; each goes to the loader only when given."""
+    """``--header`` / ``--no-header``, ``--columns``, ``--time-unit``, ``--no-quoting``,
+    ``--comments``, ``--encoding``: how to read a delimited file; each goes to the loader
+    only when given."""
     g = p.add_argument_group("reading the data file (delimited triples; --encoding: recbole too)")
     g.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
                    help="the first line is (--header) or is not (--no-header) a header "
@@ -182,6 +185,12 @@ def _add_loader_options(p):
                    help="the role of each field, in order, from user, item, rating, timestamp, "
                         "'-' to skip one: e.g. item,user,rating,timestamp (default: by the "
                         "header's names, else user,item[,rating[,timestamp]])")
+    g.add_argument("--time-unit", choices=("s", "ms", "us", "ns", "none"),
+                   help="the unit of numeric timestamps, converted to seconds (default s; "
+                        "'none' keeps them as written); ISO-8601 ones are read as seconds")
+    g.add_argument("--no-quoting", dest="quoting", action="store_false", default=None,
+                   help='read " as an ordinary character (a TSV whose names hold quotes) '
+                        "instead of as CSV quoting")
     g.add_argument("--comments", metavar="PREFIX",
                    help="lines above the first line starting with PREFIX are skipped "
                         "(default '#'; '' for none)")
@@ -194,6 +203,8 @@ def _loader_options(args):
     options = {key: value for key, value in options.items() if value is not None}
     if options.get("comments") == "":
         options["comments"] = None                     # --comments '': no comment lines
+    if options.get("time_unit") == "none":
+        options["time_unit"] = None                    # --time-unit none: as written
     return options
 
 
@@ -224,8 +235,10 @@ def _load(path, test=None, fmt="auto", on_unknown="error", options=None):
         return loader(path, test_path=test, on_unknown=on_unknown, **options)
     except ValueError as exc:                           # DataError is a ValueError
         text = str(exc)
+        units = [(f"time_unit={u!r}", f"--time-unit {u}") for u in ("s", "ms", "us", "ns")]
         for argument, flag in (("header=True", "--header"), ("header=False", "--no-header"),
-                               ("columns=", "--columns")):
+                               ("columns=", "--columns"), ("quoting=False", "--no-quoting"),
+                               ("time_unit=None", "--time-unit none"), *units):
             text = text.replace(argument, flag)
         if not isinstance(exc, DataError) and text.startswith("columns"):
             text = "--" + text                             # a bad --columns value

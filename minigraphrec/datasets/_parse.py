@@ -227,6 +227,51 @@ def _iso_seconds(tokens, lines, path, what="timestamp", hint=""):
     return micro / 1e6
 
 
+def _is_time_value(token):
+    """A timestamp, for the header guess: a number or an ISO-8601 date-time."""
+    return _is_number(token) or _is_iso_datetime(token)
+
+
+# ============================================================== time units
+# The loaders that read timestamps (load_triples, load_sessions' "triples") take the
+# unit of numeric ones and return Unix seconds, refusing a unit that cannot be right.
+_TIME_UNITS = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}    # per second
+# |t| >= 1e11 seconds is beyond the year 5138: a Unix time in a finer unit read as seconds
+_MAX_SECONDS = 1e11
+_YEAR = 365.25 * 86400
+# ends the messages of a badly quoted field, in the loaders that take quoting=
+_QUOTE_HINT = ("; if the file does not quote its fields (a TSV dump such as Last.fm's), pass "
+               "quoting=False")
+
+
+def _to_seconds(times, time_unit, lines, path, iso):
+    """Numeric timestamps in ``time_unit`` -> seconds, refusing a unit that cannot be right.
+
+    ``times`` (n,) float64; ``iso``: ``(line, token)`` of the first timestamp when the
+    file's are ISO-8601 text (already seconds), else None. ``time_unit=None`` keeps the
+    numbers as they are.
+    """
+    if iso is not None:
+        if time_unit not in ("s", None):
+            raise _fail(path, iso[0], f"time_unit={time_unit!r} applies to numeric "
+                                      f"timestamps; {iso[1]!r} is an ISO-8601 date-time, "
+                                      f"read as Unix seconds")
+        return times
+    if time_unit is None:
+        return times
+    seconds = times / _TIME_UNITS[time_unit] if time_unit != "s" else times     # (n,)
+    far = np.abs(seconds) >= _MAX_SECONDS
+    if far.any():
+        j = int(np.flatnonzero(far)[0])
+        fits = [u for u, f in _TIME_UNITS.items() if abs(times[j]) / f < _MAX_SECONDS]
+        advice = f"pass time_unit={fits[0]!r} if that is its unit; " if fits else ""
+        raise _fail(path, int(lines[j]), f"timestamp {times[j]:.17g} is "
+                                         f"{abs(seconds[j]) / _YEAR:.0f} years from 1970 read "
+                                         f"as time_unit={time_unit!r}: {advice}time_unit=None "
+                                         f"keeps the numbers as they are, in their own unit")
+    return seconds
+
+
 # ============================================================ text tables
 # Delimited files are read a chunk of whole lines (~4 MB) at a time. A chunk
 # is parsed with whole-chunk string operations when it looks regular (no

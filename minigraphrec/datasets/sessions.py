@@ -9,6 +9,8 @@ import numpy as np
 
 from ._parse import (
     _MISSING,
+    _QUOTE_HINT,
+    _TIME_UNITS,
     _check_file,
     _fail,
     _first_lines,
@@ -16,13 +18,14 @@ from ._parse import (
     _guess_header,
     _index_first_appearance,
     _is_iso_datetime,
-    _is_number,
+    _is_time_value,
     _iso_seconds,
     _parse_columns,
     _role_of,
     _roles_from_header,
     _split_line,
     _TableReader,
+    _to_seconds,
     logger,
 )
 
@@ -33,12 +36,6 @@ _SESSION_FORMATS = ("cikm", "triples")
 _TRIPLES_ROLES = ("session", "item", "timestamp")        # in headerless order
 _ROLES = ("session", "user", "item", "timestamp", "event")   # what a column may be
 _SEPARATORS = ("::", "\t", ",", ";")                   # detected, in this order
-_TIME_UNITS = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}    # per second
-# |t| >= 1e11 seconds is beyond the year 5138: a Unix time in a finer unit read as seconds
-_MAX_SECONDS = 1e11
-_YEAR = 365.25 * 86400
-_QUOTE_HINT = ("; if the file does not quote its fields (a TSV dump such as Last.fm's), pass "
-               "quoting=False")
 _CIKM_COLUMNS = ("sessionid", "userid", "itemid", "timeframe", "eventdate")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DAY = 86400
@@ -102,11 +99,6 @@ def _read_cikm(path, encoding):
     users, date_tokens = cols.extra
     dates = _cikm_dates(date_tokens, cols.lines, path)                 # (n,) seconds
     return cols.users, cols.items, users, frame, dates, cols.lines
-
-
-def _is_time_value(token):
-    """A timestamp, for the header guess: a number or an ISO-8601 date-time."""
-    return _is_number(token) or _is_iso_datetime(token)
 
 
 def _field_count_error(path, lineno, n_fields):
@@ -185,29 +177,6 @@ def _read_event_log(path, sep, header, columns, comments, encoding, quoting):
     else:
         times = cols.times
     return tokens, times, cols.lines, iso
-
-
-def _to_seconds(times, time_unit, lines, path, iso):
-    """Numeric timestamps in ``time_unit`` -> seconds, refusing a unit that cannot be right."""
-    if iso is not None:
-        if time_unit not in ("s", None):
-            raise _fail(path, iso[0], f"time_unit={time_unit!r} applies to numeric "
-                                      f"timestamps; {iso[1]!r} is an ISO-8601 date-time, "
-                                      f"read as Unix seconds")
-        return times
-    if time_unit is None:
-        return times
-    seconds = times / _TIME_UNITS[time_unit] if time_unit != "s" else times     # (n,)
-    far = np.abs(seconds) >= _MAX_SECONDS
-    if far.any():
-        j = int(np.flatnonzero(far)[0])
-        fits = [u for u, f in _TIME_UNITS.items() if abs(times[j]) / f < _MAX_SECONDS]
-        advice = f"pass time_unit={fits[0]!r} if that is its unit; " if fits else ""
-        raise _fail(path, int(lines[j]), f"timestamp {times[j]:.17g} is "
-                                         f"{abs(seconds[j]) / _YEAR:.0f} years from 1970 read "
-                                         f"as time_unit={time_unit!r}: {advice}time_unit=None "
-                                         f"keeps the numbers as they are, in their own unit")
-    return seconds
 
 
 def _keep_event_types(path, values, events):

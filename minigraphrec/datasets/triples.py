@@ -2,24 +2,36 @@ r"""Delimited ``user item [rating [timestamp]]`` files (CSV, TSV, whitespace).""
 from __future__ import annotations
 
 from ._parse import (
+    _QUOTE_HINT,
+    _TIME_UNITS,
     _build_string_id_split,
     _check_on_unknown,
     _fail,
     _first_lines_and_sep,
     _guess_header,
+    _is_iso_datetime,
+    _is_time_value,
+    _iso_seconds,
     _parse_columns,
     _roles_from_header,
     _split_line,
     _TableReader,
+    _to_seconds,
 )
 
 _ROLES = ("user", "item", "rating", "timestamp")      # the column roles, in headerless order
 
 
-def _read_triples(path, sep, header, columns, comments, encoding):
-    """Columns of one file; ``columns``: the parsed ``({role: index}, n_fields)`` or None."""
+def _read_triples(path, sep, header, columns, comments, encoding, time_unit, quoting):
+    """Columns of one file, timestamps in seconds (``time_unit=None``: as written).
+
+    ``columns``: the parsed ``({role: index}, n_fields)`` or None. The timestamps are
+    numbers, or ISO-8601 text if the first one is (then read as a text column and
+    converted, every one of them).
+    """
     first, sep = _first_lines_and_sep(path, sep, comments, encoding, "interactions")
-    rows = [_split_line(line, sep, path, lineno) for lineno, line in first]
+    rows = [_split_line(line, sep, path, lineno, quoting, _QUOTE_HINT)
+            for lineno, line in first]
     first_line, n_fields = first[0][0], len(rows[0])
     if columns is not None:
         where, n_given = columns
@@ -34,27 +46,45 @@ def _read_triples(path, sep, header, columns, comments, encoding):
         where = dict(zip(_ROLES, range(n_fields)))          # the headerless meaning
     if header is None:
         numeric = [where[role] for role in ("rating", "timestamp") if role in where]
-        header = _guess_header(path, first, rows, numeric, _ROLES)
+        header = _guess_header(path, first, rows, numeric, _ROLES, _is_time_value)
     if header and columns is None:                          # names beat positions
         where = _roles_from_header(path, first_line, rows[0], _ROLES, _ROLES[:2]) or where
     if header and len(first) < 2:
         raise _fail(path, None, f"no interactions (the file holds only the header on line "
                                 f"{first_line})")
+    col_time = where.get("timestamp")
+    if col_time is None and time_unit != "s":
+        raise _fail(path, None, f"time_unit={time_unit!r} applies to a timestamp column, and "
+                                f"the file has none (name one in the header or in columns=)")
+    lineno, row = (first[1][0], rows[1]) if header else (first_line, rows[0])
+    iso = None                                  # or (line, token) of the first timestamp
+    if col_time is not None and len(row) == n_fields and _is_iso_datetime(row[col_time]):
+        iso = (lineno, row[col_time])
     # every data line, the first included, must then have n_fields fields
-    reader = _TableReader(path, sep, n_fields, first_line if header else first_line - 1,
-                          encoding, where["user"], where["item"], where.get("rating"),
-                          where.get("timestamp"))
-    return reader.read()
+    cols = _TableReader(path, sep, n_fields, first_line if header else first_line - 1,
+                        encoding, where["user"], where["item"], where.get("rating"),
+                        None if iso else col_time,
+                        extra=[(col_time, "timestamp")] if iso else (),
+                        quoting=quoting, quote_hint=_QUOTE_HINT).read()
+    if iso:
+        cols.times = _iso_seconds(cols.extra[0], cols.lines, path,
+                                  hint=f", as the first timestamp is (line {iso[0]}: "
+                                       f"{iso[1]!r})")              # (n,)
+        cols.extra = ()
+    if col_time is not None:
+        cols.times = _to_seconds(cols.times, time_unit, cols.lines, path, iso)   # (n,)
+    return cols
 
 
 def load_triples(path, sep=None, header=None, test_path=None, *, columns=None,
-                 on_unknown="error", comments="#", encoding="utf-8"):
+                 on_unknown="error", time_unit="s", quoting=True, comments="#",
+                 encoding="utf-8"):
     r"""Load delimited ``user item [rating [timestamp]]`` lines.
 
     Format: one interaction per line, the same number of fields on every
     line. Without a header or ``columns``, the fields are user, item, then
-    optionally a rating (becomes ``weights``) and a timestamp (becomes
-    ``timestamps``), both finite numbers. A header that names its columns
+    optionally a rating (becomes ``weights``, a finite number) and a
+    timestamp (becomes ``timestamps``, Unix seconds). A header that names its columns
     assigns the roles by name instead (``user_id,item_id,timestamp`` has no
     rating; ``asin,reviewerID,overall`` puts the item first), and
     ``columns`` gives them explicitly for any layout. Ids are raw strings of
@@ -70,6 +100,19 @@ def load_triples(path, sep=None, header=None, test_path=None, *, columns=None,
     if they split into as many fields as the data. Below it a line starting
     with ``#`` is data (ids such as ``#u1`` exist). A gzip-compressed file
     is read as such (recognised by its first bytes, whatever its name).
+
+    Timestamps: in each file, every timestamp has the form of the first: a
+    finite number, in ``time_unit``, converted to seconds (``t / 1000`` for
+    ``"ms"``); or ISO-8601 text, ``YYYY-MM-DD`` optionally followed by
+    ``THH:MM[:SS[.fff]]`` (a blank for ``T``, any number of fraction digits,
+    truncated to microseconds) and ``Z`` or an offset ``+HH:MM`` / ``+HHMM``
+    / ``+HH``, no zone meaning UTC, read as Unix seconds
+    (``days·86400 + h·3600 + m·60 + s − offset``): Last.fm-1K's
+    ``2009-05-04T23:08:57Z`` is 1241478537.0, ``2016-05-09`` is 1462752000.0.
+    ``timestamps`` are thus Unix seconds (float64), the unit in which the
+    ``half_life`` of :func:`~minigraphrec.graph.time_decay_weights` and the
+    ``gap`` of :func:`~minigraphrec.sequences.sessions_by_gap` are then
+    given; with ``time_unit=None`` numeric ones stay as written.
 
     Parameters
     ----------
@@ -87,9 +130,10 @@ def load_triples(path, sep=None, header=None, test_path=None, *, columns=None,
         no doubt, else a DataError at line 1 asks for ``header=True`` or
         ``header=False``. A line with an empty field or a missing-value mark
         (``NA``, ``NaN``, ``null``) is data; a line whose every field is a
-        recognised column name (below) is a header; a line with a number in
-        it is data; a line whose rating or timestamp field is a word while
-        the next line has a number there is a header. Two columns of word ids
+        recognised column name (below) is a header; a line with a number (or
+        an ISO-8601 date-time) in it is data; a line whose rating or
+        timestamp field is a word while the next line has a number (or
+        date-time) there is a header. Two columns of word ids
         (``alice,book``, Amazon's ``A2SUAM1J3GNN3B,B00005N7P0``) look the same
         either way: pass ``header``.
     test_path : path-like, optional
@@ -127,6 +171,19 @@ def load_triples(path, sep=None, header=None, test_path=None, *, columns=None,
         What to do with a test interaction whose user or item does not
         occur in training; ``"drop"`` drops it, logs a warning and sets
         ``test.n_dropped``.
+    time_unit : {"s", "ms", "us", "ns"} or None
+        The unit of numeric timestamps, converted to seconds (exports that
+        write Unix milliseconds, such as Retailrocket's, are ``"ms"``). A
+        timestamp 1e11 seconds or more from 1970 (the year 5138) is an error
+        that names the unit that fits: it is a finer unit read as seconds.
+        None keeps the numbers as they are, in their own unit (day numbers,
+        say). ISO-8601 timestamps are always seconds (a unit other than
+        ``"s"`` or None for them is an error), and a file without a
+        timestamp column takes only ``"s"``.
+    quoting : bool
+        True reads CSV quoting (above); False reads ``"`` as an ordinary
+        character everywhere (a TSV dump whose names hold quotes, such as
+        ``"Weird Al" Yankovic``).
     comments : str or None
         Prefix of the comment lines skipped above the first line; ``None``
         skips none (a headerless file whose first id starts with ``#``).
@@ -139,15 +196,19 @@ def load_triples(path, sep=None, header=None, test_path=None, *, columns=None,
     -------
     Interactions or (Interactions, Interactions)
         Interactions in file order; ``weights`` / ``timestamps`` present when
-        the file has a 3rd / 4th column.
+        the file has a rating / timestamp column, timestamps in seconds
+        (``time_unit=None``: as written).
 
     Raises
     ------
     DataError
         A line with a different number of fields (or, without ``columns``,
-        fewer than 2 or more than 4), an empty field, a rating or timestamp
-        that is not a finite number (``nan``, ``inf``, ``1e999``, dates),
-        an unbalanced quote, a ``\r`` inside a line, undecodable bytes, a
+        fewer than 2 or more than 4), an empty field, a rating that is not a
+        finite number (``nan``, ``inf``, ``1e999``, dates), a timestamp that
+        is not one either (or, after an ISO-8601 first one, not ISO-8601 text
+        with valid values), a timestamp too far from 1970 for ``time_unit``,
+        a ``time_unit`` for a file without timestamps, an unbalanced quote
+        (``quoting=True``), a ``\r`` inside a line, undecodable bytes, a
         first line that may or may not be a header (``header=None``), a
         header whose names do not give every column a role, a file with no
         data lines, an unknown test id (``on_unknown="error"``). The message
@@ -155,7 +216,8 @@ def load_triples(path, sep=None, header=None, test_path=None, *, columns=None,
     FileNotFoundError
         A file does not exist.
     ValueError
-        A bad ``sep``, ``header`` or ``columns`` argument.
+        A bad ``sep``, ``header``, ``columns``, ``time_unit`` or ``quoting``
+        argument.
     """
     _check_on_unknown(on_unknown)
     if sep is not None and (not isinstance(sep, str) or not sep or "\n" in sep
@@ -165,7 +227,12 @@ def load_triples(path, sep=None, header=None, test_path=None, *, columns=None,
     if header not in (None, True, False):
         raise ValueError(f"header must be None (guess), True or False; got {header!r}")
     columns = None if columns is None else _parse_columns(columns, _ROLES, _ROLES[:2])
-    train_cols = _read_triples(path, sep, header, columns, comments, encoding)
-    test_cols = (None if test_path is None
-                 else _read_triples(test_path, sep, header, columns, comments, encoding))
+    if time_unit is not None and time_unit not in _TIME_UNITS:
+        raise ValueError(f"time_unit must be one of {tuple(_TIME_UNITS)} or None, got "
+                         f"{time_unit!r}")
+    if quoting not in (True, False):
+        raise ValueError(f"quoting must be True or False; got {quoting!r}")
+    options = (sep, header, columns, comments, encoding, time_unit, quoting)
+    train_cols = _read_triples(path, *options)
+    test_cols = None if test_path is None else _read_triples(test_path, *options)
     return _build_string_id_split(path, train_cols, test_path, test_cols, on_unknown)
