@@ -91,3 +91,24 @@ def check_bad_session_histories(model):
         model.score_history([])
     with pytest.raises(DataError, match="integers"):
         model.score_history([1.5])
+
+
+def write(path, content):
+    """Write str (UTF-8) or bytes to ``path`` and return it (the loaders' tests)."""
+    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    return path
+
+
+def assert_line_error(load, path, line, message):
+    """``load()`` raises a DataError that names ``path``, 1-based ``line`` and ``message``."""
+    from minigraphrec.errors import DataError
+    with pytest.raises(DataError) as info:
+        load()
+    assert f"{path}, line {line}: " in str(info.value)
+    assert message in str(info.value)
+
+
+def pairs(data):
+    """The interactions as a list of (raw user, raw item) pairs, in order."""
+    return [(str(data.user_ids[u]), str(data.item_ids[i]))
+            for u, i in zip(data.users, data.items)]

@@ -9,26 +9,7 @@ import pytest
 
 import minigraphrec.datasets as ds
 from minigraphrec.errors import DataError
-
-
-def write(path, content):
-    """Write str (UTF-8) or bytes to ``path`` and return it."""
-    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
-    return path
-
-
-def assert_line_error(load, path, line, message):
-    """``load()`` raises a DataError that names ``path``, 1-based ``line`` and ``message``."""
-    with pytest.raises(DataError) as info:
-        load()
-    assert f"{path}, line {line}: " in str(info.value)
-    assert message in str(info.value)
-
-
-def pairs(data):
-    """The interactions as a list of (raw user, raw item) pairs, in order."""
-    return [(str(data.user_ids[u]), str(data.item_ids[i]))
-            for u, i in zip(data.users, data.items)]
+from conftest import write, assert_line_error, pairs
 
 
 # ================================================================ LightGCN

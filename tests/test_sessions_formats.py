@@ -11,18 +11,7 @@ import pytest
 import minigraphrec.datasets as ds
 from minigraphrec.datasets import _parse
 from minigraphrec.errors import DataError
-
-
-def write(path, content):
-    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
-    return path
-
-
-def assert_line_error(load, path, line, message):
-    with pytest.raises(DataError) as info:
-        load()
-    assert f"{path}, line {line}: " in str(info.value)
-    assert message in str(info.value)
+from conftest import write, assert_line_error
 
 
 def raw_sessions(s):

@@ -9,23 +9,7 @@ import minigraphrec.datasets as ds
 from minigraphrec.cli import main
 from minigraphrec.datasets import _parse
 from minigraphrec.errors import DataError
-
-
-def write(path, content):
-    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
-    return path
-
-
-def assert_line_error(load, path, line, message):
-    with pytest.raises(DataError) as info:
-        load()
-    assert f"{path}, line {line}: " in str(info.value)
-    assert message in str(info.value)
-
-
-def pairs(data):
-    return [(str(data.user_ids[u]), str(data.item_ids[i]))
-            for u, i in zip(data.users, data.items)]
+from conftest import write, assert_line_error, pairs
 
 
 # ============================================================ ISO-8601 times
