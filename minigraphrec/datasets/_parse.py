@@ -464,6 +464,27 @@ def _first_lines_and_sep(path, sep, comments, encoding, what, candidates=_SEPARA
     return first, sep
 
 
+def _first_rows(path, sep, comments, encoding, what, quoting, columns,
+                candidates=_SEPARATORS):
+    """The first data lines, split: ``(first, rows, sep, where)``.
+
+    ``first``: the lines as ``(lineno, line)`` (:func:`_first_lines_and_sep`); ``rows``:
+    their fields; ``where``: the column of each role given by ``columns`` (the parsed
+    ``({role: index}, n_fields)``), whose field count the first line must have, or None
+    without ``columns`` (each loader then has its headerless layout).
+    """
+    first, sep = _first_lines_and_sep(path, sep, comments, encoding, what, candidates)
+    rows = [_split_line(line, sep, path, lineno, quoting, _QUOTE_HINT)
+            for lineno, line in first]
+    where = None
+    if columns is not None:
+        where, n_given = columns
+        if len(rows[0]) != n_given:
+            raise _fail(path, first[0][0], f"expected {n_given} fields (one per entry of "
+                                           f"columns=), got {len(rows[0])}")
+    return first, rows, sep, where
+
+
 # ============================================================ column names
 # Header names the loaders recognise, compared after lower-casing and dropping
 # "_", "-", "." and blanks ("userId" = "user_id" = "User ID"). A header field

@@ -14,7 +14,7 @@ from ._parse import (
     _check_file,
     _fail,
     _first_lines,
-    _first_lines_and_sep,
+    _first_rows,
     _guess_header,
     _index_first_appearance,
     _is_iso_datetime,
@@ -23,7 +23,6 @@ from ._parse import (
     _parse_columns,
     _role_of,
     _roles_from_header,
-    _split_line,
     _TableReader,
     _to_seconds,
     logger,
@@ -114,17 +113,11 @@ def _session_layout(path, sep, header, columns, comments, encoding, quoting):
     ``first_time``: ``(line, token)`` of the first event's timestamp, whose form (a
     number or ISO-8601 text) every other timestamp must share.
     """
-    first, sep = _first_lines_and_sep(path, sep, comments, encoding, "events", _SEPARATORS)
-    rows = [_split_line(line, sep, path, lineno, quoting, _QUOTE_HINT)
-            for lineno, line in first]
+    first, rows, sep, where = _first_rows(path, sep, comments, encoding, "events", quoting,
+                                          columns, _SEPARATORS)
     first_line, n_fields = first[0][0], len(rows[0])
-    if columns is not None:
-        where, n_given = columns
-        if n_fields != n_given:
-            raise _fail(path, first_line, f"expected {n_given} fields (one per entry of "
-                                          f"columns=), got {n_fields}")
-    else:
-        where = dict(zip(_TRIPLES_ROLES, range(3))) if n_fields == 3 else None
+    if where is None and n_fields == 3:
+        where = dict(zip(_TRIPLES_ROLES, range(3)))        # the headerless meaning
     if header is None and where is None:  # no roles by position: only names can give them
         if not any(_role_of(x, _ROLES) for x in rows[0]):
             raise _field_count_error(path, first_line, n_fields)

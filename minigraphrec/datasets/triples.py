@@ -7,14 +7,13 @@ from ._parse import (
     _build_string_id_split,
     _check_on_unknown,
     _fail,
-    _first_lines_and_sep,
+    _first_rows,
     _guess_header,
     _is_iso_datetime,
     _is_time_value,
     _iso_seconds,
     _parse_columns,
     _roles_from_header,
-    _split_line,
     _TableReader,
     _to_seconds,
 )
@@ -29,21 +28,15 @@ def _read_triples(path, sep, header, columns, comments, encoding, time_unit, quo
     numbers, or ISO-8601 text if the first one is (then read as a text column and
     converted, every one of them).
     """
-    first, sep = _first_lines_and_sep(path, sep, comments, encoding, "interactions")
-    rows = [_split_line(line, sep, path, lineno, quoting, _QUOTE_HINT)
-            for lineno, line in first]
+    first, rows, sep, where = _first_rows(path, sep, comments, encoding, "interactions",
+                                          quoting, columns)
     first_line, n_fields = first[0][0], len(rows[0])
-    if columns is not None:
-        where, n_given = columns
-        if n_fields != n_given:
-            raise _fail(path, first_line, f"expected {n_given} fields (one per entry of "
-                                          f"columns=), got {n_fields}")
-    elif not 2 <= n_fields <= 4:
-        raise _fail(path, first_line, f"expected 2 to 4 fields (user item [rating "
-                                      f"[timestamp]]), got {n_fields}; give the roles of "
-                                      f"other layouts with columns=")
-    else:
-        where = dict(zip(_ROLES, range(n_fields)))          # the headerless meaning
+    if where is None:                                       # the headerless meaning
+        if not 2 <= n_fields <= 4:
+            raise _fail(path, first_line, f"expected 2 to 4 fields (user item [rating "
+                                          f"[timestamp]]), got {n_fields}; give the roles "
+                                          f"of other layouts with columns=")
+        where = dict(zip(_ROLES, range(n_fields)))
     if header is None:
         numeric = [where[role] for role in ("rating", "timestamp") if role in where]
         header = _guess_header(path, first, rows, numeric, _ROLES, _is_time_value)
