@@ -464,6 +464,22 @@ def _first_lines_and_sep(path, sep, comments, encoding, what, candidates=_SEPARA
     return first, sep
 
 
+def _check_table_options(sep, header, time_unit, quoting):
+    """ValueError for a bad ``sep``, ``header``, ``time_unit`` or ``quoting`` argument of a
+    delimited-file loader (``load_triples``, ``load_sessions``)."""
+    if sep is not None and (not isinstance(sep, str) or not sep or "\n" in sep
+                            or "\r" in sep):
+        raise ValueError(f"sep must be a non-empty string without line breaks, or None "
+                         f"to detect it; got {sep!r}")
+    if header not in (None, True, False):
+        raise ValueError(f"header must be None (guess), True or False; got {header!r}")
+    if time_unit is not None and time_unit not in _TIME_UNITS:
+        raise ValueError(f"time_unit must be one of {tuple(_TIME_UNITS)} or None, got "
+                         f"{time_unit!r}")
+    if quoting not in (True, False):
+        raise ValueError(f"quoting must be True or False; got {quoting!r}")
+
+
 def _first_rows(path, sep, comments, encoding, what, quoting, columns,
                 candidates=_SEPARATORS):
     """The first data lines, split: ``(first, rows, sep, where)``.

@@ -10,8 +10,8 @@ import numpy as np
 from ._parse import (
     _MISSING,
     _QUOTE_HINT,
-    _TIME_UNITS,
     _check_file,
+    _check_table_options,
     _fail,
     _first_lines,
     _first_rows,
@@ -346,20 +346,12 @@ def load_sessions(path, format="cikm", *, sep=None, header=None, columns=None,
         end = date
         return _sessions_by_id(path, sess_tok, item_tok, user_tok, keys, end, lines)
 
-    if sep is not None and (not isinstance(sep, str) or not sep or "\n" in sep
-                            or "\r" in sep):
-        raise ValueError(f"sep must be a non-empty string without line breaks, or None "
-                         f"to detect it; got {sep!r}")
-    if header not in (None, True, False):
-        raise ValueError(f"header must be None (guess), True or False; got {header!r}")
+    _check_table_options(sep, header, time_unit, quoting)
     if columns is not None:
         given, columns = columns, _parse_columns(columns, _ROLES, ("item", "timestamp"))
         if "session" not in columns[0] and "user" not in columns[0]:
             raise ValueError(f"columns must give a session column, or a user column and "
                              f"gap=; got {given!r}")
-    if time_unit is not None and time_unit not in _TIME_UNITS:
-        raise ValueError(f"time_unit must be one of {tuple(_TIME_UNITS)} or None, got "
-                         f"{time_unit!r}")
     if isinstance(events, str):
         events = events.split(",")
     if events is not None:
@@ -371,8 +363,6 @@ def load_sessions(path, format="cikm", *, sep=None, header=None, columns=None,
                             or not isinstance(gap, (int, float, np.integer, np.floating))
                             or not math.isfinite(gap) or gap < 0):
         raise ValueError(f"gap must be a finite number >= 0 (seconds) or None, got {gap!r}")
-    if quoting not in (True, False):
-        raise ValueError(f"quoting must be True or False; got {quoting!r}")
 
     tokens, times, lines, iso = _read_event_log(path, sep, header, columns, comments, encoding,
                                                 quoting)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from ._parse import (
     _QUOTE_HINT,
-    _TIME_UNITS,
     _build_string_id_split,
     _check_on_unknown,
+    _check_table_options,
     _fail,
     _first_rows,
     _guess_header,
@@ -213,18 +213,8 @@ def load_triples(path, sep=None, header=None, test_path=None, *, columns=None,
         argument.
     """
     _check_on_unknown(on_unknown)
-    if sep is not None and (not isinstance(sep, str) or not sep or "\n" in sep
-                            or "\r" in sep):
-        raise ValueError(f"sep must be a non-empty string without line breaks, or None "
-                         f"to detect it; got {sep!r}")
-    if header not in (None, True, False):
-        raise ValueError(f"header must be None (guess), True or False; got {header!r}")
+    _check_table_options(sep, header, time_unit, quoting)
     columns = None if columns is None else _parse_columns(columns, _ROLES, _ROLES[:2])
-    if time_unit is not None and time_unit not in _TIME_UNITS:
-        raise ValueError(f"time_unit must be one of {tuple(_TIME_UNITS)} or None, got "
-                         f"{time_unit!r}")
-    if quoting not in (True, False):
-        raise ValueError(f"quoting must be True or False; got {quoting!r}")
     options = (sep, header, columns, comments, encoding, time_unit, quoting)
     train_cols = _read_triples(path, *options)
     test_cols = None if test_path is None else _read_triples(test_path, *options)
