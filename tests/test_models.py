@@ -940,3 +940,53 @@ def test_quantized_scores_are_float32_and_out_must_be_too():
     np.testing.assert_array_equal(model.score([0, 1], out=out), S)
     with pytest.raises(ValueError, match="scores in float32"):
         model.score([0, 1], out=np.empty((2, 40)))
+
+
+def _contents(model):
+    """Every attribute's value, arrays and dicts of arrays copied (to compare contents)."""
+    import copy
+    return {k: copy.deepcopy(v) for k, v in vars(model).items() if not k.startswith("_")}
+
+
+def _assert_same_contents(before, model):
+    after = _contents(model)
+    assert after.keys() == before.keys()
+    for k, v in before.items():
+        if isinstance(v, dict) and all(isinstance(x, np.ndarray) for x in v.values()):
+            assert v.keys() == after[k].keys(), k
+            for key in v:
+                np.testing.assert_array_equal(after[k][key], v[key], err_msg=f"{k}[{key}]")
+        elif isinstance(v, np.ndarray):
+            np.testing.assert_array_equal(after[k], v, err_msg=k)
+        elif sp.issparse(v):
+            assert (after[k] != v).nnz == 0, k
+        elif not isinstance(v, (mgr.sequences.Sequences,)):
+            assert after[k] == v, k
+
+
+class _Stop(Exception):
+    pass
+
+
+def _stop_after_one_epoch(record):
+    raise _Stop
+
+
+@pytest.mark.parametrize("make", [
+    lambda: mgr.MF(dim=4, epochs=3, random_state=0),
+    lambda: mgr.LightGCN(dim=4, epochs=3, random_state=0),
+    lambda: mgr.GCN(dim=4, epochs=3, random_state=0),
+    lambda: mgr.NGCF(dim=4, epochs=3, random_state=0),
+    lambda: mgr.GAT(dim=4, epochs=3, random_state=0),
+])
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_fit_stopped_after_training_leaves_every_array_as_it_was(make, resume):
+    """A fit that trained an epoch, then raised (from its callback), gives back every
+    attribute's contents: nothing the epoch changed in place survives, resumed or not."""
+    data = _small()
+    model = make().fit(data, epochs=1)
+    before = _contents(model)
+    with pytest.raises(_Stop):
+        model.fit(data if resume else _small(seed=3), epochs=2, resume=resume,
+                  callback=_stop_after_one_epoch)
+    _assert_same_contents(before, model)
