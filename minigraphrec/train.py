@@ -28,7 +28,11 @@ Each epoch appends a record to ``model.history_``::
 ``loss`` is the mean of the epoch's batch losses, ``time`` the seconds the
 epoch's training took (sampling included, validation not). The record goes
 to the logger ``"minigraphrec"`` (INFO if the model is ``verbose``, else
-DEBUG) and to ``callback(record)`` if one was given.
+DEBUG) and to ``callback(record)`` if one was given. When the callback runs, the model
+holds everything a finished fit would (``optimizer_state_``, ``rng_state_``, the final
+embeddings): ``model.save(path)`` there is a checkpoint that scores, and that
+``load(path).fit(train, epochs=n, resume=True)`` continues, bit for bit, as the
+uninterrupted run would have.
 
 Validation and early stopping. With validation data the model is evaluated
 after every epoch (:func:`minigraphrec.metrics.evaluate`, the model's
@@ -257,6 +261,13 @@ def train_model(model, validation=None, epochs=1, callback=None, rng=None):
             logger.log(level, "%s epoch %d/%d: %s", type(model).__name__, epoch, last,
                        ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "epoch"))
             if callback is not None:
+                # the model is a whole checkpoint when the callback sees it: what a fit would
+                # leave on return (Adam's state, the generator's, the final embeddings), so
+                # that model.save(path) there, then load and fit(..., resume=True), continues
+                # the run bit for bit
+                model.optimizer_state_ = optimizer_state_attr(optimizer.state_dict())
+                model.rng_state_ = generator_state(rng)
+                model._refresh_embeddings()
                 callback(dict(record))
             patience = model.patience
             if validation is not None and patience is not None and since_best >= patience:

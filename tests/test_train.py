@@ -326,3 +326,37 @@ def test_numpy_backend_trains_through_the_references_only(loss, monkeypatch):
                      random_state=0).fit(train)
     assert len(model.history_) == 2
     model.forget(users=[0], epochs=1)                             # the fine-tuning path too
+
+
+@pytest.mark.parametrize("make", [lambda: MF(dim=4, epochs=4, batch_size=64, random_state=0),
+                                  lambda: LightGCN(dim=4, epochs=4, batch_size=64,
+                                                   random_state=0)])
+@pytest.mark.parametrize("resumed", [False, True])
+def test_a_checkpoint_saved_from_the_callback_resumes_the_run_bit_for_bit(make, resumed,
+                                                                           tmp_path):
+    """The documented way to keep a long run: save from the callback, and after the run
+    dies, load the last checkpoint and resume; the same bits as the uninterrupted run, also
+    for a checkpoint written inside a resumed fit."""
+    train, _ = _planted()
+    path = tmp_path / "ckpt.npz"
+
+    def checkpoint(record):
+        model.save(path)
+        if record["epoch"] == 3:
+            raise KeyboardInterrupt                               # the run dies here
+
+    model = make()
+    with pytest.raises(KeyboardInterrupt):
+        if resumed:
+            model.fit(train, epochs=1)                            # epoch 1, then 2-3 resumed
+            model.fit(train, epochs=3, resume=True, callback=checkpoint)
+        else:
+            model.fit(train, callback=checkpoint)
+    last = mgr.load(path)
+    assert [r["epoch"] for r in last.history_] == [1, 2, 3]
+    np.testing.assert_array_equal(last.score([0, 1]), last.score([0, 1]))   # it scores
+    last.fit(train, epochs=1, resume=True)
+    full = make().fit(train)
+    for k in full.params:
+        np.testing.assert_array_equal(last.params[k], full.params[k])
+    np.testing.assert_array_equal(last.score(np.arange(10)), full.score(np.arange(10)))
