@@ -14,7 +14,11 @@ One epoch, as in LightGCN's code:
 
 then for each mini-batch ``loss, grads = model.loss_and_grad(batch)`` and
 one Adam step over every parameter (dense Adam: rows the batch did not
-touch still move with their moments, as in PyTorch).
+touch still move with their moments, as in PyTorch). The library's models
+are called as ``model._loss_and_grad(batch, reuse=True)``, the same values
+with gradient buffers reused between batches (tested); a subclass that
+overrides ``loss_and_grad`` (another loss, a penalty) is called through it
+(:func:`batch_gradient`).
 
 Everything random comes from the one Generator ``fit`` makes from
 ``random_state``, in a fixed order, and every kernel is deterministic: the
@@ -60,6 +64,7 @@ history losses and Adam state of ``fit(train, epochs=5)``.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import time
 
@@ -172,6 +177,19 @@ def optimizer_state_from_attr(attr):
     return {key.replace(":", "/", 1): value for key, value in attr.items()}
 
 
+def batch_gradient(model):
+    """What training calls for each batch: ``batch -> (loss, grads)``.
+
+    ``model.loss_and_grad`` where the model's class overrides it (its own loss counts), else
+    ``model._loss_and_grad(batch, reuse=True)``: the same values, with the gradient buffers
+    reused from batch to batch.
+    """
+    from .models.embedding_base import EmbeddingRecommender
+    if type(model).loss_and_grad is not EmbeddingRecommender.loss_and_grad:
+        return model.loss_and_grad
+    return functools.partial(model._loss_and_grad, reuse=True)
+
+
 def _all_finite(grads):
     """True if no gradient holds NaN or inf (a sum is non-finite iff an entry is, barring overflow)."""
     return all(np.isfinite(np.sum(g)) for g in grads.values())
@@ -218,6 +236,7 @@ def train_model(model, validation=None, epochs=1, callback=None, rng=None):
                            if r["epoch"] == model.best_epoch_), -np.inf)
         best_params = {k: v.copy() for k, v in model.params.items()}
     R = model.R_
+    gradient = batch_gradient(model)
     last = first + epochs
     try:
         for epoch in range(first + 1, last + 1):
@@ -229,7 +248,7 @@ def train_model(model, validation=None, epochs=1, callback=None, rng=None):
             total = 0.0
             for b, batch in enumerate(batches, start=1):
                 with np.errstate(over="ignore", invalid="ignore"):    # reported below instead
-                    loss, grads = model._loss_and_grad(batch, reuse=True)
+                    loss, grads = gradient(batch)
                 if not (np.isfinite(loss) and _all_finite(grads)):
                     what = "loss" if not np.isfinite(loss) else "gradient"
                     raise FloatingPointError(

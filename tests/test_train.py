@@ -360,3 +360,47 @@ def test_a_checkpoint_saved_from_the_callback_resumes_the_run_bit_for_bit(make, 
     for k in full.params:
         np.testing.assert_array_equal(last.params[k], full.params[k])
     np.testing.assert_array_equal(last.score(np.arange(10)), full.score(np.arange(10)))
+
+
+class _PenalisedMF(MF):
+    """MF whose loss adds lam * sum(E0) (a user's change of the loss, through the public
+    loss_and_grad)."""
+    lam = 0.05
+
+    def loss_and_grad(self, batch):
+        loss, grads = super().loss_and_grad(batch)
+        grads = {k: v.copy() for k, v in grads.items()}
+        grads["E0"] += self.lam
+        return loss + self.lam * float(self.params["E0"].sum()), grads
+
+
+def test_training_calls_an_overridden_loss_and_grad():
+    train, _ = _planted()
+    plain = MF(dim=4, epochs=2, batch_size=64, random_state=0).fit(train)
+    penalised = _PenalisedMF(dim=4, epochs=2, batch_size=64, random_state=0).fit(train)
+    assert not np.array_equal(penalised.params["E0"], plain.params["E0"])
+    # the penalty pulls every entry down by the same push through Adam's normalised steps
+    assert penalised.params["E0"].mean() < plain.params["E0"].mean()
+
+
+@pytest.mark.parametrize("make", [lambda: MF(dim=4, random_state=0),
+                                  lambda: LightGCN(dim=4, random_state=0),
+                                  lambda: GCN(dim=4, random_state=0),
+                                  lambda: NGCF(dim=4, random_state=0),
+                                  lambda: mgr.GAT(dim=4, random_state=0)])
+@pytest.mark.parametrize("loss", ["bpr", "bce"])
+def test_the_reused_buffers_of_training_give_the_checked_gradients(make, loss):
+    """Training's _loss_and_grad(batch, reuse=True) equals loss_and_grad(batch), the path
+    check_model_grads checks, over consecutive batches (a stale buffer would show)."""
+    train, _ = _planted()
+    model = make().set_params(loss=loss, batch_size=40).fit(train, epochs=0)
+    R = model.R_
+    batches = (bpr_batches(R, 40, np.random.default_rng(0)) if loss == "bpr" else
+               bce_batches(R, 40, 1, np.random.default_rng(0)))
+    for batch in batches[:4]:
+        loss_r, grads_r = model._loss_and_grad(batch, reuse=True)
+        grads_r = {k: v.copy() for k, v in grads_r.items()}
+        loss_c, grads_c = model.loss_and_grad(batch)
+        assert loss_r == loss_c
+        for k in grads_c:
+            np.testing.assert_array_equal(grads_r[k], grads_c[k], err_msg=k)

@@ -886,7 +886,7 @@ class EmbeddingRecommender(Recommender):
         Adam step per mini-batch, continuing ``optimizer_state_``.
         """
         from ..optim import Adam
-        from ..train import (bce_batches, bpr_batches, optimizer_state_attr,
+        from ..train import (batch_gradient, bce_batches, bpr_batches, optimizer_state_attr,
                              optimizer_state_from_attr)
         if epochs == 0 or users.size == 0:
             return
@@ -902,12 +902,13 @@ class EmbeddingRecommender(Recommender):
         if getattr(self, "optimizer_state_", None):
             optimizer.load_state_dict(optimizer_state_from_attr(self.optimizer_state_))
             optimizer.lr = float(self.lr)
+        gradient = batch_gradient(self)
         for epoch in range(epochs):
             batches = (bpr_batches(R_t, self.batch_size, rng, backend) if self.loss == "bpr"
                        else bce_batches(R_t, self.batch_size, self.n_negatives, rng, backend))
             for batch in batches:
                 with np.errstate(over="ignore", invalid="ignore"):
-                    loss, grads = self._loss_and_grad(batch, reuse=True)
+                    loss, grads = gradient(batch)
                 if not (np.isfinite(loss) and all(np.isfinite(np.sum(g)) for g in grads.values())):
                     raise FloatingPointError(f"{type(self).__name__}: the loss or gradient became "
                                              f"non-finite during an update (epoch {epoch + 1}); the "
