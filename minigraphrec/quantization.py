@@ -651,6 +651,14 @@ def quantize(model, dtype="int8", backend="numba"):
         raise DataError(f"quantize supports MF, LightGCN, GCN, NGCF, GAT (final embeddings), "
                         f"ItemKNN, EASE (item-item matrix) and GFCF; got "
                         f"{type(model).__name__}")
+    for name in ("score", "_score_batch", "_scorer", "_all_embeddings"):
+        owner = next((c for c in type(model).__mro__ if name in c.__dict__), None)
+        if owner is not None and not owner.__module__.startswith("minigraphrec."):
+            raise DataError(f"{type(model).__name__} overrides {name} ({owner.__module__}."
+                            f"{owner.__qualname__}); a quantised copy stores the arrays the "
+                            f"library's scoring reads and scores them as the library does, so "
+                            f"it would drop that change without a word. Quantise the library's "
+                            f"models only")
     model._check_fitted()
     if isinstance(model, EmbeddingRecommender):
         if not hasattr(model, "user_embeddings_"):

@@ -327,3 +327,23 @@ def test_quantized_gfcf_scores_are_the_plain_formulas_bits(train, dtype, monkeyp
         V_out = q.V_q_.astype(np.float32) * q._out_scale[:, None]
         S += np.float32(q.alpha_) * (X.astype(np.float32) @ V_out.T)
     np.testing.assert_array_equal(q._score_batch(users), S)
+
+
+def test_a_subclass_with_its_own_scoring_is_refused():
+    """A quantised copy scores the stored arrays as the library does: a subclass that
+    changes its scores (a popularity prior, say) would lose the change silently."""
+    import minigraphrec as mgr
+
+    class PriorMF(mgr.MF):
+        def _score_batch(self, users, out=None):
+            return super()._score_batch(users) + np.log1p(self.R_.sum(axis=0).A1)
+
+    class PlainMF(mgr.MF):                         # a subclass that changes no scoring
+        pass
+
+    data = mgr.datasets.synthetic(n_users=40, n_items=80, random_state=0)
+    with pytest.raises(mgr.DataError, match=r"PriorMF overrides _score_batch .*would drop "
+                                            r"that change"):
+        mgr.quantize(PriorMF(dim=4, epochs=1, random_state=0).fit(data))
+    assert mgr.quantize(PlainMF(dim=4, epochs=1, random_state=0).fit(data)).score([0]).shape \
+        == (1, 80)
