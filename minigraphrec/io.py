@@ -93,8 +93,8 @@ def _json_value(value, what):
         return {k: _json_value(v, what) for k, v in value.items()}
     if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
         return np.dtype(value).name
-    raise DataError(f"cannot save {what}: a {type(value).__name__} is not a number, string, "
-                    "list, dict or array")
+    raise DataError(f"cannot save {what}: a {type(value).__name__} is not JSON data (None, a "
+                    "bool, number or string, or a list or dict of them)")
 
 
 #: the classes save and load handle: these and their subclasses. models/base.py registers
@@ -226,6 +226,18 @@ def _digest(meta_json, arrays):
                  + b"\0" + repr(arr.shape).encode("ascii") + b"\0")
         h.update(arr.view(np.uint8).reshape(-1) if arr.size else b"")
     return h.hexdigest()
+
+
+def _array_digest(value):
+    """SHA-256 of a dense or sparse matrix (its dtype, shape and bytes): a fingerprint that
+    tells whether a matrix hyperparameter changed."""
+    if sp.issparse(value):
+        M = value.tocsr()
+        arrays = {"indptr": M.indptr, "indices": M.indices, "data": M.data,
+                  "shape": np.asarray(M.shape, dtype=np.int64)}
+    else:
+        arrays = {"array": np.asarray(value)}
+    return _digest("", arrays)
 
 
 def _has_matrix_hyperparameter(info):

@@ -404,3 +404,25 @@ def test_the_reused_buffers_of_training_give_the_checked_gradients(make, loss):
         assert loss_r == loss_c
         for k in grads_c:
             np.testing.assert_array_equal(grads_r[k], grads_c[k], err_msg=k)
+
+
+class _PriorMF(MF):
+    """MF with a matrix hyperparameter (a subclass's own, e.g. a prior per item)."""
+
+    def __init__(self, prior=None, **kwargs):
+        super().__init__(**kwargs)
+        self.prior = prior
+
+
+def test_a_matrix_hyperparameter_fits_saves_and_guards_resume(tmp_path):
+    train, _ = _planted()
+    prior = np.linspace(0.0, 1.0, train.n_items)
+    model = _PriorMF(prior=prior, dim=4, epochs=1, batch_size=64, random_state=0).fit(train)
+    model.save(tmp_path / "m.npz")
+    loaded = mgr.load(tmp_path / "m.npz")
+    np.testing.assert_array_equal(loaded.prior, prior)
+    loaded.fit(train, epochs=1, resume=True)                       # the same prior: resumes
+    loaded.prior = prior[::-1].copy()
+    with pytest.raises(mgr.DataError, match="cannot resume this _PriorMF: hyperparameters "
+                                            "that define the model"):
+        loaded.fit(train, epochs=1, resume=True)

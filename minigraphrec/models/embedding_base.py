@@ -362,9 +362,12 @@ class EmbeddingRecommender(Recommender):
         return self
 
     def _defining_hyperparameters(self):
-        """The hyperparameters outside ``_resume_may_change``, as JSON data (what ``fit`` used)."""
-        from ..io import _json_value
-        return {name: _json_value(value, f"hyperparameter {name!r}")
+        """The hyperparameters outside ``_resume_may_change``, as JSON data (what ``fit`` used);
+        a matrix (a subclass's, say) as its SHA-256 (``io._array_digest``)."""
+        from ..io import _json_value, _array_digest
+        return {name: ({"sha256": _array_digest(value)}
+                       if isinstance(value, np.ndarray) or sp.issparse(value)
+                       else _json_value(value, f"hyperparameter {name!r}"))
                 for name, value in self.get_params().items()
                 if name not in self._resume_may_change}
 
