@@ -53,7 +53,7 @@ __all__ = ["LightGCN"]
 
 # ==================================================================== model
 class LightGCN(EdgeWeighted, EmbeddingRecommender):
-    r"""LightGCN: the mean of the K + 1 propagation depths 0..K of free id embeddings, no weights.
+    r"""LightGCN: free id embeddings averaged over the K + 1 propagation depths 0..K, no weights.
 
     ``E = 1/(K+1) Σ_{k=0..K} Â^k E0`` with ``Â = D^{-1/2} A D^{-1/2}`` (no
     self-loops), scores ``e_u · e_i``. See the module docstring for the
