@@ -77,9 +77,38 @@ def test_markov_chunked_scores_equal_whole_block_bits(smoothing, tiebreak, monke
                                 n_items=45)
     assert (model._out[test.items[test.indptr[1:] - 1]] == 0).any()   # some back-off rows
     ref = _markov_scores_whole_block(model, test)
+    model.set_params(backend="numpy")                             # the chunked reference
     for chunk in (1 << 20, 45 * 4, 45 * 5 + 7, 1):               # one chunk; 10, 8, 37 chunks
         monkeypatch.setattr("minigraphrec.rank._ROW_CHUNK", chunk)
         np.testing.assert_array_equal(model.score_sessions(test), ref)
+
+
+@pytest.mark.parametrize("smoothing, tiebreak", [(0.0, True), (0.0, False), (0.5, True),
+                                                 (2.0, False)])
+def test_markov_kernel_equals_the_reference_bits_on_any_thread_count(smoothing, tiebreak):
+    """The kernel writes (C_ij + α) / D + p_j / (2D) once per entry, the reference in four
+    passes: the same bits, back-off rows included, with and without out=."""
+    import numba
+    rng = np.random.default_rng(5)
+    train = Sequences.from_lists([rng.integers(0, 60, rng.integers(2, 9)) for _ in range(300)],
+                                 n_items=64)                      # items 60..63 never occur
+    test = Sequences.from_lists([rng.integers(0, 64, rng.integers(1, 5)) for _ in range(90)],
+                                n_items=64)
+    model = mgr.MarkovChain(smoothing=smoothing, popularity_tiebreak=tiebreak,
+                            backend="numpy").fit(train)
+    assert (model._out[test.items[test.indptr[1:] - 1]] == 0).any()   # some back-off rows
+    ref = model.score_sessions(test)
+    np.testing.assert_array_equal(ref, _markov_scores_whole_block(model, test))
+    model.set_params(backend="numba")
+    for threads in (1, numba.config.NUMBA_NUM_THREADS):
+        numba.set_num_threads(threads)
+        try:
+            np.testing.assert_array_equal(model.score_sessions(test), ref)
+            out = np.full(ref.shape, np.nan)
+            model.score_sessions(test, out=out)
+            np.testing.assert_array_equal(out, ref)
+        finally:
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
 
 
 def test_markov_scores_allocate_one_block():

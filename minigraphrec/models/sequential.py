@@ -21,7 +21,7 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import DataError
+from ..errors import DataError, check_backend
 from .session_base import SessionRecommender
 from ..rank import _row_chunks
 from .knn import topk_similarity
@@ -99,6 +99,10 @@ class MarkovChain(SessionRecommender):
     ----------
     smoothing : float >= 0, ``α`` (0: maximum likelihood)
     popularity_tiebreak : bool
+    backend : {"numba", "numpy"}
+        ``"numba"`` writes every score once (:mod:`minigraphrec.kernels.markov`);
+        ``"numpy"`` is the reference below (the counts densified, then smoothed, divided
+        and tie-broken in place). The same bits.
 
     Attributes
     ----------
@@ -108,12 +112,14 @@ class MarkovChain(SessionRecommender):
 
     _sessions_into = True
 
-    def __init__(self, smoothing=0.0, popularity_tiebreak=True):
+    def __init__(self, smoothing=0.0, popularity_tiebreak=True, backend="numba"):
         self.smoothing = smoothing
         self.popularity_tiebreak = popularity_tiebreak
+        self.backend = backend
 
     def _check_params(self):
         _nonneg_number("smoothing", self.smoothing)
+        check_backend(self.backend)
 
     def _fit_model(self, seqs):
         follows = np.ones(seqs.items.shape[0], dtype=bool)            # (n_events,)
@@ -141,6 +147,13 @@ class MarkovChain(SessionRecommender):
         D = self._out[last] + float(self.smoothing) * self.n_items_   # (b,)
         seen = self._out[last] > 0                                    # (b,)
         D = np.where(seen, D, 1.0)                                    # (b,); unseen: overwritten
+        if getattr(self, "backend", "numba") == "numba":    # a model saved before: numba
+            from ..kernels.markov import markov_scores
+            C = self.transitions_
+            S = np.empty((len(sessions), self.n_items_)) if out is None else out
+            markov_scores(C.indptr, C.indices, C.data, last, seen, D, p_pop,
+                          float(self.smoothing), bool(self.popularity_tiebreak), S)
+            return S
         S = self.transitions_[last].toarray(out=out)                  # (b, n_items) C_ij
         # In place, over chunks of rows: the tie-break's p_j / (2 D_s) is a temporary of one
         # chunk, not of the whole block (which doubled the memory of evaluate_next_item).
