@@ -651,7 +651,7 @@ def quantize(model, dtype="int8", backend="numba"):
         raise DataError(f"quantize supports MF, LightGCN, GCN, NGCF, GAT (final embeddings), "
                         f"ItemKNN, EASE (item-item matrix) and GFCF; got "
                         f"{type(model).__name__}")
-    for name in ("score", "_score_batch", "_scorer", "_all_embeddings"):
+    for name in ("score", "_score_batch", "_scorer"):      # (final embeddings may be a subclass's)
         owner = next((c for c in type(model).__mro__ if name in c.__dict__), None)
         if owner is not None and not owner.__module__.startswith("minigraphrec."):
             raise DataError(f"{type(model).__name__} overrides {name} ({owner.__module__}."

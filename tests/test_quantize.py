@@ -347,3 +347,18 @@ def test_a_subclass_with_its_own_scoring_is_refused():
         mgr.quantize(PriorMF(dim=4, epochs=1, random_state=0).fit(data))
     assert mgr.quantize(PlainMF(dim=4, epochs=1, random_state=0).fit(data)).score([0]).shape \
         == (1, 80)
+
+
+def test_a_subclass_with_its_own_final_embeddings_is_quantised():
+    """Overriding _all_embeddings (a LightGCN variant, say) changes what is stored, not how
+    it is scored: quantize takes it, and scores its embeddings."""
+    import minigraphrec as mgr
+
+    class Doubled(mgr.MF):
+        def _all_embeddings(self):
+            return 2.0 * super()._all_embeddings()
+
+    data = mgr.datasets.synthetic(n_users=40, n_items=80, random_state=0)
+    model = Doubled(dim=4, epochs=1, random_state=0).fit(data)
+    q = mgr.quantize(model, "float16")
+    np.testing.assert_allclose(q.score([0, 1]), model.score([0, 1]), rtol=2e-2, atol=1e-3)

@@ -25,6 +25,7 @@ __all__ += ["GAT"]
 from .srgnn import SRGNN, SessionBatch
 
 __all__ += ["SRGNN", "SessionBatch"]
+from .session_base import SessionRecommender
 from .sequential import SessionPopularity, MarkovChain, SessionItemKNN
 
-__all__ += ["SessionPopularity", "MarkovChain", "SessionItemKNN"]
+__all__ += ["SessionRecommender", "SessionPopularity", "MarkovChain", "SessionItemKNN"]

@@ -248,6 +248,18 @@ class Recommender:
         _save(self, path)
 
     # ------------------------------------------------------------- fitting
+    def fit(self, train):
+        """Learn from ``train`` (an :class:`~minigraphrec.data.Interactions`); return ``self``.
+
+        Every model implements it: validate the hyperparameters, call
+        ``_fit_interactions`` first, then set the fitted attributes (names ending in
+        ``_``). A subclass's ``fit`` is made all or nothing (see the class docstring).
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement fit(train): check the hyperparameters, "
+            "call self._fit_interactions(train), set the fitted attributes (ending in '_') "
+            "and return self (see 'Writing your own model' in the documentation)")
+
     def _fit_interactions(self, train):
         """Validate ``train`` and keep what scoring needs: sizes, ``R_`` and the raw ids."""
         check_interactions(train)
@@ -335,7 +347,10 @@ class Recommender:
         Subclasses with ``_scores_into = True`` write them into ``out`` when it is given
         (checked by :meth:`score`) and return it; the others take no ``out``.
         """
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement _score_batch(users): the scores of the "
+            "validated int64 user ids for every item, a new (len(users), n_items) float64 "
+            "array (see 'Writing your own model' in the documentation)")
 
     def _score_dtype(self):
         """The dtype of the arrays ``score`` returns."""

@@ -922,20 +922,34 @@ class EmbeddingRecommender(Recommender):
 
 
     # ------------------------------------------------------ for subclasses
+    # (the module docstring and 'Writing your own model' in the documentation)
     def _build(self, R, user_features, item_features):
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement _build(R, user_features, item_features): "
+            "set the state derived from the (n_users, n_items) training matrix, e.g. "
+            "self.A_hat_ (it runs again on load); a model without any can just pass")
 
     def _init_params(self, rng):
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement _init_params(rng): return the parameters, "
+            "a dict of arrays in self._dtype, e.g. {'E0': id_embeddings(...)}")
 
     def _forward_rows(self, nodes):
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement _forward_rows(nodes): return (Z, H0, cache), "
+            "the final embeddings Z (m, d_out) and layer-0 rows H0 (m, d_0) of the m sorted, "
+            "distinct node ids, and what _backward_rows needs")
 
     def _backward_rows(self, cache, dZ, dH0, reuse=False):
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement _backward_rows(cache, dZ, dH0, reuse=False): "
+            "return the gradient of every parameter, a dict with the keys and full shapes "
+            "of self.params")
 
     def _all_embeddings(self):
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement _all_embeddings(): return the final "
+            "embeddings of every node, (n_users + n_items, d_out), users first")
 
 
 def _difference(old, new):

@@ -99,6 +99,17 @@ class SessionRecommender(Recommender):
     def _check_sequences(self, sequences):
         """Refuse training sequences the model cannot learn from (subclasses)."""
 
+    def _fit_model(self, sequences):
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement _fit_model(sequences): learn from the "
+            "training Sequences and set the fitted attributes (ending in '_'; see 'Writing "
+            "your own model' in the documentation)")
+
+    def _score_sessions(self, sessions, out=None):
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement _score_sessions(sessions): the scores of "
+            "every item after each session, a new (len(sessions), n_items) float64 array")
+
     def _check_sessions(self, sessions):
         self._check_fitted()
         if not isinstance(sessions, Sequences):
