@@ -55,26 +55,27 @@ print(R.astype(int))
 # ## 1. The normalised graph $\hat A = D^{-1/2} A D^{-1/2}$
 # Users and items are the nodes, interactions the edges,
 # $A = \begin{pmatrix} 0 & R \\ R^\top & 0 \end{pmatrix}$ (22 × 22), and
-# $d_v = \sum_w A_{vw}$ is node $v$'s degree. Then
+# $\deg_v = \sum_w A_{vw}$ is node $v$'s degree ($D$ the diagonal matrix of
+# the degrees). Then
 #
-# $$\hat A_{vw} = \frac{A_{vw}}{\sqrt{d_v\, d_w}} .$$
+# $$\hat A_{vw} = \frac{A_{vw}}{\sqrt{\deg_v \deg_w}} .$$
 #
 # LightGCN adds no self-loops: a node's own embedding enters only through the
-# $k = 0$ term of the sum. An isolated node ($d_v = 0$) would divide by zero;
-# the convention is $d_v^{-1/2} := 0$, so its row and column are zero.
+# $k = 0$ term of the sum. An isolated node ($\deg_v = 0$) would divide by zero;
+# the convention is $\deg_v^{-1/2} := 0$, so its row and column are zero.
 
 # %%
 A = np.block([[np.zeros((n_u, n_u)), R],
               [R.T, np.zeros((n_i, n_i))]])                    # (22, 22)
-d = A.sum(axis=1)                                              # (22,) degrees
-d_inv_sqrt = np.zeros(n)
-d_inv_sqrt[d > 0] = 1 / np.sqrt(d[d > 0])                      # 0 for isolated nodes
-A_hat_by_hand = d_inv_sqrt[:, None] * A * d_inv_sqrt[None, :]  # (22, 22)
+deg = A.sum(axis=1)                                            # (22,) degrees
+deg_inv_sqrt = np.zeros(n)
+deg_inv_sqrt[deg > 0] = 1 / np.sqrt(deg[deg > 0])              # 0 for isolated nodes
+A_hat_by_hand = deg_inv_sqrt[:, None] * A * deg_inv_sqrt[None, :]   # (22, 22)
 
 A_hat = graph.normalize_adjacency(graph.bipartite_adjacency(data.to_csr()),
                                   kind="symmetric", self_loops=False)   # (22, 22) CSR
 assert np.allclose(A_hat.toarray(), A_hat_by_hand, rtol=1e-14, atol=0)
-isolated = np.flatnonzero(d == 0)                              # u11 and v11
+isolated = np.flatnonzero(deg == 0)                            # u11 and v11
 assert np.all(A_hat_by_hand[isolated] == 0) and np.all(A_hat.toarray()[isolated] == 0)
 print("isolated nodes:", node_names[isolated], "have zero rows, no NaN")
 
@@ -276,7 +277,7 @@ print("inside S_K with a zero gradient:", node_names[S[K] & ~grad_rows])
 
 # %%
 v3, v5 = n_u + 2, n_u + 4
-assert np.array_equal(G[v3], -G[v5]) and d[v3] == d[v5]
+assert np.array_equal(G[v3], -G[v5]) and deg[v3] == deg[v5]
 far_users = np.flatnonzero(S[K] & ~grad_rows)                  # u6, u7, u9
 assert list(node_names[far_users]) == ["u6", "u7", "u9"]
 assert np.all(np.abs(dE0_by_hand[far_users]) < 1e-15)

@@ -532,6 +532,56 @@ for name, errs in rel_errors.items():
     print(f"{name:22s}" + "".join(f"{errs[k]:12.1e}" for k in param_names))
 
 # %% [markdown]
+# **Reading a message.** Its first part is the verdict: `numeric` (the finite
+# difference), `exact` (the planted gradient along the same direction), their
+# difference, and the tolerance it exceeds. The rest says how `numeric` was
+# obtained. Along its random direction $u$ the checker looks at the loss as a
+# function of one number, $\varphi(t) = L(\theta + t u)$, and at the central
+# difference of section 3 with step $s$,
+# $D(s) = \big(\varphi(s) - \varphi(-s)\big) / 2s$, first at $s = 10^{-6}$.
+# If $D(10^{-6})$ agrees with `exact`, the check passes there. If not, that is
+# not yet a verdict: $D(s)$ is the *mean* slope over $[-s, s]$, and a ReLU kink
+# inside that interval mixes the slopes on its two sides, so even a correct
+# gradient could miss. Before blaming the gradient, the checker tests whether
+# $\varphi$ is smooth within $\pm s$, from two more values $\varphi(\pm s/2)$
+# and $\varphi(0)$:
+#
+# * **halving the step**: for a smooth $\varphi$, $D(s)$ and $D(s/2)$ differ
+#   only by $s^2 \varphi'''/8$ (section 3's error term); a kink inside moves
+#   them apart;
+# * **the fourth difference**
+#   $\delta^4 = \varphi(s) - 4\varphi(s/2) + 6\varphi(0) - 4\varphi(-s/2) + \varphi(-s)$
+#   is $s^4 \varphi''''/16$ for a smooth $\varphi$, i.e. zero up to round-off,
+#   while a kink within $\pm s/2$ generally leaves $|\delta^4|/s$ of the order
+#   of the slope's jump (exactly the jump for a kink at $t = 0$, which moves
+#   $D(s)$ and $D(s/2)$ alike and so escapes the first test).
+#
+# If both tests pass, the check decides with `numeric` $= D(s/2)$, "D(5e-07)"
+# in the messages, and to allow for a kink both tests missed it widens `atol`
+# by $|D(s) - D(s/2)| + |\delta^4|/s$. If either test fails, it halves $s$ again,
+# down to $10^{-6}/1024$; where $\varphi$ never looks smooth it raises
+# `NotDifferentiableError` ("not differentiable within the step, not a
+# gradient mismatch"): check at another point.
+#
+# The **round-off floor**, the first part of that `atol`, is section 6's
+# left arm: each value of $\varphi$ is rounded to about
+# $\epsilon_{\text{mach}} |L|$, and a difference quotient divides that by the
+# step. The checker trusts four such units per value, which for a scalar loss
+# comes to $4\, \epsilon_{\text{mach}} |L| / s$: no finite difference resolves
+# a gradient more finely. By hand, at $s = 5 \times 10^{-7}$:
+
+# %%
+eps_mach = np.finfo(np.float64).eps                           # 2.2e-16
+floor_by_hand = 4 * eps_mach * abs(L0) / (eps_check / 2)
+print(f"round-off floor of D({eps_check / 2:g}): 4 · {eps_mach:.1e} · {L0:.3f} / "
+      f"{eps_check / 2:g} = {floor_by_hand:.2e}")
+assert all(f"round-off floor {floor_by_hand:.2e}" in message for message in caught.values())
+
+# %% [markdown]
+# That is the round-off floor every message above quotes. Here $\varphi$ was
+# smooth at the first step, the widened `atol` is still below $10^{-8}$, and
+# each planted bug misses by more than 1.
+#
 # Entry by entry, `check_grad` also counts the wrong entries and names the
 # worst. With the ReLU mask forgotten every entry of $dW_0$ is wrong: each
 # column $j$ of $Z_0$ has some negative entries, whose gradient leaks through.

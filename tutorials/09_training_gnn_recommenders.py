@@ -34,19 +34,22 @@
 # %% parameters
 import os
 
-tiny = os.environ.get("MINIGRAPHREC_TUTORIAL_TINY") == "1"
 seed = 0
-n_users, n_items = (200, 300) if tiny else (600, 900)
+n_users, n_items = 600, 900
 # the shared budget: every model gets exactly these
-dim = 16 if tiny else 32
-epochs = 6 if tiny else 15
+dim = 32
+epochs = 15
 lr = 0.01                 # 10x the LightGCN paper's: a few epochs instead of hundreds
-batch_size = 512 if tiny else 1024
+batch_size = 1024
 reg = 1e-4                # the LightGCN paper's L2 weight
 # depth and over-smoothing
 lightgcn_depths = (0, 1, 2, 3, 4)
-gcn_depths = (1, 2)       # L = 3: test Recall@20 0.343 here, still rising at epoch 15
+gcn_depths = (1, 2)       # with 3 added, L = 3 ends at test Recall@20 0.343 (best epoch 14)
 max_steps = 64            # powers Â^k E0 computed by hand, k = 0 .. max_steps
+# sphinx_gallery_start_ignore
+if os.environ.get("MINIGRAPHREC_TUTORIAL_TINY") == "1":   # the smaller run of the tests
+    n_users, n_items, dim, epochs, batch_size = 200, 300, 16, 6, 512
+# sphinx_gallery_end_ignore
 ml100k_folder = os.environ.get("MINIGRAPHREC_ML100K")   # optional real data
 if ml100k_folder:         # ~8x the synthetic pairs: larger, fewer steps, same budget for all
     batch_size = 4096
@@ -83,8 +86,8 @@ print("train:", train, "\nval:  ", val, "\ntest: ", test)
 #   self-loops, the library's default): $H^{\ell+1} = \sigma(\hat A H^\ell W^\ell + b^\ell)$,
 #   $H^0 = E_0$, ReLU between layers, the last layer linear; $E = H^L$, $L = 2$.
 # * **NGCF** (Wang et al., SIGIR 2019):
-#   $E^{\ell+1} = \mathrm{LeakyReLU}\big((\hat A + I) E^\ell W_1^\ell + b_1^\ell
-#   + (\hat A E^\ell \odot E^\ell) W_2^\ell + b_2^\ell\big)$, and $E$ concatenates
+#   $E^{\ell+1} = \mathrm{LeakyReLU}\big((\hat A + I) E^\ell W_1^\ell + b_1^\ell +
+#   (\hat A E^\ell \odot E^\ell) W_2^\ell + b_2^\ell\big)$, and $E$ concatenates
 #   $E^0, \dots, E^L$ (each layer L2-normalised, as the authors' code does), $L = 3$.
 #   The two biases are not in the paper's equations but in the authors' code,
 #   and the library keeps them (`minigraphrec.models.ngcf`).
@@ -252,8 +255,9 @@ print("wrote", plot.save_figure(fig, "09_training_curves"))
 # (0.44 against 0.40). It levels off by epoch 3 (0.465) and then stays
 # within a few thousandths of that: the best epoch, 9 (0.468), is only
 # 0.003 above epoch 3, about as much as the curve moves from one epoch to
-# the next (epoch 5 also rounds to 0.468), and in the last epochs it
-# drifts down (0.458 to 0.463) while the training loss keeps falling. So
+# the next (epoch 5 also rounds to 0.468), and in the last epochs it dips
+# (0.458 at epoch 14, 0.463 at epoch 15) while the training loss keeps
+# falling. So
 # "the best epoch is 9" is a coin toss among near-ties; what the budget
 # shows is a plateau from epoch 3 on. That is also why `fit` keeps the
 # best epoch rather than the last. GCN
@@ -363,13 +367,13 @@ print(f"... of the layer mean 1/(K+1) Σ Â^k E0: K=4 {cosine_mean[4]:.3f}, "
 # $\hat A^k E_0$ is above 0.99; every user points the same way. That is
 # linear algebra, not bad luck. $\hat A$ is symmetric with eigenvalues in
 # $[-1, 1]$; on a connected bipartite graph the eigenvalue $1$ has
-# eigenvector $\sqrt{d}$ (entries $\sqrt{d_v}$) and $-1$ has the same vector
-# with the item entries negated. Every other component of $E_0$ shrinks like
-# $|\lambda|^k$ with $|\lambda| < 1$, and what survives, restricted to the
-# users, is $\sqrt{d_u}$ times one vector: all user rows become parallel,
-# cosine 1. (Our training graph has one component holding every user; the
-# few items without a training pair sit alone and do not touch the users'
-# rows. We check the first part below.)
+# eigenvector $\sqrt{\deg}$ (entries $\sqrt{\deg_v}$, $\deg_v$ the degree of
+# node $v$) and $-1$ has the same vector with the item entries negated. Every
+# other component of $E_0$ shrinks like $|\lambda|^k$ with $|\lambda| < 1$, and
+# what survives, restricted to the users, is $\sqrt{\deg_u}$ times one vector:
+# all user rows become parallel, cosine 1. (Our training graph has one
+# component holding every user; the few items without a training pair sit
+# alone and do not touch the users' rows. We check the first part below.)
 #
 # LightGCN's layer mean keeps the $k = 0$ term, $E_0$ itself, with weight
 # $1/(K+1)$, and that term keeps users apart: at $K = 4$ the mean cosine of
@@ -416,9 +420,9 @@ print("wrote", plot.save_figure(fig, "09_depth_oversmoothing"))
 # it levels off: $K = 2, 3, 4$ are within 0.01 of each other. The article's
 # GCN does not gain from depth on this budget: every layer adds a weight
 # matrix to learn and a ReLU, and the deeper the GCN, the more slowly it
-# learns: with $L = 2$ its validation recall is still rising at epoch 15,
-# and $L = 3$ (not drawn) ends at test Recall@20 0.343, its validation
-# recall also still rising (0.407 and 0.394 for $L = 1, 2$). So on 15
+# learns: its test Recall@20 falls from 0.407 at $L = 1$ to 0.394 at
+# $L = 2$, whose validation recall is still rising at epoch 15, and a third
+# layer (not run here; see the comment on `gcn_depths`) is lower still. So on 15
 # epochs depth costs the GCN accuracy; whether it would ever pay off, only a
 # longer run can tell. Removing the weight matrices and the nonlinearity
 # from NGCF is what made it more

@@ -32,16 +32,19 @@
 # %% parameters
 import os
 
-tiny = os.environ.get("MINIGRAPHREC_TUTORIAL_TINY") == "1"
 seed = 0
 slope = 0.2           # LeakyReLU's negative slope in the scores (the paper's)
 n_heads = 2           # heads in the hand-computed layer
 d_head = 3            # width of each head there
 # the trained model of sections 6-7
-n_users, n_items = (200, 300) if tiny else (400, 600)
+n_users, n_items = 400, 600
 dim = 16
 train_heads = 2
-epochs = 8 if tiny else 20
+epochs = 20
+# sphinx_gallery_start_ignore
+if os.environ.get("MINIGRAPHREC_TUTORIAL_TINY") == "1":   # the smaller run of the tests
+    n_users, n_items, epochs = 200, 300, 8
+# sphinx_gallery_end_ignore
 lr = 0.01
 batch_size = 1024
 ml100k_folder = os.environ.get("MINIGRAPHREC_ML100K")   # optional real data
@@ -66,7 +69,7 @@ H = np.vstack([toy.user_features, toy.item_features])             # (20, 10) the
 d_in = H.shape[1]
 
 rng = np.random.default_rng(seed)
-W = rng.standard_normal((d_in, n_heads * d_head)) / np.sqrt(d_in)  # (10, 6), head h: h*3..h*3+2
+W = rng.standard_normal((d_in, n_heads * d_head)) / np.sqrt(d_in)  # (10, 6), head m: 3m..3m+2
 a_src = rng.standard_normal((n_heads, d_head))                    # (2, 3)
 a_dst = rng.standard_normal((n_heads, d_head))                    # (2, 3)
 
@@ -76,14 +79,15 @@ print(f"{node_names[v]} attends to", [str(name) for name in node_names[neighbour
 
 # %% [markdown]
 # ## 1. Scores
-# For a node $v$ and each neighbour $u$ (itself included), head $h$ projects
-# both, $z_{u,h} = W_h^\top h_u$, and scores the pair with a learned vector
-# $a_h$ (the paper's eq. 1–3, with LeakyReLU of slope 0.2):
+# For a node $v$ with features $h_v$ (row $v$ of the feature matrix $H$) and
+# each neighbour $u$ (itself included), head $m$ ($m = 1, \dots, n_{heads}$)
+# projects both, $z_{u,m} = W_m^\top h_u$, and scores the pair with a learned
+# vector $a_m$ (the paper's eq. 1–3, with LeakyReLU of slope 0.2):
 #
-# $$e_{vu,h} = \mathrm{LeakyReLU}\big(a_h^\top [\, z_{v,h} \,\Vert\, z_{u,h} \,]\big)
-#            = \mathrm{LeakyReLU}\big(a_{dst,h}^\top z_{v,h} + a_{src,h}^\top z_{u,h}\big),$$
+# $$e_{vu,m} = \mathrm{LeakyReLU}\big(a_m^\top [\, z_{v,m} \,\Vert\, z_{u,m} \,]\big)
+#            = \mathrm{LeakyReLU}\big(a_{dst,m}^\top z_{v,m} + a_{src,m}^\top z_{u,m}\big),$$
 #
-# where $\Vert$ is concatenation and $a_h = [a_{dst,h}; a_{src,h}]$ split in two
+# where $\Vert$ is concatenation and $a_m = [a_{dst,m}; a_{src,m}]$ split in two
 # halves. The library stores the two halves (`a_dst` for the receiving node
 # $v$, `a_src` for the sending neighbour $u$), which is the same number:
 # a score needs two dot products per node, never the concatenation.
@@ -94,15 +98,15 @@ def leaky_relu(x):
 
 
 e_by_hand = np.zeros((len(neighbours), n_heads))                 # (|N(v)|, heads)
-for h in range(n_heads):
-    W_h = W[:, h * d_head:(h + 1) * d_head]                      # (10, 3)
-    a_h = np.concatenate([a_dst[h], a_src[h]])                   # (6,) the paper's a
-    z_v = W_h.T @ H[v]                                           # (3,)
+for m in range(n_heads):
+    W_m = W[:, m * d_head:(m + 1) * d_head]                      # (10, 3)
+    a_m = np.concatenate([a_dst[m], a_src[m]])                   # (6,) the paper's a
+    z_v = W_m.T @ H[v]                                           # (3,)
     for k, u in enumerate(neighbours):
-        z_u = W_h.T @ H[u]                                       # (3,)
-        e_by_hand[k, h] = leaky_relu(a_h @ np.concatenate([z_v, z_u]))
+        z_u = W_m.T @ H[u]                                       # (3,)
+        e_by_hand[k, m] = leaky_relu(a_m @ np.concatenate([z_v, z_u]))
 
-Z = (H @ W).reshape(n_toy, n_heads, d_head)                      # (20, 2, 3) every z_{u,h}
+Z = (H @ W).reshape(n_toy, n_heads, d_head)                      # (20, 2, 3) every z_{u,m}
 e, _ = ops.gat_logits_forward(indptr, indices, Z, a_src, a_dst, slope=slope)   # (nnz, 2)
 e_v = e[indptr[v]:indptr[v + 1]]                                 # (|N(v)|, 2) row v's edges
 assert np.allclose(e_v, e_by_hand, rtol=1e-12, atol=1e-14)
@@ -111,17 +115,17 @@ assert np.allclose(e_v, e_by_hand, rtol=1e-12, atol=1e-14)
 # ## 2. The softmax over the neighbours
 # The scores become weights that sum to one over $v$'s neighbourhood:
 #
-# $$\alpha_{vu,h} = \frac{\exp e_{vu,h}}{\sum_{u' \in \mathcal N(v) \cup \{v\}} \exp e_{vu',h}} .$$
+# $$\alpha_{vu,m} = \frac{\exp e_{vu,m}}{\sum_{u' \in \mathcal N(v) \cup \{v\}} \exp e_{vu',m}} .$$
 #
 # The library subtracts the largest score of the row before `exp` (same
 # result, no overflow at any score).
 
 # %%
 alpha_by_hand = np.zeros_like(e_by_hand)                        # (|N(v)|, heads)
-for h in range(n_heads):
-    total = sum(np.exp(e_by_hand[k, h]) for k in range(len(neighbours)))
+for m in range(n_heads):
+    total = sum(np.exp(e_by_hand[k, m]) for k in range(len(neighbours)))
     for k in range(len(neighbours)):
-        alpha_by_hand[k, h] = np.exp(e_by_hand[k, h]) / total
+        alpha_by_hand[k, m] = np.exp(e_by_hand[k, m]) / total
 
 alpha, _ = ops.edge_softmax_forward(indptr, e)                   # (nnz, 2), every row
 alpha_v = alpha[indptr[v]:indptr[v + 1]]
@@ -133,13 +137,13 @@ for name, weights in zip(node_names[neighbours], np.round(alpha_by_hand, 3)):
 # %% [markdown]
 # ## 3. The weighted sum, and several heads
 # Each head's output is the attention-weighted sum of the projected
-# neighbours, $h'_{v,h} = \sum_u \alpha_{vu,h}\, z_{u,h}$, and the heads are
+# neighbours, $h'_{v,m} = \sum_u \alpha_{vu,m}\, z_{u,m}$, and the heads are
 # either concatenated (the paper's hidden layers) or averaged (its output
 # layer):
 #
-# $$h'_v = \big\Vert_{h=1}^{H} \sum_{u} \alpha_{vu,h}\, W_h^\top h_u
+# $$h'_v = \big\Vert_{m=1}^{n_{heads}} \sum_{u} \alpha_{vu,m}\, W_m^\top h_u
 #   \qquad\text{or}\qquad
-#   h'_v = \frac1H \sum_{h=1}^{H} \sum_{u} \alpha_{vu,h}\, W_h^\top h_u .$$
+#   h'_v = \frac{1}{n_{heads}} \sum_{m=1}^{n_{heads}} \sum_{u} \alpha_{vu,m}\, W_m^\top h_u .$$
 #
 # The paper applies a nonlinearity σ (ELU) after this; the library's layer
 # takes σ as a parameter (`activation`, default the identity, which we keep).
@@ -148,9 +152,9 @@ for name, weights in zip(node_names[neighbours], np.round(alpha_by_hand, 3)):
 
 # %%
 out_heads_by_hand = np.zeros((n_heads, d_head))                  # (2, 3)
-for h in range(n_heads):
+for m in range(n_heads):
     for k, u in enumerate(neighbours):
-        out_heads_by_hand[h] += alpha_by_hand[k, h] * Z[u, h]
+        out_heads_by_hand[m] += alpha_by_hand[k, m] * Z[u, m]
 concat_by_hand = out_heads_by_hand.reshape(-1)                   # (6,) [head 1 ‖ head 2]
 mean_by_hand = out_heads_by_hand.mean(axis=0)                    # (3,)
 
@@ -173,17 +177,17 @@ print(f"h'_{node_names[v]} (heads concatenated) =", np.round(concat_by_hand, 3))
 # it on every pair of users of the toy and every pair of items they share.
 
 # %%
-source_score = np.einsum("nhd,hd->nh", Z, a_src)                 # (20, 2) a_src · z_u
+source_score = np.einsum("nmd,md->nm", Z, a_src)                 # (20, 2) a_src · z_u
 n_pairs_checked = 0
-for h in range(n_heads):
+for m in range(n_heads):
     for v1 in range(toy.n_users):
         for v2 in range(v1 + 1, toy.n_users):
             s1, s2 = slice(indptr[v1], indptr[v1 + 1]), slice(indptr[v2], indptr[v2 + 1])
-            row1 = dict(zip(indices[s1], alpha[s1, h]))      # neighbour -> α, user v1
-            row2 = dict(zip(indices[s2], alpha[s2, h]))
+            row1 = dict(zip(indices[s1], alpha[s1, m]))      # neighbour -> α, user v1
+            row2 = dict(zip(indices[s2], alpha[s2, m]))
             shared = sorted(set(row1) & set(row2) - {v1, v2})    # common items
             for i, j in ((i, j) for i in shared for j in shared if i < j):
-                by_source = np.sign(source_score[i, h] - source_score[j, h])
+                by_source = np.sign(source_score[i, m] - source_score[j, m])
                 assert np.sign(row1[i] - row1[j]) == np.sign(row2[i] - row2[j]) == by_source
                 n_pairs_checked += 1
 print(f"{n_pairs_checked} (user pair, item pair, head) orders agree: attention is static")
@@ -193,11 +197,11 @@ print(f"{n_pairs_checked} (user pair, item pair, head) orders agree: attention i
 # The article's preprocessing gives edges features such as interaction
 # frequency and recency (§3). The library lets them enter the attention,
 # and only there (our addition; see `minigraphrec/models/gat.py`): a
-# learned exponent $\beta_h$ per head adds $\beta_h \log w_{vu}$ to the
+# learned exponent $\beta_m$ per head adds $\beta_m \log w_{vu}$ to the
 # score after the LeakyReLU, so that
 #
-# $$\alpha_{vu,h} = \frac{w_{vu}^{\beta_h} \exp e_{vu,h}}
-#                       {\sum_{u'} w_{vu'}^{\beta_h} \exp e_{vu',h}} .$$
+# $$\alpha_{vu,m} = \frac{w_{vu}^{\beta_m} \exp e_{vu,m}}
+#                       {\sum_{u'} w_{vu'}^{\beta_m} \exp e_{vu',m}} .$$
 #
 # $\beta = 0$ ignores the weights (the paper's GAT); $\beta = 1$ multiplies
 # the learned attention by the weight before renormalising; self-loops
@@ -214,9 +218,9 @@ beta = np.array([1.0, 0.5])                                      # (heads,)
 
 w_v = A_w.data[indptr[v]:indptr[v + 1]]                          # (|N(v)|,) v's edge weights
 alpha_w_by_hand = np.zeros_like(e_by_hand)
-for h in range(n_heads):
-    numerators = [w_v[k] ** beta[h] * np.exp(e_by_hand[k, h]) for k in range(len(neighbours))]
-    alpha_w_by_hand[:, h] = np.array(numerators) / sum(numerators)
+for m in range(n_heads):
+    numerators = [w_v[k] ** beta[m] * np.exp(e_by_hand[k, m]) for k in range(len(neighbours))]
+    alpha_w_by_hand[:, m] = np.array(numerators) / sum(numerators)
 
 e_w, _ = ops.gat_logits_forward(indptr, indices, Z, a_src, a_dst, slope=slope,
                                 edge_weights=A_w.data, beta=beta)     # e + β log w
@@ -226,9 +230,9 @@ assert np.allclose(alpha_w[indptr[v]:indptr[v + 1]], alpha_w_by_hand, rtol=1e-12
 # the whole weighted layer, row v: the same weighted sum with the new α
 graph_w = ops.attention_graph(A_w, weighted=True)
 H_w, _ = ops.gat_layer_forward(graph_w, H, W, a_src, a_dst, concat=True, slope=slope, beta=beta)
-concat_w_by_hand = np.concatenate([sum(alpha_w_by_hand[k, h] * Z[u, h]
+concat_w_by_hand = np.concatenate([sum(alpha_w_by_hand[k, m] * Z[u, m]
                                        for k, u in enumerate(neighbours))
-                                   for h in range(n_heads)])      # (6,)
+                                   for m in range(n_heads)])      # (6,)
 assert np.allclose(H_w[v], concat_w_by_hand, rtol=1e-12, atol=1e-14)
 print("weights of", node_names[v], "'s edges:", w_v.astype(int))
 print("alpha, head 1 (beta = 1): ", np.round(alpha_v[:, 0], 3), "->",
@@ -389,15 +393,15 @@ order = np.lexsort((-alpha_rated[edges][~is_self, 0], -ratings_u))   # by rating
 fig, axes = plot.subplots(train_heads, 1, figsize=(9.6, 3.0 * train_heads), sharex=True)
 x = np.arange(len(items_u) + 1)
 labels = [f"{r:.0f}" for r in ratings_u[order]] + ["self"]
-for h, ax in enumerate(axes):
-    before = np.append(alpha_plain[edges][~is_self, h][order], alpha_plain[edges][is_self, h])
-    after = np.append(alpha_rated[edges][~is_self, h][order], alpha_rated[edges][is_self, h])
+for m, ax in enumerate(axes):
+    before = np.append(alpha_plain[edges][~is_self, m][order], alpha_plain[edges][is_self, m])
+    after = np.append(alpha_rated[edges][~is_self, m][order], alpha_rated[edges][is_self, m])
     ax.bar(x - 0.2, before, width=0.4, color="lightgrey", edgecolor="grey",
            label=r"without the ratings ($\beta = 0$)")
     ax.bar(x + 0.2, after, width=0.4, color="tab:blue",
            label=r"with the ratings (learned $\beta$)")
     ax.set_ylim(0, 1.3 * max(before.max(), after.max()))
-    ax.set_ylabel(f"head {h + 1} (β = {beta_learned[h]:.2f})\nattention α")
+    ax.set_ylabel(f"head {m + 1} (β = {beta_learned[m]:.2f})\nattention α")
 axes[0].legend(loc="upper center", ncol=2, fontsize="small")
 axes[0].set_title(f"whom user {user} attends to (layer 1 of the trained GAT)")
 axes[-1].set_xticks(x)
@@ -445,14 +449,14 @@ if truth is not None:     # synthetic() only: MovieLens-100K has no communities
           np.round(mass_inside_plain, 2), "with", np.round(mass_inside_rated, 2))
 
 fig, axes = plot.subplots(1, train_heads, sharey=True)
-for h, ax in enumerate(axes):
-    ax.bar(np.arange(1, 6) - 0.2, by_rating_plain[:, h], width=0.4, color="lightgrey",
+for m, ax in enumerate(axes):
+    ax.bar(np.arange(1, 6) - 0.2, by_rating_plain[:, m], width=0.4, color="lightgrey",
            edgecolor="grey", label=r"without the ratings ($\beta = 0$)")
-    ax.bar(np.arange(1, 6) + 0.2, by_rating_rated[:, h], width=0.4, color="tab:blue",
+    ax.bar(np.arange(1, 6) + 0.2, by_rating_rated[:, m], width=0.4, color="tab:blue",
            label=r"with the ratings (learned $\beta$)")
     ax.axhline(1.0, color="black", lw=0.8, ls=":")
     ax.set(xlabel="rating of the edge",
-           title=f"{data_name}, head {h + 1} (β = {beta_learned[h]:.2f})")
+           title=f"{data_name}, head {m + 1} (β = {beta_learned[m]:.2f})")
 axes[0].set_ylabel("mean α · (|N(v)| + 1), user ← item edges")
 axes[0].legend(loc="upper left", fontsize="small")
 axes[0].set_ylim(0, 1.3 * max(by_rating_plain.max(), by_rating_rated.max()))   # room for the legend

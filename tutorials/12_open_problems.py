@@ -46,17 +46,20 @@
 # %% parameters
 import os
 
-tiny = os.environ.get("MINIGRAPHREC_TUTORIAL_TINY") == "1"
 ml100k_folder = os.environ.get("MINIGRAPHREC_ML100K")   # optional real data
 seed = 0
-n_users, n_items = (300, 450) if tiny else (1000, 1500)
+n_users, n_items = 1000, 1500
 cold_fraction = 0.1      # share of the items held out of training entirely
 dim = 32
-epochs = 6 if tiny else 10
+epochs = 10
 lr = 0.01                # 10x the papers' Adam rate: a short schedule
 batch_size = 2048
 ease_l2 = 100.0
 k = 20                   # Recall@20
+# sphinx_gallery_start_ignore
+if os.environ.get("MINIGRAPHREC_TUTORIAL_TINY") == "1":   # the smaller run of the tests
+    n_users, n_items, epochs = 300, 450, 6
+# sphinx_gallery_end_ignore
 
 # %%
 import copy
@@ -350,6 +353,8 @@ top_nodes = e_nodes.sources[:10]
 history_in_top = int(np.isin(top_nodes - n_users_train, lightgcn.R_[user].indices).sum())
 print(f"of its 10 largest node sources, {history_in_top} are items of user {user}'s history "
       f"({lightgcn.R_[user].nnz} items)" + (", one is the user" if user in top_nodes else ""))
+print(f"the largest node source: {node_name(int(top_nodes[0]))} {e_nodes.contributions[0]:+.4f}, "
+      "the sum over every walk that ends there")
 for name in ("MF", "GCN, features"):
     if name == "MF":
         fitted["MF"] = mgr.MF(dim=dim, lr=lr, epochs=2 * epochs, batch_size=1024,
@@ -362,10 +367,13 @@ gcn_explanation = fitted["GCN, features"].explain(user, lg_item, k=None)
 # %% [markdown]
 # On the default run LightGCN's top item for user 0 (1297, also ItemKNN's
 # and EASE's) gets its score 9.906 from 1,463 nodes within 3 hops, or
-# 10,110 walks of length at most 3. The largest single source is the
-# user's own layer-0 row (the walk of length 0, 3.03); the other nine of
-# the ten largest are items of the user's 15-item history, the ones that
-# ItemKNN and EASE list too, though in another order. MF's
+# 10,110 walks of length at most 3. The largest node source, the top bar
+# of the figure, is the user's own node, +3.3147: the sum over the walks
+# that end there, i.e. the walk of length 0 (the user's own layer-0 row,
+# +3.0324, the largest single walk) and the walks out to one of the user's
+# items and back. The other nine of the ten largest nodes are items of the
+# user's 15-item history, the ones that ItemKNN and EASE list too, though in
+# another order. MF's
 # cosines (summing to 6.25 against its score 4.50) and the GCN's
 # gradient × input (7.33 against 10.64) show what "not exact" means.
 
@@ -584,10 +592,10 @@ print(f"LightGCN, Recall@{k} on the later {len(cold_late)} cold-item events: bef
 # %% [markdown]
 # On the default run Recall@20 on the later 874 cold-item events goes
 # from 0 (the model has never seen those items) to 0.151 after
-# `partial_fit`, in a sixth of the refit's time, but the full refit reaches
-# 0.251: five epochs on the touched users' examples move the new items' rows
-# only part of the way that twenty epochs over everything do. (The seconds
-# printed above depend on the machine and its load.) More epochs close
+# `partial_fit`, but the full refit reaches 0.251: five epochs on the touched
+# users' examples, much less work than the refit (compare the two printed
+# times, which depend on the machine and its load), move the new items' rows
+# only part of the way that twenty epochs over everything do. More epochs close
 # part of the gap; `benchmarks/bench_realtime.py` measures the same
 # comparison day by day on MovieLens-100K.
 
