@@ -461,6 +461,12 @@ axes[0].set_ylabel("mean α · (|N(v)| + 1), user ← item edges")
 axes[0].legend(loc="upper left", fontsize="small")
 axes[0].set_ylim(0, 1.3 * max(by_rating_plain.max(), by_rating_rated.max()))   # room for the legend
 print("wrote", plot.save_figure(fig, "10_attention_by_rating"))
+top = np.argmax(alpha_plain[edges][~is_self, 1])                  # head 2's favourite item
+print(f"user {user}, head 2's largest attention without the ratings: "
+      f"{alpha_plain[edges][~is_self, 1][top]:.2f} (an item rated "
+      f"{ratings_u[top]:.0f}), with them {alpha_rated[edges][~is_self, 1][top]:.2f}")
+print("edges rated 1, mean α · (|N(v)| + 1) per head: without the ratings",
+      np.round(by_rating_plain[0], 2), "with", np.round(by_rating_rated[0], 2))
 
 # %% [markdown]
 # Without the weights, each head already leans towards some items, and
