@@ -1,12 +1,14 @@
 r"""Sphinx configuration for the minigraphrec site.
 
-Full build, executing every tutorial (a few minutes)::
+Full build, executing every tutorial (about a minute on two cores)::
 
     python -m sphinx -b html docs docs/_build/html
 
 Fast build for CI, tutorials rendered without running them::
 
     python -m sphinx -W -b html -D plot_gallery=0 docs docs/_build/html
+
+docs/install.md ("Building this site") says the same for readers.
 """
 import os
 import sys
@@ -40,6 +42,7 @@ exclude_patterns = ["_build", "tutorials_header.rst", "tutorials/*.ipynb",
 templates_path = ["_templates"]
 default_role = "py:obj"                  # `name` in a docstring links to the API when it can
 nitpicky = False
+smartquotes_action = "qe"                # curly quotes and …, but "--smoke" stays two hyphens
 
 # ---------------------------------------------------------------- the tutorials
 # sphinx-gallery runs each tutorial from the folder of its (converted) source, so the figures it
@@ -102,6 +105,25 @@ mgr_api_modules = [
     "minigraphrec.threadpools", "minigraphrec.explain",
     "minigraphrec.quantization",
 ]
+# Names api.rst documents at the top level (``mgr.quantize``, the name the tutorials call). Their
+# modules' pages list them too, linking to that page instead of making a second, identical one
+# (docs/_templates/autosummary/module.rst reads ``top_level``).
+mgr_top_level_pages = ["Explanation", "quantize", "set_threads", "get_threads", "threads"]
+
+
+def _top_level_aliases():
+    """``{module: {name: "minigraphrec.<name>"}}`` for the names above, in each module."""
+    import importlib
+    aliases = {}
+    for module_name in mgr_api_modules[1:]:
+        module = importlib.import_module(module_name)
+        for name in getattr(module, "__all__", []):
+            if name in mgr_top_level_pages and getattr(minigraphrec, name) is getattr(module, name):
+                aliases.setdefault(module_name, {})[name] = f"minigraphrec.{name}"
+    return aliases
+
+
+autosummary_context = {"top_level": _top_level_aliases()}
 
 # ---------------------------------------------------------------- HTML
 html_theme = "pydata_sphinx_theme"

@@ -67,7 +67,10 @@ from .sequences import Sequences
 
 __all__ = ["save", "load", "FORMAT", "FORMAT_VERSION"]
 
+#: the format name :func:`save` writes into ``__meta__`` and :func:`load` requires
 FORMAT = "minigraphrec-model"
+#: the newest format version :func:`save` writes (a file without a matrix hyperparameter is
+#: written as version 2)
 FORMAT_VERSION = 3
 #: versions :func:`load` reads (1: no nested models; 2: no matrix hyperparameters). A file
 #: is written as version 2 when it holds no matrix hyperparameter, so older readers read it.

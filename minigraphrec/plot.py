@@ -22,6 +22,7 @@ from .errors import DataError
 
 __all__ = ["figure_dir", "subplots", "save_figure", "FIGURES_ENV"]
 
+#: environment variable naming the folder :func:`save_figure` writes PNGs to (else ``figures/``)
 FIGURES_ENV = "MINIGRAPHREC_FIGURES"
 
 

@@ -11,15 +11,33 @@ r"""Sphinx glue for the minigraphrec site, kept out of ``conf.py`` so each piece
 3. ``saved_figure_scraper``: the tutorials write PNGs through ``minigraphrec.plot.save_figure``,
    which closes the figure, so matplotlib's scraper sees nothing; this scraper picks up each PNG
    that appeared in ``$MINIGRAPHREC_FIGURES`` during a code block and shows it under the block.
-4. ``benchmark_pages``: one page per ``benchmarks/results/*.md``.
+4. ``benchmark_pages``: one page per ``benchmarks/results/*.md``, with the PNGs drawn from the
+   same results and the question its script answers; ``mgr-benchmark-list`` lists them.
 5. ``check_api_complete``: warns (an error under ``-W``) when a public name has no API page.
+6. ``constant_doc_comments``: a module-level constant's page shows its ``#:`` comment, also when
+   the constant is defined in a private submodule and re-exported (``datasets.ML100K_URL`` lives
+   in ``datasets/download.py``), where autodoc does not look; a constant with no comment
+   anywhere gets a warning instead of the built-in ``str``/``int``/``tuple`` docstring.
+7. ``plain_text_emails``: docutils turns ``Recall@20`` into a ``mailto:`` link; a reference
+   whose text is not shaped like an e-mail address becomes text again.
+8. ``dashes``: ``smartquotes_action = "qe"`` (conf.py) keeps ``--smoke`` as typed; this puts
+   back the two dashes the prose means: `` -- `` between words is an en dash, as is ``--``
+   between digits (``1--5``), and `` --- `` an em dash.
+9. ``module_docstring_links``: "see the module docstring" on a class or function page links to
+   the page of the module that defines the object, where that module has one (api.rst gives the
+   model and op modules pages that show only their docstring).
+10. ``check_single_pages``: warns when one object has two API pages (a top-level name and its
+    module's): ``mgr_top_level_pages`` in conf.py says which one the modules link to.
 """
 import importlib
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
+from docutils import nodes
+from docutils.transforms import Transform
 from docutils.utils import new_document
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
@@ -187,15 +205,92 @@ class SavedFigureScraper:
 
 
 # ---------------------------------------------------------------- 4. benchmark pages
+COMMAND = re.compile(r"^- command: `python (?:\S*/)?(bench_\w+\.py)\b", re.M)
+README_ROW = re.compile(r"^\| `(bench_\w+\.py)[^|]*\| ([^|]+?) \|", re.M)
+
+
+def benchmark_figures(results):
+    """``{result stem: [PNG names]}``: each figure goes with the result files it draws.
+
+    ``X.png`` belongs to ``X.md``. A PNG with no result file of its own stem is shared: it goes
+    to the result files whose stem begins with its own (``sequential_layout.png`` ->
+    ``sequential_layout_maxlen20.md``, ``..._maxlen50.md``); failing that, to the longest result
+    stem it extends (``accuracy_recall.png`` -> ``accuracy.md``) and to that stem's variants
+    without a figure of their own (``gfcf_gowalla_solvers.png`` -> ``gfcf_gowalla.md``,
+    ``gfcf_gowalla_arpack.md``, ...).
+    """
+    stems = sorted(md.stem for md in results.glob("*.md"))
+    figures = {stem: [] for stem in stems}
+    shared = []
+    for png in sorted(results.glob("*.png")):
+        if png.stem in figures:
+            figures[png.stem].append(png.name)
+        else:
+            shared.append(png)
+    for png in shared:
+        owners = [s for s in stems if s.startswith(png.stem)]
+        if not owners:
+            bases = [s for s in stems if png.stem.startswith(s + "_")]
+            if bases:
+                base = max(bases, key=len)
+                owners = [base] + [s for s in stems
+                                   if s.startswith(base + "_") and not figures[s]]
+        for stem in owners:
+            figures[stem].append(png.name)
+    return figures
+
+
+def benchmark_questions(readme):
+    """``{script: the question it answers}`` from the first table in ``benchmarks/README.md``
+    (the one before its ``## Figures`` section), in Markdown, up to its first question mark."""
+    if not readme.exists():
+        return {}
+    text = readme.read_text(encoding="utf-8").split("\n## ", 1)[0]
+    questions = {}
+    for m in README_ROW.finditer(text):
+        question = m.group(2).strip()
+        questions[m.group(1)] = question[:question.index("?") + 1] if "?" in question else question
+    return questions
+
+
+def benchmark_script(md):
+    """The ``bench_*.py`` script a result file names in its ``- command:`` line, or None."""
+    match = COMMAND.search(md.read_text(encoding="utf-8"))
+    return match.group(1) if match else None
+
+
+def _page_title(md):
+    """A result file's own ``# heading`` when it names the file (it may add a note after the
+    name), else the file's stem: two files can share a heading (``eval_gowalla``)."""
+    first = md.read_text(encoding="utf-8").split("\n", 1)[0]
+    heading = first[2:].strip() if first.startswith("# ") else ""
+    return heading if heading.startswith(md.stem) else md.stem
+
+
 def write_benchmark_pages(app):
-    """``docs/benchmarks/generated/<name>.md``, each including one result file."""
+    """``docs/benchmarks/generated/<name>.md``, one per result file: its title, the question
+    its script answers (from ``benchmarks/README.md``), its figures, then the result file
+    (included below the title, its own ``#`` line skipped)."""
     results = Path(app.config.mgr_benchmark_results)
+    questions = benchmark_questions(results.parent / "README.md")
+    figures = benchmark_figures(results)
     out = Path(app.srcdir) / "benchmarks" / "generated"
     out.mkdir(parents=True, exist_ok=True)
     wanted = set()
     for md in sorted(results.glob("*.md")):
+        script = benchmark_script(md)
+        lines = [f"# {_page_title(md)}", ""]
+        if script:
+            question = questions.get(script)
+            lines += [f"Written by `benchmarks/{script}`" + (f": {question}" if question else "."),
+                      ""]
+        for png in figures[md.stem]:
+            rel = os.path.relpath(results / png, out)
+            lines += [f"```{{image}} {rel}", f":alt: {png}", ":width: 100%", "```", ""]
         rel = os.path.relpath(md, out)
-        text = f"```{{include}} {rel}\n```\n"
+        skip = ":start-line: 1\n" if md.read_text(encoding="utf-8").startswith("# ") else ""
+        lines += [f"```{{include}} {rel}", skip + "```" if skip else "```", ""]
+        text = "\n".join(lines)
         page = out / md.name
         wanted.add(page.name)
         if not page.exists() or page.read_text(encoding="utf-8") != text:
@@ -203,6 +298,33 @@ def write_benchmark_pages(app):
     for stale in out.glob("*.md"):
         if stale.name not in wanted:
             stale.unlink()
+
+
+class BenchmarkListDirective(SphinxDirective):
+    """``.. mgr-benchmark-list::``: one line per result page, grouped by the script that wrote
+    it, with the question the script answers (``benchmarks/README.md``'s table)."""
+
+    def run(self):
+        from docutils.statemachine import StringList
+        results = Path(self.config.mgr_benchmark_results)
+        readme = results.parent / "README.md"
+        questions = benchmark_questions(readme)
+        self.env.note_dependency(str(readme))
+        rst = []
+        for md in sorted(results.glob("*.md")):
+            self.env.note_dependency(str(md))
+            script = benchmark_script(md) or "?"
+            question = questions.get(script, "")
+            if not question:
+                logger.warning(f"benchmarks/README.md's table has no question for {script} "
+                               f"(which wrote {md.name})", type="mgr", subtype="benchmarks",
+                               location=self.get_location())
+            rst.append(f"* :doc:`{md.stem} <generated/{md.stem}>` (``{script}``): "
+                       + _inline_md_to_rst(question))
+        node = nodes.container()
+        self.state.nested_parse(StringList(rst, source="benchmarks/README.md"),
+                                self.content_offset, node)
+        return node.children
 
 
 # ---------------------------------------------------------------- 5. API completeness
@@ -236,14 +358,159 @@ def check_api_complete(app, env):
                            type="mgr", subtype="api")
 
 
+# ---------------------------------------------------------------- 6. constants' comments
+def _constant_comment(modname, name, obj):
+    """The ``#:`` comment of ``modname.name``, looked up where the constant is defined.
+
+    Candidates: ``modname`` itself, then the imported modules of the same package below it
+    (a package re-exports from its private files), then the rest of the package; the first
+    that binds ``name`` to this very object and has a ``#:`` comment for it wins.
+    """
+    from sphinx.errors import PycodeError
+    from sphinx.pycode import ModuleAnalyzer
+    root = modname.partition(".")[0]
+    below = sorted(m for m in list(sys.modules) if m.startswith(modname + "."))
+    rest = sorted(m for m in list(sys.modules)
+                  if m.startswith(root + ".") and m != modname and m not in below)
+    for candidate in [modname, *below, *rest]:
+        module = sys.modules.get(candidate)
+        if module is None or getattr(module, name, None) is not obj:
+            continue
+        try:
+            analyzer = ModuleAnalyzer.for_module(candidate)
+            analyzer.analyze()
+        except PycodeError:
+            continue
+        comment = analyzer.attr_docs.get(("", name))
+        if comment:
+            return list(comment)
+    return None
+
+
+def constant_doc_comments(app, what, name, obj, options, lines):
+    """``autodoc-process-docstring`` for module-level data: its ``#:`` comment, never the type's.
+
+    Runs for the constant's own page and for the one-line summary in its module's table.
+    """
+    if what != "data":
+        return
+    modname, _, attr = name.rpartition(".")
+    if modname not in sys.modules:
+        return
+    comment = _constant_comment(modname, attr, obj)
+    if comment is not None:
+        lines[:] = comment
+        return
+    inherited = getattr(type(obj), "__doc__", None)
+    if inherited and getattr(obj, "__doc__", None) == inherited:
+        lines[:] = []
+    if not any(line.strip() for line in lines):
+        logger.warning(f"constant {name} has no '#:' comment where it is defined",
+                       type="mgr", subtype="constant")
+
+
+# ---------------------------------------------------------------- 7. no mailto: for Recall@20
+EMAIL_SHAPE = re.compile(r"^[\w.+-]+@[\w-]+(\.[\w-]+)*\.[A-Za-z]{2,}$")
+
+
+class PlainTextEmails(Transform):
+    """``Recall@20``, ``HR@k`` and the like stay text: docutils' standalone e-mail recognition
+    makes a ``mailto:`` reference of any ``word@word``; only an address with a dotted domain
+    ending in letters (``someone@example.org``) keeps its link."""
+
+    default_priority = 900          # after the parser, before Sphinx resolves references
+
+    def apply(self):
+        for ref in list(self.document.findall(nodes.reference)):
+            uri = ref.get("refuri", "")
+            if uri.startswith("mailto:") and not EMAIL_SHAPE.match(ref.astext()):
+                ref.replace_self(nodes.Text(ref.astext()))
+
+
+# ---------------------------------------------------------------- 8. dashes, but not --flags
+SPACED_EM = re.compile(r"(?<=\s)---(?=\s)")
+SPACED_EN = re.compile(r"(?<=\s)--(?=\s)")
+RANGE_EN = re.compile(r"(?<=\d)--(?=\d)")
+
+
+class ProseDashes(Transform):
+    """The dashes of Sphinx's default ``smartquotes_action`` ("qDe") without its damage to
+    command-line flags: ``--smoke`` and ``(--repeat 2)`` keep their two hyphens."""
+
+    default_priority = 760          # next to Sphinx's smart quotes (750)
+
+    def apply(self):
+        from sphinx.util.nodes import is_smartquotable
+        for text in list(self.document.findall(nodes.Text)):
+            if "--" not in text or not is_smartquotable(text):
+                continue
+            new = RANGE_EN.sub("\u2013", SPACED_EN.sub("\u2013", SPACED_EM.sub("\u2014", text)))
+            if new != text:
+                text.parent.replace(text, nodes.Text(new))
+
+
+# ---------------------------------------------------------------- 9. "the module docstring"
+MODULE_DOCSTRING = re.compile(r"(?<![\w`])module docstring\b")
+
+
+def module_docstring_links(app, what, name, obj, options, lines):
+    """``autodoc-process-docstring``: each "module docstring" outside ````literals```` becomes
+    a link to the page of the module that defines ``obj`` (an inherited method: its base's)."""
+    if what in ("module", "data"):
+        return
+    target = getattr(obj, "fget", obj)                  # a property: its getter
+    module = getattr(target, "__module__", None)
+    if not module or not (Path(app.srcdir) / "api" / "generated" / f"{module}.rst").exists():
+        return
+    link = f":doc:`module docstring </api/generated/{module}>`"
+    for i in range(len(lines) - 1):                     # "... the module" / "docstring ..."
+        head, rest = lines[i].rstrip(), lines[i + 1].lstrip()
+        if re.search(r"(?<![\w`])module$", head) and re.match(r"docstring\b", rest) \
+                and head.count("``") % 2 == 0:
+            lines[i] = head + " docstring"
+            lines[i + 1] = lines[i + 1][:len(lines[i + 1]) - len(rest)] + rest[len("docstring"):]
+    for i, line in enumerate(lines):
+        if "module docstring" in line:
+            parts = line.split("``")
+            parts[::2] = [MODULE_DOCSTRING.sub(link, part) for part in parts[::2]]
+            lines[i] = "``".join(parts)
+
+
+# ---------------------------------------------------------------- 10. one page per object
+def check_single_pages(app, env):
+    """Warn when one object (not a constant) is documented on two pages."""
+    objects = env.domains["py"].objects
+    pages = {}
+    for full, entry in objects.items():
+        if entry.aliased or entry.objtype not in ("class", "function", "exception"):
+            continue
+        module, _, attr = full.rpartition(".")
+        try:
+            obj = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError, ValueError):
+            continue
+        pages.setdefault(id(obj), []).append(full)
+    for names in pages.values():
+        if len(names) > 1:
+            logger.warning(f"{' and '.join(sorted(names))} are one object with two API pages: "
+                           "add the top-level name to mgr_top_level_pages in docs/conf.py",
+                           type="mgr", subtype="api")
+
+
 def setup(app):
     app.add_config_value("mgr_tutorials_dir", "", "env")
     app.add_config_value("mgr_tutorial_sources", "", "env")
     app.add_config_value("mgr_benchmark_results", "", "env")
     app.add_config_value("mgr_api_modules", [], "env")
     app.add_directive("markdown", MarkdownDirective)
+    app.add_directive("mgr-benchmark-list", BenchmarkListDirective)
     # before sphinx-gallery's own builder-inited handler (priority 500)
     app.connect("builder-inited", write_tutorial_sources, priority=400)
     app.connect("builder-inited", write_benchmark_pages, priority=400)
     app.connect("env-check-consistency", check_api_complete)
+    app.connect("autodoc-process-docstring", constant_doc_comments)
+    app.connect("autodoc-process-docstring", module_docstring_links)
+    app.connect("env-check-consistency", check_single_pages)
+    app.add_transform(PlainTextEmails)
+    app.add_transform(ProseDashes)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

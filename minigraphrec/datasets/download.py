@@ -14,11 +14,13 @@ from ..errors import DataError
 from .movielens import load_movielens_100k
 
 # ---------------------------------------------------------------- download
+#: where :func:`fetch_movielens_100k` downloads ``ml-100k.zip`` from (GroupLens)
 ML100K_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
 # SHA-256 of ml-100k.zip (4,924,029 bytes), as pinned by TensorFlow Datasets in
 # tensorflow_datasets/url_checksums/movielens.txt (and by several other public
 # projects). Our local copy of the unpacked u.data matches the published member
 # hash 06416e59...dca490. The archive has been unchanged since 1998.
+#: SHA-256 of ``ml-100k.zip``, checked by :func:`fetch_movielens_100k` before it unpacks
 ML100K_SHA256 = "50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229"
 _ML100K_FOLDER = "ml-100k"
 _ML100K_NEEDED = ("u.data", "u.item", "u.user")

@@ -9,6 +9,8 @@ from ..data import Interactions
 from ._parse import _check_file, _decode, _fail, _parse_float, _parse_id
 
 # ============================================================= MovieLens
+#: the 19 genres of ``u.item``, in the order of its 0/1 flag columns (item features
+#: ``"genre=<name>"``)
 ML100K_GENRES = ("unknown", "Action", "Adventure", "Animation", "Children's", "Comedy",
                  "Crime", "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror",
                  "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western")

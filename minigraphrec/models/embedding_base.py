@@ -61,7 +61,9 @@ same everywhere:
   ``_build_input`` / ``_init_input_params`` / ``_input_layer`` /
   ``_input_layer_backward`` give every node either a free id embedding
   (``"embedding"``), a learned projection of its side's feature matrix
-  (``"features"``), or their sum (``"both"``). Fitted state set here:
+  (``"features"``), or their sum (``"both"``).
+
+Fitted state set here:
 ``n_users_``, ``n_items_``, ``R_``, ``user_ids_``/``item_ids_`` (raw ids),
 ``user_features_``/``item_features_``, ``history_``, ``best_epoch_``,
 ``step_`` (optimiser steps taken) and ``dropout_seed_``: a model with

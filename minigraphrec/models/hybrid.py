@@ -300,7 +300,7 @@ class Hybrid(Recommender):
         of the models are fitted on the rest, then the models themselves on
         all of ``train``).
     normalization : {"minmax", "zscore", "rank"}
-        See :func:`normalize_scores`.
+        See ``normalize_scores`` in :mod:`minigraphrec.models.hybrid`.
     metric : {"recall", "ndcg"}
         Tuning criterion, at cut-off ``k``.
     k : int, default 20
