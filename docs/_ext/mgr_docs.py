@@ -30,6 +30,7 @@ r"""Sphinx glue for the minigraphrec site, kept out of ``conf.py`` so each piece
     module's): ``mgr_top_level_pages`` in conf.py says which one the modules link to.
 """
 import importlib
+import json
 import os
 import re
 import shutil
@@ -160,6 +161,44 @@ def write_tutorial_sources(app):
     for stale in dst.glob("*.py"):
         if stale.name not in wanted:
             stale.unlink()
+
+
+def unwrap_markdown(text):
+    """A notebook cell's text without the ``.. markdown::`` wrapping of
+    :func:`markdown_cell_to_rst`: the directive line dropped, its block dedented."""
+    out, inside = [], False
+    for line in text.split("\n"):
+        if line.strip() == ".. markdown::":
+            inside = True
+            continue
+        if inside and line.startswith("   "):
+            line = line[3:]
+        elif inside and line.strip():
+            inside = False
+        out.append(line)
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip("\n") + "\n"
+
+
+def tutorial_downloads(app, exception):
+    """Give the student what the page says to run: each tutorial's download is the script in
+    ``tutorials/`` (percent format), not the converted source sphinx-gallery ran, and its
+    notebook's prose cells are plain Markdown (no ``.. markdown::`` directive)."""
+    if exception is not None or app.builder.format != "html":
+        return
+    downloads = Path(app.outdir) / "_downloads"
+    src = Path(app.config.mgr_tutorials_dir)
+    for script in downloads.rglob("[0-9][0-9]_*.py"):
+        original = src / script.name
+        if original.exists():
+            shutil.copyfile(original, script)
+    for notebook in downloads.rglob("[0-9][0-9]_*.ipynb"):
+        data = json.loads(notebook.read_text(encoding="utf-8"))
+        for cell in data.get("cells", []):
+            if cell.get("cell_type") == "markdown":
+                text = unwrap_markdown("".join(cell["source"]))
+                cell["source"] = text.splitlines(keepends=True)
+        notebook.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n",
+                            encoding="utf-8")
 
 
 # ---------------------------------------------------------------- 2. markdown directive
@@ -511,6 +550,7 @@ def setup(app):
     app.connect("autodoc-process-docstring", constant_doc_comments)
     app.connect("autodoc-process-docstring", module_docstring_links)
     app.connect("env-check-consistency", check_single_pages)
+    app.connect("build-finished", tutorial_downloads)
     app.add_transform(PlainTextEmails)
     app.add_transform(ProseDashes)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
