@@ -154,7 +154,8 @@ def test_triples_comments_blank_lines_crlf_spacing(tmp_path):
     ("1,2,3\n1,2,nan\n", 2, "rating 'nan' is not finite"),
     ("1,2,3\n1,2,1e999\n", 2, "rating '1e999' is not finite"),
     ("1,2,3,4\n1,2,3,inf\n", 2, "timestamp 'inf' is not finite"),
-    ("1,2,3,4\n1,2,3,2020-01-01\n", 2, "timestamp '2020-01-01' is not a number"),
+    ("1,2,3,4\n1,2,3,2020-01-01\n", 2,
+     "timestamp '2020-01-01' is an ISO-8601 date-time, but the file's first"),
     ("1,2\n,2\n", 2, "empty user id"),
     ("1,2\n1, \n", 2, "empty item id"),
     ("1\t2\t3\n1\t2\t\n", 2, "rating '' is not a number"),
@@ -777,7 +778,8 @@ def test_load_sessions_triples(tmp_path, content):
 
 @pytest.mark.parametrize("content, line, message", [
     ("s1 a 10\ns1 b nan\n", 2, "timestamp 'nan' is not finite"),
-    ("s1 a 10\ns1 b 2016-01-01\n", 2, "timestamp '2016-01-01' is not a number"),
+    ("s1 a 10\ns1 b 2016-01-01\n", 2,
+     "timestamp '2016-01-01' is an ISO-8601 date-time, but the file's first"),
     ("s1 a 10\ns1 b\n", 2, "expected 3 fields, got 2"),
     ("s1 a\n", 1, "expected 3 fields (session item timestamp), got 2"),
 ])

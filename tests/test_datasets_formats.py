@@ -57,7 +57,7 @@ def test_session_triples_share_the_rules(tmp_path):
     assert s.end_time.tolist() == [1600000057.0]                 # 1600000000 is 12:26:40Z
     mixed = write(tmp_path / "m.csv", "s1,10,1600000000\ns1,11,2020-09-13T12:27:37Z\n")
     assert_line_error(lambda: ds.load_sessions(mixed, format="triples"), mixed, 2,
-                      "timestamp '2020-09-13T12:27:37Z' is not a number")
+                      "timestamp '2020-09-13T12:27:37Z' is an ISO-8601 date-time, but")
     words = write(tmp_path / "w.txt", "a b c\nd e f\n")
     assert_line_error(lambda: ds.load_sessions(words, format="triples"), words, 1,
                       "cannot tell whether this line is a header")

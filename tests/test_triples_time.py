@@ -68,7 +68,10 @@ def test_iso_train_and_test(tmp_path):
     ("2016-05-09T12:00:00Z", "2016-13-09T12:00:00Z",            # month 13
      "timestamp '2016-13-09T12:00:00Z' is not an ISO-8601 date-time"),
     ("2016-05-09", "09/05/2016", "timestamp '09/05/2016' is not an ISO-8601 date-time"),
-    ("1462795200", "2016-05-09T12:00:00Z", "timestamp '2016-05-09T12:00:00Z' is not a number"),
+    ("1462795200", "2016-05-09T12:00:00Z", "timestamp '2016-05-09T12:00:00Z' is an ISO-8601 "
+                                           "date-time, but the file's first timestamp is a "
+                                           "number"),
+    ("1462795200", "yesterday", "timestamp 'yesterday' is not a number"),
 ])
 def test_numeric_and_iso_mixed_refused_at_the_line(tmp_path, first, later, message):
     f = write(tmp_path / "t.csv", f"u1,i1,5,{first}\nu1,i2,5,{first}\nu2,i1,4,{later}\n")

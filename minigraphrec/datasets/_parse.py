@@ -64,6 +64,10 @@ def _parse_float(token, path, lineno, what):
     try:
         value = float(token)
     except ValueError:
+        if what == "timestamp" and _is_iso_datetime(token):     # after numeric ones
+            raise _fail(path, lineno, f"timestamp {token!r} is an ISO-8601 date-time, but the "
+                                      f"file's first timestamp is a number: every timestamp "
+                                      f"of a file has the first one's form") from None
         raise _fail(path, lineno, f"{what} {token!r} is not a number") from None
     if not math.isfinite(value):
         raise _fail(path, lineno, f"{what} {token!r} is not finite")
