@@ -6,6 +6,7 @@ import logging
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import minigraphrec as mgr
@@ -365,3 +366,38 @@ def test_loaders_record_the_file_line_of_each_interaction(tmp_path):
     adj_test.write_text("0 5\n1 2 1\n")
     tr, te = mgr.datasets.load_lightgcn(adj, adj_test, on_unknown="drop")
     assert tr.lines.tolist() == [1, 1, 3] and te.lines.tolist() == [2, 2]
+
+
+@pytest.mark.parametrize("sep, eol", [(",", "\n"), ("\t", "\r\n"), (";", "\n")])
+def test_simply_quoted_files_take_the_fast_path_with_the_same_result(tmp_path, monkeypatch,
+                                                                      sep, eol):
+    """Every field quoted (an Amazon export) is read by the whole-chunk fast path; a quoted
+    separator, a "" escape or blanks around a quote send the chunk to the line reader; both
+    give what the line reader gives."""
+    rng = np.random.default_rng(3)
+    rows = [(f"A{u:05d}", f"{i:010d}", float(rng.integers(1, 6)), 1.4e9 + k)
+            for k, (u, i) in enumerate(zip(rng.integers(0, 50, 300), rng.integers(0, 80, 300)))]
+    plain = eol.join(sep.join(f'"{x}"' if j < 2 else f'"{x:g}"' if j == 2 else f"{x:.0f}"
+                              for j, x in enumerate(r)) for r in rows) + eol
+    odd = plain.replace(f'"{rows[7][0]}"', f'"{rows[7][0]}{sep}x"', 1)        # sep in quotes
+    odd = odd.replace(f'"{rows[9][1]}"', f' "{rows[9][1]}"', 1)                 # a blank first
+    fast = ds._parse._TableReader._chunk_fast
+    taken = []
+
+    def spy(self, chunk, start):
+        out = fast(self, chunk, start)
+        taken.append(out is not None)
+        return out
+
+    for name, text, path in (("plain", plain, {True}), ("odd", odd, {False})):
+        f = write(tmp_path / f"{name}.csv", text)
+        monkeypatch.setattr(ds._parse._TableReader, "_chunk_fast", spy)
+        taken.clear()
+        got = ds.load_triples(f, sep=sep, header=False)
+        assert set(taken) == path
+        monkeypatch.setattr(ds._parse._TableReader, "_chunk_fast", lambda *a: None)
+        ref = ds.load_triples(f, sep=sep, header=False)            # the line reader alone
+        assert pairs(got) == pairs(ref)
+        np.testing.assert_array_equal(got.weights, ref.weights)
+        np.testing.assert_array_equal(got.timestamps, ref.timestamps)
+    assert pairs(got)[7][0] == f"{rows[7][0]}{sep}x"

@@ -765,7 +765,9 @@ class _TableReader:
                         *([] for _ in self.extra))
             first, text = self.n_skip + 1, "\n".join(kept)
         if self.quoting and '"' in text:
-            return None
+            text = _unquote_simple(text, self.sep)    # "A","B","5" -> A,B,5, else None
+            if text is None:
+                return None
         # blank lines need no test of their own: they fail the count check below
         if self.sep is None:                # runs of whitespace -> single spaces
             if not _single_spaced(text):
@@ -806,6 +808,46 @@ class _TableReader:
                 return None
             numbers.append(values)
         return users, items, numbers[0], numbers[1], np.arange(first, first + n), *extras
+
+
+_QUOTE_EDGE_SPACE = re.compile(r"(?:^|\x00)\s|\s(?:\x00|$)")   # a blank at a field's edge
+
+
+def _unquote_simple(text, sep):
+    r"""``text`` with the quotes of its simply quoted fields removed, or None.
+
+    A simply quoted field opens with ``"`` at the start of a line or right after the
+    (one-character) separator, holds no quote, separator or line end and no blank at
+    either end, and closes with ``"`` right before the separator or the line end:
+    ``"A2SUAM1J3GNN3B","0000013714","5.0"``, every field of an Amazon export. Its value
+    is the text between the quotes, what :func:`_split_quoted` reads, so removing the
+    quotes leaves a chunk for the fast path. Anything else (a separator or ``""`` inside
+    quotes, blanks around or inside the quotes' edges, a quote inside a field) gives None,
+    and the chunk goes to the line-by-line reader.
+
+    Checked with whole-string operations, no loop per field: split at the quotes, the
+    odd parts are the quoted texts (none may hold a separator or a line end, nor start or
+    end with a blank), and every opening quote must follow a line start or a separator,
+    every closing one precede a separator or a line end (counted: with the texts checked,
+    an opening quote is never preceded by one, nor a closing one followed by one).
+    """
+    if sep is None or len(sep) != 1 or sep in '"\r\n\x00' or "\x00" in text:
+        return None
+    parts = text.split('"')
+    if len(parts) % 2 == 0:                                   # an odd number of quotes
+        return None
+    n_quoted = len(parts) // 2
+    inside = "\x00".join(parts[1::2])                         # the quoted texts
+    if sep in inside or "\n" in inside or "\r" in inside:
+        return None
+    if _has_space_besides(inside, "\x00") and _QUOTE_EDGE_SPACE.search(inside):
+        return None
+    opened = text.count(sep + '"') + text.count('\n"') + text.startswith('"')
+    closed = (text.count('"' + sep) + text.count('"\n') + text.count('"\r')
+              + text.endswith('"'))
+    if opened != n_quoted or closed != n_quoted:
+        return None
+    return "".join(parts)
 
 
 def _index_first_appearance(tokens):
