@@ -1,12 +1,10 @@
-"""The docs extension's conversion of a tutorial's prose, and its undoing for downloads."""
+"""The docs' conversion of a tutorial's prose, and its undoing for downloads (no Sphinx
+needed: docs/_ext/tutorial_text.py)."""
 import sys
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("sphinx")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "_ext"))
-import mgr_docs  # noqa: E402
+import tutorial_text  # noqa: E402
 
 
 def test_a_notebook_cell_loses_the_markdown_wrapping():
@@ -14,8 +12,8 @@ def test_a_notebook_cell_loses_the_markdown_wrapping():
     block) becomes the Markdown the tutorial's author wrote, code fences included."""
     prose = ["Each model maps $E$:", "", "* **MF**: $E = E_0$;", "* **GCN**: two layers.", "",
              "```python", "x = 1", "```"]
-    rst = "\n".join(mgr_docs.markdown_cell_to_rst(prose))
+    rst = "\n".join(tutorial_text.markdown_cell_to_rst(prose))
     assert ".. markdown::" in rst
-    assert mgr_docs.unwrap_markdown(rst) == "\n".join(prose) + "\n"
+    assert tutorial_text.unwrap_markdown(rst) == "\n".join(prose) + "\n"
     plain = "## A heading\n\nSome text.\n"
-    assert mgr_docs.unwrap_markdown(plain) == plain               # nothing to undo
+    assert tutorial_text.unwrap_markdown(plain) == plain               # nothing to undo

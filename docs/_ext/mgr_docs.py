@@ -1,6 +1,7 @@
 r"""Sphinx glue for the minigraphrec site, kept out of ``conf.py`` so each piece can be read alone.
 
-1. ``tutorial_sources``: the tutorials are percent-format scripts whose ``# %% [markdown]`` cells
+1. ``tutorial_sources`` (the conversion itself is in ``tutorial_text.py``, which needs no
+   Sphinx): the tutorials are percent-format scripts whose ``# %% [markdown]`` cells
    hold Markdown with ``$…$`` formulas, while sphinx-gallery reads reStructuredText. Before
    sphinx-gallery runs, each ``tutorials/NN_*.py`` is copied into ``docs/_build/tutorial_sources/``
    with only its Markdown cells rewritten: the first becomes the module docstring sphinx-gallery
@@ -43,107 +44,11 @@ from docutils.utils import new_document
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
+from tutorial_text import _inline_md_to_rst, percent_to_gallery, unwrap_markdown
+
 logger = logging.getLogger(__name__)
 
-CELL = re.compile(r"^# ?%%(.*)$")
-HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
-FENCE = re.compile(r"^\s*(```|~~~)")
-UNDERLINE = {1: "=", 2: "-", 3: "~", 4: "^", 5: '"', 6: "'"}
-
-
 # ---------------------------------------------------------------- 1. tutorial sources
-def _inline_md_to_rst(text):
-    r"""Markdown inline markup that headings use -> reST: `x` -> ``x``, $x$ -> :math:`x`."""
-    text = re.sub(r"(?<!`)`([^`]+)`(?!`)", r"``\1``", text)
-    text = re.sub(r"\$([^$]+)\$", lambda m: r":math:`" + m.group(1) + "`", text)
-    return text
-
-
-def _title(text, level):
-    """A reST section title; the underline is long enough for double-width characters."""
-    text = _inline_md_to_rst(text)
-    return [text, UNDERLINE[level] * (2 * len(text) + 2)]
-
-
-def markdown_cell_to_rst(lines):
-    """The lines of one Markdown cell (comment marks stripped) -> reST lines."""
-    out, chunk, in_fence = [], [], False
-
-    def flush():
-        while chunk and not chunk[-1].strip():
-            chunk.pop()
-        while chunk and not chunk[0].strip():
-            chunk.pop(0)
-        if chunk:
-            out.extend([".. markdown::", ""])
-            out.extend(("   " + line) if line.strip() else "" for line in chunk)
-            out.append("")
-        chunk.clear()
-
-    for line in lines:
-        if FENCE.match(line):
-            in_fence = not in_fence
-        heading = None if in_fence else HEADING.match(line)
-        if heading:
-            flush()
-            out.extend(_title(heading.group(2), len(heading.group(1))))
-            out.append("")
-        else:
-            chunk.append(line)
-    flush()
-    return out
-
-
-def _uncomment(line):
-    if line.startswith("# "):
-        return line[2:]
-    if line.startswith("#"):
-        return line[1:]
-    raise ValueError(f"line {line!r} in a Markdown cell is not a comment")
-
-
-def percent_to_gallery(source):
-    r"""A percent-format tutorial -> the same script as sphinx-gallery reads it.
-
-    Markdown cells become reST text blocks (the first one the module docstring); every code
-    cell is copied verbatim behind a bare ``# %%`` and a blank line, so comment lines that open
-    a code cell stay code.
-    """
-    cells, kind, body = [], "code", []
-    for line in source.splitlines():
-        match = CELL.match(line)
-        if match:
-            cells.append((kind, body))
-            kind = "markdown" if "[markdown]" in match.group(1) else "code"
-            body = []
-        else:
-            body.append(line)
-    cells.append((kind, body))
-    cells = [(k, b) for k, b in cells if any(line.strip() for line in b)]
-    if not cells or cells[0][0] != "markdown":
-        raise ValueError("a tutorial must open with a '# %% [markdown]' cell holding its title")
-
-    out = []
-    for i, (kind, body) in enumerate(cells):
-        if kind == "markdown":
-            while body and not body[-1].strip():
-                body.pop()
-            rst = markdown_cell_to_rst([_uncomment(line) for line in body])
-            if i == 0:
-                if '"""' in "\n".join(rst):
-                    raise ValueError('a title cell must not contain """')
-                out.extend(['r"""'] + rst + ['"""', ""])
-            else:
-                out.append("# %%")
-                out.extend(("# " + line).rstrip() for line in rst)
-                out.append("")
-        else:
-            out.append("# %%")
-            out.append("")
-            out.extend(body)
-    return "\n".join(out).rstrip() + "\n"
-
-
 def write_tutorial_sources(app):
     """Convert every ``tutorials/NN_*.py`` into ``app.config.mgr_tutorial_sources``."""
     src = Path(app.config.mgr_tutorials_dir)
@@ -161,22 +66,6 @@ def write_tutorial_sources(app):
     for stale in dst.glob("*.py"):
         if stale.name not in wanted:
             stale.unlink()
-
-
-def unwrap_markdown(text):
-    """A notebook cell's text without the ``.. markdown::`` wrapping of
-    :func:`markdown_cell_to_rst`: the directive line dropped, its block dedented."""
-    out, inside = [], False
-    for line in text.split("\n"):
-        if line.strip() == ".. markdown::":
-            inside = True
-            continue
-        if inside and line.startswith("   "):
-            line = line[3:]
-        elif inside and line.strip():
-            inside = False
-        out.append(line)
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip("\n") + "\n"
 
 
 def tutorial_downloads(app, exception):

@@ -1,0 +1,121 @@
+r"""The tutorials' text conversions, without Sphinx (so the tests run them anywhere).
+
+``percent_to_gallery``: a percent-format tutorial -> the source sphinx-gallery reads (its
+Markdown cells as reST titles and ``.. markdown::`` blocks, its code unchanged);
+``unwrap_markdown``: a downloaded notebook's prose cell back to the Markdown it was written in.
+Used by :mod:`mgr_docs`.
+"""
+import re
+
+CELL = re.compile(r"^# ?%%(.*)$")
+HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+FENCE = re.compile(r"^\s*(```|~~~)")
+UNDERLINE = {1: "=", 2: "-", 3: "~", 4: "^", 5: '"', 6: "'"}
+
+
+def _inline_md_to_rst(text):
+    r"""Markdown inline markup that headings use -> reST: `x` -> ``x``, $x$ -> :math:`x`."""
+    text = re.sub(r"(?<!`)`([^`]+)`(?!`)", r"``\1``", text)
+    text = re.sub(r"\$([^$]+)\$", lambda m: r":math:`" + m.group(1) + "`", text)
+    return text
+
+
+def _title(text, level):
+    """A reST section title; the underline is long enough for double-width characters."""
+    text = _inline_md_to_rst(text)
+    return [text, UNDERLINE[level] * (2 * len(text) + 2)]
+
+
+def markdown_cell_to_rst(lines):
+    """The lines of one Markdown cell (comment marks stripped) -> reST lines."""
+    out, chunk, in_fence = [], [], False
+
+    def flush():
+        while chunk and not chunk[-1].strip():
+            chunk.pop()
+        while chunk and not chunk[0].strip():
+            chunk.pop(0)
+        if chunk:
+            out.extend([".. markdown::", ""])
+            out.extend(("   " + line) if line.strip() else "" for line in chunk)
+            out.append("")
+        chunk.clear()
+
+    for line in lines:
+        if FENCE.match(line):
+            in_fence = not in_fence
+        heading = None if in_fence else HEADING.match(line)
+        if heading:
+            flush()
+            out.extend(_title(heading.group(2), len(heading.group(1))))
+            out.append("")
+        else:
+            chunk.append(line)
+    flush()
+    return out
+
+
+def _uncomment(line):
+    if line.startswith("# "):
+        return line[2:]
+    if line.startswith("#"):
+        return line[1:]
+    raise ValueError(f"line {line!r} in a Markdown cell is not a comment")
+
+
+def percent_to_gallery(source):
+    r"""A percent-format tutorial -> the same script as sphinx-gallery reads it.
+
+    Markdown cells become reST text blocks (the first one the module docstring); every code
+    cell is copied verbatim behind a bare ``# %%`` and a blank line, so comment lines that open
+    a code cell stay code.
+    """
+    cells, kind, body = [], "code", []
+    for line in source.splitlines():
+        match = CELL.match(line)
+        if match:
+            cells.append((kind, body))
+            kind = "markdown" if "[markdown]" in match.group(1) else "code"
+            body = []
+        else:
+            body.append(line)
+    cells.append((kind, body))
+    cells = [(k, b) for k, b in cells if any(line.strip() for line in b)]
+    if not cells or cells[0][0] != "markdown":
+        raise ValueError("a tutorial must open with a '# %% [markdown]' cell holding its title")
+
+    out = []
+    for i, (kind, body) in enumerate(cells):
+        if kind == "markdown":
+            while body and not body[-1].strip():
+                body.pop()
+            rst = markdown_cell_to_rst([_uncomment(line) for line in body])
+            if i == 0:
+                if '"""' in "\n".join(rst):
+                    raise ValueError('a title cell must not contain """')
+                out.extend(['r"""'] + rst + ['"""', ""])
+            else:
+                out.append("# %%")
+                out.extend(("# " + line).rstrip() for line in rst)
+                out.append("")
+        else:
+            out.append("# %%")
+            out.append("")
+            out.extend(body)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def unwrap_markdown(text):
+    """A notebook cell's text without the ``.. markdown::`` wrapping of
+    :func:`markdown_cell_to_rst`: the directive line dropped, its block dedented."""
+    out, inside = [], False
+    for line in text.split("\n"):
+        if line.strip() == ".. markdown::":
+            inside = True
+            continue
+        if inside and line.startswith("   "):
+            line = line[3:]
+        elif inside and line.strip():
+            inside = False
+        out.append(line)
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip("\n") + "\n"
