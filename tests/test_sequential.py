@@ -389,3 +389,29 @@ def test_evaluate_next_item_reusing_blocks_equals_fresh_blocks(make):
                                       exclude_seen=exclude_seen, batch_size=batch_size) == one
             assert evaluate_next_item(_Fresh(model), prefixes, targets, k=(1, 5),
                                       exclude_seen=exclude_seen, batch_size=batch_size) == one
+
+
+@pytest.mark.parametrize("params", [dict(), dict(recency="linear", shrink=0.5),
+                                    dict(k_neighbors=5, recency="last")])
+def test_session_knn_kernel_equals_the_scipy_product_bits(params):
+    """SessionItemKNN's scores W @ sim written row by row into the block equal SciPy's
+    sparse product then toarray, bit for bit, with and without out=, on any thread count
+    (repeated items in a session: duplicates summed in W)."""
+    import numba
+    rng = np.random.default_rng(8)
+    train = Sequences.from_lists([rng.integers(0, 50, rng.integers(2, 9)) for _ in range(300)],
+                                 n_items=55)
+    test = Sequences.from_lists([rng.integers(0, 55, rng.integers(1, 7)) for _ in range(70)],
+                                n_items=55)
+    model = mgr.SessionItemKNN(backend="numpy", **params).fit(train)
+    ref = model.score_sessions(test)
+    model.set_params(backend="numba")
+    for threads in (1, numba.config.NUMBA_NUM_THREADS):
+        numba.set_num_threads(threads)
+        try:
+            np.testing.assert_array_equal(model.score_sessions(test), ref)
+            out = np.full(ref.shape, np.nan)
+            assert model.score_sessions(test, out=out) is out
+            np.testing.assert_array_equal(out, ref)
+        finally:
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)

@@ -259,6 +259,10 @@ def test_spgemm_dense_equals_scipy_bit_for_bit_on_any_thread_count():
                     assert got.dtype == np.float64 and got.shape == expected.shape
                     np.testing.assert_array_equal(got, expected)
                     assert np.array_equal(np.signbit(got), np.signbit(expected))
+                    for backend in ("numba", "numpy"):               # into the caller's array
+                        out = np.full(expected.shape, np.nan)
+                        assert spgemm_dense(A, B, rows, backend=backend, out=out) is out
+                        np.testing.assert_array_equal(out, expected)
             finally:
                 numba.set_num_threads(old)
 
@@ -277,3 +281,7 @@ def test_spgemm_dense_bad_input():
         spgemm_dense(A.toarray(), B)
     with pytest.raises(DataError, match="backend"):
         spgemm_dense(A, B, backend="cuda")
+    for out in (np.empty((4, 4)), np.empty((4, 5), dtype=np.float32), np.empty((5, 4)).T):
+        with pytest.raises(DataError, match=r"out must be a writable C-contiguous float64 "
+                                            r"array of shape \(4, 5\)"):
+            spgemm_dense(A, B, out=out)

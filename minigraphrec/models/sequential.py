@@ -24,6 +24,7 @@ import scipy.sparse as sp
 from ..errors import DataError, check_backend
 from .session_base import SessionRecommender
 from ..rank import _row_chunks
+from ..ops.sparse import spgemm_dense
 from .knn import topk_similarity
 
 __all__ = ["SessionPopularity", "MarkovChain", "SessionItemKNN"]
@@ -198,6 +199,11 @@ class SessionItemKNN(SessionRecommender):
     k_neighbors : int >= 1 or None (keep every co-occurring item)
     shrink : float >= 0, ``λ``
     recency : None, "linear" or "last"
+    backend : {"numba", "numpy"}
+        How the session weights meet the similarities, ``W @ sim``:
+        :func:`~minigraphrec.ops.sparse.spgemm_dense` writes each score row straight into
+        the block (``"numba"``), or SciPy's sparse product then ``toarray`` (``"numpy"``,
+        the reference). The same bits.
 
     Attributes
     ----------
@@ -207,10 +213,11 @@ class SessionItemKNN(SessionRecommender):
     RECENCY = (None, "linear", "last")
     _sessions_into = True
 
-    def __init__(self, k_neighbors=None, shrink=0.0, recency=None):
+    def __init__(self, k_neighbors=None, shrink=0.0, recency=None, backend="numba"):
         self.k_neighbors = k_neighbors
         self.shrink = shrink
         self.recency = recency
+        self.backend = backend
 
     def _check_params(self):
         k = self.k_neighbors
@@ -220,6 +227,7 @@ class SessionItemKNN(SessionRecommender):
         _nonneg_number("shrink", self.shrink)
         if self.recency not in self.RECENCY:
             raise DataError(f"recency must be one of {self.RECENCY}, got {self.recency!r}")
+        check_backend(self.backend)
 
     def _fit_model(self, seqs):
         rows = np.repeat(np.arange(len(seqs)), seqs.lengths)          # (n_events,)
@@ -253,4 +261,5 @@ class SessionItemKNN(SessionRecommender):
         rows = np.repeat(np.arange(len(sessions)), sessions.lengths)  # (n_events,)
         W = sp.csr_matrix((self._weights(sessions), (rows, sessions.items)),
                           shape=(len(sessions), self.n_items_))       # duplicates are summed
-        return (W @ self.similarity_).toarray(out=out)                # (b, n_items)
+        return spgemm_dense(W, self.similarity_, backend=getattr(self, "backend", "numba"),
+                            out=out)                                  # (b, n_items)

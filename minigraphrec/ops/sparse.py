@@ -161,7 +161,7 @@ def spmm(A, X, backend="numba", out=None):
     return spmm_csr(A.indptr, A.indices, data, X, out, 4 * get_num_threads())
 
 
-def spgemm_dense(A, B, rows=None, backend="numba"):
+def spgemm_dense(A, B, rows=None, backend="numba", out=None):
     r"""Sparse times sparse with a dense result: ``(A[rows] @ B).toarray()``, in float64.
 
     For products that are nearly dense anyway (ContentBased's profile cosines): the
@@ -177,10 +177,13 @@ def spgemm_dense(A, B, rows=None, backend="numba"):
         Rows of ``A`` to multiply (default: all), each in ``0 .. n-1``.
     backend : {"numba", "numpy"}
         ``"numpy"`` is the reference ``(A[rows] @ B).toarray()``.
+    out : ndarray, optional
+        Where to write the result: float64, C-contiguous, (len(rows), m); the same values.
 
     Returns
     -------
     ndarray, float64 (len(rows), m)
+        ``out`` when given.
     """
     check_backend(backend)
     A = as_csr(A, "A")
@@ -200,9 +203,19 @@ def spgemm_dense(A, B, rows=None, backend="numba"):
         raise DataError(f"rows[{q}] = {int(rows[q])} is outside A's rows 0..{A.shape[0] - 1}")
     A = A.astype(np.float64, copy=False)
     B = B.astype(np.float64, copy=False)
+    shape = (rows.shape[0], B.shape[1])
+    if out is not None and (not isinstance(out, np.ndarray) or out.shape != shape
+                            or out.dtype != np.float64 or not out.flags.c_contiguous
+                            or not out.flags.writeable):
+        raise DataError(f"out must be a writable C-contiguous float64 array of shape {shape}, "
+                        f"got {getattr(out, 'dtype', type(out).__name__)} "
+                        f"{getattr(out, 'shape', '')}")
     if backend == "numpy":
-        return np.asarray((A[rows] @ B).toarray(), dtype=np.float64)
+        product = (A[rows] @ B).tocsr()
+        if out is None:
+            return np.asarray(product.toarray(), dtype=np.float64)
+        return product.toarray(out=out)
     from ..kernels.spgemm import csr_rows_times_csr
-    out = np.empty((rows.shape[0], B.shape[1]))                          # (r, m)
+    out = np.empty(shape) if out is None else out                        # (r, m)
     return csr_rows_times_csr(A.indptr, A.indices, A.data, rows, B.indptr, B.indices,
                               B.data, out)
