@@ -83,12 +83,27 @@ def test_markov_chunked_scores_equal_whole_block_bits(smoothing, tiebreak, monke
         np.testing.assert_array_equal(model.score_sessions(test), ref)
 
 
+def _assert_numba_scores_equal(model, test, ref):
+    """``model`` with ``backend="numba"`` scores ``test`` as ``ref`` (the reference's
+    scores), bit for bit, on one thread and on all, with and without ``out=``."""
+    import numba
+    model.set_params(backend="numba")
+    for threads in (1, numba.config.NUMBA_NUM_THREADS):
+        numba.set_num_threads(threads)
+        try:
+            np.testing.assert_array_equal(model.score_sessions(test), ref)
+            out = np.full(ref.shape, np.nan)
+            assert model.score_sessions(test, out=out) is out
+            np.testing.assert_array_equal(out, ref)
+        finally:
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+
+
 @pytest.mark.parametrize("smoothing, tiebreak", [(0.0, True), (0.0, False), (0.5, True),
                                                  (2.0, False)])
 def test_markov_kernel_equals_the_reference_bits_on_any_thread_count(smoothing, tiebreak):
     """The kernel writes (C_ij + α) / D + p_j / (2D) once per entry, the reference in four
     passes: the same bits, back-off rows included, with and without out=."""
-    import numba
     rng = np.random.default_rng(5)
     train = Sequences.from_lists([rng.integers(0, 60, rng.integers(2, 9)) for _ in range(300)],
                                  n_items=64)                      # items 60..63 never occur
@@ -99,16 +114,7 @@ def test_markov_kernel_equals_the_reference_bits_on_any_thread_count(smoothing, 
     assert (model._out[test.items[test.indptr[1:] - 1]] == 0).any()   # some back-off rows
     ref = model.score_sessions(test)
     np.testing.assert_array_equal(ref, _markov_scores_whole_block(model, test))
-    model.set_params(backend="numba")
-    for threads in (1, numba.config.NUMBA_NUM_THREADS):
-        numba.set_num_threads(threads)
-        try:
-            np.testing.assert_array_equal(model.score_sessions(test), ref)
-            out = np.full(ref.shape, np.nan)
-            model.score_sessions(test, out=out)
-            np.testing.assert_array_equal(out, ref)
-        finally:
-            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    _assert_numba_scores_equal(model, test, ref)
 
 
 def test_markov_scores_allocate_one_block():
@@ -397,7 +403,6 @@ def test_session_knn_kernel_equals_the_scipy_product_bits(params):
     """SessionItemKNN's scores W @ sim written row by row into the block equal SciPy's
     sparse product then toarray, bit for bit, with and without out=, on any thread count
     (repeated items in a session: duplicates summed in W)."""
-    import numba
     rng = np.random.default_rng(8)
     train = Sequences.from_lists([rng.integers(0, 50, rng.integers(2, 9)) for _ in range(300)],
                                  n_items=55)
@@ -405,13 +410,4 @@ def test_session_knn_kernel_equals_the_scipy_product_bits(params):
                                 n_items=55)
     model = mgr.SessionItemKNN(backend="numpy", **params).fit(train)
     ref = model.score_sessions(test)
-    model.set_params(backend="numba")
-    for threads in (1, numba.config.NUMBA_NUM_THREADS):
-        numba.set_num_threads(threads)
-        try:
-            np.testing.assert_array_equal(model.score_sessions(test), ref)
-            out = np.full(ref.shape, np.nan)
-            assert model.score_sessions(test, out=out) is out
-            np.testing.assert_array_equal(out, ref)
-        finally:
-            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    _assert_numba_scores_equal(model, test, ref)
