@@ -211,8 +211,8 @@ def _loader_options(args):
 def _load(path, test=None, fmt="auto", on_unknown="error", options=None):
     """Load DATA (and TEST) with the loader for ``fmt``; returns (train, test or None).
 
-    ``options`` (from :func:`_loader_options`) go to the loader; a message that names a
-    loader argument names its flag instead.
+    ``options`` (from :func:`_loader_options`) go to the loader; :func:`_hint` names the
+    flag where its message names a loader argument.
     """
     from . import datasets
 
@@ -229,22 +229,9 @@ def _load(path, test=None, fmt="auto", on_unknown="error", options=None):
         return datasets.load_movielens_100k(path), None
     loader = {"lightgcn": datasets.load_lightgcn, "triples": datasets.load_triples,
               "recbole": datasets.load_recbole}[fmt]
-    try:
-        if test is None:
-            return loader(path, **options), None
-        return loader(path, test_path=test, on_unknown=on_unknown, **options)
-    except ValueError as exc:                           # DataError is a ValueError
-        text = str(exc)
-        units = [(f"time_unit={u!r}", f"--time-unit {u}") for u in ("s", "ms", "us", "ns")]
-        for argument, flag in (("header=True", "--header"), ("header=False", "--no-header"),
-                               ("columns=", "--columns"), ("quoting=False", "--no-quoting"),
-                               ("time_unit=None", "--time-unit none"), *units):
-            text = text.replace(argument, flag)
-        if not isinstance(exc, DataError) and text.startswith("columns"):
-            text = "--" + text                             # a bad --columns value
-        if text == str(exc):
-            raise
-        raise (DataError if isinstance(exc, DataError) else ValueError)(text) from None
+    if test is None:
+        return loader(path, **options), None
+    return loader(path, test_path=test, on_unknown=on_unknown, **options)
 
 
 def _table(rows, columns, floatfmt="{:.4f}"):
@@ -647,9 +634,20 @@ def build_parser():
     return parser
 
 
+#: the library's arguments that error messages suggest -> the flags that set them
+_FLAG_OF = (("on_unknown='drop'", "--on-unknown drop"), ("header=True", "--header"),
+            ("header=False", "--no-header"), ("columns=", "--columns"),
+            ("quoting=False", "--no-quoting"), ("time_unit=None", "--time-unit none"),
+            *((f"time_unit={u!r}", f"--time-unit {u}") for u in ("s", "ms", "us", "ns")))
+
+
 def _hint(exc, args):
     """The error message, with the command-line flag that fixes it where one does."""
-    text = str(exc).replace("on_unknown='drop'", "--on-unknown drop")
+    text = str(exc)
+    for argument, flag in _FLAG_OF:
+        text = text.replace(argument, flag)
+    if not isinstance(exc, DataError) and text.startswith("columns"):
+        text = "--" + text                             # a bad --columns value
     if (isinstance(exc, DataError) and getattr(args, "format", None) == "auto"
             and getattr(args, "data", None) and not os.path.isdir(args.data)
             and _guess_format(args.data) == "lightgcn"
