@@ -21,6 +21,20 @@ def check_backend(backend):
     return backend
 
 
+def check_random_state(value, name="random_state"):
+    """``value`` if it seeds NumPy's generators as the package uses them: None, an integer
+    >= 0 or a ``numpy.random.Generator``. ``TypeError`` for another kind of value (a bool, a
+    float, a string), :class:`DataError` for a negative integer, each naming ``name``."""
+    what = f"{name} must be None, an integer >= 0 or a numpy.random.Generator, got {value!r}"
+    if value is None or isinstance(value, np.random.Generator):
+        return value
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(what)
+    if value < 0:
+        raise DataError(what)
+    return value
+
+
 def check_ids(x, name, n=None):
     """``x`` as a 1-d int64 array of ids, each in ``0 .. n-1`` (``n`` None: any id >= 0).
 

@@ -59,7 +59,7 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-from .data import Interactions
+from .data import Interactions, match_raw_ids
 from .errors import DataError, check_backend
 from .rank import (
     _as_scores, _check_positive_int, _check_scores, _raise_nan, _score_blocks, _top_k_numpy,
@@ -490,7 +490,8 @@ def _check_same_raw_ids(kind, used, raw, ours, name, fix=None):
     is), and its metrics would be computed against the wrong users and items. Raw ids that
     are the internal ids themselves (``0..n-1``, the default of data built from internal
     ids), and a model without raw ids (``ours=None``), say nothing and are not compared;
-    ``5`` and ``"5"`` are the same id. ``fix``: the remedy the message suggests (default:
+    an integer and a string are the same id when :func:`~minigraphrec.data.match_raw_ids`
+    matches them (``5``, ``"5"`` and ``"005"``). ``fix``: the remedy the message suggests (default:
     load together, or ``align``).
     """
     if raw is None or ours is None:
@@ -502,10 +503,11 @@ def _check_same_raw_ids(kind, used, raw, ours, name, fix=None):
     ours = np.asarray(ours)
     idx = np.unique(used)                                           # used internal ids
     idx = idx[idx < min(raw.shape[0], ours.shape[0])]               # the rest: checked apart
-    mine, theirs = raw[idx], ours[idx]
-    if mine.dtype.kind != theirs.dtype.kind:                        # 5 and "5" alike
-        mine, theirs = mine.astype(str), theirs.astype(str)
-    differ = np.flatnonzero(mine != theirs)
+    mine = raw[idx]
+    if mine.dtype.kind == ours.dtype.kind:
+        differ = np.flatnonzero(mine != ours[idx])
+    else:                                     # 5 and "5" alike, as align matches them
+        differ = np.flatnonzero(match_raw_ids(mine, ours) != idx)
     if differ.size:
         j = int(idx[differ[0]])
         raise DataError(

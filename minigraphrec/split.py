@@ -39,7 +39,7 @@ import numbers
 import numpy as np
 
 from .data import Interactions
-from .errors import DataError
+from .errors import DataError, check_random_state
 from .graph import _pair_ids
 
 __all__ = ["random_split", "leave_one_out", "temporal_split"]
@@ -66,14 +66,8 @@ def _check_fraction(name, value, allow_zero=False):
 
 
 def _rng(random_state):
-    if random_state is None or isinstance(random_state, np.random.Generator):
-        return np.random.default_rng(random_state)
-    if isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state, numbers.Integral):
-        raise TypeError("random_state must be None, an int or a numpy.random.Generator, "
-                        f"got {type(random_state).__name__}")
-    if random_state < 0:
-        raise DataError(f"random_state must be a non-negative int, got {random_state}")
-    return np.random.default_rng(int(random_state))
+    """A Generator from ``random_state`` (:func:`~minigraphrec.errors.check_random_state`)."""
+    return np.random.default_rng(check_random_state(random_state))
 
 
 def _n_held_out(n, fraction):

@@ -537,5 +537,7 @@ def test_evaluate_refuses_a_test_set_numbered_apart_from_the_model():
     assert evaluate(model, Interactions([1], [2], n_users=3, n_items=3), k=1)["n_users"] == 1
     numeric = Popularity().fit(Interactions([0, 1, 2], [0, 1, 2], user_ids=[10, 11, 12],
                                             item_ids=[5, 6, 7]))
-    as_text = Interactions([0], [1], user_ids=["10"], item_ids=["5", "6"])
+    as_text = Interactions([0], [1], user_ids=["10"], item_ids=["5", "006"])   # align's rule
     assert evaluate(numeric, as_text, k=1)["n_users"] == 1
+    with pytest.raises(DataError, match="test item 1 has raw id '7'"):
+        evaluate(numeric, Interactions([0], [1], user_ids=["10"], item_ids=["5", "7"]), k=1)

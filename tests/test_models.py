@@ -847,11 +847,14 @@ def test_rows_product_T_on_with_a_work_array_equals_without():
     lambda rs: mgr.GFCF(random_state=rs),
     lambda rs: mgr.Hybrid([mgr.Popularity(), mgr.ItemKNN()], random_state=rs),
 ])
-@pytest.mark.parametrize("bad", ["abc", -1, 1.5, True])
-def test_a_bad_random_state_is_named_before_fitting(make, bad):
+@pytest.mark.parametrize("bad, error", [("abc", TypeError), (-1, DataError),
+                                        (1.5, TypeError), (True, TypeError)])
+def test_a_bad_random_state_is_named_before_fitting(make, bad, error):
+    """The package's one check (errors.check_random_state): TypeError for another kind of
+    value, DataError for a negative integer."""
     data = mgr.datasets.synthetic(n_users=30, n_items=20, random_state=0)
-    with pytest.raises(ValueError, match=r"random_state must be None, an integer >= 0 or a "
-                                         r"numpy.random.Generator, got " + re.escape(repr(bad))):
+    with pytest.raises(error, match=r"random_state must be None, an integer >= 0 or a "
+                                    r"numpy.random.Generator, got " + re.escape(repr(bad))):
         make(bad).fit(data)
 
 
@@ -922,7 +925,7 @@ def test_user_ids_and_k_are_checked_not_converted():
         with pytest.raises(DataError):
             model.score(bad)
     for bad in (None, "0"):
-        with pytest.raises(TypeError, match="users must be an array of integer user ids"):
+        with pytest.raises(TypeError, match="users must be an array of integer ids"):
             model.score(bad)
     for k in (2.7, "3", True, 0):
         with pytest.raises(ValueError, match="k must be a positive integer"):

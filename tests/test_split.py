@@ -132,7 +132,7 @@ def test_random_split_keeps_repeats_of_a_pair_together():
     ({"val_size": 1.0}, r"val_size must be in \[0, 1\), got 1.0"),
     ({"val_size": -0.1}, r"val_size must be in \[0, 1\)"),
     ({"test_size": 0.6, "val_size": 0.4}, "test_size \\+ val_size must be < 1, got 0.6 \\+ 0.4"),
-    ({"random_state": -1}, "random_state must be a non-negative int, got -1"),
+    ({"random_state": -1}, "random_state must be None, an integer >= 0 or a numpy.random.Generator, got -1"),
 ])
 def test_random_split_errors(kwargs, match):
     with pytest.raises(DataError, match=match):
@@ -140,7 +140,7 @@ def test_random_split_errors(kwargs, match):
 
 
 def test_split_type_errors_and_empty_data():
-    with pytest.raises(TypeError, match="random_state must be None, an int or a numpy"):
+    with pytest.raises(TypeError, match="random_state must be None, an integer >= 0 or a numpy"):
         split.random_split(make_log(), random_state=1.5)
     with pytest.raises(TypeError, match="data must be an Interactions, got ndarray"):
         split.random_split(np.zeros((3, 2)))

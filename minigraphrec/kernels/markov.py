@@ -18,7 +18,6 @@ per thread (``prange``): the result does not depend on the thread count.
 """
 from __future__ import annotations
 
-import numpy as np
 from numba import njit, prange
 
 __all__ = ["markov_scores"]

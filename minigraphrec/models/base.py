@@ -40,7 +40,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..data import Interactions, _key, check_interactions
-from ..errors import DataError
+from ..errors import DataError, check_ids
 from ..io import register_model_base
 from ..io import save as _save
 from ..rank import _score_blocks
@@ -108,17 +108,6 @@ def _check_k(k):
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     return int(k)
-
-
-def check_random_state(value, name="random_state"):
-    """ValueError unless ``value`` seeds NumPy's generators as the models use it: None, an
-    integer >= 0 (not a bool) or a ``numpy.random.Generator``."""
-    if value is None or isinstance(value, np.random.Generator):
-        return
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
-            or value < 0:
-        raise ValueError(f"{name} must be None, an integer >= 0 or a numpy.random.Generator, "
-                         f"got {value!r}")
 
 
 def plain_ids(ids):
@@ -281,18 +270,11 @@ class Recommender:
     def _check_users(self, users):
         """Users as an int64 array of internal ids, each in 0..n_users-1."""
         self._check_fitted()
-        if users is None or isinstance(users, (str, bytes, dict, set)):
-            raise TypeError(f"users must be an array of integer user ids, got "
-                            f"{type(users).__name__}")
-        arr = np.asarray(users)
-        if arr.ndim == 0:
-            arr = arr.reshape(1)
-        if arr.ndim != 1:
-            raise DataError(f"users must be a 1-d array of user ids, got shape {arr.shape}")
-        if arr.size and not np.issubdtype(arr.dtype, np.integer):
-            raise DataError(f"users must be integer ids, got dtype {arr.dtype}")
-        arr = arr.astype(np.int64, copy=False)
-        bad = (arr < 0) | (arr >= self.n_users_)
+        if np.ndim(users) == 0 and not isinstance(users, (str, bytes, dict, set)) \
+                and users is not None:
+            users = [users]                                   # one user id
+        arr = check_ids(users, "users")                       # (n,) int64, >= 0
+        bad = arr >= self.n_users_
         if bad.any():
             raise DataError(f"user id {int(arr[bad][0])} is unknown: the model was fitted on "
                             f"users 0..{self.n_users_ - 1}")

@@ -77,7 +77,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..batch import PairBatch, PointBatch
-from ..errors import DataError
+from ..errors import DataError, check_random_state
 from ..graph import edge_weight_matrix
 from ..losses import bce_with_logits_backward, bce_with_logits_forward
 from ..losses import bpr_backward, bpr_forward, l2_backward, l2_forward
@@ -85,7 +85,7 @@ from ..metrics import parse_metric
 from ..ops.dense import linear_backward, linear_forward
 from ..ops.embedding import gather_backward, gather_forward
 from ..ops.scoring import dot_backward, dot_forward
-from .base import Recommender, check_random_state
+from .base import Recommender
 
 __all__ = ["EmbeddingRecommender", "glorot_uniform", "id_embeddings", "hop_balls"]
 

@@ -57,8 +57,9 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 
+from ..errors import check_random_state
 from ..rank import float_dtype
-from .base import Recommender, check_interactions, check_random_state
+from .base import Recommender, check_interactions
 
 __all__ = ["GFCF", "normalized_interactions", "svd_working_memory",
            "top_right_singular_vectors"]

@@ -37,8 +37,8 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import check_backend
-from .base import Recommender, check_interactions, check_random_state
+from ..errors import check_backend, check_random_state
+from .base import Recommender, check_interactions
 
 __all__ = ["Hybrid", "add_normalized", "grid_top_k", "normalize_scores", "simplex_grid"]
 
