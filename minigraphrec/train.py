@@ -286,7 +286,8 @@ def train_model(model, validation=None, epochs=1, callback=None, rng=None):
                 # the run bit for bit
                 model.optimizer_state_ = optimizer_state_attr(optimizer.state_dict())
                 model.rng_state_ = generator_state(rng)
-                model._refresh_embeddings()
+                if validation is None:                 # else refreshed for it, just above
+                    model._refresh_embeddings()
                 callback(dict(record))
             patience = model.patience
             if validation is not None and patience is not None and since_best >= patience:
