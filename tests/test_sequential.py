@@ -343,7 +343,8 @@ def test_score_sessions_refuses_a_bad_out(train):
     s = sessions([0, 1], [2])
     with pytest.raises(ValueError, match=r"out has shape \(3, 5\); the scores of 2 sessions"):
         model.score_sessions(s, out=np.empty((3, 5)))
-    with pytest.raises(ValueError, match="out has dtype float32; session scores are float64"):
+    with pytest.raises(ValueError, match="out has dtype float32; this MarkovChain scores in "
+                                         "float64"):
         model.score_sessions(s, out=np.empty((2, 5), dtype=np.float32))
     with pytest.raises(ValueError, match="C-contiguous and writable"):
         model.score_sessions(s, out=np.empty((5, 2)).T)

@@ -382,14 +382,15 @@ class Recommender:
         out[...] = self._score_batch(users)
         return out
 
-    def _check_out(self, out, n_rows):
-        """``out`` for ``score``: an ndarray of the right shape and dtype, C-contiguous, writable."""
+    def _check_out(self, out, n_rows, what="users"):
+        """``out`` for ``score`` (and ``score_sessions``, ``what="sessions"``): an ndarray of
+        the right shape and dtype, C-contiguous, writable."""
         if not isinstance(out, np.ndarray):
             raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
         shape = (n_rows, int(self.n_items_))
         if out.shape != shape:
-            raise ValueError(f"out has shape {out.shape}; the scores of {n_rows} users need "
-                             f"(len(users), n_items) = {shape}")
+            raise ValueError(f"out has shape {out.shape}; the scores of {n_rows} {what} need "
+                             f"(len({what}), n_items) = {shape}")
         dtype = self._score_dtype()
         if out.dtype != dtype:
             raise ValueError(f"out has dtype {out.dtype}; this {type(self).__name__} scores "

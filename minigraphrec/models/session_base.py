@@ -139,7 +139,7 @@ class SessionRecommender(Recommender):
         sessions = self._check_sessions(sessions)
         shape = (len(sessions), self.n_items_)
         if out is not None:
-            _check_session_out(out, shape)
+            self._check_out(out, shape[0], "sessions")
         elif len(sessions) <= self.score_batch_size:   # one block: the model's own (new) array
             return np.ascontiguousarray(self._score_sessions(sessions), dtype=np.float64)
         else:
@@ -195,16 +195,3 @@ class SessionRecommender(Recommender):
                                  shape=(1, self.n_items_))
         top, scores = top_k(S, _check_k(k), exclude=seen)
         return top[0], scores[0]
-
-
-def _check_session_out(out, shape):
-    """``out`` for ``score_sessions``: a C-contiguous writable float64 array of ``shape``."""
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
-    if out.shape != shape:
-        raise ValueError(f"out has shape {out.shape}; the scores of {shape[0]} sessions need "
-                         f"(len(sessions), n_items) = {shape}")
-    if out.dtype != np.float64:
-        raise ValueError(f"out has dtype {out.dtype}; session scores are float64")
-    if not (out.flags.c_contiguous and out.flags.writeable):
-        raise ValueError("out must be C-contiguous and writable")
