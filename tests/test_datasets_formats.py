@@ -148,8 +148,18 @@ def test_quoted_fields_lose_their_quotes(tmp_path):
 @pytest.mark.parametrize("sep", ["\t", " ", "::", ";"])
 def test_quoted_fields_with_other_separators(tmp_path, sep):
     f = write(tmp_path / "q.txt", f'"a{sep}b"{sep}i{sep}5\nc{sep}"d"{sep}4\n')
-    d = ds.load_triples(f, sep=";" if sep == ";" else None)
+    d = ds.load_triples(f)
     assert pairs(d) == [(f"a{sep}b", "i"), ("c", "d")] and d.weights.tolist() == [5, 4]
+
+
+def test_book_crossing_layout_is_read_without_options(tmp_path):
+    """Book-Crossing's ratings: ';'-separated, every field quoted, "Book-Rating" named."""
+    f = write(tmp_path / "BX-Book-Ratings.csv", '"User-ID";"ISBN";"Book-Rating"\n'
+                                                '"276725";"034545104X";"0"\n'
+                                                '"276726";"0155061224";"5"\n')
+    d = ds.load_triples(f, encoding="latin-1")
+    assert pairs(d) == [("276725", "034545104X"), ("276726", "0155061224")]
+    assert d.weights.tolist() == [0.0, 5.0] and d.timestamps is None
 
 
 def test_separator_detection_looks_outside_quotes(tmp_path):

@@ -350,16 +350,14 @@ _QUOTED = re.compile(r'"((?:[^"]|"")*)"')  # a quoted field; group 1 its text, "
 _SPACES = re.compile(r"\s+")
 
 
-_SEPARATORS = ("::", "\t", ",")        # what _detect_sep looks for, in order
+_SEPARATORS = ("::", "\t", ",", ";")   # what _detect_sep looks for, in order
 
 
-def _detect_sep(line, candidates=_SEPARATORS):
-    """``'::'`` > tab > comma > whitespace (None), by what the line holds outside quotes.
-
-    ``candidates``: the separators to look for, in order of preference.
-    """
+def _detect_sep(line):
+    """``'::'`` > tab > comma > ``';'`` > whitespace (None), by what the line holds outside
+    quotes."""
     line = _QUOTED.sub("", line)
-    for candidate in candidates:
+    for candidate in _SEPARATORS:
         if candidate in line:
             return candidate
     return None
@@ -433,11 +431,10 @@ def _split_quoted(line, sep, path, lineno, hint=""):
         pos = end
 
 
-def _first_lines_and_sep(path, sep, comments, encoding, what, candidates=_SEPARATORS):
+def _first_lines_and_sep(path, sep, comments, encoding, what):
     """The first data lines of ``path`` and the separator to split them with.
 
-    ``sep=None`` detects it from the first line (among ``candidates``, as in
-    :func:`_detect_sep`); the whitespace separator
+    ``sep=None`` detects it from the first line (:func:`_detect_sep`); the whitespace separator
     becomes None, which splits on runs of whitespace. ``what`` names the
     rows ("interactions", "events") in the error for a file without any.
     Comment lines skipped at the top are logged; a warning names those that
@@ -451,7 +448,7 @@ def _first_lines_and_sep(path, sep, comments, encoding, what, candidates=_SEPARA
         raise _fail(path, None, f"no {what} (the file is empty or holds only comments or "
                                 "blank lines)")
     if sep is None:
-        sep = _detect_sep(first[0][1], candidates)
+        sep = _detect_sep(first[0][1])
     elif sep == _WHITESPACE:
         sep = None                          # internally, None splits on runs of whitespace
     if skipped:
@@ -484,8 +481,7 @@ def _check_table_options(sep, header, time_unit, quoting):
         raise ValueError(f"quoting must be True or False; got {quoting!r}")
 
 
-def _first_rows(path, sep, comments, encoding, what, quoting, columns,
-                candidates=_SEPARATORS):
+def _first_rows(path, sep, comments, encoding, what, quoting, columns):
     """The first data lines, split: ``(first, rows, sep, where)``.
 
     ``first``: the lines as ``(lineno, line)`` (:func:`_first_lines_and_sep`); ``rows``:
@@ -493,7 +489,7 @@ def _first_rows(path, sep, comments, encoding, what, quoting, columns,
     ``({role: index}, n_fields)``), whose field count the first line must have, or None
     without ``columns`` (each loader then has its headerless layout).
     """
-    first, sep = _first_lines_and_sep(path, sep, comments, encoding, what, candidates)
+    first, sep = _first_lines_and_sep(path, sep, comments, encoding, what)
     rows = [_split_line(line, sep, path, lineno, quoting, _QUOTE_HINT)
             for lineno, line in first]
     where = None
@@ -515,8 +511,8 @@ _COLUMN_NAMES = {
     "item": ("item", "itemid", "iid", "movie", "movieid", "product", "productid", "asin",
              "business", "businessid", "book", "bookid", "isbn", "track", "trackid", "song",
              "songid", "artist", "artistid", "article", "articleid"),
-    "rating": ("rating", "score", "stars", "overall", "weight", "count", "clicks", "plays",
-               "playcount"),
+    "rating": ("rating", "bookrating", "score", "stars", "overall", "weight", "count", "clicks",
+               "plays", "playcount"),
     "timestamp": ("timestamp", "time", "ts", "unixtime", "unixreviewtime", "datetime", "date",
                   "eventtime"),
     "session": ("session", "sessionid", "sid"),

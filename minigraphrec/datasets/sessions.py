@@ -34,7 +34,6 @@ from ._parse import (
 _SESSION_FORMATS = ("cikm", "triples")
 _TRIPLES_ROLES = ("session", "item", "timestamp")        # in headerless order
 _ROLES = ("session", "user", "item", "timestamp", "event")   # what a column may be
-_SEPARATORS = ("::", "\t", ",", ";")                   # detected, in this order
 _CIKM_COLUMNS = ("sessionid", "userid", "itemid", "timeframe", "eventdate")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DAY = 86400
@@ -114,7 +113,7 @@ def _session_layout(path, sep, header, columns, comments, encoding, quoting):
     number or ISO-8601 text) every other timestamp must share.
     """
     first, rows, sep, where = _first_rows(path, sep, comments, encoding, "events", quoting,
-                                          columns, _SEPARATORS)
+                                          columns)
     first_line, n_fields = first[0][0], len(rows[0])
     if where is None and n_fields == 3:
         where = dict(zip(_TRIPLES_ROLES, range(3)))        # the headerless meaning

@@ -116,7 +116,8 @@ def load_triples(path, sep=None, header=None, test_path=None, *, columns=None,
         ...), or ``r"\s+"`` for runs of whitespace (as in pandas). Default:
         detected on the first non-comment line of each file -- ``"::"`` if it
         occurs there outside quotes (MovieLens-1M), else tab, else comma, else
-        runs of whitespace.
+        ``";"`` (Book-Crossing's ``"276725";"034545104X";"0"``), else runs of
+        whitespace.
     header : bool, optional
         Whether the first non-comment line is a header (skipped; it must have
         as many fields as the data). Default: guessed where the lines leave
@@ -152,7 +153,7 @@ def load_triples(path, sep=None, header=None, test_path=None, *, columns=None,
         ``iid``, ``movie``, ``movieid``, ``product``, ``productid``, ``asin``,
         ``business``, ``businessid``, ``book``, ``bookid``, ``isbn``,
         ``track``, ``trackid``, ``song``, ``songid``, ``artist``, ``artistid``,
-        ``article``, ``articleid``; rating: ``rating``, ``score``, ``stars``,
+        ``article``, ``articleid``; rating: ``rating``, ``bookrating``, ``score``, ``stars``,
         ``overall``, ``weight``, ``count``, ``clicks``, ``plays``,
         ``playcount``; timestamp: ``timestamp``, ``time``, ``ts``,
         ``unixtime``, ``unixreviewtime``, ``datetime``, ``date``,
