@@ -169,14 +169,15 @@ LOADER_OPTIONS = {"header": ("--header/--no-header", ("triples",)),
                   "columns": ("--columns", ("triples",)),
                   "time_unit": ("--time-unit", ("triples",)),
                   "quoting": ("--no-quoting", ("triples",)),
+                  "on_missing": ("--on-missing", ("triples",)),
                   "comments": ("--comments", ("triples",)),
                   "encoding": ("--encoding", ("triples", "recbole"))}
 
 
 def _add_loader_options(p):
     """``--header`` / ``--no-header``, ``--columns``, ``--time-unit``, ``--no-quoting``,
-    ``--comments``, ``--encoding``: how to read a delimited file; each goes to the loader
-    only when given."""
+    ``--on-missing``, ``--comments``, ``--encoding``: how to read a delimited file; each goes
+    to the loader only when given."""
     g = p.add_argument_group("reading the data file (delimited triples; --encoding: recbole too)")
     g.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
                    help="the first line is (--header) or is not (--no-header) a header "
@@ -191,6 +192,10 @@ def _add_loader_options(p):
     g.add_argument("--no-quoting", dest="quoting", action="store_false", default=None,
                    help='read " as an ordinary character (a TSV whose names hold quotes) '
                         "instead of as CSV quoting")
+    g.add_argument("--on-missing", choices=("error", "drop", "keep"),
+                   help="a line whose user or item id is empty or a missing-value mark (NA, "
+                        "null, ...): stop with an error (default), drop it (counted in a "
+                        "warning), or keep the mark as an id")
     g.add_argument("--comments", metavar="PREFIX",
                    help="lines above the first line starting with PREFIX are skipped "
                         "(default '#'; '' for none)")
@@ -638,6 +643,7 @@ def build_parser():
 _FLAG_OF = (("on_unknown='drop'", "--on-unknown drop"), ("header=True", "--header"),
             ("header=False", "--no-header"), ("columns=", "--columns"),
             ("quoting=False", "--no-quoting"), ("time_unit=None", "--time-unit none"),
+            *((f"on_missing={v!r}", f"--on-missing {v}") for v in ("drop", "keep")),
             *((f"time_unit={u!r}", f"--time-unit {u}") for u in ("s", "ms", "us", "ns")))
 
 

@@ -226,6 +226,75 @@ def test_leading_block_skipped_on_both_paths(tmp_path, monkeypatch, chunk):
     assert fast.timestamps.tolist() == slow.timestamps.tolist() == list(range(60))
 
 
+# ========================================================== missing ids
+MISSING = "u1,i1,5\nNA,i2,4\nu2,null,3\nu3,,2\nu1,i3,1\n"
+
+
+def test_missing_ids_are_errors_unless_dropped_or_kept(tmp_path, caplog):
+    f = write(tmp_path / "m.csv", MISSING)
+    assert_line_error(lambda: ds.load_triples(f), f, 2,
+                      "missing user id 'NA' in 'NA,i2,4' (on_missing='drop' drops such lines, "
+                      "and on_missing='keep' reads 'NA' as an id)")
+    with caplog.at_level(logging.WARNING, logger="minigraphrec.datasets"):
+        d = ds.load_triples(f, on_missing="drop")
+    assert pairs(d) == [("u1", "i1"), ("u1", "i3")] and d.lines.tolist() == [1, 5]
+    assert d.weights.tolist() == [5.0, 1.0]
+    assert ("dropped 3 of 5 lines with a missing user or item id (on_missing='drop'): "
+            "line(s) 2, 3, 4") in caplog.text
+    assert_line_error(lambda: ds.load_triples(f, on_missing="keep"), f, 4,
+                      "empty item id in 'u3,,2' (on_missing='drop' drops such lines)")
+    kept = ds.load_triples(write(tmp_path / "k.csv", "Nil,None,5\nu1,?,4\n"),
+                           on_missing="keep")
+    assert pairs(kept) == [("Nil", "None"), ("u1", "?")]
+    every = write(tmp_path / "e.csv", "NA,i1\nu1,nan\n")
+    with pytest.raises(DataError, match=r"every data line \(2\) has a missing user or item "
+                                        r"id: nothing is left after on_missing='drop'"):
+        ds.load_triples(every, on_missing="drop")
+    with pytest.raises(ValueError, match="on_missing must be one of"):
+        ds.load_triples(f, on_missing=True)
+
+
+def test_missing_ids_dropped_alike_on_both_paths_and_in_the_test_file(tmp_path, monkeypatch):
+    """A chunk with a missing id leaves the fast path; the result is the line reader's,
+    wherever the chunks are cut."""
+    rows = [(f"u{k % 7}" if k % 11 != 3 else "N/A", f"i{k % 5}" if k % 13 != 5 else "")
+            for k in range(80)]
+    f = write(tmp_path / "t.csv", "".join(f"{u},{i},{k % 5 + 1}\n"
+                                          for k, (u, i) in enumerate(rows)))
+    test = write(tmp_path / "test.csv", "u1,i1,1\nu2,NULL,1\n")
+    kept = [k for k, (u, i) in enumerate(rows) if u != "N/A" and i]
+    results = []
+    for chunk in (1 << 22, 64):
+        monkeypatch.setattr(ds._parse, "_CHUNK_BYTES", chunk)
+        results.append(ds.load_triples(f, test_path=test, on_missing="drop"))
+    monkeypatch.setattr(ds._parse._TableReader, "_chunk_fast", lambda *a: None)
+    results.append(ds.load_triples(f, test_path=test, on_missing="drop"))
+    for train, te in results:
+        assert pairs(train) == [rows[k] for k in kept]
+        assert train.lines.tolist() == [k + 1 for k in kept]
+        assert train.weights.tolist() == [k % 5 + 1 for k in kept]
+        assert pairs(te) == [("u1", "i1")] and te.lines.tolist() == [1]
+
+
+def test_the_fast_paths_mark_shortcut_holds_for_every_mark():
+    """A chunk is searched for marks only if it holds an 'n', 'N' or '?': every mark must."""
+    for mark in ds._parse._MISSING - {""}:
+        for form in (mark, mark.upper(), mark.title()):
+            assert ds._parse._may_hold_missing_mark(form), form
+    assert not ds._parse._may_hold_missing_mark("1,2,5.0,1e9\n3,4,1,2\n")
+
+
+def test_cli_on_missing(tmp_path, capsys, caplog):
+    f = write(tmp_path / "m.csv", MISSING)
+    code, out = _train([f], capsys)
+    assert code == 2 and "--on-missing drop drops such lines" in out.err
+    assert "--on-missing keep reads 'NA' as an id" in out.err
+    with caplog.at_level(logging.WARNING, logger="minigraphrec.datasets"):
+        code, out = _train([f, "--on-missing", "drop", "--test-size", "0"], capsys)
+    assert code == 0 and "2 interactions" in out.out
+    assert "dropped 3 of 5 lines with a missing user or item id" in caplog.text
+
+
 # ============================================================ compression
 @pytest.mark.parametrize("name, load, content", [
     ("r.csv", ds.load_triples, "userId,movieId,rating\n1,10,4.5\n2,10,3\n"),

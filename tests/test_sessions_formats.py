@@ -185,7 +185,7 @@ def test_user_logs_need_a_gap(tmp_path):
     assert s.end_time.tolist() == [200.0, 5000.0, 60.0] and s.users.tolist() == [0, 0, 1]
     anonymous = write(tmp_path / "na.csv", "user_id,item_id,timestamp\nu1,a,1\nNA,b,2\n")
     assert_line_error(lambda: triples(anonymous, gap=1800), anonymous, 3,
-                      "user 'NA' marks a missing user")
+                      "missing user id 'NA'")
     with_sessions = write(tmp_path / "s.csv", "s1,a,1\n")
     with pytest.raises(DataError, match="has a session column"):
         triples(with_sessions, gap=1800)
@@ -222,8 +222,33 @@ def test_unquoted_tsv_of_lastfm(tmp_path):
     s = triples(f, quoting=False, **by_artist)
     assert raw_sessions(s) == [["坂本龍一", '"Weird Al" Yankovic'], ["Deep Dish"]]
     assert s.end_time.tolist() == [1241445250.0, 1241478537.0]
-    assert_line_error(lambda: triples(f, quoting=False, columns="user,timestamp,-,-,item,-",
-                                      gap=1800), f, 1, "empty item id")
+    by_track = dict(quoting=False, columns="user,timestamp,-,-,item,-", gap=1800)
+    assert_line_error(lambda: triples(f, **by_track), f, 1,
+                      r"empty item id in 'user_000001\t2009-05-04T23:08:57Z\tf1b1cf71")
+    assert_line_error(lambda: triples(f, **by_track), f, 1, "on_missing='drop' drops such")
+    s = triples(f, on_missing="drop", **by_track)              # the empty track id goes
+    assert raw_sessions(s) == [["t3", "t2"]] and s.item_ids.tolist() == ["t2", "t3"]
+
+
+def test_missing_ids_of_session_logs(tmp_path, caplog):
+    """on_missing treats the session and item ids; NA in a user column stays anonymous."""
+    f = write(tmp_path / "s.csv", "session_id,user_id,item_id,timestamp\ns1,NA,a,1\n"
+                                  "null,u7,b,2\ns2,NA,NaN,3\ns2,u8,c,4\n")
+    assert_line_error(lambda: triples(f), f, 3, "missing session id 'null'")
+    with caplog.at_level(logging.WARNING, logger="minigraphrec.datasets"):
+        s = triples(f, on_missing="drop")
+    assert raw_sessions(s) == [["a"], ["c"]] and s.users.tolist() == [-1, 0]
+    assert "dropped 2 of 4 lines with a missing session or item id" in caplog.text
+    assert "line(s) 3, 4" in caplog.text
+    kept = triples(f, on_missing="keep")
+    assert raw_sessions(kept) == [["a"], ["b"], ["NaN", "c"]]
+    assert kept.session_ids.tolist() == ["s1", "null", "s2"]
+    cikm = write(tmp_path / "v.csv", "sessionId;userId;itemId;timeframe;eventdate\n"
+                                     "1;NA;5;0;2016-01-01\n1;NA;NA;9;2016-01-01\n")
+    assert_line_error(lambda: ds.load_sessions(cikm), cikm, 3, "missing item id 'NA'")
+    assert raw_sessions(ds.load_sessions(cikm, on_missing="drop")) == [["5"]]
+    with pytest.raises(ValueError, match="on_missing must be one of"):
+        ds.load_sessions(cikm, on_missing="skip")
 
 
 # ================================================================ CIKM reader

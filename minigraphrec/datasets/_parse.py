@@ -87,6 +87,14 @@ def _check_on_unknown(on_unknown):
         raise ValueError(f"on_unknown must be one of {_ON_UNKNOWN}, got {on_unknown!r}")
 
 
+_ON_MISSING = ("error", "drop", "keep")
+
+
+def _check_on_missing(on_missing):
+    if on_missing not in _ON_MISSING:
+        raise ValueError(f"on_missing must be one of {_ON_MISSING}, got {on_missing!r}")
+
+
 def _check_file(path):
     """Raise FileNotFoundError naming ``path`` unless it is a readable file."""
     if not os.path.isfile(path):
@@ -647,20 +655,26 @@ class _TableReader:
     what the messages call the two id columns (a session log reads a session
     id in the user's place); ``quoting=False``: a ``"`` is an ordinary
     character (``quote_hint`` ends the messages of a badly quoted field).
-    Other columns
+    ``on_missing``: what a missing id is (an empty field, or a missing-value
+    mark of ``_MISSING`` such as ``NA``) -- ``"error"``, ``"drop"`` (the line
+    is skipped, unparsed, and counted in ``dropped``, the file lines, logged
+    by :meth:`read`) or ``"keep"`` (a mark is an id; an empty field is still an
+    error). Other columns
     are checked for their count only. Blank lines are skipped anywhere;
     fields may be quoted (:func:`_split_quoted`).
     """
 
     def __init__(self, path, sep, n_fields, n_skip, encoding,
                  col_user, col_item, col_weight, col_time, extra=(), id_names=("user", "item"),
-                 quoting=True, quote_hint=""):
+                 quoting=True, quote_hint="", on_missing="error"):
         self.path, self.sep, self.n_fields = path, sep, n_fields
         self.n_skip, self.encoding = n_skip, encoding
         self.col_user, self.col_item = col_user, col_item
         self.col_weight, self.col_time = col_weight, col_time
         self.extra, self.id_names = tuple(extra), id_names
         self.quoting, self.quote_hint = quoting, quote_hint
+        self.on_missing = on_missing
+        self.dropped = []                 # file lines dropped for a missing id (list of int)
 
     def read(self):
         # users, items, weights, times, lines, then the extra columns: each a list of chunks
@@ -673,7 +687,10 @@ class _TableReader:
                     acc.append(new)
                 start += chunk.count(b"\n") + (not chunk.endswith(b"\n"))
         users, items, weights, times, lines = parts[:5]
-        if sum(len(x) for x in lines) == 0:
+        n_kept = sum(len(x) for x in lines)
+        if self.dropped:
+            self._report_dropped(n_kept)
+        if n_kept == 0:
             raise _fail(self.path, None, "no interactions (the file is empty or holds only a "
                                          "header, comments or blank lines)")
         return _Columns(
@@ -702,9 +719,8 @@ class _TableReader:
                 raise _fail(self.path, lineno, f"expected {self.n_fields} fields, got "
                                                f"{len(fields)} in {stripped[:80]!r}"
                                                f"{self._count_hint(stripped, len(fields))}")
-            for what, col in zip(self.id_names, (self.col_user, self.col_item)):
-                if not fields[col]:
-                    raise _fail(self.path, lineno, f"empty {what} id in {stripped[:80]!r}")
+            if self._missing_id(fields, lineno, stripped):
+                continue
             for (col, what), acc in zip(self.extra, extras):
                 if not fields[col]:
                     raise _fail(self.path, lineno, f"empty {what} in {stripped[:80]!r}")
@@ -721,6 +737,35 @@ class _TableReader:
         return (users, items, np.asarray(weights, dtype=np.float64),
                 np.asarray(times, dtype=np.float64), np.asarray(lines, dtype=np.int64),
                 *extras)
+
+    def _missing_id(self, fields, lineno, stripped):
+        """Whether the line's user or item id is missing and the line is to be dropped;
+        raises for a missing id that is not to be dropped."""
+        for what, col in zip(self.id_names, (self.col_user, self.col_item)):
+            tok = fields[col]
+            if tok and (self.on_missing == "keep" or tok.lower() not in _MISSING):
+                continue
+            if self.on_missing == "drop":
+                self.dropped.append(lineno)
+                return True
+            found = f"empty {what} id" if not tok else f"missing {what} id {tok!r}"
+            remedy = ("on_missing='drop' drops such lines" if not tok else
+                      f"on_missing='drop' drops such lines, and on_missing='keep' reads "
+                      f"{tok!r} as an id")
+            raise _fail(self.path, lineno, f"{found} in {stripped[:80]!r} ({remedy})")
+        return False
+
+    def _report_dropped(self, n_kept):
+        """Log the lines dropped for a missing id; an error if no line is left."""
+        n = len(self.dropped)
+        shown = ", ".join(map(str, self.dropped[:10])) + (", ..." if n > 10 else "")
+        if n_kept == 0:
+            raise _fail(self.path, None, f"every data line ({n}) has a missing "
+                                         f"{' or '.join(self.id_names)} id: nothing is left "
+                                         f"after on_missing='drop'")
+        logger.warning("%s: dropped %d of %d lines with a missing %s id (on_missing='drop'): "
+                       "line(s) %s", os.fspath(self.path), n, n + n_kept,
+                       " or ".join(self.id_names), shown)
 
     def _count_hint(self, stripped, n_got):
         """What a wrong field count may mean, for the error message."""
@@ -791,6 +836,9 @@ class _TableReader:
         extras = [columns[k] for k in extra_cols]
         if "" in users or "" in items or any("" in x for x in extras):
             return None
+        if (self.on_missing != "keep" and _may_hold_missing_mark(text)
+                and (_has_missing_mark(users) or _has_missing_mark(items))):
+            return None
         numbers = []
         for k in (self.col_weight, self.col_time):
             if k is None:
@@ -844,6 +892,17 @@ def _unquote_simple(text, sep):
     if opened != n_quoted or closed != n_quoted:
         return None
     return "".join(parts)
+
+
+def _may_hold_missing_mark(text):
+    """False if no field of ``text`` can be a missing-value mark: each of ``_MISSING`` holds an
+    ``n`` or a ``?`` (a numeric chunk is ruled out by three scans, without a set of its ids)."""
+    return "n" in text or "N" in text or "?" in text
+
+
+def _has_missing_mark(tokens):
+    """Whether a token of ``tokens`` is a missing-value mark (``_MISSING``, any case)."""
+    return any(tok.lower() in _MISSING for tok in set(tokens))
 
 
 def _index_first_appearance(tokens):

@@ -8,9 +8,9 @@ from itertools import compress
 import numpy as np
 
 from ._parse import (
-    _MISSING,
     _QUOTE_HINT,
     _check_file,
+    _check_on_missing,
     _check_table_options,
     _fail,
     _first_lines,
@@ -77,7 +77,7 @@ def _cikm_dates(tokens, lines, path):
     return np.fromiter(map(seconds.__getitem__, tokens), dtype=np.float64, count=len(tokens))
 
 
-def _read_cikm(path, encoding):
+def _read_cikm(path, encoding, on_missing):
     r"""Columns of a CIKM Cup 2016 file: (sessions, items, users, timeframes, dates, lines).
 
     One streaming pass of the shared strict reader: session and item as the ids,
@@ -87,7 +87,7 @@ def _read_cikm(path, encoding):
     cols = _TableReader(path, ";", n_fields, header_line, encoding, col["sessionid"],
                         col["itemid"], None, col["timeframe"],
                         extra=((col["userid"], "user id"), (col["eventdate"], "eventdate")),
-                        id_names=("session", "item")).read()
+                        id_names=("session", "item"), on_missing=on_missing).read()
     frame = cols.times                                                 # (n,) milliseconds
     bad = (frame != np.floor(frame)) | (frame < 0)
     if bad.any():
@@ -141,7 +141,7 @@ def _session_layout(path, sep, header, columns, comments, encoding, quoting):
     return where, sep, n_fields, first_line if header else first_line - 1, (lineno, token)
 
 
-def _read_event_log(path, sep, header, columns, comments, encoding, quoting):
+def _read_event_log(path, sep, header, columns, comments, encoding, quoting, on_missing):
     r"""Columns of a ``"triples"`` file: ``(tokens, times, lines, iso)``.
 
     ``tokens``: ``{role: list of str}`` for the session or user, item, and the user and
@@ -161,7 +161,7 @@ def _read_event_log(path, sep, header, columns, comments, encoding, quoting):
                         extra=[(where[role], "user id" if role == "user" else role)
                                for role in text],
                         id_names=(ids, "item"), quoting=quoting,
-                        quote_hint=_QUOTE_HINT).read()
+                        quote_hint=_QUOTE_HINT, on_missing=on_missing).read()
     tokens = {ids: cols.users, "item": cols.items, **dict(zip(text, cols.extra))}
     if iso:
         times = _iso_seconds(tokens.pop("timestamp"), cols.lines, path,
@@ -200,12 +200,6 @@ def _sessions_by_user_gap(path, user_tok, item_tok, times, lines, gap):
     from ..sequences import sessions_by_gap
 
     user, user_raw = _index_first_appearance(user_tok)           # (n,), (n_users,)
-    anonymous = [u for u in user_raw if u.lower() in _MISSING]
-    if anonymous:
-        j = user_tok.index(anonymous[0])
-        raise _fail(path, int(lines[j]), f"user {anonymous[0]!r} marks a missing user: the "
-                                         f"events of anonymous users cannot be cut into "
-                                         f"sessions by user")
     item, item_raw = _index_first_appearance(item_tok)           # (n,), (n_items,)
     data = Interactions(user, item, n_users=len(user_raw), n_items=len(item_raw),
                         timestamps=times, user_ids=np.asarray(user_raw, dtype=str),
@@ -214,8 +208,8 @@ def _sessions_by_user_gap(path, user_tok, item_tok, times, lines, gap):
 
 
 def load_sessions(path, format="cikm", *, sep=None, header=None, columns=None,
-                  time_unit="s", events=None, gap=None, quoting=True, comments="#",
-                  encoding="utf-8"):
+                  time_unit="s", events=None, gap=None, quoting=True, on_missing="error",
+                  comments="#", encoding="utf-8"):
     r"""Load a session log: one ordered item sequence per session, with its end time.
 
     Formats:
@@ -301,6 +295,14 @@ def load_sessions(path, format="cikm", *, sep=None, header=None, columns=None,
     quoting : bool, for ``"triples"`` only
         False reads ``"`` as an ordinary character (a TSV dump whose names hold quotes,
         such as Last.fm-1K's ``"Weird Al" Yankovic``); True reads CSV quoting.
+    on_missing : {"error", "drop", "keep"}
+        What to do with an event whose item id, or session id (user id when sessions are
+        cut by ``gap``), is missing: an empty field or a missing-value mark (``NA``,
+        ``null``, ..., as in :func:`load_triples`). ``"error"`` stops at the line;
+        ``"drop"`` drops the line and logs a warning with the count and the first lines
+        (Last.fm-1K leaves some track ids empty); ``"keep"`` reads a mark as an ordinary
+        id, while an empty field stays an error. A ``NA`` in a ``user`` column beside a
+        session column is not an id but an anonymous user, whatever ``on_missing``.
     encoding : str, ASCII-compatible
 
     Returns
@@ -322,7 +324,8 @@ def load_sessions(path, format="cikm", *, sep=None, header=None, columns=None,
         / non-numeric timestamp (or, after an ISO-8601 first one, one that is not
         ISO-8601), a timestamp too far from 1970 for ``time_unit``, an event column without
         ``events`` or an ``events`` type it never holds, a log without a session column and
-        without ``gap`` (or a missing-value user then), undecodable bytes, two users in one
+        without ``gap``, a missing id (``on_missing="error"``; every line dropped under
+        ``"drop"``), undecodable bytes, two users in one
         session, a first line that may or may not be a header, a file with no events. The
         message names the file and, for a line's problem, the 1-based line.
     FileNotFoundError
@@ -340,12 +343,15 @@ def load_sessions(path, format="cikm", *, sep=None, header=None, columns=None,
             raise ValueError(f"{', '.join(given)} apply to format='triples' only (a CIKM file "
                              f"is ';'-separated with a header, its times fixed)")
         _check_file(path)
-        sess_tok, item_tok, user_tok, frame, date, lines = _read_cikm(path, encoding)
+        _check_on_missing(on_missing)
+        sess_tok, item_tok, user_tok, frame, date, lines = _read_cikm(path, encoding,
+                                                                      on_missing)
         keys = (np.arange(len(lines)), date, frame)            # lexsort: last key first
         end = date
         return _sessions_by_id(path, sess_tok, item_tok, user_tok, keys, end, lines)
 
     _check_table_options(sep, header, time_unit, quoting)
+    _check_on_missing(on_missing)
     if columns is not None:
         given, columns = columns, _parse_columns(columns, _ROLES, ("item", "timestamp"))
         if "session" not in columns[0] and "user" not in columns[0]:
@@ -364,7 +370,7 @@ def load_sessions(path, format="cikm", *, sep=None, header=None, columns=None,
         raise ValueError(f"gap must be a finite number >= 0 (seconds) or None, got {gap!r}")
 
     tokens, times, lines, iso = _read_event_log(path, sep, header, columns, comments, encoding,
-                                                quoting)
+                                                quoting, on_missing)
     times = _to_seconds(times, time_unit, lines, path, iso)              # (n,)
     if "event" in tokens:
         keep = _keep_event_types(path, tokens.pop("event"), events)          # (n,)

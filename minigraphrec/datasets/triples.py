@@ -4,6 +4,7 @@ from __future__ import annotations
 from ._parse import (
     _QUOTE_HINT,
     _build_string_id_split,
+    _check_on_missing,
     _check_on_unknown,
     _check_table_options,
     _fail,
@@ -21,7 +22,8 @@ from ._parse import (
 _ROLES = ("user", "item", "rating", "timestamp")      # the column roles, in headerless order
 
 
-def _read_triples(path, sep, header, columns, comments, encoding, time_unit, quoting):
+def _read_triples(path, sep, header, columns, comments, encoding, time_unit, quoting,
+                  on_missing):
     """Columns of one file, timestamps in seconds (``time_unit=None``: as written).
 
     ``columns``: the parsed ``({role: index}, n_fields)`` or None. The timestamps are
@@ -58,7 +60,8 @@ def _read_triples(path, sep, header, columns, comments, encoding, time_unit, quo
                         encoding, where["user"], where["item"], where.get("rating"),
                         None if iso else col_time,
                         extra=[(col_time, "timestamp")] if iso else (),
-                        quoting=quoting, quote_hint=_QUOTE_HINT).read()
+                        quoting=quoting, quote_hint=_QUOTE_HINT,
+                        on_missing=on_missing).read()
     if iso:
         cols.times = _iso_seconds(cols.extra[0], cols.lines, path,
                                   hint=f", as the first timestamp is (line {iso[0]}: "
@@ -70,8 +73,8 @@ def _read_triples(path, sep, header, columns, comments, encoding, time_unit, quo
 
 
 def load_triples(path, sep=None, header=None, test_path=None, *, columns=None,
-                 on_unknown="error", time_unit="s", quoting=True, comments="#",
-                 encoding="utf-8"):
+                 on_unknown="error", on_missing="error", time_unit="s", quoting=True,
+                 comments="#", encoding="utf-8"):
     r"""Load delimited ``user item [rating [timestamp]]`` lines.
 
     Format: one interaction per line, the same number of fields on every
@@ -165,6 +168,15 @@ def load_triples(path, sep=None, header=None, test_path=None, *, columns=None,
         What to do with a test interaction whose user or item does not
         occur in training; ``"drop"`` drops it, logs a warning and sets
         ``test.n_dropped``.
+    on_missing : {"error", "drop", "keep"}
+        What to do with a line whose user or item id is missing: an empty
+        field, or a missing-value mark -- ``NA``, ``N/A``, ``NaN``, ``null``,
+        ``None``, ``nil`` or ``?``, in any case (pandas reads most of these as
+        NaN). ``"error"`` (the default) stops at the line; ``"drop"`` drops the
+        line (in training and test files alike) and logs a warning with the
+        count and the first lines dropped (``lines`` keeps the file line of
+        each interaction kept); ``"keep"`` reads a mark as an ordinary id (an
+        artist called ``Nil``), while an empty field stays an error.
     time_unit : {"s", "ms", "us", "ns"} or None
         The unit of numeric timestamps, converted to seconds (exports that
         write Unix milliseconds, such as Retailrocket's, are ``"ms"``). A
@@ -197,7 +209,8 @@ def load_triples(path, sep=None, header=None, test_path=None, *, columns=None,
     ------
     DataError
         A line with a different number of fields (or, without ``columns``,
-        fewer than 2 or more than 4), an empty field, a rating that is not a
+        fewer than 2 or more than 4), an empty field, a missing id
+        (``on_missing="error"``; every line dropped under ``"drop"``), a rating that is not a
         finite number (``nan``, ``inf``, ``1e999``, dates), a timestamp that
         is not one either (or, after an ISO-8601 first one, not ISO-8601 text
         with valid values), a timestamp too far from 1970 for ``time_unit``,
@@ -210,13 +223,14 @@ def load_triples(path, sep=None, header=None, test_path=None, *, columns=None,
     FileNotFoundError
         A file does not exist.
     ValueError
-        A bad ``sep``, ``header``, ``columns``, ``time_unit`` or ``quoting``
-        argument.
+        A bad ``sep``, ``header``, ``columns``, ``on_unknown``, ``on_missing``,
+        ``time_unit`` or ``quoting`` argument.
     """
     _check_on_unknown(on_unknown)
+    _check_on_missing(on_missing)
     _check_table_options(sep, header, time_unit, quoting)
     columns = None if columns is None else _parse_columns(columns, _ROLES, _ROLES[:2])
-    options = (sep, header, columns, comments, encoding, time_unit, quoting)
+    options = (sep, header, columns, comments, encoding, time_unit, quoting, on_missing)
     train_cols = _read_triples(path, *options)
     test_cols = None if test_path is None else _read_triples(test_path, *options)
     return _build_string_id_split(path, train_cols, test_path, test_cols, on_unknown)
