@@ -7,7 +7,15 @@ metric is computed per user and averaged over those users.
 
 Notation for one user: ``T`` the test items, ``L = (l_0, l_1, ...)`` the
 ranked list (``l_0`` best), ``rel_r = 1`` when ``l_r ∈ T`` (``r`` 0-based),
-``hits@K = Σ_{r<K} rel_r``.
+``hits@K = Σ_{r<K} rel_r``. Relevance is binary: a test pair is relevant
+whatever its weight (a rating of 1 as much as a 5, a weight of 0 too), and a
+repeated pair counts once. The list is the one ``recommend`` returns: items
+by decreasing score, equal scores in increasing item id
+(:func:`minigraphrec.rank.top_k`), items scored ``-inf`` left out. The tie
+rule moves the numbers of models with many equal scores (Popularity's
+Recall@20 on ML-100K changes in the fourth digit with ties broken the other
+way); LightGCN's code ranks with ``torch.topk``, whose order among ties is
+not defined.
 
 =============  ==============================================================
 metric         per user
@@ -29,7 +37,10 @@ Conventions and their sources:
 
 * MAP normalised by ``min(|T|, K)``, as RecBole's ``MAP`` does (and the
   Kaggle ``apk``); the variant dividing by ``|T|`` would punish a user with
-  more test items than K for what no list of length K can reach.
+  more test items than K for what no list of length K can reach. trec_eval's
+  and ranx's ``map@K`` divide by ``|T|``: to compare with them, multiply each
+  user's AP by ``min(|T|, K) / |T|`` before averaging (:func:`map_at_k` gives
+  the per-user values).
 * AUC is averaged over users with equal weight (RecBole's ``GAUC`` instead
   weights users by \|T\|). It is exact: the Mann–Whitney count from the ranks
   of the test items among the user's candidates (midranks for ties). Users
@@ -37,11 +48,14 @@ Conventions and their sources:
   AUC mean.
 * Novelty is the mean self-information of Zhou et al., "Solving the apparent
   diversity–accuracy dilemma of recommender systems", PNAS 107(10), 2010:
-  ``N = (1 / (U L)) Σ_u Σ_{i ∈ L_u} log2(U / k_i)``, i.e. popularity
+  their ``N = (1 / (U L)) Σ_u Σ_{i ∈ L_u} log2(U / k_i)``, popularity
   ``p_i = k_i / U`` with ``k_i`` the number of training users of ``i`` and
   ``U`` the number of users. An item no training user touched would have
   infinite self-information; we count it as ``k_i = 1`` (novelty capped at
-  ``log2 U``). Padding slots (item ``-1``) are skipped.
+  ``log2 U``). Padding slots (item ``-1``) are skipped, so a user whose list
+  is short averages over the items it has: novelty@K is the mean over users
+  of each user's mean self-information, which is Zhou et al.'s ``N`` when
+  every list has K items, and a user with an empty list is left out.
 * Coverage counts the items in at least one evaluated user's top K, over
   the whole catalogue ``n_items``.
 
@@ -54,7 +68,6 @@ user ranked in row ``r``. They return one value per row (average with
 from __future__ import annotations
 
 import logging
-import numbers
 
 import numpy as np
 import scipy.sparse as sp
@@ -69,7 +82,7 @@ from .rank import (
 __all__ = [
     "METRICS", "hit_matrix", "recall_at_k", "precision_at_k", "ndcg_at_k", "hit_rate_at_k",
     "map_at_k", "mrr_at_k", "auc_from_scores", "coverage_at_k", "novelty_at_k",
-    "item_self_information", "evaluate", "parse_metric",
+    "item_self_information", "evaluate", "parse_metric", "metric_key",
 ]
 
 logger = logging.getLogger(__name__)
@@ -79,16 +92,31 @@ METRICS = ("recall", "precision", "ndcg", "hit", "map", "mrr", "auc", "coverage"
 
 
 def parse_metric(metric):
-    r"""``"recall@20"`` -> ``("recall", 20)``: a name of :data:`METRICS` at a cut-off >= 1.
+    r"""``"recall@20"`` -> ``("recall", 20)``, ``"auc"`` -> ``("auc", None)``.
 
     How a model's ``metric`` hyperparameter (validation, early stopping)
-    names what :func:`evaluate` computes; a ValueError for anything else.
+    names what :func:`evaluate` computes: a name of :data:`METRICS` at a
+    cut-off >= 1, or ``"auc"``, which has none. The key of the result in
+    :func:`evaluate`'s dict is :func:`metric_key` of the pair (``"ndcg@020"``
+    is ``"ndcg@20"``). A ValueError for anything else.
     """
     name, sep, k = str(metric).partition("@")
+    if name == "auc":
+        if sep:
+            raise ValueError(f"AUC ranks every item, so it has no cut-off: metric='auc', "
+                             f"got {metric!r}")
+        return name, None
     if not sep or name not in METRICS or not k.isdigit() or int(k) < 1:
-        raise ValueError(f"metric must look like 'recall@20' (one of {', '.join(METRICS)} "
-                         f"at a positive cut-off), got {metric!r}")
+        raise ValueError(f"metric must look like 'recall@20' (one of "
+                         f"{', '.join(m for m in METRICS if m != 'auc')} at a positive "
+                         f"cut-off) or be 'auc', got {metric!r}")
     return name, int(k)
+
+
+def metric_key(name, k):
+    """The key of metric ``name`` at cut-off ``k`` in :func:`evaluate`'s result:
+    ``"recall@20"``, and ``"auc"`` whatever ``k``."""
+    return name if name == "auc" else f"{name}@{k}"
 
 
 # ---------------------------------------------------------------- validation
@@ -450,7 +478,8 @@ def _rank_block(S, K, E, T, with_auc, backend, name="scores"):
 
 # ----------------------------------------------------------------- evaluate
 def _check_ks(k):
-    ks = [k] if isinstance(k, numbers.Integral) else list(k)
+    """``k`` (a positive integer or a sequence of them) as a sorted tuple without repeats."""
+    ks = [k] if np.ndim(k) == 0 else list(k)
     if not ks:
         raise ValueError("k must be a positive integer or a non-empty sequence of them")
     return tuple(sorted({_check_positive_int(v) for v in ks}))
@@ -545,7 +574,8 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
         training matrix).
     test : Interactions
         In the model's id space (ids beyond the model's users or items are an
-        error). Repeated pairs count once.
+        error). Relevance is binary: repeated pairs count once, and weights
+        are not read.
     k : int or sequence of int
         Cut-offs; each metric is reported at each.
     train : Interactions, optional
@@ -624,7 +654,11 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
         names = [metrics] if isinstance(metrics, str) else list(metrics)
         unknown = [m for m in names if m not in METRICS]
         if unknown:
-            raise ValueError(f"unknown metric {unknown[0]!r}; known: {', '.join(METRICS)}")
+            name, at, cut = str(unknown[0]).partition("@")
+            hint = (f" (cut-offs go in k=: metrics=({name!r},), k={cut})"
+                    if at and name in METRICS else "")
+            raise ValueError(f"unknown metric {unknown[0]!r}; known: {', '.join(METRICS)}"
+                             f"{hint}")
         wanted = tuple(m for m in METRICS if m in names)
     n_users, n_items = int(model.n_users_), int(model.n_items_)
     if batch_size is None:

@@ -261,8 +261,10 @@ def next_item_ranks(scores, targets, exclude=None, backend="numba"):
 
     ``rank_b = #{i : S_bi > S_b,t} + #{i < t : S_bi = S_b,t}`` over the candidate items
     (equal scores break toward the smaller item id, as in :func:`minigraphrec.rank.top_k`).
-    ``exclude`` (a boolean mask (B, n_items), or None) removes items from the candidates; a
-    target that is itself excluded gets rank ``n_items`` (never a hit). ``backend="numpy"``
+    ``exclude`` (a boolean mask (B, n_items), or None) removes items from the candidates, and
+    so does a score of ``-inf`` (as in :func:`~minigraphrec.rank.top_k`, which never lists
+    such an item); a target that is not a candidate gets rank ``n_items``, which no
+    candidate has (:func:`evaluate_next_item` counts it a miss at every K). ``backend="numpy"``
     is the reference below (boolean comparisons of the whole block); ``"numba"``
     (:mod:`minigraphrec.kernels.target_rank`) counts in one pass per row, with the same
     integers.
@@ -295,6 +297,7 @@ def next_item_ranks(scores, targets, exclude=None, backend="numba"):
         if exclude is not None:
             ahead &= ~exclude
         ranks = ahead.sum(axis=1)
+        ranks[s_t[:, 0] == -np.inf] = S.shape[1]
         if exclude is not None:
             ranks[exclude[rows, t]] = S.shape[1]
         return ranks
@@ -312,16 +315,18 @@ def next_item_ranks(scores, targets, exclude=None, backend="numba"):
 def evaluate_next_item(model, prefixes, targets, k=(20,), exclude_seen=False, batch_size=1024):
     r"""Next-item metrics of ``model`` over ``(prefix, target)`` examples, full ranking.
 
-    For the target's 0-based rank ``r`` among all items (:func:`next_item_ranks`):
-    ``hit@K = [r < K]`` (the session papers' "P@20" is this hit rate), ``mrr@K = 1/(r+1)`` if
-    ``r < K`` else 0, ``ndcg@K = 1/log2(r+2)`` if ``r < K`` else 0 (one relevant item), each
-    averaged over the examples.
+    For the target's 0-based rank ``r`` among the candidate items (:func:`next_item_ranks`;
+    ties go to the smaller item id): ``hit@K = [r < K]`` (the session papers' "P@20" is this
+    hit rate), ``mrr@K = 1/(r+1)`` if ``r < K`` else 0, ``ndcg@K = 1/log2(r+2)`` if
+    ``r < K`` else 0 (one relevant item), each averaged over the examples. A target that is
+    not a candidate (among its prefix's items with ``exclude_seen``, or scored ``-inf``)
+    is a miss at every K, even a K beyond the catalogue.
 
     Parameters
     ----------
     model : any object with ``score_sessions(Sequences) -> (n, n_items)``
     prefixes : Sequences; targets : int array (len(prefixes),)
-    k : int or tuple of int
+    k : int or tuple of int, each >= 1
     exclude_seen : bool, leave each prefix's own items out of the ranking
     batch_size : int, prefixes scored at once
 
@@ -329,9 +334,9 @@ def evaluate_next_item(model, prefixes, targets, k=(20,), exclude_seen=False, ba
     -------
     dict ``{"hit@20": ..., "mrr@20": ..., "ndcg@20": ..., "n_examples": n}``
     """
-    ks = (k,) if np.isscalar(k) else tuple(k)
-    if not ks or any(int(x) != x or x < 1 for x in ks):
-        raise DataError(f"k must be a positive integer or a tuple of them, got {k!r}")
+    from .metrics import _check_ks
+
+    ks = _check_ks(k)
     targets = np.asarray(targets, dtype=np.int64)
     if targets.shape != (len(prefixes),):
         raise DataError(f"{len(prefixes)} prefixes but targets has shape {targets.shape}")
@@ -376,8 +381,9 @@ def evaluate_next_item(model, prefixes, targets, k=(20,), exclude_seen=False, ba
             exclude[seen] = False
         del S, exclude                  # a block not reused is not alive at the next one
     out = {}
+    n_items = prefixes.n_items
     for K in ks:
-        hit = ranks < K
+        hit = ranks < min(K, n_items)               # rank n_items: not a candidate
         out[f"hit@{K}"] = float(hit.mean())
         out[f"mrr@{K}"] = float(np.where(hit, 1.0 / (ranks + 1), 0.0).mean())
         out[f"ndcg@{K}"] = float(np.where(hit, 1.0 / np.log2(ranks + 2), 0.0).mean())

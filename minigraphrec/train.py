@@ -216,11 +216,13 @@ def train_model(model, validation=None, epochs=1, callback=None, rng=None):
     parameters standing for it). ``model.optimizer_state_`` is written back
     on return and on failure.
     """
-    from .metrics import evaluate, parse_metric
+    from .metrics import evaluate, metric_key, parse_metric
 
     rng = np.random.default_rng(rng)
     level = logging.INFO if model.verbose else logging.DEBUG
     metric_name, metric_k = parse_metric(model.metric)
+    metric_k = metric_k or 20                  # "auc": the other metrics recorded at 20
+    key = metric_key(metric_name, metric_k)    # what evaluate calls it ("ndcg@020": "ndcg@20")
     wanted = sorted({"recall", "ndcg", "precision", "hit", metric_name})
     # a model with backend="numpy" samples and steps with the references too (the same bits)
     backend = getattr(model, "backend", "numba")
@@ -232,7 +234,7 @@ def train_model(model, validation=None, epochs=1, callback=None, rng=None):
     best_score, best_params, since_best = -np.inf, None, 0
     first = len(model.history_)                         # epochs already trained
     if validation is not None and model.best_epoch_ is not None:
-        best_score = next((r.get(model.metric, -np.inf) for r in model.history_
+        best_score = next((r.get(key, -np.inf) for r in model.history_
                            if r["epoch"] == model.best_epoch_), -np.inf)
         best_params = {k: v.copy() for k, v in model.params.items()}
     R = model.R_
@@ -268,7 +270,7 @@ def train_model(model, validation=None, epochs=1, callback=None, rng=None):
                 scores = evaluate(model, validation, k=metric_k, metrics=wanted)
                 record.update({k: v for k, v in scores.items() if k != "n_users"})
                 record["eval_time"] = time.perf_counter() - t0
-                score = record[model.metric]
+                score = record[key]
                 if score > best_score:
                     best_score, since_best = score, 0
                     best_params = {k: v.copy() for k, v in model.params.items()}

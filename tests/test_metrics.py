@@ -337,6 +337,12 @@ def test_evaluate_rejects_bad_inputs():
         evaluate(model, test, k=(10, 0))
     with pytest.raises(ValueError, match="k must be a positive integer or a non-empty"):
         evaluate(model, test, k=())
+    for k in (2.0, True, "20"):
+        with pytest.raises(ValueError, match="k must be a positive integer, got"):
+            evaluate(model, test, k=k)
+    with pytest.raises(ValueError, match=r"unknown metric 'recall@20'.*\(cut-offs go in k=: "
+                                         r"metrics=\('recall',\), k=20\)"):
+        evaluate(model, test, metrics="recall@20")
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
         evaluate(model, test, batch_size=0)
     with pytest.raises(RuntimeError, match="not fitted"):

@@ -145,6 +145,44 @@ def test_evaluate_next_item_by_hand():
     assert excl["mrr@3"] == pytest.approx((1 + 1 / 2) / 3)
 
 
+class _Constant:
+    """The scores of ``row`` for every session."""
+    def __init__(self, row):
+        self.row = np.asarray(row, dtype=float)
+
+    def score_sessions(self, sessions):
+        return np.tile(self.row, (len(sessions), 1))
+
+
+def test_a_target_that_is_no_candidate_is_a_miss_at_every_k():
+    """Excluded (in its own prefix) or scored -inf, a target is never a hit, even at a K
+    beyond the catalogue, where every candidate is one."""
+    prefixes = Sequences.from_lists([[0], [1]], n_items=4)
+    out = evaluate_next_item(_Constant([3, 2, 1, 0]), prefixes, [0, 2], k=(1, 20),
+                             exclude_seen=True)
+    # example 0: target 0 is in its prefix; example 1: item 1 excluded, target 2 at rank 1
+    assert out["hit@20"] == 0.5 and out["mrr@20"] == 0.25
+    assert out["ndcg@20"] == pytest.approx(0.5 / np.log2(3)) and out["hit@1"] == 0.0
+    out = evaluate_next_item(_Constant([3, 2, 1, -np.inf]), prefixes, [3, 2], k=(3, 20))
+    assert out["hit@20"] == 0.5 and out["hit@3"] == 0.5 and out["mrr@20"] == 1 / 6
+    assert mgr.rank.top_k(np.array([[3, 2, 1, -np.inf]]), 20)[0][0, :4].tolist() == \
+        [0, 1, 2, -1]                                          # as top_k never lists it
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_a_target_scored_minus_inf_gets_the_excluded_rank(backend):
+    S = np.array([[0.0, -np.inf, -np.inf], [-np.inf, -np.inf, 1.0]])
+    assert next_item_ranks(S, [1, 1], backend=backend).tolist() == [3, 3]
+    assert next_item_ranks(S, [0, 2], backend=backend).tolist() == [0, 0]
+
+
+@pytest.mark.parametrize("k", [2.0, True, "5", (3, 0), ()])
+def test_evaluate_next_item_refuses_a_k_that_is_no_positive_integer(k):
+    prefixes = Sequences.from_lists([[0], [1]], n_items=4)
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        evaluate_next_item(_Constant([3, 2, 1, 0]), prefixes, [1, 2], k=k)
+
+
 # ================================================================ sessions
 @pytest.fixture
 def clicks():

@@ -81,6 +81,26 @@ def test_history_records_and_callback_and_logging(caplog):
     assert not caplog.records                                      # not verbose: DEBUG only
 
 
+@pytest.mark.parametrize("metric, key", [("auc", "auc"), ("ndcg@020", "ndcg@20"),
+                                         ("coverage@5", "coverage@5")])
+def test_every_metric_parse_metric_takes_validates(metric, key):
+    """The key a metric is looked up by is evaluate's (it trained an epoch, then failed)."""
+    train, val = _planted()
+    model = MF(dim=8, epochs=2, batch_size=256, metric=metric, patience=5,
+               random_state=0).fit(train, validation=val)
+    assert [key in r for r in model.history_] == [True, True] and model.best_epoch_ in (1, 2)
+    assert model.history_[model.best_epoch_ - 1][key] == max(r[key] for r in model.history_)
+
+
+@pytest.mark.parametrize("metric, message", [("auc@20", "AUC ranks every item"),
+                                             ("recall", "must look like 'recall@20'"),
+                                             ("recall@0", "must look like")])
+def test_bad_metrics_are_refused_before_training(metric, message):
+    train, val = _planted()
+    with pytest.raises(ValueError, match=message):
+        MF(dim=8, epochs=2, metric=metric).fit(train, validation=val)
+
+
 def test_early_stopping_restores_the_best_epoch(monkeypatch):
     train, val = _planted()
     scripted = iter([0.1, 0.3, 0.2, 0.25, 0.1, 0.9])              # best at epoch 2

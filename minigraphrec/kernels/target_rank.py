@@ -29,8 +29,8 @@ def target_ranks(S, targets, exclude, has_exclude, ranks):
     S : float32 or float64 (B, n_items)
     targets : int64 (B,), each in ``0 .. n_items-1``
     exclude : bool (B, n_items) when ``has_exclude``, else any bool 2-d array
-        (not read): excluded items are not candidates, and an excluded
-        target gets rank ``n_items``.
+        (not read): excluded items are not candidates. A target that is not
+        a candidate (excluded, or scored ``-inf``) gets rank ``n_items``.
     ranks : int64 (B,), overwritten
 
     Returns
@@ -68,7 +68,8 @@ def target_ranks(S, targets, exclude, has_exclude, ranks):
                 nans += s != s
                 ahead += s > s_t
         has_nan[b] = nans > 0 or s_t != s_t
-        ranks[b] = n_items if has_exclude and exclude[b, t] else ahead
+        candidate = s_t != -np.inf and not (has_exclude and exclude[b, t])
+        ranks[b] = ahead if candidate else n_items
     for b in range(n_rows):
         if has_nan[b]:
             return b

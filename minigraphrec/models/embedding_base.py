@@ -222,7 +222,8 @@ class EmbeddingRecommender(Recommender):
         ``metric``; None trains every epoch. Either way the parameters of
         the best validation epoch are restored at the end.
     metric : str
-        The validation metric, e.g. ``"recall@20"`` or ``"ndcg@20"``.
+        The validation metric (:func:`~minigraphrec.metrics.parse_metric`), e.g.
+        ``"recall@20"``, ``"ndcg@20"`` or ``"auc"``.
     scoring : {"dot", "cosine", "euclidean"}
         How ``score``/``recommend`` compare final embeddings: the dot
         product (what the loss trains), the article's cosine similarity, or
