@@ -805,8 +805,9 @@ class _TableReader:
                 return ([], [], np.empty(0), np.empty(0), np.empty(0, dtype=np.int64),
                         *([] for _ in self.extra))
             first, text = self.n_skip + 1, "\n".join(kept)
-        if self.quoting and '"' in text:
-            text = _unquote_simple(text, self.sep)    # "A","B","5" -> A,B,5, else None
+        if self.quoting and '"' in text:               # "A","B","5" -> A,B,5, else None
+            unquoted = _unquote_every_field(text, self.sep, self.n_fields)
+            text = unquoted if unquoted is not None else _unquote_simple(text, self.sep)
             if text is None:
                 return None
         # blank lines need no test of their own: they fail the count check below
@@ -855,6 +856,39 @@ class _TableReader:
 
 
 _QUOTE_EDGE_SPACE = re.compile(r"(?:^|\x00)\s|\s(?:\x00|$)")   # a blank at a field's edge
+
+
+def _unquote_every_field(text, sep, n_fields):
+    r"""``text`` without its quotes if every field of every line is simply quoted, or None.
+
+    The layout of most quoted exports (``"A2SUAM1J3GNN3B","0000013714","5.0"`` on every
+    line), recognised by counting, with no split: the text opens and closes with ``"``,
+    every separator sits in ``"<sep>"`` and every line end in ``"\n"`` (no two of these
+    sharing a quote), and there are no other quotes (two per field). Every quote is then at
+    a field's edge, and no quoted text holds a quote, a separator or a line end; with no
+    blank beside a quote, the text between each pair is what :func:`_split_quoted` reads,
+    so dropping the quotes leaves a chunk for the fast path. Anything else (``\r\n`` line
+    ends, unquoted fields, ``""``, a whitespace separator, non-ASCII text with blanks)
+    gives None, and :func:`_unquote_simple` decides.
+    """
+    if (sep is None or len(sep) != 1 or sep in '"\r\n\x00' or sep.isspace()
+            or not text.startswith('"') or not text.endswith('"')):
+        return None
+    n_lines = text.count("\n") + 1
+    n_seps = text.count(sep)
+    if (n_seps != (n_fields - 1) * n_lines or text.count(f'"{sep}"') != n_seps
+            or text.count('"\n"') != n_lines - 1 or text.count('"') != 2 * n_fields * n_lines):
+        return None
+    shared = (f'"{sep}"\n', f'\n"{sep}"', '""')         # a quote in two boundaries, or ""
+    if (any(x in text for x in shared) or text.startswith(f'"{sep}') or text.endswith(f'{sep}"')
+            or text.startswith('"\n') or text.endswith('\n"')):
+        return None
+    if _has_space_besides(text, sep):
+        if not text.isascii():
+            return None
+        if any(f'"{c}' in text or f'{c}"' in text for c in " " + _ODD_ASCII_SPACE):
+            return None                                  # a blank at a quoted field's edge
+    return text.replace('"', "")
 
 
 def _unquote_simple(text, sep):
