@@ -1,0 +1,258 @@
+r"""Benchmark: how fast the loaders read interaction files, against a hand-written reader.
+
+Question: is reading a file ever the slow step? A user's first alternative to
+:func:`minigraphrec.datasets.load_triples` is a few lines of Python's :mod:`csv` module
+(C-implemented) with a dict that numbers the ids and ``float()`` for the values; that
+reader, written here (:func:`csv_reference`), is the reference. It checks nothing (field
+counts, quotes, NaN, missing ids, timestamps' range), so a loader that is no slower than
+it pays nothing for its checks.
+
+Files (written once into a temporary folder, seeded, ``--lines`` lines each, 50,000 users
+and 40,000 items with Zipf-like item popularity):
+
+* ``csv``: ``user,item,rating,timestamp``, numeric (MovieLens' ``ratings.csv`` layout);
+* ``tsv``: the same, tab-separated (``u.data``);
+* ``dcolon``: the same, ``::``-separated (MovieLens-1M's ``ratings.dat``);
+* ``quoted``: every field quoted, string ids (an Amazon export:
+  ``"A00000000000042","B000000017","5.0","1600000000"``);
+* ``iso``: ``user,item,timestamp`` with ISO-8601 times (``2009-05-04T23:08:57Z``);
+* ``gzip``: ``csv`` compressed;
+* ``commas``: ``quoted`` whose item names hold a comma inside the quotes (the
+  line-by-line reader's case);
+* ``lightgcn``: the LightGCN papers' ``user item item ...`` lists
+  (:func:`~minigraphrec.datasets.load_lightgcn`), the same pairs grouped by user; its
+  reference splits each line and maps it to ints.
+
+Per file the two readers run interleaved (round ``r`` runs each once), ``--repeat`` rounds,
+the median is reported; before timing, the loader's ids (as raw strings, in order of first
+appearance), ratings and timestamps are checked equal to the reference's. Where pandas is
+installed, ``pandas.read_csv`` plus ``factorize`` (what a pandas user writes) is timed too
+(not for ``lightgcn``), for scale; it is not the reference.
+
+No target: this is a record of what the loaders' checks cost against a reader that makes
+none, and of which layouts leave the whole-chunk fast path (``commas``: a separator inside
+quotes; it is read line by line, in Python).
+
+Results: ``results/loaders.{json,md}`` and ``loaders.png`` (seconds per million lines,
+each file's loader beside its reference); ``loaders_smoke`` with ``--smoke``.
+
+    python benchmarks/bench_loaders.py
+    python benchmarks/bench_loaders.py --smoke --out /tmp/r        # what the tests run
+"""
+from __future__ import annotations
+
+import csv
+import datetime
+import gzip
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from _common import benchmark_parser, interleaved_times, save_figure, write_results
+
+N_USERS, N_ITEMS = 50_000, 40_000
+
+
+def draw_pairs(n_lines, seed=0):
+    """``(users, items, ratings, times)``, int64 (n,) each, seeded; items Zipf-like."""
+    rng = np.random.default_rng(seed)
+    users = rng.integers(0, N_USERS, n_lines)
+    items = (rng.zipf(1.3, n_lines) - 1) % N_ITEMS
+    ratings = rng.integers(1, 6, n_lines)
+    times = 1_600_000_000 + rng.integers(0, 100_000_000, n_lines)
+    return users, items, ratings, times
+
+
+def iso(t):
+    return datetime.datetime.fromtimestamp(int(t), datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
+def write_files(folder, n_lines):
+    """``{name: path}`` of the benchmark's files, written into ``folder``."""
+    u, i, r, t = draw_pairs(n_lines)
+    rows = list(zip(u.tolist(), i.tolist(), r.tolist(), t.tolist()))
+    text = {
+        "csv": "".join(f"{a},{b},{c},{d}\n" for a, b, c, d in rows),
+        "tsv": "".join(f"{a}\t{b}\t{c}\t{d}\n" for a, b, c, d in rows),
+        "dcolon": "".join(f"{a}::{b}::{c}::{d}\n" for a, b, c, d in rows),
+        "quoted": "".join(f'"A{a:014d}","B{b:09d}","{c}.0","{d}"\n' for a, b, c, d in rows),
+        "iso": "".join(f"{a},{b},{iso(d)}\n" for a, b, c, d in rows),
+        "commas": "".join(f'"A{a:014d}","Item {b}, vol. {b % 7}","{c}.0","{d}"\n'
+                          for a, b, c, d in rows),
+    }
+    paths = {}
+    for name, body in text.items():
+        paths[name] = folder / f"{name}.{'tsv' if name == 'tsv' else 'csv'}"
+        paths[name].write_text(body)
+    paths["gzip"] = folder / "csv.csv.gz"
+    with gzip.open(paths["gzip"], "wt", compresslevel=1) as f:
+        f.write(text["csv"])
+    by_user = {}
+    for a, b in zip(u.tolist(), i.tolist()):
+        by_user.setdefault(a, []).append(b)
+    paths["lightgcn"] = folder / "train.txt"
+    paths["lightgcn"].write_text("".join(f"{a} {' '.join(map(str, bs))}\n"
+                                         for a, bs in sorted(by_user.items())))
+    return paths
+
+
+# ------------------------------------------------------------------ readers
+LAYOUT = {"csv": (",", 4), "tsv": ("\t", 4), "dcolon": ("::", 4), "quoted": (",", 4),
+          "gzip": (",", 4), "commas": (",", 4), "iso": (",", 3)}
+
+
+def _iso_seconds(token):
+    return datetime.datetime.fromisoformat(token.replace("Z", "+00:00")).timestamp()
+
+
+def csv_reference(path, name):
+    """The hand-written reader: ``(user raw ids, item raw ids, user ids, item ids, ratings,
+    times)``, ids numbered in order of first appearance, values float64 (None if absent)."""
+    sep, n_fields = LAYOUT[name]
+    users, items, u, i, r, t = {}, {}, [], [], [], []
+    opener = gzip.open if name == "gzip" else open
+    with opener(path, "rt", newline="") as f:
+        if len(sep) == 1:
+            lines = csv.reader(f, delimiter=sep)
+        else:
+            lines = (line.rstrip("\n").split(sep) for line in f)
+        for row in lines:
+            u.append(users.setdefault(row[0], len(users)))
+            i.append(items.setdefault(row[1], len(items)))
+            if n_fields == 4:
+                r.append(float(row[2]))
+                t.append(float(row[3]))
+            else:
+                t.append(_iso_seconds(row[2]))
+    return (list(users), list(items), np.asarray(u), np.asarray(i),
+            np.asarray(r) if r else None, np.asarray(t))
+
+
+def lightgcn_reference(path):
+    """``(users, items)`` int64 of ``user item item ...`` lines, split and mapped to ints."""
+    u, i = [], []
+    with open(path) as f:
+        for line in f:
+            ids = line.split()
+            u.extend([int(ids[0])] * (len(ids) - 1))
+            i.extend(map(int, ids[1:]))
+    return np.asarray(u, dtype=np.int64), np.asarray(i, dtype=np.int64)
+
+
+def pandas_reader(path, name):
+    """``pandas.read_csv`` + ``factorize``, or None where pandas is not installed."""
+    try:
+        import pandas as pd
+    except ImportError:
+        return None
+    sep, n_fields = LAYOUT[name]
+
+    def read():
+        frame = pd.read_csv(path, sep=sep, header=None, engine="c" if len(sep) == 1 else
+                            "python", dtype={0: str, 1: str})
+        pd.factorize(frame[0])
+        pd.factorize(frame[1])
+        if name == "iso":
+            pd.to_datetime(frame[2], utc=True)
+        return frame
+    return read
+
+
+def loader(path, name):
+    from minigraphrec import datasets
+    if name == "lightgcn":
+        return lambda: datasets.load_lightgcn(path)
+    columns = "user,item,timestamp" if name == "iso" else None
+    return lambda: datasets.load_triples(path, header=False, columns=columns)
+
+
+def check_equal(path, name):
+    """The loader's result equals the reference's (ids in first-appearance order, values);
+    AssertionError naming the file if not."""
+    data = loader(path, name)()
+    if name == "lightgcn":
+        u, i = lightgcn_reference(path)
+        assert np.array_equal(data.users, u) and np.array_equal(data.items, i), name
+        return
+    user_raw, item_raw, u, i, r, t = csv_reference(path, name)
+    assert data.user_ids.tolist() == user_raw and data.item_ids.tolist() == item_raw, name
+    assert np.array_equal(data.users, u) and np.array_equal(data.items, i), name
+    assert (data.weights is None) == (r is None), name
+    if r is not None:
+        assert np.array_equal(data.weights, r), name
+    assert np.array_equal(data.timestamps, t), name
+
+
+# ------------------------------------------------------------------ figure
+def plot(rows, name, out_dir, n_lines):
+    from minigraphrec.plot import subplots
+    fig, ax = subplots(figsize=(8, 4.2))
+    x = np.arange(len(rows))
+    per_m = 1e6 / n_lines
+    bars = [("loader", "minigraphrec", "tab:blue"), ("reference", "csv module + dict",
+                                                      "tab:gray")]
+    if any(r.get("pandas_s") is not None for r in rows):
+        bars.append(("pandas", "pandas.read_csv + factorize", "tab:orange"))
+    width = 0.8 / len(bars)
+    for k, (key, label, colour) in enumerate(bars):
+        values = [(r.get(f"{key}_s") or np.nan) * per_m for r in rows]
+        ax.bar(x + (k - (len(bars) - 1) / 2) * width, values, width, label=label,
+               color=colour)
+    for xi, r in zip(x, rows):
+        ax.annotate(f"{r['ratio']:.2f}×", (xi, r["loader_s"] * per_m), ha="center",
+                    va="bottom", fontsize=8, xytext=(-width * 30, 2),
+                    textcoords="offset points")
+    ax.set_xticks(x, [r["file"] for r in rows])
+    ax.set_xlabel("file layout (ratio: minigraphrec / csv reference, median of rounds)")
+    ax.set_ylabel("seconds per million lines")
+    ax.set_title(f"Reading {n_lines:,} interactions (median of interleaved rounds)")
+    ax.legend(frameon=False)
+    return save_figure(fig, name, out_dir)
+
+
+def main():
+    parser = benchmark_parser(__doc__.splitlines()[0])
+    parser.set_defaults(repeat=5)
+    parser.add_argument("--lines", type=int, default=1_000_000,
+                        help="lines per file (default 1,000,000)")
+    args = parser.parse_args()
+    n_lines, repeat = (2_000, 2) if args.smoke else (args.lines, args.repeat)
+    name = "loaders_smoke" if args.smoke else "loaders"
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write_files(Path(tmp), n_lines)
+        for file, path in paths.items():
+            check_equal(path, file)
+            candidates = {"loader": loader(path, file)}
+            if file == "lightgcn":
+                candidates["reference"] = lambda p=path: lightgcn_reference(p)
+            else:
+                candidates["reference"] = lambda p=path, f=file: csv_reference(p, f)
+                read = None if file == "gzip" else pandas_reader(path, file)
+                if read is not None:
+                    candidates["pandas"] = read
+            times = interleaved_times(candidates, repeat)
+            row = {"file": file, "lines": n_lines,
+                   "MB": round(path.stat().st_size / 1e6, 1),
+                   "loader_s": times["loader"][0], "reference_s": times["reference"][0],
+                   "pandas_s": times["pandas"][0] if "pandas" in times else None}
+            row["ratio"] = row["loader_s"] / row["reference_s"]
+            rows.append(row)
+            print(f"{file:9s} loader {row['loader_s']:.3f} s  reference "
+                  f"{row['reference_s']:.3f} s  ratio {row['ratio']:.2f}"
+                  + (f"  pandas {row['pandas_s']:.3f} s" if row["pandas_s"] else ""))
+    notes = (f"{n_lines:,} lines per file, {N_USERS:,} users, {N_ITEMS:,} items (Zipf-like); "
+             f"median of {repeat} interleaved rounds. reference: the csv module and a dict "
+             f"(lightgcn: str.split and int), checked equal to the loader before timing. "
+             f"ratio = loader / reference (no target). pandas: read_csv + factorize, for "
+             f"scale (empty: not installed, or gzip/lightgcn). One process, one thread (the "
+             f"loaders use none).")
+    write_results(name, rows, ["file", "lines", "MB", "loader_s", "reference_s", "pandas_s",
+                               "ratio"], out_dir=args.out, notes=notes)
+    plot(rows, name, args.out, n_lines)
+
+
+if __name__ == "__main__":
+    main()
