@@ -23,6 +23,10 @@ and 40,000 items with Zipf-like item popularity):
   (:func:`~minigraphrec.datasets.load_lightgcn`), the same pairs grouped by user; its
   reference splits each line and maps it to ints.
 
+With ``--data DIR`` (a folder holding ``ml-100k/u.data`` and ``gowalla/train.txt``), those
+real files are read too (``u.data``: tab-separated, the ``tsv`` readers; ``train.txt``: the
+``lightgcn`` ones).
+
 Per file the two readers run interleaved (round ``r`` runs each once), ``--repeat`` rounds,
 the median is reported; before timing, the loader's ids (as raw strings, in order of first
 appearance), ratings and timestamps are checked equal to the reference's. Where pandas is
@@ -33,10 +37,10 @@ No target: this is a record of what the loaders' checks cost against a reader th
 none, and of which layouts leave the whole-chunk fast path (``commas``: a separator inside
 quotes; it is read line by line, in Python).
 
-Results: ``results/loaders.{json,md}`` and ``loaders.png`` (seconds per million lines,
+Results: ``results/loaders.{json,md}`` and ``loaders.png`` (seconds per million interactions,
 each file's loader beside its reference); ``loaders_smoke`` with ``--smoke``.
 
-    python benchmarks/bench_loaders.py
+    python benchmarks/bench_loaders.py --data DATA
     python benchmarks/bench_loaders.py --smoke --out /tmp/r        # what the tests run
 """
 from __future__ import annotations
@@ -100,7 +104,10 @@ def write_files(folder, n_lines):
 
 # ------------------------------------------------------------------ readers
 LAYOUT = {"csv": (",", 4), "tsv": ("\t", 4), "dcolon": ("::", 4), "quoted": (",", 4),
-          "gzip": (",", 4), "commas": (",", 4), "iso": (",", 3)}
+          "gzip": (",", 4), "commas": (",", 4), "iso": (",", 3), "u.data": ("\t", 4)}
+
+
+
 
 
 def _iso_seconds(token):
@@ -162,20 +169,21 @@ def pandas_reader(path, name):
 
 def loader(path, name):
     from minigraphrec import datasets
-    if name == "lightgcn":
+    if name in ("lightgcn", "gowalla"):
         return lambda: datasets.load_lightgcn(path)
     columns = "user,item,timestamp" if name == "iso" else None
     return lambda: datasets.load_triples(path, header=False, columns=columns)
 
 
 def check_equal(path, name):
-    """The loader's result equals the reference's (ids in first-appearance order, values);
-    AssertionError naming the file if not."""
+    """The number of interactions, once the loader's result is checked equal to the
+    reference's (ids in first-appearance order, values); AssertionError naming the file
+    if not."""
     data = loader(path, name)()
-    if name == "lightgcn":
+    if name in ("lightgcn", "gowalla"):
         u, i = lightgcn_reference(path)
         assert np.array_equal(data.users, u) and np.array_equal(data.items, i), name
-        return
+        return len(data)
     user_raw, item_raw, u, i, r, t = csv_reference(path, name)
     assert data.user_ids.tolist() == user_raw and data.item_ids.tolist() == item_raw, name
     assert np.array_equal(data.users, u) and np.array_equal(data.items, i), name
@@ -183,31 +191,32 @@ def check_equal(path, name):
     if r is not None:
         assert np.array_equal(data.weights, r), name
     assert np.array_equal(data.timestamps, t), name
+    return len(data)
 
 
 # ------------------------------------------------------------------ figure
-def plot(rows, name, out_dir, n_lines):
+def plot(rows, name, out_dir):
     from minigraphrec.plot import subplots
     fig, ax = subplots(figsize=(8, 4.2))
     x = np.arange(len(rows))
-    per_m = 1e6 / n_lines
     bars = [("loader", "minigraphrec", "tab:blue"), ("reference", "csv module + dict",
                                                       "tab:gray")]
     if any(r.get("pandas_s") is not None for r in rows):
         bars.append(("pandas", "pandas.read_csv + factorize", "tab:orange"))
     width = 0.8 / len(bars)
     for k, (key, label, colour) in enumerate(bars):
-        values = [(r.get(f"{key}_s") or np.nan) * per_m for r in rows]
+        values = [(r.get(f"{key}_s") or np.nan) * 1e6 / r["interactions"] for r in rows]
         ax.bar(x + (k - (len(bars) - 1) / 2) * width, values, width, label=label,
                color=colour)
     for xi, r in zip(x, rows):
-        ax.annotate(f"{r['ratio']:.2f}×", (xi, r["loader_s"] * per_m), ha="center",
+        ax.annotate(f"{r['ratio']:.2f}×", (xi, r["loader_s"] * 1e6 / r["interactions"]),
+                    ha="center",
                     va="bottom", fontsize=8, xytext=(-width * 30, 2),
                     textcoords="offset points")
     ax.set_xticks(x, [r["file"] for r in rows])
     ax.set_xlabel("file layout (ratio: minigraphrec / csv reference, median of rounds)")
-    ax.set_ylabel("seconds per million lines")
-    ax.set_title(f"Reading {n_lines:,} interactions (median of interleaved rounds)")
+    ax.set_ylabel("seconds per million interactions")
+    ax.set_title("Reading interaction files (median of interleaved rounds)")
     ax.legend(frameon=False)
     return save_figure(fig, name, out_dir)
 
@@ -217,24 +226,33 @@ def main():
     parser.set_defaults(repeat=5)
     parser.add_argument("--lines", type=int, default=1_000_000,
                         help="lines per file (default 1,000,000)")
+    parser.add_argument("--data", type=Path,
+                        help="folder holding ml-100k/u.data and gowalla/train.txt, read too")
     args = parser.parse_args()
     n_lines, repeat = (2_000, 2) if args.smoke else (args.lines, args.repeat)
     name = "loaders_smoke" if args.smoke else "loaders"
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_files(Path(tmp), n_lines)
+        if args.data is not None:
+            real = {"u.data": args.data / "ml-100k" / "u.data",
+                    "gowalla": args.data / "gowalla" / "train.txt"}
+            missing = [str(p) for p in real.values() if not p.is_file()]
+            if missing:
+                raise SystemExit(f"bench_loaders.py: --data {args.data} lacks {missing}")
+            paths.update(real)
         for file, path in paths.items():
-            check_equal(path, file)
+            n_inter = check_equal(path, file)
             candidates = {"loader": loader(path, file)}
-            if file == "lightgcn":
+            if file in ("lightgcn", "gowalla"):
                 candidates["reference"] = lambda p=path: lightgcn_reference(p)
             else:
                 candidates["reference"] = lambda p=path, f=file: csv_reference(p, f)
-                read = None if file == "gzip" else pandas_reader(path, file)
+                read = None if file in ("gzip", "gowalla") else pandas_reader(path, file)
                 if read is not None:
                     candidates["pandas"] = read
             times = interleaved_times(candidates, repeat)
-            row = {"file": file, "lines": n_lines,
+            row = {"file": file, "interactions": n_inter,
                    "MB": round(path.stat().st_size / 1e6, 1),
                    "loader_s": times["loader"][0], "reference_s": times["reference"][0],
                    "pandas_s": times["pandas"][0] if "pandas" in times else None}
@@ -249,9 +267,9 @@ def main():
              f"ratio = loader / reference (no target). pandas: read_csv + factorize, for "
              f"scale (empty: not installed, or gzip/lightgcn). One process, one thread (the "
              f"loaders use none).")
-    write_results(name, rows, ["file", "lines", "MB", "loader_s", "reference_s", "pandas_s",
+    write_results(name, rows, ["file", "interactions", "MB", "loader_s", "reference_s", "pandas_s",
                                "ratio"], out_dir=args.out, notes=notes)
-    plot(rows, name, args.out, n_lines)
+    plot(rows, name, args.out)
 
 
 if __name__ == "__main__":
