@@ -34,9 +34,13 @@ epoch's training took (sampling included, validation not). The record goes
 to the logger ``"minigraphrec"`` (INFO if the model is ``verbose``, else
 DEBUG) and to ``callback(record)`` if one was given. When the callback runs, the model
 holds everything a finished fit would (``optimizer_state_``, ``rng_state_``, the final
-embeddings): ``model.save(path)`` there is a checkpoint that scores, and that
-``load(path).fit(train, epochs=n, resume=True)`` continues, bit for bit, as the
-uninterrupted run would have.
+embeddings) and, with validation, what early stopping goes on from: ``best_params_``, the
+best epoch's parameters when that was an earlier epoch (else None: they are ``params``),
+and ``since_best_``, the epochs since it. ``model.save(path)`` there is a checkpoint that
+scores (with the epoch's own parameters), and that ``load(path).fit(train, epochs=n,
+resume=True)`` (with the same validation data, if any) continues, bit for bit, as the
+uninterrupted run would have: the same epochs, the same stop, the same best parameters
+restored at the end.
 
 Validation and early stopping. With validation data the model is evaluated
 after every epoch (:func:`minigraphrec.metrics.evaluate`, the model's
@@ -236,7 +240,12 @@ def train_model(model, validation=None, epochs=1, callback=None, rng=None):
     if validation is not None and model.best_epoch_ is not None:
         best_score = next((r.get(key, -np.inf) for r in model.history_
                            if r["epoch"] == model.best_epoch_), -np.inf)
-        best_params = {k: v.copy() for k, v in model.params.items()}
+        # a checkpoint from a callback holds the best epoch's parameters apart when that
+        # epoch was an earlier one, and the epochs since it; a finished fit holds them as its
+        # params (it restored them), and the count starts afresh
+        saved = getattr(model, "best_params_", None) or model.params
+        best_params = {k: v.copy() for k, v in saved.items()}
+        since_best = int(getattr(model, "since_best_", None) or 0)
     R = model.R_
     gradient = batch_gradient(model)
     last = first + epochs
@@ -290,6 +299,9 @@ def train_model(model, validation=None, epochs=1, callback=None, rng=None):
                 model.rng_state_ = generator_state(rng)
                 if validation is None:                 # else refreshed for it, just above
                     model._refresh_embeddings()
+                else:                                  # what early stopping carries on from
+                    model.best_params_ = None if model.best_epoch_ == epoch else best_params
+                    model.since_best_ = since_best
                 callback(dict(record))
             patience = model.patience
             if validation is not None and patience is not None and since_best >= patience:
@@ -300,6 +312,7 @@ def train_model(model, validation=None, epochs=1, callback=None, rng=None):
         if best_params is not None:
             for k, v in best_params.items():
                 model.params[k][...] = v
+        model.best_params_ = model.since_best_ = None   # the params are the best epoch's now
     finally:                                            # also after a failure
         model.optimizer_state_ = optimizer_state_attr(optimizer.state_dict())
     return model

@@ -101,6 +101,43 @@ def test_bad_metrics_are_refused_before_training(metric, message):
         MF(dim=8, epochs=2, metric=metric).fit(train, validation=val)
 
 
+@pytest.mark.parametrize("patience, model_class", [(None, MF), (2, MF), (2, GCN)])
+def test_a_checkpoint_of_a_validated_run_resumes_it_exactly(tmp_path, monkeypatch, patience,
+                                                            model_class):
+    """Saved from the callback at epoch 2 while epoch 1 is the best, a checkpoint carries
+    the best parameters and the epochs since them: resumed, the run restores epoch 1's
+    parameters and stops where the uninterrupted run stopped (it used to end on epoch 2's
+    parameters while naming epoch 1, and to train on past the patience)."""
+    train, val = _planted()
+    scores = [0.3, 0.1, 0.2, 0.25, 0.1]                            # best at epoch 1
+
+    def scripted(model, test, k, metrics):
+        return {"recall@20": scores[len(model.history_)], "n_users": 1}
+
+    monkeypatch.setattr("minigraphrec.metrics.evaluate", scripted)
+    make = dict(dim=8, epochs=5, batch_size=256, patience=patience, random_state=0)
+    if model_class is GCN:
+        make["n_layers"] = 1
+    whole = model_class(**make).fit(train, validation=val)
+    path = tmp_path / "epoch2.npz"
+
+    def save_at_2(record):
+        if record["epoch"] == 2:
+            mgr.save(model, path)
+    model = model_class(**make)
+    model.fit(train, validation=val, callback=save_at_2)
+    checkpoint = mgr.load(path)
+    assert checkpoint.since_best_ == 1 and checkpoint.best_epoch_ == 1
+    resumed = checkpoint.fit(train, validation=val, epochs=3, resume=True)
+    assert [r["epoch"] for r in resumed.history_] == [r["epoch"] for r in whole.history_]
+    assert len(whole.history_) == (3 if patience == 2 else 5)
+    assert resumed.best_epoch_ == whole.best_epoch_ == 1
+    for k in whole.params:
+        np.testing.assert_array_equal(resumed.params[k], whole.params[k])
+    assert [r["loss"] for r in resumed.history_] == [r["loss"] for r in whole.history_]
+    assert whole.best_params_ is None and resumed.since_best_ is None
+
+
 def test_early_stopping_restores_the_best_epoch(monkeypatch):
     train, val = _planted()
     scripted = iter([0.1, 0.3, 0.2, 0.25, 0.1, 0.9])              # best at epoch 2

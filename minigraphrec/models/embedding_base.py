@@ -251,7 +251,7 @@ class EmbeddingRecommender(Recommender):
                     "user_features_", "item_features_", "user_embeddings_",
                     "item_embeddings_", "history_", "best_epoch_", "step_", "dropout_seed_",
                     "optimizer_state_", "rng_state_", "fit_hyperparameters_",
-                    "forget_method_")
+                    "forget_method_", "best_params_", "since_best_")
 
     #: hyperparameters that say how training proceeds, not what the model is: a resumed
     #: ``fit`` may run with new values of these (e.g. a lower lr); any other change is refused
@@ -309,9 +309,12 @@ class EmbeddingRecommender(Recommender):
             ``_resume_may_change`` (how training proceeds: ``lr``,
             ``batch_size``, ``reg``, ...) may differ from that fit;
             ``random_state`` is then ignored. With ``validation``, an earlier
-            ``best_epoch_`` is the score to beat. (A fit with validation ends
-            on its best epoch's parameters, so resuming it continues from
-            those, not from its last epoch.)
+            ``best_epoch_`` is the score to beat. A checkpoint saved from
+            ``callback`` during a run with validation resumes exactly too (pass
+            the same validation data): it carries the best epoch's parameters
+            and the epochs since it (``best_params_``, ``since_best_``). A
+            finished fit with validation ends on its best epoch's parameters,
+            so resuming it continues from those, not from its last epoch.
 
         Returns
         -------
@@ -354,6 +357,7 @@ class EmbeddingRecommender(Recommender):
             self.step_ = 0
             self.dropout_seed_ = int(rng.integers(2**63 - 1))
             self.optimizer_state_ = None
+            self.best_params_ = self.since_best_ = None
             self.fit_hyperparameters_ = self._defining_hyperparameters()
             if hasattr(self, "forget_method_"):          # a fresh fit has forgotten nothing
                 del self.forget_method_
@@ -867,6 +871,7 @@ class EmbeddingRecommender(Recommender):
         new.optimizer_state_ = None if state is None else {k: np.array(v, copy=True)
                                                            for k, v in state.items()}
         new.history_ = list(getattr(self, "history_", []) or [])
+        new.best_params_ = new.since_best_ = None         # an update ends no validated run
         new.__dict__.pop("_workspace", None)              # _build (or the model) makes a new one
         return new
 
