@@ -37,6 +37,10 @@ same object in ``models`` and ``models_``) is stored once and referred to
 as ``{"__model_ref__": k}``; loading gives back one shared object. Version 2
 of the format added these; version 1 files still load.
 
+A ``random_state`` that is a ``numpy.random.Generator`` is saved as None, with a
+logged warning: a generator's state is not the seed the model was fitted from, so a
+loaded model refitted is unseeded (an integer seed refits the same model).
+
 A hyperparameter that is a matrix (dense or sparse, e.g. ContentBased's
 ``item_features``) is stored like an attribute's arrays, under its name, and
 described in the meta as ``{"__array__": {"kind": ...}, "key": name}``.
@@ -55,6 +59,7 @@ import errno
 import hashlib
 import importlib
 import json
+import logging
 import os
 import tempfile
 import zipfile
@@ -64,6 +69,8 @@ import scipy.sparse as sp
 
 from .errors import DataError
 from .sequences import Sequences
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["save", "load", "FORMAT", "FORMAT_VERSION"]
 
@@ -143,6 +150,9 @@ def _model_meta(model, prefix, arrays, memo):
     hyper = {}
     for name, value in model.get_params().items():
         if isinstance(value, (np.random.Generator, np.random.RandomState)):
+            logger.warning("%s: %s%s is a %s, saved as None (a refit of the loaded model is "
+                           "not seeded; an integer seed refits the same model)",
+                           type(model).__name__, prefix, name, type(value).__name__)
             value = None                            # a Generator is saved as None
         hyper[name] = _value(value, prefix + name, arrays, memo, f"hyperparameter {name!r}")
     try:

@@ -255,6 +255,19 @@ def test_internal_holdout_refits_components_on_all_of_train():
     np.testing.assert_array_equal(again.grid_scores_, hybrid.grid_scores_)   # seeded split
 
 
+def test_tuning_leaves_a_generator_seeded_component_as_fitted_alone():
+    """The tuning probes fit copies whose generators are copies: the component's own fit
+    draws from its generator as a fit of it alone would (the probes used to consume it)."""
+    from minigraphrec.models import MF
+    rng = np.random.default_rng(3)
+    u = rng.integers(0, 40, 400)
+    train = Interactions(u, rng.integers(0, 30, 400), n_users=40, n_items=30)
+    mf = MF(dim=4, epochs=2, random_state=np.random.default_rng(7))
+    Hybrid([mf, Popularity()], weights="tune", step=0.5).fit(train)
+    alone = MF(dim=4, epochs=2, random_state=np.random.default_rng(7)).fit(train)
+    np.testing.assert_array_equal(mf.params["E0"], alone.params["E0"])
+
+
 # ------------------------------------------------------- fixed and default weights
 def test_fixed_weights_blend_by_hand():
     train, _, good, bad = oracle_and_decoy()

@@ -248,6 +248,17 @@ def test_a_checkpoint_keeps_zero_dimensional_arrays_and_the_generator_state(tmp_
     assert model.rng_state_["state"]["state"] > 2**64
 
 
+def test_a_generator_seed_is_saved_as_none_with_a_warning(tmp_path, caplog):
+    model = MF(dim=4, epochs=1, random_state=np.random.default_rng(0)).fit(_train())
+    with caplog.at_level("WARNING", logger="minigraphrec.io"):
+        model.save(tmp_path / "m.npz")
+    assert "MF: random_state is a Generator, saved as None" in caplog.text
+    assert io.load(tmp_path / "m.npz").random_state is None
+    caplog.clear()
+    MF(dim=4, epochs=1, random_state=0).fit(_train()).save(tmp_path / "n.npz")
+    assert not caplog.records
+
+
 @pytest.mark.parametrize("kind", ["dense", "csr", "csc"])
 def test_matrix_hyperparameters_round_trip(kind, tmp_path):
     """ContentBased(item_features=<matrix>) saves and loads (it raised DataError before): the

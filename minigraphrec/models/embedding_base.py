@@ -231,6 +231,10 @@ class EmbeddingRecommender(Recommender):
     dtype : {"float32", "float64"}
         float32 by default; float64 for gradient checks.
     random_state : None, int or numpy.random.Generator
+        An integer gives the same model on every fit (and after ``save`` and
+        ``load``). A Generator is drawn from as it stands, as in scikit-learn:
+        a second fit with the same object differs, and ``save`` stores it as
+        None. None draws fresh entropy on every fit.
     verbose : bool
         Log each epoch at INFO level (logger ``"minigraphrec"``) instead of DEBUG.
     score_dtype : {"float64", "float32"}

@@ -31,6 +31,7 @@ users with at least one held-out item).
 """
 from __future__ import annotations
 
+import copy
 import itertools
 import numbers
 
@@ -263,10 +264,17 @@ def simplex_grid(n_models, step):
 
 
 def _clone(model):
-    """An unfitted copy with the same hyperparameters (recursing into sub-models)."""
+    """An unfitted copy with the same hyperparameters (recursing into sub-models).
+
+    A Generator hyperparameter is copied in its current state (as scikit-learn's ``clone``
+    does): fitting the copy leaves the original's generator, and so the original's own fit,
+    as they were.
+    """
     def copy_value(v):
         if isinstance(v, Recommender):
             return _clone(v)
+        if isinstance(v, np.random.Generator):
+            return copy.deepcopy(v)
         if isinstance(v, (list, tuple)) and any(isinstance(x, Recommender) for x in v):
             return type(v)(copy_value(x) for x in v)
         return v
@@ -311,8 +319,10 @@ class Hybrid(Recommender):
         ``weights="tune"`` without ``validation`` only.
     refit : bool, default False
         Refit components that are already fitted.
-    random_state : int, default 0
-        Seeds the internal holdout.
+    random_state : None, int or numpy.random.Generator, default 0
+        Seeds the internal holdout (``weights="tune"`` without ``validation``).
+        None draws a new holdout on every fit, so the tuned weights may
+        differ from fit to fit.
 
     Attributes
     ----------
