@@ -21,8 +21,13 @@ they are cast to the parameter's dtype.
 
 Checkpoints. ``state_dict()`` returns a flat ``dict[str, ndarray]`` (0-d
 arrays for scalars) that ``np.savez`` stores without pickle;
-``load_state_dict`` restores it, hyperparameters included. Arrays are copied
-both ways.
+``load_state_dict`` restores it, hyperparameters included, after the checks
+the constructor makes. Arrays are copied both ways.
+
+All or nothing. ``step`` checks every key (its parameter, its gradient and its
+state) before it updates any, and ``load_state_dict`` checks the whole state
+before it replaces any: a call that raises leaves the parameters and the
+optimiser as they were.
 """
 from __future__ import annotations
 
@@ -53,37 +58,55 @@ class _Optimizer:
     _slots: tuple = ()       # names of the per-parameter state arrays
 
     def _pairs(self, params, grads):
-        """Yield ``(name, p, g)`` for every key with a gradient, validated."""
+        """``[(name, p, g)]`` for every key with a gradient, all checked before any update:
+        the parameter, the gradient (cast to the parameter's dtype) and the key's state."""
         if not isinstance(params, dict) or not isinstance(grads, dict):
             raise TypeError("params and grads must be dicts of arrays, got "
                             f"{type(params).__name__} and {type(grads).__name__}")
         unknown = [k for k in grads if k not in params]
         if unknown:
-            raise KeyError(f"grads has keys {unknown} that are not in params {sorted(params)}")
+            raise DataError(f"grads has keys {unknown} that are not in params {sorted(params)}")
+        pairs = []
         for name, g in grads.items():
             if g is None:
                 continue
             p = params[name]
-            if not isinstance(p, np.ndarray) or not np.issubdtype(p.dtype, np.floating):
-                raise TypeError(f"params[{name!r}] must be a floating ndarray, got "
-                                f"{type(p).__name__} {getattr(p, 'dtype', '')}")
+            if not isinstance(p, np.ndarray):
+                raise TypeError(f"params[{name!r}] must be an ndarray, got {type(p).__name__}")
+            if not np.issubdtype(p.dtype, np.floating):
+                raise DataError(f"params[{name!r}] must be floating, got dtype {p.dtype}")
             if not p.flags.writeable:
                 raise DataError(f"params[{name!r}] is read-only; the optimiser updates it in place")
+            if np.iscomplexobj(g):
+                raise DataError(f"grads[{name!r}] is complex ({np.asarray(g).dtype})")
             g = np.asarray(g, dtype=p.dtype)
             if g.shape != p.shape:
                 raise DataError(f"grads[{name!r}] has shape {g.shape}, "
                                 f"params[{name!r}] has {p.shape}")
-            yield name, p, g
+            for slot in self._array_slots:
+                buf = getattr(self, slot).get(name)
+                if buf is not None and (buf.shape != p.shape or buf.dtype != p.dtype):
+                    raise DataError(f"optimiser state {slot}[{name!r}] has shape {buf.shape} "
+                                    f"{buf.dtype} but the parameter has {p.shape} {p.dtype}")
+            self._check_param(name, p)
+            pairs.append((name, p, g))
+        return pairs
+
+    def _check_param(self, name, p):
+        """A subclass's own condition on a parameter it is about to update."""
+
+    @property
+    def _array_slots(self):
+        """The slots that hold one array per parameter, of its shape and dtype."""
+        return tuple(s for s in self._slots if s != "t")
 
     def _buffer(self, slot, name, p):
-        """The state array ``slot`` for parameter ``name``, created as zeros."""
+        """The state array ``slot`` for parameter ``name``, created as zeros (its shape and
+        dtype were checked by :meth:`_pairs`)."""
         store = getattr(self, slot)
         buf = store.get(name)
         if buf is None:
             buf = store[name] = np.zeros_like(p, order="C")
-        elif buf.shape != p.shape or buf.dtype != p.dtype:
-            raise DataError(f"optimiser state {slot}[{name!r}] has shape {buf.shape} "
-                            f"{buf.dtype} but the parameter has {p.shape} {p.dtype}")
         return buf
 
     def state_dict(self):
@@ -95,28 +118,50 @@ class _Optimizer:
         return state
 
     def load_state_dict(self, state):
-        """Restore what :meth:`state_dict` returned (arrays are copied)."""
+        """Restore what :meth:`state_dict` returned (arrays are copied), after checking all
+        of it: the hyperparameters as the constructor checks them, every state array
+        (floating, finite, one per parameter name in each slot)."""
+        name_of = type(self).__name__
+        if not isinstance(state, dict):
+            raise TypeError(f"a {name_of} state_dict is a dict of arrays, got "
+                            f"{type(state).__name__}")
         new = {slot: {} for slot in self._slots}
         hyper = {}
         for key, value in state.items():
             if key in self._hyper:
-                hyper[key] = float(np.asarray(value))
+                value = np.asarray(value)
+                if value.size != 1 or not np.issubdtype(value.dtype, np.number):
+                    raise DataError(f"{name_of} state_dict[{key!r}] must be one number, got "
+                                    f"{value.dtype} of shape {value.shape}")
+                hyper[key] = float(value.reshape(()))
                 continue
-            slot, sep, name = key.partition("/")
+            slot, sep, name = str(key).partition("/")
             if not sep or slot not in new:
-                raise DataError(f"unexpected key {key!r} in a {type(self).__name__} state_dict; "
+                raise DataError(f"unexpected key {key!r} in a {name_of} state_dict; "
                                 f"expected {list(self._hyper)} and '<slot>/<param>' with slot "
                                 f"in {list(self._slots)}")
             new[slot][name] = np.array(value, copy=True, order="C")
         missing = [h for h in self._hyper if h not in hyper]
         if missing:
-            raise DataError(f"{type(self).__name__} state_dict lacks {missing}")
+            raise DataError(f"{name_of} state_dict lacks {missing}")
+        self._with_hyper(hyper)                       # the constructor's checks, or raises
+        for slot in self._array_slots:
+            for name, arr in new[slot].items():
+                if not np.issubdtype(arr.dtype, np.floating) or not np.isfinite(arr).all():
+                    raise DataError(f"{name_of} state {slot}/{name} must be finite floating "
+                                    f"values, got dtype {arr.dtype}"
+                                    + ("" if not np.issubdtype(arr.dtype, np.floating)
+                                       else " with non-finite entries"))
         self._check_loaded(new)
         for h, value in hyper.items():
             setattr(self, h, value)
         for slot, store in new.items():
             setattr(self, slot, store)
         return self
+
+    def _with_hyper(self, hyper):
+        """A new optimiser of this class with ``hyper``: the constructor's checks."""
+        raise NotImplementedError
 
     def _check_loaded(self, new):
         pass
@@ -155,8 +200,12 @@ class SGD(_Optimizer):
     def __repr__(self):
         return f"SGD(lr={self.lr}, momentum={self.momentum}, weight_decay={self.weight_decay})"
 
+    def _with_hyper(self, hyper):
+        return SGD(hyper["lr"], hyper["momentum"], hyper["weight_decay"])
+
     def step(self, params, grads):
-        """Update every ``params[k]`` that has a gradient ``grads[k]``, in place."""
+        """Update every ``params[k]`` that has a gradient ``grads[k]``, in place (all keys are
+        checked first)."""
         for name, p, g in self._pairs(params, grads):
             if self.weight_decay:
                 g = g + self.weight_decay * p
@@ -213,6 +262,8 @@ class Adam(_Optimizer):
     def __init__(self, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  backend="numba"):
         self.lr = _nonneg("lr", lr)
+        if isinstance(betas, str) or np.ndim(betas) != 1 or len(betas) != 2:
+            raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         beta1, beta2 = betas
         self.beta1, self.beta2 = _nonneg("beta1", beta1), _nonneg("beta2", beta2)
         if not (self.beta1 < 1 and self.beta2 < 1):
@@ -233,8 +284,19 @@ class Adam(_Optimizer):
     def betas(self):
         return (self.beta1, self.beta2)
 
+    def _with_hyper(self, hyper):
+        return Adam(hyper["lr"], (hyper["beta1"], hyper["beta2"]), hyper["eps"],
+                    hyper["weight_decay"], backend=self.backend)
+
+    def _check_param(self, name, p):
+        if self.backend == "numba" and not p.flags.c_contiguous:
+            raise DataError(f"params[{name!r}] is not C-contiguous; "
+                            "Adam(backend='numba'), the default, updates it through a flat "
+                            "view; pass a C-contiguous array or backend='numpy'")
+
     def step(self, params, grads):
-        """Update every ``params[k]`` that has a gradient ``grads[k]``, in place."""
+        """Update every ``params[k]`` that has a gradient ``grads[k]``, in place (all keys are
+        checked first)."""
         for name, p, g in self._pairs(params, grads):
             m = self._buffer("m", name, p)
             v = self._buffer("v", name, p)
@@ -245,10 +307,6 @@ class Adam(_Optimizer):
                        dt(math.sqrt(1 - self.beta2 ** t)),         # sqrt(1 - β2^t)
                        dt(self.eps), dt(self.weight_decay))
             if self.backend == "numba":
-                if not p.flags.c_contiguous:
-                    raise DataError(f"params[{name!r}] is not C-contiguous; "
-                                    "Adam(backend='numba'), the default, updates it through a flat "
-                                    "view; pass a C-contiguous array or backend='numpy'")
                 from .kernels import adam as kernels
                 update = (kernels.adam_update if p.size >= _PARALLEL_FROM
                           else kernels.adam_update_serial)
@@ -288,7 +346,15 @@ class Adam(_Optimizer):
                             f"same names; got m {sorted(names[0])}, v {sorted(names[1])}, "
                             f"t {sorted(names[2])}")
         for name in new["t"]:
-            new["t"][name] = int(new["t"][name])
+            t = new["t"][name]
+            if (t.size != 1 or not np.issubdtype(t.dtype, np.number)
+                    or float(t.reshape(())) != int(t.reshape(())) or int(t.reshape(())) < 0):
+                raise DataError(f"Adam state t/{name} must be a count of steps (an integer "
+                                f">= 0), got {t.reshape(-1)[:3]} ({t.dtype})")
+            new["t"][name] = int(t.reshape(()))
+            if (new["v"][name] < 0).any():
+                raise DataError(f"Adam state v/{name} holds negative entries: a second moment "
+                                f"is >= 0")
             if new["m"][name].shape != new["v"][name].shape:
                 raise DataError(f"Adam state for {name!r}: m has shape {new['m'][name].shape}, "
                                 f"v has {new['v'][name].shape}")

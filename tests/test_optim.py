@@ -267,15 +267,82 @@ def test_bad_hyperparameters(make, error, match):
 @pytest.mark.parametrize("opt", [Adam(), SGD(lr=0.1)], ids=["Adam", "SGD"])
 @pytest.mark.parametrize("params, grads, error, match", [
     ({"a": np.ones(2)}, {"b": np.ones(2)},
-     KeyError, r"grads has keys \['b'\] that are not in params"),
+     DataError, r"grads has keys \['b'\] that are not in params"),
     ({"a": np.ones(2)}, {"a": np.ones(3)}, DataError, r"grads\['a'\] has shape \(3,\)"),
-    ({"a": np.ones(2, dtype=int)}, {"a": np.ones(2)}, TypeError, "must be a floating ndarray"),
-    ({"a": [1.0, 2.0]}, {"a": np.ones(2)}, TypeError, "must be a floating ndarray"),
+    ({"a": np.ones(2, dtype=int)}, {"a": np.ones(2)}, DataError,
+     r"params\['a'\] must be floating, got dtype int64"),
+    ({"a": [1.0, 2.0]}, {"a": np.ones(2)}, TypeError, r"params\['a'\] must be an ndarray"),
+    ({"a": np.ones(2)}, {"a": np.ones(2) * 1j}, DataError, "is complex"),
     ([np.ones(2)], [np.ones(2)], TypeError, "must be dicts"),
 ])
 def test_step_rejects_bad_input(opt, params, grads, error, match):
     with pytest.raises(error, match=match):
         opt.step(params, grads)
+
+
+@pytest.mark.parametrize("make", [lambda: Adam(lr=0.1), lambda: Adam(lr=0.1, backend="numpy"),
+                                  lambda: SGD(lr=0.1, momentum=0.9)])
+def test_a_failed_step_changes_nothing(make):
+    """Every key is checked before any is updated: a bad later key leaves the earlier
+    parameters and the optimiser's state as they were (they used to be updated)."""
+    opt = make()
+    p = {"a": np.ones(3), "b": np.ones((2, 2))}
+    opt.step(p, {"a": np.ones(3), "b": np.ones((2, 2))})
+    before = ({k: v.copy() for k, v in p.items()},
+              {k: np.array(v, copy=True) for k, v in opt.state_dict().items()})
+    bad_grads = [{"a": np.ones(3), "b": np.ones(3)},                # wrong shape
+                 {"a": np.ones(3), "b": np.ones((2, 2)), "c": np.ones(1)}]   # unknown key
+    read_only = {"a": p["a"], "b": p["b"].copy()}
+    read_only["b"].flags.writeable = False
+    cases = [(p, g) for g in bad_grads] + [(read_only, {"a": np.ones(3), "b": np.ones((2, 2))})]
+    for params, grads in cases:
+        with pytest.raises(DataError):
+            opt.step(params, grads)
+        for k in p:
+            np.testing.assert_array_equal(p[k], before[0][k])
+        state = opt.state_dict()
+        assert state.keys() == before[1].keys()
+        for k, v in state.items():
+            np.testing.assert_array_equal(v, before[1][k])
+    if isinstance(opt, Adam) and opt.backend == "numba":
+        fortran = {"a": p["a"], "f": np.asfortranarray(np.ones((2, 3)))}
+        with pytest.raises(DataError, match="not C-contiguous"):
+            opt.step(fortran, {"a": np.ones(3), "f": np.ones((2, 3))})
+        np.testing.assert_array_equal(p["a"], before[0]["a"])
+
+
+@pytest.mark.parametrize("key, value, match", [
+    ("lr", np.array(float("nan")), "lr must be a finite number"),
+    ("beta1", np.array(1.5), r"betas must be in \[0, 1\)"),
+    ("eps", np.array(0.0), "eps must be > 0"),
+    ("lr", np.ones(2), r"state_dict\['lr'\] must be one number"),
+    ("t/a", np.array(-3), "must be a count of steps"),
+    ("t/a", np.array(2.7), "must be a count of steps"),
+    ("m/a", np.array(["x", "y", "z"]), "must be finite floating values"),
+    ("v/a", -np.ones(3), "holds negative entries"),
+    ("m/a", np.array([1.0, np.nan, 0.0]), "non-finite"),
+])
+def test_adam_load_state_dict_checks_what_the_constructor_checks(key, value, match):
+    opt = Adam(lr=0.1)
+    opt.step({"a": np.ones(3)}, {"a": np.ones(3)})
+    state = opt.state_dict()
+    good = {k: np.array(v, copy=True) for k, v in state.items()}
+    with pytest.raises(DataError, match=match):
+        opt.load_state_dict(state | {key: value})
+    for k, v in opt.state_dict().items():                         # unchanged
+        np.testing.assert_array_equal(v, good[k])
+    with pytest.raises(TypeError, match="is a dict of arrays"):
+        opt.load_state_dict([("lr", 0.1)])
+
+
+def test_sgd_load_state_dict_checks_what_the_constructor_checks():
+    opt = SGD(lr=0.1, momentum=0.5)
+    state = opt.state_dict()
+    for key, value, match in (("momentum", 2.0, r"momentum must be in \[0, 1\)"),
+                              ("weight_decay", -1.0, "weight_decay must be a finite number")):
+        with pytest.raises(DataError, match=match):
+            opt.load_state_dict(state | {key: np.array(value)})
+    assert opt.momentum == 0.5
 
 
 def test_step_rejects_read_only_parameters():
