@@ -86,7 +86,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, check_random_state
 
 __all__ = ["check_vjp", "check_grad", "numerical_grad", "check_param_grads",
            "check_model_grads", "NotDifferentiableError"]
@@ -123,11 +123,20 @@ def _scalar(name, value):
 
 
 def _rng(rng):
-    if rng is None:
-        return np.random.default_rng(0)
-    if isinstance(rng, np.random.Generator):
-        return rng
-    return np.random.default_rng(rng)
+    """The directions' generator: ``rng`` (None: seed 0), checked as every seed is."""
+    rng = check_random_state(rng, "rng")
+    return np.random.default_rng(0 if rng is None else rng)
+
+
+def _check_options(eps, rtol=0.0, atol=None):
+    """ValueError unless ``eps`` > 0, ``rtol`` >= 0 and ``atol`` (None or) >= 0, all finite: a
+    NaN tolerance would turn every comparison false and a wrong gradient into no verdict."""
+    for name, value, low in (("eps", eps, "> 0"), ("rtol", rtol, ">= 0"), ("atol", atol, ">= 0")):
+        if value is None and name == "atol":
+            continue
+        if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number))
+                or not np.isfinite(value) or value < 0 or (name == "eps" and value == 0)):
+            raise ValueError(f"{name} must be a finite number {low}, got {value!r}")
 
 
 def _tolerance(numeric, exact, rtol, atol):
@@ -294,6 +303,7 @@ def check_vjp(f, vjp, x, rng=None, eps=1e-6, rtol=1e-6, atol=None):
     smooth within any step down to ``eps / 1024``; TypeError if ``x``,
     ``f(x)`` or ``vjp(x, v)`` is not float64.
     """
+    _check_options(eps, rtol, atol)
     rng = _rng(rng)
     x = _float64("x", x)
     y = f(x)
@@ -335,6 +345,7 @@ def numerical_grad(f, x, eps=1e-6):
     leaves ``f``'s domain is ``nan`` or ``inf`` here (:func:`check_grad`
     raises on it).
     """
+    _check_options(eps)
     x = _float64("x", x)
     return _central_entries(f, x, eps)[0]
 
@@ -359,6 +370,7 @@ def check_grad(f, grad, x, eps=1e-6, rtol=1e-6, atol=None):
     within its step; TypeError if ``x``, a value of ``f`` or ``grad(x)`` is
     not float64.
     """
+    _check_options(eps, rtol, atol)
     x = _float64("x", x)
     numeric, f_plus, f_minus = _central_entries(f, x, eps)
     exact = np.asarray(grad(x))
@@ -447,13 +459,14 @@ def check_param_grads(loss_fn, params, grads, rng=None, eps=1e-6, rtol=1e-6, ato
     down to ``eps / 1024`` along that key's direction; TypeError for a
     float32 parameter, gradient or loss value.
     """
+    _check_options(eps, rtol, atol)
     rng = _rng(rng)
-    keys = list(params) if keys is None else list(keys)
+    keys = list(params) if keys is None else [keys] if isinstance(keys, str) else list(keys)
     results = {}
     for k in keys:
         if k not in params or k not in grads:
-            raise KeyError(f"key {k!r} must be in both params {sorted(params)} "
-                           f"and grads {sorted(grads)}")
+            raise DataError(f"key {k!r} must be in both params {sorted(params)} "
+                            f"and grads {sorted(grads)}")
         if not isinstance(params[k], np.ndarray):
             raise TypeError(f"params[{k!r}] must be an ndarray to be perturbed in place, "
                             f"got {type(params[k]).__name__}")

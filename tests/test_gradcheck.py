@@ -157,12 +157,43 @@ def test_check_param_grads_restores_when_the_loss_raises():
 @pytest.mark.parametrize("params, grads, error, match", [
     ({"a": np.ones(2, dtype=np.float32)}, {"a": np.ones(2)}, TypeError, "float64"),
     ({"a": [1.0, 2.0]}, {"a": np.ones(2)}, TypeError, "must be an ndarray"),
-    ({"a": np.ones(2)}, {"b": np.ones(2)}, KeyError, "must be in both"),
+    ({"a": np.ones(2)}, {"b": np.ones(2)}, DataError, "must be in both"),
     ({"a": np.ones(2)}, {"a": np.ones(3)}, DataError, r"grads\['a'\] has shape \(3,\)"),
 ])
 def test_check_param_grads_rejects_bad_input(params, grads, error, match):
     with pytest.raises(error, match=match):
         check_param_grads(lambda: 0.0, params, grads)
+
+
+@pytest.mark.parametrize("options, match", [
+    (dict(eps=0.0), "eps must be a finite number > 0"),
+    (dict(eps=-1e-6), "eps must be"), (dict(eps=float("nan")), "eps must be"),
+    (dict(rtol=float("nan")), "rtol must be a finite number >= 0"), (dict(rtol=-1.0), "rtol"),
+    (dict(atol=float("nan")), "atol must be a finite number >= 0"), (dict(atol="1e-8"), "atol"),
+])
+def test_options_that_would_hide_a_wrong_gradient_are_refused(options, match):
+    """A NaN tolerance made every comparison false, and a gradient off by a factor 2 came
+    out as NotDifferentiableError (no verdict); eps=0 divided by zero."""
+    f, x = (lambda x: float(np.sum(x ** 3))), np.array([0.3, -1.2])
+    wrong = lambda x: 2 * 3 * x ** 2                                    # noqa: E731
+    with pytest.raises(ValueError, match=match):
+        check_grad(f, wrong, x, **options)
+    with pytest.raises(ValueError, match=match):
+        check_vjp(lambda x: x ** 3, lambda x, v: 2 * 3 * x ** 2 * v, x, **options)
+    with pytest.raises(ValueError, match=match):
+        check_param_grads(lambda: 0.0, {"a": x.copy()}, {"a": np.ones(2)}, **options)
+    if set(options) == {"eps"}:
+        with pytest.raises(ValueError, match=match):
+            numerical_grad(f, x, **options)
+    with pytest.raises(mgr.DataError, match="rng must be None, an integer >= 0"):
+        check_vjp(lambda x: x ** 3, lambda x, v: 3 * x ** 2 * v, x, rng=-1)
+
+
+def test_one_key_may_be_given_as_a_string():
+    params = {"ab": np.array([1.0, 2.0]), "c": np.array([3.0])}
+    out = check_param_grads(lambda: float(np.sum(params["ab"] ** 2)), params,
+                            {"ab": 2 * params["ab"], "c": np.zeros(1)}, keys="ab")
+    assert list(out) == ["ab"]
 
 
 # ================================================================ models
