@@ -18,23 +18,52 @@ from .errors import DataError
 __all__ = ["Interactions", "check_interactions", "match_raw_ids"]
 
 
+_INT64_MAX = np.iinfo(np.int64).max
+
+
 def _as_1d(name, values, dtype, n):
     arr = np.asarray(values)
     if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-d, got shape {arr.shape}")
+        raise DataError(f"{name} must be 1-d, got shape {arr.shape}")
     if n is not None and arr.shape[0] != n:
-        raise ValueError(f"{name} has {arr.shape[0]} entries, expected {n} (one per interaction)")
+        raise DataError(f"{name} has {arr.shape[0]} entries, expected {n} (one per interaction)")
+    if np.iscomplexobj(arr):
+        raise DataError(f"{name} is complex ({arr.dtype})")
     if np.issubdtype(dtype, np.integer) and arr.size and not np.issubdtype(arr.dtype, np.integer):
         # ids given as floats (or anything else) must be whole numbers; never truncate
         try:
             as_float = arr.astype(np.float64)
         except (TypeError, ValueError):
-            raise ValueError(f"{name} must hold integer ids, got dtype {arr.dtype}") from None
-        bad = ~np.isfinite(as_float) | (as_float != np.round(as_float))
+            raise DataError(f"{name} must hold integer ids, got dtype {arr.dtype}") from None
+        bad = ~np.isfinite(as_float) | (as_float != np.round(as_float)) | (as_float >= 2.0**63)
         if bad.any():
             where = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"{name}[{where}] is {arr[where]}, not an integer id")
+            raise DataError(f"{name}[{where}] is {arr[where]}, not an integer id"
+                            + (" (beyond int64)" if np.isfinite(as_float[where])
+                               and as_float[where] == np.round(as_float[where]) else ""))
+    elif arr.dtype.kind == "u" and arr.size and arr.max() > _INT64_MAX:
+        where = int(np.argmax(arr > _INT64_MAX))
+        raise DataError(f"{name}[{where}] is {arr[where]}, beyond the int64 ids")
+    elif not np.issubdtype(dtype, np.integer) and arr.size and arr.dtype.kind not in "iufb":
+        try:
+            arr = arr.astype(dtype)
+        except (TypeError, ValueError):
+            raise DataError(f"{name} must hold numbers, got dtype {arr.dtype}") from None
     return arr.astype(dtype, copy=False)
+
+
+def _check_unique(kind, raw):
+    """DataError naming the first raw id that ``raw`` (index -> raw id) holds twice: two
+    internal ids with one raw id could not both be looked up."""
+    keys = [_key(r) for r in raw.tolist()]
+    if len(set(keys)) == len(keys):
+        return
+    first = {}
+    for k, key in enumerate(keys):
+        if key in first:
+            raise DataError(f"{kind}_ids holds {key!r} twice (positions {first[key]} and {k}); "
+                            f"raw ids name one {kind} each")
+        first[key] = k
 
 
 def _feature_names(name, names, F):
@@ -125,7 +154,7 @@ class Interactions:
         for name, arr in (("weights", self.weights), ("timestamps", self.timestamps)):
             if arr is not None and not np.all(np.isfinite(arr)):
                 bad = int(np.flatnonzero(~np.isfinite(arr))[0])
-                raise ValueError(f"{name}[{bad}] is {arr[bad]}; values must be finite")
+                raise DataError(f"{name}[{bad}] is {arr[bad]}; values must be finite")
 
         self.n_users = self._size("user", self.users, n_users, user_ids)
         self.n_items = self._size("item", self.items, n_items, item_ids)
@@ -136,7 +165,11 @@ class Interactions:
         for kind, raw, size in (("user", self.user_ids, self.n_users),
                                 ("item", self.item_ids, self.n_items)):
             if raw.shape != (size,):
-                raise ValueError(f"{kind}_ids has shape {raw.shape}, expected ({size},)")
+                raise DataError(f"{kind}_ids has shape {raw.shape}, expected ({size},)")
+        if user_ids is not None:
+            _check_unique("user", self.user_ids)
+        if item_ids is not None:
+            _check_unique("item", self.item_ids)
         self.user_features = check_features("user_features", user_features, self.n_users, "user")
         self.item_features = check_features("item_features", item_features, self.n_items, "item")
         self.user_feature_names = _feature_names("user_feature_names", user_feature_names,
@@ -145,7 +178,7 @@ class Interactions:
                                                  self.item_features)
         self.item_labels = None if item_labels is None else np.asarray(item_labels, dtype=str)
         if self.item_labels is not None and self.item_labels.shape != (self.n_items,):
-            raise ValueError(f"item_labels has shape {self.item_labels.shape}, expected "
+            raise DataError(f"item_labels has shape {self.item_labels.shape}, expected "
                              f"({self.n_items},)")
         self._user_index = None
         self._item_index = None
@@ -154,15 +187,17 @@ class Interactions:
     def _size(kind, ids, n, raw):
         if n is None:
             n = len(raw) if raw is not None else (int(ids.max()) + 1 if ids.size else 0)
+        if (isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer))
+                or n < 0):
+            raise DataError(f"n_{kind}s must be an integer >= 0, got {n!r}")
         n = int(n)
-        if n < 0:
-            raise ValueError(f"n_{kind}s must be non-negative, got {n}")
         if ids.size:
             lo, hi = int(ids.min()), int(ids.max())
             if lo < 0 or hi >= n:
                 bad = lo if lo < 0 else hi
                 where = int(np.flatnonzero(ids == bad)[0])
-                raise ValueError(f"{kind} id {bad} at position {where} is out of range 0..{n - 1}")
+                raise DataError(f"{kind} id {bad} at position {where} is out of range "
+                                f"0..{n - 1}")
         return n
 
     # ------------------------------------------------------------------ basics
@@ -219,19 +254,27 @@ class Interactions:
         r"""The interactions selected by a boolean mask or an index array.
 
         Keeps ``n_users``, ``n_items``, the raw-id maps and the feature
-        matrices, so that a train and a test part share one id space.
+        matrices, so that a train and a test part share one id space. An index
+        array holds positions ``0 .. len(self) - 1`` (no negative ones); a mask
+        has one boolean per interaction.
         """
+        from .errors import check_ids
+
         sel = np.asarray(mask_or_index)
-        if sel.dtype == bool and sel.shape != (len(self),):
-            raise ValueError(f"mask has shape {sel.shape}, expected ({len(self)},)")
-        return Interactions(
+        if sel.dtype == bool:
+            if sel.shape != (len(self),):
+                raise DataError(f"mask has shape {sel.shape}, expected ({len(self)},)")
+        else:
+            sel = check_ids(sel, "index", len(self))
+        out = Interactions(
             self.users[sel], self.items[sel], n_users=self.n_users, n_items=self.n_items,
             weights=None if self.weights is None else self.weights[sel],
             timestamps=None if self.timestamps is None else self.timestamps[sel],
-            user_ids=self.user_ids, item_ids=self.item_ids,
             user_features=self.user_features, item_features=self.item_features,
             user_feature_names=self.user_feature_names,
             item_feature_names=self.item_feature_names, item_labels=self.item_labels)
+        out.user_ids, out.item_ids = self.user_ids, self.item_ids    # checked once, when made
+        return out
 
     def align(self, user_ids, item_ids, on_unknown="error", source="data"):
         r"""The same interactions re-indexed into another id space.
@@ -257,7 +300,7 @@ class Interactions:
         if on_unknown not in ("error", "drop"):
             raise ValueError(f"on_unknown must be 'error' or 'drop', got {on_unknown!r}")
         target = Interactions([], [], n_users=len(user_ids), n_items=len(item_ids),
-                              user_ids=user_ids, item_ids=item_ids)
+                              user_ids=user_ids, item_ids=item_ids)     # raw ids checked
         u_map = match_raw_ids(self.user_ids, target.user_ids)      # (self.n_users,), -1: none
         i_map = match_raw_ids(self.item_ids, target.item_ids)      # (self.n_items,)
         users = u_map[self.users] if len(self) else self.users

@@ -27,10 +27,35 @@ def test_sizes_and_defaults():
     (dict(users=[0], items=[0], weights=[np.inf]), r"weights\[0\] is inf; values must be finite"),
     (dict(users=[0], items=[0], timestamps=[np.nan]), r"timestamps\[0\] is nan"),
     (dict(users=[0], items=[0], user_ids=[["a"]]), r"user_ids has shape \(1, 1\), expected \(1,\)"),
+    (dict(users=[0, 1], items=[0, 0], user_ids=["a", "a"]),
+     r"user_ids holds 'a' twice \(positions 0 and 1\)"),
+    (dict(users=[0], items=[0], item_ids=[7, 7], n_items=2), r"item_ids holds 7 twice"),
+    (dict(users=np.array([2**63 + 5], dtype=np.uint64), items=[0]),
+     r"users\[0\] is 9223372036854775813, beyond the int64 ids"),
+    (dict(users=[1e19], items=[0]), r"users\[0\] is 1e\+19, not an integer id \(beyond int64\)"),
+    (dict(users=[0], items=[0], n_users=2.5), r"n_users must be an integer >= 0, got 2.5"),
+    (dict(users=[0], items=[1j]), r"items is complex"),
 ])
 def test_constructor_rejects(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+    """Every rejection is a DataError (they were plain ValueErrors), naming what and where."""
+    with pytest.raises(DataError, match=match):
         Interactions(**kwargs)
+
+
+def test_subset_takes_positions_or_a_mask_only():
+    data = Interactions([0, 1, 2], [1, 0, 1], user_ids=["a", "b", "c"])
+    assert data.subset([2, 0]).users.tolist() == [2, 0]
+    assert data.subset(np.array([True, False, True])).user_ids is data.user_ids
+    for bad, match in (([-1], r"index\[0\] = -1"), ([5], r"index\[0\] = 5"),
+                       ([0.0], "index"), (np.ones(2, dtype=bool), "mask has shape")):
+        with pytest.raises(DataError, match=match):
+            data.subset(bad)
+
+
+def test_align_refuses_a_target_with_a_raw_id_twice():
+    data = Interactions([0], [0], user_ids=["a"], item_ids=["x"])
+    with pytest.raises(DataError, match="user_ids holds 'a' twice"):
+        data.align(["a", "a"], ["x"])
 
 
 def test_features_are_checked():
@@ -57,7 +82,7 @@ def test_item_labels_are_checked_and_kept():
     d = Interactions([0, 1], [1, 0], item_labels=["a", "b"])
     assert d.item_labels.tolist() == ["a", "b"]
     assert d.subset([True, False]).item_labels.tolist() == ["a", "b"]
-    with pytest.raises(ValueError, match=r"item_labels has shape \(3,\), expected \(2,\)"):
+    with pytest.raises(DataError, match=r"item_labels has shape \(3,\), expected \(2,\)"):
         Interactions([0, 1], [1, 0], item_labels=["a", "b", "c"])
 
 

@@ -49,7 +49,9 @@ def new_events(data):
     """New interactions in raw ids: old users, old items, two new users and a new item."""
     users = np.array([1000, 1001, 1002, 9001, 9001, 9002, 1003])
     items = np.array([5003, 5004, 7001, 5000, 7001, 7001, 5010])
-    return mgr.Interactions(np.arange(7), np.arange(7), user_ids=users, item_ids=items)
+    user_raw, u = np.unique(users, return_inverse=True)          # one internal id per raw id
+    item_raw, i = np.unique(items, return_inverse=True)
+    return mgr.Interactions(u, i, user_ids=user_raw, item_ids=item_raw)
 
 
 def union(model, merge):
