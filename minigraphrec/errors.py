@@ -1,5 +1,8 @@
 """The one exception type every rejected input raises, and the checks every op shares."""
+from numbers import Real
+
 import numpy as np
+import scipy.sparse as sp
 
 #: the two implementations every kernel-backed function offers
 BACKENDS = ("numpy", "numba")
@@ -56,6 +59,13 @@ def check_ids(x, name, n=None):
         raise DataError(f"{name} must be a 1-d array of integer ids, got shape {arr.shape}")
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
         raise DataError(f"{name} must hold integer ids, got dtype {arr.dtype}")
+    if arr.size and arr.dtype.kind == "u" and arr.dtype.itemsize == 8:
+        big = arr > np.iinfo(np.int64).max                # would wrap to a negative int64
+        if big.any():
+            at = int(np.flatnonzero(big)[0])
+            bound = ("beyond int64; ids are >= 0 and below 2**63" if n is None
+                     else f"out of range 0..{n - 1}")
+            raise DataError(f"{name}[{at}] = {arr[at]} is {bound}")
     arr = arr.astype(np.int64, copy=False)
     if arr.size:
         bad = arr < 0 if n is None else (arr < 0) | (arr >= n)
@@ -64,3 +74,86 @@ def check_ids(x, name, n=None):
             why = "is negative; ids are >= 0" if n is None else f"is out of range 0..{n - 1}"
             raise DataError(f"{name}[{at}] = {arr[at]} {why}")
     return arr
+
+
+#: the dtypes every differentiable op (``mgr.ops``) computes in: float32 in training,
+#: float64 in gradient checks
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _not_array_like(x):
+    """True for the values that are no array at all (the convention's TypeError)."""
+    return x is None or isinstance(x, (str, bytes, dict, set))
+
+
+def check_float_array(x, name, ndim=None):
+    """``x`` as an ndarray of dtype float32 or float64 (no copy), else the convention's error.
+
+    ``TypeError`` when ``x`` is no dense array at all (None, a string, a dict or a set, a
+    scipy sparse matrix); :class:`DataError` for an array of another dtype (integer, bool,
+    float16, longdouble, complex: whose imaginary part would be lost) or, with ``ndim``,
+    of another number of axes. Each message names ``name``.
+    """
+    if _not_array_like(x):
+        raise TypeError(f"{name} must be a float32 or float64 array, got {type(x).__name__}")
+    if sp.issparse(x):
+        raise TypeError(f"{name} must be a dense ndarray, got a scipy sparse {type(x).__name__}")
+    try:
+        x = np.asarray(x)
+    except ValueError as err:                          # ragged nested sequences
+        raise DataError(f"{name} must be a float32 or float64 array: {err}") from None
+    if x.dtype not in FLOAT_DTYPES:
+        hint = (" (complex values are not taken: the imaginary part would be lost)"
+                if x.dtype.kind == "c" else f"; cast it with {name}.astype(np.float64)"
+                if x.dtype.kind in "biuf" else "")
+        raise DataError(f"{name} must be float32 or float64, got {x.dtype}{hint}")
+    if ndim is not None and x.ndim != ndim:
+        raise DataError(f"{name} must be {ndim}-d, got shape {x.shape}")
+    return x
+
+
+def check_grad_shape(g, name, shape, of="the forward's output has"):
+    """The incoming gradient ``g`` of a backward pass, a float32/float64 array of exactly
+    ``shape`` (nothing broadcast), else :class:`DataError`, e.g. ``"dY has shape (3, 2),
+    the forward's output has (2,)"``; the kind and dtype as :func:`check_float_array`."""
+    g = check_float_array(g, name)
+    shape = tuple(int(s) for s in shape)
+    if g.shape != shape:
+        raise DataError(f"{name} has shape {g.shape}, {of} {shape}")
+    return g
+
+
+def check_real_sparse(A, name):
+    """``A`` (scipy sparse) unchanged if its values are real (bool, integer or float), else
+    :class:`DataError` naming ``name`` and the dtype (complex would lose its imaginary part
+    in the cast to the op's float dtype)."""
+    if A.dtype.kind not in "biuf":
+        raise DataError(f"{name} must have a real (bool, integer or float) dtype, got "
+                        f"{A.dtype}" + (": the imaginary part would be lost"
+                                        if A.dtype.kind == "c" else ""))
+    return A
+
+
+def check_out(out, name, shape, dtype):
+    """An ``out=`` argument: an ndarray of ``shape`` and ``dtype``, C-contiguous and
+    writeable. ``TypeError`` if it is no ndarray (a list), :class:`DataError` otherwise."""
+    shape, dtype = tuple(int(s) for s in shape), np.dtype(dtype)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be an ndarray, got {type(out).__name__}")
+    if out.shape != shape or out.dtype != dtype:
+        raise DataError(f"{name} has shape {out.shape} and dtype {out.dtype}, expected "
+                        f"{shape} and {dtype}")
+    if not (out.flags.c_contiguous and out.flags.writeable):
+        raise DataError(f"{name} must be C-contiguous and writeable")
+    return out
+
+
+def check_finite_number(value, name):
+    """``value`` as a finite float: ``TypeError`` if it is no real number (a string, None,
+    a bool), :class:`DataError` if it is NaN or infinite; each naming ``name``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise DataError(f"{name} must be a finite number, got {value}")
+    return value

@@ -47,7 +47,7 @@ def _scores(name, x):
     if x.shape[0] == 0:
         raise DataError(f"{name} is empty; a loss needs at least one example")
     if not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"{name} must have a floating dtype, got {x.dtype}")
+        raise DataError(f"{name} must have a floating dtype, got {x.dtype}")
     return x
 
 
@@ -156,7 +156,7 @@ def l2_forward(rows_list, reg, batch_size):
     rows_list = [np.asarray(r) for r in rows_list]
     for t, rows in enumerate(rows_list):
         if not np.issubdtype(rows.dtype, np.floating):
-            raise TypeError(f"rows_list[{t}] must have a floating dtype, got {rows.dtype}")
+            raise DataError(f"rows_list[{t}] must have a floating dtype, got {rows.dtype}")
     reg = float(reg)
     if not reg >= 0:
         raise DataError(f"reg must be >= 0, got {reg}")
@@ -202,7 +202,7 @@ def softmax_cross_entropy_forward(logits, targets, *, overwrite=False):
     if z.ndim != 2 or z.shape[0] == 0 or z.shape[1] == 0:
         raise DataError(f"logits must be 2-d (B, n_classes) and non-empty, got shape {z.shape}")
     if not np.issubdtype(z.dtype, np.floating):
-        raise TypeError(f"logits must have a floating dtype, got {z.dtype}")
+        raise DataError(f"logits must have a floating dtype, got {z.dtype}")
     t = np.asarray(targets)
     if t.shape != (z.shape[0],) or (t.size and not np.issubdtype(t.dtype, np.integer)):
         raise DataError(f"targets must be {z.shape[0]} integer class ids, got shape {t.shape}, "

@@ -19,6 +19,8 @@ and score ``-inf``. NaN scores are rejected (a NaN has no place in an order).
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -36,6 +38,20 @@ def _check_positive_int(value, name="k"):
     if value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value}")
     return int(value)
+
+
+#: the most memory the padding of top-k lists (k beyond n_items) may take
+_MAX_PADDING_BYTES = 1 << 30
+
+
+def _check_padding(k, n_rows, n_items):
+    """Refuse a ``k`` above ``n_items`` whose padded (n_rows, k) lists (int64 items and
+    float64 scores) would take more than :data:`_MAX_PADDING_BYTES`: a ValueError that
+    says so, rather than an allocation of that size."""
+    if k > n_items and 16 * n_rows * (k - n_items) > _MAX_PADDING_BYTES:
+        raise ValueError(f"k = {k} asks for {k - n_items} slots of padding per row beyond "
+                         f"the {n_items} items ({16 * n_rows * k / 2**30:.3g} GiB of lists "
+                         f"for {n_rows} rows); ask for k <= {n_items}")
 
 
 def _as_scores(scores, name="scores"):
@@ -145,6 +161,14 @@ def score_matrix(U, V, kind="dot", out=None, dtype=np.float64):
     -------
     S : ndarray (n_u, n_v) of ``dtype``
 
+    Raises
+    ------
+    DataError
+        When finite embeddings are too large for ``dtype``: a score (or, for cosine,
+        the product of two norms) overflowed and is not finite. The message names
+        the rows of ``U`` and ``V`` and the dtype. (``out`` may then hold partial
+        results.)
+
     Notes
     -----
     The cosine and Euclidean corrections run over blocks of rows in place,
@@ -179,12 +203,16 @@ def _item_scorer(V, kind="dot", dtype=np.float64):
         raise ValueError(f"kind must be one of {SCORE_KINDS}, got {kind!r}")
     dtype = float_dtype(dtype)
     V = _check_embeddings(V, "V", dtype=dtype)                   # (n_v, d) in dtype
+    sq_v = _squared_norms(V)                                     # (n_v,) float64
     if kind == "cosine":
-        nv = np.sqrt(_squared_norms(V)).astype(dtype)            # (n_v,) ‖v‖
+        nv = np.sqrt(sq_v).astype(dtype)                         # (n_v,) ‖v‖
     elif kind == "euclidean":
-        sv = _squared_norms(V).astype(dtype)                     # (n_v,) ‖v‖²
+        sv = sq_v.astype(dtype)                                  # (n_v,) ‖v‖²
+    norm_v = float(np.sqrt(sq_v.max())) if sq_v.size else 0.0    # largest ‖v‖ (inf: huge)
+    safe = np.finfo(dtype).max / 4        # scores and partial sums below this cannot overflow
 
-    def score(U, out=None, checked=False):
+    def score(U, out=None, checked=False, first_row=0):
+        """``first_row``: the row of the caller's ``U`` that ``U[0]`` is (for messages)."""
         if not checked:                                          # checked: done by the caller
             U = _check_embeddings(U, "U", dtype=dtype)
         if U.shape[1] != V.shape[1]:
@@ -196,21 +224,37 @@ def _item_scorer(V, kind="dot", dtype=np.float64):
                     or not out.flags.writeable):
                 raise ValueError(f"out must be a writable C-contiguous {dtype} array of "
                                  f"shape {(U.shape[0], V.shape[0])}")
+        sq_u = _squared_norms(U)                                 # (n_u,) float64
+        norm_u = float(np.sqrt(sq_u.max())) if sq_u.size else 0.0
+        # |u·v| <= ‖u‖ ‖v‖ and ‖u - v‖² <= (‖u‖ + ‖v‖)²: below ``safe`` nothing can
+        # overflow, and the scan for non-finite scores is skipped (the usual case)
+        reach = norm_u + norm_v if kind == "euclidean" else np.sqrt(norm_u * norm_v)
+        risky = reach * reach >= safe                            # Python floats: inf, no error
+        # where it may overflow, NumPy's warning would come before our error: silenced there
+        with np.errstate(over="ignore", invalid="ignore") if risky else contextlib.nullcontext():
+            return _scores(U, out, sq_u, risky, first_row)
+
+    def _scores(U, out, sq_u, risky, first_row):
         D = np.matmul(U, V.T, out=out)                           # (n_u, n_v) in dtype
         if kind == "dot":
+            if risky:
+                _check_overflow(D, U, V, kind, first_row)
             return D
         if kind == "cosine":
-            nu = np.sqrt(_squared_norms(U)).astype(dtype)        # (n_u,)
+            nu = np.sqrt(sq_u).astype(dtype)                     # (n_u,)
             for chunk in _row_chunks(*D.shape):
                 D_r = D[chunk]                                   # (chunk, n_v), a view
                 denom = np.multiply.outer(nu[chunk], nv)         # (chunk, n_v)
+                if risky:                                        # ‖u‖ ‖v‖ overflows: 0, not cos
+                    _check_overflow(np.where(np.isfinite(denom), D_r, np.inf), U, V, kind,
+                                    first_row + chunk.start, row_offset=chunk.start)
                 positive = denom > 0                             # a zero vector: 0/0 is taken as 0
                 np.divide(D_r, denom, out=D_r, where=positive)
                 D_r[~positive] = 0.0
                 np.clip(D_r, -1.0, 1.0, out=D_r)
             return D
         # euclidean
-        su = _squared_norms(U).astype(dtype)                     # (n_u,) ‖u‖²
+        su = sq_u.astype(dtype)                                  # (n_u,) ‖u‖²
         for chunk in _row_chunks(*D.shape):
             D_r = D[chunk]                                       # (chunk, n_v), a view
             scale = su[chunk, None] + sv[None, :]                # (chunk, n_v)
@@ -225,9 +269,27 @@ def _item_scorer(V, kind="dot", dtype=np.float64):
                 D_r[i, c] = np.einsum("pd,pd->p", diff, diff)    # rounded once to dtype
             np.sqrt(D_r, out=D_r)
             np.negative(D_r, out=D_r)
+        if risky:
+            _check_overflow(D, U, V, kind, first_row)
         return D
 
     return score
+
+
+def _check_overflow(D, U, V, kind, first_row, row_offset=0):
+    """Raise a DataError naming the first non-finite entry of ``D`` (rows of ``U`` from
+    ``row_offset``, named from ``first_row`` on; columns: rows of ``V``), if there is one.
+    ``U`` and ``V`` are finite (checked), so such a score overflowed."""
+    if np.isfinite(D).all():
+        return
+    r, c = (int(i) for i in np.argwhere(~np.isfinite(D))[0])
+    u, v = U[row_offset + r], V[c]
+    hint = "; score in float64 or" if D.dtype == np.float32 else ";"
+    raise DataError(f"the {kind} score of U[{first_row + r}] and V[{c}] overflowed "
+                    f"{D.dtype} (it is not finite, while both rows are: their largest "
+                    f"entries are {np.abs(u).max():.3g} and {np.abs(v).max():.3g} in size, "
+                    f"too large for {kind} scores in {D.dtype}){hint} scale the "
+                    f"embeddings down")
 
 
 def _score_blocks(score, users, batch_size, reuse=False):
@@ -327,7 +389,10 @@ def top_k(scores, k, exclude=None, backend="numba"):
         Higher is better. Must not contain NaN (rejected with an error naming
         the entry). ``-inf`` marks an item that cannot be recommended.
     k : int, >= 1
-        May exceed ``n_items``; the extra slots are padding.
+        May exceed ``n_items``; the extra slots are padding. A ``k`` whose padding
+        would take more than 1 GiB (``n_rows · k`` slots of 16 bytes, all but
+        ``n_items`` per row padding) is refused with a ``ValueError``: ask for at most
+        ``n_items``.
     exclude : scipy.sparse matrix (n_rows, n_items), optional
         Nonzero entries are removed from the ranking (a user's seen items).
     backend : {"numba", "numpy"}
@@ -353,6 +418,7 @@ def top_k(scores, k, exclude=None, backend="numba"):
     check_backend(backend)
     k = _check_positive_int(k)
     S = _check_scores(scores)
+    _check_padding(k, *S.shape)
     if exclude is None:
         ex_indptr = np.zeros(S.shape[0] + 1, dtype=np.int64)
         ex_indices = np.zeros(0, dtype=np.int64)
@@ -398,11 +464,13 @@ def top_k_by_similarity(U, V, k, kind="dot", exclude=None, batch_size=1024,
     V = _check_embeddings(V, "V")
     if exclude is not None:
         exclude = canonical_csr(exclude, (U.shape[0], V.shape[0]), "exclude")
+    _check_padding(k, U.shape[0], V.shape[0])
+    score = _item_scorer(V, kind)                            # V's part once, as score_matrix
     items = np.empty((U.shape[0], k), dtype=np.int64)        # (n_u, k)
     scores = np.empty((U.shape[0], k), dtype=np.float64)     # (n_u, k)
     for start in range(0, U.shape[0], batch_size):
         stop = min(start + batch_size, U.shape[0])
-        S = score_matrix(U[start:stop], V, kind)             # (b, n_v)
+        S = score(U[start:stop], checked=True, first_row=start)   # (b, n_v)
         ex = None if exclude is None else exclude[start:stop]
         items[start:stop], scores[start:stop] = top_k(S, k, exclude=ex, backend=backend)
     return items, scores

@@ -675,7 +675,7 @@ def test_xt_dot_kernel_equals_numpy_and_ignores_the_thread_count(dtype):
     finally:
         numba.set_num_threads(old)
     np.testing.assert_array_equal(one, xt_dot(X, D, backend="numba"))
-    with pytest.raises(TypeError, match="float32 or both float64"):
+    with pytest.raises(DataError, match="float32 or both float64"):
         xt_dot(X, D.astype(np.float16), backend="numba")
 
 

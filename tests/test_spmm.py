@@ -176,13 +176,13 @@ def test_bad_inputs():
         spmm(A.toarray(), X)
     with pytest.raises(TypeError, match="dense ndarray"):
         spmm(A, sp.csr_matrix(X))
-    with pytest.raises(TypeError, match="float32 or float64, got int64"):
+    with pytest.raises(DataError, match="float32 or float64, got int64"):
         spmm(A, np.ones((5, 3), dtype=np.int64))
     with pytest.raises(DataError, match=r"2-d \(n, d\), got shape \(5,\)"):
         spmm(A, np.ones(5))
     with pytest.raises(DataError, match=r"A has shape \(6, 5\) and X has shape \(4, 3\)"):
         spmm(A, np.ones((4, 3)))
-    with pytest.raises(TypeError, match="real .* dtype, got complex128"):
+    with pytest.raises(DataError, match="real .* dtype, got complex128"):
         spmm(A.astype(np.complex128), X)
     with pytest.raises(DataError, match="backend must be one of"):
         spmm(A, X, backend="torch")

@@ -69,7 +69,8 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import DataError, check_backend
+from ..errors import (DataError, check_backend, check_finite_number, check_float_array,
+                      check_grad_shape, check_real_sparse)
 from .dense import ACTIVATIONS, dropout_backward, dropout_forward, linear_backward, linear_forward
 
 __all__ = [
@@ -96,7 +97,7 @@ def _check_csr(indptr, indices=None, n_cols=None):
         raise DataError(f"indptr must be 1-d with n_rows + 1 >= 1 entries, "
                         f"got shape {indptr.shape}")
     if not np.issubdtype(indptr.dtype, np.integer):
-        raise TypeError(f"indptr must have an integer dtype, got {indptr.dtype}")
+        raise DataError(f"indptr must have an integer dtype, got {indptr.dtype}")
     if indptr[0] != 0:
         raise DataError(f"indptr must start at 0, got {indptr[0]}")
     if np.any(indptr[1:] < indptr[:-1]):
@@ -111,7 +112,7 @@ def _check_csr(indptr, indices=None, n_cols=None):
     if indices.size == 0:
         indices = indices.astype(np.int64)         # np.array([]) is float64
     if not np.issubdtype(indices.dtype, np.integer):
-        raise TypeError(f"indices must have an integer dtype, got {indices.dtype}")
+        raise DataError(f"indices must have an integer dtype, got {indices.dtype}")
     if indptr[-1] != indices.shape[0]:
         raise DataError(f"indptr ends at {indptr[-1]} but there are {indices.shape[0]} indices")
     if indices.size and (indices.min() < 0 or indices.max() >= n_cols):
@@ -121,12 +122,7 @@ def _check_csr(indptr, indices=None, n_cols=None):
 
 
 def _float_array(name, x):
-    if sp.issparse(x):
-        raise TypeError(f"{name} must be a dense ndarray, got a scipy sparse {type(x).__name__}")
-    x = np.asarray(x)
-    if x.dtype not in (np.float32, np.float64):
-        raise TypeError(f"{name} must have dtype float32 or float64, got {x.dtype}")
-    return x
+    return check_float_array(x, name)
 
 
 def _check_edges(name, x, nnz):
@@ -204,6 +200,27 @@ def csr_transpose(indptr, indices, n_cols):
     t_indptr = np.zeros(n_cols + 1, dtype=np.int64)
     np.cumsum(np.bincount(indices, minlength=n_cols), out=t_indptr[1:])         # (n_cols + 1,)
     return t_indptr, t_indices, perm
+
+
+def _check_transpose(transpose, n_dst, n_src, nnz):
+    r"""``transpose`` (None or ``(t_indptr, t_indices, perm)``) safe for the kernels: a
+    CSR structure over ``n_src`` rows with ``nnz`` entries in ``0 .. n_dst-1`` and a
+    ``perm`` of ``nnz`` edge ids. O(nnz), like the checks of the graph itself; that it is
+    this graph's transpose (not merely one the kernels can read) is not checked."""
+    if transpose is None:
+        return None
+    if not isinstance(transpose, tuple) or len(transpose) != 3:
+        raise TypeError("transpose must be None or the (t_indptr, t_indices, perm) of "
+                        f"csr_transpose, got {type(transpose).__name__}")
+    t_indptr, t_indices = _check_csr(transpose[0], transpose[1], n_dst)
+    perm = np.asarray(transpose[2])
+    if (t_indptr.shape != (n_src + 1,) or perm.shape != (nnz,)
+            or not np.issubdtype(perm.dtype, np.integer)
+            or (nnz and (perm.min() < 0 or perm.max() >= nnz))):
+        raise DataError(f"transpose does not fit this graph ({n_dst} rows, {n_src} columns, "
+                        f"nnz = {nnz}): t_indptr has shape {t_indptr.shape}, perm shape "
+                        f"{perm.shape}; pass csr_transpose(indptr, indices, {n_src})")
+    return t_indptr, t_indices, perm.astype(np.int64, copy=False)
 
 
 # ============================================================ edge softmax
@@ -328,7 +345,7 @@ def _check_alpha_Z(alpha, Z, nnz):
     if a2.shape[0] != nnz:
         raise DataError(f"alpha has {a2.shape[0]} entries but the graph has nnz = {nnz} edges")
     if alpha.dtype != Z.dtype:
-        raise TypeError(f"alpha and Z must have the same dtype, got {alpha.dtype} and {Z.dtype}")
+        raise DataError(f"alpha and Z must have the same dtype, got {alpha.dtype} and {Z.dtype}")
     return a2, Z3
 
 
@@ -351,7 +368,8 @@ def attention_aggregate_forward(indptr, indices, alpha, Z, backend="numba", tran
     transpose : the output of :func:`csr_transpose` for this graph, or None.
         Only the numba backward pass uses it (to compute ``dZ`` in parallel
         without races); without it the backward pass rebuilds it (a sort of
-        ``indices``) on every call. Not validated: it must be this graph's.
+        ``indices``) on every call. Checked to be a transpose structure the
+        kernels can read (shapes and ranges), not that it is this graph's.
 
     Returns
     -------
@@ -362,6 +380,7 @@ def attention_aggregate_forward(indptr, indices, alpha, Z, backend="numba", tran
     indptr, _ = _check_csr(indptr)
     a2, Z3 = _check_alpha_Z(alpha, Z, int(indptr[-1]))
     indptr, indices = _check_csr(indptr, indices, Z3.shape[0])
+    transpose = _check_transpose(transpose, indptr.shape[0] - 1, Z3.shape[0], indices.shape[0])
     out = _aggregate(indptr, indices, a2, Z3, backend)                       # (n_dst, H, d)
     cache = (indptr, indices, a2, Z3, np.ndim(alpha), transpose, backend)
     return out.reshape((out.shape[0],) + np.shape(Z)[1:]), cache
@@ -430,8 +449,8 @@ def _gat_logits_grad(indptr, indices, Z, a_src, a_dst, slope, positive, log_w, b
 
 
 def _check_slope(slope):
-    slope = float(slope)
-    if not (np.isfinite(slope) and slope >= 0):
+    slope = check_finite_number(slope, "slope (of the LeakyReLU)")
+    if not slope >= 0:
         raise DataError(f"slope (of the LeakyReLU) must be a finite number >= 0, got {slope}")
     return slope
 
@@ -459,7 +478,10 @@ def _check_beta(beta, n_heads, dtype):
 
 def _log_weights(edge_weights, nnz, what="edge_weights"):
     """(nnz,) float64 log of positive finite weights, or a clear error."""
-    w = np.asarray(edge_weights, dtype=np.float64)
+    w = np.asarray(edge_weights)
+    if w.dtype.kind not in "biuf":
+        raise DataError(f"{what} must be real numbers, got dtype {w.dtype}")
+    w = w.astype(np.float64, copy=False)
     if w.shape != (nnz,):
         raise DataError(f"{what} must have shape ({nnz},) (one per edge), got {w.shape}")
     if not np.all(np.isfinite(w) & (w > 0)):
@@ -504,7 +526,8 @@ def gat_logits_forward(indptr, indices, Z, a_src, a_dst, slope=0.2, edge_weights
         head, shape (1,)).
     backend : ``"numba"`` (default) or ``"numpy"`` (the edge scores and the
         backward's per-node sums; the per-node dot products are NumPy).
-    transpose : :func:`csr_transpose` of the graph or None (numba backward only).
+    transpose : :func:`csr_transpose` of the graph or None (numba backward only); checked
+        to be a structure the kernels can read, not that it is this graph's.
 
     Returns
     -------
@@ -515,12 +538,13 @@ def gat_logits_forward(indptr, indices, Z, a_src, a_dst, slope=0.2, edge_weights
     Z = _float_array("Z", Z)
     Z3, a_s, a_d = _check_attention_vectors(Z, a_src, a_dst)
     if a_s.dtype != Z.dtype:
-        raise TypeError(f"a_src and a_dst must have Z's dtype {Z.dtype}, got {a_s.dtype}")
+        raise DataError(f"a_src and a_dst must have Z's dtype {Z.dtype}, got {a_s.dtype}")
     indptr, indices = _check_csr(indptr, indices, Z3.shape[0])
     if indptr.shape[0] - 1 != Z3.shape[0]:
         raise DataError(f"the graph has {indptr.shape[0] - 1} rows but Z has {Z3.shape[0]}; "
                         "the attention graph must be square over one node set")
     slope = _check_slope(slope)
+    transpose = _check_transpose(transpose, Z3.shape[0], Z3.shape[0], indices.shape[0])
     log_w, beta = _check_edge_weights(edge_weights, beta, indices.shape[0], Z3.shape[1], Z.dtype)
     e, positive = _gat_logits(indptr, indices, Z3, a_s, a_d, slope, log_w, beta, backend)
     cache = (indptr, indices, Z3, a_s, a_d, slope, positive, log_w, beta, Z.ndim, transpose,
@@ -586,7 +610,11 @@ def attention_graph(A, weighted=False):
     Parameters
     ----------
     A : scipy sparse (n, n); converted to CSR. Its pattern defines the
-        neighbourhoods (explicit zeros count as edges).
+        neighbourhoods (explicit zeros count as edges). Duplicate entries (the same
+        ``(row, column)`` stored twice) are summed into one edge, as SciPy's canonical
+        form does, whatever the format: a COO and a CSR matrix with the same entries
+        give the same graph (a duplicate is never two edges, so never twice the
+        attention). Its values must be real when ``weighted``.
     weighted : bool
         Keep ``A``'s values as edge weights (they must be finite and > 0)
         for the ``β log w`` term.
@@ -601,6 +629,12 @@ def attention_graph(A, weighted=False):
         raise DataError(f"A must be square (n, n), got shape {A.shape}")
     A = A.tocsr()
     n = A.shape[0]
+    _check_csr(A.indptr, A.indices, n)
+    if not A.has_canonical_format:                # maybe duplicates (COO's were summed)
+        summed = A.copy()
+        summed.sum_duplicates()                   # also sorts each row's indices
+        if summed.nnz != A.nnz:                   # only then: else keep the order as given
+            A = summed
     indptr, indices = _check_csr(A.indptr, A.indices, n)
     log_w = _log_weights(A.data, indices.shape[0], "the values of A") if weighted else None
     return AttentionGraph(indptr, indices, n, csr_transpose(indptr, indices, n), log_w)
@@ -662,13 +696,13 @@ def gat_layer_forward(graph, H, W, a_src, a_dst, concat=True, dropout=0.0, rng=N
         raise DataError(f"W must be (d_in, n_heads * d_out) = (d_in, {n_heads * d_out}) for "
                         f"a_src {a_src.shape}, got {W.shape}")
     if a_src.dtype != W.dtype or a_dst.dtype != W.dtype:
-        raise TypeError(f"a_src and a_dst must have W's dtype {W.dtype}, got {a_src.dtype}")
+        raise DataError(f"a_src and a_dst must have W's dtype {W.dtype}, got {a_src.dtype}")
     if sp.issparse(H):
-        H = H.astype(W.dtype, copy=False)             # a constant feature matrix
+        H = check_real_sparse(H, "H").astype(W.dtype, copy=False)   # a constant feature matrix
     else:
         H = _float_array("H", H)
         if H.dtype != W.dtype:
-            raise TypeError(f"H must have W's dtype {W.dtype}, got {H.dtype}")
+            raise DataError(f"H must have W's dtype {W.dtype}, got {H.dtype}")
     if H.ndim != 2 or H.shape[0] != graph.n_nodes:
         raise DataError(f"H must be 2-d with one row per node, (n_nodes, d_in) = "
                         f"({graph.n_nodes}, d_in); got shape {H.shape}")
@@ -710,6 +744,7 @@ def gat_layer_backward(cache, dH_out):
     (graph, lin_cache, Z, a_src, a_dst, slope, positive, log_w, beta, alpha, alpha_drop,
      drop_cache, concat, activation, act_cache, backend) = cache
     n, n_heads, d_out = Z.shape
+    dH_out = check_grad_shape(dH_out, "dH_out", (n, n_heads * d_out if concat else d_out))
     _, act_bwd = ACTIVATIONS[activation]
     dY = np.asarray(act_bwd(act_cache, dH_out), dtype=Z.dtype)
     if concat:

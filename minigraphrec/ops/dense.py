@@ -12,10 +12,13 @@ documented: ReLU and LeakyReLU use the left derivative at exactly 0 (that is
 """
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import DataError, check_backend
+from ..errors import (DataError, check_backend, check_finite_number, check_float_array,
+                      check_grad_shape, check_real_sparse)
 
 __all__ = [
     "linear_forward", "linear_backward", "xt_dot", "halves_matmul", "halves_xt_dot",
@@ -30,15 +33,9 @@ __all__ = [
 
 
 def _dense(name, x, ndim=None):
-    """``x`` as an ndarray of a floating dtype (no copy), or a clear error."""
-    if sp.issparse(x):
-        raise TypeError(f"{name} must be a dense ndarray, got a scipy sparse {type(x).__name__}")
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"{name} must have a floating dtype, got {x.dtype}")
-    if ndim is not None and x.ndim != ndim:
-        raise DataError(f"{name} must be {ndim}-d, got shape {x.shape}")
-    return x
+    """``x`` as a float32/float64 ndarray (no copy), or the convention's error
+    (:func:`~minigraphrec.errors.check_float_array`)."""
+    return check_float_array(x, name, ndim)
 
 
 # ---------------------------------------------------------------- linear
@@ -69,6 +66,7 @@ def linear_forward(X, W, b=None, backend="numba"):
     if sp.issparse(X):
         if X.ndim != 2:
             raise DataError(f"X must be 2-d, got shape {X.shape}")
+        check_real_sparse(X, "X")
         if X.dtype != W.dtype:
             X = X.astype(W.dtype)
     else:
@@ -90,6 +88,12 @@ def linear_forward(X, W, b=None, backend="numba"):
     return Z, (X, W, b is not None, backend)
 
 
+def _linear_grad(cache, dZ):
+    """``dZ`` checked against the forward's output ``(n, d_out)``."""
+    X, W = cache[:2]
+    return check_grad_shape(dZ, "dZ", (X.shape[0], W.shape[1]))
+
+
 def linear_backward(cache, dZ):
     r"""Gradients of ``Z = X W + b``.
 
@@ -102,7 +106,7 @@ def linear_backward(cache, dZ):
     array nobody uses.
     """
     X, W, has_b, backend = cache
-    dZ = np.asarray(dZ)
+    dZ = _linear_grad(cache, dZ)                     # (n, d_out)
     numba_dense = backend == "numba" and not sp.issparse(X) and X.dtype == dZ.dtype
     if numba_dense and W.dtype == X.dtype and X.shape[0] >= HALVES_FROM:
         dZ = np.ascontiguousarray(dZ)                # tall: both products on two cores
@@ -142,12 +146,13 @@ def xt_dot(X, D, backend="numba"):
     ndarray (p, q), dtype of ``X``
     """
     check_backend(backend)
+    X, D = np.asarray(X), np.asarray(D)
+    if X.dtype != D.dtype or X.dtype not in (np.float32, np.float64):
+        raise DataError(f"X and D must both be float32 or both float64, got {X.dtype} and "
+                        f"{D.dtype}")
     X, D = _dense("X", X, ndim=2), _dense("D", D, ndim=2)
     if X.shape[0] != D.shape[0]:
         raise DataError(f"X and D must have the same number of rows, got {X.shape} and {D.shape}")
-    if X.dtype != D.dtype or X.dtype not in (np.float32, np.float64):
-        raise TypeError(f"X and D must both be float32 or both float64, got {X.dtype} and "
-                        f"{D.dtype}")
     if backend == "numpy":
         return np.asarray(X.T @ D)                                       # (p, q)
     from ..kernels.dense import xt_dot_blocks
@@ -190,6 +195,10 @@ def halves_matmul(A, B, out=None, *, min_rows=None, backend="numba"):
     check_backend(backend)
     min_rows = max(HALVES_FROM if min_rows is None else min_rows, 2)
     A = np.ascontiguousarray(A)
+    if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[0]:
+        raise DataError(f"halves_matmul needs A (m, k) and B (k, q), got {A.shape} and {B.shape}")
+    if out is not None:
+        _check_halves_out(out, (A.shape[0], B.shape[1]))
     if not (B.flags.c_contiguous or B.flags.f_contiguous):
         B = np.ascontiguousarray(B)
     if out is None:
@@ -203,6 +212,13 @@ def halves_matmul(A, B, out=None, *, min_rows=None, backend="numba"):
             np.matmul(A[h:], B, out=out[h:])
             return out
         return matmul_halves(A, B, out)
+
+
+def _check_halves_out(out, shape, name="out"):
+    """The kernels write ``out`` by rows: an ndarray of exactly ``shape``."""
+    if not isinstance(out, np.ndarray) or out.shape != shape:
+        raise DataError(f"{name} must be an ndarray of shape {shape}, got "
+                        f"{getattr(out, 'shape', type(out).__name__)}")
 
 
 def halves_xt_dot(X, D, *, min_rows=None, backend="numba", out=None, work=None):
@@ -223,6 +239,11 @@ def halves_xt_dot(X, D, *, min_rows=None, backend="numba", out=None, work=None):
     from ..threadpools import serial_blas
     check_backend(backend)
     min_rows = max(HALVES_FROM if min_rows is None else min_rows, 2)
+    if X.ndim != 2 or D.ndim != 2 or X.shape[0] != D.shape[0]:
+        raise DataError(f"halves_xt_dot needs X (m, p) and D (m, q), got {X.shape} and {D.shape}")
+    for name, buf in (("out", out), ("work", work)):
+        if buf is not None:
+            _check_halves_out(buf, (X.shape[1], D.shape[1]), name)
     with serial_blas():
         if X.shape[0] < min_rows or X.dtype != D.dtype or X.dtype not in _FLOATS:
             return np.matmul(X.T, D, out=out)                            # (p, q)
@@ -241,13 +262,16 @@ def halves_xt_dot(X, D, *, min_rows=None, backend="numba", out=None, work=None):
 
 # ----------------------------------------------------------- activations
 def identity_forward(X):
-    r"""``Y = X`` (the "no activation" choice, so models can look activations up by name)."""
-    return X, None
+    r"""``Y = X`` (the "no activation" choice, so models can look activations up by name).
+
+    The cache is ``X``'s shape, for the backward pass's check of ``dY``.
+    """
+    return X, np.shape(X)
 
 
 def identity_backward(cache, dY):
-    r"""``dX = dY``."""
-    return dY
+    r"""``dX = dY`` (``dY`` of the forward output's shape)."""
+    return check_grad_shape(dY, "dY", cache)
 
 
 def relu_forward(X):
@@ -263,17 +287,18 @@ def relu_forward(X):
 def relu_backward(cache, dY):
     r"""``dX = dY · [X > 0]``."""
     mask = cache
+    dY = check_grad_shape(dY, "dY", mask.shape)
     return np.where(mask, dY, np.zeros((), dtype=np.result_type(dY)))
 
 
 def leaky_relu_forward(X, slope=0.2):
     r"""``Y = X`` where ``X > 0``, else ``slope · X``; any shape.
 
-    ``slope=0.2`` is the GAT paper's choice. The derivative at exactly 0 is
-    taken as ``slope``.
+    ``slope=0.2`` is the GAT paper's choice; it must be a finite number. The
+    derivative at exactly 0 is taken as ``slope``.
     """
     X = _dense("X", X)
-    slope = float(slope)
+    slope = check_finite_number(slope, "slope")
     mask = X > 0
     return np.where(mask, X, X * slope), (mask, slope)
 
@@ -281,7 +306,7 @@ def leaky_relu_forward(X, slope=0.2):
 def leaky_relu_backward(cache, dY):
     r"""``dX = dY`` where ``X > 0``, else ``slope · dY``."""
     mask, slope = cache
-    dY = np.asarray(dY)
+    dY = check_grad_shape(dY, "dY", mask.shape)
     return np.where(mask, dY, dY * slope)
 
 
@@ -302,6 +327,7 @@ def sigmoid_forward(X):
 def sigmoid_backward(cache, dY):
     r"""``dX = dY · Y (1 - Y)`` with ``Y`` the forward output."""
     Y = cache
+    dY = check_grad_shape(dY, "dY", Y.shape)
     return dY * Y * (1 - Y)
 
 
@@ -315,6 +341,7 @@ def tanh_forward(X):
 def tanh_backward(cache, dY):
     r"""``dX = dY · (1 - Y²)`` with ``Y`` the forward output."""
     Y = cache
+    dY = check_grad_shape(dY, "dY", Y.shape)
     return dY * (1 - Y * Y)
 
 
@@ -336,7 +363,7 @@ def dropout_forward(X, p, rng, training=True):
     Parameters
     ----------
     X : ndarray, any shape
-    p : float in [0, 1)
+    p : float in [0, 1), a real number (a string is a ``TypeError``)
         Probability of zeroing an entry. ``p = 1`` is rejected (it would
         divide by zero); ``p = 0`` returns ``X`` unchanged.
     rng : numpy.random.Generator
@@ -353,6 +380,9 @@ def dropout_forward(X, p, rng, training=True):
         dropout was applied.
     """
     X = _dense("X", X)
+    if isinstance(p, (bool, np.bool_)) or not isinstance(p, Real):
+        raise TypeError(f"dropout probability p must be a real number, got "
+                        f"{type(p).__name__} {p!r}")
     p = float(p)
     if not 0.0 <= p < 1.0:
         raise DataError(f"dropout probability p must be in [0, 1), got {p}")
@@ -367,8 +397,13 @@ def dropout_forward(X, p, rng, training=True):
 
 
 def dropout_backward(cache, dY):
-    r"""``dX = dY · (M / (1 - p))``: the same scaled mask as the forward pass."""
+    r"""``dX = dY · (M / (1 - p))``: the same scaled mask as the forward pass.
+
+    Without dropout (cache None: ``p = 0`` or not training) ``dY`` itself is returned,
+    unchecked: that cache does not know the shape.
+    """
     scaled_mask = cache
     if scaled_mask is None:
         return dY
+    dY = check_grad_shape(dY, "dY", scaled_mask.shape)
     return dY * scaled_mask

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import DataError, check_ids
+from ..errors import DataError, check_float_array, check_ids
 
 __all__ = ["gather_forward", "gather_backward", "gather_backward_rows"]
 
@@ -33,13 +33,13 @@ def gather_forward(E, idx):
     Returns
     -------
     rows : ndarray (B, ...), a copy, dtype of E
-    cache : ``(idx, n)`` for the backward functions.
+    cache : ``(idx, E.shape)`` for the backward functions.
     """
     E = np.asarray(E)
     if E.ndim < 1:
         raise DataError("E must have at least one axis (rows), got a scalar")
     idx = check_ids(idx, "idx", E.shape[0])
-    return E[idx], (idx, E.shape[0])                     # (B, ...)
+    return E[idx], (idx, E.shape)                        # (B, ...)
 
 
 def _selection_T(idx, n_rows, dtype):
@@ -54,24 +54,33 @@ def _row_size(drows):
     return int(np.prod(drows.shape[1:], dtype=np.int64))
 
 
+def _check_drows(cache, drows):
+    """``drows`` of the gathered rows' shape ``(B,) + E.shape[1:]``, float32/float64."""
+    idx, shape = cache
+    want = idx.shape + tuple(shape[1:])
+    drows = check_float_array(drows, "drows")
+    if drows.shape != want:                   # nothing broadcast, no width of its own
+        raise DataError(f"drows must have {idx.shape[0]} rows (one per id) and E's row shape "
+                        f"{tuple(shape[1:])}: the shape of E[idx], {want}; got {drows.shape}")
+    return drows
+
+
 def gather_backward(cache, drows):
     r"""Scatter-add: ``dE[r] = Σ_{b : idx[b] = r} drows[b]``.
 
     Parameters
     ----------
     cache : from :func:`gather_forward`.
-    drows : ndarray (B, ...), gradient of the gathered rows.
+    drows : ndarray (B, ...), gradient of the gathered rows, exactly their shape
+        ``(B,) + E.shape[1:]``.
 
     Returns
     -------
     dE : ndarray (n, ...), dtype of drows; zero rows for ids not in ``idx``.
         Bit-for-bit equal to ``np.add.at(zeros, idx, drows)``.
     """
-    idx, n_rows = cache
-    drows = np.asarray(drows)
-    if drows.shape[:1] != idx.shape:
-        raise DataError(f"drows must have {idx.shape[0]} rows (one per id), "
-                        f"got shape {drows.shape}")
+    idx, n_rows = cache[0], cache[1][0]
+    drows = _check_drows(cache, drows)                          # (B, ...)
     flat = drows.reshape(idx.shape[0], _row_size(drows))         # (B, d)
     dE = _selection_T(idx, n_rows, drows.dtype) @ flat          # (n, d)
     return np.asarray(dE).reshape((n_rows,) + drows.shape[1:])  # (n, ...)
@@ -87,11 +96,8 @@ def gather_backward_rows(cache, drows):
     other row of the full gradient is zero. Costs O(B d) instead of O(n d):
     the form for sparse-row updates of large tables.
     """
-    idx, n_rows = cache
-    drows = np.asarray(drows)
-    if drows.shape[:1] != idx.shape:
-        raise DataError(f"drows must have {idx.shape[0]} rows (one per id), "
-                        f"got shape {drows.shape}")
+    idx = cache[0]
+    drows = _check_drows(cache, drows)                          # (B, ...)
     rows, inverse = np.unique(idx, return_inverse=True)         # (U,), (B,)
     flat = drows.reshape(idx.shape[0], _row_size(drows))         # (B, d)
     summed = _selection_T(inverse.reshape(-1), rows.shape[0], drows.dtype) @ flat   # (U, d)

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DataError, check_backend, check_ids
+from ..errors import DataError, check_backend, check_float_array, check_ids
 from .propagate import _BLOCKS_PER_THREAD, _PARALLEL_FROM
 from .sparse import as_csr
 
@@ -131,11 +131,9 @@ def _check_rows_args(A_hat, E0, K, nodes, backend, workspace):
     A_hat = _check_square(A_hat)
     n = A_hat.shape[0]
     K = _check_count("K (the number of layers)", K)
-    E0 = np.asarray(E0)
+    E0 = check_float_array(E0, "E0")
     if E0.ndim != 2 or E0.shape[0] != n:
         raise DataError(f"E0 must have shape ({n}, d) to match A_hat {A_hat.shape}, got {E0.shape}")
-    if E0.dtype not in (np.float32, np.float64):
-        raise DataError(f"E0 must be float32 or float64, got {E0.dtype}")
     if A_hat.dtype != E0.dtype:
         raise DataError(f"A_hat has dtype {A_hat.dtype} and E0 {E0.dtype}; cast A_hat once "
                         "with A_hat.astype(E0.dtype)")
@@ -284,11 +282,15 @@ def lightgcn_rows_backward(cache, dE_rows, out=None):
                         f"got {dE_rows.shape}")
     if not np.issubdtype(dE_rows.dtype, np.floating):
         raise DataError(f"dE_rows must have a floating dtype, got {dE_rows.dtype}")
+    if out is not None and not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be an ndarray, got {type(out).__name__}")
+    if out is not None and (out.shape != shape or out.dtype != dtype
+                            or not out.flags.c_contiguous or not out.flags.writeable):
+        raise DataError(f"out must be a C-contiguous {dtype} array of shape {shape}, "
+                        f"writeable")
     G = (dE_rows / (K + 1)).astype(dtype, copy=False)             # (m, d) on S_0
     if out is None:
         out = np.empty(shape, dtype=dtype)
-    elif out.shape != shape or out.dtype != dtype or not out.flags.c_contiguous:
-        raise DataError(f"out must be a C-contiguous {dtype} array of shape {shape}")
     if K == 0:
         out[...] = 0
         out[nodes] = G

@@ -28,7 +28,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import DataError, check_backend, check_ids
+from ..errors import (DataError, check_backend, check_float_array, check_grad_shape, check_ids,
+                      check_out, check_real_sparse)
 
 __all__ = ["propagate_forward", "propagate_backward", "lightgcn_forward", "lightgcn_backward",
            "propagate_rows_forward", "propagate_rows_backward"]
@@ -39,11 +40,10 @@ def _check_operator(A_hat, X, name_A="A_hat", name_X="X"):
                         f"got {type(A_hat).__name__}")
     if A_hat.ndim != 2:
         raise DataError(f"{name_A} must be 2-d, got shape {A_hat.shape}")
-    X = np.asarray(X)
+    check_real_sparse(A_hat, name_A)                      # also a dense ndarray's dtype
+    X = check_float_array(X, name_X)
     if X.ndim != 2:
         raise DataError(f"{name_X} must be 2-d (n_nodes, d), got shape {X.shape}")
-    if not np.issubdtype(X.dtype, np.floating):
-        raise TypeError(f"{name_X} must have a floating dtype, got {X.dtype}")
     if A_hat.shape[1] != X.shape[0]:
         raise DataError(f"{name_A} has shape {A_hat.shape} but {name_X} has {X.shape[0]} rows; "
                         f"need {name_X}.shape[0] == {A_hat.shape[1]}")
@@ -101,20 +101,20 @@ def propagate_forward(A_hat, X, backend="numba", A_hat_T=None):
     Returns
     -------
     Y : ndarray (n_out, d)
-    cache : ``(A_hat, A_hat_T, backend)``; ``X`` is not kept (the map is linear).
+    cache : ``(A_hat, A_hat_T, backend, Y.shape)``; ``X`` is not kept (the map is linear).
     """
     check_backend(backend)
     X = _check_operator(A_hat, X)
     _check_transpose(A_hat, A_hat_T)
     Y = _spmm(A_hat, X, backend)                          # (n_out, d)
-    return Y, (A_hat, A_hat_T, backend)
+    return Y, (A_hat, A_hat_T, backend, Y.shape)
 
 
 def propagate_backward(cache, dY):
-    r"""``dX = Âᵀ dY``.   dY: (n_out, d) -> dX: (n_in, d)."""
-    A_hat, A_hat_T, backend = cache
+    r"""``dX = Âᵀ dY``.   dY: (n_out, d), the shape of ``Y`` -> dX: (n_in, d)."""
+    A_hat, A_hat_T, backend, shape = cache
+    dY = check_grad_shape(dY, "dY", shape)
     A_T = _transpose(A_hat, A_hat_T, backend)
-    dY = _check_operator(A_T, dY, "A_hatᵀ", "dY")
     return _spmm(A_T, dY, backend)                        # (n_in, d)
 
 
@@ -136,7 +136,7 @@ def lightgcn_forward(A_hat, E0, K, backend="numba", A_hat_T=None):
     Returns
     -------
     E : ndarray (n, d)
-    cache : ``(A_hat, A_hat_T, K, backend)``.
+    cache : ``(A_hat, A_hat_T, K, backend, E.shape)``.
     """
     check_backend(backend)
     if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 0:
@@ -151,7 +151,7 @@ def lightgcn_forward(A_hat, E0, K, backend="numba", A_hat_T=None):
         H = _spmm(A_hat, H, backend)                      # (n, d)  E^{(k)}
         E += H
     E /= K + 1
-    return E, (A_hat, A_hat_T, int(K), backend)
+    return E, (A_hat, A_hat_T, int(K), backend, E.shape)
 
 
 def lightgcn_backward(cache, dE):
@@ -160,9 +160,9 @@ def lightgcn_backward(cache, dE):
     Computed as ``G^{(0)} = dE / (K+1)``, ``G^{(k)} = Âᵀ G^{(k-1)}``,
     ``dE0 = G^{(0)} + … + G^{(K)}``.
     """
-    A_hat, A_hat_T, K, backend = cache
+    A_hat, A_hat_T, K, backend, shape = cache
+    dE = check_grad_shape(dE, "dE", shape)
     A_T = _transpose(A_hat, A_hat_T, backend)
-    dE = _check_operator(A_T, dE, "A_hatᵀ", "dE")
     G = dE / (K + 1)                                      # (n, d) gradient of every depth
     dE0 = G.copy()
     for _ in range(K):
@@ -228,18 +228,16 @@ def propagate_rows_forward(A_hat, X, rows, backend="numba"):
     Returns
     -------
     Y : ndarray (m, d), dtype of ``X``
-    cache : ``(A_hat, rows, n_in, backend)``; ``X`` is not kept (the map is linear).
+    cache : ``(A_hat, rows, n_in, backend, d)``; ``X`` is not kept (the map is linear).
     """
     check_backend(backend)
     from .sparse import as_csr
     A_hat = as_csr(A_hat, "A_hat")
     X = _check_operator(A_hat, X)
-    if X.dtype not in (np.float32, np.float64):
-        raise TypeError(f"X must be float32 or float64, got {X.dtype}")
     rows = check_ids(rows, "rows", A_hat.shape[0])
     A_x = A_hat if A_hat.dtype == X.dtype else A_hat.astype(X.dtype)
     return (rows_product(A_x, np.ascontiguousarray(X), rows, backend),
-            (A_x, rows, X.shape[0], backend))
+            (A_x, rows, X.shape[0], backend, X.shape[1]))
 
 
 def rows_product(A_hat, X, rows, backend, out=None):
@@ -278,19 +276,17 @@ def propagate_rows_backward(cache, dY, out=None):
     ``Â`` is built; destinations split into ranges, one per thread, each
     receiving its terms in the order of ``rows``: deterministic).
 
-    ``out`` : optional C-contiguous (n_in, d) array of ``dY``'s dtype,
+    ``out`` : optional C-contiguous, writeable (n_in, d) array of the forward's dtype,
     overwritten and returned.
     """
-    A_hat, rows, n_in, backend = cache
-    dY = np.asarray(dY)
-    if dY.ndim != 2 or dY.shape[0] != rows.shape[0]:
-        raise DataError(f"dY must have shape ({rows.shape[0]}, d), one row per row, got {dY.shape}")
+    A_hat, rows, n_in, backend, d = cache
+    dY = check_grad_shape(dY, "dY", (rows.shape[0], d))
     dY = dY.astype(A_hat.dtype, copy=False)
     shape = (n_in, dY.shape[1])
     if out is None:
         out = np.empty(shape, dtype=dY.dtype)
-    elif out.shape != shape or out.dtype != dY.dtype or not out.flags.c_contiguous:
-        raise DataError(f"out must be a C-contiguous {dY.dtype} array of shape {shape}")
+    else:
+        check_out(out, "out", shape, dY.dtype)
     return rows_product_T(A_hat, rows, np.ascontiguousarray(dY), backend, out)
 
 

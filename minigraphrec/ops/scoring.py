@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, check_finite_number, check_float_array, check_grad_shape
 
 __all__ = [
     "dot_forward", "dot_backward",
@@ -31,13 +31,16 @@ __all__ = [
 ]
 
 
+def _rows(X, name):
+    """``X`` as a 2-d (B, d) float32/float64 array, or the convention's error."""
+    X = check_float_array(X, name)
+    if X.ndim != 2:
+        raise DataError(f"{name} must be 2-d (B, d), got shape {X.shape}")
+    return X
+
+
 def _pair(U, V):
-    U, V = np.asarray(U), np.asarray(V)
-    for name, X in (("U", U), ("V", V)):
-        if X.ndim != 2:
-            raise DataError(f"{name} must be 2-d (B, d), got shape {X.shape}")
-        if not np.issubdtype(X.dtype, np.floating):
-            raise TypeError(f"{name} must have a floating dtype, got {X.dtype}")
+    U, V = _rows(U, "U"), _rows(V, "V")
     if U.shape != V.shape:
         raise DataError(f"U and V must have the same shape (B, d), got {U.shape} and {V.shape}")
     return U, V
@@ -53,7 +56,7 @@ def dot_forward(U, V):
 def dot_backward(cache, ds):
     r"""``dU = ds[:, None] · V``, ``dV = ds[:, None] · U``, each (B, d)."""
     U, V = cache
-    ds = np.asarray(ds)[:, None]                          # (B, 1)
+    ds = check_grad_shape(ds, "ds", U.shape[:1])[:, None]  # (B, 1)
     return ds * V, ds * U
 
 
@@ -62,16 +65,18 @@ def normalize_forward(X, eps=1e-8):
     r"""Row-wise unit vectors: ``y_b = x_b / max(‖x_b‖, eps)``.   X: (B, d) -> Y: (B, d).
 
     Rows shorter than ``eps`` are divided by ``eps`` instead (a zero row stays
-    zero). ``eps`` must be positive.
+    zero). ``X`` must be float32 or float64 (other dtypes are rejected, as in every op:
+    in an integer or float16 dtype ``eps`` would round to 0 and a zero row give NaN);
+    ``eps`` must be finite, positive and positive in ``X``'s dtype.
     """
-    X = np.asarray(X)
-    if X.ndim != 2:
-        raise DataError(f"X must be 2-d (B, d), got shape {X.shape}")
-    if not eps > 0:
-        raise DataError(f"eps must be positive, got {eps}")
+    X = _rows(X, "X")
+    eps = check_finite_number(eps, "eps")
+    eps_x = X.dtype.type(eps)
+    if not eps_x > 0:
+        raise DataError(f"eps must be positive (in X's dtype {X.dtype}), got {eps}")
     norm = np.sqrt(np.einsum("bd,bd->b", X, X))          # (B,)
     unclamped = norm > eps                               # (B,) bool
-    denom = np.where(unclamped, norm, X.dtype.type(eps))  # (B,)
+    denom = np.where(unclamped, norm, eps_x)             # (B,)
     Y = X / denom[:, None]                               # (B, d)
     return Y, (Y, denom, unclamped)
 
@@ -83,7 +88,7 @@ def normalize_backward(cache, dY):
     at ``‖x_b‖ = eps`` exactly (a kink) the second is used.
     """
     Y, denom, unclamped = cache
-    dY = np.asarray(dY)
+    dY = check_grad_shape(dY, "dY", Y.shape)
     radial = np.einsum("bd,bd->b", Y, dY) * unclamped     # (B,) zero where clamped
     return (dY - Y * radial[:, None]) / denom[:, None]    # (B, d)
 
@@ -136,7 +141,7 @@ def euclidean_backward(cache, ds):
     identical embeddings identical).
     """
     diff, dist = cache
-    ds = np.asarray(ds)
+    ds = check_grad_shape(ds, "ds", dist.shape)
     safe = np.where(dist > 0, dist, 1)                   # (B,) avoid 0/0; diff is 0 there
     dU = (-ds / safe)[:, None] * diff                    # (B, d)
     return dU, -dU

@@ -32,7 +32,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import DataError, check_backend
+from ..errors import DataError, check_backend, check_grad_shape, check_real_sparse
 from .dense import _dense
 
 __all__ = [
@@ -192,18 +192,22 @@ def session_propagate_forward(A, X):
         if X.ndim != 2 or A.shape != (X.shape[0], X.shape[0]):
             raise DataError(f"a sparse A must be (N, N) and X (N, d); got A {A.shape}, "
                             f"X {X.shape}")
-        return np.asarray(A @ X), A
+        check_real_sparse(A, "A")
+        Y = np.asarray(A @ X)                                    # (N, d)
+        return Y, (A, Y.shape)
     A = _dense("A", A, ndim=3)
     if (X.ndim != 3 or A.shape[0] != X.shape[0] or A.shape[2] != X.shape[1]
             or A.shape[1] != A.shape[2]):
         raise DataError(f"a dense A must be (B, L, L) and X (B, L, d) with the same B and L; "
                         f"got A {A.shape}, X {X.shape}")
-    return np.matmul(A, X), A
+    Y = np.matmul(A, X)                                          # (B, L, d)
+    return Y, (A, Y.shape)
 
 
 def session_propagate_backward(cache, dY):
     r"""``dX_b = A_bᵀ dY_b``.  dY: the shape of Y -> dX: the shape of X."""
-    A = cache
+    A, shape = cache
+    dY = check_grad_shape(dY, "dY", shape)
     if sp.issparse(A):
         return np.asarray(A.T @ dY)
     return np.matmul(A.transpose(0, 2, 1), dY)
@@ -300,7 +304,7 @@ def gru_cell_backward(cache, dh_new):
     d = h.shape[1]
     z, r = zr[:, :d], zr[:, d:]
     one = h.dtype.type(1)
-    dh_new = np.asarray(dh_new)
+    dh_new = check_grad_shape(dh_new, "dh_new", h.shape)        # (N, d); the kernels trust it
     dG = np.empty((h.shape[0], 3 * d), dtype=np.result_type(h, dh_new))   # (N, 3d)
     dgz, dgr, dgc = dG[:, :d], dG[:, d:2 * d], dG[:, 2 * d:]
     fused = backend == "numba" and h.dtype == dh_new.dtype == zr.dtype == c.dtype
@@ -393,6 +397,7 @@ def session_readout_backward(cache, ds):
     (``dW3`` is None without ``W3``)."""
     P, starts, seg, W1, W2, q, W3, g, alpha, p_last, cat = cache
     d = P.shape[1]
+    ds = check_grad_shape(ds, "ds", (starts.shape[0], d if W3 is None else W3.shape[1]))
     if W3 is None:
         ds_g, dp_last, dW3 = ds, None, None
     else:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import DataError, check_backend
+from ..errors import DataError, check_backend, check_float_array, check_out, check_real_sparse
 
 __all__ = ["spmm", "spgemm_dense"]
 
@@ -60,13 +60,8 @@ def as_csr(A, name="A"):
 
 
 def _check_dense(name, X):
-    """``X`` as a 2-d float32/float64 ndarray, or a clear error (no copy)."""
-    if sp.issparse(X):
-        raise TypeError(f"{name} must be a dense ndarray, got a scipy sparse {type(X).__name__}")
-    X = np.asarray(X)
-    if X.dtype not in (np.float32, np.float64):
-        raise TypeError(f"{name} must have dtype float32 or float64, got {X.dtype}; "
-                        f"cast it with {name}.astype(np.float64)")
+    """``X`` as a 2-d float32/float64 ndarray, or the convention's error (no copy)."""
+    X = check_float_array(X, name)
     if X.ndim != 2:
         raise DataError(f"{name} must be 2-d (n, d), got shape {X.shape}")
     return X
@@ -130,17 +125,10 @@ def spmm(A, X, backend="numba", out=None):
     if X.shape[0] != n_cols:
         raise DataError(f"A has shape {A.shape} and X has shape {X.shape}: "
                         f"X needs A.shape[1] = {n_cols} rows")
-    if A.dtype.kind not in "biuf":
-        raise TypeError(f"A must have a real (bool, integer or float) dtype, got {A.dtype}")
+    check_real_sparse(A, "A")
     shape = (n_rows, X.shape[1])
     if out is not None:
-        if not isinstance(out, np.ndarray):
-            raise TypeError(f"out must be an ndarray, got {type(out).__name__}")
-        if out.shape != shape or out.dtype != X.dtype:
-            raise DataError(f"out has shape {out.shape} and dtype {out.dtype}, "
-                            f"expected {shape} and {X.dtype}")
-        if not (out.flags.c_contiguous and out.flags.writeable):
-            raise DataError("out must be C-contiguous and writeable")
+        check_out(out, "out", shape, X.dtype)
         if np.may_share_memory(out, X):
             raise DataError("out overlaps X; A @ X cannot be computed in place")
 
@@ -172,7 +160,8 @@ def spgemm_dense(A, B, rows=None, backend="numba", out=None):
     Parameters
     ----------
     A : scipy sparse (n, f); B : scipy sparse (f, m). Converted to CSR and float64 when
-        they are not (a copy per call: pass them so).
+        they are not (a copy per call: pass them so); complex values are rejected
+        (:class:`~minigraphrec.errors.DataError`).
     rows : int array, optional
         Rows of ``A`` to multiply (default: all), each in ``0 .. n-1``.
     backend : {"numba", "numpy"}
@@ -186,8 +175,8 @@ def spgemm_dense(A, B, rows=None, backend="numba", out=None):
         ``out`` when given.
     """
     check_backend(backend)
-    A = as_csr(A, "A")
-    B = as_csr(B, "B")
+    A = check_real_sparse(as_csr(A, "A"), "A")
+    B = check_real_sparse(as_csr(B, "B"), "B")
     if A.shape[1] != B.shape[0]:
         raise DataError(f"A is {A.shape} and B is {B.shape}: A's columns must match B's rows")
     if rows is None:
@@ -204,12 +193,12 @@ def spgemm_dense(A, B, rows=None, backend="numba", out=None):
     A = A.astype(np.float64, copy=False)
     B = B.astype(np.float64, copy=False)
     shape = (rows.shape[0], B.shape[1])
-    if out is not None and (not isinstance(out, np.ndarray) or out.shape != shape
-                            or out.dtype != np.float64 or not out.flags.c_contiguous
-                            or not out.flags.writeable):
+    if out is not None and not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be an ndarray, got {type(out).__name__}")
+    if out is not None and (out.shape != shape or out.dtype != np.float64
+                            or not out.flags.c_contiguous or not out.flags.writeable):
         raise DataError(f"out must be a writable C-contiguous float64 array of shape {shape}, "
-                        f"got {getattr(out, 'dtype', type(out).__name__)} "
-                        f"{getattr(out, 'shape', '')}")
+                        f"got {out.dtype} {out.shape}")
     if backend == "numpy":
         product = (A[rows] @ B).tocsr()
         if out is None:
