@@ -652,8 +652,10 @@ print(f"{n_users} x {n_items} scores at d = {dim}: float64 "
 # evaluator scoring in float32. Your printed output gives this run's counts
 # and times; the figure shows the distribution of errors and the two times.
 #
-# float64 stays the default because this library is a reference: its
-# scores should not depend on BLAS's summation order. Set
+# float64 stays the default because this library is a reference: float64
+# scores move with BLAS's summation order only in the last bits (they can
+# change with the BLAS thread count, by about 1e-15 relative; float32 ones
+# by about 1e-7, enough to swap near-ties). Set
 # `score_dtype="float32"` when you evaluate large catalogues often, and
 # check a final number in float64.
 

@@ -23,7 +23,8 @@
 #    (a Sherman–Morrison update by hand) and a few epochs for LightGCN,
 #    measured against a refit;
 # 4. **privacy**, `model.forget(users=..., interactions=...)`: exact for
-#    ItemKNN and EASE (checked against a refit, and after save and load);
+#    ItemKNN, and for EASE to rounding (checked against a refit, and after
+#    save and load);
 #    fine-tuning against retraining for a trained MF, with what each leaves
 #    behind;
 # 5. **compression**, `mgr.quantize(model, dtype="int8"|"float16")`: the

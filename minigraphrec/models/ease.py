@@ -82,7 +82,10 @@ class EASE(Recommender):
     * ``score_history(items)``: ``r B``; a user's own history gives
       ``score(u)`` bit for bit.
     * ``partial_fit`` / ``forget``: ``B`` of a fit on the union / on what
-      remains, to rounding (about 1e-15 relative, tested at 1e-12): the
+      remains, to rounding (tested at 1e-12); the rounding grows as ``l2``
+      falls: forgetting 150 users of the built-in data, ``max|B - B_refit| /
+      max|B|`` was 4.5e-15 at ``l2`` = 100, 4.5e-14 at 1 and 6.6e-11 at 0.01
+      (2026-12-06). The
       Gram matrix changes by a low-rank ``U C Uᵀ`` (the changed users' rows),
       and ``P`` follows by Woodbury's identity in ``n² t`` flops instead of
       a new ``n³`` inverse (a new inverse when ``t > n_items / 8``); see

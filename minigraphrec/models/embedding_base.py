@@ -659,9 +659,10 @@ class EmbeddingRecommender(Recommender):
         history gives the same ``z``, bit for bit. ``L`` is convex in ``z``.
 
         For MF this is exactly the user's part of training with the items
-        fixed, so on a training user's own history it approximately
-        recovers that user's row (the ranking, not the scale: BPR's scale is
-        set by ``reg`` and the number of steps); for the graph models it fits
+        fixed, so on a training user's own history it approximates that
+        user's row (the ranking, not the scale: BPR's scale is set by ``reg``
+        and the number of steps; how close depends on how far training went,
+        see :class:`~minigraphrec.models.MF`); for the graph models it fits
         the user's *final* embedding directly, bypassing the layers: an
         approximation, the more so the more a user's embedding depends on
         the propagation (LightGCN overrides ``score_history`` with an exact
@@ -813,8 +814,9 @@ class EmbeddingRecommender(Recommender):
         ``method="retrain"``: ``fit`` from scratch on what remains, with the
         model's hyperparameters (``epochs`` is ignored; the model's own
         ``epochs`` apply): identical to a model fitted without the data
-        (tested), at the cost of a full fit. Not available with edge
-        weights (the raw event log is not kept).
+        (tested) when ``random_state`` is an integer (a Generator has moved
+        on since the first fit, and None draws anew), at the cost of a full
+        fit. Not available with edge weights (the raw event log is not kept).
 
         Either way ``forget_method_`` records which, ``R_`` and every array
         derived from it (the graph, ``R_weighted_``, ``E0``'s and Adam's rows,

@@ -659,8 +659,10 @@ class GFCF(Recommender):
             \qquad s_{ui} = \sum_{j \in I_u} c_j .
 
         Computed in float64 from the fitted arrays; the sum equals the score
-        to the precision of ``dtype`` (1e-12 relative in float64, about 1e-6
-        in float32, where the score itself is float32).
+        to the precision of ``dtype``: 1e-12 relative in float64; in float32,
+        where the score itself is float32, about 1e-6 of the user's largest
+        score (a small score may be off by more, relative to itself: 4e-4 in
+        an audit).
         """
         from ..explain import Explanation
 

@@ -112,12 +112,14 @@ class LightGCN(EdgeWeighted, EmbeddingRecommender):
       normalised as a training user with that history would be, with a zero
       layer-0 row, propagated once: for a training user's own history it is
       **exactly** ``score`` computed without the user's own ``E0`` term
-      ``E0_u / (K+1)`` (see :meth:`_score_history`).
+      ``E0_u / (K+1)`` (see :meth:`_score_history`), without edge weights; with
+      them a new edge weighs one event, so a user with repeated events differs
+      (an audit: 0.66 relative with ``"count"`` where half the events repeat).
     * ``partial_fit(new, epochs)`` and ``forget(users, interactions,
       method="fine_tune"|"retrain", epochs)``: the graph and its
       normalisation rebuilt, rows added (from their neighbours) or removed,
       a few epochs over the touched users; approximate (``"retrain"``:
-      identical to a fit without the data). See
+      identical to a fit without the data, with an integer ``random_state``). See
       :meth:`~minigraphrec.models.embedding_base.EmbeddingRecommender.partial_fit`
       and ``forget``.
     """
@@ -275,7 +277,8 @@ class LightGCN(EdgeWeighted, EmbeddingRecommender):
         (computed on the ``K-1``-hop ball of the history alone), and the
         scores ``score_matrix(e_*, item_embeddings_)``.
 
-        The identity (tested to 1e-12 in float64): for a training user ``u``
+        The identity (tested to 1e-12 in float64) without edge weights, or
+        with them for a user with one event per item: for a training user ``u``
         and their own history, ``e_* = e_u - E0_u / (K+1)``; their
         ``score_history`` is ``score(u)`` without the user's own layer-0
         term, the one thing a new user cannot have. The graph is not

@@ -51,11 +51,14 @@ class MF(EmbeddingRecommender):
     * ``score_history(items)``: fold-in, a fresh user row fitted by Adam
       steps on the user's BPR loss with the items frozen, seeded
       (:meth:`~minigraphrec.models.embedding_base.EmbeddingRecommender.fold_in`);
-      approximate: on a training user's history it recovers that user's
-      ranking, not their scores.
+      approximate: on a training user's history it approximates that user's
+      ranking, the better the longer MF was trained (an audit on the built-in
+      data: top-20 overlap with ``score`` 0.60 on average, 0.15 at worst,
+      after 20 epochs; 0.81 and 0.50 after 50), not their scores.
     * ``partial_fit`` / ``forget``: as for every trained model
       (:class:`~minigraphrec.models.embedding_base.EmbeddingRecommender`),
-      approximate; ``forget(method="retrain")`` is exact.
+      approximate; ``forget(method="retrain")`` is exact with an integer
+      ``random_state``.
     """
 
     def __init__(self, dim=64, loss="bpr", lr=1e-3, batch_size=2048, reg=1e-4, n_negatives=1,
