@@ -8,7 +8,7 @@ small Markdown table in ``<out>/<name>.md``.
 Typical use::
 
     parser = benchmark_parser("numba spmm vs SciPy")
-    args = parser.parse_args()
+    args = parser.parse_args()          # --smoke without --out: a fresh temporary folder
     t, _ = median_time(lambda: A @ X, repeat=args.repeat)
     write_results("spmm", rows, columns=[...], out_dir=args.out)
 """
@@ -23,11 +23,29 @@ import platform
 import shlex
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "benchmarks" / "results"
+
+#: environment variables that set thread counts or thread behaviour, recorded in front of a
+#: result's command: every ``OPENBLAS_*`` and ``MINIGRAPHREC_*`` (but ``MINIGRAPHREC_FIGURES``,
+#: an output folder) and these
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+def _thread_env(environ):
+    """``{name: value}`` of the thread-relevant variables set in ``environ``, sorted by name."""
+    return {k: environ[k] for k in sorted(environ)
+            if k in THREAD_ENV or k.startswith("OPENBLAS_")
+            or k.startswith("MINIGRAPHREC_") and k != "MINIGRAPHREC_FIGURES"}
+
+
+# taken when the script imports this module, before it sets any variable of its own (some set
+# OPENBLAS_NUM_THREADS from --threads before NumPy loads): the environment the user gave
+_START_ENV = _thread_env(os.environ)
 
 
 # ------------------------------------------------------------------ memory
@@ -70,21 +88,55 @@ def reset_peak():
         return False
 
 
-def benchmark_parser(description):
+class _BenchmarkParser(argparse.ArgumentParser):
+    """An ArgumentParser that fills in ``--out`` after parsing (see :func:`benchmark_parser`)."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, rest = super().parse_known_args(args, namespace)
+        if getattr(namespace, "out", RESULTS_DIR) is None:
+            namespace.out = default_out(getattr(namespace, "smoke", False))
+        return namespace, rest
+
+
+def default_out(smoke):
+    """Where results go without ``--out``: ``benchmarks/results`` for a real run; for a
+    ``--smoke`` run a fresh temporary folder (printed), so that a smoke run never overwrites
+    or adds to the committed results."""
+    if not smoke:
+        return RESULTS_DIR
+    out = Path(tempfile.mkdtemp(prefix="minigraphrec-smoke-"))
+    print(f"--smoke without --out: results go to {out}", flush=True)
+    return out
+
+
+def benchmark_parser(description, repeat=True):
     """An ArgumentParser with the options every benchmark takes.
 
-    ``--smoke`` (smallest size, two runs: keeps the script tested),
-    ``--repeat N`` (runs per measurement, the median is reported) and
-    ``--out DIR`` (where results go, default ``benchmarks/results``).
+    ``--smoke`` (smallest size, two runs: keeps the script tested) and ``--out DIR`` (where
+    results go: ``benchmarks/results`` by default, a fresh temporary folder with ``--smoke``).
+    With ``repeat=True``, also ``--repeat N`` (runs per measurement, the median is reported;
+    default 7, which a script changes by ``parser.set_defaults(repeat=N)``: the help shows the
+    default in force). A script that measures each thing once passes ``repeat=False``.
     """
-    parser = argparse.ArgumentParser(description=description)
+    parser = _BenchmarkParser(description=description)
     parser.add_argument("--smoke", action="store_true",
-                        help="smallest size only, 2 runs (for the test suite)")
-    parser.add_argument("--repeat", type=int, default=7,
-                        help="runs per measurement; the median is reported (default 7)")
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR,
-                        help=f"results folder (default {RESULTS_DIR})")
+                        help="smallest size only, 2 runs (for the test suite); without --out "
+                             "its results go to a fresh temporary folder")
+    if repeat:
+        parser.add_argument("--repeat", type=int, default=7,
+                            help="runs per measurement; the median is reported "
+                                 "(default %(default)s)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"results folder (default {RESULTS_DIR.relative_to(REPO)}; "
+                             "with --smoke a fresh temporary folder)")
     return parser
+
+
+def require_data(args, what, hint="DIR"):
+    """Stop with a one-line message unless ``--data`` was given (or ``--smoke``, which brings
+    its own data): the data are never shipped, and no folder is assumed."""
+    if args.data is None and not getattr(args, "smoke", False):
+        sys.exit(f"give --data {hint} ({what}), or --smoke for a small synthetic run")
 
 
 def median_time(f, repeat):
@@ -97,19 +149,22 @@ def median_time(f, repeat):
     return statistics.median(times), times
 
 
-def interleaved_times(candidates, repeat):
+def interleaved_times(candidates, repeat, progress=False):
     """Time several callables round-robin: ``{name: (median seconds, all times)}``.
 
     Round ``r`` calls every candidate once, in order, so that a change of
     machine load (other processes, thermal state) hits all of them alike and
-    their ratio stays fair. ``candidates`` maps a name to a callable.
+    their ratio stays fair. ``candidates`` maps a name to a callable. With
+    ``progress``, each call's time is printed as it ends (for long rounds).
     """
     times = {name: [] for name in candidates}
-    for _ in range(repeat):
+    for r in range(repeat):
         for name, f in candidates.items():
             t0 = time.perf_counter()
             f()
             times[name].append(time.perf_counter() - t0)
+            if progress:
+                print(f"round {r + 1}/{repeat}: {name} {times[name][-1]:.3f} s", flush=True)
     return {name: (statistics.median(ts), ts) for name, ts in times.items()}
 
 
@@ -131,8 +186,20 @@ def _cpu_model():
     return platform.processor() or "unknown"
 
 
+def thread_counts():
+    """The thread counts in effect: ``{"numba": n or None, "blas": {library: n}}`` by
+    :func:`minigraphrec.threadpools.get_threads` (numba None when it was not imported); None
+    where that cannot be read."""
+    try:
+        from minigraphrec.threadpools import get_threads
+        return get_threads()
+    except Exception:                                    # an older package, no BLAS found
+        return None
+
+
 def machine_info():
-    """CPU model, logical CPUs, the CPUs this process may use, OS and Python."""
+    """CPU model, logical CPUs, the CPUs this process may use, the 1-minute load, OS, Python
+    and the thread counts in effect (:func:`thread_counts`)."""
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:                               # not on Linux
@@ -145,6 +212,7 @@ def machine_info():
         "load_average_1min": load,
         "os": platform.platform(),
         "python": platform.python_version(),
+        "threads": thread_counts(),
     }
 
 
@@ -207,33 +275,62 @@ def portable_command(argv, cwd=None):
     return shlex.join([head] + words)
 
 
+def env_prefix(env):
+    """``NAME=value ...`` (shell-quoted, paths made portable) to put before a command."""
+    return " ".join(f"{k}={shlex.quote(portable_path(v))}" for k, v in env.items())
+
+
+def recorded_command(argv=None):
+    """This process's command as a result file records it: :func:`portable_command` of
+    ``argv`` (default: the interpreter and its arguments), after the thread-relevant
+    environment variables it was started with (:func:`env_prefix`)."""
+    if argv is None:
+        argv = getattr(sys, "orig_argv", [sys.executable] + sys.argv)
+    command = portable_command(argv)
+    return (env_prefix(_START_ENV) + " " + command) if _START_ENV else command
+
+
 def provenance():
-    """Date (UTC, ISO 8601), the command line without machine paths, machine and versions."""
-    argv = getattr(sys, "orig_argv", [sys.executable] + sys.argv)
+    """Date (UTC, ISO 8601), the command line without machine paths, machine and versions.
+
+    The command begins with the thread-relevant environment variables the script was started
+    with (:data:`THREAD_ENV`), as a shell would take them: ``OPENBLAS_THREAD_TIMEOUT=4 python
+    benchmarks/bench_eval.py ...``; they are also kept apart, under ``environment``."""
     return {
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": portable_command(argv),
+        "command": recorded_command(),
+        "environment": dict(_START_ENV),
         "machine": machine_info(),
         "versions": versions(),
     }
 
 
+def markdown_cell(v):
+    """One table cell: floats to 4 digits; ``|`` escaped (``max \\|dp\\|``), which would
+    otherwise end the cell; a line break becomes a space."""
+    text = f"{v:.4g}" if isinstance(v, float) else str(v)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
 def markdown_table(rows, columns):
     """A Markdown table of ``rows`` (dicts) over ``columns`` (keys); floats to 4 digits."""
-    def cell(v):
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
-    lines = ["| " + " | ".join(columns) + " |",
+    cell = markdown_cell
+    lines = ["| " + " | ".join(cell(c) for c in columns) + " |",
              "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(r.get(c, "")) for c in columns) + " |" for r in rows]
     return "\n".join(lines)
 
 
-def write_results(name, rows, columns, out_dir=RESULTS_DIR, notes="", extra=None):
+def write_results(name, rows, columns, out_dir=RESULTS_DIR, notes="", extra=None, command=None):
     """Write ``<out_dir>/<name>.json`` (provenance + rows, and the entries of ``extra``) and
-    ``<name>.md``; return both paths."""
+    ``<name>.md``; return both paths. ``command``: the command that measured the rows, where
+    it is not this process's (a table rebuilt from a run's own record); the notes should then
+    name the command that wrote the file."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     meta = provenance()
+    if command is not None:
+        meta["command"] = command
     json_path = out_dir / f"{name}.json"
     md_path = out_dir / f"{name}.md"
     json_path.write_text(json.dumps({**meta, "notes": notes, **(extra or {}), "rows": rows},
@@ -246,6 +343,12 @@ def write_results(name, rows, columns, out_dir=RESULTS_DIR, notes="", extra=None
         f"- command: `{meta['command']}`",
         f"- machine: {m['cpu']}, {m['usable_cpus']} usable of {m['logical_cpus']} CPUs, "
         f"1-min load average {m['load_average_1min']} when written, {m['os']}",
+    ]
+    if m.get("threads"):
+        t = m["threads"]
+        blas = ", ".join(f"{n} ({lib})" for lib, n in t["blas"].items()) or "not found"
+        header.append(f"- threads when written: numba {t['numba']}, BLAS {blas}")
+    header += [
         "- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
     ]
     if notes:
@@ -257,8 +360,8 @@ def write_results(name, rows, columns, out_dir=RESULTS_DIR, notes="", extra=None
 def add_lightgcn_data_option(parser):
     """Add the ``--data DIR`` option that :func:`load_lightgcn_train` reads."""
     parser.add_argument("--data", type=Path,
-                        help="folder with a LightGCN-format train.txt "
-                             "(e.g. ../shared/data/gowalla)")
+                        help="folder with a LightGCN-format train.txt (e.g. the Gowalla "
+                             "folder of the LightGCN repository)")
 
 
 def load_lightgcn_train(args):

@@ -4,8 +4,8 @@ One table, one row per (data set, model), beside the published figures where
 a paper reports this split (the source is named in each row) and PyTorch Geometric's LightGCN trained with the same settings
 where torch and torch_geometric are installed (``pyg_reference.py``).
 
-Data (``--data DIR``: the parent folder holding ``ml-100k/``, ``lastfm/`` and
-``gowalla/``, default ``../shared/data``):
+Data (``--data DIR``, required but with ``--smoke`` or ``--plot-only``: the parent folder
+holding ``ml-100k/``, ``lastfm/`` and ``gowalla/``; none is shipped):
 
 * ``ml-100k`` -- the GroupLens folder (:func:`minigraphrec.datasets.load_movielens_100k`),
   every rating an implicit positive, split per user at random 80/20
@@ -70,7 +70,7 @@ date, command and load. ``<out>/accuracy.md`` and the plot
 set, the published figures marked) are rewritten from the merged rows.
 
     python benchmarks/bench_accuracy.py --datasets ml-100k lastfm
-    venv-torch/bin/python benchmarks/bench_accuracy.py --datasets gowalla \
+    python benchmarks/bench_accuracy.py --datasets gowalla \
         --models lightgcn pyg-lightgcn --budget lightgcn=20 pyg-lightgcn=10
     python benchmarks/bench_accuracy.py --plot-only           # redraw table and plot
     python benchmarks/bench_accuracy.py --smoke --out /tmp/r  # what the tests run
@@ -80,15 +80,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sys
 import time
 import warnings
 from pathlib import Path
 
-from _common import benchmark_parser, markdown_table, portable_command, provenance, \
-    write_results
+from _common import benchmark_parser, markdown_table, provenance, recorded_command, \
+    require_data, write_results
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 DATASETS = ("ml-100k", "lastfm", "gowalla")
 MODELS = ("popularity", "itemknn", "userknn", "ease", "gfcf", "mf", "gcn", "ngcf", "gat",
           "lightgcn", "pyg-lightgcn")
@@ -109,6 +107,8 @@ SOURCES = {
     "design-unnamed": "the project's design notes, 'later papers, same split' (no paper "
                       "named there; not checked)",
 }
+#: sources that name no paper: kept in the table, labelled, but not drawn as "published"
+UNSOURCED = {"design-unnamed"}
 PUBLISHED = {
     ("gowalla", "lightgcn"): (0.1830, 0.1554, "lightgcn-paper"),
     ("gowalla", "pyg-lightgcn"): (0.1830, 0.1554, "lightgcn-paper"),
@@ -153,10 +153,10 @@ def load_dataset(name, data_dir, split_seed):
     """``(train, test)`` of one data set (see the module doc)."""
     from minigraphrec.datasets import load_lightgcn, load_movielens_100k, synthetic
     from minigraphrec.split import random_split
-    folder = Path(data_dir) / name
     if name == "synthetic":
         data = synthetic(n_users=150, n_items=200, mean_interactions=12, random_state=0)
         return random_split(data, test_size=0.2, random_state=split_seed)
+    folder = Path(data_dir) / name
     if not folder.is_dir():
         raise SystemExit(f"no {name} folder at {folder}; pass --data DIR (the folder holding "
                          f"{', '.join(DATASETS)})")
@@ -384,13 +384,16 @@ def plot_recall(rows, out_dir, name):
                 ax.text(bar.get_x() + width / 2, 0.004, text, rotation=90, ha="center",
                         va="bottom", fontsize=6.5, color="dimgray")
         pub = [(xi, by_model[m]["published_recall@20"]) for xi, m in zip(x, models)
-               if m in by_model and by_model[m].get("published_recall@20") is not None]
+               if m in by_model and by_model[m].get("published_recall@20") is not None
+               and by_model[m].get("published_source") not in UNSOURCED]
         if pub:
             ax.scatter([p[0] for p in pub], [p[1] for p in pub], marker="_", s=220,
                        linewidths=2.2, color="black", zorder=3,
-                       label=f"published ({ds})" if len(datasets) > 1 else "published")
+                       label=f"published, a named paper ({ds})" if len(datasets) > 1
+                       else "published, a named paper")
     top = max([r["recall@20"] for r in ok]
-              + [r["published_recall@20"] for r in rows if r.get("published_recall@20")])
+              + [r["published_recall@20"] for r in rows if r.get("published_recall@20")
+                 and r.get("published_source") not in UNSOURCED])
     ax.set_ylim(0, top * 1.15)                        # room for the epoch labels
     ax.set_xticks(np.arange(len(models)))
     ax.set_xticklabels(models, rotation=20)
@@ -485,9 +488,10 @@ def run_one(dataset, model_name, train, test, args, budget_min, command):
 
 
 def main(argv=None):
-    parser = benchmark_parser(__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                        help=f"parent folder of {', '.join(DATASETS)} (default {DEFAULT_DATA})")
+    parser = benchmark_parser(__doc__.splitlines()[0], repeat=False)
+    parser.add_argument("--data", type=Path, metavar="DIR",
+                        help=f"parent folder of {', '.join(DATASETS)} (required but with "
+                             "--smoke or --plot-only)")
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--epochs", type=int, default=300,
@@ -517,6 +521,7 @@ def main(argv=None):
         write_merged([], args.out)
         print((Path(args.out) / f"{NAME}.md").read_text())
         return
+    require_data(args, f"the parent folder of {', '.join(d + '/' for d in args.datasets)}")
     import minigraphrec as mgr
 
     models = list(args.models)
@@ -534,8 +539,7 @@ def main(argv=None):
               flush=True)
     datasets = ["synthetic"] if args.smoke else list(args.datasets)
     Path(args.out).mkdir(parents=True, exist_ok=True)     # so that the command names it
-    argv_full = getattr(sys, "orig_argv", [sys.executable] + sys.argv)
-    command = portable_command(argv_full)
+    command = recorded_command()
     with mgr.threads(args.threads):
         for ds in datasets:
             t0 = time.perf_counter()

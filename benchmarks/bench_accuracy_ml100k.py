@@ -1,7 +1,7 @@
 r"""Benchmark: LightGCN and MF-BPR accuracy on MovieLens-100K (and PyTorch Geometric's LightGCN).
 
-Data: the GroupLens MovieLens-100K folder (``--data``, default
-``../shared/data/ml-100k``), every rating as an implicit positive
+Data: the GroupLens MovieLens-100K folder (``--data DIR``, required but with
+``--smoke``; MovieLens forbids redistribution, so none is shipped), every rating as an implicit positive
 (:func:`minigraphrec.datasets.load_movielens_100k`), split per user at random
 80/20 (:func:`minigraphrec.split.random_split`, ``test_size=0.2``,
 ``random_state=--split-seed``, default 2020).
@@ -32,8 +32,8 @@ Recall@20 / NDCG@20 every N epochs (a learning curve; it does not steer
 training). Per-epoch training times are recorded (their median and total;
 the per-epoch lists are in the JSON).
 
-    venv-torch/bin/python benchmarks/bench_accuracy_ml100k.py      # all three, 300 epochs
-    venv-torch/bin/python benchmarks/bench_accuracy_ml100k.py --models lightgcn mf pyg \
+    python benchmarks/bench_accuracy_ml100k.py      # all three, 300 epochs
+    python benchmarks/bench_accuracy_ml100k.py --models lightgcn mf pyg \
         pyg-mf --inits xavier normal --threads 1
     python benchmarks/bench_accuracy_ml100k.py --models lightgcn mf --seeds 2020 1 2
     python benchmarks/bench_accuracy_ml100k.py --smoke --out /tmp/r      # what the tests run
@@ -50,11 +50,10 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import benchmark_parser, save_figure, source_digests, write_results
+from _common import benchmark_parser, require_data, save_figure, source_digests, write_results
 
 DIM, N_LAYERS, LR, BATCH_SIZE, REG = 64, 3, 1e-3, 2048, 1e-4
 TARGETS = {"lightgcn": 0.34, "mf": 0.29}            # Recall@20 the issue asks for
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
 METRICS = ("recall", "ndcg", "precision", "hit")
 
 
@@ -197,9 +196,9 @@ def plot_accuracy(rows, name, out_dir, curves=None):
 
 
 def main():
-    parser = benchmark_parser(__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                        help=f"the MovieLens-100K folder (default {DEFAULT_DATA})")
+    parser = benchmark_parser(__doc__.splitlines()[0], repeat=False)
+    parser.add_argument("--data", type=Path, metavar="DIR",
+                        help="the unpacked MovieLens-100K folder, ml-100k/ with u.data (required but with --smoke)")
     parser.add_argument("--epochs", type=int, default=300, help="training epochs (default 300)")
     parser.add_argument("--split-seed", type=int, default=2020, help="seed of the 80/20 split")
     parser.add_argument("--seeds", type=int, nargs="+", default=[2020],
@@ -216,6 +215,7 @@ def main():
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for numba and torch (default: the libraries' defaults)")
     args = parser.parse_args()
+    require_data(args, "the unpacked MovieLens-100K folder")
     if args.smoke:
         args.epochs, args.curve_every = 3, 1
     load_start = os.getloadavg()

@@ -1,7 +1,7 @@
 r"""Benchmark: the article's classic algorithms and the closed-form baselines on MovieLens-100K.
 
-Data: the GroupLens MovieLens-100K folder (``--data``, default
-``../shared/data/ml-100k``), every rating as an implicit positive
+Data: the GroupLens MovieLens-100K folder (``--data DIR``, required but with
+``--smoke``; MovieLens forbids redistribution, so none is shipped), every rating as an implicit positive
 (:func:`minigraphrec.datasets.load_movielens_100k`), split per user at random
 80/20 (:func:`minigraphrec.split.random_split`, ``test_size=0.2``,
 ``random_state=--split-seed``, default 2020). Item features for the
@@ -27,8 +27,8 @@ coverage@20; fit time is the median of ``--repeat`` fits.
 LightGCN is trained with the paper's settings for 300 epochs, once (its fit
 takes minutes); ``bench_accuracy_ml100k.py`` studies it (and MF) in more depth.
 
-    python benchmarks/bench_baselines_ml100k.py
-    python benchmarks/bench_baselines_ml100k.py --data ../shared/data/ml-100k --repeat 3
+    python benchmarks/bench_baselines_ml100k.py --data DIR                # DIR: ml-100k/
+    python benchmarks/bench_baselines_ml100k.py --data DIR --repeat 3
     python benchmarks/bench_baselines_ml100k.py --smoke --out /tmp/r     # what the tests run
 """
 from __future__ import annotations
@@ -37,9 +37,8 @@ import os
 import time
 from pathlib import Path
 
-from _common import benchmark_parser, save_figure, write_results
+from _common import benchmark_parser, require_data, save_figure, write_results
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
 K = 20
 
 
@@ -205,14 +204,15 @@ def plot_baselines(rows, name, out_dir):
 def main(argv=None):
     parser = benchmark_parser("Classic recommenders and closed-form baselines on MovieLens-100K")
     parser.set_defaults(repeat=3)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                        help=f"the unpacked ml-100k folder (default {DEFAULT_DATA})")
+    parser.add_argument("--data", type=Path, metavar="DIR",
+                        help="the unpacked MovieLens-100K folder, ml-100k/ with u.data (required but with --smoke)")
     parser.add_argument("--split-seed", type=int, default=2020)
     parser.add_argument("--models", nargs="+", help="a subset of the models (default all)")
     parser.add_argument("--blas-threads", type=int, default=1,
                         help="threads for OpenBLAS / MKL, set before NumPy is imported "
                              "(default 1; 0 leaves the environment alone)")
     args = parser.parse_args(argv)
+    require_data(args, "the unpacked MovieLens-100K folder")
     args.blas_threads_applied = args.blas_threads > 0 and _limit_blas_threads(args.blas_threads)
     if args.smoke:
         args.repeat = 1

@@ -65,8 +65,8 @@ fixed float32 model and for MF scoring in float32: recall+ndcg
 within 1.5x, all metrics within 2.5x, extra memory under 1 GB, agreement
 with the NumPy evaluator to 1e-12.
 
-    OPENBLAS_THREAD_TIMEOUT=4 python benchmarks/bench_eval.py --data ../shared/data/gowalla
-    python benchmarks/bench_eval.py --data ../shared/data/gowalla     # OpenBLAS's default spin
+    OPENBLAS_THREAD_TIMEOUT=4 python benchmarks/bench_eval.py --data DIR
+    python benchmarks/bench_eval.py --data DIR     # OpenBLAS's default spin
     python benchmarks/bench_eval.py --smoke --out /tmp/r              # what the tests run
 """
 from __future__ import annotations
@@ -307,7 +307,8 @@ def main():
     first = {"evaluate all": candidates["evaluate all"]()}       # compiles or loads the kernels
     compile_s = time.perf_counter() - t0
     load_before = os.getloadavg()[0]
-    timed = interleaved_times(candidates, repeat)
+    print(f"timing {len(candidates)} candidates, {repeat} interleaved rounds", flush=True)
+    timed = interleaved_times(candidates, repeat, progress=True)
     load_after = os.getloadavg()[0]
     numpy_times = []
     for _ in range(max(1, args.numpy_repeat)):

@@ -40,8 +40,8 @@ by exactly ``Σ_{j∈S} c_j``. The rank is the informative part there; the
 ``forget`` mode and the non-linear models (UserKNN, ContentBased, the trained
 models) are the real tests.
 
-    python benchmarks/bench_explain.py --data ../shared/data/ml-100k
-    python benchmarks/bench_explain.py --data ../shared/data/ml-100k --models itemknn,ease
+    python benchmarks/bench_explain.py --data DIR
+    python benchmarks/bench_explain.py --data DIR --models itemknn,ease
     python benchmarks/bench_explain.py --smoke --out /tmp/r       # synthetic, what tests run
 """
 from __future__ import annotations
@@ -51,9 +51,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import benchmark_parser, save_figure, write_results
+from _common import benchmark_parser, require_data, save_figure, write_results
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
 KS = (1, 3, 5)
 K_MAX = max(KS)
 
@@ -291,9 +290,9 @@ def plot_rows(rows, out_dir, name="explain_ml100k"):
 
 
 def main():
-    parser = benchmark_parser("faithfulness of explain: delete the top-k explanatory items")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                        help="MovieLens-100K folder (u.data, u.item)")
+    parser = benchmark_parser("faithfulness of explain: delete the top-k explanatory items", repeat=False)
+    parser.add_argument("--data", type=Path, metavar="DIR",
+                        help="the unpacked MovieLens-100K folder, ml-100k/ with u.data (required but with --smoke)")
     parser.add_argument("--models", default=",".join(MODELS),
                         help=f"comma-separated, from {', '.join(MODELS)}")
     parser.add_argument("--users", type=int, default=200, help="users sampled (history mode)")
@@ -322,6 +321,7 @@ def main():
         plot_rows(json.loads((Path(args.out) / "explain_ml100k.json").read_text())["rows"],
                   args.out)
         return
+    require_data(args, "the unpacked MovieLens-100K folder")
     if args.smoke:
         args.users, args.forget_users, args.draws = 8, 2, 1
         args.models = "itemknn,userknn,ease"

@@ -1,7 +1,7 @@
 r"""Benchmark: do node features and time-decayed edges help GCN and GAT on MovieLens-100K?
 
-Data: the GroupLens MovieLens-100K folder (``--data``, default
-``../shared/data/ml-100k``) through
+Data: the GroupLens MovieLens-100K folder (``--data DIR``, required but with
+``--smoke``; MovieLens forbids redistribution, so none is shipped) through
 :func:`minigraphrec.datasets.load_movielens_100k`: every rating is an implicit
 positive (the rating values are dropped, so edge weights are pure recency),
 timestamps kept; user features (age/100, gender, occupation: 24 columns) and
@@ -43,10 +43,9 @@ import sys
 import time
 from pathlib import Path
 
-from _common import benchmark_parser, save_figure, write_results
+from _common import benchmark_parser, require_data, save_figure, write_results
 
 DIM, BATCH_SIZE, REG = 64, 2048, 1e-4
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
 DAY = 86400.0
 
 
@@ -171,9 +170,9 @@ def plot_features(rows, name, out_dir, runs=None, data="MovieLens-100K"):
 
 
 def main():
-    parser = benchmark_parser(__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                        help=f"the MovieLens-100K folder (default {DEFAULT_DATA})")
+    parser = benchmark_parser(__doc__.splitlines()[0], repeat=False)
+    parser.add_argument("--data", type=Path, metavar="DIR",
+                        help="the unpacked MovieLens-100K folder, ml-100k/ with u.data (required but with --smoke)")
     parser.add_argument("--max-epochs", type=int, default=40)
     parser.add_argument("--patience", type=int, default=5,
                         help="early stopping: epochs without a better validation Recall@20")
@@ -197,6 +196,7 @@ def main():
                              "ran these graphs 2-3x faster than two)")
     parser.add_argument("--blas-threads", type=int, default=1, help="BLAS threads (default 1)")
     args = parser.parse_args()
+    require_data(args, "the unpacked MovieLens-100K folder")
     blas_capped = _limit_blas_threads(args.blas_threads)
     if args.smoke:
         args.max_epochs, args.patience = 2, 1

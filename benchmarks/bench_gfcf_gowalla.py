@@ -21,7 +21,7 @@ on one thread by default (``--blas-threads``; see :func:`_limit_blas_threads`
 for why). Results go to ``gfcf_gowalla.json`` / ``.md`` (``gfcf_gowalla_<solver>``
 for another solver).
 
-    python benchmarks/bench_gfcf_gowalla.py --data ../shared/data/gowalla
+    python benchmarks/bench_gfcf_gowalla.py --data DIR
     python benchmarks/bench_gfcf_gowalla.py --svd-solver randomized --repeat 3
     python benchmarks/bench_gfcf_gowalla.py --smoke --out /tmp/r        # what the tests run
 """
@@ -33,9 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import benchmark_parser, save_figure, write_results
+from _common import benchmark_parser, require_data, save_figure, write_results
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gowalla"
 PAPER = {"recall@20": 0.1849, "ndcg@20": 0.1518}       # GF-CF, CIKM 2021, Table 3
 TIME_BUDGET_S = 60.0
 
@@ -191,8 +190,8 @@ def plot_gfcf(rows, name, out_dir):
 def main(argv=None):
     parser = benchmark_parser("GF-CF on Gowalla: accuracy and time from files to metrics")
     parser.set_defaults(repeat=1)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                        help=f"folder with train.txt and test.txt (default {DEFAULT_DATA})")
+    parser.add_argument("--data", type=Path, metavar="DIR",
+                        help="a LightGCN-format folder with train.txt and test.txt (required but with --smoke)")
     parser.add_argument("--svd-solver", default="propack",
                         choices=["auto", "dense", "arpack", "propack", "randomized", "chebyshev"])
     parser.add_argument("--n-factors", type=int, default=256)
@@ -205,6 +204,7 @@ def main(argv=None):
                         help="threads for OpenBLAS / MKL, set before NumPy is imported "
                              "(default 1; 0 leaves the environment alone)")
     args = parser.parse_args(argv)
+    require_data(args, "a LightGCN-format folder with train.txt and test.txt")
     blas_threads = "environment"
     if args.blas_threads > 0 and _limit_blas_threads(args.blas_threads):
         blas_threads = args.blas_threads

@@ -32,8 +32,8 @@ chunks, so an interrupted run leaves the batches it timed. With
 timed and the epoch is *extrapolated* as their total × n_batches / N
 (flagged in the results: ``batches_timed``, ``extrapolated``).
 
-    python benchmarks/bench_gnn_batch.py --data ../shared/data/gowalla --repeat 15
-    python benchmarks/bench_gnn_batch.py --data ../shared/data/gowalla --repeat 0 --epoch
+    python benchmarks/bench_gnn_batch.py --data DIR --repeat 15
+    python benchmarks/bench_gnn_batch.py --data DIR --repeat 0 --epoch
     python benchmarks/bench_gnn_batch.py --smoke --epoch --out /tmp/r   # what the tests run
 """
 from __future__ import annotations
@@ -90,7 +90,7 @@ def main():
     parser.set_defaults(repeat=15)
     parser.add_argument("--data", type=Path,
                         help="folder with a LightGCN-format train.txt "
-                             "(e.g. ../shared/data/gowalla)")
+                             "(e.g. the LightGCN repository's Gowalla folder)")
     parser.add_argument("--epoch", action="store_true",
                         help="also time one epoch of each model (results: gnn_epoch.json/.md)")
     parser.add_argument("--epoch-batches", type=int, default=None,

@@ -60,8 +60,8 @@ uses tiny sizes and 2 runs. Results go to ``results/kernels.{json,md}``, or
 ``kernels_<names>`` when ``--kernels`` picks a subset.
 
     python benchmarks/bench_kernels.py                                  # synthetic
-    python benchmarks/bench_kernels.py --data ../shared/data/gowalla --threads 1 2
-    venv-torch/bin/python benchmarks/bench_kernels.py --data ../shared/data/gowalla \
+    python benchmarks/bench_kernels.py --data DIR --threads 1 2
+    python benchmarks/bench_kernels.py --data DIR \
         --threads 1 2 --kernels spmm --repeat 15        # with torch.sparse (any venv with torch)
     python benchmarks/bench_kernels.py --kernels gat --repeat 3         # one kernel
     python benchmarks/bench_kernels.py --smoke --out /tmp/r             # what the tests run
@@ -511,7 +511,7 @@ def bench_gat(name, R, args, numba):
 def main():
     parser = benchmark_parser(__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="folder with a LightGCN-format train.txt "
-                        "(e.g. ../shared/data/gowalla): BPR, top-k and GAT on it too")
+                        "(e.g. the LightGCN repository's Gowalla folder): BPR, top-k and GAT on it too")
     parser.add_argument("--threads", type=int, nargs="+",
                         help="numba thread counts to time (default: numba's default)")
     parser.add_argument("--kernels", nargs="+", choices=KERNELS, default=list(KERNELS),

@@ -53,10 +53,11 @@ recorded with the results).
 
 Needs torch and torch_geometric for the reference; without them the
 reference is skipped with a message and only minigraphrec is timed. torch
-is never a dependency of minigraphrec: use a separate venv, e.g.
+is never a dependency of minigraphrec: install it into the benchmark environment
+(``pip install torch==2.13.0 torch_geometric``), e.g.
 
-    venv-torch/bin/python benchmarks/bench_lightgcn_epoch.py --data ../shared/data/gowalla
-    venv-torch/bin/python benchmarks/bench_lightgcn_epoch.py --data ../shared/data/gowalla \
+    python benchmarks/bench_lightgcn_epoch.py --data DIR
+    python benchmarks/bench_lightgcn_epoch.py --data DIR \
         --max-batches 10 --adjacency all --threads 1 2
     python benchmarks/bench_lightgcn_epoch.py --smoke --out /tmp/r      # what the tests run
 """

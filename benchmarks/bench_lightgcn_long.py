@@ -40,9 +40,9 @@ and seconds each run took to reach given Recall@20 levels) and the plot
 ``results/lightgcn_long.png`` (Recall@20 against epoch and against training seconds, the
 paper's 0.1830 and the port's 0.1824 as lines).
 
-    python benchmarks/bench_lightgcn_long.py --data ../shared/data/gowalla --name paper \
+    python benchmarks/bench_lightgcn_long.py --data DIR --name paper \
         --epochs 1000 --threads 1                 # rerun the same line to resume
-    python benchmarks/bench_lightgcn_long.py --data ../shared/data/gowalla --name fast \
+    python benchmarks/bench_lightgcn_long.py --data DIR --name fast \
         --epochs 1000 --threads 1
     python benchmarks/bench_lightgcn_long.py --report paper fast
     python benchmarks/bench_lightgcn_long.py --smoke --out /tmp/r     # what the tests run
@@ -60,7 +60,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import REPO, benchmark_parser, machine_info, provenance, write_results
+from _common import (REPO, benchmark_parser, machine_info, provenance, recorded_command,
+                     write_results)
 
 DIM, N_LAYERS, REG = 64, 3, 1e-4
 PAPER = {"recall@20": 0.1830, "ndcg@20": 0.1554}        # LightGCN paper, Table 3, Gowalla
@@ -224,37 +225,59 @@ def _evaluate_into(curve, model, test, done, name, log):
         f"train {row['train_s']:.0f} s load {row['load']:.2f}")
 
 
+def _thread_stretches(rows):
+    """``" (2 to epoch 544, then 1 from epoch 560)"``: the numba thread counts the run used, in
+    order; empty when it used one count throughout or none was recorded."""
+    spans = []
+    for r in rows:
+        t = r.get("threads")
+        if t and (not spans or spans[-1][0] != t):
+            spans.append([t, r["epoch"], r["epoch"]])
+        elif t:
+            spans[-1][2] = r["epoch"]
+    if len(spans) < 2:
+        return ""
+    parts = [f"{spans[0][0]} to epoch {spans[0][2]}"]
+    parts += [f"{t} from epoch {first}" for t, first, _ in spans[1:]]
+    return " (" + ", then ".join(parts) + ")"
+
+
 def _reached(rows, level, metric="recall@20"):
     """The first evaluation with ``metric`` >= level, or None."""
     return next((r for r in rows if r[metric] >= level), None)
 
 
-def report(names, checkpoints, out, data_name):
-    """Per-run tables, the comparison table and the plot, from each run's ``curve.json``."""
-    curves = {name: _curve(name, checkpoints, out) for name in names}
+def report(names, checkpoints, out, data_name, stem="lightgcn_long"):
+    """Per-run tables (``<stem>_<run>``), the comparison table (``<stem>``) and the plot, from
+    each run's ``curve.json``."""
+    curves = {name: _curve(name, checkpoints, out, stem) for name in names}
     summary = []
     for name, curve in curves.items():
         c, rows = curve["config"], curve["rows"]
         best = max(rows, key=lambda r: r["recall@20"])
         label = _label(name, c)
+        stretches = _thread_stretches(rows)
         notes = (f"{data_name}: LightGCN {c['dim']} dims, {c['n_layers']} layers, BPR, reg "
                  f"{c['reg']}, Adam lr {c['lr']}, batch {c['batch_size']}, {c['dtype']}, seed "
                  f"{c['random_state']} ({label}). Recall@20 / NDCG@20 on test.txt, all items "
                  f"ranked, training items excluded. train_s: cumulative training seconds (sum of "
                  f"epoch times; evaluation excluded); load: 1-min load average at the "
                  f"evaluation (2 cores shared with other jobs); threads: numba threads training "
-                 f"(blank where not recorded). Trained by `{curve['command']}` on "
-                 f"{' then '.join(curve['trained_on'])}. "
+                 f"(blank where not recorded){stretches}. Trained by `{curve['command']}` on "
+                 f"{' then '.join(curve['trained_on'])} (the command above); this table was "
+                 f"written from the run's curve by `{recorded_command()}`. "
                  f"Paper (Table 3): Recall@20 {PAPER['recall@20']}, NDCG@20 {PAPER['ndcg@20']}. "
-                 f"Best so far: recall@20 {best['recall@20']:.4f} at epoch {best['epoch']}."
+                 f"Best so far: recall@20 {best['recall@20']:.4f} at epoch {best['epoch']}, the "
+                 f"highest of the {len(rows)} evaluations on the test set (chosen on the test "
+                 f"set, so optimistic; no validation split)."
                  + (" Branched from run {run} at epoch {epoch} (its curve up to there is that "
                     "run's; trained by `{command}`).".format(**curve["branched_from"])
                     if "branched_from" in curve else ""))
         run = {k: curve[k] for k in ("config", "command", "branched_from", "trained_on")
                if k in curve}
-        write_results(f"lightgcn_long_{name}", rows, ["epoch", "train_s", "recall@20", "ndcg@20",
+        write_results(f"{stem}_{name}", rows, ["epoch", "train_s", "recall@20", "ndcg@20",
                                                       "loss", "eval_s", "load", "threads"],
-                      out_dir=out, notes=notes, extra={"run": run})
+                      out_dir=out, notes=notes, extra={"run": run}, command=curve["command"])
         loads = [r["load"] for r in rows if r.get("load") is not None]
         row = {"run": name, "cpu": " then ".join(curve["trained_on"]),
                "lr": c["lr"], "batch_size": c["batch_size"],
@@ -274,12 +297,15 @@ def report(names, checkpoints, out, data_name):
                "ndcg@20",
                "best_recall@20", "best_epoch"] + [f"reach {lv}" for lv in LEVELS] \
         + [f"ndcg reach {PAPER['ndcg@20']}"]
-    write_results("lightgcn_long", summary, columns, out_dir=out,
+    write_results(stem, summary, columns, out_dir=out,
                   notes=(f"{data_name}, LightGCN, BPR; model settings per run in "
-                         "lightgcn_long_<run>.md. 'reach x': the "
-                         "first evaluation with Recall@20 >= x, as epoch and training hours "
+                         "lightgcn_long_<run>.md, with the command that trained it. 'reach "
+                         "x': the first evaluation on the test set with Recall@20 >= x, as "
+                         "epoch and training hours "
                          f"('ndcg reach {PAPER['ndcg@20']}': the same for the paper's "
                          "NDCG@20). "
+                         "best_recall@20: the highest of the run's test evaluations (chosen "
+                         "on the test set, so optimistic). "
                          "median_load: the median 1-min load average at the run's evaluations "
                          "(2 cores: a load well above 2 means the run shared them, and its "
                          "hours are longer than the same run alone). "
@@ -287,17 +313,17 @@ def report(names, checkpoints, out, data_name):
                          f"{PAPER['recall@20']} (about 1,000 epochs of the authors' code); the authors' "
                          f"PyTorch port, stopped at 1,000 epochs (seed 2020): Recall@20 "
                          f"{PORT['recall@20']}, NDCG@20 {PORT['ndcg@20']} (its README)."))
-    _plot(curves, out, data_name)
+    _plot(curves, out, data_name, stem)
     return summary
 
 
-def _curve(name, checkpoints, out):
+def _curve(name, checkpoints, out, stem="lightgcn_long"):
     """Run ``name``'s curve: its checkpoint's ``curve.json``, or else the one its last report
-    kept in ``<out>/lightgcn_long_<name>.json`` (checkpoints stay on the machine that trained)."""
+    kept in ``<out>/<stem>_<name>.json`` (checkpoints stay on the machine that trained)."""
     path = Path(checkpoints) / name / "curve.json"
     if path.exists():              # a checkpoint stays where it was trained: this machine's CPU
         return {"trained_on": [machine_info()["cpu"]], **json.loads(path.read_text())}
-    kept = Path(out) / f"lightgcn_long_{name}.json"
+    kept = Path(out) / f"{stem}_{name}.json"
     if kept.exists():
         data = json.loads(kept.read_text())
         if "run" in data:          # reports before "trained_on" were written beside the run
@@ -323,7 +349,7 @@ def _short_cpu(name):
 ZOOM = (0.165, 0.186)
 
 
-def _plot(curves, out, data_name):
+def _plot(curves, out, data_name, stem="lightgcn_long"):
     """Recall@20 against epoch (left) and training hours (right); the lower row zooms in."""
     from minigraphrec import plot
     os.environ[plot.FIGURES_ENV] = str(out)
@@ -370,7 +396,12 @@ def _plot(curves, out, data_name):
     axes[1, 0].set_title(f"zoom: Recall@20 {ZOOM[0]}-{ZOOM[1]}", fontsize=10)
     axes[1, 1].set_title(f"zoom: Recall@20 {ZOOM[0]}-{ZOOM[1]}", fontsize=10)
     fig.legend(loc="outside lower center", ncol=1, fontsize=8)
-    print("wrote", plot.save_figure(fig, "lightgcn_long"))
+    print("wrote", plot.save_figure(fig, stem))
+
+
+#: the smoke run's file stem: lightgcn_long_smoke.*, lightgcn_long_smoke_smoke*.*, never a
+#: real report's name
+STEM_SMOKE = "lightgcn_long_smoke"
 
 
 def smoke(args):
@@ -406,14 +437,15 @@ def smoke(args):
         got = mgr.load(Path(tmp) / "smoke-branch" / "model.npz").params["E0"]
         assert np.array_equal(got, straight.params["E0"]), "branch not exact"
         print("branched at 2, lr 0.02 for epoch 3 == the same schedule straight: True")
-        first = report(["smoke", "smoke-branch"], tmp, args.out, "synthetic-300x400")
+        first = report(["smoke", "smoke-branch"], tmp, args.out, "synthetic-300x400", STEM_SMOKE)
     # the checkpoints went with the temporary folder: the report is rebuilt from the results
-    assert report(["smoke", "smoke-branch"], tmp, args.out, "synthetic-300x400") == first
+    assert report(["smoke", "smoke-branch"], tmp, args.out, "synthetic-300x400",
+                  STEM_SMOKE) == first
     print("report rebuilt from the results alone: True")
 
 
 def main():
-    parser = benchmark_parser("the long LightGCN run on Gowalla, resumable")
+    parser = benchmark_parser("the long LightGCN run on Gowalla, resumable", repeat=False)
     parser.add_argument("--data", type=Path, help="LightGCN-format folder (train.txt, test.txt)")
     parser.add_argument("--name", default="paper",
                         help=f"run name; presets {', '.join(PRESETS)} (default paper)")

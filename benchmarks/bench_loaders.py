@@ -261,12 +261,13 @@ def main():
             print(f"{file:9s} loader {row['loader_s']:.3f} s  reference "
                   f"{row['reference_s']:.3f} s  ratio {row['ratio']:.2f}"
                   + (f"  pandas {row['pandas_s']:.3f} s" if row["pandas_s"] else ""))
-    notes = (f"{n_lines:,} lines per file, {N_USERS:,} users, {N_ITEMS:,} items (Zipf-like); "
+    notes = (f"synthetic files: {n_lines:,} lines each, {N_USERS:,} users, {N_ITEMS:,} items "
+             f"(Zipf-like); u.data and gowalla (with --data): the real files; "
              f"median of {repeat} interleaved rounds. reference: the csv module and a dict "
              f"(lightgcn: str.split and int), checked equal to the loader before timing. "
              f"ratio = loader / reference (no target). pandas: read_csv + factorize, for "
-             f"scale (empty: not installed, or gzip/lightgcn). One process, one thread (the "
-             f"loaders use none).")
+             f"scale (empty: not installed, or gzip/lightgcn/gowalla). One process, one "
+             f"thread (the loaders use none).")
     write_results(name, rows, ["file", "interactions", "MB", "loader_s", "reference_s", "pandas_s",
                                "ratio"], out_dir=args.out, notes=notes)
     plot(rows, name, args.out)

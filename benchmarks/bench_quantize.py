@@ -28,7 +28,7 @@ Every evaluation is the full-ranking protocol of ``mgr.evaluate``
 (``quantize_gowalla_<model>`` when ``--models`` names one model;
 ``quantize_smoke`` with ``--smoke``: a synthetic split, tiny models).
 
-    python benchmarks/bench_quantize.py --data ../shared/data/gowalla --threads 2
+    python benchmarks/bench_quantize.py --data DIR --threads 2
     python benchmarks/bench_quantize.py --smoke --out /tmp/r        # what the tests run
 """
 from __future__ import annotations
@@ -39,10 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import (REPO, benchmark_parser, interleaved_times, portable_path, save_figure,
-                     write_results)
+from _common import (REPO, benchmark_parser, interleaved_times, portable_path, require_data,
+                     save_figure, write_results)
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gowalla"
 DEFAULT_CHECKPOINT = REPO / "benchmarks" / "checkpoints" / "fast" / "model.npz"
 K = 20
 
@@ -185,8 +184,8 @@ def plot_quantize(rows, name, out_dir, title=""):
 def main():
     parser = benchmark_parser("mgr.quantize: memory, Recall@20 and scoring speed on Gowalla")
     parser.set_defaults(repeat=5)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                        help=f"folder with train.txt and test.txt (default {DEFAULT_DATA})")
+    parser.add_argument("--data", type=Path, metavar="DIR",
+                        help="a LightGCN-format folder with train.txt and test.txt (required but with --smoke)")
     parser.add_argument("--models", nargs="+", default=["gfcf", "lightgcn"],
                         choices=["gfcf", "lightgcn"])
     parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT),
@@ -199,6 +198,7 @@ def main():
     parser.add_argument("--batch", type=int, default=1024, help="users per timed score call")
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
+    require_data(args, "a LightGCN-format folder with train.txt and test.txt")
 
     import minigraphrec as mgr
     from minigraphrec.quantization import quantize, scoring_nbytes

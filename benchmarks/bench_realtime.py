@@ -48,8 +48,8 @@ days that have a next day), ``--mf-days`` for MF (default 21, all), ``--epochs``
 0.01; numba and BLAS run on one thread (``mgr.threads(1)``), which is faster
 than two when the cores are shared.
 
-    python benchmarks/bench_realtime.py --data ../shared/data/ml-100k \
-        --gowalla ../shared/data/gowalla
+    python benchmarks/bench_realtime.py --data DIR \
+        --gowalla GOWALLA_DIR
     python benchmarks/bench_realtime.py --smoke --out /tmp/r       # < 20 s, synthetic
 """
 from __future__ import annotations
@@ -187,8 +187,25 @@ def foldin_vs_retrain(events, model_name, args):
                "relative_gap": (r_retrain - r_fold) / r_retrain if r_retrain else float("nan"),
                "seconds_partial_fit": t_fold, "seconds_retrain": t_retrain,
                "time_ratio": t_fold / t_retrain, "first_fit_seconds": first_fit,
-               "target_met": bool(r_retrain and (r_retrain - r_fold) / r_retrain <= TARGET)}
+               "target_met": target_verdict(r_fold, r_retrain, se)}
     return steps, summary
+
+
+def target_verdict(r_fold, r_retrain, se):
+    """Is the fold-in within ``TARGET`` (relative) of the retrain, as far as the test users
+    can tell? ``"yes"`` when the gap ``r_retrain - r_fold`` plus two standard errors ``se`` of
+    the paired difference is within ``TARGET * r_retrain``; ``"no"`` when the gap minus two
+    standard errors is beyond it; otherwise ``"not resolvable"``: the standard error is too
+    large for the test to decide (on ML-100K's 136-182 pooled users it is 11-13 % of recall,
+    more than the 5 % target)."""
+    if not r_retrain or not np.isfinite(se):
+        return "not resolvable"
+    gap, bound = r_retrain - r_fold, TARGET * r_retrain
+    if gap + 2 * se <= bound:
+        return "yes"
+    if gap - 2 * se > bound:
+        return "no"
+    return "not resolvable"
 
 
 # ------------------------------------------------------------ 2. unlearning
@@ -363,7 +380,10 @@ def main():
              f"training items excluded. Target: fold-in within {TARGET:.0%} (relative) of "
              f"the retrain. paired_diff: mean over (step, user) of fold-in minus retrain recall, "
              f"paired_diff_se its standard error: a gap smaller than about two standard errors "
-             f"is not resolved by this many test users.")
+             f"is not resolved by this many test users. target_met: 'yes' when the gap "
+             f"(retrain minus fold-in recall) plus two standard errors is within {TARGET:.0%} "
+             f"of the retrain's recall, 'no' when the gap minus two standard errors is beyond "
+             f"it, 'not resolvable' otherwise.")
     cols = ["model", "step", "day", "new_events", "test_users", f"recall@{K} fold-in",
             f"recall@{K} retrain", "relative_gap", "paired_diff", "paired_diff_se",
             "seconds_partial_fit", "seconds_retrain",

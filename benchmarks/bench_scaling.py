@@ -420,7 +420,7 @@ def limit_only(args):
 
 
 def main():
-    parser = benchmark_parser(__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__.splitlines()[0], repeat=False)
     parser.add_argument("--data", type=Path, default=None,
                         help="not used (synthetic graphs only); accepted for uniformity")
     parser.add_argument("--threads", type=int, default=None,

@@ -2,8 +2,8 @@ r"""Benchmark: next-item prediction with SR-GNN and the session baselines, and S
 
 Data (``--datasets``):
 
-* ``ml100k``: the GroupLens MovieLens-100K folder (``--data``, default
-  ``../shared/data/ml-100k``), every rating an event; each user's events ordered by time
+* ``ml100k``: the GroupLens MovieLens-100K folder (``--data DIR``, required
+  unless ``--smoke`` or ``--datasets synthetic``), every rating an event; each user's events ordered by time
   (:func:`minigraphrec.sequences.user_sequences`), the last one held out
   (:func:`~minigraphrec.sequences.leave_last_out`): one test example per user, the whole
   earlier history as its prefix. A user never rates a film twice, so each prefix's own
@@ -50,9 +50,8 @@ import sys
 import time
 from pathlib import Path
 
-from _common import benchmark_parser, save_figure, write_results
+from _common import benchmark_parser, require_data, save_figure, write_results
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
 TOL = 1e-10
 
 
@@ -393,9 +392,9 @@ def plot_sequential(rows, name, out_dir):
 
 
 def main():
-    parser = benchmark_parser(__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                        help=f"the MovieLens-100K folder (default {DEFAULT_DATA})")
+    parser = benchmark_parser(__doc__.splitlines()[0], repeat=False)
+    parser.add_argument("--data", type=Path, metavar="DIR",
+                        help="the unpacked MovieLens-100K folder, ml-100k/ with u.data (required for --datasets ml100k, the default, but with --smoke)")
     parser.add_argument("--datasets", nargs="+", default=["ml100k", "synthetic"],
                         choices=["ml100k", "synthetic"])
     parser.add_argument("--epochs", type=int, default=4, help="SRGNN epochs (default 4)")
@@ -415,6 +414,8 @@ def main():
                              "packed vs padded message-passing timing (default all)")
     parser.add_argument("--name", default="sequential", help="results file stem")
     args = parser.parse_args()
+    if "ml100k" in args.datasets:
+        require_data(args, "the unpacked MovieLens-100K folder; or --datasets synthetic")
     capped = _limit_threads(args.threads)
     if args.smoke:
         args.epochs, args.datasets = 1, ["synthetic"]

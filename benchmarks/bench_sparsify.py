@@ -28,9 +28,11 @@ Measured per sparsified graph, in one process:
   indicative only; the load average is recorded at each row).
 
 Results: ``results/sparsify_gowalla.{json,md}`` and ``sparsify_gowalla.png``
-(``sparsify_smoke`` with ``--smoke``).
+(``sparsify_smoke`` with ``--smoke``; ``sparsify_gowalla_timing`` with ``--no-accuracy``).
+``--plot-only`` redraws ``sparsify_gowalla.png`` from the JSON: its epoch times from
+``sparsify_gowalla_timing.json`` (interleaved) where that file exists.
 
-    python benchmarks/bench_sparsify.py --data ../shared/data/gowalla --threads 2
+    python benchmarks/bench_sparsify.py --data DIR --threads 2
     python benchmarks/bench_sparsify.py --smoke --out /tmp/r        # what the tests run
 """
 from __future__ import annotations
@@ -39,9 +41,8 @@ import os
 import time
 from pathlib import Path
 
-from _common import benchmark_parser, save_figure, write_results
+from _common import benchmark_parser, require_data, save_figure, write_results
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gowalla"
 K = 20
 
 
@@ -104,10 +105,74 @@ def lightgcn_step_times(graphs, dim, batch_size, n_batches):
     return out
 
 
+def _load_range(rows):
+    loads = [r["load_1min"] for r in rows if r.get("load_1min") is not None]
+    return f"{min(loads):.0f}-{max(loads):.0f}" if loads else "not recorded"
+
+
+def plot_rows(rows, name, out, data_name, model, timing_note, timing_rows=None):
+    """``<out>/<name>.png``: Recall@20 of GF-CF's linear filter (left) and LightGCN's epoch
+    time relative to the unsparsified graph's (right), against the share of edges kept.
+    ``timing_rows``: the epoch times to draw instead of those of ``rows`` (an interleaved
+    ``--no-accuracy`` run, matched by graph label); ``timing_note`` says where they come from."""
+    from minigraphrec import plot
+    times = rows if timing_rows is None else timing_rows
+    kept = {r["graph"]: 100 * r["edges_kept"] for r in list(rows) + list(times)}
+    colour = {g: f"C{i % 10}" for i, g in enumerate(kept)}
+    rel = {r["graph"]: r for r in times if "epoch_time_rel" in r}
+    fig, (ax1, ax2) = plot.subplots(1, 2, figsize=(12, 5.4))
+    for g in kept:                                   # one colour per graph, one legend entry
+        acc = next((r for r in rows if r["graph"] == g and "recall@20" in r), None)
+        label = g
+        if acc is not None:
+            ax1.scatter(kept[g], acc["recall@20"], color=colour[g], s=40)
+            label += f": Recall@20 {acc['recall@20']:.4f}"
+        if g in rel:
+            ax2.scatter(kept[g], rel[g]["epoch_time_rel"], color=colour[g], s=40)
+            label += (f", epoch {rel[g]['epoch_time_rel']:.2f}x "
+                      f"({rel[g]['lightgcn_epoch_s']:.0f} s)")
+        ax1.scatter([], [], color=colour[g], label=label)
+    if not any("recall@20" in r for r in rows):
+        ax1.text(0.5, 0.5, "accuracy not measured (--no-accuracy)", ha="center",
+                 transform=ax1.transAxes)
+    ax1.set_xlabel("training edges kept (%)")
+    ax1.set_ylabel("Recall@20, GF-CF linear filter")
+    ax1.set_title(f"accuracy ({data_name})", fontsize=10)
+    ax2.axhline(1.0, color="grey", linestyle=":", linewidth=1)
+    ax2.set_xlabel("training edges kept (%)")
+    ax2.set_ylabel("LightGCN epoch time / unsparsified graph's")
+    ax2.set_title(f"LightGCN epoch, estimated ({model})\n{timing_note}", fontsize=9)
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+    fig.legend(loc="outside lower center", ncol=2, fontsize=8)
+    return save_figure(fig, name, out)
+
+
+def replot(out):
+    """Redraw ``sparsify_gowalla.png`` from the committed JSON: the accuracy of
+    ``sparsify_gowalla.json``, the epoch times of ``sparsify_gowalla_timing.json`` (steps
+    interleaved across the graphs) where that file exists."""
+    import json
+    acc = json.loads((Path(out) / "sparsify_gowalla.json").read_text())
+    timing_path = Path(out) / "sparsify_gowalla_timing.json"
+    rows, timing, note = acc["rows"], None, ""
+    if timing_path.exists():
+        t = json.loads(timing_path.read_text())
+        timing = t["rows"]
+        loads = [{"load_1min": t["machine"]["load_average_1min"]}] + timing
+        note = (f"steps interleaved across graphs (sparsify_gowalla_timing.json, "
+                f"{t['date'][:10]}),\n1-min load {_load_range(loads)} on 2 cores, 1 thread")
+    else:
+        note = f"not interleaved, 1-min load {_load_range(rows)} on 2 cores"
+    data_name = acc["notes"].split(",", 1)[0].removeprefix("Data: ")
+    plot_rows(rows, "sparsify_gowalla", out, data_name, "64 dims, 3 layers, batch 2048", note,
+              timing)
+
+
 def main():
-    parser = benchmark_parser("graph sparsification on Gowalla: accuracy against time")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                        help=f"folder with train.txt and test.txt (default {DEFAULT_DATA})")
+    parser = benchmark_parser("graph sparsification on Gowalla: accuracy against time", repeat=False)
+    parser.add_argument("--data", type=Path, metavar="DIR",
+                        help="a LightGCN-format folder with train.txt and test.txt (required but with --smoke)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--no-accuracy", action="store_true",
                         help="skip GF-CF's accuracy; results go to <name>_timing")
@@ -115,10 +180,16 @@ def main():
                         help="skip the LightGCN step timing")
     parser.add_argument("--batches", type=int, default=30,
                         help="LightGCN steps timed per graph (default 30)")
+    parser.add_argument("--plot-only", action="store_true",
+                        help="redraw <out>/sparsify_gowalla.png from sparsify_gowalla.json, "
+                             "its epoch times from sparsify_gowalla_timing.json (interleaved) "
+                             "where that file exists; run nothing")
     args = parser.parse_args()
+    if args.plot_only:
+        return replot(args.out)
+    require_data(args, "a LightGCN-format folder with train.txt and test.txt")
 
     import minigraphrec as mgr
-    from minigraphrec import plot
     from minigraphrec.datasets import load_lightgcn, synthetic
     from minigraphrec.split import random_split
 
@@ -174,29 +245,8 @@ def main():
         if "lightgcn_epoch_s" in row:
             row["epoch_time_rel"] = row["lightgcn_epoch_s"] / base["lightgcn_epoch_s"]
 
-    fig, (ax1, ax2) = plot.subplots(1, 2, figsize=(11, 4.2))
-    for row in rows:
-        x = 100 * row["edges_kept"]
-        if "recall@20" in row:
-            ax1.scatter(x, row["recall@20"], color="C0")
-            ax1.annotate(row["graph"], (x, row["recall@20"]), textcoords="offset points",
-                         xytext=(4, 4), fontsize=8)
-        if "lightgcn_epoch_s" in row:
-            ax2.scatter(x, row["lightgcn_epoch_s"], color="C1")
-            ax2.annotate(row["graph"], (x, row["lightgcn_epoch_s"]),
-                         textcoords="offset points", xytext=(4, 4), fontsize=8)
-    if args.no_accuracy:
-        ax1.text(0.5, 0.5, "accuracy not measured (--no-accuracy)", ha="center",
-                 transform=ax1.transAxes)
-    ax1.set_xlabel("training edges kept (%)")
-    ax1.set_ylabel("Recall@20, GF-CF linear filter")
-    ax1.set_title(f"accuracy ({data_name})")
-    ax2.set_xlabel("training edges kept (%)")
-    ax2.set_ylabel("LightGCN epoch, estimated (s)")
-    ax2.set_title(f"LightGCN epoch ({dim} dims, 3 layers, batch {batch_size})")
-    for ax in (ax1, ax2):
-        ax.grid(alpha=0.3)
-    save_figure(fig, out_name, args.out)
+    plot_rows(rows, out_name, args.out, data_name, f"{dim} dims, 3 layers, batch {batch_size}",
+              f"{threads} thread(s), load {_load_range(rows)}")
 
     notes = (f"Data: {data_name}, {train.n_users} users, {train.n_items} items, {n_pairs} "
              f"training pairs; the test set is the full one for every row. Weights: LightGCN's "

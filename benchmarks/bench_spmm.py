@@ -18,8 +18,8 @@ cache) is timed apart; ``--cold`` points numba at an empty cache so that
 it really compiles.
 
     python benchmarks/bench_spmm.py                          # synthetic sizes
-    python benchmarks/bench_spmm.py --data ../shared/data/gowalla
-    python benchmarks/bench_spmm.py --data ../shared/data/gowalla --sizes   # Gowalla only
+    python benchmarks/bench_spmm.py --data DIR
+    python benchmarks/bench_spmm.py --data DIR --sizes   # Gowalla only
     python benchmarks/bench_spmm.py --smoke --out /tmp/r     # what the tests run
 """
 from __future__ import annotations

@@ -13,7 +13,7 @@ means the budget holds; PROPACK's is below 1 wherever it converges early, becaus
 allocates its Lanczos bases whole and their pages become resident only as steps fill them.
 
     python benchmarks/bench_svd_memory.py --edges 3e5 1e6 3e6 1e7 --threads 1
-    python benchmarks/bench_svd_memory.py --data ../shared/data/gowalla --name svd_memory_gowalla
+    python benchmarks/bench_svd_memory.py --data DIR --name svd_memory_gowalla
     python benchmarks/bench_svd_memory.py --smoke --out /tmp/r       # what the tests run
 
 The solvers run one after another (``--solvers``); one whose estimate exceeds ``--max-mb``
@@ -93,13 +93,13 @@ def worker(source, solver, k):
 
 
 def main():
-    parser = benchmark_parser("truncated-SVD solvers' memory against their estimate")
+    parser = benchmark_parser("truncated-SVD solvers' memory against their estimate", repeat=False)
     parser.add_argument("--edges", type=float, nargs="+",
                         help="nominal training pairs per synthetic graph (default 3e5 1e6, "
                              "none with --data)")
     parser.add_argument("--data", type=Path,
                         help="also a real graph: a folder with a LightGCN-format train.txt "
-                             "(e.g. ../shared/data/gowalla)")
+                             "(e.g. the LightGCN repository's Gowalla folder)")
     parser.add_argument("--solvers", nargs="+", default=list(SOLVERS), choices=SOLVERS)
     parser.add_argument("--k", type=int, default=256)
     parser.add_argument("--threads", type=int, default=1, help="numba and BLAS threads")
@@ -123,6 +123,7 @@ def main():
     from minigraphrec.models.gfcf import svd_working_memory
     if args.smoke:
         graphs, k = [("synthetic", 6e4, "6e4")], 32
+        args.name += "" if args.name.endswith("_smoke") else "_smoke"     # never a real result's
     else:
         k = args.k
         edges = args.edges if args.edges is not None else ([] if args.data else [3e5, 1e6])

@@ -39,7 +39,7 @@ The figure (``unlearning_ml100k.png``, :func:`plot_unlearning`): each update's t
 refit's and its scores' distance to the refit's. :func:`plot_unlearning_embedding` draws
 the trained models' rows that ``bench_realtime.py`` writes (``unlearning_embedding_*``).
 
-    python benchmarks/bench_unlearning.py --data ../shared/data/ml-100k --repeat 5
+    python benchmarks/bench_unlearning.py --data DIR --repeat 5
     python benchmarks/bench_unlearning.py --smoke --out /tmp/r        # synthetic, what tests run
 """
 from __future__ import annotations
@@ -50,9 +50,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import benchmark_parser, machine_info, save_figure, write_results
+from _common import benchmark_parser, machine_info, require_data, save_figure, write_results
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
 
 MODELS = {
     "Popularity": {},
@@ -318,20 +317,22 @@ def plot_unlearning_embedding(rows, name, out_dir, title=""):
                fontsize=8, frameon=False)
     pairs = rows[0].get("pairs", "?") if rows else "?"
     fig.suptitle(f"forgetting {pairs} training pairs of the trained models: fine-tune "
-                 f"against a retrain without them (the oracle){title}", fontsize=10)
+                 f"against a retrain without them (the oracle)" + (f"\n{title}" if title else ""),
+                 fontsize=10)
     return save_figure(fig, name, out_dir)
 
 
 def main():
     parser = benchmark_parser("forget / partial_fit of the classic models against a refit")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                        help="MovieLens-100K folder")
+    parser.add_argument("--data", type=Path, metavar="DIR",
+                        help="the unpacked MovieLens-100K folder, ml-100k/ with u.data (required but with --smoke)")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--threads", type=int, default=1,
                         help="numba and BLAS threads (default 1: on a shared machine a "
                              "2-thread OpenBLAS made a 943 x 1,682 SVD up to 30x slower)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    require_data(args, "the unpacked MovieLens-100K folder")
     import minigraphrec as mgr
     from minigraphrec.threadpools import set_threads
 

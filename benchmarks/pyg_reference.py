@@ -56,9 +56,9 @@ from minigraphrec.models.base import Recommender
 ADJACENCIES = ("edge_index", "edge_index_weighted", "csr", "csr_normalized",
                "csr_normalized_int32", "sparse_tensor")
 
-TORCH_HINT = ("install the reference in a separate venv: python3 -m venv VENV && "
-              "VENV/bin/pip install torch==2.13.0 torch_geometric && "
-              "VENV/bin/pip install -e .")
+TORCH_HINT = ("install it into the benchmark environment (never a dependency of "
+              "minigraphrec): "
+              "pip install torch==2.13.0 torch_geometric")
 
 
 def torch_status():

@@ -38,9 +38,9 @@ import warnings
 
 import numpy as np
 
-TORCH_HINT = ("install it in a separate venv: python3 -m venv VENV && "
-              "VENV/bin/pip install torch==2.13.0 && "
-              "VENV/bin/pip install -e .")
+TORCH_HINT = ("install it into the benchmark environment (never a dependency of "
+              "minigraphrec): "
+              "pip install torch==2.13.0")
 LAYOUTS = ("padded", "packed")
 
 

@@ -118,3 +118,126 @@ def test_peak_memory_is_the_processs_own_and_restarts_from_now():
     assert high - base > 190 * 2**20                     # the 200 MiB were seen
     assert low < base + 50 * 2**20                       # ... and forgotten by the reset
     assert abs(low - rss) < 20 * 2**20                   # the peak restarts at the resident size
+
+
+def test_smoke_without_out_writes_into_a_fresh_temporary_folder(capsys):
+    """Without ``--out``, ``--smoke`` never writes into ``benchmarks/results``; a real run does."""
+    import tempfile
+    parser = _common.benchmark_parser("x")
+    args = parser.parse_args(["--smoke"])
+    out = Path(args.out)
+    try:
+        assert out.is_dir() and not any(out.iterdir())
+        assert out != _common.RESULTS_DIR and Path(tempfile.gettempdir()) in out.parents
+        assert str(out) in capsys.readouterr().out                  # it says where
+        again = Path(parser.parse_args(["--smoke"]).out)
+        assert again != out                                         # fresh each time
+    finally:
+        import shutil
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.rmtree(again, ignore_errors=True)
+    assert parser.parse_args([]).out == _common.RESULTS_DIR
+    assert parser.parse_args(["--smoke", "--out", "x"]).out == Path("x")
+
+
+def test_a_smoke_run_leaves_the_results_folder_alone():
+    """``bench_spmm.py --smoke`` (2 s) without ``--out``: nothing new or changed in results/."""
+    import re
+    import shutil
+    import subprocess
+    from conftest import child_env
+    results = ROOT / "benchmarks" / "results"
+    before = {p.name: p.stat().st_mtime_ns for p in results.iterdir()}
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_spmm.py"), "--smoke"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, env=child_env())
+    assert proc.returncode == 0, proc.stderr
+    out = Path(re.search(r"results go to (\S+)", proc.stdout).group(1))
+    try:
+        assert sorted(p.name for p in out.glob("*.json")) == ["spmm_smoke.json"]
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    assert {p.name: p.stat().st_mtime_ns for p in results.iterdir()} == before
+
+
+def test_smoke_results_are_git_ignored():
+    import shutil
+    import subprocess
+    import pytest
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    for name in ("spmm_smoke.json", "lightgcn_long_smoke_smoke.md", "eval_smoke.png"):
+        proc = subprocess.run(["git", "check-ignore", "-q", f"benchmarks/results/{name}"],
+                              cwd=ROOT)
+        assert proc.returncode == 0, f"benchmarks/results/{name} is not git-ignored"
+
+
+def test_repeat_shows_its_real_default_or_is_not_offered():
+    parser = _common.benchmark_parser("x")
+    parser.set_defaults(repeat=15)
+    assert "(default 15)" in " ".join(parser.format_help().split())
+    assert parser.parse_args([]).repeat == 15
+    bare = _common.benchmark_parser("x", repeat=False)
+    assert "--repeat" not in bare.format_help()
+    assert not hasattr(bare.parse_args([]), "repeat")
+
+
+def test_every_script_that_takes_repeat_uses_it():
+    """A script offers ``--repeat`` only if it reads ``args.repeat``."""
+    offered_unused = []
+    for path in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+        source = path.read_text()
+        offers = "benchmark_parser(" in source and "repeat=False" not in source
+        if offers and "args.repeat" not in source:
+            offered_unused.append(path.name)
+    assert not offered_unused, f"--repeat offered but ignored: {offered_unused}"
+
+
+def test_the_command_records_the_thread_environment(monkeypatch):
+    env = {"OPENBLAS_THREAD_TIMEOUT": "4", "OMP_NUM_THREADS": "1", "HOME": "/root",
+           "MINIGRAPHREC_THREADS": "2", "MINIGRAPHREC_FIGURES": "/tmp/f", "OMP_WAIT_POLICY": "x"}
+    monkeypatch.setattr(_common, "_START_ENV", _common._thread_env(env))
+    cmd = _common.recorded_command(["python", "b.py", "--repeat", "3"])
+    assert cmd == ("MINIGRAPHREC_THREADS=2 OMP_NUM_THREADS=1 OPENBLAS_THREAD_TIMEOUT=4 "
+                   "python b.py --repeat 3")
+    assert _common.provenance()["environment"]["OPENBLAS_THREAD_TIMEOUT"] == "4"
+    threads = _common.machine_info()["threads"]
+    assert threads is None or set(threads) == {"numba", "blas"}
+
+
+def test_require_data_stops_with_one_line(capsys):
+    import argparse
+    import pytest
+    with pytest.raises(SystemExit) as stop:
+        _common.require_data(argparse.Namespace(data=None, smoke=False), "the ml-100k folder")
+    assert "--data DIR" in str(stop.value) and "\n" not in str(stop.value)
+    _common.require_data(argparse.Namespace(data=None, smoke=True), "x")    # smoke: no data
+
+
+def test_scripts_assume_no_data_folder():
+    """No script defaults ``--data`` to a folder of this machine (a clone has none)."""
+    found = [p.name for p in sorted((ROOT / "benchmarks").glob("bench_*.py"))
+             if "shared/data" in p.read_text() or '"shared" / "data"' in p.read_text()]
+    assert not found, f"scripts naming ../shared/data: {found}"
+
+
+def test_markdown_cells_escape_the_pipe():
+    table = _common.markdown_table([{"a": "max |dp| 0", "b": 1.0}], ["a", "b"])
+    assert table.splitlines()[2] == "| max \\|dp\\| 0 | 1 |"
+
+
+def test_committed_tables_have_as_many_cells_as_columns():
+    """An unescaped ``|`` in a cell would split it (and shift the row) on GitHub and the site."""
+    import re
+    bad = []
+    for path in sorted((ROOT / "benchmarks" / "results").glob("*.md")):
+        width = None
+        for n, line in enumerate(path.read_text().splitlines(), start=1):
+            if not line.startswith("|"):
+                width = None
+                continue
+            cells = len(re.split(r"(?<!\\)\|", line.strip())) - 2
+            if width is None:
+                width = cells
+            elif cells != width:
+                bad.append(f"{path.name}:{n}: {cells} cells, header {width}")
+    assert not bad, "\n".join(bad)

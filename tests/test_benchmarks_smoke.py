@@ -3,7 +3,8 @@
 Every ``benchmarks/bench_*.py`` is run. Each script must
 accept ``--smoke`` and ``--out DIR`` (``benchmarks/_common.benchmark_parser``
 provides both) and write at least one ``<name>.json`` with provenance and
-non-empty ``rows`` there, and a script that draws must write its PNGs there too. Scripts run in a subprocess, as a user runs them, on the
+non-empty ``rows`` there, every file it writes named with ``smoke`` (never a real result's
+name), and a script that draws must write its PNGs there too. Scripts run in a subprocess, as a user runs them, on the
 package under test (:func:`conftest.child_env`).
 """
 import json
@@ -27,6 +28,9 @@ def test_benchmark_smoke(script, tmp_path):
     assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
     written = sorted(tmp_path.glob("*.json"))
     assert written, f"{script} wrote no JSON into {tmp_path}"
+    # a smoke result is never named like a real one (results/*smoke* is git-ignored)
+    unmarked = [p.name for p in tmp_path.iterdir() if "smoke" not in p.name]
+    assert not unmarked, f"{script} --smoke wrote files without 'smoke' in their names: {unmarked}"
     for path in written:
         result = json.loads(path.read_text())
         for key in ("date", "command", "machine", "versions", "rows"):

@@ -13,7 +13,8 @@ r"""Sphinx glue for the minigraphrec site, kept out of ``conf.py`` so each piece
    which closes the figure, so matplotlib's scraper sees nothing; this scraper picks up each PNG
    that appeared in ``$MINIGRAPHREC_FIGURES`` during a code block and shows it under the block.
 4. ``benchmark_pages``: one page per ``benchmarks/results/*.md``, with the PNGs drawn from the
-   same results and the question its script answers; ``mgr-benchmark-list`` lists them.
+   same results and the question its script answers; ``mgr-benchmark-list`` lists them and
+   ``mgr-benchmark-table`` shows ``benchmarks/README.md``'s table (headline, target, met).
 5. ``check_api_complete``: warns (an error under ``-W``) when a public name has no API page.
 6. ``constant_doc_comments``: a module-level constant's page shows its ``#:`` comment, also when
    the constant is defined in a private submodule and re-exported (``datasets.ML100K_URL`` lives
@@ -133,7 +134,8 @@ class SavedFigureScraper:
 
 
 # ---------------------------------------------------------------- 4. benchmark pages
-COMMAND = re.compile(r"^- command: `python (?:\S*/)?(bench_\w+\.py)\b", re.M)
+COMMAND = re.compile(r"^- command: `(?:[A-Z][A-Z0-9_]*=\S*\s+)*python (?:\S*/)?(bench_\w+\.py)\b",
+                     re.M)                      # after any NAME=value the command recorded
 README_ROW = re.compile(r"^\| `(bench_\w+\.py)[^|]*\| ([^|]+?) \|", re.M)
 
 
@@ -253,6 +255,42 @@ class BenchmarkListDirective(SphinxDirective):
         self.state.nested_parse(StringList(rst, source="benchmarks/README.md"),
                                 self.content_offset, node)
         return node.children
+
+
+def benchmark_table(readme):
+    """The first table of ``benchmarks/README.md`` (every script: its question, latest
+    headline, target and whether it is met), as Markdown; empty when there is none."""
+    if not readme.exists():
+        return ""
+    text = readme.read_text(encoding="utf-8").split("\n## ", 1)[0]
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("| script")), None)
+    if start is None:
+        return ""
+    end = start
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    return "\n".join(lines[start:end])
+
+
+class BenchmarkTableDirective(SphinxDirective):
+    """``.. mgr-benchmark-table::``: ``benchmarks/README.md``'s table of scripts, headlines,
+    targets and whether each is met, parsed as MyST Markdown."""
+
+    def run(self):
+        from myst_parser.parsers.sphinx_ import MystParser
+        readme = Path(self.config.mgr_benchmark_results).parent / "README.md"
+        self.env.note_dependency(str(readme))
+        table = benchmark_table(readme)
+        if not table:
+            logger.warning("benchmarks/README.md has no table of scripts", type="mgr",
+                           subtype="benchmarks", location=self.get_location())
+            return []
+        source, _ = self.get_source_info()
+        sub = new_document(source, self.state.document.settings)
+        sub.reporter = self.state.document.reporter
+        MystParser().parse(table, sub)
+        return list(sub.children)
 
 
 # ---------------------------------------------------------------- 5. API completeness
@@ -432,6 +470,7 @@ def setup(app):
     app.add_config_value("mgr_api_modules", [], "env")
     app.add_directive("markdown", MarkdownDirective)
     app.add_directive("mgr-benchmark-list", BenchmarkListDirective)
+    app.add_directive("mgr-benchmark-table", BenchmarkTableDirective)
     # before sphinx-gallery's own builder-inited handler (priority 500)
     app.connect("builder-inited", write_tutorial_sources, priority=400)
     app.connect("builder-inited", write_benchmark_pages, priority=400)
