@@ -148,6 +148,14 @@ def check_out(out, name, shape, dtype):
     return out
 
 
+def check_bool(value, name):
+    """``value`` if it is True or False (NumPy's too, as a Python bool), else ValueError: a
+    string such as ``"no"`` is truthy, and would silently mean True."""
+    if value is True or value is False or isinstance(value, np.bool_):
+        return bool(value)
+    raise ValueError(f"{name} must be True or False, got {value!r}")
+
+
 def check_finite_number(value, name):
     """``value`` as a finite float: ``TypeError`` if it is no real number (a string, None,
     a bool), :class:`DataError` if it is NaN or infinite; each naming ``name``."""

@@ -41,7 +41,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .data import Interactions, check_interactions
-from .errors import DataError
+from .errors import DataError, check_bool
 
 __all__ = [
     "deduplicate",
@@ -245,7 +245,7 @@ def k_core(data, min_user=10, min_item=10, compact=True):
                         f"falls below min_user={min_user} / min_item={min_item}")
 
     pruned = data.subset(alive[pair])
-    if not compact:
+    if not check_bool(compact, "compact"):
         return pruned
     kept_users = np.flatnonzero(np.bincount(pruned.users, minlength=data.n_users))
     kept_items = np.flatnonzero(np.bincount(pruned.items, minlength=data.n_items))
@@ -722,6 +722,7 @@ def normalize_adjacency(A, kind="symmetric", self_loops=False):
     """
     if kind not in ("symmetric", "left", "none"):
         raise DataError(f"kind must be 'symmetric', 'left' or 'none', got {kind!r}")
+    self_loops = check_bool(self_loops, "self_loops")
     A = _as_csr(A, "A")                                          # (n, n)
     if A.shape[0] != A.shape[1]:
         raise DataError(f"A must be square, got shape {A.shape}")

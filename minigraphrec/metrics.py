@@ -116,7 +116,9 @@ def parse_metric(metric):
 def metric_key(name, k):
     """The key of metric ``name`` at cut-off ``k`` in :func:`evaluate`'s result:
     ``"recall@20"``, and ``"auc"`` whatever ``k``."""
-    return name if name == "auc" else f"{name}@{k}"
+    if name not in METRICS:
+        raise ValueError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
+    return name if name == "auc" else f"{name}@{_check_positive_int(k)}"
 
 
 # ---------------------------------------------------------------- validation

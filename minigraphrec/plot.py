@@ -99,6 +99,10 @@ def save_figure(fig, name, dpi=120):
     pathlib.Path
         The written file.
     """
+    if not callable(getattr(fig, "savefig", None)):
+        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str (a file stem), got {type(name).__name__}")
     stem = name[:-4] if name.endswith(".png") else name
     if not stem or not all(c.isalnum() or c in "-_." for c in stem):
         raise DataError(f"figure name {name!r} must be a plain file stem "

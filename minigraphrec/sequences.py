@@ -17,13 +17,30 @@ import math
 
 import numpy as np
 
-from .errors import DataError, check_backend
+from .data import Interactions
+from .errors import DataError, check_backend, check_finite_number
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["Sequences", "user_sequences", "prefix_examples", "leave_last_out",
            "next_item_ranks", "evaluate_next_item", "sessions_by_gap", "filter_sessions",
            "split_sessions_by_time"]
+
+
+def _id_list(seq, k):
+    """Sequence ``k`` of ``Sequences.from_lists`` as int64 ids: a flat list of integers (whole
+    floats too), never truncated or flattened."""
+    arr = np.asarray(seq)
+    if arr.ndim != 1:
+        raise DataError(f"sequence {k} must be a flat list of item ids, got shape {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        if arr.dtype.kind != "f":
+            raise DataError(f"sequence {k} must hold integer item ids, got dtype {arr.dtype}")
+        bad = ~np.isfinite(arr) | (arr != np.round(arr))
+        if bad.any():
+            j = int(np.flatnonzero(bad)[0])
+            raise DataError(f"sequence {k}, position {j}: {arr[j]} is not an integer item id")
+    return arr.astype(np.int64)
 
 
 class Sequences:
@@ -66,11 +83,17 @@ class Sequences:
             raise DataError(f"items must be a 1-d integer array, got shape {items.shape}, "
                             f"dtype {items.dtype}")
         if indptr[0] != 0 or np.any(np.diff(indptr) < 0) or indptr[-1] != items.shape[0]:
+            down = np.flatnonzero(np.diff(indptr) < 0)
+            where = (f"it starts at {int(indptr[0])}" if indptr[0] != 0 else
+                     f"it decreases at position {int(down[0]) + 1} ({int(indptr[down[0]])} -> "
+                     f"{int(indptr[down[0] + 1])})" if down.size else
+                     f"it ends at {int(indptr[-1])}")
             raise DataError(f"indptr must start at 0, never decrease and end at len(items) = "
-                            f"{items.shape[0]}; it ends at {int(indptr[-1])}")
+                            f"{items.shape[0]}; {where}")
+        if (isinstance(n_items, (bool, np.bool_)) or not isinstance(n_items, (int, np.integer))
+                or n_items < 1):
+            raise DataError(f"n_items must be an integer >= 1, got {n_items!r}")
         n_items = int(n_items)
-        if n_items < 1:
-            raise DataError(f"n_items must be >= 1, got {n_items}")
         bad = (items < 0) | (items >= n_items)
         if bad.any():
             pos = int(np.flatnonzero(bad)[0])
@@ -84,6 +107,10 @@ class Sequences:
         if users.shape != (n_seq,) or (users.size and not np.issubdtype(users.dtype, np.integer)):
             raise DataError(f"users must be {n_seq} integer ids (one per sequence), "
                             f"got shape {users.shape}")
+        if users.size and users.min() < -1:
+            k = int(np.argmin(users))
+            raise DataError(f"users[{k}] is {int(users[k])}; a user id is >= 0, or -1 for "
+                            f"none")
         if item_ids is not None and len(item_ids) != n_items:
             raise DataError(f"item_ids has {len(item_ids)} entries for {n_items} items")
         if end_time is not None:
@@ -119,7 +146,7 @@ class Sequences:
 
         ``fields``: ``end_time``, ``session_ids``, ``user_ids`` as in the constructor.
         """
-        lists = [np.asarray(s, dtype=np.int64).reshape(-1) for s in lists]
+        lists = [_id_list(s, k) for k, s in enumerate(lists)]
         lengths = np.array([len(s) for s in lists], dtype=np.int64)
         indptr = np.concatenate([[0], np.cumsum(lengths)])
         items = np.concatenate(lists) if lists else np.zeros(0, dtype=np.int64)
@@ -189,9 +216,12 @@ def user_sequences(data, max_len=None):
     DataError
         If ``data`` has no timestamps (order would be a guess) or ``max_len`` is not >= 1.
     """
+    _check_kind(data, Interactions, "data")
     if data.timestamps is None:
         raise DataError("user_sequences needs timestamps to order each user's events; this "
                         "Interactions has none (load a file with a timestamp column)")
+    if len(data) == 0:
+        raise DataError("user_sequences: data holds no interactions")
     if max_len is not None and (int(max_len) != max_len or max_len < 1):
         raise DataError(f"max_len must be an integer >= 1 or None, got {max_len!r}")
     order = np.lexsort((np.arange(len(data)), data.timestamps, data.users))   # user, time, input
@@ -220,6 +250,7 @@ def prefix_examples(sequences, max_len=None):
     prefixes : Sequences (n_examples sequences; ``users`` copied from their sequence)
     targets : int64 array (n_examples,)
     """
+    _check_kind(sequences, Sequences, "sequences")
     if max_len is not None and (int(max_len) != max_len or max_len < 1):
         raise DataError(f"max_len must be an integer >= 1 or None, got {max_len!r}")
     lengths = sequences.lengths
@@ -244,6 +275,7 @@ def leave_last_out(sequences):
     be split (their only item would be the target of an empty prefix) and go to ``train``
     whole, with no test example; their count is ``len(train) - len(test_targets)``.
     """
+    _check_kind(sequences, Sequences, "sequences")
     lengths = sequences.lengths
     splittable = lengths >= 2
     cut = np.where(splittable, lengths - 1, lengths)
@@ -401,6 +433,12 @@ def _takes_out(method):
 
 
 # ================================================================ sessions
+def _check_kind(value, kind, name):
+    """TypeError unless ``value`` is a ``kind`` (an Interactions, a Sequences)."""
+    if not isinstance(value, kind):
+        raise TypeError(f"{name} must be a {kind.__name__}, got {type(value).__name__}")
+
+
 def _check_max_len(value, name="max_len"):
     if value is not None and (isinstance(value, bool) or int(value) != value or value < 1):
         raise DataError(f"{name} must be an integer >= 1 or None, got {value!r}")
@@ -454,13 +492,13 @@ def sessions_by_gap(data, gap=None, max_len=None):
         Without timestamps, without events, with neither ``gap`` nor ``max_len``, or with a
         negative or non-finite ``gap``.
     """
+    _check_kind(data, Interactions, "data")
     if data.timestamps is None:
         raise DataError("sessions_by_gap needs timestamps to order and cut each user's "
                         "events; this Interactions has none")
     if gap is None and max_len is None:
         raise DataError("sessions_by_gap needs gap, max_len or both")
-    if gap is not None and (isinstance(gap, bool) or not np.isscalar(gap)
-                            or not np.isfinite(gap) or gap < 0):
+    if gap is not None and check_finite_number(gap, "gap") < 0:
         raise DataError(f"gap must be a finite number >= 0 or None, got {gap!r}")
     _check_max_len(max_len)
     if len(data) == 0:
@@ -500,9 +538,10 @@ def filter_sessions(sessions, min_length=2, min_item_count=5):
     stats : dict, ``n_short_sessions`` (step 1), ``n_rare_items``, ``n_rare_events``
         (step 2), ``n_emptied_sessions`` (step 3), ``n_sessions``, ``n_events`` (left)
     """
+    _check_kind(sessions, Sequences, "sessions")
     _check_max_len(min_length, "min_length")
-    if isinstance(min_item_count, bool) or int(min_item_count) != min_item_count \
-            or min_item_count < 0:
+    if (isinstance(min_item_count, (bool, np.bool_))
+            or not isinstance(min_item_count, (int, np.integer)) or min_item_count < 0):
         raise DataError(f"min_item_count must be an integer >= 0, got {min_item_count!r}")
     long_enough = sessions.lengths >= min_length
     first = sessions.subset(np.flatnonzero(long_enough))
@@ -565,6 +604,7 @@ def split_sessions_by_time(sessions, cutoff=None, *, test_span=None, test_fracti
         Without ``end_time``, with not exactly one way to cut, or when train or test would
         be empty (the message gives the counts).
     """
+    _check_kind(sessions, Sequences, "sessions")
     if not isinstance(sessions, Sequences):
         raise TypeError(f"sessions must be a Sequences, got {type(sessions).__name__}")
     if sessions.end_time is None:
@@ -580,16 +620,16 @@ def split_sessions_by_time(sessions, cutoff=None, *, test_span=None, test_fracti
     if n == 0:
         raise DataError("no sessions to split")
     end = sessions.end_time
+    if compact_items not in (True, False):
+        raise ValueError(f"compact_items must be True or False, got {compact_items!r}")
     if cutoff is not None:
-        if not np.isfinite(cutoff):
-            raise DataError(f"cutoff must be finite, got {cutoff!r}")
-        t_cut = float(cutoff)
+        t_cut = check_finite_number(cutoff, "cutoff")
     elif test_span is not None:
-        if not np.isfinite(test_span) or test_span < 0:
+        if check_finite_number(test_span, "test_span") < 0:
             raise DataError(f"test_span must be a finite number >= 0, got {test_span!r}")
         t_cut = float(end.max() - test_span)
     else:
-        if not 0 < test_fraction < 1:
+        if not 0 < check_finite_number(test_fraction, "test_fraction") < 1:
             raise DataError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
         n_test = min(math.ceil(test_fraction * n), n - 1)
         if n_test < 1:

@@ -55,6 +55,8 @@ _GETTERS = [f"{p}openblas_get_num_threads{s}" for p in ("", "scipy_") for s in (
 
 
 def _check_n(n):
+    if isinstance(n, bool) or type(n).__name__ == "bool_":     # NumPy's bool, unimported
+        raise DataError(f"the number of threads must be an integer >= 1, got {n!r}")
     try:
         n = operator.index(n)
     except TypeError:

@@ -1,0 +1,105 @@
+"""Bad arguments to the sequence tools, the graph options, threads, figures and metric keys:
+each a clear error naming the argument, where they were truncated, flattened, taken as true
+or failed inside NumPy (found by an audit of the public API)."""
+import numpy as np
+import pytest
+
+import minigraphrec as mgr
+from minigraphrec import graph, plot
+from minigraphrec import sequences as sq
+from minigraphrec.errors import DataError
+from minigraphrec.metrics import metric_key
+from minigraphrec.sequences import Sequences
+
+
+@pytest.fixture
+def log():
+    return mgr.Interactions([0, 0, 1, 1], [0, 1, 1, 2], timestamps=[1, 2, 3, 50])
+
+
+# ============================================================== Sequences
+@pytest.mark.parametrize("make, error, match", [
+    (lambda: Sequences.from_lists([[0.7, 1.2]]), DataError,
+     r"sequence 0, position 0: 0.7 is not an integer item id"),            # was [0, 1]
+    (lambda: Sequences.from_lists([[0, 1], [[2, 3]]]), DataError,
+     r"sequence 1 must be a flat list of item ids, got shape \(1, 2\)"),   # was flattened
+    (lambda: Sequences.from_lists([[0, np.nan]]), DataError, "position 1: nan"),
+    (lambda: Sequences.from_lists([["a"]]), DataError, "must hold integer item ids"),
+    (lambda: Sequences([0, 2], [0, 1], n_items=3, users=[-5]), DataError,
+     r"users\[0\] is -5; a user id is >= 0, or -1 for none"),               # indexed from the end
+    (lambda: Sequences([0, 2], [0, 1], n_items=2.9), DataError,
+     "n_items must be an integer >= 1, got 2.9"),                          # was 2
+    (lambda: Sequences([0, 3, 1], [0, 1, 2], n_items=3), DataError,
+     r"it decreases at position 2 \(3 -> 1\)"),
+])
+def test_sequences_refuse_what_they_used_to_truncate(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+    assert Sequences.from_lists([[0.0, 2.0]]).items.tolist() == [0, 2]     # whole floats: ids
+
+
+def test_sequence_tools_name_an_argument_of_the_wrong_kind(log):
+    s = sq.user_sequences(log)
+    for call, match in ((lambda: sq.user_sequences(s), "data must be a Interactions"),
+                        (lambda: sq.sessions_by_gap(s, gap=10), "data must be a Interactions"),
+                        (lambda: sq.prefix_examples([[0, 1]]), "sequences must be a Sequences"),
+                        (lambda: sq.leave_last_out(log), "sequences must be a Sequences"),
+                        (lambda: sq.filter_sessions(log), "sessions must be a Sequences"),
+                        (lambda: sq.split_sessions_by_time(log, cutoff=2),
+                         "sessions must be a Sequences")):
+        with pytest.raises(TypeError, match=match):
+            call()
+
+
+def test_sequence_tools_check_their_options(log):
+    sessions = sq.sessions_by_gap(log, gap=10)
+    with pytest.raises(DataError, match="data holds no interactions"):
+        sq.user_sequences(mgr.Interactions([], [], timestamps=[]))      # was an IndexError
+    with pytest.raises(TypeError, match="gap must be a real number, got str '100'"):
+        sq.sessions_by_gap(log, gap="100")
+    with pytest.raises(TypeError, match="cutoff must be a real number"):
+        sq.split_sessions_by_time(sessions, cutoff="1")
+    with pytest.raises(DataError, match="cutoff must be a finite number"):
+        sq.split_sessions_by_time(sessions, cutoff=float("inf"))
+    with pytest.raises(DataError, match="min_item_count must be an integer >= 0, got nan"):
+        sq.filter_sessions(sessions, min_item_count=float("nan"))
+    with pytest.raises(ValueError, match="compact_items must be True or False, got 'no'"):
+        sq.split_sessions_by_time(sessions, cutoff=2, compact_items="no")
+
+
+# ================================================================ options
+def test_boolean_options_refuse_truthy_strings():
+    data = mgr.datasets.synthetic(random_state=0)
+    A = graph.bipartite_adjacency(data.to_csr())
+    with pytest.raises(ValueError, match="self_loops must be True or False, got 'no'"):
+        graph.normalize_adjacency(A, self_loops="no")                  # used to add them
+    with pytest.raises(ValueError, match="self_loops must be True or False"):
+        graph.build_graph(data, self_loops="no")
+    with pytest.raises(ValueError, match="compact must be True or False, got 'no'"):
+        graph.k_core(data, 2, 2, compact="no")
+    assert graph.normalize_adjacency(A, self_loops=np.True_).nnz > A.nnz   # NumPy's bools too
+
+
+def test_threads_refuse_a_bool():
+    for flag in (True, np.True_):
+        with pytest.raises(DataError, match="the number of threads must be an integer >= 1"):
+            mgr.set_threads(flag)
+
+
+def test_save_figure_checks_its_arguments_before_closing_anything(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINIGRAPHREC_FIGURES", str(tmp_path))
+    fig, _ = plot.subplots()
+    with pytest.raises(TypeError, match="fig must be a matplotlib Figure, got NoneType"):
+        plot.save_figure(None, "x")
+    with pytest.raises(TypeError, match="name must be a str"):
+        plot.save_figure(fig, 5)
+    assert plot.save_figure(fig, "kept").exists()                      # fig was left open
+    assert not list(tmp_path.glob("x*"))
+
+
+def test_metric_key_checks_what_it_names():
+    assert metric_key("recall", 20) == "recall@20" and metric_key("auc", None) == "auc"
+    with pytest.raises(ValueError, match="unknown metric 'foo'"):
+        metric_key("foo", 1)
+    with pytest.raises(ValueError, match="k must be a positive integer, got -1"):
+        metric_key("recall", -1)
