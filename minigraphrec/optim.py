@@ -45,6 +45,8 @@ _PARALLEL_FROM = 1 << 18
 
 
 def _nonneg(name, x):
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.number)):
+        raise TypeError(f"{name} must be a number, got {type(x).__name__} {x!r}")
     x = float(x)
     if not (x >= 0 and math.isfinite(x)):
         raise DataError(f"{name} must be a finite number >= 0, got {x}")

@@ -126,6 +126,11 @@ def quantize_rows(X, dtype="int8"):
     _check_dtype(dtype)
     X = _check_embeddings(X, "X", why="only finite arrays can be quantised")   # (n, d) float64
     peak = np.abs(X).max(axis=1) if X.shape[1] else np.zeros(X.shape[0])   # (n,)
+    too_big = peak > np.finfo(np.float32).max                               # (n,)
+    if too_big.any():
+        r = int(np.flatnonzero(too_big)[0])
+        raise DataError(f"X row {r} holds {peak[r]:.3g}, beyond float32 (3.4e38), the dtype "
+                        f"a quantised row is restored in: it would come back infinite")
     levels = _Q_MAX if dtype == "int8" else 1
     scale = (peak / levels).astype(np.float32)                             # (n,)
     s64 = scale.astype(np.float64)[:, None]                                # (n, 1)

@@ -103,3 +103,25 @@ def test_metric_key_checks_what_it_names():
         metric_key("foo", 1)
     with pytest.raises(ValueError, match="k must be a positive integer, got -1"):
         metric_key("recall", -1)
+
+
+# ============================================================ odds and ends
+def test_quantize_rows_refuses_values_float32_cannot_restore():
+    from minigraphrec.quantization import dequantize_rows, quantize_rows
+    for dtype in ("int8", "float16"):
+        with pytest.raises(DataError, match=r"X row 1 holds 3e\+40, beyond float32"):
+            quantize_rows([[1.0, 2.0], [3e40, 1.0]], dtype)             # came back inf / NaN
+        Q, s = quantize_rows([[3e38, -1.0]], dtype)
+        assert np.isfinite(dequantize_rows(Q, s)).all()
+
+
+def test_sampling_and_optimisers_check_their_scalars():
+    R = mgr.datasets.synthetic(random_state=0).to_csr()
+    with pytest.raises(DataError, match="random_state must be None, an integer >= 0"):
+        mgr.ops.sample_bpr(R, random_state=-1)
+    with pytest.raises(DataError, match="random_state must be None, an integer >= 0"):
+        mgr.ops.sample_negatives(R, [0, 1], random_state=-1)
+    with pytest.raises(TypeError, match="lr must be a number, got str 'x'"):
+        mgr.Adam("x")
+    with pytest.raises(TypeError, match="momentum must be a number"):
+        mgr.SGD(0.1, momentum=True)

@@ -32,7 +32,7 @@ from numbers import Integral
 
 import numpy as np
 
-from ..errors import DataError, check_backend, check_ids
+from ..errors import DataError, check_backend, check_ids, check_random_state
 from .sparse import as_csr
 
 __all__ = ["sample_bpr", "sample_negatives", "nth_absent_reference"]
@@ -155,7 +155,7 @@ def sample_bpr(R, n_samples=None, random_state=None, backend="numba"):
     _check_has_negatives(R, active, deg[active])
     n = R.nnz if n_samples is None else _count("n_samples", n_samples, 0)
 
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(check_random_state(random_state))
     users = active[rng.integers(0, active.size, size=n)]                # (n,)
     n_pos = deg[users]                                                  # (n,)
     pos = indices[indptr[users] + rng.integers(0, n_pos)].astype(np.int64)   # (n,)
@@ -201,7 +201,7 @@ def sample_negatives(R, users, n_negatives=1, random_state=None, backend="numba"
     n_pos = np.diff(R.indptr).astype(np.int64)[users]                   # (n,)
     _check_has_negatives(R, users, n_pos)
 
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(check_random_state(random_state))
     ranks = rng.integers(0, (R.shape[1] - n_pos)[:, None],
                          size=(users.shape[0], n_negatives))            # (n, n_negatives)
     rows = np.repeat(users, n_negatives)                                # (n * n_negatives,)
