@@ -124,7 +124,8 @@ def check_grad_shape(g, name, shape, of="the forward's output has"):
 
 
 def check_real_sparse(A, name):
-    """``A`` (scipy sparse) unchanged if its values are real (bool, integer or float), else
+    """``A`` (a scipy sparse matrix or an ndarray) unchanged if its values are real (bool,
+    integer or float), else
     :class:`DataError` naming ``name`` and the dtype (complex would lose its imaginary part
     in the cast to the op's float dtype)."""
     if A.dtype.kind not in "biuf":
@@ -156,12 +157,16 @@ def check_bool(value, name):
     raise ValueError(f"{name} must be True or False, got {value!r}")
 
 
-def check_finite_number(value, name):
+def check_finite_number(value, name, at_least=None, above=None):
     """``value`` as a finite float: ``TypeError`` if it is no real number (a string, None,
-    a bool), :class:`DataError` if it is NaN or infinite; each naming ``name``."""
+    a bool, a complex), :class:`DataError` if it is NaN or infinite, or below a bound
+    (``>= at_least``, ``> above``); each naming ``name`` and the bound."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
     value = float(value)
-    if not np.isfinite(value):
-        raise DataError(f"{name} must be a finite number, got {value}")
+    bound = (f" >= {at_least:g}" if at_least is not None else
+             f" > {above:g}" if above is not None else "")
+    if (not np.isfinite(value) or (at_least is not None and value < at_least)
+            or (above is not None and value <= above)):
+        raise DataError(f"{name} must be a finite number{bound}, got {value}")
     return value

@@ -86,7 +86,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import DataError, check_random_state
+from .errors import DataError, check_finite_number, check_random_state
 
 __all__ = ["check_vjp", "check_grad", "numerical_grad", "check_param_grads",
            "check_model_grads", "NotDifferentiableError"]
@@ -129,14 +129,13 @@ def _rng(rng):
 
 
 def _check_options(eps, rtol=0.0, atol=None):
-    """ValueError unless ``eps`` > 0, ``rtol`` >= 0 and ``atol`` (None or) >= 0, all finite: a
-    NaN tolerance would turn every comparison false and a wrong gradient into no verdict."""
-    for name, value, low in (("eps", eps, "> 0"), ("rtol", rtol, ">= 0"), ("atol", atol, ">= 0")):
-        if value is None and name == "atol":
-            continue
-        if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number))
-                or not np.isfinite(value) or value < 0 or (name == "eps" and value == 0)):
-            raise ValueError(f"{name} must be a finite number {low}, got {value!r}")
+    """``eps`` > 0, ``rtol`` >= 0 and ``atol`` (None or) >= 0, all finite numbers
+    (:func:`~minigraphrec.errors.check_finite_number`): a NaN tolerance would turn every
+    comparison false and a wrong gradient into no verdict."""
+    check_finite_number(eps, "eps", above=0)
+    check_finite_number(rtol, "rtol", at_least=0)
+    if atol is not None:
+        check_finite_number(atol, "atol", at_least=0)
 
 
 def _tolerance(numeric, exact, rtol, atol):
@@ -301,7 +300,9 @@ def check_vjp(f, vjp, x, rng=None, eps=1e-6, rtol=1e-6, atol=None):
     AssertionError if they disagree or a value is not finite;
     :class:`NotDifferentiableError` (an ``AssertionError``) if ``f`` is not
     smooth within any step down to ``eps / 1024``; TypeError if ``x``,
-    ``f(x)`` or ``vjp(x, v)`` is not float64.
+    ``f(x)`` or ``vjp(x, v)`` is not float64, or an option is no number;
+    DataError (a ValueError) for ``eps <= 0``, a negative or non-finite
+    ``rtol`` / ``atol``, or a bad ``rng`` seed.
     """
     _check_options(eps, rtol, atol)
     rng = _rng(rng)
@@ -368,7 +369,8 @@ def check_grad(f, grad, x, eps=1e-6, rtol=1e-6, atol=None):
     and the worst one, or the first entry whose finite difference is not
     finite; :class:`NotDifferentiableError` if every failing entry has a kink
     within its step; TypeError if ``x``, a value of ``f`` or ``grad(x)`` is
-    not float64.
+    not float64; DataError for ``eps <= 0`` or a negative or non-finite
+    tolerance (as :func:`check_vjp`).
     """
     _check_options(eps, rtol, atol)
     x = _float64("x", x)
@@ -446,7 +448,7 @@ def check_param_grads(loss_fn, params, grads, rng=None, eps=1e-6, rtol=1e-6, ato
     loss_fn : callable () -> float64 scalar, the loss at the current ``params``
     params : dict name -> float64 ndarray
     grads : dict name -> float64 ndarray, the claimed gradient at the current params
-    keys : names to check (default: every key of ``params``)
+    keys : names to check, or one name as a str (default: every key of ``params``)
 
     Returns
     -------
@@ -457,7 +459,9 @@ def check_param_grads(loss_fn, params, grads, rng=None, eps=1e-6, rtol=1e-6, ato
     AssertionError naming the first wrong key ("gradient of 'W0'");
     :class:`NotDifferentiableError` if ``L`` has a kink within every step
     down to ``eps / 1024`` along that key's direction; TypeError for a
-    float32 parameter, gradient or loss value.
+    float32 parameter, gradient or loss value; DataError for a key missing
+    from ``params`` or ``grads``, a misshapen gradient, and the options
+    :func:`check_vjp` refuses.
     """
     _check_options(eps, rtol, atol)
     rng = _rng(rng)

@@ -35,7 +35,7 @@ import math
 
 import numpy as np
 
-from .errors import DataError, check_backend
+from .errors import DataError, check_backend, check_finite_number
 
 __all__ = ["SGD", "Adam"]
 
@@ -45,12 +45,7 @@ _PARALLEL_FROM = 1 << 18
 
 
 def _nonneg(name, x):
-    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.number)):
-        raise TypeError(f"{name} must be a number, got {type(x).__name__} {x!r}")
-    x = float(x)
-    if not (x >= 0 and math.isfinite(x)):
-        raise DataError(f"{name} must be a finite number >= 0, got {x}")
-    return x
+    return check_finite_number(x, name, at_least=0)
 
 
 class _Optimizer:
@@ -350,7 +345,8 @@ class Adam(_Optimizer):
         for name in new["t"]:
             t = new["t"][name]
             if (t.size != 1 or not np.issubdtype(t.dtype, np.number)
-                    or float(t.reshape(())) != int(t.reshape(())) or int(t.reshape(())) < 0):
+                    or not np.isfinite(t).all() or float(t.reshape(())) != int(t.reshape(()))
+                    or int(t.reshape(())) < 0):
                 raise DataError(f"Adam state t/{name} must be a count of steps (an integer "
                                 f">= 0), got {t.reshape(-1)[:3]} ({t.dtype})")
             new["t"][name] = int(t.reshape(()))

@@ -203,13 +203,19 @@ def _item_scorer(V, kind="dot", dtype=np.float64):
         raise ValueError(f"kind must be one of {SCORE_KINDS}, got {kind!r}")
     dtype = float_dtype(dtype)
     V = _check_embeddings(V, "V", dtype=dtype)                   # (n_v, d) in dtype
-    sq_v = _squared_norms(V)                                     # (n_v,) float64
+    sq_v = None if kind == "dot" else _squared_norms(V)          # (n_v,) float64
     if kind == "cosine":
         nv = np.sqrt(sq_v).astype(dtype)                         # (n_v,) ‖v‖
     elif kind == "euclidean":
         sv = sq_v.astype(dtype)                                  # (n_v,) ‖v‖²
-    norm_v = float(np.sqrt(sq_v.max())) if sq_v.size else 0.0    # largest ‖v‖ (inf: huge)
     safe = np.finfo(dtype).max / 4        # scores and partial sums below this cannot overflow
+    largest = {}                          # the largest ‖v‖ (inf: huge), once, when needed
+
+    def norm_v():
+        if "v" not in largest:
+            sq = _squared_norms(V) if sq_v is None else sq_v
+            largest["v"] = float(np.sqrt(sq.max())) if sq.size else 0.0
+        return largest["v"]
 
     def score(U, out=None, checked=False, first_row=0):
         """``first_row``: the row of the caller's ``U`` that ``U[0]`` is (for messages)."""
@@ -224,11 +230,20 @@ def _item_scorer(V, kind="dot", dtype=np.float64):
                     or not out.flags.writeable):
                 raise ValueError(f"out must be a writable C-contiguous {dtype} array of "
                                  f"shape {(U.shape[0], V.shape[0])}")
+        if kind == "dot" and U.shape[0] <= U.shape[1]:
+            # a few users (one user's scores): checking the scores afterwards reads no more
+            # numbers than the norms of V would
+            with np.errstate(over="ignore", invalid="ignore"):
+                D = np.matmul(U, V.T, out=out)                   # (n_u, n_v) in dtype
+            if D.size and not (np.isfinite(D.max()) and np.isfinite(D.min())):
+                _check_overflow(D, U, V, kind, first_row)
+            return D
         sq_u = _squared_norms(U)                                 # (n_u,) float64
         norm_u = float(np.sqrt(sq_u.max())) if sq_u.size else 0.0
         # |u·v| <= ‖u‖ ‖v‖ and ‖u - v‖² <= (‖u‖ + ‖v‖)²: below ``safe`` nothing can
         # overflow, and the scan for non-finite scores is skipped (the usual case)
-        reach = norm_u + norm_v if kind == "euclidean" else np.sqrt(norm_u * norm_v)
+        reach = (norm_u + norm_v() if kind == "euclidean"
+                 else np.sqrt(norm_u * norm_v()))
         risky = reach * reach >= safe                            # Python floats: inf, no error
         # where it may overflow, NumPy's warning would come before our error: silenced there
         with np.errstate(over="ignore", invalid="ignore") if risky else contextlib.nullcontext():

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from .data import Interactions
-from .errors import DataError, check_backend, check_finite_number
+from .errors import DataError, check_backend, check_bool, check_finite_number
 
 logger = logging.getLogger(__name__)
 
@@ -358,7 +358,7 @@ def evaluate_next_item(model, prefixes, targets, k=(20,), exclude_seen=False, ba
     ----------
     model : any object with ``score_sessions(Sequences) -> (n, n_items)``
     prefixes : Sequences; targets : int array (len(prefixes),)
-    k : int or tuple of int, each >= 1
+    k : int or tuple of int, each >= 1 (anything else is a ValueError)
     exclude_seen : bool, leave each prefix's own items out of the ranking
     batch_size : int, prefixes scored at once
 
@@ -436,7 +436,8 @@ def _takes_out(method):
 def _check_kind(value, kind, name):
     """TypeError unless ``value`` is a ``kind`` (an Interactions, a Sequences)."""
     if not isinstance(value, kind):
-        raise TypeError(f"{name} must be a {kind.__name__}, got {type(value).__name__}")
+        raise TypeError(f"{name} must be {'an' if kind.__name__[0] in 'AEIOU' else 'a'} "
+                        f"{kind.__name__}, got {type(value).__name__}")
 
 
 def _check_max_len(value, name="max_len"):
@@ -491,6 +492,8 @@ def sessions_by_gap(data, gap=None, max_len=None):
     DataError
         Without timestamps, without events, with neither ``gap`` nor ``max_len``, or with a
         negative or non-finite ``gap``.
+    TypeError
+        ``data`` is not an Interactions, or ``gap`` is not a number.
     """
     _check_kind(data, Interactions, "data")
     if data.timestamps is None:
@@ -498,8 +501,8 @@ def sessions_by_gap(data, gap=None, max_len=None):
                         "events; this Interactions has none")
     if gap is None and max_len is None:
         raise DataError("sessions_by_gap needs gap, max_len or both")
-    if gap is not None and check_finite_number(gap, "gap") < 0:
-        raise DataError(f"gap must be a finite number >= 0 or None, got {gap!r}")
+    if gap is not None:
+        check_finite_number(gap, "gap", at_least=0)
     _check_max_len(max_len)
     if len(data) == 0:
         raise DataError("no events to cut into sessions")
@@ -601,12 +604,15 @@ def split_sessions_by_time(sessions, cutoff=None, *, test_span=None, test_fracti
     Raises
     ------
     DataError
-        Without ``end_time``, with not exactly one way to cut, or when train or test would
-        be empty (the message gives the counts).
+        Without ``end_time``, with not exactly one way to cut (or a non-finite one), or
+        when train or test would be empty (the message gives the counts).
+    TypeError
+        ``sessions`` is not a Sequences, or ``cutoff`` / ``test_span`` / ``test_fraction``
+        is not a number.
+    ValueError
+        ``compact_items`` is not True or False.
     """
     _check_kind(sessions, Sequences, "sessions")
-    if not isinstance(sessions, Sequences):
-        raise TypeError(f"sessions must be a Sequences, got {type(sessions).__name__}")
     if sessions.end_time is None:
         raise DataError("split_sessions_by_time needs each session's end_time (sessions from "
                         "sessions_by_gap, load_sessions or synthetic_sessions carry it)")
@@ -620,13 +626,11 @@ def split_sessions_by_time(sessions, cutoff=None, *, test_span=None, test_fracti
     if n == 0:
         raise DataError("no sessions to split")
     end = sessions.end_time
-    if compact_items not in (True, False):
-        raise ValueError(f"compact_items must be True or False, got {compact_items!r}")
+    compact_items = check_bool(compact_items, "compact_items")
     if cutoff is not None:
         t_cut = check_finite_number(cutoff, "cutoff")
     elif test_span is not None:
-        if check_finite_number(test_span, "test_span") < 0:
-            raise DataError(f"test_span must be a finite number >= 0, got {test_span!r}")
+        check_finite_number(test_span, "test_span", at_least=0)
         t_cut = float(end.max() - test_span)
     else:
         if not 0 < check_finite_number(test_fraction, "test_fraction") < 1:

@@ -169,7 +169,8 @@ def test_check_param_grads_rejects_bad_input(params, grads, error, match):
     (dict(eps=0.0), "eps must be a finite number > 0"),
     (dict(eps=-1e-6), "eps must be"), (dict(eps=float("nan")), "eps must be"),
     (dict(rtol=float("nan")), "rtol must be a finite number >= 0"), (dict(rtol=-1.0), "rtol"),
-    (dict(atol=float("nan")), "atol must be a finite number >= 0"), (dict(atol="1e-8"), "atol"),
+    (dict(atol=float("nan")), "atol must be a finite number >= 0"),
+    (dict(atol=-1e-8), "atol must be a finite number >= 0"),
 ])
 def test_options_that_would_hide_a_wrong_gradient_are_refused(options, match):
     """A NaN tolerance made every comparison false, and a gradient off by a factor 2 came
@@ -182,6 +183,8 @@ def test_options_that_would_hide_a_wrong_gradient_are_refused(options, match):
         check_vjp(lambda x: x ** 3, lambda x, v: 2 * 3 * x ** 2 * v, x, **options)
     with pytest.raises(ValueError, match=match):
         check_param_grads(lambda: 0.0, {"a": x.copy()}, {"a": np.ones(2)}, **options)
+    with pytest.raises(TypeError, match="atol must be a real number, got str"):
+        check_grad(f, wrong, x, atol="1e-8")
     if set(options) == {"eps"}:
         with pytest.raises(ValueError, match=match):
             numerical_grad(f, x, **options)

@@ -40,8 +40,8 @@ def test_sequences_refuse_what_they_used_to_truncate(make, error, match):
 
 def test_sequence_tools_name_an_argument_of_the_wrong_kind(log):
     s = sq.user_sequences(log)
-    for call, match in ((lambda: sq.user_sequences(s), "data must be a Interactions"),
-                        (lambda: sq.sessions_by_gap(s, gap=10), "data must be a Interactions"),
+    for call, match in ((lambda: sq.user_sequences(s), "data must be an Interactions"),
+                        (lambda: sq.sessions_by_gap(s, gap=10), "data must be an Interactions"),
                         (lambda: sq.prefix_examples([[0, 1]]), "sequences must be a Sequences"),
                         (lambda: sq.leave_last_out(log), "sequences must be a Sequences"),
                         (lambda: sq.filter_sessions(log), "sessions must be a Sequences"),
@@ -121,7 +121,7 @@ def test_sampling_and_optimisers_check_their_scalars():
         mgr.ops.sample_bpr(R, random_state=-1)
     with pytest.raises(DataError, match="random_state must be None, an integer >= 0"):
         mgr.ops.sample_negatives(R, [0, 1], random_state=-1)
-    with pytest.raises(TypeError, match="lr must be a number, got str 'x'"):
+    with pytest.raises(TypeError, match="lr must be a real number, got str 'x'"):
         mgr.Adam("x")
-    with pytest.raises(TypeError, match="momentum must be a number"):
+    with pytest.raises(TypeError, match="momentum must be a real number"):
         mgr.SGD(0.1, momentum=True)

@@ -675,8 +675,12 @@ def test_xt_dot_kernel_equals_numpy_and_ignores_the_thread_count(dtype):
     finally:
         numba.set_num_threads(old)
     np.testing.assert_array_equal(one, xt_dot(X, D, backend="numba"))
-    with pytest.raises(DataError, match="float32 or both float64"):
+    with pytest.raises(DataError, match="D must be float32 or float64, got float16"):
         xt_dot(X, D.astype(np.float16), backend="numba")
+    with pytest.raises(DataError, match="X and D must both be float32 or both float64"):
+        xt_dot(X, D.astype(np.float32 if dtype == np.float64 else np.float64))
+    with pytest.raises(TypeError, match="X must be a float32 or float64 array, got NoneType"):
+        xt_dot(None, D)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

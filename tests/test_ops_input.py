@@ -318,11 +318,18 @@ def test_top_k_by_similarity_names_the_callers_row_not_a_scores_entry():
 
 
 def test_score_matrix_large_but_safe_values_keep_their_bits():
+    """Norms past the guard's bound (the overflow scan runs), scores still finite: the same
+    bits as the plain product, for a few users (checked after) and many (bounded before)."""
     rng = np.random.default_rng(3)
-    U, V = rng.standard_normal((5, 4)) * 1e10, rng.standard_normal((6, 4)) * 1e10
-    for kind in rank.SCORE_KINDS:
-        S = rank.score_matrix(U, V, kind=kind)
+    for n_users in (2, 50):                              # <= d and > d: the two checks
+        s = 5e153                                        # |u|, |v| <= 2s; u·v <= 4s² = 1e308
+        U = s * rng.uniform(0.9, 1.0, (n_users, 4))
+        V = s * rng.choice([-1.0, 1.0], (6, 4)) * rng.uniform(0.9, 1.0, (6, 4))
+        reach = np.sqrt(np.linalg.norm(U, axis=1).max() * np.linalg.norm(V, axis=1).max())
+        assert reach ** 2 >= np.finfo(np.float64).max / 4                  # the guarded path
+        S = rank.score_matrix(U, V)
         assert np.isfinite(S).all()
+        np.testing.assert_array_equal(S, U @ V.T)
 
 
 @pytest.mark.parametrize("backend", ["numba", "numpy"])
@@ -347,14 +354,17 @@ def test_halves_products_check_shapes_before_the_kernels():
         dense.halves_xt_dot(np.ones((4, 3)), np.ones((4, 5)), min_rows=2, work=np.empty((1, 5)))
 
 
-def test_a_failed_backward_changes_nothing():
-    X = np.array([[1.0, -1.0], [2.0, 0.5]])
-    Y, cache = ops.relu_forward(X)
-    mask = cache.copy()
+def test_a_failed_backward_writes_nothing_into_out():
+    """propagate_rows_backward overwrites ``out``: a refused dY leaves it as it was."""
+    A = sp.random(6, 6, density=0.5, random_state=0, format="csr")
+    A = ((A + A.T) > 0).astype(np.float64)
+    _, cache = ops.propagate_rows_forward(A, np.ones((6, 2)), np.array([0, 3]))
+    out = np.arange(12.0).reshape(6, 2)
+    before = out.copy()
     with pytest.raises(DataError):
-        ops.relu_backward(cache, np.ones((3, 2)))
-    np.testing.assert_array_equal(cache, mask)
-    np.testing.assert_array_equal(ops.relu_backward(cache, np.ones((2, 2))), mask)
+        ops.propagate_rows_backward(cache, np.ones((3, 2)), out=out)
+    np.testing.assert_array_equal(out, before)
+    assert ops.propagate_rows_backward(cache, np.ones((2, 2)), out=out) is out
 
 
 def test_attention_ops_check_a_given_transpose_before_the_kernels_read_it():

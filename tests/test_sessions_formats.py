@@ -274,8 +274,10 @@ def test_bad_options(tmp_path):
                         (dict(columns="session,item"), "timestamp"),
                         (dict(time_unit="sec"), "time_unit must be"),
                         (dict(events=[""]), "events must be"),
-                        (dict(gap=-1), "gap must be"), (dict(gap=float("nan")), "gap must be"),
-                        (dict(gap=True), "gap must be"), (dict(quoting="no"), "quoting must be"),
+                        (dict(gap=-1), r"gap \(seconds\) must be"), (dict(gap=float("nan")), "gap"),
+                        (dict(quoting="no"), "quoting must be"),
                         (dict(header="yes"), "header must be")):
         with pytest.raises(ValueError, match=message):
             triples(f, **kw)
+    with pytest.raises(TypeError, match=r"gap \(seconds\) must be a real number, got bool"):
+        triples(f, gap=True)

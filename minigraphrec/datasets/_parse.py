@@ -17,7 +17,7 @@ from itertools import chain, repeat
 import numpy as np
 
 from ..data import Interactions
-from ..errors import DataError
+from ..errors import DataError, check_bool
 
 logger = logging.getLogger("minigraphrec.datasets")
 
@@ -485,8 +485,7 @@ def _check_table_options(sep, header, time_unit, quoting):
     if time_unit is not None and time_unit not in _TIME_UNITS:
         raise ValueError(f"time_unit must be one of {tuple(_TIME_UNITS)} or None, got "
                          f"{time_unit!r}")
-    if quoting not in (True, False):
-        raise ValueError(f"quoting must be True or False; got {quoting!r}")
+    check_bool(quoting, "quoting")
 
 
 def _first_rows(path, sep, comments, encoding, what, quoting, columns):

@@ -1,12 +1,12 @@
 r"""Session logs (CIKM Cup 2016 / Diginetica, or delimited event logs) as Sequences."""
 from __future__ import annotations
 
-import math
 import re
 from itertools import compress
 
 import numpy as np
 
+from ..errors import check_finite_number
 from ._parse import (
     _QUOTE_HINT,
     _check_file,
@@ -364,10 +364,8 @@ def load_sessions(path, format="cikm", *, sep=None, header=None, columns=None,
         if not events or not all(isinstance(e, str) and e.strip() for e in events):
             raise ValueError(f"events must be event types (non-empty strings), got {events!r}")
         events = tuple(e.strip() for e in events)
-    if gap is not None and (isinstance(gap, bool)
-                            or not isinstance(gap, (int, float, np.integer, np.floating))
-                            or not math.isfinite(gap) or gap < 0):
-        raise ValueError(f"gap must be a finite number >= 0 (seconds) or None, got {gap!r}")
+    if gap is not None:
+        check_finite_number(gap, "gap (seconds)", at_least=0)
 
     tokens, times, lines, iso = _read_event_log(path, sep, header, columns, comments, encoding,
                                                 quoting, on_missing)

@@ -12,8 +12,6 @@ documented: ReLU and LeakyReLU use the left derivative at exactly 0 (that is
 """
 from __future__ import annotations
 
-from numbers import Real
-
 import numpy as np
 import scipy.sparse as sp
 
@@ -146,11 +144,10 @@ def xt_dot(X, D, backend="numba"):
     ndarray (p, q), dtype of ``X``
     """
     check_backend(backend)
-    X, D = np.asarray(X), np.asarray(D)
-    if X.dtype != D.dtype or X.dtype not in (np.float32, np.float64):
+    X, D = _dense("X", X, ndim=2), _dense("D", D, ndim=2)
+    if X.dtype != D.dtype:
         raise DataError(f"X and D must both be float32 or both float64, got {X.dtype} and "
                         f"{D.dtype}")
-    X, D = _dense("X", X, ndim=2), _dense("D", D, ndim=2)
     if X.shape[0] != D.shape[0]:
         raise DataError(f"X and D must have the same number of rows, got {X.shape} and {D.shape}")
     if backend == "numpy":
@@ -380,10 +377,7 @@ def dropout_forward(X, p, rng, training=True):
         dropout was applied.
     """
     X = _dense("X", X)
-    if isinstance(p, (bool, np.bool_)) or not isinstance(p, Real):
-        raise TypeError(f"dropout probability p must be a real number, got "
-                        f"{type(p).__name__} {p!r}")
-    p = float(p)
+    p = check_finite_number(p, "dropout probability p")
     if not 0.0 <= p < 1.0:
         raise DataError(f"dropout probability p must be in [0, 1), got {p}")
     if not training or p == 0.0:
