@@ -188,13 +188,9 @@ def _cpu_model():
 
 def thread_counts():
     """The thread counts in effect: ``{"numba": n or None, "blas": {library: n}}`` by
-    :func:`minigraphrec.threadpools.get_threads` (numba None when it was not imported); None
-    where that cannot be read."""
-    try:
-        from minigraphrec.threadpools import get_threads
-        return get_threads()
-    except Exception:                                    # an older package, no BLAS found
-        return None
+    :func:`minigraphrec.threadpools.get_threads` (numba None when it was not imported)."""
+    from minigraphrec.threadpools import get_threads
+    return get_threads()
 
 
 def machine_info():
@@ -314,10 +310,10 @@ def markdown_cell(v):
 
 def markdown_table(rows, columns):
     """A Markdown table of ``rows`` (dicts) over ``columns`` (keys); floats to 4 digits."""
-    cell = markdown_cell
-    lines = ["| " + " | ".join(cell(c) for c in columns) + " |",
+    lines = ["| " + " | ".join(markdown_cell(c) for c in columns) + " |",
              "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell(r.get(c, "")) for c in columns) + " |" for r in rows]
+    lines += ["| " + " | ".join(markdown_cell(r.get(c, "")) for c in columns) + " |"
+              for r in rows]
     return "\n".join(lines)
 
 
@@ -371,8 +367,7 @@ def load_lightgcn_train(args):
     if args.smoke:
         return synthetic(n_users=300, n_items=400, mean_interactions=12, random_state=0), \
             "synthetic-300x400"
-    if args.data is None:
-        sys.exit("give --data DIR (a folder with a LightGCN-format train.txt) or --smoke")
+    require_data(args, "a folder with a LightGCN-format train.txt")
     return load_lightgcn(Path(args.data) / "train.txt"), "DATA/" + Path(args.data).name
 
 

@@ -61,7 +61,8 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import benchmark_parser, interleaved_times, save_figure, write_results
+from _common import (benchmark_parser, interleaved_times, require_data, save_figure,
+                     write_results)
 
 K = 20
 TARGET = 0.05                        # fold-in Recall@20 within 5 % (relative) of the retrain's
@@ -79,8 +80,7 @@ def load_events(args):
         ts = (d.timestamps - d.timestamps.min()) / span * 40 * DAY     # 40 days of events
         name = "synthetic-150x200"
     else:
-        if args.data is None:
-            raise SystemExit("give --data ML100K_FOLDER or --smoke")
+        require_data(args, "the unpacked MovieLens-100K folder")
         d = mgr.datasets.load_movielens_100k(args.data)
         ts, name = d.timestamps, "DATA/" + Path(args.data).name
     return mgr.Interactions(d.users, d.items, n_users=d.n_users, n_items=d.n_items,
