@@ -17,6 +17,7 @@ import ast
 import logging
 import os
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -103,19 +104,35 @@ _seed = _checked(int, lambda v: v >= 0, "an integer >= 0")                     #
 _fraction = _checked(float, lambda v: 0 <= v < 1, "a number in [0, 1)")        # --test-size
 
 
+def _encoding(name):
+    """``--encoding``: a name Python's codecs know (checked before anything is read)."""
+    import codecs
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        raise argparse.ArgumentTypeError(f"unknown encoding {name!r} (e.g. utf-8, latin-1, "
+                                         f"cp1252)") from None
+    return name
+
+
 def _check_output(path, inputs):
     """Stop unless the model can be saved at ``path`` (``-o``): not a folder, not one of the
     ``inputs``, in a folder that exists and is writable. Checked before the data are read."""
-    if os.path.isdir(path):
-        raise SystemExit(f"minigraphrec: -o: {path} is a folder; give a file name, e.g. "
+    if not path:
+        raise SystemExit("minigraphrec: -o: give a file name, e.g. -o model.npz")
+    if os.path.isdir(path) or path.endswith(("/", os.sep)):
+        raise SystemExit(f"minigraphrec: -o: {path} names a folder; give a file name, e.g. "
                          f"{os.path.join(path, 'model.npz')}")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise SystemExit(f"minigraphrec: -o: cannot save to {path}: the folder {folder} "
                          "does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
+    try:                                     # the one sure test: make (and drop) a file there
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".minigraphrec-check-"):
+            pass
+    except OSError as exc:
         raise SystemExit(f"minigraphrec: -o: cannot save to {path}: the folder {folder} "
-                         "is not writable")
+                         f"takes no new file ({exc.strerror or exc})") from None
     for given in inputs:
         if given and os.path.exists(path) and os.path.exists(given) \
                 and os.path.samefile(path, given):
@@ -197,9 +214,10 @@ def _add_loader_options(p):
                         "null, ...): stop with an error (default), drop it (counted in a "
                         "warning), or keep the mark as an id")
     g.add_argument("--comments", metavar="PREFIX",
-                   help="lines above the first line starting with PREFIX are skipped "
+                   help="lines starting with PREFIX above the first data line are skipped "
                         "(default '#'; '' for none)")
-    g.add_argument("--encoding", help="text encoding of the file (default utf-8), e.g. latin-1")
+    g.add_argument("--encoding", type=_encoding,
+                   help="text encoding of the file (default utf-8), e.g. latin-1")
 
 
 def _loader_options(args):
@@ -317,8 +335,9 @@ def cmd_demo(args):
     print(f"    train: {len(train)} interactions, test: {len(test)} interactions")
     rows, fitted = [], {}
     for name in names:
-        model = registry[name](**({"random_state": args.seed}
-                                  if "random_state" in registry[name]._param_names() else {}))
+        model = _make_model(registry, name, {}, seed=args.seed)       # hybrid: itemknn+userknn
+        if "random_state" in model._param_names():
+            model.set_params(random_state=args.seed)
         if args.epochs is not None and "epochs" in model.get_params():
             model.set_params(epochs=args.epochs)
         print(f"[{progress.step + 1}/{progress.n_steps}] fitting {type(model).__name__}", flush=True)
@@ -399,7 +418,7 @@ def cmd_train(args):
     for flag, path in (("DATA", args.data), ("--test", args.test)):
         if path is not None and not os.path.exists(path):
             raise SystemExit(f"minigraphrec: {flag}: no such file or folder: {path}")
-    if args.output:
+    if args.output is not None:
         _check_output(args.output, (args.data, args.test))
 
     train, test = _load(args.data, args.test, args.format, args.on_unknown,
@@ -527,20 +546,22 @@ def cmd_explain(args):
 
 # ------------------------------------------------------------------ parser
 def _env_threads():
+    """``$MINIGRAPHREC_THREADS`` as a count, or None when unset; read only when ``--threads``
+    is not given (an explicit flag wins over a bad variable)."""
     from .threadpools import THREADS_ENV
     value = os.environ.get(THREADS_ENV)
     if value is None or value == "":
         return None
     if not value.isdigit() or int(value) < 1:
         raise SystemExit(f"minigraphrec: ${THREADS_ENV} must be a whole number >= 1, "
-                         f"got {value!r}")
+                         f"got {value!r} (or pass --threads N)")
     return int(value)
 
 
 def _add_evaluation_options(p, unknown):
     """``-k`` and ``--on-unknown``, shared by the subcommands that evaluate; ``unknown``
     says which test interactions count as unknown."""
-    p.add_argument("-k", type=_positive_int, nargs="+", default=[10, 20],
+    p.add_argument("-k", "--k", type=_positive_int, nargs="+", default=[10, 20],
                    help="cut-offs of the metrics (default 10 20)")
     p.add_argument("--on-unknown", choices=("error", "drop"), default="error",
                    help=f"test interactions {unknown}: stop with an error (default) or drop "
@@ -553,7 +574,7 @@ def build_parser():
         description="Graph-based recommendation, written out in NumPy. Start with "
                     "`minigraphrec demo`; each command has its own --help.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    parser.add_argument("--threads", type=int, default=_env_threads(), metavar="N",
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="threads for numba kernels and BLAS alike (default: "
                              "$MINIGRAPHREC_THREADS, else the libraries' own defaults); on a "
                              "busy machine 1 is often fastest")
@@ -567,7 +588,8 @@ def build_parser():
     p.add_argument("--models", nargs="+", default=None, metavar="MODEL",
                    help="models to compare (default: popularity lightgcn)")
     p.add_argument("--epochs", type=int, default=None, help="epochs for trainable models")
-    p.add_argument("--seed", type=int, default=0, help="seeds the data, the split and the models")
+    p.add_argument("--seed", type=_seed, default=0,
+                   help="seeds the data, the split and the models (an integer >= 0)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("train", help="train a model on a data file and save it",
@@ -621,7 +643,8 @@ def build_parser():
                                    "training file; items the user has seen are left out.")
     p.add_argument("model", help="a model saved by `minigraphrec train -o`")
     p.add_argument("--user", nargs="+", required=True, help="raw user ids as in the data file")
-    p.add_argument("-k", type=_positive_int, default=10, help="items per user (default 10)")
+    p.add_argument("-k", "--k", type=_positive_int, default=10,
+                   help="items per user (default 10)")
     p.add_argument("--include-seen", action="store_true",
                    help="also rank the items each user already has")
     p.set_defaults(func=cmd_recommend)
@@ -633,7 +656,7 @@ def build_parser():
     p.add_argument("model", help="a model saved by `minigraphrec train -o`")
     p.add_argument("--user", required=True, help="raw user id as in the data file")
     p.add_argument("--item", required=True, help="raw item id as in the data file")
-    p.add_argument("--k", type=int, default=10,
+    p.add_argument("-k", "--k", type=int, default=10,
                    help="contributions shown (default 10; 0 shows every one)")
     p.set_defaults(func=cmd_explain)
     return parser
@@ -643,6 +666,7 @@ def build_parser():
 _FLAG_OF = (("on_unknown='drop'", "--on-unknown drop"), ("header=True", "--header"),
             ("header=False", "--no-header"), ("columns=", "--columns"),
             ("quoting=False", "--no-quoting"), ("time_unit=None", "--time-unit none"),
+            ("comments=None", "--comments ''"),
             *((f"on_missing={v!r}", f"--on-missing {v}") for v in ("drop", "keep")),
             *((f"time_unit={u!r}", f"--time-unit {u}") for u in ("s", "ms", "us", "ns")))
 
@@ -667,6 +691,12 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if args.threads is None:
+        try:
+            args.threads = _env_threads()
+        except SystemExit as exc:
+            print(exc.code, file=sys.stderr)
+            return 2
     if args.threads is not None:
         from .threadpools import set_threads
         try:
@@ -679,7 +709,10 @@ def main(argv=None):
     try:
         return args.func(args)
     # bad data or hyperparameters, an unreadable file, training that diverged (too large an lr)
-    except (DataError, OSError, ValueError, FloatingPointError) as exc:
+    except BrokenPipeError:                 # `... | head`: the reader left; say nothing
+        sys.stdout = open(os.devnull, "w")  # (the interpreter's flush at exit fails too)
+        return 141                          # 128 + SIGPIPE, as a shell reports it
+    except (DataError, OSError, ValueError, LookupError, FloatingPointError) as exc:
         print(f"minigraphrec: error: {_hint(exc, args)}", file=sys.stderr)
         return 2
     except SystemExit as exc:               # the commands' own checks stop with a message

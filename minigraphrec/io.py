@@ -50,7 +50,8 @@ still written as version 2, so earlier versions of the library read it.
 Writing is atomic: the archive goes to a temporary file in the target's
 directory, is flushed to disk, then renamed over ``path`` with
 ``os.replace``; a failure leaves no partial file behind (and an existing
-file at ``path`` untouched). The file is written exactly at ``path`` (no
+file at ``path`` untouched). The file gets the mode a plain ``open`` would
+give it (0o666 less the umask), not the temporary file's 0o600. The file is written exactly at ``path`` (no
 ``.npz`` is appended).
 """
 from __future__ import annotations
@@ -309,6 +310,7 @@ def save(model, path):
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _new_file_mode())       # mkstemp's 0600 would make it private
         os.replace(tmp, path)
     except BaseException as err:
         try:
@@ -318,6 +320,14 @@ def save(model, path):
         if isinstance(err, OSError):    # disk full, say: named at the target, not the .tmp
             raise _at_target(err, path) from None
         raise
+
+
+def _new_file_mode():
+    """The mode ``open`` gives a new file: 0o666 less the process's umask (read by setting
+    it and putting it back)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _at_target(err, path):

@@ -239,8 +239,8 @@ def test_diverging_training_is_a_clear_error(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["-k", "0"], "argument -k: expected a positive integer, got 0"),
-    (["-k", "10", "-3"], "argument -k: expected a positive integer, got -3"),
+    (["-k", "0"], "argument -k/--k: expected a positive integer, got 0"),
+    (["-k", "10", "-3"], "argument -k/--k: expected a positive integer, got -3"),
     (["--test-size", "1.5"], "argument --test-size: expected a number in [0, 1), got 1.5"),
     (["--test-size", "-0.2"], "argument --test-size: expected a number in [0, 1)"),
     (["--seed", "-1"], "argument --seed: expected an integer >= 0, got -1"),
@@ -252,7 +252,7 @@ def test_diverging_training_is_a_clear_error(tmp_path, capsys):
     (["--model", "gfcf", "-p", "dtype=foo"], "dtype must be 'float32' or 'float64', got 'foo'"),
     (["--test-size", "0.2", "--test", "{data}"], "give --test or --test-size, not both"),
     (["--test", "{tmp}/nope.csv"], "--test: no such file or folder: {tmp}/nope.csv"),
-    (["-o", "{tmp}"], "-o: {tmp} is a folder; give a file name, e.g. {tmp}/model.npz"),
+    (["-o", "{tmp}"], "-o: {tmp} names a folder; give a file name, e.g. {tmp}/model.npz"),
     (["-o", "{tmp}/missing/m.npz"], "the folder {tmp}/missing does not exist"),
     (["-o", "{data}"], "is the input file {data}; saving would overwrite it"),
 ])
@@ -430,3 +430,83 @@ def test_a_data_file_given_as_the_model_is_named_as_such(tmp_path, capsys):
 def test_a_bad_threads_value_is_a_user_error(capsys):
     code, _, err = _run(["--threads", "0", "demo"], capsys)
     assert code == 2 and err.startswith("minigraphrec: --threads:")
+
+
+# ============================================= a new user's slips (CLI audit)
+def test_an_unknown_encoding_stops_before_reading(tmp_path, capsys):
+    data = _write_triples(tmp_path / "ratings.csv")
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", str(data), "--model", "popularity", "--encoding", "nonsense"])
+    assert exit_.value.code == 2                       # was a LookupError traceback (status 1)
+    assert "argument --encoding: unknown encoding 'nonsense'" in capsys.readouterr().err
+
+
+def test_demo_builds_a_hybrid_as_train_does(capsys):
+    assert main(["demo", "--models", "hybrid"]) == 0   # was a TypeError traceback
+    assert "Hybrid" in capsys.readouterr().out
+
+
+def test_threads_from_the_environment(tmp_path, capsys, monkeypatch):
+    data = _write_triples(tmp_path / "ratings.csv")
+    monkeypatch.setenv("MINIGRAPHREC_THREADS", "abc")
+    args = ["train", str(data), "--model", "popularity", "--test-size", "0", "-q"]
+    assert main(args) == 2                             # exit 1 (a bug's status) before
+    assert "$MINIGRAPHREC_THREADS must be a whole number >= 1, got 'abc'" in \
+        capsys.readouterr().err
+    assert main(["--threads", "1", *args]) == 0        # the flag wins over the variable
+
+
+@pytest.mark.parametrize("target, message", [("", "-o: give a file name"),
+                                             ("newdir/", "-o: newdir/ names a folder")])
+def test_output_names_that_cannot_be_files_stop_before_fitting(tmp_path, capsys, monkeypatch,
+                                                              target, message):
+    monkeypatch.chdir(tmp_path)
+    data = _write_triples(tmp_path / "ratings.csv")
+    assert main(["train", str(data), "--model", "popularity", "-o", target]) == 2
+    out = capsys.readouterr()
+    assert message in out.err and "training" not in out.out  # '' used to train, save nothing
+
+
+def test_a_folder_or_device_is_not_called_missing(tmp_path, capsys):
+    data = _write_triples(tmp_path / "ratings.csv")
+    (tmp_path / "adir").mkdir()
+    for args, message in (
+            (["--test", str(tmp_path / "adir")], "adir is a folder, not a file"),
+            (["--format", "movielens"], "ratings.csv is a file; the MovieLens-100K loader "
+                                        "reads the unpacked folder")):
+        assert main(["train", str(data), "--model", "popularity", *args]) == 2
+        assert message in capsys.readouterr().err
+    assert main(["train", str(tmp_path / "adir"), "--model", "popularity"]) == 2
+    assert "is read as the MovieLens-100K folder, and it has no u.data, u.user, u.item" in \
+        capsys.readouterr().err
+
+
+def test_k_is_one_flag_everywhere(tmp_path, capsys):
+    data = _write_triples(tmp_path / "ratings.csv")
+    model = tmp_path / "m.npz"
+    assert main(["train", str(data), "--model", "itemknn", "--test-size", "0", "-q",
+                 "-o", str(model)]) == 0
+    capsys.readouterr()
+    assert main(["recommend", str(model), "--user", "user3", "--k", "2"]) == 0
+    long_form = capsys.readouterr().out
+    assert main(["recommend", str(model), "--user", "user3", "-k", "2"]) == 0
+    assert capsys.readouterr().out == long_form
+    assert main(["explain", str(model), "--user", "user3", "--item", "item1", "-k", "2"]) == 0
+
+
+def test_output_cut_short_by_its_reader_ends_quietly(tmp_path):
+    import subprocess
+    import sys
+    from conftest import child_env
+    data = _write_triples(tmp_path / "ratings.csv", n_users=200)
+    model = tmp_path / "m.npz"
+    assert main(["train", str(data), "--model", "popularity", "--test-size", "0", "-q",
+                 "-o", str(model)]) == 0
+    users = [f"user{u}" for u in range(200)]
+    proc = subprocess.Popen([sys.executable, "-m", "minigraphrec.cli", "recommend", str(model),
+                             "--user", *users, "-k", "10"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=child_env())
+    proc.stdout.readline()                            # the reader takes one line and leaves
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 141 and err == ""           # was "error: [Errno 32] Broken pipe", 2

@@ -29,6 +29,18 @@ def test_header_guessed_only_when_certain(tmp_path, content, expected):
     assert pairs(ds.load_triples(write(tmp_path / "t.csv", content))) == expected
 
 
+def test_a_numeric_line_taken_as_a_header_is_warned_about(tmp_path, caplog):
+    f = write(tmp_path / "ms.csv", "196,242,3,881250949000\n186,302,3,891717742000\n")
+    with caplog.at_level(logging.WARNING, logger="minigraphrec.datasets"):
+        d = ds.load_triples(f, header=True, time_unit="ms")
+    assert len(d) == 1 and "line 1 is skipped as a header (header=True), but every field " \
+        "of it is a number" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="minigraphrec.datasets"):
+        ds.load_triples(write(tmp_path / "h.csv", "user,item,rating\n1,2,3\n"), header=True)
+    assert not caplog.records
+
+
 def test_two_columns_of_word_ids_ask_for_header(tmp_path):
     f = write(tmp_path / "pairs.csv", "A2SUAM1J3GNN3B,B00005N7P0\nA1RSDE90N6RSZF,0000013714\n")
     assert_line_error(lambda: ds.load_triples(f), f, 1,

@@ -364,3 +364,16 @@ def test_save_and_load_name_the_path_the_caller_gave(tmp_path):
     with pytest.raises(DataError, match="is a folder, not a model file"):
         io.load(tmp_path)
     assert sorted(os.listdir(tmp_path)) == ["ratings.csv"]
+
+
+def test_a_saved_model_has_the_mode_a_new_file_gets(tmp_path):
+    """Not the temporary file's 0600: a model saved for a team is readable by it."""
+    old = os.umask(0o022)
+    try:
+        MF(dim=4, epochs=1, random_state=0).fit(_train()).save(tmp_path / "m.npz")
+        assert (tmp_path / "m.npz").stat().st_mode & 0o777 == 0o644
+        os.umask(0o077)
+        MF(dim=4, epochs=1, random_state=0).fit(_train()).save(tmp_path / "p.npz")
+        assert (tmp_path / "p.npz").stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(old)

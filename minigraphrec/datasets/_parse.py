@@ -96,9 +96,15 @@ def _check_on_missing(on_missing):
 
 
 def _check_file(path):
-    """Raise FileNotFoundError naming ``path`` unless it is a readable file."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no such file: {os.fspath(path)}")
+    """Raise FileNotFoundError naming ``path`` unless it is a file: no such path, or (an
+    IsADirectoryError) a folder, or another kind of entry (a device such as /dev/null)."""
+    if os.path.isfile(path):
+        return
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{os.fspath(path)} is a folder, not a file")
+    if os.path.exists(path):
+        raise FileNotFoundError(f"{os.fspath(path)} is not a regular file")
+    raise FileNotFoundError(f"no such file: {os.fspath(path)}")
 
 
 _GZIP_MAGIC = b"\x1f\x8b"

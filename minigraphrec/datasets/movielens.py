@@ -152,7 +152,13 @@ def load_movielens_100k(folder):
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"no such folder: {folder}")
+        raise (NotADirectoryError(f"{folder} is a file; the MovieLens-100K loader reads the "
+                                  f"unpacked folder (u.data, u.user, u.item)")
+               if folder.exists() else FileNotFoundError(f"no such folder: {folder}"))
+    missing = [f for f in ("u.data", "u.user", "u.item") if not (folder / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{folder} is read as the MovieLens-100K folder, and it has no "
+                                f"{', '.join(missing)}")
     user_raw, ages, genders, jobs = _read_ml_users(folder / "u.user")
     item_raw, titles, years, genre_flags = _read_ml_items(folder / "u.item")
 

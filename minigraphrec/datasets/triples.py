@@ -1,6 +1,8 @@
 r"""Delimited ``user item [rating [timestamp]]`` files (CSV, TSV, whitespace)."""
 from __future__ import annotations
 
+import os
+
 from ._parse import (
     _QUOTE_HINT,
     _build_string_id_split,
@@ -17,6 +19,7 @@ from ._parse import (
     _roles_from_header,
     _TableReader,
     _to_seconds,
+    logger,
 )
 
 _ROLES = ("user", "item", "rating", "timestamp")      # the column roles, in headerless order
@@ -42,6 +45,10 @@ def _read_triples(path, sep, header, columns, comments, encoding, time_unit, quo
     if header is None:
         numeric = [where[role] for role in ("rating", "timestamp") if role in where]
         header = _guess_header(path, first, rows, numeric, _ROLES, _is_time_value)
+    elif header and all(_is_time_value(x) for x in rows[0]):
+        logger.warning("%s: line %d is skipped as a header (header=True), but every field of "
+                       "it is a number: if it is data, read it with header=False (--no-header)",
+                       os.fspath(path), first_line)
     if header and columns is None:                          # names beat positions
         where = _roles_from_header(path, first_line, rows[0], _ROLES, _ROLES[:2]) or where
     if header and len(first) < 2:
