@@ -86,12 +86,6 @@ def linear_forward(X, W, b=None, backend="numba"):
     return Z, (X, W, b is not None, backend)
 
 
-def _linear_grad(cache, dZ):
-    """``dZ`` checked against the forward's output ``(n, d_out)``."""
-    X, W = cache[:2]
-    return check_grad_shape(dZ, "dZ", (X.shape[0], W.shape[1]))
-
-
 def linear_backward(cache, dZ):
     r"""Gradients of ``Z = X W + b``.
 
@@ -104,7 +98,7 @@ def linear_backward(cache, dZ):
     array nobody uses.
     """
     X, W, has_b, backend = cache
-    dZ = _linear_grad(cache, dZ)                     # (n, d_out)
+    dZ = check_grad_shape(dZ, "dZ", (X.shape[0], W.shape[1]))       # (n, d_out)
     numba_dense = backend == "numba" and not sp.issparse(X) and X.dtype == dZ.dtype
     if numba_dense and W.dtype == X.dtype and X.shape[0] >= HALVES_FROM:
         dZ = np.ascontiguousarray(dZ)                # tall: both products on two cores
