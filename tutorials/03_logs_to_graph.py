@@ -80,7 +80,9 @@ print(log)
 # The loader skipped the comment above the data, recognised the header (every field
 # is a column name it knows: `user`, `item`, `rating`, `timestamp`), read the
 # columns' roles from those names, and kept all 13 events, repeats included: it
-# never drops data silently. Rating and timestamp became `weights` and `timestamps`.
+# never drops data silently (a line whose user or item id is empty or `NA` stops it
+# too, at that line, unless you pass `on_missing="drop"` to drop such lines with a
+# counted warning). Rating and timestamp became `weights` and `timestamps`.
 # Where a first line could be either (two columns of words, `alice,dune`), it stops
 # and asks for `header=True` or `header=False` rather than guess.
 #

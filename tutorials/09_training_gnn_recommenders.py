@@ -23,8 +23,9 @@
 # faster run (the test suite does). Set `MINIGRAPHREC_ML100K=/path/to/ml-100k`
 # to train on MovieLens-100K instead (943 users × 1,682 items, 100,000 ratings
 # used as binary interactions), with batches of 4,096 pairs instead of 1,024
-# to keep the run to a few minutes (GCN and NGCF propagate the whole graph
-# at every step). That run prints its own numbers; every number in the text
+# to keep the run to a few minutes (a batch's layers cover most of that denser
+# graph, and GCN and NGCF multiply every covered row by their weight matrices).
+# That run prints its own numbers; every number in the text
 # is from the synthetic run and does not apply to it (there, at this budget,
 # LightGCN is still improving at the last epoch and does not beat MF).
 #
@@ -79,11 +80,13 @@ print("train:", train, "\nval:  ", val, "\ntest: ", test)
 # ## 1. Four encoders
 # Each model maps the nodes of the user–item graph (users first, then items)
 # to final embeddings $E$; a score is the dot product $s_{ui} = e_u \cdot e_i$.
-# $\hat A = D^{-1/2} A D^{-1/2}$ is the normalised bipartite adjacency.
+# $\hat A = D^{-1/2} A D^{-1/2}$ is the normalised bipartite adjacency, and
+# $\tilde A = \tilde D^{-1/2} (A + I) \tilde D^{-1/2}$ the same with self-loops
+# ($\tilde D$ the degrees of $A + I$).
 #
 # * **MF**: $E = E_0$, one free row per user and per item.
 # * **GCN** (the article's §4 layer, with Kipf & Welling's normalisation and
-#   self-loops, the library's default): $H^{\ell+1} = \sigma(\hat A H^\ell W^\ell + b^\ell)$,
+#   self-loops, the library's default): $H^{\ell+1} = \sigma(\tilde A H^\ell W^\ell + b^\ell)$,
 #   $H^0 = E_0$, ReLU between layers, the last layer linear; $E = H^L$, $L = 2$.
 # * **NGCF** (Wang et al., SIGIR 2019):
 #   $E^{\ell+1} = \mathrm{LeakyReLU}\big((\hat A + I) E^\ell W_1^\ell + b_1^\ell +
@@ -272,9 +275,10 @@ print("wrote", plot.save_figure(fig, "09_training_curves"))
 #
 # So a low training loss is not the goal: the loss is measured on triples
 # drawn from the training pairs, the recall on pairs the model never saw.
-# (The seconds in the table are this machine's and move with its load;
-# GCN and NGCF propagate the whole graph for every batch, LightGCN only the
-# batch's neighbourhood.)
+# (The seconds in the table are this machine's and move with its load. All
+# three graph models compute a batch's layers on its neighbourhood only, the
+# rows within $L$ hops of its users and items; GCN and NGCF cost more per
+# batch for their weight matrices, and NGCF for its larger balls, $L = 3$.)
 
 # %% [markdown]
 # ## 4. Depth: Recall@20 against the number of layers
@@ -430,8 +434,10 @@ print("wrote", plot.save_figure(fig, "09_depth_oversmoothing"))
 #
 # Right: the powers $\hat A^k E_0$ make the users indistinguishable within a
 # few dozen steps; the layer mean slows this down a great deal. The trained
-# LightGCN embeddings (black dots) do grow more alike with depth, from a mean
-# cosine of 0.05 at $K = 1$ to 0.33 at $K = 4$: training pulls them
+# LightGCN embeddings (black dots) grow more alike with depth from one layer
+# on, from a mean cosine of 0.05 at $K = 1$ to 0.33 at $K = 4$ (the point at
+# $K = 0$, MF's free embeddings, sits at 0.086, above $K = 1$: one layer of
+# averaging does not make users alike by itself): training pulls them
 # together faster than the untrained layer mean would, though they are far
 # from collapse. The LightGCN paper's ablation of its layer combination
 # found the same pattern on real data: reading out the last layer alone,

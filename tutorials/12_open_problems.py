@@ -658,7 +658,8 @@ with tempfile.TemporaryDirectory() as folder:
 # **A trained model** depends on the forgotten data through the whole
 # optimisation path; exact forgetting means retraining without it.
 # `forget(..., method="retrain")` does exactly that (a fit from scratch on
-# what remains); `method="fine_tune"`, the default, removes the data from
+# what remains, the same model as a fit without the data when `random_state`
+# is an integer, as here); `method="fine_tune"`, the default, removes the data from
 # the graph and trains a few epochs on the touched users, cheaper but
 # approximate: the old parameters still remember. We measure how much, on
 # MF: 30 users each forget 3 of their training items, and we rank each
