@@ -278,7 +278,7 @@ print("wrote", plot.save_figure(fig, "09_training_curves"))
 # (The seconds in the table are this machine's and move with its load. All
 # three graph models compute a batch's layers on its neighbourhood only, the
 # rows within $L$ hops of its users and items; GCN and NGCF cost more per
-# batch for their weight matrices, and NGCF for its larger balls, $L = 3$.)
+# batch for their weight matrices, NGCF also for its three layers to GCN's two.)
 
 # %% [markdown]
 # ## 4. Depth: Recall@20 against the number of layers
