@@ -222,8 +222,7 @@ def user_sequences(data, max_len=None):
                         "Interactions has none (load a file with a timestamp column)")
     if len(data) == 0:
         raise DataError("user_sequences: data holds no interactions")
-    if max_len is not None and (int(max_len) != max_len or max_len < 1):
-        raise DataError(f"max_len must be an integer >= 1 or None, got {max_len!r}")
+    _check_max_len(max_len)
     order = np.lexsort((np.arange(len(data)), data.timestamps, data.users))   # user, time, input
     users = data.users[order]
     items = data.items[order]
@@ -251,8 +250,7 @@ def prefix_examples(sequences, max_len=None):
     targets : int64 array (n_examples,)
     """
     _check_kind(sequences, Sequences, "sequences")
-    if max_len is not None and (int(max_len) != max_len or max_len < 1):
-        raise DataError(f"max_len must be an integer >= 1 or None, got {max_len!r}")
+    _check_max_len(max_len)
     lengths = sequences.lengths
     n_ex = np.maximum(lengths - 1, 0)                             # examples per sequence
     seq_of = np.repeat(np.arange(len(sequences)), n_ex)           # (n_examples,)
@@ -441,7 +439,9 @@ def _check_kind(value, kind, name):
 
 
 def _check_max_len(value, name="max_len"):
-    if value is not None and (isinstance(value, bool) or int(value) != value or value < 1):
+    """``value`` None or an integer >= 1 (not a bool, a float or a string), else DataError."""
+    if value is not None and (isinstance(value, (bool, np.bool_))
+                              or not isinstance(value, (int, np.integer)) or value < 1):
         raise DataError(f"{name} must be an integer >= 1 or None, got {value!r}")
 
 

@@ -65,6 +65,11 @@ def test_sequence_tools_check_their_options(log):
         sq.filter_sessions(sessions, min_item_count=float("nan"))
     with pytest.raises(ValueError, match="compact_items must be True or False, got 'no'"):
         sq.split_sessions_by_time(sessions, cutoff=2, compact_items="no")
+    for bad in (True, "x", 2.5):                  # True was one; 'x' failed inside int()
+        with pytest.raises(DataError, match="max_len must be an integer >= 1 or None"):
+            sq.user_sequences(log, max_len=bad)
+        with pytest.raises(DataError, match="max_len must be an integer >= 1 or None"):
+            sq.prefix_examples(sq.user_sequences(log), max_len=bad)
 
 
 # ================================================================ options
