@@ -470,6 +470,9 @@ def cmd_recommend(args):
     labels = getattr(model, "item_labels_", None)     # titles, when the loader had them
     for raw, row, srow in zip(args.user, items, scores):
         print(f"user {raw}:")
+        if row.size == 0 or row[0] < 0:
+            print("  (nothing to recommend: no candidate item is left once the user's own "
+                  "items are excluded; --include-seen adds them)")
         for rank, (i, s) in enumerate(zip(row, srow), start=1):
             if i < 0:
                 break

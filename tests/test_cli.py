@@ -510,3 +510,18 @@ def test_output_cut_short_by_its_reader_ends_quietly(tmp_path):
     proc.stdout.close()
     err = proc.stderr.read().decode()
     assert proc.wait() == 141 and err == ""           # was "error: [Errno 32] Broken pipe", 2
+
+
+def test_recommend_says_when_nothing_is_left(tmp_path, capsys):
+    data = tmp_path / "r.csv"
+    data.write_text("u1,a,1\nu1,b,1\nu2,a,1\n")        # u1 has seen every item
+    model = tmp_path / "m.npz"
+    assert main(["train", str(data), "--model", "popularity", "--test-size", "0", "-q",
+                 "--no-header", "-o", str(model)]) == 0
+    capsys.readouterr()
+    assert main(["recommend", str(model), "--user", "u1", "u2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[:2] == ["user u1:", "  (nothing to recommend: no candidate item is left once "
+                                   "the user's own items are excluded; --include-seen adds "
+                                   "them)"]
+    assert out[2] == "user u2:" and out[3].startswith("    1. item b")
