@@ -122,6 +122,11 @@ def deduplicate(data, keep="count"):
           stored weights are ignored), timestamp = the latest event's;
         * ``"sum"`` -- ``weight = sum of the events' weights`` (equal to
           ``"count"`` when ``data`` has no weights), timestamp = the latest;
+          signed weights (a like/dislike scale) are summed as they are, so a
+          pair's sum may be 0 or negative: the edge weights
+          (:func:`frequency_weights`, :func:`time_decay_weights`) refuse
+          negative weights, and summed in another row order the last bit of a
+          non-integer sum may differ;
         * ``"first"`` / ``"last"`` -- the earliest / latest event, by
           timestamp, with its own weight and timestamp. Ties in time, and
           logs without timestamps, fall back to file order: ``"first"``
@@ -180,7 +185,7 @@ def deduplicate(data, keep="count"):
         user_ids=data.user_ids, item_ids=data.item_ids,
         user_features=data.user_features, item_features=data.item_features,
         user_feature_names=data.user_feature_names,
-        item_feature_names=data.item_feature_names)
+        item_feature_names=data.item_feature_names, item_labels=data.item_labels)
 
 
 # ------------------------------------------------------------------ pruning
@@ -262,7 +267,8 @@ def k_core(data, min_user=10, min_item=10, compact=True):
         user_features=None if uf is None else uf[kept_users],
         item_features=None if itf is None else itf[kept_items],
         user_feature_names=data.user_feature_names,
-        item_feature_names=data.item_feature_names)
+        item_feature_names=data.item_feature_names,
+        item_labels=None if data.item_labels is None else data.item_labels[kept_items])
 
 
 # ------------------------------------------------------------ sparsification
@@ -511,21 +517,35 @@ def time_decay_weights(data, half_life, now=None):
     Returns
     -------
     R : scipy.sparse.csr_matrix, float64, shape (n_users, n_items)
-        Sorted indices, values in (0, Σ w_e].
+        Sorted indices, values in [0, Σ w_e]: 0 where every event of a pair
+        is so much older than ``half_life`` that its weight underflows
+        (:func:`edge_weight_matrix` refuses such a graph), or where its events'
+        weights are 0.
+
+    Raises
+    ------
+    DataError
+        Without timestamps, with a negative weight (as
+        :func:`frequency_weights`), a ``half_life`` that is not a positive
+        number, or a ``now`` that is not a number at least the latest
+        timestamp.
     """
     check_interactions(data, "data")
     if data.timestamps is None:
         raise DataError("time_decay_weights needs timestamps; data has none")
+    if data.weights is not None and np.any(data.weights < 0):
+        raise DataError("time_decay_weights needs non-negative weights; "
+                        f"data.weights has minimum {data.weights.min()}")
     half_life = _positive_float("half_life", half_life)
     t = data.timestamps
     t_max = float(t.max())
     if now is None:
         now = t_max
     else:
-        now = float(now)
-        if not np.isfinite(now) or now < t_max:
+        now = _finite_float("now", now)
+        if now < t_max:
             raise DataError(f"now={now} precedes the latest timestamp {t_max}; "
-                            "it must be finite and >= every event time")
+                            "it must be >= every event time")
     w = 0.5 ** ((now - t) / half_life)                          # (n,) per event
     if data.weights is not None:
         w = w * data.weights
@@ -546,17 +566,18 @@ def check_edge_weights(edge_weights, half_life):
     ``half_life`` matters only for ``"time_decay"`` (None is returned
     otherwise). Hyperparameters, so a ValueError names the bad one.
     """
-    if edge_weights not in MODEL_EDGE_WEIGHTS:
+    if not (edge_weights is None or isinstance(edge_weights, str)) \
+            or edge_weights not in MODEL_EDGE_WEIGHTS:
         raise ValueError(f"edge_weights must be one of {MODEL_EDGE_WEIGHTS}, got {edge_weights!r}")
     if edge_weights != "time_decay":
         return None                                   # half_life is ignored
     if half_life is None:
         raise ValueError("edge_weights='time_decay' needs half_life (in the timestamps' unit, "
                          "e.g. 30 * 86400 for 30 days of Unix seconds), got None")
-    try:
-        h = float(half_life)
-    except (TypeError, ValueError):
-        raise ValueError(f"half_life must be a number, got {half_life!r}") from None
+    if isinstance(half_life, (bool, np.bool_)) \
+            or not isinstance(half_life, (int, float, np.integer, np.floating)):
+        raise ValueError(f"half_life must be a number, got {half_life!r}")
+    h = float(half_life)
     if not (np.isfinite(h) and h > 0):
         raise ValueError(f"half_life must be a finite number > 0, got {half_life!r}")
     return h
@@ -619,7 +640,9 @@ def edge_weight_matrix(train, edge_weights, half_life=None):
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
         u = int(np.searchsorted(R_w.indptr, k, side="right") - 1)
-        hint = (f"; half_life={half_life} is too short for events that old" if
+        zero_weight = train.weights is not None and not np.all(train.weights > 0)
+        hint = ("; the data's weights include 0" if zero_weight else
+                f"; half_life={half_life} is too short for events that old" if
                 edge_weights == "time_decay" and R_w.data[k] == 0 else "")
         raise DataError(f"edge_weights={edge_weights!r} gives {int(bad.sum())} training pair(s) "
                         f"a weight that is not > 0, e.g. user {u}, item {int(R_w.indices[k])}: "
@@ -628,11 +651,20 @@ def edge_weight_matrix(train, edge_weights, half_life=None):
 
 
 def _positive_float(name, x):
-    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
-        raise DataError(f"{name} must be a positive number, got {x!r}")
-    x = float(x)
-    if not (np.isfinite(x) and x > 0):
+    x = _finite_float(name, x)
+    if not x > 0:
         raise DataError(f"{name} must be a positive finite number, got {x}")
+    return x
+
+
+def _finite_float(name, x):
+    """``x`` as a float if it is a finite real number (not a bool or a string), else
+    DataError naming ``name``."""
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+        raise DataError(f"{name} must be a finite number, got {x!r}")
+    x = float(x)
+    if not np.isfinite(x):
+        raise DataError(f"{name} must be a finite number, got {x}")
     return x
 
 
@@ -660,8 +692,8 @@ def bipartite_adjacency(R, weights=None):
     Returns
     -------
     A : scipy.sparse.csr_matrix, float64, shape (n_users + n_items, n_users + n_items)
-        Sorted indices, ``2 * R.nnz`` stored entries (explicit zeros of R
-        are kept as explicit zeros).
+        Sorted indices, two stored entries per entry of R once R's duplicates
+        are summed (explicit zeros of R are kept as explicit zeros).
     """
     R = _as_csr(R, "R")                                           # (n_u, n_i)
     n_users, n_items = R.shape
@@ -739,10 +771,19 @@ def normalize_adjacency(A, kind="symmetric", self_loops=False):
     # Â_vw = Ã_vw / sqrt(d_v d_w): the product is commutative, so Â is exactly
     # symmetric when Ã is; for integer degrees d_v d_w is exact, so each entry
     # is within an ulp. Entries with d_v d_w = 0 (explicit zeros of isolated
-    # nodes) stay 0, without a 0/0.
+    # nodes) stay 0, without a 0/0. Where the product of two nonzero degrees
+    # leaves float64's normal range (weights such as 1e-170 or 1e155, from a short
+    # time-decay half-life, say), sqrt(d_v) sqrt(d_w) stands in for it.
     if kind == "symmetric":
-        dd = d[row] * d[col]                                     # (nnz,)
-        A.data = np.divide(A.data, np.sqrt(dd), out=np.zeros_like(A.data), where=dd > 0)
+        d_r, d_c = d[row], d[col]                                # (nnz,) each
+        with np.errstate(over="ignore", under="ignore"):
+            dd = d_r * d_c                                       # (nnz,)
+        normal = (dd >= np.finfo(np.float64).tiny) & np.isfinite(dd)
+        odd = (d_r > 0) & (d_c > 0) & ~normal                    # a product out of range
+        data = np.divide(A.data, np.sqrt(dd), out=np.zeros_like(A.data), where=normal)
+        if odd.any():
+            data[odd] = A.data[odd] / (np.sqrt(d_r[odd]) * np.sqrt(d_c[odd]))
+        A.data = data
     else:
         ok = d[row] > 0
         A.data = np.divide(A.data, d[row], out=np.zeros_like(A.data), where=ok)

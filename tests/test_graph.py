@@ -228,11 +228,48 @@ def test_time_decay_errors():
     d = Interactions([0, 1], [1, 0], timestamps=[1.0, 5.0])
     with pytest.raises(DataError, match="needs timestamps"):
         graph.time_decay_weights(Interactions([0], [0]), 1.0)
-    for bad in (0.0, -1.0, np.nan, np.inf, "10", True):
+    for bad in (0.0, -1.0):
         with pytest.raises(DataError, match="half_life must be a positive"):
+            graph.time_decay_weights(d, bad)
+    for bad in (np.nan, np.inf, "10", True):
+        with pytest.raises(DataError, match="half_life must be a finite number"):
             graph.time_decay_weights(d, bad)
     with pytest.raises(DataError, match="now=4.0 precedes the latest timestamp 5.0"):
         graph.time_decay_weights(d, 1.0, now=4.0)
+    for bad in (True, "20", np.nan):                     # True was 1.0; NaN "preceded"
+        with pytest.raises(DataError, match="now must be a finite number"):
+            graph.time_decay_weights(d, 1.0, now=bad)
+    signed = Interactions([0, 0], [0, 0], weights=[3.0, -3.0], timestamps=[1.0, 2.0])
+    with pytest.raises(DataError, match="needs non-negative weights"):
+        graph.time_decay_weights(signed, 1e12)                # gave -2.08e-12
+    zero = Interactions([0, 1], [0, 1], weights=[0.0, 1.0], timestamps=[10.0, 10.0])
+    with pytest.raises(DataError, match="the data's weights include 0"):
+        graph.edge_weight_matrix(zero, "time_decay", half_life=1e9)   # not "too short"
+    for bad in (True, "5"):
+        with pytest.raises(ValueError, match="half_life must be a number"):
+            graph.check_edge_weights("time_decay", bad)
+    with pytest.raises(ValueError, match="edge_weights must be one of"):
+        graph.check_edge_weights(np.array(["count"]), None)
+
+
+@pytest.mark.parametrize("w", [1e-170, 1e-160, 1e155, 1e300])
+def test_symmetric_normalisation_survives_degrees_out_of_float64_range(w):
+    """A lone edge normalises to 1 whatever its weight (sqrt(d_v d_w) underflowed to 0 or
+    overflowed to inf for such weights, from a short time-decay half-life, say)."""
+    A = sp.csr_matrix(np.array([[0.0, w], [w, 0.0]]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        A_hat = graph.normalize_adjacency(A).toarray()
+    np.testing.assert_allclose(A_hat, [[0, 1], [1, 0]], rtol=1e-15)
+    assert (A_hat == A_hat.T).all()
+
+
+def test_deduplicate_and_k_core_keep_the_item_labels():
+    d = Interactions([0, 0, 1, 1, 2, 2], [0, 1, 0, 1, 0, 2], item_labels=["a", "b", "c"])
+    for keep in ("first", "last", "count", "sum"):
+        assert graph.deduplicate(d, keep).item_labels.tolist() == ["a", "b", "c"]
+    core = graph.k_core(d, 2, 2)                          # item 2 falls out
+    assert core.item_labels.tolist() == ["a", "b"] and core.n_items == 2
 
 
 # --------------------------------------------------------------- adjacency
