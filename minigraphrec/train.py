@@ -199,6 +199,25 @@ def _all_finite(grads):
     return all(np.isfinite(np.sum(g)) for g in grads.values())
 
 
+def check_finite_state(name, params, optimizer, epoch, lr):
+    """FloatingPointError unless the parameters and Adam's second moments are finite at the
+    end of an epoch: the loss and gradients are checked before each step, so this catches
+    the epoch's last step blowing up (the next check would come too late, or never, after
+    the last epoch) and a second moment overflowing in float32 (|g| above about 1.8e19),
+    which freezes its parameters without any NaN."""
+    if not all(np.isfinite(p).all() for p in params.values()):
+        raise FloatingPointError(
+            f"{name}: the parameters became non-finite in the last step of epoch {epoch}; "
+            f"training stopped and the model is left as it was before this fit. Try a "
+            f"smaller lr (now {lr}).")
+    if not all(np.isfinite(v).all() for v in getattr(optimizer, "v", {}).values()):
+        raise FloatingPointError(
+            f"{name}: Adam's second moment overflowed at epoch {epoch} (gradients too large "
+            f"for the dtype: it then stops moving the parameters); training stopped and the "
+            f"model is left as it was before this fit. Lower lr or reg, or use "
+            f"dtype='float64'.")
+
+
 def train_model(model, validation=None, epochs=1, callback=None, rng=None):
     r"""Train ``model`` (already built and initialised by its ``fit``) in place.
 
@@ -270,6 +289,7 @@ def train_model(model, validation=None, epochs=1, callback=None, rng=None):
                 optimizer.step(model.params, grads)
                 model.step_ += 1
                 total += loss
+            check_finite_state(type(model).__name__, model.params, optimizer, epoch, model.lr)
             record = {"epoch": epoch, "loss": total / len(batches),
                       "time": time.perf_counter() - start}
 

@@ -483,3 +483,44 @@ def test_a_matrix_hyperparameter_fits_saves_and_guards_resume(tmp_path):
     with pytest.raises(mgr.DataError, match="cannot resume this _PriorMF: hyperparameters "
                                             "that define the model"):
         loaded.fit(train, epochs=1, resume=True)
+
+
+# ==================================== divergence in a fit's last step (numerics audit)
+def _small():
+    return mgr.datasets.synthetic(n_users=40, n_items=50, n_communities=3,
+                                  mean_interactions=6, min_interactions=3, random_state=0)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: NGCF(dim=8, epochs=1, batch_size=100_000, lr=1e3, random_state=0),
+     "the final embeddings are not finite although the parameters are"),
+    (lambda: GCN(dim=8, epochs=1, batch_size=100_000, lr=1e30, random_state=0),
+     "the final embeddings are not finite"),
+    (lambda: MF(dim=8, epochs=3, batch_size=64, lr=0.01, reg=1e25, random_state=0),
+     "Adam's second moment overflowed at epoch 1"),
+])
+def test_a_fit_whose_last_step_diverges_fails_and_changes_nothing(make, message):
+    """One batch per epoch: the step that blows up is the fit's last, after the last loss
+    check. fit returned normally with NaN embeddings (or, for the overflowing second
+    moment, parameters that had silently stopped moving)."""
+    data = _small()
+    model = make()
+    with pytest.raises(FloatingPointError, match=message):
+        model.fit(data)
+    assert not hasattr(model, "params")                          # all or nothing
+
+
+def test_an_lr_beyond_float32_is_refused():
+    with pytest.raises(ValueError, match="lr must be finite in float32"):
+        MF(dim=4, epochs=1, lr=1e39).fit(_small())
+    MF(dim=4, epochs=0, lr=1e39, dtype="float64").fit(_small())     # float64 holds it
+
+
+def test_srgnn_whose_last_step_diverges_fails():
+    sessions = mgr.datasets.synthetic_sessions(n_sessions=60, n_items=30, n_communities=3,
+                                               random_state=0)
+    model = mgr.SRGNN(dim=8, epochs=1, batch_size=100_000, lr=1e10, random_state=0)
+    with pytest.raises(FloatingPointError, match="the model left by the last step gives a "
+                                                 "non-finite loss"):
+        model.fit(sessions)                                      # it scored inf silently
+    assert not hasattr(model, "params")

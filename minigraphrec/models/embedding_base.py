@@ -185,6 +185,8 @@ def _check_training_params(model):
     SR-GNN): ``lr`` > 0, ``batch_size`` >= 1, ``epochs`` >= 0, ``dtype`` float32 or float64.
     Sets ``model._dtype``."""
     _nonneg_float("lr", model.lr, strict=True)
+    if model.lr > float(np.finfo(np.float32).max) and str(model.dtype) == "float32":
+        raise ValueError(f"lr must be finite in float32 (the model's dtype), got {model.lr}")
     _positive_int("batch_size", model.batch_size)
     _positive_int("epochs", model.epochs, minimum=0)
     check_random_state(model.random_state)
@@ -369,7 +371,14 @@ class EmbeddingRecommender(Recommender):
             train_model(self, validation=validation, epochs=n_epochs, callback=callback, rng=rng)
         finally:
             self.rng_state_ = generator_state(rng)
-            self._refresh_embeddings()
+            with np.errstate(over="ignore", invalid="ignore"):    # reported just below
+                self._refresh_embeddings()
+        if not (np.isfinite(self.user_embeddings_).all()
+                and np.isfinite(self.item_embeddings_).all()):
+            raise FloatingPointError(
+                f"{type(self).__name__}: the final embeddings are not finite although the "
+                f"parameters are (the layers overflow {self._dtype.name}); the model is left "
+                f"as it was before this fit. Try a smaller lr (now {self.lr}).")
         return self
 
     def _defining_hyperparameters(self):

@@ -61,6 +61,7 @@ from ..ops.session import (gru_cell_backward, gru_cell_forward, index_add, sessi
                            session_propagate_backward, session_propagate_forward,
                            session_readout_backward, session_readout_forward)
 from ..optim import Adam
+from ..train import check_finite_state
 from ..sequences import Sequences, prefix_examples
 from ..threadpools import serial_blas
 from .session_base import SessionRecommender
@@ -195,8 +196,20 @@ class SRGNN(SessionRecommender):
         rng = np.random.default_rng(self.random_state)
         self.params = self._init_params(rng)
         self.history_ = []
-        self._train(prefixes, targets, validation, self.epochs if epochs is None else epochs,
-                    callback, rng)
+        n_epochs = self.epochs if epochs is None else epochs
+        self._train(prefixes, targets, validation, n_epochs, callback, rng)
+        if n_epochs and targets.shape[0]:
+            # the last step's loss was checked before the step: check the model it left,
+            # on one batch, as the next step would have
+            last = np.arange(min(self.batch_size, targets.shape[0]))
+            with np.errstate(over="ignore", invalid="ignore"), serial_blas():
+                loss, _ = self._loss_and_grad(prefixes.subset(last), targets[last])
+            self.__dict__.pop("_workspace", None)        # as _train leaves it: no scratch
+            if not np.isfinite(loss):
+                raise FloatingPointError(
+                    f"SRGNN: the model left by the last step gives a non-finite loss ({loss}); "
+                    f"training stopped and the model is left as it was before this fit. Try "
+                    f"a smaller lr (now {self.lr}).")
         return self
 
     def _init_params(self, rng):
@@ -232,6 +245,7 @@ class SRGNN(SessionRecommender):
                 optimizer.step(self.params, grads)
                 total += loss
                 n_batches += 1
+            check_finite_state("SRGNN", self.params, optimizer, epoch, optimizer.lr)
             record = {"epoch": epoch, "loss": total / n_batches, "lr": optimizer.lr,
                       "time": time.perf_counter() - start}
             if validation is not None:
