@@ -49,7 +49,10 @@ without improvement training stops; either way, the parameters of the best
 epoch are restored at the end and ``model.best_epoch_`` names it.
 
 Failure. A NaN or infinite loss or gradient stops training with
-``FloatingPointError`` naming the epoch and batch. ``fit`` is all or nothing
+``FloatingPointError`` naming the epoch and batch; so do parameters or Adam
+second moments that are not finite at the end of an epoch
+(:func:`check_finite_state`: the step after the last loss check), and, in
+``fit``, final embeddings that are not finite. ``fit`` is all or nothing
 (:class:`~minigraphrec.models.base.Recommender`): the model is left as it was
 before the call, unfitted or fitted as before (a resumed run, as it was when
 resumed). To keep a long run's progress, save checkpoints from ``callback``.
@@ -79,7 +82,7 @@ from .ops.sampling import sample_bpr, sample_negatives
 from .optim import Adam
 
 __all__ = ["train_model", "bpr_batches", "bce_batches", "generator_state", "restore_generator",
-           "optimizer_state_attr", "optimizer_state_from_attr"]
+           "optimizer_state_attr", "optimizer_state_from_attr", "check_finite_state"]
 
 logger = logging.getLogger("minigraphrec")
 
