@@ -206,7 +206,8 @@ def check_finite_state(name, params, optimizer, epoch, lr):
     """FloatingPointError unless the parameters and Adam's second moments are finite at the
     end of an epoch: the loss and gradients are checked before each step, so this catches
     the epoch's last step blowing up (the next check would come too late, or never, after
-    the last epoch) and a second moment overflowing in float32 (|g| above about 1.8e19),
+    the last epoch) and a second moment overflowing in float32 (gradients above about
+    1.8e19),
     which freezes its parameters without any NaN."""
     if not all(np.isfinite(p).all() for p in params.values()):
         raise FloatingPointError(
