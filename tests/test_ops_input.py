@@ -13,7 +13,7 @@ import scipy.sparse as sp
 import minigraphrec as mgr
 from minigraphrec import rank
 from minigraphrec.errors import DataError, check_ids
-from minigraphrec.ops import attention, dense, embedding, propagate, scoring, session, sparse
+from minigraphrec.ops import dense, embedding, propagate, scoring, session
 from minigraphrec.ops.lightgcn_rows import lightgcn_rows_backward, lightgcn_rows_forward
 
 ops = mgr.ops
