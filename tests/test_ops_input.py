@@ -380,3 +380,17 @@ def test_attention_ops_check_a_given_transpose_before_the_kernels_read_it():
     out, cache = ops.attention_aggregate_forward(indptr, indices, np.ones(2), np.ones((2, 3)),
                                                  transpose=ok)
     assert ops.attention_aggregate_backward(cache, np.ones((2, 3)))[1].shape == (2, 3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_normalize_and_cosine_keep_rows_whose_squares_overflow(dtype):
+    """A row [1e20, 1e20, 0] in float32 (1e160 in float64) became the zero vector, and its
+    cosine 0 instead of 0.707: its squares overflowed."""
+    big = 1e20 if dtype == np.float32 else 1e160
+    X = np.array([[big, big, 0.0], [3.0, 4.0, 0.0]], dtype=dtype)
+    Y, _ = ops.normalize_forward(X)
+    np.testing.assert_allclose(Y, [[2 ** -0.5, 2 ** -0.5, 0], [0.6, 0.8, 0]], rtol=1e-6)
+    s, _ = ops.cosine_forward(X, np.array([[1, 0, 0], [1, 0, 0]], dtype=dtype))
+    np.testing.assert_allclose(s, [2 ** -0.5, 0.6], rtol=1e-6)
+    plain = np.array([[3.0, 4.0, 0.0]], dtype=dtype)              # unchanged bits
+    assert np.array_equal(ops.normalize_forward(plain)[0], plain / np.float64(5.0).astype(dtype))

@@ -65,7 +65,8 @@ def normalize_forward(X, eps=1e-8):
     r"""Row-wise unit vectors: ``y_b = x_b / max(‖x_b‖, eps)``.   X: (B, d) -> Y: (B, d).
 
     Rows shorter than ``eps`` are divided by ``eps`` instead (a zero row stays
-    zero). ``X`` must be float32 or float64 (other dtypes are rejected, as in every op:
+    zero). A row whose squares overflow (entries above about 1.8e19 in float32) has its
+    norm taken after dividing it by its largest entry; other rows keep the plain sum. ``X`` must be float32 or float64 (other dtypes are rejected, as in every op:
     in an integer or float16 dtype ``eps`` would round to 0 and a zero row give NaN);
     ``eps`` must be finite, positive and positive in ``X``'s dtype.
     """
@@ -74,7 +75,13 @@ def normalize_forward(X, eps=1e-8):
     eps_x = X.dtype.type(eps)
     if not eps_x > 0:
         raise DataError(f"eps must be positive (in X's dtype {X.dtype}), got {eps}")
-    norm = np.sqrt(np.einsum("bd,bd->b", X, X))          # (B,)
+    with np.errstate(over="ignore"):
+        squares = np.einsum("bd,bd->b", X, X)            # (B,) Σ x², may overflow
+    norm = np.sqrt(squares)                              # (B,)
+    big = ~np.isfinite(squares)                          # entries past sqrt(max): scale first
+    if big.any():
+        top = np.abs(X[big]).max(axis=1)[:, None]        # (n_big, 1) the largest entry
+        norm[big] = top[:, 0] * np.sqrt(np.einsum("bd,bd->b", X[big] / top, X[big] / top))
     unclamped = norm > eps                               # (B,) bool
     denom = np.where(unclamped, norm, eps_x)             # (B,)
     Y = X / denom[:, None]                               # (B, d)
