@@ -912,7 +912,8 @@ class EmbeddingRecommender(Recommender):
         Adam step per mini-batch, continuing ``optimizer_state_``.
         """
         from ..optim import Adam
-        from ..train import (batch_gradient, bce_batches, bpr_batches, optimizer_state_attr,
+        from ..train import (batch_gradient, bce_batches, bpr_batches, check_finite_state,
+                             optimizer_state_attr,
                              optimizer_state_from_attr)
         if epochs == 0 or users.size == 0:
             return
@@ -941,6 +942,7 @@ class EmbeddingRecommender(Recommender):
                                              "model is unchanged. Try a smaller lr.")
                 optimizer.step(self.params, grads)
                 self.step_ += 1
+            check_finite_state(type(self).__name__, self.params, optimizer, epoch + 1, self.lr)
         self.optimizer_state_ = optimizer_state_attr(optimizer.state_dict())
 
 
