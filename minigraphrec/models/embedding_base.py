@@ -913,8 +913,7 @@ class EmbeddingRecommender(Recommender):
         """
         from ..optim import Adam
         from ..train import (batch_gradient, bce_batches, bpr_batches, check_finite_state,
-                             optimizer_state_attr,
-                             optimizer_state_from_attr)
+                             optimizer_state_attr, optimizer_state_from_attr)
         if epochs == 0 or users.size == 0:
             return
         R = self.R_
