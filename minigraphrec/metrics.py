@@ -129,6 +129,9 @@ def _check_ranked(ranked, name="ranked"):
         raise DataError(f"{name} must be 2-d (n_users, K), got shape {L.shape}")
     if L.size and not np.issubdtype(L.dtype, np.integer):
         raise DataError(f"{name} must hold integer item ids, got dtype {L.dtype}")
+    if L.size and L.dtype.kind == "u" and L.max() > np.iinfo(np.int64).max:
+        r, c = np.argwhere(L > np.iinfo(np.int64).max)[0]
+        raise DataError(f"{name}[{r}, {c}] is {L[r, c]}, beyond the int64 item ids")
     L = L.astype(np.int64, copy=False)
     if L.size and L.min() < -1:
         r, c = np.argwhere(L < -1)[0]

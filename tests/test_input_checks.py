@@ -130,3 +130,11 @@ def test_sampling_and_optimisers_check_their_scalars():
         mgr.Adam("x")
     with pytest.raises(TypeError, match="momentum must be a real number"):
         mgr.SGD(0.1, momentum=True)
+
+
+def test_ranked_lists_in_uint64_are_not_wrapped_into_padding():
+    from minigraphrec.metrics import hit_matrix
+    import scipy.sparse as sp
+    ranked = np.array([[2**64 - 1, 1]], dtype=np.uint64)            # was read as -1: padding
+    with pytest.raises(DataError, match=r"ranked\[0, 0\] is 18446744073709551615, beyond"):
+        hit_matrix(ranked, sp.csr_matrix(np.ones((1, 3))))
