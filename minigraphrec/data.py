@@ -185,6 +185,9 @@ class Interactions:
 
     @staticmethod
     def _size(kind, ids, n, raw):
+        source = ""                                   # where the size came from, for messages
+        if n is None and raw is not None:
+            source = f" (n_{kind}s = len({kind}_ids) = {len(raw)})"
         if n is None:
             n = len(raw) if raw is not None else (int(ids.max()) + 1 if ids.size else 0)
         if (isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer))
@@ -197,7 +200,7 @@ class Interactions:
                 bad = lo if lo < 0 else hi
                 where = int(np.flatnonzero(ids == bad)[0])
                 raise DataError(f"{kind} id {bad} at position {where} is out of range "
-                                f"0..{n - 1}")
+                                f"0..{n - 1}{source}")
         return n
 
     # ------------------------------------------------------------------ basics
