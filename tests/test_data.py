@@ -35,6 +35,8 @@ def test_sizes_and_defaults():
     (dict(users=[1e19], items=[0]), r"users\[0\] is 1e\+19, not an integer id \(beyond int64\)"),
     (dict(users=[0], items=[0], n_users=2.5), r"n_users must be an integer >= 0, got 2.5"),
     (dict(users=[0], items=[1j]), r"items is complex"),
+    (dict(users=[0, 1], items=[0, 0], user_ids=["a"]),
+     r"user id 1 at position 1 is out of range 0..0 \(n_users = len\(user_ids\) = 1\)"),
 ])
 def test_constructor_rejects(kwargs, match):
     """Every rejection is a DataError (they were plain ValueErrors), naming what and where."""
