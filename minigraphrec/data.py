@@ -86,6 +86,10 @@ def check_features(name, F, n_rows, side):
     """
     if F is None:
         return None
+    dtype = F.dtype if sp.issparse(F) else np.asarray(F).dtype
+    if dtype.kind not in "biuf":
+        raise DataError(f"{name} must hold real numbers, got dtype {dtype}"
+                        + (" (the imaginary part would be lost)" if dtype.kind == "c" else ""))
     if sp.issparse(F):
         F = sp.csr_matrix(F, dtype=np.float64)
         values = F.data

@@ -37,11 +37,15 @@ A typical pipeline::
 """
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import scipy.sparse as sp
 
 from .data import Interactions, check_interactions
 from .errors import DataError, check_bool
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "deduplicate",
@@ -633,6 +637,12 @@ def edge_weight_matrix(train, edge_weights, half_life=None):
         if train.timestamps is None:
             raise DataError("edge_weights='time_decay' needs timestamps, but the training "
                             "Interactions has none; use edge_weights='count' or None")
+        span = float(train.timestamps.max() - train.timestamps.min())
+        if 0 < span < 1e-3 * half_life:
+            logger.warning("edge_weights='time_decay': half_life=%g is %.0f times the span of "
+                           "the timestamps (%g), so every weight is within 0.1%% of its "
+                           "undecayed value; are half_life and the timestamps in one unit?",
+                           half_life, half_life / span, span)
         R_w = time_decay_weights(train, half_life)                 # (n_users, n_items)
     else:
         R_w = frequency_weights(train, edge_weights)               # (n_users, n_items)

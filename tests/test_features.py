@@ -383,3 +383,38 @@ def test_cli_time_decay_without_timestamps_is_a_clear_error(tmp_path, capsys):
     assert main(["train", str(data), "--model", "lightgcn", "--epochs", "1", "-p",
                  "edge_weights=time_decay", "-p", "half_life=10"]) == 2
     assert "'time_decay' needs timestamps" in capsys.readouterr().err
+
+
+def test_a_model_keeps_its_own_copy_of_the_features():
+    """The caller's array reused after fit no longer changes the model (a float64 model held
+    the caller's array: its saved features, its resumed training and its updates changed)."""
+    import minigraphrec as mgr
+    d = mgr.datasets.synthetic(n_users=60, n_items=80, random_state=0)
+    Xu, Xi = d.user_features.copy(), d.item_features.copy()
+    tr = mgr.Interactions(d.users, d.items, n_users=d.n_users, n_items=d.n_items,
+                          user_features=Xu, item_features=Xi)
+    m = mgr.GCN(dim=8, input="features", dtype="float64", epochs=1, random_state=0).fit(tr)
+    before = m.score([0, 1, 2])
+    Xu[:] = 0.0
+    assert not np.shares_memory(m.user_features_, Xu)
+    np.testing.assert_array_equal(m._all_embeddings()[:3] @ m._all_embeddings()[60:].T,
+                                  m.user_embeddings_[:3] @ m.item_embeddings_.T)
+    np.testing.assert_array_equal(m.score([0, 1, 2]), before)
+
+
+def test_features_are_checked_again_at_fit():
+    """An attribute set after the Interactions was made is checked by fit (NaN features
+    used to end in 'Try a smaller lr', a wrong row count in a NumPy broadcast error)."""
+    import minigraphrec as mgr
+    from minigraphrec.errors import DataError
+    d = mgr.datasets.synthetic(n_users=60, n_items=80, random_state=0)
+    bad = d.subset(np.arange(len(d)))
+    bad.user_features = d.user_features.copy()
+    bad.user_features[0, 0] = np.nan
+    with pytest.raises(DataError, match="user_features contains NaN or inf"):
+        mgr.GCN(dim=8, input="features", epochs=1).fit(bad)
+    bad.user_features = d.user_features[:-1]
+    with pytest.raises(DataError, match="user_features has 59 rows, expected one per user"):
+        mgr.GCN(dim=8, input="features", epochs=1).fit(bad)
+    with pytest.raises(DataError, match="must hold real numbers, got dtype complex128"):
+        mgr.Interactions([0], [0], user_features=np.ones((1, 2)) * 1j)

@@ -556,3 +556,16 @@ def test_sparsification_rejects_bad_input():
         graph.cap_degree(random_log(0, timestamps=False), max_user=2, by="recent")
     with pytest.raises(TypeError):
         graph.cap_degree(data.to_csr(), max_user=2)
+
+
+def test_a_half_life_far_beyond_the_timestamps_span_is_warned_about(caplog):
+    """Timestamps in days with a half-life in seconds: every weight is 1 to four digits,
+    the graph is binary in effect, and nothing said so."""
+    d = Interactions([0, 1, 2], [0, 1, 0], timestamps=[0.0, 90.0, 180.0])     # days
+    with caplog.at_level("WARNING", logger="minigraphrec.graph"):
+        graph.edge_weight_matrix(d, "time_decay", half_life=30 * 86400.0)
+    assert "half_life=2.592e+06 is 14400 times the span of the timestamps (180)" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="minigraphrec.graph"):
+        graph.edge_weight_matrix(d, "time_decay", half_life=30.0)
+    assert not caplog.records

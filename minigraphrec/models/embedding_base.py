@@ -180,6 +180,13 @@ def _nonneg_float(name, value, strict=False):
     return x
 
 
+def _own_features(side, F, n_rows):
+    """``F`` checked (:func:`~minigraphrec.data.check_features`) and as the model's own copy."""
+    from ..data import check_features
+    F = check_features(f"{side}_features", F, n_rows, side)
+    return None if F is None else F.copy()
+
+
 def _check_training_params(model):
     """Check the hyperparameters every gradient-trained model has (the embedding models and
     SR-GNN): ``lr`` > 0, ``batch_size`` >= 1, ``epochs`` >= 0, ``dtype`` float32 or float64.
@@ -353,10 +360,12 @@ class EmbeddingRecommender(Recommender):
             self.history_ = list(self.history_)
         else:
             R = self._fit_interactions(train)              # (n_users, n_items) binary
-            self.user_features_ = train.user_features
-            self.item_features_ = train.item_features
+            # checked again (the attributes may have been set after the Interactions was
+            # made) and copied: the model must not change when the caller's array does
+            self.user_features_ = _own_features("user", train.user_features, train.n_users)
+            self.item_features_ = _own_features("item", train.item_features, train.n_items)
             rng = np.random.default_rng(self.random_state)
-            self._build(R, train.user_features, train.item_features)
+            self._build(R, self.user_features_, self.item_features_)
             self.params = self._init_params(rng)
             self.history_ = []
             self.best_epoch_ = None
@@ -782,8 +791,9 @@ class EmbeddingRecommender(Recommender):
                             f"(edge_weights={self.edge_weights!r}); refit instead")
         grows = merge.n_new_users or merge.n_new_items
         if grows and getattr(self, "input", "embedding") != "embedding":
-            raise DataError(f"{name}(input={self.input!r}) reads node features, which "
-                            "new_interactions cannot give for its new users and items; refit")
+            raise DataError(f"{name}(input={self.input!r}) reads node features, and "
+                            "partial_fit does not take features for new users and items "
+                            "(it reads only the interactions); refit")
         new = self._update_copy()
         rng = new._update_rng()
         n_u0, n_i0 = self.n_users_, self.n_items_
