@@ -43,7 +43,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .data import Interactions, check_interactions
-from .errors import DataError, check_bool
+from .errors import DataError, check_bool, check_finite_number
 
 logger = logging.getLogger(__name__)
 
@@ -488,12 +488,17 @@ def frequency_weights(data, transform="count"):
     if transform not in ("count", "log1p"):
         raise DataError(f"transform must be 'count' or 'log1p', got {transform!r}")
     R = data.to_csr(weighted=True)                  # (n_users, n_items), c_ui
-    if data.weights is not None and np.any(data.weights < 0):
-        raise DataError("frequency_weights needs non-negative weights; "
-                        f"data.weights has minimum {data.weights.min()}")
+    _check_nonnegative_weights(data, "frequency_weights")
     if transform == "log1p":
         R.data = np.log1p(R.data)
     return R
+
+
+def _check_nonnegative_weights(data, what):
+    """DataError unless ``data``'s weights (if any) are all >= 0: an edge weight adds them up."""
+    if data.weights is not None and np.any(data.weights < 0):
+        raise DataError(f"{what} needs non-negative weights; data.weights has minimum "
+                        f"{data.weights.min()}")
 
 
 def time_decay_weights(data, half_life, now=None):
@@ -530,23 +535,22 @@ def time_decay_weights(data, half_life, now=None):
     ------
     DataError
         Without timestamps, with a negative weight (as
-        :func:`frequency_weights`), a ``half_life`` that is not a positive
-        number, or a ``now`` that is not a number at least the latest
-        timestamp.
+        :func:`frequency_weights`), a ``half_life`` that is not finite and
+        > 0, or a ``now`` that is not finite or precedes the latest timestamp.
+    TypeError
+        A ``half_life`` or ``now`` that is not a number (a string, a bool).
     """
     check_interactions(data, "data")
     if data.timestamps is None:
         raise DataError("time_decay_weights needs timestamps; data has none")
-    if data.weights is not None and np.any(data.weights < 0):
-        raise DataError("time_decay_weights needs non-negative weights; "
-                        f"data.weights has minimum {data.weights.min()}")
-    half_life = _positive_float("half_life", half_life)
+    _check_nonnegative_weights(data, "time_decay_weights")
+    half_life = check_finite_number(half_life, "half_life", above=0)
     t = data.timestamps
     t_max = float(t.max())
     if now is None:
         now = t_max
     else:
-        now = _finite_float("now", now)
+        now = check_finite_number(now, "now")
         if now < t_max:
             raise DataError(f"now={now} precedes the latest timestamp {t_max}; "
                             "it must be >= every event time")
@@ -658,24 +662,6 @@ def edge_weight_matrix(train, edge_weights, half_life=None):
                         f"a weight that is not > 0, e.g. user {u}, item {int(R_w.indices[k])}: "
                         f"{R_w.data[k]}{hint}; edge weights must be finite and positive")
     return R_w
-
-
-def _positive_float(name, x):
-    x = _finite_float(name, x)
-    if not x > 0:
-        raise DataError(f"{name} must be a positive finite number, got {x}")
-    return x
-
-
-def _finite_float(name, x):
-    """``x`` as a float if it is a finite real number (not a bool or a string), else
-    DataError naming ``name``."""
-    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
-        raise DataError(f"{name} must be a finite number, got {x!r}")
-    x = float(x)
-    if not np.isfinite(x):
-        raise DataError(f"{name} must be a finite number, got {x}")
-    return x
 
 
 # ---------------------------------------------------------------- adjacency

@@ -51,8 +51,8 @@ Writing is atomic: the archive goes to a temporary file in the target's
 directory, is flushed to disk, then renamed over ``path`` with
 ``os.replace``; a failure leaves no partial file behind (and an existing
 file at ``path`` untouched). The file gets the mode a plain ``open`` would
-give it (0o666 less the umask), not the temporary file's 0o600. The file is written exactly at ``path`` (no
-``.npz`` is appended).
+give it (0o666 less the umask), not the temporary file's 0o600. The file is
+written exactly at ``path`` (no ``.npz`` is appended).
 """
 from __future__ import annotations
 

@@ -207,8 +207,8 @@ def check_finite_state(name, params, optimizer, epoch, lr):
     end of an epoch: the loss and gradients are checked before each step, so this catches
     the epoch's last step blowing up (the next check would come too late, or never, after
     the last epoch) and a second moment overflowing in float32 (gradients above about
-    1.8e19),
-    which freezes its parameters without any NaN."""
+    1.8e19), which freezes its parameters without any NaN. Every entry is tested: a sum,
+    as :func:`_all_finite` takes of the gradients, would overflow on large finite moments."""
     if not all(np.isfinite(p).all() for p in params.values()):
         raise FloatingPointError(
             f"{name}: the parameters became non-finite in the last step of epoch {epoch}; "

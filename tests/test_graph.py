@@ -228,17 +228,19 @@ def test_time_decay_errors():
     d = Interactions([0, 1], [1, 0], timestamps=[1.0, 5.0])
     with pytest.raises(DataError, match="needs timestamps"):
         graph.time_decay_weights(Interactions([0], [0]), 1.0)
-    for bad in (0.0, -1.0):
-        with pytest.raises(DataError, match="half_life must be a positive"):
+    for bad in (0.0, -1.0, np.nan, np.inf):
+        with pytest.raises(DataError, match="half_life must be a finite number > 0"):
             graph.time_decay_weights(d, bad)
-    for bad in (np.nan, np.inf, "10", True):
-        with pytest.raises(DataError, match="half_life must be a finite number"):
+    for bad in ("10", True):                             # not numbers: the kind is wrong
+        with pytest.raises(TypeError, match="half_life must be a real number"):
             graph.time_decay_weights(d, bad)
     with pytest.raises(DataError, match="now=4.0 precedes the latest timestamp 5.0"):
         graph.time_decay_weights(d, 1.0, now=4.0)
-    for bad in (True, "20", np.nan):                     # True was 1.0; NaN "preceded"
-        with pytest.raises(DataError, match="now must be a finite number"):
+    for bad in (True, "20"):                             # True was 1.0
+        with pytest.raises(TypeError, match="now must be a real number"):
             graph.time_decay_weights(d, 1.0, now=bad)
+    with pytest.raises(DataError, match="now must be a finite number"):   # NaN "preceded"
+        graph.time_decay_weights(d, 1.0, now=np.nan)
     signed = Interactions([0, 0], [0, 0], weights=[3.0, -3.0], timestamps=[1.0, 2.0])
     with pytest.raises(DataError, match="needs non-negative weights"):
         graph.time_decay_weights(signed, 1e12)                # gave -2.08e-12

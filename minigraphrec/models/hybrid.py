@@ -299,8 +299,9 @@ class Hybrid(Recommender):
         fitted ahead, say) and fits every other one on ``train``, in place
         (all of them with ``refit=True``): a Hybrid refitted on new data
         refits its components. Features are not compared: a component fitted
-        on the same pairs with other features is kept, unless ``refit=True``. ``fit`` is all or nothing for the components
-        too: if it raises, each is left as it was.
+        on the same pairs with other features is kept, unless ``refit=True``.
+        ``fit`` is all or nothing for the components too: if it raises, each
+        is left as it was.
     weights : None, "tune" or sequence of float
         None: uniform, unless ``fit`` gets a ``validation`` set (then
         tuned). A sequence: one non-negative weight per model (rescaled to

@@ -61,9 +61,9 @@ from ..ops.session import (gru_cell_backward, gru_cell_forward, index_add, sessi
                            session_propagate_backward, session_propagate_forward,
                            session_readout_backward, session_readout_forward)
 from ..optim import Adam
-from ..train import check_finite_state
 from ..sequences import Sequences, prefix_examples
 from ..threadpools import serial_blas
+from ..train import check_finite_state
 from .session_base import SessionRecommender
 from .embedding_base import (EmbeddingRecommender, _check_training_params, _nonneg_float,
                              _positive_int, scratch_rows)

@@ -66,8 +66,9 @@ def normalize_forward(X, eps=1e-8):
 
     Rows shorter than ``eps`` are divided by ``eps`` instead (a zero row stays
     zero). A row whose squares overflow (entries above about 1.8e19 in float32) has its
-    norm taken after dividing it by its largest entry; other rows keep the plain sum. ``X`` must be float32 or float64 (other dtypes are rejected, as in every op:
-    in an integer or float16 dtype ``eps`` would round to 0 and a zero row give NaN);
+    norm taken after dividing it by its largest entry; other rows keep the plain sum.
+    ``X`` must be float32 or float64 (other dtypes are rejected, as in every op: in an
+    integer or float16 dtype ``eps`` would round to 0 and a zero row give NaN);
     ``eps`` must be finite, positive and positive in ``X``'s dtype.
     """
     X = _rows(X, "X")
