@@ -83,9 +83,9 @@ class EASE(Recommender):
       ``score(u)`` bit for bit.
     * ``partial_fit`` / ``forget``: ``B`` of a fit on the union / on what
       remains, to rounding (tested at 1e-12); the rounding grows as ``l2``
-      falls: forgetting 150 users of the built-in data, ``max|B - B_refit| /
-      max|B|`` was 4.5e-15 at ``l2`` = 100, 4.5e-14 at 1 and 6.6e-11 at 0.01
-      (2026-12-06). The
+      falls: forgetting 150 users of the built-in data in an ad-hoc run
+      (2026-12-06, not in ``benchmarks/results``), ``max|B - B_refit| /
+      max|B|`` was 4.5e-15 at ``l2`` = 100, 4.5e-14 at 1 and 6.6e-11 at 0.01. The
       Gram matrix changes by a low-rank ``U C Uᵀ`` (the changed users' rows),
       and ``P`` follows by Woodbury's identity in ``n² t`` flops instead of
       a new ``n³`` inverse (a new inverse when ``t > n_items / 8``); see

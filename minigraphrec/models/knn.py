@@ -24,8 +24,9 @@ cosine similarities agree to rounding, and the lists differ only where ties at
 the cut are broken (here toward the smaller column, as documented). Its
 ``TFIDFRecommender`` is ``weighting="tfidf", similarity="cosine"`` and its
 ``BM25Recommender`` ``weighting="bm25", similarity="dot"``, up to the idf below
-(Recall@20 on one ML-100K split, k = 20: TF-IDF 0.3171 here, 0.3166 there;
-BM25 0.3021 and 0.3024; 2026-12-07).
+(an ad-hoc comparison, not in ``benchmarks/results``: Recall@20 on
+ML-100K's ``random_split(test_size=0.2, random_state=0)``, k = 20, TF-IDF
+0.3171 here and 0.3166 there, BM25 0.3021 and 0.3024; 2026-12-07).
 
 * :class:`ItemKNN`: rows of ``X`` are items (``X`` is ``Rᵀ``, re-weighted),
   ``W`` is (n_items, n_items) with row ``i`` holding the k items most similar
