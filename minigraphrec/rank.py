@@ -138,7 +138,9 @@ def score_matrix(U, V, kind="dot", out=None, dtype=np.float64):
           \frac{u \cdot v}{\lVert u\rVert \lVert v\rVert}`, clipped to
           [-1, 1] (rounding can land a hair outside); a zero vector has
           similarity 0 with everything (the formula's 0/0 is taken as 0, not
-          NaN).
+          NaN). A nonzero row too short for its products to be represented
+          (norm below about 1e-12 in float32, 1e-138 in float64) is first
+          scaled by a power of 2, exactly, so that its cosine is still right.
         * ``"euclidean"``: :math:`s_{uv} = -\lVert u - v\rVert_2`, negated
           so that larger is better, like the other two.
 
@@ -205,6 +207,7 @@ def _item_scorer(V, kind="dot", dtype=np.float64):
     V = _check_embeddings(V, "V", dtype=dtype)                   # (n_v, d) in dtype
     sq_v = None if kind == "dot" else _squared_norms(V)          # (n_v,) float64
     if kind == "cosine":
+        V, sq_v = _lift_tiny_rows(V, sq_v)                       # their products would underflow
         nv = np.sqrt(sq_v).astype(dtype)                         # (n_v,) ‖v‖
     elif kind == "euclidean":
         sv = sq_v.astype(dtype)                                  # (n_v,) ‖v‖²
@@ -239,6 +242,8 @@ def _item_scorer(V, kind="dot", dtype=np.float64):
                 _check_overflow(D, U, V, kind, first_row)
             return D
         sq_u = _squared_norms(U)                                 # (n_u,) float64
+        if kind == "cosine":
+            U, sq_u = _lift_tiny_rows(U, sq_u)
         norm_u = float(np.sqrt(sq_u.max())) if sq_u.size else 0.0
         # |u·v| <= ‖u‖ ‖v‖ and ‖u - v‖² <= (‖u‖ + ‖v‖)²: below ``safe`` nothing can
         # overflow, and the scan for non-finite scores is skipped (the usual case)
@@ -360,6 +365,32 @@ def float_dtype(value, name="dtype"):
 def _squared_norms(X):
     """Row sums of squares of ``X`` (n, d), accumulated in float64: (n,) float64."""
     return np.einsum("nd,nd->n", X, X, dtype=np.float64)
+
+
+def _lift_tiny_rows(X, sq):
+    """``X`` (n, d) with every nonzero row too short for cosine scores multiplied by a
+    power of 2, and its squared norms ``sq`` (n,) float64 to match: ``(X, sq)``.
+
+    Cosine is scale-free, but the products of a row shorter than about 1e-12 (float32;
+    1e-138 in float64) with other rows underflow to 0 or lose digits in subnormal
+    numbers, and its squared norm may be 0 even in float64. Such a row is scaled by the
+    power of 2 that brings its largest entry into [0.5, 1): exact, as scaling by 2^m is
+    for any float that stays in range. Other rows keep their bits, and ``X`` is copied
+    only when a row is scaled.
+    """
+    info = np.finfo(X.dtype)
+    short = sq < (np.sqrt(info.tiny) / info.eps) ** 2          # (n,) bool; zero rows too
+    if not short.any():
+        return X, sq
+    rows = np.flatnonzero(short)
+    top = np.abs(X[rows]).max(axis=1)                          # (n_short,) largest entry
+    rows, top = rows[top > 0], top[top > 0]                    # a zero row stays zero
+    if rows.size == 0:
+        return X, sq
+    X, sq = X.copy(), sq.copy()
+    X[rows] = np.ldexp(X[rows], -np.frexp(top)[1][:, None])    # largest entry in [0.5, 1)
+    sq[rows] = _squared_norms(X[rows])
+    return X, sq
 
 
 # ------------------------------------------------------------------- top-k

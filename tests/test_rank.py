@@ -248,6 +248,23 @@ def test_score_matrix_cosine_stays_in_range_and_matches_formula():
     np.testing.assert_allclose(np.diag(S[:5, :5]), 1.0, rtol=1e-15)
 
 
+@pytest.mark.parametrize("dtype, tiny", [(np.float32, 1e-25), (np.float32, 1e-40),
+                                         (np.float64, 1e-170), (np.float64, 1e-310)])
+def test_score_matrix_cosine_of_very_short_rows_is_still_the_cosine(dtype, tiny):
+    """Two float32 rows of norm 1e-25 had cosine 0 (the product of their norms underflows);
+    a float64 row of 1e-170 had a squared norm of 0. Other rows keep their bits."""
+    U = np.array([[tiny, tiny, 0.0], [3.0, 4.0, 0.0], [0.0, 0.0, 0.0]], dtype=dtype)
+    V = np.array([[1.0, 0.0, 0.0], [tiny, 0.0, tiny], [2.0, 1.0, 2.0]], dtype=dtype)
+    S = score_matrix(U, V, "cosine", dtype=dtype)
+    r = 2 ** -0.5
+    np.testing.assert_allclose(S, [[r, 0.5, r], [0.6, 0.6 * r, 10 / 15], [0, 0, 0]],
+                               rtol=1e-6 if dtype == np.float32 else 1e-15)
+    normal = np.ix_([1, 2], [0, 2])                               # neither row is scaled
+    plain = score_matrix(U[[1, 2]], V[[0, 2]], "cosine", dtype=dtype)
+    assert np.array_equal(S[normal], plain)
+    assert np.array_equal(U[0], np.array([tiny, tiny, 0.0], dtype=dtype))  # input untouched
+
+
 def test_score_matrix_euclidean_is_accurate_for_close_vectors():
     rng = np.random.default_rng(6)
     U = rng.standard_normal((20, 16)) * 100.0
