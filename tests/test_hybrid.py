@@ -248,8 +248,8 @@ def test_internal_holdout_refits_components_on_all_of_train():
     hybrid = Hybrid([knn, pop], weights="tune", step=0.5).fit(train)
     assert hybrid.grid_.shape == (3, 2)
     assert hybrid.grid_scores_.shape == (3,)
-    assert hybrid.models_[0] is knn
-    assert (knn.R_ != train.to_csr()).nnz == 0                    # refitted on the whole train
+    assert not hasattr(knn, "R_")                                 # the caller's, left unfitted
+    assert (hybrid.models_[0].R_ != train.to_csr()).nnz == 0      # fitted on the whole train
     assert hybrid.weights_[0] >= 0.5                              # block structure: kNN wins
     again = Hybrid([ItemKNN(k_neighbors=10), Popularity()], weights="tune", step=0.5).fit(train)
     np.testing.assert_array_equal(again.grid_scores_, hybrid.grid_scores_)   # seeded split
@@ -263,9 +263,10 @@ def test_tuning_leaves_a_generator_seeded_component_as_fitted_alone():
     u = rng.integers(0, 40, 400)
     train = Interactions(u, rng.integers(0, 30, 400), n_users=40, n_items=30)
     mf = MF(dim=4, epochs=2, random_state=np.random.default_rng(7))
-    Hybrid([mf, Popularity()], weights="tune", step=0.5).fit(train)
+    hybrid = Hybrid([mf, Popularity()], weights="tune", step=0.5).fit(train)
     alone = MF(dim=4, epochs=2, random_state=np.random.default_rng(7)).fit(train)
-    np.testing.assert_array_equal(mf.params["E0"], alone.params["E0"])
+    np.testing.assert_array_equal(hybrid.models_[0].params["E0"], alone.params["E0"])
+    assert mf.random_state.integers(1 << 30) == np.random.default_rng(7).integers(1 << 30)
 
 
 # ------------------------------------------------------- fixed and default weights
@@ -298,18 +299,36 @@ def test_a_component_fitted_on_other_data_is_refitted():
     small = Interactions([0], [0], n_users=2, n_items=10)
     a = FixedScores(good[:2]).fit(small)
     a.S = good                                       # what a fit on train would score
-    Hybrid([a]).fit(train)
-    assert a.R_.shape == (train.n_users, train.n_items)
+    hybrid = Hybrid([a]).fit(train)
+    assert hybrid.models_[0].R_.shape == (train.n_users, train.n_items)
+    assert a.R_.shape == (2, 10)                      # the caller's component is left alone
     first = ItemKNN().fit(train)
     kept = first.similarity_
-    Hybrid([first]).fit(train)
-    assert first.similarity_ is kept                  # fitted on this train: kept as it is
+    assert Hybrid([first]).fit(train).models_[0] is first   # fitted on this train: used
+    assert first.similarity_ is kept
     other = Interactions(train.users[::-1], (train.items[::-1] + 1) % train.n_items,
                          n_users=train.n_users, n_items=train.n_items)
     twice = Hybrid([ItemKNN(), UserKNN()], weights=[0.3, 0.7]).fit(train).fit(other)
     once = Hybrid([ItemKNN(), UserKNN()], weights=[0.3, 0.7]).fit(other)
     users = np.arange(train.n_users)
     np.testing.assert_array_equal(twice.score(users), once.score(users))
+
+
+def test_two_hybrids_from_one_list_of_components_do_not_share_fitted_state():
+    """Fitting a second Hybrid built from the same components changed the first one's
+    scores (the components were fitted in place): a grid search reusing one list."""
+    train, _, good, _ = oracle_and_decoy()
+    other = Interactions(train.users[::-1], (train.items[::-1] + 1) % train.n_items,
+                         n_users=train.n_users, n_items=train.n_items)
+    base = [Popularity(), ItemKNN(k_neighbors=3)]
+    first = Hybrid(base).fit(train)
+    users = np.arange(train.n_users)
+    scores = first.score(users)
+    Hybrid(base, normalization="rank").fit(other)
+    np.testing.assert_array_equal(first.score(users), scores)
+    fresh = Hybrid([Popularity(), ItemKNN(k_neighbors=3)]).fit(train)
+    np.testing.assert_array_equal(fresh.score(users), scores)
+    assert not any(hasattr(m, "R_") for m in base)
 
 
 def test_a_failed_fit_leaves_the_hybrid_and_its_components_as_they_were():

@@ -79,7 +79,8 @@ def test_round_trip_of_nested_models(tmp_path):
     """A Hybrid holds fitted models: saved once each, in the same file, and shared again."""
     train = _train(string_ids=True)
     unfitted = MF(dim=3, epochs=1, random_state=1)              # a component that stays unfitted
-    inner = Hybrid([ItemKNN(k_neighbors=5), MF(dim=3, epochs=1, random_state=0)], weights=[1, 2]).fit(train)
+    mf = MF(dim=3, epochs=1, random_state=0).fit(train)        # fitted ahead: used as it is
+    inner = Hybrid([ItemKNN(k_neighbors=5), mf], weights=[1, 2]).fit(train)
     model = Hybrid([inner, Popularity()], weights="tune", random_state=0).fit(train)
     model.spare_ = [unfitted]
     model.save(tmp_path / "hybrid.npz")
@@ -88,7 +89,9 @@ def test_round_trip_of_nested_models(tmp_path):
     np.testing.assert_array_equal(loaded.score(users), model.score(users))
     np.testing.assert_array_equal(loaded.weights_, model.weights_)
     assert [type(m) for m in loaded.models] == [Hybrid, Popularity]
-    assert all(a is b for a, b in zip(loaded.models_, loaded.models))   # one object, as before
+    assert loaded.models_[0] is loaded.models[0]                 # one object, as before
+    assert loaded.models_[1] is not loaded.models[1]             # a fitted copy of it
+    assert not hasattr(loaded.models[1], "R_") and hasattr(loaded.models_[1], "R_")
     assert loaded.models[0].models_[1] is loaded.models[0].models[1]
     np.testing.assert_array_equal(loaded.models[0].models[1].params["E0"], inner.models[1].params["E0"])
     assert loaded.spare_[0].get_params() == unfitted.get_params()

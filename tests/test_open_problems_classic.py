@@ -471,13 +471,16 @@ def test_hybrid_update_is_all_or_nothing():
     train = make_train()
     knn = ItemKNN(k_neighbors=4)
     model = Hybrid([knn, ContentBased()]).fit(train)
-    before, W_before = scores(model), knn.similarity_.copy()
+    fitted = model.models_[0]
+    before, W_before = scores(model), fitted.similarity_.copy()
     with pytest.raises(DataError, match="no features"):
         model.partial_fit(new_interactions())                   # ContentBased refuses x1
-    assert (knn.similarity_ != W_before).nnz == 0 and knn.n_users_ == N_USERS
+    assert (fitted.similarity_ != W_before).nnz == 0 and fitted.n_users_ == N_USERS
+    assert model.models_[0] is fitted
     np.testing.assert_array_equal(scores(model), before)
     model.partial_fit(new_interactions().subset(np.array([0, 1])))
-    assert knn.n_users_ == N_USERS + 1 and model.models_[0] is knn
+    assert model.models_[0].n_users_ == N_USERS + 1
+    assert fitted.n_users_ == N_USERS and not hasattr(knn, "R_")   # copies updated
 
 
 @pytest.mark.parametrize("kind", ["int", "str"])

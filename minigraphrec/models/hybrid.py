@@ -294,14 +294,17 @@ class Hybrid(Recommender):
     Parameters
     ----------
     models : list of Recommender
-        Fitted or not. ``fit`` keeps a component already fitted on its very
-        ``train`` (the same binary user-item matrix and raw ids: a model
-        fitted ahead, say) and fits every other one on ``train``, in place
-        (all of them with ``refit=True``): a Hybrid refitted on new data
-        refits its components. Features are not compared: a component fitted
-        on the same pairs with other features is kept, unless ``refit=True``.
-        ``fit`` is all or nothing for the components too: if it raises, each
-        is left as it was.
+        Fitted or not; Hybrid never modifies them. ``fit`` uses a component
+        already fitted on its very ``train`` (the same binary user-item
+        matrix and raw ids: a model fitted ahead, say) as it is, and fits an
+        unfitted copy of every other one (of all of them with
+        ``refit=True``), as scikit-learn's ensembles fit clones: two Hybrids
+        built from one list of components do not share fitted state, and a
+        Hybrid refitted on new data refits its copies. Features are not
+        compared: a component fitted on the same pairs with other features
+        is used as it is, unless ``refit=True``. A component used as it is
+        stays the caller's object: refitting it yourself later changes the
+        blend.
     weights : None, "tune" or sequence of float
         None: uniform, unless ``fit`` gets a ``validation`` set (then
         tuned). A sequence: one non-negative weight per model (rescaled to
@@ -329,7 +332,9 @@ class Hybrid(Recommender):
     Attributes
     ----------
     weights_ : ndarray float64 (n_models,), summing to 1
-    models_ : list of the fitted components (the objects of ``models``)
+    models_ : list of the fitted components
+        The fitted copies, and the components of ``models`` used as they
+        were fitted.
     grid_ : ndarray (n_grid, n_models)
         The weight vectors tried (tuning only).
     grid_scores_ : ndarray (n_grid,)
@@ -429,40 +434,34 @@ class Hybrid(Recommender):
                                  f"{validation.n_items} items, train {train.n_users} and "
                                  f"{train.n_items}: they must share one id space")
         tune = validation is not None or (isinstance(self.weights, str))
-        saved = [dict(m.__dict__) for m in self.models]      # all or nothing, components too
+        saved = dict(self.__dict__)                          # all or nothing
         try:
             self._fit_components(train, validation, tune, fixed)
         except BaseException:
-            for m, attrs in zip(self.models, saved):
-                m.__dict__.clear()
-                m.__dict__.update(attrs)
+            self.__dict__.clear()
+            self.__dict__.update(saved)
             raise
         return self
 
     def _fit_components(self, train, validation, tune, fixed):
         """``fit``'s work: the components, then the weights."""
         R = self._fit_interactions(train)                                 # (n_users, n_items)
-        self.models_ = list(self.models)
         for name in ("grid_", "grid_scores_"):                # a tuning's, not this fit's
             self.__dict__.pop(name, None)
-
         if tune and validation is None:
             from ..split import random_split
             sub, held = random_split(train, test_size=self.validation_size,
                                      random_state=self.random_state)
-            probes = [_clone(m).fit(sub) for m in self.models_]
+            probes = [_clone(m).fit(sub) for m in self.models]
             self._tune(probes, sub.to_csr(), held)
-            for m in self.models_:
-                m.fit(train)
-        else:
-            for m in self.models_:
-                if self.refit or not self._fitted_on(m, R):
-                    m.fit(train)
-            if tune:
-                self._tune(self.models_, R, validation)
-            else:
-                n = len(self.models_)
-                self.weights_ = fixed if fixed is not None else np.full(n, 1.0 / n)
+        # a copy's Generator seed is a copy too: fitting it leaves the caller's as it was
+        self.models_ = [m if not self.refit and self._fitted_on(m, R) else _clone(m).fit(train)
+                        for m in self.models]
+        if tune and validation is not None:
+            self._tune(self.models_, R, validation)
+        elif not tune:
+            n = len(self.models_)
+            self.weights_ = fixed if fixed is not None else np.full(n, 1.0 / n)
 
     def _fitted_on(self, model, R):
         """Whether ``model`` is fitted on the training data ``R`` and raw ids this fit has."""
@@ -532,9 +531,9 @@ class Hybrid(Recommender):
         return S[0]
 
     def _update_components(self, update):
-        r"""Apply ``update(copy)`` to a copy of every component; commit all or none."""
-        import copy
-
+        r"""Apply ``update(copy)`` to a copy of every component: the updated copies (the
+        caller commits them all, or none). The components themselves are left as they are:
+        one may be the caller's own object."""
         updated = []
         for j, m in enumerate(self.models_):
             c = copy.deepcopy(m)
@@ -545,11 +544,6 @@ class Hybrid(Recommender):
                                           f"{exc}") from exc
             updated.append(c)
         return updated
-
-    def _commit_components(self, updated):
-        for m, c in zip(self.models_, updated):                           # same objects kept
-            m.__dict__.clear()
-            m.__dict__.update(c.__dict__)
 
     def partial_fit(self, new_interactions, epochs=None):
         r"""``partial_fit`` on every component (all or none); the weights are kept, not re-tuned.
@@ -564,7 +558,7 @@ class Hybrid(Recommender):
         for j, c in enumerate(updated):
             if (c.n_users_, c.n_items_) != merge.R.shape:                 # pragma: no cover
                 raise ValueError(f"models[{j}] no longer matches the blend's id space")
-        self._commit_components(updated)
+        self.models_ = updated
         self.R_ = merge.R
         self.n_users_, self.n_items_ = merge.R.shape
         self.user_ids_, self.item_ids_ = merge.user_ids, merge.item_ids
@@ -581,7 +575,7 @@ class Hybrid(Recommender):
         """
         removal = self._removal(users, interactions)
         updated = self._update_components(lambda m: m.forget(users, interactions))
-        self._commit_components(updated)
+        self.models_ = updated
         for name in ("grid_", "grid_scores_"):
             if hasattr(self, name):
                 delattr(self, name)
