@@ -131,6 +131,25 @@ def test_chebyshev_solver_converges_on_a_flat_spectrum():
     np.testing.assert_allclose(V.T @ V, np.eye(10), atol=1e-12)
 
 
+def test_chebyshev_solver_converges_when_the_top_value_stands_far_above_the_rest():
+    """λ_1 / λ_k = 100 (as at k = 256 on MovieLens-100K): a degree-12 filter amplified the
+    top direction 1e25 times more than the k-th, and the k-th residual stalled at about
+    4e-6 for all 200 passes; the degree is now capped so that this ratio stays below 1e10."""
+    from minigraphrec.models.gfcf import _filter_degree
+    s_true = np.concatenate([[1.0], np.linspace(0.12, 0.10, 150)])
+    A, V_true = flat_spectrum(400, 300, s_true, seed=3)
+    s, V = top_right_singular_vectors(A, 20, "chebyshev", random_state=0, n_oversamples=10)
+    np.testing.assert_allclose(s, s_true[:20], rtol=1e-10)
+    residual = np.linalg.norm(A.T @ (A @ V) - V * s**2, axis=0)
+    assert residual.max() <= 1e-10 * s[0] ** 2
+    # the cap: T_m(t(θ_1)) / T_m(t(θ_k)) <= 1e10 at the chosen m, beyond it at m + 1
+    t1, tk = 2 * 1.0 / 0.0095 - 1, 2 * 0.0121 / 0.0095 - 1
+    m = _filter_degree(1.0, 0.0121, 0.0095, 12)
+    ratio = lambda m: np.cosh(m * np.arccosh(t1)) / np.cosh(m * np.arccosh(tk))
+    assert 1 <= m < 12 and ratio(m) <= 1e10 < ratio(m + 1)
+    assert _filter_degree(1.0, 0.99, 0.9, 12) == 12              # a flat top: not capped
+
+
 def test_chebyshev_solver_handles_rank_deficiency():
     rng = np.random.default_rng(4)
     A = sp.csr_matrix(rng.random((20, 2)) @ rng.random((2, 15)))     # rank 2, block of 8
@@ -209,6 +228,26 @@ def test_alpha_zero_is_the_linear_filter_without_svd():
     du, di = R.sum(1), R.sum(0)
     Rt = R / np.sqrt(np.outer(np.where(du > 0, du, 1), np.where(di > 0, di, 1)))
     np.testing.assert_allclose(model.score(np.arange(30)), R @ Rt.T @ Rt, rtol=1e-12)
+
+
+def test_alpha_set_after_fit_rescales_the_ideal_term_and_is_checked():
+    """set_params(alpha=-1) after fit was taken unchecked (the ideal term subtracted), and
+    alpha 0 -> 0.3 after a fit without vectors was silently ignored."""
+    train, R = random_train(7)
+    users = np.arange(30)
+    model = GFCF(alpha=0.3, n_factors=8, dtype="float64").fit(train)
+    model.set_params(alpha=0.6)
+    np.testing.assert_allclose(model.score(users), dense_gfcf(R, 0.6, 8), rtol=1e-10, atol=1e-12)
+    for bad in (-1.0, float("nan")):
+        model.set_params(alpha=bad)
+        with pytest.raises(ValueError, match="alpha must be a finite number >= 0"):
+            model.score(users)
+    linear = GFCF(alpha=0.0, n_factors=8, dtype="float64").fit(train)
+    linear.set_params(alpha=0.3)
+    with pytest.raises(ValueError, match="fitted with alpha = 0 .* fit it again"):
+        linear.score(users)
+    with pytest.raises(ValueError, match="fitted with alpha = 0"):
+        linear.explain(0, 1)
 
 
 def test_checkerboard_held_out_item_comes_first(checkerboard):
