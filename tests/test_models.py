@@ -313,6 +313,14 @@ def test_loss_and_grad_rejects_bad_batches():
         model.loss_and_grad(PairBatch.make([], [], []))
     with pytest.raises(RuntimeError, match="fit"):
         MF().loss_and_grad(PairBatch.make([1], [1], [2]))
+    # plain lists (an AttributeError before), a 2-d array, a length mismatch, floats
+    assert model.loss_and_grad(PairBatch([1], [1], [2]))[0] == \
+        model.loss_and_grad(PairBatch.make([1], [1], [2]))[0]
+    for batch, where in [(PairBatch(np.ones((1, 1), int), [1], [2]), "users"),
+                         (PairBatch([1, 2], [1], [2]), "pos"),
+                         (PointBatch([1], [1.0], [1.0]), "items")]:
+        with pytest.raises(DataError, match=rf"batch.{where} must be a 1-d integer array"):
+            model.loss_and_grad(batch)
 
 
 def test_gcn_input_features_needs_features():

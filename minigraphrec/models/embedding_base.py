@@ -493,19 +493,20 @@ class EmbeddingRecommender(Recommender):
         else:
             raise TypeError("batch must be a PairBatch (BPR) or a PointBatch (BCE), got "
                             f"{type(batch).__name__}")
-        B = parts[0][1].shape[0]
+        parts = [(name, np.asarray(arr), n) for name, arr, n in parts]   # lists too
+        B = parts[0][1].shape[0] if parts[0][1].ndim == 1 else -1
         if B == 0:
-            raise ValueError("the batch is empty")
+            raise DataError("the batch is empty")
         ids = []
         for name, arr, n in parts:
-            arr = np.asarray(arr)
-            if arr.shape != (B,) or not np.issubdtype(arr.dtype, np.integer):
-                raise ValueError(f"batch.{name} must be a ({B},) integer array, got "
-                                 f"{arr.dtype} {arr.shape}")
+            if B < 0 or arr.shape != (B,) or not np.issubdtype(arr.dtype, np.integer):
+                raise DataError(f"batch.{name} must be a 1-d integer array as long as "
+                                f"batch.users ({parts[0][1].shape}), got {arr.dtype} "
+                                f"{arr.shape}")
             bad = (arr < 0) | (arr >= n)
             if bad.any():
-                raise ValueError(f"batch.{name} holds id {int(arr[bad][0])}, out of range "
-                                 f"0..{n - 1} of the fitted model")
+                raise DataError(f"batch.{name} holds id {int(arr[bad][0])}, out of range "
+                                f"0..{n - 1} of the fitted model")
             ids.append(arr.astype(np.int64) + (0 if name == "users" else n_u))
         return kind, np.concatenate(ids), B
 
