@@ -19,6 +19,7 @@ import numpy as np
 
 from .data import Interactions
 from .errors import DataError, check_backend, check_bool, check_finite_number
+from .rank import _check_positive_int
 
 logger = logging.getLogger(__name__)
 
@@ -27,20 +28,49 @@ __all__ = ["Sequences", "user_sequences", "prefix_examples", "leave_last_out",
            "split_sessions_by_time"]
 
 
-def _id_list(seq, k):
-    """Sequence ``k`` of ``Sequences.from_lists`` as int64 ids: a flat list of integers (whole
-    floats too), never truncated or flattened."""
+def _id_list(seq, name):
+    """``seq`` as int64 item ids: a flat list of integers (whole floats too), never truncated
+    or flattened; else DataError naming ``name`` ("sequence 3", "targets") and the position."""
     arr = np.asarray(seq)
     if arr.ndim != 1:
-        raise DataError(f"sequence {k} must be a flat list of item ids, got shape {arr.shape}")
+        raise DataError(f"{name} must be a flat list of item ids, got shape {arr.shape}")
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
         if arr.dtype.kind != "f":
-            raise DataError(f"sequence {k} must hold integer item ids, got dtype {arr.dtype}")
+            raise DataError(f"{name} must hold integer item ids, got dtype {arr.dtype}")
         bad = ~np.isfinite(arr) | (arr != np.round(arr))
         if bad.any():
             j = int(np.flatnonzero(bad)[0])
-            raise DataError(f"sequence {k}, position {j}: {arr[j]} is not an integer item id")
+            raise DataError(f"{name}, position {j}: {arr[j]} is not an integer item id")
     return arr.astype(np.int64)
+
+
+def _check_targets(targets, n, n_items, what=("prefix", "prefixes")):
+    """The item after each of ``n`` sessions (``what``: the word for one and for many) as
+    int64 (n,): integer ids (whole floats too, never truncated) in ``0..n_items-1``, else
+    DataError naming the count or the first bad position."""
+    t = np.asarray(targets)
+    if t.ndim == 1 and t.shape[0] != n:
+        m = t.shape[0]
+        raise DataError(f"{n} {what[n != 1]} but {m} target{'s' if m != 1 else ''}")
+    ids = _id_list(t, "targets")                                   # (n,) int64
+    bad = (t < 0) | (t >= n_items)
+    if bad.any():
+        b = int(np.flatnonzero(bad)[0])
+        raise DataError(f"targets[{b}] = {t[b]} is out of range 0..{n_items - 1}")
+    return ids
+
+
+def _check_examples(prefixes, targets):
+    """Next-item examples checked before any scoring: ``prefixes`` a Sequences of at least
+    one, none empty, and their targets (:func:`_check_targets`), returned as int64 (n,)."""
+    _check_kind(prefixes, Sequences, "prefixes")
+    targets = _check_targets(targets, len(prefixes), prefixes.n_items)
+    if targets.shape[0] == 0:
+        raise DataError("no examples to evaluate")
+    empty = np.flatnonzero(prefixes.lengths == 0)
+    if empty.size:
+        raise DataError(f"prefixes[{int(empty[0])}] is empty; a prefix needs an item")
+    return targets
 
 
 class Sequences:
@@ -146,7 +176,7 @@ class Sequences:
 
         ``fields``: ``end_time``, ``session_ids``, ``user_ids`` as in the constructor.
         """
-        lists = [_id_list(s, k) for k, s in enumerate(lists)]
+        lists = [_id_list(s, f"sequence {k}") for k, s in enumerate(lists)]
         lengths = np.array([len(s) for s in lists], dtype=np.int64)
         indptr = np.concatenate([[0], np.cumsum(lengths)])
         items = np.concatenate(lists) if lists else np.zeros(0, dtype=np.int64)
@@ -355,30 +385,25 @@ def evaluate_next_item(model, prefixes, targets, k=(20,), exclude_seen=False, ba
     Parameters
     ----------
     model : any object with ``score_sessions(Sequences) -> (n, n_items)``
-    prefixes : Sequences; targets : int array (len(prefixes),)
+    prefixes : Sequences, none empty; targets : int array (len(prefixes),), whole floats taken
     k : int or tuple of int, each >= 1 (anything else is a ValueError)
     exclude_seen : bool, leave each prefix's own items out of the ranking
-    batch_size : int, prefixes scored at once
+    batch_size : int >= 1, prefixes scored at once
+
+    Every input is checked before the first block is scored; a bad one raises DataError
+    (ValueError for ``k``, ``exclude_seen`` or ``batch_size``, TypeError for ``prefixes``
+    that are no Sequences).
 
     Returns
     -------
     dict ``{"hit@20": ..., "mrr@20": ..., "ndcg@20": ..., "n_examples": n}``
     """
-    from .metrics import _check_ks
+    from .metrics import _check_ks, _check_same_raw_ids
 
     ks = _check_ks(k)
-    targets = np.asarray(targets, dtype=np.int64)
-    if targets.shape != (len(prefixes),):
-        raise DataError(f"{len(prefixes)} prefixes but targets has shape {targets.shape}")
-    if targets.shape[0] == 0:
-        raise DataError("no examples to evaluate")
-    bad = (targets < 0) | (targets >= prefixes.n_items)
-    if bad.any():
-        b = int(np.flatnonzero(bad)[0])
-        raise DataError(f"targets[{b}] = {int(targets[b])} is out of range "
-                        f"0..{prefixes.n_items - 1}")
-    from .metrics import _check_same_raw_ids
-
+    targets = _check_examples(prefixes, targets)                  # (n,) int64
+    exclude_seen = check_bool(exclude_seen, "exclude_seen")
+    batch_size = _check_positive_int(batch_size, "batch_size")
     _check_same_raw_ids("item", np.concatenate([prefixes.items, targets]), prefixes.item_ids,
                        getattr(model, "item_ids_", None), "prefixes",
                        fix="Make the training sessions and the prefixes from one data set "

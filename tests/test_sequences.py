@@ -183,6 +183,45 @@ def test_evaluate_next_item_refuses_a_k_that_is_no_positive_integer(k):
         evaluate_next_item(_Constant([3, 2, 1, 0]), prefixes, [1, 2], k=k)
 
 
+def test_evaluate_next_item_names_the_index_of_an_empty_prefix():
+    """Checked up front: the index in ``prefixes``, not within a block of ``batch_size``."""
+    lists = [[1]] * 1300 + [[]] + [[1]] * 199
+    prefixes = Sequences.from_lists(lists, n_items=4)
+    markov = mgr.MarkovChain().fit(Sequences.from_lists([[0, 1, 2, 3]], n_items=4))
+    for model in (markov, _Constant([3, 2, 1, 0])):
+        with pytest.raises(DataError, match=r"prefixes\[1300\] is empty"):   # was sessions[276]
+            evaluate_next_item(model, prefixes, np.zeros(1500, dtype=int))
+    with pytest.raises(TypeError, match="prefixes must be a Sequences"):
+        evaluate_next_item(_Constant([3, 2, 1, 0]), [[0], [1]], [1, 2])
+
+
+def test_evaluate_next_item_refuses_targets_it_would_change():
+    prefixes = Sequences.from_lists([[0], [1], [2]], n_items=4)
+    model = _Constant([3, 2, 1, 0])
+    with pytest.raises(DataError, match="targets, position 0: 3.7 is not an integer item id"):
+        evaluate_next_item(model, prefixes, [3.7, 3, 3])          # was read as 3
+    for targets, match in [([1, 2], "3 prefixes but 2 targets"),
+                           ([[1, 2, 3]], "flat list"), ([True, False, True], "dtype bool"),
+                           ([0, 4, 1], r"targets\[1\] = 4 is out of range 0..3"),
+                           ([0, 1, float("nan")], "position 2: nan")]:
+        with pytest.raises(DataError, match=match):
+            evaluate_next_item(model, prefixes, targets)
+    assert evaluate_next_item(model, prefixes, [3.0, 3, 3]) == \
+        evaluate_next_item(model, prefixes, np.array([3, 3, 3], dtype=np.uint8))
+
+
+def test_evaluate_next_item_checks_exclude_seen_and_batch_size():
+    prefixes = Sequences.from_lists([[0], [1], [2]], n_items=4)
+    model = _Constant([3, 2, 1, 0])
+    with pytest.raises(ValueError, match="exclude_seen must be True or False, got 'no'"):
+        evaluate_next_item(model, prefixes, [1, 2, 3], exclude_seen="no")   # was True
+    for batch_size in (0, 2.5, True, "2"):
+        with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+            evaluate_next_item(model, prefixes, [1, 2, 3], batch_size=batch_size)
+    assert evaluate_next_item(model, prefixes, [1, 2, 3], batch_size=np.int64(2)) == \
+        evaluate_next_item(model, prefixes, [1, 2, 3])
+
+
 # ================================================================ sessions
 @pytest.fixture
 def clicks():

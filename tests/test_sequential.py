@@ -352,6 +352,48 @@ def test_score_sessions_refuses_a_bad_out(train):
         model.score_sessions(s, out=[[0.0] * 5] * 2)
 
 
+@pytest.mark.parametrize("make", SESSION_MODELS)
+def test_no_session_gives_an_empty_block(make, train):
+    model = make().fit(train)
+    empty = Sequences.from_lists([], n_items=5)
+    S = model.score_sessions(empty)
+    assert S.shape == (0, 5) and S.dtype == np.float64
+    out = np.empty((0, 5))
+    assert model.score_sessions(empty, out=out) is out
+
+
+@pytest.mark.parametrize("make", SESSION_MODELS)
+def test_score_users_of_anonymous_sessions_says_there_are_none(make, train):
+    model = make().fit(train)                                     # no users
+    for call in (lambda: model.score([0]), lambda: model.recommend([0]),
+                 lambda: model.score(np.array([3, 1]))):
+        with pytest.raises(DataError, match="these training sessions carry no users; use "
+                                            "score_sessions / score_history"):
+            call()
+    assert model.score([]).shape == (0, 5)
+    with pytest.raises(DataError, match="user id 2 is unknown"):   # with users: as before
+        make().fit(Sequences.from_lists(TRAIN, n_items=5, users=[0, 1, 0, 1])).score([2])
+
+
+@pytest.mark.parametrize("make", SESSION_MODELS)
+def test_recommend_history_refuses_a_truthy_exclude_seen(make, train):
+    model = make().fit(train)
+    with pytest.raises(ValueError, match="exclude_seen must be True or False, got 'no'"):
+        model.recommend_history([0, 1], k=2, exclude_seen="no")
+    top, _ = model.recommend_history([0, 1], k=5, exclude_seen=np.False_)
+    assert 0 in top and 1 in top
+
+
+def test_hyperparameters_set_after_fit_are_checked_when_scoring(train):
+    """set_params after fit changes what scoring reads; it is checked there as in fit."""
+    for model, name, value in [(mgr.MarkovChain(), "smoothing", -1),
+                               (mgr.MarkovChain(backend="numpy"), "smoothing", float("nan")),
+                               (mgr.SessionItemKNN(), "recency", "exp")]:
+        model.fit(train).set_params(**{name: value})
+        with pytest.raises(DataError, match=name):
+            model.score_history([0, 1])
+
+
 class _OwnScores(SessionRecommender):
     """A user's subclass: ``_score_sessions`` without ``out`` (scores: the last item + 1)."""
 

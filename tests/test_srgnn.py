@@ -217,6 +217,68 @@ def test_bad_input():
         mgr.SRGNN().loss_and_grad(None)
 
 
+def test_loss_and_grad_cuts_sessions_to_max_len_as_scoring():
+    """The loss of a session longer than max_len is the cross-entropy of its scores."""
+    from minigraphrec.models.srgnn import SessionBatch
+    train = Sequences.from_lists([list(range(8)), [1, 2, 3, 4, 5, 6, 7, 0, 1, 2]], n_items=8)
+    model = mgr.SRGNN(dim=4, max_len=3, dtype="float64", random_state=0).fit(train, epochs=0)
+    S = model.score_history([1, 2, 3, 4, 5, 6])                  # scored on [4, 5, 6]
+    long = SessionBatch(Sequences.from_lists([[1, 2, 3, 4, 5, 6]], n_items=8), np.array([7]))
+    loss, grads = model.loss_and_grad(long)
+    assert loss == pytest.approx(np.log(np.exp(S).sum()) - S[7], rel=1e-12)   # was 2.1199
+    short_loss, short_grads = model.loss_and_grad(
+        SessionBatch(Sequences.from_lists([[4, 5, 6]], n_items=8), np.array([7])))
+    assert loss == short_loss
+    for k in grads:
+        np.testing.assert_array_equal(grads[k], short_grads[k])
+
+
+def test_loss_and_grad_checks_targets():
+    from minigraphrec.models.srgnn import SessionBatch
+    model = mgr.SRGNN(dim=4, dtype="float64", random_state=0).fit(
+        Sequences.from_lists([[0, 1, 2], [2, 3]], n_items=4), epochs=0)
+    two = Sequences.from_lists([[0, 1], [2]], n_items=4)
+    ref, _ = model.loss_and_grad(SessionBatch(two, np.array([2, 3])))
+    assert model.loss_and_grad(SessionBatch(two, [2, 3]))[0] == ref      # a list
+    assert model.loss_and_grad(SessionBatch(two, [2.0, 3.0]))[0] == ref  # whole floats
+    one = Sequences.from_lists([[0, 1]], n_items=4)
+    for targets, match in [(np.array([1, 2]), "1 session but 2 targets"),
+                           ([1, 2, 3], "1 session but 3 targets"),
+                           (np.array([4]), r"targets\[0\] = 4 is out of range 0..3"),
+                           ([-1], r"targets\[0\] = -1 is out of range"),
+                           ([1.5], "targets, position 0: 1.5 is not an integer item id"),
+                           (np.array([[1]]), "flat list"), (["a"], "integer item ids")]:
+        with pytest.raises(DataError, match=match):
+            model.loss_and_grad(SessionBatch(one, targets))
+    with pytest.raises(DataError, match=r"2 sessions but 1 target$"):
+        model.loss_and_grad(SessionBatch(two, [1]))
+    with pytest.raises(DataError, match=r"targets\[1\] = 7"):
+        model.loss_and_grad(SessionBatch(two, [1, 7]))
+
+
+def test_validation_is_checked_before_any_training():
+    train, prefixes, targets = leave_last_out(user_sequences(cyclic_walks(n_users=8)))
+    model = mgr.SRGNN(dim=4, epochs=2, random_state=0).fit(train)
+    before = {k: v.copy() for k, v in model.params.items()}
+    epochs = []
+    other = Sequences.from_lists([[0, 1]], n_items=5)
+    for validation, error, match in [
+            (cyclic_walks(n_users=2), TypeError, "validation must be a .Sequences, targets. "
+                                                 "pair.*got Interactions"),
+            ((prefixes, targets, 1), TypeError, "pair"),
+            ((prefixes.items, targets), TypeError, "prefixes must be a Sequences"),
+            ((prefixes, targets[:-1]), DataError, "prefixes but"),
+            ((prefixes, targets + 0.5), DataError, "not an integer item id"),
+            ((Sequences([0, 0, 1], [1], n_items=12), [1, 2]), DataError,
+             r"prefixes\[0\] is empty"),
+            ((other, [2]), DataError, "validation prefixes are over 5 items; train is over 12")]:
+        with pytest.raises(error, match=match):
+            model.fit(train, validation=validation, callback=epochs.append)
+    assert epochs == []                                           # no epoch ran
+    for k in before:
+        np.testing.assert_array_equal(model.params[k], before[k])
+
+
 @pytest.mark.parametrize("params, error, match", [
     (dict(readout="max"), DataError, "readout"), (dict(dim=0), ValueError, "dim"),
     (dict(lr=0.0), ValueError, "lr must"), (dict(batch_size=0), ValueError, "batch_size"),

@@ -143,6 +143,7 @@ class MarkovChain(SessionRecommender):
         self._restore_counts()
 
     def _score_sessions(self, sessions, out=None):
+        _nonneg_number("smoothing", self.smoothing)      # as fit: set_params may change it
         last = sessions.items[sessions.indptr[1:] - 1]                # (b,)
         p_pop = self.popularity_ / self.popularity_.sum()             # (n_items,)
         D = self._out[last] + float(self.smoothing) * self.n_items_   # (b,)
@@ -225,9 +226,12 @@ class SessionItemKNN(SessionRecommender):
                               or k < 1):
             raise DataError(f"k_neighbors must be a positive integer or None, got {k!r}")
         _nonneg_number("shrink", self.shrink)
+        self._check_recency()
+        check_backend(self.backend)
+
+    def _check_recency(self):
         if self.recency not in self.RECENCY:
             raise DataError(f"recency must be one of {self.RECENCY}, got {self.recency!r}")
-        check_backend(self.backend)
 
     def _fit_model(self, seqs):
         rows = np.repeat(np.arange(len(seqs)), seqs.lengths)          # (n_events,)
@@ -248,6 +252,7 @@ class SessionItemKNN(SessionRecommender):
 
     def _weights(self, sessions):
         """``w_t`` for every event of ``sessions``, (n_events,)."""
+        self._check_recency()                            # as fit: set_params may change it
         lengths = sessions.lengths
         n_of = np.repeat(lengths, lengths)                            # (n_events,) n
         t = np.arange(sessions.items.shape[0]) - np.repeat(sessions.indptr[:-1], lengths) + 1

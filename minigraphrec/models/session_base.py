@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..data import Interactions
-from ..errors import DataError
+from ..errors import DataError, check_bool
 from ..sequences import Sequences, user_sequences
 from .base import Recommender, _check_k, plain_ids
 
@@ -33,7 +33,8 @@ class SessionRecommender(Recommender):
     then score every block into one array instead of a fresh one per block.
     ``score(users)`` scores each user's last training sequence (in the order of ``train``;
     the latest one for sequences from :func:`~minigraphrec.sequences.user_sequences` or
-    :func:`~minigraphrec.sequences.sessions_by_gap`) as the session.
+    :func:`~minigraphrec.sequences.sessions_by_gap`) as the session; sessions without
+    ``users`` leave it no user to score.
     """
 
     def fit(self, train):
@@ -110,6 +111,17 @@ class SessionRecommender(Recommender):
             f"{type(self).__name__} must implement _score_sessions(sessions): the scores of "
             "every item after each session, a new (len(sessions), n_items) float64 array")
 
+    def _check_users(self, users):
+        """As :meth:`Recommender._check_users`; a model fitted on anonymous sessions (no
+        ``users``) says it has no user rather than that every user id is unknown."""
+        try:
+            return super()._check_users(users)
+        except DataError:
+            if self.n_users_:
+                raise
+            raise DataError("these training sessions carry no users; use score_sessions / "
+                            "score_history") from None
+
     def _check_sessions(self, sessions):
         self._check_fitted()
         if not isinstance(sessions, Sequences):
@@ -134,12 +146,14 @@ class SessionRecommender(Recommender):
         ``out``, optional: where to write them, a C-contiguous writable float64 array of
         shape (len(sessions), n_items); the same values as without it, bit for bit, and
         ``out`` is returned. Scoring many blocks into one array saves allocating (and
-        page-faulting in) a fresh block each time.
+        page-faulting in) a fresh block each time. No session: a (0, n_items) array.
         """
         sessions = self._check_sessions(sessions)
         shape = (len(sessions), self.n_items_)
         if out is not None:
             self._check_out(out, shape[0], "sessions")
+        elif shape[0] == 0:                                # no block to score
+            return np.empty(shape)
         elif len(sessions) <= self.score_batch_size:   # one block: the model's own (new) array
             return np.ascontiguousarray(self._score_sessions(sessions), dtype=np.float64)
         else:
@@ -187,6 +201,7 @@ class SessionRecommender(Recommender):
         each (k,), best first; ``exclude_seen`` leaves out the session's own items."""
         from ..rank import top_k
         session = self._history(items)
+        exclude_seen = check_bool(exclude_seen, "exclude_seen")
         S = self.score_sessions(session)                              # (1, n_items)
         seen = None
         if exclude_seen:

@@ -25,9 +25,16 @@ gradient), learning rate ``lr`` multiplied by ``lr_decay`` every ``lr_decay_ever
 every parameter drawn from ``U(-1/√d, 1/√d)``. The paper's values are the defaults (d = 100,
 one step, lr 0.001 decayed by 0.1 every 3 epochs, L2 1e-5, batch 100).
 
-Departures, each deliberate: the GRU is the paper's (reset gate before ``U_c``), not PyTorch's
-``GRUCell`` that the authors' code calls; the message bias is one vector ``b_a`` (the code adds
-two); sequences longer than ``max_len`` keep their last ``max_len`` items.
+The one departure from the paper: sequences longer than ``max_len`` keep their last
+``max_len`` items, in training and in scoring alike. The authors' PyTorch code
+(``pytorch_code/model.py``) departs from the paper where this model does not: its
+``GNNCell`` writes the GRU out by hand with the arithmetic of PyTorch's ``GRUCell`` (the
+reset gate applied after ``U_c``, to ``h U_c`` plus a bias of its own; here before, as in the
+paper); its edge linears ``H W_in``, ``H W_out`` carry biases besides the message bias
+(``b_a``'s two halves), and the adjacency multiplies them by its row sums; its readout's
+linear (``W_3``) has a bias, ``W_3`` here none; and it concatenates ``[s_g; s_l]`` where the
+paper and this model take ``[s_l; s_g]`` (harmless: the rows of ``W_3`` swap). Its two
+attention linears each have a bias too, whose sum is the paper's ``c`` (the same function).
 
 Cost. A batch is packed (:mod:`minigraphrec.ops.session`): its ``N`` nodes and ``n_pos``
 positions are rows of one matrix each, the adjacency one block-diagonal sparse matrix per
@@ -61,7 +68,7 @@ from ..ops.session import (gru_cell_backward, gru_cell_forward, index_add, sessi
                            session_propagate_backward, session_propagate_forward,
                            session_readout_backward, session_readout_forward)
 from ..optim import Adam
-from ..sequences import Sequences, prefix_examples
+from ..sequences import Sequences, _check_examples, _check_targets, prefix_examples
 from ..threadpools import serial_blas
 from ..train import check_finite_state
 from .session_base import SessionRecommender
@@ -94,7 +101,9 @@ class SRGNN(SessionRecommender):
     lr_decay_every : int >= 1 (3)
     l2 : float >= 0, L2 penalty as Adam weight decay (1e-5)
     batch_size : int (100)
-    epochs : int >= 0 (30, the authors' code's default; it also stops early)
+    epochs : int >= 0 (30, the authors' code's default). That code also stops early, once 10
+        epochs (not necessarily in a row) have reached neither its best hit@20 nor its best
+        MRR@20 so far; this model has no early stopping and trains every epoch.
     max_len : int or None (20), keep the last ``max_len`` items of each prefix and session.
         It bounds a training step's cost (linear in the nodes per batch) and only bites on long
         sequences: a session log's sessions are shorter, a user's whole history is not. On
@@ -180,7 +189,8 @@ class SRGNN(SessionRecommender):
             Sequences (sessions; ``score(users)`` then needs their ``users``)
         validation : (Sequences, targets) or None
             Next-item examples evaluated after every epoch (``hit@20``, ``mrr@20`` in
-            ``history_``).
+            ``history_``); checked before any training, as ``evaluate_next_item`` checks
+            them, and over ``train``'s catalogue.
         epochs : int, overrides the constructor's ``epochs`` (0: initialise only)
         callback : callable(record) or None, called after every epoch
 
@@ -191,6 +201,8 @@ class SRGNN(SessionRecommender):
         self._check_hyperparameters()
         if epochs is not None:
             _positive_int("epochs", epochs, minimum=0)
+        if validation is not None:
+            validation = _check_validation(validation, train)
         seqs = self._fit_sequences(train)
         prefixes, targets = prefix_examples(seqs, max_len=self.max_len)
         rng = np.random.default_rng(self.random_state)
@@ -289,9 +301,11 @@ class SRGNN(SessionRecommender):
         ``L = mean_b [logsumexp_i(s_b · E_i) - s_b · E_{t_b}]`` (no L2 term: the penalty is
         Adam's weight decay).
 
+        Each session is cut to its last ``max_len`` items, as in scoring and training.
+
         Parameters
         ----------
-        batch : SessionBatch
+        batch : SessionBatch, with ``targets`` a list or array of one item id per session
 
         Returns
         -------
@@ -302,8 +316,10 @@ class SRGNN(SessionRecommender):
         if not isinstance(batch, SessionBatch):
             raise TypeError(f"batch must be a SessionBatch, got {type(batch).__name__}")
         sessions = self._check_sessions(batch.sessions)
+        targets = _check_targets(batch.targets, len(sessions), self.n_items_,
+                                 ("session", "sessions"))             # (B,) int64
         with serial_blas():
-            return self._loss_and_grad(sessions, batch.targets)
+            return self._loss_and_grad(self._last_max_len(sessions), targets)
 
     def _loss_and_grad(self, sessions, targets, reuse=False):
         """``loss_and_grad`` of checked sessions; with ``reuse`` (training), ``grads["E"]`` is a
@@ -364,10 +380,8 @@ class SRGNN(SessionRecommender):
         written into ``out`` (float64) when given: directly in float64, through a block of
         the model's float32 scores otherwise."""
         self._check_trainable()
-        if self.max_len is not None and np.any(sessions.lengths > self.max_len):
-            sessions = _last_items(sessions, int(self.max_len))
         with serial_blas():
-            s, _ = self._forward(sessions)                           # (B, d)
+            s, _ = self._forward(self._last_max_len(sessions))        # (B, d)
             E_t = self.params["E"].T
             if out is None or s.dtype != out.dtype:
                 S = self._output_matmul(s, E_t)                      # (B, n_items)
@@ -376,6 +390,29 @@ class SRGNN(SessionRecommender):
                 out[...] = S
                 return out
             return self._output_matmul(s, E_t, out=out)
+
+    def _last_max_len(self, sessions):
+        """``sessions`` with each cut to its last ``max_len`` items (the training prefixes
+        already are: :func:`~minigraphrec.sequences.prefix_examples`)."""
+        if self.max_len is not None and np.any(sessions.lengths > self.max_len):
+            return _last_items(sessions, int(self.max_len))
+        return sessions
+
+
+def _check_validation(validation, train):
+    """``fit``'s ``validation`` as ``(prefixes, targets)``, int64 targets, checked before any
+    training: a pair, the examples as ``evaluate_next_item`` wants them, over ``train``'s
+    catalogue."""
+    if not (isinstance(validation, (tuple, list)) and len(validation) == 2):
+        raise TypeError(f"validation must be a (Sequences, targets) pair of next-item "
+                        f"examples, got {type(validation).__name__}")
+    prefixes, targets = validation
+    targets = _check_examples(prefixes, targets)                    # (n,) int64
+    n_items = getattr(train, "n_items", None)
+    if n_items is not None and prefixes.n_items != n_items:
+        raise DataError(f"validation prefixes are over {prefixes.n_items} items; train is "
+                        f"over {n_items}")
+    return prefixes, targets
 
 
 def _last_items(sessions, max_len):

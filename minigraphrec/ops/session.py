@@ -240,9 +240,10 @@ def gru_cell_forward(a, h, W, U, b, backend="numba"):
         \tilde h = \tanh(a W_c + (r \odot h) U_c + b_c), \quad
         h' = (1 - z) \odot h + z \odot \tilde h .
 
-    The reset gate multiplies the state before ``U_c``, as in the paper; PyTorch's
-    ``GRUCell`` (used by the authors' code) applies it after, ``r ⊙ (h U_c + b)``, and names
-    ``1 - z`` what is ``z`` here: the same family, not the same numbers.
+    The reset gate multiplies the state before ``U_c``, as in the paper. The authors'
+    PyTorch code writes its ``GNNCell`` out by hand with the arithmetic of PyTorch's
+    ``GRUCell``, which applies it after, ``r ⊙ (h U_c + b)``, and names ``1 - z`` what is
+    ``z`` here: the same family, not the same numbers.
 
     Cost: one ``(N, d_a) × (d_a, 3d)`` product for all three gates' inputs, one
     ``(N, d) × (d, 2d)`` for ``z`` and ``r`` together, one ``(N, d) × (d, d)`` for ``h̃``;
