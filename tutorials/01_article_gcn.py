@@ -35,6 +35,9 @@ print(R.toarray().astype(int))
 # ## 1. The user–item graph
 # Users and items are the nodes (users first), interactions the edges:
 # $A = \begin{pmatrix} 0 & R \\ R^\top & 0 \end{pmatrix}$, 20 × 20.
+# The article never lists its edges; the 34 above are ours
+# (`mgr.datasets.article_toy`): two taste groups, u1–u5 with v1–v5 and
+# u6–u10 with v6–v10, joined by two bridge edges, u5–v6 and u10–v1.
 
 # %%
 A = graph.bipartite_adjacency(R)                   # (20, 20) CSR
@@ -46,7 +49,9 @@ assert np.array_equal(A.toarray(), A_by_hand)
 # ## 2. One layer, exactly as printed
 # $\sum_{u\in\mathcal N(v)} W h_u$ is row $v$ of $A\,H\,W$: the plain sum over
 # neighbours, no normalisation. Node features $H$ are the article's 10-dim
-# user and item features stacked (users first).
+# user and item features stacked (users first). The article's $W$ multiplies
+# a column vector, $W h_u$; here nodes are rows of $H$, so the code's `W` is
+# the transpose of the article's, $h_u^\top W$, of shape (10, 16).
 
 # %%
 H0 = np.vstack([toy.user_features, toy.item_features])        # (20, 10)
@@ -73,14 +78,23 @@ print("layer output, node u1:", np.round(H1[0, :6], 3))
 
 # %% [markdown]
 # The plain sum grows with the degree: a node with 5 neighbours gets a 5× larger
-# input than one with 1. GCN as Kipf & Welling define it divides by
-# $\sqrt{d_v d_u}$ instead: $\hat A = D^{-1/2} A D^{-1/2}$.
+# input than one with 1. Kipf & Welling's GCN first adds self-loops, so a
+# node keeps its own features, then divides by the square root of both
+# degrees: $\hat A = \tilde D^{-1/2} (A + I) \tilde D^{-1/2}$, with $\tilde D$
+# the degrees of $A + I$. Without the self-loops,
+# $\hat A = D^{-1/2} A D^{-1/2}$, $\hat A_{vu} = 1/\sqrt{d_v d_u}$, it is the
+# form LightGCN uses (tutorial 02). Both, by hand:
 
 # %%
-A_hat = graph.normalize_adjacency(A, kind="symmetric")
+A_hat = graph.normalize_adjacency(A, kind="symmetric")                  # LightGCN's
 d = A_by_hand.sum(axis=1)
 A_hat_by_hand = A_by_hand / np.sqrt(np.outer(d, d))
 assert np.allclose(A_hat.toarray(), A_hat_by_hand, rtol=1e-14)
+A_hat_kw = graph.normalize_adjacency(A, kind="symmetric", self_loops=True)   # Kipf & Welling's
+A_tilde = A_by_hand + np.eye(20)
+d_tilde = A_tilde.sum(axis=1)                                           # = d + 1
+A_hat_kw_by_hand = A_tilde / np.sqrt(np.outer(d_tilde, d_tilde))
+assert np.allclose(A_hat_kw.toarray(), A_hat_kw_by_hand, rtol=1e-14)
 
 # %% [markdown]
 # ## 3. Cosine similarity
@@ -118,11 +132,19 @@ print("edges in the article's graph:", n_edges_as_printed)
 # (`batch_size=68`); then we rank by cosine similarity. This is the repaired
 # program of tutorial 06 (section 5), which prints the same losses.
 #
-# One departure from the layer of section 2: with one layer, that layer is
-# the last, and its output is the embedding a score is computed from. A ReLU
-# there makes every coordinate $\ge 0$, so every dot-product logit is
-# $\ge 0$: no pair can be predicted below probability ½, and a negative pair
-# costs at least $\log 2$. The library keeps the last layer linear by default
+# Two departures from the layer of section 2. The first is the input:
+# `input="features"` does not feed the 10 features to the layer directly. It
+# first projects each side's features with its own learned matrix,
+# $H^0 = [X_\text{user} W_\text{user,in};\ X_\text{item} W_\text{item,in}]$
+# (`W_user_in`, `W_item_in`, each 10 × 16; the article's §5 code, too, gives
+# its GCN separate `num_user_features` and `num_item_features`). The layer
+# (`W0`, 16 × 16, and `b0`) then acts on these 16-dim rows.
+#
+# The second is the output: with one layer, that layer is the last, and its
+# output is the embedding a score is computed from. A ReLU there makes every
+# coordinate $\ge 0$, so every dot-product logit is $\ge 0$: no pair can be
+# predicted below probability ½, and a negative pair costs at least $\log 2$.
+# The library keeps the last layer linear by default
 # (`final_activation=False`); we also train the ReLU version
 # (`final_activation=True`, the layer as printed) to see the difference. Half
 # of the 68 pairs are negatives, so its loss can never fall below
@@ -139,6 +161,8 @@ def article_gcn(final_activation=False, random_state=seed):
 
 model = article_gcn().fit(toy)
 assert not model.self_loops and not model.A_hat_.diagonal().any()   # A itself, no I
+assert {k: v.shape for k, v in model.params.items()} == {
+    "W_user_in": (10, hidden), "W_item_in": (10, hidden), "W0": (hidden, hidden), "b0": (hidden,)}
 first_loss, last_loss = model.history_[0]["loss"], model.history_[-1]["loss"]
 print(f"BCE loss: epoch 1 {first_loss:.4f} -> epoch {epochs} {last_loss:.4f}")
 

@@ -190,12 +190,15 @@ print(f"loss = {bpr_part:.6f} (BPR; log 2 = {np.log(2):.6f} at zero scores) "
 # $\frac{\partial L}{\partial s_{uj}} e_u$ on row $j$ (summed when a node appears
 # twice). Then through $E = M E_0$, and through the L2 term:
 #
-# $$\frac{\partial L}{\partial E_0} = M^\top G + \frac{reg}{B} \sum_b
-#   \left(\mathbb 1_u + \mathbb 1_i + \mathbb 1_j\right) e^0,$$
+# $$\Big(\frac{\partial L}{\partial E_0}\Big)_w = (M^\top G)_w
+#   + \frac{reg}{B}\, c_w\, e^0_w,$$
 #
-# where $M^\top = M$, because $\hat A$ is symmetric. Backprop through
-# LightGCN is therefore the same propagation as the forward pass, applied to
-# the gradient.
+# where $e^0_w$ is row $w$ of $E_0$ and $c_w$ the number of times node $w$
+# appears in the batch (as a user, a positive or a negative; 2 for u1, v2 and
+# v4 here, 0 off the batch): the L2 term adds $\frac{reg}{B} e^0_w$ to row $w$
+# once per appearance. $M^\top = M$, because $\hat A$ is symmetric: backprop
+# through LightGCN is therefore the same propagation as the forward pass,
+# applied to the gradient.
 
 # %%
 ds_neg = 1 / (1 + np.exp(-z)) / B                              # (B,) σ(z_b) / B

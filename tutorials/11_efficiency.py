@@ -45,7 +45,8 @@ repeat_exponent = 2.5    # repeats per (user, item) pair ~ Zipf(2.5), capped
 max_repeats = 50
 min_degree = 10          # the k-core of NGCF's and LightGCN's data sets: 10 and 10
 dim = 64                 # embedding width of the timed products
-repeats = 7              # timed runs per measurement; the median is reported
+repeats = 7              # timed rounds per measurement; the median is reported
+calls_per_round = 5      # section 1: a product takes milliseconds, so time 5 calls per round
 K = 3                    # LightGCN layers
 batch_sizes = (64, 256, 1024, 2048)
 # section 4: the default synthetic data and tutorial 02's quick LightGCN
@@ -72,16 +73,19 @@ from minigraphrec import graph, ops, plot
 from minigraphrec.ops import hop_levels, lightgcn_rows_forward
 
 
-def interleaved_medians(candidates, n=repeats):
-    """Median wall time of each callable over ``n`` rounds; each round calls every one once.
+def interleaved_medians(candidates, n=repeats, number=1):
+    """Median seconds per call of each callable over ``n`` rounds.
 
-    Round-robin, so that a change in the machine's load hits all candidates alike
-    (``timeit.repeat`` would make all ``n`` calls of one candidate before the next). Each
-    call is timed by the standard library's ``timeit`` (``time.perf_counter``, with the
-    garbage collector paused during the call).
+    Each round calls every candidate ``number`` times in a row and keeps the mean of those
+    calls; the median is over the rounds. Round-robin, so that a change in the machine's
+    load hits all candidates alike (``timeit.repeat`` would run all rounds of one candidate
+    before the next). The calls are timed by the standard library's ``timeit``
+    (``time.perf_counter``, with the garbage collector paused). A call of a few
+    milliseconds is easily doubled by the scheduler: time several per round (``number``).
     """
     timers = {name: timeit.Timer(f) for name, f in candidates.items()}
-    rounds = [{name: t.timeit(number=1) for name, t in timers.items()} for _ in range(n)]
+    rounds = [{name: t.timeit(number=number) / number for name, t in timers.items()}
+              for _ in range(n)]
     return {name: float(np.median([r[name] for r in rounds])) for name in candidates}
 
 
@@ -122,6 +126,10 @@ print(f"numba threads: {numba.get_num_threads()}, load average: {os.getloadavg()
 # and every item with fewer than 10 users, repeatedly (removing an item
 # can push its users below 10). That does change the model: the pruned users
 # and items are gone from the graph.
+#
+# We time $A X$ at each stage and, as a control, on the raw log's $A$ with
+# every repeat moved to a random column: as many stored entries as the raw
+# log, but (almost) no neighbour twice in a row.
 
 # %%
 if ml100k_folder:                     # one rating per (user, item) pair
@@ -155,6 +163,22 @@ def adjacency_one_entry_per_event(data):
     return sp.csr_matrix((np.ones(rows.size), cols[order], indptr), shape=(n, n))
 
 
+def repoint_repeats(A, rng):
+    r"""``A`` with each repeated entry of a row moved to a random column (a timing control).
+
+    Same shape, row lengths and number of stored entries as ``A``; a column now appears
+    twice in a row only by chance. Not a graph of anything.
+    """
+    rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))        # (nnz,) row of each entry
+    order = np.lexsort((A.indices, rows))                              # by row, then column
+    r, c = rows[order], A.indices[order]
+    repeat = np.zeros(A.nnz, dtype=bool)                               # (nnz,)
+    repeat[order[1:]] = (r[1:] == r[:-1]) & (c[1:] == c[:-1])          # not its pair's first
+    cols = A.indices.copy()
+    cols[repeat] = rng.integers(0, A.shape[1], int(repeat.sum()))
+    return sp.csr_matrix((A.data.copy(), cols, A.indptr.copy()), shape=A.shape)
+
+
 A_raw = adjacency_one_entry_per_event(raw)                           # (n, n), nnz = 2 events
 dedup = graph.deduplicate(raw, keep="count")                         # one row per pair
 A_dedup = graph.bipartite_adjacency(dedup.to_csr(weighted=True))     # weights = counts
@@ -168,21 +192,27 @@ AX_dedup = ops.spmm(A_dedup, X)                    # every pair once, times its 
 assert np.allclose(AX_raw, AX_dedup, rtol=1e-12, atol=1e-12)
 print("A X with one entry per event == A X with one weighted entry per pair")
 
+A_control = repoint_repeats(A_raw, np.random.default_rng(seed))       # raw log's size, no repeats
+assert A_control.nnz == A_raw.nnz
+
 stages = {"raw log": (raw, A_raw), "de-duplicated": (dedup, A_dedup), "10-core": (core, A_core)}
+matrices = {name: A for name, (data, A) in stages.items()} | {"control": A_control}
 products = {}
-for name, (data, A) in stages.items():
+for name, A in matrices.items():
     A32 = A.astype(np.float32)                     # (n, n) float32, as in training
     X_s = np.random.default_rng(seed).standard_normal((A.shape[0], dim)).astype(np.float32)
     products[name] = lambda A32=A32, X_s=X_s: ops.spmm(A32, X_s, backend="numpy")
-stage_seconds = interleaved_medians(products)      # SciPy's serial A @ X: time ~ entries
+spmm_seconds = interleaved_medians(products, number=calls_per_round)   # SciPy's serial A @ X
 stage_stats = {}
 for name, (data, A) in stages.items():
     stage_stats[name] = {"events": len(data), "users": int(np.unique(data.users).size),
                          "items": int(np.unique(data.items).size), "stored": A.nnz,
-                         "spmm_s": stage_seconds[name]}
+                         "spmm_s": spmm_seconds[name]}
     s = stage_stats[name]
     print(f"{name:14s} {s['events']:8d} rows, {s['users']:5d} users, {s['items']:5d} items, "
           f"{s['stored']:8d} stored entries, A X {1e3 * s['spmm_s']:7.2f} ms")
+print(f"{'control':14s} the raw log's A, repeats moved: {A_control.nnz:8d} stored entries, "
+      f"A X {1e3 * spmm_seconds['control']:7.2f} ms")
 entries_saved_dedup = 1 - A_dedup.nnz / A_raw.nnz
 entries_saved_core = 1 - A_core.nnz / A_raw.nnz
 print(f"de-duplication removes {entries_saved_dedup:.0%} of the stored entries, "
@@ -196,19 +226,35 @@ print(f"de-duplication removes {entries_saved_dedup:.0%} of the stored entries, 
 # the long tail of rarely taken items goes, with a smaller share of the
 # entries (each tail item has few). Whether that is a saving depends on the
 # goal: those items can no longer be recommended from the graph at all
-# (tutorial 12 turns to them). The time of SciPy's serial product follows
-# the stored entries; the printed medians show by how much on your machine
-# (on a machine busy with other work they are noisy).
+# (tutorial 12 turns to them).
+#
+# The time of SciPy's serial product does not follow the stored entries.
+# In our runs (two busy cores) the raw log's product took as long as the
+# de-duplicated one to within about 20%, either way, though it stores 80% more
+# entries, while the control, as many entries as the raw log but without
+# repeats, took 1.6 to 2 times as long as the raw log. A repeat adds a row of
+# $X$ that the same output row has just read, so that row is still in the
+# CPU's cache; the time goes mostly to fetching distinct rows of $X$ from
+# memory, and de-duplication does not change which rows are fetched. The
+# 10-core, with fewer distinct entries and fewer rows, was faster. Read your
+# machine's medians in the printed output.
 
 # %%
 fig, (ax_entries, ax_time) = plot.subplots(1, 2)
-names = list(stage_stats)
-ax_entries.bar(names, [stage_stats[n]["stored"] / 1e6 for n in names], color="tab:blue")
+names = list(matrices)
+labels = [*stage_stats, "control:\nraw log's entries,\nno repeats"]
+is_control = [name == "control" for name in names]
+ax_entries.bar(labels, [matrices[n].nnz / 1e6 for n in names],
+               color=["tab:gray" if c else "tab:blue" for c in is_control],
+               hatch=["//" if c else "" for c in is_control])
 ax_entries.set_ylabel("stored entries of A (millions)")
 ax_entries.set_title("graph size")
-ax_time.bar(names, [1e3 * stage_stats[n]["spmm_s"] for n in names], color="tab:orange")
-ax_time.set_ylabel(f"A X, d = {dim}, float32, SciPy (ms)")
-ax_time.set_title(f"propagation time (median of {repeats})")
+ax_time.bar(labels, [1e3 * spmm_seconds[n] for n in names],
+            color=["tab:gray" if c else "tab:orange" for c in is_control],
+            hatch=["//" if c else "" for c in is_control])
+ax_time.set_ylabel(f"A X, d = {dim}, float32, SciPy (ms per call)")
+ax_time.set_title(f"propagation time (median of {repeats} rounds of {calls_per_round} calls)",
+                  fontsize=10)
 for ax in (ax_entries, ax_time):
     ax.tick_params(axis="x", labelsize=8)
 print("wrote", plot.save_figure(fig, "11_pruning"))
@@ -233,8 +279,9 @@ print("wrote", plot.save_figure(fig, "11_pruning"))
 # first call (or loads its machine code from numba's on-disk cache), so
 # that first call is timed apart and the steady-state time is the median
 # of a few calls after it. The kernels split rows (or array elements)
-# across `numba.get_num_threads()` threads; each is also timed on one
-# thread, to separate the parallel speed-up from the compiled loop's own.
+# across `numba.get_num_threads()` threads; when that is more than one,
+# each is also timed on one thread, to separate the parallel speed-up from
+# the compiled loop's own (with `NUMBA_NUM_THREADS=1` there is one column).
 # (The article's "parallel computation" means distributed training over
 # many machines; the same idea on one machine is threads over cores.)
 
@@ -278,17 +325,19 @@ for name, call in kernels.items():
     want = want if isinstance(want, tuple) else (want,)
     identical = len(got) == len(want) and all(np.array_equal(g, w) for g, w in zip(got, want))
     assert identical, f"{name}: numba and numpy disagree"
-    t = interleaved_medians({"numpy": lambda: call("numpy"),
-                             "numba": lambda: call("numba"),
-                             "numba, 1 thread": lambda: on_threads(1, lambda: call("numba"))})
+    candidates = {"numpy": lambda: call("numpy"), "numba": lambda: call("numba")}
+    if threads > 1:                                   # else "numba" already runs on 1 thread
+        candidates["numba, 1 thread"] = lambda: on_threads(1, lambda: call("numba"))
+    t = interleaved_medians(candidates)
+    t_1 = t.get("numba, 1 thread", t["numba"])        # (s) numba on one thread
     kernel_stats[name] = {"first_call_s": first, "numpy_s": t["numpy"], "numba_s": t["numba"],
-                          "numba_1_thread_s": t["numba, 1 thread"], "identical": identical,
-                          "speedup": t["numpy"] / t["numba"],
-                          "speedup_1_thread": t["numpy"] / t["numba, 1 thread"]}
+                          "numba_1_thread_s": t_1, "identical": identical,
+                          "speedup": t["numpy"] / t["numba"], "speedup_1_thread": t["numpy"] / t_1}
     s = kernel_stats[name]
+    on_1_thread = (f", on 1 thread {1e3 * s['numba_1_thread_s']:7.2f} ms "
+                   f"(x{s['speedup_1_thread']:5.1f})" if threads > 1 else "")
     print(f"{name:11s} first call {s['first_call_s']:6.3f} s | numpy {1e3 * s['numpy_s']:8.2f} ms"
-          f" | numba {1e3 * s['numba_s']:7.2f} ms (x{s['speedup']:5.1f}), on 1 thread "
-          f"{1e3 * s['numba_1_thread_s']:7.2f} ms (x{s['speedup_1_thread']:5.1f}) | identical")
+          f" | numba {1e3 * s['numba_s']:7.2f} ms (x{s['speedup']:5.1f}){on_1_thread} | identical")
 
 # %% [markdown]
 # The "first call" column is numba's fixed cost (compiling takes seconds on
@@ -296,20 +345,25 @@ for name, call in kernels.items():
 # process and signature, never per batch. The steady-state ratios are what
 # a training loop sees, and they vary with the machine and its load. The
 # largest gain is usually top-k, where the kernel keeps a bounded heap per
-# row instead of sorting every row. The thread columns show the other side
-# of parallel computation: a parallel loop waits for its slowest thread, so
-# on cores busy with other work two threads can lose to one, most for the
-# cheapest, memory-bound kernels (Adam, spmm). `benchmarks/bench_kernels.py`
-# and `bench_spmm.py` measure these ratios on Gowalla-sized inputs.
+# row instead of sorting every row. With several threads, the two columns
+# show the other side of parallel computation: a parallel loop waits for its
+# slowest thread, so on cores busy with other work two threads can lose to
+# one, most for the cheapest, memory-bound kernels (Adam, spmm).
+# `benchmarks/bench_kernels.py` and `bench_spmm.py` measure these ratios on
+# Gowalla-sized inputs.
 
 # %%
 fig, ax = plot.subplots(figsize=(6.4, 3.8))
 names = list(kernel_stats)
 x = np.arange(len(names))
-for offset, key, label, color in ((-0.2, "speedup", f"numba, {threads} threads", "tab:blue"),
-                                  (0.2, "speedup_1_thread", "numba, 1 thread", "tab:gray")):
+if threads > 1:
+    series = ((-0.2, 0.4, "speedup", f"numba, {threads} threads", "tab:blue"),
+              (0.2, 0.4, "speedup_1_thread", "numba, 1 thread", "tab:gray"))
+else:                                  # one thread is all numba has: one series
+    series = ((0.0, 0.5, "speedup", "numba, 1 thread (the only one it has here)", "tab:blue"),)
+for offset, width, key, label, color in series:
     values = [kernel_stats[k][key] for k in names]
-    bars = ax.bar(x + offset, values, width=0.4, label=label, color=color)
+    bars = ax.bar(x + offset, values, width=width, label=label, color=color)
     ax.bar_label(bars, labels=[f"{v:.1f}x" for v in values], fontsize=7)
 ax.axhline(1.0, color="black", linewidth=0.8)
 ax.set_yscale("log")
