@@ -323,12 +323,18 @@ def test_loss_and_grad_rejects_bad_batches():
             model.loss_and_grad(batch)
 
 
-def test_gcn_input_features_needs_features():
+def test_gcn_input_features_needs_features(caplog):
     with pytest.raises(DataError, match="needs both user and item features"):
         GCN(input="features").fit(_interactions(features=False), epochs=0)
-    # input="both" without features: id embeddings only
-    model = GCN(input="both", dim=3).fit(_interactions(features=False), epochs=0)
+    # input="both" without features: id embeddings only, and a warning says so
+    with caplog.at_level("WARNING", logger="minigraphrec.models.embedding_base"):
+        model = GCN(input="both", dim=3).fit(_interactions(features=False), epochs=0)
     assert "W_user_in" not in model.params and "E0" in model.params
+    assert "GCN(input='both'): the training Interactions has neither" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="minigraphrec.models.embedding_base"):
+        GCN(input="both", dim=3).fit(_interactions(features=True), epochs=0)
+    assert caplog.text == ""
 
 
 @pytest.mark.parametrize("normalization, self_loops", [("sum", False), ("sum", True),

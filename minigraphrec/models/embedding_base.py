@@ -73,6 +73,8 @@ step (gradient checks) and training stays reproducible.
 """
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -88,6 +90,8 @@ from ..ops.scoring import dot_backward, dot_forward
 from .base import Recommender
 
 __all__ = ["EmbeddingRecommender", "glorot_uniform", "id_embeddings", "hop_balls"]
+
+logger = logging.getLogger(__name__)
 
 LOSSES = ("bpr", "bce")
 SCORINGS = ("dot", "cosine", "euclidean")
@@ -585,6 +589,10 @@ class EmbeddingRecommender(Recommender):
             raise DataError(f"{name}(input='features') needs both user and item features, "
                             f"but the training Interactions has no {missing}; use "
                             "input='embedding' or input='both'")
+        if self._X_user is None and self._X_item is None:          # input == "both"
+            logger.warning("%s(input='both'): the training Interactions has neither user "
+                           "nor item features, so the input is the embedding table alone, "
+                           "as with input='embedding'", type(self).__name__)
 
     def _init_input_params(self, rng):
         r"""``E0`` (n_nodes, dim, :func:`id_embeddings` by ``self.init``) and Glorot
