@@ -433,7 +433,11 @@ def _build(info, arrays, path, memo):
         setattr(model, name, _decode(name, ainfo, arrays, path, memo, info["prefix"]))
     restore = getattr(model, "_restore", None)
     if restore is not None and info["attributes"]:          # fitted: derive the rest
-        restore()
+        try:
+            restore()
+        except (TypeError, ValueError) as err:              # e.g. a value this version refuses
+            raise DataError(f"{path}: cannot restore the fitted {info['class']}: "
+                            f"{err}") from None
     return model
 
 

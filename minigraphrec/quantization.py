@@ -327,8 +327,29 @@ class _Quantized(Recommender):
         q._check_params()
         for name in cls._common_attrs[:-1]:
             setattr(q, name, getattr(model, name))
+        q._set_item_labels(getattr(model, "item_labels_", None))     # titles for the CLI
         q.source_ = type(model).__name__
         return q
+
+    def _built(self, stored):
+        """Record, after ``_restore``, the hyperparameters the stored arrays were made
+        with: everything but ``backend`` (a change of those is refused when scoring, as
+        ``quantize`` would have made other arrays). ``stored``: a quantised array, whose
+        dtype must be ``dtype`` (a file saved after a refused change would not be)."""
+        if np.dtype(stored.dtype) != np.dtype(self.dtype):
+            raise DataError(f"dtype is {self.dtype!r} but the quantised arrays are "
+                            f"{stored.dtype}; quantize the source model again")
+        self._built_with = {k: v for k, v in self.get_params().items() if k != "backend"}
+
+    def _check_fitted(self):
+        super()._check_fitted()
+        built = getattr(self, "_built_with", None)
+        changed = [f"{k}={built[k]!r} -> {v!r}" for k, v in self.get_params().items()
+                   if built is not None and k in built and v != built[k]]
+        if changed:
+            raise DataError(f"this {type(self).__name__} was quantised with other "
+                            f"hyperparameters ({', '.join(changed)}); set them back, or "
+                            "quantize the source model again with the new ones")
 
     def fit(self, train):
         raise TypeError(f"a {type(self).__name__} is made by mgr.quantize(fitted_model), "
@@ -388,6 +409,7 @@ class QuantizedEmbeddings(_Quantized):
     def _restore(self):
         """Derived arrays: the squared norms of the dequantised rows (euclidean scoring)."""
         self._check_params()
+        self._built(self.item_q_)
         if self.scoring == "euclidean":
             self._user_sq = _dequantized_sq_norms(self.user_q_, self.user_scale_)  # (n_users,)
             self._item_sq = _dequantized_sq_norms(self.item_q_, self.item_scale_)  # (n_items,)
@@ -485,6 +507,7 @@ class QuantizedItemItem(_Quantized):
         """Derived: int64 copies of the CSR index arrays for the kernel."""
         self._check_params()
         self._sparse = hasattr(self, "W_data_")
+        self._built(self.W_data_ if self._sparse else self.W_q_)
         if self._sparse:
             self._indptr64 = self.W_indptr_.astype(np.int64)
             self._indices64 = self.W_indices_.astype(np.int64)
@@ -562,6 +585,7 @@ class QuantizedGFCF(_Quantized):
 
     def _restore(self):
         self._check_params()
+        self._built(self.V_q_)
         from .models.gfcf import _inv_sqrt
         d = np.asarray(self.d_items_, dtype=np.float64)
         s = self.V_scale_.astype(np.float64)

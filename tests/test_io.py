@@ -380,3 +380,27 @@ def test_a_saved_model_has_the_mode_a_new_file_gets(tmp_path):
         assert (tmp_path / "p.npz").stat().st_mode & 0o777 == 0o600
     finally:
         os.umask(old)
+
+
+def test_a_file_without_adam_state_updates_and_refuses_to_resume(tmp_path):
+    """Files saved before resumable training carry no ``optimizer_state_``: partial_fit and
+    forget crashed with an AttributeError; they now start from fresh moments, as after
+    fit(epochs=0), and resume says why it cannot."""
+    path = _saved(tmp_path)
+    _with_meta(path, lambda m: m["attributes"].pop("optimizer_state_"))
+    model = io.load(path)
+    assert model.optimizer_state_ is None
+    model.forget(users=[0])
+    io.load(path).partial_fit(Interactions([0, 12], [1, 15], n_users=13, n_items=16))
+    with pytest.raises(RuntimeError, match="has no optimizer_state_"):
+        io.load(path).fit(_train(), resume=True)
+
+
+def test_a_value_refused_while_restoring_names_the_file(tmp_path):
+    """A hyperparameter this version refuses (checked when the fitted model is rebuilt) was
+    a bare ValueError without the file's name."""
+    path = tmp_path / "bad_loss.npz"
+    MF(dim=3, epochs=1, random_state=0).fit(_train()).save(path)
+    _with_meta(path, lambda m: m["hyperparameters"].update(loss="hinge"))
+    with pytest.raises(DataError, match=r"bad_loss.npz: cannot restore the fitted MF: loss "):
+        io.load(path)

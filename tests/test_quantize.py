@@ -362,3 +362,43 @@ def test_a_subclass_with_its_own_final_embeddings_is_quantised():
     model = Doubled(dim=4, epochs=1, random_state=0).fit(data)
     q = mgr.quantize(model, "float16")
     np.testing.assert_allclose(q.score([0, 1]), model.score([0, 1]), rtol=2e-2, atol=1e-3)
+
+
+def test_hyperparameters_changed_after_quantize_are_refused(fitted, tmp_path):
+    """set_params(scoring="cosine") on a quantised dot model was taken and gave the dot
+    products clipped to [-1, 1]; dtype="float16" on int8 rows kept the int8 rows under the
+    new name (and saved them so). The stored arrays are made for the quantize-time values."""
+    users = np.arange(5)
+    for model in fitted:
+        q = quantize(model, "int8")
+        before = q.score(users)
+        q.set_params(dtype="float16")
+        with pytest.raises(DataError, match=r"quantised with other hyperparameters \(dtype="):
+            q.score(users)
+        with pytest.raises(DataError, match="quantised with other"):
+            q.recommend(users, 3)
+        q.set_params(dtype="int8", backend="numpy")              # the backend may change
+        np.testing.assert_array_equal(q.score(users), before)
+    q = quantize(fitted[0], "int8")                              # a dot-product LightGCN
+    q.set_params(scoring="cosine")
+    with pytest.raises(DataError, match=r"scoring='dot' -> 'cosine'"):
+        q.score(users)
+    q.set_params(scoring="dot", dtype="float16")
+    with pytest.raises(DataError, match="quantised with other"):
+        mgr.save(q, tmp_path / "mislabelled.npz")                # not saved mislabelled
+    assert not (tmp_path / "mislabelled.npz").exists()
+    from test_io import _with_meta                               # nor loaded so
+    q.set_params(dtype="int8")
+    mgr.save(q, tmp_path / "q.npz")
+    _with_meta(tmp_path / "q.npz", lambda m: m["hyperparameters"].update(dtype="float16"))
+    with pytest.raises(DataError, match=r"dtype is 'float16' but the quantised arrays are int8"):
+        mgr.load(tmp_path / "q.npz")
+
+
+def test_quantized_models_keep_the_item_labels():
+    labels = np.array([f"title {i}" for i in range(12)])
+    data = mgr.Interactions([0, 0, 1, 2, 3], [0, 1, 2, 3, 4], n_users=4, n_items=12,
+                            item_labels=labels)
+    for model in (mgr.EASE(l2=1.0), mgr.MF(dim=4, epochs=1, random_state=0)):
+        q = quantize(model.fit(data), "int8")
+        np.testing.assert_array_equal(q.item_labels_, labels)

@@ -445,6 +445,9 @@ class EmbeddingRecommender(Recommender):
     def _restore(self):
         """Rebuild derived state after :func:`minigraphrec.io.load` set the saved attributes."""
         self._check_hyperparameters()
+        # a file saved before training was resumable has no Adam state: partial_fit and
+        # forget then start from fresh moments, as after fit(epochs=0); resume refuses it
+        self.optimizer_state_ = getattr(self, "optimizer_state_", None)
         self._build(self.R_, self.user_features_, self.item_features_)
 
     @property
