@@ -200,6 +200,75 @@ def test_gat_logits_backends_agree(dtype, n_heads, weighted):
         assert_close(got, ref, dtype)
 
 
+def graph_with_duplicates(rng, n=12, empty_row=3):
+    """A raw CSR structure (int32, as SciPy's) whose rows repeat columns, unsorted, with row
+    ``empty_row`` empty: each stored entry is an edge of its own (the ops never merge them;
+    :func:`attention_graph` does)."""
+    counts = rng.integers(2, 7, n)
+    counts[empty_row] = 0
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    indices = rng.integers(0, n // 2, indptr[-1]).astype(np.int32)   # half the columns: repeats
+    rows = np.repeat(np.arange(n), counts)
+    assert np.unique(rows * n + indices).size < indices.size           # some entry repeats
+    return indptr, indices, rows
+
+
+@pytest.mark.parametrize("n_heads", [None, 2])
+def test_duplicate_edges_backends_agree_with_the_per_entry_reference(n_heads):
+    """Softmax, aggregate and logits with repeated (row, column) entries: numba equals NumPy,
+    and both equal the formulas written per stored entry (a repeat counts as two edges)."""
+    rng = np.random.default_rng(40)
+    n, d = 12, 3
+    indptr, indices, rows = graph_with_duplicates(rng, n)
+    nnz, H = indices.size, n_heads or 1
+    edge = (nnz,) if n_heads is None else (nnz, n_heads)
+    node = (n, d) if n_heads is None else (n, n_heads, d)
+    e, d_alpha = 3 * rng.standard_normal(edge), rng.standard_normal(edge)
+    Z, dout = rng.standard_normal(node), rng.standard_normal(node)
+    a_src, a_dst = (rng.standard_normal((d,) if n_heads is None else (n_heads, d))
+                    for _ in range(2))
+    e2, da2 = e.reshape(nnz, H), d_alpha.reshape(nnz, H)
+    Z3, dout3 = Z.reshape(n, H, d), dout.reshape(n, H, d)
+    # the references, one stored entry at a time
+    alpha_ref = np.empty((nnz, H))
+    for v in range(n):
+        k = slice(indptr[v], indptr[v + 1])
+        p = np.exp(e2[k] - e2[k].max(axis=0, initial=-np.inf))
+        alpha_ref[k] = p / p.sum(axis=0)
+    # row sums per entry (reduceat's value for the empty row is never read: no entry is in it)
+    dlogits_ref = alpha_ref * (da2 - np.add.reduceat(alpha_ref * da2, indptr[:-1], axis=0)[rows])
+    alpha = alpha_ref.reshape(edge)
+    out_ref, dZ_ref = np.zeros((n, H, d)), np.zeros((n, H, d))
+    np.add.at(out_ref, rows, alpha_ref[:, :, None] * Z3[indices])
+    np.add.at(dZ_ref, indices, alpha_ref[:, :, None] * dout3[rows])
+    dalpha_ref = np.sum(dout3[rows] * Z3[indices], axis=-1)             # (nnz, H)
+    a_s, a_d = a_src.reshape(H, d), a_dst.reshape(H, d)
+    pre = np.einsum("khd,hd->kh", Z3[indices], a_s) + np.einsum("khd,hd->kh", Z3[rows], a_d)
+    g = np.where(pre > 0, 1.0, 0.2) * da2               # LeakyReLU'(pre) de, with de = d_alpha
+    dZ_logits_ref = np.zeros((n, H, d))
+    np.add.at(dZ_logits_ref, indices, g[:, :, None] * a_s)
+    np.add.at(dZ_logits_ref, rows, g[:, :, None] * a_d)
+    for b in BACKENDS:
+        got, cache = edge_softmax_forward(indptr, e, b)
+        assert_close(got, alpha, np.float64)
+        assert_close(edge_softmax_backward(cache, d_alpha), dlogits_ref.reshape(edge),
+                     np.float64)
+        out, cache = attention_aggregate_forward(indptr, indices, alpha, Z, b)
+        assert_close(out, out_ref.reshape(node), np.float64)
+        dalpha, dZ = attention_aggregate_backward(cache, dout)
+        assert_close(dalpha, dalpha_ref.reshape(edge), np.float64)
+        assert_close(dZ, dZ_ref.reshape(node), np.float64)
+        logits, cache = gat_logits_forward(indptr, indices, Z, a_src, a_dst, backend=b)
+        assert_close(logits, np.where(pre > 0, pre, 0.2 * pre).reshape(edge), np.float64)
+        assert_close(gat_logits_backward(cache, d_alpha)[0], dZ_logits_ref.reshape(node),
+                     np.float64)
+    # the backward of the aggregate, the transposed scatter, against finite differences
+    check_vjp(lambda x: attention_aggregate_forward(indptr, indices, alpha, x, "numba")[0],
+              lambda x, v: attention_aggregate_backward(
+                  attention_aggregate_forward(indptr, indices, alpha, x, "numba")[1], v)[1],
+              Z, rng)
+
+
 def test_csr_transpose_matches_scipy():
     rng = np.random.default_rng(2)
     A = sp.random(12, 9, density=0.3, format="csr", random_state=rng)

@@ -285,3 +285,38 @@ def test_spgemm_dense_bad_input():
         with pytest.raises(DataError, match=r"out must be a writable C-contiguous float64 "
                                             r"array of shape \(4, 5\)"):
             spgemm_dense(A, B, out=out)
+
+
+def _with_int64_indices(A):
+    """``A`` with int64 ``indptr`` and ``indices`` (SciPy's constructor would downcast them)."""
+    A64 = A.copy()
+    A64.indptr, A64.indices = A.indptr.astype(np.int64), A.indices.astype(np.int64)
+    return A64
+
+
+def test_spgemm_dense_int64_indices_give_the_same_bits(monkeypatch):
+    """int64 index arrays (a matrix past 2**31 entries, or one built so) compile the kernel
+    for another index type: the same bits as the int32 run and as SciPy, in every mix."""
+    from minigraphrec.kernels import spgemm as kernels
+    from minigraphrec.ops.sparse import spgemm_dense
+    rng = np.random.default_rng(4)
+    A, B = _messy_csr(rng, (30, 20), 0.3), _messy_csr(rng, (20, 70), 0.3)
+    assert A.indices.dtype == B.indices.dtype == np.int32
+    seen = []                                                  # index dtypes the kernel got
+    kernel = kernels.csr_rows_times_csr
+
+    def spy(a_indptr, a_indices, a_data, rows, b_indptr, b_indices, b_data, out):
+        seen.append((a_indptr.dtype, a_indices.dtype, b_indptr.dtype, b_indices.dtype))
+        return kernel(a_indptr, a_indices, a_data, rows, b_indptr, b_indices, b_data, out)
+
+    monkeypatch.setattr(kernels, "csr_rows_times_csr", spy)
+    for rows in (None, np.array([29, 0, 7, 7], dtype=np.int32)):
+        expected = spgemm_dense(A, B, rows, backend="numpy")
+        for A_, B_ in ((_with_int64_indices(A), _with_int64_indices(B)),
+                       (_with_int64_indices(A), B), (A, _with_int64_indices(B))):
+            np.testing.assert_array_equal(spgemm_dense(A_, B_, rows, backend="numpy"), expected)
+            got = spgemm_dense(A_, B_, rows)
+            assert seen[-1] == (A_.indptr.dtype, A_.indices.dtype, B_.indptr.dtype,
+                                B_.indices.dtype)                  # int64 reached the kernel
+            np.testing.assert_array_equal(got, expected)
+            assert np.array_equal(np.signbit(got), np.signbit(expected))
