@@ -264,6 +264,20 @@ def test_estimator_api(make):
 
 
 @pytest.mark.parametrize("make", [mgr.SessionPopularity, mgr.MarkovChain, mgr.SessionItemKNN])
+def test_a_user_without_a_training_sequence_is_named_with_what_to_do(make):
+    sess = Sequences.from_lists([[0, 1], [2, 3]], n_items=6, users=[0, 2],
+                                user_ids=np.array([10, 11, 12]))        # user 1: none
+    model = make().fit(sess)
+    np.testing.assert_array_equal(model.score([2])[0], model.score_history([2, 3]))
+    test = mgr.Interactions([1, 2], [4, 5], n_users=3, n_items=6,
+                            user_ids=np.array([10, 11, 12]))
+    for call in (lambda: model.score([0, 1]), lambda: mgr.evaluate(model, test)):
+        with pytest.raises(DataError, match="user 1 has no training sequence .* leave such "
+                                            "users out"):
+            call()
+
+
+@pytest.mark.parametrize("make", [mgr.SessionPopularity, mgr.MarkovChain, mgr.SessionItemKNN])
 def test_bad_input(make):
     with pytest.raises(RuntimeError, match="fit"):
         make().score_history([0])

@@ -174,7 +174,10 @@ class SessionRecommender(Recommender):
         rows = self._user_row[users]
         if np.any(rows < 0):
             u = int(users[rows < 0][0])
-            raise DataError(f"user {u} has no training sequence to score from")
+            raise DataError(f"user {u} has no training sequence to score from: a session "
+                            "model scores a user's latest training sequence, and a user "
+                            "without training interactions has none; leave such users out "
+                            "(of the test set, say), or score sessions with score_sessions")
         return self.score_sessions(self.sequences_.subset(rows), out=out)
 
     def _history(self, items):
