@@ -448,6 +448,11 @@ def check_param_grads(loss_fn, params, grads, rng=None, eps=1e-6, rtol=1e-6, ato
     loss_fn : callable () -> float64 scalar, the loss at the current ``params``
     params : dict name -> float64 ndarray
     grads : dict name -> float64 ndarray, the claimed gradient at the current params
+    rng : numpy Generator, seed or None (seed 0); one direction ``u`` is drawn
+        per key, in the order of ``keys``
+    eps : float, the first finite-difference step
+    rtol, atol : tolerances (see the module docstring; ``atol=None`` is the
+        round-off floor above)
     keys : names to check, or one name as a str (default: every key of ``params``)
 
     Returns
@@ -514,6 +519,12 @@ def check_model_grads(model, batch, rng=None, eps=1e-6, rtol=1e-6, atol=None, ke
     everything it derives from ``params``. A ReLU or LeakyReLU model at a
     realistic size usually has a kink within the first step of some key's
     direction; the check then halves the step (module docstring, "Kinks").
+
+    Parameters
+    ----------
+    model : a float64 model with a ``params`` dict and ``loss_and_grad(batch)``
+    batch : what ``model.loss_and_grad`` takes (a PairBatch, PointBatch or SessionBatch)
+    rng, eps, rtol, atol, keys : as :func:`check_param_grads`
 
     Returns
     -------

@@ -147,7 +147,7 @@ def deduplicate(data, keep="count"):
 
     Notes
     -----
-    :meth:`Interactions.to_csr` already collapses repeats to 1 (or sums
+    :meth:`~minigraphrec.Interactions.to_csr` already collapses repeats to 1 (or sums
     them with ``weighted=True``); de-duplicate explicitly when the
     repeats' count or time matters, or before splitting, so that row
     counts mean pair counts.

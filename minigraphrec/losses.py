@@ -17,7 +17,7 @@ Stability: ``softplus(z) = log(1 + e^z)`` is evaluated as
 ``max(z, 0) + log1p(exp(-|z|))``, which never overflows and keeps full
 relative precision when the loss is tiny (``x = 40, y = 1`` gives
 ``4.25e-18``, not 0); the sigmoid in the gradients is the overflow-free
-:func:`minigraphrec.ops.dense.sigmoid_forward`. Logits of ±1000 give exact,
+:func:`minigraphrec.ops.sigmoid_forward`. Logits of ±1000 give exact,
 finite values and gradients.
 """
 from __future__ import annotations

@@ -11,7 +11,8 @@ Figures are written as PNG into ``$MINIGRAPHREC_FIGURES`` when it is set, else i
 
     >>> from minigraphrec import plot
     >>> fig, ax = plot.subplots()
-    >>> ax.plot([1, 2, 3], [1, 4, 9]); ax.set_xlabel("x"); ax.set_ylabel("x²")
+    >>> lines = ax.plot([1, 2, 3], [1, 4, 9])
+    >>> _ = ax.set(xlabel="x", ylabel="x²")
     >>> path = plot.save_figure(fig, "squares")     # figures/squares.png
 """
 import os

@@ -2,7 +2,7 @@ r"""Model compression by quantisation (the article's FAQ Q4): ``mgr.quantize(mod
 
 A fitted recommender scores from a few large float arrays: the final
 embeddings of an embedding model, the item–item matrix of ItemKNN or
-EASE, the singular vectors of GF-CF. :func:`quantize` stores them at
+EASE, the singular vectors of GF-CF. :func:`~minigraphrec.quantize` stores them at
 reduced precision and returns a fitted recommender with the same API
 (``score``, ``recommend``, ``mgr.evaluate``, ``save``/``mgr.load``).
 
@@ -82,7 +82,7 @@ __all__ = ["quantize", "quantize_rows", "dequantize_rows", "int8_dot_scores",
            "int8_row_sum_scores", "scoring_nbytes", "QuantizedEmbeddings", "QuantizedItemItem",
            "QuantizedGFCF", "QUANT_DTYPES"]
 
-#: the storage types :func:`quantize` offers
+#: the storage types :func:`~minigraphrec.quantize` offers
 QUANT_DTYPES = ("int8", "float16")
 _Q_MAX = 127
 _MAX_DOT_LENGTH = (2**31 - 1) // (_Q_MAX * _Q_MAX)      # 133,144: int32 cannot overflow below
@@ -179,8 +179,10 @@ def int8_dot_scores(Qu, su, Qi, si, backend="numba"):
 
     Parameters
     ----------
-    Qu : (b, d) int8, su : (b,) float32
-    Qi : (n, d) int8, si : (n,) float32
+    Qu : (b, d) int8
+    su : (b,) float32
+    Qi : (n, d) int8
+    si : (n,) float32
     backend : {"numba", "numpy"}
         ``"numba"``, the fast path: for ``d`` up to 1,024 the integer sums
         come from a float32 matrix product (BLAS) of the rows widened to
@@ -352,6 +354,20 @@ class _Quantized(Recommender):
                             "quantize the source model again with the new ones")
 
     def fit(self, train):
+        """Refused: a quantised model is made by :func:`~minigraphrec.quantize`, not fitted.
+
+        Fit the original model, then quantise it: ``mgr.quantize(model, "int8")``.
+
+        Parameters
+        ----------
+        train : any
+            Not used.
+
+        Raises
+        ------
+        TypeError
+            Always, whatever ``train`` is.
+        """
         raise TypeError(f"a {type(self).__name__} is made by mgr.quantize(fitted_model), "
                         "not fitted: fit the original model, then quantize it")
 

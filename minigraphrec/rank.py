@@ -486,7 +486,8 @@ def top_k_by_similarity(U, V, k, kind="dot", exclude=None, batch_size=1024,
 
     Parameters
     ----------
-    U : array-like (n_u, d); V : array-like (n_v, d)
+    U : array-like (n_u, d)
+    V : array-like (n_v, d)
     k : int, >= 1
     kind : {"dot", "cosine", "euclidean"}
         See :func:`score_matrix`.
@@ -498,7 +499,9 @@ def top_k_by_similarity(U, V, k, kind="dot", exclude=None, batch_size=1024,
 
     Returns
     -------
-    items : int64 (n_u, k); scores : float64 (n_u, k)
+    items : int64 (n_u, k)
+        As :func:`top_k`.
+    scores : float64 (n_u, k)
         As :func:`top_k`.
     """
     check_backend(backend)

@@ -93,13 +93,15 @@ class Sequences:
     user_ids : array or None, raw user ids (``user_ids[u]`` is internal user ``u``'s), at
         least ``max(users) + 1`` entries
 
-    ``subset`` keeps ``end_time`` and ``session_ids`` aligned with the sequences it picks;
-    ``item_ids`` and ``user_ids`` are maps and pass through unchanged.
-
     Raises
     ------
     DataError
         On any inconsistency, naming the sequence or position.
+
+    Notes
+    -----
+    ``subset`` keeps ``end_time`` and ``session_ids`` aligned with the sequences it picks;
+    ``item_ids`` and ``user_ids`` are maps and pass through unchanged.
     """
 
     def __init__(self, indptr, items, n_items, users=None, item_ids=None, end_time=None,
@@ -385,18 +387,24 @@ def evaluate_next_item(model, prefixes, targets, k=(20,), exclude_seen=False, ba
     Parameters
     ----------
     model : any object with ``score_sessions(Sequences) -> (n, n_items)``
-    prefixes : Sequences, none empty; targets : int array (len(prefixes),), whole floats taken
+    prefixes : Sequences, none empty
+    targets : int array (len(prefixes),), whole floats taken
     k : int or tuple of int, each >= 1 (anything else is a ValueError)
     exclude_seen : bool, leave each prefix's own items out of the ranking
     batch_size : int >= 1, prefixes scored at once
 
-    Every input is checked before the first block is scored; a bad one raises DataError
-    (ValueError for ``k``, ``exclude_seen`` or ``batch_size``, TypeError for ``prefixes``
-    that are no Sequences).
-
     Returns
     -------
     dict ``{"hit@20": ..., "mrr@20": ..., "ndcg@20": ..., "n_examples": n}``
+
+    Raises
+    ------
+    DataError
+        For a bad input. Every input is checked before the first block is scored.
+    ValueError
+        For ``k``, ``exclude_seen`` or ``batch_size``.
+    TypeError
+        For ``prefixes`` that are no Sequences.
     """
     from .metrics import _check_ks, _check_same_raw_ids
 

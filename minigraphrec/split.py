@@ -1,7 +1,7 @@
 r"""Train / validation / test splits of an interaction log.
 
-Every split returns :class:`~minigraphrec.data.Interactions` parts made with
-:meth:`Interactions.subset`, so they share the whole log's id space
+Every split returns :class:`~minigraphrec.Interactions` parts made with
+:meth:`~minigraphrec.Interactions.subset`, so they share the whole log's id space
 (``n_users``, ``n_items``, raw-id maps, features): a model fitted on
 ``train`` can score the users and items of ``test`` directly.
 

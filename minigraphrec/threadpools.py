@@ -8,10 +8,12 @@ at once, they compete for the same cores and small calls slow down by orders of 
 machine). One thread each is then the fastest setting; on an idle machine with many cores, more.
 
     >>> import minigraphrec as mgr
+    >>> train = mgr.datasets.synthetic(n_users=200, n_items=300, random_state=0)
+    >>> model = mgr.MF(dim=8, epochs=2, random_state=0)
     >>> with mgr.threads(1):                 # numba and BLAS both serial inside the block
-    ...     model.fit(train)
-    >>> mgr.set_threads(2)                   # or for the rest of the process
-    >>> mgr.get_threads()
+    ...     model = model.fit(train)
+    >>> before = mgr.set_threads(2)          # or for the rest of the process; the old counts
+    >>> mgr.get_threads()  # doctest: +ELLIPSIS
     {'numba': 2, 'blas': {'libscipy_openblas64_...so': 2, 'libscipy_openblas...so': 2}}
 
 The command line takes ``--threads N`` (or ``$MINIGRAPHREC_THREADS``); the benchmarks take
@@ -33,7 +35,7 @@ How BLAS is reached: every OpenBLAS build loaded in the process (NumPy's and Sci
 each bring their own, with prefixed symbols such as ``scipy_openblas_set_num_threads64_``) is
 found in ``/proc/self/maps`` on Linux and set through its own ``*_set_num_threads``; elsewhere,
 or for MKL and other BLAS, :mod:`threadpoolctl` is used when it is installed. A BLAS that is
-neither stays as it is and is reported as such by :func:`get_threads`.
+neither stays as it is and is reported as such by :func:`~minigraphrec.get_threads`.
 """
 from __future__ import annotations
 
@@ -122,7 +124,7 @@ def set_threads(n):
     r"""Use ``n`` threads in numba's pool and in every BLAS loaded; return the previous counts.
 
     numba's count is capped at the size of its pool (``numba.config.NUMBA_NUM_THREADS``, fixed
-    when numba starts). The returned dict is what :func:`get_threads` said before the change.
+    when numba starts). The returned dict is what :func:`~minigraphrec.get_threads` said before the change.
     """
     n = _check_n(n)
     before = get_threads()
@@ -167,7 +169,7 @@ def serial_blas():
     r"""Within the block, every OpenBLAS loaded runs on one thread; its counts are restored after.
 
     What a training step of the embedding models runs in
-    (:meth:`~minigraphrec.models.embedding_base.EmbeddingRecommender.loss_and_grad`). Their
+    (:meth:`~minigraphrec.models.EmbeddingRecommender.loss_and_grad`). Their
     dense products are small (``(m, 2·64) @ (2·64, 64)``), and each sits between numba kernels:
     with more BLAS threads, the idle workers spin after every product on the cores those
     kernels need next (see the module docstring). The tall ones still use two cores: they are
@@ -180,7 +182,7 @@ def serial_blas():
     (OpenBLAS's threaded ``sgemm`` does not give the same bits as its serial one). numba's
     thread count is untouched.
 
-    Only OpenBLAS (found as :func:`set_threads` finds it, once per process) is switched: other
+    Only OpenBLAS (found as :func:`~minigraphrec.set_threads` finds it, once per process) is switched: other
     BLAS libraries keep their settings. The count is process-wide, so BLAS calls made by other
     Python threads while the block runs are serial too.
     """

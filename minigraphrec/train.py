@@ -81,14 +81,15 @@ from .batch import PairBatch, PointBatch
 from .ops.sampling import sample_bpr, sample_negatives
 from .optim import Adam
 
-__all__ = ["train_model", "bpr_batches", "bce_batches", "generator_state", "restore_generator",
-           "optimizer_state_attr", "optimizer_state_from_attr", "check_finite_state"]
+__all__ = ["train_model", "bpr_batches", "bce_batches", "batch_gradient", "generator_state",
+           "restore_generator", "optimizer_state_attr", "optimizer_state_from_attr",
+           "check_finite_state"]
 
 logger = logging.getLogger("minigraphrec")
 
 
 def bpr_batches(R, batch_size, rng, backend="numba"):
-    r"""One epoch of BPR mini-batches: ``R.nnz`` triples from :func:`sample_bpr`, in draw order.
+    r"""One epoch of BPR mini-batches: ``R.nnz`` triples from :func:`~minigraphrec.ops.sample_bpr`, in draw order.
 
     Returns a list of :class:`~minigraphrec.batch.PairBatch`, each of
     ``batch_size`` triples (the last may be shorter). ``backend``: the sampler's (the same

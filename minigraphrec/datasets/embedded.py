@@ -481,7 +481,8 @@ def synthetic_sessions(n_sessions=5000, n_items=1000, n_communities=20, drift=0.
     n_communities : int >= 1
     drift : float in [0, 1]
     p_transition : float in [0, 1]
-    mean_length : float >= min_length; min_length : int >= 1
+    mean_length : float >= min_length
+    min_length : int >= 1
     popularity_exponent : float >= 0
     random_state : int or numpy.random.Generator; the same seed gives the same sessions
     return_truth : bool, also return the :class:`SyntheticSessionsTruth`

@@ -124,6 +124,18 @@ def id_embeddings(rng, n_users, n_items, dim, dtype, init="xavier"):
     ``[n_users, d]`` and ``[n_items, d]``). ``init="normal"``: ``N(0, 0.1²)``
     for every row, the choice of the authors' PyTorch port (LightGCN-PyTorch).
     The draw order is fixed (users, then items), so a seed gives one table.
+
+    Parameters
+    ----------
+    rng : numpy Generator
+    n_users, n_items : int
+    dim : int, the embedding size ``d``
+    dtype : numpy dtype of the table
+    init : {"xavier", "normal"}
+
+    Returns
+    -------
+    E0 : (n_users + n_items, dim) array of ``dtype``
     """
     if check_init(init) == "normal":
         return (0.1 * rng.standard_normal((n_users + n_items, dim))).astype(dtype)
@@ -136,7 +148,7 @@ def hop_balls(A_hat, nodes, n_hops, backend="numba"):
 
     ``S_h`` (ascending node ids) holds the nodes at most ``h`` hops from
     ``nodes``; ``S_0 = nodes`` (distinct and sorted). From
-    :func:`minigraphrec.ops.lightgcn_rows.hop_levels`, whose numba kernel
+    :func:`minigraphrec.ops.hop_levels`, whose numba kernel
     stops early once a ball holds half of the graph's stored entries: the
     later balls are then every node, a superset, which keeps a
     batch-restricted propagation exact (a row outside the true ball just
@@ -692,7 +704,7 @@ class EmbeddingRecommender(Recommender):
         fixed, so on a training user's own history it approximates that
         user's row (the ranking, not the scale: BPR's scale is set by ``reg``
         and the number of steps; how close depends on how far training went,
-        see :class:`~minigraphrec.models.MF`); for the graph models it fits
+        see :class:`~minigraphrec.MF`); for the graph models it fits
         the user's *final* embedding directly, bypassing the layers: an
         approximation, the more so the more a user's embedding depends on
         the propagation (LightGCN overrides ``score_history`` with an exact

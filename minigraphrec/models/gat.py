@@ -1,6 +1,6 @@
 r"""GAT: graph attention (Veličković et al., ICLR 2018) on the user–item graph, for recommendation.
 
-Each layer is :func:`minigraphrec.ops.attention.gat_layer_forward` over the
+Each layer is :func:`minigraphrec.ops.gat_layer_forward` over the
 bipartite graph (users first), with self-loops by default (the paper's
 neighbourhoods include the node itself):
 
@@ -170,7 +170,7 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
         or average them (each ``dim`` wide)
     attention_dropout : float in [0, 1), dropout on the attention coefficients
     self_loops : bool, let every node attend to itself (the paper: yes)
-    activation : a name in :data:`minigraphrec.ops.dense.ACTIVATIONS`
+    activation : a name in :data:`minigraphrec.ops.ACTIVATIONS`
     final_activation : bool, apply σ after the last layer too
     layer_combination : {"mean", "last"}, the final embedding
     edge_weights : None, "count", "log1p" or "time_decay"; weighted attention
@@ -185,9 +185,11 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
         ``E0``'s initialisation: Glorot-uniform user and item tables (default, as
         MF and LightGCN) or ``N(0, 0.1²)``; see
         :func:`~minigraphrec.models.embedding_base.id_embeddings`.
-    loss, lr, batch_size, reg, n_negatives, epochs, patience, metric,
-    scoring, dtype, random_state, verbose, score_dtype :
-        see :class:`~minigraphrec.models.embedding_base.EmbeddingRecommender`.
+    loss, lr, batch_size, reg, n_negatives, epochs, patience, metric
+        The training hyperparameters shared by the trainable models: see
+        :class:`~minigraphrec.models.EmbeddingRecommender`.
+    scoring, dtype, random_state, verbose, score_dtype
+        Shared as well: see :class:`~minigraphrec.models.EmbeddingRecommender`.
 
     Attributes
     ----------

@@ -705,6 +705,14 @@ class UserKNN(_NeighbourhoodCF):
     and items as terms (so TF-IDF / BM25 down-weight popular items), and
     ``block_size`` counts users.
 
+    Parameters
+    ----------
+    k_neighbors, shrink, weighting, K1, B, similarity, backend
+        As in :class:`ItemKNN`, for users in place of items.
+    block_size : int, optional
+        Users per block of the sparse product at fit time (default as in
+        :class:`ItemKNN`); the model does not depend on it.
+
     Attributes
     ----------
     similarity_ : csr_matrix (n_users, n_users)

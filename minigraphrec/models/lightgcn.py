@@ -25,11 +25,11 @@ Batch-restricted propagation (same numbers, less work). The paper's code
 propagates the whole graph for every mini-batch, though the loss reads
 only the batch's rows. Training here computes ``E`` on those rows alone,
 from ``E0`` on their ``K``-hop ball, with the op pair
-:func:`~minigraphrec.ops.lightgcn_rows.lightgcn_rows_forward` /
+:func:`~minigraphrec.ops.lightgcn_rows_forward` /
 ``lightgcn_rows_backward`` (the recurrence, its transpose and the numba
 shortcuts are in :mod:`minigraphrec.ops.lightgcn_rows`); it is exact, so
 the model trains on the same numbers as the full-graph
-:func:`~minigraphrec.ops.propagate.lightgcn_forward`, which ``score`` uses.
+:func:`~minigraphrec.ops.lightgcn_forward`, which ``score`` uses.
 
 Departures from the paper's code: none in the math. ``E0`` is drawn as
 the paper says, two Xavier tables (``init="xavier"``); ``init="normal"``
@@ -69,10 +69,12 @@ class LightGCN(EdgeWeighted, EmbeddingRecommender):
         ``E0``'s initialisation: Glorot-uniform user and item tables (the
         paper, default) or ``N(0, 0.1²)`` (the authors' PyTorch port); see
         :func:`~minigraphrec.models.embedding_base.id_embeddings`.
-    loss, lr, batch_size, reg, n_negatives, epochs, patience, metric,
-    scoring, dtype, random_state, verbose, score_dtype :
-        see :class:`~minigraphrec.models.embedding_base.EmbeddingRecommender`.
+    loss, lr, batch_size, reg, n_negatives, epochs, patience, metric
+        The training hyperparameters shared by the trainable models: see
+        :class:`~minigraphrec.models.EmbeddingRecommender`.
         Paper settings: ``lr=1e-3, batch_size=2048, reg=1e-4``.
+    scoring, dtype, random_state, verbose, score_dtype
+        Shared as well: see :class:`~minigraphrec.models.EmbeddingRecommender`.
     backend : {"numba", "numpy"}
         Parallel numba kernels or the SciPy/NumPy references, for the propagation, the
         BPR/BCE sampling and Adam: the same numbers up to rounding (the sampling and Adam
@@ -120,7 +122,7 @@ class LightGCN(EdgeWeighted, EmbeddingRecommender):
       normalisation rebuilt, rows added (from their neighbours) or removed,
       a few epochs over the touched users; approximate (``"retrain"``:
       identical to a fit without the data, with an integer ``random_state``). See
-      :meth:`~minigraphrec.models.embedding_base.EmbeddingRecommender.partial_fit`
+      :meth:`~minigraphrec.models.EmbeddingRecommender.partial_fit`
       and ``forget``.
     """
 
@@ -287,7 +289,7 @@ class LightGCN(EdgeWeighted, EmbeddingRecommender):
         is what adds a user for good). An item with no training edge gets
         ``d_i = 1`` (its new edge). With ``n_layers=0`` (MF) there is nothing
         to propagate and the fold-in of
-        :meth:`~minigraphrec.models.embedding_base.EmbeddingRecommender.fold_in`
+        :meth:`~minigraphrec.models.EmbeddingRecommender.fold_in`
         is used instead.
         """
         from ..rank import score_matrix

@@ -27,9 +27,11 @@ class MF(EmbeddingRecommender):
         ``E0``'s initialisation: Glorot-uniform user and item tables (the
         paper, default) or ``N(0, 0.1²)`` (the authors' PyTorch port); see
         :func:`~minigraphrec.models.embedding_base.id_embeddings`.
-    loss, lr, batch_size, reg, n_negatives, epochs, patience, metric,
-    scoring, dtype, random_state, verbose, score_dtype :
-        see :class:`~minigraphrec.models.embedding_base.EmbeddingRecommender`.
+    loss, lr, batch_size, reg, n_negatives, epochs, patience, metric
+        The training hyperparameters shared by the trainable models: see
+        :class:`~minigraphrec.models.EmbeddingRecommender`.
+    scoring, dtype, random_state, verbose, score_dtype
+        Shared as well: see :class:`~minigraphrec.models.EmbeddingRecommender`.
 
     Attributes
     ----------
@@ -50,7 +52,7 @@ class MF(EmbeddingRecommender):
       history.
     * ``score_history(items)``: fold-in, a fresh user row fitted by Adam
       steps on the user's BPR loss with the items frozen, seeded
-      (:meth:`~minigraphrec.models.embedding_base.EmbeddingRecommender.fold_in`);
+      (:meth:`~minigraphrec.models.EmbeddingRecommender.fold_in`);
       approximate: on a training user's history it approximates that user's
       ranking, the better the longer MF was trained (an audit on the built-in
       data: top-20 overlap with ``score`` 0.60 on average, 0.15 at worst,

@@ -103,10 +103,12 @@ class NGCF(EmbeddingRecommender):
         ``E0``'s initialisation: Glorot-uniform user and item tables (default, as
         the official code, MF and LightGCN) or ``N(0, 0.1²)``; see
         :func:`~minigraphrec.models.embedding_base.id_embeddings`.
-    loss, lr, batch_size, reg, n_negatives, epochs, patience, metric,
-    scoring, dtype, random_state, verbose, score_dtype :
-        see :class:`~minigraphrec.models.embedding_base.EmbeddingRecommender`.
+    loss, lr, batch_size, reg, n_negatives, epochs, patience, metric
+        The training hyperparameters shared by the trainable models: see
+        :class:`~minigraphrec.models.EmbeddingRecommender`.
         Paper settings: ``lr=1e-4, batch_size=1024, reg=1e-5``.
+    scoring, dtype, random_state, verbose, score_dtype
+        Shared as well: see :class:`~minigraphrec.models.EmbeddingRecommender`.
 
     Attributes
     ----------

@@ -202,7 +202,7 @@ class SessionItemKNN(SessionRecommender):
     recency : None, "linear" or "last"
     backend : {"numba", "numpy"}
         How the session weights meet the similarities, ``W @ sim``:
-        :func:`~minigraphrec.ops.sparse.spgemm_dense` writes each score row straight into
+        :func:`~minigraphrec.ops.spgemm_dense` writes each score row straight into
         the block (``"numba"``), or SciPy's sparse product then ``toarray`` (``"numpy"``,
         the reference). The same bits.
 

@@ -39,10 +39,10 @@ The building blocks, each a pure ``*_forward -> (out, cache)`` /
 (``backend="numpy"``) and a parallel numba kernel
 (:mod:`minigraphrec.kernels.segment`, ``backend="numba"``):
 
-* :func:`edge_softmax_forward` -- softmax of per-edge logits over each row;
-* :func:`attention_aggregate_forward` -- ``out_v = Σ_{u ∈ row v} α_vu Z_u``;
-* :func:`gat_logits_forward` -- the logits ``e`` from ``Z``, ``a_src``, ``a_dst``;
-* :func:`gat_layer_forward` -- the whole layer, composing the three with the
+* :func:`~minigraphrec.ops.edge_softmax_forward` -- softmax of per-edge logits over each row;
+* :func:`~minigraphrec.ops.attention_aggregate_forward` -- ``out_v = Σ_{u ∈ row v} α_vu Z_u``;
+* :func:`~minigraphrec.ops.gat_logits_forward` -- the logits ``e`` from ``Z``, ``a_src``, ``a_dst``;
+* :func:`~minigraphrec.ops.gat_layer_forward` -- the whole layer, composing the three with the
   projection, attention dropout, head concatenation/averaging and σ.
 
 Shapes. Per-edge arrays are ``(nnz,)`` for one head or ``(nnz, n_heads)``,
@@ -182,7 +182,8 @@ def csr_transpose(indptr, indices, n_cols):
 
     Parameters
     ----------
-    indptr : (n_rows + 1,) int; indices : (nnz,) int in ``0 .. n_cols-1``
+    indptr : (n_rows + 1,) int
+    indices : (nnz,) int in ``0 .. n_cols-1``
     n_cols : int
 
     Returns
@@ -360,7 +361,8 @@ def attention_aggregate_forward(indptr, indices, alpha, Z, backend="numba", tran
 
     Parameters
     ----------
-    indptr : (n_dst + 1,) int; indices : (nnz,) int in ``0 .. n_src-1``
+    indptr : (n_dst + 1,) int
+    indices : (nnz,) int in ``0 .. n_src-1``
     alpha : (nnz,) or (nnz, n_heads) float, one weight per edge and head
     Z : (n_src, d) with 1-d ``alpha``, or (n_src, n_heads, d); dtype of ``alpha``
     backend : ``"numba"`` (default, :func:`~minigraphrec.kernels.segment.aggregate_rows`)
@@ -395,7 +397,8 @@ def attention_aggregate_backward(cache, dout):
 
     Returns
     -------
-    dalpha : shape of ``alpha``; dZ : shape of ``Z``.
+    dalpha : shape of ``alpha``
+    dZ : shape of ``Z``
     """
     indptr, indices, a2, Z3, alpha_ndim, transpose, backend = cache
     dout = _float_array("dout", dout)
@@ -511,11 +514,12 @@ def gat_logits_forward(indptr, indices, Z, a_src, a_dst, slope=0.2, edge_weights
     for edge ``k`` in row ``v`` with source ``u = indices[k]``. The graph is
     over one node set: ``Z`` holds both the senders and the receivers. The
     LeakyReLU derivative at exactly 0 is taken as ``slope`` (as in
-    :func:`minigraphrec.ops.dense.leaky_relu_forward`).
+    :func:`minigraphrec.ops.leaky_relu_forward`).
 
     Parameters
     ----------
-    indptr : (n + 1,) int; indices : (nnz,) int in ``0 .. n-1``
+    indptr : (n + 1,) int
+    indices : (nnz,) int in ``0 .. n-1``
     Z : (n, d) or (n, n_heads, d) float, the projected features ``H W``
     a_src, a_dst : (d,) or (n_heads, d), dtype of ``Z``
     slope : float >= 0, LeakyReLU's negative slope (the paper's 0.2)
@@ -647,7 +651,7 @@ def gat_layer_forward(graph, H, W, a_src, a_dst, concat=True, dropout=0.0, rng=N
 
     Steps: ``Z = H W`` reshaped (n, n_heads, d_out); logits
     (:func:`gat_logits_forward`); ``α`` = edge softmax; ``α̃`` = inverted
-    dropout of ``α`` (:func:`~minigraphrec.ops.dense.dropout_forward`,
+    dropout of ``α`` (:func:`~minigraphrec.ops.dropout_forward`,
     mask drawn from ``rng``); ``Y = aggregate(α̃, Z)``; heads concatenated
     (n, n_heads · d_out) or averaged (n, d_out); then ``σ``.
 
@@ -663,13 +667,13 @@ def gat_layer_forward(graph, H, W, a_src, a_dst, concat=True, dropout=0.0, rng=N
     dropout : float in [0, 1), probability of dropping an attention coefficient
     rng : numpy Generator, required when ``dropout > 0`` and ``training``
     training : bool; False switches dropout off
-    activation : a name in :data:`minigraphrec.ops.dense.ACTIVATIONS`
+    activation : a name in :data:`minigraphrec.ops.ACTIVATIONS`
     slope : LeakyReLU's negative slope in the logits
     beta : (n_heads,) or None; with a weighted ``graph``, the exponent of the
         edge weights (required: a weighted graph without ``beta`` is an error,
         as is ``beta`` on an unweighted graph)
     backend : ``"numba"`` (default) or ``"numpy"``; also the projection's
-        (:func:`~minigraphrec.ops.dense.linear_forward`)
+        (:func:`~minigraphrec.ops.linear_forward`)
 
     Returns
     -------

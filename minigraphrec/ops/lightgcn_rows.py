@@ -1,9 +1,9 @@
 r"""LightGCN's propagation restricted to a batch's neighbourhood: same numbers, less work.
 
 ``E = 1/(K+1) Σ_{k=0..K} Â^k E0`` (LightGCN's encoder,
-:func:`minigraphrec.ops.propagate.lightgcn_forward` on every row) is needed
+:func:`minigraphrec.ops.lightgcn_forward` on every row) is needed
 by a mini-batch on its own rows ``S_0`` only. Let ``S_h`` be the nodes
-within ``h`` hops of ``S_0`` (:func:`hop_levels`). Written in Horner form,
+within ``h`` hops of ``S_0`` (:func:`~minigraphrec.ops.hop_levels`). Written in Horner form,
 ``Σ_k Â^k E0 = V_K`` with ``V_0 = E0``, ``V_j = E0 + Â V_{j-1}``, and row
 ``r`` of ``V_j`` needs ``V_{j-1}`` on ``r``'s neighbours only; so computing
 ``V_j`` on ``S_{K-j}`` alone is exact:
@@ -19,12 +19,12 @@ and ``Â`` is symmetric, so
 .. math::  T_k[S_k] = G[S_k] + \hat A[S_k, S_{k-1}]\, T_{k-1}[S_{k-1}],
            \qquad T_k = 0 \text{ off } S_k .
 
-:func:`lightgcn_rows_forward` and :func:`lightgcn_rows_backward` compute
+:func:`~minigraphrec.ops.lightgcn_rows_forward` and :func:`~minigraphrec.ops.lightgcn_rows_backward` compute
 exactly this, by SciPy row slices (``backend="numpy"``, the readable
 reference) or by the kernels of :mod:`minigraphrec.kernels.propagate_rows`
 (``backend="numba"``). Both equal the full-graph
-:func:`~minigraphrec.ops.propagate.lightgcn_forward` /
-``lightgcn_backward`` to rounding (tested in float64 to 1e-12), and the
+:func:`~minigraphrec.ops.lightgcn_forward` /
+:func:`~minigraphrec.ops.lightgcn_backward` to rounding (tested in float64 to 1e-12), and the
 pair is gradient-checked in ``tests/test_gradients.py``. On Gowalla (64
 dims, 3 layers, batches of 2048) the balls cover nearly the whole graph
 after two hops, so the saving is the last hops: about 3.4M instead of 4.9M

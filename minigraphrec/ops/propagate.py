@@ -15,7 +15,7 @@ CSC view, no copy) or builds ``A_hat.T.tocsr()`` on each call
 (``backend="numba"``, whose kernel reads CSR).
 
 Backends. ``"numpy"`` is the one-line reference ``A_hat @ X`` (SciPy).
-``"numba"`` (the default) calls :func:`minigraphrec.ops.sparse.spmm` (a parallel,
+``"numba"`` (the default) calls :func:`minigraphrec.ops.spmm` (a parallel,
 deterministic CSR kernel); if that module is absent it falls back to SciPy.
 Both sum each output row in storage order, so they give the same bits.
 
@@ -212,7 +212,7 @@ def propagate_rows_forward(A_hat, X, rows, backend="numba"):
     r"""Some rows of one propagation step: ``Y = Â[rows, :] X``, compact.
 
     The graph models restrict a layer to the rows a batch needs (its
-    ``h``-hop ball, see :func:`minigraphrec.ops.lightgcn_rows.hop_levels`);
+    ``h``-hop ball, see :func:`minigraphrec.ops.hop_levels`);
     row ``q`` of ``Y`` belongs to node ``rows[q]``.
 
     Parameters

@@ -252,8 +252,11 @@ def gru_cell_forward(a, h, W, U, b, backend="numba"):
 
     Parameters
     ----------
-    a : (N, d_a) the messages; h : (N, d) the states
-    W : (d_a, 3d); U : (d, 3d); b : (3d,)
+    a : (N, d_a), the messages
+    h : (N, d), the states
+    W : (d_a, 3d)
+    U : (d, 3d)
+    b : (3d,)
     backend : "numba" (default) or "numpy" (the reference); the backward pass uses the same one
 
     Returns
@@ -352,9 +355,12 @@ def session_readout_forward(P, pos_ptr, W1, W2, c, q, W3=None):
 
     Parameters
     ----------
-    P : (n_pos, d), sessions one after the other; pos_ptr : int (B + 1,), ``pos_ptr[0] = 0``,
-    ``pos_ptr[-1] = n_pos``, every session non-empty
-    W1, W2 : (d, d); c, q : (d,); W3 : (2d, d_out) or None
+    P : (n_pos, d), sessions one after the other
+    pos_ptr : int (B + 1,), ``pos_ptr[0] = 0``, ``pos_ptr[-1] = n_pos``, every session
+        non-empty
+    W1, W2 : (d, d)
+    c, q : (d,)
+    W3 : (2d, d_out) or None
 
     Returns
     -------

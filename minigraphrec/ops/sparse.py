@@ -159,9 +159,11 @@ def spgemm_dense(A, B, rows=None, backend="numba", out=None):
 
     Parameters
     ----------
-    A : scipy sparse (n, f); B : scipy sparse (f, m). Converted to CSR and float64 when
-        they are not (a copy per call: pass them so); complex values are rejected
-        (:class:`~minigraphrec.errors.DataError`).
+    A : scipy sparse (n, f)
+        Converted to CSR and float64 when it is not (a copy per call: pass it so);
+        complex values are rejected (:class:`~minigraphrec.DataError`).
+    B : scipy sparse (f, m)
+        As ``A``.
     rows : int array, optional
         Rows of ``A`` to multiply (default: all), each in ``0 .. n-1``.
     backend : {"numba", "numpy"}
