@@ -39,7 +39,7 @@ import numbers
 import numpy as np
 
 from .data import Interactions
-from .errors import DataError, check_random_state
+from .errors import DataError, check_bool, check_random_state
 from .graph import _pair_ids
 
 __all__ = ["random_split", "leave_one_out", "temporal_split"]
@@ -54,15 +54,26 @@ def _check_data(data, need=1):
 
 
 def _check_fraction(name, value, allow_zero=False):
-    """A float in (0, 1), or [0, 1) when ``allow_zero``."""
+    """A float in (0, 1), or [0, 1) when ``allow_zero``. A float32 or float16 fraction is
+    read as the decimal it prints as (``np.float32(0.2)`` as 0.2, not 0.2000000030): its
+    rounding error would otherwise survive ``_n_held_out``'s rounding and add an item."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise DataError(f"{name} must be a fraction in (0, 1), got {value!r}")
+    if isinstance(value, np.floating) and np.finfo(value.dtype).bits < 64:
+        value = str(value)                                     # the shortest decimal
     value = float(value)
     low_ok = value >= 0 if allow_zero else value > 0
     if not (low_ok and value < 1):
         interval = "[0, 1)" if allow_zero else "(0, 1)"
         raise DataError(f"{name} must be in {interval}, got {value}")
     return value
+
+
+def _check_nonempty(rows, part, why):
+    """DataError unless ``rows`` (a boolean mask of the rows going to ``part``) has one: a
+    split that leaves a part empty fails here, not later in ``evaluate``."""
+    if not rows.any():
+        raise DataError(f"the {part} part would be empty: {why}")
 
 
 def _rng(random_state):
@@ -122,6 +133,12 @@ def random_split(data, test_size=0.2, val_size=0.0, random_state=None):
         Interactions over the same id space, partitioning the rows of
         ``data`` (each row in exactly one part, in file order), with no
         (user, item) pair in two parts.
+
+    Raises
+    ------
+    DataError
+        With a bad ``test_size`` or ``val_size``, or when test (or
+        validation) would be empty: no user has enough distinct items.
     """
     _check_data(data)
     test_size = _check_fraction("test_size", test_size)
@@ -140,7 +157,10 @@ def random_split(data, test_size=0.2, val_size=0.0, random_state=None):
     is_test = r < n_test[u]
     is_val = ~is_test & (r < n_test[u] + n_val[u])
     is_train = ~is_test & ~is_val
+    _check_nonempty(is_test, "test", "no user has two distinct items (train keeps one)")
     if val_size > 0:
+        _check_nonempty(is_val, "validation", "no user has the three distinct items a "
+                        "training, a test and a validation item need")
         return data.subset(is_train), data.subset(is_val), data.subset(is_test)
     return data.subset(is_train), data.subset(is_test)
 
@@ -170,6 +190,7 @@ def leave_one_out(data, random_state=None, by_time=False):
         A partition of the rows of ``data``; no pair in both.
     """
     _check_data(data)
+    by_time = check_bool(by_time, "by_time")
     pair, pair_user, n_pairs = _pairs(data)
     n = np.bincount(pair_user, minlength=data.n_users)           # (n_users,)
     if by_time:
@@ -187,6 +208,7 @@ def leave_one_out(data, random_state=None, by_time=False):
         held = _rank_within(pair_user, rng.random(n_pairs)) == 0  # (n_pairs,)
     held &= n[pair_user] >= 2
     is_test = held[pair]                                          # (n,)
+    _check_nonempty(is_test, "test", "no user has two distinct items (train keeps one)")
     return data.subset(~is_test), data.subset(is_test)
 
 
@@ -233,12 +255,16 @@ def temporal_split(data, test_size=0.2, per_user=False, drop_repeats=True):
     Raises
     ------
     DataError
-        Without timestamps, with a bad ``test_size``, or (global cut) when
-        the log is too small or its latest events all share one timestamp,
-        so that test would be empty.
+        Without timestamps, with a bad ``test_size``, or when test would be
+        empty: (global cut) the log is too small or its latest events all
+        share one timestamp, (``per_user``) no user has events at two
+        distinct times, or every test event is a repeat that
+        ``drop_repeats`` drops.
     """
     _check_data(data)
     test_size = _check_fraction("test_size", test_size)
+    per_user = check_bool(per_user, "per_user")
+    drop_repeats = check_bool(drop_repeats, "drop_repeats")
     if data.timestamps is None:
         raise DataError("temporal_split needs timestamps; data has none")
     t = data.timestamps
@@ -252,6 +278,7 @@ def temporal_split(data, test_size=0.2, per_user=False, drop_repeats=True):
         t_cut = np.full(data.n_users, np.inf)
         t_cut[data.users[is_cut]] = t[is_cut]                     # (n_users,)
         is_test = t > t_cut[data.users]
+        _check_nonempty(is_test, "test", "no user has events at two distinct times")
     else:
         if n_rows < 2:
             raise DataError(f"a global temporal split needs at least 2 events, got {n_rows}")
@@ -268,5 +295,7 @@ def temporal_split(data, test_size=0.2, per_user=False, drop_repeats=True):
         in_train = np.zeros(n_pairs, dtype=bool)
         in_train[pair[~is_test]] = True
         keep = ~(is_test & in_train[pair])
+        _check_nonempty(is_test & keep, "test", "every test event repeats a (user, item) "
+                        "pair of train, and drop_repeats drops those")
         return data.subset(~is_test), data.subset(is_test & keep)
     return data.subset(~is_test), data.subset(is_test)

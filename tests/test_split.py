@@ -267,3 +267,44 @@ def test_temporal_errors():
     d = make_log()
     with pytest.raises(DataError, match=r"test_size must be in \(0, 1\)"):
         split.temporal_split(d, test_size=1.2)
+
+
+@pytest.mark.parametrize("fraction", [np.float32(0.2), np.float16(0.2), 0.2])
+def test_a_float32_fraction_counts_as_the_decimal_it_prints_as(fraction):
+    """np.float32(0.2) is 0.2000000030 as a float: 5 items held out 2 (ceil of 1.000000015),
+    and a global cut of 10 events at float32(0.3) held out 4."""
+    d = Interactions([0] * 5, [0, 1, 2, 3, 4], timestamps=[1, 2, 3, 4, 5])
+    assert len(split.random_split(d, fraction, random_state=0)[1]) == 1
+    assert len(split.temporal_split(d, fraction, per_user=True)[1]) == 1
+    log = Interactions(np.arange(10) % 3, np.arange(10), timestamps=np.arange(10))
+    assert len(split.temporal_split(log, type(fraction)(0.3))[1]) == 3
+
+
+def test_a_split_with_an_empty_part_is_refused():
+    """random_split, leave_one_out and a per-user temporal split returned an empty test part
+    silently (the global cut already refused it): evaluate failed later."""
+    single = Interactions([0, 1, 2], [0, 1, 1], timestamps=[1, 2, 3])   # one item per user
+    for call in (lambda: split.random_split(single, 0.5, random_state=0),
+                 lambda: split.leave_one_out(single, random_state=0),
+                 lambda: split.leave_one_out(single, by_time=True)):
+        with pytest.raises(DataError, match="the test part would be empty: no user has two"):
+            call()
+    tied = Interactions([0, 0], [0, 1], timestamps=[5, 5])
+    with pytest.raises(DataError, match="no user has events at two distinct times"):
+        split.temporal_split(tied, 0.5, per_user=True)
+    repeats = Interactions([0, 0, 0, 0], [0, 1, 0, 1], timestamps=[1, 2, 3, 4])
+    with pytest.raises(DataError, match="every test event repeats a"):
+        split.temporal_split(repeats, 0.5)
+    assert len(split.temporal_split(repeats, 0.5, drop_repeats=False)[1]) == 2
+    two = Interactions([0, 0, 1, 1], [0, 1, 0, 1])                      # two items each
+    with pytest.raises(DataError, match="the validation part would be empty"):
+        split.random_split(two, 0.3, val_size=0.3, random_state=0)
+
+
+def test_split_switches_must_be_bools():
+    d = make_log()
+    with pytest.raises(ValueError, match="by_time must be True or False, got 'no'"):
+        split.leave_one_out(d, by_time="no")
+    for name in ("per_user", "drop_repeats"):
+        with pytest.raises(ValueError, match=f"{name} must be True or False"):
+            split.temporal_split(d, 0.2, **{name: "no"})
