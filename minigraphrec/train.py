@@ -71,13 +71,16 @@ history losses and Adam state of ``fit(train, epochs=5)``.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import sys
 import time
 
 import numpy as np
 
 from .batch import PairBatch, PointBatch
+from .errors import DataError
 from .ops.sampling import sample_bpr, sample_negatives
 from .optim import Adam
 
@@ -156,7 +159,6 @@ def generator_state(rng):
 
 def restore_generator(state):
     """A new ``numpy.random.Generator`` in the state :func:`generator_state` returned."""
-    from .errors import DataError
     name = state.get("bit_generator") if isinstance(state, dict) else None
     bit_generator = getattr(np.random, str(name), None)
     if not (isinstance(bit_generator, type) and issubclass(bit_generator, np.random.BitGenerator)):
@@ -223,6 +225,50 @@ def check_finite_state(name, params, optimizer, epoch, lr):
             f"dtype='float64'.")
 
 
+@contextlib.contextmanager
+def verbose_output(verbose):
+    """With ``verbose``, show the ``"minigraphrec"`` logger's INFO records on stderr while
+    the block runs, unless logging is configured (a handler on it or on the root logger):
+    with none, Python drops INFO records, and ``verbose=True`` printed nothing. A
+    configured setup is left to show or filter them itself."""
+    log = logging.getLogger("minigraphrec")
+    if not verbose or log.hasHandlers():
+        yield
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+
+
+def check_training_inputs(model, validation, callback, epochs):
+    """What a training loop would refuse after its first epoch, refused before it (an epoch
+    of Gowalla takes minutes): ``validation`` (an Interactions in the model's id space with
+    at least one item outside training) and a ``callback`` that is not callable. Warns that
+    ``patience`` does nothing without validation."""
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable(record), got {type(callback).__name__}")
+    if validation is None:
+        if getattr(model, "patience", None) is not None and epochs > 0:
+            logger.warning("%s: patience=%s has no effect without validation data",
+                           type(model).__name__, model.patience)
+        return
+    from .metrics import _check_raw_ids, _pairs_csr
+    T = _pairs_csr(validation, model.n_users_, model.n_items_, "validation")
+    _check_raw_ids(validation, model, "validation")
+    seen = T.multiply(model.R_).tocsr()
+    seen.eliminate_zeros()
+    if seen.nnz == T.nnz:
+        raise DataError("no user has a validation item that is not a training item: "
+                        "nothing to validate on")
+
+
 def train_model(model, validation=None, epochs=1, callback=None, rng=None):
     r"""Train ``model`` (already built and initialised by its ``fit``) in place.
 
@@ -244,6 +290,13 @@ def train_model(model, validation=None, epochs=1, callback=None, rng=None):
     parameters standing for it). ``model.optimizer_state_`` is written back
     on return and on failure.
     """
+    check_training_inputs(model, validation, callback, epochs)
+    with verbose_output(model.verbose):
+        return _train_model(model, validation, epochs, callback, rng)
+
+
+def _train_model(model, validation, epochs, callback, rng):
+    """``train_model``'s loop, its inputs checked."""
     from .metrics import evaluate, metric_key, parse_metric
 
     rng = np.random.default_rng(rng)

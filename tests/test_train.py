@@ -524,3 +524,42 @@ def test_srgnn_whose_last_step_diverges_fails():
                                                  "non-finite loss"):
         model.fit(sessions)                                      # it scored inf silently
     assert not hasattr(model, "params")
+
+
+def test_bad_validation_and_callback_are_refused_before_the_first_epoch(monkeypatch, caplog):
+    """A validation set of the wrong kind, numbered beyond the model, or without an item
+    outside training, and a callback that is no function, failed after a whole epoch (the
+    callback as "'int' object is not callable")."""
+    train = _small()
+    epochs = []
+    real = train_module.bpr_batches
+    monkeypatch.setattr(train_module, "bpr_batches",
+                        lambda *a, **k: epochs.append(1) or real(*a, **k))
+    cases = [(dict(validation=[(0, 1)]), TypeError, "validation must be an Interactions"),
+             (dict(validation=Interactions([train.n_users], [0], n_users=train.n_users + 1,
+                                           n_items=train.n_items)), mgr.DataError, "validation"),
+             (dict(validation=train), mgr.DataError, "no user has a validation item that is "
+                                                     "not a training item"),
+             (dict(callback=5), TypeError, "callback must be callable")]
+    for kwargs, exc, match in cases:
+        with pytest.raises(exc, match=match):
+            MF(dim=4, random_state=0).fit(train, epochs=2, **kwargs)
+    assert epochs == []
+    with caplog.at_level(logging.WARNING, logger="minigraphrec"):
+        MF(dim=4, patience=2, random_state=0).fit(train, epochs=1)
+    assert "MF: patience=2 has no effect without validation data" in caplog.text
+
+
+def test_verbose_prints_each_epoch_when_logging_is_not_configured():
+    """verbose=True printed nothing: Python drops INFO records when no handler is set up
+    (a subprocess: pytest installs its own)."""
+    import subprocess
+    import sys
+    code = ("import minigraphrec as mgr; d = mgr.datasets.synthetic(n_users=30, n_items=40, "
+            "random_state=0); mgr.MF(dim=4, verbose=True, random_state=0).fit(d, epochs=2); "
+            "import logging; assert not logging.getLogger('minigraphrec').handlers")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "MF epoch 1/2: loss" in run.stderr and "MF epoch 2/2: loss" in run.stderr
+    assert run.stdout == ""

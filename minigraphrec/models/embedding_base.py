@@ -231,9 +231,12 @@ class EmbeddingRecommender(Recommender):
     Parameters
     ----------
     loss : {"bpr", "bce"}
-        What ``fit`` trains: BPR triples (one uniformly drawn negative per
-        sampled positive) or BCE pairs (every training pair labelled 1, each
-        with ``n_negatives`` drawn negatives labelled 0).
+        What ``fit`` trains: BPR triples (as LightGCN's code samples them: a
+        uniformly drawn user, one of its positives, one uniformly drawn
+        negative; an epoch draws as many triples as there are training
+        pairs, so it need not visit every positive) or BCE pairs (every
+        training pair labelled 1, each with ``n_negatives`` drawn negatives
+        labelled 0).
     lr : float > 0
         Adam's learning rate.
     batch_size : int >= 1
@@ -261,7 +264,9 @@ class EmbeddingRecommender(Recommender):
         a second fit with the same object differs, and ``save`` stores it as
         None. None draws fresh entropy on every fit.
     verbose : bool
-        Log each epoch at INFO level (logger ``"minigraphrec"``) instead of DEBUG.
+        Log each epoch at INFO level (logger ``"minigraphrec"``) instead of DEBUG;
+        printed to stderr during ``fit`` when logging is not configured (no
+        handler), else left to the configured handlers.
     score_dtype : {"float64", "float32"}
         The dtype of ``score`` (and so of the scores ``evaluate`` and
         ``recommend`` rank). float64 by default, whatever ``dtype``. float32
@@ -352,8 +357,9 @@ class EmbeddingRecommender(Recommender):
         Raises
         ------
         FloatingPointError
-            If the loss becomes NaN or infinite; the parameters keep the
-            values they had before the failing step.
+            If the loss, a gradient, the parameters or Adam's moments become
+            NaN or infinite; the model is left as it was before this ``fit``
+            (an unfitted model stays unfitted).
         DataError
             With ``resume``: other training data, or a changed hyperparameter
             that defines the model (each named).
