@@ -303,6 +303,15 @@ class Interactions:
         source : str
             Named in error messages (a file name, say), with the file line of
             the first unknown interaction when the loader recorded ``lines``.
+
+        Returns
+        -------
+        Interactions
+            The pairs with their weights and timestamps, in the target space
+            (``n_dropped`` on it). Features and item labels are not carried:
+            they describe this data's users and items, not the target
+            space's, and the fitted model holds its own (evaluation reads
+            only the pairs).
         """
         if on_unknown not in ("error", "drop"):
             raise ValueError(f"on_unknown must be 'error' or 'drop', got {on_unknown!r}")
