@@ -50,9 +50,12 @@ still written as version 2, so earlier versions of the library read it.
 Writing is atomic: the archive goes to a temporary file in the target's
 directory, is flushed to disk, then renamed over ``path`` with
 ``os.replace``; a failure leaves no partial file behind (and an existing
-file at ``path`` untouched). The file gets the mode a plain ``open`` would
+file at ``path`` untouched). Only a process killed while saving (SIGKILL, a
+power cut) can leave its temporary ``.minigraphrec-*.tmp`` file next to the
+target, which is still intact. The file gets the mode a plain ``open`` would
 give it (0o666 less the umask), not the temporary file's 0o600. The file is
-written exactly at ``path`` (no ``.npz`` is appended).
+written exactly at ``path`` (no ``.npz`` is appended); a symbolic link there
+is replaced by the file, not written through.
 """
 from __future__ import annotations
 
@@ -104,7 +107,7 @@ def _json_value(value, what):
         return {k: _json_value(v, what) for k, v in value.items()}
     if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
         return np.dtype(value).name
-    raise DataError(f"cannot save {what}: a {type(value).__name__} is not JSON data (None, a "
+    raise DataError(f"cannot save {what}: {type(value).__name__} is not JSON data (None, a "
                     "bool, number or string, or a list or dict of them)")
 
 
@@ -297,6 +300,8 @@ def save(model, path):
     arrays[_SHA] = np.array(_digest(meta_json, {k: v for k, v in arrays.items() if k != _META}))
 
     path = os.fspath(path)
+    if not path:
+        raise DataError("cannot save the model: the path is empty; give a file name")
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, f"cannot save the model to {path}: it is a "
@@ -375,6 +380,8 @@ def load(path):
     if os.path.isfile(path):
         with open(path, "rb") as f:
             magic = f.read(4)
+        if not magic:
+            raise DataError(f"{path} is empty, not a model file saved by minigraphrec")
         if magic not in (b"PK\x03\x04", b"PK\x05\x06"):       # a zip archive, as .npz are
             raise DataError(f"{path} is not a model file saved by minigraphrec (not a .npz "
                             f"archive; a data file given in its place?)")

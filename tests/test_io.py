@@ -404,3 +404,13 @@ def test_a_value_refused_while_restoring_names_the_file(tmp_path):
     _with_meta(path, lambda m: m["hyperparameters"].update(loss="hinge"))
     with pytest.raises(DataError, match=r"bad_loss.npz: cannot restore the fitted MF: loss "):
         io.load(path)
+
+
+def test_an_empty_path_and_an_empty_file_say_so(tmp_path):
+    model = MF(dim=3, epochs=1, random_state=0).fit(_train())
+    with pytest.raises(DataError, match="the path is empty"):
+        model.save("")
+    empty = tmp_path / "empty.npz"
+    empty.write_bytes(b"")
+    with pytest.raises(DataError, match="empty.npz is empty, not a model file"):
+        io.load(empty)
