@@ -1,30 +1,59 @@
-r"""Figures for tutorials and benchmarks: one place decides where PNGs go and how they are drawn.
+r"""Figures for tutorials and benchmarks: where PNGs go, a headless-safe backend, and the three
+pictures a recommender run asks for (training curves, metric comparisons, embedding maps).
 
-Matplotlib is imported on first use, never by ``import minigraphrec``. When no display is
-available (no ``$DISPLAY`` on Linux, or ``$MPLBACKEND`` unset on a headless machine) the
-non-interactive Agg backend is selected before ``pyplot`` is first imported, so a script that
-draws never opens a window and never blocks. In an editor or a notebook the usual inline
-backend is left alone.
+Matplotlib is imported on first use, never by ``import minigraphrec``. The non-interactive Agg
+backend is selected before ``pyplot`` is first imported when both hold: the machine is
+headless (Linux or a BSD with neither ``$DISPLAY`` nor ``$WAYLAND_DISPLAY``), and no backend
+has been chosen (``$MPLBACKEND`` unset, no earlier ``matplotlib.use(...)``, no ``backend:``
+line in a matplotlibrc). So a script that draws never opens a window and never blocks, and a
+backend you chose (``matplotlib.use("svg")``, a notebook's inline one) is left alone.
 
-Figures are written as PNG into ``$MINIGRAPHREC_FIGURES`` when it is set, else into
-``figures/`` under the current working directory; the folder is created on demand.
+Figures are written as PNG into ``$MINIGRAPHREC_FIGURES`` when it is set (``~`` is expanded),
+else into ``figures/`` under the current working directory; the folder is created on demand.
 
     >>> from minigraphrec import plot
     >>> fig, ax = plot.subplots()
     >>> lines = ax.plot([1, 2, 3], [1, 4, 9])
     >>> _ = ax.set(xlabel="x", ylabel="x²")
     >>> path = plot.save_figure(fig, "squares")     # figures/squares.png
+
+The drawing helpers follow scikit-learn's plotting functions: each draws into the ``ax`` it is
+given, or into a new figure sized for what it draws, and returns the Axes. None of them calls
+``show`` or saves; :func:`save_figure` does that.
+
+    >>> import minigraphrec as mgr
+    >>> data = mgr.datasets.synthetic(n_users=100, n_items=150, random_state=0)
+    >>> train, test = mgr.split.random_split(data, test_size=0.2, random_state=0)
+    >>> mf = mgr.MF(dim=8, epochs=3, random_state=0).fit(train, validation=test)
+    >>> ax = plot.plot_history(mf, metric="recall@20")           # one line, one point per epoch
+    >>> ax = plot.plot_metrics({"MF": mgr.evaluate(mf, test)})   # bars, one per metric
+    >>> ax = plot.plot_embeddings(mf, kind="items")              # a 2-d PCA map
+    >>> path = plot.save_figure(ax.figure, "mf_items")
 """
+import math
 import os
+import secrets
 import sys
+from collections.abc import Mapping
+from contextlib import suppress
+from numbers import Real
 from pathlib import Path
 
-from .errors import DataError
+import numpy as np
 
-__all__ = ["figure_dir", "subplots", "save_figure", "FIGURES_ENV"]
+from .errors import DataError, check_bool, check_finite_number, check_random_state
+
+__all__ = ["figure_dir", "subplots", "save_figure", "plot_history", "plot_metrics",
+           "plot_embeddings", "FIGURES_ENV"]
 
 #: environment variable naming the folder :func:`save_figure` writes PNGs to (else ``figures/``)
 FIGURES_ENV = "MINIGRAPHREC_FIGURES"
+
+# Extensions of the formats matplotlib (and image viewers) write: a name ending in one of these
+# asks for a format save_figure does not write. Other dots are part of the stem ("lr0.001").
+_OTHER_FORMATS = frozenset({"pdf", "svg", "svgz", "eps", "ps", "pgf", "jpg", "jpeg", "tif",
+                            "tiff", "webp", "gif", "bmp", "raw", "rgba", "avif", "html"})
+_NAME_MAX = 255        # bytes in one file name on Linux, macOS and Windows file systems
 
 
 def _headless():
@@ -34,10 +63,25 @@ def _headless():
     return False
 
 
+def _backend_chosen(rc):
+    """Whether matplotlib's ``rcParams`` ``rc`` names a backend (``matplotlib.use``,
+    ``$MPLBACKEND``, a matplotlibrc) rather than the "resolve it on first use" sentinel.
+
+    ``rcParams._get_backend_or_none`` reads it without resolving it (the resolution would pick
+    a backend, the thing to decide here); where it is missing, the same read by hand.
+    """
+    get = getattr(rc, "_get_backend_or_none", None)
+    if get is not None:
+        return get() is not None
+    from matplotlib import rcsetup
+    return dict.__getitem__(rc, "backend") is not rcsetup._auto_backend_sentinel
+
+
 def _pyplot():
     """``matplotlib.pyplot``, with Agg selected first when headless and no backend was chosen."""
     import matplotlib
-    if "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND") and _headless():
+    if ("matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND")
+            and _headless() and not _backend_chosen(matplotlib.rcParams)):
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
@@ -46,14 +90,14 @@ def _pyplot():
 def figure_dir():
     r"""The folder figures are written to, created if missing.
 
-    ``$MINIGRAPHREC_FIGURES`` when set (relative paths are taken from the current directory),
-    else ``./figures``.
+    ``$MINIGRAPHREC_FIGURES`` when set (``~`` expanded; relative paths are taken from the
+    current directory), else ``./figures``.
 
     Returns
     -------
     pathlib.Path
     """
-    folder = Path(os.environ.get(FIGURES_ENV) or "figures")
+    folder = Path(os.environ.get(FIGURES_ENV) or "figures").expanduser()
     if folder.exists() and not folder.is_dir():
         raise DataError(f"figure folder {str(folder)!r} (from ${FIGURES_ENV} or the default "
                         f"'figures') exists and is not a folder")
@@ -81,19 +125,54 @@ def subplots(nrows=1, ncols=1, **kwargs):
     return plt.subplots(nrows, ncols, **kwargs)
 
 
-def save_figure(fig, name, dpi=120):
-    r"""Write ``fig`` as ``<figure_dir()>/<name>.png``, close it, and return the path.
+def _figure_stem(name):
+    """The file stem of a figure name (``"a"``, ``"a.png"``, ``Path("a")``), or DataError."""
+    if not isinstance(name, (str, os.PathLike)):
+        raise TypeError(f"name must be a str or pathlib.Path (a file stem), got "
+                        f"{type(name).__name__}")
+    name = os.fspath(name)
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str or pathlib.Path (a file stem), got bytes {name!r}")
+    plain = (f"a plain file stem (letters, digits, '-', '_', and '.' inside it), written as "
+             f"<stem>.png into ${FIGURES_ENV} (else ./figures); only PNG is written")
+    stem = name[:-4] if name.lower().endswith(".png") else name
+    ext = stem.rpartition(".")[2].lower() if "." in stem else ""
+    if ext in _OTHER_FORMATS:
+        raise DataError(f"figure name {name!r} asks for .{ext}, but save_figure writes PNG "
+                        f"only: name it {stem.rpartition('.')[0] or 'figure'!r} (or with "
+                        f"'.png'), or call fig.savefig yourself for other formats")
+    if (not stem or stem.startswith(".") or stem.endswith(".")
+            or not all(c.isalnum() or c in "-_." for c in stem)):
+        raise DataError(f"figure name {name!r} must be {plain}; it may not be empty or start "
+                        f"or end with '.'")
+    if len(os.fsencode(stem + ".png")) > _NAME_MAX:
+        raise DataError(f"figure name {name[:40]!r}... is too long: {stem}.png would be "
+                        f"{len(os.fsencode(stem + '.png'))} bytes, and file names are limited "
+                        f"to {_NAME_MAX}")
+    return stem
 
-    The PNG is written to a temporary file in the same folder and renamed into place, so a
-    failed save never leaves a half-written figure behind.
+
+def save_figure(fig, name, dpi=120, close=True):
+    r"""Write ``fig`` as ``<figure_dir()>/<name>.png`` and return the path; close it unless told.
+
+    The PNG is written to a temporary file (``.tmp-<pid>-<random>.png``) in the same folder
+    and renamed into place, so a failed save never leaves a half-written figure behind, and
+    the figure is closed (when ``close``) whether or not the save worked.
 
     Parameters
     ----------
     fig : matplotlib.figure.Figure
-    name : str
-        File stem, letters, digits, ``-``, ``_`` and ``.`` only (``".png"`` is appended if
-        missing).
-    dpi : int
+    name : str or pathlib.Path
+        File stem: letters, digits, ``-``, ``_``, and ``.`` inside it (``"lr0.001"``);
+        ``".png"`` is appended if missing. Only PNG is written: a name ending in another
+        format's extension (``"a.pdf"``, ``"a.svg"``) is refused, as are empty names, names
+        starting or ending with ``.``, folders (``"a/b"``), and names longer than 255 bytes
+        with ``.png``. The folder comes from ``$MINIGRAPHREC_FIGURES``, not from the name.
+    dpi : float
+        Resolution, a finite number > 0.
+    close : bool
+        Close the figure afterwards (the default: a script drawing many figures does not keep
+        them all in memory). ``False`` keeps it open, to show it in a notebook or draw on.
 
     Returns
     -------
@@ -102,19 +181,495 @@ def save_figure(fig, name, dpi=120):
     """
     if not callable(getattr(fig, "savefig", None)):
         raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a str (a file stem), got {type(name).__name__}")
-    stem = name[:-4] if name.endswith(".png") else name
-    if not stem or not all(c.isalnum() or c in "-_." for c in stem):
-        raise DataError(f"figure name {name!r} must be a plain file stem "
-                        f"(letters, digits, '-', '_', '.')")
-    path = figure_dir() / f"{stem}.png"
-    tmp = path.with_name(f".{stem}.{os.getpid()}.tmp.png")
+    stem = _figure_stem(name)
+    dpi = check_finite_number(dpi, "dpi", above=0)
+    close = check_bool(close, "close")
     try:
-        fig.savefig(tmp, dpi=dpi, format="png")
-        os.replace(tmp, path)
+        path = figure_dir() / f"{stem}.png"
+        tmp = path.with_name(f".tmp-{os.getpid()}-{secrets.token_hex(4)}.png")
+        try:
+            fig.savefig(tmp, dpi=dpi, format="png")
+            os.replace(tmp, path)
+        finally:
+            with suppress(OSError):                 # never hide the error that got us here
+                tmp.unlink(missing_ok=True)
     finally:
-        if tmp.exists():
-            tmp.unlink()
-        _pyplot().close(fig)
+        if close:
+            _pyplot().close(fig)
     return path
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+def _check_ax(ax):
+    if ax is not None and not (callable(getattr(ax, "plot", None))
+                               and callable(getattr(ax, "barh", None))):
+        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
+
+
+def _as_value(value, where):
+    """``value`` as a float (NaN kept), or DataError naming ``where``."""
+    if value is None:
+        return math.nan
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
+        raise DataError(f"{where} is {value!r}, expected a number")
+    return float(value)
+
+
+def _shorten(label, width):
+    """``label`` cut in the middle with "…" to at most ``width`` characters."""
+    if len(label) <= width:
+        return label
+    head = (width - 1) // 2 + (width - 1) % 2
+    return label[:head] + "…" + label[len(label) - (width - 1 - head):]
+
+
+# --------------------------------------------------------------------------- training curves
+
+def _history_records(value, where):
+    """(default label, list of records) of a model with ``history_`` or a list of records."""
+    if hasattr(value, "history_"):
+        records, label = value.history_, type(value).__name__
+    elif isinstance(value, (list, tuple)):
+        records, label = value, None
+    elif callable(getattr(value, "fit", None)):
+        raise TypeError(f"{where}: {type(value).__name__} has no history_; only a fitted "
+                        f"model trained by epochs (MF, LightGCN, GCN, NGCF, GAT, ...) has one")
+    else:
+        raise TypeError(f"{where} must be a fitted model with a history_ (MF, LightGCN, ...), "
+                        f"a history_ list of records, or a dict {{label: either}}, got "
+                        f"{type(value).__name__}")
+    for r, record in enumerate(records):
+        if not isinstance(record, Mapping):
+            raise TypeError(f"{where}: record {r} is {type(record).__name__}, expected a dict "
+                            f"such as {{'epoch': 1, 'loss': 0.69}}")
+        if "epoch" not in record:
+            raise DataError(f"{where}: record {r} has no 'epoch' (keys: {', '.join(record)})")
+    return label, list(records)
+
+
+def plot_history(histories, metric="loss", ax=None):
+    r"""Training curves: ``metric`` against the epoch, one line per model.
+
+    Draws ``y = record[metric]`` at ``x = record["epoch"]`` for every record of each history
+    (:mod:`minigraphrec.train` appends one per epoch: ``"epoch"``, ``"loss"``, ``"time"``, and
+    with validation data the validation metrics such as ``"recall@20"`` and ``"eval_time"``).
+    Every point has a marker, so a one-epoch history is a visible point. A NaN or missing value
+    (a record without the metric, among records that have it) is a gap in the line: its
+    neighbours are not joined across it.
+
+    Parameters
+    ----------
+    histories : model, list of dict, or dict {label: model or list of dict}
+        A fitted trainable model (its ``history_``), a ``history_`` list itself, or several of
+        either under the labels the legend shows.
+    metric : str
+        A key of the records: ``"loss"`` (default), ``"time"``, or a validation metric.
+    ax : matplotlib Axes, optional
+        Where to draw; default a new figure from :func:`subplots`.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        x labelled ``"epoch"``, y labelled ``metric``, a legend when there is more than one
+        line.
+
+    Raises
+    ------
+    DataError
+        An empty history (``fit(train, epochs=0)``: nothing to draw), a metric that is in none
+        of a history's records (the message lists the keys there are), a metric whose values
+        are all NaN, a record without ``"epoch"`` or with a value that is no number.
+    TypeError
+        ``histories`` or a record of another kind, ``metric`` not a str, ``ax`` not an Axes.
+    """
+    if not isinstance(metric, str):
+        raise TypeError(f"metric must be a str (a key of the history records, e.g. 'loss' or "
+                        f"'recall@20'), got {type(metric).__name__}")
+    _check_ax(ax)
+    if isinstance(histories, Mapping):
+        if not histories:
+            raise DataError("histories is an empty dict: nothing to draw")
+        if "epoch" in histories and isinstance(histories["epoch"], Real):
+            raise TypeError("histories looks like a single history record (it has the key "
+                            "'epoch'); pass the list of records, model.history_")
+        series = []
+        for key, value in histories.items():
+            _, records = _history_records(value, f"histories[{key!r}]")
+            series.append((str(key), records, f"histories[{key!r}]"))
+    else:
+        label, records = _history_records(histories, "histories")
+        series = [(label, records, f"the history of {label}" if label else "histories")]
+
+    curves = []
+    for label, records, where in series:
+        if not records:
+            raise DataError(f"{where} is empty (a model fitted with epochs=0 has no epochs): "
+                            f"nothing to draw")
+        if not any(metric in r for r in records):
+            keys = list(dict.fromkeys(k for r in records for k in r))
+            raise DataError(f"metric {metric!r} is not in {where}; its records have: "
+                            f"{', '.join(keys)}")
+        x = np.array([_as_value(r["epoch"], f"{where}: record {i}'s 'epoch'")
+                      for i, r in enumerate(records)])                     # (n_epochs,)
+        y = np.array([_as_value(r.get(metric), f"{where}: record {i}'s {metric!r}")
+                      for i, r in enumerate(records)])                     # (n_epochs,)
+        if not np.isfinite(x).all():
+            raise DataError(f"{where}: record {int(np.flatnonzero(~np.isfinite(x))[0])} has "
+                            f"epoch {x[~np.isfinite(x)][0]}, expected a number")
+        if np.isnan(y).all():
+            raise DataError(f"every value of {metric!r} in {where} is NaN: nothing to draw")
+        curves.append((label, x, y))
+
+    if ax is None:
+        _, ax = subplots()
+    from matplotlib.ticker import MaxNLocator
+    for label, x, y in curves:
+        ax.plot(x, y, marker="o", markersize=4 if len(x) <= 60 else 2.5, linewidth=1.4,
+                label=label if label is not None else "_nolegend_")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # whole epochs
+    epochs = np.concatenate([x for _, x, _ in curves])
+    if epochs.min() == epochs.max():                      # one epoch: a point in the middle
+        ax.set_xlim(epochs.min() - 1, epochs.max() + 1)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    if len(curves) > 1:
+        ax.legend(fontsize=8)
+    return ax
+
+
+# --------------------------------------------------------------------------- metric bars
+
+_ACCURACY = ("recall", "precision", "ndcg", "hit", "map", "mrr")
+_LABEL_WIDTH = 32            # characters of a model name shown beside its bars
+
+
+def _is_accuracy(key):
+    name, sep, k = key.partition("@")
+    return bool(sep) and name in _ACCURACY and k.isdigit()
+
+
+def _significant(value):
+    """``value`` to 3 significant digits, trailing zeros kept: 0.5 -> "0.500", 120 -> "120"."""
+    return f"{value:#.3g}".rstrip(".")
+
+
+def _metric_colours(metrics):
+    """One colour per metric: a hue per metric name (tab10), lighter for smaller cut-offs."""
+    from matplotlib import colormaps, colors
+    base = colormaps["tab10"]
+    names = list(dict.fromkeys(m.partition("@")[0] for m in metrics))
+    out = {}
+    for m in metrics:
+        name, _, k = m.partition("@")
+        rgb = np.array(colors.to_rgb(base(names.index(name) % 10)))
+        cutoffs = sorted({int(x.partition("@")[2]) for x in metrics
+                          if x.partition("@")[0] == name and x.partition("@")[2].isdigit()})
+        if len(cutoffs) > 1 and k.isdigit():
+            lighten = 0.55 * (len(cutoffs) - 1 - cutoffs.index(int(k))) / (len(cutoffs) - 1)
+            rgb = rgb + (1.0 - rgb) * lighten
+        out[m] = tuple(rgb)
+    return out
+
+
+def plot_metrics(results, metrics=None, ax=None):
+    r"""Compare models on evaluation metrics: grouped horizontal bars, one group per model.
+
+    Each model (a key of ``results``, top to bottom in the dict's order) gets one bar per
+    metric, coloured by metric: one hue per metric name, lighter for a smaller cut-off
+    (recall@10 light, recall@20 dark). Every bar ends in its value to 3 significant digits; a
+    NaN value (e.g. ``evaluate`` on a test set without users) has no bar and is marked
+    ``"n/a"``, never left as a silent gap.
+
+    By default the bars are the ``"@k"`` accuracy metrics, recall, precision, NDCG, hit rate,
+    MAP and MRR at each cut-off, that every result has. They share the scale [0, 1].
+    Coverage is a share of the catalogue and novelty is in bits, on other scales, and AUC has
+    no cut-off: they and ``"n_users"`` are left out unless named in ``metrics`` (better in a
+    figure of their own).
+
+    A new figure (``ax=None``) is about 0.16 in tall per bar, so 50 models stay readable.
+    Model names longer than 32 characters are shortened in the middle with "…" (the ends of
+    ``"LightGCN(dim=64, n_layers=3)"``-style names are what tells them apart); names that
+    would then coincide are numbered.
+
+    Parameters
+    ----------
+    results : dict {model name: dict}
+        What :func:`minigraphrec.metrics.evaluate` returned for each model.
+    metrics : str or sequence of str, optional
+        Keys of every result to draw, in this order (e.g. ``["recall@20", "ndcg@20"]``).
+    ax : matplotlib Axes, optional
+        Where to draw; default a new figure sized to the number of bars.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One ``BarContainer`` per metric in ``ax.containers`` (bar widths are the values, 0 for
+        "n/a"), model names as y tick labels, a legend of the metrics when there are several.
+
+    Raises
+    ------
+    DataError
+        Empty ``results`` or ``metrics``, a metric missing from a model (naming both), a
+        value that is no number or is infinite, no default metric common to every result.
+    TypeError
+        ``results`` not a dict of dicts, ``metrics`` not str(s), ``ax`` not an Axes.
+    """
+    if not isinstance(results, Mapping):
+        raise TypeError(f"results must be a dict {{model name: dict from mgr.evaluate}}, got "
+                        f"{type(results).__name__}")
+    if not results:
+        raise DataError("results is empty: nothing to draw")
+    for name, result in results.items():
+        if not isinstance(result, Mapping):
+            raise TypeError(f"results[{name!r}] must be a dict from mgr.evaluate, got "
+                            f"{type(result).__name__}")
+    _check_ax(ax)
+    first = next(iter(results.values()))
+    if metrics is None:
+        metrics = [k for k in first if isinstance(k, str) and _is_accuracy(k)
+                   and all(k in r for r in results.values())]
+        if not metrics:
+            raise DataError(f"no '@k' accuracy metric ({', '.join(_ACCURACY)}) is in every "
+                            f"result; pass metrics=[...] (the first result has: "
+                            f"{', '.join(map(str, first))})")
+    else:
+        metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+        for m in metrics:
+            if not isinstance(m, str):
+                raise TypeError(f"metrics must be a str or a sequence of str, got an item "
+                                f"{type(m).__name__} {m!r}")
+        if not metrics:
+            raise DataError("metrics is empty: nothing to draw")
+        twice = [m for i, m in enumerate(metrics) if m in metrics[:i]]
+        if twice:
+            raise DataError(f"metrics names {twice[0]!r} twice")
+    for name, result in results.items():
+        for m in metrics:
+            if m not in result:
+                raise DataError(f"metric {m!r} is missing from the result of model {name!r} "
+                                f"(it has: {', '.join(map(str, result))})")
+    values = np.array([[_as_value(results[name][m], f"results[{name!r}][{m!r}]")
+                        for m in metrics] for name in results])            # (n_models, n_metrics)
+    if np.isinf(values).any():
+        i, j = np.argwhere(np.isinf(values))[0]
+        raise DataError(f"results[{list(results)[i]!r}][{metrics[j]!r}] is {values[i, j]}; "
+                        f"values must be finite (or NaN, drawn as 'n/a')")
+
+    n_models, n_metrics = values.shape
+    if ax is None:
+        height = max(2.4, 0.8 + 0.16 * n_models * n_metrics + 0.1 * n_models)
+        _, ax = subplots(figsize=(7.2, height))
+    short = [_shorten(str(name), _LABEL_WIDTH) for name in results]
+    labels = [f"{label} ({short[:i].count(label) + 1})" if short.count(label) > 1 else label
+              for i, label in enumerate(short)]                   # numbered where they clash
+    bar = 0.8 / n_metrics                                                  # bar thickness
+    centres = np.arange(n_models, dtype=float)                             # (n_models,)
+    colours = _metric_colours(metrics)
+    for j, m in enumerate(metrics):
+        y = centres + (j - (n_metrics - 1) / 2) * bar                     # (n_models,)
+        finite = np.isfinite(values[:, j])
+        bars = ax.barh(y, np.where(finite, values[:, j], 0.0), height=bar * 0.92,
+                       color=colours[m], label=m)
+        texts = ax.bar_label(bars, labels=[_significant(v) if ok else "n/a"
+                                           for v, ok in zip(values[:, j], finite)],
+                             padding=2, fontsize=7 if n_metrics * n_models > 12 else 8)
+        for text, ok in zip(texts, finite):
+            if not ok:
+                text.set(color="0.25", fontstyle="italic")
+    ax.set_yticks(centres, labels, fontsize=8 if n_models > 8 else 9)
+    ax.set_ylim(n_models - 0.5, -0.5)                                     # first model on top
+    top = np.nanmax(values) if np.isfinite(values).any() else 0.0
+    low = min(0.0, np.nanmin(values)) if np.isfinite(values).any() else 0.0
+    ax.set_xlim(low, (top if top > 0 else 1.0) * 1.15)                    # room for the labels
+    ax.xaxis.grid(True, color="0.9", linewidth=0.8)
+    ax.set_axisbelow(True)
+    ax.set_xlabel(("value" if n_metrics > 1 else metrics[0])
+                  + " (mean over the evaluated users)")
+    ax.set_ylabel("model")
+    if n_metrics > 1:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="metric",
+                  title_fontsize=8, frameon=False)
+    return ax
+
+
+# --------------------------------------------------------------------------- embedding maps
+
+def _embedding_table(source, kind):
+    """(X (n, d) float64, description) from a fitted embedding model or an array."""
+    attr = {"items": "item_embeddings_", "users": "user_embeddings_"}.get(kind)
+    if attr is None:
+        raise DataError(f"kind must be 'items' or 'users', got {kind!r}")
+    if isinstance(source, (np.ndarray, list, tuple)):
+        what = f"{kind[:-1]} embeddings"
+        table = source
+        name = "model_or_matrix"
+    else:
+        if getattr(source, attr, None) is None:
+            raise DataError(f"{type(source).__name__} has no {attr}: plot_embeddings needs a "
+                            f"fitted embedding model (MF, LightGCN, GCN, NGCF, GAT) or an "
+                            f"(n, d) array of embeddings")
+        what = f"{type(source).__name__} {kind[:-1]} embeddings"
+        table = getattr(source, attr)
+        name = attr
+    try:
+        X = np.asarray(table, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise DataError(f"{name} must be an (n, d) array of numbers: {error}") from None
+    if X.ndim != 2 or X.shape[0] < 2 or X.shape[1] < 2:
+        raise DataError(f"{name} must be an (n, d) array with n >= 2 rows and d >= 2 "
+                        f"columns to project on 2 components, got shape {X.shape}")
+    bad = ~np.isfinite(X).all(axis=1)
+    if bad.any():
+        raise DataError(f"{name} row {int(np.flatnonzero(bad)[0])} is not finite "
+                        f"({int(bad.sum())} such rows)")
+    return X, what
+
+
+def _pca_2d(X):
+    r"""The first two principal components of ``X`` (n, d): ``Z = (X - mean) V[:, :2]``.
+
+    Plain NumPy: the thin SVD ``X_c = U S Vᵀ`` of the centred float64 matrix. Each component's
+    sign is fixed so that its largest-magnitude loading (in ``Vᵀ``'s row) is positive, so the
+    same embeddings always give the same picture. Returns ``Z`` (n, 2) and the share of the
+    total variance of each component, (2,).
+    """
+    Xc = X - X.mean(axis=0)                                                # (n, d)
+    _, S, Vt = np.linalg.svd(Xc, full_matrices=False)                      # (k,), (k, d)
+    total = np.sum(S ** 2)
+    if not total > 0:
+        raise DataError("all embedding rows are equal: there is no variance to project")
+    V2 = Vt[:2]                                                            # (2, d)
+    signs = np.sign(V2[np.arange(2), np.argmax(np.abs(V2), axis=1)])       # (2,)
+    V2 = V2 * signs[:, None]
+    return Xc @ V2.T, S[:2] ** 2 / total                                   # (n, 2), (2,)
+
+
+def plot_embeddings(model_or_matrix, kind="items", labels=None, ax=None, max_points=20000,
+                    random_state=0):
+    r"""A 2-d map of embeddings: their first two principal components, one dot per row.
+
+    PCA in plain NumPy, float64: ``X_c = X - mean(X)`` (n, d), the thin SVD
+    ``X_c = U S Vᵀ``, and the dots ``Z = X_c V[:, :2]`` (n, 2). Each axis is labelled with its
+    share of the total variance, ``S_k² / Σ S²``. The sign of each component is fixed (its
+    largest-magnitude loading is positive), so the picture is deterministic. PCA is linear:
+    clusters apart on the map are apart in the embedding space, but clusters that overlap
+    here may still be separable in the other ``d - 2`` directions. Both axes share one scale.
+
+    The components come from every row; only the drawing is subsampled: above
+    ``max_points`` rows, ``max_points`` of them are drawn, chosen uniformly without
+    replacement by ``numpy.random.default_rng(random_state)`` (the title says so), and drawn
+    in random order so that no label is painted over the others. The dots shrink and grow
+    more transparent as there are more of them (about 1/√n), so 100,000 points show their
+    density, not one solid blob.
+
+    Parameters
+    ----------
+    model_or_matrix : fitted embedding model or array-like (n, d)
+        A model with ``item_embeddings_`` / ``user_embeddings_`` (MF, LightGCN, GCN, NGCF,
+        GAT: the final embeddings its scores use) or the embeddings themselves.
+    kind : {"items", "users"}
+        Which table of a model to draw (for an array, only the title uses it).
+    labels : array-like (n,), optional
+        One label per row (e.g. the item's community or genre). Integers with at most 20
+        values and any non-numbers are categories, each a colour in a legend (beyond 20
+        categories, the 19 largest and "other"); floats, or integers with more values (a
+        degree), colour through a colour bar, NaN in light grey.
+    ax : matplotlib Axes, optional
+        Where to draw; default a new square figure.
+    max_points : int or None
+        Most dots to draw (default 20,000); None draws all.
+    random_state : int, Generator or None
+        Seeds the subsample (and the drawing order).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One ``PathCollection`` in ``ax.collections``; axes labelled ``"PC 1 (x % of
+        variance)"`` and ``"PC 2 (y % of variance)"``.
+
+    Raises
+    ------
+    DataError
+        A model without embeddings (ItemKNN, EASE, an unfitted model), an array that is not
+        (n >= 2, d >= 2) or not finite, labels of another length, rows all equal.
+    """
+    _check_ax(ax)
+    X, what = _embedding_table(model_or_matrix, kind)                      # (n, d)
+    n = X.shape[0]
+    if max_points is not None:
+        if (isinstance(max_points, (bool, np.bool_))
+                or not isinstance(max_points, (int, np.integer))):
+            raise TypeError(f"max_points must be a positive int or None, got "
+                            f"{type(max_points).__name__} {max_points!r}")
+        if max_points < 1:
+            raise DataError(f"max_points must be a positive int or None, got {max_points}")
+    rng = np.random.default_rng(check_random_state(random_state))
+    if labels is not None:
+        labels = np.asarray(labels)
+        if labels.shape != (n,):
+            raise DataError(f"labels must have one entry per row of the {kind} embeddings, "
+                            f"shape ({n},), got {labels.shape}")
+    Z, share = _pca_2d(X)                                                  # (n, 2), (2,)
+
+    shown = n if max_points is None else min(n, max_points)
+    order = rng.permutation(n)[:shown]                                     # (shown,)
+    Z = Z[order]
+    title = f"{what}, PCA ({n:,} × {X.shape[1]})"
+    if shown < n:
+        seed = (f"random_state={random_state}" if isinstance(random_state, (int, np.integer))
+                else "a random_state draw")
+        title += f"\n{shown:,} random points of {n:,} drawn ({seed})"
+    size = float(np.clip(4000.0 / shown, 1.5, 20.0))                      # points², per dot
+    alpha = float(np.clip(np.sqrt(2000.0 / shown), 0.15, 0.9))
+
+    if ax is None:
+        _, ax = subplots(figsize=(5.6, 5.2))
+    kw = dict(s=size, alpha=alpha, linewidths=0, rasterized=shown > 5000)
+    if labels is None:
+        ax.scatter(Z[:, 0], Z[:, 1], color="C0", **kw)
+    else:
+        _labelled_scatter(ax, Z, labels, labels[order], kw)
+    ax.set_xlabel(f"PC 1 ({100 * share[0]:.1f} % of variance)")
+    ax.set_ylabel(f"PC 2 ({100 * share[1]:.1f} % of variance)")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_title(title, fontsize=9)
+    return ax
+
+
+def _labelled_scatter(ax, Z, all_labels, labels, kw):
+    """Dots coloured by category (a legend) or by number (a colour bar)."""
+    from matplotlib import colormaps
+    from matplotlib.lines import Line2D
+    numeric = all_labels.dtype.kind in "iuf" and all_labels.dtype.kind != "b"
+    categorical = (not numeric or (all_labels.dtype.kind in "iu"
+                                   and np.unique(all_labels).size <= 20))
+    if not categorical:
+        values = labels.astype(np.float64)
+        cmap = colormaps["viridis"].with_extremes(bad="lightgrey")
+        dots = ax.scatter(Z[:, 0], Z[:, 1], c=np.ma.masked_invalid(values), cmap=cmap,
+                          plotnonfinite=True, **kw)
+        from matplotlib.cm import ScalarMappable             # opaque, unlike the dots
+        ax.figure.colorbar(ScalarMappable(norm=dots.norm, cmap=cmap), ax=ax, label="label",
+                           shrink=0.8)
+        return
+    names, counts = np.unique(all_labels.astype(str) if not numeric else all_labels,
+                              return_counts=True)
+    if names.size > 20:                        # the 19 largest categories, then "other"
+        keep = np.sort(np.argsort(-counts, kind="stable")[:19])
+        names = names[keep]
+    palette = colormaps["tab10" if names.size <= 10 else "tab20"]
+    keys = labels.astype(str) if not numeric else labels
+    code = np.searchsorted(names, keys)                                    # (shown,)
+    code = np.where((code < names.size) & (names[np.minimum(code, names.size - 1)] == keys),
+                    code, names.size)                                      # names.size: other
+    colours = np.array([palette(c % palette.N) for c in range(names.size)]
+                       + [(0.6, 0.6, 0.6, 1.0)])                           # (n_names + 1, 4)
+    ax.scatter(Z[:, 0], Z[:, 1], color=colours[code], **kw)
+    handles = [Line2D([], [], linestyle="", marker="o", markersize=5, color=colours[c],
+                      label=str(names[c])) for c in range(names.size)]
+    if (code == names.size).any() or np.unique(all_labels).size > names.size:
+        handles.append(Line2D([], [], linestyle="", marker="o", markersize=5,
+                              color=colours[-1], label="other"))
+    ax.legend(handles=handles, fontsize=7, title="label", title_fontsize=7, loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), frameon=False)
