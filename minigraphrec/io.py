@@ -29,11 +29,15 @@ JSON data (None, bool, int, float, str, lists and dicts of them, e.g.
 error at save time, naming the attribute.
 
 Models inside a model (a :class:`~minigraphrec.models.hybrid.Hybrid`'s
-components, in a hyperparameter or an attribute, alone or in a list) are
-saved in the same archive: in the meta as ``{"__model__": {...}}`` with
-their own class, hyperparameters and (if fitted) attributes, and their
-arrays under a prefix, e.g. ``models.0/params/E0``. A model met twice (the
-same object in ``models`` and ``models_``) is stored once and referred to
+components, alone or in a list) are saved in the same archive: in the meta
+as ``{"__model__": {...}}`` with their own class and hyperparameters, and
+their arrays under a prefix, e.g. ``models_.0/params/E0``. One in an
+attribute (``models_``, the fitted components) keeps its fitted state; one
+in a hyperparameter (``models``, what the caller passed) is saved as a
+specification, class and hyperparameters only, as scikit-learn's ``clone``
+reads it: the fitted state a caller's object may still hold (data a
+``forget`` removed from the blend's copies, say) is not the model's, and is
+not written. A model met twice in one role is stored once and referred to
 as ``{"__model_ref__": k}``; loading gives back one shared object. Version 2
 of the format added these; version 1 files still load.
 
@@ -131,26 +135,30 @@ def _is_models(value):
     return isinstance(value, (list, tuple)) and any(_is_model(v) for v in value)
 
 
-def _value(value, key, arrays, memo, what):
-    """A hyperparameter or attribute value as JSON data; models nested (arrays under ``key/``);
-    a dense or sparse matrix (ContentBased's ``item_features``) stored as arrays under ``key``
-    and described by ``{"__array__": <its kind>, "key": key}`` (format version 3)."""
+def _value(value, key, arrays, memo, what, state=True):
+    """A hyperparameter or attribute value as JSON data; models nested (arrays under ``key/``;
+    without their fitted state unless ``state``); a dense or sparse matrix (ContentBased's
+    ``item_features``) stored as arrays under ``key`` and described by
+    ``{"__array__": <its kind>, "key": key}`` (format version 3)."""
     if _is_model(value):
-        return _model_meta(value, key + "/", arrays, memo)
+        return _model_meta(value, key + "/", arrays, memo, state)
     if _is_models(value):
-        return [_value(v, f"{key}.{i}", arrays, memo, f"{what}[{i}]")
+        return [_value(v, f"{key}.{i}", arrays, memo, f"{what}[{i}]", state)
                 for i, v in enumerate(value)]
     if isinstance(value, np.ndarray) or sp.issparse(value):
         return {"__array__": _encode(key, value, arrays, memo, what), "key": key}
     return _json_value(value, what)
 
 
-def _model_meta(model, prefix, arrays, memo):
-    """``{"__model__": {...}}``: ``model``'s class, hyperparameters and fitted state."""
-    if id(model) in memo:
-        return {"__model_ref__": memo[id(model)][0]}
-    memo[id(model)] = (len(memo), model)            # keep the object alive: ids stay unique
-    ref = memo[id(model)][0]
+def _model_meta(model, prefix, arrays, memo, state=True):
+    """``{"__model__": {...}}``: ``model``'s class, hyperparameters and (with ``state``) fitted
+    state. A model in a hyperparameter is a specification: its own hyperparameters, never
+    its fitted state (``state=False``, for every model nested in it too)."""
+    key = (id(model), state)
+    if key in memo:
+        return {"__model_ref__": memo[key][0]}
+    memo[key] = (len(memo), model)                  # keep the object alive: ids stay unique
+    ref = memo[key][0]
     hyper = {}
     for name, value in model.get_params().items():
         if isinstance(value, (np.random.Generator, np.random.RandomState)):
@@ -158,12 +166,15 @@ def _model_meta(model, prefix, arrays, memo):
                            "not seeded; an integer seed refits the same model)",
                            type(model).__name__, prefix, name, type(value).__name__)
             value = None                            # a Generator is saved as None
-        hyper[name] = _value(value, prefix + name, arrays, memo, f"hyperparameter {name!r}")
-    try:
-        model._check_fitted()
-        names = _state_names(model)
-    except RuntimeError:                            # an unfitted component: no state
-        names = []
+        hyper[name] = _value(value, prefix + name, arrays, memo, f"hyperparameter {name!r}",
+                             state=False)
+    names = []
+    if state:
+        try:
+            model._check_fitted()
+            names = _state_names(model)
+        except RuntimeError:                        # an unfitted component: no state
+            pass
     attributes = {}
     for name in names:
         if name in (_META, _SHA) or "/" in name:
@@ -442,9 +453,9 @@ def _build(info, arrays, path, memo):
     if restore is not None and info["attributes"]:          # fitted: derive the rest
         try:
             restore()
-        except (TypeError, ValueError) as err:              # e.g. a value this version refuses
+        except ValueError as err:                           # e.g. a value this version refuses
             raise DataError(f"{path}: cannot restore the fitted {info['class']}: "
-                            f"{err}") from None
+                            f"{err}") from err
     return model
 
 

@@ -76,24 +76,29 @@ def test_round_trip_of_a_model_without_state_list(tmp_path):
 
 
 def test_round_trip_of_nested_models(tmp_path):
-    """A Hybrid holds fitted models: saved once each, in the same file, and shared again."""
+    """A Hybrid holds fitted models (models_) and the caller's (models): the fitted ones are
+    saved with their state, once each, in the same file, and shared again; the caller's are
+    saved as specifications (class and hyperparameters), whatever state they hold."""
     train = _train(string_ids=True)
     unfitted = MF(dim=3, epochs=1, random_state=1)              # a component that stays unfitted
     mf = MF(dim=3, epochs=1, random_state=0).fit(train)        # fitted ahead: used as it is
     inner = Hybrid([ItemKNN(k_neighbors=5), mf], weights=[1, 2]).fit(train)
     model = Hybrid([inner, Popularity()], weights="tune", random_state=0).fit(train)
-    model.spare_ = [unfitted]
+    model.spare_ = [unfitted, model.models_[1]]
     model.save(tmp_path / "hybrid.npz")
     loaded = io.load(tmp_path / "hybrid.npz")
     users = np.arange(12)
     np.testing.assert_array_equal(loaded.score(users), model.score(users))
     np.testing.assert_array_equal(loaded.weights_, model.weights_)
     assert [type(m) for m in loaded.models] == [Hybrid, Popularity]
-    assert loaded.models_[0] is loaded.models[0]                 # one object, as before
-    assert loaded.models_[1] is not loaded.models[1]             # a fitted copy of it
-    assert not hasattr(loaded.models[1], "R_") and hasattr(loaded.models_[1], "R_")
-    assert loaded.models[0].models_[1] is loaded.models[0].models[1]
-    np.testing.assert_array_equal(loaded.models[0].models[1].params["E0"], inner.models[1].params["E0"])
+    assert [type(m) for m in loaded.models_] == [Hybrid, Popularity]
+    assert not any(hasattr(m, "R_") for m in loaded.models)     # specifications
+    assert loaded.models[0].models[1].get_params() == mf.get_params()
+    assert not hasattr(loaded.models[0].models[1], "params")
+    fitted_inner = loaded.models_[0]
+    assert fitted_inner.models_[1] is not fitted_inner.models[1]  # state only in models_
+    np.testing.assert_array_equal(fitted_inner.models_[1].params["E0"], mf.params["E0"])
+    assert loaded.spare_[1] is loaded.models_[1]                 # met twice: one object
     assert loaded.spare_[0].get_params() == unfitted.get_params()
     assert not hasattr(loaded.spare_[0], "R_")
     with zipfile.ZipFile(tmp_path / "hybrid.npz") as z:             # E0 stored once
@@ -102,6 +107,22 @@ def test_round_trip_of_nested_models(tmp_path):
                lambda m: m["attributes"]["models_"]["value"].__setitem__(0, {"__model_ref__": 99}))
     with pytest.raises(DataError, match="refers to an unknown model 99"):
         io.load(tmp_path / "hybrid.npz")
+
+
+def test_a_hybrid_that_forgot_a_user_saves_no_trace_of_it(tmp_path):
+    """The caller's fitted component still holds a user the blend forgot (Hybrid updates
+    copies); it was written to the file with its state, user and all."""
+    from minigraphrec.models import EASE
+    train = _train()
+    ease = EASE(l2=1.0).fit(train)
+    model = Hybrid([ease, ItemKNN(k_neighbors=5)]).fit(train).forget(users=[3])
+    model.save(tmp_path / "forgot.npz")
+    loaded = io.load(tmp_path / "forgot.npz")
+    assert [m.n_users_ for m in loaded.models_] == [11, 11]
+    assert not hasattr(loaded.models[0], "R_")
+    with zipfile.ZipFile(tmp_path / "forgot.npz") as z:
+        assert not any(name.startswith("models.") for name in z.namelist())   # no arrays
+    np.testing.assert_array_equal(loaded.score(np.arange(11)), model.score(np.arange(11)))
 
 
 def _saved(tmp_path):

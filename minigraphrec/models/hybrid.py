@@ -38,7 +38,7 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import check_backend, check_random_state
+from ..errors import check_backend, check_positive_int, check_random_state
 from .base import Recommender, check_interactions
 
 __all__ = ["Hybrid", "add_normalized", "grid_top_k", "normalize_scores", "simplex_grid"]
@@ -121,10 +121,8 @@ def grid_top_k(Z, grid, k, exclude=None, backend="numba"):
     items : int64 (G, n_rows, k), best first; -1 where a row has fewer than
         ``k`` candidates.
     """
-    from ..rank import _check_positive_int
-
     check_backend(backend)
-    k = _check_positive_int(k)
+    k = check_positive_int(k)
     Z = np.ascontiguousarray(Z, dtype=np.float64)
     grid = np.ascontiguousarray(grid, dtype=np.float64)
     if Z.ndim != 3 or Z.shape[2] == 0:
@@ -294,17 +292,19 @@ class Hybrid(Recommender):
     Parameters
     ----------
     models : list of Recommender
-        Fitted or not; Hybrid never modifies them. ``fit`` uses a component
-        already fitted on its very ``train`` (the same binary user-item
-        matrix and raw ids: a model fitted ahead, say) as it is, and fits an
-        unfitted copy of every other one (of all of them with
-        ``refit=True``), as scikit-learn's ensembles fit clones: two Hybrids
-        built from one list of components do not share fitted state, and a
-        Hybrid refitted on new data refits its copies. Features are not
+        Fitted or not; Hybrid never modifies them. ``fit`` fits an unfitted
+        copy of each, as scikit-learn's ensembles fit clones (two Hybrids
+        built from one list do not share fitted state; a Hybrid refitted on
+        new data refits its copies), except a component already fitted on
+        its very ``train`` (the same binary user-item matrix and raw ids: a
+        model fitted ahead, say), which it uses as it is, as scikit-learn's
+        ``StackingClassifier(cv="prefit")`` does (``refit=True`` copies and
+        refits that one too). Such a component stays the caller's object:
+        refitting it yourself later changes the blend. Features are not
         compared: a component fitted on the same pairs with other features
-        is used as it is, unless ``refit=True``. A component used as it is
-        stays the caller's object: refitting it yourself later changes the
-        blend.
+        is used as it is, unless ``refit=True``. ``save`` writes these as
+        specifications (class and hyperparameters) and the fitted
+        components, ``models_``, with their state.
     weights : None, "tune" or sequence of float
         None: uniform, unless ``fit`` gets a ``validation`` set (then
         tuned). A sequence: one non-negative weight per model (rescaled to
