@@ -149,6 +149,16 @@ def check_out(out, name, shape, dtype):
     return out
 
 
+def check_positive_int(value, name="k"):
+    """``value`` as an int >= 1, else ValueError naming ``name``: a bool, a float or a string
+    is refused, never rounded or parsed."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value}")
+    return int(value)
+
+
 def check_bool(value, name):
     """``value`` if it is True or False (NumPy's too, as a Python bool), else ValueError: a
     string such as ``"no"`` is truthy, and would silently mean True."""

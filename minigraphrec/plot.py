@@ -41,7 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, check_bool, check_finite_number, check_random_state
+from .errors import (DataError, check_bool, check_finite_number, check_positive_int,
+                     check_random_state)
 
 __all__ = ["figure_dir", "subplots", "save_figure", "plot_history", "plot_metrics",
            "plot_embeddings", "FIGURES_ENV"]
@@ -146,7 +147,7 @@ def _figure_stem(name):
         raise DataError(f"figure name {name!r} must be {plain}; it may not be empty or start "
                         f"or end with '.'")
     if len(os.fsencode(stem + ".png")) > _NAME_MAX:
-        raise DataError(f"figure name {name[:40]!r}... is too long: {stem}.png would be "
+        raise DataError(f"figure name {name[:40]!r}... is too long: its file name would be "
                         f"{len(os.fsencode(stem + '.png'))} bytes, and file names are limited "
                         f"to {_NAME_MAX}")
     return stem
@@ -228,6 +229,8 @@ def _shorten(label, width):
 
 def _history_records(value, where):
     """(default label, list of records) of a model with ``history_`` or a list of records."""
+    if callable(getattr(value, "_check_fitted", None)):
+        value._check_fitted()                         # RuntimeError, as everywhere, if not
     if hasattr(value, "history_"):
         records, label = value.history_, type(value).__name__
     elif isinstance(value, (list, tuple)):
@@ -271,8 +274,8 @@ def plot_history(histories, metric="loss", ax=None):
     Returns
     -------
     matplotlib.axes.Axes
-        x labelled ``"epoch"``, y labelled ``metric``, a legend when there is more than one
-        line.
+        x labelled ``"epoch"``, y labelled ``metric``, a legend when the histories come
+        labelled (a dict).
 
     Raises
     ------
@@ -282,6 +285,8 @@ def plot_history(histories, metric="loss", ax=None):
         are all NaN, a record without ``"epoch"`` or with a value that is no number.
     TypeError
         ``histories`` or a record of another kind, ``metric`` not a str, ``ax`` not an Axes.
+    RuntimeError
+        An unfitted model.
     """
     if not isinstance(metric, str):
         raise TypeError(f"metric must be a str (a key of the history records, e.g. 'loss' or "
@@ -293,13 +298,14 @@ def plot_history(histories, metric="loss", ax=None):
         if "epoch" in histories and isinstance(histories["epoch"], Real):
             raise TypeError("histories looks like a single history record (it has the key "
                             "'epoch'); pass the list of records, model.history_")
-        series = []
+        series, labelled = [], True
         for key, value in histories.items():
             _, records = _history_records(value, f"histories[{key!r}]")
             series.append((str(key), records, f"histories[{key!r}]"))
     else:
         label, records = _history_records(histories, "histories")
         series = [(label, records, f"the history of {label}" if label else "histories")]
+        labelled = False
 
     curves = []
     for label, records, where in series:
@@ -333,7 +339,7 @@ def plot_history(histories, metric="loss", ax=None):
         ax.set_xlim(epochs.min() - 1, epochs.max() + 1)
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric)
-    if len(curves) > 1:
+    if labelled or len(curves) > 1:                       # labels given: the legend shows them
         ax.legend(fontsize=8)
     return ax
 
@@ -381,13 +387,15 @@ def plot_metrics(results, metrics=None, ax=None):
     NaN value (e.g. ``evaluate`` on a test set without users) has no bar and is marked
     ``"n/a"``, never left as a silent gap.
 
-    By default the bars are the ``"@k"`` accuracy metrics, recall, precision, NDCG, hit rate,
-    MAP and MRR at each cut-off, that every result has. They share the scale [0, 1].
-    Coverage is a share of the catalogue and novelty is in bits, on other scales, and AUC has
-    no cut-off: they and ``"n_users"`` are left out unless named in ``metrics`` (better in a
-    figure of their own).
+    By default the bars are recall and NDCG at the largest cut-off that every result has
+    (the LightGCN protocol's two figures); when neither is there, every ``"@k"`` accuracy
+    metric (recall, precision, NDCG, hit rate, MAP, MRR) common to the results. They share
+    the scale [0, 1]. Coverage is a share of the catalogue and novelty is in bits, on other
+    scales, and AUC has no cut-off: they and ``"n_users"`` are left out unless named in
+    ``metrics`` (better in a figure of their own).
 
-    A new figure (``ax=None``) is about 0.16 in tall per bar, so 50 models stay readable.
+    A new figure (``ax=None``) is about 0.16 in tall per bar: 22 in for 50 models at the
+    default two metrics.
     Model names longer than 32 characters are shortened in the middle with "…" (the ends of
     ``"LightGCN(dim=64, n_layers=3)"``-style names are what tells them apart); names that
     would then coincide are numbered.
@@ -427,8 +435,11 @@ def plot_metrics(results, metrics=None, ax=None):
     _check_ax(ax)
     first = next(iter(results.values()))
     if metrics is None:
-        metrics = [k for k in first if isinstance(k, str) and _is_accuracy(k)
-                   and all(k in r for r in results.values())]
+        common = [k for k in first if isinstance(k, str) and _is_accuracy(k)
+                  and all(k in r for r in results.values())]
+        top = max((int(k.partition("@")[2]) for k in common), default=None)
+        metrics = [k for k in common if k.partition("@")[2] == str(top)
+                   and k.partition("@")[0] in ("recall", "ndcg")] or common
         if not metrics:
             raise DataError(f"no '@k' accuracy metric ({', '.join(_ACCURACY)}) is in every "
                             f"result; pass metrics=[...] (the first result has: "
@@ -484,8 +495,7 @@ def plot_metrics(results, metrics=None, ax=None):
     ax.set_xlim(low, (top if top > 0 else 1.0) * 1.15)                    # room for the labels
     ax.xaxis.grid(True, color="0.9", linewidth=0.8)
     ax.set_axisbelow(True)
-    ax.set_xlabel(("value" if n_metrics > 1 else metrics[0])
-                  + " (mean over the evaluated users)")
+    ax.set_xlabel("value" if n_metrics > 1 else metrics[0])
     ax.set_ylabel("model")
     if n_metrics > 1:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="metric",
@@ -499,19 +509,21 @@ def _embedding_table(source, kind):
     """(X (n, d) float64, description) from a fitted embedding model or an array."""
     attr = {"items": "item_embeddings_", "users": "user_embeddings_"}.get(kind)
     if attr is None:
-        raise DataError(f"kind must be 'items' or 'users', got {kind!r}")
-    if isinstance(source, (np.ndarray, list, tuple)):
-        what = f"{kind[:-1]} embeddings"
-        table = source
-        name = "model_or_matrix"
-    else:
-        if getattr(source, attr, None) is None:
-            raise DataError(f"{type(source).__name__} has no {attr}: plot_embeddings needs a "
-                            f"fitted embedding model (MF, LightGCN, GCN, NGCF, GAT) or an "
-                            f"(n, d) array of embeddings")
+        raise ValueError(f"kind must be 'items' or 'users', got {kind!r}")
+    if callable(getattr(source, "_check_fitted", None)):
+        source._check_fitted()                        # RuntimeError, as everywhere, if not
+    if getattr(source, attr, None) is not None:      # a fitted embedding model
         what = f"{type(source).__name__} {kind[:-1]} embeddings"
         table = getattr(source, attr)
         name = attr
+    elif callable(getattr(source, "fit", None)):     # a model without embeddings
+        raise DataError(f"{type(source).__name__} has no {attr}: plot_embeddings needs a "
+                        f"fitted embedding model (MF, LightGCN, GCN, NGCF, GAT) or an "
+                        f"(n, d) array of embeddings")
+    else:                                            # an array, a list, a DataFrame, ...
+        what = f"{kind[:-1]} embeddings"
+        table = source
+        name = "model_or_matrix"
     try:
         X = np.asarray(table, dtype=np.float64)
     except (TypeError, ValueError) as error:
@@ -560,8 +572,8 @@ def plot_embeddings(model_or_matrix, kind="items", labels=None, ax=None, max_poi
     ``max_points`` rows, ``max_points`` of them are drawn, chosen uniformly without
     replacement by ``numpy.random.default_rng(random_state)`` (the title says so), and drawn
     in random order so that no label is painted over the others. The dots shrink and grow
-    more transparent as there are more of them (about 1/√n), so 100,000 points show their
-    density, not one solid blob.
+    more transparent as there are more of them (area about 1/n, opacity about 1/√n), so
+    that 100,000 points (in an ad-hoc run) showed their density, not one solid blob.
 
     Parameters
     ----------
@@ -598,12 +610,7 @@ def plot_embeddings(model_or_matrix, kind="items", labels=None, ax=None, max_poi
     X, what = _embedding_table(model_or_matrix, kind)                      # (n, d)
     n = X.shape[0]
     if max_points is not None:
-        if (isinstance(max_points, (bool, np.bool_))
-                or not isinstance(max_points, (int, np.integer))):
-            raise TypeError(f"max_points must be a positive int or None, got "
-                            f"{type(max_points).__name__} {max_points!r}")
-        if max_points < 1:
-            raise DataError(f"max_points must be a positive int or None, got {max_points}")
+        max_points = check_positive_int(max_points, "max_points")
     rng = np.random.default_rng(check_random_state(random_state))
     if labels is not None:
         labels = np.asarray(labels)
@@ -640,8 +647,9 @@ def plot_embeddings(model_or_matrix, kind="items", labels=None, ax=None, max_poi
 def _labelled_scatter(ax, Z, all_labels, labels, kw):
     """Dots coloured by category (a legend) or by number (a colour bar)."""
     from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
     from matplotlib.lines import Line2D
-    numeric = all_labels.dtype.kind in "iuf" and all_labels.dtype.kind != "b"
+    numeric = all_labels.dtype.kind in "iuf"
     categorical = (not numeric or (all_labels.dtype.kind in "iu"
                                    and np.unique(all_labels).size <= 20))
     if not categorical:
@@ -649,12 +657,12 @@ def _labelled_scatter(ax, Z, all_labels, labels, kw):
         cmap = colormaps["viridis"].with_extremes(bad="lightgrey")
         dots = ax.scatter(Z[:, 0], Z[:, 1], c=np.ma.masked_invalid(values), cmap=cmap,
                           plotnonfinite=True, **kw)
-        from matplotlib.cm import ScalarMappable             # opaque, unlike the dots
         ax.figure.colorbar(ScalarMappable(norm=dots.norm, cmap=cmap), ax=ax, label="label",
                            shrink=0.8)
         return
     names, counts = np.unique(all_labels.astype(str) if not numeric else all_labels,
                               return_counts=True)
+    n_categories = names.size
     if names.size > 20:                        # the 19 largest categories, then "other"
         keep = np.sort(np.argsort(-counts, kind="stable")[:19])
         names = names[keep]
@@ -668,7 +676,7 @@ def _labelled_scatter(ax, Z, all_labels, labels, kw):
     ax.scatter(Z[:, 0], Z[:, 1], color=colours[code], **kw)
     handles = [Line2D([], [], linestyle="", marker="o", markersize=5, color=colours[c],
                       label=str(names[c])) for c in range(names.size)]
-    if (code == names.size).any() or np.unique(all_labels).size > names.size:
+    if (code == names.size).any() or n_categories > names.size:
         handles.append(Line2D([], [], linestyle="", marker="o", markersize=5,
                               color=colours[-1], label="other"))
     ax.legend(handles=handles, fontsize=7, title="label", title_fontsize=7, loc="upper left",

@@ -349,7 +349,7 @@ class _Quantized(Recommender):
         changed = [f"{k}={built[k]!r} -> {v!r}" for k, v in self.get_params().items()
                    if built is not None and k in built and v != built[k]]
         if changed:
-            raise DataError(f"this {type(self).__name__} was quantised with other "
+            raise ValueError(f"this {type(self).__name__} was quantised with other "
                             f"hyperparameters ({', '.join(changed)}); set them back, or "
                             "quantize the source model again with the new ones")
 

@@ -18,8 +18,7 @@ import math
 import numpy as np
 
 from .data import Interactions
-from .errors import DataError, check_backend, check_bool, check_finite_number
-from .rank import _check_positive_int
+from .errors import DataError, check_backend, check_bool, check_finite_number, check_positive_int
 
 logger = logging.getLogger(__name__)
 
@@ -411,7 +410,7 @@ def evaluate_next_item(model, prefixes, targets, k=(20,), exclude_seen=False, ba
     ks = _check_ks(k)
     targets = _check_examples(prefixes, targets)                  # (n,) int64
     exclude_seen = check_bool(exclude_seen, "exclude_seen")
-    batch_size = _check_positive_int(batch_size, "batch_size")
+    batch_size = check_positive_int(batch_size, "batch_size")
     _check_same_raw_ids("item", np.concatenate([prefixes.items, targets]), prefixes.item_ids,
                        getattr(model, "item_ids_", None), "prefixes",
                        fix="Make the training sessions and the prefixes from one data set "

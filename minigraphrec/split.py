@@ -159,8 +159,8 @@ def random_split(data, test_size=0.2, val_size=0.0, random_state=None):
     is_train = ~is_test & ~is_val
     _check_nonempty(is_test, "test", "no user has two distinct items (train keeps one)")
     if val_size > 0:
-        _check_nonempty(is_val, "validation", "no user has the three distinct items a "
-                        "training, a test and a validation item need")
+        _check_nonempty(is_val, "validation", "no user has enough distinct items for a "
+                        "training, a test and a validation item at these sizes")
         return data.subset(is_train), data.subset(is_val), data.subset(is_test)
     return data.subset(is_train), data.subset(is_test)
 

@@ -13,8 +13,9 @@ machine). One thread each is then the fastest setting; on an idle machine with m
     >>> with mgr.threads(1):                 # numba and BLAS both serial inside the block
     ...     model = model.fit(train)
     >>> before = mgr.set_threads(2)          # or for the rest of the process; the old counts
-    >>> mgr.get_threads()  # doctest: +ELLIPSIS
-    {'numba': 2, 'blas': {'libscipy_openblas64_...so': 2, 'libscipy_openblas...so': 2}}
+    >>> mgr.get_threads()["numba"] <= 2      # (capped at numba's pool: 1 on a 1-core machine)
+    True
+    >>> _ = mgr.set_threads(before["numba"])  # back to the count it had
 
 The command line takes ``--threads N`` (or ``$MINIGRAPHREC_THREADS``); the benchmarks take
 ``--threads``. Nothing here runs at import: the library never changes thread counts unless
@@ -124,7 +125,8 @@ def set_threads(n):
     r"""Use ``n`` threads in numba's pool and in every BLAS loaded; return the previous counts.
 
     numba's count is capped at the size of its pool (``numba.config.NUMBA_NUM_THREADS``, fixed
-    when numba starts). The returned dict is what :func:`~minigraphrec.get_threads` said before the change.
+    when numba starts). The returned dict is what :func:`~minigraphrec.get_threads` said
+    before the change.
     """
     n = _check_n(n)
     before = get_threads()
@@ -182,8 +184,8 @@ def serial_blas():
     (OpenBLAS's threaded ``sgemm`` does not give the same bits as its serial one). numba's
     thread count is untouched.
 
-    Only OpenBLAS (found as :func:`~minigraphrec.set_threads` finds it, once per process) is switched: other
-    BLAS libraries keep their settings. The count is process-wide, so BLAS calls made by other
+    Only OpenBLAS (found as :func:`~minigraphrec.set_threads` finds it, once per process) is
+    switched: other BLAS libraries keep their settings. The count is process-wide, so BLAS calls made by other
     Python threads while the block runs are serial too.
     """
     global _SERIAL_HANDLES

@@ -92,7 +92,8 @@ logger = logging.getLogger("minigraphrec")
 
 
 def bpr_batches(R, batch_size, rng, backend="numba"):
-    r"""One epoch of BPR mini-batches: ``R.nnz`` triples from :func:`~minigraphrec.ops.sample_bpr`, in draw order.
+    r"""One epoch of BPR mini-batches: ``R.nnz`` triples from
+    :func:`~minigraphrec.ops.sample_bpr`, in draw order.
 
     Returns a list of :class:`~minigraphrec.batch.PairBatch`, each of
     ``batch_size`` triples (the last may be shorter). ``backend``: the sampler's (the same
@@ -226,7 +227,7 @@ def check_finite_state(name, params, optimizer, epoch, lr):
 
 
 @contextlib.contextmanager
-def verbose_output(verbose):
+def _verbose_output(verbose):
     """With ``verbose``, show the ``"minigraphrec"`` logger's INFO records on stderr while
     the block runs, unless logging is configured (a handler on it or on the root logger):
     with none, Python drops INFO records, and ``verbose=True`` printed nothing. A
@@ -247,13 +248,18 @@ def verbose_output(verbose):
         log.setLevel(level)
 
 
-def check_training_inputs(model, validation, callback, epochs):
+def _check_callback(callback):
+    """TypeError unless ``callback`` is None or callable."""
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable(record), got {type(callback).__name__}")
+
+
+def _check_training_inputs(model, validation, callback, epochs):
     """What a training loop would refuse after its first epoch, refused before it (an epoch
     of Gowalla takes minutes): ``validation`` (an Interactions in the model's id space with
     at least one item outside training) and a ``callback`` that is not callable. Warns that
     ``patience`` does nothing without validation."""
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable(record), got {type(callback).__name__}")
+    _check_callback(callback)
     if validation is None:
         if getattr(model, "patience", None) is not None and epochs > 0:
             logger.warning("%s: patience=%s has no effect without validation data",
@@ -290,8 +296,8 @@ def train_model(model, validation=None, epochs=1, callback=None, rng=None):
     parameters standing for it). ``model.optimizer_state_`` is written back
     on return and on failure.
     """
-    check_training_inputs(model, validation, callback, epochs)
-    with verbose_output(model.verbose):
+    _check_training_inputs(model, validation, callback, epochs)
+    with _verbose_output(model.verbose):
         return _train_model(model, validation, epochs, callback, rng)
 
 

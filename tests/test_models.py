@@ -333,6 +333,10 @@ def test_gcn_input_features_needs_features(caplog):
     assert "GCN(input='both'): the training Interactions has neither" in caplog.text
     caplog.clear()
     with caplog.at_level("WARNING", logger="minigraphrec.models.embedding_base"):
+        model._restore()                                   # as load does: said once, at fit
+        model.forget(users=[0])
+    assert caplog.text == ""
+    with caplog.at_level("WARNING", logger="minigraphrec.models.embedding_base"):
         GCN(input="both", dim=3).fit(_interactions(features=True), epochs=0)
     assert caplog.text == ""
 

@@ -304,15 +304,16 @@ def _bar_widths(container):
 
 def test_plot_metrics_default_bars(figs):
     results = {"Popularity": _result(0.1, 0.18, 0.12), "EASE": _result(0.4, 0.5, 0.45)}
-    ax = plot.plot_metrics(results)
-    assert [c.get_label() for c in ax.containers] == ["recall@10", "recall@20", "ndcg@20"]
-    assert _bar_widths(ax.containers[0]) == [0.1, 0.4]
-    assert _bar_widths(ax.containers[2]) == [0.12, 0.45]
+    ax = plot.plot_metrics(results)                  # recall and ndcg at the largest k
+    assert [c.get_label() for c in ax.containers] == ["recall@20", "ndcg@20"]
+    assert _bar_widths(ax.containers[0]) == [0.18, 0.5]
+    assert _bar_widths(ax.containers[1]) == [0.12, 0.45]
+    every = plot.plot_metrics({"EASE": {"map@10": 0.2, "mrr@10": 0.3}})   # else every one
+    assert [c.get_label() for c in every.containers] == ["map@10", "mrr@10"]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["Popularity", "EASE"]
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["recall@10", "recall@20",
-                                                                  "ndcg@20"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["recall@20", "ndcg@20"]
     labels = {t.get_text() for t in ax.texts}
-    assert {"0.100", "0.180", "0.500", "0.450"} <= labels          # 3 significant digits
+    assert {"0.180", "0.120", "0.500", "0.450"} <= labels          # 3 significant digits
     assert ax.get_xlabel().startswith("value") and ax.get_ylabel() == "model"
     # the first model is drawn on top
     top = ax.containers[0].patches[0].get_y()
@@ -469,13 +470,22 @@ def test_dots_get_smaller_and_fainter_with_more_points(figs):
     assert many.get_alpha() <= 0.35
 
 
+def test_plot_embeddings_takes_object_labels_with_none(figs):
+    """np.unique on object labels mixing None and str raised a TypeError ('<' not supported)."""
+    rng = np.random.default_rng(0)
+    labels = np.array(["a", None] * 250 + [f"c{i}" for i in range(30)], dtype=object)
+    ax = plot.plot_embeddings(rng.standard_normal((530, 4)), labels=labels)
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "None" in texts and "a" in texts and texts[-1] == "other"
+
+
 def test_embedding_errors_name_what_is_needed(figs):
     import minigraphrec as mgr
     with pytest.raises(DataError, match="ItemKNN has no item_embeddings_: .*embedding model"):
         plot.plot_embeddings(mgr.ItemKNN().fit(mgr.datasets.article_toy()))
-    with pytest.raises(DataError, match="MF has no user_embeddings_"):
+    with pytest.raises(RuntimeError, match="MF is not fitted yet"):
         plot.plot_embeddings(mgr.MF(), kind="users")
-    with pytest.raises(DataError, match="kind must be 'items' or 'users'"):
+    with pytest.raises(ValueError, match="kind must be 'items' or 'users'"):
         plot.plot_embeddings(np.eye(3), kind="nodes")
     with pytest.raises(DataError, match=r"shape \(5,\)"):
         plot.plot_embeddings(np.arange(5.0))
@@ -485,8 +495,9 @@ def test_embedding_errors_name_what_is_needed(figs):
         plot.plot_embeddings(np.eye(3), labels=[0, 1])
     with pytest.raises(DataError, match="no variance"):
         plot.plot_embeddings(np.ones((4, 3)))
-    with pytest.raises(DataError, match="max_points"):
-        plot.plot_embeddings(np.eye(3), max_points=0)
+    for bad in (0, 2.0):
+        with pytest.raises(ValueError, match="max_points must be a positive integer"):
+            plot.plot_embeddings(np.eye(3), max_points=bad)
     with pytest.raises(TypeError, match="random_state"):
         plot.plot_embeddings(np.eye(3), random_state="seed")
 

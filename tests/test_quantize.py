@@ -373,18 +373,18 @@ def test_hyperparameters_changed_after_quantize_are_refused(fitted, tmp_path):
         q = quantize(model, "int8")
         before = q.score(users)
         q.set_params(dtype="float16")
-        with pytest.raises(DataError, match=r"quantised with other hyperparameters \(dtype="):
+        with pytest.raises(ValueError, match=r"quantised with other hyperparameters \(dtype="):
             q.score(users)
-        with pytest.raises(DataError, match="quantised with other"):
+        with pytest.raises(ValueError, match="quantised with other"):
             q.recommend(users, 3)
         q.set_params(dtype="int8", backend="numpy")              # the backend may change
         np.testing.assert_array_equal(q.score(users), before)
     q = quantize(fitted[0], "int8")                              # a dot-product LightGCN
     q.set_params(scoring="cosine")
-    with pytest.raises(DataError, match=r"scoring='dot' -> 'cosine'"):
+    with pytest.raises(ValueError, match=r"scoring='dot' -> 'cosine'"):
         q.score(users)
     q.set_params(scoring="dot", dtype="float16")
-    with pytest.raises(DataError, match="quantised with other"):
+    with pytest.raises(ValueError, match="quantised with other"):
         mgr.save(q, tmp_path / "mislabelled.npz")                # not saved mislabelled
     assert not (tmp_path / "mislabelled.npz").exists()
     from test_io import _with_meta                               # nor loaded so

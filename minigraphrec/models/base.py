@@ -40,7 +40,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..data import Interactions, _key, check_interactions
-from ..errors import DataError, check_ids
+from ..errors import DataError, check_ids, check_positive_int
 from ..io import register_model_base
 from ..io import save as _save
 from ..rank import _score_blocks
@@ -103,11 +103,8 @@ def _all_or_nothing(fit):
 
 
 def _check_k(k):
-    """``k`` (the number of items to recommend) as an int >= 1; ValueError otherwise (a
-    bool, a float, a string: never rounded or parsed)."""
-    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
-    return int(k)
+    """``k`` (the number of items to recommend) as an int >= 1; ValueError otherwise."""
+    return check_positive_int(k, "k")
 
 
 def plain_ids(ids):

@@ -388,6 +388,11 @@ class EmbeddingRecommender(Recommender):
             self.item_features_ = _own_features("item", train.item_features, train.n_items)
             rng = np.random.default_rng(self.random_state)
             self._build(R, self.user_features_, self.item_features_)
+            if getattr(self, "input", None) == "both" and self._X_user is None \
+                    and self._X_item is None:
+                logger.warning("%s(input='both'): the training Interactions has neither "
+                               "user nor item features, so the input is the embedding table "
+                               "alone, as with input='embedding'", type(self).__name__)
             self.params = self._init_params(rng)
             self.history_ = []
             self.best_epoch_ = None
@@ -525,9 +530,10 @@ class EmbeddingRecommender(Recommender):
         ids = []
         for name, arr, n in parts:
             if B < 0 or arr.shape != (B,) or not np.issubdtype(arr.dtype, np.integer):
-                raise DataError(f"batch.{name} must be a 1-d integer array as long as "
-                                f"batch.users ({parts[0][1].shape}), got {arr.dtype} "
-                                f"{arr.shape}")
+                raise DataError(f"batch.{name} must be a 1-d integer array of the length of "
+                                f"batch.users, got {arr.dtype} {arr.shape}"
+                                + ("" if name == "users" else
+                                   f" (batch.users: {parts[0][1].shape})"))
             bad = (arr < 0) | (arr >= n)
             if bad.any():
                 raise DataError(f"batch.{name} holds id {int(arr[bad][0])}, out of range "
@@ -610,10 +616,7 @@ class EmbeddingRecommender(Recommender):
             raise DataError(f"{name}(input='features') needs both user and item features, "
                             f"but the training Interactions has no {missing}; use "
                             "input='embedding' or input='both'")
-        if self._X_user is None and self._X_item is None:          # input == "both"
-            logger.warning("%s(input='both'): the training Interactions has neither user "
-                           "nor item features, so the input is the embedding table alone, "
-                           "as with input='embedding'", type(self).__name__)
+
 
     def _init_input_params(self, rng):
         r"""``E0`` (n_nodes, dim, :func:`id_embeddings` by ``self.init``) and Glorot

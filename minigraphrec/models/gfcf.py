@@ -169,11 +169,13 @@ def _filter_degree(theta_1, theta_k, b, degree, max_spread=_CHEB_MAX_SPREAD):
     ``k``-th Ritz vector, rounding-level traces of the top directions grow by that ratio
     more than the wanted direction itself, and taking them out again (orthonormalisation)
     costs as many digits of it. At ``m = 12`` the ratio reached 1e25 on MovieLens-100K
-    at k = 256 (θ_1 / b about 90) and the k-th residual stalled near 2e-10, above the
-    tolerance. ``T_m(t) = cosh(m arccosh t)`` for ``t ≥ 1``, so the ratio is about
+    at k = 256 (θ_1 / b about 90), and from pass 80 to 120 the largest residual went
+    back and forth between 1.3e-10 and 6e-9, never below the tolerance (one run, seed 0). ``T_m(t) = cosh(m arccosh t)`` for ``t ≥ 1``, so the ratio is about
     ``exp(m (arccosh t(θ_1) − arccosh t(θ_k)))``, and ``|T_m| ≤ 1`` below ``t = 1``.
     The number of products with ``G`` to converge stays about the same (each pass gains
-    in proportion to its degree); only the Rayleigh–Ritz steps come more often.
+    in proportion to its degree); only the Rayleigh–Ritz steps come more often. On Gowalla
+    at k = 256 the degrees were 12, 11, 10, 10, 10: 108 products against 98 uncapped, in
+    50.8 s against 50.2 s (one run each, 1 thread, a busy machine).
     """
     top = np.arccosh(max(2.0 * theta_1 / b - 1.0, 1.0))
     kth = np.arccosh(max(2.0 * theta_k / b - 1.0, 1.0))
@@ -715,7 +717,8 @@ class GFCF(Recommender):
         Rt = sp.csc_matrix(self.R_tilde_, dtype=np.float64)               # (n_users, n_items)
         linear = np.asarray((Rt[:, items].T @ Rt[:, [item]]).todense()).ravel()   # (|I_u|,)
         V, d = self.V_, self.d_items_
-        ideal = float(self._fitted_alpha()) * _inv_sqrt(d[items]) * (V[items] @ V[item]) * np.sqrt(d[item])
+        alpha = float(self._fitted_alpha())
+        ideal = alpha * _inv_sqrt(d[items]) * (V[items] @ V[item]) * np.sqrt(d[item])
         return Explanation.from_contributions(
             user, item, items, linear + ideal, kind="item",
             score=self.score([user])[0, item], exact=True, k=k,

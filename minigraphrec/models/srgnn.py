@@ -70,7 +70,7 @@ from ..ops.session import (gru_cell_backward, gru_cell_forward, index_add, sessi
 from ..optim import Adam
 from ..sequences import Sequences, _check_examples, _check_targets, prefix_examples
 from ..threadpools import serial_blas
-from ..train import check_finite_state, verbose_output
+from ..train import _check_callback, _verbose_output, check_finite_state
 from .session_base import SessionRecommender
 from .embedding_base import (EmbeddingRecommender, _check_training_params, _nonneg_float,
                              _positive_int, scratch_rows)
@@ -204,15 +204,14 @@ class SRGNN(SessionRecommender):
             _positive_int("epochs", epochs, minimum=0)
         if validation is not None:
             validation = _check_validation(validation, train)
-        if callback is not None and not callable(callback):
-            raise TypeError(f"callback must be callable(record), got {type(callback).__name__}")
+        _check_callback(callback)
         seqs = self._fit_sequences(train)
         prefixes, targets = prefix_examples(seqs, max_len=self.max_len)
         rng = np.random.default_rng(self.random_state)
         self.params = self._init_params(rng)
         self.history_ = []
         n_epochs = self.epochs if epochs is None else epochs
-        with verbose_output(self.verbose):
+        with _verbose_output(self.verbose):
             self._train(prefixes, targets, validation, n_epochs, callback, rng)
         if n_epochs and targets.shape[0]:
             # the last step's loss was checked before the step: check the model it left,

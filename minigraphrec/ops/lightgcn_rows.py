@@ -19,8 +19,8 @@ and ``Â`` is symmetric, so
 .. math::  T_k[S_k] = G[S_k] + \hat A[S_k, S_{k-1}]\, T_{k-1}[S_{k-1}],
            \qquad T_k = 0 \text{ off } S_k .
 
-:func:`~minigraphrec.ops.lightgcn_rows_forward` and :func:`~minigraphrec.ops.lightgcn_rows_backward` compute
-exactly this, by SciPy row slices (``backend="numpy"``, the readable
+:func:`~minigraphrec.ops.lightgcn_rows_forward` and
+:func:`~minigraphrec.ops.lightgcn_rows_backward` compute exactly this, by SciPy row slices (``backend="numpy"``, the readable
 reference) or by the kernels of :mod:`minigraphrec.kernels.propagate_rows`
 (``backend="numba"``). Both equal the full-graph
 :func:`~minigraphrec.ops.lightgcn_forward` /
