@@ -51,14 +51,18 @@ def test_failed_save_leaves_nothing(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_headless_run_selects_agg(tmp_path):
+def _headless_backend(tmp_path, before=""):
+    """The backend a headless child process ends with after ``before`` and plot.subplots()."""
     code = ("import os; os.environ.pop('DISPLAY', None); os.environ.pop('WAYLAND_DISPLAY', None);"
-            "os.environ.pop('MPLBACKEND', None);"
-            "from minigraphrec import plot; plot.subplots();"
-            "import matplotlib; print(matplotlib.get_backend())")
+            "os.environ.pop('MPLBACKEND', None); import matplotlib;" + before +
+            "from minigraphrec import plot; plot.subplots(); print(matplotlib.get_backend())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=tmp_path, check=True, env=child_env()).stdout
-    assert out.strip().lower() == "agg"
+    return out.strip().lower()
+
+
+def test_headless_run_selects_agg(tmp_path):
+    assert _headless_backend(tmp_path) == "agg"
 
 
 # --------------------------------------------------------------------------- save_figure fixes
@@ -118,14 +122,7 @@ def test_temporary_name_is_short(figs, monkeypatch):
 
 
 def test_a_chosen_backend_is_kept_when_headless(tmp_path):
-    code = ("import os; os.environ.pop('DISPLAY', None); os.environ.pop('WAYLAND_DISPLAY', None);"
-            "os.environ.pop('MPLBACKEND', None);"
-            "import matplotlib; matplotlib.use('svg');"
-            "from minigraphrec import plot; plot.subplots();"
-            "print(matplotlib.get_backend())")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=tmp_path, check=True, env=child_env()).stdout
-    assert out.strip().lower() == "svg"
+    assert _headless_backend(tmp_path, "matplotlib.use('svg');") == "svg"
 
 
 def test_backend_chosen_reads_rcparams_without_resolving():
