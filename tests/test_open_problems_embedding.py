@@ -340,17 +340,49 @@ def test_partial_fit_failures_leave_the_model_unchanged(data, name):
     np.testing.assert_array_equal(m.score(np.arange(40)), before)
 
 
-def test_partial_fit_refuses_edge_weights_and_features():
+def test_partial_fit_refuses_edge_weights_and_new_nodes_without_the_features_it_reads():
     d = synthetic(n_users=30, n_items=40, mean_interactions=6, random_state=1)
     m = mgr.LightGCN(dim=4, epochs=1, edge_weights="count", random_state=0).fit(d)
     new = mgr.Interactions([0], [0], user_ids=[d.user_ids[0]], item_ids=[d.item_ids[1]])
     with pytest.raises(DataError, match="edge weights"):
         m.partial_fit(new)
     g = mgr.GCN(dim=4, epochs=1, input="features", random_state=0).fit(d)
-    with pytest.raises(DataError, match="features"):
-        g.partial_fit(mgr.Interactions([0], [0], user_ids=["new"], item_ids=[d.item_ids[1]])
-                      if d.user_ids.dtype.kind == "U" else
-                      mgr.Interactions([0], [0], user_ids=[10**6], item_ids=[d.item_ids[1]]))
+    with pytest.raises(DataError, match=r"GCN\(input='features'\) reads user features, and "
+                                        r"new_interactions brings 1 new users"):
+        g.partial_fit(mgr.Interactions([0], [0], user_ids=[10**6], item_ids=[d.item_ids[1]]))
+    with pytest.raises(DataError, match="have 3 columns; the model's have 10"):
+        g.partial_fit(mgr.Interactions([0], [0], user_ids=[10**6], item_ids=[d.item_ids[1]],
+                                       user_features=np.ones((1, 3))))
+
+
+@pytest.mark.parametrize("input", ["features", "both"])
+def test_partial_fit_gives_new_nodes_of_a_feature_model_their_features(input):
+    """New users and items of a model that reads node features take their rows from the new
+    data (it refused any new node before): with epochs=0 the model is the old parameters on
+    the union's graph and features, as a fit on the union with those parameters would be."""
+    d = synthetic(n_users=30, n_items=40, mean_interactions=6, random_state=1)
+    g = mgr.GCN(dim=4, epochs=2, input=input, dtype="float64", random_state=0).fit(d)
+    before = {k: v.copy() for k, v in g.params.items()}
+    rng = np.random.default_rng(0)
+    uf, itf = rng.random((2, 10)), rng.random((2, 10))
+    new = mgr.Interactions([0, 1, 1], [0, 0, 1], user_ids=[d.user_ids[3], 10**6],
+                           item_ids=[d.item_ids[1], 10**6 + 1], user_features=uf,
+                           item_features=itf)
+    g.partial_fit(new, epochs=0)
+    assert (g.n_users_, g.n_items_) == (31, 41)
+    np.testing.assert_array_equal(g.user_features_, np.vstack([d.user_features, uf[1:]]))
+    np.testing.assert_array_equal(g.item_features_, np.vstack([d.item_features, itf[1:]]))
+    for k in ("W_user_in", "W_item_in", "W0"):
+        np.testing.assert_array_equal(g.params[k], before[k])     # shared, unchanged
+    union = g._training_interactions()
+    union.user_features, union.item_features = g.user_features_, g.item_features_
+    fresh = mgr.GCN(dim=4, input=input, dtype="float64", random_state=0).fit(union, epochs=0)
+    fresh.params = {k: v.copy() for k, v in g.params.items()}
+    fresh._refresh_embeddings()
+    np.testing.assert_allclose(g.score(np.arange(31)), fresh.score(np.arange(31)),
+                               rtol=1e-12, atol=1e-14)
+    g.partial_fit(new, epochs=2)                                   # and it trains on from there
+    assert np.isfinite(g.score([30])).all()
 
 
 # ================================================================= forget

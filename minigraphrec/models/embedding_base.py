@@ -203,6 +203,36 @@ def _own_features(side, F, n_rows):
     return None if F is None else F.copy()
 
 
+def _grown_features(side, F, new_data, new_raw, reads, who):
+    """The model's ``side`` feature matrix ``F`` (n_old, f) or None, with one row per new
+    node (raw ids ``new_raw``, in order) from ``new_data``'s own ``{side}_features``.
+
+    ``F`` itself when no node is new or the model keeps none; None when the new data gives
+    none for a model that does not read them (``reads`` False: nothing to keep them
+    consistent with); a DataError when a model that reads them gets none, or other columns.
+    """
+    if F is None or len(new_raw) == 0:
+        return F
+    given = getattr(new_data, f"{side}_features")
+    if given is None:
+        if not reads:
+            return None
+        raise DataError(f"{who} reads {side} features, and new_interactions brings "
+                        f"{len(new_raw)} new {side}s "
+                        f"(the first: {new_raw[0]!r}) without {side}_features; give them, one "
+                        f"row per {side} of new_interactions")
+    from ..data import match_raw_ids
+    rows = match_raw_ids(new_raw, getattr(new_data, f"{side}_ids"))      # (n_new,)
+    added = _own_features(side, given, getattr(new_data, f"n_{side}s"))[rows]
+    if added.shape[1] != F.shape[1]:
+        raise DataError(f"new_interactions' {side}_features have {added.shape[1]} columns; "
+                        f"the model's have {F.shape[1]}")
+    if sp.issparse(F):
+        return sp.vstack([F, sp.csr_matrix(added, dtype=F.dtype)], format="csr")
+    added = added.toarray() if sp.issparse(added) else added
+    return np.vstack([F, np.asarray(added, dtype=F.dtype)])
+
+
 def _check_training_params(model):
     """Check the hyperparameters every gradient-trained model has (the embedding models and
     SR-GNN): ``lr`` > 0, ``batch_size`` >= 1, ``epochs`` >= 0, ``dtype`` float32 or float64.
@@ -807,9 +837,17 @@ class EmbeddingRecommender(Recommender):
         With ``epochs=0`` the result is step 1 and 2 alone (tested). The same
         model state, data and seed give the same result, bit for bit.
         Transactional: the new state is built on a copy and assigned at the
-        end, so a failure leaves the model unchanged. Not supported (a clear
-        error): edge weights (``edge_weights`` other than None), and new
-        users or items for a model that reads node features.
+        end, so a failure leaves the model unchanged. Node features: the
+        feature rows of new users and items come from ``new_interactions``'
+        ``user_features`` / ``item_features`` (rows of its own users and
+        items, matched by raw id); a model that reads them (``input`` other
+        than ``"embedding"``) needs them for every new node (a clear error
+        otherwise), and the input projections ``W_user_in`` / ``W_item_in``
+        are shared, so a new node's layer-0 row is its features projected
+        (plus its ``E0`` row with ``input="both"``). A model that does not
+        read them keeps the grown matrices when given, else none. Not
+        supported (a clear error): edge weights (``edge_weights`` other than
+        None).
 
         Returns
         -------
@@ -822,21 +860,20 @@ class EmbeddingRecommender(Recommender):
         if getattr(self, "edge_weights", None) is not None:
             raise DataError(f"{name}.partial_fit does not update edge weights "
                             f"(edge_weights={self.edge_weights!r}); refit instead")
-        grows = merge.n_new_users or merge.n_new_items
-        if grows and getattr(self, "input", "embedding") != "embedding":
-            raise DataError(f"{name}(input={self.input!r}) reads node features, and "
-                            "partial_fit does not take features for new users and items "
-                            "(it reads only the interactions); refit")
+        reads = getattr(self, "input", "embedding") != "embedding"
+        n_u0, n_i0 = self.n_users_, self.n_items_
+        who = f"{name}(input={getattr(self, 'input', 'embedding')!r})"
+        user_features = _grown_features("user", self.user_features_, new_interactions,
+                                        merge.user_ids[n_u0:], reads, who)
+        item_features = _grown_features("item", self.item_features_, new_interactions,
+                                        merge.item_ids[n_i0:], reads, who)
         new = self._update_copy()
         rng = new._update_rng()
-        n_u0, n_i0 = self.n_users_, self.n_items_
         n_u, n_i = merge.R.shape
         new.R_, new.n_users_, new.n_items_ = merge.R, n_u, n_i
         new.user_ids_, new.item_ids_ = merge.user_ids, merge.item_ids
         new._set_item_labels(merge.item_labels)
-        if grows:                          # features this model does not read: not kept
-            new.user_features_ = self.user_features_ if not merge.n_new_users else None
-            new.item_features_ = self.item_features_ if not merge.n_new_items else None
+        new.user_features_, new.item_features_ = user_features, item_features
         new._build(merge.R, new.user_features_, new.item_features_)
         old_nodes = np.concatenate([np.arange(n_u0), n_u + np.arange(n_i0)])   # new id of old
         if "E0" in new.params:
