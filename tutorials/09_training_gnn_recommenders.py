@@ -229,13 +229,17 @@ print("validation Recall@20 by epoch:")
 for name, m in models.items():
     print(f"  {name:9s}", " ".join(f"{r['recall@20']:.3f}" for r in m.history_))
 
+# %% [markdown]
+# `mgr.plot.plot_history` draws a `history_` (or a dict of them) into the
+# axes it is given and returns them, so the lesson's marks go on top: each
+# model's best epoch, the Popularity baseline, and log 2, the BPR loss of
+# untrained scores.
+
 # %%
 fig, (ax_loss, ax_recall) = plot.subplots(1, 2)
-for name, model in models.items():
-    ep = [r["epoch"] for r in model.history_]
-    line, = ax_loss.plot(ep, [r["loss"] for r in model.history_], marker=".", label=name)
-    ax_recall.plot(ep, [r["recall@20"] for r in model.history_], marker=".",
-                   color=line.get_color(), label=name)
+plot.plot_history(models, metric="loss", ax=ax_loss)
+plot.plot_history(models, metric="recall@20", ax=ax_recall)
+for line, model in zip(ax_recall.get_lines(), models.values()):   # one line per model
     best = model.history_[model.best_epoch_ - 1]
     ax_recall.plot(best["epoch"], best["recall@20"], "o", ms=9, mfc="none",
                    color=line.get_color())
@@ -246,9 +250,7 @@ ax_loss.set(xlabel="epoch", ylabel="BPR loss (mean over the epoch's batches)",
             title=f"training loss ({data_name})")
 ax_recall.set(xlabel="epoch", ylabel="validation Recall@20",
               title="validation Recall@20 (circle: best epoch)")
-ax_recall.legend(loc="lower right")
-for ax in (ax_loss, ax_recall):
-    ax.xaxis.get_major_locator().set_params(integer=True)
+ax_recall.legend(loc="lower right", fontsize=8)
 print("wrote", plot.save_figure(fig, "09_training_curves"))
 
 # %% [markdown]
