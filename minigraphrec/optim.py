@@ -251,6 +251,10 @@ class Adam(_Optimizer):
     ----------
     m, v : dict name -> ndarray, the moment estimates
     t : dict name -> int, the number of updates each parameter has had
+    nonfinite : list of str
+        The parameters whose gradient (after weight decay) held a NaN or an infinity in the
+        last ``step``, which updated them all the same (empty if none): the training loops'
+        check, counted during the update instead of in a pass of its own.
     """
 
     _hyper = ("lr", "beta1", "beta2", "eps", "weight_decay")
@@ -271,6 +275,7 @@ class Adam(_Optimizer):
         self.weight_decay = _nonneg("weight_decay", weight_decay)
         self.backend = check_backend(backend)
         self.m, self.v, self.t = {}, {}, {}
+        self.nonfinite = []     # the last step's parameters with a non-finite gradient
         self._scratch = {}      # name -> work array for the numpy path (not state)
 
     def __repr__(self):
@@ -294,6 +299,7 @@ class Adam(_Optimizer):
     def step(self, params, grads):
         """Update every ``params[k]`` that has a gradient ``grads[k]``, in place (all keys are
         checked first)."""
+        nonfinite = []
         for name, p, g in self._pairs(params, grads):
             m = self._buffer("m", name, p)
             v = self._buffer("v", name, p)
@@ -307,16 +313,20 @@ class Adam(_Optimizer):
                 from .kernels import adam as kernels
                 update = (kernels.adam_update if p.size >= _PARALLEL_FROM
                           else kernels.adam_update_serial)
-                update(p.reshape(-1), np.ascontiguousarray(g).reshape(-1),
-                       m.reshape(-1), v.reshape(-1), *scalars)
+                bad = update(p.reshape(-1), np.ascontiguousarray(g).reshape(-1),
+                             m.reshape(-1), v.reshape(-1), *scalars)
             else:
-                self._update_numpy(name, p, g, m, v, *scalars)
+                bad = self._update_numpy(name, p, g, m, v, *scalars)
+            if bad:
+                nonfinite.append(name)
             self.t[name] = t
+        self.nonfinite = nonfinite
         return self
 
     def _update_numpy(self, name, p, g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2,
                       step_size, sqrt_bias2, eps, weight_decay):
-        """The reference update, in place; the same operations, in the same order, as the kernel."""
+        """The reference update, in place; the same operations, in the same order, as the kernel.
+        Returns the number of non-finite entries of ``g'``, as the kernel does."""
         tmp = self._scratch.get(name)
         if tmp is None or tmp.shape != p.shape or tmp.dtype != p.dtype:
             tmp = self._scratch[name] = np.empty_like(p)
@@ -335,6 +345,7 @@ class Adam(_Optimizer):
         np.divide(m, tmp, out=tmp)                    # p = p - (m / denom) · lr/(1-β1^t)
         np.multiply(tmp, step_size, out=tmp)
         np.subtract(p, tmp, out=p)
+        return int(np.count_nonzero(~np.isfinite(g)))
 
     def _check_loaded(self, new):
         names = [set(new[s]) for s in self._slots]

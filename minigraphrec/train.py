@@ -201,18 +201,13 @@ def batch_gradient(model):
     return functools.partial(model._loss_and_grad, reuse=True)
 
 
-def _all_finite(grads):
-    """True if no gradient holds NaN or inf (a sum is non-finite iff an entry is, barring overflow)."""
-    return all(np.isfinite(np.sum(g)) for g in grads.values())
-
-
 def check_finite_state(name, params, optimizer, epoch, lr):
     """FloatingPointError unless the parameters and Adam's second moments are finite at the
     end of an epoch: the loss and gradients are checked before each step, so this catches
     the epoch's last step blowing up (the next check would come too late, or never, after
     the last epoch) and a second moment overflowing in float32 (gradients above about
     1.8e19), which freezes its parameters without any NaN. Every entry is tested: a sum,
-    as :func:`_all_finite` takes of the gradients, would overflow on large finite moments."""
+    would overflow on large finite moments."""
     if not all(np.isfinite(p).all() for p in params.values()):
         raise FloatingPointError(
             f"{name}: the parameters became non-finite in the last step of epoch {epoch}; "
@@ -343,14 +338,18 @@ def _train_model(model, validation, epochs, callback, rng):
             for b, batch in enumerate(batches, start=1):
                 with np.errstate(over="ignore", invalid="ignore"):    # reported below instead
                     loss, grads = gradient(batch)
-                if not (np.isfinite(loss) and _all_finite(grads)):
-                    what = "loss" if not np.isfinite(loss) else "gradient"
+                    if np.isfinite(loss):
+                        optimizer.step(model.params, grads)  # counts non-finite gradients
+                if not np.isfinite(loss) or optimizer.nonfinite:
+                    # the step made the parameters non-finite too: fit gives back the model
+                    # it started from (all or nothing)
+                    what = ("loss" if not np.isfinite(loss)
+                            else f"gradient of {optimizer.nonfinite[0]}")
                     raise FloatingPointError(
                         f"{type(model).__name__}: the {what} became non-finite (loss {loss}) at "
                         f"epoch {epoch}, batch {b} of {len(batches)}; training stopped and the "
                         f"model is left as it was before this fit. Try a smaller lr "
                         f"(now {model.lr}).")
-                optimizer.step(model.params, grads)
                 model.step_ += 1
                 total += loss
             check_finite_state(type(model).__name__, model.params, optimizer, epoch, model.lr)

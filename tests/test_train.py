@@ -195,6 +195,29 @@ def test_nan_loss_stops_training_and_leaves_the_model_as_it_was(monkeypatch):
     np.testing.assert_array_equal(model.score(np.arange(10)), scores)
 
 
+@pytest.mark.parametrize("cls", [MF, LightGCN])
+def test_a_nan_gradient_with_a_finite_loss_stops_training_at_its_batch(cls, monkeypatch):
+    """The gradient check is Adam's count (optimizer.nonfinite): a NaN in one gradient entry
+    is named at its batch, and the model is left as it was."""
+    train, _ = _planted()
+    real = cls._loss_and_grad
+    calls = []
+
+    def one_nan(self, batch, reuse=False):
+        calls.append(1)
+        loss, grads = real(self, batch, reuse)
+        if len(calls) == 3:
+            grads["E0"][0, 0] = np.nan
+        return loss, grads
+
+    monkeypatch.setattr(cls, "_loss_and_grad", one_nan)
+    model = cls(dim=4, epochs=2, batch_size=64, random_state=0)
+    with pytest.raises(FloatingPointError, match=r"the gradient of E0 became non-finite "
+                                                 r"\(loss [0-9.]+\) at epoch 1, batch 3 of"):
+        model.fit(train)
+    assert not hasattr(model, "params")
+
+
 def test_huge_learning_rate_fails_cleanly():
     train, _ = _planted()
     model = LightGCN(dim=8, epochs=1, batch_size=64, random_state=0).fit(train)

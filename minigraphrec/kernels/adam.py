@@ -4,6 +4,12 @@ Raw 1-d arrays and scalars only, no validation: :class:`minigraphrec.optim.Adam`
 checks the inputs, casts every scalar to the arrays' dtype and holds the NumPy
 reference (``Adam._update_numpy``) this kernel is tested against, bit for bit.
 
+Each call also returns how many entries of the gradient ``g'`` (after weight decay) are
+not finite: the training loops' check for a NaN or infinite gradient, read here, where the
+update reads every entry anyway, instead of in a separate pass over every gradient. Ad hoc
+on Gowalla (MF, dim 64, batch 2048, 2 threads): an epoch took 3.35-3.6 s with that pass and
+3.0-3.2 s with the count (the same parameters).
+
 Agreement with NumPy. The reference runs the same float operations in the
 same order, each rounded to the arrays' dtype (NumPy 2 keeps float32 arrays
 in float32 when the scalars are float32); numba compiles without
@@ -31,6 +37,7 @@ def _update(p, g, m, v, i, beta1, one_minus_beta1, beta2, one_minus_beta2,
     p[i] = p[i] - (mi / denom) * step_size
     m[i] = mi
     v[i] = vi
+    return 0 if math.isfinite(gi) else 1
 
 
 @njit(parallel=True, cache=True)
@@ -44,16 +51,21 @@ def adam_update(p, g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2,
     ``p = p - (m / (sqrt(v) / sqrt_bias2 + eps)) · step_size``,
 
     with ``step_size = lr / (1 - beta1^t)`` and ``sqrt_bias2 = sqrt(1 - beta2^t)``.
+    Returns the number of entries where ``g'`` is NaN or infinite.
     """
+    bad = 0
     for i in prange(p.shape[0]):
-        _update(p, g, m, v, i, beta1, one_minus_beta1, beta2, one_minus_beta2,
-                step_size, sqrt_bias2, eps, weight_decay)
+        bad += _update(p, g, m, v, i, beta1, one_minus_beta1, beta2, one_minus_beta2,
+                       step_size, sqrt_bias2, eps, weight_decay)
+    return bad
 
 
 @njit(cache=True)
 def adam_update_serial(p, g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2,
                        step_size, sqrt_bias2, eps, weight_decay):
     r""":func:`adam_update` in one thread, for small arrays (waking threads would cost more)."""
+    bad = 0
     for i in range(p.shape[0]):
-        _update(p, g, m, v, i, beta1, one_minus_beta1, beta2, one_minus_beta2,
-                step_size, sqrt_bias2, eps, weight_decay)
+        bad += _update(p, g, m, v, i, beta1, one_minus_beta1, beta2, one_minus_beta2,
+                       step_size, sqrt_bias2, eps, weight_decay)
+    return bad

@@ -1015,11 +1015,12 @@ class EmbeddingRecommender(Recommender):
             for batch in batches:
                 with np.errstate(over="ignore", invalid="ignore"):
                     loss, grads = gradient(batch)
-                if not (np.isfinite(loss) and all(np.isfinite(np.sum(g)) for g in grads.values())):
+                    if np.isfinite(loss):
+                        optimizer.step(self.params, grads)   # counts non-finite gradients
+                if not np.isfinite(loss) or optimizer.nonfinite:   # on a copy: nothing changed
                     raise FloatingPointError(f"{type(self).__name__}: the loss or gradient became "
                                              f"non-finite during an update (epoch {epoch + 1}); the "
                                              "model is unchanged. Try a smaller lr.")
-                optimizer.step(self.params, grads)
                 self.step_ += 1
             check_finite_state(type(self).__name__, self.params, optimizer, epoch + 1, self.lr)
         self.optimizer_state_ = optimizer_state_attr(optimizer.state_dict())

@@ -252,12 +252,13 @@ class SRGNN(SessionRecommender):
                 with np.errstate(over="ignore", invalid="ignore"), serial_blas():
                     loss, grads = self._loss_and_grad(batch.sessions, batch.targets,
                                                       reuse=True)
-                if not (np.isfinite(loss) and all(np.isfinite(g).all() for g in grads.values())):
+                    if np.isfinite(loss):
+                        optimizer.step(self.params, grads)   # counts non-finite gradients
+                if not np.isfinite(loss) or optimizer.nonfinite:     # fit is all or nothing
                     raise FloatingPointError(
                         f"SRGNN: the loss or gradient became non-finite (loss {loss}) at epoch "
                         f"{epoch}, batch {n_batches + 1}; training stopped and the model is "
                         f"left as it was before this fit. Try a smaller lr.")
-                optimizer.step(self.params, grads)
                 total += loss
                 n_batches += 1
             check_finite_state("SRGNN", self.params, optimizer, epoch, optimizer.lr)
