@@ -159,18 +159,23 @@ def test_early_stopping_restores_the_best_epoch(monkeypatch):
     np.testing.assert_array_equal(E, model._all_embeddings())
 
 
+def _broken_at(real, call, spoil):
+    """``real`` (a model's ``_loss_and_grad``) with ``spoil(loss, grads) -> (loss, grads)``
+    applied to its result at call number ``call`` (from 1); ``.calls`` counts them."""
+    def broken(self, batch, reuse=False):
+        broken.calls += 1
+        loss, grads = real(self, batch, reuse)
+        return spoil(loss, grads) if broken.calls == call else (loss, grads)
+    broken.calls = 0
+    return broken
+
+
 def test_nan_loss_stops_training_and_leaves_the_model_as_it_was(monkeypatch):
     """A non-finite loss stops training, naming where; fit is all or nothing, so the model
     is what it was before the call: unfitted, or the earlier fit, bit for bit."""
     train, _ = _planted()
     real = MF._loss_and_grad
-    calls = []
-
-    def flaky(self, batch, reuse=False):
-        calls.append(1)
-        loss, grads = real(self, batch, reuse)
-        return (float("nan") if len(calls) == 5 else loss), grads
-
+    flaky = _broken_at(real, 5, lambda loss, grads: (float("nan"), grads))
     monkeypatch.setattr(MF, "_loss_and_grad", flaky)
     model = MF(dim=4, epochs=3, batch_size=64, random_state=0)
     n_batches = -(-train.to_csr().nnz // 64)
@@ -185,8 +190,8 @@ def test_nan_loss_stops_training_and_leaves_the_model_as_it_was(monkeypatch):
     before = {k: v.copy() for k, v in model.params.items()}
     state = (model.step_, list(model.history_), model.rng_state_)
     scores = model.score(np.arange(10))
+    flaky.calls = 0
     monkeypatch.setattr(MF, "_loss_and_grad", flaky)
-    calls.clear()
     with pytest.raises(FloatingPointError):
         model.fit(train, epochs=2, resume=True)                     # in place from the start
     for k in before:
@@ -200,17 +205,12 @@ def test_a_nan_gradient_with_a_finite_loss_stops_training_at_its_batch(cls, monk
     """The gradient check is Adam's count (optimizer.nonfinite): a NaN in one gradient entry
     is named at its batch, and the model is left as it was."""
     train, _ = _planted()
-    real = cls._loss_and_grad
-    calls = []
 
-    def one_nan(self, batch, reuse=False):
-        calls.append(1)
-        loss, grads = real(self, batch, reuse)
-        if len(calls) == 3:
-            grads["E0"][0, 0] = np.nan
+    def one_nan(loss, grads):
+        grads["E0"][0, 0] = np.nan
         return loss, grads
 
-    monkeypatch.setattr(cls, "_loss_and_grad", one_nan)
+    monkeypatch.setattr(cls, "_loss_and_grad", _broken_at(cls._loss_and_grad, 3, one_nan))
     model = cls(dim=4, epochs=2, batch_size=64, random_state=0)
     with pytest.raises(FloatingPointError, match=r"the gradient of E0 became non-finite "
                                                  r"\(loss [0-9.]+\) at epoch 1, batch 3 of"):
