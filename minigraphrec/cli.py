@@ -140,6 +140,24 @@ def _check_output(path, inputs):
                              "would overwrite it")
 
 
+def _check_figure(name):
+    """The file stem of ``--figure`` (a PNG into ``./figures`` or ``$MINIGRAPHREC_FIGURES``),
+    checked before any data are read."""
+    if name is None:
+        return None
+    from .errors import DataError
+    from .plot import _figure_stem
+    try:
+        return _figure_stem(name)
+    except DataError as exc:
+        raise SystemExit(f"minigraphrec: --figure: {exc}") from None
+
+
+def _save_plot(ax, stem):
+    from .plot import save_figure
+    print(f"wrote {save_figure(ax.figure, stem)}")
+
+
 def _check_hyperparameters(model):
     """Run the model's own hyperparameter checks (and its components'), which ``fit`` runs
     too, so that a bad value stops the command before the data are read; a value of the
@@ -326,6 +344,7 @@ def cmd_demo(args):
     for n in names:
         if n not in registry:
             raise SystemExit(f"minigraphrec: unknown model {n!r}; available: {', '.join(registry)}")
+    figure = _check_figure(args.figure)
     progress = _Progress(2 + len(names))
     with progress("generating the synthetic default data set"):
         data = datasets.synthetic(random_state=args.seed)
@@ -333,7 +352,7 @@ def cmd_demo(args):
         train, test = split.random_split(data, test_size=0.2, random_state=args.seed)
     print(f"    {data}")
     print(f"    train: {len(train)} interactions, test: {len(test)} interactions")
-    rows, fitted = [], {}
+    rows, fitted, results = [], {}, {}
     for name in names:
         model = _make_model(registry, name, {}, seed=args.seed)       # hybrid: itemknn+userknn
         if "random_state" in model._param_names():
@@ -347,6 +366,7 @@ def cmd_demo(args):
         fit_time = time.perf_counter() - t0
         metrics = mgr.evaluate(model, test, k=(10, 20))
         rows.append({"model": type(model).__name__, **metrics, "fit s": fit_time})
+        results[type(model).__name__] = metrics
         fitted[name] = model
         print(f"    done in {fit_time:.2f} s", flush=True)
     print()
@@ -362,6 +382,12 @@ def cmd_demo(args):
             shown = [f"{data.item_ids[i]}{'*' if i in test_items else ''}" for i in row if i >= 0]
             print(f"    user {data.user_ids[u]}: {' '.join(shown)}")
     print("(* = a held-out test item of that user)")
+    if figure is not None:
+        from .plot import plot_metrics
+        ax = plot_metrics(results)
+        ax.set_title(f"demo: {len(data):,} synthetic interactions, 80/20 split (seed "
+                     f"{args.seed})", fontsize=9)
+        _save_plot(ax, figure)
     return 0
 
 
@@ -415,6 +441,10 @@ def cmd_train(args):
     except ValueError as exc:
         raise SystemExit(f"minigraphrec: {exc}")
     _check_hyperparameters(model)
+    figure = _check_figure(args.figure)
+    if figure is not None and not hasattr(model, "loss_and_grad"):
+        raise SystemExit(f"minigraphrec: --figure draws the training loss by epoch, and "
+                         f"{type(model).__name__} is not trained by epochs")
     for flag, path in (("DATA", args.data), ("--test", args.test)):
         if path is not None and not os.path.exists(path):
             raise SystemExit(f"minigraphrec: {flag}: no such file or folder: {path}")
@@ -432,6 +462,14 @@ def cmd_train(args):
     if test is not None:
         metrics = mgr.evaluate(model, test, k=tuple(args.k))
         print(_table([{"metric": k, "value": v} for k, v in metrics.items()], ["metric", "value"]))
+    if figure is not None and model.history_:
+        from .plot import plot_history
+        ax = plot_history({type(model).__name__: model.history_}, metric="loss")
+        ax.set_ylabel(f"{model.loss.upper()} loss (mean over the epoch's batches)")
+        ax.set_title(f"training loss, {os.path.basename(args.data)}", fontsize=9)
+        _save_plot(ax, figure)
+    elif figure is not None:
+        print("no figure: the model trained no epoch (--epochs 0)")
     if args.output:
         _save_model(model, args.output)
         print(f"saved to {args.output}")
@@ -593,6 +631,9 @@ def build_parser():
     p.add_argument("--epochs", type=int, default=None, help="epochs for trainable models")
     p.add_argument("--seed", type=_seed, default=0,
                    help="seeds the data, the split and the models (an integer >= 0)")
+    p.add_argument("--figure", metavar="NAME",
+                   help="also draw the models' Recall@20 and NDCG@20 as bars, into "
+                        "NAME.png in ./figures (or $MINIGRAPHREC_FIGURES)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("train", help="train a model on a data file and save it",
@@ -628,6 +669,9 @@ def build_parser():
     _add_evaluation_options(p, unknown="whose user or item training never saw")
     p.add_argument("-o", "--output", help="where to save the fitted model (.npz)")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch lines")
+    p.add_argument("--figure", metavar="NAME",
+                   help="also draw the training loss by epoch (trainable models), into "
+                        "NAME.png in ./figures (or $MINIGRAPHREC_FIGURES)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="evaluate a saved model on a test file",

@@ -525,3 +525,27 @@ def test_recommend_says_when_nothing_is_left(tmp_path, capsys):
                                    "the user's own items are excluded; --include-seen adds "
                                    "them)"]
     assert out[2] == "user u2:" and out[3].startswith("    1. item b")
+
+
+def test_figure_draws_the_demo_comparison_and_the_training_loss(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MINIGRAPHREC_FIGURES", str(tmp_path / "figs"))
+    code, out, _ = _run(["demo", "--models", "popularity", "mf", "--epochs", "2",
+                         "--figure", "compare"], capsys)
+    assert code == 0 and (tmp_path / "figs" / "compare.png").stat().st_size > 0
+    assert f"wrote {tmp_path / 'figs' / 'compare.png'}" in out
+    data = _write_triples(tmp_path / "ratings.csv")
+    code, out, _ = _run(["train", str(data), "--model", "mf", "--epochs", "3", "--dim", "4",
+                         "-q", "--figure", "mf_loss.png"], capsys)
+    assert code == 0 and (tmp_path / "figs" / "mf_loss.png").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--model", "ease", "--figure", "x"], "--figure draws the training loss by epoch, and "
+                                           "EASE is not trained by epochs"),
+    (["--model", "mf", "--figure", "x.pdf"], "--figure: figure name 'x.pdf' asks for .pdf"),
+])
+def test_figure_is_checked_before_the_data_are_read(tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.setenv("MINIGRAPHREC_FIGURES", str(tmp_path / "figs"))
+    code, out, err = _run(["train", str(tmp_path / "no-such-file.csv"), *argv], capsys)
+    assert code != 0 and message in err and "no such file" not in err
+    assert not (tmp_path / "figs").exists()
