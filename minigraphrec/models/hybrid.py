@@ -434,13 +434,7 @@ class Hybrid(Recommender):
                                  f"{validation.n_items} items, train {train.n_users} and "
                                  f"{train.n_items}: they must share one id space")
         tune = validation is not None or (isinstance(self.weights, str))
-        saved = dict(self.__dict__)                          # all or nothing
-        try:
-            self._fit_components(train, validation, tune, fixed)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            raise
+        self._fit_components(train, validation, tune, fixed)   # all or nothing: Recommender
         return self
 
     def _fit_components(self, train, validation, tune, fixed):
