@@ -174,8 +174,9 @@ def _filter_degree(theta_1, theta_k, b, degree, max_spread=_CHEB_MAX_SPREAD):
     ``exp(m (arccosh t(θ_1) − arccosh t(θ_k)))``, and ``|T_m| ≤ 1`` below ``t = 1``.
     The number of products with ``G`` to converge stays about the same (each pass gains
     in proportion to its degree); only the Rayleigh–Ritz steps come more often. On Gowalla
-    at k = 256 the degrees were 12, 11, 10, 10, 10: 108 products against 98 uncapped, in
-    50.8 s against 50.2 s (one run each, 1 thread, a busy machine).
+    at k = 256 the degrees were 12, 11, 10, 10, 10 (108 products against 98 uncapped), and
+    the fit took 40.1 s (``benchmarks/results/gfcf_gowalla_chebyshev.md``, 2026-12-07), as
+    before the cap (41.4 s, 2026-12-04, another machine).
     """
     top = np.arccosh(max(2.0 * theta_1 / b - 1.0, 1.0))
     kth = np.arccosh(max(2.0 * theta_k / b - 1.0, 1.0))
@@ -468,7 +469,7 @@ class GFCF(Recommender):
         See :func:`top_right_singular_vectors`. Fit times measured on
         2 cores with one of them busy (``benchmarks/bench_gfcf_gowalla.py``,
         k = 256): on Gowalla (29,858 × 40,981) PROPACK 7.4 s, ARPACK 30 s,
-        Chebyshev 41 s; on a 50,000 × 50,000 synthetic catalogue with
+        Chebyshev 41 s (40.1 s re-run after its degree cap); on a 50,000 × 50,000 synthetic catalogue with
         220,000 interactions (a flatter spectrum) PROPACK 12.8 s, Chebyshev
         35 s, ARPACK 664 s (``benchmarks/bench_catalogues.py``, busier
         machine). The exact solvers reproduce the paper's Recall@20 /
