@@ -133,11 +133,13 @@ def test_rows_ops_reject_bad_input():
         with pytest.raises(error, match=match):
             call()
     _, cache = lg.lightgcn_rows_forward(A_hat, E0, 2, np.array([1, 4]))
-    with pytest.raises(DataError, match=r"dE_rows must have shape \(2, 6\)"):
+    with pytest.raises(DataError, match=r"dE_rows has shape \(3, 6\), the forward's rows "
+                                        r"have \(2, 6\)"):
         lg.lightgcn_rows_backward(cache, np.zeros((3, 6)))
-    with pytest.raises(DataError, match="dE_rows must have a floating dtype"):
-        lg.lightgcn_rows_backward(cache, np.zeros((2, 6), dtype=int))
-    with pytest.raises(DataError, match="out must be a C-contiguous float64 array"):
+    for dtype in (int, np.float16):              # float16 was cast to float64 unchecked
+        with pytest.raises(DataError, match="dE_rows must be float32 or float64"):
+            lg.lightgcn_rows_backward(cache, np.zeros((2, 6), dtype=dtype))
+    with pytest.raises(DataError, match=r"out has shape .* dtype float32, expected .* float64"):
         lg.lightgcn_rows_backward(cache, np.zeros((2, 6)), out=np.zeros((n, 6), np.float32))
 
 

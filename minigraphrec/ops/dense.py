@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import (DataError, check_backend, check_finite_number, check_float_array,
-                      check_grad_shape, check_real_sparse)
+                      check_grad_shape, check_out, check_real_sparse)
 
 __all__ = [
     "linear_forward", "linear_backward", "xt_dot", "halves_matmul", "halves_xt_dot",
@@ -188,8 +188,8 @@ def halves_matmul(A, B, out=None, *, min_rows=None, backend="numba"):
     A = np.ascontiguousarray(A)
     if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[0]:
         raise DataError(f"halves_matmul needs A (m, k) and B (k, q), got {A.shape} and {B.shape}")
-    if out is not None:
-        _check_halves_out(out, (A.shape[0], B.shape[1]))
+    if out is not None:          # the kernels write its rows: the exact shape, dtype, layout
+        check_out(out, "out", (A.shape[0], B.shape[1]), np.result_type(A, B))
     if not (B.flags.c_contiguous or B.flags.f_contiguous):
         B = np.ascontiguousarray(B)
     if out is None:
@@ -203,13 +203,6 @@ def halves_matmul(A, B, out=None, *, min_rows=None, backend="numba"):
             np.matmul(A[h:], B, out=out[h:])
             return out
         return matmul_halves(A, B, out)
-
-
-def _check_halves_out(out, shape, name="out"):
-    """The kernels write ``out`` by rows: an ndarray of exactly ``shape``."""
-    if not isinstance(out, np.ndarray) or out.shape != shape:
-        raise DataError(f"{name} must be an ndarray of shape {shape}, got "
-                        f"{getattr(out, 'shape', type(out).__name__)}")
 
 
 def halves_xt_dot(X, D, *, min_rows=None, backend="numba", out=None, work=None):
@@ -234,7 +227,7 @@ def halves_xt_dot(X, D, *, min_rows=None, backend="numba", out=None, work=None):
         raise DataError(f"halves_xt_dot needs X (m, p) and D (m, q), got {X.shape} and {D.shape}")
     for name, buf in (("out", out), ("work", work)):
         if buf is not None:
-            _check_halves_out(buf, (X.shape[1], D.shape[1]), name)
+            check_out(buf, name, (X.shape[1], D.shape[1]), np.result_type(X, D))
     with serial_blas():
         if X.shape[0] < min_rows or X.dtype != D.dtype or X.dtype not in _FLOATS:
             return np.matmul(X.T, D, out=out)                            # (p, q)

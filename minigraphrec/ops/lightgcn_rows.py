@@ -52,7 +52,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DataError, check_backend, check_float_array, check_ids
+from ..errors import (DataError, check_backend, check_float_array, check_grad_shape, check_ids,
+                      check_out)
 from .propagate import _BLOCKS_PER_THREAD, _PARALLEL_FROM
 from .sparse import as_csr
 
@@ -276,18 +277,10 @@ def lightgcn_rows_backward(cache, dE_rows, out=None):
     dE0 : ndarray (n, d), dtype of ``E0``; zero outside the K-hop ball.
     """
     A_hat, K, nodes, level, hops, backend, shape, dtype, workspace = cache
-    dE_rows = np.asarray(dE_rows)
-    if dE_rows.shape != (nodes.shape[0], shape[1]):
-        raise DataError(f"dE_rows must have shape {(nodes.shape[0], shape[1])}, "
-                        f"got {dE_rows.shape}")
-    if not np.issubdtype(dE_rows.dtype, np.floating):
-        raise DataError(f"dE_rows must have a floating dtype, got {dE_rows.dtype}")
-    if out is not None and not isinstance(out, np.ndarray):
-        raise TypeError(f"out must be an ndarray, got {type(out).__name__}")
-    if out is not None and (out.shape != shape or out.dtype != dtype
-                            or not out.flags.c_contiguous or not out.flags.writeable):
-        raise DataError(f"out must be a C-contiguous {dtype} array of shape {shape}, "
-                        f"writeable")
+    dE_rows = check_grad_shape(dE_rows, "dE_rows", (nodes.shape[0], shape[1]),
+                               of="the forward's rows have")
+    if out is not None:
+        check_out(out, "out", shape, dtype)
     G = (dE_rows / (K + 1)).astype(dtype, copy=False)             # (m, d) on S_0
     if out is None:
         out = np.empty(shape, dtype=dtype)

@@ -195,12 +195,8 @@ def spgemm_dense(A, B, rows=None, backend="numba", out=None):
     A = A.astype(np.float64, copy=False)
     B = B.astype(np.float64, copy=False)
     shape = (rows.shape[0], B.shape[1])
-    if out is not None and not isinstance(out, np.ndarray):
-        raise TypeError(f"out must be an ndarray, got {type(out).__name__}")
-    if out is not None and (out.shape != shape or out.dtype != np.float64
-                            or not out.flags.c_contiguous or not out.flags.writeable):
-        raise DataError(f"out must be a writable C-contiguous float64 array of shape {shape}, "
-                        f"got {out.dtype} {out.shape}")
+    if out is not None:
+        check_out(out, "out", shape, np.float64)
     if backend == "numpy":
         product = (A[rows] @ B).tocsr()
         if out is None:
