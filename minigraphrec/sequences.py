@@ -40,6 +40,12 @@ def _id_list(seq, name):
         if bad.any():
             j = int(np.flatnonzero(bad)[0])
             raise DataError(f"{name}, position {j}: {arr[j]} is not an integer item id")
+    with np.errstate(invalid="ignore"):
+        beyond = np.abs(arr) >= 2.0**63 if arr.dtype.kind == "f" else \
+            arr > np.iinfo(np.int64).max if arr.dtype.kind == "u" else np.zeros(arr.shape, bool)
+    if beyond.any():                                   # it would wrap in the cast to int64
+        j = int(np.flatnonzero(beyond)[0])
+        raise DataError(f"{name}, position {j}: {arr[j]} is not an item id (beyond int64)")
     return arr.astype(np.int64)
 
 

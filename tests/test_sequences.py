@@ -369,3 +369,12 @@ def test_evaluate_next_item_refuses_prefixes_numbered_apart_from_the_model():
         evaluate_next_item(model, apart, [1, 2])
     same = Sequences.from_lists([[0], [1]], n_items=3, item_ids=["a", "b", "c"])
     assert evaluate_next_item(model, same, [1, 2])["n_examples"] == 2
+
+
+def test_ids_beyond_int64_are_named_not_wrapped():
+    """1e20 and 2**63 + 5 wrapped in the cast to int64 and were reported as id
+    -9223372036854775808, a number the caller never wrote."""
+    for ids in ([1.0, 1e20], np.array([1, 2**63 + 5], dtype=np.uint64)):
+        with pytest.raises(DataError, match=r"sequence 0, position 1: .* is not an item id "
+                                            r"\(beyond int64\)"):
+            Sequences.from_lists([ids], n_items=5)
