@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .errors import DataError
+from .errors import DataError, check_int
 
 __all__ = ["Interactions", "check_interactions", "match_raw_ids"]
 
@@ -194,10 +194,7 @@ class Interactions:
             source = f" (n_{kind}s = len({kind}_ids) = {len(raw)})"
         if n is None:
             n = len(raw) if raw is not None else (int(ids.max()) + 1 if ids.size else 0)
-        if (isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer))
-                or n < 0):
-            raise DataError(f"n_{kind}s must be an integer >= 0, got {n!r}")
-        n = int(n)
+        n = check_int(n, f"n_{kind}s", at_least=0)
         if ids.size:
             lo, hi = int(ids.min()), int(ids.max())
             if lo < 0 or hi >= n:

@@ -149,13 +149,16 @@ def check_out(out, name, shape, dtype):
     return out
 
 
-def check_positive_int(value, name="k"):
-    """``value`` as an int >= 1, else ValueError naming ``name``: a bool, a float or a string
-    is refused, never rounded or parsed."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value}")
+def check_int(value, name, at_least=1, or_none=False):
+    """``value`` as an int ``>= at_least`` (or None when ``or_none``), else :class:`DataError`
+    (a ``ValueError``) naming ``name``: a bool, a float or a string is refused, never rounded
+    or parsed. The check of the counts, sizes and thresholds models and functions take."""
+    if or_none and value is None:
+        return None
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer))
+            or value < at_least):
+        raise DataError(f"{name} must be an integer >= {at_least}{' or None' if or_none else ''}, "
+                        f"got {value!r}")
     return int(value)
 
 

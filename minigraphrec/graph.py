@@ -43,7 +43,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .data import Interactions, check_interactions
-from .errors import DataError, check_bool, check_finite_number
+from .errors import DataError, check_bool, check_finite_number, check_int
 
 logger = logging.getLogger(__name__)
 
@@ -230,12 +230,11 @@ def k_core(data, min_user=10, min_item=10, compact=True):
     Raises
     ------
     DataError
-        If a threshold is not a positive integer, or nothing survives.
+        If a threshold is not an integer >= 1, or nothing survives.
     """
     check_interactions(data, "data")
-    for name, k in (("min_user", min_user), ("min_item", min_item)):
-        if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise DataError(f"{name} must be an integer >= 1, got {k!r}")
+    check_int(min_user, "min_user")
+    check_int(min_item, "min_item")
     pair, n_pairs = _pair_ids(data.users, data.items)
     first_row = np.full(n_pairs, len(data), dtype=np.int64)
     np.minimum.at(first_row, pair, np.arange(len(data)))
@@ -430,10 +429,8 @@ def cap_degree(data, max_user=None, max_item=None, by="weight", weights="normali
     check_interactions(data, "data")
     if max_user is None and max_item is None:
         raise DataError("give max_user, max_item or both")
-    for name, k in (("max_user", max_user), ("max_item", max_item)):
-        if k is not None and (isinstance(k, (bool, np.bool_))
-                              or not isinstance(k, (int, np.integer)) or k < 1):
-            raise DataError(f"{name} must be an integer >= 1 or None, got {k!r}")
+    check_int(max_user, "max_user", or_none=True)
+    check_int(max_item, "max_item", or_none=True)
     if by not in ("weight", "recent"):
         raise DataError(f"by must be 'weight' or 'recent', got {by!r}")
     if by == "recent" and data.timestamps is None:

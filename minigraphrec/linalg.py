@@ -34,10 +34,10 @@ A matrix that fits in one tile goes to LAPACK in one call, as before.
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from scipy.linalg import blas, lapack
+
+from .errors import check_int
 
 __all__ = ["cholesky", "spd_inverse", "DEFAULT_BLOCK"]
 
@@ -46,9 +46,7 @@ DEFAULT_BLOCK = 2048
 
 
 def _check(A, block_size, overwrite_a):
-    if isinstance(block_size, bool) or not isinstance(block_size, numbers.Integral) \
-            or block_size < 1:
-        raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
+    check_int(block_size, "block_size")
     A = np.asarray(A)
     if A.ndim != 2 or A.shape[0] != A.shape[1]:
         raise ValueError(f"expected a square matrix, got shape {A.shape}")

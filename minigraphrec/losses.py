@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, check_int
 from .ops.dense import sigmoid_forward
 
 __all__ = ["bce_with_logits_forward", "bce_with_logits_backward",
@@ -160,9 +160,7 @@ def l2_forward(rows_list, reg, batch_size):
     reg = float(reg)
     if not reg >= 0:
         raise DataError(f"reg must be >= 0, got {reg}")
-    if (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
-            or batch_size < 1):
-        raise DataError(f"batch_size must be a positive integer, got {batch_size!r}")
+    check_int(batch_size, "batch_size")
     # Σ_t ‖rows_t‖², squared and summed in float64 by NumPy, whose summation order is fixed:
     # BLAS's float32 dot (np.vdot) adds in an order that depends on the CPU's kernel (SkylakeX
     # and Haswell differ by ~3e-6 relative at 3·8192 x 64), so the loss would depend on the machine

@@ -73,7 +73,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .data import Interactions, match_raw_ids
-from .errors import DataError, check_backend, check_positive_int
+from .errors import DataError, check_backend, check_int
 from .rank import (
     _as_scores, _check_scores, _raise_nan, _score_blocks, _top_k_numpy,
     canonical_csr, csr_arrays,
@@ -118,7 +118,7 @@ def metric_key(name, k):
     ``"recall@20"``, and ``"auc"`` whatever ``k``."""
     if name not in METRICS:
         raise ValueError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
-    return name if name == "auc" else f"{name}@{check_positive_int(k)}"
+    return name if name == "auc" else f"{name}@{check_int(k, 'k')}"
 
 
 # ---------------------------------------------------------------- validation
@@ -153,7 +153,7 @@ def _check_items_below(L, n_items, name, what):
 
 
 def _check_k_within(k, K):
-    k = check_positive_int(k)
+    k = check_int(k, "k")
     if k > K:
         raise DataError(f"k={k} exceeds the length {K} of the ranked lists")
     return k
@@ -296,7 +296,7 @@ def coverage_at_k(ranked, n_items, k):
     Padding (-1) is not an item. Returns a float in [0, 1].
     """
     L = _check_ranked(ranked)
-    n_items = check_positive_int(n_items, "n_items")
+    n_items = check_int(n_items, "n_items")
     _check_items_below(L, n_items, "ranked", "the catalogue")
     k = _check_k_within(k, L.shape[1])
     shown = np.zeros(n_items, dtype=bool)
@@ -486,8 +486,8 @@ def _check_ks(k):
     """``k`` (a positive integer or a sequence of them) as a sorted tuple without repeats."""
     ks = [k] if np.ndim(k) == 0 else list(k)
     if not ks:
-        raise ValueError("k must be a positive integer or a non-empty sequence of them")
-    return tuple(sorted({check_positive_int(v) for v in ks}))
+        raise ValueError("k must be an integer >= 1 or a non-empty sequence of them")
+    return tuple(sorted({check_int(v, "k") for v in ks}))
 
 
 def _pairs_csr(inter, n_users, n_items, name):
@@ -652,7 +652,7 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
     check_backend(backend)
     ks = _check_ks(k)
     if batch_size is not None:
-        batch_size = check_positive_int(batch_size, "batch_size")
+        batch_size = check_int(batch_size, "batch_size")
     if metrics is None:
         wanted = METRICS
     else:

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import (DataError, check_bool, check_finite_number, check_positive_int,
+from .errors import (DataError, check_bool, check_finite_number, check_int,
                      check_random_state)
 
 __all__ = ["figure_dir", "subplots", "save_figure", "plot_history", "plot_metrics",
@@ -610,7 +610,7 @@ def plot_embeddings(model_or_matrix, kind="items", labels=None, ax=None, max_poi
     X, what = _embedding_table(model_or_matrix, kind)                      # (n, d)
     n = X.shape[0]
     if max_points is not None:
-        max_points = check_positive_int(max_points, "max_points")
+        max_points = check_int(max_points, "max_points")
     rng = np.random.default_rng(check_random_state(random_state))
     if labels is not None:
         labels = np.asarray(labels)

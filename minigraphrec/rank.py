@@ -24,7 +24,7 @@ import contextlib
 import numpy as np
 import scipy.sparse as sp
 
-from .errors import DataError, check_backend, check_positive_int
+from .errors import DataError, check_backend, check_int
 
 __all__ = ["score_matrix", "top_k", "top_k_by_similarity", "SCORE_KINDS"]
 
@@ -454,7 +454,7 @@ def top_k(scores, k, exclude=None, backend="numba"):
         padding.
     """
     check_backend(backend)
-    k = check_positive_int(k)
+    k = check_int(k, "k")
     S = _check_scores(scores)
     _check_padding(k, *S.shape)
     if exclude is None:
@@ -497,10 +497,10 @@ def top_k_by_similarity(U, V, k, kind="dot", exclude=None, batch_size=1024,
         As :func:`top_k`.
     """
     check_backend(backend)
-    k = check_positive_int(k)
+    k = check_int(k, "k")
     if kind not in SCORE_KINDS:
         raise ValueError(f"kind must be one of {SCORE_KINDS}, got {kind!r}")
-    batch_size = check_positive_int(batch_size, "batch_size")
+    batch_size = check_int(batch_size, "batch_size")
     U = _check_embeddings(U, "U")
     V = _check_embeddings(V, "V")
     if exclude is not None:

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from .data import Interactions
-from .errors import DataError, check_backend, check_bool, check_finite_number, check_positive_int
+from .errors import DataError, check_backend, check_bool, check_finite_number, check_int
 
 logger = logging.getLogger(__name__)
 
@@ -127,10 +127,7 @@ class Sequences:
                      f"it ends at {int(indptr[-1])}")
             raise DataError(f"indptr must start at 0, never decrease and end at len(items) = "
                             f"{items.shape[0]}; {where}")
-        if (isinstance(n_items, (bool, np.bool_)) or not isinstance(n_items, (int, np.integer))
-                or n_items < 1):
-            raise DataError(f"n_items must be an integer >= 1, got {n_items!r}")
-        n_items = int(n_items)
+        n_items = check_int(n_items, "n_items")
         bad = (items < 0) | (items >= n_items)
         if bad.any():
             pos = int(np.flatnonzero(bad)[0])
@@ -259,7 +256,7 @@ def user_sequences(data, max_len=None):
                         "Interactions has none (load a file with a timestamp column)")
     if len(data) == 0:
         raise DataError("user_sequences: data holds no interactions")
-    _check_max_len(max_len)
+    check_int(max_len, "max_len", or_none=True)
     order = np.lexsort((np.arange(len(data)), data.timestamps, data.users))   # user, time, input
     users = data.users[order]
     items = data.items[order]
@@ -287,7 +284,7 @@ def prefix_examples(sequences, max_len=None):
     targets : int64 array (n_examples,)
     """
     _check_kind(sequences, Sequences, "sequences")
-    _check_max_len(max_len)
+    check_int(max_len, "max_len", or_none=True)
     lengths = sequences.lengths
     n_ex = np.maximum(lengths - 1, 0)                             # examples per sequence
     seq_of = np.repeat(np.arange(len(sequences)), n_ex)           # (n_examples,)
@@ -416,7 +413,7 @@ def evaluate_next_item(model, prefixes, targets, k=(20,), exclude_seen=False, ba
     ks = _check_ks(k)
     targets = _check_examples(prefixes, targets)                  # (n,) int64
     exclude_seen = check_bool(exclude_seen, "exclude_seen")
-    batch_size = check_positive_int(batch_size, "batch_size")
+    batch_size = check_int(batch_size, "batch_size")
     _check_same_raw_ids("item", np.concatenate([prefixes.items, targets]), prefixes.item_ids,
                        getattr(model, "item_ids_", None), "prefixes",
                        fix="Make the training sessions and the prefixes from one data set "
@@ -475,12 +472,6 @@ def _check_kind(value, kind, name):
         raise TypeError(f"{name} must be {'an' if kind.__name__[0] in 'AEIOU' else 'a'} "
                         f"{kind.__name__}, got {type(value).__name__}")
 
-
-def _check_max_len(value, name="max_len"):
-    """``value`` None or an integer >= 1 (not a bool, a float or a string), else DataError."""
-    if value is not None and (isinstance(value, (bool, np.bool_))
-                              or not isinstance(value, (int, np.integer)) or value < 1):
-        raise DataError(f"{name} must be an integer >= 1 or None, got {value!r}")
 
 
 def _drop_events(sequences, keep):
@@ -541,7 +532,7 @@ def sessions_by_gap(data, gap=None, max_len=None):
         raise DataError("sessions_by_gap needs gap, max_len or both")
     if gap is not None:
         check_finite_number(gap, "gap", at_least=0)
-    _check_max_len(max_len)
+    check_int(max_len, "max_len", or_none=True)
     if len(data) == 0:
         raise DataError("no events to cut into sessions")
     order = np.lexsort((np.arange(len(data)), data.timestamps, data.users))   # user, time, input
@@ -580,10 +571,8 @@ def filter_sessions(sessions, min_length=2, min_item_count=5):
         (step 2), ``n_emptied_sessions`` (step 3), ``n_sessions``, ``n_events`` (left)
     """
     _check_kind(sessions, Sequences, "sessions")
-    _check_max_len(min_length, "min_length")
-    if (isinstance(min_item_count, (bool, np.bool_))
-            or not isinstance(min_item_count, (int, np.integer)) or min_item_count < 0):
-        raise DataError(f"min_item_count must be an integer >= 0, got {min_item_count!r}")
+    check_int(min_length, "min_length", or_none=True)
+    check_int(min_item_count, "min_item_count", at_least=0)
     long_enough = sessions.lengths >= min_length
     first = sessions.subset(np.flatnonzero(long_enough))
     counts = np.bincount(first.items, minlength=first.n_items)               # (n_items,)
@@ -659,7 +648,7 @@ def split_sessions_by_time(sessions, cutoff=None, *, test_span=None, test_fracti
     if len(given) != 1:
         raise DataError(f"give exactly one of cutoff, test_span, test_fraction; got "
                         f"{given or 'none'}")
-    _check_max_len(min_test_length, "min_test_length")
+    check_int(min_test_length, "min_test_length", or_none=True)
     n = len(sessions)
     if n == 0:
         raise DataError("no sessions to split")

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from minigraphrec.errors import DataError, check_backend, check_ids
+from minigraphrec.errors import DataError, check_backend, check_ids, check_int
 
 
 def test_check_ids_returns_int64_and_keeps_the_values():
@@ -41,3 +41,24 @@ def test_check_backend():
     assert check_backend("numba") == "numba"
     with pytest.raises(DataError, match="backend must be one of"):
         check_backend("cuda")
+
+
+def test_check_int_returns_a_python_int():
+    assert check_int(np.int16(3), "k") == 3 and type(check_int(np.int16(3), "k")) is int
+    assert check_int(0, "epochs", at_least=0) == 0
+    assert check_int(None, "max_len", or_none=True) is None
+
+
+@pytest.mark.parametrize("value, kwargs, match", [
+    (0, {}, r"k must be an integer >= 1, got 0"),
+    (-1, dict(at_least=0), r"k must be an integer >= 0, got -1"),
+    (2.0, {}, r"got 2\.0"),                                    # never rounded
+    ("3", {}, r"got '3'"),                                     # never parsed
+    (True, {}, r"got True"),                                   # a bool is no count
+    (np.bool_(True), {}, r"got np\.True_|got True"),
+    (None, {}, r"k must be an integer >= 1, got None"),
+    (0, dict(or_none=True), r"k must be an integer >= 1 or None, got 0"),
+])
+def test_check_int_refuses_with_a_data_error_naming_the_argument(value, kwargs, match):
+    with pytest.raises(DataError, match=match):
+        check_int(value, "k", **kwargs)

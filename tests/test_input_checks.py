@@ -106,7 +106,7 @@ def test_metric_key_checks_what_it_names():
     assert metric_key("recall", 20) == "recall@20" and metric_key("auc", None) == "auc"
     with pytest.raises(ValueError, match="unknown metric 'foo'"):
         metric_key("foo", 1)
-    with pytest.raises(ValueError, match="k must be a positive integer, got -1"):
+    with pytest.raises(ValueError, match="k must be an integer >= 1, got -1"):
         metric_key("recall", -1)
 
 

@@ -117,9 +117,9 @@ def test_rows_ops_reject_bad_input():
         (lambda: lg.lightgcn_rows_forward(A_hat, E0, 2, one, backend="cuda"),
          DataError, "backend must be one of"),
         (lambda: lg.lightgcn_rows_forward(A_hat, E0, -1, one),
-         DataError, "K .* must be a non-negative integer"),
+         DataError, "K .* must be an integer >= 0"),
         (lambda: lg.lightgcn_rows_forward(A_hat, E0, 1.5, one),
-         DataError, "K .* must be a non-negative integer"),
+         DataError, "K .* must be an integer >= 0"),
         (lambda: lg.lightgcn_rows_forward(A_hat.toarray(), E0, 2, one),
          TypeError, "A_hat must be a scipy sparse matrix"),
         (lambda: lg.lightgcn_rows_forward(sp.csr_matrix((n, n + 1)), E0, 2, one),
@@ -128,7 +128,7 @@ def test_rows_ops_reject_bad_input():
          TypeError, "workspace must be a dict or None"),
         (lambda: lg.hop_levels(A_hat, np.array([n]), 1),
          DataError, rf"nodes\[0\] = {n} is out of range"),
-        (lambda: lg.hop_levels(A_hat, one, -1), DataError, "n_hops must be a non-negative"),
+        (lambda: lg.hop_levels(A_hat, one, -1), DataError, "n_hops must be an integer >= 0"),
     ]:
         with pytest.raises(error, match=match):
             call()

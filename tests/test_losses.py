@@ -174,7 +174,7 @@ def test_float32_inputs_give_float_loss_and_float32_grads():
     (lambda: losses.bpr_forward(np.ones(3), np.ones(4)), DataError, "same shape"),
     (lambda: losses.l2_forward(np.ones((2, 2)), 0.1, 2), TypeError, "list or tuple"),
     (lambda: losses.l2_forward([np.ones(2)], -0.1, 2), DataError, "reg must be >= 0"),
-    (lambda: losses.l2_forward([np.ones(2)], 0.1, 0), DataError, "batch_size must be a positive"),
+    (lambda: losses.l2_forward([np.ones(2)], 0.1, 0), DataError, "batch_size must be an integer >= 1"),
     (lambda: losses.l2_forward([np.ones(2, dtype=int)], 0.1, 1), DataError,
      r"rows_list\[0\] must have a floating dtype"),
 ])

@@ -192,7 +192,7 @@ def test_array_functions_reject_bad_inputs():
         hit_rate_at_k(np.array([[0, 1]]), [[0]], 1)
     with pytest.raises(DataError, match="integer item ids"):
         precision_at_k(np.array([[0.0, 1.0]]), _csr([[0]], 3), 1)
-    with pytest.raises(ValueError, match="k must be a positive integer"):
+    with pytest.raises(ValueError, match="k must be an integer >= 1"):
         recall_at_k(np.array([[0, 1]]), _csr([[0]], 3), 0)
 
 
@@ -333,17 +333,17 @@ def test_evaluate_rejects_bad_inputs():
         evaluate(model, test.to_csr())
     with pytest.raises(ValueError, match="unknown metric 'f1'"):
         evaluate(model, test, metrics=["recall", "f1"])
-    with pytest.raises(ValueError, match="k must be a positive integer"):
+    with pytest.raises(ValueError, match="k must be an integer >= 1"):
         evaluate(model, test, k=(10, 0))
-    with pytest.raises(ValueError, match="k must be a positive integer or a non-empty"):
+    with pytest.raises(ValueError, match="k must be an integer >= 1 or a non-empty"):
         evaluate(model, test, k=())
     for k in (2.0, True, "20"):
-        with pytest.raises(ValueError, match="k must be a positive integer, got"):
+        with pytest.raises(ValueError, match="k must be an integer >= 1, got"):
             evaluate(model, test, k=k)
     with pytest.raises(ValueError, match=r"unknown metric 'recall@20'.*\(cut-offs go in k=: "
                                          r"metrics=\('recall',\), k=20\)"):
         evaluate(model, test, metrics="recall@20")
-    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
         evaluate(model, test, batch_size=0)
     with pytest.raises(RuntimeError, match="not fitted"):
         evaluate(Popularity(), test)

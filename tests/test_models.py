@@ -950,9 +950,9 @@ def test_user_ids_and_k_are_checked_not_converted():
         with pytest.raises(TypeError, match="users must be an array of integer ids"):
             model.score(bad)
     for k in (2.7, "3", True, 0):
-        with pytest.raises(ValueError, match="k must be a positive integer"):
+        with pytest.raises(ValueError, match="k must be an integer >= 1"):
             model.recommend([0], k=k)
-        with pytest.raises(ValueError, match="k must be a positive integer"):
+        with pytest.raises(ValueError, match="k must be an integer >= 1"):
             model.recommend_history([0, 1], k=k)
     assert model.recommend([0], k=np.int64(3))[0].shape == (1, 3)
 

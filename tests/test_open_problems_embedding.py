@@ -126,7 +126,7 @@ def test_lightgcn_explain_refuses(data):
     m = make("LightGCN").fit(data)
     with pytest.raises(ValueError, match="not in the catalogue"):
         m.explain(0, 50, paths=True)
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(ValueError, match="k must be an integer >= 1"):
         m.explain(0, 1, k=0, paths=True)
     m.max_paths = 5
     with pytest.raises(ValueError, match="max_paths"):

@@ -493,7 +493,7 @@ def test_embedding_errors_name_what_is_needed(figs):
     with pytest.raises(DataError, match="no variance"):
         plot.plot_embeddings(np.ones((4, 3)))
     for bad in (0, 2.0):
-        with pytest.raises(ValueError, match="max_points must be a positive integer"):
+        with pytest.raises(ValueError, match="max_points must be an integer >= 1"):
             plot.plot_embeddings(np.eye(3), max_points=bad)
     with pytest.raises(TypeError, match="random_state"):
         plot.plot_embeddings(np.eye(3), random_state="seed")

@@ -201,7 +201,7 @@ def test_top_k_numba_same_result_on_one_and_two_threads():
 # -------------------------------------------------------------- bad inputs
 @pytest.mark.parametrize("k", [0, -1, 1.5, True, "3", None])
 def test_top_k_rejects_bad_k(k):
-    with pytest.raises(ValueError, match="k must be a positive integer"):
+    with pytest.raises(ValueError, match="k must be an integer >= 1"):
         top_k(np.zeros((1, 3)), k)
 
 
@@ -305,7 +305,7 @@ def test_top_k_by_similarity_equals_top_k_of_score_matrix(kind):
         got = top_k_by_similarity(U, V, 6, kind=kind, exclude=E, batch_size=4, backend=backend)
         np.testing.assert_array_equal(got[0], expected[0])
         np.testing.assert_array_equal(got[1], expected[1])
-    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
         top_k_by_similarity(U, V, 6, batch_size=0)
 
 

@@ -179,7 +179,7 @@ def test_a_target_scored_minus_inf_gets_the_excluded_rank(backend):
 @pytest.mark.parametrize("k", [2.0, True, "5", (3, 0), ()])
 def test_evaluate_next_item_refuses_a_k_that_is_no_positive_integer(k):
     prefixes = Sequences.from_lists([[0], [1]], n_items=4)
-    with pytest.raises(ValueError, match="k must be a positive integer"):
+    with pytest.raises(ValueError, match="k must be an integer >= 1"):
         evaluate_next_item(_Constant([3, 2, 1, 0]), prefixes, [1, 2], k=k)
 
 
@@ -216,7 +216,7 @@ def test_evaluate_next_item_checks_exclude_seen_and_batch_size():
     with pytest.raises(ValueError, match="exclude_seen must be True or False, got 'no'"):
         evaluate_next_item(model, prefixes, [1, 2, 3], exclude_seen="no")   # was True
     for batch_size in (0, 2.5, True, "2"):
-        with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
             evaluate_next_item(model, prefixes, [1, 2, 3], batch_size=batch_size)
     assert evaluate_next_item(model, prefixes, [1, 2, 3], batch_size=np.int64(2)) == \
         evaluate_next_item(model, prefixes, [1, 2, 3])

@@ -40,7 +40,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..data import Interactions, _key, check_interactions
-from ..errors import DataError, check_ids, check_positive_int
+from ..errors import DataError, check_ids, check_int
 from ..io import register_model_base
 from ..io import save as _save
 from ..rank import _score_blocks
@@ -104,7 +104,7 @@ def _all_or_nothing(fit):
 
 def _check_k(k):
     """``k`` (the number of items to recommend) as an int >= 1; ValueError otherwise."""
-    return check_positive_int(k, "k")
+    return check_int(k, "k")
 
 
 def plain_ids(ids):
@@ -442,9 +442,7 @@ class Recommender:
         user = self._check_user(user)
         item = self._check_item(item)
         if k is not None:
-            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-                raise ValueError(f"k must be a positive integer or None, got {k!r}")
-            k = int(k)
+            k = check_int(k, "k")
         if options:
             accepted = inspect.signature(self._explain).parameters
             unknown = [name for name in options if name not in accepted]

@@ -35,7 +35,6 @@ choice).
 """
 from __future__ import annotations
 
-import numbers
 import re
 from collections import Counter
 
@@ -43,7 +42,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..data import check_features
-from ..errors import DataError
+from ..errors import DataError, check_int
 from ..ops.sparse import spgemm_dense
 from .base import Recommender, check_interactions
 
@@ -83,8 +82,7 @@ def tfidf_matrix(texts, min_df=1):
     """
     if isinstance(texts, str):
         raise TypeError("texts must be a sequence of str (one per item), got a single str")
-    if isinstance(min_df, bool) or not isinstance(min_df, numbers.Integral) or min_df < 1:
-        raise ValueError(f"min_df must be a positive integer, got {min_df!r}")
+    check_int(min_df, "min_df")
     counts = []
     for d, text in enumerate(texts):
         if not isinstance(text, str):
@@ -242,9 +240,7 @@ class ContentBased(Recommender):
     def fit(self, train):
         r"""Build item and user profiles. Returns ``self``."""
         check_interactions(train)
-        if isinstance(self.min_df, bool) or not isinstance(self.min_df, numbers.Integral) \
-                or self.min_df < 1:
-            raise ValueError(f"min_df must be a positive integer, got {self.min_df!r}")
+        check_int(self.min_df, "min_df")
         Q, self.feature_names_ = self._item_matrix(train)                 # (n_items, f)
         R = self._fit_interactions(train)                                 # (n_users, n_items)
         if self.normalize_items:

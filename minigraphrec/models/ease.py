@@ -39,6 +39,7 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
+from ..errors import check_int
 from ..linalg import DEFAULT_BLOCK, spd_inverse
 from .base import Recommender, check_interactions
 
@@ -102,12 +103,8 @@ class EASE(Recommender):
         if isinstance(l2, bool) or not isinstance(l2, numbers.Real) or not np.isfinite(l2) \
                 or l2 <= 0:
             raise ValueError(f"l2 must be a finite number > 0, got {l2!r}")
-        m = self.max_items
-        if m is not None and (isinstance(m, bool) or not isinstance(m, numbers.Integral) or m < 1):
-            raise ValueError(f"max_items must be a positive integer or None, got {m!r}")
-        b = self.block_size
-        if isinstance(b, bool) or not isinstance(b, numbers.Integral) or b < 1:
-            raise ValueError(f"block_size must be a positive integer, got {b!r}")
+        check_int(self.max_items, "max_items", or_none=True)
+        check_int(self.block_size, "block_size")
 
     def fit(self, train):
         r"""Solve for ``B`` in closed form. Returns ``self``."""

@@ -79,7 +79,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..batch import PairBatch, PointBatch
-from ..errors import DataError, check_random_state
+from ..errors import DataError, check_int, check_random_state
 from ..graph import edge_weight_matrix
 from ..losses import bce_with_logits_backward, bce_with_logits_forward
 from ..losses import bpr_backward, bpr_forward, l2_backward, l2_forward
@@ -179,12 +179,6 @@ def scratch_rows(model, key, m, tail, dtype, capacity=0):
     return buf[:m]
 
 
-def _positive_int(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _nonneg_float(name, value, strict=False):
     try:
         x = float(value)
@@ -240,8 +234,8 @@ def _check_training_params(model):
     _nonneg_float("lr", model.lr, strict=True)
     if model.lr > float(np.finfo(np.float32).max) and str(model.dtype) == "float32":
         raise ValueError(f"lr must be finite in float32 (the model's dtype), got {model.lr}")
-    _positive_int("batch_size", model.batch_size)
-    _positive_int("epochs", model.epochs, minimum=0)
+    check_int(model.batch_size, "batch_size")
+    check_int(model.epochs, "epochs", at_least=0)
     check_random_state(model.random_state)
     try:
         dtype = np.dtype(model.dtype)
@@ -333,9 +327,9 @@ class EmbeddingRecommender(Recommender):
         self._score_dtype()
         _check_training_params(self)                     # lr, batch_size, epochs, dtype
         _nonneg_float("reg", self.reg)
-        _positive_int("n_negatives", self.n_negatives)
+        check_int(self.n_negatives, "n_negatives")
         if self.patience is not None:
-            _positive_int("patience", self.patience)
+            check_int(self.patience, "patience")
         parse_metric(self.metric)
 
     def _check_trainable(self):
@@ -401,7 +395,7 @@ class EmbeddingRecommender(Recommender):
 
         self._check_hyperparameters()
         if epochs is not None:
-            _positive_int("epochs", epochs, minimum=0)
+            check_int(epochs, "epochs", at_least=0)
         n_epochs = self.epochs if epochs is None else int(epochs)
         if resume:
             self._check_resumable(train)
@@ -854,7 +848,7 @@ class EmbeddingRecommender(Recommender):
         self
         """
         self._check_trainable()
-        epochs = self.update_epochs if epochs is None else _positive_int("epochs", epochs, 0)
+        epochs = self.update_epochs if epochs is None else check_int(epochs, "epochs", at_least=0)
         merge = self._merge_new(new_interactions)
         name = type(self).__name__
         if getattr(self, "edge_weights", None) is not None:
@@ -916,7 +910,7 @@ class EmbeddingRecommender(Recommender):
         self._check_trainable()
         if method not in ("fine_tune", "retrain"):
             raise ValueError(f"method must be 'fine_tune' or 'retrain', got {method!r}")
-        epochs = self.update_epochs if epochs is None else _positive_int("epochs", epochs, 0)
+        epochs = self.update_epochs if epochs is None else check_int(epochs, "epochs", at_least=0)
         removal = self._removal(users, interactions)
         keep = removal.keep_users
         uf = None if self.user_features_ is None else self.user_features_[keep]

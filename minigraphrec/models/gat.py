@@ -82,12 +82,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import BACKENDS
+from ..errors import BACKENDS, check_int
 from ..graph import bipartite_adjacency, check_edge_weights, normalize_adjacency
 from ..ops.attention import attention_graph, gat_layer_backward, gat_layer_forward
 from ..ops.dense import ACTIVATIONS, linear_backward, linear_forward
 from .embedding_base import (INPUTS, EdgeWeighted, EmbeddingRecommender, _nonneg_float,
-                             _positive_int, check_init, glorot_uniform, hop_balls)
+                             check_init, glorot_uniform, hop_balls)
 
 __all__ = ["GAT"]
 
@@ -262,9 +262,9 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
 
     def _check_hyperparameters(self):
         self._check_common()
-        _positive_int("dim", self.dim)
-        _positive_int("n_layers", self.n_layers)
-        _positive_int("n_heads", self.n_heads)
+        check_int(self.dim, "dim")
+        check_int(self.n_layers, "n_layers")
+        check_int(self.n_heads, "n_heads")
         check_init(self.init)
         if self.concat_heads and self.dim % self.n_heads:
             raise ValueError(f"with concat_heads=True, dim ({self.dim}) must be divisible by "

@@ -79,8 +79,9 @@ import numpy as np
 from ..graph import bipartite_adjacency, check_edge_weights, normalize_adjacency
 from ..ops.dense import ACTIVATIONS, linear_backward, linear_forward
 from ..ops.propagate import propagate_forward
-from .embedding_base import (INPUTS, EdgeWeighted, EmbeddingRecommender, _positive_int,
-                             check_init, glorot_uniform, hop_balls)
+from ..errors import check_int
+from .embedding_base import (INPUTS, EdgeWeighted, EmbeddingRecommender, check_init,
+                             glorot_uniform, hop_balls)
 
 __all__ = ["GCN"]
 
@@ -178,8 +179,8 @@ class GCN(EdgeWeighted, EmbeddingRecommender):
 
     def _check_hyperparameters(self):
         self._check_common()
-        _positive_int("dim", self.dim)
-        _positive_int("n_layers", self.n_layers)
+        check_int(self.dim, "dim")
+        check_int(self.n_layers, "n_layers")
         check_init(self.init)
         if self.normalization not in NORMALIZATIONS:
             raise ValueError(f"normalization must be one of {tuple(NORMALIZATIONS)}, "

@@ -57,7 +57,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 
-from ..errors import check_random_state
+from ..errors import check_int, check_random_state
 from ..rank import float_dtype
 from .base import Recommender, check_interactions
 
@@ -564,9 +564,7 @@ class GFCF(Recommender):
     def _check_params(self):
         self._check_alpha()
         for name, low in (("n_factors", 1), ("n_oversamples", 0), ("n_power_iter", 0)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
+            check_int(getattr(self, name), name, at_least=low)
         if self.svd_solver not in SVD_SOLVERS:
             raise ValueError(f"svd_solver must be one of {SVD_SOLVERS}, got {self.svd_solver!r}")
         mb = self.max_svd_memory_mb

@@ -38,7 +38,7 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import check_backend, check_positive_int, check_random_state
+from ..errors import check_backend, check_int, check_random_state
 from .base import Recommender, check_interactions
 
 __all__ = ["Hybrid", "add_normalized", "grid_top_k", "normalize_scores", "simplex_grid"]
@@ -122,7 +122,7 @@ def grid_top_k(Z, grid, k, exclude=None, backend="numba"):
         ``k`` candidates.
     """
     check_backend(backend)
-    k = check_positive_int(k)
+    k = check_int(k, "k")
     Z = np.ascontiguousarray(Z, dtype=np.float64)
     grid = np.ascontiguousarray(grid, dtype=np.float64)
     if Z.ndim != 3 or Z.shape[2] == 0:
@@ -386,8 +386,7 @@ class Hybrid(Recommender):
                              f"got {self.normalization!r}")
         if self.metric not in TUNING_METRICS:
             raise ValueError(f"metric must be one of {TUNING_METRICS}, got {self.metric!r}")
-        if isinstance(self.k, bool) or not isinstance(self.k, numbers.Integral) or self.k < 1:
-            raise ValueError(f"k must be a positive integer, got {self.k!r}")
+        check_int(self.k, "k")
         s = self.step
         if isinstance(s, bool) or not isinstance(s, numbers.Real) or not 0 < s <= 1:
             raise ValueError(f"step must be a number in (0, 1], got {s!r}")

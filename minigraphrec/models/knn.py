@@ -77,7 +77,7 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import check_backend
+from ..errors import check_backend, check_int
 from .base import Recommender
 
 __all__ = ["ItemKNN", "UserKNN", "tfidf_weight", "bm25_weight", "topk_similarity", "csr_top_k"]
@@ -172,9 +172,7 @@ def _check_bm25(K1, B):
 
 # ----------------------------------------------------------------- similarity
 def _check_similarity_args(k_neighbors, similarity, shrink, block_size):
-    k = k_neighbors
-    if k is not None and (isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1):
-        raise ValueError(f"k_neighbors must be a positive integer or None, got {k!r}")
+    check_int(k_neighbors, "k_neighbors", or_none=True)
     if similarity not in ("cosine", "dot"):
         raise ValueError(f"similarity must be 'cosine' or 'dot', got {similarity!r}")
     if isinstance(shrink, bool) or not isinstance(shrink, numbers.Real) \
@@ -183,9 +181,7 @@ def _check_similarity_args(k_neighbors, similarity, shrink, block_size):
     if shrink and similarity == "dot":
         raise ValueError(f"shrink={shrink!r} only applies to similarity='cosine'; "
                          "use shrink=0 with similarity='dot'")
-    b = block_size
-    if b is not None and (isinstance(b, bool) or not isinstance(b, numbers.Integral) or b < 1):
-        raise ValueError(f"block_size must be a positive integer or None, got {b!r}")
+    check_int(block_size, "block_size", or_none=True)
 
 
 def csr_top_k(S, k, backend="numba"):
@@ -213,8 +209,7 @@ def csr_top_k(S, k, backend="numba"):
     check_backend(backend)
     if not sp.issparse(S):
         raise TypeError(f"S must be a scipy sparse matrix, got {type(S).__name__}")
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
+    k = check_int(k, "k")
     S = sp.csr_matrix(S)
     if S.dtype.kind != "f":
         S = S.astype(np.float64)

@@ -41,11 +41,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import check_backend
+from ..errors import check_backend, check_int
 from ..graph import bipartite_adjacency, check_edge_weights, normalize_adjacency
 from ..ops.lightgcn_rows import lightgcn_rows_backward, lightgcn_rows_core, lightgcn_rows_forward
 from ..ops.propagate import lightgcn_forward
-from .embedding_base import (EdgeWeighted, EmbeddingRecommender, _positive_int, check_init,
+from .embedding_base import (EdgeWeighted, EmbeddingRecommender, check_init,
                              id_embeddings)
 
 __all__ = ["LightGCN"]
@@ -155,8 +155,8 @@ class LightGCN(EdgeWeighted, EmbeddingRecommender):
 
     def _check_hyperparameters(self):
         self._check_common()
-        _positive_int("dim", self.dim)
-        _positive_int("n_layers", self.n_layers, minimum=0)
+        check_int(self.dim, "dim")
+        check_int(self.n_layers, "n_layers", at_least=0)
         check_backend(self.backend)
         check_edge_weights(self.edge_weights, self.half_life)
         check_init(self.init)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .embedding_base import EmbeddingRecommender, _positive_int, check_init, id_embeddings
+from ..errors import check_int
+from .embedding_base import EmbeddingRecommender, check_init, id_embeddings
 
 __all__ = ["MF"]
 
@@ -85,7 +86,7 @@ class MF(EmbeddingRecommender):
 
     def _check_hyperparameters(self):
         self._check_common()
-        _positive_int("dim", self.dim)
+        check_int(self.dim, "dim")
         check_init(self.init)
 
     def _build(self, R, user_features, item_features):

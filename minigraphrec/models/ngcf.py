@@ -69,7 +69,8 @@ from ..graph import bipartite_adjacency, normalize_adjacency
 from ..ops.dense import dropout_forward, leaky_relu_forward, linear_forward
 from ..ops.propagate import propagate_forward
 from ..ops.scoring import normalize_backward, normalize_forward
-from .embedding_base import (EmbeddingRecommender, _nonneg_float, _positive_int, check_init,
+from ..errors import check_int
+from .embedding_base import (EmbeddingRecommender, _nonneg_float, check_init,
                              glorot_uniform, hop_balls, id_embeddings, scratch_rows)
 
 __all__ = ["NGCF"]
@@ -159,8 +160,8 @@ class NGCF(EmbeddingRecommender):
 
     def _check_hyperparameters(self):
         self._check_common()
-        _positive_int("dim", self.dim)
-        _positive_int("n_layers", self.n_layers)
+        check_int(self.dim, "dim")
+        check_int(self.n_layers, "n_layers")
         check_init(self.init)
         for name in ("message_dropout", "node_dropout"):
             p = _nonneg_float(name, getattr(self, name))

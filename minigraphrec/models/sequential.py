@@ -21,7 +21,7 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import DataError, check_backend
+from ..errors import DataError, check_backend, check_int
 from .session_base import SessionRecommender
 from ..rank import _row_chunks
 from ..ops.sparse import spgemm_dense
@@ -221,10 +221,7 @@ class SessionItemKNN(SessionRecommender):
         self.backend = backend
 
     def _check_params(self):
-        k = self.k_neighbors
-        if k is not None and (isinstance(k, bool) or not isinstance(k, numbers.Integral)
-                              or k < 1):
-            raise DataError(f"k_neighbors must be a positive integer or None, got {k!r}")
+        check_int(self.k_neighbors, "k_neighbors", or_none=True)
         _nonneg_number("shrink", self.shrink)
         self._check_recency()
         check_backend(self.backend)

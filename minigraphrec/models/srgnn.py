@@ -61,7 +61,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import DataError, check_backend
+from ..errors import DataError, check_backend, check_int
 from ..losses import softmax_cross_entropy_backward, softmax_cross_entropy_forward
 from ..ops.dense import halves_matmul, halves_xt_dot
 from ..ops.session import (gru_cell_backward, gru_cell_forward, index_add, session_graphs,
@@ -73,7 +73,7 @@ from ..threadpools import serial_blas
 from ..train import _check_callback, _verbose_output, check_finite_state
 from .session_base import SessionRecommender
 from .embedding_base import (EmbeddingRecommender, _check_training_params, _nonneg_float,
-                             _positive_int, scratch_rows)
+                             scratch_rows)
 
 __all__ = ["SRGNN", "SessionBatch"]
 
@@ -155,18 +155,17 @@ class SRGNN(SessionRecommender):
 
     # ------------------------------------------------------------ checks
     def _check_hyperparameters(self):
-        _positive_int("dim", self.dim)
-        _positive_int("n_steps", self.n_steps)
+        check_int(self.dim, "dim")
+        check_int(self.n_steps, "n_steps")
         if self.readout not in READOUTS:
             raise DataError(f"readout must be one of {READOUTS}, got {self.readout!r}")
         _check_training_params(self)                     # lr, batch_size, epochs, dtype
         _nonneg_float("lr_decay", self.lr_decay, strict=True)
         if self.lr_decay > 1:
             raise DataError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
-        _positive_int("lr_decay_every", self.lr_decay_every)
+        check_int(self.lr_decay_every, "lr_decay_every")
         _nonneg_float("l2", self.l2)
-        if self.max_len is not None:
-            _positive_int("max_len", self.max_len)
+        check_int(self.max_len, "max_len", or_none=True)
         check_backend(self.backend)
 
     _check_params = _check_hyperparameters                     # the session models' name
@@ -201,7 +200,7 @@ class SRGNN(SessionRecommender):
         """
         self._check_hyperparameters()
         if epochs is not None:
-            _positive_int("epochs", epochs, minimum=0)
+            check_int(epochs, "epochs", at_least=0)
         if validation is not None:
             validation = _check_validation(validation, train)
         _check_callback(callback)

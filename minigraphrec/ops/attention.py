@@ -452,10 +452,7 @@ def _gat_logits_grad(indptr, indices, Z, a_src, a_dst, slope, positive, log_w, b
 
 
 def _check_slope(slope):
-    slope = check_finite_number(slope, "slope (of the LeakyReLU)")
-    if not slope >= 0:
-        raise DataError(f"slope (of the LeakyReLU) must be a finite number >= 0, got {slope}")
-    return slope
+    return check_finite_number(slope, "slope (of the LeakyReLU)", at_least=0)
 
 
 def _check_attention_vectors(Z, a_src, a_dst):

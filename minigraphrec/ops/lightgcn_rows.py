@@ -53,7 +53,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import (DataError, check_backend, check_float_array, check_grad_shape, check_ids,
-                      check_out)
+                      check_int, check_out)
 from .propagate import _BLOCKS_PER_THREAD, _PARALLEL_FROM
 from .sparse import as_csr
 
@@ -86,7 +86,7 @@ def hop_levels(A_hat, nodes, n_hops, backend="numba"):
     check_backend(backend)
     A_hat = _check_square(A_hat)
     nodes = check_ids(nodes, "nodes", A_hat.shape[0])
-    return hop_levels_core(A_hat, nodes, _check_count("n_hops", n_hops), backend)
+    return hop_levels_core(A_hat, nodes, check_int(n_hops, "n_hops", at_least=0), backend)
 
 
 def hop_levels_core(A_hat, nodes, n_hops, backend):
@@ -121,17 +121,11 @@ def _check_square(A_hat):
     return A_hat
 
 
-def _check_count(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise DataError(f"{name} must be a non-negative integer, got {value!r}")
-    return int(value)
-
-
 def _check_rows_args(A_hat, E0, K, nodes, backend, workspace):
     check_backend(backend)
     A_hat = _check_square(A_hat)
     n = A_hat.shape[0]
-    K = _check_count("K (the number of layers)", K)
+    K = check_int(K, "K (the number of layers)", at_least=0)
     E0 = check_float_array(E0, "E0")
     if E0.ndim != 2 or E0.shape[0] != n:
         raise DataError(f"E0 must have shape ({n}, d) to match A_hat {A_hat.shape}, got {E0.shape}")

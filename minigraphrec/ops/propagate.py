@@ -29,7 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import (DataError, check_backend, check_float_array, check_grad_shape, check_ids,
-                      check_out, check_real_sparse)
+                      check_int, check_out, check_real_sparse)
 
 __all__ = ["propagate_forward", "propagate_backward", "lightgcn_forward", "lightgcn_backward",
            "propagate_rows_forward", "propagate_rows_backward"]
@@ -139,8 +139,7 @@ def lightgcn_forward(A_hat, E0, K, backend="numba", A_hat_T=None):
     cache : ``(A_hat, A_hat_T, K, backend, E.shape)``.
     """
     check_backend(backend)
-    if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 0:
-        raise DataError(f"K must be a non-negative integer (number of layers), got {K!r}")
+    K = check_int(K, "K (the number of layers)", at_least=0)
     E0 = _check_operator(A_hat, E0, "A_hat", "E0")
     if A_hat.shape[0] != A_hat.shape[1]:
         raise DataError(f"A_hat must be square (n, n), got shape {A_hat.shape}")
