@@ -149,6 +149,19 @@ def test_training_step_buffers_do_not_leak_into_loss_and_grad():
             np.testing.assert_array_equal(grads_r[k], grads[k])
 
 
+def test_forward_only_loss_is_the_loss_of_loss_and_grad_bit_for_bit():
+    """fit's closing check reads one batch's loss without a backward pass."""
+    from minigraphrec.sequences import prefix_examples
+    from minigraphrec.threadpools import serial_blas
+    model = mgr.SRGNN(dim=16, epochs=1, batch_size=50, random_state=0).fit(_catalogue_sessions())
+    prefixes, targets = prefix_examples(user_sequences(_catalogue_sessions()))
+    for idx in (np.arange(50), np.arange(3, 80, 7)):
+        with serial_blas():
+            loss = model._loss(prefixes.subset(idx), targets[idx])
+            expected, _ = model._loss_and_grad(prefixes.subset(idx), targets[idx])
+        assert np.isfinite(loss) and loss == expected
+
+
 class _Popularity:
     def __init__(self, train):
         self.counts = np.bincount(train.items, minlength=train.n_items).astype(float)

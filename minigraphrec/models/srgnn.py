@@ -217,7 +217,7 @@ class SRGNN(SessionRecommender):
             # on one batch, as the next step would have
             last = np.arange(min(self.batch_size, targets.shape[0]))
             with np.errstate(over="ignore", invalid="ignore"), serial_blas():
-                loss, _ = self._loss_and_grad(prefixes.subset(last), targets[last])
+                loss = self._loss(prefixes.subset(last), targets[last])
             self.__dict__.pop("_workspace", None)        # as _train leaves it: no scratch
             if not np.isfinite(loss):
                 raise FloatingPointError(
@@ -323,6 +323,14 @@ class SRGNN(SessionRecommender):
                                  ("session", "sessions"))             # (B,) int64
         with serial_blas():
             return self._loss_and_grad(self._last_max_len(sessions), targets)
+
+    def _loss(self, sessions, targets):
+        """The loss of :meth:`_loss_and_grad` alone, bit for bit: its forward pass, no
+        backward."""
+        s, _ = self._forward(sessions)
+        Z = self._scratch("Z", (targets.shape[0], self.n_items_))     # (B, n_items)
+        logits = self._output_matmul(s, self.params["E"].T, out=Z)
+        return softmax_cross_entropy_forward(logits, targets, overwrite=True)[0]
 
     def _loss_and_grad(self, sessions, targets, reuse=False):
         """``loss_and_grad`` of checked sessions; with ``reuse`` (training), ``grads["E"]`` is a
