@@ -19,14 +19,18 @@ Wall and CPU time are both recorded: on a shared machine the wall time
 includes waiting for the cores (the JSON keeps the load average). BLAS runs
 on one thread by default (``--blas-threads``; see :func:`_limit_blas_threads`
 for why). Results go to ``gfcf_gowalla.json`` / ``.md`` (``gfcf_gowalla_<solver>``
-for another solver).
+for another solver). After a run on Gowalla, ``gfcf_gowalla_solvers.png`` is drawn
+again from every solver's result file in ``--out`` (``--redraw`` draws it alone, without
+running anything).
 
     python benchmarks/bench_gfcf_gowalla.py --data DIR
     python benchmarks/bench_gfcf_gowalla.py --svd-solver randomized --repeat 3
+    python benchmarks/bench_gfcf_gowalla.py --redraw --out benchmarks/results
     python benchmarks/bench_gfcf_gowalla.py --smoke --out /tmp/r        # what the tests run
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -124,8 +128,9 @@ def plot_gfcf(rows, name, out_dir):
         m = re.search(r"svd_solver='(\w+)'", r.get("params", ""))
         return m.group(1) if m else "?"
     rows = sorted(rows, key=lambda r: r["total_s"])
-    labels = [f"{solver(r)}\n(best of {len(r['total_s_all_runs'])})"
-              if len(r["total_s_all_runs"]) > 1 else solver(r) for r in rows]
+    labels = [solver(r) + (f"\n(best of {len(r['total_s_all_runs'])})"
+                           if len(r["total_s_all_runs"]) > 1 else "")
+              + ("\n" + r["run"].replace(", ", "\n") if "run" in r else "") for r in rows]
     fig, (ax, ax_t) = plot.subplots(1, 2, figsize=(max(9.6, 2.6 * len(rows) + 2), 4.4))
     x = np.arange(len(rows))
     width = 0.38
@@ -187,6 +192,18 @@ def plot_gfcf(rows, name, out_dir):
     return save_figure(fig, name, out_dir)
 
 
+def solver_rows(out_dir):
+    """The rows of every Gowalla result file in ``out_dir`` (one per SVD solver), each with
+    ``run``: its date and CPU, since the files may come from different days and machines."""
+    rows = []
+    for path in sorted(Path(out_dir).glob("gfcf_gowalla*.json")):
+        if "smoke" not in path.name:
+            record = json.loads(path.read_text())
+            cpu = record["machine"]["cpu"].replace("(R)", "").replace(" Processor", "")
+            rows += [{**row, "run": f"{record['date'][:10]}, {cpu}"} for row in record["rows"]]
+    return rows
+
+
 def main(argv=None):
     parser = benchmark_parser("GF-CF on Gowalla: accuracy and time from files to metrics")
     parser.set_defaults(repeat=1)
@@ -203,7 +220,15 @@ def main(argv=None):
     parser.add_argument("--blas-threads", type=int, default=1,
                         help="threads for OpenBLAS / MKL, set before NumPy is imported "
                              "(default 1; 0 leaves the environment alone)")
+    parser.add_argument("--redraw", action="store_true",
+                        help="run nothing: draw gfcf_gowalla_solvers.png from the result files "
+                             "in --out")
     args = parser.parse_args(argv)
+    if args.redraw:
+        rows = solver_rows(args.out)
+        if not rows:
+            raise SystemExit(f"no gfcf_gowalla*.json in {args.out} to draw")
+        return plot_gfcf(rows, "gfcf_gowalla_solvers", args.out)
     require_data(args, "a LightGCN-format folder with train.txt and test.txt")
     blas_threads = "environment"
     if args.blas_threads > 0 and _limit_blas_threads(args.blas_threads):
@@ -250,7 +275,10 @@ def main(argv=None):
         columns += ["reaches_paper", "under_60s"]
     paths = write_results(name, [row], columns, out_dir=args.out, notes=notes)
     print("wrote", *paths)
-    plot_gfcf([row], name, args.out)
+    if args.smoke:
+        plot_gfcf([row], name, args.out)
+    else:
+        plot_gfcf(solver_rows(args.out), "gfcf_gowalla_solvers", args.out)
     return row
 
 

@@ -45,3 +45,24 @@ def test_benchmark_smoke(script, tmp_path):
         assert pngs, f"{script} draws figures but wrote no PNG into {tmp_path}"
         for png in pngs:
             assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{png.name} is not a PNG"
+
+
+def test_gfcf_solvers_figure_is_redrawn_from_every_result_file(tmp_path):
+    """``--redraw`` joins one row per solver file, each labelled with its date and CPU."""
+    script = [sys.executable, str(ROOT / "benchmarks" / "bench_gfcf_gowalla.py"), "--redraw",
+              "--out", str(tmp_path)]
+    proc = subprocess.run(script, cwd=ROOT, capture_output=True, text=True, env=child_env())
+    assert proc.returncode != 0 and "no gfcf_gowalla*.json in" in proc.stderr
+    for suffix, solver, cpu in (("", "propack", "AMD EPYC"),
+                                ("_chebyshev", "chebyshev", "Intel(R) Xeon(R) Processor")):
+        row = {"data": "gowalla", "recall@20": 0.1849, "ndcg@20": 0.1518,
+               "paper_recall@20": 0.1849, "paper_ndcg@20": 0.1518, "n_users": 3, "n_items": 4,
+               "n_test": 5, "load_s": 1.0, "fit_s": 2.0, "evaluate_s": 3.0, "total_s": 6.0,
+               "slowest_total_s": 6.0, "total_s_all_runs": [6.0],
+               "params": f"GFCF(alpha=0.3, n_factors=256, svd_solver='{solver}')"}
+        (tmp_path / f"gfcf_gowalla{suffix}.json").write_text(json.dumps(
+            {"date": "2026-12-07T00:00:00+00:00", "machine": {"cpu": cpu}, "rows": [row]}))
+    proc = subprocess.run(script, cwd=ROOT, capture_output=True, text=True, env=child_env())
+    assert proc.returncode == 0, proc.stderr
+    png = tmp_path / "gfcf_gowalla_solvers.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
