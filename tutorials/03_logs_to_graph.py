@@ -219,8 +219,9 @@ print("wrote", plot.save_figure(fig, "03_degree_distribution"))
 # On this synthetic graph user degrees run from 9 to 34 (median 20) and item
 # degrees from 0 to 524 (median 8): the 10% most popular items hold 55% of the
 # edges, and 7 items have no interaction at all (isolated nodes, an edge case for
-# the normalisations of tutorial 04, which divide by degrees). The item CCDF
-# follows the slope −1 of the planted Zipf law over most of its range: an item of
+# the normalisations of tutorial 04, which divide by degrees). From degree 10 up the
+# item CCDF falls close to the slope −1 of the planted Zipf law (about −1.1 there;
+# flatter below, where the sampling of few interactions blurs it): an item of
 # popularity rank $r$ in its community gets a degree of about $c/r$, so about $c/d$
 # items per community have degree $\ge d$. The long item tail is what k-core
 # pruning cuts (section 6).

@@ -328,7 +328,7 @@ def model_grads(p, bug=None):
     g = {"W0": M0.T @ dZ0,                                          # (16, 16)
          "b0": dZ0.mean(axis=0) if bug == "bias: mean, not sum" else dZ0.sum(axis=0)}
     W0_back = p["W0"] if bug == "W not transposed" else p["W0"].T
-    dH0 = dZ0 @ W0_back if bug == "no A transpose" else A.T @ dZ0 @ W0_back   # (20, 16)
+    dH0 = dZ0 @ W0_back if bug == "A left out" else A.T @ dZ0 @ W0_back   # (20, 16)
     g["W_user_in"] = X_U.T @ dH0[:n_users]                          # (10, 16)
     g["W_item_in"] = X_I.T @ dH0[n_users:]                          # (10, 16)
     return g
@@ -488,8 +488,9 @@ print("wrote", plot.save_figure(fig, "05_v_curve"))
 # * **W not transposed**: $dH^0 = A^\top dZ\, W_0$ instead of $W_0^\top$; it runs,
 #   because $W_0$ is square (16 × 16), and it corrupts the gradients *below*
 #   the layer ($W_U$, $W_I$), not $dW_0$;
-# * **no A transpose**: $dH^0 = dZ\, W_0^\top$, forgetting to send the
-#   gradient back over the edges;
+# * **A left out**: $dH^0 = dZ\, W_0^\top$, forgetting to send the gradient
+#   back over the edges at all (a missing *transpose* alone would do no harm here:
+#   $A$ is symmetric);
 # * **bias: mean, not sum**: $db = \frac1n \sum_v dZ_v$, off by the factor 20.
 #
 # For each, `check_param_grads` (the check behind `check_model_grads`) runs
@@ -498,7 +499,7 @@ print("wrote", plot.save_figure(fig, "05_v_curve"))
 # relative error along one fixed direction for the figure.
 
 # %%
-bugs = ["no ReLU mask", "W not transposed", "no A transpose", "bias: mean, not sum"]
+bugs = ["no ReLU mask", "W not transposed", "A left out", "bias: mean, not sum"]
 param_names = ["W_user_in", "W_item_in", "W0", "b0"]
 directions = {k: np.random.default_rng([seed, j]).standard_normal(params[k].shape)
               for j, k in enumerate(param_names)}
@@ -616,7 +617,7 @@ ax.legend(title="parameter", fontsize=8, ncol=4, loc="upper center")
 print("wrote", plot.save_figure(fig, "05_wrong_gradients"))
 
 # %% [markdown]
-# The correct gradient agrees to $10^{-10}$ to $10^{-9}$ in every parameter; each
+# The correct gradient agrees to within $10^{-10}$ to $10^{-9}$ in every parameter; each
 # bug misses by a relative error of order 1 in the parameters it touches,
 # and leaves the others at the correct gradient's level: a transposed
 # $W_0$ keeps $dW_0$ and $db_0$ right and breaks only the gradients that flow

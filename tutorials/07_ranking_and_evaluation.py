@@ -295,8 +295,11 @@ assert result["n_users"] == int(np.sum(n_test > 0))
 # Metrics for Item Recommendation", KDD 2020) showed that such sampled
 # metrics need not order models as the full ones do. The reason fits in one
 # line: if $r$ of the user's $N$ non-interacted items outrank $t$ in the full
-# ranking, each sampled negative outranks it with probability $r/N$, so its
-# sampled rank is $X \sim \mathrm{Binomial}(100, r/N)$ and
+# ranking, each sampled negative outranks it with probability $r/N$, so, with the
+# negatives drawn independently (with replacement, as `sample_negatives` draws them;
+# NCF's protocol draws 100 distinct items, which makes $X$ hypergeometric and, with
+# $N$ in the thousands, hardly different), its sampled rank is
+# $X \sim \mathrm{Binomial}(100, r/N)$ and
 #
 # $$P(\text{hit@10 among the sample}) = P(X \le 9),$$
 #

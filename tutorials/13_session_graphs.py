@@ -176,12 +176,13 @@ assert np.allclose(H1, H1_by_hand, rtol=1e-12, atol=1e-14)
 # Each position $t$ of the session takes its item's state, $p_t = h'_{alias(t)}$ (a
 # revisited item appears at several positions with one state). The last item is the
 # user's current interest, $s_l = p_n$. The whole session is a weighted sum whose weights
-# come from a soft attention of every position on the last one (SR-GNN eqs. 6–7):
+# come from a soft attention of every position on the last one (the paper's "Generating
+# Session Embeddings"):
 #
 # $$\alpha_t = q^\top \sigma\big(W_1^\top p_n + W_2^\top p_t + c\big), \qquad
 #   s_g = \sum_{t=1}^{n} \alpha_t\, p_t,$$
 #
-# and the hybrid session vector is $s_h = W_3^\top [\, s_l ; s_g \,]$ (eq. 8). The weights
+# and the hybrid session vector is $s_h = W_3^\top [\, s_l ; s_g \,]$. The weights
 # are the scores themselves, not a softmax over them, as in the paper: they may be
 # negative and need not sum to one.
 
@@ -201,10 +202,11 @@ assert np.allclose(s_h[0], s_h_by_hand, rtol=1e-12, atol=1e-14)
 # %% [markdown]
 # ## 5. Scores, and the loss
 #
-# Every item $i$ scores $\hat z_i = s_h^\top E_i$ (eq. 9) and the softmax over the whole
+# Every item $i$ scores $\hat z_i = s_h^\top E_i$ and the softmax over the whole
 # catalogue is the predicted next-item distribution; training minimises its cross-entropy
-# against the item that actually came next (eq. 10). The library's `score_history` runs
-# sections 1–4 on a session given as a list of item ids.
+# against the item that actually came next (the paper's "Making Recommendation and Model
+# Training"). The library's `score_history` runs sections 1–4 on a session given as a list
+# of item ids.
 
 # %%
 scores_by_hand = p["E"] @ s_h_by_hand                            # (n_items,)

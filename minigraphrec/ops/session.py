@@ -339,7 +339,8 @@ def gru_cell_backward(cache, dh_new):
 
 # ------------------------------------------------------------- attention readout
 def session_readout_forward(P, pos_ptr, W1, W2, c, q, W3=None):
-    r"""SR-GNN's session vector from the states of a session's positions (eqs. 6-8).
+    r"""SR-GNN's session vector from the states of a session's positions (the paper's
+    "Generating Session Embeddings").
 
     For session ``b`` with position states ``p_1..p_n`` (rows ``pos_ptr[b]:pos_ptr[b+1]``
     of ``P``) and last state ``p_n``:
