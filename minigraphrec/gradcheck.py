@@ -28,6 +28,15 @@ loss: ``v = 1``), and at its central difference
 ``D(s) = (φ(s) - φ(-s)) / 2s``, the ``numeric`` value; ``ε`` (``eps``) is
 the first step.
 
+The step's scale. Each entry of a direction is scaled by ``max(1, |x_i|)``
+(``check_grad``: entry ``i``'s step is ``ε · max(1, |x_i|)``), as SciPy's
+``approx_derivative`` scales its steps: with a fixed step, ``x + εu`` rounds
+away most of the step once ``|x|`` nears ``ε / ε_mach`` (a Unix timestamp,
+1.7e9, moves in units of 2.4e-7), and a correct gradient would fail. The
+directional checks compare ``D`` with ``Σ g · u`` for the scaled ``u``, so
+nothing else changes; at ``|x| <= 1`` the directions are those of a plain
+``N(0, I)``.
+
 Tolerance, one rule for every checker. ``numeric`` and ``exact`` agree when
 ``|numeric - exact| <= atol + rtol · max(|numeric|, |exact|)``. With
 ``atol=None`` (the default of every checker) ``atol`` is the round-off floor
@@ -97,7 +106,8 @@ _HALVINGS = 10         # the smallest step tried near a kink is eps / 2**10
 
 
 class NotDifferentiableError(AssertionError):
-    """The finite differences never settle: ``f`` has a kink (or float32 round-off) at ``x``.
+    """The finite differences never settle: ``f`` has a kink (or float32 round-off) at ``x``,
+    or curves on a scale finer than ``eps`` there.
 
     Raised instead of a mismatch when, at every step from ``eps`` down to
     ``eps / 1024``, the central differences ``D(s)``, ``D(s/2)`` and the fourth
@@ -107,11 +117,20 @@ class NotDifferentiableError(AssertionError):
 
 
 def _float64(name, x):
+    if x is None:
+        raise TypeError(f"{name} must be float64 for a finite-difference check, got None")
     x = np.asarray(x)
     if x.dtype != np.float64:
-        raise TypeError(f"{name} must be float64 for a finite-difference check, got {x.dtype} "
-                        "(float32 round-off swamps a central difference)")
+        why = (" (float32 round-off swamps a central difference)"
+               if x.dtype.kind == "f" else "")
+        raise TypeError(f"{name} must be float64 for a finite-difference check, "
+                        f"got {x.dtype}{why}")
     return x
+
+
+def _scale(x):
+    """``max(1, |x|)`` entrywise: the scale of each entry's step (module docstring)."""
+    return np.maximum(1.0, np.abs(x))
 
 
 def _scalar(name, value):
@@ -206,12 +225,14 @@ def _settle(line, exact, eps, rtol, atol):
         return "pass", D, atol_used, ""
     extra = 0.0 if atol is None else atol
     D_eps, s = D, eps
+    shrink = []                          # |D(s) - D(s/2)| per halving: s² (curvature) or not
     for _ in range(_HALVINGS + 1):
         D, floor = line.central(s)
         D2, floor2 = line.central(s / 2)
         d4, floor4 = line.combine(((s, 1.0), (s / 2, -4.0), (0.0, 6.0), (-s / 2, -4.0),
                                    (-s, 1.0)))               # δ⁴, the fourth difference
         e1, e2 = abs(D - D2), abs(d4) / s
+        shrink.append(e1)
         if s < eps and all(np.array_equal(line.values[t], line.values[0.0])
                            for t in (s, s / 2, -s / 2, -s)):
             note = (f"D({eps:g}) = {D_eps!r} was not smooth, and f(x + t u) is the same, bit "
@@ -236,10 +257,16 @@ def _settle(line, exact, eps, rtol, atol):
         s /= 2
     note = (f"halving the step from {eps:g} to {s * 2:.3g}, f never looks smooth: at the last "
             f"step D(s) = {D!r}, D(s/2) = {D2!r} (|diff| {e1:.2e}, round-off "
-            f"{floor + floor2:.2e}), |δ⁴|/s = {e2:.2e} (round-off {floor4 / s:.2e}). "
-            f"f has a kink (ReLU, LeakyReLU, max or |·| at 0) at or within ~{s * 2:.1e} of x "
-            "along the direction, or more round-off than float64 (float32 inside f?). "
-            "This is no verdict on the gradient: check another point or direction")
+            f"{floor + floor2:.2e}), |δ⁴|/s = {e2:.2e} (round-off {floor4 / s:.2e}). ")
+    ratios = [a / b for a, b in zip(shrink[-4:-1], shrink[-3:]) if b > 0]
+    if len(ratios) == 3 and all(3.0 <= r <= 5.0 for r in ratios):
+        note += ("|D(s) - D(s/2)| shrinks four times per halving, as a smooth f's s²-term "
+                 "does: f curves on a scale finer than these steps (x near 0 with a "
+                 f"higher power?); try a smaller eps, e.g. {s * 2 / 1024:.1e}. ")
+    else:
+        note += (f"f has a kink (ReLU, LeakyReLU, max or |·| at 0) at or within ~{s * 2:.1e} of "
+                 "x along the direction, or more round-off than float64 (float32 inside f?). ")
+    note += "This is no verdict on the gradient: check another point or direction"
     return "kink", D_eps, None, note
 
 
@@ -271,7 +298,8 @@ def _judge(line, exact, eps, rtol, atol, what):
 def check_vjp(f, vjp, x, rng=None, eps=1e-6, rtol=1e-6, atol=None):
     r"""Directional check of a vector-Jacobian product.
 
-    Draws ``u ~ N(0, I)`` shaped like ``x`` and ``v ~ N(0, I)`` shaped like
+    Draws ``u ~ N(0, I)`` shaped like ``x``, each entry scaled by ``max(1, |x_i|)``
+    (module docstring, "The step's scale"), and ``v ~ N(0, I)`` shaped like
     ``f(x)``, then compares
 
     ``numeric = Σ v · (f(x + eps·u) - f(x - eps·u)) / (2 eps)``   (≈ ⟨v, J u⟩)
@@ -308,7 +336,7 @@ def check_vjp(f, vjp, x, rng=None, eps=1e-6, rtol=1e-6, atol=None):
     rng = _rng(rng)
     x = _float64("x", x)
     y = f(x)
-    u = rng.standard_normal(x.shape)
+    u = rng.standard_normal(x.shape) * _scale(x)
     v = rng.standard_normal(np.shape(y))
     line = _Line(lambda t: f(x + t * u), v, "check_vjp", lambda t: f"x{_step(t, 'u')}")
     line.put(0.0, y)
@@ -320,25 +348,27 @@ def check_vjp(f, vjp, x, rng=None, eps=1e-6, rtol=1e-6, atol=None):
     return _judge(line, exact, eps, rtol, atol, "check_vjp"), exact
 
 
-def _central_entries(f, x, eps):
-    r"""``(D, f_plus, f_minus)``: ``f(x ± eps e_i)`` for each ``i`` and the central differences."""
+def _central_entries(f, x, h):
+    r"""``(D, f_plus, f_minus)``: ``f(x ± h_i e_i)`` for each ``i`` and the central
+    differences; ``h`` holds each entry's step."""
     xp = x.astype(np.float64, copy=True)
     f_plus, f_minus = np.empty_like(xp), np.empty_like(xp)
     flat = xp.reshape(-1)
     for i in range(flat.size):
         orig = flat[i]
-        flat[i] = orig + eps
-        f_plus.flat[i] = _scalar("f(x + eps·e_i)", f(xp))
-        flat[i] = orig - eps
-        f_minus.flat[i] = _scalar("f(x - eps·e_i)", f(xp))
+        flat[i] = orig + h.flat[i]
+        f_plus.flat[i] = _scalar("f(x + h_i·e_i)", f(xp))
+        flat[i] = orig - h.flat[i]
+        f_minus.flat[i] = _scalar("f(x - h_i·e_i)", f(xp))
         flat[i] = orig
-    return (f_plus - f_minus) / (2 * eps), f_plus, f_minus
+    return (f_plus - f_minus) / (2 * h), f_plus, f_minus
 
 
 def numerical_grad(f, x, eps=1e-6):
     r"""Central-difference gradient of a scalar ``f``, entry by entry.
 
-    ``g_i = (f(x + eps e_i) - f(x - eps e_i)) / 2eps``.
+    ``g_i = (f(x + h_i e_i) - f(x - h_i e_i)) / 2h_i`` with ``h_i = eps · max(1, |x_i|)``
+    (module docstring, "The step's scale").
 
     Costs ``2 · x.size`` calls of ``f``; ``x`` (float64) is perturbed in a
     copy and not modified; ``f`` must return a float64 scalar (``TypeError``
@@ -348,16 +378,17 @@ def numerical_grad(f, x, eps=1e-6):
     """
     _check_options(eps)
     x = _float64("x", x)
-    return _central_entries(f, x, eps)[0]
+    return _central_entries(f, x, eps * _scale(x))[0]
 
 
 def check_grad(f, grad, x, eps=1e-6, rtol=1e-6, atol=None):
     r"""Compare ``grad(x)`` with :func:`numerical_grad` entry by entry.
 
     Entry ``i`` passes when ``|numeric_i - exact_i| <= atol_i + rtol ·
-    max(|numeric_i|, |exact_i|)``, the module docstring's rule along ``e_i``:
-    with ``atol=None`` (the default) ``atol_i`` is the round-off floor
-    ``4 ε_mach (|f(x + eps e_i)| + |f(x - eps e_i)|) / 2eps``. An entry that
+    max(|numeric_i|, |exact_i|)``, the module docstring's rule along ``e_i``
+    with the step ``h_i = eps · max(1, |x_i|)``: with ``atol=None`` (the
+    default) ``atol_i`` is the round-off floor
+    ``4 ε_mach (|f(x + h_i e_i)| + |f(x - h_i e_i)|) / 2h_i``. An entry that
     fails is looked at again with halved steps ("Kinks" in the module
     docstring). For small ``x``: ``2 · x.size`` calls of ``f``, plus 2 to 22
     for each entry that fails at ``eps`` and one of ``f(x)``. (Before the
@@ -374,7 +405,8 @@ def check_grad(f, grad, x, eps=1e-6, rtol=1e-6, atol=None):
     """
     _check_options(eps, rtol, atol)
     x = _float64("x", x)
-    numeric, f_plus, f_minus = _central_entries(f, x, eps)
+    h = eps * _scale(x)                                      # each entry's first step
+    numeric, f_plus, f_minus = _central_entries(f, x, h)
     exact = np.asarray(grad(x))
     if exact.shape != x.shape:
         raise DataError(f"grad returned shape {exact.shape}, expected the shape of x {x.shape}")
@@ -390,7 +422,7 @@ def check_grad(f, grad, x, eps=1e-6, rtol=1e-6, atol=None):
                                  f"{float(f_plus.flat[i])!r}, {float(f_minus.flat[i])!r}; exact "
                                  f"{float(exact.flat[i])!r}); does the step leave f's domain? "
                                  "try a smaller eps")
-    floor = _UNITS * _EPS * (np.abs(f_plus) + np.abs(f_minus)) / (2 * eps)
+    floor = _UNITS * _EPS * (np.abs(f_plus) + np.abs(f_minus)) / (2 * h)
     atol_i = floor if atol is None else atol
     ok = np.abs(numeric - exact) <= _tolerance(numeric, exact, rtol, atol_i)
     wrong, kinks, notes = [], [], {}
@@ -408,9 +440,10 @@ def check_grad(f, grad, x, eps=1e-6, rtol=1e-6, atol=None):
                     flat[i] = orig
             line = _Line(evaluate, 1.0, f"check_grad at index {index(i)}",
                          lambda t, i=i: f"x{_step(t, f'e_{index(i)}')}")
-            line.values.update({0.0: f_x, eps: f_plus.flat[i], -eps: f_minus.flat[i]})
+            h_i = float(h.flat[i])
+            line.values.update({0.0: f_x, h_i: f_plus.flat[i], -h_i: f_minus.flat[i]})
             verdict, numeric.flat[i], atol_used, notes[i] = _settle(line, float(exact.flat[i]),
-                                                                    eps, rtol, atol)
+                                                                    h_i, rtol, atol)
             if verdict == "mismatch":
                 wrong.append((abs(numeric.flat[i] - exact.flat[i]), i, atol_used))
             elif verdict == "kink":
@@ -425,7 +458,7 @@ def check_grad(f, grad, x, eps=1e-6, rtol=1e-6, atol=None):
     if kinks:
         i = kinks[0]
         raise _kink(f"check_grad: {len(kinks)} of {x.size} entries, first at index {index(i)}",
-                    float(numeric.flat[i]), float(exact.flat[i]), eps, notes[i])
+                    float(numeric.flat[i]), float(exact.flat[i]), float(h.flat[i]), notes[i])
     return numeric, exact
 
 
@@ -433,7 +466,8 @@ def check_param_grads(loss_fn, params, grads, rng=None, eps=1e-6, rtol=1e-6, ato
                       keys=None):
     r"""Directional check of a scalar loss of a parameter dict, one key at a time.
 
-    For each key ``k`` draws ``u ~ N(0, I)`` shaped like ``params[k]`` and
+    For each key ``k`` draws ``u ~ N(0, I)`` shaped like ``params[k]``, each entry
+    scaled by ``max(1, |p_i|)`` (module docstring, "The step's scale"), and
     compares ``(L(p_k + eps u) - L(p_k - eps u)) / 2eps`` with
     ``Σ grads[k] · u`` by the module docstring's rule (``atol=None``: the
     round-off floor ``4 ε_mach (|L(p_k + eps u)| + |L(p_k - eps u)|) / 2eps``);
@@ -453,7 +487,8 @@ def check_param_grads(loss_fn, params, grads, rng=None, eps=1e-6, rtol=1e-6, ato
     eps : float, the first finite-difference step
     rtol, atol : tolerances (see the module docstring; ``atol=None`` is the
         round-off floor above)
-    keys : names to check, or one name as a str (default: every key of ``params``)
+    keys : names to check, or one name as a str (default: every key of ``params``); at
+        least one
 
     Returns
     -------
@@ -464,27 +499,45 @@ def check_param_grads(loss_fn, params, grads, rng=None, eps=1e-6, rtol=1e-6, ato
     AssertionError naming the first wrong key ("gradient of 'W0'");
     :class:`NotDifferentiableError` if ``L`` has a kink within every step
     down to ``eps / 1024`` along that key's direction; TypeError for a
-    float32 parameter, gradient or loss value; DataError for a key missing
+    float32 parameter, gradient or loss value, ``params`` or ``grads`` that is
+    no dict, ``keys`` that is no str or sequence of them, a parameter that is no
+    writeable ndarray; DataError for nothing to check (no keys), a key missing
     from ``params`` or ``grads``, a misshapen gradient, and the options
     :func:`check_vjp` refuses.
     """
     _check_options(eps, rtol, atol)
     rng = _rng(rng)
-    keys = list(params) if keys is None else [keys] if isinstance(keys, str) else list(keys)
+    for name, d in (("params", params), ("grads", grads)):
+        if not isinstance(d, dict):
+            raise TypeError(f"{name} must be a dict name -> float64 ndarray, "
+                            f"got {type(d).__name__}")
+    if keys is None:
+        keys = list(params)
+    elif isinstance(keys, str):
+        keys = [keys]
+    elif isinstance(keys, (list, tuple)) and all(isinstance(k, str) for k in keys):
+        keys = list(keys)
+    else:
+        raise TypeError(f"keys must be None, a str or a list of str, got {keys!r}")
+    if not keys:
+        raise DataError("nothing to check: params is empty or keys names no key; a check of "
+                        "no parameter would pass whatever the gradients")
     results = {}
     for k in keys:
         if k not in params or k not in grads:
             raise DataError(f"key {k!r} must be in both params {sorted(params)} "
                             f"and grads {sorted(grads)}")
-        if not isinstance(params[k], np.ndarray):
-            raise TypeError(f"params[{k!r}] must be an ndarray to be perturbed in place, "
-                            f"got {type(params[k]).__name__}")
+        if not isinstance(params[k], np.ndarray) or not params[k].flags.writeable:
+            what = ("a read-only ndarray" if isinstance(params[k], np.ndarray)
+                    else type(params[k]).__name__)
+            raise TypeError(f"params[{k!r}] must be a writeable ndarray to be perturbed in "
+                            f"place, got {what}")
         p = _float64(f"params[{k!r}]", params[k])
         g = np.asarray(grads[k])
         if g.shape != p.shape:
             raise DataError(f"grads[{k!r}] has shape {g.shape}, params[{k!r}] has {p.shape}")
         g = _float64(f"grads[{k!r}]", g)
-        u = rng.standard_normal(p.shape)
+        u = rng.standard_normal(p.shape) * _scale(p)
         exact = float(np.sum(g * u))
         saved = p.copy()
 
@@ -538,5 +591,8 @@ def check_model_grads(model, batch, rng=None, eps=1e-6, rtol=1e-6, atol=None, ke
     if set(grads) != set(params):
         raise AssertionError(f"loss_and_grad returned grads for {sorted(grads)}, "
                              f"params has {sorted(params)}")
+    # copies: a loss_and_grad that returns buffers it reuses would otherwise have the
+    # check's own loss evaluations overwrite the gradients being checked
+    grads = {k: np.array(g, copy=True) for k, g in grads.items()}
     return check_param_grads(lambda: model.loss_and_grad(batch)[0], params, grads,
                              rng=rng, eps=eps, rtol=rtol, atol=atol, keys=keys)

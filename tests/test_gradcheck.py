@@ -156,7 +156,7 @@ def test_check_param_grads_restores_when_the_loss_raises():
 
 @pytest.mark.parametrize("params, grads, error, match", [
     ({"a": np.ones(2, dtype=np.float32)}, {"a": np.ones(2)}, TypeError, "float64"),
-    ({"a": [1.0, 2.0]}, {"a": np.ones(2)}, TypeError, "must be an ndarray"),
+    ({"a": [1.0, 2.0]}, {"a": np.ones(2)}, TypeError, "must be a writeable ndarray"),
     ({"a": np.ones(2)}, {"b": np.ones(2)}, DataError, "must be in both"),
     ({"a": np.ones(2)}, {"a": np.ones(3)}, DataError, r"grads\['a'\] has shape \(3,\)"),
 ])
@@ -321,7 +321,7 @@ _X = np.linspace(-1.0, 1.0, 6)
     (lambda: check_vjp(np.sin, lambda z, v: (v * np.cos(z)).astype(np.float32), _X),
      r"vjp\(x, v\) must be float64"),
     (lambda: check_grad(lambda z: np.float32(np.sum(np.sin(z))), np.cos, _X),
-     r"f\(x \+ eps·e_i\) must be float64"),
+     r"f\(x \+ h_i·e_i\) must be float64"),
     (lambda: check_grad(lambda z: np.sum(np.sin(z)), lambda z: np.cos(z).astype(np.float32), _X),
      r"grad\(x\) must be float64"),
     (lambda: check_param_grads(lambda: np.float32(1.0), {"a": np.ones(2)}, {"a": np.zeros(2)}),
@@ -479,3 +479,88 @@ def test_check_model_grads_catches_a_wrong_relu_gcn_next_to_a_kink():
     with pytest.raises(AssertionError, match="gradient of 'E0'.* had a kink within") as err:
         check_model_grads(Wrong(), batch, rng=np.random.default_rng(1))
     assert err.type is AssertionError
+
+
+# ------------------------------------------------------------ the step's scale
+def _decay(t):
+    h, t_max = 7 * 86400.0, 1.7e9 + 10 * 86400
+    return np.sum(0.5 ** ((t_max - t) / h)), np.log(2) / h * 0.5 ** ((t_max - t) / h)
+
+
+def test_a_correct_gradient_passes_at_unix_timestamps():
+    """At |x| ~ 1.7e9 a fixed step of 1e-6 is mostly rounded away (x moves in units of
+    2.4e-7): every entry of this correct gradient failed, relative 4.6e-2."""
+    t = 1.7e9 + np.array([0.0, 1.0, 3.0, 7.0]) * 86400
+    check_grad(lambda t: _decay(t)[0], lambda t: _decay(t)[1], t)
+    check_vjp(lambda t: 0.5 ** ((1.7e9 - t) / 1e5), lambda t, v: v * np.log(2) / 1e5
+              * 0.5 ** ((1.7e9 - t) / 1e5), t)
+    x = np.random.default_rng(0).uniform(1e5, 2e5, 25)
+    check_grad(lambda x: np.sum(np.sin(x)), np.cos, x)           # 11 of 25 failed
+
+
+def test_a_wrong_gradient_still_fails_at_large_scale():
+    """A 0.1 % error at |x| ~ 1e6 passed: the floor 4 ε |f| / ε_step was larger than it."""
+    x = np.random.default_rng(1).normal(0, 1e6, 10)
+    check_vjp(lambda x: x ** 3, lambda x, v: 3 * v * x ** 2, x)
+    with pytest.raises(AssertionError, match="numeric .* != exact"):
+        check_vjp(lambda x: x ** 3, lambda x, v: 3 * v * x ** 2 * (1 + 1e-3), x)
+    params = {"p": np.random.default_rng(2).normal(0, 1e4, 6)}
+
+    def loss():
+        return float(np.sum(params["p"] ** 2)) / 1e4
+    check_param_grads(loss, params, {"p": 2 * params["p"] / 1e4})
+    with pytest.raises(AssertionError, match="gradient of 'p'"):
+        check_param_grads(loss, params, {"p": 2 * params["p"] / 1e4 * np.r_[-1, 1, 1, 1, 1, 1]})
+
+
+def test_smooth_curvature_below_the_step_is_told_from_a_kink():
+    """x³ at x ~ 1e-9: the step 1e-6 is far larger than x, the differences shrink like s²;
+    the message said 'kink (ReLU...)' and now says to take a smaller eps, which passes."""
+    x = np.random.default_rng(3).normal(0, 1e-9, 5)
+    with pytest.raises(NotDifferentiableError, match="shrinks four times per halving.*smaller "
+                                                     "eps"):
+        check_vjp(lambda x: x ** 3, lambda x, v: 3 * v * x ** 2, x)
+    check_vjp(lambda x: x ** 3, lambda x, v: 3 * v * x ** 2, x, eps=1e-12)
+    with pytest.raises(NotDifferentiableError, match="has a kink"):   # a real kink still is one
+        check_vjp(lambda x: np.maximum(x, 0.0), lambda x, v: v * (x > 0), np.zeros(3))
+
+
+@pytest.mark.parametrize("params, grads, keys, error, match", [
+    ({}, {}, None, DataError, "nothing to check"),
+    ({"a": np.ones(2)}, {"a": np.ones(2)}, [], DataError, "nothing to check"),
+    ([np.ones(2)], {"a": np.ones(2)}, None, TypeError, "params must be a dict"),
+    ({"a": np.ones(2)}, [np.ones(2)], None, TypeError, "grads must be a dict"),
+    ({"a": np.ones(2)}, {"a": np.ones(2)}, 3, TypeError, "keys must be None, a str or a list"),
+    ({"a": np.ones(2)}, {"a": np.ones(2)}, [0], TypeError, "keys must be None, a str or a list"),
+    ({"a": np.ones(2, np.int64)}, {"a": np.ones(2)}, None, TypeError,
+     r"params\['a'\] must be float64 for a finite-difference check, got int64$"),
+])
+def test_check_param_grads_refuses_what_it_cannot_check(params, grads, keys, error, match):
+    with pytest.raises(error, match=match):
+        check_param_grads(lambda: 1.0, params, grads, keys=keys)
+
+
+def test_a_read_only_parameter_is_named():
+    p = np.ones(3)
+    p.flags.writeable = False
+    with pytest.raises(TypeError, match=r"params\['a'\] must be a writeable ndarray .* read-only"):
+        check_param_grads(lambda: float(p.sum()), {"a": p}, {"a": np.ones(3)})
+    with pytest.raises(TypeError, match="loss_fn\\(\\) must be float64 .* got None"):
+        check_param_grads(lambda: None, {"a": np.ones(3)}, {"a": np.ones(3)})
+
+
+def test_check_model_grads_copes_with_a_loss_and_grad_that_reuses_its_buffers():
+    """A second key 'failed' (relative 2e-5): the check's own loss evaluations overwrote
+    the gradient buffers the first call had returned."""
+    class Reusing:
+        def __init__(self):
+            rng = np.random.default_rng(4)
+            self.params = {"a": rng.standard_normal(5), "b": rng.standard_normal(5)}
+            self._g = {"a": np.empty(5), "b": np.empty(5)}
+
+        def loss_and_grad(self, batch):
+            a, b = self.params["a"], self.params["b"]
+            np.multiply(2 * a, b ** 2, out=self._g["a"])
+            np.multiply(2 * b, a ** 2, out=self._g["b"])
+            return float(np.sum(a ** 2 * b ** 2)), self._g
+    check_model_grads(Reusing(), None)
