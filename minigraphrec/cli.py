@@ -105,14 +105,19 @@ _fraction = _checked(float, lambda v: 0 <= v < 1, "a number in [0, 1)")        #
 
 
 def _encoding(name):
-    """``--encoding``: a name Python's codecs know (checked before anything is read)."""
-    import codecs
+    """``--encoding``: an ASCII-compatible text encoding Python knows (the loaders' own check,
+    before anything is read)."""
+    from .datasets._parse import _check_encoding
     try:
-        codecs.lookup(name)
-    except LookupError:
-        raise argparse.ArgumentTypeError(f"unknown encoding {name!r} (e.g. utf-8, latin-1, "
-                                         f"cp1252)") from None
+        _check_encoding(name)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return name
+
+
+def _separator(text):
+    r"""``--sep``: the separator taken literally, but ``\t`` (backslash, t) for a tab."""
+    return "\t" if text == "\\t" else text
 
 
 def _check_output(path, inputs):
@@ -183,7 +188,39 @@ def _save_model(model, path):
         raise SystemExit(f"minigraphrec: -o: {exc.strerror or exc}") from None
 
 
+#: the lines of a .txt file that :func:`_guess_format` looks at
+_TXT_SAMPLE = 1000
+
+
+def _txt_field_counts(path):
+    """The field counts of the first ``_TXT_SAMPLE`` non-blank lines of ``path`` (gzip read
+    as such), as a set, and the number of lines seen; an unreadable file gives an empty set
+    (the loader then says what is wrong)."""
+    from .datasets._parse import _open_binary
+    counts, n = set(), 0
+    try:
+        with _open_binary(path) as f:
+            for raw in f:
+                fields = raw.split()
+                if fields:
+                    counts.add(len(fields))
+                    n += 1
+                    if n == _TXT_SAMPLE:
+                        break
+    except (OSError, DataError):
+        return set(), 0
+    return counts, n
+
+
 def _guess_format(path):
+    """The format ``--format auto`` reads ``path`` in, from its name (and a .txt's lines).
+
+    A folder is movielens, ``.inter`` recbole, ``.csv`` / ``.tsv`` / ``.dat`` / ``.data``
+    triples (``.gz`` after any of them too). A ``.txt`` is lightgcn (``user item item ...``,
+    whose lines vary in length), unless its first ``_TXT_SAMPLE`` lines all have 3 fields,
+    or all 4: such lines read as ``user item rating [timestamp]`` triples as well, so the
+    command stops and asks for ``--format``.
+    """
     if os.path.isdir(path):
         return "movielens"
     name = os.path.basename(path).lower()
@@ -194,26 +231,42 @@ def _guess_format(path):
     if name.endswith((".csv", ".tsv", ".dat", ".data")):
         return "triples"
     if name.endswith(".txt"):
+        counts, n = _txt_field_counts(path)
+        if counts in ({3}, {4}):
+            k = counts.pop()
+            raise SystemExit(f"minigraphrec: cannot guess the format of {path!r}: each of its "
+                             f"first {n} line(s) has {k} fields, which reads as LightGCN lists "
+                             f"('user item item ...', {k - 1} items per user) or as 'user item "
+                             f"rating{' timestamp' if k == 4 else ''}' triples; give "
+                             f"--format lightgcn or --format triples")
         return "lightgcn"
     raise SystemExit(f"minigraphrec: cannot guess the format of {path!r}; "
                      f"give --format (one of {', '.join(FORMATS[1:])})")
 
 
 #: loader keyword -> (its flag, the formats whose loader takes it)
-LOADER_OPTIONS = {"header": ("--header/--no-header", ("triples",)),
+LOADER_OPTIONS = {"sep": ("--sep", ("triples",)),
+                  "header": ("--header/--no-header", ("triples",)),
                   "columns": ("--columns", ("triples",)),
                   "time_unit": ("--time-unit", ("triples",)),
-                  "quoting": ("--no-quoting", ("triples",)),
-                  "on_missing": ("--on-missing", ("triples",)),
+                  "quoting": ("--no-quoting", ("triples", "recbole")),
+                  "on_missing": ("--on-missing", ("triples", "recbole")),
                   "comments": ("--comments", ("triples",)),
                   "encoding": ("--encoding", ("triples", "recbole"))}
 
 
 def _add_loader_options(p):
-    """``--header`` / ``--no-header``, ``--columns``, ``--time-unit``, ``--no-quoting``,
-    ``--on-missing``, ``--comments``, ``--encoding``: how to read a delimited file; each goes
-    to the loader only when given."""
-    g = p.add_argument_group("reading the data file (delimited triples; --encoding: recbole too)")
+    """``--sep``, ``--header`` / ``--no-header``, ``--columns``, ``--time-unit``,
+    ``--no-quoting``, ``--on-missing``, ``--comments``, ``--encoding``: how to read a
+    delimited file; each goes to the loader only when given."""
+    g = p.add_argument_group("reading the data file (delimited triples; --no-quoting, "
+                             "--on-missing and --encoding: recbole too)")
+    g.add_argument("--sep", type=_separator, metavar="SEP",
+                   help="the field separator, taken literally (',', ';', '::'); '\\t' for a "
+                        "tab, '\\s+' for runs of whitespace (default: detected: '::', tab, "
+                        "',' or ';', whichever the first line holds; if it holds several, "
+                        "the one that splits the first 20 lines evenly into the most fields, "
+                        "else an error asks for --sep)")
     g.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
                    help="the first line is (--header) or is not (--no-header) a header "
                         "(default: guessed where certain, else an error asks for one of them)")
@@ -648,8 +701,10 @@ def build_parser():
                         "and evaluate on it (default 0: no evaluation)")
     p.add_argument("--format", choices=FORMATS, default="auto",
                    help="file format; auto guesses from the path: a folder is movielens, "
-                        ".inter recbole, .txt lightgcn ('user item item ...' lines), "
-                        ".csv/.tsv/.dat triples ('user item [rating [timestamp]]')")
+                        ".inter recbole, .txt lightgcn ('user item item ...' lines; a .txt "
+                        f"whose first {_TXT_SAMPLE} lines all have 3 fields, or all 4, could be "
+                        "triples too: give --format), .csv/.tsv/.dat triples ('user item "
+                        "[rating [timestamp]]')")
     p.add_argument("--model", default="lightgcn", choices=sorted(MODEL_HELP), metavar="MODEL",
                    type=str.lower,
                    help="which model (default lightgcn); the list is below")
@@ -710,7 +765,8 @@ def build_parser():
 
 
 #: the library's arguments that error messages suggest -> the flags that set them
-_FLAG_OF = (("on_unknown='drop'", "--on-unknown drop"), ("header=True", "--header"),
+_FLAG_OF = (*((f"sep={s!r}", f"--sep {s!r}") for s in ("::", "\t", ",", ";")),
+            ("on_unknown='drop'", "--on-unknown drop"), ("header=True", "--header"),
             ("header=False", "--no-header"), ("columns=", "--columns"),
             ("quoting=False", "--no-quoting"), ("time_unit=None", "--time-unit none"),
             ("comments=None", "--comments ''"),

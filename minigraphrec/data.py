@@ -21,7 +21,32 @@ __all__ = ["Interactions", "check_interactions", "match_raw_ids"]
 _INT64_MAX = np.iinfo(np.int64).max
 
 
-def _as_1d(name, values, dtype, n):
+_SUBSECOND = {"ms": 10**3, "us": 10**6, "ns": 10**9, "ps": 10**12, "fs": 10**15,
+              "as": 10**18}                     # datetime64 units finer than a second
+
+
+def _datetime_seconds(name, arr):
+    """datetime64 values (n,) -> float64 seconds since 1970-01-01T00:00 (UTC, as NumPy's
+    datetimes are): whole seconds exactly, plus the fraction from the integer ticks of the
+    array's unit; NaT is a DataError naming its position."""
+    nat = np.isnat(arr)
+    if nat.any():
+        where = int(np.flatnonzero(nat)[0])
+        raise DataError(f"{name}[{where}] is NaT (a missing date-time); timestamps must be "
+                        f"finite")
+    unit = np.datetime_data(arr.dtype)[0]
+    if unit not in _SUBSECOND:                         # s, or coarser: whole seconds
+        return arr.astype("datetime64[s]").astype(np.int64).astype(np.float64)
+    ticks = arr.astype(f"datetime64[{unit}]").astype(np.int64)     # (n,) e.g. '10ms' -> ms
+    whole, rest = np.divmod(ticks, _SUBSECOND[unit])   # floor: rest in [0, ticks per second)
+    return whole.astype(np.float64) + rest / _SUBSECOND[unit]
+
+
+def _as_1d(name, values, dtype, n, times=False):
+    """``values`` as a checked 1-d array of ``dtype``: integer ids (``np.int64``: whole
+    numbers of any real dtype, never truncated; bool is refused, as ``check_ids`` does), or
+    numbers (``np.float64``). ``times``: datetime64 values become Unix seconds
+    (:func:`_datetime_seconds`) and timedelta64 ones are refused; elsewhere both are."""
     arr = np.asarray(values)
     if arr.ndim != 1:
         raise DataError(f"{name} must be 1-d, got shape {arr.shape}")
@@ -29,6 +54,15 @@ def _as_1d(name, values, dtype, n):
         raise DataError(f"{name} has {arr.shape[0]} entries, expected {n} (one per interaction)")
     if np.iscomplexobj(arr):
         raise DataError(f"{name} is complex ({arr.dtype})")
+    wanted = "integer ids" if np.issubdtype(dtype, np.integer) else "numbers"
+    if times and arr.dtype.kind == "m":
+        raise DataError(f"{name} is {arr.dtype} (durations), not points in time: pass "
+                        f"datetime64 values, or numbers such as Unix seconds")
+    if times and arr.dtype.kind == "M":
+        return _datetime_seconds(name, arr)
+    if arr.size and (arr.dtype.kind in "mM" or (wanted == "integer ids"
+                                                and arr.dtype.kind == "b")):
+        raise DataError(f"{name} must hold {wanted}, got dtype {arr.dtype}")
     if np.issubdtype(dtype, np.integer) and arr.size and not np.issubdtype(arr.dtype, np.integer):
         # ids given as floats (or anything else) must be whole numbers; never truncate
         try:
@@ -111,7 +145,8 @@ class Interactions:
     Parameters
     ----------
     users, items : array-like of int, shape (n_interactions,)
-        Internal ids, ``0 <= users < n_users`` and ``0 <= items < n_items``.
+        Internal ids, ``0 <= users < n_users`` and ``0 <= items < n_items``
+        (whole numbers of any real dtype; bool is refused).
     n_users, n_items : int, optional
         Sizes of the id spaces. Default: one more than the largest id, or the
         length of ``user_ids`` / ``item_ids`` when those are given. A split
@@ -119,8 +154,12 @@ class Interactions:
         part still has a row.
     weights : array-like of float, shape (n_interactions,), optional
         A rating or a count per interaction. Must be finite.
-    timestamps : array-like of float, shape (n_interactions,), optional
+    timestamps : array-like of float or datetime64, shape (n_interactions,), optional
         Event time per interaction (any unit, usually Unix seconds). Finite.
+        ``datetime64`` values (a pandas column's ``.values``) become Unix
+        seconds, float64 (``2016-05-09T12:00`` is 1462795200.0), whatever
+        their unit; NaT is an error, and so are ``timedelta64`` values
+        (durations, not times).
     user_ids, item_ids : array-like, shape (n_users,) / (n_items,), optional
         Raw ids: ``user_ids[u]`` is the id user ``u`` had in the source file.
         Default: the internal ids themselves.
@@ -154,7 +193,7 @@ class Interactions:
         self.items = _as_1d("items", items, np.int64, n)
         self.weights = None if weights is None else _as_1d("weights", weights, np.float64, n)
         self.timestamps = (None if timestamps is None
-                           else _as_1d("timestamps", timestamps, np.float64, n))
+                           else _as_1d("timestamps", timestamps, np.float64, n, times=True))
         for name, arr in (("weights", self.weights), ("timestamps", self.timestamps)):
             if arr is not None and not np.all(np.isfinite(arr)):
                 bad = int(np.flatnonzero(~np.isfinite(arr))[0])

@@ -35,6 +35,17 @@ def test_sizes_and_defaults():
     (dict(users=[1e19], items=[0]), r"users\[0\] is 1e\+19, not an integer id \(beyond int64\)"),
     (dict(users=[0], items=[0], n_users=2.5), r"n_users must be an integer >= 0, got 2.5"),
     (dict(users=[0], items=[1j]), r"items is complex"),
+    (dict(users=np.array([True, False]), items=[0, 1]),                # check_ids' convention
+     r"users must hold integer ids, got dtype bool"),
+    (dict(users=[0], items=np.array([True])), r"items must hold integer ids, got dtype bool"),
+    (dict(users=np.array(["2016-05-09"], dtype="M8[D]"), items=[0]),
+     r"users must hold integer ids, got dtype datetime64\[D\]"),
+    (dict(users=[0], items=[0], weights=np.array(["2016-05-09"], dtype="M8[s]")),
+     r"weights must hold numbers, got dtype datetime64\[s\]"),
+    (dict(users=[0, 1], items=[0, 0], timestamps=np.array(["2016-05-09", "NaT"], dtype="M8[s]")),
+     r"timestamps\[1\] is NaT \(a missing date-time\)"),
+    (dict(users=[0], items=[0], timestamps=np.array([3600], dtype="m8[s]")),
+     r"timestamps is timedelta64\[s\] \(durations\), not points in time"),
     (dict(users=[0, 1], items=[0, 0], user_ids=["a"]),
      r"user id 1 at position 1 is out of range 0..0 \(n_users = len\(user_ids\) = 1\)"),
 ])
@@ -42,6 +53,39 @@ def test_constructor_rejects(kwargs, match):
     """Every rejection is a DataError (they were plain ValueErrors), naming what and where."""
     with pytest.raises(DataError, match=match):
         Interactions(**kwargs)
+
+
+@pytest.mark.parametrize("unit", ["D", "h", "m", "s", "ms", "us", "ns", "10ms"])
+def test_datetime64_timestamps_are_unix_seconds_in_any_unit(unit):
+    """A pandas column's ``.values`` (datetime64[us] or [ns]) gives Unix seconds: they were
+    the unit's count (1.46e15 for 2016), and time_decay_weights' half_life was 1e6 off."""
+    times = np.array(["2016-05-09", "1969-12-31", "1970-01-01"], dtype=f"M8[{unit}]")
+    data = Interactions([0, 0, 0], [0, 1, 2], timestamps=times)
+    assert data.timestamps.dtype == np.float64
+    assert data.timestamps.tolist() == [1462752000.0, -86400.0, 0.0]
+
+
+def test_datetime64_fractions_are_kept():
+    t = np.array(["2016-05-09T12:00:00.25", "1969-12-31T23:59:59.5"], dtype="M8[ns]")
+    assert Interactions([0, 0], [0, 1], timestamps=t).timestamps.tolist() == [
+        1462795200.25, -0.5]
+    t = np.array(["2016-05-09T12:00:00.123456789"], dtype="M8[ns]")
+    assert Interactions([0], [0], timestamps=t).timestamps[0] == 1462795200 + 0.123456789
+    month = np.array(["2016-05"], dtype="M8[M]")                      # a calendar unit
+    assert Interactions([0], [0], timestamps=month).timestamps.tolist() == [1462060800.0]
+    assert Interactions([], [], timestamps=np.array([], dtype="M8[ns]")).timestamps.size == 0
+
+
+def test_datetime64_timestamps_give_the_half_life_in_seconds():
+    from minigraphrec.graph import time_decay_weights
+    day = 86400.0
+    seconds = Interactions([0, 0], [0, 1], timestamps=[1462795200.0, 1462795200.0 + day])
+    dates = Interactions([0, 0], [0, 1],
+                         timestamps=np.array(["2016-05-09T12:00", "2016-05-10T12:00"],
+                                             dtype="M8[us]"))
+    got = time_decay_weights(dates, half_life=day).toarray()
+    np.testing.assert_array_equal(got, time_decay_weights(seconds, half_life=day).toarray())
+    np.testing.assert_array_equal(got, [[0.5, 1.0]])                  # a day old: half
 
 
 def test_subset_takes_positions_or_a_mask_only():

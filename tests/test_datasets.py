@@ -380,6 +380,8 @@ def test_movielens_hand_computed(tmp_path):
     ("u.data", "-1\t1\t5\t1\n", 1, "user id '-1' is not a non-negative integer"),
     ("u.data", "1\t99999999999999999999\t5\t1\n", 1, "overflows int64"),
     ("u.data", "1\t1\t5\n", 1, "expected 4 '\\t'-separated fields, got 3"),
+    ("u.data", "1\t1\t5\t1\r1\t3\t3\t2\r", 1, "end its lines with \\r alone"),  # was: got 7
+    ("u.data", "1\t1\t1_000\t1\n", 1, "rating '1_000' is not a number"),
     ("u.data", "1\t1\tnan\t1\n", 1, "rating 'nan' is not finite"),
     ("u.data", "1\t1\t5\tinf\n", 1, "timestamp 'inf' is not finite"),
     ("u.data", "1\t1\t5\t1\n9\t1\t5\t1\n", 2, "user 9 is not listed in u.user"),

@@ -537,3 +537,203 @@ def test_simply_quoted_files_take_the_fast_path_with_the_same_result(tmp_path, m
         np.testing.assert_array_equal(got.weights, ref.weights)
         np.testing.assert_array_equal(got.timestamps, ref.timestamps)
     assert pairs(got)[7][0] == f"{rows[7][0]}{sep}x"
+
+
+# ======================================================== separators (audit)
+@pytest.mark.parametrize("content, sep, expected", [
+    ("1;2;4,5\n1;3;3,0\n", ";", [("1", "2"), ("1", "3")]),       # was split at the commas
+    ("u1\ti1\t2016-05-09T12:00:00,25\nu2\ti2\t2016-05-09T12:00:01,5\n", "\t",
+     [("u1", "i1"), ("u2", "i2")]),                             # a fraction's comma
+    ("u1\tArtist, The\nu2\tOther\n", "\t", [("u1", "Artist, The"), ("u2", "Other")]),  # uneven
+])
+def test_several_separators_are_told_apart_by_the_first_lines(tmp_path, content, sep,
+                                                              expected):
+    f = write(tmp_path / "t.csv", content)
+    assert ds._parse._first_lines_and_sep(f, None, "#", "utf-8", "interactions")[1] == sep
+    columns = ("user", "item", None)[:len(content.split("\n")[0].split(sep))]
+    assert pairs(ds.load_triples(f, header=False, columns=columns)) == expected
+    if sep == ";":
+        assert_line_error(lambda: ds.load_triples(f), f, 1,
+                          "rating '4,5' is not a number (a decimal comma? numbers are read "
+                          "with a decimal point, as 4.5)")
+    elif "T12" in content:
+        d = ds.load_triples(f, header=False, columns="user,item,timestamp")
+        assert d.timestamps.tolist() == [1462795200.25, 1462795201.5]
+
+
+def test_a_separator_that_cannot_be_told_asks_for_sep(tmp_path):
+    f = write(tmp_path / "t.csv", "a;4,5\nb;3,5\n")                 # 2 fields either way
+    assert_line_error(lambda: ds.load_triples(f), f, 1,
+                      "cannot tell the field separator: the line holds ',' and ';' outside "
+                      "quotes, and ',' and ';' split each of the first 2 data line(s) into as "
+                      "many fields (2 at ',', 2 at ';'); pass sep=',' or sep=';'")
+    assert pairs(ds.load_triples(f, sep=";", header=False,
+                                 columns=("user", "item"))) == [("a", "4,5"), ("b", "3,5")]
+    g = write(tmp_path / "u.csv", "a;b,c\na;b;c,d,e\n")             # neither is even
+    assert_line_error(lambda: ds.load_triples(g), g, 1, "none splits each of the first 2")
+    # columns= gives the field count: the separator that gives it wins
+    h = write(tmp_path / "h.csv", "a;b,c;d\ne;f,g;h\n")              # 3 at ';', 2 at ','
+    assert pairs(ds.load_triples(h, columns="user,item", header=False)) == [("a;b", "c;d"),
+                                                                          ("e;f", "g;h")]
+
+
+def test_cli_sep_flag(tmp_path, capsys):
+    f = write(tmp_path / "r.csv", "u1;i1,5\nu2;i2,5\n")
+    code, out = _train([f], capsys)
+    assert code == 2 and "pass --sep ',' or --sep ';'" in out.err and "sep=" not in out.err
+    model = tmp_path / "m.npz"
+    assert _train([f, "--sep", ";", "--no-header", "--columns", "user,item", "-o", model],
+                  capsys)[0] == 0
+    assert mgr.load(model).item_ids_.tolist() == ["i1,5", "i2,5"]
+    t = write(tmp_path / "t.csv", "u1\ti1, x\nu2\ti2, y\n")
+    assert _train([t, "--sep", "\\t", "--no-header", "-o", model], capsys)[0] == 0
+    assert mgr.load(model).item_ids_.tolist() == ["i1, x", "i2, y"]
+
+
+# ============================================ header guessed from one word (audit)
+@pytest.mark.parametrize("content", ["u1,i1,-\nu2,i2,4\nu3,i3,5\n", "u1,i1,5 stars\nu2,i2,4\n",
+                                     "u,i,r\nann,pen,5\n"])
+def test_a_header_guessed_from_a_word_over_a_number_is_warned_about(tmp_path, caplog, content):
+    f = write(tmp_path / "t.csv", content)
+    with caplog.at_level(logging.WARNING, logger="minigraphrec.datasets"):
+        d = ds.load_triples(f)
+    head = content.split("\n")[0]
+    assert pairs(d)[0] == ("u2", "i2") or head == "u,i,r"
+    assert f"line 1 ({head!r}) is skipped as a header, as its field 3" in caplog.text
+    assert "if it is data, read it with header=False (--no-header)" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="minigraphrec.datasets"):
+        assert len(ds.load_triples(f, header=True)) == len(d)             # said: no warning
+        ds.load_triples(write(tmp_path / "h.csv", "user,item,rating\n1,2,3\n"))  # names
+    assert caplog.text == ""
+
+
+# ================================================================ encoding (audit)
+@pytest.mark.parametrize("encoding, message", [
+    ("bogus", "encoding 'bogus' is not an encoding Python knows"),     # was a bare LookupError
+    ("utf-16", "encoding 'utf-16' is not ASCII-compatible"),           # was a field count
+    ("cp500", "encoding 'cp500' is not ASCII-compatible"),             # EBCDIC
+    ("hex", "encoding 'hex' is not a text encoding"),
+    (5, "encoding must be the name of a text encoding"),
+])
+def test_encodings_are_checked_before_reading(tmp_path, encoding, message):
+    f = write(tmp_path / "t.csv", "a,b\n")
+    inter = write(tmp_path / "t.inter", "user_id:token\titem_id:token\na\tb\n")
+    for load in (lambda: ds.load_triples(f, encoding=encoding),
+                 lambda: ds.load_sessions(f, "triples", encoding=encoding),
+                 lambda: ds.load_sessions(f, encoding=encoding),
+                 lambda: ds.load_recbole(inter, encoding=encoding)):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            load()
+    for fine in ("utf-8", "utf-8-sig", "latin-1", "cp1252", "ascii", "gbk", "shift_jis"):
+        ds._parse._check_encoding(fine)
+
+
+@pytest.mark.parametrize("bom", [b"\xff\xfe", b"\xfe\xff"])
+def test_a_utf16_file_is_named_as_such(tmp_path, bom):
+    text = "user,item\nu1,i1\n".encode("utf-16-le" if bom == b"\xff\xfe" else "utf-16-be")
+    f = write(tmp_path / "t.csv", bom + text)
+    for load in (ds.load_triples, lambda p: ds.load_triples(p, encoding="latin-1"),
+                 ds.load_lightgcn, ds.load_recbole):
+        assert_line_error(lambda: load(f), f, 1, "a UTF-16 byte-order mark: it looks like "
+                                                 "UTF-16 text")
+    g = write(tmp_path / "nobom.csv", text)                         # no mark: the NULs
+    assert_line_error(lambda: ds.load_triples(g), g, 1, "if the file is UTF-16, convert it")
+
+
+# ======================================================================= NUL (audit)
+@pytest.mark.parametrize("content, line", [
+    ("a\x00,1\na,2\n", 1),                      # was "user_ids holds 'a' twice", no line
+    ("a,1\nb,2\x00\n", 2),
+    ("a::1\nb\x00::2\n", 2),                    # the '::' fast path uses NUL of its own
+])
+def test_a_nul_character_is_an_error_at_its_line(tmp_path, content, line):
+    f = write(tmp_path / "t.csv", content)
+    assert_line_error(lambda: ds.load_triples(f, header=False), f, line,
+                      "a NUL character (\\x00) at character")
+    g = write(tmp_path / "train.txt", "0 1\x00\n")
+    assert_line_error(lambda: ds.load_lightgcn(g), g, 1, "a NUL character")
+
+
+# ================================================================= numbers (audit)
+@pytest.mark.parametrize("token, why", [("1_000", "(digits are not grouped with '_')"),
+                                        ("\u0665", "(only ASCII digits are read)"),
+                                        ("\uff15", "(only ASCII digits are read)")])
+@pytest.mark.parametrize("column", ["rating", "timestamp"])
+def test_numbers_are_ascii_without_underscores(tmp_path, token, why, column, monkeypatch):
+    row = f"u2,i2,{token},5\n" if column == "rating" else f"u2,i2,5,{token}\n"
+    f = write(tmp_path / "t.csv", "u1,i1,4,3\n" + row)
+    message = f"{column} {token!r} is not a number {why}"
+    assert_line_error(lambda: ds.load_triples(f), f, 2, message)        # was 1000.0 / 5.0
+    monkeypatch.setattr(ds._parse._TableReader, "_chunk_fast", lambda *a: None)
+    assert_line_error(lambda: ds.load_triples(f), f, 2, message)        # the line reader
+    s = write(tmp_path / "s.csv", f"s1,i1,3\ns1,i2,{token}\n")
+    if column == "timestamp":
+        assert_line_error(lambda: ds.load_sessions(s, "triples"), s, 2, message)
+
+
+def test_iso_timestamps_take_ascii_digits_only(tmp_path):
+    f = write(tmp_path / "t.csv", "u1,i1,1,2016-05-09\nu2,i2,1,\u0662016-05-09\n")
+    assert_line_error(lambda: ds.load_triples(f), f, 2, "is not an ISO-8601 date-time")
+
+
+# ================================================================= options (audit)
+@pytest.mark.parametrize("kw, message", [
+    (dict(comments=5), "comments must be a non-empty string"),        # was str.startswith's
+    (dict(comments=""), "comments must be a non-empty string"),       # every line a comment
+    (dict(columns=5), "columns must be a sequence of roles or a comma-separated string"),
+])
+def test_bad_comments_and_columns_name_the_option(tmp_path, kw, message):
+    f = write(tmp_path / "t.csv", "a,b,1\n")
+    for load in (ds.load_triples, lambda p, **k: ds.load_sessions(p, "triples", **k)):
+        with pytest.raises(ValueError, match=message):
+            load(f, **kw)
+
+
+# =========================================================== RecBole options (audit)
+def test_recbole_on_missing_and_quoting(tmp_path, caplog):
+    f = write(tmp_path / "d.inter", "user_id:token\titem_id:token\tname:token_seq\n"
+                                    "a\tx\t\"Weird Al\" Yankovic\nNA\ty\tz\nb\tz\tq\n")
+    assert_line_error(lambda: ds.load_recbole(f), f, 2, "quoting=False")
+    assert_line_error(lambda: ds.load_recbole(f, quoting=False), f, 3,
+                      "on_missing='drop' drops such lines")
+    with caplog.at_level(logging.WARNING, logger="minigraphrec.datasets"):
+        d = ds.load_recbole(f, quoting=False, on_missing="drop")
+    assert pairs(d) == [("a", "x"), ("b", "z")] and d.lines.tolist() == [2, 4]
+    assert "dropped 1 of 3 lines with a missing user or item id" in caplog.text
+    d = ds.load_recbole(f, quoting=False, on_missing="keep")
+    assert pairs(d)[1] == ("NA", "y")
+    for kw, message in ((dict(on_missing="skip"), "on_missing must be one of"),
+                        (dict(quoting="no"), "quoting must be True or False")):
+        with pytest.raises(ValueError, match=message):
+            ds.load_recbole(f, **kw)
+
+
+def test_cli_recbole_on_missing_and_no_quoting(tmp_path, capsys):
+    f = write(tmp_path / "d.inter", "user_id:token\titem_id:token\tname:token_seq\n"
+                                    "a\tx\t\"Weird Al\" Yankovic\nNA\ty\tz\nb\tz\tq\na\tz\tq\n")
+    code, out = _train([f], capsys)
+    assert code == 2 and "pass --no-quoting" in out.err
+    code, out = _train([f, "--no-quoting"], capsys)
+    assert code == 2 and "--on-missing drop drops such lines" in out.err
+    model = tmp_path / "m.npz"
+    code, out = _train([f, "--no-quoting", "--on-missing", "drop", "-o", model], capsys)
+    assert code == 0 and sorted(mgr.load(model).user_ids_.tolist()) == ["a", "b"]
+
+
+# ========================================================== .txt format guess (audit)
+def test_cli_refuses_to_guess_a_txt_of_even_3_or_4_fields(tmp_path, capsys):
+    for k, body in ((3, "u1 i1 4.5\nu2 i2 3\n"), (4, "1 2 4 978300760\n1 3 5 978300761\n"),
+                    (3, "0 1 2\n1 0 2\n")):            # LightGCN lists of 2 items: asked too
+        f = write(tmp_path / "r.txt", body)
+        with pytest.raises(SystemExit, match=f"each of its first 2 line\\(s\\) has {k} fields"):
+            _guess_format(str(f))
+        code, out = _train([f], capsys)
+        assert code == 2 and "give --format lightgcn or --format triples" in out.err
+        assert _train([f, "--format", "triples", "--no-header"], capsys)[0] == 0
+    # LightGCN lists of varying length, the real files' shape: no flag needed
+    f = write(tmp_path / "train.txt", "0 1 2\n1 0\n2 0 1 2 3\n")
+    assert _guess_format(str(f)) == "lightgcn" and _train([f], capsys)[0] == 0
+    g = write(tmp_path / "g.txt.gz", gzip.compress(b"0 1 2\n1 0 2\n"))
+    with pytest.raises(SystemExit, match="has 3 fields"):
+        _guess_format(str(g))

@@ -204,6 +204,25 @@ def test_session_logs_with_a_user_column(tmp_path):
     assert_line_error(lambda: triples(names), names, 1, "names neither a session nor a user")
 
 
+@pytest.mark.parametrize("mark", ["NA", "na", "null", "NULL", "NaN", "None", "nil", "N/A", "?",
+                                  ""])
+def test_every_missing_mark_and_an_empty_field_is_an_anonymous_user(tmp_path, mark,
+                                                                   monkeypatch):
+    """The marks of load_triples' on_missing, in any case, and the empty field that pandas
+    writes for NaN: anonymous (was a user 'null' shared by the sessions, or 'empty user
+    id')."""
+    body = f"s1,{mark},a,1\ns1,u7,b,2\ns2,{mark},a,3\ns3,{mark},c,4\n"
+    f = write(tmp_path / "s.csv", "session_id,user_id,item_id,timestamp\n" + body)
+    for on_missing in ("error", "drop", "keep"):
+        s = triples(f, on_missing=on_missing)
+        assert s.users.tolist() == [0, -1, -1] and s.user_ids.tolist() == ["u7"]
+    monkeypatch.setattr(ds._parse._TableReader, "_chunk_fast", lambda *a: None)
+    assert triples(f).users.tolist() == [0, -1, -1]                  # the line reader
+    cikm = write(tmp_path / "v.csv", "sessionId;userId;itemId;timeframe;eventdate\n"
+                                     f"1;{mark};5;0;2016-01-01\n2;{mark};6;0;2016-01-01\n")
+    assert ds.load_sessions(cikm).users.tolist() == [-1, -1]
+
+
 # ======================================================= separators, quotes
 def test_semicolons_are_detected(tmp_path):
     f = write(tmp_path / "s.csv", "session;item;time\ns1;a;10\ns1;b;5\n")
@@ -255,7 +274,6 @@ def test_missing_ids_of_session_logs(tmp_path, caplog):
 @pytest.mark.parametrize("body, line, message", [
     (";NA;5;0;2016-01-01\n", 2, "empty session id"),
     ("1;NA;5;0;\n", 2, "empty eventdate"),
-    ("1;;5;0;2016-01-01\n", 2, "empty user id"),
     ("1;NA;5;0;\n1;NA;5;x;2016-01-01\n", 2, "empty eventdate"),     # one pass: first line
 ])
 def test_cikm_messages_name_the_column(tmp_path, body, line, message):

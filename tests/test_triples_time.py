@@ -258,4 +258,5 @@ def test_cli_time_flags_refused_where_they_do_not_apply(tmp_path, capsys):
     for flag in (["--time-unit", "ms"], ["--no-quoting"]):
         code = main(["train", str(f), *flag, "--model", "popularity", "-q"])
         err = capsys.readouterr().err
-        assert code == 2 and f"{flag[0]} applies to triples files only" in err
+        formats = "triples" if flag[0] == "--time-unit" else "triples and recbole"
+        assert code == 2 and f"{flag[0]} applies to {formats} files only" in err

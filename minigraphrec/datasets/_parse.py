@@ -3,6 +3,7 @@ id and number tokens, gzip, CSV quoting, header and column-name rules, and the
 chunked reader of delimited text tables."""
 from __future__ import annotations
 
+import codecs
 import contextlib
 import datetime
 import gzip
@@ -11,6 +12,7 @@ import logging
 import math
 import os
 import re
+import string
 import zlib
 from itertools import chain, repeat
 
@@ -32,17 +34,34 @@ def _fail(path, lineno, problem):
     return DataError(f"{where}: {problem}")
 
 
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")     # UTF-16 LE / BE (and UTF-32 LE) byte-order marks
+
+
 def _decode(raw, path, lineno, encoding):
-    """Decode one line of bytes; undecodable bytes are a DataError at that line.
+    """Decode one line of bytes; undecodable bytes are a DataError at that line, and so is
+    a NUL character (NumPy's string arrays would drop it from the end of an id) and a
+    UTF-16 byte-order mark at the start of line 1 (whatever ``encoding``).
 
     A UTF-8 byte-order mark at the start of line 1 is removed.
     """
+    if lineno == 1 and raw.startswith(_UTF16_BOMS):
+        raise _fail(path, lineno, f"the file starts with the bytes {raw[:2]!r}, a UTF-16 "
+                                  f"byte-order mark: it looks like UTF-16 text, which the "
+                                  f"loaders do not read (they read ASCII-compatible "
+                                  f"encodings: UTF-8, latin-1, cp1252, ...); convert it to "
+                                  f"UTF-8 (iconv -f UTF-16 -t UTF-8)")
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
         bad = raw[exc.start:exc.end]
         raise _fail(path, lineno, f"undecodable bytes {bad!r} at byte {exc.start + 1} of the "
                                   f"line (the file is read as {encoding})") from None
+    if "\0" in text:
+        utf16 = (" (UTF-16 text has one beside every ASCII character: if the file is UTF-16, "
+                 "convert it to UTF-8)" if 3 * text.count("\0") >= len(text.strip()) else "")
+        raise _fail(path, lineno, f"a NUL character (\\x00) at character "
+                                  f"{text.index(chr(0)) + 1} of the line "
+                                  f"{text.strip()[:80]!r}{utf16}")
     if lineno == 1 and text.startswith("\ufeff"):
         text = text[1:]
     return text
@@ -59,16 +78,32 @@ def _parse_id(token, path, lineno, what):
     return value
 
 
+_DECIMAL_COMMA = re.compile(r"[+-]?[0-9]+,[0-9]+")
+
+
+def _float(token):
+    """``float(token)`` for a number written in ASCII without ``_``, else ValueError: Python's
+    ``float`` also reads ``1_000`` and non-ASCII digits (``٥`` is 5.0), which no data file
+    means as a number (ids refuse them too)."""
+    if not token.isascii() or "_" in token:
+        raise ValueError(token)
+    return float(token)
+
+
 def _parse_float(token, path, lineno, what):
-    """A finite float; NaN and inf are errors."""
+    """A finite float written in ASCII (:func:`_float`); NaN and inf are errors."""
     try:
-        value = float(token)
+        value = _float(token)
     except ValueError:
         if what == "timestamp" and _is_iso_datetime(token):     # after numeric ones
             raise _fail(path, lineno, f"timestamp {token!r} is an ISO-8601 date-time, but the "
                                       f"file's first timestamp is a number: every timestamp "
                                       f"of a file has the first one's form") from None
-        raise _fail(path, lineno, f"{what} {token!r} is not a number") from None
+        why = (" (only ASCII digits are read)" if not token.isascii() else
+               " (digits are not grouped with '_')" if "_" in token else
+               f" (a decimal comma? numbers are read with a decimal point, as "
+               f"{token.replace(',', '.')})" if _DECIMAL_COMMA.fullmatch(token) else "")
+        raise _fail(path, lineno, f"{what} {token!r} is not a number{why}") from None
     if not math.isfinite(value):
         raise _fail(path, lineno, f"{what} {token!r} is not finite")
     return value
@@ -76,7 +111,7 @@ def _parse_float(token, path, lineno, what):
 
 def _is_number(token):
     try:
-        float(token)
+        _float(token)
     except ValueError:
         return False
     return True
@@ -151,7 +186,8 @@ def _report_dropped(test_path, n_dropped, n_total):
 _ISO_DATETIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})"                              # YYYY-MM-DD
     r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?"    # THH:MM[:SS[.fff]]
-    r"(Z|[+-]\d{2}(?::?\d{2})?)?)?")                        # Z, +HH, +HHMM, +HH:MM
+    r"(Z|[+-]\d{2}(?::?\d{2})?)?)?",                        # Z, +HH, +HHMM, +HH:MM
+    re.ASCII)                                               # \d: ASCII digits only
 _ISO_FORM = ("an ISO-8601 date-time (YYYY-MM-DD, optionally followed by THH:MM[:SS[.fff]] "
              "and Z or an offset +HH:MM; no zone is UTC)")
 _EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
@@ -365,16 +401,50 @@ _SPACES = re.compile(r"\s+")
 
 
 _SEPARATORS = ("::", "\t", ",", ";")   # what _detect_sep looks for, in order
+_SEP_SAMPLE = 20                        # the data lines that tell apart several candidates
 
 
-def _detect_sep(line):
-    """``'::'`` > tab > comma > ``';'`` > whitespace (None), by what the line holds outside
-    quotes."""
+def _sep_candidates(line):
+    """The separators of ``_SEPARATORS`` that ``line`` holds outside quotes, in that order."""
     line = _QUOTED.sub("", line)
-    for candidate in _SEPARATORS:
-        if candidate in line:
-            return candidate
-    return None
+    return [candidate for candidate in _SEPARATORS if candidate in line]
+
+
+def _detect_sep(path, lines, n_fields=None):
+    r"""The separator of a file from its first data lines ``(lineno, line)``.
+
+    The one of ``'::'``, tab, comma and ``';'`` that line 1 holds outside quotes; none:
+    runs of whitespace (None). If line 1 holds several, only those that occur as often
+    (outside quotes) in each of ``lines`` -- that give every line one field count -- are
+    in the running, and of these the one that gives ``n_fields`` fields (the length of
+    ``columns=``, when given), else the one that gives the most: a tab beside the comma of
+    an artist's name or of a decimal fraction, ``;`` beside a decimal comma (``1;2;4,5``:
+    3 fields at ``;``, 2 at ``,``). If that leaves no single one (``a;4,5``: 2 fields
+    either way), a DataError names them and asks for ``sep=``.
+    """
+    candidates = _sep_candidates(lines[0][1])
+    if len(candidates) < 2:
+        return candidates[0] if candidates else None
+    texts = [_QUOTED.sub("", line) for _, line in lines]
+    counts = {c: {text.count(c) + 1 for text in texts} for c in candidates}   # fields
+    fields = {c: counts[c].pop() for c in candidates if len(counts[c]) == 1}  # even ones
+    fit = [c for c in fields if fields[c] == n_fields]
+    most = [c for c in fields if fields[c] == max(fields.values())]
+    for chosen in (fit, most):
+        if len(chosen) == 1:
+            return chosen[0]
+    named = " and ".join(map(repr, candidates))
+    if fields:
+        split = ", ".join(f"{k} at {c!r}" for c, k in fields.items())
+        why = (f"{' and '.join(map(repr, fields))} split each of the first {len(lines)} data "
+               f"line(s) into as many fields ({split})")
+    else:
+        why = f"none splits each of the first {len(lines)} data lines into as many fields"
+    example = (" (sep=';' for a ';'-separated file with decimal commas, such as '1;4,5')"
+               if "," in candidates and ";" in candidates else "")
+    raise _fail(path, lines[0][0], f"cannot tell the field separator: the line holds {named} "
+                                   f"outside quotes, and {why}; pass "
+                                   f"{' or '.join(f'sep={c!r}' for c in candidates)}{example}")
 
 
 def _split_fields(line, sep):
@@ -445,10 +515,12 @@ def _split_quoted(line, sep, path, lineno, hint=""):
         pos = end
 
 
-def _first_lines_and_sep(path, sep, comments, encoding, what):
+def _first_lines_and_sep(path, sep, comments, encoding, what, n_fields=None):
     """The first data lines of ``path`` and the separator to split them with.
 
-    ``sep=None`` detects it from the first line (:func:`_detect_sep`); the whitespace separator
+    ``sep=None`` detects it from the first line, or the first ``_SEP_SAMPLE`` lines when the
+    first holds several candidates (:func:`_detect_sep`, which prefers one that gives
+    ``n_fields``, the length of ``columns=``); the whitespace separator
     becomes None, which splits on runs of whitespace. ``what`` names the
     rows ("interactions", "events") in the error for a file without any.
     Comment lines skipped at the top are logged; a warning names those that
@@ -462,7 +534,9 @@ def _first_lines_and_sep(path, sep, comments, encoding, what):
         raise _fail(path, None, f"no {what} (the file is empty or holds only comments or "
                                 "blank lines)")
     if sep is None:
-        sep = _detect_sep(first[0][1])
+        several = len(_sep_candidates(first[0][1])) > 1
+        sep = _detect_sep(path, _first_lines(path, comments, encoding, n=_SEP_SAMPLE)
+                          if several else first, n_fields)
     elif sep == _WHITESPACE:
         sep = None                          # internally, None splits on runs of whitespace
     if skipped:
@@ -479,9 +553,47 @@ def _first_lines_and_sep(path, sep, comments, encoding, what):
     return first, sep
 
 
-def _check_table_options(sep, header, time_unit, quoting):
-    """ValueError for a bad ``sep``, ``header``, ``time_unit`` or ``quoting`` argument of a
-    delimited-file loader (``load_triples``, ``load_sessions``)."""
+_ASCII_PROBE = string.printable          # digits, letters, punctuation, blanks, \n, \r
+
+
+def _check_encoding(encoding):
+    r"""ValueError unless ``encoding`` names a text encoding Python knows in which the ASCII
+    bytes are the ASCII characters (UTF-8, latin-1, cp1252, ...): the readers split lines at
+    the byte ``\n`` and find separators, quotes and digits as ASCII bytes, so UTF-16 or
+    EBCDIC text cannot be read. Checked before the file is opened."""
+    if not isinstance(encoding, str):
+        raise ValueError(f"encoding must be the name of a text encoding (e.g. 'utf-8', "
+                         f"'latin-1'), got {encoding!r}")
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ValueError(f"encoding {encoding!r} is not an encoding Python knows (e.g. "
+                         f"'utf-8', 'latin-1', 'cp1252')") from None
+    try:
+        same = _ASCII_PROBE.encode("ascii").decode(encoding) == _ASCII_PROBE
+    except LookupError:                          # a codec of bytes to bytes, such as 'hex'
+        raise ValueError(f"encoding {encoding!r} is not a text encoding (e.g. 'utf-8', "
+                         f"'latin-1', 'cp1252')") from None
+    except UnicodeDecodeError:
+        same = False
+    if not same:
+        raise ValueError(f"encoding {encoding!r} is not ASCII-compatible: the loaders read "
+                         f"text whose ASCII characters (line ends, separators, quotes, "
+                         f"digits) are single ASCII bytes, as in UTF-8, latin-1 or cp1252; "
+                         f"convert the file to UTF-8 (iconv -f {encoding} -t UTF-8)")
+
+
+def _check_comments(comments):
+    """ValueError unless ``comments`` is None or a non-empty string (``""`` would make every
+    line a comment)."""
+    if comments is not None and (not isinstance(comments, str) or not comments):
+        raise ValueError(f"comments must be a non-empty string (the prefix of the comment "
+                         f"lines, e.g. '#') or None for no comment lines, got {comments!r}")
+
+
+def _check_table_options(sep, header, time_unit, quoting, encoding, comments):
+    """ValueError for a bad ``sep``, ``header``, ``time_unit``, ``quoting``, ``encoding`` or
+    ``comments`` argument of a delimited-file loader (``load_triples``, ``load_sessions``)."""
     if sep is not None and (not isinstance(sep, str) or not sep or "\n" in sep
                             or "\r" in sep):
         raise ValueError(f"sep must be a non-empty string without line breaks, or None "
@@ -492,6 +604,8 @@ def _check_table_options(sep, header, time_unit, quoting):
         raise ValueError(f"time_unit must be one of {tuple(_TIME_UNITS)} or None, got "
                          f"{time_unit!r}")
     check_bool(quoting, "quoting")
+    _check_encoding(encoding)
+    _check_comments(comments)
 
 
 def _first_rows(path, sep, comments, encoding, what, quoting, columns):
@@ -502,7 +616,8 @@ def _first_rows(path, sep, comments, encoding, what, quoting, columns):
     ``({role: index}, n_fields)``), whose field count the first line must have, or None
     without ``columns`` (each loader then has its headerless layout).
     """
-    first, sep = _first_lines_and_sep(path, sep, comments, encoding, what)
+    first, sep = _first_lines_and_sep(path, sep, comments, encoding, what,
+                                      None if columns is None else columns[1])
     rows = [_split_line(line, sep, path, lineno, quoting, _QUOTE_HINT)
             for lineno, line in first]
     where = None
@@ -558,7 +673,10 @@ def _guess_header(path, first, rows, numeric, roles, is_value=_is_number):
     2. every field of line 1 is a recognised column name: a header;
     3. a field of line 1 is a number: data -- a number names no column;
     4. a numeric column holds a number in line 2 (and, by 3, a word in line
-       1): a header -- as data, line 1 would be an error;
+       1): a header -- as data, line 1 would be an error. As its names are
+       not all known ones, a warning names the line (``u1,i1,-`` may be data
+       with a bad rating): ``header=False`` reads it as data, ``header=True``
+       says it is a header, without the warning;
     5. otherwise (two columns of word ids, say: ``alice,book``) no rule can
        tell: a DataError at line 1 asks for ``header=True`` or ``header=False``.
     """
@@ -569,9 +687,17 @@ def _guess_header(path, first, rows, numeric, roles, is_value=_is_number):
         return True
     if any(is_value(x) for x in head):
         return False
-    if len(rows) > 1 and len(rows[1]) == len(head) and any(is_value(rows[1][k])
-                                                           for k in numeric):
-        return True
+    if len(rows) > 1 and len(rows[1]) == len(head):
+        valued = [k for k in numeric if is_value(rows[1][k])]
+        if valued:
+            k = valued[0]
+            logger.warning("%s: line %d (%r) is skipped as a header, as its field %d %r is not "
+                           "a number while line %d has one there, but not all of its fields "
+                           "are known column names: if it is data, read it with header=False "
+                           "(--no-header); header=True (--header) takes it as a header "
+                           "without this warning", os.fspath(path), first[0][0],
+                           first[0][1].strip()[:80], k + 1, head[k], first[1][0])
+            return True
     raise _fail(path, first[0][0], f"cannot tell whether this line is a header or data "
                                    f"({first[0][1].strip()[:80]!r}: no field is a number and "
                                    f"not every field is a known column name); pass "
@@ -615,7 +741,14 @@ def _parse_columns(columns, roles, required):
     One entry per field: a role from ``roles``, or None / ``"-"`` for a
     column to skip; a string is split at commas (``"item,user,-,timestamp"``).
     """
-    entries = columns.split(",") if isinstance(columns, str) else list(columns)
+    if isinstance(columns, str):
+        entries = columns.split(",")
+    else:
+        try:
+            entries = list(columns)
+        except TypeError:
+            raise ValueError(f"columns must be a sequence of roles or a comma-separated "
+                             f"string (e.g. 'user,item,rating'), got {columns!r}") from None
     where = {}
     for k, entry in enumerate(entries):
         role = entry.strip().lower() if isinstance(entry, str) else entry
@@ -656,7 +789,9 @@ class _TableReader:
     encoding, and the column indices of user, item, rating and timestamp (the
     last two may be ``None``). ``extra``: more text columns to read, as
     ``(index, what)`` pairs (``what`` names the field in the message for an
-    empty one), returned as ``_Columns.extra`` in that order; ``id_names``:
+    empty one), or ``(index, what, True)`` for a column whose field may be
+    empty (a session log's user: anonymous), returned as ``_Columns.extra``
+    in that order; ``id_names``:
     what the messages call the two id columns (a session log reads a session
     id in the user's place); ``quoting=False``: a ``"`` is an ordinary
     character (``quote_hint`` ends the messages of a badly quoted field).
@@ -676,7 +811,9 @@ class _TableReader:
         self.n_skip, self.encoding = n_skip, encoding
         self.col_user, self.col_item = col_user, col_item
         self.col_weight, self.col_time = col_weight, col_time
-        self.extra, self.id_names = tuple(extra), id_names
+        # (index, what, whether the field may be empty) per extra column
+        self.extra = tuple((e[0], e[1], len(e) > 2 and e[2]) for e in extra)
+        self.id_names = id_names
         self.quoting, self.quote_hint = quoting, quote_hint
         self.on_missing = on_missing
         self.dropped = []                 # file lines dropped for a missing id (list of int)
@@ -726,8 +863,8 @@ class _TableReader:
                                                f"{self._count_hint(stripped, len(fields))}")
             if self._missing_id(fields, lineno, stripped):
                 continue
-            for (col, what), acc in zip(self.extra, extras):
-                if not fields[col]:
+            for (col, what, empty_ok), acc in zip(self.extra, extras):
+                if not fields[col] and not empty_ok:
                     raise _fail(self.path, lineno, f"empty {what} in {stripped[:80]!r}")
                 acc.append(fields[col])
             users.append(fields[self.col_user])
@@ -793,6 +930,8 @@ class _TableReader:
         is left to the reference path: one scan each, so the plain chunks
         stay as fast as before quoting was read.
         """
+        if b"\0" in chunk:                       # a NUL: an error, worded line by line
+            return None
         try:
             text = chunk.decode(self.encoding)
         except UnicodeDecodeError:
@@ -833,14 +972,15 @@ class _TableReader:
         flat = text.replace("\n", d).split(d)                     # (n * n_fields,)
         strip = self.sep is not None and _has_space_besides(text, d)
         columns = {}
-        extra_cols = [k for k, _ in self.extra]
+        extra_cols = [k for k, _, _ in self.extra]
         for k in (self.col_user, self.col_item, self.col_weight, self.col_time, *extra_cols):
             if k is not None:
                 col = flat[k::self.n_fields]                      # (n,)
                 columns[k] = list(map(str.strip, col)) if strip else col
         users, items = columns[self.col_user], columns[self.col_item]
         extras = [columns[k] for k in extra_cols]
-        if "" in users or "" in items or any("" in x for x in extras):
+        if "" in users or "" in items or any("" in x for x, (_, _, empty_ok)
+                                             in zip(extras, self.extra) if not empty_ok):
             return None
         if (self.on_missing != "keep" and _may_hold_missing_mark(text)
                 and (_has_missing_mark(users) or _has_missing_mark(items))):
@@ -850,6 +990,9 @@ class _TableReader:
             if k is None:
                 numbers.append(np.empty(0))
                 continue
+            joined = "".join(columns[k])          # 1_000 and non-ASCII digits: not numbers
+            if "_" in joined or not joined.isascii():
+                return None
             try:
                 values = np.fromiter(map(float, columns[k]), dtype=np.float64, count=n)
             except ValueError:

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data import Interactions
-from ._parse import _check_file, _decode, _fail, _parse_float, _parse_id
+from ._parse import _CR_PROBLEM, _check_file, _decode, _fail, _parse_float, _parse_id
 
 # ============================================================= MovieLens
 #: the 19 genres of ``u.item``, in the order of its 0/1 flag columns (item features
@@ -28,6 +28,8 @@ def _ml_lines(path, sep, n_fields, encoding):
             if not text.strip():
                 continue
             any_line = True
+            if "\r" in text:
+                raise _fail(path, lineno, _CR_PROBLEM)
             fields = text.split(sep)
             if len(fields) != n_fields:
                 raise _fail(path, lineno, f"expected {n_fields} {sep!r}-separated fields, "
@@ -145,8 +147,9 @@ def load_movielens_100k(folder):
         integer or overflows int64, a NaN / inf / non-numeric rating or
         timestamp, a user or item in ``u.data`` that ``u.user`` / ``u.item``
         does not list, an id listed twice, a malformed date or genre flag,
-        undecodable bytes (``u.data`` and ``u.user`` are read as UTF-8),
-        an empty file. The message names the file and the line.
+        undecodable bytes (``u.data`` and ``u.user`` are read as UTF-8), a NUL
+        character, a ``\r`` inside a line (``\r``-only line ends), an empty
+        file. The message names the file and the line.
     FileNotFoundError
         The folder or one of the three files does not exist.
     """

@@ -1,9 +1,13 @@
 r"""RecBole atomic ``.inter`` files with a typed header."""
 from __future__ import annotations
 
+from ..errors import check_bool
 from ._parse import (
+    _QUOTE_HINT,
     _build_string_id_split,
+    _check_encoding,
     _check_file,
+    _check_on_missing,
     _check_on_unknown,
     _fail,
     _first_lines,
@@ -14,7 +18,7 @@ from ._parse import (
 _RECBOLE_TYPES = ("token", "token_seq", "float", "float_seq")
 
 
-def _read_recbole(path, fields, encoding):
+def _read_recbole(path, fields, encoding, quoting, on_missing):
     _check_file(path)
     first = _first_lines(path, None, encoding, n=1)
     if not first:
@@ -45,13 +49,14 @@ def _read_recbole(path, fields, encoding):
                                            f"expected {wanted!r}")
         columns[role] = col
     reader = _TableReader(path, "\t", len(names), header_line, encoding,
-                          columns["user"], columns["item"], columns["rating"], columns["time"])
+                          columns["user"], columns["item"], columns["rating"], columns["time"],
+                          quoting=quoting, quote_hint=_QUOTE_HINT, on_missing=on_missing)
     return reader.read()
 
 
 def load_recbole(path, test_path=None, *, user_field="user_id", item_field="item_id",
                  rating_field="rating", time_field="timestamp", on_unknown="error",
-                 encoding="utf-8"):
+                 on_missing="error", quoting=True, encoding="utf-8"):
     r"""Load a RecBole atomic ``.inter`` file.
 
     Format (RecBole's "atomic files"): tab-separated, the first line a typed
@@ -69,8 +74,8 @@ def load_recbole(path, test_path=None, *, user_field="user_id", item_field="item
     to contiguous internal ids in order of first appearance, as in
     :func:`load_triples`. Blank lines are ignored; there are no comment
     lines (``#`` may start a token). Fields may be quoted as in CSV, as
-    RecBole's own reader (pandas) reads them; a gzip-compressed file is read
-    as such.
+    RecBole's own reader (pandas) reads them (``quoting=False`` reads ``"`` as an
+    ordinary character); a gzip-compressed file is read as such.
 
     Parameters
     ----------
@@ -81,8 +86,14 @@ def load_recbole(path, test_path=None, *, user_field="user_id", item_field="item
         differently). Given, the function returns ``(train, test)``.
     user_field, item_field, rating_field, time_field : str
         Column names, RecBole's defaults (``USER_ID_FIELD`` etc.).
-    on_unknown, encoding
-        As in :func:`load_triples`.
+    on_unknown, on_missing, encoding
+        As in :func:`load_triples`: ``on_missing`` says what a line whose user or item
+        id is empty or a missing-value mark (``NA``, ``null``, ...) is -- an error,
+        dropped (``"drop"``, logged) or, for a mark, an id (``"keep"``).
+    quoting : bool
+        True reads CSV quoting; False reads ``"`` as an ordinary character, in every
+        column (a ``token_seq`` of names such as ``"Weird Al" Yankovic``, even in a
+        column that is otherwise ignored, is unreadable as CSV).
 
     Returns
     -------
@@ -93,15 +104,22 @@ def load_recbole(path, test_path=None, *, user_field="user_id", item_field="item
     DataError
         A header entry that is not ``name:type``, a missing user or item
         column, a column of the wrong type, a line with another number of
-        fields than the header, an empty field, a NaN / inf / non-numeric
-        rating or timestamp, undecodable bytes, no data lines, an unknown test
-        id. The message names the file and the line.
+        fields than the header, an empty field, a missing id
+        (``on_missing="error"``), a NaN / inf / non-numeric rating or timestamp,
+        an unbalanced quote (``quoting=True``), undecodable bytes, a NUL character,
+        no data lines, an unknown test id. The message names the file and the line.
     FileNotFoundError
         A file does not exist.
+    ValueError
+        A bad ``on_unknown``, ``on_missing``, ``quoting`` or ``encoding`` argument.
     """
     _check_on_unknown(on_unknown)
+    _check_on_missing(on_missing)
+    check_bool(quoting, "quoting")
+    _check_encoding(encoding)
     fields = {"user": (user_field, "token", True), "item": (item_field, "token", True),
               "rating": (rating_field, "float", False), "time": (time_field, "float", False)}
-    train_cols = _read_recbole(path, fields, encoding)
-    test_cols = None if test_path is None else _read_recbole(test_path, fields, encoding)
+    options = (fields, encoding, quoting, on_missing)
+    train_cols = _read_recbole(path, *options)
+    test_cols = None if test_path is None else _read_recbole(test_path, *options)
     return _build_string_id_split(path, train_cols, test_path, test_cols, on_unknown)

@@ -8,7 +8,9 @@ import numpy as np
 
 from ..errors import check_finite_number
 from ._parse import (
+    _MISSING,
     _QUOTE_HINT,
+    _check_encoding,
     _check_file,
     _check_on_missing,
     _check_table_options,
@@ -35,7 +37,7 @@ _SESSION_FORMATS = ("cikm", "triples")
 _TRIPLES_ROLES = ("session", "item", "timestamp")        # in headerless order
 _ROLES = ("session", "user", "item", "timestamp", "event")   # what a column may be
 _CIKM_COLUMNS = ("sessionid", "userid", "itemid", "timeframe", "eventdate")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _DAY = 86400
 
 
@@ -86,7 +88,8 @@ def _read_cikm(path, encoding, on_missing):
     header_line, n_fields, col = _cikm_header(path, encoding)
     cols = _TableReader(path, ";", n_fields, header_line, encoding, col["sessionid"],
                         col["itemid"], None, col["timeframe"],
-                        extra=((col["userid"], "user id"), (col["eventdate"], "eventdate")),
+                        extra=((col["userid"], "user id", True),       # empty: anonymous
+                               (col["eventdate"], "eventdate")),
                         id_names=("session", "item"), on_missing=on_missing).read()
     frame = cols.times                                                 # (n,) milliseconds
     bad = (frame != np.floor(frame)) | (frame < 0)
@@ -158,8 +161,9 @@ def _read_event_log(path, sep, header, columns, comments, encoding, quoting, on_
         text.append("timestamp")
     cols = _TableReader(path, sep, n_fields, n_skip, encoding, where[ids], where["item"],
                         None, None if iso else where["timestamp"],
-                        extra=[(where[role], "user id" if role == "user" else role)
-                               for role in text],
+                        # beside a session column, an empty user field is an anonymous user
+                        extra=[(where[role], "user id", True) if role == "user" else
+                               (where[role], role) for role in text],
                         id_names=(ids, "item"), quoting=quoting,
                         quote_hint=_QUOTE_HINT, on_missing=on_missing).read()
     tokens = {ids: cols.users, "item": cols.items, **dict(zip(text, cols.extra))}
@@ -225,24 +229,28 @@ def load_sessions(path, format="cikm", *, sep=None, header=None, columns=None,
       ordered by timeframe, then eventdate, then file order; its end time is its latest
       eventdate, as Unix seconds at 00:00 UTC (the session time of the papers' scripts,
       so ``test_span=7 * 86400`` gives their last-7-days test). ``user_id`` is ``NA``
-      for anonymous views; a session takes the user of its lines that name one, and two
-      different users in one session are an error.
+      for anonymous views (as is an empty field or another missing-value mark of
+      :func:`load_triples`, ``null``, ``NaN``, ..., in any case); a session takes the user
+      of its lines that name one, and two different users in one session are an error.
     * ``"triples"``: a delimited event log, one event per line. By default
       ``session item timestamp``; a header whose names are recognised assigns the
       columns by name, and ``columns`` gives them for any layout. Fields are separated
       by runs of whitespace, commas, tabs, ``::`` or semicolons (detected on the first
-      line: ``::`` > tab > comma > ``;`` > whitespace; or given by ``sep``), may be
-      quoted as in CSV, with an optional header (guessed by the rules of
-      :func:`load_triples`, a timestamp counting as a value, or given by ``header``)
-      and ``#`` comment lines above the first line. A column is one of:
+      line: ``::`` > tab > comma > ``;`` > whitespace, several of them told apart as in
+      :func:`load_triples`; or given by ``sep``), may be quoted as in CSV, with an
+      optional header (guessed by the rules of :func:`load_triples`, a timestamp counting
+      as a value, or given by ``header``) and ``#`` comment lines above the first line.
+      A column is one of:
 
       - ``session``: the session id (names ``session``, ``session_id``, ``sid``);
       - ``user``: the user id (the user names of :func:`load_triples`, ``visitorid``
-        among them). With a session column, ``NA`` marks an anonymous event and a
-        session's users must agree, as in ``"cikm"``. Without one, ``gap`` is
-        required and each user's events are cut into sessions at inactivity gaps
-        longer than ``gap`` seconds (:func:`~minigraphrec.sequences.sessions_by_gap`;
-        Retailrocket, Last.fm, Tmall, Nowplaying);
+        among them). With a session column, an empty field or a missing-value mark
+        (``NA``, ``null``, ``NaN``, ..., any case, as in :func:`load_triples`) marks an
+        anonymous event and a session's users must agree, as in ``"cikm"``. Without
+        one, ``gap`` is required and each user's events are cut into sessions at
+        inactivity gaps longer than ``gap`` seconds
+        (:func:`~minigraphrec.sequences.sessions_by_gap`; Retailrocket, Last.fm, Tmall,
+        Nowplaying);
       - ``item`` and ``timestamp`` (the names of :func:`load_triples`), required;
       - ``event``: the event type (names ``event``, ``event_type``, ``action``,
         ``action_type``, ``behavior``, ``behaviour``, ``behavior_type``). Only the types
@@ -301,9 +309,11 @@ def load_sessions(path, format="cikm", *, sep=None, header=None, columns=None,
         ``null``, ..., as in :func:`load_triples`). ``"error"`` stops at the line;
         ``"drop"`` drops the line and logs a warning with the count and the first lines
         (Last.fm-1K leaves some track ids empty); ``"keep"`` reads a mark as an ordinary
-        id, while an empty field stays an error. A ``NA`` in a ``user`` column beside a
-        session column is not an id but an anonymous user, whatever ``on_missing``.
+        id, while an empty field stays an error. An empty field or a mark in a ``user``
+        column beside a session column is not an id but an anonymous user, whatever
+        ``on_missing``.
     encoding : str, ASCII-compatible
+        As in :func:`load_triples`: checked before the file is read (ValueError).
 
     Returns
     -------
@@ -318,16 +328,17 @@ def load_sessions(path, format="cikm", *, sep=None, header=None, columns=None,
     Raises
     ------
     DataError
-        A line with the wrong number of fields, an empty field, a header without the five
-        CIKM columns (a header without ``;`` suggests ``format="triples"``), a timeframe
-        that is not a non-negative integer, a date that is not ``YYYY-MM-DD``, a NaN / inf
-        / non-numeric timestamp (or, after an ISO-8601 first one, one that is not
-        ISO-8601), a timestamp too far from 1970 for ``time_unit``, an event column without
-        ``events`` or an ``events`` type it never holds, a log without a session column and
-        without ``gap``, a missing id (``on_missing="error"``; every line dropped under
-        ``"drop"``), undecodable bytes, two users in one
-        session, a first line that may or may not be a header, a file with no events. The
-        message names the file and, for a line's problem, the 1-based line.
+        A line with the wrong number of fields, an empty field (a user's excepted, above),
+        a header without the five CIKM columns (a header without ``;`` suggests
+        ``format="triples"``), a timeframe that is not a non-negative integer, a date that
+        is not ``YYYY-MM-DD``, a NaN / inf / non-numeric timestamp (or, after an ISO-8601
+        first one, one that is not ISO-8601), a timestamp too far from 1970 for
+        ``time_unit``, an event column without ``events`` or an ``events`` type it never
+        holds, a log without a session column and without ``gap``, a missing id
+        (``on_missing="error"``; every line dropped under ``"drop"``), undecodable bytes, a
+        NUL character, a UTF-16 byte-order mark, a separator that cannot be told, two users
+        in one session, a first line that may or may not be a header, a file with no
+        events. The message names the file and, for a line's problem, the 1-based line.
     FileNotFoundError
         The file does not exist.
     ValueError
@@ -342,15 +353,16 @@ def load_sessions(path, format="cikm", *, sep=None, header=None, columns=None,
         if given:
             raise ValueError(f"{', '.join(given)} apply to format='triples' only (a CIKM file "
                              f"is ';'-separated with a header, its times fixed)")
-        _check_file(path)
         _check_on_missing(on_missing)
+        _check_encoding(encoding)
+        _check_file(path)
         sess_tok, item_tok, user_tok, frame, date, lines = _read_cikm(path, encoding,
                                                                       on_missing)
         keys = (np.arange(len(lines)), date, frame)            # lexsort: last key first
         end = date
         return _sessions_by_id(path, sess_tok, item_tok, user_tok, keys, end, lines)
 
-    _check_table_options(sep, header, time_unit, quoting)
+    _check_table_options(sep, header, time_unit, quoting, encoding, comments)
     _check_on_missing(on_missing)
     if columns is not None:
         given, columns = columns, _parse_columns(columns, _ROLES, ("item", "timestamp"))
@@ -397,7 +409,8 @@ def _sessions_by_id(path, sess_tok, item_tok, user_tok, keys, end, lines):
 
     ``keys``: the lexsort keys (last first) that order a session's events; ``end``
     (n,): each event's time, whose maximum is its session's end time; ``user_tok``:
-    None, or each event's user (``NA``: anonymous), one user per session.
+    None, or each event's user (anonymous: empty or a missing-value mark of ``_MISSING``,
+    any case, such as ``NA`` or ``null``), one user per session.
     """
     from ..sequences import Sequences
 
@@ -411,7 +424,9 @@ def _sessions_by_id(path, sess_tok, item_tok, user_tok, keys, end, lines):
     users = np.full(len(session_raw), -1, dtype=np.int64)      # (n_sessions,)
     user_raw = []
     if user_tok is not None:
-        named = np.flatnonzero(np.asarray(user_tok, dtype=object) != "NA")   # file order
+        anonymous = {tok: tok.lower() in _MISSING for tok in set(user_tok)}
+        named = np.flatnonzero(~np.fromiter(map(anonymous.__getitem__, user_tok), dtype=bool,
+                                            count=len(user_tok)))             # file order
         user, user_raw = _index_first_appearance([user_tok[j] for j in named])
         named_session = session[named]                            # (n_named,)
         owner, first = np.unique(named_session, return_index=True)

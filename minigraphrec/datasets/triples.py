@@ -127,7 +127,13 @@ def load_triples(path, sep=None, header=None, test_path=None, *, columns=None,
         detected on the first non-comment line of each file -- ``"::"`` if it
         occurs there outside quotes (MovieLens-1M), else tab, else comma, else
         ``";"`` (Book-Crossing's ``"276725";"034545104X";"0"``), else runs of
-        whitespace.
+        whitespace. If that line holds several of them outside quotes, those
+        that split each of the first 20 data lines into as many fields are in
+        the running, and of these the one that gives ``len(columns)`` fields,
+        else the one that gives the most: ``1;2;4,5`` (decimal commas) is
+        ``;``, 3 fields, and a TSV with commas in its names or ISO-8601
+        fractions is tab. If that leaves no single one (``a;4,5``: 2 fields
+        either way), a DataError names them and asks for ``sep``.
     header : bool, optional
         Whether the first non-comment line is a header (skipped; it must have
         as many fields as the data). Default: guessed where the lines leave
@@ -137,9 +143,11 @@ def load_triples(path, sep=None, header=None, test_path=None, *, columns=None,
         recognised column name (below) is a header; a line with a number (or
         an ISO-8601 date-time) in it is data; a line whose rating or
         timestamp field is a word while the next line has a number (or
-        date-time) there is a header. Two columns of word ids
-        (``alice,book``, Amazon's ``A2SUAM1J3GNN3B,B00005N7P0``) look the same
-        either way: pass ``header``.
+        date-time) there is a header, with a warning naming it (``u1,i1,-``
+        may be data with a bad rating; pass ``header`` to say which). Two
+        columns of word ids (``alice,book``, Amazon's
+        ``A2SUAM1J3GNN3B,B00005N7P0``) look the same either way: pass
+        ``header``.
     test_path : path-like, optional
         A test file (separator and header detected separately unless
         ``sep`` / ``header`` are given; ``columns`` applies to both).
@@ -198,11 +206,15 @@ def load_triples(path, sep=None, header=None, test_path=None, *, columns=None,
         character everywhere (a TSV dump whose names hold quotes, such as
         ``"Weird Al" Yankovic``).
     comments : str or None
-        Prefix of the comment lines skipped above the first line; ``None``
-        skips none (a headerless file whose first id starts with ``#``).
+        Prefix of the comment lines skipped above the first line (a non-empty
+        string); ``None`` skips none (a headerless file whose first id starts
+        with ``#``).
     encoding : str
         Text encoding, ASCII-compatible (UTF-8, the default; latin-1;
-        cp1252; ...): lines are split at the byte ``\n``. Lines end with
+        cp1252; ...): lines are split at the byte ``\n``. Checked before the
+        file is read: an unknown name, or an encoding whose ASCII characters
+        are not single ASCII bytes (UTF-16, EBCDIC), is a ValueError. A file
+        starting with a UTF-16 byte-order mark is a DataError. Lines end with
         ``\n`` or ``\r\n``; a ``\r`` alone (classic Mac OS) is an error.
 
     Returns
@@ -218,24 +230,26 @@ def load_triples(path, sep=None, header=None, test_path=None, *, columns=None,
         A line with a different number of fields (or, without ``columns``,
         fewer than 2 or more than 4), an empty field, a missing id
         (``on_missing="error"``; every line dropped under ``"drop"``), a rating that is not a
-        finite number (``nan``, ``inf``, ``1e999``, dates), a timestamp that
+        finite number written in ASCII (``nan``, ``inf``, ``1e999``, dates,
+        ``1_000``, non-ASCII digits such as ``٥``), a timestamp that
         is not one either (or, after an ISO-8601 first one, not ISO-8601 text
         with valid values), a timestamp too far from 1970 for ``time_unit``,
         a ``time_unit`` for a file without timestamps, an unbalanced quote
-        (``quoting=True``), a ``\r`` inside a line, undecodable bytes, a
-        first line that may or may not be a header (``header=None``), a
-        header whose names do not give every column a role, a file with no
-        data lines, an unknown test id (``on_unknown="error"``). The message
-        names the file and the line.
+        (``quoting=True``), a ``\r`` inside a line, a NUL character,
+        undecodable bytes, a UTF-16 byte-order mark, a separator that cannot
+        be told (``sep=None``), a first line that may or may not be a header
+        (``header=None``), a header whose names do not give every column a
+        role, a file with no data lines, an unknown test id
+        (``on_unknown="error"``). The message names the file and the line.
     FileNotFoundError
         A file does not exist.
     ValueError
         A bad ``sep``, ``header``, ``columns``, ``on_unknown``, ``on_missing``,
-        ``time_unit`` or ``quoting`` argument.
+        ``time_unit``, ``quoting``, ``comments`` or ``encoding`` argument.
     """
     _check_on_unknown(on_unknown)
     _check_on_missing(on_missing)
-    _check_table_options(sep, header, time_unit, quoting)
+    _check_table_options(sep, header, time_unit, quoting, encoding, comments)
     columns = None if columns is None else _parse_columns(columns, _ROLES, _ROLES[:2])
     options = (sep, header, columns, comments, encoding, time_unit, quoting, on_missing)
     train_cols = _read_triples(path, *options)
