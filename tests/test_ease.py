@@ -130,3 +130,38 @@ def test_tiled_inverse_equals_the_plain_cholesky_solve(block_size):
     B = EASE(l2=l2, block_size=block_size).fit(train).B_
     np.testing.assert_allclose(B, B_ref, rtol=0, atol=1e-13 * np.abs(B_ref).max())
     assert np.all(np.diag(B) == 0.0)
+
+
+def test_updates_refuse_a_changed_l2_and_leave_the_model_as_it_was(tmp_path):
+    """B_ was computed with the fit's l2: an update with another one would mix the two (the
+    audit: set_params(l2=200).partial_fit gave the B of l2=20 on the union, labelled 200)."""
+    from minigraphrec.io import load
+    train, _ = random_train(7, n_users=30)
+    old, new = train.subset(train.users < 25), train.subset(train.users >= 25)
+    model = EASE(l2=20.0).fit(old).set_params(l2=200.0)
+    state = dict(model.__dict__)
+    for call in (lambda: model.partial_fit(new), lambda: model.forget(users=[0])):
+        with pytest.raises(ValueError, match=r"hyperparameters changed since fit "
+                                             r"\(l2=20\.0 -> 200\.0\).*set them back, or fit "
+                                             r"again.*may change after fit: max_items, "
+                                             r"block_size"):
+            call()
+        assert model.__dict__.keys() == state.keys()
+        assert all(model.__dict__[k] is v for k, v in state.items())
+    # set back, and with a size guard and tile size of its own: the update runs
+    model.set_params(l2=20.0, block_size=3, max_items=100).partial_fit(new)
+    np.testing.assert_allclose(model.B_, EASE(l2=20.0).fit(train).B_, rtol=0, atol=1e-12)
+    # saved and loaded, the model updates on, and refuses a change made after loading
+    model.save(tmp_path / "ease.npz")
+    loaded = load(tmp_path / "ease.npz")
+    loaded.forget(users=[0])
+    np.testing.assert_allclose(loaded.B_, model.forget(users=[0]).B_, rtol=0, atol=0)
+    with pytest.raises(ValueError, match=r"EASE\.forget: .*\(l2=20\.0 -> 5\.0\)"):
+        load(tmp_path / "ease.npz").set_params(l2=5.0).forget(users=[0])
+    # a file saved after the change keeps the fit's record: its load refuses the update too
+    # (it was rebuilt from the saved l2=200 and accepted it, on a B of l2=20)
+    model.set_params(l2=200.0).save(tmp_path / "changed.npz")
+    reloaded = load(tmp_path / "changed.npz")
+    assert reloaded.l2 == 200.0 and reloaded.fit_hyperparameters_["l2"] == 20.0
+    with pytest.raises(ValueError, match=r"\(l2=20\.0 -> 200\.0\)"):
+        reloaded.partial_fit(new)

@@ -204,3 +204,52 @@ def test_explanation_says_exact_once():
     e = Explanation.from_contributions(0, 0, [1], [1.0], kind="item", score=1.0, exact=True,
                                        method="exact: s = W")
     assert str(e).splitlines()[0].endswith("(exact: s = W)")
+
+
+class _Forgetting(_Rows):
+    """_Rows with a forget of its own (as a user would write one) and hyperparameters."""
+
+    _params_free_after_fit = ("block",)
+
+    def __init__(self, alpha=1.0, M=None, block=8):
+        self.alpha = alpha
+        self.M = M
+        self.block = block
+
+    def forget(self, users=None, interactions=None):
+        removal = self._removal(users, interactions)
+        self.R_, self.user_ids_ = removal.R, removal.user_ids
+        self.n_users_ = removal.R.shape[0]
+        self.forgotten_ = getattr(self, "forgotten_", 0) + 1
+        return self
+
+
+def test_forget_of_nothing_returns_before_any_subclass_changes_a_thing(model):
+    """The no-op is the base class's, for every subclass: ``_removal`` signals it and the
+    wrapper every ``forget`` gets returns the model."""
+    from minigraphrec.models.base import _NothingToForget
+    m = _Forgetting().fit(model._training_interactions())
+    for case in ({"users": []}, {"interactions": []}, {"interactions": np.zeros((0, 2), int)}):
+        assert m.forget(**case) is m and not hasattr(m, "forgotten_")
+        with pytest.raises(_NothingToForget):
+            m._removal(**case)
+    assert m.forget(users=[0]).forgotten_ == 1 and m.n_users_ == 3
+
+
+def test_fit_record_refuses_changed_hyperparameters_but_the_free_ones(model, tmp_path):
+    M = sp.random(5, 5, density=0.5, random_state=0, format="csr")
+    m = _Forgetting(alpha=2.0, M=M).fit(model._training_interactions())
+    m.set_params(block=64, M=M.copy())                  # free, and an equal matrix: accepted
+    m.forget(users=[0])
+    assert m.forgotten_ == 1
+    m.set_params(alpha=3.0, M=M * 2)
+    with pytest.raises(ValueError, match=r"_Forgetting\.forget: hyperparameters changed since "
+                                         r"fit \(M=<a matrix, sha256 \w{12}\.\.\.> -> <5 x 5 "
+                                         r"\w+>; alpha=2\.0 -> 3\.0\).*\(may change after fit: "
+                                         r"block\)"):
+        m.forget(users=[0])
+    with pytest.raises(ValueError, match=r"_Forgetting\.partial_fit: .*alpha=2\.0 -> 3\.0"):
+        m._merge_new(mgr.Interactions([0], [0], user_ids=[10], item_ids=[100]))
+    assert m.forgotten_ == 1 and m.n_users_ == 3
+    m.fit(model._training_interactions())               # a new fit records the new values
+    assert m.forget(users=[0]).forgotten_ == 2

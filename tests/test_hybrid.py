@@ -447,3 +447,33 @@ def test_tuning_scores_equal_the_reference_blend_and_rank(method):
         L, _ = top_k(S, 10, exclude=E[users], backend="numpy")
         expected.append(recall_at_k(L, T, 10).mean())
     np.testing.assert_allclose(model.grid_scores_, expected, rtol=1e-12)
+
+
+# ---------------------------------------------------------------------- forget
+def test_forget_passes_the_method_on_to_the_trained_components():
+    """method="retrain" retrains the embedding components (each then equals a fit without
+    the data), the others forget exactly as always; fine_tune stays the default."""
+    from minigraphrec.datasets import synthetic
+    from minigraphrec.models import MF
+
+    data = synthetic(n_users=30, n_items=40, mean_interactions=6, random_state=0)
+
+    def make():
+        return Hybrid([MF(dim=4, epochs=2, random_state=0), ItemKNN(k_neighbors=5)])
+
+    pair = np.array([[4, make().fit(data).R_[4].indices[0]]])
+    retrained = make().fit(data)
+    rest = retrained._removal(users=[2], interactions=pair)
+    remaining = retrained._training_interactions(rest.R, rest.user_ids)
+    retrained.forget(users=[2], interactions=pair, method="retrain")
+    mf, knn = retrained.models_
+    oracle_mf = MF(dim=4, epochs=2, random_state=0).fit(remaining)
+    assert mf.forget_method_ == "retrain"
+    assert all(np.array_equal(mf.params[k], oracle_mf.params[k]) for k in oracle_mf.params)
+    assert (knn.similarity_ != ItemKNN(k_neighbors=5).fit(remaining).similarity_).nnz == 0
+    tuned = make().fit(data).forget(users=[2], interactions=pair, epochs=0)
+    assert tuned.models_[0].forget_method_ == "fine_tune"
+    hybrid = make().fit(data)
+    with pytest.raises(ValueError, match="method must be 'fine_tune' or 'retrain'"):
+        hybrid.forget(users=[2], method="exact")
+    assert hybrid.n_users_ == 30 and not hasattr(hybrid.models_[0], "forget_method_")

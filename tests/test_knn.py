@@ -315,3 +315,28 @@ def test_row_products_counts_the_multiply_adds():
     B = (X != 0).astype(np.float64)                               # stored entries, as counted
     per_row = np.asarray((B @ np.asarray(B.sum(axis=0)).T)).ravel()   # Σ_t∈x_a nnz(col t)
     np.testing.assert_array_equal(_row_products(X, X.T.tocsr()), per_row)
+
+
+# ---------------------------------------------- updates after a change of hyperparameter
+@pytest.mark.parametrize("cls", [ItemKNN, UserKNN])
+@pytest.mark.parametrize("param, value", [("k_neighbors", 2), ("similarity", "dot"),
+                                          ("shrink", 1.0), ("weighting", "tfidf"),
+                                          ("K1", 2.0), ("B", 0.5)])
+def test_updates_refuse_a_hyperparameter_w_was_computed_with(cls, param, value, checkerboard):
+    """"Hyperparameters must be those of the fit", enforced: the rows of W an update keeps
+    were computed with the old value. block_size and backend may change."""
+    train, _ = checkerboard
+    model = cls(k_neighbors=3, weighting="bm25", shrink=0.5).fit(train)
+    if param == "similarity":
+        model.set_params(shrink=0.0)                         # dot takes no shrink
+    model.set_params(**{param: value})
+    W = model.similarity_
+    new = Interactions([0], [0], user_ids=train.user_ids[[0]], item_ids=train.item_ids[[5]])
+    for call in (lambda: model.partial_fit(new), lambda: model.forget(users=[1])):
+        with pytest.raises(ValueError, match=f"{cls.__name__}\\.(partial_fit|forget): "
+                                             f"hyperparameters changed since fit .*{param}="):
+            call()
+        assert model.similarity_ is W and model.n_users_ == train.n_users
+    fresh = cls(k_neighbors=3, weighting="bm25", shrink=0.5).fit(train)
+    fresh.set_params(block_size=2, backend="numpy").partial_fit(new).forget(users=[1])
+    assert fresh.n_users_ == train.n_users - 1

@@ -510,3 +510,192 @@ def test_id_extension_leaves_other_kinds_to_the_loop():
     assert _extend_ids_sorted(old, np.array(["3"])) is None          # mixed kinds: the error
     assert _extend_ids_sorted(old, np.array([3.0])) is None          # floats: Python equality
     assert _extend_ids_sorted(old, np.array([3], dtype=np.uint64)) is None
+
+
+# ===================================================== forget: raw ids, empty calls
+def int_id_train():
+    """make_train with integer raw ids: users 1000 + 7u, items 5 + 3i."""
+    t = make_train()
+    return Interactions(t.users, t.items, n_users=N_USERS, n_items=N_ITEMS,
+                        user_ids=1000 + 7 * np.arange(N_USERS),
+                        item_ids=5 + 3 * np.arange(N_ITEMS), item_features=t.item_features)
+
+
+def test_forget_of_an_unknown_raw_id_names_it_and_suggests_no_option():
+    """forget has no on_unknown: the message must not offer one (it was align's)."""
+    model = ItemKNN(k_neighbors=4).fit(int_id_train())
+    before = scores(model)
+    with pytest.raises(DataError) as err:
+        model.forget(interactions=Interactions([0, 1], [0, 0], user_ids=[1000, 123456],
+                                               item_ids=[5]))
+    assert "interactions[1] has user 123456, which is not in the model" in str(err.value)
+    assert "forget removes only what the model was fitted on" in str(err.value)
+    assert "on_unknown" not in str(err.value)
+    with pytest.raises(DataError, match="interactions\\[0\\] has item 6, which is not in"):
+        model.forget(interactions=Interactions([0], [0], user_ids=[1000], item_ids=[6]))
+    np.testing.assert_array_equal(scores(model), before)
+
+
+def test_forget_names_a_pair_not_in_training_in_the_raw_ids_it_was_given():
+    model = ItemKNN(k_neighbors=4).fit(int_id_train())
+    absent = int(np.flatnonzero(model.R_.toarray()[0] == 0)[0])
+    raw_item = 5 + 3 * absent
+    with pytest.raises(DataError, match=rf"interactions\[0\] = \(user 1000, item {raw_item}\), "
+                                        rf"internal \(user 0, item {absent}\), is not in the "
+                                        "training data"):
+        model.forget(interactions=Interactions([0], [0], user_ids=[1000], item_ids=[raw_item]))
+
+
+@pytest.mark.parametrize("train", [make_train, int_id_train])
+def test_forget_matches_raw_ids_as_partial_fit_does(train):
+    """A raw id of another kind than the model's ("0" for 0, 3 for "3") is refused by both,
+    with one message; ids of the model's kind are found by both."""
+    model = ItemKNN(k_neighbors=4).fit(train())
+    item = int(model.R_[8].indices[0])
+    known_user, known_item = model.user_ids_[8], model.item_ids_[item]
+    other_kind = (lambda x: str(x)) if model.user_ids_.dtype.kind == "i" else \
+        (lambda x: int(str(x)[1:]))
+    wrong = Interactions([0], [0], user_ids=[other_kind(known_user)], item_ids=[known_item])
+    before = scores(model)
+    for call in (model.partial_fit, lambda data: model.forget(interactions=data)):
+        with pytest.raises(DataError, match="user ids such as .* are not of the kind the "
+                                            "model's user ids are"):
+            call(wrong)
+    np.testing.assert_array_equal(scores(model), before)
+    right = Interactions([0], [0], user_ids=[known_user], item_ids=[known_item])
+    nnz = model.R_.nnz
+    assert model.forget(interactions=right).R_[8, item] == 0
+    assert model.n_users_ == N_USERS and model.R_.nnz == nnz - 1
+
+
+def empty_forgets(model):
+    """Every way to forget nothing."""
+    no_pairs = Interactions([], [], n_users=0, n_items=0,
+                            user_ids=model.user_ids_[:0], item_ids=model.item_ids_[:0])
+    return [{"users": []}, {"users": np.array([], dtype=np.int64)},
+            {"interactions": np.zeros((0, 2), dtype=np.int64)}, {"interactions": []},
+            {"interactions": no_pairs}, {"users": [], "interactions": np.zeros((0, 2), int)}]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_forgetting_nothing_is_a_no_op_that_changes_no_attribute(name):
+    model = fitted(name)
+    for case in empty_forgets(model):
+        before = dict(model.__dict__)
+        assert model.forget(**case) is model, case
+        assert model.__dict__.keys() == before.keys(), case
+        assert all(model.__dict__[k] is v for k, v in before.items()), case
+    with pytest.raises(ValueError, match="needs users=... or interactions="):
+        model.forget()                                      # nothing given is still an error
+    with pytest.raises(ValueError, match="user id 40 is unknown"):
+        model.forget(users=[N_USERS], interactions=np.zeros((0, 2), int))
+
+
+# ====================================== hyperparameters changed between fit and update
+#: per model, a hyperparameter the fitted state depends on, and another value of it
+FIT_DEPENDENT = {
+    "itemknn": ("k_neighbors", 3), "itemknn-all-shrink": ("shrink", 1.0),
+    "itemknn-tfidf": ("weighting", "bm25"), "itemknn-bm25-dot": ("K1", 2.0),
+    "userknn": ("similarity", "dot"), "userknn-all-shrink": ("k_neighbors", 5),
+    "userknn-tfidf": ("weighting", None), "userknn-bm25": ("B", 0.5),
+    "ease": ("l2", 20.0), "content": ("normalize_items", False),
+}
+#: per model, the hyperparameters that may change after fit, and a new value for each
+FREE = {"itemknn": {"backend": "numpy", "block_size": 3}, "ease": {"block_size": 3,
+                                                                   "max_items": 1000}}
+
+
+@pytest.mark.parametrize("name", FIT_DEPENDENT)
+def test_update_refuses_a_hyperparameter_changed_since_fit(name):
+    model = fitted(name)
+    param, value = FIT_DEPENDENT[name]
+    old = model.get_params()[param]
+    model.set_params(**{param: value})
+    before = dict(model.__dict__)
+    S = scores(model)
+    calls = {"partial_fit": lambda: model.partial_fit(new_interactions().subset(np.array([0]))),
+             "forget": lambda: model.forget(users=[3])}
+    for method, call in calls.items():
+        with pytest.raises(ValueError) as err:
+            call()
+        message = str(err.value)
+        assert f"{type(model).__name__}.{method}: hyperparameters changed since fit " \
+               f"({param}={old!r} -> {value!r})" in message
+        assert "set them back, or fit again" in message
+        assert model.__dict__.keys() == before.keys()
+        assert all(model.__dict__[k] is v for k, v in before.items())
+        np.testing.assert_array_equal(scores(model), S)
+    model.set_params(**{param: old})                         # set back: the update runs
+    model.forget(users=[3])
+    assert model.n_users_ == N_USERS - 1
+
+
+def test_content_refuses_other_item_features_and_names_them_by_shape():
+    model = fitted("content")
+    model.set_params(item_features=np.ones((N_ITEMS, 2)))
+    with pytest.raises(ValueError, match=r"item_features=None -> <24 x 2 ndarray>"):
+        model.forget(users=[3])
+    model.set_params(item_features=None)
+    assert model.forget(users=[3]).n_users_ == N_USERS - 1
+
+
+@pytest.mark.parametrize("name", FREE)
+def test_update_accepts_the_hyperparameters_that_may_change_after_fit(name):
+    model = fitted(name)
+    model.set_params(**FREE[name])
+    new = new_interactions()
+    ref = refitted(name, model, union_of(model, new))
+    assert_same_model(model.partial_fit(new), ref, name)
+    case = {"users": [3], "interactions": np.array([[30, model.R_[30].indices[0]]])}
+    removal = model._removal(**case)
+    ref = refitted(name, model, model._training_interactions(removal.R, removal.user_ids))
+    assert_same_model(model.forget(**case), ref, name)
+
+
+def test_gfcf_update_is_a_fit_with_the_current_hyperparameters():
+    """GF-CF reuses nothing of its fitted state: a hyperparameter changed after fit is not
+    refused, it takes effect in the update, as in a new fit."""
+    model = fitted("gfcf").set_params(n_factors=4, svd_solver="dense")
+    new = new_interactions()
+    ref = GFCF(n_factors=4, svd_solver="dense", dtype="float64").fit(union_of(model, new))
+    model.partial_fit(new)
+    assert model.V_.shape[1] == 4
+    assert_same_model(model, ref, "gfcf")
+
+
+@pytest.mark.parametrize("name", ["itemknn", "userknn-tfidf", "ease", "content", "popularity"])
+def test_loaded_model_updates_and_refuses_changes_as_the_fitted_one(name, tmp_path):
+    """The record of the fit's hyperparameters is rebuilt on load (from the saved ones):
+    partial_fit and forget run after load, and a change made after load is refused."""
+    model = fitted(name)
+    mgr.save(model, tmp_path / "m.npz")
+    loaded = mgr.load(tmp_path / "m.npz")
+    new = new_interactions().subset(np.array([0, 1]))          # known items: ContentBased too
+    model.partial_fit(new).forget(users=[3])
+    loaded.partial_fit(new).forget(users=[3])
+    np.testing.assert_array_equal(scores(loaded), scores(model))
+    if name in FIT_DEPENDENT:
+        param, value = FIT_DEPENDENT[name]
+        again = mgr.load(tmp_path / "m.npz").set_params(**{param: value})
+        with pytest.raises(ValueError, match=f"{param}="):
+            again.partial_fit(new)
+        with pytest.raises(ValueError, match=f"{param}="):
+            again.forget(users=[3])
+
+
+@pytest.mark.parametrize("name", ["userknn-tfidf", "userknn-bm25"])
+def test_userknn_weighted_forget_is_the_renumbered_refit_not_an_empty_row_refit(name):
+    """What the README and the docstrings call "fitted without them": the remaining users
+    renumbered; a fit that keeps the forgotten user as an empty row (``train.subset``) counts
+    it among the idf's N documents (and BM25's mean length) and scores otherwise."""
+    train = make_train()
+    model = fitted(name).forget(users=[3])
+    renumbered = train.subset(train.users != 3)
+    renumbered = Interactions(np.searchsorted(np.setdiff1d(np.arange(N_USERS), [3]),
+                                              renumbered.users), renumbered.items,
+                              n_users=N_USERS - 1, n_items=N_ITEMS,
+                              user_ids=np.delete(train.user_ids, 3), item_ids=train.item_ids)
+    np.testing.assert_array_equal(scores(model), scores(MODELS[name]().fit(renumbered)))
+    empty_row = MODELS[name]().fit(train.subset(train.users != 3))
+    kept = np.delete(np.arange(N_USERS), 3)
+    assert np.abs(scores(model) - empty_row.score(kept)).max() > 1e-3

@@ -534,3 +534,23 @@ def test_a_fresh_fit_clears_forget_method():
     assert model.forget_method_ == "fine_tune"
     model.fit(data, epochs=1)
     assert not hasattr(model, "forget_method_")
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("method", ["fine_tune", "retrain"])
+def test_forgetting_nothing_is_a_no_op_whatever_the_method(data, name, method):
+    """Empty users and pairs (a periodic unlearning job with nothing to do): no epoch, no
+    retrain, no forget_method_; every attribute the same object as before."""
+    m = make(name).fit(data)
+    before = dict(m.__dict__)
+    empty = mgr.Interactions([], [], n_users=0, n_items=0, user_ids=m.user_ids_[:0],
+                             item_ids=m.item_ids_[:0])
+    for case in ({"users": []}, {"interactions": np.zeros((0, 2), dtype=np.int64)},
+                 {"interactions": empty}, {"users": [], "interactions": []}):
+        assert m.forget(**case, method=method, epochs=3) is m, case
+        assert m.__dict__.keys() == before.keys(), case
+        assert all(m.__dict__[k] is v for k, v in before.items()), case
+    with pytest.raises(ValueError, match="method must be"):      # options still checked
+        m.forget(users=[], method="bogus")
+    with pytest.raises(ValueError, match="epochs"):
+        m.forget(users=[], epochs=-1)

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+import minigraphrec as mgr
 from minigraphrec.data import Interactions
 from minigraphrec.models import Popularity as ExportedPopularity
 from minigraphrec.models.popularity import Popularity
@@ -54,3 +55,25 @@ def test_estimator_conventions():
     fitted = Popularity().fit(_train())
     with pytest.raises(ValueError, match="user id 4 is unknown"):
         fitted.score([4])
+
+
+def test_a_subclass_with_an_object_hyperparameter_fits_and_records_it():
+    """fit records the hyperparameters as JSON data: an object that is none (an oracle's
+    truth, say) made fit fail with "cannot save hyperparameter"; it is recorded by repr."""
+    class Tagged(mgr.Popularity):
+        def __init__(self, tag=None):
+            self.tag = tag
+
+    class Tag:
+        def __init__(self, name):
+            self.name = name
+
+        def __repr__(self):
+            return f"Tag({self.name!r})"
+    data = mgr.datasets.synthetic(n_users=30, n_items=20, random_state=0)
+    old, new = data.subset(data.users < 25), data.subset(data.users >= 25)
+    model = Tagged(tag=Tag("a")).fit(old)
+    assert model.fit_hyperparameters_ == {"tag": {"repr": "Tag('a')"}}
+    model.set_params(tag=Tag("a")).partial_fit(new)                 # the same repr: accepted
+    with pytest.raises(ValueError, match=r"tag=\"Tag\('a'\)\" -> Tag\('b'\)"):
+        model.set_params(tag=Tag("b")).forget(users=[0])

@@ -373,8 +373,12 @@ gcn_explanation = fitted["GCN, features"].explain(user, lg_item, k=None)
 # that end there, i.e. the walk of length 0 (the user's own layer-0 row,
 # +3.0324, the largest single walk) and the walks out to one of the user's
 # items and back. The other nine of the ten largest nodes are items of the
-# user's 15-item history, the ones that ItemKNN and EASE list too, though in
-# another order. MF's
+# user's 15-item history, largely the ones ItemKNN and EASE put first: seven
+# of the nine are among ItemKNN's nine largest contributions and six among
+# EASE's, in another order. Not all of them, though: LightGCN's largest item
+# node, 1349, comes 13th of the 15 for ItemKNN and 14th for EASE, and 372
+# 10th and 15th, while the items both of those models rank 2nd and 4th (475
+# and 401) are not among LightGCN's ten. MF's
 # cosines (summing to 6.25 against its score 4.50) and the GCN's
 # gradient × input (7.33 against 10.64) show what "not exact" means.
 
@@ -611,7 +615,12 @@ print(f"LightGCN, Recall@{k} on the later {len(cold_late)} cold-item events: bef
 # `model.forget(users=[v])`, both checked against a refit without $v$.
 # `forget` also drops the user's row from `R_` (the other users are
 # renumbered, `user_ids_` keeps the raw ids), so a file saved afterwards
-# holds nothing of them.
+# holds nothing of them. The refit below is on `train.subset(...)`, which
+# keeps $v$ as an empty row: for ItemKNN and EASE an empty row adds nothing
+# to $G$ or to a cosine, so it is the same model as a refit with $v$ dropped
+# and the others renumbered. That second one is what `forget` equals in
+# general: in UserKNN with TF-IDF or BM25 weighting an empty row still
+# counts among the $N$ users of the idf, and the scores differ.
 
 # %%
 forget_user = 3

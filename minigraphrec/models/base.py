@@ -24,16 +24,20 @@ model-specific part:
   users and items join the fitted model (:meth:`Recommender._merge_new`
   gives the subclass the union, in an extended id space);
 * ``forget(users=None, interactions=None) -> self``: people or interactions
-  and their influence leave the model (:meth:`Recommender._removal`).
+  and their influence leave the model (:meth:`Recommender._removal`); empty
+  ones are a no-op.
 
 Both updates are transactional: a subclass computes the whole new state
 first and assigns it only when nothing can fail any more, so that a failed
-call leaves the model as it was.
+call leaves the model as it was. Both build on the fitted state, so a model
+that lists ``_params_free_after_fit`` refuses them when another of its
+hyperparameters changed since ``fit`` (:meth:`Recommender._check_fit_params`).
 """
 from __future__ import annotations
 
 import functools
 import inspect
+import reprlib
 from typing import NamedTuple
 
 import numpy as np
@@ -102,6 +106,42 @@ def _all_or_nothing(fit):
     return wrapper
 
 
+class _NothingToForget(Exception):
+    """Raised by :meth:`Recommender._removal` when the users and pairs to forget are both
+    empty; :func:`_empty_forget_is_a_no_op` turns it into ``return self``."""
+
+
+def _empty_forget_is_a_no_op(forget):
+    """``forget`` that returns the model untouched when there is nothing to forget.
+
+    A subclass's ``forget`` validates its own options, then calls ``_removal`` before it
+    changes anything; ``_removal`` checks the users and pairs and raises
+    :class:`_NothingToForget` when both are empty (``users=[]``, an ``(0, 2)`` array, an
+    empty Interactions). Caught here, once for every model: no attribute changes, no epoch
+    runs. Wrapped once per class, as ``fit`` is.
+    """
+    @functools.wraps(forget)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return forget(self, *args, **kwargs)
+        except _NothingToForget:
+            return self
+    wrapper.empty_is_no_op = True
+    return wrapper
+
+
+def _param_repr(value):
+    """A hyperparameter's value for an error message, short: a matrix by its shape, one
+    recorded by ``fit`` (JSON data) by the start of its SHA-256."""
+    if isinstance(value, np.ndarray) or sp.issparse(value):
+        return f"<{' x '.join(map(str, value.shape))} {type(value).__name__}>"
+    if isinstance(value, dict) and set(value) == {"sha256"}:
+        return f"<a matrix, sha256 {value['sha256'][:12]}...>"
+    if isinstance(value, dict) and set(value) == {"repr"}:
+        return reprlib.repr(value["repr"])
+    return reprlib.repr(value)
+
+
 def _check_k(k):
     """``k`` (the number of items to recommend) as an int >= 1; ValueError otherwise."""
     return check_int(k, "k")
@@ -141,7 +181,7 @@ def _extend_ids_loop(old_raw, new_raw_per_pair, kind, name):
     if added:
         new_raw = plain_ids(np.asarray(added, dtype=object))
         if (old_raw.dtype.kind == "U") != (new_raw.dtype.kind == "U"):
-            raise DataError(f"{name}: new {kind} ids such as {added[0]!r} are not of "
+            raise DataError(f"{name}: {kind} ids such as {_key(added[0])!r} are not of "
                             f"the kind the model's {kind} ids are ({old_raw.dtype})")
         raw_all = np.concatenate([old_raw, new_raw.astype(old_raw.dtype.kind == "U"
                                                           and str or np.int64)])
@@ -179,6 +219,15 @@ def _extend_ids_sorted(old_raw, new_raw):
     return ids, np.concatenate([old_raw, added]), int(added.size)
 
 
+def _match_raw_ids(old_raw, raw_per_pair, kind, name):
+    """The internal id of each pair's raw id, by :func:`_extend_ids_sorted` where the kinds
+    allow it, else the dictionary loop :func:`_extend_ids_loop` (which refuses raw ids of
+    another kind than the model's): ``(ids, raw_all, n_added)``, unknown ids numbered on
+    from ``len(old_raw)``. The one matching rule of ``partial_fit`` and ``forget``."""
+    fast = _extend_ids_sorted(old_raw, np.asarray(raw_per_pair))
+    return fast if fast is not None else _extend_ids_loop(old_raw, raw_per_pair, kind, name)
+
+
 @register_model_base
 class Recommender:
     """Base class: hyperparameter handling, user validation, batched top-k.
@@ -187,6 +236,9 @@ class Recommender:
     refuses, a run that diverges, an interrupt), the model is left exactly as it was before
     the call, fitted or not (:func:`_all_or_nothing`). To keep the progress of a long run,
     save checkpoints from its ``callback`` and resume from the last one.
+
+    ``forget`` with nothing to forget (empty users and pairs) returns the model untouched,
+    in every subclass (:func:`_empty_forget_is_a_no_op`).
     """
 
     def __init_subclass__(cls, **kwargs):
@@ -194,6 +246,19 @@ class Recommender:
         fit = cls.__dict__.get("fit")
         if fit is not None and not getattr(fit, "all_or_nothing", False):
             cls.fit = _all_or_nothing(fit)
+        forget = cls.__dict__.get("forget")
+        if forget is not None and not getattr(forget, "empty_is_no_op", False):
+            cls.forget = _empty_forget_is_a_no_op(forget)
+
+    #: The hyperparameters that ``partial_fit`` and ``forget`` accept changed since ``fit``:
+    #: those the fitted state does not depend on (a backend, a block size, a size guard).
+    #: Any other is recorded at ``fit`` in ``fit_hyperparameters_`` (saved with the model;
+    #: :meth:`_record_fit_params`), and a change is refused (:meth:`_check_fit_params`):
+    #: the update builds on state computed with the old value and would mix the two. None:
+    #: nothing is recorded or refused (the model's updates use the current values
+    #: throughout, or keep no such state; embedding models keep their own record for
+    #: ``resume``, :attr:`~EmbeddingRecommender._resume_may_change`).
+    _params_free_after_fit = None
 
     #: users scored at once by ``recommend``; bounds memory to
     #: ``score_batch_size * n_items`` floats.
@@ -258,7 +323,58 @@ class Recommender:
             self.item_labels_ = train.item_labels
         elif hasattr(self, "item_labels_"):
             del self.item_labels_
+        self._record_fit_params()
         return self.R_
+
+    def _restore(self):
+        """Rebuild what a saved file does not hold, after :func:`~minigraphrec.io.load` set
+        the saved attributes: here, for a file saved before ``fit_hyperparameters_``
+        existed, that record from the saved hyperparameters. A subclass's ``_restore`` calls
+        this one."""
+        if getattr(self, "fit_hyperparameters_", None) is None:
+            self._record_fit_params()
+
+    def _defining_hyperparameters(self, free):
+        """The hyperparameters outside ``free``, as JSON data (what ``fit`` used, as a file
+        stores it); a matrix (a subclass's, say) as its SHA-256 (``io._array_digest``), any
+        other object as its ``repr`` (such a model fits, but ``save`` refuses it)."""
+        from ..io import _array_digest, _json_value
+
+        def record(name, value):
+            if isinstance(value, np.ndarray) or sp.issparse(value):
+                return {"sha256": _array_digest(value)}
+            try:
+                return _json_value(value, f"hyperparameter {name!r}")
+            except DataError:
+                return {"repr": repr(value)}
+        return {name: record(name, value) for name, value in self.get_params().items()
+                if name not in free}
+
+    def _record_fit_params(self):
+        """Record in ``fit_hyperparameters_`` the hyperparameters the fitted state depends
+        on: all but ``_params_free_after_fit`` (nothing when it is None)."""
+        if self._params_free_after_fit is not None:
+            self.fit_hyperparameters_ = self._defining_hyperparameters(
+                self._params_free_after_fit)
+
+    def _check_fit_params(self, method):
+        """Refuse ``method`` (``"partial_fit"`` or ``"forget"``) if a recorded hyperparameter
+        changed since ``fit``: ValueError naming each, with its old and new value."""
+        fitted = getattr(self, "fit_hyperparameters_", None)
+        if self._params_free_after_fit is None or not fitted:
+            return
+        current = self._defining_hyperparameters(self._params_free_after_fit)
+        params = self.get_params()
+        changed = [f"{name}={_param_repr(fitted.get(name))} -> {_param_repr(params.get(name))}"
+                   for name in sorted(set(fitted) | set(current))
+                   if fitted.get(name) != current.get(name)]
+        if changed:
+            free = ", ".join(self._params_free_after_fit) or "none"
+            raise ValueError(
+                f"{type(self).__name__}.{method}: hyperparameters changed since fit "
+                f"({'; '.join(changed)}), and the fitted state was computed with the old "
+                f"values: set them back, or fit again with the new ones (may change after "
+                f"fit: {free})")
 
     def _check_fitted(self):
         if not hasattr(self, "R_"):
@@ -523,8 +639,14 @@ class Recommender:
         internal ``(user, item)`` pairs or an :class:`~minigraphrec.data.Interactions`
         in raw ids. Forgotten users leave the model and the others are
         renumbered (``user_ids_`` keeps the raw ids); items keep their ids.
-        Each model's docstring says whether the result is identical to a
-        model fitted without the forgotten data.
+        Raw ids match as in :meth:`partial_fit` (an id of another kind than
+        the model's, the string ``"7"`` for the integer 7, is an error), and
+        each pair must be in the training data. Empty ``users`` and
+        ``interactions`` (``[]``, a ``(0, 2)`` array, an empty Interactions)
+        are a no-op: the model is returned untouched. Each model's docstring
+        says whether the result is identical to a model fitted without the
+        forgotten data: the remaining users numbered as here, in their old
+        order, none kept as an empty row.
         """
         raise NotImplementedError(f"{type(self).__name__} cannot forget")
 
@@ -541,23 +663,21 @@ class Recommender:
     def _merge_new(self, new_interactions, name="new_interactions"):
         r"""Join ``new_interactions`` (raw ids) with ``R_``; nothing on ``self`` changes.
 
-        Returns a :class:`Merge`. Raises DataError if the new data is empty.
+        Returns a :class:`Merge`. Raises DataError if the new data is empty, ValueError if
+        a recorded hyperparameter changed since ``fit`` (:meth:`_check_fit_params`).
         """
         self._check_fitted()
+        self._check_fit_params("partial_fit")
         if not isinstance(new_interactions, Interactions):
             raise TypeError(f"{name} must be an Interactions, got "
                             f"{type(new_interactions).__name__}")
         if len(new_interactions) == 0:
             raise DataError(f"{name} holds no interactions")
         new = new_interactions
-
-        def extend(old_raw, new_raw_per_pair, kind):
-            fast = _extend_ids_sorted(old_raw, np.asarray(new_raw_per_pair))
-            return fast if fast is not None else \
-                _extend_ids_loop(old_raw, new_raw_per_pair, kind, name)
-
-        users, user_ids, n_new_users = extend(self.user_ids_, new.user_ids[new.users], "user")
-        items, item_ids, n_new_items = extend(self.item_ids_, new.item_ids[new.items], "item")
+        users, user_ids, n_new_users = _match_raw_ids(self.user_ids_, new.user_ids[new.users],
+                                                      "user", name)
+        items, item_ids, n_new_items = _match_raw_ids(self.item_ids_, new.item_ids[new.items],
+                                                      "item", name)
         shape = (len(user_ids), len(item_ids))
         old = sp.csr_matrix(self.R_, copy=True)
         old.resize(shape)
@@ -595,39 +715,34 @@ class Recommender:
     def _removal(self, users=None, interactions=None):
         r"""What remains after forgetting ``users`` and ``interactions``; ``self`` unchanged.
 
-        Returns a :class:`Removal`. Every pair to forget must be in the
-        training data (a DataError names the first one that is not), and at
-        least one user or pair must be given.
+        Returns a :class:`Removal`. ``users=None`` with ``interactions=None`` is a
+        ValueError; a recorded hyperparameter changed since ``fit`` too
+        (:meth:`_check_fit_params`). Raw ids of an Interactions match as in
+        ``_merge_new`` (:func:`_match_raw_ids`), and an id the model does not know is a
+        DataError; so is a pair not in the training data (the first one named, in raw ids
+        too when it was given in raw ids). When the users and the pairs are both empty,
+        raises :class:`_NothingToForget`, which makes ``forget`` a no-op
+        (:func:`_empty_forget_is_a_no_op`).
         """
         self._check_fitted()
+        self._check_fit_params("forget")
         if users is None and interactions is None:
             raise ValueError("forget needs users=... or interactions=...")
         removed_users = (np.zeros(0, dtype=np.int64) if users is None
                          else np.unique(self._check_users(users)))
-        if interactions is None:
-            pairs = np.zeros((0, 2), dtype=np.int64)
-        elif isinstance(interactions, Interactions):
-            aligned = interactions.align(self.user_ids_, self.item_ids_, source="interactions")
-            pairs = np.stack([aligned.users, aligned.items], axis=1)
-        else:
-            pairs = np.asarray(interactions)
-            if pairs.ndim != 2 or pairs.shape[1] != 2 or (
-                    pairs.size and not np.issubdtype(pairs.dtype, np.integer)):
-                raise DataError("interactions must be an (n, 2) integer array of internal "
-                                f"(user, item) pairs or an Interactions; got shape {pairs.shape}")
-            pairs = pairs.astype(np.int64)
-            self._check_users(pairs[:, 0])
-            for n, i in enumerate(pairs[:, 1]):
-                if not 0 <= i < self.n_items_:
-                    raise DataError(f"interactions[{n}] has item {int(i)}, not in the "
-                                    f"catalogue 0..{self.n_items_ - 1}")
+        pairs, raw = self._pairs_to_forget(interactions)
+        if removed_users.size == 0 and pairs.shape[0] == 0:
+            raise _NothingToForget
         R = sp.csr_matrix(self.R_, copy=True)
         if pairs.shape[0]:
             present = np.asarray(R[pairs[:, 0], pairs[:, 1]]).ravel() != 0
             if not present.all():
                 n = int(np.flatnonzero(~present)[0])
-                raise DataError(f"interactions[{n}] = (user {int(pairs[n, 0])}, item "
-                                f"{int(pairs[n, 1])}) is not in the training data")
+                u, i = int(pairs[n, 0]), int(pairs[n, 1])
+                where = (f"(user {u}, item {i})" if raw is None else
+                         f"(user {_key(raw[0][n])!r}, item {_key(raw[1][n])!r}), internal "
+                         f"(user {u}, item {i}),")
+                raise DataError(f"interactions[{n}] = {where} is not in the training data")
             pairs = np.unique(pairs, axis=0)
             gone = sp.csr_matrix((np.ones(pairs.shape[0]), (pairs[:, 0], pairs[:, 1])),
                                  shape=R.shape)
@@ -639,3 +754,41 @@ class Recommender:
         if R.nnz == 0:
             raise DataError("forget would leave no training interactions")
         return Removal(R, keep, self.user_ids_[keep], removed_users, pairs)
+
+    def _pairs_to_forget(self, interactions):
+        """``forget``'s ``interactions`` as ``(pairs, raw)``: (n, 2) int64 internal pairs,
+        checked against the model's users and catalogue (not yet against ``R_``), and, for
+        an Interactions, each pair's raw ``(users, items)`` (else None)."""
+        if interactions is None:
+            return np.zeros((0, 2), dtype=np.int64), None
+        if isinstance(interactions, Interactions):
+            raw = (interactions.user_ids[interactions.users],
+                   interactions.item_ids[interactions.items])
+            ids = [self._known_raw_ids(known, r, kind) for known, r, kind in
+                   ((self.user_ids_, raw[0], "user"), (self.item_ids_, raw[1], "item"))]
+            return np.stack(ids, axis=1), raw
+        pairs = np.asarray(interactions)
+        if pairs.size == 0:
+            return np.zeros((0, 2), dtype=np.int64), None
+        if pairs.ndim != 2 or pairs.shape[1] != 2 or not np.issubdtype(pairs.dtype, np.integer):
+            raise DataError("interactions must be an (n, 2) integer array of internal "
+                            f"(user, item) pairs or an Interactions; got shape {pairs.shape}, "
+                            f"dtype {pairs.dtype}")
+        pairs = pairs.astype(np.int64)
+        self._check_users(pairs[:, 0])
+        for n, i in enumerate(pairs[:, 1]):
+            if not 0 <= i < self.n_items_:
+                raise DataError(f"interactions[{n}] has item {int(i)}, not in the "
+                                f"catalogue 0..{self.n_items_ - 1}")
+        return pairs, None
+
+    @staticmethod
+    def _known_raw_ids(known, raw, kind):
+        """The internal ids of raw ``kind`` ids (one per pair) among the model's ``known``
+        ones, matched as ``partial_fit`` matches them; an unknown id is a DataError."""
+        ids, _, n_added = _match_raw_ids(known, raw, kind, "interactions")
+        if n_added:
+            n = int(np.flatnonzero(ids >= len(known))[0])
+            raise DataError(f"interactions[{n}] has {kind} {_key(raw[n])!r}, which is not in "
+                            f"the model: forget removes only what the model was fitted on")
+        return ids

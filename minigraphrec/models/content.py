@@ -196,7 +196,14 @@ class ContentBased(Recommender):
       ``fit`` on the union; new items are refused (no features for them).
     * ``forget``: the remaining users' profiles recomputed; equal to ``fit``
       on what remains.
+
+    Both updates keep the item profiles and refuse (ValueError) a
+    hyperparameter changed since ``fit``: every one of them shaped the
+    profiles or the weights they average with.
     """
+
+    #: every hyperparameter shaped the fitted profiles: none may change before an update
+    _params_free_after_fit = ()
 
     def __init__(self, item_features=None, item_texts=None, weighted=False,
                  normalize_items=True, min_df=1):
@@ -260,6 +267,7 @@ class ContentBased(Recommender):
 
     def _restore(self):
         """Unit-length profiles for the cosine (after fit or io.load)."""
+        super()._restore()
         self._Q_unit = _l2_rows(self.item_profiles_)                      # (n_items, f)
         self._P_unit = _l2_rows(self.user_profiles_)                      # (n_users, f)
         # sparse profiles: Qᵀ as CSR once, the conversion SciPy's product makes per call

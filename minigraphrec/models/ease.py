@@ -83,7 +83,9 @@ class EASE(Recommender):
     * ``score_history(items)``: ``r B``; a user's own history gives
       ``score(u)`` bit for bit.
     * ``partial_fit`` / ``forget``: ``B`` of a fit on the union / on what
-      remains, to rounding (tested at 1e-12); the rounding grows as ``l2``
+      remains, with the ``l2`` of the fit (a changed ``l2`` is refused;
+      ``max_items`` and ``block_size`` may change), to rounding (tested at
+      1e-12); the rounding grows as ``l2``
       falls: forgetting 150 users of the built-in data in an ad-hoc run
       (2026-12-06, not in ``benchmarks/results``), ``max|B - B_refit| /
       max|B|`` was 4.5e-15 at ``l2`` = 100, 4.5e-14 at 1 and 6.6e-11 at 0.01. The
@@ -92,6 +94,9 @@ class EASE(Recommender):
       a new ``n³`` inverse (a new inverse when ``t > n_items / 8``); see
       :meth:`_updated_B`. Items left with no user get exact zeros.
     """
+
+    #: ``B`` depends on ``l2`` alone: the size guard and the tile size may change after fit
+    _params_free_after_fit = ("max_items", "block_size")
 
     def __init__(self, l2=500.0, max_items=20000, block_size=DEFAULT_BLOCK):
         self.l2 = l2
@@ -232,7 +237,9 @@ class EASE(Recommender):
         new items: ``P`` is updated by Woodbury's identity in ``n² t`` flops
         (``t`` = changed rows, at most two per user), see :meth:`_updated_B`.
         ``epochs`` is ignored (nothing is trained). How ``B`` was obtained is
-        left in ``self._last_update`` (not saved).
+        left in ``self._last_update`` (not saved). ``l2`` must be that of the
+        ``fit`` (``B`` was computed with it): a ValueError otherwise, and the
+        model is left as it was.
         """
         self._check_params()
         merge = self._merge_new(new_interactions)
@@ -254,7 +261,8 @@ class EASE(Recommender):
         A Woodbury downdate of ``P`` by the removed rows (see
         :meth:`_updated_B`); items every remaining user left get exact zero
         rows and columns. ``R_`` and ``B_`` are both rewritten, so a saved
-        file holds nothing of the forgotten pairs beyond rounding.
+        file holds nothing of the forgotten pairs beyond rounding. ``l2`` must
+        be that of the ``fit``, as in :meth:`partial_fit`.
         """
         self._check_params()
         removal = self._removal(users, interactions)

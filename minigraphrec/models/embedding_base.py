@@ -424,7 +424,7 @@ class EmbeddingRecommender(Recommender):
             self.dropout_seed_ = int(rng.integers(2**63 - 1))
             self.optimizer_state_ = None
             self.best_params_ = self.since_best_ = None
-            self.fit_hyperparameters_ = self._defining_hyperparameters()
+            self.fit_hyperparameters_ = self._defining_hyperparameters(self._resume_may_change)
             if hasattr(self, "forget_method_"):          # a fresh fit has forgotten nothing
                 del self.forget_method_
         try:
@@ -441,16 +441,6 @@ class EmbeddingRecommender(Recommender):
                 f"as it was before this fit. Try a smaller lr (now {self.lr}).")
         return self
 
-    def _defining_hyperparameters(self):
-        """The hyperparameters outside ``_resume_may_change``, as JSON data (what ``fit`` used);
-        a matrix (a subclass's, say) as its SHA-256 (``io._array_digest``)."""
-        from ..io import _json_value, _array_digest
-        return {name: ({"sha256": _array_digest(value)}
-                       if isinstance(value, np.ndarray) or sp.issparse(value)
-                       else _json_value(value, f"hyperparameter {name!r}"))
-                for name, value in self.get_params().items()
-                if name not in self._resume_may_change}
-
     def _check_resumable(self, train):
         """Refuse to resume unless this model holds a run's state, fitted on ``train`` as it is."""
         name = type(self).__name__
@@ -462,7 +452,8 @@ class EmbeddingRecommender(Recommender):
                                    "fit(train) first, or mgr.load(path) a saved one")
             raise RuntimeError(f"cannot resume: this {name} has no {', '.join(missing)} (saved "
                                "by a minigraphrec before resumable training?); fit it anew")
-        saved, now = self.fit_hyperparameters_, self._defining_hyperparameters()
+        saved = self.fit_hyperparameters_
+        now = self._defining_hyperparameters(self._resume_may_change)
         changed = [f"{k}={saved.get(k)!r} -> {now.get(k)!r}"
                    for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)]
         if changed:
@@ -894,18 +885,27 @@ class EmbeddingRecommender(Recommender):
         residual influence (the forgotten items' rank before, after, and in
         a model retrained from scratch).
 
-        ``method="retrain"``: ``fit`` from scratch on what remains, with the
-        model's hyperparameters (``epochs`` is ignored; the model's own
-        ``epochs`` apply): identical to a model fitted without the data
-        (tested) when ``random_state`` is an integer (a Generator has moved
-        on since the first fit, and None draws anew), at the cost of a full
-        fit. Not available with edge weights (the raw event log is not kept).
+        ``method="retrain"``: ``fit(remaining)`` from scratch, with the
+        constructor's hyperparameters as they are now (the ``epochs``
+        argument is ignored): the constructor's ``epochs``, every one of
+        them, and no validation data. A model fitted with ``fit(train,
+        validation=..., ...)`` (early stopping by ``patience``, the best
+        epoch restored) or with ``fit(train, epochs=n)`` is thus retrained
+        on the full schedule without early stopping, which is not the run
+        that made it (to repeat that run, fit a new model the same way on
+        the remaining data). Otherwise identical to a model fitted without
+        the data (tested) when ``random_state`` is an integer (a Generator
+        has moved on since the first fit, and None draws anew), at the cost
+        of a full fit. Not available with edge weights (the raw event log
+        is not kept).
 
         Either way ``forget_method_`` records which, ``R_`` and every array
         derived from it (the graph, ``R_weighted_``, ``E0``'s and Adam's rows,
         the cached embeddings) no longer hold the forgotten users or pairs,
         and so neither does a file saved afterwards. Transactional: a failure
-        leaves the model unchanged.
+        leaves the model unchanged. Nothing to forget (empty ``users`` and
+        ``interactions``) is a no-op, whatever ``method``: no epoch runs and
+        ``forget_method_`` is not set.
         """
         self._check_trainable()
         if method not in ("fine_tune", "retrain"):

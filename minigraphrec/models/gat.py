@@ -219,8 +219,10 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
       seeded (``fold_in``); approximate.
     * ``partial_fit`` / ``forget``: see
       :class:`~minigraphrec.models.embedding_base.EmbeddingRecommender` (approximate;
-      ``forget(method="retrain")`` is exact); with a feature input, new users or items cannot be
-      added.
+      ``forget(method="retrain")`` is exact); with a feature input (``"features"`` or
+      ``"both"``), ``partial_fit`` takes the new users' and items' feature rows from
+      ``new_interactions``' ``user_features`` / ``item_features`` (a clear error when a new
+      node has none), and projects them with the shared ``W_user_in`` / ``W_item_in``.
     """
 
     _state_attrs = EmbeddingRecommender._state_attrs + ("R_weighted_",)

@@ -530,8 +530,14 @@ class GFCF(Recommender):
     * ``partial_fit`` / ``forget``: a ``fit`` on the union / on what remains,
       exactly, because everything is recomputed: one new or removed pair
       changes two degrees, hence a whole row and column of ``R̃``, and a
-      truncated SVD has no exact update. No time is saved over a refit.
+      truncated SVD has no exact update. No time is saved over a refit. It
+      is a fit with the *current* hyperparameters: one changed since
+      ``fit`` (``n_factors``, ``svd_solver``, ``dtype``, ...) takes effect
+      there, as in a new ``fit``, since nothing of the old state is reused.
     """
+
+    #: the updates refit from ``R`` alone: any hyperparameter may change after fit
+    _params_free_after_fit = None
 
     def __init__(self, alpha=0.3, n_factors=256, svd_solver="auto", n_oversamples=128,
                  n_power_iter=4, dtype="float32", backend="numba", random_state=0,
@@ -615,6 +621,7 @@ class GFCF(Recommender):
 
     def _restore(self):
         """Derive the scoring arrays from the fitted attributes (after fit or io.load)."""
+        super()._restore()
         dtype = np.dtype(self.dtype)
         self._R_tilde_T = self.R_tilde_.T.tocsr()                         # (n_items, n_users)
         self._item_filter = self._sparse_item_filter()                    # (n_items, n_items)
@@ -756,7 +763,8 @@ class GFCF(Recommender):
         which rescales every entry of ``R̃`` in that row and column, and the
         top singular vectors of ``R̃`` have no exact low-rank update. So the
         normalisation, the sparse item filter and the truncated SVD are all
-        recomputed (the SVD is the cost). ``epochs`` is ignored.
+        recomputed (the SVD is the cost), with the current hyperparameters.
+        ``epochs`` is ignored.
         """
         merge = self._merge_new(new_interactions)
         self._take_state(self._refit_on(merge.R, merge.user_ids, merge.item_ids))

@@ -32,6 +32,7 @@ users with at least one held-out item).
 from __future__ import annotations
 
 import copy
+import inspect
 import itertools
 import numbers
 
@@ -558,16 +559,35 @@ class Hybrid(Recommender):
         self._set_item_labels(merge.item_labels)
         return self
 
-    def forget(self, users=None, interactions=None):
+    def forget(self, users=None, interactions=None, *, method="fine_tune", epochs=None):
         r"""``forget`` in every component (all or none); the weights are kept.
+
+        ``method`` and ``epochs`` reach the components whose ``forget`` takes
+        them (the embedding models): ``"fine_tune"`` (default) or
+        ``"retrain"``, a fit from scratch on what remains (see their
+        ``forget``). The others (ItemKNN, EASE, GF-CF, ...) have a single
+        ``forget``, equal to a fit without the data (EASE's to rounding), and
+        are called without them; with ``method="retrain"`` every component
+        thus equals a fit without the data (a trained one when its
+        ``random_state`` is an integer).
 
         The weights may have been tuned on data holding the forgotten
         interactions: they are a handful of numbers on a grid and are kept
         (refit with ``weights="tune"`` to re-tune them without it); the
         tuning record ``grid_scores_`` is dropped.
         """
+        if method not in ("fine_tune", "retrain"):
+            raise ValueError(f"method must be 'fine_tune' or 'retrain', got {method!r}")
+        if epochs is not None:
+            check_int(epochs, "epochs", at_least=0)
         removal = self._removal(users, interactions)
-        updated = self._update_components(lambda m: m.forget(users, interactions))
+
+        def forget_one(model):
+            if "method" in inspect.signature(model.forget).parameters:
+                return model.forget(users, interactions, method=method, epochs=epochs)
+            return model.forget(users, interactions)
+
+        updated = self._update_components(forget_one)
         self.models_ = updated
         for name in ("grid_", "grid_scores_"):
             if hasattr(self, name):

@@ -448,6 +448,9 @@ class _NeighbourhoodCF(Recommender):
 
     _documents = None      # "items" or "users": the rows compared
 
+    #: ``W`` does not depend on how it is computed: blocks and backend may change after fit
+    _params_free_after_fit = ("block_size", "backend")
+
     def __init__(self, k_neighbors=100, shrink=0.0, weighting=None, K1=1.2, B=0.75,
                  similarity="cosine", block_size=None, backend="numba"):
         self.k_neighbors = k_neighbors
@@ -571,7 +574,11 @@ class _NeighbourhoodCF(Recommender):
         change are recomputed (see :meth:`_updated_similarity`); the others
         are kept bit for bit. ``epochs`` is ignored: nothing is trained.
         The number of recomputed rows is left in ``self._last_update`` (not
-        saved). Hyperparameters must be those of the ``fit``.
+        saved). The hyperparameters must be those of the ``fit``, but for
+        ``block_size`` and ``backend``: a changed ``k_neighbors``,
+        ``similarity``, ``shrink``, ``weighting``, ``K1`` or ``B`` is a
+        ValueError (the kept rows of ``W`` were computed with the old one),
+        and the model is left as it was.
         """
         merge = self._merge_new(new_interactions)
         W, n_rows = self._updated_similarity(merge.R, np.arange(merge.R.shape[0]),
@@ -588,7 +595,12 @@ class _NeighbourhoodCF(Recommender):
         renumbered, see :meth:`Recommender.forget`); the rows of ``W`` that
         the removed data could reach are recomputed from the remaining data,
         the others kept. Nothing derived from the forgotten pairs is left in
-        the fitted state (a saved file is rewritten from it).
+        the fitted state (a saved file is rewritten from it). The reference
+        is a ``fit`` on the remaining users numbered as here: with
+        ``weighting`` in UserKNN, a fit that kept forgotten users as empty
+        rows (``train.subset(mask)``) counts them among the ``N`` documents
+        of the idf (and BM25's mean length) and differs. Hyperparameters as
+        in :meth:`partial_fit`.
         """
         removal = self._removal(users, interactions)
         W, n_rows = self._updated_similarity(removal.R, removal.keep_users,
