@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+import minigraphrec as mgr
 from minigraphrec import Interactions
 from minigraphrec.models import Hybrid, ItemKNN, Popularity, Recommender, UserKNN
 from minigraphrec.models.hybrid import add_normalized, grid_top_k, normalize_scores, simplex_grid
@@ -477,3 +478,18 @@ def test_forget_passes_the_method_on_to_the_trained_components():
     with pytest.raises(ValueError, match="method must be 'fine_tune' or 'retrain'"):
         hybrid.forget(users=[2], method="exact")
     assert hybrid.n_users_ == 30 and not hasattr(hybrid.models_[0], "forget_method_")
+
+
+def test_updates_refuse_weights_changed_since_fit_also_after_load(tmp_path):
+    """partial_fit kept the fit's weights_ while the blend reported (and saved) new weights."""
+    data = mgr.datasets.synthetic(n_users=60, n_items=40, random_state=0)
+    old, new = data.subset(data.users < 50), data.subset(data.users >= 50)
+    hybrid = mgr.Hybrid([mgr.ItemKNN(), mgr.EASE()], weights=[0.5, 0.5]).fit(old)
+    hybrid.save(tmp_path / "h.npz")
+    mgr.load(tmp_path / "h.npz").partial_fit(new)                 # unchanged: updates run
+    hybrid.set_params(weights=[0.2, 0.8])
+    with pytest.raises(ValueError, match=r"weights=\[0\.5, 0\.5\] -> \[0\.2, 0\.8\]"):
+        hybrid.partial_fit(new)
+    hybrid.save(tmp_path / "changed.npz")
+    with pytest.raises(ValueError, match=r"Hybrid\.forget: hyperparameters changed since fit"):
+        mgr.load(tmp_path / "changed.npz").forget(users=[0])

@@ -359,6 +359,10 @@ class Hybrid(Recommender):
     update every component (all or none) and keep the weights.
     """
 
+    #: the blend's weights and its components were fitted with every hyperparameter: an
+    #: update after one changed is refused (Recommender._check_fit_params)
+    _params_free_after_fit = ()
+
     def __init__(self, models, weights=None, normalization="minmax", metric="recall", k=20,
                  step=0.1, validation_size=0.2, refit=False, random_state=0):
         self.models = models
@@ -545,7 +549,8 @@ class Hybrid(Recommender):
         Equals ``fit`` on the union with ``weights=self.weights_`` fixed
         wherever each component's ``partial_fit`` equals its fit. A component
         without ``partial_fit`` makes the call fail and leaves everything
-        unchanged.
+        unchanged, and so does a hyperparameter changed since ``fit`` (new
+        ``weights``, other ``models``): refit to apply it.
         """
         merge = self._merge_new(new_interactions)
         updated = self._update_components(lambda m: m.partial_fit(new_interactions, epochs))
