@@ -554,3 +554,22 @@ def test_forgetting_nothing_is_a_no_op_whatever_the_method(data, name, method):
         m.forget(users=[], method="bogus")
     with pytest.raises(ValueError, match="epochs"):
         m.forget(users=[], epochs=-1)
+
+
+def test_embedding_updates_refuse_a_changed_definition_and_accept_training_settings():
+    """MF's partial_fit after set_params(dim=4) kept the (n, 8) table under dim=4; LightGCN
+    fine-tuned its 3-layer embeddings as a 1-layer model. Training settings may change, as
+    for a resumed fit."""
+    data = mgr.datasets.synthetic(n_users=60, n_items=40, random_state=0)
+    old, new = data.subset(data.users < 50), data.subset(data.users >= 50)
+    mf = mgr.MF(dim=8, epochs=1, random_state=0).fit(old).set_params(dim=4)
+    params = {k: v.copy() for k, v in mf.params.items()}
+    with pytest.raises(ValueError, match=r"MF\.partial_fit: hyperparameters changed since fit "
+                                         r"\(dim=8 -> 4\)"):
+        mf.partial_fit(new)
+    assert all(np.array_equal(mf.params[k], v) for k, v in params.items())
+    lightgcn = mgr.LightGCN(dim=8, n_layers=3, epochs=1, random_state=0).fit(old)
+    with pytest.raises(ValueError, match=r"LightGCN\.forget: .*\(n_layers=3 -> 1\)"):
+        lightgcn.set_params(n_layers=1).forget(users=[0])
+    lightgcn.set_params(n_layers=3, lr=1e-3, batch_size=16).partial_fit(new, epochs=1)
+    assert lightgcn.n_users_ == 60

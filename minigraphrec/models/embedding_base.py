@@ -317,6 +317,13 @@ class EmbeddingRecommender(Recommender):
                           "metric", "scoring", "backend", "random_state", "verbose",
                           "score_dtype")
 
+    @property
+    def _params_free_after_fit(self):
+        """``partial_fit`` and ``forget`` fine-tune as a resumed ``fit`` trains: they accept
+        the changes ``resume`` accepts and refuse the others (a new ``dim`` kept the old
+        table under the new label). One record, ``fit_hyperparameters_``, serves all three."""
+        return self._resume_may_change
+
     # ------------------------------------------------------------ checks
     def _check_common(self):
         """Validate the shared hyperparameters; set ``self._dtype``."""
@@ -424,7 +431,6 @@ class EmbeddingRecommender(Recommender):
             self.dropout_seed_ = int(rng.integers(2**63 - 1))
             self.optimizer_state_ = None
             self.best_params_ = self.since_best_ = None
-            self.fit_hyperparameters_ = self._defining_hyperparameters(self._resume_may_change)
             if hasattr(self, "forget_method_"):          # a fresh fit has forgotten nothing
                 del self.forget_method_
         try:
@@ -820,7 +826,10 @@ class EmbeddingRecommender(Recommender):
            Adam step per mini-batch continuing from ``optimizer_state_``.
 
         With ``epochs=0`` the result is step 1 and 2 alone (tested). The same
-        model state, data and seed give the same result, bit for bit.
+        model state, data and seed give the same result, bit for bit. As for a
+        resumed ``fit``, only the hyperparameters of ``_resume_may_change``
+        (``lr``, ``batch_size``, ...) may have changed since ``fit``; another
+        change (``dim``, ``n_layers``) is refused, here and in ``forget``.
         Transactional: the new state is built on a copy and assigned at the
         end, so a failure leaves the model unchanged. Node features: the
         feature rows of new users and items come from ``new_interactions``'
