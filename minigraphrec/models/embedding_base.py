@@ -698,6 +698,12 @@ class EmbeddingRecommender(Recommender):
     fold_in_seed = 0
     #: epochs ``partial_fit`` and ``forget(method="fine_tune")`` train when not told
     update_epochs = 5
+    #: the parameters whose first axis runs over an id space, which ``partial_fit`` grows and
+    #: ``forget(method="fine_tune")`` shrinks with it (and Adam's moments with them): name ->
+    #: ``"nodes"`` (users, then items, as ``E0``), ``"users"`` or ``"items"``. A subclass
+    #: extends it, e.g. ``{**MF._row_params, "b": "items"}``; a listed name missing from
+    #: ``params`` is skipped, an unlisted parameter is shared and kept as it is.
+    _row_params = {"E0": "nodes"}
 
     def _score_history(self, items):
         r"""Fold-in: a fresh user row ``z`` fitted to ``items`` with the item side frozen.
@@ -813,13 +819,21 @@ class EmbeddingRecommender(Recommender):
            new users and items appended) and the model's graph and its
            normalisation are rebuilt from it (``_build``), exactly as ``fit``
            would build them on the union.
-        2. New rows of ``E0`` (the node-indexed parameter) start from their
-           neighbours: a new item at the mean of its old users' rows, then a
-           new user at the mean of its items' rows (new items included); a
-           node with no such neighbour gets ``N(0, σ²)``, ``σ`` the standard
-           deviation of the old ``E0``, from the model's generator. Old rows
-           and every other parameter keep their values; Adam's moments get
-           zero rows for the new nodes (its step count goes on).
+        2. Every parameter of ``_row_params`` (``E0``, and a subclass's own
+           per-node, per-user or per-item ones) gets a row for each new node
+           of its id space; old rows keep their values. A ``"nodes"``
+           parameter (``E0``) starts new rows from their neighbours: a new
+           item at the mean of its old users' rows, then a new user at the
+           mean of its items' rows (new items included); a node with no such
+           neighbour gets ``N(0, σ²)``, ``σ`` the standard deviation of the
+           parameter's old rows, from the model's generator (the parameters
+           in ``_row_params``' order). A ``"users"`` or ``"items"``
+           parameter starts every new row at the mean of its old rows (an
+           item bias: the average bias), as no neighbour lives in its space.
+           Every other parameter is shared and keeps its values; Adam's
+           moments get zero rows for the new entries (its step count goes
+           on). A listed parameter whose first axis does not match its id
+           space is refused (DataError) before anything changes.
         3. ``epochs`` epochs (default ``update_epochs``) of the model's loss on
            the examples of the *touched* users only, those in
            ``new_interactions`` (all of their positives, uniform negatives), one
@@ -850,6 +864,7 @@ class EmbeddingRecommender(Recommender):
         self._check_trainable()
         epochs = self.update_epochs if epochs is None else check_int(epochs, "epochs", at_least=0)
         merge = self._merge_new(new_interactions)
+        row_params = self._checked_row_params()
         name = type(self).__name__
         if getattr(self, "edge_weights", None) is not None:
             raise DataError(f"{name}.partial_fit does not update edge weights "
@@ -869,11 +884,16 @@ class EmbeddingRecommender(Recommender):
         new._set_item_labels(merge.item_labels)
         new.user_features_, new.item_features_ = user_features, item_features
         new._build(merge.R, new.user_features_, new.item_features_)
-        old_nodes = np.concatenate([np.arange(n_u0), n_u + np.arange(n_i0)])   # new id of old
-        if "E0" in new.params:
-            E0 = _grow_rows(self.params["E0"], old_nodes, n_u + n_i)
-            new.params["E0"] = _neighbour_init(E0, merge.R, n_u0, n_i0, rng)
-            new.optimizer_state_ = _remap_adam(self.optimizer_state_, "E0", old_nodes, n_u + n_i)
+        sizes = _space_sizes(n_u, n_i)
+        for param, space in row_params:
+            at = _space_rows(space, np.arange(n_u0), np.arange(n_i0), n_u)   # new id of old rows
+            grown = _grow_rows(self.params[param], at, sizes[space])
+            if space == "nodes":
+                grown = _neighbour_init(grown, merge.R, n_u0, n_i0, rng)
+            else:                                         # the old rows come first
+                grown[at.size:] = grown[:at.size].mean(axis=0)
+            new.params[param] = grown
+            new.optimizer_state_ = _remap_adam(new.optimizer_state_, param, at, sizes[space])
         touched = np.unique(merge.users)
         new._train_users(touched, epochs, rng)
         new._finish_update(rng)
@@ -884,8 +904,12 @@ class EmbeddingRecommender(Recommender):
         r"""Remove users or interactions, and fine-tune (default) or retrain without them.
 
         ``method="fine_tune"``: the graph is rebuilt without the forgotten
-        data, the forgotten users' rows leave ``E0`` and Adam's moments (the
-        others are renumbered, items keep their ids), then ``epochs``
+        data, the forgotten users' rows leave every ``"nodes"`` and
+        ``"users"`` parameter of ``_row_params`` (``E0``) and Adam's moments
+        (the others are renumbered; items keep their ids and ``"items"``
+        parameters their rows; a parameter not listed is kept as it is; a
+        listed one whose first axis does not match its id space is refused
+        before anything changes), then ``epochs``
         (default ``update_epochs``) epochs train on the examples of the users
         the removal touched: those who lost an interaction and every
         remaining user of an item that lost one. Approximate unlearning: the
@@ -909,7 +933,8 @@ class EmbeddingRecommender(Recommender):
         is not kept).
 
         Either way ``forget_method_`` records which, ``R_`` and every array
-        derived from it (the graph, ``R_weighted_``, ``E0``'s and Adam's rows,
+        derived from it (the graph, ``R_weighted_``, the rows of the
+        ``_row_params`` and of Adam's moments,
         the cached embeddings) no longer hold the forgotten users or pairs,
         and so neither does a file saved afterwards. Transactional: a failure
         leaves the model unchanged. Nothing to forget (empty ``users`` and
@@ -934,6 +959,7 @@ class EmbeddingRecommender(Recommender):
             new.forget_method_ = "retrain"
             self.__dict__.update(new.__dict__)
             return self
+        row_params = self._checked_row_params()
         new = self._update_copy()
         rng = new._update_rng()
         n_u0, n_i = self.n_users_, self.n_items_
@@ -942,10 +968,10 @@ class EmbeddingRecommender(Recommender):
         if R_w is not None:                               # the same pairs as R
             new.R_weighted_ = _mask_pattern(R_w[keep], removal.R)
         new._build(removal.R, uf, new.item_features_)
-        old_nodes = np.concatenate([keep, n_u0 + np.arange(n_i)])         # old id of each new
-        if "E0" in new.params:
-            new.params["E0"] = np.ascontiguousarray(self.params["E0"][old_nodes])
-            new.optimizer_state_ = _select_adam(self.optimizer_state_, "E0", old_nodes)
+        for param, space in row_params:
+            at = _space_rows(space, keep, np.arange(n_i), n_u0)          # old id of each row
+            new.params[param] = np.ascontiguousarray(self.params[param][at])
+            new.optimizer_state_ = _select_adam(new.optimizer_state_, param, at)
         # touched: users who lost a pair, and the remaining users of every item that lost one
         lost = [removal.removed_pairs[:, 1]] + [self.R_[u].indices for u in removal.removed_users]
         items = np.unique(np.concatenate(lost)).astype(np.int64)
@@ -959,6 +985,30 @@ class EmbeddingRecommender(Recommender):
         new._finish_update(rng)
         self.__dict__.update(new.__dict__)
         return self
+
+    def _checked_row_params(self):
+        """``(name, space)`` of each ``_row_params`` entry present in ``params``, checked.
+
+        ValueError for a space other than ``"nodes"``, ``"users"`` and ``"items"``; DataError
+        naming the parameter when its first axis does not run over its space's ids.
+        """
+        who = type(self).__name__
+        sizes = _space_sizes(self.n_users_, self.n_items_)
+        checked = []
+        for name, space in self._row_params.items():
+            if name not in self.params:
+                continue
+            if space not in sizes:
+                raise ValueError(f"{who}._row_params[{name!r}] must be one of "
+                                 f"{tuple(sizes)}, got {space!r}")
+            shape = np.shape(self.params[name])
+            if not shape or shape[0] != sizes[space]:
+                raise DataError(f"{who}: parameter {name!r} is listed in _row_params as indexed "
+                                f"by {space} ({sizes[space]} rows: n_users={self.n_users_}, "
+                                f"n_items={self.n_items_}), but has shape {shape}; the model "
+                                "is unchanged")
+            checked.append((name, space))
+        return checked
 
     def _update_copy(self):
         """A copy to build an update on: its own ``params``, Adam state, history and workspace."""
@@ -1194,15 +1244,31 @@ def _score_gradient(e_u, e_i, scoring):
     return np.stack([-diff / dist, diff / dist])
 
 
+def _space_sizes(n_users, n_items):
+    """The number of ids of each ``_row_params`` space."""
+    return {"nodes": n_users + n_items, "users": n_users, "items": n_items}
+
+
+def _space_rows(space, user_rows, item_rows, n_users):
+    """Rows of an array over ``space``: ``user_rows``, ``item_rows``, or (``"nodes"``) both,
+    the items offset by ``n_users`` (users first)."""
+    if space == "users":
+        return user_rows
+    if space == "items":
+        return item_rows
+    return np.concatenate([user_rows, n_users + item_rows])
+
+
 def _grow_rows(X, old_rows, n_rows):
-    """``X`` (m, d) placed at ``old_rows`` of a zero (n_rows, d) array."""
+    """``X`` (m, ...) placed at ``old_rows`` of a zero (n_rows, ...) array."""
     out = np.zeros((n_rows,) + X.shape[1:], dtype=X.dtype)
     out[old_rows] = X
     return out
 
 
-def _neighbour_init(E0, R, n_u0, n_i0, rng):
-    r"""Fill the new rows of ``E0`` (users ``>= n_u0``, items ``>= n_i0``) from their neighbours.
+def _neighbour_init(X, R, n_u0, n_i0, rng):
+    r"""Fill the new rows of a node-indexed ``X`` (users ``>= n_u0``, items ``>= n_i0``) from
+    their neighbours; ``X`` is ``E0`` or another ``"nodes"`` parameter, of any trailing shape.
 
     A new item: the mean of its old users' rows; then a new user: the mean
     of its items' rows (new items included). A new node with neither:
@@ -1210,15 +1276,15 @@ def _neighbour_init(E0, R, n_u0, n_i0, rng):
     node order from ``rng``.
     """
     n_u, n_i = R.shape
-    E0 = E0.copy()
-    sigma = float(np.concatenate([E0[:n_u0], E0[n_u:n_u + n_i0]]).std())
+    X = X.copy()
+    sigma = float(np.concatenate([X[:n_u0], X[n_u:n_u + n_i0]]).std())
     orphans = []
     C = sp.csc_matrix(R)
     for j in range(n_i0, n_i):                                            # new items
         users = C.indices[C.indptr[j]:C.indptr[j + 1]]
         users = users[users < n_u0]
         if users.size:
-            E0[n_u + j] = E0[users].mean(axis=0)
+            X[n_u + j] = X[users].mean(axis=0)
         else:
             orphans.append(n_u + j)
     done = set(orphans)
@@ -1226,13 +1292,13 @@ def _neighbour_init(E0, R, n_u0, n_i0, rng):
         items = R.indices[R.indptr[u]:R.indptr[u + 1]]
         items = items[np.array([n_u + j not in done for j in items], dtype=bool)] if done else items
         if items.size:
-            E0[u] = E0[n_u + items].mean(axis=0)
+            X[u] = X[n_u + items].mean(axis=0)
         else:
             orphans.append(u)
     if orphans:
         orphans = np.sort(np.asarray(orphans))
-        E0[orphans] = (sigma * rng.standard_normal((orphans.size, E0.shape[1]))).astype(E0.dtype)
-    return E0
+        X[orphans] = (sigma * rng.standard_normal((orphans.size,) + X.shape[1:])).astype(X.dtype)
+    return X
 
 
 def _map_adam(state, name, f):
