@@ -912,3 +912,15 @@ def test_synthetic_sessions_measured_as_documented():
     for name, hit, mrr in [("oracle", 0.785, 0.430), ("markov", 0.594, 0.364),
                            ("pop", 0.154, 0.029)]:
         assert round(got[name]["hit@20"], 3) == hit and round(got[name]["mrr@20"], 3) == mrr
+
+
+@pytest.mark.parametrize("make", ["synthetic", "article_toy", "synthetic_sessions"])
+def test_generators_check_random_state_as_models_do(make):
+    """random_state=True silently meant seed 1, and a legacy RandomState was taken."""
+    gen = getattr(ds, make)
+    with pytest.raises(TypeError, match="random_state must be None, an integer >= 0"):
+        gen(random_state=True)
+    with pytest.raises(TypeError, match="random_state must be None, an integer >= 0"):
+        gen(random_state=np.random.RandomState(0))
+    with pytest.raises(DataError, match="random_state must be None, an integer >= 0"):
+        gen(random_state=-1)

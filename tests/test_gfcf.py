@@ -454,3 +454,20 @@ def test_working_memory_estimate_bounds_the_measured_peak(solver):
         tracemalloc.stop()
     estimate = svd_working_memory(solver, Rt.shape, 16)
     assert estimate / 2 <= peak <= estimate * 2, (peak, estimate)
+
+
+@pytest.mark.parametrize("solver", ["dense", "arpack", "propack", "randomized", "chebyshev"])
+def test_vector_signs_are_canonical_and_do_not_follow_blas_threads(solver):
+    """Chebyshev's V_ flipped 9 of 16 columns between 1 and 2 BLAS threads (scores agreed to
+    2.6e-15): each column's largest entry is now positive, so V_ agrees to rounding."""
+    from minigraphrec.datasets import synthetic
+    from minigraphrec.threadpools import threads
+    data = synthetic(random_state=0)
+    fits = []
+    for n in (1, 2):
+        with threads(n):                                 # numba and every BLAS, restored after
+            fits.append(GFCF(n_factors=16, svd_solver=solver, dtype="float64").fit(data))
+    for model in fits:
+        V = model.V_
+        assert (V[np.argmax(np.abs(V), axis=0), np.arange(V.shape[1])] > 0).all()
+    np.testing.assert_allclose(fits[0].V_, fits[1].V_, rtol=0, atol=1e-10)

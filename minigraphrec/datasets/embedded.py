@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data import Interactions
-from ..errors import DataError
+from ..errors import DataError, check_random_state
 from .movielens import load_movielens_100k
 
 _T0 = 1_577_836_800          # 2020-01-01T00:00:00Z
@@ -142,7 +142,7 @@ def synthetic(n_users=1000, n_items=1500, n_communities=10, mean_interactions=20
         Probability, in ``[0, 1]``, that a feature label is randomised.
     ratings : bool
         Whether to generate rating weights.
-    random_state : int or numpy.random.Generator
+    random_state : int >= 0, numpy.random.Generator or None (fresh data every call)
         Seed; the same seed gives the same data.
     return_truth : bool
         Also return the :class:`SyntheticTruth`.
@@ -164,7 +164,7 @@ def synthetic(n_users=1000, n_items=1500, n_communities=10, mean_interactions=20
     if popularity_exponent < 0 or not 0.0 <= feature_noise <= 1.0:
         raise ValueError(f"need popularity_exponent >= 0 and 0 <= feature_noise <= 1, got "
                          f"{popularity_exponent} and {feature_noise}")
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(check_random_state(random_state))
 
     cu = _balanced_labels(n_users, n_communities, rng)          # (n_users,)
     ci = _balanced_labels(n_items, n_communities, rng)          # (n_items,)
@@ -318,7 +318,7 @@ def article_toy(random_state=0):
 
     Parameters
     ----------
-    random_state : int or numpy.random.Generator
+    random_state : int >= 0, numpy.random.Generator or None (fresh data every call)
         Seed of the feature matrices.
 
     Returns
@@ -331,7 +331,7 @@ def article_toy(random_state=0):
     """
     R = np.array([[int(ch) for ch in row] for row in _ARTICLE_TOY_R])   # (10, 10)
     users, items = np.nonzero(R)                                         # (34,), (34,)
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(check_random_state(random_state))
     X_user = rng.standard_normal((10, 10))                               # (10, 10)
     X_item = rng.standard_normal((10, 10))                               # (10, 10)
     names = [f"x{k}" for k in range(1, 11)]
@@ -484,7 +484,8 @@ def synthetic_sessions(n_sessions=5000, n_items=1000, n_communities=20, drift=0.
     mean_length : float >= min_length
     min_length : int >= 1
     popularity_exponent : float >= 0
-    random_state : int or numpy.random.Generator; the same seed gives the same sessions
+    random_state : int >= 0, numpy.random.Generator or None; the same seed gives the same
+        sessions
     return_truth : bool, also return the :class:`SyntheticSessionsTruth`
 
     Returns
@@ -508,7 +509,7 @@ def synthetic_sessions(n_sessions=5000, n_items=1000, n_communities=20, drift=0.
                          f"got {min_length} and {mean_length}")
     if popularity_exponent < 0:
         raise ValueError(f"popularity_exponent must be >= 0, got {popularity_exponent}")
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(check_random_state(random_state))
     C = int(n_communities)
     ci = _balanced_labels(n_items, C, rng)                          # (n_items,)
     rank = np.empty(n_items, dtype=np.int64)

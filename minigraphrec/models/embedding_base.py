@@ -379,7 +379,10 @@ class EmbeddingRecommender(Recommender):
             the same validation data): it carries the best epoch's parameters
             and the epochs since it (``best_params_``, ``since_best_``). A
             finished fit with validation ends on its best epoch's parameters,
-            so resuming it continues from those, not from its last epoch.
+            so resuming it continues from those, not from its last epoch, and
+            its ``patience`` count starts again at 0 (a run stopped early
+            therefore does not equal one resumed after it: resume from a
+            ``callback`` checkpoint for that).
 
         Returns
         -------

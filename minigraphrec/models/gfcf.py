@@ -409,7 +409,9 @@ def top_right_singular_vectors(A, k, solver="auto", random_state=0, n_oversample
     -------
     s : float64 (k,), descending
     V : float64 (n, k), orthonormal columns, ``V[:, j]`` the right singular
-        vector of ``s[j]`` (each column's sign is arbitrary).
+        vector of ``s[j]``, its sign fixed so that its entry of largest
+        magnitude is positive (as scikit-learn's ``svd_flip``): a solver's
+        sign is arbitrary and changed with the BLAS thread count.
     solver : str, only with ``return_solver``
     """
     m, n = A.shape
@@ -439,6 +441,8 @@ def top_right_singular_vectors(A, k, solver="auto", random_state=0, n_oversample
         order = np.argsort(s)[::-1]                                       # svds: ascending
         s, V = s[order], Vt[order].T
     s, V = np.asarray(s, dtype=np.float64), np.ascontiguousarray(V, dtype=np.float64)
+    if V.size:                                 # each column's largest entry positive, exactly
+        V *= np.sign(V[np.argmax(np.abs(V), axis=0), np.arange(V.shape[1])])
     return (s, V, solver) if return_solver else (s, V)
 
 
@@ -507,7 +511,8 @@ class GFCF(Recommender):
     R_tilde_ : csr_matrix (n_users, n_items), ``R̃`` in ``dtype``
     d_users_, d_items_ : float64 (n_users,), (n_items,), degrees
     singular_values_ : float64 (k,), descending (empty when alpha == 0)
-    V_ : float64 (n_items, k), the right singular vectors
+    V_ : float64 (n_items, k), the right singular vectors, each column's entry of
+        largest magnitude positive (:func:`top_right_singular_vectors`)
     svd_solver_ : str or None
         The solver that computed them (``svd_solver="auto"`` resolved, after
         any fallback); None when ``alpha == 0``.
