@@ -8,14 +8,18 @@ r"""The ``minigraphrec`` command.
     minigraphrec recommend model.npz --user ID [-k 10]
     minigraphrec explain model.npz --user ID --item ID [--k 10]
 
-Nothing imports this module; it is the only place that prints.
+Nothing imports this module; it is the only place that prints. Results (metric tables,
+recommendation lists, explanations, ``--json``) go to stdout; progress lines, notices and
+warnings to stderr, so ``> results.txt`` keeps the results alone.
 """
 from __future__ import annotations
 
 import argparse
 import ast
+import json
 import logging
 import os
+import re
 import sys
 import tempfile
 import time
@@ -25,6 +29,60 @@ import numpy as np
 from .errors import DataError
 
 FORMATS = ("auto", "lightgcn", "triples", "movielens", "recbole")
+
+
+# ------------------------------------------------------------------ output
+def _note(text):
+    """A progress line or a notice: on stderr, so that stdout holds the results alone."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def _warn(text):
+    """A warning of the command's own, on stderr as the library's logged ones are."""
+    _note(f"minigraphrec: warning: {text}")
+
+
+def _plain(value):
+    """``value`` with NumPy scalars and arrays as Python ones and NaN or infinity as None,
+    for JSON."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def _print_json(obj):
+    """``--json``: ``obj`` as one JSON object on one line of stdout."""
+    print(json.dumps(_plain(obj), ensure_ascii=False))
+
+
+def _print_metrics(metrics, args):
+    """The metrics (``mgr.evaluate``'s dict, or None: no test set) as a table, or with
+    ``--json`` as one JSON object, ``{"metrics": {name: value, ...} or null}``."""
+    if args.json:
+        _print_json({"metrics": metrics})
+    elif metrics is not None:
+        print(_table([{"metric": k, "value": v} for k, v in metrics.items()],
+                     ["metric", "value"]))
+
+
+#: what a cut-off above the catalogue means for the metrics (-k's warning)
+_K_BEYOND_METRICS = ("at such a cut-off every list holds every candidate item, and "
+                     "precision@k still divides by k")
+
+
+def _warn_k_beyond(ks, n_items, consequence):
+    """Warn, naming ``-k``, about cut-offs above the catalogue's ``n_items`` items (the
+    library accepts them: a list holds at most every item)."""
+    big = sorted({k for k in ks if k > n_items})
+    if big:
+        _warn(f"-k {' '.join(map(str, big))}: more than the model's {n_items} items; "
+              f"{consequence}")
 
 
 # ----------------------------------------------------------------- helpers
@@ -116,8 +174,23 @@ def _encoding(name):
 
 
 def _separator(text):
-    r"""``--sep``: the separator taken literally, but ``\t`` (backslash, t) for a tab."""
+    r"""``--sep``: the separator taken literally, but ``\t`` (backslash, t) for a tab; an
+    empty one, or one holding a line break, is refused (the loader's rule) before any reading."""
+    if not text or "\n" in text or "\r" in text:
+        raise argparse.ArgumentTypeError(f"expected a non-empty separator without line breaks "
+                                         f"(leave --sep out to detect it), got {text!r}")
     return "\t" if text == "\\t" else text
+
+
+def _refuses_new_files(folder):
+    """Why the existing ``folder`` takes no new file (the OS's reason), or None if it does:
+    the one sure test, making (and dropping) a file there."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".minigraphrec-check-"):
+            pass
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
 
 
 def _check_output(path, inputs):
@@ -132,12 +205,10 @@ def _check_output(path, inputs):
     if not os.path.isdir(folder):
         raise SystemExit(f"minigraphrec: -o: cannot save to {path}: the folder {folder} "
                          "does not exist")
-    try:                                     # the one sure test: make (and drop) a file there
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".minigraphrec-check-"):
-            pass
-    except OSError as exc:
+    refused = _refuses_new_files(folder)
+    if refused:
         raise SystemExit(f"minigraphrec: -o: cannot save to {path}: the folder {folder} "
-                         f"takes no new file ({exc.strerror or exc})") from None
+                         f"takes no new file ({refused})")
     for given in inputs:
         if given and os.path.exists(path) and os.path.exists(given) \
                 and os.path.samefile(path, given):
@@ -147,20 +218,44 @@ def _check_output(path, inputs):
 
 def _check_figure(name):
     """The file stem of ``--figure`` (a PNG into ``./figures`` or ``$MINIGRAPHREC_FIGURES``),
-    checked before any data are read."""
+    checked before any data are read, as is the folder: one that is or can be created (its
+    nearest existing ancestor is a folder) and takes a new file. Nothing is created here."""
     if name is None:
         return None
-    from .errors import DataError
-    from .plot import _figure_stem
+    from .plot import FIGURES_ENV, _figure_stem
     try:
-        return _figure_stem(name)
+        stem = _figure_stem(name)
     except DataError as exc:
         raise SystemExit(f"minigraphrec: --figure: {exc}") from None
+    given = os.environ.get(FIGURES_ENV)
+    folder = os.path.abspath(os.path.expanduser(given or "figures"))
+    where = (f"${FIGURES_ENV} names {given}" if given else
+             f"the default ./figures; ${FIGURES_ENV} names another folder")
+    existing = folder
+    while not os.path.exists(existing):       # the folder is created on demand, from here
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise SystemExit(f"minigraphrec: --figure: cannot write into the figure folder "
+                         f"{folder} ({where}): {existing} is a file, not a folder")
+    refused = _refuses_new_files(existing)
+    if refused:
+        raise SystemExit(f"minigraphrec: --figure: cannot write into the figure folder "
+                         f"{folder} ({where}): {existing} takes no new file ({refused})")
+    return stem
 
 
-def _save_plot(ax, stem):
+def _save_plot(draw, stem, saved=None):
+    """Draw (``draw()`` returns the Axes) and save the ``--figure``; a failure names the flag
+    and, where the model was saved before it, says so (``saved``, its path)."""
     from .plot import save_figure
-    print(f"wrote {save_figure(ax.figure, stem)}")
+    try:
+        path = save_figure(draw().figure, stem)
+    except (OSError, ValueError) as exc:     # DataError is a ValueError
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        kept = f"; the model was saved to {saved}" if saved else ""
+        raise SystemExit(f"minigraphrec: --figure: cannot write the figure: {reason}"
+                         f"{kept}") from None
+    _note(f"wrote {path}")
 
 
 def _check_hyperparameters(model):
@@ -342,35 +437,35 @@ def _table(rows, columns, floatfmt="{:.4f}"):
 
 
 class _Progress:
-    """Prints one line per step with its time: ``[2/4] fitting Popularity ... 0.01 s``."""
+    """Prints one line per step with its time, on stderr:
+    ``[2/4] fitting Popularity ... 0.01 s``."""
 
-    def __init__(self, n_steps, stream=sys.stdout):
-        self.n_steps, self.step, self.stream = n_steps, 0, stream
+    def __init__(self, n_steps):
+        self.n_steps, self.step = n_steps, 0
 
     def __call__(self, text):
         self.step += 1
-        self.stream.write(f"[{self.step}/{self.n_steps}] {text} ... ")
-        self.stream.flush()
+        sys.stderr.write(f"[{self.step}/{self.n_steps}] {text} ... ")
+        sys.stderr.flush()
         self.t0 = time.perf_counter()
         return self
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        if exc[0] is None:
-            self.stream.write(f"{time.perf_counter() - self.t0:.2f} s\n")
+    def __exit__(self, kind, *rest):
+        if kind is None:
+            _note(f"{time.perf_counter() - self.t0:.2f} s")
         else:
-            self.stream.write("failed\n")
-        self.stream.flush()
+            _note("interrupted" if issubclass(kind, KeyboardInterrupt) else "failed")
 
 
 def _epoch_printer(name):
     def callback(record):
         extra = "  ".join(f"{k} {v:.4f}" for k, v in record.items()
                           if k not in ("epoch", "loss", "time") and isinstance(v, float))
-        print(f"    {name} epoch {record['epoch']:>4d}  loss {record['loss']:.5f}  "
-              f"{record['time']:.2f} s  {extra}".rstrip(), flush=True)
+        _note(f"    {name} epoch {record['epoch']:>4d}  loss {record['loss']:.5f}  "
+              f"{record['time']:.2f} s  {extra}".rstrip())
     return callback
 
 
@@ -397,23 +492,26 @@ def cmd_demo(args):
     for n in names:
         if n not in registry:
             raise SystemExit(f"minigraphrec: unknown model {n!r}; available: {', '.join(registry)}")
+    models = []                                        # made and checked before any data
+    for n in names:
+        takes = registry[n]._param_names()
+        params = {"random_state": args.seed} if "random_state" in takes else {}
+        if args.epochs is not None and "epochs" in takes:
+            params["epochs"] = args.epochs
+        models.append(_checked_model(registry, n, params, args.seed,    # hybrid: itemknn+userknn
+                                     {"epochs": "--epochs", "random_state": "--seed"}))
     figure = _check_figure(args.figure)
     progress = _Progress(2 + len(names))
     with progress("generating the synthetic default data set"):
         data = datasets.synthetic(random_state=args.seed)
     with progress("splitting it 80/20 per user"):
         train, test = split.random_split(data, test_size=0.2, random_state=args.seed)
-    print(f"    {data}")
-    print(f"    train: {len(train)} interactions, test: {len(test)} interactions")
+    _note(f"    {data}")
+    _note(f"    train: {len(train)} interactions, test: {len(test)} interactions")
     rows, fitted, results = [], {}, {}
-    for name in names:
-        model = _make_model(registry, name, {}, seed=args.seed)       # hybrid: itemknn+userknn
-        if "random_state" in model._param_names():
-            model.set_params(random_state=args.seed)
-        if args.epochs is not None and "epochs" in model.get_params():
-            model.set_params(epochs=args.epochs)
-        print(f"[{progress.step + 1}/{progress.n_steps}] fitting {type(model).__name__}", flush=True)
+    for name, model in zip(names, models):
         progress.step += 1
+        _note(f"[{progress.step}/{progress.n_steps}] fitting {type(model).__name__}")
         t0 = time.perf_counter()
         _fit(model, train)
         fit_time = time.perf_counter() - t0
@@ -421,8 +519,7 @@ def cmd_demo(args):
         rows.append({"model": type(model).__name__, **metrics, "fit s": fit_time})
         results[type(model).__name__] = metrics
         fitted[name] = model
-        print(f"    done in {fit_time:.2f} s", flush=True)
-    print()
+        _note(f"    done in {fit_time:.2f} s")
     print(_table(rows, ["model", "recall@20", "ndcg@20", "precision@20", "hit@20",
                         "coverage@20", "fit s"]))
     print()
@@ -437,10 +534,13 @@ def cmd_demo(args):
     print("(* = a held-out test item of that user)")
     if figure is not None:
         from .plot import plot_metrics
-        ax = plot_metrics(results)
-        ax.set_title(f"demo: {len(data):,} synthetic interactions, 80/20 split (seed "
-                     f"{args.seed})", fontsize=9)
-        _save_plot(ax, figure)
+
+        def draw():
+            ax = plot_metrics(results)
+            ax.set_title(f"demo: {len(data):,} synthetic interactions, 80/20 split (seed "
+                         f"{args.seed})", fontsize=9)
+            return ax
+        _save_plot(draw, figure)
     return 0
 
 
@@ -461,12 +561,30 @@ def _make_model(registry, name, params, seed=0):
     return registry["hybrid"](components).set_params(**params)
 
 
-def cmd_train(args):
-    r"""Check every argument, then load, split, fit, evaluate and (last) save.
+def _checked_model(registry, name, params, seed, flags):
+    """:func:`_make_model`, then the model's own hyperparameter checks, before any data are
+    read. A refused value stops the command naming the flag that set it: ``flags`` maps the
+    keywords to their flags (``{"n_layers": "--layers", "l2": "-p l2"}``), and the one the
+    message names first is put in front of it (``--layers: MF has no hyperparameter
+    'n_layers'``)."""
+    try:
+        model = _make_model(registry, name, params, seed)
+        _check_hyperparameters(model)
+    except ValueError as exc:
+        found = [(m.start(), flag) for key, flag in flags.items()
+                 if (m := re.search(rf"\b{re.escape(key)}\b", str(exc)))]
+        where = f"{min(found)[1]}: " if found else ""
+        raise SystemExit(f"minigraphrec: {where}{exc}") from None
+    return model
 
-    Nothing is read before the arguments (models, hyperparameters, -o) are checked, and
-    the model is saved only once everything else succeeded: a failed run writes no file.
-    ``--seed`` defaults to 0, so the same command gives the same split and model.
+
+def cmd_train(args):
+    r"""Check every argument, then load, split, fit, evaluate, save and (last) draw.
+
+    Nothing is read before the arguments (models, hyperparameters, -o, --figure) are
+    checked, and the model is saved only once everything before succeeded: a failed run
+    writes no file; the figure comes after the model, and its failure says the model was
+    saved. ``--seed`` defaults to 0, so the same command gives the same split and model.
     """
     import minigraphrec as mgr
     from . import split
@@ -479,21 +597,18 @@ def cmd_train(args):
         raise SystemExit("minigraphrec: give --test or --test-size, not both")
     seed = 0 if args.seed is None else args.seed
     params = _parse_params(args.param)
+    flags = {key: f"-p {key}" for key in params}               # which flag set each keyword
     for flag, key in (("epochs", "epochs"), ("dim", "dim"), ("layers", "n_layers"), ("lr", "lr"),
                       ("batch_size", "batch_size"), ("reg", "reg"), ("loss", "loss")):
         value = getattr(args, flag)
         if value is not None:
-            params[key] = value
+            params[key], flags[key] = value, "--" + flag.replace("_", "-")
     # --seed also seeds the split, so the model may have no random_state; an explicit
     # --seed beats -p random_state=..., the default 0 does not
     if "random_state" in registry[name]._param_names() and (args.seed is not None
                                                             or "random_state" not in params):
-        params["random_state"] = seed
-    try:
-        model = _make_model(registry, name, params, seed)
-    except ValueError as exc:
-        raise SystemExit(f"minigraphrec: {exc}")
-    _check_hyperparameters(model)
+        params["random_state"], flags["random_state"] = seed, "--seed"
+    model = _checked_model(registry, name, params, seed, flags)
     figure = _check_figure(args.figure)
     if figure is not None and not hasattr(model, "loss_and_grad"):
         raise SystemExit(f"minigraphrec: --figure draws the training loss by epoch, and "
@@ -508,24 +623,29 @@ def cmd_train(args):
                         _loader_options(args))
     if test is None and args.test_size:
         train, test = split.random_split(train, test_size=args.test_size, random_state=seed)
-    print(f"training {model} on {train}", flush=True)
+    if test is not None:
+        _warn_k_beyond(args.k, train.n_items, _K_BEYOND_METRICS)
+    _note(f"training {model} on {train}")
     t0 = time.perf_counter()
     _fit(model, train, verbose=not args.quiet)
-    print(f"fitted in {time.perf_counter() - t0:.2f} s", flush=True)
-    if test is not None:
-        metrics = mgr.evaluate(model, test, k=tuple(args.k))
-        print(_table([{"metric": k, "value": v} for k, v in metrics.items()], ["metric", "value"]))
-    if figure is not None and model.history_:
-        from .plot import plot_history
-        ax = plot_history({type(model).__name__: model.history_}, metric="loss")
-        ax.set_ylabel(f"{model.loss.upper()} loss (mean over the epoch's batches)")
-        ax.set_title(f"training loss, {os.path.basename(args.data)}", fontsize=9)
-        _save_plot(ax, figure)
-    elif figure is not None:
-        print("no figure: the model trained no epoch (--epochs 0)")
+    _note(f"fitted in {time.perf_counter() - t0:.2f} s")
+    metrics = None if test is None else mgr.evaluate(model, test, k=tuple(args.k))
+    _print_metrics(metrics, args)
     if args.output:
         _save_model(model, args.output)
-        print(f"saved to {args.output}")
+        args.saved = args.output                        # for an interruption's message
+        _note(f"saved to {args.output}")
+    if figure is not None and model.history_:
+        from .plot import plot_history
+
+        def draw():
+            ax = plot_history({type(model).__name__: model.history_}, metric="loss")
+            ax.set_ylabel(f"{model.loss.upper()} loss (mean over the epoch's batches)")
+            ax.set_title(f"training loss, {os.path.basename(args.data)}", fontsize=9)
+            return ax
+        _save_plot(draw, figure, saved=args.output)
+    elif figure is not None:
+        _note("no figure: the model trained no epoch (--epochs 0)")
     return 0
 
 
@@ -533,6 +653,7 @@ def cmd_evaluate(args):
     import minigraphrec as mgr
 
     model = mgr.load(args.model)
+    _warn_k_beyond(args.k, model.n_items_, _K_BEYOND_METRICS)
     test, _ = _load(args.test, None, args.format, options=_loader_options(args))
     test = test.align(model.user_ids_, model.item_ids_, on_unknown=args.on_unknown,
                       source=args.test)
@@ -540,25 +661,38 @@ def cmd_evaluate(args):
         raise DataError(f"{args.test}: every test interaction has an id unknown to the model "
                         f"({test.n_dropped}); is it the model's test file?")
     if test.n_dropped:
-        print(f"dropped {test.n_dropped} test interactions with ids unknown to the model")
-    metrics = mgr.evaluate(model, test, k=tuple(args.k))
-    print(_table([{"metric": k, "value": v} for k, v in metrics.items()], ["metric", "value"]))
+        _warn(f"{args.test}: dropped {test.n_dropped} of {test.n_dropped + len(test)} test "
+              f"interactions whose user or item is unknown to the model (--on-unknown drop)")
+    _print_metrics(mgr.evaluate(model, test, k=tuple(args.k)), args)
     return 0
+
+
+def _title(labels, i):
+    """Item ``i``'s title (``item_labels_``, when the loader had them), or None; files saved
+    before partial_fit extended the labels hold fewer than the items."""
+    return labels[i] if labels is not None and i < len(labels) and labels[i] else None
 
 
 def cmd_recommend(args):
     import minigraphrec as mgr
 
     model = mgr.load(args.model)
-    rows = _find_raw(model.user_ids_, args.user)                      # (len(args.user),)
-    for raw, row in zip(args.user, rows):
-        if row < 0:
-            raise SystemExit(f"minigraphrec: user {raw!r} is not known to the model "
-                             f"({len(model.user_ids_)} users, e.g. "
-                             f"{_examples(model.user_ids_)})")
+    rows = _known(model, "user", args.user)                          # (len(args.user),)
+    _warn_k_beyond([args.k], model.n_items_, "a list holds at most every candidate item")
     items, scores = model.recommend(rows, k=args.k,
                                     exclude_seen=not args.include_seen)
-    labels = getattr(model, "item_labels_", None)     # titles, when the loader had them
+    labels = getattr(model, "item_labels_", None)
+    if args.json:
+        out = []
+        for row, irow, srow in zip(rows, items, scores):
+            keep = irow >= 0                                          # padding past the items
+            entry = {"user": model.user_ids_[row], "items": model.item_ids_[irow[keep]],
+                     "scores": srow[keep]}
+            if labels is not None:
+                entry["titles"] = [_title(labels, i) for i in irow[keep]]
+            out.append(entry)
+        _print_json({"recommendations": out})
+        return 0
     for raw, row, srow in zip(args.user, items, scores):
         print(f"user {raw}:")
         if row.size == 0 or row[0] < 0:
@@ -567,9 +701,8 @@ def cmd_recommend(args):
         for rank, (i, s) in enumerate(zip(row, srow), start=1):
             if i < 0:
                 break
-            # i < len(labels): files saved before partial_fit extended the labels
-            has_label = labels is not None and i < len(labels) and labels[i]
-            label = f"  {labels[i]}" if has_label else ""
+            title = _title(labels, i)
+            label = f"  {title}" if title else ""
             print(f"  {rank:>3d}. item {model.item_ids_[i]}  score {s:.4f}{label}")
     return 0
 
@@ -580,6 +713,19 @@ def _find_raw(raw_ids, given):
     the integer raw id 7)."""
     from .data import match_raw_ids
     return match_raw_ids(np.asarray(given, dtype=str), raw_ids)
+
+
+def _known(model, kind, given):
+    """The internal ids of the raw ids ``given`` with ``--user`` or ``--item`` (``kind``);
+    an unknown one stops the command, naming the flag."""
+    raw_ids = model.user_ids_ if kind == "user" else model.item_ids_
+    found = _find_raw(raw_ids, given)
+    for raw, k in zip(given, found):
+        if k < 0:
+            known = "known to the model" if kind == "user" else "in the model's catalogue"
+            raise SystemExit(f"minigraphrec: --{kind}: {kind} {raw!r} is not {known} "
+                             f"({len(raw_ids)} {kind}s, e.g. {_examples(raw_ids)})")
+    return found
 
 
 def _examples(raw_ids):
@@ -604,15 +750,8 @@ def cmd_explain(args):
         raise SystemExit(f"minigraphrec: --k must be 0 (every contribution) or a positive "
                          f"integer, got {args.k}")
     model = mgr.load(args.model)
-    u = int(_find_raw(model.user_ids_, [args.user])[0])
-    i = int(_find_raw(model.item_ids_, [args.item])[0])
-    if u < 0:
-        raise SystemExit(f"minigraphrec: --user: user {args.user!r} is not known to the model "
-                         f"({len(model.user_ids_)} users, e.g. {_examples(model.user_ids_)})")
-    if i < 0:
-        raise SystemExit(f"minigraphrec: --item: item {args.item!r} is not in the model's "
-                         f"catalogue ({len(model.item_ids_)} items, e.g. "
-                         f"{_examples(model.item_ids_)})")
+    u = int(_known(model, "user", [args.user])[0])
+    i = int(_known(model, "item", [args.item])[0])
     try:
         e = model.explain(u, i, k=args.k or None)
     except NotImplementedError as exc:
@@ -662,28 +801,61 @@ def _add_evaluation_options(p, unknown):
                         "them and say how many")
 
 
+def _add_json_option(p, shape):
+    """``--json``: the results as one JSON object of the given ``shape`` on stdout."""
+    p.add_argument("--json", action="store_true",
+                   help=f"print the results as one JSON object, {shape}, instead of text")
+
+
+def _default_epochs():
+    """The trainable models' default ``epochs``, as --epochs' help says it: ``"50"``, or
+    ``"mf 50, lightgcn 100, ..."`` should they differ."""
+    import inspect
+    defaults = {}
+    for name, cls in _model_registry().items():
+        parameter = inspect.signature(cls).parameters.get("epochs")
+        if parameter is not None:
+            defaults[name] = parameter.default
+    if len(set(defaults.values())) == 1:
+        return str(next(iter(defaults.values())))
+    return ", ".join(f"{name} {value}" for name, value in defaults.items())
+
+
+#: -v's help: given before the command or after it
+VERBOSE_HELP = ("also print minigraphrec's own info and debug log messages on stderr (each "
+                "epoch's loss and time as the library logs it, early stopping, lines a "
+                "loader skipped); other libraries' stay hidden")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="minigraphrec",
         description="Graph-based recommendation, written out in NumPy. Start with "
-                    "`minigraphrec demo`; each command has its own --help.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+                    "`minigraphrec demo`; each command has its own --help. Results go to "
+                    "stdout, progress and warnings to stderr.")
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="threads for numba kernels and BLAS alike (default: "
                              "$MINIGRAPHREC_THREADS, else the libraries' own defaults); on a "
                              "busy machine 1 is often fastest")
     sub = parser.add_subparsers(dest="command", required=True)
+    verbose = argparse.ArgumentParser(add_help=False)       # -v after the command too
+    verbose.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                         help=VERBOSE_HELP)
+    epochs_help = f"{_default_epochs()}, the models' own"
 
     p = sub.add_parser("demo", help="train on the embedded synthetic data and compare models",
                        description="Generate the embedded synthetic data set (no download), "
                                    "split it 80/20 per user, fit models, print their metrics.",
-                       epilog=_models_epilog(),
+                       epilog=_models_epilog(), parents=[verbose],
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", nargs="+", default=None, metavar="MODEL",
                    help="models to compare (default: popularity lightgcn)")
-    p.add_argument("--epochs", type=int, default=None, help="epochs for trainable models")
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"epochs for trainable models (default {epochs_help})")
     p.add_argument("--seed", type=_seed, default=0,
-                   help="seeds the data, the split and the models (an integer >= 0)")
+                   help="seeds the data, the split and the models (an integer >= 0; "
+                        "default 0)")
     p.add_argument("--figure", metavar="NAME",
                    help="also draw the models' Recall@20 and NDCG@20 as bars, into "
                         "NAME.png in ./figures (or $MINIGRAPHREC_FIGURES)")
@@ -692,7 +864,7 @@ def build_parser():
     p = sub.add_parser("train", help="train a model on a data file and save it",
                        description="Train a model on a data file, evaluate it on --test or a "
                                    "held-out --test-size, and save it with -o.",
-                       epilog=_models_epilog(),
+                       epilog=_models_epilog(), parents=[verbose],
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("data", help="training data: a file, or a MovieLens-100K folder")
     p.add_argument("--test", help="a test file in the same format (evaluated after training)")
@@ -708,7 +880,8 @@ def build_parser():
     p.add_argument("--model", default="lightgcn", choices=sorted(MODEL_HELP), metavar="MODEL",
                    type=str.lower,
                    help="which model (default lightgcn); the list is below")
-    p.add_argument("--epochs", type=int, help="training epochs (trainable models)")
+    p.add_argument("--epochs", type=int,
+                   help=f"training epochs (trainable models; default {epochs_help})")
     p.add_argument("--dim", type=int, help="embedding width d (trainable models)")
     p.add_argument("--layers", type=int, help="graph layers K (lightgcn, gcn, ngcf, gat)")
     p.add_argument("--lr", type=float, help="Adam's learning rate (trainable models)")
@@ -723,7 +896,9 @@ def build_parser():
     _add_loader_options(p)
     _add_evaluation_options(p, unknown="whose user or item training never saw")
     p.add_argument("-o", "--output", help="where to save the fitted model (.npz)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch lines")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no per-epoch lines (progress goes to stderr in any case)")
+    _add_json_option(p, '{"metrics": {"recall@10": ..., ...}} (null without a test set)')
     p.add_argument("--figure", metavar="NAME",
                    help="also draw the training loss by epoch (trainable models), into "
                         "NAME.png in ./figures (or $MINIGRAPHREC_FIGURES)")
@@ -731,30 +906,37 @@ def build_parser():
 
     p = sub.add_parser("evaluate", help="evaluate a saved model on a test file",
                        description="Full-ranking metrics of a saved model on a test file whose "
-                                   "raw ids match the training file's (training items excluded).")
+                                   "raw ids match the training file's (training items excluded).",
+                       parents=[verbose])
     p.add_argument("model", help="a model saved by `minigraphrec train -o`")
     p.add_argument("test", help="test interactions, in a format --format reads")
     p.add_argument("--format", choices=FORMATS, default="auto",
                    help="format of the test file (default: guessed from its path)")
     _add_loader_options(p)
     _add_evaluation_options(p, unknown="with ids the model does not know")
+    _add_json_option(p, '{"metrics": {"recall@10": ..., ...}}')
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("recommend", help="top-k items for users of a saved model (raw ids)",
                        description="The k best items for each user, in raw ids as in the "
-                                   "training file; items the user has seen are left out.")
+                                   "training file; items the user has seen are left out.",
+                       parents=[verbose])
     p.add_argument("model", help="a model saved by `minigraphrec train -o`")
     p.add_argument("--user", nargs="+", required=True, help="raw user ids as in the data file")
     p.add_argument("-k", "--k", type=_positive_int, default=10,
                    help="items per user (default 10)")
     p.add_argument("--include-seen", action="store_true",
                    help="also rank the items each user already has")
+    _add_json_option(p, '{"recommendations": [{"user": ID, "items": [ID, ...], "scores": '
+                        '[...], "titles": [...]}, ...]}, in the order of --user ("titles" '
+                        'only when the model has item titles)')
     p.set_defaults(func=cmd_recommend)
 
     p = sub.add_parser("explain", help="why a saved model scores an item for a user (raw ids)",
                        description="The training interactions (items, neighbour users or graph "
                                    "nodes) that make up one score, largest contribution first, "
-                                   "in raw ids; says whether the split is exact.")
+                                   "in raw ids; says whether the split is exact.",
+                       parents=[verbose])
     p.add_argument("model", help="a model saved by `minigraphrec train -o`")
     p.add_argument("--user", required=True, help="raw user id as in the data file")
     p.add_argument("--item", required=True, help="raw item id as in the data file")
@@ -774,11 +956,18 @@ _FLAG_OF = (*((f"sep={s!r}", f"--sep {s!r}") for s in ("::", "\t", ",", ";")),
             *((f"time_unit={u!r}", f"--time-unit {u}") for u in ("s", "ms", "us", "ns")))
 
 
+def _flags(text):
+    """``text`` with the library's arguments that have a flag written as the flag:
+    ``(on_unknown='drop')`` as ``(--on-unknown drop)``, ``header=False (--no-header)`` as
+    ``--no-header``."""
+    for argument, flag in _FLAG_OF:
+        text = text.replace(f"{argument} ({flag})", flag).replace(argument, flag)
+    return text
+
+
 def _hint(exc, args):
     """The error message, with the command-line flag that fixes it where one does."""
-    text = str(exc)
-    for argument, flag in _FLAG_OF:
-        text = text.replace(argument, flag)
+    text = _flags(str(exc))
     if not isinstance(exc, DataError) and text.startswith("columns"):
         text = "--" + text                             # a bad --columns value
     if (isinstance(exc, DataError) and getattr(args, "format", None) == "auto"
@@ -790,10 +979,48 @@ def _hint(exc, args):
     return text
 
 
+class _LogFormatter(logging.Formatter):
+    """minigraphrec's log records (the loaders' warnings, and with -v its info and debug
+    ones) as the command's own lines, ``minigraphrec: warning: ...``, the library's
+    arguments written as flags (:func:`_flags`); other libraries' records as
+    ``WARNING name: message``."""
+
+    def format(self, record):
+        if record.name == "minigraphrec" or record.name.startswith("minigraphrec."):
+            return f"minigraphrec: {record.levelname.lower()}: {_flags(record.getMessage())}"
+        return super().format(record)
+
+
+def _interrupted(args):
+    """What Ctrl-C says: whether the model was saved, where the command saves anything."""
+    if getattr(args, "saved", None):
+        return f"minigraphrec: interrupted; the model was saved to {args.saved}"
+    if getattr(args, "output", None) or getattr(args, "figure", None):
+        return "minigraphrec: interrupted; nothing was saved"
+    return "minigraphrec: interrupted"
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()                 # stderr
+    handler.setFormatter(_LogFormatter("%(levelname)s %(name)s: %(message)s"))
+    # a no-op where the root logger has handlers already (a program calling main, pytest)
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    package = logging.getLogger("minigraphrec")       # -v: its records only, not matplotlib's
+    level = package.level
+    if args.verbose:
+        package.setLevel(logging.DEBUG)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:                         # Ctrl-C: no traceback, 128 + SIGINT
+        print(_interrupted(args), file=sys.stderr)
+        return 130
+    finally:
+        package.setLevel(level)
+
+
+def _run(args):
+    """The command ``args`` asks for, a user's error reported in one line (status 2)."""
     if args.threads is None:
         try:
             args.threads = _env_threads()

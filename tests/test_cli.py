@@ -1,4 +1,5 @@
 """The `minigraphrec` command, end to end on small files it writes itself."""
+import json
 import os
 import re
 
@@ -23,10 +24,11 @@ def _write_triples(path, n_users=40, n_items=30, seed=0):
 
 def test_demo_prints_a_table_and_recommendations(capsys):
     assert main(["demo", "--models", "popularity", "lightgcn", "--epochs", "2"]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert "recall@20" in out and "Popularity" in out and "LightGCN" in out
-    assert "LightGCN epoch    2" in out                          # per-epoch progress
     assert "top-5 for users" in out
+    assert "LightGCN epoch    2" in err and "[1/4] generating" in err      # progress: stderr
+    assert "epoch" not in out and "[1/4]" not in out and "done in" not in out
 
 
 def test_train_evaluate_recommend_round_trip(tmp_path, capsys):
@@ -73,6 +75,10 @@ def test_recommend_prints_movielens_titles(tmp_path, capsys):
     for line in lines:                                  # "1. item 7  score 1.2345  Film 7 (1990)"
         raw = line.split()[2]
         assert line.endswith(f"Film {raw} (1990)")
+    assert main(["recommend", str(path), "--user", "3", "-k", "2", "--json"]) == 0
+    (got,) = json.loads(capsys.readouterr().out)["recommendations"]
+    assert got["user"] == 3 and got["titles"] == [f"Film {i} (1990)" for i in got["items"]]
+    assert [str(i) for i in got["items"]] == [line.split()[2] for line in lines]
 
 
 @pytest.mark.parametrize("name", ["popularity", "itemknn", "ease"])
@@ -89,8 +95,10 @@ def test_recommend_unknown_user_names_it(tmp_path, capsys):
     data = _write_triples(tmp_path / "ratings.csv")
     path = tmp_path / "m.npz"
     main(["train", str(data), "--model", "popularity", "-o", str(path)])
-    code, _, err = _run(["recommend", str(path), "--user", "nobody"], capsys)
-    assert code == 2 and re.search("user 'nobody' is not known", err)
+    capsys.readouterr()
+    code, _, err = _run(["recommend", str(path), "--user", "user1", "nobody"], capsys)
+    assert code == 2 and err.startswith("minigraphrec: --user: user 'nobody' is not known "
+                                        "to the model (40 users, e.g. user0, user1, user")
 
 
 def test_malformed_file_is_a_clear_error_and_exit_code_2(tmp_path, capsys):
@@ -237,7 +245,8 @@ def test_diverging_training_is_a_clear_error(tmp_path, capsys):
     path = tmp_path / "mf.npz"
     code, out, err = _run(["train", str(data), "--model", "mf", "--lr", "1e30", "--epochs", "3",
                            "-q", "-o", str(path)], capsys)
-    assert code == 2 and err.startswith("minigraphrec: error: MF: the loss became non-finite")
+    assert code == 2 and out == ""
+    assert err.splitlines()[-1].startswith("minigraphrec: error: MF: the loss became non-finite")
     assert "smaller lr" in err and not path.exists()
 
 
@@ -247,12 +256,18 @@ def test_diverging_training_is_a_clear_error(tmp_path, capsys):
     (["--test-size", "1.5"], "argument --test-size: expected a number in [0, 1), got 1.5"),
     (["--test-size", "-0.2"], "argument --test-size: expected a number in [0, 1)"),
     (["--seed", "-1"], "argument --seed: expected an integer >= 0, got -1"),
-    (["--model", "mf", "--epochs", "-1"], "epochs must be an integer >= 0, got -1"),
-    (["--model", "lightgcn", "--lr", "0"], "lr must be a finite number > 0"),
-    (["--model", "ease", "-p", "l2=-1"], "l2 must be a finite number > 0"),
-    (["--model", "hybrid", "-p", "step=2"], "step must be a number in (0, 1], got 2"),
-    (["--model", "mf", "-p", "random_state=abc"], "random_state must be None, an integer >= 0"),
+    (["--model", "mf", "--epochs", "-1"], "--epochs: epochs must be an integer >= 0, got -1"),
+    (["--model", "lightgcn", "--lr", "0"], "--lr: lr must be a finite number > 0"),
+    (["--model", "lightgcn", "--batch-size", "0"], "--batch-size: batch_size must be"),
+    (["--model", "mf", "--layers", "2"], "--layers: MF has no hyperparameter 'n_layers'"),
+    (["--model", "ease", "--epochs", "3"], "--epochs: EASE has no hyperparameter 'epochs'"),
+    (["--model", "ease", "-p", "l2=-1"], "-p l2: l2 must be a finite number > 0"),
+    (["--model", "hybrid", "-p", "step=2"], "-p step: step must be a number in (0, 1], got 2"),
+    (["--model", "mf", "-p", "random_state=abc"], "-p random_state: MF: a hyperparameter has "
+                                                  "the wrong type: random_state must be None"),
     (["--model", "gfcf", "-p", "dtype=foo"], "dtype must be 'float32' or 'float64', got 'foo'"),
+    (["--sep", ""], "argument --sep: expected a non-empty separator without line breaks "
+                    "(leave --sep out to detect it), got ''"),
     (["--test-size", "0.2", "--test", "{data}"], "give --test or --test-size, not both"),
     (["--test", "{tmp}/nope.csv"], "--test: no such file or folder: {tmp}/nope.csv"),
     (["-o", "{tmp}"], "-o: {tmp} names a folder; give a file name, e.g. {tmp}/model.npz"),
@@ -272,7 +287,8 @@ def test_bad_arguments_stop_before_the_data_are_read(tmp_path, capsys, monkeypat
         extra += ["-o", str(tmp_path / "model.npz")]
     code, out, err = _run(["train", str(data), "--model", "popularity", *extra], capsys)
     assert code == 2 and message.format(**fill) in err           # a user error: status 2
-    assert "training" not in out
+    assert message.format(**fill) in err.splitlines()[-1]        # one line (after a usage)
+    assert out == "" and "training" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ratings.csv"]    # nothing written
     assert data.read_text() == before
 
@@ -287,8 +303,8 @@ def test_a_failure_after_training_writes_no_model(tmp_path, capsys, monkeypatch)
     monkeypatch.setattr(mgr, "evaluate", evaluate)
     code, out, err = _run(["train", str(data), "--model", "popularity", "--test-size", "0.2",
                            "-o", str(path)], capsys)
-    assert code == 2 and "evaluation failed" in err and "fitted in" in out
-    assert not path.exists() and "saved" not in out
+    assert code == 2 and "evaluation failed" in err and "fitted in" in err
+    assert not path.exists() and "saved" not in err
 
 
 def test_save_failure_names_the_path_given(tmp_path, capsys, monkeypatch):
@@ -301,8 +317,9 @@ def test_save_failure_names_the_path_given(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(np, "savez", savez)
     code, out, err = _run(["train", str(data), "--model", "popularity", "-o", str(path)],
                           capsys)
-    assert code == 2
-    assert err == f"minigraphrec: -o: cannot save the model to {path}: No space left on device\n"
+    assert code == 2 and out == ""
+    assert err.endswith("\nminigraphrec: -o: cannot save the model to "
+                        f"{path}: No space left on device\n")
     assert os.listdir(tmp_path) == ["ratings.csv"]              # no .tmp left behind
 
 
@@ -360,7 +377,9 @@ def test_evaluate_unknown_id_names_the_file_and_the_flag(tmp_path, capsys):
     assert code == 2 and f"{test}: 2 interactions have ids unknown to the model, the first " \
                           "is item 'item999' (line 5); --on-unknown drop leaves them out" in err
     code, out, err = _run(["evaluate", str(path), str(test), "--on-unknown", "drop"], capsys)
-    assert code == 0 and "dropped 2 test interactions" in out
+    assert code == 0 and "dropped" not in out                  # a notice: stderr
+    assert err == (f"minigraphrec: warning: {test}: dropped 2 of 4 test interactions whose "
+                   "user or item is unknown to the model (--on-unknown drop)\n")
     test.write_text("user,item,rating\nnobody,item1,1\n")
     code, _, err = _run(["evaluate", str(path), str(test)], capsys)
     assert code == 2 and "all 1 interactions have ids unknown to the model" in err
@@ -392,9 +411,10 @@ def test_train_is_reproducible_and_seeded_with_0_by_default(tmp_path, capsys):
 
     def table(*extra):
         assert main(base + list(extra)) == 0
-        return capsys.readouterr().out.split("fitted in")[1].split("\n", 1)[1]
+        return capsys.readouterr().out                           # the metrics alone
 
     first = table()
+    assert first.startswith("metric ") and "recall@20" in first
     assert table() == first and table("--seed", "0") == first     # the same numbers
     assert table("--seed", "1") != first                          # the seed does matter
     with pytest.raises(SystemExit):
@@ -468,7 +488,7 @@ def test_output_names_that_cannot_be_files_stop_before_fitting(tmp_path, capsys,
     data = _write_triples(tmp_path / "ratings.csv")
     assert main(["train", str(data), "--model", "popularity", "-o", target]) == 2
     out = capsys.readouterr()
-    assert message in out.err and "training" not in out.out  # '' used to train, save nothing
+    assert message in out.err and "training" not in out.err  # '' used to train, save nothing
 
 
 def test_a_folder_or_device_is_not_called_missing(tmp_path, capsys):
@@ -533,10 +553,10 @@ def test_recommend_says_when_nothing_is_left(tmp_path, capsys):
 
 def test_figure_draws_the_demo_comparison_and_the_training_loss(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("MINIGRAPHREC_FIGURES", str(tmp_path / "figs"))
-    code, out, _ = _run(["demo", "--models", "popularity", "mf", "--epochs", "2",
-                         "--figure", "compare"], capsys)
+    code, out, err = _run(["demo", "--models", "popularity", "mf", "--epochs", "2",
+                           "--figure", "compare"], capsys)
     assert code == 0 and (tmp_path / "figs" / "compare.png").stat().st_size > 0
-    assert f"wrote {tmp_path / 'figs' / 'compare.png'}" in out
+    assert f"wrote {tmp_path / 'figs' / 'compare.png'}" in err and "wrote" not in out
     data = _write_triples(tmp_path / "ratings.csv")
     code, out, _ = _run(["train", str(data), "--model", "mf", "--epochs", "3", "--dim", "4",
                          "-q", "--figure", "mf_loss.png"], capsys)
@@ -570,7 +590,218 @@ def test_python_dash_m_minigraphrec_runs_the_command(tmp_path):
     run = subprocess.run([sys.executable, "-m", "minigraphrec", "train", str(data), "--model",
                           "popularity", "-q", "--test-size", "0.2"], capture_output=True,
                          text=True, env=child_env(), cwd=tmp_path)
-    assert run.returncode == 0 and "training Popularity() on Interactions(40 users" in run.stdout
+    assert run.returncode == 0 and "training Popularity() on Interactions(40 users" in run.stderr
+    assert run.stdout.startswith("metric ") and "training" not in run.stdout
     run = subprocess.run([sys.executable, "-m", "minigraphrec", "train", str(tmp_path / "no.csv")],
                          capture_output=True, text=True, env=child_env(), cwd=tmp_path)
     assert run.returncode == 2 and run.stderr.startswith("minigraphrec: DATA: no such file")
+
+
+# ================================ streams, Ctrl-C, flags in messages (CLI audit 2)
+def test_ctrl_c_ends_quietly_with_status_130_and_no_file(tmp_path):
+    """Ctrl-C during training was a KeyboardInterrupt traceback and a death by signal."""
+    import signal
+    import subprocess
+    import sys
+    import threading
+    from conftest import child_env
+    data = _write_synthetic(tmp_path / "synthetic.csv")
+    # SIGINT raises KeyboardInterrupt even where the test runner was started with it ignored
+    code = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "from minigraphrec.cli import main; sys.exit(main())")
+    proc = subprocess.Popen([sys.executable, "-c", code, "train", str(data), "--model", "mf",
+                             "--dim", "4", "--epochs", "1000000", "-o", str(tmp_path / "m.npz")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=child_env(), cwd=tmp_path)
+    watchdog = threading.Timer(300, proc.kill)          # never hang the suite
+    watchdog.start()
+    try:
+        seen = []
+        for line in proc.stdout:                        # training has begun: an epoch line
+            seen.append(line)
+            if " epoch " in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        rest = proc.stdout.read()
+        status = proc.wait()
+    finally:
+        watchdog.cancel()
+    assert status == 130, "".join(seen) + rest
+    assert rest.endswith("minigraphrec: interrupted; nothing was saved\n")
+    assert "Traceback" not in rest
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["synthetic.csv"]
+
+
+def test_ctrl_c_after_the_save_says_the_model_was_saved(tmp_path, capsys, monkeypatch):
+    from minigraphrec import plot
+
+    def save_figure(fig, name):
+        raise KeyboardInterrupt
+
+    monkeypatch.setenv("MINIGRAPHREC_FIGURES", str(tmp_path / "figs"))
+    monkeypatch.setattr(plot, "save_figure", save_figure)
+    data = _write_triples(tmp_path / "ratings.csv")
+    path = tmp_path / "m.npz"
+    try:
+        code, out, err = _run(["train", str(data), "--model", "mf", "--epochs", "1", "--dim",
+                               "4", "-q", "-o", str(path), "--figure", "loss"], capsys)
+    except KeyboardInterrupt:                 # not let through: it would stop the whole run
+        pytest.fail("KeyboardInterrupt escaped main")
+    assert code == 130 and out == "" and path.exists()
+    assert err.endswith(f"\nminigraphrec: interrupted; the model was saved to {path}\n")
+
+
+@pytest.mark.parametrize("command", ["train", "demo"])
+@pytest.mark.parametrize("figures", ["afile", "afile/sub"])
+def test_the_figure_folder_is_checked_before_anything_is_read(tmp_path, capsys, monkeypatch,
+                                                              command, figures):
+    """A file where $MINIGRAPHREC_FIGURES (or its parent) should be a folder stopped the run
+    after training, with '[Errno 20] Not a directory' naming neither --figure nor the
+    variable."""
+    import minigraphrec.cli as cli
+    from minigraphrec import datasets
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("")
+    monkeypatch.setenv("MINIGRAPHREC_FIGURES", figures)
+    monkeypatch.setattr(cli, "_load", lambda *a, **k: pytest.fail("the data were read"))
+    monkeypatch.setattr(datasets, "synthetic", lambda **k: pytest.fail("data were generated"))
+    data = _write_triples(tmp_path / "ratings.csv")
+    argv = {"train": ["train", str(data), "--model", "mf", "-o", "m.npz"],
+            "demo": ["demo", "--models", "popularity"]}[command]
+    code, out, err = _run([*argv, "--figure", "a"], capsys)
+    assert code == 2 and out == ""
+    assert err == (f"minigraphrec: --figure: cannot write into the figure folder "
+                   f"{os.path.join(os.getcwd(), figures)} ($MINIGRAPHREC_FIGURES names "
+                   f"{figures}): {os.path.join(os.getcwd(), 'afile')} is a file, not a folder\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "ratings.csv"]
+
+
+def test_the_model_is_saved_before_the_figure_is_drawn(tmp_path, capsys, monkeypatch):
+    """A failed save left the figure behind (it was drawn first); a failed figure says that
+    the model was saved."""
+    from minigraphrec import plot
+    monkeypatch.setenv("MINIGRAPHREC_FIGURES", str(tmp_path / "figs"))
+    data = _write_triples(tmp_path / "ratings.csv")
+    path = tmp_path / "m.npz"
+    argv = ["train", str(data), "--model", "mf", "--epochs", "2", "--dim", "4", "-q",
+            "-o", str(path), "--figure", "loss"]
+
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    real_savez = np.savez
+    monkeypatch.setattr(np, "savez", no_space)
+    code, _, err = _run(argv, capsys)
+    assert code == 2 and "-o: cannot save the model" in err
+    assert not path.exists() and not (tmp_path / "figs" / "loss.png").exists()
+    monkeypatch.setattr(np, "savez", real_savez)
+    monkeypatch.setattr(plot, "save_figure", no_space)
+    code, out, err = _run(argv, capsys)
+    assert code == 2 and out == "" and mgr.load(path).epochs == 2
+    assert err.splitlines()[-1] == ("minigraphrec: --figure: cannot write the figure: No space "
+                                    f"left on device; the model was saved to {path}")
+
+
+def _write_split(folder):
+    """train.csv and test.csv, an 80/20 split of a small synthetic data set; returns their
+    paths and the test set as the command reads it against a model trained on train.csv."""
+    data = mgr.datasets.synthetic(n_users=120, n_items=80, random_state=0)
+    train, test = mgr.split.random_split(data, test_size=0.2, random_state=0)
+    paths = []
+    for name, part in (("train.csv", train), ("test.csv", test)):
+        paths.append(folder / name)
+        paths[-1].write_text("".join(f"u{u},i{i},1\n" for u, i in zip(part.users, part.items)))
+    return paths
+
+
+def test_json_output_is_the_library_s_results(tmp_path, capsys):
+    train, test = _write_split(tmp_path)
+    path = tmp_path / "m.npz"
+    code, out, err = _run(["train", str(train), "--test", str(test), "--model", "itemknn",
+                           "--on-unknown", "drop", "-k", "5", "--json", "-o", str(path)], capsys)
+    assert code == 0 and "training ItemKNN" in err
+    model = mgr.load(path)
+    aligned = mgr.datasets.load_triples(test).align(model.user_ids_, model.item_ids_,
+                                                    on_unknown="drop")
+    assert json.loads(out) == {"metrics": mgr.evaluate(model, aligned, k=(5,))}
+    code, out, _ = _run(["evaluate", str(path), str(test), "--on-unknown", "drop", "-k", "5",
+                         "10", "--json"], capsys)
+    assert code == 0 and json.loads(out) == {"metrics": mgr.evaluate(model, aligned, k=(5, 10))}
+    code, out, _ = _run(["train", str(train), "--model", "popularity", "--json"], capsys)
+    assert code == 0 and json.loads(out) == {"metrics": None}          # no test set
+    code, out, _ = _run(["recommend", str(path), "--user", "u3", "u5", "-k", "4", "--json"],
+                        capsys)
+    users = [int(np.flatnonzero(model.user_ids_ == u)[0]) for u in ("u3", "u5")]
+    items, scores = model.recommend(users, k=4)
+    assert code == 0 and json.loads(out) == {"recommendations": [
+        {"user": u, "items": model.item_ids_[i].tolist(), "scores": s.tolist()}
+        for u, i, s in zip(("u3", "u5"), items, scores)]}
+
+
+def test_k_beyond_the_catalogue_is_warned_about_and_kept(tmp_path, capsys):
+    """-k 100000 listed every item and -k 5000 reported precision@5000 without a word."""
+    train, test = _write_split(tmp_path)
+    path = tmp_path / "m.npz"
+    code, out, err = _run(["train", str(train), "--test", str(test), "--on-unknown", "drop",
+                           "--model", "popularity", "-k", "5", "500", "-o", str(path)], capsys)
+    model = mgr.load(path)
+    n = model.n_items_
+    expected = (f"minigraphrec: warning: -k 500: more than the model's {n} items; at such a "
+                f"cut-off every list holds every candidate item, and precision@k still "
+                f"divides by k\n")
+    assert code == 0 and "precision@500" in out and expected in err
+    code, out, err = _run(["evaluate", str(path), str(test), "--on-unknown", "drop", "-k", "500",
+                           "--json"], capsys)
+    assert code == 0 and err.startswith(expected)
+    aligned = mgr.datasets.load_triples(test).align(model.user_ids_, model.item_ids_,
+                                                    on_unknown="drop")
+    assert json.loads(out)["metrics"] == mgr.evaluate(model, aligned, k=(500,))   # as computed
+    code, out, err = _run(["recommend", str(path), "--user", "u3", "-k", "500"], capsys)
+    assert code == 0 and err == (f"minigraphrec: warning: -k 500: more than the model's {n} "
+                                 "items; a list holds at most every candidate item\n")
+    u = int(np.flatnonzero(model.user_ids_ == "u3")[0])
+    assert len(out.splitlines()) == 1 + n - model.R_[u].nnz            # every unseen item
+
+
+def test_log_lines_name_flags_and_v_goes_after_the_command_too(tmp_path):
+    """The loader's warning said (on_unknown='drop'); -v after the command was refused, and
+    before it printed hundreds of matplotlib debug lines."""
+    import subprocess
+    import sys
+    from conftest import child_env
+    train = tmp_path / "train.txt"
+    train.write_text("0 1 2\n1 0\n")
+    test = tmp_path / "test.txt"
+    test.write_text("0 5\n1 2\n")                          # item 5 unknown to training
+    run = subprocess.run([sys.executable, "-m", "minigraphrec", "train", str(train), "--test",
+                          str(test), "--model", "mf", "--epochs", "1", "--dim", "2", "-k", "1",
+                          "--on-unknown", "drop", "-q", "--figure", "loss", "-v"],
+                         capture_output=True, text=True, cwd=tmp_path,
+                         env=child_env({**os.environ, "MINIGRAPHREC_FIGURES": str(tmp_path)}))
+    assert run.returncode == 0, run.stderr
+    assert (f"minigraphrec: warning: {test}: dropped 1 of 2 test interactions whose user or "
+            "item is unknown to training (--on-unknown drop)\n") in run.stderr
+    assert "on_unknown" not in run.stderr
+    assert "minigraphrec: debug: MF epoch 1/1: loss" in run.stderr        # -v: the library's
+    assert "matplotlib" not in run.stderr                                  # and no one else's
+    assert run.stdout.startswith("metric ") and "epoch" not in run.stdout
+    assert (tmp_path / "loss.png").exists()
+
+
+def test_demo_checks_the_models_before_generating_data(capsys, monkeypatch):
+    """demo --epochs -1 generated the data and printed 5 lines before failing."""
+    from minigraphrec import datasets
+    monkeypatch.setattr(datasets, "synthetic", lambda **k: pytest.fail("data were generated"))
+    code, out, err = _run(["demo", "--epochs", "-1", "--models", "popularity", "mf"], capsys)
+    assert code == 2 and out == ""
+    assert err == "minigraphrec: --epochs: epochs must be an integer >= 0, got -1\n"
+
+
+def test_help_states_the_defaults_and_what_v_does(capsys):
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--seed SEED seeds the data, the split and the models (an integer >= 0; default 0)" \
+        in text
+    assert "--epochs EPOCHS epochs for trainable models (default 50, the models' own)" in text
+    assert "-v, --verbose also print minigraphrec's own info and debug log messages" in text

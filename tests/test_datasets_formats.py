@@ -303,7 +303,7 @@ def test_cli_on_missing(tmp_path, capsys, caplog):
     assert "--on-missing keep reads 'NA' as an id" in out.err
     with caplog.at_level(logging.WARNING, logger="minigraphrec.datasets"):
         code, out = _train([f, "--on-missing", "drop", "--test-size", "0"], capsys)
-    assert code == 0 and "2 interactions" in out.out
+    assert code == 0 and "2 interactions" in out.err            # progress: stderr
     assert "dropped 3 of 5 lines with a missing user or item id" in caplog.text
 
 
