@@ -12,7 +12,7 @@ from minigraphrec import io
 from minigraphrec.batch import PairBatch
 from minigraphrec.data import Interactions
 from minigraphrec.errors import DataError
-from minigraphrec.models import GCN, MF, NGCF, Hybrid, ItemKNN, LightGCN, Popularity
+from minigraphrec.models import EASE, GCN, MF, NGCF, Hybrid, ItemKNN, LightGCN, Popularity
 
 
 def _train(string_ids=False):
@@ -435,3 +435,44 @@ def test_an_empty_path_and_an_empty_file_say_so(tmp_path):
     empty.write_bytes(b"")
     with pytest.raises(DataError, match="empty.npz is empty, not a model file"):
         io.load(empty)
+
+
+def _with_arrays(path, edit):
+    """Re-save with the arrays edited and the checksum recomputed (a well-formed file)."""
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta_json = str(arrays.pop("__meta__"))
+    arrays.pop("__sha256__")
+    edit(arrays)
+    arrays["__sha256__"] = np.array(io._digest(meta_json, arrays))
+    arrays["__meta__"] = np.array(meta_json)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+@pytest.mark.parametrize("make, edit_meta, edit_arrays, match", [
+    (lambda: EASE(l2=10.0), lambda m: m["hyperparameters"].update(l2=-1.0), None,
+     "l2 must be a finite number > 0, got -1.0"),
+    (lambda: EASE(l2=10.0), None, lambda a: a.update(item_ids_=a["item_ids_"][:-2]),
+     r"EASE does not agree with itself: item_ids_ holds \d+ ids for \d+ rows"),
+    (lambda: ItemKNN(), None, lambda a: a.update(user_ids_=a["user_ids_"][:-1]),
+     r"user_ids_ holds \d+ ids"),
+    (lambda: MF(dim=4, epochs=1, random_state=0), lambda m: m["hyperparameters"].update(dim=2),
+     None, r"MF's parameters do not match .*E0 is \(\d+, 4\) float32, \(\d+, 2\) float32 "
+           r"expected"),
+    (lambda: MF(dim=4, epochs=1, random_state=0), None,
+     lambda a: a.update({"params/E0": a["params/E0"].astype(np.float64)}),
+     r"E0 is \(\d+, 4\) float64, \(\d+, 4\) float32 expected"),
+])
+def test_a_file_edited_with_its_checksum_recomputed_is_refused(tmp_path, make, edit_meta,
+                                                               edit_arrays, match):
+    """Such files loaded and scored on mismatched arrays (an audit: l2=-1, a shortened
+    item_ids_, dim=8 over 64-wide tables all recommended with status 0)."""
+    path = tmp_path / "m.npz"
+    make().fit(_train()).save(path)
+    if edit_meta:
+        _with_meta(path, edit_meta)
+    if edit_arrays:
+        _with_arrays(path, edit_arrays)
+    with pytest.raises(DataError, match=f"{path}: cannot restore the fitted .*{match}"):
+        io.load(path)

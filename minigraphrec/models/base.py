@@ -327,12 +327,36 @@ class Recommender:
         return self.R_
 
     def _restore(self):
-        """Rebuild what a saved file does not hold, after :func:`~minigraphrec.io.load` set
-        the saved attributes: here, for a file saved before ``fit_hyperparameters_``
-        existed, that record from the saved hyperparameters. A subclass's ``_restore`` calls
-        this one."""
+        """Check and rebuild what a saved file does not hold, after
+        :func:`~minigraphrec.io.load` set the saved attributes: the saved hyperparameters
+        pass the model's own check (``_check_params``), the sizes agree
+        (:meth:`_check_sizes`), and a file saved before ``fit_hyperparameters_`` existed gets
+        that record from the saved hyperparameters. A subclass's ``_restore`` calls this
+        one first."""
+        check = getattr(self, "_check_params", None)
+        if check is not None:
+            check()
+        self._check_sizes()
         if getattr(self, "fit_hyperparameters_", None) is None:
             self._record_fit_params()
+
+    def _check_sizes(self):
+        """DataError unless ``R_`` is ``(n_users_, n_items_)`` with one raw id per row and per
+        column: a file damaged (or edited) with its checksum recomputed would otherwise
+        load and score on mismatched arrays."""
+        R = getattr(self, "R_", None)
+        if R is None:
+            return
+        sizes = (self.n_users_, self.n_items_)
+        problems = [f"R_ has shape {R.shape}, n_users_ and n_items_ say {sizes}"
+                    ] if R.shape != sizes else []
+        for name, size in (("user_ids_", sizes[0]), ("item_ids_", sizes[1])):
+            ids = getattr(self, name, None)
+            if ids is not None and len(ids) != size:
+                problems.append(f"{name} holds {len(ids)} ids for {size} rows")
+        if problems:
+            raise DataError(f"the fitted {type(self).__name__} does not agree with itself: "
+                            + "; ".join(problems))
 
     def _defining_hyperparameters(self, free):
         """The hyperparameters outside ``free``, as JSON data (what ``fit`` used, as a file

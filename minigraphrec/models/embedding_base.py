@@ -490,12 +490,27 @@ class EmbeddingRecommender(Recommender):
         self._check_common()
 
     def _restore(self):
-        """Rebuild derived state after :func:`minigraphrec.io.load` set the saved attributes."""
+        """Rebuild derived state after :func:`minigraphrec.io.load` set the saved attributes,
+        and check it: the hyperparameters, the sizes (:meth:`Recommender._check_sizes`) and
+        that ``params`` has the names, shapes and dtype ``_init_params`` gives the restored
+        model (a ``dim`` edited to 8 over 64-wide tables loaded and scored)."""
         self._check_hyperparameters()
+        self._check_sizes()
         # a file saved before training was resumable has no Adam state: partial_fit and
         # forget then start from fresh moments, as after fit(epochs=0); resume refuses it
         self.optimizer_state_ = getattr(self, "optimizer_state_", None)
         self._build(self.R_, self.user_features_, self.item_features_)
+        expected = self._init_params(np.random.default_rng(0))      # names, shapes, dtype
+        problems = [f"{name} is not a parameter of this model"
+                    for name in sorted(set(self.params) - set(expected))]
+        for name, want in expected.items():
+            got = self.params.get(name)
+            if got is None or got.shape != want.shape or got.dtype != want.dtype:
+                what = "missing" if got is None else f"{got.shape} {got.dtype}"
+                problems.append(f"{name} is {what}, {want.shape} {want.dtype} expected")
+        if problems:
+            raise DataError(f"the fitted {type(self).__name__}'s parameters do not match its "
+                            f"hyperparameters and data: {'; '.join(problems)}")
 
     @property
     def _dropout_seed(self):
