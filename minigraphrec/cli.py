@@ -222,13 +222,13 @@ def _check_figure(name):
     nearest existing ancestor is a folder) and takes a new file. Nothing is created here."""
     if name is None:
         return None
-    from .plot import FIGURES_ENV, _figure_stem
+    from .plot import FIGURES_ENV, _figure_folder, _figure_stem
     try:
         stem = _figure_stem(name)
     except DataError as exc:
         raise SystemExit(f"minigraphrec: --figure: {exc}") from None
     given = os.environ.get(FIGURES_ENV)
-    folder = os.path.abspath(os.path.expanduser(given or "figures"))
+    folder = os.path.abspath(_figure_folder())
     where = (f"${FIGURES_ENV} names {given}" if given else
              f"the default ./figures; ${FIGURES_ENV} names another folder")
     existing = folder

@@ -262,7 +262,7 @@ def _settle(line, exact, eps, rtol, atol):
     if len(ratios) == 3 and all(3.0 <= r <= 5.0 for r in ratios):
         note += ("|D(s) - D(s/2)| shrinks four times per halving, as a smooth f's s²-term "
                  "does: f curves on a scale finer than these steps (x near 0 with a "
-                 f"higher power?); try a smaller eps, e.g. {s * 2 / 1024:.1e}. ")
+                 "higher power?); try an eps about a thousand times smaller. ")
     else:
         note += (f"f has a kink (ReLU, LeakyReLU, max or |·| at 0) at or within ~{s * 2:.1e} of "
                  "x along the direction, or more round-off than float64 (float32 inside f?). ")
@@ -515,10 +515,14 @@ def check_param_grads(loss_fn, params, grads, rng=None, eps=1e-6, rtol=1e-6, ato
         keys = list(params)
     elif isinstance(keys, str):
         keys = [keys]
-    elif isinstance(keys, (list, tuple)) and all(isinstance(k, str) for k in keys):
-        keys = list(keys)
     else:
-        raise TypeError(f"keys must be None, a str or a list of str, got {keys!r}")
+        given = keys
+        try:
+            keys = list(given)                           # a list, tuple, dict's keys, ...
+        except TypeError:                                # not iterable
+            keys = [given]
+        if not all(isinstance(k, str) for k in keys):
+            raise TypeError(f"keys must be None, a str or an iterable of str, got {given!r}")
     if not keys:
         raise DataError("nothing to check: params is empty or keys names no key; a check of "
                         "no parameter would pass whatever the gradients")

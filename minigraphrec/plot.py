@@ -88,6 +88,11 @@ def _pyplot():
     return plt
 
 
+def _figure_folder():
+    """The folder :func:`figure_dir` writes to, as a path; nothing is checked or created."""
+    return Path(os.environ.get(FIGURES_ENV) or "figures").expanduser()
+
+
 def figure_dir():
     r"""The folder figures are written to, created if missing.
 
@@ -98,7 +103,7 @@ def figure_dir():
     -------
     pathlib.Path
     """
-    folder = Path(os.environ.get(FIGURES_ENV) or "figures").expanduser()
+    folder = _figure_folder()
     if folder.exists() and not folder.is_dir():
         raise DataError(f"figure folder {str(folder)!r} (from ${FIGURES_ENV} or the default "
                         f"'figures') exists and is not a folder")

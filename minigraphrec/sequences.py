@@ -571,7 +571,7 @@ def filter_sessions(sessions, min_length=2, min_item_count=5):
         (step 2), ``n_emptied_sessions`` (step 3), ``n_sessions``, ``n_events`` (left)
     """
     _check_kind(sessions, Sequences, "sessions")
-    check_int(min_length, "min_length", or_none=True)
+    check_int(min_length, "min_length")
     check_int(min_item_count, "min_item_count", at_least=0)
     long_enough = sessions.lengths >= min_length
     first = sessions.subset(np.flatnonzero(long_enough))
@@ -648,7 +648,7 @@ def split_sessions_by_time(sessions, cutoff=None, *, test_span=None, test_fracti
     if len(given) != 1:
         raise DataError(f"give exactly one of cutoff, test_span, test_fraction; got "
                         f"{given or 'none'}")
-    check_int(min_test_length, "min_test_length", or_none=True)
+    check_int(min_test_length, "min_test_length")
     n = len(sessions)
     if n == 0:
         raise DataError("no sessions to split")

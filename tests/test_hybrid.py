@@ -493,3 +493,18 @@ def test_updates_refuse_weights_changed_since_fit_also_after_load(tmp_path):
     hybrid.save(tmp_path / "changed.npz")
     with pytest.raises(ValueError, match=r"Hybrid\.forget: hyperparameters changed since fit"):
         mgr.load(tmp_path / "changed.npz").forget(users=[0])
+
+
+def test_components_with_numpy_scalar_hyperparameters_update_after_load(tmp_path):
+    """A component's np.float64(100.) came back from the file as 100.0: recorded by repr,
+    the loaded Hybrid refused every update as 'changed since fit'."""
+    data = mgr.datasets.synthetic(n_users=60, n_items=40, random_state=0)
+    old, new = data.subset(data.users < 50), data.subset(data.users >= 50)
+    hybrid = mgr.Hybrid([mgr.EASE(l2=np.float64(100.0)), mgr.ItemKNN(k_neighbors=np.int64(5))],
+                        weights=[0.5, 0.5]).fit(old)
+    hybrid.save(tmp_path / "h.npz")
+    loaded = mgr.load(tmp_path / "h.npz")
+    loaded.partial_fit(new).forget(users=[0])
+    loaded.models[0].set_params(l2=50.0)                      # a component changed: refused
+    with pytest.raises(ValueError, match="Hybrid.forget: hyperparameters changed since fit"):
+        loaded.forget(users=[1])

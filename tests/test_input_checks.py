@@ -61,6 +61,10 @@ def test_sequence_tools_check_their_options(log):
         sq.split_sessions_by_time(sessions, cutoff="1")
     with pytest.raises(DataError, match="cutoff must be a finite number"):
         sq.split_sessions_by_time(sessions, cutoff=float("inf"))
+    with pytest.raises(DataError, match="min_length must be an integer >= 1, got None"):
+        sq.filter_sessions(sessions, min_length=None)    # was a TypeError after the check
+    with pytest.raises(DataError, match="min_test_length must be an integer >= 1, got None"):
+        sq.split_sessions_by_time(sessions, cutoff=1.0, min_test_length=None)
     with pytest.raises(DataError, match="min_item_count must be an integer >= 0, got nan"):
         sq.filter_sessions(sessions, min_item_count=float("nan"))
     with pytest.raises(ValueError, match="compact_items must be True or False, got 'no'"):

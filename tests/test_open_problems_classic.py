@@ -547,25 +547,33 @@ def test_forget_names_a_pair_not_in_training_in_the_raw_ids_it_was_given():
 
 
 @pytest.mark.parametrize("train", [make_train, int_id_train])
-def test_forget_matches_raw_ids_as_partial_fit_does(train):
-    """A raw id of another kind than the model's ("0" for 0, 3 for "3") is refused by both,
-    with one message; ids of the model's kind are found by both."""
+def test_forget_looks_raw_ids_up_as_evaluate_does(train):
+    """forget only looks ids up, as align and evaluate do (match_raw_ids): a string that
+    spells an integer raw id finds it; an id the model does not know is named."""
     model = ItemKNN(k_neighbors=4).fit(train())
     item = int(model.R_[8].indices[0])
     known_user, known_item = model.user_ids_[8], model.item_ids_[item]
-    other_kind = (lambda x: str(x)) if model.user_ids_.dtype.kind == "i" else \
-        (lambda x: int(str(x)[1:]))
-    wrong = Interactions([0], [0], user_ids=[other_kind(known_user)], item_ids=[known_item])
+    spelled = (str if model.user_ids_.dtype.kind == "i" else (lambda x: x))
     before = scores(model)
-    for call in (model.partial_fit, lambda data: model.forget(interactions=data)):
-        with pytest.raises(DataError, match="user ids such as .* are not of the kind the "
-                                            "model's user ids are"):
-            call(wrong)
+    unknown = Interactions([0], [0], user_ids=["no such user"], item_ids=[spelled(known_item)])
+    with pytest.raises(DataError, match="interactions\\[0\\] has user 'no such user', which is "
+                                        "not in the model"):
+        model.forget(interactions=unknown)
     np.testing.assert_array_equal(scores(model), before)
-    right = Interactions([0], [0], user_ids=[known_user], item_ids=[known_item])
+    right = Interactions([0], [0], user_ids=[spelled(known_user)],
+                         item_ids=[spelled(known_item)])
     nnz = model.R_.nnz
     assert model.forget(interactions=right).R_[8, item] == 0
     assert model.n_users_ == N_USERS and model.R_.nnz == nnz - 1
+
+
+@pytest.mark.parametrize("shape", [(3, 0), (0, 3), (2, 0, 2), (0, 2, 1)])
+def test_forget_refuses_a_malformed_empty_array(shape):
+    """Only [] and a (0, 2) array are 'nothing to forget'; (3, 0) and the like were silently
+    taken as nothing."""
+    model = ItemKNN(k_neighbors=4).fit(make_train())
+    with pytest.raises(DataError, match="interactions must be an \\(n, 2\\) integer array"):
+        model.forget(interactions=np.zeros(shape, dtype=np.int64))
 
 
 def empty_forgets(model):

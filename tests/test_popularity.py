@@ -58,8 +58,8 @@ def test_estimator_conventions():
 
 
 def test_a_subclass_with_an_object_hyperparameter_fits_and_records_it():
-    """fit records the hyperparameters as JSON data: an object that is none (an oracle's
-    truth, say) made fit fail with "cannot save hyperparameter"; it is recorded by repr."""
+    """fit records the hyperparameters as JSON data; an object that is none (an oracle's
+    truth, say) is recorded by its repr, so such a model fits and updates."""
     class Tagged(mgr.Popularity):
         def __init__(self, tag=None):
             self.tag = tag
@@ -77,3 +77,14 @@ def test_a_subclass_with_an_object_hyperparameter_fits_and_records_it():
     model.set_params(tag=Tag("a")).partial_fit(new)                 # the same repr: accepted
     with pytest.raises(ValueError, match=r"tag=\"Tag\('a'\)\" -> Tag\('b'\)"):
         model.set_params(tag=Tag("b")).forget(users=[0])
+
+
+def test_an_embedding_subclass_with_an_object_hyperparameter_fits():
+    """The embedding models' record failed their fit with "cannot save hyperparameter"."""
+    class TaggedMF(mgr.MF):
+        def __init__(self, dim=4, epochs=1, random_state=0, tag=None):
+            super().__init__(dim=dim, epochs=epochs, random_state=random_state)
+            self.tag = tag
+    data = mgr.datasets.synthetic(n_users=30, n_items=60, random_state=0)
+    model = TaggedMF(tag=object()).fit(data)
+    assert model.fit_hyperparameters_["tag"]["repr"].startswith("<object object at")

@@ -489,15 +489,33 @@ def test_the_reused_buffers_of_training_give_the_checked_gradients(make, loss):
 class _PriorMF(MF):
     """MF with a matrix hyperparameter (a subclass's own, e.g. a prior per item)."""
 
+    def __init__(self, prior=None, dim=4, epochs=1, batch_size=64, random_state=0):
+        super().__init__(dim=dim, epochs=epochs, batch_size=batch_size,
+                         random_state=random_state)
+        self.prior = prior
+
+
+class _KwargsMF(MF):
+    """Against the contract: its hyperparameters pass through **kwargs."""
+
     def __init__(self, prior=None, **kwargs):
         super().__init__(**kwargs)
         self.prior = prior
 
 
+def test_a_model_whose_init_takes_kwargs_is_refused_on_load_with_the_reason(tmp_path):
+    """Its dim=4 never reached the file: it loaded as dim=64 over 4-wide tables."""
+    train, _ = _planted()
+    _KwargsMF(dim=4, epochs=1, batch_size=64, random_state=0).fit(train).save(tmp_path / "m.npz")
+    with pytest.raises(mgr.DataError, match=r"E0 is \(\d+, 4\) float32, \(\d+, 64\) float32 "
+                                            r"expected; its __init__ takes \*\*kwargs"):
+        mgr.load(tmp_path / "m.npz")
+
+
 def test_a_matrix_hyperparameter_fits_saves_and_guards_resume(tmp_path):
     train, _ = _planted()
     prior = np.linspace(0.0, 1.0, train.n_items)
-    model = _PriorMF(prior=prior, dim=4, epochs=1, batch_size=64, random_state=0).fit(train)
+    model = _PriorMF(prior=prior).fit(train)
     model.save(tmp_path / "m.npz")
     loaded = mgr.load(tmp_path / "m.npz")
     np.testing.assert_array_equal(loaded.prior, prior)

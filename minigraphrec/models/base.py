@@ -43,7 +43,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from ..data import Interactions, _key, check_interactions
+from ..data import Interactions, _key, check_interactions, match_raw_ids
 from ..errors import DataError, check_ids, check_int
 from ..io import register_model_base
 from ..io import save as _save
@@ -223,7 +223,8 @@ def _match_raw_ids(old_raw, raw_per_pair, kind, name):
     """The internal id of each pair's raw id, by :func:`_extend_ids_sorted` where the kinds
     allow it, else the dictionary loop :func:`_extend_ids_loop` (which refuses raw ids of
     another kind than the model's): ``(ids, raw_all, n_added)``, unknown ids numbered on
-    from ``len(old_raw)``. The one matching rule of ``partial_fit`` and ``forget``."""
+    from ``len(old_raw)``. ``partial_fit``'s rule (``forget`` only looks ids up, as
+    ``evaluate`` does: :func:`~minigraphrec.data.match_raw_ids`)."""
     fast = _extend_ids_sorted(old_raw, np.asarray(raw_per_pair))
     return fast if fast is not None else _extend_ids_loop(old_raw, raw_per_pair, kind, name)
 
@@ -333,9 +334,11 @@ class Recommender:
         (:meth:`_check_sizes`), and a file saved before ``fit_hyperparameters_`` existed gets
         that record from the saved hyperparameters. A subclass's ``_restore`` calls this
         one first."""
-        check = getattr(self, "_check_params", None)
-        if check is not None:
-            check()
+        for name in ("_check_params", "_check_hyperparameters"):     # whichever it has
+            check = getattr(self, name, None)
+            if check is not None:
+                check()
+                break
         self._check_sizes()
         if getattr(self, "fit_hyperparameters_", None) is None:
             self._record_fit_params()
@@ -365,6 +368,11 @@ class Recommender:
         from ..io import _array_digest, _json_value
 
         def record(name, value):
+            if isinstance(value, Recommender):            # a component: by its own record
+                return {"model": type(value).__name__,
+                        "params": value._defining_hyperparameters(())}
+            if isinstance(value, (list, tuple)) and any(isinstance(v, Recommender) for v in value):
+                return [record(name, v) for v in value]
             if isinstance(value, np.ndarray) or sp.issparse(value):
                 return {"sha256": _array_digest(value)}
             try:
@@ -381,17 +389,24 @@ class Recommender:
             self.fit_hyperparameters_ = self._defining_hyperparameters(
                 self._params_free_after_fit)
 
+    def _changed_since_fit(self, free):
+        """``["name=old -> new", ...]``: the hyperparameters outside ``free`` whose value
+        differs from the record ``fit_hyperparameters_`` (empty without a record)."""
+        fitted = getattr(self, "fit_hyperparameters_", None)
+        if not fitted:
+            return []
+        current = self._defining_hyperparameters(free)
+        params = self.get_params()
+        return [f"{name}={_param_repr(fitted.get(name))} -> {_param_repr(params.get(name))}"
+                for name in sorted(set(fitted) | set(current))
+                if fitted.get(name) != current.get(name)]
+
     def _check_fit_params(self, method):
         """Refuse ``method`` (``"partial_fit"`` or ``"forget"``) if a recorded hyperparameter
         changed since ``fit``: ValueError naming each, with its old and new value."""
-        fitted = getattr(self, "fit_hyperparameters_", None)
-        if self._params_free_after_fit is None or not fitted:
+        if self._params_free_after_fit is None:
             return
-        current = self._defining_hyperparameters(self._params_free_after_fit)
-        params = self.get_params()
-        changed = [f"{name}={_param_repr(fitted.get(name))} -> {_param_repr(params.get(name))}"
-                   for name in sorted(set(fitted) | set(current))
-                   if fitted.get(name) != current.get(name)]
+        changed = self._changed_since_fit(self._params_free_after_fit)
         if changed:
             free = ", ".join(self._params_free_after_fit) or "none"
             raise ValueError(
@@ -663,9 +678,9 @@ class Recommender:
         internal ``(user, item)`` pairs or an :class:`~minigraphrec.data.Interactions`
         in raw ids. Forgotten users leave the model and the others are
         renumbered (``user_ids_`` keeps the raw ids); items keep their ids.
-        Raw ids match as in :meth:`partial_fit` (an id of another kind than
-        the model's, the string ``"7"`` for the integer 7, is an error), and
-        each pair must be in the training data. Empty ``users`` and
+        Raw ids are looked up as ``evaluate`` and ``recommend`` look them up
+        (:func:`~minigraphrec.data.match_raw_ids`: the string ``"7"`` finds
+        the integer raw id 7), and each pair must be in the training data. Empty ``users`` and
         ``interactions`` (``[]``, a ``(0, 2)`` array, an empty Interactions)
         are a no-op: the model is returned untouched. Each model's docstring
         says whether the result is identical to a model fitted without the
@@ -741,12 +756,13 @@ class Recommender:
 
         Returns a :class:`Removal`. ``users=None`` with ``interactions=None`` is a
         ValueError; a recorded hyperparameter changed since ``fit`` too
-        (:meth:`_check_fit_params`). Raw ids of an Interactions match as in
-        ``_merge_new`` (:func:`_match_raw_ids`), and an id the model does not know is a
+        (:meth:`_check_fit_params`). Raw ids of an Interactions are looked up by
+        :func:`~minigraphrec.data.match_raw_ids`, and an id the model does not know is a
         DataError; so is a pair not in the training data (the first one named, in raw ids
         too when it was given in raw ids). When the users and the pairs are both empty,
-        raises :class:`_NothingToForget`, which makes ``forget`` a no-op
-        (:func:`_empty_forget_is_a_no_op`).
+        raises :class:`_NothingToForget`, which the wrapper of every ``forget`` turns into
+        ``return self`` (:func:`_empty_forget_is_a_no_op`): call ``_removal`` from ``forget``
+        only, and let that exception through.
         """
         self._check_fitted()
         self._check_fit_params("forget")
@@ -790,9 +806,9 @@ class Recommender:
                    interactions.item_ids[interactions.items])
             ids = [self._known_raw_ids(known, r, kind) for known, r, kind in
                    ((self.user_ids_, raw[0], "user"), (self.item_ids_, raw[1], "item"))]
-            return np.stack(ids, axis=1), raw
+            return np.stack(ids, axis=1), raw                              # (n, 2)
         pairs = np.asarray(interactions)
-        if pairs.size == 0:
+        if pairs.shape in ((0,), (0, 2)):                                 # [] or no rows
             return np.zeros((0, 2), dtype=np.int64), None
         if pairs.ndim != 2 or pairs.shape[1] != 2 or not np.issubdtype(pairs.dtype, np.integer):
             raise DataError("interactions must be an (n, 2) integer array of internal "
@@ -800,19 +816,22 @@ class Recommender:
                             f"dtype {pairs.dtype}")
         pairs = pairs.astype(np.int64)
         self._check_users(pairs[:, 0])
-        for n, i in enumerate(pairs[:, 1]):
-            if not 0 <= i < self.n_items_:
-                raise DataError(f"interactions[{n}] has item {int(i)}, not in the "
-                                f"catalogue 0..{self.n_items_ - 1}")
+        bad = np.flatnonzero((pairs[:, 1] < 0) | (pairs[:, 1] >= self.n_items_))
+        if bad.size:
+            n = int(bad[0])
+            raise DataError(f"interactions[{n}] has item {int(pairs[n, 1])}, not in the "
+                            f"catalogue 0..{self.n_items_ - 1}")
         return pairs, None
 
     @staticmethod
     def _known_raw_ids(known, raw, kind):
         """The internal ids of raw ``kind`` ids (one per pair) among the model's ``known``
-        ones, matched as ``partial_fit`` matches them; an unknown id is a DataError."""
-        ids, _, n_added = _match_raw_ids(known, raw, kind, "interactions")
-        if n_added:
-            n = int(np.flatnonzero(ids >= len(known))[0])
+        ones, looked up as ``evaluate`` looks them up (:func:`~minigraphrec.data.match_raw_ids`);
+        an unknown id is a DataError."""
+        ids = match_raw_ids(raw, known)                                   # (n,), -1: unknown
+        unknown = np.flatnonzero(ids < 0)
+        if unknown.size:
+            n = int(unknown[0])
             raise DataError(f"interactions[{n}] has {kind} {_key(raw[n])!r}, which is not in "
                             f"the model: forget removes only what the model was fitted on")
         return ids

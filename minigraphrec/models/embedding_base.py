@@ -73,6 +73,7 @@ step (gradient checks) and training stays reproducible.
 """
 from __future__ import annotations
 
+import inspect
 import logging
 
 import numpy as np
@@ -461,10 +462,7 @@ class EmbeddingRecommender(Recommender):
                                    "fit(train) first, or mgr.load(path) a saved one")
             raise RuntimeError(f"cannot resume: this {name} has no {', '.join(missing)} (saved "
                                "by a minigraphrec before resumable training?); fit it anew")
-        saved = self.fit_hyperparameters_
-        now = self._defining_hyperparameters(self._resume_may_change)
-        changed = [f"{k}={saved.get(k)!r} -> {now.get(k)!r}"
-                   for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)]
+        changed = self._changed_since_fit(self._resume_may_change)
         if changed:
             raise DataError(f"cannot resume this {name}: hyperparameters that define the model "
                             f"changed since it was fitted: {', '.join(changed)}; only "
@@ -494,8 +492,7 @@ class EmbeddingRecommender(Recommender):
         and check it: the hyperparameters, the sizes (:meth:`Recommender._check_sizes`) and
         that ``params`` has the names, shapes and dtype ``_init_params`` gives the restored
         model (a ``dim`` edited to 8 over 64-wide tables loaded and scored)."""
-        self._check_hyperparameters()
-        self._check_sizes()
+        super()._restore()                           # hyperparameters, sizes, the fit record
         # a file saved before training was resumable has no Adam state: partial_fit and
         # forget then start from fresh moments, as after fit(epochs=0); resume refuses it
         self.optimizer_state_ = getattr(self, "optimizer_state_", None)
@@ -509,8 +506,13 @@ class EmbeddingRecommender(Recommender):
                 what = "missing" if got is None else f"{got.shape} {got.dtype}"
                 problems.append(f"{name} is {what}, {want.shape} {want.dtype} expected")
         if problems:
+            kwargs = any(p.kind == p.VAR_KEYWORD
+                         for p in inspect.signature(type(self).__init__).parameters.values())
             raise DataError(f"the fitted {type(self).__name__}'s parameters do not match its "
-                            f"hyperparameters and data: {'; '.join(problems)}")
+                            f"hyperparameters and data: {'; '.join(problems)}" + (
+                                "; its __init__ takes **kwargs, which get_params (and so "
+                                "save) cannot see: name every hyperparameter in the "
+                                "signature" if kwargs else ""))
 
     @property
     def _dropout_seed(self):

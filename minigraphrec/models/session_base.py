@@ -90,8 +90,8 @@ class SessionRecommender(Recommender):
 
     def _restore(self):
         """Rebuild derived state after :func:`minigraphrec.io.load` set the saved attributes
-        (subclasses add their own)."""
-        self._check_params()
+        (subclasses add their own): the checks of :meth:`Recommender._restore` first."""
+        super()._restore()
         self._index_last_sequences()
 
     def _check_params(self):
