@@ -112,3 +112,13 @@ def pairs(data):
     """The interactions as a list of (raw user, raw item) pairs, in order."""
     return [(str(data.user_ids[u]), str(data.item_ids[i]))
             for u, i in zip(data.users, data.items)]
+
+
+def raw_id_interactions():
+    """Binary interactions of 40 users and 50 items with raw ids 1000+ / 5000+ (the data of
+    the update tests: partial_fit and forget in raw ids)."""
+    import minigraphrec as mgr
+    d = mgr.datasets.synthetic(n_users=40, n_items=50, mean_interactions=6, random_state=0)
+    return mgr.Interactions(d.users, d.items, n_users=d.n_users, n_items=d.n_items,
+                            user_ids=1000 + np.arange(d.n_users),
+                            item_ids=5000 + np.arange(d.n_items))

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import minigraphrec as mgr
-from minigraphrec.datasets import synthetic
+from conftest import raw_id_interactions
 from minigraphrec.errors import DataError
 from minigraphrec.models.embedding_base import (_grow_rows, _neighbour_init, _remap_adam,
                                                 _select_adam)
@@ -99,11 +99,7 @@ def make(cls=BiasedMF, **kw):
 
 @pytest.fixture(scope="module")
 def data():
-    """Binary interactions of 40 users and 50 items with raw ids 1000+ / 5000+."""
-    d = synthetic(n_users=40, n_items=50, mean_interactions=6, random_state=0)
-    return mgr.Interactions(d.users, d.items, n_users=d.n_users, n_items=d.n_items,
-                            user_ids=1000 + np.arange(d.n_users),
-                            item_ids=5000 + np.arange(d.n_items))
+    return raw_id_interactions()
 
 
 def new_events():
