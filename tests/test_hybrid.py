@@ -493,6 +493,7 @@ def test_updates_refuse_weights_changed_since_fit_also_after_load(tmp_path):
     hybrid.save(tmp_path / "changed.npz")
     with pytest.raises(ValueError, match=r"Hybrid\.forget: hyperparameters changed since fit"):
         mgr.load(tmp_path / "changed.npz").forget(users=[0])
+    hybrid.set_params(weights=[0.5, 0.5], metric="ndcg", k=10, step=0.25).partial_fit(new)
 
 
 def test_components_with_numpy_scalar_hyperparameters_update_after_load(tmp_path):

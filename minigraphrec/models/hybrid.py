@@ -359,9 +359,11 @@ class Hybrid(Recommender):
     update every component (all or none) and keep the weights.
     """
 
-    #: the blend's weights and its components were fitted with every hyperparameter: an
-    #: update after one changed is refused (Recommender._check_fit_params)
-    _params_free_after_fit = ()
+    #: the weight search's settings may change after fit (updates never search again); a
+    #: change of the components, the weights or the normalisation is refused by updates
+    #: (Recommender._check_fit_params): they would build on state fitted with the old ones
+    _params_free_after_fit = ("metric", "k", "step", "validation_size", "refit",
+                              "random_state")
 
     def __init__(self, models, weights=None, normalization="minmax", metric="recall", k=20,
                  step=0.1, validation_size=0.2, refit=False, random_state=0):
