@@ -248,11 +248,15 @@ def _save_plot(draw, stem, saved=None):
     """Draw (``draw()`` returns the Axes) and save the ``--figure``; a failure names the flag
     and, where the model was saved before it, says so (``saved``, its path)."""
     from .plot import save_figure
+    kept = f"; the model was saved to {saved}" if saved else ""
     try:
-        path = save_figure(draw().figure, stem)
+        figure = draw().figure
+    except ValueError as exc:                # e.g. nothing to draw
+        raise SystemExit(f"minigraphrec: --figure: cannot draw the figure: {exc}{kept}") from None
+    try:
+        path = save_figure(figure, stem)
     except (OSError, ValueError) as exc:     # DataError is a ValueError
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-        kept = f"; the model was saved to {saved}" if saved else ""
         raise SystemExit(f"minigraphrec: --figure: cannot write the figure: {reason}"
                          f"{kept}") from None
     _note(f"wrote {path}")

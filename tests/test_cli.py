@@ -805,3 +805,14 @@ def test_help_states_the_defaults_and_what_v_does(capsys):
         in text
     assert "--epochs EPOCHS epochs for trainable models (default 50, the models' own)" in text
     assert "-v, --verbose also print minigraphrec's own info and debug log messages" in text
+
+
+def test_a_figure_that_cannot_be_drawn_is_not_called_unwritable():
+    """A drawing error was reported as 'cannot write the figure'."""
+    from minigraphrec import cli
+
+    def draw():
+        raise ValueError("no epoch to draw")
+    with pytest.raises(SystemExit, match="--figure: cannot draw the figure: no epoch to draw; "
+                                         "the model was saved to m.npz"):
+        cli._save_plot(draw, "loss", saved="m.npz")
