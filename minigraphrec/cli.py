@@ -457,11 +457,24 @@ class _Progress:
     def __enter__(self):
         return self
 
-    def __exit__(self, kind, *rest):
+    def __exit__(self, kind, value, traceback):
         if kind is None:
             _note(f"{time.perf_counter() - self.t0:.2f} s")
         else:
-            _note("interrupted" if issubclass(kind, KeyboardInterrupt) else "failed")
+            _note("interrupted" if _is_interrupt(value) else "failed")
+
+
+def _is_interrupt(exc):
+    """Whether ``exc`` is Ctrl-C, or an error raised because Ctrl-C arrived inside compiled
+    code: numba's dispatcher, interrupted while it loads a cached function, raises a
+    SystemError with the KeyboardInterrupt as its cause."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _epoch_printer(name):
@@ -1016,7 +1029,9 @@ def main(argv=None):
         package.setLevel(logging.DEBUG)
     try:
         return _run(args)
-    except KeyboardInterrupt:                         # Ctrl-C: no traceback, 128 + SIGINT
+    except (KeyboardInterrupt, Exception) as exc:     # Ctrl-C: no traceback, 128 + SIGINT
+        if not _is_interrupt(exc):
+            raise
         print(_interrupted(args), file=sys.stderr)
         return 130
     finally:

@@ -617,9 +617,9 @@ def test_ctrl_c_ends_quietly_with_status_130_and_no_file(tmp_path):
     watchdog.start()
     try:
         seen = []
-        for line in proc.stdout:                        # training has begun: an epoch line
+        for line in proc.stdout:                        # two epochs trained: compiled kernels
             seen.append(line)
-            if " epoch " in line:
+            if sum(" epoch " in x for x in seen) == 2:
                 break
         proc.send_signal(signal.SIGINT)
         rest = proc.stdout.read()
@@ -816,3 +816,26 @@ def test_a_figure_that_cannot_be_drawn_is_not_called_unwritable():
     with pytest.raises(SystemExit, match="--figure: cannot draw the figure: no epoch to draw; "
                                          "the model was saved to m.npz"):
         cli._save_plot(draw, "loss", saved="m.npz")
+
+
+def test_ctrl_c_inside_compiled_code_is_an_interruption_too(monkeypatch, capsys):
+    """Ctrl-C while numba loaded a cached kernel came out as 'SystemError: ... returned a
+    result with an exception set' (the KeyboardInterrupt its cause), a traceback and
+    status 1, in a fresh environment's first epochs."""
+    from minigraphrec import cli
+
+    def interrupted_in_numba(args):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as interrupt:
+            raise SystemError("CPUDispatcher(...) returned a result with an exception set") \
+                from interrupt
+    monkeypatch.setattr(cli, "_run", interrupted_in_numba)
+    assert cli.main(["demo"]) == 130
+    assert capsys.readouterr().err.startswith("minigraphrec: interrupted")
+
+    def a_real_bug(args):
+        raise SystemError("a bug")
+    monkeypatch.setattr(cli, "_run", a_real_bug)
+    with pytest.raises(SystemError, match="a bug"):
+        cli.main(["demo"])
