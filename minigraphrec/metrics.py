@@ -75,7 +75,7 @@ import scipy.sparse as sp
 from .data import Interactions, match_raw_ids
 from .errors import DataError, check_backend, check_int
 from .rank import (
-    _as_scores, _check_scores, _raise_nan, _score_blocks, _top_k_numpy,
+    _as_scores, _check_padding, _check_scores, _raise_nan, _score_blocks, _top_k_numpy,
     canonical_csr, csr_arrays,
 )
 
@@ -106,7 +106,7 @@ def parse_metric(metric):
             raise ValueError(f"AUC ranks every item, so it has no cut-off: metric='auc', "
                              f"got {metric!r}")
         return name, None
-    if not sep or name not in METRICS or not k.isdigit() or int(k) < 1:
+    if not sep or name not in METRICS or not (k.isascii() and k.isdigit()) or int(k) < 1:
         raise ValueError(f"metric must look like 'recall@20' (one of "
                          f"{', '.join(m for m in METRICS if m != 'auc')} at a positive "
                          f"cut-off) or be 'auc', got {metric!r}")
@@ -443,9 +443,10 @@ def _rank_rows_numpy(S, K, E, T, with_auc):
     return items, (_auc_numpy(S, E, T) if with_auc else None)
 
 
-def _rank_block(S, K, E, T, with_auc, backend, name="scores"):
+def _rank_block(S, K, E, T, with_auc, backend, name="scores", users=None):
     r"""Top-``K`` items (n, K) and AUC (n,) or None of a score block; NaN is a DataError.
 
+    ``users`` (the user of each row, or None) names a NaN's row in the error.
     ``"numba"``: one visit per row does the NaN check, the top-k and the
     AUC count (``kernels.eval_rank.rank_rows``), so the block is read from
     memory once; rows are scheduled dynamically, which cannot change a
@@ -455,7 +456,7 @@ def _rank_block(S, K, E, T, with_auc, backend, name="scores"):
     S = _as_scores(S, name)                                       # (n, n_items)
     if backend == "numpy":
         if S.size and np.isnan(S.min()):
-            _raise_nan(S, name)
+            _raise_nan(S, name, users)
         return _rank_rows_numpy(S, K, E, T, with_auc)
     from numba import parallel_chunksize
 
@@ -477,7 +478,7 @@ def _rank_block(S, K, E, T, with_auc, backend, name="scores"):
             rank_rows(S, min(K, n_items), *csr_arrays(E), *csr_arrays(T), with_auc,
                       _AUC_SCAN_MAX, items, auc, n_nan)
         if n_nan.any():
-            _raise_nan(S, name)
+            _raise_nan(S, name, users)
     return items, (auc if with_auc else None)
 
 
@@ -689,6 +690,7 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
         raise DataError(f"no user has a test item{extra}; nothing to evaluate")
 
     K = ks[-1]
+    _check_padding(K, min(batch_size, users.size), n_items)      # the (b, K) ranked lists
     at_k = [m for m in wanted if m not in ("auc", "coverage")]
     per_user = {(m, kk): [] for m in at_k for kk in ks}
     auc_parts = []
@@ -707,7 +709,7 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
                             f"({batch.size}, {n_items})")
         E_b, T_b = E[batch], T[batch]
         L, auc = _rank_block(S, K, E_b, T_b, "auc" in wanted, backend,
-                             "model.score(users)")                # (b, K), (b,)
+                             "model.score(users)", batch)         # (b, K), (b,)
         del S                                                     # free a block not reused
         rel = _hits(L, T_b)                                       # (b, K)
         n_test = np.diff(T_b.indptr)                              # (b,)

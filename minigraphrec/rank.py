@@ -59,11 +59,13 @@ def _as_scores(scores, name="scores"):
     return np.ascontiguousarray(S)
 
 
-def _raise_nan(S, name="scores"):
-    """Raise the DataError naming the first NaN entry of ``S`` (which has one)."""
+def _raise_nan(S, name="scores", users=None):
+    """Raise the DataError naming the first NaN entry of ``S`` (which has one): by its row
+    and column, or, given ``users`` (the user of each row), by user and item."""
     r, j = np.argwhere(np.isnan(S))[0]
-    raise DataError(f"{name}[{r}, {j}] is NaN; scores must not be NaN "
-                    "(NaN has no place in a ranking)")
+    where = f"{name}[{r}, {j}]" if users is None else \
+        f"{name}: the score of user {int(users[r])} for item {j}"
+    raise DataError(f"{where} is NaN; scores must not be NaN (NaN has no place in a ranking)")
 
 
 def _check_scores(scores, name="scores"):

@@ -434,6 +434,10 @@ def evaluate_next_item(model, prefixes, targets, k=(20,), exclude_seen=False, ba
             first = S if into else None
         else:
             S = model.score_sessions(part, out=first[:idx.shape[0]])
+        if np.shape(S) != (idx.shape[0], prefixes.n_items):
+            raise DataError(f"model.score_sessions returned shape {np.shape(S)}, expected "
+                            f"({idx.shape[0]}, {prefixes.n_items}): one row per session, one "
+                            f"column per item of the catalogue")
         exclude = None
         if exclude_seen:
             if mask is None or mask.shape[1] != np.shape(S)[-1]:
@@ -441,7 +445,15 @@ def evaluate_next_item(model, prefixes, targets, k=(20,), exclude_seen=False, ba
             exclude = mask[:idx.shape[0]]
             seen = np.repeat(np.arange(len(part)), part.lengths), part.items
             exclude[seen] = True
-        ranks[idx] = next_item_ranks(S, targets[idx], exclude)
+        try:
+            ranks[idx] = next_item_ranks(S, targets[idx], exclude)
+        except DataError:
+            nan = np.flatnonzero(np.isnan(np.asarray(S, dtype=np.float64)).any(axis=1))
+            if not nan.size:
+                raise
+            raise DataError(f"model.score_sessions gave NaN for example {start + int(nan[0])}"
+                            f" (its prefix and target are at that position); a NaN has no "
+                            f"place in a ranking") from None
         if exclude is not None:
             exclude[seen] = False
         del S, exclude                  # a block not reused is not alive at the next one

@@ -14,7 +14,7 @@ from minigraphrec.metrics import (
     item_self_information, map_at_k, mrr_at_k, ndcg_at_k, novelty_at_k, precision_at_k,
     recall_at_k,
 )
-from minigraphrec.metrics import _rank_rows_numpy
+from minigraphrec.metrics import _rank_rows_numpy, parse_metric
 from minigraphrec.models.base import Recommender
 from minigraphrec.models.popularity import Popularity
 from minigraphrec.rank import canonical_csr, csr_arrays
@@ -355,7 +355,8 @@ def test_evaluate_rejects_nan_scores():
     model, _, test = _random_problem(4)
     model.S[0, 0] = np.nan
     user0 = Interactions([0], [int(test.items[test.users == 0][0])], n_users=40, n_items=30)
-    with pytest.raises(DataError, match=r"model.score\(users\)\[0, 0\] is NaN"):
+    with pytest.raises(DataError, match=r"model.score\(users\): the score of user 0 for item 0 "
+                                        r"is NaN"):
         evaluate(model, user0)
 
 
@@ -496,8 +497,10 @@ def test_evaluate_rejects_nan_at_an_excluded_item():
     seen = int(train.items[train.users == u][0])
     model.S[u, seen] = np.nan
     for backend in ("numba", "numpy"):
-        with pytest.raises(DataError, match=rf"model.score\(users\)\[\d+, {seen}\] is NaN"):
+        with pytest.raises(DataError, match=rf"the score of user {u} for item {seen} is NaN"):
             evaluate(model, test, backend=backend)
+        with pytest.raises(DataError, match=rf"the score of user {u} for item {seen} is NaN"):
+            evaluate(model, test, backend=backend, batch_size=2)    # was its row in a block
 
 
 @pytest.mark.parametrize("name", ["Popularity", "ItemKNN", "UserKNN"])
@@ -547,3 +550,16 @@ def test_evaluate_refuses_a_test_set_numbered_apart_from_the_model():
     assert evaluate(numeric, as_text, k=1)["n_users"] == 1
     with pytest.raises(DataError, match="test item 1 has raw id '7'"):
         evaluate(numeric, Interactions([0], [1], user_ids=["10"], item_ids=["5", "7"]), k=1)
+
+
+def test_evaluate_refuses_a_k_whose_lists_would_not_fit():
+    """k = 5,000,000 on 10 items allocated 640 MB of padding (top_k already refused it)."""
+    model, _, test = _random_problem(4)
+    with pytest.raises(ValueError, match="k = 100000000 asks for .* slots of padding per row"):
+        evaluate(model, test, k=10**8)
+
+
+def test_metric_names_take_ascii_digits_only():
+    for bad in ("recall@\u00b2", "recall@\u0661\u0662"):           # '²', Arabic-Indic 12
+        with pytest.raises(ValueError, match="metric must look like 'recall@20'"):
+            parse_metric(bad)

@@ -378,3 +378,28 @@ def test_ids_beyond_int64_are_named_not_wrapped():
         with pytest.raises(DataError, match=r"sequence 0, position 1: .* is not an item id "
                                             r"\(beyond int64\)"):
             Sequences.from_lists([ids], n_items=5)
+
+
+def test_evaluate_next_item_checks_the_score_shape_and_names_a_nan_example():
+    """A model scoring 3 of 5 items blamed the targets; one scoring 8 was evaluated over 8
+    items; a NaN was named by its row within a block."""
+    prefixes = Sequences.from_lists([[0, 1], [3], [2, 4], [1]], n_items=5)
+    targets = np.array([2, 4, 0, 3])
+    for width in (3, 8):
+        with pytest.raises(DataError, match=rf"score_sessions returned shape \(4, {width}\), "
+                                            r"expected \(4, 5\)"):
+            evaluate_next_item(_Constant(np.arange(width, dtype=float)), prefixes, targets)
+    row = np.arange(5, dtype=float)
+
+    class NaNAtThird:
+        def score_sessions(self, sessions):
+            S = np.tile(row, (len(sessions), 1))
+            if self.first + len(sessions) > 2 >= self.first:
+                S[2 - self.first, 1] = np.nan
+            self.first += len(sessions)
+            return S
+    for batch_size in (1, 2, 1024):
+        model = NaNAtThird()
+        model.first = 0
+        with pytest.raises(DataError, match="score_sessions gave NaN for example 2"):
+            evaluate_next_item(model, prefixes, targets, batch_size=batch_size)
