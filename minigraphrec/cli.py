@@ -267,10 +267,8 @@ def _check_hyperparameters(model):
     too, so that a bad value stops the command before the data are read; a value of the
     wrong type that a check trips over (a TypeError) is a ValueError here."""
     for m in [model, *getattr(model, "models", ())]:
-        check = getattr(m, "_check_hyperparameters", None) or getattr(m, "_check_params", None)
         try:
-            if check is not None:
-                check()
+            m._check_own_params()
         except TypeError as exc:
             raise ValueError(f"{type(m).__name__}: a hyperparameter has the wrong type: "
                              f"{exc}") from None

@@ -570,3 +570,6 @@ def test_embedding_updates_refuse_a_changed_definition_and_accept_training_setti
         lightgcn.set_params(n_layers=1).forget(users=[0])
     lightgcn.set_params(n_layers=3, lr=1e-3, batch_size=16).partial_fit(new, epochs=1)
     assert lightgcn.n_users_ == 60
+    # a retrain fits anew with the hyperparameters as they are now: nothing to refuse
+    lightgcn.set_params(n_layers=1).forget(users=[0], method="retrain")
+    assert lightgcn.fit_hyperparameters_["n_layers"] == 1 and lightgcn.n_users_ == 59

@@ -61,6 +61,8 @@ def test_a_subclass_with_an_object_hyperparameter_fits_and_records_it():
     """fit records the hyperparameters as JSON data; an object that is none (an oracle's
     truth, say) is recorded by its repr, so such a model fits and updates."""
     class Tagged(mgr.Popularity):
+        _params_free_after_fit = ()                  # every hyperparameter recorded at fit
+
         def __init__(self, tag=None):
             self.tag = tag
 

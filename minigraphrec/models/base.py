@@ -330,18 +330,23 @@ class Recommender:
     def _restore(self):
         """Check and rebuild what a saved file does not hold, after
         :func:`~minigraphrec.io.load` set the saved attributes: the saved hyperparameters
-        pass the model's own check (``_check_params``), the sizes agree
+        pass the model's own check (:meth:`_check_own_params`), the sizes agree
         (:meth:`_check_sizes`), and a file saved before ``fit_hyperparameters_`` existed gets
         that record from the saved hyperparameters. A subclass's ``_restore`` calls this
         one first."""
-        for name in ("_check_params", "_check_hyperparameters"):     # whichever it has
-            check = getattr(self, name, None)
-            if check is not None:
-                check()
-                break
+        self._check_own_params()
         self._check_sizes()
         if getattr(self, "fit_hyperparameters_", None) is None:
             self._record_fit_params()
+
+    def _check_own_params(self):
+        """Run the model's own hyperparameter check, which ``fit`` runs first:
+        ``_check_hyperparameters`` (embedding models) or ``_check_params`` (the others),
+        whichever it has."""
+        check = getattr(self, "_check_hyperparameters", None) or getattr(self, "_check_params",
+                                                                         None)
+        if check is not None:
+            check()
 
     def _check_sizes(self):
         """DataError unless ``R_`` is ``(n_users_, n_items_)`` with one raw id per row and per
@@ -751,12 +756,13 @@ class Recommender:
         elif hasattr(self, "item_labels_"):
             del self.item_labels_
 
-    def _removal(self, users=None, interactions=None):
+    def _removal(self, users=None, interactions=None, refit=False):
         r"""What remains after forgetting ``users`` and ``interactions``; ``self`` unchanged.
 
         Returns a :class:`Removal`. ``users=None`` with ``interactions=None`` is a
         ValueError; a recorded hyperparameter changed since ``fit`` too
-        (:meth:`_check_fit_params`). Raw ids of an Interactions are looked up by
+        (:meth:`_check_fit_params`), unless ``refit`` (the caller fits anew on what
+        remains, with the hyperparameters as they are now). Raw ids of an Interactions are looked up by
         :func:`~minigraphrec.data.match_raw_ids`, and an id the model does not know is a
         DataError; so is a pair not in the training data (the first one named, in raw ids
         too when it was given in raw ids). When the users and the pairs are both empty,
@@ -765,7 +771,8 @@ class Recommender:
         only, and let that exception through.
         """
         self._check_fitted()
-        self._check_fit_params("forget")
+        if not refit:
+            self._check_fit_params("forget")
         if users is None and interactions is None:
             raise ValueError("forget needs users=... or interactions=...")
         removed_users = (np.zeros(0, dtype=np.int64) if users is None

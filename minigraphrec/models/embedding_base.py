@@ -863,7 +863,8 @@ class EmbeddingRecommender(Recommender):
         model state, data and seed give the same result, bit for bit. As for a
         resumed ``fit``, only the hyperparameters of ``_resume_may_change``
         (``lr``, ``batch_size``, ...) may have changed since ``fit``; another
-        change (``dim``, ``n_layers``) is refused, here and in ``forget``.
+        change (``dim``, ``n_layers``) is refused, here and in
+        ``forget(method="fine_tune")``.
         Transactional: the new state is built on a copy and assigned at the
         end, so a failure leaves the model unchanged. Node features: the
         feature rows of new users and items come from ``new_interactions``'
@@ -965,7 +966,7 @@ class EmbeddingRecommender(Recommender):
         if method not in ("fine_tune", "retrain"):
             raise ValueError(f"method must be 'fine_tune' or 'retrain', got {method!r}")
         epochs = self.update_epochs if epochs is None else check_int(epochs, "epochs", at_least=0)
-        removal = self._removal(users, interactions)
+        removal = self._removal(users, interactions, refit=method == "retrain")
         keep = removal.keep_users
         uf = None if self.user_features_ is None else self.user_features_[keep]
         R_w = getattr(self, "R_weighted_", None)

@@ -55,9 +55,6 @@ class Popularity(Recommender):
     #: evaluate's block: scores are copied rows, cheapest in a block that stays in cache
     eval_block_scores = 2 ** 22
 
-    #: no hyperparameter, so nothing an update could find changed
-    _params_free_after_fit = ()
-
     def __init__(self):
         pass
 
