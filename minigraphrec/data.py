@@ -27,8 +27,13 @@ _SUBSECOND = {"ms": 10**3, "us": 10**6, "ns": 10**9, "ps": 10**12, "fs": 10**15,
 
 def _datetime_seconds(name, arr):
     """datetime64 values (n,) -> float64 seconds since 1970-01-01T00:00 (UTC, as NumPy's
-    datetimes are): whole seconds exactly, plus the fraction from the integer ticks of the
-    array's unit; NaT is a DataError naming its position."""
+    datetimes are); NaT is a DataError naming its position.
+
+    Whole seconds are exact. Finer ticks within 2**53 of the epoch (every microsecond date
+    of years 1685-2255, every millisecond one) are divided once, correctly rounded, so a
+    date gives the very float the loaders give for its ISO-8601 text or its number in
+    milliseconds with ``time_unit="ms"``. Beyond that (most nanosecond dates), the whole
+    seconds and the fraction are converted apart, which keeps the fraction's digits."""
     nat = np.isnat(arr)
     if nat.any():
         where = int(np.flatnonzero(nat)[0])
@@ -38,8 +43,11 @@ def _datetime_seconds(name, arr):
     if unit not in _SUBSECOND:                         # s, or coarser: whole seconds
         return arr.astype("datetime64[s]").astype(np.int64).astype(np.float64)
     ticks = arr.astype(f"datetime64[{unit}]").astype(np.int64)     # (n,) e.g. '10ms' -> ms
-    whole, rest = np.divmod(ticks, _SUBSECOND[unit])   # floor: rest in [0, ticks per second)
-    return whole.astype(np.float64) + rest / _SUBSECOND[unit]
+    per_second = _SUBSECOND[unit]
+    whole, rest = np.divmod(ticks, per_second)         # floor: rest in [0, ticks per second)
+    split = whole.astype(np.float64) + rest / per_second
+    exact = np.abs(ticks) <= 2**53                     # ticks -> float64 without rounding
+    return np.where(exact, ticks / per_second, split)
 
 
 def _as_1d(name, values, dtype, n, times=False):

@@ -76,6 +76,22 @@ def test_datetime64_fractions_are_kept():
     assert Interactions([], [], timestamps=np.array([], dtype="M8[ns]")).timestamps.size == 0
 
 
+def test_datetime64_seconds_are_the_correctly_rounded_quotient():
+    """Within 2**53 ticks a date is one correctly rounded division, the float the loaders
+    give for its ISO text (microseconds / 1e6) or its milliseconds (/ 1e3). Whole seconds
+    plus the fraction was one ulp off for these nanosecond values."""
+    ns = np.array([117390773480, 850987560191, -20587088778198, 990548883558, 1432090532])
+    got = Interactions(np.zeros(5, int), np.arange(5), timestamps=ns.astype("M8[ns]"))
+    np.testing.assert_array_equal(got.timestamps, ns / 1e9)
+    rng = np.random.default_rng(0)
+    micro = rng.integers(-2**53, 2**53, 2000)
+    milli = rng.integers(-2**53, 2**53, 2000)
+    for ticks, unit, per in ((micro, "us", 1e6), (milli, "ms", 1e3)):
+        got = Interactions(np.zeros(2000, int), np.arange(2000),
+                           timestamps=ticks.astype(f"M8[{unit}]")).timestamps
+        np.testing.assert_array_equal(got, ticks / per)
+
+
 def test_datetime64_timestamps_give_the_half_life_in_seconds():
     from minigraphrec.graph import time_decay_weights
     day = 86400.0
