@@ -397,7 +397,8 @@ def load(path):
             raise DataError(f"{path} is not a model file saved by minigraphrec (not a .npz "
                             f"archive; a data file given in its place?)")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        # our own handle: np.load leaves its file open when the zip is unreadable
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
@@ -448,7 +449,9 @@ def _build(info, arrays, path, memo):
     if info["ref"] is not None:
         memo[info["ref"]] = model
     for name, ainfo in info["attributes"].items():
-        setattr(model, name, _decode(name, ainfo, arrays, path, memo, info["prefix"]))
+        value = _decode(name, ainfo, arrays, path, memo, info["prefix"])
+        _check_finite(value, name, path)
+        setattr(model, name, value)
     restore = getattr(model, "_restore", None)
     if restore is not None and info["attributes"]:          # fitted: derive the rest
         try:
@@ -457,6 +460,38 @@ def _build(info, arrays, path, memo):
             raise DataError(f"{path}: cannot restore the fitted {info['class']}: "
                             f"{err}") from err
     return model
+
+
+def _first_nonfinite(arr):
+    """Index of ``arr``'s first NaN or infinity, or None; no full-size temporary."""
+    flat = arr.reshape(-1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.add.reduce(flat, dtype=np.float64)):   # a NaN or inf would show
+            return None
+    step = 1 << 20
+    for start in range(0, flat.size, step):                   # blocks: no (n,) bool array
+        bad = np.flatnonzero(~np.isfinite(flat[start:start + step]))
+        if bad.size:
+            return np.unravel_index(start + int(bad[0]), arr.shape)
+    return None                                               # finite; the sum overflowed
+
+
+def _check_finite(value, name, path):
+    """A fitted attribute's floating-point arrays hold no NaN or infinity: ``fit`` refuses
+    to finish a model that diverged, so such values come from an edited or damaged file
+    (one with its checksum recomputed); scoring would otherwise fail later, without the
+    file's name."""
+    parts = ({f"{name}/{key}": v for key, v in value.items()} if isinstance(value, dict)
+             else {f"{name}/data": value.data} if sp.issparse(value)
+             else {name: value})
+    for what, arr in parts.items():
+        if not (isinstance(arr, np.ndarray) and arr.dtype.kind in "fc" and arr.size):
+            continue
+        where = _first_nonfinite(arr)
+        if where is not None:
+            at = f" at [{', '.join(str(int(i)) for i in where)}]" if arr.ndim else ""
+            raise DataError(f"{path}: the fitted attribute {what!r} holds {arr[where]}{at}; "
+                            f"a fitted model is finite (the file was edited or damaged)")
 
 
 def _unvalue(value, arrays, path, memo):

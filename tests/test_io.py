@@ -187,6 +187,7 @@ def test_wrong_version_and_wrong_format_are_refused(tmp_path):
         io.load(other)
 
 
+@pytest.mark.filterwarnings("error")         # np.load left its handle open: ResourceWarning
 def test_truncated_and_missing_files_are_refused(tmp_path):
     path = _saved(tmp_path)
     data = path.read_bytes()
@@ -476,3 +477,41 @@ def test_a_file_edited_with_its_checksum_recomputed_is_refused(tmp_path, make, e
         _with_arrays(path, edit_arrays)
     with pytest.raises(DataError, match=f"{path}: cannot restore the fitted .*{match}"):
         io.load(path)
+
+
+def _poisoned(a, key, index, value):
+    arr = a[key].copy()
+    arr[index] = value
+    a[key] = arr
+
+
+@pytest.mark.parametrize("make, key, index, value, match", [
+    (lambda: MF(dim=4, epochs=1, random_state=0), "params/E0", (7, 2), np.nan,
+     r"'params/E0' holds nan at \[7, 2\]"),
+    (lambda: MF(dim=4, epochs=1, random_state=0), "optimizer_state_/lr", (), np.inf,
+     r"'optimizer_state_/lr' holds inf;"),
+    (lambda: EASE(l2=10.0), "B_", (3, 1), -np.inf, r"'B_' holds -inf at \[3, 1\]"),
+    (lambda: ItemKNN(), "similarity_/data", (5,), np.nan, r"'similarity_/data' holds nan "
+                                                          r"at \[5\]"),
+])
+def test_a_non_finite_fitted_array_is_refused_at_load_by_name(tmp_path, make, key, index,
+                                                              value, match):
+    """fit never finishes a diverged model, so NaN or inf in a file is an edit or damage; it
+    loaded, and scoring failed later without naming the file."""
+    path = tmp_path / "m.npz"
+    make().fit(_train()).save(path)
+    _with_arrays(path, lambda a: _poisoned(a, key, index, value))
+    with pytest.raises(DataError, match=f"{path}: the fitted attribute {match}.*edited or "
+                                        f"damaged"):
+        io.load(path)
+
+
+def test_huge_finite_values_are_not_taken_for_infinities():
+    """The quick test sums in float64, which overflows here; the blocks then find no NaN."""
+    arr = np.full((3, 4), 1e308)
+    assert io._first_nonfinite(arr) is None
+    arr[2, 1] = np.nan
+    assert io._first_nonfinite(arr) == (2, 1)
+    big = np.zeros(3_000_000, dtype=np.float32)
+    big[2_500_001] = np.inf                                # in the third block
+    assert io._first_nonfinite(big) == (2_500_001,)
