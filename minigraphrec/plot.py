@@ -64,13 +64,21 @@ def _headless():
     return False
 
 
-def _backend_chosen(rc):
-    """Whether matplotlib's ``rcParams`` ``rc`` names a backend (``matplotlib.use``,
-    ``$MPLBACKEND``, a matplotlibrc) rather than the "resolve it on first use" sentinel.
+def _backend_chosen(rc=None):
+    """Whether matplotlib's ``rcParams`` (or the mapping ``rc``) names a backend
+    (``matplotlib.use``, ``$MPLBACKEND``, a matplotlibrc) rather than the "resolve it on first
+    use" sentinel, read without resolving it (the resolution would pick a backend, the thing
+    to decide here).
 
-    ``rcParams._get_backend_or_none`` reads it without resolving it (the resolution would pick
-    a backend, the thing to decide here); where it is missing, the same read by hand.
+    matplotlib >= 3.10 answers with ``get_backend(auto_select=False)``; older releases with
+    the private ``rcParams._get_backend_or_none``; a mapping without either is read by hand.
     """
+    import matplotlib
+    if rc is None:
+        try:
+            return matplotlib.get_backend(auto_select=False) is not None
+        except TypeError:                               # matplotlib < 3.10: no auto_select
+            rc = matplotlib.rcParams
     get = getattr(rc, "_get_backend_or_none", None)
     if get is not None:
         return get() is not None
@@ -82,7 +90,7 @@ def _pyplot():
     """``matplotlib.pyplot``, with Agg selected first when headless and no backend was chosen."""
     import matplotlib
     if ("matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND")
-            and _headless() and not _backend_chosen(matplotlib.rcParams)):
+            and _headless() and not _backend_chosen()):
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt

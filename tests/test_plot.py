@@ -1,4 +1,5 @@
 """Figures: where they go, headless drawing, atomic writes, bad names."""
+import inspect
 import subprocess
 import sys
 from pathlib import Path
@@ -137,6 +138,22 @@ def test_backend_chosen_reads_rcparams_without_resolving():
     assert not plot._backend_chosen(OldRcParams(backend=rcsetup._auto_backend_sentinel))
     assert plot._backend_chosen(matplotlib.rcParams) == (
         matplotlib.rcParams._get_backend_or_none() is not None)
+    assert plot._backend_chosen() == plot._backend_chosen(matplotlib.rcParams)
+
+
+def test_backend_chosen_uses_the_public_reader_where_matplotlib_has_it(monkeypatch):
+    """matplotlib >= 3.10's get_backend(auto_select=False); the private reader is not asked."""
+    import matplotlib
+    if "auto_select" not in inspect.signature(matplotlib.get_backend).parameters:
+        pytest.skip(f"matplotlib {matplotlib.__version__} has no get_backend(auto_select=)")
+    asked = []
+    monkeypatch.setattr(type(matplotlib.rcParams), "_get_backend_or_none",
+                        lambda self: asked.append(1), raising=False)
+    for backend in ("svg", None):
+        monkeypatch.setattr(matplotlib, "get_backend",
+                            lambda auto_select=True, b=backend: b if not auto_select else "agg")
+        assert plot._backend_chosen() == (backend is not None)
+    assert asked == []
 
 
 def test_figure_folder_expands_home(tmp_path, monkeypatch):
