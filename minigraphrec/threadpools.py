@@ -42,11 +42,10 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import operator
 import os
 import sys
 
-from .errors import DataError
+from .errors import check_int
 
 __all__ = ["set_threads", "get_threads", "threads", "serial_blas", "THREADS_ENV"]
 
@@ -58,15 +57,7 @@ _GETTERS = [f"{p}openblas_get_num_threads{s}" for p in ("", "scipy_") for s in (
 
 
 def _check_n(n):
-    if isinstance(n, bool) or type(n).__name__ == "bool_":     # NumPy's bool, unimported
-        raise DataError(f"the number of threads must be an integer >= 1, got {n!r}")
-    try:
-        n = operator.index(n)
-    except TypeError:
-        raise DataError(f"the number of threads must be an integer >= 1, got {n!r}") from None
-    if n < 1:
-        raise DataError(f"the number of threads must be an integer >= 1, got {n}")
-    return n
+    return check_int(n, "the number of threads")
 
 
 def _openblas_libraries():
