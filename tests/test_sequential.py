@@ -468,3 +468,58 @@ def test_session_knn_kernel_equals_the_scipy_product_bits(params):
     model = mgr.SessionItemKNN(backend="numpy", **params).fit(train)
     ref = model.score_sessions(test)
     _assert_numba_scores_equal(model, test, ref)
+
+
+# ------------------------------------------------------------- from an audit of SR-GNN
+@pytest.mark.parametrize("make", SESSION_MODELS)
+def test_ad_hoc_sessions_take_whole_floats_as_sequences_do(make, train):
+    """score_history([1.0, 2.0]) was refused ("must be integers, got dtype float64") while
+    Sequences.from_lists and the next-item targets take whole floats; now they agree: whole
+    floats are the ids, never truncated, and anything else is refused by position."""
+    model = make().fit(train)
+    np.testing.assert_array_equal(model.score_history([0.0, 2.0]), model.score_history([0, 2]))
+    np.testing.assert_array_equal(
+        model.score_history([0.0, 2.0]),
+        model.score_sessions(Sequences.from_lists([[0.0, 2.0]], n_items=5))[0])
+    for k in (0, 1):
+        np.testing.assert_array_equal(model.recommend_history(np.array([1.0, 0.0]), k=3)[k],
+                                      model.recommend_history([1, 0], k=3)[k])
+    for bad, match in [([0.0, 1.5], "integers: 1.5 at position 1"),
+                       ([np.nan], "integers: nan at position 0"),
+                       ([0.0, np.inf], "integers: inf at position 1"),
+                       ([0.0, 5.0], "item 5 at position 1 of the session is not in the "
+                                    r"catalogue 0..4"),
+                       ([-1.0], "item -1 at position 0"), ([1e300], "item 1000000"),
+                       (["a"], "integers, got dtype <U1"), ([True], "integers, got dtype bool")]:
+        with pytest.raises(DataError, match=match):
+            model.score_history(bad)
+
+
+@pytest.mark.parametrize("make", SESSION_MODELS)
+def test_fit_on_interactions_without_timestamps_names_fit(make):
+    """The message named user_sequences, which the caller never called."""
+    name = type(make()).__name__
+    with pytest.raises(DataError, match=rf"^{name}\.fit reads an Interactions as one "
+                                        r"time-ordered sequence per user and needs its "
+                                        r"timestamps") as info:
+        make().fit(mgr.Interactions([0, 0], [0, 1]))
+    assert "user_sequences" not in str(info.value)
+    empty = mgr.Interactions([], [], n_users=1, n_items=3, timestamps=[])
+    with pytest.raises(DataError, match=rf"^{name}\.fit: train holds no interaction$"):
+        make().fit(empty)
+
+
+@pytest.mark.parametrize("make", SESSION_MODELS)
+def test_recommend_history_keeps_the_sessions_items_by_default_and_says_why(make, train):
+    """A session model's recommend_history defaults to exclude_seen=False, the other models'
+    to True: deliberate (sessions come back to their items, as evaluate_next_item ranks
+    them), now said in the docstring, against the other default by name."""
+    model = make().fit(train)
+    top, _ = model.recommend_history([0, 1], k=5)
+    assert 0 in top and 1 in top                                  # the session's own items
+    top, _ = model.recommend_history([0, 1], k=5, exclude_seen=True)
+    assert 0 not in top and 1 not in top
+    doc = " ".join(SessionRecommender.recommend_history.__doc__.split())
+    for what in ("differs on purpose", "Recommender.recommend_history", "``True``",
+                 "revisit", "evaluate_next_item", "``exclude_seen=False`` by default"):
+        assert what in doc, what

@@ -293,11 +293,198 @@ def test_validation_is_checked_before_any_training():
 
 
 @pytest.mark.parametrize("params, error, match", [
-    (dict(readout="max"), DataError, "readout"), (dict(dim=0), ValueError, "dim"),
-    (dict(lr=0.0), ValueError, "lr must"), (dict(batch_size=0), ValueError, "batch_size"),
-    (dict(epochs=-1), ValueError, "epochs"), (dict(dtype="int8"), ValueError, "dtype"),
-    (dict(dtype="no such type"), ValueError, "dtype"),      # not a dtype at all: no TypeError
-    (dict(lr_decay=1.5), DataError, "lr_decay"), (dict(max_len=0), ValueError, "max_len"),
+    (dict(readout="max"), DataError, "readout"), (dict(dim=0), DataError, "dim"),
+    (dict(lr=0.0), DataError, "lr must"), (dict(batch_size=0), DataError, "batch_size"),
+    (dict(epochs=-1), DataError, "epochs"), (dict(dtype="int8"), DataError, "dtype"),
+    (dict(dtype="no such type"), DataError, "dtype"),      # not a dtype at all: no TypeError
+    (dict(lr_decay=1.5), DataError, "lr_decay"), (dict(max_len=0), DataError, "max_len"),
+    # the same parameter, the same error type: lr_decay=0 was a plain ValueError, 2 a
+    # DataError; l2 and lr plain ValueErrors beside DataErrors for dim and readout
+    (dict(lr_decay=0), DataError, r"lr_decay must be a finite number > 0, got 0"),
+    (dict(lr_decay=2), DataError, r"lr_decay must be in \(0, 1\], got 2"),
+    (dict(lr_decay="x"), DataError, "lr_decay must be a number"),
+    (dict(l2=-1), DataError, "l2 must be a finite number >= 0"),
+    (dict(lr=float("nan")), DataError, "lr must"),
+    (dict(lr=1e39), DataError, "lr must be finite in float32"),
+    (dict(random_state=-1), DataError, "random_state"),
+    (dict(random_state=1.5), TypeError, "random_state"),   # not of the kind asked for at all
 ])
 def test_bad_hyperparameters(params, error, match):
     check_bad_hyperparameter(mgr.SRGNN, params, match, cyclic_walks(n_users=3), error)
+
+
+# ------------------------------------------------------------- from an audit of SR-GNN
+def test_docs_list_every_departure_from_the_paper():
+    """The module docstring called max_len "the one departure from the paper" and credited
+    the uniform initialisation to the paper; the gate biases, the edges counted once and
+    the [in; out] order departed too, unlisted. The GRU op presented its biased equations as
+    "SR-GNN eqs. 2-5"."""
+    import minigraphrec.models.srgnn as srgnn_module
+    doc = " ".join(srgnn_module.__doc__.split())
+    assert "one departure" not in doc
+    departures = doc[doc.index("Where this model departs from the paper"):
+                     doc.index("Where the authors' PyTorch code departs")]
+    for what in ("``max_len``", "gate biases", "``b_gru", "eqs. 2-4 have none",
+                 "edges counted once", "initialisation", "U(-1/√d, 1/√d)",
+                 "``reset_parameters``", "not taken from the paper", "[A_out, A_in]"):
+        assert what in departures, what
+    assert "Training follows the paper: every prefix" not in doc
+    gru_doc = " ".join(gru_cell_forward.__doc__.split())
+    assert "not in the paper's eqs. 2-4" in gru_doc and "``b = 0`` gives the paper's" in gru_doc
+    graphs_doc = " ".join(session_graphs.__doc__.split())
+    assert "departure from the paper's text" in graphs_doc
+
+
+def test_b_gru_zero_is_the_papers_biasless_gru_cell():
+    """What the docs now say: with b_gru = 0 the cell is the paper's eqs. 2-5."""
+    rng = np.random.default_rng(0)
+    a, h = rng.standard_normal((5, 6)), rng.standard_normal((5, 3))
+    W, U = rng.standard_normal((6, 9)), rng.standard_normal((3, 9))
+    h_new, _ = gru_cell_forward(a, h, W, U, np.zeros(9), backend="numpy")
+    sig = _sigmoid
+    z = sig(a @ W[:, :3] + h @ U[:, :3])
+    r = sig(a @ W[:, 3:6] + h @ U[:, 3:6])
+    cand = np.tanh(a @ W[:, 6:] + (r * h) @ U[:, 6:])
+    np.testing.assert_allclose(h_new, (1 - z) * h + z * cand, rtol=1e-13, atol=1e-14)
+
+
+def test_validation_raw_ids_are_checked_before_the_first_epoch():
+    """Prefixes numbered apart from train (other raw item ids) were refused by
+    evaluate_next_item at the end of the first epoch, after a whole epoch of training;
+    fit's docstring promised the check before any training."""
+    train = Sequences.from_lists([[0, 1, 2, 3], [3, 2, 1, 0]] * 50, n_items=4,
+                                 item_ids=np.array([10, 11, 12, 13]))
+    apart = Sequences.from_lists([[0], [1]], n_items=4, item_ids=np.array([20, 21, 22, 23]))
+    model = mgr.SRGNN(dim=4, epochs=3, batch_size=20, random_state=0)
+    steps = []
+    step = model._loss_and_grad
+    model._loss_and_grad = lambda *a, **k: steps.append(1) or step(*a, **k)  # counts the steps
+    epochs = []
+    with pytest.raises(DataError, match=r"prefixes item 0 has raw id 20, but the model's item "
+                                        r"0 is 10") as info:
+        model.fit(train, validation=(apart, [1, 2]), callback=epochs.append)
+    assert steps == [] and epochs == []                           # no training step at all
+    assert not hasattr(model, "params") and not hasattr(model, "R_")   # still unfitted
+    assert "the validation prefixes from one data set" in str(info.value)
+    # the same ids (or none, the internal ids themselves) train and evaluate
+    same = Sequences.from_lists([[0], [1]], n_items=4, item_ids=np.array([10, 11, 12, 13]))
+    model.fit(train, validation=(same, [1, 2]), callback=epochs.append)
+    assert len(epochs) == 3 and len(steps) > 0 and "hit@20" in epochs[0]
+    mgr.SRGNN(dim=4, epochs=1, random_state=0).fit(
+        train, validation=(Sequences.from_lists([[0], [1]], n_items=4), [1, 2]))
+    # an Interactions' raw ids are checked the same way
+    data = cyclic_walks(n_users=6)
+    data_raw = mgr.Interactions(data.users, data.items, n_items=12, timestamps=data.timestamps,
+                                item_ids=np.arange(100, 112))
+    prefixes = Sequences.from_lists([[0, 1]], n_items=12, item_ids=np.arange(200, 212))
+    fresh = mgr.SRGNN(dim=4, epochs=2, random_state=0)
+    with pytest.raises(DataError, match="prefixes item 0 has raw id 200, but the model's item "
+                                        "0 is 100"):
+        fresh.fit(data_raw, validation=(prefixes, [2]))
+    assert not hasattr(fresh, "params")
+
+
+def _fitted_with_users():
+    return mgr.SRGNN(dim=4, epochs=1, dtype="float64", random_state=0).fit(
+        cyclic_walks(n_users=6))
+
+
+@pytest.mark.parametrize("change, named", [
+    (dict(readout="global"), "readout='hybrid' -> 'global'"),
+    (dict(dim=3), "dim=4 -> 3"), (dict(n_steps=2), "n_steps=1 -> 2"),
+    (dict(max_len=3), "max_len=20 -> 3"), (dict(dtype="float32"), "dtype='float64' -> "
+                                                                   "'float32'"),
+])
+def test_a_defining_hyperparameter_changed_after_fit_is_refused_by_name(change, named):
+    """set_params(readout=...) after fit was ignored (the params decided the readout), and
+    get_params / repr / save described another function than the one computed;
+    set_params(dim=...) let score_sessions run and made loss_and_grad fail on an unrelated
+    shape; n_steps and max_len took effect on trained parameters. Now every scoring path and
+    loss_and_grad refuse, naming the change, as partial_fit and forget refuse in the other
+    models (Recommender._check_fit_params), until it is set back or the model fitted again."""
+    from minigraphrec.models.srgnn import SessionBatch
+    model = _fitted_with_users()
+    q = Sequences.from_lists([[0, 1, 2], [5]], n_items=12)
+    S0 = model.score_sessions(q)
+    batch = SessionBatch(q, [3, 6])
+    loss0, _ = model.loss_and_grad(batch)
+    assert model.fit_hyperparameters_ == {"dim": 4, "n_steps": 1, "readout": "hybrid",
+                                          "max_len": 20, "dtype": "float64"}
+    model.set_params(**change)
+    calls = {"score_sessions": lambda: model.score_sessions(q),
+             "score": lambda: model.score([0]), "recommend": lambda: model.recommend([0]),
+             "score_history": lambda: model.score_history([0, 1]),
+             "recommend_history": lambda: model.recommend_history([0, 1]),
+             "evaluate_next_item": lambda: evaluate_next_item(model, q, [3, 6]),
+             "loss_and_grad": lambda: model.loss_and_grad(batch)}
+    for what, call in calls.items():
+        method = "loss_and_grad" if what == "loss_and_grad" else "score_sessions"
+        with pytest.raises(ValueError, match=rf"SRGNN\.{method}: hyperparameters changed "
+                                             rf"since fit \({named}\).*fit again"):
+            call()
+    model.set_params(**{k: _fitted_with_users().get_params()[k] for k in change})  # back
+    np.testing.assert_array_equal(model.score_sessions(q), S0)
+    assert model.loss_and_grad(batch)[0] == loss0
+    model.set_params(**change).fit(cyclic_walks(n_users=6))       # fitted anew: the new ones
+    assert all(model.fit_hyperparameters_[k] == v for k, v in change.items())
+    model.score_sessions(q)
+    model.loss_and_grad(batch)
+
+
+def test_training_settings_may_change_after_fit_and_save_keeps_the_record(tmp_path):
+    """lr, batch_size, epochs, the lr schedule, l2, random_state, verbose and backend do not
+    define the trained parameters: scoring after changing them gives the same bits. A
+    changed defining one survives save/load as a refusal, not as a silent mismatch."""
+    from minigraphrec.models.srgnn import SessionBatch
+    model = _fitted_with_users()
+    q = Sequences.from_lists([[0, 1, 2], [5]], n_items=12)
+    S0, (loss0, _) = model.score_sessions(q), model.loss_and_grad(SessionBatch(q, [3, 6]))
+    model.set_params(lr=0.5, lr_decay=0.5, lr_decay_every=1, l2=0.1, batch_size=7, epochs=9,
+                     backend="numpy", random_state=5, verbose=True)
+    np.testing.assert_array_equal(model.score_sessions(q), S0)
+    assert model.loss_and_grad(SessionBatch(q, [3, 6]))[0] == loss0
+    model.set_params(readout="global").save(tmp_path / "m.npz")
+    loaded = mgr.load(tmp_path / "m.npz")
+    assert loaded.readout == "global" and loaded.fit_hyperparameters_["readout"] == "hybrid"
+    with pytest.raises(ValueError, match=r"readout='hybrid' -> 'global'"):
+        loaded.score_sessions(q)
+    np.testing.assert_array_equal(loaded.set_params(readout="hybrid").score_sessions(q), S0)
+
+
+def test_loss_and_grad_of_no_session_names_its_argument():
+    """A batch of 0 sessions failed in an internal function ('session_graphs needs at least
+    one session')."""
+    from minigraphrec.models.srgnn import SessionBatch
+    model = mgr.SRGNN(dim=4, epochs=0, random_state=0).fit(cyclic_walks(n_users=3))
+    with pytest.raises(DataError, match=r"^loss_and_grad: batch\.sessions holds no session"):
+        model.loss_and_grad(SessionBatch(Sequences([0], [], model.n_items_), []))
+    assert model.score_sessions(Sequences([0], [], model.n_items_)).shape == (0, 12)
+
+
+def test_history_loss_is_the_mean_over_the_epochs_examples():
+    """history_["loss"] was the unweighted mean of the batch means: a last batch of 1 weighed
+    as much as one of 64. It is the mean cross-entropy over the epoch's examples (each at
+    its step's parameters), what tutorial 13 plots; training itself is unchanged."""
+    from minigraphrec.sequences import prefix_examples
+    data = cyclic_walks(n_users=10)
+    n = prefix_examples(user_sequences(data))[1].shape[0]          # 70 examples
+    model = mgr.SRGNN(dim=4, epochs=2, batch_size=23, random_state=0)   # 23, 23, 23, 1
+    assert n % 23 == 1
+    batches = []
+    step = model._loss_and_grad
+
+    def recorded(sessions, targets, reuse=False):
+        loss, grads = step(sessions, targets, reuse=reuse)
+        batches.append((loss, targets.shape[0]))
+        return loss, grads
+    model._loss_and_grad = recorded
+    model.fit(data)
+    for epoch, record in enumerate(model.history_):
+        mine = batches[4 * epoch:4 * epoch + 4]
+        assert [b for _, b in mine] == [23, 23, 23, 1]
+        weighted = sum(loss * b for loss, b in mine) / n
+        assert record["loss"] == pytest.approx(weighted, rel=1e-12)
+        assert abs(weighted - np.mean([loss for loss, _ in mine])) > 1e-6   # not the same
+    reference = mgr.SRGNN(dim=4, epochs=2, batch_size=23, random_state=0).fit(data)
+    for k in reference.params:                                     # the same training
+        np.testing.assert_array_equal(model.params[k], reference.params[k])

@@ -59,9 +59,10 @@ print("session:", s)
 #
 # Each distinct item of the session is one node; we number the nodes in increasing item
 # id, as the library does. Every step $s_{t-1} \to s_t$ is a directed edge; an edge that
-# recurs is kept once (the authors' code), and an item followed by itself would be a
-# self-loop. With $C_{ij} = 1$ for an edge $i \to j$ (the 0/1 connections) and 0
-# otherwise, SR-GNN (§3.2) normalises by degree:
+# recurs is kept once (the authors' code; the paper's text weights an edge by how often it
+# occurs), and an item followed by itself would be a self-loop. With $C_{ij} = 1$ for an
+# edge $i \to j$ (the 0/1 connections) and 0 otherwise, SR-GNN (§3.2) normalises by
+# degree:
 #
 # $$A^{out}_{ij} = \frac{C_{ij}}{\sum_k C_{ik}}, \qquad
 #   A^{in}_{ij} = \frac{C_{ji}}{\sum_k C_{ki}},$$
@@ -105,8 +106,12 @@ n_edges = int(C.sum())
 # $$a_i = \Big[\,\sum_j A^{in}_{ij}\, h_j W_{in} \;;\; \sum_j A^{out}_{ij}\, h_j W_{out}\Big]
 #   + b_a \;\in \mathbb{R}^{2d}.$$
 #
+# The paper concatenates the out-part first ($[A^{out}, A^{in}]$); the authors' code and
+# the library put the in-part first, which only swaps the rows of the GRU's $W$ below.
 # We take the parameters from an untrained `mgr.SRGNN` (float64, `epochs=0`: initialised,
-# not trained) fitted on our one session plus a second, so that every item has a row.
+# not trained) fitted on our one session plus a second, so that every item has a row. It
+# draws every parameter from $U(-1/\sqrt d, 1/\sqrt d)$, as the authors' released code
+# does (that initialisation is the code's, not taken from the paper's text).
 
 # %%
 toy = Sequences.from_lists([s, [0, 1, 4]], n_items=n_items_toy)
@@ -129,24 +134,29 @@ assert np.allclose(np.concatenate([m_in, m_out], axis=1) + p["b_a"], a_by_hand,
 # ## 3. The gated update (a GRU cell)
 #
 # The messages $a_i$ and the old state $h_i$ pass through a gated recurrent unit (Cho et
-# al., 2014), SR-GNN eqs. 2–5, with $W$, $U$, $b$ holding the three gates side by side
-# (`W_gru` = $[W_z \,|\, W_r \,|\, W_c]$, and likewise `U_gru`, `b_gru`):
+# al., 2014): SR-GNN eqs. 2–5 with a bias per gate, $W$, $U$, $b$ holding the three gates
+# side by side (`W_gru` = $[W_z \,|\, W_r \,|\, W_c]$, and likewise `U_gru`, `b_gru`):
 #
 # $$z_i = \sigma(a_i W_z + h_i U_z + b_z), \qquad r_i = \sigma(a_i W_r + h_i U_r + b_r),$$
 # $$\tilde h_i = \tanh\big(a_i W_c + (r_i \odot h_i)\, U_c + b_c\big), \qquad
 #   h_i' = (1 - z_i) \odot h_i + z_i \odot \tilde h_i .$$
 #
 # The update gate $z$ decides how much of the new candidate $\tilde h$ replaces the old
-# state; the reset gate $r$ how much of the old state the candidate may read. The
-# authors' code departs from these equations in two small ways. Their PyTorch code
+# state; the reset gate $r$ how much of the old state the candidate may read. The biases
+# $b_z, b_r, b_c$ are not in the paper's eqs. 2–4, whose one bias is $b_a$ of eq. 1; the
+# authors' code has GRU-style biases, and the library follows it here ($b = 0$ is the
+# paper's cell). The library's other departures from the paper are listed in the
+# docstring of `minigraphrec.models.srgnn`: the `max_len` cut, edges counted once
+# (section 1), the initialisation, the order of the messages. The authors' code departs
+# from the equations above in two small ways of its own. Their PyTorch code
 # (`GNNCell` in `pytorch_code/model.py`) writes the gates out by hand with the arithmetic
 # of PyTorch's `GRUCell`: $r$ multiplies $h_i U_c$ plus its own bias, after the product
 # rather than before it, and $z$ weights the old state instead of the candidate
 # ($h_i' = z_i \odot h_i + (1 - z_i) \odot \tilde h_i$). Their TensorFlow code calls
 # `tf.nn.rnn_cell.GRUCell`, which applies $r$ before $U_c$, as here, and swaps $z$ and
 # $1 - z$ in the same way. The same family of functions, then, but not the same numbers
-# from the same parameters; we follow the paper. `n_steps` such steps may be stacked;
-# the paper uses one.
+# from the same parameters; there we follow the paper. `n_steps` such steps may be
+# stacked; the paper uses one.
 
 # %%
 def sigmoid(x):
@@ -272,8 +282,9 @@ hit_pop = results["SessionPopularity"]["hit@20"]
 # SR-GNN; MRR@20 0.029, 0.299, 0.173 and 0.236. After 4 epochs SR-GNN is far above
 # popularity and a little above both on HR@20, but the Markov chain ranks the right item
 # higher (MRR). Read that as a statement about this budget, not about the two models:
-# SR-GNN's training loss is still falling by about 0.8 per epoch at the last epoch
-# (6.49, 5.44, 4.57, 3.80; section 7 draws it; the last epoch already trains at a tenth
+# SR-GNN's training loss (`history_["loss"]`, the mean cross-entropy over the epoch's
+# training prefixes) is still falling by about 0.8 per epoch at the last epoch
+# (6.50, 5.45, 4.56, 3.77; section 7 draws it; the last epoch already trains at a tenth
 # of the learning rate, `SRGNN`'s default decay every 3 epochs), so it is far from
 # converged, and more
 # epochs may close the MRR gap or reverse it. The baselines are counts, fitted in one

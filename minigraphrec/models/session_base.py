@@ -49,9 +49,19 @@ class SessionRecommender(Recommender):
         sequence) and return it as Sequences.
 
         ``train`` is checked whole, including the subclass's :meth:`_check_sequences`, before
-        any attribute is set, so a refused ``train`` leaves the model as it was.
+        any attribute is set, so a refused ``train`` leaves the model as it was. A model
+        with ``_params_free_after_fit`` also records the others (``fit_hyperparameters_``,
+        :meth:`Recommender._record_fit_params`).
         """
         if isinstance(train, Interactions):
+            name = type(self).__name__
+            if train.timestamps is None:           # named here: the caller called fit
+                raise DataError(f"{name}.fit reads an Interactions as one time-ordered "
+                                f"sequence per user and needs its timestamps; this one has "
+                                f"none (load a file with a timestamp column, or pass "
+                                f"Sequences)")
+            if len(train) == 0:
+                raise DataError(f"{name}.fit: train holds no interaction")
             seqs = user_sequences(train)
         elif isinstance(train, Sequences):
             seqs = train
@@ -80,6 +90,7 @@ class SessionRecommender(Recommender):
             self.__dict__.pop("item_labels_", None)       # sessions carry no titles
         self.sequences_ = seqs.subset(np.flatnonzero(seqs.users >= 0))   # the users' own
         self._index_last_sequences()
+        self._record_fit_params()       # fit_hyperparameters_, for a model that keeps them
         return seqs
 
     def _index_last_sequences(self):
@@ -187,21 +198,42 @@ class SessionRecommender(Recommender):
             raise DataError(f"a session must be a non-empty 1-d list of item ids, got shape "
                             f"{arr.shape}")
         if not np.issubdtype(arr.dtype, np.integer):
-            raise DataError(f"session item ids must be integers, got dtype {arr.dtype}")
-        bad = (arr < 0) | (arr >= self.n_items_)
+            # the ids of a Sequences (Sequences.from_lists) and of next-item targets: whole
+            # floats are taken, never truncated; anything else is refused
+            if arr.dtype.kind != "f":
+                raise DataError(f"session item ids must be integers, got dtype {arr.dtype}")
+            whole = np.isfinite(arr) & (arr == np.round(arr))
+            if not whole.all():
+                pos = int(np.flatnonzero(~whole)[0])
+                raise DataError(f"session item ids must be integers: {arr[pos]} at position "
+                                f"{pos} of the session is not")
+        bad = (arr < 0) | (arr >= self.n_items_)         # before the cast, which could wrap
         if bad.any():
             pos = int(np.flatnonzero(bad)[0])
             raise DataError(f"item {int(arr[pos])} at position {pos} of the session is not in "
                             f"the catalogue 0..{self.n_items_ - 1}")
+        arr = arr.astype(np.int64, copy=False)
         return Sequences([0, arr.shape[0]], arr, self.n_items_)
 
     def score_history(self, items):
-        r"""Scores of every item after the ordered ad-hoc session ``items`` (oldest first)."""
+        r"""Scores of every item after the ordered ad-hoc session ``items`` (oldest first):
+        internal item ids, integers (whole floats taken, as :meth:`Sequences.from_lists
+        <minigraphrec.sequences.Sequences.from_lists>` takes them)."""
         return self.score_sessions(self._history(items))[0]
 
     def recommend_history(self, items, k=10, exclude_seen=False):
         r"""The ``k`` best next items after the ordered session ``items``: ``(items, scores)``,
-        each (k,), best first; ``exclude_seen`` leaves out the session's own items."""
+        each (k,), best first; ``exclude_seen`` leaves out the session's own items.
+
+        The default differs on purpose from :meth:`Recommender.recommend_history
+        <minigraphrec.models.base.Recommender.recommend_history>` (``True``) and from
+        ``recommend(users)`` (which leaves out the user's training items): a session comes
+        back to its items (a revisit, a song played again), so its own items are candidates
+        for the next one, as in :func:`~minigraphrec.sequences.evaluate_next_item`
+        (``exclude_seen=False`` by default) and in the session papers' protocol, where a
+        target already in its prefix counts. Pass ``exclude_seen=True`` for items not yet
+        in the session.
+        """
         from ..rank import top_k
         session = self._history(items)
         exclude_seen = check_bool(exclude_seen, "exclude_seen")

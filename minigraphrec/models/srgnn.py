@@ -19,15 +19,33 @@ The graph recurrent network of the article's FAQ (Q3), for temporal data. For on
 4. every item ``i`` scores ``z_i = s_h · E[i]`` and the loss is the softmax cross-entropy of
    the next item over the whole catalogue.
 
-Training follows the paper: every prefix of every training sequence predicts the item after
-it; Adam with an L2 penalty of ``l2`` (PyTorch's ``weight_decay``: ``l2 · θ`` added to every
-gradient), learning rate ``lr`` multiplied by ``lr_decay`` every ``lr_decay_every`` epochs;
-every parameter drawn from ``U(-1/√d, 1/√d)``. The paper's values are the defaults (d = 100,
-one step, lr 0.001 decayed by 0.1 every 3 epochs, L2 1e-5, batch 100).
+Training follows the paper where it says how: every prefix of every training sequence
+predicts the item after it; Adam with an L2 penalty of ``l2`` (PyTorch's ``weight_decay``:
+``l2 · θ`` added to every gradient), learning rate ``lr`` multiplied by ``lr_decay`` every
+``lr_decay_every`` epochs. The paper's values are the defaults (d = 100, one step, lr 0.001
+decayed by 0.1 every 3 epochs, L2 1e-5, batch 100).
 
-The one departure from the paper: sequences longer than ``max_len`` keep their last
-``max_len`` items, in training and in scoring alike. The authors' PyTorch code
-(``pytorch_code/model.py``) departs from the paper where this model does not: its
+Where this model departs from the paper's text (Wu et al., AAAI 2019); all but the first
+follow the authors' released code (``pytorch_code/model.py`` and ``utils.py``):
+
+* ``max_len``: sequences longer than ``max_len`` keep their last ``max_len`` items, in
+  training and in scoring alike (neither the paper nor the code cuts them);
+* gate biases: the GRU cell has a bias per gate, ``b_gru = [b_z | b_r | b_c]``
+  (:func:`~minigraphrec.ops.session.gru_cell_forward`). The paper's eqs. 2-4 have none; its
+  one bias is the message bias ``b`` of eq. 1 (``b_a`` here). The authors' code has
+  GRU-style biases (``b_ih``, ``b_hh``, as PyTorch's ``GRUCell``). A superset of the paper's
+  cell: ``b_gru = 0`` is the paper's;
+* edges counted once: a transition that recurs within a session is one edge before the
+  normalisation, as in the code (``u_A[u][v] = 1``), where the paper weights an edge by its
+  occurrences over its start node's out-degree
+  (:func:`~minigraphrec.ops.session.session_graphs`);
+* initialisation: every parameter drawn from ``U(-1/√d, 1/√d)``, as the authors' code's
+  ``reset_parameters`` draws them; this is the code's choice, not taken from the paper's
+  text;
+* the messages' order: ``a = [in ; out]``, as in the code, where the paper's ``A_s``
+  concatenates ``[A_out, A_in]``; only the rows of ``W_gru`` swap (the same functions).
+
+Where the authors' PyTorch code departs from the paper and this model does not: its
 ``GNNCell`` writes the GRU out by hand with the arithmetic of PyTorch's ``GRUCell`` (the
 reset gate applied after ``U_c``, to ``h U_c`` plus a bias of its own; here before, as in the
 paper); its edge linears ``H W_in``, ``H W_out`` carry biases besides the message bias
@@ -35,6 +53,14 @@ paper); its edge linears ``H W_in``, ``H W_out`` carry biases besides the messag
 linear (``W_3``) has a bias, ``W_3`` here none; and it concatenates ``[s_g; s_l]`` where the
 paper and this model take ``[s_l; s_g]`` (harmless: the rows of ``W_3`` swap). Its two
 attention linears each have a bias too, whose sum is the paper's ``c`` (the same function).
+
+Hyperparameters after ``fit``. ``params`` were trained with ``dim``, ``n_steps``,
+``readout``, ``max_len`` and ``dtype``; ``fit`` records them (``fit_hyperparameters_``,
+saved with the model), and scoring and ``loss_and_grad`` refuse a model on which
+``set_params`` changed one since (a ValueError naming each, as ``partial_fit`` and
+``forget`` of the other models refuse): set it back or fit again. The training settings
+(``lr``, ``lr_decay``, ``lr_decay_every``, ``l2``, ``batch_size``, ``epochs``,
+``random_state``, ``verbose``) and ``backend`` (same bits) may change.
 
 Cost. A batch is packed (:mod:`minigraphrec.ops.session`): its ``N`` nodes and ``n_pos``
 positions are rows of one matrix each, the adjacency one block-diagonal sparse matrix per
@@ -129,8 +155,12 @@ class SRGNN(SessionRecommender):
         (d, d), ``b_a`` (2d,), ``W_gru`` (2d, 3d), ``U_gru`` (d, 3d), ``b_gru`` (3d,),
         ``W1``, ``W2`` (d, d), ``c``, ``q`` (d,), and ``W3`` (2d, d) for the hybrid readout.
     sequences_ : Sequences, each training user's sequence (what ``score(users)`` reads)
-    history_ : list of dict, per epoch: ``epoch``, ``loss``, ``lr``, ``time``, and the
-        validation metrics when ``fit`` had validation data
+    history_ : list of dict, per epoch: ``epoch``, ``loss`` (the mean cross-entropy over the
+        epoch's training examples, each taken with the parameters of its step: every batch's
+        mean weighted by its size), ``lr``, ``time``, and the validation metrics when
+        ``fit`` had validation data
+    fit_hyperparameters_ : dict, the hyperparameters ``params`` were trained with (all but
+        the training settings; see the module docstring)
     """
 
     score_batch_size = 256
@@ -155,16 +185,23 @@ class SRGNN(SessionRecommender):
 
     # ------------------------------------------------------------ checks
     def _check_hyperparameters(self):
+        """Every rejected value is a DataError (a ValueError), as the counts' ``check_int``
+        and the session baselines raise; ``random_state`` of the wrong kind a TypeError."""
         check_int(self.dim, "dim")
         check_int(self.n_steps, "n_steps")
         if self.readout not in READOUTS:
             raise DataError(f"readout must be one of {READOUTS}, got {self.readout!r}")
-        _check_training_params(self)                     # lr, batch_size, epochs, dtype
-        _nonneg_float("lr_decay", self.lr_decay, strict=True)
-        if self.lr_decay > 1:
-            raise DataError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
+        try:                           # the shared checks raise a plain ValueError
+            _check_training_params(self)                 # lr, batch_size, epochs, dtype
+            lr_decay = _nonneg_float("lr_decay", self.lr_decay, strict=True)
+            _nonneg_float("l2", self.l2)
+        except DataError:
+            raise
+        except ValueError as err:
+            raise DataError(str(err)) from None
+        if lr_decay > 1:
+            raise DataError(f"lr_decay must be in (0, 1], got {self.lr_decay!r}")
         check_int(self.lr_decay_every, "lr_decay_every")
-        _nonneg_float("l2", self.l2)
         check_int(self.max_len, "max_len", or_none=True)
         check_backend(self.backend)
 
@@ -172,7 +209,29 @@ class SRGNN(SessionRecommender):
     _check_trainable = EmbeddingRecommender._check_trainable   # "no parameters yet": call fit
     #: what :func:`minigraphrec.io.save` stores (``params`` has no trailing underscore)
     _state_attrs = ("params", "history_", "n_items_", "n_users_", "R_", "user_ids_",
-                    "item_ids_", "sequences_")
+                    "item_ids_", "sequences_", "fit_hyperparameters_")
+    #: the hyperparameters ``params`` do not depend on (how training proceeds; the backend
+    #: gives the same bits): any other changed since ``fit`` is refused by scoring and
+    #: ``loss_and_grad`` (:meth:`_check_unchanged`), as ``partial_fit`` and ``forget`` refuse
+    #: it in the models that have them (:meth:`Recommender._check_fit_params`)
+    _params_free_after_fit = ("lr", "lr_decay", "lr_decay_every", "l2", "batch_size", "epochs",
+                              "backend", "random_state", "verbose")
+
+    def _check_unchanged(self, method):
+        """ValueError naming each hyperparameter that defines ``params`` (``dim``,
+        ``n_steps``, ``readout``, ``max_len``, ``dtype``) and changed since ``fit``
+        (``set_params``): the parameters were trained with the old values, and the function
+        computed would be neither the fitted one nor the one ``get_params`` describes."""
+        self._check_fit_params(method)
+
+    def _check_sessions(self, sessions):
+        """As :meth:`SessionRecommender._check_sessions`, on a model whose defining
+        hyperparameters are those of its ``fit``; every scoring call (``score``,
+        ``recommend``, ``score_history``, ``recommend_history``, ``evaluate_next_item``)
+        goes through ``score_sessions`` and here."""
+        sessions = super()._check_sessions(sessions)
+        self._check_unchanged("score_sessions")
+        return sessions
 
     def _check_sequences(self, sequences):
         if not np.any(sequences.lengths >= 2):
@@ -190,7 +249,8 @@ class SRGNN(SessionRecommender):
         validation : (Sequences, targets) or None
             Next-item examples evaluated after every epoch (``hit@20``, ``mrr@20`` in
             ``history_``); checked before any training, as ``evaluate_next_item`` checks
-            them, and over ``train``'s catalogue.
+            them: over ``train``'s catalogue, and with ``train``'s raw item ids when the
+            prefixes carry ``item_ids``.
         epochs : int, overrides the constructor's ``epochs`` (0: initialise only)
         callback : callable(record) or None, called after every epoch
 
@@ -244,7 +304,7 @@ class SRGNN(SessionRecommender):
             start = time.perf_counter()
             optimizer.lr = self.lr * self.lr_decay ** ((epoch - 1) // self.lr_decay_every)
             order = rng.permutation(n)
-            total, n_batches = 0.0, 0
+            total, n_batches = 0.0, 0          # total: the summed loss of every example
             for s in range(0, n, self.batch_size):
                 idx = order[s:s + self.batch_size]
                 batch = SessionBatch(prefixes.subset(idx), targets[idx])
@@ -258,10 +318,10 @@ class SRGNN(SessionRecommender):
                         f"SRGNN: the loss or gradient became non-finite (loss {loss}) at epoch "
                         f"{epoch}, batch {n_batches + 1}; training stopped and the model is "
                         f"left as it was before this fit. Try a smaller lr.")
-                total += loss
+                total += loss * idx.shape[0]           # the batch's mean, times its size
                 n_batches += 1
             check_finite_state("SRGNN", self.params, optimizer, epoch, optimizer.lr)
-            record = {"epoch": epoch, "loss": total / n_batches, "lr": optimizer.lr,
+            record = {"epoch": epoch, "loss": total / n, "lr": optimizer.lr,
                       "time": time.perf_counter() - start}
             if validation is not None:
                 from ..sequences import evaluate_next_item
@@ -304,7 +364,9 @@ class SRGNN(SessionRecommender):
         ``L = mean_b [logsumexp_i(s_b · E_i) - s_b · E_{t_b}]`` (no L2 term: the penalty is
         Adam's weight decay).
 
-        Each session is cut to its last ``max_len`` items, as in scoring and training.
+        Each session is cut to its last ``max_len`` items, as in scoring and training. A
+        batch needs at least one session, and the model the hyperparameters it was fitted
+        with (a ValueError names any changed since).
 
         Parameters
         ----------
@@ -316,9 +378,13 @@ class SRGNN(SessionRecommender):
         grads : dict with the keys and shapes of ``params``
         """
         self._check_trainable()
+        self._check_unchanged("loss_and_grad")
         if not isinstance(batch, SessionBatch):
             raise TypeError(f"batch must be a SessionBatch, got {type(batch).__name__}")
         sessions = self._check_sessions(batch.sessions)
+        if len(sessions) == 0:
+            raise DataError("loss_and_grad: batch.sessions holds no session; the loss is a "
+                            "mean over the batch's sessions and needs at least one")
         targets = _check_targets(batch.targets, len(sessions), self.n_items_,
                                  ("session", "sessions"))             # (B,) int64
         with serial_blas():
@@ -413,7 +479,8 @@ class SRGNN(SessionRecommender):
 def _check_validation(validation, train):
     """``fit``'s ``validation`` as ``(prefixes, targets)``, int64 targets, checked before any
     training: a pair, the examples as ``evaluate_next_item`` wants them, over ``train``'s
-    catalogue."""
+    catalogue and its raw item ids (``evaluate_next_item``'s raw-id check, run before the
+    first epoch instead of after it)."""
     if not (isinstance(validation, (tuple, list)) and len(validation) == 2):
         raise TypeError(f"validation must be a (Sequences, targets) pair of next-item "
                         f"examples, got {type(validation).__name__}")
@@ -423,6 +490,15 @@ def _check_validation(validation, train):
     if n_items is not None and prefixes.n_items != n_items:
         raise DataError(f"validation prefixes are over {prefixes.n_items} items; train is "
                         f"over {n_items}")
+    if n_items is not None:             # the raw ids fit will keep as item_ids_, checked now
+        from ..metrics import _check_same_raw_ids
+        from .base import plain_ids
+        raw = getattr(train, "item_ids", None)
+        ours = np.arange(n_items) if raw is None else plain_ids(raw)
+        _check_same_raw_ids("item", np.concatenate([prefixes.items, targets]),
+                            prefixes.item_ids, ours, "prefixes",
+                            fix="Make the training sessions and the validation prefixes from "
+                                "one data set (split_sessions_by_time, then prefix_examples)")
     return prefixes, targets
 
 

@@ -85,7 +85,9 @@ def session_graphs(sessions, dtype=np.float64):
     so row ``i`` of ``A_out`` averages over the nodes ``i`` points to and row ``i`` of
     ``A_in`` over the nodes that point to ``i``; a node without such edges has a zero row.
     This is the normalisation of the SR-GNN paper (§3.2, edge weight: occurrence over the
-    start node's out-degree), with occurrences counted once as its authors' code does.
+    start node's out-degree), with occurrences counted once as its authors' code does (a
+    departure from the paper's text: counting them, ``[1, 2, 1, 2, 1, 3]`` would give item
+    1's row of ``A_out`` the weights 2/3 (to 2) and 1/3 (to 3) instead of 1/2 and 1/2).
 
     Parameters
     ----------
@@ -231,7 +233,8 @@ def _sigmoid(X):
 
 
 def gru_cell_forward(a, h, W, U, b, backend="numba"):
-    r"""One gated update of node states (SR-GNN eqs. 2-5; Cho et al., 2014).
+    r"""One gated update of node states: the GRU of SR-GNN eqs. 2-5 (Cho et al., 2014) with a
+    bias per gate.
 
     With the gates stacked ``[z | r | c]`` in the columns of ``W``, ``U``, ``b``:
 
@@ -240,10 +243,12 @@ def gru_cell_forward(a, h, W, U, b, backend="numba"):
         \tilde h = \tanh(a W_c + (r \odot h) U_c + b_c), \quad
         h' = (1 - z) \odot h + z \odot \tilde h .
 
-    The reset gate multiplies the state before ``U_c``, as in the paper. The authors'
-    PyTorch code writes its ``GNNCell`` out by hand with the arithmetic of PyTorch's
-    ``GRUCell``, which applies it after, ``r ⊙ (h U_c + b)``, and names ``1 - z`` what is
-    ``z`` here: the same family, not the same numbers.
+    The reset gate multiplies the state before ``U_c``, as in the paper. The gate biases
+    ``b_z``, ``b_r``, ``b_c`` are not in the paper's eqs. 2-4 (its one bias is the message
+    bias of eq. 1); the authors' code has GRU-style biases, and ``b = 0`` gives the paper's
+    equations. That code writes its ``GNNCell`` out by hand with the arithmetic of
+    PyTorch's ``GRUCell``, which applies the reset gate after, ``r ⊙ (h U_c + b)``, and names
+    ``1 - z`` what is ``z`` here: the same family, not the same numbers.
 
     Cost: one ``(N, d_a) × (d_a, 3d)`` product for all three gates' inputs, one
     ``(N, d) × (d, 2d)`` for ``z`` and ``r`` together, one ``(N, d) × (d, d)`` for ``h̃``;
