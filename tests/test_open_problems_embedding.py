@@ -573,3 +573,42 @@ def test_embedding_updates_refuse_a_changed_definition_and_accept_training_setti
     # a retrain fits anew with the hyperparameters as they are now: nothing to refuse
     lightgcn.set_params(n_layers=1).forget(users=[0], method="retrain")
     assert lightgcn.fit_hyperparameters_["n_layers"] == 1 and lightgcn.n_users_ == 59
+
+
+@pytest.mark.parametrize("name, change", [
+    ("MF", {"dim": 4}), ("LightGCN", {"dim": 4}), ("LightGCN", {"n_layers": 1}),
+    ("GCN", {"n_layers": 1}), ("NGCF", {"dim": 4}), ("NGCF", {"n_layers": 1}),
+    ("GAT", {"dim": 4}), ("GAT", {"n_layers": 1}),
+])
+def test_what_computes_from_params_refuses_a_changed_definition(name, change):
+    """After set_params(dim=4) NGCF's loss_and_grad and explain read past their kernels'
+    buffers (malloc abort); GCN, NGCF and GAT with fewer layers failed with a KeyError; and
+    LightGCN's score_history silently propagated the history through the new n_layers.
+    score and recommend read the final embeddings and still answer as fitted."""
+    from minigraphrec.models.embedding_base import PairBatch
+    data = mgr.datasets.synthetic(n_users=60, n_items=40, random_state=0)
+    model = getattr(mgr, name)(dim=8, n_layers=2, epochs=1, random_state=0) \
+        if name != "MF" else mgr.MF(dim=8, epochs=1, random_state=0)
+    model.fit(data)
+    batch = PairBatch(np.array([0, 1]), np.array([0, 1]), np.array([2, 3]))
+    loss, history, scores = model.loss_and_grad(batch)[0], model.score_history([0, 1, 2]), \
+        model.score([0, 1])
+    (key, value), = change.items()
+    model.set_params(**change)
+    calls = {"loss_and_grad": lambda: model.loss_and_grad(batch),
+             "explain": lambda: model.explain(0, 1),
+             "score_history": lambda: model.score_history([0, 1, 2]),
+             "recommend_history": lambda: model.recommend_history([0, 1, 2])}
+    if name == "GAT":
+        calls["attention_along"] = lambda: model.attention_along([0, 60 + 1])
+    old = 8 if key == "dim" else 2
+    for method, call in calls.items():
+        with pytest.raises(ValueError, match=fr"{name}\.{method}: hyperparameters changed "
+                                             fr"since fit \({key}={old} -> {value}\)"):
+            call()
+    np.testing.assert_array_equal(model.score([0, 1]), scores)
+    model.set_params(**{key: old}, reg=0.5, lr=0.1)          # training settings are free
+    assert model.loss_and_grad(batch)[0] != loss             # reg enters the loss
+    model.set_params(reg=mgr.MF().reg if name == "MF" else getattr(mgr, name)().reg)
+    assert model.loss_and_grad(batch)[0] == loss
+    np.testing.assert_array_equal(model.score_history([0, 1, 2]), history)

@@ -407,7 +407,8 @@ class Recommender:
                 if fitted.get(name) != current.get(name)]
 
     def _check_fit_params(self, method):
-        """Refuse ``method`` (``"partial_fit"`` or ``"forget"``) if a recorded hyperparameter
+        """Refuse ``method`` (``"partial_fit"``, ``"forget"``, or a method that computes from
+        the fitted parameters, :meth:`_check_call_params`) if a recorded hyperparameter
         changed since ``fit``: ValueError naming each, with its old and new value."""
         if self._params_free_after_fit is None:
             return
@@ -419,6 +420,12 @@ class Recommender:
                 f"({'; '.join(changed)}), and the fitted state was computed with the old "
                 f"values: set them back, or fit again with the new ones (may change after "
                 f"fit: {free})")
+
+    def _check_call_params(self, method):
+        """Hook for ``explain``, ``score_history`` and ``recommend_history``: a model whose
+        ``method`` recomputes from its fitted parameters with the hyperparameters of the call
+        (the embedding models: the layers, the width) refuses ones changed since ``fit``
+        (:meth:`_check_fit_params`). Here nothing: these methods read the fitted state only."""
 
     def _check_fitted(self):
         if not hasattr(self, "R_"):
@@ -601,6 +608,7 @@ class Recommender:
         """
         user = self._check_user(user)
         item = self._check_item(item)
+        self._check_call_params("explain")
         if k is not None:
             k = check_int(k, "k")
         if options:
@@ -630,6 +638,7 @@ class Recommender:
             model's docstring says whether that holds exactly).
         """
         items = self._check_history(items)
+        self._check_call_params("score_history")
         return self._score_history(items)
 
     def _score_history(self, items):
@@ -653,6 +662,7 @@ class Recommender:
         from ..rank import top_k
 
         history = self._check_history(items)
+        self._check_call_params("recommend_history")
         k = _check_k(k)
         scores = np.asarray(self._score_history(history), dtype=np.float64)[None, :]
         seen = self._history_row(history) if exclude_seen else None

@@ -345,6 +345,15 @@ class EmbeddingRecommender(Recommender):
             raise RuntimeError(f"this {type(self).__name__} has no parameters yet; call "
                                "fit(train) (or fit(train, epochs=0) to initialise only) first")
 
+    def _check_call_params(self, method):
+        """``loss_and_grad``, ``explain``, ``score_history`` (and GAT's ``attention_along``)
+        compute from ``params`` with the layers and widths of the call: refused, naming
+        each, when ``set_params`` changed a hyperparameter that defines them since ``fit``
+        (NGCF's kernels read past their buffers at a changed ``dim``; LightGCN's history
+        scores silently used a changed ``n_layers``). ``score``/``recommend`` read the final
+        embeddings and are unaffected."""
+        self._check_fit_params(method)
+
     # --------------------------------------------------------------- fit
     def fit(self, train, validation=None, epochs=None, callback=None, resume=False):
         r"""Build the graph, initialise ``params`` and train (or, with ``resume``, train on).
@@ -595,6 +604,7 @@ class EmbeddingRecommender(Recommender):
         grads : dict, the keys and shapes of ``params``, in ``params``' dtype
         """
         self._check_trainable()
+        self._check_call_params("loss_and_grad")
         return self._loss_and_grad(batch)
 
     def _loss_and_grad(self, batch, reuse=False):

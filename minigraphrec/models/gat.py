@@ -561,6 +561,7 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
         (0 where there is no edge).
         """
         self._check_trainable()
+        self._check_call_params("attention_along")
         alphas = self._attention_matrices()
         L = self.n_layers
         if len(path) - 1 > L:
