@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import blas, lapack
 
-from .errors import check_int
+from .errors import DataError, check_int
 
 __all__ = ["cholesky", "spd_inverse", "DEFAULT_BLOCK"]
 
@@ -48,6 +48,9 @@ DEFAULT_BLOCK = 2048
 def _check(A, block_size, overwrite_a):
     check_int(block_size, "block_size")
     A = np.asarray(A)
+    if A.dtype.kind not in "biuf":
+        raise DataError(f"A must have a real (bool, integer or float) dtype, got {A.dtype}"
+                        + (": the imaginary part would be lost" if A.dtype.kind == "c" else ""))
     if A.ndim != 2 or A.shape[0] != A.shape[1]:
         raise ValueError(f"expected a square matrix, got shape {A.shape}")
     if not overwrite_a or A.dtype != np.float64 or not A.flags.c_contiguous \
@@ -102,7 +105,7 @@ def cholesky(A, block_size=DEFAULT_BLOCK, overwrite_a=False):
 
     Parameters
     ----------
-    A : array-like (n, n), symmetric positive definite
+    A : array-like (n, n), real (complex is a DataError), symmetric positive definite
     block_size : int >= 1, default :data:`DEFAULT_BLOCK`
     overwrite_a : bool, default False
         Work in ``A`` itself when it is a writeable C-contiguous float64
@@ -133,7 +136,7 @@ def spd_inverse(A, block_size=DEFAULT_BLOCK, overwrite_a=False):
 
     Parameters
     ----------
-    A : array-like (n, n), symmetric positive definite
+    A : array-like (n, n), real (complex is a DataError), symmetric positive definite
     block_size : int >= 1, default :data:`DEFAULT_BLOCK`
     overwrite_a : bool, default False
         Work in ``A`` itself when it is a writeable C-contiguous float64 array.

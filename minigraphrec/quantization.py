@@ -104,7 +104,10 @@ def quantize_rows(X, dtype="int8"):
 
     ``int8``: ``s = max|x| / 127``, ``q = round(x / s)`` clipped to
     [-127, 127]; ``float16``: ``s = max|x|``, ``q = float16(x / s)``. A zero
-    row gets ``s = 0`` and ``q = 0``. The scale is rounded to float32 first
+    row gets ``s = 0`` and ``q = 0``; every other row ``s > 0``. The scale is
+    rounded to float32 first (to nearest; upward where it falls below
+    float32's normal range, ``max|x|`` under about ``1.5e-36`` for int8, so
+    that a tiny row neither rounds to a zero scale nor needs ``|q| > 127``)
     and ``q`` computed from that float32 scale, so ``s q`` is exactly what
     :func:`dequantize_rows` gives back.
 
@@ -131,8 +134,7 @@ def quantize_rows(X, dtype="int8"):
         r = int(np.flatnonzero(too_big)[0])
         raise DataError(f"X row {r} holds {peak[r]:.3g}, beyond float32 (3.4e38), the dtype "
                         f"a quantised row is restored in: it would come back infinite")
-    levels = _Q_MAX if dtype == "int8" else 1
-    scale = (peak / levels).astype(np.float32)                             # (n,)
+    scale = _scales(peak, _Q_MAX if dtype == "int8" else 1)                # (n,)
     s64 = scale.astype(np.float64)[:, None]                                # (n, 1)
     Y = np.divide(X, s64, out=np.zeros_like(X), where=s64 > 0)             # (n, d) in [-L, L]
     if dtype == "int8":
@@ -140,6 +142,19 @@ def quantize_rows(X, dtype="int8"):
     else:
         Q = Y.astype(np.float16)
     return np.ascontiguousarray(Q), scale
+
+
+def _scales(peak, levels):
+    """float32 ``peak / levels``, rounded to nearest, except where that falls below float32's
+    normal range (``peak`` under ``levels · 2^-126``, about ``1.5e-36`` for int8): there the
+    subnormal grid is coarse, and a scale rounded down would need ``|q| > levels`` (clipped:
+    the error bound lost) or round to 0 (a nonzero row restored as zeros). Those scales are
+    rounded up instead, so ``|x| / s <= levels`` and ``s > 0`` for every nonzero ``peak``."""
+    scale = (peak / levels).astype(np.float32)                              # (n,)
+    # s * levels is exact in float64 (24 + 7 significant bits)
+    low = (scale < np.finfo(np.float32).tiny) & (scale.astype(np.float64) * levels < peak)
+    scale[low] = np.nextafter(scale[low], np.float32(np.inf))
+    return scale
 
 
 def dequantize_rows(Q, scale):
@@ -162,8 +177,7 @@ def _quantize_columns_csr(W, dtype):
     m = W.shape[1]
     peak = np.zeros(m)
     np.maximum.at(peak, W.indices, np.abs(W.data))                       # (m,) max_i |W_ij|
-    levels = _Q_MAX if dtype == "int8" else 1
-    c = (peak / levels).astype(np.float32)                               # (m,)
+    c = _scales(peak, _Q_MAX if dtype == "int8" else 1)                 # (m,)
     c64 = c.astype(np.float64)[W.indices]                                # (nnz,)
     y = np.divide(W.data, c64, out=np.zeros_like(W.data), where=c64 > 0)
     if dtype == "int8":
@@ -243,14 +257,23 @@ def _int8_dot_float32(Qu, su, Qi_f32, si, add_to=None):
 def int8_row_sum_scores(R_b, Q, c, backend="numba"):
     r"""``S = float32(R_b Q) · c`` (per column) for a binary CSR ``R_b`` and an int8 ``Q``.
 
-    ``S[u, j] = c_j Σ_{i : R_b[u, i] ≠ 0} Q_ij``: each stored entry of
-    ``R_b`` counts as 1, whatever its value.
+    ``S[u, j] = c_j Σ_{p ∈ row u of R_b} Q_{indices[p], j}``: a sum over the
+    *stored entries* of ``R_b``, each counting as 1 whatever its value (an
+    explicitly stored 0 counts, a duplicate counts twice).
 
     Parameters
     ----------
     R_b : scipy sparse (b, n_rows)
+        Its CSR arrays are checked (``indptr`` from 0 to nnz, never
+        decreasing; column indices in ``0 .. n_rows-1``).
     Q : (n_rows, n_cols) int8 ndarray, or a tuple ``(indptr, indices, data)``
-        of a CSR matrix with int8 ``data`` and ``n_cols = len(c)`` columns
+        of a canonical CSR matrix with ``n_cols = len(c)`` columns: integer
+        ``indptr`` (n_rows + 1,) from 0 to nnz, never decreasing; integer
+        ``indices`` (nnz,) in ``0 .. n_cols-1``, strictly increasing within
+        each row (sorted, no duplicates: ``W.sum_duplicates()`` gives that);
+        int8 ``data`` (nnz,). Each is checked, O(nnz), before any kernel runs:
+        a :class:`~minigraphrec.errors.DataError` names the array and its first
+        bad position.
     c : (n_cols,) float32
     backend : {"numba", "numpy"}
         :mod:`minigraphrec.kernels.quantize` (int32 sums) or the reference
@@ -261,30 +284,90 @@ def int8_row_sum_scores(R_b, Q, c, backend="numba"):
     S : (b, n_cols) float32
     """
     check_backend(backend)
-    R_b = sp.csr_matrix(R_b)
+    from .ops.sparse import as_csr
+    R_b = as_csr(R_b if sp.issparse(R_b) else sp.csr_matrix(R_b), "R_b")
     c = np.ascontiguousarray(c, dtype=np.float32)
+    if c.ndim != 1:
+        raise DataError(f"c must be 1-d (n_cols,), got shape {c.shape}")
+    Q = _check_csr_tuple(Q, c.shape[0], "Q") if isinstance(Q, tuple) else np.asarray(Q)
+    return _int8_row_sum_scores(R_b, Q, c, backend)
+
+
+def _check_csr_tuple(Q, n_cols, name, data_dtype=np.int8):
+    """The tuple ``(indptr, indices, data)`` of a canonical CSR matrix with ``n_cols``
+    columns and ``data_dtype`` values, as ``(int64, int64, data)`` arrays; else
+    :class:`DataError` naming ``name``'s array and its first bad position. O(nnz),
+    vectorised."""
+    if len(Q) != 3:
+        raise DataError(f"{name} must be a tuple (indptr, indices, data), got {len(Q)} items")
+    arrays = [np.asarray(a) for a in Q]
+    for part, a in zip(("indptr", "indices", "data"), arrays):
+        if a.ndim != 1:
+            raise DataError(f"{name} {part} must be 1-d, got shape {a.shape}")
+    indptr, indices, data = arrays
+    for part, a in (("indptr", indptr), ("indices", indices)):
+        if a.dtype.kind not in "iu":
+            raise DataError(f"{name} {part} must hold integers, got dtype {a.dtype}")
+    if data.dtype != data_dtype:
+        raise DataError(f"the CSR data of {name} must be {np.dtype(data_dtype)}, "
+                        f"got {data.dtype}")
+    nnz = indices.shape[0]
+    if data.shape[0] != nnz:
+        raise DataError(f"{name} has {nnz} column indices and {data.shape[0]} data values")
+    if indptr.shape[0] == 0:
+        raise DataError(f"{name} indptr is empty; it needs n_rows + 1 >= 1 entries")
+    if indptr[0] != 0 or indptr[-1] != nnz:
+        raise DataError(f"{name} indptr runs from {indptr[0]} to {indptr[-1]}, expected "
+                        f"0 to {nnz} (len(indices))")
+    down = indptr[1:] < indptr[:-1]
+    if down.any():
+        row = int(np.flatnonzero(down)[0])
+        raise DataError(f"{name} indptr decreases at row {row}: indptr[{row}] = "
+                        f"{indptr[row]} > indptr[{row + 1}] = {indptr[row + 1]}")
+    if nnz:
+        bad = (indices < 0) | (indices >= n_cols)
+        if bad.any():
+            p = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{name} indices[{p}] = {indices[p]} is out of range "
+                            f"0..{n_cols - 1} (n_cols = len(c))")
+    indptr = indptr.astype(np.int64, copy=False)
+    indices = indices.astype(np.int64, copy=False)
+    if nnz > 1:
+        # within a row, each index above the one before; row starts are free
+        not_up = indices[1:] <= indices[:-1]                                 # (nnz - 1,)
+        starts = indptr[1:-1]
+        starts = starts[(starts > 0) & (starts < nnz)]
+        not_up[starts - 1] = False
+        if not_up.any():
+            p = int(np.flatnonzero(not_up)[0]) + 1
+            row = int(np.searchsorted(indptr, p, side="right")) - 1
+            raise DataError(f"{name} indices[{p}] = {indices[p]} in row {row} is not above "
+                            f"the index before it ({indices[p - 1]}): each row's column "
+                            f"indices must be sorted without duplicates (a canonical CSR)")
+    return indptr, indices, data
+
+
+def _int8_row_sum_scores(R_b, Q, c, backend):
+    """:func:`int8_row_sum_scores` on checked inputs: ``R_b`` CSR, ``Q`` a dense array (its
+    dtype and shape checked here, O(1)) or the int64/int64/int8 tuple
+    :func:`_check_csr_tuple` returns, ``c`` float32 (n_cols,)."""
     n_cols = c.shape[0]
     dense = not isinstance(Q, tuple)
-    n_rows = Q.shape[0] if dense else Q[0].shape[0] - 1
-    if R_b.shape[1] != n_rows:
-        raise DataError(f"R_b has {R_b.shape[1]} columns, Q has {n_rows} rows")
     if dense and (Q.dtype != np.int8 or Q.ndim != 2 or Q.shape[1] != n_cols):
         raise DataError(f"Q must be a 2-d int8 array with {n_cols} columns, "
                         f"got {Q.dtype} {Q.shape}")
-    if not dense and Q[2].dtype != np.int8:
-        raise DataError(f"the CSR data of Q must be int8, got {Q[2].dtype}")
-    if R_b.nnz and np.diff(R_b.indptr).max() > (2**31 - 1) // _Q_MAX:
+    n_rows = Q.shape[0] if dense else Q[0].shape[0] - 1
+    if R_b.shape[1] != n_rows:
+        raise DataError(f"R_b has {R_b.shape[1]} columns, Q has {n_rows} rows")
+    # each stored entry of R_b adds at most 128 = |-128| to a column's int32 sum
+    if R_b.nnz and np.diff(R_b.indptr).max() > (2**31 - 1) // (_Q_MAX + 1):
         raise DataError("a row of R_b has too many entries: int32 sums could overflow")
     if backend == "numba":
         from .kernels.quantize import int8_row_sums
         indptr = R_b.indptr.astype(np.int64, copy=False)
         indices = R_b.indices.astype(np.int64, copy=False)
         out = np.empty((R_b.shape[0], n_cols), dtype=np.float32)         # (b, n_cols)
-        if dense:
-            return int8_row_sums(indptr, indices, np.ascontiguousarray(Q), c, out)
-        q_indptr, q_indices, q_data = Q
-        Q = (q_indptr.astype(np.int64, copy=False), q_indices.astype(np.int64, copy=False), q_data)
-        return int8_row_sums(indptr, indices, Q, c, out)
+        return int8_row_sums(indptr, indices, np.ascontiguousarray(Q) if dense else Q, c, out)
     ones = sp.csr_matrix((np.ones(R_b.nnz), R_b.indices, R_b.indptr), shape=R_b.shape)
     if dense:
         acc = np.asarray(ones @ Q.astype(np.float64))                    # (b, n_cols) exact
@@ -520,13 +603,15 @@ class QuantizedItemItem(_Quantized):
         return q
 
     def _restore(self):
-        """Derived: int64 copies of the CSR index arrays for the kernel."""
+        """Derived: int64 copies of the CSR index arrays for the kernel, checked once here
+        (a saved file could hold any arrays) so that scoring need not check them again."""
         self._check_params()
         self._sparse = hasattr(self, "W_data_")
         self._built(self.W_data_ if self._sparse else self.W_q_)
         if self._sparse:
-            self._indptr64 = self.W_indptr_.astype(np.int64)
-            self._indices64 = self.W_indices_.astype(np.int64)
+            self._indptr64, self._indices64, _ = _check_csr_tuple(
+                (self.W_indptr_, self.W_indices_, self.W_data_), self.col_scale_.shape[0], "W",
+                data_dtype=np.int8 if self.dtype == "int8" else np.float16)
 
     def _score_batch(self, users):
         r"""Approximate ``R[users] W``: (len(users), n_items) float32."""
@@ -534,7 +619,7 @@ class QuantizedItemItem(_Quantized):
         c = self.col_scale_
         if self.dtype == "int8":
             Q = (self._indptr64, self._indices64, self.W_data_) if self._sparse else self.W_q_
-            return int8_row_sum_scores(R_b, Q, c, self.backend)
+            return _int8_row_sum_scores(R_b, Q, c, self.backend)     # W checked in _restore
         ones = sp.csr_matrix((np.ones(R_b.nnz, dtype=np.float32), R_b.indices, R_b.indptr),
                              shape=R_b.shape)
         if self._sparse:

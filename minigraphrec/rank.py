@@ -47,7 +47,11 @@ def _check_padding(k, n_rows, n_items):
 
 
 def _as_scores(scores, name="scores"):
-    """Scores as a C-contiguous float32/float64 2-d array (NaN not checked: see _check_scores)."""
+    """Scores as a C-contiguous float32/float64 2-d array (NaN not checked: see _check_scores).
+
+    Other real dtypes are cast to float64; 64-bit integers must then lie within ``±2**53``,
+    where float64 holds every integer (beyond, neighbours would round to one value and the
+    ranking change): else a DataError naming the first such entry."""
     S = np.asarray(scores)
     if S.ndim != 2:
         raise DataError(f"{name} must be 2-d (n_rows, n_items), got shape {S.shape}")
@@ -55,6 +59,13 @@ def _as_scores(scores, name="scores"):
         if not (np.issubdtype(S.dtype, np.floating) or np.issubdtype(S.dtype, np.integer)
                 or S.dtype == np.bool_):
             raise DataError(f"{name} must be numeric, got dtype {S.dtype}")
+        if S.dtype.kind in "iu" and S.dtype.itemsize == 8 and S.size:
+            big = (S > 2**53) | (S < -(2**53))                      # not exact in float64
+            if big.any():
+                r, j = np.argwhere(big)[0]
+                raise DataError(f"{name}[{r}, {j}] = {S[r, j]} is beyond ±2**53: integer "
+                                f"scores are ranked as float64, which holds every integer "
+                                f"only up to 2**53 (cast them yourself if rounding is fine)")
         S = S.astype(np.float64)
     return np.ascontiguousarray(S)
 

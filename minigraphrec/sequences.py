@@ -328,7 +328,9 @@ def next_item_ranks(scores, targets, exclude=None, backend="numba"):
     ``exclude`` (a boolean mask (B, n_items), or None) removes items from the candidates, and
     so does a score of ``-inf`` (as in :func:`~minigraphrec.rank.top_k`, which never lists
     such an item); a target that is not a candidate gets rank ``n_items``, which no
-    candidate has (:func:`evaluate_next_item` counts it a miss at every K). ``backend="numpy"``
+    candidate has (:func:`evaluate_next_item` counts it a miss at every K). ``targets`` are
+    integer item ids (B,) in ``0..n_items-1``; whole floats are taken, a fractional, NaN or
+    bool target is a DataError naming its position, never truncated. ``backend="numpy"``
     is the reference below (boolean comparisons of the whole block); ``"numba"``
     (:mod:`minigraphrec.kernels.target_rank`) counts in one pass per row, with the same
     integers.
@@ -337,13 +339,11 @@ def next_item_ranks(scores, targets, exclude=None, backend="numba"):
     S = np.asarray(scores)
     if S.dtype not in (np.float32, np.float64):
         S = S.astype(np.float64)
-    t = np.asarray(targets, dtype=np.int64)
-    if S.ndim != 2 or t.shape != (S.shape[0],):
-        raise DataError(f"scores must be (B, n_items) and targets (B,); got {S.shape}, {t.shape}")
-    bad = (t < 0) | (t >= S.shape[1])
-    if bad.any():
-        b = int(np.flatnonzero(bad)[0])
-        raise DataError(f"targets[{b}] = {int(t[b])} is out of range 0..{S.shape[1] - 1}")
+    if S.ndim != 2 or np.shape(targets) != (S.shape[0],):
+        raise DataError(f"scores must be (B, n_items) and targets (B,); got {S.shape}, "
+                        f"{np.shape(targets)}")
+    # integer ids, whole floats too (never truncated), bool refused: the package's targets
+    t = _check_targets(targets, S.shape[0], S.shape[1])
     if exclude is not None:
         exclude = np.asarray(exclude)
         if exclude.dtype != np.bool_ or exclude.shape != S.shape:

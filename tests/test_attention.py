@@ -67,6 +67,21 @@ def test_edge_softmax_hand_computed(backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_edge_softmax_refuses_non_finite_logits_naming_the_edge(backend, bad):
+    """A NaN or ±inf logit made its whole row NaN, silently; now a DataError names the
+    first such edge, its row (row 1 of INDPTR is empty) and head."""
+    logits = np.array([0.0, 1.0, 2.0, bad, 1.0])
+    with pytest.raises(DataError, match=rf"logits must be finite: edge 3 \(row 2, head 0\) "
+                                        rf"holds {bad}"):
+        edge_softmax_forward(INDPTR, logits, backend)
+    two_heads = np.zeros((5, 2), np.float32)
+    two_heads[4, 1], two_heads[0, 0] = bad, 0.5
+    with pytest.raises(DataError, match=r"edge 4 \(row 2, head 1\)"):
+        edge_softmax_forward(INDPTR, two_heads, backend)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_aggregate_hand_computed(backend):
     alpha = np.array([0.25, 0.75, 0.5, 0.25, 0.25])
     Z = np.array([[1.0, 0.0], [0.0, 2.0], [4.0, 4.0]])

@@ -89,6 +89,27 @@ def test_hop_levels_kernel_equals_reference():
     np.testing.assert_array_equal(level, [0, 1, 3, 3, 3])
 
 
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_hop_levels_keeps_its_documented_contract(backend):
+    """The summary line, on both backends: ``level[v] = dist(v)`` if ``dist(v) <= hops``,
+    else ``n_hops + 1``; ``hops == n_hops`` on NumPy, ``<= n_hops`` on numba (which may
+    stop early), so ``S_h = {level <= h}`` is the exact ball for every ``h <= hops``."""
+    from scipy.sparse.csgraph import shortest_path
+    A = sp.random(6, 6, density=0.3, format="csr", random_state=0)       # the audit's case
+    level, hops = lg.hop_levels(A, [0, 3], 2, backend)
+    assert (hops, list(level)) == ((1, [0, 3, 1, 0, 1, 1]) if backend == "numba"
+                                   else (2, [0, 2, 1, 0, 1, 1]))
+    for seed in range(12):
+        A_hat, _ = _random_graph(seed, density=0.02 + 0.01 * (seed % 4))
+        nodes = np.random.default_rng(seed).integers(0, A_hat.shape[0], 1 + seed % 3)
+        dist = shortest_path(A_hat, unweighted=True, indices=nodes).min(axis=0)   # inf: far
+        for n_hops in range(5):
+            level, hops = lg.hop_levels(A_hat, nodes, n_hops, backend)
+            assert 0 <= hops <= n_hops and (hops == n_hops or backend == "numba")
+            want = np.where(dist <= hops, dist, n_hops + 1)
+            np.testing.assert_array_equal(level, want)
+
+
 def test_rows_ops_reject_bad_input():
     A_hat, E0 = _random_graph(0)
     n = A_hat.shape[0]

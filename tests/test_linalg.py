@@ -69,6 +69,21 @@ def test_bad_arguments():
         cholesky(np.eye(3), block_size=0)
 
 
+@pytest.mark.parametrize("f", [cholesky, spd_inverse])
+def test_complex_and_non_numeric_input_is_refused(f):
+    """A complex A lost its imaginary part with only a ComplexWarning: the factor of another
+    matrix. Now a DataError (a ValueError) naming the dtype, like the rest of the package."""
+    from minigraphrec.errors import DataError
+    with pytest.raises(DataError, match="A must have a real .* got complex128: the imaginary"):
+        f(np.array([[4, 1j], [-1j, 3]]))
+    with pytest.raises(DataError, match="got complex64"):
+        f(np.eye(2, dtype=np.complex64))                 # imaginary part 0: still refused
+    with pytest.raises(DataError, match="got <U1"):
+        f(np.array([["4", "1"], ["1", "3"]]))
+    np.testing.assert_allclose(f(np.array([[4, 2], [2, 3]])),               # integers: cast
+                               f(np.array([[4.0, 2.0], [2.0, 3.0]])), rtol=0, atol=0)
+
+
 def test_no_lapack_or_blas_call_sees_more_than_a_tile(monkeypatch):
     seen = []
 

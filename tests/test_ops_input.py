@@ -185,6 +185,26 @@ def test_no_array_at_all_is_a_type_error_naming_its_type():
         ops.relu_forward("1.0")
 
 
+@pytest.mark.parametrize("name", ["identity", "relu", "leaky_relu", "sigmoid", "tanh"])
+def test_every_activation_checks_X_alike(name):
+    """identity_forward returned a string or an int array unchecked; now it is checked as
+    the other activations check X, and still returns a float array itself, uncopied."""
+    fwd = dense.ACTIVATIONS[name][0]
+    with pytest.raises(TypeError, match="X must be a float32 or float64 array, got str"):
+        fwd("abc")
+    with pytest.raises(TypeError, match="got NoneType"):
+        fwd(None)
+    with pytest.raises(DataError, match="X must be float32 or float64, got int64"):
+        fwd(np.ones((2, 2), dtype=np.int64))
+    with pytest.raises(DataError, match="got complex128 \\(complex values are not taken"):
+        fwd(np.ones(2, dtype=complex))
+    X = np.ones((2, 3), np.float32)
+    Y, _ = fwd(X)
+    assert Y.dtype == np.float32 and Y.shape == (2, 3)
+    if name == "identity":
+        assert Y is X
+
+
 def test_propagate_rows_backward_checks_out():
     _, cache = ops.propagate_rows_forward(A3, np.ones((3, 2)), [0, 2])
     with pytest.raises(TypeError, match="out must be an ndarray, got list"):

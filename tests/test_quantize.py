@@ -49,6 +49,27 @@ def test_quantize_rows_error_bound_and_range():
     assert rel.max() < 2 ** -10                                              # half precision
 
 
+@pytest.mark.parametrize("dtype", ["int8", "float16"])
+def test_quantize_rows_tiny_rows_keep_a_scale_and_the_error_bound(dtype):
+    """Rows whose scale falls below float32's normal range: the scale is rounded up, so a
+    nonzero row keeps s > 0 (1e-45 came back as a zero row) and int8 never clips (a scale
+    rounded down on the coarse subnormal grid needed |q| > 127: error 6 s)."""
+    tiny = float(np.finfo(np.float32).smallest_subnormal)                   # 1.4e-45
+    X = np.array([[6e-46, 0.0], [1e-45, 0.0], [1.05 * 127 * tiny, 0.3 * tiny],
+                  [1.3 * 127 * tiny, -5 * tiny], [1e-40, 3e-41], [2e-37, -1e-37], [0.0, 0.0],
+                  [1.27, -0.635]])
+    Q, s = quantize_rows(X, dtype)
+    assert np.all(s[:-2] > 0) and s[-2] == 0                                # only the zero row
+    # every peak float32 can hold comes back nonzero (6e-46 is below float32's grid)
+    assert np.all(np.abs(dequantize_rows(Q, s)[1:-2, 0]) > 0)
+    if dtype == "int8":
+        err = np.abs(X - dequantize_rows(Q, s).astype(np.float64))
+        assert np.all(err <= 0.5 * s[:, None].astype(np.float64))
+        assert np.all(np.abs(X[:-2]) / s[:-2, None].astype(np.float64) <= 127)   # no clip
+    # a normal row keeps the nearest float32 scale
+    assert s[-1] == np.float32(1.27 / (127 if dtype == "int8" else 1))
+
+
 def test_quantize_rows_rejects_bad_input():
     with pytest.raises(DataError, match="dtype"):
         quantize_rows(np.ones((2, 2)), "int4")
@@ -151,6 +172,115 @@ def test_kernel_wrappers_reject_bad_input():
         int8_dot_scores(Q, np.ones(2), Q, np.ones(2), backend="cuda")
     with pytest.raises(DataError, match="rows"):
         int8_row_sum_scores(sp.csr_matrix((1, 5)), Q, np.ones(3, np.float32))
+
+
+def _kernel_must_not_run(*args):
+    raise AssertionError("the kernel ran on unchecked input")
+
+
+_BAD_Q_TUPLES = [
+    # (indptr, indices, data), n_cols, what the message names
+    ((np.array([0, 1, 2]), np.array([5, 100000000]), np.array([1, 1], np.int8)), 2,
+     r"Q indices\[0\] = 5 is out of range 0..1"),
+    ((np.array([0, 1, 2]), np.array([1, -1]), np.array([5, 1], np.int8)), 3,
+     r"Q indices\[1\] = -1 is out of range 0..2"),
+    ((np.array([0, 1, 2], np.uint64), np.array([0, 2**63 + 1], np.uint64),
+      np.array([5, 1], np.int8)), 3, r"Q indices\[1\] = 9223372036854775809 is out of range"),
+    ((np.array([0, 2, 1, 2]), np.array([0, 1]), np.array([5, 1], np.int8)), 3,
+     r"Q indptr decreases at row 1"),
+    ((np.array([1, 2, 2]), np.array([0, 1]), np.array([5, 1], np.int8)), 3,
+     r"Q indptr runs from 1 to 2, expected 0 to 2"),
+    ((np.array([0, 1, 3]), np.array([0, 1]), np.array([5, 1], np.int8)), 3,
+     r"Q indptr runs from 0 to 3, expected 0 to 2"),
+    ((np.array([0, 1, 2]), np.array([0, 1]), np.array([5, 1, 2], np.int8)), 3,
+     r"Q has 2 column indices and 3 data values"),
+    ((np.array([], np.int64), np.array([], np.int64), np.array([], np.int8)), 3,
+     r"Q indptr is empty"),
+    ((np.array([0, 1, 2]), np.array([0.0, 1.0]), np.array([5, 1], np.int8)), 3,
+     r"Q indices must hold integers, got dtype float64"),
+    ((np.array([0.0, 1.0, 2.0]), np.array([0, 1]), np.array([5, 1], np.int8)), 3,
+     r"Q indptr must hold integers"),
+    ((np.array([0, 1, 2]), np.array([True, False]), np.array([5, 1], np.int8)), 3,
+     r"Q indices must hold integers, got dtype bool"),
+    ((np.array([0, 1, 2]), np.array([0, 1]), np.array([5, 1], np.int16)), 3,
+     r"the CSR data of Q must be int8, got int16"),
+    ((np.array([[0, 1, 2]]), np.array([0, 1]), np.array([5, 1], np.int8)), 3,
+     r"Q indptr must be 1-d"),
+    ((np.array([0, 1, 2]), np.array([0, 1])), 3, r"Q must be a tuple \(indptr, indices, data\)"),
+    # row 1 holds columns 2, 0: unsorted; row 0 holds 1, 1: a duplicate (int32 bound broken)
+    ((np.array([0, 1, 3]), np.array([1, 2, 0]), np.array([5, 1, 1], np.int8)), 3,
+     r"Q indices\[2\] = 0 in row 1 is not above the index before it \(2\)"),
+    ((np.array([0, 2, 2]), np.array([1, 1]), np.array([5, 1], np.int8)), 3,
+     r"Q indices\[1\] = 1 in row 0 is not above"),
+]
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("Q, n_cols, match", _BAD_Q_TUPLES)
+def test_int8_row_sum_scores_checks_the_csr_tuple_before_any_kernel(Q, n_cols, match, backend,
+                                                                    monkeypatch):
+    """A bad CSR tuple is a DataError naming the array and its first bad position, raised
+    before the kernel or SciPy runs (the unchecked kernel crashed or wrapped around). Both
+    the kernel and the reference's SciPy product are replaced by sentinels, so an unchecked
+    call fails the test instead of crashing the process."""
+    import minigraphrec.kernels.quantize as kq
+    import minigraphrec.quantization as quant
+    monkeypatch.setattr(kq, "int8_row_sums", _kernel_must_not_run)
+
+    class _NoSparse:                     # the reference builds Q with sp.csr_matrix
+        def __getattr__(self, name):
+            if name == "csr_matrix":
+                return _kernel_must_not_run
+            return getattr(sp, name)
+    R_b = sp.csr_matrix(np.ones((1, Q[0].shape[-1] - 1 if len(Q[0]) else 0)))
+    monkeypatch.setattr(quant, "sp", _NoSparse())
+    with pytest.raises(DataError, match=match):
+        int8_row_sum_scores(R_b, Q, np.ones(n_cols, np.float32), backend=backend)
+
+
+def test_int8_row_sum_scores_checks_R_b():
+    """``R_b``'s column indices pick rows of ``Q``: out of range is a DataError, not a read
+    past ``Q``."""
+    R_b = sp.csr_matrix((np.ones(1), np.array([0]), np.array([0, 1])), shape=(1, 2))
+    R_b.indices[0] = 7                                   # scipy does not check on assignment
+    with pytest.raises(DataError, match="R_b has column index 7, out of range 0..1"):
+        int8_row_sum_scores(R_b, np.zeros((2, 3), np.int8), np.ones(3, np.float32))
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_int8_row_sum_scores_canonical_csr_tuples_with_empty_rows_pass(backend):
+    """Canonical CSR tuples pass the check (empty first, middle and last rows, int32 or
+    uint32 or int64 index arrays) and give the dense product."""
+    rng = np.random.default_rng(4)
+    W = rng.integers(-128, 128, (7, 6)).astype(np.int8)
+    W[rng.random(W.shape) < 0.6] = 0
+    W[[0, 3, 6]] = 0
+    Wc = sp.csr_matrix(W)
+    R_b = sp.random(4, 7, density=0.5, random_state=1, format="csr")
+    c = rng.uniform(0.1, 1.0, 6).astype(np.float32)
+    dense = int8_row_sum_scores(R_b, W, c, backend=backend)
+    for itype in (np.int32, np.uint32, np.int64):
+        Q = (Wc.indptr.astype(itype), Wc.indices.astype(itype), Wc.data.astype(np.int8))
+        np.testing.assert_array_equal(int8_row_sum_scores(R_b, Q, c, backend=backend), dense)
+
+
+def test_int8_row_sum_scores_counts_every_stored_entry():
+    """The documented formula: a sum over R_b's stored entries, an explicit 0 counting."""
+    Q = np.array([[1, 2], [3, 4]], np.int8)
+    R_b = sp.csr_matrix((np.array([0.0, 1.0]), np.array([0, 1]), np.array([0, 2])), shape=(1, 2))
+    for backend in ("numba", "numpy"):
+        np.testing.assert_array_equal(int8_row_sum_scores(R_b, Q, np.ones(2, np.float32),
+                                                          backend), [[4.0, 6.0]])
+
+
+def test_quantized_item_item_checks_its_csr_arrays_on_restore(train):
+    """A saved ItemKNN whose W arrays were altered is refused on restore (load), so scoring,
+    which skips the per-call check, never sees them."""
+    q = quantize(mgr.ItemKNN(k_neighbors=10).fit(train), "int8")
+    q.W_indices_ = q.W_indices_.copy()
+    q.W_indices_[3] = q.n_items_ + 4
+    with pytest.raises(DataError, match=rf"W indices\[3\] = {q.n_items_ + 4} is out of range"):
+        q._restore()
 
 
 # -------------------------------------------------------- quantised models

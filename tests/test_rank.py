@@ -218,6 +218,23 @@ def test_top_k_rejects_bad_inputs():
         top_k(np.zeros((2, 3)), 1, backend="cuda")
 
 
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_top_k_refuses_64_bit_integer_scores_float64_cannot_hold(backend):
+    """int64/uint64 scores are ranked as float64: within ±2**53 exactly, beyond a DataError
+    naming the entry (2**53 + 1 rounded to 2**53, tied with item 0 and lost to it)."""
+    big = 2**53
+    with pytest.raises(DataError, match=rf"scores\[0, 1\] = {big + 1} is beyond ±2\*\*53"):
+        top_k(np.array([[big, big + 1]]), 1, backend=backend)
+    with pytest.raises(DataError, match=rf"scores\[1, 0\] = {-big - 1} is beyond"):
+        top_k(np.array([[0, 1], [-big - 1, 0]]), 1, backend=backend)
+    with pytest.raises(DataError, match=rf"scores\[0, 0\] = {2**64 - 1} is beyond"):
+        top_k(np.array([[2**64 - 1, 0]], np.uint64), 1, backend=backend)
+    items, scores = top_k(np.array([[big - 1, big, -big]]), 3, backend=backend)   # exact
+    assert items.tolist() == [[1, 0, 2]] and scores.tolist() == [[big, big - 1, -big]]
+    items, _ = top_k(np.array([[3, 7, 5]], np.int32), 1, backend=backend)     # narrow: cast
+    assert items.tolist() == [[1]]
+
+
 # ------------------------------------------------------------------ scores
 def test_score_matrix_hand_cases():
     U = np.array([[1.0, 0.0],

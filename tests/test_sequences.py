@@ -120,6 +120,22 @@ def test_ranks_refuse_bad_input(backend):
         next_item_ranks(S, [0, 0, 0], backend=backend)
 
 
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_ranks_refuse_fractional_and_bool_targets(backend):
+    """Targets follow the package's rule for item ids (``_check_targets``): a fractional or
+    NaN float, or a bool, is refused naming the position (1.7 was truncated to item 1);
+    whole floats are taken."""
+    S = np.array([[0.0, 5.0, 1.0], [3.0, 2.0, 1.0]])
+    with pytest.raises(DataError, match=r"targets, position 1: 1.7 is not an integer item id"):
+        next_item_ranks(S, [0, 1.7], backend=backend)
+    with pytest.raises(DataError, match=r"targets, position 0: nan is not an integer item id"):
+        next_item_ranks(S, np.array([np.nan, 1.0]), backend=backend)
+    with pytest.raises(DataError, match=r"targets must hold integer item ids, got dtype bool"):
+        next_item_ranks(S, np.array([True, False]), backend=backend)
+    assert next_item_ranks(S, np.array([1.0, 2.0]), backend=backend).tolist() == \
+        next_item_ranks(S, [1, 2], backend=backend).tolist() == [0, 2]
+
+
 class _Fixed:
     """Scores item i as -|i - last item - 1|: the next id is always first."""
     n_items = 6

@@ -73,6 +73,34 @@ def test_unsorted_and_duplicate_indices_match_dense():
     np.testing.assert_allclose(spmm(A, X), dense @ X, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("a_dtype", [np.float64, np.int64, np.bool_])
+def test_non_canonical_A_of_another_dtype_gives_the_same_bits(a_dtype):
+    """Duplicates and unsorted indices in an ``A`` whose dtype is not X's: both backends sum
+    in storage order (SciPy's ``astype`` would have sorted and merged the reference's copy)."""
+    A = sp.csr_matrix((np.array([1e8, 1.0, -1e8]), np.array([0, 2, 1]), np.array([0, 3])),
+                      shape=(1, 3))
+    X = np.ones((3, 1), np.float32)
+    np.testing.assert_array_equal(spmm(A, X, backend="numpy"), [[0.0]])    # float32 order
+    np.testing.assert_array_equal(spmm(A, X, backend="numba"), [[0.0]])
+    rng = np.random.default_rng(7)
+    for _ in range(60):
+        n_rows, n_cols, d = rng.integers(1, 25), rng.integers(1, 25), rng.integers(1, 5)
+        lengths = rng.integers(0, 9, n_rows)
+        indptr = np.r_[0, np.cumsum(lengths)]
+        indices = rng.integers(0, n_cols, indptr[-1])               # unsorted, duplicates
+        if a_dtype is np.float64:
+            data = rng.standard_normal(indptr[-1]) * 10.0 ** rng.integers(-4, 8, indptr[-1])
+        else:
+            data = rng.integers(-3, 4, indptr[-1]).astype(a_dtype)
+        A = sp.csr_matrix((data, indices, indptr), shape=(n_rows, n_cols))
+        X = (rng.standard_normal((n_cols, d)) * 10.0 ** rng.integers(-3, 6, (n_cols, 1)))
+        X = X.astype(np.float32)
+        before = (A.indices.copy(), A.data.copy())
+        np.testing.assert_array_equal(spmm(A, X, backend="numba"), spmm(A, X, backend="numpy"))
+        np.testing.assert_array_equal(A.indices, before[0])                   # A unchanged
+        np.testing.assert_array_equal(A.data, before[1])
+
+
 @pytest.mark.parametrize("backend", ["numba", "numpy"])
 def test_empty_shapes(backend):
     X = np.ones((5, 3))
@@ -321,3 +349,20 @@ def test_spgemm_dense_int64_indices_give_the_same_bits(monkeypatch):
                                 B_.indices.dtype)                  # int64 reached the kernel
             np.testing.assert_array_equal(got, expected)
             assert np.array_equal(np.signbit(got), np.signbit(expected))
+
+
+def test_propagation_of_a_non_canonical_A_of_another_dtype_gives_the_same_bits():
+    """propagate_forward / lightgcn_forward / propagate_rows_forward's NumPy path cast A with
+    SciPy's astype, which merged duplicates and sorted the copy: another order of summation
+    than the kernel's."""
+    from minigraphrec.ops.propagate import (lightgcn_forward, propagate_forward,
+                                            propagate_rows_forward)
+    A = sp.csr_matrix((np.array([1e8, 1.0, -1e8]), np.array([0, 2, 1]), np.array([0, 3, 3, 3])),
+                      shape=(3, 3))
+    X = np.ones((3, 2), np.float32)
+    for backend in ("numpy", "numba"):
+        np.testing.assert_array_equal(propagate_forward(A, X, backend=backend)[0][0], [0, 0])
+        np.testing.assert_array_equal(propagate_rows_forward(A, X, [0], backend=backend)[0],
+                                      [[0, 0]])
+        np.testing.assert_array_equal(lightgcn_forward(A, X, 1, backend=backend)[0][0],
+                                      [0.5, 0.5])        # (E0 + A E0) / 2: 1/2 + 0/2

@@ -14,7 +14,10 @@ threads and any block split. There is no reduction across threads and no
 Agreement with SciPy. SciPy's ``csr_matvecs`` computes each output row with
 the same sum in the same order, in the output dtype, so on x86-64 the two
 agree bit for bit (the tests still allow a tight tolerance: a compiler that
-fuses ``y + a * x`` into one FMA rounds once instead of twice).
+fuses ``y + a * x`` into one FMA rounds once instead of twice). That holds for
+a non-canonical ``A`` (duplicates, unsorted indices) too because the wrapper
+casts ``A``'s values to ``X``'s dtype entry by entry for the reference:
+SciPy's ``A.astype`` would sort and merge the copy's entries first.
 """
 from __future__ import annotations
 

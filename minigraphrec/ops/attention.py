@@ -53,8 +53,12 @@ float64 in gradient checks).
 Edge cases. A row with no stored entry (an isolated node; add self-loops to
 avoid them, as the paper does) owns no edge, so the softmax has nothing to
 normalise and the aggregate is a zero row -- never NaN. Logits must be
-finite (a row of ``-inf`` would be ``0/0``); this is not checked, as it
-would cost as much as the softmax itself.
+finite (a row of ``-inf`` would be ``0/0``, a NaN or ``+inf`` would make its
+row NaN): :func:`edge_softmax_forward` refuses them, naming the first bad
+edge. The check is one ``isfinite`` pass, 5-10% of the numba softmax's
+time (2M edges, 2 threads: about 0.4 ms of 5.5 ms for one head, 2 of 22 ms
+for four), so :func:`gat_layer_forward`, on the training path, calls the
+unchecked softmax on the logits it computes itself.
 
 Determinism. Both backends sum every row in storage order; the numba
 kernels give the same bits for any thread count. The backends agree to
@@ -132,6 +136,17 @@ def _check_edges(name, x, nnz):
         raise DataError(f"{name} must have shape (nnz,) or (nnz, n_heads) with nnz = {nnz}, "
                         f"got {x.shape}")
     return x if x.ndim == 2 else x.reshape(nnz, 1)
+
+
+def _check_finite_edges(name, x, indptr):
+    """:class:`DataError` naming the first edge of ``x`` (nnz, n_heads) that is NaN or
+    infinite, with its row and head; one ``isfinite`` pass when all are finite."""
+    ok = np.isfinite(x)                                                 # (nnz, H)
+    if not ok.all():
+        k, h = (int(i) for i in np.argwhere(~ok)[0])
+        row = int(np.searchsorted(indptr, k, side="right")) - 1
+        raise DataError(f"{name} must be finite: edge {k} (row {row}, head {h}) holds "
+                        f"{x[k, h]}")
 
 
 def _n_blocks():
@@ -260,6 +275,8 @@ def edge_softmax_forward(indptr, logits, backend="numba"):
     ----------
     indptr : (n_rows + 1,) int, the CSR row pointer
     logits : (nnz,) or (nnz, n_heads) float32/float64, finite
+        NaN or ±inf is a :class:`~minigraphrec.errors.DataError` naming the
+        first such edge (its row and head), before any softmax is computed.
     backend : ``"numba"`` (default, :func:`~minigraphrec.kernels.segment.edge_softmax_rows`)
         or ``"numpy"`` (``np.maximum.reduceat`` / ``np.add.reduceat``).
 
@@ -272,6 +289,7 @@ def edge_softmax_forward(indptr, logits, backend="numba"):
     check_backend(backend)
     indptr, _ = _check_csr(indptr)
     e = _check_edges("logits", logits, int(indptr[-1]))                      # (nnz, H)
+    _check_finite_edges("logits", e, indptr)
     alpha = _edge_softmax(indptr, e, backend)                                # (nnz, H)
     return alpha.reshape(np.shape(logits)), (indptr, alpha, backend)
 

@@ -248,9 +248,12 @@ def halves_xt_dot(X, D, *, min_rows=None, backend="numba", out=None, work=None):
 def identity_forward(X):
     r"""``Y = X`` (the "no activation" choice, so models can look activations up by name).
 
-    The cache is ``X``'s shape, for the backward pass's check of ``dY``.
+    ``X`` is checked as every activation checks it (a float32/float64 array, else the
+    convention's error) and returned as is, not copied. The cache is its shape, for the
+    backward pass's check of ``dY``.
     """
-    return X, np.shape(X)
+    X = _dense("X", X)
+    return X, X.shape
 
 
 def identity_backward(cache, dY):

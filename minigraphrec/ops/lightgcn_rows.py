@@ -62,10 +62,16 @@ __all__ = ["hop_levels", "lightgcn_rows_forward", "lightgcn_rows_backward"]
 
 # ==================================================================== balls
 def hop_levels(A_hat, nodes, n_hops, backend="numba"):
-    r"""Hop distance of every node from ``nodes``: ``level[v] = min(dist(v), n_hops + 1)``.
+    r"""Hop levels: ``level[v] = dist(v)`` if ``dist(v) <= hops``, else ``n_hops + 1``.
 
-    ``S_h = {v : level[v] <= h}`` is the ball of radius ``h`` around the
-    seeds; row ``r`` of ``A_hat`` links ``r`` to the nodes it stores.
+    ``dist(v)`` is the hop distance of ``v`` from the seeds (infinite if
+    unreachable) and ``hops <= n_hops`` the number of hops done, returned
+    with ``level``: ``n_hops`` on the NumPy backend, so there ``level =
+    min(dist, n_hops + 1)``; possibly fewer on numba, which may stop early
+    (below), so the two backends' ``level`` can differ for nodes beyond
+    ``hops``. The contract both keep: ``S_h = {v : level[v] <= h}`` is
+    exactly the ball of radius ``h`` around the seeds for every ``h <=
+    hops``. Row ``r`` of ``A_hat`` links ``r`` to the nodes it stores.
 
     Parameters
     ----------
@@ -80,8 +86,9 @@ def hop_levels(A_hat, nodes, n_hops, backend="numba"):
     Returns
     -------
     level : int32 (n,)
-    hops : int, ``S_h`` is exact for ``h <= hops``; for larger ``h`` callers
-        take every node (a superset, which keeps the propagation exact).
+    hops : int ``<= n_hops``, ``S_h`` is exact for ``h <= hops``; for larger
+        ``h`` callers take every node (a superset, which keeps the
+        propagation exact).
     """
     check_backend(backend)
     A_hat = _check_square(A_hat)

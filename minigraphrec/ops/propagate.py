@@ -71,8 +71,18 @@ def _spmm(A, X, backend):
                 raise
         else:
             return spmm(A, X, backend="numba")
-    A_x = A if A.dtype == X.dtype else A.astype(X.dtype)
-    return np.asarray(A_x @ X)
+    return np.asarray(_as_dtype(A, X.dtype) @ X)
+
+
+def _as_dtype(A, dtype):
+    """``A`` with values of ``dtype``; a CSR/CSC matrix keeps its entries as stored (SciPy's
+    ``astype`` would merge duplicates and sort the copy's indices, changing each row's order
+    of summation, and the reference would no longer equal the kernel bit for bit)."""
+    if A.dtype == dtype:
+        return A
+    if sp.issparse(A) and A.format in ("csr", "csc"):
+        return type(A)((A.data.astype(dtype), A.indices, A.indptr), shape=A.shape, copy=False)
+    return A.astype(dtype)
 
 
 def _transpose(A_hat, A_hat_T, backend):
@@ -234,7 +244,7 @@ def propagate_rows_forward(A_hat, X, rows, backend="numba"):
     A_hat = as_csr(A_hat, "A_hat")
     X = _check_operator(A_hat, X)
     rows = check_ids(rows, "rows", A_hat.shape[0])
-    A_x = A_hat if A_hat.dtype == X.dtype else A_hat.astype(X.dtype)
+    A_x = _as_dtype(A_hat, X.dtype)
     return (rows_product(A_x, np.ascontiguousarray(X), rows, backend),
             (A_x, rows, X.shape[0], backend, X.shape[1]))
 

@@ -59,6 +59,16 @@ def as_csr(A, name="A"):
     return A
 
 
+def _cast_data(A, dtype):
+    """``A`` (CSR) with its values cast to ``dtype``, entries kept as stored: SciPy's
+    ``A.astype`` sums duplicates and sorts the indices of the copy when the dtype changes,
+    which would change the order (and so the rounding) of each row's sum. ``A`` itself when
+    it already has ``dtype``; the index arrays are shared, not copied."""
+    if A.dtype == dtype:
+        return A
+    return type(A)((A.data.astype(dtype), A.indices, A.indptr), shape=A.shape, copy=False)
+
+
 def _check_dense(name, X):
     """``X`` as a 2-d float32/float64 ndarray, or the convention's error (no copy)."""
     X = check_float_array(X, name)
@@ -86,8 +96,10 @@ def spmm(A, X, backend="numba", out=None):
         says, so a NaN in row ``j`` reaches every row with a stored
         ``A[i, j]``, even a stored zero.
     backend : {"numba", "numpy"}
-        ``"numpy"`` is the reference ``A.astype(X.dtype) @ X`` (SciPy's
-        serial C++ loop); ``"numba"`` runs rows in parallel on
+        ``"numpy"`` is the reference ``A @ X`` (SciPy's serial C++ loop)
+        on ``A`` with its values cast to ``X``'s dtype entry by entry (not
+        ``A.astype``, which would merge duplicates and sort the indices
+        first); ``"numba"`` runs rows in parallel on
         ``numba.get_num_threads()`` threads (``numba.set_num_threads`` or the
         environment variable ``NUMBA_NUM_THREADS`` set it).
     out : ndarray, shape (n_rows, d), optional
@@ -103,7 +115,8 @@ def spmm(A, X, backend="numba", out=None):
     Notes
     -----
     Both backends sum each row's products in storage order in ``X``'s dtype
-    (float32 inputs accumulate in float32, as SciPy does), and the numba
+    (float32 inputs accumulate in float32, as SciPy does), also when ``A``
+    has duplicates or unsorted indices and another dtype, and the numba
     kernel computes every row on one thread: the result is identical from
     run to run and for any thread count. On x86-64 the backends agree bit
     for bit; elsewhere to rounding (a compiler may fuse ``y + a x`` into one
@@ -133,8 +146,7 @@ def spmm(A, X, backend="numba", out=None):
             raise DataError("out overlaps X; A @ X cannot be computed in place")
 
     if backend == "numpy":
-        A_x = A if A.dtype == X.dtype else A.astype(X.dtype)
-        result = np.asarray(A_x @ X)                     # (n_rows, d)
+        result = np.asarray(_cast_data(A, X.dtype) @ X)   # (n_rows, d)
         if out is None:
             return np.ascontiguousarray(result)
         out[...] = result
@@ -192,8 +204,8 @@ def spgemm_dense(A, B, rows=None, backend="numba", out=None):
     if bad.any():
         q = int(np.flatnonzero(bad)[0])
         raise DataError(f"rows[{q}] = {int(rows[q])} is outside A's rows 0..{A.shape[0] - 1}")
-    A = A.astype(np.float64, copy=False)
-    B = B.astype(np.float64, copy=False)
+    A = _cast_data(A, np.float64)                   # entries as stored, for both backends
+    B = _cast_data(B, np.float64)
     shape = (rows.shape[0], B.shape[1])
     if out is not None:
         check_out(out, "out", shape, np.float64)
