@@ -95,7 +95,29 @@ class _BenchmarkParser(argparse.ArgumentParser):
         namespace, rest = super().parse_known_args(args, namespace)
         if getattr(namespace, "out", RESULTS_DIR) is None:
             namespace.out = default_out(getattr(namespace, "smoke", False))
+        elif getattr(namespace, "out", None) is not None:
+            check_out(namespace.out, prog=self.prog)      # before any work, not at the end
         return namespace, rest
+
+
+def check_out(out, option="--out", prog=None):
+    """Stop with one line (:func:`script_error`) unless the results folder ``out`` is a
+    writable folder, or can be made: a file of that name, or an existing parent that is a
+    file or not writable, would otherwise end the run with a traceback when it writes."""
+    out = Path(out)
+    if out.exists():
+        if not out.is_dir():
+            script_error(f"{option} {out} is a file, not a folder", prog)
+        if not os.access(out, os.W_OK | os.X_OK):
+            script_error(f"{option} {out}: the folder is not writable", prog)
+        return
+    parent = out.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        script_error(f"{option} {out} cannot be made: {parent} is a file", prog)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        script_error(f"{option} {out} cannot be made: {parent} is not writable", prog)
 
 
 def default_out(smoke):
@@ -109,34 +131,92 @@ def default_out(smoke):
     return out
 
 
-def benchmark_parser(description, repeat=True):
+#: ``--smoke``'s help where a script gives no text of its own
+SMOKE_HELP = "a small, quick run on small synthetic data (for the test suite)"
+#: ``--repeat``'s help where a script gives no text of its own
+REPEAT_HELP = "runs per measurement; the median is reported"
+
+
+def benchmark_parser(description, repeat=True, smoke=SMOKE_HELP, repeat_help=REPEAT_HELP):
     """An ArgumentParser with the options every benchmark takes.
 
-    ``--smoke`` (smallest size, two runs: keeps the script tested) and ``--out DIR`` (where
-    results go: ``benchmarks/results`` by default, a fresh temporary folder with ``--smoke``).
-    With ``repeat=True``, also ``--repeat N`` (runs per measurement, the median is reported;
-    default 7, which a script changes by ``parser.set_defaults(repeat=N)``: the help shows the
-    default in force). A script that measures each thing once passes ``repeat=False``.
+    ``--smoke`` (a small, quick run that keeps the script tested; ``smoke`` says what it runs
+    in this script) and ``--out DIR`` (where results go: ``benchmarks/results`` by default, a
+    fresh temporary folder with ``--smoke``). With ``repeat=True``, also ``--repeat N``
+    (``repeat_help`` says what the script does with it: by default, runs per measurement, the
+    median reported; default 7, which a script changes by ``parser.set_defaults(repeat=N)``:
+    the help shows the default in force). A script that measures each thing once passes
+    ``repeat=False``.
     """
     parser = _BenchmarkParser(description=description)
     parser.add_argument("--smoke", action="store_true",
-                        help="smallest size only, 2 runs (for the test suite); without --out "
-                             "its results go to a fresh temporary folder")
+                        help=f"{smoke}; without --out its results go to a fresh temporary "
+                             "folder")
     if repeat:
         parser.add_argument("--repeat", type=int, default=7,
-                            help="runs per measurement; the median is reported "
-                                 "(default %(default)s)")
+                            help=f"{repeat_help} (default %(default)s)")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"results folder (default {RESULTS_DIR.relative_to(REPO)}; "
                              "with --smoke a fresh temporary folder)")
     return parser
 
 
-def require_data(args, what, hint="DIR"):
-    """Stop with a one-line message unless ``--data`` was given (or ``--smoke``, which brings
-    its own data): the data are never shipped, and no folder is assumed."""
-    if args.data is None and not getattr(args, "smoke", False):
-        sys.exit(f"give --data {hint} ({what}), or --smoke for a small synthetic run")
+#: the files each data layout's loader reads, relative to the folder given
+ML100K_FILES = ("u.data", "u.user", "u.item")
+LIGHTGCN_FILES = ("train.txt", "test.txt")
+
+
+def script_error(message, prog=None):
+    """Stop as argparse does on a bad argument, without its usage lines: ``<prog>: error:
+    <message>`` as one line on stderr, exit status 2, no traceback. ``prog``: the script's
+    name (default ``sys.argv[0]``'s, as argparse names it)."""
+    prog = prog or os.path.basename(sys.argv[0]) or "benchmark"
+    one_line = " ".join(str(message).splitlines())
+    sys.stderr.write(f"{prog}: error: {one_line}\n")
+    sys.stderr.flush()
+    raise SystemExit(2)
+
+
+def check_data(folder, files, what, option="--data"):
+    """Stop with one line (:func:`script_error`) unless ``folder`` is an existing folder that
+    holds every file of ``files`` (paths relative to it: ``"u.data"``, ``"gowalla/train.txt"``).
+
+    ``what`` names the layout expected (``"the unpacked MovieLens-100K folder"``); the message
+    names the option, the path, the missing files and the layout. Meant to run before any
+    work, so that a wrong path costs no minutes of benchmarking."""
+    folder = Path(folder)
+    files = tuple(files)
+    named = not files or all(f in what for f in files)       # "... with a train.txt" says it
+    expected = f"expected {what}" if named else f"expected {what}, holding {', '.join(files)}"
+    if not folder.exists():
+        script_error(f"{option} {folder}: no such folder ({expected})")
+    if not folder.is_dir():
+        script_error(f"{option} {folder} is a file, not a folder ({expected})")
+    missing = [f for f in files if not (folder / f).is_file()]
+    if missing:
+        script_error(f"{option} {folder} has no {', '.join(missing)} "
+                     + (f"(expected {what})" if len(missing) == len(files) else f"({expected})"))
+
+
+def require_file(path, option, hint=""):
+    """Stop with one line (:func:`script_error`) unless ``path`` is a file: ``option`` names
+    what reads it (``"--plot-only"``), ``hint`` how to point it elsewhere."""
+    if not Path(path).is_file():
+        script_error(f"{option} reads {path}, which does not exist"
+                     + (f" ({hint})" if hint else ""))
+
+
+def require_data(args, what, hint="DIR", files=None, option="--data"):
+    """Stop with a one-line message (:func:`script_error`, status 2) unless ``--data`` was
+    given (or ``--smoke``, which brings its own data): the data are never shipped, and no
+    folder is assumed. With ``files``, a ``--data`` given to a real run is also checked by
+    :func:`check_data`: it must be a folder holding those files (``what`` names its layout)."""
+    data = getattr(args, option.lstrip("-").replace("-", "_"))
+    smoke = getattr(args, "smoke", False)
+    if data is None and not smoke:
+        script_error(f"give {option} {hint} ({what}), or --smoke for a small synthetic run")
+    if data is not None and files is not None and not smoke:
+        check_data(data, files, what, option)
 
 
 def median_time(f, repeat):
@@ -212,13 +292,21 @@ def machine_info():
     }
 
 
-def versions(modules=("numpy", "scipy", "numba", "minigraphrec")):
-    """``{module: __version__}`` for the importable ones."""
+def versions(modules=("numpy", "scipy", "numba", "minigraphrec"), extra=()):
+    """``{module: __version__}`` of ``modules`` (None where not importable), then of the
+    distributions ``extra`` (``"pandas"``, ``"torch"``: optional ones a script times) from
+    their installed metadata, without importing them (None where not installed)."""
+    from importlib import metadata
     found = {}
     for name in modules:
         try:
             found[name] = getattr(importlib.import_module(name), "__version__", "unknown")
         except ImportError:
+            found[name] = None
+    for name in extra:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
             found[name] = None
     return found
 
@@ -286,8 +374,9 @@ def recorded_command(argv=None):
     return (env_prefix(_START_ENV) + " " + command) if _START_ENV else command
 
 
-def provenance():
-    """Date (UTC, ISO 8601), the command line without machine paths, machine and versions.
+def provenance(extra_versions=()):
+    """Date (UTC, ISO 8601), the command line without machine paths, machine and versions
+    (also of the optional distributions ``extra_versions``, see :func:`versions`).
 
     The command begins with the thread-relevant environment variables the script was started
     with (:data:`THREAD_ENV`), as a shell would take them: ``OPENBLAS_THREAD_TIMEOUT=4 python
@@ -297,8 +386,16 @@ def provenance():
         "command": recorded_command(),
         "environment": dict(_START_ENV),
         "machine": machine_info(),
-        "versions": versions(),
+        "versions": versions(extra=extra_versions),
     }
+
+
+def threads_text(threads):
+    """``numba 2, BLAS 2 (openblas)`` for a :func:`thread_counts` dict; a string as it is."""
+    if isinstance(threads, str):
+        return threads
+    blas = ", ".join(f"{n} ({lib})" for lib, n in threads["blas"].items()) or "not found"
+    return f"numba {threads['numba']}, BLAS {blas}"
 
 
 def markdown_cell(v):
@@ -317,16 +414,26 @@ def markdown_table(rows, columns):
     return "\n".join(lines)
 
 
-def write_results(name, rows, columns, out_dir=RESULTS_DIR, notes="", extra=None, command=None):
+def write_results(name, rows, columns, out_dir=RESULTS_DIR, notes="", extra=None, command=None,
+                  threads=None, extra_versions=()):
     """Write ``<out_dir>/<name>.json`` (provenance + rows, and the entries of ``extra``) and
     ``<name>.md``; return both paths. ``command``: the command that measured the rows, where
     it is not this process's (a table rebuilt from a run's own record); the notes should then
-    name the command that wrote the file."""
+    name the command that wrote the file.
+
+    The thread counts recorded (``machine.threads``) are those in effect when the file is
+    written. ``threads`` gives those of the measurement where they differ: a
+    :func:`thread_counts` dict taken inside a ``mgr.threads(n)`` block that has ended, or a
+    text (the counts of worker processes); it goes to ``machine.measured_threads`` and into
+    the Markdown header. ``extra_versions``: optional distributions to record the versions of
+    (``("pandas",)``), see :func:`versions`."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    meta = provenance()
+    meta = provenance(extra_versions)
     if command is not None:
         meta["command"] = command
+    if threads is not None:
+        meta["machine"]["measured_threads"] = threads
     json_path = out_dir / f"{name}.json"
     md_path = out_dir / f"{name}.md"
     json_path.write_text(json.dumps({**meta, "notes": notes, **(extra or {}), "rows": rows},
@@ -340,10 +447,10 @@ def write_results(name, rows, columns, out_dir=RESULTS_DIR, notes="", extra=None
         f"- machine: {m['cpu']}, {m['usable_cpus']} usable of {m['logical_cpus']} CPUs, "
         f"1-min load average {m['load_average_1min']} when written, {m['os']}",
     ]
+    if m.get("measured_threads"):
+        header.append(f"- threads of the measurement: {threads_text(m['measured_threads'])}")
     if m.get("threads"):
-        t = m["threads"]
-        blas = ", ".join(f"{n} ({lib})" for lib, n in t["blas"].items()) or "not found"
-        header.append(f"- threads when written: numba {t['numba']}, BLAS {blas}")
+        header.append(f"- threads when written: {threads_text(m['threads'])}")
     header += [
         "- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
     ]
@@ -360,6 +467,12 @@ def add_lightgcn_data_option(parser):
                              "folder of the LightGCN repository)")
 
 
+def require_lightgcn_train(args):
+    """:func:`require_data` for :func:`load_lightgcn_train`: ``--data`` (but with ``--smoke``)
+    is a folder holding ``train.txt``. Call it right after parsing, before any work."""
+    require_data(args, "a folder with a LightGCN-format train.txt", files=("train.txt",))
+
+
 def load_lightgcn_train(args):
     """``(train Interactions, graph name)``: ``DIR/train.txt`` of ``--data DIR`` (LightGCN
     format, named ``DATA/<folder>``), or with ``--smoke`` a small synthetic graph."""
@@ -367,7 +480,7 @@ def load_lightgcn_train(args):
     if args.smoke:
         return synthetic(n_users=300, n_items=400, mean_interactions=12, random_state=0), \
             "synthetic-300x400"
-    require_data(args, "a folder with a LightGCN-format train.txt")
+    require_lightgcn_train(args)
     return load_lightgcn(Path(args.data) / "train.txt"), "DATA/" + Path(args.data).name
 
 

@@ -84,10 +84,13 @@ import time
 import warnings
 from pathlib import Path
 
-from _common import benchmark_parser, markdown_table, provenance, recorded_command, \
-    require_data, write_results
+from _common import LIGHTGCN_FILES, ML100K_FILES, benchmark_parser, markdown_table, \
+    provenance, recorded_command, require_data, write_results
 
 DATASETS = ("ml-100k", "lastfm", "gowalla")
+#: the files :func:`load_dataset` reads in each data set's folder
+DATASET_FILES = {"ml-100k": ML100K_FILES, "lastfm": ("data1.txt", "test1.txt"),
+                 "gowalla": LIGHTGCN_FILES}
 MODELS = ("popularity", "itemknn", "userknn", "ease", "gfcf", "mf", "gcn", "ngcf", "gat",
           "lightgcn", "pyg-lightgcn")
 TRAINED = ("mf", "gcn", "ngcf", "gat", "lightgcn", "pyg-lightgcn")
@@ -488,12 +491,18 @@ def run_one(dataset, model_name, train, test, args, budget_min, command):
 
 
 def main(argv=None):
-    parser = benchmark_parser(__doc__.splitlines()[0], repeat=False)
+    parser = benchmark_parser(
+        __doc__.splitlines()[0], repeat=False,
+        smoke="every chosen model on a synthetic 150 x 200 set instead of the data sets, the "
+              "trained ones for 2 epochs")
     parser.add_argument("--data", type=Path, metavar="DIR",
                         help=f"parent folder of {', '.join(DATASETS)} (required but with "
                              "--smoke or --plot-only)")
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS,
+                        help="data sets to run, each a folder in --data (default all)")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS,
+                        help="models to run (default all; pyg-lightgcn is skipped where "
+                             "PyTorch Geometric is not installed)")
     parser.add_argument("--epochs", type=int, default=300,
                         help="epochs of the trained models on ML-100K and Last.fm (default 300)")
     parser.add_argument("--gowalla-epochs", type=int, default=GOWALLA_EPOCHS,
@@ -521,7 +530,8 @@ def main(argv=None):
         write_merged([], args.out)
         print((Path(args.out) / f"{NAME}.md").read_text())
         return
-    require_data(args, f"the parent folder of {', '.join(d + '/' for d in args.datasets)}")
+    what = f"the parent folder of {', '.join(d + '/' for d in args.datasets)}"
+    require_data(args, what, files=[f"{d}/{f}" for d in args.datasets for f in DATASET_FILES[d]])
     import minigraphrec as mgr
 
     models = list(args.models)

@@ -40,6 +40,7 @@ Each result file has its figure next to it, of the same name (``.png``).
 """
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import textwrap
@@ -53,8 +54,9 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (benchmark_parser, interleaved_times, peak_rss_bytes,  # noqa: E402
-                     reset_peak, save_figure, status_bytes, write_results)
+from _common import (LIGHTGCN_FILES, benchmark_parser, check_data,  # noqa: E402
+                     interleaved_times, peak_rss_bytes, reset_peak, save_figure, status_bytes,
+                     write_results)
 
 import minigraphrec as mgr  # noqa: E402
 from minigraphrec.linalg import spd_inverse  # noqa: E402
@@ -70,7 +72,8 @@ SRGNN_EPOCHS = 1
 EASE_N = {"smoke": 100, "full": 4000}
 MODELS = ("Popularity", "ItemKNN", "UserKNN", "ContentBased", "EASE", "GFCF", "Hybrid")
 K = 20
-CLI_HIDDEN = "internal: run one model in this process"
+#: the help of ``--worker`` and ``--spec``: internal (one model in this process), not listed
+CLI_HIDDEN = argparse.SUPPRESS
 
 
 def _peak_rss_mb():
@@ -497,18 +500,26 @@ def plot_sessions(rows, name, out_dir):
 
 
 def main():
-    parser = benchmark_parser(__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, help="a LightGCN-format folder with train.txt and "
+    parser = benchmark_parser(
+        __doc__.splitlines()[0],
+        smoke="tiny synthetic catalogues (150 x 120, 300 sessions), each model in this process "
+              "instead of its own, 2 rounds per ratio",
+        repeat_help="sets the rounds of the interleaved kNN and EASE ratio timings, "
+                    "max(REPEAT // 2, 2); their median is reported")
+    parser.add_argument("--data", type=Path, metavar="DIR", help="a LightGCN-format folder with train.txt and "
                         "test.txt (e.g. the LightGCN repository's Gowalla folder): the models on it too")
     parser.add_argument("--skip-synthetic", action="store_true",
                         help="with --data: only the data folder (results named after it)")
-    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS),
+                        help="the classic and closed-form models to run (default all)")
     parser.add_argument("--skip-sessions", action="store_true",
                         help="leave out the session baselines on a session catalogue")
     parser.add_argument("--only-sessions", action="store_true",
                         help="only the session baselines on the session catalogue (writes "
                              "catalogue_sessions alone)")
-    parser.add_argument("--timeout", type=int, default=3600, help="seconds per model run")
+    parser.add_argument("--timeout", type=int, default=3600,
+                        help="seconds per model run (its own process) before it is recorded "
+                             "as a timeout (default 3600)")
     parser.add_argument("--worker", help=CLI_HIDDEN)
     parser.add_argument("--spec", help=CLI_HIDDEN)
     args = parser.parse_args()
@@ -531,6 +542,8 @@ def main():
             parser.error("--only-sessions runs the session catalogue alone: no --skip-sessions, "
                          "--skip-synthetic or --data")
         specs = []
+    if args.data is not None:              # here, once, before any worker starts
+        check_data(args.data, LIGHTGCN_FILES, "a LightGCN-format folder")
 
     rows, ratios = [], []
     for spec in specs:

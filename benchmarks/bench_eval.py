@@ -80,7 +80,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from _common import benchmark_parser, interleaved_times, save_figure, write_results
+from _common import (LIGHTGCN_FILES, benchmark_parser, check_data, interleaved_times, save_figure,
+                     write_results)
 
 K = 20
 TARGETS = {"evaluate recall+ndcg": 1.5, "evaluate all": 2.5,
@@ -223,7 +224,11 @@ def max_difference(got, ref):
 
 
 def main():
-    parser = benchmark_parser("evaluate() against the float32 scoring product and NumPy")
+    parser = benchmark_parser(
+        "evaluate() against the float32 scoring product and NumPy",
+        smoke="a synthetic 600 x 3000 split instead of --data or the 20000 x 30000 one, 2 rounds",
+        repeat_help="interleaved rounds of the timed evaluators; the median is reported "
+                    "(the NumPy evaluator: --numpy-repeat)")
     parser.add_argument("--data", type=Path, default=None,
                         help="LightGCN-format folder (train.txt, test.txt), e.g. Gowalla; "
                              "default: synthetic data")
@@ -233,6 +238,8 @@ def main():
     parser.add_argument("--numpy-repeat", type=int, default=1,
                         help="runs of the slow NumPy evaluator (default 1)")
     args = parser.parse_args()
+    if args.data is not None and not args.smoke:       # --smoke runs on its own data
+        check_data(args.data, LIGHTGCN_FILES, "a LightGCN-format folder")
 
     import minigraphrec as mgr
     from minigraphrec.metrics import _EVAL_BLOCK_SCORES

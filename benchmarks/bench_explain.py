@@ -51,7 +51,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import benchmark_parser, require_data, save_figure, write_results
+from _common import (ML100K_FILES, benchmark_parser, require_data, require_file, save_figure,
+                     write_results)
 
 KS = (1, 3, 5)
 K_MAX = max(KS)
@@ -290,7 +291,10 @@ def plot_rows(rows, out_dir, name="explain_ml100k"):
 
 
 def main():
-    parser = benchmark_parser("faithfulness of explain: delete the top-k explanatory items", repeat=False)
+    parser = benchmark_parser(
+        "faithfulness of explain: delete the top-k explanatory items", repeat=False,
+        smoke="a synthetic 120 x 150 set instead of ML-100K: ItemKNN, UserKNN and EASE, 8 users, "
+              "2 forget-mode users, 1 draw")
     parser.add_argument("--data", type=Path, metavar="DIR",
                         help="the unpacked MovieLens-100K folder, ml-100k/ with u.data (required but with --smoke)")
     parser.add_argument("--models", default=",".join(MODELS),
@@ -309,7 +313,8 @@ def main():
     parser.add_argument("--threads", type=int, default=1,
                         help="numba and BLAS threads (default 1: on a shared machine a "
                              "2-thread OpenBLAS made a 943 x 1,682 SVD up to 30x slower)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the users sampled and of the random deletions (default 0)")
     parser.add_argument("--append", action="store_true",
                         help="keep the rows of other models already in the result file (an "
                              "earlier run; its command and date go into the notes)")
@@ -318,10 +323,18 @@ def main():
     args = parser.parse_args()
     if args.replot:
         import json
+        require_file(Path(args.out) / "explain_ml100k.json", "--replot",
+                     "give --out the folder of an earlier run")
         plot_rows(json.loads((Path(args.out) / "explain_ml100k.json").read_text())["rows"],
                   args.out)
         return
-    require_data(args, "the unpacked MovieLens-100K folder")
+    for option, names, known in (("--models", args.models, MODELS),
+                                 ("--forget-models", args.forget_models, FORGET_MODELS)):
+        unknown = [m for m in names.split(",") if m and m not in known]
+        if unknown:
+            parser.error(f"{option}: unknown {', '.join(map(repr, unknown))}; choose from "
+                         f"{', '.join(known)}")
+    require_data(args, "the unpacked MovieLens-100K folder", files=ML100K_FILES)
     if args.smoke:
         args.users, args.forget_users, args.draws = 8, 2, 1
         args.models = "itemknn,userknn,ease"

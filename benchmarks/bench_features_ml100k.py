@@ -43,7 +43,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import benchmark_parser, require_data, save_figure, write_results
+from _common import ML100K_FILES, benchmark_parser, require_data, save_figure, write_results
 
 DIM, BATCH_SIZE, REG = 64, 2048, 1e-4
 DAY = 86400.0
@@ -170,13 +170,17 @@ def plot_features(rows, name, out_dir, runs=None, data="MovieLens-100K"):
 
 
 def main():
-    parser = benchmark_parser(__doc__.splitlines()[0], repeat=False)
+    parser = benchmark_parser(
+        __doc__.splitlines()[0], repeat=False,
+        smoke="a synthetic 60 x 80 set instead of ML-100K, at most 2 epochs (patience 1)")
     parser.add_argument("--data", type=Path, metavar="DIR",
                         help="the unpacked MovieLens-100K folder, ml-100k/ with u.data (required but with --smoke)")
-    parser.add_argument("--max-epochs", type=int, default=40)
+    parser.add_argument("--max-epochs", type=int, default=40,
+                        help="most training epochs, before early stopping (default 40)")
     parser.add_argument("--patience", type=int, default=5,
                         help="early stopping: epochs without a better validation Recall@20")
-    parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--lr", type=float, default=0.01,
+                        help="Adam learning rate (default 0.01)")
     parser.add_argument("--half-life-days", type=float, default=30.0,
                         help="half-life of the time-decayed edges, in days (default 30)")
     parser.add_argument("--split-seed", type=int, default=2020, help="seed of the 80/20 split")
@@ -185,18 +189,20 @@ def main():
     parser.add_argument("--name", default="features_ml100k",
                         help="results file stem (default features_ml100k)")
     parser.add_argument("--models", nargs="+", default=["lightgcn", "gcn", "gat"],
-                        choices=["lightgcn", "gcn", "gat"])
+                        choices=["lightgcn", "gcn", "gat"], help="models to train (default all)")
     parser.add_argument("--inputs", nargs="+", default=["embedding", "both", "features"],
                         choices=["embedding", "both", "features"],
                         help="layer-0 inputs of GCN and GAT")
     parser.add_argument("--edges", nargs="+", default=["none", "time_decay"],
-                        choices=["none", "time_decay"])
+                        choices=["none", "time_decay"],
+                        help="edge weights: none (binary) or time_decay (see --half-life-days; "
+                             "default both)")
     parser.add_argument("--threads", type=int, default=1,
                         help="numba threads (default 1: on a shared 2-core machine one thread "
                              "ran these graphs 2-3x faster than two)")
     parser.add_argument("--blas-threads", type=int, default=1, help="BLAS threads (default 1)")
     args = parser.parse_args()
-    require_data(args, "the unpacked MovieLens-100K folder")
+    require_data(args, "the unpacked MovieLens-100K folder", files=ML100K_FILES)
     blas_capped = _limit_blas_threads(args.blas_threads)
     if args.smoke:
         args.max_epochs, args.patience = 2, 1

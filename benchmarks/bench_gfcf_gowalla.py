@@ -37,7 +37,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import benchmark_parser, require_data, save_figure, write_results
+from _common import (LIGHTGCN_FILES, benchmark_parser, require_data, save_figure, script_error,
+                     write_results)
 
 PAPER = {"recall@20": 0.1849, "ndcg@20": 0.1518}       # GF-CF, CIKM 2021, Table 3
 TIME_BUDGET_S = 60.0
@@ -205,18 +206,34 @@ def solver_rows(out_dir):
 
 
 def main(argv=None):
-    parser = benchmark_parser("GF-CF on Gowalla: accuracy and time from files to metrics")
+    parser = benchmark_parser(
+        "GF-CF on Gowalla: accuracy and time from files to metrics",
+        smoke="a synthetic 150 x 200 LightGCN-format folder instead of --data, at most 16 "
+              "factors, one run",
+        repeat_help="runs of the whole load, fit and evaluate; the fastest run is reported "
+                    "(slowest_total_s: the slowest)")
     parser.set_defaults(repeat=1)
     parser.add_argument("--data", type=Path, metavar="DIR",
                         help="a LightGCN-format folder with train.txt and test.txt (required but with --smoke)")
     parser.add_argument("--svd-solver", default="propack",
-                        choices=["auto", "dense", "arpack", "propack", "randomized", "chebyshev"])
-    parser.add_argument("--n-factors", type=int, default=256)
-    parser.add_argument("--alpha", type=float, default=0.3)
-    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    parser.add_argument("--backend", default="numba", choices=["numpy", "numba"])
-    parser.add_argument("--n-power-iter", type=int, default=2)
-    parser.add_argument("--n-oversamples", type=int, default=128)
+                        choices=["auto", "dense", "arpack", "propack", "randomized", "chebyshev"],
+                        help="GFCF's svd_solver (default propack); a run with another solver "
+                             "writes gfcf_gowalla_<solver>.json")
+    parser.add_argument("--n-factors", type=int, default=256,
+                        help="singular vectors of the ideal low-pass term (default 256; at most "
+                             "16 with --smoke)")
+    parser.add_argument("--alpha", type=float, default=0.3,
+                        help="weight of the ideal low-pass term (default 0.3)")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"],
+                        help="precision of the scoring products (default float32)")
+    parser.add_argument("--backend", default="numba", choices=["numpy", "numba"],
+                        help="sparse-times-dense products: numba's parallel kernel or SciPy's "
+                             "(default numba)")
+    parser.add_argument("--n-power-iter", type=int, default=2,
+                        help="subspace iterations of the randomized solver (default 2)")
+    parser.add_argument("--n-oversamples", type=int, default=128,
+                        help="extra columns of the randomized and Chebyshev solvers "
+                             "(default 128)")
     parser.add_argument("--blas-threads", type=int, default=1,
                         help="threads for OpenBLAS / MKL, set before NumPy is imported "
                              "(default 1; 0 leaves the environment alone)")
@@ -227,9 +244,10 @@ def main(argv=None):
     if args.redraw:
         rows = solver_rows(args.out)
         if not rows:
-            raise SystemExit(f"no gfcf_gowalla*.json in {args.out} to draw")
+            script_error(f"no gfcf_gowalla*.json in {args.out} to draw (--redraw reads the "
+                         "result files in --out)")
         return plot_gfcf(rows, "gfcf_gowalla_solvers", args.out)
-    require_data(args, "a LightGCN-format folder with train.txt and test.txt")
+    require_data(args, "a LightGCN-format folder", files=LIGHTGCN_FILES)
     blas_threads = "environment"
     if args.blas_threads > 0 and _limit_blas_threads(args.blas_threads):
         blas_threads = args.blas_threads
@@ -244,8 +262,6 @@ def main(argv=None):
             params["n_factors"] = min(args.n_factors, 16)
             args.repeat = 1
         else:
-            if not (args.data / "train.txt").is_file():
-                raise SystemExit(f"no train.txt in {args.data}; pass --data DIR")
             folder, name, data_name = args.data, "gfcf_gowalla", "gowalla"
             if args.svd_solver != "propack":
                 name += f"_{args.svd_solver}"              # keep the default run's file

@@ -45,8 +45,8 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import (benchmark_parser, first_call_time, load_lightgcn_train, save_figure,
-                     write_results)
+from _common import (benchmark_parser, first_call_time, load_lightgcn_train,
+                     require_lightgcn_train, save_figure, write_results)
 
 BATCH_SIZE = 2048
 TARGET = 3.0
@@ -86,7 +86,11 @@ def time_epoch(model, opt, batches):
 
 
 def main():
-    parser = benchmark_parser(__doc__.splitlines()[0])
+    parser = benchmark_parser(
+        __doc__.splitlines()[0],
+        smoke="a synthetic 300 x 400 graph instead of --data, 2 rounds, and --epoch too",
+        repeat_help="interleaved rounds of the batch timing; the median is reported (0 with "
+                    "--epoch: the epoch alone)")
     parser.set_defaults(repeat=15)
     parser.add_argument("--data", type=Path,
                         help="folder with a LightGCN-format train.txt "
@@ -100,6 +104,7 @@ def main():
     parser.add_argument("--name", default="gnn",
                         help="results' stem: <name>_batch, <name>_epoch (default gnn)")
     args = parser.parse_args()
+    require_lightgcn_train(args)
     if args.smoke:
         args.repeat, args.epoch = 2, True          # the epoch path too (the graph is tiny)
     args.epoch = args.epoch or args.epoch_batches is not None

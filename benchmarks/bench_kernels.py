@@ -76,7 +76,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from _common import (benchmark_parser, first_call_time, interleaved_times, portable_path,
+from _common import (benchmark_parser, check_data, first_call_time, interleaved_times, portable_path,
                      save_figure, write_results)
 from bench_spmm import normalized_adjacency, ratio_text, ratio_ticks, synthetic_R
 
@@ -509,7 +509,10 @@ def bench_gat(name, R, args, numba):
 
 # -------------------------------------------------------------------- main
 def main():
-    parser = benchmark_parser(__doc__.splitlines()[0])
+    parser = benchmark_parser(
+        __doc__.splitlines()[0],
+        smoke="small synthetic sizes instead of the full ones, 2 runs (a --data graph is "
+              "still read)")
     parser.add_argument("--data", type=Path, help="folder with a LightGCN-format train.txt "
                         "(e.g. the LightGCN repository's Gowalla folder): BPR, top-k and GAT on it too")
     parser.add_argument("--threads", type=int, nargs="+",
@@ -520,6 +523,8 @@ def main():
     parser.add_argument("--no-torch", action="store_true",
                         help="leave torch.sparse out of the spmm rows even if installed")
     args = parser.parse_args()
+    if args.data is not None:                           # read even with --smoke
+        check_data(args.data, ("train.txt",), "a folder with a LightGCN-format train.txt")
     if args.smoke:
         args.repeat = 2
     if args.repeat < 1:

@@ -73,7 +73,8 @@ import warnings
 import numpy as np
 
 from _common import (add_lightgcn_data_option, benchmark_parser, first_call_time,
-                     load_lightgcn_train, save_figure, source_digests, write_results)
+                     load_lightgcn_train, require_lightgcn_train, save_figure, source_digests,
+                     write_results)
 
 # the paper's settings
 DIM, N_LAYERS, LR, BATCH_SIZE, REG = 64, 3, 1e-3, 2048, 1e-4
@@ -158,7 +159,11 @@ def summarize(side, times, n_batches, repeat_times=None):
 
 
 def main():
-    parser = benchmark_parser(__doc__.splitlines()[0])
+    parser = benchmark_parser(
+        __doc__.splitlines()[0],
+        smoke="a synthetic 300 x 400 graph instead of --data",
+        repeat_help="timed epoch passes per side and thread count; the (lower) median is "
+                    "reported")
     parser.set_defaults(repeat=1)
     add_lightgcn_data_option(parser)
     parser.add_argument("--max-batches", type=int, default=None,
@@ -174,6 +179,7 @@ def main():
     parser.add_argument("--no-fit", action="store_true",
                         help="skip timing LightGCN.fit(train, epochs=1)")
     args = parser.parse_args()
+    require_lightgcn_train(args)
     if args.max_batches is not None and args.max_batches < 1:
         parser.error(f"--max-batches must be >= 1, got {args.max_batches}")
     if args.threads is not None and min(args.threads) < 1:

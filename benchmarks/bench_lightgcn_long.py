@@ -60,8 +60,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import (REPO, benchmark_parser, machine_info, provenance, recorded_command,
-                     write_results)
+from _common import (LIGHTGCN_FILES, REPO, benchmark_parser, check_data, machine_info,
+                     provenance, recorded_command, script_error, write_results)
 
 DIM, N_LAYERS, REG = 64, 3, 1e-4
 PAPER = {"recall@20": 0.1830, "ndcg@20": 0.1554}        # LightGCN paper, Table 3, Gowalla
@@ -445,8 +445,13 @@ def smoke(args):
 
 
 def main():
-    parser = benchmark_parser("the long LightGCN run on Gowalla, resumable", repeat=False)
-    parser.add_argument("--data", type=Path, help="LightGCN-format folder (train.txt, test.txt)")
+    parser = benchmark_parser(
+        "the long LightGCN run on Gowalla, resumable", repeat=False,
+        smoke="on a synthetic 300 x 400 set: 1 + 1 epochs with a save and load between, "
+              "checked equal to 2 epochs straight, a branch, and the report")
+    parser.add_argument("--data", type=Path, metavar="DIR",
+                        help="LightGCN-format folder (train.txt, test.txt); required but with "
+                             "--report or --smoke")
     parser.add_argument("--name", default="paper",
                         help=f"run name; presets {', '.join(PRESETS)} (default paper)")
     parser.add_argument("--lr", type=float, help="Adam learning rate (overrides the preset)")
@@ -454,13 +459,18 @@ def main():
     parser.add_argument("--lr-schedule", help="lr steps, e.g. 10:0.005,30:0.001 (after epoch "
                         "10, lr 0.005; after 30, 0.001); applied on resuming fit")
     parser.add_argument("--epochs", type=int, default=1000, help="total epochs to reach")
-    parser.add_argument("--eval-every", type=int, default=10)
-    parser.add_argument("--checkpoint-every", type=int, default=10)
+    parser.add_argument("--eval-every", type=int, default=10,
+                        help="evaluate on test.txt every N epochs, and at the last (default 10)")
+    parser.add_argument("--checkpoint-every", type=int, default=10,
+                        help="save a resumable checkpoint every N epochs, and at the last "
+                             "(default 10)")
     parser.add_argument("--checkpoints", type=Path, default=CHECKPOINTS,
                         help="folder of the runs' checkpoint folders (default "
                              "benchmarks/checkpoints, git-ignored)")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=2020)
+    parser.add_argument("--threads", type=int, default=2,
+                        help="numba and BLAS threads (mgr.threads; default 2)")
+    parser.add_argument("--seed", type=int, default=2020,
+                        help="model seed: initialisation and triples (default 2020)")
     parser.add_argument("--report", nargs="+", metavar="NAME",
                         help="only write the tables and the plot of these runs")
     parser.add_argument("--branch-from", metavar="RUN",
@@ -473,7 +483,12 @@ def main():
     if args.report:
         return report(args.report, args.checkpoints, args.out, data_name)
     if args.data is None:
-        sys.exit("give --data DIR (train.txt and test.txt in LightGCN format), --report or --smoke")
+        script_error("give --data DIR (train.txt and test.txt in LightGCN format), --report or "
+                     "--smoke")
+    check_data(args.data, LIGHTGCN_FILES, "a LightGCN-format folder")
+    if args.branch_from and not (args.checkpoints / args.name / "model.npz").exists() \
+            and not (args.checkpoints / args.branch_from / "model.npz").exists():
+        script_error(f"--branch-from: no checkpoint in {args.checkpoints / args.branch_from}")
     import minigraphrec as mgr
     config = _config(args)
     train, test = mgr.datasets.load_lightgcn(args.data / "train.txt", args.data / "test.txt")

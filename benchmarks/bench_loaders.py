@@ -53,7 +53,10 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import benchmark_parser, interleaved_times, save_figure, write_results
+from _common import benchmark_parser, check_data, interleaved_times, save_figure, write_results
+
+#: the real files read with --data, by row name, relative to --data
+REAL_FILES = {"u.data": "ml-100k/u.data", "gowalla": "gowalla/train.txt"}
 
 N_USERS, N_ITEMS = 50_000, 40_000
 
@@ -222,25 +225,28 @@ def plot(rows, name, out_dir):
 
 
 def main():
-    parser = benchmark_parser(__doc__.splitlines()[0])
+    parser = benchmark_parser(
+        __doc__.splitlines()[0],
+        smoke="2,000-line synthetic files instead of --lines, 2 rounds (a --data folder is "
+              "still read)",
+        repeat_help="interleaved rounds per file; the median is reported")
     parser.set_defaults(repeat=5)
     parser.add_argument("--lines", type=int, default=1_000_000,
                         help="lines per file (default 1,000,000)")
     parser.add_argument("--data", type=Path,
-                        help="folder holding ml-100k/u.data and gowalla/train.txt, read too")
+                        help="folder holding ml-100k/u.data and gowalla/train.txt, timed "
+                             "too (also with --smoke)")
     args = parser.parse_args()
+    if args.data is not None:                           # read even with --smoke
+        check_data(args.data, REAL_FILES.values(),
+                   "the folder holding the ml-100k/ and gowalla/ folders")
     n_lines, repeat = (2_000, 2) if args.smoke else (args.lines, args.repeat)
     name = "loaders_smoke" if args.smoke else "loaders"
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_files(Path(tmp), n_lines)
         if args.data is not None:
-            real = {"u.data": args.data / "ml-100k" / "u.data",
-                    "gowalla": args.data / "gowalla" / "train.txt"}
-            missing = [str(p) for p in real.values() if not p.is_file()]
-            if missing:
-                raise SystemExit(f"bench_loaders.py: --data {args.data} lacks {missing}")
-            paths.update(real)
+            paths.update({name: args.data / file for name, file in REAL_FILES.items()})
         for file, path in paths.items():
             n_inter = check_equal(path, file)
             candidates = {"loader": loader(path, file)}
@@ -269,7 +275,8 @@ def main():
              f"scale (empty: not installed, or gzip/lightgcn/gowalla). One process, one "
              f"thread (the loaders use none).")
     write_results(name, rows, ["file", "interactions", "MB", "loader_s", "reference_s", "pandas_s",
-                               "ratio"], out_dir=args.out, notes=notes)
+                               "ratio"], out_dir=args.out, notes=notes,
+                  extra_versions=("pandas",))
     plot(rows, name, args.out)
 
 

@@ -39,8 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import (REPO, benchmark_parser, interleaved_times, portable_path, require_data,
-                     save_figure, write_results)
+from _common import (LIGHTGCN_FILES, REPO, benchmark_parser, interleaved_times, portable_path,
+                     require_data, save_figure, thread_counts, write_results)
 
 DEFAULT_CHECKPOINT = REPO / "benchmarks" / "checkpoints" / "fast" / "model.npz"
 K = 20
@@ -182,23 +182,33 @@ def plot_quantize(rows, name, out_dir, title=""):
 
 
 def main():
-    parser = benchmark_parser("mgr.quantize: memory, Recall@20 and scoring speed on Gowalla")
+    parser = benchmark_parser(
+        "mgr.quantize: memory, Recall@20 and scoring speed on Gowalla",
+        smoke="a synthetic 300 x 400 split instead of --data: GF-CF with 32 factors (dense SVD), "
+              "LightGCN trained 2 epochs, 2 rounds",
+        repeat_help="interleaved rounds of the scoring timing; the median is reported")
     parser.set_defaults(repeat=5)
     parser.add_argument("--data", type=Path, metavar="DIR",
                         help="a LightGCN-format folder with train.txt and test.txt (required but with --smoke)")
     parser.add_argument("--models", nargs="+", default=["gfcf", "lightgcn"],
-                        choices=["gfcf", "lightgcn"])
+                        choices=["gfcf", "lightgcn"], help="models to quantize (default both)")
     parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT),
                         help="a saved LightGCN (.npz) to load instead of training, if it exists")
     parser.add_argument("--svd-solver", default="propack",
+                        choices=["auto", "dense", "arpack", "propack", "randomized", "chebyshev"],
                         help="GF-CF's SVD solver (default propack, as bench_gfcf_gowalla.py)")
-    parser.add_argument("--lightgcn-epochs", type=int, default=5)
-    parser.add_argument("--lr", type=float, default=1e-2)
-    parser.add_argument("--batch-size", type=int, default=8192)
+    parser.add_argument("--lightgcn-epochs", type=int, default=5,
+                        help="epochs of the LightGCN trained here when --checkpoint does not exist "
+                             "(default 5; --smoke always trains, 2 epochs)")
+    parser.add_argument("--lr", type=float, default=1e-2,
+                        help="that LightGCN's learning rate (default 0.01)")
+    parser.add_argument("--batch-size", type=int, default=8192,
+                        help="that LightGCN's BPR triples per batch (default 8192)")
     parser.add_argument("--batch", type=int, default=1024, help="users per timed score call")
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="numba and BLAS threads (mgr.threads; default: all CPUs)")
     args = parser.parse_args()
-    require_data(args, "a LightGCN-format folder with train.txt and test.txt")
+    require_data(args, "a LightGCN-format folder", files=LIGHTGCN_FILES)
 
     import minigraphrec as mgr
     from minigraphrec.quantization import quantize, scoring_nbytes
@@ -208,6 +218,7 @@ def main():
     load_start = os.getloadavg()
     rows, notes = [], []
     with mgr.threads(threads):
+        measured_threads = thread_counts()             # recorded: the block ends before writing
         train, test, data_name = _data(args)
         rng = np.random.default_rng(0)
         batch = np.sort(rng.choice(train.n_users, size=min(args.batch, train.n_users),
@@ -280,7 +291,7 @@ def main():
                            "within_1%", "scoring_MB", "memory_ratio", "quantised_part_MB",
                            "quantised_part_ratio", "score_batch_s",
                            "speed_vs_float", "evaluate_s"],
-                          out_dir=args.out, notes=" ".join(notes))
+                          out_dir=args.out, notes=" ".join(notes), threads=measured_threads)
     for p in paths:
         print("wrote", p)
     plot_quantize(rows, out_name, args.out, f", {data_name}, {len(batch)} users per batch, "

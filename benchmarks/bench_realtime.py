@@ -61,8 +61,8 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import (benchmark_parser, interleaved_times, require_data, save_figure,
-                     write_results)
+from _common import (ML100K_FILES, benchmark_parser, check_data, interleaved_times,
+                     require_data, save_figure, thread_counts, write_results)
 
 K = 20
 TARGET = 0.05                        # fold-in Recall@20 within 5 % (relative) of the retrain's
@@ -80,7 +80,6 @@ def load_events(args):
         ts = (d.timestamps - d.timestamps.min()) / span * 40 * DAY     # 40 days of events
         name = "synthetic-150x200"
     else:
-        require_data(args, "the unpacked MovieLens-100K folder")
         d = mgr.datasets.load_movielens_100k(args.data)
         ts, name = d.timestamps, "DATA/" + Path(args.data).name
     return mgr.Interactions(d.users, d.items, n_users=d.n_users, n_items=d.n_items,
@@ -325,10 +324,18 @@ def plot_steps(steps, out_dir, name, data_name):
 
 
 def main():
-    parser = benchmark_parser("partial_fit day by day vs full retrain; forget; recommend_history")
-    parser.add_argument("--data", type=Path, default=None, help="MovieLens-100K folder")
-    parser.add_argument("--gowalla", type=Path, default=None,
-                        help="LightGCN-format Gowalla folder, for the latency")
+    parser = benchmark_parser(
+        "partial_fit day by day vs full retrain; forget; recommend_history",
+        smoke="a synthetic 150 x 200 set instead of ML-100K (2 steps, 3 epochs, dim 16) and the "
+              "latency on a synthetic 300 x 400 graph, 3 rounds",
+        repeat_help="rounds of the recommend_history latency timing (--gowalla); the median is "
+                    "reported")
+    parser.add_argument("--data", type=Path, default=None, metavar="DIR",
+                        help="the unpacked MovieLens-100K folder (u.data, u.user, u.item; "
+                             "required but with --smoke)")
+    parser.add_argument("--gowalla", type=Path, default=None, metavar="DIR",
+                        help="LightGCN-format Gowalla folder (train.txt), for the latency of "
+                             "recommend_history (default: that part is skipped)")
     parser.add_argument("--days", type=int, default=16,
                         help="LightGCN: steps (days folded in), cap (default 16)")
     parser.add_argument("--mf-days", type=int, default=21,
@@ -336,13 +343,25 @@ def main():
     parser.add_argument("--epochs", type=int, default=15, help="epochs of every full fit")
     parser.add_argument("--update-epochs", type=int, default=3,
                         help="epochs of partial_fit and of forget's fine-tune")
-    parser.add_argument("--dim", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=0.01)
-    parser.add_argument("--batch-size", type=int, default=2048)
-    parser.add_argument("--models", default="LightGCN,MF")
-    parser.add_argument("--forget-users", type=int, default=30)
-    parser.add_argument("--forget-items", type=int, default=5)
+    parser.add_argument("--dim", type=int, default=32,
+                        help="embedding size of the fold-in and forget models (default 32)")
+    parser.add_argument("--lr", type=float, default=0.01, help="Adam learning rate (default 0.01)")
+    parser.add_argument("--batch-size", type=int, default=2048,
+                        help="BPR triples per batch (default 2048)")
+    parser.add_argument("--models", default="LightGCN,MF",
+                        help="comma-separated, from LightGCN, MF (default LightGCN,MF)")
+    parser.add_argument("--forget-users", type=int, default=30,
+                        help="users whose training items are forgotten (default 30)")
+    parser.add_argument("--forget-items", type=int, default=5,
+                        help="training items forgotten per such user (default 5)")
     args = parser.parse_args()
+    unknown = [m for m in args.models.split(",") if m not in ("LightGCN", "MF")]
+    if unknown:
+        parser.error(f"--models: unknown {', '.join(map(repr, unknown))}; "
+                     "choose from LightGCN, MF")
+    require_data(args, "the unpacked MovieLens-100K folder", files=ML100K_FILES)
+    if args.gowalla is not None and not args.smoke:
+        check_data(args.gowalla, ("train.txt",), "a LightGCN-format folder", option="--gowalla")
     if args.smoke:
         args.days, args.mf_days, args.epochs, args.update_epochs = 2, 2, 3, 1
         args.forget_users, args.forget_items, args.dim = 5, 2, 16
@@ -355,6 +374,7 @@ def main():
     load0 = os.getloadavg()[0]
     started = time.perf_counter()
     with mgr.threads(1):
+        measured_threads = thread_counts()             # recorded: the block ends before writing
         events, data_name = load_events(args)
         steps, summaries, forget_rows = [], [], []
         for model_name in args.models.split(","):
@@ -389,7 +409,7 @@ def main():
             "seconds_partial_fit", "seconds_retrain",
             "time_ratio", "target_met"]
     paths = [write_results(f"realtime{suffix}", summaries + steps, columns=cols,
-                           out_dir=args.out, notes=notes)]
+                           out_dir=args.out, notes=notes, threads=measured_threads)]
     paths.append(write_results(
         f"unlearning_embedding{suffix}", forget_rows,
         columns=["model", "what", "pairs", "median_rank_forgotten", "mean_rank_forgotten",
@@ -400,7 +420,8 @@ def main():
                f"items outside the user's remaining history. before: the trained model; "
                f"fine_tune: forget(method='fine_tune', epochs={args.update_epochs}); retrain: "
                f"forget(method='retrain') = a fit from scratch without them (the oracle). "
-               f"Control: as many kept training items of the same users. {caps}")))
+               f"Control: as many kept training items of the same users. {caps}"),
+        threads=measured_threads))
     from bench_unlearning import plot_unlearning_embedding
     plot_unlearning_embedding(forget_rows, f"unlearning_embedding{suffix}", args.out,
                               title=f"{data_name}: forgetting {args.forget_users} users' "
@@ -416,7 +437,8 @@ def main():
                    f"{3 if args.smoke else args.repeat} rounds, one thread. LightGCN dim 64, "
                    "3 layers (propagation of the new row); MF dim 64 (fold-in, "
                    "fold_in_steps Adam steps). Parameters from fit(train, epochs=0): the cost "
-                   f"does not depend on their values. Load {load1:.2f}.")))
+                   f"does not depend on their values. Load {load1:.2f}."),
+            threads=measured_threads))
     plot_steps(steps, args.out, f"realtime{suffix}", data_name)
     for s in summaries:
         print(f"{s['model']}: Recall@{K} fold-in {s[f'recall@{K} fold-in']:.4f} vs retrain "

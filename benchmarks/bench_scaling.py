@@ -104,7 +104,11 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import benchmark_parser, peak_rss_bytes, reset_peak, status_bytes, write_results
+from _common import (benchmark_parser, peak_rss_bytes, require_file, reset_peak, status_bytes,
+                     write_results)
+
+#: the thread counts of the measurement, recorded in the result files (the workers measure)
+WORKER_THREADS = "{} numba and BLAS thread(s) in each worker process (mgr.set_threads)"
 
 SIZES = (1e4, 3e4, 1e5, 3e5, 1e6, 3e6, 1e7)
 SMOKE_SIZES = (1e4, 3e4)
@@ -414,19 +418,22 @@ def limit_only(args):
     columns = ["edges_nominal", "train_edges", "n_users", "n_items", "A_hat_nnz", "build_s",
                "batch_median_s", "lightgcn_peak_MB", "within_8GB"]
     json_path, md_path = write_results("scaling_limit", [check], columns, out_dir=args.out,
-                                       notes=notes)
+                                       notes=notes, threads=WORKER_THREADS.format(args.threads))
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
 
 
 def main():
-    parser = benchmark_parser(__doc__.splitlines()[0], repeat=False)
+    parser = benchmark_parser(
+        __doc__.splitlines()[0], repeat=False,
+        smoke="two small sizes (1e4 and 3e4 edges), 1 thread, 3 batches")
     parser.add_argument("--data", type=Path, default=None,
                         help="not used (synthetic graphs only); accepted for uniformity")
     parser.add_argument("--threads", type=int, default=None,
                         help="numba and BLAS threads in the workers (default: all CPUs; "
                              "1 with --smoke)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the synthetic graphs, their splits and LightGCN (default 0)")
     parser.add_argument("--max-edges", type=float, default=max(SIZES),
                         help="largest nominal size of the sweep (default 1e7)")
     parser.add_argument("--max-batches", type=int, default=None,
@@ -441,8 +448,14 @@ def main():
     parser.add_argument("--limit-edges", type=float, default=None,
                         help="no sweep: only the LightGCN memory check at this many edges")
     parser.add_argument("--gfcf-solver", default="auto",
-                        help="GFCF svd_solver in the sweep (default auto: dense up to 2000 "
-                             "rows, else PROPACK)")
+                        choices=["auto", "dense", "arpack", "propack", "randomized", "chebyshev"],
+                        help="GFCF svd_solver in the sweep (default auto: dense up to 2000 rows "
+                             "or columns, else PROPACK, each only where its working arrays fit "
+                             "GFCF's max_svd_memory_mb, 8192 MiB; else ARPACK (Chebyshev where "
+                             "SciPy lacks PROPACK); PROPACK that does not converge falls back "
+                             "to Chebyshev, or ARPACK where Chebyshev does not fit the budget; "
+                             "a MemoryError up front where even ARPACK does not fit. The JSON's "
+                             "gfcf_solver is the solver that ran)")
     parser.add_argument("--scaled-batches", type=int, default=GOWALLA_BATCHES,
                         help="also time an epoch of this many batches, the batch grown with "
                              f"the graph (default {GOWALLA_BATCHES}, Gowalla's at 2048; 0: off)")
@@ -457,6 +470,7 @@ def main():
     if args.limit_edges is not None:
         return limit_only(args)
     if args.replot is not None:
+        require_file(args.replot, "--replot")
         rows = [r for r in json.loads(args.replot.read_text())["rows"]
                 if isinstance(r.get("train_edges"), int)]
         fits = slopes(rows, args.fit_from)
@@ -573,7 +587,8 @@ def main():
                 max(within) if within else None, "predicted_8GB_edges": predicted,
                 "limit_check": check, "skipped": skipped, "wall_s": elapsed}})
     json_path, md_path = write_results(name, rows, columns, out_dir=args.out,
-                                       notes=" ".join(notes))
+                                       notes=" ".join(notes),
+                                       threads=WORKER_THREADS.format(args.threads))
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
 

@@ -50,7 +50,8 @@ import sys
 import time
 from pathlib import Path
 
-from _common import benchmark_parser, require_data, save_figure, write_results
+from _common import (ML100K_FILES, benchmark_parser, check_data, require_data, save_figure,
+                     write_results)
 
 TOL = 1e-10
 
@@ -392,11 +393,14 @@ def plot_sequential(rows, name, out_dir):
 
 
 def main():
-    parser = benchmark_parser(__doc__.splitlines()[0], repeat=False)
+    parser = benchmark_parser(
+        __doc__.splitlines()[0], repeat=False,
+        smoke="the synthetic sessions only (200 sessions, 50 items), 1 epoch, 3 timed batches")
     parser.add_argument("--data", type=Path, metavar="DIR",
                         help="the unpacked MovieLens-100K folder, ml-100k/ with u.data (required for --datasets ml100k, the default, but with --smoke)")
     parser.add_argument("--datasets", nargs="+", default=["ml100k", "synthetic"],
-                        choices=["ml100k", "synthetic"])
+                        choices=["ml100k", "synthetic"],
+                        help="ml100k (needs --data) and synthetic sessions (default both)")
     parser.add_argument("--epochs", type=int, default=4, help="SRGNN epochs (default 4)")
     parser.add_argument("--max-len", type=int, default=20,
                         help="SRGNN: keep the last MAX_LEN items of each sequence (default 20)")
@@ -416,6 +420,8 @@ def main():
     args = parser.parse_args()
     if "ml100k" in args.datasets:
         require_data(args, "the unpacked MovieLens-100K folder; or --datasets synthetic")
+        if args.data is not None and not args.smoke:
+            check_data(args.data, ML100K_FILES, "the unpacked MovieLens-100K folder")
     capped = _limit_threads(args.threads)
     if args.smoke:
         args.epochs, args.datasets = 1, ["synthetic"]

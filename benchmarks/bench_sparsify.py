@@ -41,7 +41,8 @@ import os
 import time
 from pathlib import Path
 
-from _common import benchmark_parser, require_data, save_figure, write_results
+from _common import (LIGHTGCN_FILES, benchmark_parser, require_data, require_file, save_figure,
+                     thread_counts, write_results)
 
 K = 20
 
@@ -170,10 +171,13 @@ def replot(out):
 
 
 def main():
-    parser = benchmark_parser("graph sparsification on Gowalla: accuracy against time", repeat=False)
+    parser = benchmark_parser(
+        "graph sparsification on Gowalla: accuracy against time", repeat=False,
+        smoke="a synthetic 300 x 400 split instead of --data, lower degree caps, LightGCN dim 16")
     parser.add_argument("--data", type=Path, metavar="DIR",
                         help="a LightGCN-format folder with train.txt and test.txt (required but with --smoke)")
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="numba and BLAS threads (mgr.threads; default: all CPUs)")
     parser.add_argument("--no-accuracy", action="store_true",
                         help="skip GF-CF's accuracy; results go to <name>_timing")
     parser.add_argument("--no-lightgcn", action="store_true",
@@ -186,8 +190,10 @@ def main():
                              "where that file exists; run nothing")
     args = parser.parse_args()
     if args.plot_only:
+        require_file(Path(args.out) / "sparsify_gowalla.json", "--plot-only",
+                     "give --out the folder of an earlier run")
         return replot(args.out)
-    require_data(args, "a LightGCN-format folder with train.txt and test.txt")
+    require_data(args, "a LightGCN-format folder", files=LIGHTGCN_FILES)
 
     import minigraphrec as mgr
     from minigraphrec.datasets import load_lightgcn, synthetic
@@ -207,6 +213,7 @@ def main():
     rows = []
     dim, batch_size = (16, 256) if args.smoke else (64, 2048)
     with mgr.threads(threads):
+        measured_threads = thread_counts()             # recorded: the block ends before writing
         # warm-up on a tiny graph, so that no row pays numba's first-call compilation
         tiny_train, tiny_test = random_split(synthetic(n_users=60, n_items=80, random_state=1),
                                              test_size=0.2, random_state=0)
@@ -261,7 +268,8 @@ def main():
             "recall_rel_%", "gfcf_fit_eval_s", "lightgcn_step_s", "batches_per_epoch",
             "lightgcn_epoch_s", "epoch_time_rel",
             "sparsify_s", "load_1min"]
-    for p in write_results(out_name, rows, cols, out_dir=args.out, notes=notes):
+    for p in write_results(out_name, rows, cols, out_dir=args.out, notes=notes,
+                           threads=measured_threads):
         print("wrote", p)
 
 

@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from _common import (benchmark_parser, first_call_time, interleaved_times, portable_path,
-                     save_figure, write_results)
+from _common import (benchmark_parser, check_data, first_call_time, interleaved_times,
+                     portable_path, save_figure, write_results)
 
 TARGET = 2.0                            # numba / SciPy, median per-round ratio, 2 threads
 # name: (n_users, n_items, n_interactions drawn before de-duplication)
@@ -131,7 +131,9 @@ def bench_graph(name, R, args, spmm, spmm_csr, numba):
 
 
 def main():
-    parser = benchmark_parser(__doc__.splitlines()[0])
+    parser = benchmark_parser(
+        __doc__.splitlines()[0],
+        smoke="the small synthetic graph only, 2 runs (a --data graph is still read)")
     parser.add_argument("--data", type=Path, help="folder with a LightGCN-format train.txt")
     parser.add_argument("--dim", type=int, default=64, help="columns of X (default 64)")
     parser.add_argument("--threads", type=int, nargs="+",
@@ -142,6 +144,8 @@ def main():
     parser.add_argument("--cold", action="store_true",
                         help="use an empty numba cache, so the first call compiles")
     args = parser.parse_args()
+    if args.data is not None:                           # read even with --smoke
+        check_data(args.data, ("train.txt",), "a folder with a LightGCN-format train.txt")
     if args.cold:                                       # before numba is imported
         os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="numba-cold-")
     if args.smoke:

@@ -32,7 +32,8 @@ import sys
 import time
 from pathlib import Path
 
-from _common import benchmark_parser, reset_peak, save_figure, status_bytes, write_results
+from _common import (benchmark_parser, check_data, require_file, reset_peak, save_figure,
+                     status_bytes, write_results)
 
 USER_DEGREE, ITEM_DEGREE, MEAN_INTERACTIONS = 27, 20, 34      # as bench_scaling.py
 SOLVERS = ("propack", "arpack", "chebyshev")
@@ -51,6 +52,8 @@ def _interactions(source):
     try:
         edges = float(source)
     except ValueError:
+        edges = None
+    if edges is None:                # outside the except: a loader's error is not chained
         return mgr.datasets.load_lightgcn(Path(source) / "train.txt")
     n_users, n_items = _synthetic_shape(edges)
     return mgr.datasets.synthetic(n_users=n_users, n_items=n_items,
@@ -93,17 +96,23 @@ def worker(source, solver, k):
 
 
 def main():
-    parser = benchmark_parser("truncated-SVD solvers' memory against their estimate", repeat=False)
+    parser = benchmark_parser(
+        "truncated-SVD solvers' memory against their estimate", repeat=False,
+        smoke="one synthetic graph (6e4 nominal edges), k = 32")
     parser.add_argument("--edges", type=float, nargs="+",
                         help="nominal training pairs per synthetic graph (default 3e5 1e6, "
                              "none with --data)")
     parser.add_argument("--data", type=Path,
                         help="also a real graph: a folder with a LightGCN-format train.txt "
                              "(e.g. the LightGCN repository's Gowalla folder)")
-    parser.add_argument("--solvers", nargs="+", default=list(SOLVERS), choices=SOLVERS)
-    parser.add_argument("--k", type=int, default=256)
+    parser.add_argument("--solvers", nargs="+", default=list(SOLVERS), choices=SOLVERS,
+                        help="solvers to measure, each in a fresh process (default all)")
+    parser.add_argument("--k", type=int, default=256,
+                        help="singular vectors computed (default 256; 32 with --smoke)")
     parser.add_argument("--threads", type=int, default=1, help="numba and BLAS threads")
-    parser.add_argument("--timeout", type=float, default=3600.0)
+    parser.add_argument("--timeout", type=float, default=3600.0,
+                        help="seconds per solver and graph before its process is stopped and "
+                             "recorded as such (default 3600)")
     parser.add_argument("--max-mb", type=float, default=12288.0,
                         help="skip a solver whose estimate exceeds this many MiB "
                              "(default 12288)")
@@ -116,8 +125,11 @@ def main():
     if args.worker:
         return worker(args.worker[0], args.worker[1], int(args.worker[2]))
     if args.plot_only:
-        with open(os.path.join(args.out, f"{args.name}.json")) as fh:
-            return _plot(json.load(fh)["rows"], args.out, args.name)
+        source = Path(args.out) / f"{args.name}.json"
+        require_file(source, "--plot-only", "give --out and --name of an earlier run")
+        return _plot(json.loads(source.read_text())["rows"], args.out, args.name)
+    if args.data is not None and not args.smoke:       # --smoke runs on its own graph
+        check_data(args.data, ("train.txt",), "a folder with a LightGCN-format train.txt")
     if not os.path.exists("/proc/self/clear_refs"):
         sys.exit("this benchmark reads /proc/self/status and resets VmHWM: Linux only")
     from minigraphrec.models.gfcf import svd_working_memory
@@ -179,7 +191,9 @@ def _write(rows, args):
                "under the default budget; s_k: the k-th singular value (the solvers agree); "
                "outcome: whether the solver converged (PROPACK stops at 10 k Lanczos steps, "
                "where GFCF's 'auto' falls back). "
-               "load: 1-minute load average after the row."))
+               "load: 1-minute load average after the row."),
+        threads=(f"{args.threads} thread(s) in each worker process (NUMBA_NUM_THREADS, "
+                 "OPENBLAS_NUM_THREADS and OMP_NUM_THREADS)"))
     _plot(rows, args.out, args.name)
 
 

@@ -50,7 +50,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import benchmark_parser, machine_info, require_data, save_figure, write_results
+from _common import (ML100K_FILES, benchmark_parser, machine_info, require_data, save_figure,
+                     write_results)
 
 
 MODELS = {
@@ -323,16 +324,26 @@ def plot_unlearning_embedding(rows, name, out_dir, title=""):
 
 
 def main():
-    parser = benchmark_parser("forget / partial_fit of the classic models against a refit")
+    parser = benchmark_parser(
+        "forget / partial_fit of the classic models against a refit",
+        smoke="a synthetic 150 x 120 set instead of ML-100K: Popularity, ItemKNN and EASE, "
+              "1 round",
+        repeat_help="interleaved rounds; the median is reported")
     parser.add_argument("--data", type=Path, metavar="DIR",
                         help="the unpacked MovieLens-100K folder, ml-100k/ with u.data (required but with --smoke)")
-    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--models", default=",".join(MODELS),
+                        help=f"comma-separated, from {', '.join(MODELS)} (default all)")
     parser.add_argument("--threads", type=int, default=1,
                         help="numba and BLAS threads (default 1: on a shared machine a "
                              "2-thread OpenBLAS made a 943 x 1,682 SVD up to 30x slower)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the users and items forgotten or added (default 0)")
     args = parser.parse_args()
-    require_data(args, "the unpacked MovieLens-100K folder")
+    unknown = [m for m in args.models.split(",") if m not in MODELS]
+    if unknown:
+        parser.error(f"--models: unknown {', '.join(map(repr, unknown))}; choose from "
+                     f"{', '.join(MODELS)}")
+    require_data(args, "the unpacked MovieLens-100K folder", files=ML100K_FILES)
     import minigraphrec as mgr
     from minigraphrec.threadpools import set_threads
 

@@ -204,13 +204,187 @@ def test_the_command_records_the_thread_environment(monkeypatch):
     assert threads is None or set(threads) == {"numba", "blas"}
 
 
-def test_require_data_stops_with_one_line(capsys):
+def _one_error_line(capsys, stop, prog="bench_x.py"):
+    """The single stderr line of a :func:`_common.script_error` stop (status 2, argparse's
+    ``<prog>: error: ...``)."""
+    err = capsys.readouterr().err
+    assert stop.value.code == 2
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    assert err.startswith(f"{prog}: error: "), err
+    return err
+
+
+def test_require_data_stops_with_one_line(capsys, monkeypatch):
     import argparse
     import pytest
+    monkeypatch.setattr(sys, "argv", ["/somewhere/bench_x.py"])
     with pytest.raises(SystemExit) as stop:
         _common.require_data(argparse.Namespace(data=None, smoke=False), "the ml-100k folder")
-    assert "--data DIR" in str(stop.value) and "\n" not in str(stop.value)
+    assert "--data DIR" in _one_error_line(capsys, stop)
     _common.require_data(argparse.Namespace(data=None, smoke=True), "x")    # smoke: no data
+
+
+def test_bad_data_folders_stop_with_one_line_naming_the_file(tmp_path, capsys, monkeypatch):
+    """A missing folder, a file, or a folder that lacks a file the script reads: one line,
+    status 2, naming the option, the path, what is missing and the layout expected."""
+    import argparse
+    import pytest
+    monkeypatch.setattr(sys, "argv", ["/somewhere/bench_x.py"])
+    half = tmp_path / "half"
+    half.mkdir()
+    (half / "train.txt").write_text("0 1\n")
+    what = "a LightGCN-format folder"
+    cases = [(tmp_path / "nope", ["no such folder", "train.txt, test.txt"]),
+             (half / "train.txt", ["is a file, not a folder", "train.txt, test.txt"]),
+             (half, ["has no test.txt", "holding train.txt, test.txt"]),
+             (tmp_path, ["has no train.txt, test.txt"])]
+    for folder, expected in cases:
+        args = argparse.Namespace(data=folder, smoke=False)
+        with pytest.raises(SystemExit) as stop:
+            _common.require_data(args, what, files=_common.LIGHTGCN_FILES)
+        err = _one_error_line(capsys, stop)
+        assert f"--data {folder}" in err and what in err, err
+        for part in expected:
+            assert part in err, err
+    # an option of another name, and files in sub-folders
+    with pytest.raises(SystemExit) as stop:
+        _common.check_data(tmp_path, ["ml-100k/u.data"], "the parent folder", option="--gowalla")
+    assert "--gowalla" in _one_error_line(capsys, stop)
+    # nothing to say: a complete folder, a smoke run (its own data), no files asked for
+    (half / "test.txt").write_text("0 2\n")
+    _common.require_data(argparse.Namespace(data=half, smoke=False), what,
+                         files=_common.LIGHTGCN_FILES)
+    _common.require_data(argparse.Namespace(data=tmp_path / "nope", smoke=True), what,
+                         files=_common.LIGHTGCN_FILES)
+    _common.require_data(argparse.Namespace(data=tmp_path / "nope", smoke=False), what)
+    assert capsys.readouterr().err == ""
+
+
+def test_a_bad_output_folder_stops_at_parsing(tmp_path, capsys):
+    import pytest
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    parser = _common.benchmark_parser("x")
+    parser.prog = "bench_x.py"
+    for out, expected in ((a_file, "is a file, not a folder"),
+                          (a_file / "sub", f"cannot be made: {a_file} is a file")):
+        with pytest.raises(SystemExit) as stop:
+            parser.parse_args(["--out", str(out)])
+        assert expected in _one_error_line(capsys, stop)
+    assert parser.parse_args(["--out", str(tmp_path / "new" / "deeper")]).out.name == "deeper"
+    assert not (tmp_path / "new").exists()                     # checked, not made
+
+
+def _run_script(name, *args, timeout=30):
+    import subprocess
+    import time
+    from conftest import child_env
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / name), *map(str, args)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          env=child_env())
+    return proc, time.perf_counter() - t0
+
+
+def _assert_one_line_error(proc, script, *parts):
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{script}: error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    for part in parts:
+        assert part in lines[0], lines[0]
+    return lines[0]
+
+
+def test_catalogues_checks_data_once_before_any_worker(tmp_path):
+    """Audit finding 3: ``--skip-synthetic`` with a folder lacking ``test.txt`` crashed each of
+    the 7 model workers; without it, the whole synthetic catalogue ran first."""
+    half = tmp_path / "half"
+    half.mkdir()
+    (half / "train.txt").write_text("0 1 2\n1 2\n")
+    out = tmp_path / "out"
+    for extra in (["--skip-synthetic"], []):
+        proc, seconds = _run_script("bench_catalogues.py", "--data", half, "--out", out, *extra)
+        _assert_one_line_error(proc, "bench_catalogues.py", f"--data {half}", "has no test.txt")
+        assert "crashed" not in proc.stdout and proc.stdout == "", proc.stdout  # no worker ran
+        assert seconds < 20, f"took {seconds:.1f} s: work before the check"
+    assert not out.exists()
+
+
+def test_realtime_checks_both_data_folders_before_any_work(tmp_path):
+    """Audit finding 3: a ``--gowalla`` without train.txt was found after the whole ML-100K
+    part (minutes)."""
+    ml = tmp_path / "ml-100k"
+    ml.mkdir()
+    for name in ("u.data", "u.user"):
+        (ml / name).write_text("")
+    out = tmp_path / "out"
+    proc, seconds = _run_script("bench_realtime.py", "--data", ml, "--out", out)
+    _assert_one_line_error(proc, "bench_realtime.py", f"--data {ml}", "has no u.item",
+                           "MovieLens-100K")
+    (ml / "u.item").write_text("")
+    proc, seconds = _run_script("bench_realtime.py", "--data", ml, "--gowalla", ml,
+                                "--out", out)
+    _assert_one_line_error(proc, "bench_realtime.py", f"--gowalla {ml}", "has no train.txt")
+    assert seconds < 20 and proc.stdout == ""
+    assert not out.exists()
+
+
+def test_every_script_rejects_a_missing_data_folder_at_once(tmp_path):
+    """Each script that reads ``--data`` says so in one line, status 2, before any work."""
+    import pytest
+    missing = tmp_path / "no_such_folder"
+    failed = []
+    for path in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+        if path.name == "bench_scaling.py":                  # --data accepted, never read
+            continue
+        proc, seconds = _run_script(path.name, "--data", missing, "--out", tmp_path / "out")
+        try:
+            _assert_one_line_error(proc, path.name, f"--data {missing}", "no such folder")
+            assert seconds < 20, f"{seconds:.1f} s"
+        except (AssertionError, pytest.fail.Exception) as e:
+            failed.append(f"{path.name}: {e}")
+    assert not failed, "\n".join(failed)
+    assert not (tmp_path / "out").exists()
+
+
+def test_help_says_what_smoke_and_repeat_do():
+    """Audit finding 4: bench_gfcf_gowalla keeps the fastest run, not the median; a script
+    without --repeat claims no runs in --smoke's help."""
+    import subprocess
+    from conftest import child_env
+
+    def help_text(name):
+        out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / name), "--help"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=60,
+                             env=child_env()).stdout
+        return " ".join(out.split())
+
+    gfcf = help_text("bench_gfcf_gowalla.py")
+    assert "the fastest run is reported" in gfcf and "median" not in gfcf
+    assert "2 runs" not in help_text("bench_accuracy.py")
+    assert "max_svd_memory_mb" in help_text("bench_scaling.py")
+    assert "median" in _common.REPEAT_HELP and "runs" not in _common.SMOKE_HELP
+
+
+def test_write_results_records_the_measured_threads_and_extra_versions(tmp_path):
+    import json
+    threads = {"numba": 1, "blas": {"openblas": 1}}
+    json_path, md_path = _common.write_results(
+        "x_smoke", [{"a": 1}], ["a"], out_dir=tmp_path, threads=threads,
+        extra_versions=("pandas", "no-such-distribution"))
+    record = json.loads(json_path.read_text())
+    assert record["machine"]["measured_threads"] == threads
+    assert "threads" in record["machine"]                     # those when written, too
+    assert set(record["versions"]) >= {"numpy", "pandas", "no-such-distribution"}
+    assert record["versions"]["no-such-distribution"] is None
+    md = md_path.read_text()
+    assert "- threads of the measurement: numba 1, BLAS 1 (openblas)" in md
+    assert "pandas" in md
+    _, md_path = _common.write_results("y_smoke", [{"a": 1}], ["a"], out_dir=tmp_path,
+                                       threads="2 thread(s) in each worker process")
+    assert "- threads of the measurement: 2 thread(s) in each worker process" in \
+        md_path.read_text()
 
 
 def test_scripts_assume_no_data_folder():
