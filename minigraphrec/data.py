@@ -20,6 +20,17 @@ __all__ = ["Interactions", "check_interactions", "match_raw_ids"]
 
 _INT64_MAX = np.iinfo(np.int64).max
 
+#: the largest id space (``n_users`` or ``n_items``) an :class:`Interactions` takes: its
+#: default raw-id map alone is 16 GiB, and ``n_users * n_items`` stays at most 2**62
+_MAX_IDS = 2**31
+#: an id space inferred from the largest id (no ``n_users`` / ``user_ids`` given) is taken
+#: up to ``max(_SPARSE_FLOOR, _SPARSE_RATIO * n_interactions)`` ids; beyond, the ids are
+#: almost all unused, as raw ids (or timestamps) passed as ids are
+_SPARSE_FLOOR = 2**20
+_SPARSE_RATIO = 64
+#: :func:`_pair_sums` packs a pair's number and a row number into one int64 when they fit
+_SORT_BITS = 63
+
 
 _SUBSECOND = {"ms": 10**3, "us": 10**6, "ns": 10**9, "ps": 10**12, "fs": 10**15,
               "as": 10**18}                     # datetime64 units finer than a second
@@ -73,11 +84,21 @@ def _as_1d(name, values, dtype, n, times=False):
         raise DataError(f"{name} must hold {wanted}, got dtype {arr.dtype}")
     if np.issubdtype(dtype, np.integer) and arr.size and not np.issubdtype(arr.dtype, np.integer):
         # ids given as floats (or anything else) must be whole numbers; never truncate
+        if arr.dtype == object:
+            # what a typed array refuses by its dtype (strings, bools) is refused here too,
+            # instead of float("1") reading a string as the id 1
+            at = next((k for k, v in enumerate(arr.tolist())
+                       if isinstance(v, (str, bytes, bool, np.bool_))), None)
+            if at is not None:
+                v = arr[at]
+                raise DataError(f"{name}[{at}] is {v!r} (a {type(v).__name__}), not an "
+                                f"integer id")
         try:
             as_float = arr.astype(np.float64)
         except (TypeError, ValueError):
             raise DataError(f"{name} must hold integer ids, got dtype {arr.dtype}") from None
-        bad = ~np.isfinite(as_float) | (as_float != np.round(as_float)) | (as_float >= 2.0**63)
+        bad = (~np.isfinite(as_float) | (as_float != np.round(as_float))
+               | (as_float >= 2.0**63) | (as_float < -2.0**63))
         if bad.any():
             where = int(np.flatnonzero(bad)[0])
             raise DataError(f"{name}[{where}] is {arr[where]}, not an integer id"
@@ -92,6 +113,17 @@ def _as_1d(name, values, dtype, n, times=False):
         except (TypeError, ValueError):
             raise DataError(f"{name} must hold numbers, got dtype {arr.dtype}") from None
     return arr.astype(dtype, copy=False)
+
+
+def _default_ids(kind, n):
+    """The default raw-id map ``0..n-1`` (int64), or a DataError naming ``n_{kind}s`` when
+    it cannot be allocated."""
+    try:
+        return np.arange(n)
+    except MemoryError:
+        raise DataError(f"n_{kind}s={n}: its default raw-id map (0..n_{kind}s-1, "
+                        f"{8 * n / 2**30:.3g} GiB) cannot be allocated; ids are positions "
+                        f"0..n_{kind}s-1, not raw ids") from None
 
 
 def _check_unique(kind, raw):
@@ -156,10 +188,15 @@ class Interactions:
         Internal ids, ``0 <= users < n_users`` and ``0 <= items < n_items``
         (whole numbers of any real dtype; bool is refused).
     n_users, n_items : int, optional
-        Sizes of the id spaces. Default: one more than the largest id, or the
-        length of ``user_ids`` / ``item_ids`` when those are given. A split
-        keeps the sizes of the whole data set, so a user absent from the test
-        part still has a row.
+        Sizes of the id spaces, at most 2**31 each. Default: one more than
+        the largest id, or the length of ``user_ids`` / ``item_ids`` when
+        those are given. A split keeps the sizes of the whole data set, so a
+        user absent from the test part still has a row. A size inferred from
+        the largest id may not exceed ``max(2**20, 64 * n_interactions)``:
+        beyond, almost every id would be unused, as when raw ids (or
+        timestamps) are passed as ids; map those first (``raw, users =
+        np.unique(raw_ids, return_inverse=True)``, then ``user_ids=raw``), or
+        give ``n_users`` when the id space really is that large.
     weights : array-like of float, shape (n_interactions,), optional
         A rating or a count per interaction. Must be finite.
     timestamps : array-like of float or datetime64, shape (n_interactions,), optional
@@ -185,6 +222,15 @@ class Interactions:
     :func:`minigraphrec.graph.deduplicate` decides what to do with them.
     :meth:`to_csr` collapses them.
 
+    The arrays are checked once, here, and are not copied when they already
+    have the stored dtype (int64 ids, float64 weights and timestamps, and
+    ``user_ids`` / ``item_ids`` / float64 features as given): a large log is
+    not held twice. So the object shares them with the caller, and so do the
+    objects derived from it (:meth:`subset`, the splits, ``deduplicate``
+    share raw-id maps and features). Editing such an array afterwards, through
+    the caller's name or the attribute, bypasses the checks (an id out of
+    range, say): pass copies (``users.copy()``) of arrays you will modify.
+
     The file loaders set two more attributes on what they return: ``lines``,
     (n_interactions,) int64, the 1-based file line of each interaction (which
     :meth:`align`'s errors name), and, on a test part, ``n_dropped``, the
@@ -209,9 +255,9 @@ class Interactions:
 
         self.n_users = self._size("user", self.users, n_users, user_ids)
         self.n_items = self._size("item", self.items, n_items, item_ids)
-        self.user_ids = (np.arange(self.n_users) if user_ids is None
+        self.user_ids = (_default_ids("user", self.n_users) if user_ids is None
                          else np.asarray(user_ids))
-        self.item_ids = (np.arange(self.n_items) if item_ids is None
+        self.item_ids = (_default_ids("item", self.n_items) if item_ids is None
                          else np.asarray(item_ids))
         for kind, raw, size in (("user", self.user_ids, self.n_users),
                                 ("item", self.item_ids, self.n_items)):
@@ -239,9 +285,27 @@ class Interactions:
         source = ""                                   # where the size came from, for messages
         if n is None and raw is not None:
             source = f" (n_{kind}s = len({kind}_ids) = {len(raw)})"
+        if n is None and raw is None and ids.size:
+            # the size is the largest id + 1: refuse, before anything of that size is
+            # allocated, ids that leave almost all of it unused or that no array could hold
+            hi = int(ids.max())
+            if hi + 1 > max(_SPARSE_FLOOR, _SPARSE_RATIO * ids.size) or hi + 1 > _MAX_IDS:
+                where = int(np.flatnonzero(ids == hi)[0])
+                also = (f", or pass n_{kind}s={hi + 1} if the id space really is that large"
+                        if hi + 1 <= _MAX_IDS else "")
+                raise DataError(
+                    f"{kind} id {hi} at position {where} implies {hi + 1} {kind}s for "
+                    f"{ids.size} interaction(s); ids are positions 0..n_{kind}s-1, not raw ids: "
+                    f"map raw ids first (raw, {kind}s = np.unique(raw_ids, "
+                    f"return_inverse=True), then pass {kind}_ids=raw) or load the file with "
+                    f"minigraphrec.datasets.load_triples{also}")
         if n is None:
             n = len(raw) if raw is not None else (int(ids.max()) + 1 if ids.size else 0)
         n = check_int(n, f"n_{kind}s", at_least=0)
+        if n > _MAX_IDS:
+            raise DataError(f"n_{kind}s={n}{source} is more than the {_MAX_IDS} (2**31) {kind}s "
+                            f"an id space may hold; ids are positions 0..n_{kind}s-1, not raw "
+                            f"ids: pass raw ids as {kind}_ids")
         if ids.size:
             lo, hi = int(ids.min()), int(ids.max())
             if lo < 0 or hi >= n:
@@ -271,18 +335,22 @@ class Interactions:
 
         ``R[u, i] = 1`` if u interacted with i (repeats collapse to 1); with
         ``weighted=True``, ``R[u, i]`` is the sum of the weights of the
-        repeats (the count when there are no weights). Indices are sorted.
+        repeats (the count when there are no weights), added one row at a
+        time in row (file) order, as :func:`~minigraphrec.graph.deduplicate`
+        (``keep="sum"``) adds them: so ``R`` and the summed weights of
+        ``deduplicate(self, "sum")`` agree bit for bit. A pair whose
+        weights sum to 0 is stored, as an explicit 0. Indices are sorted,
+        with no duplicates.
         """
         if weighted:
             data = (self.weights if self.weights is not None
                     else np.ones(len(self), dtype=np.float64))
-        else:
-            data = np.ones(len(self), dtype=np.float64)
+            return _pair_sums(self.users, self.items, data, self.n_users, self.n_items)
+        data = np.ones(len(self), dtype=np.float64)
         R = sp.csr_matrix((data, (self.users, self.items)),
                           shape=(self.n_users, self.n_items), dtype=np.float64)
         R.sum_duplicates()
-        if not weighted:
-            R.data[:] = 1.0
+        R.data[:] = 1.0
         R.sort_indices()
         return R
 
@@ -388,6 +456,51 @@ class Interactions:
             user_ids=target.user_ids, item_ids=target.item_ids)
         out.n_dropped = int(unknown.sum())
         return out
+
+
+def _pair_sums(users, items, values, n_users, n_items):
+    r"""The (n_users, n_items) CSR float64 matrix of ``values`` summed per (user, item) pair.
+
+    ``R[u, i]`` is the sum of ``values[k]`` over the rows ``k`` with ``users[k] == u`` and
+    ``items[k] == i``, added one row at a time in row order (``np.bincount``, which adds
+    sequentially, over a pair's rows in row order), as
+    :func:`~minigraphrec.graph.deduplicate` (``keep="sum"``) adds them: so the two agree
+    bit for bit. Every pair that occurs is stored, a zero sum as an explicit 0; indices are
+    sorted. ``users``, ``items``: int64 (n,) ids within the sizes, which are at most
+    ``_MAX_IDS``, so a pair's number ``u * n_items + i`` fits in an int64. When the pair
+    and row numbers fit one int64 together (``_SORT_BITS``), one plain sort orders the rows
+    (as fast as SciPy's conversion); otherwise an argsort does, about twice as slow.
+    """
+    n = users.shape[0]
+    key = users * n_items + items                        # (n,) pair number, (user, item) order
+    shift = max(n - 1, 0).bit_length()                   # bits of a row number
+    packed = max(n_users * n_items - 1, 0).bit_length() + shift <= _SORT_BITS
+    if packed:
+        # one plain sort of (pair number, row) packed in an int64: a pair's rows in row order
+        both = (key << shift) | np.arange(n)             # (n,)
+        both.sort()
+        rows = both & ((1 << shift) - 1)                 # (n,) rows, sorted by pair then row
+        key = both >> shift
+    else:
+        rows = np.argsort(key)                           # (n,) a pair's rows in any order
+        key = key[rows]
+    starts = np.empty(n, dtype=bool)                     # (n,) first row of a pair, sorted
+    starts[:1] = True
+    np.not_equal(key[1:], key[:-1], out=starts[1:])
+    if packed:
+        sums = np.bincount(np.cumsum(starts) - 1, weights=values[rows])     # (n_pairs,)
+    else:
+        pair = np.empty(n, dtype=np.int64)               # (n,) pair of each row
+        pair[rows] = np.cumsum(starts) - 1
+        sums = np.bincount(pair, weights=values, minlength=int(starts.sum()))   # row order
+    pair_key = key[starts]                               # (n_pairs,) ascending
+    pair_user = pair_key // n_items
+    indptr = np.zeros(n_users + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pair_user, minlength=n_users), out=indptr[1:])
+    R = sp.csr_matrix((sums, pair_key - pair_user * n_items, indptr),
+                      shape=(n_users, n_items))
+    R.sort_indices()                                     # sorted already: sets the flag
+    return R
 
 
 def match_raw_ids(raw, target):

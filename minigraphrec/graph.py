@@ -42,8 +42,8 @@ import logging
 import numpy as np
 import scipy.sparse as sp
 
-from .data import Interactions, check_interactions
-from .errors import DataError, check_bool, check_finite_number, check_int
+from .data import Interactions, _pair_sums, check_interactions
+from .errors import DataError, check_bool, check_finite_number, check_int, check_real_sparse
 
 logger = logging.getLogger(__name__)
 
@@ -84,27 +84,42 @@ def _pair_ids(users, items):
     return pair, int(starts.sum())
 
 
+def _real_float64(x, name):
+    """The ndarray ``x`` as a float64 copy when its values are real numbers; a complex,
+    string or date-time dtype is a DataError naming ``name``, as
+    :func:`~minigraphrec.errors.check_real_sparse` words it. An object array is taken when
+    its entries convert to floats."""
+    if x.dtype.kind == "O":
+        try:
+            return x.astype(np.float64)
+        except (TypeError, ValueError):
+            raise DataError(f"{name} must have a real (bool, integer or float) dtype, got "
+                            f"object entries that are not numbers") from None
+    check_real_sparse(x, name)
+    return x.astype(np.float64)
+
+
 def _as_csr(M, name):
     """A float64 CSR copy in canonical form (duplicates summed, indices sorted)."""
     if isinstance(M, Interactions):
         raise TypeError(f"{name} must be a matrix; for an Interactions use "
                         f"{name}.to_csr() or graph.build_graph")
     if sp.issparse(M):
+        check_real_sparse(M, name)
         M = sp.csr_matrix(M, dtype=np.float64, copy=True)
     else:
         M = np.asarray(M)
         if M.ndim != 2:
             raise DataError(f"{name} must be a 2-d matrix, got shape {M.shape}")
-        M = sp.csr_matrix(M.astype(np.float64))
+        M = sp.csr_matrix(_real_float64(M, name))
     M.sum_duplicates()
     M.sort_indices()
-    if not np.all(np.isfinite(M.data)):
-        raise DataError(f"{name} contains NaN or inf")
-    if np.any(M.data < 0):
-        k = int(np.flatnonzero(M.data < 0)[0])
-        row = int(np.searchsorted(M.indptr, k, side="right") - 1)
-        raise DataError(f"{name}[{row}, {int(M.indices[k])}] = {M.data[k]}; "
-                        "edge weights must be non-negative")
+    for bad, why in ((~np.isfinite(M.data), "edge weights must be finite"),
+                     (M.data < 0, "edge weights must be non-negative")):
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            row = int(np.searchsorted(M.indptr, k, side="right") - 1)
+            raise DataError(f"{name}[{row}, {int(M.indices[k])}] = {M.data[k]}; {why}")
     return M
 
 
@@ -129,8 +144,12 @@ def deduplicate(data, keep="count"):
           signed weights (a like/dislike scale) are summed as they are, so a
           pair's sum may be 0 or negative: the edge weights
           (:func:`frequency_weights`, :func:`time_decay_weights`) refuse
-          negative weights, and summed in another row order the last bit of a
-          non-integer sum may differ;
+          negative weights. The weights are added one row at a time in row
+          (file) order, the order :func:`frequency_weights` and
+          :meth:`~minigraphrec.Interactions.to_csr` (``weighted=True``) add
+          them in, so ``frequency_weights(data)`` and
+          ``frequency_weights(deduplicate(data, "sum"))`` agree bit for bit;
+          with the rows permuted, the last bit of a non-integer sum may differ;
         * ``"first"`` / ``"last"`` -- the earliest / latest event, by
           timestamp, with its own weight and timestamp. Ties in time, and
           logs without timestamps, fall back to file order: ``"first"``
@@ -235,6 +254,7 @@ def k_core(data, min_user=10, min_item=10, compact=True):
     check_interactions(data, "data")
     check_int(min_user, "min_user")
     check_int(min_item, "min_item")
+    compact = check_bool(compact, "compact")
     pair, n_pairs = _pair_ids(data.users, data.items)
     first_row = np.full(n_pairs, len(data), dtype=np.int64)
     np.minimum.at(first_row, pair, np.arange(len(data)))
@@ -253,7 +273,7 @@ def k_core(data, min_user=10, min_item=10, compact=True):
                         f"falls below min_user={min_user} / min_item={min_item}")
 
     pruned = data.subset(alive[pair])
-    if not check_bool(compact, "compact"):
+    if not compact:
         return pruned
     kept_users = np.flatnonzero(np.bincount(pruned.users, minlength=data.n_users))
     kept_items = np.flatnonzero(np.bincount(pruned.items, minlength=data.n_items))
@@ -469,7 +489,9 @@ def frequency_weights(data, transform="count"):
     log, and the stored count after ``deduplicate(keep="count")``. (For
     rating data ``w_e`` is the rating; drop the weights first if you want
     plain counts.) ``log1p`` damps heavy repeaters: 1 event → 0.69,
-    100 → 4.6.
+    100 → 4.6. A pair's weights are added in row (file) order, as
+    :func:`deduplicate` (``keep="sum"``) adds them: the count of
+    ``deduplicate(data, "sum")`` is bit for bit ``c``.
 
     Parameters
     ----------
@@ -505,7 +527,8 @@ def time_decay_weights(data, half_life, now=None):
 
     ``h = half_life``, ``t_e`` the event's timestamp, ``w_e`` its weight
     (1 when ``data`` has none). An event at ``now`` weighs ``w_e``, one a
-    half-life older ``w_e / 2``. Repeated events of a pair add up, so a pair
+    half-life older ``w_e / 2``. Repeated events of a pair add up (in row
+    order, as in :func:`frequency_weights`), so a pair
     touched often and lately weighs most. After ``deduplicate`` only one
     event per pair is left: decay the raw log instead when every repeat
     should count.
@@ -554,11 +577,8 @@ def time_decay_weights(data, half_life, now=None):
     w = 0.5 ** ((now - t) / half_life)                          # (n,) per event
     if data.weights is not None:
         w = w * data.weights
-    R = sp.csr_matrix((w, (data.users, data.items)),
-                      shape=(data.n_users, data.n_items), dtype=np.float64)
-    R.sum_duplicates()
-    R.sort_indices()
-    return R
+    # a pair's events added in row order, as frequency_weights and deduplicate add them
+    return _pair_sums(data.users, data.items, w, data.n_users, data.n_items)
 
 
 #: the ``edge_weights`` hyperparameter of the graph models (GCN, LightGCN, GAT)
@@ -626,14 +646,20 @@ def edge_weight_matrix(train, edge_weights, half_life=None):
     Raises
     ------
     DataError
-        ``"time_decay"`` without timestamps; a weight that is not finite
-        and > 0 (a training pair outside the graph would still be excluded
-        from recommendations; with ``"time_decay"`` it means ``half_life``
-        is so short that old events underflow to 0).
+        An empty ``train``; ``"time_decay"`` without timestamps; a weight
+        that is not finite and > 0 (a training pair outside the graph would
+        still be excluded from recommendations). The message names the first
+        such pair and its own cause: its events' weights include 0, or
+        (``"time_decay"``) ``half_life`` is so short that its old events
+        underflow to 0, or its weights' sum overflows.
+    TypeError
+        A ``train`` that is not an Interactions (unless ``edge_weights`` is
+        None, which returns None without reading ``train``).
     """
     half_life = check_edge_weights(edge_weights, half_life)
     if edge_weights is None:
         return None
+    check_interactions(train, "train")
     if edge_weights == "time_decay":
         if train.timestamps is None:
             raise DataError("edge_weights='time_decay' needs timestamps, but the training "
@@ -650,15 +676,35 @@ def edge_weight_matrix(train, edge_weights, half_life=None):
     bad = ~(np.isfinite(R_w.data) & (R_w.data > 0))
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
-        u = int(np.searchsorted(R_w.indptr, k, side="right") - 1)
-        zero_weight = train.weights is not None and not np.all(train.weights > 0)
-        hint = ("; the data's weights include 0" if zero_weight else
-                f"; half_life={half_life} is too short for events that old" if
-                edge_weights == "time_decay" and R_w.data[k] == 0 else "")
+        u, i = int(np.searchsorted(R_w.indptr, k, side="right") - 1), int(R_w.indices[k])
         raise DataError(f"edge_weights={edge_weights!r} gives {int(bad.sum())} training pair(s) "
-                        f"a weight that is not > 0, e.g. user {u}, item {int(R_w.indices[k])}: "
-                        f"{R_w.data[k]}{hint}; edge weights must be finite and positive")
+                        f"a weight that is not > 0, e.g. user {u}, item {i}: {R_w.data[k]}"
+                        f"{_bad_edge_hint(train, u, i, edge_weights, half_life)}; edge "
+                        "weights must be finite and positive")
     return R_w
+
+
+def _bad_edge_hint(train, u, i, edge_weights, half_life):
+    """Why pair (u, i)'s edge weight is not finite and > 0, from its own events: for the
+    message of :func:`edge_weight_matrix` (``"; ..."``, or ``""``)."""
+    events = np.flatnonzero((train.users == u) & (train.items == i))   # the pair's rows
+    w = np.ones(events.size) if train.weights is None else train.weights[events]
+    t = train.timestamps
+    with np.errstate(over="ignore", under="ignore"):
+        decay = (0.5 ** ((float(t.max()) - t[events]) / half_life)    # as time_decay_weights
+                 if edge_weights == "time_decay" else np.ones(events.size))
+        contribution = w * decay                                       # (events,)
+        overflow = not np.isfinite(np.sum(contribution))
+    hints = []
+    if np.any(w == 0):
+        hints.append("its events' weights include 0")
+    if edge_weights == "time_decay" and np.any((contribution == 0) & (w != 0)):
+        oldest = float(t.max() - t[events].min())
+        hints.append(f"half_life={half_life} is too short for its events, which are up to "
+                     f"{oldest:g} older than the latest")
+    if overflow:
+        hints.append("the sum of its weights overflows float64")
+    return "".join(f"; {h}" for h in hints)
 
 
 # ---------------------------------------------------------------- adjacency
@@ -676,7 +722,9 @@ def bipartite_adjacency(R, weights=None):
     R : scipy.sparse matrix or ndarray, shape (n_users, n_items)
         The user–item matrix, e.g. ``train.to_csr()`` (binary) or the
         output of :func:`frequency_weights` / :func:`time_decay_weights`.
-        Values must be finite and non-negative. Duplicate entries are summed.
+        Values must be real (bool, integer or float: a complex R is refused,
+        not cast), finite and non-negative; the error names the first bad
+        entry. Duplicate entries are summed.
     weights : array-like, shape (R.nnz,), optional
         One weight per stored entry of R, in R's canonical CSR order (row
         by row, columns ascending, duplicates summed), replacing R's values.
@@ -691,13 +739,17 @@ def bipartite_adjacency(R, weights=None):
     R = _as_csr(R, "R")                                           # (n_u, n_i)
     n_users, n_items = R.shape
     if weights is not None:
-        w = np.asarray(weights, dtype=np.float64)
+        w = np.asarray(weights)
         if w.shape != (R.nnz,):
             raise DataError(f"weights has shape {w.shape}, expected ({R.nnz},): "
                             "one per stored entry of R")
-        if not np.all(np.isfinite(w)) or np.any(w < 0):
-            raise DataError("weights must be finite and non-negative")
-        R.data = w.copy()
+        w = _real_float64(w, "weights")                          # a copy
+        bad = ~np.isfinite(w) | (w < 0)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise DataError(f"weights[{k}] = {w[k]}; edge weights must be finite and "
+                            "non-negative")
+        R.data = w
     u = np.repeat(np.arange(n_users), np.diff(R.indptr))         # (nnz,) user of each entry
     i = R.indices.astype(np.int64)                               # (nnz,)
     n = n_users + n_items
@@ -726,8 +778,9 @@ def normalize_adjacency(A, kind="symmetric", self_loops=False):
     Parameters
     ----------
     A : scipy.sparse matrix or ndarray, shape (n, n)
-        Finite, non-negative weights; typically symmetric (the degrees are
-        the row sums either way). Duplicate entries are summed.
+        Real, finite, non-negative weights (as in :func:`bipartite_adjacency`);
+        typically symmetric (the degrees are the row sums either way).
+        Duplicate entries are summed.
     kind : {"symmetric", "left", "none"}
     self_loops : bool, default False
         Add the identity before normalising, so that each node keeps its own
@@ -743,7 +796,8 @@ def normalize_adjacency(A, kind="symmetric", self_loops=False):
     An isolated node (``d_v = 0``, possible only without self-loops) gets
     :math:`d_v^{-1/2} = d_v^{-1} := 0`: its row and column of Â are zero
     and it receives nothing -- never NaN or inf, and no divide-by-zero
-    warning is raised.
+    warning is raised. A degree beyond float64's range (weights near 1e308)
+    is handled by scaling Ã by a power of two first, which leaves Â as it is.
     """
     if kind not in ("symmetric", "left", "none"):
         raise DataError(f"kind must be 'symmetric', 'left' or 'none', got {kind!r}")
@@ -758,7 +812,16 @@ def normalize_adjacency(A, kind="symmetric", self_loops=False):
         A.sort_indices()
     if kind == "none":
         return A
-    d = np.asarray(A.sum(axis=1)).ravel()                        # (n,) weighted degrees
+    with np.errstate(over="ignore"):
+        d = np.asarray(A.sum(axis=1)).ravel()                    # (n,) weighted degrees
+    if not np.all(np.isfinite(d)):
+        # A degree overflowed (the entries are finite). Â does not change when Ã is
+        # scaled, and a power of two scales exactly: 2**-k, with 2**k at least twice the
+        # longest row, brings every row sum below float64's largest value.
+        k = int(np.diff(A.indptr).max()).bit_length() + 1
+        with np.errstate(under="ignore"):
+            A.data = np.ldexp(A.data, -k)
+        d = np.asarray(A.sum(axis=1)).ravel()
     row = np.repeat(np.arange(n), np.diff(A.indptr))             # (nnz,) row of each entry
     col = A.indices
     # Â_vw = Ã_vw / sqrt(d_v d_w): the product is commutative, so Â is exactly
@@ -796,8 +859,9 @@ def build_graph(train, normalization="symmetric", self_loops=False, weights=None
     weights : None, "count", "log1p", or matrix (n_users, n_items)
         The values of R: None → binary ``train.to_csr()`` (repeats collapse
         to one edge of weight 1); ``"count"`` / ``"log1p"`` →
-        :func:`frequency_weights`; a matrix (e.g. from
-        :func:`time_decay_weights`) is used as R as it is.
+        :func:`frequency_weights`; a matrix, an ndarray or scipy sparse
+        matrix (e.g. from :func:`time_decay_weights`), is used as R as it is
+        (a nested list is refused: convert it with ``np.asarray``).
 
     Returns
     -------
@@ -813,8 +877,12 @@ def build_graph(train, normalization="symmetric", self_loops=False, weights=None
         R = frequency_weights(train, transform=weights)
     else:
         R = weights
-        if getattr(R, "shape", None) != (train.n_users, train.n_items):
-            raise DataError(f"weights has shape {getattr(R, 'shape', None)}, expected "
+        if not (isinstance(R, np.ndarray) or sp.issparse(R)):
+            raise DataError(f"weights must be None, 'count', 'log1p' or a matrix (ndarray or "
+                            f"scipy sparse) of shape ({train.n_users}, {train.n_items}), got "
+                            f"{type(R).__name__}")
+        if R.shape != (train.n_users, train.n_items):
+            raise DataError(f"weights has shape {R.shape}, expected "
                             f"({train.n_users}, {train.n_items}) = (n_users, n_items)")
     return normalize_adjacency(bipartite_adjacency(R), kind=normalization,
                                self_loops=self_loops)

@@ -181,7 +181,7 @@ def leave_one_out(data, random_state=None, by_time=False):
     ----------
     data : Interactions
     random_state : None, int or numpy.random.Generator
-        Used only when ``by_time=False``.
+        Used only when ``by_time=False``, but checked either way.
     by_time : bool
 
     Returns
@@ -191,6 +191,7 @@ def leave_one_out(data, random_state=None, by_time=False):
     """
     _check_data(data)
     by_time = check_bool(by_time, "by_time")
+    check_random_state(random_state)                     # a typo is an error with by_time too
     pair, pair_user, n_pairs = _pairs(data)
     n = np.bincount(pair_user, minlength=data.n_users)           # (n_users,)
     if by_time:
@@ -256,10 +257,13 @@ def temporal_split(data, test_size=0.2, per_user=False, drop_repeats=True):
     ------
     DataError
         Without timestamps, with a bad ``test_size``, or when test would be
-        empty: (global cut) the log is too small or its latest events all
-        share one timestamp, (``per_user``) no user has events at two
-        distinct times, or every test event is a repeat that
-        ``drop_repeats`` drops.
+        empty: (global cut) the log is too small or every event at or after
+        the cut shares the cut's timestamp; (``per_user``) no user has an
+        event strictly later than its own cut, because no user has events
+        at two distinct times or because each user's events at or after its
+        cut share the cut's timestamp (a larger ``test_size`` moves the cuts
+        earlier); or every test event is a repeat that ``drop_repeats``
+        drops.
     """
     _check_data(data)
     test_size = _check_fraction("test_size", test_size)
@@ -278,7 +282,21 @@ def temporal_split(data, test_size=0.2, per_user=False, drop_repeats=True):
         t_cut = np.full(data.n_users, np.inf)
         t_cut[data.users[is_cut]] = t[is_cut]                     # (n_users,)
         is_test = t > t_cut[data.users]
-        _check_nonempty(is_test, "test", "no user has events at two distinct times")
+        if not is_test.any():
+            t_min = np.full(data.n_users, np.inf)
+            np.minimum.at(t_min, data.users, t)
+            t_max = np.full(data.n_users, -np.inf)
+            np.maximum.at(t_max, data.users, t)
+            spread = np.flatnonzero(t_max > t_min)                # users with two times
+            if spread.size == 0:
+                why = "no user has events at two distinct times"
+            else:
+                u = int(spread[0])
+                why = (f"each user's events at or after its cut time share that timestamp, "
+                       f"and the tie rule keeps them in train (e.g. user {u}, with events "
+                       f"from {t_min[u]} to {t_max[u]}, has its cut at {t_cut[u]}); raise "
+                       "test_size so that the cuts fall earlier")
+            _check_nonempty(is_test, "test", why)
     else:
         if n_rows < 2:
             raise DataError(f"a global temporal split needs at least 2 events, got {n_rows}")
@@ -288,8 +306,8 @@ def temporal_split(data, test_size=0.2, per_user=False, drop_repeats=True):
         is_test = t > t_cut
         if not is_test.any():
             raise DataError(f"every event at or after the cut time {t_cut} shares that "
-                            "timestamp, so the test part would be empty; "
-                            "lower test_size or use per_user=True")
+                            "timestamp, so the test part would be empty; raise test_size "
+                            "so that the cut falls earlier, or use per_user=True")
     if drop_repeats:
         pair, n_pairs = _pair_ids(data.users, data.items)
         in_train = np.zeros(n_pairs, dtype=bool)

@@ -48,6 +48,16 @@ def test_sizes_and_defaults():
      r"timestamps is timedelta64\[s\] \(durations\), not points in time"),
     (dict(users=[0, 1], items=[0, 0], user_ids=["a"]),
      r"user id 1 at position 1 is out of range 0..0 \(n_users = len\(user_ids\) = 1\)"),
+    # below int64 (an OverflowError, or a wrapped id in the message), as beyond it
+    (dict(users=[-2**70], items=[0]),
+     r"users\[0\] is -1180591620717411303424, not an integer id \(beyond int64\)"),
+    (dict(users=np.array([0.0, -1e19]), items=[0, 0]),
+     r"users\[1\] is -1e\+19, not an integer id \(beyond int64\)"),
+    # an object array refuses the strings and bools a typed array refuses by its dtype
+    (dict(users=np.array([0, "1"], dtype=object), items=[0, 0]),
+     r"users\[1\] is '1' \(a str\), not an integer id"),
+    (dict(users=[0, 0], items=np.array([1, True], dtype=object)),
+     r"items\[1\] is True \(a bool\), not an integer id"),
 ])
 def test_constructor_rejects(kwargs, match):
     """Every rejection is a DataError (they were plain ValueErrors), naming what and where."""
@@ -176,3 +186,96 @@ def test_align_names_the_line_of_an_unknown_id():
     none = Interactions([0], [0], user_ids=["q"], item_ids=["0"])
     with pytest.raises(DataError, match=r"all 1 interactions have ids unknown to the model"):
         none.align(target_users, target_items)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    # raw ids passed as ids: the inferred size leaves almost all ids unused
+    (dict(users=[0, 10**15], items=[0, 0]),
+     r"user id 1000000000000000 at position 1 implies 1000000000000001 users for 2 "
+     r"interaction\(s\); ids are positions 0..n_users-1, not raw ids: map raw ids first "
+     r"\(raw, users = np.unique\(raw_ids, return_inverse=True\), then pass user_ids=raw\)"),
+    (dict(users=[2**62], items=[0]), r"user id 4611686018427387904 at position 0 implies"),
+    (dict(users=[0, 0, 0], items=[5, 3_000_000_000, 1]),      # a timestamp as an item id
+     r"item id 3000000000 at position 1 implies 3000000001 items for 3"),
+    (dict(users=[0, 2**21], items=[0, 0]),                     # sparse, but could be real
+     r"user id 2097152 at position 1 implies 2097153 users .*, or pass n_users=2097153 if "
+     r"the id space really is that large"),
+    # a size no id space needs (its raw-id map alone would be 72.8 TiB)
+    (dict(users=[0], items=[0], n_users=10**13),
+     r"n_users=10000000000000 is more than the 2147483648 \(2\*\*31\) users an id space "
+     r"may hold"),
+    (dict(users=[0], items=[0], n_items=2**31 + 1), r"n_items=2147483649 is more than"),
+])
+def test_huge_ids_and_sizes_are_refused_before_any_allocation(kwargs, match):
+    """A huge id or size gave a MemoryError, or "array is too big", naming no id; an id
+    around 1e9 allocated 8 GB silently. Nothing of that size is allocated here."""
+    with pytest.raises(DataError, match=match):
+        Interactions(**kwargs)
+
+
+def test_large_but_legitimate_id_spaces_are_taken():
+    """The huge-id check leaves alone what can be real: cold users given by n_users, and
+    ids up to 2**20 (or 64 per interaction) inferred from the data."""
+    assert Interactions([0], [0], n_users=3_000_000).n_users == 3_000_000
+    assert Interactions([0, 2**21], [0, 0], n_users=2**21 + 1).n_users == 2**21 + 1
+    assert Interactions([0, 2**20 - 1], [0, 0]).n_users == 2**20
+    users = np.arange(20_000) * 64                            # 64 ids per interaction
+    assert Interactions(users, np.zeros(20_000, dtype=int)).n_users == 64 * 19_999 + 1
+    users[-1] = 64 * 20_000                                   # one id more: refused
+    with pytest.raises(DataError, match="user id 1280000 at position 19999 implies 1280001"):
+        Interactions(users, np.zeros(20_000, dtype=int))
+
+
+def test_a_size_that_cannot_be_allocated_is_a_data_error(monkeypatch):
+    """A size under the cap whose raw-id map does not fit in memory names n_users."""
+    arange = np.arange
+
+    def no_memory(n, *args, **kwargs):
+        if isinstance(n, int) and n >= 10**9:
+            raise MemoryError("Unable to allocate 7.45 GiB")
+        return arange(n, *args, **kwargs)
+
+    monkeypatch.setattr(np, "arange", no_memory)
+    with pytest.raises(DataError, match=r"n_users=1000000000: its default raw-id map "
+                                        r"\(0..n_users-1, 7.45 GiB\) cannot be allocated"):
+        Interactions([0], [0], n_users=10**9)
+
+
+def _row_order_sums(users, items, weights):
+    """{(u, i): sum of the pair's weights, added one row at a time in row order}."""
+    sums = {}
+    for u, i, w in zip(users.tolist(), items.tolist(), weights.tolist()):
+        sums[u, i] = sums[u, i] + w if (u, i) in sums else w
+    return sums
+
+
+@pytest.mark.parametrize("packed", [True, False])
+def test_to_csr_weighted_adds_a_pairs_weights_in_row_order(packed, monkeypatch):
+    """to_csr(weighted=True) sums a pair's weights in row order, bit for bit (SciPy's
+    sum_duplicates summed after an unstable sort, so the last bit varied); ``packed=False``
+    takes the path for sizes whose pair and row numbers do not fit one int64."""
+    from minigraphrec import data as data_module
+
+    if not packed:
+        monkeypatch.setattr(data_module, "_SORT_BITS", 0)
+    rng = np.random.default_rng(5)
+    for trial in range(200):
+        n = int(rng.integers(1, 60))
+        u, i = rng.integers(0, 3, n), rng.integers(0, 4, n)
+        w = rng.random(n) * 10
+        R = Interactions(u, i, n_users=3, n_items=4, weights=w).to_csr(weighted=True)
+        sums = _row_order_sums(u, i, w)
+        assert R.nnz == len(sums) and R.has_canonical_format
+        coo = R.tocoo()
+        assert {(a, b): c for a, b, c in zip(coo.row.tolist(), coo.col.tolist(),
+                                             coo.data.tolist())} == sums, trial
+
+
+def test_to_csr_weighted_keeps_zero_sums_and_sorts():
+    """A pair whose weights sum to 0 stays an (explicit) entry, as SciPy's sum kept it."""
+    data = Interactions([1, 0, 1, 1, 0], [2, 1, 0, 2, 0], n_users=3, n_items=3,
+                        weights=[0.0, 2.0, 1.5, 0.0, 1.0])
+    R = data.to_csr(weighted=True)
+    assert R.indptr.tolist() == [0, 2, 4, 4] and R.indices.tolist() == [0, 1, 0, 2]
+    assert R.data.tolist() == [1.0, 2.0, 1.5, 0.0] and R.has_canonical_format
+    assert Interactions([], [], n_users=2, n_items=2).to_csr(weighted=True).nnz == 0

@@ -177,6 +177,12 @@ def test_k_core_matches_brute_force(seed, min_user, min_item):
     np.testing.assert_array_equal(core.timestamps, d.timestamps[keep])
 
 
+def test_k_core_checks_compact_before_pruning():
+    """A bad compact was reported only after the whole pruning, and an empty core hid it."""
+    with pytest.raises(ValueError, match="compact must be True or False, got 'no'"):
+        graph.k_core(cascade_log(), min_user=3, min_item=3, compact="no")   # empty core
+
+
 def test_k_core_errors():
     with pytest.raises(DataError, match="min_user must be an integer >= 1"):
         graph.k_core(cascade_log(), min_user=0)
@@ -204,6 +210,30 @@ def test_frequency_weights_count_and_log1p():
     np.testing.assert_array_equal(graph.frequency_weights(dd).toarray(), [[0, 3, 1], [2, 0, 0]])
     with pytest.raises(DataError, match="transform must be"):
         graph.frequency_weights(dup_log(), transform="sqrt")
+
+
+def test_frequency_weights_match_deduplicate_sum_bit_for_bit():
+    """frequency_weights (to_csr's SciPy sum after an unstable sort) and deduplicate's
+    "sum" (np.bincount, row order) differed in the last bit for some pairs: 67 of 2,355.
+    Both add a pair's weights in row order now."""
+    rng = np.random.default_rng(5)
+    for trial in range(300):
+        n = int(rng.integers(3, 40))
+        d = Interactions(rng.integers(0, 3, n), rng.integers(0, 3, n),
+                         weights=rng.random(n) * 10, n_users=3, n_items=3,
+                         timestamps=rng.random(n))
+        g = graph.deduplicate(d, "sum")
+        F = graph.frequency_weights(d)
+        assert (F != graph.frequency_weights(g)).nnz == 0, trial
+        assert [F[a, b] for a, b in zip(g.users, g.items)] == g.weights.tolist(), trial
+        # the time-decayed sums take the same order: a sequential sum in row order
+        T = graph.time_decay_weights(d, 0.3)
+        decayed = d.weights * 0.5 ** ((d.timestamps.max() - d.timestamps) / 0.3)
+        for a, b in zip(g.users.tolist(), g.items.tolist()):
+            total = 0.0
+            for x in decayed[(d.users == a) & (d.items == b)]:
+                total += x
+            assert T[a, b] == total, trial
 
 
 def test_time_decay_is_half_at_one_half_life():
@@ -245,8 +275,9 @@ def test_time_decay_errors():
     with pytest.raises(DataError, match="needs non-negative weights"):
         graph.time_decay_weights(signed, 1e12)                # gave -2.08e-12
     zero = Interactions([0, 1], [0, 1], weights=[0.0, 1.0], timestamps=[10.0, 10.0])
-    with pytest.raises(DataError, match="the data's weights include 0"):
+    with pytest.raises(DataError, match="its events' weights include 0; edge weights") as err:
         graph.edge_weight_matrix(zero, "time_decay", half_life=1e9)   # not "too short"
+    assert "too short" not in str(err.value)
     for bad in (True, "5"):
         with pytest.raises(ValueError, match="half_life must be a number"):
             graph.check_edge_weights("time_decay", bad)
@@ -309,7 +340,7 @@ def test_bipartite_adjacency_weights_in_csr_order():
 def test_bipartite_adjacency_errors():
     with pytest.raises(DataError, match=r"R\[1, 0\] = -1.0; edge weights must be non-negative"):
         graph.bipartite_adjacency(np.array([[1.0, 0.0], [-1.0, 0.0]]))
-    with pytest.raises(DataError, match="NaN or inf"):
+    with pytest.raises(DataError, match=r"R\[0, 0\] = nan; edge weights must be finite"):
         graph.bipartite_adjacency(np.array([[np.nan, 0.0]]))
     with pytest.raises(DataError, match="2-d matrix"):
         graph.bipartite_adjacency(np.ones(3))
@@ -427,6 +458,91 @@ def test_build_graph_is_the_composition():
     decay = graph.time_decay_weights(d, half_life=10.0)
     assert (graph.build_graph(d, weights=decay)
             != graph.normalize_adjacency(graph.bipartite_adjacency(decay))).nnz == 0
+
+
+def test_edge_weight_matrix_checks_train_on_every_path():
+    """time_decay read train.timestamps first: a raw NumPy error for an empty log, an
+    AttributeError for a list."""
+    empty = Interactions([], [], n_users=3, n_items=3, timestamps=[])
+    for name in ("time_decay", "count", "log1p"):
+        with pytest.raises(DataError, match="^train holds no interactions$"):
+            graph.edge_weight_matrix(empty, name, 10.0)
+        with pytest.raises(TypeError, match="^train must be an Interactions, got list$"):
+            graph.edge_weight_matrix([1, 2], name, 1.0)
+    assert graph.edge_weight_matrix([1, 2], None) is None          # no weights: no graph
+
+
+def test_edge_weight_matrix_hint_is_the_pairs_own_cause():
+    """The hint blamed zero weights whenever the data had one, though the reported pair's
+    weight was 1 and had underflowed; each cause is named when the pair has it."""
+    old = Interactions([0, 1, 2], [0, 0, 0], timestamps=[0, 1e6, 1e6], weights=[1, 1, 0])
+    with pytest.raises(DataError, match=r"e.g. user 0, item 0: 0.0; half_life=1.0 is too "
+                                        r"short for its events, which are up to 1e\+06 older "
+                                        r"than the latest; edge weights must") as err:
+        graph.edge_weight_matrix(old, "time_decay", 1.0)
+    assert "include 0" not in str(err.value)
+    both = Interactions([0, 0, 1], [0, 0, 0], timestamps=[0, 0, 1e6], weights=[0, 1, 1])
+    with pytest.raises(DataError, match=r"user 0, item 0: 0.0; its events' weights include 0; "
+                                        r"half_life=1.0 is too short"):
+        graph.edge_weight_matrix(both, "time_decay", 1.0)
+    huge = Interactions([0, 0], [0, 0], weights=[1e308, 1e308])
+    with pytest.raises(DataError, match=r"inf; the sum of its weights overflows float64"):
+        graph.edge_weight_matrix(huge, "count")
+
+
+@pytest.mark.parametrize("call", [
+    lambda M: graph.bipartite_adjacency(M),
+    lambda M: graph.bipartite_adjacency(sp.csr_matrix(M)),
+    lambda M: graph.normalize_adjacency(sp.csr_matrix(np.array([[0, 1 + 1j], [1 - 1j, 0]]))),
+    lambda M: graph.build_graph(Interactions([0], [0], n_items=2), weights=M),
+    lambda M: graph.edge_weights(Interactions([0], [0], n_items=2), weights=M),
+    lambda M: graph.bipartite_adjacency(np.ones((1, 2)), weights=M.ravel()),
+])
+def test_complex_matrices_are_refused(call, strict):
+    """Their imaginary part was dropped, with only a ComplexWarning."""
+    with pytest.raises(DataError, match=r"must have a real \(bool, integer or float\) dtype, "
+                                        r"got complex128: the imaginary part would be lost"):
+        call(np.array([[1 + 1j, 0]]))
+
+
+def test_bad_matrix_messages_name_the_matrix_and_the_entry():
+    with pytest.raises(DataError, match=r"^R must have a real \(bool, integer or float\) "
+                                        r"dtype, got <U1$"):
+        graph.bipartite_adjacency(np.array([["a", "b"]]))      # "could not convert string"
+    with pytest.raises(DataError, match=r"^A\[1, 0\] = inf; edge weights must be finite$"):
+        graph.normalize_adjacency(sp.csr_matrix(np.array([[0, 1.0], [np.inf, 0]])))
+    with pytest.raises(DataError, match=r"^weights\[1\] = nan; edge weights must be finite "
+                                        r"and non-negative$"):
+        graph.bipartite_adjacency(np.ones((1, 2)), weights=[1, np.nan])
+    with pytest.raises(DataError, match=r"^weights\[0\] = -1.0; edge weights must be"):
+        graph.bipartite_adjacency(np.ones((1, 2)), weights=[-1, 1])
+    R = graph.bipartite_adjacency(np.array([[1, 0]], dtype=object))   # numbers: taken
+    assert R.toarray().tolist() == [[0, 1, 0], [1, 0, 0], [0, 0, 0]]
+
+
+def test_normalize_adjacency_survives_an_overflowing_degree(strict):
+    """A row sum beyond float64 (inf) made every entry of its row and column 0."""
+    A = np.array([[0, 1e308, 1e308], [1e308, 0, 0], [1e308, 0, 0]])
+    sym = graph.normalize_adjacency(A)
+    np.testing.assert_allclose(sym.toarray(), [[0, S2 / 2, S2 / 2], [S2 / 2, 0, 0],
+                                               [S2 / 2, 0, 0]], rtol=1e-15)
+    left = graph.normalize_adjacency(A, "left")
+    assert left.toarray().tolist() == [[0, 0.5, 0.5], [1, 0, 0], [1, 0, 0]]
+    for kind, out in (("symmetric", sym), ("left", left)):
+        # Â does not change when A is scaled by a power of two: the very same floats
+        assert (out != graph.normalize_adjacency(A / 1024, kind)).nnz == 0
+        with np.errstate(under="ignore"):                     # the loops' ~1e-308 entries
+            with_loops = graph.normalize_adjacency(A, kind, self_loops=True)
+        assert np.all(np.isfinite(with_loops.data)) and with_loops.nnz == 7
+
+
+def test_build_graph_refuses_a_matrix_that_is_no_array():
+    """A nested list said "weights has shape None, expected (1, 1)"."""
+    d = Interactions([0], [0])
+    with pytest.raises(DataError, match=r"^weights must be None, 'count', 'log1p' or a matrix "
+                                        r"\(ndarray or scipy sparse\) of shape \(1, 1\), "
+                                        r"got list$"):
+        graph.build_graph(d, weights=[[1]])
 
 
 def test_build_graph_errors():

@@ -185,6 +185,17 @@ def test_leave_one_out_by_time_latest_per_user():
         assert d.timestamps[(d.users == u) & (d.items == i)].max() == latest[u]
 
 
+def test_leave_one_out_by_time_checks_random_state_too():
+    """by_time=True took any random_state unchecked (a typo went unnoticed)."""
+    d = Interactions([0, 0], [0, 1], timestamps=[1.0, 2.0])
+    for bad in ("abc", 1.5, True):
+        with pytest.raises(TypeError, match="random_state must be None, an integer >= 0"):
+            split.leave_one_out(d, random_state=bad, by_time=True)
+    with pytest.raises(DataError, match="random_state must be None, an integer >= 0"):
+        split.leave_one_out(d, random_state=-1, by_time=True)
+    assert split.leave_one_out(d, random_state=3, by_time=True)[1].items.tolist() == [1]
+
+
 def test_leave_one_out_by_time_needs_timestamps():
     with pytest.raises(DataError, match="by_time=True\\) needs timestamps"):
         split.leave_one_out(Interactions([0, 0], [0, 1]), by_time=True)
@@ -209,6 +220,23 @@ def test_temporal_global_all_tied_is_an_error():
     d = Interactions([0, 1, 2, 0], [0, 1, 2, 3], timestamps=[1, 5, 5, 5])
     with pytest.raises(DataError, match="shares that timestamp"):
         split.temporal_split(d, test_size=0.5)
+    # the hint said "lower test_size", but only a larger one moves the cut earlier
+    with pytest.raises(DataError, match="raise test_size so that the cut falls earlier"):
+        split.temporal_split(d, test_size=0.5)
+    assert len(split.temporal_split(d, test_size=0.75)[1]) == 3
+
+
+def test_temporal_per_user_empty_test_names_the_tie_not_distinct_times():
+    """User 0 has events at two times; its test part is empty because its latest events
+    share the cut's timestamp (the tie rule), not for want of distinct times."""
+    d = Interactions([0, 0, 0], [0, 1, 2], timestamps=[1.0, 2.0, 2.0])
+    with pytest.raises(DataError, match=r"each user's events at or after its cut time share "
+                                        r"that timestamp, and the tie rule keeps them in train "
+                                        r"\(e.g. user 0, with events from 1.0 to 2.0, has its "
+                                        r"cut at 2.0\); raise test_size") as err:
+        split.temporal_split(d, 0.2, per_user=True)
+    assert "distinct times" not in str(err.value)
+    assert len(split.temporal_split(d, 0.5, per_user=True)[1]) == 2     # as the hint says
     with pytest.raises(DataError, match="at least 2 events"):
         split.temporal_split(d.subset([0]), test_size=0.5)
 
