@@ -3,7 +3,17 @@ r"""Training batches: what a model's ``loss_and_grad`` consumes.
 ``PairBatch(users, pos, neg)`` holds BPR triples (u, i, j): u interacted
 with i and not with j. ``PointBatch(users, items, labels)`` holds labelled
 pairs for BCE, label 1 for an observed interaction and 0 for a sampled
-negative. Ids are int64, labels float64 in {0, 1}.
+negative. The training loop's samplers (and ``make``) give int64 ids and
+float64 labels in {0, 1}.
+
+Checks. The plain constructors (``PairBatch(u, i, j)``, ``PointBatch(u, i, y)``)
+are NamedTuples and check nothing: the training loop builds one per mini-batch
+from ids it drew itself. ``make`` checks (a DataError: shapes, ids >= 0, labels
+0 or 1). A model's ``loss_and_grad`` checks what it reads either way: the ids
+against the fitted model (DataError), and the labels as
+:func:`~minigraphrec.losses.bce_with_logits_forward` does, in [0, 1], so soft
+labels (0.5) from a plain ``PointBatch`` train as they do in PyTorch's
+``BCEWithLogitsLoss``; build with ``make`` to have them refused.
 """
 from __future__ import annotations
 

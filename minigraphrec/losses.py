@@ -11,7 +11,10 @@ The definitions every model trains with, for a batch of B examples:
 A model's loss is the sum of one of the first two and the third. Each
 ``*_forward`` returns ``(loss, cache)`` with ``loss`` a Python float; each
 ``*_backward(cache, dloss=1.0)`` returns the gradients scaled by ``dloss``,
-in the dtype of the inputs.
+in the dtype of the inputs: the scores' (BPR: their common dtype,
+``np.result_type(s_pos, s_neg)``, in which the forward computes
+``s_neg - s_pos``, for both gradients; float32 with float64 gives float64),
+the logits' (BCE: labels are cast to it), each rows array's (L2).
 
 Stability: ``softplus(z) = log(1 + e^z)`` is evaluated as
 ``max(z, 0) + log1p(exp(-|z|))``, which never overflows and keeps full
@@ -121,7 +124,8 @@ def bpr_forward(s_pos, s_neg):
 def bpr_backward(cache, dloss=1.0):
     r"""``ds_neg,b = dloss · σ(s_neg,b - s_pos,b) / B``, ``ds_pos = -ds_neg``.
 
-    Returns ``(ds_pos, ds_neg)``, each (B,).
+    Returns ``(ds_pos, ds_neg)``, each (B,), both in the dtype the forward computed
+    ``s_neg - s_pos`` in: the scores' common dtype (float64 if one of them is).
     """
     z = cache
     sig, _ = sigmoid_forward(z)                                  # (B,)
@@ -141,7 +145,8 @@ def l2_forward(rows_list, reg, batch_size):
     Parameters
     ----------
     rows_list : list or tuple of ndarrays, any shapes
-    reg : float >= 0
+    reg : float >= 0, finite (else :class:`DataError`: negative, NaN, infinite or no
+        number at all)
     batch_size : int >= 1, the ``B`` of the formula (not inferred from the
         rows, which may come in any number)
 
@@ -157,9 +162,12 @@ def l2_forward(rows_list, reg, batch_size):
     for t, rows in enumerate(rows_list):
         if not np.issubdtype(rows.dtype, np.floating):
             raise DataError(f"rows_list[{t}] must have a floating dtype, got {rows.dtype}")
-    reg = float(reg)
-    if not reg >= 0:
-        raise DataError(f"reg must be >= 0, got {reg}")
+    try:
+        reg = float(reg)                     # as the models' check takes it ("1e-4" too)
+    except (TypeError, ValueError):
+        raise DataError(f"reg must be >= 0 and finite, got {reg!r}") from None
+    if not (np.isfinite(reg) and reg >= 0):  # NaN and inf too: an infinite weight, an inf loss
+        raise DataError(f"reg must be >= 0 and finite, got {reg}")
     check_int(batch_size, "batch_size")
     # Σ_t ‖rows_t‖², squared and summed in float64 by NumPy, whose summation order is fixed:
     # BLAS's float32 dot (np.vdot) adds in an order that depends on the CPU's kernel (SkylakeX

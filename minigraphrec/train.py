@@ -40,13 +40,22 @@ and ``since_best_``, the epochs since it. ``model.save(path)`` there is a checkp
 scores (with the epoch's own parameters), and that ``load(path).fit(train, epochs=n,
 resume=True)`` (with the same validation data, if any) continues, bit for bit, as the
 uninterrupted run would have: the same epochs, the same stop, the same best parameters
-restored at the end.
+restored at the end. That holds for the checkpoint of the epoch the run stopped on too:
+its ``since_best_`` has reached ``patience``, so the resumed fit trains no epoch, whatever
+``epochs`` asks, and ends as the uninterrupted fit ended (the best parameters restored).
 
 Validation and early stopping. With validation data the model is evaluated
 after every epoch (:func:`minigraphrec.metrics.evaluate`, the model's
 training items excluded) on its ``metric``; after ``patience`` epochs
 without improvement training stops; either way, the parameters of the best
 epoch are restored at the end and ``model.best_epoch_`` names it.
+
+``best_epoch_`` names the validated epoch whose parameters the model holds (in ``params``;
+in a ``callback`` checkpoint, in ``best_params_`` when that epoch was an earlier one), and
+nothing else: a run without validation data that moves the parameters (a resume with
+``epochs >= 1``, or from a checkpoint holding ``best_params_``) sets it to None, as do
+``partial_fit`` and ``forget``. A later resume with validation then has no earlier score
+to beat: its first epoch is the best so far, as in a fresh fit.
 
 Failure. A NaN or infinite loss or gradient stops training with
 ``FloatingPointError`` naming the epoch and batch; so do parameters or Adam
@@ -68,6 +77,21 @@ epochs on from ``history_``, and writes the state back when it returns or
 fails, so that ``fit(train, epochs=2)``, ``save``, ``load`` and
 ``fit(train, epochs=3, resume=True)`` give, bit for bit, the parameters,
 history losses and Adam state of ``fit(train, epochs=5)``.
+
+A resume with validation goes on from the early-stopping state the model carries:
+
+* the score to beat is ``best_epoch_``'s on the *current* ``metric``: read from that
+  epoch's ``history_`` record, which holds recall, ndcg, precision and hit at the metric's
+  cut-off and the metric itself; when it lacks the current metric (``metric`` changed since,
+  e.g. ``"recall@10"`` to ``"recall@20"``), the best epoch's parameters are evaluated on it
+  once, before the first epoch (the earlier best is never dropped);
+* the patience count goes on from ``since_best_``, which only a ``callback`` checkpoint
+  holds; the stop test uses the current ``patience`` and runs before the first resumed
+  epoch, so a checkpoint that already meets it trains no epoch (above). A finished fit
+  holds none (it restored its best epoch's parameters and ended the count): resumed, its
+  count starts again at 0, from the best epoch's parameters. That is how to train on past
+  an early stop: resume the model the stopped fit returned (or the stop checkpoint
+  resumed once), or resume the checkpoint with a larger ``patience`` (or None).
 """
 from __future__ import annotations
 
@@ -206,7 +230,7 @@ def check_finite_state(name, params, optimizer, epoch, lr):
     end of an epoch: the loss and gradients are checked before each step, so this catches
     the epoch's last step blowing up (the next check would come too late, or never, after
     the last epoch) and a second moment overflowing in float32 (gradients above about
-    1.8e19), which freezes its parameters without any NaN. Every entry is tested: a sum,
+    1.8e19), which freezes its parameters without any NaN. Every entry is tested: a sum
     would overflow on large finite moments."""
     if not all(np.isfinite(p).all() for p in params.values()):
         raise FloatingPointError(
@@ -287,13 +311,44 @@ def train_model(model, validation=None, epochs=1, callback=None, rng=None):
 
     Continues a run: Adam starts from ``model.optimizer_state_`` if the model
     has one, epochs are numbered from ``len(model.history_) + 1``, and with
-    validation an earlier ``best_epoch_`` is the score to beat (the current
-    parameters standing for it). ``model.optimizer_state_`` is written back
-    on return and on failure.
+    validation an earlier ``best_epoch_`` is the score to beat (its parameters:
+    ``model.best_params_`` if set, else the current ones; see the module
+    docstring). ``model.optimizer_state_`` is written back on return and on
+    failure.
+
+    Call it through the model's ``fit`` (``fit(train, ..., resume=True)`` to
+    train on), not directly: ``fit`` checks the hyperparameters and the data,
+    restores and saves the random generator's state and the final embeddings,
+    and is all or nothing. This function is not: when it raises (a diverging
+    run, an interrupt), the model keeps what it did up to there, the epochs
+    trained, ``step_``, ``history_`` and the parameters and Adam state of the
+    failing step (NaN or infinite after a divergence, and then refused by a
+    later resume), with ``rng_state_`` and the cached embeddings left behind.
+    Discard such a model, or go back to a saved checkpoint.
     """
     _check_training_inputs(model, validation, callback, epochs)
     with _verbose_output(model.verbose):
         return _train_model(model, validation, epochs, callback, rng)
+
+
+def _best_score(model, best_params, validation, evaluate, key, metric_k, wanted):
+    """The score of ``best_epoch_`` (parameters ``best_params``) on the current metric ``key``.
+
+    Its ``history_`` record's, if it holds ``key``; else (``metric`` changed since that
+    epoch was scored) its parameters evaluated on ``validation`` now, as the training loop
+    evaluates an epoch. The model's ``params`` and cached embeddings are as they were after.
+    """
+    record = next((r for r in model.history_ if r["epoch"] == model.best_epoch_), None)
+    if record is not None and key in record:
+        return record[key]
+    current = model.params
+    try:
+        model.params = best_params
+        model._refresh_embeddings()
+        return evaluate(model, validation, k=metric_k, metrics=wanted)[key]
+    finally:
+        model.params = current
+        model._refresh_embeddings()
 
 
 def _train_model(model, validation, epochs, callback, rng):
@@ -315,18 +370,31 @@ def _train_model(model, validation, epochs, callback, rng):
         optimizer.lr = float(model.lr)                  # the lr may change between calls
     best_score, best_params, since_best = -np.inf, None, 0
     first = len(model.history_)                         # epochs already trained
-    if validation is not None and model.best_epoch_ is not None:
-        best_score = next((r.get(key, -np.inf) for r in model.history_
-                           if r["epoch"] == model.best_epoch_), -np.inf)
+    last = first + epochs
+    if validation is None:
+        if epochs > 0 or getattr(model, "best_params_", None) is not None:
+            # the parameters move away from (or, in a checkpoint, are not) the best
+            # validated epoch's, and nothing scores them: no epoch names them any more
+            model.best_epoch_ = None
+    elif model.best_epoch_ is not None:
         # a checkpoint from a callback holds the best epoch's parameters apart when that
         # epoch was an earlier one, and the epochs since it; a finished fit holds them as its
         # params (it restored them), and the count starts afresh
         saved = getattr(model, "best_params_", None) or model.params
         best_params = {k: v.copy() for k, v in saved.items()}
         since_best = int(getattr(model, "since_best_", None) or 0)
+        if model.patience is not None and since_best >= model.patience:
+            # a checkpoint of the epoch its run stopped on: the run is over, as it was for
+            # the uninterrupted fit, which stopped right after that epoch
+            logger.log(level, "%s: no better %s for %d epochs when resumed, stopping; best "
+                       "epoch %d", type(model).__name__, model.metric, since_best,
+                       model.best_epoch_)
+            last = first
+        elif epochs > 0:
+            best_score = _best_score(model, best_params, validation, evaluate, key, metric_k,
+                                     wanted)
     R = model.R_
     gradient = batch_gradient(model)
-    last = first + epochs
     try:
         for epoch in range(first + 1, last + 1):
             start = time.perf_counter()

@@ -204,3 +204,52 @@ def test_softmax_cross_entropy_in_place_gives_the_same_bits(dtype):
     frozen.flags.writeable = False
     with pytest.raises(DataError, match="writable"):
         losses.softmax_cross_entropy_forward(frozen, t, overwrite=True)
+
+
+@pytest.mark.parametrize("reg", [np.inf, -np.inf, np.nan, -1.0, "x", None])
+def test_l2_refuses_a_weight_that_is_not_finite_and_nonnegative(reg):
+    """reg=inf used to give an infinite loss (the models refuse it, not l2_forward)."""
+    with pytest.raises(DataError, match="reg must be >= 0 and finite"):
+        losses.l2_forward([np.ones(2)], reg, 2)
+
+
+def test_l2_takes_a_weight_as_the_models_do():
+    """What the models' check takes (a NumPy float, a numeric string) still works."""
+    for reg in (np.float32(0.5), 0, "0.5"):
+        loss, _ = losses.l2_forward([np.ones(2)], reg, 2)
+        assert loss == float(reg) * 0.5
+
+
+def test_bpr_gradients_of_mixed_dtypes_come_in_the_common_dtype():
+    """float32 and float64 scores: the forward subtracts them in float64, and both
+    gradients come in float64, equal to those of the scores cast to float64 (documented)."""
+    rng = np.random.default_rng(0)
+    s_pos = rng.standard_normal(5).astype(np.float32)
+    s_neg = rng.standard_normal(5)
+    loss, cache = losses.bpr_forward(s_pos, s_neg)
+    ds_pos, ds_neg = losses.bpr_backward(cache, dloss=0.5)
+    assert ds_pos.dtype == ds_neg.dtype == np.float64
+    ref_loss, ref_cache = losses.bpr_forward(s_pos.astype(np.float64), s_neg)
+    ref_pos, ref_neg = losses.bpr_backward(ref_cache, dloss=0.5)
+    assert loss == ref_loss
+    np.testing.assert_array_equal(ds_pos, ref_pos)
+    np.testing.assert_array_equal(ds_neg, ref_neg)
+    assert "np.result_type(s_pos, s_neg)" in losses.__doc__
+
+
+def test_point_batch_labels_plain_constructor_and_make():
+    """The plain NamedTuple constructor checks nothing (documented); ``make`` refuses soft
+    labels; a model's loss_and_grad takes labels in [0, 1] (soft ones as BCE defines them)
+    and refuses others."""
+    import minigraphrec as mgr
+    from minigraphrec.batch import PointBatch
+    with pytest.raises(DataError, match="labels must be 0 or 1"):
+        PointBatch.make([0, 1], [0, 1], [0.5, 1.0])
+    batch = PointBatch(np.array([0, 1]), np.array([0, 1]), np.array([0.5, 1.0]))  # unchecked
+    data = mgr.Interactions(np.array([0, 1, 1]), np.array([0, 1, 2]), n_users=2, n_items=3)
+    model = mgr.MF(dim=2, loss="bce", random_state=0, dtype="float64").fit(data, epochs=0)
+    loss, grads = model.loss_and_grad(batch)
+    assert np.isfinite(loss) and grads["E0"].shape == (5, 2)
+    with pytest.raises(DataError, match=r"labels must lie in \[0, 1\]"):
+        model.loss_and_grad(PointBatch(np.array([0]), np.array([0]), np.array([2.0])))
+    assert "check nothing" in mgr.batch.__doc__

@@ -604,3 +604,35 @@ def test_verbose_prints_each_epoch_when_logging_is_not_configured():
     assert run.returncode == 0, run.stderr
     assert "MF epoch 1/2: loss" in run.stderr and "MF epoch 2/2: loss" in run.stderr
     assert run.stdout == ""
+
+
+@pytest.mark.parametrize("bad", [dict(lr=-1.0), dict(lr="a"), dict(reg=np.inf), dict(reg=-1),
+                                 dict(loss="hinge"), dict(scoring="l1"), dict(dtype="float16"),
+                                 dict(init="zeros"), dict(metric="recall@0"),
+                                 dict(score_dtype="int8"), dict(batch_size=0)])
+def test_every_bad_hyperparameter_raises_a_data_error(bad):
+    """lr and reg raised ValueError where batch_size, epochs, patience, dim raised DataError
+    (a ValueError subclass): now DataError throughout, naming the hyperparameter."""
+    train, _ = _planted()
+    with pytest.raises(mgr.DataError, match=next(iter(bad))):
+        MF(dim=4, **bad).fit(train, epochs=1)
+
+
+def test_mf_cached_embeddings_are_no_views_of_its_parameters():
+    """MF's user_embeddings_/item_embeddings_ were halves of params["E0"] itself: a manual
+    Adam step changed MF's scores, not LightGCN's. Now both cache copies, refreshed by fit."""
+    from minigraphrec.optim import Adam
+    train, _ = _planted()
+    for model_class in (MF, LightGCN):
+        model = model_class(dim=4, batch_size=64, random_state=0).fit(train, epochs=1)
+        assert not np.shares_memory(model.user_embeddings_, model.params["E0"])
+        assert not np.shares_memory(model.item_embeddings_, model.params["E0"])
+        before = model.score(np.array([0])).copy()
+        batch = bpr_batches(model.R_, 64, np.random.default_rng(0))[0]
+        _, grads = model.loss_and_grad(batch)
+        Adam(lr=0.1).step(model.params, grads)
+        np.testing.assert_array_equal(model.score(np.array([0])), before)   # the cache
+        model.fit(train, epochs=0, resume=True)                             # refreshed
+        assert not np.array_equal(model.score(np.array([0])), before)
+        np.testing.assert_array_equal(
+            np.vstack([model.user_embeddings_, model.item_embeddings_]), model._all_embeddings())

@@ -73,6 +73,7 @@ step (gradient checks) and training stays reproducible.
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 
@@ -110,9 +111,9 @@ def glorot_uniform(rng, shape, dtype):
 
 
 def check_init(init):
-    """Return ``init`` if it is one of :data:`INITS`, else raise ValueError."""
+    """Return ``init`` if it is one of :data:`INITS`, else raise DataError (a ValueError)."""
     if init not in INITS:
-        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+        raise DataError(f"init must be one of {INITS}, got {init!r}")
     return init
 
 
@@ -180,14 +181,29 @@ def scratch_rows(model, key, m, tail, dtype, capacity=0):
     return buf[:m]
 
 
+@contextlib.contextmanager
+def _hyperparameter_error():
+    """A ValueError raised in the block (by a check another module owns: ``parse_metric``,
+    ``float_dtype``) as :class:`DataError`, what every bad hyperparameter raises here."""
+    try:
+        yield
+    except DataError:
+        raise
+    except ValueError as err:
+        raise DataError(str(err)) from None
+
+
 def _nonneg_float(name, value, strict=False):
+    """``value`` as a finite float >= 0 (> 0 if ``strict``), else :class:`DataError` (a
+    ValueError) naming ``name``: the check of the float hyperparameters (lr, reg, ...), which
+    raise what the integer ones (:func:`~minigraphrec.errors.check_int`) raise."""
     try:
         x = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
+        raise DataError(f"{name} must be a number, got {value!r}") from None
     if not np.isfinite(x) or x < 0 or (strict and x == 0):
         bound = ">" if strict else ">="
-        raise ValueError(f"{name} must be a finite number {bound} 0, got {value!r}")
+        raise DataError(f"{name} must be a finite number {bound} 0, got {value!r}")
     return x
 
 
@@ -234,7 +250,7 @@ def _check_training_params(model):
     Sets ``model._dtype``."""
     _nonneg_float("lr", model.lr, strict=True)
     if model.lr > float(np.finfo(np.float32).max) and str(model.dtype) == "float32":
-        raise ValueError(f"lr must be finite in float32 (the model's dtype), got {model.lr}")
+        raise DataError(f"lr must be finite in float32 (the model's dtype), got {model.lr}")
     check_int(model.batch_size, "batch_size")
     check_int(model.epochs, "epochs", at_least=0)
     check_random_state(model.random_state)
@@ -243,7 +259,7 @@ def _check_training_params(model):
     except TypeError:                                   # e.g. "foo": not a dtype at all
         dtype = None
     if dtype is None or dtype.name not in DTYPES:
-        raise ValueError(f"dtype must be 'float32' or 'float64', got {model.dtype!r}")
+        raise DataError(f"dtype must be 'float32' or 'float64', got {model.dtype!r}")
     model._dtype = dtype
 
 
@@ -329,16 +345,17 @@ class EmbeddingRecommender(Recommender):
     def _check_common(self):
         """Validate the shared hyperparameters; set ``self._dtype``."""
         if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+            raise DataError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         if self.scoring not in SCORINGS:
-            raise ValueError(f"scoring must be one of {SCORINGS}, got {self.scoring!r}")
+            raise DataError(f"scoring must be one of {SCORINGS}, got {self.scoring!r}")
         self._score_dtype()
         _check_training_params(self)                     # lr, batch_size, epochs, dtype
         _nonneg_float("reg", self.reg)
         check_int(self.n_negatives, "n_negatives")
         if self.patience is not None:
             check_int(self.patience, "patience")
-        parse_metric(self.metric)
+        with _hyperparameter_error():
+            parse_metric(self.metric)
 
     def _check_trainable(self):
         if not isinstance(getattr(self, "params", None), dict):
@@ -384,15 +401,25 @@ class EmbeddingRecommender(Recommender):
             ``_resume_may_change`` (how training proceeds: ``lr``,
             ``batch_size``, ``reg``, ...) may differ from that fit;
             ``random_state`` is then ignored. With ``validation``, an earlier
-            ``best_epoch_`` is the score to beat. A checkpoint saved from
+            ``best_epoch_`` is the score to beat, on the current ``metric``
+            (when ``metric`` changed since, the best epoch's parameters are
+            evaluated on it once, before the first epoch). A checkpoint saved from
             ``callback`` during a run with validation resumes exactly too (pass
             the same validation data): it carries the best epoch's parameters
-            and the epochs since it (``best_params_``, ``since_best_``). A
+            and the epochs since it (``best_params_``, ``since_best_``), and the
+            stop test (current ``patience``) runs before the first resumed epoch,
+            so the checkpoint of the epoch the run stopped on trains no epoch,
+            whatever ``epochs`` asks, and ends as that run ended. A
             finished fit with validation ends on its best epoch's parameters,
             so resuming it continues from those, not from its last epoch, and
             its ``patience`` count starts again at 0 (a run stopped early
             therefore does not equal one resumed after it: resume from a
-            ``callback`` checkpoint for that).
+            ``callback`` checkpoint for that; to train on past an early stop,
+            resume the finished fit, or the checkpoint with a larger
+            ``patience``). Without ``validation``, a resume that moves the
+            parameters sets ``best_epoch_`` to None: no validated epoch names
+            them any more (so a later resume with validation starts with no
+            score to beat). The rules in full: :mod:`minigraphrec.train`.
 
         Returns
         -------
@@ -530,18 +557,31 @@ class EmbeddingRecommender(Recommender):
 
     # -------------------------------------------------------- embeddings
     def _refresh_embeddings(self):
-        """Cache the final embeddings: ``user_embeddings_`` (n_users, d), ``item_embeddings_``."""
+        """Cache the final embeddings: ``user_embeddings_`` (n_users, d), ``item_embeddings_``.
+
+        Always arrays of their own: when ``_all_embeddings`` returns a parameter itself
+        (MF's ``E0``), it is copied, so that the cache, what ``score`` and ``recommend``
+        read, changes only when it is refreshed (by ``fit``, ``partial_fit``, ``forget``),
+        as a graph model's does, and not when an optimiser steps ``params`` in place. MF
+        then keeps its table twice (``(n_users + n_items) * dim`` floats more: 18 MB for
+        Gowalla at ``dim=64`` in float32), as a graph model keeps ``E0`` and its
+        propagated ``E``; ``save`` stored both halves apart already.
+        """
         E = self._all_embeddings()                         # (n_nodes, d_out)
+        if any(np.may_share_memory(E, p) for p in self.params.values()):
+            E = E.copy()                                   # MF: E is params["E0"] itself
         self.user_embeddings_ = np.ascontiguousarray(E[:self.n_users_])
         self.item_embeddings_ = np.ascontiguousarray(E[self.n_users_:])
 
     _scores_into = True
 
     def _score_dtype(self):
-        """``score_dtype`` as a NumPy dtype; ValueError naming it unless float32 or float64."""
+        """``score_dtype`` as a NumPy dtype; DataError (a ValueError) naming it unless float32
+        or float64."""
         from ..rank import float_dtype
         # getattr: a model unpickled from before score_dtype existed scores in float64
-        return float_dtype(getattr(self, "score_dtype", "float64"), "score_dtype")
+        with _hyperparameter_error():
+            return float_dtype(getattr(self, "score_dtype", "float64"), "score_dtype")
 
     def _score_batch(self, users, out=None):
         r"""Similarity of each user's final embedding to each item's: (len(users), n_items)
@@ -974,7 +1014,7 @@ class EmbeddingRecommender(Recommender):
         """
         self._check_trainable()
         if method not in ("fine_tune", "retrain"):
-            raise ValueError(f"method must be 'fine_tune' or 'retrain', got {method!r}")
+            raise DataError(f"method must be 'fine_tune' or 'retrain', got {method!r}")
         epochs = self.update_epochs if epochs is None else check_int(epochs, "epochs", at_least=0)
         removal = self._removal(users, interactions, refit=method == "retrain")
         keep = removal.keep_users
@@ -1051,6 +1091,7 @@ class EmbeddingRecommender(Recommender):
                                                            for k, v in state.items()}
         new.history_ = list(getattr(self, "history_", []) or [])
         new.best_params_ = new.since_best_ = None         # an update ends no validated run
+        new.best_epoch_ = None                            # and its params are no epoch's
         new.__dict__.pop("_workspace", None)              # _build (or the model) makes a new one
         return new
 

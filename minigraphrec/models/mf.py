@@ -39,7 +39,11 @@ class MF(EmbeddingRecommender):
     params : dict
         ``{"E0": ndarray (n_users + n_items, dim)}``, users first.
     user_embeddings_, item_embeddings_ : ndarray (n_users, dim), ndarray (n_items, dim)
-        The two halves of ``E0``.
+        The two halves of ``E0``, copied (not views of it): what ``score`` and
+        ``recommend`` read, refreshed by ``fit``, ``partial_fit`` and ``forget``,
+        not when ``params`` is stepped in place (a loop of ``loss_and_grad`` and
+        ``Adam.step``), as for the graph models. The copy costs
+        ``(n_users + n_items) * dim`` floats.
     history_ : list of dict
         One entry per epoch.
 
