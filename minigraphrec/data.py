@@ -128,7 +128,12 @@ def _default_ids(kind, n):
 
 def _check_unique(kind, raw):
     """DataError naming the first raw id that ``raw`` (index -> raw id) holds twice: two
-    internal ids with one raw id could not both be looked up."""
+    internal ids with one raw id could not both be looked up. Numbers and strings are
+    compared sorted, in NumPy; objects (and the message's positions) in Python."""
+    if raw.dtype.kind in "biufUS" and raw.size > 1:
+        ordered = np.sort(raw)                   # equal ids side by side (NaN equals none)
+        if not (ordered[1:] == ordered[:-1]).any():
+            return
     keys = [_key(r) for r in raw.tolist()]
     if len(set(keys)) == len(keys):
         return
