@@ -198,3 +198,53 @@ def test_sparse_profiles_score_bit_for_bit_as_scipy_after_every_update(tmp_path)
     check(model)
     model.save(tmp_path / "cb.npz")
     check(mgr.load(tmp_path / "cb.npz"))
+
+
+def test_each_weight_must_be_non_negative_at_fit_and_partial_fit_alike():
+    """The audit: fit checked the summed matrix (a pair weighted 2 and -1 passed), partial_fit
+    each new weight. Now both check each interaction's weight and name its position, so
+    fit(union) and fit(old).partial_fit(new) accept the same data."""
+    F = np.eye(3)
+    summed = Interactions([0, 0, 1], [0, 0, 1], weights=[2.0, -1.0, 1.0], n_items=3)
+    with pytest.raises(DataError, match=r"non-negative interaction weights: "
+                                        r"train\.weights\[1\] is -1\.0"):
+        ContentBased(item_features=F, weighted=True).fit(summed)
+    ContentBased(item_features=F, weighted=False).fit(summed)       # weights unused: fine
+    old = Interactions([0, 1], [0, 1], weights=[2.0, 1.0], user_ids=[0, 1], item_ids=[0, 1, 2])
+    model = ContentBased(item_features=F, weighted=True).fit(old)
+    state = dict(model.__dict__)
+    new = Interactions([0, 0], [0, 1], weights=[1.0, -1.0], user_ids=[0], item_ids=[0, 2])
+    with pytest.raises(DataError, match=r"new_interactions\.weights\[1\] is -1\.0"):
+        model.partial_fit(new)
+    assert all(model.__dict__[k] is v for k, v in state.items())
+
+
+@pytest.mark.parametrize("name", ["weighted", "normalize_items"])
+@pytest.mark.parametrize("value", ["yes", None, 1, 0.0])
+def test_flags_must_be_booleans(name, value):
+    # "no" would be truthy: only True and False (NumPy's too) are taken
+    with pytest.raises(DataError, match=rf"{name} must be True or False, got {value!r}"):
+        ContentBased(item_features=FEATURES, **{name: value}).fit(small_train())
+    ContentBased(item_features=FEATURES, **{name: np.bool_(True)}).fit(small_train())
+
+
+def test_both_feature_sources_is_a_data_error():
+    with pytest.raises(DataError, match="not both"):
+        ContentBased(item_features=FEATURES, item_texts=["a", "b", "c"]).fit(small_train())
+
+
+def test_explain_refuses_weighted_changed_since_fit():
+    """explain splits the score over the weights that ``weighted`` selects at the call: a
+    model fitted weighted and switched off after fit split the weighted profile's score
+    over binary weights (contributions no longer summing to the score)."""
+    train = small_train(FEATURES, weights=[1.0, 3.0, 1.0])
+    model = ContentBased(weighted=True).fit(train)
+    e = model.explain(1, 2, k=None)
+    assert e.total == pytest.approx(model.score([1])[0, 2], abs=1e-15)
+    model.set_params(weighted=False)
+    with pytest.raises(ValueError, match=r"ContentBased\.explain: hyperparameters changed "
+                                         r"since fit \(weighted=True -> False\)"):
+        model.explain(1, 2)
+    # score_history reads the fitted item profiles only
+    np.testing.assert_array_equal(model.score_history([0]),
+                                  model.set_params(weighted=True).score_history([0]))

@@ -165,3 +165,80 @@ def test_updates_refuse_a_changed_l2_and_leave_the_model_as_it_was(tmp_path):
     assert reloaded.l2 == 200.0 and reloaded.fit_hyperparameters_["l2"] == 20.0
     with pytest.raises(ValueError, match=r"\(l2=20\.0 -> 200\.0\)"):
         reloaded.partial_fit(new)
+
+
+def test_bad_l2_is_a_data_error():
+    """Every bad hyperparameter value is a DataError (a ValueError), as check_int gives for
+    max_items and block_size (the audit: l2 raised a bare ValueError)."""
+    from minigraphrec import DataError
+    for l2 in (0.0, -1.0, np.nan, "big", True):
+        check_bad_hyperparameter(EASE, dict(l2=l2), "l2", random_train(5)[0], error=DataError)
+
+
+@pytest.mark.parametrize("block_size", [1, 3, 5, 2048])
+def test_gram_is_built_exactly_in_c_order(block_size):
+    # the Gram rows are built in blocks of at most block_size² entries; R is binary, so each
+    # entry is an integer count and the blocks give SciPy's product to the bit
+    train, R = random_train(8, n_users=30, n_items=13, density=0.4)
+    model = EASE(block_size=block_size)
+    G = model._gram(train.to_csr())
+    assert G.flags.c_contiguous and G.dtype == np.float64
+    np.testing.assert_array_equal(G, (train.to_csr().T @ train.to_csr()).toarray())
+    np.testing.assert_array_equal(G, R.T @ R)
+
+
+def test_fit_inverts_the_gram_matrix_in_place(monkeypatch):
+    """spd_inverse works in place only on a C-contiguous array and silently copies any other:
+    ``(R.T @ R).toarray()`` is Fortran-ordered (a CSC product), so fit held two n x n arrays
+    (the audit: a peak of 2.55 n² float64 at 6000 items)."""
+    import minigraphrec.models.ease as ease_module
+    calls = []
+    real = ease_module.spd_inverse
+
+    def spy(A, *args, **kwargs):
+        out = real(A, *args, **kwargs)
+        calls.append((A.flags.c_contiguous, out is A, kwargs.get("overwrite_a")))
+        return out
+    monkeypatch.setattr(ease_module, "spd_inverse", spy)
+    EASE(l2=3.0, block_size=4).fit(random_train(9, n_items=11)[0])
+    assert calls == [(True, True, True)]
+
+
+def test_peak_memory_is_about_one_matrix_for_fit_and_two_for_updates():
+    """fit: one n x n float64 array plus tiles (was 2.1 n² here: a copy of the Gram matrix);
+    partial_fit / forget: the old B_ and the new P (was 3.1 n²: an n x n temporary)."""
+    import tracemalloc
+    rng = np.random.default_rng(0)
+    n = 1200
+    train = Interactions(rng.integers(0, 800, 30000), rng.integers(0, n, 30000),
+                         n_users=800, n_items=n)
+    unit = 8 * n * n
+    tracemalloc.start()
+    try:
+        model = EASE(l2=10.0, block_size=128).fit(train)
+        fit_peak = tracemalloc.get_traced_memory()[1] / unit
+        tracemalloc.reset_peak()
+        model.partial_fit(Interactions([0], [0], user_ids=[3], item_ids=[5]))
+        update_peak = tracemalloc.get_traced_memory()[1] / unit     # B_ included
+        tracemalloc.reset_peak()
+        model.forget(users=[0, 1, 2])
+        forget_peak = tracemalloc.get_traced_memory()[1] / unit
+    finally:
+        tracemalloc.stop()
+    assert model._last_update["method"] == "woodbury"
+    assert fit_peak < 1.25, fit_peak
+    assert update_peak < 2.25, update_peak
+    assert forget_peak < 2.25, forget_peak
+
+
+def test_memory_guard_names_what_each_method_holds():
+    train, _ = random_train(4, n_users=30, n_items=8)
+    old, _ = random_train(4, n_users=30, n_items=7)
+    with pytest.raises(ValueError, match=r"EASE\.fit needs a dense 8 x 8 float64 matrix"):
+        EASE(max_items=7).fit(train)
+    model = EASE(max_items=7).fit(old)
+    new = Interactions([0], [0], user_ids=[0], item_ids=[7])
+    with pytest.raises(ValueError, match=r"EASE\.partial_fit needs two dense 8 x 8 float64 "
+                                         r"matrices, the old B and the new \(0\.0 GB\).*"
+                                         r"max_items=7"):
+        model.partial_fit(new)

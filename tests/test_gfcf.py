@@ -256,7 +256,7 @@ def test_checkerboard_held_out_item_comes_first(checkerboard):
     np.testing.assert_array_equal(items[:, 0], held)
 
 
-@pytest.mark.parametrize("params,match", [
+BAD_HYPERPARAMETERS = [
     (dict(alpha=-0.1), "alpha"), (dict(alpha=np.nan), "alpha"), (dict(alpha=True), "alpha"),
     (dict(n_factors=0), "n_factors"), (dict(n_factors=2.0), "n_factors"),
     (dict(n_oversamples=-1), "n_oversamples"), (dict(n_power_iter=-1), "n_power_iter"),
@@ -267,9 +267,65 @@ def test_checkerboard_held_out_item_comes_first(checkerboard):
     (dict(max_svd_memory_mb="8G"), "max_svd_memory_mb"),
     (dict(n_factors=31), r"n_factors=31 is too large for a 30 x 40 .*<= 30"),
     (dict(n_factors=30, svd_solver="arpack"), r"n_factors=30 .*'arpack' .*< 30"),
-])
+]
+
+
+@pytest.mark.parametrize("params,match", BAD_HYPERPARAMETERS)
 def test_bad_hyperparameters(params, match):
     check_bad_hyperparameter(GFCF, params, match, random_train(8)[0])
+
+
+@pytest.mark.parametrize("params,match", BAD_HYPERPARAMETERS)
+def test_bad_hyperparameter_values_are_data_errors(params, match):
+    """One type for one kind of error: check_int's DataError (a ValueError) for every bad
+    value, alpha, svd_solver, dtype and backend included (they raised bare ValueErrors)."""
+    from minigraphrec import DataError
+    check_bad_hyperparameter(GFCF, params, match, random_train(8)[0], error=DataError)
+
+
+def test_propack_names_n_factors_and_the_rank_when_it_stops_below_n_factors():
+    """The audit: one item nobody took makes rank(R̃) = 29 < 30 items, and PROPACK stopped
+    with SciPy's bare "An invariant subspace of dimension 29 was found". Now a DataError
+    names n_factors and the rank, keeps SciPy's error as its cause, and a refit that fails
+    so leaves the fitted model as it was."""
+    from minigraphrec import DataError
+    train, R = random_train(8, n_users=40, n_items=30, density=0.3, empty_item=3)
+    assert np.linalg.matrix_rank(R) == 29
+    model = GFCF(n_factors=29, svd_solver="propack", dtype="float64").fit(train)
+    model.set_params(n_factors=30)
+    state = dict(model.__dict__)
+    with pytest.raises(DataError, match=r"n_factors=30 is above what svd_solver='propack' "
+                                        r"finds in R̃: .*invariant subspace of dimension 29.*"
+                                        r"40 users and 29 items have interactions: the rank "
+                                        r"is at most 29\); use n_factors <= 29") as info:
+        model.fit(train)
+    assert isinstance(info.value.__cause__, np.linalg.LinAlgError)
+    assert model.__dict__.keys() == state.keys()
+    assert all(model.__dict__[k] is v for k, v in state.items())
+    # the other solvers complete the basis with null vectors, which add nothing to the scores
+    ref = GFCF(n_factors=29, svd_solver="dense", dtype="float64").fit(train).score(np.arange(40))
+    for solver, atol in (("dense", 0.0), ("auto", 0.0), ("chebyshev", 1e-10)):
+        got = GFCF(n_factors=30, svd_solver=solver, dtype="float64").fit(train)
+        np.testing.assert_allclose(got.score(np.arange(40)), ref, rtol=0, atol=atol)
+
+
+def test_propack_names_n_factors_when_its_lanczos_process_ends_below_it():
+    """Two identical item columns: every user and item has interactions (the degrees bound
+    the rank by 30), yet the rank is 29; the message names the dimension PROPACK found."""
+    from minigraphrec import DataError
+    rng = np.random.default_rng(0)
+    R = rng.random((40, 30)) < 0.3
+    R[:, 0] = True
+    R[:, 1] = R[:, 0]
+    assert np.linalg.matrix_rank(R.astype(float)) == 29
+    u, i = np.nonzero(R)
+    train = Interactions(u, i, n_users=40, n_items=30)
+    with pytest.raises(DataError, match=r"n_factors=30 is above what svd_solver='propack' "
+                                        r"finds.*invariant subspace of dimension 29.*40 users "
+                                        r"and 30 items .*at most 30\)") as info:
+        GFCF(n_factors=30, svd_solver="propack").fit(train)
+    assert isinstance(info.value.__cause__, np.linalg.LinAlgError)
+    assert GFCF(n_factors=29, svd_solver="propack").fit(train).V_.shape == (30, 29)
 
 
 def test_unfitted():

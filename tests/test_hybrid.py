@@ -509,3 +509,89 @@ def test_components_with_numpy_scalar_hyperparameters_update_after_load(tmp_path
     loaded.models[0].set_params(l2=50.0)                      # a component changed: refused
     with pytest.raises(ValueError, match="Hybrid.forget: hyperparameters changed since fit"):
         loaded.forget(users=[1])
+
+
+# --------------------------------------------- validation before work, component errors
+class CountingPopularity(Popularity):
+    """Popularity that counts its fits (probe copies included: _clone keeps the class)."""
+    fits = 0
+
+    def fit(self, train):
+        CountingPopularity.fits += 1
+        return super().fit(train)
+
+
+@pytest.mark.parametrize("step,n_models,match", [
+    (0.3, 2, r"step must divide 1 into a whole number of parts.*got 0\.3"),
+    (0.01, 4, r"the weight grid has 176851 points for 4 models at step 0\.01, above 20000"),
+])
+def test_a_bad_grid_is_refused_before_any_model_is_fitted(step, n_models, match):
+    """The audit: weights="tune" without validation fitted every probe copy, then found that
+    step=0.3 does not divide 1 (or that the grid was too large)."""
+    from minigraphrec import DataError
+    train, val, _, _ = oracle_and_decoy()
+    CountingPopularity.fits = 0
+    models = [CountingPopularity() for _ in range(n_models)]
+    for kwargs, fit_kwargs in ((dict(weights="tune"), {}), ({}, dict(validation=val))):
+        with pytest.raises(DataError, match=match):
+            Hybrid(models, step=step, **kwargs).fit(train, **fit_kwargs)
+        assert CountingPopularity.fits == 0
+    # fixed weights never build the grid: the step is not theirs to refuse
+    Hybrid(models, weights=[1.0] * n_models, step=step).fit(train)
+
+
+@pytest.mark.parametrize("params,match", [
+    (dict(models=[]), "non-empty list"),
+    (dict(weights=[1.0]), "one number per model"),
+    (dict(weights=[1.0, -1.0]), "non-negative"),
+    (dict(weights="auto"), "weights"),
+    (dict(normalization="softmax"), "normalization"),
+    (dict(metric="auc"), "metric"),
+    (dict(k=0), "k must"),
+    (dict(step=1.5), "step"),
+    (dict(validation_size=1.0), "validation_size"),
+])
+def test_bad_hyperparameter_values_are_data_errors(params, match):
+    from minigraphrec import DataError
+    train, _, _, _ = oracle_and_decoy()
+    kw = dict(models=[ItemKNN(), Popularity()])
+    kw.update(params)
+    with pytest.raises(DataError, match=match):
+        Hybrid(**kw).fit(train)
+    with pytest.raises(DataError, match="step must divide 1"):
+        simplex_grid(2, 0.3)
+
+
+def test_a_failing_component_update_is_named_with_its_index_and_class():
+    """Only NotImplementedError got the "Hybrid: component j (Class)" prefix; a ContentBased
+    refusing new items said only "new_interactions has 1 items the model has no features
+    for". Any error now names the component, keeps its type, and chains the original."""
+    from minigraphrec import DataError
+    from minigraphrec.models import ContentBased
+    train = Interactions([0, 1, 2, 2], [0, 1, 1, 2], n_users=3, n_items=3)
+    hybrid = Hybrid([Popularity(), ContentBased(item_features=np.eye(3))]).fit(train)
+    state = dict(hybrid.__dict__)
+    new = Interactions([0], [0], user_ids=[0], item_ids=[3])
+    with pytest.raises(DataError, match=r"^Hybrid: component 1 \(ContentBased\): "
+                                        r"new_interactions has 1 items the model has no "
+                                        r"features for") as info:
+        hybrid.partial_fit(new)
+    assert isinstance(info.value.__cause__, DataError)
+    assert str(info.value.__cause__).startswith("new_interactions has 1 items")
+    assert all(hybrid.__dict__[k] is v for k, v in state.items())
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError("boom")
+    hybrid.models_[0].forget = out_of_memory               # copied along with the component
+    state = dict(hybrid.__dict__)
+    with pytest.raises(MemoryError, match=r"^Hybrid: component 0 \(Popularity\): boom$") as info:
+        hybrid.forget(users=[1])
+    assert isinstance(info.value.__cause__, MemoryError)
+    assert all(hybrid.__dict__[k] is v for k, v in state.items())
+
+
+def test_a_component_error_whose_type_takes_no_message_is_noted_not_replaced():
+    from minigraphrec.models.hybrid import _naming_component
+    exc = UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+    assert _naming_component(exc, 2, Popularity()) is exc
+    assert exc.__notes__ == ["Hybrid: component 2 (Popularity)"]

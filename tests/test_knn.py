@@ -206,7 +206,7 @@ def test_empty_user_and_item_score_zero():
 
 
 # ---------------------------------------------------------------- errors
-@pytest.mark.parametrize("params,match", [
+BAD_HYPERPARAMETERS = [
     (dict(k_neighbors=0), "k_neighbors"),
     (dict(k_neighbors=2.5), "k_neighbors"),
     (dict(k_neighbors=True), "k_neighbors"),
@@ -218,12 +218,35 @@ def test_empty_user_and_item_score_zero():
     (dict(weighting="bm25", K1=-1.0), "K1"),
     (dict(weighting="bm25", B=2.0), "B"),
     (dict(block_size=0), "block_size"),
-])
+    (dict(backend="torch"), "backend"),
+]
+
+
+@pytest.mark.parametrize("params,match", BAD_HYPERPARAMETERS)
 @pytest.mark.parametrize("cls", [ItemKNN, UserKNN])
 def test_bad_hyperparameters_are_rejected(cls, params, match, checkerboard):
     train, _ = checkerboard
     with pytest.raises(ValueError, match=match):
         cls(**params).fit(train)
+
+
+@pytest.mark.parametrize("params,match", BAD_HYPERPARAMETERS)
+@pytest.mark.parametrize("cls", [ItemKNN, UserKNN])
+def test_bad_hyperparameter_values_are_data_errors(cls, params, match, checkerboard):
+    """One type for one kind of error: k_neighbors, block_size and backend raised DataError
+    (check_int, check_backend), shrink, similarity, weighting, K1 and B a bare ValueError."""
+    from minigraphrec import DataError
+    train, _ = checkerboard
+    with pytest.raises(DataError, match=match):
+        cls(**params).fit(train)
+    kwargs = {k: v for k, v in params.items() if k in ("similarity", "shrink", "k_neighbors")}
+    if kwargs:
+        with pytest.raises(DataError, match=match):
+            topk_similarity(X_COUNTS, **kwargs)
+    with pytest.raises(DataError, match="non-negative"):
+        tfidf_weight(sp.csr_matrix(np.array([[1.0, -1.0]])))
+    with pytest.raises(DataError, match="K1"):
+        bm25_weight(X_COUNTS, -1.0, 0.5)
 
 
 @pytest.mark.parametrize("cls", [ItemKNN, UserKNN])
@@ -340,3 +363,69 @@ def test_updates_refuse_a_hyperparameter_w_was_computed_with(cls, param, value, 
     fresh = cls(k_neighbors=3, weighting="bm25", shrink=0.5).fit(train)
     fresh.set_params(block_size=2, backend="numpy").partial_fit(new).forget(users=[1])
     assert fresh.n_users_ == train.n_users - 1
+
+
+def _history_data():
+    rng = np.random.default_rng(3)
+    R = rng.random((30, 20)) < 0.25
+    u, i = np.nonzero(R)
+    return Interactions(u, i, n_users=30, n_items=20)
+
+
+@pytest.mark.parametrize("param,value", [("weighting", "tfidf"), ("k_neighbors", 2),
+                                         ("shrink", 3.0), ("similarity", "dot"),
+                                         ("K1", 0.5)])
+def test_user_knn_history_refuses_a_hyperparameter_changed_since_fit(param, value):
+    """The audit: score_history cached the weighted training rows and used the call's
+    weighting, so after set_params(weighting="tfidf") a model that had answered one history
+    gave other scores (0.39 apart) than one that had not. score_history and
+    recommend_history now refuse a changed defining hyperparameter, as the updates do."""
+    train = _history_data()
+    h = np.array([0, 2, 5])
+    base = dict(k_neighbors=5, weighting="bm25")
+    model = UserKNN(**base).fit(train)
+    before = model.score_history(h)                                 # fills the cache
+    model.set_params(**{param: value})
+    pattern = (rf"UserKNN\.{{}}: hyperparameters changed since fit \({param}=.* -> "
+               rf".*\).*may change after fit: block_size, backend")
+    with pytest.raises(ValueError, match=pattern.format("score_history")):
+        model.score_history(h)
+    with pytest.raises(ValueError, match=pattern.format("recommend_history")):
+        model.recommend_history(h, k=3)
+    # explain reads W and R only: still exact
+    e = model.explain(1, 3, k=None)
+    assert e.total == pytest.approx(model.score([1])[0, 3], abs=1e-12)
+    # set back, with another block size and backend: the same bits as before
+    model.set_params(**{param: base.get(param, UserKNN().get_params()[param])},
+                     block_size=4, backend="numpy")
+    np.testing.assert_array_equal(model.score_history(h), before)
+    # a model fitted with the new value answers with its own, not a stale cache
+    fresh = UserKNN(**{**base, param: value}).fit(train)
+    own = train.to_csr()[7].indices
+    np.testing.assert_array_equal(fresh.score_history(own), fresh.score([7])[0])
+
+
+def test_item_knn_history_reads_the_fitted_w_only():
+    # ItemKNN's score_history is r W: no cache, no hyperparameter read at the call
+    train = _history_data()
+    model = ItemKNN(k_neighbors=5).fit(train)
+    h = np.array([0, 2, 5])
+    before = model.score_history(h)
+    model.set_params(weighting="tfidf")
+    np.testing.assert_array_equal(model.score_history(h), before)
+
+
+def test_ties_at_the_cut_are_equal_computed_values():
+    """The documented tie rule covers equal *computed* similarities: cos(0, 1) = 3 / (√3 · 3)
+    and cos(0, 2) = 1 / (√3 · 1) are both 1/√3, but come out 1 ulp apart, and the larger
+    (column 2) is kept at k = 1; a bit-exact tie goes to the smaller column."""
+    users = [0, 1, 2] + list(range(9)) + [0]
+    items = [0, 0, 0] + [1] * 9 + [2]
+    full = ItemKNN(k_neighbors=None).fit(Interactions(users, items)).similarity_[0]
+    np.testing.assert_array_equal(full.indices, [1, 2])
+    assert full.data[0] < full.data[1] and np.nextafter(full.data[0], 1.0) == full.data[1]
+    top1 = ItemKNN(k_neighbors=1).fit(Interactions(users, items)).similarity_[0]
+    np.testing.assert_array_equal(top1.indices, [2])
+    # an exact tie: items 1 and 2 both identical to item 0's users
+    exact = ItemKNN(k_neighbors=1).fit(Interactions([0, 1, 0, 1, 0, 1], [0, 0, 1, 1, 2, 2]))
+    np.testing.assert_array_equal(exact.similarity_[0].indices, [1])

@@ -42,7 +42,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..data import check_features
-from ..errors import DataError, check_int
+from ..errors import DataError, check_bool, check_int
 from ..ops.sparse import spgemm_dense
 from .base import Recommender, check_interactions
 
@@ -155,7 +155,10 @@ class ContentBased(Recommender):
     weighted : bool, default False
         Weight each item in the user profile by the interaction weight
         (``train.to_csr(weighted=True)``: the rating, or the repeat count
-        without weights) instead of 1. Weights must be non-negative.
+        without weights) instead of 1. Each interaction's weight must be
+        non-negative: checked one by one, at ``fit`` and ``partial_fit``
+        alike (not after repeats are summed), a DataError naming the first
+        negative one's position.
     normalize_items : bool, default True
         L2-normalise each item profile before averaging, so an item with
         many genres or a long text does not pull the user profile more than
@@ -187,7 +190,9 @@ class ContentBased(Recommender):
     The article's open problems (§8):
 
     * ``explain(u, i)``: exact, over the user's items ``j``:
-      ``c_j = (W_uj / Σ_k W_uk) (q_j · q̂_i) / ‖p_u‖`` sums to the cosine.
+      ``c_j = (W_uj / Σ_k W_uk) (q_j · q̂_i) / ‖p_u‖`` sums to the cosine
+      (``W`` as ``weighted`` was at ``fit``: a hyperparameter changed since is
+      refused, as by the updates).
     * ``score_history(items)``: the cosine with the mean profile of
       ``items`` (weight 1 each); equals ``score(u)`` for a user's own history
       exactly when ``weighted=False``.
@@ -224,7 +229,7 @@ class ContentBased(Recommender):
         """(Q, feature names) from texts, the given matrix or the train features."""
         n_items = train.n_items
         if self.item_texts is not None and self.item_features is not None:
-            raise ValueError("give item_features or item_texts, not both")
+            raise DataError("give item_features or item_texts, not both")
         if self.item_texts is not None:
             if isinstance(self.item_texts, str):
                 raise TypeError("item_texts must be a sequence of str (one per item), "
@@ -244,18 +249,33 @@ class ContentBased(Recommender):
         raise DataError("ContentBased needs item features: train.item_features is None and "
                         "neither item_features nor item_texts was given")
 
+    def _check_params(self):
+        check_int(self.min_df, "min_df")
+        for name in ("weighted", "normalize_items"):     # a string such as "no" is truthy
+            try:
+                check_bool(getattr(self, name), name)
+            except ValueError as exc:                     # check_bool's ValueError: a DataError
+                raise DataError(str(exc)) from None       # as every other bad value here
+
+    def _check_weights(self, weights, name):
+        """Each interaction weight ``>= 0`` (``weighted=True``): the rule of ``fit`` and
+        ``partial_fit`` alike, before repeats are summed (so ``fit`` on the union and ``fit``
+        then ``partial_fit`` accept the same data)."""
+        if self.weighted and weights is not None and weights.size and weights.min() < 0:
+            bad = int(np.flatnonzero(weights < 0)[0])
+            raise DataError(f"weighted=True needs non-negative interaction weights: "
+                            f"{name}[{bad}] is {weights[bad]}")
+
     def fit(self, train):
         r"""Build item and user profiles. Returns ``self``."""
         check_interactions(train)
-        check_int(self.min_df, "min_df")
+        self._check_params()
+        self._check_weights(train.weights, "train.weights")
         Q, self.feature_names_ = self._item_matrix(train)                 # (n_items, f)
         R = self._fit_interactions(train)                                 # (n_users, n_items)
         if self.normalize_items:
             Q = _l2_rows(Q)
         W = train.to_csr(weighted=True) if self.weighted else R           # (n_users, n_items)
-        if W.nnz and W.data.min() < 0:
-            raise DataError("weighted=True needs non-negative interaction weights, found "
-                            f"{W.data.min()}")
         self.item_profiles_ = Q
         self.user_profiles_ = _user_profiles(W, Q)
         if self.weighted:
@@ -289,6 +309,14 @@ class ContentBased(Recommender):
         return S.toarray() if sp.issparse(S) else np.asarray(S)
 
     # ------------------------------------------------------ open problems
+    def _check_call_params(self, method):
+        """``explain`` splits the score over the weights ``weighted`` selects at the call
+        (:meth:`_weights`): refused when a hyperparameter changed since ``fit``
+        (:meth:`_check_fit_params`), as the profiles were averaged with the old ones.
+        ``score_history`` reads the fitted item profiles only."""
+        if method == "explain":
+            self._check_fit_params(method)
+
     def _weights(self):
         """The training matrix the profiles average over: weighted or binary."""
         if not self.weighted:
@@ -360,10 +388,8 @@ class ContentBased(Recommender):
                             "ContentBased with item features that cover them")
         W = None
         if self.weighted:
+            self._check_weights(merge.weights, "new_interactions.weights")
             w = merge.weights if merge.weights is not None else np.ones(merge.users.size)
-            if w.size and w.min() < 0:
-                raise DataError("weighted=True needs non-negative interaction weights, found "
-                                f"{w.min()}")
             old = sp.csr_matrix(self._weights(), copy=True)
             old.resize(merge.R.shape)
             W = (old + sp.csr_matrix((w, (merge.users, merge.items)), shape=merge.R.shape)).tocsr()

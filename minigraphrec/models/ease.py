@@ -20,8 +20,13 @@ MovieLens-20M-sized data; small data sets usually want less).
 Memory: ``B`` is a dense (n_items, n_items) float64 matrix, ``8 n_items²``
 bytes (1 GB at 11,180 items, 13.4 GB at 40,981). That is inherent to the
 model; ``max_items`` turns a size that would exhaust a laptop into a clear
-error instead of a swap storm. The inverse is computed in place, in tiles
-(:func:`minigraphrec.linalg.spd_inverse`): one n × n array, no second one.
+error instead of a swap storm. ``fit`` peaks at about one n × n array: the
+Gram matrix is written straight into a C-ordered dense array, a few rows at a
+time (no sparse ``RᵀR``, which on dense data would take 12 bytes an entry),
+and inverted in place, in tiles (:func:`minigraphrec.linalg.spd_inverse`),
+which adds a few ``block_size²`` tiles. ``partial_fit`` and ``forget`` peak
+at about two: the old ``B_`` is kept until the new one is complete, so that
+a failed update leaves the model as it was.
 
 Departure from the usual code (``np.linalg.inv`` or
 ``cho_solve(cho_factor(G), I)``): the Gram matrix is factorised and
@@ -39,7 +44,7 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import check_int
+from ..errors import DataError, check_int
 from ..linalg import DEFAULT_BLOCK, spd_inverse
 from .base import Recommender, check_interactions
 
@@ -55,7 +60,10 @@ class EASE(Recommender):
         ``λ``, the L2 penalty on ``B``.
     max_items : int or None, default 20000
         Refuse catalogues larger than this (``B`` alone needs
-        ``8 n_items²`` bytes: 3.2 GB at 20,000 items). None lifts the guard.
+        ``8 n_items²`` bytes: 3.2 GB at 20,000 items; ``fit`` peaks at about
+        that plus a few ``block_size²`` tiles, ``partial_fit`` and
+        ``forget`` at about twice that, as the old ``B_`` stays until the new
+        one is complete). None lifts the guard.
     block_size : int, default 2048
         Tile size of the factorisation (:func:`minigraphrec.linalg.spd_inverse`);
         no BLAS call sees a larger matrix. The model does not depend on it
@@ -85,7 +93,7 @@ class EASE(Recommender):
     * ``partial_fit`` / ``forget``: ``B`` of a fit on the union / on what
       remains, with the ``l2`` of the fit (a changed ``l2`` is refused;
       ``max_items`` and ``block_size`` may change), to rounding (tested at
-      1e-12); the rounding grows as ``l2``
+      1e-12 relative to ``max |B|``); the rounding grows as ``l2``
       falls: forgetting 150 users of the built-in data in an ad-hoc run
       (2026-12-06, not in ``benchmarks/results``), ``max|B - B_refit| /
       max|B|`` was 4.5e-15 at ``l2`` = 100, 4.5e-14 at 1 and 6.6e-11 at 0.01. The
@@ -107,7 +115,7 @@ class EASE(Recommender):
         l2 = self.l2
         if isinstance(l2, bool) or not isinstance(l2, numbers.Real) or not np.isfinite(l2) \
                 or l2 <= 0:
-            raise ValueError(f"l2 must be a finite number > 0, got {l2!r}")
+            raise DataError(f"l2 must be a finite number > 0, got {l2!r}")
         check_int(self.max_items, "max_items", or_none=True)
         check_int(self.block_size, "block_size")
 
@@ -119,9 +127,28 @@ class EASE(Recommender):
         self.B_, self.P_diag_ = self._solve(R)
         return self
 
+    def _gram(self, R):
+        r"""``G = RᵀR`` as a dense C-ordered (n_items, n_items) float64 array, built in rows.
+
+        C order is what :func:`~minigraphrec.linalg.spd_inverse` inverts in place (a
+        Fortran-ordered array, which ``(R.T @ R).toarray()`` gives, it would copy first).
+        Each block of rows ``G[s:e] = R[:, s:e]ᵀ R`` is a sparse product written into
+        ``G``'s own rows, ``s:e`` sized so that it holds at most ``block_size²`` entries:
+        no (n, n) sparse Gram matrix exists at any time. ``R`` is binary, so every entry is
+        an exact integer count, the same whatever the order of the sums.
+        """
+        R = sp.csr_matrix(R, dtype=np.float64)                            # (n_users, n_items)
+        n = R.shape[1]
+        RT = R.T.tocsr()                                                  # (n_items, n_users)
+        G = np.zeros((n, n))                                              # (n_items, n_items)
+        rows = max(1, int(self.block_size) ** 2 // max(n, 1))
+        for s in range(0, n, rows):
+            (RT[s:s + rows] @ R).toarray(out=G[s:s + rows])               # (rows, n_items)
+        return G
+
     def _solve(self, R):
         r"""``B`` (n_items, n_items) and ``diag(P)`` (n_items,) from ``R`` in closed form."""
-        G = (R.T @ R).toarray()                                           # (n_items, n_items) Gram
+        G = self._gram(R)                                                 # (n_items, n_items) C
         G[np.diag_indices_from(G)] += float(self.l2)
         P = spd_inverse(G, int(self.block_size), overwrite_a=True)        # (n_items, n_items)
         p = np.diag(P).copy()                                             # (n_items,)
@@ -149,13 +176,19 @@ class EASE(Recommender):
         r"""``s = r B`` with ``r`` the 0/1 row of ``items``: (n_items,) float64."""
         return np.asarray(self._history_row(items) @ self.B_)[0]          # (n_items,)
 
-    def _check_size(self, n_items):
+    def _check_size(self, n_items, method="fit"):
+        """Refuse more than ``max_items`` items, with the memory ``method`` would need:
+        one dense n × n float64 array for ``fit``, two for ``partial_fit`` (the old ``B_``
+        stays until the new one is complete)."""
         if self.max_items is not None and n_items > self.max_items:
             gb = 8 * n_items ** 2 / 1e9
-            raise ValueError(f"EASE needs a dense {n_items} x {n_items} float64 matrix "
-                             f"({gb:.1f} GB), above "
-                             f"max_items={self.max_items}; use a smaller catalogue or set "
-                             "max_items=None if the memory is there")
+            arrays = 1 if method == "fit" else 2
+            need = (f"a dense {n_items} x {n_items} float64 matrix ({gb:.1f} GB)" if arrays == 1
+                    else f"two dense {n_items} x {n_items} float64 matrices, the old B and "
+                         f"the new ({2 * gb:.1f} GB)")
+            raise ValueError(f"EASE.{method} needs {need}, plus a few block_size x "
+                             f"block_size tiles, above max_items={self.max_items}; use a "
+                             "smaller catalogue or set max_items=None if the memory is there")
 
     def _updated_B(self, R_old, R_new, old_rows, new_rows):
         r"""``B`` of a fit on ``R_new``, by a low-rank (Woodbury) update of ``P`` when it is cheaper.
@@ -179,7 +212,12 @@ class EASE(Recommender):
         the inverse is recomputed from ``R_new`` instead (:meth:`_solve`).
         An item left with no training user gets ``B`` row and column exactly
         0, as ``fit`` gives it. Equal to a fit on ``R_new`` to rounding
-        (tested against it at 1e-10 relative to ``max |B|``).
+        (tested against it at 1e-12 relative to ``max |B|``).
+
+        Memory: the new ``P`` (n, n) beside the old ``B_``, which is only replaced once the
+        update succeeded, plus ``U`` and ``P U`` (n, t) and one block of rows of
+        ``P U (C⁻¹ + UᵀPU)⁻¹ UᵀP`` at a time (at most ``block_size²`` entries): about
+        two n × n arrays in all.
 
         Returns ``(B, diag(P'), "woodbury" | "refit", t)``.
         """
@@ -202,7 +240,10 @@ class EASE(Recommender):
         U = U.toarray().T                                                 # (n, t)
         PU = P @ U                                                        # (n, t)
         M = np.diag(1.0 / sign) + U.T @ PU                                # (t, t)
-        P -= PU @ np.linalg.solve(M, PU.T)                                # (n, n) P'
+        X = np.linalg.solve(M, PU.T)                                      # (t, n)
+        rows = max(1, int(self.block_size) ** 2 // max(n, 1))             # no (n, n) temporary
+        for s in range(0, n, rows):
+            P[s:s + rows] -= PU[s:s + rows] @ X                           # (rows, n) of P'
         empty = np.asarray(R_new.sum(axis=0)).ravel() == 0                # items nobody has
         p = np.diag(P).copy()                                             # (n,) diag of P'
         p[empty] = 1.0 / lam                                              # as fit: P_jj = 1/λ
@@ -243,7 +284,7 @@ class EASE(Recommender):
         """
         self._check_params()
         merge = self._merge_new(new_interactions)
-        self._check_size(merge.R.shape[1])
+        self._check_size(merge.R.shape[1], "partial_fit")
         old = sp.csr_matrix(self.R_, copy=True)
         old.resize(merge.R.shape)                                         # new users/items: 0
         rows = np.unique(merge.users)

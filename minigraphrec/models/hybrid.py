@@ -34,12 +34,13 @@ from __future__ import annotations
 import copy
 import inspect
 import itertools
+import math
 import numbers
 
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import check_backend, check_int, check_random_state
+from ..errors import DataError, check_backend, check_int, check_random_state
 from .base import Recommender, check_interactions
 
 __all__ = ["Hybrid", "add_normalized", "grid_top_k", "normalize_scores", "simplex_grid"]
@@ -246,6 +247,26 @@ def _add_normalized_numba(out, S, weight, method, E):
     return normalize_kernels.add_affine(S, shift, inv, weight, out)
 
 
+def _grid_parts(step):
+    """``n = 1 / step`` as an int, DataError unless ``step`` divides 1 (to 1e-9)."""
+    n = int(round(1.0 / step))
+    if n < 1 or abs(n * step - 1.0) > 1e-9:
+        raise DataError(f"step must divide 1 into a whole number of parts (0.5, 0.25, 0.1, "
+                        f"...), got {step!r}")
+    return n
+
+
+def _check_grid_size(n_models, step):
+    """The number of points of ``simplex_grid(n_models, step)``, DataError above
+    :data:`MAX_GRID` (or if ``step`` does not divide 1), computed without building it."""
+    n = _grid_parts(step)
+    size = math.comb(n + n_models - 1, n_models - 1)
+    if size > MAX_GRID:
+        raise DataError(f"the weight grid has {size} points for {n_models} models at step "
+                        f"{step}, above {MAX_GRID}; use a coarser step")
+    return size
+
+
 def simplex_grid(n_models, step):
     r"""Every weight vector with entries in ``{0, step, ..., 1}`` summing to 1.
 
@@ -253,10 +274,7 @@ def simplex_grid(n_models, step):
     ``C(n + M - 1, M - 1)`` vectors for ``M`` models, returned as a float64
     array (n_grid, M) in lexicographic order of the integer compositions.
     """
-    n = int(round(1.0 / step))
-    if n < 1 or abs(n * step - 1.0) > 1e-9:
-        raise ValueError(f"step must divide 1 into a whole number of parts (0.5, 0.25, 0.1, "
-                         f"...), got {step!r}")
+    n = _grid_parts(step)
     grid = [np.diff((0,) + cuts + (n,))
             for cuts in itertools.combinations_with_replacement(range(n + 1), n_models - 1)]
     return np.array(grid, dtype=np.float64).reshape(-1, n_models) / n
@@ -278,6 +296,20 @@ def _clone(model):
             return type(v)(copy_value(x) for x in v)
         return v
     return type(model)(**{k: copy_value(v) for k, v in model.get_params().items()})
+
+
+def _naming_component(exc, j, model):
+    """``exc`` again, its message prefixed with ``Hybrid: component j (Class)``: an exception
+    of the same type (so ``except DataError`` still catches it), the original as its
+    ``__cause__``; the original itself, with that as a note, when its type takes no
+    message alone."""
+    where = f"Hybrid: component {j} ({type(model).__name__})"
+    try:
+        named = type(exc)(f"{where}: {exc}")
+    except Exception:                   # a type whose constructor wants more than a message
+        exc.add_note(where)
+        return exc
+    return named
 
 
 def _is_fitted(model):
@@ -320,7 +352,9 @@ class Hybrid(Recommender):
     k : int, default 20
     step : float, default 0.1
         Grid resolution on the simplex (see :func:`simplex_grid`): 11 points
-        for 2 models, 66 for 3, 286 for 4.
+        for 2 models, 66 for 3, 286 for 4. ``1 / step`` must be a whole
+        number and the grid at most :data:`MAX_GRID` points: checked when
+        ``fit`` tunes, before it fits any model.
     validation_size : float in (0, 1), default 0.2
         ``weights="tune"`` without ``validation`` only.
     refit : bool, default False
@@ -383,34 +417,34 @@ class Hybrid(Recommender):
         models = self.models
         if isinstance(models, Recommender) or not isinstance(models, (list, tuple)) \
                 or len(models) == 0:
-            raise ValueError("models must be a non-empty list of recommenders, got "
+            raise DataError("models must be a non-empty list of recommenders, got "
                              f"{type(models).__name__}")
         for m, model in enumerate(models):
             if not isinstance(model, Recommender):
                 raise TypeError(f"models[{m}] must be a Recommender, got {type(model).__name__}")
         if self.normalization not in NORMALIZATIONS:
-            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, "
-                             f"got {self.normalization!r}")
+            raise DataError(f"normalization must be one of {NORMALIZATIONS}, "
+                            f"got {self.normalization!r}")
         if self.metric not in TUNING_METRICS:
-            raise ValueError(f"metric must be one of {TUNING_METRICS}, got {self.metric!r}")
+            raise DataError(f"metric must be one of {TUNING_METRICS}, got {self.metric!r}")
         check_int(self.k, "k")
         s = self.step
         if isinstance(s, bool) or not isinstance(s, numbers.Real) or not 0 < s <= 1:
-            raise ValueError(f"step must be a number in (0, 1], got {s!r}")
+            raise DataError(f"step must be a number in (0, 1], got {s!r}")
         v = self.validation_size
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 < v < 1:
-            raise ValueError(f"validation_size must be a number in (0, 1), got {v!r}")
+            raise DataError(f"validation_size must be a number in (0, 1), got {v!r}")
         w = self.weights
         if w is None or (isinstance(w, str) and w == "tune"):
             return None
         if isinstance(w, str):
-            raise ValueError(f"weights must be None, 'tune' or one number per model, got {w!r}")
+            raise DataError(f"weights must be None, 'tune' or one number per model, got {w!r}")
         w = np.asarray(w, dtype=np.float64)
         if w.shape != (len(models),):
-            raise ValueError(f"weights must hold one number per model ({len(models)}), "
-                             f"got shape {w.shape}")
+            raise DataError(f"weights must hold one number per model ({len(models)}), "
+                            f"got shape {w.shape}")
         if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
-            raise ValueError(f"weights must be finite, non-negative and not all 0, got {w}")
+            raise DataError(f"weights must be finite, non-negative and not all 0, got {w}")
         return w / w.sum()
 
     # ------------------------------------------------------------ fitting
@@ -440,6 +474,8 @@ class Hybrid(Recommender):
                                  f"{validation.n_items} items, train {train.n_users} and "
                                  f"{train.n_items}: they must share one id space")
         tune = validation is not None or (isinstance(self.weights, str))
+        if tune:                            # before any model is fitted (probes included)
+            _check_grid_size(len(self.models), float(self.step))
         self._fit_components(train, validation, tune, fixed)   # all or nothing: Recommender
         return self
 
@@ -482,10 +518,8 @@ class Hybrid(Recommender):
         if users.size == 0:
             raise ValueError("no user has a validation item that is not a training item: "
                              "nothing to tune the weights on")
+        _check_grid_size(len(models), float(self.step))                   # checked in fit too
         grid = simplex_grid(len(models), float(self.step))                # (n_grid, M)
-        if grid.shape[0] > MAX_GRID:
-            raise ValueError(f"the weight grid has {grid.shape[0]} points for {len(models)} "
-                             f"models at step {self.step}; use a coarser step")
         total = np.zeros(grid.shape[0])
         Z = None
         for start in range(0, users.size, self.score_batch_size):
@@ -533,15 +567,19 @@ class Hybrid(Recommender):
     def _update_components(self, update):
         r"""Apply ``update(copy)`` to a copy of every component: the updated copies (the
         caller commits them all, or none). The components themselves are left as they are:
-        one may be the caller's own object."""
+        one may be the caller's own object. A component's error is raised again naming it,
+        ``Hybrid: component j (Class): ...``, of the same type, the original as its cause
+        (:func:`_naming_component`)."""
         updated = []
         for j, m in enumerate(self.models_):
             c = copy.deepcopy(m)
             try:
                 update(c)
-            except NotImplementedError as exc:
-                raise NotImplementedError(f"Hybrid: component {j} ({type(m).__name__}): "
-                                          f"{exc}") from exc
+            except Exception as exc:
+                named = _naming_component(exc, j, m)
+                if named is exc:
+                    raise
+                raise named from exc
             updated.append(c)
         return updated
 

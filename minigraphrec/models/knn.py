@@ -21,7 +21,8 @@ the cosine, see below).
 Against implicit's item-item recommenders (0.7): implicit keeps an item as
 its own neighbour within its ``K``, so ``k`` here is its ``K - 1``; with that,
 cosine similarities agree to rounding, and the lists differ only where ties at
-the cut are broken (here toward the smaller column, as documented). Its
+the cut are broken (here toward the smaller column when the computed values are
+equal, as documented) or where rounding separates equal cosines. Its
 ``TFIDFRecommender`` is ``weighting="tfidf", similarity="cosine"`` and its
 ``BM25Recommender`` ``weighting="bm25", similarity="dot"``, up to the idf below
 (an ad-hoc comparison, not in ``benchmarks/results``: Recall@20 on
@@ -77,7 +78,7 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import check_backend, check_int
+from ..errors import DataError, check_backend, check_int
 from .base import Recommender
 
 __all__ = ["ItemKNN", "UserKNN", "tfidf_weight", "bm25_weight", "topk_similarity", "csr_top_k"]
@@ -104,7 +105,7 @@ def _as_csr_counts(X, name):
     X.sum_duplicates()
     X.eliminate_zeros()
     if X.nnz and (not np.all(np.isfinite(X.data)) or X.data.min() < 0):
-        raise ValueError(f"{name} must hold finite non-negative counts")
+        raise DataError(f"{name} must hold finite non-negative counts")
     return X
 
 
@@ -164,9 +165,9 @@ def bm25_weight(X, K1=1.2, B=0.75):
 
 def _check_bm25(K1, B):
     if isinstance(K1, bool) or not isinstance(K1, numbers.Real) or not np.isfinite(K1) or K1 < 0:
-        raise ValueError(f"K1 must be a finite number >= 0, got {K1!r}")
+        raise DataError(f"K1 must be a finite number >= 0, got {K1!r}")
     if isinstance(B, bool) or not isinstance(B, numbers.Real) or not 0.0 <= B <= 1.0:
-        raise ValueError(f"B must be a number in [0, 1], got {B!r}")
+        raise DataError(f"B must be a number in [0, 1], got {B!r}")
     return float(K1), float(B)
 
 
@@ -174,12 +175,12 @@ def _check_bm25(K1, B):
 def _check_similarity_args(k_neighbors, similarity, shrink, block_size):
     check_int(k_neighbors, "k_neighbors", or_none=True)
     if similarity not in ("cosine", "dot"):
-        raise ValueError(f"similarity must be 'cosine' or 'dot', got {similarity!r}")
+        raise DataError(f"similarity must be 'cosine' or 'dot', got {similarity!r}")
     if isinstance(shrink, bool) or not isinstance(shrink, numbers.Real) \
             or not np.isfinite(shrink) or shrink < 0:
-        raise ValueError(f"shrink must be a finite number >= 0, got {shrink!r}")
+        raise DataError(f"shrink must be a finite number >= 0, got {shrink!r}")
     if shrink and similarity == "dot":
-        raise ValueError(f"shrink={shrink!r} only applies to similarity='cosine'; "
+        raise DataError(f"shrink={shrink!r} only applies to similarity='cosine'; "
                          "use shrink=0 with similarity='dot'")
     check_int(block_size, "block_size", or_none=True)
 
@@ -188,8 +189,9 @@ def csr_top_k(S, k, backend="numba"):
     r"""Keep the ``k`` largest positive entries of each row of a sparse matrix.
 
     In each row, the entries with value ``> 0`` are ranked by value, larger
-    first, ties to the smaller column index; the first ``min(k, #positive)``
-    are kept, the rest (and every entry ``<= 0``) dropped.
+    first, ties (equal stored values, bit for bit) to the smaller column
+    index; the first ``min(k, #positive)`` are kept, the rest (and every
+    entry ``<= 0``) dropped.
 
     Parameters
     ----------
@@ -283,8 +285,12 @@ def topk_similarity(X, k_neighbors=100, similarity="cosine", shrink=0.0, block_s
         \quad(\text{cosine}), \qquad S_{ab} = x_a \cdot x_b \quad(\text{dot}),
 
     then ``S_aa = 0`` and each row keeps its ``k_neighbors`` largest positive
-    entries (ties at the cut: smaller column index first). A zero row has
-    zero similarity to everything (``0 / 0`` is taken as 0).
+    entries (ties at the cut: smaller column index first). A tie is an equal
+    *computed* value: cosines equal in exact arithmetic may come out of
+    ``dot / (‖a‖ ‖b‖)`` 1 ulp apart (``3 / (√3 · 3)`` and ``1 / (√3 · 1)``
+    gave 0.5773502691896257 and 0.5773502691896258), and then rounding, not
+    the column, decides which is kept.
+    A zero row has zero similarity to everything (``0 / 0`` is taken as 0).
 
     How: by blocks of rows, the sparse product ``X_blk Xᵀ`` (only pairs
     that share a column are ever formed: most of a real catalogue's pairs
@@ -466,7 +472,7 @@ class _NeighbourhoodCF(Recommender):
         _check_similarity_args(self.k_neighbors, self.similarity, self.shrink, self.block_size)
         check_backend(self.backend)
         if self.weighting not in (None, "tfidf", "bm25"):
-            raise ValueError(f"weighting must be None, 'tfidf' or 'bm25', got {self.weighting!r}")
+            raise DataError(f"weighting must be None, 'tfidf' or 'bm25', got {self.weighting!r}")
         if self.weighting == "bm25":
             _check_bm25(self.K1, self.B)
 
@@ -738,6 +744,9 @@ class UserKNN(_NeighbourhoodCF):
     * ``score_history(items)``: the history as a new user: its weighted row
       (training ``idf`` and mean length) is compared with every training
       user as in ``fit`` (same similarity, shrink, top-k), then ``s = w R``.
+      It computes with the hyperparameters, so one changed since ``fit``
+      (but ``block_size`` and ``backend``) is refused, as by the updates
+      (``W`` and the cached weighted training rows hold the old ones).
       ``fit`` leaves ``u`` out of ``u``'s own neighbours; the history has no
       id, so the training users whose item set equals the history are taken
       for the person asking and the first of them is left out. A training
@@ -774,8 +783,21 @@ class UserKNN(_NeighbourhoodCF):
             score=self.score([user])[0, item], exact=True, k=k,
             method="exact: s_ui = Σ_v W_uv R_vi over the user's neighbours v")
 
+    def _check_call_params(self, method):
+        """``score_history`` and ``recommend_history`` weigh, compare and prune the history
+        with the call's ``weighting``, ``K1``, ``B``, ``similarity``, ``shrink`` and
+        ``k_neighbors``, against ``W`` and training rows weighted at ``fit``: a change since
+        ``fit`` is refused (:meth:`_check_fit_params`), else a history equal to a user's own
+        would not score as that user, and the cache of weighted rows (:meth:`_query_state`)
+        would mix the old weighting with the new (the audit: 0.39 apart after
+        ``set_params(weighting="tfidf")``). ``explain`` reads ``W`` and ``R`` only."""
+        if method != "explain":
+            self._check_fit_params(method)
+
     def _query_state(self):
-        """Weighted training rows, their transpose and norms (cached until the model changes)."""
+        """Weighted training rows, their transpose and norms (cached until the model changes:
+        ``fit``, ``partial_fit``, ``forget``; the weighting cannot change in between,
+        :meth:`_check_call_params`)."""
         if getattr(self, "_query", None) is None:
             X = sp.csr_matrix(self._weighted(self._docs(self.R_)))        # (n_users, n_items)
             self._query = (X, X.T.tocsr(), _row_norms(X),
