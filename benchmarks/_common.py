@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import errno
 import importlib
 import json
 import os
 import platform
+import secrets
 import shlex
+import stat
 import statistics
 import sys
 import tempfile
@@ -322,10 +325,13 @@ def portable_path(arg, cwd=None):
     if arg.startswith("-") and "=" in arg:
         opt, value = arg.split("=", 1)
         return f"{opt}={portable_path(value, cwd)}"
-    if arg.startswith("-") or "/" not in arg and not Path(cwd or os.getcwd(), arg).exists():
-        return arg
-    path = Path(cwd or os.getcwd(), arg).resolve()
-    if not path.exists():
+    try:                  # an argument too long for a path (python -c CODE) is none
+        if arg.startswith("-") or "/" not in arg and not Path(cwd or os.getcwd(), arg).exists():
+            return arg
+        path = Path(cwd or os.getcwd(), arg).resolve()
+        if not path.exists():
+            return arg
+    except OSError:
         return arg
     if path == REPO or REPO in path.parents:
         return path.relative_to(REPO).as_posix() or "."
@@ -414,8 +420,98 @@ def markdown_table(rows, columns):
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------ files, atomically
+def _temp_beside(path):
+    """``(fd, temp path)``: a new file of a unique name (pid and random) in ``path``'s folder,
+    created as a plain ``open`` creates one (mode 0o666 less the umask), opened for writing."""
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                           | getattr(os, "O_BINARY", 0), 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, f"cannot write {path}: no free temporary name beside it")
+
+
+def write_files(contents):
+    """Write each ``{path: content}`` atomically, and the files together as far as a file
+    system allows: every content goes to a temporary file beside its target, flushed to
+    disk, and only once all are complete are they renamed over their targets (``os.replace``),
+    in order. Return the paths.
+
+    ``content``: a str (text, as ``Path.write_text`` writes it), bytes, or a callable that
+    writes into the binary file object it is given (``shutil.copyfileobj``, say).
+
+    A failure before the renames (disk full, an error while writing, Ctrl-C) leaves every
+    target as it was and no temporary file; an OSError then names the target, not the
+    temporary file. A failure during the renames (which do not fail in practice: the
+    temporary files are complete and in the right folders) removes the temporary files left
+    and says on stderr which targets were replaced and which kept their old contents. A new
+    file gets the mode a plain ``open`` would give it (0o666 less the umask); a file replaced
+    keeps its mode, as ``open(path, "w")`` keeps it."""
+    items = [(Path(p), c) for p, c in contents.items()]
+    for path, _ in items:                       # found before anything is written
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, f"cannot write {path}: it is a folder")
+    temps, replaced, path = [], [], None
+    try:
+        for path, content in items:
+            fd, tmp = _temp_beside(path)
+            temps.append(tmp)
+            with os.fdopen(fd, "w" if isinstance(content, str) else "wb") as f:
+                if callable(content):
+                    content(f)
+                else:
+                    f.write(content)
+                f.flush()
+                os.fsync(f.fileno())
+            try:                                # a file replaced keeps its mode
+                kept = os.stat(path)
+            except FileNotFoundError:
+                kept = None
+            if kept is not None and stat.S_ISREG(kept.st_mode):
+                os.chmod(tmp, stat.S_IMODE(kept.st_mode))
+        for (path, _), tmp in zip(items, temps):
+            os.replace(tmp, path)
+            replaced.append(path)
+    except BaseException as err:
+        for tmp in temps[len(replaced):]:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        if replaced:
+            left = [str(p) for p, _ in items[len(replaced):]]
+            sys.stderr.write(f"wrote {', '.join(map(str, replaced))}, but not "
+                             f"{', '.join(left)} (kept its old contents): {err!r}\n")
+            sys.stderr.flush()
+        elif isinstance(err, OSError) and err.errno is not None and path is not None and (
+                err.filename is None or Path(err.filename).name.startswith(f".{path.name}.")):
+            # disk full, no permission: named at the target, not at its temporary file
+            raise OSError(err.errno, f"cannot write {path}: {err.strerror}") from None
+        raise
+    return [p for p, _ in items]
+
+
+def write_text(path, text):
+    """Write ``text`` to ``path`` atomically (:func:`write_files`)."""
+    return write_files({path: text})[0]
+
+
+def copy_file(source, target):
+    """Copy the file ``source`` to ``target`` atomically (:func:`write_files`): ``target`` is
+    the whole copy or what it was before."""
+    import shutil
+
+    def copy(f):
+        with open(source, "rb") as src:
+            shutil.copyfileobj(src, f)
+    return write_files({target: copy})[0]
+
+
 def write_results(name, rows, columns, out_dir=RESULTS_DIR, notes="", extra=None, command=None,
-                  threads=None, extra_versions=()):
+                  threads=None, extra_versions=(), after_rows=None, md_rows=None, md_after=""):
     """Write ``<out_dir>/<name>.json`` (provenance + rows, and the entries of ``extra``) and
     ``<name>.md``; return both paths. ``command``: the command that measured the rows, where
     it is not this process's (a table rebuilt from a run's own record); the notes should then
@@ -426,7 +522,14 @@ def write_results(name, rows, columns, out_dir=RESULTS_DIR, notes="", extra=None
     :func:`thread_counts` dict taken inside a ``mgr.threads(n)`` block that has ended, or a
     text (the counts of worker processes); it goes to ``machine.measured_threads`` and into
     the Markdown header. ``extra_versions``: optional distributions to record the versions of
-    (``("pandas",)``), see :func:`versions`."""
+    (``("pandas",)``), see :func:`versions`.
+
+    ``after_rows``: entries to put in the JSON after ``rows`` (structured extras);
+    ``md_rows``: the rows of the Markdown table where they differ from ``rows`` (``None``
+    shown blank, say); ``md_after``: text to end the Markdown with, after the table.
+
+    Both files are built in full first, then written together by :func:`write_files`: a
+    failure leaves both as they were (or says which one was written)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     meta = provenance(extra_versions)
@@ -436,8 +539,9 @@ def write_results(name, rows, columns, out_dir=RESULTS_DIR, notes="", extra=None
         meta["machine"]["measured_threads"] = threads
     json_path = out_dir / f"{name}.json"
     md_path = out_dir / f"{name}.md"
-    json_path.write_text(json.dumps({**meta, "notes": notes, **(extra or {}), "rows": rows},
-                                    indent=2) + "\n")
+    record = {**meta, "notes": notes, **(extra or {}), "rows": rows}
+    record.update(after_rows or {})
+    json_text = json.dumps(record, indent=2) + "\n"
     m = meta["machine"]
     header = [
         f"# {name}",
@@ -456,7 +560,9 @@ def write_results(name, rows, columns, out_dir=RESULTS_DIR, notes="", extra=None
     ]
     if notes:
         header += ["", notes]
-    md_path.write_text("\n".join(header) + "\n\n" + markdown_table(rows, columns) + "\n")
+    md_text = ("\n".join(header) + "\n\n"
+               + markdown_table(rows if md_rows is None else md_rows, columns) + "\n" + md_after)
+    write_files({json_path: json_text, md_path: md_text})
     return json_path, md_path
 
 

@@ -84,8 +84,8 @@ import time
 import warnings
 from pathlib import Path
 
-from _common import LIGHTGCN_FILES, ML100K_FILES, benchmark_parser, markdown_table, \
-    provenance, recorded_command, require_data, write_results
+from _common import LIGHTGCN_FILES, ML100K_FILES, benchmark_parser, provenance, \
+    recorded_command, require_data, write_results
 
 DATASETS = ("ml-100k", "lastfm", "gowalla")
 #: the files :func:`load_dataset` reads in each data set's folder
@@ -123,16 +123,6 @@ PUBLISHED = {
 
 
 # ------------------------------------------------------------------ data
-def write_lightgcn_file(path, part):
-    """``part`` (Interactions) as a LightGCN adjacency-list file (users with no item skipped)."""
-    R = part.to_csr()
-    with open(path, "w") as fh:
-        for u in range(R.shape[0]):
-            items = R.indices[R.indptr[u]:R.indptr[u + 1]]
-            if items.size:
-                fh.write(" ".join(map(str, [u, *items])) + "\n")
-
-
 def load_lastfm(folder):
     """``(train, test)``: LightGCN-PyTorch's Last.fm files, ids - 1, 1,892 x 4,489 id space."""
     import numpy as np
@@ -346,10 +336,8 @@ def write_merged(new_rows, out_dir, fresh=False, smoke=False):
         seen = [d for d in DATASETS if any(r["dataset"] == d for r in rows)]
         missing = [f"{d} {m}" for d in seen for m in MODELS if (d, m) not in present]
         notes = NOTES + (f" Not measured (no row): {', '.join(missing)}." if missing else "")
-        _, md_path = write_results(name, rows, COLUMNS, out_dir=out_dir, notes=notes)
-        head = md_path.read_text().split("\n\n| " + COLUMNS[0] + " |")[0]
         blank = [{k: ("" if v is None else v) for k, v in r.items()} for r in rows]
-        md_path.write_text(head + "\n\n" + markdown_table(blank, COLUMNS) + "\n")
+        write_results(name, rows, COLUMNS, out_dir=out_dir, notes=notes, md_rows=blank)
         plot_recall(rows, out_dir, name)
     return rows
 

@@ -40,7 +40,6 @@ the per-epoch lists are in the JSON).
 """
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import sys
@@ -304,19 +303,17 @@ def main():
     columns = ["model", "seed", "epochs", "recall@20", "ndcg@20", "median_epoch_s", "train_s",
                "target_recall@20", "meets_target"]
     stem = "accuracy_ml100k" + ("_smoke" if args.smoke else "")
-    json_path, md_path = write_results(stem, rows, columns, out_dir=args.out, notes=notes)
-    result = json.loads(json_path.read_text())
-    result.update({"curves": curves, "sources": source_digests(),
-                   "load_average_start": list(load_start),
-                   "load_average_end": list(load)})
-    json_path.write_text(json.dumps(result, indent=2) + "\n")
+    lines = []
     if any(curves.values()):
         lines = ["", "Learning curves (test Recall@20 / NDCG@20; they do not steer training):", ""]
         for label, curve in curves.items():
             lines.append(f"- {label}: " + ", ".join(
                 f"{c['epoch']}: {c['recall@20']:.4f} / {c['ndcg@20']:.4f}" for c in curve))
-        with open(md_path, "a") as fh:
-            fh.write("\n".join(lines) + "\n")
+    json_path, md_path = write_results(
+        stem, rows, columns, out_dir=args.out, notes=notes,
+        after_rows={"curves": curves, "sources": source_digests(),
+                    "load_average_start": list(load_start), "load_average_end": list(load)},
+        md_after="\n".join(lines) + "\n" if lines else "")
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
     plot_accuracy(rows, stem, args.out, curves)

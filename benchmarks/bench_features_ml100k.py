@@ -36,7 +36,6 @@ training part, validation included, excluded). ``fit_s`` is the wall time of
 """
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import sys
@@ -264,15 +263,13 @@ def main():
     columns = ["model", "input", "edges", "n_seeds", "recall@20", "recall@20_sd", "ndcg@20",
                "ndcg@20_sd", "best_epoch", "median_epoch_s", "fit_s"]
     stem = args.name + ("_smoke" if args.smoke else "")
-    json_path, md_path = write_results(stem, summary, columns, out_dir=args.out, notes=notes)
     lines = effects(rows)
-    result = json.loads(json_path.read_text())
-    result.update({"runs": rows, "effects": lines, "load_average_start": list(load_start),
-                   "load_average_end": list(load)})
-    json_path.write_text(json.dumps(result, indent=2) + "\n")
-    with open(md_path, "a") as fh:
-        fh.write("\nEffects on test Recall@20, paired by seed (mean difference; per seed):\n\n"
-                 + "\n".join(f"- {line}" for line in lines) + "\n")
+    json_path, md_path = write_results(
+        stem, summary, columns, out_dir=args.out, notes=notes,
+        after_rows={"runs": rows, "effects": lines, "load_average_start": list(load_start),
+                    "load_average_end": list(load)},
+        md_after=("\nEffects on test Recall@20, paired by seed (mean difference; per seed):\n\n"
+                  + "\n".join(f"- {line}" for line in lines) + "\n"))
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
     plot_features(summary, stem, args.out, runs=rows, data=name)

@@ -63,7 +63,6 @@ is never a dependency of minigraphrec: install it into the benchmark environment
 """
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import sys
@@ -353,11 +352,10 @@ def main():
                "s_per_epoch", "median_s_per_batch", "ratio_vs_ours"]
     stem = "lightgcn_epoch" + ("_smoke" if args.smoke else "") + (
         f"_first{args.max_batches}" if args.max_batches is not None else "")
-    json_path, md_path = write_results(stem, rows, columns, out_dir=args.out, notes=notes)
-    result = json.loads(json_path.read_text())            # add the structured extras
-    result.update({"cross_check": checks, "setup": setup,
-                   "load_average_start": list(load_start), "load_average_end": list(load)})
-    json_path.write_text(json.dumps(result, indent=2) + "\n")
+    json_path, md_path = write_results(                   # with the structured extras
+        stem, rows, columns, out_dir=args.out, notes=notes,
+        after_rows={"cross_check": checks, "setup": setup,
+                    "load_average_start": list(load_start), "load_average_end": list(load)})
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
     plot_epochs(rows, stem, args.out, graph)

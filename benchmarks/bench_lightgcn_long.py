@@ -9,7 +9,9 @@ evaluates Recall@20 and NDCG@20 on ``DIR/test.txt`` (every user with test items,
 ranked, training items excluded) every ``--eval-every`` epochs, and saves the model every
 ``--checkpoint-every`` epochs into ``--checkpoints/<name>/`` (``model.npz`` by
 :func:`minigraphrec.io.save`, which holds Adam's moments, the epoch count and the random
-generator's state, and ``curve.json``, the evaluations so far). Both are written atomically.
+generator's state, and ``curve.json``, the evaluations so far). Both are written atomically,
+``curve.json`` first: a folder holds a run once it holds ``model.npz``, and then a ``curve.json``
+too, so a run (or a branch) stopped at any point can be resumed (or branched again).
 
 Rerunning the same command resumes from the checkpoint (``fit(train, epochs=n,
 resume=True)``): the continuation is exact, so a run cut into pieces gives the numbers of one
@@ -60,8 +62,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import (LIGHTGCN_FILES, REPO, benchmark_parser, check_data, machine_info,
-                     provenance, recorded_command, script_error, write_results)
+from _common import (LIGHTGCN_FILES, REPO, benchmark_parser, check_data, copy_file,
+                     machine_info, provenance, recorded_command, script_error, write_results,
+                     write_text)
 
 DIM, N_LAYERS, REG = 64, 3, 1e-4
 PAPER = {"recall@20": 0.1830, "ndcg@20": 0.1554}        # LightGCN paper, Table 3, Gowalla
@@ -75,19 +78,9 @@ CHECKPOINTS = REPO / "benchmarks" / "checkpoints"
 
 
 def _write_json(path, data):
-    """Write ``data`` as JSON to ``path`` atomically (temporary file, then rename)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".curve-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``data`` as JSON to ``path`` atomically (:func:`_common.write_text`: a temporary
+    file beside it, then a rename; the mode a plain ``open`` would give)."""
+    write_text(path, json.dumps(data, indent=1))
 
 
 def _config(args):
@@ -133,8 +126,11 @@ def branch(source, folder, config):
     ``config`` must equal the source's but for learning-rate steps at or after the epoch the
     source has reached (a step at epoch ``e`` sets the rate of the epochs after ``e``). The
     copy's curve keeps the source's evaluations and names it. Refuses to overwrite a run.
+
+    The copy's ``curve.json`` is written before its ``model.npz`` (a folder without
+    ``model.npz`` holds no run, and can be branched into again); a failure removes both
+    (and the folder, where this call made it and it is left empty).
     """
-    import shutil
     source, folder = Path(source), Path(folder)
     if (folder / "model.npz").exists():
         sys.exit(f"{folder} holds a run already; --branch-from only starts new runs")
@@ -149,14 +145,21 @@ def branch(source, folder, config):
             [s for s in old_steps if s[0] < done]:          # a step at e acts after epoch e
         sys.exit(f"--branch-from {source.name}: the settings must be {curve['config']} up to "
                  f"epoch {done} (only later --lr-schedule steps may differ), got {config}")
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source / "model.npz", folder / "model.npz.tmp")
-    os.replace(folder / "model.npz.tmp", folder / "model.npz")
     curve["config"] = config
     curve["branched_from"] = {"run": source.name, "epoch": done, "command": curve["command"]}
     curve["command"] = provenance()["command"]
     curve["rows"] = [r for r in curve["rows"] if r["epoch"] <= done]
-    _write_json(folder / "curve.json", curve)
+    made = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        _write_json(folder / "curve.json", curve)        # first: model.npz marks a run
+        copy_file(source / "model.npz", folder / "model.npz")
+    except BaseException:
+        if not (folder / "model.npz").exists():
+            (folder / "curve.json").unlink(missing_ok=True)
+            if made and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
     return done
 
 
@@ -168,6 +171,14 @@ def train_run(train, test, config, folder, epochs, eval_every, checkpoint_every,
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     model_path, curve_path = folder / "model.npz", folder / "curve.json"
+    if model_path.exists() and not curve_path.exists():
+        # left by an older version of this script, which saved model.npz before curve.json
+        if len(mgr.load(model_path).history_):
+            sys.exit(f"{folder} holds {model_path.name} but no curve.json (a --branch-from copy "
+                     f"that was interrupted): delete {folder} and branch again")
+        log(f"{folder.name}: {model_path.name} at epoch 0 without curve.json (a start that was "
+            "interrupted): starting the run afresh")
+        model_path.unlink()
     if model_path.exists():
         model = mgr.load(model_path)
         curve = json.loads(curve_path.read_text())
@@ -178,10 +189,22 @@ def train_run(train, test, config, folder, epochs, eval_every, checkpoint_every,
         curve["rows"] = [r for r in curve["rows"] if r["epoch"] <= done]
         log(f"resuming {folder.name} at epoch {done}")
     else:
+        if curve_path.exists():                 # a start or a branch that was interrupted
+            stale = json.loads(curve_path.read_text())
+            if "branched_from" in stale:
+                sys.exit(f"{folder} holds the start of a branch from run "
+                         f"{stale['branched_from']['run']} that was interrupted: rerun with "
+                         f"--branch-from {stale['branched_from']['run']}, or delete {folder}")
+            if stale["rows"]:                   # a run whose model.npz was deleted: keep it
+                sys.exit(f"{curve_path} holds evaluations but there is no {model_path.name} "
+                         "to resume from: use another --name, or delete the folder")
+            log(f"{folder.name}: curve.json without model.npz (a start that was interrupted): "
+                "starting the run afresh")
         model = LightGCN(**{k: v for k, v in config.items() if k != "lr_schedule"})
         model.fit(train, epochs=0)
         done = 0
         curve = {"config": config, "command": provenance()["command"], "rows": []}
+        _write_json(curve_path, curve)          # first: a folder with model.npz has a curve
         model.save(model_path)
     trained_on, cpu = curve.setdefault("trained_on", []), machine_info()["cpu"]
     if cpu not in trained_on:                           # the CPUs that trained it, in order
@@ -322,7 +345,10 @@ def _curve(name, checkpoints, out, stem="lightgcn_long"):
     kept in ``<out>/<stem>_<name>.json`` (checkpoints stay on the machine that trained)."""
     path = Path(checkpoints) / name / "curve.json"
     if path.exists():              # a checkpoint stays where it was trained: this machine's CPU
-        return {"trained_on": [machine_info()["cpu"]], **json.loads(path.read_text())}
+        curve = json.loads(path.read_text())
+        if not curve["rows"]:
+            sys.exit(f"run {name!r} has no evaluation yet ({path}): resume it first")
+        return {"trained_on": [machine_info()["cpu"]], **curve}
     kept = Path(out) / f"{stem}_{name}.json"
     if kept.exists():
         data = json.loads(kept.read_text())
@@ -500,8 +526,14 @@ def main():
         train_run(train, test, config, args.checkpoints / args.name, args.epochs,
                   args.eval_every, args.checkpoint_every,
                   log=lambda s: print(time.strftime("%H:%M:%S"), s, flush=True))
-    runs = sorted(d.name for d in args.checkpoints.iterdir() if (d / "curve.json").exists())
-    report(runs, args.checkpoints, args.out, data_name)     # every run in the folder
+    report(_runs(args.checkpoints), args.checkpoints, args.out, data_name)  # every run there
+
+
+def _runs(checkpoints):
+    """The runs in ``checkpoints`` that can be reported: a ``curve.json`` with at least one
+    evaluation (not a start that was interrupted)."""
+    return sorted(d.name for d in Path(checkpoints).iterdir() if (d / "curve.json").exists()
+                  and json.loads((d / "curve.json").read_text())["rows"])
 
 
 if __name__ == "__main__":

@@ -43,7 +43,6 @@ architecture and parameter layout):
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -472,40 +471,39 @@ def main():
                                   "packed_sparse_ms", "padded_dense_ms",
                                   "ratio_packed_over_padded"]
     stem = args.name + ("_smoke" if args.smoke else "")
-    json_path, md_path = write_results(stem, rows, columns, out_dir=args.out, notes=notes)
-    result = json.loads(json_path.read_text())
-    result.update({"gradient_check_vs_torch": checks, "epoch_time_vs_torch": speeds,
-                   "message_step_layouts": layouts,
-                   "threads": threads, "args": {k: str(v) for k, v in vars(args).items()
-                                                if k not in ("data", "out")}})
-    json_path.write_text(json.dumps(result, indent=2) + "\n")
-    with open(md_path, "a") as fh:
-        if checks:
-            fh.write(f"\nFloat64 loss and gradients of the first training batch vs PyTorch "
+    after = []                                     # the Markdown's sections after the table
+    if checks:
+        after.append(f"\nFloat64 loss and gradients of the first training batch vs PyTorch "
                      f"autograd (max over entries |ours - torch| / max |torch|; asserted < "
                      f"{TOL:g}):\n\n")
-            for c in checks:
-                fh.write(f"- {c['dataset']}, torch {c['torch_layout']} layout: loss rel. error "
+        for c in checks:
+            after.append(f"- {c['dataset']}, torch {c['torch_layout']} layout: loss rel. error "
                          f"{c['loss_rel_err']:.1e}, max gradient rel. error "
                          f"{c['max_grad_rel_err']:.1e} ({c['worst_param']})\n")
-        if layouts and rows is not layouts:
-            fh.write("\nOne message step (A_in and A_out, forward and backward, d 100, float32) "
+    if layouts and rows is not layouts:
+        after.append("\nOne message step (A_in and A_out, forward and backward, d 100, float32) "
                      "on 20 training batches, packed block-diagonal sparse vs padded dense, "
                      "mean over batches of the fastest of 5 interleaved runs:\n\n")
-            for r in layouts:
-                fh.write(f"- {r['dataset']}, max_len {r['max_len']}: packed "
+        for r in layouts:
+            after.append(f"- {r['dataset']}, max_len {r['max_len']}: packed "
                          f"{r['packed_sparse_ms']:.2f} ms, padded {r['padded_dense_ms']:.2f} ms "
                          f"per batch (ratio {r['ratio_packed_over_padded']:.3f}); real nodes "
                          f"{r['real_node_fraction']:.0%} of the padded rows\n")
-        if speeds:
-            fh.write("\nOne training epoch (loss, gradients, Adam; float32), interleaved batch "
+    if speeds:
+        after.append("\nOne training epoch (loss, gradients, Adam; float32), interleaved batch "
                      "by batch with the torch SR-GNN, same initial parameters and batches:\n\n")
-            for s in speeds:
-                fh.write(f"- {s['dataset']}, vs {s['reference']}: ours {s['ours_epoch_s']:.1f} s"
+        for s in speeds:
+            after.append(f"- {s['dataset']}, vs {s['reference']}: ours {s['ours_epoch_s']:.1f} s"
                          f", torch {s['torch_epoch_s']:.1f} s over {s['n_batches']} batches: "
                          f"ratio ours/torch {s['ratio_ours_over_torch']:.3f} (median per batch "
                          f"{s['median_batch_ratio']:.3f}); max_len {s['max_len']}, threads "
                          f"{s['threads']}, load {s['load_1min_end']:.1f} at the end\n")
+    json_path, md_path = write_results(
+        stem, rows, columns, out_dir=args.out, notes=notes, md_after="".join(after),
+        after_rows={"gradient_check_vs_torch": checks, "epoch_time_vs_torch": speeds,
+                    "message_step_layouts": layouts,
+                    "threads": threads, "args": {k: str(v) for k, v in vars(args).items()
+                                                 if k not in ("data", "out")}})
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
     plot_sequential(rows, stem, args.out)

@@ -24,7 +24,9 @@ it really compiles.
 """
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from functools import partial
 from pathlib import Path
@@ -147,7 +149,9 @@ def main():
     if args.data is not None:                           # read even with --smoke
         check_data(args.data, ("train.txt",), "a folder with a LightGCN-format train.txt")
     if args.cold:                                       # before numba is imported
-        os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="numba-cold-")
+        os.environ["NUMBA_CACHE_DIR"] = cache = tempfile.mkdtemp(prefix="numba-cold-")
+        # removed when the script ends, also by an error or Ctrl-C
+        atexit.register(shutil.rmtree, cache, ignore_errors=True)
     if args.smoke:
         args.repeat = 2
 

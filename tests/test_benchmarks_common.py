@@ -415,3 +415,282 @@ def test_committed_tables_have_as_many_cells_as_columns():
             elif cells != width:
                 bad.append(f"{path.name}:{n}: {cells} cells, header {width}")
     assert not bad, "\n".join(bad)
+
+
+# ------------------------------------------------------------------ result files, atomically
+def _old_results(folder, name="acc_smoke"):
+    """Results written before: ``{file name: bytes}`` of ``<name>.json`` and ``.md``."""
+    rows = [{"dataset": "d", "model": f"m{i}", "recall@20": i / 100} for i in range(200)]
+    _common.write_results(name, rows, ["dataset", "model", "recall@20"], out_dir=folder)
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def _open_failing_at(monkeypatch, nth, exc):
+    """Make the ``nth`` file opened for writing (0 first) write half of what it is given, then
+    raise ``exc``: ``Path.write_text`` and ``os.fdopen`` both open by ``io.open``."""
+    import io
+    real_open, opened = io.open, [0]
+
+    class Half:
+        def __init__(self, f):
+            self._f = f
+
+        def __getattr__(self, name):
+            return getattr(self._f, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc_info):
+            self._f.close()
+
+        def write(self, data):
+            self._f.write(data[:len(data) // 2])
+            self._f.flush()
+            raise exc
+
+    def fake_open(file, mode="r", *args, **kwargs):
+        f = real_open(file, mode, *args, **kwargs)
+        if "w" not in mode:
+            return f
+        opened[0] += 1
+        return Half(f) if opened[0] - 1 == nth else f
+    monkeypatch.setattr(io, "open", fake_open)
+
+
+def _make_exc(kind):
+    import errno
+    return KeyboardInterrupt() if kind == "ctrl-c" else OSError(errno.ENOSPC, "No space left")
+
+
+def test_a_failed_write_leaves_the_old_results_and_no_temporary_file(tmp_path, monkeypatch):
+    """Ctrl-C or a full disk while the JSON or the Markdown is written: both files stay as
+    they were, byte for byte, and no temporary file is left beside them."""
+    import pytest
+    for kind in ("ctrl-c", "disk full"):
+        for nth in (0, 1):                                      # the JSON's write, the .md's
+            folder = tmp_path / f"{kind}-{nth}"
+            folder.mkdir()
+            before = _old_results(folder)
+            with monkeypatch.context() as m:
+                _open_failing_at(m, nth, _make_exc(kind))
+                with pytest.raises((KeyboardInterrupt, OSError)):
+                    _common.write_results("acc_smoke", [{"model": "new"}], ["model"],
+                                          out_dir=folder)
+            after = {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+            assert after == before, f"{kind} at file {nth}: {sorted(after)}"
+
+
+def test_a_table_that_cannot_be_built_leaves_both_files(tmp_path, monkeypatch):
+    """The Markdown fails to build (a row that is not a dict, say) after the JSON could be
+    written: neither file changes (the pair is never half new)."""
+    import pytest
+    before = _old_results(tmp_path)
+
+    def broken(rows, columns):
+        raise AttributeError("'list' object has no attribute 'get'")
+    monkeypatch.setattr(_common, "markdown_table", broken)
+    with pytest.raises(AttributeError):
+        _common.write_results("acc_smoke", [{"model": "new"}], ["model"], out_dir=tmp_path)
+    assert {p.name: p.read_bytes() for p in sorted(tmp_path.iterdir())} == before
+
+
+def test_a_full_disk_leaves_the_old_results(tmp_path):
+    """A real "disk full" (a file size limit, EFBIG) partway through the JSON, in a child: the
+    old files stay whole, nothing else is left, and the error names the results file."""
+    import subprocess
+    import textwrap
+    import pytest
+    if sys.platform == "win32":
+        pytest.skip("RLIMIT_FSIZE is POSIX")
+    out = tmp_path / "out"
+    out.mkdir()
+    before = _old_results(out)
+    child = tmp_path / "child.py"
+    child.write_text(textwrap.dedent("""
+        import resource, signal, sys
+        sys.path.insert(0, sys.argv[1])
+        import _common
+        _common.provenance()                  # imports done before the limit
+        rows = [{"model": f"new{i}", "x": 0.5} for i in range(2000)]
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
+        try:
+            _common.write_results("acc_smoke", rows, ["model", "x"], out_dir=sys.argv[2])
+        except OSError as err:
+            print("OSError", err)
+    """))
+    proc = subprocess.run([sys.executable, str(child), str(ROOT / "benchmarks"), str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.stdout.startswith("OSError"), proc.stdout + proc.stderr
+    assert {p.name: p.read_bytes() for p in sorted(out.iterdir())} == before
+    assert str(out / "acc_smoke.json") in proc.stdout               # the target, not a temp
+
+
+def test_a_failed_rename_says_which_file_was_written(tmp_path, monkeypatch, capsys):
+    """The second rename fails: the first file is new, the second old, no temporary file is
+    left, and stderr says which is which."""
+    import errno
+    import pytest
+    before = _old_results(tmp_path)
+    real, calls = os.replace, []
+
+    def replace(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError(errno.EIO, "I/O error")
+        return real(src, dst)
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OSError):
+        _common.write_results("acc_smoke", [{"model": "new"}], ["model"], out_dir=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["acc_smoke.json", "acc_smoke.md"]
+    assert (tmp_path / "acc_smoke.md").read_bytes() == before["acc_smoke.md"]
+    assert '"new"' in (tmp_path / "acc_smoke.json").read_text()
+    err = capsys.readouterr().err
+    assert f"wrote {tmp_path / 'acc_smoke.json'}, but not {tmp_path / 'acc_smoke.md'}" in err
+
+
+def test_result_files_get_the_mode_open_gives(tmp_path):
+    """A new results file (and a checkpoint's curve.json) has the mode a plain ``open`` gives
+    it under the umask, not a temporary file's 0600; a file rewritten keeps its mode."""
+    import stat
+    import bench_lightgcn_long
+    old_umask = os.umask(0o027)
+    try:
+        with open(tmp_path / "by_open", "w"):
+            pass
+        json_path, md_path = _common.write_results("m_smoke", [{"a": 1}], ["a"],
+                                                   out_dir=tmp_path)
+        bench_lightgcn_long._write_json(tmp_path / "curve.json", {"rows": []})
+        want = stat.S_IMODE((tmp_path / "by_open").stat().st_mode)
+        assert want == 0o640
+        for path in (json_path, md_path, tmp_path / "curve.json"):
+            assert stat.S_IMODE(path.stat().st_mode) == want, path.name
+        json_path.chmod(0o604)
+        _common.write_results("m_smoke", [{"a": 2}], ["a"], out_dir=tmp_path)
+        assert stat.S_IMODE(json_path.stat().st_mode) == 0o604
+    finally:
+        os.umask(old_umask)
+
+
+def test_extras_go_after_the_rows_and_sections_after_the_table(tmp_path):
+    """``after_rows``, ``md_rows`` and ``md_after``: what the scripts used to add by rewriting
+    the JSON and appending to the Markdown, in the same places."""
+    import json
+    json_path, md_path = _common.write_results(
+        "e_smoke", [{"a": None}], ["a"], out_dir=tmp_path, extra={"run": 1},
+        after_rows={"curves": [1, 2]}, md_rows=[{"a": ""}], md_after="\nmore\n")
+    record = json.loads(json_path.read_text())
+    assert list(record)[-3:] == ["run", "rows", "curves"] and record["rows"] == [{"a": None}]
+    assert md_path.read_text().endswith("| a |\n|---|\n|  |\n\nmore\n")
+
+
+# ------------------------------------------------------------------ bench_lightgcn_long
+def _tiny_run():
+    from minigraphrec.datasets import synthetic
+    from minigraphrec.split import random_split
+    data = synthetic(n_users=60, n_items=80, mean_interactions=8, random_state=0)
+    train, test = random_split(data, test_size=0.2, random_state=0)
+    config = {"dim": 8, "n_layers": 1, "reg": 1e-4, "loss": "bpr", "init": "xavier",
+              "dtype": "float32", "random_state": 0, "lr": 0.01, "batch_size": 64}
+    return train, test, config
+
+
+def test_a_long_run_interrupted_at_its_start_can_be_resumed(tmp_path, monkeypatch):
+    """Ctrl-C during the first evaluation, or a stop between the first files: rerunning the
+    same command resumes (or restarts) the run, and its curve ends as one straight run's."""
+    import json
+    import pytest
+    import bench_lightgcn_long as L
+    train, test, config = _tiny_run()
+    straight = L.train_run(train, test, config, tmp_path / "straight", 2, 1, 1, log=str)
+
+    def stopped(*args):
+        raise KeyboardInterrupt
+    run = tmp_path / "run"
+    with monkeypatch.context() as m:                  # Ctrl-C in the epoch-0 evaluation
+        m.setattr(L, "_evaluate", stopped)
+        with pytest.raises(KeyboardInterrupt):
+            L.train_run(train, test, config, run, 2, 1, 1, log=str)
+    curve = L.train_run(train, test, config, run, 2, 1, 1, log=str)
+    assert [r["epoch"] for r in curve["rows"]] == [0, 1, 2]
+    assert [r["recall@20"] for r in curve["rows"]] == [r["recall@20"] for r in straight["rows"]]
+    assert json.loads((run / "curve.json").read_text())["rows"] == curve["rows"]
+
+    # model.npz at epoch 0 without curve.json (what an older version left): started afresh
+    older = tmp_path / "older"
+    with monkeypatch.context() as m:
+        m.setattr(L, "_evaluate", stopped)
+        with pytest.raises(KeyboardInterrupt):
+            L.train_run(train, test, config, older, 1, 1, 1, log=str)
+    (older / "curve.json").unlink()
+    said = []
+    curve = L.train_run(train, test, config, older, 1, 1, 1, log=said.append)
+    assert [r["epoch"] for r in curve["rows"]] == [0, 1] and "afresh" in said[0]
+
+    # curve.json without model.npz (stopped between the two): started afresh
+    from minigraphrec.models import LightGCN
+    fresh = tmp_path / "fresh"
+    with monkeypatch.context() as m:
+        m.setattr(LightGCN, "save", stopped)
+        with pytest.raises(KeyboardInterrupt):
+            L.train_run(train, test, config, fresh, 1, 1, 1, log=str)
+    assert sorted(p.name for p in fresh.iterdir()) == ["curve.json"]
+    assert L._runs(tmp_path) == ["older", "run", "straight"]           # no evaluation yet
+    said = []
+    curve = L.train_run(train, test, config, fresh, 1, 1, 1, log=said.append)
+    assert [r["epoch"] for r in curve["rows"]] == [0, 1] and "afresh" in said[0]
+    (older / "model.npz").unlink()                     # evaluations are never overwritten
+    with pytest.raises(SystemExit, match="holds evaluations"):
+        L.train_run(train, test, config, older, 1, 1, 1, log=str)
+
+
+def test_a_branch_interrupted_while_copying_leaves_nothing(tmp_path, monkeypatch):
+    """Ctrl-C partway through the copy of the model: no model.npz, no temporary file, no
+    curve.json, no new folder; the same branch then succeeds and trains on."""
+    import shutil
+    import pytest
+    import bench_lightgcn_long as L
+    train, test, config = _tiny_run()
+    L.train_run(train, test, config, tmp_path / "src", 1, 1, 1, log=str)
+    branched = {**config, "lr_schedule": [[1, 0.02]]}
+
+    def half_copy(src, dst, *args, **kwargs):
+        with open(src, "rb") if isinstance(src, (str, os.PathLike)) else src as f_in:
+            data = f_in.read()[:100]
+        if isinstance(dst, (str, os.PathLike)):
+            Path(dst).write_bytes(data)
+        else:
+            dst.write(data)
+        raise KeyboardInterrupt
+    with monkeypatch.context() as m:
+        m.setattr(shutil, "copyfile", half_copy)
+        m.setattr(shutil, "copyfileobj", half_copy)
+        with pytest.raises(KeyboardInterrupt):
+            L.branch(tmp_path / "src", tmp_path / "br", branched)
+    assert not (tmp_path / "br").exists() or not any((tmp_path / "br").iterdir())
+    assert L.branch(tmp_path / "src", tmp_path / "br", branched) == 1
+    curve = L.train_run(train, test, branched, tmp_path / "br", 2, 1, 1, log=str)
+    assert [r["epoch"] for r in curve["rows"]] == [0, 1, 2]
+    assert curve["branched_from"]["run"] == "src"
+    assert not [p.name for p in (tmp_path / "br").iterdir()
+                if p.name not in ("model.npz", "curve.json")]
+
+    # a branch stopped (killed) between its curve.json and its model.npz: branched again
+    (tmp_path / "br" / "model.npz").unlink()
+    with pytest.raises(SystemExit, match="--branch-from src"):
+        L.train_run(train, test, branched, tmp_path / "br", 2, 1, 1, log=str)
+    assert L.branch(tmp_path / "src", tmp_path / "br", branched) == 1
+
+
+def test_spmm_cold_removes_its_numba_cache(tmp_path):
+    """``bench_spmm.py --cold`` compiles into a fresh numba cache folder, removed at the end."""
+    import subprocess
+    from conftest import child_env
+    env = child_env()
+    env["TMPDIR"] = str(tmp_path)                        # where mkdtemp puts the cache
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_spmm.py"), "--smoke",
+                           "--cold", "--out", str(tmp_path / "out")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
