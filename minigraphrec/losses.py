@@ -145,8 +145,8 @@ def l2_forward(rows_list, reg, batch_size):
     Parameters
     ----------
     rows_list : list or tuple of ndarrays, any shapes
-    reg : float >= 0, finite (else :class:`DataError`: negative, NaN, infinite or no
-        number at all)
+    reg : float >= 0, finite (else :class:`~minigraphrec.DataError`: negative, NaN,
+        infinite or no number at all)
     batch_size : int >= 1, the ``B`` of the formula (not inferred from the
         rows, which may come in any number)
 

@@ -226,7 +226,7 @@ class SessionRecommender(Recommender):
         each (k,), best first; ``exclude_seen`` leaves out the session's own items.
 
         The default differs on purpose from :meth:`Recommender.recommend_history
-        <minigraphrec.models.base.Recommender.recommend_history>` (``True``) and from
+        <minigraphrec.Recommender.recommend_history>` (``True``) and from
         ``recommend(users)`` (which leaves out the user's training items): a session comes
         back to its items (a revisit, a song played again), so its own items are candidates
         for the next one, as in :func:`~minigraphrec.sequences.evaluate_next_item`
