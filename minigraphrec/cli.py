@@ -241,24 +241,46 @@ def _check_figure(name):
     if refused:
         raise SystemExit(f"minigraphrec: --figure: cannot write into the figure folder "
                          f"{folder} ({where}): {existing} takes no new file ({refused})")
+    target = os.path.join(folder, f"{stem}.png")
+    if os.path.isdir(target):
+        raise SystemExit(f"minigraphrec: --figure: cannot write {target}: it is a folder; "
+                         f"remove it or choose another --figure name")
     return stem
 
 
+def _reason(exc):
+    """What went wrong, in words: an OSError's own text without its errno, an error without
+    a message (a MemoryError, say) by its type, an unexpected one's type in front."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    if isinstance(exc, ValueError) and str(exc):         # DataError is a ValueError
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 def _save_plot(draw, stem, saved=None):
-    """Draw (``draw()`` returns the Axes) and save the ``--figure``; a failure names the flag
-    and, where the model was saved before it, says so (``saved``, its path)."""
-    from .plot import save_figure
+    """Draw (``draw()`` returns the Axes) and save the ``--figure``; any failure (an OSError,
+    matplotlib's ValueError or RuntimeError, a MemoryError) is one line naming the flag and
+    the file and, where the model was saved before it, saying so (``saved``, its path).
+    Ctrl-C is let through: :func:`main` reports it."""
+    from .plot import _figure_folder, save_figure
     kept = f"; the model was saved to {saved}" if saved else ""
     try:
         figure = draw().figure
-    except ValueError as exc:                # e.g. nothing to draw
-        raise SystemExit(f"minigraphrec: --figure: cannot draw the figure: {exc}{kept}") from None
+    except Exception as exc:                 # e.g. nothing to draw
+        if _is_interrupt(exc):
+            raise
+        raise SystemExit(f"minigraphrec: --figure: cannot draw the figure: {_reason(exc)}"
+                         f"{kept}") from None
     try:
         path = save_figure(figure, stem)
-    except (OSError, ValueError) as exc:     # DataError is a ValueError
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-        raise SystemExit(f"minigraphrec: --figure: cannot write the figure: {reason}"
-                         f"{kept}") from None
+    except Exception as exc:
+        if _is_interrupt(exc):
+            raise
+        reason = _reason(exc)
+        if f"{stem}.png" not in reason:      # save_figure's OSErrors name the file already
+            reason = f"cannot write {os.path.join(_figure_folder(), stem + '.png')}: {reason}"
+        raise SystemExit(f"minigraphrec: --figure: {reason}{kept}") from None
     _note(f"wrote {path}")
 
 

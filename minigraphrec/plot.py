@@ -30,6 +30,7 @@ given, or into a new figure sized for what it draws, and returns the Axes. None 
     >>> ax = plot.plot_embeddings(mf, kind="items")              # a 2-d PCA map
     >>> path = plot.save_figure(ax.figure, "mf_items")
 """
+import errno
 import math
 import os
 import secrets
@@ -171,7 +172,10 @@ def save_figure(fig, name, dpi=120, close=True):
 
     The PNG is written to a temporary file (``.tmp-<pid>-<random>.png``) in the same folder
     and renamed into place, so a failed save never leaves a half-written figure behind, and
-    the figure is closed (when ``close``) whether or not the save worked.
+    the figure is closed (when ``close``) whether or not the save worked. A failed save also
+    removes the figure folder (and its parents) if this call created them and they are still
+    empty. An OSError names ``<name>.png`` and its folder, never the temporary file; a
+    folder already at ``<name>.png`` is refused before anything is drawn.
 
     Parameters
     ----------
@@ -198,19 +202,55 @@ def save_figure(fig, name, dpi=120, close=True):
     stem = _figure_stem(name)
     dpi = check_finite_number(dpi, "dpi", above=0)
     close = check_bool(close, "close")
+    created = []
     try:
-        path = figure_dir() / f"{stem}.png"
+        folder = _figure_folder()
+        path = folder / f"{stem}.png"
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, f"cannot write {path.name} in {folder}: "
+                                    f"{path} is a folder; remove it or choose another name")
+        created = _missing_folders(folder)
+        try:
+            figure_dir()
+        except OSError as err:          # no permission to create it, say
+            raise _at_figure(err, path, f"cannot create {err.filename or folder}: ") from None
         tmp = path.with_name(f".tmp-{os.getpid()}-{secrets.token_hex(4)}.png")
         try:
             fig.savefig(tmp, dpi=dpi, format="png")
             os.replace(tmp, path)
+        except OSError as err:          # name the figure asked for, not the temporary file
+            raise _at_figure(err, path) from None
         finally:
             with suppress(OSError):                 # never hide the error that got us here
                 tmp.unlink(missing_ok=True)
+    except BaseException:
+        for made in reversed(created):              # the folders this call made, if empty
+            try:
+                os.rmdir(made)
+            except OSError:
+                break
+        raise
     finally:
         if close:
             _pyplot().close(fig)
     return path
+
+
+def _at_figure(err, path, detail=""):
+    """The OSError ``err``, reworded to name the figure ``path`` and its folder (the same type
+    and errno)."""
+    message = f"cannot write {path.name} in {path.parent}: {detail}{err.strerror or err}"
+    return type(err)(message) if err.errno is None else type(err)(err.errno, message)
+
+
+def _missing_folders(folder):
+    """The folders that creating ``folder`` would make, outermost first."""
+    missing = []
+    folder = Path(os.path.abspath(folder))
+    while not os.path.lexists(folder) and folder.parent != folder:
+        missing.append(folder)
+        folder = folder.parent
+    return missing[::-1]
 
 
 # --------------------------------------------------------------------------- shared helpers

@@ -698,8 +698,9 @@ def test_the_model_is_saved_before_the_figure_is_drawn(tmp_path, capsys, monkeyp
     monkeypatch.setattr(plot, "save_figure", no_space)
     code, out, err = _run(argv, capsys)
     assert code == 2 and out == "" and mgr.load(path).epochs == 2
-    assert err.splitlines()[-1] == ("minigraphrec: --figure: cannot write the figure: No space "
-                                    f"left on device; the model was saved to {path}")
+    assert err.splitlines()[-1] == (f"minigraphrec: --figure: cannot write "
+                                    f"{tmp_path / 'figs' / 'loss.png'}: No space left on "
+                                    f"device; the model was saved to {path}")
 
 
 def _write_split(folder):
@@ -839,3 +840,83 @@ def test_ctrl_c_inside_compiled_code_is_an_interruption_too(monkeypatch, capsys)
     monkeypatch.setattr(cli, "_run", a_real_bug)
     with pytest.raises(SystemError, match="a bug"):
         cli.main(["demo"])
+
+
+def test_a_folder_where_the_figure_goes_stops_before_the_data_are_read(tmp_path, capsys,
+                                                                       monkeypatch):
+    """``figs/loss.png/`` being a folder was found after training and saving, as 'Is a
+    directory', naming no file."""
+    import minigraphrec.cli as cli
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "figs" / "loss.png").mkdir(parents=True)
+    monkeypatch.setenv("MINIGRAPHREC_FIGURES", "figs")
+    monkeypatch.setattr(cli, "_load", lambda *a, **k: pytest.fail("the data were read"))
+    data = _write_triples(tmp_path / "ratings.csv")
+    code, out, err = _run(["train", str(data), "--model", "mf", "-o", "m.npz", "--figure",
+                           "loss"], capsys)
+    assert code == 2 and out == ""
+    assert err == (f"minigraphrec: --figure: cannot write "
+                   f"{tmp_path / 'figs' / 'loss.png'}: it is a folder; remove it or choose "
+                   f"another --figure name\n")
+    assert not (tmp_path / "m.npz").exists()
+
+
+@pytest.mark.parametrize("error, reason", [
+    (RuntimeError("Agg: cannot allocate the canvas"),
+     "RuntimeError: Agg: cannot allocate the canvas"),
+    (MemoryError(), "MemoryError"),
+    (ValueError("image size of 100000x100 pixels is too large"),
+     "image size of 100000x100 pixels is too large"),
+    (OSError(28, "No space left on device"), "No space left on device"),
+])
+def test_any_figure_failure_after_the_save_is_one_line_saying_the_model_was_saved(
+        tmp_path, capsys, monkeypatch, error, reason):
+    """A RuntimeError or MemoryError from matplotlib ended in a traceback (status 1), with no
+    line saying that the model had been saved; an OSError's line named no file."""
+    import matplotlib.figure
+    figs = tmp_path / "figs"
+    monkeypatch.setenv("MINIGRAPHREC_FIGURES", str(figs))
+
+    def savefig(self, fname, **kwargs):
+        raise error
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig)
+    data = _write_triples(tmp_path / "ratings.csv")
+    path = tmp_path / "m.npz"
+    code, out, err = _run(["train", str(data), "--model", "mf", "--epochs", "2", "--dim", "4",
+                           "-q", "-o", str(path), "--figure", "loss"], capsys)
+    assert code == 2 and out == "" and "Traceback" not in err
+    where = f"loss.png in {figs}" if isinstance(error, OSError) else figs / "loss.png"
+    assert err.splitlines()[-1] == (f"minigraphrec: --figure: cannot write {where}: {reason}; "
+                                    f"the model was saved to {path}")
+    assert mgr.load(path).epochs == 2
+    assert not figs.exists()                   # made for the figure, removed with it
+
+
+def test_ctrl_c_while_the_figure_is_written_still_ends_with_130(tmp_path, capsys, monkeypatch):
+    """Ctrl-C (also as numba's SystemError caused by it) is not turned into a figure error."""
+    import matplotlib.figure
+    monkeypatch.setenv("MINIGRAPHREC_FIGURES", str(tmp_path / "figs"))
+
+    def savefig(self, fname, **kwargs):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as interrupt:
+            raise SystemError("returned a result with an exception set") from interrupt
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig)
+    data = _write_triples(tmp_path / "ratings.csv")
+    path = tmp_path / "m.npz"
+    code, out, err = _run(["train", str(data), "--model", "mf", "--epochs", "1", "--dim", "4",
+                           "-q", "-o", str(path), "--figure", "loss"], capsys)
+    assert code == 130 and path.exists()
+    assert err.endswith(f"\nminigraphrec: interrupted; the model was saved to {path}\n")
+
+
+def test_a_drawing_failure_of_any_kind_is_one_line():
+    from minigraphrec import cli
+
+    def draw():
+        raise RuntimeError("no renderer")
+    with pytest.raises(SystemExit, match="^minigraphrec: --figure: cannot draw the figure: "
+                                         "RuntimeError: no renderer; the model was saved to "
+                                         "m.npz$"):
+        cli._save_plot(draw, "loss", saved="m.npz")

@@ -1,6 +1,7 @@
 """Loaders (strictness, error locations, fast/slow path parity), embedded data, download."""
 import hashlib
 import logging
+import os
 import urllib.request
 import zipfile
 
@@ -450,6 +451,10 @@ def test_fetch_refuses_checksum_mismatch_and_leaves_nothing(tmp_path):
     wrong = ("0" if digest[0] != "0" else "1") + digest[1:]
     with pytest.raises(DataError, match=f"SHA-256 mismatch, expected {wrong}, got {digest}"):
         ds.fetch_movielens_100k(home, url=archive.as_uri(), sha256=wrong)
+    assert not home.exists()                # the folder the call made is gone too
+    home.mkdir()                            # one that was there stays, empty
+    with pytest.raises(DataError, match="SHA-256 mismatch"):
+        ds.fetch_movielens_100k(home, url=archive.as_uri(), sha256=wrong)
     assert list(home.iterdir()) == []
 
 
@@ -466,7 +471,7 @@ def test_fetch_refuses_bad_archives_and_leaves_nothing(tmp_path, members, messag
     home = tmp_path / "cache"
     with pytest.raises(DataError, match=message):
         ds.fetch_movielens_100k(home, url=archive.as_uri(), sha256=digest)
-    assert list(home.iterdir()) == []
+    assert not home.exists()
 
 
 def test_fetch_not_a_zip_and_unreachable_url(tmp_path):
@@ -477,7 +482,7 @@ def test_fetch_not_a_zip_and_unreachable_url(tmp_path):
                                 sha256=hashlib.sha256(b"not a zip").hexdigest())
     with pytest.raises(OSError, match="could not download"):
         ds.fetch_movielens_100k(home, url=(tmp_path / "none.zip").as_uri())
-    assert list(home.iterdir()) == []
+    assert not home.exists()
 
 
 def test_pinned_checksum_is_well_formed():
@@ -924,3 +929,107 @@ def test_generators_check_random_state_as_models_do(make):
         gen(random_state=np.random.RandomState(0))
     with pytest.raises(DataError, match="random_state must be None, an integer >= 0"):
         gen(random_state=-1)
+
+
+# ============================================================== download: what is in the way
+@pytest.fixture
+def no_download(monkeypatch):
+    """Fail the test if anything is fetched (no test touches the network either way)."""
+    monkeypatch.setattr(urllib.request, "urlopen",
+                        lambda *a, **k: pytest.fail("downloaded anyway"))
+
+
+def test_fetch_refuses_a_file_where_ml_100k_goes_before_downloading(tmp_path, no_download):
+    """It downloaded, checked and unpacked the archive, then failed naming its temporary
+    folder: "NotADirectoryError: ... '.ml-100k.w8loayvz.unpack/ml-100k' -> '.../ml-100k'"."""
+    home = tmp_path / "cache"
+    home.mkdir()
+    (home / "ml-100k").write_text("oops")
+    with pytest.raises(FileExistsError, match=f"cannot fetch MovieLens-100K into "
+                                              f"{home / 'ml-100k'}: something that is not a "
+                                              f"folder is there; move it away"):
+        ds.fetch_movielens_100k(home)
+    assert [p.name for p in home.iterdir()] == ["ml-100k"]
+
+
+@pytest.mark.parametrize("where", ["cache", "cache/sub"])
+def test_fetch_refuses_a_file_where_the_data_folder_goes(tmp_path, no_download, where):
+    """A file as data_home said only "FileExistsError: [Errno 17] File exists: '...'"."""
+    (tmp_path / "cache").write_text("a file")
+    home = tmp_path / where
+    with pytest.raises(NotADirectoryError, match=f"cannot fetch MovieLens-100K into {home}: "
+                                                 f"{tmp_path / 'cache'} is a file, not a "
+                                                 f"folder; give another data folder "
+                                                 f"\\(data_home, else \\$MINIGRAPHREC_DATA"):
+        ds.fetch_movielens_100k(home)
+    assert (tmp_path / "cache").read_text() == "a file"
+
+
+def test_fetch_removes_the_folders_it_made_when_it_fails(tmp_path):
+    home = tmp_path / "a" / "b" / "cache"
+    with pytest.raises(OSError, match="could not download"):
+        ds.fetch_movielens_100k(home, url=(tmp_path / "none.zip").as_uri())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fetch_messages_name_the_cache_not_temporary_files(tmp_path, monkeypatch):
+    """A read-only data home said "Permission denied: '/ro/.ml-100k.l1b1zvuw.zip.part'"."""
+    import errno
+    from minigraphrec.datasets import download
+    archive, digest = ml_zip(tmp_path / "ml-100k.zip")
+    home = tmp_path / "cache"
+    home.mkdir()
+
+    def mkstemp(dir, prefix, suffix):
+        raise PermissionError(errno.EACCES, "Permission denied",
+                              os.path.join(dir, f"{prefix}l1b1zvuw{suffix}"))
+    with monkeypatch.context() as m:
+        m.setattr(download.tempfile, "mkstemp", mkstemp)
+        with pytest.raises(PermissionError) as info:
+            ds.fetch_movielens_100k(home, url=archive.as_uri(), sha256=digest)
+    assert str(info.value) == (f"[Errno 13] cannot download MovieLens-100K into {home} "
+                               f"(data_home, else $MINIGRAPHREC_DATA, else "
+                               f"~/.cache/minigraphrec): Permission denied")
+
+    fdopen = os.fdopen
+
+    class Full:                                   # the download file, on a full disk
+        def __init__(self, fd, mode):
+            self.f = fdopen(fd, mode)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def flush(self):
+            pass
+    with monkeypatch.context() as m:
+        m.setattr(download.os, "fdopen", Full)
+        with pytest.raises(OSError, match=f"^\\[Errno 28\\] cannot save the download in "
+                                          f"{home}: No space left on device$"):
+            ds.fetch_movielens_100k(home, url=archive.as_uri(), sha256=digest)
+
+    def rename(src, dst):
+        raise OSError(errno.EXDEV, "Invalid cross-device link", src, dst)
+    with monkeypatch.context() as m:
+        m.setattr(download.os, "rename", rename)
+        with pytest.raises(OSError) as info:
+            ds.fetch_movielens_100k(home, url=archive.as_uri(), sha256=digest)
+    assert str(info.value) == (f"[Errno 18] cannot put MovieLens-100K in place as "
+                               f"{home / 'ml-100k'}: Invalid cross-device link")
+    assert list(home.iterdir()) == []
+
+
+def test_fetch_names_a_bad_member_by_its_place_in_the_archive(tmp_path):
+    members = {"ml-100k/u.data": b"1\tx\t5\t1\n", "ml-100k/u.user": ML_USERS.encode(),
+               "ml-100k/u.item": ML_ITEMS.encode("latin-1")}
+    archive, digest = ml_zip(tmp_path / "a.zip", members)
+    with pytest.raises(DataError) as info:
+        ds.fetch_movielens_100k(tmp_path / "cache", url=archive.as_uri(), sha256=digest)
+    assert str(info.value).startswith(f"{archive.as_uri()}: ml-100k{os.sep}u.data")
+    assert ".unpack" not in str(info.value)

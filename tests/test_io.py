@@ -515,3 +515,108 @@ def test_huge_finite_values_are_not_taken_for_infinities():
     big = np.zeros(3_000_000, dtype=np.float32)
     big[2_500_001] = np.inf                                # in the third block
     assert io._first_nonfinite(big) == (2_500_001,)
+
+
+def _umask_is_in_proc():
+    try:
+        with open("/proc/self/status", "rb") as f:
+            return any(line.startswith(b"Umask:") for line in f)
+    except OSError:
+        return False
+
+
+def test_replacing_a_file_keeps_its_permission_bits(tmp_path):
+    """The old file's 0604 came back as 0644 (0o666 less the umask), as editors do not."""
+    path = tmp_path / "m.npz"
+    model = Popularity().fit(_train())
+    old = os.umask(0o022)
+    try:
+        model.save(path)
+        assert path.stat().st_mode & 0o777 == 0o644              # a new file: open()'s mode
+        path.chmod(0o604)
+        model.save(path)
+        assert path.stat().st_mode & 0o777 == 0o604
+        assert sorted(os.listdir(tmp_path)) == ["m.npz"]
+    finally:
+        os.umask(old)
+
+
+def test_a_file_the_caller_may_not_write_is_not_replaced(tmp_path, monkeypatch):
+    """A read-only model in a writable folder was replaced by the rename, where open() and the
+    shell's '>' refuse. Tests run as root, for whom os.access says yes: it is patched here
+    (and the real check runs below when not root)."""
+    path = tmp_path / "keep.npz"
+    path.write_bytes(b"precious")
+    path.chmod(0o444)
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if os.fspath(p) == str(path)
+                        and mode == os.W_OK else real(p, mode, **kw))
+    with pytest.raises(PermissionError, match=f"cannot save the model to {path}: the file is "
+                                              "read-only \\(mode 0444\\) for you"):
+        Popularity().fit(_train()).save(path)
+    assert path.read_bytes() == b"precious" and sorted(os.listdir(tmp_path)) == ["keep.npz"]
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root may write any file: os.access is permissive")
+def test_a_read_only_file_is_not_replaced_for_real(tmp_path):
+    path = tmp_path / "keep.npz"
+    path.write_bytes(b"precious")
+    path.chmod(0o444)
+    with pytest.raises(PermissionError, match="read-only"):
+        Popularity().fit(_train()).save(path)
+    assert path.read_bytes() == b"precious"
+
+
+@pytest.mark.skipif(not _umask_is_in_proc(), reason="no Umask line in /proc/self/status")
+def test_the_umask_is_read_without_setting_it(tmp_path, monkeypatch):
+    """Setting the process-wide umask to read it changed it for other threads a moment."""
+    old = os.umask(0o027)
+    try:
+        monkeypatch.setattr(os, "umask", lambda *a: pytest.fail("the umask was set"))
+        Popularity().fit(_train()).save(tmp_path / "m.npz")
+        assert (tmp_path / "m.npz").stat().st_mode & 0o777 == 0o640
+    finally:
+        monkeypatch.undo()
+        os.umask(old)
+
+
+def test_the_folder_is_synced_after_the_rename(tmp_path, monkeypatch):
+    import stat
+    synced = []
+    real = os.fsync
+
+    def fsync(fd):
+        synced.append((stat.S_ISDIR(os.fstat(fd).st_mode), (tmp_path / "m.npz").exists()))
+        return real(fd)
+    monkeypatch.setattr(os, "fsync", fsync)
+    Popularity().fit(_train()).save(tmp_path / "m.npz")
+    assert synced == [(False, False), (True, True)]        # the file, then its folder
+
+
+def test_a_folder_that_cannot_be_synced_is_no_error(tmp_path, monkeypatch):
+    import stat
+    real = os.fsync
+
+    def fsync(fd):
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(22, "Invalid argument")
+        return real(fd)
+    monkeypatch.setattr(os, "fsync", fsync)
+    model = Popularity().fit(_train())
+    model.save(tmp_path / "m.npz")
+    assert io.load(tmp_path / "m.npz").n_items_ == model.n_items_
+
+
+def test_a_path_ending_in_a_slash_names_the_folder(tmp_path, monkeypatch):
+    """'nodir/' said 'cannot save the model to nodir/: Not a directory'."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("")
+    model = Popularity().fit(_train())
+    for given, named in (("nodir/", "nodir"), ("afile/", "afile")):
+        with pytest.raises(IsADirectoryError,
+                           match=f"cannot save the model to {given}: it names a folder "
+                                 f"\\({named}, which does not exist as one\\); give a file "
+                                 f"name, e.g. {named}/model.npz"):
+            model.save(given)
+    assert sorted(os.listdir(tmp_path)) == ["afile"]

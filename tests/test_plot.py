@@ -523,3 +523,72 @@ def test_drawing_helpers_do_not_save_or_show(figs, monkeypatch):
     plot.plot_metrics({"A": _result(0.1, 0.2, 0.3)})
     plot.plot_embeddings(np.eye(4))
     assert not figs.exists()
+
+
+# --------------------------------------------------------------------------- failed saves
+
+def test_save_errors_name_the_figure_not_the_temporary_file(figs, monkeypatch):
+    """A read-only folder said "Permission denied: '<folder>/.tmp-23010-e79b28ec.png'"."""
+    import errno
+    fig, _ = plot.subplots()
+
+    def savefig(fname, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(fname))
+    monkeypatch.setattr(fig, "savefig", savefig)
+    with pytest.raises(PermissionError) as info:
+        plot.save_figure(fig, "x")
+    assert str(info.value) == f"[Errno 13] cannot write x.png in {figs}: Permission denied"
+    assert info.value.errno == errno.EACCES and ".tmp" not in str(info.value)
+
+    real_mkdir = Path.mkdir
+
+    def mkdir(self, *args, **kwargs):           # a folder that cannot be created
+        if self == figs / "sub":
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_mkdir(self, *args, **kwargs)
+    monkeypatch.setenv(plot.FIGURES_ENV, str(figs / "sub"))
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    with pytest.raises(PermissionError, match=rf"cannot write y\.png in {figs / 'sub'}: cannot "
+                                              rf"create {figs / 'sub'}: Permission denied"):
+        plot.save_figure(plot.subplots()[0], "y")
+
+
+def test_a_folder_at_the_figure_s_name_is_refused_before_rendering(figs, monkeypatch):
+    """It was found only by the rename, after rendering, naming the temporary file."""
+    (figs / "d.png").mkdir(parents=True)
+    fig, _ = plot.subplots()
+    monkeypatch.setattr(fig, "savefig", lambda *a, **k: pytest.fail("rendered"))
+    with pytest.raises(IsADirectoryError, match=rf"cannot write d\.png in {figs}: "
+                                                rf"{figs / 'd.png'} is a folder"):
+        plot.save_figure(fig, "d")
+    assert [p.name for p in figs.iterdir()] == ["d.png"] and not _is_open(fig)
+
+
+def test_a_failed_save_removes_the_folders_it_created_only(tmp_path, monkeypatch):
+    def savefig(fname, **kwargs):
+        Path(fname).write_bytes(b"\x89PNG partial")
+        raise RuntimeError("agg died")
+
+    monkeypatch.setenv(plot.FIGURES_ENV, str(tmp_path / "new" / "a" / "b"))
+    fig, _ = plot.subplots()
+    monkeypatch.setattr(fig, "savefig", savefig)
+    with pytest.raises(RuntimeError, match="agg died"):
+        plot.save_figure(fig, "y")
+    assert list(tmp_path.iterdir()) == []               # new/a/b made by the call: gone
+
+    (tmp_path / "old").mkdir()                          # one that was there stays
+    monkeypatch.setenv(plot.FIGURES_ENV, str(tmp_path / "old" / "figs"))
+    fig, _ = plot.subplots()
+    monkeypatch.setattr(fig, "savefig", savefig)
+    with pytest.raises(RuntimeError, match="agg died"):
+        plot.save_figure(fig, "y")
+    assert [p.name for p in tmp_path.iterdir()] == ["old"]
+    assert list((tmp_path / "old").iterdir()) == []
+
+    (tmp_path / "kept").mkdir()                         # an existing figures folder stays
+    monkeypatch.setenv(plot.FIGURES_ENV, str(tmp_path / "kept"))
+    fig, _ = plot.subplots()
+    monkeypatch.setattr(fig, "savefig", savefig)
+    with pytest.raises(RuntimeError, match="agg died"):
+        plot.save_figure(fig, "y")
+    assert (tmp_path / "kept").is_dir() and list((tmp_path / "kept").iterdir()) == []

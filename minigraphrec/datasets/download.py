@@ -1,6 +1,7 @@
 r"""Download MovieLens-100K once, verify its SHA-256, cache it, load it."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -8,6 +9,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+from contextlib import closing
 from pathlib import Path
 
 from ..errors import DataError
@@ -84,52 +86,141 @@ def fetch_movielens_100k(data_home=None, *, url=ML100K_URL, sha256=ML100K_SHA256
         holds unsafe paths, or its files do not load. Nothing is left in
         ``data_home`` then: the download goes to a temporary file and the
         unpacking to a temporary folder, both in ``data_home`` and both
-        removed on any failure.
+        removed on any failure; ``data_home`` itself (and its parents), if
+        this call created them, are removed too while still empty.
     OSError
         The download failed (no network, HTTP error); the message says
-        where to put a hand-downloaded copy.
+        where to put a hand-downloaded copy. Or the cache cannot be written:
+        a file where ``data_home`` (or a parent) or ``<data_home>/ml-100k``
+        should be a folder (NotADirectoryError, FileExistsError; found
+        before anything is downloaded), no permission, a full disk. These
+        messages name ``data_home`` or ``<data_home>/ml-100k``, never the
+        temporary files.
 
     Notes
     -----
     The cache is keyed by the folder name only: a different ``url`` or
     ``sha256`` does not invalidate an existing ``<data_home>/ml-100k``.
     """
+
     home = _data_home(data_home)
     folder = home / _ML100K_FOLDER
     if folder.is_dir():
         return load_movielens_100k(folder)
 
-    home.mkdir(parents=True, exist_ok=True)
-    fd, part = tempfile.mkstemp(dir=home, prefix=f".{_ML100K_FOLDER}.", suffix=".zip.part")
+    _check_home(home, folder)
+    created = _missing_folders(home)
+    try:
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _reworded(exc, f"cannot create the data folder {home} ({_WHERE})") from None
+        return _fetch(home, folder, url, sha256)
+    except BaseException:
+        for made in reversed(created):      # the folders this call made, while still empty
+            try:
+                os.rmdir(made)
+            except OSError:
+                break
+        raise
+
+
+#: where the data folder comes from, for messages
+_WHERE = "data_home, else $MINIGRAPHREC_DATA, else ~/.cache/minigraphrec"
+
+
+def _reworded(exc, text):
+    """The OSError ``exc`` with the message ``text: <its reason>`` (same type and errno), so
+    that it names the cache, not a temporary file."""
+    message = f"{text}: {exc.strerror or exc}"
+    return type(exc)(message) if exc.errno is None else type(exc)(exc.errno, message)
+
+
+def _check_home(home, folder):
+    """Refuse, before any download, a file (or a link to none) where ``home``, one of its
+    parents, or ``folder`` (``<home>/ml-100k``) should be a folder."""
+    if os.path.lexists(folder):             # and not a folder: is_dir() was False
+        raise FileExistsError(errno.EEXIST, f"cannot fetch MovieLens-100K into {folder}: "
+                              f"something that is not a folder is there; move it away, or "
+                              f"give another data folder ({_WHERE})")
+    existing = Path(os.path.abspath(home))
+    while not os.path.lexists(existing) and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, f"cannot fetch MovieLens-100K into {home}: "
+                                 f"{existing} is a file, not a folder; give another data "
+                                 f"folder ({_WHERE})")
+
+
+def _missing_folders(folder):
+    """The folders that creating ``folder`` would make, outermost first."""
+    missing = []
+    folder = Path(os.path.abspath(folder))
+    while not os.path.lexists(folder) and folder.parent != folder:
+        missing.append(folder)
+        folder = folder.parent
+    return missing[::-1]
+
+
+def _chunks(url, sha256, home, folder):
+    """The bytes at ``url``, in chunks; a failed download is an OSError saying what to do."""
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            for chunk in iter(lambda: response.read(1 << 16), b""):
+                yield chunk
+    except (urllib.error.URLError, OSError) as exc:
+        raise OSError(f"could not download {url}: {exc}. Download it by hand, "
+                      f"check its SHA-256 is {sha256}, and unpack it into {home} "
+                      f"(giving {folder})") from exc
+
+
+def _fetch(home, folder, url, sha256):
+    """Download, verify, unpack and load into ``folder``, in the existing ``home``."""
+    try:
+        fd, part = tempfile.mkstemp(dir=home, prefix=f".{_ML100K_FOLDER}.", suffix=".zip.part")
+    except OSError as exc:
+        raise _reworded(exc, f"cannot download MovieLens-100K into {home} ({_WHERE})") from None
     unpack = None
     try:
         digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out:
+        with os.fdopen(fd, "wb") as out, closing(_chunks(url, sha256, home, folder)) as chunks:
+            for chunk in chunks:
+                digest.update(chunk)
+                try:
+                    out.write(chunk)
+                except OSError as exc:      # a full disk, say
+                    raise _reworded(exc, f"cannot save the download in {home}") from None
             try:
-                with urllib.request.urlopen(url, timeout=60) as response:
-                    for chunk in iter(lambda: response.read(1 << 16), b""):
-                        digest.update(chunk)
-                        out.write(chunk)
-            except (urllib.error.URLError, OSError) as exc:
-                raise OSError(f"could not download {url}: {exc}. Download it by hand, "
-                              f"check its SHA-256 is {sha256}, and unpack it into {home} "
-                              f"(giving {folder})") from exc
+                out.flush()
+            except OSError as exc:
+                raise _reworded(exc, f"cannot save the download in {home}") from None
         got = digest.hexdigest()
         if got != sha256.lower():
             raise DataError(f"{url}: SHA-256 mismatch, expected {sha256.lower()}, got {got}; "
                             f"the download was discarded")
-        unpack = tempfile.mkdtemp(dir=home, prefix=f".{_ML100K_FOLDER}.", suffix=".unpack")
         try:
+            unpack = tempfile.mkdtemp(dir=home, prefix=f".{_ML100K_FOLDER}.", suffix=".unpack")
             with zipfile.ZipFile(part) as archive:
                 _safe_extract(archive, unpack, _ML100K_FOLDER)
         except zipfile.BadZipFile as exc:
             raise DataError(f"{url}: not a valid zip archive ({exc})") from None
-        data = load_movielens_100k(os.path.join(unpack, _ML100K_FOLDER))
+        except OSError as exc:
+            raise _reworded(exc, f"cannot unpack MovieLens-100K in {home}") from None
+        try:
+            data = load_movielens_100k(os.path.join(unpack, _ML100K_FOLDER))
+        except DataError as exc:            # name the archive's member, not the temporary copy
+            text = str(exc).replace(os.path.join(unpack, ""), f"{url}: ")
+            if text == str(exc):
+                raise
+            raise DataError(text) from None
+        except OSError as exc:
+            raise _reworded(exc, f"cannot read the files unpacked from {url}") from None
         try:
             os.rename(os.path.join(unpack, _ML100K_FOLDER), folder)
-        except OSError:
+        except OSError as exc:
             if not folder.is_dir():       # not merely another process winning the race
-                raise
+                raise _reworded(exc, f"cannot put MovieLens-100K in place as {folder}") \
+                    from None
         return data
     finally:
         if os.path.exists(part):
