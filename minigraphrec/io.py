@@ -82,6 +82,7 @@ import os
 import stat
 import tempfile
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -374,6 +375,16 @@ def _kept_mode(path):
                               f"read-only (mode {stat.S_IMODE(st.st_mode):04o}) for you; make "
                               "it writable or remove it first")
     return stat.S_IMODE(st.st_mode) & 0o777
+
+
+def _missing_folders(folder):
+    """The folders (``Path``) that creating ``folder`` would make, outermost first."""
+    missing = []
+    folder = Path(os.path.abspath(folder))
+    while not os.path.lexists(folder) and folder.parent != folder:
+        missing.append(folder)
+        folder = folder.parent
+    return missing[::-1]
 
 
 def _new_file_mode():

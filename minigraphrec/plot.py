@@ -44,6 +44,7 @@ import numpy as np
 
 from .errors import (DataError, check_bool, check_finite_number, check_int,
                      check_random_state)
+from .io import _missing_folders
 
 __all__ = ["figure_dir", "subplots", "save_figure", "plot_history", "plot_metrics",
            "plot_embeddings", "FIGURES_ENV"]
@@ -241,16 +242,6 @@ def _at_figure(err, path, detail=""):
     and errno)."""
     message = f"cannot write {path.name} in {path.parent}: {detail}{err.strerror or err}"
     return type(err)(message) if err.errno is None else type(err)(err.errno, message)
-
-
-def _missing_folders(folder):
-    """The folders that creating ``folder`` would make, outermost first."""
-    missing = []
-    folder = Path(os.path.abspath(folder))
-    while not os.path.lexists(folder) and folder.parent != folder:
-        missing.append(folder)
-        folder = folder.parent
-    return missing[::-1]
 
 
 # --------------------------------------------------------------------------- shared helpers

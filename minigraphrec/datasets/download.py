@@ -13,6 +13,7 @@ from contextlib import closing
 from pathlib import Path
 
 from ..errors import DataError
+from ..io import _missing_folders
 from .movielens import load_movielens_100k
 
 # ---------------------------------------------------------------- download
@@ -150,16 +151,6 @@ def _check_home(home, folder):
         raise NotADirectoryError(errno.ENOTDIR, f"cannot fetch MovieLens-100K into {home}: "
                                  f"{existing} is a file, not a folder; give another data "
                                  f"folder ({_WHERE})")
-
-
-def _missing_folders(folder):
-    """The folders that creating ``folder`` would make, outermost first."""
-    missing = []
-    folder = Path(os.path.abspath(folder))
-    while not os.path.lexists(folder) and folder.parent != folder:
-        missing.append(folder)
-        folder = folder.parent
-    return missing[::-1]
 
 
 def _chunks(url, sha256, home, folder):
