@@ -593,18 +593,18 @@ def check_edge_weights(edge_weights, half_life):
     """
     if not (edge_weights is None or isinstance(edge_weights, str)) \
             or edge_weights not in MODEL_EDGE_WEIGHTS:
-        raise ValueError(f"edge_weights must be one of {MODEL_EDGE_WEIGHTS}, got {edge_weights!r}")
+        raise DataError(f"edge_weights must be one of {MODEL_EDGE_WEIGHTS}, got {edge_weights!r}")
     if edge_weights != "time_decay":
         return None                                   # half_life is ignored
     if half_life is None:
-        raise ValueError("edge_weights='time_decay' needs half_life (in the timestamps' unit, "
+        raise DataError("edge_weights='time_decay' needs half_life (in the timestamps' unit, "
                          "e.g. 30 * 86400 for 30 days of Unix seconds), got None")
     if isinstance(half_life, (bool, np.bool_)) \
             or not isinstance(half_life, (int, float, np.integer, np.floating)):
-        raise ValueError(f"half_life must be a number, got {half_life!r}")
+        raise DataError(f"half_life must be a number, got {half_life!r}")
     h = float(half_life)
     if not (np.isfinite(h) and h > 0):
-        raise ValueError(f"half_life must be a finite number > 0, got {half_life!r}")
+        raise DataError(f"half_life must be a finite number > 0, got {half_life!r}")
     return h
 
 

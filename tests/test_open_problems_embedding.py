@@ -612,3 +612,40 @@ def test_what_computes_from_params_refuses_a_changed_definition(name, change):
     model.set_params(reg=mgr.MF().reg if name == "MF" else getattr(mgr, name)().reg)
     assert model.loss_and_grad(batch)[0] == loss
     np.testing.assert_array_equal(model.score_history([0, 1, 2]), history)
+
+
+@pytest.mark.parametrize("name", ["LightGCN", "GCN"])
+def test_explain_refuses_a_cache_older_than_params(name):
+    """After loss_and_grad and Adam steps by hand, LightGCN's exact split summed to 0.00319
+    against a reported score of 0.00158 (layer-0 rows from params, the score from the cache
+    fit had left); GCN's halves (zero biases, ReLU: exact) did not add up either. Now a
+    stale cache is refused, and refresh_embeddings() makes the split add up again."""
+    from minigraphrec.models.embedding_base import PairBatch
+    data = mgr.datasets.synthetic(n_users=60, n_items=40, random_state=0)
+    kw = dict(dim=8, n_layers=2, epochs=1, random_state=0, dtype="float64")
+    model = getattr(mgr, name)(**kw).fit(data)
+    biases = [key for key in model.params if key.startswith("b")]
+    batch = PairBatch(np.arange(10), np.arange(10) % 40, (np.arange(10) + 7) % 40)
+    opt = mgr.Adam(lr=0.05)
+    for _ in range(3):
+        opt.step(model.params, model.loss_and_grad(batch)[1])
+        for key in biases:
+            model.params[key][...] = 0.0                 # no biases: GCN's halves are exact
+    cached = model.score([0])[0, 5]
+    with pytest.raises(RuntimeError, match=fr"{name}\.explain: params changed since the final "
+                                           r"embeddings were cached .* refresh_embeddings\(\)"):
+        model.explain(0, 5)
+    assert model.refresh_embeddings() is model
+    assert model.score([0])[0, 5] != cached              # the cache was stale until now
+    e = model.explain(0, 5, k=None)
+    assert e.score == model.score([0])[0, 5]
+    np.testing.assert_allclose(e.contributions.sum(), e.score, rtol=1e-12)
+
+
+def test_refresh_embeddings_checks_the_model():
+    with pytest.raises(RuntimeError, match="no parameters yet"):
+        mgr.LightGCN().refresh_embeddings()
+    data = mgr.datasets.synthetic(n_users=60, n_items=40, random_state=0)
+    model = mgr.MF(dim=4, epochs=1, random_state=0).fit(data).set_params(dim=8)
+    with pytest.raises(ValueError, match=r"MF\.refresh_embeddings: hyperparameters changed"):
+        model.refresh_embeddings()

@@ -556,6 +556,38 @@ class EmbeddingRecommender(Recommender):
         return self.dropout_seed_
 
     # -------------------------------------------------------- embeddings
+    def refresh_embeddings(self):
+        r"""Recompute the cached final embeddings from ``params``. Returns ``self``.
+
+        ``score``, ``recommend``, ``evaluate`` and ``score_history`` read the final
+        embeddings (``user_embeddings_``, ``item_embeddings_``) that ``fit``,
+        ``partial_fit`` and ``forget`` cache. A training loop of one's own, which steps
+        ``params`` in place (``loss_and_grad`` and an optimiser's ``step``), leaves that
+        cache as it was: call this before scoring. ``explain`` refuses such a stale cache
+        (its contributions come from ``params``, its score from the cache).
+        """
+        self._check_trainable()
+        self._check_call_params("refresh_embeddings")
+        self._refresh_embeddings()
+        return self
+
+    def _check_cache_current(self, Z, user, item):
+        """RuntimeError unless the cached final embeddings of ``user`` and ``item`` are those
+        of ``params`` now, ``Z`` (2, d_out), to rounding (the batch-local rows and the cache's
+        full-graph ones sum in other orders: 1e-9 relative in float64, 1e-4 in float32, far
+        below what one optimiser step moves): ``explain`` splits the score of the cache
+        into contributions computed from ``params``, which must describe the same model."""
+        cached = np.stack([self.user_embeddings_[user],
+                           self.item_embeddings_[item]]).astype(np.float64)     # (2, d_out)
+        fresh = np.asarray(Z, dtype=np.float64)
+        tol = 1e-9 if self._dtype == np.float64 else 1e-4
+        if np.abs(fresh - cached).max() > tol * max(1.0, np.abs(cached).max()):
+            raise RuntimeError(
+                f"{type(self).__name__}.explain: params changed since the final embeddings "
+                f"were cached (by fit, partial_fit or forget), as a training loop of one's own "
+                f"changes them; call refresh_embeddings() first (score and recommend read "
+                f"that cache too)")
+
     def _refresh_embeddings(self):
         """Cache the final embeddings: ``user_embeddings_`` (n_users, d), ``item_embeddings_``.
 
@@ -873,6 +905,7 @@ class EmbeddingRecommender(Recommender):
         H0 = np.asarray(self._layer0_rows(), dtype=np.float64)             # (n, d_0)
         c = 0.5 * np.einsum("nd,nd->n", H0, dH0)                           # (n,)
         sources = np.flatnonzero(dH0.any(axis=1))
+        self._check_cache_current(Z, user, item)
         score = float(self.score(np.array([user]))[0, item])
         rows = ("the projected features X W_in" if getattr(self, "input", "embedding") == "features"
                 else "E0 + X W_in" if getattr(self, "input", "embedding") == "both" else "E0")

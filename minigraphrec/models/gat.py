@@ -82,7 +82,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import BACKENDS, check_int
+from ..errors import BACKENDS, DataError, check_int
 from ..graph import bipartite_adjacency, check_edge_weights, normalize_adjacency
 from ..ops.attention import attention_graph, gat_layer_backward, gat_layer_forward
 from ..ops.dense import ACTIVATIONS, linear_backward, linear_forward
@@ -269,18 +269,18 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
         check_int(self.n_heads, "n_heads")
         check_init(self.init)
         if self.concat_heads and self.dim % self.n_heads:
-            raise ValueError(f"with concat_heads=True, dim ({self.dim}) must be divisible by "
+            raise DataError(f"with concat_heads=True, dim ({self.dim}) must be divisible by "
                              f"n_heads ({self.n_heads}): each head is dim / n_heads wide")
         p = _nonneg_float("attention_dropout", self.attention_dropout)
         if p >= 1:
-            raise ValueError(f"attention_dropout must be in [0, 1), got {p}")
+            raise DataError(f"attention_dropout must be in [0, 1), got {p}")
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, "
+            raise DataError(f"activation must be one of {tuple(ACTIVATIONS)}, "
                              f"got {self.activation!r}")
         for name, allowed in (("layer_combination", COMBINATIONS), ("input", INPUTS),
                               ("backend", BACKENDS)):
             if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+                raise DataError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         check_edge_weights(self.edge_weights, self.half_life)
 
     @property

@@ -18,6 +18,9 @@ Choices (hyperparameters):
   ``N(v)`` does not include ``v``).
 * ``activation`` σ: ``"relu"`` (the article's choice), ``"leaky_relu"``
   (slope 0.2), ``"tanh"``, ``"sigmoid"``, ``"identity"``.
+* No dropout: Kipf & Welling drop 50 % of each layer's input in training;
+  this model, as the article's layer, has none (NGCF's ``message_dropout``
+  and GAT's ``attention_dropout`` are the library's dropouts).
 * ``final_activation``: the article applies σ on every layer. With ReLU the
   last layer's embeddings are then non-negative, so every dot-product score
   is ``>= 0`` and a zero row scores nothing; by default (False) σ is applied
@@ -46,9 +49,11 @@ is an isolated node; with ``self_loops`` (the default) its row of ``Â`` is
 its own self-loop, so with ``input="features"`` its final embedding is the
 layers applied to its projected features alone,
 ``σ(…σ(x W_in W^0 + b^0)…)``: a feature-driven, non-constant score for
-every user. (Without self-loops an isolated node's rows are ``σ(b)``, the
-same for every such node; with ``input="embedding"`` they come from an
-``E0`` row no positive pair ever trained.)
+every user. (Without self-loops an isolated node's hidden rows are
+``σ(b^l)`` and its final row the last layer's bias ``b^{L-1}`` as it is
+(``σ(b^{L-1})`` with ``final_activation``), the same for every such node;
+with ``input="embedding"`` they come from an ``E0`` row no positive pair
+ever trained.)
 
 The final embedding of a node is its row of ``H^L``; scores are
 ``e_u · e_i`` (or cosine, see ``scoring``). Loss and L2 term as in
@@ -79,7 +84,7 @@ import numpy as np
 from ..graph import bipartite_adjacency, check_edge_weights, normalize_adjacency
 from ..ops.dense import ACTIVATIONS, linear_backward, linear_forward
 from ..ops.propagate import propagate_forward
-from ..errors import check_int
+from ..errors import DataError, check_int
 from .embedding_base import (INPUTS, EdgeWeighted, EmbeddingRecommender, check_init,
                              glorot_uniform, hop_balls)
 
@@ -185,13 +190,13 @@ class GCN(EdgeWeighted, EmbeddingRecommender):
         check_int(self.n_layers, "n_layers")
         check_init(self.init)
         if self.normalization not in NORMALIZATIONS:
-            raise ValueError(f"normalization must be one of {tuple(NORMALIZATIONS)}, "
+            raise DataError(f"normalization must be one of {tuple(NORMALIZATIONS)}, "
                              f"got {self.normalization!r}")
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, "
+            raise DataError(f"activation must be one of {tuple(ACTIVATIONS)}, "
                              f"got {self.activation!r}")
         if self.input not in INPUTS:
-            raise ValueError(f"input must be one of {INPUTS}, got {self.input!r}")
+            raise DataError(f"input must be one of {INPUTS}, got {self.input!r}")
         check_edge_weights(self.edge_weights, self.half_life)
 
     # -------------------------------------------------------------- build

@@ -69,7 +69,7 @@ from ..graph import bipartite_adjacency, normalize_adjacency
 from ..ops.dense import dropout_forward, leaky_relu_forward, linear_forward
 from ..ops.propagate import propagate_forward
 from ..ops.scoring import normalize_backward, normalize_forward
-from ..errors import check_int
+from ..errors import DataError, check_int
 from .embedding_base import (EmbeddingRecommender, _nonneg_float, check_init,
                              glorot_uniform, hop_balls, id_embeddings, scratch_rows)
 
@@ -166,7 +166,7 @@ class NGCF(EmbeddingRecommender):
         for name in ("message_dropout", "node_dropout"):
             p = _nonneg_float(name, getattr(self, name))
             if p >= 1:
-                raise ValueError(f"{name} must be in [0, 1), got {p}")
+                raise DataError(f"{name} must be in [0, 1), got {p}")
 
     def _build(self, R, user_features, item_features):
         L = normalize_adjacency(bipartite_adjacency(R), "symmetric", self_loops=False)
