@@ -5,7 +5,7 @@ import scipy.sparse as sp
 from conftest import check_bad_hyperparameter
 from scipy.sparse.linalg import svds
 
-from minigraphrec import Interactions
+from minigraphrec import DataError, Interactions
 from minigraphrec.models import GFCF
 from minigraphrec.models.gfcf import (
     _orthonormalize,
@@ -527,3 +527,11 @@ def test_vector_signs_are_canonical_and_do_not_follow_blas_threads(solver):
         V = model.V_
         assert (V[np.argmax(np.abs(V), axis=0), np.arange(V.shape[1])] > 0).all()
     np.testing.assert_allclose(fits[0].V_, fits[1].V_, rtol=0, atol=1e-10)
+
+
+def test_too_many_factors_says_how_to_set_them():
+    data = Interactions(np.arange(50), np.arange(50) % 7)
+    with pytest.raises(DataError, match=r"n_factors=256 is too large for a 50 x 7 matrix: it "
+                                        r"needs n_factors <= 7 \(GFCF\(n_factors=7\); on the "
+                                        r"command line -p n_factors=7\)"):
+        GFCF().fit(data)

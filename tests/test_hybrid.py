@@ -4,7 +4,7 @@ import pytest
 import scipy.sparse as sp
 
 import minigraphrec as mgr
-from minigraphrec import Interactions
+from minigraphrec import DataError, Interactions
 from minigraphrec.models import Hybrid, ItemKNN, Popularity, Recommender, UserKNN
 from minigraphrec.models.hybrid import add_normalized, grid_top_k, normalize_scores, simplex_grid
 
@@ -595,3 +595,12 @@ def test_a_component_error_whose_type_takes_no_message_is_noted_not_replaced():
     exc = UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
     assert _naming_component(exc, 2, Popularity()) is exc
     assert exc.__notes__ == ["Hybrid: component 2 (Popularity)"]
+
+
+def test_an_empty_tuning_holdout_is_named_as_hybrids_own():
+    """With one item per user the tuning holdout is empty; the message spoke of a "test
+    part", which the caller (and the CLI without --test-size) never asked for."""
+    data = Interactions(np.arange(50), np.arange(50) % 7)
+    with pytest.raises(DataError, match=r"Hybrid: weights='tune' holds out validation_size=0\.2 "
+                                        r"of each user's training items .* would be empty"):
+        Hybrid([ItemKNN(), Popularity()], weights="tune").fit(data)

@@ -656,7 +656,8 @@ class GFCF(Recommender):
         limit = min(shape)
         if k > limit:
             raise DataError(f"n_factors={k} is too large for a {shape[0]} x {shape[1]} "
-                             f"matrix: it needs n_factors <= {limit}")
+                             f"matrix: it needs n_factors <= {limit} (GFCF(n_factors={limit}); "
+                             f"on the command line -p n_factors={limit})")
         solver = _resolve_solver(self.svd_solver, shape, k, self.max_svd_memory_mb,
                                  int(self.n_oversamples))
         if solver == "arpack" and k >= limit:

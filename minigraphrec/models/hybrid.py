@@ -486,8 +486,14 @@ class Hybrid(Recommender):
             self.__dict__.pop(name, None)
         if tune and validation is None:
             from ..split import random_split
-            sub, held = random_split(train, test_size=self.validation_size,
-                                     random_state=self.random_state)
+            try:
+                sub, held = random_split(train, test_size=self.validation_size,
+                                         random_state=self.random_state)
+            except DataError as err:           # "the test part would be empty": ours, not theirs
+                raise DataError(f"Hybrid: weights='tune' holds out validation_size="
+                                f"{self.validation_size} of each user's training items to tune "
+                                f"the weights, and that holdout would be empty ({err}); pass "
+                                f"fixed weights, or validation data to fit") from None
             probes = [_clone(m).fit(sub) for m in self.models]
             self._tune(probes, sub.to_csr(), held)
         # a copy's Generator seed is a copy too: fitting it leaves the caller's as it was
