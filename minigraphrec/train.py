@@ -20,6 +20,16 @@ with gradient buffers reused between batches (tested); a subclass that
 overrides ``loss_and_grad`` (another loss, a penalty) is called through it
 (:func:`batch_gradient`).
 
+A user whose positives are all the items has no negative item, so it can give no BPR
+triple and no BCE negative: each fit (and each ``partial_fit`` / ``forget`` fine-tuning)
+samples from ``R`` with such users' rows emptied (:func:`_sampling_matrix`), so an epoch
+is drawn as if their pairs were not there (BPR: one triple per pair of the other users;
+BCE: the other users' pairs, each with its ``n_negatives``; the full users' positives are
+not labelled 1 either, which keeps every positive with its ``k`` negatives), and logs one
+warning giving how many users and pairs were left out and the first such user's raw id.
+On data without such a user the batches are exactly what they were. A fit where every
+user with a pair has every item raises DataError: there is nothing to rank against.
+
 Everything random comes from the one Generator ``fit`` makes from
 ``random_state``, in a fixed order, and every kernel is deterministic: the
 same seed gives the same parameters, bit for bit, on any thread count.
@@ -102,6 +112,7 @@ import sys
 import time
 
 import numpy as np
+import scipy.sparse as sp
 
 from .batch import PairBatch, PointBatch
 from .errors import DataError
@@ -121,7 +132,8 @@ def bpr_batches(R, batch_size, rng, backend="numba"):
 
     Returns a list of :class:`~minigraphrec.batch.PairBatch`, each of
     ``batch_size`` triples (the last may be shorter). ``backend``: the sampler's (the same
-    triples either way).
+    triples either way). Strict as the sampler is: a user with every item is a DataError
+    (training passes ``R`` with such users' rows emptied, :func:`_sampling_matrix`).
     """
     users, pos, neg = sample_bpr(R, random_state=rng, backend=backend)   # (nnz,) each
     return [PairBatch(users[s:s + batch_size], pos[s:s + batch_size], neg[s:s + batch_size])
@@ -133,7 +145,8 @@ def bce_batches(R, batch_size, n_negatives, rng, backend="numba"):
 
     The ``nnz · (1 + n_negatives)`` labelled pairs are shuffled, then cut
     into :class:`~minigraphrec.batch.PointBatch` of ``batch_size`` pairs. ``backend``: the
-    sampler's (the same negatives either way).
+    sampler's (the same negatives either way). Strict as :func:`bpr_batches` about users
+    with every item.
     """
     users = np.repeat(np.arange(R.shape[0], dtype=np.int64), np.diff(R.indptr))   # (nnz,)
     items = R.indices.astype(np.int64)                                            # (nnz,)
@@ -146,6 +159,73 @@ def bce_batches(R, batch_size, n_negatives, rng, backend="numba"):
     return [PointBatch(all_users[s:s + batch_size], all_items[s:s + batch_size],
                        labels[s:s + batch_size])
             for s in range(0, all_users.shape[0], batch_size)]
+
+
+def _without_full_users(R):
+    r"""``(R_kept, full)``: ``R`` with the rows of the users whose positives are all the
+    items emptied, and those users' internal ids (sorted, int64).
+
+    ``R`` is CSR (n_users, n_items); its other rows are kept as they are, so the other
+    users' positives and negatives do not change. ``R_kept`` is ``R`` itself, not a copy,
+    when no user is full (the common case: the samplers then see exactly what they saw).
+    """
+    C = R
+    if not C.has_canonical_format:                  # duplicates would count twice
+        C = C.copy()
+        C.sum_duplicates()
+    n_items = C.shape[1]
+    deg = np.diff(C.indptr)                                          # (n_users,)
+    is_full = (deg == n_items) & (deg > 0)
+    full = np.flatnonzero(is_full).astype(np.int64)
+    if full.size == 0:
+        return R, full
+    keep = np.repeat(~is_full, deg)                                  # (nnz,)
+    indptr = np.zeros_like(C.indptr)
+    np.cumsum(np.where(is_full, 0, deg), out=indptr[1:])
+    R_kept = sp.csr_matrix((C.data[keep], C.indices[keep], indptr), shape=C.shape)
+    R_kept.has_canonical_format = True
+    return R_kept, full
+
+
+def _raw_user(model, u):
+    """User ``u`` (internal id) as people know it: its raw id when the model has them."""
+    ids = getattr(model, "user_ids_", None)
+    if ids is None or u >= len(ids):
+        return f"{u} (internal id)"
+    raw = ids[u]
+    return repr(raw.item() if isinstance(raw, np.generic) else raw)
+
+
+def _sampling_matrix(model, R, update=False):
+    r"""What ``model``'s training samples from: ``R`` without the users who have every item.
+
+    Such a user has no negative item, so it can give no BPR triple and no BCE negative; its
+    pairs are left out (:func:`_without_full_users`), with one warning (logger
+    ``"minigraphrec"``) giving how many users and pairs, and the first such user by raw id.
+    When no pair is left: DataError for a fit (``update=False``: no user has a negative,
+    nothing can be trained), while an ``update`` (``partial_fit`` / ``forget`` fine-tuning
+    over the touched users) just warns, and trains no step.
+    """
+    R_kept, full = _without_full_users(R)
+    if full.size == 0:
+        return R
+    name = type(model).__name__
+    n_items = R.shape[1]
+    n_pairs = int(full.size) * n_items                  # each has every item, once
+    first = _raw_user(model, int(full[0]))
+    if R_kept.nnz == 0 and not update:
+        raise DataError(
+            f"{name}: each of the {full.size} user(s) with training pairs has all {n_items} "
+            f"items as positives (first: user {first}), so no negative item exists for any "
+            f"of them: there is no {'BPR triple' if model.loss == 'bpr' else 'BCE negative'} "
+            f"to train on. Training needs users who have not interacted with some item.")
+    what = ("this update's fine-tuning" if update else
+            "this fit's BPR triples" if model.loss == "bpr" else
+            "this fit's BCE examples (positives and negatives)")
+    logger.warning("%s: %d user(s) have all %d items as positives (first: user %s), so no "
+                   "negative item exists for them: their %d training pair(s) are left out of "
+                   "%s", name, full.size, n_items, first, n_pairs, what)
+    return R_kept
 
 
 def _plain(value):
@@ -393,7 +473,8 @@ def _train_model(model, validation, epochs, callback, rng):
         elif epochs > 0:
             best_score = _best_score(model, best_params, validation, evaluate, key, metric_k,
                                      wanted)
-    R = model.R_
+    # users with every item give no triple: left out, with one warning (DataError if all)
+    R = _sampling_matrix(model, model.R_) if last > first else model.R_
     gradient = batch_gradient(model)
     try:
         for epoch in range(first + 1, last + 1):

@@ -248,3 +248,21 @@ def test_negatives_bad_inputs():
         sample_negatives(sp.csr_matrix((3, 0)), [1])
     with pytest.raises(DataError, match="backend must be one of"):
         sample_negatives(R, [1], backend="gpu")
+
+
+def test_the_error_for_users_with_every_item_counts_them():
+    """It named the first such user only and said "drop that user before sampling"; now it
+    counts them (distinct users) and says how, and that the models' training does it."""
+    R = random_R(np.random.default_rng(9)).tolil()
+    R[[5, 7, 9], :] = 1
+    R = R.tocsr()
+    with pytest.raises(DataError, match=r"user 5 has all 30 items as positives in R, and so "
+                       r"do 2 other user\(s\) asked for: no negative item exists for them. "
+                       r"Empty their rows of R before sampling \(the models' training leaves "
+                       r"such users out"):
+        sample_bpr(R, random_state=0)
+    with pytest.raises(DataError, match=r"user 9 has all 30 items .* so do 1 other user"):
+        sample_negatives(R, [3, 9, 9, 4, 7, 9])
+    with pytest.raises(DataError, match=r"user 7 has all 30 items as positives in R, the only "
+                       r"such user asked for"):
+        sample_negatives(R, [7, 7, 3])

@@ -4,6 +4,7 @@ import logging
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 import minigraphrec as mgr
 from minigraphrec import train as train_module
@@ -636,3 +637,223 @@ def test_mf_cached_embeddings_are_no_views_of_its_parameters():
         assert not np.array_equal(model.score(np.array([0])), before)
         np.testing.assert_array_equal(
             np.vstack([model.user_embeddings_, model.item_embeddings_]), model._all_embeddings())
+
+
+# ----------------------------------------------- users who have every item (no negative)
+FULL = [2, 7, 10]                       # internal ids of the users with every item, below
+
+
+def _with_full_users(seed=0):
+    """12 users x 6 items, raw ids 'a'..'l'; 'c', 'h' and 'k' (internal 2, 7, 10) have every
+    item, every other user lacks at least one, and 'l' has none."""
+    rng = np.random.default_rng(seed)
+    R = rng.random((12, 6)) < 0.5
+    R[np.arange(12), np.arange(12) % 6] = False
+    R[0, 1] = True
+    R[FULL] = True
+    R[11] = False
+    u, i = np.nonzero(R)
+    return Interactions(u, i, n_users=12, n_items=6, user_ids=np.array(list("abcdefghijkl")),
+                        item_ids=np.array(list("uvwxyz")))
+
+
+def _capture_batches(monkeypatch):
+    """Record the batches training draws (fit, partial_fit and forget all call these)."""
+    seen = []
+    real_bpr, real_bce = train_module.bpr_batches, train_module.bce_batches
+
+    def bpr(*args, **kwargs):
+        seen.append(real_bpr(*args, **kwargs))
+        return seen[-1]
+
+    def bce(*args, **kwargs):
+        seen.append(real_bce(*args, **kwargs))
+        return seen[-1]
+
+    monkeypatch.setattr(train_module, "bpr_batches", bpr)
+    monkeypatch.setattr(train_module, "bce_batches", bce)
+    return seen
+
+
+def _flat(batches, fields):
+    return {f: np.concatenate([getattr(b, f) for b in batches]) for f in fields}
+
+
+def _full_user_warnings(caplog):
+    return [r for r in caplog.records if "items as positives" in r.getMessage()]
+
+
+@pytest.mark.parametrize("loss", ["bpr", "bce"])
+def test_users_with_every_item_are_left_out_of_training_with_one_warning(loss, caplog,
+                                                                         monkeypatch):
+    """One user with every item used to refuse the whole data set (DataError from the
+    sampler). Its pairs give no triple and no negative: they are left out, with one warning
+    per fit naming how many users and pairs and the first user by raw id. BCE leaves their
+    positives out too, so every positive still comes with its n_negatives negatives."""
+    train = _with_full_users()
+    R = train.to_csr()
+    n_kept = R.nnz - 6 * len(FULL)
+    seen = _capture_batches(monkeypatch)
+    with caplog.at_level(logging.WARNING, logger="minigraphrec"):
+        model = MF(dim=4, epochs=3, batch_size=16, loss=loss, n_negatives=2,
+                   random_state=0).fit(train)
+    assert len(model.history_) == 3 and all(np.isfinite(r["loss"]) for r in model.history_)
+    (record,) = _full_user_warnings(caplog)                    # one for the fit, not per epoch
+    assert record.levelno == logging.WARNING and record.name == "minigraphrec"
+    message = record.getMessage()
+    assert "3 user(s) have all 6 items" in message and "user 'c'" in message
+    assert f"their {6 * len(FULL)} training pair(s) are left out" in message
+    assert len(seen) == 3
+    dense = R.toarray() != 0
+    for batches in seen:
+        if loss == "bpr":
+            got = _flat(batches, ["users", "pos", "neg"])
+            assert got["users"].shape == (n_kept,)               # one triple per kept pair
+            assert not np.isin(got["users"], FULL).any()
+            assert dense[got["users"], got["pos"]].all()
+            assert not dense[got["users"], got["neg"]].any()
+        else:
+            got = _flat(batches, ["users", "items", "labels"])
+            assert got["users"].shape == (3 * n_kept,)           # each kept pair + 2 negatives
+            assert not np.isin(got["users"], FULL).any()
+            ones = got["labels"] == 1
+            kept = dense.copy()
+            kept[FULL] = False
+            np.testing.assert_array_equal(                       # every kept pair, once
+                np.sort(got["users"][ones] * 6 + got["items"][ones]),
+                np.flatnonzero(kept.ravel()))
+            assert not dense[got["users"][~ones], got["items"][~ones]].any()
+
+
+@pytest.mark.parametrize("make", [lambda: mgr.LightGCN(dim=4, n_layers=2),
+                                  lambda: mgr.GCN(dim=4), lambda: mgr.NGCF(dim=4, n_layers=1),
+                                  lambda: mgr.GAT(dim=4, n_layers=1)],
+                         ids=["lightgcn", "gcn", "ngcf", "gat"])
+def test_every_embedding_model_trains_on_data_with_users_who_have_every_item(make, caplog):
+    model = make().set_params(epochs=1, batch_size=16, random_state=0)
+    with caplog.at_level(logging.WARNING, logger="minigraphrec"):
+        model.fit(_with_full_users())
+    assert len(model.history_) == 1 and len(_full_user_warnings(caplog)) == 1
+    assert np.isfinite(model.score(np.arange(12))).all()
+
+
+@pytest.mark.parametrize("loss", ["bpr", "bce"])
+def test_with_users_who_have_every_item_both_backends_sample_and_train_the_same(loss,
+                                                                              monkeypatch):
+    from minigraphrec.ops import sample_bpr
+    from minigraphrec.train import _without_full_users
+    train = _with_full_users(1)
+    R = train.to_csr()
+    R_kept, full = _without_full_users(R)
+    np.testing.assert_array_equal(full, FULL)
+    dense = R.toarray()
+    dense[FULL] = 0                                   # as if their pairs were not there
+    for backend in ("numba", "numpy"):
+        got = sample_bpr(R_kept, random_state=5, backend=backend)
+        want = sample_bpr(sp.csr_matrix(dense), random_state=5, backend="numba")
+        for x, y in zip(got, want):
+            np.testing.assert_array_equal(x, y)
+    seen = _capture_batches(monkeypatch)
+    fields = ["users", "pos", "neg"] if loss == "bpr" else ["users", "items", "labels"]
+    models = [LightGCN(dim=4, n_layers=2, epochs=2, batch_size=16, loss=loss, backend=backend,
+                       random_state=3).fit(train) for backend in ("numba", "numpy")]
+    assert len(seen) == 4
+    for a, b in zip(seen[:2], seen[2:]):
+        a, b = _flat(a, fields), _flat(b, fields)
+        for f in fields:
+            np.testing.assert_array_equal(a[f], b[f])
+        assert not np.isin(a["users"], FULL).any()
+    # the same batches; the propagation's float32 sums may round differently per backend
+    np.testing.assert_allclose(models[0].params["E0"], models[1].params["E0"], rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_data_without_users_who_have_every_item_train_on_the_batches_they_did(monkeypatch):
+    """Pinned from the code before users with every item were left out (same seed, same
+    batches): fit (BPR over 2 epochs, BCE) and partial_fit's fine-tuning. User 0 has all
+    but one item."""
+    rng = np.random.default_rng(5)
+    R = rng.random((6, 7)) < 0.4
+    R[:, 0] = True
+    R[0, :] = True
+    R[0, 3] = False
+    u, i = np.nonzero(R)
+    train = Interactions(u, i, n_users=6, n_items=7)
+    seen = _capture_batches(monkeypatch)
+    MF(dim=4, epochs=2, batch_size=8, random_state=3).fit(train)
+    bpr = [_flat(b, ["users", "pos", "neg"]) for b in seen]
+    assert bpr[0]["users"].tolist() == [4, 1, 3, 5, 0, 1, 3, 3, 2, 2, 0, 3, 5, 1, 4, 1, 0, 4,
+                                        1, 4, 1, 3]
+    assert bpr[0]["pos"].tolist() == [6, 4, 2, 0, 1, 4, 2, 0, 5, 5, 6, 2, 3, 1, 3, 4, 4, 6, 1,
+                                      6, 4, 0]
+    assert bpr[0]["neg"].tolist() == [4, 3, 1, 1, 3, 3, 1, 4, 1, 4, 3, 6, 4, 2, 2, 3, 3, 4, 3,
+                                      2, 6, 4]
+    assert bpr[1]["users"].tolist() == [5, 5, 4, 0, 1, 4, 3, 5, 4, 4, 0, 1, 4, 3, 2, 0, 3, 0,
+                                        4, 4, 4, 0]
+    assert bpr[1]["pos"].tolist() == [2, 0, 3, 5, 0, 0, 2, 2, 0, 6, 2, 4, 3, 5, 5, 2, 2, 5, 0,
+                                      3, 3, 0]
+    assert bpr[1]["neg"].tolist() == [1, 1, 5, 3, 5, 4, 6, 4, 2, 5, 3, 2, 4, 1, 3, 3, 4, 3, 4,
+                                      4, 4, 3]
+    seen.clear()
+    MF(dim=4, epochs=1, batch_size=8, loss="bce", n_negatives=2, random_state=3).fit(train)
+    bce = _flat(seen[0], ["users", "items", "labels"])
+    assert bce["users"].tolist() == [
+        0, 4, 1, 3, 0, 0, 5, 1, 0, 0, 4, 3, 4, 1, 0, 0, 3, 5, 5, 5, 0, 4, 1, 0, 5, 4, 3, 1, 2,
+        0, 5, 4, 4, 1, 3, 0, 1, 2, 1, 0, 2, 3, 3, 4, 2, 0, 2, 3, 2, 4, 3, 5, 0, 5, 2, 2, 0, 4,
+        0, 5, 0, 4, 1, 2, 0, 4]
+    assert bce["items"].tolist() == [
+        3, 5, 2, 1, 3, 3, 4, 5, 3, 0, 2, 5, 6, 6, 4, 3, 1, 5, 6, 6, 5, 5, 3, 3, 1, 1, 1, 4, 3,
+        3, 2, 4, 5, 1, 4, 3, 3, 2, 0, 6, 3, 2, 6, 2, 1, 1, 4, 0, 0, 3, 6, 6, 3, 0, 4, 4, 3, 4,
+        3, 3, 2, 2, 6, 5, 3, 0]
+    assert np.flatnonzero(bce["labels"]).tolist() == [
+        9, 11, 12, 14, 20, 25, 27, 30, 33, 37, 38, 39, 41, 45, 47, 48, 49, 53, 59, 60, 63, 65]
+    seen.clear()
+    model = MF(dim=4, epochs=0, batch_size=8, random_state=3).fit(train)
+    model.partial_fit(Interactions([1, 6], [2, 5]), epochs=1)
+    pf = _flat(seen[0], ["users", "pos", "neg"])
+    assert (pf["users"].tolist(), pf["pos"].tolist(), pf["neg"].tolist()) == (
+        [6, 1, 6, 6, 1], [5, 1, 5, 5, 2], [3, 5, 2, 0, 5])
+
+
+@pytest.mark.parametrize("loss", ["bpr", "bce"])
+def test_a_fit_where_every_user_has_every_item_is_refused(loss):
+    train = Interactions([0, 0, 1, 1], [0, 1, 0, 1], n_users=3, n_items=2,
+                         user_ids=np.array(["zoë", "ana", "bo"]))
+    with pytest.raises(mgr.DataError, match=r"each of the 2 user\(s\) with training pairs has "
+                       r"all 2 items as positives \(first: user 'zoë'\), so no negative item "
+                       r"exists for any of them"):
+        MF(dim=4, epochs=1, loss=loss).fit(train)
+    MF(dim=4, epochs=0, loss=loss).fit(train)                 # nothing to sample: no error
+
+
+def test_partial_fit_and_forget_leave_out_the_users_who_have_every_item(caplog, monkeypatch):
+    """The audit's example: a partial_fit that completes a user's row was refused, and so
+    was any forget whose fine-tuning touched such a user (they share every item)."""
+    ids = np.array(["zoë", "ana", "bo"])
+    model = MF(dim=4, epochs=1, random_state=0).fit(
+        Interactions([0, 0, 1, 1, 2], [0, 1, 0, 1, 2], user_ids=ids,
+                     item_ids=np.array(["x", "y", "z"])))
+    seen = _capture_batches(monkeypatch)
+    before = model.params["E0"].copy()
+    with caplog.at_level(logging.WARNING, logger="minigraphrec"):
+        model.partial_fit(Interactions([0], [0], user_ids=np.array(["zoë"]),
+                                       item_ids=np.array(["z"])))
+    assert model.R_[0].nnz == 3 and seen == []                # zoë alone touched: no step
+    np.testing.assert_array_equal(model.params["E0"], before)
+    (record,) = _full_user_warnings(caplog)
+    assert "1 user(s) have all 3 items" in record.getMessage()
+    assert "user 'zoë'" in record.getMessage() and "fine-tuning" in record.getMessage()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="minigraphrec"):
+        # ana completes her row too, bo does not: only bo is fine-tuned
+        model.partial_fit(Interactions([0, 1], [0, 1], user_ids=np.array(["ana", "bo"]),
+                                       item_ids=np.array(["z", "x"])), epochs=2)
+        # forgetting bo's z touches everyone who has z: zoë and ana are left out
+        model.forget(interactions=Interactions([0], [0], user_ids=np.array(["bo"]),
+                                               item_ids=np.array(["z"])), epochs=1)
+    first, second = (r.getMessage() for r in _full_user_warnings(caplog))   # one per update
+    assert "1 user(s) have all 3 items" in first and "user 'ana'" in first
+    assert "2 user(s) have all 3 items" in second and "user 'zoë'" in second
+    assert len(seen) == 3
+    for batches in seen:
+        np.testing.assert_array_equal(np.unique(_flat(batches, ["users"])["users"]), [2])

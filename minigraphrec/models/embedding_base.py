@@ -433,7 +433,10 @@ class EmbeddingRecommender(Recommender):
             (an unfitted model stays unfitted).
         DataError
             With ``resume``: other training data, or a changed hyperparameter
-            that defines the model (each named).
+            that defines the model (each named). With ``epochs >= 1``: every
+            user with training pairs has every item (no negative to sample; when
+            only some do, their pairs are left out of training with a warning,
+            :mod:`minigraphrec.train`).
         RuntimeError
             With ``resume`` on a model that was never fitted, or was saved
             without the state to resume from.
@@ -1147,11 +1150,15 @@ class EmbeddingRecommender(Recommender):
         One epoch: :func:`~minigraphrec.train.bpr_batches` (or ``bce_batches``)
         on ``R_`` with every other user's row emptied, so triples are drawn
         from ``users`` (uniformly), their positives and uniform negatives; one
-        Adam step per mini-batch, continuing ``optimizer_state_``.
+        Adam step per mini-batch, continuing ``optimizer_state_``. Those of
+        ``users`` who have every item have no negative: their rows are emptied
+        too, with one warning (``minigraphrec.train._sampling_matrix``), and
+        when no other is left no step is taken.
         """
         from ..optim import Adam
-        from ..train import (batch_gradient, bce_batches, bpr_batches, check_finite_state,
-                             optimizer_state_attr, optimizer_state_from_attr)
+        from ..train import (_sampling_matrix, batch_gradient, bce_batches, bpr_batches,
+                             check_finite_state, optimizer_state_attr,
+                             optimizer_state_from_attr)
         if epochs == 0 or users.size == 0:
             return
         R = self.R_
@@ -1159,6 +1166,7 @@ class EmbeddingRecommender(Recommender):
         mask[users] = 1.0
         R_t = sp.csr_matrix(sp.diags(mask) @ R)                            # (n_users, n_items)
         R_t.eliminate_zeros()
+        R_t = _sampling_matrix(self, R_t, update=True)           # users with every item: out
         if R_t.nnz == 0:
             return
         backend = getattr(self, "backend", "numba")               # as in train.fit_epochs

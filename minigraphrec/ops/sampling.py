@@ -21,7 +21,9 @@ non-positives and map it to the ``r``-th non-positive item (see
 :mod:`minigraphrec.kernels.sampling`). That is the same uniform
 distribution, with exactly one draw per negative: no loop whose length
 depends on luck, and no endless loop for a user who has every item (that
-user is an error, named in the message). LightGCN also draws users over all
+user is an error, named in the message with the count of such users; the
+models' training, :mod:`minigraphrec.train`, samples from ``R`` with those
+users' rows emptied instead). LightGCN also draws users over all
 users and drops the draws that hit a user without positives, returning fewer
 than ``nnz(R)`` triples; we draw over the users with positives only and
 return exactly ``n_samples``; the kept draws have the same distribution.
@@ -50,12 +52,17 @@ def _positives(R):
 
 
 def _check_has_negatives(R, users, deg):
-    """Raise naming the first of ``users`` whose positives are all the items."""
+    """Raise naming the first of ``users`` whose positives are all the items, and their count."""
     full = deg == R.shape[1]
     if np.any(full):
         u = int(users[np.flatnonzero(full)[0]])
-        raise DataError(f"user {u} has all {R.shape[1]} items as positives in R, so no "
-                        "negative item exists for it; drop that user before sampling")
+        n_full = np.unique(users[full]).size
+        others = (f", and so do {n_full - 1} other user(s) asked for" if n_full > 1
+                  else ", the only such user asked for")
+        raise DataError(f"user {u} has all {R.shape[1]} items as positives in R{others}: no "
+                        f"negative item exists for them. Empty their rows of R before sampling "
+                        f"(the models' training leaves such users out by itself, with a "
+                        f"warning)")
 
 
 def _count(name, value, minimum):
@@ -137,7 +144,8 @@ def sample_bpr(R, n_samples=None, random_state=None, backend="numba"):
     ------
     DataError
         If ``R`` has no stored entry or no item column, or if some user has
-        every item as a positive (no negative exists; the message names it).
+        every item as a positive (no negative exists; the message names the
+        first such user and counts them).
 
     Notes
     -----
@@ -192,7 +200,7 @@ def sample_negatives(R, users, n_negatives=1, random_state=None, backend="numba"
     ------
     DataError
         If a user id is out of range, ``R`` has no item column, or a given
-        user has every item as a positive (named in the message).
+        user has every item as a positive (the first named, all counted).
     """
     check_backend(backend)
     R = _positives(R)
