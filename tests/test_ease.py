@@ -242,3 +242,143 @@ def test_memory_guard_names_what_each_method_holds():
                                          r"matrices, the old B and the new \(0\.0 GB\).*"
                                          r"max_items=7"):
         model.partial_fit(new)
+
+
+# ------------------------------------------------- items without training users (audit F10)
+def dense_reference_B(R, l2):
+    """The textbook EASE on the whole catalogue: P = (RᵀR + λI)⁻¹ by one dense solve."""
+    import scipy.linalg as sla
+    n = R.shape[1]
+    P = sla.cho_solve(sla.cho_factor(R.T @ R + l2 * np.eye(n)), np.eye(n))
+    B = -P / np.diag(P)[None, :]
+    np.fill_diagonal(B, 0.0)
+    return B
+
+
+def train_with_inactive_items(seed, n_users=30, n_items=40, n_inactive=15, density=0.15):
+    rng = np.random.default_rng(seed)
+    R = (rng.random((n_users, n_items)) < density).astype(float)
+    R[:, rng.choice(n_items, n_inactive, replace=False)] = 0.0
+    u, i = np.nonzero(R)
+    return Interactions(u, i, n_users=n_users, n_items=n_items), R
+
+
+@pytest.mark.parametrize("block_size", [1, 4, 2048])
+def test_items_without_users_are_left_out_of_the_inverse_exactly(monkeypatch, block_size):
+    """An item nobody has makes G + λI block diagonal, so fit inverts only the m items that
+    have users (the audit: 200 users x 20,000 items with 1,000 interactions, cubic in the
+    nominal 20,000, was killed at 150 s). B equals the full solve; the left-out rows and
+    columns are exact zeros and P_jj = 1/λ there, as the updates need."""
+    import minigraphrec.models.ease as ease_module
+    shapes = []
+    real = ease_module.spd_inverse
+
+    def spy(A, *args, **kwargs):
+        shapes.append(A.shape)
+        return real(A, *args, **kwargs)
+    monkeypatch.setattr(ease_module, "spd_inverse", spy)
+    train, R = train_with_inactive_items(10)
+    l2 = 2.5
+    model = EASE(l2=l2, block_size=block_size).fit(train)
+    active = R.sum(axis=0) > 0
+    m = int(active.sum())
+    assert 0 < m < 40 - 14
+    assert shapes == [(m, m)]                                     # not (40, 40)
+    B_ref = dense_reference_B(R, l2)
+    assert model.B_.shape == (40, 40) and model.B_.dtype == np.float64
+    assert model.B_.flags.c_contiguous
+    np.testing.assert_allclose(model.B_, B_ref, rtol=0, atol=1e-12 * np.abs(B_ref).max())
+    assert np.all(model.B_[~active] == 0.0) and np.all(model.B_[:, ~active] == 0.0)
+    assert np.all(np.diag(model.B_) == 0.0)
+    np.testing.assert_array_equal(model.P_diag_[~active], 1.0 / l2)
+    P_ref = np.linalg.inv(R.T @ R + l2 * np.eye(40))
+    np.testing.assert_allclose(model.P_diag_, np.diag(P_ref), rtol=1e-12)
+
+
+def test_spread_moves_the_leading_block_in_place():
+    from minigraphrec.models.ease import _leading_square, _spread
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        n = int(rng.integers(1, 14))
+        m = int(rng.integers(0, n + 1))
+        idx = np.sort(rng.choice(n, m, replace=False))
+        A = np.zeros((n, n))
+        C = rng.standard_normal((m, m))
+        block = _leading_square(A, m)
+        assert block.flags.c_contiguous and (m == 0 or np.shares_memory(block, A))
+        block[:] = C
+        _spread(A, idx)
+        expected = np.zeros((n, n))
+        expected[np.ix_(idx, idx)] = C
+        np.testing.assert_array_equal(A, expected)
+
+
+def test_every_item_active_gives_the_full_solve_to_the_bit():
+    """With no item left out, fit is the full tiled solve, unchanged (the code before the
+    restriction, pinned here: Gram, + λI, spd_inverse in place, B = -P / diag P)."""
+    from minigraphrec.linalg import spd_inverse
+    for seed, block_size in [(12, 2048), (13, 5)]:
+        train, R = random_train(seed, n_users=50, n_items=23, density=0.4)
+        assert np.all(R.sum(axis=0) > 0)
+        model = EASE(l2=3.0, block_size=block_size).fit(train)
+        G = model._gram(train.to_csr())
+        G[np.diag_indices_from(G)] += 3.0
+        P = spd_inverse(G, block_size, overwrite_a=True)
+        p = np.diag(P).copy()
+        B = P / -p[None, :]
+        B[np.diag_indices_from(B)] = 0.0
+        np.testing.assert_array_equal(model.B_, B)
+        np.testing.assert_array_equal(np.signbit(model.B_), np.signbit(B))
+        np.testing.assert_array_equal(model.P_diag_, p)
+
+
+@pytest.mark.parametrize("forget_p_diag", [False, True])
+def test_updates_that_activate_or_deactivate_items_equal_a_refit(forget_p_diag):
+    """partial_fit touching an item nobody had (and a new item), and forget removing an item's
+    only users, by the Woodbury update restricted to the items active before or after: equal
+    to a fit on the result, with exact zeros where no user is left. ``forget_p_diag``: a
+    model saved before P_diag_ existed (diag(P) recovered from B)."""
+    rng = np.random.default_rng(14)
+    n_users, n_items = 120, 200
+    R = (rng.random((n_users, n_items)) < 0.03).astype(float)
+    R[:, 150:] = 0.0                                              # items 150.. nobody has
+    R[:, 10] = 0.0
+    R[[3, 4], 10] = 1.0                                           # item 10: users 3, 4 only
+    u, i = np.nonzero(R)
+    l2 = 2.0
+    model = EASE(l2=l2).fit(Interactions(u, i, n_users=n_users, n_items=n_items))
+    if forget_p_diag:
+        del model.P_diag_
+    # user 7 takes inactive item 160 and a new item 200; a new user takes 170 and 5
+    model.partial_fit(Interactions([0, 0, 1, 1], [0, 1, 2, 3], user_ids=[7, n_users],
+                                   item_ids=[160, n_items, 170, 5]))
+    assert model._last_update["method"] == "woodbury"
+    R2 = np.zeros((n_users + 1, n_items + 1))
+    R2[:n_users, :n_items] = R
+    R2[7, [160, n_items]] = 1.0
+    R2[n_users, [170, 5]] = 1.0
+    B_ref = dense_reference_B(R2, l2)
+    tol = 1e-12 * np.abs(B_ref).max()
+    np.testing.assert_allclose(model.B_, B_ref, rtol=0, atol=tol)
+    for j in (160, 170, n_items):
+        assert np.abs(model.B_[:, j]).max() > 0                  # now active
+    u2, i2 = np.nonzero(R2)
+    refit = EASE(l2=l2).fit(Interactions(u2, i2, n_users=n_users + 1, n_items=n_items + 1))
+    np.testing.assert_allclose(model.B_, refit.B_, rtol=0, atol=tol)
+    np.testing.assert_allclose(model.P_diag_, refit.P_diag_, rtol=1e-12)
+    # forget users 3 and 4: item 10 has nobody left; forget user 7's 160 only: 160 too
+    model.forget(users=[3, 4], interactions=[(7, 160)])
+    assert model._last_update["method"] == "woodbury"
+    keep = np.setdiff1d(np.arange(n_users + 1), [3, 4])
+    R3 = R2.copy()
+    R3[7, 160] = 0.0
+    R3 = R3[keep]
+    B_ref = dense_reference_B(R3, l2)
+    np.testing.assert_allclose(model.B_, B_ref, rtol=0, atol=1e-12 * np.abs(B_ref).max())
+    for j in (10, 160, *range(150, 160), *range(161, 170), *range(171, n_items)):
+        assert np.all(model.B_[j] == 0.0) and np.all(model.B_[:, j] == 0.0), j
+        assert model.P_diag_[j] == 1.0 / l2
+    u3, i3 = np.nonzero(R3)
+    refit = EASE(l2=l2).fit(Interactions(u3, i3, n_users=R3.shape[0], n_items=n_items + 1))
+    np.testing.assert_allclose(model.B_, refit.B_, rtol=0, atol=1e-12 * np.abs(B_ref).max())
+    np.testing.assert_allclose(model.P_diag_, refit.P_diag_, rtol=1e-12)

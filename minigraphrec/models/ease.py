@@ -28,6 +28,18 @@ which adds a few ``block_size²`` tiles. ``partial_fit`` and ``forget`` peak
 at about two: the old ``B_`` is kept until the new one is complete, so that
 a failed update leaves the model as it was.
 
+Time: only the ``m`` items with a training user are inverted (an item nobody
+has has a zero Gram row and column, so ``RᵀR + λI`` is block diagonal and its
+``B`` row and column are exactly 0): ``fit`` does ``m³`` flops, not
+``n_items³``, in the leading ``m²`` entries of ``B`` itself, and ``B`` stays a
+dense (n_items, n_items) array, as saved, scored, explained and quantized
+(its rows of items without users are zeros that are never written, but with
+transparent huge pages, which NumPy requests for large arrays on Linux, each
+written row maps the 2 MB around it: the memory still grows with ``n_items²``,
+and so does the time the OS takes to provide it; a saved file holds it all).
+``partial_fit`` and ``forget`` likewise work on the items with a user before
+or after the update.
+
 Departure from the usual code (``np.linalg.inv`` or
 ``cho_solve(cho_factor(G), I)``): the Gram matrix is factorised and
 inverted in tiles of at most 2048 × 2048, because the OpenBLAS shipped with
@@ -60,10 +72,12 @@ class EASE(Recommender):
         ``λ``, the L2 penalty on ``B``.
     max_items : int or None, default 20000
         Refuse catalogues larger than this (``B`` alone needs
-        ``8 n_items²`` bytes: 3.2 GB at 20,000 items; ``fit`` peaks at about
+        ``8 n_items²`` bytes: 3.2 GB at 20,000 items, items without users
+        included, as ``B`` keeps its full shape; ``fit`` peaks at about
         that plus a few ``block_size²`` tiles, ``partial_fit`` and
         ``forget`` at about twice that, as the old ``B_`` stays until the new
-        one is complete). None lifts the guard.
+        one is complete). The time does not depend on it: the inverse covers
+        only the items with a training user. None lifts the guard.
     block_size : int, default 2048
         Tile size of the factorisation (:func:`minigraphrec.linalg.spd_inverse`);
         no BLAS call sees a larger matrix. The model does not depend on it
@@ -82,7 +96,8 @@ class EASE(Recommender):
     -----
     ``RᵀR + λI`` is symmetric positive definite for any ``λ > 0``, so it is
     inverted through its Cholesky factor, in tiles. An item with no training user has
-    ``B`` row and column 0: it neither receives nor gives score.
+    ``B`` row and column 0 (exactly: it is left out of the inverse, ``P_jj = 1/λ``):
+    it neither receives nor gives score.
 
     The article's open problems (§8):
 
@@ -99,7 +114,8 @@ class EASE(Recommender):
       max|B|`` was 4.5e-15 at ``l2`` = 100, 4.5e-14 at 1 and 6.6e-11 at 0.01. The
       Gram matrix changes by a low-rank ``U C Uᵀ`` (the changed users' rows),
       and ``P`` follows by Woodbury's identity in ``n² t`` flops instead of
-      a new ``n³`` inverse (a new inverse when ``t > n_items / 8``); see
+      a new ``m³`` inverse (a new inverse when ``t > m / 8``, ``m`` the items with a
+      user before or after); see
       :meth:`_updated_B`. Items left with no user get exact zeros.
     """
 
@@ -127,7 +143,7 @@ class EASE(Recommender):
         self.B_, self.P_diag_ = self._solve(R)
         return self
 
-    def _gram(self, R):
+    def _gram(self, R, out=None):
         r"""``G = RᵀR`` as a dense C-ordered (n_items, n_items) float64 array, built in rows.
 
         C order is what :func:`~minigraphrec.linalg.spd_inverse` inverts in place (a
@@ -135,26 +151,50 @@ class EASE(Recommender):
         Each block of rows ``G[s:e] = R[:, s:e]ᵀ R`` is a sparse product written into
         ``G``'s own rows, ``s:e`` sized so that it holds at most ``block_size²`` entries:
         no (n, n) sparse Gram matrix exists at any time. ``R`` is binary, so every entry is
-        an exact integer count, the same whatever the order of the sums.
+        an exact integer count, the same whatever the order of the sums. ``out``, if given,
+        is a zeroed C-ordered (n_items, n_items) float64 array to write into (the sums
+        add to it).
         """
         R = sp.csr_matrix(R, dtype=np.float64)                            # (n_users, n_items)
         n = R.shape[1]
         RT = R.T.tocsr()                                                  # (n_items, n_users)
-        G = np.zeros((n, n))                                              # (n_items, n_items)
+        G = np.zeros((n, n)) if out is None else out                      # (n_items, n_items)
         rows = max(1, int(self.block_size) ** 2 // max(n, 1))
         for s in range(0, n, rows):
             (RT[s:s + rows] @ R).toarray(out=G[s:s + rows])               # (rows, n_items)
         return G
 
     def _solve(self, R):
-        r"""``B`` (n_items, n_items) and ``diag(P)`` (n_items,) from ``R`` in closed form."""
-        G = self._gram(R)                                                 # (n_items, n_items) C
-        G[np.diag_indices_from(G)] += float(self.l2)
-        P = spd_inverse(G, int(self.block_size), overwrite_a=True)        # (n_items, n_items)
-        p = np.diag(P).copy()                                             # (n_items,)
-        B = P                                                             # in place: no copy
-        B /= -p[None, :]                                                  # B_ij = -P_ij / P_jj
-        B[np.diag_indices_from(B)] = 0.0
+        r"""``B`` (n_items, n_items) and ``diag(P)`` (n_items,) from ``R`` in closed form.
+
+        Only the ``m`` items with a training user are inverted: an item ``j`` nobody has
+        has a zero Gram row and column, so ``G + λI`` is block diagonal, ``P_jj = 1/λ``
+        and ``B``'s row and column ``j`` are exactly 0. The (m, m) Gram matrix of the
+        active items is built and inverted in the leading ``m²`` entries of the zeroed
+        (n, n) ``B`` itself, then spread to its rows and columns in place
+        (:func:`_spread`): ``n_items³`` flops become ``m³``, and the peak stays one
+        (n, n) array (module docstring: Time). With every item
+        active (``m = n``) this is the full solve, unchanged to the bit.
+        """
+        R = sp.csr_matrix(R, dtype=np.float64)                            # (n_users, n_items)
+        n = R.shape[1]
+        lam = float(self.l2)
+        active = np.flatnonzero(np.bincount(R.indices, minlength=n) > 0)  # (m,) items with users
+        m = active.size
+        B = np.zeros((n, n))                                              # (n_items, n_items)
+        p = np.full(n, 1.0 / lam)                                         # inactive: P_jj = 1/λ
+        if m == 0:
+            return B, p
+        G = _leading_square(B, m)                                         # (m, m) C view of B
+        self._gram(R if m == n else R[:, active], out=G)
+        G[np.diag_indices_from(G)] += lam
+        P = spd_inverse(G, int(self.block_size), overwrite_a=True)        # (m, m), in place
+        p_a = np.diag(P).copy()                                           # (m,)
+        P /= -p_a[None, :]                                                # B_ij = -P_ij / P_jj
+        P[np.diag_indices_from(P)] = 0.0
+        if m < n:
+            _spread(B, active)
+        p[active] = p_a
         return B, p
 
     def _score_batch(self, users):
@@ -179,11 +219,13 @@ class EASE(Recommender):
     def _check_size(self, n_items, method="fit"):
         """Refuse more than ``max_items`` items, with the memory ``method`` would need:
         one dense n × n float64 array for ``fit``, two for ``partial_fit`` (the old ``B_``
-        stays until the new one is complete)."""
+        stays until the new one is complete). ``B`` is n × n whatever the number ``m`` of
+        items with users (the (m, m) inverse is done inside it), so the guard counts n."""
         if self.max_items is not None and n_items > self.max_items:
             gb = 8 * n_items ** 2 / 1e9
             arrays = 1 if method == "fit" else 2
-            need = (f"a dense {n_items} x {n_items} float64 matrix ({gb:.1f} GB)" if arrays == 1
+            need = (f"a dense {n_items} x {n_items} float64 matrix, B ({gb:.1f} GB, items "
+                    "without users included)" if arrays == 1
                     else f"two dense {n_items} x {n_items} float64 matrices, the old B and "
                          f"the new ({2 * gb:.1f} GB)")
             raise ValueError(f"EASE.{method} needs {need}, plus a few block_size x "
@@ -208,11 +250,16 @@ class EASE(Recommender):
         .. math::
             P' = P - P U\,(C^{-1} + U^\top P U)^{-1} U^\top P,
 
-        ``n² t`` flops against ``n³`` for a new inverse. When ``t > n / 8``
-        the inverse is recomputed from ``R_new`` instead (:meth:`_solve`).
-        An item left with no training user gets ``B`` row and column exactly
-        0, as ``fit`` gives it. Equal to a fit on ``R_new`` to rounding
-        (tested against it at 1e-12 relative to ``max |B|``).
+        ``n² t`` flops against ``n³`` for a new inverse. Only the ``m`` items
+        with a user in ``R_old`` or ``R_new`` take part (``S``): for the others
+        ``P`` is ``I/λ`` and ``U`` is 0, so ``P'`` is ``I/λ`` there too and ``n``
+        is ``m`` in these counts; ``P_S`` is updated in the leading ``m²``
+        entries of the new (n, n) ``B`` and spread in place (:func:`_spread`).
+        When ``t > m / 8`` the inverse is recomputed from ``R_new`` instead
+        (:meth:`_solve`). An item left with no training user gets ``B`` row
+        and column exactly 0 and ``P_jj = 1/λ``, as ``fit`` gives it. Equal to
+        a fit on ``R_new`` to rounding (tested against it at 1e-12 relative to
+        ``max |B|``).
 
         Memory: the new ``P`` (n, n) beside the old ``B_``, which is only replaced once the
         update succeeded, plus ``U`` and ``P U`` (n, t) and one block of rows of
@@ -228,31 +275,48 @@ class EASE(Recommender):
         nonzero = np.diff(U.indptr) > 0
         U, sign = U[nonzero], sign[nonzero]
         t = U.shape[0]
-        if 8 * t > n:
+        active_new = _column_counts(R_new) > 0                            # (n,)
+        # items nobody has before or after keep P = I/λ there and B = 0: left out (S)
+        S = np.flatnonzero(active_new | (_column_counts(R_old) > 0))      # (m,) sorted
+        m = S.size
+        if 8 * t > m or m == 0:
             return (*self._solve(R_new), "refit", t)
         p = getattr(self, "P_diag_", None)                                # (n_old,) diag of P
         if p is None:                                                     # a file saved before it
             p = 1.0 / self._inverse_diag_of_P(sp.csr_matrix(R_old[:, :n_old]))
-        P = np.zeros((n, n))                                              # (n, n)
-        np.multiply(self.B_, -p[None, :], out=P[:n_old, :n_old])          # (I - B) diag(p)
-        P[np.arange(n_old), np.arange(n_old)] = p
-        P[np.arange(n_old, n), np.arange(n_old, n)] = 1.0 / lam           # new items: I / λ
-        U = U.toarray().T                                                 # (n, t)
-        PU = P @ U                                                        # (n, t)
+        k = int(np.searchsorted(S, n_old))                                # S[:k] old items
+        S_old = S[:k]
+        buf = np.zeros((n, n))                                            # the new B, (n, n)
+        P = _leading_square(buf, m)                                       # (m, m) C view
+        rows = max(1, int(self.block_size) ** 2 // max(m, 1))             # no (n, n) temporary
+        if k == n_old:                                                    # every old item in S
+            np.multiply(self.B_, -p[None, :], out=P[:k, :k])              # (I - B) diag(p)
+        else:
+            for s in range(0, k, rows):
+                e = min(s + rows, k)
+                np.multiply(self.B_[np.ix_(S_old[s:e], S_old)], -p[S_old][None, :],
+                            out=P[s:e, :k])
+        P[np.arange(k), np.arange(k)] = p[S_old]
+        P[np.arange(k, m), np.arange(k, m)] = 1.0 / lam                   # new items: I / λ
+        U = (U if m == n else U[:, S]).toarray().T                        # (m, t)
+        PU = P @ U                                                        # (m, t)
         M = np.diag(1.0 / sign) + U.T @ PU                                # (t, t)
-        X = np.linalg.solve(M, PU.T)                                      # (t, n)
-        rows = max(1, int(self.block_size) ** 2 // max(n, 1))             # no (n, n) temporary
-        for s in range(0, n, rows):
-            P[s:s + rows] -= PU[s:s + rows] @ X                           # (rows, n) of P'
-        empty = np.asarray(R_new.sum(axis=0)).ravel() == 0                # items nobody has
-        p = np.diag(P).copy()                                             # (n,) diag of P'
-        p[empty] = 1.0 / lam                                              # as fit: P_jj = 1/λ
+        X = np.linalg.solve(M, PU.T)                                      # (t, m)
+        for s in range(0, m, rows):
+            P[s:s + rows] -= PU[s:s + rows] @ X                           # (rows, m) of P'
+        empty = ~active_new[S]                                            # (m,) items nobody has
+        p_S = np.diag(P).copy()                                           # (m,) diag of P'
+        p_S[empty] = 1.0 / lam                                            # as fit: P_jj = 1/λ
         B = P                                                             # in place
-        B /= -p[None, :]                                                  # B_ij = -P'_ij / P'_jj
+        B /= -p_S[None, :]                                                # B_ij = -P'_ij / P'_jj
         B[np.diag_indices_from(B)] = 0.0
         B[empty, :] = 0.0
         B[:, empty] = 0.0
-        return B, p, "woodbury", t
+        if m < n:
+            _spread(buf, S)
+        p = np.full(n, 1.0 / lam)                                         # (n,) diag of P'
+        p[S] = p_S
+        return buf, p, "woodbury", t
 
     def _inverse_diag_of_P(self, R, block=1024):
         r"""``1 / diag(P)`` of the fitted ``B``: ``G_jj + λ − Σ_k G_jk B_kj``, ``G = RᵀR``.
@@ -318,3 +382,40 @@ class EASE(Recommender):
         self.n_users_ = removal.R.shape[0]
         self.user_ids_ = removal.user_ids
         return self
+
+
+def _column_counts(R):
+    """Number of stored entries in each column of a sparse ``R``: (n_cols,) int."""
+    R = sp.csr_matrix(R)
+    return np.bincount(R.indices, minlength=R.shape[1])
+
+
+def _leading_square(A, m):
+    """The first ``m²`` entries of the C-ordered ``A``, as a C-ordered (m, m) view."""
+    return A.reshape(-1)[:m * m].reshape(m, m)
+
+
+def _spread(A, idx):
+    r"""In place: ``A``'s leading (m, m) block (:func:`_leading_square`) moves to
+    ``A[np.ix_(idx, idx)]``, everything else becomes 0. ``idx`` is sorted, increasing, and
+    ``A`` must be 0 outside the block on entry.
+
+    Row ``k`` of the block sits at flat offsets ``[k m, (k + 1) m)`` and goes to row
+    ``idx[k] ≥ k`` of ``A``, at ``[idx[k] n, idx[k] n + n)`` with ``idx[k] n ≥ k m``: moving
+    the rows from the last to the first, no row is overwritten before it has moved (each
+    row is copied out first, as its target may overlap itself). The rows outside ``idx``
+    that overlap the block's old place are zeroed at the end; rows beyond it are still 0.
+    """
+    n, m = A.shape[0], idx.size
+    flat = A.reshape(-1)
+    end = m * m                                                           # block: flat[:end]
+    for k in range(m - 1, -1, -1):
+        row = flat[k * m:(k + 1) * m].copy()                              # (m,)
+        target = A[idx[k]]                                                # (n,) view
+        if idx[k] * n < end:                                              # may hold block data
+            target[:] = 0.0
+        target[idx] = row
+    stale = np.ones(-(-end // n), dtype=bool)                             # rows meeting flat[:end]
+    stale[idx[idx < stale.size]] = False
+    A[np.flatnonzero(stale)] = 0.0
+
