@@ -474,7 +474,8 @@ def _pair_sums(users, items, values, n_users, n_items):
     sorted. ``users``, ``items``: int64 (n,) ids within the sizes, which are at most
     ``_MAX_IDS``, so a pair's number ``u * n_items + i`` fits in an int64. When the pair
     and row numbers fit one int64 together (``_SORT_BITS``), one plain sort orders the rows
-    (as fast as SciPy's conversion); otherwise an argsort does, about twice as slow.
+    (800k rows: about 1.2× SciPy's summing conversion, which adds in another order);
+    otherwise an argsort does, about twice as slow.
     """
     n = users.shape[0]
     key = users * n_items + items                        # (n,) pair number, (user, item) order

@@ -527,7 +527,8 @@ def _build(info, arrays, path, memo):
         memo[info["ref"]] = model
     for name, ainfo in info["attributes"].items():
         value = _decode(name, ainfo, arrays, path, memo, info["prefix"])
-        _check_finite(value, name, path)
+        if name not in getattr(cls, "_may_hold_nonfinite", ()):
+            _check_finite(value, name, path)
         setattr(model, name, value)
     restore = getattr(model, "_restore", None)
     if restore is not None and info["attributes"]:          # fitted: derive the rest
@@ -554,15 +555,20 @@ def _first_nonfinite(arr):
 
 
 def _check_finite(value, name, path):
-    """A fitted attribute's floating-point arrays hold no NaN or infinity: ``fit`` refuses
-    to finish a model that diverged, so such values come from an edited or damaged file
-    (one with its checksum recomputed); scoring would otherwise fail later, without the
-    file's name."""
+    """A fitted attribute's floating-point arrays (complex ones part by part) hold no NaN or
+    infinity: ``fit`` refuses to finish a model that diverged, so such values come from an
+    edited or damaged file (one with its checksum recomputed); scoring would otherwise fail
+    later, without the file's name. A model class that stores NaN on purpose lists those
+    attributes in ``_may_hold_nonfinite``."""
     parts = ({f"{name}/{key}": v for key, v in value.items()} if isinstance(value, dict)
              else {f"{name}/data": value.data} if sp.issparse(value)
              else {name: value})
+    for what, arr in list(parts.items()):
+        if isinstance(arr, np.ndarray) and arr.dtype.kind == "c":   # each part on its own
+            parts[what] = arr.real
+            parts[f"{what} (imaginary part)"] = arr.imag
     for what, arr in parts.items():
-        if not (isinstance(arr, np.ndarray) and arr.dtype.kind in "fc" and arr.size):
+        if not (isinstance(arr, np.ndarray) and arr.dtype.kind == "f" and arr.size):
             continue
         where = _first_nonfinite(arr)
         if where is not None:

@@ -382,3 +382,12 @@ def test_updates_that_activate_or_deactivate_items_equal_a_refit(forget_p_diag):
     refit = EASE(l2=l2).fit(Interactions(u3, i3, n_users=R3.shape[0], n_items=n_items + 1))
     np.testing.assert_allclose(model.B_, refit.B_, rtol=0, atol=1e-12 * np.abs(B_ref).max())
     np.testing.assert_allclose(model.P_diag_, refit.P_diag_, rtol=1e-12)
+
+
+def test_forget_is_guarded_by_max_items_as_partial_fit_is():
+    """forget keeps the old B_ until the new one is complete: two n x n matrices, which the
+    docs said max_items bounds while forget never checked it."""
+    train, _ = random_train(4, n_users=30, n_items=8)
+    model = EASE(max_items=None).fit(train).set_params(max_items=7)
+    with pytest.raises(ValueError, match=r"EASE\.forget needs two dense 8 x 8 float64 matrices"):
+        model.forget(users=[0])

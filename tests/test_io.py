@@ -620,3 +620,27 @@ def test_a_path_ending_in_a_slash_names_the_folder(tmp_path, monkeypatch):
                                  f"name, e.g. {named}/model.npz"):
             model.save(given)
     assert sorted(os.listdir(tmp_path)) == ["afile"]
+
+
+def test_a_complex_array_is_checked_part_by_part():
+    z = np.array([1 + 1j, complex(2, np.nan)])
+    with pytest.raises(DataError, match=r"'w_ \(imaginary part\)' holds nan at \[1\]"):
+        io._check_finite(z, "w_", "m.npz")
+    io._check_finite(np.array([1 + 1j, 2 - 3j]), "w_", "m.npz")
+
+
+class _PopularityWithGaps(Popularity):
+    """A model that stores NaN on purpose, and says so."""
+    _may_hold_nonfinite = ("gaps_",)
+
+    def fit(self, train):
+        super().fit(train)
+        self.gaps_ = np.r_[np.nan, np.ones(self.n_items_ - 1)]     # e.g. no value yet
+        return self
+
+
+def test_a_model_may_declare_attributes_that_hold_nan(tmp_path):
+    model = _PopularityWithGaps().fit(_train())
+    assert np.isnan(model.gaps_).any()
+    model.save(tmp_path / "m.npz")
+    np.testing.assert_array_equal(io.load(tmp_path / "m.npz").gaps_, model.gaps_)

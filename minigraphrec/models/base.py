@@ -273,9 +273,16 @@ class Recommender:
     # ------------------------------------------------------------ params
     @classmethod
     def _param_names(cls):
-        sig = inspect.signature(cls.__init__)
-        return [p.name for p in sig.parameters.values()
-                if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        """The constructor's parameter names, read once per class (``inspect.signature`` is
+        slow, and the fitted-hyperparameter checks ask on every scoring call)."""
+        names = cls.__dict__.get("_param_names_cache")
+        if names is None or names[0] is not cls.__init__:
+            sig = inspect.signature(cls.__init__)
+            names = (cls.__init__,
+                     tuple(p.name for p in sig.parameters.values() if p.name != "self"
+                           and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)))
+            cls._param_names_cache = names
+        return names[1]
 
     def get_params(self, deep=False):
         """The constructor's hyperparameters, as a dict."""
@@ -366,7 +373,7 @@ class Recommender:
             raise DataError(f"the fitted {type(self).__name__} does not agree with itself: "
                             + "; ".join(problems))
 
-    def _defining_hyperparameters(self, free):
+    def _defining_hyperparameters(self, free, params=None):
         """The hyperparameters outside ``free``, as JSON data (what ``fit`` used, as a file
         stores it); a matrix (a subclass's, say) as its SHA-256 (``io._array_digest``), any
         other object as its ``repr`` (such a model fits, but ``save`` refuses it)."""
@@ -384,8 +391,8 @@ class Recommender:
                 return _json_value(value, f"hyperparameter {name!r}")
             except DataError:
                 return {"repr": repr(value)}
-        return {name: record(name, value) for name, value in self.get_params().items()
-                if name not in free}
+        params = self.get_params() if params is None else params
+        return {name: record(name, value) for name, value in params.items() if name not in free}
 
     def _record_fit_params(self):
         """Record in ``fit_hyperparameters_`` the hyperparameters the fitted state depends
@@ -400,8 +407,8 @@ class Recommender:
         fitted = getattr(self, "fit_hyperparameters_", None)
         if not fitted:
             return []
-        current = self._defining_hyperparameters(free)
         params = self.get_params()
+        current = self._defining_hyperparameters(free, params)
         return [f"{name}={_param_repr(fitted.get(name))} -> {_param_repr(params.get(name))}"
                 for name in sorted(set(fitted) | set(current))
                 if fitted.get(name) != current.get(name)]

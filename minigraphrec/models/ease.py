@@ -218,8 +218,8 @@ class EASE(Recommender):
 
     def _check_size(self, n_items, method="fit"):
         """Refuse more than ``max_items`` items, with the memory ``method`` would need:
-        one dense n × n float64 array for ``fit``, two for ``partial_fit`` (the old ``B_``
-        stays until the new one is complete). ``B`` is n × n whatever the number ``m`` of
+        one dense n × n float64 array for ``fit``, two for ``partial_fit`` and ``forget``
+        (the old ``B_`` stays until the new one is complete). ``B`` is n × n whatever the number ``m`` of
         items with users (the (m, m) inverse is done inside it), so the guard counts n."""
         if self.max_items is not None and n_items > self.max_items:
             gb = 8 * n_items ** 2 / 1e9
@@ -371,6 +371,7 @@ class EASE(Recommender):
         """
         self._check_params()
         removal = self._removal(users, interactions)
+        self._check_size(removal.R.shape[1], "forget")      # the old B_ and the new, as above
         old_rows = np.union1d(removal.removed_users, removal.removed_pairs[:, 0])
         new_of_old = np.full(self.n_users_, -1, dtype=np.int64)
         new_of_old[removal.keep_users] = np.arange(removal.keep_users.size)

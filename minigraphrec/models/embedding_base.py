@@ -74,6 +74,7 @@ step (gradient checks) and training stays reproducible.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import inspect
 import logging
 
@@ -535,6 +536,7 @@ class EmbeddingRecommender(Recommender):
         # a file saved before training was resumable has no Adam state: partial_fit and
         # forget then start from fresh moments, as after fit(epochs=0); resume refuses it
         self.optimizer_state_ = getattr(self, "optimizer_state_", None)
+        self._embeddings_digest = self._params_digest()  # saved together: the cache's params
         self._build(self.R_, self.user_features_, self.item_features_)
         expected = self._init_params(np.random.default_rng(0))      # names, shapes, dtype
         problems = [f"{name} is not a parameter of this model"
@@ -574,17 +576,22 @@ class EmbeddingRecommender(Recommender):
         self._refresh_embeddings()
         return self
 
-    def _check_cache_current(self, Z, user, item):
-        """RuntimeError unless the cached final embeddings of ``user`` and ``item`` are those
-        of ``params`` now, ``Z`` (2, d_out), to rounding (the batch-local rows and the cache's
-        full-graph ones sum in other orders: 1e-9 relative in float64, 1e-4 in float32, far
-        below what one optimiser step moves): ``explain`` splits the score of the cache
-        into contributions computed from ``params``, which must describe the same model."""
-        cached = np.stack([self.user_embeddings_[user],
-                           self.item_embeddings_[item]]).astype(np.float64)     # (2, d_out)
-        fresh = np.asarray(Z, dtype=np.float64)
-        tol = 1e-9 if self._dtype == np.float64 else 1e-4
-        if np.abs(fresh - cached).max() > tol * max(1.0, np.abs(cached).max()):
+    def _params_digest(self):
+        """A BLAKE2b digest of ``params`` (names, dtypes, shapes, bytes): what the cached final
+        embeddings were computed from, recorded by :meth:`_refresh_embeddings`."""
+        h = hashlib.blake2b(digest_size=16)
+        for name in sorted(self.params):
+            p = np.ascontiguousarray(self.params[name])
+            h.update(f"{name}:{p.dtype.str}:{p.shape}".encode())
+            h.update(memoryview(p).cast("B"))
+        return h.hexdigest()
+
+    def _check_cache_current(self):
+        """RuntimeError unless the cached final embeddings were computed from ``params`` as
+        they are now (:meth:`_params_digest`, exact): ``explain`` splits the cache's score
+        into contributions computed from ``params``, which must describe the same model;
+        a training loop of one's own steps ``params`` without refreshing the cache."""
+        if getattr(self, "_embeddings_digest", None) != self._params_digest():
             raise RuntimeError(
                 f"{type(self).__name__}.explain: params changed since the final embeddings "
                 f"were cached (by fit, partial_fit or forget), as a training loop of one's own "
@@ -607,6 +614,7 @@ class EmbeddingRecommender(Recommender):
             E = E.copy()                                   # MF: E is params["E0"] itself
         self.user_embeddings_ = np.ascontiguousarray(E[:self.n_users_])
         self.item_embeddings_ = np.ascontiguousarray(E[self.n_users_:])
+        self._embeddings_digest = self._params_digest()
 
     _scores_into = True
 
@@ -908,7 +916,7 @@ class EmbeddingRecommender(Recommender):
         H0 = np.asarray(self._layer0_rows(), dtype=np.float64)             # (n, d_0)
         c = 0.5 * np.einsum("nd,nd->n", H0, dH0)                           # (n,)
         sources = np.flatnonzero(dH0.any(axis=1))
-        self._check_cache_current(Z, user, item)
+        self._check_cache_current()
         score = float(self.score(np.array([user]))[0, item])
         rows = ("the projected features X W_in" if getattr(self, "input", "embedding") == "features"
                 else "E0 + X W_in" if getattr(self, "input", "embedding") == "both" else "E0")

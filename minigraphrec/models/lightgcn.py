@@ -239,8 +239,7 @@ class LightGCN(EdgeWeighted, EmbeddingRecommender):
         E0 = np.asarray(self.params["E0"], dtype=np.float64)              # (n, d)
         e_u = np.asarray(self.user_embeddings_[user], dtype=np.float64)   # (d,)
         e_i = np.asarray(self.item_embeddings_[item], dtype=np.float64)
-        self._check_cache_current(self._forward_rows(np.array([user, self.n_users_ + item]))[0],
-                                  user, item)                   # the split reads params
+        self._check_cache_current()                   # the split reads params, the score the cache
         if self.scoring == "cosine":
             norm = np.linalg.norm(e_u) * np.linalg.norm(e_i)
             e_i = e_i / norm if norm > 0 else np.zeros_like(e_i)
