@@ -163,11 +163,12 @@ def check_int(value, name, at_least=1, or_none=False):
 
 
 def check_bool(value, name):
-    """``value`` if it is True or False (NumPy's too, as a Python bool), else ValueError: a
-    string such as ``"no"`` is truthy, and would silently mean True."""
+    """``value`` if it is True or False (NumPy's too, as a Python bool), else
+    :class:`DataError` (a ValueError): a string such as ``"no"`` is truthy, and would
+    silently mean True."""
     if value is True or value is False or isinstance(value, np.bool_):
         return bool(value)
-    raise ValueError(f"{name} must be True or False, got {value!r}")
+    raise DataError(f"{name} must be True or False, got {value!r}")
 
 
 def check_finite_number(value, name, at_least=None, above=None):

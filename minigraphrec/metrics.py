@@ -103,11 +103,11 @@ def parse_metric(metric):
     name, sep, k = str(metric).partition("@")
     if name == "auc":
         if sep:
-            raise ValueError(f"AUC ranks every item, so it has no cut-off: metric='auc', "
+            raise DataError(f"AUC ranks every item, so it has no cut-off: metric='auc', "
                              f"got {metric!r}")
         return name, None
     if not sep or name not in METRICS or not (k.isascii() and k.isdigit()) or int(k) < 1:
-        raise ValueError(f"metric must look like 'recall@20' (one of "
+        raise DataError(f"metric must look like 'recall@20' (one of "
                          f"{', '.join(m for m in METRICS if m != 'auc')} at a positive "
                          f"cut-off) or be 'auc', got {metric!r}")
     return name, int(k)

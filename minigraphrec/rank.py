@@ -363,7 +363,7 @@ def float_dtype(value, name="dtype"):
     except TypeError:                                        # e.g. "banana": not a dtype at all
         dt = None
     if dt is None or dt not in (np.float32, np.float64):
-        raise ValueError(f"{name} must be 'float32' or 'float64', got {value!r}")
+        raise DataError(f"{name} must be 'float32' or 'float64', got {value!r}")
     return dt
 
 

@@ -243,7 +243,7 @@ def test_train_model_says_to_go_through_fit():
     assert "through the model's ``fit``" in doc and "Discard such a model" in doc
 
 
-def test_a_failed_fit_leaves_the_model_resumable_where_train_model_does_not():
+def test_a_failed_resumed_fit_leaves_the_model_resumable():
     train, _ = _data()
     model = MF(dim=4, random_state=0, batch_size=64).fit(train, epochs=1)
     before = model.params["E0"].copy()

@@ -252,10 +252,7 @@ class ContentBased(Recommender):
     def _check_params(self):
         check_int(self.min_df, "min_df")
         for name in ("weighted", "normalize_items"):     # a string such as "no" is truthy
-            try:
-                check_bool(getattr(self, name), name)
-            except ValueError as exc:                     # check_bool's ValueError: a DataError
-                raise DataError(str(exc)) from None       # as every other bad value here
+            check_bool(getattr(self, name), name)
 
     def _check_weights(self, weights, name):
         """Each interaction weight ``>= 0`` (``weighted=True``): the rule of ``fit`` and

@@ -73,7 +73,6 @@ step (gradient checks) and training stays reproducible.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import inspect
 import logging
@@ -180,18 +179,6 @@ def scratch_rows(model, key, m, tail, dtype, capacity=0):
             or buf.dtype != dtype):
         buf = ws[key] = np.empty(shape, dtype=dtype)
     return buf[:m]
-
-
-@contextlib.contextmanager
-def _hyperparameter_error():
-    """A ValueError raised in the block (by a check another module owns: ``parse_metric``,
-    ``float_dtype``) as :class:`DataError`, what every bad hyperparameter raises here."""
-    try:
-        yield
-    except DataError:
-        raise
-    except ValueError as err:
-        raise DataError(str(err)) from None
 
 
 def _nonneg_float(name, value, strict=False):
@@ -355,8 +342,7 @@ class EmbeddingRecommender(Recommender):
         check_int(self.n_negatives, "n_negatives")
         if self.patience is not None:
             check_int(self.patience, "patience")
-        with _hyperparameter_error():
-            parse_metric(self.metric)
+        parse_metric(self.metric)
 
     def _check_trainable(self):
         if not isinstance(getattr(self, "params", None), dict):
@@ -623,8 +609,7 @@ class EmbeddingRecommender(Recommender):
         or float64."""
         from ..rank import float_dtype
         # getattr: a model unpickled from before score_dtype existed scores in float64
-        with _hyperparameter_error():
-            return float_dtype(getattr(self, "score_dtype", "float64"), "score_dtype")
+        return float_dtype(getattr(self, "score_dtype", "float64"), "score_dtype")
 
     def _score_batch(self, users, out=None):
         r"""Similarity of each user's final embedding to each item's: (len(users), n_items)

@@ -590,10 +590,7 @@ class GFCF(Recommender):
         if isinstance(mb, bool) or not isinstance(mb, numbers.Real) or not np.isfinite(mb) \
                 or mb <= 0:
             raise DataError(f"max_svd_memory_mb must be a finite number > 0, got {mb!r}")
-        try:
-            float_dtype(self.dtype)                        # float32 or float64
-        except ValueError as exc:
-            raise DataError(str(exc)) from None
+        float_dtype(self.dtype)                            # float32 or float64
         check_random_state(self.random_state)
         check_backend(self.backend)
 

@@ -191,14 +191,9 @@ class SRGNN(SessionRecommender):
         check_int(self.n_steps, "n_steps")
         if self.readout not in READOUTS:
             raise DataError(f"readout must be one of {READOUTS}, got {self.readout!r}")
-        try:                           # the shared checks raise a plain ValueError
-            _check_training_params(self)                 # lr, batch_size, epochs, dtype
-            lr_decay = _nonneg_float("lr_decay", self.lr_decay, strict=True)
-            _nonneg_float("l2", self.l2)
-        except DataError:
-            raise
-        except ValueError as err:
-            raise DataError(str(err)) from None
+        _check_training_params(self)                     # lr, batch_size, epochs, dtype
+        lr_decay = _nonneg_float("lr_decay", self.lr_decay, strict=True)
+        _nonneg_float("l2", self.l2)
         if lr_decay > 1:
             raise DataError(f"lr_decay must be in (0, 1], got {self.lr_decay!r}")
         check_int(self.lr_decay_every, "lr_decay_every")
