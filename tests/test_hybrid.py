@@ -597,6 +597,18 @@ def test_a_component_error_whose_type_takes_no_message_is_noted_not_replaced():
     assert exc.__notes__ == ["Hybrid: component 2 (Popularity)"]
 
 
+def test_an_os_error_of_a_component_keeps_its_errno_and_file():
+    """Rebuilt from its message alone, an OSError lost its errno and file name."""
+    import errno
+    from minigraphrec.models.hybrid import _naming_component
+    exc = FileNotFoundError(errno.ENOENT, "No such file or directory", "items.txt")
+    named = _naming_component(exc, 1, Popularity())
+    assert named is exc and exc.errno == errno.ENOENT and exc.filename == "items.txt"
+    assert exc.__notes__ == ["Hybrid: component 1 (Popularity)"]
+    plain = _naming_component(DataError("bad ids"), 0, ItemKNN())
+    assert type(plain) is DataError and str(plain) == "Hybrid: component 0 (ItemKNN): bad ids"
+
+
 def test_an_empty_tuning_holdout_is_named_as_hybrids_own():
     """With one item per user the tuning holdout is empty; the message spoke of a "test
     part", which the caller (and the CLI without --test-size) never asked for."""

@@ -301,15 +301,16 @@ def _clone(model):
 def _naming_component(exc, j, model):
     """``exc`` again, its message prefixed with ``Hybrid: component j (Class)``: an exception
     of the same type (so ``except DataError`` still catches it), the original as its
-    ``__cause__``; the original itself, with that as a note, when its type takes no
-    message alone."""
+    ``__cause__``; the original itself, with that as a note, when it holds more than a
+    message (an OSError's errno and file name) or its type takes no message alone."""
     where = f"Hybrid: component {j} ({type(model).__name__})"
-    try:
-        named = type(exc)(f"{where}: {exc}")
-    except Exception:                   # a type whose constructor wants more than a message
-        exc.add_note(where)
-        return exc
-    return named
+    if len(exc.args) == 1 and isinstance(exc.args[0], str):      # a message, and only that
+        try:
+            return type(exc)(f"{where}: {exc}")
+        except Exception:               # a type whose constructor wants more than a message
+            pass
+    exc.add_note(where)                 # e.g. an OSError keeps its errno and file name
+    return exc
 
 
 def _is_fitted(model):
