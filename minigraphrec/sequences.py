@@ -271,12 +271,19 @@ def user_sequences(data, max_len=None):
                      item_ids=data.item_ids)
 
 
+#: the most item ids :func:`prefix_examples` builds (8 GiB of int64)
+_MAX_PREFIX_IDS = 2**30
+
+
 def prefix_examples(sequences, max_len=None):
     r"""Every prefix of every sequence, each labelled with the item that follows it.
 
     A sequence of length ``n`` gives ``n - 1`` examples: prefix ``s[:t]`` with target ``s[t]``
     for ``t = 1..n-1``; sequences of one item give none. ``max_len`` keeps only the last
-    ``max_len`` items of each prefix.
+    ``max_len`` items of each prefix. Without it the prefixes hold ``n (n - 1) / 2`` ids
+    per sequence, quadratic in its length (one 5,000-event session: 12.5M ids, 100 MB);
+    more than ``2**30`` ids in all (8 GiB) is refused up front, naming the longest
+    sequence, with ``max_len`` as the remedy.
 
     Returns
     -------
@@ -292,6 +299,14 @@ def prefix_examples(sequences, max_len=None):
     start = sequences.indptr[seq_of]
     targets = sequences.items[start + t]
     keep = t if max_len is None else np.minimum(t, int(max_len))
+    total = int(keep.sum())
+    if total > _MAX_PREFIX_IDS:
+        longest = int(np.argmax(lengths))
+        raise DataError(f"prefix_examples would hold {total:,} item ids ({8 * total / 2**30:.0f} "
+                        f"GiB), above {_MAX_PREFIX_IDS:,}: prefixes grow with the square of a "
+                        f"sequence's length, and sequence {longest} has {int(lengths[longest]):,} "
+                        f"items; pass max_len (SR-GNN's max_len), or split long sequences "
+                        f"into sessions (sessions_by_gap)")
     p_indptr = np.concatenate([[0], np.cumsum(keep)])
     flat = np.repeat(start + t - keep - p_indptr[:-1], keep) + np.arange(p_indptr[-1])
     prefixes = Sequences(p_indptr, sequences.items[flat], sequences.n_items,

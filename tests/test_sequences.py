@@ -419,3 +419,16 @@ def test_evaluate_next_item_checks_the_score_shape_and_names_a_nan_example():
         model.first = 0
         with pytest.raises(DataError, match="score_sessions gave NaN for example 2"):
             evaluate_next_item(model, prefixes, targets, batch_size=batch_size)
+
+
+def test_prefix_examples_refuses_a_quadratic_blow_up_naming_the_longest(monkeypatch):
+    """One 100,000-event sequence would ask for 5e9 ids (40 GB) and fail in NumPy; the size
+    is known before anything is allocated. max_len keeps it linear."""
+    import minigraphrec.sequences as sq
+    monkeypatch.setattr(sq, "_MAX_PREFIX_IDS", 40)
+    seqs = Sequences.from_lists([[0, 1, 2], list(range(10)), [3, 4]], n_items=10)
+    with pytest.raises(DataError, match=r"prefix_examples would hold 49 item ids .* sequence 1 "
+                                        r"has 10 items; pass max_len"):
+        sq.prefix_examples(seqs)
+    prefixes, targets = sq.prefix_examples(seqs, max_len=3)              # 3 + 24 + 1 ids
+    assert prefixes.items.size == 28 and targets.tolist() == [1, 2, *range(1, 10), 4]
