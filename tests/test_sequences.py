@@ -422,7 +422,7 @@ def test_evaluate_next_item_checks_the_score_shape_and_names_a_nan_example():
 
 
 def test_prefix_examples_refuses_a_quadratic_blow_up_naming_the_longest(monkeypatch):
-    """One 100,000-event sequence would ask for 5e9 ids (40 GB) and fail in NumPy; the size
+    """One 100,000-event sequence would ask for 5e9 ids (40 GB); the size
     is known before anything is allocated. max_len keeps it linear."""
     import minigraphrec.sequences as sq
     monkeypatch.setattr(sq, "_MAX_PREFIX_IDS", 40)
