@@ -535,3 +535,20 @@ def test_too_many_factors_says_how_to_set_them():
                                         r"needs n_factors <= 7 \(GFCF\(n_factors=7\); on the "
                                         r"command line -p n_factors=7\)"):
         GFCF().fit(data)
+
+
+def test_propack_triplets_that_are_wrong_are_refused_or_replaced(caplog):
+    """SciPy's PROPACK returns singular values 1.18-1.40 for the identity's 1s, without an
+    error (residuals 0.15). An explicit "propack" now says so; "auto" logs it and falls back,
+    and gets the right values."""
+    import logging
+    from minigraphrec.models.gfcf import top_right_singular_vectors
+    with pytest.raises(np.linalg.LinAlgError, match=r"relative residual of 0\.1\d .* as it can "
+                                                    r"where singular values repeat"):
+        top_right_singular_vectors(sp.eye(50, format="csr"), 5, "propack")
+    with caplog.at_level(logging.WARNING, logger="minigraphrec"):
+        s, V, used = top_right_singular_vectors(sp.eye(2100, format="csr"), 5, "auto",
+                                                return_solver=True)
+    assert used != "propack" and "PROPACK returned singular triplets" in caplog.text
+    np.testing.assert_allclose(s, 1.0, rtol=1e-10)
+    np.testing.assert_allclose(V.T @ V, np.eye(5), atol=1e-10)
