@@ -872,6 +872,7 @@ class EmbeddingRecommender(Recommender):
         """
         from ..explain import Explanation
         n_u = self.n_users_
+        self._check_cache_current()            # the split reads params, the score the cache
         nodes = np.array([user, n_u + item], dtype=np.int64)              # sorted: user < n_u
         saved = {name: getattr(self, name) for name in
                  ("message_dropout", "node_dropout", "attention_dropout")
@@ -901,7 +902,6 @@ class EmbeddingRecommender(Recommender):
         H0 = np.asarray(self._layer0_rows(), dtype=np.float64)             # (n, d_0)
         c = 0.5 * np.einsum("nd,nd->n", H0, dH0)                           # (n,)
         sources = np.flatnonzero(dH0.any(axis=1))
-        self._check_cache_current()
         score = float(self.score(np.array([user]))[0, item])
         rows = ("the projected features X W_in" if getattr(self, "input", "embedding") == "features"
                 else "E0 + X W_in" if getattr(self, "input", "embedding") == "both" else "E0")

@@ -207,25 +207,25 @@ class SRGNN(SessionRecommender):
                     "item_ids_", "sequences_", "fit_hyperparameters_")
     #: the hyperparameters ``params`` do not depend on (how training proceeds; the backend
     #: gives the same bits): any other changed since ``fit`` is refused by scoring and
-    #: ``loss_and_grad`` (:meth:`_check_unchanged`), as ``partial_fit`` and ``forget`` refuse
+    #: ``loss_and_grad`` (:meth:`_check_call_params`), as ``partial_fit`` and ``forget`` refuse
     #: it in the models that have them (:meth:`Recommender._check_fit_params`)
     _params_free_after_fit = ("lr", "lr_decay", "lr_decay_every", "l2", "batch_size", "epochs",
                               "backend", "random_state", "verbose")
 
-    def _check_unchanged(self, method):
+    def _check_call_params(self, method):
         """ValueError naming each hyperparameter that defines ``params`` (``dim``,
         ``n_steps``, ``readout``, ``max_len``, ``dtype``) and changed since ``fit``
         (``set_params``): the parameters were trained with the old values, and the function
         computed would be neither the fitted one nor the one ``get_params`` describes."""
         self._check_fit_params(method)
 
-    def _check_sessions(self, sessions):
+    def _check_sessions(self, sessions, method="score_sessions"):
         """As :meth:`SessionRecommender._check_sessions`, on a model whose defining
         hyperparameters are those of its ``fit``; every scoring call (``score``,
         ``recommend``, ``score_history``, ``recommend_history``, ``evaluate_next_item``)
-        goes through ``score_sessions`` and here."""
+        goes through ``score_sessions`` and here, and so does ``loss_and_grad``."""
         sessions = super()._check_sessions(sessions)
-        self._check_unchanged("score_sessions")
+        self._check_call_params(method)
         return sessions
 
     def _check_sequences(self, sequences):
@@ -373,10 +373,9 @@ class SRGNN(SessionRecommender):
         grads : dict with the keys and shapes of ``params``
         """
         self._check_trainable()
-        self._check_unchanged("loss_and_grad")
         if not isinstance(batch, SessionBatch):
             raise TypeError(f"batch must be a SessionBatch, got {type(batch).__name__}")
-        sessions = self._check_sessions(batch.sessions)
+        sessions = self._check_sessions(batch.sessions, "loss_and_grad")
         if len(sessions) == 0:
             raise DataError("loss_and_grad: batch.sessions holds no session; the loss is a "
                             "mean over the batch's sessions and needs at least one")
