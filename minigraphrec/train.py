@@ -228,6 +228,28 @@ def _sampling_matrix(model, R, update=False):
     return R_kept
 
 
+def _log_cold(model, level):
+    r"""Log (at the fit's ``level``) how many users and items have no training pair.
+
+    No triple names a cold user, so its free id embedding keeps its random initial row. A
+    cold item is met only as a sampled negative, which pushes its scores down a little per
+    epoch: until it has been drawn often enough, it keeps about its random initial scores
+    and can top an undertrained model's lists. Models fed only features
+    (``input="features"``) have no free id rows, and nothing is logged for them.
+    """
+    if getattr(model, "input", "embedding") == "features":
+        return
+    R = model.R_
+    n_users, n_items = R.shape
+    cold_users = int(np.count_nonzero(np.diff(R.indptr) == 0))
+    cold_items = n_items - int(np.count_nonzero(np.bincount(R.indices, minlength=n_items)))
+    if cold_users or cold_items:
+        logger.log(level, "%s: %d of %d users and %d of %d items have no training pair: "
+                   "a cold user keeps its random initial embedding; a cold item is trained "
+                   "only as a sampled negative", type(model).__name__, cold_users, n_users, cold_items,
+                   n_items)
+
+
 def _plain(value):
     """A bit generator's state as JSON data: arrays become lists, NumPy integers Python ints."""
     if isinstance(value, dict):
@@ -475,6 +497,8 @@ def _train_model(model, validation, epochs, callback, rng):
                                      wanted)
     # users with every item give no triple: left out, with one warning (DataError if all)
     R = _sampling_matrix(model, model.R_) if last > first else model.R_
+    if first == 0 and last > first:
+        _log_cold(model, level)
     gradient = batch_gradient(model)
     try:
         for epoch in range(first + 1, last + 1):

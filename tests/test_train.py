@@ -9,6 +9,7 @@ import scipy.sparse as sp
 import minigraphrec as mgr
 from minigraphrec import train as train_module
 from minigraphrec.data import Interactions
+from minigraphrec.datasets import synthetic
 from minigraphrec.metrics import evaluate
 from minigraphrec.models import GCN, MF, NGCF, LightGCN, Popularity
 from minigraphrec.train import bce_batches, bpr_batches
@@ -80,6 +81,31 @@ def test_history_records_and_callback_and_logging(caplog):
         caplog.clear()
         quiet.fit(train)
     assert not caplog.records                                      # not verbose: DEBUG only
+
+
+def test_a_verbose_fit_logs_its_cold_users_and_items_once(caplog):
+    # 6 users (user 5 has no pair) x 8 items (items 6 and 7 have none)
+    train = Interactions([0, 0, 1, 2, 3, 4, 4], [0, 1, 2, 3, 4, 5, 0], n_users=6, n_items=8)
+    with caplog.at_level(logging.INFO, logger="minigraphrec"):
+        model = MF(dim=4, epochs=1, verbose=True, random_state=0).fit(train)
+        cold = [r.getMessage() for r in caplog.records if "no training pair" in r.getMessage()]
+        assert cold == ["MF: 1 of 6 users and 2 of 8 items have no training pair: a cold user "
+                        "keeps its random initial embedding; a cold item is trained only as a "
+                        "sampled negative"]
+        caplog.clear()
+        model.fit(train, epochs=1, resume=True)                    # said once, at the start
+        assert not any("no training pair" in r.getMessage() for r in caplog.records)
+        MF(dim=4, epochs=1, verbose=True, random_state=0).fit(
+            Interactions([0, 1, 1], [1, 0, 2], n_users=2, n_items=3))   # none cold
+        assert not any("no training pair" in r.getMessage() for r in caplog.records)
+        # fed features only, a model has no free id rows to leave untrained
+        data = synthetic(n_users=40, n_items=30, mean_interactions=5, random_state=0)
+        features = data.subset(data.items < 25)                          # items 25-29 cold
+        GCN(input="features", dim=4, epochs=1, verbose=True, random_state=0).fit(features)
+        assert not any("no training pair" in r.getMessage() for r in caplog.records)
+        GCN(dim=4, epochs=1, verbose=True, random_state=0).fit(features)
+        assert sum("GCN: 0 of 40 users and 5 of 30 items have no training pair" in
+                   r.getMessage() for r in caplog.records) == 1
 
 
 @pytest.mark.parametrize("metric, key", [("auc", "auc"), ("ndcg@020", "ndcg@20"),
