@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import errno
 import importlib
 import json
 import os
 import platform
-import secrets
 import shlex
-import stat
 import statistics
 import sys
 import tempfile
@@ -421,77 +418,36 @@ def markdown_table(rows, columns):
 
 
 # ------------------------------------------------------------------ files, atomically
-def _temp_beside(path):
-    """``(fd, temp path)``: a new file of a unique name (pid and random) in ``path``'s folder,
-    created as a plain ``open`` creates one (mode 0o666 less the umask), opened for writing."""
-    for _ in range(100):
-        tmp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
-        try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL
-                           | getattr(os, "O_BINARY", 0), 0o666), tmp
-        except FileExistsError:
-            continue
-    raise FileExistsError(errno.EEXIST, f"cannot write {path}: no free temporary name beside it")
-
-
 def write_files(contents):
     """Write each ``{path: content}`` atomically, and the files together as far as a file
-    system allows: every content goes to a temporary file beside its target, flushed to
-    disk, and only once all are complete are they renamed over their targets (``os.replace``),
-    in order. Return the paths.
+    system allows, by the rule every file minigraphrec writes follows
+    (:func:`minigraphrec._atomic.write_files`): every content goes to a temporary file
+    (``.minigraphrec-<pid>-<random>.tmp``) beside its target, flushed to disk, and only once
+    all are complete are they renamed over their targets (``os.replace``), in order, and
+    their folders synced. Return the paths.
 
     ``content``: a str (text, as ``Path.write_text`` writes it), bytes, or a callable that
     writes into the binary file object it is given (``shutil.copyfileobj``, say).
 
-    A failure before the renames (disk full, an error while writing, Ctrl-C) leaves every
-    target as it was and no temporary file; an OSError then names the target, not the
-    temporary file. A failure during the renames (which do not fail in practice: the
-    temporary files are complete and in the right folders) removes the temporary files left
-    and says on stderr which targets were replaced and which kept their old contents. A new
-    file gets the mode a plain ``open`` would give it (0o666 less the umask); a file replaced
-    keeps its mode, as ``open(path, "w")`` keeps it."""
-    items = [(Path(p), c) for p, c in contents.items()]
-    for path, _ in items:                       # found before anything is written
-        if path.is_dir():
-            raise IsADirectoryError(errno.EISDIR, f"cannot write {path}: it is a folder")
-    temps, replaced, path = [], [], None
-    try:
-        for path, content in items:
-            fd, tmp = _temp_beside(path)
-            temps.append(tmp)
-            with os.fdopen(fd, "w" if isinstance(content, str) else "wb") as f:
-                if callable(content):
-                    content(f)
-                else:
-                    f.write(content)
-                f.flush()
-                os.fsync(f.fileno())
-            try:                                # a file replaced keeps its mode
-                kept = os.stat(path)
-            except FileNotFoundError:
-                kept = None
-            if kept is not None and stat.S_ISREG(kept.st_mode):
-                os.chmod(tmp, stat.S_IMODE(kept.st_mode))
-        for (path, _), tmp in zip(items, temps):
-            os.replace(tmp, path)
-            replaced.append(path)
-    except BaseException as err:
-        for tmp in temps[len(replaced):]:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-        if replaced:
-            left = [str(p) for p, _ in items[len(replaced):]]
-            sys.stderr.write(f"wrote {', '.join(map(str, replaced))}, but not "
-                             f"{', '.join(left)} (kept its old contents): {err!r}\n")
-            sys.stderr.flush()
-        elif isinstance(err, OSError) and err.errno is not None and path is not None and (
-                err.filename is None or Path(err.filename).name.startswith(f".{path.name}.")):
-            # disk full, no permission: named at the target, not at its temporary file
-            raise OSError(err.errno, f"cannot write {path}: {err.strerror}") from None
-        raise
-    return [p for p, _ in items]
+    Refused before anything is written: a target that is a folder (IsADirectoryError), an
+    existing file the caller may not write (PermissionError: a read-only results file is
+    not replaced), a device, FIFO or socket (FileExistsError). A failure before the renames
+    (disk full, an error while writing, Ctrl-C) leaves every target as it was and no
+    temporary file; an OSError then names the target, not the temporary file (one that
+    names another file, a source being copied, is raised as it is). A failure during the
+    renames (which do not fail in practice: the temporary files are complete and in the
+    right folders) removes the temporary files left and says on stderr which targets were
+    replaced and which kept their old contents. A new file gets the mode a plain ``open``
+    would give it (0o666 less the umask); a file replaced keeps its permission bits, as
+    ``open(path, "w")`` keeps them (not a set-user-id, set-group-id or sticky bit); a
+    symbolic link at a target is replaced by the file."""
+    from minigraphrec import _atomic            # here: a script sets its threads before NumPy
+
+    def partial(written, kept, err):
+        sys.stderr.write(f"wrote {', '.join(map(str, written))}, but not "
+                         f"{', '.join(map(str, kept))} (kept its old contents): {err!r}\n")
+        sys.stderr.flush()
+    return _atomic.write_files(contents, on_partial=partial)
 
 
 def write_text(path, text):

@@ -51,25 +51,28 @@ described in the meta as ``{"__array__": {"kind": ...}, "key": name}``.
 Version 3 of the format added this; a file without such a hyperparameter is
 still written as version 2, so earlier versions of the library read it.
 
-Writing is atomic: the archive goes to a temporary file in the target's
-directory, is flushed to disk, then renamed over ``path`` with
-``os.replace``; a failure leaves no partial file behind (and an existing
-file at ``path`` untouched). Only a process killed while saving (SIGKILL, a
-power cut) can leave its temporary ``.minigraphrec-*.tmp`` file next to the
-target, which is still intact. After the rename the folder is flushed to
-disk too, where the platform allows it, so that the rename itself survives a
-power cut.
+Writing is atomic, by the rule every file the package writes follows
+(``minigraphrec._atomic``): the archive goes to a temporary file in the target's
+folder, is flushed to disk, then renamed over ``path`` with ``os.replace``; a
+failure (Ctrl-C included) leaves no partial file behind (and an existing file at
+``path`` untouched). Only a process killed while saving (SIGKILL, a power cut)
+can leave its temporary ``.minigraphrec-<pid>-<random>.tmp`` file next to the
+target, which is still intact. After the rename the folder is flushed to disk
+too, where the platform allows it, so that the rename itself survives a power
+cut.
 
 Permissions are those an editor keeps. A new file gets the mode a plain
 ``open`` would give it (0o666 less the umask), not the temporary file's
 0o600. Replacing an existing file keeps that file's permission bits (a model
-at 0o640 stays 0o640; owner and group become the saving user's), and a file
-the caller could not open for writing (``os.access(path, os.W_OK)`` false: a
-read-only 0o444 file, say) is refused with a PermissionError rather than
-silently replaced, as ``open(path, "w")`` and the shell's ``>`` refuse it. The
-file is written exactly at ``path`` (no ``.npz`` is appended); a symbolic
-link there is replaced by the file, not written through (the refusal and the
-kept mode apply to regular files only).
+at 0o640 stays 0o640; owner and group become the saving user's; a set-user-id,
+set-group-id or sticky bit is not carried over), and a file the caller could
+not open for writing (``os.access(path, os.W_OK)`` false: a read-only 0o444
+file, say) is refused with a PermissionError rather than silently replaced, as
+``open(path, "w")`` and the shell's ``>`` refuse it. The file is written
+exactly at ``path`` (no ``.npz`` is appended); a symbolic link there is
+replaced by the file, not written through (the refusal and the kept mode apply
+to regular files only), and a device, FIFO or socket there is refused
+(FileExistsError), never replaced.
 """
 from __future__ import annotations
 
@@ -79,14 +82,13 @@ import importlib
 import json
 import logging
 import os
-import stat
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
+from . import _atomic
 from .errors import DataError
 from .sequences import Sequences
 
@@ -308,9 +310,13 @@ def save(model, path):
     ------
     RuntimeError if the model is not fitted; DataError if some
     hyperparameter or attribute cannot be stored without pickle; OSError
-    naming ``path`` if it cannot be written: IsADirectoryError for a folder
-    (or a path ending in ``/``), PermissionError for an existing file the
-    caller may not write or a folder that takes no new file.
+    naming ``path`` (never the temporary file) if it cannot be written:
+    IsADirectoryError for a folder (or a path ending in ``/``, or a symbolic
+    link to a folder), PermissionError for an existing file the caller may not
+    write or a folder that takes no new file, FileExistsError for a device,
+    FIFO or socket at ``path``, FileNotFoundError for a folder that does not
+    exist. The old file at ``path``, if any, is then unchanged, and no
+    temporary file is left.
     """
     if not _is_model(model):
         raise TypeError(f"model must be a Recommender, got {type(model).__name__}")
@@ -328,7 +334,6 @@ def save(model, path):
     path = os.fspath(path)
     if not path:
         raise DataError("cannot save the model: the path is empty; give a file name")
-    folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, f"cannot save the model to {path}: it is a "
                                 "folder; give a file name")
@@ -337,44 +342,8 @@ def save(model, path):
         raise IsADirectoryError(errno.EISDIR, f"cannot save the model to {path}: it names a "
                                 f"folder ({named}, which does not exist as one); give a file "
                                 f"name, e.g. {os.path.join(named, 'model.npz')}")
-    mode = _kept_mode(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".minigraphrec-", suffix=".tmp", dir=folder)
-    except OSError as err:              # no such folder, no permission: name the target
-        raise _at_target(err, path) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)                   # mkstemp's 0600 would make it private
-        os.replace(tmp, path)
-    except BaseException as err:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(err, OSError):    # disk full, say: named at the target, not the .tmp
-            raise _at_target(err, path) from None
-        raise
-    _fsync_folder(folder)
-
-
-def _kept_mode(path):
-    """The permission bits the saved file gets: an existing regular file's own (refused
-    with a PermissionError if the caller could not open it for writing), else those of a
-    new file (:func:`_new_file_mode`)."""
-    try:
-        st = os.lstat(path)
-    except OSError:                     # nothing there (or not reachable: mkstemp says why)
-        return _new_file_mode()
-    if not stat.S_ISREG(st.st_mode):    # a symbolic link is replaced, not written through
-        return _new_file_mode()
-    if not os.access(path, os.W_OK):
-        raise PermissionError(errno.EACCES, f"cannot save the model to {path}: the file is "
-                              f"read-only (mode {stat.S_IMODE(st.st_mode):04o}) for you; make "
-                              "it writable or remove it first")
-    return stat.S_IMODE(st.st_mode) & 0o777
+    _atomic.write_file(path, lambda f: np.savez(f, **arrays),
+                       prefix=f"cannot save the model to {path}")
 
 
 def _missing_folders(folder):
@@ -385,49 +354,6 @@ def _missing_folders(folder):
         missing.append(folder)
         folder = folder.parent
     return missing[::-1]
-
-
-def _new_file_mode():
-    """The mode ``open`` gives a new file: 0o666 less the process's umask."""
-    return 0o666 & ~_umask()
-
-
-def _umask():
-    """The process's umask: read from ``/proc/self/status`` where there is one (Linux 4.7
-    and later), as setting it to read it would change it for every thread for a moment;
-    elsewhere by setting it and putting it back."""
-    try:
-        with open("/proc/self/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return umask
-
-
-def _fsync_folder(folder):
-    """Flush ``folder``'s entries (a rename into it) to disk, where the platform lets a
-    folder be opened and synced; best effort, failures ignored (the file itself is synced)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _at_target(err, path):
-    """The OSError ``err`` of writing a model, reworded to name ``path`` (the file the caller
-    asked for) instead of the temporary file; the same type and errno."""
-    message = f"cannot save the model to {path}: {err.strerror or err}"
-    return type(err)(message) if err.errno is None else type(err)(err.errno, message)
 
 
 # ==================================================================== load

@@ -33,15 +33,14 @@ given, or into a new figure sized for what it draws, and returns the Axes. None 
 import errno
 import math
 import os
-import secrets
 import sys
 from collections.abc import Mapping
-from contextlib import suppress
 from numbers import Real
 from pathlib import Path
 
 import numpy as np
 
+from . import _atomic
 from .errors import (DataError, check_bool, check_finite_number, check_int,
                      check_random_state)
 from .io import _missing_folders
@@ -171,12 +170,19 @@ def _figure_stem(name):
 def save_figure(fig, name, dpi=120, close=True):
     r"""Write ``fig`` as ``<figure_dir()>/<name>.png`` and return the path; close it unless told.
 
-    The PNG is written to a temporary file (``.tmp-<pid>-<random>.png``) in the same folder
-    and renamed into place, so a failed save never leaves a half-written figure behind, and
-    the figure is closed (when ``close``) whether or not the save worked. A failed save also
-    removes the figure folder (and its parents) if this call created them and they are still
-    empty. An OSError names ``<name>.png`` and its folder, never the temporary file; a
-    folder already at ``<name>.png`` is refused before anything is drawn.
+    The PNG is written atomically, by the rule every file the package writes follows
+    (``minigraphrec._atomic``): to a temporary file (``.minigraphrec-<pid>-<random>.tmp``)
+    in the same folder, synced to disk, then renamed into place (and the folder synced), so
+    a failed save (Ctrl-C included) never leaves a half-written figure or a temporary file
+    behind, and an existing ``<name>.png`` stays as it was. The figure is closed (when
+    ``close``) whether or not the save worked. A failed save also removes the figure folder
+    (and its parents) if this call created them and they are still empty. A new PNG gets
+    the mode a plain ``open`` gives (0o666 less the umask); a PNG replaced keeps its
+    permission bits. An OSError names ``<name>.png`` and its folder, never the temporary
+    file (one raised while drawing that names another file is raised as it is). Refused
+    before anything is drawn: a folder at ``<name>.png`` (IsADirectoryError), an existing
+    ``<name>.png`` the caller may not write (PermissionError: a read-only figure is not
+    replaced), a device, FIFO or socket there (FileExistsError).
 
     Parameters
     ----------
@@ -214,16 +220,10 @@ def save_figure(fig, name, dpi=120, close=True):
         try:
             figure_dir()
         except OSError as err:          # no permission to create it, say
-            raise _at_figure(err, path, f"cannot create {err.filename or folder}: ") from None
-        tmp = path.with_name(f".tmp-{os.getpid()}-{secrets.token_hex(4)}.png")
-        try:
-            fig.savefig(tmp, dpi=dpi, format="png")
-            os.replace(tmp, path)
-        except OSError as err:          # name the figure asked for, not the temporary file
-            raise _at_figure(err, path) from None
-        finally:
-            with suppress(OSError):                 # never hide the error that got us here
-                tmp.unlink(missing_ok=True)
+            raise _atomic.reworded(err, f"{_at_figure(path)}: cannot create "
+                                        f"{err.filename or folder}") from None
+        _atomic.write_file(path, _atomic.PathWriter(
+            lambda tmp: fig.savefig(tmp, dpi=dpi, format="png")), prefix=_at_figure(path))
     except BaseException:
         for made in reversed(created):              # the folders this call made, if empty
             try:
@@ -237,11 +237,9 @@ def save_figure(fig, name, dpi=120, close=True):
     return path
 
 
-def _at_figure(err, path, detail=""):
-    """The OSError ``err``, reworded to name the figure ``path`` and its folder (the same type
-    and errno)."""
-    message = f"cannot write {path.name} in {path.parent}: {detail}{err.strerror or err}"
-    return type(err)(message) if err.errno is None else type(err)(err.errno, message)
+def _at_figure(path):
+    """The words an OSError about the figure ``path`` begins with: its name and folder."""
+    return f"cannot write {path.name} in {path.parent}"
 
 
 # --------------------------------------------------------------------------- shared helpers

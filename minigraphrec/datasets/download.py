@@ -12,6 +12,7 @@ import zipfile
 from contextlib import closing
 from pathlib import Path
 
+from .._atomic import reworded
 from ..errors import DataError
 from ..io import _missing_folders
 from .movielens import load_movielens_100k
@@ -132,9 +133,9 @@ _WHERE = "data_home, else $MINIGRAPHREC_DATA, else ~/.cache/minigraphrec"
 
 def _reworded(exc, text):
     """The OSError ``exc`` with the message ``text: <its reason>`` (same type and errno), so
-    that it names the cache, not a temporary file."""
-    message = f"{text}: {exc.strerror or exc}"
-    return type(exc)(message) if exc.errno is None else type(exc)(exc.errno, message)
+    that it names the cache, not a temporary file: the package's one rewording,
+    :func:`minigraphrec._atomic.reworded`."""
+    return reworded(exc, text)
 
 
 def _check_home(home, folder):
