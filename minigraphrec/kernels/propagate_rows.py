@@ -28,7 +28,11 @@ four stored entries at a time, ``out[r] += ((w0 x0 + w1 x1) + w2 x2) + w3 x3``
 needed sixteen entries later are prefetched (:func:`_accumulate`). The
 grouping fixes the summation order, so results do not depend on the thread
 count or the block split; they differ from SciPy's strictly sequential sum
-by rounding only (tests: float64, rtol 1e-12).
+by rounding only (tests: float64, rtol 1e-12). LightGCN's NumPy reference
+adds in this order (:func:`~minigraphrec.ops.lightgcn_rows.sum_by_fours`), so
+that its two backends give the same bits. (Summing one term after the other,
+SciPy's order, measured 6-9 % slower on one thread on Gowalla: each group then
+waits on four dependent additions instead of one.)
 """
 from __future__ import annotations
 
