@@ -56,9 +56,36 @@ def _plain(value):
     return value
 
 
+class _StdoutError(Exception):
+    """Writing the results to standard output failed (a full disk, say; not a reader that
+    left, which is a BrokenPipeError): ``args[0]`` is the OSError."""
+
+
+def _out(text=""):
+    """Print a line of the results on stdout; a failure to write it is a :class:`_StdoutError`,
+    which :func:`_run` reports as standard output's."""
+    try:
+        print(text)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise _StdoutError(exc) from None
+
+
+def _flush_stdout():
+    """Flush stdout (buffered when it is a file), so that a failure to write the results is
+    reported as the command's, not by the interpreter at exit."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise _StdoutError(exc) from None
+
+
 def _print_json(obj):
     """``--json``: ``obj`` as one JSON object on one line of stdout."""
-    print(json.dumps(_plain(obj), ensure_ascii=False))
+    _out(json.dumps(_plain(obj), ensure_ascii=False))
 
 
 def _print_metrics(metrics, args):
@@ -67,13 +94,18 @@ def _print_metrics(metrics, args):
     if args.json:
         _print_json({"metrics": metrics})
     elif metrics is not None:
-        print(_table([{"metric": k, "value": v} for k, v in metrics.items()],
-                     ["metric", "value"]))
+        _out(_table([{"metric": k, "value": v} for k, v in metrics.items()],
+                    ["metric", "value"]))
 
 
 #: what a cut-off above the catalogue means for the metrics (-k's warning)
 _K_BEYOND_METRICS = ("at such a cut-off every list holds every candidate item, and "
                      "precision@k still divides by k")
+
+
+def _count(n, word):
+    """``1 interaction``, ``2 interactions``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _warn_k_beyond(ks, n_items, consequence):
@@ -112,10 +144,10 @@ MODEL_HELP = {
 }
 
 
-def _models_epilog():
+def _models_epilog(flag="--model"):
     width = max(map(len, MODEL_HELP))
     lines = [f"  {name.ljust(width)}  {text}" for name, text in MODEL_HELP.items()]
-    return ("models (--model):\n" + "\n".join(lines) + "\n\n"
+    return (f"models ({flag}):\n" + "\n".join(lines) + "\n\n"
             "-p KEY=VALUE sets any other constructor argument of the model, e.g. "
             "-p n_heads=4 for gat or -p l2=500 for ease; see help(minigraphrec.<Model>).")
 
@@ -134,13 +166,18 @@ def _parse_value(text):
 
 
 def _parse_params(pairs):
-    params = {}
+    """``-p KEY=VALUE`` pairs -> ``{key: value}``; a key given twice stops the command."""
+    params, given = {}, {}
     for pair in pairs or ():
         if "=" not in pair:
             raise SystemExit(f"minigraphrec: --param expects KEY=VALUE, got {pair!r}")
         key, value = pair.split("=", 1)
-        params[key.strip().replace("-", "_")] = _parse_value(value)
-    return params
+        key = key.strip().replace("-", "_")
+        if key in given:
+            raise SystemExit(f"minigraphrec: -p {given[key]} and -p {pair} both set {key}; "
+                             "give one of them")
+        params[key], given[key] = _parse_value(value), pair
+    return params, given
 
 
 def _checked(convert, ok, expected):
@@ -193,9 +230,44 @@ def _refuses_new_files(folder):
     return None
 
 
-def _check_output(path, inputs):
+def _same_file(a, b):
+    """Whether the paths ``a`` and ``b`` name one file: the same inode where both exist (a
+    hard link, a symbolic link, another spelling), else the same resolved path."""
+    try:
+        if os.path.exists(a) and os.path.exists(b):
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _files_read(data, test):
+    """The files a ``train`` run reads, as ``(path, words for it)``: DATA (for a folder, the
+    MovieLens-100K files the loader reads in it) and ``--test``."""
+    files = []
+    if data and os.path.isdir(data):
+        files += [(os.path.join(data, name), f"the data folder {data}'s {name}")
+                  for name in ("u.data", "u.user", "u.item")]
+    elif data:
+        files.append((data, f"the input file {data}"))
+    if test:
+        files.append((test, f"the --test file {test}"))
+    return files
+
+
+def _check_not_read(flag, path, reads):
+    """Stop if ``path`` (what ``flag`` writes) is one of the files the run reads (``reads``,
+    from :func:`_files_read`): writing it would replace the data."""
+    for given, words in reads:
+        if _same_file(path, given):
+            raise SystemExit(f"minigraphrec: {flag}: {path} is {words}; saving would "
+                             "overwrite it")
+
+
+def _check_output(path, reads=()):
     """Stop unless the model can be saved at ``path`` (``-o``): not a folder, not one of the
-    ``inputs``, in a folder that exists and is writable. Checked before the data are read."""
+    files the run reads (``reads``, from :func:`_files_read`), not a read-only file, in a
+    folder that exists and is writable. Checked before the data are read."""
     if not path:
         raise SystemExit("minigraphrec: -o: give a file name, e.g. -o model.npz")
     if os.path.isdir(path) or path.endswith(("/", os.sep)):
@@ -203,17 +275,23 @@ def _check_output(path, inputs):
                          f"{os.path.join(path, 'model.npz')}")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise SystemExit(f"minigraphrec: -o: cannot save to {path}: the folder {folder} "
-                         "does not exist")
+        parent = folder
+        while parent and not os.path.exists(parent) and os.path.dirname(parent) != parent:
+            parent = os.path.dirname(parent)
+        what = (f"{parent} is a file, not a folder" if os.path.exists(parent)
+                and not os.path.isdir(parent) else f"the folder {folder} does not exist")
+        raise SystemExit(f"minigraphrec: -o: cannot save to {path}: {what}")
     refused = _refuses_new_files(folder)
     if refused:
         raise SystemExit(f"minigraphrec: -o: cannot save to {path}: the folder {folder} "
                          f"takes no new file ({refused})")
-    for given in inputs:
-        if given and os.path.exists(path) and os.path.exists(given) \
-                and os.path.samefile(path, given):
-            raise SystemExit(f"minigraphrec: -o: {path} is the input file {given}; saving "
-                             "would overwrite it")
+    _check_not_read("-o", path, reads)
+    if os.path.isfile(path) and not os.access(path, os.W_OK):
+        import stat
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        raise SystemExit(f"minigraphrec: -o: cannot save to {path}: the file is read-only "
+                         f"(mode {mode:04o}) for you; make it writable, remove it or choose "
+                         "another name")
 
 
 def _check_figure(name):
@@ -246,6 +324,12 @@ def _check_figure(name):
         raise SystemExit(f"minigraphrec: --figure: cannot write {target}: it is a folder; "
                          f"remove it or choose another --figure name")
     return stem
+
+
+def _figure_target(stem):
+    """The PNG file ``--figure`` writes for ``stem``."""
+    from .plot import _figure_folder
+    return os.path.join(os.path.abspath(_figure_folder()), f"{stem}.png")
 
 
 def _reason(exc):
@@ -343,6 +427,11 @@ def _guess_format(path):
     if os.path.isdir(path):
         return "movielens"
     name = os.path.basename(path).lower()
+    if name.endswith(".npz"):
+        raise SystemExit(f"minigraphrec: {path} is a .npz file, such as a model saved by "
+                         "`minigraphrec train -o`, not a data file; evaluate, recommend and "
+                         "explain take a model, train a data file (.csv, .tsv, .txt, .inter, "
+                         "a MovieLens-100K folder)")
     if name.endswith(".gz"):                 # the loaders decompress it; the name says the rest
         name = name[:-3]
     if name.endswith(".inter"):
@@ -442,17 +531,31 @@ def _load(path, test=None, fmt="auto", on_unknown="error", options=None):
         return datasets.load_movielens_100k(path), None
     loader = {"lightgcn": datasets.load_lightgcn, "triples": datasets.load_triples,
               "recbole": datasets.load_recbole}[fmt]
-    if test is None:
-        return loader(path, **options), None
-    return loader(path, test_path=test, on_unknown=on_unknown, **options)
+    try:
+        if test is None:
+            return loader(path, **options), None
+        return loader(path, test_path=test, on_unknown=on_unknown, **options)
+    except OSError as exc:                   # a failed read names no file: say which
+        if exc.filename is not None or isinstance(exc, BrokenPipeError):
+            raise
+        from ._atomic import reworded
+        which = path if test is None else f"{path} or the test file {test}"
+        raise reworded(exc, f"cannot read {which}") from None
+
+
+def _cell(value, floatfmt):
+    """A table cell: a float by ``floatfmt``, NaN (a metric undefined here: the AUC of users
+    with no test item left to rank, say) as ``n/a``."""
+    if isinstance(value, float):
+        return floatfmt.format(value) if not np.isnan(value) else "n/a"
+    return str(value)
 
 
 def _table(rows, columns, floatfmt="{:.4f}"):
     """A plain-text table: rows is a list of dicts, columns the keys to show."""
     cells = [[str(c) for c in columns]]
     for row in rows:
-        cells.append([floatfmt.format(row[c]) if isinstance(row.get(c), float) else str(row.get(c, ""))
-                      for c in columns])
+        cells.append([_cell(row.get(c, ""), floatfmt) for c in columns])
     widths = [max(len(r[j]) for r in cells) for j in range(len(columns))]
     lines = ["  ".join(r[j].rjust(widths[j]) if j else r[j].ljust(widths[j])
                        for j in range(len(columns))) for r in cells]
@@ -529,6 +632,10 @@ def cmd_demo(args):
     for n in names:
         if n not in registry:
             raise SystemExit(f"minigraphrec: unknown model {n!r}; available: {', '.join(registry)}")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise SystemExit(f"minigraphrec: --models: {', '.join(twice)} given more than once; "
+                         "each model is compared once")
     models = []                                        # made and checked before any data
     for n in names:
         takes = registry[n]._param_names()
@@ -544,31 +651,35 @@ def cmd_demo(args):
     with progress("splitting it 80/20 per user"):
         train, test = split.random_split(data, test_size=0.2, random_state=args.seed)
     _note(f"    {data}")
-    _note(f"    train: {len(train)} interactions, test: {len(test)} interactions")
+    _note(f"    train: {_count(len(train), 'interaction')}, test: "
+          f"{_count(len(test), 'interaction')}")
     rows, fitted, results = [], {}, {}
     for name, model in zip(names, models):
         progress.step += 1
         _note(f"[{progress.step}/{progress.n_steps}] fitting {type(model).__name__}")
+        args.doing = f"training {type(model).__name__}"
         t0 = time.perf_counter()
         _fit(model, train)
         fit_time = time.perf_counter() - t0
+        args.doing = f"evaluating {type(model).__name__}"
         metrics = mgr.evaluate(model, test, k=(10, 20))
+        args.doing = None
         rows.append({"model": type(model).__name__, **metrics, "fit s": fit_time})
         results[type(model).__name__] = metrics
         fitted[name] = model
         _note(f"    done in {fit_time:.2f} s")
-    print(_table(rows, ["model", "recall@20", "ndcg@20", "precision@20", "hit@20",
-                        "coverage@20", "fit s"]))
-    print()
+    _out(_table(rows, ["model", "recall@20", "ndcg@20", "precision@20", "hit@20",
+                       "coverage@20", "fit s"]))
+    _out()
     users = np.array([0, 1, 2])
     for name, model in fitted.items():
         items, _ = model.recommend(users, k=5)
-        print(f"{type(model).__name__} top-5 for users {', '.join(map(str, data.user_ids[users]))}:")
+        _out(f"{type(model).__name__} top-5 for users {', '.join(map(str, data.user_ids[users]))}:")
         for u, row in zip(users, items):
             test_items = set(test.items[test.users == u].tolist())
             shown = [f"{data.item_ids[i]}{'*' if i in test_items else ''}" for i in row if i >= 0]
-            print(f"    user {data.user_ids[u]}: {' '.join(shown)}")
-    print("(* = a held-out test item of that user)")
+            _out(f"    user {data.user_ids[u]}: {' '.join(shown)}")
+    _out("(* = a held-out test item of that user)")
     if figure is not None:
         from .plot import plot_metrics
 
@@ -633,17 +744,21 @@ def cmd_train(args):
     if args.test is not None and args.test_size:
         raise SystemExit("minigraphrec: give --test or --test-size, not both")
     seed = 0 if args.seed is None else args.seed
-    params = _parse_params(args.param)
+    params, given = _parse_params(args.param)
     flags = {key: f"-p {key}" for key in params}               # which flag set each keyword
     for flag, key in (("epochs", "epochs"), ("dim", "dim"), ("layers", "n_layers"), ("lr", "lr"),
-                      ("batch_size", "batch_size"), ("reg", "reg"), ("loss", "loss")):
+                      ("batch_size", "batch_size"), ("reg", "reg"), ("loss", "loss"),
+                      ("seed", "random_state")):
         value = getattr(args, flag)
-        if value is not None:
-            params[key], flags[key] = value, "--" + flag.replace("_", "-")
-    # --seed also seeds the split, so the model may have no random_state; an explicit
-    # --seed beats -p random_state=..., the default 0 does not
-    if "random_state" in registry[name]._param_names() and (args.seed is not None
-                                                            or "random_state" not in params):
+        option = "--" + flag.replace("_", "-")
+        if value is not None and key in given:                 # neither silently wins
+            raise SystemExit(f"minigraphrec: {option} {value} and -p {given[key]} both set "
+                             f"{key}; give one of them")
+        if value is not None and flag != "seed":
+            params[key], flags[key] = value, option
+    # --seed also seeds the split, so the model may have no random_state; -p random_state
+    # (without --seed) seeds the model alone
+    if "random_state" in registry[name]._param_names() and "random_state" not in params:
         params["random_state"], flags["random_state"] = seed, "--seed"
     model = _checked_model(registry, name, params, seed, flags)
     figure = _check_figure(args.figure)
@@ -653,9 +768,18 @@ def cmd_train(args):
     for flag, path in (("DATA", args.data), ("--test", args.test)):
         if path is not None and not os.path.exists(path):
             raise SystemExit(f"minigraphrec: {flag}: no such file or folder: {path}")
+    reads = _files_read(args.data, args.test)
     if args.output is not None:
-        _check_output(args.output, (args.data, args.test))
+        _check_output(args.output, reads)
+    if figure is not None:
+        target = _figure_target(figure)
+        _check_not_read("--figure", target, reads)
+        if args.output and _same_file(target, args.output):
+            raise SystemExit(f"minigraphrec: --figure {args.figure} writes {target}, the file "
+                             f"-o {args.output} saves the model to; the figure would replace "
+                             "the model: choose another --figure name or -o file")
 
+    args.doing = "reading the data"                     # for an out-of-memory message
     train, test = _load(args.data, args.test, args.format, args.on_unknown,
                         _loader_options(args))
     if test is None and args.test_size:
@@ -663,15 +787,19 @@ def cmd_train(args):
     if test is not None:
         _warn_k_beyond(args.k, train.n_items, _K_BEYOND_METRICS)
     _note(f"training {model} on {train}")
+    args.doing = f"training {type(model).__name__}"
     t0 = time.perf_counter()
     _fit(model, train, verbose=not args.quiet)
     _note(f"fitted in {time.perf_counter() - t0:.2f} s")
+    args.doing = "evaluating the model"
     metrics = None if test is None else mgr.evaluate(model, test, k=tuple(args.k))
-    _print_metrics(metrics, args)
-    if args.output:
+    if args.output:                         # saved before the results are printed: a failure
+        args.doing = "saving the model"     # to print them (a full disk) keeps the model
         _save_model(model, args.output)
         args.saved = args.output                        # for an interruption's message
         _note(f"saved to {args.output}")
+    args.doing = None
+    _print_metrics(metrics, args)
     if figure is not None and model.history_:
         from .plot import plot_history
 
@@ -731,16 +859,16 @@ def cmd_recommend(args):
         _print_json({"recommendations": out})
         return 0
     for raw, row, srow in zip(args.user, items, scores):
-        print(f"user {raw}:")
+        _out(f"user {raw}:")
         if row.size == 0 or row[0] < 0:
-            print("  (nothing to recommend: no candidate item is left once the user's own "
+            _out("  (nothing to recommend: no candidate item is left once the user's own "
                   "items are excluded; --include-seen adds them)")
         for rank, (i, s) in enumerate(zip(row, srow), start=1):
             if i < 0:
                 break
             title = _title(labels, i)
             label = f"  {title}" if title else ""
-            print(f"  {rank:>3d}. item {model.item_ids_[i]}  score {s:.4f}{label}")
+            _out(f"  {rank:>3d}. item {model.item_ids_[i]}  score {s:.4f}{label}")
     return 0
 
 
@@ -792,29 +920,59 @@ def cmd_explain(args):
     try:
         e = model.explain(u, i, k=args.k or None)
     except NotImplementedError as exc:
-        raise SystemExit(f"minigraphrec: {exc}")
+        raise SystemExit(f"minigraphrec: {_explain_advice(exc)}") from None
     how = "exact" if e.exact else "approximate"
-    print(f"{type(model).__name__}: score of item {args.item} for user {args.user}: "
-          f"{e.score:.6g} ({how})")
+    _out(f"{type(model).__name__}: score of item {args.item} for user {args.user}: "
+         f"{e.score:.6g} ({how})")
     if e.method:
-        print(f"  {e.method}")
-    rows = [{"source": _node_label(model, e.kind, int(src)), "contribution": float(c),
-             "share": f"{f:.1%}" if np.isfinite(f) else "-"}
-            for src, c, f in zip(e.sources, e.contributions, e.shares)]
-    columns = ["source", "contribution", "share"]
+        _out(f"  {e.method}")
+    # an exact explanation splits the score: contributions, shares, a total equal to it;
+    # another's numbers (cosines, gradient x input) do not add up to the score: no shares,
+    # and their sum is labelled as such
+    column = "contribution" if e.exact else _EXPLAIN_COLUMN.get(getattr(e, "quantity", None),
+                                                                 "value")
+    rows = [{"source": _node_label(model, e.kind, int(src)), column: float(c)}
+            for src, c in zip(e.sources, e.contributions)]
+    columns = ["source", column]
+    if e.exact:
+        columns.append("share")
+        for row, f in zip(rows, e.shares):
+            row["share"] = f"{f:.1%}" if np.isfinite(f) else "-"
     if e.paths is not None:
         for row, path in zip(rows, e.paths):
             row["path"] = " -> ".join(_node_label(model, "node", int(n)) for n in path)
         columns.append("path")
     rest = e.total - float(e.contributions.sum())
     if rest != 0:
-        rows.append({"source": "(others)", "contribution": float(rest), "share": ""})
-    rows.append({"source": "total", "contribution": float(e.total), "share": ""})
-    print(_table(rows, columns, floatfmt="{:.6g}"))
+        rows.append({"source": "(others)", column: float(rest)})
+    rows.append({"source": "total" if e.exact else "(sum)", column: float(e.total)})
+    _out(_table(rows, columns, floatfmt="{:.6g}"))
+    if not e.exact:
+        _out(f"(sum) is the sum over every source, {e.total:.6g}, not the score "
+             f"{e.score:.6g}: these numbers are not a split of the score, so no shares")
     return 0
 
 
+#: the column of an explanation that is not a split, by its ``quantity``
+_EXPLAIN_COLUMN = {"similarity": "cosine", "gradient_input": "grad×input"}
+
+
+def _explain_advice(exc):
+    """A model's reason not to explain, its Python advice (``hybrid.models_[0].explain``)
+    said on the command line."""
+    text = str(exc)
+    return re.sub(r"e\.g\. hybrid\.models_\[0\]\.explain\(user, item\)",
+                  "e.g. train one on its own (`minigraphrec train ... --model itemknn -o "
+                  "m.npz`) and run `minigraphrec explain` on that file", text)
+
+
 # ------------------------------------------------------------------ parser
+def _version():
+    """The package's version, for ``--version``."""
+    from . import __version__
+    return __version__
+
+
 def _env_threads():
     """``$MINIGRAPHREC_THREADS`` as a count, or None when unset; read only when ``--threads``
     is not given (an explicit flag wins over a bad variable)."""
@@ -844,13 +1002,13 @@ def _add_json_option(p, shape):
                    help=f"print the results as one JSON object, {shape}, instead of text")
 
 
-def _default_epochs():
-    """The trainable models' default ``epochs``, as --epochs' help says it: ``"50"``, or
-    ``"mf 50, lightgcn 100, ..."`` should they differ."""
+def _default_epochs(key="epochs"):
+    """The trainable models' default ``key`` (``epochs``, ``dim``), as its flag's help says
+    it: ``"50"``, or ``"mf 50, lightgcn 100, ..."`` should they differ."""
     import inspect
     defaults = {}
     for name, cls in _model_registry().items():
-        parameter = inspect.signature(cls).parameters.get("epochs")
+        parameter = inspect.signature(cls).parameters.get(key)
         if parameter is not None:
             defaults[name] = parameter.default
     if len(set(defaults.values())) == 1:
@@ -862,6 +1020,11 @@ def _default_epochs():
 VERBOSE_HELP = ("also print minigraphrec's own info and debug log messages on stderr (each "
                 "epoch's loss and time as the library logs it, early stopping, lines a "
                 "loader skipped); other libraries' stay hidden")
+#: --threads' help: given before the command or after it
+THREADS_HELP = ("threads for numba kernels and BLAS alike, a whole number >= 1 (default: "
+                "$MINIGRAPHREC_THREADS, else the libraries' own defaults); more than the "
+                "machine's CPUs is lowered to their number, with a warning; on a busy machine "
+                "1 is often fastest")
 
 
 def build_parser():
@@ -870,21 +1033,21 @@ def build_parser():
         description="Graph-based recommendation, written out in NumPy. Start with "
                     "`minigraphrec demo`; each command has its own --help. Results go to "
                     "stdout, progress and warnings to stderr.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
-    parser.add_argument("--threads", type=int, default=None, metavar="N",
-                        help="threads for numba kernels and BLAS alike (default: "
-                             "$MINIGRAPHREC_THREADS, else the libraries' own defaults); on a "
-                             "busy machine 1 is often fastest")
+    parser.add_argument("--threads", type=int, default=None, metavar="N", help=THREADS_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
-    verbose = argparse.ArgumentParser(add_help=False)       # -v after the command too
+    verbose = argparse.ArgumentParser(add_help=False)       # -v, --threads after it too
     verbose.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                          help=VERBOSE_HELP)
+    verbose.add_argument("--threads", type=int, default=argparse.SUPPRESS, metavar="N",
+                         help=THREADS_HELP)
     epochs_help = f"{_default_epochs()}, the models' own"
 
     p = sub.add_parser("demo", help="train on the embedded synthetic data and compare models",
                        description="Generate the embedded synthetic data set (no download), "
                                    "split it 80/20 per user, fit models, print their metrics.",
-                       epilog=_models_epilog(), parents=[verbose],
+                       epilog=_models_epilog("--models"), parents=[verbose],
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", nargs="+", default=None, metavar="MODEL",
                    help="models to compare (default: popularity lightgcn)")
@@ -907,7 +1070,8 @@ def build_parser():
     p.add_argument("--test", help="a test file in the same format (evaluated after training)")
     p.add_argument("--test-size", type=_fraction, default=0.0,
                    help="without --test: hold out this fraction (0 to 1) of each user's items "
-                        "and evaluate on it (default 0: no evaluation)")
+                        "and evaluate on it (default 0: no evaluation); the model is trained, "
+                        "and saved by -o, on the remaining part only")
     p.add_argument("--format", choices=FORMATS, default="auto",
                    help="file format; auto guesses from the path: a folder is movielens, "
                         ".inter recbole, .txt lightgcn ('user item item ...' lines; a .txt "
@@ -919,7 +1083,8 @@ def build_parser():
                    help="which model (default lightgcn); the list is below")
     p.add_argument("--epochs", type=int,
                    help=f"training epochs (trainable models; default {epochs_help})")
-    p.add_argument("--dim", type=int, help="embedding width d (trainable models)")
+    p.add_argument("--dim", type=int, help=f"embedding width d (trainable models; default "
+                                           f"{_default_epochs('dim')}, the models' own)")
     p.add_argument("--layers", type=int, help="graph layers K (lightgcn, gcn, ngcf, gat)")
     p.add_argument("--lr", type=float, help="Adam's learning rate (trainable models)")
     p.add_argument("--batch-size", type=int, help="training examples per step")
@@ -990,7 +1155,9 @@ _FLAG_OF = (*((f"sep={s!r}", f"--sep {s!r}") for s in ("::", "\t", ",", ";")),
             ("quoting=False", "--no-quoting"), ("time_unit=None", "--time-unit none"),
             ("comments=None", "--comments ''"),
             *((f"on_missing={v!r}", f"--on-missing {v}") for v in ("drop", "keep")),
-            *((f"time_unit={u!r}", f"--time-unit {u}") for u in ("s", "ms", "us", "ns")))
+            *((f"time_unit={u!r}", f"--time-unit {u}") for u in ("s", "ms", "us", "ns")),
+            ("set max_items=None", "pass -p max_items=none"),        # EASE's size guard
+            ("file read by load_triples", "file read with --format triples"))
 
 
 def _flags(text):
@@ -1002,18 +1169,74 @@ def _flags(text):
     return text
 
 
+def _message(exc):
+    """The text of ``exc``; an OSError's without its errno (``[Errno 5]``), naming its file."""
+    if isinstance(exc, OSError) and exc.strerror:
+        names = [os.fsdecode(n) for n in (exc.filename, exc.filename2)
+                 if n is not None and not isinstance(n, int)]
+        return ": ".join([exc.strerror, *names])
+    return str(exc)
+
+
 def _hint(exc, args):
     """The error message, with the command-line flag that fixes it where one does."""
-    text = _flags(str(exc))
+    text = _flags(_message(exc))
     if not isinstance(exc, DataError) and text.startswith("columns"):
         text = "--" + text                             # a bad --columns value
-    if (isinstance(exc, DataError) and getattr(args, "format", None) == "auto"
-            and getattr(args, "data", None) and not os.path.isdir(args.data)
-            and _guess_format(args.data) == "lightgcn"
-            and os.path.basename(args.data) in text and "line" in text):    # a parse error
+    if not isinstance(exc, DataError) or getattr(args, "format", None) is None:
+        return text
+    # the file read first: train's DATA (whose format --test is read in), evaluate's TEST
+    main = getattr(args, "data", None) if args.command == "train" else getattr(args, "test", None)
+    test = getattr(args, "test", None) if args.command == "train" else None
+    fmt = _quiet_guess(main) if args.format == "auto" else args.format
+    if fmt in ("triples", "recbole") and "undecodable bytes" in text \
+            and getattr(args, "encoding", None) is None:
+        text += "\n(if the file is in another encoding, give it, e.g. --encoding latin-1)"
+    if args.format != "auto":
+        return text
+    named = [p for p in (main, test) if p and os.path.basename(p) in text]
+    if not fmt or not named:
+        return text
+    if test in named and _quiet_guess(test) not in (None, fmt):
+        text += (f"\n(the --test file is read in DATA's format: {main} is read as "
+                 f"{_FORMAT_WORDS[fmt]}, and so is {test}; both files are read in one format, "
+                 "which --format sets)")
+    elif fmt == "lightgcn" and "line" in text and "--format triples" not in text \
+            and _lightgcn_misread(text):
         text += ("\n(the .txt file was read as LightGCN adjacency lists, 'user item item ...'; "
                  "if it holds 'user item [rating [timestamp]]' lines, pass --format triples)")
     return text
+
+
+#: how each format reads a file, for messages
+_FORMAT_WORDS = {"lightgcn": "LightGCN adjacency lists ('user item item ...')",
+                 "triples": "delimited 'user item [rating [timestamp]]' triples",
+                 "recbole": "a RecBole .inter file", "movielens": "a MovieLens-100K folder"}
+
+
+def _quiet_guess(path):
+    """The format ``--format auto`` reads ``path`` in, or None (no path, or no guess)."""
+    if not path:
+        return None
+    try:
+        return _guess_format(path)
+    except SystemExit:
+        return None
+
+
+#: a field the LightGCN loader refuses as an id
+_BAD_ID = re.compile(r"id (['\"])(.*)\1 is not a non-negative integer")
+
+
+def _lightgcn_misread(text):
+    """Whether the LightGCN loader's error ``text`` is what a triples file read as LightGCN
+    causes: a field holding a separator, a decimal point or letters (a delimited line, a
+    rating, a string id), or a user on several lines; not a negative id or a '#' comment."""
+    if "is listed again" in text:
+        return True
+    bad = _BAD_ID.search(text)
+    return bool(bad) and bool(re.search(r"[,;:|.A-Za-z]", bad.group(2))) \
+        and not bad.group(2).startswith(("-", "#"))
 
 
 class _LogFormatter(logging.Formatter):
@@ -1038,16 +1261,16 @@ def _interrupted(args):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    handler = logging.StreamHandler()                 # stderr
-    handler.setFormatter(_LogFormatter("%(levelname)s %(name)s: %(message)s"))
-    # a no-op where the root logger has handlers already (a program calling main, pytest)
-    logging.basicConfig(level=logging.WARNING, handlers=[handler])
-    package = logging.getLogger("minigraphrec")       # -v: its records only, not matplotlib's
-    level = package.level
-    if args.verbose:
-        package.setLevel(logging.DEBUG)
-    try:
+    args, package, level = None, logging.getLogger("minigraphrec"), None
+    try:                                              # Ctrl-C while the parser is built too
+        args = build_parser().parse_args(argv)
+        handler = logging.StreamHandler()             # stderr
+        handler.setFormatter(_LogFormatter("%(levelname)s %(name)s: %(message)s"))
+        # a no-op where the root logger has handlers already (a program calling main, pytest)
+        logging.basicConfig(level=logging.WARNING, handlers=[handler])
+        level = package.level                         # -v: its records only, not matplotlib's
+        if args.verbose:
+            package.setLevel(logging.DEBUG)
         return _run(args)
     except (KeyboardInterrupt, Exception) as exc:     # Ctrl-C: no traceback, 128 + SIGINT
         if not _is_interrupt(exc):
@@ -1055,17 +1278,26 @@ def main(argv=None):
         print(_interrupted(args), file=sys.stderr)
         return 130
     finally:
-        package.setLevel(level)
+        if level is not None:
+            package.setLevel(level)
 
 
 def _run(args):
     """The command ``args`` asks for, a user's error reported in one line (status 2)."""
+    source = "--threads"
     if args.threads is None:
         try:
             args.threads = _env_threads()
         except SystemExit as exc:
             print(exc.code, file=sys.stderr)
             return 2
+        from .threadpools import THREADS_ENV
+        source = f"${THREADS_ENV}"
+    cpus = os.cpu_count()
+    if args.threads is not None and cpus and args.threads > cpus:
+        _warn(f"{source} {args.threads}: more than the {cpus} CPUs of this machine; "
+              f"using {cpus}")
+        args.threads = cpus
     if args.threads is not None:
         from .threadpools import set_threads
         try:
@@ -1076,11 +1308,29 @@ def _run(args):
     if args.command == "demo" and args.models is None:
         args.models = [n for n in ("popularity", "lightgcn") if n in _model_registry()]
     try:
-        return args.func(args)
+        status = args.func(args)
+        _flush_stdout()
+        return status
     # bad data or hyperparameters, an unreadable file, training that diverged (too large an lr)
     except BrokenPipeError:                 # `... | head`: the reader left; say nothing
         sys.stdout = open(os.devnull, "w")  # (the interpreter's flush at exit fails too)
         return 141                          # 128 + SIGPIPE, as a shell reports it
+    except _StdoutError as exc:             # a full disk under `> results.txt`, /dev/full
+        if sys.stdout is sys.__stdout__:    # the interpreter's flush at exit would fail too
+            sys.stdout = open(os.devnull, "w")
+        kept = (f"; the model was saved to {args.saved}" if getattr(args, "saved", None)
+                else "")
+        print(f"minigraphrec: error: cannot write the results to standard output: "
+              f"{_reason(exc.args[0])}{kept}", file=sys.stderr)
+        return 2
+    except MemoryError as exc:              # a data set or model too large for the machine
+        doing = getattr(args, "doing", None) or f"running `minigraphrec {args.command}`"
+        detail = f" ({exc})" if str(exc) else ""
+        kept = (f"; the model was saved to {args.saved}" if getattr(args, "saved", None)
+                else "")
+        print(f"minigraphrec: error: out of memory while {doing}{detail}; use a smaller data "
+              f"set, lighter settings (e.g. a smaller --dim or --batch-size) or a machine with more memory{kept}", file=sys.stderr)
+        return 2
     except (DataError, OSError, ValueError, LookupError, FloatingPointError) as exc:
         print(f"minigraphrec: error: {_hint(exc, args)}", file=sys.stderr)
         return 2

@@ -433,7 +433,10 @@ def test_seed_reaches_the_model_unless_random_state_is_given(tmp_path, capsys):
     mf = ("--model", "mf", "--epochs", "1", "--dim", "4")
     assert fitted(*mf).random_state == 0
     assert fitted(*mf, "-p", "random_state=5").random_state == 5
-    assert fitted(*mf, "--seed", "3", "-p", "random_state=5").random_state == 3
+    assert fitted(*mf, "--seed", "3").random_state == 3
+    assert main(["train", str(data), *mf, "--seed", "3", "-p", "random_state=5"]) == 2
+    assert ("--seed 3 and -p random_state=5 both set random_state; give one of them"
+            in capsys.readouterr().err)                  # --seed won silently before
     hybrid = fitted("--model", "hybrid", "-p", "models=mf,itemknn", "--seed", "4")
     assert hybrid.random_state == 4 and hybrid.models_[0].random_state == 4
 
@@ -920,3 +923,324 @@ def test_a_drawing_failure_of_any_kind_is_one_line():
                                          "RuntimeError: no renderer; the model was saved to "
                                          "m.npz$"):
         cli._save_plot(draw, "loss", saved="m.npz")
+
+
+# ======================== files the run reads, stdout, memory, conflicts (CLI audit 3)
+def _write_movielens(folder, n_users=20, n_items=15):
+    """A tiny MovieLens-100K folder: u.user, u.item, u.data."""
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    (folder / "u.user").write_text("".join(f"{u}|30|F|writer|00000\n"
+                                           for u in range(1, n_users + 1)))
+    (folder / "u.item").write_text("".join(f"{i}|Film {i} (1990)|01-Jan-1990||x|"
+                                           + "|".join("0" * 19) + "\n"
+                                           for i in range(1, n_items + 1)))
+    pairs = {(int(u), int(i)) for u, i in zip(rng.integers(1, n_users + 1, 120),
+                                               rng.integers(1, n_items + 1, 120))}
+    (folder / "u.data").write_text("".join(f"{u}\t{i}\t4\t{n}\n"
+                                           for n, (u, i) in enumerate(sorted(pairs))))
+    return folder
+
+
+def test_output_over_a_file_the_run_reads_is_refused_before_reading(tmp_path, capsys,
+                                                                    monkeypatch):
+    import minigraphrec.cli as cli
+    monkeypatch.setattr(cli, "_load", lambda *a, **k: pytest.fail("the data were read"))
+    folder = _write_movielens(tmp_path / "ml")
+    data = _write_triples(tmp_path / "ratings.csv")
+    os.link(data, tmp_path / "alias.csv")                # the same file, another name
+    before = {p: p.read_bytes() for p in [*folder.iterdir(), data]}
+    for argv, message in (
+            ([str(folder), "-o", str(folder / "u.data")],
+             f"-o: {folder / 'u.data'} is the data folder {folder}'s u.data; saving would "
+             "overwrite it"),
+            ([str(folder), "-o", f"{folder}/../ml/u.item"], f"the data folder {folder}'s "
+                                                            "u.item; saving would overwrite"),
+            ([str(data), "-o", str(tmp_path / "alias.csv")], f"is the input file {data}"),
+            ([str(folder / "u.data"), "--test", str(data), "-o", str(tmp_path / "alias.csv")],
+             f"is the --test file {data}; saving would overwrite it")):
+        code, out, err = _run(["train", *argv, "--model", "popularity"], capsys)
+        assert code == 2 and out == "" and message in err, err      # was: exit 0, u.data a zip
+        assert len(err.strip().splitlines()) == 1
+    monkeypatch.setenv("MINIGRAPHREC_FIGURES", str(tmp_path))       # --figure over --test
+    test = tmp_path / "t.png"
+    test.write_bytes(data.read_bytes())
+    code, _, err = _run(["train", str(data), "--test", str(test), "--format", "triples",
+                         "--model", "mf", "--figure", "t"], capsys)
+    assert code == 2 and err.strip() == (f"minigraphrec: --figure: {test} is the --test file "
+                                         f"{test}; saving would overwrite it")
+    assert {p: p.read_bytes() for p in [*folder.iterdir(), data]} == before
+    assert test.read_bytes() == data.read_bytes()
+
+
+def test_a_read_only_output_file_is_refused_before_training(tmp_path, capsys, monkeypatch):
+    data = _write_triples(tmp_path / "ratings.csv")
+    path = tmp_path / "m.npz"
+    path.write_bytes(b"old")
+    path.chmod(0o444)
+    real_access = os.access                   # as root, os.access says every file writable
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: (
+        False if mode == os.W_OK and os.fspath(p) == str(path) else real_access(p, mode, **kw)))
+    code, out, err = _run(["train", str(data), "--model", "popularity", "-o", str(path)],
+                          capsys)
+    assert code == 2 and "training" not in err and path.read_bytes() == b"old"
+    assert err.strip() == (f"minigraphrec: -o: cannot save to {path}: the file is read-only "
+                           "(mode 0444) for you; make it writable, remove it or choose another "
+                           "name")
+
+
+def test_output_and_figure_naming_one_file_is_refused_before_training(tmp_path, capsys,
+                                                                       monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "figures").mkdir()
+    data = _write_triples(tmp_path / "ratings.csv")
+    code, out, err = _run(["train", str(data), "--model", "mf", "--epochs", "1", "-o",
+                           "figures/x.png", "--figure", "x"], capsys)
+    assert code == 2 and "training" not in err                   # was: the figure replaced it
+    assert err.strip() == (f"minigraphrec: --figure x writes {tmp_path}/figures/x.png, the "
+                           "file -o figures/x.png saves the model to; the figure would replace "
+                           "the model: choose another --figure name or -o file")
+    assert os.listdir(tmp_path / "figures") == []
+
+
+def test_running_out_of_memory_is_one_line_naming_the_step(tmp_path, capsys, monkeypatch):
+    data = _write_triples(tmp_path / "ratings.csv")
+    path = tmp_path / "m.npz"
+
+    def fit(self, *args, **kwargs):
+        raise MemoryError("Unable to allocate 12.5 GiB for an array with shape (40981, 40981) "
+                          "and data type float64")
+
+    monkeypatch.setattr(mgr.EASE, "fit", fit)
+    code, out, err = _run(["train", str(data), "--model", "ease", "-o", str(path)], capsys)
+    assert code == 2 and not path.exists()                    # was a traceback, status 1
+    assert err.splitlines()[-1] == (
+        "minigraphrec: error: out of memory while training EASE (Unable to allocate 12.5 GiB "
+        "for an array with shape (40981, 40981) and data type float64); use a smaller data "
+        "set, lighter settings (e.g. a smaller --dim or --batch-size) or a machine with more "
+        "memory")
+
+
+def test_ctrl_c_while_the_parser_is_built_ends_with_130(capsys, monkeypatch):
+    import minigraphrec.cli as cli
+
+    def build_parser():
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, "build_parser", build_parser)
+    try:
+        code = main(["demo"])
+    except KeyboardInterrupt:                                 # was a traceback
+        pytest.fail("Ctrl-C while the parser was built escaped main")
+    assert code == 130
+    assert capsys.readouterr().err == "minigraphrec: interrupted\n"
+
+
+_INTERRUPTING_IMPORT = '''
+import sys
+class _Interrupt:
+    """Ctrl-C while {name!r} is imported: a KeyboardInterrupt from its import."""
+    def find_spec(self, name, path=None, target=None):
+        if name == {name!r}:
+            raise KeyboardInterrupt
+        return None
+sys.meta_path.insert(0, _Interrupt())
+'''
+
+
+@pytest.mark.parametrize("module", [
+    "minigraphrec.cli",
+    pytest.param("minigraphrec.models", marks=pytest.mark.xfail(
+        strict=True, reason="the package's own import (minigraphrec/__init__.py) runs before "
+                            "any code of the command: it needs its own try/except "
+                            "KeyboardInterrupt (not part of the command's files)")),
+])
+def test_ctrl_c_during_the_import_ends_with_130(tmp_path, module):
+    """Ctrl-C in the first second, while the command's modules are imported."""
+    import subprocess
+    import sys
+    from conftest import child_env
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(_INTERRUPTING_IMPORT.format(name=module))
+    env = child_env()
+    env["PYTHONPATH"] = f"{site}{os.pathsep}{env['PYTHONPATH']}"
+    run = subprocess.run([sys.executable, "-m", "minigraphrec", "demo"], capture_output=True,
+                         text=True, env=env, cwd=tmp_path)
+    assert (run.returncode, run.stderr) == (130, "minigraphrec: interrupted\n"), run.stderr
+
+
+class _FullStdout:
+    """A stdout on a full disk (``> /dev/full``)."""
+
+    def write(self, text):
+        raise OSError(28, "No space left on device")
+
+    def flush(self):
+        pass
+
+
+def test_os_errors_name_the_file_or_standard_output(tmp_path, capsys, monkeypatch):
+    import sys
+    data = _write_triples(tmp_path / "ratings.csv")
+    model = tmp_path / "m.npz"
+    assert main(["train", str(data), "--model", "popularity", "-q", "-o", str(model)]) == 0
+
+    def load_triples(*args, **kwargs):                    # a read that fails (/proc/self/mem)
+        raise OSError(5, "Input/output error")
+    monkeypatch.setattr(mgr.datasets, "load_triples", load_triples)
+    code, _, err = _run(["train", str(data), "--model", "popularity"], capsys)
+    assert code == 2 and err.splitlines()[-1] == (f"minigraphrec: error: cannot read {data}: "
+                                                  "Input/output error")   # was [Errno 5] ...
+    monkeypatch.setattr(sys, "stdout", _FullStdout())
+    code, _, err = _run(["recommend", str(model), "--user", "user1"], capsys)
+    assert code == 2 and err == ("minigraphrec: error: cannot write the results to standard "
+                                 "output: No space left on device\n")
+
+
+def test_a_failure_to_print_the_results_keeps_the_model(tmp_path, capsys, monkeypatch):
+    import sys
+    data = _write_triples(tmp_path / "ratings.csv")
+    model = tmp_path / "m.npz"
+    monkeypatch.setattr(sys, "stdout", _FullStdout())
+    code, _, err = _run(["train", str(data), "--model", "popularity", "--test-size", "0.3",
+                         "-o", str(model)], capsys)
+    assert code == 2 and model.exists()                       # was: no model, after training
+    assert err.splitlines()[-1] == ("minigraphrec: error: cannot write the results to standard "
+                                    "output: No space left on device; the model was saved to "
+                                    f"{model}")
+    assert type(mgr.load(model)).__name__ == "Popularity"
+
+
+def test_threads_after_the_command_and_capped_at_the_cpus(tmp_path, capsys, monkeypatch):
+    from minigraphrec import threadpools
+    data = _write_triples(tmp_path / "ratings.csv")
+    set_to = []
+    monkeypatch.setattr(threadpools, "set_threads", set_to.append)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    args = ["train", str(data), "--model", "popularity", "-q"]
+    assert main([*args, "--threads", "1"]) == 0 and set_to == [1]   # was "unrecognized"
+    code, _, err = _run([*args, "--threads", "1000"], capsys)
+    assert code == 0 and set_to == [1, 4]                            # was 1000, silently
+    assert ("minigraphrec: warning: --threads 1000: more than the 4 CPUs of this machine; "
+            "using 4") in err
+    for command in ("demo", "train", "evaluate", "recommend", "explain"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "--threads N" in capsys.readouterr().out
+
+
+def test_messages_name_the_command_line_flag_not_python(tmp_path, capsys):
+    data = _write_triples(tmp_path / "ratings.csv")                 # 30 items
+    code, _, err = _run(["train", str(data), "--model", "ease", "-p", "max_items=5"], capsys)
+    assert code == 2 and "pass -p max_items=none if the memory is there" in err
+    assert "max_items=None" not in err
+    huge = tmp_path / "huge.txt"
+    huge.write_text("".join(f"{u} 1 2\n" for u in range(30)) + "5000000000 1 2 3\n")
+    code, _, err = _run(["train", str(huge), "--model", "popularity"], capsys)
+    assert code == 2 and "read with --format triples" in err and "load_triples" not in err
+    path = tmp_path / "h.npz"
+    assert main(["train", str(data), "--model", "hybrid", "-q", "-o", str(path)]) == 0
+    code, _, err = _run(["explain", str(path), "--user", "user1", "--item", "item1"], capsys)
+    assert code == 2 and "models_[0]" not in err
+    assert "run `minigraphrec explain` on that file" in err
+
+
+def test_explain_labels_a_sum_that_is_not_the_score(tmp_path, capsys):
+    data = _write_triples(tmp_path / "ratings.csv")
+    path = tmp_path / "mf.npz"
+    assert main(["train", str(data), "--model", "mf", "--epochs", "2", "--dim", "4", "-q",
+                 "-o", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["explain", str(path), "--user", "user0", "--item", "item0", "-k", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    model = mgr.load(path)
+    e = model.explain(0, int(np.flatnonzero(model.item_ids_ == "item0")[0]), k=3)
+    assert not e.exact
+    header = lines[2].split()
+    assert "share" not in header and "%" not in "\n".join(lines)    # no shares
+    assert not any(line.startswith("total") for line in lines)      # was "total 2.599"
+    (sum_row,) = [line for line in lines if line.split()[:1] == ["(sum)"]
+                  and len(line.split()) == 2]
+    assert float(sum_row.split()[1]) == pytest.approx(e.total, rel=1e-5)
+    assert lines[-1] == (f"(sum) is the sum over every source, {e.total:.6g}, not the score "
+                         f"{e.score:.6g}: these numbers are not a split of the score, so no "
+                         "shares")
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--model", "mf", "-p", "dim=8", "--dim", "16"],
+     "--dim 16 and -p dim=8 both set dim; give one of them"),
+    (["--model", "mf", "--loss", "bce", "-p", "loss=bpr"],
+     "--loss bce and -p loss=bpr both set loss; give one of them"),
+    (["--model", "lightgcn", "--layers", "2", "-p", "n_layers=1"],
+     "--layers 2 and -p n_layers=1 both set n_layers"),
+    (["--model", "ease", "-p", "l2=1", "-p", "l2=2"], "-p l2=1 and -p l2=2 both set l2"),
+])
+def test_conflicting_options_are_refused(tmp_path, capsys, monkeypatch, extra, message):
+    import minigraphrec.cli as cli
+    monkeypatch.setattr(cli, "_load", lambda *a, **k: pytest.fail("the data were read"))
+    data = _write_triples(tmp_path / "ratings.csv")
+    code, _, err = _run(["train", str(data), *extra], capsys)       # was: one silently won
+    assert code == 2 and err.startswith(f"minigraphrec: {message}"), err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_test_file_read_in_data_s_format_says_so(tmp_path, capsys):
+    train = tmp_path / "train.txt"
+    train.write_text("".join(f"{u} 1 2 3\n" for u in range(5)) + "5 1 2\n")
+    test = tmp_path / "t.csv"
+    test.write_text("0,4,1\n")
+    code, _, err = _run(["train", str(train), "--test", str(test), "--model", "popularity"],
+                        capsys)
+    assert code == 2 and err.splitlines()[-1] == (
+        f"(the --test file is read in DATA's format: {train} is read as LightGCN adjacency "
+        f"lists ('user item item ...'), and so is {test}; both files are read in one format, "
+        "which --format sets)")
+
+
+def test_the_triples_hint_only_where_a_triples_file_is_the_likely_cause(tmp_path, capsys):
+    for line, hint in (("3 -1 2", False), ("# users and items", False),  # was hinted too
+                       ("3 1 4.5", True), ("3,1,4", True), ("3 1 x", True)):
+        data = tmp_path / "d.txt"
+        data.write_text(line + "\n" + "".join(f"{u} 1 2 3 4\n" for u in range(4, 9)))
+        code, _, err = _run(["train", str(data), "--model", "popularity"], capsys)
+        assert code == 2 and "line 1" in err
+        assert ("pass --format triples" in err) == hint, err
+
+
+def test_demo_refuses_a_model_given_twice(capsys, monkeypatch):
+    monkeypatch.setattr(mgr.datasets, "synthetic",
+                        lambda *a, **k: pytest.fail("the data were generated"))
+    code, out, err = _run(["demo", "--models", "mf", "popularity", "MF"], capsys)
+    assert code == 2 and out == ""                   # was two MF rows and one top-5 block
+    assert err.strip() == ("minigraphrec: --models: mf given more than once; each model is "
+                           "compared once")
+
+
+def test_small_slips_of_the_audit(tmp_path, capsys):
+    import minigraphrec.cli as cli
+    data = _write_triples(tmp_path / "ratings.csv")
+    code, _, err = _run(["train", str(data), "-o", f"{data}/x.npz"], capsys)
+    assert code == 2 and err.strip() == (f"minigraphrec: -o: cannot save to {data}/x.npz: "
+                                         f"{data} is a file, not a folder")
+    model = tmp_path / "m.npz"
+    assert main(["train", str(data), "--model", "popularity", "-q", "-o", str(model)]) == 0
+    code, _, err = _run(["train", str(model)], capsys)
+    assert code == 2 and "is a .npz file, such as a model saved by `minigraphrec train -o`, " \
+                         "not a data file" in err
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("José,item1\nAnn,item2\n".encode("latin-1"))
+    code, _, err = _run(["train", str(latin), "--model", "popularity"], capsys)
+    assert code == 2 and err.splitlines()[-1] == ("(if the file is in another encoding, give "
+                                                  "it, e.g. --encoding latin-1)")
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out == f"minigraphrec {mgr.__version__}\n"
+    for command, text in (("demo", "models (--models):"), ("train", "models (--model):"),
+                          ("train", "--dim DIM embedding width d (trainable models; default 64"),
+                          ("train", "the model is trained, and saved by -o, on the remaining "
+                                    "part only")):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert text in " ".join(capsys.readouterr().out.split())
+    assert "n/a" in cli._table([{"metric": "auc", "value": float("nan")}], ["metric", "value"])
