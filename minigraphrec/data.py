@@ -332,8 +332,10 @@ class Interactions:
         extras = [name for name in ("weights", "timestamps", "user_features", "item_features")
                   if getattr(self, name) is not None]
         more = f", with {', '.join(extras)}" if extras else ""
-        return (f"Interactions({self.n_users} users, {self.n_items} items, "
-                f"{len(self)} interactions{more})")
+        def count(n, word):                                  # "1 user", "2 users"
+            return f"{n} {word}{'' if n == 1 else 's'}"
+        return (f"Interactions({count(self.n_users, 'user')}, {count(self.n_items, 'item')}, "
+                f"{count(len(self), 'interaction')}{more})")
 
     def to_csr(self, weighted=False):
         r"""The user–item matrix R, shape (n_users, n_items), CSR, float64.

@@ -300,3 +300,10 @@ def test_duplicate_raw_ids_are_found_in_any_dtype(make):
         raw[j] = raw[i]
         with pytest.raises(DataError, match=fr"user_ids holds .* twice \(positions {i} and {j}\)"):
             _check_unique("user", raw)
+
+
+def test_repr_counts_in_the_singular_and_the_plural():
+    one = Interactions([0], [0])
+    assert repr(one) == "Interactions(1 user, 1 item, 1 interaction)"
+    two = Interactions([0, 1], [1, 0], weights=[1.0, 2.0])
+    assert repr(two) == "Interactions(2 users, 2 items, 2 interactions, with weights)"
