@@ -926,15 +926,16 @@ def cmd_explain(args):
          f"{e.score:.6g} ({how})")
     if e.method:
         _out(f"  {e.method}")
-    # an exact explanation splits the score: contributions, shares, a total equal to it;
-    # another's numbers (cosines, gradient x input) do not add up to the score: no shares,
-    # and their sum is labelled as such
-    column = "contribution" if e.exact else _EXPLAIN_COLUMN.get(getattr(e, "quantity", None),
-                                                                 "value")
+    # contributions that split the score (exact, or gradient x input adding up to it) get
+    # shares and a total; gradient x input that does not add up gets its sum, labelled as
+    # not the score; similarities (cosines) are neither summed nor shared
+    quantity = getattr(e, "quantity", "split" if e.exact else "gradient_input")
+    additive = getattr(e, "additive", e.exact)
+    column = "contribution" if e.exact else _EXPLAIN_COLUMN.get(quantity, "value")
     rows = [{"source": _node_label(model, e.kind, int(src)), column: float(c)}
             for src, c in zip(e.sources, e.contributions)]
     columns = ["source", column]
-    if e.exact:
+    if additive:
         columns.append("share")
         for row, f in zip(rows, e.shares):
             row["share"] = f"{f:.1%}" if np.isfinite(f) else "-"
@@ -942,14 +943,19 @@ def cmd_explain(args):
         for row, path in zip(rows, e.paths):
             row["path"] = " -> ".join(_node_label(model, "node", int(n)) for n in path)
         columns.append("path")
-    rest = e.total - float(e.contributions.sum())
-    if rest != 0:
-        rows.append({"source": "(others)", column: float(rest)})
-    rows.append({"source": "total" if e.exact else "(sum)", column: float(e.total)})
+    if quantity != "similarity":
+        rest = e.total - float(e.contributions.sum())
+        if rest != 0:
+            rows.append({"source": "(others)", column: float(rest)})
+        rows.append({"source": "total" if additive else "(sum)", column: float(e.total)})
     _out(_table(rows, columns, floatfmt="{:.6g}"))
-    if not e.exact:
+    if quantity == "similarity":
+        _out(f"(these are similarities to item {args.item}, not a split of the score)")
+    elif not additive:
         _out(f"(sum) is the sum over every source, {e.total:.6g}, not the score "
              f"{e.score:.6g}: these numbers are not a split of the score, so no shares")
+    elif not e.exact:
+        _out(f"the total is {e.total - e.score:+.3g} from the score (approximately a split)")
     return 0
 
 

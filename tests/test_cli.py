@@ -1147,20 +1147,28 @@ def test_messages_name_the_command_line_flag_not_python(tmp_path, capsys):
 
 def test_explain_labels_a_sum_that_is_not_the_score(tmp_path, capsys):
     data = _write_triples(tmp_path / "ratings.csv")
-    path = tmp_path / "mf.npz"
-    assert main(["train", str(data), "--model", "mf", "--epochs", "2", "--dim", "4", "-q",
-                 "-o", str(path)]) == 0
+    for name in ("mf", "ngcf"):
+        assert main(["train", str(data), "--model", name, "--epochs", "2", "--dim", "4", "-q",
+                     "-o", str(tmp_path / f"{name}.npz")]) == 0
     capsys.readouterr()
-    assert main(["explain", str(path), "--user", "user0", "--item", "item0", "-k", "3"]) == 0
+    # MF's numbers are cosines: neither shares nor a sum (the sum was printed as "total")
+    assert main(["explain", str(tmp_path / "mf.npz"), "--user", "user0", "--item", "item0",
+                 "-k", "3"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    model = mgr.load(path)
+    assert lines[2].split() == ["source", "cosine"] and "%" not in "\n".join(lines)
+    assert not any(line.split()[:1] in (["total"], ["(sum)"], ["(others)"]) for line in lines)
+    assert lines[-1] == "(these are similarities to item item0, not a split of the score)"
+    # NGCF's gradient x input does not add up to the score: its sum is labelled as such
+    model = mgr.load(tmp_path / "ngcf.npz")
     e = model.explain(0, int(np.flatnonzero(model.item_ids_ == "item0")[0]), k=3)
-    assert not e.exact
-    header = lines[2].split()
-    assert "share" not in header and "%" not in "\n".join(lines)    # no shares
-    assert not any(line.startswith("total") for line in lines)      # was "total 2.599"
+    assert e.quantity == "gradient_input" and not e.additive
+    assert main(["explain", str(tmp_path / "ngcf.npz"), "--user", "user0", "--item", "item0",
+                 "-k", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "share" not in lines[2].split() and "%" not in "\n".join(lines)    # no shares
+    assert not any(line.startswith("total") for line in lines)      # was "total -0.0029"
     (sum_row,) = [line for line in lines if line.split()[:1] == ["(sum)"]
-                  and len(line.split()) == 2]
+                  and len(line.split()) == 2]                        # not the note below
     assert float(sum_row.split()[1]) == pytest.approx(e.total, rel=1e-5)
     assert lines[-1] == (f"(sum) is the sum over every source, {e.total:.6g}, not the score "
                          f"{e.score:.6g}: these numbers are not a split of the score, so no "

@@ -253,3 +253,72 @@ def test_fit_record_refuses_changed_hyperparameters_but_the_free_ones(model, tmp
     assert m.forgotten_ == 1 and m.n_users_ == 3
     m.fit(model._training_interactions())               # a new fit records the new values
     assert m.forget(users=[0]).forgotten_ == 2
+
+
+# -------------------------------------------- what the numbers are (quantity)
+def test_similarity_is_not_a_split_no_shares_no_others():
+    e = Explanation.from_contributions(0, 5, [3, 1, 2], [0.36, 0.27, 0.22], kind="item",
+                                       score=-0.0059, exact=False, k=2, quantity="similarity")
+    assert e.quantity == "similarity" and not e.additive
+    assert np.isnan(e.shares).all() and e.shares.shape == (2,)
+    assert all(np.isnan(r["share"]) for r in e.to_rows())
+    text = str(e)
+    assert "cosine" in text and "not a split" in text
+    assert "share" not in text and "%" not in text and "others" not in text
+
+
+def test_gradient_input_far_from_the_score_shows_the_gap_not_shares():
+    e = Explanation.from_contributions(0, 1, [4, 2, 7], [0.1, -0.3, -0.059], kind="node",
+                                       score=2.17, exact=False, k=2)
+    assert e.quantity == "gradient_input" and not e.additive
+    assert e.gap == pytest.approx(-0.259 - 2.17)
+    assert np.isnan(e.shares).all()
+    text = str(e)
+    assert "grad×input" in text and "share" not in text.splitlines()[1]
+    assert "others" not in text and "%" not in "".join(text.splitlines()[:-1])
+    assert "sum over every source: -0.259" in text and "score 2.17" in text
+    assert "gap -2.429" in text and "not a split" in text
+
+
+def test_gradient_input_that_adds_up_gets_shares_and_its_gap():
+    score = 1.0
+    e = Explanation.from_contributions(0, 1, [4, 2, 7], [0.6, 0.3, 0.1 + 1e-4], kind="node",
+                                       score=score, exact=False, k=2)
+    assert e.additive and not e.exact
+    np.testing.assert_allclose(e.shares, np.array([0.6, 0.3]) / (1.0 + 1e-4))
+    text = str(e)
+    assert "contribution" in text and "share" in text and "others" in text
+    assert "gap +0.0001" in text and "not a split" not in text
+
+
+def test_quantity_is_checked():
+    with pytest.raises(ValueError, match="quantity must be one of"):
+        Explanation.from_contributions(0, 0, [1], [1.0], kind="item", score=1.0, exact=False,
+                                       quantity="saliency")
+    with pytest.raises(ValueError, match="not a split"):
+        Explanation.from_contributions(0, 0, [1], [1.0], kind="item", score=1.0, exact=True,
+                                       quantity="similarity")
+
+
+@pytest.fixture(scope="module")
+def small():
+    return mgr.datasets.synthetic(n_users=40, n_items=60, random_state=0)
+
+
+def test_models_label_what_their_explanations_are(small):
+    mf = mgr.MF(dim=8, epochs=2, random_state=0).fit(small)
+    e = mf.explain(0, 5, k=3)
+    assert e.quantity == "similarity" and np.isnan(e.shares).all()
+    assert "%" not in str(e) and "others" not in str(e)
+    knn = mgr.ItemKNN().fit(small)
+    e = knn.explain(0, int(np.argmax(knn.score([0])[0])), k=2)
+    assert e.quantity == "split" and e.exact and "share" in str(e)
+    # zero biases, ReLU: GCN's halved gradient × input sums to the score (Euler)
+    gcn = mgr.GCN(dim=8, epochs=0, random_state=0).fit(small)
+    e = gcn.explain(0, 5, k=3)
+    assert e.quantity == "gradient_input" and e.additive and np.isfinite(e.shares).all()
+    ngcf = mgr.NGCF(dim=8, epochs=3, lr=0.05, random_state=0).fit(small)
+    e = ngcf.explain(0, 5, k=3)
+    # bi-interaction and biases: far from the score, no shares
+    assert e.quantity == "gradient_input" and abs(e.total - e.score) > 0.01 * abs(e.score)
+    assert not e.additive and np.isnan(e.shares).all() and "gap" in str(e).splitlines()[-1]

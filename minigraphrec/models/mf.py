@@ -132,7 +132,8 @@ class MF(EmbeddingRecommender):
         history, ``e`` the item embeddings (``kind="item"``). This is a
         similarity, not an attribution: MF's score ``e_u · e_i`` is not a
         function of the history (the user's row is a free parameter), so the
-        contributions do not sum to the score and ``exact`` is False.
+        contributions do not sum to the score, ``exact`` is False and
+        ``quantity`` is ``"similarity"`` (no shares: ``shares`` is NaN).
         """
         from ..explain import Explanation
         from ..rank import score_matrix
@@ -142,5 +143,6 @@ class MF(EmbeddingRecommender):
         score = float(self.score(np.array([user]))[0, item])
         return Explanation.from_contributions(
             user, item, history, sims, kind="item", score=score, exact=False, k=k,
+            quantity="similarity",
             method="similarity in embedding space (cosine of item embeddings to the item), "
                    "not an attribution")
