@@ -238,7 +238,7 @@ def unlearning(events, model_name, args):
     before_c = ranks_of(model, control[:, 0], control[:, 1])
     tuned = copy.deepcopy(model)
     start = time.perf_counter()
-    tuned.forget(interactions=forget, epochs=args.update_epochs)
+    tuned.forget(interactions=forget, epochs=args.update_epochs, method="fine_tune")
     t_tune = time.perf_counter() - start
     oracle = copy.deepcopy(model)
     start = time.perf_counter()

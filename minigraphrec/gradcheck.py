@@ -19,8 +19,20 @@ gradient (a float32 array in any of them raises ``TypeError``). float32
 round-off (about 6e-8 relative) is larger than what a central difference with
 ``eps = 1e-6`` can resolve; a float32 step hidden inside ``f`` shows up as
 round-off the checks do not accept (see "Kinks"). A failed check raises
-``AssertionError`` with the numeric and the exact value, a passed one returns
-them; a value of ``f`` or of the gradient that is not finite is a failure.
+:class:`GradientMismatchError` (an ``AssertionError``) with the numeric and the
+exact value, a passed one returns them; a gradient that is not finite is a
+mismatch, a value of ``f`` that is not finite a failure (``AssertionError``: the
+step left ``f``'s domain). Two other outcomes are *no* verdict on the gradient:
+:class:`NotDifferentiableError` (also an ``AssertionError``, "Kinks" below) and a
+pass with :class:`RoundoffFloorWarning` ("Tolerance" below). To count wrong
+gradients, catch ``GradientMismatchError``, not ``AssertionError``::
+
+    try:
+        check_vjp(f, vjp, x)
+    except GradientMismatchError as err:      # the gradient is wrong
+        ...
+    except NotDifferentiableError as err:     # no verdict: try another point
+        ...
 
 The line. Each check looks at one scalar function of a step ``t`` along its
 direction, ``φ(t) = Σ v · f(x + t u)`` (``check_grad``: ``u = e_i``; a scalar
@@ -51,7 +63,18 @@ size (1000 x 1500 data, dim 64, batch 2048), the round-off of ``D(1e-6)`` has a
 standard deviation of 0.2-0.35 ``ε_mach |f| / s``, so the floor is more than
 ten of them. It decides only where ``rtol · |exact|`` is smaller, i.e. where
 ``|exact| ≲ 1e-3 |f|`` at the default step: a gradient that should be zero,
-or a parameter with a small gradient under a large loss.
+or a parameter with a small gradient under a large loss. When the floor, not
+``rtol``, let a value pass and ``|exact|`` is below that floor, ``-exact`` and
+``0`` would have passed too (a sign-flipped gradient of a loss plus ``1e6``
+does): the check then warns, :class:`RoundoffFloorWarning`, naming the
+parameter (or entry), the floor and ``|exact|``. For a real verdict make ``|f|``
+smaller where it does not depend on the parameter (subtract the constant,
+check a smaller batch, drop a large penalty). A value that is a zero to rounding is
+not warned about: in a check where ``rtol`` decided other values (other entries of
+:func:`check_grad`, other keys of :func:`check_param_grads`), a floor-decided pass
+whose ``|exact|`` is at most ``1e-8`` of the check's largest is taken as an entry or
+parameter ``f`` does not depend on (these come out as rounding residue, about
+``1e-16`` of the others); when the floor decided every value, each one warns.
 
 Kinks. ``D(s)`` is the mean slope over ``[-s, s]``. If a point where ``f`` is
 not differentiable (ReLU or LeakyReLU at 0, max, ``|·|``) lies within the step,
@@ -76,7 +99,7 @@ At the first step ``s`` where ``φ`` is smooth the check decides, with
 ``numeric = D(s/2)`` and ``atol = floor(s/2) + |D(s) - D(s/2)| + |δ⁴| / s``:
 by the two formulas above, one kink within ``±s`` moves ``D(s/2)`` by at most
 ``|D(s) - D(s/2)| + |δ⁴| / s``, and a smooth ``φ`` only by round-off and
-``s² φ'''/24``. Outside that the gradient is wrong (``AssertionError``).
+``s² φ'''/24``. Outside that the gradient is wrong (:class:`GradientMismatchError`).
 At a smooth point this ``atol`` comes to about three ``floor(ε)``; it grows
 like ``1/s``, so a check next to a kink is coarser (at ``s = ε/16``, 16
 times). A user-given ``atol`` replaces the sum and is added to both
@@ -86,23 +109,50 @@ is smooth at no step down to ``ε/1024`` (``f`` has a kink at or within about
 ``1e-9 |u|`` of ``x`` along the direction, or more round-off than float64),
 or if ``f`` stops changing at all, bit for bit, within a step after it was
 not smooth at a larger one (``f`` does not resolve such steps: float32
-inside ``f``). Check another point or direction. A check that passes at
+inside ``f``). Check another point or direction. When the evidence points to
+float32 (``f`` stops changing as above, or every value of ``f`` off the point
+is exactly a float32 number, three or more distinct ones not all integers: a
+float64 result lands on one by chance once in about 2^29), the message leads
+with that, and a check that would have been a mismatch or a kink is this
+no-verdict error instead: float32 round-off decides nothing. A check that passes at
 ``ε`` costs two evaluations of ``f``, as before; each step looked at again
 costs two more (``φ(±s/2)``), and ``φ(0)`` one (none for ``check_vjp``,
 which has ``f(x)``; one per ``check_grad``).
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .errors import DataError, check_finite_number, check_random_state
 
 __all__ = ["check_vjp", "check_grad", "numerical_grad", "check_param_grads",
-           "check_model_grads", "NotDifferentiableError"]
+           "check_model_grads", "GradientMismatchError", "NotDifferentiableError",
+           "RoundoffFloorWarning"]
 
 _EPS = np.finfo(np.float64).eps
 _UNITS = 4             # round-off units trusted per value of f (module docstring)
 _HALVINGS = 10         # the smallest step tried near a kink is eps / 2**10
+
+
+class GradientMismatchError(AssertionError):
+    """The verdict that the gradient is wrong: the exact value is outside what round-off and
+    a kink within the step explain (module docstring, "Tolerance" and "Kinks").
+
+    A subclass of ``AssertionError``, as is :class:`NotDifferentiableError`, which is *no*
+    verdict: catch this class to count wrong gradients, not ``AssertionError``.
+    """
+
+
+class RoundoffFloorWarning(UserWarning):
+    """A check passed only because the exact value is below the round-off floor of ``f``.
+
+    With ``atol=None`` the floor is about ``4 ε_mach |f| / eps``: under a large ``|f|`` (a
+    loss plus a large constant) it can exceed ``|exact|``, and then the exact value, its
+    negative and zero all pass: the check saw nothing. Make ``|f|`` smaller where it does
+    not depend on the parameter (subtract the constant, check a smaller batch) for a verdict.
+    """
 
 
 class NotDifferentiableError(AssertionError):
@@ -239,13 +289,15 @@ def _settle(line, exact, eps, rtol, atol):
                     f"for bit, for every |t| <= {s:.3g}: f does not resolve steps this small "
                     "although the exact derivative says it changes; is part of f computed in "
                     "float32? This is no verdict on the gradient")
-            return "kink", D_eps, None, note
+            return "float32", D_eps, None, note
         scale = rtol * max(abs(D), abs(D2))
         if e1 <= floor + floor2 + extra + scale and e2 <= floor4 / s + extra + scale:
             # smooth within ±s: a kink left inside moves D(s/2) by at most e1 + e2
             atol_used = floor2 + e1 + e2 if atol is None else atol
             close = abs(D2 - exact) <= _tolerance(D2, exact, rtol, atol_used)
             verdict = "pass" if close else "mismatch"
+            if not close and _float32_values(line):    # float32 steps mimic a smooth f
+                return "float32", D_eps, None, _float32_note(line)
             where = (f"f is smooth within ±{s:.3g}" if s == eps else
                      f"D({eps:g}) = {D_eps!r} had a kink within ±{2 * s:.3g}; f is smooth "
                      f"within ±{s:.3g}")
@@ -267,31 +319,104 @@ def _settle(line, exact, eps, rtol, atol):
         note += (f"f has a kink (ReLU, LeakyReLU, max or |·| at 0) at or within ~{s * 2:.1e} of "
                  "x along the direction, or more round-off than float64 (float32 inside f?). ")
     note += "This is no verdict on the gradient: check another point or direction"
+    if _float32_values(line):
+        return "float32", D_eps, None, _float32_note(line)
     return "kink", D_eps, None, note
 
 
 def _mismatch(what, numeric, exact, rtol, atol_used, note):
     diff = abs(numeric - exact)
     rel = diff / max(abs(numeric), abs(exact), 1e-300)
-    return AssertionError(f"{what}: numeric {numeric!r} != exact {exact!r} (|diff| {diff:.3e}, "
-                          f"relative {rel:.3e}; rtol {rtol:g}, atol {atol_used:.3e}){note}")
+    return GradientMismatchError(
+        f"{what}: numeric {numeric!r} != exact {exact!r} (|diff| {diff:.3e}, relative "
+        f"{rel:.3e}; rtol {rtol:g}, atol {atol_used:.3e}){note}")
 
 
-def _kink(what, numeric, exact, eps, note):
+def _kink(what, numeric, exact, eps, note, verdict="kink"):
+    if verdict == "float32":                 # the evidence says float32, not a kink
+        return NotDifferentiableError(
+            f"{what}: f does not resolve the steps in float64 (is part of f computed in "
+            f"float32?), not a gradient mismatch: numeric {numeric!r} (step {eps:g}), exact "
+            f"{exact!r}; {note}")
     return NotDifferentiableError(f"{what}: not differentiable within the step, not a gradient "
                                   f"mismatch: numeric {numeric!r} (step {eps:g}), exact {exact!r}; "
                                   f"{note}")
 
 
-def _judge(line, exact, eps, rtol, atol, what):
-    """:func:`_settle`, raising on a mismatch or a kink; returns ``numeric``."""
+def _float32_values(line):
+    """True when every value of ``f`` off the point is exactly a float32 number, and they
+    take three or more distinct values, not all integers: ``f`` was computed in float32 and
+    cast to float64 (a float64 result lands on a float32 number by chance about once in
+    2^29 values). A constant ``f``, or a step function of integer values, is not taken
+    for float32: both are float32 numbers for other reasons."""
+    values = [y for t, y in line.values.items() if t != 0.0]
+    if len({y.tobytes() for y in values}) < 3 or all(np.array_equal(y, np.round(y))
+                                                      for y in values):
+        return False
+    with np.errstate(over="ignore", invalid="ignore"):
+        return all(np.array_equal(y, y.astype(np.float32).astype(np.float64)) for y in values)
+
+
+def _float32_note(line):
+    steps = min(abs(t) for t in line.values if t != 0.0)
+    n = sum(1 for t in line.values if t != 0.0)
+    return (f"every value of f off the point ({n} steps, down to ±{steps:.3g}) is exactly a "
+            "float32 number: f is computed in float32 (and cast to float64), whose round-off, "
+            "about 6e-8 of |f|, swamps these central differences. Compute f in float64 "
+            "throughout (a model: build it with dtype=\"float64\", the float64 twin of "
+            "docs/extending.md). This is no verdict on the gradient")
+
+
+def _floor_only(numeric, exact, rtol, atol, atol_used):
+    """True when a pass was decided by the round-off floor, not by ``rtol``, and ``|exact|``
+    is below that floor: its negative (or zero) would have passed too."""
+    return (atol is None and abs(numeric - exact) > rtol * max(abs(numeric), abs(exact))
+            and abs(exact) <= atol_used)
+
+
+def _floor_warning(what, exact, atol_used, more=""):
+    warnings.warn(
+        f"{what}: passed only within the round-off floor of f, which saw nothing: |exact| "
+        f"{abs(exact):.3e} is below the floor {atol_used:.3e} (about 4 ε_mach |f| / eps), so "
+        f"its negative or zero would pass as well{more}. For a verdict, make |f| smaller "
+        "where it does not depend on this parameter: subtract the constant from the loss, "
+        "check a smaller batch, drop a large penalty (module docstring, \"Tolerance\")",
+        RoundoffFloorWarning, stacklevel=3)
+
+
+#: a floor-decided pass whose ``|exact|`` is at most this fraction of the largest ``|exact|``
+#: of a check in which other values were decided by ``rtol`` is taken as a zero (a parameter
+#: or entry ``f`` does not depend on comes out as rounding residue, ~1e-16 of the others):
+#: no :class:`RoundoffFloorWarning` for it
+_ZERO_FRACTION = 1e-8
+
+
+def _unseen(blind, exact_all, n_seen):
+    """The floor-decided passes (``{key: (exact, floor)}``) worth a warning: all of them when
+    ``rtol`` decided no other value of the check (``n_seen == 0``), else those whose
+    ``|exact|`` is more than :data:`_ZERO_FRACTION` of the check's largest ``|exact|``."""
+    if n_seen == 0:
+        return blind
+    scale = max((abs(e) for e in exact_all), default=0.0)
+    return {k: v for k, v in blind.items() if abs(v[0]) > _ZERO_FRACTION * scale}
+
+
+def _judge(line, exact, eps, rtol, atol, what, blind=None):
+    """:func:`_settle`, raising on a mismatch or a kink; returns ``numeric``. A pass the
+    round-off floor decided (:func:`_floor_only`) warns, or, given a dict ``blind``, is
+    recorded there as ``blind[what] = (exact, floor)`` for the caller to judge."""
     if not np.isfinite(exact):
-        raise AssertionError(f"{what}: non-finite value, exact {exact!r}")
+        raise GradientMismatchError(f"{what}: non-finite value, exact {exact!r}")
     verdict, numeric, atol_used, note = _settle(line, exact, eps, rtol, atol)
     if verdict == "mismatch":
         raise _mismatch(what, numeric, exact, rtol, atol_used, note)
-    if verdict == "kink":
-        raise _kink(what, numeric, exact, eps, note)
+    if verdict in ("kink", "float32"):
+        raise _kink(what, numeric, exact, eps, note, verdict)
+    if _floor_only(numeric, exact, rtol, atol, atol_used):
+        if blind is None:
+            _floor_warning(what, exact, atol_used)
+        else:
+            blind[what] = (exact, atol_used)
     return numeric
 
 
@@ -325,9 +450,11 @@ def check_vjp(f, vjp, x, rng=None, eps=1e-6, rtol=1e-6, atol=None):
 
     Raises
     ------
-    AssertionError if they disagree or a value is not finite;
-    :class:`NotDifferentiableError` (an ``AssertionError``) if ``f`` is not
-    smooth within any step down to ``eps / 1024``; TypeError if ``x``,
+    :class:`GradientMismatchError` (an ``AssertionError``) if they disagree or
+    the gradient is not finite; AssertionError if a value of ``f`` is not finite;
+    :class:`NotDifferentiableError` (an ``AssertionError``, no verdict) if ``f`` is
+    not smooth within any step down to ``eps / 1024``, or is computed in float32;
+    :class:`RoundoffFloorWarning` for a pass that saw nothing; TypeError if ``x``,
     ``f(x)`` or ``vjp(x, v)`` is not float64, or an option is no number;
     DataError (a ValueError) for ``eps <= 0``, a negative or non-finite
     ``rtol`` / ``atol``, or a bad ``rng`` seed.
@@ -396,10 +523,13 @@ def check_grad(f, grad, x, eps=1e-6, rtol=1e-6, atol=None):
     ``rtol · |numeric_i|``; pass ``atol=1e-8`` for a fixed floor.)
 
     Returns ``(numeric, exact)`` arrays (``numeric_i`` from the step that
-    decided). Raises ``AssertionError`` naming the number of wrong entries
-    and the worst one, or the first entry whose finite difference is not
+    decided). Raises :class:`GradientMismatchError` naming the number of wrong
+    entries and the worst one (or the first entry whose ``grad(x)`` is not
+    finite), ``AssertionError`` at the first entry whose finite difference is not
     finite; :class:`NotDifferentiableError` if every failing entry has a kink
-    within its step; TypeError if ``x``, a value of ``f`` or ``grad(x)`` is
+    within its step, or f is computed in float32; :class:`RoundoffFloorWarning`
+    (once, with the count and the first entry) for entries that passed only within
+    the round-off floor; TypeError if ``x``, a value of ``f`` or ``grad(x)`` is
     not float64; DataError for ``eps <= 0`` or a negative or non-finite
     tolerance (as :func:`check_vjp`).
     """
@@ -417,15 +547,20 @@ def check_grad(f, grad, x, eps=1e-6, rtol=1e-6, atol=None):
     for name, values in (("grad(x)", exact), ("the finite difference", numeric)):
         if not np.all(np.isfinite(values)):
             i = int(np.argmin(np.isfinite(values).reshape(-1)))
-            raise AssertionError(f"check_grad: {name} is not finite at index {index(i)}: "
-                                 f"{float(values.flat[i])!r} (f(x ± eps·e_i) = "
-                                 f"{float(f_plus.flat[i])!r}, {float(f_minus.flat[i])!r}; exact "
-                                 f"{float(exact.flat[i])!r}); does the step leave f's domain? "
-                                 "try a smaller eps")
+            error = GradientMismatchError if name == "grad(x)" else AssertionError
+            raise error(f"check_grad: {name} is not finite at index {index(i)}: "
+                        f"{float(values.flat[i])!r} (f(x ± eps·e_i) = "
+                        f"{float(f_plus.flat[i])!r}, {float(f_minus.flat[i])!r}; exact "
+                        f"{float(exact.flat[i])!r}); does the step leave f's domain? "
+                        "try a smaller eps")
     floor = _UNITS * _EPS * (np.abs(f_plus) + np.abs(f_minus)) / (2 * h)
     atol_i = floor if atol is None else atol
     ok = np.abs(numeric - exact) <= _tolerance(numeric, exact, rtol, atol_i)
-    wrong, kinks, notes = [], [], {}
+    # passes the floor decided, with |exact| below it: nothing was seen (RoundoffFloorWarning)
+    blind = (ok & (np.abs(numeric - exact) > rtol * np.maximum(np.abs(numeric), np.abs(exact)))
+             & (np.abs(exact) <= floor)) if atol is None else np.zeros(ok.shape, bool)
+    blind_atol = {int(i): float(floor.flat[i]) for i in np.flatnonzero(blind)}
+    wrong, kinks, notes, verdicts = [], [], {}, {}
     if not ok.all():
         f_x = _scalar("f(x)", f(x))
         xp = x.copy()
@@ -444,21 +579,38 @@ def check_grad(f, grad, x, eps=1e-6, rtol=1e-6, atol=None):
             line.values.update({0.0: f_x, h_i: f_plus.flat[i], -h_i: f_minus.flat[i]})
             verdict, numeric.flat[i], atol_used, notes[i] = _settle(line, float(exact.flat[i]),
                                                                     h_i, rtol, atol)
+            verdicts[i] = verdict
             if verdict == "mismatch":
                 wrong.append((abs(numeric.flat[i] - exact.flat[i]), i, atol_used))
-            elif verdict == "kink":
+            elif verdict in ("kink", "float32"):
                 kinks.append(i)
+            elif _floor_only(float(numeric.flat[i]), float(exact.flat[i]), rtol, atol,
+                             atol_used):
+                blind_atol[int(i)] = atol_used
+    f32 = [i for i in kinks if verdicts[i] == "float32"]
+    if f32:                                  # float32 inside f: no entry's verdict counts
+        i = f32[0]
+        raise _kink(f"check_grad: {len(f32)} of {x.size} entries, first at index {index(i)}",
+                    float(numeric.flat[i]), float(exact.flat[i]), float(h.flat[i]), notes[i],
+                    "float32")
     if wrong:
         _, i, atol_used = max(wrong)
         more = (f"; {len(kinks)} more with a kink within the step (first at index "
                 f"{index(kinks[0])})" if kinks else "")
         err = _mismatch(f"worst at index {index(i)}", float(numeric.flat[i]),
                         float(exact.flat[i]), rtol, atol_used, notes[i])
-        raise AssertionError(f"check_grad: {len(wrong)} of {x.size} entries differ{more}; {err}")
+        raise GradientMismatchError(f"check_grad: {len(wrong)} of {x.size} entries "
+                                    f"differ{more}; {err}")
     if kinks:
         i = kinks[0]
         raise _kink(f"check_grad: {len(kinks)} of {x.size} entries, first at index {index(i)}",
                     float(numeric.flat[i]), float(exact.flat[i]), float(h.flat[i]), notes[i])
+    unseen = _unseen({i: (float(exact.flat[i]), a) for i, a in blind_atol.items()},
+                     np.abs(exact).reshape(-1), x.size - len(blind_atol))
+    if unseen:
+        i = min(unseen)
+        _floor_warning(f"check_grad: {len(unseen)} of {x.size} entries, first at index "
+                       f"{index(i)}", float(exact.flat[i]), unseen[i][1])
     return numeric, exact
 
 
@@ -496,9 +648,11 @@ def check_param_grads(loss_fn, params, grads, rng=None, eps=1e-6, rtol=1e-6, ato
 
     Raises
     ------
-    AssertionError naming the first wrong key ("gradient of 'W0'");
-    :class:`NotDifferentiableError` if ``L`` has a kink within every step
-    down to ``eps / 1024`` along that key's direction; TypeError for a
+    :class:`GradientMismatchError` (an ``AssertionError``) naming the first wrong key
+    ("gradient of 'W0'"); :class:`NotDifferentiableError` (no verdict) if ``L`` has a
+    kink within every step down to ``eps / 1024`` along that key's direction, or is
+    computed in float32; :class:`RoundoffFloorWarning` per key that passed only within
+    the round-off floor; TypeError for a
     float32 parameter, gradient or loss value, ``params`` or ``grads`` that is
     no dict, ``keys`` that is no str or sequence of them, a parameter that is no
     writeable ndarray; DataError for nothing to check (no keys), a key missing
@@ -526,7 +680,7 @@ def check_param_grads(loss_fn, params, grads, rng=None, eps=1e-6, rtol=1e-6, ato
     if not keys:
         raise DataError("nothing to check: params is empty or keys names no key; a check of "
                         "no parameter would pass whatever the gradients")
-    results = {}
+    results, blind = {}, {}
     for k in keys:
         if k not in params or k not in grads:
             raise DataError(f"key {k!r} must be in both params {sorted(params)} "
@@ -554,10 +708,13 @@ def check_param_grads(loss_fn, params, grads, rng=None, eps=1e-6, rtol=1e-6, ato
         line = _Line(loss_at, 1.0, f"gradient of {k!r}",
                      lambda t, k=k: f"params[{k!r}]{_step(t, 'u')}")
         try:
-            numeric = _judge(line, exact, eps, rtol, atol, f"gradient of {k!r}")
+            numeric = _judge(line, exact, eps, rtol, atol, f"gradient of {k!r}", blind)
         finally:
             p[...] = saved
         results[k] = (numeric, exact)
+    unseen = _unseen(blind, [e for _, e in results.values()], len(results) - len(blind))
+    for what, (exact, floor) in unseen.items():
+        _floor_warning(what, exact, floor)
     return results
 
 
@@ -570,7 +727,8 @@ def check_model_grads(model, batch, rng=None, eps=1e-6, rtol=1e-6, atol=None, ke
     in ``keys``) is perturbed in place along a random direction and restored
     afterwards.
 
-    The model must be float64 (``dtype=np.float64``) and its loss a
+    The model must be float64 (built with ``dtype="float64"``; TypeError otherwise, saying
+    so: a float32 model is checked on its float64 twin, docs/extending.md) and its loss a
     deterministic function of ``params`` and ``batch``: switch dropout off
     (or make it reseed on every call) and let ``loss_and_grad`` recompute
     everything it derives from ``params``. A ReLU or LeakyReLU model at a
@@ -591,9 +749,18 @@ def check_model_grads(model, batch, rng=None, eps=1e-6, rtol=1e-6, atol=None, ke
     if not isinstance(params, dict) or not params:
         raise TypeError(f"model must have a non-empty params dict, got {type(params).__name__}; "
                         "call fit(train, epochs=0) first")
+    for k, p in params.items():
+        dtype = getattr(p, "dtype", None)
+        if dtype is not None and dtype != np.float64 and np.dtype(dtype).kind == "f":
+            raise TypeError(
+                f"params[{k!r}] of this {type(model).__name__} is {dtype}; a finite-difference "
+                f"check needs float64 (float32 round-off swamps a central difference): build "
+                f"the model with dtype=\"float64\" (e.g. {type(model).__name__}(..., "
+                f"dtype=\"float64\").fit(train, epochs=0)) and, to check a trained float32 "
+                f"model, copy its parameters into that float64 twin (docs/extending.md)")
     loss, grads = model.loss_and_grad(batch)
     if set(grads) != set(params):
-        raise AssertionError(f"loss_and_grad returned grads for {sorted(grads)}, "
+        raise GradientMismatchError(f"loss_and_grad returned grads for {sorted(grads)}, "
                              f"params has {sorted(params)}")
     # copies: a loss_and_grad that returns buffers it reuses would otherwise have the
     # check's own loss evaluations overwrite the gradients being checked

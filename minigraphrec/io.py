@@ -364,9 +364,20 @@ def _find_class(module, name, path):
             yield from subclasses(sub)
 
     for _ in range(2):
+        found = []
         for cls in (c for base in _MODEL_BASES for c in [base, *subclasses(base)]):
-            if cls.__module__ == module and cls.__qualname__ == name:
-                return cls
+            if cls.__module__ == module and cls.__qualname__ == name and cls not in found:
+                found.append(cls)
+        if len(found) == 1:
+            return found[0]
+        if found:                    # defined again (a notebook cell run twice): the latest
+            serials = [cls.__dict__.get("_definition_serial") for cls in found]
+            if None not in serials:
+                return found[serials.index(max(serials))]
+            raise DataError(f"{path}: the saved model is a {module}.{name}, and this Python "
+                            f"session holds {len(found)} live classes of that name (defined "
+                            "again, with instances of the old one still alive) and cannot tell "
+                            "which was defined last; delete the old instances or restart")
         if not (module == "minigraphrec" or module.startswith("minigraphrec.")):
             break
         try:                    # our own modules only: a file never makes us import anything else
@@ -379,6 +390,11 @@ def _find_class(module, name, path):
 
 def load(path):
     r"""Read a model written by :func:`save`; ``mgr.load(path)``.
+
+    The file names its class by module and qualified name. When this session holds
+    several live classes of that name (a notebook cell defining the class run again,
+    while an instance of the earlier definition is still alive), the one defined last
+    is used: what the name means now.
 
     Raises
     ------

@@ -119,9 +119,9 @@ from .errors import DataError
 from .ops.sampling import sample_bpr, sample_negatives
 from .optim import Adam
 
-__all__ = ["train_model", "bpr_batches", "bce_batches", "batch_gradient", "generator_state",
-           "restore_generator", "optimizer_state_attr", "optimizer_state_from_attr",
-           "check_finite_state"]
+__all__ = ["train_model", "bpr_batches", "bce_batches", "batch_gradient", "check_gradients",
+           "generator_state", "restore_generator", "optimizer_state_attr",
+           "optimizer_state_from_attr", "check_finite_state"]
 
 logger = logging.getLogger("minigraphrec")
 
@@ -319,12 +319,66 @@ def batch_gradient(model):
 
     ``model.loss_and_grad`` where the model's class overrides it (its own loss counts), else
     ``model._loss_and_grad(batch, reuse=True)``: the same values, with the gradient buffers
-    reused from batch to batch.
+    reused from batch to batch. The gradients of the first batch are checked against
+    ``model.params`` (:func:`check_gradients`: the same keys, shapes and dtypes), once per
+    fit or update.
     """
     owner = next(c for c in type(model).__mro__ if "loss_and_grad" in c.__dict__)
     if not owner.__module__.startswith("minigraphrec."):   # a user's class changed the loss
-        return model.loss_and_grad
-    return functools.partial(model._loss_and_grad, reuse=True)
+        gradient, source = model.loss_and_grad, "loss_and_grad"
+    else:
+        gradient, source = functools.partial(model._loss_and_grad, reuse=True), "_backward_rows"
+    checked = False
+
+    def first_checked(batch):
+        nonlocal checked
+        loss, grads = gradient(batch)
+        if not checked:                          # once per fit or update: the first batch
+            check_gradients(model, grads, source)
+            checked = True
+        return loss, grads
+    return first_checked
+
+
+def check_gradients(model, grads, source="_backward_rows"):
+    """DataError unless ``grads`` has exactly the keys of ``model.params``, each an array of
+    its parameter's shape and dtype: what the model contract asks of ``_backward_rows``
+    (docs/extending.md). Training checks the first batch of each fit and update
+    (:func:`batch_gradient`): a parameter left out of the gradients was never moved by Adam
+    (which skips missing keys, as PyTorch's does for a parameter without ``.grad``), and the
+    model trained on, silently, with it frozen at its initial value."""
+    name = type(model).__name__
+    where = f"{name}.{source}"
+    if source == "loss_and_grad":
+        where += " (or the _backward_rows it calls)"
+    if not isinstance(grads, dict):
+        raise DataError(f"{where} must return the gradients as a dict name -> array, got "
+                        f"{type(grads).__name__}")
+    params = model.params
+    missing = [k for k in params if k not in grads]
+    extra = [k for k in grads if k not in params]
+    problems = []
+    if missing:
+        problems.append(f"no gradient for {', '.join(map(repr, missing))} (that parameter "
+                        "would never be trained)")
+    if extra:
+        problems.append(f"gradients for {', '.join(map(repr, extra))}, which "
+                        f"{'is not a parameter' if len(extra) == 1 else 'are not parameters'}"
+                        f" (params: {', '.join(map(repr, params))})")
+    for k in params:
+        if k not in grads:
+            continue
+        g, p = grads[k], params[k]
+        shape, dtype = getattr(g, "shape", None), getattr(g, "dtype", None)
+        if shape != p.shape or dtype != p.dtype:
+            got = (f"{tuple(shape)} {dtype}" if shape is not None
+                   else f"a {type(g).__name__}")
+            problems.append(f"grads[{k!r}] is {got}, params[{k!r}] is {p.shape} {p.dtype}")
+    if problems:
+        raise DataError(f"{where} returned gradients that do not match {name}.params: "
+                        f"{'; '.join(problems)}. It must return the gradient of every "
+                        "parameter, full-shaped (zeros where the batch has no effect), in the "
+                        "parameter's dtype")
 
 
 def check_finite_state(name, params, optimizer, epoch, lr):

@@ -1,6 +1,8 @@
 """The gradient checkers themselves: they pass right gradients and catch wrong ones."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -8,7 +10,8 @@ import minigraphrec as mgr
 from minigraphrec import losses
 from minigraphrec.batch import PairBatch
 from minigraphrec.errors import DataError
-from minigraphrec.gradcheck import (NotDifferentiableError, check_grad, check_model_grads,
+from minigraphrec.gradcheck import (GradientMismatchError, NotDifferentiableError,
+                                    RoundoffFloorWarning, check_grad, check_model_grads,
                                     check_param_grads, check_vjp, numerical_grad)
 from minigraphrec.ops import dense, embedding, scoring
 
@@ -64,7 +67,9 @@ def test_default_atol_is_the_round_off_floor():
     def vjp(x, v):
         return v * 2 * x
     x = np.zeros(20)
-    numeric, exact = check_vjp(f, vjp, x, rng=np.random.default_rng(6))
+    with pytest.warns(RoundoffFloorWarning, match=r"check_vjp: passed only within the "
+                                                  r"round-off floor"):
+        numeric, exact = check_vjp(f, vjp, x, rng=np.random.default_rng(6))
     assert exact == 0.0 and numeric != 0.0
     with pytest.raises(AssertionError):
         check_vjp(f, vjp, x, rng=np.random.default_rng(6), atol=0.0)
@@ -360,7 +365,7 @@ def test_check_grad_halves_the_step_past_a_kink():
     one_wrong = r"1 of 3 entries differ; worst at index \(0,\)"
     with pytest.raises(AssertionError, match=one_wrong) as err:
         check_grad(f, lambda z: grad(z) * np.array([1.001, 1.0, 1.0]), x)
-    assert err.type is AssertionError                           # a mismatch, not a kink
+    assert err.type is GradientMismatchError                           # a mismatch, not a kink
 
 
 def test_a_kink_at_the_point_itself_is_reported_as_a_kink():
@@ -384,7 +389,7 @@ def test_a_kink_at_the_point_itself_is_reported_as_a_kink():
                                              r"the step \(first at index \(0, 0\)\); worst at "
                                              r"index \(0, 1\)") as err:
         check_grad(f, lambda z: relu_vjp(z, np.ones_like(z)) * [[1.0, 1.01], [1.0, 1.0]], x)
-    assert err.type is AssertionError
+    assert err.type is GradientMismatchError
 
 
 def test_check_param_grads_reports_a_kink_and_restores_the_params():
@@ -430,7 +435,7 @@ def test_check_vjp_catches_a_wrong_relu_layer_next_to_a_kink():
     with pytest.raises(AssertionError, match=r"check_vjp: numeric .* != exact .* had a kink "
                                              r"within") as err:
         check_vjp(f, lambda X_, v: 1.001 * vjp(X_, v), X, rng=0)
-    assert err.type is AssertionError
+    assert err.type is GradientMismatchError
 
 
 def _gcn_with_a_pre_activation_at(distance):
@@ -478,7 +483,7 @@ def test_check_model_grads_catches_a_wrong_relu_gcn_next_to_a_kink():
             return loss, {**grads, "E0": 1.001 * grads["E0"]}
     with pytest.raises(AssertionError, match="gradient of 'E0'.* had a kink within") as err:
         check_model_grads(Wrong(), batch, rng=np.random.default_rng(1))
-    assert err.type is AssertionError
+    assert err.type is GradientMismatchError
 
 
 # ------------------------------------------------------------ the step's scale
@@ -574,3 +579,139 @@ def test_check_model_grads_copes_with_a_loss_and_grad_that_reuses_its_buffers():
             np.multiply(2 * b, a ** 2, out=self._g["b"])
             return float(np.sum(a ** 2 * b ** 2)), self._g
     check_model_grads(Reusing(), None)
+
+
+# ================================= passes the round-off floor decided (loss + 1e6)
+def _quadratic(C, sign):
+    """L(W) = C + Σ a W², small a: the directional derivative (~2e-4) is below the floor of
+    |L| = 1e6 (~9e-4 at eps = 1e-6), above that of |L| ~ 1e-4; ``sign=-1`` flips the
+    gradient."""
+    rng = np.random.default_rng(0)
+    W, a = rng.standard_normal((4, 4)), 1e-5 * rng.standard_normal((4, 4))
+    params = {"W": W}
+    return (lambda: C + float(np.sum(a * params["W"] ** 2)), params,
+            {"W": sign * 2 * a * W}, a)
+
+
+def test_a_sign_flipped_gradient_under_a_large_loss_passes_only_with_a_warning():
+    """Adding 1e6 to the loss let a sign-flipped gradient pass, silently: the floor, not
+    rtol, decided, and |exact| was below it."""
+    loss, params, grads, _ = _quadratic(1e6, -1)
+    with pytest.warns(RoundoffFloorWarning) as record:
+        (numeric, exact), = check_param_grads(loss, params, grads).values()
+    assert np.sign(numeric) == -np.sign(exact)                   # it did pass the wrong sign
+    message = str(record[0].message)
+    floor = float(message.split("below the floor ")[1].split(" ")[0])
+    assert f"|exact| {abs(exact):.3e} is below the floor" in message and abs(exact) < floor
+    assert message.startswith("gradient of 'W': passed only within the round-off floor")
+    assert "subtract the constant from the loss, check a smaller batch" in message
+    # the documented way to a verdict: without the constant the flip is a mismatch
+    loss, params, grads, _ = _quadratic(0.0, -1)
+    with pytest.raises(GradientMismatchError, match="gradient of 'W'"):
+        check_param_grads(loss, params, grads)
+    loss, params, grads, _ = _quadratic(0.0, 1)                  # and the right one passes
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RoundoffFloorWarning)     # rtol decided: no warning
+        check_param_grads(loss, params, grads)
+
+
+def test_check_grad_warns_once_for_the_entries_the_floor_decided():
+    _, params, _, a = _quadratic(1e6, -1)
+    W = params["W"]
+    with pytest.warns(RoundoffFloorWarning, match=r"check_grad: 16 of 16 entries, first at "
+                                                  r"index \(0, 0\): passed only within the "
+                                                  r"round-off floor") as record:
+        check_grad(lambda x: 1e6 + float(np.sum(a * x ** 2)), lambda x: -2 * a * x, W)
+    assert len([w for w in record if issubclass(w.category, RoundoffFloorWarning)]) == 1
+    with pytest.raises(GradientMismatchError, match="check_grad: 16 of 16 entries differ"):
+        check_grad(lambda x: float(np.sum(a * x ** 2)), lambda x: -2 * a * x, W)
+
+
+def test_check_model_grads_warns_on_a_sign_flip_under_a_large_constant():
+    """The audit's case: a model's loss_and_grad returning loss + 1e6 and a sign-flipped
+    gradient of a parameter with a small gradient."""
+    data = mgr.datasets.synthetic(n_users=40, n_items=200, random_state=0)
+
+    class Offset(mgr.MF):                                # the loss scaled down, plus 1e6
+        def loss_and_grad(self, batch):
+            loss, grads = super().loss_and_grad(batch)
+            return 1e-3 * loss + 1e6, {k: -1e-3 * g for k, g in grads.items()}   # flipped
+
+    model = Offset(dim=4, dtype="float64", random_state=0).fit(data, epochs=0)
+    batch = mgr.train.bpr_batches(model.R_, 64, np.random.default_rng(0))[0]
+    with pytest.warns(RoundoffFloorWarning, match="gradient of 'E0': passed only within"):
+        check_model_grads(model, batch)
+
+
+# ============================================ what each outcome is: mismatch or none
+def test_a_mismatch_is_a_gradient_mismatch_error_and_no_verdict_is_not():
+    """The docs' ``except AssertionError: print("caught")`` counted NotDifferentiableError,
+    no verdict, as a caught bug: a mismatch has its own class now."""
+    with pytest.raises(GradientMismatchError):
+        check_vjp(_f, lambda x, v: 2 * _vjp(x, v), np.ones(3))
+    x = np.array([[0.0, 0.5], [-1.0, 2.0]])                      # ReLU at exactly 0
+    with pytest.raises(NotDifferentiableError) as err:
+        check_vjp(lambda z: dense.relu_forward(z)[0],
+                  lambda z, v: dense.relu_backward(dense.relu_forward(z)[1], v), x)
+    assert not isinstance(err.value, GradientMismatchError)
+    assert issubclass(GradientMismatchError, AssertionError)     # old handlers still catch it
+
+
+def _float32_sin(x):
+    return np.sin(x.astype(np.float32)).astype(np.float64)
+
+
+@pytest.mark.parametrize("check", [
+    lambda: check_vjp(_float32_sin, lambda x, v: v * np.cos(x),
+                      np.random.default_rng(0).standard_normal(50)),
+    lambda: check_grad(lambda x: float(np.sum(_float32_sin(x), dtype=np.float32)), np.cos,
+                       np.random.default_rng(0).standard_normal(5)),
+])
+def test_float32_inside_f_leads_with_the_float32_advice(check):
+    """A float32 step inside f gave "not differentiable ... kink (ReLU, ...)" (check_vjp),
+    or even a mismatch verdict (check_grad: float32 steps made D(s) = D(s/2))."""
+    with pytest.raises(NotDifferentiableError, match=r"f does not resolve the steps in float64 "
+                                                     r"\(is part of f computed in float32\?\), "
+                                                     r"not a gradient mismatch") as err:
+        check()
+    assert "is exactly a float32 number" in str(err.value)
+    assert 'dtype="float64"' in str(err.value)
+
+
+def test_a_float32_model_is_told_to_build_its_float64_twin():
+    data = mgr.datasets.synthetic(n_users=40, n_items=200, random_state=0)
+    model = mgr.MF(dim=4, random_state=0).fit(data, epochs=0)
+    batch = mgr.train.bpr_batches(model.R_, 64, np.random.default_rng(0))[0]
+    with pytest.raises(TypeError, match=r"params\['E0'\] of this MF is float32; a "
+                                        r"finite-difference check needs float64 .* build the "
+                                        r"model with dtype=\"float64\""):
+        check_model_grads(model, batch)
+
+
+def test_zeros_to_rounding_beside_checked_values_do_not_warn():
+    """A gradient that is 0 for entries f does not depend on comes out as rounding residue
+    (tutorial 02's 12 of 88 entries at 5e-21, GAT's a_dst2 at 3e-16): beside entries rtol
+    decided, no warning; when the floor decided everything, a warning still."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(8)
+    x = rng.standard_normal(12)
+
+    def f(x):                                   # entries 8..11 do not enter f
+        return 1e3 + float(np.sum(a * x[:8] ** 2))
+
+    def grad(x):
+        g = np.zeros_like(x)
+        g[:8] = 2 * a * x[:8]
+        g[8:] = 1e-20 * rng.standard_normal(4)  # residue, not 0
+        return g
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RoundoffFloorWarning)
+        check_grad(f, grad, x)
+        params = {"W": x[:8].copy(), "c": np.zeros(3)}
+        check_param_grads(lambda: 1e3 + float(np.sum(a * params["W"] ** 2))
+                          + 0.0 * float(params["c"].sum()), params,
+                          {"W": 2 * a * params["W"], "c": np.full(3, 1e-22)})
+    # an all-zero (wrong) gradient under a large constant: nothing was decided by rtol
+    with pytest.warns(RoundoffFloorWarning, match=r"check_grad: 16 of 16 entries"):
+        check_grad(lambda x: 1e6 + 1e-5 * float(np.sum(x ** 2)), lambda x: np.zeros_like(x),
+                   np.ones(16))

@@ -452,8 +452,8 @@ def test_tuning_scores_equal_the_reference_blend_and_rank(method):
 
 # ---------------------------------------------------------------------- forget
 def test_forget_passes_the_method_on_to_the_trained_components():
-    """method="retrain" retrains the embedding components (each then equals a fit without
-    the data), the others forget exactly as always; fine_tune stays the default."""
+    """method="retrain", the default, retrains the embedding components (each then equals a
+    fit without the data), the others forget exactly as always; fine_tune when asked for."""
     from minigraphrec.datasets import synthetic
     from minigraphrec.models import MF
 
@@ -472,8 +472,12 @@ def test_forget_passes_the_method_on_to_the_trained_components():
     assert mf.forget_method_ == "retrain"
     assert all(np.array_equal(mf.params[k], oracle_mf.params[k]) for k in oracle_mf.params)
     assert (knn.similarity_ != ItemKNN(k_neighbors=5).fit(remaining).similarity_).nnz == 0
-    tuned = make().fit(data).forget(users=[2], interactions=pair, epochs=0)
+    tuned = make().fit(data).forget(users=[2], interactions=pair, epochs=0, method="fine_tune")
     assert tuned.models_[0].forget_method_ == "fine_tune"
+    default = make().fit(data).forget(users=[2], interactions=pair)
+    assert default.models_[0].forget_method_ == "retrain"
+    assert all(np.array_equal(default.models_[0].params[k], oracle_mf.params[k])
+               for k in oracle_mf.params)
     hybrid = make().fit(data)
     with pytest.raises(ValueError, match="method must be 'fine_tune' or 'retrain'"):
         hybrid.forget(users=[2], method="exact")

@@ -412,7 +412,7 @@ def test_a_file_without_adam_state_updates_and_refuses_to_resume(tmp_path):
     _with_meta(path, lambda m: m["attributes"].pop("optimizer_state_"))
     model = io.load(path)
     assert model.optimizer_state_ is None
-    model.forget(users=[0])
+    model.forget(users=[0], method="fine_tune")
     io.load(path).partial_fit(Interactions([0, 12], [1, 15], n_users=13, n_items=16))
     with pytest.raises(RuntimeError, match="has no optimizer_state_"):
         io.load(path).fit(_train(), resume=True)
@@ -644,3 +644,36 @@ def test_a_model_may_declare_attributes_that_hold_nan(tmp_path):
     assert np.isnan(model.gaps_).any()
     model.save(tmp_path / "m.npz")
     np.testing.assert_array_equal(io.load(tmp_path / "m.npz").gaps_, model.gaps_)
+
+
+# ============================ a class defined again (a notebook cell run twice)
+class _Redefined(MF):
+    generation = 1
+
+
+_FIRST_REDEFINED = _Redefined(dim=4, epochs=1, batch_size=16, random_state=0)   # kept alive
+
+
+class _Redefined(MF):                                                  # noqa: F811
+    generation = 2
+
+
+def test_load_takes_the_class_defined_last(tmp_path):
+    """mgr.load gave back an instance of the first, stale definition while one of its
+    instances was alive."""
+    assert type(_FIRST_REDEFINED).generation == 1                     # both classes are live
+    model = _Redefined(dim=4, epochs=1, batch_size=16, random_state=0).fit(_train())
+    model.save(tmp_path / "m.npz")
+    loaded = mgr.load(tmp_path / "m.npz")
+    assert type(loaded) is _Redefined
+    assert loaded.generation == 2
+
+
+def test_load_refuses_when_it_cannot_tell_which_class_came_last(tmp_path, monkeypatch):
+    """Two live classes of one name, one of them without a definition number."""
+    model = _Redefined(dim=4, epochs=1, batch_size=16, random_state=0).fit(_train())
+    model.save(tmp_path / "m.npz")
+    monkeypatch.delattr(type(_FIRST_REDEFINED), "_definition_serial", raising=False)
+    with pytest.raises(DataError, match=r"this Python session holds 2 live classes of that "
+                                        r"name .* cannot tell which was defined last"):
+        mgr.load(tmp_path / "m.npz")

@@ -389,7 +389,7 @@ def test_forget_with_no_epochs_drops_the_rows_and_the_edges(data, name):
     E0, mom = m.params["E0"].copy(), m.optimizer_state_["m:E0"].copy()
     pair = np.array([[5, m.R_[5].indices[0]]])
     removal = m._removal(users=[2, 7], interactions=pair)
-    m.forget(users=[2, 7], interactions=pair, epochs=0)
+    m.forget(users=[2, 7], interactions=pair, epochs=0, method="fine_tune")
     assert m.forget_method_ == "fine_tune" and m.n_users_ == 38
     assert (m.R_ != removal.R).nnz == 0
     np.testing.assert_array_equal(m.user_ids_, np.delete(1000 + np.arange(40), [2, 7]))
@@ -407,7 +407,7 @@ def test_forget_with_no_epochs_drops_the_rows_and_the_edges(data, name):
 def test_forget_removes_the_pairs_everywhere_including_the_file(data, name, tmp_path):
     m = make(name).fit(data)
     u, i = 5, int(m.R_[5].indices[1])
-    m.forget(interactions=np.array([[u, i]]), epochs=2)
+    m.forget(interactions=np.array([[u, i]]), epochs=2, method="fine_tune")
     assert m.R_[u, i] == 0 and m.n_users_ == 40
     if hasattr(m, "A_hat_"):
         assert m.A_hat_[u, 40 + i] == 0 and m.A_hat_[40 + i, u] == 0
@@ -432,10 +432,11 @@ def test_forget_edge_weights_drop_the_pair():
     d = mgr.Interactions(d.users, d.items, timestamps=d.timestamps)
     m = mgr.LightGCN(dim=4, epochs=1, edge_weights="count", random_state=0).fit(d)
     i = int(m.R_[3].indices[0])
-    m.forget(interactions=np.array([[3, i]]), epochs=1)
+    m.forget(interactions=np.array([[3, i]]), epochs=1, method="fine_tune")
     assert m.R_weighted_[3, i] == 0 and (m.R_weighted_ > 0).nnz == m.R_.nnz
-    with pytest.raises(DataError, match="fine_tune"):
-        m.forget(users=[0], method="retrain")
+    with pytest.raises(DataError, match=r"forget\(method='retrain'\), the default, cannot rebuild "
+                                        r"the edge weights .* pass method='fine_tune'"):
+        m.forget(users=[0])                                   # the default: retrain
 
 
 @pytest.mark.parametrize("name", ["MF", "LightGCN"])
@@ -460,8 +461,8 @@ def test_forget_fine_tune_is_deterministic_and_unlearns(data, name):
         return np.array([(S[r] > S[r, i]).sum() for r, i in enumerate(pairs[:, 1])])
 
     before = ranks(a)
-    a.forget(interactions=pairs, epochs=10)
-    b.forget(interactions=pairs, epochs=10)
+    a.forget(interactions=pairs, epochs=10, method="fine_tune")
+    b.forget(interactions=pairs, epochs=10, method="fine_tune")
     assert params_equal(a.params, b.params)
     assert ranks(a).mean() > before.mean() + 2         # the forgotten items lose ground
 
@@ -527,7 +528,7 @@ def test_gat_paths_have_the_largest_attention_product(data):
 def test_a_fresh_fit_clears_forget_method():
     data = mgr.datasets.synthetic(n_users=40, n_items=200, random_state=0)
     model = mgr.MF(dim=4, epochs=1, random_state=0).fit(data)
-    model.forget(users=[0])
+    model.forget(users=[0], method="fine_tune")
     assert model.forget_method_ == "fine_tune"
     model.fit(data, epochs=1)
     assert not hasattr(model, "forget_method_")
@@ -567,7 +568,7 @@ def test_embedding_updates_refuse_a_changed_definition_and_accept_training_setti
     assert all(np.array_equal(mf.params[k], v) for k, v in params.items())
     lightgcn = mgr.LightGCN(dim=8, n_layers=3, epochs=1, random_state=0).fit(old)
     with pytest.raises(ValueError, match=r"LightGCN\.forget: .*\(n_layers=3 -> 1\)"):
-        lightgcn.set_params(n_layers=1).forget(users=[0])
+        lightgcn.set_params(n_layers=1).forget(users=[0], method="fine_tune")
     lightgcn.set_params(n_layers=3, lr=1e-3, batch_size=16).partial_fit(new, epochs=1)
     assert lightgcn.n_users_ == 60
     # a retrain fits anew with the hyperparameters as they are now: nothing to refuse
@@ -666,3 +667,16 @@ def test_refresh_embeddings_checks_the_model():
     model = mgr.MF(dim=4, epochs=1, random_state=0).fit(data).set_params(dim=8)
     with pytest.raises(ValueError, match=r"MF\.refresh_embeddings: hyperparameters changed"):
         model.refresh_embeddings()
+
+
+@pytest.mark.parametrize("name", ["MF", "LightGCN"])
+def test_forget_retrains_by_default(data, name):
+    """The default was fine_tune, which leaves what the forgotten pairs taught in the
+    parameters (and the items no longer excluded as seen): forget now means a fit without
+    the data unless the approximation is asked for."""
+    m = make(name).fit(data)
+    rest = m._removal(users=[4])
+    oracle = make(name).fit(m._training_interactions(rest.R, rest.user_ids))
+    m.forget(users=[4])
+    assert m.forget_method_ == "retrain"
+    assert params_equal(m.params, oracle.params)

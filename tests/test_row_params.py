@@ -220,7 +220,7 @@ def test_forget_drops_the_user_rows_and_keeps_the_item_rows(data, cls):
     keep = np.setdiff1d(np.arange(40), [2, 7])
     rows = {"E0": np.r_[keep, 40 + np.arange(50)], "b": np.arange(50), "c": keep,
             "g": np.r_[keep, 40 + np.arange(50)], "mu": slice(None)}
-    m.forget(users=[2, 7], epochs=0)
+    m.forget(users=[2, 7], epochs=0, method="fine_tune")
     assert m.n_users_ == 38 and m.params.keys() == P.keys()
     for key, value in m.params.items():
         np.testing.assert_array_equal(value, P[key][rows[key]])
@@ -231,7 +231,7 @@ def test_forget_drops_the_user_rows_and_keeps_the_item_rows(data, cls):
     E0 = m.params["E0"]
     expected = E0[:38] @ E0[38:].T + b[None, :] + c[:, None] + P["mu"][0]
     np.testing.assert_allclose(m.score(np.arange(38)), expected, rtol=1e-12, atol=1e-14)
-    m.forget(users=[0], epochs=2)                                       # and it trains on
+    m.forget(users=[0], epochs=2, method="fine_tune")                   # and it trains on
     assert [v.shape for v in m._biases()] == [(37,), (50,)]
     assert np.isfinite(m.score(np.arange(37))).all()
 
@@ -246,7 +246,7 @@ def test_a_listed_parameter_of_the_wrong_length_is_refused_with_the_model_unchan
                                         r"by items \(50 rows.*shape \(49,\)"):
         m.partial_fit(new_events(), epochs=0)
     with pytest.raises(DataError, match="parameter 'b'"):
-        m.forget(users=[3], epochs=0)
+        m.forget(users=[3], epochs=0, method="fine_tune")
     assert m.forget(users=[]) is m                                      # nothing to forget
     assert (m.n_users_, m.n_items_) == (40, 50) and (m.R_ != R).nnz == 0
     assert same(m.params, P) and same(m.optimizer_state_, A)
@@ -316,6 +316,6 @@ def test_the_built_in_models_update_as_before(data, cls, dtype):
     assert m.step_ == oracle.step_
     np.testing.assert_array_equal(m.score(np.arange(43)), oracle.score(np.arange(43)))
     oracle = e0_only_forget(m, [2, 41], epochs=2)
-    m.forget(users=[2, 41], epochs=2)
+    m.forget(users=[2, 41], epochs=2, method="fine_tune")
     assert same(m.params, oracle.params) and same(m.optimizer_state_, oracle.optimizer_state_)
     np.testing.assert_array_equal(m.score(np.arange(41)), oracle.score(np.arange(41)))

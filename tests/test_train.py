@@ -432,7 +432,7 @@ def test_numpy_backend_trains_through_the_references_only(loss, monkeypatch):
     model = LightGCN(dim=8, epochs=2, batch_size=64, loss=loss, backend="numpy",
                      random_state=0).fit(train)
     assert len(model.history_) == 2
-    model.forget(users=[0], epochs=1)                             # the fine-tuning path too
+    model.forget(users=[0], epochs=1, method="fine_tune")       # the fine-tuning path too
 
 
 @pytest.mark.parametrize("make", [lambda: MF(dim=4, epochs=4, batch_size=64, random_state=0),
@@ -530,13 +530,20 @@ class _KwargsMF(MF):
         self.prior = prior
 
 
-def test_a_model_whose_init_takes_kwargs_is_refused_on_load_with_the_reason(tmp_path):
-    """Its dim=4 never reached the file: it loaded as dim=64 over 4-wide tables."""
+def test_a_model_whose_init_takes_kwargs_is_refused_before_anything_is_written(tmp_path):
+    """Its dim=4 never reached the file: it loaded as dim=64 over 4-wide tables. Now fit
+    (and get_params, repr, save) refuse the class, naming it, as scikit-learn does."""
     train, _ = _planted()
-    _KwargsMF(dim=4, epochs=1, batch_size=64, random_state=0).fit(train).save(tmp_path / "m.npz")
-    with pytest.raises(mgr.DataError, match=r"E0 is \(\d+, 4\) float32, \(\d+, 64\) float32 "
-                                            r"expected; its __init__ takes \*\*kwargs"):
-        mgr.load(tmp_path / "m.npz")
+    model = _KwargsMF(dim=4, epochs=1, batch_size=64, random_state=0)
+    with pytest.raises(TypeError, match=r"_KwargsMF.__init__ takes \*\*kwargs: a model's "
+                                        "hyperparameters must be named in its __init__'s "
+                                        "signature"):
+        model.fit(train)
+    assert not hasattr(model, "R_")                             # fit is all or nothing
+    with pytest.raises(TypeError, match=r"_KwargsMF.__init__ takes \*\*kwargs"):
+        model.get_params()
+    with pytest.raises(TypeError, match=r"_KwargsMF.__init__ takes \*\*kwargs"):
+        repr(model)
 
 
 def test_a_matrix_hyperparameter_fits_saves_and_guards_resume(tmp_path):

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import reprlib
 from typing import NamedTuple
 
@@ -83,6 +84,10 @@ class Removal(NamedTuple):
     user_ids: np.ndarray         #: (n_users',) their raw ids
     removed_users: np.ndarray    #: old internal ids of the forgotten users
     removed_pairs: np.ndarray    #: (n, 2) old internal (user, item) pairs forgotten one by one
+
+
+#: numbers each Recommender subclass as it is defined (``__init_subclass__``)
+_DEFINITIONS = itertools.count()
 
 
 def _all_or_nothing(fit):
@@ -244,6 +249,9 @@ class Recommender:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        # the order classes are defined in: mgr.load takes the latest of several live
+        # classes of one module and name (a notebook cell run twice), io._find_class
+        cls._definition_serial = next(_DEFINITIONS)
         fit = cls.__dict__.get("fit")
         if fit is not None and not getattr(fit, "all_or_nothing", False):
             cls.fit = _all_or_nothing(fit)
@@ -277,16 +285,46 @@ class Recommender:
         slow, and the fitted-hyperparameter checks ask on every scoring call)."""
         names = cls.__dict__.get("_param_names_cache")
         if names is None or names[0] is not cls.__init__:
-            sig = inspect.signature(cls.__init__)
-            names = (cls.__init__,
-                     tuple(p.name for p in sig.parameters.values() if p.name != "self"
-                           and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)))
+            if cls.__init__ is object.__init__:            # no constructor of its own
+                names = (cls.__init__, ())
+            else:
+                params = inspect.signature(cls.__init__).parameters.values()
+                varargs = [("*" if p.kind == p.VAR_POSITIONAL else "**") + p.name
+                           for p in params if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+                if varargs:
+                    # what **kwargs carries, get_params cannot see: repr, save, load,
+                    # resume and the fitted-hyperparameter checks would all use the
+                    # defaults instead (scikit-learn refuses this too)
+                    raise TypeError(
+                        f"{cls.__name__}.__init__ takes {' and '.join(varargs)}: a model's "
+                        f"hyperparameters must be named in its __init__'s signature (get_params, "
+                        f"repr, save, load and resume read them from there and would silently "
+                        f"use the defaults of what {' and '.join(varargs)} carries); list "
+                        f"each one, e.g. def __init__(self, dim=16, lr=1e-2, ...), and pass "
+                        f"them on to super().__init__ by name")
+                names = (cls.__init__, tuple(p.name for p in params if p.name != "self"))
             cls._param_names_cache = names
         return names[1]
 
     def get_params(self, deep=False):
-        """The constructor's hyperparameters, as a dict."""
-        return {name: getattr(self, name) for name in self._param_names()}
+        """The constructor's hyperparameters, as a dict.
+
+        Each is read from the attribute of its name (scikit-learn's convention): a
+        constructor argument ``K`` must be stored as ``self.K``, unchanged. TypeError for an
+        ``__init__`` that takes ``*args`` or ``**kwargs`` (:meth:`_param_names`).
+        """
+        params = {}
+        for name in self._param_names():
+            try:
+                params[name] = getattr(self, name)
+            except AttributeError:
+                raise AttributeError(
+                    f"{type(self).__name__} has no attribute {name!r}: the constructor "
+                    f"argument {name!r} must be stored as self.{name} = {name}, unchanged "
+                    f"(get_params, repr, save and the fitted-hyperparameter checks read each "
+                    f"hyperparameter from the attribute of its name; keep a derived value "
+                    f"under another name, e.g. in fit)") from None
+        return params
 
     def set_params(self, **params):
         """Set hyperparameters by name; unknown names are an error."""
@@ -322,6 +360,7 @@ class Recommender:
     def _fit_interactions(self, train):
         """Validate ``train`` and keep what scoring needs: sizes, ``R_`` and the raw ids."""
         check_interactions(train)
+        type(self)._param_names()              # TypeError for an __init__ with **kwargs
         self.n_users_ = train.n_users
         self.n_items_ = train.n_items
         self.R_ = train.to_csr()               # (n_users, n_items) binary, the seen items

@@ -74,7 +74,6 @@ step (gradient checks) and training stays reproducible.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import logging
 
 import numpy as np
@@ -454,7 +453,7 @@ class EmbeddingRecommender(Recommender):
                 logger.warning("%s(input='both'): the training Interactions has neither "
                                "user nor item features, so the input is the embedding table "
                                "alone, as with input='embedding'", type(self).__name__)
-            self.params = self._init_params(rng)
+            self.params = self._checked_init_params(self._init_params(rng))
             self.history_ = []
             self.best_epoch_ = None
             self.step_ = 0
@@ -509,6 +508,26 @@ class EmbeddingRecommender(Recommender):
             raise DataError(f"cannot resume this {name}: the training data differ from the "
                             f"data it was fitted on: {problem}")
 
+    def _checked_init_params(self, params):
+        """``params`` (what ``_init_params`` returned), checked: a dict of arrays, each in
+        the model's dtype. DataError naming the parameter otherwise (a float64 model whose
+        ``_init_params`` returned float32 arrays trained, silently, in float32)."""
+        name = type(self).__name__
+        if not isinstance(params, dict) or not params:
+            raise DataError(f"{name}._init_params(rng) must return a non-empty dict name -> "
+                            f"array, got {type(params).__name__}")
+        for key, p in params.items():
+            if not isinstance(p, np.ndarray):
+                raise DataError(f"{name}._init_params(rng) returned params[{key!r}] as "
+                                f"{type(p).__name__}; every parameter must be a NumPy array "
+                                f"in the model's dtype ({self._dtype.name})")
+            if p.dtype != self._dtype:
+                raise DataError(f"{name}._init_params(rng) returned params[{key!r}] in "
+                                f"{p.dtype}, but the model's dtype is {self._dtype.name}: "
+                                f"return every parameter in self._dtype (e.g. "
+                                f".astype(self._dtype)), or the model trains in {p.dtype}")
+        return params
+
     def _check_hyperparameters(self):
         """Subclasses extend this with their own checks."""
         self._check_common()
@@ -533,13 +552,10 @@ class EmbeddingRecommender(Recommender):
                 what = "missing" if got is None else f"{got.shape} {got.dtype}"
                 problems.append(f"{name} is {what}, {want.shape} {want.dtype} expected")
         if problems:
-            kwargs = any(p.kind == p.VAR_KEYWORD
-                         for p in inspect.signature(type(self).__init__).parameters.values())
+            # (an __init__ taking **kwargs, whose hyperparameters never reached the file,
+            # is refused before: Recommender._param_names)
             raise DataError(f"the fitted {type(self).__name__}'s parameters do not match its "
-                            f"hyperparameters and data: {'; '.join(problems)}" + (
-                                "; its __init__ takes **kwargs, which get_params (and so "
-                                "save) cannot see: name every hyperparameter in the "
-                                "signature" if kwargs else ""))
+                            f"hyperparameters and data: {'; '.join(problems)}")
 
     @property
     def _dropout_seed(self):
@@ -662,6 +678,18 @@ class EmbeddingRecommender(Recommender):
     def loss_and_grad(self, batch):
         r"""The batch loss (see the module docstring) and its gradient for every parameter.
 
+        This is the training loss, dropout included: a model with dropout (NGCF's
+        ``message_dropout``, 0.1 by default, and ``node_dropout``; GAT's
+        ``attention_dropout``) applies it here, with the masks of ``step_``
+        (``np.random.default_rng([dropout_seed_, step_])``), so two calls at one step agree
+        (what a gradient check needs) and the values are those of a training step, not of
+        the model that scores. To compare them with another framework's, switch dropout
+        off in both: build the model with the dropout hyperparameters at 0 (e.g.
+        ``NGCF(..., message_dropout=0.0).fit(train, epochs=0)``: ``set_params`` on a fitted
+        model is refused here, the fitted state being the old model's), or fit such a
+        model with ``epochs=0`` and copy the other model's parameters into its ``params``
+        (``params[name][...] = value``).
+
         Parameters
         ----------
         batch : PairBatch (BPR) or PointBatch (BCE), ids in the fitted id space
@@ -690,6 +718,7 @@ class EmbeddingRecommender(Recommender):
         kind, node_ids, B = self._batch_nodes(batch)         # (S·B,) S = 3 (BPR) or 2 (BCE)
         nodes, inverse = np.unique(node_ids, return_inverse=True)   # (m,), (S·B,)
         Z, H0, cache = self._forward_rows(nodes)             # (m, d_out), (m, d_0)
+        self._check_forward_rows(Z, H0, nodes.shape[0])
         rows, c_rows = gather_forward(Z, inverse.reshape(-1))    # (S·B, d_out)
         rows0, c_rows0 = gather_forward(H0, inverse.reshape(-1)) # (S·B, d_0)
         e_u = rows[:B]                                       # (B, d_out)
@@ -715,6 +744,19 @@ class EmbeddingRecommender(Recommender):
         dH0 = gather_backward(c_rows0, drows0)               # (m, d_0)
         grads = self._backward_rows(cache, dZ, dH0, reuse=reuse)
         return loss + loss_reg, grads
+
+    def _check_forward_rows(self, Z, H0, m):
+        """DataError naming ``_forward_rows`` unless ``Z`` and ``H0`` are 2-d arrays of ``m``
+        rows, one per node of the batch (O(1): shapes only, on every call)."""
+        for what, X, width in (("Z", Z, "d_out"), ("H0", H0, "d_0")):
+            shape = getattr(X, "shape", None)
+            if shape is None or len(shape) != 2 or shape[0] != m:
+                got = (f"shape {tuple(shape)}" if shape is not None
+                       else f"a {type(X).__name__}")
+                raise DataError(
+                    f"{type(self).__name__}._forward_rows(nodes) returned {what} with {got}; "
+                    f"expected ({m}, {width}): one row per entry of nodes (the batch's {m} "
+                    f"distinct node ids, sorted), in that order")
 
     def _graph_matrix(self, R):
         """The user–item matrix to build the graph from: ``R_weighted_`` if set, else ``R``."""
@@ -1000,10 +1042,24 @@ class EmbeddingRecommender(Recommender):
         self.__dict__.update(new.__dict__)
         return self
 
-    def forget(self, users=None, interactions=None, *, method="fine_tune", epochs=None):
-        r"""Remove users or interactions, and fine-tune (default) or retrain without them.
+    def forget(self, users=None, interactions=None, *, method="retrain", epochs=None):
+        r"""Remove users or interactions, and retrain (default) or fine-tune without them.
 
-        ``method="fine_tune"``: the graph is rebuilt without the forgotten
+        ``method="retrain"`` (the default): ``fit(remaining)`` from scratch, with the
+        constructor's hyperparameters as they are now (the ``epochs``
+        argument is ignored): the constructor's ``epochs``, every one of
+        them, and no validation data. A model fitted with ``fit(train,
+        validation=..., ...)`` (early stopping by ``patience``, the best
+        epoch restored) or with ``fit(train, epochs=n)`` is thus retrained
+        on the full schedule without early stopping, which is not the run
+        that made it (to repeat that run, fit a new model the same way on
+        the remaining data). Otherwise identical to a model fitted without
+        the data (tested) when ``random_state`` is an integer (a Generator
+        has moved on since the first fit, and None draws anew), at the cost
+        of a full fit. Not available with edge weights (the raw event log
+        is not kept): such a model needs ``method="fine_tune"``.
+
+        ``method="fine_tune"``, an opt-in approximation: the graph is rebuilt without the forgotten
         data, the forgotten users' rows leave every ``"nodes"`` and
         ``"users"`` parameter of ``_row_params`` (``E0``) and Adam's moments
         (the others are renumbered; items keep their ids and ``"items"``
@@ -1016,21 +1072,11 @@ class EmbeddingRecommender(Recommender):
         old parameters still carry what the forgotten data taught them, less
         so with more epochs; ``benchmarks/bench_realtime.py`` measures the
         residual influence (the forgotten items' rank before, after, and in
-        a model retrained from scratch).
-
-        ``method="retrain"``: ``fit(remaining)`` from scratch, with the
-        constructor's hyperparameters as they are now (the ``epochs``
-        argument is ignored): the constructor's ``epochs``, every one of
-        them, and no validation data. A model fitted with ``fit(train,
-        validation=..., ...)`` (early stopping by ``patience``, the best
-        epoch restored) or with ``fit(train, epochs=n)`` is thus retrained
-        on the full schedule without early stopping, which is not the run
-        that made it (to repeat that run, fit a new model the same way on
-        the remaining data). Otherwise identical to a model fitted without
-        the data (tested) when ``random_state`` is an integer (a Generator
-        has moved on since the first fit, and None draws anew), at the cost
-        of a full fit. Not available with edge weights (the raw event log
-        is not kept).
+        a model retrained from scratch). It is not the default because it
+        leaves the forgotten data in effect: a user's forgotten items are no
+        longer excluded from ``recommend`` as seen, while the user's
+        embedding still points at them, so they can fill that user's top of
+        the list.
 
         Either way ``forget_method_`` records which, ``R_`` and every array
         derived from it (the graph, ``R_weighted_``, the rows of the
@@ -1051,8 +1097,9 @@ class EmbeddingRecommender(Recommender):
         R_w = getattr(self, "R_weighted_", None)
         if method == "retrain":
             if R_w is not None:
-                raise DataError("forget(method='retrain') cannot rebuild the edge weights "
-                                "(the raw event log is not kept); use method='fine_tune'")
+                raise DataError("forget(method='retrain'), the default, cannot rebuild the "
+                                "edge weights (the raw event log is not kept); pass "
+                                "method='fine_tune' for the approximation")
             train = self._training_interactions(removal.R, removal.user_ids)
             train.user_features, train.item_features = uf, self.item_features_
             new = type(self)(**self.get_params()).fit(train)

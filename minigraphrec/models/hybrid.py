@@ -611,17 +611,17 @@ class Hybrid(Recommender):
         self._set_item_labels(merge.item_labels)
         return self
 
-    def forget(self, users=None, interactions=None, *, method="fine_tune", epochs=None):
+    def forget(self, users=None, interactions=None, *, method="retrain", epochs=None):
         r"""``forget`` in every component (all or none); the weights are kept.
 
         ``method`` and ``epochs`` reach the components whose ``forget`` takes
-        them (the embedding models): ``"fine_tune"`` (default) or
-        ``"retrain"``, a fit from scratch on what remains (see their
-        ``forget``). The others (ItemKNN, EASE, GF-CF, ...) have a single
-        ``forget``, equal to a fit without the data (EASE's to rounding), and
-        are called without them; with ``method="retrain"`` every component
-        thus equals a fit without the data (a trained one when its
-        ``random_state`` is an integer).
+        them (the embedding models): ``"retrain"`` (default), a fit from
+        scratch on what remains, or ``"fine_tune"``, the approximation asked
+        for by name (see their ``forget``). The others (ItemKNN, EASE, GF-CF,
+        ...) have a single ``forget``, equal to a fit without the data (EASE's
+        to rounding), and are called without them; with ``method="retrain"``
+        every component thus equals a fit without the data (a trained one when
+        its ``random_state`` is an integer).
 
         The weights may have been tuned on data holding the forgotten
         interactions: they are a handful of numbers on a grid and are kept
