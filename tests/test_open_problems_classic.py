@@ -707,3 +707,25 @@ def test_userknn_weighted_forget_is_the_renumbered_refit_not_an_empty_row_refit(
     empty_row = MODELS[name]().fit(train.subset(train.users != 3))
     kept = np.delete(np.arange(N_USERS), 3)
     assert np.abs(scores(model) - empty_row.score(kept)).max() > 1e-3
+
+
+def test_a_person_is_forgotten_by_raw_id_once_and_then_unknown():
+    """forget renumbers the users it keeps: users=[3] twice forgot two people. Looked up by
+    raw id before each call, the second call is refused, naming the id."""
+    data = Interactions([0, 1, 2, 3, 0, 2], [0, 1, 0, 2, 2, 1],
+                        user_ids=["ann", "bob", "cy", "dee"], item_ids=[10, 20, 30])
+    model = ItemKNN().fit(data)
+    np.testing.assert_array_equal(model.users_from_raw(["dee", "ann"]), [3, 0])
+    np.testing.assert_array_equal(model.items_from_raw(["30", 10]), [2, 0])  # "30" spells 30
+    model.forget(users=model.users_from_raw("bob"))
+    assert model.user_ids_.tolist() == ["ann", "cy", "dee"]
+    np.testing.assert_array_equal(model.users_from_raw("dee"), [2])           # renumbered
+    with pytest.raises(DataError, match=r"ItemKNN: 1 of the 2 raw user id\(s\) given are not "
+                                        r"known to the model \(first: 'bob', at position 1\); "
+                                        r"it knows 3 users"):
+        model.users_from_raw(["ann", "bob"])
+    with pytest.raises(DataError, match=r"1-d list of ids, got an array of shape \(1, 1\)"):
+        model.items_from_raw([[10]])
+    assert model.users_from_raw([]).shape == (0,)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        ItemKNN().users_from_raw("ann")

@@ -234,6 +234,26 @@ def _match_raw_ids(old_raw, raw_per_pair, kind, name):
     return fast if fast is not None else _extend_ids_loop(old_raw, raw_per_pair, kind, name)
 
 
+def _internal_ids(name, known, raw_ids, kind):
+    """The indices in ``known`` (raw ids, index -> raw) of ``raw_ids``; DataError naming the
+    raw ids not among them."""
+    raw = np.asarray(raw_ids)
+    if raw.ndim == 0:
+        raw = raw.reshape(1)
+    if raw.ndim != 1:
+        raise DataError(f"raw {kind} ids must be one id or a 1-d list of ids, got an array of "
+                        f"shape {raw.shape}")
+    found = match_raw_ids(raw, known) if raw.size else np.empty(0, dtype=np.int64)
+    unknown = np.flatnonzero(found < 0)
+    if unknown.size:
+        first = raw[unknown[0]]
+        first = first.item() if isinstance(first, np.generic) else first
+        raise DataError(f"{name}: {unknown.size} of the {raw.size} raw {kind} id(s) given "
+                        f"are not known to the model (first: {first!r}, at position "
+                        f"{int(unknown[0])}); it knows {len(known)} {kind}s")
+    return found
+
+
 @register_model_base
 class Recommender:
     """Base class: hyperparameter handling, user validation, batched top-k.
@@ -490,6 +510,38 @@ class Recommender:
                             f"users 0..{self.n_users_ - 1}")
         return arr
 
+    def users_from_raw(self, raw_ids):
+        r"""The internal ids of raw user ids, as ``score``, ``recommend`` and ``forget`` take them.
+
+        Parameters
+        ----------
+        raw_ids : raw id or array-like of raw ids
+            As ``user_ids_`` holds them (what the data's files named the users). Raw ids
+            match as :func:`~minigraphrec.data.match_raw_ids` says: exactly, or, between an
+            integer and a string, when the string spells the integer (``"7"`` finds 7).
+
+        Returns
+        -------
+        ndarray of int64, shape (len(raw_ids),)
+
+        Raises
+        ------
+        DataError
+            Naming the raw ids the model does not know (how many, and the first).
+
+        ``forget`` renumbers the users it keeps, so an internal id means another person
+        after it: look a person up anew before each call, e.g.
+        ``model.forget(users=model.users_from_raw(["alice"]))`` (asked again, that raises:
+        ``"alice"`` is no longer known).
+        """
+        self._check_fitted()
+        return _internal_ids(type(self).__name__, self.user_ids_, raw_ids, "user")
+
+    def items_from_raw(self, raw_ids):
+        r"""The internal ids of raw item ids (``item_ids_``); see :meth:`users_from_raw`."""
+        self._check_fitted()
+        return _internal_ids(type(self).__name__, self.item_ids_, raw_ids, "item")
+
     def _check_item(self, item, name="item"):
         """One internal item id, as an int in 0..n_items-1."""
         self._check_fitted()
@@ -738,7 +790,11 @@ class Recommender:
         ``users`` are internal ids; ``interactions`` is an ``(n, 2)`` array of
         internal ``(user, item)`` pairs or an :class:`~minigraphrec.data.Interactions`
         in raw ids. Forgotten users leave the model and the others are
-        renumbered (``user_ids_`` keeps the raw ids); items keep their ids.
+        renumbered (``user_ids_`` keeps the raw ids); items keep their ids. So
+        an internal id names another person after a ``forget``: look people up
+        by raw id before each call (:meth:`users_from_raw`). A user all of whose
+        pairs are forgotten through ``interactions`` stays, as an empty row with
+        its raw id; ``users`` removes it.
         Raw ids are looked up as ``evaluate`` and ``recommend`` look them up
         (:func:`~minigraphrec.data.match_raw_ids`: the string ``"7"`` finds
         the integer raw id 7), and each pair must be in the training data. Empty ``users`` and
