@@ -715,3 +715,191 @@ def test_zeros_to_rounding_beside_checked_values_do_not_warn():
     with pytest.warns(RoundoffFloorWarning, match=r"check_grad: 16 of 16 entries"):
         check_grad(lambda x: 1e6 + 1e-5 * float(np.sum(x ** 2)), lambda x: np.zeros_like(x),
                    np.ones(16))
+
+
+# ======================================= a function that never changes along the step
+class _CopiedMF(_TinyMF):
+    """``_TinyMF`` whose loss reads a copy of ``V`` made once (as a torch tensor made from
+    the parameters would be): the check's in-place steps of ``V`` never reach it."""
+
+    def __init__(self):
+        super().__init__(3, 4, 2)
+        self._frozen_V = self.params["V"].copy()
+
+    def loss_and_grad(self, batch):
+        live = self.params["V"]
+        self.params["V"] = self._frozen_V            # the loss reads the copy...
+        try:
+            return super().loss_and_grad(batch)
+        finally:
+            self.params["V"] = live                  # ...the check perturbs the original
+
+
+_W = np.random.default_rng(5).standard_normal((3, 4))
+_W_COPY = _W.copy()                                  # made once: the steps of _W miss it
+
+
+@pytest.mark.parametrize("check, match", [
+    (lambda: check_param_grads(lambda: float(np.sum(_W_COPY ** 2)), {"W": _W.copy()},
+                               {"W": 2 * _W}),
+     r"gradient of 'W': loss_fn returned the same value \(.*\), bit for bit, at all 5 points "
+     r"params\['W'\] - 1e-06·u \.\. params\['W'\] \+ 1e-06·u, while the exact derivative "
+     r"along the step is .*: it does not read params\['W'\] in place \(a copy, a torch "
+     r"tensor made once"),
+    (lambda: check_model_grads(_CopiedMF(), _BATCH, keys="V"),
+     r"gradient of 'V': _CopiedMF.loss_and_grad\(batch\) returned the same value .* it does "
+     r"not read params\['V'\] in place"),
+    (lambda: check_vjp(lambda z: np.sin(_W_COPY), lambda z, v: v * np.cos(z), _W.copy()),
+     r"check_vjp: f returned the same value, bit for bit, at all 5 points x - 1e-06·u \.\. "
+     r"x \+ 1e-06·u, .*: f ignores its argument"),
+    (lambda: check_grad(lambda z: float(np.sum(np.sin(_W_COPY))), np.cos, _W.copy()),
+     r"check_grad: 12 of 12 entries differ; worst at index .*: f returned the same value "
+     r"\(.*\), bit for bit, .*: f does not read x\["),
+])
+def test_a_function_that_never_changes_is_named_as_such(check, match):
+    """A loss reading a copy of the parameters was reported as "numeric 0.0 != exact -1.79
+    ... f is smooth": now the message leads with what the values show. Still a mismatch:
+    the finite differences of f are exact (0), so either f is not the function meant or
+    the gradient claims a dependence f does not have."""
+    with pytest.raises(GradientMismatchError, match=match) as err:
+        check()
+    assert "numeric 0.0 != exact" in str(err.value)
+    assert "f is smooth" not in str(err.value)
+    # the same, reading the parameters in place, passes: the message is about the copy
+    params = {"W": _W.copy()}
+    check_param_grads(lambda: float(np.sum(params["W"] ** 2)), params, {"W": 2 * _W})
+
+
+# ============================== check_model_grads: the scoring path is the trained one
+class _SGC(mgr.LightGCN):
+    """A researcher's SGC-like model: LightGCN's propagation, then a weight matrix ``W``."""
+
+    def _init_params(self, rng):
+        params = super()._init_params(rng)
+        params["W"] = np.eye(self.dim) + 0.3 * rng.standard_normal((self.dim, self.dim))
+        return params
+
+    def _forward_rows(self, nodes):
+        Y, H0, cache = super()._forward_rows(nodes)                  # (m, d) propagated
+        Z, c_lin = dense.linear_forward(Y, self.params["W"])         # (m, d) Y W
+        return Z, H0, (cache, c_lin)
+
+    def _backward_rows(self, cache, dZ, dH0, reuse=False):
+        inner, c_lin = cache
+        dY, dW, _ = dense.linear_backward(c_lin, dZ)
+        return {**super()._backward_rows(inner, dY, dH0, reuse=reuse), "W": dW}
+
+    def _all_embeddings(self):
+        return super()._all_embeddings() @ self.params["W"]
+
+
+class _SGCWithoutW(_SGC):
+    """The audit's slip: the scoring path leaves out ``W``; the training path is right."""
+
+    def _all_embeddings(self):
+        return mgr.LightGCN._all_embeddings(self)
+
+
+def _sgc(cls, **kw):
+    data = mgr.datasets.synthetic(n_users=30, n_items=40, mean_interactions=6, random_state=0)
+    model = cls(dim=4, n_layers=2, dtype="float64", random_state=0, **kw).fit(data, epochs=0)
+    r = np.random.default_rng(0)
+    return model, PairBatch.make(r.integers(0, 30, 16), r.integers(0, 40, 16),
+                                 r.integers(0, 40, 16))
+
+
+def test_check_model_grads_catches_a_scoring_path_that_leaves_out_a_step():
+    """An SGC whose _all_embeddings left out W passed check_model_grads (its gradients are
+    right), trained normally and scored another function."""
+    model, batch = _sgc(_SGC)
+    check_model_grads(model, batch)                              # consistent: passes
+    model, batch = _sgc(_SGCWithoutW)
+    params = model.params                                        # the training path is right:
+    def loss():
+        return model.loss_and_grad(batch)[0]
+    check_param_grads(loss, params, model.loss_and_grad(batch)[1])
+    before = {k: v.copy() for k, v in params.items()}
+    with pytest.raises(GradientMismatchError) as err:
+        check_model_grads(model, batch)
+    for k, v in params.items():
+        np.testing.assert_array_equal(v, before[k])
+    nodes = np.unique(model._batch_nodes(batch)[1])
+    Z, E = model._forward_rows(nodes)[0], model._all_embeddings()[nodes]
+    i, j = np.unravel_index(np.argmax(np.abs(Z - E)), Z.shape)
+    v = int(nodes[i])
+    message = str(err.value)
+    assert message.startswith("_SGCWithoutW: _all_embeddings() (the scoring path")
+    assert "!= _forward_rows() (the training path" in message
+    assert f"on {nodes.size} of the batch's {nodes.size} nodes" in message
+    side = f"user {v}" if v < 30 else f"item {v - 30}"
+    assert (f"worst at node {v} ({side}), column {j}: _all_embeddings {float(E[i, j])!r} vs "
+            f"_forward_rows {float(Z[i, j])!r}") in message
+    assert "= 64 ε_mach · max|E|" in message
+
+
+class _NGCFScoredOff(mgr.NGCF):
+    """NGCF whose scoring path is off by 1e-9 of its value: far above rounding."""
+
+    def _all_embeddings(self):
+        return super()._all_embeddings() * (1 + 1e-9)
+
+
+class _GATScoredOff(mgr.GAT):
+    def _all_embeddings(self):
+        return super()._all_embeddings() * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("cls, dropout", [
+    (_NGCFScoredOff, {"message_dropout": 0.3, "node_dropout": 0.3}),
+    (_GATScoredOff, {"attention_dropout": 0.3}),
+])
+def test_the_scoring_path_is_compared_with_dropout_off(cls, dropout):
+    """Dropout is switched off for the comparison, not a reason to skip it: a slip of 1e-9
+    is caught with NGCF's and GAT's dropout on, and the hyperparameters are restored."""
+    model, batch = _sgc(cls, **dropout)
+    model.step_ = 3
+    listed = ", ".join(f"{k}={v!r}" for k, v in dropout.items())
+    with pytest.raises(GradientMismatchError, match=rf"^{cls.__name__}: _all_embeddings\(\) .* "
+                                                    rf"dropout off \({listed} set to 0 for the "
+                                                    r"comparison\); worst at node"):
+        check_model_grads(model, batch)
+    assert {k: getattr(model, k) for k in dropout} == dropout
+    assert model.step_ == 3
+
+
+class _OwnDropout(mgr.LightGCN):
+    """LightGCN with a dropout of its own on the final rows (masks of ``step_``), which the
+    check does not know how to switch off."""
+
+    def _forward_rows(self, nodes):
+        Y, H0, cache = super()._forward_rows(nodes)
+        rng = np.random.default_rng([self.dropout_seed_, self.step_])
+        Z, c_drop = dense.dropout_forward(Y, 0.5, rng)
+        return Z, H0, (cache, c_drop)
+
+    def _backward_rows(self, cache, dZ, dH0, reuse=False):
+        inner, c_drop = cache
+        return super()._backward_rows(inner, dense.dropout_backward(c_drop, dZ), dH0, reuse)
+
+
+def test_a_training_path_with_dropout_of_its_own_is_not_compared_but_said_so():
+    model, batch = _sgc(_OwnDropout)
+    with pytest.warns(UserWarning, match=r"_OwnDropout._all_embeddings\(\) \(the scoring path\) "
+                                         r"was not compared .* the training rows change with "
+                                         r"step_"):
+        results = check_model_grads(model, batch)
+    assert set(results) == {"E0"}                                # the gradients still checked
+
+
+class _SGCScoresTooFewRows(_SGC):
+    def _all_embeddings(self):
+        return super()._all_embeddings()[:-1]                    # the last item left out
+
+
+def test_a_scoring_table_of_the_wrong_shape_is_a_mismatch():
+    model, batch = _sgc(_SGCScoresTooFewRows)                     # 30 users, 40 items
+    with pytest.raises(GradientMismatchError, match=r"_SGCScoresTooFewRows: _all_embeddings\(\) "
+                                                    r"returned shape \(69, 4\), expected 70 rows "
+                                                    r"\(one per node, users first\) of the 4 "
+                                                    r"columns _forward_rows gives"):
+        check_model_grads(model, batch)

@@ -12,8 +12,9 @@ pair is one directional :func:`~minigraphrec.gradcheck.check_vjp`.
 ``build(rng)`` returns ``(model, batch)``: a model fitted with
 ``dtype=np.float64`` and ``epochs=0`` (dropout off) and a batch for its
 ``loss_and_grad``; every key of ``model.params`` is then checked by
-:func:`~minigraphrec.gradcheck.check_model_grads`. Adding a model is one
-entry, e.g.::
+:func:`~minigraphrec.gradcheck.check_model_grads`, which also compares an
+embedding model's scoring rows (``_all_embeddings``) with its training rows
+(``_forward_rows``), dropout off. Adding a model is one entry, e.g.::
 
     def _lightgcn_bpr(rng):
         train = ...tiny Interactions...
@@ -573,6 +574,27 @@ MODEL_CASES += [
     ModelCase("srgnn/1 step, hybrid, numpy backend", _srgnn(1, "hybrid", backend="numpy")),
     ModelCase("srgnn/2 steps, global, numpy backend", _srgnn(2, "global", backend="numpy")),
 ]
+
+_EMBEDDING_CASES = [c for c in MODEL_CASES if not c.name.startswith("srgnn")]
+
+
+@pytest.mark.parametrize("case", _EMBEDDING_CASES, ids=[c.name for c in _EMBEDDING_CASES])
+def test_model_scoring_path_is_compared_to_two_tolerances(case):
+    """check_model_grads compares every embedding model's scoring rows (``_all_embeddings``)
+    with its training rows (``_forward_rows``) to ``64 ε_mach · max|E|``: the table's models
+    pass it in :func:`test_model_gradient`; here one batch node's entry of the scoring table
+    moved by twice that is caught, named, on each (dropout switched off, not skipped)."""
+    from minigraphrec.gradcheck import GradientMismatchError
+    model, batch = case.build(np.random.default_rng(0))
+    E = np.array(model._all_embeddings())                      # (n_nodes, d_out), a copy
+    v = int(np.unique(model._batch_nodes(batch)[1])[-1])        # the batch's last node
+    E[v, 1] += 2 * 64 * np.finfo(np.float64).eps * np.abs(E).max()
+    model._all_embeddings = lambda: E                           # the instance's own
+    with pytest.raises(GradientMismatchError, match=rf"_all_embeddings\(\) .* != _forward_rows"
+                                                    rf"\(\) .* on 1 of the batch's .* worst at "
+                                                    rf"node {v} \(.*\), column 1: "):
+        check_model_grads(model, batch, rng=np.random.default_rng(1))
+
 
 @pytest.mark.parametrize("case", MODEL_CASES, ids=[c.name for c in MODEL_CASES])
 def test_model_gradient(case):
