@@ -4,6 +4,8 @@ r"""The ``minigraphrec`` command.
 
     minigraphrec demo                                  # synthetic data, baselines, a table
     minigraphrec train DATA [--test TEST] --model lightgcn -o model.npz
+    minigraphrec train DATA --validation VALID -p patience=5 --checkpoint ck.npz -o model.npz
+    minigraphrec train DATA --resume ck.npz [--epochs 10] -o model.npz
     minigraphrec evaluate model.npz TEST [-k 10 20]
     minigraphrec recommend model.npz --user ID [-k 10]
     minigraphrec explain model.npz --user ID --item ID [--k 10]
@@ -241,9 +243,11 @@ def _same_file(a, b):
     return os.path.realpath(a) == os.path.realpath(b)
 
 
-def _files_read(data, test):
+def _files_read(data, test, validation=None):
     """The files a ``train`` run reads, as ``(path, words for it)``: DATA (for a folder, the
-    MovieLens-100K files the loader reads in it) and ``--test``."""
+    MovieLens-100K files the loader reads in it), ``--test`` and ``--validation``. (The
+    ``--resume`` model is not among them: it is read whole before training, so ``-o`` and
+    ``--checkpoint`` may write the continued model over it.)"""
     files = []
     if data and os.path.isdir(data):
         files += [(os.path.join(data, name), f"the data folder {data}'s {name}")
@@ -252,6 +256,8 @@ def _files_read(data, test):
         files.append((data, f"the input file {data}"))
     if test:
         files.append((test, f"the --test file {test}"))
+    if validation:
+        files.append((validation, f"the --validation file {validation}"))
     return files
 
 
@@ -264,14 +270,15 @@ def _check_not_read(flag, path, reads):
                              "overwrite it")
 
 
-def _check_output(path, reads=()):
-    """Stop unless the model can be saved at ``path`` (``-o``): not a folder, not one of the
-    files the run reads (``reads``, from :func:`_files_read`), not a read-only file, in a
-    folder that exists and is writable. Checked before the data are read."""
+def _check_output(path, reads=(), flag="-o"):
+    """Stop unless the model can be saved at ``path`` (``flag``: ``-o`` or ``--checkpoint``):
+    not a folder, not one of the files the run reads (``reads``, from :func:`_files_read`),
+    not a read-only file, in a folder that exists and is writable. Checked before the data
+    are read."""
     if not path:
-        raise SystemExit("minigraphrec: -o: give a file name, e.g. -o model.npz")
+        raise SystemExit(f"minigraphrec: {flag}: give a file name, e.g. {flag} model.npz")
     if os.path.isdir(path) or path.endswith(("/", os.sep)):
-        raise SystemExit(f"minigraphrec: -o: {path} names a folder; give a file name, e.g. "
+        raise SystemExit(f"minigraphrec: {flag}: {path} names a folder; give a file name, e.g. "
                          f"{os.path.join(path, 'model.npz')}")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
@@ -280,16 +287,16 @@ def _check_output(path, reads=()):
             parent = os.path.dirname(parent)
         what = (f"{parent} is a file, not a folder" if os.path.exists(parent)
                 and not os.path.isdir(parent) else f"the folder {folder} does not exist")
-        raise SystemExit(f"minigraphrec: -o: cannot save to {path}: {what}")
+        raise SystemExit(f"minigraphrec: {flag}: cannot save to {path}: {what}")
     refused = _refuses_new_files(folder)
     if refused:
-        raise SystemExit(f"minigraphrec: -o: cannot save to {path}: the folder {folder} "
+        raise SystemExit(f"minigraphrec: {flag}: cannot save to {path}: the folder {folder} "
                          f"takes no new file ({refused})")
-    _check_not_read("-o", path, reads)
+    _check_not_read(flag, path, reads)
     if os.path.isfile(path) and not os.access(path, os.W_OK):
         import stat
         mode = stat.S_IMODE(os.stat(path).st_mode)
-        raise SystemExit(f"minigraphrec: -o: cannot save to {path}: the file is read-only "
+        raise SystemExit(f"minigraphrec: {flag}: cannot save to {path}: the file is read-only "
                          f"(mode {mode:04o}) for you; make it writable, remove it or choose "
                          "another name")
 
@@ -609,16 +616,31 @@ def _epoch_printer(name):
     return callback
 
 
-def _fit(model, train, validation=None, verbose=True):
-    """Fit, passing a validation set and a per-epoch printer where the model takes them."""
+def _fit(model, train, validation=None, verbose=True, epochs=None, resume=False,
+         checkpoint=None):
+    """Fit, passing a validation set and a per-epoch printer where the model takes them;
+    ``epochs`` and ``resume`` go to ``fit`` when given, and ``checkpoint(record)`` (which
+    saves the model) is called after each epoch's line is printed."""
     import inspect
 
     accepted = inspect.signature(model.fit).parameters
     kwargs = {}
     if validation is not None and "validation" in accepted:
         kwargs["validation"] = validation
+    if epochs is not None:
+        kwargs["epochs"] = epochs
+    if resume:
+        kwargs["resume"] = True
+    calls = []
     if verbose and "callback" in accepted:
-        kwargs["callback"] = _epoch_printer(type(model).__name__)
+        calls.append(_epoch_printer(type(model).__name__))
+    if checkpoint is not None:
+        calls.append(checkpoint)
+    if calls:
+        def callback(record):
+            for call in calls:
+                call(record)
+        kwargs["callback"] = callback
     return model.fit(train, **kwargs)
 
 
@@ -709,6 +731,14 @@ def _make_model(registry, name, params, seed=0):
     return registry["hybrid"](components).set_params(**params)
 
 
+def _named(exc, flags):
+    """``exc``'s message with the flag that set the keyword it names first in front of it
+    (``flags`` maps keywords to flags: ``--layers: MF has no hyperparameter 'n_layers'``)."""
+    found = [(m.start(), flag) for key, flag in flags.items()
+             if (m := re.search(rf"\b{re.escape(key)}\b", str(exc)))]
+    return f"{min(found)[1]}: {exc}" if found else str(exc)
+
+
 def _checked_model(registry, name, params, seed, flags):
     """:func:`_make_model`, then the model's own hyperparameter checks, before any data are
     read. A refused value stops the command naming the flag that set it: ``flags`` maps the
@@ -719,26 +749,187 @@ def _checked_model(registry, name, params, seed, flags):
         model = _make_model(registry, name, params, seed)
         _check_hyperparameters(model)
     except ValueError as exc:
-        found = [(m.start(), flag) for key, flag in flags.items()
-                 if (m := re.search(rf"\b{re.escape(key)}\b", str(exc)))]
-        where = f"{min(found)[1]}: " if found else ""
-        raise SystemExit(f"minigraphrec: {where}{exc}") from None
+        raise SystemExit(f"minigraphrec: {_named(exc, flags)}") from None
     return model
+
+
+def _trainable(registry):
+    """The names of the models trained by epochs (they have ``loss_and_grad``)."""
+    return [n for n, cls in registry.items() if hasattr(cls, "loss_and_grad")]
+
+
+#: train's flags that only models trained by epochs take, and what each is for
+_EPOCH_FLAGS = (("validation", "--validation", "early stopping needs epochs to stop"),
+                ("checkpoint", "--checkpoint", "there is no epoch to save after"),
+                ("resume", "--resume", "there is no epoch to continue from"))
+
+
+def _resumed_model(args, registry, params, given, flags):
+    """The model saved in ``--resume``, with the flags' hyperparameters set, and the number
+    of epochs to train it on. Refused, before any data are read: a file that holds no model
+    trained by epochs or no state to continue from, a ``--model`` other than its class, a
+    flag that changes a hyperparameter that defines the model (``--dim``, ``--layers``, ...:
+    only how training proceeds may change). ``--epochs`` (or ``-p epochs``) is the number of
+    epochs *more*; without it, the rest of the saved model's ``epochs``."""
+    import minigraphrec as mgr
+
+    path = args.resume
+    if not os.path.exists(path):
+        raise SystemExit(f"minigraphrec: --resume: no such file: {path}")
+    try:
+        model = mgr.load(path)
+    except DataError as exc:
+        raise SystemExit(f"minigraphrec: --resume: {exc}") from None
+    cls = type(model).__name__
+    if not hasattr(model, "loss_and_grad"):
+        raise SystemExit(f"minigraphrec: --resume: the model in {path} is {cls}, which is not "
+                         f"trained by epochs; only {', '.join(_trainable(registry))} models can "
+                         "be resumed")
+    if args.model is not None and registry[args.model] is not type(model):
+        raise SystemExit(f"minigraphrec: --model {args.model}: the model in {path} is {cls}; "
+                         "leave --model out when resuming")
+    missing = [a for a in ("history_", "optimizer_state_", "rng_state_")
+               if getattr(model, a, None) is None]
+    if missing:
+        raise SystemExit(f"minigraphrec: --resume: {path} holds no training state to continue "
+                         f"from (no {', '.join(missing)}: saved by an older minigraphrec?); "
+                         "train it anew")
+    current = model.get_params()
+    free = getattr(model, "_resume_may_change", ())
+    for key, value in params.items():
+        if key == "epochs":
+            continue
+        if key in current and key not in free and current[key] != value:
+            shown = f"-p {given[key]}" if flags[key] == f"-p {key}" else f"{flags[key]} {value}"
+            raise SystemExit(f"minigraphrec: {shown}: the {cls} in {path} has "
+                             f"{key}={current[key]!r}, and a resumed run cannot change it; "
+                             f"only {', '.join(k for k in free if k in current)} may change")
+    more = params.pop("epochs", None)
+    try:
+        model.set_params(**params)
+        _check_hyperparameters(model)
+    except ValueError as exc:
+        raise SystemExit(f"minigraphrec: {_named(exc, flags)}") from None
+    done = len(model.history_)
+    if more is not None and (not isinstance(more, int) or isinstance(more, bool) or more < 0):
+        raise SystemExit(f"minigraphrec: {flags['epochs']}: the number of epochs more must be "
+                         f"an integer >= 0, got {more!r}")
+    if more is None:
+        more = model.epochs - done
+        if more <= 0:
+            raise SystemExit(f"minigraphrec: --resume: {path} has trained {done} epochs, all "
+                             f"the {model.epochs} it was set to; give --epochs N to train N "
+                             "more")
+    model.set_params(epochs=done + more)         # the saved file then says the epochs run
+    return model, done, more
+
+
+def _checkpoint_saver(model, args):
+    """``--checkpoint``'s callback: save the model (atomically, :mod:`minigraphrec._atomic`)
+    after each epoch and note which epoch the file holds (``args.checkpointed``), for the
+    message of an interruption or a failure."""
+    def save(record):
+        try:
+            model.save(args.checkpoint)
+        except OSError as exc:
+            raise SystemExit(f"minigraphrec: --checkpoint: {exc.strerror or exc}"
+                             f"{_checkpoint_kept(args)}") from None
+        args.checkpointed = record["epoch"]
+    return save
+
+
+def _checkpoint_kept(args):
+    """``; the checkpoint ck.npz holds epoch 3`` once a checkpoint was saved, else ''."""
+    if getattr(args, "checkpointed", None) is None:
+        return ""
+    return (f"; the checkpoint {args.checkpoint} holds epoch {args.checkpointed} (--resume "
+            f"{args.checkpoint} continues from it)")
+
+
+def _note_best_epoch(model):
+    """After a fit with validation: the epoch whose parameters the model holds, its score,
+    and whether early stopping ended the run before its ``epochs``."""
+    from .metrics import metric_key, parse_metric
+
+    if model.best_epoch_ is None:                        # no epoch trained
+        return
+    name, k = parse_metric(model.metric)
+    key = metric_key(name, k or 20)
+    record = next((r for r in model.history_ if r["epoch"] == model.best_epoch_), {})
+    last = model.history_[-1]["epoch"] if model.history_ else 0
+    if last < model.epochs:
+        _note(f"stopped early after epoch {last} of {model.epochs}: no better {model.metric} "
+              f"on the validation data for {model.patience} epochs")
+    score = f" ({model.metric} {record[key]:.4f})" if key in record else ""
+    _note(f"best epoch {model.best_epoch_}{score}: the model holds its parameters")
+
+
+def _check_validation(args, reads):
+    """``--validation``: an existing file, not DATA nor ``--test`` (validation data are held
+    out from both: early stopping picks the epoch by them), and not with a MovieLens folder,
+    whose loader takes no second file (as for ``--test``)."""
+    path = args.validation
+    if not os.path.exists(path):
+        raise SystemExit(f"minigraphrec: --validation: no such file or folder: {path}")
+    for given, words in reads:
+        if words.startswith("the --validation"):
+            continue
+        if words.startswith("the --test") and _same_file(path, given):
+            raise SystemExit(f"minigraphrec: --validation: {path} is the --test file "
+                             f"{args.test}; validate on other interactions than the test ones "
+                             "(early stopping picks the epoch by them)")
+        if _same_file(path, given):
+            raise SystemExit(f"minigraphrec: --validation: {path} is {words}; validate on "
+                             "interactions held out from training")
+    fmt = _quiet_guess(args.data) if args.format == "auto" else args.format
+    if fmt == "movielens":
+        raise SystemExit("minigraphrec: --validation: the MovieLens folder is read as a whole, "
+                         "with no separate file; give its interactions as a triples file "
+                         "(u.data, --format triples) to add --validation")
+
+
+def _load_validation(args, train):
+    """``--validation``'s interactions, read in DATA's format with the loader options (as
+    ``--test`` is) and put into the training data's id space by raw id (as ``evaluate`` does
+    with its test file): an id training never saw stops the command, or with
+    ``--on-unknown drop`` is left out, with a warning saying how many."""
+    fmt = _guess_format(args.data) if args.format == "auto" else args.format
+    validation, _ = _load(args.validation, None, fmt, options=_loader_options(args))
+    validation = validation.align(train.user_ids, train.item_ids, on_unknown=args.on_unknown,
+                                  source=f"the --validation file {args.validation}")
+    if validation.n_dropped and len(validation) == 0:
+        raise DataError(f"{args.validation}: every validation interaction has an id training "
+                        f"never saw ({validation.n_dropped}); is it this data's validation "
+                        "file?")
+    if validation.n_dropped:
+        _warn(f"{args.validation}: dropped {validation.n_dropped} of "
+              f"{validation.n_dropped + len(validation)} validation interactions whose user "
+              f"or item training never saw (--on-unknown drop)")
+    R = train.to_csr()
+    seen = np.asarray(R[validation.users, validation.items]).ravel() != 0 if len(validation) \
+        else np.zeros(0, dtype=bool)
+    if seen.any() and not seen.all():     # all: the library says there is nothing to validate
+        # evaluation leaves them out anyway, and would warn about them after every epoch
+        _warn(f"{args.validation}: left out {int(seen.sum())} of {len(validation)} validation "
+              "interactions that are training pairs too (they cannot be recommended)")
+        validation = validation.subset(~seen)
+    return validation
 
 
 def cmd_train(args):
     r"""Check every argument, then load, split, fit, evaluate, save and (last) draw.
 
-    Nothing is read before the arguments (models, hyperparameters, -o, --figure) are
-    checked, and the model is saved only once everything before succeeded: a failed run
-    writes no file; the figure comes after the model, and its failure says the model was
-    saved. ``--seed`` defaults to 0, so the same command gives the same split and model.
+    Nothing is read before the arguments (models, hyperparameters, -o, --checkpoint,
+    --figure, the --resume model) are checked, and the model is saved only once everything
+    before succeeded: a failed run writes no file but the checkpoints of the epochs it
+    finished; the figure comes after the model, and its failure says the model was saved.
+    ``--seed`` defaults to 0, so the same command gives the same split and model.
     """
     import minigraphrec as mgr
     from . import split
 
     registry = _model_registry()
-    name = args.model.lower()
+    name = "lightgcn" if args.model is None else args.model.lower()
     if name not in registry:
         raise SystemExit(f"minigraphrec: unknown model {args.model!r}; available: {', '.join(registry)}")
     if args.test is not None and args.test_size:
@@ -756,11 +947,21 @@ def cmd_train(args):
                              f"{key}; give one of them")
         if value is not None and flag != "seed":
             params[key], flags[key] = value, option
-    # --seed also seeds the split, so the model may have no random_state; -p random_state
-    # (without --seed) seeds the model alone
-    if "random_state" in registry[name]._param_names() and "random_state" not in params:
-        params["random_state"], flags["random_state"] = seed, "--seed"
-    model = _checked_model(registry, name, params, seed, flags)
+    epochs, resumed = None, None
+    if args.resume is not None:
+        # --seed seeds the split alone: a resumed run goes on with the saved generator
+        model, resumed, epochs = _resumed_model(args, registry, params, given, flags)
+    else:
+        # --seed also seeds the split, so the model may have no random_state; -p random_state
+        # (without --seed) seeds the model alone
+        if "random_state" in registry[name]._param_names() and "random_state" not in params:
+            params["random_state"], flags["random_state"] = seed, "--seed"
+        model = _checked_model(registry, name, params, seed, flags)
+        for attr, flag, why in _EPOCH_FLAGS:
+            if getattr(args, attr) is not None and not hasattr(model, "loss_and_grad"):
+                raise SystemExit(f"minigraphrec: {flag}: {type(model).__name__} is not trained "
+                                 f"by epochs, so {why}; {flag} applies to "
+                                 f"{', '.join(_trainable(registry))}")
     figure = _check_figure(args.figure)
     if figure is not None and not hasattr(model, "loss_and_grad"):
         raise SystemExit(f"minigraphrec: --figure draws the training loss by epoch, and "
@@ -768,29 +969,60 @@ def cmd_train(args):
     for flag, path in (("DATA", args.data), ("--test", args.test)):
         if path is not None and not os.path.exists(path):
             raise SystemExit(f"minigraphrec: {flag}: no such file or folder: {path}")
-    reads = _files_read(args.data, args.test)
+    reads = _files_read(args.data, args.test, args.validation)
+    if args.validation is not None:
+        _check_validation(args, reads)
     if args.output is not None:
         _check_output(args.output, reads)
+    if args.checkpoint is not None:
+        _check_output(args.checkpoint, reads, flag="--checkpoint")
+        if args.output and _same_file(args.checkpoint, args.output):
+            raise SystemExit(f"minigraphrec: --checkpoint and -o both name {args.output}; the "
+                             "checkpoint holds the last epoch trained, -o the model the run "
+                             "ends with: give two files")
     if figure is not None:
         target = _figure_target(figure)
         _check_not_read("--figure", target, reads)
-        if args.output and _same_file(target, args.output):
-            raise SystemExit(f"minigraphrec: --figure {args.figure} writes {target}, the file "
-                             f"-o {args.output} saves the model to; the figure would replace "
-                             "the model: choose another --figure name or -o file")
+        for flag, path in (("-o", args.output), ("--checkpoint", args.checkpoint)):
+            if path and _same_file(target, path):
+                raise SystemExit(f"minigraphrec: --figure {args.figure} writes {target}, the "
+                                 f"file {flag} {path} saves the model to; the figure would "
+                                 f"replace the model: choose another --figure name or {flag} "
+                                 "file")
 
     args.doing = "reading the data"                     # for an out-of-memory message
     train, test = _load(args.data, args.test, args.format, args.on_unknown,
                         _loader_options(args))
     if test is None and args.test_size:
         train, test = split.random_split(train, test_size=args.test_size, random_state=seed)
+    validation = None if args.validation is None else _load_validation(args, train)
     if test is not None:
         _warn_k_beyond(args.k, train.n_items, _K_BEYOND_METRICS)
-    _note(f"training {model} on {train}")
+    if resumed is not None and validation is None \
+            and any("eval_time" in r for r in model.history_):
+        _warn(f"the model in {args.resume} was trained with validation data; without "
+              "--validation this run goes on without it (no early stopping, no best epoch "
+              "kept)")
+    if resumed is None:
+        _note(f"training {model} on {train}")
+    else:
+        _note(f"resuming {model} from {args.resume} after epoch {resumed}, for {epochs} more "
+              f"on {train}")
     args.doing = f"training {type(model).__name__}"
+    saver = None if args.checkpoint is None else _checkpoint_saver(model, args)
     t0 = time.perf_counter()
-    _fit(model, train, verbose=not args.quiet)
+    try:
+        _fit(model, train, validation, verbose=not args.quiet, epochs=epochs,
+             resume=resumed is not None, checkpoint=saver)
+    except DataError as exc:
+        if resumed is None or not str(exc).startswith("cannot resume"):
+            raise
+        data = ("the same DATA, --test-size and --seed" if args.test_size else "the same DATA")
+        raise SystemExit(f"minigraphrec: --resume: {_flags(str(exc))} (a resumed run trains on "
+                         f"the data it was trained on: {data})") from None
     _note(f"fitted in {time.perf_counter() - t0:.2f} s")
+    if validation is not None:
+        _note_best_epoch(model)
     args.doing = "evaluating the model"
     metrics = None if test is None else mgr.evaluate(model, test, k=tuple(args.k))
     if args.output:                         # saved before the results are printed: a failure
@@ -1084,11 +1316,22 @@ def build_parser():
                         f"whose first {_TXT_SAMPLE} lines all have 3 fields, or all 4, could be "
                         "triples too: give --format), .csv/.tsv/.dat triples ('user item "
                         "[rating [timestamp]]')")
-    p.add_argument("--model", default="lightgcn", choices=sorted(MODEL_HELP), metavar="MODEL",
+    p.add_argument("--validation", metavar="FILE",
+                   help="validation interactions, read as --test is (in DATA's format, raw "
+                        "ids matched to training's; see --on-unknown) and evaluated after "
+                        "every epoch (trainable models): the "
+                        "per-epoch lines show their metrics, -p metric=ndcg@20 picks the one "
+                        "that decides (default recall@20), -p patience=N stops after N epochs "
+                        "without a better one, and the best epoch's parameters are kept; "
+                        "neither DATA nor the --test file")
+    p.add_argument("--model", default=None, choices=sorted(MODEL_HELP), metavar="MODEL",
                    type=str.lower,
-                   help="which model (default lightgcn); the list is below")
+                   help="which model (default lightgcn; with --resume, the saved one's); the "
+                        "list is below")
     p.add_argument("--epochs", type=int,
-                   help=f"training epochs (trainable models; default {epochs_help})")
+                   help=f"training epochs (trainable models; default {epochs_help}); with "
+                        "--resume, the epochs to train on top of the saved ones (default: "
+                        "the rest of the saved model's epochs)")
     p.add_argument("--dim", type=int, help=f"embedding width d (trainable models; default "
                                            f"{_default_epochs('dim')}, the models' own)")
     p.add_argument("--layers", type=int, help="graph layers K (lightgcn, gcn, ngcf, gat)")
@@ -1098,12 +1341,26 @@ def build_parser():
     p.add_argument("--loss", choices=("bpr", "bce"), help="bpr (pairwise) or bce (pointwise)")
     p.add_argument("--seed", type=_seed,
                    help="seeds the split and, where the model has one, its random_state "
-                        "(default 0, as demo: the same command gives the same numbers)")
+                        "(default 0, as demo: the same command gives the same numbers); with "
+                        "--resume, the split alone (the saved run's generator goes on)")
     p.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
                    help="any other hyperparameter of the model, repeatable")
     _add_loader_options(p)
-    _add_evaluation_options(p, unknown="whose user or item training never saw")
+    _add_evaluation_options(p, unknown="(and --validation ones) whose user or item "
+                                       "training never saw")
     p.add_argument("-o", "--output", help="where to save the fitted model (.npz)")
+    p.add_argument("--checkpoint", metavar="FILE",
+                   help="save the model to FILE (.npz, atomically) after every epoch "
+                        "(trainable models), so that an interrupted or failed run keeps its "
+                        "last finished epoch, which --resume FILE continues; may be the "
+                        "--resume file, not the -o one")
+    p.add_argument("--resume", metavar="FILE",
+                   help="continue training the model saved in FILE (by -o or --checkpoint) "
+                        "on the same DATA (and --test-size and --seed; --validation too if "
+                        "the run had it), as if it had not stopped: the same numbers, bit for "
+                        "bit; flags may change how training proceeds (--epochs, --lr, "
+                        "--batch-size, --reg, --loss, -p patience, ...), not the model "
+                        "(--dim, --layers, ...)")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no per-epoch lines (progress goes to stderr in any case)")
     _add_json_option(p, '{"metrics": {"recall@10": ..., ...}} (null without a test set)')
@@ -1200,12 +1457,16 @@ def _hint(exc, args):
         text += "\n(if the file is in another encoding, give it, e.g. --encoding latin-1)"
     if args.format != "auto":
         return text
-    named = [p for p in (main, test) if p and os.path.basename(p) in text]
+    validation = getattr(args, "validation", None) if args.command == "train" else None
+    named = [p for p in (main, test, validation) if p and os.path.basename(p) in text]
     if not fmt or not named:
         return text
-    if test in named and _quiet_guess(test) not in (None, fmt):
-        text += (f"\n(the --test file is read in DATA's format: {main} is read as "
-                 f"{_FORMAT_WORDS[fmt]}, and so is {test}; both files are read in one format, "
+    other = [(flag, p) for flag, p in (("--test", test), ("--validation", validation))
+             if p in named and _quiet_guess(p) not in (None, fmt)]
+    if other:
+        flag, path = other[0]
+        text += (f"\n(the {flag} file is read in DATA's format: {main} is read as "
+                 f"{_FORMAT_WORDS[fmt]}, and so is {path}; both files are read in one format, "
                  "which --format sets)")
     elif fmt == "lightgcn" and "line" in text and "--format triples" not in text \
             and _lightgcn_misread(text):
@@ -1258,9 +1519,15 @@ class _LogFormatter(logging.Formatter):
 
 
 def _interrupted(args):
-    """What Ctrl-C says: whether the model was saved, where the command saves anything."""
+    """What Ctrl-C says: whether the model was saved, where the command saves anything, and
+    which epoch ``--checkpoint``'s file holds."""
     if getattr(args, "saved", None):
         return f"minigraphrec: interrupted; the model was saved to {args.saved}"
+    if getattr(args, "checkpointed", None) is not None:
+        return f"minigraphrec: interrupted{_checkpoint_kept(args)}"
+    if getattr(args, "checkpoint", None):
+        return (f"minigraphrec: interrupted before an epoch ended; nothing was saved to "
+                f"{args.checkpoint}")
     if getattr(args, "output", None) or getattr(args, "figure", None):
         return "minigraphrec: interrupted; nothing was saved"
     return "minigraphrec: interrupted"
@@ -1333,12 +1600,13 @@ def _run(args):
         doing = getattr(args, "doing", None) or f"running `minigraphrec {args.command}`"
         detail = f" ({exc})" if str(exc) else ""
         kept = (f"; the model was saved to {args.saved}" if getattr(args, "saved", None)
-                else "")
+                else _checkpoint_kept(args))
         print(f"minigraphrec: error: out of memory while {doing}{detail}; use a smaller data "
               f"set, lighter settings (e.g. a smaller --dim or --batch-size) or a machine with more memory{kept}", file=sys.stderr)
         return 2
     except (DataError, OSError, ValueError, LookupError, FloatingPointError) as exc:
-        print(f"minigraphrec: error: {_hint(exc, args)}", file=sys.stderr)
+        kept = "" if getattr(args, "saved", None) else _checkpoint_kept(args)
+        print(f"minigraphrec: error: {_hint(exc, args)}{kept}", file=sys.stderr)
         return 2
     except SystemExit as exc:               # the commands' own checks stop with a message
         if not isinstance(exc.code, str):

@@ -382,7 +382,7 @@ def test_evaluate_unknown_id_names_the_file_and_the_flag(tmp_path, capsys):
                    "user or item is unknown to the model (--on-unknown drop)\n")
     test.write_text("user,item,rating\nnobody,item1,1\n")
     code, _, err = _run(["evaluate", str(path), str(test)], capsys)
-    assert code == 2 and "all 1 interactions have ids unknown to the model" in err
+    assert code == 2 and "its one interaction has ids unknown to the model" in err
     code, _, err = _run(["evaluate", str(path), str(test), "--on-unknown", "drop"], capsys)
     assert code == 2 and "every test interaction has an id unknown to the model" in err
 
@@ -1252,3 +1252,271 @@ def test_small_slips_of_the_audit(tmp_path, capsys):
             main([command, "--help"])
         assert text in " ".join(capsys.readouterr().out.split())
     assert "n/a" in cli._table([{"metric": "auc", "value": float("nan")}], ["metric", "value"])
+
+
+# ------------------------------------------- validation, checkpoints and resuming (train)
+def _params_of(path):
+    """A saved model's parameters, Adam state and epoch losses: what must match bit for bit."""
+    model = mgr.load(path)
+    return model, {k: v.copy() for k, v in model.params.items()}, \
+        [r["loss"] for r in model.history_]
+
+
+def _assert_same_run(a, b):
+    """The models saved at ``a`` and ``b`` hold the same parameters (bit for bit), Adam
+    state, epoch losses and epoch count."""
+    (ma, pa, la), (mb, pb, lb) = _params_of(a), _params_of(b)
+    assert sorted(pa) == sorted(pb)
+    for k in pa:
+        assert pa[k].dtype == pb[k].dtype and np.array_equal(pa[k], pb[k]), k
+    assert la == lb and ma.epochs == mb.epochs == len(la)
+    sa, sb = ma.optimizer_state_, mb.optimizer_state_
+    assert sorted(sa) == sorted(sb) and all(np.array_equal(sa[k], sb[k]) for k in sa)
+    assert ma.rng_state_ == mb.rng_state_
+
+
+@pytest.mark.parametrize("checkpoint", [False, True])
+def test_resume_continues_a_saved_run_bit_for_bit(tmp_path, capsys, checkpoint):
+    data = _write_triples(tmp_path / "ratings.csv")
+    base = ["train", str(data), "--test-size", "0.2", "--seed", "3", "-q"]
+    straight, first, resumed = (tmp_path / f"{n}.npz" for n in ("straight", "first", "resumed"))
+    ck = (lambda n: ["--checkpoint", str(tmp_path / f"ck{n}.npz")] if checkpoint else [])
+    assert main([*base, "--dim", "8", "--layers", "2", "--epochs", "5", "-o", str(straight),
+                 *ck(0)]) == 0
+    assert main([*base, "--dim", "8", "--layers", "2", "--epochs", "2", "-o", str(first),
+                 *ck(1)]) == 0
+    assert len(mgr.load(first).history_) == 2
+    start = tmp_path / "ck1.npz" if checkpoint else first       # either file resumes
+    assert main([*base, "--resume", str(start), "--epochs", "3", "-o", str(resumed),
+                 *ck(2)]) == 0                                  # was: no --resume flag
+    err = capsys.readouterr().err
+    assert "resuming LightGCN(" in err and f"from {start} after epoch 2, for 3 more" in err
+    _assert_same_run(resumed, straight)
+    if checkpoint:                        # the last checkpoint is the last epoch: the model
+        _assert_same_run(tmp_path / "ck2.npz", straight)
+        _assert_same_run(tmp_path / "ck0.npz", straight)
+
+
+@pytest.mark.parametrize("validate", [False, True])
+def test_an_interrupted_run_leaves_a_checkpoint_that_resumes_it(tmp_path, capsys, monkeypatch,
+                                                                validate):
+    import minigraphrec.train as train_module
+    data = _write_triples(tmp_path / "ratings.csv")
+    valid = ["--validation", str(_write_triples(tmp_path / "v.csv", seed=1))] if validate \
+        else []
+    base = ["train", str(data), "--model", "mf", "--dim", "4", "-q", *valid]
+    straight, ck, out = tmp_path / "straight.npz", tmp_path / "ck.npz", tmp_path / "m.npz"
+    straight_ck = tmp_path / "straight_ck.npz"
+    assert main([*base, "--epochs", "5", "-o", str(straight), "--checkpoint",
+                 str(straight_ck)]) == 0
+    capsys.readouterr()
+    real = train_module.batch_gradient
+
+    error = FloatingPointError("MF: the loss became non-finite")
+
+    def batch_gradient(model):                       # Ctrl-C in the first step of epoch 3
+        step = real(model)
+
+        def gradient(batch):
+            if len(model.history_) == 2:
+                raise error
+            return step(batch)
+        return gradient
+
+    monkeypatch.setattr(train_module, "batch_gradient", batch_gradient)
+    code, stdout, err = _run([*base, "--epochs", "5", "--checkpoint", str(ck), "-o", str(out)],
+                             capsys)                 # a failure says what the file holds too
+    assert code == 2 and stdout == "" and not out.exists()
+    assert err.splitlines()[-1] == (f"minigraphrec: error: MF: the loss became non-finite; the "
+                                    f"checkpoint {ck} holds epoch 2 (--resume {ck} continues "
+                                    "from it)")
+    ck.unlink()
+    error = KeyboardInterrupt()
+    code, stdout, err = _run([*base, "--epochs", "5", "--checkpoint", str(ck), "-o", str(out)],
+                             capsys)
+    assert code == 130 and stdout == "" and not out.exists()    # was: no --checkpoint flag
+    assert err.endswith(f"minigraphrec: interrupted; the checkpoint {ck} holds epoch 2 "
+                        f"(--resume {ck} continues from it)\n")
+    assert [r["epoch"] for r in mgr.load(ck).history_] == [1, 2]
+    monkeypatch.setattr(train_module, "batch_gradient", real)
+    code, _, err = _run(["train", str(data), "-q", *valid, "--resume", str(ck),
+                         "--checkpoint", str(ck), "-o", str(out)], capsys)   # its last 3 epochs
+    assert code == 0 and f"from {ck} after epoch 2, for 3 more" in err
+    _assert_same_run(out, straight)
+    _assert_same_run(ck, straight_ck)                # the checkpoint moved on: epoch 5
+    if validate:                                     # the model holds the best epoch's
+        assert mgr.load(out).best_epoch_ == mgr.load(straight).best_epoch_ is not None
+        code, _, err = _run(["train", str(data), "-q", "--resume", str(ck), "--epochs", "1"],
+                            capsys)
+        assert code == 0 and (f"minigraphrec: warning: the model in {ck} was trained with "
+                              "validation data; without --validation this run goes on without "
+                              "it (no early stopping, no best epoch kept)") in err
+
+
+def test_validation_stops_early_as_fit_does_and_shows_the_metric(tmp_path, capsys):
+    data = _write_triples(tmp_path / "ratings.csv")
+    valid = _write_triples(tmp_path / "valid.csv", seed=1)
+    path = tmp_path / "m.npz"
+    code, _, err = _run(["train", str(data), "--validation", str(valid), "--model", "mf",
+                         "--dim", "4", "--epochs", "40", "-p", "patience=2", "-p",
+                         "metric=ndcg@10", "-o", str(path)], capsys)
+    assert code == 0, err                                     # was: no --validation flag
+    epochs = [line for line in err.splitlines() if " MF epoch " in line]
+    assert epochs and all(re.search(r"ndcg@10 \d\.\d{4}", line) for line in epochs)
+    model = mgr.load(path)
+    # what the library gives for the same data: the --test way of reading the file
+    train, validation = mgr.datasets.load_triples(data, test_path=valid)
+    expected = mgr.MF(dim=4, epochs=40, patience=2, metric="ndcg@10", random_state=0).fit(
+        train, validation=validation)
+    assert len(model.history_) == len(expected.history_) < 40           # it stopped early
+    assert model.best_epoch_ == expected.best_epoch_ is not None
+    for k in expected.params:
+        assert np.array_equal(model.params[k], expected.params[k]), k   # the best epoch's
+    last = len(model.history_)
+    best = expected.history_[expected.best_epoch_ - 1]["ndcg@10"]
+    assert f"stopped early after epoch {last} of 40: no better ndcg@10 on the validation " \
+           "data for 2 epochs" in err
+    assert f"best epoch {model.best_epoch_} (ndcg@10 {best:.4f}): the model holds its " \
+           "parameters" in err
+    assert "has no effect without validation data" not in err
+    assert err.count("left out") == 1 and "also training pairs" not in err   # warned once
+
+
+def test_validation_ids_follow_the_test_file_s_rules(tmp_path, capsys):
+    data = _write_triples(tmp_path / "ratings.csv")
+    valid = tmp_path / "valid.csv"
+    valid.write_text("user,item\nuser0,item1\nuser1,item2\nstranger,item3\n")
+    base = ["train", str(data), "--validation", str(valid), "--model", "mf", "--dim", "4",
+            "--epochs", "1", "-q"]
+    code, _, err = _run(base, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1        # before any training
+    assert err.splitlines()[-1] == (f"minigraphrec: error: the --validation file {valid}: 1 "
+                                    "interaction has ids unknown to the model, the first is "
+                                    "user 'stranger' (line 4); --on-unknown drop leaves them out")
+    code, _, err = _run([*base, "--on-unknown", "drop"], capsys)
+    assert code == 0 and (f"minigraphrec: warning: {valid}: dropped 1 of 3 validation "
+                          "interactions whose user or item training never saw "
+                          "(--on-unknown drop)") in err
+    strangers = tmp_path / "strangers.csv"
+    strangers.write_text("user,item\nstranger,item3\nuser0,nothing\n")
+    code, _, err = _run(["train", str(data), "--validation", str(strangers), "--model", "mf",
+                         "--on-unknown", "drop"], capsys)
+    assert code == 2 and err.splitlines()[-1] == (
+        f"minigraphrec: error: {strangers}: every validation interaction has an id training "
+        "never saw (2); is it this data's validation file?")
+    lists = tmp_path / "train.txt"                  # read in DATA's format, as --test is
+    lists.write_text("".join(f"{u} 1 2 3\n" for u in range(5)) + "5 1 2\n")
+    code, _, err = _run(["train", str(lists), "--validation", str(valid), "--model", "mf"],
+                        capsys)
+    assert code == 2 and err.splitlines()[-1] == (
+        f"(the --validation file is read in DATA's format: {lists} is read as LightGCN "
+        f"adjacency lists ('user item item ...'), and so is {valid}; both files are read in one "
+        "format, which --format sets)")
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--validation", "{data}"], "--validation: {data} is the input file {data}; validate on "
+                                 "interactions held out from training"),
+    (["--validation", "{tmp}/alias.csv"], "--validation: {tmp}/alias.csv is the input file "
+                                          "{data}"),
+    (["--test", "{tmp}/t.csv", "--validation", "{tmp}/t.csv"],
+     "--validation: {tmp}/t.csv is the --test file {tmp}/t.csv; validate on other "
+     "interactions than the test ones (early stopping picks the epoch by them)"),
+    (["--validation", "{tmp}/nope.csv"], "--validation: no such file or folder: {tmp}/nope.csv"),
+    (["--model", "popularity", "--validation", "{tmp}/t.csv"],
+     "--validation: Popularity is not trained by epochs, so early stopping needs epochs to "
+     "stop; --validation applies to mf, lightgcn, gcn, ngcf, gat"),
+    (["--model", "ease", "--checkpoint", "{tmp}/ck.npz"],
+     "--checkpoint: EASE is not trained by epochs, so there is no epoch to save after"),
+    (["--checkpoint", "{tmp}/alias.csv"],
+     "--checkpoint: {tmp}/alias.csv is the input file {data}; saving would overwrite it"),
+    (["--checkpoint", "{tmp}"], "--checkpoint: {tmp} names a folder; give a file name"),
+    (["--checkpoint", "{tmp}/m.npz"], "--checkpoint and -o both name {tmp}/m.npz; the "
+                                      "checkpoint holds the last epoch trained, -o the model "
+                                      "the run ends with: give two files"),
+    (["--resume", "{tmp}/nope.npz"], "--resume: no such file: {tmp}/nope.npz"),
+    (["--resume", "{data}"], "--resume: {data} is not a model file saved by minigraphrec"),
+])
+def test_validation_checkpoint_and_resume_are_checked_before_reading(tmp_path, capsys,
+                                                                     monkeypatch, extra,
+                                                                     message):
+    import minigraphrec.cli as cli
+    data = _write_triples(tmp_path / "ratings.csv")
+    os.link(data, tmp_path / "alias.csv")
+    _write_triples(tmp_path / "t.csv", seed=1)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    monkeypatch.setattr(cli, "_load", lambda *a, **k: pytest.fail("the data were read"))
+    fill = {"data": str(data), "tmp": str(tmp_path)}
+    code, out, err = _run(["train", str(data), *(x.format(**fill) for x in extra), "-o",
+                           str(tmp_path / "m.npz")], capsys)
+    assert code == 2 and out == "" and not err.startswith("training")
+    assert err.startswith(f"minigraphrec: {message.format(**fill)}"), err
+    assert len(err.strip().splitlines()) == 1, err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_validation_is_refused_for_a_movielens_folder(tmp_path, capsys):
+    folder = _write_movielens(tmp_path / "ml")
+    valid = _write_triples(tmp_path / "valid.csv")
+    code, _, err = _run(["train", str(folder), "--model", "mf", "--validation", str(valid)],
+                        capsys)
+    assert code == 2 and err.strip() == (
+        "minigraphrec: --validation: the MovieLens folder is read as a whole, with no separate "
+        "file; give its interactions as a triples file (u.data, --format triples) to add "
+        "--validation")
+
+
+def test_resume_refuses_what_it_cannot_continue_in_one_line(tmp_path, capsys, monkeypatch):
+    import minigraphrec.cli as cli
+    data = _write_triples(tmp_path / "ratings.csv")
+    mf, ease = tmp_path / "mf.npz", tmp_path / "ease.npz"
+    assert main(["train", str(data), "--model", "mf", "--dim", "4", "--epochs", "2", "-q",
+                 "-o", str(mf)]) == 0
+    assert main(["train", str(data), "--model", "ease", "-q", "-o", str(ease)]) == 0
+    capsys.readouterr()
+    real_load = cli._load
+    monkeypatch.setattr(cli, "_load", lambda *a, **k: pytest.fail("the data were read"))
+    for extra, message in (
+            (["--resume", str(ease)], f"--resume: the model in {ease} is EASE, which is not "
+                                      "trained by epochs; only mf, lightgcn, gcn, ngcf, gat "
+                                      "models can be resumed"),
+            (["--resume", str(mf), "--model", "lightgcn"],
+             f"--model lightgcn: the model in {mf} is MF; leave --model out when resuming"),
+            (["--resume", str(mf), "--dim", "8"],
+             f"--dim 8: the MF in {mf} has dim=4, and a resumed run cannot change it; only lr, "
+             "batch_size, reg, loss, n_negatives, epochs, patience, metric, scoring, "
+             "random_state, verbose, score_dtype may change"),
+            (["--resume", str(mf), "-p", "dtype=float64", "--epochs", "1"],
+             f"-p dtype=float64: the MF in {mf} has dtype='float32', and a resumed run cannot "
+             "change it"),
+            (["--resume", str(mf), "-p", "bogus=1"], "-p bogus: MF has no hyperparameter "
+                                                     "'bogus'"),
+            (["--resume", str(mf)], f"--resume: {mf} has trained 2 epochs, all the 2 it was "
+                                    "set to; give --epochs N to train N more"),
+            (["--resume", str(mf), "--epochs", "-1"], "--epochs: the number of epochs more "
+                                                      "must be an integer >= 0, got -1")):
+        code, out, err = _run(["train", str(data), *extra], capsys)
+        assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+        assert err.startswith(f"minigraphrec: {message}"), err
+    monkeypatch.setattr(cli, "_load", real_load)
+    code, _, err = _run(["train", str(data), "--resume", str(mf), "--epochs", "1",
+                         "--test-size", "0.2"], capsys)             # other training data
+    train = mgr.datasets.load_triples(data)
+    part, _ = mgr.split.random_split(train, test_size=0.2, random_state=0)
+    n, m = len(train), len(part)                     # what the message counts
+    assert code == 2 and err.splitlines()[-1] == (
+        f"minigraphrec: --resume: cannot resume this MF: the training data differ from the "
+        f"data it was fitted on: 0 training pair(s) not in the fitted data and {n - m} fitted "
+        f"pair(s) missing ({n} fitted, {m} given) (a resumed run trains on the data it was "
+        f"trained on: the same DATA, --test-size and --seed)")
+    assert mgr.load(mf).epochs == 2                  # the file it read is untouched
+
+
+def test_help_describes_validation_checkpoint_and_resume(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for flag in ("--validation FILE", "--checkpoint FILE", "--resume FILE"):
+        assert flag in text
+    assert "-p patience=N stops after N epochs without a better one" in text
+    assert "with --resume, the epochs to train on top of the saved ones" in text
