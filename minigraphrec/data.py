@@ -449,10 +449,14 @@ class Interactions:
             where = (f"line {int(lines[k])}" if lines is not None and len(lines) == len(self)
                      else f"interaction {k}")
             if unknown.all():
-                raise DataError(f"{source}: all {len(self)} interactions have ids unknown to "
+                what = ("its one interaction has" if len(self) == 1
+                        else f"all {len(self)} interactions have")
+                raise DataError(f"{source}: {what} ids unknown to "
                                 f"the model, the first is {kind} {_key(raw)!r} ({where}); "
                                 f"were they numbered for another data set?")
-            raise DataError(f"{source}: {int(unknown.sum())} interactions have ids unknown to "
+            n = int(unknown.sum())
+            what = "1 interaction has" if n == 1 else f"{n} interactions have"
+            raise DataError(f"{source}: {what} ids unknown to "
                             f"the model, the first is {kind} {_key(raw)!r} ({where}); "
                             f"on_unknown='drop' leaves them out")
         keep = ~unknown

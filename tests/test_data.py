@@ -184,7 +184,7 @@ def test_align_names_the_line_of_an_unknown_id():
     kept = data.align(target_users, target_items, on_unknown="drop")
     assert kept.n_dropped == 2 and kept.users.tolist() == [0] and kept.items.tolist() == [0]
     none = Interactions([0], [0], user_ids=["q"], item_ids=["0"])
-    with pytest.raises(DataError, match=r"all 1 interactions have ids unknown to the model"):
+    with pytest.raises(DataError, match=r"its one interaction has ids unknown to the model"):
         none.align(target_users, target_items)
 
 
