@@ -219,3 +219,20 @@ def test_forward_rows_shapes_are_checked(cls, message):
     batch = mgr.train.bpr_batches(model.R_, 16, np.random.default_rng(0))[0]
     with pytest.raises(DataError, match=message):
         model.loss_and_grad(batch)
+
+
+# ============================================ 6. what _all_embeddings returns
+class ShortTable(Mapped):
+    def _all_embeddings(self):
+        return super()._all_embeddings()[:-1]                     # the last item left out
+
+
+def test_the_scoring_table_s_rows_are_checked_at_fit():
+    """A table one row short fitted silently, with the item table one item short."""
+    model = ShortTable()
+    with pytest.raises(DataError, match=r"ShortTable\._all_embeddings\(\) returned shape "
+                                        r"\(69, 4\); expected \(n_users \+ n_items, d_out\) = "
+                                        r"\(70, d_out\): one row per node, the 40 users first, "
+                                        r"then the 30 items"):
+        model.fit(_data())
+    assert not hasattr(model, "params")                           # all or nothing

@@ -612,6 +612,14 @@ class EmbeddingRecommender(Recommender):
         propagated ``E``; ``save`` stored both halves apart already.
         """
         E = self._all_embeddings()                         # (n_nodes, d_out)
+        n_nodes = self.n_users_ + self.n_items_
+        if not (isinstance(E, np.ndarray) and E.ndim == 2 and E.shape[0] == n_nodes):
+            got = (f"shape {E.shape}" if isinstance(E, np.ndarray)
+                   else f"a {type(E).__name__}")
+            raise DataError(f"{type(self).__name__}._all_embeddings() returned {got}; expected "
+                            f"(n_users + n_items, d_out) = ({n_nodes}, d_out): one row per "
+                            f"node, the {self.n_users_} users first, then the "
+                            f"{self.n_items_} items")
         if any(np.may_share_memory(E, p) for p in self.params.values()):
             E = E.copy()                                   # MF: E is params["E0"] itself
         self.user_embeddings_ = np.ascontiguousarray(E[:self.n_users_])
