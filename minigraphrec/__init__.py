@@ -16,7 +16,8 @@ from .metrics import evaluate
 from .io import save, load
 from .quantization import quantize
 from .optim import SGD, Adam
-from .gradcheck import check_vjp, check_grad, check_model_grads, NotDifferentiableError
+from .gradcheck import (check_vjp, check_grad, check_model_grads, GradientMismatchError,
+                        NotDifferentiableError, RoundoffFloorWarning)
 from .threadpools import set_threads, get_threads, threads
 from .explain import Explanation
 
@@ -28,7 +29,9 @@ __all__ = [
     "ItemKNN", "UserKNN", "ContentBased", "Hybrid", "EASE", "GFCF", "SRGNN", "SessionBatch",
     "SessionPopularity", "MarkovChain", "SessionItemKNN",
     "evaluate", "save", "load", "SGD", "Adam", "check_vjp", "check_grad", "check_model_grads",
+    "GradientMismatchError",
     "NotDifferentiableError",
+    "RoundoffFloorWarning",
     "datasets", "split", "graph", "ops", "losses", "optim", "gradcheck", "metrics", "rank",
     "plot", "sequences", "set_threads", "get_threads", "threads", "Explanation",
     "quantize",

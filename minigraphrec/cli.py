@@ -1153,7 +1153,9 @@ def cmd_explain(args):
         e = model.explain(u, i, k=args.k or None)
     except NotImplementedError as exc:
         raise SystemExit(f"minigraphrec: {_explain_advice(exc)}") from None
-    how = "exact" if e.exact else "approximate"
+    how = {"split": "exact" if e.exact else "approximate",
+           "gradient_input": "approximate: gradient x input",
+           "similarity": "not a split of the score: similarities"}[e.quantity]
     _out(f"{type(model).__name__}: score of item {args.item} for user {args.user}: "
          f"{e.score:.6g} ({how})")
     if e.method:
@@ -1161,9 +1163,8 @@ def cmd_explain(args):
     # contributions that split the score (exact, or gradient x input adding up to it) get
     # shares and a total; gradient x input that does not add up gets its sum, labelled as
     # not the score; similarities (cosines) are neither summed nor shared
-    quantity = getattr(e, "quantity", "split" if e.exact else "gradient_input")
-    additive = getattr(e, "additive", e.exact)
-    column = "contribution" if e.exact else _EXPLAIN_COLUMN.get(quantity, "value")
+    quantity, additive = e.quantity, e.additive
+    column = "contribution" if e.exact else _EXPLAIN_COLUMN[quantity]
     rows = [{"source": _node_label(model, e.kind, int(src)), column: float(c)}
             for src, c in zip(e.sources, e.contributions)]
     columns = ["source", column]
@@ -1192,7 +1193,8 @@ def cmd_explain(args):
 
 
 #: the column of an explanation that is not a split, by its ``quantity``
-_EXPLAIN_COLUMN = {"similarity": "cosine", "gradient_input": "grad×input"}
+_EXPLAIN_COLUMN = {"split": "contribution", "similarity": "cosine",
+                   "gradient_input": "grad×input"}
 
 
 def _explain_advice(exc):
@@ -1399,8 +1401,11 @@ def build_parser():
 
     p = sub.add_parser("explain", help="why a saved model scores an item for a user (raw ids)",
                        description="The training interactions (items, neighbour users or graph "
-                                   "nodes) that make up one score, largest contribution first, "
-                                   "in raw ids; says whether the split is exact.",
+                                   "nodes) behind one score, largest first, in raw ids, and what "
+                                   "the numbers are: an exact split of the score (kNN, EASE, "
+                                   "GF-CF, LightGCN), gradient x input (GCN, NGCF, GAT: shares "
+                                   "only where it adds up to the score) or, for MF, the "
+                                   "similarity of each history item to the item (no split).",
                        parents=[verbose])
     p.add_argument("model", help="a model saved by `minigraphrec train -o`")
     p.add_argument("--user", required=True, help="raw user id as in the data file")
@@ -1566,9 +1571,11 @@ def _run(args):
             return 2
         from .threadpools import THREADS_ENV
         source = f"${THREADS_ENV}"
-    cpus = os.cpu_count()
+    # the CPUs this process may run on (taskset, a container's cpuset), not the host's
+    cpus = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+            else os.cpu_count())
     if args.threads is not None and cpus and args.threads > cpus:
-        _warn(f"{source} {args.threads}: more than the {cpus} CPUs of this machine; "
+        _warn(f"{source} {args.threads}: more than the {cpus} CPUs this process may run on; "
               f"using {cpus}")
         args.threads = cpus
     if args.threads is not None:

@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import DataError
+
 __all__ = ["Explanation", "KINDS", "QUANTITIES", "ADDITIVE_RTOL"]
 
 #: what a source can be
@@ -102,14 +104,16 @@ class Explanation:
     total: float
     method: str = ""
     paths: list | None = field(default=None)
-    quantity: str = "split"
+    quantity: str | None = None
 
     def __post_init__(self):
+        if self.quantity is None:                        # the documented default
+            object.__setattr__(self, "quantity", "split" if self.exact else "gradient_input")
         if self.quantity not in QUANTITIES:
-            raise ValueError(f"quantity must be one of {QUANTITIES}, got {self.quantity!r}")
+            raise DataError(f"quantity must be one of {QUANTITIES}, got {self.quantity!r}")
         if self.exact and self.quantity != "split":
-            raise ValueError(f"exact=True means the contributions split the score; "
-                             f"quantity {self.quantity!r} is not a split")
+            raise DataError(f"exact=True means the contributions split the score; "
+                            f"quantity {self.quantity!r} is not a split")
 
     @classmethod
     def from_contributions(cls, user, item, sources, contributions, *, kind, score, exact,

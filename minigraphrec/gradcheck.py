@@ -80,7 +80,7 @@ smaller where it does not depend on the parameter (subtract the constant,
 check a smaller batch, drop a large penalty). A value that is a zero to rounding is
 not warned about: in a check where ``rtol`` decided other values (other entries of
 :func:`check_grad`, other keys of :func:`check_param_grads`), a floor-decided pass
-whose ``|exact|`` is at most ``1e-8`` of the check's largest is taken as an entry or
+whose ``|exact|`` is at most ``1e-12`` of the check's largest is taken as an entry or
 parameter ``f`` does not depend on (these come out as rounding residue, about
 ``1e-16`` of the others); when the floor decided every value, each one warns.
 
@@ -129,6 +129,7 @@ which has ``f(x)``; one per ``check_grad``).
 """
 from __future__ import annotations
 
+import sys
 import warnings
 
 import numpy as np
@@ -403,6 +404,15 @@ def _floor_only(numeric, exact, rtol, atol, atol_used):
             and abs(exact) <= atol_used)
 
 
+def _outside_this_module():
+    """The ``stacklevel`` that makes a warning name the first caller outside this module
+    (the user's line, whichever public check it called and however deep the call went)."""
+    frame, level = sys._getframe(1), 1            # the frame of the function that warns
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _floor_warning(what, exact, atol_used, more=""):
     warnings.warn(
         f"{what}: passed only within the round-off floor of f, which saw nothing: |exact| "
@@ -410,14 +420,14 @@ def _floor_warning(what, exact, atol_used, more=""):
         f"its negative or zero would pass as well{more}. For a verdict, make |f| smaller "
         "where it does not depend on this parameter: subtract the constant from the loss, "
         "check a smaller batch, drop a large penalty (module docstring, \"Tolerance\")",
-        RoundoffFloorWarning, stacklevel=3)
+        RoundoffFloorWarning, stacklevel=_outside_this_module())
 
 
 #: a floor-decided pass whose ``|exact|`` is at most this fraction of the largest ``|exact|``
 #: of a check in which other values were decided by ``rtol`` is taken as a zero (a parameter
 #: or entry ``f`` does not depend on comes out as rounding residue, ~1e-16 of the others):
 #: no :class:`RoundoffFloorWarning` for it
-_ZERO_FRACTION = 1e-8
+_ZERO_FRACTION = 1e-12
 
 
 def _unseen(blind, exact_all, n_seen):

@@ -4,6 +4,7 @@ import pytest
 import scipy.sparse as sp
 
 import minigraphrec as mgr
+from minigraphrec.errors import DataError
 from minigraphrec.explain import Explanation
 from minigraphrec.models.base import Recommender
 
@@ -322,3 +323,14 @@ def test_models_label_what_their_explanations_are(small):
     # bi-interaction and biases: far from the score, no shares
     assert e.quantity == "gradient_input" and abs(e.total - e.score) > 0.01 * abs(e.score)
     assert not e.additive and np.isnan(e.shares).all() and "gap" in str(e).splitlines()[-1]
+
+
+def test_quantity_defaults_as_documented_when_built_directly():
+    """The field defaulted to "split" whatever exact said; the docstring says
+    "gradient_input" when not exact."""
+    common = dict(user=0, item=1, sources=np.array([2]), kind="item",
+                  contributions=np.array([0.5]), score=1.0, total=0.5)
+    assert Explanation(**common, exact=False).quantity == "gradient_input"
+    assert Explanation(**common, exact=True).quantity == "split"
+    with pytest.raises(DataError, match="quantity must be one of"):
+        Explanation(**common, exact=False, quantity="saliency")

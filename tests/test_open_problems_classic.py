@@ -724,8 +724,12 @@ def test_a_person_is_forgotten_by_raw_id_once_and_then_unknown():
                                         r"known to the model \(first: 'bob', at position 1\); "
                                         r"it knows 3 users"):
         model.users_from_raw(["ann", "bob"])
-    with pytest.raises(DataError, match=r"1-d list of ids, got an array of shape \(1, 1\)"):
+    with pytest.raises(DataError, match=r"ItemKNN: raw item ids must be one id or a 1-d list "
+                                        r"of ids, got an array of shape \(1, 1\)"):
         model.items_from_raw([[10]])
+    with pytest.raises(TypeError, match=r"ItemKNN: raw user ids must be one id or a list of "
+                                        r"ids .*, got a set"):
+        model.users_from_raw({"ann"})
     assert model.users_from_raw([]).shape == (0,)
     with pytest.raises(RuntimeError, match="not fitted"):
         ItemKNN().users_from_raw("ann")

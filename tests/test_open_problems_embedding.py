@@ -545,13 +545,14 @@ def test_forgetting_nothing_is_a_no_op_whatever_the_method(data, name, method):
                              item_ids=m.item_ids_[:0])
     for case in ({"users": []}, {"interactions": np.zeros((0, 2), dtype=np.int64)},
                  {"interactions": empty}, {"users": [], "interactions": []}):
-        assert m.forget(**case, method=method, epochs=3) is m, case
+        epochs = {"epochs": 3} if method == "fine_tune" else {}
+        assert m.forget(**case, method=method, **epochs) is m, case
         assert m.__dict__.keys() == before.keys(), case
         assert all(m.__dict__[k] is v for k, v in before.items()), case
     with pytest.raises(ValueError, match="method must be"):      # options still checked
         m.forget(users=[], method="bogus")
     with pytest.raises(ValueError, match="epochs"):
-        m.forget(users=[], epochs=-1)
+        m.forget(users=[], method="fine_tune", epochs=-1)
 
 
 def test_embedding_updates_refuse_a_changed_definition_and_accept_training_settings():
@@ -680,3 +681,19 @@ def test_forget_retrains_by_default(data, name):
     m.forget(users=[4])
     assert m.forget_method_ == "retrain"
     assert params_equal(m.params, oracle.params)
+
+
+@pytest.mark.parametrize("name", ["MF", "LightGCN"])
+def test_forget_refuses_epochs_for_a_retrain_rather_than_drop_them(data, name):
+    """forget(users=[1], epochs=2) meant two epochs of fine-tuning; with retrain the default
+    it ran the constructor's epochs and dropped the 2, silently."""
+    m = make(name).fit(data)
+    before = {k: v.copy() for k, v in m.params.items()}
+    with pytest.raises(DataError, match=r"forget\(epochs=2\) sets the epochs of "
+                                        r"method='fine_tune'; method='retrain', the default"):
+        m.forget(users=[1], epochs=2)
+    assert all(np.array_equal(v, before[k]) for k, v in m.params.items())   # unchanged
+    assert m.forget(users=[1], epochs=2, method="fine_tune").forget_method_ == "fine_tune"
+    hybrid = mgr.Hybrid([make(name), mgr.ItemKNN()]).fit(data)
+    with pytest.raises(DataError, match=r"forget\(epochs=2\) sets the epochs"):
+        hybrid.forget(users=[1], epochs=2)

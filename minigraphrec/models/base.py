@@ -237,12 +237,15 @@ def _match_raw_ids(old_raw, raw_per_pair, kind, name):
 def _internal_ids(name, known, raw_ids, kind):
     """The indices in ``known`` (raw ids, index -> raw) of ``raw_ids``; DataError naming the
     raw ids not among them."""
+    if isinstance(raw_ids, (set, frozenset, dict)):
+        raise TypeError(f"{name}: raw {kind} ids must be one id or a list of ids (in the order "
+                        f"of the internal ids wanted), got a {type(raw_ids).__name__}")
     raw = np.asarray(raw_ids)
     if raw.ndim == 0:
         raw = raw.reshape(1)
     if raw.ndim != 1:
-        raise DataError(f"raw {kind} ids must be one id or a 1-d list of ids, got an array of "
-                        f"shape {raw.shape}")
+        raise DataError(f"{name}: raw {kind} ids must be one id or a 1-d list of ids, got an "
+                        f"array of shape {raw.shape}")
     found = match_raw_ids(raw, known) if raw.size else np.empty(0, dtype=np.int64)
     unknown = np.flatnonzero(found < 0)
     if unknown.size:
@@ -357,7 +360,14 @@ class Recommender:
         return self
 
     def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        try:
+            params = self.get_params()
+        except (TypeError, AttributeError) as err:
+            # a repr must not raise (notebook echo, debuggers, logs, test reports); the
+            # error is the one get_params and fit give, first sentence only
+            why = str(err).split(":")[0]
+            return f"{type(self).__name__}(<hyperparameters unreadable: {why}>)"
+        args = ", ".join(f"{k}={v!r}" for k, v in params.items())
         return f"{type(self).__name__}({args})"
 
     def save(self, path):

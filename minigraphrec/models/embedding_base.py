@@ -1054,9 +1054,9 @@ class EmbeddingRecommender(Recommender):
         r"""Remove users or interactions, and retrain (default) or fine-tune without them.
 
         ``method="retrain"`` (the default): ``fit(remaining)`` from scratch, with the
-        constructor's hyperparameters as they are now (the ``epochs``
-        argument is ignored): the constructor's ``epochs``, every one of
-        them, and no validation data. A model fitted with ``fit(train,
+        constructor's hyperparameters as they are now: the constructor's
+        ``epochs``, every one of them, and no validation data (an ``epochs``
+        argument is refused with this method: it sets fine-tuning's epochs). A model fitted with ``fit(train,
         validation=..., ...)`` (early stopping by ``patience``, the best
         epoch restored) or with ``fit(train, epochs=n)`` is thus retrained
         on the full schedule without early stopping, which is not the run
@@ -1098,6 +1098,11 @@ class EmbeddingRecommender(Recommender):
         self._check_trainable()
         if method not in ("fine_tune", "retrain"):
             raise DataError(f"method must be 'fine_tune' or 'retrain', got {method!r}")
+        if method == "retrain" and epochs is not None:
+            raise DataError(f"forget(epochs={epochs!r}) sets the epochs of method='fine_tune'; "
+                            f"method='retrain', the default, trains the constructor's "
+                            f"epochs={self.epochs!r} from scratch: pass method='fine_tune' for "
+                            f"the approximation, or set_params(epochs=...) for the retrain")
         epochs = self.update_epochs if epochs is None else check_int(epochs, "epochs", at_least=0)
         removal = self._removal(users, interactions, refit=method == "retrain")
         keep = removal.keep_users

@@ -630,6 +630,11 @@ class Hybrid(Recommender):
         """
         if method not in ("fine_tune", "retrain"):
             raise ValueError(f"method must be 'fine_tune' or 'retrain', got {method!r}")
+        if method == "retrain" and epochs is not None:
+            raise DataError(f"forget(epochs={epochs!r}) sets the epochs of method='fine_tune'; "
+                            "method='retrain', the default, retrains each trained component "
+                            "with its constructor's epochs: pass method='fine_tune' for the "
+                            "approximation")
         if epochs is not None:
             check_int(epochs, "epochs", at_least=0)
         removal = self._removal(users, interactions)

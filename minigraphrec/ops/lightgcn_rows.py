@@ -152,7 +152,11 @@ def sum_by_fours(B, X, start=None):
     one, ``out[r] += p``: the order of
     :func:`~minigraphrec.kernels.propagate_rows._accumulate`, so the NumPy reference and
     the kernels give the same bits. (SciPy's ``B @ X`` adds the terms one after the other;
-    a kernel adding in that order measured 6-9 % slower on one thread.)
+    a kernel adding in that order measured 6-9 % slower on one thread.) The reference pays
+    for it instead, in its loop over groups of four: with ``backend="numpy"`` a LightGCN
+    epoch on the built-in data took 0.357 s against 0.111 s with SciPy's product (3.2x; a
+    review's 12 alternating runs, 2026-12-07), a forward pass on Gowalla 0.70 s against
+    0.13 s.
     """
     out = np.zeros((B.shape[0], X.shape[1]), dtype=X.dtype) if start is None else start.copy()
     count, first = np.diff(B.indptr), B.indptr[:-1]
