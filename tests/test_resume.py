@@ -253,3 +253,24 @@ def test_a_failed_resumed_fit_leaves_the_model_resumable():
     np.testing.assert_array_equal(model.params["E0"], before)
     model.set_params(lr=1e-3, reg=1e-4).fit(train, epochs=1, resume=True)
     assert len(model.history_) == 2
+
+
+@pytest.mark.parametrize("cls, names", [(mgr.NGCF, ("message_dropout", "node_dropout")),
+                                        (mgr.GAT, ("attention_dropout",))])
+def test_dropout_may_change_after_fit_as_a_training_setting(cls, names):
+    """set_params(message_dropout=0) on a fitted NGCF was refused by loss_and_grad, so a
+    comparison with another framework needed a rebuilt model; dropout says how training
+    proceeds (scoring never drops), like lr. What the model is (dim) is still refused."""
+    data = mgr.datasets.synthetic(n_users=40, n_items=50, random_state=0)
+    model = cls(dim=4, epochs=1, random_state=0, **{n: 0.3 for n in names}).fit(data)
+    scores = model.score([0, 1])
+    batch = mgr.train.bpr_batches(model.R_, 16, np.random.default_rng(0))[0]
+    dropped, _ = model.loss_and_grad(batch)
+    model.set_params(**{n: 0.0 for n in names})
+    plain, _ = model.loss_and_grad(batch)
+    assert plain != dropped                                     # the masks are gone
+    np.testing.assert_array_equal(model.score([0, 1]), scores)   # scoring never dropped
+    assert len(model.fit(data, epochs=1, resume=True).history_) == 2
+    model.set_params(dim=8)
+    with pytest.raises(ValueError, match=r"dim=4 -> 8"):
+        model.loss_and_grad(batch)

@@ -692,11 +692,10 @@ class EmbeddingRecommender(Recommender):
         (``np.random.default_rng([dropout_seed_, step_])``), so two calls at one step agree
         (what a gradient check needs) and the values are those of a training step, not of
         the model that scores. To compare them with another framework's, switch dropout
-        off in both: build the model with the dropout hyperparameters at 0 (e.g.
-        ``NGCF(..., message_dropout=0.0).fit(train, epochs=0)``: ``set_params`` on a fitted
-        model is refused here, the fitted state being the old model's), or fit such a
-        model with ``epochs=0`` and copy the other model's parameters into its ``params``
-        (``params[name][...] = value``).
+        off in both: ``model.set_params(message_dropout=0.0, node_dropout=0.0)`` (GAT:
+        ``attention_dropout=0.0``) on the fitted model; dropout says how training proceeds,
+        not what the model is (scoring never drops), so it may change after ``fit``, as
+        ``lr`` may, and set back before training on.
 
         Parameters
         ----------
