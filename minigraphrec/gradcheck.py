@@ -773,11 +773,6 @@ def _check_param_grads(loss_fn, params, grads, rng, eps, rtol, atol, keys, who):
     return results
 
 
-#: the dropout hyperparameters of the library's models (NGCF's message and node dropout,
-#: GAT's attention dropout): set to 0 while the training rows are compared with the scoring
-#: ones (:func:`_check_scoring_path`), as ``explain`` does for its pass
-_DROPOUT = ("message_dropout", "node_dropout", "attention_dropout")
-
 #: the scoring and the training rows agree when ``|Z - E| <= _PATH_UNITS · ε_mach · max|E|``
 #: entrywise, ``max|E|`` the largest finite entry of the whole final-embedding table.
 #: The two paths compute every row from the same parameters by the same operations, summed
@@ -809,8 +804,8 @@ def _check_scoring_path(model, batch):
 
     Only for a model with both (and ``_batch_nodes``): an
     :class:`~minigraphrec.models.EmbeddingRecommender`; returns None for another.
-    Dropout is switched off for the comparison: the hyperparameters of :data:`_DROPOUT`
-    that the model has are set to 0 and restored afterwards, which makes the library's
+    Dropout is switched off for the comparison: the model's dropout rates (its class's
+    ``_dropout_params``) are set to 0 and restored afterwards, which makes the library's
     training paths deterministic and, so, comparable exactly. A model whose training rows
     still change with ``step_`` (dropout under another name) is not compared:
     ``UserWarning`` saying so. Returns ``(max |diff|, tolerance)``; raises
@@ -822,7 +817,8 @@ def _check_scoring_path(model, batch):
         return None
     name = type(model).__name__
     nodes = np.unique(model._batch_nodes(batch)[1])                  # (m,) sorted, distinct
-    off = {a: getattr(model, a) for a in _DROPOUT if getattr(model, a, 0)}
+    off = {a: getattr(model, a) for a in getattr(model, "_dropout_params", ())
+           if getattr(model, a)}
     try:
         for a in off:
             setattr(model, a, 0.0)
@@ -855,13 +851,15 @@ def _check_scoring_path(model, batch):
             finally:
                 model.step_ = step
             if not np.array_equal(Z, Z_next, equal_nan=True):
+                named = ", ".join(getattr(model, "_dropout_params", ())) or "none"
                 warnings.warn(
                     f"check_model_grads: {name}._all_embeddings() (the scoring path) was not "
                     f"compared with {name}._forward_rows() (the training path): the training "
                     f"rows change with step_, so they are random (dropout) and differ from the "
-                    f"scoring rows by design; the check switches off only "
-                    f"{', '.join(_DROPOUT)}. For the comparison, build the model with its "
-                    "dropout at 0 and check it again", UserWarning, stacklevel=3)
+                    f"scoring rows by design; the check switches off only the rates its "
+                    f"class names in _dropout_params ({named}). Name its dropout there, or "
+                    "build the model with its dropout at 0, and check it again",
+                    UserWarning, stacklevel=_outside_this_module())
                 return None
     finally:
         for a, value in off.items():

@@ -321,6 +321,13 @@ class EmbeddingRecommender(Recommender):
                           "metric", "scoring", "backend", "random_state", "verbose",
                           "score_dtype")
 
+    #: the model's dropout rates (NGCF's message and node dropout, GAT's attention dropout).
+    #: Dropout says how training proceeds (inverted: scoring never drops), so a model adds
+    #: these to ``_resume_may_change``: they may change after fit, like ``lr`` (set to 0 to
+    #: compare ``loss_and_grad`` with another framework); ``check_model_grads`` sets them to
+    #: 0 while it compares the training rows with the scoring ones
+    _dropout_params = ()
+
     @property
     def _params_free_after_fit(self):
         """``partial_fit`` and ``forget`` fine-tune as a resumed ``fit`` trains: they accept
