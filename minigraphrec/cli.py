@@ -1609,7 +1609,8 @@ def _run(args):
         kept = (f"; the model was saved to {args.saved}" if getattr(args, "saved", None)
                 else _checkpoint_kept(args))
         print(f"minigraphrec: error: out of memory while {doing}{detail}; use a smaller data "
-              f"set, lighter settings (e.g. a smaller --dim or --batch-size) or a machine with more memory{kept}", file=sys.stderr)
+              f"set, lighter settings (e.g. a smaller --dim or --batch-size) or a machine with "
+              f"more memory{kept}", file=sys.stderr)
         return 2
     except (DataError, OSError, ValueError, LookupError, FloatingPointError) as exc:
         kept = "" if getattr(args, "saved", None) else _checkpoint_kept(args)

@@ -215,7 +215,8 @@ class Explanation:
         if not self.exact and self.quantity != "similarity":
             lines.append(f"sum over every source: {self.total:.6g}, against the "
                          f"score {self.score:.6g} (gap {self.gap:+.6g}"
-                         + (f", {abs(self.gap / self.score):.1%} of |score|" if self.score != 0 else "")
+                         + (f", {abs(self.gap / self.score):.1%} of |score|"
+                            if self.score != 0 else "")
                          + ")" + ("" if split else ": not a split of the score, no shares"))
         return "\n".join(lines)
 

@@ -246,8 +246,8 @@ def _log_cold(model, level):
     if cold_users or cold_items:
         logger.log(level, "%s: %d of %d users and %d of %d items have no training pair: "
                    "a cold user keeps its random initial embedding; a cold item is trained "
-                   "only as a sampled negative", type(model).__name__, cold_users, n_users, cold_items,
-                   n_items)
+                   "only as a sampled negative", type(model).__name__, cold_users, n_users,
+                   cold_items, n_items)
 
 
 def _plain(value):

@@ -1062,10 +1062,10 @@ class EmbeddingRecommender(Recommender):
         ``method="retrain"`` (the default): ``fit(remaining)`` from scratch, with the
         constructor's hyperparameters as they are now: the constructor's
         ``epochs``, every one of them, and no validation data (an ``epochs``
-        argument is refused with this method: it sets fine-tuning's epochs). A model fitted with ``fit(train,
-        validation=..., ...)`` (early stopping by ``patience``, the best
-        epoch restored) or with ``fit(train, epochs=n)`` is thus retrained
-        on the full schedule without early stopping, which is not the run
+        argument is refused with this method: it sets fine-tuning's epochs). A
+        model fitted with ``fit(train, validation=..., ...)`` (early stopping by
+        ``patience``, the best epoch restored) or with ``fit(train, epochs=n)``
+        is thus retrained on the full schedule without early stopping, which is not the run
         that made it (to repeat that run, fit a new model the same way on
         the remaining data). Otherwise identical to a model fitted without
         the data (tested) when ``random_state`` is an integer (a Generator
@@ -1073,8 +1073,8 @@ class EmbeddingRecommender(Recommender):
         of a full fit. Not available with edge weights (the raw event log
         is not kept): such a model needs ``method="fine_tune"``.
 
-        ``method="fine_tune"``, an opt-in approximation: the graph is rebuilt without the forgotten
-        data, the forgotten users' rows leave every ``"nodes"`` and
+        ``method="fine_tune"``, an opt-in approximation: the graph is rebuilt
+        without the forgotten data, the forgotten users' rows leave every ``"nodes"`` and
         ``"users"`` parameter of ``_row_params`` (``E0``) and Adam's moments
         (the others are renumbered; items keep their ids and ``"items"``
         parameters their rows; a parameter not listed is kept as it is; a
