@@ -105,11 +105,6 @@ _K_BEYOND_METRICS = ("at such a cut-off every list holds every candidate item, a
                      "precision@k still divides by k")
 
 
-def _count(n, word):
-    """``1 interaction``, ``2 interactions``."""
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
 def _warn_k_beyond(ks, n_items, consequence):
     """Warn, naming ``-k``, about cut-offs above the catalogue's ``n_items`` items (the
     library accepts them: a list holds at most every item)."""
@@ -673,6 +668,7 @@ def cmd_demo(args):
     with progress("splitting it 80/20 per user"):
         train, test = split.random_split(data, test_size=0.2, random_state=args.seed)
     _note(f"    {data}")
+    from .data import _count
     _note(f"    train: {_count(len(train), 'interaction')}, test: "
           f"{_count(len(test), 'interaction')}")
     rows, fitted, results = [], {}, {}

@@ -36,6 +36,11 @@ _SUBSECOND = {"ms": 10**3, "us": 10**6, "ns": 10**9, "ps": 10**12, "fs": 10**15,
               "as": 10**18}                     # datetime64 units finer than a second
 
 
+def _count(n, word):
+    """``n`` and ``word``, in the plural unless ``n`` is 1: ``1 user``, ``2 users``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def _datetime_seconds(name, arr):
     """datetime64 values (n,) -> float64 seconds since 1970-01-01T00:00 (UTC, as NumPy's
     datetimes are); NaT is a DataError naming its position.
@@ -332,10 +337,8 @@ class Interactions:
         extras = [name for name in ("weights", "timestamps", "user_features", "item_features")
                   if getattr(self, name) is not None]
         more = f", with {', '.join(extras)}" if extras else ""
-        def count(n, word):                                  # "1 user", "2 users"
-            return f"{n} {word}{'' if n == 1 else 's'}"
-        return (f"Interactions({count(self.n_users, 'user')}, {count(self.n_items, 'item')}, "
-                f"{count(len(self), 'interaction')}{more})")
+        return (f"Interactions({_count(self.n_users, 'user')}, {_count(self.n_items, 'item')}, "
+                f"{_count(len(self), 'interaction')}{more})")
 
     def to_csr(self, weighted=False):
         r"""The user–item matrix R, shape (n_users, n_items), CSR, float64.
@@ -455,7 +458,7 @@ class Interactions:
                                 f"the model, the first is {kind} {_key(raw)!r} ({where}); "
                                 f"were they numbered for another data set?")
             n = int(unknown.sum())
-            what = "1 interaction has" if n == 1 else f"{n} interactions have"
+            what = f"{_count(n, 'interaction')} {'has' if n == 1 else 'have'}"
             raise DataError(f"{source}: {what} ids unknown to "
                             f"the model, the first is {kind} {_key(raw)!r} ({where}); "
                             f"on_unknown='drop' leaves them out")
