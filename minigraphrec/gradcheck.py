@@ -135,6 +135,7 @@ import warnings
 import numpy as np
 
 from .errors import DataError, check_finite_number, check_random_state
+from .train import check_gradients
 
 __all__ = ["check_vjp", "check_grad", "numerical_grad", "check_param_grads",
            "check_model_grads", "GradientMismatchError", "NotDifferentiableError",
@@ -929,10 +930,12 @@ def check_model_grads(model, batch, rng=None, eps=1e-6, rtol=1e-6, atol=None, ke
 
     Raises
     ------
-    What :func:`check_param_grads` raises; :class:`GradientMismatchError` also when
-    ``loss_and_grad`` returns grads for other keys than ``params``, and when the scoring
-    rows differ from the training rows (above); TypeError for a model without a non-empty
-    ``params`` dict or with a float32 parameter.
+    What :func:`check_param_grads` raises; :class:`GradientMismatchError` also when the
+    scoring rows differ from the training rows (above); DataError, as in training
+    (:func:`minigraphrec.train.check_gradients`), when ``loss_and_grad`` returns no dict,
+    or gradients for other keys than ``params``, or of another shape or dtype (no verdict
+    on the values is possible then); TypeError for a model without a non-empty ``params``
+    dict or with a float32 parameter.
     """
     params = getattr(model, "params", None)
     if not isinstance(params, dict) or not params:
@@ -948,9 +951,7 @@ def check_model_grads(model, batch, rng=None, eps=1e-6, rtol=1e-6, atol=None, ke
                 f"dtype=\"float64\").fit(train, epochs=0)) and, to check a trained float32 "
                 f"model, copy its parameters into that float64 twin (docs/extending.md)")
     loss, grads = model.loss_and_grad(batch)
-    if set(grads) != set(params):
-        raise GradientMismatchError(f"loss_and_grad returned grads for {sorted(grads)}, "
-                             f"params has {sorted(params)}")
+    check_gradients(model, grads, "loss_and_grad")     # training's own contract check
     # copies: a loss_and_grad that returns buffers it reuses would otherwise have the
     # check's own loss evaluations overwrite the gradients being checked
     grads = {k: np.array(g, copy=True) for k, g in grads.items()}
