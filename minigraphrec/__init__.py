@@ -4,22 +4,50 @@ r"""minigraphrec: graph-based recommendation, written out in NumPy.
 ``DataError`` live at the top level, loaders in ``mgr.datasets``, kernels'
 wrappers in ``mgr.ops``.
 """
-from .errors import DataError
-from .data import Interactions
-from .batch import PairBatch, PointBatch
-from . import datasets, split, graph, ops, losses, optim, gradcheck, metrics, rank, plot
-from . import sequences
-from .models import (Recommender, Popularity, MF, LightGCN, GCN, NGCF, GAT, ItemKNN, UserKNN,
-                     ContentBased, Hybrid, EASE, GFCF, SRGNN, SessionBatch,
-                     SessionPopularity, MarkovChain, SessionItemKNN)
-from .metrics import evaluate
-from .io import save, load
-from .quantization import quantize
-from .optim import SGD, Adam
-from .gradcheck import (check_vjp, check_grad, check_model_grads, GradientMismatchError,
-                        NotDifferentiableError, RoundoffFloorWarning)
-from .threadpools import set_threads, get_threads, threads
-from .explain import Explanation
+import importlib
+import os
+
+# Where each top-level name lives. ``import minigraphrec`` itself imports nothing of ours
+# (and no NumPy): a name's module is imported on first use (PEP 562 ``__getattr__``), so
+# the ``minigraphrec`` command starts in a few milliseconds and can answer Ctrl-C with one
+# line from the very start (``__main__.py``). ``from minigraphrec import LightGCN`` and
+# ``mgr.LightGCN`` work as with eager imports.
+_HOMES = {
+    "errors": ["DataError"],
+    "data": ["Interactions"],
+    "batch": ["PairBatch", "PointBatch"],
+    "models": ["Recommender", "Popularity", "MF", "LightGCN", "GCN", "NGCF", "GAT", "ItemKNN",
+               "UserKNN", "ContentBased", "Hybrid", "EASE", "GFCF", "SRGNN", "SessionBatch",
+               "SessionPopularity", "MarkovChain", "SessionItemKNN"],
+    "metrics": ["evaluate"],
+    "io": ["save", "load"],
+    "quantization": ["quantize"],
+    "optim": ["SGD", "Adam"],
+    "gradcheck": ["check_vjp", "check_grad", "check_model_grads", "GradientMismatchError",
+                  "NotDifferentiableError", "RoundoffFloorWarning"],
+    "threadpools": ["set_threads", "get_threads", "threads"],
+    "explain": ["Explanation"],
+}
+_HOME = {name: module for module, names in _HOMES.items() for name in names}
+_SUBMODULES = {name.removesuffix(".py") for name in os.listdir(__path__[0])
+               if name.endswith(".py") and name not in ("__init__.py", "__main__.py")
+               or os.path.isfile(os.path.join(__path__[0], name, "__init__.py"))}
+
+
+def __getattr__(name):
+    if name in _HOME:
+        value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value                       # the next access is a plain look-up
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *_HOME, *_SUBMODULES})
+
 
 __version__ = "0.1.0"
 

@@ -588,7 +588,7 @@ def test_python_dash_m_minigraphrec_runs_the_command(tmp_path):
     pyproject = Path(PACKAGE_ROOT) / "pyproject.toml"
     if pyproject.exists():                              # the same function as the script
         scripts = tomllib.loads(pyproject.read_text())["project"]["scripts"]
-        assert scripts["minigraphrec"] == "minigraphrec.cli:main"
+        assert scripts["minigraphrec"] == "minigraphrec.__main__:main"
     data = _write_triples(tmp_path / "ratings.csv")
     run = subprocess.run([sys.executable, "-m", "minigraphrec", "train", str(data), "--model",
                           "popularity", "-q", "--test-size", "0.2"], capture_output=True,
@@ -1047,15 +1047,16 @@ sys.meta_path.insert(0, _Interrupt())
 '''
 
 
-@pytest.mark.parametrize("module", [
-    "minigraphrec.cli",
-    pytest.param("minigraphrec.models", marks=pytest.mark.xfail(
-        strict=True, reason="the package's own import (minigraphrec/__init__.py) runs before "
-                            "any code of the command: it needs its own try/except "
-                            "KeyboardInterrupt (not part of the command's files)")),
-])
-def test_ctrl_c_during_the_import_ends_with_130(tmp_path, module):
-    """Ctrl-C in the first second, while the command's modules are imported."""
+# the console script pip writes for pyproject.toml's [project.scripts] entry, in short
+_CONSOLE_SCRIPT = "import sys; from minigraphrec.__main__ import main; sys.exit(main())"
+
+
+@pytest.mark.parametrize("how", ["-m", "script"])
+@pytest.mark.parametrize("module", ["numpy", "minigraphrec.errors", "minigraphrec.cli",
+                                    "minigraphrec.models"])
+def test_ctrl_c_during_the_import_ends_with_130(tmp_path, module, how):
+    """Ctrl-C in the first second, while the command's modules are imported (was: Python's
+    traceback while the package's ``__init__.py`` imported NumPy and the models)."""
     import subprocess
     import sys
     from conftest import child_env
@@ -1064,7 +1065,8 @@ def test_ctrl_c_during_the_import_ends_with_130(tmp_path, module):
     (site / "sitecustomize.py").write_text(_INTERRUPTING_IMPORT.format(name=module))
     env = child_env()
     env["PYTHONPATH"] = f"{site}{os.pathsep}{env['PYTHONPATH']}"
-    run = subprocess.run([sys.executable, "-m", "minigraphrec", "demo"], capture_output=True,
+    command = ["-m", "minigraphrec"] if how == "-m" else ["-c", _CONSOLE_SCRIPT]
+    run = subprocess.run([sys.executable, *command, "demo"], capture_output=True,
                          text=True, env=env, cwd=tmp_path)
     assert (run.returncode, run.stderr) == (130, "minigraphrec: interrupted\n"), run.stderr
 

@@ -3,6 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import minigraphrec
 from conftest import child_env
 
@@ -18,6 +20,33 @@ def test_import_does_not_load_heavy_modules():
     loaded = _modules_after_import()
     for heavy in ("numba", "matplotlib", "scipy.stats", "torch"):
         assert heavy not in loaded, f"import minigraphrec imports {heavy}"
+
+
+def test_import_itself_loads_nothing_of_ours():
+    """Names load on first use (``__getattr__``): the command can guard every import."""
+    loaded = _modules_after_import()
+    assert "numpy" not in loaded
+    assert {m for m in loaded if m.startswith("minigraphrec.")} == set()
+
+
+def test_every_exported_name_and_submodule_resolves():
+    import importlib
+    code = ("import minigraphrec as mgr; names = mgr.__all__ + sorted(mgr._SUBMODULES); "
+            "[getattr(mgr, n) for n in names]; print(len(names))")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True, env=child_env())
+    assert int(out.stdout) > 40
+    for module, names in minigraphrec._HOMES.items():
+        home = importlib.import_module(f"minigraphrec.{module}")
+        for name in names:
+            assert getattr(minigraphrec, name) is getattr(home, name), name
+    root = Path(minigraphrec.__file__).parent          # every module and package, by file
+    files = {p.stem for p in root.glob("*.py")} | {p.parent.name for p in root.glob("*/__init__.py")}
+    assert minigraphrec._SUBMODULES == files - {"__init__", "__main__"}
+    assert set(minigraphrec.__all__) <= set(dir(minigraphrec))
+    with pytest.raises(AttributeError, match="has no attribute 'LightGNN'"):
+        minigraphrec.LightGNN
+    from minigraphrec import LightGCN, evaluate       # noqa: F401  (from-imports load too)
 
 
 def test_top_level_contract():
