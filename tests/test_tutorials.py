@@ -490,6 +490,10 @@ def test_12_open_problems(run):
     assert np.allclose(ns["c_by_hand"][e_nodes.sources], e_nodes.contributions, rtol=1e-12,
                        atol=1e-15)
     assert ns["history_in_top"] >= 5
+    # 4. the membership attack: the retrain leaves the forgotten pairs at the held-out level
+    a, se = ns["audit"], ns["audit_se"]
+    assert abs(a["retrain"].auc - 0.5) < 4 * se
+    assert a["before"].auc > 0.5 + 4 * se and a["fine_tune"].auc > a["retrain"].auc + 2 * se
     assert not ns["gcn_explanation"].exact
     assert not np.isclose(ns["gcn_explanation"].total, ns["gcn_explanation"].score, rtol=0.05)
     # 3. score_history (fold-in) is close to a refit; partial_fit and the Sherman-Morrison
