@@ -385,8 +385,13 @@ def test_forget_bad_input(name):
         model.forget(users=[N_USERS])
     with pytest.raises(ValueError, match="needs users=... or interactions="):
         model.forget()
-    with pytest.raises(DataError, match="not in the catalogue"):
+    with pytest.raises(DataError, match=rf"interactions\[0\] has item {N_ITEMS}, not in the "
+                                        rf"model's catalogue 0..{N_ITEMS - 1}"):
         model.forget(interactions=np.array([[0, N_ITEMS]]))
+    # the row at fault, for a user as for an item (was: "user id 40 is unknown", no row)
+    with pytest.raises(DataError, match=rf"interactions\[1\] has user {N_USERS}, not in the "
+                                        rf"model's users 0..{N_USERS - 1}"):
+        model.forget(interactions=np.array([[0, absent], [N_USERS, 0]]))
 
 
 # ============================================================ save/load, no trace

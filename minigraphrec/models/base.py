@@ -944,12 +944,13 @@ class Recommender:
                             f"(user, item) pairs or an Interactions; got shape {pairs.shape}, "
                             f"dtype {pairs.dtype}")
         pairs = pairs.astype(np.int64)
-        self._check_users(pairs[:, 0])
-        bad = np.flatnonzero((pairs[:, 1] < 0) | (pairs[:, 1] >= self.n_items_))
-        if bad.size:
-            n = int(bad[0])
-            raise DataError(f"interactions[{n}] has item {int(pairs[n, 1])}, not in the "
-                            f"catalogue 0..{self.n_items_ - 1}")
+        for column, kind, n_ids, where in ((0, "user", self.n_users_, "users"),
+                                           (1, "item", self.n_items_, "catalogue")):
+            bad = np.flatnonzero((pairs[:, column] < 0) | (pairs[:, column] >= n_ids))
+            if bad.size:
+                n = int(bad[0])
+                raise DataError(f"interactions[{n}] has {kind} {int(pairs[n, column])}, not "
+                                f"in the model's {where} 0..{n_ids - 1}")
         return pairs, None
 
     @staticmethod
