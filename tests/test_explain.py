@@ -161,7 +161,9 @@ def test_removal_maps_raw_ids_of_an_interactions(model):
 @pytest.mark.parametrize("kwargs, error, match", [
     (dict(), ValueError, "users=... or interactions"),
     (dict(interactions=np.array([[0, 4]])), mgr.DataError, "not in the training data"),
-    (dict(interactions=np.array([[0, 9]])), mgr.DataError, "not in the catalogue"),
+    (dict(interactions=np.array([[0, 9]])), mgr.DataError, "not in the model's catalogue"),
+    (dict(interactions=np.array([[0, 1], [7, 1]])), mgr.DataError,
+     r"interactions\[1\] has user 7, not in the model's users"),
     (dict(interactions=np.array([0, 1])), mgr.DataError, r"\(n, 2\)"),
     (dict(users=[7]), ValueError, "unknown"),
     (dict(users=[0, 1, 2, 3]), mgr.DataError, "no training interactions"),
