@@ -159,9 +159,10 @@ def write_files(contents, describe=None, on_partial=None):
         if renamed:
             written = [p for p, _ in items[:renamed]]
             kept = [p for p, _ in items[renamed:]]
-            if hasattr(raised, "add_note"):                 # Python 3.11 and later
-                raised.add_note(f"wrote {', '.join(map(str, written))}, but not "
-                                f"{', '.join(map(str, kept))} (kept its old contents)")
+            # add_note's list, which Python 3.11 prints; 3.10 has no add_note
+            raised.__notes__ = [*getattr(raised, "__notes__", []),
+                                f"wrote {', '.join(map(str, written))}, but not "
+                                f"{', '.join(map(str, kept))} (kept its old contents)"]
             if on_partial is not None:
                 on_partial(written, kept, raised)
         if raised is err:

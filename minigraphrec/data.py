@@ -109,7 +109,8 @@ def _as_1d(name, values, dtype, n, times=False):
             raise DataError(f"{name}[{where}] is {arr[where]}, not an integer id"
                             + (" (beyond int64)" if np.isfinite(as_float[where])
                                and as_float[where] == np.round(as_float[where]) else ""))
-    elif arr.dtype.kind == "u" and arr.size and arr.max() > _INT64_MAX:
+    # int(): NumPy 1.24 compares a uint64 scalar with a Python int through float64
+    elif arr.dtype.kind == "u" and arr.size and int(arr.max()) > _INT64_MAX:
         where = int(np.argmax(arr > _INT64_MAX))
         raise DataError(f"{name}[{where}] is {arr[where]}, beyond the int64 ids")
     elif not np.issubdtype(dtype, np.integer) and arr.size and arr.dtype.kind not in "iufb":

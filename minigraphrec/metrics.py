@@ -129,7 +129,8 @@ def _check_ranked(ranked, name="ranked"):
         raise DataError(f"{name} must be 2-d (n_users, K), got shape {L.shape}")
     if L.size and not np.issubdtype(L.dtype, np.integer):
         raise DataError(f"{name} must hold integer item ids, got dtype {L.dtype}")
-    if L.size and L.dtype.kind == "u" and L.max() > np.iinfo(np.int64).max:
+    # int(): NumPy 1.24 compares a uint64 scalar with a Python int through float64
+    if L.size and L.dtype.kind == "u" and int(L.max()) > np.iinfo(np.int64).max:
         r, c = np.argwhere(L > np.iinfo(np.int64).max)[0]
         raise DataError(f"{name}[{r}, {c}] is {L[r, c]}, beyond the int64 item ids")
     L = L.astype(np.int64, copy=False)
@@ -368,7 +369,10 @@ def _auc_numpy(S, E, T):
         n_neg = int(candidate.sum()) - m
         if m == 0 or n_neg == 0:
             continue
-        ranks = rankdata(S[r, candidate])              # ascending midranks, ties averaged
+        # ranks of the values' codes (same order, same ties): SciPy before 1.13 ranks a row
+        # holding both +inf and -inf as all NaN
+        codes = np.unique(S[r, candidate], return_inverse=True)[1]
+        ranks = rankdata(codes)                        # ascending midranks, ties averaged
         U = ranks[positive[candidate]].sum() - m * (m + 1) / 2
         out[r] = U / (m * n_neg)
     return out

@@ -239,7 +239,7 @@ def _pair_keys(pairs, model, name):
                             f"or an Interactions, got shape {arr.shape}")
         if arr.size and not np.issubdtype(arr.dtype, np.integer):
             raise DataError(f"{name} must hold integer ids, got dtype {arr.dtype}")
-        if arr.size and arr.dtype.kind == "u" and arr.max() > np.iinfo(np.int64).max:
+        if arr.size and arr.dtype.kind == "u" and int(arr.max()) > np.iinfo(np.int64).max:
             r, c = np.argwhere(arr > np.iinfo(np.int64).max)[0]
             raise DataError(f"{name}[{r}, {c}] = {arr[r, c]} is beyond the int64 ids")
         arr = arr.astype(np.int64, copy=False)

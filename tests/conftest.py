@@ -2,6 +2,11 @@
 import os
 from pathlib import Path
 
+# SciPy 1.8-1.12 ship PROPACK switched off unless this is set before SciPy is imported; the
+# tests of svd_solver="propack" need it on (the library's "auto" checks, _propack_enabled).
+# Set here, first, it reaches the children of child_env too.
+os.environ.setdefault("SCIPY_USE_PROPACK", "1")
+
 import numpy as np
 import pytest
 

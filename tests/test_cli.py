@@ -582,11 +582,11 @@ def test_python_dash_m_minigraphrec_runs_the_command(tmp_path):
     """``python -m minigraphrec`` is the console script (was: no __main__ module)."""
     import subprocess
     import sys
-    import tomllib
     from pathlib import Path
     from conftest import PACKAGE_ROOT, child_env
     pyproject = Path(PACKAGE_ROOT) / "pyproject.toml"
-    if pyproject.exists():                              # the same function as the script
+    if pyproject.exists() and sys.version_info >= (3, 11):     # tomllib: Python 3.11
+        import tomllib                                  # the same function as the script
         scripts = tomllib.loads(pyproject.read_text())["project"]["scripts"]
         assert scripts["minigraphrec"] == "minigraphrec.__main__:main"
     data = _write_triples(tmp_path / "ratings.csv")
@@ -1523,3 +1523,30 @@ def test_help_describes_validation_checkpoint_and_resume(capsys):
         assert flag in text
     assert "-p patience=N stops after N epochs without a better one" in text
     assert "with --resume, the epochs to train on top of the saved ones" in text
+
+
+@pytest.mark.parametrize("flags", [[], ["-v"]])
+def test_a_long_epoch_prints_its_progress(tmp_path, capsys, monkeypatch, flags):
+    """Inside an epoch, every PROGRESS_SECONDS, a line with the batch and the time left,
+    between the epoch lines, once (was: nothing for the minutes an epoch of a large data
+    set takes); -q prints none."""
+    import logging
+    import re
+    from minigraphrec import train as train_module
+    data = _write_triples(tmp_path / "ratings.csv")
+    monkeypatch.setattr(train_module, "PROGRESS_SECONDS", 0.0)       # a line at every batch
+    argv = ["train", str(data), "--model", "mf", "--epochs", "2", "-p", "batch_size=64"]
+    code, _, err = _run([*argv, *flags], capsys)
+    assert code == 0
+    progress = [line for line in err.splitlines() if " of " in line and "left" in line]
+    n_batches = -(-320 // 64)                                         # 40 users x 8 items
+    assert len(progress) == 2 * (n_batches - 1)
+    assert re.fullmatch(rf"    MF epoch 1/2: batch 2 of {n_batches}, \d+ s, about \d+ s left",
+                        progress[0]), progress[0]
+    lines = err.splitlines()
+    assert lines.index(progress[0]) < [i for i, line in enumerate(lines)
+                                       if re.match(r"    MF epoch +1 ", line)][0]
+    log = logging.getLogger("minigraphrec.progress")
+    assert log.level == logging.NOTSET and log.propagate and not log.handlers   # restored
+    code, _, err = _run([*argv, "-q"], capsys)
+    assert code == 0 and "left" not in err

@@ -542,7 +542,11 @@ def test_propack_triplets_that_are_wrong_are_refused_or_replaced(caplog):
     error (residuals 0.15). An explicit "propack" now says so; "auto" logs it and falls back,
     and gets the right values."""
     import logging
+    from scipy.sparse.linalg import svds
     from minigraphrec.models.gfcf import top_right_singular_vectors
+    if np.allclose(svds(sp.eye(50, format="csr"), k=5, solver="propack",
+                        return_singular_vectors=False), 1.0, rtol=1e-10):
+        pytest.skip("this SciPy's PROPACK gets the identity right (SciPy 1.10 does)")
     with pytest.raises(np.linalg.LinAlgError, match=r"relative residual of 0\.1\d .* as it can "
                                                     r"where singular values repeat"):
         top_right_singular_vectors(sp.eye(50, format="csr"), 5, "propack")

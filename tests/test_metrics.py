@@ -160,6 +160,26 @@ def test_auc_kernel_paths_equal_reference():
             np.testing.assert_array_equal(out, ref, err_msg=f"trial {trial}, {scan_max}")
 
 
+def test_auc_reference_ranks_no_infinity(monkeypatch):
+    """SciPy before 1.13 ranks a row holding both +inf and -inf as all NaN (a NaN AUC from
+    the NumPy backend): the reference ranks the values' integer codes instead."""
+    import scipy.stats
+    rankdata = scipy.stats.rankdata
+
+    def old_rankdata(a, *args, **kwargs):              # SciPy 1.10-1.12 on such a row
+        a = np.asarray(a)
+        if np.isposinf(a).any() and np.isneginf(a).any():
+            return np.full(a.shape, np.nan)
+        return rankdata(a, *args, **kwargs)
+    monkeypatch.setattr(scipy.stats, "rankdata", old_rankdata)
+    S = np.array([[np.inf, 1.0, -np.inf, 1.0, 0.5], [-np.inf, np.inf, 2.0, 2.0, 0.0]])
+    T = _csr([[0, 3], [2]], 5)
+    # row 0: positives inf and 1 against negatives 1, -inf, 0.5: (3 + 2.5) / 6
+    # row 1: positive 2 against -inf, inf, 2, 0: (1 + 0 + 0.5 + 1) / 4
+    np.testing.assert_array_equal(auc_from_scores(S, T, backend="numpy"), [5.5 / 6, 2.5 / 4])
+    np.testing.assert_array_equal(auc_from_scores(S, T, backend="numba"), [5.5 / 6, 2.5 / 4])
+
+
 def test_auc_wrapper_with_many_positives_float32():
     rng = np.random.default_rng(1)
     S = rng.standard_normal((6, 400)).astype(np.float32)

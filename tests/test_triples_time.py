@@ -81,6 +81,21 @@ def test_numeric_and_iso_mixed_refused_at_the_line(tmp_path, first, later, messa
                           f"as the first timestamp is (line 1: {first!r})")
 
 
+@pytest.mark.parametrize("bytes_safe", [True, False])
+def test_iso_dates_parse_alike_from_bytes_and_from_str(tmp_path, monkeypatch, bytes_safe):
+    """NumPy 1.x parses from str (it crashed the interpreter on b"2016-13-09" from bytes);
+    both paths give the same times, and the same refusal of an invalid date."""
+    from minigraphrec.datasets import _parse
+    if bytes_safe and not _parse._BYTES_DATES_SAFE:
+        pytest.skip("NumPy 1.x: parsing invalid dates from bytes crashes the interpreter")
+    monkeypatch.setattr(_parse, "_BYTES_DATES_SAFE", bytes_safe)
+    good = write(tmp_path / "good.csv", "u1,i1,1,2016-05-09T12:00:00Z\nu2,i2,1,2016-02-29\n")
+    assert ds.load_triples(good).timestamps.tolist() == [1462795200.0, 1456704000.0]
+    bad = write(tmp_path / "bad.csv", "u1,i1,1,2016-05-09\nu1,i2,1,2016-02-30\n")
+    assert_line_error(lambda: ds.load_triples(bad), bad, 2,
+                      "timestamp '2016-02-30' is not an ISO-8601 date-time")
+
+
 def test_iso_first_timestamp_is_found_below_the_header(tmp_path):
     f = write(tmp_path / "t.csv", "# exported\nuser,item,time\nu1,i1,2016-05-09\n"
                                   "u1,i2,1462795200\n")

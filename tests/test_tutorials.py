@@ -162,9 +162,15 @@ def test_04_node_edge_features(run):
     assert row_sum["none"][v] == 186 and np.isclose(row_sum["left"][v], 1.0, rtol=1e-14)
     ratio = row_sum["symmetric"][v] / row_sum["symmetric"][m]        # grows like sqrt(d)
     assert abs(ratio / np.sqrt(186 / 7) - 1) < 0.1
-    assert 0.8 < message["symmetric"][v] / message["symmetric"][m] < 1.25   # flat
-    assert message["left"][v] < 0.3 * message["left"][m]              # shrinks
-    assert message["none"][v] > 3 * message["none"][m]                # grows
+    # the random messages, against the mean over every item of the median degree (98 of
+    # them): one degree-7 item's norm, a sum of 7 random rows, spreads by about ±30 %; the
+    # item the unstable argsort picked passed (NumPy 2.4), the stable sort's pick does not
+    d, n_users = ns["d"], ns["n_users"]
+    peers = n_users + np.flatnonzero(d[n_users:] == d[m])
+    flat = message["symmetric"][v] / message["symmetric"][peers].mean()
+    assert peers.size > 50 and 0.8 < flat < 1.25
+    assert message["left"][v] < 0.3 * message["left"][peers].mean()        # shrinks
+    assert message["none"][v] > 3 * message["none"][peers].mean()          # grows
     # 4. the models propagate with the weighted, normalised matrices
     assert np.allclose(ns["light"].A_hat_.toarray(),
                        ns["normalize_by_hand"](ns["A_count"].toarray(), "symmetric", False),

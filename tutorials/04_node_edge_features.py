@@ -386,7 +386,8 @@ sym_by_hand = np.array([sum(1 / np.sqrt(d[x] * d[w]) for w in np.flatnonzero(A_d
                         for x in (v,)])
 assert np.isclose(row_sum["symmetric"][v], sym_by_hand[0], rtol=1e-12)
 
-median_item = n_users + int(np.argsort(d[n_users:])[n_items // 2])   # a median-degree item
+# a median-degree item: the stable sort picks the same one on every NumPy version
+median_item = n_users + int(np.argsort(d[n_users:], kind="stable")[n_items // 2])
 print(f"{'':>10} {'row sum (H = 1)':>28} {'|message| (random H)':>28}")
 print(f"{'':>10} {'top item':>13} {'median item':>14} {'top item':>13} {'median item':>14}")
 for k in kinds:

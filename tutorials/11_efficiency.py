@@ -199,7 +199,9 @@ stages = {"raw log": (raw, A_raw), "de-duplicated": (dedup, A_dedup), "10-core":
 matrices = {name: A for name, (data, A) in stages.items()} | {"control": A_control}
 products = {}
 for name, A in matrices.items():
-    A32 = A.astype(np.float32)                     # (n, n) float32, as in training
+    # (n, n) float32, as in training; built from A's arrays, as SciPy 1.10's A.astype would
+    # sum A's repeated entries in place and leave the raw log's A de-duplicated
+    A32 = sp.csr_matrix((A.data.astype(np.float32), A.indices, A.indptr), shape=A.shape)
     X_s = np.random.default_rng(seed).standard_normal((A.shape[0], dim)).astype(np.float32)
     products[name] = lambda A32=A32, X_s=X_s: ops.spmm(A32, X_s, backend="numpy")
 spmm_seconds = interleaved_medians(products, number=calls_per_round)   # SciPy's serial A @ X

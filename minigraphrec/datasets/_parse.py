@@ -194,6 +194,10 @@ _EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
 _MIN_MICROSECONDS = (datetime.date(1, 1, 1).toordinal() - _EPOCH_ORDINAL) * 86400 * 10**6
 _TO_ZERO = str.maketrans("123456789", "000000000")
 _ISO_BLOCK = 1 << 18                 # tokens per block of the array twin (bounds its memory)
+#: NumPy 2 parses dates from bytes and raises ValueError on an invalid one; NumPy 1.x
+#: crashes the interpreter on one (``np.array([b"2014-13-07"]).astype("datetime64[us]")``,
+#: 1.24 and 1.26), and raises only from str, 8x slower: so 1.x parses from str
+_BYTES_DATES_SAFE = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
 
 
 def _is_iso_datetime(token):
@@ -258,6 +262,8 @@ def _iso_microseconds_array(tokens):
             return None
         text = np.ascontiguousarray(codes[:, :stem]).view(f"S{stem}").ravel()   # (b,)
         try:
+            if not _BYTES_DATES_SAFE:          # NumPy 1.x: from str (see _BYTES_DATES_SAFE)
+                text = text.astype(f"U{stem}")
             micro = text.astype("datetime64[us]").astype(np.int64)          # (b,)
         except ValueError:
             return None

@@ -273,7 +273,8 @@ def _propack_enabled():
     """Whether this SciPy's ``svds`` takes ``solver="propack"`` without an environment switch.
 
     SciPy 1.8 shipped PROPACK off by default (``SCIPY_USE_PROPACK=1`` turns
-    it on, a ``ValueError`` otherwise); later releases enable it.
+    it on, a ``ValueError`` otherwise), and so did every release up to 1.12; 1.13 and
+    later enable it.
     """
     try:
         svds(sp.diags([3.0, 2.0, 1.0], format="csr"), k=1, solver="propack")

@@ -309,7 +309,9 @@ def _naming_component(exc, j, model):
             return type(exc)(f"{where}: {exc}")
         except Exception:               # a type whose constructor wants more than a message
             pass
-    exc.add_note(where)                 # e.g. an OSError keeps its errno and file name
+    # e.g. an OSError keeps its errno and file name; __notes__ is what add_note (Python
+    # 3.11) appends to, and Python 3.10 has no add_note
+    exc.__notes__ = [*getattr(exc, "__notes__", []), where]
     return exc
 
 
