@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import json
 import logging
 import os
@@ -636,7 +637,32 @@ def _fit(model, train, validation=None, verbose=True, epochs=None, resume=False,
             for call in calls:
                 call(record)
         kwargs["callback"] = callback
-    return model.fit(train, **kwargs)
+    if not verbose:
+        return model.fit(train, **kwargs)
+    with _progress_lines():
+        return model.fit(train, **kwargs)
+
+
+class _ProgressPrinter(logging.Handler):
+    def emit(self, record):
+        _note(f"    {record.getMessage()}")
+
+
+@contextlib.contextmanager
+def _progress_lines():
+    """The library's lines inside a long epoch (every 30 s: the batch, the time left) printed
+    as the epoch lines are, between them, while the fit runs, with or without -v."""
+    log = logging.getLogger("minigraphrec.progress")
+    handler, saved = _ProgressPrinter(), (log.level, log.propagate)
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)             # a fit logs them at DEBUG unless verbose=True
+    log.propagate = False                   # printed here only, not again by -v's handler
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(saved[0])
+        log.propagate = saved[1]
 
 
 # ---------------------------------------------------------------- commands

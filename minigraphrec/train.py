@@ -124,6 +124,8 @@ __all__ = ["train_model", "bpr_batches", "bce_batches", "batch_gradient", "check
            "optimizer_state_from_attr", "check_finite_state"]
 
 logger = logging.getLogger("minigraphrec")
+#: the lines inside an epoch (:class:`EpochProgress`), apart, for the command line to print
+progress_logger = logging.getLogger("minigraphrec.progress")
 
 
 def bpr_batches(R, batch_size, rng, backend="numba"):
@@ -381,6 +383,41 @@ def check_gradients(model, grads, source="_backward_rows"):
                         "parameter's dtype")
 
 
+#: seconds between the progress lines inside an epoch (an epoch on a large graph takes
+#: minutes: Amazon-Book's 2.4 million pairs, one LightGCN epoch, 7.5 min on 2 busy cores)
+PROGRESS_SECONDS = 30.0
+
+
+class EpochProgress:
+    """Called before each batch ``b`` (from 1) of an epoch: every :data:`PROGRESS_SECONDS`,
+    one log line at ``level`` with the batch and an estimate of the time left."""
+
+    def __init__(self, name, epoch, n_epochs, n_batches, level):
+        self.name, self.epoch, self.n_epochs, self.n_batches = name, epoch, n_epochs, n_batches
+        self.level = level
+        self.start = self.reported = time.perf_counter()
+
+    def __call__(self, b):
+        now = time.perf_counter()
+        if b > 1 and now - self.reported >= PROGRESS_SECONDS:
+            self.reported = now
+            spent = now - self.start
+            progress_logger.log(
+                self.level, "%s epoch %d/%d: batch %d of %d, %s, about %s left", self.name,
+                self.epoch, self.n_epochs, b, self.n_batches, _duration(spent),
+                _duration(spent / (b - 1) * (self.n_batches - b + 1)))
+
+
+def _duration(seconds):
+    """``"45 s"``, ``"3 min 5 s"``, ``"2 h 4 min"``."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
 def check_finite_state(name, params, optimizer, epoch, lr):
     """FloatingPointError unless the parameters and Adam's second moments are finite at the
     end of an epoch: the loss and gradients are checked before each step, so this catches
@@ -562,7 +599,9 @@ def _train_model(model, validation, epochs, callback, rng):
             else:
                 batches = bce_batches(R, model.batch_size, model.n_negatives, rng, backend)
             total = 0.0
+            progress = EpochProgress(type(model).__name__, epoch, last, len(batches), level)
             for b, batch in enumerate(batches, start=1):
+                progress(b)
                 with np.errstate(over="ignore", invalid="ignore"):    # reported below instead
                     loss, grads = gradient(batch)
                     if np.isfinite(loss):

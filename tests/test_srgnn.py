@@ -488,3 +488,22 @@ def test_history_loss_is_the_mean_over_the_epochs_examples():
     reference = mgr.SRGNN(dim=4, epochs=2, batch_size=23, random_state=0).fit(data)
     for k in reference.params:                                     # the same training
         np.testing.assert_array_equal(model.params[k], reference.params[k])
+
+
+def test_a_long_epoch_logs_its_progress(caplog, monkeypatch):
+    """Every PROGRESS_SECONDS inside an epoch, the batch and the time left, as fit's loop."""
+    import logging
+    import re
+    from minigraphrec import train as train_module
+    data = _catalogue_sessions(n_items=50, n_users=30)
+    quiet = mgr.SRGNN(dim=8, epochs=1, batch_size=32, random_state=0).fit(data)
+    monkeypatch.setattr(train_module, "PROGRESS_SECONDS", 0.0)       # a line at every batch
+    with caplog.at_level(logging.INFO, logger="minigraphrec"):
+        model = mgr.SRGNN(dim=8, epochs=1, batch_size=32, verbose=True, random_state=0).fit(data)
+    lines = [r.getMessage() for r in caplog.records if "batch" in r.getMessage()]
+    n_batches = int(lines[-1].split(" of ")[1].split(",")[0])
+    assert n_batches > 2 and len(lines) == n_batches - 1
+    assert re.fullmatch(rf"SRGNN epoch 1/1: batch {n_batches} of {n_batches}, \d+ s, about "
+                        r"\d+ s left", lines[-1]), lines[-1]
+    for k in quiet.params:
+        np.testing.assert_array_equal(model.params[k], quiet.params[k])

@@ -83,6 +83,28 @@ def test_history_records_and_callback_and_logging(caplog):
     assert not caplog.records                                      # not verbose: DEBUG only
 
 
+def test_a_long_epoch_logs_its_progress(caplog, monkeypatch):
+    """Every PROGRESS_SECONDS inside an epoch, a line with the batch and the time left (an
+    epoch on Amazon-Book-sized data ran 4 minutes with no line); the training is the same."""
+    import re
+    from minigraphrec import train as train_module
+    train, _ = _planted()
+    quiet = MF(dim=8, epochs=2, batch_size=64, random_state=0).fit(train)
+    monkeypatch.setattr(train_module, "PROGRESS_SECONDS", 0.0)       # a line at every batch
+    with caplog.at_level(logging.INFO, logger="minigraphrec"):
+        model = MF(dim=8, epochs=2, batch_size=64, verbose=True, random_state=0).fit(train)
+    n_batches = -(-train.to_csr().nnz // 64)
+    lines = [r.getMessage() for r in caplog.records if "batch" in r.getMessage()]
+    assert len(lines) == 2 * (n_batches - 1)                   # from the second batch on
+    assert re.fullmatch(rf"MF epoch 2/2: batch {n_batches} of {n_batches}, \d+ s, about "
+                        r"\d+ s left", lines[-1]), lines[-1]
+    for k in quiet.params:
+        np.testing.assert_array_equal(model.params[k], quiet.params[k])
+    assert train_module._duration(59.4) == "59 s"
+    assert train_module._duration(185) == "3 min 5 s"
+    assert train_module._duration(7440) == "2 h 4 min"
+
+
 def test_a_verbose_fit_logs_its_cold_users_and_items_once(caplog):
     # 6 users (user 5 has no pair) x 8 items (items 6 and 7 have none)
     train = Interactions([0, 0, 1, 2, 3, 4, 4], [0, 1, 2, 3, 4, 5, 0], n_users=6, n_items=8)

@@ -96,7 +96,7 @@ from ..ops.session import (gru_cell_backward, gru_cell_forward, index_add, sessi
 from ..optim import Adam
 from ..sequences import Sequences, _check_examples, _check_targets, prefix_examples
 from ..threadpools import serial_blas
-from ..train import _check_callback, _verbose_output, check_finite_state
+from ..train import EpochProgress, _check_callback, _verbose_output, check_finite_state
 from .session_base import SessionRecommender
 from .embedding_base import (EmbeddingRecommender, _check_training_params, _nonneg_float,
                              scratch_rows)
@@ -300,7 +300,9 @@ class SRGNN(SessionRecommender):
             optimizer.lr = self.lr * self.lr_decay ** ((epoch - 1) // self.lr_decay_every)
             order = rng.permutation(n)
             total, n_batches = 0.0, 0          # total: the summed loss of every example
+            progress = EpochProgress("SRGNN", epoch, n_epochs, -(-n // self.batch_size), level)
             for s in range(0, n, self.batch_size):
+                progress(n_batches + 1)
                 idx = order[s:s + self.batch_size]
                 batch = SessionBatch(prefixes.subset(idx), targets[idx])
                 with np.errstate(over="ignore", invalid="ignore"), serial_blas():
