@@ -54,7 +54,8 @@ MODELS = ("lightgcn", "gcn", "ngcf", "gat")
 
 
 def make_model(name, train, seed):
-    """The model ``name`` with its defaults (batch 2048), graph built and parameters drawn."""
+    """The model ``name`` with its defaults but batch 2048 (NGCF's own default is 1024),
+    graph built and parameters drawn."""
     from minigraphrec.models import GCN, NGCF, LightGCN
     from minigraphrec.models.gat import GAT
     cls = {"lightgcn": LightGCN, "gcn": GCN, "ngcf": NGCF, "gat": GAT}[name]
