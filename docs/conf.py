@@ -103,7 +103,7 @@ mgr_api_modules = [
     "minigraphrec.models", "minigraphrec.train", "minigraphrec.rank", "minigraphrec.metrics",
     "minigraphrec.io", "minigraphrec.sequences", "minigraphrec.plot", "minigraphrec.linalg",
     "minigraphrec.threadpools", "minigraphrec.explain",
-    "minigraphrec.quantization",
+    "minigraphrec.quantization", "minigraphrec.privacy",
 ]
 # Names api.rst documents at the top level (``mgr.quantize``, the name the tutorials call). Their
 # modules' pages list them too, linking to that page instead of making a second, identical one

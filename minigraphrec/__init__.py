@@ -4,8 +4,8 @@ r"""minigraphrec: graph-based recommendation, written out in NumPy.
 ``DataError`` live at the top level, loaders in ``mgr.datasets``, kernels'
 wrappers in ``mgr.ops``.
 """
-import importlib
-import os
+import importlib as _importlib
+import os as _os
 
 # Where each top-level name lives. ``import minigraphrec`` itself imports nothing of ours
 # (and no NumPy): a name's module is imported on first use (PEP 562 ``__getattr__``), so
@@ -29,16 +29,16 @@ _HOMES = {
     "explain": ["Explanation"],
 }
 _HOME = {name: module for module, names in _HOMES.items() for name in names}
-_SUBMODULES = {name.removesuffix(".py") for name in os.listdir(__path__[0])
-               if name.endswith(".py") and name not in ("__init__.py", "__main__.py")
-               or os.path.isfile(os.path.join(__path__[0], name, "__init__.py"))}
+_SUBMODULES = {name.removesuffix(".py") for name in _os.listdir(__path__[0])
+               if (name.endswith(".py") and name not in ("__init__.py", "__main__.py"))
+               or _os.path.isfile(_os.path.join(__path__[0], name, "__init__.py"))}
 
 
 def __getattr__(name):
     if name in _HOME:
-        value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+        value = getattr(_importlib.import_module(f".{_HOME[name]}", __name__), name)
     elif name in _SUBMODULES:
-        value = importlib.import_module(f".{name}", __name__)
+        value = _importlib.import_module(f".{name}", __name__)
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value                       # the next access is a plain look-up

@@ -25,6 +25,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import time
 
 import numpy as np
@@ -648,21 +649,35 @@ class _ProgressPrinter(logging.Handler):
         _note(f"    {record.getMessage()}")
 
 
+_PROGRESS_LOCK = threading.Lock()
+_progress_users = [0, None]                 # fits printing progress now; the logger's state
+
+
 @contextlib.contextmanager
 def _progress_lines():
     """The library's lines inside a long epoch (every 30 s: the batch, the time left) printed
-    as the epoch lines are, between them, while the fit runs, with or without -v."""
+    as the epoch lines are, between them, while the fit runs, with or without -v. The
+    logger's state is set by the first of overlapping fits (``main`` called from two
+    threads) and restored by the last."""
     log = logging.getLogger("minigraphrec.progress")
-    handler, saved = _ProgressPrinter(), (log.level, log.propagate)
-    log.addHandler(handler)
-    log.setLevel(logging.DEBUG)             # a fit logs them at DEBUG unless verbose=True
-    log.propagate = False                   # printed here only, not again by -v's handler
+    with _PROGRESS_LOCK:
+        if _progress_users[0] == 0:
+            handler = _ProgressPrinter()
+            _progress_users[1] = (handler, log.level, log.propagate)
+            log.addHandler(handler)
+            log.setLevel(logging.DEBUG)     # a fit logs them at DEBUG unless verbose=True
+            log.propagate = False           # printed here only, not again by -v's handler
+        _progress_users[0] += 1
     try:
         yield
     finally:
-        log.removeHandler(handler)
-        log.setLevel(saved[0])
-        log.propagate = saved[1]
+        with _PROGRESS_LOCK:
+            _progress_users[0] -= 1
+            if _progress_users[0] == 0:
+                handler, level, propagate = _progress_users[1]
+                log.removeHandler(handler)
+                log.setLevel(level)
+                log.propagate = propagate
 
 
 # ---------------------------------------------------------------- commands

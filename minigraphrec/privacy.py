@@ -184,18 +184,18 @@ def threshold_attack(member_signal, non_member_signal, signal="signal"):
         divided once in float64), ``advantage`` and ``threshold`` (see the
         module docstring), without pairs.
 
+    Raises
+    ------
+    DataError
+        An empty or not 1-d array, a NaN (named by its position), a
+        non-numeric dtype. ``±inf`` is a value like any other.
+
     Examples
     --------
     >>> from minigraphrec.privacy import threshold_attack
     >>> threshold_attack([0.9, 0.7, 0.4], [0.8, 0.2])
     MembershipAttack(signal='signal', auc=0.6667, advantage=0.5000 at signal >= 0.4,
                      3 members vs 2 non-members)
-
-    Raises
-    ------
-    DataError
-        An empty or not 1-d array, a NaN (named by its position), a
-        non-numeric dtype. ``±inf`` is a value like any other.
     """
     x = _check_signal_array(member_signal, "member_signal")          # (n,)
     y = _check_signal_array(non_member_signal, "non_member_signal")  # (m,)

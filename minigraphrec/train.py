@@ -121,7 +121,8 @@ from .optim import Adam
 
 __all__ = ["train_model", "bpr_batches", "bce_batches", "batch_gradient", "check_gradients",
            "generator_state", "restore_generator", "optimizer_state_attr",
-           "optimizer_state_from_attr", "check_finite_state"]
+           "optimizer_state_from_attr", "check_finite_state", "EpochProgress",
+           "PROGRESS_SECONDS", "progress_logger"]
 
 logger = logging.getLogger("minigraphrec")
 #: the lines inside an epoch (:class:`EpochProgress`), apart, for the command line to print

@@ -1550,3 +1550,19 @@ def test_a_long_epoch_prints_its_progress(tmp_path, capsys, monkeypatch, flags):
     assert log.level == logging.NOTSET and log.propagate and not log.handlers   # restored
     code, _, err = _run([*argv, "-q"], capsys)
     assert code == 0 and "left" not in err
+
+
+def test_overlapping_fits_restore_the_progress_logger():
+    """Two fits printing progress at once (main from two threads): the first sets the
+    logger's state, the last restores it (was: A in, B in, A out, B out left it silenced)."""
+    import logging
+    import minigraphrec.cli as cli
+    log = logging.getLogger("minigraphrec.progress")
+    a, b = cli._progress_lines(), cli._progress_lines()
+    a.__enter__()
+    b.__enter__()
+    assert len(log.handlers) == 1 and not log.propagate
+    a.__exit__(None, None, None)
+    assert len(log.handlers) == 1 and not log.propagate               # B still printing
+    b.__exit__(None, None, None)
+    assert log.level == logging.NOTSET and log.propagate and not log.handlers
