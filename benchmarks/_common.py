@@ -177,6 +177,23 @@ def script_error(message, prog=None):
     raise SystemExit(2)
 
 
+def ml100k_split(args, smoke_users, smoke_items):
+    """``(train, test, name)``: MovieLens-100K from ``args.data`` split 80/20 per user at
+    random (seed ``args.split_seed``), or with ``args.smoke`` the embedded synthetic data at
+    ``smoke_users`` x ``smoke_items`` (15 interactions per user on average, seed 0), split
+    alike. The ML-100K benchmarks share it, so they score the same split."""
+    from minigraphrec.datasets import load_movielens_100k, synthetic
+    from minigraphrec.split import random_split
+    if args.smoke:
+        data = synthetic(n_users=smoke_users, n_items=smoke_items, mean_interactions=15,
+                         random_state=0)
+        name = f"synthetic-{smoke_users}x{smoke_items}"
+    else:
+        data, name = load_movielens_100k(args.data), "ml-100k"
+    train, test = random_split(data, test_size=0.2, random_state=args.split_seed)
+    return train, test, name
+
+
 def check_data(folder, files, what, option="--data"):
     """Stop with one line (:func:`script_error`) unless ``folder`` is an existing folder that
     holds every file of ``files`` (paths relative to it: ``"u.data"``, ``"gowalla/train.txt"``).

@@ -49,8 +49,8 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import (ML100K_FILES, benchmark_parser, require_data, save_figure, source_digests,
-                     write_results)
+from _common import (ML100K_FILES, benchmark_parser, ml100k_split, require_data, save_figure,
+                     source_digests, write_results)
 
 DIM, N_LAYERS, LR, BATCH_SIZE, REG = 64, 3, 1e-3, 2048, 1e-4
 TARGETS = {"lightgcn": 0.34, "mf": 0.29}            # Recall@20 the issue asks for
@@ -59,15 +59,7 @@ METRICS = ("recall", "ndcg", "precision", "hit")
 
 def load_split(args):
     """``(train, test, name)``: MovieLens-100K split 80/20 per user, or a small synthetic set."""
-    from minigraphrec.datasets import load_movielens_100k, synthetic
-    from minigraphrec.split import random_split
-    if args.smoke:
-        data, name = synthetic(n_users=200, n_items=300, mean_interactions=15, random_state=0), \
-            "synthetic-200x300"
-    else:
-        data, name = load_movielens_100k(args.data), "ml-100k"
-    train, test = random_split(data, test_size=0.2, random_state=args.split_seed)
-    return train, test, name
+    return ml100k_split(args, 200, 300)
 
 
 def scores_of(E, n_users, train, test):

@@ -37,7 +37,8 @@ import os
 import time
 from pathlib import Path
 
-from _common import ML100K_FILES, benchmark_parser, require_data, save_figure, write_results
+from _common import (ML100K_FILES, benchmark_parser, ml100k_split, require_data, save_figure,
+                     write_results)
 
 K = 20
 
@@ -86,16 +87,8 @@ MODELS = None
 
 
 def load_split(args):
-    """``(train, test, name)``: MovieLens-100K 80/20 per user, or a small synthetic set."""
-    from minigraphrec.datasets import load_movielens_100k, synthetic
-    from minigraphrec.split import random_split
-    if args.smoke:
-        data = synthetic(n_users=120, n_items=300, mean_interactions=15, random_state=0)
-        name = "synthetic-120x300"
-    else:
-        data, name = load_movielens_100k(args.data), "ml-100k"
-    train, test = random_split(data, test_size=0.2, random_state=args.split_seed)
-    return train, test, name
+    """``(train, test, name)``: MovieLens-100K split 80/20 per user, or a small synthetic set."""
+    return ml100k_split(args, 120, 300)
 
 
 def run(args):

@@ -54,8 +54,8 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import (ML100K_FILES, benchmark_parser, require_data, save_figure, thread_counts,
-                     write_results)
+from _common import (ML100K_FILES, benchmark_parser, ml100k_split, require_data, save_figure,
+                     thread_counts, write_results)
 
 MODELS = ("Popularity", "ItemKNN", "EASE", "MF", "LightGCN")
 TRAINED = ("MF", "LightGCN")
@@ -63,16 +63,8 @@ DIM, N_LAYERS, LR, BATCH_SIZE, REG, MODEL_SEED = 64, 3, 1e-3, 2048, 1e-4, 2020
 
 
 def load_split(args):
-    """``(train, test, name)``: MovieLens-100K 80/20 per user, or a small synthetic set."""
-    from minigraphrec.datasets import load_movielens_100k, synthetic
-    from minigraphrec.split import random_split
-    if args.smoke:
-        data = synthetic(n_users=150, n_items=120, mean_interactions=15, random_state=0)
-        name = "synthetic-150x120"
-    else:
-        data, name = load_movielens_100k(args.data), "ml-100k"
-    train, test = random_split(data, test_size=0.2, random_state=args.split_seed)
-    return train, test, name
+    """``(train, test, name)``: MovieLens-100K split 80/20 per user, or a small synthetic set."""
+    return ml100k_split(args, 150, 120)
 
 
 def make_model(name, epochs):
