@@ -556,3 +556,23 @@ def test_propack_triplets_that_are_wrong_are_refused_or_replaced(caplog):
     assert used != "propack" and "PROPACK returned singular triplets" in caplog.text
     np.testing.assert_allclose(s, 1.0, rtol=1e-10)
     np.testing.assert_allclose(V.T @ V, np.eye(5), atol=1e-10)
+
+
+def test_fit_logs_the_solver_that_ran_and_its_time(caplog):
+    """Which solver ran (and whether "auto" chose it), at INFO: their speeds differ by data."""
+    import logging
+    import re
+    train, _ = random_train(0, n_users=60, n_items=80)
+    with caplog.at_level(logging.INFO, logger="minigraphrec"):
+        auto = GFCF(n_factors=8).fit(train)
+        GFCF(n_factors=8, svd_solver="arpack").fit(train)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("GFCF: top")]
+    assert re.fullmatch(rf"GFCF: top 8 singular vectors of the 60 x 80 R~ by "
+                        rf"svd_solver='{auto.svd_solver_}' \(the 'auto' choice\) in \d+\.\d s",
+                        lines[0]), lines
+    assert re.fullmatch(r"GFCF: top 8 singular vectors of the 60 x 80 R~ by "
+                        r"svd_solver='arpack' in \d+\.\d s", lines[1]), lines
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="minigraphrec"):
+        GFCF(alpha=0.0).fit(train)                          # no SVD, no line
+    assert not [r for r in caplog.records if r.getMessage().startswith("GFCF: top")]
