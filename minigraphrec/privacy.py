@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .data import Interactions
+from .data import Interactions, _count
 from .errors import DataError, check_int
 from .metrics import _EVAL_BLOCK_SCORES, _check_raw_ids
 from .rank import _as_scores, _score_blocks
@@ -110,8 +110,8 @@ class MembershipAttack:
         between the points is ``auc`` (a tie between members and non-members
         is a diagonal segment, which counts it one half).
         """
-        counts = _threshold_counts(self.member_signal, self.non_member_signal)
-        _, x_ge, y_ge = counts                                     # descending thresholds
+        counts = _value_counts(self.member_signal, self.non_member_signal)
+        _, x_ge, y_ge = _threshold_counts(*counts)                 # descending thresholds
         n, m = self.n_members, self.n_non_members
         return (np.concatenate([[0.0], y_ge / m]), np.concatenate([[0.0], x_ge / n]))
 
@@ -141,27 +141,29 @@ def _check_signal_array(values, name):
     return arr
 
 
-def _threshold_counts(x, y):
-    r"""For each distinct value ``t`` of ``x ∪ y``, highest first: ``(t, #{x >= t}, #{y >= t})``.
-
-    ``t`` float64 (G,), the two counts int64 (G,).
-    """
+def _value_counts(x, y):
+    r"""The distinct values of ``x ∪ y``, ascending, float64 (G,), and how many of ``x`` and
+    of ``y`` equal each, int64 (G,) twice: one sort, from which both the AUC and every
+    threshold's counts follow."""
     values, inverse = np.unique(np.concatenate([x, y]), return_inverse=True)   # (G,), (n+m,)
-    n_x = np.bincount(inverse[:x.size], minlength=values.size)[::-1]           # (G,) descending
-    n_y = np.bincount(inverse[x.size:], minlength=values.size)[::-1]
-    return values[::-1], np.cumsum(n_x), np.cumsum(n_y)
+    n_x = np.bincount(inverse[:x.size], minlength=values.size).astype(np.int64)
+    n_y = np.bincount(inverse[x.size:], minlength=values.size).astype(np.int64)
+    return values, n_x, n_y
 
 
-def _mann_whitney(x, y):
+def _threshold_counts(values, n_x, n_y):
+    r"""For each distinct value ``t`` (from :func:`_value_counts`), highest first:
+    ``(t, #{x >= t}, #{y >= t})``."""
+    return values[::-1], np.cumsum(n_x[::-1]), np.cumsum(n_y[::-1])
+
+
+def _mann_whitney(n_x, n_y):
     r"""``2 U`` as an int: ``Σ_a Σ_b (2 [x_a > y_b] + [x_a = y_b])``, by counting per value.
 
     With the distinct values ascending and ``n_x[g]``, ``n_y[g]`` the members and
-    non-members equal to value ``g``: ``2 U = Σ_g n_x[g] (2 Σ_{h<g} n_y[h] + n_y[g])``,
-    each term at most ``2 n m``, in int64.
+    non-members equal to value ``g`` (:func:`_value_counts`):
+    ``2 U = Σ_g n_x[g] (2 Σ_{h<g} n_y[h] + n_y[g])``, each term at most ``2 n m``, in int64.
     """
-    values, inverse = np.unique(np.concatenate([x, y]), return_inverse=True)
-    n_x = np.bincount(inverse[:x.size], minlength=values.size).astype(np.int64)    # (G,)
-    n_y = np.bincount(inverse[x.size:], minlength=values.size).astype(np.int64)    # (G,)
     y_below = np.cumsum(n_y) - n_y                                                 # (G,)
     return int(np.sum(n_x * (2 * y_below + n_y)))
 
@@ -202,8 +204,9 @@ def threshold_attack(member_signal, non_member_signal, signal="signal"):
     n, m = x.size, y.size
     if 2 * n * m >= 2 ** 63:
         raise DataError(f"{n} members x {m} non-members: the exact count would overflow int64")
-    auc = _mann_whitney(x, y) / (2 * n * m)
-    values, x_ge, y_ge = _threshold_counts(x, y)
+    values, n_x, n_y = _value_counts(x, y)
+    auc = _mann_whitney(n_x, n_y) / (2 * n * m)
+    values, x_ge, y_ge = _threshold_counts(values, n_x, n_y)
     gain = x_ge * m - y_ge * n                          # (G,) n m (TPR - FPR), exact int64
     best = int(np.argmax(gain))                         # the first = the highest threshold
     if gain[best] > 0:
@@ -260,11 +263,6 @@ def _pair_keys(pairs, model, name):
     return np.unique(users * n_items + items)                     # (n_distinct,) sorted
 
 
-def _count(n, noun):
-    """``"1 pair is"``, ``"3 pairs are"``."""
-    return f"1 {noun} is" if n == 1 else f"{n} {noun}s are"
-
-
 def _first_pair(keys, n_items):
     return f"(user {int(keys[0] // n_items)}, item {int(keys[0] % n_items)})"
 
@@ -275,7 +273,8 @@ def _check_sets(member_keys, non_keys, model):
     n_items = int(model.n_items_)
     both = np.intersect1d(member_keys, non_keys, assume_unique=True)
     if both.size:
-        raise DataError(f"{_count(both.size, 'pair')} both members and non-members, the "
+        raise DataError(f"{_count(both.size, 'pair')} {'is' if both.size == 1 else 'are'} "
+                        f"both members and non-members, the "
                         f"first {_first_pair(both, n_items)}; each pair belongs to one side")
     R = getattr(model, "R_", None)
     if R is None:
