@@ -384,8 +384,8 @@ def check_gradients(model, grads, source="_backward_rows"):
                         "parameter's dtype")
 
 
-#: seconds between the progress lines inside an epoch (an epoch on a large graph takes
-#: minutes: Amazon-Book's 2.4 million pairs, one LightGCN epoch, 7.5 min on 2 busy cores)
+#: seconds between the progress lines inside an epoch (an epoch on a graph of millions of
+#: edges takes minutes: it grows as the square of the edges, README "Models")
 PROGRESS_SECONDS = 30.0
 
 

@@ -648,8 +648,8 @@ class GFCF(Recommender):
                 if self.svd_solver != "propack" or found is None:
                     raise
                 raise DataError(self._propack_rank_message(k, int(found.group(1)))) from exc
-            # which solver ran, and its time: the solvers' speeds differ by data (PROPACK
-            # fastest on Gowalla, slowest on synthetic graphs of Amazon-Book's shape)
+            # which solver ran, and its time: which is fastest depends on the data (PROPACK
+            # on Gowalla, gfcf_gowalla*.md)
             logger.info("GFCF: top %d singular vectors of the %d x %d R~ by svd_solver=%r%s "
                         "in %.1f s", k, R.shape[0], R.shape[1], used,
                         " (the 'auto' choice)" if self.svd_solver == "auto" else "",
