@@ -196,7 +196,8 @@ _TO_ZERO = str.maketrans("123456789", "000000000")
 _ISO_BLOCK = 1 << 18                 # tokens per block of the array twin (bounds its memory)
 #: NumPy 2 parses dates from bytes and raises ValueError on an invalid one; NumPy 1.x
 #: crashes the interpreter on one (``np.array([b"2014-13-07"]).astype("datetime64[us]")``,
-#: 1.24 and 1.26), and raises only from str, 8x slower: so 1.x parses from str
+#: 1.24 and 1.26), and raises only from str, which took 8x the time in one ad-hoc timing
+#: (2^18 dates, NumPy 2.4: 71 ms against 9 ms): so only 1.x parses from str
 _BYTES_DATES_SAFE = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
 
 
