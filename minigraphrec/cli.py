@@ -1179,6 +1179,7 @@ def _node_label(model, kind, source):
 
 def cmd_explain(args):
     import minigraphrec as mgr
+    from .explain import _COLUMN
 
     if args.k < 0:
         raise SystemExit(f"minigraphrec: --k must be 0 (every contribution) or a positive "
@@ -1201,7 +1202,7 @@ def cmd_explain(args):
     # shares and a total; gradient x input that does not add up gets its sum, labelled as
     # not the score; similarities (cosines) are neither summed nor shared
     quantity, additive = e.quantity, e.additive
-    column = "contribution" if e.exact else _EXPLAIN_COLUMN[quantity]
+    column = "contribution" if additive else _COLUMN[quantity]      # as str(e) heads it
     rows = [{"source": _node_label(model, e.kind, int(src)), column: float(c)}
             for src, c in zip(e.sources, e.contributions)]
     columns = ["source", column]
@@ -1227,11 +1228,6 @@ def cmd_explain(args):
     elif not e.exact:
         _out(f"the total is {e.total - e.score:+.3g} from the score (approximately a split)")
     return 0
-
-
-#: the column of an explanation that is not a split, by its ``quantity``
-_EXPLAIN_COLUMN = {"split": "contribution", "similarity": "cosine",
-                   "gradient_input": "grad×input"}
 
 
 def _explain_advice(exc):

@@ -126,8 +126,6 @@ class Explanation:
         """
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-        if quantity is None:
-            quantity = "split" if exact else "gradient_input"
         sources = np.asarray(sources, dtype=np.int64).reshape(-1)
         contributions = np.asarray(contributions, dtype=np.float64).reshape(-1)
         if sources.shape != contributions.shape:

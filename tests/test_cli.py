@@ -1566,3 +1566,26 @@ def test_overlapping_fits_restore_the_progress_logger():
     assert len(log.handlers) == 1 and not log.propagate               # B still printing
     b.__exit__(None, None, None)
     assert log.level == logging.NOTSET and log.propagate and not log.handlers
+
+
+def test_explain_heads_an_additive_gradient_x_input_as_str_does(tmp_path, capsys, monkeypatch):
+    """Gradient x input within 1 % of the score is a split: "contribution" with shares, as
+    str(e) heads it (the command line headed it "grad×input", by ``exact``)."""
+    data = _write_triples(tmp_path / "ratings.csv")
+    assert main(["train", str(data), "--model", "ngcf", "--epochs", "1", "--dim", "4", "-q",
+                 "-o", str(tmp_path / "ngcf.npz")]) == 0
+    capsys.readouterr()
+    from minigraphrec.explain import Explanation
+
+    def explain(self, user, item, k=None):
+        return Explanation.from_contributions(user, item, [0, 1], [0.6, 0.399], kind="item",
+                                              score=1.0, exact=False)   # total 0.999
+    monkeypatch.setattr(mgr.NGCF, "explain", explain)
+    e = explain(None, 0, 0)
+    assert e.quantity == "gradient_input" and e.additive
+    assert main(["explain", str(tmp_path / "ngcf.npz"), "--user", "user0", "--item", "item0"]
+                ) == 0
+    (header,) = [line for line in capsys.readouterr().out.splitlines()
+                 if line.startswith("source")]
+    assert header.split() == ["source", "contribution", "share"]
+    assert str(e).splitlines()[1].split() == ["item", "contribution", "share"]
