@@ -116,7 +116,7 @@ def fetch_movielens_100k(data_home=None, *, url=ML100K_URL, sha256=ML100K_SHA256
         try:
             home.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise _reworded(exc, f"cannot create the data folder {home} ({_WHERE})") from None
+            raise reworded(exc, f"cannot create the data folder {home} ({_WHERE})") from None
         return _fetch(home, folder, url, sha256)
     except BaseException:
         for made in reversed(created):      # the folders this call made, while still empty
@@ -129,13 +129,6 @@ def fetch_movielens_100k(data_home=None, *, url=ML100K_URL, sha256=ML100K_SHA256
 
 #: where the data folder comes from, for messages
 _WHERE = "data_home, else $MINIGRAPHREC_DATA, else ~/.cache/minigraphrec"
-
-
-def _reworded(exc, text):
-    """The OSError ``exc`` with the message ``text: <its reason>`` (same type and errno), so
-    that it names the cache, not a temporary file: the package's one rewording,
-    :func:`minigraphrec._atomic.reworded`."""
-    return reworded(exc, text)
 
 
 def _check_home(home, folder):
@@ -171,7 +164,7 @@ def _fetch(home, folder, url, sha256):
     try:
         fd, part = tempfile.mkstemp(dir=home, prefix=f".{_ML100K_FOLDER}.", suffix=".zip.part")
     except OSError as exc:
-        raise _reworded(exc, f"cannot download MovieLens-100K into {home} ({_WHERE})") from None
+        raise reworded(exc, f"cannot download MovieLens-100K into {home} ({_WHERE})") from None
     unpack = None
     try:
         digest = hashlib.sha256()
@@ -181,11 +174,11 @@ def _fetch(home, folder, url, sha256):
                 try:
                     out.write(chunk)
                 except OSError as exc:      # a full disk, say
-                    raise _reworded(exc, f"cannot save the download in {home}") from None
+                    raise reworded(exc, f"cannot save the download in {home}") from None
             try:
                 out.flush()
             except OSError as exc:
-                raise _reworded(exc, f"cannot save the download in {home}") from None
+                raise reworded(exc, f"cannot save the download in {home}") from None
         got = digest.hexdigest()
         if got != sha256.lower():
             raise DataError(f"{url}: SHA-256 mismatch, expected {sha256.lower()}, got {got}; "
@@ -197,7 +190,7 @@ def _fetch(home, folder, url, sha256):
         except zipfile.BadZipFile as exc:
             raise DataError(f"{url}: not a valid zip archive ({exc})") from None
         except OSError as exc:
-            raise _reworded(exc, f"cannot unpack MovieLens-100K in {home}") from None
+            raise reworded(exc, f"cannot unpack MovieLens-100K in {home}") from None
         try:
             data = load_movielens_100k(os.path.join(unpack, _ML100K_FOLDER))
         except DataError as exc:            # name the archive's member, not the temporary copy
@@ -206,12 +199,12 @@ def _fetch(home, folder, url, sha256):
                 raise
             raise DataError(text) from None
         except OSError as exc:
-            raise _reworded(exc, f"cannot read the files unpacked from {url}") from None
+            raise reworded(exc, f"cannot read the files unpacked from {url}") from None
         try:
             os.rename(os.path.join(unpack, _ML100K_FOLDER), folder)
         except OSError as exc:
             if not folder.is_dir():       # not merely another process winning the race
-                raise _reworded(exc, f"cannot put MovieLens-100K in place as {folder}") \
+                raise reworded(exc, f"cannot put MovieLens-100K in place as {folder}") \
                     from None
         return data
     finally:
