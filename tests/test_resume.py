@@ -274,3 +274,20 @@ def test_dropout_may_change_after_fit_as_a_training_setting(cls, names):
     model.set_params(dim=8)
     with pytest.raises(ValueError, match=r"dim=4 -> 8"):
         model.loss_and_grad(batch)
+
+
+def test_a_class_dropout_rates_join_resume_may_change_on_their_own():
+    """A model that names its dropout rates in _dropout_params may change them after fit,
+    as NGCF and GAT may, without listing them again in _resume_may_change (was: each class
+    added them by hand, and one that forgot refused a changed rate on resume)."""
+    from minigraphrec.models import LightGCN, NGCF, GAT
+
+    class DropLightGCN(LightGCN):
+        _dropout_params = ("my_dropout",)
+
+    assert "my_dropout" in DropLightGCN._resume_may_change
+    assert DropLightGCN._resume_may_change[:-1] == LightGCN._resume_may_change
+    assert "my_dropout" not in LightGCN._resume_may_change
+    for cls in (NGCF, GAT):
+        assert set(cls._dropout_params) <= set(cls._resume_may_change)
+        assert len(set(cls._resume_may_change)) == len(cls._resume_may_change)   # once each

@@ -322,11 +322,17 @@ class EmbeddingRecommender(Recommender):
                           "score_dtype")
 
     #: the model's dropout rates (NGCF's message and node dropout, GAT's attention dropout).
-    #: Dropout says how training proceeds (inverted: scoring never drops), so a model adds
-    #: these to ``_resume_may_change``: they may change after fit, like ``lr`` (set to 0 to
-    #: compare ``loss_and_grad`` with another framework); ``check_model_grads`` sets them to
-    #: 0 while it compares the training rows with the scoring ones
+    #: Dropout says how training proceeds (inverted: scoring never drops), so these join
+    #: ``_resume_may_change`` on their own (``__init_subclass__``): they may change after
+    #: fit, like ``lr`` (set to 0 to compare ``loss_and_grad`` with another framework);
+    #: ``check_model_grads`` sets them to 0 while it compares the training rows with the
+    #: scoring ones
     _dropout_params = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        missing = tuple(p for p in cls._dropout_params if p not in cls._resume_may_change)
+        cls._resume_may_change = tuple(cls._resume_may_change) + missing
 
     @property
     def _params_free_after_fit(self):

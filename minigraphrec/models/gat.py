@@ -227,7 +227,6 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
 
     _state_attrs = EmbeddingRecommender._state_attrs + ("R_weighted_",)
     _dropout_params = ("attention_dropout",)
-    _resume_may_change = EmbeddingRecommender._resume_may_change + _dropout_params
 
     def __init__(self, dim=64, n_layers=2, n_heads=1, concat_heads=True, attention_dropout=0.0,
                  self_loops=True, activation="identity", final_activation=False,

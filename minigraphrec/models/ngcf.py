@@ -134,7 +134,6 @@ class NGCF(EmbeddingRecommender):
     """
 
     _dropout_params = ("message_dropout", "node_dropout")
-    _resume_may_change = EmbeddingRecommender._resume_may_change + _dropout_params
 
     def __init__(self, dim=64, n_layers=3, message_dropout=0.1, node_dropout=0.0,
                  normalize_layers=True, loss="bpr", lr=1e-4, batch_size=1024, reg=1e-5,
