@@ -293,10 +293,8 @@ def thread_counts():
 def machine_info():
     """CPU model, logical CPUs, the CPUs this process may use, the 1-minute load, OS, Python
     and the thread counts in effect (:func:`thread_counts`)."""
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:                               # not on Linux
-        usable = os.cpu_count()
+    from minigraphrec.threadpools import usable_cpus
+    usable = usable_cpus()
     load = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
     return {
         "cpu": _cpu_model(),

@@ -1604,9 +1604,8 @@ def _run(args):
             return 2
         from .threadpools import THREADS_ENV
         source = f"${THREADS_ENV}"
-    # the CPUs this process may run on (taskset, a container's cpuset), not the host's
-    cpus = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-            else os.cpu_count())
+    from .threadpools import usable_cpus
+    cpus = usable_cpus()                 # taskset's or a container's, not the host's
     if args.threads is not None and cpus and args.threads > cpus:
         _warn(f"{source} {args.threads}: more than the {cpus} CPUs this process may run on; "
               f"using {cpus}")

@@ -47,7 +47,8 @@ import sys
 
 from .errors import check_int
 
-__all__ = ["set_threads", "get_threads", "threads", "serial_blas", "THREADS_ENV"]
+__all__ = ["set_threads", "get_threads", "threads", "serial_blas", "usable_cpus",
+           "THREADS_ENV"]
 
 #: environment variable the command line and the benchmarks read for their default
 THREADS_ENV = "MINIGRAPHREC_THREADS"
@@ -91,6 +92,14 @@ def _threadpoolctl():
     except ImportError:
         return None
     return threadpoolctl
+
+
+def usable_cpus():
+    """The CPUs this process may run on (``taskset``, a container's cpuset), not the host's:
+    ``len(os.sched_getaffinity(0))``, or ``os.cpu_count()`` where that does not exist."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count()
 
 
 def get_threads():

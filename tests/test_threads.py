@@ -112,3 +112,14 @@ def test_fit_does_not_depend_on_the_cpus_blas_kernel(name):
                                env=child_env(env),
                                check=True, capture_output=True, text=True).stdout)
     assert len(out) == 1, out
+
+
+def test_usable_cpus_are_the_affinity_mask_else_the_cpu_count(monkeypatch):
+    """One reading of the CPUs a process may use, for the command line and the benchmarks."""
+    import os
+    from minigraphrec.threadpools import usable_cpus
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3}, raising=False)
+    assert usable_cpus() == 2
+    monkeypatch.delattr(os, "sched_getaffinity")
+    monkeypatch.setattr(os, "cpu_count", lambda: 7)
+    assert usable_cpus() == 7
