@@ -400,9 +400,12 @@ def _float32_note(line):
 
 def _floor_only(numeric, exact, rtol, atol, atol_used):
     """True when a pass was decided by the round-off floor, not by ``rtol``, and ``|exact|``
-    is below that floor: its negative (or zero) would have passed too."""
-    return (atol is None and abs(numeric - exact) > rtol * max(abs(numeric), abs(exact))
-            and abs(exact) <= atol_used)
+    is below that floor: its negative (or zero) would have passed too. Entrywise for
+    arrays (``atol_used`` the floor of each entry)."""
+    if atol is not None:
+        return np.zeros(np.shape(exact), dtype=bool)
+    return ((np.abs(numeric - exact) > rtol * np.maximum(np.abs(numeric), np.abs(exact)))
+            & (np.abs(exact) <= atol_used))
 
 
 def _outside_this_module():
@@ -600,8 +603,7 @@ def check_grad(f, grad, x, eps=1e-6, rtol=1e-6, atol=None):
     atol_i = floor if atol is None else atol
     ok = np.abs(numeric - exact) <= _tolerance(numeric, exact, rtol, atol_i)
     # passes the floor decided, with |exact| below it: nothing was seen (RoundoffFloorWarning)
-    blind = (ok & (np.abs(numeric - exact) > rtol * np.maximum(np.abs(numeric), np.abs(exact)))
-             & (np.abs(exact) <= floor)) if atol is None else np.zeros(ok.shape, bool)
+    blind = ok & _floor_only(numeric, exact, rtol, atol, floor)
     blind_atol = {int(i): float(floor.flat[i]) for i in np.flatnonzero(blind)}
     wrong, kinks, notes, verdicts = [], [], {}, {}
     if not ok.all():
