@@ -901,20 +901,18 @@ def _note_best_epoch(model):
     _note(f"best epoch {model.best_epoch_}{score}: the model holds its parameters")
 
 
-def _check_validation(args, reads):
+def _check_validation(args):
     """``--validation``: an existing file, not DATA nor ``--test`` (validation data are held
     out from both: early stopping picks the epoch by them), and not with a MovieLens folder,
     whose loader takes no second file (as for ``--test``)."""
     path = args.validation
     if not os.path.exists(path):
         raise SystemExit(f"minigraphrec: --validation: no such file or folder: {path}")
-    for given, words in reads:
-        if words.startswith("the --validation"):
-            continue
-        if words.startswith("the --test") and _same_file(path, given):
-            raise SystemExit(f"minigraphrec: --validation: {path} is the --test file "
-                             f"{args.test}; validate on other interactions than the test ones "
-                             "(early stopping picks the epoch by them)")
+    if args.test and _same_file(path, args.test):
+        raise SystemExit(f"minigraphrec: --validation: {path} is the --test file "
+                         f"{args.test}; validate on other interactions than the test ones "
+                         "(early stopping picks the epoch by them)")
+    for given, words in _files_read(args.data, None):
         if _same_file(path, given):
             raise SystemExit(f"minigraphrec: --validation: {path} is {words}; validate on "
                              "interactions held out from training")
@@ -1008,7 +1006,7 @@ def cmd_train(args):
             raise SystemExit(f"minigraphrec: {flag}: no such file or folder: {path}")
     reads = _files_read(args.data, args.test, args.validation)
     if args.validation is not None:
-        _check_validation(args, reads)
+        _check_validation(args)
     if args.output is not None:
         _check_output(args.output, reads)
     if args.checkpoint is not None:
