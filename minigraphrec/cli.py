@@ -951,6 +951,21 @@ def _load_validation(args, train):
     return validation
 
 
+def _seen(model, validation):
+    """The pairs ``evaluate`` leaves out of the test rankings: None (the model's training
+    pairs) without ``--validation``; with it, the training pairs and the validation ones,
+    which the model did not train on but which chose its epoch (RecBole's full-ranking test
+    leaves them out too)."""
+    if validation is None:
+        return None
+    from .data import Interactions
+    R = model.R_.tocoo()
+    return Interactions(np.concatenate([R.row, validation.users]),
+                        np.concatenate([R.col, validation.items]),
+                        n_users=model.n_users_, n_items=model.n_items_,
+                        user_ids=model.user_ids_, item_ids=model.item_ids_)
+
+
 def cmd_train(args):
     r"""Check every argument, then load, split, fit, evaluate, save and (last) draw.
 
@@ -1059,7 +1074,8 @@ def cmd_train(args):
     if validation is not None:
         _note_best_epoch(model)
     args.doing = "evaluating the model"
-    metrics = None if test is None else mgr.evaluate(model, test, k=tuple(args.k))
+    metrics = None if test is None else mgr.evaluate(model, test, k=tuple(args.k),
+                                                     train=_seen(model, validation))
     if args.output:                         # saved before the results are printed: a failure
         args.doing = "saving the model"     # to print them (a full disk) keeps the model
         _save_model(model, args.output)
@@ -1356,7 +1372,8 @@ def build_parser():
                         "per-epoch lines show their metrics, -p metric=ndcg@20 picks the one "
                         "that decides (default recall@20), -p patience=N stops after N epochs "
                         "without a better one, and the best epoch's parameters are kept; "
-                        "neither DATA nor the --test file")
+                        "the --test rankings leave its pairs out, as they do the training "
+                        "pairs; neither DATA nor the --test file")
     p.add_argument("--model", default=None, choices=sorted(MODEL_HELP), metavar="MODEL",
                    type=str.lower,
                    help="which model (default lightgcn; with --resume, the saved one's); the "

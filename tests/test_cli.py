@@ -1385,6 +1385,31 @@ def test_validation_stops_early_as_fit_does_and_shows_the_metric(tmp_path, capsy
     assert err.count("left out") == 1 and "also training pairs" not in err   # warned once
 
 
+def test_validation_pairs_are_left_out_of_the_test_rankings(tmp_path, capsys):
+    """With --validation and --test, the test rankings leave out the validation pairs as
+    well as the training ones (RecBole's protocol; ``evaluate``'s advice). Was: the
+    validation pairs, which chose the epoch, stayed candidates and took test slots."""
+    import json
+    data = _write_triples(tmp_path / "ratings.csv")
+    valid = _write_triples(tmp_path / "valid.csv", seed=1)
+    test = _write_triples(tmp_path / "test.csv", seed=2)
+    path = tmp_path / "m.npz"
+    code, out, err = _run(["train", str(data), "--validation", str(valid), "--test", str(test),
+                           "--model", "mf", "--dim", "4", "--epochs", "3", "-q", "--json",
+                           "-k", "5", "-o", str(path)], capsys)
+    assert code == 0, err
+    printed = json.loads(out)["metrics"]
+    model = mgr.load(path)
+    train, test_part = mgr.datasets.load_triples(data, test_path=test)
+    _, validation = mgr.datasets.load_triples(data, test_path=valid)
+    seen = mgr.Interactions(np.concatenate([train.users, validation.users]),
+                            np.concatenate([train.items, validation.items]),
+                            n_users=train.n_users, n_items=train.n_items,
+                            user_ids=train.user_ids, item_ids=train.item_ids)
+    assert printed == mgr.evaluate(model, test_part, k=5, train=seen)
+    assert printed != mgr.evaluate(model, test_part, k=5)               # the old ranking
+
+
 def test_validation_ids_follow_the_test_file_s_rules(tmp_path, capsys):
     data = _write_triples(tmp_path / "ratings.csv")
     valid = tmp_path / "valid.csv"
