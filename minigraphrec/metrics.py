@@ -707,7 +707,7 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
     reuse = getattr(model, "_scores_into", False) and score != model.score
     blocks = _score_blocks(score, users, batch_size, reuse)
     for start, batch, S in blocks:
-        S = _as_scores(S, "model.score(users)")                     # (b, n_items)
+        S = _as_scores(S, "model.score(users)", batch)              # (b, n_items)
         if S.shape != (batch.size, n_items):
             raise DataError(f"model.score returned shape {S.shape}, expected "
                             f"({batch.size}, {n_items})")

@@ -305,7 +305,7 @@ def _pair_signals(model, keys, signal, batch_size):
     score = model._block_scorer() if hasattr(model, "_block_scorer") else model.score
     reuse = getattr(model, "_scores_into", False) and score != model.score
     for start, batch, S in _score_blocks(score, scored, batch_size, reuse):
-        S = _as_scores(S, "model.score(users)")                   # (b, n_items)
+        S = _as_scores(S, "model.score(users)", batch)            # (b, n_items)
         if S.shape != (batch.size, n_items):
             raise DataError(f"model.score returned shape {S.shape}, expected "
                             f"({batch.size}, {n_items})")

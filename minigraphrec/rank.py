@@ -46,12 +46,13 @@ def _check_padding(k, n_rows, n_items):
                          f"for {n_rows} rows); ask for k <= {n_items}")
 
 
-def _as_scores(scores, name="scores"):
+def _as_scores(scores, name="scores", users=None):
     """Scores as a C-contiguous float32/float64 2-d array (NaN not checked: see _check_scores).
 
     Other real dtypes are cast to float64; 64-bit integers must then lie within ``±2**53``,
     where float64 holds every integer (beyond, neighbours would round to one value and the
-    ranking change): else a DataError naming the first such entry."""
+    ranking change): else a DataError naming the first such entry, by row and column or,
+    given ``users`` (the user of each row), by user and item, as :func:`_raise_nan` does."""
     S = np.asarray(scores)
     if S.ndim != 2:
         raise DataError(f"{name} must be 2-d (n_rows, n_items), got shape {S.shape}")
@@ -63,7 +64,9 @@ def _as_scores(scores, name="scores"):
             big = (S > 2**53) | (S < -(2**53))                      # not exact in float64
             if big.any():
                 r, j = np.argwhere(big)[0]
-                raise DataError(f"{name}[{r}, {j}] = {S[r, j]} is beyond ±2**53: integer "
+                what = f"{name}[{r}, {j}] = {S[r, j]} is" if users is None else \
+                    f"{name}: the score of user {int(users[r])} for item {j} is {S[r, j]},"
+                raise DataError(f"{what} beyond ±2**53: integer "
                                 f"scores are ranked as float64, which holds every integer "
                                 f"only up to 2**53 (cast them yourself if rounding is fine)")
         S = S.astype(np.float64)

@@ -523,6 +523,19 @@ def test_evaluate_rejects_nan_at_an_excluded_item():
             evaluate(model, test, backend=backend, batch_size=2)    # was its row in a block
 
 
+def test_evaluate_names_the_user_of_an_integer_score_float64_cannot_hold():
+    """An int64 score beyond ±2**53 is named by user and item, as a NaN is. Was: by its
+    row within the block (``model.score(users)[0, 7]`` for user 4 in blocks of one)."""
+    model, train, test = _random_problem(4)
+    model.S = model.S.astype(np.int64)
+    u = int(test.users[-1])
+    model.S[u, 7] = 2**60
+    for batch_size in (None, 1):
+        with pytest.raises(DataError, match=rf"model.score\(users\): the score of user {u} "
+                                            rf"for item 7 is {2**60}, beyond ±2\*\*53"):
+            evaluate(model, test, batch_size=batch_size)
+
+
 @pytest.mark.parametrize("name", ["Popularity", "ItemKNN", "UserKNN"])
 def test_a_models_preferred_evaluation_block_sets_the_default_and_changes_no_result(name,
                                                                                 monkeypatch):

@@ -282,6 +282,21 @@ def test_non_finite_scores_name_the_user(value, shown):
     assert membership_inference(model, [[0, 0]], [[1, 4]]).n_members == 1
 
 
+class _IntegerScores(mgr.Popularity):
+    """Popularity scored in int64, with ``2**60`` for user 2 and item 3."""
+
+    def _score_batch(self, users):
+        S = np.rint(super()._score_batch(users) * 1000).astype(np.int64)
+        S[users == 2, 3] = 2**60
+        return S
+
+
+def test_integer_scores_float64_cannot_hold_name_the_user():
+    model = _IntegerScores().fit(Interactions([0, 1, 2, 3], [0, 1, 2, 3], n_users=4, n_items=5))
+    with pytest.raises(DataError, match=rf"the score of user 2 for item 3 is {2**60}, beyond "):
+        membership_inference(model, [[0, 0], [2, 2]], [[1, 4]], batch_size=1)
+
+
 # ------------------------------------------------------------ what the audit is for
 def test_overfitted_mf_reveals_members_and_retrain_forgets_them(split):
     """MF without L2, 30 epochs at lr 0.01, on 150 users x 120 items: it memorises its
