@@ -29,6 +29,8 @@ map@K          (1 / min(\|T\|, K)) Σ_{r<K} rel_r · hits@(r+1) / (r + 1)
 mrr@K          1 / (r* + 1), r* the first r < K with rel_r = 1; 0 if none
 auc            P(a test item outscores a negative), ties ½, over the full
                ranking (not at K), negatives = items neither train nor test
+               (an item scored ``-inf`` is still a negative, though no list
+               shows it)
 coverage@K     \|∪_u top-K(u)\| / n_items  (one number for all users)
 novelty@K      mean over u's recommended items i of -log2(p_i)
 =============  ==============================================================
@@ -568,9 +570,13 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
     r"""Evaluate a fitted recommender on held-out interactions (LightGCN protocol).
 
     For every user with at least one test item: score all items with
-    ``model.score``, drop the user's training items, rank the rest (exactly as
+    ``model.score``, drop the user's training items (or those of ``train``),
+    rank the rest (with the model's own training items left out, exactly as
     ``model.recommend(users, max(k), exclude_seen=True)`` does) and compare
-    with the user's test items. Users are processed ``batch_size`` at a time,
+    with the user's test items. A test user with no training item is
+    evaluated too, on whatever the model scores for a user it knows nothing
+    of (after a temporal split, often most test users); the number is logged
+    at INFO. Users are processed ``batch_size`` at a time,
     so memory stays at one ``batch_size * n_items`` score block (plus what
     ``model.score`` needs to make it). With ``backend="numba"`` each block
     is read once, row by row, by one kernel that checks for NaN, keeps the
@@ -587,14 +593,15 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
         error). Relevance is binary: repeated pairs count once, and weights
         are not read.
     k : int or sequence of int
-        Cut-offs; each metric is reported at each.
+        Cut-offs, each at least 1; each metric is reported at each (sorted,
+        repeats once).
     train : Interactions, optional
         The items to leave out of each ranking. Default: the model's own
         training items ``model.R_``. Pass e.g. train ∪ validation when
         evaluating on a test set after model selection.
-    metrics : sequence of str, optional
-        Any of ``METRICS`` (default all): ``"recall", "precision", "ndcg",
-        "hit", "map", "mrr", "auc", "coverage", "novelty"``.
+    metrics : str or sequence of str, optional
+        One or more of ``METRICS`` (default all): ``"recall", "precision",
+        "ndcg", "hit", "map", "mrr", "auc", "coverage", "novelty"``.
     batch_size : int, optional
         Users scored at once. Default: ``2^25 // n_items`` (at least 1), a
         block of 2^25 scores, 128 MB in float32 and 256 MB in float64
@@ -607,7 +614,14 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
         page-faulted in afresh, and it is still in cache when it is ranked
         (Gowalla, recall and NDCG, idle machine, ``bench_catalogues.py``:
         Popularity 2.38 -> 1.03 s, ItemKNN 3.08 -> 1.91 s, UserKNN 3.39 ->
-        2.00 s). Results do not depend on the block size for those models.
+        2.00 s). Results do not depend on the block size for those models,
+        nor for the embedding models scoring in float64. Scores made by a
+        float32 BLAS product (GF-CF; ``score_dtype="float32"``) can differ in
+        the last bits with the block's shape, enough to reorder near-ties:
+        metrics then move in about the eighth digit with ``batch_size``
+        (GF-CF's AUC on an 80/20 split of ML-100K: 0.916626278 in the default
+        blocks, 0.916626262 in blocks of one user). Fix
+        ``batch_size`` to compare such runs to 1e-12.
         Models that can write their scores into an array (``score(users,
         out=)``: the embedding models and GF-CF) score every block into the
         first one, and the embedding models check and convert their item
@@ -635,9 +649,10 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
     -------
     dict
         ``"<metric>@<k>"`` for every metric and cut-off (``"auc"`` without a
-        cut-off), each the mean over the evaluated users (AUC over those that
-        have at least one negative), as a Python float; plus ``"n_users"``,
-        the number of users evaluated.
+        cut-off), as a Python float: the mean over the evaluated users, except
+        that AUC is over those that have at least one negative, novelty over
+        those whose list is not empty, and coverage is one number for all;
+        plus ``"n_users"``, the number of users evaluated.
 
     Notes
     -----
@@ -669,6 +684,9 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
                     if at and name in METRICS else "")
             raise ValueError(f"unknown metric {unknown[0]!r}; known: {', '.join(METRICS)}"
                              f"{hint}")
+        if not names:
+            raise ValueError(f"metrics is empty; name at least one of {', '.join(METRICS)} "
+                             "(or leave it out: all of them)")
         wanted = tuple(m for m in METRICS if m in names)
     n_users, n_items = int(model.n_users_), int(model.n_items_)
     if batch_size is None:
@@ -692,6 +710,10 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
     if users.size == 0:
         extra = f" (after dropping {overlap.nnz} pairs also in train)" if overlap.nnz else ""
         raise DataError(f"no user has a test item{extra}; nothing to evaluate")
+    cold = int(np.count_nonzero(np.diff(E.indptr)[users] == 0))
+    if cold:
+        logger.info("%d of the %d evaluated users have no training item; they are ranked "
+                    "by what the model scores for a user it knows nothing of", cold, users.size)
 
     K = ks[-1]
     _check_padding(K, min(batch_size, users.size), n_items)      # the (b, K) ranked lists

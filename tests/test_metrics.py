@@ -523,6 +523,32 @@ def test_evaluate_rejects_nan_at_an_excluded_item():
             evaluate(model, test, backend=backend, batch_size=2)    # was its row in a block
 
 
+def test_evaluate_refuses_an_empty_list_of_metrics():
+    """Was: ``metrics=[]`` returned ``{"n_users": ...}`` and nothing else, silently."""
+    model, _, test = _random_problem(4)
+    for empty in ([], ()):
+        with pytest.raises(ValueError, match="metrics is empty; name at least one of recall"):
+            evaluate(model, test, metrics=empty)
+
+
+def test_evaluate_says_how_many_test_users_have_no_training_item(caplog):
+    """Users without a training item are evaluated (on what the model scores for a user it
+    knows nothing of); how many is logged, as after a temporal split most may be."""
+    model, train, test = _random_problem(4)
+    cold = [u for u in np.unique(test.users)[:3]]
+    keep = ~np.isin(train.users, cold)
+    model = _FixedScores(model.S).fit(train.subset(keep))
+    with caplog.at_level(logging.INFO, logger="minigraphrec.metrics"):
+        result = evaluate(model, test)
+    n = result["n_users"]
+    assert n == np.unique(test.users).size
+    assert f"3 of the {n} evaluated users have no training item" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="minigraphrec.metrics"):
+        evaluate(_FixedScores(model.S).fit(train), test)
+    assert "have no training item" not in caplog.text
+
+
 def test_evaluate_names_the_user_of_an_integer_score_float64_cannot_hold():
     """An int64 score beyond ±2**53 is named by user and item, as a NaN is. Was: by its
     row within the block (``model.score(users)[0, 7]`` for user 4 in blocks of one)."""
