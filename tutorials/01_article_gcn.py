@@ -7,6 +7,9 @@
 #
 # and ranks items for a user by cosine similarity
 # $\mathrm{sim}(u, v) = \frac{u \cdot v}{\lVert u\rVert\,\lVert v\rVert}$.
+# The letters change meaning between the two formulas: in the layer, $u$ and
+# $v$ are any two nodes (users and items alike, $u$ a neighbour of $v$); in
+# $\mathrm{sim}(u, v)$, $u$ is a user's embedding and $v$ an item's.
 # Its worked example has 10 users and 10 items (§4) with 10 features each (§5).
 # This tutorial computes both formulas by hand in NumPy on that example,
 # checks each against the library, then reproduces the article's §5 code and
@@ -131,6 +134,10 @@ print("edges in the article's graph:", n_edges_as_printed)
 # for 100 epochs, each epoch one step on all 68 labelled pairs
 # (`batch_size=68`); then we rank by cosine similarity. This is the repaired
 # program of tutorial 06 (section 5), which prints the same losses.
+# Training and ranking use different scores: BCE fits the dot-product logit
+# $e_u \cdot e_i$, while the ranking (`scoring="cosine"`) divides it by the two
+# lengths. Cosine is the article's choice (§4), kept here; tutorial 07
+# (section 2) shows what ranking by a score other than the trained one costs.
 #
 # Two departures from the layer of section 2. The first is the input:
 # `input="features"` does not feed the 10 features to the layer directly. It
@@ -196,7 +203,8 @@ print(f"mean score of observed pairs minus unobserved: {gap:.3f}")
 # The linear output layer takes the BCE loss from 2.2501 to 0.1895 in 100
 # steps (tutorial 06 prints the same numbers), and observed pairs end with a
 # cosine 0.425 higher than unobserved ones on average. With the ReLU on the
-# output the loss stalls at 0.5760, well above its floor of 0.347: the
+# output the loss has fallen only to 0.5760 by epoch 100, still drifting
+# down but well above its floor of 0.347, which it can never cross: the
 # negatives cannot be pushed below probability ½. The figure
 # (`01_output_activation`) shows both runs; their curves are jagged because
 # every epoch draws its 34 negatives afresh, so each step fits a different

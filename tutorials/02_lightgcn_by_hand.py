@@ -355,9 +355,12 @@ print(f"batch loss {loss:.6f} -> {adam_loss_after:.6f} after two Adam steps")
 # as many triples as training pairs: a uniform user, one of its items, a
 # uniform item it did not take, as the paper's code samples), now in float32
 # with the numba kernels, and with 10× the paper's learning rate so that a
-# few epochs are enough. Popularity, the ranking by training counts,
+# few epochs are enough. Popularity (`mgr.Popularity`: every user gets the
+# same list, items ordered by their number of training users)
 # is the baseline a personalised model has to beat; evaluation follows the
-# LightGCN protocol (all items ranked, training items excluded).
+# LightGCN protocol (all items ranked, training items excluded). Recall@20 is
+# the share of a user's held-out items that make its top 20, averaged over
+# users; tutorial 07 (section 3) defines it and the other metrics by hand.
 
 # %%
 synthetic = mgr.datasets.synthetic(n_users=n_users, n_items=n_items, random_state=seed)

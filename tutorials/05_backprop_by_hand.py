@@ -58,7 +58,9 @@ print(f"{n} nodes, {int(A.sum()) // 2} edges; X {X.shape}, W {W.shape}, b {b.sha
 #
 # $$Z = (A H)\, W + b, \qquad H' = \max(Z, 0).$$
 #
-# (Rows are vectors here, so the article's $W h_u$ becomes $h_u W$.) Tutorial 01
+# (Rows are vectors here, so the article's column $W h_u$ becomes the row
+# $(W h_u)^\top = h_u^\top W^\top$; the $W$ of the formula above and of the code,
+# (10, 16), is the transpose of the article's, as in tutorial 01.) Tutorial 01
 # checks this node by node; here we check it against the three library ops
 # and keep their caches for the backward pass.
 

@@ -351,6 +351,10 @@ print("wrote", plot.save_figure(fig, "06_loss_curves"))
 # $H = A H^0 W_0 + b_0$, then compared with `model.score`. And
 # `argmax(1)` picks each user's best item among *all* items, including the
 # ones the user already has; a recommendation should exclude them.
+# The model was trained on the dot product (section 5: BCE on its logit) and
+# is ranked by cosine: that mismatch is the article's choice, kept so as to
+# repair nothing but the defects; tutorial 07 (section 2) shows what ranking
+# by a score other than the trained one costs.
 
 # %%
 p = model.params

@@ -5,6 +5,12 @@
 # by the similarity of their embeddings (§4 ranks by cosine similarity; the
 # GNN papers by the dot product), keep each user's best unseen items, and
 # measure how many of the held-out items the list finds (§1's evaluation).
+# The article's §1 names online measures for that step, click-through and
+# purchase-conversion rates, which need live users shown the lists; offline,
+# Recall, NDCG and the other metrics below stand in for them, counting how
+# many of the interactions a user went on to have (hidden from training) the
+# list would have shown. They score past behaviour, not the effect of a list
+# on what users do next.
 # This tutorial
 #
 # 1. computes the dot, cosine and Euclidean scores of one user by hand and
@@ -412,7 +418,7 @@ ax2.axvline(sampled_reach, color="grey", ls="--", lw=1)
 ax2.text(sampled_k * 1.1, 0.93, "10", color="grey", fontsize=8)
 ax2.text(sampled_reach * 1.1, 0.03, f"~{sampled_reach:.0f}", color="grey", fontsize=8)
 ax2.set_xscale("log")
-ax2.set_xlabel("x (log scale)")
+ax2.set_xlabel("rank cut-off x (log scale)")
 ax2.set_ylabel("fraction of test items with full rank r < x")
 ax2.set_ylim(0, 1)
 ax2.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0.0, 0.9))

@@ -81,12 +81,13 @@ print("train:", train, "\nval:  ", val, "\ntest: ", test)
 # Each model maps the nodes of the user–item graph (users first, then items)
 # to final embeddings $E$; a score is the dot product $s_{ui} = e_u \cdot e_i$.
 # $\hat A = D^{-1/2} A D^{-1/2}$ is the normalised bipartite adjacency, and
-# $\tilde A = \tilde D^{-1/2} (A + I) \tilde D^{-1/2}$ the same with self-loops
-# ($\tilde D$ the degrees of $A + I$).
+# $\hat A_\text{sl} = \tilde D^{-1/2} \tilde A \tilde D^{-1/2}$ the same with
+# self-loops, with $\tilde A = A + I$ and $\tilde D$ the degrees of $\tilde A$
+# (Kipf & Welling's normalisation; tutorials 01 and 04 use the same symbols).
 #
 # * **MF**: $E = E_0$, one free row per user and per item.
 # * **GCN** (the article's §4 layer, with Kipf & Welling's normalisation and
-#   self-loops, the library's default): $H^{\ell+1} = \sigma(\tilde A H^\ell W^\ell + b^\ell)$,
+#   self-loops, the library's default): $H^{\ell+1} = \sigma(\hat A_\text{sl} H^\ell W^\ell + b^\ell)$,
 #   $H^0 = E_0$, ReLU between layers, the last layer linear; $E = H^L$, $L = 2$.
 # * **NGCF** (Wang et al., SIGIR 2019):
 #   $E^{\ell+1} = \mathrm{LeakyReLU}\big((\hat A + I) E^\ell W_1^\ell + b_1^\ell +
@@ -400,7 +401,7 @@ fig, (ax_depth, ax_smooth) = plot.subplots(1, 2)
 Ks = list(recall_lightgcn_by_depth)
 ax_depth.plot(Ks, list(recall_lightgcn_by_depth.values()), "o-", label="LightGCN")
 ax_depth.plot(list(recall_gcn_by_depth), list(recall_gcn_by_depth.values()), "s-",
-              label="GCN (the article's layer)")
+              label="GCN (K&W normalisation, self-loops)")
 ax_depth.axhline(test_recall_popularity, color="grey", ls=":", label="Popularity")
 ax_depth.set_xticks(Ks)
 ax_depth.set(xlabel="number of layers K (LightGCN K = 0 is MF)", ylabel="test Recall@20",

@@ -570,15 +570,17 @@ for name, before, after in (("ItemKNN", itemknn_before, itemknn), ("EASE", ease_
 # of a thousand a little. `partial_fit` removes even that gap, exactly.
 # What it saves differs. EASE's Woodbury update costs $O(n^2 t)$ for $t$
 # changed user rows (here one) against the refit's $O(n^3)$ inversion:
-# an order of magnitude cheaper (the times printed above; over four runs
-# on a two-core machine the refit took 10–12× as long).
+# about an order of magnitude cheaper. The times printed above are single
+# calls and depend on the machine and its load; on the machine this was
+# written on (two busy cores of an AMD EPYC), over five runs the refit took
+# 7 to 12 times as long as `partial_fit`; yours may differ.
 # ItemKNN's cosine divides by the item norms $\sqrt{G_{jj}}$, which change
 # for every item the user touched, so every row of $W$ with a nonzero
 # cosine to one of those items changes: for a user with more than a few
-# items, most rows. Its `partial_fit` recomputes them all and costs as
-# much as a refit or more, with its bookkeeping (over the same four runs,
-# 2–4× the refit). What it gives there is one call that equals the refit,
-# not speed.
+# items, most rows. Its `partial_fit` recomputes them all and costs about
+# as much as a refit (over the same five runs, 0.9 to 1.3 times the refit,
+# each call 0.01 to 0.03 s). What it gives there is one call that
+# equals the refit, not speed.
 
 # %%
 fig, axes = plot.subplots(1, 2)
@@ -586,7 +588,9 @@ for ax, (name, f) in zip(axes, fold_in.items()):
     unseen = ~f["seen"]
     ax.scatter(f["refit"][unseen], f["fold"][unseen], s=4, alpha=0.5)
     lo, hi = f["refit"][unseen].min(), f["refit"][unseen].max()
-    ax.plot([lo, hi], [lo, hi], color="black", linewidth=0.8)
+    ax.plot([lo, hi], [lo, hi], color="black", linewidth=0.8,
+            label="y = x: fold-in equals the refit")
+    ax.legend(fontsize=8, loc="upper left")
     ax.set_xlabel("score after a refit that includes the user")
     ax.set_ylabel("score_history (fold-in, no refit)")
     ax.set_title(f"{name}, user {new_user}: top-{k} overlap {f['top_k_overlap']:.0%}", fontsize=9)
