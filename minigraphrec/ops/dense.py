@@ -163,6 +163,44 @@ HALVES_FROM = 16384
 _FLOATS = (np.float32, np.float64)
 
 
+def _numba_dot(A, B, out):
+    r"""``out[...] = A @ B`` by the BLAS call numba's ``np.dot(A, B, out)`` makes, in SciPy's
+    BLAS, which is the one numba calls: the NumPy reference of the kernels that call
+    ``np.dot`` (:func:`~minigraphrec.kernels.dense.matmul_halves`,
+    :func:`~minigraphrec.kernels.dense.xt_dot_halves`), the same bits wherever they run.
+
+    NumPy's ``A @ B`` goes to NumPy's own BLAS, and the wheels of NumPy and SciPy may bring
+    different OpenBLAS builds (NumPy 1.24 ships 0.3.21, SciPy 1.10 ships 0.3.18), whose
+    kernels may round differently on a given CPU. numba (``numba/np/linalg.py``,
+    ``dot_3_mm``) takes a (1, k) or (m, 1) operand for a vector and calls ``gemv``, and
+    otherwise computes the C-ordered ``out`` as ``outᵀ = Bᵀ Aᵀ`` in column-major order, with
+    ``gemm``'s first operand ``B`` and its second ``A``, each transposed when its memory
+    order is not ``out``'s. The calls here are the same, on the same memory.
+
+    A : (m, k), B : (k, n), each C- or F-contiguous, float32 or float64 alike; out : (m, n)
+    C-contiguous, written.
+    """
+    from scipy.linalg import blas
+    m, n = A.shape[0], B.shape[1]
+    if A.shape[1] == 0 or m == 0 or n == 0:
+        out[...] = 0
+        return out
+    gemm, gemv, dot = blas.get_blas_funcs(("gemm", "gemv", "dot"), (A, B))
+    if m == 1 and n == 1:
+        out[0, 0] = dot(A.ravel(order="K"), B.ravel(order="K"))
+    elif n == 1:                            # out[:, 0] = A b by gemv on A's memory
+        b = B.ravel(order="K")
+        out[:, 0] = gemv(1.0, A.T, b, trans=1) if A.flags.c_contiguous else gemv(1.0, A, b)
+    elif m == 1:                            # out[0] = Bᵀ a by gemv on B's memory
+        a = A.ravel(order="K")
+        out[0] = gemv(1.0, B.T, a) if B.flags.c_contiguous else gemv(1.0, B, a, trans=1)
+    else:                                   # outᵀ = Bᵀ Aᵀ, column-major, on the same memory
+        first, trans_a = (B.T, 0) if B.flags.c_contiguous else (B, 1)
+        second, trans_b = (A.T, 0) if A.flags.c_contiguous else (A, 1)
+        out[...] = gemm(1.0, first, second, trans_a=trans_a, trans_b=trans_b).T
+    return out
+
+
 def halves_matmul(A, B, out=None, *, min_rows=None, backend="numba"):
     r"""``A @ B`` for a tall ``A``: two BLAS calls on fixed row halves, on two numba threads.
 
@@ -177,8 +215,8 @@ def halves_matmul(A, B, out=None, *, min_rows=None, backend="numba"):
     A : (m, k); B : (k, q) of A's dtype (``W.T`` is fine); out : optional (m, q)
     C-contiguous. ``min_rows`` : split from this many rows on (default, ``None``:
     :data:`HALVES_FROM`; SR-GNN's output layer, a short ``A`` against a wide ``B``,
-    passes 2). ``backend="numpy"`` makes the same two calls one after the other: the
-    same bits. Returns the (m, q) product (``out`` when given). BLAS runs serially
+    passes 2). ``backend="numpy"`` makes the same two calls one after the other, in the
+    same BLAS (:func:`_numba_dot`): the same bits. Returns the (m, q) product (``out`` when given). BLAS runs serially
     inside (it is called from two threads at once).
     """
     from ..kernels.dense import matmul_halves
@@ -199,8 +237,8 @@ def halves_matmul(A, B, out=None, *, min_rows=None, backend="numba"):
             return np.matmul(A, B, out=out)
         if backend == "numpy":
             h = A.shape[0] // 2
-            np.matmul(A[:h], B, out=out[:h])
-            np.matmul(A[h:], B, out=out[h:])
+            _numba_dot(A[:h], B, out[:h])
+            _numba_dot(A[h:], B, out[h:])
             return out
         return matmul_halves(A, B, out)
 
@@ -212,7 +250,7 @@ def halves_xt_dot(X, D, *, min_rows=None, backend="numba", out=None, work=None):
     (:func:`~minigraphrec.kernels.dense.xt_dot_halves`), then added, first + second. Below
     ``min_rows`` rows (default, ``None``: :data:`HALVES_FROM`), one call. The bits depend on
     the shapes only; equal to ``X.T @ D`` to rounding. ``backend="numpy"`` makes the same
-    calls one after the other: the same bits.
+    calls one after the other, in the same BLAS (:func:`_numba_dot`): the same bits.
 
     X : (m, p); D : (m, q) of X's dtype. ``out`` : optional (p, q) C-contiguous array for
     the result (the first half, then the sum); ``work`` : optional (p, q) C-contiguous
@@ -237,8 +275,8 @@ def halves_xt_dot(X, D, *, min_rows=None, backend="numba", out=None, work=None):
         X, D = np.ascontiguousarray(X), np.ascontiguousarray(D)
         if backend == "numpy":
             h = X.shape[0] // 2
-            np.matmul(X[:h].T, D[:h], out=first)
-            np.matmul(X[h:].T, D[h:], out=second)
+            _numba_dot(X[:h].T, D[:h], first)
+            _numba_dot(X[h:].T, D[h:], second)
         else:
             xt_dot_halves(X, D, first, second)
     return np.add(first, second, out=first)                              # (p, q)
