@@ -2,8 +2,10 @@ r"""numba kernels for the dense products of the training steps: ``Xᵀ D`` and t
 
 Raw arrays only, no validation: :func:`minigraphrec.ops.dense.xt_dot`,
 :func:`~minigraphrec.ops.dense.halves_matmul` and
-:func:`~minigraphrec.ops.dense.halves_xt_dot` prepare the inputs; the NumPy
-references are ``X.T @ D`` and ``A @ B`` (tests/test_models.py).
+:func:`~minigraphrec.ops.dense.halves_xt_dot` prepare the inputs. The NumPy
+reference of :func:`xt_dot_blocks` is ``X.T @ D`` (equal to rounding); those of the halves
+make the same BLAS calls in SciPy's BLAS (``ops.dense._numba_dot``), the same bits
+(tests/test_models.py).
 
 :func:`xt_dot_blocks` sums in numba. :func:`matmul_halves` and
 :func:`xt_dot_halves` call BLAS (``np.dot``, which numba sends to SciPy's
