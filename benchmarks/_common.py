@@ -18,6 +18,7 @@ import argparse
 import datetime as _dt
 import importlib
 import json
+import math
 import os
 import platform
 import shlex
@@ -355,19 +356,24 @@ def portable_path(arg, cwd=None):
     return f"DATA/{path.name}"
 
 
+#: the benchmarks' flags that name a folder they write into
+OUTPUT_FLAGS = ("--out", "--checkpoints")
+
+
 def portable_command(argv, cwd=None):
     """The command line with ``python`` for the interpreter and :func:`portable_path` paths.
 
-    An output folder (``--out DIR`` or ``--out=DIR``) outside the repository is named
-    ``OUT/<its name>``: it is where the results went, not data to read.
+    An output folder (``--out DIR``, ``--checkpoints DIR``, or ``--flag=DIR``) outside the
+    repository is named ``OUT/<its name>``: it is where results went, not data to read.
     """
     head, *rest = argv
     if Path(head).name.startswith("python"):
         head = "python"
     words = []
     for prev, arg in zip([None] + rest, rest):
-        if prev == "--out" or arg.startswith("--out="):
-            opt, value = ("--out=", arg[len("--out="):]) if prev != "--out" else ("", arg)
+        flag = next((f for f in OUTPUT_FLAGS if prev == f or arg.startswith(f + "=")), None)
+        if flag is not None:
+            opt, value = ("", arg) if prev == flag else (flag + "=", arg[len(flag) + 1:])
             kept = portable_path(value, cwd)
             if kept.startswith("DATA"):
                 kept = f"OUT/{Path(cwd or os.getcwd(), value).resolve().name}"
@@ -481,6 +487,18 @@ def copy_file(source, target):
     return write_files({target: copy})[0]
 
 
+def _strict(value):
+    """``value`` with every non-finite float (NaN: not measured or not compared) as None, so
+    that the JSON written is strict (``null``; Python writes ``NaN``, which JSON has not)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    return value
+
+
 def write_results(name, rows, columns, out_dir=RESULTS_DIR, notes="", extra=None, command=None,
                   threads=None, extra_versions=(), after_rows=None, md_rows=None, md_after=""):
     """Write ``<out_dir>/<name>.json`` (provenance + rows, and the entries of ``extra``) and
@@ -512,7 +530,7 @@ def write_results(name, rows, columns, out_dir=RESULTS_DIR, notes="", extra=None
     md_path = out_dir / f"{name}.md"
     record = {**meta, "notes": notes, **(extra or {}), "rows": rows}
     record.update(after_rows or {})
-    json_text = json.dumps(record, indent=2) + "\n"
+    json_text = json.dumps(_strict(record), indent=2, allow_nan=False) + "\n"
     m = meta["machine"]
     header = [
         f"# {name}",

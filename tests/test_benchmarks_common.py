@@ -37,6 +37,27 @@ def test_an_output_folder_outside_the_repository_becomes_OUT(tmp_path):
         "python b.py --data DATA/runs"                     # the same folder read as data
 
 
+def test_every_output_folder_flag_becomes_OUT(tmp_path):
+    """``--checkpoints`` is written into as ``--out`` is (was: recorded as DATA/...)."""
+    ck = tmp_path / "shared" / "data" / "long_pilots"
+    ck.mkdir(parents=True)
+    for argv in (["python", "b.py", "--checkpoints", str(ck)],
+                 ["python", "b.py", f"--checkpoints={ck}"]):
+        assert _common.portable_command(argv).endswith("OUT/long_pilots")
+
+
+def test_results_json_is_strict_json_with_null_for_nan(tmp_path):
+    """A NaN (not measured, not compared) is written as null: Python's ``NaN`` is not JSON."""
+    import json
+    rows = [{"name": "a", "diff": float("nan"), "t": 1.5}, {"name": "b", "diff": 0.0, "t": 2.0}]
+    json_path, md_path = _common.write_results("strict", rows, ["name", "diff", "t"],
+                                               out_dir=tmp_path, extra={"inf": float("inf")})
+    text = json_path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    record = json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+    assert [r["diff"] for r in record["rows"]] == [None, 0.0] and record["inf"] is None
+
+
 def test_other_arguments_are_kept():
     for arg in ["--smoke", "3", "lightgcn", "no/such/path", "--models=mf"]:
         assert _common.portable_path(arg) == arg
