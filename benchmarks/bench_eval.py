@@ -393,9 +393,11 @@ def main():
                              "block_users"],
         out_dir=args.out, notes=notes)
     for row in rows:
+        # NaN in these two columns means "not compared" / "not measured": printed as n/a
+        diff, mem = row["max_abs_diff_vs_numpy"], row["peak_extra_MB"]
         print(f"{row['what']:40s} {row['seconds_median']:8.3f} s  x{row['ratio_to_product']:.2f}"
-              f"  diff {row['max_abs_diff_vs_numpy']:.1e}  mem {row['peak_extra_MB']:.0f} MB"
-              f"  met {row['targets_met']}")
+              f"  diff {'n/a' if np.isnan(diff) else f'{diff:.1e}'}"
+              f"  mem {'n/a' if np.isnan(mem) else f'{mem:.0f} MB'}  met {row['targets_met']}")
     print("wrote", json_path, md_path)
     plot_times(rows, name, args.out, f"{source}, {users.size} users x {n_items} items, "
                                      f"k = {K}, {repeat} rounds")

@@ -47,13 +47,17 @@ Three measurements, one script:
    same rounds (interleaved, medians). The parameters are those of
    ``fit(train, epochs=0)``: the cost does not depend on their values.
 
-Sized to run in about 10 minutes on a 2-core machine shared with other jobs
-(the budget is in the result notes): all 22 day steps of ML-100K's later
+Sized for a budget of under about 15 minutes on a 2-core machine shared with
+other jobs (the budget is in the result notes; the recorded fold-in part alone,
+``--parts foldin``, took 537 s: ``results/realtime_ml100k.md``, Intel Xeon,
+2026-12-07, 1-minute load 0.49 at the start and 4.15 at the end; no run of all
+three parts at this budget is recorded): all 22 day steps of ML-100K's later
 10 % for both models, LightGCN 60 epochs and 3 layers per full fit, MF 15
-epochs (in a pilot of 2026-12-07, the first model's Recall@20 on every later
-event: LightGCN 0.134 with the earlier budget of 15 epochs and 2 layers,
-0.138 at 40 epochs and 3 layers, 0.177 at 60 and at 80; MF 0.161 at 15
-epochs, 0.158 at 40, 0.157 at 80), ``dim=32``, batches of 2048, lr 0.01; numba
+epochs (in an ad-hoc pilot of 2026-12-07, not recorded in ``results/``, the
+first model's Recall@20 on every later event: LightGCN 0.134 with the earlier
+budget of 15 epochs and 2 layers, 0.138 at 40 epochs and 3 layers, 0.177 at 60
+and at 80; MF 0.161 at 15 epochs, 0.158 at 40, 0.157 at 80), ``dim=32``,
+batches of 2048, lr 0.01; numba
 and BLAS run on one thread (``mgr.threads(1)``), which is faster than two when
 the cores are shared. ``--parts`` runs a subset of the three measurements.
 

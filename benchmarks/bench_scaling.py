@@ -86,7 +86,9 @@ edges fit (in 8 GB). All are reported; by the argument above the first
 two cannot hold for the fixed-batch epoch and full ranking, and are
 also judged on the epoch at a fixed number of batches.
 
-    python benchmarks/bench_scaling.py                       # 10^4 .. 10^7, about 25-40 min
+    python benchmarks/bench_scaling.py                       # 10^4 .. 10^7 (16.0 min in
+                                                             # results/scaling.md: AMD EPYC,
+                                                             # 1 thread, --budget-minutes 50)
     python benchmarks/bench_scaling.py --max-edges 1e6       # a quicker sweep
     python benchmarks/bench_scaling.py --limit-edges 3e7     # one LightGCN memory check
     python benchmarks/bench_scaling.py --smoke --out /tmp/r  # 10^4 and 3·10^4 (the tests)

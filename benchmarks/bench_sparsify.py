@@ -41,6 +41,7 @@ Results: ``results/sparsify_gowalla.{json,md}`` and ``sparsify_gowalla.png``
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -110,8 +111,13 @@ def lightgcn_step_times(graphs, dim, batch_size, n_batches):
 
 
 def _load_range(rows):
+    """The rows' 1-minute loads, ``"1.0-1.2"`` (one decimal; one value when both ends agree:
+    whole numbers made 0.96-1.18 read ``"1-1"``)."""
     loads = [r["load_1min"] for r in rows if r.get("load_1min") is not None]
-    return f"{min(loads):.0f}-{max(loads):.0f}" if loads else "not recorded"
+    if not loads:
+        return "not recorded"
+    low, high = f"{min(loads):.1f}", f"{max(loads):.1f}"
+    return low if low == high else f"{low}-{high}"
 
 
 def plot_rows(rows, name, out, data_name, model, timing_note, timing_rows=None):
@@ -166,6 +172,10 @@ def replot(out):
         loads = [{"load_1min": t["machine"]["load_average_1min"]}] + timing
         note = (f"steps interleaved across graphs (sparsify_gowalla_timing.json, "
                 f"{t['date'][:10]}),\n1-min load {_load_range(loads)} on 2 cores, 1 thread")
+    elif "(interleaved)" in acc["notes"]:      # the file's own steps interleaved (2026-12-07 on)
+        threads = re.search(r"(\d+) thread\(s\) \(mgr\.threads\)", acc["notes"])
+        note = (f"{threads.group(1)} thread(s), " if threads else "") + \
+            f"load {_load_range(rows)}"         # the title the run itself gives (main)
     else:
         note = f"not interleaved, 1-min load {_load_range(rows)} on 2 cores"
     data_name = acc["notes"].split(",", 1)[0].removeprefix("Data: ")

@@ -149,7 +149,8 @@ def _dot(A, i, h, B, j):
     on this function only; it is compiled apart, so the flag stays on its own
     instructions when LLVM inlines it): the 64 products are then added in vector lanes,
     which made the backward kernel 1.6-1.7x faster on Gowalla (one thread: 74 -> 43 ms on
-    the first layer's 1.5M edges) than eight scalar running sums in a written order. The
+    the first layer's 1.5M edges; an ad-hoc timing of 2026-12-04, commit 8b4c9e5, not
+    recorded in benchmarks/results) than eight scalar running sums in a written order. The
     order is fixed by the machine code, so the bits are the same on every call and for any
     thread count on one machine; another CPU's vector width may group the terms otherwise
     (equal to rounding, as the full-graph reference is: tests/test_gat.py).
