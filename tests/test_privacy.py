@@ -153,6 +153,53 @@ def test_signals_equal_a_brute_force_per_user_count(split, make, signal):
         assert len(np.unique(result.member_signal)) < 0.5 * result.n_members   # ties indeed
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("seed", range(4))
+def test_mid_rank_kernel_gives_the_bits_of_the_sorting_reference(dtype, seed):
+    """``kernels.mid_rank.mid_ranks`` against ``privacy._mid_ranks_numpy``, exact: rows of
+    few distinct values (ties everywhere), of distinct values, with ±huge finite scores,
+    rows with no item, one item, and every item; by scans, by merges and by both; under one
+    thread and two."""
+    from minigraphrec.kernels.mid_rank import mid_ranks
+    from minigraphrec.privacy import _mid_ranks_numpy
+    rng = np.random.default_rng(seed)
+    n_rows, n_items = 12, 300
+    S = np.where(rng.random((n_rows, n_items)) < 0.5,
+                 rng.integers(-3, 4, (n_rows, n_items)),
+                 rng.standard_normal((n_rows, n_items))).astype(dtype)
+    S[1] = 2.0                                                    # one value: all tied
+    S[2, :5] = [np.finfo(dtype).max, -np.finfo(dtype).max, 0.0, -0.0, np.finfo(dtype).tiny]
+    sizes = rng.integers(0, 40, n_rows)
+    sizes[[0, 1, 3]] = [0, n_items, 1]                            # none, every item, one
+    items = np.concatenate([np.sort(rng.choice(n_items, size, replace=False))
+                            for size in sizes]).astype(np.int64)
+    indptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    expected = np.full(items.size, np.nan)
+    _mid_ranks_numpy(S, indptr, items, expected)
+    assert not np.isnan(expected).any()
+    assert np.array_equal(expected[indptr[1]:indptr[2]], np.full(n_items, 0.5))   # all tied
+    for scan_max in (0, 5, 10_000):                 # all merges, both paths, all scans
+        for n_threads in (1, 2):
+            got = np.full(items.size, np.nan)
+            with mgr.threads(n_threads):
+                mid_ranks(S, indptr, items, scan_max, got)
+            assert np.array_equal(got, expected), (scan_max, n_threads)
+
+
+@pytest.mark.parametrize("make", [mgr.Popularity, lambda: mgr.MF(dim=8, epochs=2,
+                                                                  random_state=0)])
+def test_membership_inference_same_bits_on_both_backends(split, make):
+    train, test = split
+    model = make().fit(train)
+    a = membership_inference(model, train, test, backend="numba", batch_size=7)
+    b = membership_inference(model, train, test, backend="numpy")
+    assert np.array_equal(a.member_signal, b.member_signal)
+    assert np.array_equal(a.non_member_signal, b.non_member_signal)
+    assert (a.auc, a.advantage, a.threshold) == (b.auc, b.advantage, b.threshold)
+    with pytest.raises(DataError, match="backend must be one of"):
+        membership_inference(model, train, test, backend="torch")
+
+
 def test_rank_by_hand_on_popularity():
     """Item counts 3, 1, 1, 0 (items 0..3): item 1 beats item 3, ties item 2: (1 + ½) / 3."""
     train = Interactions([0, 1, 2, 0, 1], [0, 0, 0, 1, 2], n_users=4, n_items=4)
