@@ -11,6 +11,11 @@
 # $v$ are any two nodes (users and items alike, $u$ a neighbour of $v$); in
 # $\mathrm{sim}(u, v)$, $u$ is a user's embedding and $v$ an item's.
 # Its worked example has 10 users and 10 items (§4) with 10 features each (§5).
+# The article calls the whole system "the LLAMA model", and its introduction
+# calls LLAMA a language model; but what it describes (§3–§5, its code
+# included) is this graph network over users and items, with no language
+# model anywhere. The tutorials follow what it describes, and call each
+# model by what it is.
 # This tutorial computes both formulas by hand in NumPy on that example,
 # checks each against the library, then reproduces the article's §5 code and
 # the reason it cannot work as printed.

@@ -842,6 +842,14 @@ print(f"null standard error {audit_se:.3f}: the retrain is "
 
 # %% [markdown]
 # ## 5. Compression (FAQ Q4): `mgr.quantize(model, dtype)` and sparser graphs
+# The article's "模型压缩" (model compression) names two techniques, 剪枝
+# (pruning) and 量化 (quantisation). Pruning there means removing a model's
+# weights, not the graph pruning of its §3 (k-core, de-duplication; tutorials
+# 03 and 11), though the same word serves both. Almost all the parameters
+# of the models here are embedding tables, one row per user and per item,
+# and every row is needed to score its node; pruning them means giving rows
+# fewer dimensions, which the library does not do. This section quantises
+# the rows instead, and sparsifies the graph the model propagates over.
 # A recommender serves scores $e_u \cdot e_i$ from tables of embeddings.
 # Quantising each row to 8-bit integers with its own scale,
 #
