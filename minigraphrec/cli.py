@@ -951,17 +951,19 @@ def _load_validation(args, train):
     return validation
 
 
-def _seen(model, validation):
+def _seen(model, *more):
     """The pairs ``evaluate`` leaves out of the test rankings: None (the model's training
-    pairs) without ``--validation``; with it, the training pairs and the validation ones,
-    which the model did not train on but which chose its epoch (RecBole's full-ranking test
-    leaves them out too)."""
-    if validation is None:
+    pairs) when ``more`` holds no Interactions; else the training pairs and those of
+    ``more`` (in the model's ids): ``train --validation``'s pairs, which the model did not
+    train on but which chose its epoch (RecBole's full-ranking test leaves them out too),
+    or ``evaluate --exclude``'s."""
+    more = [m for m in more if m is not None]
+    if not more:
         return None
     from .data import Interactions
     R = model.R_.tocoo()
-    return Interactions(np.concatenate([R.row, validation.users]),
-                        np.concatenate([R.col, validation.items]),
+    return Interactions(np.concatenate([R.row] + [m.users for m in more]),
+                        np.concatenate([R.col] + [m.items for m in more]),
                         n_users=model.n_users_, n_items=model.n_items_,
                         user_ids=model.user_ids_, item_ids=model.item_ids_)
 
@@ -1111,7 +1113,21 @@ def cmd_evaluate(args):
     if test.n_dropped:
         _warn(f"{args.test}: dropped {test.n_dropped} of {test.n_dropped + len(test)} test "
               f"interactions whose user or item is unknown to the model (--on-unknown drop)")
-    _print_metrics(mgr.evaluate(model, test, k=tuple(args.k)), args)
+    excluded = []
+    for path in args.exclude or ():
+        if _same_file(path, args.test):
+            raise SystemExit(f"minigraphrec: --exclude: {path} is the test file; leaving its "
+                             "pairs out would leave nothing to find")
+        pairs, _ = _load(path, None, args.format, options=_loader_options(args))
+        pairs = pairs.align(model.user_ids_, model.item_ids_, on_unknown=args.on_unknown,
+                            source=f"the --exclude file {path}")
+        if pairs.n_dropped:
+            _warn(f"{path}: dropped {pairs.n_dropped} of {pairs.n_dropped + len(pairs)} "
+                  "interactions to exclude whose user or item is unknown to the model (they "
+                  "are in no ranking anyway; --on-unknown drop)")
+        excluded.append(pairs)
+    _print_metrics(mgr.evaluate(model, test, k=tuple(args.k), train=_seen(model, *excluded)),
+                   args)
     return 0
 
 
@@ -1425,8 +1441,14 @@ def build_parser():
                        parents=[verbose])
     p.add_argument("model", help="a model saved by `minigraphrec train -o`")
     p.add_argument("test", help="test interactions, in a format --format reads")
+    p.add_argument("--exclude", nargs="+", metavar="FILE",
+                   help="interactions to leave out of the rankings besides the model's "
+                        "training pairs, read as the test file is: the --validation file "
+                        "the model was trained with gives the metrics `train --validation "
+                        "--test` printed")
     p.add_argument("--format", choices=FORMATS, default="auto",
-                   help="format of the test file (default: guessed from its path)")
+                   help="format of the test file and the --exclude files (default: "
+                        "guessed from each path)")
     _add_loader_options(p)
     _add_evaluation_options(p, unknown="with ids the model does not know")
     _add_json_option(p, '{"metrics": {"recall@10": ..., ...}}')

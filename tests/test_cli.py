@@ -1408,6 +1408,23 @@ def test_validation_pairs_are_left_out_of_the_test_rankings(tmp_path, capsys):
                             user_ids=train.user_ids, item_ids=train.item_ids)
     assert printed == mgr.evaluate(model, test_part, k=5, train=seen)
     assert printed != mgr.evaluate(model, test_part, k=5)               # the old ranking
+    # `evaluate --exclude` gives the same numbers from the saved model (was: no such flag)
+    base = ["evaluate", str(path), str(test), "-k", "5", "--json"]
+    code, out, err = _run([*base, "--exclude", str(valid)], capsys)
+    assert code == 0, err
+    assert json.loads(out)["metrics"] == printed
+    code, out, _ = _run(base, capsys)
+    assert json.loads(out)["metrics"] == mgr.evaluate(model, test_part, k=5)
+    code, _, err = _run([*base, "--exclude", str(test)], capsys)
+    assert code == 2 and err.strip() == (f"minigraphrec: --exclude: {test} is the test file; "
+                                         "leaving its pairs out would leave nothing to find")
+    strangers = tmp_path / "strangers.csv"
+    strangers.write_text("user,item\nstranger,item3\nuser0,item1\n")
+    code, _, err = _run([*base, "--exclude", str(strangers)], capsys)
+    assert code == 2 and "the --exclude file" in err and "'stranger'" in err
+    code, out, err = _run([*base, "--exclude", str(strangers), "--on-unknown", "drop"], capsys)
+    assert code == 0 and (f"{strangers}: dropped 1 of 2 interactions to exclude whose user or "
+                          "item is unknown to the model") in err
 
 
 def test_validation_ids_follow_the_test_file_s_rules(tmp_path, capsys):
