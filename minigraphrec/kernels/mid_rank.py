@@ -42,22 +42,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .eval_rank import _SPAN, _twice_below
+from .eval_rank import _SPAN, _count_not_above, _twice_below
 
 __all__ = ["mid_ranks"]
-
-
-@njit(cache=True)
-def _lower_bound(p, x):
-    """``#{p < x}`` of the ascending ``p``."""
-    lo, hi = 0, p.shape[0]
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if p[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 @njit(parallel=True, cache=True)
@@ -96,19 +83,19 @@ def mid_ranks(S, indptr, items, scan_max, out):
         upto_hist = np.zeros(k + 1, dtype=np.int64)     # [l]: #{j : lo_j == l}
         for j in range(n_items):
             v = row[j]
-            lo = _lower_bound(p, v)                     # #{p < v}
-            hi = lo
-            while hi < k and p[hi] == v:                # #{p <= v}
-                hi += 1
+            hi = _count_not_above(p, v)                 # #{p <= v}
+            lo = hi
+            while lo > 0 and p[lo - 1] == v:            # #{p < v}
+                lo -= 1
             below_hist[hi] += 1
             upto_hist[lo] += 1
         below_cum = np.cumsum(below_hist)               # [L]: #{j : hi_j <= L}
         upto_cum = np.cumsum(upto_hist)                 # [R - 1]: #{j : lo_j <= R - 1}
         for q in range(k):
             x = row[items[a + q]]
-            L = _lower_bound(p, x)
-            R = L
-            while R < k and p[R] == x:
-                R += 1
+            R = _count_not_above(p, x)
+            L = R
+            while L > 0 and p[L - 1] == x:
+                L -= 1
             below, upto = below_cum[L], upto_cum[R - 1]
             out[a + q] = (below + upto - 1) / (2.0 * (n_items - 1))
