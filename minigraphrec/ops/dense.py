@@ -216,8 +216,8 @@ def halves_matmul(A, B, out=None, *, min_rows=None, backend="numba"):
     C-contiguous. ``min_rows`` : split from this many rows on (default, ``None``:
     :data:`HALVES_FROM`; SR-GNN's output layer, a short ``A`` against a wide ``B``,
     passes 2). ``backend="numpy"`` makes the same two calls one after the other, in the
-    same BLAS (:func:`_numba_dot`): the same bits. Returns the (m, q) product (``out`` when given). BLAS runs serially
-    inside (it is called from two threads at once).
+    same BLAS (:func:`_numba_dot`): the same bits. Returns the (m, q) product (``out``
+    when given). BLAS runs serially inside (it is called from two threads at once).
     """
     from ..kernels.dense import matmul_halves
     from ..threadpools import serial_blas
