@@ -467,7 +467,7 @@ print("LightGCN(count), LightGCN(time_decay) and GCN(mean, self-loops, log1p) "
 # and 0.339 with time-decayed ones for LightGCN, 0.309 and 0.305 for GCN, 0.301
 # and 0.304 for GAT, with standard deviations over the seeds of 0.004 to 0.015.
 # Its split is random, not by time: the held-out ratings are no more recent
-# than the training ones, so weighting recent edges up has nothing to find there.
+# than the training ones, so weighting recent edges up has little to gain there.
 
 # %%
 workdir.cleanup()
