@@ -6,7 +6,8 @@ import minigraphrec as mgr
 from minigraphrec import DataError
 from minigraphrec.sequences import (Sequences, evaluate_next_item, filter_sessions,
                                     leave_last_out, next_item_ranks, prefix_examples,
-                                    sessions_by_gap, split_sessions_by_time, user_sequences)
+                                    recent_fraction, sessions_by_gap, split_sessions_by_time,
+                                    user_sequences)
 
 
 @pytest.fixture
@@ -331,7 +332,8 @@ def test_split_sessions_by_time_cutoff_and_unknown_items(log_sessions, caplog):
     assert train.session_ids.tolist() == ["a", "b", "c"]
     assert [list(x) for x in test] == [[1], [0]] and test.session_ids.tolist() == ["d", "e"]
     assert stats == {"cutoff": 30.0, "n_train_sessions": 3, "n_test_sessions": 2,
-                     "n_test_events_removed": 3, "n_test_sessions_dropped": 0, "n_items": 3}
+                     "n_test_events_removed": 3, "n_test_sessions_dropped": 0,
+                     "n_sessions_at_cut": 1, "n_items": 3}
     assert train.n_items == test.n_items == 3 and train.item_ids.tolist() == [0, 1, 2]
     assert test.end_time.tolist() == [40.0, 50.0]                  # kept after removals
     assert "removed 3 test events" in caplog.text
@@ -352,6 +354,102 @@ def test_split_sessions_by_time_span_fraction_and_ties(log_sessions):
                                                 min_test_length=1)
     assert train.n_items == 6 and stats["n_items"] == 6 and train.item_ids is None
     assert [list(x) for x in test] == [[0, 4]]
+
+
+def test_split_sessions_by_time_boundary_keeps_or_drops_the_sessions_at_the_cut(caplog):
+    import logging
+    # c and d end exactly at the cut 30; c alone holds item 3, which test session e holds
+    s = Sequences.from_lists([[0, 1, 2], [1, 2], [2, 3, 1], [0, 1], [1, 3, 2], [0, 2]],
+                             n_items=5, end_time=[10.0, 20.0, 30.0, 30.0, 40.0, 50.0],
+                             session_ids=list("abcdef"))
+    for how in ({"cutoff": 30}, {"test_span": 20}):
+        train, test, stats = split_sessions_by_time(s, **how)               # "train"
+        assert train.session_ids.tolist() == ["a", "b", "c", "d"]
+        assert test.session_ids.tolist() == ["e", "f"] and stats["n_sessions_at_cut"] == 2
+        assert [train.item_ids[x].tolist() for x in test] == [[1, 3, 2], [0, 2]]
+        with caplog.at_level(logging.INFO, logger="minigraphrec.sequences"):
+            train, test, stats = split_sessions_by_time(s, boundary="drop", **how)
+        # the SR-GNN script's rule: train end < cut, test end > cut
+        assert train.session_ids.tolist() == [k for k, t in zip("abcdef", s.end_time) if t < 30]
+        assert test.session_ids.tolist() == [k for k, t in zip("abcdef", s.end_time) if t > 30]
+        assert stats["n_sessions_at_cut"] == 2 and stats["n_train_sessions"] == 2
+        # item 3 is known only through c: gone from the catalogue and from e
+        assert train.item_ids.tolist() == [0, 1, 2] and stats["n_test_events_removed"] == 1
+        assert [train.item_ids[x].tolist() for x in test] == [[1, 2], [0, 2]]
+        assert "dropped 2 sessions ending exactly at the cut 30.0" in caplog.text
+        caplog.clear()
+    # nothing before the cut: the message counts the dropped sessions
+    late = s.subset([2, 3, 4, 5])
+    with pytest.raises(DataError, match=r"no training event: 2 of the 4 sessions end after "
+                                        r"the cut 30.0, 2 end exactly at it \(dropped"):
+        split_sessions_by_time(late, cutoff=30, boundary="drop")
+    assert split_sessions_by_time(late, cutoff=30)[2]["n_train_sessions"] == 2
+    with pytest.raises(ValueError, match="boundary must be 'train' or 'drop'.*'test'"):
+        split_sessions_by_time(s, cutoff=30, boundary="test")
+    with pytest.raises(ValueError, match="boundary='drop' goes with cutoff or test_span"):
+        split_sessions_by_time(s, test_fraction=0.3, boundary="drop")
+
+
+def _recent_fraction_by_brute_force(lists, end_time, fraction):
+    """Sessions sorted by (end time, input position), taken newest first until their
+    examples reach fraction * N: the indices, in input order."""
+    n_ex = [max(len(x) - 1, 0) for x in lists]
+    newest_first = sorted(range(len(lists)), key=lambda k: (end_time[k], k), reverse=True)
+    kept, covered = [], 0
+    for k in newest_first:
+        kept.append(k)
+        covered += n_ex[k]
+        if covered >= fraction * sum(n_ex):
+            break
+    return sorted(kept)
+
+
+def test_recent_fraction_equals_brute_force_and_covers_the_script():
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        n = int(rng.integers(1, 30))
+        lists = [rng.integers(0, 8, rng.integers(1, 7)).tolist() for _ in range(n)]
+        if all(len(x) < 2 for x in lists):
+            lists[0] = [1, 2]
+        end = rng.integers(0, 6, n).astype(float)                  # many ties
+        fraction = [1 / 64, 1 / 4, 0.5, 1.0, float(rng.uniform(0.01, 1))][trial % 5]
+        s = Sequences.from_lists(lists, n_items=9, end_time=end, session_ids=np.arange(n))
+        out = recent_fraction(s, fraction)
+        expected = _recent_fraction_by_brute_force(lists, end, fraction)
+        assert out.session_ids.tolist() == expected
+        assert out.n_items == 9 and out.end_time.tolist() == end[expected].tolist()
+        # the authors' script: examples of the time-ordered sessions, each session's longest
+        # prefix first, the last int(N * fraction) kept; all of them are kept here, and the
+        # rest come from one session, the oldest kept
+        order = sorted(range(n), key=lambda k: (end[k], k))
+        script = [(k, len(lists[k]) - i) for k in order for i in range(1, len(lists[k]))]
+        script = script[len(script) - int(len(script) * fraction):]
+        ours = [(k, t) for k in expected for t in range(1, len(lists[k]))]
+        extra = set(ours) - set(script)
+        assert set(script) <= set(ours) and len({k for k, _ in extra}) <= 1
+        assert {k for k, _ in extra} <= {min(expected, key=lambda k: (end[k], k))}
+
+
+def test_recent_fraction_by_hand_and_rejects(log_sessions):
+    # examples per session a..e: 2, 1, 1, 2, 1 (N = 7), ends 10..50: newest first e, d, ...
+    assert recent_fraction(log_sessions, 1 / 7).session_ids.tolist() == ["e"]
+    assert recent_fraction(log_sessions, 3 / 7).session_ids.tolist() == ["d", "e"]
+    assert recent_fraction(log_sessions, 0.5).session_ids.tolist() == ["c", "d", "e"]
+    assert recent_fraction(log_sessions, 1).session_ids.tolist() == list("abcde")
+    tied = Sequences(log_sessions.indptr, log_sessions.items, 6, end_time=[9.0] * 5,
+                     session_ids=list("abcde"))          # equal ends: later input is newer
+    assert recent_fraction(tied, 1 / 7).session_ids.tolist() == ["e"]
+    for bad in (0, -0.5, 1.5, float("nan")):
+        with pytest.raises(DataError, match="fraction must be"):
+            recent_fraction(log_sessions, bad)
+    with pytest.raises(TypeError, match="fraction must be a real number"):
+        recent_fraction(log_sessions, "1/64")
+    with pytest.raises(DataError, match="recent_fraction needs each session's end_time"):
+        recent_fraction(Sequences.from_lists([[0, 1]]), 0.5)
+    with pytest.raises(DataError, match="none of the 2 sessions holds a prefix example"):
+        recent_fraction(Sequences.from_lists([[0], [1]], end_time=[1.0, 2.0]), 0.5)
+    with pytest.raises(TypeError, match="sessions must be a Sequences"):
+        recent_fraction([[0, 1]], 0.5)
 
 
 def test_split_sessions_by_time_rejects(log_sessions):

@@ -170,6 +170,23 @@ def test_markov_chain_never_links_two_sessions():
     assert model.transitions_[1, 2] == 0 and model.transitions_.sum() == 2
 
 
+def test_markov_chain_without_a_transition_warns_and_scores_popularity(train, caplog):
+    import logging
+    ones = Sequences.from_lists([[2], [0], [2], [1]], n_items=4)       # no session of two
+    with caplog.at_level(logging.WARNING, logger="minigraphrec"):
+        model = mgr.MarkovChain().fit(ones)
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and warned[0].name == "minigraphrec.models.sequential"
+    assert "MarkovChain.fit: no transition in the 4 training sessions" in warned[0].message
+    np.testing.assert_array_equal(model.score_sessions(Sequences.from_lists([[2], [0, 1]],
+                                                                            n_items=4)),
+                                  [[0.25, 0.25, 0.5, 0.0]] * 2)         # n_j / N
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="minigraphrec"):
+        mgr.MarkovChain().fit(train)                                   # transitions: silent
+    assert not caplog.records
+
+
 def test_markov_tiebreak_ranks_by_probability_then_popularity():
     rng = np.random.default_rng(0)
     train = Sequences.from_lists([rng.integers(0, 30, rng.integers(2, 8)) for _ in range(300)],

@@ -275,10 +275,36 @@ def test_missing_ids_of_session_logs(tmp_path, caplog):
     (";NA;5;0;2016-01-01\n", 2, "empty session id"),
     ("1;NA;5;0;\n", 2, "empty eventdate"),
     ("1;NA;5;0;\n1;NA;5;x;2016-01-01\n", 2, "empty eventdate"),     # one pass: first line
+    ("1;NA;5;;2016-01-01\n", 2, "timeframe '' is not a number"),        # not "timestamp"
+    ("1;NA;5;0;2016-01-01\n1;NA;5;x;2016-01-01\n", 3, "timeframe 'x' is not a number"),
 ])
 def test_cikm_messages_name_the_column(tmp_path, body, line, message):
     f = write(tmp_path / "v.csv", "sessionId;userId;itemId;timeframe;eventdate\n" + body)
     assert_line_error(lambda: ds.load_sessions(f), f, line, message)
+
+
+def test_cikm_day_times_split_as_the_srgnn_script(tmp_path):
+    """test_span=7 days on CIKM dates: the script's test; its train with boundary="drop"."""
+    from minigraphrec.sequences import split_sessions_by_time
+    days = {"a": "2016-01-01", "b": "2016-01-02", "c": "2016-01-03", "d": "2016-01-03",
+            "e": "2016-01-04", "f": "2016-01-10"}          # cut: 01-10 - 7 days = 01-03
+    lines = [f"{sid};NA;{item};{t};{day}\n" for sid, day in days.items()
+             for t, item in enumerate((5, 6))]
+    s = ds.load_sessions(write(tmp_path / "v.csv",
+                               "sessionId;userId;itemId;timeframe;eventdate\n" + "".join(lines)))
+    # the script's rule restated: train date < cut, test date > cut, the cut day dropped
+    cut = datetime.datetime(2016, 1, 3, tzinfo=datetime.timezone.utc).timestamp()
+    end = dict(zip(s.session_ids.tolist(), s.end_time.tolist()))
+    script_train = [k for k in days if end[k] < cut]
+    script_test = [k for k in days if end[k] > cut]
+    assert script_train == ["a", "b"] and script_test == ["e", "f"]
+    train, test, stats = split_sessions_by_time(s, test_span=7 * 86400, boundary="drop")
+    assert stats["cutoff"] == cut and stats["n_sessions_at_cut"] == 2
+    assert train.session_ids.tolist() == script_train
+    assert test.session_ids.tolist() == script_test
+    train, test, _ = split_sessions_by_time(s, test_span=7 * 86400)      # boundary="train"
+    assert train.session_ids.tolist() == ["a", "b", "c", "d"]
+    assert test.session_ids.tolist() == script_test
 
 
 # ================================================================== options

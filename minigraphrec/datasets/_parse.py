@@ -800,7 +800,8 @@ class _TableReader:
     empty (a session log's user: anonymous), returned as ``_Columns.extra``
     in that order; ``id_names``:
     what the messages call the two id columns (a session log reads a session
-    id in the user's place); ``quoting=False``: a ``"`` is an ordinary
+    id in the user's place), ``time_name`` the time column (a CIKM file's
+    ``timeframe``); ``quoting=False``: a ``"`` is an ordinary
     character (``quote_hint`` ends the messages of a badly quoted field).
     ``on_missing``: what a missing id is (an empty field, or a missing-value
     mark of ``_MISSING`` such as ``NA``) -- ``"error"``, ``"drop"`` (the line
@@ -813,14 +814,14 @@ class _TableReader:
 
     def __init__(self, path, sep, n_fields, n_skip, encoding,
                  col_user, col_item, col_weight, col_time, extra=(), id_names=("user", "item"),
-                 quoting=True, quote_hint="", on_missing="error"):
+                 quoting=True, quote_hint="", on_missing="error", time_name="timestamp"):
         self.path, self.sep, self.n_fields = path, sep, n_fields
         self.n_skip, self.encoding = n_skip, encoding
         self.col_user, self.col_item = col_user, col_item
         self.col_weight, self.col_time = col_weight, col_time
         # (index, what, whether the field may be empty) per extra column
         self.extra = tuple((e[0], e[1], len(e) > 2 and e[2]) for e in extra)
-        self.id_names = id_names
+        self.id_names, self.time_name = id_names, time_name
         self.quoting, self.quote_hint = quoting, quote_hint
         self.on_missing = on_missing
         self.dropped = []                 # file lines dropped for a missing id (list of int)
@@ -881,7 +882,7 @@ class _TableReader:
                                             "rating"))
             if self.col_time is not None:
                 times.append(_parse_float(fields[self.col_time], self.path, lineno,
-                                          "timestamp"))
+                                          self.time_name))
             lines.append(lineno)
         return (users, items, np.asarray(weights, dtype=np.float64),
                 np.asarray(times, dtype=np.float64), np.asarray(lines, dtype=np.int64),

@@ -16,6 +16,7 @@ Notation: a training set of sessions ``s = [s_1, ..., s_n]`` over ``n_items`` it
 """
 from __future__ import annotations
 
+import logging
 import numbers
 
 import numpy as np
@@ -28,6 +29,8 @@ from ..ops.sparse import spgemm_dense
 from .knn import topk_similarity
 
 __all__ = ["SessionPopularity", "MarkovChain", "SessionItemKNN"]
+
+logger = logging.getLogger(__name__)
 
 
 def _event_counts(seqs):
@@ -91,7 +94,8 @@ class MarkovChain(SessionRecommender):
     ``1/(2 D_i)``, so the ranking is by ``P(j | i)`` first and, among equal ``P`` (the many
     transitions never seen), by popularity. **Back-off**: when ``c_i = 0`` (the item never
     had a successor in training: unseen, or only ever last), the score is the popularity
-    distribution ``n_j / N``.
+    distribution ``n_j / N``. Training sessions that hold no transition at all (each of one
+    item) leave only the back-off; ``fit`` then logs a warning.
 
     Smoothing never changes the ranking inside one row (``(C_ij + α) / D_i`` grows with
     ``C_ij``); it matters where the scores are read as probabilities, in a blend say.
@@ -134,6 +138,10 @@ class MarkovChain(SessionRecommender):
         self.transitions_ = C                                         # (n_items, n_items)
         self.popularity_ = _event_counts(seqs)                        # (n_items,) n_j
         self._restore_counts()
+        if C.nnz == 0:
+            logger.warning("MarkovChain.fit: no transition in the %d training sessions (each "
+                           "has fewer than two items), so every session is scored by the "
+                           "back-off, popularity", len(seqs))
 
     def _restore_counts(self):
         self._out = np.asarray(self.transitions_.sum(axis=1)).ravel()  # (n_items,) c_i

@@ -23,7 +23,8 @@ Training follows the paper where it says how: every prefix of every training seq
 predicts the item after it; Adam with an L2 penalty of ``l2`` (PyTorch's ``weight_decay``:
 ``l2 · θ`` added to every gradient), learning rate ``lr`` multiplied by ``lr_decay`` every
 ``lr_decay_every`` epochs. The paper's values are the defaults (d = 100, one step, lr 0.001
-decayed by 0.1 every 3 epochs, L2 1e-5, batch 100).
+decayed by 0.1 every 3 epochs, L2 1e-5, batch 100), except ``max_len`` (20 here; None
+reproduces the paper, which cuts no sequence).
 
 Where this model departs from the paper's text (Wu et al., AAAI 2019); all but the first
 follow the authors' released code (``pytorch_code/model.py`` and ``utils.py``):
