@@ -642,8 +642,11 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
         keeps its worker threads spinning for about 0.1 s after each
         product, taking a core from the kernel that follows; set
         ``OPENBLAS_THREAD_TIMEOUT=4`` in the environment before Python
-        starts to make them sleep at once (Gowalla on 2 idle cores: recall
-        and NDCG 1.66x the scoring product without it, 1.33x with it).
+        starts to make them sleep at once. On Gowalla with 2 threads, recall
+        and NDCG took 1.66x the float32 scoring product without it (AMD EPYC,
+        ``benchmarks/results/eval_gowalla_openblas_default.md``) and 1.38x
+        with it (Intel Xeon, ``eval_gowalla.md``): two machines and loads,
+        so the setting's own share is not isolated.
 
     Returns
     -------
