@@ -278,8 +278,9 @@ def load_sessions(path, format="cikm", *, sep=None, header=None, columns=None,
 
     Memory: every line's id and time fields are held as Python strings until the ids are
     numbered, about 320 bytes per line at the peak (YooChoose-layout lines, peak RSS: 369
-    MiB for 1M lines, 672 MiB for 2M, of which 53 MiB is the imports), so the 33M lines of
-    ``yoochoose-clicks.dat`` need about 10 GB.
+    MiB for 1M lines, 672 MiB for 2M, of which 53 MiB is the imports; 2026-12-07, not in
+    ``benchmarks/results/``), so the 33M lines of ``yoochoose-clicks.dat`` would need about
+    10 GB (extrapolated, not measured).
 
     Raw session, item and user ids are strings numbered in order of first appearance in
     the file (sessions need not be contiguous). Sessions of one event are kept: cleaning
