@@ -19,6 +19,7 @@ ROOT = DOCS.parent
 sys.path.insert(0, str(DOCS / "_ext"))
 
 import minigraphrec                                   # noqa: E402
+from api_text import public_names_by_object           # noqa: E402
 from mgr_docs import SavedFigureScraper               # noqa: E402
 
 project = "minigraphrec"
@@ -41,7 +42,17 @@ exclude_patterns = ["_build", "tutorials_header.rst", "tutorials/*.ipynb",
                     "tutorials/*.py", "tutorials/*.md5", "tutorials/*.zip"]
 templates_path = ["_templates"]
 default_role = "py:obj"                  # `name` in a docstring links to the API when it can
-nitpicky = False
+nitpicky = True                          # a reference that does not resolve fails the -W build
+# What nitpicky may leave unlinked, each as narrow as it can be. No intersphinx: the build must
+# not need the network (the machine it was set up on reaches package registries only), so
+# Python's, NumPy's and SciPy's inventories are not fetched. A public name of the package gets
+# a page instead (api.rst).
+nitpick_ignore_regex = [
+    (r"py:.*", r"(?:[\w.]+\.)?_\w+"),                 # private: _param_names, Recommender._removal
+    (r"py:.*", r"minigraphrec\.kernels(?:\.\w+)*"),   # the numba kernels, documented in the source
+    (r"py:class", r"(?:np|numpy)\.ndarray|sp\.csr_matrix|scipy\.sparse\._csr\.csr_matrix"),
+    (r"py:mod", r"threadpoolctl"),                     # third-party, no inventory
+]
 smartquotes_action = "qe"                # curly quotes and …, but "--smoke" stays two hyphens
 
 # ---------------------------------------------------------------- the tutorials
@@ -123,7 +134,11 @@ def _top_level_aliases():
     return aliases
 
 
-autosummary_context = {"top_level": _top_level_aliases()}
+# ``also``: every public name of a page's object (``minigraphrec.evaluate`` for
+# ``minigraphrec.metrics.evaluate``): sphinx-gallery records the name a tutorial calls, the
+# shortest one, and the page's mini-gallery lists the tutorials that use any of them.
+autosummary_context = {"top_level": _top_level_aliases(),
+                       "also": public_names_by_object(mgr_api_modules)}
 
 # ---------------------------------------------------------------- HTML
 html_theme = "pydata_sphinx_theme"

@@ -411,7 +411,7 @@ class Interactions:
 
         Used to bring a separately loaded test file into a fitted model's id
         space: raw id ``user_ids[k]`` becomes internal id ``k``. Raw ids match
-        as :func:`match_raw_ids` says: exactly, or, between an integer and a
+        as :func:`~minigraphrec.data.match_raw_ids` says: exactly, or, between an integer and a
         string, when the string spells the integer (a test file read as text
         against a model whose raw ids are LightGCN's integers).
 

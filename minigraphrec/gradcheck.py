@@ -557,10 +557,11 @@ def numerical_grad(f, x, eps=1e-6):
 def check_grad(f, grad, x, eps=1e-6, rtol=1e-6, atol=None):
     r"""Compare ``grad(x)`` with :func:`numerical_grad` entry by entry.
 
-    Entry ``i`` passes when ``|numeric_i - exact_i| <= atol_i + rtol ·
-    max(|numeric_i|, |exact_i|)``, the module docstring's rule along ``e_i``
-    with the step ``h_i = eps · max(1, |x_i|)``: with ``atol=None`` (the
-    default) ``atol_i`` is the round-off floor
+    Entry ``i`` passes when
+    ``|numeric_i - exact_i| <= atol_i + rtol · max(|numeric_i|, |exact_i|)``,
+    the module docstring's rule along ``e_i`` with the step
+    ``h_i = eps · max(1, |x_i|)``: with ``atol=None`` (the default) ``atol_i`` is
+    the round-off floor
     ``4 ε_mach (|f(x + h_i e_i)| + |f(x - h_i e_i)|) / 2h_i``. An entry that
     fails is looked at again with halved steps ("Kinks" in the module
     docstring). For small ``x``: ``2 · x.size`` calls of ``f``, plus 2 to 22
@@ -568,16 +569,32 @@ def check_grad(f, grad, x, eps=1e-6, rtol=1e-6, atol=None):
     round-off floor, the default was a fixed ``atol=1e-8`` with
     ``rtol · |numeric_i|``; pass ``atol=1e-8`` for a fixed floor.)
 
-    Returns ``(numeric, exact)`` arrays (``numeric_i`` from the step that
-    decided). Raises :class:`GradientMismatchError` naming the number of wrong
-    entries and the worst one (or the first entry whose ``grad(x)`` is not
-    finite), ``AssertionError`` at the first entry whose finite difference is not
-    finite; :class:`NotDifferentiableError` if every failing entry has a kink
-    within its step, or f is computed in float32; :class:`RoundoffFloorWarning`
-    (once, with the count and the first entry) for entries that passed only within
-    the round-off floor; TypeError if ``x``, a value of ``f`` or ``grad(x)`` is
-    not float64; DataError for ``eps <= 0`` or a negative or non-finite
-    tolerance (as :func:`check_vjp`).
+    Parameters
+    ----------
+    f : callable ndarray -> float64 scalar, the function whose gradient is checked
+    grad : callable ``x -> ∇f(x)``, float64, shaped like ``x``
+    x : float64 ndarray, the point; not modified
+    eps : float, the first finite-difference step (scaled per entry, above)
+    rtol, atol : tolerances (see the module docstring; ``atol=None`` is the
+        round-off floor)
+
+    Returns
+    -------
+    (numeric, exact) : two float64 arrays shaped like ``x``; ``numeric_i`` is
+    from the step that decided, ``exact`` is ``grad(x)``.
+
+    Raises
+    ------
+    :class:`GradientMismatchError` (an ``AssertionError``) naming the number of
+    wrong entries and the worst one, or the first entry whose ``grad(x)`` is not
+    finite; AssertionError at the first entry whose finite difference is not
+    finite; :class:`NotDifferentiableError` (an ``AssertionError``, no verdict) if
+    every failing entry has a kink within its step, or ``f`` is computed in
+    float32; :class:`RoundoffFloorWarning` (once, with the count and the first
+    entry) for entries that passed only within the round-off floor; TypeError if
+    ``x``, a value of ``f`` or ``grad(x)`` is not float64; DataError (a
+    ValueError) if ``grad(x)`` is not shaped like ``x``, for ``eps <= 0`` or a
+    negative or non-finite tolerance (as :func:`check_vjp`).
     """
     _check_options(eps, rtol, atol)
     x = _float64("x", x)

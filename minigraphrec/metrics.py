@@ -293,6 +293,24 @@ def mrr_at_k(ranked, test_rows, k):
     return _array_metric("mrr", ranked, test_rows, k)
 
 
+#: the arguments of the per-row metrics above, appended to each one's docstring
+_PER_ROW_PARAMETERS = r"""
+
+    See the module docstring for the protocol and the conventions.
+
+    Parameters
+    ----------
+    ranked : int (n, K), best first, -1 for padding, no item twice in a row (as
+        :func:`~minigraphrec.rank.top_k` returns)
+    test_rows : scipy.sparse (n, n_items); row r's nonzeros are row r's test items
+    k : int, ``1 <= k <= K``
+    """
+
+for _metric in (recall_at_k, precision_at_k, ndcg_at_k, hit_rate_at_k, map_at_k, mrr_at_k):
+    _metric.__doc__ = _metric.__doc__.rstrip() + _PER_ROW_PARAMETERS
+del _metric
+
+
 def coverage_at_k(ranked, n_items, k):
     r"""Catalogue coverage: the fraction of the ``n_items`` items in at least one row's top k.
 

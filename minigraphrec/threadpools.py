@@ -176,7 +176,7 @@ def serial_blas():
     with more BLAS threads, the idle workers spin after every product on the cores those
     kernels need next (see the module docstring). The tall ones still use two cores: they are
     cut into two row halves, each a serial BLAS call on one of numba's threads
-    (:func:`~minigraphrec.ops.dense.halves_matmul`), which also keeps their bits independent
+    (``halves_matmul`` in ``ops/dense.py``), which also keeps their bits independent
     of the thread count. On Gowalla, 2 idle cores, serial BLAS made
     one epoch of 396 batches 144 -> 98 s (NGCF), 130 -> 107 s (GAT) and 56 -> 37 s (GCN)
     (``benchmarks/results/gnn_epoch_threaded_blas.md`` against ``gnn_epoch.md``). One BLAS

@@ -30,9 +30,17 @@ r"""Sphinx glue for the minigraphrec site, kept out of ``conf.py`` so each piece
    model and op modules pages that show only their docstring).
 10. ``check_single_pages``: warns when one object has two API pages (a top-level name and its
     module's): ``mgr_top_level_pages`` in conf.py says which one the modules link to.
+11. ``alias_public_names``: every public name of an object is an alias of its one page
+    (``minigraphrec.evaluate`` of ``minigraphrec.metrics.evaluate``), so that ``mgr.evaluate``
+    in a tutorial's code links there; ``public_names_by_object`` also gives the API pages'
+    templates every name a tutorial may have used (``also`` in conf.py's
+    ``autosummary_context``), whose tutorials each page lists.
+12. ``DocsPathLinks``: a literal ``docs/data_formats.md`` links to that page of the site.
+
+``tutorial_downloads`` (with 1) makes the downloads hold the scripts in ``tutorials/``: the
+``.py``, the notebook's prose cells and the "Download zipped" archive holding both.
 """
 import importlib
-import json
 import os
 import re
 import shutil
@@ -42,10 +50,12 @@ from pathlib import Path
 from docutils import nodes
 from docutils.transforms import Transform
 from docutils.utils import new_document
+from sphinx.transforms import SphinxTransform
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from tutorial_text import _inline_md_to_rst, percent_to_gallery, unwrap_markdown
+from api_text import _public_names, join_module_docstring, public_names_by_object
+from tutorial_text import _inline_md_to_rst, original_zip, percent_to_gallery, plain_notebook
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +81,9 @@ def write_tutorial_sources(app):
 
 def tutorial_downloads(app, exception):
     """Give the student what the page says to run: each tutorial's download is the script in
-    ``tutorials/`` (percent format), not the converted source sphinx-gallery ran, and its
-    notebook's prose cells are plain Markdown (no ``.. markdown::`` directive)."""
+    ``tutorials/`` (percent format), not the converted source sphinx-gallery ran, its
+    notebook's prose cells are plain Markdown (no ``.. markdown::`` directive), and the zip
+    ("Download zipped") holds these two."""
     if exception is not None or app.builder.format != "html":
         return
     downloads = Path(app.outdir) / "_downloads"
@@ -82,13 +93,10 @@ def tutorial_downloads(app, exception):
         if original.exists():
             shutil.copyfile(original, script)
     for notebook in downloads.rglob("[0-9][0-9]_*.ipynb"):
-        data = json.loads(notebook.read_text(encoding="utf-8"))
-        for cell in data.get("cells", []):
-            if cell.get("cell_type") == "markdown":
-                text = unwrap_markdown("".join(cell["source"]))
-                cell["source"] = text.splitlines(keepends=True)
-        notebook.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n",
+        notebook.write_text(plain_notebook(notebook.read_text(encoding="utf-8")),
                             encoding="utf-8")
+    for archive in downloads.rglob("[0-9][0-9]_*.zip"):      # "Download zipped": the same two
+        original_zip(archive, src)
 
 
 # ---------------------------------------------------------------- 2. markdown directive
@@ -294,15 +302,6 @@ class BenchmarkTableDirective(SphinxDirective):
 
 
 # ---------------------------------------------------------------- 5. API completeness
-def _public_names(module_name):
-    module = importlib.import_module(module_name)
-    for name in getattr(module, "__all__", []):
-        obj = getattr(module, name)
-        if isinstance(obj, type(module)):
-            continue
-        yield f"{module_name}.{name}", obj
-
-
 def check_api_complete(app, env):
     """Every name in the ``__all__`` of a documented module must have an API entry."""
     documented = set(env.domains["py"].objects)
@@ -429,12 +428,7 @@ def module_docstring_links(app, what, name, obj, options, lines):
     if not module or not (Path(app.srcdir) / "api" / "generated" / f"{module}.rst").exists():
         return
     link = f":doc:`module docstring </api/generated/{module}>`"
-    for i in range(len(lines) - 1):                     # "... the module" / "docstring ..."
-        head, rest = lines[i].rstrip(), lines[i + 1].lstrip()
-        if re.search(r"(?<![\w`])module$", head) and re.match(r"docstring\b", rest) \
-                and head.count("``") % 2 == 0:
-            lines[i] = head + " docstring"
-            lines[i + 1] = lines[i + 1][:len(lines[i + 1]) - len(rest)] + rest[len("docstring"):]
+    join_module_docstring(lines)
     for i, line in enumerate(lines):
         if "module docstring" in line:
             parts = line.split("``")
@@ -463,6 +457,51 @@ def check_single_pages(app, env):
                            type="mgr", subtype="api")
 
 
+# ---------------------------------------------------------------- 11. every public name
+def alias_public_names(app, env):
+    """``env-updated``: each public name of an object documented under another of its names
+    becomes an alias of that page in the py domain (as ``:canonical:`` makes one).
+
+    The tutorials call ``mgr.evaluate``, which sphinx-gallery looks up as
+    ``minigraphrec.evaluate``, while the page is ``minigraphrec.metrics.evaluate`` (the
+    ``metrics`` module's page lists it); with the alias, the name in the code links to that
+    page. References in the docs resolve through the alias too; search and the index show
+    only the documented name."""
+    from sphinx.domains.python import ObjectEntry
+    objects = env.domains["py"].objects
+    for full, names in public_names_by_object(app.config.mgr_api_modules).items():
+        if full in objects:
+            continue
+        pages = [objects[n] for n in names if n in objects and not objects[n].aliased]
+        if len(pages) == 1:
+            page = pages[0]
+            objects[full] = ObjectEntry(page.docname, page.node_id, page.objtype, aliased=True)
+
+
+# ---------------------------------------------------------------- 12. docs/*.md as links
+DOCS_PATH = re.compile(r"^docs/([\w./-]+)\.(?:md|rst)$")
+
+
+class DocsPathLinks(SphinxTransform):
+    """A literal ``docs/data_formats.md`` (the README, included in the install page, names
+    the docs by their path for readers on GitHub) links to that page of the site."""
+
+    default_priority = 900
+
+    def apply(self):
+        from sphinx.addnodes import pending_xref
+        for literal in list(self.document.findall(nodes.literal)):
+            match = DOCS_PATH.match(literal.astext())
+            if not match or match.group(1) not in self.env.found_docs \
+                    or isinstance(literal.parent, (nodes.reference, pending_xref)):
+                continue
+            ref = pending_xref("", refdomain="std", reftype="doc",
+                               reftarget="/" + match.group(1), refexplicit=True,
+                               refdoc=self.env.docname)
+            literal.replace_self(ref)
+            ref += literal
+
+
 def setup(app):
     app.add_config_value("mgr_tutorials_dir", "", "env")
     app.add_config_value("mgr_tutorial_sources", "", "env")
@@ -478,7 +517,9 @@ def setup(app):
     app.connect("autodoc-process-docstring", constant_doc_comments)
     app.connect("autodoc-process-docstring", module_docstring_links)
     app.connect("env-check-consistency", check_single_pages)
+    app.connect("env-updated", alias_public_names)
     app.connect("build-finished", tutorial_downloads)
     app.add_transform(PlainTextEmails)
     app.add_transform(ProseDashes)
+    app.add_transform(DocsPathLinks)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

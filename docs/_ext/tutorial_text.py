@@ -2,10 +2,15 @@ r"""The tutorials' text conversions, without Sphinx (so the tests run them anywh
 
 ``percent_to_gallery``: a percent-format tutorial -> the source sphinx-gallery reads (its
 Markdown cells as reST titles and ``.. markdown::`` blocks, its code unchanged);
-``unwrap_markdown``: a downloaded notebook's prose cell back to the Markdown it was written in.
+``unwrap_markdown``: a downloaded notebook's prose cell back to the Markdown it was written in;
+``plain_notebook`` and ``original_zip``: the same for a whole notebook and for the zip of a
+tutorial's downloads, whose script becomes the one in ``tutorials/``.
 Used by :mod:`mgr_docs`.
 """
+import json
 import re
+import zipfile
+from pathlib import Path
 
 CELL = re.compile(r"^# ?%%(.*)$")
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
@@ -119,3 +124,30 @@ def unwrap_markdown(text):
             inside = False
         out.append(line)
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip("\n") + "\n"
+
+
+def plain_notebook(text):
+    """A notebook's JSON with its prose cells as plain Markdown (no ``.. markdown::``)."""
+    data = json.loads(text)
+    for cell in data.get("cells", []):
+        if cell.get("cell_type") == "markdown":
+            cell["source"] = unwrap_markdown("".join(cell["source"])).splitlines(keepends=True)
+    return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+
+
+def original_zip(archive, tutorials):
+    """Rewrite a tutorial's zip in place: each ``NN_*.py`` member becomes the script in
+    ``tutorials`` of that name, each ``.ipynb`` member loses its ``.. markdown::`` wrapping;
+    other members, names and order are kept."""
+    with zipfile.ZipFile(archive) as old:
+        members = [(info, old.read(info)) for info in old.infolist()]
+    tmp = archive.with_name(archive.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as new:
+        for info, data in members:
+            name = Path(info.filename).name
+            if name.endswith(".py") and (tutorials / name).exists():
+                data = (tutorials / name).read_bytes()
+            elif name.endswith(".ipynb"):
+                data = plain_notebook(data.decode("utf-8")).encode("utf-8")
+            new.writestr(info, data)
+    tmp.replace(archive)

@@ -151,7 +151,8 @@ class ContentBased(Recommender):
         Item profiles. Default: ``train.item_features``.
     item_texts : sequence of str, length n_items, optional
         Item descriptions or space-separated tags; turned into a TF-IDF
-        matrix (:func:`tfidf_matrix`). Give this or ``item_features``, not both.
+        matrix (``tfidf_matrix`` in ``models/content.py``). Give this or
+        ``item_features``, not both.
     weighted : bool, default False
         Weight each item in the user profile by the interaction weight
         (``train.to_csr(weighted=True)``: the rating, or the repeat count

@@ -68,11 +68,11 @@ its input on ``v``'s neighbours only; so with ``S_h`` the nodes within ``h``
 hops of the batch, layer ``l`` is computed on ``S_{L-1-l}`` alone (the
 backward pass, its transpose, sends gradients from ``S_{L-1-l}`` to
 ``S_{L-l}``). Each computed row is the same sum as in the full-graph pass
-(which :meth:`GCN._all_embeddings` still runs for scoring), so the loss and
+(which ``GCN._all_embeddings`` still runs for scoring), so the loss and
 its gradient are the same to rounding (tests/test_models.py compares them
 with the full-graph pass in float64 to 1e-12). The products run through
-:func:`minigraphrec.ops.propagate.rows_product` and friends (numba, thread
-count independent); ``dW = Mᵀ dZ`` through :func:`minigraphrec.ops.dense.xt_dot`.
+``rows_product`` and friends (``ops/propagate.py``) (numba, thread
+count independent); ``dW = Mᵀ dZ`` through ``xt_dot`` (``ops/dense.py``).
 On Gowalla a batch of 2048 triples touches 5.8k nodes, whose 1-hop ball
 holds 53k of the 71k nodes: the first layer still covers most of the graph,
 the last one a twelfth of it.

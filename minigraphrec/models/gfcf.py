@@ -508,7 +508,7 @@ class GFCF(Recommender):
     n_factors : int >= 1, default 256
         ``k``, the number of singular vectors.
     svd_solver : {"auto", "dense", "arpack", "propack", "randomized", "chebyshev"}
-        See :func:`top_right_singular_vectors`. Fit times measured on
+        See ``top_right_singular_vectors`` in ``models/gfcf.py``. Fit times measured on
         2 cores with one of them busy (``benchmarks/bench_gfcf_gowalla.py``,
         k = 256): on Gowalla (29,858 × 40,981) PROPACK 7.4 s, ARPACK 30 s,
         Chebyshev 41 s (40.1 s re-run after its degree cap); on a 50,000 × 50,000 synthetic catalogue with
@@ -537,7 +537,7 @@ class GFCF(Recommender):
         Seeds the SVD's start vector or sketch.
     max_svd_memory_mb : float, default 8192
         ``svd_solver="auto"`` only: the budget for the SVD solver's working
-        arrays, in MiB (:func:`svd_working_memory`). PROPACK is passed over
+        arrays, in MiB (``svd_working_memory`` in ``models/gfcf.py``). PROPACK is passed over
         for ARPACK when its Lanczos bases could exceed it (from about
         335,000 users plus items at k = 256 under the default), and ``fit`` refuses
         up front when even ARPACK's would. The choice depends on the shape
@@ -550,7 +550,7 @@ class GFCF(Recommender):
     d_users_, d_items_ : float64 (n_users,), (n_items,), degrees
     singular_values_ : float64 (k,), descending (empty when alpha == 0)
     V_ : float64 (n_items, k), the right singular vectors, each column's entry of
-        largest magnitude positive (:func:`top_right_singular_vectors`)
+        largest magnitude positive (``top_right_singular_vectors``)
     svd_solver_ : str or None
         The solver that computed them (``svd_solver="auto"`` resolved, after
         any fallback); None when ``alpha == 0``.

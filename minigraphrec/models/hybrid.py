@@ -354,9 +354,9 @@ class Hybrid(Recommender):
         Tuning criterion, at cut-off ``k``.
     k : int, default 20
     step : float, default 0.1
-        Grid resolution on the simplex (see :func:`simplex_grid`): 11 points
+        Grid resolution on the simplex (see ``simplex_grid`` in ``models/hybrid.py``): 11 points
         for 2 models, 66 for 3, 286 for 4. ``1 / step`` must be a whole
-        number and the grid at most :data:`MAX_GRID` points: checked when
+        number and the grid at most ``MAX_GRID`` points: checked when
         ``fit`` tunes, before it fits any model.
     validation_size : float in (0, 1), default 0.2
         ``weights="tune"`` without ``validation`` only.

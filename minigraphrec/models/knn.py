@@ -626,7 +626,7 @@ class ItemKNN(_NeighbourhoodCF):
 
     where ``sim`` is the shrunk cosine (or dot product) between item vectors
     with ``sim(i, i) = 0``, and ``topk`` keeps the ``k_neighbors`` largest
-    entries of each row (see :func:`topk_similarity`). Item ``j`` thus gets
+    entries of each row (see ``topk_similarity`` in ``models/knn.py``). Item ``j`` thus gets
     credit from each taken item ``i`` that counts ``j`` among its k nearest
     (implicit's convention; Sarwar et al. 2001, Deshpande & Karypis 2004).
 
@@ -638,16 +638,16 @@ class ItemKNN(_NeighbourhoodCF):
         Cosine shrinkage ``λ``: ``dot / (‖a‖ ‖b‖ + λ)``.
     weighting : {None, "tfidf", "bm25"}
         Applied to ``Rᵀ`` (items are documents, users are terms) before the
-        similarity; formulas in :func:`tfidf_weight`, :func:`bm25_weight`.
+        similarity; formulas in ``tfidf_weight``, ``bm25_weight`` (``models/knn.py``).
     K1, B : float
         BM25 parameters (used with ``weighting="bm25"``).
     similarity : {"cosine", "dot"}
     block_size : int, optional
         Items per block of the sparse product at fit time; default: blocks
-        of bounded work (see :func:`topk_similarity`). The model does not
+        of bounded work (see ``topk_similarity`` in ``models/knn.py``). The model does not
         depend on it.
     backend : {"numba", "numpy"}, default "numba"
-        How :func:`topk_similarity` computes the neighbours (same model
+        How ``topk_similarity`` computes the neighbours (same model
         either way).
 
     Attributes

@@ -55,9 +55,12 @@ __all__ = ["LightGCN"]
 class LightGCN(EdgeWeighted, EmbeddingRecommender):
     r"""LightGCN: free id embeddings averaged over the K + 1 propagation depths 0..K, no weights.
 
-    ``E = 1/(K+1) Σ_{k=0..K} Â^k E0`` with ``Â = D^{-1/2} A D^{-1/2}`` (no
-    self-loops), scores ``e_u · e_i``. See the module docstring for the
-    batch-restricted propagation.
+    .. math::
+        E = \frac{1}{K+1} \sum_{k=0}^{K} \hat A^k E^0, \qquad
+        \hat A = D^{-1/2} A D^{-1/2}, \qquad s_{ui} = e_u \cdot e_i,
+
+    ``Â`` without self-loops. See the module docstring for the batch-restricted
+    propagation.
 
     Parameters
     ----------

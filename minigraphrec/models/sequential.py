@@ -190,7 +190,7 @@ class SessionItemKNN(SessionRecommender):
 
     ``(BᵀB)_ij`` being the number of sessions holding both ``i`` and ``j`` and ``λ`` the
     shrinkage (``shrink``); with ``k_neighbors``, each row keeps its ``k`` largest entries
-    (:func:`~minigraphrec.models.knn.topk_similarity`, ties to the smaller id).
+    (``topk_similarity`` of ``models/knn.py``, ties to the smaller id).
 
     Score of item ``j`` after the session ``s = [s_1, ..., s_n]``:
 

@@ -54,11 +54,11 @@ Edge cases. A row with no stored entry (an isolated node; add self-loops to
 avoid them, as the paper does) owns no edge, so the softmax has nothing to
 normalise and the aggregate is a zero row -- never NaN. Logits must be
 finite (a row of ``-inf`` would be ``0/0``, a NaN or ``+inf`` would make its
-row NaN): :func:`~minigraphrec.ops.attention.edge_softmax_forward` refuses
+row NaN): :func:`~minigraphrec.ops.edge_softmax_forward` refuses
 them, naming the first bad edge. The check is one ``isfinite`` pass, 5-10%
 of the numba softmax's time (2M edges, 2 threads: about 0.4 ms of 5.5 ms
 for one head, 2 of 22 ms for four), so
-:func:`~minigraphrec.ops.attention.gat_layer_forward`, on the training
+:func:`~minigraphrec.ops.gat_layer_forward`, on the training
 path, calls the unchecked softmax on the logits it computes itself.
 
 Determinism. The numba kernels sum every row in a fixed order (storage

@@ -50,9 +50,9 @@ def linear_forward(X, W, b=None, backend="numba"):
     b : ndarray (d_out,) or None
         Bias broadcast over rows; ``None`` for no bias.
     backend : ``"numba"`` (default) or ``"numpy"``. ``"numpy"``: plain NumPy products.
-        ``"numba"``, for a dense ``X``: the backward pass's ``dW = Xᵀ dZ`` by :func:`xt_dot`,
-        and, from :data:`HALVES_FROM` rows on, every product in two row halves on two
-        numba threads (:func:`halves_matmul`, :func:`halves_xt_dot`).
+        ``"numba"``, for a dense ``X``: the backward pass's ``dW = Xᵀ dZ`` by ``xt_dot``,
+        and, from ``HALVES_FROM`` rows on, every product in two row halves on two
+        numba threads (``halves_matmul``, ``halves_xt_dot``; all three in ``ops/dense.py``).
 
     Returns
     -------

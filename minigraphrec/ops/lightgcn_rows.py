@@ -24,7 +24,7 @@ and ``Â`` is symmetric, so
 reference) or by the kernels of :mod:`minigraphrec.kernels.propagate_rows`
 (``backend="numba"``). The two backends give the same bits (tests/test_backend_bits.py):
 the reference takes the same balls (the numba shortcuts below included) and sums every
-row in the kernels' order, :func:`sum_by_fours` (four stored entries at a time, in storage
+row in the kernels' order, ``sum_by_fours`` (four stored entries at a time, in storage
 order, then the last ones one by one), except the first backward hop, which both sum as
 SciPy does (one entry after the other; the kernel pushes in the order of ``nodes``, so
 this needs a symmetric ``Â`` whose rows store their columns in ascending order, SciPy's
