@@ -507,3 +507,45 @@ def test_a_long_epoch_logs_its_progress(caplog, monkeypatch):
                         r"\d+ s left", lines[-1]), lines[-1]
     for k in quiet.params:
         np.testing.assert_array_equal(model.params[k], quiet.params[k])
+
+
+@pytest.mark.parametrize("max_len", [None, 3])
+def test_fit_on_examples_equals_fit_on_their_sessions(max_len):
+    """``fit((prefixes, targets))`` trains on the examples as given: those of
+    ``prefix_examples(sessions)`` give the model of ``fit(sessions)``, bit for bit, and the
+    same ``score(users)`` (each user's state: the last prefix with its target). Was: a pair
+    was refused (train had to be sessions), so examples made elsewhere (the SR-GNN authors'
+    preprocessed files, a fraction cut inside a session) could not be trained on."""
+    rng = np.random.default_rng(3)
+    log = mgr.Interactions(rng.integers(0, 12, 300), rng.integers(0, 30, 300), n_users=12,
+                           n_items=30, timestamps=rng.permutation(300).astype(float))
+    sessions = user_sequences(log)
+    from minigraphrec.sequences import prefix_examples
+    P, T = prefix_examples(sessions)
+    a = mgr.SRGNN(dim=8, epochs=2, batch_size=16, max_len=max_len, random_state=0).fit(sessions)
+    b = mgr.SRGNN(dim=8, epochs=2, batch_size=16, max_len=max_len, random_state=0).fit((P, T))
+    for key in a.params:
+        assert np.array_equal(a.params[key], b.params[key]), key
+    assert np.array_equal(a.score(np.arange(12)), b.score(np.arange(12)))
+    # a part of the examples (the last 40, cut inside a session) is trained on as it is
+    c = mgr.SRGNN(dim=8, epochs=2, batch_size=16, max_len=max_len, random_state=0)
+    c.fit((P.subset(np.arange(len(P) - 40, len(P))), T[-40:]))
+    assert c.n_items_ == 30 and not np.array_equal(c.params["E"], a.params["E"])
+    assert len(c.history_) == 2
+
+
+def test_fit_on_examples_refuses_bad_pairs():
+    from minigraphrec.sequences import prefix_examples
+    sessions = Sequences([0, 3, 5], [0, 1, 2, 1, 3], 4)
+    P, T = prefix_examples(sessions)
+    model = mgr.SRGNN(dim=4, epochs=1)
+    with pytest.raises(TypeError, match=r"train as examples must be a \(Sequences, targets\) "
+                                        r"pair, got a tuple of 3"):
+        model.fit((P, T, T))
+    with pytest.raises(DataError, match="train holds no example"):
+        model.fit((P.subset(np.arange(0)), T[:0]))
+    with pytest.raises(DataError, match=r"targets\[1\] = 9 is out of range 0..3"):
+        model.fit((P, np.array([1, 9, 3])))
+    with pytest.raises(DataError, match="validation prefixes are over 5 items; train is over 4"):
+        model.fit((P, T), validation=(Sequences([0, 1], [0], 5), np.array([1])))
+    assert not hasattr(model, "params")                          # nothing set by a refused fit

@@ -240,8 +240,16 @@ class SRGNN(SessionRecommender):
 
         Parameters
         ----------
-        train : Interactions with timestamps (one sequence per user, ordered by time) or
-            Sequences (sessions; ``score(users)`` then needs their ``users``)
+        train : Interactions with timestamps (one sequence per user, ordered by time),
+            Sequences (sessions; ``score(users)`` then needs their ``users``), or a
+            ``(prefixes, targets)`` pair of next-item examples, trained on as given (each
+            prefix cut to its last ``max_len`` items, and no more prefixes made of them):
+            :func:`~minigraphrec.sequences.prefix_examples` of sessions gives the model
+            ``fit(sessions)`` gives, bit for bit; examples made elsewhere, such as the SR-GNN
+            authors' preprocessed ``train.txt`` (a prefix list and a label list) or their
+            Yoochoose fractions cut inside a session, are trained on exactly. The
+            catalogue is the prefixes' ``n_items`` and ``item_ids``; the user state of
+            ``score(users)`` is each prefix with its target.
         validation : (Sequences, targets) or None
             Next-item examples evaluated after every epoch (``hit@20``, ``mrr@20`` in
             ``history_``); checked before any training, as ``evaluate_next_item`` checks
@@ -257,11 +265,18 @@ class SRGNN(SessionRecommender):
         self._check_hyperparameters()
         if epochs is not None:
             check_int(epochs, "epochs", at_least=0)
+        examples = isinstance(train, (tuple, list))
+        if examples:
+            prefixes, targets = _check_training_examples(train)
+            train = _with_targets(prefixes, targets)          # the sequences they come from
         if validation is not None:
             validation = _check_validation(validation, train)
         _check_callback(callback)
         seqs = self._fit_sequences(train)
-        prefixes, targets = prefix_examples(seqs, max_len=self.max_len)
+        if examples:
+            prefixes = self._last_max_len(prefixes)
+        else:
+            prefixes, targets = prefix_examples(seqs, max_len=self.max_len)
         rng = np.random.default_rng(self.random_state)
         self.params = self._init_params(rng)
         self.history_ = []
@@ -471,6 +486,26 @@ class SRGNN(SessionRecommender):
         if self.max_len is not None and np.any(sessions.lengths > self.max_len):
             return _last_items(sessions, int(self.max_len))
         return sessions
+
+
+def _check_training_examples(train):
+    """``fit``'s ``train`` given as next-item examples: ``(prefixes, int64 targets)``,
+    checked as ``evaluate_next_item`` checks its examples."""
+    if len(train) != 2:
+        raise TypeError(f"train as examples must be a (Sequences, targets) pair, got a "
+                        f"{type(train).__name__} of {len(train)}")
+    prefixes, targets = train
+    if isinstance(prefixes, Sequences) and len(prefixes) == 0:
+        raise DataError("train holds no example (the prefixes are empty)")
+    return prefixes, _check_examples(prefixes, targets)              # (n,) int64
+
+
+def _with_targets(prefixes, targets):
+    """Each prefix with its target appended: the (partial) sequence each example comes from."""
+    indptr = prefixes.indptr + np.arange(len(prefixes) + 1)          # (n + 1,)
+    items = np.insert(prefixes.items, prefixes.indptr[1:], targets)  # (n_ids + n,)
+    return Sequences(indptr, items, prefixes.n_items, users=prefixes.users,
+                     item_ids=prefixes.item_ids)
 
 
 def _check_validation(validation, train):
