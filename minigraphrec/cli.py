@@ -1441,11 +1441,11 @@ def build_parser():
                        parents=[verbose])
     p.add_argument("model", help="a model saved by `minigraphrec train -o`")
     p.add_argument("test", help="test interactions, in a format --format reads")
-    p.add_argument("--exclude", nargs="+", metavar="FILE",
+    p.add_argument("--exclude", action="append", metavar="FILE",
                    help="interactions to leave out of the rankings besides the model's "
-                        "training pairs, read as the test file is: the --validation file "
-                        "the model was trained with gives the metrics `train --validation "
-                        "--test` printed")
+                        "training pairs, read as the test file is (repeat the flag for "
+                        "several files): the --validation file the model was trained with "
+                        "gives the metrics `train --validation --test` printed")
     p.add_argument("--format", choices=FORMATS, default="auto",
                    help="format of the test file and the --exclude files (default: "
                         "guessed from each path)")

@@ -307,7 +307,8 @@ _PER_ROW_PARAMETERS = r"""
     """
 
 for _metric in (recall_at_k, precision_at_k, ndcg_at_k, hit_rate_at_k, map_at_k, mrr_at_k):
-    _metric.__doc__ = _metric.__doc__.rstrip() + _PER_ROW_PARAMETERS
+    if _metric.__doc__ is not None:          # None under python -OO
+        _metric.__doc__ = _metric.__doc__.rstrip() + _PER_ROW_PARAMETERS
 del _metric
 
 
@@ -588,10 +589,10 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
     r"""Evaluate a fitted recommender on held-out interactions (LightGCN protocol).
 
     For every user with at least one test item: score all items with
-    ``model.score``, drop the user's training items (or those of ``train``),
-    rank the rest (with the model's own training items left out, exactly as
-    ``model.recommend(users, max(k), exclude_seen=True)`` does) and compare
-    with the user's test items. A test user with no training item is
+    ``model.score``, drop the user's training items, rank the rest (exactly
+    as ``model.recommend(users, max(k), exclude_seen=True)`` does) and
+    compare with the user's test items. Given ``train``, its items are the
+    ones dropped instead of the model's own. A test user with no training item is
     evaluated too, on whatever the model scores for a user it knows nothing
     of (after a temporal split, often most test users); the number is logged
     at INFO. Users are processed ``batch_size`` at a time,
@@ -614,9 +615,12 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
         Cut-offs, each at least 1; each metric is reported at each (sorted,
         repeats once).
     train : Interactions, optional
-        The items to leave out of each ranking. Default: the model's own
-        training items ``model.R_``. Pass e.g. train ∪ validation when
-        evaluating on a test set after model selection.
+        The items to leave out of each ranking, in place of the model's own
+        training items ``model.R_`` (the default); pass e.g. train ∪
+        validation when evaluating on a test set after model selection. It
+        also stands for the training data in what else reads it: a test pair
+        that is one of its pairs is dropped, novelty's item popularity is
+        counted in it, and so are the users with no training item.
     metrics : str or sequence of str, optional
         One or more of ``METRICS`` (default all): ``"recall", "precision",
         "ndcg", "hit", "map", "mrr", "auc", "coverage", "novelty"``.
@@ -637,8 +641,9 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
         float32 BLAS product (GF-CF; ``score_dtype="float32"``) can differ in
         the last bits with the block's shape, enough to reorder near-ties:
         metrics then move in about the eighth digit with ``batch_size``
-        (GF-CF's AUC on an 80/20 split of ML-100K: 0.916626278 in the default
-        blocks, 0.916626262 in blocks of one user). Fix
+        (GF-CF's AUC on ML-100K, ``random_split(test_size=0.2, random_state=42)``,
+        an ad-hoc run: 0.916626278 in the default blocks, 0.916626262 in blocks
+        of one user). Fix
         ``batch_size`` to compare such runs to 1e-12.
         Models that can write their scores into an array (``score(users,
         out=)``: the embedding models and GF-CF) score every block into the
@@ -724,8 +729,10 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
     overlap = T.multiply(E).tocsr()
     overlap.eliminate_zeros()
     if overlap.nnz:
-        logger.warning("%d test pairs are also training pairs; they cannot be recommended "
-                       "and are dropped from the test set", overlap.nnz)
+        logger.warning("%d test pairs are also %s; they cannot be recommended and are "
+                       "dropped from the test set", overlap.nnz,
+                       "training pairs" if train is None else
+                       "pairs of train (the pairs left out of the rankings)")
         T = canonical_csr(T - overlap, T.shape, "test")
     users = np.flatnonzero(np.diff(T.indptr) > 0)                # evaluated users
     if users.size == 0:

@@ -1413,6 +1413,9 @@ def test_validation_pairs_are_left_out_of_the_test_rankings(tmp_path, capsys):
     code, out, err = _run([*base, "--exclude", str(valid)], capsys)
     assert code == 0, err
     assert json.loads(out)["metrics"] == printed
+    code, out, err = _run(["evaluate", "--exclude", str(valid), str(path), str(test), "-k",
+                           "5", "--json"], capsys)        # before the positionals, too
+    assert code == 0 and json.loads(out)["metrics"] == printed, err
     code, out, _ = _run(base, capsys)
     assert json.loads(out)["metrics"] == mgr.evaluate(model, test_part, k=5)
     code, _, err = _run([*base, "--exclude", str(test)], capsys)

@@ -523,6 +523,21 @@ def test_evaluate_rejects_nan_at_an_excluded_item():
             evaluate(model, test, backend=backend, batch_size=2)    # was its row in a block
 
 
+def test_a_test_pair_in_the_given_train_is_named_as_such(caplog):
+    """With ``train=`` (say train ∪ validation), a test pair among its pairs is dropped as
+    one of them; the warning no longer calls it a training pair (it may be a validation
+    pair the model never trained on)."""
+    model, train, test = _random_problem(4)
+    extra = Interactions(test.users[:3], test.items[:3], n_users=40, n_items=30)
+    both = Interactions(np.concatenate([train.users, extra.users]),
+                        np.concatenate([train.items, extra.items]), n_users=40, n_items=30)
+    with caplog.at_level(logging.WARNING, logger="minigraphrec.metrics"):
+        evaluate(model, test, train=both)
+    assert ("3 test pairs are also pairs of train (the pairs left out of the rankings); they "
+            "cannot be recommended") in caplog.text
+    assert "training pairs" not in caplog.text
+
+
 def test_evaluate_refuses_an_empty_list_of_metrics():
     """Was: ``metrics=[]`` returned ``{"n_users": ...}`` and nothing else, silently."""
     model, _, test = _random_problem(4)

@@ -186,6 +186,29 @@ def test_mid_rank_kernel_gives_the_bits_of_the_sorting_reference(dtype, seed):
             assert np.array_equal(got, expected), (scan_max, n_threads)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mid_rank_kernel_over_several_spans_and_thousands_of_ties(dtype):
+    """Rows longer than the scan's span (4096 items: counts summed span by span) and a row
+    whose 3,000 items all tie at 0 (the merge path's searches; they walked the ties one by
+    one, a quadratic cost, before)."""
+    from minigraphrec.kernels.mid_rank import mid_ranks
+    from minigraphrec.privacy import _mid_ranks_numpy
+    rng = np.random.default_rng(1)
+    n = 3 * 4096 + 17
+    S = rng.integers(-2, 3, (3, n)).astype(dtype)
+    S[2] = 0.0
+    S[2, :40] = rng.random(40)
+    items = np.concatenate([rng.choice(n, 50, replace=False), rng.choice(n, 500, replace=False),
+                            40 + rng.choice(n - 40, 3000, replace=False)]).astype(np.int64)
+    indptr = np.array([0, 50, 550, 3550], dtype=np.int64)
+    expected = np.full(items.size, np.nan)
+    _mid_ranks_numpy(S, indptr, items, expected)
+    for scan_max in (0, 128, 10**9):
+        got = np.full(items.size, np.nan)
+        mid_ranks(S, indptr, items, scan_max, got)
+        assert np.array_equal(got, expected), scan_max
+
+
 @pytest.mark.parametrize("make", [mgr.Popularity, lambda: mgr.MF(dim=8, epochs=2,
                                                                   random_state=0)])
 def test_membership_inference_same_bits_on_both_backends(split, make):

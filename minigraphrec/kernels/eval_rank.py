@@ -71,6 +71,21 @@ def _count_not_above(sorted_vals, x):
 
 
 @njit(cache=True)
+def _count_below(sorted_vals, x):
+    """Number of entries of ``sorted_vals`` strictly below ``x`` (lower bound): a binary
+    search, not a walk back over the entries equal to ``x``, which costs one step per tie
+    (a row of Popularity's or a kNN's scores ties thousands of items)."""
+    lo, hi = 0, sorted_vals.shape[0]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if sorted_vals[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True)
 def _is_in(sorted_idx, start, end, j):
     """Whether item ``j`` is among ``sorted_idx[start:end]`` (binary search)."""
     lo, hi = start, end
@@ -91,8 +106,8 @@ def _twice_u_row(row, ex_indices, e0, e1, pos_indices, q0, q1, pos_s, m, scan_ma
     Scan (``m <= scan_max``): per positive, one vector pass over the row
     counts the items below and equal to it, then the excluded items and the
     positives are subtracted (short lists). Merge (more positives): every
-    negative is placed among the sorted positives by one binary search (and
-    a step back over the positives it ties with).
+    negative is placed among the sorted positives by a binary search (and a
+    second one when it ties with some of them).
     """
     n_items = row.shape[0]
     twice_u = 0
@@ -120,9 +135,9 @@ def _twice_u_row(row, ex_indices, e0, e1, pos_indices, q0, q1, pos_s, m, scan_ma
                 continue                              # a positive
             s = row[j]
             not_above = _count_not_above(pos_s[:m], s)    # positives with s_t <= s
-            below = not_above                         # positives with s_t < s
-            while below > 0 and pos_s[below - 1] == s:
-                below -= 1
+            below = not_above                         # positives with s_t < s: a search
+            if below > 0 and pos_s[below - 1] == s:   # only when s ties with one of them
+                below = _count_below(pos_s[:m], s)
             twice_u += 2 * (m - not_above) + (not_above - below)
     return twice_u
 

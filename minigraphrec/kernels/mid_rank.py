@@ -31,9 +31,10 @@ evaluation kernel counts its AUC (:mod:`minigraphrec.kernels.eval_rank`):
   is a prefix sum of the ``hi`` histogram and ``#{s_j <= x}`` one of the ``lo`` one.
 
 A scan costs ``n`` vector lanes per item, a merge ``n`` scalar binary searches per
-row; ``scan_max`` is where they meet (``privacy._MID_RANK_SCAN_MAX``). Either way the
-counts are integers, so the result is exact, and the final
-division is the reference's, so the two give the same bits. Rows run in parallel
+row; ``scan_max`` chooses (``privacy._MID_RANK_SCAN_MAX``, the evaluation kernel's
+threshold, not measured for this kernel). Either way the counts are integers, so the
+result is exact, and the final division is the reference's, so the two give the same
+bits. Rows run in parallel
 (``prange``), each by one thread into its own outputs: no dependence on the thread
 count.
 """
@@ -42,7 +43,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .eval_rank import _SPAN, _count_not_above, _twice_below
+from .eval_rank import _SPAN, _count_below, _count_not_above, _twice_below
 
 __all__ = ["mid_ranks"]
 
@@ -84,9 +85,9 @@ def mid_ranks(S, indptr, items, scan_max, out):
         for j in range(n_items):
             v = row[j]
             hi = _count_not_above(p, v)                 # #{p <= v}
-            lo = hi
-            while lo > 0 and p[lo - 1] == v:            # #{p < v}
-                lo -= 1
+            lo = hi                                     # #{p < v}: a second search only
+            if lo > 0 and p[lo - 1] == v:               # when v ties with a chosen score
+                lo = _count_below(p, v)
             below_hist[hi] += 1
             upto_hist[lo] += 1
         below_cum = np.cumsum(below_hist)               # [L]: #{j : hi_j <= L}
@@ -94,8 +95,6 @@ def mid_ranks(S, indptr, items, scan_max, out):
         for q in range(k):
             x = row[items[a + q]]
             R = _count_not_above(p, x)
-            L = R
-            while L > 0 and p[L - 1] == x:
-                L -= 1
+            L = _count_below(p, x)
             below, upto = below_cum[L], upto_cum[R - 1]
             out[a + q] = (below + upto - 1) / (2.0 * (n_items - 1))
