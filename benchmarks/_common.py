@@ -488,8 +488,9 @@ def copy_file(source, target):
 
 
 def _strict(value):
-    """``value`` with every non-finite float (NaN: not measured or not compared) as None, so
-    that the JSON written is strict (``null``; Python writes ``NaN``, which JSON has not)."""
+    """``value`` with every non-finite float as None (NaN: not measured or not compared; an
+    infinity too, which no result holds), so that the JSON written is strict (``null``;
+    Python writes ``NaN`` and ``Infinity``, which JSON has not)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):

@@ -406,8 +406,10 @@ def _recent_fraction_by_brute_force(lists, end_time, fraction):
 
 def test_recent_fraction_equals_brute_force_and_covers_the_script():
     rng = np.random.default_rng(0)
-    for trial in range(300):
-        n = int(rng.integers(1, 30))
+    for trial in range(320):
+        # the last 20 trials large enough for int(N / 64) to be 10 or more, so that the
+        # check against the script's examples bites at 1/64 too
+        n = int(rng.integers(1, 30)) if trial < 300 else int(rng.integers(300, 600))
         lists = [rng.integers(0, 8, rng.integers(1, 7)).tolist() for _ in range(n)]
         if all(len(x) < 2 for x in lists):
             lists[0] = [1, 2]
@@ -423,6 +425,8 @@ def test_recent_fraction_equals_brute_force_and_covers_the_script():
         # rest come from one session, the oldest kept
         order = sorted(range(n), key=lambda k: (end[k], k))
         script = [(k, len(lists[k]) - i) for k in order for i in range(1, len(lists[k]))]
+        if trial >= 300:
+            assert int(len(script) * fraction) >= 10 or fraction > 1 / 64
         script = script[len(script) - int(len(script) * fraction):]
         ours = [(k, t) for k in expected for t in range(1, len(lists[k]))]
         extra = set(ours) - set(script)

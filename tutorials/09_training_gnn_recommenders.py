@@ -87,8 +87,9 @@ print("train:", train, "\nval:  ", val, "\ntest: ", test)
 #
 # * **MF**: $E = E_0$, one free row per user and per item.
 # * **GCN** (the article's §4 layer, with Kipf & Welling's normalisation and
-#   self-loops, the library's default): $H^{\ell+1} = \sigma(\hat A_\text{sl} H^\ell W^\ell + b^\ell)$,
-#   $H^0 = E_0$, ReLU between layers, the last layer linear; $E = H^L$, $L = 2$.
+#   self-loops, the library's default):
+#   $H^{\ell+1} = \sigma(\hat A_\text{sl} H^\ell W^\ell + b^\ell)$, $H^0 = E_0$,
+#   ReLU between layers, the last layer linear; $E = H^L$, $L = 2$.
 # * **NGCF** (Wang et al., SIGIR 2019):
 #   $E^{\ell+1} = \mathrm{LeakyReLU}\big((\hat A + I) E^\ell W_1^\ell + b_1^\ell +
 #   (\hat A E^\ell \odot E^\ell) W_2^\ell + b_2^\ell\big)$, and $E$ concatenates

@@ -175,7 +175,11 @@ def _numba_dot(A, B, out):
     ``dot_3_mm``) takes a (1, k) or (m, 1) operand for a vector and calls ``gemv``, and
     otherwise computes the C-ordered ``out`` as ``outᵀ = Bᵀ Aᵀ`` in column-major order, with
     ``gemm``'s first operand ``B`` and its second ``A``, each transposed when its memory
-    order is not ``out``'s. The calls here are the same, on the same memory.
+    order is not ``out``'s. The calls here are the same, on the same memory, chosen by the
+    arrays' run-time flags where numba reads their static layout: the two differ only for
+    an operand with a unit dimension, which is both C- and F-contiguous, where the product
+    is a single multiplication (inner dimension 1) or the operand a vector (``dot``,
+    ``gemv``), so the bits agree.
 
     A : (m, k), B : (k, n), each C- or F-contiguous, float32 or float64 alike; out : (m, n)
     C-contiguous, written.
