@@ -88,13 +88,7 @@ def _count_below(sorted_vals, x):
 @njit(cache=True)
 def _is_in(sorted_idx, start, end, j):
     """Whether item ``j`` is among ``sorted_idx[start:end]`` (binary search)."""
-    lo, hi = start, end
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if sorted_idx[mid] < j:
-            lo = mid + 1
-        else:
-            hi = mid
+    lo = start + _count_below(sorted_idx[start:end], j)
     return lo < end and sorted_idx[lo] == j
 
 
