@@ -76,6 +76,22 @@ def check_ids(x, name, n=None):
     return arr
 
 
+def int64_ids(arr, name, what="ids"):
+    """The integer array ``arr`` (any shape; already checked for it) as int64, not copied
+    when it is int64. Any integer dtype is taken (bool is not): DataError naming ``name``
+    for another dtype, and naming the first entry beyond int64 (a uint64 above 2**63 - 1,
+    which would wrap to a negative id) by its index. ``what``: what the ids are, for the
+    messages ("item ids")."""
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        raise DataError(f"{name} must hold integer {what}, got dtype {arr.dtype}")
+    # int(): NumPy 1.24 compares a uint64 scalar with a Python int through float64
+    if arr.size and arr.dtype.kind == "u" and int(arr.max()) > np.iinfo(np.int64).max:
+        at = tuple(int(i) for i in np.argwhere(arr > np.iinfo(np.int64).max)[0])
+        raise DataError(f"{name}[{', '.join(map(str, at))}] = {arr[at]} is beyond the int64 "
+                        f"{what}")
+    return arr.astype(np.int64, copy=False)
+
+
 #: the dtypes every differentiable op (``mgr.ops``) computes in: float32 in training,
 #: float64 in gradient checks
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))

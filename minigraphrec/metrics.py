@@ -75,7 +75,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .data import Interactions, match_raw_ids
-from .errors import DataError, check_backend, check_int
+from .errors import DataError, check_backend, check_int, int64_ids
 from .rank import (
     _as_scores, _check_padding, _check_scores, _raise_nan, _score_blocks, _top_k_numpy,
     canonical_csr, csr_arrays,
@@ -129,13 +129,7 @@ def _check_ranked(ranked, name="ranked"):
     L = np.asarray(ranked)
     if L.ndim != 2:
         raise DataError(f"{name} must be 2-d (n_users, K), got shape {L.shape}")
-    if L.size and not np.issubdtype(L.dtype, np.integer):
-        raise DataError(f"{name} must hold integer item ids, got dtype {L.dtype}")
-    # int(): NumPy 1.24 compares a uint64 scalar with a Python int through float64
-    if L.size and L.dtype.kind == "u" and int(L.max()) > np.iinfo(np.int64).max:
-        r, c = np.argwhere(L > np.iinfo(np.int64).max)[0]
-        raise DataError(f"{name}[{r}, {c}] is {L[r, c]}, beyond the int64 item ids")
-    L = L.astype(np.int64, copy=False)
+    L = int64_ids(L, name, "item ids")                           # (n, K)
     if L.size and L.min() < -1:
         r, c = np.argwhere(L < -1)[0]
         raise DataError(f"{name}[{r}, {c}] is {L[r, c]}; item ids are >= 0 (-1 is padding)")

@@ -62,7 +62,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .data import Interactions, _count
-from .errors import DataError, check_backend, check_int
+from .errors import DataError, check_backend, check_int, int64_ids
 from .metrics import _EVAL_BLOCK_SCORES, _check_raw_ids
 from .rank import _as_scores, _score_blocks
 
@@ -246,12 +246,7 @@ def _pair_keys(pairs, model, name):
         if arr.ndim != 2 or arr.shape[1] != 2:
             raise DataError(f"{name} must be an (n, 2) array of internal (user, item) pairs "
                             f"or an Interactions, got shape {arr.shape}")
-        if arr.size and not np.issubdtype(arr.dtype, np.integer):
-            raise DataError(f"{name} must hold integer ids, got dtype {arr.dtype}")
-        if arr.size and arr.dtype.kind == "u" and int(arr.max()) > np.iinfo(np.int64).max:
-            r, c = np.argwhere(arr > np.iinfo(np.int64).max)[0]
-            raise DataError(f"{name}[{r}, {c}] = {arr[r, c]} is beyond the int64 ids")
-        arr = arr.astype(np.int64, copy=False)
+        arr = int64_ids(arr, name)                                 # (n, 2)
         users, items = arr[:, 0], arr[:, 1]
         where = "in row"
     if users.size == 0:

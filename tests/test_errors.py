@@ -62,3 +62,34 @@ def test_check_int_returns_a_python_int():
 def test_check_int_refuses_with_a_data_error_naming_the_argument(value, kwargs, match):
     with pytest.raises(DataError, match=match):
         check_int(value, "k", **kwargs)
+
+
+def test_int64_ids_takes_any_integer_dtype_and_names_what_it_refuses():
+    """The one int64 conversion of 2-d id arrays (membership pairs, ranked lists): a uint64
+    id above 2**63 - 1 would wrap to a negative one, so it is refused by its index."""
+    from minigraphrec.errors import int64_ids
+    got = int64_ids(np.array([[1, 2], [3, 4]], dtype=np.uint8), "pairs")
+    assert got.dtype == np.int64 and got.tolist() == [[1, 2], [3, 4]]
+    same = np.zeros((2, 2), dtype=np.int64)
+    assert int64_ids(same, "pairs") is same                       # not copied
+    big = np.array([[0, 1], [2**63, 5]], dtype=np.uint64)
+    with pytest.raises(DataError, match=rf"pairs\[1, 0\] = {2**63} is beyond the int64 ids"):
+        int64_ids(big, "pairs")
+    with pytest.raises(DataError, match="ranked must hold integer item ids, got dtype bool"):
+        int64_ids(np.ones((1, 2), dtype=bool), "ranked", "item ids")
+    assert int64_ids(np.zeros((0, 2)), "pairs").dtype == np.int64   # empty: any dtype
+
+
+def test_membership_pairs_and_ranked_lists_refuse_uint64_ids_beyond_int64():
+    from minigraphrec.metrics import recall_at_k
+    from minigraphrec.privacy import membership_inference
+    import minigraphrec as mgr
+    import scipy.sparse as sp
+    model = mgr.Popularity().fit(mgr.Interactions([0, 1], [0, 1], n_users=2, n_items=3))
+    pairs = np.array([[0, 0], [1, 2**63]], dtype=np.uint64)
+    with pytest.raises(DataError, match=rf"members\[1, 1\] = {2**63} is beyond the int64 ids"):
+        membership_inference(model, pairs, [[0, 2]])
+    ranked = np.array([[0, 2**64 - 1]], dtype=np.uint64)
+    with pytest.raises(DataError, match=rf"ranked\[0, 1\] = {2**64 - 1} is beyond the int64 "
+                                        r"item ids"):
+        recall_at_k(ranked, sp.csr_matrix(np.ones((1, 3))), 2)
