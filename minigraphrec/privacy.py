@@ -381,15 +381,14 @@ def membership_inference(model, members, non_members, signal="rank", batch_size=
         How the ``"rank"`` signal is counted (the same bits): ``"numpy"``
         sorts each scored row (the readable reference); ``"numba"`` counts
         without sorting the row (:mod:`minigraphrec.kernels.mid_rank`), rows
-        in parallel. On Gowalla (an MF, its 810,128 training pairs against
-        the 217,242 test pairs; AMD EPYC, one thread, load 0.9; an ad-hoc
-        timing of 2026-12-07, not in ``benchmarks/results/``) the attack took
-        10.7 s with ``"numba"`` and 49.4 s with ``"numpy"``, against 5.3 s
-        with ``signal="score"``, which is little more than the scoring. The
-        gain is in rows of up to ``_MID_RANK_SCAN_MAX`` (128) pairs; for
-        Gowalla's 200 heaviest users (up to 811 pairs each) the two backends
-        took about the same time (Popularity 0.32 s against 0.23 s, ItemKNN
-        0.21 s against 0.19 s; ad hoc).
+        in parallel. On Gowalla (all 810,128 training pairs against the
+        217,242 test pairs, one thread, AMD EPYC;
+        ``benchmarks/results/membership_speed_gowalla.md``) the attack took
+        11.4 s with ``"numba"`` and 48.8 s with ``"numpy"`` for an MF, 9.1 s
+        and 29.4 s for Popularity, against 5.2 s and 2.3 s with
+        ``signal="score"``, which is about the scoring alone. A row of many
+        pairs that all tie is the kernel's worst case: the reference sorts it
+        faster (one row of 20,000 tied pairs: 0.49 ms against 1.2 ms).
 
     Returns
     -------
