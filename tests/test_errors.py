@@ -80,16 +80,11 @@ def test_int64_ids_takes_any_integer_dtype_and_names_what_it_refuses():
     assert int64_ids(np.zeros((0, 2)), "pairs").dtype == np.int64   # empty: any dtype
 
 
-def test_membership_pairs_and_ranked_lists_refuse_uint64_ids_beyond_int64():
-    from minigraphrec.metrics import recall_at_k
+def test_membership_pairs_refuse_uint64_ids_beyond_int64():
+    """(Ranked lists: tests/test_input_checks.py.)"""
     from minigraphrec.privacy import membership_inference
     import minigraphrec as mgr
-    import scipy.sparse as sp
     model = mgr.Popularity().fit(mgr.Interactions([0, 1], [0, 1], n_users=2, n_items=3))
     pairs = np.array([[0, 0], [1, 2**63]], dtype=np.uint64)
     with pytest.raises(DataError, match=rf"members\[1, 1\] = {2**63} is beyond the int64 ids"):
         membership_inference(model, pairs, [[0, 2]])
-    ranked = np.array([[0, 2**64 - 1]], dtype=np.uint64)
-    with pytest.raises(DataError, match=rf"ranked\[0, 1\] = {2**64 - 1} is beyond the int64 "
-                                        r"item ids"):
-        recall_at_k(ranked, sp.csr_matrix(np.ones((1, 3))), 2)

@@ -140,5 +140,6 @@ def test_ranked_lists_in_uint64_are_not_wrapped_into_padding():
     from minigraphrec.metrics import hit_matrix
     import scipy.sparse as sp
     ranked = np.array([[2**64 - 1, 1]], dtype=np.uint64)            # was read as -1: padding
-    with pytest.raises(DataError, match=r"ranked\[0, 0\] is 18446744073709551615, beyond"):
+    with pytest.raises(DataError, match=r"ranked\[0, 0\] = 18446744073709551615 is beyond "
+                                        r"the int64 item ids"):
         hit_matrix(ranked, sp.csr_matrix(np.ones((1, 3))))
