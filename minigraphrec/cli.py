@@ -93,13 +93,15 @@ def _print_json(obj):
 
 
 def _print_metrics(metrics, args):
-    """The metrics (``mgr.evaluate``'s dict, or None: no test set) as a table, or with
-    ``--json`` as one JSON object, ``{"metrics": {name: value, ...} or null}``."""
+    """The metrics (``mgr.evaluate``'s dict, or None: no test set) as a table, with the
+    number of users they average over below it, or with ``--json`` as one JSON object,
+    ``{"metrics": {name: value, ..., "n_users": n} or null}``."""
     if args.json:
         _print_json({"metrics": metrics})
     elif metrics is not None:
-        _out(_table([{"metric": k, "value": v} for k, v in metrics.items()],
-                    ["metric", "value"]))
+        rows = [{"metric": k, "value": v} for k, v in metrics.items() if k != "n_users"]
+        _out(_table(rows, ["metric", "value"]))
+        _out(f"(averaged over {metrics['n_users']:,} test users)")
 
 
 #: what a cut-off above the catalogue means for the metrics (-k's warning)

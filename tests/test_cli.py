@@ -44,7 +44,11 @@ def test_train_evaluate_recommend_round_trip(tmp_path, capsys):
     assert model.user_ids_[0] == "user0"
 
     assert main(["evaluate", str(model_path), str(data), "-k", "5"]) == 0
-    assert "recall@5" in capsys.readouterr().out
+    out = capsys.readouterr().out.splitlines()
+    rows = dict(line.split() for line in out[2:-1])             # after header and rule
+    n_users = mgr.evaluate(model, mgr.datasets.load_triples(data), k=(5,))["n_users"]
+    assert "recall@5" in rows and "n_users" not in rows          # a count is not a metric
+    assert out[-1] == f"(averaged over {n_users:,} test users)"
 
     assert main(["recommend", str(model_path), "--user", "user3", "-k", "4"]) == 0
     out = capsys.readouterr().out.splitlines()
