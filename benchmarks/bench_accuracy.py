@@ -317,14 +317,34 @@ COLUMNS = ["dataset", "model", "recall@20", "ndcg@20", "published", "fit_s", "ev
            "budget", "status", "settings"]
 
 
+def _notes(rows, missing, corrections):
+    """The results' notes: :data:`NOTES`, the commands that measured the rows (each row
+    records its own), the pairs with no row, then the dated corrections, each as written."""
+    commands = list(dict.fromkeys(r["command"] for r in rows if r.get("command")))
+    text = NOTES
+    if commands:
+        text += (" The rows were measured by these commands (each row's `command` in "
+                 "accuracy.json; this table and accuracy_recall.png were then rebuilt from the "
+                 "rows by the command above): " + "; ".join(f"`{c}`" for c in commands) + ".")
+    if missing:
+        text += f" Not measured (no row): {', '.join(missing)}."
+    return " ".join([text, *corrections])
+
+
 def write_merged(new_rows, out_dir, fresh=False, smoke=False):
     """Merge ``new_rows`` into ``<out>/<name>.json`` (same data set and model replaced) and
-    rewrite the JSON, the Markdown table and the plot; return the merged rows."""
+    rewrite the JSON, the Markdown table and the plot; return the merged rows.
+
+    The notes are rebuilt from the rows (:func:`_notes`); the record's ``corrections``, a
+    list of dated notes written by hand (a row corrected without re-running it, a caveat
+    found later), are carried over to every rewrite, and dropped by ``fresh``."""
     name = NAME + ("_smoke" if smoke else "")
     out_dir = Path(out_dir)
     with _lock(out_dir):
         path = out_dir / f"{name}.json"
-        old = [] if fresh or not path.exists() else json.loads(path.read_text())["rows"]
+        record = {} if fresh or not path.exists() else json.loads(path.read_text())
+        old = record.get("rows", [])
+        corrections = record.get("corrections", [])      # dated notes, kept until --fresh
         for r in old + list(new_rows):                # "" from an older writer means missing
             for key in ("recall@20", "ndcg@20", "fit_s", "eval_s", "published_recall@20",
                         "published_ndcg@20", "published_source"):
@@ -340,9 +360,10 @@ def write_merged(new_rows, out_dir, fresh=False, smoke=False):
         present = {(r["dataset"], r["model"]) for r in rows}
         seen = [d for d in DATASETS if any(r["dataset"] == d for r in rows)]
         missing = [f"{d} {m}" for d in seen for m in MODELS if (d, m) not in present]
-        notes = NOTES + (f" Not measured (no row): {', '.join(missing)}." if missing else "")
+        notes = _notes(rows, missing, corrections)
         blank = [{k: ("" if v is None else v) for k, v in r.items()} for r in rows]
-        write_results(name, rows, COLUMNS, out_dir=out_dir, notes=notes, md_rows=blank)
+        write_results(name, rows, COLUMNS, out_dir=out_dir, notes=notes, md_rows=blank,
+                      extra={"corrections": corrections} if corrections else None)
         plot_recall(rows, out_dir, name)
     return rows
 

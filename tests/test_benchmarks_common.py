@@ -715,3 +715,28 @@ def test_spmm_cold_removes_its_numba_cache(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_accuracy_rewrites_keep_the_dated_corrections_and_name_every_rows_command(tmp_path):
+    """A re-run replaces its rows; the notes written by hand (``corrections``) survive it,
+    and the notes name the command of every row, old and new."""
+    import json
+    import bench_accuracy as A
+
+    def row(model, command, recall):
+        return {"dataset": "ml-100k", "model": model, "recall@20": recall, "ndcg@20": 0.1,
+                "fit_s": 1.0, "eval_s": 0.1, "command": command, "published_recall@20": None}
+    A.write_merged([row("MF", "cmd one", 0.2), row("EASE", "cmd one", 0.3)], tmp_path)
+    path = tmp_path / "accuracy.json"
+    record = json.loads(path.read_text())
+    record["corrections"] = ["(Corrected on 2026-12-06: the MF row's settings.)"]
+    path.write_text(json.dumps(record))
+    A.write_merged([row("MF", "cmd two", 0.25)], tmp_path)
+    record = json.loads(path.read_text())
+    assert record["corrections"] == ["(Corrected on 2026-12-06: the MF row's settings.)"]
+    assert record["notes"].endswith(" (Corrected on 2026-12-06: the MF row's settings.)")
+    assert "`cmd one`; `cmd two`" in record["notes"] or "`cmd two`; `cmd one`" in record["notes"]
+    assert [r["recall@20"] for r in record["rows"] if r["model"] == "MF"] == [0.25]
+    assert "(Corrected on 2026-12-06" in (tmp_path / "accuracy.md").read_text()
+    A.write_merged([row("MF", "cmd three", 0.3)], tmp_path, fresh=True)
+    assert "corrections" not in json.loads(path.read_text())
