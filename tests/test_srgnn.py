@@ -216,6 +216,50 @@ def test_validation_metrics_in_history():
     assert {"hit@20", "mrr@20", "ndcg@20"} <= set(model.history_[0])
 
 
+def _planted_with_validation(n_users=8):
+    train, prefixes, targets = leave_last_out(user_sequences(cyclic_walks(n_users=n_users)))
+    return train, (prefixes, targets)
+
+
+def test_the_best_validation_epoch_is_restored_and_patience_stops():
+    train, validation = _planted_with_validation()
+    full = mgr.SRGNN(dim=4, epochs=6, lr=0.05, lr_decay=1.0, metric="mrr@20",
+                     random_state=0).fit(train, validation=validation)
+    scores = [r["mrr@20"] for r in full.history_]
+    best = int(np.argmax(scores)) + 1                       # the first of the best
+    assert full.best_epoch_ == best < 6                     # a later epoch was worse
+    got = evaluate_next_item(full, *validation, k=(20,))["mrr@20"]
+    assert got == scores[best - 1]                          # the best epoch's parameters
+    once = mgr.SRGNN(dim=4, epochs=best, lr=0.05, lr_decay=1.0, random_state=0).fit(train)
+    for name, value in once.params.items():                 # a run that stopped there
+        np.testing.assert_array_equal(full.params[name], value)
+    # patience: the run ends after `patience` epochs in a row without a better mrr@20
+    worse = [e for e in range(2, 7) if scores[e - 1] <= max(scores[:e - 1])]
+    stopped = mgr.SRGNN(dim=4, epochs=6, lr=0.05, lr_decay=1.0, metric="mrr@20", patience=1,
+                        random_state=0).fit(train, validation=validation)
+    assert worse[0] < best and len(stopped.history_) == worse[0]
+    assert stopped.best_epoch_ == int(np.argmax(scores[:worse[0]])) + 1
+    assert stopped.history_ == [dict(r, time=s["time"]) for r, s in
+                                zip(full.history_, stopped.history_)]
+
+
+def test_patience_without_validation_warns_and_metric_is_checked(caplog):
+    with caplog.at_level("WARNING", logger="minigraphrec"):
+        model = mgr.SRGNN(dim=4, epochs=1, patience=2, random_state=0).fit(
+            cyclic_walks(n_users=3))
+    assert "patience=2 has no effect without validation data" in caplog.text
+    assert model.best_epoch_ is None and len(model.history_) == 1
+    for bad in ("recall@20", "hit", "hit@0", "hit@x", 20):
+        with pytest.raises(DataError, match="metric must be 'hit@K', 'mrr@K' or 'ndcg@K'"):
+            mgr.SRGNN(metric=bad).fit(cyclic_walks(n_users=3))
+    with pytest.raises(DataError, match="patience must be an integer >= 1 or None"):
+        mgr.SRGNN(patience=0).fit(cyclic_walks(n_users=3))
+    train, validation = _planted_with_validation()
+    model = mgr.SRGNN(dim=4, epochs=1, metric="ndcg@5", random_state=0).fit(
+        train, validation=validation)
+    assert {"hit@20", "ndcg@5"} <= set(model.history_[0]) and model.best_epoch_ == 1
+
+
 def test_bad_input():
     with pytest.raises(DataError, match="timestamps"):
         mgr.SRGNN().fit(mgr.Interactions([0, 0], [0, 1]))

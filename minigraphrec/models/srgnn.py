@@ -128,9 +128,16 @@ class SRGNN(SessionRecommender):
     lr_decay_every : int >= 1 (3)
     l2 : float >= 0, L2 penalty as Adam weight decay (1e-5)
     batch_size : int (100)
-    epochs : int >= 0 (30, the authors' code's default). That code also stops early, once 10
-        epochs (not necessarily in a row) have reached neither its best hit@20 nor its best
-        MRR@20 so far; this model has no early stopping and trains every epoch.
+    epochs : int >= 0 (30, the authors' code's default)
+    patience : int >= 1 or None (None)
+        With validation data: stop after this many epochs in a row without a better
+        ``metric``; None trains every epoch. Either way the parameters of the best
+        validation epoch are restored at the end (``best_epoch_``), as the embedding models
+        do. The authors' code stops otherwise: once 10 epochs, not necessarily in a row, have
+        reached neither its best hit@20 nor its best MRR@20 so far, and it keeps the last
+        epoch's parameters (it reports each metric's best epoch, on its test set).
+    metric : str ("hit@20"), the validation metric of ``patience`` and of the best epoch:
+        ``"hit@K"``, ``"mrr@K"`` or ``"ndcg@K"`` (:func:`~minigraphrec.sequences.evaluate_next_item`)
     max_len : int or None (20), keep the last ``max_len`` items of each prefix and session.
         It bounds a training step's cost (linear in the nodes per batch) and only bites on long
         sequences: a session log's sessions are shorter, a user's whole history is not. On
@@ -159,7 +166,9 @@ class SRGNN(SessionRecommender):
     history_ : list of dict, per epoch: ``epoch``, ``loss`` (the mean cross-entropy over the
         epoch's training examples, each taken with the parameters of its step: every batch's
         mean weighted by its size), ``lr``, ``time``, and the validation metrics when
-        ``fit`` had validation data
+        ``fit`` had validation data (``hit@20``, ``mrr@20``, ``ndcg@20``, and ``metric``'s)
+    best_epoch_ : int or None, the validation epoch whose parameters ``params`` holds (the
+        first of the best ``metric``); None without validation data or epochs
     fit_hyperparameters_ : dict, the hyperparameters ``params`` were trained with (all but
         the training settings; see the module docstring)
     """
@@ -167,8 +176,9 @@ class SRGNN(SessionRecommender):
     score_batch_size = 256
 
     def __init__(self, dim=100, n_steps=1, readout="hybrid", lr=1e-3, lr_decay=0.1,
-                 lr_decay_every=3, l2=1e-5, batch_size=100, epochs=30, max_len=20,
-                 dtype="float32", backend="numba", random_state=None, verbose=False):
+                 lr_decay_every=3, l2=1e-5, batch_size=100, epochs=30, patience=None,
+                 metric="hit@20", max_len=20, dtype="float32", backend="numba",
+                 random_state=None, verbose=False):
         self.dim = dim
         self.n_steps = n_steps
         self.readout = readout
@@ -178,6 +188,8 @@ class SRGNN(SessionRecommender):
         self.l2 = l2
         self.batch_size = batch_size
         self.epochs = epochs
+        self.patience = patience
+        self.metric = metric
         self.max_len = max_len
         self.dtype = dtype
         self.backend = backend
@@ -198,20 +210,22 @@ class SRGNN(SessionRecommender):
         if lr_decay > 1:
             raise DataError(f"lr_decay must be in (0, 1], got {self.lr_decay!r}")
         check_int(self.lr_decay_every, "lr_decay_every")
+        check_int(self.patience, "patience", or_none=True)
+        _next_item_metric(self.metric)
         check_int(self.max_len, "max_len", or_none=True)
         check_backend(self.backend)
 
     _check_params = _check_hyperparameters                     # the session models' name
     _check_trainable = EmbeddingRecommender._check_trainable   # "no parameters yet": call fit
     #: what :func:`minigraphrec.io.save` stores (``params`` has no trailing underscore)
-    _state_attrs = ("params", "history_", "n_items_", "n_users_", "R_", "user_ids_",
-                    "item_ids_", "sequences_", "fit_hyperparameters_")
+    _state_attrs = ("params", "history_", "best_epoch_", "n_items_", "n_users_", "R_",
+                    "user_ids_", "item_ids_", "sequences_", "fit_hyperparameters_")
     #: the hyperparameters ``params`` do not depend on (how training proceeds; the backend
     #: gives the same bits): any other changed since ``fit`` is refused by scoring and
     #: ``loss_and_grad`` (:meth:`_check_call_params`), as ``partial_fit`` and ``forget`` refuse
     #: it in the models that have them (:meth:`Recommender._check_fit_params`)
     _params_free_after_fit = ("lr", "lr_decay", "lr_decay_every", "l2", "batch_size", "epochs",
-                              "backend", "random_state", "verbose")
+                              "patience", "metric", "backend", "random_state", "verbose")
 
     def _check_call_params(self, method):
         """ValueError naming each hyperparameter that defines ``params`` (``dim``,
@@ -252,7 +266,8 @@ class SRGNN(SessionRecommender):
             ``score(users)`` is each prefix with its target.
         validation : (Sequences, targets) or None
             Next-item examples evaluated after every epoch (``hit@20``, ``mrr@20`` in
-            ``history_``); checked before any training, as ``evaluate_next_item`` checks
+            ``history_``), for ``patience`` and the best epoch (restored at the end);
+            checked before any training, as ``evaluate_next_item`` checks
             them: over ``train``'s catalogue, and with ``train``'s raw item ids when the
             prefixes carry ``item_ids``.
         epochs : int, overrides the constructor's ``epochs`` (0: initialise only)
@@ -271,6 +286,9 @@ class SRGNN(SessionRecommender):
             train = _with_targets(prefixes, targets)          # the sequences they come from
         if validation is not None:
             validation = _check_validation(validation, train)
+        elif self.patience is not None and (self.epochs if epochs is None else epochs) > 0:
+            logger.warning("SRGNN: patience=%s has no effect without validation data",
+                           self.patience)
         _check_callback(callback)
         seqs = self._fit_sequences(train)
         if examples:
@@ -280,6 +298,7 @@ class SRGNN(SessionRecommender):
         rng = np.random.default_rng(self.random_state)
         self.params = self._init_params(rng)
         self.history_ = []
+        self.best_epoch_ = None
         n_epochs = self.epochs if epochs is None else epochs
         with _verbose_output(self.verbose):
             self._train(prefixes, targets, validation, n_epochs, callback, rng)
@@ -311,6 +330,11 @@ class SRGNN(SessionRecommender):
         level = logging.INFO if self.verbose else logging.DEBUG
         optimizer = Adam(lr=self.lr, weight_decay=self.l2, backend=self.backend)
         n = targets.shape[0]
+        if validation is not None:
+            from ..sequences import evaluate_next_item
+            metric_name, metric_k = _next_item_metric(self.metric)
+            key = f"{metric_name}@{metric_k}"
+            best_score, best_params, since_best = -np.inf, None, 0
         for epoch in range(1, n_epochs + 1):
             start = time.perf_counter()
             optimizer.lr = self.lr * self.lr_decay ** ((epoch - 1) // self.lr_decay_every)
@@ -337,13 +361,25 @@ class SRGNN(SessionRecommender):
             record = {"epoch": epoch, "loss": total / n, "lr": optimizer.lr,
                       "time": time.perf_counter() - start}
             if validation is not None:
-                from ..sequences import evaluate_next_item
-                record.update(evaluate_next_item(self, *validation, k=20))
+                record.update(evaluate_next_item(self, *validation, k=sorted({20, metric_k})))
+                if record[key] > best_score:     # a tie keeps the earlier epoch
+                    best_score, since_best, self.best_epoch_ = record[key], 0, epoch
+                    best_params = {p: v.copy() for p, v in self.params.items()}
+                else:
+                    since_best += 1
             self.history_.append(record)
             logger.log(level, "SRGNN epoch %d/%d: %s", epoch, n_epochs,
                        ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "epoch"))
             if callback is not None:
                 callback(dict(record))
+            if validation is not None and self.patience is not None \
+                    and since_best >= self.patience:
+                logger.log(level, "SRGNN: no better %s for %d epochs, stopping after epoch "
+                           "%d; best epoch %d", self.metric, since_best, epoch,
+                           self.best_epoch_)
+                break
+        if validation is not None and self.best_epoch_ is not None:
+            self.params = best_params             # the best validation epoch's
         self.__dict__.pop("_workspace", None)     # the step's scratch: 3 (n_items, d)-sized arrays
 
     # ----------------------------------------------------------- forward
@@ -486,6 +522,17 @@ class SRGNN(SessionRecommender):
         if self.max_len is not None and np.any(sessions.lengths > self.max_len):
             return _last_items(sessions, int(self.max_len))
         return sessions
+
+
+def _next_item_metric(metric):
+    """``"hit@20"`` -> ``("hit", 20)``: a metric of ``evaluate_next_item`` with a cut-off;
+    a DataError names the accepted forms otherwise."""
+    name, _, k = str(metric).strip().lower().partition("@") if isinstance(metric, str) \
+        else ("", "", "")
+    if name not in ("hit", "mrr", "ndcg") or not k.isdigit() or int(k) < 1:
+        raise DataError(f"metric must be 'hit@K', 'mrr@K' or 'ndcg@K' with a whole K >= 1 "
+                        f"(evaluate_next_item's metrics), got {metric!r}")
+    return name, int(k)
 
 
 def _check_training_examples(train):
