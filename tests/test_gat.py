@@ -269,6 +269,7 @@ def test_batch_local_attention_with_products_in_halves_equals_the_full_graph(rat
     """The linear maps split in two row halves (as on Gowalla-sized balls): the same numbers."""
     from minigraphrec.ops import dense
     monkeypatch.setattr(dense, "HALVES_FROM", 2)
+    monkeypatch.setattr(dense, "HALVES_MIN_WORK", 0)
     test_batch_local_attention_equals_the_full_graph(rated, dict(n_heads=2,
                                                                  attention_dropout=0.3))
 

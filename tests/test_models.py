@@ -604,6 +604,7 @@ def test_halves_products_equal_numpy_and_ignore_the_thread_count(dtype, monkeypa
     tol = dict(rtol=1e-4, atol=1e-3) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-11)
     for split_from in (dense.HALVES_FROM, 4):             # the default (one call here) and split
         monkeypatch.setattr(dense, "HALVES_FROM", split_from)
+        monkeypatch.setattr(dense, "HALVES_MIN_WORK", 0 if split_from == 4 else 1 << 24)
         for m in (0, 1, 5, 3001):
             A = rng.standard_normal((m, 9)).astype(dtype)
             W = rng.standard_normal((9, 4)).astype(dtype)
@@ -661,11 +662,14 @@ def test_the_numpy_reference_makes_numba_s_blas_call_in_scipy_s_blas(dtype, monk
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_short_wide_products_in_halves_same_bits_on_both_backends_and_any_thread_count(dtype):
+def test_short_wide_products_in_halves_same_bits_on_both_backends_and_any_thread_count(
+        dtype, monkeypatch):
     """min_rows=2 (SR-GNN's output layer: a batch of rows against the whole catalogue): the
     numba kernel and the NumPy reference make the same two BLAS calls, so the same bits,
-    with one numba thread or two; ``out`` and ``work`` are used in place."""
+    with one numba thread or two; ``out`` and ``work`` are used in place. (Products this
+    small are one call by default, ``HALVES_MIN_WORK``: set to 0, they are split.)"""
     from minigraphrec.ops import dense
+    monkeypatch.setattr(dense, "HALVES_MIN_WORK", 0)
     rng = np.random.default_rng(3)
     for m in (1, 2, 7, 100):
         S = rng.standard_normal((m, 13)).astype(dtype)            # session vectors
@@ -704,6 +708,7 @@ def test_batch_local_with_products_in_halves_equal_the_full_graph(cls, full_cls,
     """Every dense product split in two (as on Gowalla-sized balls): still the full graph's."""
     from minigraphrec.ops import dense
     monkeypatch.setattr(dense, "HALVES_FROM", 2)
+    monkeypatch.setattr(dense, "HALVES_MIN_WORK", 0)
     test_batch_local_loss_and_grads_equal_the_full_graph(cls, full_cls, kw, "mid")
     test_batch_local_models_give_same_bits_for_any_thread_count(cls, kw)
 
@@ -1048,3 +1053,27 @@ def test_a_fit_stopped_after_training_leaves_every_array_as_it_was(make, resume)
         model.fit(data if resume else _small(seed=3), epochs=2, resume=resume,
                   callback=_stop_after_one_epoch)
     _assert_same_contents(before, model)
+
+
+def test_small_products_are_one_blas_call_whatever_min_rows(monkeypatch):
+    """Below HALVES_MIN_WORK multiply-adds the halves are not split (waking numba's second
+    thread would cost more than the product): the kernel is not called, and the result is
+    NumPy's product, bit for bit; from it on, the kernel splits the rows."""
+    from minigraphrec.kernels import dense as kernels
+    from minigraphrec.ops import dense
+    calls = []
+    for name in ("matmul_halves", "xt_dot_halves"):
+        real = getattr(kernels, name)
+        monkeypatch.setattr(kernels, name, lambda *a, real=real, name=name:
+                            calls.append(name) or real(*a))
+    rng = np.random.default_rng(4)
+    S = rng.standard_normal((100, 16)).astype(np.float32)       # SR-GNN: a batch of 100, d 16
+    E = rng.standard_normal((300, 16)).astype(np.float32)       # 300 items: 480k multiply-adds
+    Z = rng.standard_normal((100, 300)).astype(np.float32)
+    np.testing.assert_array_equal(dense.halves_matmul(S, E.T, min_rows=2), S @ E.T)
+    np.testing.assert_array_equal(dense.halves_xt_dot(Z, S, min_rows=2), Z.T @ S)
+    assert calls == []
+    monkeypatch.setattr(dense, "HALVES_MIN_WORK", 100 * 16 * 300)   # now exactly at the bound
+    dense.halves_matmul(S, E.T, min_rows=2)
+    dense.halves_xt_dot(Z, S, min_rows=2)
+    assert calls == ["matmul_halves", "xt_dot_halves"]

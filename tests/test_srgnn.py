@@ -34,9 +34,17 @@ def test_session_graph_by_hand():
     assert not D_in[1].any() and not D_out[1].any()
 
 
+@pytest.mark.parametrize("path", ["parallel", "serial"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_gru_numba_kernels_equal_numpy_reference(dtype):
-    """The fused numba passes give the NumPy reference's bits, forward and backward."""
+def test_gru_numba_kernels_equal_numpy_reference(dtype, path, monkeypatch):
+    """The fused numba passes give the NumPy reference's bits, forward and backward, in
+    parallel and in their serial twins (small arrays)."""
+    from minigraphrec.kernels import session as kernels
+    from minigraphrec.ops.session import _gru_kernel
+    monkeypatch.setattr(kernels, "PARALLEL_FROM", 0 if path == "parallel" else 10 ** 9)
+    chosen = _gru_kernel("gru_update_rows", 37 * 5)
+    assert chosen is (kernels.gru_update_rows if path == "parallel"
+                      else kernels.gru_update_rows_serial)
     rng = np.random.default_rng(0)
     a, h = rng.standard_normal((37, 10)), rng.standard_normal((37, 5))
     W, U, b = rng.standard_normal((10, 15)), rng.standard_normal((5, 15)), rng.standard_normal(15)

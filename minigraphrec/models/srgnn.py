@@ -74,8 +74,11 @@ average, up to 737), so ``max_len`` decides both the cost and how far back the s
 vector looks. The output layer adds ``3 B n_items d`` (the logits, their gradient to the
 session vectors, and ``E``'s): the larger term from a few thousand items on (a batch of 100
 over 43k items: about 1.3·10^9 against 2·10^8). Those three products run as two fixed
-halves of the batch, one per numba thread (:func:`~minigraphrec.ops.dense.halves_matmul`),
-and a training step or a scoring call runs BLAS on one thread
+halves of the batch, one per numba thread (:func:`~minigraphrec.ops.dense.halves_matmul`;
+one BLAS call below :data:`~minigraphrec.ops.dense.HALVES_MIN_WORK` multiply-adds, and
+the GRU's elementwise kernels run serially below
+:data:`~minigraphrec.kernels.session.PARALLEL_FROM` elements, as waking the thread pool
+for a small array costs more than the work), and a training step or a scoring call runs BLAS on one thread
 (:func:`~minigraphrec.threadpools.serial_blas`), so the results do not depend on the BLAS
 or numba thread counts. ``benchmarks/bench_sequential.py`` checks the loss and every
 gradient against PyTorch autograd in float64 and times an epoch against a PyTorch SR-GNN.

@@ -160,6 +160,15 @@ def xt_dot(X, D, backend="numba"):
 # ------------------------------------------------ products on two cores
 #: products on fewer rows than this are one BLAS call
 HALVES_FROM = 16384
+
+#: and so are products of fewer multiply-adds (``m k q``) than this, whatever ``min_rows``:
+#: waking numba's second thread costs tens of microseconds on idle cores, and about a time
+#: slice (5-13 ms measured) when the cores are busy, against under a millisecond of work
+#: on one core here. SR-GNN's output layer on 300 items (a batch of 100, d = 16: 480k)
+#: spent 5.3 s of a 6.0 s epoch in its split products on a loaded 2-core AMD EPYC
+#: (load average 5, 2026-12-07, ad hoc); a batch of 100 over 43k items, d = 100 (430M),
+#: is still split.
+HALVES_MIN_WORK = 1 << 24
 _FLOATS = (np.float32, np.float64)
 
 
@@ -212,8 +221,8 @@ def halves_matmul(A, B, out=None, *, min_rows=None, backend="numba"):
     which would leave a core idle during their products ``(m, 128) @ (128, 64)``; here the
     rows ``m // 2 ..`` go to numba's second thread
     (:func:`~minigraphrec.kernels.dense.matmul_halves`). The split is at ``m // 2`` whatever
-    the thread count (and below ``min_rows`` rows ``A`` is one call), so the bits
-    depend on the shapes only; equal to ``A @ B`` to rounding (the NumPy reference,
+    the thread count (and below ``min_rows`` rows, or :data:`HALVES_MIN_WORK`
+    multiply-adds, ``A`` is one call), so the bits depend on the shapes only; equal to ``A @ B`` to rounding (the NumPy reference,
     tests/test_models.py). On Gowalla's 70k-row ball, 2 idle cores: 17 -> 8.5 ms.
 
     A : (m, k); B : (k, q) of A's dtype (``W.T`` is fine); out : optional (m, q)
@@ -237,7 +246,8 @@ def halves_matmul(A, B, out=None, *, min_rows=None, backend="numba"):
     if out is None:
         out = np.empty((A.shape[0], B.shape[1]), dtype=np.result_type(A, B))   # (m, q)
     with serial_blas():
-        if A.shape[0] < min_rows or A.dtype != B.dtype or A.dtype not in _FLOATS:
+        if (A.shape[0] < min_rows or A.shape[0] * A.shape[1] * B.shape[1] < HALVES_MIN_WORK
+                or A.dtype != B.dtype or A.dtype not in _FLOATS):
             return np.matmul(A, B, out=out)
         if backend == "numpy":
             h = A.shape[0] // 2
@@ -252,7 +262,8 @@ def halves_xt_dot(X, D, *, min_rows=None, backend="numba", out=None, work=None):
 
     ``h = m // 2``; the partial products are BLAS calls run side by side
     (:func:`~minigraphrec.kernels.dense.xt_dot_halves`), then added, first + second. Below
-    ``min_rows`` rows (default, ``None``: :data:`HALVES_FROM`), one call. The bits depend on
+    ``min_rows`` rows (default, ``None``: :data:`HALVES_FROM`) or :data:`HALVES_MIN_WORK`
+    multiply-adds, one call. The bits depend on
     the shapes only; equal to ``X.T @ D`` to rounding. ``backend="numpy"`` makes the same
     calls one after the other, in the same BLAS (:func:`_numba_dot`): the same bits.
 
@@ -271,7 +282,8 @@ def halves_xt_dot(X, D, *, min_rows=None, backend="numba", out=None, work=None):
         if buf is not None:
             check_out(buf, name, (X.shape[1], D.shape[1]), np.result_type(X, D))
     with serial_blas():
-        if X.shape[0] < min_rows or X.dtype != D.dtype or X.dtype not in _FLOATS:
+        if (X.shape[0] < min_rows or X.shape[0] * X.shape[1] * D.shape[1] < HALVES_MIN_WORK
+                or X.dtype != D.dtype or X.dtype not in _FLOATS):
             return np.matmul(X.T, D, out=out)                            # (p, q)
         shape = (X.shape[1], D.shape[1])
         first = np.empty(shape, dtype=X.dtype) if out is None else out

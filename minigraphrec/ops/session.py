@@ -288,14 +288,20 @@ def gru_cell_forward(a, h, W, U, b, backend="numba"):
     c += rh @ U[:, 2 * d:]
     np.tanh(c, out=c)                                            # h̃
     if backend == "numba" and h.dtype == G.dtype == zr.dtype:
-        from ..kernels.session import gru_update_rows
         h_new = np.empty_like(h)
-        gru_update_rows(h, zr, c, h_new)
+        _gru_kernel("gru_update_rows", h.size)(h, zr, c, h_new)
     else:
         h_new = c - h
         h_new *= z
         h_new += h                                               # (N, d) h + z (h̃ - h)
     return h_new, (a, h, W, U, zr, rh, c, backend)
+
+
+def _gru_kernel(name, size):
+    """The numba kernel ``name`` of :mod:`minigraphrec.kernels.session` for arrays of
+    ``size`` elements: its serial twin below ``PARALLEL_FROM`` (the same bits either way)."""
+    from ..kernels import session as kernels
+    return getattr(kernels, name if size >= kernels.PARALLEL_FROM else name + "_serial")
 
 
 def gru_cell_backward(cache, dh_new):
@@ -318,8 +324,7 @@ def gru_cell_backward(cache, dh_new):
     dgz, dgr, dgc = dG[:, :d], dG[:, d:2 * d], dG[:, 2 * d:]
     fused = backend == "numba" and h.dtype == dh_new.dtype == zr.dtype == c.dtype
     if fused:
-        from ..kernels.session import gru_backward_gates_rows, gru_backward_reset_rows
-        gru_backward_gates_rows(dh_new, zr, c, h, dG)
+        _gru_kernel("gru_backward_gates_rows", h.size)(dh_new, zr, c, h, dG)
     else:
         np.multiply(dh_new, z, out=dgc)
         dgc *= one - c * c                                       # through tanh
@@ -329,7 +334,7 @@ def gru_cell_backward(cache, dh_new):
     drh = dgc @ U[:, 2 * d:].T                                   # (N, d)
     if fused:
         dh = np.empty_like(h)
-        gru_backward_reset_rows(drh, h, zr, dh_new, dG, dh)
+        _gru_kernel("gru_backward_reset_rows", h.size)(drh, h, zr, dh_new, dG, dh)
     else:
         np.multiply(drh, h, out=dgr)
         dgr *= r * (one - r)
