@@ -9,6 +9,7 @@ r"""The ``minigraphrec`` command.
     minigraphrec evaluate model.npz TEST [-k 10 20]
     minigraphrec recommend model.npz --user ID [-k 10]
     minigraphrec explain model.npz --user ID --item ID [--k 10]
+    minigraphrec sessions LOG --test-span 86400 [--model srgnn] [-o model.npz]
 
 Nothing imports this module; it is the only place that prints. Results (metric tables,
 recommendation lists, explanations, ``--json``) go to stdout; progress lines, notices and
@@ -198,6 +199,9 @@ def _checked(convert, ok, expected):
 _positive_int = _checked(int, lambda v: v >= 1, "a positive integer")          # -k
 _seed = _checked(int, lambda v: v >= 0, "an integer >= 0")                     # --seed
 _fraction = _checked(float, lambda v: 0 <= v < 1, "a number in [0, 1)")        # --test-size
+_open_fraction = _checked(float, lambda v: 0 < v < 1, "a number in (0, 1)")    # --test-fraction
+_nonneg_number = _checked(float, lambda v: v >= 0 and np.isfinite(v),
+                          "a finite number >= 0")                              # --test-span
 
 
 def _encoding(name):
@@ -469,12 +473,15 @@ LOADER_OPTIONS = {"sep": ("--sep", ("triples",)),
                   "encoding": ("--encoding", ("triples", "recbole"))}
 
 
-def _add_loader_options(p):
+def _add_loader_options(p, group=True, columns_help=None):
     """``--sep``, ``--header`` / ``--no-header``, ``--columns``, ``--time-unit``,
     ``--no-quoting``, ``--on-missing``, ``--comments``, ``--encoding``: how to read a
-    delimited file; each goes to the loader only when given."""
-    g = p.add_argument_group("reading the data file (delimited triples; --no-quoting, "
-                             "--on-missing and --encoding: recbole too)")
+    delimited file; each goes to the loader only when given. ``group=False``: into ``p``
+    itself (an argument group of the caller's); ``columns_help``: ``--columns``' help where
+    the roles differ (a session log's)."""
+    g = p if not group else p.add_argument_group(
+        "reading the data file (delimited triples; --no-quoting, --on-missing and "
+        "--encoding: recbole too)")
     g.add_argument("--sep", type=_separator, metavar="SEP",
                    help="the field separator, taken literally (',', ';', '::'); '\\t' for a "
                         "tab, '\\s+' for runs of whitespace (default: detected: '::', tab, "
@@ -485,9 +492,10 @@ def _add_loader_options(p):
                    help="the first line is (--header) or is not (--no-header) a header "
                         "(default: guessed where certain, else an error asks for one of them)")
     g.add_argument("--columns", metavar="ROLES",
-                   help="the role of each field, in order, from user, item, rating, timestamp, "
-                        "'-' to skip one: e.g. item,user,rating,timestamp (default: by the "
-                        "header's names, else user,item[,rating[,timestamp]])")
+                   help=columns_help or
+                   "the role of each field, in order, from user, item, rating, timestamp, "
+                   "'-' to skip one: e.g. item,user,rating,timestamp (default: by the "
+                   "header's names, else user,item[,rating[,timestamp]])")
     g.add_argument("--time-unit", choices=("s", "ms", "us", "ns", "none"),
                    help="the unit of numeric timestamps, converted to seconds (default s; "
                         "'none' keeps them as written); ISO-8601 ones are read as seconds")
@@ -1278,6 +1286,142 @@ def _version():
     return __version__
 
 
+#: ``sessions``' models: name -> (class name, one line for --help)
+SESSION_MODELS = {
+    "srgnn": ("SRGNN", "SR-GNN (Wu et al., AAAI 2019): a gated graph network over each "
+                       "session's graph, trained by epochs"),
+    "markov": ("MarkovChain", "what followed the session's last item in training"),
+    "sknn": ("SessionItemKNN", "items that shared training sessions with the session's items"),
+    "popularity": ("SessionPopularity", "the most clicked items (the baseline to beat)"),
+}
+
+
+def _session_format(path):
+    """``--format auto`` for a session log: ``cikm`` when the first line names the CIKM
+    Cup 2016 columns (``sessionId;...;timeframe;eventdate``), else ``triples``."""
+    from .datasets._parse import _open_binary
+    with _open_binary(path) as f:
+        first = f.readline(4096).decode("utf-8", "replace").lower().replace("_", "")
+    return "cikm" if ";" in first and "timeframe" in first and "sessionid" in first \
+        else "triples"
+
+
+def cmd_sessions(args):
+    r"""Next-item prediction on a session log: load, clean, split by time, fit, evaluate.
+
+    The steps of the SR-GNN papers' preprocessing (``docs/data_formats.md``):
+    ``load_sessions``, ``filter_sessions``, ``split_sessions_by_time``, optionally
+    ``recent_fraction`` of the training sessions, then every prefix of every test session
+    predicts the click after it (``evaluate_next_item``). Everything that can be checked
+    before the log is read is (the model and its hyperparameters, -o, the split's flags).
+    """
+    import minigraphrec as mgr
+    from .datasets import load_sessions
+    from .sequences import (evaluate_next_item, filter_sessions, prefix_examples,
+                            recent_fraction, split_sessions_by_time)
+
+    name = args.model.lower()
+    cls = getattr(mgr, SESSION_MODELS[name][0])
+    seed = 0 if args.seed is None else args.seed
+    params, given = _parse_params(args.param)
+    flags = {key: f"-p {key}" for key in params}
+    for flag, key in (("epochs", "epochs"), ("dim", "dim"), ("lr", "lr"),
+                      ("batch_size", "batch_size"), ("seed", "random_state")):
+        value = getattr(args, flag)
+        option = "--" + flag.replace("_", "-")
+        if value is not None and key in given:
+            raise SystemExit(f"minigraphrec: {option} {value} and -p {given[key]} both set "
+                             f"{key}; give one of them")
+        if value is not None and flag != "seed":
+            if key not in cls._param_names():
+                raise SystemExit(f"minigraphrec: {option}: {cls.__name__} has no "
+                                 f"hyperparameter {key!r} (it is not trained by epochs)")
+            params[key], flags[key] = value, option
+    if "random_state" in cls._param_names() and "random_state" not in params:
+        params["random_state"], flags["random_state"] = seed, "--seed"
+    try:
+        model = cls().set_params(**params)
+        _check_hyperparameters(model)
+    except ValueError as exc:
+        raise SystemExit(f"minigraphrec: {_named(exc, flags)}") from None
+    cut = [f for f, v in (("--test-span", args.test_span),
+                          ("--test-fraction", args.test_fraction)) if v is not None]
+    if len(cut) != 1:
+        raise SystemExit("minigraphrec: give one of --test-span SECONDS (the test sessions "
+                         "are those that end in the last SECONDS: 86400 for YooChoose, "
+                         "604800 for DIGINETICA in the SR-GNN paper) and --test-fraction F "
+                         "(the latest fraction F of the sessions)" if not cut else
+                         "minigraphrec: give --test-span or --test-fraction, not both")
+    if args.boundary == "drop" and args.test_fraction is not None:
+        raise SystemExit("minigraphrec: --boundary drop goes with --test-span: with "
+                         "--test-fraction the cut is the end time of a training session, "
+                         "which it would drop")
+    if not os.path.exists(args.log):
+        raise SystemExit(f"minigraphrec: LOG: no such file: {args.log}")
+    if os.path.isdir(args.log):
+        raise SystemExit(f"minigraphrec: LOG: {args.log} is a folder; give the session log "
+                         "file")
+    if args.output is not None:
+        _check_output(args.output, [(args.log, f"the session log {args.log}")])
+
+    fmt = _session_format(args.log) if args.session_format == "auto" else args.session_format
+    options = _loader_options(args)
+    for key, value in (("events", args.events), ("gap", args.gap)):
+        if value is not None:
+            options[key] = value
+    if fmt == "cikm":
+        shown = {"sep": "--sep", "header": "--header/--no-header", "columns": "--columns",
+                 "time_unit": "--time-unit", "comments": "--comments", "quoting": "--no-quoting",
+                 "events": "--events", "gap": "--gap"}
+        wrong = [shown[k] for k in shown if k in options]
+        if wrong:
+            raise SystemExit(f"minigraphrec: {', '.join(wrong)}: not for a CIKM Cup 2016 log "
+                             f"(its layout is fixed), and {args.log} is read as one "
+                             "(--format triples reads other layouts)")
+    args.doing = "reading the session log"
+    t0 = time.perf_counter()
+    sessions = load_sessions(args.log, fmt, **options)
+    _note(f"read {len(sessions):,} sessions ({len(sessions.items):,} events, "
+          f"{sessions.n_items:,} items) from {args.log} as {fmt} in "
+          f"{time.perf_counter() - t0:.2f} s")
+    sessions, _ = filter_sessions(sessions, min_length=args.min_length,
+                                  min_item_count=args.min_item_count)
+    _note(f"after filter_sessions(min_length={args.min_length}, "
+          f"min_item_count={args.min_item_count}): {len(sessions):,} sessions, "
+          f"{len(sessions.items):,} events")
+    train, test, stats = split_sessions_by_time(
+        sessions, test_span=args.test_span, test_fraction=args.test_fraction,
+        boundary=args.boundary)
+    if args.recent_fraction is not None:
+        train = recent_fraction(train, args.recent_fraction)
+    prefixes, targets = prefix_examples(test)
+    _note(f"split at {stats['cutoff']:.0f} s: {len(train):,} training sessions"
+          f"{' (the most recent, --recent-fraction)' if args.recent_fraction else ''}, "
+          f"{len(test):,} test sessions ({targets.shape[0]:,} next-item examples), "
+          f"{stats['n_items']:,} items")
+    _note(f"training {model}")
+    args.doing = f"training {type(model).__name__}"
+    t0 = time.perf_counter()
+    _fit(model, train, verbose=not args.quiet)
+    _note(f"fitted in {time.perf_counter() - t0:.2f} s")
+    args.doing = "evaluating the model"
+    metrics = evaluate_next_item(model, prefixes, targets, k=tuple(args.k))
+    if args.output:
+        args.doing = "saving the model"
+        _save_model(model, args.output)
+        args.saved = args.output
+        _note(f"saved to {args.output}")
+    args.doing = None
+    if args.json:
+        _print_json({"metrics": metrics})
+    else:
+        rows = [{"metric": k, "value": v} for k, v in metrics.items() if k != "n_examples"]
+        _out(_table(rows, ["metric", "value"]))
+        _out(f"(averaged over {metrics['n_examples']:,} test examples: every prefix of every "
+             "test session, predicting the click after it)")
+    return 0
+
+
 def _env_threads():
     """``$MINIGRAPHREC_THREADS`` as a count, or None when unset; read only when ``--threads``
     is not given (an explicit flag wins over a bad variable)."""
@@ -1485,6 +1629,70 @@ def build_parser():
     p.add_argument("-k", "--k", type=int, default=10,
                    help="contributions shown (default 10; 0 shows every one)")
     p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser(
+        "sessions", help="next-item prediction on a session log (SR-GNN and baselines)",
+        description="Load a session log, clean it and split it by time as the SR-GNN paper "
+                    "does, fit a session model and print its next-item metrics (hit@K, the "
+                    "papers' P@K; mrr@K; ndcg@K) over every prefix of every test session.",
+        epilog="models:\n" + "\n".join(f"  {n:<11} {text}"
+                                        for n, (_, text) in SESSION_MODELS.items()),
+        parents=[verbose], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("log", help="the session log: a CIKM Cup 2016 file (DIGINETICA's "
+                               "train-item-views.csv) or delimited 'session item timestamp' "
+                               "lines (other layouts with --columns)")
+    p.add_argument("--format", dest="session_format", choices=("auto", "cikm", "triples"),
+                   default="auto",
+                   help="cikm or triples (load_sessions' formats; default: cikm when the "
+                        "first line names sessionId and timeframe, else triples)")
+    g = p.add_argument_group("reading a delimited log (--format triples; --on-missing and "
+                             "--encoding: cikm too)")
+    _add_loader_options(g, group=False, columns_help=(
+        "the role of each field, in order, from session, user, item, timestamp, event, '-' "
+        "to skip one: YooChoose's clicks session,timestamp,item,- (default: by the header's "
+        "names, else session,item,timestamp)"))
+    g.add_argument("--events", nargs="+", metavar="TYPE",
+                   help="with an event column (--columns ...,event): the event types to keep")
+    g.add_argument("--gap", type=_nonneg_number, metavar="SECONDS",
+                   help="without a session column: cut each user's events into sessions at "
+                        "inactivity gaps longer than SECONDS")
+    g = p.add_argument_group("cleaning and splitting (the SR-GNN paper's steps)")
+    g.add_argument("--min-length", type=_positive_int, default=2,
+                   help="drop sessions shorter than this, before and after removing rare "
+                        "items (default 2)")
+    g.add_argument("--min-item-count", type=_positive_int, default=5,
+                   help="remove the clicks of items clicked fewer times (default 5)")
+    g.add_argument("--test-span", type=_nonneg_number, metavar="SECONDS",
+                   help="test on the sessions that end in the last SECONDS of the log "
+                        "(86400 for YooChoose, 604800 for DIGINETICA)")
+    g.add_argument("--test-fraction", type=_open_fraction, metavar="F",
+                   help="or test on the latest fraction F of the sessions")
+    g.add_argument("--boundary", choices=("train", "drop"), default="train",
+                   help="where sessions ending exactly at the cut go: train (default) or "
+                        "nowhere (drop: the SR-GNN script's rule)")
+    g.add_argument("--recent-fraction", type=_open_fraction, metavar="F",
+                   help="train on the most recent training sessions that hold a fraction F "
+                        "of the training examples (YooChoose 1/64: 0.015625)")
+    g = p.add_argument_group("the model")
+    g.add_argument("--model", default="srgnn", choices=sorted(SESSION_MODELS),
+                   type=str.lower, metavar="MODEL",
+                   help="which model (default srgnn; the list is below)")
+    g.add_argument("--epochs", type=int, help="training epochs (srgnn; default 30)")
+    g.add_argument("--dim", type=int, help="hidden size d (srgnn; default 100)")
+    g.add_argument("--lr", type=float, help="Adam's learning rate (srgnn; default 0.001)")
+    g.add_argument("--batch-size", type=int, help="sessions per step (srgnn; default 100)")
+    g.add_argument("--seed", type=_seed,
+                   help="the model's random_state where it has one (default 0)")
+    g.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
+                   help="any other hyperparameter of the model, repeatable "
+                        "(-p max_len=none, -p n_steps=2)")
+    p.add_argument("-k", "--k", type=_positive_int, nargs="+", default=[20],
+                   help="cut-offs of the metrics (default 20)")
+    p.add_argument("-o", "--output", help="where to save the fitted model (.npz)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch lines")
+    _add_json_option(p, '{"metrics": {"hit@20": ..., "mrr@20": ..., "ndcg@20": ..., '
+                        '"n_examples": n}}')
+    p.set_defaults(func=cmd_sessions)
     return parser
 
 

@@ -1638,3 +1638,107 @@ def test_explain_heads_an_additive_gradient_x_input_as_str_does(tmp_path, capsys
                  if line.startswith("source")]
     assert header.split() == ["source", "contribution", "share"]
     assert str(e).splitlines()[1].split() == ["item", "contribution", "share"]
+
+
+# ----------------------------------------------------------------- sessions
+def _write_session_log(path, n_sessions=400, n_items=60, seed=0):
+    """``session,item,timestamp`` lines of synthetic sessions (one per session event)."""
+    s = mgr.datasets.synthetic_sessions(n_sessions=n_sessions, n_items=n_items,
+                                        random_state=seed)
+    lines = ["session,item,timestamp"]
+    for k in range(len(s)):
+        items = s.items[s.indptr[k]:s.indptr[k + 1]]
+        end = int(s.end_time[k])
+        lines += [f"s{k},i{i},{end - 30 * (len(items) - 1 - j)}" for j, i in enumerate(items)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _session_pipeline(path, model, test_fraction=0.2, **load):
+    """What ``minigraphrec sessions`` does, written with the library's functions."""
+    from minigraphrec.sequences import (evaluate_next_item, filter_sessions,
+                                        prefix_examples, split_sessions_by_time)
+    sessions, _ = filter_sessions(mgr.datasets.load_sessions(path, "triples", **load))
+    train, test, _ = split_sessions_by_time(sessions, test_fraction=test_fraction)
+    model.fit(train)
+    return model, evaluate_next_item(model, *prefix_examples(test), k=(5, 20))
+
+
+def test_sessions_prints_the_library_pipelines_metrics(tmp_path, capsys):
+    log = _write_session_log(tmp_path / "log.csv")
+    code, out, err = _run(["sessions", str(log), "--test-fraction", "0.2", "--model",
+                           "markov", "-k", "5", "20"], capsys)
+    assert code == 0, err
+    _, expected = _session_pipeline(log, mgr.MarkovChain())
+    lines = out.splitlines()
+    rows = dict(line.split() for line in lines[2:-1])
+    assert set(rows) == {f"{m}@{k}" for m in ("hit", "mrr", "ndcg") for k in (5, 20)}
+    for key, value in rows.items():
+        assert float(value) == pytest.approx(expected[key], abs=5e-5)
+    assert lines[-1].startswith(f"(averaged over {expected['n_examples']:,} test examples")
+    assert "read 400 sessions" in err and "split at" in err
+    code, out, _ = _run(["sessions", str(log), "--test-fraction", "0.2", "--model", "markov",
+                         "--json"], capsys)
+    assert json.loads(out)["metrics"] == {k: v for k, v in expected.items()
+                                          if k.endswith("@20") or k == "n_examples"}
+
+
+def test_sessions_trains_srgnn_and_saves_it(tmp_path, capsys):
+    log = _write_session_log(tmp_path / "log.csv")
+    path = tmp_path / "srgnn.npz"
+    code, out, err = _run(["sessions", str(log), "--test-fraction", "0.2", "--epochs", "1",
+                           "--dim", "8", "--seed", "3", "-p", "max_len=none", "-o", str(path),
+                           "--json"], capsys)
+    assert code == 0, err
+    model, expected = _session_pipeline(log, mgr.SRGNN(dim=8, epochs=1, max_len=None,
+                                                       random_state=3))
+    got = json.loads(out)["metrics"]
+    assert got == {k: v for k, v in expected.items() if k.endswith("@20") or k == "n_examples"}
+    saved = mgr.load(path)
+    for name, value in model.params.items():                    # the same seed, the same bits
+        np.testing.assert_array_equal(saved.params[name], value)
+    assert "SRGNN epoch    1" in err
+
+
+def test_sessions_reads_a_cikm_log_by_its_header(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    lines = ["sessionId;userId;itemId;timeframe;eventdate"]
+    for k in range(300):
+        day = f"2016-05-{1 + k // 20:02d}"
+        lines += [f"{k};NA;{int(i)};{1000 * j};{day}"
+                  for j, i in enumerate(rng.integers(0, 30, size=4))]
+    log = tmp_path / "train-item-views.csv"
+    log.write_text("\n".join(lines) + "\n")
+    code, out, err = _run(["sessions", str(log), "--test-span", str(3 * 86400), "--boundary",
+                           "drop", "--model", "popularity"], capsys)
+    assert code == 0, err
+    assert "as cikm" in err and "hit@20" in out
+    code, _, err = _run(["sessions", str(log), "--test-span", "86400", "--sep", ";"], capsys)
+    assert code == 2 and "--sep: not for a CIKM Cup 2016 log" in err
+
+
+@pytest.mark.parametrize("extra, message", [
+    ([], "give one of --test-span SECONDS"),
+    (["--test-span", "10", "--test-fraction", "0.1"], "give --test-span or --test-fraction, "
+                                                      "not both"),
+    (["--test-fraction", "0.1", "--boundary", "drop"], "--boundary drop goes with --test-span"),
+    (["--test-fraction", "0.1", "--model", "markov", "--epochs", "3"],
+     "--epochs: MarkovChain has no hyperparameter 'epochs'"),
+    (["--test-fraction", "0.1", "-p", "dim=0"], "dim must be an integer >= 1"),
+    (["--test-fraction", "1.5"], "expected a number in (0, 1)"),
+    (["--test-span", "-1"], "expected a finite number >= 0"),
+])
+def test_sessions_refuses_bad_flags_before_reading(tmp_path, capsys, extra, message):
+    log = tmp_path / "log.csv"
+    log.write_text("not read\n")                      # a flag error comes before reading
+    code, out, err = _run(["sessions", str(log), *extra], capsys)
+    assert code == 2 and message in err and out == ""
+
+
+def test_sessions_names_a_missing_log_and_keeps_it_from_being_overwritten(tmp_path, capsys):
+    code, _, err = _run(["sessions", str(tmp_path / "none.csv"), "--test-span", "1"], capsys)
+    assert code == 2 and "LOG: no such file" in err
+    log = _write_session_log(tmp_path / "log.csv")
+    before = log.read_bytes()
+    code, _, err = _run(["sessions", str(log), "--test-span", "1", "-o", str(log)], capsys)
+    assert code == 2 and "saving would overwrite it" in err and log.read_bytes() == before
