@@ -143,3 +143,24 @@ def test_ranked_lists_in_uint64_are_not_wrapped_into_padding():
     with pytest.raises(DataError, match=r"ranked\[0, 0\] = 18446744073709551615 is beyond "
                                         r"the int64 item ids"):
         hit_matrix(ranked, sp.csr_matrix(np.ones((1, 3))))
+
+
+def test_serving_calls_check_exclude_seen_and_name_the_bad_entry():
+    """``exclude_seen="no"`` was read as True and None as False; an unknown user in a list
+    was not located; a bad item id to ``explain`` was a plain ValueError, not DataError."""
+    data = mgr.datasets.synthetic(n_users=30, n_items=20, random_state=0)
+    model = mgr.ItemKNN().fit(data)
+    for bad in ("no", "False", None, np.array([True, False])):
+        with pytest.raises(DataError, match="exclude_seen must be True or False"):
+            model.recommend([0], exclude_seen=bad)
+        with pytest.raises(DataError, match="exclude_seen must be True or False"):
+            model.recommend_history([1, 2], exclude_seen=bad)
+    assert model.recommend([0], exclude_seen=np.bool_(False))[0].shape == (1, 10)
+    with pytest.raises(DataError, match=r"^users\[2\] = user id 30 is unknown"):
+        model.recommend([0, 1, 30, 31])
+    with pytest.raises(DataError, match=r"^user id 30 is unknown"):
+        model.recommend(30)
+    with pytest.raises(DataError, match="item 20 is not in the catalogue"):
+        model.explain(0, 20)
+    with pytest.raises(DataError, match="item must be one integer item id"):
+        model.explain(0, 1.0)

@@ -45,7 +45,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..data import Interactions, _key, check_interactions, match_raw_ids
-from ..errors import DataError, check_ids, check_int
+from ..errors import DataError, check_bool, check_ids, check_int
 from ..io import register_model_base
 from ..io import save as _save
 from ..rank import _score_blocks
@@ -516,8 +516,10 @@ class Recommender:
         arr = check_ids(users, "users")                       # (n,) int64, >= 0
         bad = arr >= self.n_users_
         if bad.any():
-            raise DataError(f"user id {int(arr[bad][0])} is unknown: the model was fitted on "
-                            f"users 0..{self.n_users_ - 1}")
+            at = int(np.flatnonzero(bad)[0])
+            where = f"users[{at}] = " if arr.shape[0] > 1 else ""    # a list: which entry
+            raise DataError(f"{where}user id {int(arr[at])} is unknown: the model was fitted "
+                            f"on users 0..{self.n_users_ - 1}")
         return arr
 
     def users_from_raw(self, raw_ids):
@@ -557,18 +559,18 @@ class Recommender:
         self._check_fitted()
         arr = np.asarray(item)
         if arr.ndim != 0 or not np.issubdtype(arr.dtype, np.integer):
-            raise ValueError(f"{name} must be one integer item id, got {item!r}")
+            raise DataError(f"{name} must be one integer item id, got {item!r}")
         i = int(arr)
         if not 0 <= i < self.n_items_:
-            raise ValueError(f"{name} {i} is not in the catalogue: the model was fitted on "
-                             f"items 0..{self.n_items_ - 1}")
+            raise DataError(f"{name} {i} is not in the catalogue: the model was fitted on "
+                            f"items 0..{self.n_items_ - 1}")
         return i
 
     def _check_user(self, user, name="user"):
         """One internal user id, as an int in 0..n_users-1."""
         arr = np.asarray(user)
         if arr.ndim != 0 or not np.issubdtype(arr.dtype, np.integer):
-            raise ValueError(f"{name} must be one integer user id, got {user!r}")
+            raise DataError(f"{name} must be one integer user id, got {user!r}")
         return int(self._check_users(arr)[0])
 
     def _check_history(self, items, name="items"):
@@ -684,6 +686,7 @@ class Recommender:
 
         users = self._check_users(users)
         k = _check_k(k)
+        exclude_seen = check_bool(exclude_seen, "exclude_seen")
         items = np.empty((users.shape[0], k), dtype=np.int64)
         scores = np.empty((users.shape[0], k), dtype=np.float64)
         blocks = _score_blocks(self._scorer(), users, self.score_batch_size, self._scores_into)
@@ -772,6 +775,7 @@ class Recommender:
         history = self._check_history(items)
         self._check_call_params("recommend_history")
         k = _check_k(k)
+        exclude_seen = check_bool(exclude_seen, "exclude_seen")
         scores = np.asarray(self._score_history(history), dtype=np.float64)[None, :]
         seen = self._history_row(history) if exclude_seen else None
         top, top_scores = top_k(scores, k, exclude=seen)
