@@ -44,6 +44,7 @@ import contextlib
 import ctypes
 import os
 import sys
+import threading
 
 from .errors import check_int
 
@@ -127,11 +128,62 @@ def set_threads(n):
     numba's count is capped at the size of its pool (``numba.config.NUMBA_NUM_THREADS``, fixed
     when numba starts). The returned dict is what :func:`~minigraphrec.get_threads` said
     before the change.
+
+    The two counts reach differently: BLAS's is process-wide, numba's belongs to the Python
+    thread that sets it (numba's rule; a new thread starts with the whole pool). A server
+    that scores in worker threads (``ThreadPoolExecutor``, a web framework's) sets numba's
+    count in each worker, e.g. ``with mgr.threads(1):`` around the worker's calls.
     """
     n = _check_n(n)
     before = get_threads()
     import numba
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    _set_blas(n)
+    return before
+
+
+#: the ``threads`` blocks open in any Python thread, oldest first, as ``[token, n]``, and
+#: the BLAS counts from before the first of them (the count is process-wide: see
+#: :func:`threads`)
+_BLOCKS_LOCK = threading.Lock()
+_threads_blocks = {"open": [], "blas": None}
+
+
+@contextlib.contextmanager
+def threads(n):
+    r"""Within the block, ``n`` threads for numba and BLAS; the previous counts after it.
+
+    numba's count is the calling thread's own (:func:`set_threads`), restored at the end of
+    the block. BLAS's is process-wide, so blocks open at once in several Python threads
+    share it: the block started last sets it, and when a block ends, BLAS takes the count of
+    the latest block still open, or, after the last, the count from before the first.
+    (Each block restoring the count it found left BLAS at a finished block's count when
+    blocks in two threads ended in the order they started.)
+    """
+    import numba
+    token = object()
+    with _BLOCKS_LOCK:
+        before = set_threads(n)
+        if not _threads_blocks["open"]:
+            _threads_blocks["blas"] = before["blas"]
+        _threads_blocks["open"].append([token, n])
+    try:
+        yield
+    finally:
+        if before["numba"] is not None:
+            numba.set_num_threads(before["numba"])
+        with _BLOCKS_LOCK:
+            blocks = _threads_blocks["open"]
+            blocks[:] = [b for b in blocks if b[0] is not token]
+            if blocks:
+                _set_blas(blocks[-1][1])
+            else:
+                _restore_blas(_threads_blocks["blas"])
+                _threads_blocks["blas"] = None
+
+
+def _set_blas(n):
+    """``n`` threads in every BLAS (the BLAS half of :func:`set_threads`)."""
     libs = _openblas_libraries()
     if libs:
         for setter, _ in libs.values():
@@ -140,27 +192,18 @@ def set_threads(n):
         tpc = _threadpoolctl()
         if tpc is not None:
             tpc.threadpool_limits(limits=n, user_api="blas")
-    return before
 
 
-@contextlib.contextmanager
-def threads(n):
-    r"""Within the block, ``n`` threads for numba and BLAS; the previous counts after it."""
-    before = set_threads(n)
-    try:
-        yield
-    finally:
-        import numba
-        if before["numba"] is not None:
-            numba.set_num_threads(before["numba"])
-        libs = _openblas_libraries()
-        for name, count in before["blas"].items():
-            if name in libs:
-                libs[name][0](count)
-        if not libs and before["blas"]:
-            tpc = _threadpoolctl()
-            if tpc is not None:
-                tpc.threadpool_limits(limits=max(before["blas"].values()), user_api="blas")
+def _restore_blas(counts):
+    """Set every BLAS back to ``counts`` (``get_threads()["blas"]`` of an earlier moment)."""
+    libs = _openblas_libraries()
+    for name, count in counts.items():
+        if name in libs:
+            libs[name][0](count)
+    if not libs and counts:
+        tpc = _threadpoolctl()
+        if tpc is not None:
+            tpc.threadpool_limits(limits=max(counts.values()), user_api="blas")
 
 
 _SERIAL_HANDLES = None          # [(setter, getter)] of the OpenBLAS builds, found once
@@ -185,19 +228,35 @@ def serial_blas():
     thread count is untouched.
 
     Only OpenBLAS (found as :func:`~minigraphrec.set_threads` finds it, once per process) is
-    switched: other BLAS libraries keep their settings. The count is process-wide, so BLAS calls made by other
-    Python threads while the block runs are serial too.
+    switched: other BLAS libraries keep their settings. The count is process-wide, so BLAS
+    calls made by other Python threads while the block runs are serial too. Blocks open at
+    once in several threads (two models trained side by side, a model scored while another
+    trains) share one setting: the counts are saved when the first starts and restored when
+    the last ends (each block restoring its own saved counts put threaded BLAS back under
+    the blocks still running).
     """
     global _SERIAL_HANDLES
-    if _SERIAL_HANDLES is None:
-        _SERIAL_HANDLES = list(_openblas_libraries().values())
-    before = [(setter, int(getter())) for setter, getter in _SERIAL_HANDLES]
-    for setter, n in before:
-        if n != 1:
-            setter(1)
+    with _BLOCKS_LOCK:
+        if _SERIAL_HANDLES is None:
+            _SERIAL_HANDLES = list(_openblas_libraries().values())
+        if _serial_blocks["open"] == 0:
+            before = [(setter, int(getter())) for setter, getter in _SERIAL_HANDLES]
+            for setter, n in before:
+                if n != 1:
+                    setter(1)
+            _serial_blocks["before"] = before
+        _serial_blocks["open"] += 1
     try:
         yield
     finally:
-        for setter, n in before:
-            if n != 1:
-                setter(n)
+        with _BLOCKS_LOCK:
+            _serial_blocks["open"] -= 1
+            if _serial_blocks["open"] == 0:
+                for setter, n in _serial_blocks["before"]:
+                    if n != 1:
+                        setter(n)
+                _serial_blocks["before"] = None
+
+
+#: the OpenBLAS counts :func:`serial_blas` restores when its last open block ends
+_serial_blocks = {"open": 0, "before": None}

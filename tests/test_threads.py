@@ -123,3 +123,59 @@ def test_usable_cpus_are_the_affinity_mask_else_the_cpu_count(monkeypatch):
     monkeypatch.delattr(os, "sched_getaffinity")
     monkeypatch.setattr(os, "cpu_count", lambda: 7)
     assert usable_cpus() == 7
+
+
+def _in_order(*steps):
+    """Run ``steps`` (callables) in order, alternating between two Python threads: the odd
+    ones in a helper thread, the even ones here, each waiting for the one before."""
+    import threading
+    turn = [threading.Event() for _ in steps]
+    errors = []
+
+    def run(indices):
+        for i in indices:
+            if i:
+                assert turn[i - 1].wait(10), f"step {i - 1} never finished"
+            try:
+                steps[i]()
+            except BaseException as exc:           # reported by the main thread
+                errors.append(exc)
+            turn[i].set()
+    other = threading.Thread(target=run, args=(range(1, len(steps), 2),))
+    other.start()
+    run(range(0, len(steps), 2))
+    other.join(10)
+    if errors:
+        raise errors[0]
+
+
+def test_blocks_open_in_two_threads_restore_blas_when_the_last_ends():
+    """serial_blas in two threads, the first to start ending first: the second still runs
+    on serial BLAS, and the counts from before both come back after the last. Was: the
+    first block's end put threaded BLAS back under the second. The same for threads(n)."""
+    import contextlib
+
+    from minigraphrec.threadpools import serial_blas
+    with mgr.threads(2):
+        before = mgr.get_threads()["blas"]
+        if not before or set(before.values()) != {2}:
+            pytest.skip("no OpenBLAS whose count can be set")
+        for make in (serial_blas, lambda: mgr.threads(1)):
+            a, b = contextlib.ExitStack(), contextlib.ExitStack()
+            seen = {}
+            _in_order(lambda: a.enter_context(make()),                 # A starts
+                      lambda: b.enter_context(make()),                 # B starts
+                      lambda: a.close(),                               # A ends first
+                      lambda: seen.setdefault("B", mgr.get_threads()["blas"]),
+                      lambda: None,
+                      lambda: b.close())                               # then B
+            assert set(seen["B"].values()) == {1}
+            assert mgr.get_threads()["blas"] == before
+
+
+def test_nested_blocks_in_one_thread_restore_each_level():
+    with mgr.threads(2):
+        outer = mgr.get_threads()
+        with mgr.threads(1):
+            assert set(mgr.get_threads()["blas"].values()) <= {1}
+        assert mgr.get_threads() == outer
