@@ -21,6 +21,7 @@ import json
 import math
 import os
 import platform
+import re
 import shlex
 import statistics
 import sys
@@ -580,10 +581,77 @@ def load_lightgcn_train(args):
     return load_lightgcn(Path(args.data) / "train.txt"), "DATA/" + Path(args.data).name
 
 
-def save_figure(fig, name, out_dir):
+def _threads_short(threads):
+    """``numba 1, BLAS 1`` for a :func:`thread_counts` dict (one BLAS count when the libraries
+    agree); a string as it is."""
+    if isinstance(threads, str):
+        return threads
+    parts = []
+    if threads.get("numba") is not None:
+        parts.append(f"numba {threads['numba']}")
+    blas = sorted(set((threads.get("blas") or {}).values()))
+    if blas:
+        parts.append("BLAS " + "/".join(map(str, blas)))
+    return ", ".join(parts)
+
+
+def figure_footer(record):
+    """``machine: AMD EPYC, 2 CPUs; threads: numba 1, BLAS 1; 2026-11-28`` from a results
+    record (what :func:`write_results` wrote: ``machine``, ``date``, ``command``).
+
+    Timing figures are compared across runs made on different machines (AMD EPYC and Intel
+    Xeon so far): the footer says which one a figure measured. Threads are the measured ones
+    where recorded, else those when written, else the command's ``--threads N``, else a
+    ``BLAS threads: N`` of the notes, else the rows' own ``threads``."""
+    m = record.get("machine") or {}
+    cpu = m.get("cpu") or "CPU not recorded"
+    cpus = m.get("usable_cpus") or m.get("logical_cpus")
+    machine = f"{cpu}, {cpus} CPUs" if cpus else cpu
+    threads = _threads_short(m.get("measured_threads") or m.get("threads") or {})
+    if not threads:
+        found = re.search(r"--(?:blas-)?threads[ =](\d+)", record.get("command") or "")
+        noted = re.search(r"BLAS threads?: (\d+)", str(record.get("notes") or ""))
+        per_row = sorted({r["threads"] for r in record.get("rows") or ()
+                          if isinstance(r, dict) and isinstance(r.get("threads"), int)})
+        threads = (f"--threads {found.group(1)}" if found
+                   else f"BLAS {noted.group(1)} (notes)" if noted
+                   else f"{', '.join(map(str, per_row))} (per row)" if per_row
+                   else "not recorded")
+    date = str(record["date"])[:10] if record.get("date") else "date not recorded"
+    return f"machine: {machine}; threads: {threads}; {date}"
+
+
+def _with_footer(fig, text, dpi=120):
+    """A new figure: ``fig`` rendered at ``dpi`` (its pixels as they are, whatever its layout
+    or its legends outside the axes) over a strip of 0.2 in holding ``text``, right-aligned.
+    ``fig`` is closed."""
+    import io
+    import matplotlib.image
+    from matplotlib import pyplot as plt          # loaded already: fig was drawn through it
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=dpi, format="png")
+    plt.close(fig)
+    buffer.seek(0)
+    image = matplotlib.image.imread(buffer, format="png")                 # (h, w, 4)
+    h, w = image.shape[:2]
+    strip = int(round(0.2 * dpi))                                          # pixels
+    out = plt.figure(figsize=(w / dpi, (h + strip) / dpi), dpi=dpi)
+    out.figimage(image, xo=0, yo=strip, origin="upper")
+    out.text(1 - 6 / w, 0.5 * strip / (h + strip), text, ha="right", va="center",
+             fontsize=6.5, color="0.35")
+    return out
+
+
+def save_figure(fig, name, out_dir, record=None):
     """Write ``fig`` as ``<out_dir>/<name>.png`` by :func:`minigraphrec.plot.save_figure`,
-    print ``wrote PATH`` and return the path; ``MINIGRAPHREC_FIGURES`` is restored after."""
+    print ``wrote PATH`` and return the path; ``MINIGRAPHREC_FIGURES`` is restored after.
+
+    With ``record`` (a results record, e.g. the JSON a figure is redrawn from), a small footer
+    under the figure names the machine, threads and date it measured (:func:`figure_footer`),
+    in a strip added under the figure as drawn (so no layout or legend can cover it)."""
     from minigraphrec import plot
+    if record is not None:
+        fig = _with_footer(fig, figure_footer(record))
     before = os.environ.get("MINIGRAPHREC_FIGURES")
     os.environ["MINIGRAPHREC_FIGURES"] = str(out_dir)
     try:

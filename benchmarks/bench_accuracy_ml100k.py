@@ -166,10 +166,17 @@ def plot_accuracy(rows, name, out_dir, curves=None):
     ax.set_title(f"after {', '.join(map(str, epochs))} epochs", fontsize=10)
     if curves:
         ax = axes[0, 1]
-        for label, curve in curves.items():
-            style = "--" if "MF" in label else "-"
-            ax.plot([c["epoch"] for c in curve], [c["recall@20"] for c in curve], style,
-                    marker="o", markersize=3, label=label)
+        markers = ("o", "s", "^", "D", "v", "P", "X", "*")
+        seen = {"MF": 0, "LightGCN": 0}
+        for i, (label, curve) in enumerate(curves.items()):
+            # dashed for MF, solid for LightGCN, and each curve its own marker and (within a
+            # family) line style: never told apart by colour alone (red against green)
+            family = "MF" if "MF" in label else "LightGCN"
+            style = (("--", ":") if family == "MF" else ("-", "-."))[seen[family] % 2]
+            seen[family] += 1
+            ax.plot([c["epoch"] for c in curve], [c["recall@20"] for c in curve],
+                    linestyle=style, color=f"C{i % 10}", marker=markers[i % len(markers)],
+                    markersize=3.5, label=label)
         for kind, target in TARGETS.items():
             if targets:
                 ax.axhline(target, color="gray", linestyle=":", linewidth=1)

@@ -30,15 +30,17 @@ takes minutes); ``bench_accuracy_ml100k.py`` studies it (and MF) in more depth.
     python benchmarks/bench_baselines_ml100k.py --data DIR                # DIR: ml-100k/
     python benchmarks/bench_baselines_ml100k.py --data DIR --repeat 3
     python benchmarks/bench_baselines_ml100k.py --smoke --out /tmp/r     # what the tests run
+    python benchmarks/bench_baselines_ml100k.py --plot-only              # redraw the PNG
 """
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
 
-from _common import (ML100K_FILES, benchmark_parser, ml100k_split, require_data, save_figure,
-                     write_results)
+from _common import (ML100K_FILES, benchmark_parser, ml100k_split, require_data, require_file,
+                     save_figure, write_results)
 
 K = 20
 
@@ -150,13 +152,14 @@ def run(args):
     name = "baselines_ml100k_smoke" if args.smoke else "baselines_ml100k"
     paths = write_results(name, rows, columns, out_dir=args.out, notes=notes)
     print("wrote", *paths)
-    plot_baselines(rows, name, args.out)
+    plot_baselines(rows, name, args.out, record=json.loads(Path(paths[0]).read_text()))
     return rows
 
 
-def plot_baselines(rows, name, out_dir):
+def plot_baselines(rows, name, out_dir, record=None):
     """Recall@20, NDCG@20 and coverage@20 per model (bars, Popularity's Recall@20 dashed) and
-    the fit time (log scale), models sorted by Recall@20; one PNG."""
+    the fit time (log scale), models sorted by Recall@20; one PNG. With ``record`` (the results
+    JSON), a footer names the machine the fit times were measured on."""
     import numpy as np
     from minigraphrec import plot
     rows = sorted(rows, key=lambda r: r[f"recall@{K}"])          # best on top
@@ -187,11 +190,19 @@ def plot_baselines(rows, name, out_dir):
         ax_t.text(r["fit_s"] * 1.15, yi, f"{r['fit_s']:.3g} s", va="center", fontsize=7)
     ax_t.set_xscale("log")
     ax_t.set_xlim(min(r["fit_s"] for r in rows) / 2, max(r["fit_s"] for r in rows) * 20)
-    ax_t.set_xlabel("fit time, s (log scale)")
+    fits = sorted({len(r.get("fit_s_all") or [r["fit_s"]]) for r in rows}, reverse=True)
+    once = [r["model"] for r in rows if len(r.get("fit_s_all") or [0]) == 1]
+    if fits and fits[0] > 1:                   # medians, and which models were fitted once
+        how = f"median of {fits[0]} fits" + (f"; {', '.join(once)}: 1 fit" if once else "")
+    else:
+        how = "1 fit each"
+    ax_t.set_xlabel(f"fit time, s (log scale)\n{how}", fontsize=8)
     ax_t.grid(axis="x", alpha=0.3)
     data = rows[0]["data"]
-    fig.suptitle(f"Classic and closed-form recommenders on {data} (per-user 80/20 split)")
-    return save_figure(fig, name, out_dir)
+    trained = [r["model"] for r in rows if r["model"] == "LightGCN"]
+    what = "Classic, closed-form" + (" and trained (LightGCN)" if trained else "")
+    fig.suptitle(f"{what} recommenders on {data} (per-user 80/20 split)")
+    return save_figure(fig, name, out_dir, record=record)
 
 
 def main(argv=None):
@@ -206,10 +217,18 @@ def main(argv=None):
     parser.add_argument("--split-seed", type=int, default=2020,
                         help="seed of the per-user 80/20 split (default 2020)")
     parser.add_argument("--models", nargs="+", help="a subset of the models (default all)")
+    parser.add_argument("--plot-only", action="store_true",
+                        help="redraw <out>/baselines_ml100k.png from baselines_ml100k.json; "
+                             "run nothing")
     parser.add_argument("--blas-threads", type=int, default=1,
                         help="threads for OpenBLAS / MKL, set before NumPy is imported "
                              "(default 1; 0 leaves the environment alone)")
     args = parser.parse_args(argv)
+    if args.plot_only:
+        source = Path(args.out) / "baselines_ml100k.json"
+        require_file(source, "--plot-only", "give --out the folder of an earlier run")
+        record = json.loads(source.read_text())
+        return plot_baselines(record["rows"], "baselines_ml100k", args.out, record=record)
     require_data(args, "the unpacked MovieLens-100K folder", files=ML100K_FILES)
     args.blas_threads_applied = args.blas_threads > 0 and _limit_blas_threads(args.blas_threads)
     if args.smoke:

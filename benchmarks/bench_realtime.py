@@ -397,10 +397,13 @@ def latency(args):
 
 
 # ------------------------------------------------------------------- plot
-def plot_steps(steps, summaries, out_dir, name, data_name):
-    """Three panels: each step's Recall@20 on every later event, fold-in and retrain; the
-    paired difference (fold-in minus retrain, by user) with two standard errors and the 5 %
-    target band, per model and test set; each step's seconds, partial_fit and retrain."""
+def plot_steps(steps, summaries, out_dir, name, data_name, record=None):
+    """Three panels: each step's Recall@20 on every later event, fold-in and retrain, over
+    grey bars of the number of users it tests (the late steps test few: their swings are
+    noise, not a trend); the paired difference (fold-in minus retrain, by user) with two
+    standard errors and the 5 % target band, per model and test set; each step's seconds,
+    partial_fit and retrain. ``record``, the results JSON drawn from, names the machine in a
+    footer."""
     from matplotlib.ticker import MaxNLocator
 
     from minigraphrec import plot
@@ -418,7 +421,19 @@ def plot_steps(steps, summaries, out_dir, name, data_name):
                     label=f"{model_name} partial_fit (fold-in)")
             ax.plot(x, [r[b] for r in rows], "s--", color=color, mfc="none", ms=4,
                     label=f"{model_name} full retrain")
+    counts = {r["step"]: r["test_users later"] for r in steps if "test_users later" in r}
+    if counts:                                      # the users each step's recall averages
+        ax_n = ax1.twinx()
+        x = sorted(counts)
+        bars = ax_n.bar(x, [counts[k] for k in x], width=0.6, color="0.88", zorder=0)
+        ax_n.bar_label(bars, fontsize=5.5, color="0.45", padding=1)
+        ax_n.set_ylim(0, 3.2 * max(counts.values()))          # the bars in the lower third
+        ax_n.set_ylabel("test users of the step (grey bars)", fontsize=8, color="0.4")
+        ax_n.tick_params(axis="y", labelsize=7, colors="0.4")
+        ax1.set_zorder(ax_n.get_zorder() + 1)               # the lines over the bars
+        ax1.patch.set_visible(False)
     labels = []
+    tops = []
     for j, s in enumerate(summaries):
         color = colors[s["model"]]
         bound = TARGET * s[f"recall@{K} retrain"]
@@ -426,6 +441,7 @@ def plot_steps(steps, summaries, out_dir, name, data_name):
                          label=f"±{TARGET:.0%} of the retrain's recall" if j == 0 else None)
         ax2.errorbar([j], [s["paired_diff"]], yerr=[2 * s["paired_diff_se"]], fmt="o",
                      color=color, capsize=4)
+        tops.append(max(abs(s["paired_diff"]) + 2 * s["paired_diff_se"], bound))
         labels.append(f"{s['model']}\n{s['test']}\n{s['test_users']} users\n"
                       f"resolved: {s['resolved']}")
     ax2.axhline(0, color="0.4", lw=0.8)
@@ -433,6 +449,8 @@ def plot_steps(steps, summaries, out_dir, name, data_name):
     ax2.set_xticklabels(labels, fontsize=7)
     ax2.set_xlim(-0.6, len(summaries) - 0.4)
     ax2.set_ylabel(f"fold-in minus retrain Recall@{K}\n(paired by user, ± 2 SE)")
+    if tops:                           # room above the bars for the legend, none hidden
+        ax2.set_ylim(-1.1 * max(tops), 1.45 * max(tops))
     ax2.legend(fontsize=7, loc="upper left")
     ax1.set_xlabel("step (day folded in; tested on every later event)")
     ax1.set_ylabel(f"Recall@{K}, every later event")
@@ -446,7 +464,7 @@ def plot_steps(steps, summaries, out_dir, name, data_name):
     for ax in (ax1, ax3):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle(f"{data_name}, temporal split: fold-in by partial_fit vs a full retrain per day")
-    save_figure(fig, name, out_dir)
+    save_figure(fig, name, out_dir, record=record)
 
 
 def main():

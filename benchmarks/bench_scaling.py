@@ -106,8 +106,8 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import (benchmark_parser, peak_rss_bytes, require_file, reset_peak, status_bytes,
-                     write_results)
+from _common import (benchmark_parser, peak_rss_bytes, require_file, reset_peak, save_figure,
+                     status_bytes, write_results)
 
 #: the thread counts of the measurement, recorded in the result files (the workers measure)
 WORKER_THREADS = "{} numba and BLAS thread(s) in each worker process (mgr.set_threads)"
@@ -348,7 +348,10 @@ def memory_limit_edges(rows):
     return float(x1 + (MEMORY_LIMIT - y1) / slope) if slope > 0 else None
 
 
-def plot_results(rows, fits, fit_from, name, out_dir):
+def plot_results(rows, fits, fit_from, name, out_dir, record=None):
+    """``<out_dir>/<name>.png``: time (left) and peak memory (right) against the training
+    edges, log-log, with the fitted slopes; ``record``, the results JSON drawn from, names the
+    machine in a footer."""
     os.environ["MINIGRAPHREC_FIGURES"] = str(out_dir)
     from minigraphrec import plot
     fig, (ax_t, ax_m) = plot.subplots(1, 2, figsize=(12, 4.8))
@@ -386,7 +389,14 @@ def plot_results(rows, fits, fit_from, name, out_dir):
     ax_m.set_ylabel("peak resident memory of the process, GB")
     ax_m.set_title("peak memory (fresh process per size)")
     ax_t.legend(fontsize=8, loc="upper left")
-    ax_m.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0.0, 0.93))
+    # the legend hangs just under the 8 GB line (top left, where the small graphs leave room):
+    # above it, it covered the line
+    lo, hi = ax_m.get_ylim()
+    limit_at = math.log(MEMORY_LIMIT / 1e9 / lo) / math.log(hi / lo)      # axes fraction
+    ax_m.legend(fontsize=8, loc="upper left",
+                bbox_to_anchor=(0.0, limit_at - 0.03 if 0.5 < limit_at < 1 else 1.0))
+    if record is not None:
+        return save_figure(fig, name, out_dir, record=record)
     return plot.save_figure(fig, name)
 
 
@@ -473,11 +483,12 @@ def main():
         return limit_only(args)
     if args.replot is not None:
         require_file(args.replot, "--replot")
-        rows = [r for r in json.loads(args.replot.read_text())["rows"]
+        record = json.loads(args.replot.read_text())
+        rows = [r for r in record["rows"]
                 if isinstance(r.get("train_edges"), int)]
         fits = slopes(rows, args.fit_from)
-        print("wrote", plot_results(rows, fits, args.fit_from, args.replot.stem,
-                                    args.replot.parent))
+        plot_results(rows, fits, args.fit_from, args.replot.stem, args.replot.parent,
+                     record=record)                  # prints "wrote PATH"
         return
     sizes = SMOKE_SIZES if args.smoke else tuple(e for e in SIZES if e <= args.max_edges)
     start = time.perf_counter()

@@ -120,28 +120,33 @@ def _load_range(rows):
     return low if low == high else f"{low}-{high}"
 
 
-def plot_rows(rows, name, out, data_name, model, timing_note, timing_rows=None):
+def plot_rows(rows, name, out, data_name, model, timing_note, timing_rows=None, record=None):
     """``<out>/<name>.png``: Recall@20 of GF-CF's linear filter (left) and LightGCN's epoch
     time relative to the unsparsified graph's (right), against the share of edges kept.
     ``timing_rows``: the epoch times to draw instead of those of ``rows`` (an interleaved
-    ``--no-accuracy`` run, matched by graph label); ``timing_note`` says where they come from."""
+    ``--no-accuracy`` run, matched by graph label); ``timing_note`` says where they come from;
+    ``record``, the results JSON the epoch times come from, names their machine in a footer."""
     from minigraphrec import plot
     times = rows if timing_rows is None else timing_rows
     kept = {r["graph"]: 100 * r["edges_kept"] for r in list(rows) + list(times)}
     colour = {g: f"C{i % 10}" for i, g in enumerate(kept)}
+    # each graph its own marker too: the points are not told apart by colour alone
+    marker = {g: "osD^vP*X<>"[i % 10] for i, g in enumerate(kept)}
     rel = {r["graph"]: r for r in times if "epoch_time_rel" in r}
     fig, (ax1, ax2) = plot.subplots(1, 2, figsize=(12, 5.4))
     for g in kept:                                   # one colour per graph, one legend entry
         acc = next((r for r in rows if r["graph"] == g and "recall@20" in r), None)
         label = g
         if acc is not None:
-            ax1.scatter(kept[g], acc["recall@20"], color=colour[g], s=40)
+            ax1.scatter(kept[g], acc["recall@20"], color=colour[g], marker=marker[g],
+                        s=45)
             label += f": Recall@20 {acc['recall@20']:.4f}"
         if g in rel:
-            ax2.scatter(kept[g], rel[g]["epoch_time_rel"], color=colour[g], s=40)
+            ax2.scatter(kept[g], rel[g]["epoch_time_rel"], color=colour[g], marker=marker[g],
+                        s=45)
             label += (f", epoch {rel[g]['epoch_time_rel']:.2f}x "
                       f"({rel[g]['lightgcn_epoch_s']:.0f} s)")
-        ax1.scatter([], [], color=colour[g], label=label)
+        ax1.scatter([], [], color=colour[g], marker=marker[g], label=label)
     if not any("recall@20" in r for r in rows):
         ax1.text(0.5, 0.5, "accuracy not measured (--no-accuracy)", ha="center",
                  transform=ax1.transAxes)
@@ -155,7 +160,7 @@ def plot_rows(rows, name, out, data_name, model, timing_note, timing_rows=None):
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
     fig.legend(loc="outside lower center", ncol=2, fontsize=8)
-    return save_figure(fig, name, out)
+    return save_figure(fig, name, out, record=record)
 
 
 def replot(out):
@@ -165,10 +170,10 @@ def replot(out):
     import json
     acc = json.loads((Path(out) / "sparsify_gowalla.json").read_text())
     timing_path = Path(out) / "sparsify_gowalla_timing.json"
-    rows, timing, note = acc["rows"], None, ""
+    rows, timing, note, record = acc["rows"], None, "", acc
     if timing_path.exists():
         t = json.loads(timing_path.read_text())
-        timing = t["rows"]
+        timing, record = t["rows"], t
         loads = [{"load_1min": t["machine"]["load_average_1min"]}] + timing
         note = (f"steps interleaved across graphs (sparsify_gowalla_timing.json, "
                 f"{t['date'][:10]}),\n1-min load {_load_range(loads)} on 2 cores, 1 thread")
@@ -180,7 +185,7 @@ def replot(out):
         note = f"not interleaved, 1-min load {_load_range(rows)} on 2 cores"
     data_name = acc["notes"].split(",", 1)[0].removeprefix("Data: ")
     plot_rows(rows, "sparsify_gowalla", out, data_name, "64 dims, 3 layers, batch 2048", note,
-              timing)
+              timing, record=record)
 
 
 def main():

@@ -213,11 +213,12 @@ def _short(n):
     return f"{n / 1e6:.3g}M" if n >= 1e6 else f"{n / 1e3:.3g}k" if n >= 1e3 else str(n)
 
 
-def plot_speedups(rows, name, out_dir, data=None):
+def plot_speedups(rows, name, out_dir, data=None, record=None):
     """``<name>.png``: one panel per dtype, SciPy's time over numba's (median per-round
     ratio) for every graph and thread count as bars from 1x, the ratio of the medians as a
     dash, the 2x target on 2 threads as a line; log scale. ``data``: how to name the
-    ``--data`` graph (e.g. ``DATA/gowalla``)."""
+    ``--data`` graph (e.g. ``DATA/gowalla``); ``record``, the results JSON drawn from, names
+    the machine in a footer."""
     from minigraphrec import plot
     dtypes = list(dict.fromkeys(r["dtype"] for r in rows))
     graphs = list(dict.fromkeys(r["graph"] for r in rows))
@@ -230,6 +231,8 @@ def plot_speedups(rows, name, out_dir, data=None):
                               figsize=(max(4.2, 1.3 * len(graphs) + 1.0) * len(dtypes), 4.6),
                               squeeze=False)
     width = 0.8 / len(threads)
+    # a 7-pt value label's height as a factor on the log axis (about 3.2 in tall for lo..hi)
+    text_h = (hi / lo) ** (0.14 / 3.2)
     for ax, dtype in zip(axes[0], dtypes):
         for j, t in enumerate(threads):
             for i, g in enumerate(graphs):
@@ -243,6 +246,8 @@ def plot_speedups(rows, name, out_dir, data=None):
                 ax.plot(x, r["speedup"], "_", color="k", markersize=10, markeredgewidth=1.5,
                         label="ratio of the medians" if i == j == 0 else None)
                 end = max(v, r["speedup"]) * 1.1 if v >= 1 else min(v, r["speedup"]) / 1.1
+                if 2 in threads and v >= 1 and end < TARGET * 1.03 and end * text_h > TARGET:
+                    end = TARGET * 1.04            # above the target line, not across it
                 ax.text(x, end, ratio_text(v), ha="center", va="bottom" if v >= 1 else "top",
                         fontsize=7, zorder=3,
                         bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
@@ -267,7 +272,7 @@ def plot_speedups(rows, name, out_dir, data=None):
              + [data] * (data_name in graphs))
     fig.suptitle(f"ops.spmm (numba) vs SciPy's serial Â @ X, X with {rows[0]['d']} columns"
                  + (": " + " and ".join(named) if named else ""), fontsize=10)
-    save_figure(fig, name, out_dir)
+    save_figure(fig, name, out_dir, record=record)
 
 
 if __name__ == "__main__":

@@ -127,7 +127,8 @@ def main():
     if args.plot_only:
         source = Path(args.out) / f"{args.name}.json"
         require_file(source, "--plot-only", "give --out and --name of an earlier run")
-        return _plot(json.loads(source.read_text())["rows"], args.out, args.name)
+        record = json.loads(source.read_text())
+        return _plot(record["rows"], args.out, args.name, record=record)
     if args.data is not None and not args.smoke:       # --smoke runs on its own graph
         check_data(args.data, ("train.txt",), "a folder with a LightGCN-format train.txt")
     if not os.path.exists("/proc/self/clear_refs"):
@@ -200,7 +201,7 @@ def _write(rows, args):
 MARKERS = {"propack": "o", "arpack": "s", "chebyshev": "^"}
 
 
-def _plot(rows, out_dir, name="svd_memory"):
+def _plot(rows, out_dir, name="svd_memory", record=None):
     """Left: measured against estimated MiB, log-log, with the diagonal (at or below it the
     budget holds). Right: seconds against nonzeros per solver. Rows that were skipped or timed
     out carry no measurement and are left out; a solver that stopped without converging is
@@ -260,7 +261,7 @@ def _plot(rows, out_dir, name="svd_memory"):
                 axis.set_major_locator(LogLocator(subs=(1, 2, 5)))     # 100, 200, 500, ...
                 axis.set_major_formatter(plain)
                 axis.set_minor_formatter(NullFormatter())
-    return save_figure(fig, name, out_dir)
+    return save_figure(fig, name, out_dir, record=record)   # record: a footer names the machine
 
 
 def argparse_hidden():

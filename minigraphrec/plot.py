@@ -293,15 +293,29 @@ def _history_records(value, where):
     return label, list(records)
 
 
+#: markers and line styles of the series of :func:`plot_history`; with the 10 tab10 colours
+#: (10, 9 and 4 share no common cycle) the first 180 series all differ in (colour, marker, style)
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<")
+_LINESTYLES = ("-", "--", ":", "-.")
+
+
+def _series_style(i):
+    """``(colour, marker, linestyle)`` of series ``i``: neighbours differ in all three, so
+    that lines are told apart without colour (red against green is lost on a colour-blind
+    reader, and tab10 alone repeats after 10 series)."""
+    return f"C{i % 10}", _MARKERS[i % len(_MARKERS)], _LINESTYLES[i % len(_LINESTYLES)]
+
+
 def plot_history(histories, metric="loss", ax=None):
     r"""Training curves: ``metric`` against the epoch, one line per model.
 
     Draws ``y = record[metric]`` at ``x = record["epoch"]`` for every record of each history
     (:mod:`minigraphrec.train` appends one per epoch: ``"epoch"``, ``"loss"``, ``"time"``, and
     with validation data the validation metrics such as ``"recall@20"`` and ``"eval_time"``).
-    Every point has a marker, so a one-epoch history is a visible point. A NaN or missing value
-    (a record without the metric, among records that have it) is a gap in the line: its
-    neighbours are not joined across it.
+    Every point has a marker, so a one-epoch history is a visible point; each line has its own
+    colour, marker and line style, so that lines are told apart without colour. A NaN or
+    missing value (a record without the metric, among records that have it) is a gap in the
+    line: its neighbours are not joined across it.
 
     Parameters
     ----------
@@ -372,8 +386,10 @@ def plot_history(histories, metric="loss", ax=None):
     if ax is None:
         _, ax = subplots()
     from matplotlib.ticker import MaxNLocator
-    for label, x, y in curves:
-        ax.plot(x, y, marker="o", markersize=4 if len(x) <= 60 else 2.5, linewidth=1.4,
+    for i, (label, x, y) in enumerate(curves):
+        colour, marker, linestyle = _series_style(i)
+        ax.plot(x, y, color=colour, marker=marker, linestyle=linestyle,
+                markersize=4 if len(x) <= 60 else 2.5, linewidth=1.4,
                 label=label if label is not None else "_nolegend_")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # whole epochs
     epochs = np.concatenate([x for _, x, _ in curves])
@@ -532,9 +548,12 @@ def plot_metrics(results, metrics=None, ax=None):
                 text.set(color="0.25", fontstyle="italic")
     ax.set_yticks(centres, labels, fontsize=8 if n_models > 8 else 9)
     ax.set_ylim(n_models - 0.5, -0.5)                                     # first model on top
-    top = np.nanmax(values) if np.isfinite(values).any() else 0.0
+    top = max(0.0, np.nanmax(values)) if np.isfinite(values).any() else 0.0
     low = min(0.0, np.nanmin(values)) if np.isfinite(values).any() else 0.0
-    ax.set_xlim(low, (top if top > 0 else 1.0) * 1.15)                    # room for the labels
+    span = (top - low) if top > low else 1.0
+    # room for the value labels on both sides: a negative bar's label is left of its end
+    ax.set_xlim(low - 0.18 * span if low < 0 else 0.0,
+                top + 0.15 * span if top > 0 else (0.15 * span if low < 0 else 1.15))
     ax.xaxis.grid(True, color="0.9", linewidth=0.8)
     ax.set_axisbelow(True)
     ax.set_xlabel("value" if n_metrics > 1 else metrics[0])
@@ -600,7 +619,7 @@ def _pca_2d(X):
 
 
 def plot_embeddings(model_or_matrix, kind="items", labels=None, ax=None, max_points=20000,
-                    random_state=0):
+                    random_state=0, label_title="label"):
     r"""A 2-d map of embeddings: their first two principal components, one dot per row.
 
     PCA in plain NumPy, float64: ``X_c = X - mean(X)`` (n, d), the thin SVD
@@ -628,13 +647,17 @@ def plot_embeddings(model_or_matrix, kind="items", labels=None, ax=None, max_poi
         One label per row (e.g. the item's community or genre). Integers with at most 20
         values and any non-numbers are categories, each a colour in a legend (beyond 20
         categories, the 19 largest and "other"); floats, or integers with more values (a
-        degree), colour through a colour bar, NaN in light grey.
+        degree), colour through a colour bar, NaN in light grey (a legend entry "missing"
+        says so).
     ax : matplotlib Axes, optional
         Where to draw; default a new square figure.
     max_points : int or None
         Most dots to draw (default 20,000); None draws all.
     random_state : int, Generator or None
         Seeds the subsample (and the drawing order).
+    label_title : str
+        Title of the legend or colour bar of ``labels`` (default ``"label"``), e.g.
+        ``"genre"`` or ``"degree"``.
 
     Returns
     -------
@@ -649,6 +672,9 @@ def plot_embeddings(model_or_matrix, kind="items", labels=None, ax=None, max_poi
         (n >= 2, d >= 2) or not finite, labels of another length, rows all equal.
     """
     _check_ax(ax)
+    if not isinstance(label_title, str):
+        raise TypeError(f"label_title must be a str (the title of the labels' legend or "
+                        f"colour bar), got {type(label_title).__name__}")
     X, what = _embedding_table(model_or_matrix, kind)                      # (n, d)
     n = X.shape[0]
     if max_points is not None:
@@ -678,7 +704,7 @@ def plot_embeddings(model_or_matrix, kind="items", labels=None, ax=None, max_poi
     if labels is None:
         ax.scatter(Z[:, 0], Z[:, 1], color="C0", **kw)
     else:
-        _labelled_scatter(ax, Z, labels, labels[order], kw)
+        _labelled_scatter(ax, Z, labels, labels[order], kw, label_title)
     ax.set_xlabel(f"PC 1 ({100 * share[0]:.1f} % of variance)")
     ax.set_ylabel(f"PC 2 ({100 * share[1]:.1f} % of variance)")
     ax.set_aspect("equal", adjustable="datalim")
@@ -686,8 +712,9 @@ def plot_embeddings(model_or_matrix, kind="items", labels=None, ax=None, max_poi
     return ax
 
 
-def _labelled_scatter(ax, Z, all_labels, labels, kw):
-    """Dots coloured by category (a legend) or by number (a colour bar)."""
+def _labelled_scatter(ax, Z, all_labels, labels, kw, title="label"):
+    """Dots coloured by category (a legend) or by number (a colour bar; NaN grey, and a legend
+    entry "missing" says what grey means), ``title`` over the legend or colour bar."""
     from matplotlib import colormaps
     from matplotlib.cm import ScalarMappable
     from matplotlib.lines import Line2D
@@ -699,8 +726,14 @@ def _labelled_scatter(ax, Z, all_labels, labels, kw):
         cmap = colormaps["viridis"].with_extremes(bad="lightgrey")
         dots = ax.scatter(Z[:, 0], Z[:, 1], c=np.ma.masked_invalid(values), cmap=cmap,
                           plotnonfinite=True, **kw)
-        ax.figure.colorbar(ScalarMappable(norm=dots.norm, cmap=cmap), ax=ax, label="label",
+        ax.figure.colorbar(ScalarMappable(norm=dots.norm, cmap=cmap), ax=ax, label=title,
                            shrink=0.8)
+        missing = int(np.isnan(values).sum())
+        if missing:                                    # grey dots: say what they are
+            ax.legend(handles=[Line2D([], [], linestyle="", marker="o", markersize=5,
+                                      color="lightgrey", label=f"missing ({missing:,})")],
+                      fontsize=7, loc="lower right", bbox_to_anchor=(1.0, 1.0),
+                      frameon=False, borderaxespad=0.2)
         return
     names, counts = np.unique(all_labels.astype(str) if not numeric else all_labels,
                               return_counts=True)
@@ -721,5 +754,5 @@ def _labelled_scatter(ax, Z, all_labels, labels, kw):
     if (code == names.size).any() or n_categories > names.size:
         handles.append(Line2D([], [], linestyle="", marker="o", markersize=5,
                               color=colours[-1], label="other"))
-    ax.legend(handles=handles, fontsize=7, title="label", title_fontsize=7, loc="upper left",
+    ax.legend(handles=handles, fontsize=7, title=title, title_fontsize=7, loc="upper left",
               bbox_to_anchor=(1.01, 1.0), frameon=False)

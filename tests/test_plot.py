@@ -270,6 +270,19 @@ def test_one_epoch_is_a_visible_point(figs):
     assert [t for t in ax.get_xticks() if lo <= t <= hi] == [0, 1, 2]   # whole epochs only
 
 
+def test_plot_history_series_differ_beyond_colour(figs):
+    """Each line has its own (colour, marker, line style): red against green alone is lost on a
+    colour-blind reader, and colours alone repeat after 10 lines."""
+    histories = {f"model {i}": _records([0.7 - 0.01 * i, 0.5]) for i in range(25)}
+    lines = plot.plot_history(histories).get_lines()
+    styles = [(line.get_color(), line.get_marker(), line.get_linestyle()) for line in lines]
+    assert len(set(styles)) == 25
+    for a, b in zip(styles, styles[1:]):           # neighbours differ in marker and style too
+        assert a[1] != b[1] and a[2] != b[2]
+    (single,) = plot.plot_history(_records([0.7, 0.5])).get_lines()
+    assert (single.get_marker(), single.get_linestyle()) == ("o", "-")
+
+
 def test_nan_and_missing_values_are_gaps(figs):
     history = _records([0.7, 0.6, 0.5, 0.4], **{"recall@20": [0.1, float("nan"), 0.3, 0.35]})
     del history[3]["recall@20"]
@@ -342,6 +355,21 @@ def test_plot_metrics_chosen_metrics_into_a_given_ax(figs):
     assert _bar_widths(bars) == [0.3, 0.041372]
     assert "0.0414" in {t.get_text() for t in ax.texts}
     assert ax.get_legend() is None and ax.get_xlabel().startswith("ndcg@20")
+
+
+@pytest.mark.parametrize("values", [(-0.5, 0.3, 0.2, -0.05), (-0.4, -0.1, -0.2, -0.3),
+                                    (0.1, 0.5, 0.45, 0.3), (0.0, 0.0, 0.0, 0.0)])
+def test_plot_metrics_limits_hold_every_value_label(values, figs):
+    """A negative bar's label sits left of its end: the x limits leave room for it."""
+    results = {"A": {"recall@20": values[0], "ndcg@20": values[1]},
+               "B": {"recall@20": values[2], "ndcg@20": values[3]}}
+    ax = plot.plot_metrics(results)
+    renderer = ax.figure.canvas.get_renderer()
+    box = ax.get_window_extent(renderer)
+    assert len(ax.texts) == 4
+    for text in ax.texts:
+        t = text.get_window_extent(renderer)
+        assert box.x0 <= t.x0 and t.x1 <= box.x1, (text.get_text(), t, box)
 
 
 def test_nan_is_marked_not_a_silent_gap(figs):
@@ -460,7 +488,24 @@ def test_numeric_labels_get_a_colour_bar(figs):
     degree = rng.exponential(10.0, 200)
     degree[0] = np.nan
     ax = plot.plot_embeddings(X, labels=degree)
-    assert len(ax.figure.axes) == 2 and ax.get_legend() is None       # the colour bar's axes
+    assert len(ax.figure.axes) == 2                                   # the colour bar's axes
+    assert ax.figure.axes[1].get_ylabel() == "label"
+    # the grey NaN dot is said to be missing, in a legend of that one entry
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["missing (1)"]
+    full = plot.plot_embeddings(X, labels=np.nan_to_num(degree))
+    assert full.get_legend() is None                                  # nothing missing
+
+
+def test_plot_embeddings_label_title(figs):
+    rng = np.random.default_rng(5)
+    X, labels = _clusters(90, rng)
+    ax = plot.plot_embeddings(X, labels=labels, label_title="community")
+    assert ax.get_legend().get_title().get_text() == "community"
+    assert plot.plot_embeddings(X, labels=labels).get_legend().get_title().get_text() == "label"
+    numeric = plot.plot_embeddings(X, labels=rng.exponential(5.0, 90), label_title="degree")
+    assert numeric.figure.axes[1].get_ylabel() == "degree"
+    with pytest.raises(TypeError, match="label_title must be a str"):
+        plot.plot_embeddings(X, labels=labels, label_title=3)
 
 
 def test_subsampling_is_seeded_and_said(figs):

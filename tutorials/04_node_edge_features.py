@@ -398,15 +398,22 @@ print(f"(top item degree {top_degree}, median item degree {median_degree})")
 
 fig, axes = plot.subplots(1, 2, figsize=(10, 4))
 colours = {"none": "tab:red", "left": "tab:blue", "symmetric": "tab:green"}
+# a marker and a line style per series too: red against green alone is lost on a colour-blind
+# reader
+markers = {"none": "^", "left": "s", "symmetric": "o"}
+styles = {"none": ":", "left": "--", "symmetric": "-"}
 degrees = np.unique(d[has_edge])                     # the distinct degrees, ascending
 for k in kinds:
     for ax, y in zip(axes, (row_sum[k], message[k])):
         # every node as a faint dot, then the median per degree as a line drawn above all
         # the clouds, so that a series hidden under another cloud (left's row sums of 1
         # under symmetric's at degrees 10-30) still shows
-        ax.loglog(d[has_edge], y[has_edge], ".", ms=3, alpha=0.25, color=colours[k])
+        ax.loglog(d[has_edge], y[has_edge], markers[k], ms=2.5, mew=0, alpha=0.25,
+                  color=colours[k], linestyle="none")
         median = [np.median(y[has_edge & (d == x)]) for x in degrees]
-        ax.loglog(degrees, median, "-", lw=1.6, color=colours[k], zorder=3, label=k)
+        ax.loglog(degrees, median, linestyle=styles[k], marker=markers[k], ms=3.5,
+                  markevery=max(1, len(degrees) // 12), lw=1.8, color=colours[k], zorder=3,
+                  label=k)
 for ax in axes:
     ax.axvline(d[v], color="gray", lw=0.6, ls=":")
     ax.text(d[v], 0.02, "most popular item ", transform=ax.get_xaxis_transform(),

@@ -411,8 +411,10 @@ ax1.legend(fontsize=8)
 ax1.set_title("(b) what counts as a hit", fontsize=9)
 
 grid = np.unique(np.geomspace(1, T.shape[1], 200).astype(int))
-for c, name in enumerate(models):
-    ax2.plot(grid, [np.mean(full_ranks[name] < g) for g in grid], color=f"C{c + 2}", label=name)
+for c, name in enumerate(models):      # colour, line style and marker: not colour alone
+    ax2.plot(grid, [np.mean(full_ranks[name] < g) for g in grid], color=f"C{c + 2}",
+             linestyle=("-", "--", "-.", ":")[c % 4], marker="osD^v"[c % 5], markersize=3.5,
+             markevery=(c * 4, 20), label=name)
 ax2.axvline(sampled_k, color="grey", ls=":", lw=1)
 ax2.axvline(sampled_reach, color="grey", ls="--", lw=1)
 ax2.text(sampled_k * 1.1, 0.93, "10", color="grey", fontsize=8)

@@ -416,7 +416,7 @@ ax_smooth.plot(Ks, list(cosine_trained.values()), "o", color="black",
 ax_smooth.set_xscale("symlog", linthresh=1)
 ax_smooth.set_xticks([0, 1, 2, 4, 8, 16, 32, 64])
 ax_smooth.set_xticklabels(["0", "1", "2", "4", "8", "16", "32", "64"])
-ax_smooth.set_xlim(0, max_steps)
+ax_smooth.set_xlim(-0.3, max_steps * 1.15)          # room for the points at k = 0 and 64
 ax_smooth.set(xlabel="propagation steps k (or layers K)",
               ylabel="mean cosine over pairs of users", title=f"over-smoothing ({data_name})")
 ax_smooth.legend(loc="best", fontsize="small")
