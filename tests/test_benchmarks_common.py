@@ -740,3 +740,15 @@ def test_accuracy_rewrites_keep_the_dated_corrections_and_name_every_rows_comman
     assert "(Corrected on 2026-12-06" in (tmp_path / "accuracy.md").read_text()
     A.write_merged([row("MF", "cmd three", 0.3)], tmp_path, fresh=True)
     assert "corrections" not in json.loads(path.read_text())
+
+
+def test_figure_footer_names_the_machine_threads_and_date_of_the_record():
+    record = {"date": "2026-12-07T18:00:00+00:00", "command": "python x.py --threads 2",
+              "machine": {"cpu": "AMD EPYC", "usable_cpus": 2,
+                          "measured_threads": {"numba": 1, "blas": {"a.so": 1, "b.so": 1}}}}
+    assert _common.figure_footer(record) == ("machine: AMD EPYC, 2 CPUs; threads: numba 1, "
+                                             "BLAS 1; 2026-12-07")
+    del record["machine"]["measured_threads"]                  # then the command's flag
+    assert "threads: --threads 2;" in _common.figure_footer(record)
+    assert _common.figure_footer({}) == ("machine: CPU not recorded; threads: not recorded; "
+                                         "date not recorded")
