@@ -363,11 +363,11 @@ def _int8_row_sum_scores(R_b, Q, c, backend):
     if R_b.nnz and np.diff(R_b.indptr).max() > (2**31 - 1) // (_Q_MAX + 1):
         raise DataError("a row of R_b has too many entries: int32 sums could overflow")
     if backend == "numba":
-        from .kernels.quantize import int8_row_sums
         indptr = R_b.indptr.astype(np.int64, copy=False)
         indices = R_b.indices.astype(np.int64, copy=False)
         out = np.empty((R_b.shape[0], n_cols), dtype=np.float32)         # (b, n_cols)
-        return int8_row_sums(indptr, indices, np.ascontiguousarray(Q) if dense else Q, c, out)
+        kernel = _int8_row_sums_kernel(indices, Q, out)
+        return kernel(indptr, indices, np.ascontiguousarray(Q) if dense else Q, c, out)
     ones = sp.csr_matrix((np.ones(R_b.nnz), R_b.indices, R_b.indptr), shape=R_b.shape)
     if dense:
         acc = np.asarray(ones @ Q.astype(np.float64))                    # (b, n_cols) exact
@@ -377,6 +377,22 @@ def _int8_row_sum_scores(R_b, Q, c, backend):
     S = acc.astype(np.float32)
     S *= c[None, :]
     return S
+
+
+def _int8_row_sums_kernel(indices, Q, out):
+    """The numba kernel for :func:`_int8_row_sum_scores`: ``int8_row_sums``, or its serial
+    twin below ``PARALLEL_FROM`` int32 additions (a one-user ``score``), where waking the
+    thread pool would cost more than the sums; the same bits either way. The additions:
+    ``out``'s entries, plus those of the rows of ``Q`` that ``indices`` picks (each a full
+    row of a dense ``Q``; its stored entries for a CSR tuple)."""
+    from .kernels import quantize as kernels
+    if isinstance(Q, tuple):
+        picked = int((Q[0][indices + 1] - Q[0][indices]).sum())
+    else:
+        picked = indices.shape[0] * Q.shape[1]
+    if out.size + picked >= kernels.PARALLEL_FROM:
+        return kernels.int8_row_sums
+    return kernels.int8_row_sums_serial
 
 
 def _check_q(Q, s, qname, sname):
@@ -590,6 +606,9 @@ class QuantizedItemItem(_Quantized):
 
     _state_attrs = _Quantized._common_attrs + ("W_q_", "W_indptr_", "W_indices_", "W_data_",
                                                "col_scale_")
+    #: of those, what a file may lack (:func:`minigraphrec.io.load`): it holds ``W_q_`` (a dense
+    #: source) or the three CSR arrays (a sparse one); ``_restore`` needs one or the other
+    _optional_state = ("W_q_", "W_indptr_", "W_indices_", "W_data_")
 
     @classmethod
     def from_matrix(cls, model, W, dtype="int8", backend="numba"):

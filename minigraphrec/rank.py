@@ -417,6 +417,15 @@ def _top_k_numpy(S, k, ex_indptr, ex_indices):
     return items, out
 
 
+def _top_k_kernel(n_rows, n_items):
+    """The numba kernel of :mod:`minigraphrec.kernels.topk` for an (n_rows, n_items) block:
+    its serial twin below ``PARALLEL_FROM`` scores (a one-user ``recommend``), where waking
+    the thread pool would cost more than the ranking; the same bits either way."""
+    from .kernels import topk
+    return (topk.top_k_rows if n_rows * n_items >= topk.PARALLEL_FROM
+            else topk.top_k_rows_serial)
+
+
 def _top_k_numba(S, k, ex_indptr, ex_indices):
     from numba import parallel_chunksize
 
@@ -429,8 +438,10 @@ def _top_k_numba(S, k, ex_indptr, ex_indices):
         items.fill(-1)
         out.fill(-np.inf)
         return items, out
-    with parallel_chunksize(16):         # rows to whichever thread is free (results per row)
-        top_k_rows(S, min(k, n_items), ex_indptr, ex_indices, items, out)
+    kernel = _top_k_kernel(n_rows, n_items)
+    # parallel: rows to whichever thread is free, 16 at a time (results per row)
+    with parallel_chunksize(16) if kernel is top_k_rows else contextlib.nullcontext():
+        kernel(S, min(k, n_items), ex_indptr, ex_indices, items, out)
     return items, out
 
 
@@ -454,7 +465,8 @@ def top_k(scores, k, exclude=None, backend="numba"):
         arrays. ``"numpy"``: the reference (exclusions set to ``-inf``, a stable
         descending ``argsort``); O(n_items log n_items) per row and three
         (n_rows, n_items) temporaries. ``"numba"``: one pass per row with a
-        bounded heap (``kernels.topk.top_k_rows``), rows in parallel,
+        bounded heap (``kernels.topk.top_k_rows``), rows in parallel (in one
+        thread below 2^18 scores, ``kernels.topk.PARALLEL_FROM``: a few rows),
         O(n_items log k) and no temporaries. On 1024 x 41k float64 scores
         with k = 20: ~0.05 s against ~4 s for the reference (2-core laptop
         class CPU). Its first call after install compiles for a few seconds;

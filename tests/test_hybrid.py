@@ -68,6 +68,76 @@ def test_constant_and_fully_excluded_rows(backend):
     np.testing.assert_allclose(normalize_scores(S, "rank", backend=backend)[0], 0.5)
 
 
+def _record_threads(monkeypatch):
+    """Wrap the normalisation kernels so that each call records numba's thread count."""
+    import numba
+    from minigraphrec.kernels import normalize as nk
+    seen = []
+    for name in ("row_affine", "add_affine", "add_rank"):
+        def spy(*args, _kernel=getattr(nk, name)):
+            seen.append(numba.get_num_threads())
+            return _kernel(*args)
+        monkeypatch.setattr(nk, name, spy)
+    return seen
+
+
+@pytest.mark.parametrize("path", ["parallel", "serial"])
+@pytest.mark.parametrize("method", ["minmax", "zscore", "rank"])
+def test_normalize_on_one_thread_and_on_all_equals_the_reference(method, path, monkeypatch):
+    """The normalisation kernels on the thread pool and, for small blocks, on one thread
+    (``SERIAL_BELOW``, moved here so that every block takes ``path``): min-max and ranks
+    are the reference's bits, z-scores agree to rounding (sums in another order, as the
+    module says), and both paths give the same bits."""
+    import numba
+    from minigraphrec.models import hybrid
+    monkeypatch.setattr(hybrid, "SERIAL_BELOW", 0 if path == "parallel" else 10 ** 12)
+    seen = _record_threads(monkeypatch)
+    threads = min(2, numba.config.NUMBA_NUM_THREADS)
+    before = numba.get_num_threads()
+    rng = np.random.default_rng(4)
+    try:
+        numba.set_num_threads(threads)
+        for n_rows in (1, 7, 40):
+            S = rng.integers(-3, 4, (n_rows, 60)).astype(np.float64)          # ties
+            S[:, ::2] += rng.standard_normal((n_rows, 30))
+            E = sp.random(n_rows, 60, density=0.2, random_state=n_rows, format="csr")
+            ref = normalize_scores(S, method, E, "numpy")
+            fast = normalize_scores(S, method, E, "numba")
+            if method == "zscore":
+                np.testing.assert_allclose(fast, ref, rtol=1e-13, atol=1e-13)
+            else:
+                np.testing.assert_array_equal(fast, ref)
+            out = np.ones(S.shape)
+            add_normalized(out, S, 0.3, method, exclude=E)
+            np.testing.assert_array_equal(out, 1.0 + 0.3 * fast)
+        # the kernels ran on the path asked for
+        assert set(seen) == ({threads} if path == "parallel" else {1})
+        assert numba.get_num_threads() == threads                           # restored
+    finally:
+        numba.set_num_threads(before)
+
+
+def test_normalizing_one_user_runs_on_one_thread(monkeypatch):
+    """A one-user Hybrid ``score`` normalises one row per model: on one numba thread, without
+    waking the pool (23 ms per kernel call on a busy 2-core machine); a large block uses
+    the pool."""
+    import numba
+    from minigraphrec.models import hybrid
+    seen = _record_threads(monkeypatch)
+    threads = min(2, numba.config.NUMBA_NUM_THREADS)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(threads)
+        normalize_scores(np.arange(1_682.0)[None, :], "minmax")           # one ML-100K user
+        assert seen == [1, 1]
+        seen.clear()
+        n_rows = hybrid.SERIAL_BELOW // 1_682 + 1
+        normalize_scores(np.ones((n_rows, 1_682)), "rank")
+        assert seen == [threads, threads]
+    finally:
+        numba.set_num_threads(before)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_normalize_rejects_bad_input(backend):
     with pytest.raises(ValueError, match="normalization"):

@@ -182,7 +182,9 @@ def test_top_k_exclusion_in_any_sparse_form():
             np.testing.assert_array_equal(items, [[1, 2, 4]])
 
 
-def test_top_k_numba_same_result_on_one_and_two_threads():
+def test_top_k_numba_same_result_on_one_and_two_threads(monkeypatch):
+    from minigraphrec.kernels import topk
+    monkeypatch.setattr(topk, "PARALLEL_FROM", 0)      # the parallel kernel, this small block
     rng = np.random.default_rng(3)
     S = rng.integers(0, 5, size=(64, 200)).astype(np.float64)
     E = sp.random(64, 200, density=0.2, random_state=4, format="csr")
@@ -196,6 +198,48 @@ def test_top_k_numba_same_result_on_one_and_two_threads():
         numba.set_num_threads(before)
     np.testing.assert_array_equal(one[0], two[0])
     np.testing.assert_array_equal(one[1], two[1])
+
+
+def _must_not_run(*args):
+    raise AssertionError("the other top-k kernel ran")
+
+
+@pytest.mark.parametrize("path", ["parallel", "serial"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_top_k_parallel_and_serial_kernels_equal_numpy_reference(path, dtype, monkeypatch):
+    """Both top-k kernels (rows in parallel, and its serial twin for small blocks) give the
+    reference's arrays bit for bit: ties, signed zeros, ±inf, exclusions, k above n_items.
+    The threshold is moved so that every block takes ``path``, and the other kernel is
+    replaced by a sentinel, so the test knows which one ran."""
+    from minigraphrec.kernels import topk
+    from minigraphrec.rank import _top_k_kernel
+    monkeypatch.setattr(topk, "PARALLEL_FROM", 0 if path == "parallel" else 10 ** 12)
+    chosen = topk.top_k_rows if path == "parallel" else topk.top_k_rows_serial
+    assert _top_k_kernel(1, 1) is chosen
+    monkeypatch.setattr(topk, "top_k_rows_serial" if path == "parallel" else "top_k_rows",
+                        _must_not_run)
+    rng = np.random.default_rng(20)
+    for trial in range(12):
+        S, E = _long_rows_case(rng, dtype)
+        cases = [(S, E, k) for k in (1, 7, 200)] + [_random_case(rng)]
+        for S_c, E_c, k in cases:
+            S_c = S_c.astype(dtype)
+            ref = top_k(S_c, k, exclude=E_c, backend="numpy")
+            fast = top_k(S_c, k, exclude=E_c, backend="numba")
+            msg = f"trial {trial}, k {k}"
+            np.testing.assert_array_equal(fast[0], ref[0], err_msg=msg)
+            np.testing.assert_array_equal(fast[1], ref[1], err_msg=msg)
+
+
+def test_top_k_of_one_row_takes_the_serial_kernel():
+    """A one-user ``recommend`` ranks one row: the serial twin, without waking the thread
+    pool (on a busy 2-core machine that cost 8 ms per call); a large block runs in parallel."""
+    from minigraphrec.kernels import topk
+    from minigraphrec.rank import _top_k_kernel
+    assert _top_k_kernel(1, 1_682) is topk.top_k_rows_serial               # ML-100K
+    assert _top_k_kernel(1, 40_981) is topk.top_k_rows_serial              # Gowalla
+    assert _top_k_kernel(1024, 1_682) is topk.top_k_rows                   # an evaluate block
+    assert _top_k_kernel(1, topk.PARALLEL_FROM) is topk.top_k_rows
 
 
 # -------------------------------------------------------------- bad inputs

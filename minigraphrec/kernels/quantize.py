@@ -16,7 +16,21 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["int8_dot", "int8_row_sums"]
+__all__ = ["int8_dot", "int8_row_sums", "int8_row_sums_serial", "PARALLEL_FROM"]
+
+#: :func:`int8_row_sums` with fewer int32 additions than this (the output's entries plus the
+#: entries of the ``Q`` rows added: :func:`minigraphrec.quantization._int8_row_sums_kernel`)
+#: goes to :func:`int8_row_sums_serial`: waking numba's thread pool costs a scheduler time
+#: slice when the cores are busy, and a one-user call has one row, which one thread does
+#: anyway. On a dense 1,682 x 1,682 ``Q`` (an int8 EASE of ML-100K) the serial kernel took
+#: 0.003 ms for one user of 20 items (2^15 additions), 0.05 ms for one of 700 (2^20) and
+#: 0.5 ms for 16 users of 300 (2^23); the parallel kernel took 14 ms for the first and 11 ms
+#: for the last when the other core was busy (AMD EPYC, 2 cores, load average 3-4,
+#: 2026-12-07, ``/tmp`` script, not recorded). At about 20 additions per nanosecond they
+#: are far cheaper than the top-k kernel's comparisons, hence a threshold above its
+#: :data:`minigraphrec.kernels.topk.PARALLEL_FROM`: below this one the serial kernel takes
+#: about 0.25 ms at most.
+PARALLEL_FROM = 1 << 22
 
 
 @njit(parallel=True, cache=True)
@@ -88,6 +102,17 @@ def _add_int8_row(Q, i, acc):
             acc[j] += np.int32(Q[i, j])
 
 
+@njit(cache=True, inline="always")
+def _row_sum_row(indptr, indices, Q, c, out, u):
+    """Row ``u`` of :func:`int8_row_sums`: its rows of ``Q`` added in int32, then scaled."""
+    n_cols = out.shape[1]
+    acc = np.zeros(n_cols, dtype=np.int32)
+    for p in range(indptr[u], indptr[u + 1]):
+        _add_int8_row(Q, indices[p], acc)
+    for j in range(n_cols):
+        out[u, j] = np.float32(acc[j]) * c[j]
+
+
 @njit(parallel=True, cache=True)
 def int8_row_sums(indptr, indices, Q, c, out):
     r"""``out[u, j] = float32(Σ_{p ∈ row u} Q[indices[p], j]) · c[j]``, the sum in int32.
@@ -105,12 +130,15 @@ def int8_row_sums(indptr, indices, Q, c, out):
     c : (n_cols,) float32, the column scales
     out : (b, n_cols) float32, overwritten
     """
-    n_cols = out.shape[1]
     for u in prange(indptr.shape[0] - 1):
-        acc = np.zeros(n_cols, dtype=np.int32)
-        for p in range(indptr[u], indptr[u + 1]):
-            _add_int8_row(Q, indices[p], acc)
-        for j in range(n_cols):
-            out[u, j] = np.float32(acc[j]) * c[j]
+        _row_sum_row(indptr, indices, Q, c, out, u)
+    return out
+
+
+@njit(cache=True)
+def int8_row_sums_serial(indptr, indices, Q, c, out):
+    r""":func:`int8_row_sums` in one thread, for small work (:data:`PARALLEL_FROM`)."""
+    for u in range(indptr.shape[0] - 1):
+        _row_sum_row(indptr, indices, Q, c, out, u)
     return out
 

@@ -10,7 +10,10 @@ per-row AUC.
 
 Rows run in parallel (``prange``); every row is computed by one thread from
 its own inputs into its own output row, so the result does not depend on the
-number of threads.
+number of threads. :func:`top_k_rows_serial` runs the same row function in one
+thread, for small blocks (:data:`PARALLEL_FROM`): a one-user ``recommend`` ranks
+one row, and waking numba's thread pool for it cost a time slice when the cores
+were busy (see :data:`PARALLEL_FROM`).
 
 The item order used throughout is "higher score first, then smaller item id":
 item ``a`` is *better* than item ``b`` when ``s_a > s_b`` or
@@ -22,7 +25,19 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["top_k_rows"]
+__all__ = ["top_k_rows", "top_k_rows_serial", "PARALLEL_FROM"]
+
+#: score blocks of fewer entries (``n_rows * n_items``) than this go to
+#: :func:`top_k_rows_serial`. Waking the thread pool costs a scheduler time slice when
+#: the cores are busy: on 2 threads this kernel took 8.0 ms for every
+#: block from 1 x 1,682 to 156 x 40,981 float64 scores (k = 10), against 0.002 ms (one
+#: ML-100K row), 0.05 ms (6 x 40,981) and 0.1-0.4 ms (156 x 1,682, about 2^18) serially
+#: (AMD EPYC, 2 cores, load average 2-4, 2026-12-07, ``/tmp`` script, not recorded). Below
+#: 2^18 scores a second thread could save at most about 0.2 ms (half the serial time) on
+#: idle cores, against 8 ms lost on busy ones. The threshold of Adam's and the GRU's
+#: serial kernels (:data:`minigraphrec.optim._PARALLEL_FROM`,
+#: :data:`minigraphrec.kernels.session.PARALLEL_FROM`).
+PARALLEL_FROM = 1 << 18
 
 
 @njit(cache=True)
@@ -175,6 +190,20 @@ def _best_k(row, k_heap, ex_indices, e0, e1, one, zero):
     return heap_s, heap_i, n_found, n_nan
 
 
+@njit(cache=True, inline="always")
+def _top_k_out_row(S, r, k_heap, ex_indptr, ex_indices, items_out, scores_out):
+    """Row ``r`` of :func:`top_k_rows`: its best items into ``items_out[r]``, ``scores_out[r]``."""
+    one, zero = S.dtype.type(1), S.dtype.type(0)           # 1 and 0 in the scores' dtype
+    heap_s, heap_i, n_found, _ = _best_k(S[r], k_heap, ex_indices, ex_indptr[r],
+                                         ex_indptr[r + 1], one, zero)
+    for t in range(n_found):
+        items_out[r, t] = heap_i[t]
+        scores_out[r, t] = np.float64(heap_s[t])
+    for t in range(n_found, items_out.shape[1]):
+        items_out[r, t] = -1
+        scores_out[r, t] = -np.inf
+
+
 @njit(parallel=True, cache=True)
 def top_k_rows(S, k_heap, ex_indptr, ex_indices, items_out, scores_out):
     r"""Per row of ``S``, the ``k_heap`` best non-excluded items, best first.
@@ -202,13 +231,12 @@ def top_k_rows(S, k_heap, ex_indptr, ex_indices, items_out, scores_out):
     items ``-inf``). The heap holds the scores in ``S``'s dtype; they are
     written to ``scores_out`` as float64 (exactly).
     """
-    one, zero = S.dtype.type(1), S.dtype.type(0)           # 1 and 0 in the scores' dtype
     for r in prange(S.shape[0]):
-        heap_s, heap_i, n_found, _ = _best_k(S[r], k_heap, ex_indices, ex_indptr[r],
-                                             ex_indptr[r + 1], one, zero)
-        for t in range(n_found):
-            items_out[r, t] = heap_i[t]
-            scores_out[r, t] = np.float64(heap_s[t])
-        for t in range(n_found, items_out.shape[1]):
-            items_out[r, t] = -1
-            scores_out[r, t] = -np.inf
+        _top_k_out_row(S, r, k_heap, ex_indptr, ex_indices, items_out, scores_out)
+
+
+@njit(cache=True)
+def top_k_rows_serial(S, k_heap, ex_indptr, ex_indices, items_out, scores_out):
+    r""":func:`top_k_rows` in one thread, for small blocks (:data:`PARALLEL_FROM`)."""
+    for r in range(S.shape[0]):
+        _top_k_out_row(S, r, k_heap, ex_indptr, ex_indices, items_out, scores_out)

@@ -49,6 +49,15 @@ NORMALIZATIONS = ("minmax", "zscore", "rank")
 TUNING_METRICS = ("recall", "ndcg")
 #: refuse a grid with more points than this (choose a coarser step)
 MAX_GRID = 20000
+#: score blocks of fewer entries than this are normalised on one numba thread
+#: (:class:`~minigraphrec.ops.propagate.serial_if`): waking the thread pool costs a scheduler
+#: time slice when the cores are busy. Min-max normalising and adding (``row_affine`` then
+#: ``add_affine``) took 0.007 ms on one thread for 1 x 1,682 scores (one ML-100K user) and
+#: 0.39 ms for 156 x 1,682 (2^18), against 23 ms and 0.19 ms (both threads awake) on two
+#: (AMD EPYC, 2 cores, load average 4-6, 2026-12-07, ``/tmp`` script, not recorded): below
+#: 2^18 a second thread saves at most about 0.2 ms. The threshold of the top-k kernel
+#: (:data:`minigraphrec.kernels.topk.PARALLEL_FROM`).
+SERIAL_BELOW = 1 << 18
 
 
 def normalize_scores(S, method="minmax", exclude=None, backend="numba"):
@@ -236,15 +245,24 @@ def _add_normalized_numba(out, S, weight, method, E):
         indptr, indices = E.indptr, E.indices
     S = np.ascontiguousarray(S)
     code = normalize_kernels.ZSCORE if method == "zscore" else normalize_kernels.MINMAX
-    shift, inv, bad = normalize_kernels.row_affine(S, indptr, indices, code)
+    with _threads(S.size):
+        shift, inv, bad = normalize_kernels.row_affine(S, indptr, indices, code)
     if np.any(bad >= 0):
         r = int(np.flatnonzero(bad >= 0)[0])
         c = int(bad[r])
         raise ValueError(f"scores must be finite to be normalised; entry ({r}, {c}) is "
                          f"{S[r, c]}")
-    if method == "rank":
-        return normalize_kernels.add_rank(S, indptr, indices, weight, out)
-    return normalize_kernels.add_affine(S, shift, inv, weight, out)
+    with _threads(S.size):
+        if method == "rank":
+            return normalize_kernels.add_rank(S, indptr, indices, weight, out)
+        return normalize_kernels.add_affine(S, shift, inv, weight, out)
+
+
+def _threads(n_scores):
+    """One numba thread for the normalisation kernels on ``n_scores < SERIAL_BELOW`` scores
+    (a few users); each row is computed by one thread, so the bits do not change."""
+    from ..ops.propagate import serial_if
+    return serial_if(n_scores < SERIAL_BELOW)
 
 
 def _grid_parts(step):
