@@ -16,6 +16,17 @@ r"""Save and load fitted recommenders as ``.npz`` files, without pickle.
 checks format, version and checksum, rebuilds the model with its
 hyperparameters and restores the attributes; a model that derives more
 state from them (a normalised graph, say) does so in its ``_restore()``.
+A file with a valid checksum that save would not have written (edited with
+the checksum recomputed, or by another program) is refused too, from the
+description and the arrays' shapes alone: one without an attribute the class
+needs (its ``_state_attrs`` less its ``_optional_state``, what a file may
+lack: saved only when set, or added after older files were written; the
+library's classes without ``_state_attrs`` list theirs in ``_GENERIC_STATE``),
+one whose arrays disagree with ``n_users_`` and ``n_items_`` (``_SHAPES``),
+and one labelled with a class whose hyperparameters it only partly has while
+it has exactly another class's (an MF file relabelled LightGCN). A class that
+adds a name to ``_state_attrs`` adds it to ``_optional_state`` too, or the
+files of earlier versions stop loading.
 
 Which attributes. A class lists its fitted state in ``_state_attrs``
 (attribute names; one the model does not have is skipped). A class without the
@@ -402,7 +413,10 @@ def load(path):
         Naming the file and the problem: not a readable .npz (missing,
         truncated, not a zip), not a minigraphrec model, another format
         version, a checksum mismatch (the contents were changed or damaged),
-        or inconsistent contents.
+        or inconsistent contents: a fitted attribute the class needs missing
+        (named, with the class), arrays whose shapes disagree with
+        ``n_users_`` / ``n_items_`` (named, with both shapes), or a file of
+        another class relabelled (see the module's notes).
     """
     path = os.fspath(path)
     if os.path.isdir(path):
@@ -465,6 +479,7 @@ def _build(info, arrays, path, memo):
     except (TypeError, ValueError) as err:
         raise DataError(f"{path}: cannot rebuild {info['class']} from the saved "
                         f"hyperparameters: {err}") from None
+    _check_label(cls, hyper, info, path)
     if info["ref"] is not None:
         memo[info["ref"]] = model
     for name, ainfo in info["attributes"].items():
@@ -472,6 +487,10 @@ def _build(info, arrays, path, memo):
         if name not in getattr(cls, "_may_hold_nonfinite", ()):
             _check_finite(value, name, path)
         setattr(model, name, value)
+    # the file's own model is fitted (save refuses others); a nested one is when it has state
+    fitted = info["ref"] is None or bool(info["attributes"])
+    if fitted:
+        _check_present(model, info, path)
     restore = getattr(model, "_restore", None)
     if restore is not None and info["attributes"]:          # fitted: derive the rest
         try:
@@ -479,7 +498,208 @@ def _build(info, arrays, path, memo):
         except ValueError as err:                           # e.g. a value this version refuses
             raise DataError(f"{path}: cannot restore the fitted {info['class']}: "
                             f"{err}") from err
+    if fitted:
+        _check_shapes(model, info, path)
     return model
+
+
+# ============================================================ consistency
+# A file with a valid checksum can still be one save never writes: a tool rewriting archives,
+# another library version or a hand edit can drop a fitted attribute, leave arrays of other
+# sizes, or relabel one class's file as another's. Such a model would load and fail at its
+# first scoring call (an AttributeError, a matmul dimension mismatch) without naming the
+# file, or score as a model it is not. load checks, from the meta and the arrays' shapes only
+# (no pass over the data): that every attribute the class needs is there (_check_present,
+# before _restore, which reads them), that the sizes agree with n_users_ and n_items_
+# (_check_shapes, after _restore, whose own checks name R_ and the ids first), and that the
+# hyperparameters are the class's (_check_label).
+
+#: what every fitted model holds: ``Recommender._fit_interactions`` sets them in every ``fit``,
+#: and every version of the format has saved them
+_BASE_STATE = ("n_users_", "n_items_", "R_", "user_ids_", "item_ids_")
+
+#: the library's models saved without ``_state_attrs`` (every public attribute ending in
+#: ``_``, so no declaration to read): what each needs to score, beyond ``_BASE_STATE``, by the
+#: defining class's module and name (a subclass needs its bases' too). Attributes saved only
+#: when set (Hybrid's ``grid_``, ContentBased's ``R_weighted_``) are not listed.
+_GENERIC_STATE = {
+    "minigraphrec.models.popularity.Popularity": ("popularity_",),
+    "minigraphrec.models.ease.EASE": ("B_",),
+    "minigraphrec.models.knn._NeighbourhoodCF": ("similarity_",),
+    "minigraphrec.models.content.ContentBased": ("user_profiles_", "item_profiles_"),
+    "minigraphrec.models.hybrid.Hybrid": ("models_", "weights_"),
+    "minigraphrec.models.gfcf.GFCF": ("R_tilde_", "d_users_", "d_items_", "V_"),
+    "minigraphrec.models.session_base.SessionRecommender": ("sequences_",),
+    "minigraphrec.models.sequential.SessionPopularity": ("popularity_",),
+    "minigraphrec.models.sequential.MarkovChain": ("popularity_", "transitions_"),
+    "minigraphrec.models.sequential.SessionItemKNN": ("similarity_",),
+}
+
+#: the shape of the library's fitted arrays, by attribute name: ``"u"`` is ``n_users_``, ``"i"``
+#: ``n_items_``, ``"i+1"`` one more, ``"s"`` the side ``similarity_`` compares (``n_users_`` for
+#: UserKNN, whose ``_documents`` are users; else ``n_items_``), ``"m"`` ``len(models_)``; a
+#: letter of its own (``"d"``, ``"k"``) any size, the same in every array of one model that
+#: names it (a user and an item table of one width). ``R_``, ``user_ids_`` and ``item_ids_``
+#: hold for every model (``_fit_interactions``); the others for the library's classes and
+#: their subclasses only (a model of one's own may use these names otherwise).
+_SHAPES = {
+    "R_": ("u", "i"), "user_ids_": ("u",), "item_ids_": ("i",), "item_labels_": ("i",),
+    "R_weighted_": ("u", "i"), "R_tilde_": ("u", "i"),
+    "user_features_": ("u", "fu"), "item_features_": ("i", "fi"),
+    "user_embeddings_": ("u", "d"), "item_embeddings_": ("i", "d"),
+    "user_profiles_": ("u", "f"), "item_profiles_": ("i", "f"),
+    "user_q_": ("u", "q"), "item_q_": ("i", "q"), "user_scale_": ("u",), "item_scale_": ("i",),
+    "B_": ("i", "i"), "P_diag_": ("i",), "popularity_": ("i",), "transitions_": ("i", "i"),
+    "similarity_": ("s", "s"), "weights_": ("m",),
+    "d_users_": ("u",), "d_items_": ("i",), "V_": ("i", "k"), "singular_values_": ("k",),
+    "V_q_": ("i", "k"), "V_scale_": ("i",),
+    "W_q_": ("i", "i"), "W_indptr_": ("i+1",), "col_scale_": ("i",),
+}
+_BASE_SHAPES = ("R_", "user_ids_", "item_ids_", "item_labels_")
+
+
+def _who(info):
+    """The model a message names: its class, and where it sits in the file when nested."""
+    prefix = info.get("prefix") or ""
+    return f"{info['class']} at {prefix.rstrip('/')}" if prefix else info["class"]
+
+
+def _is_library_model(cls):
+    """Whether ``cls`` is, or derives from, one of the library's model classes (not only
+    from the base class)."""
+    return any(c.__module__.split(".")[0] == "minigraphrec" and c not in _MODEL_BASES
+               for c in cls.__mro__ if issubclass(c, tuple(_MODEL_BASES)))
+
+
+def _required_state(cls):
+    """The attributes a fitted ``cls`` must hold: ``_BASE_STATE``; the class's ``_state_attrs``
+    (its declaration) or, for the library's classes saved generically, ``_GENERIC_STATE``;
+    less what the class lists in ``_optional_state`` (saved only when set, or added after
+    files of an earlier version were written)."""
+    names = list(_BASE_STATE) + list(getattr(cls, "_state_attrs", None) or ())
+    for c in cls.__mro__:
+        names += _GENERIC_STATE.get(f"{c.__module__}.{c.__qualname__}", ())
+    optional = set(getattr(cls, "_optional_state", ()))
+    return [n for n in dict.fromkeys(names) if n not in optional]
+
+
+def _check_present(model, info, path):
+    """DataError naming the file, the class and each attribute a fitted model of this class
+    needs (:func:`_required_state`) that the file does not hold; and unless ``n_users_`` and
+    ``n_items_`` are counts."""
+    missing = [n for n in _required_state(type(model)) if n not in info["attributes"]]
+    if missing:
+        what = ", ".join(repr(n) for n in missing)
+        raise DataError(f"{path}: the saved {_who(info)} has no fitted attribute {what}, "
+                        f"which a fitted {info['class']} holds (a file save did not write: "
+                        "edited, or written by another program)")
+    for name in ("n_users_", "n_items_"):
+        value = getattr(model, name)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise DataError(f"{path}: the saved {_who(info)}'s {name} is {value!r}, not a "
+                            "count")
+
+
+def _shape_of(value):
+    if isinstance(value, np.ndarray) or sp.issparse(value):
+        return tuple(int(s) for s in value.shape)
+    return None
+
+
+def _check_shapes(model, info, path):
+    """DataError unless every fitted array of ``_SHAPES`` has the shape its table entry gives
+    (sizes read from ``n_users_``, ``n_items_`` and ``models_``), a Sequences attribute the
+    model's ``n_items_``, and every model in a required attribute (Hybrid's ``models_``) is
+    fitted on the same users and items. Shapes only: no pass over the arrays."""
+    n_u, n_i = int(model.n_users_), int(model.n_items_)
+    sizes = {"u": n_u, "i": n_i, "i+1": n_i + 1,
+             "s": n_u if getattr(model, "_documents", None) == "users" else n_i}
+    components = getattr(model, "models_", None)
+    if isinstance(components, (list, tuple)):
+        sizes["m"] = len(components)
+    said = f"n_users_={n_u}, n_items_={n_i}"
+    library = _is_library_model(type(model))
+    seen = {}                                          # a free letter -> (size, attribute)
+    for name in info["attributes"]:
+        value = getattr(model, name, None)
+        if isinstance(value, Sequences) and value.n_items != n_i:
+            raise DataError(f"{path}: the saved {_who(info)} does not agree with itself "
+                            f"({said}): {name} has n_items {value.n_items}")
+        spec = _SHAPES.get(name) if library or name in _BASE_SHAPES else None
+        if spec is None or value is None:            # None: no such matrix (features, say)
+            continue
+        shape = _shape_of(value)
+        problem = None
+        if shape is None:
+            problem = f"{name} is a {type(value).__name__}, not an array"
+        elif len(shape) != len(spec):
+            problem = f"{name} has shape {shape}, {len(spec)} dimensions expected"
+        else:
+            for size, want in zip(shape, spec):
+                if want in sizes and size != sizes[want]:
+                    expected = ", ".join(str(sizes.get(w, w)) for w in spec)   # "12, d"
+                    problem = (f"{name} has shape {shape}, "
+                               f"{f'({expected})' if len(spec) > 1 else expected} expected")
+                    break
+                if want not in sizes:
+                    first = seen.setdefault(want, (size, name))
+                    if first[0] != size:
+                        problem = (f"{name} has {size} columns and {first[1]} {first[0]}: "
+                                   "they must agree")
+                        break
+        if problem:
+            raise DataError(f"{path}: the saved {_who(info)} does not agree with itself "
+                            f"({said}): {problem}")
+    for name in _required_state(type(model)):        # fitted components: Hybrid's models_
+        value = getattr(model, name)
+        parts = (list(enumerate(value)) if _is_models(value)
+                 else [(None, value)] if _is_model(value) else [])
+        for k, part in parts:
+            where = name if k is None else f"{name}[{k}]"
+            if not hasattr(part, "R_"):
+                raise DataError(f"{path}: the saved {_who(info)}'s {where} "
+                                f"({type(part).__name__}) holds no fitted state")
+            if (part.n_users_, part.n_items_) != (n_u, n_i):
+                raise DataError(f"{path}: the saved {_who(info)}'s {where} "
+                                f"({type(part).__name__}) was fitted on {part.n_users_} users "
+                                f"and {part.n_items_} items, the model on {n_u} and {n_i}")
+
+
+def _check_label(cls, hyper, info, path):
+    """DataError when the file's hyperparameter names are exactly another class's and only
+    part of ``cls``'s: a file of that class relabelled (an MF labelled LightGCN has no
+    ``n_layers``, and would score as MF under LightGCN's name). A file lacking some of the
+    class's hyperparameters and matching no other class is one written before those were
+    added, and loads with their defaults; a name the class does not know was refused by its
+    constructor. Models of one class and its renamed copy (same names: ItemKNN, UserKNN) are
+    told apart by ``_check_shapes`` when they can be."""
+    saved = set(hyper)
+    try:
+        own = set(cls._param_names())
+    except TypeError:                              # an __init__ with **kwargs: never saved
+        return
+    if saved == own or not saved < own:
+        return
+    stack, others = list(_MODEL_BASES), []
+    while stack:
+        c = stack.pop()
+        stack.extend(c.__subclasses__())
+        if (c.__module__, c.__qualname__) != (cls.__module__, cls.__qualname__):
+            others.append(c)
+    matches = []
+    for other in others:
+        try:
+            if set(other._param_names()) == saved:
+                matches.append(other)
+        except TypeError:                          # an __init__ with **kwargs
+            continue
+    # the library's class first (a class of one's own may copy its signature)
+    matches.sort(key=lambda c: c.__module__.split(".")[0] != "minigraphrec")
+    if matches:
+        other, missing = matches[0].__qualname__, ", ".join(sorted(own - saved))
+        raise DataError(f"{path}: the saved model is labelled {_who(info)}, but its "
+                        f"hyperparameters are {other}'s (it has no {missing}): a {other} file "
+                        f"relabelled? It would score as {other} under {info['class']}'s name")
 
 
 def _first_nonfinite(arr):

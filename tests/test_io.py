@@ -677,3 +677,193 @@ def test_load_refuses_when_it_cannot_tell_which_class_came_last(tmp_path, monkey
     with pytest.raises(DataError, match=r"this Python session holds 2 live classes of that "
                                         r"name .* cannot tell which was defined last"):
         mgr.load(tmp_path / "m.npz")
+
+
+# ---------------------------------------------------------------- incomplete or relabelled files
+def _crafted(path, edit):
+    """Rewrite the file as a tool rewriting archives could: ``edit(meta, arrays)`` changes the
+    description and the arrays, and the checksum is recomputed (a well-formed file)."""
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays.pop("__meta__")))
+    arrays.pop("__sha256__")
+    edit(meta, arrays)
+    meta_json = json.dumps(meta, sort_keys=True)
+    arrays["__sha256__"] = np.array(io._digest(meta_json, arrays))
+    arrays["__meta__"] = np.array(meta_json)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def _drop(name, prefix=""):
+    """An edit removing attribute ``name`` (of the model at ``prefix``) and its arrays."""
+    def edit(meta, arrays):
+        attributes = meta["attributes"]
+        if prefix:                                    # a component of a Hybrid: models_.0/
+            index = int(prefix.rstrip("/").split(".")[-1])
+            attributes = attributes["models_"]["value"][index]["__model__"]["attributes"]
+        del attributes[name]
+        for key in [k for k in arrays if k == prefix + name or k.startswith(prefix + name + "/")]:
+            del arrays[key]
+    return edit
+
+
+def _sessions_model():
+    from minigraphrec.sequences import user_sequences
+    users = np.repeat(np.arange(10), 6)
+    items = np.random.default_rng(0).integers(0, 9, users.shape[0])
+    data = Interactions(users, items, n_items=9, timestamps=np.arange(users.shape[0]))
+    return mgr.SRGNN(dim=4, epochs=1, batch_size=8, random_state=0).fit(user_sequences(data))
+
+
+_FITTED = {
+    "EASE": lambda: EASE(l2=10.0).fit(_train()),
+    "ItemKNN": lambda: ItemKNN(k_neighbors=5).fit(_train()),
+    "MF": lambda: MF(dim=4, epochs=1, batch_size=16, random_state=0).fit(_train()),
+    "LightGCN": lambda: LightGCN(dim=4, n_layers=2, epochs=1, batch_size=16,
+                                 random_state=0).fit(_train()),
+    "Hybrid": lambda: Hybrid([ItemKNN(k_neighbors=5), EASE(l2=10.0)]).fit(_train()),
+    "q-MF": lambda: mgr.quantize(MF(dim=4, epochs=1, batch_size=16,
+                                    random_state=0).fit(_train()), "int8"),
+    "SRGNN": _sessions_model,
+    "MarkovChain": lambda: mgr.MarkovChain().fit(mgr.sequences.Sequences.from_lists(
+        [[0, 1], [1, 2]], n_items=3, users=[0, 1])),        # no item_ids to count the items
+}
+
+
+@pytest.mark.parametrize("model, name, prefix, who", [
+    ("EASE", "B_", "", "EASE"),
+    ("EASE", "R_", "", "EASE"),
+    ("ItemKNN", "similarity_", "", "ItemKNN"),
+    ("ItemKNN", "R_", "", "ItemKNN"),
+    ("MF", "user_embeddings_", "", "MF"),
+    ("LightGCN", "item_embeddings_", "", "LightGCN"),
+    ("Hybrid", "models_", "", "Hybrid"),
+    ("Hybrid", "weights_", "", "Hybrid"),
+    ("Hybrid", "similarity_", "models_.0/", "ItemKNN at models_.0"),
+    ("q-MF", "user_q_", "", "QuantizedEmbeddings"),
+    ("q-MF", "item_scale_", "", "QuantizedEmbeddings"),
+    ("q-MF", "n_users_", "", "QuantizedEmbeddings"),
+    ("SRGNN", "R_", "", "SRGNN"),
+    ("SRGNN", "params", "", "SRGNN"),
+])
+def test_a_file_without_a_fitted_attribute_is_refused_naming_it(model, name, prefix, who,
+                                                                tmp_path):
+    """An audit: such files (a valid checksum) loaded, and the first scoring call failed
+    without the file's name (AttributeError: 'EASE' object has no attribute 'B_'; "not fitted
+    yet" without R_)."""
+    path = tmp_path / f"{model}.npz"
+    _FITTED[model]().save(path)
+    _crafted(path, _drop(name, prefix))
+    with pytest.raises(DataError, match=rf"{path}: the saved {who} has no fitted attribute "
+                                        rf"'{name}'"):
+        io.load(path)
+
+
+def test_attributes_a_file_may_lack_are_optional(tmp_path):
+    """What older versions did not save, or save only when set, still loads: SRGNN's
+    best_epoch_ (new), an embedding model's optimizer_state_ and LightGCN's R_weighted_, EASE's
+    P_diag_ (set only by later versions)."""
+    for model, name in [("SRGNN", "best_epoch_"), ("SRGNN", "fit_hyperparameters_"),
+                        ("LightGCN", "R_weighted_"), ("LightGCN", "rng_state_"),
+                        ("MF", "optimizer_state_"), ("EASE", "P_diag_")]:
+        path = tmp_path / f"{model}-{name}.npz"
+        fitted = _FITTED[model]()
+        fitted.save(path)
+        _crafted(path, _drop(name))
+        loaded = io.load(path)
+        if model == "SRGNN":
+            s = mgr.sequences.Sequences.from_lists([[0, 1], [2]], n_items=9)
+            np.testing.assert_array_equal(loaded.score_sessions(s), fitted.score_sessions(s))
+        else:
+            np.testing.assert_array_equal(loaded.score([0, 1]), fitted.score([0, 1]))
+
+
+def _shrink(name, axes=(0,)):
+    """An edit dropping the last row (and column, ``axes=(0, 1)``) of array ``name``."""
+    def edit(meta, arrays):
+        arr = arrays[name]
+        for axis in axes:
+            arr = np.delete(arr, -1, axis=axis)
+        arrays[name] = arr
+    return edit
+
+
+def _sparse_square(name, n):
+    """An edit replacing sparse attribute ``name`` with an (n, n) identity."""
+    def edit(meta, arrays):
+        M = sp.identity(n, format="csr")
+        arrays.update({f"{name}/indptr": M.indptr, f"{name}/indices": M.indices,
+                       f"{name}/data": M.data, f"{name}/shape": np.array(M.shape)})
+    return edit
+
+
+@pytest.mark.parametrize("model, edit, who, match", [
+    ("EASE", _shrink("B_", (0, 1)), "EASE", r"B_ has shape \(14, 14\), \(15, 15\) expected"),
+    ("ItemKNN", _sparse_square("similarity_", 12), "ItemKNN",
+     r"similarity_ has shape \(12, 12\), \(15, 15\) expected"),
+    ("MF", _shrink("user_embeddings_"), "MF",
+     r"user_embeddings_ has shape \(11, 4\), \(12, d\) expected"),
+    ("LightGCN", _shrink("item_embeddings_"), "LightGCN",
+     r"item_embeddings_ has shape \(14, 4\), \(15, d\) expected"),
+    ("Hybrid", _shrink("weights_"), "Hybrid", r"weights_ has shape \(1,\), 2 expected"),
+    ("Hybrid", _shrink("models_.1/B_", (0, 1)), "EASE at models_.1",
+     r"B_ has shape \(14, 14\), \(15, 15\) expected"),
+    ("q-MF", _shrink("item_scale_"), "QuantizedEmbeddings",
+     r"item_scale_ has shape \(14,\), 15 expected"),
+    ("q-MF", _shrink("user_q_", (1,)), "QuantizedEmbeddings",
+     r"user_q_ has 3 columns and item_q_ 4: they must agree"),
+    ("MarkovChain", lambda meta, arrays: meta["attributes"]["sequences_"].update(n_items=5),
+     "MarkovChain", r"sequences_ has n_items 5"),
+])
+def test_a_file_whose_sizes_disagree_is_refused(model, edit, who, match, tmp_path):
+    """Arrays of other sizes than n_users_ and n_items_ say loaded, and scoring failed (a
+    matmul dimension mismatch) or read past the users' rows."""
+    path = tmp_path / f"{model}.npz"
+    fitted = _FITTED[model]()
+    fitted.save(path)
+    _crafted(path, edit)
+    with pytest.raises(DataError, match=rf"{path}: the saved {who} does not agree with itself "
+                                        rf"\(n_users_={fitted.n_users_}, "
+                                        rf"n_items_={fitted.n_items_}\): {match}"):
+        io.load(path)
+
+
+def _relabel(module, name):
+    def edit(meta, arrays):
+        meta.update(module=module, **{"class": name})
+    return edit
+
+
+def test_a_file_relabelled_as_another_class_is_refused(tmp_path):
+    """An audit: an MF file labelled LightGCN loaded and served MF's scores under LightGCN's
+    name; an ItemKNN file labelled UserKNN loaded and failed at scoring (matmul: dimension
+    mismatch). The first has MF's hyperparameters only (no n_layers); the second an item-item
+    similarity_ where UserKNN keeps a user-user one."""
+    path = tmp_path / "mf.npz"
+    _FITTED["MF"]().save(path)
+    _crafted(path, _relabel("minigraphrec.models.lightgcn", "LightGCN"))
+    with pytest.raises(DataError, match=rf"{path}: the saved model is labelled LightGCN, but "
+                                        r"its hyperparameters are MF's \(it has no .*n_layers"):
+        io.load(path)
+    path = tmp_path / "knn.npz"
+    _FITTED["ItemKNN"]().save(path)
+    _crafted(path, _relabel("minigraphrec.models.knn", "UserKNN"))
+    with pytest.raises(DataError, match=rf"{path}: the saved UserKNN does not agree with itself "
+                                        r".*similarity_ has shape \(15, 15\), \(12, 12\)"):
+        io.load(path)
+
+
+def test_a_hybrid_component_without_state_is_refused(tmp_path):
+    """A Hybrid whose fitted component lost all its state loaded it as an unfitted model."""
+    path = tmp_path / "h.npz"
+    _FITTED["Hybrid"]().save(path)
+
+    def strip(meta, arrays):
+        meta["attributes"]["models_"]["value"][1]["__model__"]["attributes"] = {}
+        for key in [k for k in arrays if k.startswith("models_.1/")]:
+            del arrays[key]
+    _crafted(path, strip)
+    with pytest.raises(DataError, match=rf"{path}: the saved Hybrid's models_\[1\] \(EASE\) "
+                                        "holds no fitted state"):
+        io.load(path)

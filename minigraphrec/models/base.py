@@ -292,6 +292,11 @@ class Recommender:
     #: ``resume``, :attr:`~EmbeddingRecommender._resume_may_change`).
     _params_free_after_fit = None
 
+    #: of the fitted attributes ``_state_attrs`` lists, those a saved file may lack (set only
+    #: sometimes, or added after earlier files were written): :func:`minigraphrec.io.load`
+    #: refuses a file without any of the others, naming it
+    _optional_state = ()
+
     #: users scored at once by ``recommend``; bounds memory to
     #: ``score_batch_size * n_items`` floats.
     score_batch_size = 1024

@@ -314,6 +314,11 @@ class EmbeddingRecommender(Recommender):
                     "item_embeddings_", "history_", "best_epoch_", "step_", "dropout_seed_",
                     "optimizer_state_", "rng_state_", "fit_hyperparameters_",
                     "forget_method_", "best_params_", "since_best_")
+    #: of those, what a file may lack (:func:`minigraphrec.io.load`): ``forget_method_`` is set
+    #: by ``forget`` only; the others came after the first saved version (``R_weighted_``:
+    #: LightGCN's, GCN's and GAT's), and older files load without them
+    _optional_state = ("forget_method_", "dropout_seed_", "optimizer_state_", "rng_state_",
+                       "fit_hyperparameters_", "best_params_", "since_best_", "R_weighted_")
 
     #: hyperparameters that say how training proceeds, not what the model is: a resumed
     #: ``fit`` may run with new values of these (e.g. a lower lr); any other change is refused

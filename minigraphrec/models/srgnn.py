@@ -223,6 +223,9 @@ class SRGNN(SessionRecommender):
     #: what :func:`minigraphrec.io.save` stores (``params`` has no trailing underscore)
     _state_attrs = ("params", "history_", "best_epoch_", "n_items_", "n_users_", "R_",
                     "user_ids_", "item_ids_", "sequences_", "fit_hyperparameters_")
+    #: of those, what a file may lack (:func:`minigraphrec.io.load`): added after the first
+    #: saved SRGNN, whose files load without them
+    _optional_state = ("best_epoch_", "fit_hyperparameters_")
     #: the hyperparameters ``params`` do not depend on (how training proceeds; the backend
     #: gives the same bits): any other changed since ``fit`` is refused by scoring and
     #: ``loss_and_grad`` (:meth:`_check_call_params`), as ``partial_fit`` and ``forget`` refuse
