@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+import minigraphrec as mgr
 from minigraphrec.errors import DataError
 from minigraphrec.kernels.spmm import row_blocks, spmm_csr
 from minigraphrec.ops import spmm
@@ -366,3 +367,33 @@ def test_propagation_of_a_non_canonical_A_of_another_dtype_gives_the_same_bits()
                                       [[0, 0]])
         np.testing.assert_array_equal(lightgcn_forward(A, X, 1, backend=backend)[0][0],
                                       [0.5, 0.5])        # (E0 + A E0) / 2: 1/2 + 0/2
+
+
+def test_small_products_run_on_one_numba_thread_with_the_same_bits(monkeypatch):
+    """Below SERIAL_BELOW multiply-adds (GF-CF's one-user products) spmm's kernel runs on one
+    numba thread, and spgemm_dense's below SERIAL_BELOW outputs; above, on the pool; the
+    same bits either way, equal to the NumPy reference."""
+    import numba
+    import scipy.sparse as sp
+
+    from minigraphrec.kernels import spgemm as spgemm_kernels
+    from minigraphrec.kernels import spmm as spmm_kernels
+    from minigraphrec.ops import sparse
+    threads = []
+    for module, name in ((spmm_kernels, "spmm_csr"), (spgemm_kernels, "csr_rows_times_csr")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, real=real:
+                            threads.append(numba.get_num_threads()) or real(*a))
+    A = sp.random(300, 200, density=0.05, format="csr", random_state=0)
+    X = np.random.default_rng(0).standard_normal((200, 3))
+    B = sp.random(200, 50, density=0.1, format="csr", random_state=1)
+    expected = (sparse.spmm(A, X, backend="numpy"),
+                sparse.spgemm_dense(A, B, rows=[4, 7], backend="numpy"))
+    for below in (0, 10 ** 9):                               # pool, then one thread
+        monkeypatch.setattr(sparse, "SERIAL_BELOW", below)
+        with mgr.threads(2):
+            got = sparse.spmm(A, X), sparse.spgemm_dense(A, B, rows=[4, 7])
+        for g, e in zip(got, expected):
+            np.testing.assert_array_equal(g, e)
+    pool = min(2, numba.config.NUMBA_NUM_THREADS)
+    assert threads == [pool, pool, 1, 1]

@@ -22,6 +22,14 @@ from ..errors import DataError, check_backend, check_float_array, check_out, che
 
 __all__ = ["spmm", "spgemm_dense"]
 
+#: products of fewer multiply-adds (``spmm``: ``nnz(A) · d``) or outputs (``spgemm_dense``)
+#: than this run their kernel on one numba thread (:class:`~minigraphrec.ops.propagate.
+#: serial_if`): waking the pool costs a scheduler time slice when the cores are busy, for
+#: microseconds of work. One ML-100K user's GF-CF ``recommend`` (two products over the 100k
+#: ratings, one column each) took 5-14 ms per product on two threads (AMD EPYC, load
+#: average 4-6, 2026-12-07, ad hoc). Rows are each computed by one thread: the same bits.
+SERIAL_BELOW = 1 << 18
+
 
 def as_csr(A, name="A"):
     r"""``A`` as a 2-d scipy CSR matrix or array whose arrays are safe for the kernels.
@@ -154,11 +162,13 @@ def spmm(A, X, backend="numba", out=None):
 
     from numba import get_num_threads
     from ..kernels.spmm import spmm_csr
+    from .propagate import serial_if
     X = np.ascontiguousarray(X)
     data = A.data.astype(X.dtype, copy=False)            # (nnz,) in X's dtype
     if out is None:
         out = np.empty(shape, dtype=X.dtype)
-    return spmm_csr(A.indptr, A.indices, data, X, out, 4 * get_num_threads())
+    with serial_if(A.nnz * X.shape[1] < SERIAL_BELOW):   # a few columns: GF-CF's one user
+        return spmm_csr(A.indptr, A.indices, data, X, out, 4 * get_num_threads())
 
 
 def spgemm_dense(A, B, rows=None, backend="numba", out=None):
@@ -215,6 +225,8 @@ def spgemm_dense(A, B, rows=None, backend="numba", out=None):
             return np.asarray(product.toarray(), dtype=np.float64)
         return product.toarray(out=out)
     from ..kernels.spgemm import csr_rows_times_csr
+    from .propagate import serial_if
     out = np.empty(shape) if out is None else out                        # (r, m)
-    return csr_rows_times_csr(A.indptr, A.indices, A.data, rows, B.indptr, B.indices,
-                              B.data, out)
+    with serial_if(out.size < SERIAL_BELOW):             # a few rows: one session's scores
+        return csr_rows_times_csr(A.indptr, A.indices, A.data, rows, B.indptr, B.indices,
+                                  B.data, out)
