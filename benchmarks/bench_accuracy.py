@@ -90,7 +90,7 @@ import warnings
 from pathlib import Path
 
 from _common import LIGHTGCN_FILES, ML100K_FILES, benchmark_parser, provenance, \
-    recorded_command, require_data, write_results
+    recorded_command, require_data, save_figure, write_results
 
 DATASETS = ("ml-100k", "lastfm", "gowalla")
 #: the files :func:`load_dataset` reads in each data set's folder
@@ -420,10 +420,7 @@ def plot_recall(rows, out_dir, name):
                  "wall-time budget or epoch cap, after the epochs written above it)", fontsize=10)
     ax.legend(fontsize=8, ncol=2)
     ax.grid(axis="y", alpha=0.3)
-    os.environ["MINIGRAPHREC_FIGURES"] = str(out_dir)
-    path = plot.save_figure(fig, f"{name}_recall")
-    print("wrote", path)
-    return path
+    return save_figure(fig, f"{name}_recall", out_dir)    # the variable restored after
 
 
 # ------------------------------------------------------------------ main

@@ -740,6 +740,8 @@ def test_accuracy_rewrites_keep_the_dated_corrections_and_name_every_rows_comman
     assert "(Corrected on 2026-12-06" in (tmp_path / "accuracy.md").read_text()
     A.write_merged([row("MF", "cmd three", 0.3)], tmp_path, fresh=True)
     assert "corrections" not in json.loads(path.read_text())
+    assert (tmp_path / "accuracy_recall.png").exists()
+    assert "MINIGRAPHREC_FIGURES" not in os.environ          # drawn there, the variable restored
 
 
 def test_figure_footer_names_the_machine_threads_and_date_of_the_record():
