@@ -601,7 +601,7 @@ def figure_footer(record):
 
     Timing figures are compared across runs made on different machines (AMD EPYC and Intel
     Xeon so far): the footer says which one a figure measured. Threads are the measured ones
-    where recorded, else those when written, else the command's ``--threads N``, else a
+    where recorded, else those when written, else the command's ``--threads N [M ...]``, else a
     ``BLAS threads: N`` of the notes, else the rows' own ``threads``."""
     m = record.get("machine") or {}
     cpu = m.get("cpu") or "CPU not recorded"
@@ -609,7 +609,8 @@ def figure_footer(record):
     machine = f"{cpu}, {cpus} CPUs" if cpus else cpu
     threads = _threads_short(m.get("measured_threads") or m.get("threads") or {})
     if not threads:
-        found = re.search(r"--(?:blas-)?threads[ =](\d+)", record.get("command") or "")
+        # every count of a --threads that takes several (bench_kernels: --threads 1 2)
+        found = re.search(r"--(?:blas-)?threads[ =](\d+(?: \d+)*)", record.get("command") or "")
         noted = re.search(r"BLAS threads?: (\d+)", str(record.get("notes") or ""))
         per_row = sorted({r["threads"] for r in record.get("rows") or ()
                           if isinstance(r, dict) and isinstance(r.get("threads"), int)})

@@ -37,6 +37,13 @@ Each result file has its figure next to it, of the same name (``.png``).
     python benchmarks/bench_catalogues.py                  # 50k x 50k synthetic
     python benchmarks/bench_catalogues.py --data DIR
     python benchmarks/bench_catalogues.py --smoke
+    python benchmarks/bench_catalogues.py --plot-only      # redraw the five PNGs from their JSON
+    python benchmarks/bench_catalogues.py --plot-only catalogue_sessions    # one of them
+
+``--plot-only NAME ...`` draws ``<out>/NAME.png`` from ``NAME.json`` by the function of its
+kind (``catalogue_ratios*``: :func:`plot_ratios`, ``catalogue_sessions*``:
+:func:`plot_sessions`, else :func:`plot_catalogue`); without a NAME, the five committed
+figures.
 """
 from __future__ import annotations
 
@@ -55,8 +62,8 @@ import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (LIGHTGCN_FILES, benchmark_parser, check_data,  # noqa: E402
-                     interleaved_times, peak_rss_bytes, reset_peak, save_figure, status_bytes,
-                     write_results)
+                     interleaved_times, peak_rss_bytes, require_file, reset_peak, save_figure,
+                     status_bytes, write_results)
 
 import minigraphrec as mgr  # noqa: E402
 from minigraphrec.linalg import spd_inverse  # noqa: E402
@@ -352,10 +359,11 @@ def _paired_bars(ax, y, height, first, second, xlabel, offset=None):
     ax.set_xlim(0, top * 1.3)
     ax.set_xlabel(xlabel)
 
-def plot_catalogue(rows, name, out_dir):
+def plot_catalogue(rows, name, out_dir, record=None):
     """``<name>.png``: per model, fit and evaluate seconds (log scale), peak memory (its growth
     after loading the data shaded) and Recall@20 / NDCG@20; a model that did not run (EASE's
-    up-front refusal) is named where its bars would be."""
+    up-front refusal) is named where its bars would be. ``record``, the results JSON drawn
+    from, names the machine in a footer."""
     from minigraphrec import plot
     rows = rows[::-1]                                        # the first model on top
     y = np.arange(len(rows))
@@ -406,7 +414,7 @@ def plot_catalogue(rows, name, out_dir):
         ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=7,
                   frameon=False)
     fig.suptitle(_catalogue_title(rows, "classic models"), fontsize=10)
-    return save_figure(fig, name, out_dir)
+    return save_figure(fig, name, out_dir, record=record)
 
 
 def _target_value(target):
@@ -415,9 +423,10 @@ def _target_value(target):
     return float(found.group(1)) if found else None
 
 
-def plot_ratios(rows, name, out_dir):
+def plot_ratios(rows, name, out_dir, record=None):
     """``<name>.png``: every ratio of the run (candidate seconds / reference seconds, log
-    scale), each with its target drawn on its own bar (red: an upper bound, black: near)."""
+    scale), each with its target drawn on its own bar (red: an upper bound, black: near).
+    ``record``, the results JSON drawn from, names the machine in a footer."""
     from minigraphrec import plot
     rows = rows[::-1]
     y = np.arange(len(rows))
@@ -450,12 +459,13 @@ def plot_ratios(rows, name, out_dir):
                  "Cholesky solve, n = 4000, not the catalogue)", fontsize=9)
     ax.grid(axis="x", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    return save_figure(fig, name, out_dir)
+    return save_figure(fig, name, out_dir, record=record)
 
 
-def plot_sessions(rows, name, out_dir):
+def plot_sessions(rows, name, out_dir, record=None):
     """``<name>.png``: per session model, fit, ``score_sessions`` alone and
-    ``evaluate_next_item`` seconds (log scale), and HR@20 / MRR@20."""
+    ``evaluate_next_item`` seconds (log scale), and HR@20 / MRR@20. ``record``, the results
+    JSON drawn from, names the machine in a footer."""
     from minigraphrec import plot
     rows = rows[::-1]
     y = np.arange(len(rows))
@@ -496,7 +506,24 @@ def plot_sessions(rows, name, out_dir):
     fig.suptitle(f"session models, {r0.get('catalogue', '?')}: "
                  f"{r0.get('n_items', 0):,} items seen in training, "
                  f"{r0.get('n_prefixes', 0):,} test prefixes", fontsize=10)
-    return save_figure(fig, name, out_dir)
+    return save_figure(fig, name, out_dir, record=record)
+
+
+#: the figures --plot-only redraws when it names none (those in results/)
+COMMITTED_FIGURES = ("catalogues", "catalogue_ratios", "catalogue_sessions",
+                     "catalogues_gowalla", "catalogue_ratios_gowalla")
+
+
+def replot(names, out_dir):
+    """Redraw ``<out_dir>/<name>.png`` from ``<name>.json`` for each name, by its kind."""
+    sources = [Path(out_dir) / f"{name}.json" for name in names]
+    for source in sources:                               # all there before any is drawn
+        require_file(source, "--plot-only", "give --out the folder of an earlier run")
+    for name, source in zip(names, sources):
+        record = json.loads(source.read_text())
+        draw = (plot_ratios if name.startswith("catalogue_ratios") else
+                plot_sessions if name.startswith("catalogue_sessions") else plot_catalogue)
+        draw(record["rows"], name, out_dir, record=record)
 
 
 def main():
@@ -520,9 +547,14 @@ def main():
     parser.add_argument("--timeout", type=int, default=3600,
                         help="seconds per model run (its own process) before it is recorded "
                              "as a timeout (default 3600)")
+    parser.add_argument("--plot-only", nargs="*", metavar="NAME",
+                        help="redraw <out>/NAME.png from NAME.json for each NAME (default: "
+                             + ", ".join(COMMITTED_FIGURES) + "); run nothing")
     parser.add_argument("--worker", help=CLI_HIDDEN)
     parser.add_argument("--spec", help=CLI_HIDDEN)
     args = parser.parse_args()
+    if args.plot_only is not None:
+        return replot(args.plot_only or COMMITTED_FIGURES, args.out)
     if args.worker:
         print(json.dumps(_measurer(args.spec)(args.worker, args.spec)))
         return
@@ -577,25 +609,29 @@ def main():
     notes = (f"Each model in its own process; {RSS_NOTE} "
              f"Ratios of the same run: see catalogue_ratios{suffix}.md.")
     if not args.only_sessions:
-        write_results("catalogues" + suffix, rows, columns, args.out, notes=notes)
-        plot_catalogue(rows, "catalogues" + suffix, args.out)
-        write_results("catalogue_ratios" + suffix, ratios,
-                      ["catalogue", "measure", "reference_s", "candidate_s", "ratio", "target",
-                       "note"], args.out)
-        plot_ratios(ratios, "catalogue_ratios" + suffix, args.out)
+        json_path, _ = write_results("catalogues" + suffix, rows, columns, args.out, notes=notes)
+        plot_catalogue(rows, "catalogues" + suffix, args.out,
+                       record=json.loads(json_path.read_text()))
+        json_path, _ = write_results("catalogue_ratios" + suffix, ratios,
+                                     ["catalogue", "measure", "reference_s", "candidate_s",
+                                      "ratio", "target", "note"], args.out)
+        plot_ratios(ratios, "catalogue_ratios" + suffix, args.out,
+                    record=json.loads(json_path.read_text()))
     if session_rows:
-        write_results("catalogue_sessions" + suffix, session_rows,
-                      ["catalogue", "model", "status", "n_items", "n_prefixes", "epochs", "fit_s",
-                       "scores_s", "evaluate_s", "evaluate_over_scores", f"hit@{K}",
-                       f"mrr@{K}", "peak_rss_mb", "extra_rss_mb"], args.out,
-                      notes=("Session models, each in its own process (SR-GNN: fit_s is "
-                             f"{SRGNN_EPOCHS} epoch). scores_s: "
-                             "score_sessions alone over every test prefix in blocks of "
-                             "1024, each written into the first (out=), the floor of "
-                             "evaluate_next_item (same blocks; ranks, HR and MRR on top); "
-                             "both the median of 2 interleaved runs "
-                             f"after one untimed evaluation. {RSS_NOTE}"))
-        plot_sessions(session_rows, "catalogue_sessions" + suffix, args.out)
+        session_columns = ["catalogue", "model", "status", "n_items", "n_prefixes", "epochs",
+                           "fit_s", "scores_s", "evaluate_s", "evaluate_over_scores",
+                           f"hit@{K}", f"mrr@{K}", "peak_rss_mb", "extra_rss_mb"]
+        json_path, _ = write_results(
+            "catalogue_sessions" + suffix, session_rows, session_columns, args.out,
+            notes=("Session models, each in its own process (SR-GNN: fit_s is "
+                   f"{SRGNN_EPOCHS} epoch). scores_s: "
+                   "score_sessions alone over every test prefix in blocks of "
+                   "1024, each written into the first (out=), the floor of "
+                   "evaluate_next_item (same blocks; ranks, HR and MRR on top); "
+                   "both the median of 2 interleaved runs "
+                   f"after one untimed evaluation. {RSS_NOTE}"))
+        plot_sessions(session_rows, "catalogue_sessions" + suffix, args.out,
+                      record=json.loads(json_path.read_text()))
 
 if __name__ == "__main__":
     main()

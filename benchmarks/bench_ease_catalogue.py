@@ -13,6 +13,7 @@ are compared wherever both ran (``max_rel_diff``: largest difference over ``max 
 
     python benchmarks/bench_ease_catalogue.py                        # 2,000 / 8,000 / 20,000
     python benchmarks/bench_ease_catalogue.py --smoke --out /tmp/r   # what the tests run
+    python benchmarks/bench_ease_catalogue.py --plot-only            # redraw the PNG from its JSON
 
 ``--max-reference N`` skips the full solve above ``N`` items (default 8,000: at 20,000 it
 ran for more than 200 s before it was stopped in the audit that found it). ``--data DIR``
@@ -27,9 +28,10 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-from _common import (ML100K_FILES, benchmark_parser, check_data, save_figure, status_bytes,
-                     write_results)
+from _common import (ML100K_FILES, benchmark_parser, check_data, require_file, save_figure,
+                     status_bytes, write_results)
 
 TAG = "RESULT "
 N_USERS, PER_USER, L2 = 200, 5, 10.0
@@ -103,7 +105,10 @@ def _run(source, how, check):
     return json.loads(lines[-1][len(TAG):])
 
 
-def _plot(rows, out_dir, name):
+def _plot(rows, out_dir, name, record=None):
+    """``<name>.png``: fit seconds of EASE.fit and of the full solve against the synthetic
+    catalogue's size, log-log; ``record``, the results JSON drawn from, names the machine in a
+    footer."""
     from minigraphrec import plot
     fig, ax = plot.subplots(figsize=(6.4, 4.2))
     for how, label, marker in (("ease", "EASE.fit (items with a user)", "o"),
@@ -119,7 +124,7 @@ def _plot(rows, out_dir, name):
     ax.set_title("EASE on sparse catalogues")
     ax.legend()
     ax.grid(True, which="both", alpha=0.3)
-    return save_figure(fig, name, out_dir)
+    return save_figure(fig, name, out_dir, record=record)
 
 
 def main():
@@ -135,10 +140,18 @@ def main():
     parser.add_argument("--data", metavar="DIR",
                         help="an unpacked MovieLens-100K folder: its users 1-50 over all "
                              "items are measured too")
+    parser.add_argument("--plot-only", action="store_true",
+                        help="redraw <out>/ease_catalogue.png from ease_catalogue.json; run "
+                             "nothing")
     parser.add_argument("--worker", nargs=3, help=__import__("argparse").SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker(args.worker[0], args.worker[1], args.worker[2] == "1")
+    if args.plot_only:
+        source = Path(args.out) / "ease_catalogue.json"
+        require_file(source, "--plot-only", "give --out the folder of an earlier run")
+        record = json.loads(source.read_text())
+        return _plot(record["rows"], args.out, "ease_catalogue", record=record)
     if args.data is not None:
         check_data(args.data, ML100K_FILES, "the unpacked MovieLens-100K folder")
     sizes, repeat = ([300, 600], 2) if args.smoke else (args.items, args.repeat)
@@ -181,10 +194,11 @@ def main():
              f"max_rel_diff: max |B_ease - B_full| / max |B_full|.")
     columns = ["data", "n_items", "active_items", "ease_s", "full_s", "full/ease", "ease_peak_MiB",
                "full_peak_MiB", "max_rel_diff"]
-    write_results(name, rows, columns, out_dir=args.out, notes=notes,
-                  threads="1 BLAS thread in each fit's process",
-                  md_rows=[{k: ("" if v is None else v) for k, v in r.items()} for r in rows])
-    _plot(rows, args.out, name)
+    json_path, _ = write_results(
+        name, rows, columns, out_dir=args.out, notes=notes,
+        threads="1 BLAS thread in each fit's process",
+        md_rows=[{k: ("" if v is None else v) for k, v in r.items()} for r in rows])
+    _plot(rows, args.out, name, record=json.loads(json_path.read_text()))
 
 
 if __name__ == "__main__":

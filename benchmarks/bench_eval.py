@@ -68,10 +68,12 @@ with the NumPy evaluator to 1e-12.
     OPENBLAS_THREAD_TIMEOUT=4 python benchmarks/bench_eval.py --data DIR
     python benchmarks/bench_eval.py --data DIR     # OpenBLAS's default spin
     python benchmarks/bench_eval.py --smoke --out /tmp/r              # what the tests run
+    python benchmarks/bench_eval.py --plot-only       # redraw eval_gowalla.png from its JSON
 """
 from __future__ import annotations
 
 import gc
+import json
 import os
 import time
 import tracemalloc
@@ -80,8 +82,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from _common import (LIGHTGCN_FILES, benchmark_parser, check_data, interleaved_times, save_figure,
-                     write_results)
+from _common import (LIGHTGCN_FILES, benchmark_parser, check_data, interleaved_times,
+                     require_file, save_figure, write_results)
 
 K = 20
 TARGETS = {"evaluate recall+ndcg": 1.5, "evaluate all": 2.5,
@@ -237,7 +239,14 @@ def main():
                         help="users per block (default: evaluate's own default)")
     parser.add_argument("--numpy-repeat", type=int, default=1,
                         help="runs of the slow NumPy evaluator (default 1)")
+    parser.add_argument("--plot-only", nargs="?", const="eval_gowalla", metavar="NAME",
+                        help="redraw <out>/NAME.png from NAME.json (default NAME "
+                             "eval_gowalla); run nothing")
     args = parser.parse_args()
+    if args.plot_only:
+        source = Path(args.out) / f"{args.plot_only}.json"
+        require_file(source, "--plot-only", "give --out the folder of an earlier run")
+        return replot(json.loads(source.read_text()), args.plot_only, args.out)
     if args.data is not None and not args.smoke:       # --smoke runs on its own data
         check_data(args.data, LIGHTGCN_FILES, "a LightGCN-format folder")
 
@@ -400,15 +409,28 @@ def main():
               f"  mem {'n/a' if np.isnan(mem) else f'{mem:.0f} MB'}  met {row['targets_met']}")
     print("wrote", json_path, md_path)
     plot_times(rows, name, args.out, f"{source}, {users.size} users x {n_items} items, "
-                                     f"k = {K}, {repeat} rounds")
+                                     f"k = {K}, {repeat} rounds",
+               record=json.loads(Path(json_path).read_text()))
     bad = [what for what, d in diffs.items() if d > AGREEMENT_TOL]
     if bad:
         raise SystemExit(f"evaluate disagrees with the NumPy evaluator beyond 1e-12: {bad}")
 
 
-def plot_times(rows, name, out_dir, title):
+def replot(record, name, out_dir):
+    """``plot_times`` on a results record, its title rebuilt from the rows (data, users,
+    items, k; the rounds are the product's runs)."""
+    rows = record["rows"]
+    first = rows[0]
+    rounds = len(next(r for r in rows if r["what"] == "product")["seconds_all"])
+    return plot_times(rows, name, out_dir,
+                      f"{first['data']}, {first['users']} users x {first['items']} items, "
+                      f"k = {first['k']}, {rounds} rounds", record=record)
+
+
+def plot_times(rows, name, out_dir, title, record=None):
     """``<name>.png``: every candidate's median seconds (log scale), float32 scoring in blue,
-    float64 in grey, each labelled with its ratio to its own product; the targets as lines."""
+    float64 in grey, each labelled with its ratio to its own product; the targets as lines.
+    ``record``, the results JSON drawn from, names the machine in a footer."""
     from minigraphrec import plot
     rows = rows[::-1]                                       # the first row on top
     fig, ax = plot.subplots(figsize=(8.8, 4.6))
@@ -433,7 +455,7 @@ def plot_times(rows, name, out_dir, title):
                   "grey: float64")
     ax.set_title(title, fontsize=9)
     ax.legend(loc="upper right", fontsize=8)
-    save_figure(fig, name, out_dir)
+    save_figure(fig, name, out_dir, record=record)
 
 
 if __name__ == "__main__":

@@ -35,9 +35,11 @@ timed and the epoch is *extrapolated* as their total × n_batches / N
     python benchmarks/bench_gnn_batch.py --data DIR --repeat 15
     python benchmarks/bench_gnn_batch.py --data DIR --repeat 0 --epoch
     python benchmarks/bench_gnn_batch.py --smoke --epoch --out /tmp/r   # what the tests run
+    python benchmarks/bench_gnn_batch.py --plot-only     # redraw gnn_batch.png from its JSON
 """
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import time
@@ -45,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import (benchmark_parser, first_call_time, load_lightgcn_train,
+from _common import (benchmark_parser, first_call_time, load_lightgcn_train, require_file,
                      require_lightgcn_train, save_figure, write_results)
 
 BATCH_SIZE = 2048
@@ -104,7 +106,18 @@ def main():
     parser.add_argument("--seed", type=int, default=2020, help="seed of the parameters and triples")
     parser.add_argument("--name", default="gnn",
                         help="results' stem: <name>_batch, <name>_epoch (default gnn)")
+    parser.add_argument("--plot-only", action="store_true",
+                        help="redraw <out>/<name>_batch.png from <name>_batch.json (the "
+                             "rounds' times, all_ms); run nothing")
     args = parser.parse_args()
+    if args.plot_only:
+        stem = f"{args.name}_batch"
+        source = Path(args.out) / f"{stem}.json"
+        require_file(source, "--plot-only", "give --out (and --name) of an earlier run")
+        record = json.loads(source.read_text())
+        times = {r["model"]: [ms / 1e3 for ms in r["all_ms"]] for r in record["rows"]}
+        return plot_round_ratios(times, stem, args.out, record["notes"].split(":")[0],
+                                 record=record)
     require_lightgcn_train(args)
     if args.smoke:
         args.repeat, args.epoch = 2, True          # the epoch path too (the graph is tiny)
@@ -181,12 +194,14 @@ def batch_rounds(args, models, batches, describe, setup, load_start):
     json_path, md_path = write_results(stem, rows, columns, out_dir=args.out, notes=notes)
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
-    plot_round_ratios(times, stem, args.out, describe.split(":")[0])
+    plot_round_ratios(times, stem, args.out, describe.split(":")[0],
+                      record=json.loads(json_path.read_text()))
 
 
-def plot_round_ratios(times, stem, out_dir, graph):
+def plot_round_ratios(times, stem, out_dir, graph, record=None):
     """``<stem>.png``: each model's time / LightGCN's in the same round, every round, with the
-    3x target: the spread the headline median is taken over."""
+    3x target: the spread the headline median is taken over. ``record``, the results JSON
+    drawn from, names the machine in a footer."""
     from minigraphrec import plot
     others = [name for name in MODELS if name != "lightgcn"]
     ratios = [[t / b for t, b in zip(times[name], times["lightgcn"])] for name in others]
@@ -205,7 +220,7 @@ def plot_round_ratios(times, stem, out_dir, graph):
                  f"{len(ratios[0])} interleaved rounds; box: quartiles, whiskers: min-max",
                  fontsize=9)
     ax.legend(loc="upper left", fontsize=8)
-    save_figure(fig, stem, out_dir)
+    save_figure(fig, stem, out_dir, record=record)
 
 
 def _load_note(start, end):

@@ -65,10 +65,13 @@ uses tiny sizes and 2 runs. Results go to ``results/kernels.{json,md}``, or
         --threads 1 2 --kernels spmm --repeat 15        # with torch.sparse (any venv with torch)
     python benchmarks/bench_kernels.py --kernels gat --repeat 3         # one kernel
     python benchmarks/bench_kernels.py --smoke --out /tmp/r             # what the tests run
+    python benchmarks/bench_kernels.py --plot-only kernels_spmm    # redraw a PNG from its JSON
 """
 from __future__ import annotations
 
+import json
 import os
+import re
 import time
 from functools import partial
 from pathlib import Path
@@ -77,7 +80,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from _common import (benchmark_parser, check_data, first_call_time, interleaved_times, portable_path,
-                     save_figure, write_results)
+                     require_file, save_figure, write_results)
 from bench_spmm import normalized_adjacency, ratio_text, ratio_ticks, synthetic_R
 
 KERNELS = ("spmm", "bpr", "adam", "topk", "gat")
@@ -522,7 +525,17 @@ def main():
     parser.add_argument("--seed", type=int, default=0, help="seed of every draw (default 0)")
     parser.add_argument("--no-torch", action="store_true",
                         help="leave torch.sparse out of the spmm rows even if installed")
+    parser.add_argument("--plot-only", nargs="?", const="kernels", metavar="NAME",
+                        help="redraw <out>/NAME.png from NAME.json (default NAME kernels; "
+                             "kernels_spmm for that run); run nothing")
     args = parser.parse_args()
+    if args.plot_only:
+        source = Path(args.out) / f"{args.plot_only}.json"
+        require_file(source, "--plot-only", "give --out the folder of an earlier run")
+        record = json.loads(source.read_text())
+        found = re.search(r"--data[ =](\S+)", record.get("command") or "")   # DATA/gowalla
+        return plot_ratios(record["rows"], args.plot_only, args.out,
+                           data=found.group(1) if found else None, record=record)
     if args.data is not None:                           # read even with --smoke
         check_data(args.data, ("train.txt",), "a folder with a LightGCN-format train.txt")
     if args.smoke:
@@ -614,14 +627,16 @@ def main():
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
     plot_ratios(rows, stem, args.out,
-                data=portable_path(str(args.data)) if args.data is not None else None)
+                data=portable_path(str(args.data)) if args.data is not None else None,
+                record=json.loads(Path(json_path).read_text()))
 
 
-def plot_ratios(rows, name, out_dir, data=None):
+def plot_ratios(rows, name, out_dir, data=None, record=None):
     """``<name>.png``: every kernel's NumPy/SciPy time over numba's (and torch.sparse's, where
     timed) as the median per-round ratio, one bar from 1x per thread count, the spmm target
     as a line over the spmm rows; log scale. The STREAM rows give the title's bandwidth.
-    ``data``: how to name the ``--data`` graph (e.g. ``DATA/gowalla``)."""
+    ``data``: how to name the ``--data`` graph (e.g. ``DATA/gowalla``); ``record``, the results
+    JSON drawn from, names the machine in a footer."""
     from minigraphrec import plot
     timed = [r for r in rows if "ratio_per_round" in r]
     stream = {r["threads"]: r["numba_GBps"] for r in rows
@@ -679,7 +694,7 @@ def plot_ratios(rows, name, out_dir, data=None):
     graphs = "synthetic graphs" + (f" and {data}" if data is not None else "")
     fig.suptitle(f"numba kernels (and torch.sparse) vs the NumPy/SciPy reference: {graphs}\n"
                  f"machine's STREAM triad bandwidth in the same run: {bw}", fontsize=9)
-    save_figure(fig, name, out_dir)
+    save_figure(fig, name, out_dir, record=record)
 
 if __name__ == "__main__":
     main()

@@ -60,20 +60,25 @@ is never a dependency of minigraphrec: install it into the benchmark environment
     python benchmarks/bench_lightgcn_epoch.py --data DIR \
         --max-batches 10 --adjacency all --threads 1 2
     python benchmarks/bench_lightgcn_epoch.py --smoke --out /tmp/r      # what the tests run
+    python benchmarks/bench_lightgcn_epoch.py --plot-only              # redraw from the JSON
+    python benchmarks/bench_lightgcn_epoch.py --plot-only lightgcn_epoch_first10
 """
 from __future__ import annotations
 
+import json
 import os
+import re
 import statistics
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
 from _common import (add_lightgcn_data_option, benchmark_parser, first_call_time,
-                     load_lightgcn_train, require_lightgcn_train, save_figure, source_digests,
-                     write_results)
+                     load_lightgcn_train, require_file, require_lightgcn_train, save_figure,
+                     source_digests, write_results)
 
 # the paper's settings
 DIM, N_LAYERS, LR, BATCH_SIZE, REG = 64, 3, 1e-3, 2048, 1e-4
@@ -177,7 +182,18 @@ def main():
                         help="time minigraphrec only, even if torch is installed")
     parser.add_argument("--no-fit", action="store_true",
                         help="skip timing LightGCN.fit(train, epochs=1)")
+    parser.add_argument("--plot-only", nargs="?", const="lightgcn_epoch", metavar="NAME",
+                        help="redraw <out>/NAME.png from NAME.json (default NAME "
+                             "lightgcn_epoch; lightgcn_epoch_first10 for the --max-batches "
+                             "run); run nothing")
     args = parser.parse_args()
+    if args.plot_only:
+        source = Path(args.out) / f"{args.plot_only}.json"
+        require_file(source, "--plot-only", "give --out the folder of an earlier run")
+        record = json.loads(source.read_text())
+        found = re.search(r"--data[ =](\S+)", record.get("command") or "")   # DATA/gowalla
+        graph = found.group(1) if found else record["setup"]["graph"]
+        return plot_epochs(record["rows"], args.plot_only, args.out, graph, record=record)
     require_lightgcn_train(args)
     if args.max_batches is not None and args.max_batches < 1:
         parser.error(f"--max-batches must be >= 1, got {args.max_batches}")
@@ -358,15 +374,16 @@ def main():
                     "load_average_start": list(load_start), "load_average_end": list(load)})
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
-    plot_epochs(rows, stem, args.out, graph)
+    plot_epochs(rows, stem, args.out, graph, record=json.loads(Path(json_path).read_text()))
     if not all(c["agree"] for c in checks):
         sys.exit("the cross-check failed: the two implementations disagree (see above)")
 
 
-def plot_epochs(rows, name, out_dir, graph):
+def plot_epochs(rows, name, out_dir, graph, record=None):
     """``<name>.png``: seconds per epoch of every side (minigraphrec, each PyG adjacency,
     ``fit``) at each thread count as bars, every repeat as a dot, each PyG bar labelled with
-    its ratio to ours at the same thread count; log scale when the times span 30x."""
+    its ratio to ours at the same thread count; log scale when the times span 30x.
+    ``record``, the results JSON drawn from, names the machine in a footer."""
     from matplotlib.ticker import FuncFormatter
     from minigraphrec import plot
 
@@ -426,7 +443,7 @@ def plot_epochs(rows, name, out_dir, graph):
     ax.set_title(f"one LightGCN training epoch, {graph}: {n_batches} batches of {BATCH_SIZE} "
                  f"BPR triples,\n{DIM} dims, {N_LAYERS} layers, Adam, float32, CPU; "
                  f"the same triples on both sides", fontsize=9)
-    save_figure(fig, name, out_dir)
+    save_figure(fig, name, out_dir, record=record)
 
 
 if __name__ == "__main__":

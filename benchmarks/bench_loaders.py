@@ -42,18 +42,21 @@ each file's loader beside its reference); ``loaders_smoke`` with ``--smoke``.
 
     python benchmarks/bench_loaders.py --data DATA
     python benchmarks/bench_loaders.py --smoke --out /tmp/r        # what the tests run
+    python benchmarks/bench_loaders.py --plot-only         # redraw loaders.png from its JSON
 """
 from __future__ import annotations
 
 import csv
 import datetime
 import gzip
+import json
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from _common import benchmark_parser, check_data, interleaved_times, save_figure, write_results
+from _common import (benchmark_parser, check_data, interleaved_times, require_file, save_figure,
+                     write_results)
 
 #: the real files read with --data, by row name, relative to --data
 REAL_FILES = {"u.data": "ml-100k/u.data", "gowalla": "gowalla/train.txt"}
@@ -198,7 +201,10 @@ def check_equal(path, name):
 
 
 # ------------------------------------------------------------------ figure
-def plot(rows, name, out_dir):
+def plot(rows, name, out_dir, record=None):
+    """``<name>.png``: seconds per million interactions of each loader per file layout, the
+    ratio to the csv reference over minigraphrec's bar; ``record``, the results JSON drawn
+    from, names the machine in a footer."""
     from minigraphrec.plot import subplots
     fig, ax = subplots(figsize=(8, 4.2))
     x = np.arange(len(rows))
@@ -221,7 +227,7 @@ def plot(rows, name, out_dir):
     ax.set_ylabel("seconds per million interactions")
     ax.set_title("Reading interaction files (median of interleaved rounds)")
     ax.legend(frameon=False)
-    return save_figure(fig, name, out_dir)
+    return save_figure(fig, name, out_dir, record=record)
 
 
 def main():
@@ -236,7 +242,14 @@ def main():
     parser.add_argument("--data", type=Path,
                         help="folder holding ml-100k/u.data and gowalla/train.txt, timed "
                              "too (also with --smoke)")
+    parser.add_argument("--plot-only", action="store_true",
+                        help="redraw <out>/loaders.png from loaders.json; run nothing")
     args = parser.parse_args()
+    if args.plot_only:
+        source = Path(args.out) / "loaders.json"
+        require_file(source, "--plot-only", "give --out the folder of an earlier run")
+        record = json.loads(source.read_text())
+        return plot(record["rows"], "loaders", args.out, record=record)
     if args.data is not None:                           # read even with --smoke
         check_data(args.data, REAL_FILES.values(),
                    "the folder holding the ml-100k/ and gowalla/ folders")
@@ -274,10 +287,10 @@ def main():
              f"ratio = loader / reference (no target). pandas: read_csv + factorize, for "
              f"scale (empty: not installed, or gzip/lightgcn/gowalla). One process, one "
              f"thread (the loaders use none).")
-    write_results(name, rows, ["file", "interactions", "MB", "loader_s", "reference_s", "pandas_s",
-                               "ratio"], out_dir=args.out, notes=notes,
-                  extra_versions=("pandas",))
-    plot(rows, name, args.out)
+    json_path, _ = write_results(name, rows, ["file", "interactions", "MB", "loader_s",
+                                              "reference_s", "pandas_s", "ratio"],
+                                 out_dir=args.out, notes=notes, extra_versions=("pandas",))
+    plot(rows, name, args.out, record=json.loads(Path(json_path).read_text()))
 
 
 if __name__ == "__main__":

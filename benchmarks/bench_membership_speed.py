@@ -17,16 +17,19 @@ chosen ones all tie at 0, through the kernel's merge path and the reference.
 
     python benchmarks/bench_membership_speed.py --data DATA/gowalla
     python benchmarks/bench_membership_speed.py --smoke --out /tmp/r     # what the tests run
+    python benchmarks/bench_membership_speed.py --plot-only     # redraw the PNG from its JSON
 """
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
 
-from _common import (benchmark_parser, check_data, interleaved_times, save_figure,
-                     script_error, thread_counts, write_results)
+from _common import (benchmark_parser, check_data, interleaved_times, require_file,
+                     save_figure, script_error, thread_counts, write_results)
 
 ATTACKS = ("rank, numba", "rank, numpy", "score")
 
@@ -96,8 +99,15 @@ def tie_row(repeat, n_items=41_000, n_tied=20_000):
             for attack in calls]
 
 
-def plot_rows(rows, stem, out, title):
-    """Seconds per attack and model, log scale."""
+def title_of(data_name, threads):
+    """The figure's title: the data and the thread count of the run."""
+    return (f"membership_inference on {data_name}: rank signal, numba against NumPy "
+            f"({threads} thread(s))")
+
+
+def plot_rows(rows, stem, out, title, record=None):
+    """Seconds per attack and model, log scale; ``record``, the results JSON drawn from, names
+    the machine in a footer."""
     from minigraphrec import plot
     models = list(dict.fromkeys(r["model"] for r in rows))
     fig, ax = plot.subplots(figsize=(8, 3.6))
@@ -116,7 +126,7 @@ def plot_rows(rows, stem, out, title):
     ax.set_ylabel("seconds (median, log scale)")
     ax.set_title(title, fontsize=9)
     ax.legend(title="attack", fontsize=8)
-    return save_figure(fig, stem, out)
+    return save_figure(fig, stem, out, record=record)
 
 
 def main():
@@ -128,7 +138,19 @@ def main():
                              "(required but with --smoke)")
     parser.add_argument("--threads", type=int, default=1,
                         help="numba and BLAS threads (default 1)")
+    parser.add_argument("--plot-only", nargs="?", const="membership_speed_gowalla",
+                        metavar="NAME",
+                        help="redraw <out>/NAME.png from NAME.json (default NAME "
+                             "membership_speed_gowalla); run nothing")
     args = parser.parse_args()
+    if args.plot_only:
+        source = Path(args.out) / f"{args.plot_only}.json"
+        require_file(source, "--plot-only", "give --out the folder of an earlier run")
+        record = json.loads(source.read_text())
+        found = re.search(r"--threads[ =](\d+)", record.get("command") or "")
+        data_name = record["notes"].removeprefix("Data: ").split(":", 1)[0]     # gowalla
+        return plot_rows(record["rows"], args.plot_only, args.out,
+                         title_of(data_name, found.group(1) if found else 1), record=record)
     if not args.smoke:
         if args.data is None:
             script_error("--data DIR is required (or --smoke)")
@@ -159,8 +181,8 @@ def main():
                                        threads=threads)
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
-    plot_rows(rows, stem, args.out, f"membership_inference on {data_name}: rank signal, numba "
-                                    f"against NumPy ({args.threads} thread(s))")
+    plot_rows(rows, stem, args.out, title_of(data_name, args.threads),
+              record=json.loads(Path(json_path).read_text()))
 
 
 if __name__ == "__main__":

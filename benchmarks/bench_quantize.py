@@ -30,17 +30,20 @@ Every evaluation is the full-ranking protocol of ``mgr.evaluate``
 
     python benchmarks/bench_quantize.py --data DIR --threads 2
     python benchmarks/bench_quantize.py --smoke --out /tmp/r        # what the tests run
+    python benchmarks/bench_quantize.py --plot-only quantize_gowalla_gfcf  # redraw from the JSON
 """
 from __future__ import annotations
 
+import json
 import os
+import re
 import time
 from pathlib import Path
 
 import numpy as np
 
 from _common import (LIGHTGCN_FILES, REPO, benchmark_parser, interleaved_times, portable_path,
-                     require_data, save_figure, thread_counts, write_results)
+                     require_data, require_file, save_figure, thread_counts, write_results)
 
 DEFAULT_CHECKPOINT = REPO / "benchmarks" / "checkpoints" / "fast" / "model.npz"
 K = 20
@@ -101,11 +104,29 @@ def _exact_nbytes(model):
     return 0
 
 
-def plot_quantize(rows, name, out_dir, title=""):
+def title_of(data_name, batch_users, threads):
+    """The end of the figure's title: data, users per timed batch, threads."""
+    return f", {data_name}, {batch_users} users per batch, {threads} thread(s)"
+
+
+def replot(record, name, out_dir):
+    """``plot_quantize`` on a results record, the title's data, batch and threads read back
+    from its notes (written by :func:`main`)."""
+    notes = record["notes"]
+    batch = re.search(r"model\.score of (\d+) users", notes)
+    threads = re.search(r"(\d+) thread\(s\) \(mgr\.threads\)", notes)
+    data = re.search(r"Data: ([^,]+),", notes)
+    title = (title_of(data.group(1), batch.group(1), threads.group(1))
+             if batch and threads and data else "")
+    return plot_quantize(record["rows"], name, out_dir, title, record=record)
+
+
+def plot_quantize(rows, name, out_dir, title="", record=None):
     """``<name>.png``: per model, the float model and its int8 / float16 versions side by side:
     the memory ``score`` reads (the part quantisation leaves exact hatched; the issue's
     about-4x-smaller target as a red line), Recall@20's relative change (the +-1 % target
-    shaded) and the seconds to score one batch (with the bare float32 product when measured)."""
+    shaded) and the seconds to score one batch (with the bare float32 product when measured).
+    ``record``, the results JSON drawn from, names the machine in a footer."""
     from minigraphrec import plot
     models = list(dict.fromkeys(r["model"] for r in rows))
     variants = [r for r in rows if "scoring_MB" in r]
@@ -178,7 +199,7 @@ def plot_quantize(rows, name, out_dir, title=""):
             ax.set_title("scoring speed (interleaved rounds; speed: float's time / this)",
                          fontsize=9)
     fig.suptitle(f"mgr.quantize: int8 and float16 against the float model{title}", fontsize=10)
-    return save_figure(fig, name, out_dir)
+    return save_figure(fig, name, out_dir, record=record)
 
 
 def main():
@@ -207,7 +228,15 @@ def main():
     parser.add_argument("--batch", type=int, default=1024, help="users per timed score call")
     parser.add_argument("--threads", type=int, default=None,
                         help="numba and BLAS threads (mgr.threads; default: all CPUs)")
+    parser.add_argument("--plot-only", nargs="?", const="quantize_gowalla", metavar="NAME",
+                        help="redraw <out>/NAME.png from NAME.json (default NAME "
+                             "quantize_gowalla; quantize_gowalla_gfcf or _lightgcn for a "
+                             "one-model run); run nothing")
     args = parser.parse_args()
+    if args.plot_only:
+        source = Path(args.out) / f"{args.plot_only}.json"
+        require_file(source, "--plot-only", "give --out the folder of an earlier run")
+        return replot(json.loads(source.read_text()), args.plot_only, args.out)
     require_data(args, "a LightGCN-format folder", files=LIGHTGCN_FILES)
 
     import minigraphrec as mgr
@@ -294,8 +323,8 @@ def main():
                           out_dir=args.out, notes=" ".join(notes), threads=measured_threads)
     for p in paths:
         print("wrote", p)
-    plot_quantize(rows, out_name, args.out, f", {data_name}, {len(batch)} users per batch, "
-                  f"{threads} thread(s)")
+    plot_quantize(rows, out_name, args.out, title_of(data_name, len(batch), threads),
+                  record=json.loads(Path(paths[0]).read_text()))
 
 
 if __name__ == "__main__":

@@ -69,6 +69,7 @@ the cores are shared. ``--parts`` runs a subset of the three measurements.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import time
 from pathlib import Path
@@ -618,7 +619,8 @@ def main():
         paths.append(write_results(f"realtime{suffix}", summaries + steps, columns=cols,
                                    out_dir=args.out, notes=notes, threads=measured_threads,
                                    md_rows=summaries + md_steps))
-        plot_steps(steps, summaries, args.out, f"realtime{suffix}", data_name)
+        plot_steps(steps, summaries, args.out, f"realtime{suffix}", data_name,
+                   record=json.loads(Path(paths[-1][0]).read_text()))
     if "unlearning" in parts:
         paths.append(write_results(
             f"unlearning_embedding{suffix}", forget_rows,
@@ -635,7 +637,8 @@ def main():
         from bench_unlearning import plot_unlearning_embedding
         plot_unlearning_embedding(forget_rows, f"unlearning_embedding{suffix}", args.out,
                                   title=f"{data_name}: forgetting {args.forget_users} users' "
-                                        f"{args.forget_items} training items each")
+                                        f"{args.forget_items} training items each",
+                                  record=json.loads(Path(paths[-1][0]).read_text()))
     if lat:
         paths.append(write_results(
             "recommend_history_latency" + ("_smoke" if args.smoke else "_gowalla"), lat,

@@ -39,18 +39,32 @@ architecture and parameter layout):
     python benchmarks/bench_sequential.py                       # both data sets, every model
     python benchmarks/bench_sequential.py --datasets ml100k --epochs 3 --max-len 20
     python benchmarks/bench_sequential.py --smoke --out /tmp/r  # what the tests run
+
+``--plot-only NAME [STEM ...]`` redraws ``<out>/NAME.png`` from the rows of ``STEM.json``
+for each STEM (default: ``NAME.json`` alone), joined in that order, and runs nothing. The
+committed figures joined from several runs are redrawn so:
+
+    python benchmarks/bench_sequential.py --plot-only sequential_layout \
+        sequential_layout_maxlen20 sequential_layout_maxlen50
+    python benchmarks/bench_sequential.py --plot-only sequential_ml100k_maxlen \
+        sequential_ml100k_maxlen10 sequential_ml100k sequential_ml100k_maxlen50
+
+The layout figure (message-step times) carries a footer naming the machine, threads and
+date of its files (the first file's, when they all name the same CPU; none when they do
+not); the accuracy figures carry none.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
-from _common import (ML100K_FILES, benchmark_parser, check_data, require_data, save_figure,
-                     write_results)
+from _common import (ML100K_FILES, benchmark_parser, check_data, require_data, require_file,
+                     save_figure, write_results)
 
 TOL = 1e-10
 
@@ -298,11 +312,30 @@ def torch_accuracy(name, train, prefixes, targets, exclude_seen, args):
     return row
 
 
-def plot_sequential(rows, name, out_dir):
+def footer_record(records):
+    """The record whose machine, threads and date the layout figure's footer names: the first
+    of ``records`` (the files whose rows are drawn), its ``threads`` (numba, BLAS as set by
+    ``--threads``) as the measured ones; None (no footer) when the files name different CPUs."""
+    cpus = {(r.get("machine") or {}).get("cpu") for r in records}
+    if not records or len(cpus) > 1:
+        print("no footer: the files were measured on different machines:",
+              ", ".join(sorted(map(str, cpus))))
+        return None
+    first = records[0]
+    set_to = first.get("threads") or {}
+    machine = dict(first.get("machine") or {})
+    if "measured_threads" not in machine and isinstance(set_to.get("numba"), int):
+        blas = set_to.get("blas")
+        machine["measured_threads"] = {"numba": set_to["numba"],
+                                       "blas": {"BLAS": blas} if isinstance(blas, int) else {}}
+    return {**first, "machine": machine}
+
+
+def plot_sequential(rows, name, out_dir, record=None):
     """Model rows: HR@20 and MRR@20 per model (a bar per data set); rows of several runs may be
     joined (SR-GNN labelled by its ``max_len`` when they differ; a baseline met twice is drawn
-    once). Layout rows (``--parts layout``): one message step's time, packed vs padded. One
-    PNG."""
+    once). Layout rows (``--parts layout``): one message step's time, packed vs padded, with
+    a footer naming the machine of ``record`` (:func:`footer_record`) when given. One PNG."""
     import numpy as np
     from minigraphrec import plot
     names = {"ml100k": "MovieLens-100K (last event of each user)",
@@ -339,7 +372,7 @@ def plot_sequential(rows, name, out_dir):
         data = " and ".join(dict.fromkeys(names.get(r["dataset"], r["dataset"]).split(" (")[0]
                                           for r in rows))
         fig.suptitle(f"SR-GNN session graphs, packed vs padded, on {data}")
-        return save_figure(fig, name, out_dir)
+        return save_figure(fig, name, out_dir, record=record)
 
     several = len({r.get("max_len") for r in rows if r["model"] == "SRGNN"}) > 1
 
@@ -416,7 +449,18 @@ def main():
                         help="what to run: the models' accuracy, the torch comparison, the "
                              "packed vs padded message-passing timing (default all)")
     parser.add_argument("--name", default="sequential", help="results file stem")
+    parser.add_argument("--plot-only", nargs="+", metavar=("NAME", "STEM"),
+                        help="redraw <out>/NAME.png from the rows of <out>/STEM.json for each "
+                             "STEM (default NAME.json), joined; run nothing")
     args = parser.parse_args()
+    if args.plot_only:
+        name, stems = args.plot_only[0], args.plot_only[1:] or args.plot_only[:1]
+        sources = [Path(args.out) / f"{stem}.json" for stem in stems]
+        for source in sources:
+            require_file(source, "--plot-only", "give --out the folder of earlier runs")
+        records = [json.loads(source.read_text()) for source in sources]
+        rows = [row for record in records for row in record["rows"]]
+        return plot_sequential(rows, name, args.out, record=footer_record(records))
     if "ml100k" in args.datasets:
         require_data(args, "the unpacked MovieLens-100K folder; or --datasets synthetic")
         if args.data is not None and not args.smoke:
@@ -506,7 +550,8 @@ def main():
                                                  if k not in ("data", "out")}})
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
-    plot_sequential(rows, stem, args.out)
+    plot_sequential(rows, stem, args.out,
+                    record=footer_record([json.loads(json_path.read_text())]))
 
 
 if __name__ == "__main__":

@@ -41,17 +41,25 @@ the trained models' rows that ``bench_realtime.py`` writes (``unlearning_embeddi
 
     python benchmarks/bench_unlearning.py --data DIR --repeat 5
     python benchmarks/bench_unlearning.py --smoke --out /tmp/r        # synthetic, what tests run
+    python benchmarks/bench_unlearning.py --plot-only              # redraw the PNG from its JSON
+    python benchmarks/bench_unlearning.py --plot-only unlearning_embedding_ml100k
+
+``--plot-only NAME`` redraws ``<out>/NAME.png`` from ``NAME.json``: by
+:func:`plot_unlearning_embedding` when NAME starts with ``unlearning_embedding``, else by
+:func:`plot_unlearning`; the titles are rebuilt from the file's notes and command.
 """
 from __future__ import annotations
 
 import copy
+import json
+import re
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from _common import (ML100K_FILES, benchmark_parser, machine_info, require_data, save_figure,
-                     write_results)
+from _common import (ML100K_FILES, benchmark_parser, machine_info, require_data, require_file,
+                     save_figure, write_results)
 
 
 MODELS = {
@@ -201,10 +209,32 @@ def scenarios(data, rng):
 _EXACT_FLOOR = 1e-17
 
 
-def plot_unlearning(rows, name, out_dir, title=""):
+def replot(record, name, out_dir):
+    """Redraw ``<out_dir>/<name>.png`` from a results record, the title rebuilt as the run
+    that wrote it built it (from its notes and command)."""
+    notes, command = record.get("notes") or "", record.get("command") or ""
+    if name.startswith("unlearning_embedding"):             # written by bench_realtime.py
+        found = re.match(r"Data: (\S+) .*?(\d+) users x (\d+) training items forgotten",
+                         notes)
+        title = (f"{found.group(1)}: forgetting {found.group(2)} users' {found.group(3)} "
+                 f"training items each" if found else "")
+        return plot_unlearning_embedding(record["rows"], name, out_dir, title=title,
+                                         record=record)
+    data = re.search(r"--data[ =](\S+)", command)
+    rounds = re.search(r"interleaved rounds, (\d+) each", notes)
+    if notes.startswith("SMOKE RUN"):
+        title = ", smoke run (synthetic)"
+    else:
+        title = (f", {Path(data.group(1)).name}" if data else "") + (
+            f", medians of {rounds.group(1)} interleaved rounds" if rounds else "")
+    return plot_unlearning(record["rows"], name, out_dir, title, record=record)
+
+
+def plot_unlearning(rows, name, out_dir, title="", record=None):
     """``<name>.png``: per model and scenario, the update's time / the refit's (log scale, 1
     = as slow as the refit) and how far its scores are from the refit's (0: bit for bit the
-    same, drawn at the bottom; hollow: the saved file differs from the refit's)."""
+    same, drawn at the bottom; hollow: the saved file differs from the refit's). ``record``,
+    the results JSON drawn from, names the machine in a footer."""
     from matplotlib.ticker import FuncFormatter
     from minigraphrec import plot
     models = list(dict.fromkeys(r["model"] for r in rows))
@@ -272,14 +302,15 @@ def plot_unlearning(rows, name, out_dir, title=""):
     diff_ax.set_xlabel("model")
     fig.suptitle("forget / partial_fit against a refit on the data it must equal" + title
                  + "\n(above each model: the median time of its refits)", fontsize=10)
-    return save_figure(fig, name, out_dir)
+    return save_figure(fig, name, out_dir, record=record)
 
 
-def plot_unlearning_embedding(rows, name, out_dir, title=""):
+def plot_unlearning_embedding(rows, name, out_dir, title="", record=None):
     """``<name>.png`` for the trained models' forget rows (``unlearning_embedding_*``, written by
     ``bench_realtime.py``): per model, before / fine-tune / retrain (the oracle), the median
     rank of the forgotten items (the kept control items as black marks), the share of them
-    still in the top 20, and the seconds each method took."""
+    still in the top 20, and the seconds each method took. ``record``, the results JSON drawn
+    from, names the machine in a footer."""
     from minigraphrec import plot
     models = list(dict.fromkeys(r["model"] for r in rows))
     methods = list(dict.fromkeys(r["what"] for r in rows))
@@ -320,7 +351,7 @@ def plot_unlearning_embedding(rows, name, out_dir, title=""):
     fig.suptitle(f"forgetting {pairs} training pairs of the trained models: fine-tune "
                  f"against a retrain without them (the oracle)" + (f"\n{title}" if title else ""),
                  fontsize=10)
-    return save_figure(fig, name, out_dir)
+    return save_figure(fig, name, out_dir, record=record)
 
 
 def main():
@@ -338,7 +369,15 @@ def main():
                              "2-thread OpenBLAS made a 943 x 1,682 SVD up to 30x slower)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the users and items forgotten or added (default 0)")
+    parser.add_argument("--plot-only", nargs="?", const="unlearning_ml100k", metavar="NAME",
+                        help="redraw <out>/NAME.png from NAME.json (default NAME "
+                             "unlearning_ml100k; unlearning_embedding_ml100k for "
+                             "bench_realtime.py's trained models); run nothing")
     args = parser.parse_args()
+    if args.plot_only:
+        source = Path(args.out) / f"{args.plot_only}.json"
+        require_file(source, "--plot-only", "give --out the folder of an earlier run")
+        return replot(json.loads(source.read_text()), args.plot_only, args.out)
     unknown = [m for m in args.models.split(",") if m not in MODELS]
     if unknown:
         parser.error(f"--models: unknown {', '.join(map(repr, unknown))}; choose from "
@@ -383,10 +422,12 @@ def main():
     columns = ["model", "operation", "scenario", "update_s", "refit_s", "ratio",
                "score_max_rel_diff", "file_identical", "file_max_rel_diff", "how", "load_1min"]
     name = "unlearning_smoke" if args.smoke else "unlearning_ml100k"
-    for path in write_results(name, rows, columns, out_dir=args.out, notes=notes):
+    paths = write_results(name, rows, columns, out_dir=args.out, notes=notes)
+    for path in paths:
         print("wrote", path)
     plot_unlearning(rows, name, args.out, ", smoke run (synthetic)" if args.smoke else
-                    f", {args.data.name}, medians of {args.repeat} interleaved rounds")
+                    f", {args.data.name}, medians of {args.repeat} interleaved rounds",
+                    record=json.loads(Path(paths[0]).read_text()))
 
 
 if __name__ == "__main__":
