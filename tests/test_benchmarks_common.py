@@ -754,3 +754,8 @@ def test_figure_footer_names_the_machine_threads_and_date_of_the_record():
     assert "threads: --threads 2;" in _common.figure_footer(record)
     assert _common.figure_footer({}) == ("machine: CPU not recorded; threads: not recorded; "
                                          "date not recorded")
+
+
+def test_figure_footer_keeps_every_thread_count_of_the_command():
+    record = {"command": "python bench_spmm.py --threads 1 2", "machine": {"cpu": "X"}}
+    assert "threads: --threads 1 2;" in _common.figure_footer(record)
