@@ -880,7 +880,8 @@ def test_spread_rows_equals_numpy_bitwise(dtype):
 
 
 def test_rows_product_T_on_with_a_work_array_equals_without():
-    from minigraphrec.ops.propagate import rows_product_T_on, serial_if
+    from minigraphrec.ops.propagate import rows_product_T_on
+    from minigraphrec.threadpools import serial_if
     rng = np.random.default_rng(6)
     A = sp.random(200, 200, density=0.1, random_state=2, format="csr", dtype=np.float64)
     A = (A + A.T).tocsr()

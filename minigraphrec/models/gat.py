@@ -103,7 +103,7 @@ def _blocks(indptr, rows):
 
 
 #: a kernel over rows with fewer stored entries than this runs on one thread
-#: (:class:`~minigraphrec.ops.propagate.serial_if`): below it, waking the second thread
+#: (:class:`~minigraphrec.threadpools.serial_if`): below it, waking the second thread
 #: costs more than it saves. (At 1 << 18 the last layer's kernels, 0.19M edges on Gowalla,
 #: ran serially: its backward took 8.5 ms against 4.8 ms on both threads.)
 SERIAL_EDGES = 1 << 15
@@ -111,7 +111,8 @@ SERIAL_EDGES = 1 << 15
 
 def _threads(indptr, rows):
     """One numba thread for a kernel over ``rows`` whose stored entries (in ``indptr``) are few."""
-    from ..ops.propagate import _rows_nnz, serial_if
+    from ..ops.propagate import _rows_nnz
+    from ..threadpools import serial_if
     return serial_if(_rows_nnz(indptr, rows) < SERIAL_EDGES)
 
 

@@ -50,7 +50,7 @@ TUNING_METRICS = ("recall", "ndcg")
 #: refuse a grid with more points than this (choose a coarser step)
 MAX_GRID = 20000
 #: score blocks of fewer entries than this are normalised on one numba thread
-#: (:class:`~minigraphrec.ops.propagate.serial_if`): waking the thread pool costs a scheduler
+#: (:class:`~minigraphrec.threadpools.serial_if`): waking the thread pool costs a scheduler
 #: time slice when the cores are busy. Min-max normalising and adding (``row_affine`` then
 #: ``add_affine``) took 0.007 ms on one thread for 1 x 1,682 scores (one ML-100K user) and
 #: 0.39 ms for 156 x 1,682 (2^18), against 23 ms and 0.19 ms (both threads awake) on two
@@ -261,7 +261,7 @@ def _add_normalized_numba(out, S, weight, method, E):
 def _threads(n_scores):
     """One numba thread for the normalisation kernels on ``n_scores < SERIAL_BELOW`` scores
     (a few users); each row is computed by one thread, so the bits do not change."""
-    from ..ops.propagate import serial_if
+    from ..threadpools import serial_if
     return serial_if(n_scores < SERIAL_BELOW)
 
 

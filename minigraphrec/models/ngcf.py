@@ -78,7 +78,7 @@ __all__ = ["NGCF"]
 SLOPE = 0.2          # LeakyReLU's negative slope, as in the official code
 NORM_EPS = 1e-12     # the official code's F.normalize / tf.math.l2_normalize floor
 #: elementwise kernels on fewer values than this run on one thread (the last layer's
-#: rows; :class:`~minigraphrec.ops.propagate.serial_if`)
+#: rows; :class:`~minigraphrec.threadpools.serial_if`)
 SERIAL_BELOW = 1 << 20
 #: fixed row blocks of the bias gradient's partial sums (the same bits for any thread count)
 DB_BLOCKS = 64
@@ -86,7 +86,7 @@ DB_BLOCKS = 64
 
 def _threads(n_values):
     """One numba thread for an elementwise kernel on ``n_values < SERIAL_BELOW`` values."""
-    from ..ops.propagate import serial_if
+    from ..threadpools import serial_if
     return serial_if(n_values < SERIAL_BELOW)
 
 

@@ -23,7 +23,7 @@ from ..errors import DataError, check_backend, check_float_array, check_out, che
 __all__ = ["spmm", "spgemm_dense"]
 
 #: products of fewer multiply-adds (``spmm``: ``nnz(A) · d``) or outputs (``spgemm_dense``)
-#: than this run their kernel on one numba thread (:class:`~minigraphrec.ops.propagate.
+#: than this run their kernel on one numba thread (:class:`~minigraphrec.threadpools.
 #: serial_if`): waking the pool costs a scheduler time slice when the cores are busy, for
 #: microseconds of work. One ML-100K user's GF-CF ``recommend`` (two products over the 100k
 #: ratings, one column each) took 5-14 ms per product on two threads (AMD EPYC, load
@@ -162,7 +162,7 @@ def spmm(A, X, backend="numba", out=None):
 
     from numba import get_num_threads
     from ..kernels.spmm import spmm_csr
-    from .propagate import serial_if
+    from ..threadpools import serial_if
     X = np.ascontiguousarray(X)
     data = A.data.astype(X.dtype, copy=False)            # (nnz,) in X's dtype
     if out is None:
@@ -225,7 +225,7 @@ def spgemm_dense(A, B, rows=None, backend="numba", out=None):
             return np.asarray(product.toarray(), dtype=np.float64)
         return product.toarray(out=out)
     from ..kernels.spgemm import csr_rows_times_csr
-    from .propagate import serial_if
+    from ..threadpools import serial_if
     out = np.empty(shape) if out is None else out                        # (r, m)
     with serial_if(out.size < SERIAL_BELOW):             # a few rows: one session's scores
         return csr_rows_times_csr(A.indptr, A.indices, A.data, rows, B.indptr, B.indices,
