@@ -14,7 +14,7 @@ import os
 import re
 import string
 import zlib
-from itertools import chain, repeat
+from itertools import repeat
 
 import numpy as np
 
@@ -340,8 +340,11 @@ def _to_seconds(times, time_unit, lines, path, iso):
 # parse and are finite); otherwise, and whenever anything is off, the chunk is
 # re-read line by line by `_TableReader._chunk_by_line`, the reference path,
 # which decides what is an error and words the message. Both paths give the
-# same columns (tested by running the same file through either).
-_CHUNK_BYTES = 1 << 22
+# same columns (tested by running the same file through either). Either gives
+# a chunk's fields as str tokens, which `_TableReader.read` turns into numbers
+# before the next chunk (ids numbered, ISO-8601 times converted): the tokens
+# of one chunk at a time, never of the whole file, are held as Python objects.
+_CHUNK_BYTES = 1 << 22                         # bytes read at a time (tests make it tiny)
 _SPACE_RUN = re.compile(r"[^\S\n]+")           # \s matches exactly str.isspace()
 _EDGE_SPACE = re.compile(r"^ | $", re.M)
 _ODD_ASCII_SPACE = "\t\r\f\v\x1c\x1d\x1e\x1f"
@@ -357,6 +360,14 @@ def _single_spaced(text):
     return not ("  " in text or "\n " in text or " \n" in text or text.startswith(" ")
                 or text.endswith(" ") or any(c in text for c in _ODD_ASCII_SPACE)
                 or (not text.isascii() and _SPACE_RUN.sub(" ", text) != text))
+
+
+def _join(blocks):
+    """One (n,) array of a list of (n_block,) arrays, emptied on the way: the blocks are
+    freed column by column, not held beside the whole columns until the end."""
+    whole = np.concatenate(blocks)
+    blocks.clear()
+    return whole
 
 
 def _whole_line_blocks(f):
@@ -776,15 +787,25 @@ def _parse_columns(columns, roles, required):
 
 
 class _Columns:
-    """One file's interactions: raw id tokens, floats and 1-based line numbers."""
+    """One file's interactions: internal ids, floats and 1-based line numbers.
 
-    def __init__(self, users, items, weights, times, lines, extra=()):
-        self.users = users        # list[str], (n,)
-        self.items = items        # list[str], (n,)
-        self.weights = weights    # ndarray (n,) or None
-        self.times = times        # ndarray (n,) or None
-        self.lines = lines        # ndarray of int64, (n,)
-        self.extra = extra        # tuple of list[str], (n,) each: the reader's extra columns
+    The reader numbers the raw ids as it reads (:func:`_number_chunk`): ``users`` and
+    ``items`` are internal ids in order of first appearance in the file, and
+    ``user_index`` / ``item_index`` map each raw id to its internal id -- the dicts' keys,
+    in order, are the raw ids of internal ids 0, 1, 2, ...
+    """
+
+    def __init__(self, users, items, user_index, item_index, weights, times, lines, extra=()):
+        self.users = users            # ndarray of int64, (n,): internal user ids
+        self.items = items            # ndarray of int64, (n,): internal item ids
+        self.user_index = user_index  # dict str -> int, (n_users,): raw id -> internal id
+        self.item_index = item_index  # dict str -> int, (n_items,)
+        self.weights = weights        # ndarray (n,) or None
+        self.times = times            # ndarray (n,) or None
+        self.lines = lines            # ndarray of int64, (n,)
+        # the reader's extra columns, in order: (ids (n,), index) like users and
+        # user_index for a numbered column, the (n,) array for a converted one
+        self.extra = extra
 
 
 class _TableReader:
@@ -797,8 +818,12 @@ class _TableReader:
     last two may be ``None``). ``extra``: more text columns to read, as
     ``(index, what)`` pairs (``what`` names the field in the message for an
     empty one), or ``(index, what, True)`` for a column whose field may be
-    empty (a session log's user: anonymous), returned as ``_Columns.extra``
-    in that order; ``id_names``:
+    empty (a session log's user: anonymous), numbered as the ids are; or
+    ``(index, what, empty_ok, convert)`` for a column converted chunk by
+    chunk, ``convert(tokens, lines)`` -> (n_chunk,) array (ISO-8601 times
+    to seconds), whose first DataError is raised once the whole file is
+    read (a line's own problems, anywhere in the file, come first). They are
+    returned as ``_Columns.extra`` in that order; ``id_names``:
     what the messages call the two id columns (a session log reads a session
     id in the user's place), ``time_name`` the time column (a CIKM file's
     ``timeframe``); ``quoting=False``: a ``"`` is an ordinary
@@ -821,20 +846,47 @@ class _TableReader:
         self.col_weight, self.col_time = col_weight, col_time
         # (index, what, whether the field may be empty) per extra column
         self.extra = tuple((e[0], e[1], len(e) > 2 and e[2]) for e in extra)
+        # per extra column: its converter, or None for a column numbered like the ids
+        self.convert = tuple(e[3] if len(e) > 3 else None for e in extra)
         self.id_names, self.time_name = id_names, time_name
         self.quoting, self.quote_hint = quoting, quote_hint
         self.on_missing = on_missing
         self.dropped = []                 # file lines dropped for a missing id (list of int)
 
     def read(self):
-        # users, items, weights, times, lines, then the extra columns: each a list of chunks
+        r"""The whole file as :class:`_Columns`, read one block of lines at a time.
+
+        A block's tokens live only while it is read: its ids are numbered at once, in one
+        dict per id column kept from block to block (:func:`_number_chunk`), and its
+        converted columns converted, so what is kept of a block is int and float arrays
+        (n_block,) and the raw ids not seen before, never one ``str`` per line.
+        """
+        user_index, item_index = {}, {}          # raw id -> internal id, over the whole file
+        extra_index = [{} if convert is None else None for convert in self.convert]
+        # users, items, weights, times, lines, then the extra columns: each a list of blocks
         parts = [[] for _ in range(5 + len(self.extra))]
+        failed = None                   # the first DataError of a converter, raised at the end
         start = 0                                   # lines before the current chunk
         with _open_binary(self.path) as f:
             for chunk in _whole_line_blocks(f):
                 part = self._chunk_fast(chunk, start) or self._chunk_by_line(chunk, start)
-                for acc, new in zip(parts, part):
-                    acc.append(new)
+                user_tok, item_tok, weights, times, lines, *extra_tok = part
+                new = [_number_chunk(user_index, user_tok), _number_chunk(item_index, item_tok),
+                       weights, times, lines]                        # (n_block,) each
+                for tokens, index, convert in zip(extra_tok, extra_index, self.convert):
+                    block = None                # once a conversion failed, none is done
+                    if convert is None:
+                        block = _number_chunk(index, tokens)         # (n_block,) int64
+                    elif failed is None:
+                        try:
+                            block = convert(tokens, lines)           # (n_block,)
+                        except DataError as exc:
+                            failed = exc        # the lines after it are still checked
+                    new.append(block)
+                # the block's str tokens go before the next block is read
+                del part, user_tok, item_tok, extra_tok
+                for acc, block in zip(parts, new):
+                    acc.append(block)
                 start += chunk.count(b"\n") + (not chunk.endswith(b"\n"))
         users, items, weights, times, lines = parts[:5]
         n_kept = sum(len(x) for x in lines)
@@ -843,12 +895,15 @@ class _TableReader:
         if n_kept == 0:
             raise _fail(self.path, None, "no interactions (the file is empty or holds only a "
                                          "header, comments or blank lines)")
+        if failed is not None:
+            raise failed
+        extra = tuple(_join(blocks) if index is None else (_join(blocks), index)
+                      for blocks, index in zip(parts[5:], extra_index))
         return _Columns(
-            list(chain.from_iterable(users)), list(chain.from_iterable(items)),
-            None if self.col_weight is None else np.concatenate(weights),
-            None if self.col_time is None else np.concatenate(times),
-            np.concatenate(lines).astype(np.int64),
-            tuple(list(chain.from_iterable(x)) for x in parts[5:]))
+            _join(users), _join(items), user_index, item_index,
+            None if self.col_weight is None else _join(weights),
+            None if self.col_time is None else _join(times),
+            _join(lines).astype(np.int64, copy=False), extra)
 
     # ---------------------------------------------------- reference path
     def _chunk_by_line(self, chunk, start):
@@ -1095,39 +1150,61 @@ def _has_missing_mark(tokens):
     return any(tok.lower() in _MISSING for tok in set(tokens))
 
 
-def _index_first_appearance(tokens):
-    """Raw tokens -> (internal ids (n,), raw ids in order of first appearance)."""
-    index = {}                               # raw -> internal; a new raw id gets len(index)
-    ids = [index.setdefault(tok, len(index)) for tok in tokens]
-    return np.asarray(ids, dtype=np.int64), list(index)
+def _number_chunk(index, tokens):
+    r"""Internal ids (n,) int64 of one block's raw id ``tokens`` (list of str, (n,)).
+
+    ``index`` (raw id -> internal id) is one dict for the whole file, kept from block to
+    block: a raw id it does not hold yet gets the next internal id, ``len(index)``, in
+    order of first appearance. Block after block this gives the ids that numbering the
+    whole file at once gives, and ``index``'s keys are the raw ids in that order.
+    """
+    # one lookup per token (a dict.fromkeys pass for the new ids, then a map over the
+    # tokens, hashed each token twice and took a quarter more time in an ad-hoc timing)
+    number = index.setdefault
+    return np.array([number(tok, len(index)) for tok in tokens], dtype=np.int64)
+
+
+def _renumber(ids, raw):
+    r"""Number afresh internal ids that use only some of ``raw``'s: ``(ids (n,), raw ids)``.
+
+    ``ids`` (n,) int64 index ``raw`` (list of str); the result is what numbering the
+    tokens ``raw[ids]`` in order of first appearance gives (after dropping some lines,
+    for instance), without building those tokens.
+    """
+    used, first = np.unique(ids, return_index=True)          # (n_used,) each
+    used = used[np.argsort(first)]                           # old ids, by first appearance
+    new_of_old = np.full(len(raw), -1, dtype=np.int64)       # (len(raw),)
+    new_of_old[used] = np.arange(used.shape[0])
+    return new_of_old[ids], [raw[k] for k in used.tolist()]
 
 
 def _build_string_id_split(path, train_cols, test_path, test_cols, on_unknown):
     r"""Interactions with raw string ids mapped in order of first appearance in training."""
-    users, user_raw = _index_first_appearance(train_cols.users)
-    items, item_raw = _index_first_appearance(train_cols.items)
+    user_raw, item_raw = list(train_cols.user_index), list(train_cols.item_index)
     user_ids = np.asarray(user_raw, dtype=str)                  # (n_users,)
     item_ids = np.asarray(item_raw, dtype=str)                  # (n_items,)
     train = Interactions(
-        users, items, n_users=len(user_raw), n_items=len(item_raw),
+        train_cols.users, train_cols.items, n_users=len(user_raw), n_items=len(item_raw),
         weights=train_cols.weights, timestamps=train_cols.times,
         user_ids=user_ids, item_ids=item_ids)
     train.lines = train_cols.lines                              # (n,) for error messages
     if test_cols is None:
         return train
 
-    user_index = dict(zip(user_raw, range(len(user_raw))))
-    item_index = dict(zip(item_raw, range(len(item_raw))))
+    # the test file's ids are numbered in its own order: each of its raw ids -> training's
+    te_user_raw, te_item_raw = list(test_cols.user_index), list(test_cols.item_index)
+    to_user = np.fromiter(map(train_cols.user_index.get, te_user_raw, repeat(-1)),
+                          dtype=np.int64, count=len(te_user_raw))   # (n_test_users,), -1: unknown
+    to_item = np.fromiter(map(train_cols.item_index.get, te_item_raw, repeat(-1)),
+                          dtype=np.int64, count=len(te_item_raw))   # (n_test_items,)
     n_test = len(test_cols.users)
-    te_users = np.fromiter(map(user_index.get, test_cols.users, repeat(-1, n_test)),
-                           dtype=np.int64, count=n_test)        # (n_test,), -1 = unknown
-    te_items = np.fromiter(map(item_index.get, test_cols.items, repeat(-1, n_test)),
-                           dtype=np.int64, count=n_test)        # (n_test,)
+    te_users = to_user[test_cols.users]                         # (n_test,), -1 = unknown
+    te_items = to_item[test_cols.items]                         # (n_test,)
     unknown = (te_users < 0) | (te_items < 0)                   # (n_test,)
     if on_unknown == "error" and unknown.any():
         j = int(np.flatnonzero(unknown)[0])
-        what = (f"user {test_cols.users[j]!r}" if te_users[j] < 0
-                else f"item {test_cols.items[j]!r}")
+        what = (f"user {te_user_raw[test_cols.users[j]]!r}" if te_users[j] < 0
+                else f"item {te_item_raw[test_cols.items[j]]!r}")
         raise _fail(test_path, int(test_cols.lines[j]),
                     f"{what} is unknown to training ({os.fspath(path)}); pass "
                     f"on_unknown='drop' to drop it")

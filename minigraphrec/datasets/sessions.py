@@ -2,7 +2,7 @@ r"""Session logs (CIKM Cup 2016 / Diginetica, or delimited event logs) as Sequen
 from __future__ import annotations
 
 import re
-from itertools import compress
+from functools import partial
 
 import numpy as np
 
@@ -18,11 +18,11 @@ from ._parse import (
     _first_lines,
     _first_rows,
     _guess_header,
-    _index_first_appearance,
     _is_iso_datetime,
     _is_time_value,
     _iso_seconds,
     _parse_columns,
+    _renumber,
     _role_of,
     _roles_from_header,
     _TableReader,
@@ -62,28 +62,40 @@ def _cikm_header(path, encoding):
     return header_line, len(names), where
 
 
-def _cikm_dates(tokens, lines, path):
-    """``'2016-05-09'`` tokens -> Unix seconds at 00:00 UTC, (n,) float64."""
+def _numbered(ids, index):
+    """``(ids (n,) int64, raw ids (list of str))`` of a column the reader numbered: its
+    internal ids, and the keys of its dict (raw -> internal id) in order."""
+    return ids, list(index)
+
+
+def _cikm_dates(ids, raw, lines, path):
+    """Numbered ``'2016-05-09'`` tokens -> Unix seconds at 00:00 UTC, (n,) float64.
+
+    ``ids`` (n,) index ``raw``, the distinct dates in file order (the reader numbers the
+    column): each date is converted once, and a bad one is named at its first line.
+    """
     import datetime
 
-    seconds = {}
-    for tok in dict.fromkeys(tokens):              # each distinct date once, in file order
+    seconds = np.empty(len(raw), dtype=np.float64)     # (n_dates,)
+    for k, tok in enumerate(raw):                       # the first bad date in file order
         try:
             if not _ISO_DATE.fullmatch(tok):
                 raise ValueError
             day = datetime.date.fromisoformat(tok)
         except ValueError:
-            raise _fail(path, int(lines[tokens.index(tok)]),
+            first = int(np.argmax(ids == k))            # its first line
+            raise _fail(path, int(lines[first]),
                         f"eventdate {tok!r} is not a date like '2016-05-09'") from None
-        seconds[tok] = float((day - datetime.date(1970, 1, 1)).days * _DAY)
-    return np.fromiter(map(seconds.__getitem__, tokens), dtype=np.float64, count=len(tokens))
+        seconds[k] = float((day - datetime.date(1970, 1, 1)).days * _DAY)
+    return seconds[ids]                                 # (n,)
 
 
 def _read_cikm(path, encoding, on_missing):
     r"""Columns of a CIKM Cup 2016 file: (sessions, items, users, timeframes, dates, lines).
 
     One streaming pass of the shared strict reader: session and item as the ids,
-    timeframe as the number, user and eventdate as extra text columns.
+    timeframe as the number, user and eventdate as extra columns numbered like the ids.
+    Sessions, items and users are ``(ids (n,), raw ids)`` (:func:`_numbered`).
     """
     header_line, n_fields, col = _cikm_header(path, encoding)
     cols = _TableReader(path, ";", n_fields, header_line, encoding, col["sessionid"],
@@ -98,9 +110,10 @@ def _read_cikm(path, encoding, on_missing):
         j = int(np.flatnonzero(bad)[0])
         raise _fail(path, int(cols.lines[j]), f"timeframe {float(frame[j]):g} is not a "
                                               f"non-negative integer (milliseconds)")
-    users, date_tokens = cols.extra
-    dates = _cikm_dates(date_tokens, cols.lines, path)                 # (n,) seconds
-    return cols.users, cols.items, users, frame, dates, cols.lines
+    (users, user_index), (date_ids, date_index) = cols.extra         # (n,) each, dicts
+    dates = _cikm_dates(date_ids, list(date_index), cols.lines, path)  # (n,) seconds
+    return (_numbered(cols.users, cols.user_index), _numbered(cols.items, cols.item_index),
+            _numbered(users, user_index), frame, dates, cols.lines)
 
 
 def _field_count_error(path, lineno, n_fields):
@@ -146,39 +159,46 @@ def _session_layout(path, sep, header, columns, comments, encoding, quoting):
 
 
 def _read_event_log(path, sep, header, columns, comments, encoding, quoting, on_missing):
-    r"""Columns of a ``"triples"`` file: ``(tokens, times, lines, iso)``.
+    r"""Columns of a ``"triples"`` file: ``(numbered, times, lines, iso)``.
 
-    ``tokens``: ``{role: list of str}`` for the session or user, item, and the user and
-    event columns if any; ``times``: (n,) float64, numbers as written or ISO-8601 text as
-    Unix seconds; ``iso``: ``(line, token)`` of the first timestamp if it is ISO text,
-    else None. One streaming pass of the shared strict reader.
+    ``numbered``: ``{role: (ids (n,), raw ids)}`` (:func:`_numbered`) for the session or
+    user, item, and the user and event columns if any; ``times``: (n,) float64, numbers as
+    written or ISO-8601 text as Unix seconds (converted by the reader, chunk by chunk);
+    ``iso``: ``(line, token)`` of the first timestamp if it is ISO text, else None. One
+    streaming pass of the shared strict reader.
     """
     where, sep, n_fields, n_skip, first_time = _session_layout(path, sep, header, columns,
                                                                comments, encoding, quoting)
     iso = first_time if _is_iso_datetime(first_time[1]) else None
     ids = "session" if "session" in where else "user"       # what sessions are made of
     text = [role for role in ("user", "event") if role in where and role != ids]
+    # beside a session column, an empty user field is an anonymous user
+    extra = [(where[role], "user id", True) if role == "user" else (where[role], role)
+             for role in text]
     if iso:
-        text.append("timestamp")
+        hint = f", as the first timestamp is (line {iso[0]}: {iso[1]!r})"
+        extra.append((where["timestamp"], "timestamp", False,
+                      partial(_iso_seconds, path=path, hint=hint)))   # (tokens, lines) -> (n,)
     cols = _TableReader(path, sep, n_fields, n_skip, encoding, where[ids], where["item"],
-                        None, None if iso else where["timestamp"],
-                        # beside a session column, an empty user field is an anonymous user
-                        extra=[(where[role], "user id", True) if role == "user" else
-                               (where[role], role) for role in text],
+                        None, None if iso else where["timestamp"], extra=extra,
                         id_names=(ids, "item"), quoting=quoting,
                         quote_hint=_QUOTE_HINT, on_missing=on_missing).read()
-    tokens = {ids: cols.users, "item": cols.items, **dict(zip(text, cols.extra))}
-    if iso:
-        times = _iso_seconds(tokens.pop("timestamp"), cols.lines, path,
-                             hint=f", as the first timestamp is (line {iso[0]}: {iso[1]!r})")
-    else:
-        times = cols.times
-    return tokens, times, cols.lines, iso
+    numbered = {ids: _numbered(cols.users, cols.user_index),
+                "item": _numbered(cols.items, cols.item_index),
+                **{role: _numbered(*column) for role, column in zip(text, cols.extra)}}
+    times = cols.extra[-1] if iso else cols.times                    # (n,)
+    return numbered, times, cols.lines, iso
 
 
-def _keep_event_types(path, values, events):
-    """Boolean mask (n,) of the events whose type is in ``events``; counts are logged."""
-    kinds, counts = np.unique(np.asarray(values), return_counts=True)
+def _keep_event_types(path, ids, raw, events):
+    """Boolean mask (n,) of the events whose type is in ``events``; counts are logged.
+
+    ``ids`` (n,) index ``raw``, the distinct event types (the reader numbers the column).
+    """
+    types = np.asarray(raw)                                              # (n_types,)
+    order = np.argsort(types)                       # sorted, as np.unique would give them
+    kinds = types[order]
+    counts = np.bincount(ids, minlength=len(raw))[order]                 # (n_types,)
     seen = ", ".join(f"{k!r} ({c})" for k, c in zip(kinds.tolist(), counts.tolist()))
     if events is None:
         raise _fail(path, None, f"the file has an event column, with the types {seen}; pass "
@@ -189,7 +209,7 @@ def _keep_event_types(path, values, events):
     if missing:
         raise _fail(path, None, f"events= asks for {missing!r}, which the event column never "
                                 f"holds (its types: {seen})")
-    keep = np.isin(np.asarray(values), list(events))                     # (n,)
+    keep = np.isin(types, list(events))[ids]                             # (n,)
     n_dropped = int((~keep).sum())
     if n_dropped:
         logger.info("%s: kept %d events of type(s) %s; dropped %d of the other types (%s)",
@@ -199,13 +219,15 @@ def _keep_event_types(path, values, events):
     return keep
 
 
-def _sessions_by_user_gap(path, user_tok, item_tok, times, lines, gap):
-    """Each user's events cut at inactivity gaps (:func:`sessions_by_gap`) as Sequences."""
+def _sessions_by_user_gap(path, users, items, times, lines, gap):
+    """Each user's events cut at inactivity gaps (:func:`sessions_by_gap`) as Sequences.
+
+    ``users``, ``items``: ``(ids (n,), raw ids)``, numbered in order of first appearance.
+    """
     from ..data import Interactions
     from ..sequences import sessions_by_gap
 
-    user, user_raw = _index_first_appearance(user_tok)           # (n,), (n_users,)
-    item, item_raw = _index_first_appearance(item_tok)           # (n,), (n_items,)
+    (user, user_raw), (item, item_raw) = users, items            # (n,), (n_users,), ...
     data = Interactions(user, item, n_users=len(user_raw), n_items=len(item_raw),
                         timestamps=times, user_ids=np.asarray(user_raw, dtype=str),
                         item_ids=np.asarray(item_raw, dtype=str))
@@ -276,11 +298,12 @@ def load_sessions(path, format="cikm", *, sep=None, header=None, columns=None,
 
     Either format may be gzip-compressed (recognised by its first bytes).
 
-    Memory: every line's id and time fields are held as Python strings until the ids are
-    numbered, about 320 bytes per line at the peak (YooChoose-layout lines, peak RSS: 369
-    MiB for 1M lines, 672 MiB for 2M, of which 53 MiB is the imports; 2026-12-07, not in
+    Memory: ids are numbered and ISO-8601 times converted one block of about 4 MB of
+    lines at a time, so a line costs its int and float arrays, not Python strings: about
+    130-150 bytes per line at the peak (YooChoose-layout lines, peak RSS: 197 MiB for 1M
+    lines, 540 MiB for 4M, of which 54 MiB is the imports; 2026-12-07, ad hoc, not in
     ``benchmarks/results/``), so the 33M lines of ``yoochoose-clicks.dat`` would need about
-    10 GB (extrapolated, not measured).
+    4 GB (extrapolated, not measured).
 
     Raw session, item and user ids are strings numbered in order of first appearance in
     the file (sessions need not be contiguous). Sessions of one event are kept: cleaning
@@ -369,11 +392,10 @@ def load_sessions(path, format="cikm", *, sep=None, header=None, columns=None,
         _check_on_missing(on_missing)
         _check_encoding(encoding)
         _check_file(path)
-        sess_tok, item_tok, user_tok, frame, date, lines = _read_cikm(path, encoding,
-                                                                      on_missing)
+        sessions, items, users, frame, date, lines = _read_cikm(path, encoding, on_missing)
         keys = (np.arange(len(lines)), date, frame)            # lexsort: last key first
         end = date
-        return _sessions_by_id(path, sess_tok, item_tok, user_tok, keys, end, lines)
+        return _sessions_by_id(path, sessions, items, users, keys, end, lines)
 
     _check_table_options(sep, header, time_unit, quoting, encoding, comments)
     _check_on_missing(on_missing)
@@ -392,67 +414,73 @@ def load_sessions(path, format="cikm", *, sep=None, header=None, columns=None,
     if gap is not None:
         check_finite_number(gap, "gap (seconds)", at_least=0)
 
-    tokens, times, lines, iso = _read_event_log(path, sep, header, columns, comments, encoding,
-                                                quoting, on_missing)
+    numbered, times, lines, iso = _read_event_log(path, sep, header, columns, comments,
+                                                  encoding, quoting, on_missing)
     times = _to_seconds(times, time_unit, lines, path, iso)              # (n,)
-    if "event" in tokens:
-        keep = _keep_event_types(path, tokens.pop("event"), events)          # (n,)
-        if not keep.all():
-            tokens = {role: list(compress(tok, keep)) for role, tok in tokens.items()}
+    if "event" in numbered:
+        keep = _keep_event_types(path, *numbered.pop("event"), events)       # (n,)
+        if not keep.all():            # ids of the kept events only, numbered among them
+            numbered = {role: _renumber(ids[keep], raw)
+                        for role, (ids, raw) in numbered.items()}
             times, lines = times[keep], lines[keep]
     elif events is not None:
         raise _fail(path, None, "events= was given, but the file has no event column (name "
                                 "one in the header or in columns=)")
-    if "session" not in tokens:
+    if "session" not in numbered:
         if gap is None:
             raise _fail(path, None, "the file has a user column but no session column: pass "
                                     "gap= (the seconds of inactivity that end a session) to "
                                     "cut each user's events into sessions")
-        return _sessions_by_user_gap(path, tokens["user"], tokens["item"], times, lines, gap)
+        return _sessions_by_user_gap(path, numbered["user"], numbered["item"], times, lines,
+                                     gap)
     if gap is not None:
         raise _fail(path, None, "gap= cuts a user's events into sessions, but the file has a "
                                 "session column: its sessions are used as they are")
     keys = (np.arange(len(lines)), times)
-    return _sessions_by_id(path, tokens["session"], tokens["item"], tokens.get("user"), keys,
-                           times, lines)
+    return _sessions_by_id(path, numbered["session"], numbered["item"], numbered.get("user"),
+                           keys, times, lines)
 
 
-def _sessions_by_id(path, sess_tok, item_tok, user_tok, keys, end, lines):
-    r"""Sequences of the sessions named in ``sess_tok``, events ordered by ``keys``.
+def _sessions_by_id(path, sessions, items, users, keys, end, lines):
+    r"""Sequences of the sessions named in ``sessions``, events ordered by ``keys``.
 
-    ``keys``: the lexsort keys (last first) that order a session's events; ``end``
-    (n,): each event's time, whose maximum is its session's end time; ``user_tok``:
-    None, or each event's user (anonymous: empty or a missing-value mark of ``_MISSING``,
-    any case, such as ``NA`` or ``null``), one user per session.
+    ``sessions``, ``items``: ``(ids (n,), raw ids)``, numbered in order of first
+    appearance; ``keys``: the lexsort keys (last first) that order a session's events;
+    ``end`` (n,): each event's time, whose maximum is its session's end time; ``users``:
+    None, or each event's user as ``(ids (n,), raw ids)`` (anonymous: empty or a
+    missing-value mark of ``_MISSING``, any case, such as ``NA`` or ``null``), one user per
+    session.
     """
     from ..sequences import Sequences
 
-    session, session_raw = _index_first_appearance(sess_tok)   # (n,), (n_sessions,)
-    item, item_raw = _index_first_appearance(item_tok)         # (n,), (n_items,)
+    session, session_raw = sessions                            # (n,), (n_sessions,)
+    item, item_raw = items                                     # (n,), (n_items,)
     order = np.lexsort(keys + (session,))                      # session, time, file order
     counts = np.bincount(session, minlength=len(session_raw))  # (n_sessions,)
     indptr = np.concatenate([[0], np.cumsum(counts)])
     end_time = np.maximum.reduceat(end[order], indptr[:-1])    # (n_sessions,)
 
-    users = np.full(len(session_raw), -1, dtype=np.int64)      # (n_sessions,)
+    users_of = np.full(len(session_raw), -1, dtype=np.int64)   # (n_sessions,)
     user_raw = []
-    if user_tok is not None:
-        anonymous = {tok: tok.lower() in _MISSING for tok in set(user_tok)}
-        named = np.flatnonzero(~np.fromiter(map(anonymous.__getitem__, user_tok), dtype=bool,
-                                            count=len(user_tok)))             # file order
-        user, user_raw = _index_first_appearance([user_tok[j] for j in named])
+    if users is not None:
+        user_tok, user_tok_raw = users          # (n,), the raw tokens, anonymous ones too
+        anonymous = np.fromiter((tok.lower() in _MISSING for tok in user_tok_raw), dtype=bool,
+                                count=len(user_tok_raw))                  # (n_tokens,)
+        named = np.flatnonzero(~anonymous[user_tok])                      # file order
+        user, user_raw = _renumber(user_tok[named], user_tok_raw)         # (n_named,)
         named_session = session[named]                            # (n_named,)
         owner, first = np.unique(named_session, return_index=True)
-        users[owner] = user[first]                                # each session's first user
-        clash = np.flatnonzero(user != users[named_session])
+        users_of[owner] = user[first]                             # each session's first user
+        clash = np.flatnonzero(user != users_of[named_session])
         if clash.size:
             k = int(clash[0])
             s = int(named_session[k])
             earlier = int(lines[named[first[np.searchsorted(owner, s)]]])
             raise _fail(path, int(lines[named[k]]),
-                        f"session {session_raw[s]!r} has user {user_tok[named[k]]!r} here but "
-                        f"user {user_raw[users[s]]!r} at line {earlier}")
-    return Sequences(indptr, item[order], len(item_raw), users=users,
+                        f"session {session_raw[s]!r} has user "
+                        f"{user_tok_raw[user_tok[named[k]]]!r} here but "
+                        f"user {user_raw[users_of[s]]!r} at line {earlier}")
+    return Sequences(indptr, item[order], len(item_raw), users=users_of,
                      item_ids=np.asarray(item_raw, dtype=str), end_time=end_time,
                      session_ids=np.asarray(session_raw, dtype=str),
                      user_ids=np.asarray(user_raw, dtype=str))

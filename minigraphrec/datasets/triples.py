@@ -2,6 +2,7 @@ r"""Delimited ``user item [rating [timestamp]]`` files (CSV, TSV, whitespace).""
 from __future__ import annotations
 
 import os
+from functools import partial
 
 from ._parse import (
     _QUOTE_HINT,
@@ -62,17 +63,19 @@ def _read_triples(path, sep, header, columns, comments, encoding, time_unit, quo
     iso = None                                  # or (line, token) of the first timestamp
     if col_time is not None and len(row) == n_fields and _is_iso_datetime(row[col_time]):
         iso = (lineno, row[col_time])
+    to_seconds = None          # ISO-8601 times: a text column the reader converts per chunk
+    if iso:
+        hint = f", as the first timestamp is (line {iso[0]}: {iso[1]!r})"
+        to_seconds = partial(_iso_seconds, path=path, hint=hint)    # (tokens, lines) -> (n,)
     # every data line, the first included, must then have n_fields fields
     cols = _TableReader(path, sep, n_fields, first_line if header else first_line - 1,
                         encoding, where["user"], where["item"], where.get("rating"),
                         None if iso else col_time,
-                        extra=[(col_time, "timestamp")] if iso else (),
+                        extra=[(col_time, "timestamp", False, to_seconds)] if iso else (),
                         quoting=quoting, quote_hint=_QUOTE_HINT,
                         on_missing=on_missing).read()
     if iso:
-        cols.times = _iso_seconds(cols.extra[0], cols.lines, path,
-                                  hint=f", as the first timestamp is (line {iso[0]}: "
-                                       f"{iso[1]!r})")              # (n,)
+        cols.times, = cols.extra                                        # (n,) seconds
         cols.extra = ()
     if col_time is not None:
         cols.times = _to_seconds(cols.times, time_unit, cols.lines, path, iso)   # (n,)
