@@ -142,11 +142,40 @@ def set_threads(n):
     return before
 
 
-#: the ``threads`` blocks open in any Python thread, oldest first, as ``[token, n]``, and
-#: the BLAS counts from before the first of them (the count is process-wide: see
-#: :func:`threads`)
+#: every ``threads`` and ``serial_blas`` block open in any Python thread. BLAS's count is
+#: process-wide, so one rule sets it from all of them (:func:`_apply_blocks`); each block
+#: restoring the count it found instead left a finished block's count in force, or put
+#: threaded BLAS back under a training step still running in another thread.
 _BLOCKS_LOCK = threading.Lock()
-_threads_blocks = {"open": [], "blas": None}
+_blocks = {"threads": [],     # [token, n] of the open threads(n) blocks, oldest first
+           "serial": 0,       # open serial_blas blocks
+           "base": None}      # the BLAS counts from before the first open block
+
+
+def _apply_blocks():
+    """Set BLAS from the open blocks (called under ``_BLOCKS_LOCK`` after each enters or
+    ends): one thread while a ``serial_blas`` block is open; else the ``n`` of the newest
+    ``threads`` block; else, the last block ended, the counts from before the first."""
+    if _blocks["serial"]:
+        for setter, getter in _openblas_handles():
+            if getter() != 1:
+                setter(1)
+    elif _blocks["threads"]:
+        _set_blas(_blocks["threads"][-1][1])
+    else:
+        _restore_blas(_blocks["base"] or {})
+        _blocks["base"] = None
+
+
+def _open_block(kind, value=None):
+    """Register a block (under the lock); the first open block records the BLAS counts."""
+    if _blocks["base"] is None:
+        _blocks["base"] = _blas_counts()
+    if kind == "serial":
+        _blocks["serial"] += 1
+    else:
+        _blocks["threads"].append(value)
+    _apply_blocks()
 
 
 @contextlib.contextmanager
@@ -155,36 +184,30 @@ def threads(n):
 
     numba's count is the calling thread's own (:func:`set_threads`), restored at the end of
     the block. BLAS's is process-wide, so blocks open at once in several Python threads
-    share it: the block started last sets it, and when a block ends, BLAS takes the count of
-    the latest block still open, or, after the last, the count from before the first.
-    (Each block restoring the count it found left BLAS at a finished block's count when
-    blocks in two threads ended in the order they started.)
+    share it: the block started last sets it (one thread while a :func:`serial_blas` block
+    is open anywhere), and after the last block ends, BLAS has the counts from before the
+    first.
     """
     import numba
-    token = object()
+    n = _check_n(n)
+    token = [object(), n]
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
     with _BLOCKS_LOCK:
-        before = set_threads(n)
-        if not _threads_blocks["open"]:
-            _threads_blocks["blas"] = before["blas"]
-        _threads_blocks["open"].append([token, n])
+        _open_block("threads", token)
     try:
         yield
     finally:
-        if before["numba"] is not None:
-            numba.set_num_threads(before["numba"])
+        numba.set_num_threads(before)
         with _BLOCKS_LOCK:
-            blocks = _threads_blocks["open"]
-            blocks[:] = [b for b in blocks if b[0] is not token]
-            if blocks:
-                _set_blas(blocks[-1][1])
-            else:
-                _restore_blas(_threads_blocks["blas"])
-                _threads_blocks["blas"] = None
+            _blocks["threads"].remove(token)
+            _apply_blocks()
 
 
 def _set_blas(n):
     """``n`` threads in every BLAS (the BLAS half of :func:`set_threads`)."""
-    libs = _openblas_libraries()
+    _openblas_handles()
+    libs = _HANDLES
     if libs:
         for setter, _ in libs.values():
             setter(n)
@@ -194,9 +217,18 @@ def _set_blas(n):
             tpc.threadpool_limits(limits=n, user_api="blas")
 
 
+def _blas_counts():
+    """``get_threads()["blas"]``: ``{library: n}``, read through the cached OpenBLAS handles
+    when there are any (cheap: what every training step's :func:`serial_blas` reads)."""
+    if _openblas_handles():
+        return {name: int(getter()) for name, (_, getter) in _HANDLES.items()}
+    return get_threads()["blas"]
+
+
 def _restore_blas(counts):
     """Set every BLAS back to ``counts`` (``get_threads()["blas"]`` of an earlier moment)."""
-    libs = _openblas_libraries()
+    _openblas_handles()
+    libs = _HANDLES
     for name, count in counts.items():
         if name in libs:
             libs[name][0](count)
@@ -206,7 +238,17 @@ def _restore_blas(counts):
             tpc.threadpool_limits(limits=max(counts.values()), user_api="blas")
 
 
-_SERIAL_HANDLES = None          # [(setter, getter)] of the OpenBLAS builds, found once
+_HANDLES = None          # {file name: (setter, getter)} of the OpenBLAS builds, found once
+
+
+def _openblas_handles():
+    """The ``(setter, getter)`` pairs of :func:`_openblas_libraries`, found once per process
+    (reading ``/proc/self/maps`` at every training step would cost more than the step's
+    products)."""
+    global _HANDLES
+    if _HANDLES is None:
+        _HANDLES = _openblas_libraries()
+    return list(_HANDLES.values())
 
 
 @contextlib.contextmanager
@@ -231,35 +273,20 @@ def serial_blas():
     switched: other BLAS libraries keep their settings. The count is process-wide, so BLAS
     calls made by other Python threads while the block runs are serial too. Blocks open at
     once in several threads (two models trained side by side, a model scored while another
-    trains) share one setting: the counts are saved when the first starts and restored when
-    the last ends (each block restoring its own saved counts put threaded BLAS back under
-    the blocks still running).
+    trains, a server's worker inside :func:`threads`) share one setting, kept by
+    :func:`_apply_blocks`: serial while any ``serial_blas`` block is open.
     """
-    global _SERIAL_HANDLES
+    if not _openblas_handles():                      # no OpenBLAS: nothing is switched
+        yield
+        return
     with _BLOCKS_LOCK:
-        if _SERIAL_HANDLES is None:
-            _SERIAL_HANDLES = list(_openblas_libraries().values())
-        if _serial_blocks["open"] == 0:
-            before = [(setter, int(getter())) for setter, getter in _SERIAL_HANDLES]
-            for setter, n in before:
-                if n != 1:
-                    setter(1)
-            _serial_blocks["before"] = before
-        _serial_blocks["open"] += 1
+        _open_block("serial")
     try:
         yield
     finally:
         with _BLOCKS_LOCK:
-            _serial_blocks["open"] -= 1
-            if _serial_blocks["open"] == 0:
-                for setter, n in _serial_blocks["before"]:
-                    if n != 1:
-                        setter(n)
-                _serial_blocks["before"] = None
-
-
-#: the OpenBLAS counts :func:`serial_blas` restores when its last open block ends
-_serial_blocks = {"open": 0, "before": None}
+            _blocks["serial"] -= 1
+            _apply_blocks()
 
 
 class serial_if:

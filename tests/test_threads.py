@@ -179,3 +179,32 @@ def test_nested_blocks_in_one_thread_restore_each_level():
         with mgr.threads(1):
             assert set(mgr.get_threads()["blas"].values()) <= {1}
         assert mgr.get_threads() == outer
+
+
+def test_threads_and_serial_blas_blocks_in_two_threads_share_one_rule():
+    """A threads(4) block in one thread, a serial_blas block (a training step) in another:
+    BLAS stays serial while the step runs, whichever ends first, and the count from before
+    both comes back after the last. Was: each kind kept its own books, so the threads block's
+    end put 2 threads back under the step, and the step's end left 4 in force."""
+    import contextlib
+
+    from minigraphrec.threadpools import serial_blas
+    with mgr.threads(2):
+        before = mgr.get_threads()["blas"]
+        if not before or set(before.values()) != {2}:
+            pytest.skip("no OpenBLAS whose count can be set")
+        for first, second in ((lambda: mgr.threads(4), serial_blas),
+                              (serial_blas, lambda: mgr.threads(4))):
+            a, b = contextlib.ExitStack(), contextlib.ExitStack()
+            seen = {}
+            _in_order(lambda: a.enter_context(first()),
+                      lambda: b.enter_context(second()),
+                      lambda: seen.setdefault("both", mgr.get_threads()["blas"]),
+                      lambda: None,
+                      lambda: a.close(),
+                      lambda: seen.setdefault("second", mgr.get_threads()["blas"]),
+                      lambda: None,
+                      lambda: b.close())
+            assert set(seen["both"].values()) == {1}                 # the step is serial
+            assert set(seen["second"].values()) == ({1} if second is serial_blas else {4})
+            assert mgr.get_threads()["blas"] == before
