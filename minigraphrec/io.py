@@ -24,9 +24,12 @@ lack: saved only when set, or added after older files were written; the
 library's classes without ``_state_attrs`` list theirs in ``_GENERIC_STATE``),
 one whose arrays disagree with ``n_users_`` and ``n_items_`` (``_SHAPES``),
 and one labelled with a class whose hyperparameters it only partly has while
-it has exactly another class's (an MF file relabelled LightGCN). A class that
-adds a name to ``_state_attrs`` adds it to ``_optional_state`` too, or the
-files of earlier versions stop loading.
+it has exactly another class's (an MF file relabelled LightGCN). Only the
+library's own classes' declarations are required (with the attributes every
+model holds), and the sizes checked for them alone: a library class that adds
+a name to ``_state_attrs`` adds it to ``_optional_state`` too, or the files of
+earlier versions stop loading; what a class of one's own adds is restored when
+the file has it.
 
 Which attributes. A class lists its fitted state in ``_state_attrs``
 (attribute names; one the model does not have is skipped). A class without the
@@ -565,19 +568,25 @@ def _who(info):
 
 
 def _is_library_model(cls):
-    """Whether ``cls`` is, or derives from, one of the library's model classes (not only
-    from the base class)."""
-    return any(c.__module__.split(".")[0] == "minigraphrec" and c not in _MODEL_BASES
-               for c in cls.__mro__ if issubclass(c, tuple(_MODEL_BASES)))
+    """Whether ``cls`` is one of the library's own model classes. A class of one's own,
+    even one derived from a library model, may give these names other meanings and keep
+    attributes set only sometimes (``save`` skips those it lacks), so only the checks
+    every model passes apply to it."""
+    return cls.__module__.split(".")[0] == "minigraphrec"
 
 
 def _required_state(cls):
-    """The attributes a fitted ``cls`` must hold: ``_BASE_STATE``; the class's ``_state_attrs``
-    (its declaration) or, for the library's classes saved generically, ``_GENERIC_STATE``;
-    less what the class lists in ``_optional_state`` (saved only when set, or added after
-    files of an earlier version were written)."""
-    names = list(_BASE_STATE) + list(getattr(cls, "_state_attrs", None) or ())
+    """The attributes a fitted ``cls`` must hold: ``_BASE_STATE``; the ``_state_attrs`` the
+    library's classes among ``cls`` and its bases declare, or, for the library's classes
+    saved generically, ``_GENERIC_STATE``; less what the class lists in ``_optional_state``
+    (saved only when set, or added after files of an earlier version were written). What a
+    class of one's own adds is not required: ``save`` skips an attribute of ``_state_attrs``
+    the model lacks, so a file without it is one save writes."""
+    names = list(_BASE_STATE)
     for c in cls.__mro__:
+        if not _is_library_model(c):
+            continue
+        names += list(c.__dict__.get("_state_attrs", None) or ())
         names += _GENERIC_STATE.get(f"{c.__module__}.{c.__qualname__}", ())
     optional = set(getattr(cls, "_optional_state", ()))
     return [n for n in dict.fromkeys(names) if n not in optional]
