@@ -601,3 +601,18 @@ def test_fit_on_examples_refuses_bad_pairs():
     with pytest.raises(DataError, match="validation prefixes are over 5 items; train is over 4"):
         model.fit((P, T), validation=(Sequences([0, 1], [0], 5), np.array([1])))
     assert not hasattr(model, "params")                          # nothing set by a refused fit
+
+
+def test_a_tie_keeps_the_earlier_epoch(monkeypatch):
+    """Validation metrics equal in every epoch (hit@20 on a small set often are): the best
+    epoch is the first, and its parameters are restored."""
+    import minigraphrec.sequences as sq
+    train, validation = _planted_with_validation()
+    monkeypatch.setattr(sq, "evaluate_next_item",
+                        lambda model, prefixes, targets, k=(20,), **kw:
+                        {f"{m}@{K}": 0.5 for m in ("hit", "mrr", "ndcg") for K in k})
+    model = mgr.SRGNN(dim=4, epochs=3, lr=0.05, random_state=0).fit(train, validation=validation)
+    once = mgr.SRGNN(dim=4, epochs=1, lr=0.05, random_state=0).fit(train)
+    assert model.best_epoch_ == 1 and len(model.history_) == 3
+    for name, value in once.params.items():
+        np.testing.assert_array_equal(model.params[name], value)
