@@ -1714,7 +1714,11 @@ def _flags(text):
     ``--no-header``."""
     for argument, flag in _FLAG_OF:
         text = text.replace(f"{argument} ({flag})", flag).replace(argument, flag)
-    return text
+    # load_sessions' event types: events=('view',) as --events view, a bare events= as
+    # --events TYPE
+    text = re.sub(r"events=\(((?:'[^']*'(?:, )?)+),?\)",
+                  lambda m: "--events " + " ".join(re.findall(r"'([^']*)'", m.group(1))), text)
+    return text.replace("pass events= ", "pass --events TYPE ").replace("events= ", "--events ")
 
 
 def _message(exc):

@@ -1742,3 +1742,19 @@ def test_sessions_names_a_missing_log_and_keeps_it_from_being_overwritten(tmp_pa
     before = log.read_bytes()
     code, _, err = _run(["sessions", str(log), "--test-span", "1", "-o", str(log)], capsys)
     assert code == 2 and "saving would overwrite it" in err and log.read_bytes() == before
+
+
+def test_sessions_names_the_events_flag_where_the_library_says_events(tmp_path, capsys):
+    log = tmp_path / "events.csv"
+    rows = [f"{1000 + 60 * j},u{j % 7},{'view' if j % 3 else 'cart'},i{j % 11}"
+            for j in range(200)]
+    log.write_text("timestamp,user,event,item\n" + "\n".join(rows) + "\n")
+    base = ["sessions", str(log), "--gap", "1800", "--test-fraction", "0.2"]
+    code, _, err = _run(base, capsys)
+    assert code == 2 and "pass --events TYPE to keep some of them (--events view)" in err
+    assert "events=" not in err
+    code, _, err = _run(base + ["--events", "buy"], capsys)
+    assert code == 2 and "--events asks for ['buy']" in err
+    code, out, err = _run(base + ["--events", "view", "--model", "popularity",
+                                  "--min-item-count", "1"], capsys)
+    assert code == 0, err
