@@ -1109,10 +1109,27 @@ def cmd_train(args):
     return 0
 
 
+def _load_user_item_model(args):
+    """The model saved in ``args.model``; a session model (``minigraphrec sessions -o``) is
+    refused by name: it scores sessions, not the users and items of a rating file, and
+    ``sessions`` evaluates it."""
+    import minigraphrec as mgr
+    from .models.session_base import SessionRecommender
+
+    model = mgr.load(args.model)
+    if isinstance(model, SessionRecommender):
+        raise SystemExit(f"minigraphrec: {args.command}: the model in {args.model} is "
+                         f"{type(model).__name__}, a session model: it predicts the next "
+                         f"item of a session, and `minigraphrec sessions` evaluates it (in "
+                         f"Python: model.recommend_history(items) for one session); "
+                         f"`{args.command}` works on user-item models")
+    return model
+
+
 def cmd_evaluate(args):
     import minigraphrec as mgr
 
-    model = mgr.load(args.model)
+    model = _load_user_item_model(args)
     _warn_k_beyond(args.k, model.n_items_, _K_BEYOND_METRICS)
     test, _ = _load(args.test, None, args.format, options=_loader_options(args))
     test = test.align(model.user_ids_, model.item_ids_, on_unknown=args.on_unknown,
@@ -1148,9 +1165,7 @@ def _title(labels, i):
 
 
 def cmd_recommend(args):
-    import minigraphrec as mgr
-
-    model = mgr.load(args.model)
+    model = _load_user_item_model(args)
     rows = _known(model, "user", args.user)                          # (len(args.user),)
     _warn_k_beyond([args.k], model.n_items_, "a list holds at most every candidate item")
     items, scores = model.recommend(rows, k=args.k,
@@ -1218,13 +1233,12 @@ def _node_label(model, kind, source):
 
 
 def cmd_explain(args):
-    import minigraphrec as mgr
     from .explain import _COLUMN
 
     if args.k < 0:
         raise SystemExit(f"minigraphrec: --k must be 0 (every contribution) or a positive "
                          f"integer, got {args.k}")
-    model = mgr.load(args.model)
+    model = _load_user_item_model(args)
     u = int(_known(model, "user", [args.user])[0])
     i = int(_known(model, "item", [args.item])[0])
     try:

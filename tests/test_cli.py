@@ -1758,3 +1758,16 @@ def test_sessions_names_the_events_flag_where_the_library_says_events(tmp_path, 
     code, out, err = _run(base + ["--events", "view", "--model", "popularity",
                                   "--min-item-count", "1"], capsys)
     assert code == 0, err
+
+
+def test_user_item_commands_refuse_a_session_model_by_name(tmp_path, capsys):
+    log = _write_session_log(tmp_path / "log.csv")
+    path = tmp_path / "markov.npz"
+    assert _run(["sessions", str(log), "--test-fraction", "0.2", "--model", "markov", "-o",
+                 str(path)], capsys)[0] == 0
+    for argv in (["recommend", str(path), "--user", "s0"],
+                 ["evaluate", str(path), str(log)],
+                 ["explain", str(path), "--user", "s0", "--item", "i1"]):
+        code, _, err = _run(argv, capsys)
+        assert code == 2 and (f"{argv[0]}: the model in {path} is MarkovChain, a session "
+                              f"model") in err, err
