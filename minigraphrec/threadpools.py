@@ -184,9 +184,9 @@ def threads(n):
 
     numba's count is the calling thread's own (:func:`set_threads`), restored at the end of
     the block. BLAS's is process-wide, so blocks open at once in several Python threads
-    share it: the block started last sets it (one thread while a :func:`serial_blas` block
-    is open anywhere), and after the last block ends, BLAS has the counts from before the
-    first.
+    share it: the block started last sets it (one thread while a
+    :func:`~minigraphrec.threadpools.serial_blas` block is open anywhere), and after the
+    last block ends, BLAS has the counts from before the first.
     """
     import numba
     n = _check_n(n)
