@@ -431,14 +431,17 @@ def top_right_singular_vectors(A, k, solver="auto", random_state=0, n_oversample
     rng = np.random.default_rng(random_state)
     resolved = _resolve_solver(solver, A.shape, k, max_memory_mb, n_oversamples)
     if solver == "auto" and resolved == "propack":
+        start = time.perf_counter()
         try:
             return top_right_singular_vectors(A, k, "propack", random_state,
                                               return_solver=return_solver)
-        except np.linalg.LinAlgError as err:  # "did not converge within kmax", or wrong
-            if "residual" in str(err):        # triplets (_check_triplets): say so, go on
-                logger.warning("GFCF: %s; using svd_solver=%r instead", err,
-                               _fallback_solver(A.shape, k, max_memory_mb, n_oversamples))
+        except np.linalg.LinAlgError as err:  # "did not converge within kmax", an invariant
             resolved = _fallback_solver(A.shape, k, max_memory_mb, n_oversamples)
+            # subspace, or wrong triplets (_check_triplets): always said, with the time lost
+            # (an Amazon-Book-sized run fell back after minutes without a word)
+            logger.warning("GFCF: svd_solver='auto' chose PROPACK, which failed after %.1f s "
+                           "(%s); using svd_solver=%r instead", time.perf_counter() - start,
+                           err, resolved)
     solver = resolved
     if solver == "dense":
         _, s, Vt = np.linalg.svd(A.toarray(), full_matrices=False)        # (r,), (r, n)
@@ -636,7 +639,10 @@ class GFCF(Recommender):
         R_tilde, self.d_users_, self.d_items_ = normalized_interactions(R)
         self.R_tilde_ = R_tilde.astype(dtype)                             # (n_users, n_items)
         if self.alpha > 0:
-            # the estimator's own choice ("auto" included, with its fallback), as the function
+            # the estimator's own choice ("auto" included, with its fallback), as the function;
+            # said before it starts: on a large catalogue it runs for minutes
+            logger.info("GFCF: computing the top %d singular vectors of the %d x %d R~ "
+                        "(svd_solver=%r)...", k, R.shape[0], R.shape[1], self.svd_solver)
             start = time.perf_counter()
             try:
                 s, V, used = top_right_singular_vectors(
