@@ -182,6 +182,36 @@ def _parse_params(pairs):
     return params, given
 
 
+def _flag_params(args, named, cls=None):
+    """The hyperparameters set by ``-p KEY=VALUE`` and by the named flags (``--epochs``,
+    ``--dim``, ...): ``(params, given, flags)``.
+
+    ``named`` pairs each flag's attribute on ``args`` with the keyword it sets; ``given``
+    is ``_parse_params``' record of the ``-p`` pairs, and ``flags`` names the flag that set
+    each keyword, for messages. A keyword set by both a flag and ``-p`` stops the command
+    (neither silently wins), as does ``--seed`` with ``-p random_state`` (``--seed`` itself
+    is the caller's: it seeds the split as well). With ``cls``, a flag whose keyword is not
+    one of its hyperparameters stops the command too.
+    """
+    params, given = _parse_params(args.param)
+    flags = {key: f"-p {key}" for key in params}               # which flag set each keyword
+    for flag, key in (*named, ("seed", "random_state")):
+        value = getattr(args, flag)
+        option = "--" + flag.replace("_", "-")
+        if value is None:
+            continue
+        if key in given:
+            raise SystemExit(f"minigraphrec: {option} {value} and -p {given[key]} both set "
+                             f"{key}; give one of them")
+        if flag == "seed":
+            continue
+        if cls is not None and key not in cls._param_names():
+            raise SystemExit(f"minigraphrec: {option}: {cls.__name__} has no "
+                             f"hyperparameter {key!r} (it is not trained by epochs)")
+        params[key], flags[key] = value, option
+    return params, given, flags
+
+
 def _checked(convert, ok, expected):
     """An argparse type: ``convert(text)``, refused unless ``ok(value)``; ``expected`` says
     what is wanted. A bad value stops the command before it reads or trains anything."""
@@ -997,18 +1027,9 @@ def cmd_train(args):
     if args.test is not None and args.test_size:
         raise SystemExit("minigraphrec: give --test or --test-size, not both")
     seed = 0 if args.seed is None else args.seed
-    params, given = _parse_params(args.param)
-    flags = {key: f"-p {key}" for key in params}               # which flag set each keyword
-    for flag, key in (("epochs", "epochs"), ("dim", "dim"), ("layers", "n_layers"), ("lr", "lr"),
-                      ("batch_size", "batch_size"), ("reg", "reg"), ("loss", "loss"),
-                      ("seed", "random_state")):
-        value = getattr(args, flag)
-        option = "--" + flag.replace("_", "-")
-        if value is not None and key in given:                 # neither silently wins
-            raise SystemExit(f"minigraphrec: {option} {value} and -p {given[key]} both set "
-                             f"{key}; give one of them")
-        if value is not None and flag != "seed":
-            params[key], flags[key] = value, option
+    params, given, flags = _flag_params(args, (
+        ("epochs", "epochs"), ("dim", "dim"), ("layers", "n_layers"), ("lr", "lr"),
+        ("batch_size", "batch_size"), ("reg", "reg"), ("loss", "loss")))
     epochs, resumed = None, None
     if args.resume is not None:
         # --seed seeds the split alone: a resumed run goes on with the saved generator
@@ -1337,20 +1358,9 @@ def cmd_sessions(args):
     name = args.model.lower()
     cls = getattr(mgr, SESSION_MODELS[name][0])
     seed = 0 if args.seed is None else args.seed
-    params, given = _parse_params(args.param)
-    flags = {key: f"-p {key}" for key in params}
-    for flag, key in (("epochs", "epochs"), ("dim", "dim"), ("lr", "lr"),
-                      ("batch_size", "batch_size"), ("seed", "random_state")):
-        value = getattr(args, flag)
-        option = "--" + flag.replace("_", "-")
-        if value is not None and key in given:
-            raise SystemExit(f"minigraphrec: {option} {value} and -p {given[key]} both set "
-                             f"{key}; give one of them")
-        if value is not None and flag != "seed":
-            if key not in cls._param_names():
-                raise SystemExit(f"minigraphrec: {option}: {cls.__name__} has no "
-                                 f"hyperparameter {key!r} (it is not trained by epochs)")
-            params[key], flags[key] = value, option
+    params, given, flags = _flag_params(
+        args, (("epochs", "epochs"), ("dim", "dim"), ("lr", "lr"), ("batch_size", "batch_size")),
+        cls=cls)
     if "random_state" in cls._param_names() and "random_state" not in params:
         params["random_state"], flags["random_state"] = seed, "--seed"
     try:
