@@ -340,6 +340,19 @@ def _score_blocks(score, users, batch_size, reuse=False):
         del S
 
 
+def _read_only(X):
+    """Whether nothing can write into ``X``'s numbers: ``X`` and every array it views are
+    read-only, and the last of them owns its memory. (A read-only view of a writable array,
+    or of a buffer of another kind such as a writable memory map, may change under it.)"""
+    while isinstance(X, np.ndarray):
+        if X.flags.writeable:
+            return False
+        if X.base is None:
+            return True
+        X = X.base
+    return False
+
+
 def _check_embeddings(X, name, why="embeddings must be finite", dtype=np.float64):
     """``X`` as a finite 2-d array of ``dtype``; DataError naming ``name`` (and ``why``)
     otherwise."""

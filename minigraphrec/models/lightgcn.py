@@ -296,7 +296,7 @@ class LightGCN(EdgeWeighted, EmbeddingRecommender):
         :meth:`~minigraphrec.models.EmbeddingRecommender.fold_in`
         is used instead.
         """
-        from ..rank import score_matrix
+        from ..rank import _check_embeddings
         K = int(self.n_layers)
         if K == 0:
             return super()._score_history(items)
@@ -310,8 +310,9 @@ class LightGCN(EdgeWeighted, EmbeddingRecommender):
         d_i = np.where(d_i > 0, d_i, w0)
         a = w0 / np.sqrt(w0 * items.size * d_i)                           # (m,) Â_{*i}
         e = (a @ V) / (K + 1)                                             # (d,)
-        return score_matrix(e[None, :].astype(E0.dtype), self.item_embeddings_,
-                            kind=self.scoring, dtype=self._score_dtype())[0]
+        # score_matrix(e, item_embeddings_, scoring, score_dtype), e checked first
+        e = _check_embeddings(e[None, :].astype(E0.dtype), "U", dtype=self._score_dtype())
+        return self._item_scores()(e, checked=True)[0]
 
 
 class _WalkList:
