@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import DataError, check_int
+from .errors import DataError, check_finite_number, check_int
 from .ops.dense import sigmoid_forward
 
 __all__ = ["bce_with_logits_forward", "bce_with_logits_backward",
@@ -146,7 +146,8 @@ def l2_forward(rows_list, reg, batch_size):
     ----------
     rows_list : list or tuple of ndarrays, any shapes
     reg : float >= 0, finite (else :class:`~minigraphrec.DataError`: negative, NaN,
-        infinite or no number at all)
+        infinite or no real number at all: a string, even ``"1e-4"``, or a bool, as the
+        models refuse it)
     batch_size : int >= 1, the ``B`` of the formula (not inferred from the
         rows, which may come in any number)
 
@@ -162,12 +163,12 @@ def l2_forward(rows_list, reg, batch_size):
     for t, rows in enumerate(rows_list):
         if not np.issubdtype(rows.dtype, np.floating):
             raise DataError(f"rows_list[{t}] must have a floating dtype, got {rows.dtype}")
+    # refused: NaN and inf (an infinite weight, an inf loss), a negative, and what is no real
+    # number (a string, never parsed, even "1e-4"; a bool; None): one DataError, as the models'
     try:
-        reg = float(reg)                     # as the models' check takes it ("1e-4" too)
-    except (TypeError, ValueError):
+        reg = check_finite_number(reg, "reg", at_least=0)
+    except (TypeError, DataError):
         raise DataError(f"reg must be >= 0 and finite, got {reg!r}") from None
-    if not (np.isfinite(reg) and reg >= 0):  # NaN and inf too: an infinite weight, an inf loss
-        raise DataError(f"reg must be >= 0 and finite, got {reg}")
     check_int(batch_size, "batch_size")
     # Σ_t ‖rows_t‖², squared and summed in float64 by NumPy, whose summation order is fixed:
     # BLAS's float32 dot (np.vdot) adds in an order that depends on the CPU's kernel (SkylakeX

@@ -309,7 +309,20 @@ del _metric
 def coverage_at_k(ranked, n_items, k):
     r"""Catalogue coverage: the fraction of the ``n_items`` items in at least one row's top k.
 
-    Padding (-1) is not an item. Returns a float in [0, 1].
+    One number for all rows, not one per row: ``|∪_r top-k(r)| / n_items``. Padding (-1)
+    is not an item.
+
+    Parameters
+    ----------
+    ranked : int (n, K), best first, -1 for padding, no item twice in a row (as
+        :func:`~minigraphrec.rank.top_k` returns); every id below ``n_items``
+    n_items : int >= 1, the size of the catalogue
+    k : int, ``1 <= k <= K``
+
+    Returns
+    -------
+    float
+        In [0, 1] (a NumPy float64).
     """
     L = _check_ranked(ranked)
     n_items = check_int(n_items, "n_items")
@@ -619,59 +632,24 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
         One or more of ``METRICS`` (default all): ``"recall", "precision",
         "ndcg", "hit", "map", "mrr", "auc", "coverage", "novelty"``.
     batch_size : int, optional
-        Users scored at once. Default: ``2^25 // n_items`` (at least 1), a
-        block of 2^25 scores, 128 MB in float32 and 256 MB in float64
-        (818 users for 41k items). Smaller blocks cost more per score for
-        models scored by a BLAS product (each ``model.score`` call has a
-        fixed cost, and BLAS repacks the item table on every call). A model
-        may ask for another block through its ``eval_block_scores``: 2^22 for
-        Popularity, ItemKNN and UserKNN, whose scores are written entry by
-        entry. A block that size is reused by the allocator instead of being
-        page-faulted in afresh, and it is still in cache when it is ranked
-        (Gowalla, recall and NDCG, idle machine, ``bench_catalogues.py``:
-        Popularity 2.38 -> 1.03 s, ItemKNN 3.08 -> 1.91 s, UserKNN 3.39 ->
-        2.00 s). Results do not depend on the block size for those models,
-        nor for the embedding models scoring in float64. Scores made by a
-        float32 BLAS product (GF-CF; ``score_dtype="float32"``) can differ in
-        the last bits with the block's shape, enough to reorder near-ties:
-        metrics then move in about the eighth digit with ``batch_size``
-        (GF-CF's AUC on ML-100K, ``random_split(test_size=0.2, random_state=42)``,
-        an ad-hoc run: 0.916626278 in the default blocks, 0.916626262 in blocks
-        of one user). Fix
-        ``batch_size`` to compare such runs to 1e-12.
-        Models that can write their scores into an array (``score(users,
-        out=)``: the embedding models and GF-CF) score every block into the
-        first one, and the embedding models check and convert their item
-        table once per call, not once per block (unless ``score`` is
-        overridden: then ``model.score`` scores every block, each into a
-        fresh array).
-        The embedding models score in float64 by default, whatever their
-        ``dtype``; ``score_dtype="float32"`` runs their scoring product in
-        float32, in about half the time (Gowalla, ``bench_eval.py``: MF's
-        recall and NDCG in 1.13x the float32 product instead of 2.0x), with
-        scores within float32 rounding of the float64 ones.
+        Users scored at once. Default: a block of 2^25 scores (128 MB in float32, 256 MB
+        in float64), ``2^25 // n_items`` users (at least 1; 818 for 41k items), or the
+        block the model asks for through its ``eval_block_scores`` (2^22 scores for
+        Popularity, ItemKNN and UserKNN). The metrics do not depend on it, except that
+        scores made by a float32 BLAS product can reorder near-ties with the block's
+        shape (see Notes): fix ``batch_size`` to compare such runs to 1e-12.
     backend : {"numba", "numpy"}
         Top-k and AUC implementation (identical results; ``"numpy"`` is the
-        slow, readable reference). With ``"numba"``, on the LightGCN Gowalla
-        split (29,858 users x 40,981 items, k = 20) and float32 scores,
-        everything after the scoring product costs a fraction of the product
-        itself: see ``benchmarks/bench_eval.py`` and its results. OpenBLAS
-        keeps its worker threads spinning for about 0.1 s after each
-        product, taking a core from the kernel that follows; set
-        ``OPENBLAS_THREAD_TIMEOUT=4`` in the environment before Python
-        starts to make them sleep at once. On Gowalla with 2 threads, recall
-        and NDCG took 1.66x the float32 scoring product without it (AMD EPYC,
-        ``benchmarks/results/eval_gowalla_openblas_default.md``) and 1.38x
-        with it (Intel Xeon, ``eval_gowalla.md``): two machines and loads,
-        so the setting's own share is not isolated.
+        slow, readable reference). With ``"numba"`` everything after the scoring
+        product costs a fraction of the product itself (see Notes).
 
     Returns
     -------
     dict
         ``"<metric>@<k>"`` for every metric and cut-off (``"auc"`` without a
-        cut-off), as a Python float: the mean over the evaluated users, except
-        that AUC is over those that have at least one negative, novelty over
-        those whose list is not empty, and coverage is one number for all;
+        cut-off; :func:`~minigraphrec.metrics.metric_key`), as a Python float: the mean over the evaluated
+        users, except that AUC is over those that have at least one negative, novelty
+        over those whose list is not empty, and coverage is one number for all;
         plus ``"n_users"``, the number of users evaluated.
 
     Notes
@@ -681,6 +659,42 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
     warning; the LightGCN protocol assumes disjoint sets and its code would
     count such a pair as an unreachable test item. Novelty uses the
     popularity of items in the excluded (training) matrix over all its users.
+
+    Blocks of scores. Smaller blocks cost more per score for models scored by a BLAS
+    product: each ``model.score`` call has a fixed cost, and BLAS repacks the item table
+    on every call. Popularity, ItemKNN and UserKNN write their scores entry by entry; a
+    block of 2^22 is reused by the allocator instead of being page-faulted in afresh, and
+    is still in cache when it is ranked (Gowalla, recall and NDCG, idle machine, the runs
+    of ``benchmarks/bench_catalogues.py`` recorded in ``catalogues_gowalla.md`` before and
+    after the change, re-run since: Popularity 2.38 -> 1.03 s, ItemKNN 3.08 -> 1.91 s,
+    UserKNN 3.39 -> 2.00 s). Models that can write their scores into an array
+    (``score(users, out=)``: the embedding models and GF-CF) score every block into the
+    first one, and the embedding models check and convert their item table once per
+    call, not once per block (unless ``score`` is overridden: then ``model.score`` scores
+    every block, each into a fresh array).
+
+    Block size and bits. The metrics do not depend on the block size for Popularity,
+    ItemKNN and UserKNN, nor for the embedding models scoring in float64 (their default,
+    whatever their ``dtype``). Scores made by a float32 BLAS product (GF-CF;
+    ``score_dtype="float32"``) can differ in the last bits with the block's shape, enough
+    to reorder near-ties: the metrics then move in about the eighth digit (GF-CF's AUC on
+    ML-100K, ``random_split(test_size=0.2, random_state=42)``, an ad-hoc run:
+    0.916626278 in the default blocks, 0.916626262 in blocks of one user).
+    ``score_dtype="float32"`` runs the embedding models' scoring product in float32, in
+    about half the time, with scores within float32 rounding of the float64 ones
+    (Gowalla, ``benchmarks/bench_eval.py``, ``benchmarks/results/eval_gowalla.md``: MF's
+    recall and NDCG in 1.13x the float32 product instead of 2.0x).
+
+    Speed of the numba backend. On the LightGCN Gowalla split (29,858 users x 40,981
+    items, k = 20) with float32 scores, everything after the scoring product costs a
+    fraction of the product itself (``benchmarks/bench_eval.py``). OpenBLAS keeps its
+    worker threads spinning for about 0.1 s after each product, taking a core from the
+    kernel that follows; set ``OPENBLAS_THREAD_TIMEOUT=4`` in the environment before
+    Python starts to make them sleep at once. On Gowalla with 2 threads, recall and NDCG
+    took 1.66x the float32 scoring product without it (AMD EPYC,
+    ``benchmarks/results/eval_gowalla_openblas_default.md``) and 1.38x with it (Intel
+    Xeon, ``eval_gowalla.md``): two machines and loads, so the setting's own share is not
+    isolated.
     """
     if not hasattr(model, "score"):
         raise TypeError(f"model must be a recommender with a score method, got "
@@ -693,49 +707,12 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
     ks = _check_ks(k)
     if batch_size is not None:
         batch_size = check_int(batch_size, "batch_size")
-    if metrics is None:
-        wanted = METRICS
-    else:
-        names = [metrics] if isinstance(metrics, str) else list(metrics)
-        unknown = [m for m in names if m not in METRICS]
-        if unknown:
-            name, at, cut = str(unknown[0]).partition("@")
-            hint = (f" (cut-offs go in k=: metrics=({name!r},), k={cut})"
-                    if at and name in METRICS else "")
-            raise ValueError(f"unknown metric {unknown[0]!r}; known: {', '.join(METRICS)}"
-                             f"{hint}")
-        if not names:
-            raise ValueError(f"metrics is empty; name at least one of {', '.join(METRICS)} "
-                             "(or leave it out: all of them)")
-        wanted = tuple(m for m in METRICS if m in names)
+    wanted = _check_metrics(metrics)
     n_users, n_items = int(model.n_users_), int(model.n_items_)
     if batch_size is None:
         block_scores = getattr(model, "eval_block_scores", None) or _EVAL_BLOCK_SCORES
         batch_size = max(1, int(block_scores) // max(n_items, 1))
-
-    if train is None:
-        E = canonical_csr(model.R_, (n_users, n_items), "model.R_")
-    else:
-        E = _pairs_csr(train, n_users, n_items, "train")
-        _check_raw_ids(train, model, "train")
-    T = _pairs_csr(test, n_users, n_items, "test")              # (n_users, n_items)
-    _check_raw_ids(test, model, "test")
-    overlap = T.multiply(E).tocsr()
-    overlap.eliminate_zeros()
-    if overlap.nnz:
-        logger.warning("%d test pairs are also %s; they cannot be recommended and are "
-                       "dropped from the test set", overlap.nnz,
-                       "training pairs" if train is None else
-                       "pairs of train (the pairs left out of the rankings)")
-        T = canonical_csr(T - overlap, T.shape, "test")
-    users = np.flatnonzero(np.diff(T.indptr) > 0)                # evaluated users
-    if users.size == 0:
-        extra = f" (after dropping {overlap.nnz} pairs also in train)" if overlap.nnz else ""
-        raise DataError(f"no user has a test item{extra}; nothing to evaluate")
-    cold = int(np.count_nonzero(np.diff(E.indptr)[users] == 0))
-    if cold:
-        logger.info("%d of the %d evaluated users have no training item; they are ranked "
-                    "by what the model scores for a user it knows nothing of", cold, users.size)
+    E, T, users = _eval_pairs(model, test, train, n_users, n_items)
 
     K = ks[-1]
     _check_padding(K, min(batch_size, users.size), n_items)      # the (b, K) ranked lists
@@ -774,6 +751,65 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
         if "auc" in wanted:
             auc_parts.append(auc)
 
+    result = _means(wanted, ks, per_user, auc_parts, shown, n_items)
+    result["n_users"] = int(users.size)
+    return result
+
+
+def _check_metrics(metrics):
+    """``evaluate``'s ``metrics`` (None, a name or a sequence of names) as the tuple of the
+    names asked for, in the order of :data:`METRICS`; ValueError naming an unknown one."""
+    if metrics is None:
+        return METRICS
+    names = [metrics] if isinstance(metrics, str) else list(metrics)
+    unknown = [m for m in names if m not in METRICS]
+    if unknown:
+        name, at, cut = str(unknown[0]).partition("@")
+        hint = (f" (cut-offs go in k=: metrics=({name!r},), k={cut})"
+                if at and name in METRICS else "")
+        raise ValueError(f"unknown metric {unknown[0]!r}; known: {', '.join(METRICS)}"
+                         f"{hint}")
+    if not names:
+        raise ValueError(f"metrics is empty; name at least one of {', '.join(METRICS)} "
+                         "(or leave it out: all of them)")
+    return tuple(m for m in METRICS if m in names)
+
+
+def _eval_pairs(model, test, train, n_users, n_items):
+    """``evaluate``'s binary CSR matrices (n_users, n_items): ``E``, the pairs left out of
+    the rankings (``train``, else ``model.R_``), and ``T``, the test pairs not in ``E``
+    (those dropped with a warning); and the users with a test item, ascending."""
+    if train is None:
+        E = canonical_csr(model.R_, (n_users, n_items), "model.R_")
+    else:
+        E = _pairs_csr(train, n_users, n_items, "train")
+        _check_raw_ids(train, model, "train")
+    T = _pairs_csr(test, n_users, n_items, "test")              # (n_users, n_items)
+    _check_raw_ids(test, model, "test")
+    overlap = T.multiply(E).tocsr()
+    overlap.eliminate_zeros()
+    if overlap.nnz:
+        logger.warning("%d test pairs are also %s; they cannot be recommended and are "
+                       "dropped from the test set", overlap.nnz,
+                       "training pairs" if train is None else
+                       "pairs of train (the pairs left out of the rankings)")
+        T = canonical_csr(T - overlap, T.shape, "test")
+    users = np.flatnonzero(np.diff(T.indptr) > 0)                # evaluated users
+    if users.size == 0:
+        extra = f" (after dropping {overlap.nnz} pairs also in train)" if overlap.nnz else ""
+        raise DataError(f"no user has a test item{extra}; nothing to evaluate")
+    cold = int(np.count_nonzero(np.diff(E.indptr)[users] == 0))
+    if cold:
+        logger.info("%d of the %d evaluated users have no training item; they are ranked "
+                    "by what the model scores for a user it knows nothing of", cold, users.size)
+    return E, T, users
+
+
+def _means(wanted, ks, per_user, auc_parts, shown, n_items):
+    """``evaluate``'s result but ``n_users``: each metric's mean over its users, keyed by
+    :func:`metric_key`, from the per-block parts (``per_user[m, k]``: per-user values;
+    ``auc_parts``: per-user AUCs, NaN for a user without negatives; ``shown[k]``: the
+    items in some top k)."""
     result = {}
     for m in wanted:
         if m == "auc":
@@ -782,14 +818,14 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
             result["auc"] = float(auc[defined].mean()) if defined.any() else float("nan")
             continue
         for kk in ks:
+            key = metric_key(m, kk)
             if m == "coverage":
-                result[f"coverage@{kk}"] = float(shown[kk].sum() / n_items)
+                result[key] = float(shown[kk].sum() / n_items)
             else:
                 values = np.concatenate(per_user[m, kk])
                 if m == "novelty":
                     values = values[~np.isnan(values)]            # users with an empty list
-                    result[f"{m}@{kk}"] = float(values.mean()) if values.size else float("nan")
+                    result[key] = float(values.mean()) if values.size else float("nan")
                 else:
-                    result[f"{m}@{kk}"] = float(values.mean())
-    result["n_users"] = int(users.size)
+                    result[key] = float(values.mean())
     return result

@@ -44,10 +44,6 @@ __all__ = ["SGD", "Adam"]
 _PARALLEL_FROM = 1 << 18
 
 
-def _nonneg(name, x):
-    return check_finite_number(x, name, at_least=0)
-
-
 class _Optimizer:
     """Shared bookkeeping: hyperparameter state, per-key validation."""
 
@@ -187,11 +183,11 @@ class SGD(_Optimizer):
     _slots = ("momentum_buffer",)
 
     def __init__(self, lr, momentum=0.0, weight_decay=0.0):
-        self.lr = _nonneg("lr", lr)
-        self.momentum = _nonneg("momentum", momentum)
+        self.lr = check_finite_number(lr, "lr", at_least=0)
+        self.momentum = check_finite_number(momentum, "momentum", at_least=0)
         if self.momentum >= 1:
             raise DataError(f"momentum must be in [0, 1), got {momentum}")
-        self.weight_decay = _nonneg("weight_decay", weight_decay)
+        self.weight_decay = check_finite_number(weight_decay, "weight_decay", at_least=0)
         self.momentum_buffer = {}
 
     def __repr__(self):
@@ -211,7 +207,6 @@ class SGD(_Optimizer):
                 if buf is None:
                     buf = self.momentum_buffer[name] = np.array(g, dtype=p.dtype, order="C")
                 else:
-                    buf = self._buffer("momentum_buffer", name, p)
                     np.multiply(buf, self.momentum, out=buf)
                     np.add(buf, g, out=buf)
                 g = buf
@@ -262,17 +257,18 @@ class Adam(_Optimizer):
 
     def __init__(self, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  backend="numba"):
-        self.lr = _nonneg("lr", lr)
+        self.lr = check_finite_number(lr, "lr", at_least=0)
         if isinstance(betas, str) or np.ndim(betas) != 1 or len(betas) != 2:
             raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         beta1, beta2 = betas
-        self.beta1, self.beta2 = _nonneg("beta1", beta1), _nonneg("beta2", beta2)
+        self.beta1 = check_finite_number(beta1, "beta1", at_least=0)
+        self.beta2 = check_finite_number(beta2, "beta2", at_least=0)
         if not (self.beta1 < 1 and self.beta2 < 1):
             raise DataError(f"betas must be in [0, 1), got {betas}")
-        self.eps = _nonneg("eps", eps)
+        self.eps = check_finite_number(eps, "eps", at_least=0)
         if self.eps == 0:
             raise DataError("eps must be > 0")
-        self.weight_decay = _nonneg("weight_decay", weight_decay)
+        self.weight_decay = check_finite_number(weight_decay, "weight_decay", at_least=0)
         self.backend = check_backend(backend)
         self.m, self.v, self.t = {}, {}, {}
         self.nonfinite = []     # the last step's parameters with a non-finite gradient

@@ -273,3 +273,21 @@ def test_batch_local_attention_with_products_in_halves_equals_the_full_graph(rat
     test_batch_local_attention_equals_the_full_graph(rated, dict(n_heads=2,
                                                                  attention_dropout=0.3))
 
+
+
+def test_the_model_reads_alpha_from_the_layer_cache_by_its_documented_position():
+    """``GAT._attention_matrices`` reads the attention before dropout from
+    ``gat_layer_forward``'s cache tuple at ``gat._ALPHA``: there it sums to 1 over each
+    receiver's edges, per head (the dropped attention next to it does not)."""
+    from minigraphrec.models.gat import _ALPHA
+    from minigraphrec.ops import attention_graph, gat_layer_forward
+    rng = np.random.default_rng(0)
+    g = attention_graph(sp.csr_matrix((rng.random((6, 6)) < 0.5) + np.eye(6)))  # no empty row
+    H, W = rng.standard_normal((6, 4)), rng.standard_normal((4, 6))
+    a_src, a_dst = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+    _, cache = gat_layer_forward(g, H, W, a_src, a_dst, dropout=0.5,
+                                 rng=np.random.default_rng(1))
+    alpha = cache[_ALPHA]                                                   # (nnz, 2)
+    assert alpha.shape == (g.indptr[-1], 2)
+    np.testing.assert_allclose(np.add.reduceat(alpha, g.indptr[:-1], axis=0), 1.0, rtol=1e-12)
+    assert not np.allclose(np.add.reduceat(cache[_ALPHA + 1], g.indptr[:-1], axis=0), 1.0)

@@ -34,7 +34,6 @@ out, forward values against the readable references, and input errors.
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import Callable
 
@@ -746,15 +745,6 @@ def test_propagate_is_A_hat_times_X_and_backends_agree_bitwise():
     np.testing.assert_array_equal(propagate.propagate_backward(c_nb, dY), dX)
     _, c_t = propagate.propagate_forward(A, X, A_hat_T=A.T.tocsr())
     np.testing.assert_array_equal(propagate.propagate_backward(c_t, dY), dX)
-
-
-def test_propagate_numba_falls_back_to_scipy_without_the_kernel_module(monkeypatch):
-    rng = np.random.default_rng(9)
-    A, X = _sparse(rng, 10, 10), rng.standard_normal((10, 3))
-    monkeypatch.setitem(sys.modules, "minigraphrec.ops.sparse", None)   # import now fails
-    Y, cache = propagate.propagate_forward(A, X, backend="numba")
-    np.testing.assert_array_equal(Y, A @ X)
-    np.testing.assert_array_equal(propagate.propagate_backward(cache, X), A.T @ X)
 
 
 def test_propagate_casts_A_hat_to_the_dtype_of_X():

@@ -134,6 +134,29 @@ def test_sampling_and_optimisers_check_their_scalars():
         mgr.Adam("x")
     with pytest.raises(TypeError, match="momentum must be a real number"):
         mgr.SGD(0.1, momentum=True)
+    # a count is checked as every count is (check_int): it was a bare ValueError here
+    with pytest.raises(DataError, match="n_negatives must be an integer >= 1, got 0"):
+        mgr.ops.sample_negatives(R, [0, 1], n_negatives=0)
+
+
+@pytest.mark.parametrize("model, bad, match", [
+    ("MF", dict(lr="1e-3"), "lr must be a real number, got str '1e-3'"),   # a raw TypeError
+    ("MF", dict(reg="1e-4"), "reg must be a real number, got str '1e-4'"),  # was parsed
+    ("MF", dict(reg=True), "reg must be a real number, got bool True"),     # was 1.0
+    ("MF", dict(lr=float("nan")), "lr must be a finite number > 0, got nan"),
+    ("NGCF", dict(node_dropout="0.1"), "node_dropout must be a real number"),
+    ("GAT", dict(attention_dropout=False), "attention_dropout must be a real number"),
+])
+def test_float_hyperparameters_refuse_strings_and_bools(log, model, bad, match):
+    """The embedding models' float hyperparameters parsed a string (``reg="1e-4"``) and read
+    a bool as 0 or 1; ``lr="1e-3"`` passed the check and failed later in a comparison, a
+    raw TypeError. Now each is a DataError naming the hyperparameter, as every bad
+    hyperparameter value of a model is; ``l2_forward`` takes what the models take."""
+    with pytest.raises(DataError, match=match):
+        getattr(mgr, model)(dim=4, **bad).fit(log, epochs=0)
+    for reg in ("1e-4", True):
+        with pytest.raises(DataError, match="reg must be >= 0 and finite"):
+            mgr.losses.l2_forward([np.ones(2)], reg, 2)
 
 
 def test_ranked_lists_in_uint64_are_not_wrapped_into_padding():

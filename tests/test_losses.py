@@ -206,16 +206,17 @@ def test_softmax_cross_entropy_in_place_gives_the_same_bits(dtype):
         losses.softmax_cross_entropy_forward(frozen, t, overwrite=True)
 
 
-@pytest.mark.parametrize("reg", [np.inf, -np.inf, np.nan, -1.0, "x", None])
+@pytest.mark.parametrize("reg", [np.inf, -np.inf, np.nan, -1.0, "x", None, "0.5", True])
 def test_l2_refuses_a_weight_that_is_not_finite_and_nonnegative(reg):
-    """reg=inf used to give an infinite loss (the models refuse it, not l2_forward)."""
+    """reg=inf used to give an infinite loss (the models refuse it, not l2_forward); a
+    numeric string was parsed and True read as 1.0, as the models' check did: no longer."""
     with pytest.raises(DataError, match="reg must be >= 0 and finite"):
         losses.l2_forward([np.ones(2)], reg, 2)
 
 
 def test_l2_takes_a_weight_as_the_models_do():
-    """What the models' check takes (a NumPy float, a numeric string) still works."""
-    for reg in (np.float32(0.5), 0, "0.5"):
+    """What the models' check takes (a NumPy float, an int) still works."""
+    for reg in (np.float32(0.5), 0, np.int64(2)):
         loss, _ = losses.l2_forward([np.ones(2)], reg, 2)
         assert loss == float(reg) * 0.5
 

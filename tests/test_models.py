@@ -571,6 +571,26 @@ def test_batch_local_models_give_same_bits_for_any_thread_count(cls, kw):
             np.testing.assert_array_equal(g, runs[0][1][name])
 
 
+def test_hop_balls_reference_equals_the_kernel_or_lies_inside_its_early_stop():
+    """hop_balls' ``backend="numpy"`` (exact balls) is the reference of the default numba
+    path the models take, which may stop early and give every node for the outer balls."""
+    from minigraphrec.models.embedding_base import hop_balls
+    n = 40
+    path = sp.diags([np.ones(n - 1), np.ones(n - 1)], [-1, 1], format="csr")   # 0-1-...-39
+    for nodes in (np.array([0]), np.array([3, 10])):
+        ref = hop_balls(path, nodes, 3, backend="numpy")
+        assert [b.tolist() for b in hop_balls(path, nodes, 3)] == [b.tolist() for b in ref]
+    assert ref[2].tolist() == [1, 2, 3, 4, 5, 8, 9, 10, 11, 12]
+    # a star 0-{1..9} with a tail 9-10-11-12-13: {0..9} holds 19 of the 26 stored entries,
+    # so the kernel stops before the third hop and S_3 is every node, a superset
+    r, c = zip(*([(0, i) for i in range(1, 10)] + [(9, 10), (10, 11), (11, 12), (12, 13)]))
+    A = sp.coo_matrix((np.ones(len(r)), (r, c)), shape=(14, 14))
+    A = (A + A.T).tocsr()
+    ref, got = hop_balls(A, np.array([1]), 3, "numpy"), hop_balls(A, np.array([1]), 3)
+    assert [b.tolist() for b in got[:3]] == [b.tolist() for b in ref[:3]]
+    assert ref[3].tolist() == list(range(11)) and got[3].tolist() == list(range(14))
+
+
 # ----------------------------------------------- their kernels against NumPy
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_row_products_equal_scipy(dtype):

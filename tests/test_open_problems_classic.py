@@ -620,6 +620,8 @@ FREE = {"itemknn": {"backend": "numpy", "block_size": 3}, "ease": {"block_size":
 
 @pytest.mark.parametrize("name", FIT_DEPENDENT)
 def test_update_refuses_a_hyperparameter_changed_since_fit(name):
+    """A DataError (it was a bare ValueError, where a resumed ``fit`` refusing a changed
+    hyperparameter raised a DataError)."""
     model = fitted(name)
     param, value = FIT_DEPENDENT[name]
     old = model.get_params()[param]
@@ -629,7 +631,7 @@ def test_update_refuses_a_hyperparameter_changed_since_fit(name):
     calls = {"partial_fit": lambda: model.partial_fit(new_interactions().subset(np.array([0]))),
              "forget": lambda: model.forget(users=[3])}
     for method, call in calls.items():
-        with pytest.raises(ValueError) as err:
+        with pytest.raises(DataError) as err:
             call()
         message = str(err.value)
         assert f"{type(model).__name__}.{method}: hyperparameters changed since fit " \

@@ -174,9 +174,11 @@ def test_bpr_bad_inputs():
         sample_bpr(full.tocsr(), random_state=0)
     with pytest.raises(TypeError, match="scipy sparse"):
         sample_bpr(R.toarray())
-    with pytest.raises(ValueError, match="n_samples must be >= 0, got -1"):
+    # the counts are checked as every count is (check_int): a DataError, a bool or a float
+    # included (they were a ValueError and a TypeError beside the models' DataError)
+    with pytest.raises(DataError, match="n_samples must be an integer >= 0, got -1"):
         sample_bpr(R, n_samples=-1)
-    with pytest.raises(TypeError, match="n_samples must be an integer"):
+    with pytest.raises(DataError, match="n_samples must be an integer >= 0, got 2.5"):
         sample_bpr(R, n_samples=2.5)
     with pytest.raises(DataError, match="backend must be one of"):
         sample_bpr(R, backend="cpp")
@@ -240,9 +242,9 @@ def test_negatives_bad_inputs():
         sample_negatives(R, [True, False])
     with pytest.raises(DataError, match=r"users must be a 1-d array"):
         sample_negatives(R, [[1, 2]])
-    with pytest.raises(ValueError, match="n_negatives must be >= 1, got 0"):
+    with pytest.raises(DataError, match="n_negatives must be an integer >= 1, got 0"):
         sample_negatives(R, [1], n_negatives=0)
-    with pytest.raises(TypeError, match="n_negatives must be an integer"):
+    with pytest.raises(DataError, match="n_negatives must be an integer >= 1, got True"):
         sample_negatives(R, [1], n_negatives=True)
     with pytest.raises(DataError, match="no items"):
         sample_negatives(sp.csr_matrix((3, 0)), [1])

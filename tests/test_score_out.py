@@ -72,19 +72,22 @@ def test_score_into_out_gives_the_same_bits(name, split):
 
 @pytest.mark.parametrize("name", ["MF-dot", "MF-float32-scores", "GFCF-float32", "ItemKNN"])
 def test_score_rejects_a_bad_out_before_writing(name, split):
+    """A bad ``out`` is a DataError (it was a bare ValueError, where ``errors.check_out``
+    gives the ops a DataError); TypeError if it is no array at all."""
+    from minigraphrec import DataError
     model = _fit(name, split[0])
     dtype = model.score([0]).dtype
     n_items = model.n_items_
-    with pytest.raises(ValueError, match=rf"out has shape \(2, {n_items + 1}\); the scores of "
-                                         rf"3 users need \(len\(users\), n_items\) = "
-                                         rf"\(3, {n_items}\)"):
+    with pytest.raises(DataError, match=rf"out has shape \(2, {n_items + 1}\); the scores of "
+                                        rf"3 users need \(len\(users\), n_items\) = "
+                                        rf"\(3, {n_items}\)"):
         model.score([0, 1, 2], out=np.zeros((2, n_items + 1), dtype=dtype))
     other = np.float32 if dtype == np.float64 else np.float64
-    with pytest.raises(ValueError, match=f"out has dtype {np.dtype(other)}; this "
-                                         f"{type(model).__name__} scores in {dtype}"):
+    with pytest.raises(DataError, match=f"out has dtype {np.dtype(other)}; this "
+                                        f"{type(model).__name__} scores in {dtype}"):
         model.score([0, 1], out=np.zeros((2, n_items), dtype=other))
     strided = np.zeros((4, n_items), dtype=dtype)[::2]
-    with pytest.raises(ValueError, match="out must be C-contiguous and writable"):
+    with pytest.raises(DataError, match="out must be C-contiguous and writable"):
         model.score([0, 1], out=strided)
     with pytest.raises(TypeError, match="out must be a numpy array, got list"):
         model.score([0], out=[[0.0] * n_items])

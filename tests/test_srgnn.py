@@ -354,7 +354,9 @@ def test_validation_is_checked_before_any_training():
     # DataError; l2 and lr plain ValueErrors beside DataErrors for dim and readout
     (dict(lr_decay=0), DataError, r"lr_decay must be a finite number > 0, got 0"),
     (dict(lr_decay=2), DataError, r"lr_decay must be in \(0, 1\], got 2"),
-    (dict(lr_decay="x"), DataError, "lr_decay must be a number"),
+    # check_finite_number's message, as a DataError (the models' rule for every bad value)
+    (dict(lr_decay="x"), DataError, "lr_decay must be a real number, got str 'x'"),
+    (dict(lr_decay="0.5"), DataError, "lr_decay must be a real number"),  # was parsed
     (dict(l2=-1), DataError, "l2 must be a finite number >= 0"),
     (dict(lr=float("nan")), DataError, "lr must"),
     (dict(lr=1e39), DataError, "lr must be finite in float32"),

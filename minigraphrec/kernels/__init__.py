@@ -31,4 +31,16 @@ Modules (import them explicitly; importing this package compiles nothing):
   (dropout masks drawn on a batch's rows only, equal to NumPy's full draw).
 * :mod:`~minigraphrec.kernels.quantize` -- int8 dot products and row sums with int32
   accumulation (:func:`minigraphrec.quantize`).
+* :mod:`~minigraphrec.kernels.spgemm` -- sparse times sparse into a dense result,
+  ``A[rows] @ B`` (ContentBased's profile cosines, :func:`minigraphrec.ops.sparse.spgemm_dense`).
+* :mod:`~minigraphrec.kernels.knn_similarity` -- each row's dot products with every other
+  row and its ``k`` best neighbours, without the sparse product (ItemKNN, UserKNN).
+* :mod:`~minigraphrec.kernels.markov` -- MarkovChain's smoothed successor scores, every
+  score written once.
+* :mod:`~minigraphrec.kernels.mid_rank` -- the mid-rank of chosen items in their score rows,
+  without sorting the rows (membership inference).
+* :mod:`~minigraphrec.kernels.normalize` -- Hybrid's per-user score normalisation blended
+  into a running sum, and the top-k of every blend its weight tuning tries.
+* :mod:`~minigraphrec.kernels.target_rank` -- the rank of one target item per score row
+  (next-item evaluation).
 """

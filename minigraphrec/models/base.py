@@ -50,7 +50,7 @@ from ..io import register_model_base
 from ..io import save as _save
 from ..rank import _score_blocks
 
-__all__ = ["Recommender", "check_interactions", "Merge", "Removal"]
+__all__ = ["Recommender", "Merge", "Removal"]
 
 
 class Merge(NamedTuple):
@@ -490,13 +490,14 @@ class Recommender:
     def _check_fit_params(self, method):
         """Refuse ``method`` (``"partial_fit"``, ``"forget"``, or a method that computes from
         the fitted parameters, :meth:`_check_call_params`) if a recorded hyperparameter
-        changed since ``fit``: ValueError naming each, with its old and new value."""
+        changed since ``fit``: :class:`DataError` (a ValueError, as a resumed ``fit``
+        raises for the same cause) naming each, with its old and new value."""
         if self._params_free_after_fit is None:
             return
         changed = self._changed_since_fit(self._params_free_after_fit)
         if changed:
             free = ", ".join(self._params_free_after_fit) or "none"
-            raise ValueError(
+            raise DataError(
                 f"{type(self).__name__}.{method}: hyperparameters changed since fit "
                 f"({'; '.join(changed)}), and the fitted state was computed with the old "
                 f"values: set them back, or fit again with the new ones (may change after "
@@ -663,19 +664,21 @@ class Recommender:
 
     def _check_out(self, out, n_rows, what="users"):
         """``out`` for ``score`` (and ``score_sessions``, ``what="sessions"``): an ndarray of
-        the right shape and dtype, C-contiguous, writable."""
+        the right shape and dtype, C-contiguous, writable. The convention of
+        :func:`~minigraphrec.errors.check_out` (``TypeError`` if it is no ndarray, else
+        :class:`DataError`), with messages that say what the model needs."""
         if not isinstance(out, np.ndarray):
             raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
         shape = (n_rows, int(self.n_items_))
         if out.shape != shape:
-            raise ValueError(f"out has shape {out.shape}; the scores of {n_rows} {what} need "
-                             f"(len({what}), n_items) = {shape}")
+            raise DataError(f"out has shape {out.shape}; the scores of {n_rows} {what} need "
+                            f"(len({what}), n_items) = {shape}")
         dtype = self._score_dtype()
         if out.dtype != dtype:
-            raise ValueError(f"out has dtype {out.dtype}; this {type(self).__name__} scores "
-                             f"in {dtype}")
+            raise DataError(f"out has dtype {out.dtype}; this {type(self).__name__} scores "
+                            f"in {dtype}")
         if not out.flags.c_contiguous or not out.flags.writeable:
-            raise ValueError("out must be C-contiguous and writable")
+            raise DataError("out must be C-contiguous and writable")
 
     def recommend(self, users, k=10, exclude_seen=True):
         r"""The ``k`` best items per user, best first.
@@ -838,8 +841,8 @@ class Recommender:
     def _merge_new(self, new_interactions, name="new_interactions"):
         r"""Join ``new_interactions`` (raw ids) with ``R_``; nothing on ``self`` changes.
 
-        Returns a :class:`Merge`. Raises DataError if the new data is empty, ValueError if
-        a recorded hyperparameter changed since ``fit`` (:meth:`_check_fit_params`).
+        Returns a :class:`Merge`. Raises DataError if the new data is empty, or if a
+        recorded hyperparameter changed since ``fit`` (:meth:`_check_fit_params`).
         """
         self._check_fitted()
         self._check_fit_params("partial_fit")
@@ -891,7 +894,7 @@ class Recommender:
         r"""What remains after forgetting ``users`` and ``interactions``; ``self`` unchanged.
 
         Returns a :class:`Removal`. ``users=None`` with ``interactions=None`` is a
-        ValueError; a recorded hyperparameter changed since ``fit`` too
+        ValueError; a recorded hyperparameter changed since ``fit`` a DataError
         (:meth:`_check_fit_params`), unless ``refit`` (the caller fits anew on what
         remains, with the hyperparameters as they are now). Raw ids of an Interactions are looked up by
         :func:`~minigraphrec.data.match_raw_ids`, and an id the model does not know is a

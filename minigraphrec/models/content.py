@@ -41,10 +41,10 @@ from collections import Counter
 import numpy as np
 import scipy.sparse as sp
 
-from ..data import check_features
+from ..data import check_features, check_interactions
 from ..errors import DataError, check_bool, check_int
 from ..ops.sparse import spgemm_dense
-from .base import Recommender, check_interactions
+from .base import Recommender
 
 __all__ = ["ContentBased", "tokenize", "tfidf_matrix"]
 

@@ -56,9 +56,10 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
+from ..data import check_interactions
 from ..errors import DataError, check_int
 from ..linalg import DEFAULT_BLOCK, spd_inverse
-from .base import Recommender, check_interactions
+from .base import Recommender
 
 __all__ = ["EASE"]
 

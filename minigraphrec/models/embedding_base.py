@@ -5,9 +5,9 @@ map every node of the user–item graph (users first, then items, ``n_nodes =
 n_users + n_items``) to a final embedding. This class does the rest, the
 same way for every model:
 
-* ``fit(train, validation=None, epochs=None, callback=None)``: build the
-  model's graph, initialise ``params``, train (:mod:`minigraphrec.train`),
-  cache the final embeddings;
+* ``fit(train, validation=None, epochs=None, callback=None, resume=False)``: build
+  the model's graph, initialise ``params`` (or, with ``resume``, keep them and train
+  on), train (:mod:`minigraphrec.train`), cache the final embeddings;
 * ``loss_and_grad(batch)``: the loss (:mod:`minigraphrec.losses`) and its exact gradient,
   computed from the ops' forward/backward pairs;
 * ``score`` / ``recommend`` from the cached final embeddings
@@ -82,7 +82,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..batch import PairBatch, PointBatch
-from ..errors import DataError, check_int, check_random_state
+from ..errors import DataError, check_finite_number, check_int, check_random_state
 from ..graph import edge_weight_matrix
 from ..losses import bce_with_logits_backward, bce_with_logits_forward
 from ..losses import bpr_backward, bpr_forward, l2_backward, l2_forward
@@ -158,6 +158,11 @@ def hop_balls(A_hat, nodes, n_hops, backend="numba"):
     computes a value nobody reads). Row ``r`` of ``Â`` links ``r`` to the
     nodes ``Â[r]`` stores, so a layer computed on ``S_h`` needs its input
     on ``S_{h+1}`` only.
+
+    ``backend``: the models (GCN, NGCF, GAT) call the default, ``"numba"``; ``"numpy"`` is
+    the readable reference (exact balls, no early stop), whose levels
+    tests/test_lightgcn_rows.py compares with the kernel's and tests/test_models.py
+    compares with these balls.
     """
     from ..ops.lightgcn_rows import hop_levels_core
     n = A_hat.shape[0]
@@ -171,7 +176,8 @@ def scratch_rows(model, key, m, tail, dtype, capacity=0):
     Stored in ``model._workspace`` (never saved; ``_update_copy`` drops it), with room for
     ``max(capacity, m)`` rows, so that batches of changing sizes reuse one allocation: a
     fresh array of tens of MB costs its page faults on every step. NGCF's per-layer arrays
-    (capacity: every node) and SR-GNN's output layer use it.
+    and GAT's per-node and per-edge arrays (capacity: every node) and SR-GNN's output layer
+    use it.
     """
     ws = model.__dict__.setdefault("_workspace", {})
     shape = (max(capacity, m),) + tuple(tail)
@@ -184,16 +190,19 @@ def scratch_rows(model, key, m, tail, dtype, capacity=0):
 
 def _nonneg_float(name, value, strict=False):
     """``value`` as a finite float >= 0 (> 0 if ``strict``), else :class:`DataError` (a
-    ValueError) naming ``name``: the check of the float hyperparameters (lr, reg, ...), which
-    raise what the integer ones (:func:`~minigraphrec.errors.check_int`) raise."""
+    ValueError) naming ``name``: the check of the models' float hyperparameters (lr, reg,
+    the dropouts, ...).
+
+    :func:`~minigraphrec.errors.check_finite_number` with the models' rule, that every bad
+    hyperparameter value is a DataError, as :func:`~minigraphrec.errors.check_int` gives
+    for the counts: a value of the wrong kind (a string, even ``"1e-3"``: never parsed; a
+    bool; None) is one too, with check_finite_number's message, not its TypeError.
+    """
+    bound = {"above": 0.0} if strict else {"at_least": 0.0}
     try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise DataError(f"{name} must be a number, got {value!r}") from None
-    if not np.isfinite(x) or x < 0 or (strict and x == 0):
-        bound = ">" if strict else ">="
-        raise DataError(f"{name} must be a finite number {bound} 0, got {value!r}")
-    return x
+        return check_finite_number(value, name, **bound)
+    except TypeError as err:                      # not a real number: the models' DataError
+        raise DataError(str(err)) from None
 
 
 def _own_features(side, F, n_rows):
@@ -603,11 +612,6 @@ class EmbeddingRecommender(Recommender):
             raise DataError(f"the fitted {type(self).__name__}'s parameters do not match its "
                             f"hyperparameters and data: {'; '.join(problems)}")
 
-    @property
-    def _dropout_seed(self):
-        """Alias of ``dropout_seed_`` (the seed dropout masks derive from, with ``step_``)."""
-        return self.dropout_seed_
-
     # -------------------------------------------------------- embeddings
     def refresh_embeddings(self):
         r"""Recompute the cached final embeddings from ``params``. Returns ``self``.
@@ -901,8 +905,8 @@ class EmbeddingRecommender(Recommender):
         return grads
 
     # ================================================================================
-    # Open problems (issue 11): explain, score_history, partial_fit, forget.
-    # Section owned by helper EMBED; the training loop above is helper LONG's.
+    # The article's §8 open problems (docs, tutorial 12): explain, score_history,
+    # partial_fit, forget.
     # ================================================================================
     #: fold-in of an ad-hoc history (``score_history``): Adam steps on one fresh user row
     fold_in_steps = 60
@@ -917,8 +921,10 @@ class EmbeddingRecommender(Recommender):
     #: the parameters whose first axis runs over an id space, which ``partial_fit`` grows and
     #: ``forget(method="fine_tune")`` shrinks with it (and Adam's moments with them): name ->
     #: ``"nodes"`` (users, then items, as ``E0``), ``"users"`` or ``"items"``. A subclass
-    #: extends it, e.g. ``{**MF._row_params, "b": "items"}``; a listed name missing from
-    #: ``params`` is skipped, an unlisted parameter is shared and kept as it is.
+    #: extends it: an MF subclass with an item bias ``b`` (n_items,), as tests/test_row_params.py's
+    #: ``BiasedMF``, sets ``{**MF._row_params, "b": "items"}`` (MF itself has ``E0`` only); a
+    #: listed name missing from ``params`` is skipped, an unlisted parameter is shared and kept
+    #: as it is.
     _row_params = {"E0": "nodes"}
 
     def _score_history(self, items):
@@ -1410,7 +1416,7 @@ class EdgeWeighted:
 
 
 # ================================================================================
-# Open problems (issue 11), module-level helpers. Section owned by helper EMBED.
+# The article's §8 open problems (docs, tutorial 12): module-level helpers.
 # ================================================================================
 def _fold_in(I, items, reg, steps, lr, n_neg, seed):
     r"""Adam on one user row ``z`` against frozen item rows ``I`` (see ``fold_in``); float64.
@@ -1539,7 +1545,10 @@ def _neighbour_init(X, R, n_u0, n_i0, rng):
 
 
 def _map_adam(state, name, f):
-    """A copy of Adam's ``state`` with ``f`` applied to both moments of parameter ``name``."""
+    """A copy of Adam's ``state`` with ``f`` applied to both moments of parameter ``name``.
+
+    ``state`` is the model's ``optimizer_state_``, keyed ``"m:E0"``: ``Adam.state_dict()``'s
+    ``"m/E0"`` with ``/`` made ``:`` (:func:`~minigraphrec.train.optimizer_state_attr`)."""
     if not state:
         return state
     state = dict(state)

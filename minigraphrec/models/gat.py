@@ -12,7 +12,13 @@ neighbourhoods include the node itself):
     h'_v &= \sigma\Big(\big\Vert_{h=1}^{n_{heads}} \sum_{u \in N(v)} \alpha_{vu,h} W_h h_u\Big)
     \quad\text{(or the mean over heads)},
 
-``L = n_layers`` times, starting from the layer-0 rows ``H^0``. The final
+with the paper's column vectors ``h_u`` and one ``W_h`` (d_head, dim) per head.
+The code keeps the nodes in rows (``H`` is (n_nodes, dim), its row ``u`` is ``h_uᵀ``)
+and holds every head in one matrix ``W = params["W{l}"]`` (dim, n_heads · d_head), whose
+column block ``h`` is ``W_hᵀ``: block ``h`` of the row ``h_uᵀ W`` is ``(W_h h_u)ᵀ``
+(:func:`~minigraphrec.ops.gat_layer_forward` computes ``Z = H W``).
+
+The layer runs ``L = n_layers`` times, starting from the layer-0 rows ``H^0``. The final
 embedding is the mean over depths ``1/(L+1) Σ_l H^l`` (``layer_combination=
 "mean"``, LightGCN's readout, the default) or ``H^L`` (``"last"``, the
 paper's); a score is ``e_u · e_i`` (or cosine, see ``scoring``).
@@ -82,24 +88,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import BACKENDS, DataError, check_int
+from ..errors import DataError, check_backend, check_int
 from ..graph import bipartite_adjacency, check_edge_weights, normalize_adjacency
 from ..ops.attention import attention_graph, gat_layer_backward, gat_layer_forward
+from ..ops._row_work import row_blocks      # the parallel kernels' row blocks, as the ops'
 from ..ops.dense import ACTIVATIONS, linear_backward, linear_forward
 from .embedding_base import (INPUTS, EdgeWeighted, EmbeddingRecommender, _nonneg_float,
-                             check_init, glorot_uniform, hop_balls)
+                             check_init, glorot_uniform, hop_balls, scratch_rows)
 
 __all__ = ["GAT"]
 
 SLOPE = 0.2                      # LeakyReLU's negative slope in the logits, the paper's
 COMBINATIONS = ("mean", "last")
-
-
-def _blocks(indptr, rows):
-    """Row blocks of about equal work for the parallel kernels, 16 per thread."""
-    from numba import get_num_threads
-    from ..kernels.propagate_rows import row_blocks_of
-    return row_blocks_of(indptr, rows, 16 * get_num_threads())
+#: where ``alpha`` (nnz, n_heads), the attention before dropout, sits in the cache of
+#: :func:`~minigraphrec.ops.gat_layer_forward`: ``(graph, lin_cache, Z, a_src, a_dst, slope,
+#: positive, log_w, beta, alpha, alpha_drop, drop_cache, concat, activation, act_cache,
+#: backend)`` (tests/test_gat.py checks it)
+_ALPHA = 9
 
 
 #: a kernel over rows with fewer stored entries than this runs on one thread
@@ -111,9 +116,9 @@ SERIAL_EDGES = 1 << 15
 
 def _threads(indptr, rows):
     """One numba thread for a kernel over ``rows`` whose stored entries (in ``indptr``) are few."""
-    from ..ops.propagate import _rows_nnz
+    from ..ops._row_work import rows_nnz
     from ..threadpools import serial_if
-    return serial_if(_rows_nnz(indptr, rows) < SERIAL_EDGES)
+    return serial_if(rows_nnz(indptr, rows) < SERIAL_EDGES)
 
 
 def _inverse_perm(model, g):
@@ -279,10 +284,10 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
         if self.activation not in ACTIVATIONS:
             raise DataError(f"activation must be one of {tuple(ACTIVATIONS)}, "
                              f"got {self.activation!r}")
-        for name, allowed in (("layer_combination", COMBINATIONS), ("input", INPUTS),
-                              ("backend", BACKENDS)):
+        for name, allowed in (("layer_combination", COMBINATIONS), ("input", INPUTS)):
             if getattr(self, name) not in allowed:
                 raise DataError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        check_backend(self.backend)
         check_edge_weights(self.edge_weights, self.half_life)
 
     @property
@@ -315,7 +320,7 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
         """The final embeddings (n_nodes, dim) and the per-layer caches."""
         p = self.params
         dropout = float(self.attention_dropout) if training else 0.0
-        rng = np.random.default_rng([self._dropout_seed, self.step_]) if dropout > 0 else None
+        rng = np.random.default_rng([self.dropout_seed_, self.step_]) if dropout > 0 else None
         H, total, caches = H0, H0.copy(), []
         for layer in range(self.n_layers):
             last = layer == self.n_layers - 1
@@ -367,13 +372,10 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
         per-edge and per-node arrays of a step reuse memory instead of page-faulting tens
         of MB in every step (the same scatter kernel took 20 ms in one step and 47 ms in
         another on Gowalla). Valid until the next step: the forward pass's cache lives in
-        them.
+        them. :func:`~minigraphrec.models.embedding_base.scratch_rows`, with room for every
+        node (or every edge, when a step needs more rows).
         """
-        ws = self.__dict__.setdefault("_workspace", {})
-        buf = ws.get(key)
-        if buf is None or buf.shape[1:] != tail or buf.shape[0] < rows or buf.dtype != self._dtype:
-            buf = ws[key] = np.empty((max(rows, self._graph.n_nodes), *tail), dtype=self._dtype)
-        return buf[:rows]
+        return scratch_rows(self, key, rows, tail, self._dtype, capacity=self._graph.n_nodes)
 
     def _forward_rows_local(self, nodes):
         r"""The batch's final embeddings, each layer attended on the rows the next one reads.
@@ -397,7 +399,7 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
         else:
             H0, c_in = self._input_layer()                                 # (n, dim)
         dropout = float(self.attention_dropout)
-        rng = np.random.default_rng([self._dropout_seed, self.step_]) if dropout > 0 else None
+        rng = np.random.default_rng([self.dropout_seed_, self.step_]) if dropout > 0 else None
         H_in = H0 if balls[L].shape[0] == n else H0[balls[L]]              # (m_in, dim)
         total = H0[nodes].copy()                                           # (|S_0|, dim)
         caches = []
@@ -421,8 +423,8 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
             alpha_T = self._scratch(("alpha_T", layer), nnz, H)  # dropped, transposed order
             Y = self._scratch(("Y", layer), m, H, d)
             with _threads(g.indptr, R):
-                gat_forward_rows(g.indptr, g.indices, R, _blocks(g.indptr, R), pos, s_src, s_dst,
-                                 dt.type(SLOPE),
+                gat_forward_rows(g.indptr, g.indices, R, row_blocks(g.indptr, R), pos, s_src,
+                                 s_dst, dt.type(SLOPE),
                                  log_w, beta if has_w else np.zeros(H, dtype=dt), has_w, U,
                                  dropout,
                                  dt.type(1 / (1 - dropout)), Z, e, alpha, _inverse_perm(self, g),
@@ -470,8 +472,8 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
             ds_dst = np.empty((m, H), dtype=dt)
             dbeta_rows = np.empty((m, H), dtype=dt)
             with _threads(g.indptr, R):
-                gat_backward_rows(g.indptr, g.indices, R, _blocks(g.indptr, R), pos, Z, dY, e,
-                                  alpha, U, dropout,
+                gat_backward_rows(g.indptr, g.indices, R, row_blocks(g.indptr, R), pos, Z, dY,
+                                  e, alpha, U, dropout,
                                   dt.type(1 / (1 - dropout)), dt.type(SLOPE), log_w, has_w,
                                   inv_perm, dpre, dpre_T, ds_dst, dbeta_rows)
             pos_R = np.full(n, -1, dtype=np.int64)
@@ -483,7 +485,7 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
             ds_src = np.empty((m_in, H), dtype=dt)
             # dZ on the senders In: the aggregate's share + ds_src a_src + ds_dst a_dst
             with _threads(t_indptr, In):                               # the senders' entries
-                gat_scatter_rows(t_indptr, t_indices, In, _blocks(t_indptr, In), pos_R,
+                gat_scatter_rows(t_indptr, t_indices, In, row_blocks(t_indptr, In), pos_R,
                                  alpha_T, dpre_T, dY, ds_dst_in, a_src, a_dst,
                                  dZa, ds_src)                                  # (m_in, H, d)
             grads[f"a_src{layer}"], grads[f"a_dst{layer}"] = _head_scores_backward(
@@ -507,7 +509,8 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
         return E
 
     # ================================================================================
-    # Open problems (issue 11; helper EMBED): explanations with the attention paths.
+    # The article's §8 open problems (docs, tutorial 12): explanations with the attention
+    # paths.
     # ================================================================================
     def _explain(self, user, item, k):
         r"""Gradient × input over the layer-0 rows (approximate), with attention paths.
@@ -551,7 +554,7 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
         H0, _ = self._input_layer()
         _, caches = self._attend(H0, training=False)
         g, n = self._graph, self._graph.n_nodes
-        return [sp.csr_matrix((np.asarray(c[9], dtype=np.float64).mean(axis=1), g.indices,
+        return [sp.csr_matrix((np.asarray(c[_ALPHA], dtype=np.float64).mean(axis=1), g.indices,
                                g.indptr), shape=(n, n)) for c in caches]
 
     def attention_along(self, path):

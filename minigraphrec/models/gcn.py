@@ -1,9 +1,16 @@
 r"""GCN: the article's graph convolution layer, trained as a recommender.
 
-The layer (the article's §4, Kipf & Welling's form):
+The layer (the article's §4, Kipf & Welling's form), per node with the article's column
+vectors ``h_u``:
 
-.. math::  h_v^{l+1} = \sigma\Big(\sum_{u \in N(v)} \hat A_{vu}\, W^l h_u^l + b^l\Big),
-           \qquad H^{l+1} = \sigma(\hat A H^l W^l + b^l),
+.. math::  h_v^{l+1} = \sigma\Big(\sum_{u \in N(v)} \hat A_{vu}\, W^l h_u^l + b^l\Big).
+
+The code keeps the nodes in rows (``H^l`` is (n_nodes, dim), its row ``u`` is
+``(h_u^l)ᵀ``), so its weight matrix ``W = params["W{l}"]`` is the article's ``(W^l)ᵀ``:
+the row ``(h_u^l)ᵀ W`` is ``(W^l h_u^l)ᵀ`` (tutorials/01_article_gcn.py computes both).
+In matrix form, with the code's ``W``:
+
+.. math::  H^{l+1} = \sigma(\hat A H^l W + b^l), \qquad W = (W^l)^\top,
 
 on the bipartite user–item graph (users first), computed as
 ``M = Â H`` (propagate), ``Z = M W + b`` (linear), ``H' = σ(Z)``.
@@ -47,8 +54,8 @@ Choices (hyperparameters):
 Cold start. An item (or user) with features but no training interaction
 is an isolated node; with ``self_loops`` (the default) its row of ``Â`` is
 its own self-loop, so with ``input="features"`` its final embedding is the
-layers applied to its projected features alone,
-``σ(…σ(x W_in W^0 + b^0)…)``: a feature-driven, non-constant score for
+layers applied to its projected features alone, ``σ(…σ(x W_in W0 + b0)…)``
+(the row ``x``, the code's ``W0``, ``b0``): a feature-driven, non-constant score for
 every user. (Without self-loops an isolated node's hidden rows are
 ``σ(b^l)`` and its final row the last layer's bias ``b^{L-1}`` as it is
 (``σ(b^{L-1})`` with ``final_activation``), the same for every such node;
@@ -76,6 +83,13 @@ count independent); ``dW = Mᵀ dZ`` through ``xt_dot`` (``ops/dense.py``).
 On Gowalla a batch of 2048 triples touches 5.8k nodes, whose 1-hop ball
 holds 53k of the 71k nodes: the first layer still covers most of the graph,
 the last one a twelfth of it.
+
+Backend. GCN has no ``backend`` hyperparameter (LightGCN and GAT have one): it runs
+the numba kernels only, in its passes as in its sampling and Adam steps. Each of those
+kernels has a NumPy/SciPy reference that a test compares it with: the row products,
+the products in halves and ``xt_dot`` in tests/test_models.py, the full-graph product
+in tests/test_spmm.py, the samplers in tests/test_sampling.py and Adam in
+tests/test_optim.py.
 """
 from __future__ import annotations
 
@@ -94,7 +108,9 @@ NORMALIZATIONS = {"sum": "none", "mean": "left", "symmetric": "symmetric"}
 
 
 class GCN(EdgeWeighted, EmbeddingRecommender):
-    r"""The article's GCN: ``H^{l+1} = σ(Â H^l W^l + b^l)``, ``n_layers`` times.
+    r"""The article's GCN: ``H^{l+1} = σ(Â H^l W + b^l)``, ``n_layers`` times.
+
+    Nodes are rows, so ``W = params["W{l}"]`` is the article's ``(W^l)ᵀ`` (module docstring).
 
     Parameters
     ----------
@@ -220,7 +236,13 @@ class GCN(EdgeWeighted, EmbeddingRecommender):
 
     # ------------------------------------------------------------ forward
     def _propagate(self, H0):
-        """H^L (n_nodes, dim) and the per-layer caches."""
+        """H^L (n_nodes, dim) and the per-layer caches: every layer on every node.
+
+        Scoring (:meth:`_all_embeddings`) reads ``H^L`` only and discards the caches;
+        training runs batch-local (:meth:`_forward_rows`). The caches are kept as the
+        full-graph reference for tests/test_models.py (``_FullGCN``), which backpropagates
+        through them and compares the batch-local loss and gradients.
+        """
         act_forward = ACTIVATIONS[self.activation][0]
         H, caches = H0, []
         for layer in range(self.n_layers):

@@ -60,9 +60,10 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 
+from ..data import check_interactions
 from ..errors import DataError, check_backend, check_int, check_random_state
 from ..rank import float_dtype
-from .base import Recommender, check_interactions
+from .base import Recommender
 
 logger = logging.getLogger("minigraphrec")
 

@@ -40,8 +40,9 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
+from ..data import check_interactions
 from ..errors import DataError, check_backend, check_int, check_random_state
-from .base import Recommender, check_interactions
+from .base import Recommender
 
 __all__ = ["Hybrid", "add_normalized", "grid_top_k", "normalize_scores", "simplex_grid"]
 

@@ -205,7 +205,8 @@ class LightGCN(EdgeWeighted, EmbeddingRecommender):
         return E
 
     # ================================================================================
-    # Open problems (issue 11): exact explanations, ad-hoc histories by propagation.
+    # The article's §8 open problems (docs, tutorial 12): exact explanations, ad-hoc
+    # histories by propagation.
     # ================================================================================
     #: explain(paths=True) refuses to enumerate more walks than this
     max_paths = 2_000_000
@@ -304,6 +305,8 @@ class LightGCN(EdgeWeighted, EmbeddingRecommender):
             self.edge_weights]
         nodes = self.n_users_ + items                                     # (m,) sorted
         E0 = self.params["E0"]
+        # with K - 1 layers the rows are the mean over the K depths 0..K-1,
+        # 1/K Σ_{k<K} Â^k E0; times K, the sum V_{K-1} = Σ_{k<K} Â^k E0 (to rounding)
         V, _ = lightgcn_rows_forward(self.A_hat_, E0, K - 1, nodes, backend=self.backend)
         V = np.asarray(V, dtype=np.float64) * K                           # (m, d) V_{K-1}[items]
         d_i = self._item_degree[items]

@@ -6,6 +6,10 @@ graph models must beat (the "MF" row of the LightGCN and NGCF papers, there
 trained with the same BPR loss and L2 term). ``E0`` starts as the paper's
 Xavier tables by default (``init``, see
 :func:`~minigraphrec.models.embedding_base.id_embeddings`).
+
+MF has no ``backend`` hyperparameter (LightGCN and GAT have one): its training runs
+the numba kernels of the samplers and of Adam only, each compared with its NumPy
+reference in tests/test_sampling.py and tests/test_optim.py.
 """
 from __future__ import annotations
 
@@ -123,7 +127,8 @@ class MF(EmbeddingRecommender):
         return self.params["E0"]
 
     # ================================================================================
-    # Open problems (issue 11): explain through similar items (a similarity, not a split).
+    # The article's §8 open problems (docs, tutorial 12): explain through similar items
+    # (a similarity, not a split).
     # ================================================================================
     def _explain(self, user, item, k):
         r"""The user's training items most similar to ``item`` in embedding space.

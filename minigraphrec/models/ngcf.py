@@ -9,12 +9,16 @@ self-connection is the ``+ I``):
     E^{l+1} = \mathrm{LeakyReLU}\big((L + I) E^l W_1^l + b_1^l
               + (L E^l \odot E^l) W_2^l + b_2^l\big),
 
-per node ``u``: ``m_{u←u} = W1 e_u``, ``m_{u←i} = p_ui (W1 e_i + W2 (e_i ⊙ e_u))``
-with ``p_ui = 1/sqrt(|N_u||N_i|)``, summed and passed through LeakyReLU
-(slope 0.2). The final embedding concatenates every layer,
-``e* = [e^0, n(e^1), ..., n(e^L)]`` (width ``dim · (L+1)``), and a score is
-``e*_u · e*_i``; ``n`` is the row-wise L2 normalisation of the official code
-(``normalize_layers=True``, see below).
+per node ``u`` (the paper's per-node form, column vectors ``e``): ``m_{u←u} = W1 e_u``,
+``m_{u←i} = p_ui (W1 e_i + W2 (e_i ⊙ e_u))`` with ``p_ui = 1/sqrt(|N_u||N_i|)``, summed
+and passed through LeakyReLU (slope 0.2). The code keeps the nodes in rows (``E^l`` is
+(n_nodes, dim), its row ``u`` is ``e_uᵀ``), as the matrix form above does: its
+``W_1^l = params["W1_l"]`` and ``W_2^l = params["W2_l"]`` are the per-node ``W1``,
+``W2`` transposed: the row ``e_uᵀ W_1^l`` is ``(W1 e_u)ᵀ``.
+
+The final embedding concatenates every layer, ``e* = [e^0, n(e^1), ..., n(e^L)]``
+(width ``dim · (L+1)``), and a score is ``e*_u · e*_i``; ``n`` is the row-wise L2
+normalisation of the official code (``normalize_layers=True``, see below).
 
 Computed as ``S = L E`` (propagate), ``Z = (S + E) W1 + b1 + (S ⊙ E) W2 + b2``
 (two linear maps), ``E' = LeakyReLU(Z)``, then message dropout on ``E'``.
@@ -59,6 +63,14 @@ so the other rows' draws cost nothing): the same loss and gradient to
 rounding (tests/test_models.py, float64, 1e-12). The two linear maps of a
 layer run as one product ``[S + E, S ⊙ E] [W1; W2]``, the elementwise
 steps in the fused kernels of :mod:`minigraphrec.kernels.ngcf`.
+
+Backend. NGCF has no ``backend`` hyperparameter (LightGCN and GAT have one): it runs
+the numba kernels only, in its passes as in its sampling and Adam steps. Each of those
+kernels has a NumPy/SciPy reference that a test compares it with: the row products,
+the products in halves, the fused NGCF kernels and the in-kernel dropout draws in
+tests/test_models.py and tests/test_ngcf_kernels.py, the full-graph product in
+tests/test_spmm.py, the samplers in tests/test_sampling.py and Adam in
+tests/test_optim.py.
 """
 from __future__ import annotations
 
@@ -186,7 +198,12 @@ class NGCF(EmbeddingRecommender):
 
     # ------------------------------------------------------------ forward
     def _laplacian(self, rng):
-        """``L`` and ``Lᵀ`` for this step: with node dropout, ``L diag(mask) / (1 - p)``."""
+        """``L`` and ``Lᵀ`` for this step: with node dropout, ``L diag(mask) / (1 - p)``.
+
+        The dropout branch (``rng`` given) is reached only from ``_propagate(training=True)``,
+        kept as the full-graph reference for tests/test_models.py (``_FullNGCF``);
+        training itself draws the same mask in :meth:`_forward_rows`.
+        """
         p = float(self.node_dropout)
         if rng is None or p == 0:
             return self.L_, self.L_
@@ -195,7 +212,14 @@ class NGCF(EmbeddingRecommender):
         return sp.csr_matrix(self.L_ @ D), sp.csr_matrix(D @ self.L_)     # L is symmetric
 
     def _propagate(self, training):
-        """Every layer ``E^0..E^L`` (n_nodes, dim) and the per-layer caches."""
+        """Every layer ``E^0..E^L`` (n_nodes, dim) and the per-layer caches: the full graph.
+
+        Scoring (:meth:`_all_embeddings`) calls it with ``training=False`` and discards the
+        caches; training runs batch-local (:meth:`_forward_rows`). ``training=True`` (the
+        step's dropout masks) and the caches are kept as the full-graph reference for
+        tests/test_models.py (``_FullNGCF``), which backpropagates through them and
+        compares the batch-local loss and gradients.
+        """
         rng = (np.random.default_rng([self.dropout_seed_, self.step_]) if training else None)
         L, L_T = self._laplacian(rng)
         E = self.params["E0"]

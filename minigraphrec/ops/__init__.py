@@ -1,10 +1,11 @@
 r"""Differentiable op pairs and the user-facing wrappers of the numba kernels."""
-from .sparse import spgemm_dense, spmm
-from .sampling import sample_bpr, sample_negatives
+from .sparse import as_csr, spgemm_dense, spmm
+from .sampling import nth_absent_reference, sample_bpr, sample_negatives
 from .propagate import propagate_forward, propagate_backward, lightgcn_forward, lightgcn_backward
 from .propagate import propagate_rows_forward, propagate_rows_backward
 from .lightgcn_rows import hop_levels, lightgcn_rows_forward, lightgcn_rows_backward
-from .dense import (linear_forward, linear_backward, identity_forward, identity_backward,
+from .dense import (linear_forward, linear_backward, xt_dot, halves_matmul, halves_xt_dot,
+                    identity_forward, identity_backward,
                     relu_forward, relu_backward, leaky_relu_forward, leaky_relu_backward,
                     sigmoid_forward, sigmoid_backward, tanh_forward, tanh_backward,
                     dropout_forward, dropout_backward, ACTIVATIONS)
@@ -13,12 +14,13 @@ from .scoring import (dot_forward, dot_backward, normalize_forward, normalize_ba
                       cosine_forward, cosine_backward, euclidean_forward, euclidean_backward)
 
 __all__ = [
-    "spmm", "spgemm_dense",
-    "sample_bpr", "sample_negatives",
+    "spmm", "spgemm_dense", "as_csr",
+    "sample_bpr", "sample_negatives", "nth_absent_reference",
     "propagate_forward", "propagate_backward", "lightgcn_forward", "lightgcn_backward",
     "propagate_rows_forward", "propagate_rows_backward",
     "hop_levels", "lightgcn_rows_forward", "lightgcn_rows_backward",
-    "linear_forward", "linear_backward", "identity_forward", "identity_backward",
+    "linear_forward", "linear_backward", "xt_dot", "halves_matmul", "halves_xt_dot",
+    "identity_forward", "identity_backward",
     "relu_forward", "relu_backward", "leaky_relu_forward", "leaky_relu_backward",
     "sigmoid_forward", "sigmoid_backward", "tanh_forward", "tanh_backward",
     "dropout_forward", "dropout_backward", "ACTIVATIONS",

@@ -129,13 +129,9 @@ def _check_csr(indptr, indices=None, n_cols=None):
     return indptr, indices.astype(np.int64, copy=False)
 
 
-def _float_array(name, x):
-    return check_float_array(x, name)
-
-
 def _check_edges(name, x, nnz):
     """Per-edge values (nnz,) or (nnz, n_heads) -> 2-d view (nnz, n_heads)."""
-    x = _float_array(name, x)
+    x = check_float_array(x, name)
     if x.ndim not in (1, 2) or x.shape[0] != nnz:
         raise DataError(f"{name} must have shape (nnz,) or (nnz, n_heads) with nnz = {nnz}, "
                         f"got {x.shape}")
@@ -359,8 +355,8 @@ def _aggregate_grad(indptr, indices, alpha, Z, dout, transpose, backend):
 
 def _check_alpha_Z(alpha, Z, nnz):
     """alpha (nnz,)/(nnz, H) and Z (n, d)/(n, H, d) -> (nnz, H) and (n, H, d) views."""
-    alpha = _float_array("alpha", alpha)
-    Z = _float_array("Z", Z)
+    alpha = check_float_array(alpha, "alpha")
+    Z = check_float_array(Z, "Z")
     if alpha.ndim == 1 and Z.ndim == 2:
         a2, Z3 = alpha.reshape(-1, 1), Z.reshape(Z.shape[0], 1, Z.shape[1])
     elif alpha.ndim == 2 and Z.ndim == 3 and alpha.shape[1] == Z.shape[1]:
@@ -426,7 +422,7 @@ def attention_aggregate_backward(cache, dout):
     dZ : shape of ``Z``
     """
     indptr, indices, a2, Z3, alpha_ndim, transpose, backend = cache
-    dout = _float_array("dout", dout)
+    dout = check_float_array(dout, "dout")
     want = (indptr.shape[0] - 1,) + (Z3.shape[1:] if alpha_ndim == 2 else Z3.shape[2:])
     if dout.shape != want:
         raise DataError(f"dout must have shape {want}, got {dout.shape}")
@@ -482,7 +478,7 @@ def _check_slope(slope):
 
 def _check_attention_vectors(Z, a_src, a_dst):
     """Z (n, d)/(n, H, d), a_* (d,)/(H, d) -> (n, H, d), (H, d), (H, d)."""
-    a_src, a_dst = _float_array("a_src", a_src), _float_array("a_dst", a_dst)
+    a_src, a_dst = check_float_array(a_src, "a_src"), check_float_array(a_dst, "a_dst")
     if a_src.shape != a_dst.shape:
         raise DataError(f"a_src and a_dst must have the same shape, got {a_src.shape} "
                         f"and {a_dst.shape}")
@@ -495,7 +491,7 @@ def _check_attention_vectors(Z, a_src, a_dst):
 
 
 def _check_beta(beta, n_heads, dtype):
-    beta = _float_array("beta", beta)
+    beta = check_float_array(beta, "beta")
     if beta.shape != (n_heads,):
         raise DataError(f"beta must have shape ({n_heads},) (one per head), got {beta.shape}")
     return beta.astype(dtype, copy=False)
@@ -561,7 +557,7 @@ def gat_logits_forward(indptr, indices, Z, a_src, a_dst, slope=0.2, edge_weights
     cache : for :func:`gat_logits_backward`.
     """
     check_backend(backend)
-    Z = _float_array("Z", Z)
+    Z = check_float_array(Z, "Z")
     Z3, a_s, a_d = _check_attention_vectors(Z, a_src, a_dst)
     if a_s.dtype != Z.dtype:
         raise DataError(f"a_src and a_dst must have Z's dtype {Z.dtype}, got {a_s.dtype}")
@@ -712,8 +708,8 @@ def gat_layer_forward(graph, H, W, a_src, a_dst, concat=True, dropout=0.0, rng=N
         graph = attention_graph(graph)
     if activation not in ACTIVATIONS:
         raise DataError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-    W = _float_array("W", W)
-    a_src, a_dst = _float_array("a_src", a_src), _float_array("a_dst", a_dst)
+    W = check_float_array(W, "W")
+    a_src, a_dst = check_float_array(a_src, "a_src"), check_float_array(a_dst, "a_dst")
     if a_src.ndim != 2 or a_src.shape != a_dst.shape:
         raise DataError(f"a_src and a_dst must both be (n_heads, d_out), got {a_src.shape} "
                         f"and {a_dst.shape}")
@@ -726,7 +722,7 @@ def gat_layer_forward(graph, H, W, a_src, a_dst, concat=True, dropout=0.0, rng=N
     if sp.issparse(H):
         H = check_real_sparse(H, "H").astype(W.dtype, copy=False)   # a constant feature matrix
     else:
-        H = _float_array("H", H)
+        H = check_float_array(H, "H")
         if H.dtype != W.dtype:
             raise DataError(f"H must have W's dtype {W.dtype}, got {H.dtype}")
     if H.ndim != 2 or H.shape[0] != graph.n_nodes:

@@ -30,12 +30,6 @@ __all__ = [
 ]
 
 
-def _dense(name, x, ndim=None):
-    """``x`` as a float32/float64 ndarray (no copy), or the convention's error
-    (:func:`~minigraphrec.errors.check_float_array`)."""
-    return check_float_array(x, name, ndim)
-
-
 # ---------------------------------------------------------------- linear
 def linear_forward(X, W, b=None, backend="numba"):
     r"""Affine map ``Z = X W + b``.
@@ -60,7 +54,7 @@ def linear_forward(X, W, b=None, backend="numba"):
     cache : tuple for :func:`linear_backward`.
     """
     check_backend(backend)
-    W = _dense("W", W, ndim=2)
+    W = check_float_array(W, "W", ndim=2)
     if sp.issparse(X):
         if X.ndim != 2:
             raise DataError(f"X must be 2-d, got shape {X.shape}")
@@ -68,7 +62,7 @@ def linear_forward(X, W, b=None, backend="numba"):
         if X.dtype != W.dtype:
             X = X.astype(W.dtype)
     else:
-        X = _dense("X", X, ndim=2)
+        X = check_float_array(X, "X", ndim=2)
     if X.shape[1] != W.shape[0]:
         raise DataError(f"X has {X.shape[1]} columns but W has {W.shape[0]} rows; "
                         f"shapes X {X.shape}, W {W.shape}")
@@ -78,7 +72,7 @@ def linear_forward(X, W, b=None, backend="numba"):
     else:
         Z = np.asarray(X @ W)                # (n, d_out)
     if b is not None:
-        b = _dense("b", b, ndim=1)
+        b = check_float_array(b, "b", ndim=1)
         if b.shape[0] != W.shape[1]:
             raise DataError(f"b must have shape ({W.shape[1]},) to match W {W.shape}, "
                             f"got {b.shape}")
@@ -138,7 +132,7 @@ def xt_dot(X, D, backend="numba"):
     ndarray (p, q), dtype of ``X``
     """
     check_backend(backend)
-    X, D = _dense("X", X, ndim=2), _dense("D", D, ndim=2)
+    X, D = check_float_array(X, "X", ndim=2), check_float_array(D, "D", ndim=2)
     if X.dtype != D.dtype:
         raise DataError(f"X and D must both be float32 or both float64, got {X.dtype} and "
                         f"{D.dtype}")
@@ -221,16 +215,29 @@ def halves_matmul(A, B, out=None, *, min_rows=None, backend="numba"):
     which would leave a core idle during their products ``(m, 128) @ (128, 64)``; here the
     rows ``m // 2 ..`` go to numba's second thread
     (:func:`~minigraphrec.kernels.dense.matmul_halves`). The split is at ``m // 2`` whatever
-    the thread count (and below ``min_rows`` rows, or :data:`HALVES_MIN_WORK`
-    multiply-adds, ``A`` is one call), so the bits depend on the shapes only; equal to ``A @ B`` to rounding (the NumPy reference,
-    tests/test_models.py). On Gowalla's 70k-row ball, 2 idle cores: 17 -> 8.5 ms.
+    the thread count (and below ``min_rows`` rows, or ``ops.dense.HALVES_MIN_WORK``
+    multiply-adds, ``A`` is one call), so the bits depend on the shapes only; equal to
+    ``A @ B`` to rounding (the NumPy reference, tests/test_models.py). On Gowalla's 70k-row
+    ball, 2 idle cores: 17 -> 8.5 ms. BLAS runs serially inside (it is called from two
+    threads at once).
 
-    A : (m, k); B : (k, q) of A's dtype (``W.T`` is fine); out : optional (m, q)
-    C-contiguous. ``min_rows`` : split from this many rows on (default, ``None``:
-    :data:`HALVES_FROM`; SR-GNN's output layer, a short ``A`` against a wide ``B``,
-    passes 2). ``backend="numpy"`` makes the same two calls one after the other, in the
-    same BLAS (:func:`_numba_dot`): the same bits. Returns the (m, q) product (``out``
-    when given). BLAS runs serially inside (it is called from two threads at once).
+    Parameters
+    ----------
+    A : ndarray (m, k)
+    B : ndarray (k, q), of ``A``'s dtype (``W.T`` is fine)
+    out : ndarray (m, q), optional
+        C-contiguous, of the product's dtype; written and returned.
+    min_rows : int, optional
+        Split from this many rows on (default, ``None``: ``ops.dense.HALVES_FROM``;
+        SR-GNN's output layer, a short ``A`` against a wide ``B``, passes 2).
+    backend : ``"numba"`` (default) or ``"numpy"``
+        ``"numpy"`` makes the same two calls one after the other, in the same BLAS
+        (:func:`_numba_dot`): the same bits.
+
+    Returns
+    -------
+    ndarray (m, q)
+        ``A @ B``: ``out`` when given, else a new array.
     """
     from ..kernels.dense import matmul_halves
     from ..threadpools import serial_blas
@@ -262,15 +269,27 @@ def halves_xt_dot(X, D, *, min_rows=None, backend="numba", out=None, work=None):
 
     ``h = m // 2``; the partial products are BLAS calls run side by side
     (:func:`~minigraphrec.kernels.dense.xt_dot_halves`), then added, first + second. Below
-    ``min_rows`` rows (default, ``None``: :data:`HALVES_FROM`) or :data:`HALVES_MIN_WORK`
-    multiply-adds, one call. The bits depend on
-    the shapes only; equal to ``X.T @ D`` to rounding. ``backend="numpy"`` makes the same
-    calls one after the other, in the same BLAS (:func:`_numba_dot`): the same bits.
+    ``min_rows`` rows or ``ops.dense.HALVES_MIN_WORK`` multiply-adds, one call. The bits
+    depend on the shapes only; equal to ``X.T @ D`` to rounding.
 
-    X : (m, p); D : (m, q) of X's dtype. ``out`` : optional (p, q) C-contiguous array for
-    the result (the first half, then the sum); ``work`` : optional (p, q) C-contiguous
-    scratch for the second half (a caller's buffer kept between steps). Returns the (p, q)
-    product: ``out`` when given, else a new array.
+    Parameters
+    ----------
+    X : ndarray (m, p)
+    D : ndarray (m, q), of ``X``'s dtype
+    min_rows : int, optional
+        Split from this many rows on (default, ``None``: ``ops.dense.HALVES_FROM``).
+    backend : ``"numba"`` (default) or ``"numpy"``
+        ``"numpy"`` makes the same calls one after the other, in the same BLAS
+        (:func:`_numba_dot`): the same bits.
+    out : ndarray (p, q), optional
+        C-contiguous, for the result (the first half, then the sum).
+    work : ndarray (p, q), optional
+        C-contiguous scratch for the second half (a caller's buffer kept between steps).
+
+    Returns
+    -------
+    ndarray (p, q)
+        ``Xᵀ D``: ``out`` when given, else a new array.
     """
     from ..kernels.dense import xt_dot_halves
     from ..threadpools import serial_blas
@@ -306,7 +325,7 @@ def identity_forward(X):
     convention's error) and returned as is, not copied. The cache is its shape, for the
     backward pass's check of ``dY``.
     """
-    X = _dense("X", X)
+    X = check_float_array(X, "X")
     return X, X.shape
 
 
@@ -320,7 +339,7 @@ def relu_forward(X):
 
     The derivative at exactly 0 is taken as 0 (``X > 0`` is the mask).
     """
-    X = _dense("X", X)
+    X = check_float_array(X, "X")
     mask = X > 0                              # same shape as X, bool
     return np.where(mask, X, X.dtype.type(0)), mask
 
@@ -338,7 +357,7 @@ def leaky_relu_forward(X, slope=0.2):
     ``slope=0.2`` is the GAT paper's choice; it must be a finite number. The
     derivative at exactly 0 is taken as ``slope``.
     """
-    X = _dense("X", X)
+    X = check_float_array(X, "X")
     slope = check_finite_number(slope, "slope")
     mask = X > 0
     return np.where(mask, X, X * slope), (mask, slope)
@@ -359,7 +378,7 @@ def sigmoid_forward(X):
     ever taken, so ``X = ±1000`` gives exactly 1 and 0 (well, ``exp(-1000)``
     underflows to 0). Any shape; keeps the dtype.
     """
-    X = _dense("X", X)
+    X = check_float_array(X, "X")
     z = np.exp(-np.abs(X))
     Y = np.where(X >= 0, 1 / (1 + z), z / (1 + z))
     return Y, Y
@@ -374,7 +393,7 @@ def sigmoid_backward(cache, dY):
 
 def tanh_forward(X):
     r"""``Y = tanh(X)`` elementwise; any shape; stable at any ``X``."""
-    X = _dense("X", X)
+    X = check_float_array(X, "X")
     Y = np.tanh(X)
     return Y, Y
 
@@ -420,7 +439,7 @@ def dropout_forward(X, p, rng, training=True):
     cache : the scaled mask ``M / (1 - p)`` (dtype of X), or None when no
         dropout was applied.
     """
-    X = _dense("X", X)
+    X = check_float_array(X, "X")
     p = check_finite_number(p, "dropout probability p")
     if not 0.0 <= p < 1.0:
         raise DataError(f"dropout probability p must be in [0, 1), got {p}")

@@ -61,10 +61,14 @@ import scipy.sparse as sp
 
 from ..errors import (DataError, check_backend, check_float_array, check_grad_shape, check_ids,
                       check_int, check_out)
-from .propagate import _BLOCKS_PER_THREAD, _PARALLEL_FROM
+from ._row_work import PARALLEL_FROM, push_bounds, row_blocks, rows_nnz
 from .sparse import as_csr
 
 __all__ = ["hop_levels", "lightgcn_rows_forward", "lightgcn_rows_backward"]
+
+#: below this many stored entries a product runs serially; read at each call (the tests set
+#: it to 0 here to run the blocked, parallel kernels on small graphs)
+_PARALLEL_FROM = PARALLEL_FROM
 
 
 # ==================================================================== balls
@@ -226,41 +230,24 @@ def _pull(A_hat, X, rows, out, base=None, level=None, max_level=0):
     With ``level``, only the neighbours with ``level <= max_level`` count
     (and ``base`` is not used).
     """
-    from numba import get_num_threads, parallel_chunksize
+    from numba import parallel_chunksize
     from ..kernels import propagate_rows as k
     indptr, indices, data = A_hat.indptr, A_hat.indices, A_hat.data
     has_base = base is not None
     base = X if base is None else base
-    if int(indptr[rows + 1].sum() - indptr[rows].sum()) < _PARALLEL_FROM:
+    if rows_nnz(indptr, rows) < _PARALLEL_FROM:
         if level is None:
             k.pull_block(indptr, indices, data, X, base, has_base, rows, 0, rows.shape[0], out)
         else:
             k.pull_block_masked(indptr, indices, data, X, level, max_level, rows, 0,
                                 rows.shape[0], out)
         return
-    bounds = k.row_blocks_of(indptr, rows, _BLOCKS_PER_THREAD * get_num_threads())
+    bounds = row_blocks(indptr, rows)
     with parallel_chunksize(1):           # threads take blocks one by one as they come free
         if level is None:
             k.pull_rows(indptr, indices, data, X, base, has_base, rows, bounds, out)
         else:
             k.pull_rows_masked(indptr, indices, data, X, level, max_level, rows, bounds, out)
-
-
-def _push_bounds(A_hat, rows):
-    """Destination ranges for :func:`~minigraphrec.kernels.propagate_rows.push_rows`.
-
-    One range (serial) for a small push; else one per thread, each about a
-    thread's share of the graph's stored entries (a proxy for the writes
-    it receives).
-    """
-    from numba import get_num_threads
-    n = A_hat.shape[0]
-    indptr = A_hat.indptr
-    threads = get_num_threads()
-    if threads == 1 or int(indptr[rows + 1].sum() - indptr[rows].sum()) < _PARALLEL_FROM:
-        return np.array([0, n], dtype=np.int64)
-    cuts = np.searchsorted(indptr, np.arange(1, threads) * (A_hat.nnz / threads))
-    return np.concatenate([[0], cuts, [n]]).astype(np.int64)
 
 
 # ================================================================== forward
@@ -398,7 +385,8 @@ def lightgcn_rows_backward(cache, dE_rows, out=None):
         T.fill(0)
     else:
         T[_ball(level, hops, 1, n)] = 0
-    push_rows(A_hat.indptr, A_hat.indices, A_hat.data, G, nodes, _push_bounds(A_hat, nodes), T)
+    bounds = push_bounds(A_hat, nodes, n, _PARALLEL_FROM)         # destination ranges
+    push_rows(A_hat.indptr, A_hat.indices, A_hat.data, G, nodes, bounds, T)
     add_rows(T, nodes, G)                                         # T[nodes] += G, after the sum
     for k in range(2, K + 1):
         # T_k on S_k; at k = K on every row, which writes all of ``out``

@@ -16,8 +16,8 @@ CSC view, no copy) or builds ``A_hat.T.tocsr()`` on each call
 
 Backends. ``"numpy"`` is the one-line reference ``A_hat @ X`` (SciPy).
 ``"numba"`` (the default) calls :func:`minigraphrec.ops.spmm` (a parallel,
-deterministic CSR kernel); if that module is absent it falls back to SciPy.
-Both sum each output row in storage order, so they give the same bits.
+deterministic CSR kernel). Both sum each output row in storage order, so they
+give the same bits.
 
 Dtype. ``Y`` has ``X``'s dtype: ``A_hat``'s values are cast to it (a copy
 per call unless ``A_hat`` already has that dtype; build ``A_hat`` in the
@@ -30,6 +30,8 @@ import scipy.sparse as sp
 
 from ..errors import (DataError, check_backend, check_float_array, check_grad_shape, check_ids,
                       check_int, check_out, check_real_sparse)
+from ._row_work import PARALLEL_FROM, push_bounds, row_blocks, rows_nnz
+from .sparse import _cast_data, as_csr, spmm
 
 __all__ = ["propagate_forward", "propagate_backward", "lightgcn_forward", "lightgcn_backward",
            "propagate_rows_forward", "propagate_rows_backward"]
@@ -64,25 +66,8 @@ def _check_transpose(A_hat, A_hat_T):
 def _spmm(A, X, backend):
     """``A @ X`` as a dense ndarray in ``X``'s dtype, by SciPy or by the numba kernel."""
     if backend == "numba" and sp.issparse(A):
-        try:
-            from .sparse import spmm
-        except ModuleNotFoundError as err:   # kernel module not present: the SciPy reference
-            if err.name != f"{__package__}.sparse":
-                raise
-        else:
-            return spmm(A, X, backend="numba")
-    return np.asarray(_as_dtype(A, X.dtype) @ X)
-
-
-def _as_dtype(A, dtype):
-    """``A`` with values of ``dtype``; a CSR/CSC matrix keeps its entries as stored (SciPy's
-    ``astype`` would merge duplicates and sort the copy's indices, changing each row's order
-    of summation, and the reference would no longer equal the kernel bit for bit)."""
-    if A.dtype == dtype:
-        return A
-    if sp.issparse(A) and A.format in ("csr", "csc"):
-        return type(A)((A.data.astype(dtype), A.indices, A.indptr), shape=A.shape, copy=False)
-    return A.astype(dtype)
+        return spmm(A, X, backend="numba")
+    return np.asarray(_cast_data(A, X.dtype) @ X)
 
 
 def _transpose(A_hat, A_hat_T, backend):
@@ -181,16 +166,6 @@ def lightgcn_backward(cache, dE):
 
 
 # ------------------------------------------------------- some rows of one hop
-#: products with fewer stored entries than this run serially (no thread pool)
-_PARALLEL_FROM = 1 << 16
-#: row blocks per thread of a parallel pull, handed out one at a time
-_BLOCKS_PER_THREAD = 16
-
-
-def _rows_nnz(indptr, rows):
-    return int(indptr[rows + 1].sum() - indptr[rows].sum())
-
-
 def propagate_rows_forward(A_hat, X, rows, backend="numba"):
     r"""Some rows of one propagation step: ``Y = Â[rows, :] X``, compact.
 
@@ -214,11 +189,10 @@ def propagate_rows_forward(A_hat, X, rows, backend="numba"):
     cache : ``(A_hat, rows, n_in, backend, d)``; ``X`` is not kept (the map is linear).
     """
     check_backend(backend)
-    from .sparse import as_csr
     A_hat = as_csr(A_hat, "A_hat")
     X = _check_operator(A_hat, X)
     rows = check_ids(rows, "rows", A_hat.shape[0])
-    A_x = _as_dtype(A_hat, X.dtype)
+    A_x = _cast_data(A_hat, X.dtype)
     return (rows_product(A_x, np.ascontiguousarray(X), rows, backend),
             (A_x, rows, X.shape[0], backend, X.shape[1]))
 
@@ -226,9 +200,21 @@ def propagate_rows_forward(A_hat, X, rows, backend="numba"):
 def rows_product(A_hat, X, rows, backend, out=None):
     """Unchecked core of :func:`propagate_rows_forward`: ``A_hat[rows] @ X`` (m, d).
 
-    For the models, which validated their graph once: ``A_hat`` CSR in
-    ``X``'s dtype, ``X`` C-contiguous, ``rows`` int64 in range; ``out`` an
-    optional (m, d) C-contiguous buffer.
+    For the models, which validated their graph once: nothing here is checked.
+
+    Parameters
+    ----------
+    A_hat : scipy CSR (n_out, n_in), values in ``X``'s dtype
+    X : ndarray (n_in, d), C-contiguous, float32 or float64
+    rows : int64 array (m,), each in ``0 .. n_out-1`` (repeats allowed)
+    backend : ``"numba"`` or ``"numpy"``, as in :func:`propagate_rows_forward`
+    out : ndarray (m, d), optional
+        C-contiguous, of ``X``'s dtype; overwritten and returned.
+
+    Returns
+    -------
+    Y : ndarray (m, d), dtype of ``X``
+        Row ``q`` is ``Â[rows[q]] X``; ``out`` when given.
     """
     if backend == "numpy":
         Y = np.asarray(A_hat[rows] @ X)                               # (m, d)
@@ -236,15 +222,15 @@ def rows_product(A_hat, X, rows, backend, out=None):
             return Y
         out[...] = Y
         return out
-    from numba import get_num_threads, parallel_chunksize
+    from numba import parallel_chunksize
     from ..kernels import propagate_rows as k
     if out is None:
         out = np.empty((rows.shape[0], X.shape[1]), dtype=X.dtype)   # (m, d)
     indptr, indices, data = A_hat.indptr, A_hat.indices, A_hat.data
-    if _rows_nnz(indptr, rows) < _PARALLEL_FROM:
+    if rows_nnz(indptr, rows) < PARALLEL_FROM:
         k.pull_compact_block(indptr, indices, data, X, rows, 0, rows.shape[0], out)
         return out
-    bounds = k.row_blocks_of(indptr, rows, _BLOCKS_PER_THREAD * get_num_threads())
+    bounds = row_blocks(indptr, rows)
     with parallel_chunksize(1):
         k.pull_compact_rows(indptr, indices, data, X, rows, bounds, out)
     return out
@@ -274,29 +260,36 @@ def propagate_rows_backward(cache, dY, out=None):
 
 
 def rows_product_T(A_hat, rows, dY, backend, out):
-    """Unchecked core of :func:`propagate_rows_backward`: ``out = A_hat[rows].T @ dY`` (n_in, d)."""
+    """Unchecked core of :func:`propagate_rows_backward`: ``out = A_hat[rows].T @ dY`` (n_in, d).
+
+    For the models, which validated their graph once: nothing here is checked. The numba
+    backend pushes (scatters) the rows' stored entries, as :func:`propagate_rows_backward`
+    says; no transpose of ``A_hat`` is read or built.
+
+    Parameters
+    ----------
+    A_hat : scipy CSR (n_out, n_in), values in ``dY``'s dtype
+    rows : int64 array (m,), distinct, each in ``0 .. n_out-1``
+    dY : ndarray (m, d), C-contiguous, float32 or float64
+    backend : ``"numba"`` or ``"numpy"``
+    out : ndarray (n_in, d)
+        C-contiguous, of ``dY``'s dtype; overwritten (zero off the neighbours of ``rows``).
+
+    Returns
+    -------
+    out : ndarray (n_in, d)
+    """
     if backend == "numpy":
         out[...] = A_hat[rows].T @ dY                                 # (n_in, d)
         return out
-    from numba import get_num_threads
     from ..kernels.propagate_rows import push_rows
-    n_in = out.shape[0]
     out.fill(0)
-    indptr = A_hat.indptr
-    threads = get_num_threads()
-    if threads == 1 or _rows_nnz(indptr, rows) < _PARALLEL_FROM:
-        bounds = np.array([0, n_in], dtype=np.int64)
-    else:                      # destination ranges of about equal work (stored entries)
-        counts = np.diff(indptr) if A_hat.shape[0] == n_in else \
-            np.bincount(A_hat.indices, minlength=n_in)
-        cum = np.cumsum(counts)
-        cuts = np.searchsorted(cum, np.arange(1, threads) * (cum[-1] / threads))
-        bounds = np.concatenate([[0], cuts, [n_in]]).astype(np.int64)
-    push_rows(indptr, A_hat.indices, A_hat.data, dY, rows, bounds, out)
+    bounds = push_bounds(A_hat, rows, out.shape[0])      # destination ranges, one per thread
+    push_rows(A_hat.indptr, A_hat.indices, A_hat.data, dY, rows, bounds, out)
     return out
 
 
-def rows_product_T_pull(A_hat_T, rows, dY, targets, backend, pos=None):
+def rows_product_T_pull(A_hat_T, rows, dY, targets, backend):
     r"""``(Â[rows]ᵀ dY)[targets]`` (len(targets), d), by pulling through ``Âᵀ``'s rows.
 
     The pull form of :func:`rows_product_T` for a large ``rows``: each
@@ -305,27 +298,36 @@ def rows_product_T_pull(A_hat_T, rows, dY, targets, backend, pos=None):
     numba kernel :func:`~minigraphrec.kernels.propagate_rows.pull_indirect_rows`
     (deterministic, parallel over targets, no scatter). ``targets`` must
     hold every node the result is needed on (rows not in ``targets`` are
-    not computed). Unchecked (models only): ``A_hat_T`` CSR (n, n) in
-    ``dY``'s dtype, ``rows`` distinct int64, ``dY`` (len(rows), d)
-    C-contiguous. ``pos`` : optional (n,) int64 map node -> row of ``dY``
-    (-1 elsewhere), built when not given.
+    not computed). Unchecked (models only).
+
+    Parameters
+    ----------
+    A_hat_T : scipy CSR (n, n), ``Âᵀ`` (``Â`` itself when symmetric), in ``dY``'s dtype
+    rows : int64 array (m,), distinct, each in ``0 .. n-1``: the nodes ``dY`` is given on
+    dY : ndarray (m, d), C-contiguous, float32 or float64; row ``q`` belongs to ``rows[q]``
+    targets : int64 array (t,), each in ``0 .. n-1``
+    backend : ``"numba"`` or ``"numpy"``
+
+    Returns
+    -------
+    ndarray (t, d), dtype of ``dY``
+        Row ``j`` is ``Σ_q Â[rows[q], targets[j]] dY[q]``.
     """
     n = A_hat_T.shape[0]
-    if pos is None:
-        pos = np.full(n, -1, dtype=np.int64)
-        pos[rows] = np.arange(rows.shape[0])
     if backend == "numpy":
         Y = np.zeros((n, dY.shape[1]), dtype=dY.dtype)
         Y[rows] = dY
         return np.asarray(A_hat_T[targets] @ Y)
-    from numba import get_num_threads, parallel_chunksize
+    from numba import parallel_chunksize
     from ..kernels import propagate_rows as k
+    pos = np.full(n, -1, dtype=np.int64)                 # (n,) node -> row of dY, -1 elsewhere
+    pos[rows] = np.arange(rows.shape[0])
     out = np.empty((targets.shape[0], dY.shape[1]), dtype=dY.dtype)
     indptr, indices, data = A_hat_T.indptr, A_hat_T.indices, A_hat_T.data
-    if _rows_nnz(indptr, targets) < _PARALLEL_FROM:
+    if rows_nnz(indptr, targets) < PARALLEL_FROM:
         k.pull_indirect_block(indptr, indices, data, dY, pos, targets, 0, targets.shape[0], out)
         return out
-    bounds = k.row_blocks_of(indptr, targets, _BLOCKS_PER_THREAD * get_num_threads())
+    bounds = row_blocks(indptr, targets)
     with parallel_chunksize(1):
         k.pull_indirect_rows(indptr, indices, data, dY, pos, targets, bounds, out)
     return out
@@ -341,20 +343,36 @@ def rows_product_T_on(A_hat, A_hat_T, rows, dY, targets, backend, work=None, out
     or, when ``rows`` holds at least half of the nodes, reading ``dY``
     scattered into a zeroed (n, d) array (a plain product, faster than
     skipping). Fixed rules: the result must not depend on the thread count.
-    ``targets`` ascending; ``A_hat_T`` is ``Âᵀ`` as CSR (``A_hat`` itself
-    when symmetric). ``work``: optional C-contiguous (n, d) scratch array of
-    ``dY``'s dtype for the full-size intermediates (overwritten, never
-    returned; saves allocating them on every call). ``out``: optional
-    C-contiguous (len(targets), d) array for the result, used (and returned)
-    when the result is a plain product over ``targets`` (the pull cases).
     Unchecked (models only).
+
+    Parameters
+    ----------
+    A_hat : scipy CSR (n, n), in ``dY``'s dtype
+    A_hat_T : scipy CSR (n, n), ``Âᵀ`` (``A_hat`` itself when symmetric)
+    rows : int64 array (m,), distinct, each in ``0 .. n-1``: the nodes ``dY`` is given on
+    dY : ndarray (m, d), C-contiguous, float32 or float64
+    targets : int64 array (t,), ascending, each in ``0 .. n-1``
+    backend : ``"numba"`` or ``"numpy"``
+    work : ndarray (n, d), optional
+        C-contiguous scratch of ``dY``'s dtype for the full-size intermediates
+        (overwritten, never returned; saves allocating them on every call).
+    out : ndarray (t, d), optional
+        C-contiguous, of ``dY``'s dtype: written and returned when the result is a
+        plain product over ``targets`` (a pull with ``rows`` holding at least half of
+        the nodes), else left alone.
+
+    Returns
+    -------
+    ndarray (t, d), dtype of ``dY``
+        ``(Â[rows]ᵀ dY)[targets]``: ``out`` in the plain-product cases when given, else a
+        new array.
     """
     n = A_hat.shape[1]
     whole = targets.shape[0] == n
     # the choice must not depend on the thread count (the two sum in different orders):
     # pushing reads the rows' entries about once per thread, so push only a clearly
     # smaller set (the batch's own rows)
-    if _rows_nnz(A_hat.indptr, rows) * 4 <= _rows_nnz(A_hat_T.indptr, targets):
+    if rows_nnz(A_hat.indptr, rows) * 4 <= rows_nnz(A_hat_T.indptr, targets):
         full = np.empty((n, dY.shape[1]), dY.dtype) if whole or work is None else work
         full = rows_product_T(A_hat, rows, dY, backend, full)
         return full if whole else full[targets]

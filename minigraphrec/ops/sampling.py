@@ -30,11 +30,9 @@ return exactly ``n_samples``; the kept draws have the same distribution.
 """
 from __future__ import annotations
 
-from numbers import Integral
-
 import numpy as np
 
-from ..errors import DataError, check_backend, check_ids, check_random_state
+from ..errors import DataError, check_backend, check_ids, check_int, check_random_state
 from .sparse import as_csr
 
 __all__ = ["sample_bpr", "sample_negatives", "nth_absent_reference"]
@@ -63,14 +61,6 @@ def _check_has_negatives(R, users, deg):
                         f"negative item exists for them. Empty their rows of R before sampling "
                         f"(the models' training leaves such users out by itself, with a "
                         f"warning)")
-
-
-def _count(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def nth_absent_reference(indptr, indices, n_cols, rows, ranks):
@@ -127,7 +117,7 @@ def sample_bpr(R, n_samples=None, random_state=None, backend="numba"):
         its value (call ``R.eliminate_zeros()`` first if explicit zeros
         should not count). Non-canonical CSR (unsorted or duplicate indices)
         is canonicalised on a copy.
-    n_samples : int, optional
+    n_samples : int >= 0, optional
         Number of triples. Default ``R.nnz`` (after merging duplicates): one
         epoch in LightGCN's sense.
     random_state : None, int or numpy.random.Generator
@@ -145,7 +135,9 @@ def sample_bpr(R, n_samples=None, random_state=None, backend="numba"):
     DataError
         If ``R`` has no stored entry or no item column, or if some user has
         every item as a positive (no negative exists; the message names the
-        first such user and counts them).
+        first such user and counts them); if ``n_samples`` is no integer >= 0
+        (a bool or a float is refused, as ``minigraphrec.errors.check_int``
+        refuses every count).
 
     Notes
     -----
@@ -161,7 +153,7 @@ def sample_bpr(R, n_samples=None, random_state=None, backend="numba"):
         raise DataError(f"R (shape {R.shape}) has no stored entries: there is no "
                         "positive to sample")
     _check_has_negatives(R, active, deg[active])
-    n = R.nnz if n_samples is None else _count("n_samples", n_samples, 0)
+    n = R.nnz if n_samples is None else check_int(n_samples, "n_samples", at_least=0)
 
     rng = np.random.default_rng(check_random_state(random_state))
     users = active[rng.integers(0, active.size, size=n)]                # (n,)
@@ -199,12 +191,13 @@ def sample_negatives(R, users, n_negatives=1, random_state=None, backend="numba"
     Raises
     ------
     DataError
-        If a user id is out of range, ``R`` has no item column, or a given
-        user has every item as a positive (the first named, all counted).
+        If a user id is out of range, ``R`` has no item column, a given
+        user has every item as a positive (the first named, all counted), or
+        ``n_negatives`` is no integer >= 1 (a bool or a float included).
     """
     check_backend(backend)
     R = _positives(R)
-    n_negatives = _count("n_negatives", n_negatives, 1)
+    n_negatives = check_int(n_negatives, "n_negatives")
     users = check_ids(users, "users", R.shape[0])
     n_pos = np.diff(R.indptr).astype(np.int64)[users]                   # (n,)
     _check_has_negatives(R, users, n_pos)

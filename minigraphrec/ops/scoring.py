@@ -31,8 +31,9 @@ __all__ = [
 ]
 
 
-def _rows(X, name):
-    """``X`` as a 2-d (B, d) float32/float64 array, or the convention's error."""
+def _check_2d(X, name):
+    """``X`` as a float32/float64 array (:func:`~minigraphrec.errors.check_float_array`) that
+    is 2-d, (B, d), or the convention's error naming the axes."""
     X = check_float_array(X, name)
     if X.ndim != 2:
         raise DataError(f"{name} must be 2-d (B, d), got shape {X.shape}")
@@ -40,7 +41,7 @@ def _rows(X, name):
 
 
 def _pair(U, V):
-    U, V = _rows(U, "U"), _rows(V, "V")
+    U, V = _check_2d(U, "U"), _check_2d(V, "V")
     if U.shape != V.shape:
         raise DataError(f"U and V must have the same shape (B, d), got {U.shape} and {V.shape}")
     return U, V
@@ -71,7 +72,7 @@ def normalize_forward(X, eps=1e-8):
     integer or float16 dtype ``eps`` would round to 0 and a zero row give NaN);
     ``eps`` must be finite, positive and positive in ``X``'s dtype.
     """
-    X = _rows(X, "X")
+    X = _check_2d(X, "X")
     eps = check_finite_number(eps, "eps")
     eps_x = X.dtype.type(eps)
     if not eps_x > 0:
@@ -109,6 +110,15 @@ def cosine_forward(U, V, eps=1e-8):
     normalised rows (:func:`normalize_forward`), so a pair with a zero vector
     scores exactly 0. Departure from the article's ``u·v / (‖u‖ ‖v‖)``: the
     clamp, which only matters for norms below ``eps``.
+
+    Not the cosine of :func:`minigraphrec.rank.score_matrix` (``kind="cosine"``) for
+    rows shorter than ``eps``: this op is differentiated in training, and the clamp keeps
+    its value and gradient finite next to the zero vector, so a short row is divided by
+    ``eps``, not by its norm, and scores less than its true cosine; ranking
+    differentiates nothing and cosine is scale-free, so ``score_matrix`` gives every
+    nonzero row its true cosine, however short. For ``u = 1e-9·[1, 0]`` and
+    ``v = [1, 0]`` this op gives 0.1, ``score_matrix`` 1.0. With both norms at least
+    ``eps`` the two agree to rounding.
     """
     U, V = _pair(U, V)
     U_hat, cache_u = normalize_forward(U, eps)           # (B, d)

@@ -32,8 +32,8 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import DataError, check_backend, check_grad_shape, check_real_sparse
-from .dense import _dense
+from ..errors import (DataError, check_backend, check_float_array, check_grad_shape,
+                      check_real_sparse)
 
 __all__ = [
     "SessionGraphs", "session_graphs", "padded_adjacency", "index_add",
@@ -189,7 +189,7 @@ def session_propagate_forward(A, X):
     A : scipy sparse (N, N) block diagonal, X : (N, d) -> Y : (N, d)  (packed), or
     A : (B, L, L) dense, X : (B, L, d) -> Y : (B, L, d)  (padded).
     """
-    X = _dense("X", X)
+    X = check_float_array(X, "X")
     if sp.issparse(A):
         if X.ndim != 2 or A.shape != (X.shape[0], X.shape[0]):
             raise DataError(f"a sparse A must be (N, N) and X (N, d); got A {A.shape}, "
@@ -197,7 +197,7 @@ def session_propagate_forward(A, X):
         check_real_sparse(A, "A")
         Y = np.asarray(A @ X)                                    # (N, d)
         return Y, (A, Y.shape)
-    A = _dense("A", A, ndim=3)
+    A = check_float_array(A, "A", ndim=3)
     if (X.ndim != 3 or A.shape[0] != X.shape[0] or A.shape[2] != X.shape[1]
             or A.shape[1] != A.shape[2]):
         raise DataError(f"a dense A must be (B, L, L) and X (B, L, d) with the same B and L; "
@@ -269,9 +269,10 @@ def gru_cell_forward(a, h, W, U, b, backend="numba"):
     h_new : (N, d); cache
     """
     backend = check_backend(backend)
-    a = _dense("a", a, ndim=2)
-    h = _dense("h", h, ndim=2)
-    W, U, b = _dense("W", W, ndim=2), _dense("U", U, ndim=2), _dense("b", b, ndim=1)
+    a = check_float_array(a, "a", ndim=2)
+    h = check_float_array(h, "h", ndim=2)
+    W, U = check_float_array(W, "W", ndim=2), check_float_array(U, "U", ndim=2)
+    b = check_float_array(b, "b", ndim=1)
     d = h.shape[1]
     if (a.shape[0] != h.shape[0] or W.shape != (a.shape[1], 3 * d) or U.shape != (d, 3 * d)
             or b.shape != (3 * d,)):
@@ -377,10 +378,10 @@ def session_readout_forward(P, pos_ptr, W1, W2, c, q, W3=None):
     -------
     s : (B, d_out) (``d_out = d`` without ``W3``); cache
     """
-    P = _dense("P", P, ndim=2)
+    P = check_float_array(P, "P", ndim=2)
     n_pos, d = P.shape
-    W1, W2 = _dense("W1", W1, ndim=2), _dense("W2", W2, ndim=2)
-    c, q = _dense("c", c, ndim=1), _dense("q", q, ndim=1)
+    W1, W2 = check_float_array(W1, "W1", ndim=2), check_float_array(W2, "W2", ndim=2)
+    c, q = check_float_array(c, "c", ndim=1), check_float_array(q, "q", ndim=1)
     pos_ptr = np.asarray(pos_ptr)
     if (W1.shape != (d, d) or W2.shape != (d, d) or c.shape != (d,) or q.shape != (d,)
             or pos_ptr.ndim != 1 or pos_ptr.shape[0] < 2
@@ -403,7 +404,7 @@ def session_readout_forward(P, pos_ptr, W1, W2, c, q, W3=None):
     s_g = np.add.reduceat(alpha[:, None] * P, starts, axis=0)    # (B, d)
     if W3 is None:
         return s_g, (P, starts, seg, W1, W2, q, None, g, alpha, p_last, None)
-    W3 = _dense("W3", W3, ndim=2)
+    W3 = check_float_array(W3, "W3", ndim=2)
     if W3.shape[0] != 2 * d:
         raise DataError(f"W3 must have 2d = {2 * d} rows, got {W3.shape}")
     cat = np.concatenate([p_last, s_g], axis=1)                  # (B, 2d)

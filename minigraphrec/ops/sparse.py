@@ -20,7 +20,7 @@ import scipy.sparse as sp
 
 from ..errors import DataError, check_backend, check_float_array, check_out, check_real_sparse
 
-__all__ = ["spmm", "spgemm_dense"]
+__all__ = ["spmm", "spgemm_dense", "as_csr"]
 
 #: products of fewer multiply-adds (``spmm``: ``nnz(A) · d``) or outputs (``spgemm_dense``)
 #: than this run their kernel on one numba thread (:class:`~minigraphrec.threadpools.
@@ -39,6 +39,25 @@ def as_csr(A, name="A"):
     ``indptr`` starts at 0, never decreases and ends at ``nnz``; every column
     index is in ``0 .. n_cols-1``. Dense input is refused: the caller chooses
     when to pay for ``sp.csr_matrix(dense)``.
+
+    Parameters
+    ----------
+    A : scipy sparse matrix or array (n_rows, n_cols)
+    name : str
+        What to call ``A`` in the messages.
+
+    Returns
+    -------
+    scipy CSR matrix or array (n_rows, n_cols)
+        ``A`` itself when it is CSR, else ``A.tocsr()``.
+
+    Raises
+    ------
+    TypeError
+        ``A`` is not scipy sparse.
+    DataError
+        ``A`` is not 2-d, or its CSR arrays are inconsistent or hold a column index out
+        of range (the message names ``name`` and the first problem).
     """
     if not sp.issparse(A):
         raise TypeError(f"{name} must be a scipy sparse matrix or array, "
@@ -68,17 +87,22 @@ def as_csr(A, name="A"):
 
 
 def _cast_data(A, dtype):
-    """``A`` (CSR) with its values cast to ``dtype``, entries kept as stored: SciPy's
-    ``A.astype`` sums duplicates and sorts the indices of the copy when the dtype changes,
-    which would change the order (and so the rounding) of each row's sum. ``A`` itself when
-    it already has ``dtype``; the index arrays are shared, not copied."""
+    """``A`` with its values cast to ``dtype``; a CSR or CSC matrix keeps its entries as
+    stored: SciPy's ``A.astype`` sums duplicates and sorts the indices of the copy when the
+    dtype changes, which would change the order (and so the rounding) of each row's sum, and
+    the reference would no longer equal the kernel bit for bit. ``A`` itself when it already
+    has ``dtype``; the index arrays are shared, not copied. Another sparse format or a dense
+    ndarray (which the propagation ops also take) is cast by ``A.astype``."""
     if A.dtype == dtype:
         return A
-    return type(A)((A.data.astype(dtype), A.indices, A.indptr), shape=A.shape, copy=False)
+    if sp.issparse(A) and A.format in ("csr", "csc"):
+        return type(A)((A.data.astype(dtype), A.indices, A.indptr), shape=A.shape, copy=False)
+    return A.astype(dtype)
 
 
-def _check_dense(name, X):
-    """``X`` as a 2-d float32/float64 ndarray, or the convention's error (no copy)."""
+def _check_2d(X, name):
+    """``X`` as a float32/float64 ndarray (:func:`~minigraphrec.errors.check_float_array`, no
+    copy) that is 2-d, (n, d), or the convention's error naming the axes."""
     X = check_float_array(X, name)
     if X.ndim != 2:
         raise DataError(f"{name} must be 2-d (n, d), got shape {X.shape}")
@@ -141,7 +165,7 @@ def spmm(A, X, backend="numba", out=None):
     """
     check_backend(backend)
     A = as_csr(A)
-    X = _check_dense("X", X)
+    X = _check_2d(X, "X")
     n_rows, n_cols = A.shape
     if X.shape[0] != n_cols:
         raise DataError(f"A has shape {A.shape} and X has shape {X.shape}: "
