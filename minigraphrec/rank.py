@@ -25,6 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .errors import DataError, check_backend, check_int
+from .threadpools import serial_blas
 
 __all__ = ["score_matrix", "top_k", "top_k_by_similarity", "SCORE_KINDS"]
 
@@ -149,6 +150,12 @@ def score_matrix(U, V, kind="dot", out=None, dtype=np.float64):
           NaN). A nonzero row too short for its products to be represented
           (norm below about 1e-12 in float32, 1e-138 in float64) is first
           scaled by a power of 2, exactly, so that its cosine is still right.
+          Not the training op :func:`minigraphrec.ops.cosine_forward`, which
+          clamps each norm at ``eps = 1e-8`` to keep its value and gradient
+          finite next to the zero vector: for a row shorter than that the two
+          differ (``u = 1e-9·[1, 0]``, ``v = [1, 0]``: 1.0 here, 0.1 there).
+          Ranking differentiates nothing and cosine is scale-free, so here every
+          row that is nonzero in ``dtype``, however short, gets its true cosine.
         * ``"euclidean"``: :math:`s_{uv} = -\lVert u - v\rVert_2`, negated
           so that larger is better, like the other two.
 
@@ -245,7 +252,7 @@ def _item_scorer(V, kind="dot", dtype=np.float64):
             # a few users (one user's scores): checking the scores afterwards reads no more
             # numbers than the norms of V would
             with np.errstate(over="ignore", invalid="ignore"):
-                D = np.matmul(U, V.T, out=out)                   # (n_u, n_v) in dtype
+                D = _product(U, V, out)                          # (n_u, n_v) in dtype
             if D.size and not (np.isfinite(D.max()) and np.isfinite(D.min())):
                 _check_overflow(D, U, V, kind, first_row)
             return D
@@ -263,7 +270,7 @@ def _item_scorer(V, kind="dot", dtype=np.float64):
             return _scores(U, out, sq_u, risky, first_row)
 
     def _scores(U, out, sq_u, risky, first_row):
-        D = np.matmul(U, V.T, out=out)                           # (n_u, n_v) in dtype
+        D = _product(U, V, out)                                  # (n_u, n_v) in dtype
         if kind == "dot":
             if risky:
                 _check_overflow(D, U, V, kind, first_row)
@@ -302,6 +309,32 @@ def _item_scorer(V, kind="dot", dtype=np.float64):
         return D
 
     return score
+
+
+#: a scoring product of at most this many users and fewer multiply-adds than that runs on
+#: one BLAS thread (:func:`_product`)
+FEW_USERS, SERIAL_BLAS_BELOW = 8, 1 << 24
+
+
+def _product(U, V, out=None):
+    """``U @ V.T`` (into ``out``), on one BLAS thread when it is small: a few users' scores.
+
+    OpenBLAS splits a one-user product over a large item table (Gowalla's 41k x 64) between
+    its threads, and on busy cores waking the second one costs a scheduler time slice: a
+    one-user ``recommend`` of MF took a median 8.8 ms with 2 BLAS threads against 2.1 ms
+    with one (``benchmarks/results/serving_gowalla.md``, AMD EPYC, load about 2). For at
+    most ``FEW_USERS`` users and below ``SERIAL_BLAS_BELOW`` multiply-adds (6 users at
+    Gowalla's size) the product runs under :func:`~minigraphrec.threadpools.serial_blas`
+    (about 10 µs to switch and back), and its numbers do not depend on the BLAS thread
+    count. Larger blocks (``evaluate``'s, a batch ``recommend``'s) keep every BLAS thread:
+    there the work pays for the wake-up, and OpenBLAS's threaded product does not give its
+    serial product's bits (a 300 x 700 x 8 float64 product differed in 8 of 210,000
+    entries, by up to 1.3e-15 relative), so a block's scores stay those of ``U @ V.T``.
+    """
+    if U.shape[0] <= FEW_USERS and U.shape[0] * V.shape[0] * U.shape[1] < SERIAL_BLAS_BELOW:
+        with serial_blas():
+            return np.matmul(U, V.T, out=out)
+    return np.matmul(U, V.T, out=out)
 
 
 def _check_overflow(D, U, V, kind, first_row, row_offset=0):

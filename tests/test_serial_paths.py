@@ -157,3 +157,37 @@ def test_one_user_calls_wake_no_thread_pool(name, parallel_calls):
     finally:
         numba.set_num_threads(before)
     assert parallel_calls == []
+
+
+# ------------------------------------------------------------------- BLAS products
+def test_a_few_users_scores_run_on_one_blas_thread(monkeypatch):
+    """``score_matrix``'s product for a few users runs inside ``serial_blas`` (and gives the
+    bits of the product on one BLAS thread); a block of many users keeps BLAS's threads."""
+    import contextlib
+
+    from minigraphrec import rank
+    entered = []
+
+    @contextlib.contextmanager
+    def recording():
+        entered.append(True)
+        with mgr.threadpools.serial_blas():
+            yield
+
+    monkeypatch.setattr(rank, "serial_blas", recording)
+    rng = np.random.default_rng(3)
+    V = rng.standard_normal((5000, 64))
+    for kind in ("dot", "cosine", "euclidean"):
+        for n_users in (1, rank.FEW_USERS):
+            U = rng.standard_normal((n_users, 64))
+            entered.clear()
+            got = rank.score_matrix(U, V, kind)
+            assert entered == [True], (kind, n_users)
+            with mgr.threads(1):
+                np.testing.assert_array_equal(got, rank._item_scorer(V, kind)(U))
+        entered.clear()
+        rank.score_matrix(rng.standard_normal((rank.FEW_USERS + 1, 64)), V, kind)
+        assert entered == []
+    entered.clear()                                   # few users, but above the work bound
+    rank.score_matrix(np.ones((2, 64)), np.ones((rank.SERIAL_BLAS_BELOW // 128 + 1, 64)))
+    assert entered == []
