@@ -77,6 +77,7 @@ import scipy.sparse as sp
 from .errors import DataError, check_backend
 from .models.base import Recommender
 from .rank import _check_embeddings, _row_chunks
+from .threadpools import few_rows_matmul
 
 __all__ = ["quantize", "quantize_rows", "dequantize_rows", "int8_dot_scores",
            "int8_row_sum_scores", "scoring_nbytes", "QuantizedEmbeddings", "QuantizedItemItem",
@@ -244,7 +245,7 @@ def _int8_dot_float32(Qu, su, Qi_f32, si, add_to=None):
     The sums are exact integers; the two scalings are then the reference's float32 steps, in
     its order, over chunks of rows that stay in cache. With ``add_to`` (b, n) float32, each
     scaled chunk is added to it there (the bits of ``add_to += scores``), and it is returned."""
-    S = np.matmul(Qu.astype(np.float32), Qi_f32.T)                      # (b, n) exact integers
+    S = few_rows_matmul(Qu.astype(np.float32), Qi_f32.T)                # (b, n) exact integers
     for rows in _row_chunks(*S.shape):
         S_r = S[rows]                                                   # a view
         S_r *= su[rows, None]
@@ -535,7 +536,8 @@ class QuantizedEmbeddings(_Quantized):
         if self.dtype == "int8":
             D = int8_dot_scores(Qu, su, self.item_q_, self.item_scale_, self.backend)
         else:
-            D = dequantize_rows(Qu, su) @ dequantize_rows(self.item_q_, self.item_scale_).T
+            D = few_rows_matmul(dequantize_rows(Qu, su),
+                                dequantize_rows(self.item_q_, self.item_scale_).T)
         return self._finish(D, users)
 
     def _scorer(self):
@@ -555,8 +557,9 @@ class QuantizedEmbeddings(_Quantized):
             V = dequantize_rows(self.item_q_, self.item_scale_)          # (n_items, d)
 
             def score(users):
-                return self._finish(dequantize_rows(self.user_q_[users],
-                                                    self.user_scale_[users]) @ V.T, users)
+                return self._finish(few_rows_matmul(dequantize_rows(self.user_q_[users],
+                                                                    self.user_scale_[users]),
+                                                    V.T), users)
         return score
 
     def _finish(self, D, users):
@@ -743,7 +746,7 @@ class QuantizedGFCF(_Quantized):
                 else:
                     S += int8_dot_scores(Qx, sx, self.V_q_, self._out_scale, self.backend)
             else:
-                P = X.astype(np.float32) @ V_out.T                           # (b, n_items)
+                P = few_rows_matmul(X.astype(np.float32), V_out.T)           # (b, n_items)
                 alpha = np.float32(self.alpha_)
                 for rows in _row_chunks(*P.shape):        # S += alpha * P, chunk by chunk
                     P_r = P[rows]

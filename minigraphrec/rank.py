@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .errors import DataError, check_backend, check_int
-from .threadpools import serial_blas
+from .threadpools import few_rows_matmul
 
 __all__ = ["score_matrix", "top_k", "top_k_by_similarity", "SCORE_KINDS"]
 
@@ -311,30 +311,10 @@ def _item_scorer(V, kind="dot", dtype=np.float64):
     return score
 
 
-#: a scoring product of at most this many users and fewer multiply-adds than that runs on
-#: one BLAS thread (:func:`_product`)
-FEW_USERS, SERIAL_BLAS_BELOW = 8, 1 << 24
-
-
 def _product(U, V, out=None):
-    """``U @ V.T`` (into ``out``), on one BLAS thread when it is small: a few users' scores.
-
-    OpenBLAS splits a one-user product over a large item table (Gowalla's 41k x 64) between
-    its threads, and on busy cores waking the second one costs a scheduler time slice: a
-    one-user ``recommend`` of MF took a median 8.8 ms with 2 BLAS threads against 2.1 ms
-    with one (``benchmarks/results/serving_gowalla.md``, AMD EPYC, load about 2). For at
-    most ``FEW_USERS`` users and below ``SERIAL_BLAS_BELOW`` multiply-adds (6 users at
-    Gowalla's size) the product runs under :func:`~minigraphrec.threadpools.serial_blas`
-    (about 10 µs to switch and back), and its numbers do not depend on the BLAS thread
-    count. Larger blocks (``evaluate``'s, a batch ``recommend``'s) keep every BLAS thread:
-    there the work pays for the wake-up, and OpenBLAS's threaded product does not give its
-    serial product's bits (a 300 x 700 x 8 float64 product differed in 8 of 210,000
-    entries, by up to 1.3e-15 relative), so a block's scores stay those of ``U @ V.T``.
-    """
-    if U.shape[0] <= FEW_USERS and U.shape[0] * V.shape[0] * U.shape[1] < SERIAL_BLAS_BELOW:
-        with serial_blas():
-            return np.matmul(U, V.T, out=out)
-    return np.matmul(U, V.T, out=out)
+    """``U @ V.T`` (into ``out``), a few users' on one BLAS thread
+    (:func:`~minigraphrec.threadpools.few_rows_matmul`)."""
+    return few_rows_matmul(U, V.T, out=out)
 
 
 def _check_overflow(D, U, V, kind, first_row, row_offset=0):

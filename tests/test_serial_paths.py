@@ -160,34 +160,70 @@ def test_one_user_calls_wake_no_thread_pool(name, parallel_calls):
 
 
 # ------------------------------------------------------------------- BLAS products
-def test_a_few_users_scores_run_on_one_blas_thread(monkeypatch):
-    """``score_matrix``'s product for a few users runs inside ``serial_blas`` (and gives the
-    bits of the product on one BLAS thread); a block of many users keeps BLAS's threads."""
+@pytest.fixture
+def serial_blocks(monkeypatch):
+    """Record each ``serial_blas`` block ``few_rows_matmul`` opens (and still open it)."""
     import contextlib
 
-    from minigraphrec import rank
-    entered = []
+    from minigraphrec import threadpools
+    entered, real = [], threadpools.serial_blas
 
     @contextlib.contextmanager
     def recording():
         entered.append(True)
-        with mgr.threadpools.serial_blas():
+        with real():
             yield
 
-    monkeypatch.setattr(rank, "serial_blas", recording)
+    monkeypatch.setattr(threadpools, "serial_blas", recording)
+    return entered
+
+
+def test_a_few_users_scores_run_on_one_blas_thread(serial_blocks):
+    """``score_matrix``'s product for a few users runs inside ``serial_blas`` (and gives the
+    bits of the product on one BLAS thread); a block of many users keeps BLAS's threads."""
+    from minigraphrec import rank, threadpools
     rng = np.random.default_rng(3)
     V = rng.standard_normal((5000, 64))
     for kind in ("dot", "cosine", "euclidean"):
-        for n_users in (1, rank.FEW_USERS):
+        for n_users in (1, threadpools.FEW_ROWS):
             U = rng.standard_normal((n_users, 64))
-            entered.clear()
+            serial_blocks.clear()
             got = rank.score_matrix(U, V, kind)
-            assert entered == [True], (kind, n_users)
+            assert serial_blocks == [True], (kind, n_users)
             with mgr.threads(1):
                 np.testing.assert_array_equal(got, rank._item_scorer(V, kind)(U))
-        entered.clear()
-        rank.score_matrix(rng.standard_normal((rank.FEW_USERS + 1, 64)), V, kind)
-        assert entered == []
-    entered.clear()                                   # few users, but above the work bound
-    rank.score_matrix(np.ones((2, 64)), np.ones((rank.SERIAL_BLAS_BELOW // 128 + 1, 64)))
-    assert entered == []
+        serial_blocks.clear()
+        rank.score_matrix(rng.standard_normal((threadpools.FEW_ROWS + 1, 64)), V, kind)
+        assert serial_blocks == []
+    serial_blocks.clear()                             # few users, but above the work bound
+    rank.score_matrix(np.ones((2, 64)),
+                      np.ones((threadpools.SERIAL_BLAS_BELOW // 128 + 1, 64)))
+    assert serial_blocks == []
+
+
+@pytest.mark.parametrize("name", ["GFCF", "QuantizedEmbeddings-float16",
+                                  "QuantizedEmbeddings-int8", "QuantizedGFCF-float16",
+                                  "ContentBased"])
+def test_one_user_products_of_other_models_run_on_one_blas_thread(name, serial_blocks):
+    """The dense products of GF-CF's, the quantised models' and ContentBased's one-user
+    scores run on one BLAS thread, with the bits of a 1-thread call."""
+    train = mgr.datasets.synthetic(n_users=60, n_items=200, mean_interactions=8,
+                                   random_state=0)
+    if name == "GFCF":
+        model = mgr.GFCF(n_factors=8).fit(train)
+    elif name.startswith("QuantizedEmbeddings"):
+        model = mgr.quantize(mgr.MF(dim=8, random_state=0).fit(train, epochs=1),
+                             name.split("-")[1])
+    elif name.startswith("QuantizedGFCF"):
+        model = mgr.quantize(mgr.GFCF(n_factors=8).fit(train), name.split("-")[1])
+    else:
+        rng = np.random.default_rng(0)
+        features = rng.random((200, 6))
+        train = mgr.Interactions(train.users, train.items, n_users=60, n_items=200,
+                                 item_features=features)
+        model = mgr.ContentBased().fit(train)
+    serial_blocks.clear()
+    got = model.score([3])
+    assert serial_blocks, name
+    with mgr.threads(1):
+        np.testing.assert_array_equal(got, model.score([3]))

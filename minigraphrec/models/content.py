@@ -44,6 +44,7 @@ import scipy.sparse as sp
 from ..data import check_features, check_interactions
 from ..errors import DataError, check_bool, check_int
 from ..ops.sparse import spgemm_dense
+from ..threadpools import few_rows_matmul
 from .base import Recommender
 
 __all__ = ["ContentBased", "tokenize", "tfidf_matrix"]
@@ -303,8 +304,10 @@ class ContentBased(Recommender):
         if sp.issparse(P_unit) and self._Qt_unit is not None:
             return spgemm_dense(P_unit, self._Qt_unit, rows)              # (b, n_items)
         P = P_unit if rows is None else P_unit[rows]
-        S = P @ self._Q_unit.T                                            # (b, n_items)
-        return S.toarray() if sp.issparse(S) else np.asarray(S)
+        if sp.issparse(P) or sp.issparse(self._Q_unit):
+            S = P @ self._Q_unit.T                                        # (b, n_items)
+            return S.toarray() if sp.issparse(S) else np.asarray(S)
+        return few_rows_matmul(np.asarray(P), self._Q_unit.T)            # (b, n_items)
 
     # ------------------------------------------------------ open problems
     def _check_call_params(self, method):

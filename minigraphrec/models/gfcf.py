@@ -63,6 +63,7 @@ from scipy.sparse.linalg import svds
 from ..data import check_interactions
 from ..errors import DataError, check_backend, check_int, check_random_state
 from ..rank import float_dtype
+from ..threadpools import few_rows_matmul
 from .base import Recommender
 
 logger = logging.getLogger("minigraphrec")
@@ -768,8 +769,8 @@ class GFCF(Recommender):
         b = R_b.shape[0]
         alpha = self._fitted_alpha()
         if alpha > 0:
-            S = np.matmul(np.asarray(R_b @ self._V_in), self._V_out,       # (b, k) @ (k, n_items)
-                          out=out)
+            S = few_rows_matmul(np.asarray(R_b @ self._V_in), self._V_out,  # (b, k) @ (k, n_items)
+                                out=out)
             S *= alpha
         elif out is None:
             S = np.zeros((b, self.n_items_), dtype=self._R_scoring.dtype)
