@@ -298,12 +298,12 @@ def load_sessions(path, format="cikm", *, sep=None, header=None, columns=None,
 
     Either format may be gzip-compressed (recognised by its first bytes).
 
-    Memory: ids are numbered and ISO-8601 times converted one block of about 4 MB of
+    Memory: ids are numbered and ISO-8601 times converted one block of about 128 KiB of
     lines at a time, so a line costs its int and float arrays, not Python strings: about
-    130-150 bytes per line at the peak (YooChoose-layout lines, peak RSS: 197 MiB for 1M
-    lines, 540 MiB for 4M, of which 54 MiB is the imports; 2026-12-07, ad hoc, not in
-    ``benchmarks/results/``), so the 33M lines of ``yoochoose-clicks.dat`` would need about
-    4 GB (extrapolated, not measured).
+    120-130 bytes per line at the peak (YooChoose-layout lines, peak RSS: 176 MiB for 1M
+    lines, 521 MiB for 4M, of which 54 MiB is the imports; 2026-12-07, ad hoc; 1M lines of
+    each layout in ``benchmarks/results/loaders.md``), so the 33M lines of
+    ``yoochoose-clicks.dat`` would need about 4 GB (extrapolated, not measured).
 
     Raw session, item and user ids are strings numbered in order of first appearance in
     the file (sessions need not be contiguous). Sessions of one event are kept: cleaning
