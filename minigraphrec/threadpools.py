@@ -295,7 +295,8 @@ FEW_ROWS, SERIAL_BLAS_BELOW = 8, 1 << 24
 
 
 def few_rows_matmul(A, B, out=None):
-    r"""``A @ B`` (into ``out``: ``np.matmul``'s), on one BLAS thread when ``A`` has a few rows.
+    r"""``A @ B`` (into ``out``: ``np.matmul``'s), on one BLAS thread when ``A`` has a few rows
+    and no other Python thread runs.
 
     The serving products: one user's scores against a whole catalogue. OpenBLAS splits even a
     one-row product over a large ``B`` between its threads, and on busy cores waking the
@@ -304,14 +305,22 @@ def few_rows_matmul(A, B, out=None):
     catalogue 8.0 against 0.32 ms (``benchmarks/bench_serving.py``, AMD EPYC, load about 2).
     For at most ``FEW_ROWS`` rows and below ``SERIAL_BLAS_BELOW`` multiply-adds (6 users of
     Gowalla at d = 64) the product runs inside :func:`serial_blas` (about 10 µs to switch and
-    back), and its numbers do not depend on the BLAS thread count. Larger products (a block of
-    ``evaluate``, a batch ``recommend``) keep every BLAS thread: the work pays for waking
-    them, and a block's numbers stay those of ``A @ B`` (OpenBLAS's threaded product does
-    not always give its serial product's bits: a 300 x 8 by 8 x 700 float64 product differed
-    in 8 of 210,000 entries, by up to 1.3e-15 relative).
+    back), and its numbers do not depend on the BLAS thread count.
+
+    Only while the calling thread is the process's only Python thread: OpenBLAS's count is
+    process-wide, so switching it would also make another thread's product of the moment
+    serial (a batch's scores would then take the serial product's bits or the threaded
+    one's by timing: OpenBLAS's threaded product does not always give its serial product's
+    bits, 87 of 210,000 entries of a 300 x 8 by 8 x 700 float64 product differed), and
+    OpenBLAS does not promise that changing the count is safe while another thread is inside
+    a product. A server that scores from several threads sets the count itself, once, as
+    the README's "Serving from threads" says (``with mgr.threads(1):`` in each worker).
+    Larger products (a block of ``evaluate``, a batch ``recommend``) keep every BLAS thread:
+    the work pays for waking them.
     """
     import numpy as np
-    if A.shape[0] <= FEW_ROWS and A.shape[0] * A.shape[-1] * B.shape[-1] < SERIAL_BLAS_BELOW:
+    if (A.shape[0] <= FEW_ROWS and A.shape[0] * A.shape[-1] * B.shape[-1] < SERIAL_BLAS_BELOW
+            and threading.active_count() == 1):
         with serial_blas():
             return np.matmul(A, B, out=out)
     return np.matmul(A, B, out=out)

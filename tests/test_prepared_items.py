@@ -145,11 +145,25 @@ def test_copies_pickles_and_files_score_alike(tmp_path, preparations):
     clones.append(load(tmp_path / "m.npz"))
     for clone in clones:
         np.testing.assert_array_equal(clone.score([0, 4]), want)
-    loaded = clones[-1]
-    assert _read_only(loaded.item_embeddings_) and _read_only(loaded.user_embeddings_)
+    for clone in clones:                              # read-only, so each keeps its table
+        assert _read_only(clone.item_embeddings_) and _read_only(clone.user_embeddings_)
+        clone.score([1])
     # the shallow copy shares the table, so its kept preparation too; the others prepare
     # their own (the pickle and the deep copy hold an empty one)
     assert _count(preparations, model.item_embeddings_) == 1
     for clone in clones[:2] + clones[3:]:
         assert clone.item_embeddings_ is not model.item_embeddings_
         assert _count(preparations, clone.item_embeddings_) == 1
+
+
+def test_a_table_made_writable_again_drops_the_kept_preparation(preparations):
+    model = _fitted("MF")
+    first = model.score([1])
+    V = model.item_embeddings_
+    V.setflags(write=True)
+    V *= 2.0
+    np.testing.assert_array_equal(model.score([1]), 2.0 * first)
+    assert "_prepared_items" not in model.__dict__
+    V.setflags(write=False)                           # read-only again: prepared afresh
+    np.testing.assert_array_equal(model.score([1]), 2.0 * first)
+    assert _count(preparations, V) == 3

@@ -227,3 +227,24 @@ def test_one_user_products_of_other_models_run_on_one_blas_thread(name, serial_b
     assert serial_blocks, name
     with mgr.threads(1):
         np.testing.assert_array_equal(got, model.score([3]))
+
+
+def test_with_another_python_thread_the_blas_count_is_left_alone(serial_blocks):
+    """The BLAS count is process-wide: while another Python thread runs (it might be inside a
+    product), a few users' product does not switch it."""
+    import threading
+
+    from minigraphrec import rank
+    if threading.active_count() != 1:
+        pytest.skip("the test process already runs other Python threads")
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        rank.score_matrix(np.ones((1, 16)), np.ones((100, 16)))
+        assert serial_blocks == []
+    finally:
+        release.set()
+        other.join()
+    rank.score_matrix(np.ones((1, 16)), np.ones((100, 16)))
+    assert serial_blocks == [True]

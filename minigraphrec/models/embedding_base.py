@@ -714,17 +714,36 @@ class EmbeddingRecommender(Recommender):
         reading, 1 thread). The tables ``fit``, ``partial_fit``, ``forget`` and ``load`` set
         are read-only (:func:`_read_only_copy`), so they cannot change under the kept
         preparation; a table of one's own (``model.item_embeddings_ = X``) is kept only if it
-        is read-only too, and else prepared on every call, as before.
+        is read-only too, and else prepared on every call, as before. A fitted table made
+        writable again (``setflags(write=True)``) drops the kept preparation at the next call;
+        one made writable, edited and made read-only again between two calls is not seen:
+        assign a new array instead.
         """
         from ..rank import _item_scorer, _read_only
         V, key = self.item_embeddings_, (self.scoring, self._score_dtype().str)
         kept = self.__dict__.get("_prepared_items")
-        if kept is not None and kept.table is V and kept.key == key and _read_only(V):
+        if not _read_only(V):                      # writable (made so by hand?): keep nothing
+            if kept is not None:
+                del self._prepared_items
+            return _item_scorer(V, *key)
+        if kept is not None and kept.table is V and kept.key == key:
             return kept.score
         score = _item_scorer(V, *key)
-        if _read_only(V):
-            self._prepared_items = _PreparedItems(V, key, score)
+        self._prepared_items = _PreparedItems(V, key, score)
         return score
+
+    def __setstate__(self, state):
+        """Unpickled or deep-copied: the fitted tables read-only again (a pickle or a deep
+        copy gives writable arrays), so that the copy keeps its prepared item table too."""
+        for name in ("user_embeddings_", "item_embeddings_"):
+            X = state.get(name)
+            if isinstance(X, np.ndarray):
+                if X.base is None and X.flags.c_contiguous:
+                    X.setflags(write=False)         # the copy's own array (deepcopy's)
+                else:
+                    X = _read_only_copy(X)          # a view of the pickle's buffer
+                state[name] = X
+        self.__dict__.update(state)
 
     # ------------------------------------------------------------ losses
     def _batch_nodes(self, batch):
