@@ -275,11 +275,10 @@ def test_batch_local_attention_with_products_in_halves_equals_the_full_graph(rat
 
 
 
-def test_the_model_reads_alpha_from_the_layer_cache_by_its_documented_position():
-    """``GAT._attention_matrices`` reads the attention before dropout from
-    ``gat_layer_forward``'s cache tuple at ``gat._ALPHA``: there it sums to 1 over each
-    receiver's edges, per head (the dropped attention next to it does not)."""
-    from minigraphrec.models.gat import _ALPHA
+def test_the_layer_cache_names_the_attention_before_dropout():
+    """``GAT._attention_matrices`` reads ``cache.alpha`` of ``gat_layer_forward``: the
+    attention before dropout, which sums to 1 over each receiver's edges, per head (the
+    dropped attention, ``cache.alpha_drop``, does not); the cache still unpacks as a tuple."""
     from minigraphrec.ops import attention_graph, gat_layer_forward
     rng = np.random.default_rng(0)
     g = attention_graph(sp.csr_matrix((rng.random((6, 6)) < 0.5) + np.eye(6)))  # no empty row
@@ -287,7 +286,7 @@ def test_the_model_reads_alpha_from_the_layer_cache_by_its_documented_position()
     a_src, a_dst = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
     _, cache = gat_layer_forward(g, H, W, a_src, a_dst, dropout=0.5,
                                  rng=np.random.default_rng(1))
-    alpha = cache[_ALPHA]                                                   # (nnz, 2)
-    assert alpha.shape == (g.indptr[-1], 2)
+    alpha = cache.alpha                                                     # (nnz, 2)
+    assert alpha.shape == (g.indptr[-1], 2) and alpha is tuple(cache)[9]
     np.testing.assert_allclose(np.add.reduceat(alpha, g.indptr[:-1], axis=0), 1.0, rtol=1e-12)
-    assert not np.allclose(np.add.reduceat(cache[_ALPHA + 1], g.indptr[:-1], axis=0), 1.0)
+    assert not np.allclose(np.add.reduceat(cache.alpha_drop, g.indptr[:-1], axis=0), 1.0)

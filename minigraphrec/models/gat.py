@@ -100,12 +100,6 @@ __all__ = ["GAT"]
 
 SLOPE = 0.2                      # LeakyReLU's negative slope in the logits, the paper's
 COMBINATIONS = ("mean", "last")
-#: where ``alpha`` (nnz, n_heads), the attention before dropout, sits in the cache of
-#: :func:`~minigraphrec.ops.gat_layer_forward`: ``(graph, lin_cache, Z, a_src, a_dst, slope,
-#: positive, log_w, beta, alpha, alpha_drop, drop_cache, concat, activation, act_cache,
-#: backend)`` (tests/test_gat.py checks it)
-_ALPHA = 9
-
 
 #: a kernel over rows with fewer stored entries than this runs on one thread
 #: (:class:`~minigraphrec.threadpools.serial_if`): below it, waking the second thread
@@ -554,7 +548,7 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
         H0, _ = self._input_layer()
         _, caches = self._attend(H0, training=False)
         g, n = self._graph, self._graph.n_nodes
-        return [sp.csr_matrix((np.asarray(c[_ALPHA], dtype=np.float64).mean(axis=1), g.indices,
+        return [sp.csr_matrix((np.asarray(c.alpha, dtype=np.float64).mean(axis=1), g.indices,
                                g.indptr), shape=(n, n)) for c in caches]
 
     def attention_along(self, path):

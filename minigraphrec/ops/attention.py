@@ -662,6 +662,28 @@ def attention_graph(A, weighted=False):
     return AttentionGraph(indptr, indices, n, csr_transpose(indptr, indices, n), log_w)
 
 
+class GATLayerCache(NamedTuple):
+    """What :func:`gat_layer_forward` keeps for :func:`gat_layer_backward`; a tuple, so it
+    unpacks as one, with names for a reader of one field (``cache.alpha``: the layer's
+    attention weights, one per stored edge and head, (nnz, n_heads))."""
+    graph: object
+    lin_cache: tuple
+    Z: np.ndarray
+    a_src: np.ndarray
+    a_dst: np.ndarray
+    slope: float
+    positive: object
+    log_w: object
+    beta: object
+    alpha: np.ndarray
+    alpha_drop: np.ndarray
+    drop_cache: object
+    concat: bool
+    activation: str
+    act_cache: object
+    backend: str
+
+
 def gat_layer_forward(graph, H, W, a_src, a_dst, concat=True, dropout=0.0, rng=None,
                       training=True, activation="identity", slope=0.2, beta=None,
                       backend="numba"):
@@ -748,8 +770,8 @@ def gat_layer_forward(graph, H, W, a_src, a_dst, concat=True, dropout=0.0, rng=N
     Y = Y.reshape(n, n_heads * d_out) if concat else Y.mean(axis=1)  # (n, H d_out) or (n, d_out)
     act_fwd, _ = ACTIVATIONS[activation]
     H_out, act_cache = act_fwd(Y)
-    cache = (graph, lin_cache, Z, a_src, a_dst, slope, positive, log_w, beta, alpha, alpha_drop,
-             drop_cache, concat, activation, act_cache, backend)
+    cache = GATLayerCache(graph, lin_cache, Z, a_src, a_dst, slope, positive, log_w, beta, alpha,
+                          alpha_drop, drop_cache, concat, activation, act_cache, backend)
     return H_out, cache
 
 
