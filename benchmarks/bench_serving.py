@@ -6,7 +6,10 @@ busy cores that costs a scheduler time slice (5-13 ms) for microseconds of work;
 twins below size thresholds (``kernels/topk.py`` ``PARALLEL_FROM``, ``kernels/quantize.py``,
 ``kernels/markov.py``, ``kernels/session.py``, ``ops/sparse.py`` ``SERIAL_BELOW``,
 :class:`minigraphrec.threadpools.serial_if`) exist so that a one-user call takes on 2 threads
-what it takes on 1. This script keeps that measured, so a regression shows.
+what it takes on 1. OpenBLAS's pool did the same to the few users' scoring products on a
+large catalogue (its first run here: 4.1-29.8x on Gowalla), which
+:func:`minigraphrec.threadpools.few_rows_matmul` now runs on one BLAS thread. This script
+keeps both measured, so a regression shows.
 
 Data (``--data DIR``: a folder holding ``ml-100k/`` and optionally ``gowalla/``; required
 but with ``--smoke``; never shipped):
