@@ -606,3 +606,28 @@ def test_auto_says_when_propack_fails_and_what_runs_instead(monkeypatch, caplog)
     warned = [m for m in messages if "chose PROPACK, which failed after" in m]
     assert len(warned) == 1 and "invariant subspace of dimension 3" in warned[0]
     assert f"using svd_solver={model.svd_solver_!r} instead" in warned[0]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_a_few_users_linear_term_gives_the_whole_product_bits(dtype, backend, monkeypatch):
+    """A few users' linear term goes through the rows of R̃ they touch only
+    (``_few_linear_T``); it gives the bits of the product over all of R̃ᵀ (the path of a
+    larger block, forced here by a threshold of 0), signs of zero included, for scores,
+    an ad-hoc history and the users of a batch."""
+    import minigraphrec.models.gfcf as gfcf
+    train, _ = random_train(4, n_users=90, n_items=70, density=0.08)
+    model = GFCF(n_factors=6, dtype=dtype, backend=backend).fit(train)
+    model._item_filter = None          # the linear term as on a large catalogue (Gowalla's)
+    calls = []
+    real = GFCF._few_linear_T
+    monkeypatch.setattr(GFCF, "_few_linear_T", lambda self, X: calls.append(1) or real(self, X))
+    blocks = [[3], [0, 89, 3], list(range(gfcf.FEW_ROWS))]
+    few = [model.score(b) for b in blocks] + [model.score_history(np.array([1, 5, 9]))]
+    assert len(calls) == len(blocks) + 1
+    monkeypatch.setattr(gfcf, "FEW_ROWS", 0)
+    whole = [model.score(b) for b in blocks] + [model.score_history(np.array([1, 5, 9]))]
+    assert len(calls) == len(blocks) + 1
+    for a, b in zip(few, whole):
+        np.testing.assert_array_equal(a, b)
+        assert np.array_equal(np.signbit(a), np.signbit(b))

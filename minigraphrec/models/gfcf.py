@@ -63,7 +63,7 @@ from scipy.sparse.linalg import svds
 from ..data import check_interactions
 from ..errors import DataError, check_backend, check_int, check_random_state
 from ..rank import float_dtype
-from ..threadpools import few_rows_matmul
+from ..threadpools import FEW_ROWS, few_rows_matmul
 from .base import Recommender
 
 logger = logging.getLogger("minigraphrec")
@@ -747,11 +747,34 @@ class GFCF(Recommender):
         it is a CSR-times-dense product (SciPy's, or the parallel numba
         kernel of :func:`minigraphrec.ops.spmm`).
         """
-        X_T = (self.R_tilde_ @ R_b.T).toarray()                           # (n_users, b)
+        X = self.R_tilde_ @ R_b.T                                         # (n_users, b) sparse
+        if (R_b.shape[0] <= FEW_ROWS and self.R_tilde_.has_canonical_format
+                and self._R_tilde_T.has_sorted_indices):
+            return self._few_linear_T(X)
+        X_T = X.toarray()                                                 # (n_users, b)
         if self.backend == "numba":
             from ..ops import spmm
             return spmm(self._R_tilde_T, X_T, backend="numba")           # (n_items, b)
         return np.asarray(self._R_tilde_T @ X_T)                          # (n_items, b)
+
+    def _few_linear_T(self, X):
+        r"""``R̃ᵀ X`` for the sparse (n_users, b) ``X`` of a few users, through the rows of
+        ``R̃`` that ``X`` touches only: ``(Xᵀ R̃)ᵀ``, (n_items, b) dense.
+
+        The same bits as the CSR-times-dense product over all of ``R̃ᵀ``: that sums row
+        ``i``'s stored entries ``R̃ᵀ[i, u] X[u]`` in the order of ``u`` (``_R_tilde_T``'s
+        indices are sorted); SciPy's sparse product adds the same products ``X[u] R̃[u, i]``
+        in the same order of ``u`` (the rows of ``Xᵀ``, sorted too) and leaves out the
+        terms with ``X[u] = 0``, which add exactly 0 to a sum of nonnegative terms. A
+        one-user GF-CF call on Gowalla spent 3.2 of its 8.3 ms reading all 810k entries of
+        ``R̃ᵀ`` for a vector that is mostly zeros (ad hoc, 1 thread).
+        """
+        Y = (sp.csr_matrix(X.T) @ self.R_tilde_).tocsr()                 # (b, n_items) sparse
+        out = np.zeros((self.n_items_, X.shape[1]), dtype=X.dtype)       # (n_items, b)
+        for r in range(X.shape[1]):
+            lo, hi = Y.indptr[r], Y.indptr[r + 1]
+            out[Y.indices[lo:hi], r] = Y.data[lo:hi]
+        return out
 
     _scores_into = True
 
