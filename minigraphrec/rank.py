@@ -252,7 +252,7 @@ def _item_scorer(V, kind="dot", dtype=np.float64):
             # a few users (one user's scores): checking the scores afterwards reads no more
             # numbers than the norms of V would
             with np.errstate(over="ignore", invalid="ignore"):
-                D = _product(U, V, out)                          # (n_u, n_v) in dtype
+                D = few_rows_matmul(U, V.T, out=out)             # (n_u, n_v) in dtype
             if D.size and not (np.isfinite(D.max()) and np.isfinite(D.min())):
                 _check_overflow(D, U, V, kind, first_row)
             return D
@@ -270,7 +270,7 @@ def _item_scorer(V, kind="dot", dtype=np.float64):
             return _scores(U, out, sq_u, risky, first_row)
 
     def _scores(U, out, sq_u, risky, first_row):
-        D = _product(U, V, out)                                  # (n_u, n_v) in dtype
+        D = few_rows_matmul(U, V.T, out=out)                     # (n_u, n_v) in dtype
         if kind == "dot":
             if risky:
                 _check_overflow(D, U, V, kind, first_row)
@@ -309,12 +309,6 @@ def _item_scorer(V, kind="dot", dtype=np.float64):
         return D
 
     return score
-
-
-def _product(U, V, out=None):
-    """``U @ V.T`` (into ``out``), a few users' on one BLAS thread
-    (:func:`~minigraphrec.threadpools.few_rows_matmul`)."""
-    return few_rows_matmul(U, V.T, out=out)
 
 
 def _check_overflow(D, U, V, kind, first_row, row_offset=0):

@@ -48,8 +48,8 @@ import threading
 
 from .errors import check_int
 
-__all__ = ["set_threads", "get_threads", "threads", "serial_blas", "serial_if", "few_rows_matmul", "usable_cpus",
-           "THREADS_ENV"]
+__all__ = ["set_threads", "get_threads", "threads", "serial_blas", "serial_if", "few_rows_matmul",
+           "usable_cpus", "THREADS_ENV"]
 
 #: environment variable the command line and the benchmarks read for their default
 THREADS_ENV = "MINIGRAPHREC_THREADS"
