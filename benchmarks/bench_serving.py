@@ -26,7 +26,8 @@ but with ``--smoke``; never shipped):
 * **Gowalla** (with ``gowalla/train.txt`` in ``--data``): MF and LightGCN at 64 dims with
   their initial embeddings (``fit(train, epochs=0)``; LightGCN's propagated), each scored in
   ``score_dtype="float64"`` and ``"float32"`` (``set_params``); Popularity, ItemKNN, UserKNN
-  and GFCF with their defaults (EASE refuses Gowalla's 40,981 items).
+  and GFCF with their defaults (EASE refuses Gowalla's 40,981 items); MF, ItemKNN and GFCF
+  also quantised to int8 and float16.
 
 Per model, ``--users`` distinct users (default 200, drawn with a seeded rng, the same for
 every model) are served one at a time, ``recommend(users=[u], k=20)`` (``exclude_seen``
@@ -403,6 +404,8 @@ def run_gowalla(args, threads, load_start, digests):
             if score_dtype != "float64":
                 row["floor_agrees"] = None          # float32 scores may swap near-ties
             rows.append(row)
+        if model_name == "MF":
+            rows += measure_quantised(model_name, model, users, args)
     # the classic and closed-form models whose one-user call runs a BLAS product or a
     # sparse one over the whole catalogue (EASE refuses Gowalla's 40,981 items)
     for model_name, kind, model in (("Popularity", "classic", mgr.Popularity()),
@@ -414,6 +417,8 @@ def run_gowalla(args, threads, load_start, digests):
             model.fit(data)
         print(f"fitted {model_name} {time.perf_counter() - t0:.2f} s", flush=True)
         rows.append(measure(model_name, kind, model, users, args))
+        if model_name in ("ItemKNN", "GFCF"):
+            rows += measure_quantised(model_name, model, users, args)
     name = "serving_gowalla_smoke" if args.smoke else "serving_gowalla"
     notes = (common_notes(args, users, f"{data_name} train, {data.n_users} users, "
                                        f"{data.n_items} items, {len(data)} interactions",
@@ -426,11 +431,24 @@ def run_gowalla(args, threads, load_start, digests):
              f"floor_ratio = ms_1t / floor_ms "
              f"(for float32 scores the floor stays float64). Popularity, ItemKNN, UserKNN "
              f"and GFCF with their default hyperparameters, fitted on 1 thread (no floor). "
-             + summary(rows) + ".")
+             f"MF (score_dtype float32 when quantised: it does not change the quantised "
+             f"arrays), ItemKNN and GFCF also quantised to int8 and float16 "
+             f"(mgr.quantize, backend numba). " + summary(rows) + ".")
     columns = ["model", "ms_1t", "ms_2t", "ms_numba2_blas1", "ratio_2t", "ratio_numba2",
                "met", "floor_ms", "floor_ratio", "floor_agrees", "first_call_ms", "load_1min"]
     return write_and_plot(name, rows, columns, args, notes, threads, load_start, digests,
                           f"{data_name}, {len(users)} users x {passes(args.repeat)}")
+
+
+def measure_quantised(name, model, users, args):
+    """Rows for ``model`` quantised to int8 and to float16 (:func:`minigraphrec.quantize`)."""
+    import minigraphrec as mgr
+    rows = []
+    for dtype in ("int8", "float16"):
+        with mgr.threads(1):
+            q = mgr.quantize(model, dtype)
+        rows.append(measure(f"{name} {dtype}", "quantised", q, users, args))
+    return rows
 
 
 def write_and_plot(name, rows, columns, args, notes, threads, load_start, digests, title):

@@ -20,10 +20,13 @@ is then an integer sum times two scales,
 
 and the sum is exact: a float32 matrix product of the rows widened to float32
 sums it without rounding up to ``d = 1,024`` (every partial sum is an integer
-of magnitude at most ``d · 128² ≤ 2^24``), an int32 kernel beyond (``d`` up
-to 133,000 cannot overflow). ``dtype="float16"`` stores
-``x / max|x|`` (``s = max|x|``) in IEEE half precision instead: about three
-significant digits per entry, the scale keeping every row in range.
+of magnitude at most ``d · 128² ≤ 2^24``), an int64 kernel beyond.
+``dtype="float16"`` stores ``x / max|x|`` (``s = max|x|``) in IEEE half
+precision instead, the scale keeping every row in range: ``|x − s q| ≤
+2^{-12} max|x|`` (half of float16's step below 1), which is 11 significant
+bits (about 3 digits) for entries above ``2^{-14} max|x|`` and fewer below,
+where float16 has only its subnormals (an entry under ``2^{-25} max|x|``
+comes back as 0).
 
 What is quantised, per model:
 
@@ -60,8 +63,18 @@ references (``backend="numpy"``): the integer sums are computed in float64
 there, which is exact (every partial sum is an integer far below 2⁵³), then
 converted to float32 and multiplied by the scales in the kernels' order.
 Both backends therefore return identical arrays. float16 arrays are
-dequantised to float32 a batch at a time and multiplied by BLAS (NumPy
-only: numba has no float16 arithmetic); ``backend`` does not change them.
+dequantised to float32 and multiplied by BLAS; numba has no float16
+arithmetic, so ``backend="numba"`` widens them by a table lookup over
+their bit patterns (:func:`minigraphrec.kernels.quantize.float16_widen`,
+about 4x faster than NumPy's conversion) and ``"numpy"`` by NumPy: the
+same bits either way.
+
+**A few users** (at most 8, ``threadpools.FEW_ROWS``: a one-user
+``recommend``) are scored from the stored arrays as they are:
+int8 rows go through a serial int32 kernel instead of being widened to
+float32 first, and GF-CF and the item–item models widen only the rows a
+user's history touches. A larger batch widens each table once per call.
+The bits are the same either way.
 
 Memory: :func:`scoring_nbytes` counts the bytes of the arrays a model's
 ``score`` reads (the training matrix ``R_`` that ``recommend`` uses to
@@ -71,13 +84,15 @@ scales: ``d + 4`` bytes per row instead of ``4 d`` (float32) or ``8 d``
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import scipy.sparse as sp
 
 from .errors import DataError, check_backend
 from .models.base import Recommender
 from .rank import _check_embeddings, _row_chunks
-from .threadpools import few_rows_matmul
+from .threadpools import FEW_ROWS, few_rows_matmul
 
 __all__ = ["quantize", "quantize_rows", "dequantize_rows", "int8_dot_scores",
            "int8_row_sum_scores", "scoring_nbytes", "QuantizedEmbeddings", "QuantizedItemItem",
@@ -86,7 +101,9 @@ __all__ = ["quantize", "quantize_rows", "dequantize_rows", "int8_dot_scores",
 #: the storage types :func:`~minigraphrec.quantize` offers
 QUANT_DTYPES = ("int8", "float16")
 _Q_MAX = 127
-_MAX_DOT_LENGTH = (2**31 - 1) // (_Q_MAX * _Q_MAX)      # 133,144: int32 cannot overflow below
+#: the longest int8 dot product the float64 reference sums exactly: every partial sum, an
+#: integer of magnitude at most d · 128², stays within 2^53 (the kernels' int64 sums would go on)
+_MAX_DOT_LENGTH = 2**53 // (128 * 128)                    # 549,755,813,888
 #: the longest int8 dot product a float32 matrix product sums exactly: with |q| <= 128 every
 #: partial sum, in any order, is an integer of magnitude at most d · 128² <= 2^24, which
 #: float32 represents exactly
@@ -125,7 +142,10 @@ def quantize_rows(X, dtype="int8"):
     Notes
     -----
     int8 error bound: ``|x − s q| ≤ s / 2`` entrywise (rounding to nearest),
-    ``s = max|x| / 127``, up to the float32 rounding of ``s``.
+    ``s = max|x| / 127``, up to the float32 rounding of ``s``. float16:
+    ``|x − s q| ≤ 2^{-12} s`` with ``s = max|x|`` (``|x / s| ≤ 1``, where
+    float16's steps are at most ``2^{-11}``), up to the float32 rounding of
+    ``s`` and of the product ``s q``.
     """
     _check_dtype(dtype)
     X = _check_embeddings(X, "X", why="only finite arrays can be quantised")   # (n, d) float64
@@ -161,6 +181,37 @@ def _scales(peak, levels):
 def dequantize_rows(Q, scale):
     r"""``X̃ = diag(scale) Q`` as float32, shape of ``Q``."""
     return np.asarray(Q, dtype=np.float32) * np.asarray(scale, dtype=np.float32)[:, None]
+
+
+@functools.lru_cache(maxsize=1)
+def _float16_table():
+    """The float32 value of each of the 65,536 float16 bit patterns, by NumPy's own
+    conversion (256 KiB, made once, read-only): the lookup table of ``float16_widen``."""
+    table = np.arange(2**16, dtype=np.uint16).view(np.float16).astype(np.float32)
+    table.flags.writeable = False
+    return table
+
+
+def _widen(Q, scale=None, backend="numba"):
+    r"""``float32(Q)``, each row times its ``scale`` (n,) when given: what the scoring
+    products read. ``Q``: int8 or float16, (n, d), or 1-d without ``scale``.
+
+    float16 on the numba backend goes through
+    :func:`~minigraphrec.kernels.quantize.float16_widen` (a table lookup); everything else
+    through NumPy, whose bits it gives: the conversion is exact, and ``x · 1`` is ``x``.
+    """
+    if Q.dtype != np.float16 or backend != "numba" or Q.size == 0:
+        W = Q.astype(np.float32)
+        if scale is not None:
+            W *= np.asarray(scale, dtype=np.float32)[:, None]
+        return W
+    from .kernels.quantize import float16_widen
+    rows = Q if Q.ndim == 2 else Q.reshape(1, -1)                              # (n, d)
+    s = (np.ones(rows.shape[0], dtype=np.float32) if scale is None
+         else np.ascontiguousarray(scale, dtype=np.float32))
+    out = np.empty(rows.shape, dtype=np.float32)
+    float16_widen(np.ascontiguousarray(rows).view(np.uint16), _float16_table(), s, out)
+    return out.reshape(Q.shape)
 
 
 def _quantize_columns_dense(W, dtype):
@@ -199,12 +250,15 @@ def int8_dot_scores(Qu, su, Qi, si, backend="numba"):
     Qi : (n, d) int8
     si : (n,) float32
     backend : {"numba", "numpy"}
-        ``"numba"``, the fast path: for ``d`` up to 1,024 the integer sums
-        come from a float32 matrix product (BLAS) of the rows widened to
-        float32, which is exact (every partial sum, in whatever order BLAS
-        adds, is an integer of magnitude at most ``d · 128² <= 2^24``); for
-        longer rows, :func:`minigraphrec.kernels.quantize.int8_dot` (int32
-        accumulators). ``"numpy"``, the reference: the integer products in
+        ``"numba"``, the fast path: for at most 8 users
+        (``threadpools.FEW_ROWS``),
+        :func:`minigraphrec.kernels.quantize.int8_dot_serial`, which reads
+        the int8 rows as they are; for more and ``d`` up to 1,024, a float32
+        matrix product (BLAS) of the rows widened to float32, which is exact
+        (every partial sum, in whatever order BLAS adds, is an integer of
+        magnitude at most ``d · 128² <= 2^24``); for longer rows,
+        :func:`minigraphrec.kernels.quantize.int8_dot` (int64 accumulators,
+        in parallel). ``"numpy"``, the reference: the integer products in
         float64 (exact), then the same float32 steps. Identical results.
 
     Returns
@@ -215,7 +269,7 @@ def int8_dot_scores(Qu, su, Qi, si, backend="numba"):
     -----
     On Gowalla (40,981 items, 64 dims, 2 threads), a quantised LightGCN's
     ``score`` of 1,024 users took 0.062 s through the float32 product and
-    0.225 s through the int32 kernel (``benchmarks/bench_quantize.py``, an
+    0.225 s through the integer kernel (``benchmarks/bench_quantize.py``, an
     Intel Xeon, the runs before and after the change).
     """
     check_backend(backend)
@@ -225,13 +279,15 @@ def int8_dot_scores(Qu, su, Qi, si, backend="numba"):
         raise DataError(f"Qu has {Qu.shape[1]} columns and Qi has {Qi.shape[1]}; "
                         "they must share one dimension d")
     if Qu.shape[1] > _MAX_DOT_LENGTH:
-        raise DataError(f"d = {Qu.shape[1]} is above {_MAX_DOT_LENGTH}: int32 could overflow")
+        raise DataError(f"d = {Qu.shape[1]} is above {_MAX_DOT_LENGTH}: the float64 reference "
+                        "would no longer sum the integer products exactly")
     if backend == "numba":
-        if Qu.shape[1] <= _MAX_FLOAT32_EXACT_LENGTH:
+        few = Qu.shape[0] <= FEW_ROWS
+        if not few and Qu.shape[1] <= _MAX_FLOAT32_EXACT_LENGTH:
             return _int8_dot_float32(Qu, su, Qi.astype(np.float32), si)
-        from .kernels.quantize import int8_dot
+        from .kernels.quantize import int8_dot, int8_dot_serial
         out = np.empty((Qu.shape[0], Qi.shape[0]), dtype=np.float32)    # (b, n)
-        return int8_dot(Qu, su, Qi, si, out)
+        return (int8_dot_serial if few else int8_dot)(Qu, su, Qi, si, out)
     acc = Qu.astype(np.float64) @ Qi.astype(np.float64).T                # (b, n) exact integers
     S = acc.astype(np.float32)
     S *= su[:, None]
@@ -277,7 +333,7 @@ def int8_row_sum_scores(R_b, Q, c, backend="numba"):
         bad position.
     c : (n_cols,) float32
     backend : {"numba", "numpy"}
-        :mod:`minigraphrec.kernels.quantize` (int32 sums) or the reference
+        :mod:`minigraphrec.kernels.quantize` (integer sums) or the reference
         (an exact float64 sparse product). Identical results.
 
     Returns
@@ -536,29 +592,35 @@ class QuantizedEmbeddings(_Quantized):
         if self.dtype == "int8":
             D = int8_dot_scores(Qu, su, self.item_q_, self.item_scale_, self.backend)
         else:
-            D = few_rows_matmul(dequantize_rows(Qu, su),
-                                dequantize_rows(self.item_q_, self.item_scale_).T)
+            D = few_rows_matmul(_widen(Qu, su, self.backend),
+                                _widen(self.item_q_, self.item_scale_, self.backend).T)
         return self._finish(D, users)
 
     def _scorer(self):
         """``_score_batch`` for many blocks in one call: the item rows are widened to float32
-        (int8 on the fast path) or dequantised (float16) once, not once per block."""
+        (int8 on the fast path, when a block of more than ``FEW_ROWS`` users first needs
+        them; fewer go through the serial int8 kernel) or dequantised (float16) once, not once
+        per block."""
         if self.dtype == "int8" and (self.backend == "numpy"
                                      or self.item_q_.shape[1] > _MAX_FLOAT32_EXACT_LENGTH):
             return self._score_batch
         if self.dtype == "int8":
-            Qi_f32 = self.item_q_.astype(np.float32)                     # (n_items, d)
+            widened = []                                                 # [(n_items, d)]
 
             def score(users):
-                D = _int8_dot_float32(self.user_q_[users], self.user_scale_[users], Qi_f32,
+                if users.shape[0] <= FEW_ROWS:
+                    return self._score_batch(users)
+                if not widened:
+                    widened.append(self.item_q_.astype(np.float32))
+                D = _int8_dot_float32(self.user_q_[users], self.user_scale_[users], widened[0],
                                       self.item_scale_)
                 return self._finish(D, users)
         else:
-            V = dequantize_rows(self.item_q_, self.item_scale_)          # (n_items, d)
+            V = _widen(self.item_q_, self.item_scale_, self.backend)     # (n_items, d)
 
             def score(users):
-                return self._finish(few_rows_matmul(dequantize_rows(self.user_q_[users],
-                                                                    self.user_scale_[users]),
+                return self._finish(few_rows_matmul(_widen(self.user_q_[users],
+                                                           self.user_scale_[users], self.backend),
                                                     V.T), users)
         return score
 
@@ -642,18 +704,40 @@ class QuantizedItemItem(_Quantized):
         if self.dtype == "int8":
             Q = (self._indptr64, self._indices64, self.W_data_) if self._sparse else self.W_q_
             return _int8_row_sum_scores(R_b, Q, c, self.backend)     # W checked in _restore
-        ones = sp.csr_matrix((np.ones(R_b.nnz, dtype=np.float32), R_b.indices, R_b.indptr),
-                             shape=R_b.shape)
+        # only the rows of W that the users' histories touch are read (and widened)
+        rows, ones = _touched_rows(R_b, np.ones(R_b.nnz, dtype=np.float32))   # ones: (b, |rows|)
         if self._sparse:
-            W = sp.csr_matrix((self.W_data_.astype(np.float32), self.W_indices_, self.W_indptr_),
-                              shape=(self.n_items_, self.n_items_))
+            indptr, indices, data = _csr_rows(self._indptr64, self._indices64, self.W_data_,
+                                              rows)
+            W = sp.csr_matrix((_widen(data, None, self.backend), indices, indptr),
+                              shape=(rows.shape[0], self.n_items_))        # (|rows|, n_items)
             S = (ones @ W).toarray()                                       # (b, n_items)
         else:
-            rows = np.unique(R_b.indices)                                  # the items needed
-            S = np.asarray(ones[:, rows] @ self.W_q_[rows].astype(np.float32))
+            S = np.asarray(ones @ _widen(self.W_q_[rows], None, self.backend))
         S = S.astype(np.float32, copy=False)
         S *= c[None, :]
         return S
+
+
+def _touched_rows(R_b, values):
+    """The columns ``R_b`` (b, n) uses, sorted, and ``R_b`` restricted to them with ``values``
+    as its entries: ``(rows (m,), csr (b, m))``, the entries in ``R_b``'s own order, so a
+    product with the matching rows of a table sums in the order the full product would."""
+    rows = np.unique(R_b.indices)                                          # (m,)
+    compact = np.searchsorted(rows, R_b.indices)                           # (nnz,)
+    return rows, sp.csr_matrix((values, compact, R_b.indptr), shape=(R_b.shape[0], rows.shape[0]))
+
+
+def _csr_rows(indptr, indices, data, rows):
+    """The CSR arrays ``(indptr, indices, data)`` of the rows ``rows`` of a CSR matrix, in that
+    order: a (len(rows), n_cols) matrix, without building the whole one."""
+    starts = indptr[rows]                                                  # (m,)
+    lengths = indptr[rows + 1] - starts                                    # (m,)
+    sub_indptr = np.zeros(rows.shape[0] + 1, dtype=np.int64)
+    np.cumsum(lengths, out=sub_indptr[1:])
+    # entry p of the result is entry starts[r] + (p - sub_indptr[r]) of the source, r its row
+    take = np.repeat(starts - sub_indptr[:-1], lengths) + np.arange(sub_indptr[-1])
+    return sub_indptr, indices[take], data[take]
 
 
 class QuantizedGFCF(_Quantized):
@@ -721,32 +805,43 @@ class QuantizedGFCF(_Quantized):
 
     def _scorer(self):
         """``_score_batch`` for many blocks in one call: the singular vectors are widened to
-        float32 (and, for float16, scaled) once, not once per block."""
+        float32 (and, for float16, scaled) once, when a block of more than ``FEW_ROWS`` users
+        first needs them, not once per block. Fewer users read only the rows of ``V`` their
+        histories touch, and (int8) the serial kernel; float16 widens the scaled table once."""
         def linear(users):
             return np.asarray(self.linear_._score_batch(users), dtype=np.float32)  # (b, n_items)
 
         if self.alpha_ == 0 or self.V_q_.shape[1] == 0:
             return linear                                                    # no ideal term
-        V_f32 = self.V_q_.astype(np.float32)                                 # (n_items, k)
-        V_out = None if self.dtype == "int8" else V_f32 * self._out_scale[:, None]
-        fast = (self.dtype == "int8" and self.backend == "numba"
-                and V_f32.shape[1] <= _MAX_FLOAT32_EXACT_LENGTH)
+        widened = {}                                           # made when first needed, kept
+
+        def table(name):
+            if name not in widened:                            # "in": V; "out": V d^1/2 s
+                widened[name] = _widen(self.V_q_, None if name == "in" else self._out_scale,
+                                       self.backend)                         # (n_items, k)
+            return widened[name]
 
         def score(users):
             S = linear(users)                                                # (b, n_items)
             R_b = self.R_[users]                                             # (b, n_items)
-            W_b = sp.csr_matrix((self._in_weight[R_b.indices], R_b.indices, R_b.indptr),
-                                shape=R_b.shape)                             # r_u d^-1/2 s
-            X = np.asarray(W_b @ V_f32)                                      # (b, k) x_u
+            few = users.shape[0] <= FEW_ROWS
+            if few:                                                          # x_u from the
+                rows, W_b = _touched_rows(R_b, self._in_weight[R_b.indices])  # rows it needs
+                X = np.asarray(W_b @ _widen(self.V_q_[rows], None, self.backend))
+            else:
+                W_b = sp.csr_matrix((self._in_weight[R_b.indices], R_b.indices, R_b.indptr),
+                                    shape=R_b.shape)                         # r_u d^-1/2 s
+                X = np.asarray(W_b @ table("in"))                            # (b, k) x_u
             if self.dtype == "int8":
                 Qx, sx = quantize_rows(X, "int8")                            # (b, k), (b,)
                 sx = (sx * np.float32(self.alpha_)).astype(np.float32)
-                if fast:                                                     # the same bits
-                    _int8_dot_float32(Qx, sx, V_f32, self._out_scale, add_to=S)
+                if (not few and self.backend == "numba"
+                        and X.shape[1] <= _MAX_FLOAT32_EXACT_LENGTH):        # the same bits
+                    _int8_dot_float32(Qx, sx, table("in"), self._out_scale, add_to=S)
                 else:
                     S += int8_dot_scores(Qx, sx, self.V_q_, self._out_scale, self.backend)
             else:
-                P = few_rows_matmul(X.astype(np.float32), V_out.T)           # (b, n_items)
+                P = few_rows_matmul(X.astype(np.float32), table("out").T)    # (b, n_items)
                 alpha = np.float32(self.alpha_)
                 for rows in _row_chunks(*P.shape):        # S += alpha * P, chunk by chunk
                     P_r = P[rows]

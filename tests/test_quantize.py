@@ -49,6 +49,24 @@ def test_quantize_rows_error_bound_and_range():
     assert rel.max() < 2 ** -10                                              # half precision
 
 
+def test_quantize_rows_float16_bound_down_to_the_subnormals():
+    """float16: ``|x − s q| <= 2^-12 max|x|`` (plus float32's rounding of ``s`` and ``s q``),
+    for entries from the row's peak down through float16's subnormals; entries above
+    ``2^-14 max|x|`` keep 11 significant bits, entries under ``2^-25 max|x|`` come back 0."""
+    rng = np.random.default_rng(4)
+    mags = 2.0 ** -rng.uniform(0, 30, (300, 40))                             # 1 .. 1e-9
+    X = rng.choice([-1.0, 1.0], (300, 40)) * mags * rng.uniform(0.1, 10, (300, 1))
+    Q, s = quantize_rows(X, "float16")
+    peak = np.abs(X).max(axis=1, keepdims=True)                              # (300, 1)
+    err = np.abs(X - dequantize_rows(Q, s).astype(np.float64))
+    assert np.all(err <= (2.0 ** -12 + 2.0 ** -23) * peak)
+    assert (err / peak).max() > 0.9 * 2.0 ** -12                             # and it is tight
+    normal = np.abs(X) >= 2.0 ** -14 * peak
+    assert np.all(err[normal] <= (2.0 ** -11 + 2.0 ** -22) * np.abs(X[normal]))
+    tiny = np.abs(X) < 2.0 ** -25 * peak * (1 - 1e-6)
+    assert tiny.any() and np.all(Q[tiny] == 0)
+
+
 @pytest.mark.parametrize("dtype", ["int8", "float16"])
 def test_quantize_rows_tiny_rows_keep_a_scale_and_the_error_bound(dtype):
     """Rows whose scale falls below float32's normal range: the scale is rounded up, so a
@@ -100,9 +118,12 @@ def test_int8_dot_kernel_equals_reference_exactly(b, d):
     np.testing.assert_array_equal(ones, acc.astype(np.float32))
 
 
-def test_int8_dot_numba_kernel_equals_reference_exactly():
-    """The int32 kernel itself (the fast path takes it for d > 1,024 only), at any d."""
-    from minigraphrec.kernels.quantize import int8_dot
+@pytest.mark.parametrize("kernel", ["int8_dot", "int8_dot_serial"])
+def test_int8_dot_numba_kernel_equals_reference_exactly(kernel):
+    """The int32 kernels themselves (the fast path takes the parallel one for more than
+    ``FEW_ROWS`` users and d > 1,024, the serial one for at most ``FEW_ROWS``), at any d."""
+    import minigraphrec.kernels.quantize as kq
+    int8_dot = getattr(kq, kernel)
     rng = np.random.default_rng(5)
     for b, d in ((1, 37), (4, 37), (9, 64), (6, 300)):
         Qu = rng.integers(-128, 128, (b, d)).astype(np.int8)
@@ -137,6 +158,22 @@ def test_int8_dot_extreme_values_do_not_overflow():
     Qi = np.full((3, 1000), -127, dtype=np.int8)
     S = int8_dot_scores(Qu, np.ones(5, np.float32), Qi, np.ones(3, np.float32))
     assert np.all(S == 127 * 127 * 1000)
+
+
+@pytest.mark.parametrize("b", [1, 9])                     # the serial and the parallel kernel
+def test_int8_dot_kernels_sum_beyond_int32(b):
+    """The kernels' accumulators are int64: 140,000 products of -128 · -128 sum to
+    2,293,760,000, beyond int32 (2^31 - 1); float32 holds that multiple of 2^14 exactly."""
+    import minigraphrec.kernels.quantize as kq
+    d = 140_000
+    Qu = np.full((b, d), -128, dtype=np.int8)
+    Qi = np.full((2, d), -128, dtype=np.int8)
+    out = np.empty((b, 2), np.float32)
+    kernel = kq.int8_dot_serial if b == 1 else kq.int8_dot
+    kernel(Qu, np.ones(b, np.float32), Qi, np.ones(2, np.float32), out)
+    assert np.all(out == 128 * 128 * d) and 128 * 128 * d > 2**31
+    np.testing.assert_array_equal(
+        int8_dot_scores(Qu, np.ones(b, np.float32), Qi, np.ones(2, np.float32)), out)
 
 
 @pytest.mark.parametrize("sparse", [False, True])
@@ -197,6 +234,75 @@ def test_int8_row_sum_parallel_and_serial_kernels_equal_reference_exactly(sparse
         ref = int8_row_sum_scores(R_b, Q, c, backend="numpy")
         assert fast.dtype == np.float32
         np.testing.assert_array_equal(fast, ref)
+
+
+def test_int8_dot_of_a_few_users_reads_the_int8_rows(monkeypatch):
+    """At most ``FEW_ROWS`` users go through the serial int32 kernel, which reads the int8
+    item rows as they are: a one-user score does not widen the whole table to float32 (6 ms
+    for GF-CF's 40,981 x 256 singular vectors). More users take the float32 product."""
+    import minigraphrec.kernels.quantize as kq
+    from minigraphrec.threadpools import FEW_ROWS
+    calls = []
+    serial = kq.int8_dot_serial
+    monkeypatch.setattr(kq, "int8_dot_serial", lambda *a: calls.append(a) or serial(*a))
+    rng = np.random.default_rng(2)
+    Qi = rng.integers(-127, 128, (30, 16)).astype(np.int8)
+    si = rng.uniform(0.1, 1, 30).astype(np.float32)
+    for b in (1, FEW_ROWS, FEW_ROWS + 1):
+        Qu = rng.integers(-127, 128, (b, 16)).astype(np.int8)
+        su = rng.uniform(0.1, 1, b).astype(np.float32)
+        S = int8_dot_scores(Qu, su, Qi, si)
+        np.testing.assert_array_equal(S, int8_dot_scores(Qu, su, Qi, si, backend="numpy"))
+    assert [a[0].shape[0] for a in calls] == [1, FEW_ROWS]              # not FEW_ROWS + 1
+    assert all(a[2].dtype == np.int8 for a in calls)                    # Qi not widened
+
+
+def test_float16_widen_gives_numpys_conversion_bit_for_bit():
+    """The numba table lookup against NumPy's ``astype(float32) * scale``: every finite
+    float16 bit pattern (subnormals and both zeros included), with scales from tiny to large,
+    as rows of a table and as the 1-d data of a sparse matrix, and an empty table."""
+    from minigraphrec.quantization import _widen
+    patterns = np.arange(2**16, dtype=np.uint16).view(np.float16)
+    finite = patterns[np.isfinite(patterns)]                                # 63,488 values
+    assert (finite == 0).sum() == 2 and np.any(np.abs(finite[finite != 0]) < 6.1e-5)
+    Q = np.ascontiguousarray(finite.reshape(-1, 16))                          # (3968, 16)
+    rng = np.random.default_rng(0)
+    scale = np.exp(rng.uniform(np.log(1e-30), np.log(1e30), Q.shape[0])).astype(np.float32)
+    scale[:3] = (0.0, 1.0, np.finfo(np.float32).tiny)
+    for scale_ in (scale, None):
+        fast = _widen(Q, scale_, "numba")
+        ref = _widen(Q, scale_, "numpy")
+        expect = Q.astype(np.float32) * (1 if scale_ is None else scale_[:, None])
+        assert fast.dtype == ref.dtype == np.float32 and fast.shape == Q.shape
+        np.testing.assert_array_equal(fast.view(np.uint32), expect.view(np.uint32))
+        np.testing.assert_array_equal(ref.view(np.uint32), expect.view(np.uint32))
+    np.testing.assert_array_equal(_widen(finite, None, "numba").view(np.uint32),
+                                  finite.astype(np.float32).view(np.uint32))
+    np.testing.assert_array_equal(_widen(Q[:, ::3], scale, "numba"),         # not contiguous
+                                  dequantize_rows(Q[:, ::3], scale))
+    assert _widen(np.zeros((0, 4), np.float16), np.zeros(0, np.float32)).shape == (0, 4)
+
+
+def test_csr_rows_and_touched_rows_are_scipys():
+    """The row selection of a CSR matrix without building it, against SciPy's ``W[rows]``
+    (empty rows, a repeated row, rows out of order); and a history restricted to the items it
+    touches, whose product with those rows of a table is the full product."""
+    from minigraphrec.quantization import _csr_rows, _touched_rows
+    W = sp.random(12, 9, density=0.3, random_state=1, format="csr")
+    W = sp.diags((np.arange(12) != 4).astype(float)) @ W                   # row 4 empty
+    W.eliminate_zeros()
+    assert W.indptr[4] == W.indptr[5]
+    for rows in (np.array([4]), np.array([0, 4, 11]), np.array([7, 2, 7, 4]),
+                 np.arange(12), np.zeros(0, np.int64)):
+        indptr, indices, data = _csr_rows(W.indptr.astype(np.int64), W.indices, W.data, rows)
+        got = sp.csr_matrix((data, indices, indptr), shape=(rows.shape[0], 9))
+        np.testing.assert_array_equal(got.toarray(), W[rows].toarray())
+        np.testing.assert_array_equal(got.indices, W[rows].indices)
+    R = sp.random(5, 12, density=0.25, random_state=2, format="csr")
+    rows, R_c = _touched_rows(R, R.data)
+    np.testing.assert_array_equal(rows, np.unique(R.indices))
+    T = np.random.default_rng(3).standard_normal((12, 4)).astype(np.float32)
+    np.testing.assert_array_equal(R_c @ T[rows], R @ T)
 
 
 def test_int8_row_sums_of_one_user_take_the_serial_kernel():
@@ -477,22 +583,46 @@ def test_source_model_unchanged(fitted):
 
 
 @pytest.mark.parametrize("dtype", ["int8", "float16"])
-@pytest.mark.parametrize("source", ["MF-dot", "MF-cosine", "MF-euclidean", "GFCF"])
+@pytest.mark.parametrize("source", ["MF-dot", "MF-cosine", "MF-euclidean", "GFCF", "ItemKNN",
+                                    "EASE"])
 @pytest.mark.parametrize("backend", ["numba", "numpy"])
 def test_block_scorer_gives_score_batchs_bits(train, dtype, source, backend):
     """``_scorer`` (evaluate's and recommend's path) widens or dequantises the item rows once
-    per call; its scores are ``_score_batch``'s and the other backend's, bit for bit."""
+    per call; its scores are ``_score_batch``'s and the other backend's, bit for bit. A few
+    users (at most ``FEW_ROWS``: the serial int8 kernel, only the touched rows of GF-CF's
+    ``V`` and the item-item ``W``) get the rows a whole batch gets."""
+    from minigraphrec.threadpools import FEW_ROWS
     if source == "GFCF":
         model = mgr.GFCF(n_factors=12, dtype="float64").fit(train)
+    elif source == "ItemKNN":
+        model = mgr.ItemKNN(k_neighbors=20).fit(train)
+    elif source == "EASE":
+        model = mgr.EASE(l2=20.0).fit(train)
     else:
         model = mgr.MF(dim=8, scoring=source[3:], epochs=2, random_state=0).fit(train)
     q = quantize(model, dtype, backend=backend)
     other = quantize(model, dtype, backend="numpy" if backend == "numba" else "numba")
     scorer = q._scorer()
-    for users in (np.arange(q.n_users_), np.array([3, 0, 3])):
+    everyone = np.arange(q.n_users_)
+    S_all = scorer(everyone)
+    few = np.array([3, 0, 3, q.n_users_ - 1])
+    # float16 embeddings and GF-CF's float16 ideal term are float32 BLAS products, whose
+    # bits depend on how many rows BLAS is given (and on its threads); the rest is exact
+    # integer sums or SciPy's sparse products, the same for any batch
+    blas = dtype == "float16" and source[:2] in ("MF", "GF")
+    for users in (everyone, few, np.array([7]), np.arange(FEW_ROWS + 1)):
         S = scorer(users)
         np.testing.assert_array_equal(S, q._score_batch(users))
         np.testing.assert_array_equal(S, other._score_batch(users))
+        if blas:
+            np.testing.assert_allclose(S, S_all[users], rtol=0,
+                                       atol=1e-6 * np.abs(S_all).max())
+        else:
+            np.testing.assert_array_equal(S, S_all[users])
+    items, scores = q.recommend([5], k=10)                            # one user: few rows
+    S_5 = np.where(q.R_[5].toarray()[0] > 0, -np.inf, scorer(np.array([5]))[0])
+    np.testing.assert_array_equal(scores[0], np.sort(S_5)[::-1][:10])
+    np.testing.assert_array_equal(S_5[items[0]], scores[0])
 
 
 @pytest.mark.parametrize("dtype", ["int8", "float16"])
