@@ -62,7 +62,10 @@ __all__ = [
     "GradientMismatchError",
     "NotDifferentiableError",
     "RoundoffFloorWarning",
-    "datasets", "split", "graph", "ops", "losses", "optim", "gradcheck", "metrics", "rank",
-    "plot", "sequences", "set_threads", "get_threads", "threads", "Explanation",
-    "quantize",
+    "set_threads", "get_threads", "threads", "Explanation", "quantize",
+    # the submodules with an API page of their own (docs/api.rst), each loaded on first use;
+    # not io: ``from minigraphrec import *`` would hide Python's own io module (mgr.io works)
+    "datasets", "split", "graph", "ops", "losses", "optim", "gradcheck", "models", "train",
+    "rank", "metrics", "sequences", "plot", "linalg", "threadpools", "explain",
+    "quantization", "privacy",
 ]

@@ -47,13 +47,13 @@ def _warn(text):
     _note(f"minigraphrec: warning: {text}")
 
 
-def _plain(value):
+def _json_plain(value):
     """``value`` with NumPy scalars and arrays as Python ones and NaN or infinity as None,
     for JSON."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _json_plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, np.ndarray)):
-        return [_plain(v) for v in value]
+        return [_json_plain(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not np.isfinite(value):
@@ -90,7 +90,7 @@ def _flush_stdout():
 
 def _print_json(obj):
     """``--json``: ``obj`` as one JSON object on one line of stdout."""
-    _out(json.dumps(_plain(obj), ensure_ascii=False))
+    _out(json.dumps(_json_plain(obj), ensure_ascii=False))
 
 
 def _print_metrics(metrics, args):
@@ -305,9 +305,10 @@ def _check_not_read(flag, path, reads):
 
 def _check_output(path, reads=(), flag="-o"):
     """Stop unless the model can be saved at ``path`` (``flag``: ``-o`` or ``--checkpoint``):
-    not a folder, not one of the files the run reads (``reads``, from :func:`_files_read`),
-    not a read-only file, in a folder that exists and is writable. Checked before the data
-    are read."""
+    not a folder, not another kind of file that is no regular file (a device, a FIFO, a
+    socket: the save would replace it, :mod:`minigraphrec._atomic`), not one of the files the
+    run reads (``reads``, from :func:`_files_read`), not a read-only file, in a folder that
+    exists and is writable. Checked before the data are read."""
     if not path:
         raise SystemExit(f"minigraphrec: {flag}: give a file name, e.g. {flag} model.npz")
     if os.path.isdir(path) or path.endswith(("/", os.sep)):
@@ -321,13 +322,20 @@ def _check_output(path, reads=(), flag="-o"):
         what = (f"{parent} is a file, not a folder" if os.path.exists(parent)
                 and not os.path.isdir(parent) else f"the folder {folder} does not exist")
         raise SystemExit(f"minigraphrec: {flag}: cannot save to {path}: {what}")
+    import stat
+    with contextlib.suppress(OSError):               # nothing there: a new file
+        mode = os.lstat(path).st_mode                # a symbolic link is replaced, as a file
+        if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+            from ._atomic import _kind
+            raise SystemExit(f"minigraphrec: {flag}: cannot save to {path}: it is "
+                             f"{_kind(mode)}, not a regular file, and would be replaced; "
+                             f"remove it first or choose another name")
     refused = _refuses_new_files(folder)
     if refused:
         raise SystemExit(f"minigraphrec: {flag}: cannot save to {path}: the folder {folder} "
                          f"takes no new file ({refused})")
     _check_not_read(flag, path, reads)
     if os.path.isfile(path) and not os.access(path, os.W_OK):
-        import stat
         mode = stat.S_IMODE(os.stat(path).st_mode)
         raise SystemExit(f"minigraphrec: {flag}: cannot save to {path}: the file is read-only "
                          f"(mode {mode:04o}) for you; make it writable, remove it or choose "
@@ -382,6 +390,13 @@ def _reason(exc):
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
+def _joined(text, more):
+    """``text`` and then ``more`` (``"; the model was saved to m.npz"``, or ""), the final "."
+    of ``text`` dropped when ``more`` follows it: a library message ends in one, and ".;"
+    would join them."""
+    return (text[:-1] if more and text.endswith(".") else text) + more
+
+
 def _save_plot(draw, stem, saved=None):
     """Draw (``draw()`` returns the Axes) and save the ``--figure``; any failure (an OSError,
     matplotlib's ValueError or RuntimeError, a MemoryError) is one line naming the flag and
@@ -394,8 +409,8 @@ def _save_plot(draw, stem, saved=None):
     except Exception as exc:                 # e.g. nothing to draw
         if _is_interrupt(exc):
             raise
-        raise SystemExit(f"minigraphrec: --figure: cannot draw the figure: {_reason(exc)}"
-                         f"{kept}") from None
+        raise SystemExit(f"minigraphrec: --figure: cannot draw the figure: "
+                         f"{_joined(_reason(exc), kept)}") from None
     try:
         path = save_figure(figure, stem)
     except Exception as exc:
@@ -404,7 +419,7 @@ def _save_plot(draw, stem, saved=None):
         reason = _reason(exc)
         if f"{stem}.png" not in reason:      # save_figure's OSErrors name the file already
             reason = f"cannot write {os.path.join(_figure_folder(), stem + '.png')}: {reason}"
-        raise SystemExit(f"minigraphrec: --figure: {reason}{kept}") from None
+        raise SystemExit(f"minigraphrec: --figure: {_joined(reason, kept)}") from None
     _note(f"wrote {path}")
 
 
@@ -909,8 +924,8 @@ def _checkpoint_saver(model, args):
         try:
             model.save(args.checkpoint)
         except OSError as exc:
-            raise SystemExit(f"minigraphrec: --checkpoint: {exc.strerror or exc}"
-                             f"{_checkpoint_kept(args)}") from None
+            reason = _joined(str(exc.strerror or exc), _checkpoint_kept(args))
+            raise SystemExit(f"minigraphrec: --checkpoint: {reason}") from None
         args.checkpointed = record["epoch"]
     return save
 
@@ -1475,7 +1490,7 @@ def _add_json_option(p, shape):
                    help=f"print the results as one JSON object, {shape}, instead of text")
 
 
-def _default_epochs(key="epochs"):
+def _default_param(key="epochs"):
     """The trainable models' default ``key`` (``epochs``, ``dim``), as its flag's help says
     it: ``"50"``, or ``"mf 50, lightgcn 100, ..."`` should they differ."""
     import inspect
@@ -1515,7 +1530,7 @@ def build_parser():
                          help=VERBOSE_HELP)
     verbose.add_argument("--threads", type=int, default=argparse.SUPPRESS, metavar="N",
                          help=THREADS_HELP)
-    epochs_help = f"{_default_epochs()}, the models' own"
+    epochs_help = f"{_default_param()}, the models' own"
 
     p = sub.add_parser("demo", help="train on the embedded synthetic data and compare models",
                        description="Generate the embedded synthetic data set (no download), "
@@ -1569,7 +1584,7 @@ def build_parser():
                         "--resume, the epochs to train on top of the saved ones (default: "
                         "the rest of the saved model's epochs)")
     p.add_argument("--dim", type=int, help=f"embedding width d (trainable models; default "
-                                           f"{_default_epochs('dim')}, the models' own)")
+                                           f"{_default_param('dim')}, the models' own)")
     p.add_argument("--layers", type=int, help="graph layers K (lightgcn, gcn, ngcf, gat)")
     p.add_argument("--lr", type=float, help="Adam's learning rate (trainable models)")
     p.add_argument("--batch-size", type=int, help="training examples per step")
@@ -1908,7 +1923,7 @@ def _run(args):
         kept = (f"; the model was saved to {args.saved}" if getattr(args, "saved", None)
                 else "")
         print(f"minigraphrec: error: cannot write the results to standard output: "
-              f"{_reason(exc.args[0])}{kept}", file=sys.stderr)
+              f"{_joined(_reason(exc.args[0]), kept)}", file=sys.stderr)
         return 2
     except MemoryError as exc:              # a data set or model too large for the machine
         doing = getattr(args, "doing", None) or f"running `minigraphrec {args.command}`"
@@ -1921,7 +1936,7 @@ def _run(args):
         return 2
     except (DataError, OSError, ValueError, LookupError, FloatingPointError) as exc:
         kept = "" if getattr(args, "saved", None) else _checkpoint_kept(args)
-        print(f"minigraphrec: error: {_hint(exc, args)}{kept}", file=sys.stderr)
+        print(f"minigraphrec: error: {_joined(_hint(exc, args), kept)}", file=sys.stderr)
         return 2
     except SystemExit as exc:               # the commands' own checks stop with a message
         if not isinstance(exc.code, str):

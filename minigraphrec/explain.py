@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, check_finite_number, check_int
 
 __all__ = ["Explanation", "KINDS", "QUANTITIES", "ADDITIVE_RTOL"]
 
@@ -122,17 +122,31 @@ class Explanation:
 
         Ties are broken by the smaller source id, so the order does not
         depend on how the model enumerated its sources. ``quantity`` None:
-        ``"split"`` when ``exact``, else ``"gradient_input"``.
+        ``"split"`` when ``exact``, else ``"gradient_input"``. ``k`` is an
+        integer >= 1 or None, the contributions and ``score`` finite numbers
+        (a NaN would make ``total`` and every share NaN): else
+        :class:`DataError`, naming the first bad contribution and its source.
         """
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         sources = np.asarray(sources, dtype=np.int64).reshape(-1)
-        contributions = np.asarray(contributions, dtype=np.float64).reshape(-1)
+        contributions = np.asarray(contributions)
+        if contributions.dtype.kind == "c":             # the cast would drop it, warning only
+            raise DataError(f"contributions must be real, got {contributions.dtype} (the "
+                            f"imaginary part would be lost)")
+        contributions = contributions.astype(np.float64).reshape(-1)
         if sources.shape != contributions.shape:
             raise ValueError(f"{sources.shape[0]} sources but {contributions.shape[0]} "
                              "contributions")
         if paths is not None and len(paths) != sources.shape[0]:
             raise ValueError(f"{len(paths)} paths for {sources.shape[0]} sources")
+        k = check_int(k, "k", or_none=True)
+        bad = ~np.isfinite(contributions)
+        if bad.any():
+            j = int(np.flatnonzero(bad)[0])
+            raise DataError(f"contributions[{j}] (source {int(sources[j])}) is "
+                            f"{contributions[j]}; contributions must be finite")
+        score = check_finite_number(score, "score")
         total = float(contributions.sum())
         order = np.lexsort((sources, -contributions))   # by contribution desc, then source id
         if k is not None:
@@ -202,8 +216,9 @@ class Explanation:
                      + ("  path" if self.paths is not None else ""))
         for row in self.to_rows():
             line = f"{row[self.kind]:>8}  {row['contribution']:>12.6g}"
-            if split:
-                line += f"  {row['share']:>7.1%}"
+            if split:                       # a total of 0 has no shares: "-", as the CLI
+                share = row["share"]
+                line += f"  {share:>7.1%}" if np.isfinite(share) else f"  {'-':>7}"
             if self.paths is not None:
                 line += "  " + " → ".join(str(n) for n in row["path"])
             lines.append(line)

@@ -315,7 +315,8 @@ def plot_history(histories, metric="loss", ax=None):
     Every point has a marker, so a one-epoch history is a visible point; each line has its own
     colour, marker and line style, so that lines are told apart without colour. A NaN or
     missing value (a record without the metric, among records that have it) is a gap in the
-    line: its neighbours are not joined across it.
+    line: its neighbours are not joined across it. An infinite value is refused, as
+    :func:`plot_metrics` refuses one: a gap would hide it.
 
     Parameters
     ----------
@@ -338,7 +339,8 @@ def plot_history(histories, metric="loss", ax=None):
     DataError
         An empty history (``fit(train, epochs=0)``: nothing to draw), a metric that is in none
         of a history's records (the message lists the keys there are), a metric whose values
-        are all NaN, a record without ``"epoch"`` or with a value that is no number.
+        are all NaN, a record without ``"epoch"`` or with a value that is no number or is
+        infinite (naming the history and the record).
     TypeError
         ``histories`` or a record of another kind, ``metric`` not a str, ``ax`` not an Axes.
     RuntimeError
@@ -379,6 +381,10 @@ def plot_history(histories, metric="loss", ax=None):
         if not np.isfinite(x).all():
             raise DataError(f"{where}: record {int(np.flatnonzero(~np.isfinite(x))[0])} has "
                             f"epoch {x[~np.isfinite(x)][0]}, expected a number")
+        if np.isinf(y).any():                  # a gap would hide it; NaN is the gap
+            i = int(np.flatnonzero(np.isinf(y))[0])
+            raise DataError(f"{where}: record {i}'s {metric!r} is {y[i]}; values must be "
+                            f"finite (or NaN, a gap in the line)")
         if np.isnan(y).all():
             raise DataError(f"every value of {metric!r} in {where} is NaN: nothing to draw")
         curves.append((label, x, y))
@@ -445,12 +451,13 @@ def plot_metrics(results, metrics=None, ax=None):
     NaN value (e.g. ``evaluate`` on a test set without users) has no bar and is marked
     ``"n/a"``, never left as a silent gap.
 
-    By default the bars are recall and NDCG at the largest cut-off that every result has
-    (the LightGCN protocol's two figures); when neither is there, every ``"@k"`` accuracy
-    metric (recall, precision, NDCG, hit rate, MAP, MRR) common to the results. They share
-    the scale [0, 1]. Coverage is a share of the catalogue and novelty is in bits, on other
-    scales, and AUC has no cut-off: they and ``"n_users"`` are left out unless named in
-    ``metrics`` (better in a figure of their own).
+    By default the bars are recall and NDCG (those of the two that every result has) at the
+    largest such cut-off: the LightGCN protocol's two figures; other metrics are left out,
+    even at a larger cut-off. When no recall or NDCG key is in every result, the bars are
+    every ``"@k"`` accuracy metric (recall, precision, NDCG, hit rate, MAP, MRR) common to
+    the results, at every cut-off. They share the scale [0, 1]. Coverage is a share of the
+    catalogue and novelty is in bits, on other scales, and AUC has no cut-off: they and
+    ``"n_users"`` are left out unless named in ``metrics`` (better in a figure of their own).
 
     A new figure (``ax=None``) is about 0.16 in tall per bar: 22 in for 50 models at the
     default two metrics.
@@ -495,9 +502,10 @@ def plot_metrics(results, metrics=None, ax=None):
     if metrics is None:
         common = [k for k in first if isinstance(k, str) and _is_accuracy(k)
                   and all(k in r for r in results.values())]
-        top = max((int(k.partition("@")[2]) for k in common), default=None)
-        metrics = [k for k in common if k.partition("@")[2] == str(top)
-                   and k.partition("@")[0] in ("recall", "ndcg")] or common
+        # recall and NDCG at their largest common cut-off, else every common @k metric
+        pair = [k for k in common if k.partition("@")[0] in ("recall", "ndcg")]
+        top = max((int(k.partition("@")[2]) for k in pair), default=None)
+        metrics = [k for k in pair if int(k.partition("@")[2]) == top] or common
         if not metrics:
             raise DataError(f"no '@k' accuracy metric ({', '.join(_ACCURACY)}) is in every "
                             f"result; pass metrics=[...] (the first result has: "
@@ -586,9 +594,15 @@ def _embedding_table(source, kind):
         table = source
         name = "model_or_matrix"
     try:
-        X = np.asarray(table, dtype=np.float64)
+        X = np.asarray(table)
+        real = X.dtype.kind != "c"               # a cast would drop the imaginary part, warning
+        if real:
+            X = np.asarray(X, dtype=np.float64)
     except (TypeError, ValueError) as error:
         raise DataError(f"{name} must be an (n, d) array of numbers: {error}") from None
+    if not real:
+        raise DataError(f"{name} must be an (n, d) array of real numbers, got {X.dtype} "
+                        f"(complex values are not taken: the imaginary part would be lost)")
     if X.ndim != 2 or X.shape[0] < 2 or X.shape[1] < 2:
         raise DataError(f"{name} must be an (n, d) array with n >= 2 rows and d >= 2 "
                         f"columns to project on 2 components, got shape {X.shape}")
@@ -669,7 +683,7 @@ def plot_embeddings(model_or_matrix, kind="items", labels=None, ax=None, max_poi
     ------
     DataError
         A model without embeddings (ItemKNN, EASE, an unfitted model), an array that is not
-        (n >= 2, d >= 2) or not finite, labels of another length, rows all equal.
+        (n >= 2, d >= 2), not finite or complex, labels of another length, rows all equal.
     """
     _check_ax(ax)
     if not isinstance(label_title, str):

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import logging
 import math
+from numbers import Real
 
 import numpy as np
 
 from .data import Interactions
-from .errors import DataError, check_backend, check_bool, check_finite_number, check_int
+from .errors import (DataError, check_backend, check_bool, check_finite_number, check_int,
+                     check_real_sparse)
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +80,31 @@ def _check_examples(prefixes, targets):
     return targets
 
 
+def _times(values, n, name="end_time"):
+    """``values`` as float64 (n,): real numbers (any integer or float dtype, or a list of
+    them), else DataError naming ``name`` and the shape, the dtype or the first entry that is
+    no number (a string is never parsed, a bool is no time, and a complex value would lose
+    its imaginary part)."""
+    try:
+        times = np.asarray(values)
+    except ValueError as err:                          # ragged nested sequences
+        raise DataError(f"{name} must hold {n} times (one per sequence): {err}") from None
+    if times.shape != (n,):
+        raise DataError(f"{name} must hold {n} times (one per sequence), got shape "
+                        f"{times.shape}")
+    if times.dtype.kind == "O":                        # a list mixing numbers and others
+        bad = [j for j, v in enumerate(times)
+               if isinstance(v, (bool, np.bool_)) or not isinstance(v, Real)]
+        if bad:
+            raise DataError(f"{name}[{bad[0]}] is {times[bad[0]]!r}; a time is a number")
+    elif times.size and times.dtype.kind not in "iuf":
+        what = (" (complex values are not taken: the imaginary part would be lost)"
+                if times.dtype.kind == "c" else
+                f"; {name}[0] is {times[0].item()!r}" if times.dtype.kind in "USb" else "")
+        raise DataError(f"{name} must hold numbers (times), got dtype {times.dtype}{what}")
+    return times.astype(np.float64)
+
+
 class Sequences:
     r"""Ordered item-id lists in CSR layout.
 
@@ -91,7 +118,8 @@ class Sequences:
         session); None for all ``-1``.
     item_ids : array (n_items,) or None, raw item ids (``item_ids[i]`` is item ``i``'s)
     end_time : float array (n_sequences,) or None
-        The time of each sequence's last event (finite, in the timestamps' unit): what
+        The time of each sequence's last event (finite, in the timestamps' unit; integers or
+        floats, never a string, a bool or a complex number): what
         :func:`split_sessions_by_time` cuts on. None when unknown.
     session_ids : array (n_sequences,) or None, the raw id of each sequence (a session id
         from a log file); None when the position is the id
@@ -148,10 +176,7 @@ class Sequences:
         if item_ids is not None and len(item_ids) != n_items:
             raise DataError(f"item_ids has {len(item_ids)} entries for {n_items} items")
         if end_time is not None:
-            end_time = np.asarray(end_time, dtype=np.float64)
-            if end_time.shape != (n_seq,):
-                raise DataError(f"end_time must hold {n_seq} times (one per sequence), got "
-                                f"shape {end_time.shape}")
+            end_time = _times(end_time, n_seq)
             if not np.all(np.isfinite(end_time)):
                 bad = int(np.flatnonzero(~np.isfinite(end_time))[0])
                 raise DataError(f"end_time[{bad}] is {end_time[bad]}; times must be finite")
@@ -345,15 +370,17 @@ def next_item_ranks(scores, targets, exclude=None, backend="numba"):
     such an item); a target that is not a candidate gets rank ``n_items``, which no
     candidate has (:func:`evaluate_next_item` counts it a miss at every K). ``targets`` are
     integer item ids (B,) in ``0..n_items-1``; whole floats are taken, a fractional, NaN or
-    bool target is a DataError naming its position, never truncated. ``backend="numpy"``
-    is the reference below (boolean comparisons of the whole block); ``"numba"``
-    (:mod:`minigraphrec.kernels.target_rank`) counts in one pass per row, with the same
-    integers.
+    bool target is a DataError naming its position, never truncated. ``scores`` are real
+    numbers (float32 and float64 ranked as they are, another bool, integer or float dtype as
+    float64); a complex, string or object dtype is a DataError (complex is never cut to its
+    real part). ``backend="numpy"`` is the reference below (boolean comparisons of the whole
+    block); ``"numba"`` (:mod:`minigraphrec.kernels.target_rank`) counts in one pass per row,
+    with the same integers.
     """
     check_backend(backend)
     S = np.asarray(scores)
     if S.dtype not in (np.float32, np.float64):
-        S = S.astype(np.float64)
+        S = check_real_sparse(S, "scores").astype(np.float64)   # complex refused, never cut
     if S.ndim != 2 or np.shape(targets) != (S.shape[0],):
         raise DataError(f"scores must be (B, n_items) and targets (B,); got {S.shape}, "
                         f"{np.shape(targets)}")
@@ -467,7 +494,9 @@ def evaluate_next_item(model, prefixes, targets, k=(20,), exclude_seen=False, ba
         try:
             ranks[idx] = next_item_ranks(S, targets[idx], exclude)
         except DataError:
-            nan = np.flatnonzero(np.isnan(np.asarray(S, dtype=np.float64)).any(axis=1))
+            S = np.asarray(S)                     # (b, n_items); a complex one is refused
+            nan = (np.flatnonzero(np.isnan(S).any(axis=1)) if S.dtype.kind == "f"
+                   else np.zeros(0, dtype=np.int64))       # as it is, not cast with a warning
             if not nan.size:
                 raise
             raise DataError(f"model.score_sessions gave NaN for example {start + int(nan[0])}"
@@ -502,7 +531,6 @@ def _check_kind(value, kind, name):
     if not isinstance(value, kind):
         raise TypeError(f"{name} must be {'an' if kind.__name__[0] in 'AEIOU' else 'a'} "
                         f"{kind.__name__}, got {type(value).__name__}")
-
 
 
 def _drop_events(sequences, keep):

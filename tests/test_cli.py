@@ -1771,3 +1771,77 @@ def test_user_item_commands_refuse_a_session_model_by_name(tmp_path, capsys):
         code, _, err = _run(argv, capsys)
         assert code == 2 and (f"{argv[0]}: the model in {path} is MarkovChain, a session "
                               f"model") in err, err
+
+
+# --------------------------------------------------- outputs that are no regular file
+def _special_outputs(tmp_path):
+    """A FIFO made here, and /dev/full where the machine has one: files a save would replace."""
+    fifo = tmp_path / "pipe.npz"
+    os.mkfifo(fifo)
+    out = [(str(fifo), "a FIFO")]
+    if os.path.exists("/dev/full"):
+        out.append(("/dev/full", "a character device"))
+    return out
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+@pytest.mark.parametrize("flag", ["-o", "--checkpoint"])
+def test_an_output_that_is_no_regular_file_is_refused_before_the_data_are_read(
+        tmp_path, capsys, monkeypatch, flag):
+    """Was: refused by the save, after the whole training."""
+    import minigraphrec.cli as cli
+
+    data = _write_triples(tmp_path / "ratings.csv")
+    monkeypatch.setattr(cli, "_load", lambda *a, **k: pytest.fail("the data were read"))
+    for path, kind in _special_outputs(tmp_path):
+        other = ["-o", str(tmp_path / "m.npz")] if flag == "--checkpoint" else []
+        code, out, err = _run(["train", str(data), "--model", "mf", flag, path, *other], capsys)
+        assert code == 2 and out == "" and "training" not in err
+        assert err.strip() == (f"minigraphrec: {flag}: cannot save to {path}: it is {kind}, "
+                               f"not a regular file, and would be replaced; remove it first "
+                               f"or choose another name")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe.npz", "ratings.csv"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_sessions_output_that_is_no_regular_file_is_refused_before_reading(tmp_path, capsys,
+                                                                         monkeypatch):
+    log = _write_session_log(tmp_path / "log.csv")
+    fifo = tmp_path / "pipe.npz"
+    os.mkfifo(fifo)
+    code, out, err = _run(["sessions", str(log), "--test-fraction", "0.2", "--model", "markov",
+                           "-o", str(fifo)], capsys)
+    assert code == 2 and out == "" and err.strip() == (
+        f"minigraphrec: -o: cannot save to {fifo}: it is a FIFO, not a regular file, and "
+        f"would be replaced; remove it first or choose another name")
+
+
+def test_a_symbolic_link_output_is_still_replaced_by_the_model(tmp_path, capsys):
+    data = _write_triples(tmp_path / "ratings.csv")
+    (tmp_path / "target.txt").write_text("old")
+    link = tmp_path / "m.npz"
+    link.symlink_to(tmp_path / "target.txt")
+    assert main(["train", str(data), "--model", "popularity", "-q", "-o", str(link)]) == 0
+    assert not link.is_symlink() and (tmp_path / "target.txt").read_text() == "old"
+
+
+def test_a_library_message_and_the_checkpoint_note_join_without_a_stray_period(tmp_path,
+                                                                             capsys):
+    """Was: "... Try a smaller lr (now 1e+30).; the checkpoint ..." """
+    data = _write_triples(tmp_path / "ratings.csv")
+    ck, out = tmp_path / "ck.npz", tmp_path / "big.npz"
+    code, stdout, err = _run(["train", str(data), "--model", "mf", "--epochs", "2", "--lr",
+                              "1e30", "-q", "--checkpoint", str(ck), "-o", str(out)], capsys)
+    last = err.splitlines()[-1]
+    assert code == 2 and stdout == "" and not out.exists()
+    assert ".;" not in last and last.startswith("minigraphrec: error: MF: the loss became "
+                                                "non-finite")
+    assert last.endswith(f"Try a smaller lr (now 1e+30); the checkpoint {ck} holds epoch 1 "
+                         f"(--resume {ck} continues from it)")
+
+
+def test_joined_drops_only_a_final_period_and_only_before_more():
+    from minigraphrec.cli import _joined
+    assert _joined("Try a smaller lr.", "; the checkpoint") == "Try a smaller lr; the checkpoint"
+    assert _joined("Try a smaller lr.", "") == "Try a smaller lr."
+    assert _joined("no period", "; more") == "no period; more"

@@ -366,3 +366,40 @@ def test_gradient_input_leaves_the_model_untouched_and_threads_agree(small, cls,
     for a, b in zip(alone, threaded):
         np.testing.assert_array_equal(a.sources, b.sources)
         np.testing.assert_array_equal(a.contributions, b.contributions)
+
+
+# ------------------------------------------------------- from_contributions' own checks
+@pytest.mark.parametrize("k", [-1, 0, 1.5, "2", True])
+def test_from_contributions_refuses_a_bad_k(k):
+    """k=-1 silently dropped the last source; 1.5 and "2" raised TypeError from slicing."""
+    with pytest.raises(DataError, match=f"k must be an integer >= 1 or None, got {k!r}"):
+        Explanation.from_contributions(0, 0, [1, 2, 3], [3.0, 2.0, 1.0], kind="item",
+                                       score=6.0, exact=True, k=k)
+    e = Explanation.from_contributions(0, 0, [1, 2, 3], [3.0, 2.0, 1.0], kind="item",
+                                       score=6.0, exact=True, k=np.int64(2))
+    assert len(e) == 2
+
+
+@pytest.mark.parametrize("contributions, score, match", [
+    ([3.0, np.nan, 1.0], 6.0, r"contributions\[1\] \(source 7\) is nan; contributions must "
+                              r"be finite"),
+    ([3.0, 2.0, -np.inf], 6.0, r"contributions\[2\] \(source 2\) is -inf"),
+    ([3.0, 2.0, 1.0], np.nan, "score must be a finite number, got nan"),
+    ([3.0, 2.0, 1.0], np.inf, "score must be a finite number, got inf"),
+    ([3.0, 2.0, 1.0 + 1j], 6.0, "contributions must be real, got complex128"),
+])
+def test_from_contributions_refuses_non_finite_numbers(contributions, score, match):
+    """A NaN contribution made ``total`` and every share NaN ("nan%" in the table)."""
+    with pytest.raises(DataError, match=match):
+        Explanation.from_contributions(0, 0, [5, 7, 2], contributions, kind="item",
+                                       score=score, exact=True, k=None)
+
+
+def test_a_split_of_a_zero_total_prints_no_nan_share():
+    e = Explanation.from_contributions(0, 0, [1, 2], [1.0, -1.0], kind="item", score=0.0,
+                                       exact=True, k=None)
+    assert np.isnan(e.shares).all()                          # no share of a total of 0
+    text = str(e)
+    assert "nan" not in text
+    assert text.splitlines()[2:] == ["       1             1        -",
+                                     "       2            -1        -"]

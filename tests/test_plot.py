@@ -637,3 +637,39 @@ def test_a_failed_save_removes_the_folders_it_created_only(tmp_path, monkeypatch
     with pytest.raises(RuntimeError, match="agg died"):
         plot.save_figure(fig, "y")
     assert (tmp_path / "kept").is_dir() and list((tmp_path / "kept").iterdir()) == []
+
+
+# ------------------------------------------------------------------ lossy and silent inputs
+
+def test_complex_embeddings_are_refused_not_cut_to_their_real_part(figs):
+    X = np.random.default_rng(0).standard_normal((5, 3)) + 1j     # was: a ComplexWarning only
+    with pytest.raises(DataError, match=r"model_or_matrix must be an \(n, d\) array of real "
+                                        r"numbers, got complex128 .*imaginary part"):
+        plot.plot_embeddings(X)
+    with pytest.raises(DataError, match="must be an .* array of numbers"):
+        plot.plot_embeddings(np.array([[1 + 1j, 2.0], [3.0, 4.0]], dtype=object))
+
+
+def test_plot_history_refuses_an_infinite_value_naming_series_and_record(figs):
+    """NaN is a gap in the line; inf was left out silently, as if it were one."""
+    with pytest.raises(DataError, match=r"^histories: record 1's 'loss' is inf; values must be "
+                                        r"finite \(or NaN, a gap in the line\)$"):
+        plot.plot_history(_records([0.7, float("inf"), 0.5]))
+    with pytest.raises(DataError, match=r"^histories\['MF'\]: record 0's 'recall@20' is -inf"):
+        plot.plot_history({"MF": _records([0.7], **{"recall@20": [-np.inf]})}, "recall@20")
+    (line,) = plot.plot_history(_records([0.7, float("nan"), 0.5])).get_lines()   # NaN: a gap
+    assert np.isnan(line.get_ydata()[1])
+
+
+def test_default_metrics_are_recall_and_ndcg_at_their_largest_common_cutoff(figs):
+    """A larger cut-off of another metric (hit@50) no longer pulls in every metric."""
+    ax = plot.plot_metrics({"a": {"recall@10": 0.1, "ndcg@10": 0.2, "hit@50": 0.3}})
+    assert [c.get_label() for c in ax.containers] == ["recall@10", "ndcg@10"]
+    both = {"recall@10": 0.1, "recall@20": 0.2, "ndcg@20": 0.3, "precision@50": 0.1}
+    ax = plot.plot_metrics({"a": both, "b": dict(both, **{"ndcg@50": 0.4})})
+    assert [c.get_label() for c in ax.containers] == ["recall@20", "ndcg@20"]
+    ax = plot.plot_metrics({"a": {"recall@10": 0.1, "ndcg@20": 0.2}})   # the larger one alone
+    assert [c.get_label() for c in ax.containers] == ["ndcg@20"]
+    ax = plot.plot_metrics({"a": {"hit@10": 0.1, "mrr@20": 0.2, "recall@5": 0.3},
+                            "b": {"hit@10": 0.2, "mrr@20": 0.1}})    # no common recall, NDCG
+    assert [c.get_label() for c in ax.containers] == ["hit@10", "mrr@20"]

@@ -534,3 +534,48 @@ def test_prefix_examples_refuses_a_quadratic_blow_up_naming_the_longest(monkeypa
         sq.prefix_examples(seqs)
     prefixes, targets = sq.prefix_examples(seqs, max_len=3)              # 3 + 24 + 1 ids
     assert prefixes.items.size == 28 and targets.tolist() == [1, 2, *range(1, 10), 4]
+
+
+# ---------------------------------------------------------------- lossy casts, named arguments
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_ranks_refuse_complex_scores_not_cut_to_their_real_part(backend):
+    """A complex block was cast to float64 with only a ComplexWarning: its imaginary part,
+    which can change the order, was dropped."""
+    S = np.array([[0.0, 1.0, 2.0]]) + np.array([[3j, 0j, 0j]])
+    with pytest.raises(DataError, match=r"scores must have a real \(bool, integer or float\) "
+                                        r"dtype, got complex128: the imaginary part"):
+        next_item_ranks(S, [0], backend=backend)
+    with pytest.raises(DataError, match="scores must have a real .* got <U1"):
+        next_item_ranks(np.array([["a", "b"]]), [0], backend=backend)
+    assert next_item_ranks(np.array([[0, 5, 1]]), [2], backend=backend).tolist() == [1]
+
+
+def test_evaluate_next_item_refuses_a_model_that_scores_in_complex():
+    class Complex(_Fixed):
+        def score_sessions(self, sessions):
+            return super().score_sessions(sessions) + 1j
+
+    prefixes = Sequences.from_lists([[0, 1], [3]], n_items=6)
+    with pytest.raises(DataError, match="scores must have a real .* complex128"):
+        evaluate_next_item(Complex(), prefixes, [2, 4])
+
+
+@pytest.mark.parametrize("end_time, match", [
+    (["x", "y"], r"end_time must hold numbers \(times\), got dtype <U1; end_time\[0\] is 'x'"),
+    ([1.0, None], r"end_time\[1\] is None; a time is a number"),
+    ([1.0, "2"], r"end_time must hold numbers \(times\), got dtype <U32; end_time\[0\] is '1.0'"),
+    ([1.0, 2j], r"end_time must hold numbers \(times\), got dtype complex128 \(complex values "
+                r"are not taken: the imaginary part would be lost\)"),
+    ([True, False], r"end_time must hold numbers \(times\), got dtype bool"),
+    ([1.0], r"end_time must hold 2 times \(one per sequence\), got shape \(1,\)"),
+    ([1.0, np.inf], r"end_time\[1\] is inf; times must be finite"),
+])
+def test_end_time_is_refused_naming_it(end_time, match):
+    """Was: "could not convert string to float: 'x'" (no argument named), and a complex time
+    silently cut to its real part."""
+    with pytest.raises(DataError, match=match):
+        Sequences([0, 1, 2], [0, 1], 2, end_time=end_time)
+    times = Sequences([0, 1, 2], [0, 1], 2, end_time=[3, 4.5]).end_time      # ints and floats
+    assert times.dtype == np.float64 and times.tolist() == [3.0, 4.5]
+    assert Sequences([0, 1, 2], [0, 1], 2,
+                     end_time=np.array([3, 4.5], dtype=object)).end_time.tolist() == [3.0, 4.5]
