@@ -200,3 +200,35 @@ def check_finite_number(value, name, at_least=None, above=None):
             or (above is not None and value <= above)):
         raise DataError(f"{name} must be a finite number{bound}, got {value}")
     return value
+
+
+def check_param_number(value, name, at_least=None, above=None):
+    """A model's float hyperparameter: :func:`check_finite_number` with the models' rule that
+    every bad value is a :class:`DataError`, as :func:`check_int` gives for the counts. A
+    value of the wrong kind (a string, even ``"1e-3"``, never parsed; a bool; None) is one
+    too, in place of the TypeError, and its message says the bound as for a number out of
+    range."""
+    try:
+        return check_finite_number(value, name, at_least=at_least, above=above)
+    except TypeError:
+        bound = (f" >= {at_least:g}" if at_least is not None else
+                 f" > {above:g}" if above is not None else "")
+        raise DataError(f"{name} must be a finite number{bound}, got {value!r}") from None
+
+
+def check_finite_sparse(A, name, nonnegative=False, why_nonnegative=""):
+    """``A`` (scipy sparse) unchanged if every stored value is finite (and, with
+    ``nonnegative``, >= 0), else :class:`DataError` naming the first bad entry in row
+    order as ``name[row, col] = value`` (a negative one followed by ``why_nonnegative``).
+    One pass over the stored values; the entries are located only when one is bad."""
+    bad = ~np.isfinite(A.data)
+    if nonnegative:
+        bad |= A.data < 0
+    if not bad.any():
+        return A
+    C = A.tocoo()
+    bad = ~np.isfinite(C.data) | ((C.data < 0) if nonnegative else False)
+    rows, cols, values = C.row[bad], C.col[bad], C.data[bad]
+    at = np.lexsort((cols, rows))[0]
+    why = "is not finite" if not np.isfinite(values[at]) else f"is negative{why_nonnegative}"
+    raise DataError(f"{name}[{rows[at]}, {cols[at]}] = {values[at]} {why}")

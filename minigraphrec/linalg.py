@@ -53,10 +53,37 @@ def _check(A, block_size, overwrite_a):
                         + (": the imaginary part would be lost" if A.dtype.kind == "c" else ""))
     if A.ndim != 2 or A.shape[0] != A.shape[1]:
         raise ValueError(f"expected a square matrix, got shape {A.shape}")
+    _check_finite_lower(A)
     if not overwrite_a or A.dtype != np.float64 or not A.flags.c_contiguous \
             or not A.flags.writeable:
         A = np.array(A, dtype=np.float64, order="C")                      # our own copy
     return A, int(block_size)
+
+
+#: entries of ``A`` per step of the finiteness check (its bool temporaries stay this small)
+_CHECK_ENTRIES = 1 << 18
+
+
+def _check_finite_lower(A):
+    """DataError naming the first NaN or infinite entry of ``A``'s lower triangle (the part
+    that is read), in row order. LAPACK does not refuse them: a NaN on the diagonal gave an
+    all-NaN "inverse", an infinite one a finite matrix that is no inverse. One pass over
+    the lower triangle (``n²/2`` reads, nothing next to the ``n³`` flops), by blocks of
+    rows so that no (n, n) temporary is made."""
+    if A.dtype.kind != "f":                                 # bool and integers are finite
+        return
+    n = A.shape[0]
+    step = max(1, _CHECK_ENTRIES // max(n, 1))
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        bad = ~np.isfinite(A[start:stop, :stop])                          # (rows, stop)
+        bad &= np.tri(stop - start, stop, k=start, dtype=bool)            # lower triangle
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            i += start
+            raise DataError(f"A[{i}, {j}] = {A[i, j]} is not finite: a symmetric positive "
+                            "definite matrix has finite entries (only the lower triangle "
+                            "is read)")
 
 
 def _tiles(n, b):
@@ -119,6 +146,8 @@ def cholesky(A, block_size=DEFAULT_BLOCK, overwrite_a=False):
     ------
     numpy.linalg.LinAlgError
         When ``A`` is not positive definite (naming the leading minor).
+    DataError
+        When an entry of the lower triangle is NaN or infinite (naming the first).
     """
     A, b = _check(A, block_size, overwrite_a)
     t = _cholesky_inplace(A, b)
@@ -149,6 +178,8 @@ def spd_inverse(A, block_size=DEFAULT_BLOCK, overwrite_a=False):
     ------
     numpy.linalg.LinAlgError
         When ``A`` is not positive definite.
+    DataError
+        When an entry of the lower triangle is NaN or infinite (naming the first).
     """
     A, b = _check(A, block_size, overwrite_a)
     t = _cholesky_inplace(A, b)

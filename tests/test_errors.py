@@ -2,7 +2,10 @@
 import numpy as np
 import pytest
 
-from minigraphrec.errors import DataError, check_backend, check_ids, check_int
+import scipy.sparse as sp
+
+from minigraphrec.errors import (DataError, check_backend, check_finite_sparse, check_ids, check_int,
+                                 check_param_number)
 
 
 def test_check_ids_returns_int64_and_keeps_the_values():
@@ -88,3 +91,31 @@ def test_membership_pairs_refuse_uint64_ids_beyond_int64():
     pairs = np.array([[0, 0], [1, 2**63]], dtype=np.uint64)
     with pytest.raises(DataError, match=rf"members\[1, 1\] = {2**63} is beyond the int64 ids"):
         membership_inference(model, pairs, [[0, 2]])
+
+
+@pytest.mark.parametrize("value, kwargs, match", [
+    ("1e-3", {"above": 0.0}, r"lr must be a finite number > 0, got '1e-3'"),
+    (True, {"at_least": 0.0}, r"lr must be a finite number >= 0, got True"),
+    (None, {}, r"lr must be a finite number, got None"),
+    (np.nan, {}, r"lr must be a finite number, got nan"),
+    (0.0, {"above": 0.0}, r"lr must be a finite number > 0, got 0.0"),
+    (np.array(0.1), {}, r"lr must be a finite number, got array\(0.1\)"),
+])
+def test_check_param_number_refuses_every_bad_value_with_a_data_error(value, kwargs, match):
+    """A model's float hyperparameter: a value of the wrong kind is a DataError too (never
+    parsed), saying the bound; a NumPy float is taken."""
+    with pytest.raises(DataError, match=match):
+        check_param_number(value, "lr", **kwargs)
+    assert check_param_number(np.float32(0.5), "lr", above=0.0) == 0.5
+
+
+def test_check_finite_sparse_names_the_first_bad_entry_in_row_order():
+    A = sp.coo_matrix((np.array([np.inf, -1.0, np.nan, 2.0]), (np.array([2, 0, 1, 0]),
+                                                              np.array([0, 3, 1, 1]))),
+                      shape=(3, 4)).tocsr()
+    with pytest.raises(DataError, match=r"^A\[1, 1\] = nan is not finite$"):
+        check_finite_sparse(A, "A")
+    with pytest.raises(DataError, match=r"^A\[0, 3\] = -1.0 is negative: counts are >= 0$"):
+        check_finite_sparse(A, "A", nonnegative=True, why_nonnegative=": counts are >= 0")
+    ok = sp.csr_matrix(np.array([[0.0, 1.0], [2.0, 0.0]]))
+    assert check_finite_sparse(ok, "A", nonnegative=True) is ok

@@ -462,9 +462,10 @@ def test_auto_passes_over_propack_beyond_the_memory_budget():
     s, V = top_right_singular_vectors(Rt, k, "arpack")
     np.testing.assert_array_equal(model.singular_values_, s)
     np.testing.assert_array_equal(model.V_, V)
-    # an explicit solver is run as asked, whatever the budget
-    assert GFCF(n_factors=k, svd_solver="propack",
-                max_svd_memory_mb=between).fit(train).svd_solver_ == "propack"
+    # an explicit solver is not swapped for another: above the budget it is refused up front
+    with pytest.raises(DataError, match=r"svd_solver='propack' needs about [\d,]+ MiB .* "
+                                        r"above max_svd_memory_mb="):
+        GFCF(n_factors=k, svd_solver="propack", max_svd_memory_mb=between).fit(train)
 
 
 def test_auto_fallback_respects_the_budget():
@@ -631,3 +632,165 @@ def test_a_few_users_linear_term_gives_the_whole_product_bits(dtype, backend, mo
     for a, b in zip(few, whole):
         np.testing.assert_array_equal(a, b)
         assert np.array_equal(np.signbit(a), np.signbit(b))
+
+
+# ------------------------------------------------- the public functions' input checks
+A3 = sp.csr_matrix(np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0]]))   # rank 3
+
+
+@pytest.mark.parametrize("args,kwargs,match", [
+    ((A3, 2, "bogus"), {}, r"solver must be one of \('auto', 'dense'"),
+    ((A3, 0, "dense"), {}, r"k must be an integer >= 1, got 0"),
+    ((A3, "2", "dense"), {}, r"k must be an integer >= 1, got '2'"),
+    ((A3, 2.0, "dense"), {}, r"k must be an integer >= 1, got 2.0"),
+    ((A3, 2, "dense"), dict(n_oversamples=-1), "n_oversamples"),
+    ((A3, 2, "randomized"), dict(n_power_iter=1.5), "n_power_iter"),
+    ((A3, 2, "auto"), dict(max_memory_mb=0), r"max_memory_mb must be a finite number > 0"),
+    ((A3, 2, "auto"), dict(max_memory_mb="big"), r"max_memory_mb must be a finite number"),
+    ((A3, 2, "chebyshev"), dict(backend="torch"), "backend"),
+    ((A3, 2, "dense"), dict(return_solver="yes"), "return_solver"),
+    ((A3.astype(np.complex128), 2, "dense"), {}, "A must have a real .* imaginary part"),
+    ((np.ones(3), 1, "dense"), {}, r"A must be 2-d, got shape \(3,\)"),
+])
+def test_top_right_singular_vectors_checks_its_arguments(args, kwargs, match):
+    """An unknown solver ran PROPACK; k = 0 gave (3, 0) vectors or a bare NumPy error,
+    k = '2' a TypeError from a slice."""
+    with pytest.raises(DataError, match=match):
+        top_right_singular_vectors(*args, **kwargs)
+
+
+@pytest.mark.parametrize("solver", ["dense", "randomized", "chebyshev", "arpack", "propack"])
+def test_k_above_what_the_solver_computes_is_refused(solver):
+    """k = 5 on a 3 x 3 matrix gave 3 vectors with "dense", "randomized" and "chebyshev"
+    (the docstring promises V (n, k)); k = min(shape) is ARPACK's error only."""
+    with pytest.raises(DataError, match=r"k=4 is too large for a 3 x 3 matrix: it needs "
+                                        r"k <= 3"):
+        top_right_singular_vectors(A3, 4, solver, n_oversamples=1)
+    if solver == "arpack":
+        with pytest.raises(DataError, match=r"the 'arpack' solver needs k < 3"):
+            top_right_singular_vectors(A3, 3, solver)
+    else:
+        s, V = top_right_singular_vectors(A3, 3, solver, n_oversamples=1)
+        assert s.shape == (3,) and V.shape == (3, 3)
+        np.testing.assert_allclose(s, [2.0, 1.0, 1.0], rtol=1e-8)
+    with pytest.raises(DataError, match=r"k=1 is too large for a 0 x 3 matrix"):
+        top_right_singular_vectors(sp.csr_matrix((0, 3)), 1, solver)
+
+
+@pytest.mark.parametrize("solver", ["dense", "randomized", "chebyshev", "arpack"])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_non_finite_entries_are_named(solver, value):
+    """NaN made LAPACK say "SVD did not converge" and Chebyshev "array must not contain
+    infs or NaNs", without saying where."""
+    A = A3.tolil()
+    A[2, 1] = value
+    A[1, 2] = value
+    for given in (A, A.tocsr(), A.tocoo(), A.tocsc()):
+        with pytest.raises(DataError, match=rf"A\[1, 2\] = {value} is not finite"):
+            top_right_singular_vectors(given, 1, solver, n_oversamples=1)
+
+
+@pytest.mark.parametrize("solver", ["dense", "randomized", "chebyshev", "arpack", "propack"])
+def test_dense_and_integer_input_give_the_sparse_float_results(solver):
+    """A dense array raised AttributeError (.tocsr, .toarray) with three of the solvers."""
+    train, _ = random_train(3)
+    A = train.to_csr()
+    s, V = top_right_singular_vectors(A, 4, solver)
+    for other in (A.toarray(), A.astype(np.int64), A.astype(bool).tolil()):
+        s2, V2 = top_right_singular_vectors(other, 4, solver)
+        np.testing.assert_array_equal(s2, s)
+        np.testing.assert_array_equal(V2, V)
+
+
+@pytest.mark.parametrize("R,match", [
+    (np.array([[1.0, -1.0], [0.0, 1.0]]), r"R\[0, 1\] = -1.0 is negative"),
+    (np.array([[1.0, 0.0], [np.nan, 1.0]]), r"R\[1, 0\] = nan is not finite"),
+    (np.array([[1.0, 0.0], [1.0, np.inf]]), r"R\[1, 1\] = inf is not finite"),
+    (np.array([[1.0, 1j]]), "R must have a real .* imaginary part"),
+])
+def test_normalized_interactions_refuses_what_is_no_interaction_matrix(R, match):
+    """A negative entry gave an all-zero R̃ without a word."""
+    for given in (R, sp.csr_matrix(R), sp.coo_matrix(R)):
+        with pytest.raises(DataError, match=match):
+            normalized_interactions(given)
+
+
+def test_normalized_interactions_takes_dense_and_integer_input():
+    R = np.array([[1, 2, 0], [1, 0, 0]])
+    Rt, du, di = normalized_interactions(sp.csr_matrix(R, dtype=np.float64))
+    for given in (R, sp.csr_matrix(R), sp.coo_matrix(R.astype(np.int8))):
+        Rt2, du2, di2 = normalized_interactions(given)
+        np.testing.assert_array_equal(Rt2.toarray(), Rt.toarray())
+        np.testing.assert_array_equal(du2, du)
+        np.testing.assert_array_equal(di2, di)
+
+
+# ------------------------------------------ the memory budget holds for every solver
+@pytest.mark.parametrize("solver", ["dense", "arpack", "propack", "randomized", "chebyshev"])
+def test_an_explicit_solver_above_the_budget_is_refused_up_front(solver):
+    """The budget applied to "auto" only: an explicit "dense" on Gowalla (29,858 x 40,981,
+    k = 256) would have taken 28,000 MiB (svd_working_memory) without a word."""
+    train, _ = random_train(1)
+    shape, k = (train.n_users, train.n_items), 4
+    need = svd_working_memory(solver, shape, k, 128)
+    model = GFCF(n_factors=k, svd_solver=solver).fit(train)
+    before = {name: getattr(model, name) for name in ("R_", "V_", "singular_values_")}
+    model.set_params(max_svd_memory_mb=need / 2**20 * 0.99)
+    enough = int(np.ceil(need / 2**20))
+    with pytest.raises(DataError, match=(
+            rf"svd_solver='{solver}' needs about [\d,]+ MiB of working arrays for the top 4 "
+            rf"singular vectors of the 30 x 40 R̃ \(svd_working_memory\), above "
+            rf"max_svd_memory_mb=[\d.e-]+: raise it \(GFCF\(max_svd_memory_mb={enough}\); on "
+            rf"the command line -p max_svd_memory_mb={enough}\) or use another svd_solver")):
+        model.fit(train)
+    for name, value in before.items():                  # nothing changed
+        assert getattr(model, name) is value
+    model.set_params(max_svd_memory_mb=need / 2**20)    # exactly the estimate: runs
+    assert model.fit(train).svd_solver_ == solver
+
+
+def test_the_budget_message_for_dense_on_gowalla():
+    model = GFCF(svd_solver="dense")                     # default budget, 8192 MiB
+    with pytest.raises(DataError, match=r"svd_solver='dense' needs about 28,006 MiB .* "
+                                        r"above max_svd_memory_mb=8192"):
+        model._check_svd((29858, 40981), 256)
+    model.set_params(svd_solver="propack")               # 2,061 MiB: within the budget
+    model._check_svd((29858, 40981), 256)
+
+
+# ------------------------------------------------------ explain's cached CSC of R̃
+def test_explain_reuses_its_csc_of_r_tilde_and_follows_the_updates(tmp_path):
+    """explain built csc_matrix(R_tilde_) at every call; now once, kept until R̃ changes, and
+    never saved. Its contributions are those of a fresh model, bit for bit."""
+    from minigraphrec import io
+    train, _ = random_train(4)
+    model = GFCF(n_factors=4, svd_solver="dense", dtype="float64").fit(train)
+    user = int(np.flatnonzero(np.diff(model.R_.indptr) > 1)[0])
+    first = model.explain(user, 5, k=None)
+    cached = model._explain_csc[1]
+    again = model.explain(user, 5, k=None)
+    assert model._explain_csc[1] is cached                          # not built again
+    np.testing.assert_array_equal(again.contributions, first.contributions)
+    expected = sp.csc_matrix(model.R_tilde_, dtype=np.float64)
+    assert (cached != expected).nnz == 0 and cached.dtype == np.float64
+    # partial_fit: R̃ changes, the cache follows (a fresh fit on the union gives the same)
+    model.partial_fit(Interactions([0, 1], [0, 1], user_ids=model.user_ids_[[user, 0]],
+                                   item_ids=model.item_ids_[[5, 6]]))
+    assert model._explain_csc is None
+    fresh = GFCF(**model.get_params()).fit(model._training_interactions(
+        model.R_, model.user_ids_, model.item_ids_))
+    for m in (model, fresh):
+        m.explain(user, 5, k=None)
+    np.testing.assert_array_equal(model.explain(user, 5, k=None).contributions,
+                                  fresh.explain(user, 5, k=None).contributions)
+    # R_tilde_ replaced behind its back: built again
+    model.R_tilde_ = model.R_tilde_.copy()
+    model.explain(user, 5, k=None)
+    assert model._explain_csc[0] is model.R_tilde_
+    # not saved, and a loaded model builds its own
+    path = tmp_path / "gfcf.npz"
+    model.save(path)
+    assert not any("csc" in name for name in np.load(path).files)
+    loaded = io.load(path)
+    np.testing.assert_array_equal(loaded.explain(user, 5, k=None).contributions,
+                                  model.explain(user, 5, k=None).contributions)

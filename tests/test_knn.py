@@ -376,7 +376,7 @@ def _history_data():
                                          ("shrink", 3.0), ("similarity", "dot"),
                                          ("K1", 0.5)])
 def test_user_knn_history_refuses_a_hyperparameter_changed_since_fit(param, value):
-    """The audit: score_history cached the weighted training rows and used the call's
+    """score_history cached the weighted training rows and used the call's
     weighting, so after set_params(weighting="tfidf") a model that had answered one history
     gave other scores (0.39 apart) than one that had not. score_history and
     recommend_history now refuse a changed defining hyperparameter, as the updates do."""
@@ -429,3 +429,129 @@ def test_ties_at_the_cut_are_equal_computed_values():
     # an exact tie: items 1 and 2 both identical to item 0's users
     exact = ItemKNN(k_neighbors=1).fit(Interactions([0, 1, 0, 1, 0, 1], [0, 0, 1, 1, 2, 2]))
     np.testing.assert_array_equal(exact.similarity_[0].indices, [1])
+
+
+# ------------------------------------------------ the public functions' input checks
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_non_finite_entries_are_named(value, backend):
+    """topk_similarity and csr_top_k took NaN and infinite entries without a word (a NaN
+    similarity was dropped, an infinite one ranked first)."""
+    from minigraphrec import DataError
+    from minigraphrec.models.knn import csr_top_k
+    X = X_COUNTS.tolil()
+    X[1, 2] = value
+    for given in (X, X.tocsr(), X.tocoo()):
+        with pytest.raises(DataError, match=rf"X\[1, 2\] = {value} is not finite"):
+            topk_similarity(given, 2, backend=backend)
+        with pytest.raises(DataError, match=rf"S\[1, 2\] = {value} is not finite"):
+            csr_top_k(given, 2, backend)
+    S = sp.csr_matrix((np.array([np.inf, -np.inf]), np.array([0, 0]), np.array([0, 0, 2])),
+                      shape=(2, 3))                      # a duplicate pair summing to NaN
+    with pytest.raises(DataError, match=r"S\[1, 0\] = nan is not finite"):
+        csr_top_k(S, 1, backend)
+
+
+def test_complex_entries_are_refused():
+    """The imaginary part was dropped with a ComplexWarning only."""
+    from minigraphrec import DataError
+    from minigraphrec.models.knn import csr_top_k
+    X = sp.csr_matrix(X_COUNTS, dtype=np.complex128)
+    with pytest.raises(DataError, match="X must have a real .* imaginary part"):
+        topk_similarity(X, 2)
+    with pytest.raises(DataError, match="S must have a real .* imaginary part"):
+        csr_top_k(X, 2)
+
+
+@pytest.mark.parametrize("fused_from", [0, 1, 10**9])        # the fused kernel always / never
+def test_negative_entries_are_computed_with_alike_by_both_backends(monkeypatch, fused_from):
+    """Signed rows have a cosine too; only the positive similarities are kept. Both backends
+    keep the same entries with the same bits, as for non-negative data."""
+    from minigraphrec.models import knn
+    monkeypatch.setattr(knn, "_FUSED_FROM", fused_from)
+    rng = np.random.default_rng(11)
+    X = sp.random(25, 18, density=0.3, random_state=rng, format="csr")
+    X.data = rng.standard_normal(X.nnz)                    # signed, no ties
+    for k, similarity, shrink in [(3, "cosine", 0.0), (None, "cosine", 1.5), (4, "dot", 0.0)]:
+        ref = topk_similarity(X, k, similarity, shrink, block_size=4, backend="numpy")
+        got = topk_similarity(X, k, similarity, shrink, backend="numba")
+        for a, b in ((ref.indptr, got.indptr), (ref.indices, got.indices), (ref.data, got.data)):
+            np.testing.assert_array_equal(a, b)
+        expected = dense_reference(X, 25 if k is None else k, similarity, shrink)
+        np.testing.assert_allclose(ref.toarray(), expected, rtol=1e-13, atol=1e-15)
+        assert np.all(ref.data > 0)
+
+
+# --------------------------------------------------- UserKNN's history query state
+def _old_weighted_query(model, items):
+    """The history weighted as the code did before the BM25 formula was shared and the
+    training statistics cached: the reference, bit for bit."""
+    from minigraphrec.models.knn import _idf
+    x = model._history_row(items)
+    if model.weighting is None:
+        return x
+    R = sp.csr_matrix(model.R_, dtype=np.float64)
+    idf = _idf(R)
+    if model.weighting == "tfidf":
+        x.data *= idf[x.indices]
+        return x
+    K1, B = float(model.K1), float(model.B)
+    length = np.asarray(R.sum(axis=1)).ravel()
+    mean_length = length.mean() if length.size and length.mean() > 0 else 1.0
+    norm = K1 * (1.0 - B + B * float(items.size) / mean_length)
+    x.data = idf[x.indices] * x.data * (K1 + 1.0) / (x.data + norm)
+    return x
+
+
+@pytest.mark.parametrize("weighting,K1,B", [(None, 1.2, 0.75), ("tfidf", 1.2, 0.75),
+                                            ("bm25", 1.2, 0.75), ("bm25", 0.3, 1.0),
+                                            ("bm25", 2.0, 0.0)])
+def test_user_knn_history_query_is_the_old_one_bit_for_bit(weighting, K1, B):
+    """The idf, BM25's mean length and Rᵀ are now made once per fitted R_ (they were made at
+    every call), and bm25_weight and the history share one BM25 formula: the same bits."""
+    train = _history_data()
+    model = UserKNN(k_neighbors=5, weighting=weighting, K1=K1, B=B).fit(train)
+    R = train.to_csr()
+    rng = np.random.default_rng(0)
+    histories = [R[u].indices for u in range(R.shape[0])] + [
+        np.sort(rng.choice(20, size=s, replace=False)) for s in (1, 3, 7, 20)]
+    for items in histories:
+        items = items.astype(np.int64)
+        old, new = _old_weighted_query(model, items), model._weighted_query(items)
+        np.testing.assert_array_equal(new.indices, old.indices)
+        np.testing.assert_array_equal(new.data, old.data)
+    for u in range(R.shape[0]):                          # a user's own history: score(u)
+        np.testing.assert_array_equal(model.score_history(R[u].indices), model.score([u])[0])
+
+
+def test_user_knn_history_state_follows_r_and_is_not_saved(tmp_path):
+    import pickle
+
+    from minigraphrec import io
+    train = _history_data()
+    model = UserKNN(k_neighbors=5, weighting="bm25").fit(train)
+    h = np.array([0, 2, 5])
+    model.score_history(h)
+    state = model._query
+    model.score_history(h)
+    assert model._query is state                         # made once
+    # an update resets it; the scores are those of a fresh fit on the union
+    new = Interactions([0, 1], [0, 1], user_ids=[3, 31], item_ids=[4, 9])
+    model.partial_fit(new)
+    assert model._query is None
+    fresh = UserKNN(k_neighbors=5, weighting="bm25").fit(
+        model._training_interactions(model.R_, model.user_ids_, model.item_ids_))
+    np.testing.assert_array_equal(model.score_history(h), fresh.score_history(h))
+    # R_ replaced by another object: made again
+    model.R_ = model.R_.copy()
+    model.score_history(h)
+    assert model._query["R_"] is model.R_
+    # pickled with its R_ (the same object after loading); never saved to a file
+    again = pickle.loads(pickle.dumps(model))
+    assert again._query["R_"] is again.R_
+    np.testing.assert_array_equal(again.score_history(h), model.score_history(h))
+    path = tmp_path / "userknn.npz"
+    model.save(path)
+    loaded = io.load(path)
+    assert getattr(loaded, "_query", None) is None
+    np.testing.assert_array_equal(loaded.score_history(h), model.score_history(h))

@@ -84,6 +84,36 @@ def test_complex_and_non_numeric_input_is_refused(f):
                                f(np.array([[4.0, 2.0], [2.0, 3.0]])), rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("f", [cholesky, spd_inverse])
+@pytest.mark.parametrize("block", [1, 2, 64])
+@pytest.mark.parametrize("where,value", [((2, 2), np.nan), ((0, 0), np.inf),
+                                         ((2, 1), -np.inf)])
+def test_non_finite_entries_are_named(f, block, where, value):
+    """LAPACK took them: a NaN on the diagonal gave an all-NaN inverse, an infinite one a
+    finite matrix that is no inverse. Now a DataError naming the first bad entry."""
+    from minigraphrec.errors import DataError
+    A = np.array([[4.0, 1.0, 0.0], [1.0, 3.0, 1.0], [0.0, 1.0, 2.0]])
+    A[where] = value
+    with pytest.raises(DataError, match=rf"A\[{where[0]}, {where[1]}\] = {value} is not "
+                                        r"finite"):
+        f(A, block)
+    for dtype in (np.float32, np.float16):                   # any float dtype is checked
+        with pytest.raises(DataError, match="is not finite"):
+            f(A.astype(dtype), block)
+
+
+def test_non_finite_entries_above_the_diagonal_are_not_read(monkeypatch):
+    A = spd(7, 4)
+    junk = A.copy()
+    junk[np.triu_indices(7, 1)] = np.nan                         # never read
+    np.testing.assert_array_equal(spd_inverse(junk, 3), spd_inverse(A, 3))
+    # the first bad entry in row order, whichever block of rows the check is in
+    monkeypatch.setattr(linalg, "_CHECK_ENTRIES", 7)             # one row per step
+    junk[5, 1] = junk[3, 3] = np.inf
+    with pytest.raises(ValueError, match=r"A\[3, 3\] = inf"):
+        cholesky(junk)
+
+
 def test_no_lapack_or_blas_call_sees_more_than_a_tile(monkeypatch):
     seen = []
 

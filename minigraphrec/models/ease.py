@@ -51,17 +51,16 @@ do ``7n³/3``.
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import scipy.sparse as sp
 
 from ..data import check_interactions
-from ..errors import DataError, check_int
+from ..errors import check_int, check_param_number
 from ..linalg import DEFAULT_BLOCK, spd_inverse
 from .base import Recommender
 
 __all__ = ["EASE"]
+
 
 
 class EASE(Recommender):
@@ -129,10 +128,7 @@ class EASE(Recommender):
         self.block_size = block_size
 
     def _check_params(self):
-        l2 = self.l2
-        if isinstance(l2, bool) or not isinstance(l2, numbers.Real) or not np.isfinite(l2) \
-                or l2 <= 0:
-            raise DataError(f"l2 must be a finite number > 0, got {l2!r}")
+        check_param_number(self.l2, "l2", above=0.0)
         check_int(self.max_items, "max_items", or_none=True)
         check_int(self.block_size, "block_size")
 

@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import numbers
 import re
 import time
 
@@ -61,7 +60,9 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 
 from ..data import check_interactions
-from ..errors import DataError, check_backend, check_int, check_random_state
+from ..errors import (DataError, check_backend, check_bool, check_finite_sparse,
+                      check_int, check_param_number, check_random_state,
+                      check_real_sparse)
 from ..rank import float_dtype
 from ..threadpools import FEW_ROWS, few_rows_matmul
 from .base import Recommender
@@ -77,6 +78,8 @@ _ADD_BLOCK = 256          # item columns per step of the blocked transposed add
 _ITEM_FILTER_PRODUCTS = 1 << 25
 
 
+
+
 def _inv_sqrt(d):
     """``d^{-1/2}`` elementwise, with 0 where ``d == 0``."""
     out = np.zeros_like(d, dtype=np.float64)
@@ -89,7 +92,8 @@ def normalized_interactions(R):
 
     Parameters
     ----------
-    R : scipy sparse, shape (n_users, n_items), non-negative
+    R : scipy sparse or array-like, shape (n_users, n_items)
+        Finite, non-negative, real entries (else a DataError naming the first bad one).
 
     Returns
     -------
@@ -98,7 +102,11 @@ def normalized_interactions(R):
     d_users : float64 (n_users,), row sums of R
     d_items : float64 (n_items,), column sums of R
     """
-    R = sp.csr_matrix(R, dtype=np.float64)
+    if not sp.issparse(R):
+        R = np.asarray(R)
+    R = sp.csr_matrix(check_real_sparse(R, "R"), dtype=np.float64)      # (n_users, n_items)
+    check_finite_sparse(R, "R", nonnegative=True,
+                        why_nonnegative=": R holds interaction counts or weights, which are >= 0")
     d_users = np.asarray(R.sum(axis=1)).ravel()                           # (n_users,)
     d_items = np.asarray(R.sum(axis=0)).ravel()                           # (n_items,)
     R_tilde = sp.diags(_inv_sqrt(d_users)) @ R @ sp.diags(_inv_sqrt(d_items))
@@ -177,7 +185,8 @@ def _filter_degree(theta_1, theta_k, b, degree, max_spread=_CHEB_MAX_SPREAD):
     more than the wanted direction itself, and taking them out again (orthonormalisation)
     costs as many digits of it. At ``m = 12`` the ratio reached 1e25 on MovieLens-100K
     at k = 256 (θ_1 / b about 90), and from pass 80 to 120 the largest residual went
-    back and forth between 1.3e-10 and 6e-9, never below the tolerance (one run, seed 0). ``T_m(t) = cosh(m arccosh t)`` for ``t ≥ 1``, so the ratio is about
+    back and forth between 1.3e-10 and 6e-9, never below the tolerance (one run, seed 0).
+    ``T_m(t) = cosh(m arccosh t)`` for ``t ≥ 1``, so the ratio is about
     ``exp(m (arccosh t(θ_1) − arccosh t(θ_k)))``, and ``|T_m| ≤ 1`` below ``t = 1``.
     The number of products with ``G`` to converge stays about the same (each pass gains
     in proportion to its degree); only the Rayleigh–Ritz steps come more often. On Gowalla
@@ -343,9 +352,12 @@ def _resolve_solver(solver, shape, k=1, max_memory_mb=MAX_SVD_MEMORY_MB, n_overs
     factors fit ``max_memory_mb``); else ``"propack"`` where SciPy
     enables it and its Lanczos bases fit ``max_memory_mb``; else ``"chebyshev"`` (SciPy
     without PROPACK) if it fits, else ``"arpack"``, the lightest exact solver; a
-    MemoryError up front if even that does not fit. The choice depends only on the
-    shape, ``k`` and the budget, never on the machine, so a seed gives the same
-    vectors everywhere.
+    MemoryError up front if even that does not fit. The choice depends on the shape,
+    ``k``, the budget and whether this SciPy enables PROPACK (its version, and
+    ``SCIPY_USE_PROPACK`` before 1.13: :func:`_propack_enabled`), never on the machine's
+    free memory; a seed gives the same vectors wherever the same solver runs, and
+    :func:`top_right_singular_vectors` (``return_solver``) and GFCF's ``svd_solver_``
+    say which one did.
     """
     if solver != "auto":
         return solver
@@ -367,6 +379,13 @@ def _resolve_solver(solver, shape, k=1, max_memory_mb=MAX_SVD_MEMORY_MB, n_overs
     return "arpack"
 
 
+def _largest_k(shape, solver):
+    """The largest ``k`` that ``solver`` computes for an (m, n) matrix: ``min(m, n)``, one less
+    for ARPACK (SciPy's ``svds`` requires ``k < min(m, n)`` there, and takes
+    ``k = min(m, n)`` with PROPACK)."""
+    return min(shape) - 1 if solver == "arpack" else min(shape)
+
+
 def _fallback_solver(shape, k, max_memory_mb, n_oversamples):
     """Where ``"auto"`` goes when PROPACK does not converge: Chebyshev if it fits the
     budget, else ARPACK."""
@@ -382,7 +401,11 @@ def top_right_singular_vectors(A, k, solver="auto", random_state=0, n_oversample
     Parameters
     ----------
     A : scipy sparse, shape (m, n)
+        Real, finite entries (a DataError names the first NaN or infinite one); a dense
+        2-d array is taken as ``scipy.sparse.csr_matrix(A)``, an integer or bool one is
+        cast to float64.
     k : int, 1 <= k <= min(m, n) (``< min(m, n)`` for ARPACK)
+        Above the solver's limit it is a DataError, never fewer vectors than asked for.
     solver : {"auto", "dense", "arpack", "propack", "randomized", "chebyshev"}
         ``"auto"`` is ``"dense"`` (LAPACK on ``A.toarray()``) when
         ``min(m, n) <= 2000``, else ``"propack"``, or ``"chebyshev"`` on a
@@ -415,8 +438,11 @@ def top_right_singular_vectors(A, k, solver="auto", random_state=0, n_oversample
     backend : {"numba", "numpy"}
         The sparse products of the Chebyshev solver
         (:func:`minigraphrec.ops.spmm`); the same numbers either way.
-    max_memory_mb : float, default 8192
-        ``"auto"`` only: the budget for the solver's working arrays, in MiB.
+    max_memory_mb : float > 0, default 8192
+        ``"auto"`` only: the budget for the solver's working arrays, in MiB. An explicit
+        solver runs whatever its estimate (a measurement of a solver above the budget,
+        ``benchmarks/bench_svd_memory.py``, asks for that); :class:`GFCF` refuses one
+        above its ``max_svd_memory_mb`` up front.
     return_solver : bool, default False
         Also return the name of the solver that ran.
 
@@ -429,9 +455,24 @@ def top_right_singular_vectors(A, k, solver="auto", random_state=0, n_oversample
         sign is arbitrary and changed with the BLAS thread count.
     solver : str, only with ``return_solver``
     """
+    A = _check_svd_input(A)
     m, n = A.shape
+    if solver not in SVD_SOLVERS:
+        raise DataError(f"solver must be one of {SVD_SOLVERS}, got {solver!r}")
+    k = check_int(k, "k")
+    n_oversamples = check_int(n_oversamples, "n_oversamples", at_least=0)
+    n_power_iter = check_int(n_power_iter, "n_power_iter", at_least=0)
+    max_memory_mb = check_param_number(max_memory_mb, "max_memory_mb", above=0.0)
+    check_random_state(random_state)
+    check_backend(backend)
+    check_bool(return_solver, "return_solver")
+    if k > min(m, n):
+        raise DataError(f"k={k} is too large for a {m} x {n} matrix: it needs k <= {min(m, n)}")
     rng = np.random.default_rng(random_state)
     resolved = _resolve_solver(solver, A.shape, k, max_memory_mb, n_oversamples)
+    if k > _largest_k(A.shape, resolved):
+        raise DataError(f"k={k} is too large for a {m} x {n} matrix: the {resolved!r} solver "
+                        f"needs k < {min(m, n)}")
     if solver == "auto" and resolved == "propack":
         start = time.perf_counter()
         try:
@@ -466,6 +507,27 @@ def top_right_singular_vectors(A, k, solver="auto", random_state=0, n_oversample
     if V.size:                                 # each column's largest entry positive, exactly
         V *= np.sign(V[np.argmax(np.abs(V), axis=0), np.arange(V.shape[1])])
     return (s, V, solver) if return_solver else (s, V)
+
+
+def _check_svd_input(A):
+    """``A`` for :func:`top_right_singular_vectors`: a scipy sparse matrix (CSR, CSC or COO
+    kept as they are, another format as CSR; a dense 2-d array as CSR) of a float dtype
+    (integers and bools as float64) with finite entries, else DataError (TypeError for
+    what is no matrix at all)."""
+    if not sp.issparse(A):
+        if A is None or isinstance(A, (str, bytes, dict, set)):
+            raise TypeError(f"A must be a scipy sparse matrix, got {type(A).__name__}")
+        A = np.asarray(A)
+        if A.ndim != 2:
+            raise DataError(f"A must be 2-d, got shape {A.shape}")
+        A = sp.csr_matrix(check_real_sparse(A, "A"))
+    elif A.format not in ("csr", "csc", "coo"):
+        A = A.tocsr()
+    check_real_sparse(A, "A")
+    if A.dtype.kind != "f":
+        A = A.astype(np.float64)
+    check_finite_sparse(A, "A")
+    return A
 
 
 #: the largest residual ``|A v - s u|`` PROPACK's triplets may have, relative to the largest
@@ -516,9 +578,9 @@ class GFCF(Recommender):
         See ``top_right_singular_vectors`` in ``models/gfcf.py``. Fit times measured on
         2 cores with one of them busy (``benchmarks/bench_gfcf_gowalla.py``,
         k = 256): on Gowalla (29,858 × 40,981) PROPACK 7.4 s, ARPACK 30 s,
-        Chebyshev 41 s (40.1 s re-run after its degree cap); on a 50,000 × 50,000 synthetic catalogue with
-        220,000 interactions (a flatter spectrum) PROPACK 12.8 s, Chebyshev
-        35 s, ARPACK 664 s (``benchmarks/bench_catalogues.py``, busier
+        Chebyshev 41 s (40.1 s re-run after its degree cap); on a 50,000 × 50,000
+        synthetic catalogue with 220,000 interactions (a flatter spectrum) PROPACK 12.8 s,
+        Chebyshev 35 s, ARPACK 664 s (``benchmarks/bench_catalogues.py``, busier
         machine). The exact solvers reproduce the paper's Recall@20 /
         NDCG@20 on Gowalla (0.1849 / 0.1518); the randomized subspace,
         approximate in its trailing directions, gave 0.1856 / 0.1531 with
@@ -540,13 +602,17 @@ class GFCF(Recommender):
         reference; both give the same numbers).
     random_state : int or Generator, default 0
         Seeds the SVD's start vector or sketch.
-    max_svd_memory_mb : float, default 8192
-        ``svd_solver="auto"`` only: the budget for the SVD solver's working
-        arrays, in MiB (``svd_working_memory`` in ``models/gfcf.py``). PROPACK is passed over
-        for ARPACK when its Lanczos bases could exceed it (from about
-        335,000 users plus items at k = 256 under the default), and ``fit`` refuses
-        up front when even ARPACK's would. The choice depends on the shape
-        and ``k`` only, never on the machine's free memory.
+    max_svd_memory_mb : float > 0, default 8192
+        The budget for the SVD solver's working arrays, in MiB (``svd_working_memory``
+        in ``models/gfcf.py``, an estimate from the shape, ``k`` and ``n_oversamples``).
+        With ``svd_solver="auto"``, PROPACK is passed over for ARPACK when its Lanczos
+        bases could exceed it (from about 335,000 users plus items at k = 256 under the
+        default), and ``fit`` refuses up front (MemoryError) when even ARPACK's would.
+        An explicit solver whose estimate exceeds it is refused up front too (DataError
+        naming the estimate: ``"dense"`` on Gowalla at k = 256 would need 28,000 MiB),
+        rather than filling the machine's memory; raise the budget to run it anyway.
+        The choice depends on the shape, ``k``, the budget and whether SciPy enables
+        PROPACK, never on the machine's free memory.
 
     Attributes
     ----------
@@ -601,10 +667,8 @@ class GFCF(Recommender):
         self.random_state = random_state
 
     def _check_alpha(self):
-        a = self.alpha
-        if isinstance(a, bool) or not isinstance(a, numbers.Real) or not np.isfinite(a) or a < 0:
-            raise DataError(f"alpha must be a finite number >= 0, got {a!r}")
-        return a
+        check_param_number(self.alpha, "alpha", at_least=0.0)
+        return self.alpha
 
     def _fitted_alpha(self):
         """``alpha`` as scoring uses it, checked: set after fit, it rescales the ideal term,
@@ -621,10 +685,7 @@ class GFCF(Recommender):
             check_int(getattr(self, name), name, at_least=low)
         if self.svd_solver not in SVD_SOLVERS:
             raise DataError(f"svd_solver must be one of {SVD_SOLVERS}, got {self.svd_solver!r}")
-        mb = self.max_svd_memory_mb
-        if isinstance(mb, bool) or not isinstance(mb, numbers.Real) or not np.isfinite(mb) \
-                or mb <= 0:
-            raise DataError(f"max_svd_memory_mb must be a finite number > 0, got {mb!r}")
+        check_param_number(self.max_svd_memory_mb, "max_svd_memory_mb", above=0.0)
         float_dtype(self.dtype)                            # float32 or float64
         check_random_state(self.random_state)
         check_backend(self.backend)
@@ -678,7 +739,8 @@ class GFCF(Recommender):
         singular values repeat. It does not always (a start vector can carry it past the
         rank), so nothing is refused up front. ``"auto"`` falls back to another solver
         instead; an explicit solver is not swapped behind the caller's back (a timing
-        or a comparison of solvers asked for that one), so here it is an error. ``"dense"``, ``"chebyshev"`` and ``"randomized"`` complete the basis with
+        or a comparison of solvers asked for that one), so here it is an error.
+        ``"dense"``, ``"chebyshev"`` and ``"randomized"`` complete the basis with
         vectors of singular value 0, which add nothing to the scores (up to rounding): the
         ideal filter meets them only through rows of R̃'s row space.
         """
@@ -693,8 +755,9 @@ class GFCF(Recommender):
                 "vectors of singular value 0 past the rank")
 
     def _check_svd(self, shape, k):
-        """Raise DataError if ``k`` does not suit the solver, MemoryError if ``"auto"`` finds
-        no solver within ``max_svd_memory_mb``."""
+        """Raise DataError if ``k`` does not suit the solver or an explicit solver's working
+        arrays would exceed ``max_svd_memory_mb``, MemoryError if ``"auto"`` finds no solver
+        within it."""
         limit = min(shape)
         if k > limit:
             raise DataError(f"n_factors={k} is too large for a {shape[0]} x {shape[1]} "
@@ -702,9 +765,21 @@ class GFCF(Recommender):
                              f"on the command line -p n_factors={limit})")
         solver = _resolve_solver(self.svd_solver, shape, k, self.max_svd_memory_mb,
                                  int(self.n_oversamples))
-        if solver == "arpack" and k >= limit:
+        if k > _largest_k(shape, solver):
             raise DataError(f"n_factors={k} is too large for a {shape[0]} x {shape[1]} "
-                             f"matrix: the 'arpack' solver needs n_factors < {limit}")
+                             f"matrix: the {solver!r} solver needs n_factors < {limit}")
+        if self.svd_solver == "auto":                     # chosen within the budget
+            return
+        need = svd_working_memory(solver, shape, k, int(self.n_oversamples))
+        if need > self.max_svd_memory_mb * 2**20:
+            enough = int(np.ceil(need / 2**20))
+            raise DataError(
+                f"svd_solver={solver!r} needs about {need / 2**20:,.0f} MiB of working arrays "
+                f"for the top {k} singular vectors of the {shape[0]} x {shape[1]} R̃ "
+                f"(svd_working_memory), above max_svd_memory_mb={self.max_svd_memory_mb}: "
+                f"raise it (GFCF(max_svd_memory_mb={enough}); on the command line "
+                f"-p max_svd_memory_mb={enough}) or use another svd_solver ('auto' picks one "
+                "within the budget)")
 
     def _restore(self):
         """Derive the scoring arrays from the fitted attributes (after fit or io.load)."""
@@ -717,6 +792,7 @@ class GFCF(Recommender):
         self._V_in = (_inv_sqrt(d_items)[:, None] * V).astype(dtype)      # (n_items, k) D^-1/2 V
         self._V_out = np.ascontiguousarray((V * np.sqrt(d_items)[:, None]).T,
                                            dtype=dtype)                 # (k, n_items) Vᵀ D^1/2
+        self._explain_csc = None                              # made by the first explain
 
     def _sparse_item_filter(self):
         r"""``R̃ᵀR̃`` as a sparse matrix when it is small and cheap to use, else None.
@@ -824,13 +900,12 @@ class GFCF(Recommender):
         Computed in float64 from the fitted arrays; the sum equals the score
         to the precision of ``dtype``: 1e-12 relative in float64; in float32,
         where the score itself is float32, about 1e-6 of the user's largest
-        score (a small score may be off by more, relative to itself: 4e-4 in
-        an audit).
+        score (a small score may be off by more, relative to itself).
         """
         from ..explain import Explanation
 
         items = self.R_[user].indices.astype(np.int64)                    # (|I_u|,)
-        Rt = sp.csc_matrix(self.R_tilde_, dtype=np.float64)               # (n_users, n_items)
+        Rt = self._R_tilde_csc()                                          # (n_users, n_items)
         linear = np.asarray((Rt[:, items].T @ Rt[:, [item]]).todense()).ravel()   # (|I_u|,)
         V, d = self.V_, self.d_items_
         alpha = float(self._fitted_alpha())
@@ -841,6 +916,16 @@ class GFCF(Recommender):
             method=(f"exact: s_ui = Σ_j [R̃ᵀR̃]_ji + α d_j^-1/2 (V_j·V_i) d_i^1/2 over the "
                     f"user's items j; linear filter {linear.sum():.6g}, ideal low-pass "
                     f"{ideal.sum():.6g}"))
+
+    def _R_tilde_csc(self):
+        """``R̃`` as a float64 CSC matrix, for :meth:`_explain`'s column slices: made at the
+        first call and kept (not saved; :meth:`_restore` and the updates reset it, and it is
+        made again whenever ``R_tilde_`` is another object than the one it came from)."""
+        cached = getattr(self, "_explain_csc", None)
+        if cached is None or cached[0] is not self.R_tilde_:
+            cached = (self.R_tilde_, sp.csc_matrix(self.R_tilde_, dtype=np.float64))
+            self._explain_csc = cached
+        return cached[1]
 
     def _score_history(self, items):
         r"""The scores of a user whose row of ``R`` is ``items``: (n_items,) float64.
@@ -863,7 +948,7 @@ class GFCF(Recommender):
         for name in ("R_", "n_users_", "n_items_", "user_ids_", "item_ids_", "R_tilde_",
                      "d_users_", "d_items_", "singular_values_", "V_", "svd_solver_",
                      "_R_tilde_T",
-                     "_item_filter", "_R_scoring", "_V_in", "_V_out"):
+                     "_item_filter", "_R_scoring", "_V_in", "_V_out", "_explain_csc"):
             setattr(self, name, getattr(other, name))
 
     def partial_fit(self, new_interactions, epochs=None):

@@ -73,12 +73,11 @@ Scoring goes by user batches (``recommend`` and ``evaluate`` batch already).
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import DataError, check_backend, check_int
+from ..errors import (DataError, check_backend, check_finite_sparse,
+                      check_int, check_param_number, check_real_sparse)
 from .base import Recommender
 
 __all__ = ["ItemKNN", "UserKNN", "tfidf_weight", "bm25_weight", "topk_similarity", "csr_top_k"]
@@ -96,6 +95,7 @@ def _idf(X):
     present = df > 0
     idf[present] = np.log(N / df[present])
     return idf
+
 
 
 def _as_csr_counts(X, name):
@@ -156,19 +156,36 @@ def bm25_weight(X, K1=1.2, B=0.75):
     X = _as_csr_counts(X, "X")
     idf = _idf(X)                                                         # (n_terms,)
     length = np.asarray(X.sum(axis=1)).ravel()                            # (N,)
-    mean_length = length.mean() if length.size and length.mean() > 0 else 1.0
-    norm = K1 * (1.0 - B + B * length / mean_length)                      # (N,)
     rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))            # (nnz,)
-    X.data = idf[X.indices] * X.data * (K1 + 1.0) / (X.data + norm[rows])
+    X.data = _bm25(X.data, idf[X.indices], length[rows], _mean_length(length), K1, B)
     return X
 
 
+def _mean_length(length):
+    """``ℓ̄``, the mean document length, or 1 when there is none (no documents, all empty)."""
+    return length.mean() if length.size and length.mean() > 0 else 1.0
+
+
+def _bm25(x, idf, length, mean_length, K1, B):
+    r"""``idf · x (K1 + 1) / (x + K1 (1 − B + B ℓ / ℓ̄))`` elementwise: the BM25 weight of
+    stored counts ``x`` with their term's ``idf`` and their document's length ``ℓ``
+    (arrays of one shape, or ``ℓ`` a scalar). The one formula of :func:`bm25_weight` and
+    of a history weighted as one more document (``UserKNN``), so both give the same bits."""
+    norm = K1 * (1.0 - B + B * length / mean_length)
+    return idf * x * (K1 + 1.0) / (x + norm)
+
+
+
 def _check_bm25(K1, B):
-    if isinstance(K1, bool) or not isinstance(K1, numbers.Real) or not np.isfinite(K1) or K1 < 0:
-        raise DataError(f"K1 must be a finite number >= 0, got {K1!r}")
-    if isinstance(B, bool) or not isinstance(B, numbers.Real) or not 0.0 <= B <= 1.0:
+    """``(K1, B)`` as floats, else a DataError naming the bad one and its range."""
+    K1 = check_param_number(K1, "K1", at_least=0.0)
+    try:
+        b = check_param_number(B, "B", at_least=0.0)
+    except DataError:
+        b = None
+    if b is None or b > 1.0:
         raise DataError(f"B must be a number in [0, 1], got {B!r}")
-    return float(K1), float(B)
+    return K1, b
 
 
 # ----------------------------------------------------------------- similarity
@@ -176,9 +193,7 @@ def _check_similarity_args(k_neighbors, similarity, shrink, block_size):
     check_int(k_neighbors, "k_neighbors", or_none=True)
     if similarity not in ("cosine", "dot"):
         raise DataError(f"similarity must be 'cosine' or 'dot', got {similarity!r}")
-    if isinstance(shrink, bool) or not isinstance(shrink, numbers.Real) \
-            or not np.isfinite(shrink) or shrink < 0:
-        raise DataError(f"shrink must be a finite number >= 0, got {shrink!r}")
+    check_param_number(shrink, "shrink", at_least=0.0)
     if shrink and similarity == "dot":
         raise DataError(f"shrink={shrink!r} only applies to similarity='cosine'; "
                          "use shrink=0 with similarity='dot'")
@@ -195,8 +210,8 @@ def csr_top_k(S, k, backend="numba"):
 
     Parameters
     ----------
-    S : scipy sparse, shape (n_rows, n_cols), float
-        Duplicates are summed first.
+    S : scipy sparse, shape (n_rows, n_cols), real and finite
+        Duplicates are summed first. NaN or infinite entries are a DataError.
     k : int >= 1
     backend : {"numba", "numpy"}
         The parallel kernel :func:`minigraphrec.kernels.csr_topk.row_top_k`,
@@ -212,12 +227,13 @@ def csr_top_k(S, k, backend="numba"):
     if not sp.issparse(S):
         raise TypeError(f"S must be a scipy sparse matrix, got {type(S).__name__}")
     k = check_int(k, "k")
-    S = sp.csr_matrix(S)
+    S = sp.csr_matrix(check_real_sparse(S, "S"))
     if S.dtype.kind != "f":
         S = S.astype(np.float64)
     if not S.has_canonical_format:
         S = S.copy()
         S.sum_duplicates()
+    check_finite_sparse(S, "S")
     return _csr_top_k(S, int(k), backend)
 
 
@@ -300,7 +316,10 @@ def topk_similarity(X, k_neighbors=100, similarity="cosine", shrink=0.0, block_s
     Parameters
     ----------
     X : scipy sparse, shape (n, m)
-        Non-negative entries (a binary or re-weighted interaction matrix).
+        Real, finite entries (NaN, infinite and complex ones are a DataError): a binary
+        or re-weighted interaction matrix, whose entries are non-negative. Negative
+        entries are computed with as well (the cosine of signed vectors; both backends
+        keep the same entries), and then only the positive similarities are kept.
     k_neighbors : int >= 1 or None
         Neighbours kept per row; None keeps every positive similarity.
     similarity : {"cosine", "dot"}
@@ -329,7 +348,8 @@ def topk_similarity(X, k_neighbors=100, similarity="cosine", shrink=0.0, block_s
         raise TypeError(f"X must be a scipy sparse matrix, got {type(X).__name__}")
     _check_similarity_args(k_neighbors, similarity, shrink, block_size)
     check_backend(backend)
-    X = sp.csr_matrix(X, dtype=np.float64)
+    X = sp.csr_matrix(check_real_sparse(X, "X"), dtype=np.float64)
+    check_finite_sparse(X, "X")
     return _similarity_rows(X, np.arange(X.shape[0]), k_neighbors, similarity, float(shrink),
                             block_size, backend)
 
@@ -789,19 +809,32 @@ class UserKNN(_NeighbourhoodCF):
         ``k_neighbors``, against ``W`` and training rows weighted at ``fit``: a change since
         ``fit`` is refused (:meth:`_check_fit_params`), else a history equal to a user's own
         would not score as that user, and the cache of weighted rows (:meth:`_query_state`)
-        would mix the old weighting with the new (the audit: 0.39 apart after
-        ``set_params(weighting="tfidf")``). ``explain`` reads ``W`` and ``R`` only."""
+        would mix the old weighting with the new. ``explain`` reads ``W`` and ``R`` only."""
         if method != "explain":
             self._check_fit_params(method)
 
     def _query_state(self):
-        """Weighted training rows, their transpose and norms (cached until the model changes:
-        ``fit``, ``partial_fit``, ``forget``; the weighting cannot change in between,
-        :meth:`_check_call_params`)."""
-        if getattr(self, "_query", None) is None:
+        """What every history query shares, derived from ``R_`` (cached until the model
+        changes: ``fit``, ``partial_fit``, ``forget`` reset it, and it is rebuilt whenever
+        ``R_`` is another object than the one it was built from; the weighting cannot change
+        in between, :meth:`_check_call_params`; never saved).
+
+        A dict: ``R_`` the matrix it was built from; ``XT`` the weighted training rows
+        transposed (n_items, n_users) and ``norms`` their norms (n_users,); ``degree`` the
+        users' item counts (n_users,); ``RT`` the transpose of ``R_`` (n_items, n_users);
+        the training statistics of the weighting, ``idf`` (n_items,) and ``mean_length``
+        (BM25's ``ℓ̄``).
+        """
+        query = getattr(self, "_query", None)
+        if query is None or query["R_"] is not self.R_:           # also when R_ was replaced
             X = sp.csr_matrix(self._weighted(self._docs(self.R_)))        # (n_users, n_items)
-            self._query = (X, X.T.tocsr(), _row_norms(X),
-                           np.asarray(self.R_.sum(axis=1)).ravel())       # degrees (n_users,)
+            R = sp.csr_matrix(self.R_, dtype=np.float64)                  # (n_users, n_items)
+            self._query = {
+                "R_": self.R_, "XT": X.T.tocsr(), "norms": _row_norms(X),
+                "degree": np.asarray(self.R_.sum(axis=1)).ravel(),        # (n_users,)
+                "RT": self.R_.T.tocsr(),                                  # (n_items, n_users)
+                "idf": _idf(R),                                           # (n_items,)
+                "mean_length": _mean_length(np.asarray(R.sum(axis=1)).ravel())}
         return self._query
 
     def _weighted_query(self, items):
@@ -815,16 +848,13 @@ class UserKNN(_NeighbourhoodCF):
         x = self._history_row(items)                                      # (1, n_items)
         if self.weighting is None:
             return x
-        R = sp.csr_matrix(self.R_, dtype=np.float64)
-        idf = _idf(R)                                                     # (n_items,)
+        state = self._query_state()
+        idf = state["idf"]                                                # (n_items,)
         if self.weighting == "tfidf":
             x.data *= idf[x.indices]
             return x
         K1, B = _check_bm25(self.K1, self.B)
-        length = np.asarray(R.sum(axis=1)).ravel()                        # (n_users,)
-        mean_length = length.mean() if length.size and length.mean() > 0 else 1.0
-        norm = K1 * (1.0 - B + B * float(items.size) / mean_length)
-        x.data = idf[x.indices] * x.data * (K1 + 1.0) / (x.data + norm)
+        x.data = _bm25(x.data, idf[x.indices], float(items.size), state["mean_length"], K1, B)
         return x
 
     def _score_history(self, items):
@@ -841,15 +871,18 @@ class UserKNN(_NeighbourhoodCF):
         duplicate's scores, and the others' up to the order of ties at the
         top-k cut. Any other history has no one left out.
         """
-        _, XT, norms, degree = self._query_state()
+        state = self._query_state()
+        XT, norms, degree = state["XT"], state["norms"], state["degree"]
         x = self._weighted_query(items)                                   # (1, n_items)
         D = sp.csr_matrix(x @ XT)                                         # (1, n_users) dots
         if self.similarity == "cosine":
             denom = _row_norms(x)[0] * norms[D.indices] + float(self.shrink)
             np.divide(D.data, denom, out=D.data, where=denom > 0)
             D.data[denom <= 0] = 0.0
+        # the users who took every item of the history: R's columns ``items`` summed, as
+        # rows of Rᵀ (a column slice of the CSR R reads all of it)
         same = (degree == items.size) & (
-            np.asarray(self.R_[:, items].sum(axis=1)).ravel() == items.size)
+            np.asarray(state["RT"][items].sum(axis=0)).ravel() == items.size)
         if same.any():
             D.data[D.indices == np.flatnonzero(same)[0]] = 0.0            # the person asking
         k = self.n_users_ if self.k_neighbors is None else int(self.k_neighbors)
