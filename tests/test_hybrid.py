@@ -435,6 +435,8 @@ def test_a_failed_fit_leaves_the_hybrid_and_its_components_as_they_were():
     (dict(step=0.0), ValueError, "step"),
     (dict(step=1.5), ValueError, "step"),
     (dict(validation_size=1.0), ValueError, "validation_size"),
+    (dict(refit="no"), ValueError, "refit must be True or False, got 'no'"),   # was truthy
+    (dict(refit=None), ValueError, "refit must be True or False, got None"),
 ])
 def test_bad_hyperparameters(params, exc, match):
     train, _, _, _ = oracle_and_decoy()
@@ -624,6 +626,7 @@ def test_a_bad_grid_is_refused_before_any_model_is_fitted(step, n_models, match)
     (dict(k=0), "k must"),
     (dict(step=1.5), "step"),
     (dict(validation_size=1.0), "validation_size"),
+    (dict(refit=1), "refit must be True or False"),
 ])
 def test_bad_hyperparameter_values_are_data_errors(params, match):
     from minigraphrec import DataError
@@ -690,3 +693,33 @@ def test_an_empty_tuning_holdout_is_named_as_hybrids_own():
     with pytest.raises(DataError, match=r"Hybrid: weights='tune' holds out validation_size=0\.2 "
                                         r"of each user's training items .* would be empty"):
         Hybrid([ItemKNN(), Popularity()], weights="tune").fit(data)
+
+
+def test_validation_numbered_apart_from_train_is_refused_before_any_fit():
+    """Only the sizes were compared: a validation set of the same sizes whose raw ids name
+    other users and items was accepted and the weights tuned on mismatched rows, where
+    evaluate refuses the same data."""
+    rng = np.random.default_rng(0)
+    ids_u, ids_i = np.arange(100, 120), np.arange(500, 515)
+    train = Interactions(rng.integers(0, 20, 150), rng.integers(0, 15, 150), n_users=20,
+                         n_items=15, user_ids=ids_u, item_ids=ids_i)
+    users, items = rng.integers(0, 20, 30), rng.integers(0, 15, 30)
+    apart = Interactions(users, items, n_users=20, n_items=15, user_ids=ids_u[::-1].copy(),
+                         item_ids=ids_i[::-1].copy())
+    CountingPopularity.fits = 0
+    hybrid = Hybrid([CountingPopularity(), ItemKNN()])
+    with pytest.raises(DataError, match=r"validation user 0 has raw id 119, but the model's "
+                                        r"user 0 is 100.*validation.align\(train.user_ids"):
+        hybrid.fit(train, validation=apart)
+    assert CountingPopularity.fits == 0 and not hasattr(hybrid, "R_")
+    items_apart = Interactions(users, items, n_users=20, n_items=15, user_ids=ids_u,
+                               item_ids=ids_i[::-1].copy())
+    with pytest.raises(DataError, match="validation item"):
+        hybrid.fit(train, validation=items_apart)
+    # the same ids, whole floats or as text, and validation aligned to train: accepted
+    for ids in (dict(user_ids=ids_u.astype(float), item_ids=ids_i.astype(float)),
+                dict(user_ids=ids_u.astype(str), item_ids=ids_i.astype(str))):
+        Hybrid([Popularity(), ItemKNN()]).fit(
+            train, validation=Interactions(users, items, n_users=20, n_items=15, **ids))
+    aligned = apart.align(train.user_ids, train.item_ids)
+    Hybrid([Popularity(), ItemKNN()]).fit(train, validation=aligned)

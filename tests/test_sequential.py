@@ -318,7 +318,15 @@ def test_bad_hyperparameters(train):
     for model, name in [(mgr.MarkovChain(smoothing=-1), "smoothing"),
                         (mgr.SessionItemKNN(k_neighbors=0), "k_neighbors"),
                         (mgr.SessionItemKNN(shrink=float("nan")), "shrink"),
-                        (mgr.SessionItemKNN(recency="exp"), "recency")]:
+                        (mgr.SessionItemKNN(recency="exp"), "recency"),
+                        # a string such as "no" was truthy (True), None falsy
+                        (mgr.MarkovChain(popularity_tiebreak="no"),
+                         "popularity_tiebreak must be True or False, got 'no'"),
+                        (mgr.MarkovChain(popularity_tiebreak=None), "popularity_tiebreak"),
+                        (mgr.SessionItemKNN(max_memory_mb=0), "max_memory_mb must be a finite "
+                                                              "number > 0 or None, got 0"),
+                        (mgr.SessionItemKNN(max_memory_mb="1"), "max_memory_mb"),
+                        (mgr.SessionItemKNN(max_memory_mb=float("inf")), "max_memory_mb")]:
         with pytest.raises(DataError, match=name):
             model.fit(train)
 
@@ -419,7 +427,8 @@ def test_hyperparameters_set_after_fit_are_checked_when_scoring(train):
     """set_params after fit changes what scoring reads; it is checked there as in fit."""
     for model, name, value in [(mgr.MarkovChain(), "smoothing", -1),
                                (mgr.MarkovChain(backend="numpy"), "smoothing", float("nan")),
-                               (mgr.SessionItemKNN(), "recency", "exp")]:
+                               (mgr.SessionItemKNN(), "recency", "exp"),
+                               (mgr.MarkovChain(), "popularity_tiebreak", "no")]:
         model.fit(train).set_params(**{name: value})
         with pytest.raises(DataError, match=name):
             model.score_history([0, 1])
@@ -540,3 +549,48 @@ def test_recommend_history_keeps_the_sessions_items_by_default_and_says_why(make
     for what in ("differs on purpose", "Recommender.recommend_history", "``True``",
                  "revisit", "evaluate_next_item", "``exclude_seen=False`` by default"):
         assert what in doc, what
+
+
+def test_session_knn_refuses_a_cooccurrence_matrix_above_its_memory_budget(train, monkeypatch):
+    """k_neighbors=None built G = BᵀB with no bound (several GB on large data); fit now says
+    how much it would need, before building it, and what to do."""
+    import minigraphrec.models.sequential as sequential
+    # G of TRAIN: 5 diagonal entries for items 0..3 and 5 co-occurring pairs, each twice
+    need = 14 * sequential.G_BYTES_PER_ENTRY / 2**20
+    model = mgr.SessionItemKNN(max_memory_mb=need * 0.99)
+    with pytest.raises(DataError, match=r"G = BᵀB, 14 stored entries over 5 items.*about "
+                                        r"0.000748 MiB, above max_memory_mb=.*k_neighbors=100"):
+        model.fit(train)
+    assert not hasattr(model, "similarity_")
+    monkeypatch.setattr(sequential, "_COUNT_BLOCK", 2)           # counted in many blocks
+    with pytest.raises(DataError, match="14 stored entries"):
+        model.fit(train)
+    # the bound, Σ_i min(Σ_{s ∋ i} d_s, n_items) = 5 + 5 + 5 + 3 + 0 = 18 entries, is above
+    # the budget, the exact count is not: fitted, the same bits as without a budget
+    full = mgr.SessionItemKNN(max_memory_mb=None).fit(train).similarity_
+    for mb in (need, 2048):
+        fitted = mgr.SessionItemKNN(max_memory_mb=mb).fit(train).similarity_
+        for a in ("indptr", "indices", "data"):
+            np.testing.assert_array_equal(getattr(fitted, a), getattr(full, a))
+    mgr.SessionItemKNN(k_neighbors=2, max_memory_mb=1e-9).fit(train)   # bounded: no check
+
+
+def test_session_knn_backend_reaches_the_neighbourhoods(monkeypatch):
+    """fit called topk_similarity without backend=, so backend="numpy" still built the
+    neighbourhoods with the numba kernel; the two give the same bits."""
+    import minigraphrec.models.sequential as sequential
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("backend"))
+        return topk_similarity(*args, **kwargs)
+    monkeypatch.setattr(sequential, "topk_similarity", spy)
+    rng = np.random.default_rng(3)
+    train = Sequences.from_lists([rng.integers(0, 30, rng.integers(1, 8)) for _ in range(150)],
+                                 n_items=30)
+    fits = {b: mgr.SessionItemKNN(k_neighbors=4, shrink=0.5, backend=b).fit(train)
+            for b in ("numpy", "numba")}
+    assert seen == ["numpy", "numba"]
+    S = {b: m.similarity_ for b, m in fits.items()}
+    for a in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(S["numpy"], a), getattr(S["numba"], a))

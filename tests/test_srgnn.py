@@ -362,6 +362,11 @@ def test_validation_is_checked_before_any_training():
     (dict(lr=1e39), DataError, "lr must be finite in float32"),
     (dict(random_state=-1), DataError, "random_state"),
     (dict(random_state=1.5), TypeError, "random_state"),   # not of the kind asked for at all
+    # a string such as "no" was truthy (True), None falsy
+    (dict(verbose="no"), DataError, r"verbose \(True, False or an integer level\) must be an "
+                                    r"integer >= 0, got 'no'"),
+    (dict(verbose=None), DataError, r"verbose \(True, False or an integer level\) must be an "
+                                    r"integer >= 0, got None"),
 ])
 def test_bad_hyperparameters(params, error, match):
     check_bad_hyperparameter(mgr.SRGNN, params, match, cyclic_walks(n_users=3), error)

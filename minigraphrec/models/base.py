@@ -45,7 +45,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..data import Interactions, _key, check_interactions, match_raw_ids
-from ..errors import DataError, check_bool, check_ids, check_int
+from ..errors import DataError, check_bool, check_ids, check_int, int64_ids
 from ..io import register_model_base
 from ..io import save as _save
 from ..rank import _score_blocks
@@ -152,16 +152,69 @@ def _check_k(k):
     return check_int(k, "k")
 
 
-def plain_ids(ids):
-    """Raw ids as an int64 or str array (never object, so they save without pickle)."""
+def plain_ids(ids, name="ids"):
+    r"""Raw ids as an int64 or str array (never object, so they save without pickle).
+
+    The one rule for the raw ids a model keeps (``user_ids_``, ``item_ids_``) and is asked
+    to look up (``users_from_raw``, ``partial_fit``, ``forget``), so that an id found in
+    one place is found in all of them:
+
+    * integers, and floats that are whole numbers, become int64: ``2.0`` and ``2`` are one
+      id (a column of integer ids comes back as floats from pandas when it had a missing
+      value, say);
+    * strings stay strings, and so does a mix of numbers and strings (``[1, "a"]`` becomes
+      ``["1", "a"]``, a whole float in it the integer it spells);
+    * refused, with a :class:`~minigraphrec.errors.DataError` naming ``name``, the first
+      such id and its position: a float that is not a whole number (``1.5``, NaN, inf: as
+      text ``"1.5"`` it would not be found by ``1.5``; pass such ids as strings), a number
+      beyond int64 (a uint64 above 2**63 - 1 would wrap to a negative id), and a bool
+      (``True`` as the id 1 would go unnoticed).
+
+    ``ids``: any 1-d array-like; an empty one gives an empty int64 array.
+    """
     arr = np.asarray(ids)
-    if arr.dtype.kind in "iub":
-        return arr.astype(np.int64)
-    if arr.dtype.kind == "U":
+    kind = arr.dtype.kind
+    if kind == "U":
         return arr
-    if arr.dtype.kind == "O" and all(isinstance(x, (int, np.integer)) for x in arr):
+    if kind == "b":
+        if arr.size:
+            raise DataError(f"{name}[0] = {bool(arr[0])} is a bool, not a raw id: pass integers "
+                            f"or strings")
         return arr.astype(np.int64)
-    return arr.astype(str)
+    if kind in "iu":
+        return int64_ids(arr, name, "raw ids")
+    if kind == "f":
+        _check_whole(arr, name)
+        return arr.astype(np.int64)
+    if kind != "O":
+        return arr.astype(str)
+    values = [_key(v) for v in arr.tolist()]             # NumPy scalars as Python ones
+    for k, v in enumerate(values):
+        if isinstance(v, bool):
+            raise DataError(f"{name}[{k}] = {v!r} is a bool, not a raw id: pass integers or "
+                            f"strings")
+        if isinstance(v, float):
+            _check_whole(np.array([v]), name, at=k)
+            values[k] = int(v)
+    if all(isinstance(v, int) for v in values):
+        for k, v in enumerate(values):
+            if not -2**63 <= v < 2**63:
+                raise DataError(f"{name}[{k}] = {v} is beyond the int64 raw ids")
+        return np.array(values, dtype=np.int64).reshape(arr.shape)
+    return np.array(values, dtype=object).reshape(arr.shape).astype(str)
+
+
+def _check_whole(arr, name, at=0):
+    """DataError naming the first entry of the float array ``arr`` that is not a whole number
+    within int64 (its position ``at`` + its index): :func:`plain_ids`' rule for float ids."""
+    whole = np.isfinite(arr) & (arr == np.round(arr)) & (arr >= -2.0**63) & (arr < 2.0**63)
+    if not whole.all():
+        k = int(np.flatnonzero(~whole)[0])
+        v = float(arr[k])
+        why = ("is beyond the int64 raw ids" if np.isfinite(v) and v == np.round(v) else
+               "is not a whole number: a float raw id is taken when whole (2.0 is the id 2); "
+               "pass other ids as strings")
+        raise DataError(f"{name}[{at + k}] = {v!r} {why}")
 
 
 def _extend_ids_loop(old_raw, new_raw_per_pair, kind, name):
@@ -188,8 +241,8 @@ def _extend_ids_loop(old_raw, new_raw_per_pair, kind, name):
         if (old_raw.dtype.kind == "U") != (new_raw.dtype.kind == "U"):
             raise DataError(f"{name}: {kind} ids such as {_key(added[0])!r} are not of "
                             f"the kind the model's {kind} ids are ({old_raw.dtype})")
-        raw_all = np.concatenate([old_raw, new_raw.astype(old_raw.dtype.kind == "U"
-                                                          and str or np.int64)])
+        raw_all = np.concatenate([old_raw, new_raw.astype(
+            str if old_raw.dtype.kind == "U" else np.int64)])
     return ids, raw_all, len(added)
 
 
@@ -220,7 +273,7 @@ def _extend_ids_sorted(old_raw, new_raw):
     rank = np.empty_like(by_appearance)
     rank[by_appearance] = np.arange(by_appearance.size)
     ids[unseen] = len(old_raw) + rank[inverse.reshape(-1)]
-    added = uniq[by_appearance].astype(old_raw.dtype.kind == "U" and str or np.int64)
+    added = uniq[by_appearance].astype(str if old_raw.dtype.kind == "U" else np.int64)
     return ids, np.concatenate([old_raw, added]), int(added.size)
 
 
@@ -235,8 +288,8 @@ def _match_raw_ids(old_raw, raw_per_pair, kind, name):
 
 
 def _internal_ids(name, known, raw_ids, kind):
-    """The indices in ``known`` (raw ids, index -> raw) of ``raw_ids``; DataError naming the
-    raw ids not among them."""
+    """The indices in ``known`` (raw ids, index -> raw) of ``raw_ids``, read by the rule of
+    :func:`plain_ids` (``7.0`` finds 7); DataError naming the raw ids not among them."""
     if isinstance(raw_ids, (set, frozenset, dict)):
         raise TypeError(f"{name}: raw {kind} ids must be one id or a list of ids (in the order "
                         f"of the internal ids wanted), got a {type(raw_ids).__name__}")
@@ -246,6 +299,7 @@ def _internal_ids(name, known, raw_ids, kind):
     if raw.ndim != 1:
         raise DataError(f"{name}: raw {kind} ids must be one id or a 1-d list of ids, got an "
                         f"array of shape {raw.shape}")
+    raw = plain_ids(raw, f"{name}: raw {kind} ids")
     found = match_raw_ids(raw, known) if raw.size else np.empty(0, dtype=np.int64)
     unknown = np.flatnonzero(found < 0)
     if unknown.size:
@@ -396,11 +450,13 @@ class Recommender:
         """Validate ``train`` and keep what scoring needs: sizes, ``R_`` and the raw ids."""
         check_interactions(train)
         type(self)._param_names()              # TypeError for an __init__ with **kwargs
+        user_ids = plain_ids(train.user_ids, "train.user_ids")   # checked before any is set
+        item_ids = plain_ids(train.item_ids, "train.item_ids")
         self.n_users_ = train.n_users
         self.n_items_ = train.n_items
         self.R_ = train.to_csr()               # (n_users, n_items) binary, the seen items
-        self.user_ids_ = plain_ids(train.user_ids)   # (n_users,) raw ids, for the CLI and files
-        self.item_ids_ = plain_ids(train.item_ids)   # (n_items,)
+        self.user_ids_ = user_ids              # (n_users,) raw ids, for the CLI and files
+        self.item_ids_ = item_ids              # (n_items,)
         if train.item_labels is not None:             # titles, for people (the CLI)
             self.item_labels_ = train.item_labels
         elif hasattr(self, "item_labels_"):
@@ -589,13 +645,12 @@ class Recommender:
             raise DataError(f"{name} is empty: a history needs at least one item")
         if not np.issubdtype(arr.dtype, np.integer):
             raise DataError(f"{name} must hold integer item ids, got dtype {arr.dtype}")
-        arr = arr.astype(np.int64, copy=False)
-        bad = (arr < 0) | (arr >= self.n_items_)
+        bad = (arr < 0) | (arr >= self.n_items_)     # before the cast: a uint64 could wrap
         if bad.any():
             k = int(np.flatnonzero(bad)[0])
-            raise DataError(f"{name}[{k}] = {int(arr[k])} is not in the catalogue: the model "
+            raise DataError(f"{name}[{k}] = {arr[k]} is not in the catalogue: the model "
                             f"was fitted on items 0..{self.n_items_ - 1}")
-        return np.unique(arr)
+        return np.unique(arr.astype(np.int64, copy=False))
 
     # ------------------------------------------------------------- scoring
     #: True when ``_score_batch(users, out=)`` writes the scores into the caller's array.
@@ -724,7 +779,15 @@ class Recommender:
             ``.sources``, ``.kind``, ``.contributions``, ``.score``,
             ``.exact``; printing it shows a small table. Each model's
             docstring says what its sources are and whether the split is exact.
+
+        Raises
+        ------
+        NotImplementedError
+            For a model that has no explanations (no ``_explain`` of its own), before
+            its arguments are looked at.
         """
+        if type(self)._explain is Recommender._explain:      # said first: no user id fixes it
+            raise NotImplementedError(f"{type(self).__name__} does not explain its scores")
         user = self._check_user(user)
         item = self._check_item(item)
         self._check_call_params("explain")
@@ -800,9 +863,8 @@ class Recommender:
         a fit on the union, bit for bit" means the union numbered as here: the
         old ids first, in their order, then the new ones in order of first
         appearance. Numbered otherwise (by sorted raw id, say), the same model
-        comes out to rounding, as sums run in another order (an audit on
-        synthetic data: ItemKNN 1e-16, EASE 2e-15, GF-CF 8e-15 relative;
-        Popularity and UserKNN identical).
+        comes out to rounding, as sums run in another order (Popularity and
+        UserKNN identical).
         """
         raise NotImplementedError(f"{type(self).__name__} has no partial_fit")
 
@@ -852,10 +914,11 @@ class Recommender:
         if len(new_interactions) == 0:
             raise DataError(f"{name} holds no interactions")
         new = new_interactions
-        users, user_ids, n_new_users = _match_raw_ids(self.user_ids_, new.user_ids[new.users],
-                                                      "user", name)
-        items, item_ids, n_new_items = _match_raw_ids(self.item_ids_, new.item_ids[new.items],
-                                                      "item", name)
+        # the new raw ids by fit's rule (plain_ids: 7.0 is the id 7), then one per pair
+        new_users = plain_ids(new.user_ids, f"{name}.user_ids")[new.users]
+        new_items = plain_ids(new.item_ids, f"{name}.item_ids")[new.items]
+        users, user_ids, n_new_users = _match_raw_ids(self.user_ids_, new_users, "user", name)
+        items, item_ids, n_new_items = _match_raw_ids(self.item_ids_, new_items, "item", name)
         shape = (len(user_ids), len(item_ids))
         old = sp.csr_matrix(self.R_, copy=True)
         old.resize(shape)
@@ -943,8 +1006,8 @@ class Recommender:
         if interactions is None:
             return np.zeros((0, 2), dtype=np.int64), None
         if isinstance(interactions, Interactions):
-            raw = (interactions.user_ids[interactions.users],
-                   interactions.item_ids[interactions.items])
+            raw = (plain_ids(interactions.user_ids, "interactions.user_ids")[interactions.users],
+                   plain_ids(interactions.item_ids, "interactions.item_ids")[interactions.items])
             ids = [self._known_raw_ids(known, r, kind) for known, r, kind in
                    ((self.user_ids_, raw[0], "user"), (self.item_ids_, raw[1], "item"))]
             return np.stack(ids, axis=1), raw                              # (n, 2)

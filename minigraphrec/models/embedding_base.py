@@ -268,8 +268,11 @@ class _PreparedItems:
 
 def _check_training_params(model):
     """Check the hyperparameters every gradient-trained model has (the embedding models and
-    SR-GNN): ``lr`` > 0, ``batch_size`` >= 1, ``epochs`` >= 0, ``dtype`` float32 or float64.
-    Sets ``model._dtype``."""
+    SR-GNN): ``lr`` > 0, ``batch_size`` >= 1, ``epochs`` >= 0, ``dtype`` float32 or float64,
+    ``verbose`` True or False, or an integer >= 0 as scikit-learn's verbosity levels (above 0:
+    on); a string such as ``"no"`` would silently mean True. Sets ``model._dtype``."""
+    if not isinstance(model.verbose, (bool, np.bool_)):
+        check_int(model.verbose, "verbose (True, False or an integer level)", at_least=0)
     _nonneg_float("lr", model.lr, strict=True)
     if model.lr > float(np.finfo(np.float32).max) and str(model.dtype) == "float32":
         raise DataError(f"lr must be finite in float32 (the model's dtype), got {model.lr}")
@@ -326,8 +329,9 @@ class EmbeddingRecommender(Recommender):
         ``load``). A Generator is drawn from as it stands, as in scikit-learn:
         a second fit with the same object differs, and ``save`` stores it as
         None. None draws fresh entropy on every fit.
-    verbose : bool
-        Log each epoch at INFO level (logger ``"minigraphrec"``) instead of DEBUG;
+    verbose : bool or int >= 0
+        Log each epoch at INFO level (logger ``"minigraphrec"``) instead of DEBUG (an
+        integer, as scikit-learn's levels: any above 0 is on);
         printed to stderr during ``fit`` when logging is not configured (no
         handler), else left to the configured handlers.
     score_dtype : {"float64", "float32"}

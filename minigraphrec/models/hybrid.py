@@ -41,8 +41,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..data import check_interactions
-from ..errors import DataError, check_backend, check_int, check_random_state
-from .base import Recommender
+from ..errors import DataError, check_backend, check_bool, check_int, check_random_state
+from .base import Recommender, plain_ids
 
 __all__ = ["Hybrid", "add_normalized", "grid_top_k", "normalize_scores", "simplex_grid"]
 
@@ -338,6 +338,22 @@ def _is_fitted(model):
     return hasattr(model, "R_") and hasattr(model, "n_items_")
 
 
+def _check_validation_ids(train, validation):
+    """DataError unless each user and item of ``validation`` has the raw id ``train`` gives
+    its internal id: ``evaluate``'s check of a test set (``metrics._check_same_raw_ids``), the
+    raw ids read by the rule the fitted model keeps them by (:func:`~.base.plain_ids`)."""
+    from ..metrics import _check_same_raw_ids
+
+    fix = ("Load both files together (e.g. load_triples(train_path, test_path=...)), split "
+           "one data set, or bring validation into train's ids with "
+           "validation.align(train.user_ids, train.item_ids)")
+    for kind, used, raw, ours in (
+            ("user", validation.users, validation.user_ids, train.user_ids),
+            ("item", validation.items, validation.item_ids, train.item_ids)):
+        _check_same_raw_ids(kind, used, plain_ids(raw, f"validation.{kind}_ids"),
+                            plain_ids(ours, f"train.{kind}_ids"), "validation", fix=fix)
+
+
 class Hybrid(Recommender):
     r"""Weighted blend of per-user normalised scores of several recommenders.
 
@@ -436,6 +452,7 @@ class Hybrid(Recommender):
     # ------------------------------------------------------------ checks
     def _check_params(self):
         check_random_state(self.random_state)
+        check_bool(self.refit, "refit")
         models = self.models
         if isinstance(models, Recommender) or not isinstance(models, (list, tuple)) \
                 or len(models) == 0:
@@ -478,7 +495,12 @@ class Hybrid(Recommender):
         train : Interactions
         validation : Interactions, optional
             Held-out interactions in the same id space: the weights are
-            tuned on them (``weights`` must be None or ``"tune"``).
+            tuned on them (``weights`` must be None or ``"tune"``). Their
+            raw ids are checked against ``train``'s as
+            :func:`~minigraphrec.metrics.evaluate` checks a test set's: a
+            validation file numbered apart from ``train`` (the same sizes,
+            other people behind the ids) is a DataError, before any model
+            is fitted.
 
         Returns
         -------
@@ -495,6 +517,7 @@ class Hybrid(Recommender):
                 raise ValueError(f"validation has {validation.n_users} users and "
                                  f"{validation.n_items} items, train {train.n_users} and "
                                  f"{train.n_items}: they must share one id space")
+            _check_validation_ids(train, validation)
         tune = validation is not None or (isinstance(self.weights, str))
         if tune:                            # before any model is fitted (probes included)
             _check_grid_size(len(self.models), float(self.step))
@@ -568,6 +591,15 @@ class Hybrid(Recommender):
         self.weights_ = grid[ties[np.argmin(spread)]].copy()
 
     # ------------------------------------------------------------ scoring
+    def _score_batch(self, users):
+        r"""``Σ_m w_m N(s^{(m)})``: (len(users), n_items) float64."""
+        E_b = self.R_[users]
+        S = np.zeros((users.shape[0], self.n_items_))                     # (b, n_items)
+        for w, m in zip(self.weights_, self.models_):
+            if w > 0:
+                add_normalized(S, m.score(users), w, self.normalization, exclude=E_b)
+        return S
+
     # ------------------------------------------------------ open problems
     def _explain(self, user, item, k):
         raise NotImplementedError(
@@ -674,12 +706,3 @@ class Hybrid(Recommender):
         self.n_users_ = removal.R.shape[0]
         self.user_ids_ = removal.user_ids
         return self
-
-    def _score_batch(self, users):
-        r"""``Σ_m w_m N(s^{(m)})``: (len(users), n_items) float64."""
-        E_b = self.R_[users]
-        S = np.zeros((users.shape[0], self.n_items_))                     # (b, n_items)
-        for w, m in zip(self.weights_, self.models_):
-            if w > 0:
-                add_normalized(S, m.score(users), w, self.normalization, exclude=E_b)
-        return S

@@ -63,9 +63,11 @@ class MF(EmbeddingRecommender):
       steps on the user's BPR loss with the items frozen, seeded
       (:meth:`~minigraphrec.models.EmbeddingRecommender.fold_in`);
       approximate: on a training user's history it approximates that user's
-      ranking, the better the longer MF was trained (an audit on the built-in
-      data: top-20 overlap with ``score`` 0.60 on average, 0.15 at worst,
-      after 20 epochs; 0.81 and 0.50 after 50), not their scores.
+      ranking, not their scores. Measured on ``datasets.example(random_state=0)``
+      (1,000 users, 1,500 items) with ``MF(random_state=0, epochs=20)``, every
+      fifth user: the top 20 of ``score_history`` of the user's training items
+      and of ``score(u)``, training items left out of both, share 0.79 of
+      their items on average, 0.45 at worst (0.80 and 0.35 after 50 epochs).
     * ``partial_fit`` / ``forget``: as for every trained model
       (:class:`~minigraphrec.models.embedding_base.EmbeddingRecommender`),
       approximate; ``forget(method="retrain")`` is exact with an integer

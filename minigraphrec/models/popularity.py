@@ -21,6 +21,29 @@ from .base import Recommender
 __all__ = ["Popularity"]
 
 
+class _Columns:
+    """``R_`` in CSC, for ``explain``'s column reads, kept with the ``R_`` it was made from
+    (made anew when ``R_`` is another object: after ``fit``, ``partial_fit``, ``forget``,
+    ``load``). Never saved, pickled or deep-copied: a pickle or a deep copy holds an empty
+    one (as ``embedding_base._PreparedItems``)."""
+    __slots__ = ("R", "csc")
+
+    def __init__(self):
+        self.R = self.csc = None
+
+    def __reduce__(self):
+        return (_Columns, ())
+
+    def __deepcopy__(self, memo):
+        return _Columns()
+
+    def of(self, R):
+        """``R`` as a csc_matrix, converted once per ``R``."""
+        if self.R is not R:
+            self.R, self.csc = R, sp.csc_matrix(R)
+        return self.csc
+
+
 class Popularity(Recommender):
     r"""Score every item by its number of training users, the same for all users.
 
@@ -61,6 +84,7 @@ class Popularity(Recommender):
     def fit(self, train):
         r"""Count each item's training users. Returns ``self``."""
         R = self._fit_interactions(train)                         # (n_users, n_items)
+        self.__dict__.pop("_columns", None)
         self.popularity_ = np.bincount(R.indices, minlength=R.shape[1]).astype(np.float64)
         return self
 
@@ -77,7 +101,8 @@ class Popularity(Recommender):
         """
         from ..explain import Explanation
 
-        takers = sp.csc_matrix(self.R_)[:, item].indices.astype(np.int64)  # (d_i,)
+        columns = self.__dict__.setdefault("_columns", _Columns())   # R_ in CSC, made once
+        takers = columns.of(self.R_)[:, item].indices.astype(np.int64)  # (d_i,)
         return Explanation.from_contributions(
             user, item, takers, np.ones(takers.size), kind="user",
             score=self.score([user])[0, item], exact=True, k=k,
@@ -96,6 +121,7 @@ class Popularity(Recommender):
         merge = self._merge_new(new_interactions)
         popularity = np.bincount(merge.R.indices, minlength=merge.R.shape[1]).astype(np.float64)
         self.R_, self.popularity_ = merge.R, popularity
+        self.__dict__.pop("_columns", None)            # the old R_'s CSC: not kept alive
         self.n_users_, self.n_items_ = merge.R.shape
         self.user_ids_, self.item_ids_ = merge.user_ids, merge.item_ids
         self._set_item_labels(merge.item_labels)
@@ -107,6 +133,7 @@ class Popularity(Recommender):
         popularity = np.bincount(removal.R.indices,
                                  minlength=removal.R.shape[1]).astype(np.float64)
         self.R_, self.popularity_ = removal.R, popularity
+        self.__dict__.pop("_columns", None)
         self.n_users_ = removal.R.shape[0]
         self.user_ids_ = removal.user_ids
         return self

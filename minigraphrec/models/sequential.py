@@ -22,7 +22,7 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import DataError, check_backend, check_int
+from ..errors import DataError, check_backend, check_bool, check_int
 from .session_base import SessionRecommender
 from ..rank import _row_chunks
 from ..ops.sparse import spgemm_dense
@@ -42,6 +42,20 @@ def _nonneg_number(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) \
             or not np.isfinite(value) or value < 0:
         raise DataError(f"{name} must be a finite number >= 0, got {value!r}")
+
+
+#: SessionItemKNN's default ``max_memory_mb``: the co-occurrence matrix ``BᵀB`` and its
+#: copies while ``fit`` builds the similarities (``k_neighbors=None``)
+MAX_MEMORY_MB = 2048
+#: bytes per stored entry of ``G = BᵀB`` at the peak of ``SessionItemKNN``'s
+#: ``k_neighbors=None`` fit: ``G`` in CSR (8 + 4), its COO triplets, the off-diagonal mask,
+#: values and indices, and the similarity CSR built from them. Measured with
+#: ``tracemalloc`` on ``synthetic_sessions`` (20,000 sessions of 2,000 items, mean length 8,
+#: and 50,000 of 5,000, mean length 12; nnz(G) 0.39 and 2.2 million): a peak of 53.5 and
+#: 50.6 bytes per entry of ``G``
+G_BYTES_PER_ENTRY = 56
+#: entries (bounded) of ``G``'s rows counted at once by the exact count
+_COUNT_BLOCK = 1 << 22
 
 
 class SessionPopularity(SessionRecommender):
@@ -124,6 +138,7 @@ class MarkovChain(SessionRecommender):
 
     def _check_params(self):
         _nonneg_number("smoothing", self.smoothing)
+        check_bool(self.popularity_tiebreak, "popularity_tiebreak")
         check_backend(self.backend)
 
     def _fit_model(self, seqs):
@@ -151,7 +166,8 @@ class MarkovChain(SessionRecommender):
         self._restore_counts()
 
     def _score_sessions(self, sessions, out=None):
-        _nonneg_number("smoothing", self.smoothing)      # as fit: set_params may change it
+        _nonneg_number("smoothing", self.smoothing)      # as fit: set_params may change them
+        check_bool(self.popularity_tiebreak, "popularity_tiebreak")
         last = sessions.items[sessions.indptr[1:] - 1]                # (b,)
         p_pop = self.popularity_ / self.popularity_.sum()             # (n_items,)
         D = self._out[last] + float(self.smoothing) * self.n_items_   # (b,)
@@ -206,13 +222,26 @@ class SessionItemKNN(SessionRecommender):
     Parameters
     ----------
     k_neighbors : int >= 1 or None (keep every co-occurring item)
+        None builds the whole co-occurrence matrix ``G = BᵀB`` (one entry per pair of
+        items that share a session, up to ``n_items²``) and keeps every off-diagonal
+        entry; an integer keeps each item's ``k`` best, built in blocks of bounded memory
+        (``topk_similarity``).
     shrink : float >= 0, ``λ``
     recency : None, "linear" or "last"
     backend : {"numba", "numpy"}
         How the session weights meet the similarities, ``W @ sim``:
         :func:`~minigraphrec.ops.spgemm_dense` writes each score row straight into
         the block (``"numba"``), or SciPy's sparse product then ``toarray`` (``"numpy"``,
-        the reference). The same bits.
+        the reference); with ``k_neighbors``, also how ``topk_similarity`` builds the
+        neighbourhoods. The same bits.
+    max_memory_mb : float > 0 or None, default 2048
+        With ``k_neighbors=None``, ``fit`` refuses (a DataError, before building ``G``)
+        when ``G`` and its copies would take more than this many MiB,
+        ``G_BYTES_PER_ENTRY`` (56) bytes per stored entry of ``G``; None: no limit. The
+        count is first bounded cheaply (``Σ_i min(Σ_{s ∋ i} d_s, n_items)``, ``d_s`` the
+        distinct items of session ``s``), and counted exactly, one block of items at a
+        time, only when that bound is above the budget. The way out: ``k_neighbors=100``,
+        say, or a larger budget.
 
     Attributes
     ----------
@@ -222,17 +251,23 @@ class SessionItemKNN(SessionRecommender):
     RECENCY = (None, "linear", "last")
     _sessions_into = True
 
-    def __init__(self, k_neighbors=None, shrink=0.0, recency=None, backend="numba"):
+    def __init__(self, k_neighbors=None, shrink=0.0, recency=None, backend="numba",
+                 max_memory_mb=MAX_MEMORY_MB):
         self.k_neighbors = k_neighbors
         self.shrink = shrink
         self.recency = recency
         self.backend = backend
+        self.max_memory_mb = max_memory_mb
 
     def _check_params(self):
         check_int(self.k_neighbors, "k_neighbors", or_none=True)
         _nonneg_number("shrink", self.shrink)
         self._check_recency()
         check_backend(self.backend)
+        mb = getattr(self, "max_memory_mb", MAX_MEMORY_MB)    # a model saved before it: default
+        if mb is not None and (isinstance(mb, bool) or not isinstance(mb, numbers.Real)
+                               or not np.isfinite(mb) or mb <= 0):
+            raise DataError(f"max_memory_mb must be a finite number > 0 or None, got {mb!r}")
 
     def _check_recency(self):
         if self.recency not in self.RECENCY:
@@ -245,8 +280,9 @@ class SessionItemKNN(SessionRecommender):
         B.data[:] = 1.0                                               # repeats collapse
         if self.k_neighbors is not None:
             self.similarity_ = topk_similarity(B.T.tocsr(), int(self.k_neighbors), "cosine",
-                                               float(self.shrink))
+                                               float(self.shrink), backend=self.backend)
             return
+        self._check_memory(B)
         G = (B.T @ B).tocoo()                                         # (n_items, n_items)
         norms = np.sqrt(G.diagonal())                                 # (n_items,)
         off = G.row != G.col
@@ -254,6 +290,35 @@ class SessionItemKNN(SessionRecommender):
         S = sp.csr_matrix((vals, (G.row[off], G.col[off])), shape=G.shape)
         S.sort_indices()
         self.similarity_ = S
+
+    def _check_memory(self, B):
+        """DataError when ``G = BᵀB`` and its copies would take more than ``max_memory_mb``:
+        a cheap bound on ``nnz(G)`` first, the exact count (blocks of rows of ``G``, each
+        counted and dropped) only when the bound is above the budget."""
+        mb = getattr(self, "max_memory_mb", MAX_MEMORY_MB)
+        if mb is None:
+            return
+        n_items = B.shape[1]
+        d = np.diff(B.indptr).astype(np.float64)                      # (n_sessions,) d_s
+        row_bound = np.minimum(B.T @ d, n_items)                      # (n_items,) >= nnz(G_i)
+        if row_bound.sum() * G_BYTES_PER_ENTRY <= mb * 2**20:
+            return
+        Bt, n_entries, start = B.T.tocsr(), 0, 0                      # (n_items, n_sessions)
+        ends = np.cumsum(row_bound)                                   # (n_items,)
+        while start < n_items:                       # rows of G whose bounds sum to a block
+            stop = max(int(np.searchsorted(ends, ends[start] - row_bound[start] + _COUNT_BLOCK,
+                                           side="right")), start + 1)
+            n_entries += (Bt[start:stop] @ B).nnz                     # (stop - start, n_items)
+            start = stop
+        need = n_entries * G_BYTES_PER_ENTRY / 2**20
+        if need > mb:
+            raise DataError(
+                f"SessionItemKNN with k_neighbors=None builds the item co-occurrence matrix "
+                f"G = BᵀB, {n_entries} stored entries over {n_items} items, and its copies "
+                f"while fit builds the similarities: about {need:.3g} MiB, above "
+                f"max_memory_mb={mb}. Keep each item's best neighbours instead "
+                f"(k_neighbors=100, say, built in blocks of bounded memory), or raise "
+                f"max_memory_mb")
 
     def _weights(self, sessions):
         """``w_t`` for every event of ``sessions``, (n_events,)."""

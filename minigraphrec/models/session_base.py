@@ -74,19 +74,21 @@ class SessionRecommender(Recommender):
         if isinstance(train, Interactions):
             self._fit_interactions(train)
         else:
-            self.n_items_ = seqs.n_items
             owned = seqs.users >= 0
-            self.n_users_ = int(seqs.users[owned].max()) + 1 if owned.any() else 0
+            n_users = int(seqs.users[owned].max()) + 1 if owned.any() else 0
+            user_ids = (np.arange(n_users) if seqs.user_ids is None     # checked before any
+                        else plain_ids(seqs.user_ids[:n_users], "train.user_ids"))  # is set
+            item_ids = (np.arange(seqs.n_items) if seqs.item_ids is None
+                        else plain_ids(seqs.item_ids, "train.item_ids"))
+            self.n_items_ = seqs.n_items
+            self.n_users_ = n_users
             rows = np.repeat(seqs.users, seqs.lengths)                # (n_events,)
             keep = rows >= 0
             self.R_ = sp.csr_matrix((np.ones(int(keep.sum())), (rows[keep], seqs.items[keep])),
                                     shape=(self.n_users_, self.n_items_))
             self.R_.data[:] = 1.0
             self.R_.sort_indices()
-            self.user_ids_ = (np.arange(self.n_users_) if seqs.user_ids is None
-                              else plain_ids(seqs.user_ids[:self.n_users_]))
-            self.item_ids_ = (np.arange(self.n_items_) if seqs.item_ids is None
-                              else plain_ids(seqs.item_ids))
+            self.user_ids_, self.item_ids_ = user_ids, item_ids
             self.__dict__.pop("item_labels_", None)       # sessions carry no titles
         self.sequences_ = seqs.subset(np.flatnonzero(seqs.users >= 0))   # the users' own
         self._index_last_sequences()

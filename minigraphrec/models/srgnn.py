@@ -156,8 +156,8 @@ class SRGNN(SessionRecommender):
     backend : "numba" (the GRU's elementwise passes and Adam fused,
         :mod:`minigraphrec.kernels.session`) or "numpy" (the reference); same bits
     random_state : None, int or Generator
-    verbose : bool, log each epoch at INFO (printed to stderr during ``fit`` when logging is
-        not configured, as the embedding models do)
+    verbose : bool or int >= 0, log each epoch at INFO (printed to stderr during ``fit`` when
+        logging is not configured, as the embedding models do; an integer level above 0 is on)
 
     Attributes
     ----------
@@ -579,7 +579,7 @@ def _check_validation(validation, train):
         from ..metrics import _check_same_raw_ids
         from .base import plain_ids
         raw = getattr(train, "item_ids", None)
-        ours = np.arange(n_items) if raw is None else plain_ids(raw)
+        ours = np.arange(n_items) if raw is None else plain_ids(raw, "train.item_ids")
         _check_same_raw_ids("item", np.concatenate([prefixes.items, targets]),
                             prefixes.item_ids, ours, "prefixes",
                             fix="Make the training sessions and the validation prefixes from "
