@@ -140,12 +140,12 @@ def test_sampling_and_optimisers_check_their_scalars():
 
 
 @pytest.mark.parametrize("model, bad, match", [
-    ("MF", dict(lr="1e-3"), "lr must be a real number, got str '1e-3'"),   # a raw TypeError
-    ("MF", dict(reg="1e-4"), "reg must be a real number, got str '1e-4'"),  # was parsed
-    ("MF", dict(reg=True), "reg must be a real number, got bool True"),     # was 1.0
+    ("MF", dict(lr="1e-3"), "lr must be a finite number > 0, got '1e-3'"),   # a raw TypeError
+    ("MF", dict(reg="1e-4"), "reg must be a finite number >= 0, got '1e-4'"),  # was parsed
+    ("MF", dict(reg=True), "reg must be a finite number >= 0, got True"),      # was 1.0
     ("MF", dict(lr=float("nan")), "lr must be a finite number > 0, got nan"),
-    ("NGCF", dict(node_dropout="0.1"), "node_dropout must be a real number"),
-    ("GAT", dict(attention_dropout=False), "attention_dropout must be a real number"),
+    ("NGCF", dict(node_dropout="0.1"), "node_dropout must be a finite number >= 0, got '0.1'"),
+    ("GAT", dict(attention_dropout=False), "attention_dropout must be a finite number >= 0"),
 ])
 def test_float_hyperparameters_refuse_strings_and_bools(log, model, bad, match):
     """The embedding models' float hyperparameters parsed a string (``reg="1e-4"``) and read

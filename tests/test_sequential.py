@@ -323,8 +323,8 @@ def test_bad_hyperparameters(train):
                         (mgr.MarkovChain(popularity_tiebreak="no"),
                          "popularity_tiebreak must be True or False, got 'no'"),
                         (mgr.MarkovChain(popularity_tiebreak=None), "popularity_tiebreak"),
-                        (mgr.SessionItemKNN(max_memory_mb=0), "max_memory_mb must be a finite "
-                                                              "number > 0 or None, got 0"),
+                        (mgr.SessionItemKNN(max_memory_mb=0),
+                         r"max_memory_mb \(None: no limit\) must be a finite number > 0, got 0"),
                         (mgr.SessionItemKNN(max_memory_mb="1"), "max_memory_mb"),
                         (mgr.SessionItemKNN(max_memory_mb=float("inf")), "max_memory_mb")]:
         with pytest.raises(DataError, match=name):

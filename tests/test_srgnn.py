@@ -355,8 +355,8 @@ def test_validation_is_checked_before_any_training():
     (dict(lr_decay=0), DataError, r"lr_decay must be a finite number > 0, got 0"),
     (dict(lr_decay=2), DataError, r"lr_decay must be in \(0, 1\], got 2"),
     # check_finite_number's message, as a DataError (the models' rule for every bad value)
-    (dict(lr_decay="x"), DataError, "lr_decay must be a real number, got str 'x'"),
-    (dict(lr_decay="0.5"), DataError, "lr_decay must be a real number"),  # was parsed
+    (dict(lr_decay="x"), DataError, "lr_decay must be a finite number > 0, got 'x'"),
+    (dict(lr_decay="0.5"), DataError, "lr_decay must be a finite number > 0"),  # was parsed
     (dict(l2=-1), DataError, "l2 must be a finite number >= 0"),
     (dict(lr=float("nan")), DataError, "lr must"),
     (dict(lr=1e39), DataError, "lr must be finite in float32"),

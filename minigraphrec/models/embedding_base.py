@@ -82,7 +82,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..batch import PairBatch, PointBatch
-from ..errors import DataError, check_finite_number, check_int, check_random_state
+from ..errors import DataError, check_int, check_param_number, check_random_state
 from ..graph import edge_weight_matrix
 from ..losses import bce_with_logits_backward, bce_with_logits_forward
 from ..losses import bpr_backward, bpr_forward, l2_backward, l2_forward
@@ -188,22 +188,6 @@ def scratch_rows(model, key, m, tail, dtype, capacity=0):
     return buf[:m]
 
 
-def _nonneg_float(name, value, strict=False):
-    """``value`` as a finite float >= 0 (> 0 if ``strict``), else :class:`DataError` (a
-    ValueError) naming ``name``: the check of the models' float hyperparameters (lr, reg,
-    the dropouts, ...).
-
-    :func:`~minigraphrec.errors.check_finite_number` with the models' rule, that every bad
-    hyperparameter value is a DataError, as :func:`~minigraphrec.errors.check_int` gives
-    for the counts: a value of the wrong kind (a string, even ``"1e-3"``: never parsed; a
-    bool; None) is one too, with check_finite_number's message, not its TypeError.
-    """
-    bound = {"above": 0.0} if strict else {"at_least": 0.0}
-    try:
-        return check_finite_number(value, name, **bound)
-    except TypeError as err:                      # not a real number: the models' DataError
-        raise DataError(str(err)) from None
-
 
 def _own_features(side, F, n_rows):
     """``F`` checked (:func:`~minigraphrec.data.check_features`) and as the model's own copy."""
@@ -273,7 +257,7 @@ def _check_training_params(model):
     on); a string such as ``"no"`` would silently mean True. Sets ``model._dtype``."""
     if not isinstance(model.verbose, (bool, np.bool_)):
         check_int(model.verbose, "verbose (True, False or an integer level)", at_least=0)
-    _nonneg_float("lr", model.lr, strict=True)
+    check_param_number(model.lr, "lr", above=0.0)
     if model.lr > float(np.finfo(np.float32).max) and str(model.dtype) == "float32":
         raise DataError(f"lr must be finite in float32 (the model's dtype), got {model.lr}")
     check_int(model.batch_size, "batch_size")
@@ -394,7 +378,7 @@ class EmbeddingRecommender(Recommender):
             raise DataError(f"scoring must be one of {SCORINGS}, got {self.scoring!r}")
         self._score_dtype()
         _check_training_params(self)                     # lr, batch_size, epochs, dtype
-        _nonneg_float("reg", self.reg)
+        check_param_number(self.reg, "reg", at_least=0.0)
         check_int(self.n_negatives, "n_negatives")
         if self.patience is not None:
             check_int(self.patience, "patience")

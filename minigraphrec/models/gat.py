@@ -88,13 +88,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DataError, check_backend, check_int
+from ..errors import DataError, check_backend, check_int, check_param_number
 from ..graph import bipartite_adjacency, check_edge_weights, normalize_adjacency
 from ..ops.attention import attention_graph, gat_layer_backward, gat_layer_forward
 from ..ops._row_work import row_blocks      # the parallel kernels' row blocks, as the ops'
 from ..ops.dense import ACTIVATIONS, linear_backward, linear_forward
-from .embedding_base import (INPUTS, EdgeWeighted, EmbeddingRecommender, _nonneg_float,
-                             check_init, glorot_uniform, hop_balls, scratch_rows)
+from .embedding_base import (INPUTS, EdgeWeighted, EmbeddingRecommender, check_init,
+                             glorot_uniform, hop_balls, scratch_rows)
 
 __all__ = ["GAT"]
 
@@ -272,7 +272,7 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
         if self.concat_heads and self.dim % self.n_heads:
             raise DataError(f"with concat_heads=True, dim ({self.dim}) must be divisible by "
                              f"n_heads ({self.n_heads}): each head is dim / n_heads wide")
-        p = _nonneg_float("attention_dropout", self.attention_dropout)
+        p = check_param_number(self.attention_dropout, "attention_dropout", at_least=0.0)
         if p >= 1:
             raise DataError(f"attention_dropout must be in [0, 1), got {p}")
         if self.activation not in ACTIVATIONS:

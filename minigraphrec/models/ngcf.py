@@ -81,9 +81,9 @@ from ..graph import bipartite_adjacency, normalize_adjacency
 from ..ops.dense import dropout_forward, leaky_relu_forward, linear_forward
 from ..ops.propagate import propagate_forward
 from ..ops.scoring import normalize_backward, normalize_forward
-from ..errors import DataError, check_int
-from .embedding_base import (EmbeddingRecommender, _nonneg_float, check_init,
-                             glorot_uniform, hop_balls, id_embeddings, scratch_rows)
+from ..errors import DataError, check_int, check_param_number
+from .embedding_base import (EmbeddingRecommender, check_init, glorot_uniform, hop_balls,
+                             id_embeddings, scratch_rows)
 
 __all__ = ["NGCF"]
 
@@ -178,7 +178,7 @@ class NGCF(EmbeddingRecommender):
         check_int(self.n_layers, "n_layers")
         check_init(self.init)
         for name in ("message_dropout", "node_dropout"):
-            p = _nonneg_float(name, getattr(self, name))
+            p = check_param_number(getattr(self, name), name, at_least=0.0)
             if p >= 1:
                 raise DataError(f"{name} must be in [0, 1), got {p}")
 

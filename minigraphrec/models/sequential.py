@@ -17,12 +17,11 @@ Notation: a training set of sessions ``s = [s_1, ..., s_n]`` over ``n_items`` it
 from __future__ import annotations
 
 import logging
-import numbers
 
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import DataError, check_backend, check_bool, check_int
+from ..errors import DataError, check_backend, check_bool, check_int, check_param_number
 from .session_base import SessionRecommender
 from ..rank import _row_chunks
 from ..ops.sparse import spgemm_dense
@@ -37,11 +36,6 @@ def _event_counts(seqs):
     """``n_j``: the number of training events of each item, (n_items,) float64."""
     return np.bincount(seqs.items, minlength=seqs.n_items).astype(np.float64)
 
-
-def _nonneg_number(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-            or not np.isfinite(value) or value < 0:
-        raise DataError(f"{name} must be a finite number >= 0, got {value!r}")
 
 
 #: SessionItemKNN's default ``max_memory_mb``: the co-occurrence matrix ``BᵀB`` and its
@@ -137,7 +131,7 @@ class MarkovChain(SessionRecommender):
         self.backend = backend
 
     def _check_params(self):
-        _nonneg_number("smoothing", self.smoothing)
+        check_param_number(self.smoothing, "smoothing", at_least=0.0)
         check_bool(self.popularity_tiebreak, "popularity_tiebreak")
         check_backend(self.backend)
 
@@ -166,7 +160,7 @@ class MarkovChain(SessionRecommender):
         self._restore_counts()
 
     def _score_sessions(self, sessions, out=None):
-        _nonneg_number("smoothing", self.smoothing)      # as fit: set_params may change them
+        check_param_number(self.smoothing, "smoothing", at_least=0.0)  # set_params may change it
         check_bool(self.popularity_tiebreak, "popularity_tiebreak")
         last = sessions.items[sessions.indptr[1:] - 1]                # (b,)
         p_pop = self.popularity_ / self.popularity_.sum()             # (n_items,)
@@ -261,13 +255,12 @@ class SessionItemKNN(SessionRecommender):
 
     def _check_params(self):
         check_int(self.k_neighbors, "k_neighbors", or_none=True)
-        _nonneg_number("shrink", self.shrink)
+        check_param_number(self.shrink, "shrink", at_least=0.0)
         self._check_recency()
         check_backend(self.backend)
         mb = getattr(self, "max_memory_mb", MAX_MEMORY_MB)    # a model saved before it: default
-        if mb is not None and (isinstance(mb, bool) or not isinstance(mb, numbers.Real)
-                               or not np.isfinite(mb) or mb <= 0):
-            raise DataError(f"max_memory_mb must be a finite number > 0 or None, got {mb!r}")
+        if mb is not None:
+            check_param_number(mb, "max_memory_mb (None: no limit)", above=0.0)
 
     def _check_recency(self):
         if self.recency not in self.RECENCY:

@@ -91,7 +91,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import DataError, check_backend, check_int
+from ..errors import DataError, check_backend, check_int, check_param_number
 from ..losses import softmax_cross_entropy_backward, softmax_cross_entropy_forward
 from ..ops.dense import halves_matmul, halves_xt_dot
 from ..ops.session import (gru_cell_backward, gru_cell_forward, index_add, session_graphs,
@@ -102,8 +102,7 @@ from ..sequences import Sequences, _check_examples, _check_targets, prefix_examp
 from ..threadpools import serial_blas
 from ..train import EpochProgress, _check_callback, _verbose_output, check_finite_state
 from .session_base import SessionRecommender
-from .embedding_base import (EmbeddingRecommender, _check_training_params, _nonneg_float,
-                             scratch_rows)
+from .embedding_base import EmbeddingRecommender, _check_training_params, scratch_rows
 
 __all__ = ["SRGNN", "SessionBatch"]
 
@@ -208,8 +207,8 @@ class SRGNN(SessionRecommender):
         if self.readout not in READOUTS:
             raise DataError(f"readout must be one of {READOUTS}, got {self.readout!r}")
         _check_training_params(self)                     # lr, batch_size, epochs, dtype
-        lr_decay = _nonneg_float("lr_decay", self.lr_decay, strict=True)
-        _nonneg_float("l2", self.l2)
+        lr_decay = check_param_number(self.lr_decay, "lr_decay", above=0.0)
+        check_param_number(self.l2, "l2", at_least=0.0)
         if lr_decay > 1:
             raise DataError(f"lr_decay must be in (0, 1], got {self.lr_decay!r}")
         check_int(self.lr_decay_every, "lr_decay_every")
