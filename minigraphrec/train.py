@@ -119,8 +119,9 @@ from .errors import DataError
 from .ops.sampling import sample_bpr, sample_negatives
 from .optim import Adam
 
-__all__ = ["train_model", "bpr_batches", "bce_batches", "batch_gradient", "check_gradients",
-           "generator_state", "restore_generator", "optimizer_state_attr",
+__all__ = ["train_model", "bpr_batches", "bce_batches", "epoch_batches", "run_epoch",
+           "batch_gradient", "check_gradients", "generator_state", "restore_generator",
+           "optimizer_state_attr",
            "optimizer_state_from_attr", "check_finite_state", "EpochProgress",
            "PROGRESS_SECONDS", "progress_logger"]
 
@@ -409,6 +410,45 @@ class EpochProgress:
                 _duration(spent / (b - 1) * (self.n_batches - b + 1)))
 
 
+def epoch_batches(model, R, rng, backend="numba"):
+    """One epoch's mini-batches of ``model``'s loss from the sampling matrix ``R``:
+    :func:`bpr_batches` or :func:`bce_batches` (``model.n_negatives`` per positive)."""
+    if model.loss == "bpr":
+        return bpr_batches(R, model.batch_size, rng, backend)
+    return bce_batches(R, model.batch_size, model.n_negatives, rng, backend)
+
+
+def run_epoch(model, batches, optimizer, gradient, epoch, progress=None,
+              on_failure="the model is left as it was"):
+    """One epoch of steps: per batch, the loss and gradients (``gradient``,
+    :func:`batch_gradient`), one ``optimizer`` step on ``model.params`` and ``model.step_ +=
+    1``; then :func:`check_finite_state`. Returns the summed loss.
+
+    A non-finite loss, or a step that met a non-finite gradient (the optimiser counts them),
+    raises ``FloatingPointError`` naming the epoch, the batch and ``on_failure`` (what the
+    caller does about it: it trains a copy, or restores the parameters). ``progress(b)`` is
+    called before batch ``b`` (1-based) when given.
+    """
+    name = type(model).__name__
+    total = 0.0
+    for b, batch in enumerate(batches, start=1):
+        if progress is not None:
+            progress(b)
+        with np.errstate(over="ignore", invalid="ignore"):          # reported below instead
+            loss, grads = gradient(batch)
+            if np.isfinite(loss):
+                optimizer.step(model.params, grads)                  # counts non-finite gradients
+        if not np.isfinite(loss) or optimizer.nonfinite:
+            what = "loss" if not np.isfinite(loss) else f"gradient of {optimizer.nonfinite[0]}"
+            raise FloatingPointError(
+                f"{name}: the {what} became non-finite (loss {loss}) at epoch {epoch}, batch "
+                f"{b} of {len(batches)}; {on_failure}. Try a smaller lr (now {model.lr}).")
+        model.step_ += 1
+        total += loss
+    check_finite_state(name, model.params, optimizer, epoch, model.lr)
+    return total
+
+
 def _duration(seconds):
     """``"45 s"``, ``"3 min 5 s"``, ``"2 h 4 min"``."""
     seconds = int(round(seconds))
@@ -595,31 +635,13 @@ def _train_model(model, validation, epochs, callback, rng):
     try:
         for epoch in range(first + 1, last + 1):
             start = time.perf_counter()
-            if model.loss == "bpr":
-                batches = bpr_batches(R, model.batch_size, rng, backend)
-            else:
-                batches = bce_batches(R, model.batch_size, model.n_negatives, rng, backend)
-            total = 0.0
+            batches = epoch_batches(model, R, rng, backend)
             progress = EpochProgress(type(model).__name__, epoch, last, len(batches), level)
-            for b, batch in enumerate(batches, start=1):
-                progress(b)
-                with np.errstate(over="ignore", invalid="ignore"):    # reported below instead
-                    loss, grads = gradient(batch)
-                    if np.isfinite(loss):
-                        optimizer.step(model.params, grads)  # counts non-finite gradients
-                if not np.isfinite(loss) or optimizer.nonfinite:
-                    # the step made the parameters non-finite too: fit gives back the model
-                    # it started from (all or nothing)
-                    what = ("loss" if not np.isfinite(loss)
-                            else f"gradient of {optimizer.nonfinite[0]}")
-                    raise FloatingPointError(
-                        f"{type(model).__name__}: the {what} became non-finite (loss {loss}) at "
-                        f"epoch {epoch}, batch {b} of {len(batches)}; training stopped and the "
-                        f"model is left as it was before this fit. Try a smaller lr "
-                        f"(now {model.lr}).")
-                model.step_ += 1
-                total += loss
-            check_finite_state(type(model).__name__, model.params, optimizer, epoch, model.lr)
+            # a failed step made the parameters non-finite too: fit gives back the model it
+            # started from (all or nothing)
+            total = run_epoch(model, batches, optimizer, gradient, epoch, progress,
+                              "training stopped and the model is left as it was before this "
+                              "fit")
             record = {"epoch": epoch, "loss": total / len(batches),
                       "time": time.perf_counter() - start}
 

@@ -1293,9 +1293,8 @@ class EmbeddingRecommender(Recommender):
         when no other is left no step is taken.
         """
         from ..optim import Adam
-        from ..train import (_sampling_matrix, batch_gradient, bce_batches, bpr_batches,
-                             check_finite_state, optimizer_state_attr,
-                             optimizer_state_from_attr)
+        from ..train import (_sampling_matrix, batch_gradient, epoch_batches,
+                             optimizer_state_attr, optimizer_state_from_attr, run_epoch)
         if epochs == 0 or users.size == 0:
             return
         R = self.R_
@@ -1312,20 +1311,9 @@ class EmbeddingRecommender(Recommender):
             optimizer.load_state_dict(optimizer_state_from_attr(self.optimizer_state_))
             optimizer.lr = float(self.lr)
         gradient = batch_gradient(self)
-        for epoch in range(epochs):
-            batches = (bpr_batches(R_t, self.batch_size, rng, backend) if self.loss == "bpr"
-                       else bce_batches(R_t, self.batch_size, self.n_negatives, rng, backend))
-            for batch in batches:
-                with np.errstate(over="ignore", invalid="ignore"):
-                    loss, grads = gradient(batch)
-                    if np.isfinite(loss):
-                        optimizer.step(self.params, grads)   # counts non-finite gradients
-                if not np.isfinite(loss) or optimizer.nonfinite:   # on a copy: nothing changed
-                    raise FloatingPointError(f"{type(self).__name__}: the loss or gradient became "
-                                             f"non-finite during an update (epoch {epoch + 1}); the "
-                                             "model is unchanged. Try a smaller lr.")
-                self.step_ += 1
-            check_finite_state(type(self).__name__, self.params, optimizer, epoch + 1, self.lr)
+        for epoch in range(1, epochs + 1):          # on a copy: a failure changes nothing
+            run_epoch(self, epoch_batches(self, R_t, rng, backend), optimizer, gradient, epoch,
+                      on_failure="the update stopped and the model is unchanged")
         self.optimizer_state_ = optimizer_state_attr(optimizer.state_dict())
 
 
