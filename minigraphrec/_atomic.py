@@ -50,7 +50,7 @@ from pathlib import Path
 from .errors import DataError
 
 __all__ = ["PathWriter", "write_file", "write_files", "reworded", "new_file_mode",
-           "fsync_folder"]
+           "fsync_folder", "missing_folders"]
 
 #: the start and end of every temporary file name (``.minigraphrec-<pid>-<hex>.tmp``)
 TEMP_PREFIX, TEMP_SUFFIX = ".minigraphrec-", ".tmp"
@@ -308,6 +308,17 @@ def umask():
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def missing_folders(folder):
+    """The folders (``Path``) that creating ``folder`` would make, outermost first: what a
+    writer that creates them removes again when it fails."""
+    missing = []
+    folder = Path(os.path.abspath(folder))
+    while not os.path.lexists(folder) and folder.parent != folder:
+        missing.append(folder)
+        folder = folder.parent
+    return missing[::-1]
 
 
 def fsync_folder(folder):

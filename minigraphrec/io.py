@@ -97,7 +97,6 @@ import json
 import logging
 import os
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -358,16 +357,6 @@ def save(model, path):
                                 f"name, e.g. {os.path.join(named, 'model.npz')}")
     _atomic.write_file(path, lambda f: np.savez(f, **arrays),
                        prefix=f"cannot save the model to {path}")
-
-
-def _missing_folders(folder):
-    """The folders (``Path``) that creating ``folder`` would make, outermost first."""
-    missing = []
-    folder = Path(os.path.abspath(folder))
-    while not os.path.lexists(folder) and folder.parent != folder:
-        missing.append(folder)
-        folder = folder.parent
-    return missing[::-1]
 
 
 # ==================================================================== load

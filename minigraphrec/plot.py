@@ -43,7 +43,7 @@ import numpy as np
 from . import _atomic
 from .errors import (DataError, check_bool, check_finite_number, check_int,
                      check_random_state)
-from .io import _missing_folders
+from ._atomic import missing_folders
 
 __all__ = ["figure_dir", "subplots", "save_figure", "plot_history", "plot_metrics",
            "plot_embeddings", "FIGURES_ENV"]
@@ -216,7 +216,7 @@ def save_figure(fig, name, dpi=120, close=True):
         if path.is_dir():
             raise IsADirectoryError(errno.EISDIR, f"cannot write {path.name} in {folder}: "
                                     f"{path} is a folder; remove it or choose another name")
-        created = _missing_folders(folder)
+        created = missing_folders(folder)
         try:
             figure_dir()
         except OSError as err:          # no permission to create it, say

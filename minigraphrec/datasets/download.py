@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .._atomic import reworded
 from ..errors import DataError
-from ..io import _missing_folders
+from .._atomic import missing_folders
 from .movielens import load_movielens_100k
 
 # ---------------------------------------------------------------- download
@@ -111,7 +111,7 @@ def fetch_movielens_100k(data_home=None, *, url=ML100K_URL, sha256=ML100K_SHA256
         return load_movielens_100k(folder)
 
     _check_home(home, folder)
-    created = _missing_folders(home)
+    created = missing_folders(home)
     try:
         try:
             home.mkdir(parents=True, exist_ok=True)
