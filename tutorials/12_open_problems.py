@@ -860,8 +860,10 @@ print(f"null standard error {audit_se:.3f}: the retrain is "
 # and errs by at most $c/2$ per coordinate. Scores come from the integers
 # directly, $\hat e_u \cdot \hat e_i = c_u c_i\,(q_u \cdot q_i)$, the integer
 # sum exact: a float32 product of the integers up to $d = 1{,}024$ (every
-# partial sum is an integer below $2^{24}$), an int32 kernel beyond. `dtype="float16"` stores $e / \max_t|e_t|$ in half
-# precision instead (about three significant digits). `mgr.quantize`
+# partial sum is an integer below $2^{24}$), an int64 kernel beyond.
+# `dtype="float16"` stores $e / \max_t|e_t|$ in half precision instead,
+# off by at most $2^{-12}\max_t|e_t|$ per coordinate (11 significant bits
+# for coordinates above $2^{-14}\max_t|e_t|$, fewer below). `mgr.quantize`
 # returns a fitted recommender with the same API (`score`, `recommend`,
 # `mgr.evaluate`, `mgr.save`); ItemKNN and EASE get one scale per column of
 # $S$. We quantise by hand, check the library's integers, scales, error
