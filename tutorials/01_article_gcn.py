@@ -88,8 +88,8 @@ print("layer output, node u1:", np.round(H1[0, :6], 3))
 # The plain sum grows with the degree: a node with 5 neighbours gets a 5× larger
 # input than one with 1. Kipf & Welling's GCN first adds self-loops, so a
 # node keeps its own features, then divides by the square root of both
-# degrees: $\hat A = \tilde D^{-1/2} (A + I) \tilde D^{-1/2}$, with $\tilde D$
-# the degrees of $A + I$. Without the self-loops,
+# degrees: $\hat A_\text{sl} = \tilde D^{-1/2} (A + I) \tilde D^{-1/2}$, with
+# $\tilde D$ the degrees of $A + I$. Without the self-loops,
 # $\hat A = D^{-1/2} A D^{-1/2}$, $\hat A_{vu} = 1/\sqrt{d_v d_u}$, it is the
 # form LightGCN uses (tutorial 02). Both, by hand:
 
@@ -141,8 +141,10 @@ print("edges in the article's graph:", n_edges_as_printed)
 # program of tutorial 06 (section 5), which prints the same losses.
 # Training and ranking use different scores: BCE fits the dot-product logit
 # $e_u \cdot e_i$, while the ranking (`scoring="cosine"`) divides it by the two
-# lengths. Cosine is the article's choice (§4), kept here; tutorial 07
-# (section 2) shows what ranking by a score other than the trained one costs.
+# lengths. Cosine is the article's choice (§4), kept here, although the
+# article's §5 code computes a dot product under the name `cosine_similarities`
+# (tutorial 06, section 6); tutorial 07 (section 2) shows what ranking by a
+# score other than the trained one costs.
 #
 # Two departures from the layer of section 2. The first is the input:
 # `input="features"` does not feed the 10 features to the layer directly. It

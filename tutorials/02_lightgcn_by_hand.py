@@ -82,7 +82,9 @@ print("isolated nodes:", node_names[isolated], "have zero rows, no NaN")
 # %% [markdown]
 # Why this scaling: the eigenvalues of $\hat A$ lie in $[-1, 1]$ (the largest
 # is 1, and a bipartite graph's spectrum is symmetric), so the powers
-# $\hat A^k$ neither blow up nor vanish as $k$ grows, whatever the degrees.
+# $\hat A^k$ never blow up as $k$ grows, whatever the degrees: the component
+# along the eigenvalue 1 (and $-1$) stays, every other one shrinks (tutorial 09,
+# section 5, shows what that does).
 
 # %%
 eigenvalues = np.linalg.eigvalsh(A_hat_by_hand)

@@ -205,8 +205,10 @@ events = mgr.Interactions(ev_users, ev_items, n_users=data.n_users, n_items=data
 print(events, f"mean {len(events) / len(data):.2f} events per pair")
 
 # %% [markdown]
-# **Frequency** (how often): $c_{ui}$ = the number of events of the pair, and its
-# damped form $\log(1 + c_{ui})$, so that a pair seen 100 times weighs 4.6, not 100.
+# **Frequency** (how often): $c_{ui}$ = the number of events of the pair (the sum
+# of the events' weights when the log carries weights, e.g. ratings; this log has
+# none), and its damped form $\log(1 + c_{ui})$, so that a pair seen 100 times
+# weighs 4.6, not 100.
 # **Recency** (when): an event $\Delta t = now - t$ old weighs
 #
 # $$w = 0.5^{\Delta t / h},$$
@@ -296,15 +298,17 @@ print(f"user {u_show}: {nbrs.size} items, {len(events.users[events.users == u_sh
 # Message passing multiplies node embeddings $H$ by a propagation matrix built from
 # the adjacency $A$ (tutorial 03). With $\tilde A = A + I$ when self-loops are
 # added (each node keeps some of its own embedding) and $\tilde A = A$ otherwise, and
-# $d_v = \sum_w \tilde A_{vw}$:
+# $\tilde D$ the diagonal matrix of $\tilde A$'s degrees $d_v = \sum_w \tilde A_{vw}$
+# (without self-loops $\tilde D = D$, the degrees of $A$):
 #
 # * `"none"`: $\hat A = \tilde A$, the plain sum of the article's §4 layer
 #   $h_v = \sigma(\sum_{u \in N(v)} W h_u + b)$;
-# * `"left"`: $\hat A = D^{-1} \tilde A$, $\hat A_{vw} = \tilde A_{vw} / d_v$, the mean
+# * `"left"`: $\hat A = \tilde D^{-1} \tilde A$, $\hat A_{vw} = \tilde A_{vw} / d_v$, the mean
 #   over neighbours (GraphSAGE's mean aggregator, Hamilton et al., NeurIPS 2017);
-# * `"symmetric"`: $\hat A = D^{-1/2} \tilde A D^{-1/2}$,
+# * `"symmetric"`: $\hat A = \tilde D^{-1/2} \tilde A \tilde D^{-1/2}$,
 #   $\hat A_{vw} = \tilde A_{vw} / \sqrt{d_v d_w}$ (GCN, Kipf & Welling, ICLR 2017,
-#   with self-loops; LightGCN, He et al., SIGIR 2020, without).
+#   with self-loops, written $\hat A_\text{sl}$ in tutorials 01 and 09; LightGCN,
+#   He et al., SIGIR 2020, without).
 #
 # An isolated node ($d_v = 0$, 5 items of this synthetic graph) gets a zero row,
 # never a division by zero. First one node by hand, the most popular item, as a
@@ -333,7 +337,7 @@ print(f"item {v - n_users} (node {v}) has degree {d[v]:.0f}")
 
 # %%
 def normalize_by_hand(A_dense, kind, self_loops):
-    """Dense D^-1/2 Ã D^-1/2, D^-1 Ã or Ã, with d^-1/2 = d^-1 = 0 for isolated nodes."""
+    """Dense D̃^-1/2 Ã D̃^-1/2, D̃^-1 Ã or Ã, with d^-1/2 = d^-1 = 0 for isolated nodes."""
     At = A_dense + np.eye(len(A_dense)) if self_loops else A_dense
     deg = At.sum(axis=1)
     if kind == "none":
@@ -472,7 +476,7 @@ print("LightGCN(count), LightGCN(time_decay) and GCN(mean, self-loops, log1p) "
 # (`benchmarks/results/features_ml100k.md`, three seeds, a 30-day half-life) finds
 # no gain beyond the spread between seeds: test Recall@20 0.340 with binary edges
 # and 0.339 with time-decayed ones for LightGCN, 0.309 and 0.305 for GCN, 0.301
-# and 0.304 for GAT, with standard deviations over the seeds of 0.004 to 0.015.
+# and 0.304 for GAT, with standard deviations over the seeds of 0.003 to 0.014.
 # Its split is random, not by time: the held-out ratings are no more recent
 # than the training ones, so weighting recent edges up has little to gain there.
 

@@ -73,9 +73,8 @@ def gcn(dim=hidden, **kwargs):
 #
 # ## 1. A module that does not exist
 # The setup line installs a package `gnnl` and the code imports `GCN` from a
-# module `gnntl`: two different names, and neither is a package on the Python
-# Package Index (we looked both up in a list of its package names taken in
-# 2026). The constructor it calls,
+# module `gnntl`: two different names, and neither name is a package on PyPI
+# as of 2026. The constructor it calls,
 # `GCN(num_user_features=10, num_item_features=10, hidden_size=16, output_size=1)`,
 # is documented nowhere, so what the program computes is a guess. We do not
 # try the import; `importlib` can tell whether a module is installed without
@@ -240,8 +239,9 @@ assert set(values_1d) <= {-1.0, 0.0, 1.0} and n_dot_rankings_1d <= 2
 
 # %%
 fig, axes = plot.subplots(1, 2, figsize=(9.0, 3.8))
-for ax, S_show, title in ((axes[0], S_1d, "cosine, output_size=1"),
-                          (axes[1], np.outer(u1d, v1d), "dot product u·v, output_size=1")):
+for ax, S_show, title, label in (
+        (axes[0], S_1d, "cosine, output_size=1", "cosine"),
+        (axes[1], np.outer(u1d, v1d), "dot product u·v, output_size=1", "dot product u·v")):
     lim = np.abs(S_show).max()
     im = ax.imshow(S_show, cmap="RdBu_r", vmin=-lim, vmax=lim)
     ax.set_xticks(range(n_items), toy.item_ids, fontsize=7)
@@ -249,7 +249,7 @@ for ax, S_show, title in ((axes[0], S_1d, "cosine, output_size=1"),
     ax.set_xlabel("item")
     ax.set_ylabel("user")
     ax.set_title(title, fontsize=10)
-    fig.colorbar(im, ax=ax, shrink=0.85)
+    fig.colorbar(im, ax=ax, shrink=0.85, label=label)
 print("wrote", plot.save_figure(fig, "06_one_dim_output"))
 
 # %% [markdown]
@@ -260,7 +260,9 @@ print("wrote", plot.save_figure(fig, "06_one_dim_output"))
 
 # %% [markdown]
 # ## 5. The repaired program
-# Each defect fixed, nothing else changed:
+# Each defect fixed, plus the two changes to the §4 layer that the fixes need
+# (tutorial 01, section 4): each side's features projected by a learned matrix,
+# and a linear last layer. Nothing else changed:
 #
 # * the model is `mgr.GCN` (section 1), hidden size 16, the §4 layer with the
 #   plain sum over neighbours, each side's 10 features projected to 16;
@@ -353,7 +355,7 @@ print("wrote", plot.save_figure(fig, "06_loss_curves"))
 # ones the user already has; a recommendation should exclude them.
 # The model was trained on the dot product (section 5: BCE on its logit) and
 # is ranked by cosine: that mismatch is the article's choice, kept so as to
-# repair nothing but the defects; tutorial 07 (section 2) shows what ranking
+# change no more than the repairs need; tutorial 07 (section 2) shows what ranking
 # by a score other than the trained one costs.
 
 # %%

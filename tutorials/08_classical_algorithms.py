@@ -31,10 +31,9 @@ if os.environ.get("MINIGRAPHREC_TUTORIAL_TINY") == "1":   # the smaller run of t
 k_neighbors = 50                   # neighbours kept per user / per item
 shrink = 10.0                      # cosine shrinkage λ
 user = 0                           # the user whose scores we compute by hand
-ease_l2 = 100.0                    # EASE's λ (the value the synthetic() docstring quotes; its
-                                   # Recall@20 there, 0.418, and popularity's 0.176 are on
-                                   # another per-user 80/20 split, round(0.2 n_u) test items
-                                   # where random_split takes ceil: here 0.408 and 0.160)
+ease_l2 = 100.0                    # EASE's λ, the value synthetic()'s docstring uses (its
+                                   # quoted Recall@20 comes from a slightly different split;
+                                   # here 0.408)
 gfcf_factors = 64                  # GF-CF's ideal low-pass rank (paper: 256 on 40k items)
 lightgcn_epochs = 20               # a short LightGCN, for scale
 ml100k_folder = os.environ.get("MINIGRAPHREC_ML100K")   # optional real data

@@ -93,7 +93,8 @@ print("train:", train, "\nval:  ", val, "\ntest: ", test)
 # * **NGCF** (Wang et al., SIGIR 2019):
 #   $E^{\ell+1} = \mathrm{LeakyReLU}\big((\hat A + I) E^\ell W_1^\ell + b_1^\ell +
 #   (\hat A E^\ell \odot E^\ell) W_2^\ell + b_2^\ell\big)$, and $E$ concatenates
-#   $E^0, \dots, E^L$ (each layer L2-normalised, as the authors' code does), $L = 3$.
+#   $E^0$ and the L2-normalised $E^1, \dots, E^L$ (the authors' code normalises
+#   the propagated layers; $E^0$ enters as is), $L = 3$.
 #   The two biases are not in the paper's equations but in the authors' code,
 #   and the library keeps them (`minigraphrec.models.ngcf`).
 #   We switch its message dropout off (the paper uses 0.1) so that all four

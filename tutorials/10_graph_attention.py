@@ -259,9 +259,10 @@ assert np.allclose(H_flat, A_mean @ H @ W, rtol=1e-12, atol=1e-14)
 # starting from free id embeddings $E_0$, and reads out the mean over depths
 # $\frac{1}{K+1}\sum_{k=0}^{K} H^k$ over its $K$ layers (LightGCN's readout,
 # tutorial 02; the paper uses the last layer). We train one layer with two
-# heads on the synthetic data with ratings, and `edge_weights="count"`: the
-# weight of an edge is the sum of its events' weights, here the single
-# rating, 1 to 5. In this data a user
+# heads on the synthetic data with ratings, and `edge_weights="count"`, which
+# sums the weights of a pair's events (tutorial 04's $c_{ui}$, not the number
+# of events when the log carries weights): with one rated event per pair, the
+# weight of an edge is that rating, 1 to 5. In this data a user
 # rates an item of their own taste community 4 on average, any other item
 # 2.5 (`mgr.datasets.synthetic`), so the ratings carry signal that the bare
 # graph does not. (With `MINIGRAPHREC_ML100K` set, the weights are

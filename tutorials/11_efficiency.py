@@ -232,17 +232,17 @@ print(f"de-duplication removes {entries_saved_dedup:.0%} of the stored entries, 
 #
 # The time of SciPy's serial product follows the stored entries, but not in
 # proportion. On the machine this was written on (two cores of an AMD EPYC,
-# busy with other work), over five runs the raw log's product took 1.4 to 1.6
-# times as long as the de-duplicated one, for 80% more stored entries:
-# de-duplication saved a quarter to a third of the time. The control, as
-# many entries as the raw log but without repeats, took 1.2 to 1.3 times as
-# long as the raw log. So a repeat is cheaper than a new neighbour, though
-# not free: it still costs a multiply-add and an index read, but the row of
-# $X$ it adds was read moments before for the same output row and is likely
-# still in the CPU's cache, while a distinct neighbour's row may have to
-# come from memory. The 10-core, with fewer distinct entries and fewer rows, was the
-# fastest (0.7 to 0.8 times the de-duplicated log). These ratios depend on
-# the machine, its caches and its load; yours may differ, so read your
+# busy with other work), the raw log's product took about 1.4 times as long
+# as the de-duplicated one, for 80% more stored entries: de-duplication saved
+# about 30% of the time. The control, as many entries as the raw log but
+# without repeats, took about 1.3 times as long as the raw log. So a repeat
+# is cheaper than a new neighbour, though not free: it still costs a
+# multiply-add and an index read, but the row of $X$ it adds was read
+# moments before for the same output row and is likely still in the CPU's
+# cache, while a distinct neighbour's row may have to come from memory. The
+# 10-core, with fewer distinct entries and fewer rows, was the fastest (about
+# 0.7 times the de-duplicated log). Timings vary with the machine, its caches
+# and its load, from run to run too, so these ratios are rough; read your
 # machine's medians in the printed output.
 
 # %%
@@ -639,12 +639,13 @@ print("wrote", plot.save_figure(fig, "11_filters_vs_training"))
 # and twice the numbers per SIMD instruction. The price is rounding. A
 # float32 sum of $d$ products carries an error of at most
 #
-# $$|\hat s - s| \le d\,u \sum_k |a_k b_k| + u\,|s|, \qquad u = 2^{-24}$$
+# $$|\hat s - s| \le \gamma_d \sum_k |a_k b_k|, \qquad
+#   \gamma_d = \frac{d\,u}{1 - d\,u} \approx d\,u, \qquad u = 2^{-24}$$
 #
 # (the standard bound for a recursively summed dot product, Higham,
-# *Accuracy and Stability of Numerical Algorithms*, 2nd ed., §3.1; the
-# $u|s|$ term is the final rounding). Two items whose scores differ by less
-# than that can swap places.
+# *Accuracy and Stability of Numerical Algorithms*, 2nd ed., §3.1; $\gamma_d$
+# counts the rounding of each of the $d$ products and of the additions).
+# Two items whose scores differ by less than that can swap places.
 #
 # We score every user with section 4's LightGCN both ways, check each
 # float32 score against that bound, and count the top-20 lists that change
@@ -668,7 +669,8 @@ S64, S32 = precision_stats["float64"]["scores"], precision_stats["float32"]["sco
 U64 = lightgcn.user_embeddings_.astype(np.float64)                   # (n_users, d)
 I64 = lightgcn.item_embeddings_.astype(np.float64)                   # (n_items, d)
 u_32 = 2.0 ** -24
-bound = lightgcn_dim * u_32 * (np.abs(U64) @ np.abs(I64).T) + u_32 * np.abs(S64)
+gamma_d = lightgcn_dim * u_32 / (1 - lightgcn_dim * u_32)           # Higham's γ_d
+bound = gamma_d * (np.abs(U64) @ np.abs(I64).T)                      # (n_users, n_items)
 error = np.abs(S32.astype(np.float64) - S64)
 error_over_bound = error[bound > 0] / bound[bound > 0]
 assert S32.dtype == np.float32 and error_over_bound.max() <= 1.0

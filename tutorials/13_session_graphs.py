@@ -299,10 +299,12 @@ hit_pop = results["SessionPopularity"]["hit@20"]
 #
 # We take the longest test session that revisits an item, run the trained model on it,
 # and draw its graph: nodes left to right in order of first appearance, edges as arrows
-# (the ones going back bend below), and each node's colour its total attention weight
-# $\sum_{t:\, alias(t) = j} \alpha_t$ in $s_g$. In the default run every weight of the
-# drawn session comes out negative (the readout's $W_3$ can absorb a sign); what the
-# figure shows is their relative size: an item visited twice gathers two positions' weight.
+# (the ones going back bend below), and each node's colour the size of its total
+# attention weight $w_j = \sum_{t:\, alias(t) = j} \alpha_t$ in $s_g$, $|w_j|$ on a
+# scale from 0 (the signed $w_j$ is printed under each node). In the default run every
+# weight of the drawn session comes out negative (the readout's $W_3$ can absorb a
+# sign), so what matters is their relative size: an item visited twice gathers two
+# positions' weight.
 
 # %%
 def attention(model, items):
@@ -331,8 +333,6 @@ x_of = {node: k for k, node in enumerate(order)}
 weight = np.zeros(len(node_items))
 np.add.at(weight, node_alias, alpha)                             # total alpha of each node
 
-from matplotlib.colors import TwoSlopeNorm
-
 fig, ax = plot.subplots(figsize=(8, 3.4))
 edges = {(int(node_alias[t - 1]), int(node_alias[t])) for t in range(1, len(items))}
 for u, v in sorted(edges):
@@ -348,12 +348,14 @@ for u, v in sorted(edges):
                 arrowprops=dict(arrowstyle="-|>", shrinkA=11, shrinkB=11, color="0.3", lw=1.2,
                                 mutation_scale=14, connectionstyle=f"arc3,rad={rad}"))
 xs = [x_of[j] for j in range(len(node_items))]
-bound = float(np.abs(weight).max())
-sc = ax.scatter(xs, np.zeros(len(xs)), s=420, c=weight, cmap="coolwarm",
-                norm=TwoSlopeNorm(0.0, -bound, bound), edgecolors="black", zorder=3)
+size = np.abs(weight)                                            # |w_j|, the colour
+top = max(float(size.max()), 1e-12)                              # a one-sided scale 0..top
+sc = ax.scatter(xs, np.zeros(len(xs)), s=420, c=size, cmap="Blues", vmin=0.0, vmax=top,
+                edgecolors="black", zorder=3)
 for j, item in enumerate(node_items):
-    ax.text(xs[j], 0, str(int(item)), ha="center", va="center", fontsize=7, zorder=4)
-fig.colorbar(sc, ax=ax, label="node weight: sum of its positions' alpha")
+    ax.text(xs[j], 0, str(int(item)), ha="center", va="center", fontsize=7, zorder=4,
+            color="white" if size[j] > 0.6 * top else "black")   # readable on dark blue
+fig.colorbar(sc, ax=ax, label=r"$|w_j|$, size of the node's summed $\alpha$")
 ax.set_xlim(-0.6, len(order) - 0.4)
 ax.set_ylim(-0.6, 0.6)
 ax.set_yticks([])
