@@ -2,8 +2,9 @@
 
 A benchmark builds its rows (one dict per measurement), then calls
 :func:`write_results`, which stores them with the machine, the library
-versions, the date and the exact command in ``<out>/<name>.json`` and a
-small Markdown table in ``<out>/<name>.md``.
+versions, the date, the exact command and the git commit (with whether tracked
+files had uncommitted changes) in ``<out>/<name>.json`` and a small Markdown
+table in ``<out>/<name>.md``.
 
 Typical use::
 
@@ -24,6 +25,7 @@ import platform
 import re
 import shlex
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -248,17 +250,36 @@ def median_time(f, repeat):
     return statistics.median(times), times
 
 
+def round_order(names, r):
+    """``names`` in the order round ``r`` (from 0) runs them: rotated left by ``r`` places
+    (``[a, b, c]``, ``[b, c, a]``, ``[c, a, b]``, ``[a, b, c]``, ...): over ``len(names)``
+    rounds each candidate takes each place once, so whatever a place costs or saves (the
+    first call of the run, caches left by the call before) is shared by all rather than
+    carried by one. (Within a round each still follows the same neighbour: a rotation keeps
+    the cyclic order.)"""
+    names = list(names)
+    if not names:
+        return names
+    shift = r % len(names)
+    return names[shift:] + names[:shift]
+
+
 def interleaved_times(candidates, repeat, progress=False):
     """Time several callables round-robin: ``{name: (median seconds, all times)}``.
 
-    Round ``r`` calls every candidate once, in order, so that a change of
-    machine load (other processes, thermal state) hits all of them alike and
-    their ratio stays fair. ``candidates`` maps a name to a callable. With
-    ``progress``, each call's time is printed as it ends (for long rounds).
+    Round ``r`` calls every candidate once, so that a change of machine load
+    (other processes, thermal state) hits all of them alike and their ratio
+    stays fair; the order is rotated round by round (:func:`round_order`), so
+    that none always runs first. ``candidates``
+    maps a name to a callable; the times are kept by name, in round order
+    (``times[name][r]`` is round ``r``'s, whatever its place in the round), so
+    per-round ratios pair the same round. With ``progress``, each call's time
+    is printed as it ends (for long rounds).
     """
     times = {name: [] for name in candidates}
     for r in range(repeat):
-        for name, f in candidates.items():
+        for name in round_order(candidates, r):
+            f = candidates[name]
             t0 = time.perf_counter()
             f()
             times[name].append(time.perf_counter() - t0)
@@ -399,9 +420,78 @@ def recorded_command(argv=None):
     return (env_prefix(_START_ENV) + " " + command) if _START_ENV else command
 
 
+#: what :func:`git_state` records where it cannot tell
+NOT_RECORDED = "not recorded"
+
+
+def git_state(repo=REPO):
+    """``{"commit": HEAD's full hash, "dirty": bool}`` of the repository ``repo`` (default:
+    the one holding these scripts), ``dirty`` meaning that tracked files had uncommitted
+    changes (``git status --porcelain --untracked-files=no`` lists any); both
+    :data:`NOT_RECORDED` where ``repo`` is not the top of a git work tree (the scripts copied
+    out of it, an unpacked archive) or git is not installed or fails.
+
+    A result file's version number alone does not say which code it measured: the commit
+    does, and ``dirty`` says whether the code was that commit's. The check asks git not to
+    take the index lock (``GIT_OPTIONAL_LOCKS=0``), so it writes nothing into the repository
+    and cannot collide with a git command running beside the benchmark."""
+    unknown = {"commit": NOT_RECORDED, "dirty": NOT_RECORDED}
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                              timeout=60, env=env)
+    try:
+        top = git("rev-parse", "--show-toplevel")
+        if top.returncode != 0 or Path(top.stdout.strip()).resolve() != Path(repo).resolve():
+            return unknown                       # not a repository, or inside another one
+        head = git("rev-parse", "HEAD")
+        status = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):  # no git, or it hung
+        return unknown
+    commit = head.stdout.strip()
+    if head.returncode != 0 or status.returncode != 0 or not re.fullmatch(r"[0-9a-f]{40,64}",
+                                                                           commit):
+        return unknown                           # a repository without a commit yet
+    return {"commit": commit, "dirty": bool(status.stdout.strip())}
+
+
+def git_text(state):
+    """The Markdown header's words for a :func:`git_state` dict: ``commit 0e19885a1b2c`` plus
+    ``, uncommitted changes to tracked files`` or ``, no uncommitted changes``; ``not
+    recorded`` where the commit was not."""
+    commit = state.get("commit", NOT_RECORDED) if isinstance(state, dict) else NOT_RECORDED
+    if commit == NOT_RECORDED:
+        return NOT_RECORDED
+    dirty = state.get("dirty")
+    return f"commit {commit[:12]}, " + (
+        "uncommitted changes to tracked files" if dirty is True
+        else "no uncommitted changes to tracked files" if dirty is False
+        else "uncommitted changes not recorded")
+
+
+def load_average():
+    """The load averages (1, 5, 15 min), each to 2 decimals; None where the platform has none
+    (Windows). Scripts take it at their start and their end (:func:`load_text`), since the
+    files' header gives only the 1-minute load when written."""
+    if not hasattr(os, "getloadavg"):
+        return None
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def load_text(start, end):
+    """``load average (1, 5, 15 min) at the start 0.80, 1.09, 1.47; at the end 1.94, 1.62,
+    1.47`` for two :func:`load_average` readings (``not recorded`` for a None)."""
+    def text(v):
+        return "not recorded" if v is None else ", ".join(f"{x:.2f}" for x in v)
+    return (f"load average (1, 5, 15 min) at the start {text(start)}; at the end "
+            f"{text(end)}")
+
+
 def provenance(extra_versions=()):
-    """Date (UTC, ISO 8601), the command line without machine paths, machine and versions
-    (also of the optional distributions ``extra_versions``, see :func:`versions`).
+    """Date (UTC, ISO 8601), the command line without machine paths, machine, versions (also
+    of the optional distributions ``extra_versions``, see :func:`versions`) and the git commit
+    with whether tracked files had uncommitted changes (:func:`git_state`).
 
     The command begins with the thread-relevant environment variables the script was started
     with (:data:`THREAD_ENV`), as a shell would take them: ``OPENBLAS_THREAD_TIMEOUT=4 python
@@ -412,6 +502,7 @@ def provenance(extra_versions=()):
         "environment": dict(_START_ENV),
         "machine": machine_info(),
         "versions": versions(extra=extra_versions),
+        "git": git_state(),
     }
 
 
@@ -513,7 +604,9 @@ def write_results(name, rows, columns, out_dir=RESULTS_DIR, notes="", extra=None
     :func:`thread_counts` dict taken inside a ``mgr.threads(n)`` block that has ended, or a
     text (the counts of worker processes); it goes to ``machine.measured_threads`` and into
     the Markdown header. ``extra_versions``: optional distributions to record the versions of
-    (``("pandas",)``), see :func:`versions`.
+    (``("pandas",)``), see :func:`versions`. The git commit (``git``, :func:`git_state`) is
+    the repository's when the file is written, like the thread counts: a file rebuilt from
+    an earlier run's record (``command``) names the code that rebuilt it.
 
     ``after_rows``: entries to put in the JSON after ``rows`` (structured extras);
     ``md_rows``: the rows of the Markdown table where they differ from ``rows`` (``None``
@@ -548,6 +641,7 @@ def write_results(name, rows, columns, out_dir=RESULTS_DIR, notes="", extra=None
         header.append(f"- threads when written: {threads_text(m['threads'])}")
     header += [
         "- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
+        f"- git: {git_text(meta['git'])} (when written)",
     ]
     if notes:
         header += ["", notes]

@@ -15,7 +15,8 @@ loss and gradient as the full graph (tests/test_models.py, test_gat.py).
 Batch time: ``model.loss_and_grad(PairBatch(...))`` on batches of 2048
 triples drawn once by :func:`minigraphrec.ops.sample_bpr` (seed
 ``--seed``), the four models in turn on the same batch, round after round
-(interleaved: a change of machine load hits all alike); per model the
+(interleaved: a change of machine load hits all alike; their order rotated
+round by round, ``_common.round_order``, so LightGCN is not always first); per model the
 median over ``--repeat`` rounds, and the median over rounds of its time
 divided by LightGCN's in the same round (the headline ratio, the one the
 target is checked on; the ratio of the medians is reported too). The first call of each model (numba compilation or
@@ -24,7 +25,8 @@ cache load) is timed apart.
 Epoch time (``--epoch``, written apart to ``gnn_epoch.json``/``.md``; ``--name X`` writes
 ``X_batch`` and ``X_epoch`` instead):
 ``loss_and_grad`` plus one ``Adam(backend="numba")`` step per batch, the
-models taking turns by chunks of 10 batches, over the batches of one epoch
+models taking turns by chunks of 10 batches (their order rotated from one round of chunks
+to the next), over the batches of one epoch
 (as many triples as training pairs, in batches of 2048, sampling not timed),
 from fresh parameters. The result files are rewritten after every round of
 chunks, so an interrupted run leaves the batches it timed. With
@@ -48,7 +50,7 @@ from pathlib import Path
 import numpy as np
 
 from _common import (benchmark_parser, first_call_time, load_lightgcn_train, require_file,
-                     require_lightgcn_train, save_figure, write_results)
+                     require_lightgcn_train, round_order, save_figure, write_results)
 
 BATCH_SIZE = 2048
 TARGET = 3.0
@@ -160,7 +162,7 @@ def batch_rounds(args, models, batches, describe, setup, load_start):
     times = {name: [] for name in MODELS}
     for r in range(args.repeat):
         batch = batches[1 + r % (n_batches - 1)] if n_batches > 1 else batches[0]
-        for name in MODELS:
+        for name in round_order(MODELS, r):              # LightGCN not always first
             t0 = time.perf_counter()
             models[name].loss_and_grad(batch)
             times[name].append(time.perf_counter() - t0)
@@ -183,7 +185,8 @@ def batch_rounds(args, models, batches, describe, setup, load_start):
                         for r in rows if r["model"] != "lightgcn")
     notes = (
         describe + f"Median of {args.repeat} interleaved rounds (each round: the four models "
-        f"on one batch); median_round_ratio = the median over rounds of the model's time / "
+        f"on one batch, their order rotated round by round); median_round_ratio = the "
+        f"median over rounds of the model's time / "
         f"LightGCN's in the same round (the headline: robust to load changing between "
         f"rounds), ratio_vs_lightgcn = ratio of the medians. " + _load_note(load_start, load)
         + f" Target <= {TARGET:g}x LightGCN per batch (median round ratio): {verdict}."
@@ -241,7 +244,7 @@ def epoch_run(args, train, batches, describe, load_start):
     epoch_times = {name: [] for name in MODELS}
     stem = f"{args.name}_epoch" + ("_smoke" if args.smoke else "")
     for s in range(0, len(timed), 10):
-        for name in MODELS:
+        for name in round_order(MODELS, s // 10):      # the order rotated chunk by chunk
             epoch_times[name] += time_epoch(fresh[name], opts[name], timed[s:s + 10])
         rows = []
         for name in MODELS:
@@ -256,7 +259,8 @@ def epoch_run(args, train, batches, describe, load_start):
             r["ratio_vs_lightgcn"] = r["s_per_epoch"] / rows[0]["s_per_epoch"]
         done = len(epoch_times["lightgcn"])
         notes = (describe + "loss_and_grad + Adam step per batch from fresh parameters, the "
-                 "models taking turns by chunks of 10 batches, over "
+                 "models taking turns by chunks of 10 batches (their order rotated from one "
+                 "round of chunks to the next), over "
                  + (f"the first {done} of {n_batches} batches, EXTRAPOLATED to the epoch"
                     if done < n_batches else f"all {n_batches} batches (one full epoch)")
                  + ". " + _load_note(load_start, os.getloadavg()))

@@ -3,7 +3,8 @@ r"""Benchmark: the numba kernels without a script of their own, each against its
 Every kernel is timed through its public wrapper, once with
 ``backend="numba"`` and once with ``backend="numpy"`` (the reference the
 kernel is tested against), in the same run and round-robin (the reference
-and every numba thread count take turns, so load changes hit all alike);
+and every numba thread count take turns, so load changes hit all alike, in
+an order rotated round by round);
 the median of ``--repeat`` runs is reported with the ratio numpy / numba.
 The numba backend's first call (compilation, or loading from numba's
 cache, or nothing if already compiled in this process: ``first_call``
@@ -597,13 +598,18 @@ def main():
                   f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')})"
                   if torch is not None else "torch not installed or --no-torch: no torch columns")
     columns = ["kernel", "workload", "dtype", "threads", "numba_s", "numpy_s", "ratio",
-               "ratio_per_round", "torch_s", "torch_ratio", "numba_GBps", "numpy_GBps",
-               "torch_GBps", "stream_GBps", "numba_of_stream", "first_call_s", "agreement"]
+               "ratio_per_round", "torch_s", "torch_ratio", "torch_ratio_per_round",
+               "numba_GBps", "numpy_GBps", "torch_GBps", "stream_GBps", "numba_of_stream",
+               "first_call_s", "agreement"]
     notes = (f"Median of {args.repeat} runs, the NumPy/SciPy reference, each numba thread count "
-             "and (spmm) torch at each thread count timed round-robin; ratio = numpy_s / "
+             "and (spmm) torch at each thread count timed round-robin, their order rotated "
+             "round by round; ratio = numpy_s / "
              "numba_s (above 1: numba faster), ratio_per_round = the median over rounds of that "
              "ratio within a round (the spmm target is judged on it), torch_ratio = numpy_s / "
-             "torch_s. spmm: numpy_s is SciPy's serial A @ X; " + torch_text + ". "
+             "torch_s, torch_ratio_per_round = the median over rounds of that ratio within a "
+             "round (the figure numba's ratio_per_round compares with; numba_vs_torch in the "
+             "JSON = torch_s / numba_s, of the medians). spmm: numpy_s is SciPy's serial "
+             "A @ X; " + torch_text + ". "
              "Bandwidth: *_GBps = the bytes the kernel must read and write, each array once "
              "(spmm: A's indptr, indices, data, X and the output; sample_bpr: R's indptr and "
              "indices, 3 int64 per triple written; nth_absent: R, 2 query arrays read, 1 "

@@ -37,10 +37,12 @@ With ``--data DIR`` (a folder holding ``ml-100k/u.data`` and ``gowalla/train.txt
 real files are read too (``u.data``: tab-separated, the ``tsv`` readers; ``train.txt``: the
 ``lightgcn`` ones).
 
-Time: per file the readers run interleaved in this process (round ``r`` runs each once),
-``--repeat`` rounds, the median is reported; before timing, the loader's result (ids as raw
-strings in order of first appearance, ratings, timestamps; for the session logs the
-sessions, their items in order, end times and users) is checked equal to the reference's.
+Time: per file the readers run interleaved in this process (round ``r`` runs each once,
+their order rotated round by round), ``--repeat`` rounds, the median is reported; the load
+averages at the start and the end of the run are recorded; before timing, the loader's
+result (ids as raw strings in order of first appearance, ratings, timestamps; for the
+session logs the sessions, their items in order, end times and users) is checked equal to
+the reference's.
 Where pandas is installed, ``pandas.read_csv`` plus ``factorize`` (and ``to_datetime`` for
 ISO-8601 times and dates; what a pandas user writes to read the file, without grouping
 sessions) is timed too (not for ``lightgcn``, ``gowalla`` and ``gzip``), for scale; it is
@@ -84,8 +86,9 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import (benchmark_parser, check_data, interleaved_times, peak_rss_bytes,
-                     require_file, reset_peak, save_figure, status_bytes, write_results)
+from _common import (benchmark_parser, check_data, interleaved_times, load_average, load_text,
+                     peak_rss_bytes, require_file, reset_peak, save_figure, status_bytes,
+                     write_results)
 
 #: the real files read with --data, by row name, relative to --data
 REAL_FILES = {"u.data": "ml-100k/u.data", "gowalla": "gowalla/train.txt"}
@@ -471,6 +474,7 @@ def main():
                    "the folder holding the ml-100k/ and gowalla/ folders")
     n_lines, repeat = (2_000, 2) if args.smoke else (args.lines, args.repeat)
     name = "loaders_smoke" if args.smoke else "loaders"
+    load_start = load_average()                     # the header has only the load when written
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_files(Path(tmp), n_lines)
@@ -498,6 +502,8 @@ def main():
                   + (f"  pandas {row['pandas_s']:.3f} s" if row["pandas_s"] else "")
                   + f"  | bytes per interaction: loader {per['loader']}, reference "
                     f"{per['reference']}, pandas {per['pandas']}", flush=True)
+    load_end = load_average()
+    load_end_text = load_text(load_start, load_end)
     notes = (f"synthetic files: {n_lines:,} lines each, {N_USERS:,} users, {N_ITEMS:,} items "
              f"(Zipf-like); yoochoose and diginetica: session logs (sessions of 3.5 clicks "
              f"on average, a third with one of {N_SESSION_USERS:,} users), read by "
@@ -510,12 +516,15 @@ def main():
              f"installed, or gzip/lightgcn/gowalla). *_B: bytes per interaction at the peak "
              f"of one read in a fresh process: VmHWM above the VmRSS after imports "
              f"(clear_refs), result included"
-             + (f"; --smoke: for {' and '.join(SMOKE_MEMORY)} only." if args.smoke else "."))
+             + (f"; --smoke: for {' and '.join(SMOKE_MEMORY)} only." if args.smoke else ".")
+             + f" The machine's {load_end_text}.")
     columns = ["file", "interactions", "MB", *(f"{k}_s" for k in READERS), "ratio",
                *(f"{k}_B" for k in READERS)]
     md_rows = [{k: "" if v is None else v for k, v in r.items()} for r in rows]
     json_path, _ = write_results(name, rows, columns, out_dir=args.out, notes=notes,
-                                 extra_versions=("pandas",), md_rows=md_rows)
+                                 extra_versions=("pandas",), md_rows=md_rows,
+                                 after_rows={"load_average_start": load_start,
+                                             "load_average_end": load_end})
     plot(rows, name, args.out, record=json.loads(Path(json_path).read_text()))
 
 

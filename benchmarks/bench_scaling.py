@@ -34,7 +34,10 @@ one after the other, each with ``--threads`` numba and BLAS threads:
    Then ``evaluate``: the embeddings are refreshed (``embeddings_s``,
    one full propagation) and ``mgr.evaluate(model, test, k=20)`` (full
    ranking over every item, training items excluded, every default
-   metric) is timed. Where ``test users × items`` exceeds
+   metric) is timed, after one untimed evaluation of a single test user
+   (``eval_warmup_s``: loading the ranking kernels, the first BLAS call; the
+   sweeps recorded before this warm-up, ``scaling.md`` of 2026-12-04 among
+   them, timed that with the evaluation). Where ``test users × items`` exceeds
    :data:`EVAL_FULL_SCORES`, it is timed on a random sample of test users
    holding about :data:`EVAL_SAMPLE_SCORES` scores and on a single user (its
    fixed cost: exclusion and test matrices, item popularity), and the full
@@ -82,7 +85,9 @@ batches, no evaluation) at 90 % of that prediction to confirm it, and
 (results in ``results/scaling_limit.{json,md}``).
 
 Targets (issue 10 §4): slope ≤ 1.1 for the epoch and evaluation times; 10^7
-edges fit (in 8 GB). All are reported; by the argument above the first
+edges fit (in 8 GB), judged apart for LightGCN's epoch and for GF-CF's fit
+(each peak its own process's; ``scaling.md`` of 2026-12-04 judged LightGCN's
+alone). All are reported; by the argument above the first
 two cannot hold for the fixed-batch epoch and full ranking, and are
 also judged on the epoch at a fixed number of batches.
 
@@ -224,6 +229,13 @@ def worker_lightgcn(train, test, args):
     test_users = np.unique(test.users)
     n = test_users.size
     n_items = train.n_items
+    # untimed: one user's evaluation first, so that the timed ones do not include loading the
+    # ranking kernels from numba's cache (or compiling them) and the first BLAS call's setup;
+    # before this, the sampled evaluation below paid them and the one-user one did not, which
+    # inflated t_m - t_1 and so the extrapolation by (n - 1) / (m - 1)
+    t0 = time.perf_counter()
+    mgr.evaluate(model, test.subset(test.users == test_users[0]), k=EVAL_K)
+    out["eval_warmup_s"] = time.perf_counter() - t0
     if n * n_items <= EVAL_FULL_SCORES:
         t0 = time.perf_counter()
         result = mgr.evaluate(model, test, k=EVAL_K)
@@ -541,9 +553,13 @@ def main():
         f"epoch slope <= 1.1 at {args.scaled_batches} batches per epoch":
             fits["epoch_scaled_s"]["fit"] is not None and fits["epoch_scaled_s"]["fit"] <= 1.1,
         "eval slope <= 1.1": fits["eval_s"]["fit"] is not None and fits["eval_s"]["fit"] <= 1.1,
-        "1e7 edges within 8 GB": any(r["edges_nominal"] >= 1e7 and r.get("lightgcn_peak_MB")
-                                     and r["lightgcn_peak_MB"] * 1e6 <= MEMORY_LIMIT
-                                     for r in rows),
+        # each model's own peak: LightGCN's epoch and GF-CF's fit are separate processes
+        "1e7 edges within 8 GB (LightGCN)": any(
+            r["edges_nominal"] >= 1e7 and r.get("lightgcn_peak_MB")
+            and r["lightgcn_peak_MB"] * 1e6 <= MEMORY_LIMIT for r in rows),
+        "1e7 edges within 8 GB (GF-CF fit)": any(
+            r["edges_nominal"] >= 1e7 and r.get("gfcf_peak_MB")
+            and r["gfcf_peak_MB"] * 1e6 <= MEMORY_LIMIT for r in rows),
     }
     name = "scaling_smoke" if args.smoke else "scaling"
     png = plot_results(rows, fits, args.fit_from, name, args.out)
@@ -555,7 +571,8 @@ def main():
         f"80/20 per-user random split; train_edges is the measured training graph. Each size: "
         f"a fresh process for LightGCN (defaults: 64 dims, 3 layers, batch 2048, Adam, float32; "
         f"one untimed step, then up to {args.max_batches} batches timed, the epoch extrapolated "
-        f"from them when it has more) followed by evaluate (k={EVAL_K}, every default metric; "
+        f"from them when it has more) followed by evaluate (k={EVAL_K}, every default metric, "
+        f"after one untimed evaluation of one test user, eval_warmup_s in the JSON; "
         f"above {EVAL_FULL_SCORES:.0e} test-user x item scores timed on a sample of users and "
         f"on one user and extrapolated), and a fresh process for "
         f"GFCF(svd_solver={args.gfcf_solver!r}) (gfcf_solver in the JSON: the solver it used; "

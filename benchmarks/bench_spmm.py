@@ -8,7 +8,8 @@ Graphs: seeded synthetic ones at three sizes (users uniform, item
 popularity Zipf-like), and with ``--data DIR`` the LightGCN-format
 ``DIR/train.txt`` too (e.g. the Gowalla split). For each graph, dtype and
 thread count: the median of ``--repeat`` runs of each (SciPy and every
-thread count timed round-robin, so load changes hit all alike), the ratio,
+thread count timed round-robin, so load changes hit all alike, their order
+rotated round by round so that SciPy is not always first), the ratio,
 and whether the outputs are bit-identical. The headline is
 ``speedup_per_round``: the median over rounds of SciPy's time over numba's
 in that round (one round runs every candidate once, so both see the same
@@ -172,7 +173,8 @@ def main():
 
     columns = ["graph", "n_nodes", "nnz", "dtype", "threads", "scipy_ms", "numba_ms",
                "speedup", "speedup_per_round", "first_call_s", "first_call", "identical"]
-    notes = (f"Median of {args.repeat} runs, SciPy and numba timed round-robin; "
+    notes = (f"Median of {args.repeat} runs, SciPy and numba timed round-robin, their order "
+             "rotated round by round; "
              "speedup = scipy_ms / numba_ms (ratio of the medians); speedup_per_round = the "
              "median over rounds of the ratio within one round (both timed under the same "
              "load: the figure the 2x-on-2-threads target is judged on). "

@@ -759,3 +759,124 @@ def test_figure_footer_names_the_machine_threads_and_date_of_the_record():
 def test_figure_footer_keeps_every_thread_count_of_the_command():
     record = {"command": "python bench_spmm.py --threads 1 2", "machine": {"cpu": "X"}}
     assert "threads: --threads 1 2;" in _common.figure_footer(record)
+
+
+class _Clock:
+    """A fake ``time.perf_counter`` that each candidate advances by its own duration, so a
+    time recorded under the wrong name would show."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_interleaved_times_rotates_the_order_and_keeps_times_by_candidate(monkeypatch):
+    clock, calls = _Clock(), []
+    monkeypatch.setattr(_common.time, "perf_counter", clock)
+
+    def candidate(name, seconds):
+        def run():
+            calls.append(name)
+            clock.now += seconds
+        return run
+    candidates = {"ref": candidate("ref", 1.0), "a": candidate("a", 2.0),
+                  "b": candidate("b", 4.0)}
+    timed = _common.interleaved_times(candidates, repeat=4)
+    rounds = [calls[i:i + 3] for i in range(0, len(calls), 3)]
+    assert rounds == [["ref", "a", "b"], ["a", "b", "ref"], ["b", "ref", "a"],
+                      ["ref", "a", "b"]]                         # not "ref" first every round
+    assert list(timed) == ["ref", "a", "b"]                      # keyed as given
+    assert timed["ref"] == (1.0, [1.0] * 4)
+    assert timed["a"] == (2.0, [2.0] * 4)
+    assert timed["b"] == (4.0, [4.0] * 4)
+
+
+def test_interleaved_times_keeps_each_round_at_its_index(monkeypatch):
+    """``times[name][r]`` is round ``r``'s, so per-round ratios pair the same round even
+    though the candidates' places in it move."""
+    clock = _Clock()
+    monkeypatch.setattr(_common.time, "perf_counter", clock)
+    state = {"round": 0, "calls": 0}
+
+    def candidate():
+        clock.now += 1.0 + state["round"]                       # round r takes r + 1 s
+        state["calls"] += 1
+        if state["calls"] % 2 == 0:
+            state["round"] += 1
+    timed = _common.interleaved_times({"x": candidate, "y": candidate}, repeat=3)
+    assert timed["x"][1] == timed["y"][1] == [1.0, 2.0, 3.0]
+
+
+def test_round_order_rotates_by_the_round():
+    names = ("lightgcn", "gcn", "ngcf", "gat")
+    assert _common.round_order(names, 0) == list(names)
+    assert _common.round_order(names, 1) == ["gcn", "ngcf", "gat", "lightgcn"]
+    assert _common.round_order(names, 6) == ["ngcf", "gat", "lightgcn", "gcn"]
+    firsts = {_common.round_order(names, r)[0] for r in range(len(names))}
+    assert firsts == set(names)                                 # each first once in 4 rounds
+    assert _common.round_order({"a": 1, "b": 2}, 1) == ["b", "a"]   # a dict's keys
+    assert _common.round_order([], 3) == []
+
+
+def test_git_state_records_the_repositorys_commit_and_uncommitted_changes():
+    import shutil
+    import subprocess
+    import pytest
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True,
+                          text=True)
+    if head.returncode != 0:
+        pytest.skip("the tests do not run inside a git work tree")
+    status = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain",
+                             "--untracked-files=no"], capture_output=True, text=True)
+    state = _common.git_state()
+    assert state["commit"] == head.stdout.strip()
+    assert state["dirty"] is bool(status.stdout.strip())
+    assert _common.git_text(state).startswith(f"commit {head.stdout.strip()[:12]}, ")
+
+
+def test_git_state_is_not_recorded_outside_a_repository_or_without_git(tmp_path, monkeypatch):
+    unknown = {"commit": "not recorded", "dirty": "not recorded"}
+    assert _common.git_state(tmp_path) == unknown                # not a repository
+
+    def no_git(*args, **kwargs):
+        raise FileNotFoundError("git")
+    monkeypatch.setattr(_common.subprocess, "run", no_git)
+    assert _common.git_state() == unknown
+    assert _common.git_text(unknown) == "not recorded"
+
+
+def test_git_text_says_whether_tracked_files_had_changes():
+    commit = "0123456789abcdef" * 2 + "01234567"
+    assert _common.git_text({"commit": commit, "dirty": False}) == \
+        "commit 0123456789ab, no uncommitted changes to tracked files"
+    assert _common.git_text({"commit": commit, "dirty": True}) == \
+        "commit 0123456789ab, uncommitted changes to tracked files"
+
+
+def test_write_results_records_the_git_state(tmp_path, monkeypatch):
+    import json
+    commit = "f" * 40
+    monkeypatch.setattr(_common, "git_state", lambda repo=_common.REPO: {"commit": commit,
+                                                                          "dirty": True})
+    json_path, md_path = _common.write_results("g_smoke", [{"a": 1}], ["a"], out_dir=tmp_path)
+    assert json.loads(json_path.read_text())["git"] == {"commit": commit, "dirty": True}
+    assert (f"- git: commit {commit[:12]}, uncommitted changes to tracked files "
+            "(when written)") in md_path.read_text().splitlines()
+    monkeypatch.setattr(_common, "git_state", lambda repo=_common.REPO: {
+        "commit": "not recorded", "dirty": "not recorded"})
+    _, md_path = _common.write_results("h_smoke", [{"a": 1}], ["a"], out_dir=tmp_path)
+    assert "- git: not recorded (when written)" in md_path.read_text().splitlines()
+
+
+def test_load_text_gives_both_readings():
+    assert _common.load_text([0.8, 1.09, 1.47], [1.94, 1.62, 1.5]) == (
+        "load average (1, 5, 15 min) at the start 0.80, 1.09, 1.47; at the end 1.94, 1.62, "
+        "1.50")
+    assert _common.load_text(None, [1.0, 1.0, 1.0]).startswith(
+        "load average (1, 5, 15 min) at the start not recorded; ")
+    reading = _common.load_average()
+    assert reading is None or (len(reading) == 3 and all(x >= 0 for x in reading))
