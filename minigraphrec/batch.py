@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .errors import DataError, check_ids
+from .errors import DataError, _not_array_like, check_ids
 
 __all__ = ["PairBatch", "PointBatch"]
 
@@ -55,14 +55,25 @@ class PointBatch(NamedTuple):
 
     @classmethod
     def make(cls, users, items, labels):
-        """Validated constructor: ids >= 0 as int64 (a DataError otherwise), labels in {0, 1}."""
+        """Validated constructor: ids >= 0 as int64 (a DataError otherwise), labels in {0, 1}
+        as float64: bool, integer or float values (strings are refused, not parsed), the
+        first other value named with its position. ``TypeError`` if ``labels`` is no array
+        at all (None, a string), as for the ids."""
         u, i = check_ids(users, "users"), check_ids(items, "items")
-        y = np.asarray(labels, dtype=np.float64)
+        if _not_array_like(labels):
+            raise TypeError(f"labels must be an array of 0s and 1s, got {type(labels).__name__}")
+        given = np.asarray(labels)
+        if given.size and given.dtype.kind not in "biuf":
+            raise DataError(f"labels must hold numbers 0 or 1 (bool, integer or float), got "
+                            f"dtype {given.dtype}")
+        y = given.astype(np.float64)
         if not (u.shape == i.shape == y.shape):
             raise DataError(f"users, items, labels have shapes {u.shape}, {i.shape}, {y.shape}; "
                              "they must match")
-        if y.size and not np.all((y == 0) | (y == 1)):
-            raise DataError("labels must be 0 or 1")
+        bad = (y != 0) & (y != 1)                                # NaN too
+        if bad.any():
+            at = int(np.flatnonzero(bad)[0])
+            raise DataError(f"labels must be 0 or 1; labels[{at}] = {given[at]}")
         return cls(u, i, y)
 
     @property

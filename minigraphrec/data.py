@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .errors import DataError, check_int
+from .errors import DataError, _not_array_like, check_int
 
 __all__ = ["Interactions", "check_interactions", "match_raw_ids"]
 
@@ -28,7 +28,7 @@ _MAX_IDS = 2**31
 #: almost all unused, as raw ids (or timestamps) passed as ids are
 _SPARSE_FLOOR = 2**20
 _SPARSE_RATIO = 64
-#: :func:`_pair_sums` packs a pair's number and a row number into one int64 when they fit
+#: :func:`_sorted_pairs` packs a pair's number and a row number into one int64 when they fit
 _SORT_BITS = 63
 
 
@@ -66,11 +66,43 @@ def _datetime_seconds(name, arr):
     return np.where(exact, ticks / per_second, split)
 
 
+def _strings_refused(name, arr, wanted):
+    """DataError for ``arr`` (1-d) if it holds strings: a typed string array (dtype kind U
+    or S), or an object array with a str or bytes entry (named with its position). Strings
+    are never parsed as numbers: ``'7'``, ``'007'``, ``'+7'`` and ``' 7'`` would all be the
+    id 7, and ``'1e1'`` the id 10. Raw ids that are strings belong in ``user_ids`` /
+    ``item_ids``; the loaders parse files, naming the line of a bad field."""
+    if not arr.size:
+        return
+    if name in ("users", "items"):
+        kind = name[:-1]
+        hint = (f"; string ids are raw ids: map them first, raw, {name} = "
+                f"np.unique(values, return_inverse=True), and pass {kind}_ids=raw")
+    elif name == "timestamps":
+        hint = ("; convert them first, to numbers (timestamps.astype(np.float64)) or to "
+                "dates (timestamps.astype('datetime64[s]'))")
+    else:
+        hint = f"; convert them to numbers first ({name}.astype(np.float64))"
+    if arr.dtype.kind in "US":
+        raise DataError(f"{name} must hold {wanted}, got strings (dtype {arr.dtype}){hint}")
+    if arr.dtype == object:
+        at = next((k for k, v in enumerate(arr.tolist()) if isinstance(v, (str, bytes))), None)
+        if at is not None:
+            v = arr[at]
+            what = "an integer id" if wanted == "integer ids" else "a number"
+            raise DataError(f"{name}[{at}] is {v!r} (a {type(v).__name__}), not {what}{hint}")
+
+
 def _as_1d(name, values, dtype, n, times=False):
     """``values`` as a checked 1-d array of ``dtype``: integer ids (``np.int64``: whole
     numbers of any real dtype, never truncated; bool is refused, as ``check_ids`` does), or
-    numbers (``np.float64``). ``times``: datetime64 values become Unix seconds
+    numbers (``np.float64``). Strings are refused, not parsed (:func:`_strings_refused`);
+    ``TypeError`` for a value that is no array at all (None, a string, a dict, a set), as
+    ``check_ids``. ``times``: datetime64 values become Unix seconds
     (:func:`_datetime_seconds`) and timedelta64 ones are refused; elsewhere both are."""
+    wanted = "integer ids" if np.issubdtype(dtype, np.integer) else "numbers"
+    if _not_array_like(values):
+        raise TypeError(f"{name} must be an array of {wanted}, got {type(values).__name__}")
     arr = np.asarray(values)
     if arr.ndim != 1:
         raise DataError(f"{name} must be 1-d, got shape {arr.shape}")
@@ -78,7 +110,7 @@ def _as_1d(name, values, dtype, n, times=False):
         raise DataError(f"{name} has {arr.shape[0]} entries, expected {n} (one per interaction)")
     if np.iscomplexobj(arr):
         raise DataError(f"{name} is complex ({arr.dtype})")
-    wanted = "integer ids" if np.issubdtype(dtype, np.integer) else "numbers"
+    _strings_refused(name, arr, wanted)
     if times and arr.dtype.kind == "m":
         raise DataError(f"{name} is {arr.dtype} (durations), not points in time: pass "
                         f"datetime64 values, or numbers such as Unix seconds")
@@ -90,10 +122,10 @@ def _as_1d(name, values, dtype, n, times=False):
     if np.issubdtype(dtype, np.integer) and arr.size and not np.issubdtype(arr.dtype, np.integer):
         # ids given as floats (or anything else) must be whole numbers; never truncate
         if arr.dtype == object:
-            # what a typed array refuses by its dtype (strings, bools) is refused here too,
-            # instead of float("1") reading a string as the id 1
+            # what a typed array refuses by its dtype (bools; strings, above) is refused
+            # here too, instead of float(True) reading a bool as the id 1
             at = next((k for k, v in enumerate(arr.tolist())
-                       if isinstance(v, (str, bytes, bool, np.bool_))), None)
+                       if isinstance(v, (bool, np.bool_))), None)
             if at is not None:
                 v = arr[at]
                 raise DataError(f"{name}[{at}] is {v!r} (a {type(v).__name__}), not an "
@@ -197,7 +229,10 @@ class Interactions:
     ----------
     users, items : array-like of int, shape (n_interactions,)
         Internal ids, ``0 <= users < n_users`` and ``0 <= items < n_items``
-        (whole numbers of any real dtype; bool is refused).
+        (whole numbers of any real dtype; bool is refused, and so are
+        strings, never parsed as numbers: ``'7'`` and ``'007'`` are two raw
+        ids, which go to ``user_ids`` / ``item_ids``, e.g. ``raw, users =
+        np.unique(df.user_id.astype(str).values, return_inverse=True)``).
     n_users, n_items : int, optional
         Sizes of the id spaces, at most 2**31 each. Default: one more than
         the largest id, or the length of ``user_ids`` / ``item_ids`` when
@@ -209,13 +244,15 @@ class Interactions:
         np.unique(raw_ids, return_inverse=True)``, then ``user_ids=raw``), or
         give ``n_users`` when the id space really is that large.
     weights : array-like of float, shape (n_interactions,), optional
-        A rating or a count per interaction. Must be finite.
+        A rating or a count per interaction. Must be finite; numbers (strings
+        are refused, as for the ids).
     timestamps : array-like of float or datetime64, shape (n_interactions,), optional
         Event time per interaction (any unit, usually Unix seconds). Finite.
         ``datetime64`` values (a pandas column's ``.values``) become Unix
         seconds, float64 (``2016-05-09T12:00`` is 1462795200.0), whatever
         their unit; NaT is an error, and so are ``timedelta64`` values
-        (durations, not times).
+        (durations, not times) and strings (an ISO date becomes a
+        ``datetime64`` by ``.astype("datetime64[s]")``).
     user_ids, item_ids : array-like, shape (n_users,) / (n_items,), optional
         Raw ids: ``user_ids[u]`` is the id user ``u`` had in the source file.
         Default: the internal ids themselves.
@@ -473,42 +510,50 @@ class Interactions:
         return out
 
 
-def _pair_sums(users, items, values, n_users, n_items):
-    r"""The (n_users, n_items) CSR float64 matrix of ``values`` summed per (user, item) pair.
+def _sorted_pairs(users, items, n_users, n_items):
+    r"""The event rows sorted by (user, item) pair, a pair's rows in row order: the one
+    numbering of the distinct pairs, shared by :func:`_pair_sums` and
+    :func:`minigraphrec.graph._pair_ids`.
 
-    ``R[u, i]`` is the sum of ``values[k]`` over the rows ``k`` with ``users[k] == u`` and
-    ``items[k] == i``, added one row at a time in row order (``np.bincount``, which adds
-    sequentially, over a pair's rows in row order), as
-    :func:`~minigraphrec.graph.deduplicate` (``keep="sum"``) adds them: so the two agree
-    bit for bit. Every pair that occurs is stored, a zero sum as an explicit 0; indices are
-    sorted. ``users``, ``items``: int64 (n,) ids within the sizes, which are at most
-    ``_MAX_IDS``, so a pair's number ``u * n_items + i`` fits in an int64. When the pair
-    and row numbers fit one int64 together (``_SORT_BITS``), one plain sort orders the rows
-    (800k rows: about 1.2× SciPy's summing conversion, which adds in another order);
-    otherwise an argsort does, about twice as slow.
+    ``users``, ``items``: int64 (n,) ids within the sizes, which are at most ``_MAX_IDS``,
+    so a pair's number ``u * n_items + i`` fits in an int64. Returns ``rows`` (n,) int64,
+    the rows in that order; ``key`` (n,) int64, the pair number of each of them
+    (ascending); ``starts`` (n,) bool, True at the first row of each pair. So the ``p``-th
+    pair in (user, item) order has number ``key[starts][p]`` and first row
+    ``rows[starts][p]``. When the pair and row numbers fit one int64 together
+    (``_SORT_BITS``), one plain sort orders the rows (800k rows: about 1.2× SciPy's
+    summing conversion); otherwise a stable argsort does, about 1.5 times slower (1M rows).
     """
     n = users.shape[0]
     key = users * n_items + items                        # (n,) pair number, (user, item) order
     shift = max(n - 1, 0).bit_length()                   # bits of a row number
-    packed = max(n_users * n_items - 1, 0).bit_length() + shift <= _SORT_BITS
-    if packed:
+    if max(n_users * n_items - 1, 0).bit_length() + shift <= _SORT_BITS:
         # one plain sort of (pair number, row) packed in an int64: a pair's rows in row order
         both = (key << shift) | np.arange(n)             # (n,)
         both.sort()
         rows = both & ((1 << shift) - 1)                 # (n,) rows, sorted by pair then row
         key = both >> shift
     else:
-        rows = np.argsort(key)                           # (n,) a pair's rows in any order
+        rows = np.argsort(key, kind="stable")            # (n,) a pair's rows in row order
         key = key[rows]
     starts = np.empty(n, dtype=bool)                     # (n,) first row of a pair, sorted
     starts[:1] = True
     np.not_equal(key[1:], key[:-1], out=starts[1:])
-    if packed:
-        sums = np.bincount(np.cumsum(starts) - 1, weights=values[rows])     # (n_pairs,)
-    else:
-        pair = np.empty(n, dtype=np.int64)               # (n,) pair of each row
-        pair[rows] = np.cumsum(starts) - 1
-        sums = np.bincount(pair, weights=values, minlength=int(starts.sum()))   # row order
+    return rows, key, starts
+
+
+def _pair_sums(users, items, values, n_users, n_items):
+    r"""The (n_users, n_items) CSR float64 matrix of ``values`` summed per (user, item) pair.
+
+    ``R[u, i]`` is the sum of ``values[k]`` over the rows ``k`` with ``users[k] == u`` and
+    ``items[k] == i``, added one row at a time in row order (``np.bincount`` over
+    :func:`_sorted_pairs`' order, which has a pair's rows in row order), as
+    :func:`~minigraphrec.graph.deduplicate` (``keep="sum"``) adds them: so the two agree
+    bit for bit. Every pair that occurs is stored, a zero sum as an explicit 0; indices are
+    sorted. ``users``, ``items``: int64 (n,) ids within the sizes.
+    """
+    rows, key, starts = _sorted_pairs(users, items, n_users, n_items)
+    sums = np.bincount(np.cumsum(starts) - 1, weights=values[rows])     # (n_pairs,)
     pair_key = key[starts]                               # (n_pairs,) ascending
     pair_user = pair_key // n_items
     indptr = np.zeros(n_users + 1, dtype=np.int64)

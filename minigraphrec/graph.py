@@ -42,7 +42,7 @@ import logging
 import numpy as np
 import scipy.sparse as sp
 
-from .data import Interactions, _pair_sums, check_interactions
+from .data import Interactions, _pair_sums, _sorted_pairs, check_interactions
 from .errors import DataError, check_bool, check_finite_number, check_int, check_real_sparse
 
 logger = logging.getLogger(__name__)
@@ -67,21 +67,19 @@ __all__ = [
 def _pair_ids(users, items):
     r"""Number the distinct (user, item) pairs of an event log.
 
-    Returns ``(pair, n_pairs)`` with ``pair[k]`` the id of row k's pair.
-    Pairs are numbered in (user, item) order, so the numbering does not
-    depend on the order of the rows.
+    Returns ``(pair, n_pairs, first_row)``: ``pair`` (n,) int64, the id of row k's pair,
+    and ``first_row`` (n_pairs,) int64, the first row of each pair (so
+    ``users[first_row]``, ``items[first_row]`` are the pairs). Pairs are numbered in
+    (user, item) order, so the numbering does not depend on the order of the rows; it is
+    :func:`~minigraphrec.data._sorted_pairs`' (``to_csr`` sums by it).
     """
     n = users.shape[0]
     if n == 0:
-        return np.zeros(0, dtype=np.int64), 0
-    order = np.lexsort((items, users))                 # (n,) by user, then item
-    u, i = users[order], items[order]
-    starts = np.empty(n, dtype=bool)
-    starts[0] = True
-    starts[1:] = (u[1:] != u[:-1]) | (i[1:] != i[:-1])
+        return np.zeros(0, dtype=np.int64), 0, np.zeros(0, dtype=np.int64)
+    rows, _, starts = _sorted_pairs(users, items, int(users.max()) + 1, int(items.max()) + 1)
     pair = np.empty(n, dtype=np.int64)
-    pair[order] = np.cumsum(starts) - 1
-    return pair, int(starts.sum())
+    pair[rows] = np.cumsum(starts) - 1
+    return pair, int(starts.sum()), rows[starts]        # a pair's rows are in row order
 
 
 def _real_float64(x, name):
@@ -175,11 +173,11 @@ def deduplicate(data, keep="count"):
     if keep not in ("count", "sum", "first", "last"):
         raise DataError(f"keep must be 'count', 'sum', 'first' or 'last', got {keep!r}")
     n = len(data)
-    pair, n_pairs = _pair_ids(data.users, data.items)         # (n,)
-    rows = np.arange(n)
+    pair, n_pairs, first_row = _pair_ids(data.users, data.items)   # (n,), (n_pairs,)
 
     if keep in ("first", "last"):
         # Order events by (pair, time, row); the first / last of each pair wins.
+        rows = np.arange(n)
         t = data.timestamps if data.timestamps is not None else np.zeros(n)
         order = np.lexsort((rows, t, pair))                       # (n,)
         p = pair[order]
@@ -189,8 +187,6 @@ def deduplicate(data, keep="count"):
             is_pick = np.r_[p[1:] != p[:-1], True]
         return data.subset(np.sort(order[is_pick]))               # (n_pairs,) rows
 
-    first_row = np.full(n_pairs, n, dtype=np.int64)
-    np.minimum.at(first_row, pair, rows)                          # (n_pairs,)
     if keep == "sum" and data.weights is not None:
         weight = np.bincount(pair, weights=data.weights, minlength=n_pairs)
     else:
@@ -255,9 +251,7 @@ def k_core(data, min_user=10, min_item=10, compact=True):
     check_int(min_user, "min_user")
     check_int(min_item, "min_item")
     compact = check_bool(compact, "compact")
-    pair, n_pairs = _pair_ids(data.users, data.items)
-    first_row = np.full(n_pairs, len(data), dtype=np.int64)
-    np.minimum.at(first_row, pair, np.arange(len(data)))
+    pair, n_pairs, first_row = _pair_ids(data.users, data.items)
     pu, pi = data.users[first_row], data.items[first_row]        # (n_pairs,) each
 
     alive = np.ones(n_pairs, dtype=bool)                         # pairs still in the core
@@ -323,9 +317,7 @@ def edge_weights(data, weights="normalized"):
         The pair of each event row of ``data``.
     """
     check_interactions(data, "data")
-    pair, n_pairs = _pair_ids(data.users, data.items)                  # (n,)
-    first_row = np.full(n_pairs, len(data), dtype=np.int64)
-    np.minimum.at(first_row, pair, np.arange(len(data)))
+    pair, _, first_row = _pair_ids(data.users, data.items)             # (n,), (n_pairs,)
     pu, pi = data.users[first_row], data.items[first_row]              # (n_pairs,) each
     if isinstance(weights, str):
         if weights not in EDGE_WEIGHTINGS:
@@ -555,16 +547,18 @@ def time_decay_weights(data, half_life, now=None):
     ------
     DataError
         Without timestamps, with a negative weight (as
-        :func:`frequency_weights`), a ``half_life`` that is not finite and
-        > 0, or a ``now`` that is not finite or precedes the latest timestamp.
+        :func:`frequency_weights`), a ``half_life`` that is not a finite
+        number > 0 (a string or a bool included, as the models'
+        ``half_life`` hyperparameter), or a ``now`` that is not finite or
+        precedes the latest timestamp.
     TypeError
-        A ``half_life`` or ``now`` that is not a number (a string, a bool).
+        A ``now`` that is not a number (a string, a bool).
     """
     check_interactions(data, "data")
     if data.timestamps is None:
         raise DataError("time_decay_weights needs timestamps; data has none")
     _check_nonnegative_weights(data, "time_decay_weights")
-    half_life = check_finite_number(half_life, "half_life", above=0)
+    half_life = _check_half_life(half_life)
     t = data.timestamps
     t_max = float(t.max())
     if now is None:
@@ -599,9 +593,17 @@ def check_edge_weights(edge_weights, half_life):
     if half_life is None:
         raise DataError("edge_weights='time_decay' needs half_life (in the timestamps' unit, "
                          "e.g. 30 * 86400 for 30 days of Unix seconds), got None")
+    return _check_half_life(half_life)
+
+
+def _check_half_life(half_life):
+    """``half_life`` as a float, else :class:`DataError` naming it: a number (not a bool or
+    a string), finite and > 0. The one check of :func:`time_decay_weights` and the models'
+    hyperparameter (:func:`check_edge_weights`), so both refuse ``"2"`` alike."""
     if isinstance(half_life, (bool, np.bool_)) \
             or not isinstance(half_life, (int, float, np.integer, np.floating)):
-        raise DataError(f"half_life must be a number, got {half_life!r}")
+        raise DataError(f"half_life must be a number (a duration in the timestamps' unit), "
+                        f"got {type(half_life).__name__} {half_life!r}")
     h = float(half_life)
     if not (np.isfinite(h) and h > 0):
         raise DataError(f"half_life must be a finite number > 0, got {half_life!r}")
@@ -867,8 +869,17 @@ def build_graph(train, normalization="symmetric", self_loops=False, weights=None
     -------
     A_hat : scipy.sparse.csr_matrix, float64, shape (n_users + n_items,) * 2
         Users first, sorted indices.
+
+    Raises
+    ------
+    DataError
+        An unknown ``normalization`` or ``weights`` (each named), or a
+        ``weights`` matrix of another shape.
     """
     check_interactions(train, "train")
+    if not isinstance(normalization, str) or normalization not in ("symmetric", "left", "none"):
+        raise DataError(f"normalization must be 'symmetric', 'left' or 'none', got "
+                        f"{normalization!r}")
     if weights is None:
         R = train.to_csr()
     elif isinstance(weights, str):

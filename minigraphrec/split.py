@@ -57,14 +57,14 @@ def _check_fraction(name, value, allow_zero=False):
     """A float in (0, 1), or [0, 1) when ``allow_zero``. A float32 or float16 fraction is
     read as the decimal it prints as (``np.float32(0.2)`` as 0.2, not 0.2000000030): its
     rounding error would otherwise survive ``_n_held_out``'s rounding and add an item."""
+    interval = "[0, 1)" if allow_zero else "(0, 1)"
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise DataError(f"{name} must be a fraction in (0, 1), got {value!r}")
+        raise DataError(f"{name} must be a fraction in {interval}, got {value!r}")
     if isinstance(value, np.floating) and np.finfo(value.dtype).bits < 64:
         value = str(value)                                     # the shortest decimal
     value = float(value)
     low_ok = value >= 0 if allow_zero else value > 0
     if not (low_ok and value < 1):
-        interval = "[0, 1)" if allow_zero else "(0, 1)"
         raise DataError(f"{name} must be in {interval}, got {value}")
     return value
 
@@ -104,7 +104,7 @@ def _rank_within(groups, keys):
 
 def _pairs(data):
     """(pair id per row, user per pair, n_pairs)."""
-    pair, n_pairs = _pair_ids(data.users, data.items)
+    pair, n_pairs, _ = _pair_ids(data.users, data.items)
     pair_user = np.empty(n_pairs, dtype=np.int64)
     pair_user[pair] = data.users
     return pair, pair_user, n_pairs
@@ -257,7 +257,8 @@ def temporal_split(data, test_size=0.2, per_user=False, drop_repeats=True):
     ------
     DataError
         Without timestamps, with a bad ``test_size``, or when test would be
-        empty: (global cut) the log is too small or every event at or after
+        empty: (global cut) the log is too small, every event has one
+        timestamp (no cut can separate them), or every event at or after
         the cut shares the cut's timestamp; (``per_user``) no user has an
         event strictly later than its own cut, because no user has events
         at two distinct times or because each user's events at or after its
@@ -304,12 +305,16 @@ def temporal_split(data, test_size=0.2, per_user=False, drop_repeats=True):
         order = np.lexsort((rows, t))
         t_cut = t[order[n_rows - n_test - 1]]
         is_test = t > t_cut
+        if not is_test.any() and t[order[0]] == t_cut:
+            raise DataError(f"every event has the same timestamp ({t_cut}), so no cut in time "
+                            "separates a test part; a temporal split needs events at two "
+                            "times at least (random_split needs none)")
         if not is_test.any():
             raise DataError(f"every event at or after the cut time {t_cut} shares that "
                             "timestamp, so the test part would be empty; raise test_size "
                             "so that the cut falls earlier, or use per_user=True")
     if drop_repeats:
-        pair, n_pairs = _pair_ids(data.users, data.items)
+        pair, n_pairs, _ = _pair_ids(data.users, data.items)
         in_train = np.zeros(n_pairs, dtype=bool)
         in_train[pair[~is_test]] = True
         keep = ~(is_test & in_train[pair])

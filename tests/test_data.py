@@ -58,11 +58,47 @@ def test_sizes_and_defaults():
      r"users\[1\] is '1' \(a str\), not an integer id"),
     (dict(users=[0, 0], items=np.array([1, True], dtype=object)),
      r"items\[1\] is True \(a bool\), not an integer id"),
+    # strings are raw ids, never parsed: '7', '007', '+7' and ' 7' were all the user 7
+    (dict(users=np.array(["7", "007", "+7", " 7"]), items=np.array(["0", "1", "2", "3"])),
+     r"users must hold integer ids, got strings \(dtype <U3\); string ids are raw ids: "
+     r"map them first, raw, users = np.unique\(values, return_inverse=True\), and pass "
+     r"user_ids=raw"),
+    (dict(users=[0], items=np.array([b"1e1"])),                        # was a bare ValueError
+     r"items must hold integer ids, got strings \(dtype \|S3\).* pass item_ids=raw"),
+    (dict(users=[0], items=[0], weights=np.array(["5"])),             # was 5.0
+     r"weights must hold numbers, got strings \(dtype <U1\); convert them to numbers"),
+    (dict(users=[0, 0], items=[0, 1], weights=np.array([4.0, "5"], dtype=object)),
+     r"weights\[1\] is '5' \(a str\), not a number"),
+    (dict(users=[0], items=[0], timestamps=["1462795200"]),
+     r"timestamps must hold numbers, got strings .*astype\('datetime64\[s\]'\)"),
 ])
 def test_constructor_rejects(kwargs, match):
     """Every rejection is a DataError (they were plain ValueErrors), naming what and where."""
     with pytest.raises(DataError, match=match):
         Interactions(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(users=None, items=[0]), r"users must be an array of integer ids, got NoneType"),
+    (dict(users=[0], items=None), r"items must be an array of integer ids, got NoneType"),
+    (dict(users="01", items=[0, 1]), r"users must be an array of integer ids, got str"),
+    (dict(users=[0], items=[0], weights={1.0}), r"weights must be an array of numbers, got set"),
+])
+def test_constructor_no_array_is_a_type_error(kwargs, match):
+    """As check_ids: no array at all is a TypeError (None was "must be 1-d, got shape ()")."""
+    with pytest.raises(TypeError, match=match):
+        Interactions(**kwargs)
+
+
+def test_string_ids_go_to_the_raw_id_maps():
+    """What the refusal advises keeps '7' and '007' apart."""
+    raw_users = np.array(["7", "007", "+7", " 7"])
+    user_ids, users = np.unique(raw_users, return_inverse=True)
+    data = Interactions(users, [0, 1, 2, 3], user_ids=user_ids)
+    assert data.n_users == 4
+    assert data.user_ids[data.users].tolist() == raw_users.tolist()
+    empty = Interactions(np.array([], dtype=str), np.array([], dtype=str))  # nothing to parse
+    assert (empty.n_users, empty.n_items) == (0, 0)
 
 
 @pytest.mark.parametrize("unit", ["D", "h", "m", "s", "ms", "us", "ns", "10ms"])

@@ -55,8 +55,10 @@ def test_lightgcn_rejects(tmp_path, content, line, message):
     assert_line_error(lambda: ds.load_lightgcn(f), f, line, message)
 
 
-@pytest.mark.parametrize("content, message", [("", "the file is empty"),
-                                              ("0\n1\n", "no interactions")])
+@pytest.mark.parametrize("content, message", [
+    ("", "the file is empty"),
+    ("0\n1\n", r"no interactions in 2 line\(s\) \(every user line lists no items\)"),
+    ("\n  \n\n", r"no interactions \(the file holds only blank lines, 3 of them\)")])
 def test_lightgcn_rejects_files_without_interactions(tmp_path, content, message):
     f = write(tmp_path / "e.txt", content)
     with pytest.raises(DataError, match=message) as info:
@@ -353,8 +355,9 @@ def ml_folder(path, data=ML_DATA, users=ML_USERS, items=ML_ITEMS):
 
 
 def test_movielens_hand_computed(tmp_path):
-    d = ds.load_movielens_100k(ml_folder(tmp_path / "ml", data=ML_DATA + "\r\n\n"))
+    d = ds.load_movielens_100k(ml_folder(tmp_path / "ml", data="\n" + ML_DATA + "\r\n\n"))
     assert d.user_ids.tolist() == [1, 2, 3] and d.item_ids.tolist() == [1, 2, 3, 4]
+    assert d.lines.tolist() == [2, 3, 4, 5]                           # u.data's lines
     assert d.users.tolist() == [0, 2, 1, 0] and d.items.tolist() == [0, 3, 1, 2]
     assert d.weights.tolist() == [5, 1, 4, 3]
     assert d.timestamps.tolist() == [881250949, 881250950, 881250951, 881250952]
@@ -410,6 +413,14 @@ def test_movielens_rejects_empty_and_missing_files(tmp_path):
     (folder / "u.user").unlink()
     with pytest.raises(FileNotFoundError, match="u.user"):
         ds.load_movielens_100k(folder)
+
+
+def test_movielens_align_names_the_u_data_line(tmp_path):
+    """align's errors name the file line (they said "interaction k" for MovieLens)."""
+    d = ds.load_movielens_100k(ml_folder(tmp_path / "ml", data="\n" + ML_DATA))
+    with pytest.raises(DataError, match=r"u.data: 1 interaction has ids unknown to the model, "
+                                        r"the first is user 3 \(line 3\)"):
+        d.align([1, 2], [1, 2, 3, 4], source="u.data")
 
 
 # ============================================================== download
@@ -563,6 +574,47 @@ def test_synthetic_ratings():
 def test_synthetic_rejects_bad_parameters(kwargs):
     with pytest.raises(ValueError):
         ds.synthetic(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(n_users=20.0), DataError, "n_users must be an integer >= 1, got 20.0"),
+    (dict(n_items=np.array(30)), DataError, "n_items must be an integer"),
+    (dict(min_interactions=5.0), DataError, "min_interactions must be an integer"),
+    (dict(min_interactions=30), DataError, "mean_interactions must be >= min_interactions"),
+    (dict(mean_interactions=float("nan")), DataError, "mean_interactions must be a finite"),
+    (dict(p_in="0.5"), TypeError, "p_in must be a real number, got str"),
+    (dict(p_in=1.0), DataError, "p_in must be below 1"),
+    (dict(popularity_exponent=float("nan")), DataError, "popularity_exponent must be a finite"),
+    (dict(popularity_exponent=float("inf")), DataError, "popularity_exponent must be a finite"),
+    (dict(feature_noise=1.5), DataError, r"feature_noise must be a probability in \[0, 1\]"),
+    (dict(ratings="no"), DataError, "ratings must be True or False"),
+    (dict(n_items=5, n_communities=10), DataError, "n_items must be >= n_communities")])
+def test_synthetic_names_the_bad_parameter(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        ds.synthetic(**kwargs)
+
+
+@pytest.mark.parametrize("exponent", [11.0, 50.0, 1e300])
+def test_synthetic_refuses_draws_that_would_not_end(exponent):
+    """Beyond each community's top items a large Zipf exponent leaves (next to) nothing:
+    the redraws for a user's distinct items would run for hours or forever; the check
+    comes before any draw."""
+    with pytest.raises(DataError, match="needs 32 distinct items, but the items left .* "
+                                        "lower popularity_exponent, or mean_interactions"):
+        ds.synthetic(popularity_exponent=exponent)
+    with pytest.raises(DataError, match=r"needs 6 distinct items, .* probability 0 per draw "
+                                        r"\(3 of 30 items can be drawn at all\)"):  # the tops
+        ds.synthetic(n_users=20, n_items=30, n_communities=3, mean_interactions=6,
+                     min_interactions=6, popularity_exponent=exponent * 100)
+
+
+def test_synthetic_large_exponent_still_runs_when_reachable():
+    """A large exponent whose rare items are still reachable passes: many redraws, each
+    user's items distinct."""
+    d = ds.synthetic(n_users=6, n_items=150, n_communities=2, mean_interactions=8,
+                     popularity_exponent=6.0, random_state=0)
+    assert np.array_equal(np.bincount(d.users), np.bincount(d.users, minlength=6))
+    assert len(set(zip(d.users.tolist(), d.items.tolist()))) == d.n_interactions
 
 
 def holdout_80_20(data, seed):
@@ -894,6 +946,21 @@ def test_synthetic_sessions_oracle_restarts_on_an_impossible_step():
                                     dict(popularity_exponent=-1)])
 def test_synthetic_sessions_rejects_bad_parameters(kwargs):
     with pytest.raises(ValueError):
+        ds.synthetic_sessions(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(n_sessions=10.0), DataError, "n_sessions must be an integer >= 1, got 10.0"),
+    (dict(n_items=1), DataError, "n_items must be an integer >= 2, got 1"),
+    (dict(n_communities=30, n_items=20), DataError, "n_items must be >= n_communities"),
+    (dict(drift="0.1"), TypeError, "drift must be a real number, got str"),
+    (dict(p_transition=1.5), DataError, r"p_transition must be a probability in \[0, 1\]"),
+    (dict(min_length=2.0), DataError, "min_length must be an integer >= 1, got 2.0"),
+    (dict(mean_length=1, min_length=2), DataError, "mean_length must be >= min_length"),
+    (dict(popularity_exponent=float("nan")), DataError, "popularity_exponent must be a finite"),
+    (dict(return_truth=1), DataError, "return_truth must be True or False")])
+def test_synthetic_sessions_names_the_bad_parameter(kwargs, error, message):
+    with pytest.raises(error, match=message):
         ds.synthetic_sessions(**kwargs)
 
 

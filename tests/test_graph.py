@@ -261,9 +261,12 @@ def test_time_decay_errors():
     for bad in (0.0, -1.0, np.nan, np.inf):
         with pytest.raises(DataError, match="half_life must be a finite number > 0"):
             graph.time_decay_weights(d, bad)
-    for bad in ("10", True):                             # not numbers: the kind is wrong
-        with pytest.raises(TypeError, match="half_life must be a real number"):
+    for bad in ("10", True):              # as the models' hyperparameter (was a TypeError)
+        with pytest.raises(DataError, match=r"half_life must be a number \(a duration in the "
+                                            r"timestamps' unit\), got (str '10'|bool True)"):
             graph.time_decay_weights(d, bad)
+        with pytest.raises(DataError, match=r"half_life must be a number \(a duration"):
+            graph.edge_weight_matrix(d, "time_decay", half_life=bad)
     with pytest.raises(DataError, match="now=4.0 precedes the latest timestamp 5.0"):
         graph.time_decay_weights(d, 1.0, now=4.0)
     for bad in (True, "20"):                             # True was 1.0
@@ -551,8 +554,9 @@ def test_build_graph_errors():
         graph.build_graph(d, weights="decay")
     with pytest.raises(DataError, match=r"expected \(12, 15\)"):
         graph.build_graph(d, weights=sp.csr_matrix((12, 14)))
-    with pytest.raises(DataError, match="kind must be"):
-        graph.build_graph(d, normalization="mean")
+    with pytest.raises(DataError, match=r"^normalization must be 'symmetric', 'left' or "
+                                        r"'none', got 'sym'$"):   # was "kind must be ..."
+        graph.build_graph(d, normalization="sym")
     with pytest.raises(TypeError, match="train must be an Interactions"):
         graph.build_graph(d.to_csr())
 

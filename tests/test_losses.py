@@ -254,3 +254,25 @@ def test_point_batch_labels_plain_constructor_and_make():
     with pytest.raises(DataError, match=r"labels must lie in \[0, 1\]"):
         model.loss_and_grad(PointBatch(np.array([0]), np.array([0]), np.array([2.0])))
     assert "check nothing" in mgr.batch.__doc__
+
+
+@pytest.mark.parametrize("labels, error, match", [
+    (["1", "0"], DataError, r"labels must hold numbers 0 or 1 \(bool, integer or float\), "
+                            r"got dtype <U1"),                  # was read as 1.0, 0.0
+    (["yes", "no"], DataError, r"labels must hold numbers 0 or 1"),   # was a bare ValueError
+    ([1, 2], DataError, r"labels must be 0 or 1; labels\[1\] = 2$"),
+    ([1.0, np.nan], DataError, r"labels must be 0 or 1; labels\[1\] = nan$"),
+    (None, TypeError, r"labels must be an array of 0s and 1s, got NoneType"),
+])
+def test_point_batch_make_names_the_bad_label(labels, error, match):
+    from minigraphrec.batch import PointBatch
+    with pytest.raises(error, match=match):
+        PointBatch.make([0, 1], [0, 1], labels)
+
+
+def test_point_batch_make_takes_bool_int_and_float_labels():
+    from minigraphrec.batch import PointBatch
+    for labels in ([True, False], [1, 0], np.array([1.0, 0.0], dtype=np.float32)):
+        y = PointBatch.make([0, 1], [0, 1], labels).labels
+        assert y.dtype == np.float64 and y.tolist() == [1.0, 0.0]
+    assert PointBatch.make([], [], []).labels.shape == (0,)

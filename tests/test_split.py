@@ -131,6 +131,7 @@ def test_random_split_keeps_repeats_of_a_pair_together():
     ({"test_size": np.nan}, r"test_size must be in \(0, 1\), got nan"),
     ({"val_size": 1.0}, r"val_size must be in \[0, 1\), got 1.0"),
     ({"val_size": -0.1}, r"val_size must be in \[0, 1\)"),
+    ({"val_size": "0.1"}, r"val_size must be a fraction in \[0, 1\), got '0.1'"),   # was (0, 1)
     ({"test_size": 0.6, "val_size": 0.4}, "test_size \\+ val_size must be < 1, got 0.6 \\+ 0.4"),
     ({"random_state": -1}, "random_state must be None, an integer >= 0 or a numpy.random.Generator, got -1"),
 ])
@@ -224,6 +225,15 @@ def test_temporal_global_all_tied_is_an_error():
     with pytest.raises(DataError, match="raise test_size so that the cut falls earlier"):
         split.temporal_split(d, test_size=0.5)
     assert len(split.temporal_split(d, test_size=0.75)[1]) == 3
+
+
+def test_temporal_global_one_timestamp_says_so():
+    """Neither a larger test_size nor per_user=True (which the message advised) helps."""
+    d = Interactions([0, 1, 2, 0], [0, 1, 2, 3], timestamps=[5, 5, 5, 5])
+    for test_size in (0.25, 0.75):
+        with pytest.raises(DataError, match=r"^every event has the same timestamp \(5.0\), so "
+                                            r"no cut in time separates a test part"):
+            split.temporal_split(d, test_size=test_size)
 
 
 def test_temporal_per_user_empty_test_names_the_tie_not_distinct_times():

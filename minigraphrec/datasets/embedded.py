@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data import Interactions
-from ..errors import DataError, check_random_state
+from ..errors import (DataError, check_bool, check_finite_number, check_int,
+                      check_random_state)
 from .movielens import load_movielens_100k
 
 _T0 = 1_577_836_800          # 2020-01-01T00:00:00Z
@@ -76,6 +77,54 @@ def _noisy_one_hot(labels, n_groups, noise, rng):
     return X
 
 
+#: the least probability per draw of a user's not yet chosen items that :func:`synthetic`
+#: takes (below: over 10**7 draws, some seconds, expected for that one item); on the other
+#: defaults, popularity_exponent=1 leaves at least 0.4, popularity_exponent=10 2.9e-7
+_MIN_UNSEEN_MASS = 1e-7
+
+
+def _draw_probabilities(cdf):
+    """The probability of each item under ``searchsorted(cdf, random(), side="right")``
+    clipped to the last item, as :func:`synthetic` draws: ``cdf[k] - cdf[k - 1]``, the last
+    item also taking the rounding gap above ``cdf[-1]``. Exactly 0 for an item whose weight
+    was lost in the cumulative sum (a large ``popularity_exponent``)."""
+    p = np.diff(cdf, prepend=0.0)                               # (len(cdf),)
+    p[-1] = 1.0 - cdf[-2] if cdf.size > 1 else 1.0
+    return p
+
+
+def _check_reachable(n_u, cu, members, cdf_own, cdf_all, p_in, popularity_exponent,
+                     mean_interactions):
+    """Raise :class:`DataError` unless every user of :func:`synthetic` finds its ``n_u``
+    distinct items in reasonable time.
+
+    A user needing ``k`` items draws its last one with the probability of the items not
+    yet chosen, at least the mass of all but the ``k - 1`` most probable items of its
+    distribution. That bound must reach :data:`_MIN_UNSEEN_MASS` for the largest ``k``
+    of each community (0 when fewer than ``k`` items can be drawn at all: the redraws
+    would never end). No random numbers are drawn, so the data of every run that passes
+    are unchanged; and each of its redraws then finds a new item with probability at
+    least :data:`_MIN_UNSEEN_MASS`.
+    """
+    p_all = (1.0 - p_in) * _draw_probabilities(cdf_all)        # (n_items,)
+    need = np.zeros(len(members), dtype=np.int64)               # (n_communities,)
+    np.maximum.at(need, cu, n_u)                                # a community's largest n_u
+    for c in np.flatnonzero(need >= 2):
+        p = p_all.copy()                                        # (n_items,) one draw in c
+        p[members[c]] += p_in * _draw_probabilities(cdf_own[c])
+        k = int(need[c])
+        left = float(np.partition(p, p.size - k + 1)[:p.size - k + 1].sum())
+        if left < _MIN_UNSEEN_MASS:
+            raise DataError(
+                f"synthetic: a user of community {c} needs {k} distinct items, but the items "
+                f"left after its {k - 1} most probable ones have probability {left:.3g} per "
+                f"draw ({np.count_nonzero(p)} of {p.size} items can be drawn at all): "
+                f"popularity_exponent={popularity_exponent:g} leaves almost all the weight on "
+                f"each community's top items; lower popularity_exponent, or mean_interactions "
+                f"(now {mean_interactions:g}) and min_interactions, or p_in (now {p_in:g}; "
+                f"draws from all items reach more of them)")
+
+
 def synthetic(n_users=1000, n_items=1500, n_communities=10, mean_interactions=20,
               min_interactions=5, p_in=0.8, popularity_exponent=1.0, feature_noise=0.3,
               ratings=False, random_state=0, return_truth=False):
@@ -137,7 +186,11 @@ def synthetic(n_users=1000, n_items=1500, n_communities=10, mean_interactions=20
         Probability that a draw is from the user's community, ``0 <= p_in < 1``
         (below 1 so that every item can be drawn).
     popularity_exponent : float
-        Zipf exponent of popularity inside a community, ``>= 0`` (0: uniform).
+        Zipf exponent of popularity inside a community, finite and ``>= 0``
+        (0: uniform). A large one leaves little weight beyond each
+        community's top items, so a user's last distinct items are rare
+        draws: on the other defaults 6 takes 3 s, 8 about 30 s, 10 about
+        five minutes, and from 11 on a user runs out (see Raises).
     feature_noise : float
         Probability, in ``[0, 1]``, that a feature label is randomised.
     ratings : bool
@@ -152,18 +205,43 @@ def synthetic(n_users=1000, n_items=1500, n_communities=10, mean_interactions=20
     Interactions or (Interactions, SyntheticTruth)
         With timestamps, user and item features, and weights if ``ratings``.
         Raw ids are the internal ids.
+
+    Raises
+    ------
+    DataError
+        A parameter out of its range (a float where an integer is asked, a
+        NaN or infinite number included), each naming the parameter; or,
+        before any item is drawn, a user needing ``n_u`` items whose items
+        left after its ``n_u - 1`` most probable ones have a probability
+        below ``1e-7`` per draw (over 10**7 draws could be needed for its
+        last item; 0 when fewer than ``n_u`` items can be drawn at all),
+        naming ``popularity_exponent``, ``mean_interactions`` and ``p_in``,
+        which change that, instead of redrawing for hours or forever.
+    TypeError
+        A number given as something else (a string, None), naming it.
     """
-    if n_communities < 1 or n_items < n_communities or n_users < 1:
-        raise ValueError(f"need n_users >= 1 and n_items >= n_communities >= 1, got "
-                         f"n_users={n_users}, n_items={n_items}, n_communities={n_communities}")
-    if not 1 <= min_interactions <= mean_interactions:
-        raise ValueError(f"need 1 <= min_interactions <= mean_interactions, got "
-                         f"{min_interactions} and {mean_interactions}")
-    if not 0.0 <= p_in < 1.0:
-        raise ValueError(f"p_in must be in [0, 1), got {p_in}")
-    if popularity_exponent < 0 or not 0.0 <= feature_noise <= 1.0:
-        raise ValueError(f"need popularity_exponent >= 0 and 0 <= feature_noise <= 1, got "
-                         f"{popularity_exponent} and {feature_noise}")
+    n_users = check_int(n_users, "n_users")
+    n_items = check_int(n_items, "n_items")
+    n_communities = check_int(n_communities, "n_communities")
+    if n_items < n_communities:
+        raise DataError(f"n_items must be >= n_communities (every community needs an item), "
+                        f"got n_items={n_items}, n_communities={n_communities}")
+    min_interactions = check_int(min_interactions, "min_interactions")
+    mean_interactions = check_finite_number(mean_interactions, "mean_interactions")
+    if mean_interactions < min_interactions:
+        raise DataError(f"mean_interactions must be >= min_interactions, got "
+                        f"mean_interactions={mean_interactions:g}, "
+                        f"min_interactions={min_interactions}")
+    p_in = check_finite_number(p_in, "p_in", at_least=0)
+    if not p_in < 1.0:
+        raise DataError(f"p_in must be below 1 (so that every item can be drawn), got {p_in}")
+    popularity_exponent = check_finite_number(popularity_exponent, "popularity_exponent",
+                                              at_least=0)
+    feature_noise = check_finite_number(feature_noise, "feature_noise", at_least=0)
+    if feature_noise > 1.0:
+        raise DataError(f"feature_noise must be a probability in [0, 1], got {feature_noise}")
+    ratings = check_bool(ratings, "ratings")
+    return_truth = check_bool(return_truth, "return_truth")
     rng = np.random.default_rng(check_random_state(random_state))
 
     cu = _balanced_labels(n_users, n_communities, rng)          # (n_users,)
@@ -180,6 +258,8 @@ def synthetic(n_users=1000, n_items=1500, n_communities=10, mean_interactions=20
 
     n_u = min_interactions + rng.poisson(mean_interactions - min_interactions, n_users)
     n_u = np.minimum(n_u, n_items)                              # (n_users,)
+    _check_reachable(n_u, cu, members, cdf_own, cdf_all, p_in, popularity_exponent,
+                     mean_interactions)
     users, items = [], []
     for u in range(n_users):
         c, need = cu[u], int(n_u[u])
@@ -483,7 +563,7 @@ def synthetic_sessions(n_sessions=5000, n_items=1000, n_communities=20, drift=0.
     p_transition : float in [0, 1]
     mean_length : float >= min_length
     min_length : int >= 1
-    popularity_exponent : float >= 0
+    popularity_exponent : float >= 0, finite
     random_state : int >= 0, numpy.random.Generator or None; the same seed gives the same
         sessions
     return_truth : bool, also return the :class:`SyntheticSessionsTruth`
@@ -494,21 +574,34 @@ def synthetic_sessions(n_sessions=5000, n_items=1000, n_communities=20, drift=0.
         Anonymous sessions (``users`` all ``-1``) with ``end_time`` (Unix seconds),
         ``item_ids`` the internal ids, ``session_ids`` ``None`` (the position is the id):
         what :func:`load_sessions` returns, so the same code serves both.
+
+    Raises
+    ------
+    DataError
+        A parameter out of its range (a float where an integer is asked, a NaN or
+        infinite number included), naming it.
+    TypeError
+        A number given as something else (a string, None), naming it.
     """
     from ..sequences import Sequences
 
-    if n_sessions < 1 or n_communities < 1 or n_items < max(n_communities, 2):
-        raise ValueError(f"need n_sessions >= 1 and n_items >= max(n_communities, 2) >= 2 "
-                         f"with n_communities >= 1; got n_sessions={n_sessions}, "
-                         f"n_items={n_items}, n_communities={n_communities}")
-    if not (0.0 <= drift <= 1.0 and 0.0 <= p_transition <= 1.0):
-        raise ValueError(f"drift and p_transition must be in [0, 1], got {drift} and "
-                         f"{p_transition}")
-    if int(min_length) != min_length or min_length < 1 or not mean_length >= min_length:
-        raise ValueError(f"need an integer min_length >= 1 and mean_length >= min_length, "
-                         f"got {min_length} and {mean_length}")
-    if popularity_exponent < 0:
-        raise ValueError(f"popularity_exponent must be >= 0, got {popularity_exponent}")
+    n_sessions = check_int(n_sessions, "n_sessions")
+    n_communities = check_int(n_communities, "n_communities")
+    n_items = check_int(n_items, "n_items", at_least=2)
+    if n_items < n_communities:
+        raise DataError(f"n_items must be >= n_communities (every community needs an item), "
+                        f"got n_items={n_items}, n_communities={n_communities}")
+    for name, value in (("drift", drift), ("p_transition", p_transition)):
+        if check_finite_number(value, name, at_least=0) > 1.0:
+            raise DataError(f"{name} must be a probability in [0, 1], got {value}")
+    min_length = check_int(min_length, "min_length")
+    mean_length = check_finite_number(mean_length, "mean_length")
+    if mean_length < min_length:
+        raise DataError(f"mean_length must be >= min_length, got mean_length={mean_length:g}, "
+                        f"min_length={min_length}")
+    popularity_exponent = check_finite_number(popularity_exponent, "popularity_exponent",
+                                              at_least=0)
+    return_truth = check_bool(return_truth, "return_truth")
     rng = np.random.default_rng(check_random_state(random_state))
     C = int(n_communities)
     ci = _balanced_labels(n_items, C, rng)                          # (n_items,)

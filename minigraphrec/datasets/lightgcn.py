@@ -74,6 +74,9 @@ def _read_adjacency(path):
             items.extend(ids[1:])
     if n_lines == 0:
         raise _fail(path, None, "the file is empty")
+    if not line_user:
+        raise _fail(path, None, f"no interactions (the file holds only blank lines, "
+                                f"{n_lines} of them)")
     if not items:
         raise _fail(path, None, f"no interactions in {n_lines} line(s) (every user line "
                                 f"lists no items)")
@@ -127,7 +130,10 @@ def load_lightgcn(train_path, test_path=None, *, on_unknown="error"):
     on_unknown : {"error", "drop"}
         What to do with a test line whose user id, or an item id, is larger
         than the largest one in the training file. ``"drop"`` drops those
-        interactions, logs a warning and sets ``test.n_dropped``.
+        interactions, logs a warning and sets ``test.n_dropped``. A test
+        file whose every interaction is unknown is a ``DataError`` even with
+        ``"drop"`` ("all N test interactions are unknown to training"): an
+        empty test set would evaluate nothing.
 
     Returns
     -------

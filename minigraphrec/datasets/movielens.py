@@ -138,7 +138,8 @@ def load_movielens_100k(folder):
     -------
     Interactions
         100,000 interactions, 943 users, 1,682 items for the GroupLens
-        files, in ``u.data`` order, with weights, timestamps and features.
+        files, in ``u.data`` order, with weights, timestamps and features,
+        and ``lines``, each interaction's 1-based line of ``u.data``.
 
     Raises
     ------
@@ -173,7 +174,7 @@ def load_movielens_100k(folder):
     item_index = {int(r): k for k, r in enumerate(item_ids)}
 
     data_path = folder / "u.data"
-    users, items, ratings, times = [], [], [], []
+    users, items, ratings, times, lines = [], [], [], [], []
     for lineno, (u, i, r, t) in _ml_lines(data_path, "\t", 4, "utf-8"):
         u = _parse_id(u, data_path, lineno, "user id")
         i = _parse_id(i, data_path, lineno, "item id")
@@ -185,6 +186,7 @@ def load_movielens_100k(folder):
         items.append(item_index[i])
         ratings.append(_parse_float(r, data_path, lineno, "rating"))
         times.append(_parse_float(t, data_path, lineno, "timestamp"))
+        lines.append(lineno)
 
     # ---- user features: age/100, gender one-hot, occupation one-hot
     gender_names = sorted(set(genders))
@@ -209,8 +211,10 @@ def load_movielens_100k(folder):
                           (year - 1900.0) / 100.0, missing])[item_order]  # (n_items, 21)
     item_names = [f"genre={g}" for g in ML100K_GENRES] + ["(year-1900)/100", "year_missing"]
 
-    return Interactions(users, items, n_users=n_users, n_items=len(item_raw),
+    data = Interactions(users, items, n_users=n_users, n_items=len(item_raw),
                         weights=ratings, timestamps=times, user_ids=user_ids,
                         item_ids=item_ids, user_features=Xu, item_features=Xi,
                         user_feature_names=user_names, item_feature_names=item_names,
                         item_labels=np.asarray(titles)[item_order])
+    data.lines = np.asarray(lines, dtype=np.int64)      # (n,) u.data lines, for align's errors
+    return data

@@ -90,6 +90,10 @@ def load_recbole(path, test_path=None, *, user_field="user_id", item_field="item
         As in :func:`load_triples`: ``on_missing`` says what a line whose user or item
         id is empty or a missing-value mark (``NA``, ``null``, ...) is -- an error,
         dropped (``"drop"``, logged) or, for a mark, an id (``"keep"``).
+        ``on_unknown="drop"`` drops test interactions unknown to training, but a test
+        file whose every interaction is unknown is still a ``DataError`` ("all N test
+        interactions are unknown to training"): an empty test set would evaluate
+        nothing.
     quoting : bool
         True reads CSV quoting; False reads ``"`` as an ordinary character, in every
         column (a ``token_seq`` of names such as ``"Weird Al" Yankovic``, even in a

@@ -185,7 +185,10 @@ def load_triples(path, sep=None, header=None, test_path=None, *, columns=None,
     on_unknown : {"error", "drop"}
         What to do with a test interaction whose user or item does not
         occur in training; ``"drop"`` drops it, logs a warning and sets
-        ``test.n_dropped``.
+        ``test.n_dropped``. A test file whose every interaction is unknown
+        is a :class:`~minigraphrec.errors.DataError` even with ``"drop"``
+        ("all N test interactions are unknown to training"): an empty test
+        set would evaluate nothing.
     on_missing : {"error", "drop", "keep"}
         What to do with a line whose user or item id is missing: an empty
         field, or a missing-value mark -- ``NA``, ``N/A``, ``NaN``, ``null``,
