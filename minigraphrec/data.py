@@ -10,6 +10,8 @@ consumes this one type.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -571,11 +573,15 @@ def match_raw_ids(raw, target):
     integer and a string match when the string spells the integer in decimal: against
     integer raw ids (LightGCN files, whose raw ids are the internal ones) a token ``"7"``,
     ``"007"`` or ``"+7"`` is 7, as the LightGCN loader reads it; against string raw ids an
-    integer 7 is ``"7"`` (not ``"007"``, which is another string). Returns (len(raw),) int64.
+    integer 7 is ``"7"`` (not ``"007"``, which is another string). A float array against
+    integer raw ids matches by value when whole (``2.0`` is 2), as a model keeps float ids
+    (:func:`minigraphrec.models.base.plain_ids`). Returns (len(raw),) int64.
     """
     raw, target = np.asarray(raw), np.asarray(target)
     int_raw, int_target = raw.dtype.kind in "iu", target.dtype.kind in "iu"
-    if int_target and not int_raw:                    # text against integers: parse the text
+    if int_target and raw.dtype.kind == "f":          # whole floats against integers
+        keys = [int(r) if math.isfinite(r) and r == int(r) else None for r in raw.tolist()]
+    elif int_target and not int_raw:                  # text against integers: parse the text
         keys = [_spelled_int(r) for r in raw.tolist()]
     elif int_raw and not int_target:                  # integers against text: spell them
         keys = [str(r) for r in raw.tolist()]

@@ -181,3 +181,27 @@ def test_popularity_saves_without_its_columns(tmp_path):
     loaded = mgr.load(tmp_path / "m.npz")
     assert "_columns" not in vars(loaded)
     np.testing.assert_array_equal(loaded.explain(0, 1).sources, [0, 1])
+
+
+# ------------------------------------------------------------------ float raw ids, evaluated
+def test_whole_float_raw_ids_are_found_by_evaluate_and_align():
+    """A model keeps whole-float raw ids as integers (2.0 is the id 2); a test set whose raw
+    ids are those floats, numbered as the training data or not, matches them: evaluate takes
+    it, align maps it, and a fractional id matches nothing."""
+    from minigraphrec.data import match_raw_ids
+    assert match_raw_ids(np.array([2.0, 7.0, 1.5, np.nan]), np.array([7, 2])).tolist() == \
+        [1, 0, -1, -1]
+    users = np.array([0, 0, 1, 1, 2, 2, 3, 3])
+    items = np.array([0, 1, 1, 2, 2, 3, 3, 0])
+    raw_users, raw_items = np.array([10.0, 11.0, 12.0, 13.0]), np.array([5.0, 6.0, 7.0, 8.0])
+    train = mgr.Interactions(users, items, user_ids=raw_users, item_ids=raw_items)
+    model = Popularity().fit(train)
+    assert model.user_ids_.tolist() == [10, 11, 12, 13] and model.user_ids_.dtype == np.int64
+    test = mgr.Interactions([0, 1], [2, 3], user_ids=raw_users, item_ids=raw_items)
+    assert mgr.evaluate(model, test, k=2)["n_users"] == 2
+    apart = mgr.Interactions([0, 1], [0, 1], user_ids=np.array([13.0, 10.0]),
+                             item_ids=np.array([6.0, 7.0]))           # numbered apart
+    with pytest.raises(DataError, match="numbered apart"):
+        mgr.evaluate(model, apart, k=2)
+    aligned = apart.align(model.user_ids_, model.item_ids_)
+    assert aligned.users.tolist() == [3, 0] and aligned.items.tolist() == [1, 2]
