@@ -575,7 +575,7 @@ def match_raw_ids(raw, target):
     ``"007"`` or ``"+7"`` is 7, as the LightGCN loader reads it; against string raw ids an
     integer 7 is ``"7"`` (not ``"007"``, which is another string). A float array against
     integer raw ids matches by value when whole (``2.0`` is 2), as a model keeps float ids
-    (:func:`minigraphrec.models.base.plain_ids`). Returns (len(raw),) int64.
+    (``models.base.plain_ids``). Returns (len(raw),) int64.
     """
     raw, target = np.asarray(raw), np.asarray(target)
     int_raw, int_target = raw.dtype.kind in "iu", target.dtype.kind in "iu"
