@@ -194,8 +194,7 @@ def check_finite_number(value, name, at_least=None, above=None):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
     value = float(value)
-    bound = (f" >= {at_least:g}" if at_least is not None else
-             f" > {above:g}" if above is not None else "")
+    bound = _bound_text(at_least, above)
     if (not np.isfinite(value) or (at_least is not None and value < at_least)
             or (above is not None and value <= above)):
         raise DataError(f"{name} must be a finite number{bound}, got {value}")
@@ -208,12 +207,16 @@ def check_param_number(value, name, at_least=None, above=None):
     value of the wrong kind (a string, even ``"1e-3"``, never parsed; a bool; None) is one
     too, in place of the TypeError, and its message says the bound as for a number out of
     range."""
-    try:
-        return check_finite_number(value, name, at_least=at_least, above=above)
-    except TypeError:
-        bound = (f" >= {at_least:g}" if at_least is not None else
-                 f" > {above:g}" if above is not None else "")
-        raise DataError(f"{name} must be a finite number{bound}, got {value!r}") from None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
+        raise DataError(f"{name} must be a finite number{_bound_text(at_least, above)}, "
+                        f"got {value!r}")
+    return check_finite_number(value, name, at_least=at_least, above=above)
+
+
+def _bound_text(at_least, above):
+    """The bound of :func:`check_finite_number`'s messages: ``" >= 0"``, ``" > 0"`` or ``""``."""
+    return (f" >= {at_least:g}" if at_least is not None else
+            f" > {above:g}" if above is not None else "")
 
 
 def check_finite_sparse(A, name, nonnegative=False, why_nonnegative=""):

@@ -201,10 +201,7 @@ def _widen(Q, scale=None, backend="numba"):
     through NumPy, whose bits it gives: the conversion is exact, and ``x · 1`` is ``x``.
     """
     if Q.dtype != np.float16 or backend != "numba" or Q.size == 0:
-        W = Q.astype(np.float32)
-        if scale is not None:
-            W *= np.asarray(scale, dtype=np.float32)[:, None]
-        return W
+        return Q.astype(np.float32) if scale is None else dequantize_rows(Q, scale)
     from .kernels.quantize import float16_widen
     rows = Q if Q.ndim == 2 else Q.reshape(1, -1)                              # (n, d)
     s = (np.ones(rows.shape[0], dtype=np.float32) if scale is None
