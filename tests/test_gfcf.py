@@ -767,16 +767,16 @@ def test_explain_reuses_its_csc_of_r_tilde_and_follows_the_updates(tmp_path):
     model = GFCF(n_factors=4, svd_solver="dense", dtype="float64").fit(train)
     user = int(np.flatnonzero(np.diff(model.R_.indptr) > 1)[0])
     first = model.explain(user, 5, k=None)
-    cached = model._explain_csc[1]
+    cached = model._explain_csc.value
     again = model.explain(user, 5, k=None)
-    assert model._explain_csc[1] is cached                          # not built again
+    assert model._explain_csc.value is cached                         # not built again
     np.testing.assert_array_equal(again.contributions, first.contributions)
     expected = sp.csc_matrix(model.R_tilde_, dtype=np.float64)
     assert (cached != expected).nnz == 0 and cached.dtype == np.float64
     # partial_fit: R̃ changes, the cache follows (a fresh fit on the union gives the same)
     model.partial_fit(Interactions([0, 1], [0, 1], user_ids=model.user_ids_[[user, 0]],
                                    item_ids=model.item_ids_[[5, 6]]))
-    assert model._explain_csc is None
+    assert "_explain_csc" not in model.__dict__
     fresh = GFCF(**model.get_params()).fit(model._training_interactions(
         model.R_, model.user_ids_, model.item_ids_))
     for m in (model, fresh):
@@ -786,7 +786,7 @@ def test_explain_reuses_its_csc_of_r_tilde_and_follows_the_updates(tmp_path):
     # R_tilde_ replaced behind its back: built again
     model.R_tilde_ = model.R_tilde_.copy()
     model.explain(user, 5, k=None)
-    assert model._explain_csc[0] is model.R_tilde_
+    assert model._explain_csc.source is model.R_tilde_
     # not saved, and a loaded model builds its own
     path = tmp_path / "gfcf.npz"
     model.save(path)

@@ -532,23 +532,23 @@ def test_user_knn_history_state_follows_r_and_is_not_saved(tmp_path):
     model = UserKNN(k_neighbors=5, weighting="bm25").fit(train)
     h = np.array([0, 2, 5])
     model.score_history(h)
-    state = model._query
+    state = model._query.value
     model.score_history(h)
-    assert model._query is state                         # made once
+    assert model._query.value is state                   # made once
     # an update resets it; the scores are those of a fresh fit on the union
     new = Interactions([0, 1], [0, 1], user_ids=[3, 31], item_ids=[4, 9])
     model.partial_fit(new)
-    assert model._query is None
+    assert "_query" not in model.__dict__
     fresh = UserKNN(k_neighbors=5, weighting="bm25").fit(
         model._training_interactions(model.R_, model.user_ids_, model.item_ids_))
     np.testing.assert_array_equal(model.score_history(h), fresh.score_history(h))
     # R_ replaced by another object: made again
     model.R_ = model.R_.copy()
     model.score_history(h)
-    assert model._query["R_"] is model.R_
-    # pickled with its R_ (the same object after loading); never saved to a file
+    assert model._query.source is model.R_
+    # never pickled (a pickle holds an empty one, made again at the first query) or saved
     again = pickle.loads(pickle.dumps(model))
-    assert again._query["R_"] is again.R_
+    assert again._query.value is None
     np.testing.assert_array_equal(again.score_history(h), model.score_history(h))
     path = tmp_path / "userknn.npz"
     model.save(path)

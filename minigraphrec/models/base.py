@@ -90,6 +90,42 @@ class Removal(NamedTuple):
 _DEFINITIONS = itertools.count()
 
 
+class _Kept:
+    """One derived value kept on a model (see :func:`kept`). Never saved, pickled or
+    deep-copied: a pickle or a deep copy holds an empty one, which is made again on first use."""
+    __slots__ = ("source", "key", "value")
+
+    def __init__(self):
+        self.source = self.key = self.value = None
+
+    def __reduce__(self):
+        return (_Kept, ())
+
+    def __deepcopy__(self, memo):
+        return _Kept()
+
+
+def kept(model, name, source, make, key=None):
+    """``make()``, kept on ``model`` as ``name`` while it is derived from ``source``.
+
+    A fitted model often needs something derived from its fitted state that
+    costs more to build than one query does (``R_`` in CSC for column reads,
+    a transpose, an inverse permutation). It is made at the first call and
+    kept with ``source``, the object it came from, and ``key``, whatever else
+    it depends on; a later call with another ``source`` object (``fit``,
+    ``partial_fit``, ``forget`` and ``load`` assign new arrays, never edit
+    them in place) or another ``key`` makes it again. Dropping it early only
+    frees memory: ``model.__dict__.pop(name, None)``.
+    """
+    box = model.__dict__.get(name)
+    if not isinstance(box, _Kept):
+        box = model.__dict__[name] = _Kept()
+    if box.value is None or box.source is not source or box.key != key:
+        box.value = None                        # the old value is not kept if make() fails
+        box.value, box.source, box.key = make(), source, key
+    return box.value
+
+
 def _all_or_nothing(fit):
     """``fit`` that puts the model's attributes back as they were if it raises.
 

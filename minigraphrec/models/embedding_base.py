@@ -90,7 +90,7 @@ from ..metrics import parse_metric
 from ..ops.dense import linear_backward, linear_forward
 from ..ops.embedding import gather_backward, gather_forward
 from ..ops.scoring import dot_backward, dot_forward
-from .base import Recommender
+from .base import Recommender, kept
 
 __all__ = ["EmbeddingRecommender", "glorot_uniform", "id_embeddings", "hop_balls"]
 
@@ -232,22 +232,6 @@ def _read_only_copy(X):
     X = np.array(X, order="C")                           # a copy: never a view of E or params
     X.setflags(write=False)
     return X
-
-
-class _PreparedItems:
-    """An item table prepared for scoring (``rank._item_scorer``), kept on a model with the
-    table and the (scoring, dtype) it was prepared for. Never saved, pickled or deep-copied:
-    a pickle or a deep copy holds an empty one, and prepares its own table on first use."""
-    __slots__ = ("table", "key", "score")
-
-    def __init__(self, table=None, key=None, score=None):
-        self.table, self.key, self.score = table, key, score
-
-    def __reduce__(self):
-        return (_PreparedItems, ())
-
-    def __deepcopy__(self, memo):
-        return _PreparedItems()
 
 
 def _check_training_params(model):
@@ -709,16 +693,10 @@ class EmbeddingRecommender(Recommender):
         """
         from ..rank import _item_scorer, _read_only
         V, key = self.item_embeddings_, (self.scoring, self._score_dtype().str)
-        kept = self.__dict__.get("_prepared_items")
         if not _read_only(V):                      # writable (made so by hand?): keep nothing
-            if kept is not None:
-                del self._prepared_items
+            self.__dict__.pop("_prepared_items", None)
             return _item_scorer(V, *key)
-        if kept is not None and kept.table is V and kept.key == key:
-            return kept.score
-        score = _item_scorer(V, *key)
-        self._prepared_items = _PreparedItems(V, key, score)
-        return score
+        return kept(self, "_prepared_items", V, lambda: _item_scorer(V, *key), key=key)
 
     def __setstate__(self, state):
         """Unpickled or deep-copied: the fitted tables read-only again (a pickle or a deep

@@ -93,6 +93,7 @@ from ..graph import bipartite_adjacency, check_edge_weights, normalize_adjacency
 from ..ops.attention import attention_graph, gat_layer_backward, gat_layer_forward
 from ..ops._row_work import row_blocks      # the parallel kernels' row blocks, as the ops'
 from ..ops.dense import ACTIVATIONS, linear_backward, linear_forward
+from .base import kept
 from .embedding_base import (INPUTS, EdgeWeighted, EmbeddingRecommender, check_init,
                              glorot_uniform, hop_balls, scratch_rows)
 
@@ -121,13 +122,12 @@ def _inverse_perm(model, g):
     The kernels write the per-edge values the backward scatter reads straight
     into the transpose's order (no ``x[perm]`` gather per step).
     """
-    cached = model.__dict__.get("_inv_perm")
-    if cached is None or cached[0] is not g:
+    def make():
         perm = g.transpose[2]
         inv = np.empty_like(perm)
         inv[perm] = np.arange(perm.shape[0], dtype=perm.dtype)
-        cached = model.__dict__["_inv_perm"] = (g, inv)
-    return cached[1]
+        return inv
+    return kept(model, "_inv_perm", g, make)
 
 
 def _head_scores(Z, a_src, a_dst):

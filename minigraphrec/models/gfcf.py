@@ -65,7 +65,7 @@ from ..errors import (DataError, check_backend, check_bool, check_finite_sparse,
                       check_real_sparse)
 from ..rank import float_dtype
 from ..threadpools import FEW_ROWS, few_rows_matmul
-from .base import Recommender
+from .base import Recommender, kept
 
 logger = logging.getLogger("minigraphrec")
 
@@ -792,7 +792,7 @@ class GFCF(Recommender):
         self._V_in = (_inv_sqrt(d_items)[:, None] * V).astype(dtype)      # (n_items, k) D^-1/2 V
         self._V_out = np.ascontiguousarray((V * np.sqrt(d_items)[:, None]).T,
                                            dtype=dtype)                 # (k, n_items) Vᵀ D^1/2
-        self._explain_csc = None                              # made by the first explain
+        self.__dict__.pop("_explain_csc", None)               # made by the first explain
 
     def _sparse_item_filter(self):
         r"""``R̃ᵀR̃`` as a sparse matrix when it is small and cheap to use, else None.
@@ -919,13 +919,10 @@ class GFCF(Recommender):
 
     def _R_tilde_csc(self):
         """``R̃`` as a float64 CSC matrix, for :meth:`_explain`'s column slices: made at the
-        first call and kept (not saved; :meth:`_restore` and the updates reset it, and it is
-        made again whenever ``R_tilde_`` is another object than the one it came from)."""
-        cached = getattr(self, "_explain_csc", None)
-        if cached is None or cached[0] is not self.R_tilde_:
-            cached = (self.R_tilde_, sp.csc_matrix(self.R_tilde_, dtype=np.float64))
-            self._explain_csc = cached
-        return cached[1]
+        first call and kept while ``R_tilde_`` is the same object (``base.kept``: never saved
+        or pickled; the updates drop it)."""
+        R = self.R_tilde_
+        return kept(self, "_explain_csc", R, lambda: sp.csc_matrix(R, dtype=np.float64))
 
     def _score_history(self, items):
         r"""The scores of a user whose row of ``R`` is ``items``: (n_items,) float64.
@@ -948,8 +945,9 @@ class GFCF(Recommender):
         for name in ("R_", "n_users_", "n_items_", "user_ids_", "item_ids_", "R_tilde_",
                      "d_users_", "d_items_", "singular_values_", "V_", "svd_solver_",
                      "_R_tilde_T",
-                     "_item_filter", "_R_scoring", "_V_in", "_V_out", "_explain_csc"):
+                     "_item_filter", "_R_scoring", "_V_in", "_V_out"):
             setattr(self, name, getattr(other, name))
+        self.__dict__.pop("_explain_csc", None)
 
     def partial_fit(self, new_interactions, epochs=None):
         r"""Add interactions; the filter is rebuilt on the union (equals ``fit`` on it exactly).

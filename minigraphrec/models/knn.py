@@ -78,7 +78,7 @@ import scipy.sparse as sp
 
 from ..errors import (DataError, check_backend, check_finite_sparse,
                       check_int, check_param_number, check_real_sparse)
-from .base import Recommender
+from .base import Recommender, kept
 
 __all__ = ["ItemKNN", "UserKNN", "tfidf_weight", "bm25_weight", "topk_similarity", "csr_top_k"]
 
@@ -590,7 +590,7 @@ class _NeighbourhoodCF(Recommender):
         self.n_users_, self.n_items_ = R.shape
         self.user_ids_, self.item_ids_ = user_ids, item_ids
         self.similarity_ = W
-        self._query = None
+        self.__dict__.pop("_query", None)
 
     def partial_fit(self, new_interactions, epochs=None):
         r"""Add interactions (new users and items too); equals ``fit`` on the union, exactly.
@@ -786,7 +786,7 @@ class UserKNN(_NeighbourhoodCF):
         self._check_params()
         R = self._fit_interactions(train)                                 # (n_users, n_items)
         self._fit_similarity(R)                                           # W: (n_users, n_users)
-        self._query = None
+        self.__dict__.pop("_query", None)
         return self
 
     def _score_batch(self, users):
@@ -814,28 +814,26 @@ class UserKNN(_NeighbourhoodCF):
             self._check_fit_params(method)
 
     def _query_state(self):
-        """What every history query shares, derived from ``R_`` (cached until the model
-        changes: ``fit``, ``partial_fit``, ``forget`` reset it, and it is rebuilt whenever
-        ``R_`` is another object than the one it was built from; the weighting cannot change
-        in between, :meth:`_check_call_params`; never saved).
+        """What every history query shares, derived from ``R_``: made at the first query and
+        kept while ``R_`` is the same object (``base.kept``; ``fit``, ``partial_fit`` and
+        ``forget`` assign a new one; the weighting cannot change in between,
+        :meth:`_check_call_params`; never saved or pickled).
 
-        A dict: ``R_`` the matrix it was built from; ``XT`` the weighted training rows
-        transposed (n_items, n_users) and ``norms`` their norms (n_users,); ``degree`` the
-        users' item counts (n_users,); ``RT`` the transpose of ``R_`` (n_items, n_users);
-        the training statistics of the weighting, ``idf`` (n_items,) and ``mean_length``
-        (BM25's ``ℓ̄``).
+        A dict: ``XT`` the weighted training rows transposed (n_items, n_users) and
+        ``norms`` their norms (n_users,); ``degree`` the users' item counts (n_users,);
+        ``RT`` the transpose of ``R_`` (n_items, n_users); the training statistics of the
+        weighting, ``idf`` (n_items,) and ``mean_length`` (BM25's ``ℓ̄``).
         """
-        query = getattr(self, "_query", None)
-        if query is None or query["R_"] is not self.R_:           # also when R_ was replaced
-            X = sp.csr_matrix(self._weighted(self._docs(self.R_)))        # (n_users, n_items)
-            R = sp.csr_matrix(self.R_, dtype=np.float64)                  # (n_users, n_items)
-            self._query = {
-                "R_": self.R_, "XT": X.T.tocsr(), "norms": _row_norms(X),
-                "degree": np.asarray(self.R_.sum(axis=1)).ravel(),        # (n_users,)
-                "RT": self.R_.T.tocsr(),                                  # (n_items, n_users)
-                "idf": _idf(R),                                           # (n_items,)
-                "mean_length": _mean_length(np.asarray(R.sum(axis=1)).ravel())}
-        return self._query
+        def make():
+            X = sp.csr_matrix(self._weighted(self._docs(R_)))             # (n_users, n_items)
+            R = sp.csr_matrix(R_, dtype=np.float64)                       # (n_users, n_items)
+            return {"XT": X.T.tocsr(), "norms": _row_norms(X),
+                    "degree": np.asarray(R_.sum(axis=1)).ravel(),         # (n_users,)
+                    "RT": R_.T.tocsr(),                                   # (n_items, n_users)
+                    "idf": _idf(R),                                       # (n_items,)
+                    "mean_length": _mean_length(np.asarray(R.sum(axis=1)).ravel())}
+        R_ = self.R_
+        return kept(self, "_query", R_, make)
 
     def _weighted_query(self, items):
         r"""The history as one more document, weighted with the *training* statistics.

@@ -16,32 +16,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .base import Recommender
+from .base import Recommender, kept
 
 __all__ = ["Popularity"]
-
-
-class _Columns:
-    """``R_`` in CSC, for ``explain``'s column reads, kept with the ``R_`` it was made from
-    (made anew when ``R_`` is another object: after ``fit``, ``partial_fit``, ``forget``,
-    ``load``). Never saved, pickled or deep-copied: a pickle or a deep copy holds an empty
-    one (as ``embedding_base._PreparedItems``)."""
-    __slots__ = ("R", "csc")
-
-    def __init__(self):
-        self.R = self.csc = None
-
-    def __reduce__(self):
-        return (_Columns, ())
-
-    def __deepcopy__(self, memo):
-        return _Columns()
-
-    def of(self, R):
-        """``R`` as a csc_matrix, converted once per ``R``."""
-        if self.R is not R:
-            self.R, self.csc = R, sp.csc_matrix(R)
-        return self.csc
 
 
 class Popularity(Recommender):
@@ -101,8 +78,9 @@ class Popularity(Recommender):
         """
         from ..explain import Explanation
 
-        columns = self.__dict__.setdefault("_columns", _Columns())   # R_ in CSC, made once
-        takers = columns.of(self.R_)[:, item].indices.astype(np.int64)  # (d_i,)
+        R = self.R_
+        columns = kept(self, "_columns", R, lambda: sp.csc_matrix(R))    # R_ in CSC, made once
+        takers = columns[:, item].indices.astype(np.int64)              # (d_i,)
         return Explanation.from_contributions(
             user, item, takers, np.ones(takers.size), kind="user",
             score=self.score([user])[0, item], exact=True, k=k,
