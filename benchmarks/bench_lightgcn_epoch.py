@@ -27,6 +27,12 @@ building each side's graph. Without ``--max-batches`` ours is also timed
 through the user's path, ``LightGCN(...).fit(train, epochs=1)``, which
 draws its own triples (same count) and includes sampling.
 
+The sides take turns batch by batch (``--interleave batch``, the default):
+batch ``b`` is one step of each side, in an order rotated from batch to
+batch, so that a busy minute on the shared machine slows both alike.
+(Runs before 2026-12-08 timed each side's whole pass in turn, as
+``--interleave pass`` still does.)
+
 Cross-check (printed and recorded): from identical initial embeddings
 (minigraphrec's ``E0`` copied into PyG's table) both sides compute the
 loss and the gradient of ``E0`` on the first batch; the relative loss
@@ -77,8 +83,8 @@ from pathlib import Path
 import numpy as np
 
 from _common import (add_lightgcn_data_option, benchmark_parser, first_call_time,
-                     load_lightgcn_train, require_file, require_lightgcn_train, save_figure,
-                     source_digests, write_results)
+                     load_lightgcn_train, require_file, require_lightgcn_train, round_order,
+                     save_figure, source_digests, write_results)
 
 # the paper's settings
 DIM, N_LAYERS, LR, BATCH_SIZE, REG = 64, 3, 1e-3, 2048, 1e-4
@@ -101,6 +107,21 @@ def timed_pass(step, batches):
         t0 = time.perf_counter()
         step(users, pos, neg)
         times.append(time.perf_counter() - t0)
+    return times
+
+
+def timed_interleaved(steppers, batches, shift=0):
+    """Per-batch wall times (s) of every side, ``{side: [s, ...]}``, the sides taking turns
+    batch by batch: batch ``b`` is stepped by each side in :func:`round_order` ``(b +
+    shift)``. Each side trains its own model, so the turns change no number; they put both
+    sides under the same load, minute by minute, which whole passes one after the other do
+    not (a busy minute during one side's pass went into the ratio)."""
+    times = {side: [] for side in steppers}
+    for b, (users, pos, neg) in enumerate(batches):
+        for side in round_order(steppers, b + shift):
+            t0 = time.perf_counter()
+            steppers[side](users, pos, neg)
+            times[side].append(time.perf_counter() - t0)
     return times
 
 
@@ -180,6 +201,10 @@ def main():
                              "(default: each library's default)")
     parser.add_argument("--no-reference", action="store_true",
                         help="time minigraphrec only, even if torch is installed")
+    parser.add_argument("--interleave", choices=("batch", "pass"), default="batch",
+                        help="batch (default): the sides take turns batch by batch, so that "
+                             "both see the same machine load; pass: each side times a whole "
+                             "pass in turn (the order alternating between repeats)")
     parser.add_argument("--no-fit", action="store_true",
                         help="skip timing LightGCN.fit(train, epochs=1)")
     parser.add_argument("--plot-only", nargs="?", const="lightgcn_epoch", metavar="NAME",
@@ -278,15 +303,22 @@ def main():
         setup[f"pyg_first_call_s[{k}]"] = first_call_time(lambda: pyg.loss_and_grad(*batches[0]))
         steppers[f"pyg[{k}]"] = pyg.step
 
-    # ---- timed passes: per thread count, every side, order alternating between repeats
+    # ---- timed passes: per thread count, every side, taking turns batch by batch (or pass
+    # by pass, the order alternating between repeats)
+    setup["interleave"] = args.interleave
     rows = []
     for n_threads in (args.threads or [None]):
         threads = set_threads(n_threads)
         passes = {side: [] for side in steppers}
         order = list(steppers)
         for r in range(args.repeat):
-            for side in (order if r % 2 == 0 else order[::-1]):
-                ts = timed_pass(steppers[side], timed)
+            if args.interleave == "batch":
+                done = timed_interleaved(steppers, timed, shift=r)
+            else:
+                done = {side: timed_pass(steppers[side], timed)
+                        for side in (order if r % 2 == 0 else order[::-1])}
+            for side in order:
+                ts = done[side]
                 passes[side].append(ts)
                 print(f"  threads {threads[side != 'minigraphrec']}, repeat {r + 1}: {side}: "
                       f"{sum(ts):.2f} s for {len(ts)} batches (median "
@@ -341,7 +373,10 @@ def main():
         f"{graph}: {R.shape[0]} users, {R.shape[1]} items, {R.nnz} training pairs. LightGCN "
         f"{DIM} dims, {N_LAYERS} layers, lr {LR}, batch {BATCH_SIZE}, reg {REG}, BPR; the same "
         f"{len(timed)} of {n_batches} batches of triples (sample_bpr, seed {args.seed}) on both "
-        f"sides, float32, CPU. s_per_epoch = the timed batches' total"
+        f"sides, float32, CPU, "
+        + ("the sides taking turns batch by batch (each batch's order rotated)"
+           if args.interleave == "batch" else "each side timing whole passes in turn")
+        + ". s_per_epoch = the timed batches' total"
         + (" × batches_per_epoch / batches_timed (EXTRAPOLATED from a prefix)"
            if len(timed) < n_batches else "") +
         f"; with --repeat {args.repeat}, the (lower) median pass. ratio_vs_ours = PyG "

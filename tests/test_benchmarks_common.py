@@ -880,3 +880,22 @@ def test_load_text_gives_both_readings():
         "load average (1, 5, 15 min) at the start not recorded; ")
     reading = _common.load_average()
     assert reading is None or (len(reading) == 3 and all(x >= 0 for x in reading))
+
+
+def test_lightgcn_epoch_sides_take_turns_batch_by_batch(monkeypatch):
+    """bench_lightgcn_epoch's default timing: every batch is stepped by each side in turn,
+    the order rotated from batch to batch, and each side's times kept in batch order."""
+    import bench_lightgcn_epoch as bench
+    clock, calls = _Clock(), []
+    monkeypatch.setattr(bench.time, "perf_counter", clock)
+
+    def side(name, seconds):
+        def step(users, pos, neg):
+            calls.append((name, int(users[0])))
+            clock.now += seconds * (1 + int(users[0]))
+        return step
+    batches = [([b], None, None) for b in range(3)]
+    times = bench.timed_interleaved({"ours": side("ours", 1.0), "pyg": side("pyg", 5.0)},
+                                    batches, shift=1)
+    assert calls == [("pyg", 0), ("ours", 0), ("ours", 1), ("pyg", 1), ("pyg", 2), ("ours", 2)]
+    assert times == {"ours": [1.0, 2.0, 3.0], "pyg": [5.0, 10.0, 15.0]}
