@@ -795,8 +795,16 @@ def test_load_sessions_cikm_hand_computed(tmp_path):
     ("1;NA;;0;2016-01-01\n", 2, "empty item id"),
     ("1;NA;5;x;2016-01-01\n", 2, "timeframe 'x' is not a number"),
     ("1;NA;5;nan;2016-01-01\n", 2, "timeframe 'nan' is not finite"),
-    ("1;NA;5;0;2016-01-01\n1;NA;5;1.5;2016-01-01\n", 3, "timeframe 1.5 is not a non-negative"),
-    ("1;NA;5;-3;2016-01-01\n", 2, "timeframe -3 is not a non-negative"),
+    ("1;NA;5;0;2016-01-01\n1;NA;5;1.5;2016-01-01\n", 3, "timeframe '1.5' is not a non-negative"),
+    ("1;NA;5;-3;2016-01-01\n", 2, "timeframe '-3' is not a non-negative"),
+    # the token as written, not as :g formats it (526310, 1.23457e+06)
+    ("1;NA;5;0;2016-01-01\n1;NA;5;526309.5;2016-01-01\n", 3,
+     "timeframe '526309.5' is not a non-negative integer"),
+    ('1;NA;5;0;2016-01-01\n1;NA;5;"1234567.5";2016-01-01\n', 3,
+     "timeframe '1234567.5' is not a non-negative integer"),
+    # 2**53 and beyond: not every such integer is a float64, so none is read
+    ("1;NA;5;1e300;2016-01-01\n", 2, "timeframe '1e300' is 2**53 or more"),
+    ("1;NA;5;9007199254740992;2016-01-01\n", 2, "timeframe '9007199254740992' is 2**53 or more"),
     ("1;NA;5;0;2016-01-01\n1;NA;5;0;2016-13-01\n", 3, "eventdate '2016-13-01' is not a date"),
     ("1;NA;5;0;09.05.2016\n", 2, "eventdate '09.05.2016' is not a date"),
     ("1;3;5;0;2016-01-01\n1;NA;6;0;2016-01-01\n1;4;6;0;2016-01-01\n", 4,

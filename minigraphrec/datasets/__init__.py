@@ -1,7 +1,7 @@
 r"""Data sets: loaders for the usual interaction files, and embedded data.
 
-Loaders (all stream their files -- a line, or a few MB of whole lines, at a
-time, never the whole file as one string -- and all are strict: anything
+Loaders (all stream their files -- a line, or about 128 KiB of whole lines, at
+a time, never the whole file as one string -- and all are strict: anything
 they cannot read exactly raises :class:`~minigraphrec.errors.DataError`
 naming the file, the 1-based line and the problem; nothing is skipped
 silently):
@@ -46,8 +46,14 @@ Every public name is importable from ``minigraphrec.datasets`` itself.
 
 Conventions shared by every loader
 ----------------------------------
-* A missing file raises ``FileNotFoundError`` naming the path (it is not
-  malformed data, so it is not a ``DataError``).
+* A missing file raises ``FileNotFoundError`` naming the path, and a folder
+  given for a file ``IsADirectoryError`` (neither is malformed data, so
+  neither is a ``DataError``); :func:`load_movielens_100k`, which reads a
+  folder, raises ``NotADirectoryError`` for a file.
+* Raw ids (strings) are at most 1,024 characters long: a longer field is a
+  wrong separator or column, and as NumPy string arrays are as wide as
+  their longest id, one such id would make ``user_ids`` / ``item_ids``
+  huge.
 * Given a test file, a loader returns ``(train, test)`` sharing one id space
   (the training one). A test interaction whose user or item the training
   file does not know is an error by default; with ``on_unknown="drop"`` it
@@ -55,8 +61,9 @@ Conventions shared by every loader
   holds the count (``0`` when nothing was dropped).
 * Blank lines are ignored. A file with no interactions (empty, or only a
   header, comments or blank lines) is an error.
-* A gzip-compressed LightGCN, triples, RecBole or session file is read as
-  such, recognised by its first two bytes (not its name). Lines end with
+* A gzip-compressed LightGCN, triples, RecBole, MovieLens or session file is
+  read as such, recognised by its first two bytes (not its name); a zip,
+  bzip2, xz, 7-Zip or zstd file is an error that asks to unpack it first. Lines end with
   ``\n`` or ``\r\n``; in those files a ``\r`` alone is an error that says so.
 * Delimited files may quote fields as in CSV; the header and column rules
   of :func:`load_triples` are spelled out in its docstring and in the

@@ -91,15 +91,25 @@ def _float(token):
     return float(token)
 
 
-def _parse_float(token, path, lineno, what):
-    """A finite float written in ASCII (:func:`_float`); NaN and inf are errors."""
+def _parse_float(token, path, lineno, what, iso_times=False):
+    """A finite float written in ASCII (:func:`_float`); NaN and inf are errors.
+
+    ``iso_times``: whether the format reads ISO-8601 timestamps (when its first one is):
+    it words the error for a date in a timestamp field, which in such a file follows a
+    numeric first timestamp, and elsewhere is not a timestamp the format reads at all.
+    """
     try:
         value = _float(token)
     except ValueError:
-        if what == "timestamp" and _is_iso_datetime(token):     # after numeric ones
-            raise _fail(path, lineno, f"timestamp {token!r} is an ISO-8601 date-time, but the "
-                                      f"file's first timestamp is a number: every timestamp "
-                                      f"of a file has the first one's form") from None
+        if what == "timestamp" and _is_iso_datetime(token):
+            if iso_times:                                       # after numeric ones
+                raise _fail(path, lineno, f"timestamp {token!r} is an ISO-8601 date-time, but "
+                                          f"the file's first timestamp is a number: every "
+                                          f"timestamp of a file has the first one's form") \
+                    from None
+            kind = "date" if len(token) == 10 else "date-time"     # YYYY-MM-DD: 10 characters
+            raise _fail(path, lineno, f"timestamp {token!r} is a {kind}; this format's "
+                                      f"timestamps are numbers (Unix seconds)") from None
         why = (" (only ASCII digits are read)" if not token.isascii() else
                " (digits are not grouped with '_')" if "_" in token else
                f" (a decimal comma? numbers are read with a decimal point, as "
@@ -132,8 +142,9 @@ def _check_on_missing(on_missing):
 
 
 def _check_file(path):
-    """Raise FileNotFoundError naming ``path`` unless it is a file: no such path, or (an
-    IsADirectoryError) a folder, or another kind of entry (a device such as /dev/null)."""
+    """Raise an OSError naming ``path`` unless it is a regular file: FileNotFoundError for no
+    such path or another kind of entry (a device such as /dev/null), IsADirectoryError
+    (not a FileNotFoundError) for a folder."""
     if os.path.isfile(path):
         return
     if os.path.isdir(path):
@@ -144,6 +155,28 @@ def _check_file(path):
 
 
 _GZIP_MAGIC = b"\x1f\x8b"
+# the first bytes of the archives and compressed streams the loaders do not read: read as
+# text, they would fail at their first undecodable byte, with a message about encodings
+_OTHER_MAGIC = ((b"PK\x03\x04", "a zip archive", "unzip"),
+                (b"PK\x05\x06", "an (empty) zip archive", "unzip"),
+                (b"\xfd7zXZ\x00", "xz-compressed", "unxz"),
+                (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "7z x"),
+                (b"\x28\xb5\x2f\xfd", "zstd-compressed", "unzstd"))
+_BZIP2_MAGIC = re.compile(rb"BZh[1-9](?:1AY&SY|\x17rE8P\x90)")   # a block, or an empty stream
+
+
+def _check_not_archive(path, head):
+    """A DataError if ``head``, the first bytes of ``path``, open a zip, bzip2, xz, 7-Zip or
+    zstd file: the loaders read plain or gzip-compressed text only."""
+    found = next(((what, tool) for magic, what, tool in _OTHER_MAGIC if head.startswith(magic)),
+                 None)
+    if found is None and _BZIP2_MAGIC.match(head):
+        found = "bzip2-compressed", "bunzip2"
+    if found is not None:
+        what, tool = found
+        raise _fail(path, None, f"the file is {what} (its first bytes are {head[:4]!r}): unpack "
+                                f"it first ({tool}); the loaders read plain or "
+                                f"gzip-compressed text")
 
 
 @contextlib.contextmanager
@@ -151,10 +184,13 @@ def _open_binary(path):
     """Open ``path`` to read bytes, decompressed on the fly if it is gzip.
 
     Gzip is recognised by its first two bytes (``1f 8b``), not by the name; a
-    damaged or truncated gzip stream is a DataError naming the file.
+    damaged or truncated gzip stream is a DataError naming the file, and so is a
+    zip, bzip2, xz, 7-Zip or zstd file (by its first bytes), which is to be unpacked first.
     """
     with open(path, "rb") as f:
-        compressed = f.read(2) == _GZIP_MAGIC
+        head = f.read(10)
+        _check_not_archive(path, head)
+        compressed = head[:2] == _GZIP_MAGIC
         f.seek(0)
         if not compressed:
             yield f
@@ -171,11 +207,19 @@ _CR_PROBLEM = ("a carriage return (\\r) inside the line: the file seems to end i
                "\\r alone (classic Mac OS); convert the line ends to \\n or \\r\\n")
 
 
-def _report_dropped(test_path, n_dropped, n_total):
+def _count_unknown(test_path, unknown):
+    """How many test interactions are dropped, ``unknown`` (n_test,) bool marking them (under
+    ``on_unknown="drop"``; logged): a DataError if that is every one, as an empty test set
+    would evaluate nothing."""
+    n_dropped, n_test = int(unknown.sum()), unknown.shape[0]
+    if n_dropped == n_test:
+        raise _fail(test_path, None, f"all {n_dropped} test interactions are unknown to "
+                                     f"training")
     if n_dropped:
         logger.warning("%s: dropped %d of %d test interactions whose user or item is unknown "
                        "to training (on_unknown='drop')", os.fspath(test_path), n_dropped,
-                       n_total)
+                       n_test)
+    return n_dropped
 
 
 # ========================================================== ISO-8601 times
@@ -352,6 +396,11 @@ def _to_seconds(times, time_unit, lines, path, iso):
 # the end; with 128 KiB they take 3-44 % less (1M- and 4M-line files, fresh
 # processes, AMD EPYC; 2026-12-07, ad hoc), and the peak falls too.
 _CHUNK_BYTES = 1 << 17                         # bytes read at a time (tests make it tiny)
+# the longest raw id (characters) the delimited readers take: raw ids end as NumPy string
+# arrays (user_ids, item_ids), 4 bytes per character of the longest id for every id, so
+# one 20,000-character id among 2,000 short ones takes 160 MB (at this bound, one among a
+# million takes 4 GB); a longer field is a wrong separator or column, not an id
+_MAX_ID_CHARS = 1024
 _SPACE_RUN = re.compile(r"[^\S\n]+")           # \s matches exactly str.isspace()
 _EDGE_SPACE = re.compile(r"^ | $", re.M)
 _ODD_ASCII_SPACE = "\t\r\f\v\x1c\x1d\x1e\x1f"
@@ -378,19 +427,26 @@ def _join(blocks):
 
 
 def _whole_line_blocks(f):
-    """Yield the bytes of binary file ``f`` in blocks of about ``_CHUNK_BYTES`` whole lines."""
-    rest = b""
+    """Yield the bytes of binary file ``f`` in blocks of about ``_CHUNK_BYTES`` whole lines.
+
+    The bytes after the last line end are kept as a list of reads, joined once their line
+    ends, and only each new read is searched for ``\\n``: a line of many reads costs time in
+    proportion to its length, not to its square.
+    """
+    rest = []                               # reads since the last line end, none has b"\n"
     while True:
         block = f.read(_CHUNK_BYTES)
         if not block:
             if rest:
-                yield rest                  # the last line, without a final newline
+                yield b"".join(rest)        # the last line, without a final newline
             return
-        block = rest + block
         cut = block.rfind(b"\n") + 1       # 0: no line ends here yet, read on
-        rest = block[cut:]
-        if cut:
-            yield block[:cut]
+        if not cut:
+            rest.append(block)
+            continue
+        rest.append(block[:cut])
+        yield b"".join(rest) if len(rest) > 1 else rest[0]
+        rest = [block[cut:]] if cut < len(block) else []
 
 
 def _first_lines(path, comments, encoding, n=2, skipped=None):
@@ -470,6 +526,15 @@ def _detect_sep(path, lines, n_fields=None):
     raise _fail(path, lines[0][0], f"cannot tell the field separator: the line holds {named} "
                                    f"outside quotes, and {why}; pass "
                                    f"{' or '.join(f'sep={c!r}' for c in candidates)}{example}")
+
+
+def _sep_note(given, sep, lineno):
+    """What the field-count error adds about the separator: where it was detected, or
+    nothing when ``given`` (the ``sep`` argument) is not None."""
+    if given is not None:
+        return ""
+    split = "runs of whitespace" if sep is None else repr(sep)
+    return f"; split at {split} (detected from line {lineno}; pass sep= to choose it)"
 
 
 def _split_fields(line, sep):
@@ -846,12 +911,18 @@ class _TableReader:
     by :meth:`read`) or ``"keep"`` (a mark is an id; an empty field is still an
     error). Other columns
     are checked for their count only. Blank lines are skipped anywhere;
-    fields may be quoted (:func:`_split_quoted`).
+    fields may be quoted (:func:`_split_quoted`). ``iso_times``: whether the
+    format reads ISO-8601 timestamps (:func:`_parse_float`); ``sep_note`` ends
+    the field-count error (:func:`_sep_note`); ``rows`` names the rows
+    ("interactions", "events") and ``comments`` says whether comment lines
+    may be skipped, for the error of a file without any row. A numbered
+    column's raw id longer than ``_MAX_ID_CHARS`` is an error.
     """
 
     def __init__(self, path, sep, n_fields, n_skip, encoding,
                  col_user, col_item, col_weight, col_time, extra=(), id_names=("user", "item"),
-                 quoting=True, quote_hint="", on_missing="error", time_name="timestamp"):
+                 quoting=True, quote_hint="", on_missing="error", time_name="timestamp",
+                 iso_times=False, sep_note="", rows="interactions", comments=False):
         self.path, self.sep, self.n_fields = path, sep, n_fields
         self.n_skip, self.encoding = n_skip, encoding
         self.col_user, self.col_item = col_user, col_item
@@ -863,6 +934,8 @@ class _TableReader:
         self.id_names, self.time_name = id_names, time_name
         self.quoting, self.quote_hint = quoting, quote_hint
         self.on_missing = on_missing
+        self.iso_times, self.sep_note = iso_times, sep_note
+        self.rows, self.comments = rows, comments
         self.dropped = []                 # file lines dropped for a missing id (list of int)
 
     def read(self):
@@ -905,8 +978,9 @@ class _TableReader:
         if self.dropped:
             self._report_dropped(n_kept)
         if n_kept == 0:
-            raise _fail(self.path, None, "no interactions (the file is empty or holds only a "
-                                         "header, comments or blank lines)")
+            above = "a header, comments" if self.comments else "a header"
+            raise _fail(self.path, None, f"no {self.rows} (the file is empty or holds only "
+                                         f"{above} or blank lines)")
         if failed is not None:
             raise failed
         for index in (user_index, item_index, *extra_index):
@@ -914,11 +988,31 @@ class _TableReader:
                 index.default_factory = None
         extra = tuple(_join(blocks) if index is None else (_join(blocks), index)
                       for blocks, index in zip(parts[5:], extra_index))
-        return _Columns(
+        cols = _Columns(
             _join(users), _join(items), user_index, item_index,
             None if self.col_weight is None else _join(weights),
             None if self.col_time is None else _join(times),
             _join(lines).astype(np.int64, copy=False), extra)
+        numbered = [(f"{self.id_names[0]} id", cols.users, user_index),
+                    (f"{self.id_names[1]} id", cols.items, item_index)]
+        numbered += [(what, *column) for (_, what, _), column in zip(self.extra, extra)
+                     if isinstance(column, tuple)]
+        for what, ids, index in numbered:
+            self._check_id_length(what, ids, index, cols.lines)
+        return cols
+
+    def _check_id_length(self, what, ids, index, lines):
+        """A DataError at the first line of the first raw id of ``index`` longer than
+        ``_MAX_ID_CHARS`` (``ids`` (n,): the column's internal ids, ``lines`` (n,) their
+        file lines)."""
+        if max(map(len, index), default=0) <= _MAX_ID_CHARS:      # the loop over keys in C
+            return
+        k, token = next((k, tok) for k, tok in enumerate(index) if len(tok) > _MAX_ID_CHARS)
+        j = int(np.argmax(ids == k))                              # its first line
+        raise _fail(self.path, int(lines[j]),
+                    f"{what} {token[:40]!r}... is {len(token)} characters long; ids are at "
+                    f"most {_MAX_ID_CHARS} characters (a wrong separator, or a text column "
+                    f"read as ids? check sep= and columns=)")
 
     # ---------------------------------------------------- reference path
     def _chunk_by_line(self, chunk, start):
@@ -938,7 +1032,8 @@ class _TableReader:
             if len(fields) != self.n_fields:
                 raise _fail(self.path, lineno, f"expected {self.n_fields} fields, got "
                                                f"{len(fields)} in {stripped[:80]!r}"
-                                               f"{self._count_hint(stripped, len(fields))}")
+                                               f"{self._count_hint(stripped, len(fields))}"
+                                               f"{self.sep_note}")
             if self._missing_id(fields, lineno, stripped):
                 continue
             for (col, what, empty_ok), acc in zip(self.extra, extras):
@@ -952,7 +1047,7 @@ class _TableReader:
                                             "rating"))
             if self.col_time is not None:
                 times.append(_parse_float(fields[self.col_time], self.path, lineno,
-                                          self.time_name))
+                                          self.time_name, self.iso_times))
             lines.append(lineno)
         return (users, items, np.asarray(weights, dtype=np.float64),
                 np.asarray(times, dtype=np.float64), np.asarray(lines, dtype=np.int64),
@@ -1004,9 +1099,11 @@ class _TableReader:
         delimiter ``d`` standing for both the field separator and the line
         end (no per-line lists: this keeps the garbage collector idle); a
         per-line count of ``d`` checks that every line has ``n_fields``. A
-        chunk with a ``"`` (quoted fields) or a ``\\r`` that does not end a line
-        is left to the reference path: one scan each, so the plain chunks
-        stay as fast as before quoting was read.
+        chunk with a ``\\r`` that does not end a line is left to the reference
+        path; so is one with a ``"`` (``quoting=True``) unless its quotes all
+        wrap whole fields simply (:func:`_unquote_every_field`,
+        :func:`_unquote_simple`), which are then removed here: one scan for
+        ``"``, so the plain chunks stay as fast as before quoting was read.
         """
         if b"\0" in chunk:                       # a NUL: an error, worded line by line
             return None
@@ -1179,18 +1276,21 @@ def _id_index():
 def _number_chunk(index, tokens):
     r"""Internal ids (n,) int64 of one block's raw id ``tokens`` (list of str, (n,)).
 
-    ``index`` (raw id -> internal id) is one dict for the whole file, kept from block to
-    block: a raw id it does not hold yet gets the next internal id, ``len(index)``, in
-    order of first appearance. Block after block this gives the ids that numbering the
-    whole file at once gives, and ``index``'s keys are the raw ids in that order.
+    ``index`` (raw id -> internal id) is one dict for the whole file (an :func:`_id_index`
+    in the reader), kept from block to block: a raw id it does not hold yet gets the next
+    internal id, ``len(index)``, in order of first appearance. Block after block this gives
+    the ids that numbering the whole file at once gives, and ``index``'s keys are the raw
+    ids in that order.
     """
     if isinstance(index, defaultdict) and index.default_factory is not None:
-        # an _id_index: one lookup per token, the loop in C (map, fromiter; a new raw id
-        # numbered by the factory), no list of Python ints: 16-33 % less time than the
-        # loop below on user, item and date columns in an ad-hoc timing of blocks of
-        # 3,000 tokens (8 % more on session ids, a new one every 3.5 tokens)
+        # an _id_index, as the reader passes: one lookup per token, the loop in C (map,
+        # fromiter; a new raw id numbered by the factory), no list of Python ints: 16-33 %
+        # less time than the loop below on user, item and date columns in an ad-hoc timing
+        # of blocks of 3,000 tokens (8 % more on session ids, a new one every 3.5 tokens)
         return np.fromiter(map(index.__getitem__, tokens), dtype=np.int64, count=len(tokens))
-    number = index.setdefault                       # any other dict, the same numbering
+    # any other dict: the plain setdefault loop, the same numbering, which the tests
+    # compare the _id_index form with
+    number = index.setdefault
     return np.array([number(tok, len(index)) for tok in tokens], dtype=np.int64)
 
 
@@ -1227,7 +1327,6 @@ def _build_string_id_split(path, train_cols, test_path, test_cols, on_unknown):
                           dtype=np.int64, count=len(te_user_raw))   # (n_test_users,), -1: unknown
     to_item = np.fromiter(map(train_cols.item_index.get, te_item_raw, repeat(-1)),
                           dtype=np.int64, count=len(te_item_raw))   # (n_test_items,)
-    n_test = len(test_cols.users)
     te_users = to_user[test_cols.users]                         # (n_test,), -1 = unknown
     te_items = to_item[test_cols.items]                         # (n_test,)
     unknown = (te_users < 0) | (te_items < 0)                   # (n_test,)
@@ -1238,11 +1337,7 @@ def _build_string_id_split(path, train_cols, test_path, test_cols, on_unknown):
         raise _fail(test_path, int(test_cols.lines[j]),
                     f"{what} is unknown to training ({os.fspath(path)}); pass "
                     f"on_unknown='drop' to drop it")
-    n_dropped = int(unknown.sum())
-    if n_dropped == n_test:
-        raise _fail(test_path, None, f"all {n_dropped} test interactions are unknown to "
-                                     f"training")
-    _report_dropped(test_path, n_dropped, n_test)
+    n_dropped = _count_unknown(test_path, unknown)
     keep = ~unknown
     test = Interactions(
         te_users[keep], te_items[keep], n_users=train.n_users, n_items=train.n_items,
@@ -1252,6 +1347,3 @@ def _build_string_id_split(path, train_cols, test_path, test_cols, on_unknown):
     test.lines = test_cols.lines[keep]
     test.n_dropped = n_dropped
     return train, test
-
-
-# ================================================================ triples

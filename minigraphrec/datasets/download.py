@@ -12,9 +12,8 @@ import zipfile
 from contextlib import closing
 from pathlib import Path
 
-from .._atomic import reworded
+from .._atomic import missing_folders, reworded
 from ..errors import DataError
-from .._atomic import missing_folders
 from .movielens import load_movielens_100k
 
 # ---------------------------------------------------------------- download

@@ -1,6 +1,8 @@
 r"""LightGCN-format files: one line per user, ``user item item ...``."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from ..data import Interactions
@@ -8,11 +10,11 @@ from ._parse import (
     _CR_PROBLEM,
     _check_file,
     _check_on_unknown,
+    _count_unknown,
     _decode,
     _fail,
     _open_binary,
     _parse_id,
-    _report_dropped,
 )
 
 # ================================================================ LightGCN
@@ -29,9 +31,21 @@ _FREE_ROWS = 100_000
 _ROWS_PER_ID = 100
 
 
+_BLANKS = re.compile(r"[ \t]+")          # what separates ids: spaces and tabs, as bytes.split()
+_OTHER_SPACE = re.compile(r"[^\S \t]")   # any other whitespace: \v, \f, \x1c, NBSP, ...
+
+
 def _adjacency_line_slow(raw, path, lineno):
-    text = _decode(raw, path, lineno, "utf-8")
-    tokens = text.split()
+    r"""The ids of one line that the fast path leaves (a byte other than digits and blanks, a
+    long token), split at spaces and tabs as the fast path splits; any other whitespace
+    (``\v``, ``\f``, ``\x1c``, a no-break space, ...) is an error naming it."""
+    text = _decode(raw, path, lineno, "utf-8").rstrip("\r\n")
+    other = _OTHER_SPACE.search(text)
+    if other:
+        raise _fail(path, lineno, f"the character {other.group()!r} (at character "
+                                  f"{other.start() + 1}) in {text.strip()[:80]!r}: ids are "
+                                  f"separated by spaces or tabs only")
+    tokens = _BLANKS.split(text.strip(" \t")) if text.strip(" \t") else []
     return [_parse_id(tok, path, lineno, "user id" if k == 0 else "item id")
             for k, tok in enumerate(tokens)]
 
@@ -110,8 +124,9 @@ def load_lightgcn(train_path, test_path=None, *, on_unknown="error"):
     r"""Load the LightGCN ``train.txt`` / ``test.txt`` adjacency-list format.
 
     Format: one line per user, ``user item item ...``, 0-based non-negative
-    integer ids separated by whitespace (the files use single spaces; tabs
-    and runs of blanks are accepted too). A user line may list no items.
+    integer ids separated by spaces (the files use single spaces; tabs
+    and runs of spaces and tabs are accepted too; other whitespace, such as
+    ``\v`` or a no-break space, is an error). A user line may list no items.
     Raw ids are the internal ids (``user_ids[u] == u``), so ids never seen
     still get rows: ``n_users = max user id + 1`` and
     ``n_items = max item id + 1`` over both files. As a test id above the
@@ -129,7 +144,8 @@ def load_lightgcn(train_path, test_path=None, *, on_unknown="error"):
         The test file, same format. Given, the function returns ``(train, test)``.
     on_unknown : {"error", "drop"}
         What to do with a test line whose user id, or an item id, is larger
-        than the largest one in the training file. ``"drop"`` drops those
+        than the largest one in the training file (a test line that lists no
+        items adds nothing, and its user is not checked). ``"drop"`` drops those
         interactions, logs a warning and sets ``test.n_dropped``. A test
         file whose every interaction is unknown is a ``DataError`` even with
         ``"drop"`` ("all N test interactions are unknown to training"): an
@@ -144,8 +160,10 @@ def load_lightgcn(train_path, test_path=None, *, on_unknown="error"):
     ------
     DataError
         A token that is not a non-negative integer (``-1``, ``3.0``, ``x``),
-        an id above ``2**63 - 1``, undecodable bytes (the file is read as
-        UTF-8), a ``\r`` inside a line (``\r``-only line ends), a user listed
+        an id above ``2**63 - 1``, whitespace other than spaces and tabs,
+        undecodable bytes (the file is read as UTF-8), a zip, bzip2 or xz
+        file (to be unpacked first), a ``\r`` inside a line (``\r``-only line
+        ends), a user listed
         on two lines, a file with no interactions, an unknown test id
         (``on_unknown="error"``). Also a training id ``m >= 100000`` with
         ``m + 1 > 100 * (number of distinct ids of its kind)``: the ids would
@@ -153,7 +171,9 @@ def load_lightgcn(train_path, test_path=None, *, on_unknown="error"):
         ids such as ``1000000000000``, not indices), checked before anything
         that size is allocated. The message names the file and the line.
     FileNotFoundError
-        A file does not exist.
+        A file does not exist (or is not a regular file, such as a device).
+    IsADirectoryError
+        A path is a folder.
 
     Notes
     -----
@@ -177,7 +197,8 @@ def load_lightgcn(train_path, test_path=None, *, on_unknown="error"):
     te_users = _expand(te_user, te_count)                       # (n_test,)
     unknown = (te_users > max_user) | (te_items > max_item)     # (n_test,)
     if on_unknown == "error":
-        bad_line_user = np.flatnonzero(te_user > max_user)
+        # a line without items adds nothing: its user is not checked
+        bad_line_user = np.flatnonzero((te_user > max_user) & (te_count > 0))
         if bad_line_user.size:
             k = bad_line_user[0]
             raise _fail(test_path, int(te_line[k]),
@@ -189,11 +210,7 @@ def load_lightgcn(train_path, test_path=None, *, on_unknown="error"):
             raise _fail(test_path, int(te_line[k]),
                         f"item {int(te_items[j])} is unknown to training (the largest "
                         f"training item id is {max_item}); pass on_unknown='drop' to drop it")
-    n_dropped = int(unknown.sum())
-    if n_dropped == len(te_items):
-        raise _fail(test_path, None, f"all {n_dropped} test interactions are unknown to "
-                                     f"training")
-    _report_dropped(test_path, n_dropped, len(te_items))
+    n_dropped = _count_unknown(test_path, unknown)
     train = Interactions(train_users, tr_items, n_users=max_user + 1, n_items=max_item + 1)
     train.lines = _expand(tr_line, tr_count)
     test = Interactions(te_users[~unknown], te_items[~unknown],

@@ -1,12 +1,22 @@
 r"""The GroupLens MovieLens-100K folder, with user and item features."""
 from __future__ import annotations
 
+import codecs
+import re
 from pathlib import Path
 
 import numpy as np
 
 from ..data import Interactions
-from ._parse import _CR_PROBLEM, _check_file, _decode, _fail, _parse_float, _parse_id
+from ._parse import (
+    _CR_PROBLEM,
+    _check_file,
+    _decode,
+    _fail,
+    _open_binary,
+    _parse_float,
+    _parse_id,
+)
 
 # ============================================================= MovieLens
 #: the 19 genres of ``u.item``, in the order of its 0/1 flag columns (item features
@@ -18,12 +28,39 @@ _MONTHS = {m: k + 1 for k, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "J
                                            "Aug", "Sep", "Oct", "Nov", "Dec"))}
 
 
-def _ml_lines(path, sep, n_fields, encoding):
-    """``(lineno, fields)`` for the non-blank lines of a MovieLens file."""
+def _utf8_or_latin1(path):
+    """``"utf-8"`` if the whole of ``path`` (a UTF-8 byte-order mark aside) is valid UTF-8,
+    else ``"latin-1"``, which decodes any bytes: GroupLens's ``u.item`` is latin-1, and a
+    re-saved copy may be UTF-8; a latin-1 file with accents is almost never valid UTF-8."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with _open_binary(path) as f:
+        try:
+            for block in iter(lambda: f.read(1 << 16), b""):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "latin-1"
+    return "utf-8"
+
+
+def _ml_lines(path, sep, n_fields, encoding, as_written=()):
+    """``(lineno, fields)`` for the non-blank lines of a MovieLens file.
+
+    Read as the delimited loaders read (:func:`_open_binary`: gzip too; :func:`_decode`):
+    a UTF-8 byte-order mark is removed, fields are stripped of surrounding blanks (as
+    :func:`_split_fields` strips them) except those of the columns ``as_written``
+    (``u.item``'s titles, three of which end with a blank in the GroupLens file), and
+    ``encoding=None`` is :func:`_utf8_or_latin1` of the file.
+    """
     _check_file(path)
+    if encoding is None:
+        encoding = _utf8_or_latin1(path)
+    blank = re.compile(rf"[^\S{re.escape(sep)}]")        # whitespace other than sep
     any_line = False
-    with open(path, "rb") as f:
+    with _open_binary(path) as f:
         for lineno, raw in enumerate(f, 1):
+            if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8):]         # whatever the encoding
             text = _decode(raw, path, lineno, encoding).rstrip("\r\n")
             if not text.strip():
                 continue
@@ -34,6 +71,8 @@ def _ml_lines(path, sep, n_fields, encoding):
             if len(fields) != n_fields:
                 raise _fail(path, lineno, f"expected {n_fields} {sep!r}-separated fields, "
                                           f"got {len(fields)}")
+            if blank.search(text):                      # else no field has a blank to strip
+                fields = [x if k in as_written else x.strip() for k, x in enumerate(fields)]
             yield lineno, fields
     if not any_line:
         raise _fail(path, None, "the file is empty (no non-blank line)")
@@ -70,9 +109,9 @@ def _parse_ml_year(date, path, lineno):
 
 
 def _read_ml_items(path):
-    """u.item (latin-1) -> (raw ids, titles, years (None = missing), genre flags)."""
+    """u.item (UTF-8, else latin-1) -> (raw ids, titles, years (None = missing), genre flags)."""
     ids, titles, years, flags, line_of = [], [], [], [], {}
-    for lineno, fields in _ml_lines(path, "|", 5 + len(ML100K_GENRES), "latin-1"):
+    for lineno, fields in _ml_lines(path, "|", 5 + len(ML100K_GENRES), None, as_written=(1,)):
         raw = _parse_id(fields[0], path, lineno, "item id")
         if raw in line_of:
             raise _fail(path, lineno, f"item {raw} is listed again (first at line "
@@ -98,8 +137,14 @@ def load_movielens_100k(folder):
       integer ids, rating 1--5, Unix seconds. Ratings become ``weights``.
     * ``u.user``: ``id|age|gender|occupation|zip``.
     * ``u.item``: ``id|title|release date|video release date|IMDb URL|`` then
-      19 genre flags (0/1); encoded in latin-1 (titles such as
-      ``Misérables``).
+      19 genre flags (0/1). The GroupLens file is latin-1 (titles such as
+      ``Misérables``); a copy re-saved as UTF-8 is read as such: the file is
+      decoded as UTF-8 if the whole of it is valid UTF-8, else as latin-1
+      (which a latin-1 file with accents almost never is).
+
+    Fields are stripped of surrounding blanks (titles excepted: kept as
+    written); a UTF-8 byte-order mark at the start of a file is removed, and a
+    gzip-compressed file is read as such.
 
     Ids: ``user_ids`` / ``item_ids`` hold the MovieLens integer ids; internal
     ids follow ascending raw id (in the GroupLens files, internal = raw - 1).
@@ -149,10 +194,15 @@ def load_movielens_100k(folder):
         timestamp, a user or item in ``u.data`` that ``u.user`` / ``u.item``
         does not list, an id listed twice, a malformed date or genre flag,
         undecodable bytes (``u.data`` and ``u.user`` are read as UTF-8), a NUL
-        character, a ``\r`` inside a line (``\r``-only line ends), an empty
-        file. The message names the file and the line.
+        character, a ``\r`` inside a line (``\r``-only line ends), an ISO-8601
+        date as a timestamp (they are Unix seconds), a zip, bzip2 or xz file
+        (to be unpacked first), an empty file. The message names the file and
+        the line.
     FileNotFoundError
-        The folder or one of the three files does not exist.
+        The folder or one of the three files does not exist (a folder in place
+        of a file too).
+    NotADirectoryError
+        ``folder`` is a file (the zip archive, say), not the unpacked folder.
     """
     folder = Path(folder)
     if not folder.is_dir():

@@ -109,11 +109,16 @@ def load_recbole(path, test_path=None, *, user_field="user_id", item_field="item
         A header entry that is not ``name:type``, a missing user or item
         column, a column of the wrong type, a line with another number of
         fields than the header, an empty field, a missing id
-        (``on_missing="error"``), a NaN / inf / non-numeric rating or timestamp,
-        an unbalanced quote (``quoting=True``), undecodable bytes, a NUL character,
-        no data lines, an unknown test id. The message names the file and the line.
+        (``on_missing="error"``), an id longer than 1,024 characters, a NaN /
+        inf / non-numeric rating or timestamp (an ISO-8601 date included: the
+        format's timestamps are numbers), an unbalanced quote
+        (``quoting=True``), undecodable bytes, a NUL character, a zip, bzip2 or
+        xz file (to be unpacked first), no data lines, an unknown test id. The
+        message names the file and the line.
     FileNotFoundError
-        A file does not exist.
+        A file does not exist (or is not a regular file, such as a device).
+    IsADirectoryError
+        A path is a folder.
     ValueError
         A bad ``on_unknown``, ``on_missing``, ``quoting`` or ``encoding`` argument.
     """

@@ -9,22 +9,28 @@ import numpy as np
 from ..errors import check_finite_number
 from ._parse import (
     _MISSING,
+    _NAME_NOISE,
     _QUOTE_HINT,
     _check_encoding,
     _check_file,
     _check_on_missing,
     _check_table_options,
+    _decode,
     _fail,
     _first_lines,
     _first_rows,
     _guess_header,
     _is_iso_datetime,
     _is_time_value,
+    _iso_microseconds,
     _iso_seconds,
+    _open_binary,
     _parse_columns,
     _renumber,
     _role_of,
     _roles_from_header,
+    _sep_note,
+    _split_line,
     _TableReader,
     _to_seconds,
     logger,
@@ -38,7 +44,8 @@ _TRIPLES_ROLES = ("session", "item", "timestamp")        # in headerless order
 _ROLES = ("session", "user", "item", "timestamp", "event")   # what a column may be
 _CIKM_COLUMNS = ("sessionid", "userid", "itemid", "timeframe", "eventdate")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
-_DAY = 86400
+# timeframes are read as float64, exact for integers below 2**53 only
+_MAX_TIMEFRAME = 2 ** 53
 
 
 def _cikm_header(path, encoding):
@@ -48,15 +55,17 @@ def _cikm_header(path, encoding):
         raise _fail(path, None, "the file is empty (a CIKM Cup 2016 file starts with the "
                                 "header 'sessionId;userId;itemId;timeframe;eventdate')")
     header_line, header = first[0]
-    names = [name.strip().lower().replace("_", "") for name in header.split(";")]
+    # compared as load_triples compares header names: without case, "_", "-", "." and blanks
+    names = [_NAME_NOISE.sub("", name).lower() for name in header.split(";")]
     where = {}
     for wanted in _CIKM_COLUMNS:
         if names.count(wanted) != 1:
             other = ("; a file of 'session item timestamp' lines needs format='triples'"
                      if len(names) < len(_CIKM_COLUMNS) else "")
             raise _fail(path, header_line, f"the header {header.strip()[:80]!r} must name the "
-                                           f"column {wanted!r} once (';'-separated; case and "
-                                           f"'_' are ignored: 'session_id' = 'sessionId')"
+                                           f"column {wanted!r} once (';'-separated; case, "
+                                           f"'_', '-', '.' and blanks are ignored: "
+                                           f"'session_id' = 'sessionId' = 'Session ID')"
                                            f"{other}")
         where[wanted] = names.index(wanted)
     return header_line, len(names), where
@@ -72,22 +81,32 @@ def _cikm_dates(ids, raw, lines, path):
     """Numbered ``'2016-05-09'`` tokens -> Unix seconds at 00:00 UTC, (n,) float64.
 
     ``ids`` (n,) index ``raw``, the distinct dates in file order (the reader numbers the
-    column): each date is converted once, and a bad one is named at its first line.
+    column): each date is converted once, by the ISO-8601 reader of the other formats
+    (:func:`_iso_microseconds`; a date alone is its midnight UTC), and a bad one is named at
+    its first line. Only a date is read: a time of day is an error too.
     """
-    import datetime
-
     seconds = np.empty(len(raw), dtype=np.float64)     # (n_dates,)
     for k, tok in enumerate(raw):                       # the first bad date in file order
         try:
             if not _ISO_DATE.fullmatch(tok):
                 raise ValueError
-            day = datetime.date.fromisoformat(tok)
+            seconds[k] = _iso_microseconds(tok) / 1e6   # whole days: exact
         except ValueError:
             first = int(np.argmax(ids == k))            # its first line
             raise _fail(path, int(lines[first]),
                         f"eventdate {tok!r} is not a date like '2016-05-09'") from None
-        seconds[k] = float((day - datetime.date(1970, 1, 1)).days * _DAY)
     return seconds[ids]                                 # (n,)
+
+
+def _field_at(path, lineno, col, encoding):
+    """Field ``col`` (0-based) of line ``lineno`` of a CIKM file, as written: the token of
+    an error found after the whole file was read (only the numbers were kept)."""
+    with _open_binary(path) as f:
+        for k, raw in enumerate(f, 1):
+            if k == lineno:
+                line = _decode(raw, path, k, encoding).strip()
+                return _split_line(line, ";", path, k)[col]
+    raise AssertionError(f"{path} has no line {lineno}")       # the reader read it
 
 
 def _read_cikm(path, encoding, on_missing):
@@ -103,13 +122,17 @@ def _read_cikm(path, encoding, on_missing):
                         extra=((col["userid"], "user id", True),       # empty: anonymous
                                (col["eventdate"], "eventdate")),
                         id_names=("session", "item"), on_missing=on_missing,
-                        time_name="timeframe").read()
+                        time_name="timeframe", rows="events").read()
     frame = cols.times                                                 # (n,) milliseconds
-    bad = (frame != np.floor(frame)) | (frame < 0)
+    bad = (frame != np.floor(frame)) | (frame < 0) | (frame >= _MAX_TIMEFRAME)
     if bad.any():
         j = int(np.flatnonzero(bad)[0])
-        raise _fail(path, int(cols.lines[j]), f"timeframe {float(frame[j]):g} is not a "
-                                              f"non-negative integer (milliseconds)")
+        lineno = int(cols.lines[j])
+        token = _field_at(path, lineno, col["timeframe"], encoding)
+        why = ("is 2**53 or more, beyond the integers a float64 holds exactly"
+               if frame[j] >= _MAX_TIMEFRAME else "is not a non-negative integer")
+        raise _fail(path, lineno, f"timeframe {token!r} {why} (milliseconds since the "
+                                  f"session began)")
     (users, user_index), (date_ids, date_index) = cols.extra         # (n,) each, dicts
     dates = _cikm_dates(date_ids, list(date_index), cols.lines, path)  # (n,) seconds
     return (_numbered(cols.users, cols.user_index), _numbered(cols.items, cols.item_index),
@@ -123,12 +146,14 @@ def _field_count_error(path, lineno, n_fields):
 
 
 def _session_layout(path, sep, header, columns, comments, encoding, quoting):
-    r"""How to read an event log: ``(where, sep, n_fields, n_skip, first_time)``.
+    r"""How to read an event log: ``(where, sep, n_fields, n_skip, first_time, sep_note)``.
 
     ``where``: the column of each role; ``n_skip``: the lines above the first event;
     ``first_time``: ``(line, token)`` of the first event's timestamp, whose form (a
-    number or ISO-8601 text) every other timestamp must share.
+    number or ISO-8601 text) every other timestamp must share; ``sep_note``: what the
+    field-count error says of a detected separator (:func:`_sep_note`).
     """
+    given = sep
     first, rows, sep, where = _first_rows(path, sep, comments, encoding, "events", quoting,
                                           columns)
     first_line, n_fields = first[0][0], len(rows[0])
@@ -155,7 +180,8 @@ def _session_layout(path, sep, header, columns, comments, encoding, quoting):
                                 f"{first_line})")
     lineno, row = (first[1][0], rows[1]) if header else (first_line, rows[0])
     token = row[where["timestamp"]] if len(row) == n_fields else ""
-    return where, sep, n_fields, first_line if header else first_line - 1, (lineno, token)
+    return (where, sep, n_fields, first_line if header else first_line - 1, (lineno, token),
+            _sep_note(given, sep, first_line))
 
 
 def _read_event_log(path, sep, header, columns, comments, encoding, quoting, on_missing):
@@ -167,8 +193,8 @@ def _read_event_log(path, sep, header, columns, comments, encoding, quoting, on_
     ``iso``: ``(line, token)`` of the first timestamp if it is ISO text, else None. One
     streaming pass of the shared strict reader.
     """
-    where, sep, n_fields, n_skip, first_time = _session_layout(path, sep, header, columns,
-                                                               comments, encoding, quoting)
+    where, sep, n_fields, n_skip, first_time, sep_note = _session_layout(
+        path, sep, header, columns, comments, encoding, quoting)
     iso = first_time if _is_iso_datetime(first_time[1]) else None
     ids = "session" if "session" in where else "user"       # what sessions are made of
     text = [role for role in ("user", "event") if role in where and role != ids]
@@ -182,7 +208,9 @@ def _read_event_log(path, sep, header, columns, comments, encoding, quoting, on_
     cols = _TableReader(path, sep, n_fields, n_skip, encoding, where[ids], where["item"],
                         None, None if iso else where["timestamp"], extra=extra,
                         id_names=(ids, "item"), quoting=quoting,
-                        quote_hint=_QUOTE_HINT, on_missing=on_missing).read()
+                        quote_hint=_QUOTE_HINT, on_missing=on_missing, iso_times=True,
+                        sep_note=sep_note, rows="events",
+                        comments=comments is not None).read()
     numbered = {ids: _numbered(cols.users, cols.user_index),
                 "item": _numbered(cols.items, cols.item_index),
                 **{role: _numbered(*column) for role, column in zip(text, cols.extra)}}
@@ -219,7 +247,7 @@ def _keep_event_types(path, ids, raw, events):
     return keep
 
 
-def _sessions_by_user_gap(path, users, items, times, lines, gap):
+def _sessions_by_user_gap(users, items, times, gap):
     """Each user's events cut at inactivity gaps (:func:`sessions_by_gap`) as Sequences.
 
     ``users``, ``items``: ``(ids (n,), raw ids)``, numbered in order of first appearance.
@@ -245,8 +273,9 @@ def load_sessions(path, format="cikm", *, sep=None, header=None, columns=None,
       (DIGINETICA's ``train-item-views.csv``, the data of the SR-GNN, NARM and STAMP
       papers): ``;``-separated, a header line, then
       ``session_id;user_id;item_id;timeframe;eventdate`` per item view, e.g.
-      ``1;NA;81766;526309;2016-05-09``. Columns are found by header name, ignoring case
-      and ``_`` (``sessionId`` = ``session_id``); other columns are read for their count
+      ``1;NA;81766;526309;2016-05-09``. Columns are found by header name, ignoring case,
+      ``_``, ``-``, ``.`` and blanks (``sessionId`` = ``session_id``), as
+      :func:`load_triples` compares header names; other columns are read for their count
       only. ``timeframe`` is the time since the session began, a non-negative integer
       (milliseconds); ``eventdate`` a date ``YYYY-MM-DD``. A session's events are
       ordered by timeframe, then eventdate, then file order; its end time is its latest
@@ -366,17 +395,22 @@ def load_sessions(path, format="cikm", *, sep=None, header=None, columns=None,
     DataError
         A line with the wrong number of fields, an empty field (a user's excepted, above),
         a header without the five CIKM columns (a header without ``;`` suggests
-        ``format="triples"``), a timeframe that is not a non-negative integer, a date that
+        ``format="triples"``), a timeframe that is not a non-negative integer below
+        ``2**53`` (the integers a float64 holds exactly), a date that
         is not ``YYYY-MM-DD``, a NaN / inf / non-numeric timestamp (or, after an ISO-8601
         first one, one that is not ISO-8601), a timestamp too far from 1970 for
         ``time_unit``, an event column without ``events`` or an ``events`` type it never
         holds, a log without a session column and without ``gap``, a missing id
-        (``on_missing="error"``; every line dropped under ``"drop"``), undecodable bytes, a
-        NUL character, a UTF-16 byte-order mark, a separator that cannot be told, two users
+        (``on_missing="error"``; every line dropped under ``"drop"``), an id (or event
+        type) longer than 1,024 characters, undecodable bytes, a
+        NUL character, a UTF-16 byte-order mark, a zip, bzip2 or xz file (to be unpacked
+        first), a separator that cannot be told, two users
         in one session, a first line that may or may not be a header, a file with no
         events. The message names the file and, for a line's problem, the 1-based line.
     FileNotFoundError
-        The file does not exist.
+        The file does not exist (or is not a regular file, such as a device).
+    IsADirectoryError
+        The path is a folder.
     ValueError
         A bad argument, or an argument for the other format.
     """
@@ -431,8 +465,7 @@ def load_sessions(path, format="cikm", *, sep=None, header=None, columns=None,
             raise _fail(path, None, "the file has a user column but no session column: pass "
                                     "gap= (the seconds of inactivity that end a session) to "
                                     "cut each user's events into sessions")
-        return _sessions_by_user_gap(path, numbered["user"], numbered["item"], times, lines,
-                                     gap)
+        return _sessions_by_user_gap(numbered["user"], numbered["item"], times, gap)
     if gap is not None:
         raise _fail(path, None, "gap= cuts a user's events into sessions, but the file has a "
                                 "session column: its sessions are used as they are")

@@ -18,12 +18,15 @@ from ._parse import (
     _iso_seconds,
     _parse_columns,
     _roles_from_header,
+    _sep_note,
     _TableReader,
     _to_seconds,
     logger,
 )
 
 _ROLES = ("user", "item", "rating", "timestamp")      # the column roles, in headerless order
+# a second positional argument that is a separator, not a test file (sep is keyword-only)
+_SEP_LIKE = frozenset((",", "\t", ";", "::", " ", "|", r"\s+", "\\t"))
 
 
 def _read_triples(path, sep, header, columns, comments, encoding, time_unit, quoting,
@@ -34,6 +37,7 @@ def _read_triples(path, sep, header, columns, comments, encoding, time_unit, quo
     numbers, or ISO-8601 text if the first one is (then read as a text column and
     converted, every one of them).
     """
+    given = sep
     first, rows, sep, where = _first_rows(path, sep, comments, encoding, "interactions",
                                           quoting, columns)
     first_line, n_fields = first[0][0], len(rows[0])
@@ -73,7 +77,9 @@ def _read_triples(path, sep, header, columns, comments, encoding, time_unit, quo
                         None if iso else col_time,
                         extra=[(col_time, "timestamp", False, to_seconds)] if iso else (),
                         quoting=quoting, quote_hint=_QUOTE_HINT,
-                        on_missing=on_missing).read()
+                        on_missing=on_missing, iso_times=True,
+                        sep_note=_sep_note(given, sep, first_line),
+                        comments=comments is not None).read()
     if iso:
         cols.times, = cols.extra                                        # (n,) seconds
         cols.extra = ()
@@ -82,7 +88,7 @@ def _read_triples(path, sep, header, columns, comments, encoding, time_unit, quo
     return cols
 
 
-def load_triples(path, sep=None, header=None, test_path=None, *, columns=None,
+def load_triples(path, test_path=None, *, sep=None, header=None, columns=None,
                  on_unknown="error", on_missing="error", time_unit="s", quoting=True,
                  comments="#", encoding="utf-8"):
     r"""Load delimited ``user item [rating [timestamp]]`` lines.
@@ -124,6 +130,13 @@ def load_triples(path, sep=None, header=None, test_path=None, *, columns=None,
     ----------
     path : path-like
         The (training) file.
+    test_path : path-like, optional
+        A test file (separator and header detected separately unless
+        ``sep`` / ``header`` are given; ``columns`` applies to both).
+        Given, the function returns ``(train, test)`` in the training id
+        space. The one argument after ``path`` that may be given by position,
+        as in :func:`load_lightgcn` and :func:`load_recbole`
+        (``load_triples(train, test)``); every other one is keyword-only.
     sep : str, optional
         Field separator, taken literally (``","``, ``"\t"``, ``"::"``, ``";"``,
         ...), or ``r"\s+"`` for runs of whitespace (as in pandas). Default:
@@ -151,11 +164,6 @@ def load_triples(path, sep=None, header=None, test_path=None, *, columns=None,
         columns of word ids (``alice,book``, Amazon's
         ``A2SUAM1J3GNN3B,B00005N7P0``) look the same either way: pass
         ``header``.
-    test_path : path-like, optional
-        A test file (separator and header detected separately unless
-        ``sep`` / ``header`` are given; ``columns`` applies to both).
-        Given, the function returns ``(train, test)`` in the training id
-        space.
     columns : sequence or str, optional
         The role of every field, in file order: ``"user"``, ``"item"``,
         ``"rating"``, ``"timestamp"``, or None / ``"-"`` for a column to
@@ -234,7 +242,9 @@ def load_triples(path, sep=None, header=None, test_path=None, *, columns=None,
     ------
     DataError
         A line with a different number of fields (or, without ``columns``,
-        fewer than 2 or more than 4), an empty field, a missing id
+        fewer than 2 or more than 4; the message names the separator when it
+        was detected), an empty field, an id longer than 1,024 characters
+        (a wrong separator or column), a missing id
         (``on_missing="error"``; every line dropped under ``"drop"``), a rating that is not a
         finite number written in ASCII (``nan``, ``inf``, ``1e999``, dates,
         ``1_000``, non-ASCII digits such as ``٥``), a timestamp that
@@ -242,17 +252,27 @@ def load_triples(path, sep=None, header=None, test_path=None, *, columns=None,
         with valid values), a timestamp too far from 1970 for ``time_unit``,
         a ``time_unit`` for a file without timestamps, an unbalanced quote
         (``quoting=True``), a ``\r`` inside a line, a NUL character,
-        undecodable bytes, a UTF-16 byte-order mark, a separator that cannot
+        undecodable bytes, a UTF-16 byte-order mark, a zip, bzip2 or xz file
+        (to be unpacked first), a separator that cannot
         be told (``sep=None``), a first line that may or may not be a header
         (``header=None``), a header whose names do not give every column a
         role, a file with no data lines, an unknown test id
         (``on_unknown="error"``). The message names the file and the line.
     FileNotFoundError
-        A file does not exist.
+        A file does not exist (or is not a regular file, such as a device).
+    IsADirectoryError
+        A path is a folder.
     ValueError
         A bad ``sep``, ``header``, ``columns``, ``on_unknown``, ``on_missing``,
         ``time_unit``, ``quoting``, ``comments`` or ``encoding`` argument.
+    TypeError
+        A separator (``","``, ``"\t"``, ...) that names no file given as the
+        second positional argument, ``test_path``: ``sep`` is keyword-only.
     """
+    if isinstance(test_path, str) and test_path in _SEP_LIKE and not os.path.exists(test_path):
+        raise TypeError(f"load_triples: test_path={test_path!r} looks like a separator; sep is "
+                        f"keyword-only: load_triples(path, sep={test_path!r}), and the test "
+                        f"file goes second or as test_path=")
     _check_on_unknown(on_unknown)
     _check_on_missing(on_missing)
     _check_table_options(sep, header, time_unit, quoting, encoding, comments)
