@@ -16,6 +16,7 @@ Typical use::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import importlib
 import json
@@ -313,6 +314,76 @@ def thread_counts():
     return get_threads()
 
 
+_SAME = object()
+
+
+@contextlib.contextmanager
+def use_threads(n, blas=_SAME, load_torch=False):
+    """Within the block, numba, BLAS and (where it is loaded) torch on ``n`` threads; yields
+    the counts in effect (:func:`thread_counts`, with ``"torch"`` where torch is loaded), the
+    dict to record as the measurement's threads.
+
+    One setting for every benchmark: :func:`minigraphrec.threads` sets numba's pool and every
+    BLAS loaded (at run time, so it works whatever was imported before, unlike environment
+    variables, which BLAS reads only when NumPy loads it), and torch's count is set after
+    numba's pool has started (numba resets the OpenMP count both share when its pool starts,
+    undoing a ``torch.set_num_threads`` made before).
+
+    Parameters
+    ----------
+    n : int or None
+        Threads of numba and torch; None leaves them as they are (numba's pool as
+        ``$NUMBA_NUM_THREADS`` or the CPUs give it, torch's default).
+    blas : int or None, optional
+        Threads of BLAS where they differ from ``n`` (default ``n``); None leaves BLAS as
+        the environment set it.
+    load_torch : bool
+        Import torch first (a script that times it), so that its count is set too.
+    """
+    import numba
+
+    import minigraphrec as mgr
+    blas = n if blas is _SAME else blas
+    outer = numba.get_num_threads()                   # starts numba's pool if it is not up
+    torch = importlib.import_module("torch") if load_torch else sys.modules.get("torch")
+    torch_before = torch.get_num_threads() if torch is not None else None
+    with (mgr.threads(blas) if blas is not None else contextlib.nullcontext()):
+        # mgr.threads set numba's count to ``blas``: numba's own is ``n`` (or as it was)
+        numba.set_num_threads(outer if n is None
+                              else min(n, numba.config.NUMBA_NUM_THREADS))
+        try:
+            if torch is not None and n is not None:
+                torch.set_num_threads(n)
+            counts = thread_counts()
+            if torch is not None:
+                counts["torch"] = int(torch.get_num_threads())
+            yield counts
+        finally:
+            numba.set_num_threads(outer)
+            if torch is not None:
+                torch.set_num_threads(torch_before)
+
+
+def warm_up_evaluate(k=20, metrics=("recall", "ndcg")):
+    """Compile (or load from numba's cache) the evaluation kernels before a timed evaluation.
+
+    :func:`minigraphrec.metrics.evaluate`'s kernels compile on their first call in a
+    process, once per score dtype, and that time went into the first timed evaluation
+    (``results/accuracy.md``: ML-100K's popularity, the first model of its run, 0.99 s
+    against 0.20-0.35 s for the closed-form models after it). Evaluates (``k``, ``metrics``,
+    the default backend) one model scoring in float64 (Popularity) and one in float32
+    (GF-CF) on a 60 x 80 synthetic set. A model's own scoring code may still compile within
+    its first evaluation."""
+    from minigraphrec.datasets import synthetic
+    from minigraphrec.metrics import evaluate
+    from minigraphrec.models import GFCF, Popularity
+    from minigraphrec.split import random_split
+    train, test = random_split(synthetic(n_users=60, n_items=80, random_state=0),
+                               test_size=0.2, random_state=0)
+    for model in (Popularity(), GFCF(n_factors=8)):
+        evaluate(model.fit(train), test, k=k, metrics=metrics)
+
+
 def machine_info():
     """CPU model, logical CPUs, the CPUs this process may use, the 1-minute load, OS, Python
     and the thread counts in effect (:func:`thread_counts`)."""
@@ -488,6 +559,11 @@ def load_text(start, end):
             f"{text(end)}")
 
 
+def utc_now():
+    """The date and time now, UTC, ISO 8601 to the second: what a record's ``date`` holds."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
 def provenance(extra_versions=()):
     """Date (UTC, ISO 8601), the command line without machine paths, machine, versions (also
     of the optional distributions ``extra_versions``, see :func:`versions`) and the git commit
@@ -497,7 +573,7 @@ def provenance(extra_versions=()):
     with (:data:`THREAD_ENV`), as a shell would take them: ``OPENBLAS_THREAD_TIMEOUT=4 python
     benchmarks/bench_eval.py ...``; they are also kept apart, under ``environment``."""
     return {
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": utc_now(),
         "command": recorded_command(),
         "environment": dict(_START_ENV),
         "machine": machine_info(),
@@ -511,7 +587,8 @@ def threads_text(threads):
     if isinstance(threads, str):
         return threads
     blas = ", ".join(f"{n} ({lib})" for lib, n in threads["blas"].items()) or "not found"
-    return f"numba {threads['numba']}, BLAS {blas}"
+    torch = f", torch {threads['torch']}" if threads.get("torch") is not None else ""
+    return f"numba {threads['numba']}, BLAS {blas}{torch}"
 
 
 def markdown_cell(v):
@@ -686,6 +763,8 @@ def _threads_short(threads):
     blas = sorted(set((threads.get("blas") or {}).values()))
     if blas:
         parts.append("BLAS " + "/".join(map(str, blas)))
+    if threads.get("torch") is not None:
+        parts.append(f"torch {threads['torch']}")
     return ", ".join(parts)
 
 

@@ -35,28 +35,14 @@ takes minutes); ``bench_accuracy_ml100k.py`` studies it (and MF) in more depth.
 from __future__ import annotations
 
 import json
-import os
+import statistics
 import time
 from pathlib import Path
 
 from _common import (ML100K_FILES, benchmark_parser, ml100k_split, require_data, require_file,
-                     save_figure, write_results)
+                     save_figure, threads_text, use_threads, write_results)
 
 K = 20
-
-
-def _limit_blas_threads(n):
-    """Cap the BLAS thread pools before NumPy is imported; False if it already is.
-
-    The models here are small (1,682 items): a 2-thread OpenBLAS gains little
-    and, on cores other jobs also use, made a 943 x 1,682 SVD 30x slower.
-    """
-    import sys
-    if "numpy" in sys.modules:
-        return False
-    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(n)
-    return True
 
 
 def _models(smoke=False):
@@ -84,28 +70,25 @@ def _models(smoke=False):
     }
 
 
-#: filled on first use (imports stay out of module import time)
-MODELS = None
-
-
 def load_split(args):
     """``(train, test, name)``: MovieLens-100K split 80/20 per user, or a small synthetic set."""
     return ml100k_split(args, 120, 300)
 
 
-def run(args):
+def run(args, threads):
+    """Fit and evaluate the models; write the results. ``threads``: the counts in effect
+    (:func:`_common.use_threads`), recorded."""
     from minigraphrec.metrics import evaluate
 
-    global MODELS
-    MODELS = _models(args.smoke)
-    names = args.models or list(MODELS)
-    unknown = [n for n in names if n not in MODELS]
+    models = _models(args.smoke)
+    names = args.models or list(models)
+    unknown = [n for n in names if n not in models]
     if unknown:
-        raise SystemExit(f"unknown model(s) {unknown}; known: {', '.join(MODELS)}")
+        raise SystemExit(f"unknown model(s) {unknown}; known: {', '.join(models)}")
     train, test, data_name = load_split(args)
     rows = []
     for name in names:
-        kind, factory = MODELS[name]
+        kind, factory = models[name]
         times = []
         for _ in range(1 if name == "LightGCN" else args.repeat):
             model = factory()
@@ -118,7 +101,7 @@ def run(args):
         row = {"model": name, "kind": kind, "data": data_name,
                f"recall@{K}": result[f"recall@{K}"], f"ndcg@{K}": result[f"ndcg@{K}"],
                f"coverage@{K}": result[f"coverage@{K}"],
-               "fit_s": sorted(times)[len(times) // 2], "fit_s_all": times,
+               "fit_s": statistics.median(times), "fit_s_all": times,
                "n_users": result["n_users"], "params": repr(model)}
         if name == "Hybrid":
             row["hybrid_weights"] = [float(w) for w in model.weights_]
@@ -133,11 +116,10 @@ def run(args):
                                      and r[f"ndcg@{K}"] > pop[f"ndcg@{K}"])
     losers = [r["model"] for r in rows
               if r["kind"] == "collaborative" and not r.get("beats_popularity", True)]
-    blas = args.blas_threads if args.blas_threads_applied else "as the environment set"
     notes = (f"Split: per-user random 80/20, seed {args.split_seed}; fit time = median of "
-             f"{args.repeat} fits, LightGCN fitted once (wall clock; the machine may be shared, see the load "
-             f"average; BLAS threads: {blas}). beats_popularity: both Recall@20 and NDCG@20 "
-             "above Popularity's.")
+             f"{args.repeat} fits, LightGCN fitted once (wall clock; the machine may be shared, "
+             f"see the load average; threads: {threads_text(threads)}). beats_popularity: both "
+             "Recall@20 and NDCG@20 above Popularity's.")
     if losers:
         notes += f" Collaborative models NOT beating Popularity: {', '.join(losers)}."
     others = [r["model"] for r in rows
@@ -150,7 +132,8 @@ def run(args):
     columns = ["model", "kind", f"recall@{K}", f"ndcg@{K}", f"coverage@{K}", "fit_s",
                "beats_popularity"]
     name = "baselines_ml100k_smoke" if args.smoke else "baselines_ml100k"
-    paths = write_results(name, rows, columns, out_dir=args.out, notes=notes)
+    paths = write_results(name, rows, columns, out_dir=args.out, notes=notes,
+                          threads=threads)
     print("wrote", *paths)
     plot_baselines(rows, name, args.out, record=json.loads(Path(paths[0]).read_text()))
     return rows
@@ -220,9 +203,13 @@ def main(argv=None):
     parser.add_argument("--plot-only", action="store_true",
                         help="redraw <out>/baselines_ml100k.png from baselines_ml100k.json; "
                              "run nothing")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="numba threads (default: numba's pool, all CPUs or "
+                             "$NUMBA_NUM_THREADS; the recorded run used the default)")
     parser.add_argument("--blas-threads", type=int, default=1,
-                        help="threads for OpenBLAS / MKL, set before NumPy is imported "
-                             "(default 1; 0 leaves the environment alone)")
+                        help="BLAS threads (default 1: the models are small, 1,682 items, and "
+                             "on cores other jobs also used a 2-thread OpenBLAS made a 943 x "
+                             "1,682 SVD 30x slower; 0 leaves BLAS as the environment set it)")
     args = parser.parse_args(argv)
     if args.plot_only:
         source = Path(args.out) / "baselines_ml100k.json"
@@ -230,10 +217,10 @@ def main(argv=None):
         record = json.loads(source.read_text())
         return plot_baselines(record["rows"], "baselines_ml100k", args.out, record=record)
     require_data(args, "the unpacked MovieLens-100K folder", files=ML100K_FILES)
-    args.blas_threads_applied = args.blas_threads > 0 and _limit_blas_threads(args.blas_threads)
     if args.smoke:
         args.repeat = 1
-    return run(args)
+    with use_threads(args.threads, blas=args.blas_threads or None) as threads:
+        return run(args, threads)
 
 
 if __name__ == "__main__":

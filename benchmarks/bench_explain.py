@@ -64,6 +64,7 @@ Where "explained beats random" holds by construction, and where it is a test:
 """
 from __future__ import annotations
 
+import argparse
 import copy
 import time
 from pathlib import Path
@@ -191,7 +192,7 @@ def measure_forget(model, u, i, history, explain, rng, draws, kind):
     return out
 
 
-def summarise(name, mode, per_pair, n_pairs, seconds, exact, deleted):
+def summarise(name, mode, per_pair, seconds, exact, deleted):
     """One table row per (k): means over pairs, and how often the explained arm wins."""
     rows = []
     for k in KS:
@@ -235,8 +236,8 @@ def run_model(name, model, users, draws, forget_users, forget_draws, rng_seed,
             if items.size < K_MAX:
                 continue
             per_pair += measure_history(model, u, i, history, items, rng, draws)
-        rows += summarise(name, "history", per_pair, len(users),
-                          time.perf_counter() - t0, exact, "history items")
+        rows += summarise(name, "history", per_pair, time.perf_counter() - t0, exact,
+                          "history items")
     if forget_users and name in forget_models:
         rng, per_pair, t0 = np.random.default_rng(rng_seed + 1), [], time.perf_counter()
         for u in users[:forget_users]:
@@ -254,8 +255,8 @@ def run_model(name, model, users, draws, forget_users, forget_draws, rng_seed,
                 if explain.size < K_MAX:
                     continue
             per_pair += measure_forget(model, u, i, history, explain, rng, forget_draws, kind)
-        rows += summarise(name, "forget", per_pair, forget_users, time.perf_counter() - t0,
-                          exact, "neighbour users" if kind == "user" else "history items")
+        rows += summarise(name, "forget", per_pair, time.perf_counter() - t0, exact,
+                          "neighbour users" if kind == "user" else "history items")
     return rows
 
 
@@ -336,12 +337,14 @@ def main():
     parser.add_argument("--append", action="store_true",
                         help="keep the rows of other models already in the result file (an "
                              "earlier run; its command and date go into the notes)")
-    parser.add_argument("--replot", action="store_true",
+    parser.add_argument("--plot-only", action="store_true",
                         help="only redraw the figure from the result file in --out")
+    parser.add_argument("--replot", dest="plot_only", action="store_true",
+                        help=argparse.SUPPRESS)                 # the option's earlier name
     args = parser.parse_args()
-    if args.replot:
+    if args.plot_only:
         import json
-        require_file(Path(args.out) / "explain_ml100k.json", "--replot",
+        require_file(Path(args.out) / "explain_ml100k.json", "--plot-only",
                      "give --out the folder of an earlier run")
         plot_rows(json.loads((Path(args.out) / "explain_ml100k.json").read_text())["rows"],
                   args.out)

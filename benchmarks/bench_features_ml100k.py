@@ -30,36 +30,23 @@ own ``fit(train, validation)``). Then Recall@20 / NDCG@20 on the test pairs
 training part, validation included, excluded). ``fit_s`` is the wall time of
 ``fit`` (training and per-epoch validation), ``train_s`` the training alone.
 
-    python benchmarks/bench_features_ml100k.py                 # all rows, ~15 min on 1 thread
-    python benchmarks/bench_features_ml100k.py --models gcn --inputs both --edges none
+    python benchmarks/bench_features_ml100k.py --data DIR      # all rows, ~15 min on 1 thread
+    python benchmarks/bench_features_ml100k.py --data DIR --models gcn --inputs both \
+        --edges none
     python benchmarks/bench_features_ml100k.py --smoke --out /tmp/r   # what the tests run
 """
 from __future__ import annotations
 
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
-from _common import ML100K_FILES, benchmark_parser, require_data, save_figure, write_results
+from _common import (ML100K_FILES, benchmark_parser, require_data, save_figure, threads_text,
+                     use_threads, write_results)
 
 DIM, BATCH_SIZE, REG = 64, 2048, 1e-4
 DAY = 86400.0
-
-
-def _limit_blas_threads(n):
-    """Cap the BLAS thread pools before NumPy is imported; False if it already is.
-
-    The dense products here are (2,625 x 64) @ (64 x 64): too small for threads
-    to pay, and on a shared 2-core machine a multi-threaded OpenBLAS made each
-    of them 10-25x slower.
-    """
-    if "numpy" in sys.modules:
-        return False
-    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(n)
-    return True
 
 
 def load_data(args):
@@ -199,80 +186,81 @@ def main():
     parser.add_argument("--threads", type=int, default=1,
                         help="numba threads (default 1: on a shared 2-core machine one thread "
                              "ran these graphs 2-3x faster than two)")
-    parser.add_argument("--blas-threads", type=int, default=1, help="BLAS threads (default 1)")
+    parser.add_argument("--blas-threads", type=int, default=1,
+                        help="BLAS threads (default 1: the dense products here are (2,625 x 64) "
+                             "@ (64 x 64), too small for threads to pay; on a shared 2-core "
+                             "machine a multi-threaded OpenBLAS made each 10-25x slower)")
     args = parser.parse_args()
     require_data(args, "the unpacked MovieLens-100K folder", files=ML100K_FILES)
-    blas_capped = _limit_blas_threads(args.blas_threads)
     if args.smoke:
         args.max_epochs, args.patience = 2, 1
     load_start = os.getloadavg()
 
-    import numba
-    from minigraphrec.metrics import evaluate
-    from minigraphrec.split import random_split
-    numba.set_num_threads(args.threads)
+    with use_threads(args.threads, blas=args.blas_threads) as threads:
+        # recorded: the counts in effect while the models train
+        from minigraphrec.metrics import evaluate
+        from minigraphrec.split import random_split
 
-    train, test, name = load_data(args)
-    fit_part, valid = random_split(train, test_size=0.1, random_state=0)
-    print(f"{name}: {train.n_users} users, {train.n_items} items; {len(fit_part)} fit / "
-          f"{len(valid)} validation / {len(test)} test rows; user features "
-          f"{train.user_features.shape[1]}, item features {train.item_features.shape[1]}",
-          flush=True)
+        train, test, name = load_data(args)
+        fit_part, valid = random_split(train, test_size=0.1, random_state=0)
+        print(f"{name}: {train.n_users} users, {train.n_items} items; {len(fit_part)} fit / "
+              f"{len(valid)} validation / {len(test)} test rows; user features "
+              f"{train.user_features.shape[1]}, item features {train.item_features.shape[1]}",
+              flush=True)
 
-    rows = []
-    runs = [(seed, *c) for seed in args.seeds for c in configurations(args, seed)]
-    for seed, model_name, inp, edges, factory in runs:
-        model = factory()
-        t0 = time.perf_counter()
-        model.fit(fit_part, validation=valid)
-        fit_s = time.perf_counter() - t0
-        metrics = evaluate(model, test, k=20, train=train, metrics=("recall", "ndcg"))
-        times = [r["time"] for r in model.history_]
-        row = {"model": model_name, "input": inp, "edges": edges, "seed": seed,
-               "recall@20": metrics["recall@20"], "ndcg@20": metrics["ndcg@20"],
-               "valid_recall@20": max(r["recall@20"] for r in model.history_),
-               "best_epoch": model.best_epoch_, "epochs_run": len(model.history_),
-               "median_epoch_s": statistics.median(times), "train_s": sum(times),
-               "fit_s": fit_s, "n_users_evaluated": metrics["n_users"]}
-        rows.append(row)
-        print(f"{model_name:8s} input={inp:9s} edges={edges:10s} seed {seed}: Recall@20 "
-              f"{row['recall@20']:.4f}, NDCG@20 {row['ndcg@20']:.4f} (best epoch "
-              f"{row['best_epoch']} of {row['epochs_run']}; fit {fit_s:.1f} s)", flush=True)
+        rows = []
+        runs = [(seed, *c) for seed in args.seeds for c in configurations(args, seed)]
+        for seed, model_name, inp, edges, factory in runs:
+            model = factory()
+            t0 = time.perf_counter()
+            model.fit(fit_part, validation=valid)
+            fit_s = time.perf_counter() - t0
+            metrics = evaluate(model, test, k=20, train=train, metrics=("recall", "ndcg"))
+            times = [r["time"] for r in model.history_]
+            row = {"model": model_name, "input": inp, "edges": edges, "seed": seed,
+                   "recall@20": metrics["recall@20"], "ndcg@20": metrics["ndcg@20"],
+                   "valid_recall@20": max(r["recall@20"] for r in model.history_),
+                   "best_epoch": model.best_epoch_, "epochs_run": len(model.history_),
+                   "median_epoch_s": statistics.median(times), "train_s": sum(times),
+                   "fit_s": fit_s, "n_users_evaluated": metrics["n_users"]}
+            rows.append(row)
+            print(f"{model_name:8s} input={inp:9s} edges={edges:10s} seed {seed}: Recall@20 "
+                  f"{row['recall@20']:.4f}, NDCG@20 {row['ndcg@20']:.4f} (best epoch "
+                  f"{row['best_epoch']} of {row['epochs_run']}; fit {fit_s:.1f} s)", flush=True)
 
-    load = os.getloadavg()
-    summary = summarize(rows)
-    notes = (
-        f"{name}: {train.n_users} users, {train.n_items} items; ratings as implicit feedback "
-        f"(values dropped), per-user random 80/20 split (random_split, seed {args.split_seed}); "
-        f"validation = 10% of each user's training rows (random_split, seed 0). "
-        f"{DIM} dims, BPR, Adam lr {args.lr}, batch {BATCH_SIZE}, reg {REG}, model seeds "
-        f"{', '.join(map(str, args.seeds))}; at most {args.max_epochs} epochs, early stopping on "
-        f"validation Recall@20 with patience {args.patience}, best epoch restored; test metrics "
-        f"with the whole training part excluded from the ranking. LightGCN 3 layers; GCN 2 "
-        f"layers (ReLU, symmetric + self-loops); GAT 2 layers, 2 concatenated heads, identity, "
-        f"mean readout. edges=time_decay: edge_weights='time_decay', half_life "
-        f"{args.half_life_days:g} days before the latest training event. input: embedding = id "
-        f"embeddings, features = projected user/item features only, both = their sum. Table: "
-        f"mean over seeds, sd = standard deviation over seeds (0 with one seed); fit_s: wall "
-        f"time of fit (training + per-epoch validation); median_epoch_s: training only; the "
-        f"per-seed runs are in the JSON (runs). numba threads {numba.get_num_threads()}, BLAS "
-        f"threads {args.blas_threads if blas_capped else 'not capped'}. Load average (1, 5, 15 "
-        f"min) at the start: {load_start[0]:.2f}, {load_start[1]:.2f}, {load_start[2]:.2f}; at "
-        f"the end: {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}."
-    )
-    columns = ["model", "input", "edges", "n_seeds", "recall@20", "recall@20_sd", "ndcg@20",
-               "ndcg@20_sd", "best_epoch", "median_epoch_s", "fit_s"]
-    stem = args.name + ("_smoke" if args.smoke else "")
-    lines = effects(rows)
-    json_path, md_path = write_results(
-        stem, summary, columns, out_dir=args.out, notes=notes,
-        after_rows={"runs": rows, "effects": lines, "load_average_start": list(load_start),
-                    "load_average_end": list(load)},
-        md_after=("\nEffects on test Recall@20, paired by seed (mean difference; per seed):\n\n"
-                  + "\n".join(f"- {line}" for line in lines) + "\n"))
-    print(md_path.read_text())
-    print(f"wrote {json_path} and {md_path}")
-    plot_features(summary, stem, args.out, runs=rows, data=name)
+        load = os.getloadavg()
+        summary = summarize(rows)
+        notes = (
+            f"{name}: {train.n_users} users, {train.n_items} items; ratings as implicit feedback "
+            f"(values dropped), per-user random 80/20 split (random_split, seed {args.split_seed}); "
+            f"validation = 10% of each user's training rows (random_split, seed 0). "
+            f"{DIM} dims, BPR, Adam lr {args.lr}, batch {BATCH_SIZE}, reg {REG}, model seeds "
+            f"{', '.join(map(str, args.seeds))}; at most {args.max_epochs} epochs, early stopping on "
+            f"validation Recall@20 with patience {args.patience}, best epoch restored; test metrics "
+            f"with the whole training part excluded from the ranking. LightGCN 3 layers; GCN 2 "
+            f"layers (ReLU, symmetric + self-loops); GAT 2 layers, 2 concatenated heads, identity, "
+            f"mean readout. edges=time_decay: edge_weights='time_decay', half_life "
+            f"{args.half_life_days:g} days before the latest training event. input: embedding = id "
+            f"embeddings, features = projected user/item features only, both = their sum. Table: "
+            f"mean over seeds, sd = standard deviation over seeds (0 with one seed); fit_s: wall "
+            f"time of fit (training + per-epoch validation); median_epoch_s: training only; the "
+            f"per-seed runs are in the JSON (runs). Threads: {threads_text(threads)}. Load "
+            f"average (1, 5, 15 min) at the start: {load_start[0]:.2f}, {load_start[1]:.2f}, "
+            f"{load_start[2]:.2f}; at the end: {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}."
+        )
+        columns = ["model", "input", "edges", "n_seeds", "recall@20", "recall@20_sd", "ndcg@20",
+                   "ndcg@20_sd", "best_epoch", "median_epoch_s", "fit_s"]
+        stem = args.name + ("_smoke" if args.smoke else "")
+        lines = effects(rows)
+        json_path, md_path = write_results(
+            stem, summary, columns, out_dir=args.out, notes=notes, threads=threads,
+            after_rows={"runs": rows, "effects": lines, "load_average_start": list(load_start),
+                        "load_average_end": list(load)},
+            md_after=("\nEffects on test Recall@20, paired by seed (mean difference; per seed):\n\n"
+                      + "\n".join(f"- {line}" for line in lines) + "\n"))
+        print(md_path.read_text())
+        print(f"wrote {json_path} and {md_path}")
+        plot_features(summary, stem, args.out, runs=rows, data=name)
 
 
 def summarize(rows):

@@ -17,28 +17,35 @@ Pipeline, all timed together (and each step apart):
 
 Wall and CPU time are both recorded: on a shared machine the wall time
 includes waiting for the cores (the JSON keeps the load average). BLAS runs
-on one thread by default (``--blas-threads``; see :func:`_limit_blas_threads`
-for why). Results go to ``gfcf_gowalla.json`` / ``.md`` (``gfcf_gowalla_<solver>``
+on one thread by default (``--blas-threads``: PROPACK's many small BLAS-2
+calls, with a 2-thread OpenBLAS on cores that other jobs also use, were
+measured 6x to 25x slower than with one thread); numba's threads (the spmm of
+the linear term) are ``--threads``, default numba's pool. Before the first
+run, evaluate's kernels are compiled on a tiny synthetic set
+(:func:`_common.warm_up_evaluate`), so that no run's ``evaluate_s`` includes
+their compile; GF-CF's own first fit in the process still compiles its
+kernels, which the fastest of ``--repeat`` runs leaves out and a single run
+does not. Results go to ``gfcf_gowalla.json`` / ``.md`` (``gfcf_gowalla_<solver>``
 for another solver). After a run on Gowalla, ``gfcf_gowalla_solvers.png`` is drawn
-again from every solver's result file in ``--out`` (``--redraw`` draws it alone, without
-running anything).
+again from every solver's result file in ``--out`` (``--plot-only`` draws it alone,
+without running anything).
 
     python benchmarks/bench_gfcf_gowalla.py --data DIR
-    python benchmarks/bench_gfcf_gowalla.py --svd-solver randomized --repeat 3
-    python benchmarks/bench_gfcf_gowalla.py --redraw --out benchmarks/results
+    python benchmarks/bench_gfcf_gowalla.py --data DIR --svd-solver randomized --repeat 3
+    python benchmarks/bench_gfcf_gowalla.py --plot-only --out benchmarks/results
     python benchmarks/bench_gfcf_gowalla.py --smoke --out /tmp/r        # what the tests run
 """
 from __future__ import annotations
 
+import argparse
 import json
-import os
 import re
 import tempfile
 import time
 from pathlib import Path
 
 from _common import (LIGHTGCN_FILES, benchmark_parser, require_data, save_figure, script_error,
-                     write_results)
+                     use_threads, warm_up_evaluate, write_results)
 
 PAPER = {"recall@20": 0.1849, "ndcg@20": 0.1518}       # GF-CF, CIKM 2021, Table 3
 TIME_BUDGET_S = 60.0
@@ -57,23 +64,6 @@ def write_smoke_data(folder, seed=0):
                 items = R.indices[R.indptr[u]:R.indptr[u + 1]]
                 if items.size:
                     fh.write(" ".join(map(str, [u, *items])) + "\n")
-
-
-def _limit_blas_threads(n):
-    """Cap the BLAS thread pools; they read these variables when NumPy is first imported.
-
-    Returns whether it could (not when NumPy is already imported, e.g. when
-    ``main`` is called from a test). Why 1 by default: PROPACK's many small
-    BLAS-2 calls, with a 2-thread OpenBLAS on cores that other jobs also
-    use, were measured 6x to 25x slower than with one thread. numba's
-    threads (the spmm of the linear term) are not affected.
-    """
-    import sys
-    if "numpy" in sys.modules:
-        return False
-    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(n)
-    return True
 
 
 class _Clock:
@@ -238,22 +228,24 @@ def main(argv=None):
                         help="extra columns of the randomized and Chebyshev solvers "
                              "(default 128)")
     parser.add_argument("--blas-threads", type=int, default=1,
-                        help="threads for OpenBLAS / MKL, set before NumPy is imported "
-                             "(default 1; 0 leaves the environment alone)")
-    parser.add_argument("--redraw", action="store_true",
+                        help="BLAS threads (default 1; 0 leaves BLAS as the environment set it)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="numba threads (default: numba's pool, all CPUs or "
+                             "$NUMBA_NUM_THREADS; the recorded runs used the default)")
+    parser.add_argument("--plot-only", action="store_true",
                         help="run nothing: draw gfcf_gowalla_solvers.png from the result files "
                              "in --out")
+    parser.add_argument("--redraw", dest="plot_only", action="store_true",
+                        help=argparse.SUPPRESS)                 # the option's earlier name
     args = parser.parse_args(argv)
-    if args.redraw:
+    if args.plot_only:
         rows = solver_rows(args.out)
         if not rows:
-            script_error(f"no gfcf_gowalla*.json in {args.out} to draw (--redraw reads the "
+            script_error(f"no gfcf_gowalla*.json in {args.out} to draw (--plot-only reads the "
                          "result files in --out)")
         return plot_gfcf(rows, "gfcf_gowalla_solvers", args.out)
     require_data(args, "a LightGCN-format folder", files=LIGHTGCN_FILES)
-    blas_threads = "environment"
-    if args.blas_threads > 0 and _limit_blas_threads(args.blas_threads):
-        blas_threads = args.blas_threads
+    blas_threads = args.blas_threads if args.blas_threads > 0 else "environment"
 
     params = dict(alpha=args.alpha, n_factors=args.n_factors, svd_solver=args.svd_solver,
                   dtype=args.dtype, backend=args.backend, n_power_iter=args.n_power_iter,
@@ -268,7 +260,9 @@ def main(argv=None):
             folder, name, data_name = args.data, "gfcf_gowalla", "gowalla"
             if args.svd_solver != "propack":
                 name += f"_{args.svd_solver}"              # keep the default run's file
-        runs = [run_once(folder, params) for _ in range(args.repeat)]
+        with use_threads(args.threads, blas=args.blas_threads or None) as threads:
+            warm_up_evaluate()                   # evaluate_s then leaves the kernels' compile out
+            runs = [run_once(folder, params) for _ in range(args.repeat)]
 
     best = min(runs, key=lambda r: r["total_s"])
     row = {"data": data_name, **best, "blas_threads": blas_threads,
@@ -287,12 +281,14 @@ def main(argv=None):
              "all this process's threads. The machine may be shared with other jobs (see the "
              "load average): CPU time close to wall time on 2 cores means this run had about "
              f"one core to itself. SVD solver: {args.svd_solver}; BLAS threads: {blas_threads}. "
+             "evaluate's kernels were compiled before the first run (on a tiny synthetic set); "
+             "GF-CF's fit kernels compile in the first run. "
              "Paper: GF-CF, CIKM 2021 (Recall@20 0.1849, NDCG@20 0.1518).")
     columns = ["data", "recall@20", "ndcg@20", "paper_recall@20", "paper_ndcg@20", "load_s",
                "fit_s", "evaluate_s", "total_s", "slowest_total_s", "total_cpu_s"]
     if not args.smoke:
         columns += ["reaches_paper", "under_60s"]
-    paths = write_results(name, [row], columns, out_dir=args.out, notes=notes)
+    paths = write_results(name, [row], columns, out_dir=args.out, notes=notes, threads=threads)
     print("wrote", *paths)
     if args.smoke:
         plot_gfcf([row], name, args.out)

@@ -194,6 +194,15 @@ def plot_colours():
     return ["tab:gray", "tab:green", "tab:purple", "tab:orange", "tab:blue"]
 
 
+def fine_tune_epochs_text(mgr):
+    """``5 epochs`` (MF and LightGCN alike), or each model's ``update_epochs`` where they
+    differ: the epochs ``forget(method="fine_tune")`` runs when not told."""
+    epochs = {name: getattr(mgr, name).update_epochs for name in ("MF", "LightGCN")}
+    if len(set(epochs.values())) == 1:
+        return f"{next(iter(epochs.values()))} epochs"
+    return ", ".join(f"{name} {n} epochs" for name, n in epochs.items())
+
+
 def main():
     parser = benchmark_parser(
         "membership inference (training vs held-out pairs) and forgetting", repeat=False,
@@ -282,7 +291,7 @@ def main():
         f"{len(forgotten)} random training pairs ({args.forget_share:.0%}, seed {args.seed}; "
         f"{n_users_f} users) by forget(interactions=F): 'forget retrain' = method='retrain' "
         f"(a fit from scratch without F, the exact answer), 'forget fine_tune' = "
-        f"method='fine_tune' ({mgr.MF.update_epochs} epochs on the touched users); "
+        f"method='fine_tune' ({fine_tune_epochs_text(mgr)} on the touched users); "
         f"'trained' = before forgetting. 'kept training pairs (matched)': the matched members "
         f"not in F ({len(kept)}). seconds: the fit (state 'trained') or the forget call. One "
         f"thread (mgr.threads(1)). Wall time {wall:.0f} s; load average (1, 5, 15 min) "

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import (benchmark_parser, check_data, interleaved_times, require_file,
-                     save_figure, script_error, thread_counts, write_results)
+from _common import (benchmark_parser, interleaved_times, require_data, require_file,
+                     save_figure, thread_counts, write_results)
 
 ATTACKS = ("rank, numba", "rank, numpy", "score")
 
@@ -71,7 +71,9 @@ def attack_rows(name, model, train, test, repeat):
     return [{"model": name, "attack": attack, "seconds_median": times[attack][0],
              "seconds_all": [round(t, 4) for t in times[attack][1]],
              "ratio_to_score": times[attack][0] / floor,
-             "auc": results[attack].auc, "rank_backends_identical": same}
+             "auc": results[attack].auc,
+             # the numba and NumPy rank signals agree: a rank row's; the score attack has none
+             "rank_backends_identical": same if attack.startswith("rank") else None}
             for attack in ATTACKS]
 
 
@@ -151,10 +153,7 @@ def main():
         data_name = record["notes"].removeprefix("Data: ").split(":", 1)[0]     # gowalla
         return plot_rows(record["rows"], args.plot_only, args.out,
                          title_of(data_name, found.group(1) if found else 1), record=record)
-    if not args.smoke:
-        if args.data is None:
-            script_error("--data DIR is required (or --smoke)")
-        check_data(args.data, ("train.txt", "test.txt"), "a LightGCN-format split")
+    require_data(args, "a LightGCN-format split", files=("train.txt", "test.txt"))
     import minigraphrec as mgr
 
     train, test, data_name = load(args)
@@ -170,7 +169,8 @@ def main():
              f"{len(test):,} test pairs (distinct pairs count once). Median of {args.repeat} "
              "round-robin runs after one untimed call of the numba backend; ratio_to_score: "
              "the attack's time over the score attack's (about one scoring of every user). "
-             "rank_backends_identical: the numba and NumPy signals are the same bits. The "
+             "rank_backends_identical: the numba and NumPy signals are the same bits (blank "
+             "on the score attack's rows, which have one backend). The "
              "last two rows time the kernel and the reference alone on one synthetic row. "
              f"1-min load average {load_before:.2f} at the start, {os.getloadavg()[0]:.2f} at "
              "the end.")

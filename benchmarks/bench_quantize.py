@@ -28,7 +28,7 @@ Every evaluation is the full-ranking protocol of ``mgr.evaluate``
 (``quantize_gowalla_<model>`` when ``--models`` names one model;
 ``quantize_smoke`` with ``--smoke``: a synthetic split, tiny models).
 
-    python benchmarks/bench_quantize.py --data DIR --threads 2
+    python benchmarks/bench_quantize.py --data DIR --models gfcf --svd-solver randomized
     python benchmarks/bench_quantize.py --smoke --out /tmp/r        # what the tests run
     python benchmarks/bench_quantize.py --plot-only quantize_gowalla_gfcf  # redraw from the JSON
 """
@@ -43,7 +43,8 @@ from pathlib import Path
 import numpy as np
 
 from _common import (LIGHTGCN_FILES, REPO, benchmark_parser, interleaved_times, portable_path,
-                     require_data, require_file, save_figure, thread_counts, write_results)
+                     require_data, require_file, save_figure, use_threads, warm_up_evaluate,
+                     write_results)
 
 DEFAULT_CHECKPOINT = REPO / "benchmarks" / "checkpoints" / "fast" / "model.npz"
 K = 20
@@ -121,6 +122,29 @@ def replot(record, name, out_dir):
     return plot_quantize(record["rows"], name, out_dir, title, record=record)
 
 
+def score_dtype(row):
+    """The dtype ``score`` returns for a row's model: the row's ``score_dtype``; in records
+    written before it was kept, float64 for LightGCN's float model (its ``score`` computes in
+    float64 from float32 parameters, as the notes of those records say), else unknown."""
+    if row.get("score_dtype"):
+        return row["score_dtype"]
+    if row["model"] == "lightgcn" and row.get("memory_ratio") == 1.0:
+        return "float64"
+    return None
+
+
+def bar_label(row):
+    """A bar's label under the model name: the variant by its stored dtype, and the dtype it
+    scores in where that differs (LightGCN's float model: float32 parameters, float64 scores:
+    the speed it is the reference of is float64 scoring's)."""
+    if "only" in row["dtype"]:
+        return "float32 U Vᵀ\n(no model)"
+    scores = score_dtype(row)
+    if scores is not None and scores != row["dtype"]:
+        return f"{row['dtype']} params,\n{scores} scoring"
+    return row["dtype"]
+
+
 def plot_quantize(rows, name, out_dir, title="", record=None):
     """``<name>.png``: per model, the float model and its int8 / float16 versions side by side:
     the memory ``score`` reads (the part quantisation leaves exact hatched; the issue's
@@ -142,8 +166,7 @@ def plot_quantize(rows, name, out_dir, title="", record=None):
         for m in models:
             for r in (r for r in shown if r["model"] == m):
                 x.append((gap, r))
-                ticks.append(f"{m}\n" + ("float32 U Vᵀ\n(no model)" if "only" in r["dtype"]
-                                          else r["dtype"]))
+                ticks.append(f"{m}\n" + bar_label(r))
                 gap += 1
             gap += 0.6                                       # space between models
         pos = np.array([p for p, _ in x])
@@ -226,8 +249,9 @@ def main():
     parser.add_argument("--batch-size", type=int, default=8192,
                         help="that LightGCN's BPR triples per batch (default 8192)")
     parser.add_argument("--batch", type=int, default=1024, help="users per timed score call")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="numba and BLAS threads (mgr.threads; default: all CPUs)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="numba and BLAS threads (mgr.threads; default 1, whatever the "
+                             "environment says)")
     parser.add_argument("--plot-only", nargs="?", const="quantize_gowalla", metavar="NAME",
                         help="redraw <out>/NAME.png from NAME.json (default NAME "
                              "quantize_gowalla; quantize_gowalla_gfcf or _lightgcn for a "
@@ -242,12 +266,12 @@ def main():
     import minigraphrec as mgr
     from minigraphrec.quantization import quantize, scoring_nbytes
 
-    threads = args.threads or (os.cpu_count() or 1)
+    threads = args.threads
     repeat = 2 if args.smoke else args.repeat
     load_start = os.getloadavg()
     rows, notes = [], []
-    with mgr.threads(threads):
-        measured_threads = thread_counts()             # recorded: the block ends before writing
+    with use_threads(threads) as measured_threads:     # recorded: the block ends before writing
+        warm_up_evaluate(k=K)                          # evaluate_s then leaves the compile out
         train, test, data_name = _data(args)
         rng = np.random.default_rng(0)
         batch = np.sort(rng.choice(train.n_users, size=min(args.batch, train.n_users),
@@ -260,8 +284,8 @@ def main():
                 variants[dtype] = quantize(model, dtype)
                 notes.append(f"{name}: quantize(..., {dtype!r}) took "
                              f"{time.perf_counter() - t0:.2f} s.")
-            for v in variants.values():                  # warm-up: numba compile, caches
-                v.score(batch[:8])
+            scores = {k: str(v.score(batch[:8]).dtype)    # warm-up: numba compile, caches
+                      for k, v in variants.items()}
             candidates = {k: (lambda v=v: v.score(batch)) for k, v in variants.items()}
             if hasattr(model, "user_embeddings_"):      # the bare float32 BLAS product, a floor
                 U32 = model.user_embeddings_.astype(np.float32)
@@ -282,6 +306,7 @@ def main():
                 rows.append({
                     "model": name, "dtype": dtype if dtype != "float" else
                     str(getattr(model, "dtype", "float")),
+                    "score_dtype": scores[dtype],
                     "recall@20": res["recall@20"], "ndcg@20": res["ndcg@20"],
                     "recall_rel_change_%": 100 * (res["recall@20"] / base["recall@20"] - 1),
                     "within_1%": abs(res["recall@20"] / base["recall@20"] - 1) <= 0.01,
@@ -299,9 +324,10 @@ def main():
                              "score_batch_s": speed["product"][0],
                              "speed_vs_float": speed["float"][0] / speed["product"][0]})
     load_end = os.getloadavg()
-    notes.append(f"Scoring speed: model.score of {len(batch)} users, the three variants "
-                 f"round-robin, median of {repeat} rounds; speed_vs_float > 1 means faster "
-                 f"than the float model. {threads} thread(s) (mgr.threads). Load average "
+    notes.append(f"Scoring speed: model.score of {len(batch)} users, the float model, its "
+                 f"int8 and float16 versions and (for embedding models) the bare float32 "
+                 f"product, round-robin, median of {repeat} rounds; speed_vs_float > 1 means "
+                 f"faster than the float model. {threads} thread(s) (mgr.threads). Load average "
                  f"(1, 5, 15 min) at the start {', '.join(f'{x:.2f}' for x in load_start)}, "
                  f"at the end {', '.join(f'{x:.2f}' for x in load_end)}. scoring_MB: the arrays "
                  "model.score reads (minigraphrec.quantization.scoring_nbytes), R_ excluded. "
@@ -309,8 +335,9 @@ def main():
                  "and its sparse item filter). The row 'float32 U Vᵀ only' times the bare float32 "
                  "BLAS product of the same embeddings (the model's own score computes in float64, "
                  "as minigraphrec.rank.score_matrix does). evaluate_s: one full evaluation (Recall@20, "
-                 "NDCG@20), not interleaved: "
-                 f"indicative only. Data: {data_name}, {train.n_users} users, {train.n_items} "
+                 "NDCG@20), not interleaved: indicative only; evaluate's kernels are compiled "
+                 "first, on a tiny synthetic set, so that no variant's time includes their "
+                 f"compile. Data: {data_name}, {train.n_users} users, {train.n_items} "
                  f"items, {len(train)} training pairs.")
     out_name = "quantize_smoke" if args.smoke else "quantize_gowalla"
     if len(set(args.models)) == 1 and not args.smoke:

@@ -32,19 +32,23 @@ Three measurements, one script:
    ``fit``. Target (issue 11): the fold-in's Recall@20 within 5 % of the
    retrain's, at a small fraction of its time.
 
-2. **Unlearning** (MovieLens-100K): a model trained on the first 90 %
+2. **Unlearning** (MovieLens-100K): a model trained on the earlier
+   ``1 - --tail`` of the events (90 % by default, the fold-in's first model)
    forgets ``--forget-items`` training items of each of ``--forget-users``
-   users (seeded choice) with ``forget(interactions=..., method="fine_tune")``.
-   Residual influence: the forgotten items' rank for their user (1 = top,
-   among the items not in the user's remaining history) in the model
-   before, after the fine-tune, and in a model retrained from scratch on
-   what remains (``forget(method="retrain")``, the exact oracle). As a
-   control, the same ranks for as many of those users' kept training items.
+   users (chosen with NumPy's ``default_rng(1)``; the models use seed 0) with
+   ``forget(interactions=..., method="fine_tune")``. Residual influence: the
+   forgotten items' rank for their user (1 = top, among the items outside the
+   user's remaining history, the same fixed set in every state: the user's
+   other forgotten items compete in all three) in the model before, after the
+   fine-tune, and in a model retrained from scratch on what remains
+   (``forget(method="retrain")``, the exact oracle). As a control, the same
+   ranks for as many of those users' kept training items.
 
 3. **Latency of ``recommend_history``** on Gowalla (``--gowalla``): one call
-   for a held-out user's training history, LightGCN (propagation of the new
-   row) and MF (fold-in), against ``recommend`` of one training user in the
-   same rounds (interleaved, medians). The parameters are those of
+   for the training history of each of five training users (seeded choice),
+   passed as a new user's history (no held-out user), LightGCN (propagation of the new row) and
+   MF (fold-in), against ``recommend`` of the same training user in the same
+   rounds (interleaved, medians). The parameters are those of
    ``fit(train, epochs=0)``: the cost does not depend on their values.
 
 Sized for a budget of under about 15 minutes on a 2-core machine shared with
@@ -311,22 +315,50 @@ def target_verdict(r_fold, r_retrain, se):
 
 
 # ------------------------------------------------------------ 2. unlearning
-def ranks_of(model, users, items):
-    """Rank (1 = best) of ``items[k]`` for ``users[k]`` among the items not in the user's R_."""
+def ranks_of(model, users, items, history):
+    """Rank (1 = best) of ``items[k]`` for ``users[k]`` among the items outside the user's
+    row of ``history`` (the item itself excepted).
+
+    ``history`` is the same fixed set for every model compared (the remaining history: the
+    training pairs minus the forgotten ones), not each model's own ``R_``: before forgetting,
+    ``R_`` still holds a user's other forgotten items, which would be hidden from the ranking
+    there and compete with it after the forget, so the before and after ranks would count
+    different items.
+
+    Parameters
+    ----------
+    model : fitted model with ``score(users)`` of shape ``(n, n_items)``
+    users, items : (n,) int arrays, the pairs ranked
+    history : (n_users, n_items) scipy.sparse.csr_matrix, the items excluded per user
+    """
     S = model.score(users)                                               # (n, n_items)
+    if S.shape[1] != history.shape[1]:
+        raise ValueError(f"ranks_of: the model scores {S.shape[1]} items, the history has "
+                         f"{history.shape[1]}")
     out = np.empty(users.shape[0])
     for r, (u, i) in enumerate(zip(users, items)):
         s = S[r].copy()
-        seen = model.R_[u].indices
+        seen = history[u].indices
         s[seen[seen != i]] = -np.inf
         out[r] = 1 + np.sum(s > s[i])
     return out
 
 
+def remaining_history(R, pairs):
+    """``R`` (n_users, n_items) CSR without the ``(user, item)`` rows of ``pairs`` (m, 2): the
+    training pairs a forget keeps, the one exclusion set of every state compared."""
+    import scipy.sparse as sp
+    drop = sp.csr_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=R.shape)
+    kept = (R - R.multiply(drop)).tocsr()
+    kept.eliminate_zeros()
+    return kept
+
+
 def unlearning(events, model_name, args):
-    t = events.timestamps
-    order = np.argsort(t, kind="stable")
-    base = compact(events, order[:int(0.9 * len(events))])
+    """Rank rows of the forgotten and control pairs before the forget, after its fine-tune
+    and after a retrain; the model trained on the earlier ``1 - args.tail`` of the events."""
+    order, cut, _, _ = later_days(events, args.tail)
+    base = compact(events, order[:cut])
     model = make_model(model_name, args).fit(base)
     rng = np.random.default_rng(1)
     counts = np.diff(model.R_.indptr)
@@ -338,7 +370,8 @@ def unlearning(events, model_name, args):
         forget += [(u, i) for i in items[:args.forget_items]]
         control += [(u, i) for i in items[args.forget_items:2 * args.forget_items]]
     forget, control = np.array(forget), np.array(control)
-    before_c = ranks_of(model, control[:, 0], control[:, 1])
+    history = remaining_history(model.R_, forget)         # the same exclusions in every state
+    before_c = ranks_of(model, control[:, 0], control[:, 1], history)
     tuned = copy.deepcopy(model)
     start = time.perf_counter()
     tuned.forget(interactions=forget, epochs=args.update_epochs, method="fine_tune")
@@ -348,11 +381,13 @@ def unlearning(events, model_name, args):
     oracle.forget(interactions=forget, method="retrain")
     t_retrain = time.perf_counter() - start
     assert not tuned.R_[forget[:, 0], forget[:, 1]].any()   # users keep their ids (none removed)
+    assert (tuned.R_ != history).nnz == 0 and (oracle.R_ != history).nnz == 0
     rows = []
     for what, m, secs in (("before", model, 0.0), ("fine_tune", tuned, t_tune),
                           ("retrain", oracle, t_retrain)):
-        f = ranks_of(m, forget[:, 0], forget[:, 1])
-        c = ranks_of(m, control[:, 0], control[:, 1]) if what != "before" else before_c
+        f = ranks_of(m, forget[:, 0], forget[:, 1], history)
+        c = (ranks_of(m, control[:, 0], control[:, 1], history) if what != "before"
+             else before_c)
         rows.append({"model": model_name, "what": what, "pairs": len(forget),
                      "median_rank_forgotten": float(np.median(f)),
                      "mean_rank_forgotten": float(np.mean(f)),
@@ -486,7 +521,8 @@ def main():
                              "day of the tail that has a later day, 22 on ML-100K)")
     parser.add_argument("--tail", type=float, default=0.1,
                         help="share of the events (the latest) folded in day by day; the "
-                             "earlier ones train the first model (default 0.1)")
+                             "earlier ones train the first model, of the fold-in and of the "
+                             "unlearning part (default 0.1)")
     parser.add_argument("--epochs", type=int, default=60,
                         help="epochs of every full fit of LightGCN (default 60)")
     parser.add_argument("--mf-epochs", type=int, default=15,
@@ -557,13 +593,13 @@ def main():
     n_steps = step_count(days, args)
     budget = ("Smoke run" if args.smoke else
               "Budget (a run of under ~15 min on a 2-core machine shared with other jobs)")
+    fits = (f"LightGCN {args.epochs} epochs and {args.layers} layers per full fit, MF "
+            f"{args.mf_epochs} epochs, {args.update_epochs} epochs per partial_fit / forget "
+            f"fine-tune, dim {args.dim}, batch {args.batch_size}, lr {args.lr}, reg 1e-4, "
+            f"model seed 0, one thread (mgr.threads(1)).")
     caps = (f"{budget}: "
             f"{n_steps} day steps for every model (of the {len(days) - 1} days of the later "
-            f"{args.tail:.0%} that have a later day), LightGCN {args.epochs} epochs and "
-            f"{args.layers} layers per full fit, MF {args.mf_epochs} epochs, "
-            f"{args.update_epochs} epochs per partial_fit / forget fine-tune, dim {args.dim}, "
-            f"batch {args.batch_size}, lr {args.lr}, reg 1e-4, seed 0, "
-            f"one thread (mgr.threads(1)).")
+            f"{args.tail:.0%} that have a later day), {fits}")
     paths = []
     if "foldin" in parts:
         need = "; ".join(
@@ -627,12 +663,16 @@ def main():
             columns=["model", "what", "pairs", "median_rank_forgotten", "mean_rank_forgotten",
                      "top20_share_forgotten", "median_rank_kept_control", "seconds"],
             out_dir=args.out,
-            notes=(f"Data: {data_name} (the earlier 90 %). {args.forget_users} users x "
-                   f"{args.forget_items} training items forgotten (seeded). Rank 1 = top among "
-                   f"the items outside the user's remaining history. before: the trained model; "
+            notes=(f"Data: {data_name} (the earlier {1 - args.tail:.0%}). {args.forget_users} "
+                   f"users x {args.forget_items} training items forgotten (chosen with "
+                   f"default_rng(1)). Rank 1 = top among the items outside the user's remaining "
+                   f"history (the training pairs minus the forgotten ones: the same set in every "
+                   f"state, so a user's other forgotten items compete in all three). before: "
+                   f"the trained model; "
                    f"fine_tune: forget(method='fine_tune', epochs={args.update_epochs}); retrain: "
                    f"forget(method='retrain') = a fit from scratch without them (the oracle). "
-                   f"Control: as many kept training items of the same users. {caps}"),
+                   f"Control: as many kept training items of the same users. "
+                   f"{'Smoke run' if args.smoke else 'Settings'}: {fits}"),
             threads=measured_threads))
         from bench_unlearning import plot_unlearning_embedding
         plot_unlearning_embedding(forget_rows, f"unlearning_embedding{suffix}", args.out,

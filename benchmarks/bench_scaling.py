@@ -100,6 +100,7 @@ also judged on the epoch at a fixed number of batches.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -483,8 +484,11 @@ def main():
     parser.add_argument("--scaled-batches", type=int, default=GOWALLA_BATCHES,
                         help="also time an epoch of this many batches, the batch grown with "
                              f"the graph (default {GOWALLA_BATCHES}, Gowalla's at 2048; 0: off)")
-    parser.add_argument("--replot", type=Path, default=None,
-                        help="no sweep: redraw the plot from a results JSON of this script")
+    parser.add_argument("--plot-only", type=Path, default=None, metavar="JSON",
+                        help="no sweep: redraw the plot from a results JSON of this script "
+                             "(the PNG goes next to it)")
+    parser.add_argument("--replot", dest="plot_only", type=Path,
+                        help=argparse.SUPPRESS)                 # the option's earlier name
     args = parser.parse_args()
     if args.threads is None:
         args.threads = 1 if args.smoke else (os.cpu_count() or 1)
@@ -493,13 +497,13 @@ def main():
 
     if args.limit_edges is not None:
         return limit_only(args)
-    if args.replot is not None:
-        require_file(args.replot, "--replot")
-        record = json.loads(args.replot.read_text())
+    if args.plot_only is not None:
+        require_file(args.plot_only, "--plot-only")
+        record = json.loads(args.plot_only.read_text())
         rows = [r for r in record["rows"]
                 if isinstance(r.get("train_edges"), int)]
         fits = slopes(rows, args.fit_from)
-        plot_results(rows, fits, args.fit_from, args.replot.stem, args.replot.parent,
+        plot_results(rows, fits, args.fit_from, args.plot_only.stem, args.plot_only.parent,
                      record=record)                  # prints "wrote PATH"
         return
     sizes = SMOKE_SIZES if args.smoke else tuple(e for e in SIZES if e <= args.max_edges)

@@ -36,8 +36,8 @@ architecture and parameter layout):
 3. **accuracy**: the torch model (padded layout) trained like ``SRGNN.fit`` (same initial
    parameters, same batch order, same learning-rate schedule) and evaluated alike.
 
-    python benchmarks/bench_sequential.py                       # both data sets, every model
-    python benchmarks/bench_sequential.py --datasets ml100k --epochs 3 --max-len 20
+    python benchmarks/bench_sequential.py --data DIR            # both data sets, every model
+    python benchmarks/bench_sequential.py --data DIR --datasets ml100k --epochs 3 --max-len 20
     python benchmarks/bench_sequential.py --smoke --out /tmp/r  # what the tests run
 
 ``--plot-only NAME [STEM ...]`` redraws ``<out>/NAME.png`` from the rows of ``STEM.json``
@@ -59,23 +59,13 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
 from _common import (ML100K_FILES, benchmark_parser, check_data, require_data, require_file,
-                     save_figure, write_results)
+                     save_figure, threads_text, use_threads, write_results)
 
 TOL = 1e-10
-
-
-def _limit_threads(n):
-    """Cap the BLAS and OpenMP pools before NumPy or torch is imported; False if too late."""
-    if "numpy" in sys.modules:
-        return False
-    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
-        os.environ[var] = str(n)
-    return True
 
 
 def load(name, args):
@@ -189,7 +179,7 @@ def speed_epoch(name, train, args, threads):
         return loss
 
     order = orders[0]
-    n_batches = -(-len(order) // ours.batch_size)
+    epoch_batches = n_batches = -(-len(order) // ours.batch_size)
     if args.speed_batches:
         n_batches = min(n_batches, args.speed_batches)
     names = ["ours", "torch padded", "torch packed"]
@@ -214,6 +204,7 @@ def speed_epoch(name, train, args, threads):
     for ref in ("torch padded", "torch packed"):
         per_batch = [a / b for a, b in zip(times["ours"], times[ref])]
         row = {"dataset": name, "reference": ref, "n_batches": n_batches,
+               "epoch_batches": epoch_batches,
                "ours_epoch_s": sum(times["ours"]), "torch_epoch_s": sum(times[ref]),
                "ratio_ours_over_torch": sum(times["ours"]) / sum(times[ref]),
                "median_batch_ratio": statistics.median(per_batch),
@@ -225,6 +216,18 @@ def speed_epoch(name, train, args, threads):
               f"{ref} {row['torch_epoch_s']:.1f} s, ratio {row['ratio_ours_over_torch']:.3f} "
               f"(median per batch {row['median_batch_ratio']:.3f})", flush=True)
     return rows
+
+
+def batches_text(row):
+    """``982 batches (one epoch)``, or ``200 batches (about 20 % of an epoch of 982)`` when
+    ``--speed-batches`` timed part of one; ``200 batches`` in rows that did not record the
+    epoch's."""
+    n, full = row["n_batches"], row.get("epoch_batches")
+    if full is None:
+        return f"{n} batches"
+    if n >= full:
+        return f"{n} batches (one epoch)"
+    return f"{n} batches (about {100 * n / full:.0f} % of an epoch of {full})"
 
 
 def layout_rows(name, train, args, n_batches=20, repeat=5):
@@ -441,7 +444,8 @@ def main():
                         help="numba, BLAS and torch threads alike (default 1)")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
     parser.add_argument("--speed-batches", type=int, default=0,
-                        help="batches in the timed epoch (default 0: the whole epoch)")
+                        help="time only the first N batches of the epoch (default 0: the whole "
+                             "epoch; an ML-100K epoch at --max-len 20 has 982)")
     parser.add_argument("--torch-accuracy", action=argparse.BooleanOptionalAction, default=True,
                         help="also train and evaluate the torch SR-GNN (default yes)")
     parser.add_argument("--parts", nargs="+", default=["models", "torch", "layout"],
@@ -465,24 +469,21 @@ def main():
         require_data(args, "the unpacked MovieLens-100K folder; or --datasets synthetic")
         if args.data is not None and not args.smoke:
             check_data(args.data, ML100K_FILES, "the unpacked MovieLens-100K folder")
-    capped = _limit_threads(args.threads)
     if args.smoke:
         args.epochs, args.datasets = 1, ["synthetic"]
         args.speed_batches = args.speed_batches or 3
     load_start = os.getloadavg()
 
-    import numba
-    numba.set_num_threads(args.threads)
-    threads = {"numba": numba.get_num_threads(),
-               "blas": args.threads if capped else "not capped"}
     from srgnn_torch import torch_status
     has_torch, torch_msg = (False, "--no-torch") if args.no_torch else torch_status()
-    if has_torch:
-        import torch
-        torch.set_num_threads(args.threads)
-        threads["torch"] = torch.get_num_threads()
-    print(f"threads {threads}; torch: {torch_msg}", flush=True)
+    with use_threads(args.threads, load_torch=has_torch) as threads:
+        print(f"threads {threads_text(threads)}; torch: {torch_msg}", flush=True)
+        _run(args, threads, has_torch, torch_msg, load_start)
 
+
+def _run(args, threads, has_torch, torch_msg, load_start):
+    """Measure what ``--parts`` asks, write the results and draw them; ``threads``: the
+    counts in effect (:func:`_common.use_threads`), recorded."""
     rows, checks, speeds, layouts, descriptions = [], [], [], [], []
     for name in args.datasets:
         train, prefixes, targets, exclude_seen, desc = load(name, args)
@@ -506,7 +507,8 @@ def main():
         f"{args.epochs} epochs, "
         f"max_len {args.max_len}, seed {args.seed}, float32, every training prefix an "
         f"example; baselines at their defaults. Metrics: full ranking, HR@20 = the session "
-        f"papers' P@20. Threads: {threads}. torch: {torch_msg}. Load average (1, 5, 15 min) at "
+        f"papers' P@20. Threads: {threads_text(threads)}. torch: {torch_msg}. Load average "
+        f"(1, 5, 15 min) at "
         f"the start {load_start[0]:.2f}, {load_start[1]:.2f}, {load_start[2]:.2f}; at the end "
         f"{load_end[0]:.2f}, {load_end[1]:.2f}, {load_end[2]:.2f} (2 CPUs shared).")
     columns = ["dataset", "model", "hit@20", "mrr@20", "ndcg@20", "fit_s", "n_examples"]
@@ -534,16 +536,19 @@ def main():
                          f"per batch (ratio {r['ratio_packed_over_padded']:.3f}); real nodes "
                          f"{r['real_node_fraction']:.0%} of the padded rows\n")
     if speeds:
-        after.append("\nOne training epoch (loss, gradients, Adam; float32), interleaved batch "
-                     "by batch with the torch SR-GNN, same initial parameters and batches:\n\n")
+        after.append("\nTraining steps (loss, gradients, Adam; float32) over one epoch, or its "
+                     "first --speed-batches batches, interleaved batch by batch with the torch "
+                     "SR-GNN, same initial parameters and batches:\n\n")
         for s in speeds:
             after.append(f"- {s['dataset']}, vs {s['reference']}: ours {s['ours_epoch_s']:.1f} s"
-                         f", torch {s['torch_epoch_s']:.1f} s over {s['n_batches']} batches: "
+                         f", torch {s['torch_epoch_s']:.1f} s over {batches_text(s)}: "
                          f"ratio ours/torch {s['ratio_ours_over_torch']:.3f} (median per batch "
                          f"{s['median_batch_ratio']:.3f}); max_len {s['max_len']}, threads "
-                         f"{s['threads']}, load {s['load_1min_end']:.1f} at the end\n")
+                         f"{threads_text(s['threads'])}, load {s['load_1min_end']:.1f} at the "
+                         "end\n")
     json_path, md_path = write_results(
         stem, rows, columns, out_dir=args.out, notes=notes, md_after="".join(after),
+        threads=threads,
         after_rows={"gradient_check_vs_torch": checks, "epoch_time_vs_torch": speeds,
                     "message_step_layouts": layouts,
                     "threads": threads, "args": {k: str(v) for k, v in vars(args).items()

@@ -176,7 +176,9 @@ def main():
 
 
 def _write(rows, args):
-    write_results(
+    """Write the rows so far and draw them, with the footer (machine, threads, date) that
+    ``--plot-only`` draws from the same record."""
+    json_path, _ = write_results(
         args.name, rows,
         ["graph", "edges_nominal", "edges", "n_users", "n_items", "k", "solver", "seconds", "measured_MiB",
          "estimate_MiB", "measured/estimate", "auto_picks", "s_k", "outcome", "load"],
@@ -195,7 +197,7 @@ def _write(rows, args):
                "load: 1-minute load average after the row."),
         threads=(f"{args.threads} thread(s) in each worker process (NUMBA_NUM_THREADS, "
                  "OPENBLAS_NUM_THREADS and OMP_NUM_THREADS)"))
-    _plot(rows, args.out, args.name)
+    _plot(rows, args.out, args.name, record=json.loads(Path(json_path).read_text()))
 
 
 MARKERS = {"propack": "o", "arpack": "s", "chebyshev": "^"}

@@ -899,3 +899,190 @@ def test_lightgcn_epoch_sides_take_turns_batch_by_batch(monkeypatch):
                                     batches, shift=1)
     assert calls == [("pyg", 0), ("ours", 0), ("ours", 1), ("pyg", 1), ("pyg", 2), ("ours", 2)]
     assert times == {"ours": [1.0, 2.0, 3.0], "pyg": [5.0, 10.0, 15.0]}
+
+
+class _RankModel:
+    """A fitted-model stand-in for bench_realtime.ranks_of: fixed scores over 6 items and the
+    training matrix ``R_`` it was fitted on."""
+
+    def __init__(self, scores, R):
+        import numpy as np
+        self.scores, self.R_ = np.asarray(scores, dtype=float), R
+
+    def score(self, users):
+        return self.scores[users]
+
+
+def test_forgotten_items_are_ranked_among_the_same_items_before_and_after_a_forget():
+    """User 0 trained on items 0-3 and forgets 0 and 1. Before the forget the model's own
+    ``R_`` still holds both; ranked against it, item 1 (which scores above item 0) would be
+    hidden from item 0's ranking before and compete with it after. Against the remaining
+    history (items 2 and 3), item 1 competes in both states: item 0 ranks 2nd before and
+    after, and a kept item (2) ranks among the same items too."""
+    import numpy as np
+    import scipy.sparse as sp
+    import bench_realtime as bench
+    R = sp.csr_matrix((np.ones(4), ([0, 0, 0, 0], [0, 1, 2, 3])), shape=(1, 6))
+    forget = np.array([[0, 0], [0, 1]])
+    history = bench.remaining_history(R, forget)
+    assert history[0].indices.tolist() == [2, 3]
+    scores = [[0.5, 0.9, 0.8, 0.7, 0.1, 0.2]]
+    before = _RankModel(scores, R)                             # R_ still holds items 0 and 1
+    after = _RankModel(scores, history)                        # what a forget leaves in R_
+    users, items = np.array([0, 0]), np.array([0, 2])
+    for model in (before, after):
+        assert bench.ranks_of(model, users, items, history).tolist() == [2.0, 2.0]
+    # the model's own R_ (the earlier exclusion) ranked item 0 first before the forget
+    own = before.scores[0].copy()
+    own[[1, 2, 3]] = -np.inf
+    assert 1 + np.sum(own > own[0]) == 1
+
+
+def test_unlearning_ranks_every_state_against_one_fixed_history(monkeypatch):
+    """bench_realtime.unlearning passes the same remaining history to every ranking (before,
+    fine_tune, retrain; forgotten and control pairs), and it is what the forget leaves."""
+    import argparse
+    import bench_realtime as bench
+    seen = []
+    original = bench.ranks_of
+
+    def recording(model, users, items, *rest):
+        seen.append((model.R_.copy(), rest))
+        return original(model, users, items, *rest)
+    monkeypatch.setattr(bench, "ranks_of", recording)
+    args = argparse.Namespace(smoke=True, data=None, tail=0.1, forget_users=3, forget_items=2,
+                              update_epochs=1, dim=8, lr=0.01, batch_size=256, epochs=1,
+                              mf_epochs=1, layers=1)
+    events, _ = bench.load_events(args)
+    rows = bench.unlearning(events, "MF", args)
+    assert [r["what"] for r in rows] == ["before", "fine_tune", "retrain"]
+    assert len(seen) == 6 and all(len(rest) == 1 for _, rest in seen)
+    history = seen[0][1][0]
+    assert all(rest[0] is history for _, rest in seen)
+    assert (seen[-1][0] != history).nnz == 0           # the retrained model's R_
+    assert (seen[0][0] != history).nnz > 0             # the model before still had them
+
+
+def test_use_threads_sets_numba_blas_and_torch_and_restores_them():
+    """One thread setting for every benchmark: numba's and every BLAS's count inside the
+    block (and torch's where it is loaded), the counts yielded, the earlier ones after."""
+    import sys as _sys
+    import numba
+    from minigraphrec.threadpools import get_threads
+    before = get_threads()
+    with _common.use_threads(1) as counts:
+        assert counts["numba"] == 1 and numba.get_num_threads() == 1
+        assert all(n == 1 for n in counts["blas"].values())
+        assert all(n == 1 for n in get_threads()["blas"].values())
+        if "torch" in _sys.modules:
+            assert counts["torch"] == 1
+    assert get_threads() == before
+    with _common.use_threads(None, blas=1) as counts:      # BLAS alone: numba as it was
+        assert counts["numba"] == before["numba"]
+        assert all(n == 1 for n in counts["blas"].values())
+    with _common.use_threads(1, blas=None) as counts:      # numba alone: BLAS as it was
+        assert counts["numba"] == 1 and counts["blas"] == before["blas"]
+    assert get_threads() == before
+    assert _common.threads_text({"numba": 1, "blas": {"a.so": 1}, "torch": 1}) == \
+        "numba 1, BLAS 1 (a.so), torch 1"
+
+
+def test_pyg_train_epoch_steps_the_sampled_triples_in_order_and_stops_when_told():
+    """PyGLightGCN.train_epoch, shared by both accuracy benchmarks, is the loop they had:
+    the same triples (sample_bpr with the caller's generator), the same batches, the same
+    parameters after; ``stop`` ends the epoch after a batch but never after the last."""
+    pytest = __import__("pytest")
+    pytest.importorskip("torch_geometric")
+    import numpy as np
+    from minigraphrec.datasets import synthetic
+    from minigraphrec.ops import sample_bpr
+    from pyg_reference import PyGLightGCN
+    R = synthetic(n_users=30, n_items=40, mean_interactions=6, random_state=0).to_csr()
+    a = PyGLightGCN(R, 8, 2, 1e-2, 1e-4, adjacency="csr", seed=0)
+    b = PyGLightGCN(R, 8, 2, 1e-2, 1e-4, adjacency="csr", seed=0)
+    loss, ran, total = a.train_epoch(R, np.random.default_rng(3), 32)
+    users, pos, neg = sample_bpr(R, random_state=np.random.default_rng(3))
+    losses = [b.step(users[s:s + 32], pos[s:s + 32], neg[s:s + 32])
+              for s in range(0, users.shape[0], 32)]
+    assert ran == total == len(losses) and loss == sum(losses) / len(losses)
+    assert np.array_equal(a.final_embeddings(), b.final_embeddings())
+    calls = []
+    _, ran, total = a.train_epoch(R, np.random.default_rng(4), 32,
+                                  stop=lambda: calls.append(1) or len(calls) == 2)
+    assert (ran, len(calls)) == (2, 2) and total > 2
+    _, ran, total = a.train_epoch(R, np.random.default_rng(5), 32, stop=lambda: True)
+    assert ran == 1
+
+
+def test_quantize_labels_the_float_bar_by_the_dtype_it_scores_in():
+    """LightGCN's float model keeps float32 parameters and scores in float64: its bar says so
+    (in records that predate ``score_dtype`` as in those that keep it); GF-CF's float32 model
+    scores in float32."""
+    import bench_quantize as bench
+    old_lightgcn = {"model": "lightgcn", "dtype": "float32", "memory_ratio": 1.0}
+    assert bench.bar_label(old_lightgcn) == "float32 params,\nfloat64 scoring"
+    assert bench.bar_label({"model": "gfcf", "dtype": "float32", "memory_ratio": 1.0}) == \
+        "float32"
+    assert bench.bar_label({"model": "lightgcn", "dtype": "int8", "memory_ratio": 3.7}) == "int8"
+    assert bench.bar_label({"model": "lightgcn", "dtype": "float16", "memory_ratio": 1.9,
+                            "score_dtype": "float32"}) == "float16 params,\nfloat32 scoring"
+    assert bench.bar_label({"model": "lightgcn", "dtype": "float32 U Vᵀ only (no model)"}) \
+        == "float32 U Vᵀ\n(no model)"
+
+
+def test_sequential_says_when_the_timed_batches_are_part_of_an_epoch():
+    import bench_sequential as bench
+    assert bench.batches_text({"n_batches": 200, "epoch_batches": 982}) == \
+        "200 batches (about 20 % of an epoch of 982)"
+    assert bench.batches_text({"n_batches": 982, "epoch_batches": 982}) == \
+        "982 batches (one epoch)"
+    assert bench.batches_text({"n_batches": 200}) == "200 batches"
+
+
+def test_membership_speed_leaves_the_backend_check_blank_on_the_score_rows():
+    """rank_backends_identical compares the numba and NumPy rank signals: it belongs to the
+    rank rows, not to the score attack's."""
+    import bench_membership_speed as bench
+    import minigraphrec as mgr
+    from minigraphrec.split import random_split
+    data = mgr.datasets.synthetic(n_users=40, n_items=50, mean_interactions=6, random_state=0)
+    train, test = random_split(data, test_size=0.2, random_state=0)
+    rows = bench.attack_rows("Popularity", mgr.Popularity().fit(train), train, test, 1)
+    by = {r["attack"]: r["rank_backends_identical"] for r in rows}
+    assert by == {"rank, numba": True, "rank, numpy": True, "score": None}
+
+
+def test_svd_memory_draws_its_figure_with_the_machine_footer(tmp_path, monkeypatch):
+    """The figure drawn after each row gets the record, so its footer names the machine and
+    threads, as a --plot-only redraw of the same file does."""
+    import argparse
+    import bench_svd_memory as bench
+    drawn = {}
+    monkeypatch.setattr(bench, "_plot", lambda rows, out, name, record=None:
+                        drawn.update(record=record))
+    bench._write([{"graph": "g", "solver": "arpack"}],
+                 argparse.Namespace(name="svd_memory_smoke", out=tmp_path, threads=1))
+    assert drawn["record"]["machine"]["cpu"] and drawn["record"]["rows"][0]["graph"] == "g"
+
+
+def test_membership_names_the_fine_tune_epochs_of_both_models():
+    import bench_membership as bench
+    import minigraphrec as mgr
+    assert bench.fine_tune_epochs_text(mgr) == f"{mgr.MF.update_epochs} epochs"
+
+
+def test_redraw_options_are_named_plot_only_with_the_old_names_kept(tmp_path):
+    """--plot-only everywhere; --replot (bench_explain, bench_scaling) and --redraw
+    (bench_gfcf_gowalla) still work, unlisted."""
+    import subprocess
+    from conftest import child_env
+    for script, old in (("bench_explain.py", "--replot"), ("bench_gfcf_gowalla.py", "--redraw")):
+        path = str(ROOT / "benchmarks" / script)
+        helptext = subprocess.run([sys.executable, path, "--help"], capture_output=True,
+                                  text=True, env=child_env()).stdout
+        assert "--plot-only" in helptext and old not in helptext
+        for flag in ("--plot-only", old):
+            proc = subprocess.run([sys.executable, path, flag, "--out", str(tmp_path)],
+                                  capture_output=True, text=True, env=child_env())
+            assert proc.returncode != 0 and "Traceback" not in proc.stderr
+            assert "unrecognized" not in proc.stderr

@@ -48,8 +48,8 @@ def test_benchmark_smoke(script, tmp_path):
 
 
 def test_gfcf_solvers_figure_is_redrawn_from_every_result_file(tmp_path):
-    """``--redraw`` joins one row per solver file, each labelled with its date and CPU."""
-    script = [sys.executable, str(ROOT / "benchmarks" / "bench_gfcf_gowalla.py"), "--redraw",
+    """``--plot-only`` joins one row per solver file, each labelled with its date and CPU."""
+    script = [sys.executable, str(ROOT / "benchmarks" / "bench_gfcf_gowalla.py"), "--plot-only",
               "--out", str(tmp_path)]
     proc = subprocess.run(script, cwd=ROOT, capture_output=True, text=True, env=child_env())
     assert proc.returncode != 0 and "no gfcf_gowalla*.json in" in proc.stderr
