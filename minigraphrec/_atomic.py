@@ -36,7 +36,8 @@ temporary file before the first rename, so a failure before the renames leaves e
 as it was. The renames themselves (which do not fail in practice: the temporary files are
 complete and in the right folders) go in order; should one fail, the error says (a note on
 the exception, and ``on_partial``) which targets were replaced and which kept their old
-contents. Only a process killed while writing (SIGKILL, a power cut) can leave a temporary
+contents, and the folders of those replaced are synced as after a success. Only a
+process killed while writing (SIGKILL, a power cut) can leave a temporary
 ``.minigraphrec-*.tmp`` file beside a target, which is then still whole.
 """
 from __future__ import annotations
@@ -159,6 +160,9 @@ def write_files(contents, describe=None, on_partial=None):
         if renamed:
             written = [p for p, _ in items[:renamed]]
             kept = [p for p, _ in items[renamed:]]
+            # the rule's 4 for the renames that were done: they survive a power cut too
+            for folder in dict.fromkeys(os.path.dirname(os.path.abspath(p)) for p in written):
+                fsync_folder(folder)
             # add_note's list, which Python 3.11 prints; 3.10 has no add_note
             raised.__notes__ = [*getattr(raised, "__notes__", []),
                                 f"wrote {', '.join(map(str, written))}, but not "

@@ -18,15 +18,18 @@ hyperparameters and restores the attributes; a model that derives more
 state from them (a normalised graph, say) does so in its ``_restore()``.
 A file with a valid checksum that save would not have written (edited with
 the checksum recomputed, or by another program) is refused too, from the
-description and the arrays' shapes alone: one without an attribute the class
-needs (its ``_state_attrs`` less its ``_optional_state``, what a file may
-lack: saved only when set, or added after older files were written; the
-library's classes without ``_state_attrs`` list theirs in ``_GENERIC_STATE``),
-one whose arrays disagree with ``n_users_`` and ``n_items_`` (``_SHAPES``),
-and one labelled with a class whose hyperparameters it only partly has while
-it has exactly another class's (an MF file relabelled LightGCN). Only the
+description, the arrays' shapes and dtypes, and one pass over the index arrays
+of its sparse matrices: one without an attribute the class needs (its
+``_state_attrs`` less its ``_optional_state``, what a file may lack: saved only
+when set, or added after older files were written; the library's classes
+without ``_state_attrs`` list theirs in ``_GENERIC_STATE``), one with a sparse
+matrix whose indices do not lie within its shape (SciPy would read and write out
+of bounds with it), one whose arrays disagree with ``n_users_`` and ``n_items_``
+(``_SHAPES``) or hold another dtype than fit writes (``_KINDS``), and one
+labelled with a class whose hyperparameters it only partly has while it has
+exactly another class's (an MF file relabelled LightGCN). Only the
 library's own classes' declarations are required (with the attributes every
-model holds), and the sizes checked for them alone: a library class that adds
+model holds), and the sizes and dtypes checked for them alone: a library class that adds
 a name to ``_state_attrs`` adds it to ``_optional_state`` too, or the files of
 earlier versions stop loading; what a class of one's own adds is restored when
 the file has it.
@@ -103,6 +106,7 @@ import scipy.sparse as sp
 
 from . import _atomic
 from .errors import DataError
+from .rank import check_compressed
 from .sequences import Sequences
 
 logger = logging.getLogger(__name__)
@@ -321,15 +325,21 @@ def save(model, path):
 
     Raises
     ------
-    RuntimeError if the model is not fitted; DataError if some
-    hyperparameter or attribute cannot be stored without pickle; OSError
-    naming ``path`` (never the temporary file) if it cannot be written:
-    IsADirectoryError for a folder (or a path ending in ``/``, or a symbolic
-    link to a folder), PermissionError for an existing file the caller may not
-    write or a folder that takes no new file, FileExistsError for a device,
-    FIFO or socket at ``path``, FileNotFoundError for a folder that does not
-    exist. The old file at ``path``, if any, is then unchanged, and no
-    temporary file is left.
+    TypeError
+        If ``model`` is not a Recommender.
+    RuntimeError
+        If the model is not fitted.
+    DataError
+        If some hyperparameter or attribute cannot be stored without pickle,
+        or ``path`` is empty.
+    OSError
+        Naming ``path`` (never the temporary file) if it cannot be written:
+        IsADirectoryError for a folder (or a path ending in ``/``, or a symbolic
+        link to a folder), PermissionError for an existing file the caller may not
+        write or a folder that takes no new file, FileExistsError for a device,
+        FIFO or socket at ``path``, FileNotFoundError for a folder that does not
+        exist. The old file at ``path``, if any, is then unchanged, and no
+        temporary file is left.
     """
     if not _is_model(model):
         raise TypeError(f"model must be a Recommender, got {type(model).__name__}")
@@ -402,13 +412,18 @@ def load(path):
     Raises
     ------
     DataError
-        Naming the file and the problem: not a readable .npz (missing,
-        truncated, not a zip), not a minigraphrec model, another format
+        Naming the file and the problem: not a readable .npz (missing, empty,
+        a folder, truncated, not a zip), not a minigraphrec model, another format
         version, a checksum mismatch (the contents were changed or damaged),
         or inconsistent contents: a fitted attribute the class needs missing
-        (named, with the class), arrays whose shapes disagree with
-        ``n_users_`` / ``n_items_`` (named, with both shapes), or a file of
-        another class relabelled (see the module's notes).
+        (named, with the class), a sparse matrix whose index arrays do not fit
+        its shape (named, with the first bad row), a fitted array of the wrong
+        dtype (a str or integer table where the library writes floats) or
+        holding NaN, an infinity or a negative degree, arrays whose shapes
+        disagree with ``n_users_`` / ``n_items_`` (named, with both shapes), or
+        a file of another class relabelled (see the module's notes). Every such
+        file is refused here, rather than failing (or crashing the process)
+        at its first scoring.
     """
     path = os.fspath(path)
     if os.path.isdir(path):
@@ -483,6 +498,7 @@ def _build(info, arrays, path, memo):
     fitted = info["ref"] is None or bool(info["attributes"])
     if fitted:
         _check_present(model, info, path)
+        _check_dtypes(model, info, path)
     restore = getattr(model, "_restore", None)
     if restore is not None and info["attributes"]:          # fitted: derive the rest
         try:
@@ -500,9 +516,11 @@ def _build(info, arrays, path, memo):
 # another library version or a hand edit can drop a fitted attribute, leave arrays of other
 # sizes, or relabel one class's file as another's. Such a model would load and fail at its
 # first scoring call (an AttributeError, a matmul dimension mismatch) without naming the
-# file, or score as a model it is not. load checks, from the meta and the arrays' shapes only
-# (no pass over the data): that every attribute the class needs is there (_check_present,
-# before _restore, which reads them), that the sizes agree with n_users_ and n_items_
+# file, or score as a model it is not. load checks, from the meta and the arrays' shapes and
+# dtypes (passes over the data: _check_finite's over the floats, _decode's over the sparse
+# index arrays, and the degrees'): that every attribute the class needs is there
+# (_check_present, before _restore, which reads them), that the dtypes are those fit writes
+# (_check_dtypes, before _restore too), that the sizes agree with n_users_ and n_items_
 # (_check_shapes, after _restore, whose own checks name R_ and the ids first), and that the
 # hyperparameters are the class's (_check_label).
 
@@ -548,6 +566,15 @@ _SHAPES = {
     "W_q_": ("i", "i"), "W_indptr_": ("i+1",), "col_scale_": ("i",),
 }
 _BASE_SHAPES = ("R_", "user_ids_", "item_ids_", "item_labels_")
+
+#: the dtypes of the arrays of ``_SHAPES`` (NumPy's ``dtype.kind`` letters; for a sparse
+#: matrix, of its stored values), where not a float ("f"), which every other one is: what
+#: ``fit`` writes (raw ids as int64 or str, ``models.base.plain_ids``; the int8 or float16
+#: codes of the quantized models), and what scoring computes with. ``R_``: any numbers.
+_KINDS = {"user_ids_": "iuUS", "item_ids_": "iuUS", "item_labels_": "US", "R_": "biuf",
+          "user_q_": "if", "item_q_": "if", "V_q_": "if", "W_q_": "if", "W_indptr_": "iu"}
+#: arrays of ``_SHAPES`` whose entries are >= 0: degrees (GF-CF takes their square roots)
+_NONNEGATIVE = ("d_users_", "d_items_")
 
 
 def _who(info):
@@ -602,6 +629,35 @@ def _shape_of(value):
     if isinstance(value, np.ndarray) or sp.issparse(value):
         return tuple(int(s) for s in value.shape)
     return None
+
+
+def _check_dtypes(model, info, path):
+    """DataError naming the file and the attribute unless every fitted array of ``_SHAPES``
+    (for a model of one's own, those of ``_BASE_SHAPES``) has a dtype of ``_KINDS`` (a
+    float where it does not say), its stored values for a sparse matrix, and the degrees
+    (``_NONNEGATIVE``) are >= 0. Run before ``_restore`` and scoring, which would otherwise
+    fail far from the file (a str table), or score NaN (a negative degree)."""
+    library = _is_library_model(type(model))
+    for name in info["attributes"]:
+        if name not in _SHAPES or not (library or name in _BASE_SHAPES):
+            continue
+        value = getattr(model, name, None)
+        arr = value.data if sp.issparse(value) else value
+        if not isinstance(arr, np.ndarray):          # None (no features), or a non-array:
+            continue                                 # _check_shapes names the latter
+        kinds = _KINDS.get(name, "f")
+        if arr.dtype.kind not in kinds:
+            what = f"{name} has {'stored values of ' if sp.issparse(value) else ''}"
+            want = {"f": "a float dtype", "biuf": "a numeric dtype",
+                    "iuUS": "integer or str (raw ids)", "US": "str", "if": "int8 or float16 "
+                    "codes", "iu": "an integer dtype"}[kinds]
+            raise DataError(f"{path}: the saved {_who(info)}'s {what}dtype {arr.dtype}, "
+                            f"{want} expected (a file save did not write: edited, or written "
+                            "by another program)")
+        if name in _NONNEGATIVE and arr.size and arr.min() < 0:
+            at = int(np.flatnonzero(arr < 0)[0])
+            raise DataError(f"{path}: the saved {_who(info)}'s {name}[{at}] is {arr[at]}; "
+                            "degrees are >= 0 (the file was edited or damaged)")
 
 
 def _check_shapes(model, info, path):
@@ -771,11 +827,19 @@ def _decode(name, info, arrays, path, memo, prefix=""):
         fmt = info.get("format")
         if fmt not in ("csr", "csc"):
             raise DataError(f"{path}: attribute {name!r} has unknown sparse format {fmt!r}")
-        shape = tuple(int(s) for s in get(f"{name}/shape"))
+        shape = get(f"{name}/shape")
+        if shape.shape != (2,) or shape.dtype.kind not in "iu" or (shape < 0).any():
+            raise DataError(f"{path}: attribute {name!r} has shape {shape.tolist()!r}, not "
+                            "two counts")
+        shape = tuple(int(s) for s in shape)
+        data, indices, indptr = (get(f"{name}/{part}") for part in ("data", "indices", "indptr"))
+        # SciPy's constructor leaves the order of indptr and the range of the indices
+        # unchecked, and its C++ routines (a product, a conversion) would then read and
+        # write out of bounds: a crash at the first use, or inside _restore
+        check_compressed(indptr, indices, data, shape, fmt, f"{path}: attribute {name!r}")
         cls = sp.csr_matrix if fmt == "csr" else sp.csc_matrix
         try:
-            return cls((get(f"{name}/data"), get(f"{name}/indices"), get(f"{name}/indptr")),
-                       shape=shape)
+            return cls((data, indices, indptr), shape=shape)
         except ValueError as err:
             raise DataError(f"{path}: attribute {name!r} is not a valid {fmt} matrix: "
                             f"{err}") from None

@@ -64,8 +64,8 @@ Conventions and their sources:
 Array-level functions take ``ranked`` (int64 (n, K), best first, ``-1`` for
 padding, as :func:`minigraphrec.rank.top_k` returns) and ``test_rows``, a
 scipy.sparse matrix (n, n_items) whose row ``r`` holds the test items of the
-user ranked in row ``r``. They return one value per row (average with
-``.mean()``); a row with no test item gets ``NaN``.
+user ranked in row ``r``. They return one value per row; a row with no test
+item gets ``NaN``, so average with ``np.nanmean`` (``.mean()`` would be NaN).
 """
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ import scipy.sparse as sp
 from .data import Interactions, match_raw_ids
 from .errors import DataError, check_backend, check_int, int64_ids
 from .rank import (
-    _as_scores, _check_padding, _check_scores, _raise_nan, _score_blocks, _top_k_numpy,
+    _as_scores, _check_scores, _raise_nan, _row_chunks, _score_blocks, _top_k_numpy,
     canonical_csr, csr_arrays,
 )
 
@@ -100,7 +100,7 @@ def parse_metric(metric):
     names what :func:`evaluate` computes: a name of :data:`METRICS` at a
     cut-off >= 1, or ``"auc"``, which has none. The key of the result in
     :func:`evaluate`'s dict is :func:`metric_key` of the pair (``"ndcg@020"``
-    is ``"ndcg@20"``). A ValueError for anything else.
+    is ``"ndcg@20"``). A DataError (a ValueError) for anything else.
     """
     name, sep, k = str(metric).partition("@")
     if name == "auc":
@@ -119,7 +119,7 @@ def metric_key(name, k):
     """The key of metric ``name`` at cut-off ``k`` in :func:`evaluate`'s result:
     ``"recall@20"``, and ``"auc"`` whatever ``k``."""
     if name not in METRICS:
-        raise ValueError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
+        raise DataError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
     return name if name == "auc" else f"{name}@{check_int(k, 'k')}"
 
 
@@ -191,8 +191,16 @@ def _discounts(k):
 
 
 def _per_user(hits, n_test, k, metric):
-    """One metric at cutoff k from the hit matrix; NaN for rows with no test item."""
-    rel = hits[:, :k]                                              # (n, k) bool
+    """One metric at cutoff k from the hit matrix; NaN for rows with no test item.
+
+    ``hits`` may have fewer than ``k`` columns, ``w``, as long as ``w >= min(n_test, k)``
+    in every row: the slots beyond are misses (padding, as a list longer than the
+    catalogue holds), which the formulas count through ``k`` alone (precision divides by
+    ``k``, NDCG's ideal and MAP's normaliser run to ``min(|T|, k)``). So ``evaluate``
+    ranks at most ``n_items`` slots, and its memory does not grow with ``k`` beyond.
+    """
+    rel = hits[:, :k]                                              # (n, w) bool, w <= k
+    w = rel.shape[1]
     n_hit = rel.sum(axis=1)                                        # (n,)
     has_test = n_test > 0
     n_test_safe = np.where(has_test, n_test, 1)
@@ -201,14 +209,14 @@ def _per_user(hits, n_test, k, metric):
     elif metric == "precision":
         value = n_hit / k
     elif metric == "ndcg":
-        disc = _discounts(k)                                       # (k,)
+        disc = _discounts(w)                                       # (w,)
         dcg = np.where(rel, disc, 0.0).sum(axis=1)                 # (n,)
-        idcg = np.cumsum(disc)[np.minimum(n_test_safe, k) - 1]     # (n,)
+        idcg = np.cumsum(disc)[np.minimum(n_test_safe, k) - 1]     # (n,) min(|T|, k) <= w
         value = dcg / idcg
     elif metric == "hit":
         value = (n_hit > 0).astype(np.float64)
     elif metric == "map":
-        prec = np.cumsum(rel, axis=1) / np.arange(1, k + 1)        # (n, k) precision@(r+1)
+        prec = np.cumsum(rel, axis=1) / np.arange(1, w + 1)        # (n, w) precision@(r+1)
         value = np.where(rel, prec, 0.0).sum(axis=1) / np.minimum(n_test_safe, k)
     elif metric == "mrr":
         first = np.argmax(rel, axis=1)                             # (n,) 0 if no hit
@@ -516,15 +524,17 @@ def _rank_block(S, K, E, T, with_auc, backend, name="scores", users=None):
 
 # ----------------------------------------------------------------- evaluate
 def _check_ks(k):
-    """``k`` (a positive integer or a sequence of them) as a sorted tuple without repeats."""
+    """``k`` (a positive integer or a sequence of them) as a sorted tuple without repeats.
+    Also used by :func:`minigraphrec.sequences.evaluate_next_item`."""
     ks = [k] if np.ndim(k) == 0 else list(k)
     if not ks:
-        raise ValueError("k must be an integer >= 1 or a non-empty sequence of them")
+        raise DataError("k must be an integer >= 1 or a non-empty sequence of them")
     return tuple(sorted({check_int(v, "k") for v in ks}))
 
 
 def _pairs_csr(inter, n_users, n_items, name):
-    """The binary (n_users, n_items) CSR of an Interactions, ids checked against the model."""
+    """The binary (n_users, n_items) CSR of an Interactions, ids checked against the model.
+    Also used by :mod:`minigraphrec.train` (the validation pairs)."""
     if not isinstance(inter, Interactions):
         raise TypeError(f"{name} must be an Interactions, got {type(inter).__name__}")
     for kind, ids, n in (("user", inter.users, n_users), ("item", inter.items, n_items)):
@@ -542,7 +552,8 @@ def _pairs_csr(inter, n_users, n_items, name):
 
 def _check_raw_ids(inter, model, name):
     """DataError when ``inter`` numbers its users or items apart from ``model``
-    (``_check_same_raw_ids``)."""
+    (``_check_same_raw_ids``). Also used by :mod:`minigraphrec.privacy` and
+    :mod:`minigraphrec.train`."""
     _check_same_raw_ids("user", inter.users, inter.user_ids, getattr(model, "user_ids_", None),
                        name)
     _check_same_raw_ids("item", inter.items, inter.item_ids, getattr(model, "item_ids_", None),
@@ -559,7 +570,8 @@ def _check_same_raw_ids(kind, used, raw, ours, name, fix=None):
     ids), and a model without raw ids (``ours=None``), say nothing and are not compared;
     an integer and a string are the same id when :func:`~minigraphrec.data.match_raw_ids`
     matches them (``5``, ``"5"`` and ``"005"``). ``fix``: the remedy the message suggests (default:
-    load together, or ``align``).
+    load together, or ``align``). Also used by :mod:`minigraphrec.sequences`,
+    :mod:`minigraphrec.models.srgnn` and :mod:`minigraphrec.models.hybrid`.
     """
     if raw is None or ours is None:
         return
@@ -586,8 +598,13 @@ def _check_same_raw_ids(kind, used, raw, ours, name, fix=None):
                       f"{name}.align(model.user_ids_, model.item_ids_)"))
 
 
+#: ranked slots (rows x ranked items) whose metrics ``evaluate`` computes at once: each of
+#: their temporaries (int64 keys, float64 gains) is then 8 MB, whatever the block and k
+_METRIC_CHUNK = 1 << 20
+
 #: scores in one block of ``evaluate`` when ``batch_size`` is not given:
-#: 2^25 scores are 128 MB in float32 and 256 MB in float64
+#: 2^25 scores are 128 MB in float32 and 256 MB in float64. Also used by
+#: :mod:`minigraphrec.privacy` (its blocks of scores) and ``benchmarks/bench_eval.py``
 _EVAL_BLOCK_SCORES = 2 ** 25
 
 
@@ -620,7 +637,9 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
         are not read.
     k : int or sequence of int
         Cut-offs, each at least 1; each metric is reported at each (sorted,
-        repeats once).
+        repeats once). A cut-off beyond ``n_items`` is allowed (the slots past the
+        catalogue are misses: precision still divides by k) and costs no more
+        memory or time than ``n_items``.
     train : Interactions, optional
         The items to leave out of each ranking, in place of the model's own
         training items ``model.R_`` (the default); pass e.g. train ∪
@@ -714,8 +733,9 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
         batch_size = max(1, int(block_scores) // max(n_items, 1))
     E, T, users = _eval_pairs(model, test, train, n_users, n_items)
 
-    K = ks[-1]
-    _check_padding(K, min(batch_size, users.size), n_items)      # the (b, K) ranked lists
+    # slots ranked: beyond n_items a list holds only padding, which every metric counts as
+    # misses through k alone (_per_user), so memory does not grow with k beyond n_items
+    K = min(ks[-1], n_items)
     at_k = [m for m in wanted if m not in ("auc", "coverage")]
     per_user = {(m, kk): [] for m in at_k for kk in ks}
     auc_parts = []
@@ -736,14 +756,19 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
         L, auc = _rank_block(S, K, E_b, T_b, "auc" in wanted, backend,
                              "model.score(users)", batch)         # (b, K), (b,)
         del S                                                     # free a block not reused
-        rel = _hits(L, T_b)                                       # (b, K)
         n_test = np.diff(T_b.indptr)                              # (b,)
-        for m in at_k:
-            for kk in ks:
-                if m == "novelty":
-                    per_user[m, kk].append(_novelty(L, info, kk))
-                else:
-                    per_user[m, kk].append(_per_user(rel, n_test, kk, m))
+        # the metrics' (rows, K) temporaries (int64 keys, float64 gains) a chunk of rows at
+        # a time: a few times _METRIC_CHUNK entries, not a few times the block's b x K
+        chunks = _row_chunks(L.shape[0], K, _METRIC_CHUNK)
+        for rows in chunks:
+            L_c = L[rows]                                         # (c, K)
+            rel = _hits(L_c, T_b if len(chunks) == 1 else T_b[rows])   # (c, K)
+            for m in at_k:
+                for kk in ks:
+                    if m == "novelty":
+                        per_user[m, kk].append(_novelty(L_c, info, kk))
+                    else:
+                        per_user[m, kk].append(_per_user(rel, n_test[rows], kk, m))
         if "coverage" in wanted:
             for kk in ks:
                 top = L[:, :kk]
@@ -758,7 +783,7 @@ def evaluate(model, test, k=(10, 20), train=None, metrics=None, batch_size=None,
 
 def _check_metrics(metrics):
     """``evaluate``'s ``metrics`` (None, a name or a sequence of names) as the tuple of the
-    names asked for, in the order of :data:`METRICS`; ValueError naming an unknown one."""
+    names asked for, in the order of :data:`METRICS`; DataError naming an unknown one."""
     if metrics is None:
         return METRICS
     names = [metrics] if isinstance(metrics, str) else list(metrics)
@@ -767,11 +792,11 @@ def _check_metrics(metrics):
         name, at, cut = str(unknown[0]).partition("@")
         hint = (f" (cut-offs go in k=: metrics=({name!r},), k={cut})"
                 if at and name in METRICS else "")
-        raise ValueError(f"unknown metric {unknown[0]!r}; known: {', '.join(METRICS)}"
-                         f"{hint}")
+        raise DataError(f"unknown metric {unknown[0]!r}; known: {', '.join(METRICS)}"
+                        f"{hint}")
     if not names:
-        raise ValueError(f"metrics is empty; name at least one of {', '.join(METRICS)} "
-                         "(or leave it out: all of them)")
+        raise DataError(f"metrics is empty; name at least one of {', '.join(METRICS)} "
+                        "(or leave it out: all of them)")
     return tuple(m for m in METRICS if m in names)
 
 

@@ -39,10 +39,10 @@ _MAX_PADDING_BYTES = 1 << 30
 
 def _check_padding(k, n_rows, n_items):
     """Refuse a ``k`` above ``n_items`` whose padded (n_rows, k) lists (int64 items and
-    float64 scores) would take more than :data:`_MAX_PADDING_BYTES`: a ValueError that
-    says so, rather than an allocation of that size."""
+    float64 scores) would take more than :data:`_MAX_PADDING_BYTES`: a DataError (a
+    ValueError) that says so, rather than an allocation of that size."""
     if k > n_items and 16 * n_rows * (k - n_items) > _MAX_PADDING_BYTES:
-        raise ValueError(f"k = {k} asks for {k - n_items} slots of padding per row beyond "
+        raise DataError(f"k = {k} asks for {k - n_items} slots of padding per row beyond "
                          f"the {n_items} items ({16 * n_rows * k / 2**30:.3g} GiB of lists "
                          f"for {n_rows} rows); ask for k <= {n_items}")
 
@@ -50,10 +50,12 @@ def _check_padding(k, n_rows, n_items):
 def _as_scores(scores, name="scores", users=None):
     """Scores as a C-contiguous float32/float64 2-d array (NaN not checked: see _check_scores).
 
-    Other real dtypes are cast to float64; 64-bit integers must then lie within ``±2**53``,
-    where float64 holds every integer (beyond, neighbours would round to one value and the
-    ranking change): else a DataError naming the first such entry, by row and column or,
-    given ``users`` (the user of each row), by user and item, as :func:`_raise_nan` does."""
+    Other real dtypes are cast to float64, but only where the cast is exact: a rounded
+    score could tie with its neighbour and the ranking change. 64-bit integers must lie
+    within ``±2**53``, where float64 holds every integer; floats wider than float64 (long
+    double) must each be a float64 value (``1 + 1e-18`` is not: it would rank level with
+    1). Else a DataError naming the first such entry, by row and column or, given ``users``
+    (the user of each row), by user and item, as :func:`_raise_nan` does."""
     S = np.asarray(scores)
     if S.ndim != 2:
         raise DataError(f"{name} must be 2-d (n_rows, n_items), got shape {S.shape}")
@@ -61,15 +63,23 @@ def _as_scores(scores, name="scores", users=None):
         if not (np.issubdtype(S.dtype, np.floating) or np.issubdtype(S.dtype, np.integer)
                 or S.dtype == np.bool_):
             raise DataError(f"{name} must be numeric, got dtype {S.dtype}")
+        inexact, why = None, None
         if S.dtype.kind in "iu" and S.dtype.itemsize == 8 and S.size:
-            big = (S > 2**53) | (S < -(2**53))                      # not exact in float64
-            if big.any():
-                r, j = np.argwhere(big)[0]
-                what = f"{name}[{r}, {j}] = {S[r, j]} is" if users is None else \
-                    f"{name}: the score of user {int(users[r])} for item {j} is {S[r, j]},"
-                raise DataError(f"{what} beyond ±2**53: integer "
-                                f"scores are ranked as float64, which holds every integer "
-                                f"only up to 2**53 (cast them yourself if rounding is fine)")
+            inexact = (S > 2**53) | (S < -(2**53))                  # not exact in float64
+            why = ("beyond ±2**53: integer scores are ranked as float64, which holds every "
+                   "integer only up to 2**53")
+        elif S.dtype.kind == "f" and S.dtype.itemsize > 8 and S.size:
+            with np.errstate(over="ignore"):                        # beyond float64: inf
+                back = S.astype(np.float64).astype(S.dtype)
+            inexact = (back != S) & ~np.isnan(S)                    # NaN: its own error later
+            why = (f"not a float64 value: {S.dtype} scores are ranked as float64, and "
+                   "rounding would merge or overflow distinct scores")
+        if inexact is not None and inexact.any():
+            r, j = np.argwhere(inexact)[0]
+            value = str(S[r, j])                       # all its digits (format() rounds)
+            what = f"{name}[{r}, {j}] = {value} is" if users is None else \
+                f"{name}: the score of user {int(users[r])} for item {j} is {value},"
+            raise DataError(f"{what} {why} (cast them yourself if rounding is fine)")
         S = S.astype(np.float64)
     return np.ascontiguousarray(S)
 
@@ -99,18 +109,64 @@ def canonical_csr(X, shape, name):
     (int32 or int64); kernels get them via :func:`csr_arrays`.
     Copies only when ``X`` is not already in that form. Used for the
     exclusion (seen items) and the test rows.
+
+    A CSR or CSC matrix's index arrays are checked first (:func:`check_compressed`):
+    SciPy's constructor does not check that the indices lie within the shape, and its
+    C++ routines (and the kernels) would read and write out of bounds with them.
     """
     if not sp.issparse(X):
         raise DataError(f"{name} must be a scipy.sparse matrix of shape {shape}, "
                         f"got {type(X).__name__}")
     if X.shape != tuple(shape):
         raise DataError(f"{name} has shape {X.shape}, expected {tuple(shape)}")
+    if X.format in ("csr", "csc"):
+        check_compressed(X.indptr, X.indices, X.data, X.shape, X.format, name)
     X = X.tocsr()
     if not X.has_canonical_format or (X.nnz and not X.data.all()):
         X = X.copy()
         X.sum_duplicates()                   # also sorts the indices
         X.eliminate_zeros()
     return X
+
+
+def check_compressed(indptr, indices, data, shape, fmt, name):
+    r"""DataError naming ``name`` unless ``(data, indices, indptr)`` describe a ``fmt``
+    ("csr" or "csc") matrix of ``shape``: integer 1-d index arrays, ``indptr`` of length
+    ``n_major + 1`` rising from 0 to at most ``len(indices) == len(data)``, and every
+    stored index within ``0 .. n_minor - 1``; the first bad row (CSC: column) is named.
+
+    SciPy's constructor checks the lengths but not the order of ``indptr`` nor the range
+    of the indices, and its C++ routines (``tocsc``, ``sum_duplicates``, a product) then
+    read and write out of bounds: a crash of the process, not an error. O(n_major + nnz):
+    one difference of ``indptr``, a min and a max of the indices; located only when bad.
+    """
+    major, minor = ("row", "column") if fmt == "csr" else ("column", "row")
+    n_major, n_minor = shape if fmt == "csr" else shape[::-1]
+    bad = f"{name} is not a valid {fmt.upper()} matrix of shape {tuple(shape)}"
+    for what, arr in (("indptr", indptr), ("indices", indices)):
+        if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
+            raise DataError(f"{bad}: its {what} must be a 1-d integer array, got "
+                            f"{arr.dtype} of shape {arr.shape}")
+    if data.ndim != 1 or data.shape[0] != indices.shape[0]:
+        raise DataError(f"{bad}: its data (shape {data.shape}) and indices (shape "
+                        f"{indices.shape}) must be 1-d of one length")
+    if indptr.shape[0] != n_major + 1:
+        raise DataError(f"{bad}: its indptr has {indptr.shape[0]} entries, "
+                        f"{n_major + 1} expected (one per {major}, plus one)")
+    if indptr[0] != 0 or indptr[-1] > indices.shape[0]:
+        raise DataError(f"{bad}: its indptr runs from {indptr[0]} to {indptr[-1]}, not from "
+                        f"0 to at most the {indices.shape[0]} stored entries")
+    steps = np.diff(indptr)                                   # (n_major,)
+    if steps.size and steps.min() < 0:
+        r = int(np.flatnonzero(steps < 0)[0])
+        raise DataError(f"{bad}: its indptr decreases at {major} {r} ({indptr[r]} then "
+                        f"{indptr[r + 1]})")
+    used = indices[:indptr[-1]]                               # (nnz,) a view
+    if used.size and (used.min() < 0 or used.max() >= n_minor):
+        p = int(np.flatnonzero((used < 0) | (used >= n_minor))[0])
+        r = int(np.searchsorted(indptr, p, side="right")) - 1   # the major of entry p
+        raise DataError(f"{bad}: {major} {r} holds {minor} index {used[p]}, outside "
+                        f"0..{n_minor - 1}")
 
 
 def csr_arrays(X):
@@ -125,10 +181,12 @@ def csr_arrays(X):
 _ROW_CHUNK = 1 << 16
 
 
-def _row_chunks(n_rows, n_cols):
-    """Consecutive row slices of an (n_rows, n_cols) array, each about ``_ROW_CHUNK`` entries
-    (at least one row): for in-place updates whose temporaries are one chunk, not one block."""
-    step = max(1, _ROW_CHUNK // max(n_cols, 1))
+def _row_chunks(n_rows, n_cols, entries=None):
+    """Consecutive row slices of an (n_rows, n_cols) array, each about ``entries`` entries
+    (default :data:`_ROW_CHUNK`; at least one row): for in-place updates whose temporaries
+    are one chunk, not one block."""
+    entries = _ROW_CHUNK if entries is None else entries         # read now: tests patch it
+    step = max(1, entries // max(n_cols, 1))
     return [slice(r, r + step) for r in range(0, n_rows, step)]
 
 
@@ -200,7 +258,7 @@ def score_matrix(U, V, kind="dot", out=None, dtype=np.float64):
     every distance is accurate to a relative ~1e-12.
     """
     if kind not in SCORE_KINDS:
-        raise ValueError(f"kind must be one of {SCORE_KINDS}, got {kind!r}")
+        raise DataError(f"kind must be one of {SCORE_KINDS}, got {kind!r}")
     dtype = float_dtype(dtype)
     U = _check_embeddings(U, "U", dtype=dtype)                   # U's errors before V's
     return _item_scorer(V, kind, dtype)(U, out=out, checked=True)
@@ -217,7 +275,7 @@ def _item_scorer(V, kind="dot", dtype=np.float64):
     table, so a later change to ``V`` is not seen by it.
     """
     if kind not in SCORE_KINDS:
-        raise ValueError(f"kind must be one of {SCORE_KINDS}, got {kind!r}")
+        raise DataError(f"kind must be one of {SCORE_KINDS}, got {kind!r}")
     dtype = float_dtype(dtype)
     V = _check_embeddings(V, "V", dtype=dtype)                   # (n_v, d) in dtype
     sq_v = None if kind == "dot" else _squared_norms(V)          # (n_v,) float64
@@ -350,7 +408,8 @@ def _score_blocks(score, users, batch_size, reuse=False):
 def _read_only(X):
     """Whether nothing can write into ``X``'s numbers: ``X`` and every array it views are
     read-only, and the last of them owns its memory. (A read-only view of a writable array,
-    or of a buffer of another kind such as a writable memory map, may change under it.)"""
+    or of a buffer of another kind such as a writable memory map, may change under it.)
+    Also used by :mod:`minigraphrec.models.embedding_base` (its prepared item table)."""
     while isinstance(X, np.ndarray):
         if X.flags.writeable:
             return False
@@ -447,6 +506,8 @@ def _top_k_kernel(n_rows, n_items):
 
 
 def _top_k_numba(S, k, ex_indptr, ex_indices):
+    """The kernel's top-k; a NaN in ``S`` (which the kernel counts while it reads each row
+    once, rather than a pass of its own before) raises :func:`_raise_nan`'s DataError."""
     from numba import parallel_chunksize
 
     from .kernels.topk import top_k_rows
@@ -458,10 +519,13 @@ def _top_k_numba(S, k, ex_indptr, ex_indices):
         items.fill(-1)
         out.fill(-np.inf)
         return items, out
+    n_nan = np.zeros(n_rows, dtype=np.int64)                 # (n_rows,)
     kernel = _top_k_kernel(n_rows, n_items)
     # parallel: rows to whichever thread is free, 16 at a time (results per row)
     with parallel_chunksize(16) if kernel is top_k_rows else contextlib.nullcontext():
-        kernel(S, min(k, n_items), ex_indptr, ex_indices, items, out)
+        kernel(S, min(k, n_items), ex_indptr, ex_indices, items, out, n_nan)
+    if n_nan.any():
+        _raise_nan(S)
     return items, out
 
 
@@ -476,7 +540,7 @@ def top_k(scores, k, exclude=None, backend="numba"):
     k : int, >= 1
         May exceed ``n_items``; the extra slots are padding. A ``k`` whose padding
         would take more than 1 GiB (``n_rows · k`` slots of 16 bytes, all but
-        ``n_items`` per row padding) is refused with a ``ValueError``: ask for at most
+        ``n_items`` per row padding) is refused with a ``DataError``: ask for at most
         ``n_items``.
     exclude : scipy.sparse matrix (n_rows, n_items), optional
         Nonzero entries are removed from the ranking (a user's seen items).
@@ -503,7 +567,7 @@ def top_k(scores, k, exclude=None, backend="numba"):
     """
     check_backend(backend)
     k = check_int(k, "k")
-    S = _check_scores(scores)
+    S = _as_scores(scores)                                   # NaN: checked below
     _check_padding(k, *S.shape)
     if exclude is None:
         ex_indptr = np.zeros(S.shape[0] + 1, dtype=np.int64)
@@ -512,8 +576,9 @@ def top_k(scores, k, exclude=None, backend="numba"):
         X = canonical_csr(exclude, S.shape, "exclude")
         ex_indptr, ex_indices = csr_arrays(X)
     if backend == "numpy":
+        _check_scores(S)                                     # the NaN error, as numba's
         return _top_k_numpy(S, k, ex_indptr, ex_indices)
-    return _top_k_numba(S, k, ex_indptr, ex_indices)
+    return _top_k_numba(S, k, ex_indptr, ex_indices)         # counts NaN as it ranks
 
 
 def top_k_by_similarity(U, V, k, kind="dot", exclude=None, batch_size=1024,
@@ -547,7 +612,7 @@ def top_k_by_similarity(U, V, k, kind="dot", exclude=None, batch_size=1024,
     check_backend(backend)
     k = check_int(k, "k")
     if kind not in SCORE_KINDS:
-        raise ValueError(f"kind must be one of {SCORE_KINDS}, got {kind!r}")
+        raise DataError(f"kind must be one of {SCORE_KINDS}, got {kind!r}")
     batch_size = check_int(batch_size, "batch_size")
     U = _check_embeddings(U, "U")
     V = _check_embeddings(V, "V")

@@ -514,3 +514,25 @@ def test_the_umask_is_read_without_setting_it(monkeypatch):
     finally:
         monkeypatch.undo()
         os.umask(old)
+
+
+def test_a_failing_later_rename_still_syncs_the_folders_of_the_files_it_replaced(
+        tmp_path, monkeypatch):
+    """The rule's 4 holds for the renames that were done before one failed: their folders
+    are synced before the error is raised (they were not: a power cut could undo the
+    replaced file's rename, while the error said it was written)."""
+    (tmp_path / "x").mkdir()
+    paths = [tmp_path / "a", tmp_path / "x" / "b", tmp_path / "c"]
+    real, calls, synced = os.replace, [], []
+
+    def replace(src, dst):
+        calls.append(dst)
+        if len(calls) == 3:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return real(src, dst)
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(_atomic(), "fsync_folder", lambda folder: synced.append(folder))
+    with pytest.raises(OSError, match="cannot write .*c: Invalid cross-device link"):
+        _atomic().write_files({p: p.name for p in paths})
+    assert synced == [str(tmp_path), str(tmp_path / "x")]
+    assert [(p.exists() and p.read_text()) for p in paths] == ["a", "b", False]

@@ -164,7 +164,7 @@ def test_popularity_explain_converts_R_to_csc_once_per_R(monkeypatch):
     np.testing.assert_array_equal(first.sources, [0, 1])
     # not saved, pickled or deep-copied; made anew from the R_ each update leaves
     for other in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
-        assert other._columns.R is None
+        assert other._columns.source is None and other._columns.value is None
         np.testing.assert_array_equal(other.explain(0, 1).sources, [0, 1])
     model.partial_fit(Interactions([0], [0], user_ids=np.array([5]), item_ids=np.array([1])))
     np.testing.assert_array_equal(model.explain(0, 1).sources, [0, 1, 3])

@@ -1,12 +1,12 @@
 r"""numba kernel for ranking score rows: the k best items of each row, seen items excluded.
 
 Raw arrays only, no validation: the wrapper :func:`minigraphrec.rank.top_k`
-checks the inputs (no NaN, C-contiguous scores, canonical CSR with sorted
-int64 indices) and holds the readable NumPy reference this kernel is tested
-against. The per-row routine ``_best_k`` (fill a bounded heap with
-``_top_k_row``, then sort it best first) is also the top-k of the
-evaluation kernel (:mod:`minigraphrec.kernels.eval_rank`), which holds the
-per-row AUC.
+checks the inputs (C-contiguous scores, canonical CSR with sorted int64
+indices within the row; NaN from the count the kernel returns) and holds the
+readable NumPy reference this kernel is tested against. The per-row routine
+``_best_k`` (fill a bounded heap with ``_top_k_row``, then sort it best first)
+is also the top-k of the evaluation kernel
+(:mod:`minigraphrec.kernels.eval_rank`), which holds the per-row AUC.
 
 Rows run in parallel (``prange``); every row is computed by one thread from
 its own inputs into its own output row, so the result does not depend on the
@@ -191,11 +191,13 @@ def _best_k(row, k_heap, ex_indices, e0, e1, one, zero):
 
 
 @njit(cache=True, inline="always")
-def _top_k_out_row(S, r, k_heap, ex_indptr, ex_indices, items_out, scores_out):
-    """Row ``r`` of :func:`top_k_rows`: its best items into ``items_out[r]``, ``scores_out[r]``."""
+def _top_k_out_row(S, r, k_heap, ex_indptr, ex_indices, items_out, scores_out, nan_out):
+    """Row ``r`` of :func:`top_k_rows`: its best items into ``items_out[r]``, ``scores_out[r]``,
+    its number of NaN scores into ``nan_out[r]``."""
     one, zero = S.dtype.type(1), S.dtype.type(0)           # 1 and 0 in the scores' dtype
-    heap_s, heap_i, n_found, _ = _best_k(S[r], k_heap, ex_indices, ex_indptr[r],
-                                         ex_indptr[r + 1], one, zero)
+    heap_s, heap_i, n_found, n_nan = _best_k(S[r], k_heap, ex_indices, ex_indptr[r],
+                                             ex_indptr[r + 1], one, zero)
+    nan_out[r] = n_nan
     for t in range(n_found):
         items_out[r, t] = heap_i[t]
         scores_out[r, t] = np.float64(heap_s[t])
@@ -205,12 +207,12 @@ def _top_k_out_row(S, r, k_heap, ex_indptr, ex_indices, items_out, scores_out):
 
 
 @njit(parallel=True, cache=True)
-def top_k_rows(S, k_heap, ex_indptr, ex_indices, items_out, scores_out):
+def top_k_rows(S, k_heap, ex_indptr, ex_indices, items_out, scores_out, nan_out):
     r"""Per row of ``S``, the ``k_heap`` best non-excluded items, best first.
 
     Parameters
     ----------
-    S : float32 or float64 (n_rows, n_items), C-contiguous, no NaN
+    S : float32 or float64 (n_rows, n_items), C-contiguous
     k_heap : int, ``1 <= k_heap <= min(n_items, items_out.shape[1])`` (the
         wrapper passes ``min(k, n_items)``)
     ex_indptr : int64 (n_rows + 1,); ex_indices : int64 (nnz,)
@@ -219,6 +221,11 @@ def top_k_rows(S, k_heap, ex_indptr, ex_indices, items_out, scores_out):
     items_out : int64 (n_rows, k); scores_out : float64 (n_rows, k)
         Written in full: the kept items best first, then item ``-1`` and
         score ``-inf`` for the slots no candidate fills.
+    nan_out : int64 (n_rows,)
+        The number of NaN scores in each row (excluded items included), counted
+        in the pass that ranks it, so that the wrapper needs no pass of its own
+        to refuse NaN. A row with a NaN has meaningless other outputs; the
+        caller raises.
 
     Notes
     -----
@@ -232,11 +239,11 @@ def top_k_rows(S, k_heap, ex_indptr, ex_indices, items_out, scores_out):
     written to ``scores_out`` as float64 (exactly).
     """
     for r in prange(S.shape[0]):
-        _top_k_out_row(S, r, k_heap, ex_indptr, ex_indices, items_out, scores_out)
+        _top_k_out_row(S, r, k_heap, ex_indptr, ex_indices, items_out, scores_out, nan_out)
 
 
 @njit(cache=True)
-def top_k_rows_serial(S, k_heap, ex_indptr, ex_indices, items_out, scores_out):
+def top_k_rows_serial(S, k_heap, ex_indptr, ex_indices, items_out, scores_out, nan_out):
     r""":func:`top_k_rows` in one thread, for small blocks (:data:`PARALLEL_FROM`)."""
     for r in range(S.shape[0]):
-        _top_k_out_row(S, r, k_heap, ex_indptr, ex_indices, items_out, scores_out)
+        _top_k_out_row(S, r, k_heap, ex_indptr, ex_indices, items_out, scores_out, nan_out)
