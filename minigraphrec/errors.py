@@ -128,14 +128,35 @@ def check_float_array(x, name, ndim=None):
     return x
 
 
-def check_grad_shape(g, name, shape, of="the forward's output has"):
+def check_grad_shape(g, name, shape, of="the forward's output has", dtype=None, op=None):
     """The incoming gradient ``g`` of a backward pass, a float32/float64 array of exactly
     ``shape`` (nothing broadcast), else :class:`DataError`, e.g. ``"dY has shape (3, 2),
-    the forward's output has (2,)"``; the kind and dtype as :func:`check_float_array`."""
+    the forward's output has (2,)"``; the kind and dtype as :func:`check_float_array`.
+    Given ``dtype``, the forward pass's output dtype, ``g`` must have it too
+    (:func:`check_grad_dtype`; ``op`` names the backward pass in that message)."""
     g = check_float_array(g, name)
     shape = tuple(int(s) for s in shape)
     if g.shape != shape:
         raise DataError(f"{name} has shape {g.shape}, {of} {shape}")
+    return g if dtype is None else check_grad_dtype(g, name, dtype, op)
+
+
+def check_grad_dtype(g, name, dtype, op):
+    r"""``g`` (a float array) if its dtype is ``dtype``, the dtype of the forward pass's
+    output, else :class:`DataError` naming the backward pass ``op``, ``name`` and both
+    dtypes.
+
+    The rule of every backward pass in ``mgr.ops`` whose gradients combine ``g`` with
+    arrays the forward pass kept: a float64 ``g`` after a float32 forward pass would give
+    some gradients in float64 and others (those of the kept arrays, or the numba kernels'
+    outputs) in float32, or be cast down silently; the models and the gradient checks
+    pass each op the dtype it returned, so a mismatch is a caller's mistake. Backward
+    passes that check the shape themselves (a per-edge gradient may be ``(nnz,)`` or
+    ``(nnz, n_heads)``) call this directly.
+    """
+    if g.dtype != dtype:
+        raise DataError(f"{op}: {name} has dtype {g.dtype}, the forward's output has "
+                        f"{np.dtype(dtype)}; pass the gradient in the output's dtype")
     return g
 
 

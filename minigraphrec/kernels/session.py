@@ -28,7 +28,7 @@ from numba import njit, prange
 
 __all__ = ["gru_update_rows", "gru_backward_gates_rows", "gru_backward_reset_rows",
            "gru_update_rows_serial", "gru_backward_gates_rows_serial",
-           "gru_backward_reset_rows_serial", "PARALLEL_FROM"]
+           "gru_backward_reset_rows_serial", "GRU_KERNELS", "PARALLEL_FROM"]
 
 #: arrays of fewer elements (``N * d``) than this go to the ``_serial`` kernels: the
 #: threshold of Adam's serial kernel (:data:`minigraphrec.optim._PARALLEL_FROM`), for the
@@ -117,3 +117,13 @@ def gru_backward_reset_rows_serial(drh, h, zr, dh_new, dG, dh):
     r""":func:`gru_backward_reset_rows` in one thread (small arrays)."""
     for i in range(h.shape[0]):
         _reset_row(drh, h, zr, dh_new, dG, dh, i)
+
+
+#: each kernel by name: ``(parallel, serial)``, for
+#: :func:`minigraphrec.ops.session.gru_cell_forward` and ``gru_cell_backward``, which take
+#: the serial one for arrays of fewer than :data:`PARALLEL_FROM` elements
+GRU_KERNELS = {
+    "gru_update_rows": (gru_update_rows, gru_update_rows_serial),
+    "gru_backward_gates_rows": (gru_backward_gates_rows, gru_backward_gates_rows_serial),
+    "gru_backward_reset_rows": (gru_backward_reset_rows, gru_backward_reset_rows_serial),
+}

@@ -9,7 +9,7 @@ from .dense import (linear_forward, linear_backward, xt_dot, halves_matmul, halv
                     relu_forward, relu_backward, leaky_relu_forward, leaky_relu_backward,
                     sigmoid_forward, sigmoid_backward, tanh_forward, tanh_backward,
                     dropout_forward, dropout_backward, ACTIVATIONS)
-from .embedding import gather_forward, gather_backward, gather_backward_rows
+from .embedding import gather_forward, gather_backward, gather_backward_rows, scatter_add
 from .scoring import (dot_forward, dot_backward, normalize_forward, normalize_backward,
                       cosine_forward, cosine_backward, euclidean_forward, euclidean_backward)
 
@@ -24,7 +24,7 @@ __all__ = [
     "relu_forward", "relu_backward", "leaky_relu_forward", "leaky_relu_backward",
     "sigmoid_forward", "sigmoid_backward", "tanh_forward", "tanh_backward",
     "dropout_forward", "dropout_backward", "ACTIVATIONS",
-    "gather_forward", "gather_backward", "gather_backward_rows",
+    "gather_forward", "gather_backward", "gather_backward_rows", "scatter_add",
     "dot_forward", "dot_backward", "normalize_forward", "normalize_backward",
     "cosine_forward", "cosine_backward", "euclidean_forward", "euclidean_backward",
 ]

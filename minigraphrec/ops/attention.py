@@ -78,8 +78,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import (DataError, check_backend, check_finite_number, check_float_array,
-                      check_grad_shape, check_real_sparse)
-from .dense import ACTIVATIONS, dropout_backward, dropout_forward, linear_backward, linear_forward
+                      check_grad_dtype, check_grad_shape, check_int, check_real_sparse)
+from .dense import (ACTIVATIONS, dropout_backward, dropout_forward, linear_backward,
+                    linear_forward)
+from .embedding import segment_ids
 
 __all__ = [
     "AttentionGraph", "attention_graph", "csr_transpose",
@@ -157,7 +159,7 @@ def _n_blocks():
 # ============================================================ NumPy helpers
 def _rows_of_edges(indptr):
     """(nnz,) the row (destination node) of every stored entry."""
-    return np.repeat(np.arange(indptr.shape[0] - 1), np.diff(indptr))
+    return segment_ids(np.diff(indptr))
 
 
 def _segment_reduce(ufunc, values, indptr):
@@ -186,7 +188,9 @@ def _to_edges(row_values, indptr):
 def _scatter_sum(values, indices, n):
     r"""``out[u] = Σ_{k : indices[k] = u} values[k]``; values (nnz, n_heads) -> (n, n_heads).
 
-    ``np.bincount`` per head: sequential in edge order, accumulated in float64.
+    ``np.bincount`` per head: sequential in edge order, accumulated in float64 (so not
+    :func:`~minigraphrec.ops.embedding.scatter_add`, which sums in the values' dtype: the
+    same bits in float64, not in float32).
     """
     out = np.empty((n, values.shape[1]), dtype=values.dtype)
     for h in range(values.shape[1]):
@@ -213,6 +217,7 @@ def csr_transpose(indptr, indices, n_cols):
         keep their order (a stable sort), so per-edge values ``x`` are
         rearranged as ``x[perm]``.
     """
+    n_cols = check_int(n_cols, "n_cols", at_least=0)
     indptr, indices = _check_csr(indptr, indices, n_cols)
     perm = np.argsort(indices, kind="stable").astype(np.int64)                  # (nnz,)
     t_indices = _rows_of_edges(indptr)[perm]                                    # (nnz,)
@@ -301,7 +306,8 @@ def edge_softmax_backward(cache, dalpha):
     r"""``dlogits_k = α_k (dα_k - Σ_{j ∈ row v} α_j dα_j)`` per head; shaped like ``dalpha``."""
     indptr, alpha, backend = cache
     shape = np.shape(dalpha)
-    g = _check_edges("dalpha", dalpha, alpha.shape[0]).astype(alpha.dtype, copy=False)
+    g = check_grad_dtype(_check_edges("dalpha", dalpha, alpha.shape[0]), "dalpha",
+                         alpha.dtype, "edge_softmax_backward")
     if g.shape != alpha.shape:
         raise DataError(f"dalpha has shape {shape}, expected that of alpha {alpha.shape}")
     return _edge_softmax_grad(indptr, alpha, g, backend).reshape(shape)
@@ -426,7 +432,8 @@ def attention_aggregate_backward(cache, dout):
     want = (indptr.shape[0] - 1,) + (Z3.shape[1:] if alpha_ndim == 2 else Z3.shape[2:])
     if dout.shape != want:
         raise DataError(f"dout must have shape {want}, got {dout.shape}")
-    g = dout.astype(Z3.dtype, copy=False).reshape(want[0], Z3.shape[1], Z3.shape[2])
+    check_grad_dtype(dout, "dout", Z3.dtype, "attention_aggregate_backward")
+    g = dout.reshape(want[0], Z3.shape[1], Z3.shape[2])
     dalpha, dZ = _aggregate_grad(indptr, indices, a2, Z3, g, transpose, backend)
     if alpha_ndim == 1:
         return dalpha[:, 0], dZ[:, 0, :]
@@ -590,7 +597,8 @@ def gat_logits_backward(cache, de):
     """
     (indptr, indices, Z3, a_s, a_d, slope, positive, log_w, beta, z_ndim, transpose,
      backend) = cache
-    g = _check_edges("de", de, indices.shape[0]).astype(Z3.dtype, copy=False)
+    g = check_grad_dtype(_check_edges("de", de, indices.shape[0]), "de", Z3.dtype,
+                         "gat_logits_backward")
     if g.shape != positive.shape or (z_ndim == 2) != (np.ndim(de) == 1):
         want = positive.shape if z_ndim == 3 else positive.shape[:1]
         raise DataError(f"de must have the shape of the logits, {want}, got {np.shape(de)}")
@@ -788,7 +796,8 @@ def gat_layer_backward(cache, dH_out):
     (graph, lin_cache, Z, a_src, a_dst, slope, positive, log_w, beta, alpha, alpha_drop,
      drop_cache, concat, activation, act_cache, backend) = cache
     n, n_heads, d_out = Z.shape
-    dH_out = check_grad_shape(dH_out, "dH_out", (n, n_heads * d_out if concat else d_out))
+    dH_out = check_grad_shape(dH_out, "dH_out", (n, n_heads * d_out if concat else d_out),
+                              dtype=Z.dtype, op="gat_layer_backward")
     _, act_bwd = ACTIVATIONS[activation]
     dY = np.asarray(act_bwd(act_cache, dH_out), dtype=Z.dtype)
     if concat:
