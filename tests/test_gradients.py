@@ -866,3 +866,39 @@ def test_gather_empty_batch():
 def test_ops_reject_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+# ============================== propagation inputs the wrappers convert or sort first
+def _unsorted_symmetric(rng):
+    """A symmetric Â (float64) stored with each row's columns in descending order and
+    every entry split into two duplicates: lightgcn_rows_forward sorts a copy first."""
+    A = _symmetric_norm(rng, 4, 5).tocoo()
+    r, c = np.concatenate([A.row, A.row]), np.concatenate([A.col, A.col])
+    v = np.concatenate([A.data * 0.25, A.data * 0.75])
+    order = np.lexsort((-c, r))
+    return sp.csr_matrix((v[order], c[order], np.searchsorted(r[order], np.arange(10))),
+                         shape=(9, 9))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("op", ["propagate, signed weights, A_hat_T as CSC",
+                                "lightgcn_rows, unsorted duplicates"])
+def test_gradient_through_converted_and_sorted_operators(op, backend):
+    rng = np.random.default_rng(3)
+    if op.startswith("propagate"):
+        A = _sparse(rng, 6, 8)
+        A.data[::2] *= -1                               # negative weights are taken
+
+        def forward(x):
+            return propagate.propagate_forward(A, x, backend=backend, A_hat_T=A.T)  # CSC
+
+        backward, x = propagate.propagate_backward, _n(rng, 8, 3)
+    else:
+        A, nodes = _unsorted_symmetric(rng), np.array([0, 4, 7])
+
+        def forward(x):
+            return lightgcn_rows.lightgcn_rows_forward(A, x, 3, nodes, backend=backend)
+
+        backward, x = lightgcn_rows.lightgcn_rows_backward, _n(rng, 9, 3)
+    check_vjp(lambda x: forward(x)[0], lambda x, v: backward(forward(x)[1], v), x,
+              rng=np.random.default_rng(1))

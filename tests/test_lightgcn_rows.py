@@ -3,7 +3,7 @@
 Gradients are checked in tests/test_gradients.py (OP_CASES "lightgcn_rows/…");
 here: the rows against the full-graph ``lightgcn_forward`` / ``_backward`` on
 random graphs with isolated nodes, the early stop of the ball search, the
-``hop_levels`` kernel against its NumPy reference, and the input errors.
+``bfs_levels`` kernel against its NumPy reference, and the input errors.
 The row kernels themselves are tested against SciPy in tests/test_models.py.
 """
 import numpy as np
@@ -73,7 +73,7 @@ def test_hop_levels_kernel_equals_reference():
     for n_hops in range(4):
         level_ref, hops_ref = lg.hop_levels(A_hat, nodes, n_hops, backend="numpy")
         level = np.empty(A_hat.shape[0], dtype=np.int32)
-        hops = kernels.hop_levels(A_hat.indptr, A_hat.indices, nodes, n_hops, A_hat.nnz + 1, level)
+        hops = kernels.bfs_levels(A_hat.indptr, A_hat.indices, nodes, n_hops, A_hat.nnz + 1, level)
         assert hops == hops_ref == n_hops
         np.testing.assert_array_equal(level, level_ref)
     # hand case: path 0 - 1 - 2 - 3, node 4 isolated
@@ -81,7 +81,7 @@ def test_hop_levels_kernel_equals_reference():
     P.resize(5, 5)
     P = sp.csr_matrix(P)
     level = np.empty(5, dtype=np.int32)
-    assert kernels.hop_levels(P.indptr, P.indices, np.array([0]), 2, 7, level) == 2
+    assert kernels.bfs_levels(P.indptr, P.indices, np.array([0]), 2, 7, level) == 2
     np.testing.assert_array_equal(level, [0, 1, 2, 3, 3])
     # the wrapper stops once the ball's rows hold half of the 6 stored entries: {0, 1} has 3
     level, hops = lg.hop_levels(P, np.array([0]), 2)
@@ -115,8 +115,6 @@ def test_rows_ops_reject_bad_input():
     n = A_hat.shape[0]
     one = np.array([1])
     for call, error, match in [
-        (lambda: lg.lightgcn_rows_forward(A_hat, E0.astype(np.float32), 2, one),
-         DataError, "A_hat has dtype float64 and E0 float32"),
         (lambda: lg.lightgcn_rows_forward(A_hat, E0.astype(np.float16), 2, one),
          DataError, "E0 must be float32 or float64"),
         (lambda: lg.lightgcn_rows_forward(A_hat, E0[:5], 2, one),
@@ -162,6 +160,24 @@ def test_rows_ops_reject_bad_input():
             lg.lightgcn_rows_backward(cache, np.zeros((2, 6), dtype=dtype))
     with pytest.raises(DataError, match=r"out has shape .* dtype float32, expected .* float64"):
         lg.lightgcn_rows_backward(cache, np.zeros((2, 6)), out=np.zeros((n, 6), np.float32))
+
+
+def test_A_hat_is_cast_to_E0s_dtype_as_every_propagation_op_does():
+    """The one dtype rule of the propagation ops (ops/propagate.py's module docstring):
+    a float64 ``Â`` with a float32 ``E0`` is cast entry by entry (it was refused here
+    and cast silently by propagate_rows_forward); the same bits as ``Â`` cast once."""
+    A_hat, E0 = _random_graph(4)
+    E0 = E0.astype(np.float32)
+    nodes = np.array([2, 40, 77])
+    for backend in ("numba", "numpy"):
+        E_cast, c_cast = lg.lightgcn_rows_forward(A_hat, E0, 2, nodes, backend=backend)
+        E_once, c_once = lg.lightgcn_rows_forward(A_hat.astype(np.float32), E0, 2, nodes,
+                                                  backend=backend)
+        assert E_cast.dtype == np.float32
+        np.testing.assert_array_equal(E_cast, E_once)
+        dE = np.ones_like(E_cast)
+        np.testing.assert_array_equal(lg.lightgcn_rows_backward(c_cast, dE),
+                                      lg.lightgcn_rows_backward(c_once, dE))
 
 
 def test_other_sparse_formats_are_converted():

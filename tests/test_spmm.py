@@ -6,7 +6,7 @@ import scipy.sparse as sp
 
 import minigraphrec as mgr
 from minigraphrec.errors import DataError
-from minigraphrec.kernels.spmm import row_blocks, spmm_csr
+from minigraphrec.kernels.spmm import all_row_blocks, spmm_csr
 from minigraphrec.ops import spmm
 
 # float64 sums agree to the last bits; float32 to a few ulps of the row's scale
@@ -184,7 +184,7 @@ def test_row_blocks_cover_rows_with_balanced_work():
     deg = rng.integers(0, 50, size=1000)
     deg[:10] = 2000                                       # a few heavy rows first
     indptr = np.concatenate([[0], np.cumsum(deg)])
-    bounds = row_blocks(indptr, 8)
+    bounds = all_row_blocks(indptr, 8)
     assert bounds[0] == 0 and bounds[-1] == 1000 and bounds.shape == (9,)
     assert np.all(np.diff(bounds) >= 0)
     work = indptr[bounds] + bounds                        # cumulative work at the bounds
@@ -192,8 +192,13 @@ def test_row_blocks_cover_rows_with_balanced_work():
     # every block ends at the first row reaching its target, so it exceeds
     # total/8 by at most one row's work
     assert per_block.max() <= work[-1] / 8 + (deg.max() + 1)
-    empty = row_blocks(np.zeros(1, dtype=np.int64), 4)
+    empty = all_row_blocks(np.zeros(1, dtype=np.int64), 4)
     np.testing.assert_array_equal(empty, np.zeros(5))
+    # the row kernels' split of a subset of rows, over every row: the same bounds
+    from minigraphrec.kernels.propagate_rows import row_blocks_of
+    for n_blocks in (1, 3, 8, 2000):
+        np.testing.assert_array_equal(row_blocks_of(indptr, np.arange(1000), n_blocks),
+                                      all_row_blocks(indptr, n_blocks))
 
 
 # ------------------------------------------------------------------ bad input
@@ -238,10 +243,10 @@ def test_corrupt_csr_is_refused():
     X = np.ones((3, 2))
     bad_col = sp.csr_matrix((np.ones(2), np.array([0, 1]), np.array([0, 1, 2])), shape=(2, 3))
     bad_col.indices[1] = 7                               # bypasses SciPy's constructor
-    with pytest.raises(DataError, match=r"column index 7, out of range 0..2"):
+    with pytest.raises(DataError, match=r"column index 7, out of range 0..2 \(row 1\)"):
         spmm(bad_col, X)
     bad_col.indices[1] = -1
-    with pytest.raises(DataError, match=r"column index -1"):
+    with pytest.raises(DataError, match=r"column index -1, out of range 0..2 \(row 1\)"):
         spmm(bad_col, X)
     decreasing = sp.csr_matrix((np.ones(2), np.array([0, 1]), np.array([0, 2, 2])), shape=(2, 3))
     decreasing.indptr[1] = 3

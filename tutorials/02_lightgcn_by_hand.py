@@ -295,9 +295,9 @@ assert np.all(np.abs(dE0_by_hand[far_users]) < 1e-15)
 # $S_{K-j}$ needs $V_{j-1}$ on $S_{K-j+1}$, down to $E_0$ on $S_K$, and each
 # hop reads only the rows of $\hat A$ on one ball ($S_{K-1}, \dots, S_0$).
 # The backward pass runs the same recurrence in the other direction
-# (module docstring of `minigraphrec.ops.lightgcn_rows`). The numba backend
-# may take a superset of a ball (every node, once a ball is half the
-# graph), which changes the work, not the numbers.
+# (module docstring of `minigraphrec.ops.lightgcn_rows`). Both backends
+# may take a superset of a ball (every node, once a ball's rows hold half of
+# the graph's stored entries), which changes the work, not the numbers.
 
 # %%
 nodes = np.flatnonzero(S[0])                                   # (m,) sorted, distinct

@@ -9,7 +9,7 @@ that these kernels are tested against.
 Why rows. A BPR batch touches a few thousand nodes ``S_0``, but LightGCN's
 final embedding ``E = 1/(K+1) Σ_k Â^k E0`` of a node depends on its ``K``-hop
 ball only. With ``S_h`` the nodes at most ``h`` hops from ``S_0``
-(:func:`hop_levels`), the forward pass needs ``Â^k E0`` only on
+(:func:`bfs_levels`), the forward pass needs ``Â^k E0`` only on
 ``S_{K-k}``, and the backward pass, ``dE0 = 1/(K+1) Σ_k Â^k G`` with ``G``
 nonzero on ``S_0``, grows its support one hop at a time. Every kernel here
 computes some rows of a sparse-times-dense product and skips the rest: by
@@ -42,14 +42,17 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["hop_levels", "row_blocks_of", "pull_block", "pull_rows", "pull_block_masked",
-           "pull_rows_masked", "push_rows", "add_rows", "pull_compact_block", "pull_compact_rows",
-           "pull_indirect_block", "pull_indirect_rows"]
+__all__ = ["bfs_levels", "row_blocks_of", "pull_block", "pull_rows", "pull_block_masked",
+           "pull_rows_masked", "push_rows", "add_rows", "spread_rows", "pull_compact_block",
+           "pull_compact_rows", "pull_indirect_block", "pull_indirect_rows"]
 
 
 @njit(cache=True)
-def hop_levels(indptr, indices, seeds, n_hops, max_work, level):
+def bfs_levels(indptr, indices, seeds, n_hops, max_work, level):
     r"""Breadth-first hop distance from ``seeds``, for up to ``n_hops`` hops.
+
+    The kernel of :func:`minigraphrec.ops.hop_levels` (``backend="numba"``), which
+    holds its NumPy reference.
 
     Parameters
     ----------
@@ -108,7 +111,8 @@ def row_blocks_of(indptr, rows, n_blocks):
     r"""Split ``rows`` into ``n_blocks`` contiguous blocks of about equal work.
 
     The work of row ``r`` is ``nnz_r + 1``. Block ``b`` is
-    ``rows[bounds[b]:bounds[b+1]]``.
+    ``rows[bounds[b]:bounds[b+1]]``. Over every row (``rows = arange(n_rows)``) it is
+    :func:`minigraphrec.kernels.spmm.all_row_blocks`, which needs no ``rows`` array.
 
     Returns
     -------
@@ -278,7 +282,7 @@ def pull_block_masked(indptr, indices, data, X, level, max_level, rows, lo, hi, 
     ----------
     indptr, indices, data : CSR of Â (n, n); ``data`` in ``X``'s dtype
     X : (n, d)
-    level : (n,) int32, from :func:`hop_levels`
+    level : (n,) int32, from :func:`bfs_levels`
     max_level : int
     rows : (m,) int64, distinct
     lo, hi : the block ``rows[lo:hi]``
@@ -316,7 +320,7 @@ def push_rows(indptr, indices, data, values, rows, bounds, out):
     ----------
     indptr, indices, data : CSR of Â (n, n); ``data`` in ``values``' dtype
     values : (m, d)
-    rows : (m,) int64, distinct
+    rows : (m,) int64 (repeats allowed: each adds its terms)
     bounds : (k + 1,) int64, ascending, from 0 to n
     out : (n, d), updated in place; must not overlap ``values``.
     """
@@ -335,10 +339,11 @@ def push_rows(indptr, indices, data, values, rows, bounds, out):
 
 @njit(cache=True)
 def add_rows(out, rows, values):
-    r"""``out[rows[q]] += values[q]`` for every ``q``; ``rows`` distinct.   values: (m, d).
+    r"""``out[rows[q]] += values[q]`` for every ``q``.   values: (m, d).
 
     NumPy's ``out[rows] += values`` (gather, add, scatter through
-    temporaries) in one pass.
+    temporaries) in one pass, for distinct ``rows``; a repeated row gets every
+    one of its values added (``np.add.at``), where NumPy's would keep the last.
     """
     for q in range(rows.shape[0]):
         r = rows[q]

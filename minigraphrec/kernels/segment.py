@@ -10,7 +10,7 @@ entry; per-edge arrays are indexed by ``k`` and carry one column per
 attention head, ``(nnz, n_heads)``. Node arrays are ``(n, n_heads, d)``.
 
 Determinism. Rows are split into contiguous blocks of about equal work
-(:func:`minigraphrec.kernels.spmm.row_blocks`) run in parallel (``prange``);
+(:func:`minigraphrec.kernels.spmm.all_row_blocks`) run in parallel (``prange``);
 every output row (or every edge of it) is written by exactly one thread, and
 every sum runs over the row's edges in storage order. No reduction crosses
 threads and there is no ``fastmath``: the result does not depend on the
@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .spmm import row_blocks
+from .spmm import all_row_blocks
 
 __all__ = ["edge_softmax_rows", "edge_softmax_backward_rows", "aggregate_rows",
            "edge_dot_rows", "segment_sum_rows", "gat_scores_rows"]
@@ -67,7 +67,7 @@ def edge_softmax_rows(indptr, logits, out, n_blocks):
     n_blocks : int >= 1, row blocks run in parallel (the result does not depend on it)
     """
     n_heads = logits.shape[1]
-    bounds = row_blocks(indptr, n_blocks)
+    bounds = all_row_blocks(indptr, n_blocks)
     for b in prange(bounds.shape[0] - 1):
         for v in range(bounds[b], bounds[b + 1]):
             start, end = indptr[v], indptr[v + 1]
@@ -98,7 +98,7 @@ def edge_softmax_backward_rows(indptr, alpha, dalpha, out, n_blocks):
     n_blocks : int >= 1
     """
     n_heads = alpha.shape[1]
-    bounds = row_blocks(indptr, n_blocks)
+    bounds = all_row_blocks(indptr, n_blocks)
     for b in prange(bounds.shape[0] - 1):
         for v in range(bounds[b], bounds[b + 1]):
             start, end = indptr[v], indptr[v + 1]
@@ -133,7 +133,7 @@ def aggregate_rows(indptr, indices, alpha, Z, out, n_blocks):
     copied out: the same order as SciPy's CSR product, head by head.
     """
     n_heads, d = Z.shape[1], Z.shape[2]
-    bounds = row_blocks(indptr, n_blocks)
+    bounds = all_row_blocks(indptr, n_blocks)
     for b in prange(bounds.shape[0] - 1):
         acc = np.empty((n_heads, d), dtype=Z.dtype)     # (n_heads, d) this thread's row
         for v in range(bounds[b], bounds[b + 1]):
@@ -164,7 +164,7 @@ def edge_dot_rows(indptr, indices, dout, Z, out, n_blocks):
     n_blocks : int >= 1
     """
     n_heads, d = Z.shape[1], Z.shape[2]
-    bounds = row_blocks(indptr, n_blocks)
+    bounds = all_row_blocks(indptr, n_blocks)
     for b in prange(bounds.shape[0] - 1):
         for v in range(bounds[b], bounds[b + 1]):
             g = dout[v]                                   # (n_heads, d)
@@ -190,7 +190,7 @@ def segment_sum_rows(indptr, values, out, n_blocks):
     n_blocks : int >= 1
     """
     n_heads = values.shape[1]
-    bounds = row_blocks(indptr, n_blocks)
+    bounds = all_row_blocks(indptr, n_blocks)
     for b in prange(bounds.shape[0] - 1):
         for v in range(bounds[b], bounds[b + 1]):
             for h in range(n_heads):
@@ -219,7 +219,7 @@ def gat_scores_rows(indptr, indices, s_src, s_dst, slope, out, n_blocks):
     n_blocks : int >= 1
     """
     n_heads = s_src.shape[1]
-    bounds = row_blocks(indptr, n_blocks)
+    bounds = all_row_blocks(indptr, n_blocks)
     for b in prange(bounds.shape[0] - 1):
         for v in range(bounds[b], bounds[b + 1]):
             for k in range(indptr[v], indptr[v + 1]):

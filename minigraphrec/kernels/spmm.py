@@ -24,16 +24,18 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["spmm_csr", "row_blocks"]
+__all__ = ["spmm_csr", "all_row_blocks"]
 
 
 @njit(cache=True)
-def row_blocks(indptr, n_blocks):
+def all_row_blocks(indptr, n_blocks):
     r"""Split rows ``0..n_rows`` into ``n_blocks`` contiguous blocks of about equal work.
 
     The work of row ``i`` is taken as ``nnz_i + 1`` (its stored entries plus
     the cost of writing the row), so the cumulative work before row ``i`` is
     ``indptr[i] + i``. Block ``b`` holds rows ``bounds[b] .. bounds[b+1]-1``.
+    The same bounds as :func:`minigraphrec.kernels.propagate_rows.row_blocks_of`
+    over every row, without building the array of row ids.
 
     Parameters
     ----------
@@ -81,11 +83,11 @@ def spmm_csr(indptr, indices, data, X, out, n_blocks):
     Each row is summed into a private buffer ``acc`` (d values, stays in L1),
     in storage order and in ``X``'s dtype, then copied to ``out[i]``; on
     Gowalla this measured faster than accumulating in ``out[i]`` itself. Blocks of
-    about equal work (:func:`row_blocks`) keep the threads busy on skewed
+    about equal work (:func:`all_row_blocks`) keep the threads busy on skewed
     degree distributions.
     """
     d = X.shape[1]
-    bounds = row_blocks(indptr, n_blocks)
+    bounds = all_row_blocks(indptr, n_blocks)
     for b in prange(bounds.shape[0] - 1):
         acc = np.empty(d, dtype=X.dtype)                 # (d,) this thread's row buffer
         for i in range(bounds[b], bounds[b + 1]):

@@ -100,7 +100,7 @@ from ..ops.dense import ACTIVATIONS, linear_backward, linear_forward
 from ..ops.propagate import propagate_forward
 from ..errors import DataError, check_int
 from .embedding_base import (INPUTS, EdgeWeighted, EmbeddingRecommender, check_init,
-                             glorot_uniform, hop_balls)
+                             glorot_uniform, hop_balls, scratch_rows)
 
 __all__ = ["GCN"]
 
@@ -286,15 +286,21 @@ class GCN(EdgeWeighted, EmbeddingRecommender):
                 Hr, c_act = Z, None
             caches.append((rows, c_lin, c_act))
             if layer < L - 1:                   # the next layer reads H^{l+1} by node id
-                H = Hr if rows.shape[0] == n else np.empty((n, Hr.shape[1]), dtype=Hr.dtype)
-                H[rows] = Hr                                               # (n, dim), valid on rows
+                if rows.shape[0] == n:          # every node, in order: Hr is H^{l+1}
+                    H = Hr
+                else:                           # (n, dim) kept between steps, valid on rows
+                    H = scratch_rows(self, "H", n, (Hr.shape[1],), Hr.dtype)
+                    H[rows] = Hr                # the next layer reads the neighbours of its
+                                                # rows, all in these rows (S_{L-2-l} ⊂ S_{L-1-l})
         return Hr, H0[nodes], (nodes, H0.shape, c_in, caches)             # rows S_0 = nodes
 
     def _backward_rows(self, cache, dZ, dH0, reuse=False):
         r"""The transpose of :meth:`_forward_rows`: ``dH^l = Â[S_{L-1-l}]ᵀ dM``, on ``S_{L-l}``.
 
         Computed by pushing ``dM`` from its rows or by pulling through the
-        rows of ``Âᵀ`` on ``S_{L-l}``, whichever reads fewer stored entries.
+        rows of ``Âᵀ`` on ``S_{L-l}``, whichever reads fewer stored entries, into
+        scratch arrays kept between steps (the gradient of ``H^0``, returned, only
+        when ``reuse``: fit's steps).
         """
         from ..ops.propagate import rows_product_T_on
         nodes, shape, c_in, caches = cache
@@ -308,8 +314,12 @@ class GCN(EdgeWeighted, EmbeddingRecommender):
             dM, grads[f"W{layer}"], grads[f"b{layer}"] = linear_backward(c_lin, dZl)
             # H^l is needed on the rows of layer l-1 (S_{L-l}), H^0 on every node
             targets = caches[layer - 1][0] if layer > 0 else np.arange(n)
+            d = dM.shape[1]
+            out = (scratch_rows(self, ("dH", layer), targets.shape[0], (d,), dt, capacity=n)
+                   if layer > 0 or reuse else None)
             dH = rows_product_T_on(self.A_hat_, self._A_hat_T, rows,
-                                   np.ascontiguousarray(dM, dtype=dt), targets, "numba")
+                                   np.ascontiguousarray(dM, dtype=dt), targets, "numba",
+                                   work=scratch_rows(self, "work", n, (d,), dt), out=out)
         dH[nodes] += dH0                                                   # the L2 term
         self._input_layer_backward(c_in, dH, grads)                        # E0, W_*_in
         return {k: grads[k].astype(self._dtype, copy=False) for k in self.params}

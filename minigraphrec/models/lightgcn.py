@@ -27,9 +27,13 @@ only the batch's rows. Training here computes ``E`` on those rows alone,
 from ``E0`` on their ``K``-hop ball, with the op pair
 :func:`~minigraphrec.ops.lightgcn_rows_forward` /
 ``lightgcn_rows_backward`` (the recurrence, its transpose and the numba
-shortcuts are in :mod:`minigraphrec.ops.lightgcn_rows`); it is exact, so
-the model trains on the same numbers as the full-graph
-:func:`~minigraphrec.ops.lightgcn_forward`, which ``score`` uses.
+shortcuts are in :mod:`minigraphrec.ops.lightgcn_rows`). It is exact in
+exact arithmetic; in floating point it adds the same terms in another
+order (four stored entries at a time), so the model trains on the numbers
+of the full-graph :func:`~minigraphrec.ops.lightgcn_forward`, which
+``score`` uses, to rounding only (at most 3.3e-7 of the largest entry in
+float32, 6.7e-16 in float64, on a synthetic graph of 2000 users and 3000
+items, K = 3).
 
 Departures from the paper's code: none in the math. ``E0`` is drawn as
 the paper says, two Xavier tables (``init="xavier"``); ``init="normal"``
@@ -80,8 +84,8 @@ class LightGCN(EdgeWeighted, EmbeddingRecommender):
         Shared as well: see :class:`~minigraphrec.models.EmbeddingRecommender`.
     backend : {"numba", "numpy"}
         Parallel numba kernels or the SciPy/NumPy references, for the propagation, the
-        BPR/BCE sampling and Adam: the same numbers up to rounding (the sampling and Adam
-        give the same bits; the propagation sums in another order).
+        BPR/BCE sampling and Adam: the same bits (for a symmetric ``Â`` with sorted
+        indices, as ``fit`` builds; tests/test_backend_bits.py).
     edge_weights : None, "count", "log1p" or "time_decay"
         None (default) is the paper's binary graph; otherwise ``A`` holds
         these edge weights before the normalisation (module docstring).

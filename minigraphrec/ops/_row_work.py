@@ -29,7 +29,9 @@ def row_blocks(indptr, rows):
     """Bounds (n_blocks + 1,) int64 of consecutive blocks of ``rows`` of about equal work
     (stored entries, :func:`~minigraphrec.kernels.propagate_rows.row_blocks_of`),
     :data:`BLOCKS_PER_THREAD` per numba thread, for a parallel pull run under
-    ``numba.parallel_chunksize(1)`` (threads take the blocks one by one as they come free)."""
+    ``numba.parallel_chunksize(1)`` (threads take the blocks one by one as they come free).
+    The full-graph product splits every row itself
+    (:func:`~minigraphrec.kernels.spmm.all_row_blocks`, a given number of blocks)."""
     from numba import get_num_threads
     from ..kernels.propagate_rows import row_blocks_of
     return row_blocks_of(indptr, rows, BLOCKS_PER_THREAD * get_num_threads())

@@ -49,10 +49,30 @@ computed on every row), when the plain product is cheaper.
 
 Inputs. ``Â`` must be symmetric (LightGCN's ``D^{-1/2} A D^{-1/2}`` of an
 undirected graph, with or without edge weights): the backward recurrence
-uses ``Â`` for ``Âᵀ``; symmetry is not checked (O(nnz) per batch).
+uses ``Â`` for ``Âᵀ``, so a non-symmetric ``Â`` (a row normalisation
+``D^{-1} A``) gives a right forward pass and a wrong gradient.
+:func:`~minigraphrec.ops.lightgcn_rows_backward` checks it after the checked
+:func:`~minigraphrec.ops.lightgcn_rows_forward` (for ``K >= 1``: an O(nnz)
+transpose, 12 ms on Gowalla's 1.6M stored entries, which a forward pass alone,
+e.g. ``LightGCN.score_history``, does not pay) and refuses a difference
+``|Â_rc - Â_cr|`` above ``sqrt(eps) · max|Â|`` in the computation dtype
+(1.5e-8 · max|Â| in float64, 3.5e-4 · max|Â| in float32; smaller ones are
+rounding and change the gradient by as little), naming the first such
+``(r, c)``; use :func:`~minigraphrec.ops.lightgcn_forward` with ``A_hat_T``
+for such an operator. The model's training steps call the unchecked
+``lightgcn_rows_core`` on its own graph, whose caches skip the check. The rest of the checks and the dtype rule are
+those of every propagation op (:mod:`minigraphrec.ops.propagate`: sparse
+``A_hat`` only here, its values real, finite, cast to ``E0``'s dtype).
 Rejected inputs raise :class:`~minigraphrec.errors.DataError` (shape,
-dtype, range, order of ``nodes``, ``K``, backend), ``TypeError`` only for an
-argument of the wrong kind (``A_hat`` not sparse, ``workspace`` not a dict).
+dtype, range, order of ``nodes``, ``K``, backend; symmetry in the backward
+pass), ``TypeError``
+only for an argument of the wrong kind (``A_hat`` not sparse, ``workspace``
+not a dict).
+
+The two backends give the same bits for an exactly symmetric ``Â`` whose rows store their
+columns in ascending order (the first backward hop, above): every ``Â`` the models build
+(SciPy's canonical form). The checked wrapper sorts the indices of a copy of an ``Â``
+that has them unsorted, so that this holds for any exactly symmetric input.
 """
 from __future__ import annotations
 
@@ -60,9 +80,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import (DataError, check_backend, check_float_array, check_grad_shape, check_ids,
-                      check_int, check_out)
+                      check_int, check_out, check_real_sparse)
 from ._row_work import PARALLEL_FROM, push_bounds, row_blocks, rows_nnz
-from .sparse import as_csr
+from .sparse import _cast_data, as_csr, check_finite_values
 
 __all__ = ["hop_levels", "lightgcn_rows_forward", "lightgcn_rows_backward"]
 
@@ -113,9 +133,9 @@ def hop_levels_core(A_hat, nodes, n_hops, backend):
     ``A_hat`` CSR (n, n), ``nodes`` int64 in range, ``n_hops`` an int >= 0."""
     n = A_hat.shape[0]
     if backend == "numba":
-        from ..kernels.propagate_rows import hop_levels as kernel
+        from ..kernels.propagate_rows import bfs_levels
         level = np.empty(n, dtype=np.int32)
-        hops = kernel(A_hat.indptr, A_hat.indices, nodes, n_hops, A_hat.nnz // 2, level)
+        hops = bfs_levels(A_hat.indptr, A_hat.indices, nodes, n_hops, A_hat.nnz // 2, level)
         return level, int(hops)
     level = np.full(n, n_hops + 1, dtype=np.int32)
     level[nodes] = 0
@@ -202,17 +222,44 @@ def _check_square(A_hat):
     return A_hat
 
 
+def _check_symmetric(A_hat):
+    r"""DataError unless the CSR ``A_hat`` (float, finite) equals its transpose to
+    ``sqrt(eps) · max|A_hat|`` (module docstring), naming the first asymmetric ``(r, c)``
+    in storage order and both values. O(nnz): a transpose, compared entry by entry when
+    both are canonical (sorted, no duplicates), else through ``A_hat - A_hatᵀ``."""
+    nnz = A_hat.indptr[-1]
+    if nnz == 0:
+        return
+    data = A_hat.data[:nnz]
+    tol = np.sqrt(np.finfo(A_hat.dtype).eps) * np.abs(data).max()
+    T = A_hat.T.tocsr()                                   # sorted indices
+    if (A_hat.has_canonical_format and np.array_equal(A_hat.indptr, T.indptr)
+            and np.array_equal(A_hat.indices[:nnz], T.indices)
+            and np.abs(data - T.data).max() <= tol):
+        return
+    D = (A_hat - T).tocsr()                               # canonical, duplicates summed
+    bad = np.abs(D.data) > tol
+    if not bad.any():
+        return
+    p = int(np.flatnonzero(bad)[0])
+    r, c = int(np.searchsorted(D.indptr, p, side="right")) - 1, int(D.indices[p])
+    raise DataError(f"A_hat must be symmetric (the backward pass uses Â for Âᵀ), but "
+                    f"A_hat[{r}, {c}] = {A_hat[r, c]} and A_hat[{c}, {r}] = {A_hat[c, r]} "
+                    f"differ by more than {tol:.3g} (sqrt(eps) times max |A_hat|); for a "
+                    "non-symmetric operator use lightgcn_forward with A_hat_T")
+
+
 def _check_rows_args(A_hat, E0, K, nodes, backend, workspace):
     check_backend(backend)
-    A_hat = _check_square(A_hat)
+    A_hat = check_real_sparse(_check_square(A_hat), "A_hat")
     n = A_hat.shape[0]
     K = check_int(K, "K (the number of layers)", at_least=0)
     E0 = check_float_array(E0, "E0")
     if E0.ndim != 2 or E0.shape[0] != n:
         raise DataError(f"E0 must have shape ({n}, d) to match A_hat {A_hat.shape}, got {E0.shape}")
-    if A_hat.dtype != E0.dtype:
-        raise DataError(f"A_hat has dtype {A_hat.dtype} and E0 {E0.dtype}; cast A_hat once "
-                        "with A_hat.astype(E0.dtype)")
+    A_hat = check_finite_values(_cast_data(A_hat, E0.dtype), "A_hat")   # entries as stored
+    if not A_hat.has_sorted_indices:      # the backends' same bits need sorted rows
+        A_hat = A_hat.sorted_indices()
     nodes = check_ids(nodes, "nodes", n)
     if nodes.size > 1 and np.any(nodes[1:] <= nodes[:-1]):
         at = int(np.flatnonzero(nodes[1:] <= nodes[:-1])[0]) + 1
@@ -258,8 +305,9 @@ def lightgcn_rows_forward(A_hat, E0, K, nodes, backend="numba", workspace=None):
 
     Parameters
     ----------
-    A_hat : scipy CSR (n, n), symmetric (LightGCN's ``D^{-1/2} A D^{-1/2}``),
-        dtype of ``E0``
+    A_hat : scipy sparse (n, n), usually CSR, symmetric (LightGCN's
+        ``D^{-1/2} A D^{-1/2}``; checked, module docstring); real, finite values,
+        cast to ``E0``'s dtype (a copy per call unless they have it)
     E0 : ndarray (n, d), float32 or float64
     K : int >= 0
     nodes : int array (m,), distinct, ascending
@@ -271,24 +319,26 @@ def lightgcn_rows_forward(A_hat, E0, K, nodes, backend="numba", workspace=None):
     Returns
     -------
     E_rows : ndarray (m, d), ``E[nodes]``
-    cache : for :func:`lightgcn_rows_backward`.
+    cache : for :func:`lightgcn_rows_backward`, which checks that ``A_hat`` is symmetric
+        (module docstring).
     """
     A_hat, E0, K, nodes = _check_rows_args(A_hat, E0, K, nodes, backend, workspace)
-    return lightgcn_rows_core(A_hat, E0, K, nodes, backend, workspace)
+    E_rows, cache = lightgcn_rows_core(A_hat, E0, K, nodes, backend, workspace)
+    return E_rows, cache[:-1] + (K > 0,)          # the backward pass checks Â's symmetry
 
 
 def lightgcn_rows_core(A_hat, E0, K, nodes, backend, workspace=None):
     """Unchecked core of :func:`lightgcn_rows_forward`, for a model that checked its graph once.
 
-    ``A_hat`` CSR (n, n) in ``E0``'s dtype, ``E0`` C-contiguous float32 or
+    ``A_hat`` CSR (n, n), symmetric, in ``E0``'s dtype, ``E0`` C-contiguous float32 or
     float64, ``K`` an int >= 0, ``nodes`` distinct ascending int64 in range
-    (LightGCN's batches come from ``np.unique``). Skips the O(nnz) check of
-    ``A_hat``'s index arrays that :func:`~minigraphrec.ops.sparse.as_csr`
-    makes on every call.
+    (LightGCN's batches come from ``np.unique``). Skips the O(nnz) checks of
+    ``A_hat`` (its arrays, values and symmetry) that the wrapper makes on every call.
     """
     n = E0.shape[0]
     level, hops = _levels(A_hat, nodes, max(K - 1, 0), backend)   # S_h = level <= h
-    cache = (A_hat, K, nodes, level, hops, backend, E0.shape, E0.dtype, workspace)
+    # the last field: check Â's symmetry in the backward pass (the checked wrapper's caches)
+    cache = (A_hat, K, nodes, level, hops, backend, E0.shape, E0.dtype, workspace, False)
     if K == 0:
         return E0[nodes].copy(), cache                            # (m, d)
     if backend == "numpy":
@@ -327,18 +377,22 @@ def lightgcn_rows_backward(cache, dE_rows, out=None):
     Parameters
     ----------
     cache : from :func:`lightgcn_rows_forward`
-    dE_rows : ndarray (m, d), the gradient of ``E[nodes]``
+    dE_rows : ndarray (m, d), the gradient of ``E[nodes]``, in its dtype (``E0``'s;
+        :class:`~minigraphrec.errors.DataError` otherwise)
     out : ndarray (n, d) of E0's dtype, optional, overwritten and returned
 
     Returns
     -------
     dE0 : ndarray (n, d), dtype of ``E0``; zero outside the K-hop ball.
     """
-    A_hat, K, nodes, level, hops, backend, shape, dtype, workspace = cache
+    A_hat, K, nodes, level, hops, backend, shape, dtype, workspace, check_symmetry = cache
     dE_rows = check_grad_shape(dE_rows, "dE_rows", (nodes.shape[0], shape[1]),
-                               of="the forward's rows have")
+                               of="the forward's rows have", dtype=dtype,
+                               op="lightgcn_rows_backward")
     if out is not None:
         check_out(out, "out", shape, dtype)
+    if check_symmetry:                        # after the checked forward pass (not the model's)
+        _check_symmetric(A_hat)
     G = (dE_rows / (K + 1)).astype(dtype, copy=False)             # (m, d) on S_0
     if out is None:
         out = np.empty(shape, dtype=dtype)

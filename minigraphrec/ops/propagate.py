@@ -15,13 +15,28 @@ CSC view, no copy) or builds ``A_hat.T.tocsr()`` on each call
 (``backend="numba"``, whose kernel reads CSR).
 
 Backends. ``"numpy"`` is the one-line reference ``A_hat @ X`` (SciPy).
-``"numba"`` (the default) calls :func:`minigraphrec.ops.spmm` (a parallel,
-deterministic CSR kernel). Both sum each output row in storage order, so they
-give the same bits.
+``"numba"`` (the default) runs the kernel of :func:`minigraphrec.ops.spmm`
+(parallel, deterministic). For the full-graph ops (``propagate_*``,
+``lightgcn_*``) both sum each output row in storage order, so they give the
+same bits. The row ops' numba kernels (``propagate_rows_*``) sum four stored
+entries at a time: deterministic for any thread count, equal to SciPy's row
+slices to rounding only.
 
-Dtype. ``Y`` has ``X``'s dtype: ``A_hat``'s values are cast to it (a copy
-per call unless ``A_hat`` already has that dtype; build ``A_hat`` in the
-training dtype).
+Inputs, the one rule of every public op here and in
+:mod:`~minigraphrec.ops.lightgcn_rows`. ``A_hat`` (and ``A_hat_T``, checked
+in the forward call that takes it) is checked on every forward call, on both
+backends: a scipy sparse matrix, converted to CSR (a copy unless it is CSR)
+and its arrays checked by :func:`~minigraphrec.ops.as_csr`; the full-graph
+ops also take a dense ndarray (multiplied by NumPy on both backends), the row
+ops, which read CSR rows, refuse it (``TypeError``). Its values must be real
+and finite (a :class:`~minigraphrec.errors.DataError` names the first NaN or
+inf, an O(nnz) check); negative ones are taken. They are cast to the dense
+argument's dtype, entry by entry (a copy per call unless they have it: build
+``A_hat`` in the training dtype), and the output has that dtype. A backward
+pass takes its gradient in that dtype only (a ``DataError`` otherwise, as
+every backward pass of :mod:`minigraphrec.ops`). The models call the
+unchecked cores (``rows_product`` and friends, ``lightgcn_rows_core``) on a
+graph they checked once.
 """
 from __future__ import annotations
 
@@ -31,42 +46,65 @@ import scipy.sparse as sp
 from ..errors import (DataError, check_backend, check_float_array, check_grad_shape, check_ids,
                       check_int, check_out, check_real_sparse)
 from ._row_work import PARALLEL_FROM, push_bounds, row_blocks, rows_nnz
-from .sparse import _cast_data, as_csr, spmm
+from .sparse import _cast_data, as_csr, check_finite_values, spmm_core
 
 __all__ = ["propagate_forward", "propagate_backward", "lightgcn_forward", "lightgcn_backward",
            "propagate_rows_forward", "propagate_rows_backward"]
 
-def _check_operator(A_hat, X, name_A="A_hat", name_X="X"):
-    if not (sp.issparse(A_hat) or isinstance(A_hat, np.ndarray)):
-        raise TypeError(f"{name_A} must be a scipy sparse matrix or an ndarray, "
-                        f"got {type(A_hat).__name__}")
-    if A_hat.ndim != 2:
-        raise DataError(f"{name_A} must be 2-d, got shape {A_hat.shape}")
-    check_real_sparse(A_hat, name_A)                      # also a dense ndarray's dtype
+
+def _check_matrix(A, name, dense=True):
+    """``A`` as a checked CSR matrix (:func:`as_csr`), or the dense 2-d ndarray itself when
+    ``dense``; ``TypeError`` for another kind, :class:`DataError` for a complex dtype."""
+    if sp.issparse(A):
+        A = as_csr(A, name)
+    elif not (dense and isinstance(A, np.ndarray)):
+        kinds = "a scipy sparse matrix or an ndarray" if dense else "a scipy sparse matrix"
+        raise TypeError(f"{name} must be {kinds}, got {type(A).__name__}")
+    elif A.ndim != 2:
+        raise DataError(f"{name} must be 2-d, got shape {A.shape}")
+    return check_real_sparse(A, name)
+
+
+def _check_operator(A_hat, X, name_A="A_hat", name_X="X", dense=True):
+    """``(A_hat, X)`` checked as the module docstring says: ``A_hat`` as CSR (or dense),
+    real, finite in ``X``'s dtype, with ``X.shape[0]`` columns; ``X`` a 2-d float array."""
+    A_hat = _check_matrix(A_hat, name_A, dense)
     X = check_float_array(X, name_X)
     if X.ndim != 2:
         raise DataError(f"{name_X} must be 2-d (n_nodes, d), got shape {X.shape}")
     if A_hat.shape[1] != X.shape[0]:
         raise DataError(f"{name_A} has shape {A_hat.shape} but {name_X} has {X.shape[0]} rows; "
                         f"need {name_X}.shape[0] == {A_hat.shape[1]}")
-    return X
+    check_finite_values(A_hat, name_A, X.dtype)
+    return A_hat, X
 
 
-def _check_transpose(A_hat, A_hat_T):
+def _check_transpose(A_hat, A_hat_T, given, dtype):
+    """``A_hat_T`` checked as ``A_hat`` is (``A_hat`` itself when the caller passed the
+    matrix it passed as ``A_hat``: a symmetric ``Â``, checked once), of ``A_hat``'s shape
+    transposed; None stays None. ``given``: the ``A_hat`` argument before its checks."""
     if A_hat_T is None:
-        return
-    if not (sp.issparse(A_hat_T) or isinstance(A_hat_T, np.ndarray)):
-        raise TypeError(f"A_hat_T must be a scipy sparse matrix, an ndarray or None, "
-                        f"got {type(A_hat_T).__name__}")
-    if A_hat_T.shape != A_hat.shape[::-1]:
+        return None
+    if A_hat_T is given:
+        A_T = A_hat
+    else:
+        if not (sp.issparse(A_hat_T) or isinstance(A_hat_T, np.ndarray)):
+            raise TypeError(f"A_hat_T must be a scipy sparse matrix, an ndarray or None, "
+                            f"got {type(A_hat_T).__name__}")
+        A_T = _check_matrix(A_hat_T, "A_hat_T")
+    if A_T.shape != A_hat.shape[::-1]:
         raise DataError(f"A_hat_T must have shape {A_hat.shape[::-1]} (the transpose of A_hat "
-                        f"{A_hat.shape}), got {A_hat_T.shape}")
+                        f"{A_hat.shape}), got {A_T.shape}")
+    if A_T is not A_hat:
+        check_finite_values(A_T, "A_hat_T", dtype)
+    return A_T
 
 
 def _spmm(A, X, backend):
-    """``A @ X`` as a dense ndarray in ``X``'s dtype, by SciPy or by the numba kernel."""
+    """``A @ X`` as a dense ndarray in ``X``'s dtype, by SciPy or by the numba kernel
+    (``A`` checked: CSR, or any format on the NumPy backend, or dense)."""
     if backend == "numba" and sp.issparse(A):
-        return spmm(A, X, backend="numba")
+        return spmm_core(A, X, "numba")
     return np.asarray(_cast_data(A, X.dtype) @ X)
 
 
@@ -86,29 +124,32 @@ def propagate_forward(A_hat, X, backend="numba", A_hat_T=None):
     Parameters
     ----------
     A_hat : scipy sparse (n_out, n_in), usually CSR; a dense ndarray also
-        works (multiplied by NumPy whatever the backend).
+        works (multiplied by NumPy whatever the backend). Real, finite values
+        (negative ones taken), cast to ``X``'s dtype: see the module docstring.
     X : ndarray (n_in, d)
     backend : ``"numba"`` (default) or ``"numpy"`` (the SciPy reference).
     A_hat_T : sparse (n_in, n_out) or None
-        ``Âᵀ`` for the backward pass; ``A_hat`` itself when ``Â`` is
-        symmetric. See the module docstring.
+        ``Âᵀ`` for the backward pass, checked here as ``A_hat`` is; ``A_hat``
+        itself when ``Â`` is symmetric. See the module docstring.
 
     Returns
     -------
-    Y : ndarray (n_out, d)
-    cache : ``(A_hat, A_hat_T, backend, Y.shape)``; ``X`` is not kept (the map is linear).
+    Y : ndarray (n_out, d), dtype of ``X``
+    cache : ``(A_hat, A_hat_T, backend, Y.shape, Y.dtype)``; ``X`` is not kept (the map is
+        linear).
     """
     check_backend(backend)
-    X = _check_operator(A_hat, X)
-    _check_transpose(A_hat, A_hat_T)
+    given = A_hat
+    A_hat, X = _check_operator(A_hat, X)
+    A_hat_T = _check_transpose(A_hat, A_hat_T, given, X.dtype)
     Y = _spmm(A_hat, X, backend)                          # (n_out, d)
-    return Y, (A_hat, A_hat_T, backend, Y.shape)
+    return Y, (A_hat, A_hat_T, backend, Y.shape, Y.dtype)
 
 
 def propagate_backward(cache, dY):
-    r"""``dX = Âᵀ dY``.   dY: (n_out, d), the shape of ``Y`` -> dX: (n_in, d)."""
-    A_hat, A_hat_T, backend, shape = cache
-    dY = check_grad_shape(dY, "dY", shape)
+    r"""``dX = Âᵀ dY``.   dY: (n_out, d), the shape and dtype of ``Y`` -> dX: (n_in, d)."""
+    A_hat, A_hat_T, backend, shape, dtype = cache
+    dY = check_grad_shape(dY, "dY", shape, dtype=dtype, op="propagate_backward")
     A_T = _transpose(A_hat, A_hat_T, backend)
     return _spmm(A_T, dY, backend)                        # (n_in, d)
 
@@ -124,38 +165,40 @@ def lightgcn_forward(A_hat, E0, K, backend="numba", A_hat_T=None):
     Parameters
     ----------
     A_hat : sparse (n, n), the normalised adjacency over users then items
+        (or a dense ndarray; checked and cast as in :func:`propagate_forward`)
     E0 : ndarray (n, d), layer-0 embeddings
     K : int >= 0, number of layers
     backend, A_hat_T : as in :func:`propagate_forward`.
 
     Returns
     -------
-    E : ndarray (n, d)
-    cache : ``(A_hat, A_hat_T, K, backend, E.shape)``.
+    E : ndarray (n, d), dtype of ``E0``
+    cache : ``(A_hat, A_hat_T, K, backend, E.shape, E.dtype)``.
     """
     check_backend(backend)
     K = check_int(K, "K (the number of layers)", at_least=0)
-    E0 = _check_operator(A_hat, E0, "A_hat", "E0")
+    given = A_hat
+    A_hat, E0 = _check_operator(A_hat, E0, "A_hat", "E0")
     if A_hat.shape[0] != A_hat.shape[1]:
         raise DataError(f"A_hat must be square (n, n), got shape {A_hat.shape}")
-    _check_transpose(A_hat, A_hat_T)
+    A_hat_T = _check_transpose(A_hat, A_hat_T, given, E0.dtype)
     E = E0.copy()                                         # (n, d) running sum
     H = E0
     for _ in range(K):
         H = _spmm(A_hat, H, backend)                      # (n, d)  E^{(k)}
         E += H
     E /= K + 1
-    return E, (A_hat, A_hat_T, int(K), backend, E.shape)
+    return E, (A_hat, A_hat_T, int(K), backend, E.shape, E.dtype)
 
 
 def lightgcn_backward(cache, dE):
-    r"""``dE0 = 1/(K+1) Σ_{k=0..K} (Âᵀ)^k dE``.   dE: (n, d) -> dE0: (n, d).
+    r"""``dE0 = 1/(K+1) Σ_{k=0..K} (Âᵀ)^k dE``.   dE: (n, d), ``E``'s dtype -> dE0: (n, d).
 
     Computed as ``G^{(0)} = dE / (K+1)``, ``G^{(k)} = Âᵀ G^{(k-1)}``,
     ``dE0 = G^{(0)} + … + G^{(K)}``.
     """
-    A_hat, A_hat_T, K, backend, shape = cache
-    dE = check_grad_shape(dE, "dE", shape)
+    A_hat, A_hat_T, K, backend, shape, dtype = cache
+    dE = check_grad_shape(dE, "dE", shape, dtype=dtype, op="lightgcn_backward")
     A_T = _transpose(A_hat, A_hat_T, backend)
     G = dE / (K + 1)                                      # (n, d) gradient of every depth
     dE0 = G.copy()
@@ -175,22 +218,25 @@ def propagate_rows_forward(A_hat, X, rows, backend="numba"):
 
     Parameters
     ----------
-    A_hat : scipy CSR (n_out, n_in), values in ``X``'s dtype (else cast per call)
+    A_hat : scipy sparse (n_out, n_in), usually CSR (a dense ndarray is refused,
+        ``TypeError``); real, finite values, cast to ``X``'s dtype (module docstring)
     X : ndarray (n_in, d), float32 or float64; read only on the neighbours of ``rows``
     rows : int array (m,), each in ``0 .. n_out-1`` (repeats allowed)
-    backend : ``"numba"`` (default) or ``"numpy"`` (SciPy: ``A_hat[rows] @ X``);
-        numba is (:func:`~minigraphrec.kernels.propagate_rows.pull_compact_rows`,
-        rows in parallel, each summed by one thread four entries at a time:
-        deterministic for any thread count, equal to SciPy to rounding).
+    backend : ``"numba"`` (default) or ``"numpy"`` (SciPy: ``A_hat[rows] @ X``).
+        The numba kernel
+        (:func:`~minigraphrec.kernels.propagate_rows.pull_compact_rows`) computes
+        the rows in parallel, each summed by one thread four stored entries at a
+        time: deterministic for any thread count, equal to SciPy's to rounding
+        (not bit for bit).
 
     Returns
     -------
     Y : ndarray (m, d), dtype of ``X``
-    cache : ``(A_hat, rows, n_in, backend, d)``; ``X`` is not kept (the map is linear).
+    cache : ``(A_hat, rows, n_in, backend, d)``, ``A_hat`` in ``Y``'s dtype; ``X`` is not
+        kept (the map is linear).
     """
     check_backend(backend)
-    A_hat = as_csr(A_hat, "A_hat")
-    X = _check_operator(A_hat, X)
+    A_hat, X = _check_operator(A_hat, X, dense=False)
     rows = check_ids(rows, "rows", A_hat.shape[0])
     A_x = _cast_data(A_hat, X.dtype)
     return (rows_product(A_x, np.ascontiguousarray(X), rows, backend),
@@ -245,12 +291,13 @@ def propagate_rows_backward(cache, dY, out=None):
     ``Â`` is built; destinations split into ranges, one per thread, each
     receiving its terms in the order of ``rows``: deterministic).
 
+    ``dY`` must have ``Y``'s dtype (:class:`~minigraphrec.errors.DataError` otherwise).
     ``out`` : optional C-contiguous, writeable (n_in, d) array of the forward's dtype,
     overwritten and returned.
     """
     A_hat, rows, n_in, backend, d = cache
-    dY = check_grad_shape(dY, "dY", (rows.shape[0], d))
-    dY = dY.astype(A_hat.dtype, copy=False)
+    dY = check_grad_shape(dY, "dY", (rows.shape[0], d), dtype=A_hat.dtype,
+                          op="propagate_rows_backward")
     shape = (n_in, dY.shape[1])
     if out is None:
         out = np.empty(shape, dtype=dY.dtype)
@@ -269,7 +316,7 @@ def rows_product_T(A_hat, rows, dY, backend, out):
     Parameters
     ----------
     A_hat : scipy CSR (n_out, n_in), values in ``dY``'s dtype
-    rows : int64 array (m,), distinct, each in ``0 .. n_out-1``
+    rows : int64 array (m,), each in ``0 .. n_out-1`` (repeats allowed: their terms add)
     dY : ndarray (m, d), C-contiguous, float32 or float64
     backend : ``"numba"`` or ``"numpy"``
     out : ndarray (n_in, d)

@@ -34,11 +34,13 @@ SERIAL_BELOW = 1 << 18
 def as_csr(A, name="A"):
     r"""``A`` as a 2-d scipy CSR matrix or array whose arrays are safe for the kernels.
 
-    Other sparse formats are converted (a copy); CSR input is returned as is.
-    Checks, each O(n_rows) or O(nnz) and far cheaper than a product:
-    ``indptr`` starts at 0, never decreases and ends at ``nnz``; every column
-    index is in ``0 .. n_cols-1``. Dense input is refused: the caller chooses
-    when to pay for ``sp.csr_matrix(dense)``.
+    Other sparse formats are converted (a copy; a CSC matrix's arrays are checked first,
+    by ``minigraphrec.rank.check_compressed``, as its conversion reads them); CSR
+    input is returned as is. Checks, each O(n_rows) or O(nnz) and far cheaper than a
+    product: ``indptr`` starts at 0, never decreases and ends at ``nnz``; every column
+    index is in ``0 .. n_cols-1``. Dense input is refused: the caller chooses when to
+    pay for ``sp.csr_matrix(dense)``. The values are not read
+    (``check_finite_values`` does).
 
     Parameters
     ----------
@@ -57,13 +59,16 @@ def as_csr(A, name="A"):
         ``A`` is not scipy sparse.
     DataError
         ``A`` is not 2-d, or its CSR arrays are inconsistent or hold a column index out
-        of range (the message names ``name`` and the first problem).
+        of range (the message names ``name``, the first such index and its row).
     """
     if not sp.issparse(A):
         raise TypeError(f"{name} must be a scipy sparse matrix or array, "
                         f"got {type(A).__name__}")
     if A.ndim != 2:
         raise DataError(f"{name} must be 2-d, got shape {A.shape}")
+    if A.format == "csc":                               # its tocsr reads the arrays unchecked
+        from ..rank import check_compressed
+        check_compressed(A.indptr, A.indices, A.data, A.shape, "csc", name)
     if A.format != "csr":
         A = A.tocsr()
     n_rows, n_cols = A.shape
@@ -78,12 +83,43 @@ def as_csr(A, name="A"):
     if n_rows and np.any(indptr[1:] < indptr[:-1]):
         row = int(np.flatnonzero(indptr[1:] < indptr[:-1])[0])
         raise DataError(f"{name} is not a valid CSR matrix: indptr decreases at row {row}")
-    if nnz:
-        lo, hi = indices.min(), indices.max()
-        if lo < 0 or hi >= n_cols:
-            bad = lo if lo < 0 else hi
-            raise DataError(f"{name} has column index {bad}, out of range 0..{n_cols - 1}")
+    if nnz and (indices.min() < 0 or indices.max() >= n_cols):
+        p = int(np.flatnonzero((indices < 0) | (indices >= n_cols))[0])   # the first, located
+        row = int(np.searchsorted(indptr, p, side="right")) - 1           # only when bad
+        raise DataError(f"{name} has column index {indices[p]}, out of range "
+                        f"0..{n_cols - 1} (row {row})")
     return A
+
+
+def check_finite_values(A, name, dtype=None):
+    r"""``A`` (scipy CSR, checked by :func:`as_csr`, or a dense 2-d ndarray) unchanged if
+    every stored value is finite, in ``dtype`` when given (the dtype a product casts them
+    to: a float64 1e300 is inf in float32), else :class:`DataError` naming ``name``, the
+    first bad ``(row, column)`` in storage order and its value.
+
+    A NaN or inf in ``Â`` would reach every row that reads its column: a product's
+    output, and through it the loss and every gradient. O(nnz) (a sum first, then a
+    scan only when the sum is not finite), far less than a product. Negative values are
+    taken: a signed edge weight is a valid operator.
+    """
+    data = A.data[:A.indptr[-1]] if sp.issparse(A) else A.reshape(-1)   # (nnz,) or (n m,)
+    if data.dtype.kind != "f":
+        return A                                        # bool or integer: finite, as cast
+    with np.errstate(over="ignore", invalid="ignore"):
+        values = data if dtype is None else data.astype(dtype, copy=False)
+        if values.size == 0 or np.isfinite(values.sum()):
+            return A                                    # a NaN or an inf makes the sum one
+    bad = ~np.isfinite(values)
+    if not bad.any():                                   # the sum itself overflowed
+        return A
+    p = int(np.flatnonzero(bad)[0])
+    if sp.issparse(A):
+        row, col = int(np.searchsorted(A.indptr, p, side="right")) - 1, int(A.indices[p])
+    else:
+        row, col = divmod(p, A.shape[1])
+    cast = f", {values[p]} in {np.dtype(dtype)}" if np.isfinite(data[p]) else ""
+    raise DataError(f"{name}[{row}, {col}] = {data[p]}{cast} is not finite; every stored "
+                    "value must be (a NaN or inf would spread to every row that reads it)")
 
 
 def _cast_data(A, dtype):
@@ -121,7 +157,9 @@ def spmm(A, X, backend="numba", out=None):
         on every call (convert once and keep it). Its values are cast to
         ``X``'s dtype (a copy of ``A.data`` per call unless they already have
         it: keep ``A`` in the training dtype). Duplicate entries add up,
-        indices need not be sorted.
+        indices need not be sorted. Every stored value must be finite in ``X``'s
+        dtype (:class:`~minigraphrec.errors.DataError` naming the first that is
+        not, an O(nnz) check); negative values are taken.
     X : ndarray, shape (n_cols, d), float32 or float64
         Copied once if not C-contiguous. Not scanned for NaN or inf (that
         would cost as much as a product): they propagate as IEEE arithmetic
@@ -170,13 +208,20 @@ def spmm(A, X, backend="numba", out=None):
     if X.shape[0] != n_cols:
         raise DataError(f"A has shape {A.shape} and X has shape {X.shape}: "
                         f"X needs A.shape[1] = {n_cols} rows")
-    check_real_sparse(A, "A")
-    shape = (n_rows, X.shape[1])
+    check_finite_values(check_real_sparse(A, "A"), "A", X.dtype)
     if out is not None:
-        check_out(out, "out", shape, X.dtype)
+        check_out(out, "out", (n_rows, X.shape[1]), X.dtype)
         if np.may_share_memory(out, X):
             raise DataError("out overlaps X; A @ X cannot be computed in place")
+    return spmm_core(A, X, backend, out)
 
+
+def spmm_core(A, X, backend, out=None):
+    """Unchecked core of :func:`spmm`: ``A @ X`` (n_rows, d) in ``X``'s dtype, for callers
+    that checked ``A`` (:func:`as_csr`, real and finite values) and ``X`` (float32 or
+    float64, 2-d, ``A.shape[1]`` rows) themselves: the propagation ops, which check their
+    operators once per forward pass and multiply by them ``K`` times and in the backward
+    pass. ``out``: as in :func:`spmm`."""
     if backend == "numpy":
         result = np.asarray(_cast_data(A, X.dtype) @ X)   # (n_rows, d)
         if out is None:
@@ -190,7 +235,7 @@ def spmm(A, X, backend="numba", out=None):
     X = np.ascontiguousarray(X)
     data = A.data.astype(X.dtype, copy=False)            # (nnz,) in X's dtype
     if out is None:
-        out = np.empty(shape, dtype=X.dtype)
+        out = np.empty((A.shape[0], X.shape[1]), dtype=X.dtype)
     with serial_if(A.nnz * X.shape[1] < SERIAL_BELOW):   # a few columns: GF-CF's one user
         return spmm_csr(A.indptr, A.indices, data, X, out, 4 * get_num_threads())
 
