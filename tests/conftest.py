@@ -127,3 +127,40 @@ def raw_id_interactions():
     return mgr.Interactions(d.users, d.items, n_users=d.n_users, n_items=d.n_items,
                             user_ids=1000 + np.arange(d.n_users),
                             item_ids=5000 + np.arange(d.n_items))
+
+
+def resave(path, edit_arrays=None, edit_meta=None):
+    """Rewrite a file of ``minigraphrec.io.save`` with its arrays (``{name: array}``) and its
+    meta (the parsed JSON) edited in place by the given functions, and the checksum
+    recomputed: a file well-formed in every way the checksum can tell."""
+    import json
+
+    from minigraphrec import io
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays.pop("__meta__")))
+    arrays.pop("__sha256__")
+    if edit_arrays is not None:
+        edit_arrays(arrays)
+    if edit_meta is not None:
+        edit_meta(meta)
+    meta_json = json.dumps(meta, sort_keys=True)
+    arrays["__sha256__"] = np.array(io._digest(meta_json, arrays))
+    arrays["__meta__"] = np.array(meta_json)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def fail_replace_at(monkeypatch, call, error):
+    """Make ``os.replace`` raise ``error`` at its ``call``-th call (from 1) and rename as
+    usual at the others: a write of several files that fails midway. Returns the list of
+    destinations it is called with, filled as it goes."""
+    real, calls = os.replace, []
+
+    def replace(src, dst):
+        calls.append(dst)
+        if len(calls) == call:
+            raise error
+        return real(src, dst)
+    monkeypatch.setattr(os, "replace", replace)
+    return calls

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import fail_replace_at
 
 from minigraphrec import DataError, io, plot
 from minigraphrec.data import Interactions
@@ -395,14 +396,8 @@ def test_a_failure_writing_the_second_file_keeps_both(kind, fault, tmp_path, mon
 def test_a_failing_second_rename_says_which_file_was_written(exc, tmp_path, monkeypatch):
     (tmp_path / "a").write_bytes(b"old a")
     (tmp_path / "b").write_bytes(b"old b")
-    real, calls, told = os.replace, [], []
-
-    def replace(src, dst):
-        calls.append(dst)
-        if len(calls) == 2:
-            raise exc
-        return real(src, dst)
-    monkeypatch.setattr(os, "replace", replace)
+    told = []
+    fail_replace_at(monkeypatch, 2, exc)
     with pytest.raises(type(exc)) as info:
         _atomic().write_files({tmp_path / "a": b"new a", tmp_path / "b": b"new b"},
                               on_partial=lambda *args: told.append(args))
@@ -523,14 +518,8 @@ def test_a_failing_later_rename_still_syncs_the_folders_of_the_files_it_replaced
     replaced file's rename, while the error said it was written)."""
     (tmp_path / "x").mkdir()
     paths = [tmp_path / "a", tmp_path / "x" / "b", tmp_path / "c"]
-    real, calls, synced = os.replace, [], []
-
-    def replace(src, dst):
-        calls.append(dst)
-        if len(calls) == 3:
-            raise OSError(errno.EXDEV, "Invalid cross-device link")
-        return real(src, dst)
-    monkeypatch.setattr(os, "replace", replace)
+    synced = []
+    fail_replace_at(monkeypatch, 3, OSError(errno.EXDEV, "Invalid cross-device link"))
     monkeypatch.setattr(_atomic(), "fsync_folder", lambda folder: synced.append(folder))
     with pytest.raises(OSError, match="cannot write .*c: Invalid cross-device link"):
         _atomic().write_files({p: p.name for p in paths})

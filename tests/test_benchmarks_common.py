@@ -553,15 +553,9 @@ def test_a_failed_rename_says_which_file_was_written(tmp_path, monkeypatch, caps
     left, and stderr says which is which."""
     import errno
     import pytest
+    from conftest import fail_replace_at
     before = _old_results(tmp_path)
-    real, calls = os.replace, []
-
-    def replace(src, dst):
-        calls.append(dst)
-        if len(calls) == 2:
-            raise OSError(errno.EIO, "I/O error")
-        return real(src, dst)
-    monkeypatch.setattr(os, "replace", replace)
+    fail_replace_at(monkeypatch, 2, OSError(errno.EIO, "I/O error"))
     with pytest.raises(OSError):
         _common.write_results("acc_smoke", [{"model": "new"}], ["model"], out_dir=tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["acc_smoke.json", "acc_smoke.md"]

@@ -5,6 +5,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from conftest import resave
 import scipy.sparse as sp
 
 import minigraphrec as mgr
@@ -156,16 +157,7 @@ def test_tampered_array_is_detected(tmp_path):
 
 def _with_meta(path, edit):
     """Re-save with the meta JSON edited and the checksum recomputed (a well-formed file)."""
-    with np.load(path) as z:
-        arrays = {k: z[k] for k in z.files}
-    meta = json.loads(str(arrays.pop("__meta__")))
-    arrays.pop("__sha256__")
-    edit(meta)
-    meta_json = json.dumps(meta, sort_keys=True)
-    arrays["__sha256__"] = np.array(io._digest(meta_json, arrays))
-    arrays["__meta__"] = np.array(meta_json)
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
+    resave(path, edit_meta=edit)
 
 
 def test_wrong_version_and_wrong_format_are_refused(tmp_path):
