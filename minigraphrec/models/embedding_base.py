@@ -457,7 +457,7 @@ class EmbeddingRecommender(Recommender):
         self._check_hyperparameters()
         if epochs is not None:
             check_int(epochs, "epochs", at_least=0)
-        n_epochs = self.epochs if epochs is None else int(epochs)
+        n_epochs = int(self.epochs) if epochs is None else int(epochs)
         if resume:
             self._check_resumable(train)
             rng = restore_generator(self.rng_state_)
@@ -834,8 +834,8 @@ class EmbeddingRecommender(Recommender):
         self._X_user = self._X_item = None
         if self.input == "embedding":
             return
-        self._X_user = as_dense_features(user_features, self._dtype, "user_features")
-        self._X_item = as_dense_features(item_features, self._dtype, "item_features")
+        self._X_user = as_feature_matrix(user_features, self._dtype, "user_features")
+        self._X_item = as_feature_matrix(item_features, self._dtype, "item_features")
         if self.input == "features" and (self._X_user is None or self._X_item is None):
             missing = "user_features" if self._X_user is None else "item_features"
             name = type(self).__name__
@@ -847,7 +847,7 @@ class EmbeddingRecommender(Recommender):
     def _init_input_params(self, rng):
         r"""``E0`` (n_nodes, dim, :func:`id_embeddings` by ``self.init``) and Glorot
         ``W_user_in`` / ``W_item_in``, as used."""
-        d, dt = self.dim, self._dtype
+        d, dt = int(self.dim), self._dtype
         params = {}
         if self.input in ("embedding", "both"):
             params["E0"] = id_embeddings(rng, self.n_users_, self.n_items_, d, dt, self.init)
@@ -867,7 +867,7 @@ class EmbeddingRecommender(Recommender):
         """
         p, n_u = self.params, self.n_users_
         n = n_u + self.n_items_
-        H0 = p["E0"].copy() if "E0" in p else np.zeros((n, self.dim), dtype=self._dtype)
+        H0 = p["E0"].copy() if "E0" in p else np.zeros((n, int(self.dim)), dtype=self._dtype)
         c_user = c_item = None
         if self._X_user is not None:
             P_user, c_user = linear_forward(self._X_user, p["W_user_in"])   # (n_users, dim)
@@ -1363,8 +1363,10 @@ def _features_difference(old, new):
     return ""
 
 
-def as_dense_features(F, dtype, name):
-    """A feature matrix in the model's dtype: CSR stays sparse, anything else dense."""
+def as_feature_matrix(F, dtype, name):
+    """``F`` (n, f) as a feature matrix in the model's dtype, or None: a SciPy sparse matrix
+    becomes a CSR (sparse, not densified: products with it stay sparse), anything else a
+    2-d ndarray."""
     if F is None:
         return None
     if sp.issparse(F):
@@ -1397,6 +1399,12 @@ def _fold_in(I, items, reg, steps, lr, n_neg, seed):
     Only the rows it reads are cast to float64 (the history's and each
     step's negatives'); the step size's scale, the standard deviation of
     ``I``, is taken over a strided sample of at most 2048 rows.
+
+    The Adam step is written out rather than taken from :class:`~minigraphrec.optim.Adam`:
+    it computes ``sqrt(v / (1 - β2^t))`` and ``step / (1 - β1^t) · m`` where ``Adam``
+    computes ``sqrt(v) / sqrt(1 - β2^t)`` and ``(m / denom) · lr / (1 - β1^t)``, which
+    round differently (by about 1e-15 on a float64 ``z``): taking it would change the ``z``
+    of every fold-in (``score_history``, ``recommend_history``).
     """
     n_items = I.shape[0]
     candidates = np.setdiff1d(np.arange(n_items), items)                  # non-history items

@@ -88,7 +88,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DataError, check_backend, check_int, check_param_number
+from ..errors import DataError, check_backend, check_bool, check_int, check_param_number
 from ..graph import bipartite_adjacency, check_edge_weights, normalize_adjacency
 from ..ops.attention import attention_graph, gat_layer_backward, gat_layer_forward
 from ..ops._row_work import row_blocks      # the parallel kernels' row blocks, as the ops'
@@ -109,8 +109,9 @@ COMBINATIONS = ("mean", "last")
 SERIAL_EDGES = 1 << 15
 
 
-def _threads(indptr, rows):
-    """One numba thread for a kernel over ``rows`` whose stored entries (in ``indptr``) are few."""
+def _serial_for_edges(indptr, rows):
+    """One numba thread for a kernel over ``rows`` with fewer than ``SERIAL_EDGES`` stored
+    entries (counted in ``indptr``)."""
     from ..ops._row_work import rows_nnz
     from ..threadpools import serial_if
     return serial_if(rows_nnz(indptr, rows) < SERIAL_EDGES)
@@ -128,6 +129,34 @@ def _inverse_perm(model, g):
         inv[perm] = np.arange(perm.shape[0], dtype=perm.dtype)
         return inv
     return kept(model, "_inv_perm", g, make)
+
+
+def _log_weights(model, g, dt):
+    """``log w`` of ``g``'s edges (nnz,) in the model's dtype ``dt``, kept on ``model``.
+
+    The same for every step and layer of a fit: cast once per graph and dtype
+    (:func:`~minigraphrec.models.base.kept`), not once per layer per step.
+    """
+    return kept(model, "_log_w", g, lambda: g.log_weights.astype(dt), key=dt.str)
+
+
+def _positions(model, key, n, rows):
+    """``pos`` (n,) int64 with ``pos[rows[k]] = k`` and -1 elsewhere, kept between steps.
+
+    Stored in ``model._workspace`` under ``key`` with the rows it was last given: a call
+    resets those entries to -1 and sets the new ones, so a step costs ``O(len(rows))``
+    instead of the ``O(n)`` of a fresh ``np.full(n, -1)``, with the same values. Valid until
+    the next call with ``key``, as the other scratch arrays of a step.
+    """
+    ws = model.__dict__.setdefault("_workspace", {})
+    pos, last = ws.get(key, (None, None))
+    if pos is None or pos.shape[0] != n:
+        pos = np.full(n, -1, dtype=np.int64)
+    else:
+        pos[last] = -1
+    pos[rows] = np.arange(rows.shape[0])
+    ws[key] = (pos, rows)
+    return pos
 
 
 def _head_scores(Z, a_src, a_dst):
@@ -269,6 +298,8 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
         check_int(self.n_layers, "n_layers")
         check_int(self.n_heads, "n_heads")
         check_init(self.init)
+        for name in ("concat_heads", "self_loops", "final_activation"):  # "no": silently True
+            check_bool(getattr(self, name), name)
         if self.concat_heads and self.dim % self.n_heads:
             raise DataError(f"with concat_heads=True, dim ({self.dim}) must be divisible by "
                              f"n_heads ({self.n_heads}): each head is dim / n_heads wide")
@@ -286,7 +317,7 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
 
     @property
     def _d_head(self):
-        return self.dim // self.n_heads if self.concat_heads else self.dim
+        return int(self.dim) // int(self.n_heads) if self.concat_heads else int(self.dim)
 
     # -------------------------------------------------------------- build
     def _build(self, R, user_features, item_features):
@@ -299,7 +330,7 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
         self._build_input(user_features, item_features)                   # _X_user, _X_item
 
     def _init_params(self, rng):
-        d, dt, n_heads, d_head = self.dim, self._dtype, self.n_heads, self._d_head
+        d, dt, n_heads, d_head = int(self.dim), self._dtype, int(self.n_heads), self._d_head
         params = self._init_input_params(rng)                   # E0, W_user_in, W_item_in
         for layer in range(self.n_layers):
             params[f"W{layer}"] = glorot_uniform(rng, (d, n_heads * d_head), dt)
@@ -383,10 +414,15 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
         draw per layer, in the same order), of which the computed edges are
         used. Kernels: :mod:`minigraphrec.kernels.gat_rows`; every row is
         the same sum, in the same order, as the full-graph layer's.
+
+        The mask's draw grows with the whole graph, not the batch (``nnz · n_heads``
+        uniforms per layer and step); NGCF draws only its rows' with a skip-ahead
+        (:mod:`minigraphrec.kernels.pcg64`). It stays a full draw here: another draw
+        would change the random stream, and so every GAT trained with attention dropout.
         """
         from ..kernels.gat_rows import gat_forward_rows
-        p, g, dt, L = self.params, self._graph, self._dtype, self.n_layers
-        n, H, d = g.n_nodes, self.n_heads, self._d_head
+        p, g, dt, L = self.params, self._graph, self._dtype, int(self.n_layers)
+        n, H, d = g.n_nodes, int(self.n_heads), self._d_head
         balls = hop_balls(self._pattern, nodes, L)                         # S_0 .. S_L
         if self.input == "embedding":
             H0, c_in = p["E0"], None                                       # no copy
@@ -400,8 +436,7 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
         for layer in range(L):
             R, In = balls[L - 1 - layer], balls[L - layer]                 # receivers, senders
             m, m_in = R.shape[0], In.shape[0]
-            pos = np.full(n, -1, dtype=np.int64)
-            pos[In] = np.arange(m_in)
+            pos = _positions(self, ("pos", layer), n, In)                # (n,) node -> row of In
             W = p[f"W{layer}"]
             Zf, c_lin = linear_forward(np.ascontiguousarray(H_in), W, backend="numba")
             Z = Zf.reshape(m_in, H, d)                                     # (m_in, H, d)
@@ -409,14 +444,17 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
             s_src, s_dst = _head_scores(Z, a_src, a_dst)                   # (m_in, H) each
             beta = p.get(f"beta{layer}")
             has_w = beta is not None
-            log_w = g.log_weights.astype(dt) if has_w else np.zeros(1, dtype=dt)
+            log_w = _log_weights(self, g, dt) if has_w else np.zeros(1, dtype=dt)
             nnz = g.indices.shape[0]
-            U = rng.random((nnz, H)) if dropout > 0 else np.zeros((1, 1))  # the full graph's
+            # the full graph's draw, for the same mask as the full-graph layer's: O(nnz) per
+            # layer and step however small the batch (NGCF skips the rows it does not use
+            # with kernels/pcg64's skip-ahead); changing it would change the random stream
+            U = rng.random((nnz, H)) if dropout > 0 else np.zeros((1, 1))
             e = self._scratch(("e", layer), nnz, H)                        # valid on R's edges
             alpha = self._scratch(("alpha", layer), nnz, H)
             alpha_T = self._scratch(("alpha_T", layer), nnz, H)  # dropped, transposed order
             Y = self._scratch(("Y", layer), m, H, d)
-            with _threads(g.indptr, R):
+            with _serial_for_edges(g.indptr, R):
                 gat_forward_rows(g.indptr, g.indices, R, row_blocks(g.indptr, R), pos, s_src,
                                  s_dst, dt.type(SLOPE),
                                  log_w, beta if has_w else np.zeros(H, dtype=dt), has_w, U,
@@ -441,8 +479,8 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
         r"""The transpose of :meth:`_forward_rows_local`, layer by layer on the same rows."""
         from ..kernels.gat_rows import gat_backward_rows, gat_scatter_rows
         _, nodes, balls, c_in, caches = cache
-        p, g, dt, L = self.params, self._graph, self._dtype, self.n_layers
-        n, H, d = g.n_nodes, self.n_heads, self._d_head
+        p, g, dt, L = self.params, self._graph, self._dtype, int(self.n_layers)
+        n, H, d = g.n_nodes, int(self.n_heads), self._d_head
         t_indptr, t_indices, _ = g.transpose
         inv_perm = _inverse_perm(self, g)                                  # edge -> transposed
         grads = {}
@@ -465,20 +503,19 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
             dpre_T = self._scratch("dpre_T", e.shape[0], H)                # transposed order
             ds_dst = np.empty((m, H), dtype=dt)
             dbeta_rows = np.empty((m, H), dtype=dt)
-            with _threads(g.indptr, R):
+            with _serial_for_edges(g.indptr, R):
                 gat_backward_rows(g.indptr, g.indices, R, row_blocks(g.indptr, R), pos, Z, dY,
                                   e, alpha, U, dropout,
                                   dt.type(1 / (1 - dropout)), dt.type(SLOPE), log_w, has_w,
                                   inv_perm, dpre, dpre_T, ds_dst, dbeta_rows)
-            pos_R = np.full(n, -1, dtype=np.int64)
-            pos_R[R] = np.arange(m)
+            pos_R = _positions(self, "pos_R", n, R)                          # (n,) node -> row of R
             ds_dst_in = np.zeros((m_in, H), dtype=dt)                      # (m_in, H)
             ds_dst_in[pos[R]] = ds_dst
             a_src, a_dst = p[f"a_src{layer}"], p[f"a_dst{layer}"]
             dZa = self._scratch("dZa", m_in, H, d)
             ds_src = np.empty((m_in, H), dtype=dt)
             # dZ on the senders In: the aggregate's share + ds_src a_src + ds_dst a_dst
-            with _threads(t_indptr, In):                               # the senders' entries
+            with _serial_for_edges(t_indptr, In):                      # the senders' entries
                 gat_scatter_rows(t_indptr, t_indices, In, row_blocks(t_indptr, In), pos_R,
                                  alpha_T, dpre_T, dY, ds_dst_in, a_src, a_dst,
                                  dZa, ds_src)                                  # (m_in, H, d)

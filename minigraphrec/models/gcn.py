@@ -98,7 +98,7 @@ import numpy as np
 from ..graph import bipartite_adjacency, check_edge_weights, normalize_adjacency
 from ..ops.dense import ACTIVATIONS, linear_backward, linear_forward
 from ..ops.propagate import propagate_forward
-from ..errors import DataError, check_int
+from ..errors import DataError, check_bool, check_int
 from .embedding_base import (INPUTS, EdgeWeighted, EmbeddingRecommender, check_init,
                              glorot_uniform, hop_balls, scratch_rows)
 
@@ -205,6 +205,8 @@ class GCN(EdgeWeighted, EmbeddingRecommender):
         check_int(self.dim, "dim")
         check_int(self.n_layers, "n_layers")
         check_init(self.init)
+        for name in ("self_loops", "final_activation"):      # "no" would silently mean True
+            check_bool(getattr(self, name), name)
         if self.normalization not in NORMALIZATIONS:
             raise DataError(f"normalization must be one of {tuple(NORMALIZATIONS)}, "
                              f"got {self.normalization!r}")
@@ -219,7 +221,7 @@ class GCN(EdgeWeighted, EmbeddingRecommender):
     def _build(self, R, user_features, item_features):
         A = bipartite_adjacency(self._graph_matrix(R))                     # (n, n), weighted
         A_hat = normalize_adjacency(A, NORMALIZATIONS[self.normalization],
-                                    self_loops=bool(self.self_loops))      # after weighting
+                                    self_loops=self.self_loops)            # after weighting
         self.A_hat_ = A_hat.astype(self._dtype)
         # Â is symmetric except for the mean (row) normalisation
         self._A_hat_T = (self.A_hat_ if self.normalization != "mean"
@@ -227,7 +229,7 @@ class GCN(EdgeWeighted, EmbeddingRecommender):
         self._build_input(user_features, item_features)                   # _X_user, _X_item
 
     def _init_params(self, rng):
-        d, dt = self.dim, self._dtype
+        d, dt = int(self.dim), self._dtype
         params = self._init_input_params(rng)                   # E0, W_user_in, W_item_in
         for layer in range(self.n_layers):
             params[f"W{layer}"] = glorot_uniform(rng, (d, d), dt)

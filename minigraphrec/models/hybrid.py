@@ -246,20 +246,20 @@ def _add_normalized_numba(out, S, weight, method, E):
         indptr, indices = E.indptr, E.indices
     S = np.ascontiguousarray(S)
     code = normalize_kernels.ZSCORE if method == "zscore" else normalize_kernels.MINMAX
-    with _threads(S.size):
+    with _serial_for_scores(S.size):
         shift, inv, bad = normalize_kernels.row_affine(S, indptr, indices, code)
     if np.any(bad >= 0):
         r = int(np.flatnonzero(bad >= 0)[0])
         c = int(bad[r])
         raise ValueError(f"scores must be finite to be normalised; entry ({r}, {c}) is "
                          f"{S[r, c]}")
-    with _threads(S.size):
+    with _serial_for_scores(S.size):
         if method == "rank":
             return normalize_kernels.add_rank(S, indptr, indices, weight, out)
         return normalize_kernels.add_affine(S, shift, inv, weight, out)
 
 
-def _threads(n_scores):
+def _serial_for_scores(n_scores):
     """One numba thread for the normalisation kernels on ``n_scores < SERIAL_BELOW`` scores
     (a few users); each row is computed by one thread, so the bits do not change."""
     from ..threadpools import serial_if

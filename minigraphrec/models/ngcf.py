@@ -81,7 +81,7 @@ from ..graph import bipartite_adjacency, normalize_adjacency
 from ..ops.dense import dropout_forward, leaky_relu_forward, linear_forward
 from ..ops.propagate import propagate_forward
 from ..ops.scoring import normalize_backward, normalize_forward
-from ..errors import DataError, check_int, check_param_number
+from ..errors import DataError, check_bool, check_int, check_param_number
 from .embedding_base import (EmbeddingRecommender, check_init, glorot_uniform, hop_balls,
                              id_embeddings, scratch_rows)
 
@@ -96,7 +96,7 @@ SERIAL_BELOW = 1 << 20
 DB_BLOCKS = 64
 
 
-def _threads(n_values):
+def _serial_for_values(n_values):
     """One numba thread for an elementwise kernel on ``n_values < SERIAL_BELOW`` values."""
     from ..threadpools import serial_if
     return serial_if(n_values < SERIAL_BELOW)
@@ -177,6 +177,7 @@ class NGCF(EmbeddingRecommender):
         check_int(self.dim, "dim")
         check_int(self.n_layers, "n_layers")
         check_init(self.init)
+        check_bool(self.normalize_layers, "normalize_layers")  # "no" would silently mean True
         for name in ("message_dropout", "node_dropout"):
             p = check_param_number(getattr(self, name), name, at_least=0.0)
             if p >= 1:
@@ -187,7 +188,7 @@ class NGCF(EmbeddingRecommender):
         self.L_ = L.astype(self._dtype)                                   # (n, n), symmetric
 
     def _init_params(self, rng):
-        d, dt = self.dim, self._dtype
+        d, dt = int(self.dim), self._dtype
         params = {"E0": id_embeddings(rng, self.n_users_, self.n_items_, d, dt, self.init)}
         for layer in range(self.n_layers):
             params[f"W1_{layer}"] = glorot_uniform(rng, (d, d), dt)
@@ -263,7 +264,9 @@ class NGCF(EmbeddingRecommender):
         from ..kernels.pcg64 import split128
         from ..ops.dense import halves_matmul
         from ..ops.propagate import rows_product
-        L, n, d, dt = self.n_layers, self.L_.shape[0], self.dim, self._dtype
+        # Python ints: PCG64.advance below refuses NumPy integers, and an np.int32 width
+        # would make the sizes products (m * d, n * d) int32, which can overflow
+        L, n, d, dt = int(self.n_layers), self.L_.shape[0], int(self.dim), self._dtype
         rng = np.random.default_rng([self.dropout_seed_, self.step_])
         p_node, p_msg = float(self.node_dropout), float(self.message_dropout)
         keep = None
@@ -279,7 +282,7 @@ class NGCF(EmbeddingRecommender):
             X = E if keep is None else E * keep                            # (n, dim) L diag(keep) E
             S = rows_product(self.L_, X, rows, "numba",
                              out=self._buffer(("S", layer), m, d))          # (m, dim)
-            with _threads(m * d):
+            with _serial_for_values(m * d):
                 SE = k.bi_inputs(S, E, rows, self._buffer(("SE", layer), m, 2 * d))  # (m, 2 dim)
             p = self.params
             W = np.concatenate([p[f"W1_{layer}"], p[f"W2_{layer}"]])       # (2 dim, dim)
@@ -292,7 +295,7 @@ class NGCF(EmbeddingRecommender):
                 rng.bit_generator.advance(n * d)          # as if rng.random((n, dim)) was drawn
                 mask = self._buffer(("mask", layer), m, d)
             E_next = self._buffer(("E", layer), n, d)                     # (n, dim) by node id
-            with _threads(m * d):
+            with _serial_for_values(m * d):
                 k.leaky_dropout_pcg(Z, p[f"b1_{layer}"] + p[f"b2_{layer}"], slope, state, p_msg,
                                     scale, rows, Z if mask is None else mask, E_next)
                 # Z += b1 + b2 in there; E_next valid on rows
@@ -328,7 +331,7 @@ class NGCF(EmbeddingRecommender):
         from ..ops.dense import halves_matmul, halves_xt_dot
         from ..ops.propagate import rows_product_T_on
         nodes, keep, caches, c_norms = cache
-        d, dt = self.dim, self._dtype
+        d, dt = int(self.dim), self._dtype
         n = self.params["E0"].shape[0]
         slope = dt.type(SLOPE)
         dZ = np.asarray(dZ, dtype=dt)
@@ -345,7 +348,7 @@ class NGCF(EmbeddingRecommender):
             else:
                 dE[nodes if m == n else np.searchsorted(rows, nodes)] += drows
             db_parts = np.empty((DB_BLOCKS, d), dtype=dt)
-            with _threads(m * d):
+            with _serial_for_values(m * d):
                 dZl = k.leaky_dropout_backward(dE, Z, slope, dE if mask is None else mask,
                                                mask is not None, dE, db_parts)   # in place
             db = db_parts.sum(axis=0)                                      # (dim,) Σ_rows dZl
@@ -353,7 +356,7 @@ class NGCF(EmbeddingRecommender):
             dW = halves_xt_dot(SE, dZl)                                    # (2 dim, dim)
             grads[f"W1_{layer}"], grads[f"W2_{layer}"] = dW[:d], dW[d:]
             grads[f"b1_{layer}"], grads[f"b2_{layer}"] = db, db.copy()
-            with _threads(m * d):
+            with _serial_for_values(m * d):
                 dS = k.bi_backward(dSE, E, rows, self._buffer("dS", m, d), False)   # (m, dim)
             # E^l is needed on the rows of layer l-1 (S_{L-l}), E^0 on every node
             targets = caches[layer - 1][0] if layer > 0 else np.arange(n)
@@ -365,7 +368,7 @@ class NGCF(EmbeddingRecommender):
             if keep is not None:                                           # (L diag(keep))ᵀ dS
                 dE *= keep[targets]
             at_rows = rows if targets.shape[0] == n else np.searchsorted(targets, rows)
-            with _threads(m * d):
+            with _serial_for_values(m * d):
                 k.bi_backward(dSE, S, at_rows, dE, True)                  # + dsum + dbi ⊙ S
         dE[nodes] += dZ[:, :d] + dH0                                      # layer 0 and the L2 term
         grads["E0"] = dE
