@@ -240,6 +240,46 @@ def _bound_text(at_least, above):
             f" > {above:g}" if above is not None else "")
 
 
+def check_compressed(indptr, indices, data, shape, fmt, name):
+    r"""DataError naming ``name`` unless ``(data, indices, indptr)`` describe a ``fmt``
+    ("csr" or "csc") matrix of ``shape``: integer 1-d index arrays, ``indptr`` of length
+    ``n_major + 1`` rising from 0 to at most ``len(indices) == len(data)``, and every
+    stored index within ``0 .. n_minor - 1``; the first bad row (CSC: column) is named.
+
+    SciPy's constructor checks the lengths but not the order of ``indptr`` nor the range
+    of the indices, and its C++ routines (``tocsc``, ``sum_duplicates``, a product) then
+    read and write out of bounds: a crash of the process, not an error. O(n_major + nnz):
+    one difference of ``indptr``, a min and a max of the indices; located only when bad.
+    """
+    major, minor = ("row", "column") if fmt == "csr" else ("column", "row")
+    n_major, n_minor = shape if fmt == "csr" else shape[::-1]
+    bad = f"{name} is not a valid {fmt.upper()} matrix of shape {tuple(shape)}"
+    for what, arr in (("indptr", indptr), ("indices", indices)):
+        if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
+            raise DataError(f"{bad}: its {what} must be a 1-d integer array, got "
+                            f"{arr.dtype} of shape {arr.shape}")
+    if data.ndim != 1 or data.shape[0] != indices.shape[0]:
+        raise DataError(f"{bad}: its data (shape {data.shape}) and indices (shape "
+                        f"{indices.shape}) must be 1-d of one length")
+    if indptr.shape[0] != n_major + 1:
+        raise DataError(f"{bad}: its indptr has {indptr.shape[0]} entries, "
+                        f"{n_major + 1} expected (one per {major}, plus one)")
+    if indptr[0] != 0 or indptr[-1] > indices.shape[0]:
+        raise DataError(f"{bad}: its indptr runs from {indptr[0]} to {indptr[-1]}, not from "
+                        f"0 to at most the {indices.shape[0]} stored entries")
+    steps = np.diff(indptr)                                   # (n_major,)
+    if steps.size and steps.min() < 0:
+        r = int(np.flatnonzero(steps < 0)[0])
+        raise DataError(f"{bad}: its indptr decreases at {major} {r} ({indptr[r]} then "
+                        f"{indptr[r + 1]})")
+    used = indices[:indptr[-1]]                               # (nnz,) a view
+    if used.size and (used.min() < 0 or used.max() >= n_minor):
+        p = int(np.flatnonzero((used < 0) | (used >= n_minor))[0])
+        r = int(np.searchsorted(indptr, p, side="right")) - 1   # the major of entry p
+        raise DataError(f"{bad}: {major} {r} holds {minor} index {used[p]}, outside "
+                        f"0..{n_minor - 1}")
+
+
 def check_finite_sparse(A, name, nonnegative=False, why_nonnegative=""):
     """``A`` (scipy sparse) unchanged if every stored value is finite (and, with
     ``nonnegative``, >= 0), else :class:`DataError` naming the first bad entry in row

@@ -105,8 +105,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _atomic
-from .errors import DataError
-from .rank import check_compressed
+from .errors import DataError, check_compressed
 from .sequences import Sequences
 
 logger = logging.getLogger(__name__)

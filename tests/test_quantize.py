@@ -409,7 +409,7 @@ def test_int8_row_sum_scores_checks_R_b():
     past ``Q``."""
     R_b = sp.csr_matrix((np.ones(1), np.array([0]), np.array([0, 1])), shape=(1, 2))
     R_b.indices[0] = 7                                   # scipy does not check on assignment
-    with pytest.raises(DataError, match="R_b has column index 7, out of range 0..1"):
+    with pytest.raises(DataError, match="R_b is not a valid CSR matrix .*column index 7, outside 0..1"):
         int8_row_sum_scores(R_b, np.zeros((2, 3), np.int8), np.ones(3, np.float32))
 
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import DataError, check_backend, check_float_array, check_out, check_real_sparse
+from ..errors import (DataError, check_backend, check_compressed, check_float_array, check_out,
+                      check_real_sparse)
 
 __all__ = ["spmm", "spgemm_dense", "as_csr"]
 
@@ -34,11 +35,11 @@ SERIAL_BELOW = 1 << 18
 def as_csr(A, name="A"):
     r"""``A`` as a 2-d scipy CSR matrix or array whose arrays are safe for the kernels.
 
-    Other sparse formats are converted (a copy; a CSC matrix's arrays are checked first,
-    by ``minigraphrec.rank.check_compressed``, as its conversion reads them); CSR
-    input is returned as is. Checks, each O(n_rows) or O(nnz) and far cheaper than a
-    product: ``indptr`` starts at 0, never decreases and ends at ``nnz``; every column
-    index is in ``0 .. n_cols-1``. Dense input is refused: the caller chooses when to
+    Other sparse formats are converted (a copy); CSR input is returned as is. A CSR or
+    CSC matrix's arrays are checked first (``errors.check_compressed``, before a CSC's
+    conversion reads them), each check O(n_rows) or O(nnz) and far cheaper than a
+    product: ``indptr`` starts at 0, never decreases and ends at most at ``nnz``; every
+    column index is in ``0 .. n_cols-1``. Dense input is refused: the caller chooses when to
     pay for ``sp.csr_matrix(dense)``. The values are not read
     (``check_finite_values`` does).
 
@@ -66,29 +67,9 @@ def as_csr(A, name="A"):
                         f"got {type(A).__name__}")
     if A.ndim != 2:
         raise DataError(f"{name} must be 2-d, got shape {A.shape}")
-    if A.format == "csc":                               # its tocsr reads the arrays unchecked
-        from ..rank import check_compressed
-        check_compressed(A.indptr, A.indices, A.data, A.shape, "csc", name)
-    if A.format != "csr":
-        A = A.tocsr()
-    n_rows, n_cols = A.shape
-    indptr, indices = A.indptr, A.indices
-    if indptr.shape != (n_rows + 1,):
-        raise DataError(f"{name}.indptr has shape {indptr.shape}, expected ({n_rows + 1},)")
-    nnz = indices.shape[0]
-    if indptr[0] != 0 or indptr[-1] != nnz or A.data.shape[0] != nnz:
-        raise DataError(f"{name} is not a valid CSR matrix: indptr runs from {indptr[0]} "
-                        f"to {indptr[-1]}, expected 0 to {nnz} (len(indices)), "
-                        f"with {A.data.shape[0]} data values")
-    if n_rows and np.any(indptr[1:] < indptr[:-1]):
-        row = int(np.flatnonzero(indptr[1:] < indptr[:-1])[0])
-        raise DataError(f"{name} is not a valid CSR matrix: indptr decreases at row {row}")
-    if nnz and (indices.min() < 0 or indices.max() >= n_cols):
-        p = int(np.flatnonzero((indices < 0) | (indices >= n_cols))[0])   # the first, located
-        row = int(np.searchsorted(indptr, p, side="right")) - 1           # only when bad
-        raise DataError(f"{name} has column index {indices[p]}, out of range "
-                        f"0..{n_cols - 1} (row {row})")
-    return A
+    if A.format in ("csr", "csc"):                      # a CSC's tocsr reads them unchecked
+        check_compressed(A.indptr, A.indices, A.data, A.shape, A.format, name)
+    return A if A.format == "csr" else A.tocsr()
 
 
 def check_finite_values(A, name, dtype=None):
