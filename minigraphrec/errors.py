@@ -280,19 +280,51 @@ def check_compressed(indptr, indices, data, shape, fmt, name):
                         f"0..{n_minor - 1}")
 
 
-def check_finite_sparse(A, name, nonnegative=False, why_nonnegative=""):
-    """``A`` (scipy sparse) unchanged if every stored value is finite (and, with
-    ``nonnegative``, >= 0), else :class:`DataError` naming the first bad entry in row
-    order as ``name[row, col] = value`` (a negative one followed by ``why_nonnegative``).
-    One pass over the stored values; the entries are located only when one is bad."""
-    bad = ~np.isfinite(A.data)
+def check_finite_sparse(A, name, dtype=None, nonnegative=False, why_nonnegative=""):
+    """``A`` (scipy sparse, or a dense 2-d ndarray) unchanged if every stored value is
+    finite (in ``dtype`` when given: the dtype a product casts the values to, where a
+    float64 1e300 is inf in float32) and, with ``nonnegative``, >= 0; else
+    :class:`DataError` naming the first bad entry in row order as
+    ``name[row, col] = value`` (a negative one followed by ``why_nonnegative``).
+
+    One NaN or inf in a matrix spreads to every result that reads its column: a
+    product's rows, a similarity, a loss and every gradient. The check is O(nnz) and
+    cheap next to any product: a sum (and a minimum, for ``nonnegative``) first, and a
+    scan for the bad entry only when that fails. Integer and bool values are finite as
+    stored; a compressed matrix's values past ``indptr[-1]`` are not stored values.
+    """
+    if not sp.issparse(A):
+        data = A.reshape(-1)                                  # (n_rows n_cols,)
+    elif A.format in ("csr", "csc"):
+        data = A.data[:A.indptr[-1]]                          # (nnz,) a view
+    else:
+        A_coo = A if A.format == "coo" else A.tocoo()
+        data = A_coo.data
+    floats = data.dtype.kind in "fc"
+    with np.errstate(over="ignore", invalid="ignore"):
+        values = data.astype(dtype, copy=False) if floats and dtype is not None else data
+        if values.size == 0 or ((not floats or np.isfinite(values.sum()))
+                                and not (nonnegative and values.min() < 0)):
+            return A                                          # a NaN or inf makes the sum one
+    bad = ~np.isfinite(values) if floats else np.zeros(values.shape, bool)
     if nonnegative:
-        bad |= A.data < 0
-    if not bad.any():
+        bad |= values < 0
+    if not bad.any():                                         # the sum itself overflowed
         return A
-    C = A.tocoo()
-    bad = ~np.isfinite(C.data) | ((C.data < 0) if nonnegative else False)
-    rows, cols, values = C.row[bad], C.col[bad], C.data[bad]
-    at = np.lexsort((cols, rows))[0]
-    why = "is not finite" if not np.isfinite(values[at]) else f"is negative{why_nonnegative}"
-    raise DataError(f"{name}[{rows[at]}, {cols[at]}] = {values[at]} {why}")
+    at = np.flatnonzero(bad)                                  # positions in data
+    if not sp.issparse(A):
+        rows, cols = np.divmod(at, A.shape[1])
+    elif A.format in ("csr", "csc"):
+        major = np.searchsorted(A.indptr, at, side="right") - 1
+        rows, cols = (major, A.indices[at]) if A.format == "csr" else (A.indices[at], major)
+    else:
+        rows, cols = A_coo.row[at], A_coo.col[at]
+    first = np.lexsort((cols, rows))[0]                       # row order, then column
+    p, row, col = at[first], int(rows[first]), int(cols[first])
+    if not np.isfinite(values[p]):
+        cast = f", {values[p]} in {np.dtype(dtype)}" if np.isfinite(data[p]) else ""
+        why = (f"{cast} is not finite; one NaN or inf spreads to every result that "
+               "reads it")
+    else:
+        why = f" is negative{why_nonnegative}"
+    raise DataError(f"{name}[{row}, {col}] = {data[p]}{why}")

@@ -113,9 +113,47 @@ def test_check_finite_sparse_names_the_first_bad_entry_in_row_order():
     A = sp.coo_matrix((np.array([np.inf, -1.0, np.nan, 2.0]), (np.array([2, 0, 1, 0]),
                                                               np.array([0, 3, 1, 1]))),
                       shape=(3, 4)).tocsr()
-    with pytest.raises(DataError, match=r"^A\[1, 1\] = nan is not finite$"):
+    with pytest.raises(DataError, match=r"^A\[1, 1\] = nan is not finite; one NaN or inf "):
         check_finite_sparse(A, "A")
     with pytest.raises(DataError, match=r"^A\[0, 3\] = -1.0 is negative: counts are >= 0$"):
         check_finite_sparse(A, "A", nonnegative=True, why_nonnegative=": counts are >= 0")
     ok = sp.csr_matrix(np.array([[0.0, 1.0], [2.0, 0.0]]))
     assert check_finite_sparse(ok, "A", nonnegative=True) is ok
+
+
+def _reversed_rows(A):
+    """``A`` (CSR) with each row's entries stored in reverse column order."""
+    order = np.concatenate([np.arange(b - 1, a - 1, -1) for a, b in zip(A.indptr[:-1], A.indptr[1:])])
+    B = sp.csr_matrix((A.data[order], A.indices[order], A.indptr), shape=A.shape)
+    assert not B.has_sorted_indices
+    return B
+
+
+@pytest.mark.parametrize("convert", [
+    lambda D: D, sp.csr_matrix, sp.csc_matrix, sp.coo_matrix, sp.lil_matrix,
+    lambda D: _reversed_rows(sp.csr_matrix(D)),
+], ids=["dense", "csr", "csc", "coo", "lil", "csr-unsorted"])
+def test_check_finite_sparse_row_order_in_every_format(convert):
+    """Every format names the same first bad entry in row order (a CSC stores column 0
+    first, an unsorted CSR row its last column first), its value and, when only the
+    product's dtype makes it infinite, its value in that dtype."""
+    D = np.array([[0.0, 2.0, 1e300], [np.nan, 0.0, 1.0]])
+    A = convert(D)
+    with pytest.raises(DataError, match=r"^A\[0, 2\] = 1e\+300, inf in float32 is not finite"):
+        check_finite_sparse(A, "A", np.float32)
+    with pytest.raises(DataError, match=r"^A\[1, 0\] = nan is not finite"):
+        check_finite_sparse(A, "A")
+    D[1, 0] = 3.0
+    assert check_finite_sparse(convert(D), "A") is not None
+
+
+def test_check_finite_sparse_integers_and_unused_storage():
+    """Integer values are finite but may be negative; a CSR's values past ``indptr[-1]``
+    (storage a kernel never reads) are not checked."""
+    A = sp.csr_matrix(np.array([[0, 3], [-2, 0]], dtype=np.int64))
+    assert check_finite_sparse(A, "A") is A
+    with pytest.raises(DataError, match=r"^A\[1, 0\] = -2 is negative$"):
+        check_finite_sparse(A, "A", nonnegative=True)
+    B = sp.csr_matrix((np.array([1.0, np.nan]), np.array([0, 1]), np.array([0, 1, 1])),
+                      shape=(2, 2))
+    assert check_finite_sparse(B, "B", nonnegative=True) is B

@@ -79,10 +79,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import (DataError, check_backend, check_float_array, check_grad_shape, check_ids,
-                      check_int, check_out, check_real_sparse)
+from ..errors import (DataError, check_backend, check_float_array, check_finite_sparse,
+                      check_grad_shape, check_ids, check_int, check_out, check_real_sparse)
 from ._row_work import PARALLEL_FROM, push_bounds, row_blocks, rows_nnz
-from .sparse import _cast_data, as_csr, check_finite_values
+from .sparse import _cast_data, as_csr
 
 __all__ = ["hop_levels", "lightgcn_rows_forward", "lightgcn_rows_backward"]
 
@@ -257,7 +257,7 @@ def _check_rows_args(A_hat, E0, K, nodes, backend, workspace):
     E0 = check_float_array(E0, "E0")
     if E0.ndim != 2 or E0.shape[0] != n:
         raise DataError(f"E0 must have shape ({n}, d) to match A_hat {A_hat.shape}, got {E0.shape}")
-    A_hat = check_finite_values(_cast_data(A_hat, E0.dtype), "A_hat")   # entries as stored
+    A_hat = check_finite_sparse(_cast_data(A_hat, E0.dtype), "A_hat")   # entries as stored
     if not A_hat.has_sorted_indices:      # the backends' same bits need sorted rows
         A_hat = A_hat.sorted_indices()
     nodes = check_ids(nodes, "nodes", n)

@@ -43,10 +43,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import (DataError, check_backend, check_float_array, check_grad_shape, check_ids,
-                      check_int, check_out, check_real_sparse)
+from ..errors import (DataError, check_backend, check_float_array, check_finite_sparse,
+                      check_grad_shape, check_ids, check_int, check_out, check_real_sparse)
 from ._row_work import PARALLEL_FROM, push_bounds, row_blocks, rows_nnz
-from .sparse import _cast_data, as_csr, check_finite_values, spmm_core
+from .sparse import _cast_data, as_csr, spmm_core
 
 __all__ = ["propagate_forward", "propagate_backward", "lightgcn_forward", "lightgcn_backward",
            "propagate_rows_forward", "propagate_rows_backward"]
@@ -75,7 +75,7 @@ def _check_operator(A_hat, X, name_A="A_hat", name_X="X", dense=True):
     if A_hat.shape[1] != X.shape[0]:
         raise DataError(f"{name_A} has shape {A_hat.shape} but {name_X} has {X.shape[0]} rows; "
                         f"need {name_X}.shape[0] == {A_hat.shape[1]}")
-    check_finite_values(A_hat, name_A, X.dtype)
+    check_finite_sparse(A_hat, name_A, X.dtype)
     return A_hat, X
 
 
@@ -96,7 +96,7 @@ def _check_transpose(A_hat, A_hat_T, given, dtype):
         raise DataError(f"A_hat_T must have shape {A_hat.shape[::-1]} (the transpose of A_hat "
                         f"{A_hat.shape}), got {A_T.shape}")
     if A_T is not A_hat:
-        check_finite_values(A_T, "A_hat_T", dtype)
+        check_finite_sparse(A_T, "A_hat_T", dtype)
     return A_T
 
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import (DataError, check_backend, check_compressed, check_float_array, check_out,
-                      check_real_sparse)
+from ..errors import (DataError, check_backend, check_compressed, check_finite_sparse,
+                      check_float_array, check_out, check_real_sparse)
 
 __all__ = ["spmm", "spgemm_dense", "as_csr"]
 
@@ -41,7 +41,7 @@ def as_csr(A, name="A"):
     product: ``indptr`` starts at 0, never decreases and ends at most at ``nnz``; every
     column index is in ``0 .. n_cols-1``. Dense input is refused: the caller chooses when to
     pay for ``sp.csr_matrix(dense)``. The values are not read
-    (``check_finite_values`` does).
+    (``errors.check_finite_sparse`` does).
 
     Parameters
     ----------
@@ -70,37 +70,6 @@ def as_csr(A, name="A"):
     if A.format in ("csr", "csc"):                      # a CSC's tocsr reads them unchecked
         check_compressed(A.indptr, A.indices, A.data, A.shape, A.format, name)
     return A if A.format == "csr" else A.tocsr()
-
-
-def check_finite_values(A, name, dtype=None):
-    r"""``A`` (scipy CSR, checked by :func:`as_csr`, or a dense 2-d ndarray) unchanged if
-    every stored value is finite, in ``dtype`` when given (the dtype a product casts them
-    to: a float64 1e300 is inf in float32), else :class:`DataError` naming ``name``, the
-    first bad ``(row, column)`` in storage order and its value.
-
-    A NaN or inf in ``Â`` would reach every row that reads its column: a product's
-    output, and through it the loss and every gradient. O(nnz) (a sum first, then a
-    scan only when the sum is not finite), far less than a product. Negative values are
-    taken: a signed edge weight is a valid operator.
-    """
-    data = A.data[:A.indptr[-1]] if sp.issparse(A) else A.reshape(-1)   # (nnz,) or (n m,)
-    if data.dtype.kind != "f":
-        return A                                        # bool or integer: finite, as cast
-    with np.errstate(over="ignore", invalid="ignore"):
-        values = data if dtype is None else data.astype(dtype, copy=False)
-        if values.size == 0 or np.isfinite(values.sum()):
-            return A                                    # a NaN or an inf makes the sum one
-    bad = ~np.isfinite(values)
-    if not bad.any():                                   # the sum itself overflowed
-        return A
-    p = int(np.flatnonzero(bad)[0])
-    if sp.issparse(A):
-        row, col = int(np.searchsorted(A.indptr, p, side="right")) - 1, int(A.indices[p])
-    else:
-        row, col = divmod(p, A.shape[1])
-    cast = f", {values[p]} in {np.dtype(dtype)}" if np.isfinite(data[p]) else ""
-    raise DataError(f"{name}[{row}, {col}] = {data[p]}{cast} is not finite; every stored "
-                    "value must be (a NaN or inf would spread to every row that reads it)")
 
 
 def _cast_data(A, dtype):
@@ -189,7 +158,7 @@ def spmm(A, X, backend="numba", out=None):
     if X.shape[0] != n_cols:
         raise DataError(f"A has shape {A.shape} and X has shape {X.shape}: "
                         f"X needs A.shape[1] = {n_cols} rows")
-    check_finite_values(check_real_sparse(A, "A"), "A", X.dtype)
+    check_finite_sparse(check_real_sparse(A, "A"), "A", X.dtype)
     if out is not None:
         check_out(out, "out", (n_rows, X.shape[1]), X.dtype)
         if np.may_share_memory(out, X):
