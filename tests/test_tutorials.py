@@ -192,6 +192,7 @@ def test_05_backprop_by_hand(run):
     for numeric, exact in ns["checks"].values():
         assert np.isclose(numeric, exact, rtol=1e-6, atol=0)
     assert ns["worst_dW"] < 1e-7 and ns["min_abs_Z"] > 1e3 * ns["eps_check"]
+    assert ns["max_move_Z"] < ns["min_abs_Z"] and ns["worst_W0"] < 1e-7
     # 4. BCE: the naive form overflows where the stable one is exact; the tiny gradient survives
     assert not np.all(np.isfinite(ns["naive"])) and np.all(np.isfinite(ns["stable"]))
     assert np.isclose(ns["stable"][0], 1000.0, rtol=1e-15) and 4.2e-18 < ns["stable"][5] < 4.3e-18
@@ -557,6 +558,10 @@ def test_13_session_graphs(run):
     assert np.isclose(ns["loss"], ns["loss_by_hand"], rtol=1e-12)
     z = ns["z"]
     assert z.shape == (5, 4) and np.all((z > 0) & (z < 1))
+    # the readout written out in section 7 scores as the library does
+    library = ns["library_scores"]
+    np.testing.assert_allclose(ns["scores_drawn"], library, rtol=1e-4,
+                               atol=1e-5 * np.abs(library).max())
     # the short run (tiny: 600 sessions, 3 epochs): SR-GNN learned, above popularity
     losses = ns["losses"]
     assert len(losses) == 3 and np.all(np.diff(losses) < 0) and losses[-1] < losses[0] - 0.5

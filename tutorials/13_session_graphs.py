@@ -109,14 +109,16 @@ n_edges = int(C.sum())
 # The paper concatenates the out-part first ($[A^{out}, A^{in}]$); the authors' code and
 # the library put the in-part first, which only swaps the rows of the GRU's $W$ below.
 # We take the parameters from an untrained `mgr.SRGNN` (float64, `epochs=0`: initialised,
-# not trained) fitted on our one session plus a second, so that every item has a row. It
-# draws every parameter from $U(-1/\sqrt d, 1/\sqrt d)$, as the authors' released code
-# does (that initialisation is the code's, not taken from the paper's text).
+# not trained) fitted on our one session; `n_items=8` gives every item of the catalogue,
+# 0 to 7, a row of $E$, also those the session does not visit. It draws every parameter
+# from $U(-1/\sqrt d, 1/\sqrt d)$, as the authors' released code does (that
+# initialisation is the code's, not taken from the paper's text).
 
 # %%
-toy = Sequences.from_lists([s, [0, 1, 4]], n_items=n_items_toy)
+toy = Sequences.from_lists([s], n_items=n_items_toy)
 model = mgr.SRGNN(dim=dim, dtype="float64", random_state=seed).fit(toy, epochs=0)
 p = model.params
+assert p["E"].shape == (n_items_toy, dim)                        # (8, d) one row per item
 H0 = p["E"][nodes]                                               # (n_nodes, d) initial states
 a_by_hand = np.zeros((n_nodes, 2 * dim))
 for i in range(n_nodes):
@@ -297,9 +299,12 @@ hit_pop = results["SessionPopularity"]["hit@20"]
 #
 # ## 7. A session graph and its attention weights
 #
-# We take the longest test session that revisits an item, run the trained model on it,
-# and draw its graph: nodes left to right in order of first appearance, edges as arrows
-# (the ones going back bend below), and each node's colour the size of its total
+# We take the longest test session that revisits an item (cut to its last `max_len`
+# items, as the model reads it) and run the trained model on it: the function `attention`
+# below repeats sections 1-5, and the code asserts its scores equal the model's
+# `score_history`. Then we draw the session's graph: nodes left to right in order of first
+# appearance, edges as arrows (straight to the next node, arcing above when they skip
+# ahead, below when they go back), and each node's colour the size of its total
 # attention weight $w_j = \sum_{t:\, alias(t) = j} \alpha_t$ in $s_g$, $|w_j|$ on a
 # scale from 0 (the signed $w_j$ is printed under each node). In the default run every
 # weight of the drawn session comes out negative (the readout's $W_3$ can absorb a
@@ -308,25 +313,34 @@ hit_pop = results["SessionPopularity"]["hit@20"]
 
 # %%
 def attention(model, items):
-    """Nodes, alias and each position's alpha for one session, as in sections 1-4."""
+    """Nodes, alias, each position's alpha and every item's score for one session, as in
+    sections 1-5 (the hybrid readout, the library's default)."""
     g = ops.session_graphs(Sequences.from_lists([items], n_items=model.n_items_))
     q = model.params
-    H = q["E"][g.node_items]
+    H = q["E"][g.node_items]                                     # (n_nodes, d)
     for _ in range(model.n_steps):
         m_i, _ = ops.session_propagate_forward(g.A_in, H @ q["W_in"])
         m_o, _ = ops.session_propagate_forward(g.A_out, H @ q["W_out"])
         H, _ = gru_cell_forward(np.concatenate([m_i, m_o], axis=1) + q["b_a"], H,
                                 q["W_gru"], q["U_gru"], q["b_gru"])
-    Pq = H[g.alias]
-    a = (sigmoid(Pq[-1] @ q["W1"] + Pq @ q["W2"] + q["c"]) @ q["q"])
-    return g.node_items, g.alias, a
+    Pq = H[g.alias]                                              # (n, d) position states
+    a = sigmoid(Pq[-1] @ q["W1"] + Pq @ q["W2"] + q["c"]) @ q["q"]   # (n,) alpha_t
+    s_hybrid = np.concatenate([Pq[-1], a @ Pq]) @ q["W3"]        # (d,) W_3^T [s_l ; s_g]
+    return g.node_items, g.alias, a, q["E"] @ s_hybrid           # scores: (n_items,)
 
 
 lengths = test.lengths
 revisits = [b for b in range(len(test)) if len(np.unique(test[b])) < lengths[b]]
 pick = max(revisits, key=lambda b: (lengths[b], -b)) if revisits else int(np.argmax(lengths))
 items = test[pick]
-node_items, node_alias, alpha = attention(srgnn, items)
+if srgnn.max_len is not None:
+    items = items[-srgnn.max_len:]                               # what the model reads
+node_items, node_alias, alpha, scores_drawn = attention(srgnn, items)
+# the same computation as the trained model's (float32 there, so to float32 round-off)
+assert srgnn.readout == "hybrid"
+library_scores = srgnn.score_history(items)                      # (n_items,)
+assert np.allclose(scores_drawn, library_scores, rtol=1e-4,
+                   atol=1e-5 * np.abs(library_scores).max())
 first_seen = [int(node_alias[t]) for t in range(len(items))]
 order = list(dict.fromkeys(first_seen))                          # nodes by first appearance
 x_of = {node: k for k, node in enumerate(order)}
@@ -363,7 +377,8 @@ ax.set_xticks(range(len(order)))
 ax.set_xticklabels([f"{k + 1}\n{weight[node]:+.2f}" for k, node in enumerate(order)],
                    fontsize=8)
 ax.set_xlabel("node in order of first appearance, and its weight (circle: item id)")
-ax.set_title(f"test session {pick}: {' → '.join(str(int(i)) for i in items)}", fontsize=9)
+ax.set_title(f"SR-GNN's readout weights on test session {pick}:\n"
+             f"{' → '.join(str(int(i)) for i in items)}", fontsize=9)
 print("wrote", plot.save_figure(fig, "13_session_graph"))
 
 fig, ax = plot.subplots()
