@@ -752,7 +752,7 @@ def load_lightgcn_train(args):
     return load_lightgcn(Path(args.data) / "train.txt"), "DATA/" + Path(args.data).name
 
 
-def _threads_short(threads):
+def threads_short(threads):
     """``numba 1, BLAS 1`` for a :func:`thread_counts` dict (one BLAS count when the libraries
     agree); a string as it is."""
     if isinstance(threads, str):
@@ -780,7 +780,7 @@ def figure_footer(record):
     cpu = m.get("cpu") or "CPU not recorded"
     cpus = m.get("usable_cpus") or m.get("logical_cpus")
     machine = f"{cpu}, {cpus} CPUs" if cpus else cpu
-    threads = _threads_short(m.get("measured_threads") or m.get("threads") or {})
+    threads = threads_short(m.get("measured_threads") or m.get("threads") or {})
     if not threads:
         # every count of a --threads that takes several (bench_kernels: --threads 1 2)
         found = re.search(r"--(?:blas-)?threads[ =](\d+(?: \d+)*)", record.get("command") or "")

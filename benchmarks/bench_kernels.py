@@ -702,5 +702,6 @@ def plot_ratios(rows, name, out_dir, data=None, record=None):
                  f"machine's STREAM triad bandwidth in the same run: {bw}", fontsize=9)
     save_figure(fig, name, out_dir, record=record)
 
+
 if __name__ == "__main__":
     main()

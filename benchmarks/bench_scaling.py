@@ -163,10 +163,38 @@ def load_split(path):
 
 
 # ----------------------------------------------------------------- workers
+def time_steps(model, optimizer, triples, batch_size, max_batches):
+    """Training steps as ``fit`` runs them, on the triples in draw order cut into batches of
+    ``batch_size``: ``model._loss_and_grad(batch, reuse=True)`` and one ``optimizer`` step each.
+
+    One untimed step on the first batch (numba compile or cache load, a new batch shape),
+    then the first ``max_batches`` batches timed (all with None). Returns ``(seconds of the
+    untimed step, [seconds of each timed step], batches in the epoch)``."""
+    from minigraphrec.batch import PairBatch
+    users, pos, neg = triples                                          # (nnz,) each
+    starts = list(range(0, users.shape[0], batch_size))
+    timed = starts if max_batches is None else starts[:max_batches]
+
+    def step(s):
+        batch = PairBatch(users[s:s + batch_size], pos[s:s + batch_size],
+                          neg[s:s + batch_size])
+        _, grads = model._loss_and_grad(batch, reuse=True)
+        optimizer.step(model.params, grads)
+
+    t0 = time.perf_counter()
+    step(starts[0])
+    first = time.perf_counter() - t0
+    times = []
+    for s in timed:
+        t0 = time.perf_counter()
+        step(s)
+        times.append(time.perf_counter() - t0)
+    return first, times, len(starts)
+
+
 def worker_lightgcn(train, test, args):
     """One LightGCN epoch (timed or extrapolated), then evaluation; a result dict."""
     import minigraphrec as mgr
-    from minigraphrec.batch import PairBatch
     from minigraphrec.ops import sample_bpr
 
     out = {"base_rss_MB": (status_bytes("VmRSS") or 0) / 1e6}
@@ -178,48 +206,30 @@ def worker_lightgcn(train, test, args):
     optimizer = mgr.Adam(lr=model.lr, backend="numba")
 
     t0 = time.perf_counter()
-    users, pos, neg = sample_bpr(model.R_, random_state=rng)           # (nnz,) each
+    triples = sample_bpr(model.R_, random_state=rng)                   # (nnz,) users, pos, neg
     out["sample_s"] = time.perf_counter() - t0
+    n_triples = triples[0].shape[0]
     B = model.batch_size
-    starts = list(range(0, users.shape[0], B))
-    timed = starts if args.max_batches is None else starts[:args.max_batches]
-
-    def step(s, B):
-        batch = PairBatch(users[s:s + B], pos[s:s + B], neg[s:s + B])
-        _, grads = model._loss_and_grad(batch, reuse=True)
-        optimizer.step(model.params, grads)
-
-    t0 = time.perf_counter()
-    step(starts[0], B)                                         # compile / cache load, untimed
-    out["first_step_s"] = time.perf_counter() - t0
-    times = []
-    for s in timed:
-        t0 = time.perf_counter()
-        step(s, B)
-        times.append(time.perf_counter() - t0)
-    out.update({"batch_size": B, "n_batches": len(starts), "timed_batches": len(timed),
+    # one untimed step first: compile / cache load
+    out["first_step_s"], times, n_batches = time_steps(model, optimizer, triples, B,
+                                                       args.max_batches)
+    out.update({"batch_size": B, "n_batches": n_batches, "timed_batches": len(times),
                 "batch_median_s": float(np.median(times)),
-                "epoch_s": out["sample_s"] + sum(times) * len(starts) / len(timed),
-                "epoch_extrapolated": len(timed) < len(starts),
+                "epoch_s": out["sample_s"] + sum(times) * n_batches / len(times),
+                "epoch_extrapolated": len(times) < n_batches,
                 "lightgcn_peak_MB": peak_rss_bytes() / 1e6})
     if args.scaled_batches:
         # The same steps with the batch set by the graph: a fixed number of batches
         # per epoch (Gowalla's at batch 2048), so that an epoch propagates the graph a
-        # fixed number of times.  Timed after the peak above, on the same model.
-        B = math.ceil(users.shape[0] / args.scaled_batches)
-        starts = list(range(0, users.shape[0], B))
-        timed = starts if args.max_batches is None else starts[:args.max_batches]
-        step(starts[0], B)                                     # untimed: new batch shape
-        times = []
-        for s in timed:
-            t0 = time.perf_counter()
-            step(s, B)
-            times.append(time.perf_counter() - t0)
-        out.update({"scaled_batch_size": B, "scaled_n_batches": len(starts),
+        # fixed number of times.  Timed after the peak above, on the same model; one untimed
+        # step first (a new batch shape).
+        B = math.ceil(n_triples / args.scaled_batches)
+        _, times, n_batches = time_steps(model, optimizer, triples, B, args.max_batches)
+        out.update({"scaled_batch_size": B, "scaled_n_batches": n_batches,
                     "scaled_batch_median_s": float(np.median(times)),
-                    "epoch_scaled_s": out["sample_s"] + sum(times) * len(starts) / len(timed),
-                    "epoch_scaled_extrapolated": len(timed) < len(starts)})
-    del users, pos, neg
+                    "epoch_scaled_s": out["sample_s"] + sum(times) * n_batches / len(times),
+                    "epoch_scaled_extrapolated": len(times) < n_batches})
+    del triples                                   # freed before the evaluation's peak
     if args.no_eval:
         return out
 
@@ -365,7 +375,6 @@ def plot_results(rows, fits, fit_from, name, out_dir, record=None):
     """``<out_dir>/<name>.png``: time (left) and peak memory (right) against the training
     edges, log-log, with the fitted slopes; ``record``, the results JSON drawn from, names the
     machine in a footer."""
-    os.environ["MINIGRAPHREC_FIGURES"] = str(out_dir)
     from minigraphrec import plot
     fig, (ax_t, ax_m) = plot.subplots(1, 2, figsize=(12, 4.8))
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
@@ -408,9 +417,7 @@ def plot_results(rows, fits, fit_from, name, out_dir, record=None):
     limit_at = math.log(MEMORY_LIMIT / 1e9 / lo) / math.log(hi / lo)      # axes fraction
     ax_m.legend(fontsize=8, loc="upper left",
                 bbox_to_anchor=(0.0, limit_at - 0.03 if 0.5 < limit_at < 1 else 1.0))
-    if record is not None:
-        return save_figure(fig, name, out_dir, record=record)
-    return plot.save_figure(fig, name)
+    return save_figure(fig, name, out_dir, record=record)           # prints "wrote PATH"
 
 
 # -------------------------------------------------------------------- main
@@ -566,8 +573,6 @@ def main():
             and r["gfcf_peak_MB"] * 1e6 <= MEMORY_LIMIT for r in rows),
     }
     name = "scaling_smoke" if args.smoke else "scaling"
-    png = plot_results(rows, fits, args.fit_from, name, args.out)
-    print("wrote", png)
 
     notes = [
         f"Synthetic graphs (mgr.datasets.synthetic, seed {args.seed}): n_users = E/{USER_DEGREE}, "
@@ -625,6 +630,10 @@ def main():
                                        threads=WORKER_THREADS.format(args.threads))
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
+    # drawn from the record written, so that its footer names the machine, threads and date
+    sizes_measured = [r for r in rows if isinstance(r.get("train_edges"), int)]  # no slopes
+    plot_results(sizes_measured, fits, args.fit_from, name, args.out,
+                 record=json.loads(json_path.read_text()))
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ Results: ``results/sparsify_gowalla.{json,md}`` and ``sparsify_gowalla.png``
 ``--plot-only`` redraws ``sparsify_gowalla.png`` from the JSON: its epoch times from
 ``sparsify_gowalla_timing.json`` (interleaved) where that file exists.
 
-    python benchmarks/bench_sparsify.py --data DIR --threads 2
+    python benchmarks/bench_sparsify.py --data DIR --threads 2      # as sparsify_gowalla.md
     python benchmarks/bench_sparsify.py --smoke --out /tmp/r        # what the tests run
 """
 from __future__ import annotations
@@ -45,8 +45,8 @@ import re
 import time
 from pathlib import Path
 
-from _common import (LIGHTGCN_FILES, benchmark_parser, require_data, require_file, save_figure,
-                     thread_counts, write_results)
+from _common import (LIGHTGCN_FILES, threads_short, benchmark_parser, require_data,
+                     require_file, save_figure, threads_text, use_threads, write_results)
 
 K = 20
 
@@ -194,8 +194,9 @@ def main():
         smoke="a synthetic 300 x 400 split instead of --data, lower degree caps, LightGCN dim 16")
     parser.add_argument("--data", type=Path, metavar="DIR",
                         help="a LightGCN-format folder with train.txt and test.txt (required but with --smoke)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="numba and BLAS threads (mgr.threads; default: all CPUs)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="numba and BLAS threads (_common.use_threads; default 1, whatever "
+                             "the environment says)")
     parser.add_argument("--no-accuracy", action="store_true",
                         help="skip GF-CF's accuracy; results go to <name>_timing")
     parser.add_argument("--no-lightgcn", action="store_true",
@@ -217,7 +218,8 @@ def main():
     from minigraphrec.datasets import load_lightgcn, synthetic
     from minigraphrec.split import random_split
 
-    threads = args.threads or (os.cpu_count() or 1)
+    if args.threads < 1:
+        parser.error(f"--threads must be >= 1, got {args.threads}")
     if args.smoke:
         data = synthetic(n_users=300, n_items=400, mean_interactions=15, random_state=0)
         train, test = random_split(data, test_size=0.2, random_state=0)
@@ -230,8 +232,7 @@ def main():
     n_pairs = train.to_csr().nnz
     rows = []
     dim, batch_size = (16, 256) if args.smoke else (64, 2048)
-    with mgr.threads(threads):
-        measured_threads = thread_counts()             # recorded: the block ends before writing
+    with use_threads(args.threads) as measured_threads:   # recorded: the block ends first
         # warm-up on a tiny graph, so that no row pays numba's first-call compilation
         tiny_train, tiny_test = random_split(synthetic(n_users=60, n_items=80, random_state=1),
                                              test_size=0.2, random_state=0)
@@ -273,7 +274,7 @@ def main():
             row["epoch_time_rel"] = row["lightgcn_epoch_s"] / base["lightgcn_epoch_s"]
 
     plot_rows(rows, out_name, args.out, data_name, f"{dim} dims, 3 layers, batch {batch_size}",
-              f"{threads} thread(s), load {_load_range(rows)}")
+              f"{threads_short(measured_threads)}, load {_load_range(rows)}")
 
     notes = (f"Data: {data_name}, {train.n_users} users, {train.n_items} items, {n_pairs} "
              f"training pairs; the test set is the full one for every row, and every row leaves "
@@ -285,7 +286,7 @@ def main():
              f"{batch_size}, reg 1e-4); lightgcn_epoch_s = one epoch's BPR sampling + step "
              "× batches_per_epoch. gfcf_fit_eval_s is not interleaved: compare with the load "
              "average of the row (warm-up on a tiny graph first). "
-             f"{threads} thread(s) (mgr.threads).")
+             f"{args.threads} thread(s) (mgr.threads): {threads_text(measured_threads)}.")
     cols = ["graph", "edges", "edges_kept", "users_without_edges", "recall@20", "ndcg@20",
             "recall_rel_%", "gfcf_fit_eval_s", "lightgcn_step_s", "batches_per_epoch",
             "lightgcn_epoch_s", "epoch_time_rel",

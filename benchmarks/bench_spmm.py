@@ -22,11 +22,14 @@ it really compiles.
     python benchmarks/bench_spmm.py --data DIR
     python benchmarks/bench_spmm.py --data DIR --sizes   # Gowalla only
     python benchmarks/bench_spmm.py --smoke --out /tmp/r     # what the tests run
+    python benchmarks/bench_spmm.py --plot-only              # redraw spmm.png from its JSON
 """
 from __future__ import annotations
 
 import atexit
+import json
 import os
+import re
 import shutil
 import tempfile
 from functools import partial
@@ -36,7 +39,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from _common import (benchmark_parser, check_data, first_call_time, interleaved_times,
-                     portable_path, save_figure, write_results)
+                     portable_path, require_file, save_figure, write_results)
 
 TARGET = 2.0                            # numba / SciPy, median per-round ratio, 2 threads
 # name: (n_users, n_items, n_interactions drawn before de-duplication)
@@ -146,7 +149,17 @@ def main():
                              "that graph only); --smoke runs small only")
     parser.add_argument("--cold", action="store_true",
                         help="use an empty numba cache, so the first call compiles")
+    parser.add_argument("--plot-only", nargs="?", const="spmm", metavar="NAME",
+                        help="redraw <out>/NAME.png from NAME.json (default NAME spmm); run "
+                             "nothing")
     args = parser.parse_args()
+    if args.plot_only:
+        source = Path(args.out) / f"{args.plot_only}.json"
+        require_file(source, "--plot-only", "give --out the folder of an earlier run")
+        record = json.loads(source.read_text())
+        found = re.search(r"--data[ =](\S+)", record.get("command") or "")   # DATA/gowalla
+        return plot_speedups(record["rows"], args.plot_only, args.out,
+                             data=found.group(1) if found else None, record=record)
     if args.data is not None:                           # read even with --smoke
         check_data(args.data, ("train.txt",), "a folder with a LightGCN-format train.txt")
     if args.cold:                                       # before numba is imported
@@ -189,7 +202,8 @@ def main():
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
     plot_speedups(rows, stem, args.out,
-                  data=portable_path(str(args.data)) if args.data is not None else None)
+                  data=portable_path(str(args.data)) if args.data is not None else None,
+                  record=json.loads(json_path.read_text()))        # the footer names the machine
 
 
 def ratio_ticks(axis, lo, hi, unit="x"):

@@ -1080,3 +1080,103 @@ def test_redraw_options_are_named_plot_only_with_the_old_names_kept(tmp_path):
                                   capture_output=True, text=True, env=child_env())
             assert proc.returncode != 0 and "Traceback" not in proc.stderr
             assert "unrecognized" not in proc.stderr
+
+
+def test_sparsify_runs_on_one_thread_unless_told_through_use_threads(tmp_path, monkeypatch):
+    """Like the other scripts, bench_sparsify sets its threads by ``_common.use_threads``,
+    1 by default whatever the environment says (it took all CPUs), and records them."""
+    import json
+
+    import bench_sparsify as bench
+    asked = []
+    real = bench.use_threads
+
+    def spy(n, *args, **kwargs):
+        asked.append(n)
+        return real(n, *args, **kwargs)
+    monkeypatch.setattr(bench, "use_threads", spy)
+    for extra, expected in (((), 1), (("--threads", "2"), 2)):
+        monkeypatch.setattr(sys, "argv", ["bench_sparsify.py", "--smoke", "--no-accuracy",
+                                          "--no-lightgcn", "--out", str(tmp_path), *extra])
+        bench.main()
+        assert asked[-1] == expected
+    record = json.loads((tmp_path / "sparsify_smoke_timing.json").read_text())
+    assert record["machine"]["measured_threads"]["numba"] is not None
+    assert "2 thread(s) (mgr.threads)" in record["notes"]       # what --plot-only reads back
+
+
+def test_gnn_epoch_loads_adams_kernels_before_the_timed_batches():
+    """An untimed Adam step per model on copies of its parameters: the first timed batch of
+    the epoch no longer pays Adam's first call, and the models are left as they were."""
+    import bench_gnn_batch as bench
+    import numpy as np
+
+    import minigraphrec as mgr
+    import minigraphrec.kernels.adam as kadam
+    train = mgr.datasets.synthetic(n_users=40, n_items=50, mean_interactions=6, random_state=0)
+    models = {name: bench.make_model(name, train, 0) for name in ("lightgcn", "gcn")}
+    batch = bench.epoch_batches(train.to_csr(), 0)[0]
+    before = {name: {k: v.copy() for k, v in m.params.items()} for name, m in models.items()}
+    bench.warm_up_adam(models, batch)
+    for name, m in models.items():
+        assert all(np.array_equal(m.params[k], before[name][k]) for k in m.params)
+    assert kadam.adam_update_serial.signatures                 # compiled or loaded
+
+
+def test_catalogue_session_models_warm_up_before_the_timed_fit(monkeypatch):
+    """A session model's timed fit follows an untimed fit and evaluation on a tiny session
+    catalogue, as the other models' do, before the peak memory is restarted."""
+    import bench_catalogues as bench
+    calls = []
+    real_peak = bench._start_peak_here
+    monkeypatch.setattr(bench, "warm_up_sessions", lambda name: calls.append(("warm", name)))
+    monkeypatch.setattr(bench, "_start_peak_here", lambda: calls.append(("peak",)) or
+                        real_peak())
+    row = bench.measure_sessions("SessionPopularity", bench.WARM_UP_SESSIONS_SPEC)
+    assert calls == [("warm", "SessionPopularity"), ("peak",)] and row["status"] == "ok"
+    monkeypatch.undo()
+    bench.warm_up_sessions("MarkovChain")                       # runs as it is
+
+
+def test_scaling_times_the_steps_fit_runs_after_one_untimed_step():
+    """``time_steps``: one untimed step, then the first ``max_batches`` batches timed, each a
+    loss-and-gradient and an Adam step on the triples in draw order, as ``fit`` runs them."""
+    import bench_scaling as bench
+    import numpy as np
+
+    import minigraphrec as mgr
+    from minigraphrec.batch import PairBatch
+    from minigraphrec.ops import sample_bpr
+    train = mgr.datasets.synthetic(n_users=40, n_items=50, mean_interactions=6, random_state=0)
+    models = [mgr.LightGCN(dim=8, batch_size=64, random_state=0).fit(train, epochs=0)
+              for _ in range(2)]
+    opts = [mgr.Adam(lr=0.01, backend="numba") for _ in models]
+    triples = sample_bpr(models[0].R_, random_state=np.random.default_rng(0))
+    first, times, n_batches = bench.time_steps(models[0], opts[0], triples, 64, 2)
+    assert n_batches == -(-triples[0].shape[0] // 64) and len(times) == 2 and first > 0
+    users, pos, neg = triples
+    for s in (0, 0, 64):                                       # untimed, then batches 0 and 1
+        _, grads = models[1]._loss_and_grad(PairBatch(users[s:s + 64], pos[s:s + 64],
+                                                      neg[s:s + 64]), reuse=True)
+        opts[1].step(models[1].params, grads)
+    assert all(np.array_equal(models[0].params[k], models[1].params[k])
+               for k in models[0].params)
+
+
+def test_spmm_redraws_its_figure_from_the_json_with_the_machine_footer(tmp_path, monkeypatch):
+    """``--plot-only`` redraws spmm.png from spmm.json (the ``--data`` graph named as the
+    command names it) without running anything; a missing file stops with one line."""
+    import json
+    import shutil
+
+    import bench_spmm as bench
+    proc, _ = _run_script("bench_spmm.py", "--plot-only", "--out", tmp_path)
+    _assert_one_line_error(proc, "bench_spmm.py", "--plot-only reads", "spmm.json")
+    shutil.copy(ROOT / "benchmarks" / "results" / "spmm.json", tmp_path / "spmm.json")
+    drawn = {}
+    monkeypatch.setattr(bench, "plot_speedups", lambda rows, name, out, data=None,
+                        record=None: drawn.update(name=name, data=data, record=record))
+    monkeypatch.setattr(sys, "argv", ["bench_spmm.py", "--plot-only", "--out", str(tmp_path)])
+    bench.main()
+    assert drawn["name"] == "spmm" and drawn["data"] == "DATA/gowalla"
+    assert drawn["record"] == json.loads((tmp_path / "spmm.json").read_text())
