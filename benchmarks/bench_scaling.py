@@ -406,7 +406,9 @@ def plot_results(rows, fits, fit_from, name, out_dir, record=None):
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.yaxis.set_minor_formatter(NullFormatter())
     ax_t.set_ylabel("seconds (hollow: extrapolated)")
-    ax_t.set_title(f"time; slopes fitted from {fit_from:.0e} edges")
+    fitted = any(f.get("fit") is not None for f in fits.values())
+    ax_t.set_title(f"time; slopes fitted from {fit_from:.0e} edges" if fitted
+                   else "time (too few sizes for a slope)")
     ax_m.axhline(MEMORY_LIMIT / 1e9, color="red", linestyle="--", linewidth=1, label="8 GB")
     ax_m.set_ylabel("peak resident memory of the process, GB")
     ax_m.set_title("peak memory (fresh process per size)")
@@ -462,8 +464,8 @@ def main():
     parser.add_argument("--data", type=Path, default=None,
                         help="not used (synthetic graphs only); accepted for uniformity")
     parser.add_argument("--threads", type=int, default=None,
-                        help="numba and BLAS threads in the workers (default: all CPUs; "
-                             "1 with --smoke)")
+                        help="numba and BLAS threads in the workers (default: the CPUs "
+                             "this process may use; 1 with --smoke)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the synthetic graphs, their splits and LightGCN (default 0)")
     parser.add_argument("--max-edges", type=float, default=max(SIZES),
@@ -498,7 +500,8 @@ def main():
                         help=argparse.SUPPRESS)                 # the option's earlier name
     args = parser.parse_args()
     if args.threads is None:
-        args.threads = 1 if args.smoke else (os.cpu_count() or 1)
+        from minigraphrec.threadpools import usable_cpus
+        args.threads = 1 if args.smoke else usable_cpus()        # the CPUs this process may use
     if args.max_batches is None:
         args.max_batches = 3 if args.smoke else 10
 
