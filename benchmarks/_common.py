@@ -728,6 +728,18 @@ def write_results(name, rows, columns, out_dir=RESULTS_DIR, notes="", extra=None
     return json_path, md_path
 
 
+def refuse_disagreement(rows, where, keys=("kernel", "graph", "workload", "dtype", "threads")):
+    """Exit with an error naming every row of ``rows`` whose two sides disagreed (its
+    ``identical`` or ``within_tolerance`` is False), after the caller has written them.
+
+    A speed ratio is worth nothing if the fast side computed something else: the run's files
+    keep the evidence, and the exit status (and the smoke tests) make it impossible to miss."""
+    bad = [r for r in rows if r.get("identical") is False or r.get("within_tolerance") is False]
+    if bad:
+        names = "; ".join(", ".join(f"{k} {r[k]}" for k in keys if k in r) for r in bad)
+        raise SystemExit(f"{len(bad)} row(s) of {where} disagree with their reference: {names}")
+
+
 def add_lightgcn_data_option(parser):
     """Add the ``--data DIR`` option that :func:`load_lightgcn_train` reads."""
     parser.add_argument("--data", type=Path,

@@ -39,7 +39,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from _common import (benchmark_parser, check_data, first_call_time, interleaved_times,
-                     portable_path, require_file, save_figure, write_results)
+                     portable_path, refuse_disagreement, require_file, save_figure,
+                     write_results)
 
 TARGET = 2.0                            # numba / SciPy, median per-round ratio, 2 threads
 # name: (n_users, n_items, n_interactions drawn before de-duplication)
@@ -204,6 +205,7 @@ def main():
     plot_speedups(rows, stem, args.out,
                   data=portable_path(str(args.data)) if args.data is not None else None,
                   record=json.loads(json_path.read_text()))        # the footer names the machine
+    refuse_disagreement(rows, json_path.name)
 
 
 def ratio_ticks(axis, lo, hi, unit="x"):

@@ -3,6 +3,8 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import _common
@@ -1180,3 +1182,17 @@ def test_spmm_redraws_its_figure_from_the_json_with_the_machine_footer(tmp_path,
     bench.main()
     assert drawn["name"] == "spmm" and drawn["data"] == "DATA/gowalla"
     assert drawn["record"] == json.loads((tmp_path / "spmm.json").read_text())
+
+
+def test_refuse_disagreement_names_every_row_whose_sides_differ():
+    """A run whose fast side computed something else ends with an error naming the rows
+    (after writing them); rows that agree, or that make no claim, pass."""
+    rows = [{"kernel": "spmm", "threads": 1, "identical": True},
+            {"kernel": "top_k", "threads": 2, "identical": False},
+            {"kernel": "GAT layer fwd+bwd", "dtype": "float32", "within_tolerance": False},
+            {"kernel": "stream"}]
+    with pytest.raises(SystemExit, match=r"^2 row\(s\) of k.json disagree with their "
+                       r"reference: kernel top_k, threads 2; kernel GAT layer fwd\+bwd, "
+                       r"dtype float32$"):
+        _common.refuse_disagreement(rows, "k.json")
+    assert _common.refuse_disagreement(rows[:1] + rows[3:], "k.json") is None
