@@ -213,6 +213,19 @@ def test_bad_hyperparameters(rated, bad, match):
         GAT(**bad).fit(rated, epochs=0)
 
 
+@pytest.mark.parametrize("path, match", [
+    ((0, -1), r"path\[1\] = -1 is out of range 0..69"),        # would read node 69
+    ((0, 70), r"path\[1\] = 70 is out of range 0..69"),
+    ((0, 2.0), "path must hold integer ids"),
+    ((), "path must hold at least one node id"),
+])
+def test_attention_along_refuses_bad_paths(rated, path, match):
+    model = GAT(dim=4, epochs=0, random_state=0).fit(rated)
+    with pytest.raises(DataError, match=match):
+        model.attention_along(path)
+    assert model.attention_along((0,)).shape == (0,)                 # one node: no hop
+
+
 def test_features_required_for_feature_input():
     train = Interactions([0, 1, 1], [0, 0, 1])
     with pytest.raises(DataError, match="needs both user and item features"):

@@ -5,7 +5,9 @@ prepares the inputs. The NumPy/SciPy reference is the full-graph layer,
 :func:`minigraphrec.ops.attention.gat_layer_forward` /
 ``gat_layer_backward`` (whose numba kernels are in
 :mod:`minigraphrec.kernels.segment`): restricted to the rows ``rows``,
-these kernels compute the same sums in the same order (tests compare them).
+these kernels compute the same values to rounding (tests/test_gat_rows.py
+compares each kernel with the layer written in NumPy, tests/test_gat.py the
+model's two paths); where the order differs is said in each kernel's docstring.
 
 Layout. The layer is computed for the receiving nodes ``rows`` (m,) only.
 Per-edge arrays are (nnz, n_heads) in the graph's storage order, written
@@ -78,10 +80,13 @@ def gat_forward_rows(indptr, indices, rows, bounds, pos, s_src, s_dst, slope, lo
       (:func:`~minigraphrec.kernels.propagate_rows._accumulate`; an empty
       row gives 0).
 
-    The same operations in the same order as the full-graph kernels
-    (:func:`~minigraphrec.kernels.segment.gat_scores_rows`,
-    ``edge_softmax_rows``) and NumPy's dropout; the aggregate groups its
-    sum by four (equal to ``aggregate_rows`` to rounding).
+    The logits are the full-graph kernel's
+    (:func:`~minigraphrec.kernels.segment.gat_scores_rows`) bit for bit. The
+    softmax is ``edge_softmax_rows``' in the same order, bit for bit in
+    float64; in float32 its exponentials and their sum are float64 (the row
+    maximum ``m`` starts from the float64 ``-inf``, so ``x - m`` is float64,
+    :func:`~minigraphrec.kernels.segment._exp_and_sum`), equal to rounding. The
+    aggregate groups its sum by four (equal to ``aggregate_rows`` to rounding).
 
     Parameters
     ----------

@@ -88,7 +88,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DataError, check_backend, check_bool, check_int, check_param_number
+from ..errors import (DataError, check_backend, check_bool, check_ids, check_int,
+                      check_param_number)
 from ..graph import bipartite_adjacency, check_edge_weights, normalize_adjacency
 from ..ops.attention import attention_graph, gat_layer_backward, gat_layer_forward
 from ..ops._row_work import row_blocks      # the parallel kernels' row blocks, as the ops'
@@ -413,7 +414,8 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
         attention-dropout mask is the full graph's (an ``(nnz, n_heads)``
         draw per layer, in the same order), of which the computed edges are
         used. Kernels: :mod:`minigraphrec.kernels.gat_rows`; every row is
-        the same sum, in the same order, as the full-graph layer's.
+        the full-graph layer's computation, equal to rounding (the aggregate sums
+        by fours; in float32 the softmax sums in float64: the kernels' docstrings).
 
         The mask's draw grows with the whole graph, not the batch (``nnz · n_heads``
         uniforms per layer and step); NGCF draws only its rows' with a skip-ahead
@@ -594,15 +596,20 @@ class GAT(EdgeWeighted, EmbeddingRecommender):
         Hop ``j`` (from ``path[j-1]``, the receiver, to ``path[j]``, the
         sender) uses layer ``L - j``: the weights of the paths in
         :meth:`explain`. Returns a float64 array of ``len(path) - 1`` weights
-        (0 where there is no edge).
+        (0 where there is no edge). DataError for a path that is empty or holds an id
+        outside ``0 .. n_users + n_items - 1`` (a negative id would index from the end).
         """
         self._check_trainable()
         self._check_call_params("attention_along")
+        path = check_ids(path, "path", self.n_users_ + self.n_items_)   # (len,) node ids
+        if path.shape[0] == 0:
+            raise DataError("path must hold at least one node id (the user's or the item's "
+                            "node first), got an empty path")
+        L = int(self.n_layers)
+        if path.shape[0] - 1 > L:
+            raise ValueError(f"a path has at most n_layers = {L} hops, got {path.shape[0] - 1}")
         alphas = self._attention_matrices()
-        L = self.n_layers
-        if len(path) - 1 > L:
-            raise ValueError(f"a path has at most n_layers = {L} hops, got {len(path) - 1}")
-        return np.array([alphas[L - j][path[j - 1], path[j]] for j in range(1, len(path))],
+        return np.array([alphas[L - j][path[j - 1], path[j]] for j in range(1, path.shape[0])],
                         dtype=np.float64)
 
 

@@ -279,7 +279,9 @@ class NGCF(EmbeddingRecommender):
         for layer in range(L):
             rows = balls[L - 1 - layer]                                    # S_{L-1-l}, m rows
             m = rows.shape[0]
-            X = E if keep is None else E * keep                            # (n, dim) L diag(keep) E
+            X = E                                                          # (n, dim)
+            if keep is not None:              # L diag(keep) E: diag(keep) E in a kept buffer
+                X = np.multiply(E, keep, out=self._buffer("X", n, d))     # (no fresh pages)
             S = rows_product(self.L_, X, rows, "numba",
                              out=self._buffer(("S", layer), m, d))          # (m, dim)
             with _serial_for_values(m * d):
@@ -366,7 +368,7 @@ class NGCF(EmbeddingRecommender):
             dE = rows_product_T_on(self.L_, self.L_, rows, dS, targets, "numba",
                                    work=self._buffer("work", n, d), out=out)
             if keep is not None:                                           # (L diag(keep))ᵀ dS
-                dE *= keep[targets]
+                dE *= keep if targets.shape[0] == n else keep[targets]    # targets: every node
             at_rows = rows if targets.shape[0] == n else np.searchsorted(targets, rows)
             with _serial_for_values(m * d):
                 k.bi_backward(dSE, S, at_rows, dE, True)                  # + dsum + dbi ⊙ S
