@@ -20,7 +20,7 @@ import numpy as np
 
 from .data import Interactions
 from .errors import (DataError, check_backend, check_bool, check_finite_number, check_int,
-                     check_real_sparse)
+                     check_real_sparse, int64_ids)
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,10 @@ __all__ = ["Sequences", "user_sequences", "prefix_examples", "leave_last_out",
 def _id_list(seq, name):
     """``seq`` as int64 item ids: a flat list of integers (whole floats too), never truncated
     or flattened; else DataError naming ``name`` ("sequence 3", "targets") and the position."""
-    arr = np.asarray(seq)
+    try:
+        arr = np.asarray(seq)
+    except ValueError as err:                          # ragged nested lists
+        raise DataError(f"{name} must be a flat list of item ids: {err}") from None
     if arr.ndim != 1:
         raise DataError(f"{name} must be a flat list of item ids, got shape {arr.shape}")
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
@@ -166,15 +169,19 @@ class Sequences:
         if users is None:
             users = np.full(n_seq, -1, dtype=np.int64)
         users = np.asarray(users)
-        if users.shape != (n_seq,) or (users.size and not np.issubdtype(users.dtype, np.integer)):
+        if users.shape != (n_seq,):
             raise DataError(f"users must be {n_seq} integer ids (one per sequence), "
                             f"got shape {users.shape}")
+        users = int64_ids(users, "users", "user ids")     # a uint64 would wrap to -1: none
         if users.size and users.min() < -1:
             k = int(np.argmin(users))
             raise DataError(f"users[{k}] is {int(users[k])}; a user id is >= 0, or -1 for "
                             f"none")
-        if item_ids is not None and len(item_ids) != n_items:
-            raise DataError(f"item_ids has {len(item_ids)} entries for {n_items} items")
+        if item_ids is not None:
+            item_ids = np.asarray(item_ids)
+            if item_ids.shape != (n_items,):
+                raise DataError(f"item_ids must hold {n_items} raw ids (one per item), got "
+                                f"shape {item_ids.shape}")
         if end_time is not None:
             end_time = _times(end_time, n_seq)
             if not np.all(np.isfinite(end_time)):
@@ -187,14 +194,17 @@ class Sequences:
                                 f"shape {session_ids.shape}")
         if user_ids is not None:
             user_ids = np.asarray(user_ids)
-            if user_ids.ndim != 1 or (users.size and users.max() >= user_ids.shape[0]):
-                raise DataError(f"user_ids has {user_ids.shape[0] if user_ids.ndim else 0} "
-                                f"entries but users go up to {int(users.max())}")
+            if user_ids.ndim != 1:
+                raise DataError(f"user_ids must be a 1-d array of raw user ids, got shape "
+                                f"{user_ids.shape}")
+            if users.size and users.max() >= user_ids.shape[0]:
+                raise DataError(f"user_ids has {user_ids.shape[0]} entries but users go up "
+                                f"to {int(users.max())}")
         self.indptr = indptr.astype(np.int64)
         self.items = items.astype(np.int64)
         self.n_items = n_items
         self.users = users.astype(np.int64)
-        self.item_ids = None if item_ids is None else np.asarray(item_ids)
+        self.item_ids = item_ids
         self.end_time = end_time
         self.session_ids = session_ids
         self.user_ids = user_ids
@@ -219,7 +229,12 @@ class Sequences:
         return self.indptr.shape[0] - 1
 
     def __getitem__(self, s):
-        """Sequence ``s`` as an int64 array, oldest first."""
+        """Sequence ``s`` (an integer; negative counts from the end) as an int64 array,
+        oldest first. A bool, a float or a string is a TypeError, never read as a position
+        (``True`` would be sequence 1); several sequences are :meth:`subset`'s."""
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)):
+            raise TypeError(f"a sequence is indexed by one integer position, got "
+                            f"{type(s).__name__} {s!r} (several: Sequences.subset)")
         if not -len(self) <= s < len(self):
             raise IndexError(f"sequence {s} out of range for {len(self)} sequences")
         s %= len(self)
@@ -268,7 +283,11 @@ def user_sequences(data, max_len=None):
 
     Returns
     -------
-    Sequences, with ``users`` set and ``item_ids`` from ``data``.
+    Sequences
+        Ordered by user; ``users`` set, ``end_time`` the time of each user's last event,
+        ``item_ids`` and ``user_ids`` from ``data`` (as :func:`sessions_by_gap` gives them),
+        so a model fitted on them knows the users by their raw ids as one fitted on
+        ``data``.
 
     Raises
     ------
@@ -293,7 +312,8 @@ def user_sequences(data, max_len=None):
     indptr = np.concatenate([[0], np.cumsum(lengths)])
     flat = np.repeat(starts - indptr[:-1], lengths) + np.arange(indptr[-1])
     return Sequences(indptr, items[flat], data.n_items, users=users[starts],
-                     item_ids=data.item_ids)
+                     item_ids=data.item_ids, end_time=data.timestamps[order][ends - 1],
+                     user_ids=data.user_ids)
 
 
 #: the most item ids :func:`prefix_examples` builds (8 GiB of int64)
@@ -312,7 +332,8 @@ def prefix_examples(sequences, max_len=None):
 
     Returns
     -------
-    prefixes : Sequences (n_examples sequences; ``users`` copied from their sequence)
+    prefixes : Sequences (n_examples sequences; ``users`` and ``session_ids`` copied from
+        their sequence, ``item_ids`` and ``user_ids`` passed through)
     targets : int64 array (n_examples,)
     """
     _check_kind(sequences, Sequences, "sequences")
@@ -335,7 +356,10 @@ def prefix_examples(sequences, max_len=None):
     p_indptr = np.concatenate([[0], np.cumsum(keep)])
     flat = np.repeat(start + t - keep - p_indptr[:-1], keep) + np.arange(p_indptr[-1])
     prefixes = Sequences(p_indptr, sequences.items[flat], sequences.n_items,
-                         users=sequences.users[seq_of], item_ids=sequences.item_ids)
+                         users=sequences.users[seq_of], item_ids=sequences.item_ids,
+                         session_ids=None if sequences.session_ids is None
+                         else sequences.session_ids[seq_of],
+                         user_ids=sequences.user_ids)
     return prefixes, targets
 
 
@@ -343,9 +367,11 @@ def leave_last_out(sequences):
     r"""Hold out each sequence's last item: ``(train, test_prefixes, test_targets)``.
 
     ``train`` is every sequence without its last item; the test prefix of a sequence is that
-    same shortened sequence and its target the held-out item. Sequences of one item cannot
-    be split (their only item would be the target of an empty prefix) and go to ``train``
-    whole, with no test example; their count is ``len(train) - len(test_targets)``.
+    same shortened sequence and its target the held-out item. Sequences of one item (or
+    none) cannot be split (their only item would be the target of an empty prefix) and go
+    to ``train`` whole, with no test example; their count is
+    ``len(train) - len(test_targets)``. Both keep ``users``, ``session_ids``, ``item_ids``
+    and ``user_ids``; not ``end_time``, which was the held-out item's time.
     """
     _check_kind(sequences, Sequences, "sequences")
     lengths = sequences.lengths
@@ -354,7 +380,8 @@ def leave_last_out(sequences):
     indptr = np.concatenate([[0], np.cumsum(cut)])
     flat = np.repeat(sequences.indptr[:-1] - indptr[:-1], cut) + np.arange(indptr[-1])
     train = Sequences(indptr, sequences.items[flat], sequences.n_items, users=sequences.users,
-                      item_ids=sequences.item_ids)
+                      item_ids=sequences.item_ids, session_ids=sequences.session_ids,
+                      user_ids=sequences.user_ids)
     test_prefixes = train.subset(np.flatnonzero(splittable))
     test_targets = sequences.items[sequences.indptr[1:][splittable] - 1]
     return train, test_prefixes, test_targets

@@ -579,3 +579,54 @@ def test_end_time_is_refused_naming_it(end_time, match):
     assert times.dtype == np.float64 and times.tolist() == [3.0, 4.5]
     assert Sequences([0, 1, 2], [0, 1], 2,
                      end_time=np.array([3, 4.5], dtype=object)).end_time.tolist() == [3.0, 4.5]
+
+
+def test_user_sequences_carry_the_raw_user_ids_and_end_times():
+    """user_sequences dropped data's user_ids (sessions_by_gap kept them), so a model fitted on
+    them numbered the users 0..n-1 where one fitted on data knows them as 70, 30; and it set no
+    end_time, which split_sessions_by_time and recent_fraction need."""
+    data = mgr.Interactions([0, 0, 1, 1, 1], [0, 1, 1, 2, 0], timestamps=[1, 7, 3, 4, 2],
+                            user_ids=[70, 30], item_ids=[5, 6, 7])
+    seqs = user_sequences(data)
+    assert seqs.user_ids.tolist() == [70, 30] and seqs.end_time.tolist() == [7.0, 4.0]
+    assert user_sequences(data, max_len=1).end_time.tolist() == [7.0, 4.0]
+    model = mgr.MarkovChain().fit(seqs)
+    assert model.user_ids_.tolist() == mgr.MarkovChain().fit(data).user_ids_.tolist() == [70, 30]
+
+
+def test_prefixes_and_leave_last_out_keep_the_id_maps():
+    """prefix_examples and leave_last_out dropped user_ids and session_ids: a model fitted on
+    their output lost the users' raw ids."""
+    seqs = Sequences.from_lists([[0, 1, 2], [2, 1], [3]], n_items=4, users=[1, 0, 1],
+                                user_ids=["b", "a"], session_ids=[10, 11, 12])
+    P, T = prefix_examples(seqs)
+    assert P.user_ids.tolist() == ["b", "a"] and P.session_ids.tolist() == [10, 10, 11]
+    assert P.users.tolist() == [1, 1, 0]
+    train, test_prefixes, _ = leave_last_out(seqs)
+    for part, sessions in ((train, [10, 11, 12]), (test_prefixes, [10, 11])):
+        assert part.user_ids.tolist() == ["b", "a"] and part.session_ids.tolist() == sessions
+
+
+def test_sequences_refuse_bad_users_ids_and_positions_by_name():
+    """A uint64 user id beyond int64 wrapped to -1 (an anonymous session, silently); a bool
+    users array was named by its (right) shape; item_ids as a scalar crashed in len(); a 0-d
+    user_ids was said to hold "0 entries"; a ragged list of ids raised NumPy's ValueError
+    naming no sequence; ``seqs[True]`` was sequence 1 and ``seqs[1.5]`` NumPy's IndexError."""
+    with pytest.raises(DataError, match=r"users\[0\] = 18446744073709551615 is beyond"):
+        Sequences([0, 1], [0], 2, users=np.array([2**64 - 1], dtype=np.uint64))
+    with pytest.raises(DataError, match="users must hold integer user ids, got dtype bool"):
+        Sequences([0, 1], [0], 2, users=[True])
+    with pytest.raises(DataError, match=r"item_ids must hold 2 raw ids \(one per item\), got "
+                                        r"shape \(\)"):
+        Sequences([0, 1], [0], 2, item_ids=5)
+    with pytest.raises(DataError, match=r"item_ids must hold 2 raw ids .* shape \(2, 1\)"):
+        Sequences([0, 1], [0], 2, item_ids=[[5], [6]])
+    with pytest.raises(DataError, match=r"user_ids must be a 1-d array .* shape \(\)"):
+        Sequences([0, 1], [0], 2, user_ids=5)
+    with pytest.raises(DataError, match="sequence 1 must be a flat list of item ids"):
+        Sequences.from_lists([[0], [1, [2]]])
+    seqs = Sequences.from_lists([[0, 1], [2]], n_items=3)
+    for bad in (True, np.bool_(False), 1.0, "1", None):
+        with pytest.raises(TypeError, match="indexed by one integer position"):
+            seqs[bad]
+    assert seqs[np.int64(-1)].tolist() == [2] and seqs[0].tolist() == [0, 1]

@@ -428,7 +428,9 @@ def test_hyperparameters_set_after_fit_are_checked_when_scoring(train):
     for model, name, value in [(mgr.MarkovChain(), "smoothing", -1),
                                (mgr.MarkovChain(backend="numpy"), "smoothing", float("nan")),
                                (mgr.SessionItemKNN(), "recency", "exp"),
-                               (mgr.MarkovChain(), "popularity_tiebreak", "no")]:
+                               (mgr.MarkovChain(), "popularity_tiebreak", "no"),
+                               # was: any backend but "numba" took the NumPy path silently
+                               (mgr.MarkovChain(), "backend", "torch")]:
         model.fit(train).set_params(**{name: value})
         with pytest.raises(DataError, match=name):
             model.score_history([0, 1])
@@ -594,3 +596,19 @@ def test_session_knn_backend_reaches_the_neighbourhoods(monkeypatch):
     S = {b: m.similarity_ for b, m in fits.items()}
     for a in ("indptr", "indices", "data"):
         np.testing.assert_array_equal(getattr(S["numpy"], a), getattr(S["numba"], a))
+
+
+@pytest.mark.parametrize("make", SESSION_MODELS)
+def test_a_model_fitted_on_object_raw_ids_saves_and_loads(make, tmp_path):
+    """Raw ids in an object array (a pandas column): user_ids_ and item_ids_ were made plain
+    (str), but sequences_ kept the object arrays, and save refused the model ("arrays of
+    dtype object need pickle")."""
+    data = mgr.Interactions([0, 0, 0, 1, 1], [0, 1, 2, 2, 0], timestamps=[1, 2, 3, 4, 5],
+                            user_ids=np.array([70, "b"], dtype=object),
+                            item_ids=np.array([5, "x", 7.0], dtype=object))
+    model = make().fit(data)
+    model.save(tmp_path / "m.npz")
+    loaded = mgr.load(tmp_path / "m.npz")
+    assert model.sequences_.user_ids.tolist() == model.user_ids_.tolist() == ["70", "b"]
+    assert model.sequences_.item_ids.tolist() == model.item_ids_.tolist() == ["5", "x", "7"]
+    np.testing.assert_array_equal(loaded.score([0, 1]), model.score([0, 1]))

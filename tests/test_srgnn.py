@@ -628,3 +628,27 @@ def test_a_tie_keeps_the_earlier_epoch(monkeypatch):
     assert model.best_epoch_ == 1 and len(model.history_) == 3
     for name, value in once.params.items():
         np.testing.assert_array_equal(model.params[name], value)
+
+
+def test_fit_on_examples_keeps_the_raw_user_ids_of_fit_on_sessions():
+    """prefix_examples dropped the sessions' user_ids (and fit on examples did too): the model
+    fitted on the examples of sessions knew users 70 and 30 as 0 and 1."""
+    log = mgr.Interactions([0, 0, 0, 1, 1, 1], [0, 1, 2, 2, 1, 3], timestamps=[1, 2, 3, 4, 5, 6],
+                           user_ids=[70, 30])
+    from minigraphrec.sequences import prefix_examples, sessions_by_gap
+    sessions = sessions_by_gap(log, gap=100)
+    a = mgr.SRGNN(dim=4, epochs=1, random_state=0).fit(sessions)
+    b = mgr.SRGNN(dim=4, epochs=1, random_state=0).fit(prefix_examples(sessions))
+    assert a.user_ids_.tolist() == b.user_ids_.tolist() == [70, 30]
+    np.testing.assert_array_equal(a.score([0, 1]), b.score([0, 1]))
+
+
+def test_docs_say_the_authors_code_decays_the_learning_rate_one_epoch_early():
+    """Its StepLR steps at the start of each epoch (train_test): the first decay at epoch 3.
+    The docs said the schedule followed the paper and listed no difference from the code."""
+    import minigraphrec.models.srgnn as srgnn_module
+    doc = " ".join(srgnn_module.__doc__.split())
+    code = doc[doc.index("Where the authors' PyTorch code departs"):]
+    assert "decays one epoch early" in code and "``lr · lr_dc^(e // 3)``" in code
+    assert "``lr · lr_decay^((e - 1) // lr_decay_every)``" in " ".join(
+        mgr.SRGNN.__doc__.split())

@@ -160,14 +160,13 @@ class MarkovChain(SessionRecommender):
         self._restore_counts()
 
     def _score_sessions(self, sessions, out=None):
-        check_param_number(self.smoothing, "smoothing", at_least=0.0)  # set_params may change it
-        check_bool(self.popularity_tiebreak, "popularity_tiebreak")
+        self._check_params()          # as fit: set_params may change any of the three since
         last = sessions.items[sessions.indptr[1:] - 1]                # (b,)
         p_pop = self.popularity_ / self.popularity_.sum()             # (n_items,)
         D = self._out[last] + float(self.smoothing) * self.n_items_   # (b,)
         seen = self._out[last] > 0                                    # (b,)
         D = np.where(seen, D, 1.0)                                    # (b,); unseen: overwritten
-        if getattr(self, "backend", "numba") == "numba":    # a model saved before: numba
+        if self.backend == "numba":
             from ..kernels.markov import markov_scores
             C = self.transitions_
             S = np.empty((len(sessions), self.n_items_)) if out is None else out

@@ -49,7 +49,10 @@ class SessionRecommender(Recommender):
         sequence) and return it as Sequences.
 
         ``train`` is checked whole, including the subclass's :meth:`_check_sequences`, before
-        any attribute is set, so a refused ``train`` leaves the model as it was. A model
+        any attribute is set, so a refused ``train`` leaves the model as it was.
+        Where ``sequences_`` has raw ids, they are the model's (``item_ids_``, ``user_ids_``:
+        ints or strings, as :func:`~minigraphrec.models.base.plain_ids` makes them), so that
+        it saves whatever array ``train`` held them in. A model
         with ``_params_free_after_fit`` also records the others (``fit_hyperparameters_``,
         :meth:`Recommender._record_fit_params`).
         """
@@ -90,7 +93,14 @@ class SessionRecommender(Recommender):
             self.R_.sort_indices()
             self.user_ids_, self.item_ids_ = user_ids, item_ids
             self.__dict__.pop("item_labels_", None)       # sessions carry no titles
-        self.sequences_ = seqs.subset(np.flatnonzero(seqs.users >= 0))   # the users' own
+        own = seqs.subset(np.flatnonzero(seqs.users >= 0))              # the users' own
+        # the raw ids it has, as the model's (plain_ids: never an object array, which save
+        # refuses)
+        self.sequences_ = Sequences(
+            own.indptr, own.items, own.n_items, users=own.users,
+            item_ids=None if own.item_ids is None else self.item_ids_, end_time=own.end_time,
+            session_ids=own.session_ids, user_ids=None if own.user_ids is None
+            else self.user_ids_)
         self._index_last_sequences()
         self._record_fit_params()       # fit_hyperparameters_, for a model that keeps them
         return seqs

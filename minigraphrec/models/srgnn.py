@@ -54,6 +54,10 @@ paper); its edge linears ``H W_in``, ``H W_out`` carry biases besides the messag
 linear (``W_3``) has a bias, ``W_3`` here none; and it concatenates ``[s_g; s_l]`` where the
 paper and this model take ``[s_l; s_g]`` (harmless: the rows of ``W_3`` swap). Its two
 attention linears each have a bias too, whose sum is the paper's ``c`` (the same function).
+Its learning rate decays one epoch early: ``train_test`` steps its ``StepLR`` scheduler at
+the start of every epoch, so epoch ``e`` (1-based) runs at ``lr · lr_dc^(e // 3)``, the
+first decay at epoch 3, after two epochs; here, as the paper says, at
+``lr · lr_decay^((e - 1) // lr_decay_every)``, the first decay after three epochs.
 
 Hyperparameters after ``fit``. ``params`` were trained with ``dim``, ``n_steps``,
 ``readout``, ``max_len`` and ``dtype``; ``fit`` records them (``fit_hyperparameters_``,
@@ -127,7 +131,9 @@ class SRGNN(SessionRecommender):
     readout : {"hybrid", "global"}, ``s_h = W_3ᵀ[s_l; s_g]`` or ``s_g`` alone
     lr : float, Adam's initial learning rate (0.001)
     lr_decay : float in (0, 1], factor applied every ``lr_decay_every`` epochs (0.1)
-    lr_decay_every : int >= 1 (3)
+    lr_decay_every : int >= 1 (3): epoch ``e`` (1-based) runs at
+        ``lr · lr_decay^((e - 1) // lr_decay_every)`` (the authors' code decays one epoch
+        earlier; see the module docstring)
     l2 : float >= 0, L2 penalty as Adam weight decay (1e-5)
     batch_size : int (100)
     epochs : int >= 0 (30, the authors' code's default)
@@ -557,7 +563,8 @@ def _with_targets(prefixes, targets):
     indptr = prefixes.indptr + np.arange(len(prefixes) + 1)          # (n + 1,)
     items = np.insert(prefixes.items, prefixes.indptr[1:], targets)  # (n_ids + n,)
     return Sequences(indptr, items, prefixes.n_items, users=prefixes.users,
-                     item_ids=prefixes.item_ids)
+                     item_ids=prefixes.item_ids, session_ids=prefixes.session_ids,
+                     user_ids=prefixes.user_ids)
 
 
 def _check_validation(validation, train):
