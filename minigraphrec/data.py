@@ -15,7 +15,7 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from .errors import DataError, _not_array_like, check_int
+from .errors import DataError, _not_array_like, check_int, check_sparse_arrays
 
 __all__ = ["Interactions", "check_interactions", "match_raw_ids"]
 
@@ -201,16 +201,25 @@ def check_features(name, F, n_rows, side):
 
     ``side`` ("user" or "item") names what a row is, for the messages. None
     passes through. Raises :class:`~minigraphrec.errors.DataError` if ``F`` is
-    not 2-d, has the wrong number of rows, or holds NaN or inf.
+    not 2-d, is not rectangular (a ragged nested list), has the wrong number of
+    rows, holds NaN or inf, or is a sparse matrix whose index arrays do not fit
+    its shape (:func:`~minigraphrec.errors.check_sparse_arrays`).
     """
     if F is None:
         return None
-    dtype = F.dtype if sp.issparse(F) else np.asarray(F).dtype
+    if sp.issparse(F):
+        dtype = F.dtype
+    else:
+        try:
+            dtype = np.asarray(F).dtype
+        except ValueError as err:                      # ragged nested sequences
+            raise DataError(f"{name} must be a 2-d array (n_{side}s, n_features): "
+                            f"{err}") from None
     if dtype.kind not in "biuf":
         raise DataError(f"{name} must hold real numbers, got dtype {dtype}"
                         + (" (the imaginary part would be lost)" if dtype.kind == "c" else ""))
     if sp.issparse(F):
-        F = sp.csr_matrix(F, dtype=np.float64)
+        F = sp.csr_matrix(check_sparse_arrays(F, name), dtype=np.float64)
         values = F.data
     else:
         F = np.asarray(F, dtype=np.float64)

@@ -280,6 +280,39 @@ def check_compressed(indptr, indices, data, shape, fmt, name):
                         f"0..{n_minor - 1}")
 
 
+def check_sparse_arrays(M, name):
+    r"""DataError naming ``name`` unless the scipy sparse ``M`` is 2-d and its index arrays
+    fit its shape; ``M`` itself otherwise.
+
+    SciPy checks them when a matrix is built, not after its arrays were edited in place,
+    and its C++ conversions (``tocsr``, ``sum_duplicates``, a product) then read and write
+    out of bounds: a crash of the process, or an entry silently lost. CSR and CSC go
+    through :func:`check_compressed` (BSR too, on its grid of blocks);
+    a COO matrix's row and column indices must lie within the shape. Other formats (DOK,
+    LIL, DIA) are converted by SciPy's Python and NumPy code, which checks. O(nnz).
+    """
+    if M.ndim != 2:
+        raise DataError(f"{name} must be a 2-d matrix, got a sparse array of shape {M.shape}")
+    if M.format in ("csr", "csc"):
+        check_compressed(M.indptr, M.indices, M.data, M.shape, M.format, name)
+    elif M.format == "bsr":
+        R, C = M.blocksize
+        check_compressed(M.indptr, M.indices, M.indices, (M.shape[0] // R, M.shape[1] // C),
+                         "csr", f"{name}'s grid of {R}x{C} blocks")
+    elif M.format == "coo":
+        for axis, (what, idx) in enumerate((("row", M.row), ("column", M.col))):
+            if idx.size and (idx.dtype.kind not in "iu" or idx.min() < 0
+                             or idx.max() >= M.shape[axis]):
+                if idx.dtype.kind not in "iu":
+                    raise DataError(f"{name} is not a valid COO matrix: its {what} indices "
+                                    f"have dtype {idx.dtype}, not an integer one")
+                k = int(np.flatnonzero((idx < 0) | (idx >= M.shape[axis]))[0])
+                raise DataError(f"{name} is not a valid COO matrix of shape {M.shape}: entry "
+                                f"{k} has {what} index {idx[k]}, outside "
+                                f"0..{M.shape[axis] - 1}")
+    return M
+
+
 def check_finite_sparse(A, name, dtype=None, nonnegative=False, why_nonnegative=""):
     """``A`` (scipy sparse, or a dense 2-d ndarray) unchanged if every stored value is
     finite (in ``dtype`` when given: the dtype a product casts the values to, where a

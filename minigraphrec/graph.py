@@ -43,7 +43,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .data import Interactions, _pair_sums, _sorted_pairs, check_interactions
-from .errors import DataError, check_bool, check_finite_number, check_int, check_real_sparse
+from .errors import (DataError, _not_array_like, check_bool, check_finite_number, check_int,
+                     check_real_sparse, check_sparse_arrays)
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +83,31 @@ def _pair_ids(users, items):
     return pair, int(starts.sum()), rows[starts]        # a pair's rows are in row order
 
 
+def _ranges(ptr, nodes):
+    r"""The positions ``ptr[v] .. ptr[v + 1] - 1`` of every node ``v`` of ``nodes``, one
+    after the other: the entries of those nodes in an array grouped by node (``ptr``, its
+    (n_nodes + 1,) offsets). ``nodes``: (m,) int64. Returns (Σ_v ptr[v+1] - ptr[v],) int64."""
+    start = ptr[nodes]                                           # (m,)
+    length = ptr[nodes + 1] - start                              # (m,)
+    # each position is its node's start plus its rank within the node's run
+    offset = np.repeat(start - (np.cumsum(length) - length), length)
+    return offset + np.arange(offset.shape[0])
+
+
+def _lower_degrees(deg, ends):
+    r"""Subtract from ``deg`` (n_nodes,) one per entry of ``ends`` (m,), the nodes at the ends
+    of the removed edges, in place; return the distinct nodes of ``ends``, ascending. A
+    count over all nodes when ``ends`` is long, a sort of ``ends`` when it is short: so a
+    round costs O(m log m), not O(n_nodes), late in a long cascade."""
+    if 8 * ends.shape[0] >= deg.shape[0]:
+        lost = np.bincount(ends, minlength=deg.shape[0])         # (n_nodes,)
+        deg -= lost
+        return np.flatnonzero(lost)
+    nodes, lost = np.unique(ends, return_counts=True)            # (k,) each
+    deg[nodes] -= lost
+    return nodes
+
+
 def _real_float64(x, name):
     """The ndarray ``x`` as a float64 copy when its values are real numbers; a complex,
     string or date-time dtype is a DataError naming ``name``, as
@@ -98,11 +124,20 @@ def _real_float64(x, name):
 
 
 def _as_csr(M, name):
-    """A float64 CSR copy in canonical form (duplicates summed, indices sorted)."""
+    """A float64 CSR copy in canonical form (duplicates summed, indices sorted).
+
+    ``TypeError`` for what is no matrix at all (an Interactions, None, a string); a
+    DataError naming ``name`` for one that is not 2-d, a sparse matrix whose index arrays do
+    not fit its shape (``errors.check_sparse_arrays``: SciPy's conversion would crash on
+    them), or a value that is not real, finite and >= 0, named by its entry."""
     if isinstance(M, Interactions):
         raise TypeError(f"{name} must be a matrix; for an Interactions use "
                         f"{name}.to_csr() or graph.build_graph")
+    if _not_array_like(M):
+        raise TypeError(f"{name} must be a matrix (an ndarray or scipy sparse), got "
+                        f"{type(M).__name__}")
     if sp.issparse(M):
+        check_sparse_arrays(M, name)
         check_real_sparse(M, name)
         M = sp.csr_matrix(M, dtype=np.float64, copy=True)
     else:
@@ -254,14 +289,38 @@ def k_core(data, min_user=10, min_item=10, compact=True):
     pair, n_pairs, first_row = _pair_ids(data.users, data.items)
     pu, pi = data.users[first_row], data.items[first_row]        # (n_pairs,) each
 
+    # Peeling: a user (item) below its threshold goes with all its pairs, which lowers the
+    # degrees of the items (users) at their other ends; only those can fall below in turn.
+    # Each round touches only the pairs it removes, so the whole costs O(n_pairs log) however
+    # many rounds the cascade takes; recounting every degree each round is quadratic on a
+    # long chain (40,000 pairs, 20,001 rounds: 11 s against 2 s, 1 thread on a loaded
+    # machine). The result is the unique core.
+    deg_u = np.bincount(pu, minlength=data.n_users)              # (n_users,) distinct items
+    deg_i = np.bincount(pi, minlength=data.n_items)              # (n_items,) distinct users
+    user_ptr = np.zeros(data.n_users + 1, dtype=np.int64)        # pairs are sorted by user
+    np.cumsum(deg_u, out=user_ptr[1:])
+    item_pairs = np.argsort(pi, kind="stable")                   # (n_pairs,) grouped by item
+    item_ptr = np.zeros(data.n_items + 1, dtype=np.int64)
+    np.cumsum(deg_i, out=item_ptr[1:])
     alive = np.ones(n_pairs, dtype=bool)                         # pairs still in the core
-    while True:
-        deg_u = np.bincount(pu[alive], minlength=data.n_users)   # (n_users,)
-        deg_i = np.bincount(pi[alive], minlength=data.n_items)   # (n_items,)
-        keep = alive & (deg_u[pu] >= min_user) & (deg_i[pi] >= min_item)
-        if np.array_equal(keep, alive):
-            break
-        alive = keep
+    low_u = np.flatnonzero((deg_u > 0) & (deg_u < min_user))     # users to remove next
+    low_i = np.flatnonzero((deg_i > 0) & (deg_i < min_item))
+    gone_u = np.zeros(data.n_users, dtype=bool)                  # removed (or being removed)
+    gone_i = np.zeros(data.n_items, dtype=bool)
+    while low_u.size or low_i.size:
+        gone_u[low_u] = True
+        gone_i[low_i] = True
+        by_user = _ranges(user_ptr, low_u)                       # their pairs still alive
+        by_user = by_user[alive[by_user]]
+        alive[by_user] = False
+        by_item = item_pairs[_ranges(item_ptr, low_i)]
+        by_item = by_item[alive[by_item]]                        # not cut with a user above
+        alive[by_item] = False
+        cut = np.concatenate([by_user, by_item])                 # each pair once
+        users = _lower_degrees(deg_u, pu[cut])                   # the nodes whose degree fell
+        items = _lower_degrees(deg_i, pi[cut])
+        low_u = users[(deg_u[users] < min_user) & ~gone_u[users]]
+        low_i = items[(deg_i[items] < min_item) & ~gone_i[items]]
     if not alive.any():
         raise DataError(f"the ({min_user}, {min_item})-core is empty: every user or item "
                         f"falls below min_user={min_user} / min_item={min_item}")
@@ -455,11 +514,21 @@ def cap_degree(data, max_user=None, max_item=None, by="weight", weights="normali
         np.maximum.at(t, pair, data.timestamps)                        # latest event per pair
     ids = np.arange(n_pairs)
     primary, secondary = (-w, -t) if by == "weight" else (-t, -w)
+    # every pair's place in one best-first order, (primary, secondary, pair): two stable
+    # sorts of floats, and each side then sorts integers (one 4-key lexsort per side took
+    # about twice as long on Gowalla's 810k pairs, both sides capped)
+    best = np.argsort(secondary, kind="stable")
+    best = best[np.argsort(primary[best], kind="stable")]             # (n_pairs,)
+    place = np.empty(n_pairs, dtype=np.int64)
+    place[best] = ids                                                 # 0 = the best pair
     keep = np.ones(n_pairs, dtype=bool)
     for node, cap in ((pu, max_user), (pi, max_item)):
         if cap is None:
             continue
-        order = np.lexsort((ids, secondary, primary, node))           # by node, best first
+        if (int(node.max()) + 1) * n_pairs <= np.iinfo(np.int64).max:
+            order = np.argsort(node * n_pairs + place)                # by node, best first
+        else:
+            order = np.lexsort((place, node))
         sorted_node = node[order]
         start = np.searchsorted(sorted_node, sorted_node, side="left")
         rank = np.empty(n_pairs, dtype=np.int64)
@@ -568,7 +637,10 @@ def time_decay_weights(data, half_life, now=None):
         if now < t_max:
             raise DataError(f"now={now} precedes the latest timestamp {t_max}; "
                             "it must be >= every event time")
-    w = 0.5 ** ((now - t) / half_life)                          # (n,) per event
+    with np.errstate(over="ignore", under="ignore"):
+        # an age beyond float64 (timestamps near ±1e308) or a tiny half_life is an
+        # infinite number of half-lives: the event weighs 0, as documented, unwarned
+        w = 0.5 ** ((now - t) / half_life)                      # (n,) per event
     if data.weights is not None:
         w = w * data.weights
     # a pair's events added in row order, as frequency_weights and deduplicate add them
@@ -666,7 +738,8 @@ def edge_weight_matrix(train, edge_weights, half_life=None):
         if train.timestamps is None:
             raise DataError("edge_weights='time_decay' needs timestamps, but the training "
                             "Interactions has none; use edge_weights='count' or None")
-        span = float(train.timestamps.max() - train.timestamps.min())
+        with np.errstate(over="ignore"):                          # ±1e308: an infinite span
+            span = float(train.timestamps.max() - train.timestamps.min())
         if 0 < span < 1e-3 * half_life:
             logger.warning("edge_weights='time_decay': half_life=%g is %.0f times the span of "
                            "the timestamps (%g), so every weight is within 0.1%% of its "
@@ -701,7 +774,8 @@ def _bad_edge_hint(train, u, i, edge_weights, half_life):
     if np.any(w == 0):
         hints.append("its events' weights include 0")
     if edge_weights == "time_decay" and np.any((contribution == 0) & (w != 0)):
-        oldest = float(t.max() - t[events].min())
+        with np.errstate(over="ignore"):                          # ±1e308: inf older
+            oldest = float(t.max() - t[events].min())
         hints.append(f"half_life={half_life} is too short for its events, which are up to "
                      f"{oldest:g} older than the latest")
     if overflow:

@@ -343,3 +343,25 @@ def test_repr_counts_in_the_singular_and_the_plural():
     assert repr(one) == "Interactions(1 user, 1 item, 1 interaction)"
     two = Interactions([0, 1], [1, 0], weights=[1.0, 2.0])
     assert repr(two) == "Interactions(2 users, 2 items, 2 interactions, with weights)"
+
+
+def test_sparse_features_with_bad_index_arrays_are_refused():
+    """An edited CSR's column index out of range: SciPy's toarray() crashed the process."""
+    F = sp.csr_matrix(np.ones((2, 2)))
+    F.indices[1] = 10**7
+    with pytest.raises(DataError, match=r"user_features is not a valid CSR matrix of shape "
+                                        r"\(2, 2\): row 0 holds column index 10000000"):
+        Interactions([0, 1], [0, 1], user_features=F)
+    G = sp.coo_matrix(np.ones((2, 2)))
+    G.col[0] = -1
+    with pytest.raises(DataError, match="item_features is not a valid COO matrix"):
+        Interactions([0, 1], [0, 1], item_features=G)
+
+
+def test_features_must_be_rectangular_2d():
+    with pytest.raises(DataError, match=r"item_features must be a 2-d matrix, got a sparse "
+                                        r"array of shape \(2,\)"):
+        Interactions([0, 1], [0, 1], item_features=sp.coo_array(np.ones(2)))
+    with pytest.raises(DataError, match=r"user_features must be a 2-d array \(n_users, "
+                                        r"n_features\)"):
+        Interactions([0, 1], [0, 1], user_features=[[1.0], [1.0, 2.0]])

@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse as sp
 
 from minigraphrec.errors import (DataError, check_backend, check_finite_sparse, check_ids, check_int,
-                                 check_param_number)
+                                 check_param_number, check_sparse_arrays)
 
 
 def test_check_ids_returns_int64_and_keeps_the_values():
@@ -157,3 +157,19 @@ def test_check_finite_sparse_integers_and_unused_storage():
     B = sp.csr_matrix((np.array([1.0, np.nan]), np.array([0, 1]), np.array([0, 1, 1])),
                       shape=(2, 2))
     assert check_finite_sparse(B, "B", nonnegative=True) is B
+
+
+def test_as_csr_refuses_a_coo_matrix_whose_indices_were_edited():
+    """A COO matrix edited after SciPy built it (row 10^6 in a 2 x 2 matrix) crashed the
+    process in ``tocsr``; every path through ``ops.sparse.as_csr`` now names the entry."""
+    from minigraphrec.ops.sparse import as_csr
+    M = sp.coo_matrix(np.eye(2))
+    M.row[0] = 10**6
+    with pytest.raises(DataError, match=r"^M is not a valid COO matrix of shape \(2, 2\): "
+                       r"entry 0 has row index 1000000, outside 0\.\.1$"):
+        as_csr(M, "M")
+    M.row[0], M.col[1] = 0, -1
+    with pytest.raises(DataError, match=r"entry 1 has column index -1, outside 0\.\.1$"):
+        check_sparse_arrays(M, "M")
+    ok = sp.coo_matrix(np.eye(2))
+    assert check_sparse_arrays(ok, "M") is ok and as_csr(ok).nnz == 2

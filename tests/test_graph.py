@@ -691,3 +691,120 @@ def test_a_half_life_far_beyond_the_timestamps_span_is_warned_about(caplog):
     with caplog.at_level("WARNING", logger="minigraphrec.graph"):
         graph.edge_weight_matrix(d, "time_decay", half_life=30.0)
     assert not caplog.records
+
+
+def test_k_core_of_a_long_chain_matches_brute_force():
+    """A chain peels two nodes per round (a round per pair of nodes): the peeling, which
+    touches only the pairs it removes, gives the one core a node-at-a-time removal gives."""
+    n = 300                                   # user j -> items j and j+1, then a 3x3 block
+    users = np.r_[np.arange(n), np.arange(n), np.repeat([n, n + 1, n + 2], 3), n]
+    items = np.r_[np.arange(n), np.arange(n) + 1, np.tile([n + 1, n + 2, n + 3], 3), 0]
+    d = Interactions(users, items)
+    core = graph.k_core(d, min_user=2, min_item=2, compact=False)
+    expected = brute_force_core(users.tolist(), items.tolist(), 2, 2)
+    assert set(zip(core.users.tolist(), core.items.tolist())) == expected
+    assert len(expected) == 9                 # the block; the chain and its tie are gone
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_k_core_matches_brute_force_with_repeats_and_unused_ids(seed):
+    rng = np.random.default_rng(seed)
+    n_users, n_items = int(rng.integers(2, 15)), int(rng.integers(2, 15))
+    d = Interactions(rng.integers(0, n_users, 150), rng.integers(0, n_items, 150),
+                     n_users=n_users + 3, n_items=n_items + 2)      # some ids never used
+    min_user, min_item = int(rng.integers(1, 6)), int(rng.integers(1, 6))
+    expected = brute_force_core(d.users.tolist(), d.items.tolist(), min_user, min_item)
+    if not expected:
+        with pytest.raises(DataError, match="core is empty"):
+            graph.k_core(d, min_user, min_item)
+        return
+    core = graph.k_core(d, min_user, min_item)
+    raw = set(zip(core.user_ids[core.users].tolist(), core.item_ids[core.items].tolist()))
+    assert raw == expected
+    assert core.n_users == len({u for u, _ in expected})
+    assert core.n_items == len({i for _, i in expected})
+
+
+def _cap_degree_lexsort(data, max_user=None, max_item=None, by="weight", weights="normalized"):
+    """cap_degree's ranking as its docstring states it, one lexsort per side."""
+    pu, pi, w, pair = graph.edge_weights(data, weights)
+    t = np.zeros(w.shape[0])
+    if data.timestamps is not None:
+        t = np.full(w.shape[0], -np.inf)
+        np.maximum.at(t, pair, data.timestamps)
+    ids = np.arange(w.shape[0])
+    primary, secondary = (-w, -t) if by == "weight" else (-t, -w)
+    keep = np.ones(w.shape[0], dtype=bool)
+    for node, cap in ((pu, max_user), (pi, max_item)):
+        if cap is not None:
+            order = np.lexsort((ids, secondary, primary, node))
+            rank = np.empty_like(ids)
+            rank[order] = ids - np.searchsorted(node[order], node[order])
+            keep &= rank < cap
+    return data.subset(keep[pair])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_cap_degree_ranks_as_one_lexsort_per_side(seed):
+    rng = np.random.default_rng(seed)
+    n = 150
+    data = Interactions(rng.integers(0, 9, n), rng.integers(0, 11, n),
+                        timestamps=rng.integers(0, 4, n).astype(float),    # ties in time
+                        weights=rng.integers(0, 3, n).astype(float))       # and in weight
+    for by in ("weight", "recent"):
+        for weights in ("normalized", "count"):
+            for caps in ((2, None), (None, 3), (3, 2)):
+                got = graph.cap_degree(data, *caps, by=by, weights=weights)
+                want = _cap_degree_lexsort(data, *caps, by=by, weights=weights)
+                np.testing.assert_array_equal(got.users, want.users)
+                np.testing.assert_array_equal(got.items, want.items)
+
+
+def _bad_sparse(kind):
+    """A 2x2 matrix whose arrays were edited after SciPy checked them."""
+    if kind == "csr":
+        M = sp.csr_matrix(np.eye(2))
+        M.indices[1] = 10**6
+    elif kind == "csc":
+        M = sp.csc_matrix(np.eye(2))
+        M.indices[0] = 10**6
+    elif kind == "coo":
+        M = sp.coo_matrix(np.eye(2))
+        M.row[0] = 10**6
+    else:
+        M = sp.bsr_matrix(np.eye(2))
+        M.indices[0] = 10**6
+    return M
+
+
+@pytest.mark.parametrize("kind", ["csr", "csc", "coo", "bsr"])
+def test_sparse_matrices_with_indices_out_of_range_are_refused(kind):
+    """SciPy's conversions read and write out of bounds on such arrays (a CSC crashed the
+    process, a COO lost its entry silently, a CSR raised an IndexError)."""
+    for call in (lambda M: graph.normalize_adjacency(M),
+                 lambda M: graph.bipartite_adjacency(M),
+                 lambda M: graph.build_graph(Interactions([0, 1], [0, 1]), weights=M),
+                 lambda M: graph.edge_weights(Interactions([0, 1], [0, 1]), M)):
+        with pytest.raises(DataError, match="not a valid|index 1000000"):
+            call(_bad_sparse(kind))
+
+
+def test_matrices_must_be_2d_and_arrays():
+    with pytest.raises(DataError, match=r"2-d matrix, got a sparse array of shape \(3,\)"):
+        graph.bipartite_adjacency(sp.coo_array(np.ones(3)))
+    with pytest.raises(DataError, match="2-d matrix"):
+        graph.normalize_adjacency(sp.coo_array(np.ones(3)))
+    for bad in (None, "A", {0: 1}):
+        with pytest.raises(TypeError, match="must be a matrix"):
+            graph.normalize_adjacency(bad)
+
+
+def test_time_decay_of_ages_beyond_float64_is_zero_without_warnings(strict):
+    d = Interactions([0, 1, 2], [0, 1, 2], timestamps=[-1e308, 0.0, 1e308])
+    R = graph.time_decay_weights(d, half_life=1.0)        # now - t overflows to inf
+    assert R.toarray().diagonal().tolist() == [0.0, 0.0, 1.0]
+    R = graph.time_decay_weights(Interactions([0, 1], [0, 1], timestamps=[0.0, 1.0]),
+                                 half_life=5e-324)         # the age / half_life overflows
+    assert R.toarray().diagonal().tolist() == [0.0, 1.0]
+    with pytest.raises(DataError, match="half_life=1.0 is too short"):
+        graph.edge_weight_matrix(d, "time_decay", half_life=1.0)

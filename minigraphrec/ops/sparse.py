@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import (DataError, check_backend, check_compressed, check_finite_sparse,
-                      check_float_array, check_out, check_real_sparse)
+from ..errors import (DataError, check_backend, check_finite_sparse, check_float_array,
+                      check_out, check_real_sparse, check_sparse_arrays)
 
 __all__ = ["spmm", "spgemm_dense", "as_csr"]
 
@@ -35,12 +35,12 @@ SERIAL_BELOW = 1 << 18
 def as_csr(A, name="A"):
     r"""``A`` as a 2-d scipy CSR matrix or array whose arrays are safe for the kernels.
 
-    Other sparse formats are converted (a copy); CSR input is returned as is. A CSR or
-    CSC matrix's arrays are checked first (``errors.check_compressed``, before a CSC's
-    conversion reads them), each check O(n_rows) or O(nnz) and far cheaper than a
-    product: ``indptr`` starts at 0, never decreases and ends at most at ``nnz``; every
-    column index is in ``0 .. n_cols-1``. Dense input is refused: the caller chooses when to
-    pay for ``sp.csr_matrix(dense)``. The values are not read
+    Other sparse formats are converted (a copy); CSR input is returned as is. The index
+    arrays are checked first (``errors.check_sparse_arrays``, before a conversion reads
+    them), each check O(n_rows) or O(nnz) and far cheaper than a product: a CSR or CSC's
+    ``indptr`` starts at 0, never decreases and ends at most at ``nnz``; every stored index
+    (a COO's rows and columns too) lies within the shape. Dense input is refused: the
+    caller chooses when to pay for ``sp.csr_matrix(dense)``. The values are not read
     (``errors.check_finite_sparse`` does).
 
     Parameters
@@ -67,8 +67,7 @@ def as_csr(A, name="A"):
                         f"got {type(A).__name__}")
     if A.ndim != 2:
         raise DataError(f"{name} must be 2-d, got shape {A.shape}")
-    if A.format in ("csr", "csc"):                      # a CSC's tocsr reads them unchecked
-        check_compressed(A.indptr, A.indices, A.data, A.shape, A.format, name)
+    check_sparse_arrays(A, name)                        # tocsr reads them unchecked
     return A if A.format == "csr" else A.tocsr()
 
 
