@@ -163,7 +163,9 @@ def _parse_value(text):
         return None
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        # deep nesting ('[[[...', '----1') exhausts the parser: no Python literal either, and
+        # the model's check then names the value, rather than an out-of-memory message
         return text
 
 
@@ -303,12 +305,40 @@ def _check_not_read(flag, path, reads):
                              "overwrite it")
 
 
+#: the first bytes of a zip archive, as every file ``mgr.save`` writes (a .npz) starts
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+def _holds_other_data(path):
+    """Whether ``path`` is a regular file (not a symbolic link: saving replaces the link, not
+    its target) that holds something, and not a zip archive such as a saved model: saving
+    there would destroy it. An unreadable file is left to the other checks."""
+    import stat
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return False
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError:
+        return False
+    return bool(magic) and magic not in _ZIP_MAGIC
+
+
+def _npz_name(path):
+    """``path`` with its extension (and a .gz after it) as ``.npz``: ``ratings.csv`` ->
+    ``ratings.npz``, for messages."""
+    stem = path[:-3] if path.lower().endswith(".gz") else path
+    return os.path.splitext(stem)[0] + ".npz"
+
+
 def _check_output(path, reads=(), flag="-o"):
     """Stop unless the model can be saved at ``path`` (``flag``: ``-o`` or ``--checkpoint``):
     not a folder, not another kind of file that is no regular file (a device, a FIFO, a
     socket: the save would replace it, :mod:`minigraphrec._atomic`), not one of the files the
-    run reads (``reads``, from :func:`_files_read`), not a read-only file, in a folder that
-    exists and is writable. Checked before the data are read."""
+    run reads (``reads``, from :func:`_files_read`), not a read-only file, not an existing file
+    that holds something else than a saved model (a data file the run does not read, say; a
+    model, or an empty file, may be replaced), in a folder that exists and is writable.
+    Checked before the data are read."""
     if not path:
         raise SystemExit(f"minigraphrec: {flag}: give a file name, e.g. {flag} model.npz")
     if os.path.isdir(path) or path.endswith(("/", os.sep)):
@@ -340,6 +370,12 @@ def _check_output(path, reads=(), flag="-o"):
         raise SystemExit(f"minigraphrec: {flag}: cannot save to {path}: the file is read-only "
                          f"(mode {mode:04o}) for you; make it writable, remove it or choose "
                          "another name")
+    if _holds_other_data(path):
+        other = _npz_name(path)
+        example = f", e.g. {other}" if other != path and not os.path.exists(other) else ""
+        raise SystemExit(f"minigraphrec: {flag}: {path} exists and is not a model file saved by "
+                         f"minigraphrec (a data file?); saving would replace it: remove it first "
+                         f"or choose another name{example}")
 
 
 def _check_figure(name):
@@ -744,7 +780,8 @@ def cmd_demo(args):
     names = [n.lower() for n in args.models]
     for n in names:
         if n not in registry:
-            raise SystemExit(f"minigraphrec: unknown model {n!r}; available: {', '.join(registry)}")
+            raise SystemExit(f"minigraphrec: --models: unknown model {n!r}; available: "
+                             f"{', '.join(registry)}")
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise SystemExit(f"minigraphrec: --models: {', '.join(twice)} given more than once; "
@@ -778,12 +815,14 @@ def cmd_demo(args):
         args.doing = f"evaluating {type(model).__name__}"
         metrics = mgr.evaluate(model, test, k=(10, 20))
         args.doing = None
-        rows.append({"model": type(model).__name__, **metrics, "fit s": fit_time})
+        rows.append({"model": type(model).__name__, **metrics})
         results[type(model).__name__] = metrics
         fitted[name] = model
         _note(f"    done in {fit_time:.2f} s")
+    # the fit times are on stderr ("done in"): stdout holds only what the seed decides, so
+    # that two runs with one --seed print the same
     _out(_table(rows, ["model", "recall@20", "ndcg@20", "precision@20", "hit@20",
-                       "coverage@20", "fit s"]))
+                       "coverage@20"]))
     _out()
     users = np.array([0, 1, 2])
     for name, model in fitted.items():
@@ -811,11 +850,16 @@ def _make_model(registry, name, params, seed=0):
     seeded with ``seed`` where it has a ``random_state``."""
     if name != "hybrid":
         return registry[name]().set_params(**params)
-    names = params.pop("models", "itemknn,userknn")
-    names = names if isinstance(names, (list, tuple)) else str(names).split(",")
-    unknown = [n for n in names if n.strip().lower() not in registry or n.strip().lower() == "hybrid"]
+    given = params.pop("models", "itemknn,userknn")
+    names = given if isinstance(given, (list, tuple)) else str(given).split(",")
+    # -p models=[...] may hold numbers or None; only names of the other models are components
+    unknown = [n for n in names if not isinstance(n, str) or n.strip().lower() not in registry
+               or n.strip().lower() == "hybrid"]
     if unknown:
-        raise ValueError(f"hybrid: unknown component model(s) {unknown}")
+        choices = ", ".join(n for n in registry if n != "hybrid")
+        raise ValueError(f"hybrid: models={given!r} holds {', '.join(map(repr, unknown))}, not "
+                         f"the name of a component model; give names separated by commas, "
+                         f"from {choices}")
     components = [registry[n.strip().lower()]() for n in names]
     for m in components:
         if "random_state" in m._param_names():
@@ -1165,6 +1209,10 @@ def _load_user_item_model(args):
 def cmd_evaluate(args):
     import minigraphrec as mgr
 
+    for path in args.exclude or ():                 # before anything is read
+        if _same_file(path, args.test):
+            raise SystemExit(f"minigraphrec: --exclude: {path} is the test file; leaving its "
+                             "pairs out would leave nothing to find")
     model = _load_user_item_model(args)
     _warn_k_beyond(args.k, model.n_items_, _K_BEYOND_METRICS)
     test, _ = _load(args.test, None, args.format, options=_loader_options(args))
@@ -1178,9 +1226,6 @@ def cmd_evaluate(args):
               f"interactions whose user or item is unknown to the model (--on-unknown drop)")
     excluded = []
     for path in args.exclude or ():
-        if _same_file(path, args.test):
-            raise SystemExit(f"minigraphrec: --exclude: {path} is the test file; leaving its "
-                             "pairs out would leave nothing to find")
         pairs, _ = _load(path, None, args.format, options=_loader_options(args))
         pairs = pairs.align(model.user_ids_, model.item_ids_, on_unknown=args.on_unknown,
                             source=f"the --exclude file {path}")
@@ -1738,13 +1783,14 @@ def build_parser():
 #: the library's arguments that error messages suggest -> the flags that set them
 _FLAG_OF = (*((f"sep={s!r}", f"--sep {s!r}") for s in ("::", "\t", ",", ";")),
             ("on_unknown='drop'", "--on-unknown drop"), ("header=True", "--header"),
-            ("header=False", "--no-header"), ("columns=", "--columns"),
+            ("header=False", "--no-header"),
             ("quoting=False", "--no-quoting"), ("time_unit=None", "--time-unit none"),
             ("comments=None", "--comments ''"),
             *((f"on_missing={v!r}", f"--on-missing {v}") for v in ("drop", "keep")),
             *((f"time_unit={u!r}", f"--time-unit {u}") for u in ("s", "ms", "us", "ns")),
             ("set max_items=None", "pass -p max_items=none"),        # EASE's size guard
-            ("file read by load_triples", "file read with --format triples"))
+            ("file read by load_triples", "file read with --format triples"),
+            *((f"format={f!r}", f"--format {f}") for f in ("triples", "cikm")))   # sessions'
 
 
 def _flags(text):
@@ -1753,6 +1799,10 @@ def _flags(text):
     ``--no-header``."""
     for argument, flag in _FLAG_OF:
         text = text.replace(f"{argument} ({flag})", flag).replace(argument, flag)
+    # the other values of sep= and columns= (columns='session,timestamp,item,-' as --columns
+    # 'session,timestamp,item,-'), and the bare ones ("pass sep= to choose it")
+    text = re.sub(r"(?<![-\w])(sep|columns)=(?=')", r"--\1 ", text)
+    text = re.sub(r"(?<![-\w])(sep|columns)=", r"--\1", text)
     # load_sessions' event types: events=('view',) as --events view, a bare events= as
     # --events TYPE
     text = re.sub(r"events=\(((?:'[^']*'(?:, )?)+),?\)",

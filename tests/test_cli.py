@@ -134,7 +134,7 @@ def test_train_hybrid_with_tuned_weights(tmp_path, capsys):
     assert main(["recommend", str(saved), "--user", "user1", "-k", "3"]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) >= 3
     code, _, err = _run(["train", str(data), "--model", "hybrid", "-p", "models=itemknn,nope"], capsys)
-    assert code == 2 and re.search("unknown component", err)
+    assert code == 2 and re.search("holds 'nope', not the name of a component model", err)
 
 
 def test_bad_hyperparameter_value_is_a_clear_error(tmp_path, capsys):
@@ -1845,3 +1845,93 @@ def test_joined_drops_only_a_final_period_and_only_before_more():
     assert _joined("Try a smaller lr.", "; the checkpoint") == "Try a smaller lr; the checkpoint"
     assert _joined("Try a smaller lr.", "") == "Try a smaller lr."
     assert _joined("no period", "; more") == "no period; more"
+
+
+# ------------------------------------------------------- more user errors, named
+@pytest.mark.parametrize("value, shown", [('["itemknn", 3]', "holds 3,"),
+                                          ("itemknn,nope", "holds 'nope',"),
+                                          ("itemknn,,userknn", "holds '',"),
+                                          ("hybrid", "holds 'hybrid',")])
+def test_hybrid_components_that_are_no_model_names_are_named_with_their_flag(tmp_path, capsys,
+                                                                             value, shown):
+    """Was: an AttributeError traceback for a number in the list, and no flag named."""
+    code, out, err = _run(["train", str(tmp_path / "unread.csv"), "--model", "hybrid", "-p",
+                           f"models={value}"], capsys)
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert err.startswith("minigraphrec: -p models: hybrid: models=") and shown in err
+    assert "not the name of a component model" in err and "itemknn, userknn" in err
+
+
+def test_demo_names_the_models_flag_for_an_unknown_model(capsys):
+    code, _, err = _run(["demo", "--models", "popularity", "nope"], capsys)
+    assert code == 2 and err.startswith("minigraphrec: --models: unknown model 'nope'")
+
+
+def test_a_param_too_deeply_nested_to_parse_is_a_string_not_out_of_memory(tmp_path, capsys):
+    """'----1' exhausts Python's parser (a MemoryError), which the command reported as running
+    out of memory; the value is kept as text, which the model's check refuses."""
+    code, _, err = _run(["train", str(tmp_path / "unread.csv"), "-p",
+                         "dim=" + "-" * 100_000 + "1"], capsys)
+    assert code == 2 and "out of memory" not in err
+    assert err.startswith("minigraphrec: -p dim: dim must be an integer >= 1")
+
+
+def test_library_advice_on_separators_and_columns_reads_as_flags(tmp_path, capsys):
+    from minigraphrec.cli import _flags
+    assert _flags("check sep= and columns=)") == "check --sep and --columns)"
+    assert _flags("pass sep='|' or columns='a,b'") == "pass --sep '|' or --columns 'a,b'"
+    assert _flags("needs format='triples'") == "needs --format triples"
+    (tmp_path / "short.csv").write_text("0,1\n0\n1,2\n")
+    code, _, err = _run(["train", str(tmp_path / "short.csv"), "--model", "popularity"], capsys)
+    assert code == 2 and "(detected from line 1; pass --sep to choose it)" in err
+    (tmp_path / "two.csv").write_text("s1,i1\ns1,i2\n")
+    code, _, err = _run(["sessions", str(tmp_path / "two.csv"), "--test-fraction", "0.2",
+                         "--model", "markov"], capsys)
+    assert code == 2 and "(YooChoose's clicks: --columns 'session,timestamp,item,-')" in err
+    log = _write_session_log(tmp_path / "log.csv", n_sessions=20)
+    code, _, err = _run(["sessions", str(log), "--format", "cikm", "--test-fraction", "0.2",
+                         "--model", "markov"], capsys)
+    assert code == 2 and err.rstrip().endswith("lines needs --format triples")
+
+
+def test_an_output_file_that_holds_no_model_is_not_replaced(tmp_path, capsys):
+    """-o ratings.csv (a data file this run does not read) was replaced by the model; a saved
+    model, an empty file and a symbolic link still are."""
+    data = _write_triples(tmp_path / "train.csv")
+    other = _write_triples(tmp_path / "ratings.csv", seed=1)
+    kept = other.read_bytes()
+    for argv in (["--model", "popularity", "-o", str(other)],
+                 ["--model", "mf", "--epochs", "1", "--checkpoint", str(other)]):
+        code, out, err = _run(["train", str(data), "-q", *argv], capsys)
+        assert code == 2 and out == "" and "training" not in err     # before reading
+        assert f"{other} exists and is not a model file saved by minigraphrec" in err
+        assert f"e.g. {tmp_path / 'ratings.npz'}" in err and other.read_bytes() == kept
+    log = _write_session_log(tmp_path / "log.csv", n_sessions=20)
+    code, _, err = _run(["sessions", str(log), "--test-fraction", "0.2", "--model", "markov",
+                         "-o", str(other)], capsys)
+    assert code == 2 and "is not a model file" in err and other.read_bytes() == kept
+    empty, model = tmp_path / "empty.npz", tmp_path / "model.npz"
+    empty.write_bytes(b"")
+    for path in (empty, model, model):                 # the second: over a saved model
+        assert main(["train", str(data), "--model", "popularity", "-q", "-o", str(path)]) == 0
+        assert isinstance(mgr.load(path), mgr.Popularity)
+
+
+def test_demo_prints_the_same_results_for_the_same_seed(capsys):
+    """Its table held the fit times (which differ run to run); they are on stderr."""
+    outs = []
+    for _ in range(2):
+        assert main(["demo", "--models", "popularity", "itemknn"]) == 0
+        out, err = capsys.readouterr()
+        outs.append(out)
+        assert "done in" in err
+    assert outs[0] == outs[1] and "fit s" not in outs[0] and "ItemKNN" in outs[0]
+
+
+def test_evaluate_refuses_the_test_file_as_exclude_before_reading(tmp_path, capsys):
+    test = _write_triples(tmp_path / "test.csv")
+    code, out, err = _run(["evaluate", str(tmp_path / "unread.npz"), str(test), "--exclude",
+                           str(test)], capsys)
+    assert code == 2 and out == ""
+    assert err == f"minigraphrec: --exclude: {test} is the test file; leaving its pairs out " \
+                  "would leave nothing to find\n"
