@@ -267,7 +267,9 @@ def check_compressed(indptr, indices, data, shape, fmt, name):
     if indptr[0] != 0 or indptr[-1] > indices.shape[0]:
         raise DataError(f"{bad}: its indptr runs from {indptr[0]} to {indptr[-1]}, not from "
                         f"0 to at most the {indices.shape[0]} stored entries")
-    steps = np.diff(indptr)                                   # (n_major,)
+    # unsigned differences wrap (1 - 2 would be 2^64 - 1): take them signed. An entry beyond
+    # int64 turns negative, a decrease, which it is: the last entry is at most nnz (above)
+    steps = np.diff(indptr.astype(np.int64, copy=False))      # (n_major,)
     if steps.size and steps.min() < 0:
         r = int(np.flatnonzero(steps < 0)[0])
         raise DataError(f"{bad}: its indptr decreases at {major} {r} ({indptr[r]} then "

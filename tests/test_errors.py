@@ -173,3 +173,14 @@ def test_as_csr_refuses_a_coo_matrix_whose_indices_were_edited():
         check_sparse_arrays(M, "M")
     ok = sp.coo_matrix(np.eye(2))
     assert check_sparse_arrays(ok, "M") is ok and as_csr(ok).nnz == 2
+
+
+def test_check_compressed_sees_a_decreasing_unsigned_indptr():
+    """``np.diff`` of a uint64 ``indptr`` wraps (1 - 2 is 2^64 - 1), so ``[0, 2, 1, 2]`` passed
+    as rising: its row 1 would read entries 2..0."""
+    from minigraphrec.errors import check_compressed
+    indptr = np.array([0, 2, 1, 2], dtype=np.uint64)
+    with pytest.raises(DataError, match=r"its indptr decreases at row 1 \(2 then 1\)"):
+        check_compressed(indptr, np.array([0, 1]), np.ones(2), (3, 2), "csr", "M")
+    check_compressed(np.array([0, 1, 1, 2], dtype=np.uint64), np.array([0, 1], np.uint32),
+                     np.ones(2), (3, 2), "csr", "M")
