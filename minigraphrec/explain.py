@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import DataError, check_finite_number, check_int
+from .errors import DataError, check_bool, check_finite_number, check_ids, check_int
 
 __all__ = ["Explanation", "KINDS", "QUANTITIES", "ADDITIVE_RTOL"]
 
@@ -126,14 +126,28 @@ class Explanation:
         integer >= 1 or None, the contributions and ``score`` finite numbers
         (a NaN would make ``total`` and every share NaN): else
         :class:`DataError`, naming the first bad contribution and its source.
+        ``sources`` are integer ids >= 0 (:func:`~minigraphrec.errors.check_ids`: a
+        float is not truncated), ``contributions`` integers or floats (a string or a
+        bool is no contribution), ``exact`` True or False, ``user`` and ``item``
+        integers >= 0.
+
+        ``total`` is the sum of the contributions in their sorted order, the order
+        they are kept in: with ``k=None`` it is then ``contributions.sum()`` bit for
+        bit, so the table shows no "others" row made of rounding alone.
         """
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-        sources = np.asarray(sources, dtype=np.int64).reshape(-1)
+        user = check_int(user, "user", at_least=0)
+        item = check_int(item, "item", at_least=0)
+        exact = check_bool(exact, "exact")
+        sources = check_ids(sources, "sources")                              # (m,) int64
         contributions = np.asarray(contributions)
         if contributions.dtype.kind == "c":             # the cast would drop it, warning only
             raise DataError(f"contributions must be real, got {contributions.dtype} (the "
                             f"imaginary part would be lost)")
+        if contributions.size and contributions.dtype.kind not in "iuf":
+            raise DataError(f"contributions must be integers or floats, got dtype "
+                            f"{contributions.dtype}")
         contributions = contributions.astype(np.float64).reshape(-1)
         if sources.shape != contributions.shape:
             raise ValueError(f"{sources.shape[0]} sources but {contributions.shape[0]} "
@@ -147,12 +161,12 @@ class Explanation:
             raise DataError(f"contributions[{j}] (source {int(sources[j])}) is "
                             f"{contributions[j]}; contributions must be finite")
         score = check_finite_number(score, "score")
-        total = float(contributions.sum())
         order = np.lexsort((sources, -contributions))   # by contribution desc, then source id
+        total = float(contributions[order].sum())       # in the kept order: see above
         if k is not None:
             order = order[:k]
-        return cls(user=int(user), item=int(item), sources=sources[order], kind=kind,
-                   contributions=contributions[order], score=float(score), exact=bool(exact),
+        return cls(user=user, item=item, sources=sources[order], kind=kind,
+                   contributions=contributions[order], score=float(score), exact=exact,
                    total=total, method=method,
                    paths=None if paths is None else [tuple(paths[j]) for j in order],
                    quantity=quantity)

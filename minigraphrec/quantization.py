@@ -71,10 +71,15 @@ same bits either way.
 
 **A few users** (at most 8, ``threadpools.FEW_ROWS``: a one-user
 ``recommend``) are scored from the stored arrays as they are:
-int8 rows go through a serial int32 kernel instead of being widened to
-float32 first, and GF-CF and the item–item models widen only the rows a
-user's history touches. A larger batch widens each table once per call.
-The bits are the same either way.
+int8 rows go through a serial integer kernel (int64 sums) instead of being
+widened to float32 first, and GF-CF and the item–item models widen only the
+rows a user's history touches. A larger batch widens each table once per
+call. The bits are the same either way for int8 and for the item–item
+models. float16 embeddings and GF-CF's float16 ideal term end in a float32
+BLAS product, whose last bits may differ between one row and a batch (as
+for the float models: on 400 users of the synthetic data, every one-user
+row of an MF and of its float16 copy differed from the batch's row in some
+entry); they do not depend on ``backend``.
 
 Memory: :func:`scoring_nbytes` counts the bytes of the arrays a model's
 ``score`` reads (the training matrix ``R_`` that ``recommend`` uses to
@@ -89,7 +94,7 @@ import functools
 import numpy as np
 import scipy.sparse as sp
 
-from .errors import DataError, check_backend
+from .errors import DataError, check_backend, check_compressed, int64_ids
 from .models.base import Recommender
 from .rank import _check_embeddings, _row_chunks
 from .threadpools import FEW_ROWS, few_rows_matmul
@@ -327,7 +332,8 @@ def int8_row_sum_scores(R_b, Q, c, backend="numba"):
         each row (sorted, no duplicates: ``W.sum_duplicates()`` gives that);
         int8 ``data`` (nnz,). Each is checked, O(nnz), before any kernel runs:
         a :class:`~minigraphrec.errors.DataError` names the array and its first
-        bad position.
+        bad row or position (the structure by
+        :func:`~minigraphrec.errors.check_compressed`, as every sparse input).
     c : (n_cols,) float32
     backend : {"numba", "numpy"}
         :mod:`minigraphrec.kernels.quantize` (integer sums) or the reference
@@ -347,44 +353,41 @@ def int8_row_sum_scores(R_b, Q, c, backend="numba"):
     return _int8_row_sum_scores(R_b, Q, c, backend)
 
 
-def _check_csr_tuple(Q, n_cols, name, data_dtype=np.int8):
+def _check_csr_tuple(Q, n_cols, name, data_dtype=np.int8, n_rows=None):
     """The tuple ``(indptr, indices, data)`` of a canonical CSR matrix with ``n_cols``
-    columns and ``data_dtype`` values, as ``(int64, int64, data)`` arrays; else
-    :class:`DataError` naming ``name``'s array and its first bad position. O(nnz),
-    vectorised."""
+    columns (and ``n_rows`` rows when given, else ``len(indptr) - 1``) and ``data_dtype``
+    values, as ``(int64, int64, data)`` arrays; else :class:`DataError` naming ``name``'s
+    array and its first bad position. O(nnz), vectorised.
+
+    The structure every compressed matrix needs (1-d integer index arrays, ``indptr`` from 0
+    never decreasing, indices within ``0 .. n_cols-1``, one length for indices and data) is
+    :func:`~minigraphrec.errors.check_compressed`'s; the kernels ask for more, checked here:
+    ``data`` of ``data_dtype``, ``indptr`` ending at ``len(indices)`` (every entry in a
+    row), and each row's indices strictly increasing (sorted, no duplicate: a duplicate
+    column would add twice and break the int32 bound of ``int8_row_sums``).
+    """
     if len(Q) != 3:
         raise DataError(f"{name} must be a tuple (indptr, indices, data), got {len(Q)} items")
-    arrays = [np.asarray(a) for a in Q]
-    for part, a in zip(("indptr", "indices", "data"), arrays):
-        if a.ndim != 1:
-            raise DataError(f"{name} {part} must be 1-d, got shape {a.shape}")
-    indptr, indices, data = arrays
-    for part, a in (("indptr", indptr), ("indices", indices)):
-        if a.dtype.kind not in "iu":
-            raise DataError(f"{name} {part} must hold integers, got dtype {a.dtype}")
+    indptr, indices, data = (np.asarray(a) for a in Q)
+    if indptr.ndim == 1 and indptr.shape[0] == 0:
+        raise DataError(f"{name} indptr is empty; it needs n_rows + 1 >= 1 entries")
+    # int64 before the shared check: a decreasing uint64 indptr would wrap in its np.diff
+    if indptr.ndim == 1 and indptr.dtype.kind in "iu":
+        indptr = int64_ids(indptr, f"{name} indptr", "offsets")
+    if indices.ndim == 1 and indices.dtype.kind in "iu":
+        indices = int64_ids(indices, f"{name} indices", "column indices")
+    if n_rows is None:
+        n_rows = indptr.shape[0] - 1 if indptr.ndim == 1 else 0
+    check_compressed(indptr, indices, data, (n_rows, n_cols), "csr", name)
     if data.dtype != data_dtype:
         raise DataError(f"the CSR data of {name} must be {np.dtype(data_dtype)}, "
                         f"got {data.dtype}")
     nnz = indices.shape[0]
-    if data.shape[0] != nnz:
-        raise DataError(f"{name} has {nnz} column indices and {data.shape[0]} data values")
-    if indptr.shape[0] == 0:
-        raise DataError(f"{name} indptr is empty; it needs n_rows + 1 >= 1 entries")
-    if indptr[0] != 0 or indptr[-1] != nnz:
-        raise DataError(f"{name} indptr runs from {indptr[0]} to {indptr[-1]}, expected "
-                        f"0 to {nnz} (len(indices))")
-    down = indptr[1:] < indptr[:-1]
-    if down.any():
-        row = int(np.flatnonzero(down)[0])
-        raise DataError(f"{name} indptr decreases at row {row}: indptr[{row}] = "
-                        f"{indptr[row]} > indptr[{row + 1}] = {indptr[row + 1]}")
-    if nnz:
-        bad = (indices < 0) | (indices >= n_cols)
-        if bad.any():
-            p = int(np.flatnonzero(bad)[0])
-            raise DataError(f"{name} indices[{p}] = {indices[p]} is out of range "
-                            f"0..{n_cols - 1} (n_cols = len(c))")
-    indptr = indptr.astype(np.int64, copy=False)
+    if indptr[-1] != nnz:
+        raise DataError(f"{name} indptr ends at {indptr[-1]}, but {name} holds {nnz} "
+                        f"entries: a canonical CSR matrix uses every one (expected 0 to "
+                        f"{nnz}, len(indices))")
+    indptr = indptr.astype(np.int64, copy=False)                 # empty float arrays pass
     indices = indices.astype(np.int64, copy=False)
     if nnz > 1:
         # within a row, each index above the one before; row starts are free
@@ -486,6 +489,25 @@ class _Quantized(Recommender):
         q.source_ = type(model).__name__
         return q
 
+    def _check_scale(self, name, n=None):
+        """The scale attribute ``name``: a 1-d float32 array (of length ``n`` when given:
+        where ``_restore`` itself reads it; ``io.load`` checks every length after
+        ``_restore``), every entry finite and ``>= 0`` (``quantize_rows`` makes no other),
+        else :class:`DataError`. A saved file could hold any array: a negative scale would
+        flip the sign of scores without a word, a float64 one be rounded at every score."""
+        scale = getattr(self, name)
+        if not isinstance(scale, np.ndarray) or scale.dtype != np.float32 or scale.ndim != 1 \
+                or (n is not None and scale.shape != (n,)):
+            want = "1-d" if n is None else f"({n},)"
+            raise DataError(f"{name} must be a {want} float32 array, got "
+                            f"{getattr(scale, 'dtype', type(scale).__name__)} of shape "
+                            f"{np.shape(scale)}")
+        bad = ~(scale >= 0) | ~np.isfinite(scale)                              # (n,)
+        if bad.any():
+            at = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{name}[{at}] = {scale[at]}: a scale is finite and >= 0")
+        return scale
+
     def _built(self, stored):
         """Record, after ``_restore``, the hyperparameters the stored arrays were made
         with: everything but ``backend`` (a change of those is refused when scoring, as
@@ -579,6 +601,9 @@ class QuantizedEmbeddings(_Quantized):
         """Derived arrays: the squared norms of the dequantised rows (euclidean scoring)."""
         self._check_params()
         self._built(self.item_q_)
+        for name, q in (("user_scale_", self.user_q_), ("item_scale_", self.item_q_)):
+            # euclidean scoring's norms below read one scale per row of q
+            self._check_scale(name, q.shape[0] if self.scoring == "euclidean" else None)
         if self.scoring == "euclidean":
             self._user_sq = _dequantized_sq_norms(self.user_q_, self.user_scale_)  # (n_users,)
             self._item_sq = _dequantized_sq_norms(self.item_q_, self.item_scale_)  # (n_items,)
@@ -689,10 +714,12 @@ class QuantizedItemItem(_Quantized):
         self._check_params()
         self._sparse = hasattr(self, "W_data_")
         self._built(self.W_data_ if self._sparse else self.W_q_)
+        n = int(self.n_items_)
+        self._check_scale("col_scale_")
         if self._sparse:
             self._indptr64, self._indices64, _ = _check_csr_tuple(
-                (self.W_indptr_, self.W_indices_, self.W_data_), self.col_scale_.shape[0], "W",
-                data_dtype=np.int8 if self.dtype == "int8" else np.float16)
+                (self.W_indptr_, self.W_indices_, self.W_data_), n, "W",
+                data_dtype=np.int8 if self.dtype == "int8" else np.float16, n_rows=n)
 
     def _score_batch(self, users):
         r"""Approximate ``R[users] W``: (len(users), n_items) float32."""
@@ -790,8 +817,14 @@ class QuantizedGFCF(_Quantized):
     def _restore(self):
         self._check_params()
         self._built(self.V_q_)
+        n = int(self.n_items_)
+        self._check_scale("V_scale_", n)
+        d = np.asarray(self.d_items_)                                       # (n_items,)
+        if d.shape != (n,) or d.dtype.kind not in "iuf":
+            raise DataError(f"d_items_ must hold the {n} item degrees, got {d.dtype} of "
+                            f"shape {d.shape}")
         from .models.gfcf import _inv_sqrt
-        d = np.asarray(self.d_items_, dtype=np.float64)
+        d = d.astype(np.float64, copy=False)
         s = self.V_scale_.astype(np.float64)
         self._in_weight = _inv_sqrt(d) * s                                  # (n_items,) d^-1/2 s_i
         self._out_scale = (np.sqrt(d) * s).astype(np.float32)               # (n_items,) d^1/2 s_j

@@ -248,3 +248,51 @@ def test_explain_refuses_weighted_changed_since_fit():
     # score_history reads the fitted item profiles only
     np.testing.assert_array_equal(model.score_history([0]),
                                   model.set_params(weighted=True).score_history([0]))
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("normalize_items", [True, False])
+@pytest.mark.parametrize("magnitude", [1e300, 1e-200])
+def test_features_of_extreme_magnitude_give_the_scores_of_unit_ones(magnitude, normalize_items,
+                                                                     sparse):
+    """The cosine does not depend on a feature matrix's scale, but the row norms were sums of
+    squares: beyond about 1e154 they overflowed to inf, below about 1e-154 to 0, and every
+    profile came back 0, every score 0 (and ``explain`` split a score of 0). Such rows are
+    rescaled by a power of two first; the scores are those of the same features at scale 1."""
+    rng = np.random.default_rng(0)
+    F = rng.random((12, 4))
+    F[F < 0.3] = 0.0
+    F[5] = 0.0                                                  # an item without features
+    train = Interactions(rng.integers(0, 9, 40), rng.integers(0, 12, 40), n_users=9,
+                         n_items=12)
+    def fitted(G):
+        return ContentBased(item_features=sp.csr_matrix(G) if sparse else G,
+                            normalize_items=normalize_items).fit(train)
+    unit, extreme = fitted(F), fitted(F * magnitude)
+    users = np.arange(9)
+    S = extreme.score(users)
+    assert np.abs(S).max() > 0.5
+    np.testing.assert_allclose(S, unit.score(users), rtol=0, atol=1e-15)
+    for u, i in ((0, 1), (3, 7), (8, 2)):
+        e = extreme.explain(u, i, k=None)
+        assert abs(e.total - e.score) <= 1e-15 and e.score == extreme.score([u])[0, i]
+
+
+def test_ordinary_rows_keep_their_normalised_bits():
+    """Only rows whose norm is out of range are rescaled: the others are ``x * (1 / ‖x‖)``
+    as before, bit for bit, dense and sparse, zero rows zero."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((20, 6))
+    X[3] = 0.0
+    norms = np.linalg.norm(X, axis=1)
+    inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    np.testing.assert_array_equal(_l2_rows(X), X * inv[:, None])
+    Xs = sp.csr_matrix(X)                          # sparse norms: the stored squares summed
+    sparse_norms = np.sqrt(np.asarray(Xs.multiply(Xs).sum(axis=1)).ravel())
+    inv_s = np.divide(1.0, sparse_norms, out=np.zeros_like(norms), where=sparse_norms > 0)
+    np.testing.assert_array_equal(_l2_rows(Xs).toarray(), (sp.diags(inv_s) @ Xs).toarray())
+    Y = X.copy()
+    Y[7] *= 1e200                                               # one row out of range
+    np.testing.assert_array_equal(np.delete(_l2_rows(Y), 7, axis=0),
+                                  np.delete(X * inv[:, None], 7, axis=0))
+    np.testing.assert_allclose(_l2_rows(Y)[7], X[7] * inv[7], rtol=1e-15)

@@ -413,3 +413,47 @@ def test_a_split_of_a_zero_total_prints_no_nan_share():
     assert "nan" not in text
     assert text.splitlines()[2:] == ["       1             1        -",
                                      "       2            -1        -"]
+
+
+def test_all_contributions_kept_print_no_others_row_of_rounding():
+    """With ``k=None`` nothing is left out, so ``total - sum(contributions)`` is 0 exactly:
+    ``total`` was summed in the enumeration order and the kept ones in the sorted order,
+    and the difference (an ulp or so) printed as an "others" row in most tables."""
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        c = rng.standard_normal(int(rng.integers(3, 40)))
+        e = Explanation.from_contributions(0, 0, np.arange(c.size), c, kind="item",
+                                           score=float(c.sum()), exact=True, k=None)
+        assert e.total == e.contributions.sum()
+        assert "others" not in str(e)
+    # a 3-term example whose two orders round differently
+    c = np.array([0.1, 0.7, 0.2])
+    assert (0.1 + 0.7) + 0.2 != (0.7 + 0.2) + 0.1
+    e = Explanation.from_contributions(0, 0, [0, 1, 2], c, kind="item", score=1.0,
+                                       exact=True, k=None)
+    assert "others" not in str(e)
+    kept = Explanation.from_contributions(0, 0, [0, 1, 2], c, kind="item", score=1.0,
+                                          exact=True, k=2)                # item 0 left out
+    assert "others" in str(kept) and np.isclose(kept.total - kept.contributions.sum(), 0.1)
+
+
+@pytest.mark.parametrize("args, match", [
+    ({"sources": [1.7, 2.2]}, "sources must hold integer ids, got dtype float64"),
+    ({"sources": [-1, 2]}, r"sources\[0\] = -1 is negative"),
+    ({"sources": [True, False]}, "sources must hold integer ids, got dtype bool"),
+    ({"sources": [[1, 2]]}, r"sources must be a 1-d array of integer ids, got shape \(1, 2\)"),
+    ({"contributions": ["1", "2"]}, "contributions must be integers or floats, got dtype <U1"),
+    ({"contributions": [True, False]}, "contributions must be integers or floats, got dtype "
+                                       "bool"),
+    ({"exact": "no"}, "exact must be True or False, got 'no'"),
+    ({"user": 1.7}, "user must be an integer >= 0, got 1.7"),
+    ({"item": -1}, "item must be an integer >= 0, got -1"),
+])
+def test_from_contributions_refuses_ids_and_flags_of_the_wrong_kind(args, match):
+    """Float source ids were truncated (1.7 -> 1), negative ones kept, strings parsed as
+    contributions, and ``exact="no"`` meant True."""
+    given = dict(user=0, item=0, sources=[1, 2], contributions=[1.0, 2.0], kind="item",
+                 score=3.0, exact=True, k=None)
+    given.update(args)
+    with pytest.raises(DataError, match=match):
+        Explanation.from_contributions(**given)

@@ -627,6 +627,14 @@ def test_a_bad_grid_is_refused_before_any_model_is_fitted(step, n_models, match)
     (dict(step=1.5), "step"),
     (dict(validation_size=1.0), "validation_size"),
     (dict(refit=1), "refit must be True or False"),
+    # parsed ("2" -> 2.0), taken as 0/1, or a raw TypeError of float() or of NumPy's cast
+    (dict(weights=["1", "2"]), "weights must be integers or floats, got dtype <U1"),
+    (dict(weights=[True, False]), "weights must be integers or floats, got dtype bool"),
+    (dict(weights=[1 + 0j, 1]), "weights must be integers or floats, got dtype complex128"),
+    (dict(weights=np.array([1, 2], dtype=object)), "weights must be integers or floats, got "
+                                                   "dtype object"),
+    (dict(weights={"a": 1, "b": 2}), "weights must be None, 'tune' or one number per model"),
+    (dict(weights=[[1.0], [2.0, 3.0]]), "weights must hold one number per model"),
 ])
 def test_bad_hyperparameter_values_are_data_errors(params, match):
     from minigraphrec import DataError
@@ -723,3 +731,19 @@ def test_validation_numbered_apart_from_train_is_refused_before_any_fit():
             train, validation=Interactions(users, items, n_users=20, n_items=15, **ids))
     aligned = apart.align(train.user_ids, train.item_ids)
     Hybrid([Popularity(), ItemKNN()]).fit(train, validation=aligned)
+
+
+def test_huge_finite_weights_are_rescaled_not_zeroed():
+    """``w / w.sum()`` with two weights of 1e308: the sum overflowed to inf and both weights
+    became 0, so every blended score was 0. Rescaled by the largest weight first, they are
+    the uniform blend's, bit for bit; ordinary weights keep ``w / w.sum()``."""
+    train, _, good, bad = oracle_and_decoy()
+    models = [FixedScores(good), FixedScores(bad)]
+    huge = Hybrid(models, weights=[1e308, 1e308]).fit(train)
+    uniform = Hybrid(models, weights=[1.0, 1.0]).fit(train)
+    np.testing.assert_array_equal(huge.weights_, [0.5, 0.5])
+    users = np.arange(train.n_users)
+    np.testing.assert_array_equal(huge.score(users), uniform.score(users))
+    w = np.array([0.3, 0.7, 0.1])
+    three = Hybrid(models + [FixedScores(good)], weights=list(w)).fit(train)
+    np.testing.assert_array_equal(three.weights_, w / w.sum())

@@ -100,7 +100,7 @@ def test_quantize_rows_rejects_bad_input():
 # -------------------------------------------------------------------- kernels
 @pytest.mark.parametrize("b, d", [(1, 37), (4, 37), (7, 37), (9, 37), (9, 1024), (5, 1100)])
 def test_int8_dot_kernel_equals_reference_exactly(b, d):
-    """The fast path (a float32 product up to d = 1,024, the int32 kernel beyond) and the
+    """The fast path (a float32 product up to d = 1,024, the int64 kernel beyond) and the
     reference give the same bits."""
     rng = np.random.default_rng(b)
     Qu = rng.integers(-127, 128, (b, d)).astype(np.int8)
@@ -120,7 +120,7 @@ def test_int8_dot_kernel_equals_reference_exactly(b, d):
 
 @pytest.mark.parametrize("kernel", ["int8_dot", "int8_dot_serial"])
 def test_int8_dot_numba_kernel_equals_reference_exactly(kernel):
-    """The int32 kernels themselves (the fast path takes the parallel one for more than
+    """The integer kernels themselves (the fast path takes the parallel one for more than
     ``FEW_ROWS`` users and d > 1,024, the serial one for at most ``FEW_ROWS``), at any d."""
     import minigraphrec.kernels.quantize as kq
     int8_dot = getattr(kq, kernel)
@@ -139,7 +139,7 @@ def test_int8_dot_numba_kernel_equals_reference_exactly(kernel):
 def test_int8_dot_float32_product_is_exact_at_its_bound(d):
     """At d = 1,024 every partial sum of products of int8 values is an integer of magnitude
     <= 2^24: a float32 product sums them exactly. Mixed signs make BLAS's partial sums differ
-    from the final one; d = 1,025 takes the int32 kernel."""
+    from the final one; d = 1,025 takes the int64 kernel."""
     rng = np.random.default_rng(d)
     Qu = np.where(rng.random((6, d)) < 0.5, -128, 127).astype(np.int8)
     Qu[0] = -128                                                   # |sum| = d · 128² at row 0
@@ -237,7 +237,7 @@ def test_int8_row_sum_parallel_and_serial_kernels_equal_reference_exactly(sparse
 
 
 def test_int8_dot_of_a_few_users_reads_the_int8_rows(monkeypatch):
-    """At most ``FEW_ROWS`` users go through the serial int32 kernel, which reads the int8
+    """At most ``FEW_ROWS`` users go through the serial integer kernel, which reads the int8
     item rows as they are: a one-user score does not widen the whole table to float32 (6 ms
     for GF-CF's 40,981 x 256 singular vectors). More users take the float32 product."""
     import minigraphrec.kernels.quantize as kq
@@ -344,33 +344,46 @@ def _kernel_must_not_run(*args):
 
 
 _BAD_Q_TUPLES = [
-    # (indptr, indices, data), n_cols, what the message names
+    # (indptr, indices, data), n_cols, what the message names. The structure is
+    # errors.check_compressed's (its messages); dtype, the end of indptr and the order of
+    # each row's indices are the kernels' own conditions.
     ((np.array([0, 1, 2]), np.array([5, 100000000]), np.array([1, 1], np.int8)), 2,
-     r"Q indices\[0\] = 5 is out of range 0..1"),
+     r"Q is not a valid CSR matrix of shape \(2, 2\): row 0 holds column index 5, "
+     r"outside 0..1"),
     ((np.array([0, 1, 2]), np.array([1, -1]), np.array([5, 1], np.int8)), 3,
-     r"Q indices\[1\] = -1 is out of range 0..2"),
+     r"Q is not a valid CSR .*: row 1 holds column index -1, outside 0..2"),
     ((np.array([0, 1, 2], np.uint64), np.array([0, 2**63 + 1], np.uint64),
-      np.array([5, 1], np.int8)), 3, r"Q indices\[1\] = 9223372036854775809 is out of range"),
+      np.array([5, 1], np.int8)), 3,
+     r"Q indices\[1\] = 9223372036854775809 is beyond the int64 column indices"),
     ((np.array([0, 2, 1, 2]), np.array([0, 1]), np.array([5, 1], np.int8)), 3,
-     r"Q indptr decreases at row 1"),
+     r"Q is not a valid CSR .*: its indptr decreases at row 1 \(2 then 1\)"),
+    # uint64: a decreasing indptr wraps around in np.diff unless widened to int64 first
+    ((np.array([0, 2, 1, 2], np.uint64), np.array([0, 1], np.uint64),
+      np.array([5, 1], np.int8)), 3,
+     r"Q is not a valid CSR .*: its indptr decreases at row 1 \(2 then 1\)"),
     ((np.array([1, 2, 2]), np.array([0, 1]), np.array([5, 1], np.int8)), 3,
-     r"Q indptr runs from 1 to 2, expected 0 to 2"),
+     r"Q is not a valid CSR .*: its indptr runs from 1 to 2, not from 0 to at most the 2 "
+     r"stored entries"),
     ((np.array([0, 1, 3]), np.array([0, 1]), np.array([5, 1], np.int8)), 3,
-     r"Q indptr runs from 0 to 3, expected 0 to 2"),
+     r"Q is not a valid CSR .*: its indptr runs from 0 to 3"),
+    ((np.array([0, 1, 1]), np.array([0, 1]), np.array([5, 1], np.int8)), 3,
+     r"Q indptr ends at 1, but Q holds 2 entries: a canonical CSR matrix uses every one"),
     ((np.array([0, 1, 2]), np.array([0, 1]), np.array([5, 1, 2], np.int8)), 3,
-     r"Q has 2 column indices and 3 data values"),
+     r"Q is not a valid CSR .*: its data \(shape \(3,\)\) and indices \(shape \(2,\)\) must "
+     r"be 1-d of one length"),
     ((np.array([], np.int64), np.array([], np.int64), np.array([], np.int8)), 3,
      r"Q indptr is empty"),
     ((np.array([0, 1, 2]), np.array([0.0, 1.0]), np.array([5, 1], np.int8)), 3,
-     r"Q indices must hold integers, got dtype float64"),
+     r"Q is not a valid CSR .*: its indices must be a 1-d integer array, got float64"),
     ((np.array([0.0, 1.0, 2.0]), np.array([0, 1]), np.array([5, 1], np.int8)), 3,
-     r"Q indptr must hold integers"),
+     r"Q is not a valid CSR .*: its indptr must be a 1-d integer array, got float64"),
     ((np.array([0, 1, 2]), np.array([True, False]), np.array([5, 1], np.int8)), 3,
-     r"Q indices must hold integers, got dtype bool"),
+     r"Q is not a valid CSR .*: its indices must be a 1-d integer array, got bool"),
     ((np.array([0, 1, 2]), np.array([0, 1]), np.array([5, 1], np.int16)), 3,
      r"the CSR data of Q must be int8, got int16"),
     ((np.array([[0, 1, 2]]), np.array([0, 1]), np.array([5, 1], np.int8)), 3,
-     r"Q indptr must be 1-d"),
+     r"Q is not a valid CSR .*: its indptr must be a 1-d integer array, got int64 of shape "
+     r"\(1, 3\)"),
     ((np.array([0, 1, 2]), np.array([0, 1])), 3, r"Q must be a tuple \(indptr, indices, data\)"),
     # row 1 holds columns 2, 0: unsorted; row 0 holds 1, 1: a duplicate (int32 bound broken)
     ((np.array([0, 1, 3]), np.array([1, 2, 0]), np.array([5, 1, 1], np.int8)), 3,
@@ -445,8 +458,55 @@ def test_quantized_item_item_checks_its_csr_arrays_on_restore(train):
     q = quantize(mgr.ItemKNN(k_neighbors=10).fit(train), "int8")
     q.W_indices_ = q.W_indices_.copy()
     q.W_indices_[3] = q.n_items_ + 4
-    with pytest.raises(DataError, match=rf"W indices\[3\] = {q.n_items_ + 4} is out of range"):
+    with pytest.raises(DataError, match=rf"W is not a valid CSR .* holds column index "
+                                        rf"{q.n_items_ + 4}, outside 0..{q.n_items_ - 1}"):
         q._restore()
+
+
+def _edited(q, tmp_path, edit):
+    """``q`` saved, its arrays edited by ``edit`` (the checksum recomputed), loaded back."""
+    from conftest import resave
+    path = tmp_path / "q.npz"
+    mgr.save(q, path)
+    resave(path, edit_arrays=edit)
+    return mgr.load(path)
+
+
+def _set(name, value):
+    return lambda a: a.__setitem__(name, value(a[name]))
+
+
+@pytest.mark.parametrize("source, name, value, match", [
+    # a negative or float64 scale, read as it is, flipped or rounded the scores silently
+    ("MF", "item_scale_", lambda s: -s, r"item_scale_\[0\] = -[0-9.e-]+: a scale is finite "
+                                        r"and >= 0"),
+    ("MF", "user_scale_", lambda s: s.astype(np.float64),
+     r"user_scale_ must be a 1-d float32 array, got float64"),
+    # the CSR check read the columns' count from col_scale_: "W indices[14] = 149 is out of
+    # range 0..146"; it reads n_items_ now, and load names the short array
+    ("ItemKNN", "col_scale_", lambda s: s[:-3], r"col_scale_ has shape \(147,\), 150 expected"),
+    # one row short: the CSR arrays must describe an (n_items, n_items) matrix
+    ("ItemKNN", "W_indptr_", lambda p: p[:-1],
+     r"W is not a valid CSR matrix of shape \(150, 150\): its indptr has 150 entries, 151 "
+     r"expected"),
+    ("GFCF", "V_scale_", lambda s: s[:-2],
+     r"V_scale_ must be a \(150,\) float32 array, got float32 of shape \(148,\)"),
+    ("GFCF", "d_items_", lambda d: d[:-2],
+     r"d_items_ must hold the 150 item degrees, got float64 of shape \(148,\)"),
+])
+def test_a_loaded_quantised_model_checks_its_scales_and_shapes(train, tmp_path, source, name,
+                                                               value, match):
+    """A file whose scales or degrees were altered is refused at load, naming the array; they
+    were read as they were (a sign flip, a float64 rounded at each score) or failed at the
+    first score in a broadcast (``operands could not be broadcast``)."""
+    model = {"MF": lambda: mgr.MF(dim=8, epochs=1, random_state=0),
+             "ItemKNN": lambda: mgr.ItemKNN(k_neighbors=10),
+             "GFCF": lambda: mgr.GFCF(n_factors=8)}[source]().fit(train)
+    q = quantize(model, "int8")
+    if name == "item_scale_":
+        assert np.any(q.item_scale_ > 0)
+    with pytest.raises(DataError, match=match):
+        _edited(q, tmp_path, _set(name, value))
 
 
 # -------------------------------------------------------- quantised models

@@ -108,12 +108,70 @@ def tfidf_matrix(texts, min_df=1):
     return _l2_rows(X), vocabulary
 
 
-def _l2_rows(X):
-    r"""Rows divided by their L2 norm; zero rows stay zero. Dense or CSR."""
+#: row norms outside [_NORM_LOW, _NORM_HIGH] come from squares that overflowed float64 (an
+#: entry beyond about 1e154) or lost digits to its subnormals (every entry below about
+#: 1e-154): those rows are rescaled before their norm is taken (``_rescale_rows``)
+_NORM_LOW, _NORM_HIGH = 1e-150, 1e150
+
+
+def _row_norms(X):
+    """The Euclidean norm of each row of ``X`` (n, f), dense or CSR: (n,) float64. Squares
+    may overflow or underflow here, without a warning: :func:`_l2_rows` redoes those rows."""
+    with np.errstate(over="ignore", under="ignore"):
+        if sp.issparse(X):
+            return np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())  # (n,)
+        return np.linalg.norm(X, axis=1)                                  # (n,)
+
+
+def _rescale_rows(X, rows):
+    """A copy of ``X`` (dense or CSR) whose ``rows`` are multiplied by a power of two that
+    brings their largest ``|entry|`` into [0.5, 1): exact (a change of exponent), so the
+    direction ``x / ‖x‖`` is the row's own; zero rows and the others are left as they are."""
     if sp.issparse(X):
-        norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())  # (n,)
+        X = sp.csr_matrix(X, dtype=np.float64, copy=True)
+        peak = np.asarray(abs(X).max(axis=1).todense()).ravel()           # (n,)
     else:
-        norms = np.linalg.norm(X, axis=1)                                 # (n,)
+        X = np.array(X, dtype=np.float64)
+        peak = np.abs(X).max(axis=1) if X.shape[1] else np.zeros(X.shape[0])
+    shift = np.zeros(X.shape[0], dtype=np.int64)                          # (n,) exponents
+    rows = rows[peak[rows] > 0]
+    shift[rows] = np.frexp(peak[rows])[1]
+    if sp.issparse(X):
+        X.data = np.ldexp(X.data, -np.repeat(shift, np.diff(X.indptr)))    # (nnz,)
+    else:
+        X[rows] = np.ldexp(X[rows], -shift[rows, None])
+    return X
+
+
+def _norm(v):
+    """``np.linalg.norm(v)`` of a 1-d float vector, its bits, but without the overflow of the
+    squares (entries beyond about 1e154 gave inf) or their underflow: taken of ``v`` times a
+    power of two (exact), then scaled back."""
+    v = np.asarray(v, dtype=np.float64)
+    peak = float(np.abs(v).max()) if v.size else 0.0
+    if peak == 0:
+        return 0.0
+    shift = int(np.frexp(peak)[1])
+    return float(np.ldexp(np.linalg.norm(np.ldexp(v, -shift)), shift))
+
+
+def _l2_rows(X):
+    r"""Rows divided by their L2 norm; zero rows stay zero. Dense or CSR.
+
+    A row of entries beyond about 1e154, or all below about 1e-154, is first rescaled by a
+    power of two (:func:`_rescale_rows`): its squares would overflow to inf or underflow
+    towards 0, and the row come back as zeros, its scores 0. Every other row is
+    ``x · (1 / ‖x‖)`` as it is.
+    """
+    norms = _row_norms(X)                                                 # (n,)
+    odd = np.flatnonzero(~((norms >= _NORM_LOW) & (norms <= _NORM_HIGH)))   # zero rows too
+    if odd.size:                          # rows of zeros (a user without items) stay zero
+        stored = (np.diff(X.tocsr().indptr)[odd] if sp.issparse(X)
+                  else np.count_nonzero(X[odd], axis=1))
+        odd = odd[stored > 0]
+    if odd.size:
+        X = _rescale_rows(X, odd)
+        norms = _row_norms(X)
     scale = np.zeros_like(norms)
     np.divide(1.0, norms, out=scale, where=norms > 0)
     if sp.issparse(X):
@@ -353,7 +411,7 @@ class ContentBased(Recommender):
         items, w = row.indices.astype(np.int64), row.data                 # (|I_u|,)
         P = self.user_profiles_
         p = P[user].toarray().ravel() if sp.issparse(P) else P[user]      # (f,)
-        norm, total = float(np.linalg.norm(p)), float(w.sum())
+        norm, total = _norm(p), float(w.sum())
         Q, Qu = self.item_profiles_, self._Q_unit
         q_i = Qu[item].toarray().ravel() if sp.issparse(Qu) else Qu[item]   # (f,) unit
         dots = np.asarray(Q[items] @ q_i).ravel()                         # (|I_u|,) q_j · q̂_i

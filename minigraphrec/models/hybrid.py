@@ -476,15 +476,28 @@ class Hybrid(Recommender):
         w = self.weights
         if w is None or (isinstance(w, str) and w == "tune"):
             return None
-        if isinstance(w, str):
+        if isinstance(w, (str, dict, set, bool)):
             raise DataError(f"weights must be None, 'tune' or one number per model, got {w!r}")
-        w = np.asarray(w, dtype=np.float64)
+        try:
+            w = np.asarray(w)
+        except ValueError as err:                       # ragged nested sequences
+            raise DataError(f"weights must hold one number per model: {err}") from None
         if w.shape != (len(models),):
             raise DataError(f"weights must hold one number per model ({len(models)}), "
                             f"got shape {w.shape}")
-        if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+        # a string ("2") would be parsed, a bool taken as 0 or 1, a complex lose its
+        # imaginary part: none is a weight
+        if w.dtype.kind not in "iuf":
+            raise DataError(f"weights must be integers or floats, got dtype {w.dtype}")
+        w = w.astype(np.float64)
+        if not np.all(np.isfinite(w)) or np.any(w < 0) or w.max() <= 0:
             raise DataError(f"weights must be finite, non-negative and not all 0, got {w}")
-        return w / w.sum()
+        with np.errstate(over="ignore"):
+            total = w.sum()
+        if not np.isfinite(total):                      # finite weights whose sum overflows
+            w = w / w.max()                             # (1e308 twice): rescale first
+            total = w.sum()
+        return w / total
 
     # ------------------------------------------------------------ fitting
     def fit(self, train, validation=None):
