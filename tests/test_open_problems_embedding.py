@@ -697,3 +697,122 @@ def test_forget_refuses_epochs_for_a_retrain_rather_than_drop_them(data, name):
     hybrid = mgr.Hybrid([make(name), mgr.ItemKNN()]).fit(data)
     with pytest.raises(DataError, match=r"forget\(epochs=2\) sets the epochs"):
         hybrid.forget(users=[1], epochs=2)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_forget_keeps_nothing_derived_from_the_old_state(data, name):
+    """After forget, neither a value kept for reuse (the prepared item table, GAT's edge
+    permutation) nor a scratch array computed before it stays on the model: they held,
+    in memory, what the model that saw the forgotten data computed."""
+    from minigraphrec.models.base import _Kept
+
+    def derived(model):
+        return ({k: v.value for k, v in vars(model).items() if isinstance(v, _Kept)},
+                vars(model).get("_workspace"))
+
+    for method, kw in (("fine_tune", {"epochs": 0}), ("retrain", {})):
+        m = make(name).fit(data)
+        m.score(np.arange(3))                        # prepares (and keeps) the item table
+        kept, workspace = derived(m)
+        assert kept["_prepared_items"] is not None
+        m.set_params(epochs=0)                       # a retrain without training steps
+        m.forget(users=[2], method=method, **kw)
+        now_kept, now_workspace = derived(m)
+        assert not any(now_kept.get(k) is v for k, v in kept.items() if v is not None), method
+        assert workspace is None or now_workspace is not workspace, method
+        m.score(np.arange(3))                        # made again from the new state
+        assert vars(m)["_prepared_items"].source is m.item_embeddings_
+
+
+@pytest.mark.parametrize("name", ["MF", "GCN", "GAT"])
+def test_an_interrupted_update_leaves_the_model_unchanged(data, name, monkeypatch):
+    """A KeyboardInterrupt in the second epoch of partial_fit or forget's fine-tuning."""
+    import minigraphrec.train as train
+    m = make(name).fit(data)
+    scores = m.score(np.arange(40))
+    state = dict(vars(m))
+    params = {k: v.copy() for k, v in m.params.items()}
+    moments = {k: v.copy() for k, v in m.optimizer_state_.items()}
+    history = list(m.history_)
+    run_epoch = train.run_epoch
+
+    def interrupted(model, batches, optimizer, gradient, epoch, *args, **kwargs):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return run_epoch(model, batches, optimizer, gradient, epoch, *args, **kwargs)
+
+    monkeypatch.setattr(train, "run_epoch", interrupted)
+    for update in (lambda: m.partial_fit(new_events(data), epochs=3),
+                   lambda: m.forget(users=[1], method="fine_tune", epochs=3)):
+        with pytest.raises(KeyboardInterrupt):
+            update()
+        assert set(vars(m)) <= set(state) and m.n_users_ == 40 and m.R_ is state["R_"]
+        assert params_equal(m.params, params) and params_equal(m.optimizer_state_, moments)
+        assert m.history_ == history and m.rng_state_ == state["rng_state_"]
+        np.testing.assert_array_equal(m.score(np.arange(40)), scores)
+
+
+def test_partial_fit_names_the_new_features_it_refuses(data):
+    m = mgr.GCN(dim=4, epochs=1, input="both", random_state=0).fit(
+        synthetic(n_users=30, n_items=20, mean_interactions=5, random_state=0))
+    new = mgr.Interactions([0, 1], [0, 1], user_ids=[500, 501], item_ids=[0, 1],
+                           user_features=np.ones((2, m.user_features_.shape[1])),
+                           item_features=np.ones((2, m.item_features_.shape[1])))
+    new.user_features = np.full_like(new.user_features, np.nan)    # set after the check
+    with pytest.raises(DataError, match=r"new_interactions\.user_features contains NaN"):
+        m.partial_fit(new, epochs=0)
+
+
+def _neighbour_init_one_by_one(X, R, n_u0, n_i0, rng):
+    """The readable reference of embedding_base._neighbour_init: one node at a time."""
+    n_u, n_i = R.shape
+    X = X.copy()
+    sigma = float(np.concatenate([X[:n_u0], X[n_u:n_u + n_i0]]).std())
+    orphans = []
+    C = sp.csc_matrix(R)
+    for j in range(n_i0, n_i):                                            # new items
+        users = C.indices[C.indptr[j]:C.indptr[j + 1]]
+        users = users[users < n_u0]
+        if users.size:
+            X[n_u + j] = X[users].mean(axis=0)
+        else:
+            orphans.append(n_u + j)
+    done = set(orphans)
+    for u in range(n_u0, n_u):                                            # new users
+        items = R.indices[R.indptr[u]:R.indptr[u + 1]]
+        items = items[np.array([n_u + j not in done for j in items], dtype=bool)]
+        if items.size:
+            X[u] = X[n_u + items].mean(axis=0)
+        else:
+            orphans.append(u)
+    if orphans:
+        orphans = np.sort(np.asarray(orphans))
+        X[orphans] = (sigma * rng.standard_normal((orphans.size,) + X.shape[1:])).astype(X.dtype)
+    return X
+
+
+def test_neighbour_init_has_the_bits_of_the_one_by_one_means():
+    """Taken by degree, the means are NumPy's X[nbrs].mean(axis=0) of each node, bit for
+    bit: sequential sums over a trailing shape of several entries, pairwise ones (which
+    differ from sequential from 8 terms on) over shapes (), (1,), (1, 1); degrees past 8
+    and 128 (the pairwise blocks) and a 3,000-user item."""
+    from minigraphrec.models.embedding_base import _neighbour_init
+    rng = np.random.default_rng(0)
+    for trial in range(6):
+        n_u, n_i = 3000 if trial == 0 else 90, 70
+        R = sp.random(n_u, n_i, density=0.3 if trial else 0.01, format="lil", random_state=trial)
+        R[:, n_i - 1] = 1                                 # a new item every user has
+        R[n_u - 1, :] = 1                                 # a new user with every item
+        R = sp.csr_matrix(R)
+        R.data[:] = 1.0
+        R.sort_indices()
+        n_u0, n_i0 = n_u - 1 - trial * 5, n_i - 1 - trial * 9
+        for dtype in (np.float32, np.float64):
+            for tail in ((), (1,), (1, 1), (2,), (9,), (3, 1), (2, 5)):
+                X = (rng.standard_normal((n_u + n_i,) + tail) * 30).astype(dtype)
+                X[n_u0:n_u] = 0
+                X[n_u + n_i0:] = 0
+                want = _neighbour_init_one_by_one(X, R, n_u0, n_i0, np.random.default_rng(1))
+                got = _neighbour_init(X, R, n_u0, n_i0, np.random.default_rng(1))
+                assert got.dtype == want.dtype and got.shape == want.shape
+                assert got.tobytes() == want.tobytes(), (trial, dtype, tail)

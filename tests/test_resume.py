@@ -291,3 +291,16 @@ def test_a_class_dropout_rates_join_resume_may_change_on_their_own():
     for cls in (NGCF, GAT):
         assert set(cls._dropout_params) <= set(cls._resume_may_change)
         assert len(set(cls._resume_may_change)) == len(cls._resume_may_change)   # once each
+
+
+def test_resume_must_be_a_bool():
+    """A string such as "no" is truthy, and would resume a fitted model instead of fitting anew."""
+    from minigraphrec.datasets import synthetic
+    from minigraphrec.errors import DataError
+    train = synthetic(n_users=30, n_items=20, mean_interactions=5, random_state=0)
+    m = mgr.MF(dim=4, epochs=1, random_state=0).fit(train)
+    for bad in ("no", 0, 1.0, None):
+        with pytest.raises(DataError, match="resume must be True or False"):
+            m.fit(train, resume=bad)
+    assert len(m.history_) == 1
+    assert len(m.fit(train, resume=np.True_).history_) == 2
