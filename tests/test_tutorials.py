@@ -348,6 +348,8 @@ def test_09_training_gnn_recommenders(run):
         assert [r["epoch"] for r in model.history_] == list(range(1, epochs + 1)), name
         assert all(0 <= r["recall@20"] <= 1 for r in model.history_), name
         assert ns["last_loss"][name] < ns["first_loss"][name], name
+    fl = ns["first_loss"]                                   # GCN and NGCF's first epoch fall most
+    assert max(fl["GCN"], fl["NGCF"]) < min(fl["MF"], fl["LightGCN"])
     recall = ns["test_recall"]
     assert max(recall, key=recall.get) == "LightGCN"
     assert recall["LightGCN"] > recall["MF"] + 0.05
@@ -371,6 +373,20 @@ def test_09_training_gnn_recommenders(run):
     assert all(trained[k + 1] > trained[k] for k in range(1, 4))   # alike-ness grows with K
     figures_written(figures, "09_training_curves", "09_depth_oversmoothing")
 
+
+
+def test_09_max_steps_below_the_deepest_lightgcn_is_refused(tmp_path, monkeypatch):
+    """A student's ``max_steps`` below the deepest LightGCN stops in the parameters cell with
+    a ValueError that says why, not with an IndexError after training every model."""
+    src = (TUTORIALS / "09_training_gnn_recommenders.py").read_text()
+    assert "max_steps = 64 " in src
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MINIGRAPHREC_FIGURES", str(tmp_path / "figs"))
+    monkeypatch.setenv("MINIGRAPHREC_TUTORIAL_TINY", "1")
+    monkeypatch.delenv("MINIGRAPHREC_ML100K", raising=False)
+    with pytest.raises(ValueError, match=r"max_steps=2 must be at least"):
+        exec(compile(src.replace("max_steps = 64 ", "max_steps = 2 ", 1),
+                     "09_training_gnn_recommenders.py", "exec"), {"__name__": "__main__"})
 
 def test_10_graph_attention(run):
     ns, figures = run("10_graph_attention.py", tiny=True)

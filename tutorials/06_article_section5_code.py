@@ -72,9 +72,10 @@ def gcn(dim=hidden, **kwargs):
 # | ranking | `cosine_similarities = torch.matmul(...)`, `argmax(1)` | a dot product; seen items kept | 6 |
 #
 # ## 1. A module that does not exist
-# The setup line installs a package `gnnl` and the code imports `GCN` from a
-# module `gnntl`: two different names, and neither name is a package on PyPI
-# as of 2026. The constructor it calls,
+# The setup text names a library "GNNLib", the setup line installs a package
+# `gnnl` and the code imports `GCN` from a module `gnntl`: three different
+# names, and neither `gnnl` nor `gnntl` is a package on PyPI as of 2026. The
+# constructor it calls,
 # `GCN(num_user_features=10, num_item_features=10, hidden_size=16, output_size=1)`,
 # is documented nowhere, so what the program computes is a guess. We do not
 # try the import; `importlib` can tell whether a module is installed without
@@ -87,14 +88,23 @@ assert not any(article_modules.values())
 
 # %% [markdown]
 # What the library offers instead is `mgr.GCN`, the §4 layer
-# $H' = \sigma(\hat A H W + b)$ as an estimator. The article's arguments map
-# onto it as follows: `num_user_features` and `num_item_features` are the
-# widths of the feature matrices the `Interactions` carry
-# (`input="features"` projects each side's features to `dim` with its own
-# learned matrix, since the two widths may differ), `hidden_size=16` is
-# `dim=16`, and `output_size` has no counterpart: the output is an embedding
-# of width `dim` (section 4 shows why 1 cannot work). `normalization="sum"`
-# with `self_loops=False` is §4's $\sum_{u \in \mathcal N(v)}$ as printed.
+# $h'_v = \sigma\big(\sum_{u \in \mathcal N(v)} W h_u + b\big)$ as an estimator.
+# Written for all nodes at once, with the node vectors as the rows of
+# $H$ ($n \times d_\text{in}$, users first, then items; $n = 20$ here), it is
+# $H' = \sigma(\hat A H W + b)$: $\hat A$ is the $n \times n$ adjacency
+# matrix, used as it is ($\hat A = A$, $A_{uv} = 1$ for an edge) for §4's
+# plain sum, $W$ is $d_\text{in} \times d_\text{out}$ (§4's $W$ transposed,
+# since the vectors are rows here) and the bias $b$ ($d_\text{out}$) is added
+# to every row. The article's arguments map onto it as follows:
+# `num_user_features` and `num_item_features` are the widths of the feature
+# matrices the `Interactions` carry (`input="features"` projects each side's
+# features to `dim` with its own learned matrix, since the two widths may
+# differ), `hidden_size=16` is `dim=16`, and `output_size` has no
+# counterpart: the output is an embedding of width `dim` (section 4 shows why
+# 1 cannot work). `normalization="sum"` with `self_loops=False` is §4's
+# $\sum_{u \in \mathcal N(v)}$ as printed ($\hat A = A$; the library's
+# default normalises $A$ and adds self-loops, as GCN's authors do: Kipf &
+# Welling, ICLR 2017).
 
 # %%
 model_as_library = gcn()
@@ -149,7 +159,13 @@ assert empty_fit_error is not None
 # %% [markdown]
 # ## 3. All labels 0: a loss minimised by predicting "no" everywhere
 # The training loop compares the model's output with `torch.zeros` for every
-# (user, item) pair. With all labels $y = 0$ the BCE of a logit $s$ is
+# (user, item) pair. The binary cross-entropy (BCE) of a logit $s$ (a real
+# score, read as the probability $\sigma(s) = 1 / (1 + e^{-s})$) against a
+# label $y \in \{0, 1\}$ is
+#
+# $$\ell(s, y) = -y \log \sigma(s) - (1 - y) \log\big(1 - \sigma(s)\big),$$
+#
+# and a batch's loss is its mean over the pairs. With all labels $y = 0$ it is
 # $\ell(s, 0) = \log(1 + e^{s})$, which falls towards 0 as $s \to -\infty$ for
 # every pair alike, and its gradient $\partial \ell / \partial s = \sigma(s) > 0$
 # (tutorial 05 derives it) pushes every score down; nothing in it tells an
@@ -159,9 +175,27 @@ assert empty_fit_error is not None
 #
 # To show this defect alone, we keep our toy's real edges (section 2 fixed)
 # and 16-dim embeddings (section 4 fixed), and train the article's way: every
-# epoch one Adam step (lr 0.001) on the BCE of all 100 pairs, every label 0.
-# The score of a pair is the dot product of the two embeddings (the logit
-# the library's BCE trains).
+# epoch one Adam step (Kingma & Ba, ICLR 2015; lr 0.001) on the BCE of all
+# 100 pairs, every label 0. The model is section 1's layer, once, with the
+# inputs the features need and a linear output (section 5 says why):
+#
+# $$H^0 = \begin{bmatrix} X_U W_U \\ X_I W_I \end{bmatrix}, \qquad
+#   H = A H^0 W_0 + b_0, \qquad s_{uv} = h_u \cdot h_v ,$$
+#
+# with $X_U$, $X_I$ the $10 \times 10$ user and item feature matrices,
+# $W_U$, $W_I$ ($10 \times 16$) their learned projections (`W_user_in`,
+# `W_item_in`), $A$ the $20 \times 20$ adjacency, $W_0$ ($16 \times 16$) and
+# $b_0$ ($16$) the layer's weights, $h_u$ and $h_v$ rows of $H$
+# ($20 \times 16$). The score $s_{uv}$, the dot product of the two
+# embeddings, is the logit the library's BCE trains. To see whether the
+# scores tell a user's observed items $P_u$ from the others $N_u$ we use the
+# per-user AUC (tutorial 07 defines it for test items),
+#
+# $$\mathrm{AUC}_u = \frac{1}{|P_u|\,|N_u|} \sum_{p \in P_u} \sum_{n \in N_u}
+#   \Big([s_{up} > s_{un}] + \tfrac12 [s_{up} = s_{un}]\Big),$$
+#
+# averaged over the ten users (`mean_user_auc` above): 1 when every observed
+# item outscores every other, about 0.5 for scores unrelated to the graph.
 
 # %%
 zero_model = gcn().fit(toy, epochs=0)                          # initialised, untrained
@@ -197,9 +231,9 @@ print(f"mean predicted probability: observed pairs {prob_zero[observed].mean():.
 print(f"AUC of the training edges: {auc_zero_before:.3f} before, {auc_zero_after:.3f} after")
 
 # %% [markdown]
-# The loss falls from 2.8 to below 0.01, which looks like success, and every
-# predicted probability falls with it, the observed pairs' (to about 0.01) as
-# much as the unobserved ones'. The AUC, how often a user's observed items
+# With seed 0 the loss falls from 2.8 to below 0.01, which looks like
+# success, and every predicted probability falls with it, the observed
+# pairs' (to about 0.01) as much as the unobserved ones'. The AUC, how often a user's observed items
 # outscore the others, is 0.61 before training: the untrained layer already
 # sums each node's neighbours, so some of the graph's structure shows in the
 # scores. Training on all-zero labels does not build on it; it wipes it out
@@ -289,7 +323,7 @@ print("wrote", plot.save_figure(fig, "06_one_dim_output"))
 # parameters. First the initialisation by hand: each weight matrix is
 # Glorot-uniform, $U(-a, a)$ with $a = \sqrt{6 / (\text{fan}_\text{in} + \text{fan}_\text{out})}$,
 # drawn in the order of `model.params` from one generator seeded with
-# `random_state`, and $b = 0$.
+# `random_state`, and $b = 0$ (Glorot & Bengio, AISTATS 2010).
 
 # %%
 model = gcn().fit(toy, epochs=0)                                # parameters initialised only
@@ -331,13 +365,14 @@ print(f"BCE loss: epoch 1 {first_loss:.4f} -> epoch {epochs} {last_loss:.4f} (lo
 # %%
 fig, axes = plot.subplots(1, 2, figsize=(9.6, 3.6))
 axes[0].plot(np.arange(1, epochs + 1), loop_losses, color="C0")
-axes[0].set_xlabel("epoch (one Adam step, lr 0.001)")
-axes[0].set_ylabel("BCE loss of the epoch's 68 pairs")
-axes[0].set_title("repaired: observed pairs vs sampled negatives", fontsize=10)
+axes[0].set_xlabel(f"epoch (one Adam step, lr {lr:g})")
+axes[0].set_ylabel(f"BCE loss of the epoch's {labels.size} pairs")
+axes[0].set_title("repaired (section 5): observed pairs vs sampled negatives", fontsize=10)
 axes[1].plot(np.arange(1, epochs + 1), zero_losses, color="C3")
-axes[1].set_xlabel("epoch (one Adam step, lr 0.001)")
-axes[1].set_ylabel("BCE loss of all 100 pairs")
+axes[1].set_xlabel(f"epoch (one Adam step, lr {lr:g})")
+axes[1].set_ylabel(f"BCE loss of all {n_users * n_items} pairs")
 axes[1].set_title("as printed: every label 0 (section 3)", fontsize=10)
+fig.suptitle(f"BCE training loss of the article's GCN on the toy, {epochs} epochs", fontsize=11)
 for ax in axes:
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
@@ -350,7 +385,7 @@ print("wrote", plot.save_figure(fig, "06_loss_curves"))
 # dot product, under the name `cosine_similarities`. The two differ as soon
 # as the embeddings' lengths differ; the repaired program uses the cosine of
 # §4, computed by hand from the final embeddings
-# $H = A H^0 W_0 + b_0$, then compared with `model.score`. And
+# $H = A H^0 W_0 + b_0$ of section 3, then compared with `model.score`. And
 # `argmax(1)` picks each user's best item among *all* items, including the
 # ones the user already has; a recommendation should exclude them.
 # The model was trained on the dot product (section 5: BCE on its logit) and
@@ -390,18 +425,19 @@ auc_repaired = mean_user_auc(S)
 gap = float(S[observed].mean() - S[~observed].mean())
 
 names = toy.item_ids
-print(f"{'user':5s} {'seen items':15s} {'top-3 unseen by cosine (score)':40s} "
-      f"{'graph':6s} §5 argmax")
+top_header = f"top-{k_top} unseen by cosine (score)"
+top_width = max(len(top_header), 13 * k_top + 1)             # "v10 (+0.13)  " per item
+print(f"{'user':5s} {'seen items':15s} {top_header:{top_width}s} {'graph':6s} §5 argmax")
 for u in range(n_users):
     seen = ",".join(names[observed[u]])
     top = "  ".join(f"{names[i]} ({S[u, i]:+.2f})" for i in top_items[u])
     flag = " (seen)" if observed[u, article_argmax[u]] else ""
-    print(f"{toy.user_ids[u]:5s} {seen:15s} {top:40s} {names[graph_top1[u]]:6s} "
+    print(f"{toy.user_ids[u]:5s} {seen:15s} {top:{top_width}s} {names[graph_top1[u]]:6s} "
           f"{names[article_argmax[u]]}{flag}")
 top3_table = {str(toy.user_ids[u]): [str(names[i]) for i in top_items[u]] for u in range(n_users)}
 print(f"\nusers whose §5 argmax (dot product, seen items included) is an item they already have: "
       f"{n_argmax_seen} of {n_users}")
-print(f"users whose top-3 differs between the dot product and cosine: "
+print(f"users whose top-{k_top} differs between the dot product and cosine: "
       f"{n_dot_top3_differs} of {n_users}")
 print(f"users whose top item is in their own taste group: {n_top1_in_group} of {n_users}; "
       f"equal to the graph's pick: {n_agree_graph} of {n_users}")

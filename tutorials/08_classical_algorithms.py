@@ -205,6 +205,7 @@ candidates = np.array([j not in items_of[user] for j in range(n_i)])   # (n_item
 
 
 def minmax(s):
+    """N(s): min-max over the user's candidates C_u, 0 everywhere for a constant row."""
     lo, hi = s[candidates].min(), s[candidates].max()
     return (s - lo) / (hi - lo) if hi > lo else np.zeros_like(s)
 
@@ -225,7 +226,7 @@ for h, label in ((hybrid, "content + popularity"), (hybrid_cf, "content + ItemKN
     line, = ax.plot(w, h.grid_scores_, marker="o", ms=3, label=label)
     chosen = int(np.flatnonzero(np.all(np.isclose(h.grid_, h.weights_), axis=1))[0])
     ax.plot(w[chosen], h.grid_scores_[chosen], "*", ms=12, color=line.get_color())
-ax.set_xlabel("weight of the content-based model (the other gets 1 − w)")
+ax.set_xlabel("weight w of the content-based model (the other model gets 1 − w)")
 ax.set_ylabel("validation Recall@20")
 ax.set_title(f"tuning a hybrid's weights on {data_name} (star: chosen)", fontsize=9)
 ax.legend(fontsize=8)
