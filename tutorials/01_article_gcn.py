@@ -5,7 +5,13 @@
 #
 # $$h_v^{\ell+1} = \sigma\Big(\sum_{u \in \mathcal N(v)} W^\ell h_u^\ell + b^\ell\Big)$$
 #
-# and ranks items for a user by cosine similarity
+# where $h_v^\ell$ is node $v$'s embedding after layer $\ell$ (a column vector
+# of length $d_\ell$; $h_v^0$ is its input features), $\mathcal N(v)$ the set
+# of $v$'s neighbours in the graph, $W^\ell$ a learned $d_{\ell+1} \times d_\ell$
+# weight matrix and $b^\ell$ a learned bias of length $d_{\ell+1}$, both shared
+# by every node, and $\sigma$ an activation applied entry by entry (the
+# article: "usually ReLU", $\mathrm{ReLU}(x) = \max(x, 0)$, the one used here).
+# It then ranks items for a user by cosine similarity
 # $\mathrm{sim}(u, v) = \frac{u \cdot v}{\lVert u\rVert\,\lVert v\rVert}$.
 # The letters change meaning between the two formulas: in the layer, $u$ and
 # $v$ are any two nodes (users and items alike, $u$ a neighbour of $v$); in
@@ -56,10 +62,12 @@ assert np.array_equal(A.toarray(), A_by_hand)
 # %% [markdown]
 # ## 2. One layer, exactly as printed
 # $\sum_{u\in\mathcal N(v)} W h_u$ is row $v$ of $A\,H\,W$: the plain sum over
-# neighbours, no normalisation. Node features $H$ are the article's 10-dim
-# user and item features stacked (users first). The article's $W$ multiplies
-# a column vector, $W h_u$; here nodes are rows of $H$, so the code's `W` is
-# the transpose of the article's, $h_u^\top W$, of shape (10, 16).
+# neighbours, no normalisation. Node features $H$ (20 × 10) are the article's
+# 10-dim user and item features stacked (users first, one row per node). The
+# article's $W$ multiplies a column vector, $W h_u$; here nodes are rows of $H$,
+# so the code's `W` is the transpose of the article's, $h_u^\top W$, of shape
+# (10, `hidden`) = (10, 16), and the layer's output $\sigma(A H W + b)$ is
+# 20 × 16.
 
 # %%
 H0 = np.vstack([toy.user_features, toy.item_features])        # (20, 10)
@@ -86,23 +94,25 @@ print("layer output, node u1:", np.round(H1[0, :6], 3))
 
 # %% [markdown]
 # The plain sum grows with the degree: a node with 5 neighbours gets a 5× larger
-# input than one with 1. Kipf & Welling's GCN first adds self-loops, so a
+# input than one with 1. Kipf & Welling's GCN (ICLR 2017) first adds self-loops, so a
 # node keeps its own features, then divides by the square root of both
 # degrees: $\hat A_\text{sl} = \tilde D^{-1/2} (A + I) \tilde D^{-1/2}$, with
 # $\tilde D$ the degrees of $A + I$. Without the self-loops,
-# $\hat A = D^{-1/2} A D^{-1/2}$, $\hat A_{vu} = 1/\sqrt{d_v d_u}$, it is the
-# form LightGCN uses (tutorial 02). Both, by hand:
+# $\hat A = D^{-1/2} A D^{-1/2}$, $\hat A_{vu} = 1/\sqrt{d_v d_u}$ for each edge
+# $(v, u)$ ($d_v$ the degree of $v$, $D$ the diagonal matrix of the degrees), it
+# is the form LightGCN (He et al., SIGIR 2020) uses (tutorial 02). Both, by hand,
+# as 20 × 20 matrices:
 
 # %%
 A_hat = graph.normalize_adjacency(A, kind="symmetric")                  # LightGCN's
 d = A_by_hand.sum(axis=1)
 A_hat_by_hand = A_by_hand / np.sqrt(np.outer(d, d))
-assert np.allclose(A_hat.toarray(), A_hat_by_hand, rtol=1e-14)
+assert np.allclose(A_hat.toarray(), A_hat_by_hand, rtol=1e-14, atol=0)
 A_hat_kw = graph.normalize_adjacency(A, kind="symmetric", self_loops=True)   # Kipf & Welling's
 A_tilde = A_by_hand + np.eye(20)
 d_tilde = A_tilde.sum(axis=1)                                           # = d + 1
 A_hat_kw_by_hand = A_tilde / np.sqrt(np.outer(d_tilde, d_tilde))
-assert np.allclose(A_hat_kw.toarray(), A_hat_kw_by_hand, rtol=1e-14)
+assert np.allclose(A_hat_kw.toarray(), A_hat_kw_by_hand, rtol=1e-14, atol=0)
 
 # %% [markdown]
 # ## 3. Cosine similarity
@@ -112,7 +122,7 @@ assert np.allclose(A_hat_kw.toarray(), A_hat_kw_by_hand, rtol=1e-14)
 u1, v5 = H1[0], H1[10 + 4]
 sim_by_hand = u1 @ v5 / (np.linalg.norm(u1) * np.linalg.norm(v5))
 sims = mgr.rank.score_matrix(H1[:10], H1[10:], kind="cosine")   # (10 users, 10 items)
-assert np.isclose(sims[0, 4], sim_by_hand, rtol=1e-12)
+assert np.isclose(sims[0, 4], sim_by_hand, rtol=1e-12, atol=1e-15)
 print(f"sim(u1, v5) = {sim_by_hand:.4f} (untrained, random W)")
 
 # %% [markdown]
@@ -189,8 +199,10 @@ print(f"with a ReLU on the output: epoch 1 {relu_first_loss:.4f} -> epoch {epoch
 # %%
 fig, ax = plot.subplots(figsize=(6.4, 3.8))
 epochs_axis = np.arange(1, epochs + 1)
-ax.plot(epochs_axis, [h["loss"] for h in model.history_], label="linear output (the library's default)")
-ax.plot(epochs_axis, [h["loss"] for h in relu_model.history_], label="ReLU on the output (the layer as printed)")
+ax.plot(epochs_axis, [h["loss"] for h in model.history_],
+        label="linear output (the library's default)")
+ax.plot(epochs_axis, [h["loss"] for h in relu_model.history_],
+        label="ReLU on the output (the layer as printed)")
 ax.axhline(np.log(2) / 2, color="gray", linestyle=":",
            label=r"floor with a ReLU output: $\frac{1}{2}\log 2$")
 ax.set_xlabel("epoch (one Adam step on the 68 labelled pairs)")
@@ -232,13 +244,16 @@ print("u1's best unseen item by co-occurrence:", graph_top_u1)
 
 # %% [markdown]
 # A model fitted to 34 edges need not agree: there are far more parameters
-# (592: two 10 × 16 input projections, the 16 × 16 layer and its bias) than
-# observations, and the answer moves with the seed.
+# (two 10 × $d$ input projections, the $d \times d$ layer and its bias:
+# $2 \cdot 10\,d + d^2 + d = 592$ at $d$ = `hidden` = 16) than observations,
+# and the answer moves with the seed.
 # Here are u1's top items from three seeds; the gap between observed and
 # unobserved pairs above is the robust sign that training worked.
 
 # %%
-assert sum(p.size for p in model.params.values()) == 592
+n_params = sum(p.size for p in model.params.values())
+assert n_params == 2 * 10 * hidden + hidden * hidden + hidden      # 592 at hidden = 16
+print("parameters:", n_params, "for", int(R.sum()), "observed pairs")
 seeds_top_u1 = []
 for s in range(3):
     m = article_gcn(random_state=s).fit(toy)
