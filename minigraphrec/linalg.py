@@ -11,7 +11,8 @@ What. The tile algorithms below never hand BLAS or LAPACK an operand larger
 than ``block_size × block_size`` (default 2048, far below the crash size):
 every step is one LAPACK call on a diagonal tile (``dpotrf``, ``dtrtri``),
 one triangular solve ``dtrsm`` or one product ``@`` (``dgemm``) on tiles.
-BLAS still runs each call with all its threads; only the matrix is cut up.
+BLAS still runs each call with all its threads (but for the diagonal tiles
+of a ``block_size`` above :data:`SERIAL_LAPACK_ABOVE`, below); only the matrix is cut up.
 With ``A`` split into ``nb × nb`` tiles ``A_ij`` of size ``b``:
 
 1. Cholesky ``A = L Lᵀ`` (right-looking): for ``k = 0..nb-1``,
@@ -31,22 +32,44 @@ instead of ``n³/3 + 2n³``.
 The results equal LAPACK's to rounding (the sums are grouped differently);
 ``tests/test_linalg.py`` checks them against ``np.linalg`` with tiny tiles.
 A matrix that fits in one tile goes to LAPACK in one call, as before.
+
+A ``block_size`` chosen above :data:`SERIAL_LAPACK_ABOVE` would hand the
+threaded ``dpotrf`` the sizes that crash it: diagonal tiles of more rows are
+factorised and inverted (``dpotrf``, ``dtrtri``) on one BLAS thread
+(:func:`~minigraphrec.threadpools.serial_blas`), the products keep every thread.
+
+Thread count: OpenBLAS's threaded ``dpotrf``, ``dtrtri`` and ``dgemm`` group
+their sums otherwise than its serial ones, so the last bits of the results
+depend on the BLAS thread count (OpenBLAS 0.3.31, AMD EPYC with AVX-512, 1
+against 2 threads on 1,500 × 1,500 operands: 910,117 of the 1,125,750 entries
+of ``dpotrf``'s factor and 1,460,749 of the 2,250,000 of a ``dgemm`` product
+differed; none at 64 rows, and ``dgemm``'s none at 200). Under
+``minigraphrec.threads(1)`` they do not.
 """
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.linalg import blas, lapack
 
-from .errors import DataError, check_int
+from .errors import DataError, check_bool, check_int
+from .threadpools import serial_blas
 
-__all__ = ["cholesky", "spd_inverse", "DEFAULT_BLOCK"]
+__all__ = ["cholesky", "spd_inverse", "DEFAULT_BLOCK", "SERIAL_LAPACK_ABOVE"]
 
 #: tile size: every BLAS/LAPACK call sees at most DEFAULT_BLOCK² entries per operand
 DEFAULT_BLOCK = 2048
+#: diagonal tiles of more rows than this go to ``dpotrf`` and ``dtrtri`` on one BLAS thread
+#: (OpenBLAS's threaded ``dpotrf`` crashed at 16,000 rows on 2 threads, worked at 15,000)
+SERIAL_LAPACK_ABOVE = 4096
 
 
 def _check(A, block_size, overwrite_a):
     check_int(block_size, "block_size")
+    overwrite_a = check_bool(overwrite_a, "overwrite_a")      # "no" is truthy: would overwrite
+    if sp.issparse(A):
+        raise DataError(f"A must be a dense array, got a SciPy sparse {A.format} matrix: "
+                        "its factor and inverse are dense (A.toarray() if it fits)")
     A = np.asarray(A)
     if A.dtype.kind not in "biuf":
         raise DataError(f"A must have a real (bool, integer or float) dtype, got {A.dtype}"
@@ -90,9 +113,18 @@ def _tiles(n, b):
     return [slice(s, min(s + b, n)) for s in range(0, n, b)]
 
 
+def _diagonal_lapack(f, T, **kwargs):
+    """``f(T, **kwargs)`` (``dpotrf`` or ``dtrtri`` on a diagonal tile ``T``), on one BLAS
+    thread when ``T`` has more than :data:`SERIAL_LAPACK_ABOVE` rows."""
+    if T.shape[0] > SERIAL_LAPACK_ABOVE:
+        with serial_blas():
+            return f(T, **kwargs)
+    return f(T, **kwargs)
+
+
 def _potrf(T, offset):
     """Lower Cholesky factor of one diagonal tile, upper part zeroed."""
-    L, info = lapack.dpotrf(T, lower=1, clean=1)
+    L, info = _diagonal_lapack(lapack.dpotrf, T, lower=1, clean=1)
     if info > 0:
         raise np.linalg.LinAlgError(f"matrix is not positive definite: the leading minor of "
                                     f"order {offset + info} is not positive")
@@ -134,9 +166,11 @@ def cholesky(A, block_size=DEFAULT_BLOCK, overwrite_a=False):
     ----------
     A : array-like (n, n), real (complex is a DataError), symmetric positive definite
     block_size : int >= 1, default :data:`DEFAULT_BLOCK`
+        Diagonal tiles above :data:`SERIAL_LAPACK_ABOVE` rows are factorised on
+        one BLAS thread.
     overwrite_a : bool, default False
         Work in ``A`` itself when it is a writeable C-contiguous float64
-        array (saves one n × n copy).
+        array (saves one n × n copy); ``A`` then holds scratch after an error.
 
     Returns
     -------
@@ -147,7 +181,8 @@ def cholesky(A, block_size=DEFAULT_BLOCK, overwrite_a=False):
     numpy.linalg.LinAlgError
         When ``A`` is not positive definite (naming the leading minor).
     DataError
-        When an entry of the lower triangle is NaN or infinite (naming the first).
+        When an entry of the lower triangle is NaN or infinite (naming the first), ``A``
+        is sparse or not real, or ``overwrite_a`` is not a bool.
     """
     A, b = _check(A, block_size, overwrite_a)
     t = _cholesky_inplace(A, b)
@@ -167,8 +202,11 @@ def spd_inverse(A, block_size=DEFAULT_BLOCK, overwrite_a=False):
     ----------
     A : array-like (n, n), real (complex is a DataError), symmetric positive definite
     block_size : int >= 1, default :data:`DEFAULT_BLOCK`
+        Diagonal tiles above :data:`SERIAL_LAPACK_ABOVE` rows are factorised and
+        inverted on one BLAS thread.
     overwrite_a : bool, default False
-        Work in ``A`` itself when it is a writeable C-contiguous float64 array.
+        Work in ``A`` itself when it is a writeable C-contiguous float64 array;
+        ``A`` then holds scratch after an error.
 
     Returns
     -------
@@ -179,13 +217,14 @@ def spd_inverse(A, block_size=DEFAULT_BLOCK, overwrite_a=False):
     numpy.linalg.LinAlgError
         When ``A`` is not positive definite.
     DataError
-        When an entry of the lower triangle is NaN or infinite (naming the first).
+        When an entry of the lower triangle is NaN or infinite (naming the first), ``A``
+        is sparse or not real, or ``overwrite_a`` is not a bool.
     """
     A, b = _check(A, block_size, overwrite_a)
     t = _cholesky_inplace(A, b)
     # step 2: X = L^{-1}, tile column by tile column
     for j, jj in enumerate(t):
-        X_jj, info = lapack.dtrtri(A[jj, jj], lower=1)
+        X_jj, info = _diagonal_lapack(lapack.dtrtri, A[jj, jj], lower=1)
         if info != 0:                                     # cannot happen after a clean potrf
             raise np.linalg.LinAlgError(f"dtrtri failed on diagonal tile {j} (info={info})")
         A[jj, jj] = np.tril(X_jj)

@@ -137,8 +137,13 @@ def set_threads(n):
     n = _check_n(n)
     before = get_threads()
     import numba
+    numba_before = numba.get_num_threads()
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-    _set_blas(n)
+    try:
+        _set_blas(n)
+    except BaseException:                     # both counts or neither
+        numba.set_num_threads(numba_before)
+        raise
     return before
 
 
@@ -163,19 +168,42 @@ def _apply_blocks():
     elif _blocks["threads"]:
         _set_blas(_blocks["threads"][-1][1])
     else:
-        _restore_blas(_blocks["base"] or {})
-        _blocks["base"] = None
+        base, _blocks["base"] = _blocks["base"], None
+        _restore_blas(base or {})
 
 
 def _open_block(kind, value=None):
-    """Register a block (under the lock); the first open block records the BLAS counts."""
+    """Register a block (under the lock); the first open block records the BLAS counts.
+
+    If BLAS cannot be set, the block is taken out again (and BLAS set from the blocks
+    still open, or back to the counts from before) before the error goes on: a block that
+    never opened must leave no count in the books, where it would be in force after every
+    later block ended."""
     if _blocks["base"] is None:
         _blocks["base"] = _blas_counts()
     if kind == "serial":
         _blocks["serial"] += 1
     else:
         _blocks["threads"].append(value)
-    _apply_blocks()
+    try:
+        _apply_blocks()
+    except BaseException:
+        _close_block(kind, value, quiet=True)
+        raise
+
+
+def _close_block(kind, value=None, quiet=False):
+    """Take a block out of the books (under the lock) and set BLAS from the others;
+    ``quiet``: an error in setting BLAS is dropped (one is already on its way)."""
+    if kind == "serial":
+        _blocks["serial"] -= 1
+    else:
+        _blocks["threads"].remove(value)
+    try:
+        _apply_blocks()
+    except Exception:
+        if not quiet:
+            raise
 
 
 @contextlib.contextmanager
@@ -193,15 +221,18 @@ def threads(n):
     token = [object(), n]
     before = numba.get_num_threads()
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-    with _BLOCKS_LOCK:
-        _open_block("threads", token)
+    try:
+        with _BLOCKS_LOCK:
+            _open_block("threads", token)
+    except BaseException:                     # the block never opened: numba's count back
+        numba.set_num_threads(before)
+        raise
     try:
         yield
     finally:
         numba.set_num_threads(before)
         with _BLOCKS_LOCK:
-            _blocks["threads"].remove(token)
-            _apply_blocks()
+            _close_block("threads", token)
 
 
 def _set_blas(n):
@@ -285,8 +316,7 @@ def serial_blas():
         yield
     finally:
         with _BLOCKS_LOCK:
-            _blocks["serial"] -= 1
-            _apply_blocks()
+            _close_block("serial")
 
 
 #: a product of at most ``FEW_ROWS`` rows and fewer multiply-adds than ``SERIAL_BLAS_BELOW``

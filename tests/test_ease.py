@@ -391,3 +391,23 @@ def test_forget_is_guarded_by_max_items_as_partial_fit_is():
     model = EASE(max_items=None).fit(train).set_params(max_items=7)
     with pytest.raises(ValueError, match=r"EASE\.forget needs two dense 8 x 8 float64 matrices"):
         model.forget(users=[0])
+
+
+def test_b_depends_on_the_blas_thread_count_in_its_last_bits_only():
+    """What the module docstring says (Threads): the same count gives the same bits, 1 and 2
+    BLAS threads agree to rounding, and scoring does not depend on the count."""
+    import minigraphrec as mgr
+    data = mgr.datasets.synthetic(n_users=300, n_items=400, random_state=0)
+    fits = []
+    for n in (1, 2, 1):
+        with mgr.threads(n):
+            fits.append(EASE(l2=50.0, block_size=150).fit(data))
+    B1, B2, B1_again = (m.B_ for m in fits)
+    np.testing.assert_array_equal(B1, B1_again)
+    np.testing.assert_allclose(B2, B1, rtol=0, atol=1e-13 * np.abs(B1).max())
+    users = np.arange(data.n_users)
+    with mgr.threads(1):
+        s1 = fits[0].score(users)
+    with mgr.threads(2):
+        s2 = fits[0].score(users)
+    np.testing.assert_array_equal(s1, s2)

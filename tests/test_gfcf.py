@@ -195,6 +195,20 @@ def test_orthonormalize(scale):
     np.testing.assert_allclose(Q @ (Q.T @ deficient), deficient, atol=1e-12)
 
 
+def test_orthonormalize_falls_back_to_qr_when_the_gram_overflows():
+    """Columns of norm 1e160 gave an infinite QᵀQ, on which scipy's cholesky raised a
+    ValueError instead of the documented fallback to Householder QR."""
+    import warnings
+    rng = np.random.default_rng(9)
+    for scale in (1e160, 1e300):
+        Y = rng.standard_normal((200, 6)) * scale
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")                     # no overflow warning either
+            Q = _orthonormalize(Y)
+        np.testing.assert_allclose(Q.T @ Q, np.eye(6), atol=1e-10)
+        assert np.abs(Q @ (Q.T @ Y) - Y).max() <= 1e-12 * np.abs(Y).max()
+
+
 def test_propack_and_dense_accept_n_factors_equal_to_min_dimension():
     train, _ = random_train(10)
     for solver in ("propack", "dense", "randomized", "chebyshev"):

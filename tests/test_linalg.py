@@ -136,6 +136,58 @@ def test_no_lapack_or_blas_call_sees_more_than_a_tile(monkeypatch):
     assert seen and max(max(s) for s in seen) <= 16
 
 
+@pytest.mark.parametrize("f", [cholesky, spd_inverse])
+@pytest.mark.parametrize("flag", ["no", "False", 0, None])
+def test_overwrite_a_must_be_a_bool(f, flag):
+    """overwrite_a="no" is truthy: it worked in the caller's array. Now a DataError, and the
+    array is untouched."""
+    from minigraphrec.errors import DataError
+    A = spd(6, 5)
+    before = A.copy()
+    with pytest.raises(DataError, match="overwrite_a must be True or False"):
+        f(A, 2, overwrite_a=flag)
+    np.testing.assert_array_equal(A, before)
+
+
+@pytest.mark.parametrize("f", [cholesky, spd_inverse])
+def test_sparse_input_is_named(f):
+    """A SciPy sparse matrix was reported as "a real dtype, got object"."""
+    import scipy.sparse as sp
+    from minigraphrec.errors import DataError
+    with pytest.raises(DataError, match="A must be a dense array, got a SciPy sparse csr"):
+        f(sp.csr_matrix(np.eye(3)))
+
+
+def test_large_diagonal_tiles_are_factorised_on_one_blas_thread(monkeypatch):
+    """A block_size at the size where OpenBLAS's threaded dpotrf crashed (16,000) handed it
+    that size; diagonal tiles above SERIAL_LAPACK_ABOVE rows now go to dpotrf and dtrtri on
+    one BLAS thread, smaller ones with the caller's count. Same numbers either way."""
+    import minigraphrec as mgr
+    with mgr.threads(2):
+        if set(mgr.get_threads()["blas"].values()) != {2}:
+            pytest.skip("no OpenBLAS whose count can be set")
+        seen, lapack = [], linalg.lapack
+
+        class Recorder:
+            def __getattr__(self, name):
+                def wrapped(T, **kwargs):
+                    seen.append((name, T.shape[0], set(mgr.get_threads()["blas"].values())))
+                    return getattr(lapack, name)(T, **kwargs)
+                return wrapped
+
+        A = spd(20, 6)
+        expected = spd_inverse(A, 8)
+        monkeypatch.setattr(linalg, "SERIAL_LAPACK_ABOVE", 5)
+        monkeypatch.setattr(linalg, "lapack", Recorder())
+        np.testing.assert_array_equal(spd_inverse(A, 8), expected)
+        assert mgr.get_threads()["blas"] and set(mgr.get_threads()["blas"].values()) == {2}
+    # tiles of 8, 8 and 4 rows: each to dpotrf and dtrtri
+    assert [s for s in seen if s[0] == "dpotrf"] == [("dpotrf", 8, {1}), ("dpotrf", 8, {1}),
+                                                     ("dpotrf", 4, {2})]
+    assert [s for s in seen if s[0] == "dtrtri"] == [("dtrtri", 8, {1}), ("dtrtri", 8, {1}),
+                                                     ("dtrtri", 4, {2})]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("MINIGRAPHREC_SLOW") != "1",
                     reason="2 GB and about a minute; set MINIGRAPHREC_SLOW=1")

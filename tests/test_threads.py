@@ -208,3 +208,45 @@ def test_threads_and_serial_blas_blocks_in_two_threads_share_one_rule():
             assert set(seen["both"].values()) == {1}                 # the step is serial
             assert set(seen["second"].values()) == ({1} if second is serial_blas else {4})
             assert mgr.get_threads()["blas"] == before
+
+
+def test_a_block_whose_blas_cannot_be_set_leaves_no_count_behind(monkeypatch):
+    """A threads(n) or serial_blas block whose BLAS setting raised stayed in the books: numba
+    kept n, and after every later block BLAS went back to the failed block's count instead
+    of the one from before. Now the failed block is taken out and the error goes on."""
+    from minigraphrec import threadpools as tp
+    with mgr.threads(2):
+        before = mgr.get_threads()
+        if not before["blas"] or set(before["blas"].values()) != {2}:
+            pytest.skip("no OpenBLAS whose count can be set")
+
+        def broken(*args):
+            raise OSError("no BLAS today")
+        with monkeypatch.context() as patch:
+            patch.setattr(tp, "_set_blas", broken)
+            with pytest.raises(OSError, match="no BLAS today"), mgr.threads(1):
+                pass
+        assert mgr.get_threads() == before                       # numba's count too
+        with monkeypatch.context() as patch:
+            patch.setattr(tp, "_openblas_handles", lambda: [(broken, lambda: 2)])
+            with pytest.raises(OSError, match="no BLAS today"), tp.serial_blas():
+                pass
+        assert tp._blocks["serial"] == 0
+        with mgr.threads(1):                                     # a later block ends:
+            pass
+        assert mgr.get_threads() == before                       # the count from before
+
+
+def test_set_threads_changes_both_counts_or_neither(monkeypatch):
+    import numba
+
+    from minigraphrec import threadpools as tp
+    with mgr.threads(2):
+        before = numba.get_num_threads()
+
+        def broken(n):
+            raise OSError("no BLAS today")
+        monkeypatch.setattr(tp, "_set_blas", broken)
+        with pytest.raises(OSError, match="no BLAS today"):
+            mgr.set_threads(1)
+        assert numba.get_num_threads() == before

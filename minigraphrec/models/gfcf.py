@@ -63,6 +63,7 @@ from ..data import check_interactions
 from ..errors import (DataError, check_backend, check_bool, check_finite_sparse,
                       check_int, check_param_number, check_random_state,
                       check_real_sparse)
+from ..linalg import cholesky
 from ..rank import float_dtype
 from ..threadpools import FEW_ROWS, few_rows_matmul
 from .base import Recommender, kept
@@ -125,13 +126,20 @@ def _orthonormalize(Y):
     next pass's input). An order of magnitude faster than Householder QR for
     tall-skinny blocks. Falls back to Householder QR when ``Y`` is
     numerically rank-deficient (the factorisation fails or three passes do
-    not reach orthonormality).
+    not reach orthonormality) or its Gram overflows (columns of norm above
+    about 1e154).
+    The factor is :func:`minigraphrec.linalg.cholesky`'s, in tiles, which
+    for ``l`` up to its block size (2048) is one LAPACK ``dpotrf``, the same
+    call and bits as ``scipy.linalg.cholesky``.
     """
     Q, eye = Y, np.eye(Y.shape[1])
     try:
-        G = Q.T @ Q                                                       # (l, l)
+        with np.errstate(over="ignore"):                  # an infinite Gram: QR below
+            G = Q.T @ Q                                                   # (l, l)
         for _ in range(3):
-            L = sla.cholesky(G, lower=True)                               # (l, l)
+            if not np.isfinite(G).all():
+                break
+            L = cholesky(G)                                               # (l, l)
             Q = sla.solve_triangular(L, Q.T, lower=True).T                # (n, l)
             G = Q.T @ Q
             error = np.abs(G - eye).max()
