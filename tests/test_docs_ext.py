@@ -77,3 +77,22 @@ def test_every_public_name_of_an_object_is_known():
         "minigraphrec.LightGCN", "minigraphrec.models.LightGCN",
         "minigraphrec.models.lightgcn.LightGCN"]
     assert not any(name.endswith("__version__") for name in names)      # constants: no group
+
+
+def test_every_input_check_has_an_api_entry():
+    """The docstrings link to ``minigraphrec.errors.check_*`` (``check_ids``,
+    ``check_compressed``, ...), so each public function of ``errors.py`` has an autosummary
+    entry in docs/api.rst, under ``.. currentmodule:: minigraphrec.errors`` (a reference
+    without a page fails the nitpicky build)."""
+    import inspect
+    import re
+
+    import minigraphrec.errors as errors
+    api = (Path(__file__).resolve().parents[1] / "docs" / "api.rst").read_text(encoding="utf-8")
+    part = api[api.index(".. currentmodule:: minigraphrec.errors"):]
+    part = part[:part.index(".. currentmodule:: minigraphrec\n")]
+    entries = set(re.findall(r"^ +(\w+)$", part, re.M))
+    public = {name for name, obj in vars(errors).items()
+              if inspect.isfunction(obj) and obj.__module__ == errors.__name__
+              and not name.startswith("_")}
+    assert public - entries == set(), sorted(public - entries)
