@@ -1556,8 +1556,8 @@ VERBOSE_HELP = ("also print minigraphrec's own info and debug log messages on st
 #: --threads' help: given before the command or after it
 THREADS_HELP = ("threads for numba kernels and BLAS alike, a whole number >= 1 (default: "
                 "$MINIGRAPHREC_THREADS, else the libraries' own defaults); more than the "
-                "machine's CPUs is lowered to their number, with a warning; on a busy machine "
-                "1 is often fastest")
+                "CPUs this process may run on is lowered to their number, with a warning; on "
+                "a busy machine 1 is often fastest")
 
 
 def build_parser():

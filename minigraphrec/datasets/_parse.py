@@ -817,7 +817,7 @@ def _roles_from_header(path, lineno, header, roles, required):
             raise _fail(path, lineno, f"header field {k + 1} {field!r} is not a column name "
                                       f"this loader knows, so the columns cannot be told apart "
                                       f"by name; give their roles with columns= (known names, "
-                                      f"case, '_' and '-' ignored: {known})")
+                                      f"case, blanks, '_', '.' and '-' ignored: {known})")
         if role in where:
             raise _fail(path, lineno, f"header fields {where[role] + 1} and {k + 1} "
                                       f"({header[where[role]]!r}, {field!r}) both name the "

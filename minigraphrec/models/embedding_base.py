@@ -92,7 +92,8 @@ from ..ops.embedding import gather_backward, gather_forward
 from ..ops.scoring import dot_backward, dot_forward
 from .base import Recommender, _Kept, kept
 
-__all__ = ["EmbeddingRecommender", "glorot_uniform", "id_embeddings", "hop_balls"]
+__all__ = ["EmbeddingRecommender", "EdgeWeighted", "glorot_uniform", "id_embeddings",
+           "hop_balls"]
 
 logger = logging.getLogger(__name__)
 
