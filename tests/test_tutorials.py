@@ -510,6 +510,27 @@ def test_11_efficiency(run):
                     "11_filters_vs_training", "11_float32_scores")
 
 
+
+def test_11_parameters_change_what_they_claim(tmp_path, monkeypatch):
+    """gfcf_factors without 64 runs (every k checked by hand: a KeyError before), and
+    min_degree names the core it builds."""
+    source = (TUTORIALS / "11_efficiency.py").read_text(encoding="utf-8")
+    for line, new in (("gfcf_factors = (16, 64, 256)", "gfcf_factors = (16, 128)"),
+                      ("min_degree = 10 ", "min_degree = 5 ")):
+        assert source.count("\n" + line) == 1
+        source = source.replace("\n" + line, "\n" + new)
+    script = tmp_path / "11_efficiency.py"
+    script.write_text(source, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MINIGRAPHREC_FIGURES", str(tmp_path / "figs"))
+    monkeypatch.delenv("MINIGRAPHREC_ML100K", raising=False)
+    monkeypatch.setenv("MINIGRAPHREC_TUTORIAL_TINY", "1")
+    ns = runpy.run_path(str(script), run_name="__main__")
+    assert set(ns["stage_stats"]) == {"raw log", "de-duplicated", "5-core"}
+    assert "5-core / de-duplicated" in ns["time_ratios"]
+    assert ns["gfcf"].V_.shape[1] == 128
+    assert {"GF-CF, k = 16", "GF-CF, k = 128"} <= set(ns["fitted"])
+
 def test_12_open_problems(run):
     ns, figures = run("12_open_problems.py", tiny=True)
     # 1. cold items are absent from training; features beat ids on them

@@ -9,8 +9,9 @@
 # 1. what de-duplication and $k$-core pruning remove from a duplicated,
 #    long-tailed log, and what that does to the time of one propagation
 #    $\hat A X$;
-# 2. every numba kernel beside the NumPy reference it must equal
-#    (`spmm`, `sample_bpr`, `top_k`, Adam): asserted identical, then timed;
+# 2. four numba kernels of the training and evaluation loops (`spmm`,
+#    `sample_bpr`, `top_k`, Adam) beside the NumPy references they must
+#    equal: asserted identical, then timed;
 # 3. batch-local propagation: how many rows a LightGCN batch really needs,
 #    hop by hop, against the whole graph (tutorial 02, section 5, proves
 #    why it is exact; here we count what it saves on a larger graph);
@@ -28,8 +29,10 @@
 # and section 4 on its 80/20 split instead. Every count and accuracy the
 # prose quotes comes from the default run on the synthetic data, which the
 # seeds fix; with ML-100K read the printed output. Timings depend on the
-# machine and on its load, so the prose quotes none from the run itself
-# (read them from the printed output).
+# machine and on its load: the script prints every time and ratio it
+# measures, and where the prose quotes one it says so and gives the range
+# over our own runs of this script (two busy cores of an AMD EPYC, one
+# thread); figures from the benchmarks name their result file.
 #
 # Run it as a script (`python tutorials/11_efficiency.py`) or cell by cell.
 
@@ -43,7 +46,7 @@ n_users, n_items = 4000, 6000
 mean_interactions = 30
 repeat_exponent = 2.5    # repeats per (user, item) pair ~ Zipf(2.5), capped
 max_repeats = 50
-min_degree = 10          # the k-core of NGCF's and LightGCN's data sets: 10 and 10
+min_degree = 10          # the k-core of NGCF's and LightGCN's data sets (10 and 10)
 dim = 64                 # embedding width of the timed products
 repeats = 7              # timed rounds per measurement; the median is reported
 calls_per_round = 5      # section 1: a product takes milliseconds, so time 5 calls per round
@@ -122,9 +125,9 @@ print(f"numba threads: {numba.get_num_threads()}, load average: {os.getloadavg()
 # where $c_{vw}$ counts the events between $v$ and $w$. So
 # `graph.deduplicate(keep="count")` (one row per pair, weight = its count)
 # gives the same product with one stored entry per pair: nothing is lost.
-# Then `graph.k_core` removes every user with fewer than 10 distinct items
-# and every item with fewer than 10 users, repeatedly (removing an item
-# can push its users below 10). That does change the model: the pruned users
+# Then `graph.k_core` removes every user with fewer than `min_degree` = 10
+# distinct items and every item with fewer than 10 users, repeatedly
+# (removing an item can push its users below 10). That does change the model: the pruned users
 # and items are gone from the graph.
 #
 # We time $A X$ at each stage and, as a control, on the raw log's $A$ with
@@ -195,7 +198,8 @@ print("A X with one entry per event == A X with one weighted entry per pair")
 A_control = repoint_repeats(A_raw, np.random.default_rng(seed))       # raw log's size, no repeats
 assert A_control.nnz == A_raw.nnz
 
-stages = {"raw log": (raw, A_raw), "de-duplicated": (dedup, A_dedup), "10-core": (core, A_core)}
+core_name = f"{min_degree}-core"
+stages = {"raw log": (raw, A_raw), "de-duplicated": (dedup, A_dedup), core_name: (core, A_core)}
 matrices = {name: A for name, (data, A) in stages.items()} | {"control": A_control}
 products = {}
 for name, A in matrices.items():
@@ -218,7 +222,13 @@ print(f"{'control':14s} the raw log's A, repeats moved: {A_control.nnz:8d} store
 entries_saved_dedup = 1 - A_dedup.nnz / A_raw.nnz
 entries_saved_core = 1 - A_core.nnz / A_raw.nnz
 print(f"de-duplication removes {entries_saved_dedup:.0%} of the stored entries, "
-      f"with the 10-core {entries_saved_core:.0%}")
+      f"with the {core_name} {entries_saved_core:.0%}")
+time_ratios = {                                   # the ratios the prose below discusses
+    "raw log / de-duplicated": spmm_seconds["raw log"] / spmm_seconds["de-duplicated"],
+    "control / raw log": spmm_seconds["control"] / spmm_seconds["raw log"],
+    f"{core_name} / de-duplicated": spmm_seconds[core_name] / spmm_seconds["de-duplicated"]}
+print("time ratios: " + ", ".join(f"{name} {r:.2f}" for name, r in time_ratios.items())
+      + f" (stored entries: raw log / de-duplicated {A_raw.nnz / A_dedup.nnz:.2f})")
 
 # %% [markdown]
 # On the default run (4,000 users, 6,000 items) the log has 216,493 events
@@ -231,19 +241,19 @@ print(f"de-duplication removes {entries_saved_dedup:.0%} of the stored entries, 
 # (tutorial 12 turns to them).
 #
 # The time of SciPy's serial product follows the stored entries, but not in
-# proportion. On the machine this was written on (two cores of an AMD EPYC,
-# busy with other work), the raw log's product took about 1.4 times as long
-# as the de-duplicated one, for 80% more stored entries: de-duplication saved
-# about 30% of the time. The control, as many entries as the raw log but
-# without repeats, took about 1.3 times as long as the raw log. So a repeat
-# is cheaper than a new neighbour, though not free: it still costs a
+# proportion; the script prints the ratios. In five runs of ours (two cores
+# of an AMD EPYC, busy with other work, load average 2 to 8), the raw log's
+# product took 1.3 to 2.1 times as long as the de-duplicated one, for 1.8
+# times the stored entries. The control, as many entries as the raw log but
+# without repeats, took 1.05 to 1.4 times as long as the raw log. So a
+# repeat is cheaper than a new neighbour, though not free: it still costs a
 # multiply-add and an index read, but the row of $X$ it adds was read
 # moments before for the same output row and is likely still in the CPU's
 # cache, while a distinct neighbour's row may have to come from memory. The
-# 10-core, with fewer distinct entries and fewer rows, was the fastest (about
-# 0.7 times the de-duplicated log). Timings vary with the machine, its caches
-# and its load, from run to run too, so these ratios are rough; read your
-# machine's medians in the printed output.
+# 10-core, with fewer distinct entries and fewer rows, was the fastest
+# (0.67 to 0.83 times the de-duplicated log). Timings vary with the
+# machine, its caches and its load, from run to run too, so these ratios
+# are rough; read your machine's in the printed output.
 
 # %%
 fig, (ax_entries, ax_time) = plot.subplots(1, 2)
@@ -269,7 +279,8 @@ print("wrote", plot.save_figure(fig, "11_pruning"))
 # ## 2. Parallel kernels beside their references (FAQ Q4.2)
 # Every hot loop of training and evaluation has a numba kernel, and beside
 # it the plain NumPy/SciPy form it must equal, chosen with
-# `backend="numpy"`:
+# `backend="numpy"` (`minigraphrec/kernels/` holds them all;
+# `benchmarks/bench_kernels.py` times more of them). Four of them:
 #
 # | kernel | reference |
 # |---|---|
@@ -354,7 +365,10 @@ for name, call in kernels.items():
 # row instead of sorting every row. With several threads, the two columns
 # show the other side of parallel computation: a parallel loop waits for its
 # slowest thread, so on cores busy with other work two threads can lose to
-# one, most for the cheapest, memory-bound kernels (Adam, spmm).
+# one. In one run of ours with `NUMBA_NUM_THREADS=2` (two cores, load
+# average 5) they lost for three of the four kernels: Adam took 22 ms on
+# two threads against 1.7 ms on one, spmm and top-k about 3 times as long;
+# only `sample_bpr` gained (1.8 times faster on two).
 # `benchmarks/bench_kernels.py` and `bench_spmm.py` measure these ratios on
 # Gowalla-sized inputs.
 
@@ -535,25 +549,29 @@ for name, make in contenders.items():
 recall_of = {name: s["recall@20"] for name, s in filter_stats.items()}
 
 # %% [markdown]
-# GF-CF ($k = 64$) by hand for user 0, dense: the linear term from $\tilde R$ directly;
-# for the ideal term we take the model's $V$ (a second dense SVD would only
-# repeat LAPACK's work) after checking that it is what the formula asks
-# for: orthonormal columns with $\tilde R^\top \tilde R V = V \Sigma^2$.
+# GF-CF by hand for user 0, dense, for each fitted $k$: the linear term
+# from $\tilde R$ directly; for the ideal term we take the model's $V$
+# (a second dense SVD would only repeat LAPACK's work) after checking that
+# it is what the formula asks for: $k$ orthonormal columns with
+# $\tilde R^\top \tilde R V = V \Sigma^2$.
 
 # %%
-gfcf, ease = fitted["GF-CF, k = 64"], fitted["EASE"]
+ease = fitted["EASE"]
 R_train = train.to_csr().toarray()                                   # (n_users, n_items)
 u = 0
 d_users, d_items = R_train.sum(axis=1), R_train.sum(axis=0)          # degrees
 inv_sqrt = lambda d: np.divide(1.0, np.sqrt(d), out=np.zeros_like(d), where=d > 0)
 R_tilde = inv_sqrt(d_users)[:, None] * R_train * inv_sqrt(d_items)[None, :]
-V_svd, sigma = gfcf.V_, gfcf.singular_values_                        # (n_items, 64), (64,)
-assert np.allclose(V_svd.T @ V_svd, np.eye(V_svd.shape[1]), atol=1e-10)
-assert np.allclose(R_tilde.T @ (R_tilde @ V_svd), V_svd * sigma ** 2, atol=1e-10)
 linear = (R_train[u] @ R_tilde.T) @ R_tilde                          # (n_items,)
-ideal = ((R_train[u] * inv_sqrt(d_items)) @ V_svd) @ (V_svd.T * np.sqrt(d_items))
-s_gfcf_by_hand = linear + 0.3 * ideal
-assert np.allclose(gfcf.score([u])[0], s_gfcf_by_hand, rtol=1e-10, atol=1e-12)
+for k in gfcf_factors:
+    gfcf = fitted[f"GF-CF, k = {k}"]
+    V_svd, sigma = gfcf.V_, gfcf.singular_values_                    # (n_items, k), (k,)
+    assert V_svd.shape == (R_train.shape[1], k)
+    assert np.allclose(V_svd.T @ V_svd, np.eye(k), atol=1e-10)
+    assert np.allclose(R_tilde.T @ (R_tilde @ V_svd), V_svd * sigma ** 2, atol=1e-10)
+    ideal = ((R_train[u] * inv_sqrt(d_items)) @ V_svd) @ (V_svd.T * np.sqrt(d_items))
+    s_gfcf_by_hand = linear + gfcf.alpha * ideal                     # (n_items,), alpha 0.3
+    assert np.allclose(gfcf.score([u])[0], s_gfcf_by_hand, rtol=1e-10, atol=1e-12)
 
 # %% [markdown]
 # EASE: setting the Lagrangian's gradient to zero, with multipliers $\mu$
@@ -590,21 +608,23 @@ print("GF-CF and EASE: user 0's scores match the formulas")
 # (tutorial 09), as one chooses LightGCN's epochs.
 #
 # The cost, on one thread (the CPU seconds printed above, which the figure
-# plots): GF-CF with 16 or 64 vectors is the cheapest fit by far (ARPACK
-# computes only the vectors asked for), EASE's inverse of a 1,500 × 1,500
-# matrix comes next, then GF-CF with 256 vectors, and LightGCN's 20 epochs
-# cost the most.
+# plots; this order held in each of our five runs): GF-CF with 16 or 64
+# vectors is the cheapest fit by far (ARPACK computes only the vectors
+# asked for), EASE's inverse of a 1,500 × 1,500 matrix comes next, then
+# GF-CF with 256 vectors, and LightGCN's 20 epochs cost the most.
 # Besides that work, the trained model needs an optimiser, a learning rate
 # and a number of epochs. The training-free models have nothing to train
 # and one or two hyperparameters (EASE's λ; GF-CF's α and $k$), which, as
 # $k$ shows, still have to be chosen on validation data. That makes them the
 # first thing to try and the bar a trained model has to clear: on Gowalla
 # the library's GF-CF (with the authors' 256 vectors, under 1% of its
-# 40,981 items) reaches Recall@20 0.18495 in under a minute from loading
-# the files, above the 0.1830 the LightGCN paper reports after hundreds of
-# epochs (README, benchmarks). Their limits: EASE inverts a dense item × item matrix
-# (cubic in the catalogue; `max_items` guards it), GF-CF needs a truncated
-# SVD, and neither learns from features.
+# 40,981 items) reaches Recall@20 0.1849 in 43 s from reading the files
+# to the last metric (`benchmarks/results/gfcf_gowalla.md`: PROPACK's SVD,
+# one BLAS thread, an AMD EPYC), above the 0.1830 that the LightGCN paper
+# (He et al., SIGIR 2020) reports after hundreds of epochs. Their limits:
+# EASE inverts a dense item × item matrix (cubic in the catalogue;
+# `max_items` guards it), GF-CF needs a truncated SVD, and neither learns
+# from features.
 
 # %%
 fig, ax = plot.subplots()
@@ -650,7 +670,9 @@ print("wrote", plot.save_figure(fig, "11_filters_vs_training"))
 # We score every user with section 4's LightGCN both ways, check each
 # float32 score against that bound, and count the top-20 lists that change
 # and what that does to Recall@20. Then we time the two products on
-# section 1's larger shapes, at $d$ = `dim`.
+# random $n_u \times d$ and $n_i \times d$ tables at the parameters'
+# sizes (`n_users` × `n_items` = 4,000 × 6,000, $d$ = `dim`), and print
+# the bytes of each score matrix.
 
 # %%
 lightgcn = fitted[f"LightGCN, {lightgcn_epochs} epochs"]
@@ -694,30 +716,39 @@ product_seconds = interleaved_medians({
     score_dtype: lambda score_dtype=score_dtype: mgr.rank.score_matrix(
         U_big, I_big, dtype=score_dtype)
     for score_dtype in ("float64", "float32")})
+score_bytes = {score_dtype: mgr.rank.score_matrix(U_big, I_big, dtype=score_dtype).nbytes
+               for score_dtype in ("float64", "float32")}
 print(f"{n_users} x {n_items} scores at d = {dim}: float64 "
       f"{product_seconds['float64'] * 1e3:.1f} ms, float32 "
       f"{product_seconds['float32'] * 1e3:.1f} ms "
-      f"({product_seconds['float64'] / product_seconds['float32']:.2f}x)")
+      f"({product_seconds['float64'] / product_seconds['float32']:.2f}x); "
+      f"{score_bytes['float64'] / 2**20:.0f} MiB against {score_bytes['float32'] / 2**20:.0f} MiB")
 
 # %% [markdown]
-# On our machine (an AMD EPYC) the float32 errors stayed far inside the
-# bound: the median at 0.007 of it, the largest at 0.2, because roundings
+# On the default run the float32 errors stayed far inside the bound: the
+# median at 0.007 of it, the largest at 0.23, because roundings
 # of both signs cancel and the bound assumes they never do. One of the
 # 1,000 top-20 lists came out in another order, none held another item,
 # and Recall@20 was the same to six digits. (BLAS libraries sum in
 # different orders on different CPUs, so your float32 counts may differ a
 # little; the float64 ones will not.) A swap needs two items whose float64
 # scores nearly tie, and a trained model's scores rarely do near the top of
-# a list. On Gowalla (40,981 items; `benchmarks/results/eval_gowalla.md`)
-# the float64 product took 1.9 times as long as the float32 one, and
-# evaluation with float32 scores gave the same metrics as a NumPy
-# evaluator scoring in float32. Your printed output gives this run's counts
-# and times; the figure shows the distribution of errors and the two times.
+# a list. The float32 product took about half the float64 one's time in
+# our five runs of this script (the printed ratio was 2.0 to 2.3), and its
+# matrix holds half the bytes (92 against 183 MiB). On Gowalla (29,858 ×
+# 40,981 scores, `benchmarks/results/eval_gowalla.md`, an Intel Xeon) the
+# float64 product took 2.2 times as long as the float32 one (2.89 s
+# against 1.29 s, medians of 7 rounds), and evaluation with float32 scores
+# gave the same metrics as a NumPy evaluator scoring in float32. Your
+# printed output gives this run's counts and times; the figure shows the
+# distribution of errors and the two times.
 #
-# float64 stays the default because this library is a reference: float64
-# scores move with BLAS's summation order only in the last bits (they can
-# change with the BLAS thread count, by about 1e-15 relative; float32 ones
-# by about 1e-7, enough to swap near-ties). Set
+# float64 stays the default because this library is a reference: a
+# change of BLAS's summation order (another BLAS, another thread count)
+# moves float64 scores only in their last bits, on the scale of
+# $2^{-53} \approx 1.1 \times 10^{-16}$ relative, and float32 ones
+# on the scale of $2^{-24} \approx 6 \times 10^{-8}$, enough to swap
+# near-ties. Set
 # `score_dtype="float32"` when you evaluate large catalogues often, and
 # check a final number in float64.
 
@@ -726,15 +757,17 @@ fig, (ax_err, ax_time) = plot.subplots(1, 2)
 positive = error_over_bound[error_over_bound > 0]
 ax_err.hist(np.log10(positive), bins=50, color="tab:blue")
 ax_err.axvline(0.0, color="tab:red", linestyle="--", label="the bound")
-ax_err.set_xlabel("log10(float32 error / rounding bound)")
-ax_err.set_ylabel("scores")
+ax_err.set_xlabel("log10(|float32 score - float64 score| / Higham's bound)")
+ax_err.set_ylabel("number of scores")
 n_exact = int((error_over_bound == 0).sum())                         # log10(0): not drawn
-ax_err.set_title(f"LightGCN, {S64.size:,} scores"
-                 + (f"\n{n_exact:,} exact, left out" if n_exact else ", none exact"), fontsize=9)
+ax_err.set_title(f"rounding error of LightGCN's {S64.size:,} float32 scores"
+                 + (f"\n({n_exact:,} exact, left out)" if n_exact else "\n(none exact)"),
+                 fontsize=9)
 ax_err.legend(fontsize=8)
 names = list(product_seconds)
 ax_time.bar(names, [product_seconds[n] * 1e3 for n in names], color=["tab:gray", "tab:blue"])
 ax_time.set_xlabel("score dtype")
-ax_time.set_ylabel("milliseconds (median)")
-ax_time.set_title(f"{n_users} x {n_items} scores, d = {dim}", fontsize=9)
+ax_time.set_ylabel(f"milliseconds (median of {repeats} rounds)")
+ax_time.set_title(f"time of the score product: {n_users} x {n_items} scores, d = {dim}",
+                  fontsize=9)
 print("wrote", plot.save_figure(fig, "11_float32_scores"))
