@@ -228,6 +228,21 @@ def require_file(path, option, hint=""):
                      + (f" ({hint})" if hint else ""))
 
 
+def read_record(out, name, hint="give --out the folder of an earlier run"):
+    """The results JSON ``<out>/<name>.json`` of an earlier run, as a dict, which
+    ``--plot-only`` redraws; one line and exit 2 (:func:`require_file`) when it is missing."""
+    source = Path(out) / f"{name}.json"
+    require_file(source, "--plot-only", hint)
+    return json.loads(source.read_text())
+
+
+def recorded_option(record, option):
+    """The value ``option`` (``"--data"``) had in the command a results ``record`` names, as
+    written there (``DATA/gowalla``), or None."""
+    found = re.search(rf"{re.escape(option)}[ =](\S+)", record.get("command") or "")
+    return found.group(1) if found else None
+
+
 def require_data(args, what, hint="DIR", files=None, option="--data"):
     """Stop with a one-line message (:func:`script_error`, status 2) unless ``--data`` was
     given (or ``--smoke``, which brings its own data): the data are never shipped, and no

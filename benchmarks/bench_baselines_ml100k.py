@@ -39,7 +39,7 @@ import statistics
 import time
 from pathlib import Path
 
-from _common import (ML100K_FILES, benchmark_parser, ml100k_split, require_data, require_file,
+from _common import (ML100K_FILES, benchmark_parser, ml100k_split, read_record, require_data,
                      save_figure, threads_text, use_threads, write_results)
 
 K = 20
@@ -212,9 +212,7 @@ def main(argv=None):
                              "1,682 SVD 30x slower; 0 leaves BLAS as the environment set it)")
     args = parser.parse_args(argv)
     if args.plot_only:
-        source = Path(args.out) / "baselines_ml100k.json"
-        require_file(source, "--plot-only", "give --out the folder of an earlier run")
-        record = json.loads(source.read_text())
+        record = read_record(args.out, "baselines_ml100k")
         return plot_baselines(record["rows"], "baselines_ml100k", args.out, record=record)
     require_data(args, "the unpacked MovieLens-100K folder", files=ML100K_FILES)
     if args.smoke:

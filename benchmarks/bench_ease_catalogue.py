@@ -28,9 +28,8 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from _common import (ML100K_FILES, benchmark_parser, check_data, require_file, save_figure,
+from _common import (ML100K_FILES, benchmark_parser, check_data, read_record, save_figure,
                      status_bytes, write_results)
 
 TAG = "RESULT "
@@ -148,9 +147,7 @@ def main():
     if args.worker:
         return worker(args.worker[0], args.worker[1], args.worker[2] == "1")
     if args.plot_only:
-        source = Path(args.out) / "ease_catalogue.json"
-        require_file(source, "--plot-only", "give --out the folder of an earlier run")
-        record = json.loads(source.read_text())
+        record = read_record(args.out, "ease_catalogue")
         return _plot(record["rows"], args.out, "ease_catalogue", record=record)
     if args.data is not None:
         check_data(args.data, ML100K_FILES, "the unpacked MovieLens-100K folder")

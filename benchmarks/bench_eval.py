@@ -82,8 +82,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from _common import (LIGHTGCN_FILES, benchmark_parser, check_data, interleaved_times,
-                     require_file, save_figure, write_results)
+from _common import (LIGHTGCN_FILES, benchmark_parser, check_data, interleaved_times, read_record,
+                     save_figure, write_results)
 
 K = 20
 TARGETS = {"evaluate recall+ndcg": 1.5, "evaluate all": 2.5,
@@ -244,9 +244,7 @@ def main():
                              "eval_gowalla); run nothing")
     args = parser.parse_args()
     if args.plot_only:
-        source = Path(args.out) / f"{args.plot_only}.json"
-        require_file(source, "--plot-only", "give --out the folder of an earlier run")
-        return replot(json.loads(source.read_text()), args.plot_only, args.out)
+        return replot(read_record(args.out, args.plot_only), args.plot_only, args.out)
     if args.data is not None and not args.smoke:       # --smoke runs on its own data
         check_data(args.data, LIGHTGCN_FILES, "a LightGCN-format folder")
 

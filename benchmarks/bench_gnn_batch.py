@@ -51,7 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import (benchmark_parser, first_call_time, load_lightgcn_train, require_file,
+from _common import (benchmark_parser, first_call_time, load_lightgcn_train, read_record,
                      require_lightgcn_train, round_order, save_figure, write_results)
 
 BATCH_SIZE = 2048
@@ -129,9 +129,7 @@ def main():
     args = parser.parse_args()
     if args.plot_only:
         stem = f"{args.name}_batch"
-        source = Path(args.out) / f"{stem}.json"
-        require_file(source, "--plot-only", "give --out (and --name) of an earlier run")
-        record = json.loads(source.read_text())
+        record = read_record(args.out, stem, "give --out (and --name) of an earlier run")
         times = {r["model"]: [ms / 1e3 for ms in r["all_ms"]] for r in record["rows"]}
         return plot_round_ratios(times, stem, args.out, record["notes"].split(":")[0],
                                  record=record)

@@ -72,7 +72,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from functools import partial
 from pathlib import Path
@@ -80,8 +79,9 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from _common import (benchmark_parser, check_data, first_call_time, interleaved_times, portable_path,
-                     refuse_disagreement, require_file, save_figure, write_results)
+from _common import (benchmark_parser, check_data, first_call_time, interleaved_times,
+                     portable_path, read_record, recorded_option, refuse_disagreement, save_figure,
+                     write_results)
 from bench_spmm import normalized_adjacency, ratio_text, ratio_ticks, synthetic_R
 
 KERNELS = ("spmm", "bpr", "adam", "topk", "gat")
@@ -535,12 +535,9 @@ def main():
                              "kernels_spmm for that run); run nothing")
     args = parser.parse_args()
     if args.plot_only:
-        source = Path(args.out) / f"{args.plot_only}.json"
-        require_file(source, "--plot-only", "give --out the folder of an earlier run")
-        record = json.loads(source.read_text())
-        found = re.search(r"--data[ =](\S+)", record.get("command") or "")   # DATA/gowalla
+        record = read_record(args.out, args.plot_only)
         return plot_ratios(record["rows"], args.plot_only, args.out,
-                           data=found.group(1) if found else None, record=record)
+                           data=recorded_option(record, "--data"), record=record)
     if args.data is not None:                           # read even with --smoke
         check_data(args.data, ("train.txt",), "a folder with a LightGCN-format train.txt")
     if args.smoke:

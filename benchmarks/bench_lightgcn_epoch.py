@@ -73,7 +73,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import statistics
 import sys
 import time
@@ -83,8 +82,8 @@ from pathlib import Path
 import numpy as np
 
 from _common import (add_lightgcn_data_option, benchmark_parser, first_call_time,
-                     load_lightgcn_train, require_file, require_lightgcn_train, round_order,
-                     save_figure, source_digests, write_results)
+                     load_lightgcn_train, read_record, recorded_option, require_lightgcn_train,
+                     round_order, save_figure, source_digests, write_results)
 
 # the paper's settings
 DIM, N_LAYERS, LR, BATCH_SIZE, REG = 64, 3, 1e-3, 2048, 1e-4
@@ -213,11 +212,8 @@ def main():
                              "run); run nothing")
     args = parser.parse_args()
     if args.plot_only:
-        source = Path(args.out) / f"{args.plot_only}.json"
-        require_file(source, "--plot-only", "give --out the folder of an earlier run")
-        record = json.loads(source.read_text())
-        found = re.search(r"--data[ =](\S+)", record.get("command") or "")   # DATA/gowalla
-        graph = found.group(1) if found else record["setup"]["graph"]
+        record = read_record(args.out, args.plot_only)
+        graph = recorded_option(record, "--data") or record["setup"]["graph"]   # DATA/gowalla
         return plot_epochs(record["rows"], args.plot_only, args.out, graph, record=record)
     require_lightgcn_train(args)
     if args.max_batches is not None and args.max_batches < 1:

@@ -87,7 +87,7 @@ from pathlib import Path
 import numpy as np
 
 from _common import (benchmark_parser, check_data, interleaved_times, load_average, load_text,
-                     peak_rss_bytes, require_file, reset_peak, save_figure, status_bytes,
+                     peak_rss_bytes, read_record, reset_peak, save_figure, status_bytes,
                      write_results)
 
 #: the real files read with --data, by row name, relative to --data
@@ -465,9 +465,7 @@ def main():
     if args.peak_of:
         return peak_worker(*args.peak_of)
     if args.plot_only:
-        source = Path(args.out) / "loaders.json"
-        require_file(source, "--plot-only", "give --out the folder of an earlier run")
-        record = json.loads(source.read_text())
+        record = read_record(args.out, "loaders")
         return plot(record["rows"], "loaders", args.out, record=record)
     if args.data is not None:                           # read even with --smoke
         check_data(args.data, REAL_FILES.values(),

@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 
 import numpy as np
 
-from _common import (benchmark_parser, interleaved_times, require_data, require_file,
-                     save_figure, thread_counts, write_results)
+from _common import (benchmark_parser, interleaved_times, read_record, recorded_option,
+                     require_data, save_figure, thread_counts, write_results)
 
 ATTACKS = ("rank, numba", "rank, numpy", "score")
 
@@ -146,13 +145,11 @@ def main():
                              "membership_speed_gowalla); run nothing")
     args = parser.parse_args()
     if args.plot_only:
-        source = Path(args.out) / f"{args.plot_only}.json"
-        require_file(source, "--plot-only", "give --out the folder of an earlier run")
-        record = json.loads(source.read_text())
-        found = re.search(r"--threads[ =](\d+)", record.get("command") or "")
+        record = read_record(args.out, args.plot_only)
         data_name = record["notes"].removeprefix("Data: ").split(":", 1)[0]     # gowalla
         return plot_rows(record["rows"], args.plot_only, args.out,
-                         title_of(data_name, found.group(1) if found else 1), record=record)
+                         title_of(data_name, recorded_option(record, "--threads") or 1),
+                         record=record)
     require_data(args, "a LightGCN-format split", files=("train.txt", "test.txt"))
     import minigraphrec as mgr
 

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from _common import (LIGHTGCN_FILES, REPO, benchmark_parser, interleaved_times, portable_path,
-                     require_data, require_file, save_figure, use_threads, warm_up_evaluate,
+                     read_record, require_data, save_figure, use_threads, warm_up_evaluate,
                      write_results)
 
 DEFAULT_CHECKPOINT = REPO / "benchmarks" / "checkpoints" / "fast" / "model.npz"
@@ -258,9 +258,7 @@ def main():
                              "one-model run); run nothing")
     args = parser.parse_args()
     if args.plot_only:
-        source = Path(args.out) / f"{args.plot_only}.json"
-        require_file(source, "--plot-only", "give --out the folder of an earlier run")
-        return replot(json.loads(source.read_text()), args.plot_only, args.out)
+        return replot(read_record(args.out, args.plot_only), args.plot_only, args.out)
     require_data(args, "a LightGCN-format folder", files=LIGHTGCN_FILES)
 
     import minigraphrec as mgr

@@ -98,9 +98,9 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import (ML100K_FILES, benchmark_parser, check_data, first_call_time,
-                     require_data, require_file, save_figure, script_error, source_digests,
-                     thread_counts, threads_text, write_results)
+from _common import (ML100K_FILES, benchmark_parser, check_data, first_call_time, read_record,
+                     require_data, save_figure, script_error, source_digests, thread_counts,
+                     threads_text, write_results)
 
 K = 20
 TARGET = 1.25                     # median(2 threads) / median(1 thread), every model
@@ -556,9 +556,7 @@ def main():
                              "run nothing")
     args = parser.parse_args()
     if args.plot_only:
-        source = Path(args.out) / f"{args.plot_only}.json"
-        require_file(source, "--plot-only", "give --out the folder of an earlier run")
-        record = json.loads(source.read_text())
+        record = read_record(args.out, args.plot_only)
         return plot(record["rows"], args.plot_only, args.out, record=record)
     require_data(args, "a folder holding ml-100k/ and optionally gowalla/")
     if not args.smoke:

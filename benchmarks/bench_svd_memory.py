@@ -32,7 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import (benchmark_parser, check_data, require_file, reset_peak, save_figure,
+from _common import (benchmark_parser, check_data, read_record, reset_peak, save_figure,
                      status_bytes, write_results)
 
 USER_DEGREE, ITEM_DEGREE, MEAN_INTERACTIONS = 27, 20, 34      # as bench_scaling.py
@@ -125,9 +125,7 @@ def main():
     if args.worker:
         return worker(args.worker[0], args.worker[1], int(args.worker[2]))
     if args.plot_only:
-        source = Path(args.out) / f"{args.name}.json"
-        require_file(source, "--plot-only", "give --out and --name of an earlier run")
-        record = json.loads(source.read_text())
+        record = read_record(args.out, args.name, "give --out and --name of an earlier run")
         return _plot(record["rows"], args.out, args.name, record=record)
     if args.data is not None and not args.smoke:       # --smoke runs on its own graph
         check_data(args.data, ("train.txt",), "a folder with a LightGCN-format train.txt")

@@ -58,8 +58,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import (ML100K_FILES, benchmark_parser, machine_info, require_data, require_file,
-                     save_figure, write_results)
+from _common import (ML100K_FILES, benchmark_parser, machine_info, read_record, recorded_option,
+                     require_data, save_figure, write_results)
 
 
 MODELS = {
@@ -212,7 +212,7 @@ _EXACT_FLOOR = 1e-17
 def replot(record, name, out_dir):
     """Redraw ``<out_dir>/<name>.png`` from a results record, the title rebuilt as the run
     that wrote it built it (from its notes and command)."""
-    notes, command = record.get("notes") or "", record.get("command") or ""
+    notes = record.get("notes") or ""
     if name.startswith("unlearning_embedding"):             # written by bench_realtime.py
         found = re.match(r"Data: (\S+) .*?(\d+) users x (\d+) training items forgotten",
                          notes)
@@ -220,12 +220,12 @@ def replot(record, name, out_dir):
                  f"training items each" if found else "")
         return plot_unlearning_embedding(record["rows"], name, out_dir, title=title,
                                          record=record)
-    data = re.search(r"--data[ =](\S+)", command)
+    data = recorded_option(record, "--data")
     rounds = re.search(r"interleaved rounds, (\d+) each", notes)
     if notes.startswith("SMOKE RUN"):
         title = ", smoke run (synthetic)"
     else:
-        title = (f", {Path(data.group(1)).name}" if data else "") + (
+        title = (f", {Path(data).name}" if data else "") + (
             f", medians of {rounds.group(1)} interleaved rounds" if rounds else "")
     return plot_unlearning(record["rows"], name, out_dir, title, record=record)
 
@@ -375,9 +375,7 @@ def main():
                              "bench_realtime.py's trained models); run nothing")
     args = parser.parse_args()
     if args.plot_only:
-        source = Path(args.out) / f"{args.plot_only}.json"
-        require_file(source, "--plot-only", "give --out the folder of an earlier run")
-        return replot(json.loads(source.read_text()), args.plot_only, args.out)
+        return replot(read_record(args.out, args.plot_only), args.plot_only, args.out)
     unknown = [m for m in args.models.split(",") if m not in MODELS]
     if unknown:
         parser.error(f"--models: unknown {', '.join(map(repr, unknown))}; choose from "
