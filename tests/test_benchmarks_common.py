@@ -1196,3 +1196,19 @@ def test_refuse_disagreement_names_every_row_whose_sides_differ():
                        r"dtype float32$"):
         _common.refuse_disagreement(rows, "k.json")
     assert _common.refuse_disagreement(rows[:1] + rows[3:], "k.json") is None
+
+
+def test_read_record_and_recorded_option(tmp_path, capsys):
+    """--plot-only's record is read from ``<out>/<name>.json``, a missing one stops with one
+    line naming it; an option's value is read back from the record's command."""
+    import json
+    record = {"command": "python benchmarks/bench_spmm.py --data DATA/gowalla --threads=2"}
+    (tmp_path / "spmm.json").write_text(json.dumps(record))
+    assert _common.read_record(tmp_path, "spmm") == record
+    assert _common.recorded_option(record, "--data") == "DATA/gowalla"
+    assert _common.recorded_option(record, "--threads") == "2"
+    assert _common.recorded_option(record, "--seed") is None
+    assert _common.recorded_option({}, "--data") is None
+    with pytest.raises(SystemExit):
+        _common.read_record(tmp_path, "kernels")
+    assert "kernels.json, which does not exist" in capsys.readouterr().err
