@@ -313,3 +313,52 @@ def test_lightgcn_test_line_without_items_is_not_checked(tmp_path):
     test = write(tmp_path / "test2.txt", "0 1\n5 1\n")
     assert_line_error(lambda: ds.load_lightgcn(train, test), test, 2,
                       "user 5 is unknown to training")
+
+
+# ================================================================= embedded
+def test_synthetic_truth_refuses_users_out_of_range():
+    """A negative id indexed from the end: user -1 silently got the last user's row."""
+    data, truth = ds.synthetic(n_users=30, n_items=40, n_communities=3, mean_interactions=6,
+                               return_truth=True)
+    np.testing.assert_array_equal(truth.probabilities(np.array([29, 0])),
+                                  truth.probabilities()[[29, 0]])
+    for users, message in (([-1], r"users\[0\] = -1 is out of range 0..29"),
+                           ([0, 30], r"users\[1\] = 30 is out of range 0..29"),
+                           ([0.5], "must hold integer ids")):
+        with pytest.raises(DataError, match=message):
+            truth.probabilities(users)
+
+
+def test_session_oracle_refuses_another_catalogue():
+    from minigraphrec.sequences import Sequences
+
+    _, truth = ds.synthetic_sessions(n_sessions=50, n_items=30, n_communities=3,
+                                     return_truth=True)
+    for n_items in (20, 500):                    # renumbered items, another generator's
+        with pytest.raises(DataError, match=f"sessions must use the generator's 30 item ids, "
+                                            f"got a catalogue of {n_items} items"):
+            truth.next_item_probabilities(Sequences.from_lists([[0, 1], [2]], n_items=n_items))
+
+
+def test_example_checks_return_truth():
+    """"no" is truthy: it returned the truth it was asked not to."""
+    with pytest.raises(DataError, match="return_truth must be True or False, got 'no'"):
+        ds.example(n_users=20, n_items=30, ml100k="", return_truth="no")
+    assert len(ds.example(n_users=20, n_items=30, ml100k="", return_truth=False)) == 2
+
+
+def test_embedded_data_needs_no_file_and_is_deterministic():
+    """The default data is generated, not shipped: the package holds no data file, and the
+    same seed gives the same bytes."""
+    import hashlib
+    import pathlib
+
+    package = pathlib.Path(ds.__file__).parents[1]
+    assert [p for p in package.rglob("*") if p.is_file() and p.suffix != ".py"
+            and "__pycache__" not in p.parts] == []
+    a, b = ds.synthetic(), ds.synthetic()
+    for name in ("users", "items", "timestamps"):
+        assert getattr(a, name).tobytes() == getattr(b, name).tobytes()
+    assert (a.n_users, a.n_items, len(a)) == (1000, 1500, 20082)
+    assert hashlib.sha256(a.users.tobytes() + a.items.tobytes()
+                          + a.timestamps.tobytes()).hexdigest()[:16] == "192286f71b544105"

@@ -3,16 +3,18 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import http.client
 import os
+import re
 import shutil
 import tempfile
-import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from contextlib import closing
 from pathlib import Path
 
-from .._atomic import missing_folders, reworded
+from .._atomic import fsync_folder, missing_folders, reworded
 from ..errors import DataError
 from .movielens import load_movielens_100k
 
@@ -27,6 +29,14 @@ ML100K_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
 ML100K_SHA256 = "50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229"
 _ML100K_FOLDER = "ml-100k"
 _ML100K_NEEDED = ("u.data", "u.item", "u.user")
+#: the largest download taken (the archive is 4.9 MB): more is not MovieLens-100K, and is
+#: stopped before it fills the disk
+_MAX_DOWNLOAD_BYTES = 64 << 20
+#: the largest total unpacked size of the ``ml-100k/`` members (GroupLens's: 16 MB); a
+#: larger one (a zip bomb) is refused before anything is unpacked
+_MAX_UNPACKED_BYTES = 256 << 20
+#: seconds without data after which a download is abandoned
+_TIMEOUT = 60
 
 
 def _data_home(data_home):
@@ -37,7 +47,9 @@ def _data_home(data_home):
 
 
 def _safe_extract(archive, target, top):
-    """Extract the members under ``top/``; refuse absolute or ``..`` paths and links."""
+    """Extract the members under ``top/``, each file synced to disk; refuse absolute or
+    ``..`` paths, links, and more than :data:`_MAX_UNPACKED_BYTES` unpacked, before
+    anything is written."""
     names = archive.namelist()
     for info in archive.infolist():
         parts = info.filename.split("/")
@@ -48,9 +60,19 @@ def _safe_extract(archive, target, top):
     for needed in _ML100K_NEEDED:
         if f"{top}/{needed}" not in names:
             raise DataError(f"the archive has no {top}/{needed}")
-    for info in archive.infolist():
-        if info.filename.startswith(f"{top}/"):
-            archive.extract(info, target)
+    members = [info for info in archive.infolist() if info.filename.startswith(f"{top}/")]
+    # zipfile stops each member at its declared size (and then checks its CRC), so the
+    # declared sizes bound what is written
+    unpacked = sum(info.file_size for info in members)
+    if unpacked > _MAX_UNPACKED_BYTES:
+        raise DataError(f"the archive's {top}/ files would unpack to {unpacked:,} bytes, "
+                        f"more than the {_MAX_UNPACKED_BYTES:,} allowed (MovieLens-100K's "
+                        f"are 16 MB): refused, nothing unpacked")
+    for info in members:
+        path = archive.extract(info, target)
+        if not info.is_dir():               # whole on disk before the folder is renamed
+            with open(path, "rb") as f:
+                os.fsync(f.fileno())
 
 
 def fetch_movielens_100k(data_home=None, *, url=ML100K_URL, sha256=ML100K_SHA256):
@@ -63,6 +85,13 @@ def fetch_movielens_100k(data_home=None, *, url=ML100K_URL, sha256=ML100K_SHA256
     that folder and load it without any network access. Read the GroupLens
     licence (``ml-100k/README``): no redistribution, research use only.
 
+    Offline, or behind a firewall: download ``ml-100k.zip`` from
+    :data:`ML100K_URL` by other means, check its SHA-256 is
+    :data:`ML100K_SHA256` (``sha256sum ml-100k.zip``) and unzip it into the
+    data folder (``unzip ml-100k.zip -d ~/.cache/minigraphrec``), so that
+    ``<data_home>/ml-100k/u.data`` exists; the next call loads it. A failed
+    download's message says all this with the paths filled in.
+
     Parameters
     ----------
     data_home : path-like, optional
@@ -70,9 +99,10 @@ def fetch_movielens_100k(data_home=None, *, url=ML100K_URL, sha256=ML100K_SHA256
         else ``~/.cache/minigraphrec``.
     url : str
         Where to download the zip archive from (any URL ``urllib`` opens,
-        including ``file://``; used by the tests).
+        including ``file://``; used by the tests). A proxy is taken from the
+        usual ``https_proxy`` / ``http_proxy`` environment variables.
     sha256 : str
-        Expected SHA-256 (hex) of the archive.
+        Expected SHA-256 of the archive, 64 hexadecimal digits.
 
     Returns
     -------
@@ -81,17 +111,26 @@ def fetch_movielens_100k(data_home=None, *, url=ML100K_URL, sha256=ML100K_SHA256
 
     Raises
     ------
+    TypeError
+        ``url`` or ``sha256`` is not a string.
     DataError
-        The download's SHA-256 differs from ``sha256``, or the archive is not
+        ``sha256`` is not 64 hexadecimal digits, or ``url`` has no scheme
+        (both found before anything is downloaded); or the download's SHA-256
+        differs from ``sha256``, or it is over 64 MiB, or the archive is not
         a zip holding ``ml-100k/u.data``, ``u.item`` and ``u.user``, or it
-        holds unsafe paths, or its files do not load. Nothing is left in
+        holds unsafe paths or links, or would unpack to over 256 MiB, or its
+        files do not load. Also a cached ``<data_home>/ml-100k`` that does
+        not load (a partial copy, say; ``FileNotFoundError`` for a missing
+        file): the message says to delete it, after which the next call
+        downloads it again. Nothing is left in
         ``data_home`` then: the download goes to a temporary file and the
         unpacking to a temporary folder, both in ``data_home`` and both
         removed on any failure; ``data_home`` itself (and its parents), if
         this call created them, are removed too while still empty.
     OSError
-        The download failed (no network, HTTP error); the message says
-        where to put a hand-downloaded copy. Or the cache cannot be written:
+        The download failed (no network, an HTTP error, no data for 60 s, the
+        connection closed before the end); the message says where to put a
+        hand-downloaded copy. Or the cache cannot be written:
         a file where ``data_home`` (or a parent) or ``<data_home>/ml-100k``
         should be a folder (NotADirectoryError, FileExistsError; found
         before anything is downloaded), no permission, a full disk. These
@@ -102,12 +141,17 @@ def fetch_movielens_100k(data_home=None, *, url=ML100K_URL, sha256=ML100K_SHA256
     -----
     The cache is keyed by the folder name only: a different ``url`` or
     ``sha256`` does not invalidate an existing ``<data_home>/ml-100k``.
+    Several processes may fetch at once: each downloads and unpacks into its
+    own temporary names, the first rename wins and the others load their own
+    copy. A process killed outright (SIGKILL, a power cut) can leave a
+    ``.ml-100k.*.zip.part`` file or ``.ml-100k.*.unpack`` folder in
+    ``data_home``; no call takes them for the data, and they can be deleted.
     """
-
+    _check_source(url, sha256)
     home = _data_home(data_home)
     folder = home / _ML100K_FOLDER
     if folder.is_dir():
-        return load_movielens_100k(folder)
+        return _load_cached(folder)
 
     _check_home(home, folder)
     created = missing_folders(home)
@@ -130,6 +174,37 @@ def fetch_movielens_100k(data_home=None, *, url=ML100K_URL, sha256=ML100K_SHA256
 _WHERE = "data_home, else $MINIGRAPHREC_DATA, else ~/.cache/minigraphrec"
 
 
+def _check_source(url, sha256):
+    """Refuse, before any download, a ``url`` or ``sha256`` that cannot be right."""
+    for name, value in (("url", url), ("sha256", sha256)):
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be a string, got {type(value).__name__}")
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
+        raise DataError(f"sha256 must be the archive's SHA-256, 64 hexadecimal digits, "
+                        f"got {sha256!r}")
+    if not urllib.parse.urlsplit(url).scheme:
+        raise DataError(f"url must be a URL with a scheme (https://..., file:///...), "
+                        f"got {url!r}")
+
+
+def _by_hand(url, sha256, home, folder):
+    """What to do when the download does not work: the end of those messages."""
+    return (f"Download it by hand from {url}, check its SHA-256 is {sha256.lower()} "
+            f"(sha256sum), and unzip it into {home} (unzip <file> -d {home}) so that "
+            f"{folder / _ML100K_NEEDED[0]} exists; the next call loads it")
+
+
+def _load_cached(folder):
+    """The cached ``folder``; one that does not load (a partial copy, say) is an error saying
+    to delete it (the next call then downloads it again)."""
+    try:
+        return load_movielens_100k(folder)
+    except (DataError, FileNotFoundError) as exc:
+        raise type(exc)(f"{exc}; {folder} is the cached copy (an earlier download, or "
+                        f"unpacked by hand): delete it, and the next call downloads "
+                        f"MovieLens-100K again") from None
+
+
 def _check_home(home, folder):
     """Refuse, before any download, a file (or a link to none) where ``home``, one of its
     parents, or ``folder`` (``<home>/ml-100k``) should be a folder."""
@@ -147,15 +222,32 @@ def _check_home(home, folder):
 
 
 def _chunks(url, sha256, home, folder):
-    """The bytes at ``url``, in chunks; a failed download is an OSError saying what to do."""
+    """The bytes at ``url``, in chunks, at most :data:`_MAX_DOWNLOAD_BYTES`; a failed or
+    cut download is an OSError saying what to do."""
+    got, length = 0, None
     try:
-        with urllib.request.urlopen(url, timeout=60) as response:
+        with urllib.request.urlopen(url, timeout=_TIMEOUT) as response:
+            headers = getattr(response, "headers", None)
+            length = headers.get("Content-Length") if headers is not None else None
+            length = int(length) if length and length.strip().isdigit() else None
+            if length is not None and length > _MAX_DOWNLOAD_BYTES:
+                raise DataError(f"{url}: the server announces {length:,} bytes, more than "
+                                f"the {_MAX_DOWNLOAD_BYTES:,} allowed (ml-100k.zip is "
+                                f"4,924,029): not downloaded")
             for chunk in iter(lambda: response.read(1 << 16), b""):
+                got += len(chunk)
+                if got > _MAX_DOWNLOAD_BYTES:
+                    raise DataError(f"{url}: the download exceeds the {_MAX_DOWNLOAD_BYTES:,} "
+                                    f"bytes allowed (ml-100k.zip is 4,924,029): stopped and "
+                                    f"discarded")
                 yield chunk
-    except (urllib.error.URLError, OSError) as exc:
-        raise OSError(f"could not download {url}: {exc}. Download it by hand, "
-                      f"check its SHA-256 is {sha256}, and unpack it into {home} "
-                      f"(giving {folder})") from exc
+    except (OSError, http.client.HTTPException) as exc:   # IncompleteRead is not an OSError
+        why = str(exc) or type(exc).__name__
+        raise OSError(f"could not download {url}: {why}. "
+                      f"{_by_hand(url, sha256, home, folder)}") from exc
+    if length is not None and got != length:   # http.client ends a cut body as if whole
+        raise OSError(f"could not download {url}: the connection closed after {got:,} of "
+                      f"{length:,} bytes; try again. {_by_hand(url, sha256, home, folder)}")
 
 
 def _fetch(home, folder, url, sha256):
@@ -181,11 +273,16 @@ def _fetch(home, folder, url, sha256):
         got = digest.hexdigest()
         if got != sha256.lower():
             raise DataError(f"{url}: SHA-256 mismatch, expected {sha256.lower()}, got {got}; "
-                            f"the download was discarded")
+                            f"the download was discarded. It is not the archive expected (a "
+                            f"proxy's or login page's answer, or a changed file): "
+                            f"{_by_hand(url, sha256, home, folder)}")
         try:
             unpack = tempfile.mkdtemp(dir=home, prefix=f".{_ML100K_FOLDER}.", suffix=".unpack")
             with zipfile.ZipFile(part) as archive:
-                _safe_extract(archive, unpack, _ML100K_FOLDER)
+                try:
+                    _safe_extract(archive, unpack, _ML100K_FOLDER)
+                except DataError as exc:
+                    raise DataError(f"{url}: {exc}") from None
         except zipfile.BadZipFile as exc:
             raise DataError(f"{url}: not a valid zip archive ({exc})") from None
         except OSError as exc:
@@ -205,6 +302,7 @@ def _fetch(home, folder, url, sha256):
             if not folder.is_dir():       # not merely another process winning the race
                 raise reworded(exc, f"cannot put MovieLens-100K in place as {folder}") \
                     from None
+        fsync_folder(home)                  # the rename itself survives a power cut
         return data
     finally:
         if os.path.exists(part):

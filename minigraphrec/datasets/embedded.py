@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data import Interactions
-from ..errors import (DataError, check_bool, check_finite_number, check_int,
+from ..errors import (DataError, check_bool, check_finite_number, check_ids, check_int,
                       check_random_state)
 from .movielens import load_movielens_100k
 
@@ -48,15 +48,23 @@ class SyntheticTruth:
         Parameters
         ----------
         users : array-like of int, optional
-            Default: all users.
+            Ids in ``0 .. n_users - 1``. Default: all users.
 
         Returns
         -------
         ndarray, shape (len(users), n_items)
             Each row sums to 1. Ranking a user's unseen items by it is the
             oracle recommender.
+
+        Raises
+        ------
+        DataError
+            A user id out of range (a negative one too: it would index from
+            the end) or not an integer, naming its position.
         """
-        cu = self.user_community if users is None else self.user_community[np.asarray(users)]
+        n_users = self.user_community.shape[0]
+        cu = (self.user_community if users is None
+              else self.user_community[check_ids(users, "users", n_users)])
         w, ci = self.item_weight, self.item_community
         W_c = np.bincount(ci, weights=w)                            # (n_communities,)
         own = (ci[None, :] == cu[:, None]) * (w / W_c[ci])[None, :]  # (n_users, n_items)
@@ -324,7 +332,7 @@ def example(n_users=1000, n_items=1500, random_state=0, ml100k=None, ratings=Fal
         empty variable, means the synthetic data.
     return_truth : bool
         Also return the :class:`SyntheticTruth`, or None for MovieLens-100K
-        (real data has no generator to compare with).
+        (real data has no generator to compare with). Checked either way.
 
     Returns
     -------
@@ -338,8 +346,10 @@ def example(n_users=1000, n_items=1500, random_state=0, ml100k=None, ratings=Fal
         The folder does not exist (the message says when the environment
         variable named it).
     DataError
-        A file of the folder is malformed (see :func:`load_movielens_100k`).
+        A file of the folder is malformed (see :func:`load_movielens_100k`);
+        ``return_truth`` is not a bool.
     """
+    return_truth = check_bool(return_truth, "return_truth")
     folder = os.environ.get(_ML100K_ENV) if ml100k is None else ml100k
     if folder:
         try:
@@ -472,7 +482,9 @@ class SyntheticSessionsTruth:
 
         with ``K`` the walk's step, ``O[c, j]`` the Zipf draw inside community ``c`` and
         ``p = p_transition``. Ranking by it is the Bayes-optimal next-item predictor: the
-        ceiling for any model. Sessions must use the generator's item ids.
+        ceiling for any model. Sessions must use the generator's item ids: a
+        :class:`~minigraphrec.sequences.Sequences` of another catalogue size
+        (items renumbered by ``compact_items=True``, say) is a :class:`DataError`.
 
         A step that has probability 0 under the model (possible once events were removed
         from a session, by :func:`~minigraphrec.sequences.split_sessions_by_time` say)
@@ -482,6 +494,10 @@ class SyntheticSessionsTruth:
 
         if not isinstance(sessions, Sequences):
             raise TypeError(f"sessions must be a Sequences, got {type(sessions).__name__}")
+        if sessions.n_items != self.item_community.shape[0]:
+            raise DataError(f"sessions must use the generator's {self.item_community.shape[0]} "
+                            f"item ids, got a catalogue of {sessions.n_items} items (renumbered "
+                            f"by compact_items=True?)")
         if np.any(sessions.lengths == 0):
             raise DataError("every session needs an item")
         K, O = self._kernel(), self._own()
