@@ -452,8 +452,11 @@ def test_fetch_downloads_verifies_caches(tmp_path, monkeypatch):
     again = ds.fetch_movielens_100k(home, url=archive.as_uri(), sha256=digest)
     assert again.items.tolist() == d.items.tolist()
 
-    monkeypatch.setenv("MINIGRAPHREC_DATA", str(home))                # default home
-    assert len(ds.fetch_movielens_100k()) == len(d)
+    # the default home, and the pinned release: this 4-rating copy is not the whole of it
+    monkeypatch.setenv("MINIGRAPHREC_DATA", str(home))
+    with pytest.raises(DataError, match=r"it holds 4 ratings of .* not MovieLens-100K's "
+                       r"100,000, 943 and 1,682; .*ml-100k is the cached copy .*delete it"):
+        ds.fetch_movielens_100k()
 
 
 def test_fetch_refuses_checksum_mismatch_and_leaves_nothing(tmp_path):

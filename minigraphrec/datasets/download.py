@@ -121,7 +121,8 @@ def fetch_movielens_100k(data_home=None, *, url=ML100K_URL, sha256=ML100K_SHA256
         holds unsafe paths or links, or would unpack to over 256 MiB, or its
         files do not load. Also a cached ``<data_home>/ml-100k`` that does
         not load (a partial copy, say; ``FileNotFoundError`` for a missing
-        file): the message says to delete it, after which the next call
+        file), or, for the pinned ``sha256``, does not hold the release's
+        100,000 ratings of 943 users and 1,682 items: the message says to delete it, after which the next call
         downloads it again. Nothing is left in
         ``data_home`` then: the download goes to a temporary file and the
         unpacking to a temporary folder, both in ``data_home`` and both
@@ -151,7 +152,7 @@ def fetch_movielens_100k(data_home=None, *, url=ML100K_URL, sha256=ML100K_SHA256
     home = _data_home(data_home)
     folder = home / _ML100K_FOLDER
     if folder.is_dir():
-        return _load_cached(folder)
+        return _load_cached(folder, whole=sha256.lower() == ML100K_SHA256)
 
     _check_home(home, folder)
     created = missing_folders(home)
@@ -194,15 +195,28 @@ def _by_hand(url, sha256, home, folder):
             f"{folder / _ML100K_NEEDED[0]} exists; the next call loads it")
 
 
-def _load_cached(folder):
+#: what the pinned release holds (GroupLens' README for ml-100k): ratings, users, items
+_ML100K_SIZES = (100_000, 943, 1_682)
+
+
+def _load_cached(folder, whole=False):
     """The cached ``folder``; one that does not load (a partial copy, say) is an error saying
-    to delete it (the next call then downloads it again)."""
+    to delete it (the next call then downloads it again). With ``whole`` (the pinned release
+    asked for), it must also hold that release's 100,000 ratings of 943 users and 1,682
+    items: a copy cut at a line boundary loads, and would give another data set silently."""
+    def stale(why, kind=DataError):
+        return kind(f"{why}; {folder} is the cached copy (an earlier download, or unpacked "
+                    f"by hand): delete it, and the next call downloads MovieLens-100K again")
     try:
-        return load_movielens_100k(folder)
+        data = load_movielens_100k(folder)
     except (DataError, FileNotFoundError) as exc:
-        raise type(exc)(f"{exc}; {folder} is the cached copy (an earlier download, or "
-                        f"unpacked by hand): delete it, and the next call downloads "
-                        f"MovieLens-100K again") from None
+        raise stale(exc, type(exc)) from None
+    sizes = (len(data), data.n_users, data.n_items)
+    if whole and sizes != _ML100K_SIZES:
+        raise stale(f"it holds {sizes[0]:,} ratings of {sizes[1]:,} users and {sizes[2]:,} "
+                    f"items, not MovieLens-100K's {_ML100K_SIZES[0]:,}, {_ML100K_SIZES[1]:,} "
+                    f"and {_ML100K_SIZES[2]:,}")
+    return data
 
 
 def _check_home(home, folder):
