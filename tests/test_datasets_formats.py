@@ -30,7 +30,7 @@ def test_header_guessed_only_when_certain(tmp_path, content, expected):
 
 
 def test_a_numeric_line_taken_as_a_header_is_warned_about(tmp_path, caplog):
-    f = write(tmp_path / "ms.csv", "196,242,3,881250949000\n186,302,3,891717742000\n")
+    f = write(tmp_path / "ms.csv", "17,402,4,880000123000\n23,55,2,880000456000\n")
     with caplog.at_level(logging.WARNING, logger="minigraphrec.datasets"):
         d = ds.load_triples(f, header=True, time_unit="ms")
     assert len(d) == 1 and "line 1 is skipped as a header (header=True), but every field " \
