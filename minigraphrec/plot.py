@@ -593,6 +593,10 @@ def _embedding_table(source, kind):
         what = f"{kind[:-1]} embeddings"
         table = source
         name = "model_or_matrix"
+    import scipy.sparse
+    if scipy.sparse.issparse(table):
+        raise DataError(f"{name} is a scipy sparse matrix; pass it dense (.toarray()): PCA "
+                        f"centres the rows, which fills it in anyway")
     try:
         X = np.asarray(table)
         real = X.dtype.kind != "c"               # a cast would drop the imaginary part, warning
@@ -662,7 +666,7 @@ def plot_embeddings(model_or_matrix, kind="items", labels=None, ax=None, max_poi
         values and any non-numbers are categories, each a colour in a legend (beyond 20
         categories, the 19 largest and "other"); floats, or integers with more values (a
         degree), colour through a colour bar, NaN in light grey (a legend entry "missing"
-        says so).
+        under the colour bar says so); an infinite label is refused.
     ax : matplotlib Axes, optional
         Where to draw; default a new square figure.
     max_points : int or None
@@ -683,7 +687,8 @@ def plot_embeddings(model_or_matrix, kind="items", labels=None, ax=None, max_poi
     ------
     DataError
         A model without embeddings (ItemKNN, EASE, an unfitted model), an array that is not
-        (n >= 2, d >= 2), not finite or complex, labels of another length, rows all equal.
+        (n >= 2, d >= 2), not finite or complex, labels of another length or infinite, rows
+        all equal.
     """
     _check_ax(ax)
     if not isinstance(label_title, str):
@@ -699,6 +704,10 @@ def plot_embeddings(model_or_matrix, kind="items", labels=None, ax=None, max_poi
         if labels.shape != (n,):
             raise DataError(f"labels must have one entry per row of the {kind} embeddings, "
                             f"shape ({n},), got {labels.shape}")
+        if labels.dtype.kind == "f" and np.isinf(labels).any():    # grey, yet not "missing"
+            i = int(np.flatnonzero(np.isinf(labels))[0])
+            raise DataError(f"labels[{i}] is {labels[i]}; numeric labels must be finite (or "
+                            f"NaN, drawn in grey as missing)")
     Z, share = _pca_2d(X)                                                  # (n, 2), (2,)
 
     shown = n if max_points is None else min(n, max_points)
@@ -740,14 +749,17 @@ def _labelled_scatter(ax, Z, all_labels, labels, kw, title="label"):
         cmap = colormaps["viridis"].with_extremes(bad="lightgrey")
         dots = ax.scatter(Z[:, 0], Z[:, 1], c=np.ma.masked_invalid(values), cmap=cmap,
                           plotnonfinite=True, **kw)
-        ax.figure.colorbar(ScalarMappable(norm=dots.norm, cmap=cmap), ax=ax, label=title,
-                           shrink=0.8)
+        bar = ax.figure.colorbar(ScalarMappable(norm=dots.norm, cmap=cmap), ax=ax,
+                                 label=title, shrink=0.8)
         missing = int(np.isnan(values).sum())
-        if missing:                                    # grey dots: say what they are
-            ax.legend(handles=[Line2D([], [], linestyle="", marker="o", markersize=5,
-                                      color="lightgrey", label=f"missing ({missing:,})")],
-                      fontsize=7, loc="lower right", bbox_to_anchor=(1.0, 1.0),
-                      frameon=False, borderaxespad=0.2)
+        if missing:                # grey dots: say what they are, under the colour bar
+            legend = ax.legend(
+                handles=[Line2D([], [], linestyle="", marker="o", markersize=5,
+                                color="lightgrey", label=f"missing ({missing:,})")],
+                fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.01),
+                bbox_transform=bar.ax.transAxes, frameon=False, borderaxespad=0.2,
+                handletextpad=0.1)
+            legend.set_in_layout(False)    # in the bar's spare height: the map keeps its size
         return
     names, counts = np.unique(all_labels.astype(str) if not numeric else all_labels,
                               return_counts=True)

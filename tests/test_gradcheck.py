@@ -936,3 +936,119 @@ def test_floor_warnings_name_the_caller_s_line_and_spare_only_zeros_to_rounding(
     with pytest.warns(RoundoffFloorWarning) as record:
         check_param_grads(loss, params, grads)
     assert record[0].filename == __file__
+
+
+# --------------------------------------------------------------------------- the caller's arrays
+
+def test_numerical_grad_and_check_grad_step_a_transposed_array():
+    """x.T (Fortran order) was perturbed in a copy f never saw: numerical_grad gave zeros."""
+    X = np.random.default_rng(0).standard_normal((4, 3)).T           # (3, 4), Fortran order
+    f = lambda x: float(np.sum(np.sin(x) * np.arange(12.0).reshape(3, 4)))
+    grad = lambda x: np.cos(x) * np.arange(12.0).reshape(3, 4)
+    np.testing.assert_allclose(numerical_grad(f, X), grad(X), rtol=1e-8, atol=1e-9)
+    with pytest.raises(GradientMismatchError, match="of 12 entries differ"):
+        check_grad(f, lambda x: grad(x).T.reshape(3, 4), X)            # a transposed gradient
+
+
+def test_an_in_place_vjp_gets_its_own_v():
+    """A correct vjp that scales v in place changed the check's own v: a mismatch verdict."""
+    x = np.random.default_rng(1).standard_normal(6)
+
+    def vjp(x, v):
+        v *= np.cos(x)                                                 # J^T v, in place
+        return v
+    numeric, exact = check_vjp(np.sin, vjp, x)
+    assert abs(numeric - exact) < 1e-8
+
+
+def test_functions_that_modify_their_argument_leave_x_and_the_check_alone():
+    x = np.random.default_rng(2).standard_normal(5)
+    kept = x.copy()
+
+    def f(x):                                            # sum(x + 1)², adding 1 in place
+        x += 1.0
+        return float(np.sum(x ** 2))
+
+    def grad(x):
+        x += 1.0
+        return 2 * x
+    check_grad(f, grad, x)                               # was NotDifferentiableError
+    np.testing.assert_array_equal(x, kept)
+    check_vjp(lambda x: np.add(x, 1.0, out=x) ** 2, lambda x, v: 2 * v * np.add(x, 1.0, out=x), x)
+    np.testing.assert_array_equal(x, kept)
+    with pytest.raises(GradientMismatchError):           # a wrong one still fails
+        check_grad(f, lambda x: 2 * x, x)
+
+
+def test_a_value_returned_in_a_reused_buffer_is_copied():
+    """A loss returned in the same 1-entry buffer every call looked constant."""
+    P = {"w": np.random.default_rng(3).standard_normal(4)}
+    out = np.empty(1)
+
+    def loss():
+        out[0] = np.sum(np.sin(P["w"]))
+        return out
+    with pytest.raises(GradientMismatchError) as info:
+        check_param_grads(loss, P, {"w": 1.001 * np.cos(P["w"])})
+    assert "the same value" not in str(info.value)
+
+
+def test_a_loss_that_changes_params_is_refused_and_undone():
+    rng = np.random.default_rng(4)
+    P = {"W": rng.standard_normal((3, 2)), "c": rng.standard_normal(2)}
+    kept = {k: v.copy() for k, v in P.items()}
+    c = P["c"]
+
+    def loss_with_a_step():                              # an optimizer step inside the loss
+        value = float(np.sum(P["W"] ** 2) + np.sum(P["c"] ** 3))
+        P["c"] -= 0.1 * 3 * P["c"] ** 2
+        return value
+    grads = {"W": 2 * P["W"], "c": 3 * P["c"] ** 2}
+    with pytest.raises(DataError, match=r"loss_fn changed params\['c'\] in place while "
+                                        r"evaluated at params\['W'\] \+ 1e-06·u \(2 entries, "
+                                        r"first at index \(0,\)"):
+        check_param_grads(loss_with_a_step, P, grads)
+    for k in P:
+        np.testing.assert_array_equal(P[k], kept[k])
+
+    def loss_rebinding():
+        value = float(np.sum(P["W"] ** 2) + np.sum(P["c"] ** 3))
+        P["c"] = P["c"] * 0.5
+        return value
+    with pytest.raises(DataError, match=r"replaced params\['c'\] by another object"):
+        check_param_grads(loss_rebinding, P, grads)
+    assert P["c"] is c
+    np.testing.assert_array_equal(c, kept["c"])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_non_finite_point_is_refused_naming_the_entry(bad):
+    """A NaN parameter was a GradientMismatchError on the gradient ("exact nan")."""
+    x = np.array([1.0, bad, 2.0])
+    with pytest.raises(DataError, match=r"x is not finite at index \(1,\)"):
+        check_grad(lambda x: float(np.sum(x)), np.ones_like, x)
+    with pytest.raises(DataError, match=r"x is not finite at index \(1,\)"):
+        check_vjp(np.sin, lambda x, v: v * np.cos(x), x)
+    with pytest.raises(DataError, match=r"params\['w'\] is not finite at index \(1,\)"):
+        check_param_grads(lambda: 0.0, {"w": x}, {"w": np.ones(3)})
+
+
+def test_an_empty_point_is_nothing_to_check():
+    """An empty x passed whatever the gradient."""
+    wrong = lambda x, v=None: np.full(x.shape, np.nan)
+    with pytest.raises(DataError, match=r"x is empty \(shape \(0,\)\): nothing to check"):
+        check_grad(lambda x: 0.0, wrong, np.zeros(0))
+    with pytest.raises(DataError, match=r"x is empty \(shape \(3, 0\)\)"):
+        check_vjp(lambda x: x, wrong, np.zeros((3, 0)))
+    P = {"w": np.ones(2), "b": np.zeros(0)}
+    with pytest.raises(DataError, match=r"every parameter checked \('b'\) is empty"):
+        check_param_grads(lambda: 0.0, P, {"w": np.ones(2), "b": np.zeros(0)}, keys="b")
+    res = check_param_grads(lambda: float(np.sum(P["w"] ** 2)), P, {"w": 2 * P["w"], "b": P["b"]})
+    assert res["b"] == (0.0, 0.0)                        # an empty one among others is fine
+
+
+def test_a_wider_float_is_not_called_float32_round_off():
+    with pytest.raises(TypeError, match=r"got float128 \(the check computes in float64"):
+        check_grad(lambda x: 0.0, np.zeros_like, np.ones(2, dtype=np.longdouble))
+    with pytest.raises(TypeError, match=r"got float16 \(float16 round-off"):
+        check_grad(lambda x: 0.0, np.zeros_like, np.ones(2, dtype=np.float16))

@@ -673,3 +673,37 @@ def test_default_metrics_are_recall_and_ndcg_at_their_largest_common_cutoff(figs
     ax = plot.plot_metrics({"a": {"hit@10": 0.1, "mrr@20": 0.2, "recall@5": 0.3},
                             "b": {"hit@10": 0.2, "mrr@20": 0.1}})    # no common recall, NDCG
     assert [c.get_label() for c in ax.containers] == ["hit@10", "mrr@20"]
+
+
+def test_the_missing_legend_sits_under_the_colour_bar_not_on_the_title(figs):
+    """It was drawn above the axes' right corner, over the end of the title."""
+    rng = np.random.default_rng(6)
+    degree = rng.exponential(10.0, 150)
+    degree[:10] = np.nan
+    ax = plot.plot_embeddings(rng.standard_normal((150, 8)), labels=degree, label_title="degree")
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legend = ax.get_legend().get_window_extent(renderer)
+    title = ax.title.get_window_extent(renderer)
+    bar = fig.axes[1].get_window_extent(renderer)
+    assert not legend.overlaps(title)
+    assert legend.y1 <= bar.y0 + 1 and bar.x0 <= (legend.x0 + legend.x1) / 2 <= bar.x1
+    alone = plot.plot_embeddings(rng.standard_normal((150, 8)), labels=np.nan_to_num(degree))
+    alone.figure.canvas.draw()
+    assert ax.get_position().bounds == pytest.approx(alone.get_position().bounds)  # same map
+
+
+def test_an_infinite_numeric_label_is_refused(figs):
+    """An inf label was painted grey like a NaN but not counted as missing."""
+    labels = np.array([0.1, np.inf, 0.3, 0.5])
+    with pytest.raises(DataError, match=r"labels\[1\] is inf; numeric labels must be finite"):
+        plot.plot_embeddings(np.random.default_rng(7).random((4, 3)), labels=labels)
+
+
+def test_a_sparse_table_is_told_to_be_made_dense(figs):
+    import scipy.sparse
+    X = scipy.sparse.random(10, 4, density=0.5, format="csr", random_state=0)
+    with pytest.raises(DataError, match=r"model_or_matrix is a scipy sparse matrix; pass it "
+                                        r"dense \(\.toarray\(\)\)"):
+        plot.plot_embeddings(X)
