@@ -555,3 +555,124 @@ def test_user_knn_history_state_follows_r_and_is_not_saved(tmp_path):
     loaded = io.load(path)
     assert getattr(loaded, "_query", None) is None
     np.testing.assert_array_equal(loaded.score_history(h), model.score_history(h))
+
+
+# ------------------------------------------------------------ memory guard
+def _everyone_shares(n_docs, n_terms=20, per=3, seed=0):
+    """Interactions whose documents (items) all share three users who took every item, so
+    ``W`` with ``k_neighbors=None`` is dense: ``n_docs (n_docs - 1)`` entries."""
+    rng = np.random.default_rng(seed)
+    u = np.repeat(np.arange(3, n_terms), per)
+    i = rng.integers(0, n_docs, u.size)
+    u = np.concatenate([u, np.repeat([0, 1, 2], n_docs)])
+    i = np.concatenate([i, np.tile(np.arange(n_docs), 3)])
+    return Interactions(u, i, n_users=n_terms, n_items=n_docs)
+
+
+def _transposed(train):
+    return Interactions(train.items, train.users, n_users=train.n_items, n_items=train.n_users)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("cls", [ItemKNN, UserKNN])
+def test_a_dense_w_on_50000_documents_is_refused_up_front(cls, backend):
+    """Unpruned, 50,000 items (or users) sharing three users (items) make 2.5 billion
+    similarities, about 170 GiB while W is built: fit ran until the machine ran out of
+    memory. Now refused before any product, naming the limit; a fitted model stays as it was."""
+    from minigraphrec import DataError
+    train = _everyone_shares(50_000)
+    train = train if cls is ItemKNN else _transposed(train)
+    for kw in (dict(k_neighbors=None), dict(k_neighbors=20_000, max_memory_mb=20_000)):
+        with pytest.raises(DataError, match=r"keeps at least \d+ similarities in W .*"
+                                            r"above max_memory_mb=.*keep fewer neighbours"):
+            cls(backend=backend, **kw).fit(train)
+    small = _everyone_shares(40)
+    small = small if cls is ItemKNN else _transposed(small)
+    model = cls(k_neighbors=None, backend=backend).fit(small)
+    W = model.similarity_
+    with pytest.raises(DataError, match="max_memory_mb"):
+        model.fit(train)
+    assert model.similarity_ is W and model.n_items_ + model.n_users_ == 60
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("cls", [ItemKNN, UserKNN])
+def test_memory_limit_stops_as_soon_as_the_rows_computed_pass_it(cls, backend):
+    """Where the lower bound is under the limit and W is not, fit stops after the first
+    block whose rows pass it; under the limit (or with None) W is the same bits."""
+    from minigraphrec import DataError
+    from minigraphrec.models import knn
+    rng = np.random.default_rng(3)
+    train = Interactions(rng.integers(0, 300, 6000), rng.integers(0, 400, 6000),
+                         n_users=300, n_items=400)
+    ref = cls(k_neighbors=None, backend=backend, max_memory_mb=None).fit(train).similarity_
+    n_docs = ref.shape[0]
+    lower = knn._entries_lower_bound(sp.csr_matrix(
+        (train.to_csr().T if cls is ItemKNN else train.to_csr()), dtype=np.float64),
+        np.arange(n_docs), n_docs)
+    assert lower * 4 < ref.nnz                            # the bound says little here
+    mb = 2 * lower * knn.W_BYTES_PER_ENTRY / 2**20        # over the bound, under W
+    with pytest.raises(DataError, match=r"keeps more than \d+ similarities in W \(counted "
+                                        rf"on \d+ of the {n_docs}"):
+        cls(k_neighbors=None, backend=backend, block_size=16, max_memory_mb=mb).fit(train)
+    enough = (ref.nnz + 1) * knn.W_BYTES_PER_ENTRY / 2**20
+    for limit in (enough, 1e9):
+        W = cls(k_neighbors=None, backend=backend, max_memory_mb=limit).fit(train).similarity_
+        for part in ("indptr", "indices", "data"):
+            np.testing.assert_array_equal(getattr(W, part), getattr(ref, part))
+
+
+@pytest.mark.parametrize("cls", [ItemKNN, UserKNN])
+def test_updates_keep_to_the_memory_limit_and_may_change_it(cls):
+    """partial_fit and forget count the kept rows of W with the recomputed ones; the limit
+    may change after fit (W does not depend on it), and a refused update changes nothing."""
+    from minigraphrec import DataError
+    from minigraphrec.models import knn
+    train = _everyone_shares(60, n_terms=30)
+    train = train if cls is ItemKNN else _transposed(train)
+    model = cls(k_neighbors=None, max_memory_mb=None).fit(train)
+    W, R = model.similarity_, model.R_
+    tight = (W.nnz - 10) * knn.W_BYTES_PER_ENTRY / 2**20      # W itself no longer fits
+    new = Interactions([0], [0], user_ids=[model.user_ids_[0]],
+                       item_ids=[model.item_ids_[0]])                  # a pair of R
+    model.set_params(max_memory_mb=tight)
+    with pytest.raises(DataError, match="max_memory_mb"):
+        model.partial_fit(Interactions([0], [0], user_ids=[10**6],
+                                       item_ids=[model.item_ids_[-1]]))
+    with pytest.raises(DataError, match="max_memory_mb"):
+        model.forget(interactions=new)
+    assert model.similarity_ is W and model.R_ is R
+    model.set_params(max_memory_mb=1e6)                         # not refused as changed
+    model.forget(interactions=new)
+    expected = cls(k_neighbors=None).fit(
+        model._training_interactions(model.R_, model.user_ids_, model.item_ids_)).similarity_
+    for part in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(model.similarity_, part),
+                                      getattr(expected, part))
+
+
+@pytest.mark.parametrize("value", [0, -1.0, float("nan"), "2GB", True])
+def test_bad_memory_limits_are_data_errors(value, checkerboard):
+    from minigraphrec import DataError
+    train, _ = checkerboard
+    with pytest.raises(DataError, match=r"max_memory_mb \(None: no limit\) must be a finite "
+                                        r"number > 0"):
+        ItemKNN(max_memory_mb=value).fit(train)
+
+
+def test_entries_lower_bound_is_below_the_entries_kept():
+    """The bound behind the up-front refusal, on random non-negative data with explicit
+    zeros (TF-IDF stores a zero weight for a term in every document): never above W."""
+    from minigraphrec.models import knn
+    rng = np.random.default_rng(7)
+    for trial in range(30):
+        X = random_binary(rng, (int(rng.integers(2, 40)), int(rng.integers(1, 15))),
+                          rng.uniform(0.05, 0.7))
+        X = tfidf_weight(X) if trial % 2 else X
+        k = int(rng.integers(1, X.shape[0] + 1))
+        rows = np.sort(rng.choice(X.shape[0], size=int(rng.integers(1, X.shape[0] + 1)),
+                                  replace=False))
+        S = topk_similarity(X, k, shrink=float(trial % 3))
+        assert knn._entries_lower_bound(sp.csr_matrix(X), rows, k) <= S[rows].nnz
+    X = random_binary(rng, (30, 4), 1.0)                        # dense X Xᵀ: exact
+    assert knn._entries_lower_bound(X, np.arange(30), 30) == topk_similarity(X, None).nnz

@@ -82,7 +82,12 @@ with the full-graph pass in float64 to 1e-12). The products run through
 count independent); ``dW = Mᵀ dZ`` through ``xt_dot`` (``ops/dense.py``).
 On Gowalla a batch of 2048 triples touches 5.8k nodes, whose 1-hop ball
 holds 53k of the 71k nodes: the first layer still covers most of the graph,
-the last one a twelfth of it.
+the last one a twelfth of it. With a feature input (``"features"``, ``"both"``)
+the layer-0 rows ``H^0`` (and ``dW_user_in``, ``dW_item_in``) are computed on
+every node, where ``S_L`` would do: that is 53k of the 71k nodes with one layer and
+every node from two layers on (the 2-hop ball is the whole graph), so it would save
+at most a quarter of the input layer, 4-8 ms of a 33-49 ms one-layer step there
+(measured with 32 + 64 dense or 300 + 1000 sparse feature columns, one thread).
 
 Backend. GCN has no ``backend`` hyperparameter (LightGCN and GAT have one): it runs
 the numba kernels only, in its passes as in its sampling and Adam steps. Each of those

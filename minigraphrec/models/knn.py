@@ -69,6 +69,9 @@ to the top k directly on its CSR rows by a numba kernel
 that were mostly zeros: on a 17,000-item synthetic catalogue, measured in one
 run, 78 s against 0.7 s now, for the same matrix bit for bit; ``Rᵀ R`` alone
 took 0.3 s.)
+Without pruning (``k_neighbors=None``, or a ``k`` near the catalogue's size) ``W``
+itself can be dense, ``n²`` entries; ``max_memory_mb`` bounds what the models build
+(refused beforehand when a cheap lower bound of ``W``'s entries is already over it).
 Scoring goes by user batches (``recommend`` and ``evaluate`` batch already).
 """
 from __future__ import annotations
@@ -84,6 +87,16 @@ __all__ = ["ItemKNN", "UserKNN", "tfidf_weight", "bm25_weight", "topk_similarity
 
 #: multiply-adds (so also an upper bound of the stored products) per block of ``X_blk Xᵀ``
 _BLOCK_PRODUCTS = 1 << 24
+
+#: ItemKNN's and UserKNN's default ``max_memory_mb``: ``W`` and its copies while it is built
+MAX_MEMORY_MB = 2048
+#: bytes per stored entry of ``W`` at the peak of ``fit``, ``partial_fit`` and ``forget``
+#: (the parts, their concatenation, the COO triplets of an update). Measured with
+#: ``tracemalloc`` on 3,000 items or users with ``k_neighbors=None`` (9.0 million entries):
+#: fit 27-66, forget 61-68 bytes per entry, over both classes and backends; on top comes a
+#: constant of at most a few hundred MB (one block of ``X_blk Xᵀ``, or the fused kernel's
+#: (rows, k) outputs)
+W_BYTES_PER_ENTRY = 72
 
 
 # ------------------------------------------------------------------ weighting
@@ -359,13 +372,27 @@ def _row_norms(X):
     return np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
 
 
-def _similarity_rows(X, rows, k_neighbors, similarity, shrink, block_size, backend):
+class _OverBudget(Exception):
+    """:func:`_similarity_rows` kept more than ``max_entries``: ``n_entries`` in the first
+    ``n_rows`` rows, where it stopped."""
+
+    def __init__(self, n_entries, n_rows):
+        super().__init__(n_entries, n_rows)
+        self.n_entries, self.n_rows = n_entries, n_rows
+
+
+def _similarity_rows(X, rows, k_neighbors, similarity, shrink, block_size, backend,
+                     max_entries=None):
     r"""Rows ``rows`` of :func:`topk_similarity` ``(X)``, shape (len(rows), n); validated input.
 
     Each row ``a`` depends only on ``x_a``, ``Xᵀ`` and the norms (row ``a``
     of ``X_blk Xᵀ`` sums over ``x_a``'s entries in index order whatever the
     block), so a subset of rows computed here equals, bit for bit, the same
     rows of the whole matrix: what ``partial_fit`` and ``forget`` rely on.
+
+    ``max_entries`` (int or None): raise :class:`_OverBudget` as soon as the blocks
+    computed so far keep more entries, so that memory stays bounded; the rows computed
+    do not depend on it.
     """
     n = X.shape[0]
     rows = np.asarray(rows, dtype=np.int64)
@@ -377,9 +404,10 @@ def _similarity_rows(X, rows, k_neighbors, similarity, shrink, block_size, backe
         work = _row_products(X, XT)[rows]                                 # (len(rows),)
         if work.sum() >= _FUSED_FROM * rows.shape[0] * min(k, n):
             return _similarity_rows_numba(X, XT, rows, work, k, similarity, shrink,
-                                          norms if similarity == "cosine" else np.zeros(n))
+                                          norms if similarity == "cosine" else np.zeros(n),
+                                          max_entries)
     Xs = X if np.array_equal(rows, np.arange(n)) else X[rows]            # (len(rows), m)
-    parts = []
+    parts, n_entries = [], 0
     for start, stop in _row_blocks(Xs, XT, block_size):
         D = sp.csr_matrix(Xs[start:stop] @ XT)                            # (b, n) sparse dots
         glob = rows[np.repeat(np.arange(start, stop), np.diff(D.indptr))]  # (nnz_b,) global row
@@ -389,6 +417,9 @@ def _similarity_rows(X, rows, k_neighbors, similarity, shrink, block_size, backe
             D.data[denom <= 0] = 0.0
         D.data[glob == D.indices] = 0.0                                   # no self-similarity
         parts.append(_csr_top_k(D, k, backend))   # (b, n), <= k per row; D has no duplicates
+        n_entries += parts[-1].nnz
+        if max_entries is not None and n_entries > max_entries:
+            raise _OverBudget(n_entries, stop)
     if not parts:
         return sp.csr_matrix((rows.shape[0], n), dtype=np.float64)
     S = sp.vstack(parts, format="csr")
@@ -412,12 +443,30 @@ def _row_products(X, XT):
     return np.bincount(rows, weights=df[X.indices], minlength=X.shape[0])
 
 
+def _entries_lower_bound(X, rows, k):
+    r"""At least how many entries :func:`_similarity_rows` keeps on ``rows`` of a CSR ``X``
+    whose entries are non-negative (the models' weighted ``R``), without computing any.
+
+    Row ``a`` has a positive dot product, hence a positive similarity (cosine with
+    ``shrink >= 0`` too), with each of the ``df⁺_t − 1`` other rows positive in a column
+    ``t`` where ``x_at > 0``; so it keeps at least ``min(k, max_t df⁺_t − 1)``. Exact when
+    a column is positive in every row (``X Xᵀ`` dense, where the memory goes).
+    """
+    positive = X.data > 0                                                 # (nnz,)
+    cols = X.indices[positive]
+    df = np.bincount(cols, minlength=X.shape[1])                          # (m,) df⁺_t
+    owner = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))[positive]  # (nnz⁺,) row
+    widest = np.zeros(X.shape[0], dtype=np.int64)                         # (n,) max_t df⁺_t
+    np.maximum.at(widest, owner, df[cols])
+    return int(np.minimum(np.maximum(widest[rows] - 1, 0), k).sum())
+
+
 #: rows per call of the fused kernel are chosen so that its (rows, k) outputs stay below
 #: this many entries (16 bytes each)
 _FUSED_SLOTS = 2**23
 
 
-def _similarity_rows_numba(X, XT, rows, work, k, similarity, shrink, norms):
+def _similarity_rows_numba(X, XT, rows, work, k, similarity, shrink, norms, max_entries=None):
     r""":func:`_similarity_rows` by one fused kernel (:mod:`minigraphrec.kernels.knn_similarity`).
 
     The same bits as the blocked SciPy products followed by :func:`csr_top_k`
@@ -425,7 +474,7 @@ def _similarity_rows_numba(X, XT, rows, work, k, similarity, shrink, norms):
     in SciPy's order, scaled by the same expression and ranked by the same
     order; but no row's products are ever stored as a sparse matrix. ``work``
     (float (len(rows),)) is each row's multiply-adds (:func:`_row_products`),
-    to split the rows into blocks of equal work.
+    to split the rows into blocks of equal work; ``max_entries`` as there.
     """
     from numba import get_num_threads
 
@@ -438,7 +487,7 @@ def _similarity_rows_numba(X, XT, rows, work, k, similarity, shrink, norms):
     work = work + 1                                                       # + the row's own cost
     chunk = max(1, _FUSED_SLOTS // max(k, 1))
     n_blocks = 4 * get_num_threads()
-    parts = []
+    parts, n_entries = [], 0
     for start in range(0, rows.shape[0], chunk):
         part = rows[start:start + chunk]
         cum = np.cumsum(work[start:start + chunk])                        # (len(part),)
@@ -457,6 +506,9 @@ def _similarity_rows_numba(X, XT, rows, work, k, similarity, shrink, norms):
                           shape=(part.shape[0], n))
         T.has_sorted_indices = True
         parts.append(T)
+        n_entries += T.nnz
+        if max_entries is not None and n_entries > max_entries:
+            raise _OverBudget(n_entries, start + part.shape[0])
     if not parts:
         return sp.csr_matrix((rows.shape[0], n), dtype=np.float64)
     S = parts[0] if len(parts) == 1 else sp.vstack(parts, format="csr")
@@ -474,11 +526,13 @@ class _NeighbourhoodCF(Recommender):
 
     _documents = None      # "items" or "users": the rows compared
 
-    #: ``W`` does not depend on how it is computed: blocks and backend may change after fit
-    _params_free_after_fit = ("block_size", "backend")
+    #: ``W`` does not depend on how it is computed (blocks, backend) nor on the memory
+    #: allowed: these may change after fit
+    _params_free_after_fit = ("block_size", "backend", "max_memory_mb")
 
     def __init__(self, k_neighbors=100, shrink=0.0, weighting=None, K1=1.2, B=0.75,
-                 similarity="cosine", block_size=None, backend="numba"):
+                 similarity="cosine", block_size=None, backend="numba",
+                 max_memory_mb=MAX_MEMORY_MB):
         self.k_neighbors = k_neighbors
         self.shrink = shrink
         self.weighting = weighting
@@ -487,10 +541,14 @@ class _NeighbourhoodCF(Recommender):
         self.similarity = similarity
         self.block_size = block_size
         self.backend = backend
+        self.max_memory_mb = max_memory_mb
 
     def _check_params(self):
         _check_similarity_args(self.k_neighbors, self.similarity, self.shrink, self.block_size)
         check_backend(self.backend)
+        if self.max_memory_mb is not None:
+            check_param_number(self.max_memory_mb, "max_memory_mb (None: no limit)",
+                               above=0.0)
         if self.weighting not in (None, "tfidf", "bm25"):
             raise DataError(f"weighting must be None, 'tfidf' or 'bm25', got {self.weighting!r}")
         if self.weighting == "bm25":
@@ -505,9 +563,43 @@ class _NeighbourhoodCF(Recommender):
         return X
 
     def _fit_similarity(self, X):
-        self.similarity_ = topk_similarity(self._weighted(X), self.k_neighbors,
-                                           self.similarity, float(self.shrink),
-                                           self.block_size, self.backend)
+        X = sp.csr_matrix(self._weighted(X), dtype=np.float64)            # (n_docs, n_terms)
+        self.similarity_ = self._similarity_rows(X, np.arange(X.shape[0]))
+
+    def _similarity_rows(self, X, rows, n_kept=0):
+        r""":func:`_similarity_rows` of the weighted ``X`` (non-negative) with the model's
+        hyperparameters, within ``max_memory_mb``.
+
+        ``W`` and its copies take about ``W_BYTES_PER_ENTRY`` bytes per stored entry while
+        they are built (``n_kept``: the entries an update keeps from the old ``W``). Refused
+        by a DataError, and nothing fitted changes: up front when a lower bound of the
+        entries (:func:`_entries_lower_bound`) is already over, else as soon as the rows
+        computed so far are. The rows returned do not depend on the limit.
+        """
+        mb = self.max_memory_mb
+        k = X.shape[0] if self.k_neighbors is None else int(self.k_neighbors)
+        limit = None if mb is None else int(float(mb) * 2**20 // W_BYTES_PER_ENTRY) - n_kept
+        if limit is not None:
+            at_least = _entries_lower_bound(X, rows, k)
+            if at_least > limit:
+                self._refuse_memory("at least", n_kept + at_least, rows.shape[0], X.shape[0])
+        try:
+            return _similarity_rows(X, rows, self.k_neighbors, self.similarity,
+                                    float(self.shrink), self.block_size, self.backend,
+                                    max_entries=limit)
+        except _OverBudget as over:
+            self._refuse_memory("more than", n_kept + over.n_entries, over.n_rows, X.shape[0])
+
+    def _refuse_memory(self, how, n_entries, n_rows, n_docs):
+        """Raise the DataError of :meth:`_similarity_rows`: ``how`` ("at least", "more
+        than") ``n_entries`` counted on ``n_rows`` of the ``n_docs`` rows of ``W``."""
+        need = n_entries * W_BYTES_PER_ENTRY / 2**20
+        raise DataError(
+            f"{type(self).__name__}(k_neighbors={self.k_neighbors!r}) keeps {how} "
+            f"{n_entries} similarities in W (counted on {n_rows} of the {n_docs} "
+            f"{self._documents} it computes), about {need:.3g} MiB while W is built, above "
+            f"max_memory_mb={self.max_memory_mb}: keep fewer neighbours (k_neighbors=100, "
+            f"say), or raise max_memory_mb (None: no limit)")
 
     # ------------------------------------------------------------ updates
     def _docs(self, R):
@@ -567,12 +659,13 @@ class _NeighbourhoodCF(Recommender):
         reach = pattern @ (pattern.T @ touched.astype(np.float64))        # (n_big_docs,)
         affected = (touched | (reach > 0))[doc_to_big]                    # (n_docs',)
         rows = np.flatnonzero(affected)
-        fresh = _similarity_rows(X_new, rows, self.k_neighbors, self.similarity,
-                                 float(self.shrink), self.block_size, self.backend)
         kept = np.flatnonzero(~affected)                                  # new ids
+        W_old = sp.csr_matrix(self.similarity_)
+        fresh = self._similarity_rows(X_new, rows,
+                                      n_kept=int(np.diff(W_old.indptr)[doc_to_big[kept]].sum()))
         big_to_new = np.full(big[0], -1, dtype=np.int64)
         big_to_new[doc_to_big] = np.arange(n_docs_new)
-        old = sp.csr_matrix(self.similarity_)[doc_to_big[kept]].tocoo()  # old ids = big ids
+        old = W_old[doc_to_big[kept]].tocoo()                             # old ids = big ids
         cols = big_to_new[old.col]
         if cols.size and cols.min() < 0:                                  # pragma: no cover
             raise AssertionError("an unaffected row points at a removed document")
@@ -669,6 +762,14 @@ class ItemKNN(_NeighbourhoodCF):
     backend : {"numba", "numpy"}, default "numba"
         How ``topk_similarity`` computes the neighbours (same model
         either way).
+    max_memory_mb : float > 0 or None, default 2048
+        Memory allowed for ``W`` while ``fit``, ``partial_fit`` or ``forget`` builds it,
+        at ``W_BYTES_PER_ENTRY`` (72) bytes per stored entry (``models/knn.py``); None:
+        no limit. Over it, a DataError and nothing fitted changes: up front when each
+        item's widest user (the one who took most items) alone gives it too many
+        neighbours (with ``k_neighbors=None`` on 50,000 items, three users who took
+        everything make 2.5 billion entries, about 170 GiB), else as soon as the rows
+        computed so far pass it. The model does not depend on it.
 
     Attributes
     ----------
@@ -740,7 +841,7 @@ class UserKNN(_NeighbourhoodCF):
 
     Parameters
     ----------
-    k_neighbors, shrink, weighting, K1, B, similarity, backend
+    k_neighbors, shrink, weighting, K1, B, similarity, backend, max_memory_mb
         As in :class:`ItemKNN`, for users in place of items.
     block_size : int, optional
         Users per block of the sparse product at fit time (default as in
