@@ -680,7 +680,8 @@ def test_the_missing_legend_sits_under_the_colour_bar_not_on_the_title(figs):
     rng = np.random.default_rng(6)
     degree = rng.exponential(10.0, 150)
     degree[:10] = np.nan
-    ax = plot.plot_embeddings(rng.standard_normal((150, 8)), labels=degree, label_title="degree")
+    X = rng.standard_normal((150, 8))                      # one map for both: same ticks
+    ax = plot.plot_embeddings(X, labels=degree, label_title="degree")
     fig = ax.figure
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
@@ -689,7 +690,7 @@ def test_the_missing_legend_sits_under_the_colour_bar_not_on_the_title(figs):
     bar = fig.axes[1].get_window_extent(renderer)
     assert not legend.overlaps(title)
     assert legend.y1 <= bar.y0 + 1 and bar.x0 <= (legend.x0 + legend.x1) / 2 <= bar.x1
-    alone = plot.plot_embeddings(rng.standard_normal((150, 8)), labels=np.nan_to_num(degree))
+    alone = plot.plot_embeddings(X, labels=np.nan_to_num(degree), label_title="degree")
     alone.figure.canvas.draw()
     assert ax.get_position().bounds == pytest.approx(alone.get_position().bounds)  # same map
 
