@@ -201,7 +201,7 @@ def _float64(name, x):
         why = ("" if x.dtype.kind != "f" else
                f" ({x.dtype} round-off swamps a central difference)"
                if x.dtype.itemsize < 8 else
-               f" (the check computes in float64: cast it with .astype(np.float64))")
+               " (the check computes in float64: cast it with .astype(np.float64))")
         raise TypeError(f"{name} must be float64 for a finite-difference check, "
                         f"got {x.dtype}{why}")
     return x
