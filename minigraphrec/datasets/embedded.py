@@ -103,8 +103,8 @@ def _draw_probabilities(cdf):
 
 def _check_reachable(n_u, cu, members, cdf_own, cdf_all, p_in, popularity_exponent,
                      mean_interactions):
-    """Raise :class:`DataError` unless every user of :func:`synthetic` finds its ``n_u``
-    distinct items in reasonable time.
+    """Raise :class:`~minigraphrec.errors.DataError` unless every user of :func:`synthetic`
+    finds its ``n_u`` distinct items in reasonable time.
 
     A user needing ``k`` items draws its last one with the probability of the items not
     yet chosen, at least the mass of all but the ``k - 1`` most probable items of its
@@ -484,7 +484,8 @@ class SyntheticSessionsTruth:
         ``p = p_transition``. Ranking by it is the Bayes-optimal next-item predictor: the
         ceiling for any model. Sessions must use the generator's item ids: a
         :class:`~minigraphrec.sequences.Sequences` of another catalogue size
-        (items renumbered by ``compact_items=True``, say) is a :class:`DataError`.
+        (items renumbered by ``compact_items=True``, say) is a
+        :class:`~minigraphrec.errors.DataError`.
 
         A step that has probability 0 under the model (possible once events were removed
         from a session, by :func:`~minigraphrec.sequences.split_sessions_by_time` say)
