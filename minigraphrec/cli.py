@@ -305,10 +305,6 @@ def _check_not_read(flag, path, reads):
                              "overwrite it")
 
 
-#: the first bytes of a zip archive, as every file ``mgr.save`` writes (a .npz) starts
-_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
-
-
 def _holds_other_data(path):
     """Whether ``path`` is a regular file (not a symbolic link: saving replaces the link, not
     its target) that holds something, and not a zip archive such as a saved model: saving
@@ -321,7 +317,8 @@ def _holds_other_data(path):
             magic = f.read(4)
     except OSError:
         return False
-    return bool(magic) and magic not in _ZIP_MAGIC
+    from .datasets._parse import ZIP_MAGIC           # every saved model is a zip (.npz)
+    return bool(magic) and magic not in ZIP_MAGIC
 
 
 def _npz_name(path):
@@ -1781,8 +1778,7 @@ def build_parser():
 
 
 #: the library's arguments that error messages suggest -> the flags that set them
-_FLAG_OF = (*((f"sep={s!r}", f"--sep {s!r}") for s in ("::", "\t", ",", ";")),
-            ("on_unknown='drop'", "--on-unknown drop"), ("header=True", "--header"),
+_FLAG_OF = (("on_unknown='drop'", "--on-unknown drop"), ("header=True", "--header"),
             ("header=False", "--no-header"),
             ("quoting=False", "--no-quoting"), ("time_unit=None", "--time-unit none"),
             ("comments=None", "--comments ''"),

@@ -267,11 +267,10 @@ def check_compressed(indptr, indices, data, shape, fmt, name):
     if indptr[0] != 0 or indptr[-1] > indices.shape[0]:
         raise DataError(f"{bad}: its indptr runs from {indptr[0]} to {indptr[-1]}, not from "
                         f"0 to at most the {indices.shape[0]} stored entries")
-    # unsigned differences wrap (1 - 2 would be 2^64 - 1): take them signed. An entry beyond
-    # int64 turns negative, a decrease, which it is: the last entry is at most nnz (above)
-    steps = np.diff(indptr.astype(np.int64, copy=False))      # (n_major,)
-    if steps.size and steps.min() < 0:
-        r = int(np.flatnonzero(steps < 0)[0])
+    # neighbours compared, not subtracted: unsigned differences wrap (1 - 2 is 2^64 - 1)
+    falls = indptr[1:] < indptr[:-1]                          # (n_major,)
+    if falls.any():
+        r = int(np.flatnonzero(falls)[0])
         raise DataError(f"{bad}: its indptr decreases at {major} {r} ({indptr[r]} then "
                         f"{indptr[r + 1]})")
     used = indices[:indptr[-1]]                               # (nnz,) a view

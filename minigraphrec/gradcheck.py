@@ -843,12 +843,21 @@ def _check_param_grads(loss_fn, params, grads, rng, eps, rtol, atol, keys, who):
         for name, (a, copy) in before.items():              # as they were, bit for bit
             if params.get(name) is not a:
                 params[name] = a
-            if not np.array_equal(a, copy, equal_nan=True):
+            if _differs(a, copy).any():
                 a[...] = copy
     unseen = _unseen(blind, [e for _, e in results.values()], len(results) - len(blind))
     for what, (exact, floor) in unseen.items():
         _floor_warning(what, exact, floor)
     return results
+
+
+def _differs(a, b):
+    """Where the arrays ``a`` and ``b`` (one shape) differ, bool: NaN equals NaN in a float
+    or complex array; an array of another kind (ints, strings, objects) compares as ``!=``."""
+    changed = np.asarray(a != b)
+    if a.dtype.kind in "fc":
+        changed &= ~(np.isnan(a) & np.isnan(b))
+    return changed
 
 
 def _check_untouched(params, before, k, target, where, who):
@@ -862,13 +871,13 @@ def _check_untouched(params, before, k, target, where, who):
                             "leaves them as they are (an optimizer step inside it?); every "
                             "parameter has been put back as it was")
         expected = target if name == k else copy
-        if not np.array_equal(a, expected, equal_nan=True):
-            changed = np.asarray(a != expected) & ~(np.isnan(a) & np.isnan(expected))
+        changed = _differs(a, expected)
+        if changed.any():
             i = tuple(int(j) for j in np.unravel_index(int(np.argmax(changed)), a.shape))
             raise DataError(
                 f"{who} changed params[{name!r}] in place while evaluated at {where} "
-                f"({int(changed.sum())} entries, first at index {i}: {float(expected[i])!r} "
-                f"-> {float(a[i])!r}): the loss must be a function of params that leaves them "
+                f"({int(changed.sum())} entries, first at index {i}: {expected[i].item()!r} "
+                f"-> {a[i].item()!r}): the loss must be a function of params that leaves them "
                 "as they are (an optimizer step, a clipping or a normalisation inside it?); "
                 "every parameter has been put back as it was")
 

@@ -371,7 +371,7 @@ def _check_csr_tuple(Q, n_cols, name, data_dtype=np.int8, n_rows=None):
     indptr, indices, data = (np.asarray(a) for a in Q)
     if indptr.ndim == 1 and indptr.shape[0] == 0:
         raise DataError(f"{name} indptr is empty; it needs n_rows + 1 >= 1 entries")
-    # int64 before the shared check: a decreasing uint64 indptr would wrap in its np.diff
+    # int64 before the shared check, so that an unsigned entry beyond int64 is named as such
     if indptr.ndim == 1 and indptr.dtype.kind in "iu":
         indptr = int64_ids(indptr, f"{name} indptr", "offsets")
     if indices.ndim == 1 and indices.dtype.kind in "iu":

@@ -312,7 +312,7 @@ def user_sequences(data, max_len=None):
     indptr = np.concatenate([[0], np.cumsum(lengths)])
     flat = np.repeat(starts - indptr[:-1], lengths) + np.arange(indptr[-1])
     return Sequences(indptr, items[flat], data.n_items, users=users[starts],
-                     item_ids=data.item_ids, end_time=data.timestamps[order][ends - 1],
+                     item_ids=data.item_ids, end_time=data.timestamps[order[ends - 1]],
                      user_ids=data.user_ids)
 
 

@@ -1021,6 +1021,25 @@ def test_a_loss_that_changes_params_is_refused_and_undone():
     np.testing.assert_array_equal(c, kept["c"])
 
 
+def test_params_of_other_kinds_outside_the_keys_are_left_alone():
+    """Only the checked keys need be float; an array of names or ids beside them in
+    ``params`` is compared and put back, not refused (``np.isnan`` takes no strings)."""
+    P = {"W": np.array([0.3, -1.2, 2.0]), "idx": np.array([2, 0, 1]),
+         "names": np.array(["a", "b"])}
+    result = check_param_grads(lambda: float(np.sum(np.sin(P["W"]))), P,
+                               {"W": np.cos(P["W"])}, keys="W")
+    numeric, exact = result["W"]
+    assert np.isclose(numeric, exact, rtol=1e-6)
+
+    def renaming():
+        P["names"][0] = "z"
+        return float(np.sum(np.sin(P["W"])))
+    with pytest.raises(DataError, match=r"changed params\['names'\] in place .* first at "
+                                        r"index \(0,\): 'a' -> 'z'"):
+        check_param_grads(renaming, P, {"W": np.cos(P["W"])}, keys="W")
+    assert P["names"].tolist() == ["a", "b"]
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_a_non_finite_point_is_refused_naming_the_entry(bad):
     """A NaN parameter was a GradientMismatchError on the gradient ("exact nan")."""

@@ -157,8 +157,10 @@ def _check_file(path):
 _GZIP_MAGIC = b"\x1f\x8b"
 # the first bytes of the archives and compressed streams the loaders do not read: read as
 # text, they would fail at their first undecodable byte, with a message about encodings
-_OTHER_MAGIC = ((b"PK\x03\x04", "a zip archive", "unzip"),
-                (b"PK\x05\x06", "an (empty) zip archive", "unzip"),
+#: the first bytes of a zip archive (with members, empty); every file ``mgr.save`` writes is one
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+_OTHER_MAGIC = ((ZIP_MAGIC[0], "a zip archive", "unzip"),
+                (ZIP_MAGIC[1], "an (empty) zip archive", "unzip"),
                 (b"\xfd7zXZ\x00", "xz-compressed", "unxz"),
                 (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "7z x"),
                 (b"\x28\xb5\x2f\xfd", "zstd-compressed", "unzstd"))
