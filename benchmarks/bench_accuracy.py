@@ -88,7 +88,6 @@ set, the published figures marked) are rewritten from the merged rows.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -96,8 +95,8 @@ import time
 import warnings
 from pathlib import Path
 
-from _common import LIGHTGCN_FILES, ML100K_FILES, benchmark_parser, ml100k_split, \
-    recorded_command, require_data, save_figure, utc_now, warm_up_evaluate, write_results
+from _common import LIGHTGCN_FILES, ML100K_FILES, benchmark_parser, recorded_command, \
+    require_data, save_figure, utc_now, warm_up_evaluate, write_results
 
 DATASETS = ("ml-100k", "lastfm", "gowalla")
 #: the files :func:`load_dataset` reads in each data set's folder
@@ -156,7 +155,7 @@ def load_lastfm(folder):
 
 def load_dataset(name, data_dir, split_seed):
     """``(train, test)`` of one data set (see the module doc)."""
-    from minigraphrec.datasets import load_lightgcn, synthetic
+    from minigraphrec.datasets import load_lightgcn, load_movielens_100k, synthetic
     from minigraphrec.split import random_split
     if name == "synthetic":
         data = synthetic(n_users=150, n_items=200, mean_interactions=12, random_state=0)
@@ -166,8 +165,7 @@ def load_dataset(name, data_dir, split_seed):
         raise SystemExit(f"no {name} folder at {folder}; pass --data DIR (the folder holding "
                          f"{', '.join(DATASETS)})")
     if name == "ml-100k":                     # the split of the other ML-100K benchmarks
-        split = argparse.Namespace(data=folder, smoke=False, split_seed=split_seed)
-        return ml100k_split(split, 0, 0)[:2]
+        return random_split(load_movielens_100k(folder), test_size=0.2, random_state=split_seed)
     if name == "lastfm":
         return load_lastfm(folder)
     if name == "gowalla":

@@ -70,7 +70,7 @@ import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (LIGHTGCN_FILES, benchmark_parser, check_data,  # noqa: E402
-                     interleaved_times, peak_rss_bytes, require_file, reset_peak, save_figure,
+                     interleaved_times, peak_rss_bytes, read_record, reset_peak, save_figure,
                      status_bytes, write_results)
 
 import minigraphrec as mgr  # noqa: E402
@@ -571,11 +571,8 @@ COMMITTED_FIGURES = ("catalogues", "catalogue_ratios", "catalogue_sessions",
 
 def replot(names, out_dir):
     """Redraw ``<out_dir>/<name>.png`` from ``<name>.json`` for each name, by its kind."""
-    sources = [Path(out_dir) / f"{name}.json" for name in names]
-    for source in sources:                               # all there before any is drawn
-        require_file(source, "--plot-only", "give --out the folder of an earlier run")
-    for name, source in zip(names, sources):
-        record = json.loads(source.read_text())
+    records = [read_record(out_dir, name) for name in names]   # all there before any is drawn
+    for name, record in zip(names, records):
         draw = (plot_ratios if name.startswith("catalogue_ratios") else
                 plot_sessions if name.startswith("catalogue_sessions") else plot_catalogue)
         draw(record["rows"], name, out_dir, record=record)

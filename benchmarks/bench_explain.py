@@ -70,7 +70,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import (ML100K_FILES, benchmark_parser, require_data, require_file, save_figure,
+from _common import (ML100K_FILES, benchmark_parser, read_record, require_data, save_figure,
                      write_results)
 
 KS = (1, 3, 5)
@@ -343,12 +343,7 @@ def main():
                         help=argparse.SUPPRESS)                 # the option's earlier name
     args = parser.parse_args()
     if args.plot_only:
-        import json
-        require_file(Path(args.out) / "explain_ml100k.json", "--plot-only",
-                     "give --out the folder of an earlier run")
-        plot_rows(json.loads((Path(args.out) / "explain_ml100k.json").read_text())["rows"],
-                  args.out)
-        return
+        return plot_rows(read_record(args.out, "explain_ml100k")["rows"], args.out)
     for option, names, known in (("--models", args.models, MODELS),
                                  ("--forget-models", args.forget_models, FORGET_MODELS)):
         unknown = [m for m in names.split(",") if m and m not in known]

@@ -23,9 +23,9 @@ measured 6x to 25x slower than with one thread); numba's threads (the spmm of
 the linear term) are ``--threads``, default numba's pool. Before the first
 run, evaluate's kernels are compiled on a tiny synthetic set
 (:func:`_common.warm_up_evaluate`), so that no run's ``evaluate_s`` includes
-their compile; GF-CF's own first fit in the process still compiles its
-kernels, which the fastest of ``--repeat`` runs leaves out and a single run
-does not. Results go to ``gfcf_gowalla.json`` / ``.md`` (``gfcf_gowalla_<solver>``
+their compile; GF-CF's fit itself calls no numba kernel but the Chebyshev
+solver's float64 ``spmm``, which compiles (or loads from the cache) in that
+solver's first run. Results go to ``gfcf_gowalla.json`` / ``.md`` (``gfcf_gowalla_<solver>``
 for another solver). After a run on Gowalla, ``gfcf_gowalla_solvers.png`` is drawn
 again from every solver's result file in ``--out`` (``--plot-only`` draws it alone,
 without running anything).
@@ -282,7 +282,8 @@ def main(argv=None):
              "load average): CPU time close to wall time on 2 cores means this run had about "
              f"one core to itself. SVD solver: {args.svd_solver}; BLAS threads: {blas_threads}. "
              "evaluate's kernels were compiled before the first run (on a tiny synthetic set); "
-             "GF-CF's fit kernels compile in the first run. "
+             "GF-CF's fit calls no numba kernel but the Chebyshev solver's spmm (compiled in "
+             "its first run). "
              "Paper: GF-CF, CIKM 2021 (Recall@20 0.1849, NDCG@20 0.1518).")
     columns = ["data", "recall@20", "ndcg@20", "paper_recall@20", "paper_ndcg@20", "load_s",
                "fit_s", "evaluate_s", "total_s", "slowest_total_s", "total_cpu_s"]

@@ -29,9 +29,9 @@ models taking turns by chunks of 10 batches (their order rotated from one round 
 to the next), over the batches of one epoch
 (as many triples as training pairs, in batches of 2048, sampling not timed),
 from fresh parameters, after one untimed Adam step per model on a copy of its parameters
-(its numba kernels loaded; the records of 2026-12-04 and 2026-12-05, ``gnn_epoch*.md`` and
-``gnn_intel_epoch.md``, were taken before it: LightGCN's epoch there includes that load). The result files are rewritten after every round of
-chunks, so an interrupted run leaves the batches it timed. With
+(its numba kernels loaded; ``gnn_epoch_threaded_blas.md`` and ``gnn_intel_epoch.md``,
+of 2026-12-04 and 2026-12-05, were taken before it: LightGCN's epoch there includes that
+load). The result files are rewritten after every round of chunks, so an interrupted run leaves the batches it timed. With
 ``--epoch-batches N`` (or an interrupted run) only the first N batches are
 timed and the epoch is *extrapolated* as their total × n_batches / N
 (flagged in the results: ``batches_timed``, ``extrapolated``).

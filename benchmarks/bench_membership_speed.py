@@ -166,7 +166,7 @@ def main():
              f"{len(test):,} test pairs (distinct pairs count once). Median of {args.repeat} "
              "round-robin runs after one untimed call of the numba backend; ratio_to_score: "
              "the attack's time over the score attack's (about one scoring of every user). "
-             "rank_backends_identical: the numba and NumPy signals are the same bits (blank "
+             "rank_backends_identical: the numba and NumPy signals are the same bits (None "
              "on the score attack's rows, which have one backend). The "
              "last two rows time the kernel and the reference alone on one synthetic row. "
              f"1-min load average {load_before:.2f} at the start, {os.getloadavg()[0]:.2f} at "

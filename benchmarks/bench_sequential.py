@@ -62,7 +62,7 @@ import statistics
 import time
 from pathlib import Path
 
-from _common import (ML100K_FILES, benchmark_parser, check_data, require_data, require_file,
+from _common import (ML100K_FILES, benchmark_parser, check_data, read_record, require_data,
                      save_figure, threads_text, use_threads, write_results)
 
 TOL = 1e-10
@@ -459,10 +459,8 @@ def main():
     args = parser.parse_args()
     if args.plot_only:
         name, stems = args.plot_only[0], args.plot_only[1:] or args.plot_only[:1]
-        sources = [Path(args.out) / f"{stem}.json" for stem in stems]
-        for source in sources:
-            require_file(source, "--plot-only", "give --out the folder of earlier runs")
-        records = [json.loads(source.read_text()) for source in sources]
+        records = [read_record(args.out, stem, "give --out the folder of earlier runs")
+                   for stem in stems]
         rows = [row for record in records for row in record["rows"]]
         return plot_sequential(rows, name, args.out, record=footer_record(records))
     if "ml100k" in args.datasets:

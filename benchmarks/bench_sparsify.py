@@ -45,8 +45,8 @@ import re
 import time
 from pathlib import Path
 
-from _common import (LIGHTGCN_FILES, threads_short, benchmark_parser, require_data,
-                     require_file, save_figure, threads_text, use_threads, write_results)
+from _common import (LIGHTGCN_FILES, benchmark_parser, read_record, require_data, save_figure,
+                     threads_short, threads_text, use_threads, write_results)
 
 K = 20
 
@@ -168,7 +168,7 @@ def replot(out):
     ``sparsify_gowalla.json``, the epoch times of ``sparsify_gowalla_timing.json`` (steps
     interleaved across the graphs) where that file exists."""
     import json
-    acc = json.loads((Path(out) / "sparsify_gowalla.json").read_text())
+    acc = read_record(out, "sparsify_gowalla")
     timing_path = Path(out) / "sparsify_gowalla_timing.json"
     rows, timing, note, record = acc["rows"], None, "", acc
     if timing_path.exists():
@@ -178,9 +178,11 @@ def replot(out):
         note = (f"steps interleaved across graphs (sparsify_gowalla_timing.json, "
                 f"{t['date'][:10]}),\n1-min load {_load_range(loads)} on 2 cores, 1 thread")
     elif "(interleaved)" in acc["notes"]:      # the file's own steps interleaved (2026-12-07 on)
+        measured = acc.get("machine", {}).get("measured_threads")
         threads = re.search(r"(\d+) thread\(s\) \(mgr\.threads\)", acc["notes"])
-        note = (f"{threads.group(1)} thread(s), " if threads else "") + \
-            f"load {_load_range(rows)}"         # the title the run itself gives (main)
+        note = (f"{threads_short(measured)}, " if measured else         # as main titles it
+                f"{threads.group(1)} thread(s), " if threads else "") + \
+            f"load {_load_range(rows)}"
     else:
         note = f"not interleaved, 1-min load {_load_range(rows)} on 2 cores"
     data_name = acc["notes"].split(",", 1)[0].removeprefix("Data: ")
@@ -209,8 +211,6 @@ def main():
                              "where that file exists; run nothing")
     args = parser.parse_args()
     if args.plot_only:
-        require_file(Path(args.out) / "sparsify_gowalla.json", "--plot-only",
-                     "give --out the folder of an earlier run")
         return replot(args.out)
     require_data(args, "a LightGCN-format folder", files=LIGHTGCN_FILES)
 

@@ -39,7 +39,7 @@ def check_random_state(value, name="random_state"):
 
 
 def check_ids(x, name, n=None):
-    """``x`` as a 1-d int64 array of ids, each in ``0 .. n-1`` (``n`` None: any id >= 0).
+    """``x`` as a 1-d int64 array of ids, each in ``range(n)`` (``n`` None: any id >= 0).
 
     The one check of every id array the package accepts (node, user, item
     or row ids). Any integer dtype is taken (bool is not); an empty input of
@@ -244,7 +244,7 @@ def check_compressed(indptr, indices, data, shape, fmt, name):
     r"""DataError naming ``name`` unless ``(data, indices, indptr)`` describe a ``fmt``
     ("csr" or "csc") matrix of ``shape``: integer 1-d index arrays, ``indptr`` of length
     ``n_major + 1`` rising from 0 to at most ``len(indices) == len(data)``, and every
-    stored index within ``0 .. n_minor - 1``; the first bad row (CSC: column) is named.
+    stored index in ``range(n_minor)``; the first bad row (CSC: column) is named.
 
     SciPy's constructor checks the lengths but not the order of ``indptr`` nor the range
     of the indices, and its C++ routines (``tocsc``, ``sum_duplicates``, a product) then
