@@ -102,6 +102,18 @@ def _not_array_like(x):
     return x is None or isinstance(x, (str, bytes, dict, set))
 
 
+def float_dtype(value, name="dtype"):
+    """``value`` as the NumPy dtype float32 or float64; DataError naming ``name``
+    otherwise (a ValueError)."""
+    try:
+        dt = np.dtype(value)
+    except TypeError:                                        # e.g. "banana": not a dtype at all
+        dt = None
+    if dt is None or dt not in FLOAT_DTYPES:
+        raise DataError(f"{name} must be 'float32' or 'float64', got {value!r}")
+    return dt
+
+
 def check_float_array(x, name, ndim=None):
     """``x`` as an ndarray of dtype float32 or float64 (no copy), else the convention's error.
 
@@ -298,6 +310,9 @@ def check_sparse_arrays(M, name):
         check_compressed(M.indptr, M.indices, M.data, M.shape, M.format, name)
     elif M.format == "bsr":
         R, C = M.blocksize
+        if M.data.ndim != 3 or M.data.shape[0] != M.indices.shape[0]:
+            raise DataError(f"{name} is not a valid BSR matrix: its data has shape "
+                            f"{M.data.shape} for {M.indices.shape[0]} blocks of {R}x{C}")
         check_compressed(M.indptr, M.indices, M.indices, (M.shape[0] // R, M.shape[1] // C),
                          "csr", f"{name}'s grid of {R}x{C} blocks")
     elif M.format == "coo":

@@ -24,7 +24,7 @@ import contextlib
 import numpy as np
 import scipy.sparse as sp
 
-from .errors import DataError, check_backend, check_compressed, check_int
+from .errors import DataError, check_backend, check_compressed, check_int, float_dtype
 from .threadpools import few_rows_matmul
 
 __all__ = ["score_matrix", "top_k", "top_k_by_similarity", "SCORE_KINDS"]
@@ -396,17 +396,6 @@ def _check_embeddings(X, name, why="embeddings must be finite", dtype=np.float64
                             f"{np.dtype(dtype)}; {why}")
         raise DataError(f"{name}[{r}, {c}] is {X[r, c]}; {why}")
     return Y
-
-
-def float_dtype(value, name="dtype"):
-    """``value`` as the NumPy dtype float32 or float64; ValueError naming ``name`` otherwise."""
-    try:
-        dt = np.dtype(value)
-    except TypeError:                                        # e.g. "banana": not a dtype at all
-        dt = None
-    if dt is None or dt not in (np.float32, np.float64):
-        raise DataError(f"{name} must be 'float32' or 'float64', got {value!r}")
-    return dt
 
 
 def _squared_norms(X):

@@ -184,3 +184,25 @@ def test_check_compressed_sees_a_decreasing_unsigned_indptr():
         check_compressed(indptr, np.array([0, 1]), np.ones(2), (3, 2), "csr", "M")
     check_compressed(np.array([0, 1, 1, 2], dtype=np.uint64), np.array([0, 1], np.uint32),
                      np.ones(2), (3, 2), "csr", "M")
+
+
+def test_check_sparse_arrays_refuses_a_bsr_whose_data_is_short():
+    """A BSR matrix whose data array was cut after SciPy built it: tocsr read past its end."""
+    M = sp.bsr_matrix(np.eye(8), blocksize=(2, 2))
+    M.data = M.data[:1]
+    with pytest.raises(DataError, match=r"^M is not a valid BSR matrix: its data has shape "
+                                        r"\(1, 2, 2\) for 4 blocks of 2x2$"):
+        check_sparse_arrays(M, "M")
+
+
+def test_lightgcn_rows_names_a_value_that_only_the_cast_makes_infinite():
+    """As every propagation op: the value as stored and in the embeddings' dtype, no
+    overflow warning from a cast first."""
+    import warnings
+    from minigraphrec.ops import lightgcn_rows_forward
+    A = sp.csr_matrix(np.array([[0.0, 1e300], [1e300, 0.0]]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DataError, match=r"A_hat\[0, 1\] = 1e\+300, inf in float32 is "
+                                            r"not finite"):
+            lightgcn_rows_forward(A, np.ones((2, 3), np.float32), 1, np.array([0]))

@@ -87,7 +87,7 @@ def test_segment_ids_is_the_repeat_of_the_segment_numbers():
                                    "no such dtype"])
 def test_session_graphs_refuses_a_dtype_that_is_not_float32_or_float64(dtype):
     sessions = Sequences.from_lists([[1, 2, 1, 3]], n_items=4)   # int64 weights were 0
-    with pytest.raises(DataError, match="dtype must be float32 or float64"):
+    with pytest.raises(DataError, match="dtype must be 'float32' or 'float64'"):
         ops.session_graphs(sessions, dtype=dtype)
 
 

@@ -145,8 +145,8 @@ def _rescale_rows(X, rows):
 
 def _norm(v):
     """``np.linalg.norm(v)`` of a 1-d float vector, its bits, but without the overflow of the
-    squares (entries beyond about 1e154 gave inf) or their underflow: taken of ``v`` times a
-    power of two (exact), then scaled back."""
+    squares (entries beyond about 1e154 would give inf) or their underflow: taken of ``v``
+    times a power of two (exact), then scaled back."""
     v = np.asarray(v, dtype=np.float64)
     peak = float(np.abs(v).max()) if v.size else 0.0
     if peak == 0:

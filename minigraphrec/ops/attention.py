@@ -428,11 +428,8 @@ def attention_aggregate_backward(cache, dout):
     dZ : shape of ``Z``
     """
     indptr, indices, a2, Z3, alpha_ndim, transpose, backend = cache
-    dout = check_float_array(dout, "dout")
     want = (indptr.shape[0] - 1,) + (Z3.shape[1:] if alpha_ndim == 2 else Z3.shape[2:])
-    if dout.shape != want:
-        raise DataError(f"dout must have shape {want}, got {dout.shape}")
-    check_grad_dtype(dout, "dout", Z3.dtype, "attention_aggregate_backward")
+    dout = check_grad_shape(dout, "dout", want, dtype=Z3.dtype, op="attention_aggregate_backward")
     g = dout.reshape(want[0], Z3.shape[1], Z3.shape[2])
     dalpha, dZ = _aggregate_grad(indptr, indices, a2, Z3, g, transpose, backend)
     if alpha_ndim == 1:

@@ -227,8 +227,7 @@ def halves_matmul(A, B, out=None, *, min_rows=None, backend="numba"):
     Parameters
     ----------
     A : ndarray (m, k), float32 or float64 (another dtype is a
-        :class:`~minigraphrec.errors.DataError`, no array at all a ``TypeError``: an integer
-        or complex product was computed silently)
+        :class:`~minigraphrec.errors.DataError`, no array at all a ``TypeError``)
     B : ndarray (k, q), float32 or float64, of ``A``'s dtype for the split (``W.T`` is fine)
     out : ndarray (m, q), optional
         C-contiguous, of the product's dtype; written and returned.

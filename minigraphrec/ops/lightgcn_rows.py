@@ -257,7 +257,7 @@ def _check_rows_args(A_hat, E0, K, nodes, backend, workspace):
     E0 = check_float_array(E0, "E0")
     if E0.ndim != 2 or E0.shape[0] != n:
         raise DataError(f"E0 must have shape ({n}, d) to match A_hat {A_hat.shape}, got {E0.shape}")
-    A_hat = check_finite_sparse(_cast_data(A_hat, E0.dtype), "A_hat")   # entries as stored
+    A_hat = _cast_data(check_finite_sparse(A_hat, "A_hat", E0.dtype), E0.dtype)   # as stored
     if not A_hat.has_sorted_indices:      # the backends' same bits need sorted rows
         A_hat = A_hat.sorted_indices()
     nodes = check_ids(nodes, "nodes", n)

@@ -88,9 +88,6 @@ def _check_transpose(A_hat, A_hat_T, given, dtype):
     if A_hat_T is given:
         A_T = A_hat
     else:
-        if not (sp.issparse(A_hat_T) or isinstance(A_hat_T, np.ndarray)):
-            raise TypeError(f"A_hat_T must be a scipy sparse matrix, an ndarray or None, "
-                            f"got {type(A_hat_T).__name__}")
         A_T = _check_matrix(A_hat_T, "A_hat_T")
     if A_T.shape != A_hat.shape[::-1]:
         raise DataError(f"A_hat_T must have shape {A_hat.shape[::-1]} (the transpose of A_hat "

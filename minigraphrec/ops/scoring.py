@@ -119,8 +119,8 @@ def normalize_forward(X, eps=1e-8):
     finite row whose norm is beyond the dtype's range is still the unit vector (its
     gradient, below the smallest number, is 0). A row holding NaN or ±inf becomes a row of
     NaN, as NaN goes through the other ops, so that a diverged model is detected where
-    its embeddings are checked: with the NaN norm clamped, ``[nan, 1]`` gave
-    ``[nan, 1e8]``, and an infinite row a cosine of inf.
+    its embeddings are checked (a clamped NaN norm would turn ``[nan, 1]`` into
+    ``[nan, 1e8]``).
     ``X`` must be float32 or float64 (other dtypes are rejected, as in every op: in an
     integer or float16 dtype ``eps`` would round to 0 and a zero row give NaN);
     ``eps`` must be finite, positive and positive in ``X``'s dtype.
@@ -146,8 +146,7 @@ def cosine_forward(U, V, eps=1e-8):
 
     U, V: (B, d) -> s: (B,), in [-1, 1] up to round-off. Computed as the dot product of the
     normalised rows (:func:`normalize_forward`), so a pair with a zero vector
-    scores exactly 0, and a pair with a row holding NaN or ±inf scores NaN (it scored
-    inf, or a finite number, before). Departure from the
+    scores exactly 0, and a pair with a row holding NaN or ±inf scores NaN. Departure from the
     article's ``u·v / (‖u‖ ‖v‖)``: the clamp, which only matters for norms below ``eps``.
 
     Not the cosine of :func:`minigraphrec.rank.score_matrix` (``kind="cosine"``) for

@@ -32,8 +32,8 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import (FLOAT_DTYPES, DataError, check_backend, check_float_array,
-                      check_grad_shape, check_real_sparse)
+from ..errors import (DataError, check_backend, check_float_array, check_grad_shape,
+                      check_real_sparse, float_dtype)
 from ..sequences import Sequences
 from .embedding import scatter_add, segment_ids
 
@@ -106,14 +106,7 @@ def session_graphs(sessions, dtype=np.float64):
     if not isinstance(sessions, Sequences):
         raise TypeError(f"sessions must be a minigraphrec.sequences.Sequences (e.g. "
                         f"Sequences.from_lists(lists, n_items)), got {type(sessions).__name__}")
-    try:
-        float_dtype = np.dtype(dtype)
-    except TypeError:                                    # no dtype at all: "float" misspelt
-        float_dtype = np.dtype(np.int8)
-    if float_dtype not in FLOAT_DTYPES:
-        raise DataError(f"dtype must be float32 or float64 (the adjacency's weights 1/k), got "
-                        f"{dtype!r}")
-    dtype = float_dtype
+    dtype = float_dtype(dtype)                           # the adjacency's weights 1/k
     lengths = sessions.lengths                                   # (B,)
     B = lengths.shape[0]
     if B == 0:
