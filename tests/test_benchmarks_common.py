@@ -987,7 +987,6 @@ def test_pyg_train_epoch_steps_the_sampled_triples_in_order_and_stops_when_told(
     """PyGLightGCN.train_epoch, shared by both accuracy benchmarks, is the loop they had:
     the same triples (sample_bpr with the caller's generator), the same batches, the same
     parameters after; ``stop`` ends the epoch after a batch but never after the last."""
-    pytest = __import__("pytest")
     pytest.importorskip("torch_geometric")
     import numpy as np
     from minigraphrec.datasets import synthetic

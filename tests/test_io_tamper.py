@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import resave
+from conftest import child_env, resave
 
 import minigraphrec as mgr
 from minigraphrec import io
@@ -93,7 +93,7 @@ for path in sys.argv[1:]:
     print("loaded and scored:", path, flush=True)
 """
     out = subprocess.run([sys.executable, "-c", code, *paths], capture_output=True,
-                         text=True, timeout=300)
+                         text=True, timeout=300, env=child_env())
     assert out.returncode == 0, (out.returncode, out.stdout, out.stderr[-2000:])
     lines = out.stdout.splitlines()
     assert len(lines) == len(_SPARSE_CASES), out.stdout

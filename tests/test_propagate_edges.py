@@ -11,6 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import child_env
 
 from minigraphrec import graph, ops
 from minigraphrec.errors import DataError
@@ -71,7 +72,7 @@ def test_a_column_index_out_of_range_is_refused_on_both_backends_in_a_subprocess
                         print("refused", name, be, bad, err)
     """)
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         timeout=120)
+                         timeout=120, env=child_env())
     assert run.returncode == 0, run.stderr[-2000:]
     lines = run.stdout.splitlines()
     assert len(lines) == 20 and all(line.startswith("refused") for line in lines), lines

@@ -3,6 +3,7 @@ import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import child_env
 
 from minigraphrec.errors import DataError
 from minigraphrec.rank import score_matrix, top_k, top_k_by_similarity
@@ -431,13 +432,12 @@ def test_score_matrix_rejects_a_bad_out():
 
 # ------------------------------------------------ NaN, counted by the kernel
 @pytest.mark.parametrize("path", ["parallel", "serial"])
-def test_top_k_kernels_count_nan_per_row_as_numpy_does(path, monkeypatch):
+def test_top_k_kernels_count_nan_per_row_as_numpy_does(path):
     """The kernels count each row's NaN scores (excluded items included) in the pass that
     ranks it: the counts equal NumPy's ``isnan(S).sum(axis=1)``, in the heap's filling,
     in the chunks read once it is full, and among the excluded items."""
     from minigraphrec.kernels import topk
     from minigraphrec.rank import canonical_csr, csr_arrays
-    monkeypatch.setattr(topk, "PARALLEL_FROM", 0 if path == "parallel" else 10 ** 12)
     kernel = topk.top_k_rows if path == "parallel" else topk.top_k_rows_serial
     rng = np.random.default_rng(31)
     for dtype in (np.float32, np.float64):
@@ -575,7 +575,7 @@ for call in calls:
         print(err)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120)
+                         timeout=120, env=child_env())
     assert out.returncode == 0, (out.returncode, out.stderr[-2000:])
     lines = out.stdout.splitlines()
     assert len(lines) == 5, out.stdout

@@ -402,11 +402,10 @@ def test_09_training_gnn_recommenders(run):
     figures_written(figures, "09_training_curves", "09_depth_oversmoothing")
 
 
-
 def test_09_max_steps_below_the_deepest_lightgcn_is_refused(tmp_path, monkeypatch):
     """A student's ``max_steps`` below the deepest LightGCN stops in the parameters cell with
     a ValueError that says why, not with an IndexError after training every model."""
-    src = (TUTORIALS / "09_training_gnn_recommenders.py").read_text()
+    src = (TUTORIALS / "09_training_gnn_recommenders.py").read_text(encoding="utf-8")
     assert "max_steps = 64 " in src
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MINIGRAPHREC_FIGURES", str(tmp_path / "figs"))
@@ -508,7 +507,6 @@ def test_11_efficiency(run):
     assert set(ns["product_seconds"]) == {"float64", "float32"}
     figures_written(figures, "11_pruning", "11_kernel_speedups", "11_batch_balls",
                     "11_filters_vs_training", "11_float32_scores")
-
 
 
 def test_11_parameters_change_what_they_claim(tmp_path, monkeypatch):
